@@ -1,0 +1,135 @@
+//! The Atlassian account e-mail used as the Basic auth username.
+//!
+//! Invariant: an [`Email`] is trimmed, at most 254 characters, free of whitespace and control
+//! characters, and has exactly one `@` with a non-empty local part and a dotted domain. This is
+//! a plausibility check for catching typos, not RFC 5322: Jira itself decides whether the
+//! account exists.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+const MAX_LEN: usize = 254;
+const EXPECTED: &str = "an Atlassian account e-mail such as name@example.com is expected";
+
+/// An e-mail address.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct Email(String);
+
+impl Email {
+    /// Parses an e-mail address, trimming surrounding whitespace.
+    ///
+    /// # Errors
+    /// A message saying what is wrong; it always ends by naming what is expected.
+    pub fn parse(input: &str) -> Result<Email, String> {
+        let s = input.trim();
+        if s.is_empty() {
+            return Err(format!("enter an e-mail address: {EXPECTED}"));
+        }
+        let len = s.chars().count();
+        if len > MAX_LEN {
+            return Err(format!(
+                "the address is {len} characters long, at most {MAX_LEN} are allowed: {EXPECTED}"
+            ));
+        }
+        if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!("remove the spaces from the address: {EXPECTED}"));
+        }
+        let Some((local, domain)) = s.split_once('@') else {
+            return Err(format!("the address has no '@': {EXPECTED}"));
+        };
+        if domain.contains('@') {
+            return Err(format!("the address has more than one '@': {EXPECTED}"));
+        }
+        if local.is_empty() {
+            return Err(format!(
+                "the address has nothing before the '@': {EXPECTED}"
+            ));
+        }
+        let dotted = domain.contains('.') && domain.split('.').all(|part| !part.is_empty());
+        if !dotted {
+            return Err(format!(
+                "the part after '@' must be a domain such as example.com: {EXPECTED}"
+            ));
+        }
+        Ok(Email(s.to_owned()))
+    }
+
+    /// The address.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Email {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        let email = Email::parse(&raw).map_err(serde::de::Error::custom)?;
+        if email.0 != raw {
+            return Err(serde::de::Error::custom(
+                "stored e-mail address is not trimmed",
+            ));
+        }
+        Ok(email)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use pretty_assertions::assert_eq;
+
+    use super::*;
+
+    #[test]
+    fn keeps_case_and_trims() {
+        assert_eq!(
+            Email::parse("  Fred.Bloggs@Example.COM ").unwrap().as_str(),
+            "Fred.Bloggs@Example.COM"
+        );
+    }
+
+    #[test]
+    fn length_limit_counts_characters() {
+        let domain = "@example.com";
+        let at_limit = format!("{}{domain}", "é".repeat(MAX_LEN - domain.len()));
+        assert!(Email::parse(&at_limit).is_ok());
+        let over = format!("é{at_limit}");
+        assert!(Email::parse(&over).unwrap_err().contains("at most 254"));
+    }
+
+    #[test]
+    fn every_refusal_says_what_is_expected() {
+        for bad in [
+            "",
+            "fred",
+            "@example.com",
+            "fred@",
+            "fred@example",
+            "fred@@example.com",
+            "a@b@example.com",
+            "fred @example.com",
+            "fred@example..com",
+            "fred@.example.com",
+            "fred@example.com.",
+            "fred\t@example.com",
+        ] {
+            let err = Email::parse(bad).unwrap_err();
+            assert!(err.ends_with(EXPECTED), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn deserialising_is_strict() {
+        assert!(serde_json::from_str::<Email>("\"fred@example.com\"").is_ok());
+        assert!(serde_json::from_str::<Email>("\" fred@example.com\"").is_err());
+        assert!(serde_json::from_str::<Email>("\"fred\"").is_err());
+    }
+}

@@ -1,0 +1,61 @@
+//! jiralink's domain model: connections to Jira, OAuth 2.0 clients, their validation, the scope
+//! catalogue, the endpoints of Atlassian's services and the "HTTP view" of a connection.
+//!
+//! This crate is a leaf: no I/O, no async runtime, no database and no HTTP client. Its
+//! invariants:
+//! - No secret (API token, client secret, OAuth token) ever enters a domain type. Drafts only
+//!   say whether a secret was provided; stored resources only know when it was last set
+//!   ([`SecretMeta`]).
+//! - User input reaches stored settings only through [`ConnectionDraft::validate`] and
+//!   [`OAuthClientDraft::validate`], which report every problem at once, field by field, each
+//!   with what to do ([`ValidationErrors`]).
+//! - Value types ([`Subdomain`], [`Email`], [`ConnectionName`], [`ConcurrencyLevel`],
+//!   [`ScopeSet`]) are valid by construction; deserialising them checks again.
+//! - Time is read only through a [`Clock`].
+//!
+//! Each module documents its own invariants.
+
+pub mod api_type;
+pub mod audit;
+pub mod auth;
+pub mod clock;
+pub mod concurrency;
+pub mod connection;
+pub mod email;
+pub mod endpoints;
+pub mod error;
+pub mod http_view;
+pub mod ids;
+pub mod name;
+pub mod normalised;
+pub mod oauth_client;
+pub mod scope;
+pub mod subdomain;
+mod text;
+pub mod validation;
+
+pub use api_type::ApiType;
+pub use audit::{
+    AuditAction, AuditEntry, AuditSource, FieldChange, ResourceKind, diff_connection,
+    diff_oauth_client,
+};
+pub use auth::{AuthType, ConnectionAuth};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use concurrency::ConcurrencyLevel;
+pub use connection::{
+    Connection, ConnectionDraft, ConnectionSettings, ConnectionState, SecretMeta, ValidConnection,
+    ValidationContext,
+};
+pub use email::Email;
+pub use endpoints::AtlassianEndpoints;
+pub use error::DomainError;
+pub use http_view::HttpView;
+pub use ids::{ConnectionId, OAuthClientId};
+pub use name::{ConnectionName, ResourceName};
+pub use normalised::Normalised;
+pub use oauth_client::{
+    OAuthClient, OAuthClientContext, OAuthClientDraft, OAuthClientSettings, callback_url,
+};
+pub use scope::{OFFLINE_ACCESS, ParsedScopes, ScopeInfo, ScopeSet, catalogue};
+pub use subdomain::Subdomain;
+pub use validation::{Field, FieldError, ValidationErrors};

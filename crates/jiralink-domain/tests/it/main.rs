@@ -1,0 +1,3 @@
+//! Integration tests of jiralink-domain's public API.
+
+mod validation;
