@@ -1,0 +1,410 @@
+//! Creating, editing, showing and deleting connections to Jira.
+
+use std::collections::HashMap;
+
+use jiralink_domain::{
+    AuditAction, AuditEntry, Connection, ConnectionAuth, ConnectionDraft, ConnectionId,
+    ConnectionState, FieldChange, HttpView, OAuthClientId, ResourceKind, ValidationContext,
+    diff_connection,
+};
+use jiralink_store::{SecretField, SecretOwner, SecretWrite};
+use jiralink_vault::{Aad, ApiToken};
+use uuid::Uuid;
+
+use crate::views::ConnectionView;
+use crate::{Actor, App, AppError, AppResult, Saved};
+
+/// The secrets a connection form carries. Never echoed back, never stored in plaintext.
+#[derive(Debug, Default)]
+pub struct ConnectionSecrets {
+    pub api_token: Option<ApiToken>,
+}
+
+/// Names and ids known when a draft is validated.
+struct Known {
+    connections: Vec<(ConnectionId, String)>,
+    clients: HashMap<String, OAuthClientId>,
+    client_names: HashMap<OAuthClientId, String>,
+}
+
+impl ValidationContext for Known {
+    fn connection_name_taken(&self, name_key: &str, except: Option<ConnectionId>) -> bool {
+        self.connections
+            .iter()
+            .any(|(id, key)| key == name_key && Some(*id) != except)
+    }
+
+    fn resolve_oauth_client(&self, reference: &str) -> Option<OAuthClientId> {
+        let reference = reference.trim();
+        if let Ok(id) = reference.parse::<OAuthClientId>()
+            && self.client_names.contains_key(&id)
+        {
+            return Some(id);
+        }
+        let key = jiralink_domain::ConnectionName::parse(reference)
+            .map(|n| n.key())
+            .ok()?;
+        self.clients.get(&key).copied()
+    }
+}
+
+impl App {
+    async fn known(&self) -> AppResult<Known> {
+        let store = self.store();
+        let connections = store
+            .list_connections()
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c.settings.name.key()))
+            .collect();
+        let mut clients = HashMap::new();
+        let mut client_names = HashMap::new();
+        for c in store.list_oauth_clients().await? {
+            clients.insert(c.settings.name.key(), c.id);
+            client_names.insert(c.id, c.settings.name.as_str().to_owned());
+        }
+        Ok(Known {
+            connections,
+            clients,
+            client_names,
+        })
+    }
+
+    /// Finds a connection by id or by name (without regard to case).
+    pub async fn find_connection(&self, reference: &str) -> AppResult<Connection> {
+        let store = self.store();
+        if let Ok(id) = reference.trim().parse::<ConnectionId>() {
+            match store.get_connection(id).await {
+                Ok(c) => return Ok(c),
+                Err(jiralink_store::StoreError::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        store
+            .find_connection_by_name(reference)
+            .await?
+            .ok_or_else(|| AppError::ConnectionNotFound {
+                reference: reference.to_owned(),
+            })
+    }
+
+    async fn view(&self, connection: Connection) -> AppResult<ConnectionView> {
+        let client_name = match &connection.settings.auth {
+            ConnectionAuth::OAuth2 { client, .. } => Some(
+                self.store()
+                    .get_oauth_client(*client)
+                    .await?
+                    .settings
+                    .name
+                    .as_str()
+                    .to_owned(),
+            ),
+            ConnectionAuth::Basic { .. } => None,
+        };
+        Ok(ConnectionView::new(connection, client_name))
+    }
+
+    fn seal_api_token(
+        &self,
+        id: ConnectionId,
+        token: Option<&ApiToken>,
+    ) -> AppResult<Vec<SecretWrite>> {
+        let Some(token) = token else {
+            return Ok(Vec::new());
+        };
+        let record_id = id.to_string();
+        let aad = Aad {
+            record_kind: SecretOwner::Connection(id).kind(),
+            record_id: &record_id,
+            field: SecretField::ApiToken.as_str(),
+        };
+        let sealed = self.keyring().seal(token.expose().as_bytes(), &aad)?;
+        Ok(vec![SecretWrite {
+            field: SecretField::ApiToken,
+            sealed,
+        }])
+    }
+
+    fn audit_entry(
+        &self,
+        actor: &Actor,
+        action: AuditAction,
+        connection: &Connection,
+        changes: Vec<FieldChange>,
+    ) -> AuditEntry {
+        AuditEntry {
+            id: Uuid::new_v4(),
+            at: self.now(),
+            actor: actor.name.clone(),
+            source: actor.source,
+            action,
+            resource_kind: ResourceKind::Connection,
+            resource_id: connection.id.0,
+            resource_name: connection.settings.name.as_str().to_owned(),
+            changes,
+        }
+    }
+
+    /// Validates and saves a new connection. Every problem is reported at once.
+    pub async fn create_connection(
+        &self,
+        draft: &ConnectionDraft,
+        secrets: ConnectionSecrets,
+        actor: &Actor,
+    ) -> AppResult<Saved<ConnectionView>> {
+        let known = self.known().await?;
+        let mut draft = draft.clone();
+        draft.api_token_provided = secrets.api_token.is_some();
+        let valid = draft.validate(&known, None).map_err(AppError::Validation)?;
+        let now = self.now();
+        let state = match valid.settings.auth {
+            ConnectionAuth::Basic { .. } => ConnectionState::Untested,
+            ConnectionAuth::OAuth2 { .. } => ConnectionState::NeedsAuthorization,
+        };
+        let connection = Connection {
+            id: ConnectionId::new(),
+            settings: valid.settings,
+            state,
+            state_changed_at: Some(now),
+            created_at: now,
+            updated_at: now,
+            api_token: None,
+        };
+        let writes = self.seal_api_token(connection.id, secrets.api_token.as_ref())?;
+        let names = |id: OAuthClientId| known.client_names.get(&id).cloned();
+        let mut changes = diff_connection(None, Some(&connection.settings), &names);
+        changes.extend(secret_changes(&writes));
+        let audit = self.audit_entry(actor, AuditAction::Create, &connection, changes);
+        self.store()
+            .insert_connection(&connection, &writes, &audit)
+            .await
+            .map_err(|e| name_conflict(e, &connection))?;
+        let saved = self.store().get_connection(connection.id).await?;
+        tracing::info!(connection = %saved.id, "connection created");
+        Ok(Saved {
+            value: self.view(saved).await?,
+            notices: valid.notices,
+        })
+    }
+
+    /// The settings of a saved connection as a draft to edit. Secrets are never part of
+    /// it: the API token must be entered again.
+    pub async fn connection_draft(
+        &self,
+        reference: &str,
+    ) -> AppResult<(Connection, ConnectionDraft)> {
+        let connection = self.find_connection(reference).await?;
+        let client_name = match &connection.settings.auth {
+            ConnectionAuth::OAuth2 { client, .. } => Some(
+                self.store()
+                    .get_oauth_client(*client)
+                    .await?
+                    .settings
+                    .name
+                    .as_str()
+                    .to_owned(),
+            ),
+            ConnectionAuth::Basic { .. } => None,
+        };
+        let draft = ConnectionDraft::from_settings(&connection.settings, client_name.as_deref());
+        Ok((connection, draft))
+    }
+
+    /// Replaces a connection's settings with a complete draft. As on the reference
+    /// product's form, a Basic connection's API token must be entered again on every edit.
+    pub async fn update_connection(
+        &self,
+        reference: &str,
+        draft: &ConnectionDraft,
+        secrets: ConnectionSecrets,
+        actor: &Actor,
+    ) -> AppResult<Saved<ConnectionView>> {
+        let old = self.find_connection(reference).await?;
+        let known = self.known().await?;
+        let mut draft = draft.clone();
+        draft.api_token_provided = secrets.api_token.is_some();
+        let valid = draft
+            .validate(&known, Some(old.id))
+            .map_err(AppError::Validation)?;
+        let now = self.now();
+        let reauthorize = needs_reauthorization(&old, &valid.settings.auth);
+        let state = match (&valid.settings.auth, reauthorize) {
+            (ConnectionAuth::OAuth2 { .. }, true) => ConnectionState::NeedsAuthorization,
+            (ConnectionAuth::OAuth2 { .. }, false) => old.state.clone(),
+            // New credentials: whatever was known about the old ones no longer holds.
+            (ConnectionAuth::Basic { .. }, _) => ConnectionState::Untested,
+        };
+        let state_changed_at = if state == old.state {
+            old.state_changed_at
+        } else {
+            Some(now)
+        };
+        let connection = Connection {
+            id: old.id,
+            settings: valid.settings,
+            state,
+            state_changed_at,
+            created_at: old.created_at,
+            updated_at: now,
+            api_token: None,
+        };
+        let writes = self.seal_api_token(connection.id, secrets.api_token.as_ref())?;
+        let names = |id: OAuthClientId| known.client_names.get(&id).cloned();
+        let mut changes = diff_connection(Some(&old.settings), Some(&connection.settings), &names);
+        changes.extend(secret_changes(&writes));
+        let audit = self.audit_entry(actor, AuditAction::Update, &connection, changes);
+        self.store()
+            .update_connection(&connection, &writes, &audit)
+            .await
+            .map_err(|e| name_conflict(e, &connection))?;
+        let mut notices = valid.notices;
+        if reauthorize && matches!(old.settings.auth, ConnectionAuth::OAuth2 { .. }) {
+            notices.push(
+                "The OAuth 2.0 client or scopes changed: authorize the connection again so \
+                 Atlassian grants the new access."
+                    .to_owned(),
+            );
+        }
+        let saved = self.store().get_connection(connection.id).await?;
+        tracing::info!(connection = %saved.id, "connection updated");
+        Ok(Saved {
+            value: self.view(saved).await?,
+            notices,
+        })
+    }
+
+    pub async fn list_connections(&self) -> AppResult<Vec<ConnectionView>> {
+        let clients: HashMap<OAuthClientId, String> = self
+            .store()
+            .list_oauth_clients()
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c.settings.name.as_str().to_owned()))
+            .collect();
+        Ok(self
+            .store()
+            .list_connections()
+            .await?
+            .into_iter()
+            .map(|c| {
+                let name = match &c.settings.auth {
+                    ConnectionAuth::OAuth2 { client, .. } => clients.get(client).cloned(),
+                    ConnectionAuth::Basic { .. } => None,
+                };
+                ConnectionView::new(c, name)
+            })
+            .collect())
+    }
+
+    pub async fn get_connection(&self, reference: &str) -> AppResult<ConnectionView> {
+        let c = self.find_connection(reference).await?;
+        self.view(c).await
+    }
+
+    /// Deletes a connection and its secrets.
+    pub async fn delete_connection(&self, reference: &str, actor: &Actor) -> AppResult<Connection> {
+        let connection = self.find_connection(reference).await?;
+        let audit = self.audit_entry(actor, AuditAction::Delete, &connection, Vec::new());
+        self.store()
+            .delete_connection(connection.id, &audit)
+            .await?;
+        tracing::info!(connection = %connection.id, "connection deleted");
+        Ok(connection)
+    }
+
+    /// The HTTP settings the connection's simple form resolves to.
+    pub async fn connection_http_view(&self, reference: &str) -> AppResult<HttpView> {
+        let connection = self.find_connection(reference).await?;
+        let client_id = match &connection.settings.auth {
+            ConnectionAuth::OAuth2 { client, .. } => Some(
+                self.store()
+                    .get_oauth_client(*client)
+                    .await?
+                    .settings
+                    .client_id,
+            ),
+            ConnectionAuth::Basic { .. } => None,
+        };
+        let callback = self.oauth_callback_url();
+        Ok(HttpView::resolve(
+            &connection.settings,
+            client_id.as_deref(),
+            &self.config().atlassian,
+            Some(&callback),
+            None,
+        ))
+    }
+
+    /// The audit trail of a connection, oldest first. Works for deleted connections too
+    /// when given their id.
+    pub async fn connection_audit(&self, reference: &str) -> AppResult<Vec<AuditEntry>> {
+        let id = match self.find_connection(reference).await {
+            Ok(c) => c.id.0,
+            Err(AppError::ConnectionNotFound { .. }) => match reference.trim().parse::<Uuid>() {
+                Ok(id) => id,
+                Err(_) => {
+                    return Err(AppError::ConnectionNotFound {
+                        reference: reference.to_owned(),
+                    });
+                }
+            },
+            Err(e) => return Err(e),
+        };
+        let entries = self
+            .store()
+            .list_audit(ResourceKind::Connection, id)
+            .await?;
+        if entries.is_empty() {
+            return Err(AppError::ConnectionNotFound {
+                reference: reference.to_owned(),
+            });
+        }
+        Ok(entries)
+    }
+}
+
+fn needs_reauthorization(old: &Connection, new: &ConnectionAuth) -> bool {
+    match (&old.settings.auth, new) {
+        (
+            ConnectionAuth::OAuth2 {
+                client: a,
+                scopes: sa,
+            },
+            ConnectionAuth::OAuth2 {
+                client: b,
+                scopes: sb,
+            },
+        ) => a != b || sa != sb,
+        (_, ConnectionAuth::OAuth2 { .. }) => true,
+        (_, ConnectionAuth::Basic { .. }) => false,
+    }
+}
+
+pub(crate) fn secret_changes(writes: &[SecretWrite]) -> Vec<FieldChange> {
+    writes
+        .iter()
+        .map(|w| FieldChange {
+            field: w.field.as_str().to_owned(),
+            before: None,
+            after: None,
+            secret: true,
+        })
+        .collect()
+}
+
+fn name_conflict(e: jiralink_store::StoreError, c: &Connection) -> AppError {
+    match e {
+        jiralink_store::StoreError::Conflict { .. } => AppError::ConnectionNameTaken {
+            name: c.settings.name.as_str().to_owned(),
+        },
+        jiralink_store::StoreError::NotFound { kind } if kind != "connection" => {
+            AppError::OAuthClientNotFound {
+                reference: match &c.settings.auth {
+                    ConnectionAuth::OAuth2 { client, .. } => client.to_string(),
+                    ConnectionAuth::Basic { .. } => String::new(),
+                },
+            }
+        }
+        other => other.into(),
+    }
+}

@@ -1,0 +1,107 @@
+//! The application's one error type and its table of stable codes.
+//!
+//! Codes are part of jiralink's public contract (REST API bodies, `--output json`, exit
+//! codes): add codes, never rename them.
+
+use jiralink_domain::ValidationErrors;
+use jiralink_store::StoreError;
+use jiralink_vault::VaultError;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum AppError {
+    #[error("{0}")]
+    Validation(ValidationErrors),
+    #[error(
+        "no connection named or with id {reference:?}; run `jiralink connection list` to see them"
+    )]
+    ConnectionNotFound { reference: String },
+    #[error(
+        "no OAuth 2.0 client named or with id {reference:?}; run `jiralink oauth-client list` to see them"
+    )]
+    OAuthClientNotFound { reference: String },
+    #[error("a connection named {name:?} already exists; choose another name")]
+    ConnectionNameTaken { name: String },
+    #[error("an OAuth 2.0 client named {name:?} already exists; choose another name")]
+    OAuthClientNameTaken { name: String },
+    #[error(
+        "the OAuth 2.0 client {name:?} is used by {} connection(s): {}; change or delete them first",
+        connections.len(),
+        connections.join(", ")
+    )]
+    OAuthClientInUse {
+        name: String,
+        connections: Vec<String>,
+    },
+    #[error("{0}")]
+    Vault(#[from] VaultError),
+    #[error(
+        "the secrets in this database were sealed with master key {}, but the master key in use ({active} from {origin}) is a different one; set JIRALINK_MASTER_KEY or JIRALINK_MASTER_KEY_FILE to the key that sealed them (nothing was changed)",
+        expected.join(", ")
+    )]
+    KeyMismatch {
+        expected: Vec<String>,
+        active: String,
+        origin: String,
+    },
+    #[error(
+        "no master key found, but the database already holds secrets sealed with key {}; set JIRALINK_MASTER_KEY or JIRALINK_MASTER_KEY_FILE, or restore {path} from your backup (nothing was changed)",
+        expected.join(", ")
+    )]
+    KeyMissing { expected: Vec<String>, path: String },
+    #[error("a stored secret could not be decrypted ({what}); re-enter it with `jiralink {fix}`")]
+    SecretUnreadable { what: String, fix: String },
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("{0}")]
+    Io(String),
+    #[error("storage error: {0}")]
+    Store(#[source] StoreError),
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+/// The stable error codes, their HTTP status and whether retrying can help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorCode {
+    pub code: &'static str,
+    pub http_status: u16,
+    pub retryable: bool,
+}
+
+impl AppError {
+    pub fn error_code(&self) -> ErrorCode {
+        let (code, http_status, retryable) = match self {
+            Self::Validation(_) => ("validation_failed", 400, false),
+            Self::ConnectionNotFound { .. } => ("connection_not_found", 404, false),
+            Self::OAuthClientNotFound { .. } => ("oauth_client_not_found", 404, false),
+            Self::ConnectionNameTaken { .. } => ("connection_name_taken", 409, false),
+            Self::OAuthClientNameTaken { .. } => ("oauth_client_name_taken", 409, false),
+            Self::OAuthClientInUse { .. } => ("oauth_client_in_use", 409, false),
+            Self::Vault(VaultError::UnknownKey { .. })
+            | Self::KeyMismatch { .. }
+            | Self::KeyMissing { .. } => ("vault_locked", 503, false),
+            Self::Vault(_) => ("vault_error", 500, false),
+            Self::SecretUnreadable { .. } => ("secret_unreadable", 500, false),
+            Self::Config(_) => ("invalid_config", 500, false),
+            Self::Io(_) => ("io_error", 500, true),
+            Self::Store(StoreError::Database(_)) => ("internal", 500, true),
+            Self::Store(_) => ("internal", 500, false),
+        };
+        ErrorCode {
+            code,
+            http_status,
+            retryable,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.error_code().code
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

@@ -1,0 +1,220 @@
+//! Opening the vault for a data directory, and rotating its master key.
+//!
+//! Rotation is resumable. A new key is first written to `master.key.next` (or to the file
+//! named with `--new-key-file` when the key comes from the environment); every secret is
+//! then re-sealed one row at a time with a compare-and-swap on its key id; only when no
+//! row is left under an old key is the new key moved over `master.key` (an atomic
+//! rename). A process killed at any point leaves every row readable: on the next start
+//! both keys are loaded, and running `jiralink key rotate` again finishes the job.
+
+use std::path::{Path, PathBuf};
+
+use jiralink_store::Store;
+use jiralink_vault::{
+    Aad, KeyId, KeyOrigin, Keyring, MASTER_KEY_FILE, MasterKey, load_master_key, read_key_file,
+    write_key_file,
+};
+
+use crate::{AppError, AppResult};
+
+/// The file a rotation in progress keeps its new key in, inside the data directory.
+pub const NEXT_KEY_FILE: &str = "master.key.next";
+
+/// The vault of an opened data directory.
+#[derive(Debug)]
+pub(crate) struct OpenedVault {
+    pub(crate) keyring: Keyring,
+    pub(crate) origin: KeyOrigin,
+    pub(crate) notices: Vec<String>,
+}
+
+pub(crate) fn describe_origin(origin: &KeyOrigin) -> String {
+    match origin {
+        KeyOrigin::Env => "JIRALINK_MASTER_KEY".to_owned(),
+        KeyOrigin::EnvFile(p) => format!("JIRALINK_MASTER_KEY_FILE ({})", p.display()),
+        KeyOrigin::DataDir(p) | KeyOrigin::Created(p) => p.display().to_string(),
+    }
+}
+
+fn env_has_key(env: &dyn Fn(&str) -> Option<String>) -> bool {
+    env("JIRALINK_MASTER_KEY").is_some() || env("JIRALINK_MASTER_KEY_FILE").is_some()
+}
+
+/// Loads the master key (creating one only for a database that holds no secret yet) and
+/// checks that it opens what the database holds. Fails without changing anything.
+pub(crate) async fn open_vault(
+    store: &dyn Store,
+    data_dir: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> AppResult<OpenedVault> {
+    let counts = store.count_secrets_by_key().await?;
+    let key_path = data_dir.join(MASTER_KEY_FILE);
+    let next_path = data_dir.join(NEXT_KEY_FILE);
+    let from_env = env_has_key(env);
+
+    if !from_env && !key_path.exists() && next_path.exists() {
+        // A rotation was interrupted after its last rename began; the new key is the key.
+        std::fs::rename(&next_path, &key_path).map_err(|e| {
+            AppError::Io(format!(
+                "could not finish the interrupted key rotation (moving {} to {}): {e}",
+                next_path.display(),
+                key_path.display()
+            ))
+        })?;
+    }
+
+    if !from_env && !key_path.exists() && !counts.is_empty() {
+        return Err(AppError::KeyMissing {
+            expected: counts.iter().map(|(k, _)| k.to_string()).collect(),
+            path: key_path.display().to_string(),
+        });
+    }
+
+    let loaded = load_master_key(env, data_dir, counts.is_empty())?;
+    let origin_text = describe_origin(&loaded.origin);
+    // The vault already words the first-run notice (where the key is, how to back it up).
+    let mut notices = loaded.warnings;
+    let active_id = *loaded.key.id();
+    let mut keyring = Keyring::new(loaded.key);
+    if next_path.exists() {
+        let next = read_key_file(&next_path)?;
+        if next.id() != &active_id {
+            keyring.add(next);
+            notices.push(format!(
+                "A key rotation is in progress (new key in {}); run `jiralink key rotate` to \
+                 finish it.",
+                next_path.display()
+            ));
+        }
+    }
+    let missing: Vec<String> = counts
+        .iter()
+        .filter(|(kid, _)| !keyring.has_key(kid))
+        .map(|(kid, _)| kid.to_string())
+        .collect();
+    if !missing.is_empty() {
+        return Err(AppError::KeyMismatch {
+            expected: missing,
+            active: active_id.to_string(),
+            origin: origin_text,
+        });
+    }
+    Ok(OpenedVault {
+        keyring,
+        origin: loaded.origin,
+        notices,
+    })
+}
+
+/// What a rotation did.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RotationReport {
+    pub from_key_ids: Vec<String>,
+    pub to_key_id: String,
+    pub resealed: u64,
+    pub already_done: u64,
+    pub key_file: PathBuf,
+    /// What the user still has to do (when the key comes from the environment).
+    pub next_steps: Option<String>,
+}
+
+pub(crate) struct RotationPlan {
+    pub(crate) new_key: MasterKey,
+    pub(crate) key_file: PathBuf,
+    pub(crate) install_into_data_dir: bool,
+}
+
+pub(crate) fn plan_rotation(
+    data_dir: &Path,
+    origin: &KeyOrigin,
+    active: &KeyId,
+    new_key_file: Option<&Path>,
+) -> AppResult<RotationPlan> {
+    let (key_file, install) = match (origin, new_key_file) {
+        (KeyOrigin::DataDir(_) | KeyOrigin::Created(_), None) => {
+            (data_dir.join(NEXT_KEY_FILE), true)
+        }
+        (_, Some(path)) => (path.to_path_buf(), false),
+        (KeyOrigin::Env | KeyOrigin::EnvFile(_), None) => {
+            return Err(AppError::Config(format!(
+                "the master key comes from {}, which jiralink cannot change; pass \
+                 --new-key-file PATH to choose where the new key is written",
+                describe_origin(origin)
+            )));
+        }
+    };
+    let new_key = if key_file.exists() {
+        // Resuming: the new key was written by the interrupted run.
+        read_key_file(&key_file)?
+    } else {
+        let key = MasterKey::generate();
+        write_key_file(&key_file, &key)?;
+        key
+    };
+    if new_key.id() == active {
+        return Err(AppError::Config(format!(
+            "{} holds the key already in use; give a new file",
+            key_file.display()
+        )));
+    }
+    Ok(RotationPlan {
+        new_key,
+        key_file,
+        install_into_data_dir: install,
+    })
+}
+
+/// Re-seals every secret not yet under `keyring`'s active key.
+pub(crate) async fn reseal_all(
+    store: &dyn Store,
+    keyring: &Keyring,
+    progress: &dyn Fn(u64, u64),
+) -> AppResult<(u64, u64, Vec<String>)> {
+    let secrets = store.list_secrets().await?;
+    let total = secrets.len() as u64;
+    let active = *keyring.active_id();
+    let mut resealed = 0;
+    let mut already = 0;
+    let mut from: Vec<String> = Vec::new();
+    for (i, s) in secrets.iter().enumerate() {
+        let old = *s.sealed.key_id();
+        if old == active {
+            already += 1;
+        } else {
+            let id = s.owner.id().to_string();
+            let aad = Aad {
+                record_kind: s.owner.kind(),
+                record_id: &id,
+                field: s.field.as_str(),
+            };
+            let sealed = keyring.reseal(&s.sealed, &aad)?;
+            // A row changed meanwhile was sealed with the active key by its writer.
+            if store.reseal_secret(s.owner, s.field, &old, &sealed).await? {
+                resealed += 1;
+            }
+            let old = old.to_string();
+            if !from.contains(&old) {
+                from.push(old);
+            }
+        }
+        progress(i as u64 + 1, total);
+    }
+    Ok((resealed, already, from))
+}
+
+pub(crate) fn install_key(data_dir: &Path, plan: &RotationPlan) -> AppResult<()> {
+    let target = data_dir.join(MASTER_KEY_FILE);
+    std::fs::rename(&plan.key_file, &target).map_err(|e| {
+        AppError::Io(format!(
+            "every secret is re-sealed, but moving {} to {} failed: {e}; move it by hand",
+            plan.key_file.display(),
+            target.display()
+        ))
+    })?;
+    if let Ok(dir) = std::fs::File::open(data_dir) {
+        // Make the rename durable before telling the user the rotation is complete.
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}

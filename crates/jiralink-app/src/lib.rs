@@ -1,0 +1,351 @@
+//! jiralink's application services: what the CLI, the REST API and the web UI all call.
+//!
+//! The only place where plaintext secrets meet the store: they are sealed here, with an
+//! AAD naming their record and field, before anything is written, and opened here only
+//! for the code that must send them to Atlassian.
+
+mod config;
+mod connections;
+mod error;
+mod keys;
+mod oauth_clients;
+mod views;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use jiralink_domain::{AuditAction, AuditEntry, AuditSource, Clock, FieldChange, ResourceKind};
+use jiralink_store::{DATABASE_FILE, SqliteStore, Store};
+use jiralink_vault::{KeyOrigin, Keyring};
+use uuid::Uuid;
+
+pub use config::{CONFIG_FILE, Config, ServerConfig};
+pub use connections::ConnectionSecrets;
+pub use error::{AppError, AppResult, ErrorCode};
+pub use keys::{NEXT_KEY_FILE, RotationReport};
+pub use oauth_clients::OAuthClientSecrets;
+pub use views::{ConnectionView, OAuthClientView, SecretStatus, format_time};
+
+/// Who is making a change, for the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub name: String,
+    pub source: AuditSource,
+}
+
+impl Actor {
+    /// The operating-system user running the CLI.
+    pub fn cli(env: &dyn Fn(&str) -> Option<String>) -> Self {
+        let name = env("USER")
+            .or_else(|| env("USERNAME"))
+            .or_else(|| env("LOGNAME"))
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| "unknown".to_owned());
+        Self {
+            name,
+            source: AuditSource::Cli,
+        }
+    }
+}
+
+/// A saved value and what the user should be told about it (normalisations, first-run notes).
+#[derive(Debug, Clone)]
+pub struct Saved<T> {
+    pub value: T,
+    pub notices: Vec<String>,
+}
+
+/// Reads an environment variable; tests pass their own.
+pub type EnvReader = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// How to open a data directory.
+pub struct OpenOptions {
+    pub data_dir: PathBuf,
+    pub config_file: Option<PathBuf>,
+    pub clock: Arc<dyn Clock>,
+    /// Reads environment variables; tests pass their own.
+    pub env: EnvReader,
+}
+
+impl std::fmt::Debug for OpenOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenOptions")
+            .field("data_dir", &self.data_dir)
+            .field("config_file", &self.config_file)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The application: a store, a vault and the configuration.
+#[derive(Debug, Clone)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Arc<dyn Store>,
+    keyring: Keyring,
+    key_origin: KeyOrigin,
+    clock: Arc<dyn Clock>,
+    config: Config,
+    data_dir: PathBuf,
+}
+
+impl App {
+    /// Opens (creating on first use) the data directory: configuration, database, master key.
+    /// Returns the notices the user must see once (a key was created, a rotation is pending).
+    pub async fn open(options: OpenOptions) -> AppResult<Saved<App>> {
+        let OpenOptions {
+            data_dir,
+            config_file,
+            clock,
+            env,
+        } = options;
+        create_private_dir(&data_dir)?;
+        let config = Config::load(&data_dir, config_file.as_deref())?;
+        let store = SqliteStore::open(&data_dir.join(DATABASE_FILE)).await?;
+        let vault = keys::open_vault(&store, &data_dir, &*env).await?;
+        let app = App {
+            inner: Arc::new(Inner {
+                store: Arc::new(store),
+                keyring: vault.keyring,
+                key_origin: vault.origin,
+                clock,
+                config,
+                data_dir,
+            }),
+        };
+        Ok(Saved {
+            value: app,
+            notices: vault.notices,
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.inner.data_dir
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        &*self.inner.store
+    }
+
+    pub(crate) fn keyring(&self) -> &Keyring {
+        &self.inner.keyring
+    }
+
+    pub(crate) fn now(&self) -> time::OffsetDateTime {
+        self.inner.clock.now()
+    }
+
+    /// Where the master key comes from, for `jiralink key status`.
+    pub fn key_origin(&self) -> String {
+        keys::describe_origin(&self.inner.key_origin)
+    }
+
+    /// The id of the key new secrets are sealed with.
+    pub fn active_key_id(&self) -> String {
+        self.inner.keyring.active_id().to_string()
+    }
+
+    /// The callback URL OAuth 2.0 clients must register with Atlassian.
+    pub fn oauth_callback_url(&self) -> url::Url {
+        jiralink_domain::callback_url(&self.inner.config.server.base_url)
+    }
+
+    /// Re-seals every secret under a new master key. Safe to interrupt and to run again.
+    pub async fn rotate_key(
+        &self,
+        new_key_file: Option<&Path>,
+        progress: &dyn Fn(u64, u64),
+    ) -> AppResult<RotationReport> {
+        let inner = &*self.inner;
+        let plan = keys::plan_rotation(
+            &inner.data_dir,
+            &inner.key_origin,
+            inner.keyring.active_id(),
+            new_key_file,
+        )?;
+        let mut keyring = Keyring::new(plan.new_key.duplicate());
+        for (kid, _) in inner.store.count_secrets_by_key().await? {
+            if !keyring.has_key(&kid) && !inner.keyring.has_key(&kid) {
+                return Err(AppError::KeyMismatch {
+                    expected: vec![kid.to_string()],
+                    active: inner.keyring.active_id().to_string(),
+                    origin: self.key_origin(),
+                });
+            }
+        }
+        for key in inner.keyring.keys() {
+            if key.id() != plan.new_key.id() {
+                keyring.add(key.duplicate());
+            }
+        }
+        let (resealed, already_done, from) =
+            keys::reseal_all(&*inner.store, &keyring, progress).await?;
+        // Rows written by other processes meanwhile were sealed under an old key: go again
+        // until none is left, so installing the key never strands a secret.
+        let left: u64 = inner
+            .store
+            .count_secrets_by_key()
+            .await?
+            .iter()
+            .filter(|(kid, _)| kid != plan.new_key.id())
+            .map(|(_, n)| n)
+            .sum();
+        if left > 0 {
+            return Err(AppError::Io(format!(
+                "{left} secret(s) changed during the rotation; run `jiralink key rotate` again \
+                 to finish"
+            )));
+        }
+        let mut from_key_ids = from;
+        let old = inner.keyring.active_id().to_string();
+        if !from_key_ids.contains(&old) {
+            from_key_ids.insert(0, old);
+        }
+        let next_steps = if plan.install_into_data_dir {
+            keys::install_key(&inner.data_dir, &plan)?;
+            None
+        } else {
+            Some(format!(
+                "Every secret is now sealed with the key in {}. Point JIRALINK_MASTER_KEY_FILE \
+                 at that file (or put its content in JIRALINK_MASTER_KEY) before running \
+                 jiralink again: the old key no longer opens anything.",
+                plan.key_file.display()
+            ))
+        };
+        let key_file = if plan.install_into_data_dir {
+            inner.data_dir.join(jiralink_vault::MASTER_KEY_FILE)
+        } else {
+            plan.key_file.clone()
+        };
+        self.inner
+            .store
+            .append_audit(&AuditEntry {
+                id: Uuid::new_v4(),
+                at: self.now(),
+                actor: Actor::cli(&|k| std::env::var(k).ok()).name,
+                source: AuditSource::Cli,
+                action: AuditAction::KeyRotate,
+                resource_kind: ResourceKind::Vault,
+                resource_id: Uuid::nil(),
+                resource_name: "master key".to_owned(),
+                changes: vec![FieldChange {
+                    field: "key_id".to_owned(),
+                    before: Some(from_key_ids.join(", ")),
+                    after: Some(plan.new_key.id().to_string()),
+                    secret: false,
+                }],
+            })
+            .await?;
+        Ok(RotationReport {
+            from_key_ids,
+            to_key_id: plan.new_key.id().to_string(),
+            resealed,
+            already_done,
+            key_file,
+            next_steps,
+        })
+    }
+}
+
+fn create_private_dir(dir: &Path) -> AppResult<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir).map_err(|e| {
+        AppError::Io(format!(
+            "could not create the data directory {}: {e}; choose another with --data-dir",
+            dir.display()
+        ))
+    })
+}
+
+impl App {
+    async fn open_secret(
+        &self,
+        owner: jiralink_store::SecretOwner,
+        field: jiralink_store::SecretField,
+    ) -> AppResult<Option<zeroize::Zeroizing<String>>> {
+        let Some(stored) = self.store().get_secret(owner, field).await? else {
+            return Ok(None);
+        };
+        let record_id = owner.id().to_string();
+        let aad = jiralink_vault::Aad {
+            record_kind: owner.kind(),
+            record_id: &record_id,
+            field: field.as_str(),
+        };
+        match self.keyring().open_string(&stored.sealed, &aad) {
+            Ok(s) => Ok(Some(s)),
+            Err(jiralink_vault::VaultError::DecryptFailed) => {
+                tracing::error!(
+                    owner = owner.kind(),
+                    id = %record_id,
+                    field = field.as_str(),
+                    "a stored secret failed authentication; it was tampered with or moved"
+                );
+                Err(AppError::SecretUnreadable {
+                    what: format!("{} of {} {}", field.as_str(), owner.kind(), record_id),
+                    fix: match owner {
+                        jiralink_store::SecretOwner::Connection(_) => {
+                            format!("connection edit {record_id}")
+                        }
+                        jiralink_store::SecretOwner::OAuthClient(_) => {
+                            format!("oauth-client edit {record_id}")
+                        }
+                    },
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The API token of a Basic connection, decrypted for sending to Atlassian.
+    ///
+    /// # Security
+    /// The value must only ever go into an `Authorization` header: never log, persist
+    /// or return it.
+    pub async fn connection_api_token(
+        &self,
+        id: jiralink_domain::ConnectionId,
+    ) -> AppResult<Option<jiralink_vault::ApiToken>> {
+        Ok(self
+            .open_secret(
+                jiralink_store::SecretOwner::Connection(id),
+                jiralink_store::SecretField::ApiToken,
+            )
+            .await?
+            .map(|s| jiralink_vault::ApiToken::new(s.as_str())))
+    }
+
+    /// The client secret of an OAuth 2.0 client, decrypted for a token request.
+    ///
+    /// # Security
+    /// The value must only ever go into a token request body: never log, persist or
+    /// return it.
+    pub async fn oauth_client_secret(
+        &self,
+        id: jiralink_domain::OAuthClientId,
+    ) -> AppResult<Option<jiralink_vault::ClientSecret>> {
+        Ok(self
+            .open_secret(
+                jiralink_store::SecretOwner::OAuthClient(id),
+                jiralink_store::SecretField::ClientSecret,
+            )
+            .await?
+            .map(|s| jiralink_vault::ClientSecret::new(s.as_str())))
+    }
+}

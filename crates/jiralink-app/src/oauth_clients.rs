@@ -1,0 +1,276 @@
+//! OAuth 2.0 client resources: one client id / secret pair shared by many connections.
+
+use std::collections::HashMap;
+
+use jiralink_domain::{
+    AuditAction, AuditEntry, FieldChange, OAuthClient, OAuthClientContext, OAuthClientDraft,
+    OAuthClientId, ResourceKind, diff_oauth_client,
+};
+use jiralink_store::{SecretField, SecretOwner, SecretWrite, StoreError};
+use jiralink_vault::{Aad, ClientSecret};
+use uuid::Uuid;
+
+use crate::connections::secret_changes;
+use crate::views::OAuthClientView;
+use crate::{Actor, App, AppError, AppResult, Saved};
+
+/// The secret an OAuth 2.0 client form carries.
+#[derive(Debug, Default)]
+pub struct OAuthClientSecrets {
+    pub client_secret: Option<ClientSecret>,
+}
+
+struct KnownClients(Vec<(OAuthClientId, String)>);
+
+impl OAuthClientContext for KnownClients {
+    fn client_name_taken(&self, name_key: &str, except: Option<OAuthClientId>) -> bool {
+        self.0
+            .iter()
+            .any(|(id, key)| key == name_key && Some(*id) != except)
+    }
+}
+
+impl App {
+    async fn known_clients(&self) -> AppResult<KnownClients> {
+        Ok(KnownClients(
+            self.store()
+                .list_oauth_clients()
+                .await?
+                .into_iter()
+                .map(|c| (c.id, c.settings.name.key()))
+                .collect(),
+        ))
+    }
+
+    /// Finds an OAuth 2.0 client by id or by name (without regard to case).
+    pub async fn find_oauth_client(&self, reference: &str) -> AppResult<OAuthClient> {
+        let store = self.store();
+        if let Ok(id) = reference.trim().parse::<OAuthClientId>() {
+            match store.get_oauth_client(id).await {
+                Ok(c) => return Ok(c),
+                Err(StoreError::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        store
+            .find_oauth_client_by_name(reference)
+            .await?
+            .ok_or_else(|| AppError::OAuthClientNotFound {
+                reference: reference.to_owned(),
+            })
+    }
+
+    async fn client_view(&self, client: OAuthClient) -> AppResult<OAuthClientView> {
+        let used_by = self
+            .store()
+            .connections_using_client(client.id)
+            .await?
+            .into_iter()
+            .map(|(_, name)| name)
+            .collect();
+        Ok(OAuthClientView::new(
+            client,
+            &self.oauth_callback_url(),
+            used_by,
+        ))
+    }
+
+    fn seal_client_secret(
+        &self,
+        id: OAuthClientId,
+        secret: Option<&ClientSecret>,
+    ) -> AppResult<Vec<SecretWrite>> {
+        let Some(secret) = secret else {
+            return Ok(Vec::new());
+        };
+        let record_id = id.to_string();
+        let aad = Aad {
+            record_kind: SecretOwner::OAuthClient(id).kind(),
+            record_id: &record_id,
+            field: SecretField::ClientSecret.as_str(),
+        };
+        Ok(vec![SecretWrite {
+            field: SecretField::ClientSecret,
+            sealed: self.keyring().seal(secret.expose().as_bytes(), &aad)?,
+        }])
+    }
+
+    fn client_audit(
+        &self,
+        actor: &Actor,
+        action: AuditAction,
+        client: &OAuthClient,
+        changes: Vec<FieldChange>,
+    ) -> AuditEntry {
+        AuditEntry {
+            id: Uuid::new_v4(),
+            at: self.now(),
+            actor: actor.name.clone(),
+            source: actor.source,
+            action,
+            resource_kind: ResourceKind::OAuthClient,
+            resource_id: client.id.0,
+            resource_name: client.settings.name.as_str().to_owned(),
+            changes,
+        }
+    }
+
+    pub async fn create_oauth_client(
+        &self,
+        draft: &OAuthClientDraft,
+        secrets: OAuthClientSecrets,
+        actor: &Actor,
+    ) -> AppResult<Saved<OAuthClientView>> {
+        let known = self.known_clients().await?;
+        let mut draft = draft.clone();
+        draft.client_secret_provided = secrets.client_secret.is_some();
+        let settings = draft.validate(&known, None).map_err(AppError::Validation)?;
+        let now = self.now();
+        let client = OAuthClient {
+            id: OAuthClientId::new(),
+            settings,
+            created_at: now,
+            updated_at: now,
+            client_secret: None,
+        };
+        let writes = self.seal_client_secret(client.id, secrets.client_secret.as_ref())?;
+        let mut changes = diff_oauth_client(None, Some(&client.settings));
+        changes.extend(secret_changes(&writes));
+        let audit = self.client_audit(actor, AuditAction::Create, &client, changes);
+        self.store()
+            .insert_oauth_client(&client, &writes, &audit)
+            .await
+            .map_err(|e| client_conflict(e, &client))?;
+        let saved = self.store().get_oauth_client(client.id).await?;
+        let callback = self.oauth_callback_url();
+        Ok(Saved {
+            value: self.client_view(saved).await?,
+            notices: vec![format!(
+                "Register this callback URL in the Atlassian developer console \
+                 (your app > Authorization > OAuth 2.0 (3LO) > Callback URL): {callback}"
+            )],
+        })
+    }
+
+    /// Replaces a client's settings. The client secret must be entered again.
+    pub async fn update_oauth_client(
+        &self,
+        reference: &str,
+        draft: &OAuthClientDraft,
+        secrets: OAuthClientSecrets,
+        actor: &Actor,
+    ) -> AppResult<Saved<OAuthClientView>> {
+        let old = self.find_oauth_client(reference).await?;
+        let known = self.known_clients().await?;
+        let mut draft = draft.clone();
+        draft.client_secret_provided = secrets.client_secret.is_some();
+        let settings = draft
+            .validate(&known, Some(old.id))
+            .map_err(AppError::Validation)?;
+        let client = OAuthClient {
+            id: old.id,
+            settings,
+            created_at: old.created_at,
+            updated_at: self.now(),
+            client_secret: None,
+        };
+        let writes = self.seal_client_secret(client.id, secrets.client_secret.as_ref())?;
+        let mut changes = diff_oauth_client(Some(&old.settings), Some(&client.settings));
+        changes.extend(secret_changes(&writes));
+        let audit = self.client_audit(actor, AuditAction::Update, &client, changes);
+        self.store()
+            .update_oauth_client(&client, &writes, &audit)
+            .await
+            .map_err(|e| client_conflict(e, &client))?;
+        let mut notices = Vec::new();
+        if old.settings.client_id != client.settings.client_id {
+            notices.push(
+                "The client ID changed: connections using this client must be authorized again."
+                    .to_owned(),
+            );
+        }
+        let saved = self.store().get_oauth_client(client.id).await?;
+        Ok(Saved {
+            value: self.client_view(saved).await?,
+            notices,
+        })
+    }
+
+    pub async fn list_oauth_clients(&self) -> AppResult<Vec<OAuthClientView>> {
+        let mut used: HashMap<OAuthClientId, Vec<String>> = HashMap::new();
+        for c in self.store().list_connections().await? {
+            if let jiralink_domain::ConnectionAuth::OAuth2 { client, .. } = c.settings.auth {
+                used.entry(client)
+                    .or_default()
+                    .push(c.settings.name.as_str().to_owned());
+            }
+        }
+        let callback = self.oauth_callback_url();
+        Ok(self
+            .store()
+            .list_oauth_clients()
+            .await?
+            .into_iter()
+            .map(|c| {
+                let used_by = used.remove(&c.id).unwrap_or_default();
+                OAuthClientView::new(c, &callback, used_by)
+            })
+            .collect())
+    }
+
+    pub async fn get_oauth_client(&self, reference: &str) -> AppResult<OAuthClientView> {
+        let c = self.find_oauth_client(reference).await?;
+        self.client_view(c).await
+    }
+
+    /// Deletes a client no connection uses; otherwise says which connections use it.
+    pub async fn delete_oauth_client(
+        &self,
+        reference: &str,
+        actor: &Actor,
+    ) -> AppResult<OAuthClient> {
+        let client = self.find_oauth_client(reference).await?;
+        let in_use = self.store().connections_using_client(client.id).await?;
+        let in_use_error = |connections: Vec<String>| AppError::OAuthClientInUse {
+            name: client.settings.name.as_str().to_owned(),
+            connections,
+        };
+        if !in_use.is_empty() {
+            return Err(in_use_error(in_use.into_iter().map(|(_, n)| n).collect()));
+        }
+        let audit = self.client_audit(actor, AuditAction::Delete, &client, Vec::new());
+        match self.store().delete_oauth_client(client.id, &audit).await {
+            Ok(()) => Ok(client),
+            // A connection started using it between the check and the delete.
+            Err(StoreError::InUse { .. }) => {
+                let names = self
+                    .store()
+                    .connections_using_client(client.id)
+                    .await?
+                    .into_iter()
+                    .map(|(_, n)| n)
+                    .collect();
+                Err(in_use_error(names))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The audit trail of an OAuth 2.0 client, oldest first.
+    pub async fn oauth_client_audit(&self, reference: &str) -> AppResult<Vec<AuditEntry>> {
+        let client = self.find_oauth_client(reference).await?;
+        Ok(self
+            .store()
+            .list_audit(ResourceKind::OAuthClient, client.id.0)
+            .await?)
+    }
+}
+
+fn client_conflict(e: StoreError, c: &OAuthClient) -> AppError {
+    match e {
+        StoreError::Conflict { .. } => AppError::OAuthClientNameTaken {
+            name: c.settings.name.as_str().to_owned(),
+        },
+        other => other.into(),
+    }
+}

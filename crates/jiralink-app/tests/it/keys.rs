@@ -1,0 +1,115 @@
+use jiralink_app::NEXT_KEY_FILE;
+use jiralink_domain::ConnectionId;
+use jiralink_store::{SecretField, SecretOwner};
+use jiralink_vault::{Aad, Keyring, MasterKey, read_key_file, write_key_file};
+
+use crate::{add_basic, add_client, open, try_open};
+
+/// A rotation killed after re-sealing some rows leaves every secret readable, and running
+/// it again finishes the job.
+#[tokio::test]
+async fn rotation_interrupted_half_way_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path()).await;
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        let v = add_basic(&app, &format!("Conn {i}"), &format!("token-{i}")).await;
+        ids.push(v.id.parse::<ConnectionId>().unwrap());
+    }
+    add_client(&app, "App", "client-secret").await;
+    let old = read_key_file(&dir.path().join("master.key")).unwrap();
+
+    // What an interrupted `key rotate` leaves behind: the next key on disk and the first
+    // rows re-sealed under it.
+    let next = MasterKey::generate();
+    write_key_file(&dir.path().join(NEXT_KEY_FILE), &next).unwrap();
+    let mut ring = Keyring::new(next.duplicate());
+    ring.add(old.duplicate());
+    for id in &ids[..5] {
+        let owner = SecretOwner::Connection(*id);
+        let stored = app
+            .store()
+            .get_secret(owner, SecretField::ApiToken)
+            .await
+            .unwrap()
+            .unwrap();
+        let rid = id.to_string();
+        let aad = Aad {
+            record_kind: owner.kind(),
+            record_id: &rid,
+            field: SecretField::ApiToken.as_str(),
+        };
+        let resealed = ring.reseal(&stored.sealed, &aad).unwrap();
+        assert!(
+            app.store()
+                .reseal_secret(owner, SecretField::ApiToken, old.id(), &resealed)
+                .await
+                .unwrap()
+        );
+    }
+    drop(app);
+
+    // A restart reads every secret, old and new.
+    let app = open(dir.path()).await;
+    for (i, id) in ids.iter().enumerate() {
+        let token = app.connection_api_token(*id).await.unwrap().unwrap();
+        assert_eq!(token.expose(), format!("token-{i}"));
+    }
+    let report = app.rotate_key(None, &|_, _| {}).await.unwrap();
+    assert_eq!(report.resealed, 6);
+    assert_eq!(report.already_done, 5);
+    assert_eq!(report.to_key_id, next.id().to_string());
+    assert!(!dir.path().join(NEXT_KEY_FILE).exists());
+    assert_eq!(
+        read_key_file(&dir.path().join("master.key")).unwrap().id(),
+        next.id()
+    );
+    drop(app);
+
+    // Only the new key is needed now.
+    let app = open(dir.path()).await;
+    for (i, id) in ids.iter().enumerate() {
+        let token = app.connection_api_token(*id).await.unwrap().unwrap();
+        assert_eq!(token.expose(), format!("token-{i}"));
+    }
+    let counts = app.store().count_secrets_by_key().await.unwrap();
+    assert_eq!(counts, vec![(*next.id(), 11)]);
+}
+
+/// Killed between the last re-seal and installing the key: the next start finishes it.
+#[tokio::test]
+async fn rotation_interrupted_before_the_final_rename_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path()).await;
+    let v = add_basic(&app, "Jira", "token").await;
+    let report_key = dir.path().join("master.key");
+    app.rotate_key(None, &|_, _| {}).await.unwrap();
+    drop(app);
+    // Simulate the window where master.key was gone and the next key not yet moved.
+    std::fs::rename(&report_key, dir.path().join(NEXT_KEY_FILE)).unwrap();
+    let app = open(dir.path()).await;
+    assert!(report_key.exists());
+    let token = app
+        .connection_api_token(v.id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(token.expose(), "token");
+}
+
+#[tokio::test]
+async fn a_key_from_the_environment_that_does_not_match_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path()).await;
+    add_basic(&app, "Jira", "token").await;
+    drop(app);
+    let other = MasterKey::generate();
+    let err = try_open(
+        dir.path(),
+        vec![("JIRALINK_MASTER_KEY", other.encode().to_string())],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), "vault_locked");
+    assert!(err.to_string().contains(&other.id().to_string()));
+}

@@ -1,0 +1,83 @@
+//! Service-level tests of jiralink-app on temporary data directories.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test helpers fail loudly")]
+
+mod keys;
+mod services;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use jiralink_app::{Actor, App, ConnectionSecrets, OAuthClientSecrets, OpenOptions};
+use jiralink_domain::{AuditSource, ConnectionDraft, ManualClock, OAuthClientDraft};
+use jiralink_vault::{ApiToken, ClientSecret};
+
+pub(crate) fn actor() -> Actor {
+    Actor {
+        name: "tester".to_owned(),
+        source: AuditSource::Cli,
+    }
+}
+
+pub(crate) async fn open(dir: &Path) -> App {
+    try_open(dir, Vec::new()).await.unwrap()
+}
+
+pub(crate) async fn try_open(
+    dir: &Path,
+    env: Vec<(&'static str, String)>,
+) -> jiralink_app::AppResult<App> {
+    let clock = ManualClock::new(time::macros::datetime!(2026-01-02 03:04:05 UTC));
+    App::open(OpenOptions {
+        data_dir: dir.to_path_buf(),
+        config_file: None,
+        clock: Arc::new(clock),
+        env: Box::new(move |k| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())),
+    })
+    .await
+    .map(|saved| saved.value)
+}
+
+pub(crate) fn basic_draft(name: &str) -> ConnectionDraft {
+    ConnectionDraft {
+        name: Some(name.to_owned()),
+        api_type: Some("cloud-platform".to_owned()),
+        subdomain: Some("demo".to_owned()),
+        auth_type: Some("basic".to_owned()),
+        username: Some("me@example.com".to_owned()),
+        ..ConnectionDraft::default()
+    }
+}
+
+pub(crate) async fn add_basic(app: &App, name: &str, token: &str) -> jiralink_app::ConnectionView {
+    app.create_connection(
+        &basic_draft(name),
+        ConnectionSecrets {
+            api_token: Some(ApiToken::new(token)),
+        },
+        &actor(),
+    )
+    .await
+    .unwrap()
+    .value
+}
+
+pub(crate) async fn add_client(
+    app: &App,
+    name: &str,
+    secret: &str,
+) -> jiralink_app::OAuthClientView {
+    app.create_oauth_client(
+        &OAuthClientDraft {
+            name: Some(name.to_owned()),
+            client_id: Some("client-id".to_owned()),
+            client_secret_provided: false,
+        },
+        OAuthClientSecrets {
+            client_secret: Some(ClientSecret::new(secret)),
+        },
+        &actor(),
+    )
+    .await
+    .unwrap()
+    .value
+}

@@ -1,0 +1,132 @@
+//! Persistence for jiralink behind small traits.
+//!
+//! Callers (the `app` crate) only see the traits in this module, so a PostgreSQL
+//! implementation can sit beside [`SqliteStore`] without changing them.
+//!
+//! Invariants:
+//! - No plaintext secret ever reaches a store: secrets arrive already sealed
+//!   ([`jiralink_vault::Sealed`]) and are stored with the id of the key that sealed them.
+//! - Every write of a connection or an OAuth 2.0 client commits together with its
+//!   secrets and its audit entry, or not at all.
+//! - Names are unique without regard to case (the `name_key` column).
+
+mod error;
+mod model;
+mod sqlite;
+
+use async_trait::async_trait;
+use jiralink_domain::{
+    AuditEntry, Connection, ConnectionId, ConnectionState, OAuthClient, OAuthClientId, ResourceKind,
+};
+use jiralink_vault::{KeyId, Sealed};
+use time::OffsetDateTime;
+
+pub use error::{StoreError, StoreResult};
+pub use model::{SecretField, SecretOwner, SecretWrite, StoredSecret};
+pub use sqlite::{DATABASE_FILE, SqliteStore};
+
+/// Connections to Jira.
+#[async_trait]
+pub trait ConnectionStore: Send + Sync {
+    /// Every connection, ordered by name (case-insensitive).
+    async fn list_connections(&self) -> StoreResult<Vec<Connection>>;
+    /// [`StoreError::NotFound`] when there is no such connection.
+    async fn get_connection(&self, id: ConnectionId) -> StoreResult<Connection>;
+    /// Looks a connection up by its name, without regard to case.
+    async fn find_connection_by_name(&self, name: &str) -> StoreResult<Option<Connection>>;
+    /// Inserts the connection with its sealed secrets and audit entry in one transaction.
+    /// [`StoreError::Conflict`] when the name is taken.
+    async fn insert_connection(
+        &self,
+        connection: &Connection,
+        secrets: &[SecretWrite],
+        audit: &AuditEntry,
+    ) -> StoreResult<()>;
+    /// Replaces the settings; secrets listed are replaced, others are kept.
+    async fn update_connection(
+        &self,
+        connection: &Connection,
+        secrets: &[SecretWrite],
+        audit: &AuditEntry,
+    ) -> StoreResult<()>;
+    /// Records a change of state (online, offline, …) without touching the settings.
+    async fn set_connection_state(
+        &self,
+        id: ConnectionId,
+        state: &ConnectionState,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Deletes the connection and every secret it owns.
+    async fn delete_connection(&self, id: ConnectionId, audit: &AuditEntry) -> StoreResult<()>;
+    /// The connections that use an OAuth 2.0 client, as (id, name).
+    async fn connections_using_client(
+        &self,
+        client: OAuthClientId,
+    ) -> StoreResult<Vec<(ConnectionId, String)>>;
+}
+
+/// OAuth 2.0 client resources.
+#[async_trait]
+pub trait OAuthClientStore: Send + Sync {
+    async fn list_oauth_clients(&self) -> StoreResult<Vec<OAuthClient>>;
+    async fn get_oauth_client(&self, id: OAuthClientId) -> StoreResult<OAuthClient>;
+    async fn find_oauth_client_by_name(&self, name: &str) -> StoreResult<Option<OAuthClient>>;
+    async fn insert_oauth_client(
+        &self,
+        client: &OAuthClient,
+        secrets: &[SecretWrite],
+        audit: &AuditEntry,
+    ) -> StoreResult<()>;
+    async fn update_oauth_client(
+        &self,
+        client: &OAuthClient,
+        secrets: &[SecretWrite],
+        audit: &AuditEntry,
+    ) -> StoreResult<()>;
+    /// [`StoreError::InUse`] when a connection still uses the client.
+    async fn delete_oauth_client(&self, id: OAuthClientId, audit: &AuditEntry) -> StoreResult<()>;
+}
+
+/// Sealed secrets, for using them and for re-sealing them under a new key.
+#[async_trait]
+pub trait SecretStore: Send + Sync {
+    async fn get_secret(
+        &self,
+        owner: SecretOwner,
+        field: SecretField,
+    ) -> StoreResult<Option<StoredSecret>>;
+    /// Every sealed secret (no plaintext exists here), for key rotation.
+    async fn list_secrets(&self) -> StoreResult<Vec<StoredSecret>>;
+    /// How many secrets each key sealed.
+    async fn count_secrets_by_key(&self) -> StoreResult<Vec<(KeyId, u64)>>;
+    /// Replaces one sealed value only if it is still sealed by `expected` (compare and swap),
+    /// so a rotation never overwrites a secret that was changed meanwhile.
+    /// Returns whether the row was replaced. Does not change `updated_at`: the value is the same.
+    async fn reseal_secret(
+        &self,
+        owner: SecretOwner,
+        field: SecretField,
+        expected: &KeyId,
+        sealed: &Sealed,
+    ) -> StoreResult<bool>;
+}
+
+/// The audit log.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends an entry on its own (writes of resources append theirs in their transaction).
+    async fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()>;
+    /// Entries for one resource, oldest first.
+    async fn list_audit(&self, kind: ResourceKind, id: uuid::Uuid) -> StoreResult<Vec<AuditEntry>>;
+}
+
+/// Everything the application needs from persistence.
+pub trait Store:
+    ConnectionStore + OAuthClientStore + SecretStore + AuditStore + std::fmt::Debug + 'static
+{
+}
+
+impl<T> Store for T where
+    T: ConnectionStore + OAuthClientStore + SecretStore + AuditStore + std::fmt::Debug + 'static
+{
+}

@@ -1,0 +1,85 @@
+//! The store's own vocabulary for sealed secrets.
+
+use jiralink_domain::{ConnectionId, OAuthClientId};
+use jiralink_vault::Sealed;
+use time::OffsetDateTime;
+
+/// Which record a secret belongs to. With [`SecretField`] it forms the AAD that binds a
+/// sealed value to its row, so both must stay stable forever (they are never display names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SecretOwner {
+    Connection(ConnectionId),
+    OAuthClient(OAuthClientId),
+}
+
+impl SecretOwner {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Connection(_) => "connection",
+            Self::OAuthClient(_) => "oauth_client",
+        }
+    }
+
+    pub fn id(&self) -> uuid::Uuid {
+        match self {
+            Self::Connection(id) => id.0,
+            Self::OAuthClient(id) => id.0,
+        }
+    }
+
+    pub(crate) fn parse(kind: &str, id: &str) -> Option<Self> {
+        let id = uuid::Uuid::parse_str(id).ok()?;
+        match kind {
+            "connection" => Some(Self::Connection(ConnectionId(id))),
+            "oauth_client" => Some(Self::OAuthClient(OAuthClientId(id))),
+            _ => None,
+        }
+    }
+}
+
+/// The secret fields jiralink stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SecretField {
+    ApiToken,
+    ClientSecret,
+    AccessToken,
+    RefreshToken,
+}
+
+impl SecretField {
+    pub const ALL: [SecretField; 4] = [
+        Self::ApiToken,
+        Self::ClientSecret,
+        Self::AccessToken,
+        Self::RefreshToken,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::ApiToken => "api_token",
+            Self::ClientSecret => "client_secret",
+            Self::AccessToken => "access_token",
+            Self::RefreshToken => "refresh_token",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+}
+
+/// A sealed value to write with a resource.
+#[derive(Debug)]
+pub struct SecretWrite {
+    pub field: SecretField,
+    pub sealed: Sealed,
+}
+
+/// A sealed value as stored.
+#[derive(Debug)]
+pub struct StoredSecret {
+    pub owner: SecretOwner,
+    pub field: SecretField,
+    pub sealed: Sealed,
+    pub updated_at: OffsetDateTime,
+}
