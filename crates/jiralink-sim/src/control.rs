@@ -1,0 +1,645 @@
+//! Control of a running simulator: the Rust [`Control`] handle for tests and the JSON HTTP API
+//! under `/_sim/` for `jiralink sim` users. Control routes bypass the knobs (no faults, no rate
+//! limits) and are not written to the request log.
+//!
+//! | Route | Body | Answer |
+//! |---|---|---|
+//! | `GET /_sim/info` | | endpoints, sites, sample credentials |
+//! | `GET /_sim/knobs` | | [`Knobs`] |
+//! | `PUT /_sim/knobs` | full [`Knobs`] | new knobs (400 if invalid) |
+//! | `PATCH /_sim/knobs` | any subset of [`Knobs`] fields | new knobs |
+//! | `POST /_sim/fail-next` | `{"count":2,"status":503,"retry_after":5}` | pending faults |
+//! | `POST /_sim/drop-next` | `{"count":1}` | pending faults |
+//! | `POST /_sim/hold-next` | `{"count":1,"seconds":30}` | pending faults |
+//! | `DELETE /_sim/faults` | | pending faults (all zero) |
+//! | `GET /_sim/requests` / `DELETE /_sim/requests` | | request log / 204 |
+//! | `GET /_sim/clock` | | `{"now":RFC 3339,"mode":"system"\|"manual"}` |
+//! | `POST /_sim/clock/advance` | `{"seconds":3600}` | clock |
+//! | `POST /_sim/clock/freeze` / `POST /_sim/clock/system` | | clock |
+//! | `POST /_sim/clock/set` | `{"at":"2026-01-01T00:00:00Z"}` | clock |
+//! | `GET /_sim/sites` | | sites |
+//! | `POST /_sim/users` | `{"email","display_name","time_zone"?,"sites":["demo"],"active"?}` | user |
+//! | `POST /_sim/api-tokens` | `{"email","kind":"classic"\|"scoped","scopes"?,"expires_in_secs"?,"label"?}` | `{"id","token"}` |
+//! | `POST /_sim/oauth-apps` | `{"name"?,"callbacks":[…],"scopes"?}` | `{"client_id","client_secret","callbacks"}` |
+//! | `GET /_sim/grants` | | grants |
+//! | `POST /_sim/grants/revoke` | `{"client_id"?,"email"?}` | `{"revoked":n}` |
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use crate::clock::SimClock;
+use crate::errors::ApiError;
+use crate::identity::{ApiTokenKind, ApiTokenRecord, OAuthApp, Site, User, account_id, derive};
+use crate::knobs::Knobs;
+use crate::oauth::Grant;
+use crate::state::{LoggedRequest, SimState};
+
+/// Error of a control operation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ControlError {
+    /// The input is invalid.
+    #[error("{0}")]
+    Invalid(String),
+    /// A referenced user or site does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+}
+
+/// Pending one-shot faults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingFaults {
+    /// Queued `fail_next` answers.
+    pub fail_next: usize,
+    /// Connections still to drop.
+    pub drop_next: u32,
+    /// Requests still to hold.
+    pub hold_next: usize,
+}
+
+/// A new user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewUser {
+    /// E-mail (unique).
+    pub email: String,
+    /// Display name.
+    pub display_name: String,
+    /// IANA zone; default `Etc/UTC`.
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    /// Subdomains of the sites the user joins.
+    #[serde(default)]
+    pub sites: Vec<String>,
+    /// Active; default true.
+    #[serde(default)]
+    pub active: Option<bool>,
+}
+
+/// A new API token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewApiToken {
+    /// Owner's e-mail.
+    pub email: String,
+    /// `classic` or `scoped`.
+    pub kind: TokenKindInput,
+    /// Scopes (scoped tokens only).
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Lifetime from now, in seconds; none = no expiry.
+    #[serde(default)]
+    pub expires_in_secs: Option<u64>,
+    /// Label.
+    #[serde(default)]
+    pub label: Option<String>,
+}
+
+/// API token kind in control requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenKindInput {
+    /// Classic token.
+    Classic,
+    /// Scoped token.
+    Scoped,
+}
+
+/// A created API token (the secret is shown once, as on Atlassian).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedToken {
+    /// Token id.
+    pub id: String,
+    /// Token value.
+    pub token: String,
+}
+
+impl std::fmt::Debug for CreatedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedToken")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A new OAuth app.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct NewOAuthApp {
+    /// Name on the consent page.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Callback URLs.
+    pub callbacks: Vec<String>,
+    /// Scopes added to the app; none = all known scopes.
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+}
+
+/// A created OAuth app's credentials.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedApp {
+    /// Client id.
+    pub client_id: String,
+    /// Client secret.
+    pub client_secret: String,
+    /// Callback URLs.
+    pub callbacks: Vec<String>,
+}
+
+impl std::fmt::Debug for CreatedApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedApp")
+            .field("client_id", &self.client_id)
+            .field("callbacks", &self.callbacks)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Rust handle to a running simulator. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Control {
+    state: SimState,
+}
+
+fn random_secret(prefix: &str) -> String {
+    use base64::Engine as _;
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    format!(
+        "{prefix}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
+}
+
+impl Control {
+    /// Wraps the shared state.
+    pub fn new(state: SimState) -> Self {
+        Self { state }
+    }
+
+    /// The shared state (for modules that extend the simulator).
+    pub fn state(&self) -> &SimState {
+        &self.state
+    }
+
+    /// Current knobs.
+    pub fn knobs(&self) -> Knobs {
+        self.state.knobs()
+    }
+
+    /// Replaces the knobs after validating them.
+    pub fn set_knobs(&self, knobs: Knobs) -> Result<(), ControlError> {
+        knobs.validate().map_err(ControlError::Invalid)?;
+        self.state.set_knobs(knobs);
+        Ok(())
+    }
+
+    /// Changes knobs in place.
+    pub fn update_knobs(&self, f: impl FnOnce(&mut Knobs)) -> Result<(), ControlError> {
+        let mut knobs = self.knobs();
+        f(&mut knobs);
+        self.set_knobs(knobs)
+    }
+
+    /// The next `n` requests answer `status` (with `Retry-After` when given).
+    pub fn fail_next(&self, n: u32, status: u16, retry_after: Option<u64>) {
+        self.state.faults().fail_next(n, status, retry_after);
+    }
+
+    /// The next `n` requests get their connection closed without a response.
+    pub fn drop_next(&self, n: u32) {
+        self.state.faults().drop_next(n);
+    }
+
+    /// The next `n` requests are held for `hold` of simulated time, then answered 504.
+    pub fn hold_next(&self, n: u32, hold: Duration) {
+        self.state.faults().hold_next(n, hold);
+    }
+
+    /// Clears queued one-shot faults.
+    pub fn clear_faults(&self) {
+        self.state.faults().clear();
+    }
+
+    /// Queued one-shot faults.
+    pub fn pending_faults(&self) -> PendingFaults {
+        let (fail_next, drop_next, hold_next) = self.state.faults().pending();
+        PendingFaults {
+            fail_next,
+            drop_next,
+            hold_next,
+        }
+    }
+
+    /// The request log, oldest first.
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.state.request_log().entries()
+    }
+
+    /// Empties the request log.
+    pub fn clear_requests(&self) {
+        self.state.request_log().clear();
+    }
+
+    /// The simulator clock.
+    pub fn clock(&self) -> &SimClock {
+        self.state.clock()
+    }
+
+    /// Current simulated time.
+    pub fn now(&self) -> OffsetDateTime {
+        self.state.now()
+    }
+
+    /// Moves simulated time forward.
+    pub fn advance(&self, by: Duration) {
+        self.state.clock().advance(by);
+    }
+
+    /// Sites by subdomain order.
+    pub fn sites(&self) -> Vec<Site> {
+        self.state.directory().sites.values().cloned().collect()
+    }
+
+    /// A site by subdomain.
+    pub fn site(&self, subdomain: &str) -> Option<Site> {
+        self.state.directory().sites.get(subdomain).cloned()
+    }
+
+    /// Adds a user and joins the named sites.
+    pub fn add_user(&self, new: NewUser) -> Result<User, ControlError> {
+        if !new.email.contains('@') {
+            return Err(ControlError::Invalid("email must contain '@'".to_owned()));
+        }
+        let mut dir = self.state.directory();
+        if dir.user_by_email(&new.email).is_some() {
+            return Err(ControlError::Invalid(format!(
+                "a user with e-mail {} exists",
+                new.email
+            )));
+        }
+        if let Some(missing) = new.sites.iter().find(|s| !dir.sites.contains_key(*s)) {
+            return Err(ControlError::NotFound(format!("site {missing}")));
+        }
+        let user = User {
+            account_id: account_id(self.state.config().seed, &new.email),
+            email: new.email,
+            display_name: new.display_name,
+            time_zone: new.time_zone.unwrap_or_else(|| "Etc/UTC".to_owned()),
+            locale: "en_US".to_owned(),
+            active: new.active.unwrap_or(true),
+            groups: vec!["jira-software-users".to_owned()],
+        };
+        for sub in &new.sites {
+            if let Some(site) = dir.sites.get_mut(sub) {
+                site.members.insert(user.account_id.clone());
+            }
+        }
+        dir.add_user(user.clone());
+        Ok(user)
+    }
+
+    /// Creates an API token.
+    pub fn add_api_token(&self, new: NewApiToken) -> Result<CreatedToken, ControlError> {
+        let now = self.state.now();
+        let mut dir = self.state.directory();
+        let owner = dir
+            .user_by_email(&new.email)
+            .map(|u| u.account_id.clone())
+            .ok_or_else(|| ControlError::NotFound(format!("user {}", new.email)))?;
+        let kind = match new.kind {
+            TokenKindInput::Classic if new.scopes.is_empty() => ApiTokenKind::Classic,
+            TokenKindInput::Classic => {
+                return Err(ControlError::Invalid(
+                    "classic tokens have no scopes".to_owned(),
+                ));
+            }
+            TokenKindInput::Scoped if new.scopes.is_empty() => {
+                return Err(ControlError::Invalid(
+                    "a scoped token needs at least one scope".to_owned(),
+                ));
+            }
+            TokenKindInput::Scoped => {
+                let known = crate::scopes::ScopeTable::get().known_scopes();
+                if let Some(bad) = new.scopes.iter().find(|s| !known.contains(*s)) {
+                    return Err(ControlError::Invalid(format!("unknown scope {bad}")));
+                }
+                ApiTokenKind::Scoped {
+                    scopes: new.scopes.iter().cloned().collect::<BTreeSet<_>>(),
+                }
+            }
+        };
+        let id = format!("tok-{}", uuid::Uuid::new_v4());
+        let secret = random_secret("ATATT3x");
+        let expires_at = new
+            .expires_in_secs
+            .map(|s| now + time::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 2)));
+        dir.tokens.insert(
+            id.clone(),
+            ApiTokenRecord {
+                id: id.clone(),
+                account_id: owner,
+                secret: secret.clone(),
+                kind,
+                expires_at,
+                label: new.label.unwrap_or_default(),
+            },
+        );
+        Ok(CreatedToken { id, token: secret })
+    }
+
+    /// Registers an OAuth app.
+    pub fn add_oauth_app(&self, new: NewOAuthApp) -> Result<CreatedApp, ControlError> {
+        if new.callbacks.is_empty() {
+            return Err(ControlError::Invalid(
+                "an app needs at least one callback URL".to_owned(),
+            ));
+        }
+        if let Some(bad) = new.callbacks.iter().find(|c| url::Url::parse(c).is_err()) {
+            return Err(ControlError::Invalid(format!(
+                "callback {bad} is not a URL"
+            )));
+        }
+        let client_id: String = derive(rand::random(), "client")[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let client_secret = random_secret("ATOA");
+        let app = OAuthApp {
+            client_id: client_id.clone(),
+            client_secret: client_secret.clone(),
+            name: new.name.unwrap_or_else(|| "Test app".to_owned()),
+            callbacks: new.callbacks.clone(),
+            scopes: new.scopes.map(|s| s.into_iter().collect()),
+        };
+        self.state.directory().apps.insert(client_id.clone(), app);
+        Ok(CreatedApp {
+            client_id,
+            client_secret,
+            callbacks: new.callbacks,
+        })
+    }
+
+    /// All grants.
+    pub fn grants(&self) -> Vec<Grant> {
+        self.state.oauth().grants()
+    }
+
+    /// Revokes the grants matching both filters (none = all) with all their tokens.
+    pub fn revoke_grants(&self, client_id: Option<&str>, email: Option<&str>) -> usize {
+        let account = email.map(|e| {
+            self.state
+                .directory()
+                .user_by_email(e)
+                .map(|u| u.account_id.clone())
+                .unwrap_or_default()
+        });
+        self.state
+            .oauth()
+            .revoke_grants(client_id, account.as_deref())
+    }
+
+    /// JSON summary served at `/_sim/info`.
+    pub fn info(&self) -> Value {
+        let s = self.state.samples();
+        let base = self.state.base_url();
+        json!({
+            "base_url": base,
+            "site_url_template": format!("{base}/site/{{subdomain}}"),
+            "api_gateway": base,
+            "auth_server": base,
+            "sites": self.sites().iter().map(|site| json!({
+                "subdomain": site.subdomain,
+                "cloud_id": site.cloud_id,
+                "name": site.name,
+                "url": self.state.site_url(site),
+            })).collect::<Vec<_>>(),
+            "sample": {
+                "email": s.email,
+                "api_token": s.api_token,
+                "scoped_api_token": s.scoped_api_token,
+                "scoped_token_scopes": s.scoped_token_scopes,
+                "oauth_client_id": s.oauth_client_id,
+                "oauth_client_secret": s.oauth_client_secret,
+                "oauth_callbacks": s.oauth_callbacks,
+            },
+        })
+    }
+}
+
+fn bad(e: &ControlError) -> Response {
+    let status = match e {
+        ControlError::Invalid(_) => StatusCode::BAD_REQUEST,
+        ControlError::NotFound(_) => StatusCode::NOT_FOUND,
+    };
+    (status, Json(json!({ "error": e.to_string() }))).into_response()
+}
+
+fn control(state: &SimState) -> Control {
+    Control::new(state.clone())
+}
+
+fn clock_json(state: &SimState) -> Value {
+    let now = state
+        .now()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let mode = match state.clock().mode() {
+        crate::clock::ClockMode::System => "system",
+        crate::clock::ClockMode::Manual(_) => "manual",
+    };
+    json!({ "now": now, "mode": mode })
+}
+
+#[derive(Debug, Deserialize)]
+struct FailNext {
+    #[serde(default = "one")]
+    count: u32,
+    status: u16,
+    retry_after: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CountOnly {
+    #[serde(default = "one")]
+    count: u32,
+}
+
+#[derive(Debug, Deserialize)]
+struct HoldNext {
+    #[serde(default = "one")]
+    count: u32,
+    seconds: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct Advance {
+    seconds: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct SetClock {
+    #[serde(with = "time::serde::rfc3339")]
+    at: OffsetDateTime,
+}
+
+#[derive(Debug, Deserialize)]
+struct Revoke {
+    client_id: Option<String>,
+    email: Option<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// The `/_sim/` routes.
+pub fn router() -> Router<SimState> {
+    Router::new()
+        .route("/_sim/info", get(|State(s): State<SimState>| async move { Json(control(&s).info()) }))
+        .route(
+            "/_sim/knobs",
+            get(|State(s): State<SimState>| async move { Json(s.knobs()) })
+                .put(put_knobs)
+                .patch(patch_knobs),
+        )
+        .route("/_sim/fail-next", post(|State(s): State<SimState>, Json(b): Json<FailNext>| async move {
+            if StatusCode::from_u16(b.status).is_err() || b.status < 200 {
+                return bad(&ControlError::Invalid(format!("{} is not an HTTP status", b.status)));
+            }
+            let c = control(&s);
+            c.fail_next(b.count, b.status, b.retry_after);
+            Json(c.pending_faults()).into_response()
+        }))
+        .route("/_sim/drop-next", post(|State(s): State<SimState>, Json(b): Json<CountOnly>| async move {
+            let c = control(&s);
+            c.drop_next(b.count);
+            Json(c.pending_faults())
+        }))
+        .route("/_sim/hold-next", post(|State(s): State<SimState>, Json(b): Json<HoldNext>| async move {
+            let c = control(&s);
+            c.hold_next(b.count, Duration::from_secs(b.seconds));
+            Json(c.pending_faults())
+        }))
+        .route("/_sim/faults", delete(|State(s): State<SimState>| async move {
+            let c = control(&s);
+            c.clear_faults();
+            Json(c.pending_faults())
+        }))
+        .route(
+            "/_sim/requests",
+            get(|State(s): State<SimState>| async move { Json(control(&s).requests()) }).delete(
+                |State(s): State<SimState>| async move {
+                    control(&s).clear_requests();
+                    StatusCode::NO_CONTENT
+                },
+            ),
+        )
+        .route("/_sim/clock", get(|State(s): State<SimState>| async move { Json(clock_json(&s)) }))
+        .route("/_sim/clock/advance", post(|State(s): State<SimState>, Json(b): Json<Advance>| async move {
+            s.clock().advance(Duration::from_secs(b.seconds));
+            Json(clock_json(&s))
+        }))
+        .route("/_sim/clock/freeze", post(|State(s): State<SimState>| async move {
+            s.clock().freeze();
+            Json(clock_json(&s))
+        }))
+        .route("/_sim/clock/system", post(|State(s): State<SimState>| async move {
+            s.clock().resume_system();
+            Json(clock_json(&s))
+        }))
+        .route("/_sim/clock/set", post(|State(s): State<SimState>, Json(b): Json<SetClock>| async move {
+            s.clock().set(b.at);
+            Json(clock_json(&s))
+        }))
+        .route("/_sim/sites", get(|State(s): State<SimState>| async move { Json(control(&s).sites()) }))
+        .route("/_sim/users", post(|State(s): State<SimState>, Json(b): Json<NewUser>| async move {
+            match control(&s).add_user(b) {
+                Ok(u) => (StatusCode::CREATED, Json(u)).into_response(),
+                Err(e) => bad(&e),
+            }
+        }))
+        .route("/_sim/api-tokens", post(|State(s): State<SimState>, Json(b): Json<NewApiToken>| async move {
+            match control(&s).add_api_token(b) {
+                Ok(t) => (StatusCode::CREATED, Json(t)).into_response(),
+                Err(e) => bad(&e),
+            }
+        }))
+        .route("/_sim/oauth-apps", post(|State(s): State<SimState>, Json(b): Json<NewOAuthApp>| async move {
+            match control(&s).add_oauth_app(b) {
+                Ok(a) => (StatusCode::CREATED, Json(a)).into_response(),
+                Err(e) => bad(&e),
+            }
+        }))
+        .route("/_sim/grants", get(|State(s): State<SimState>| async move {
+            let grants: Vec<Value> = control(&s).grants().into_iter().map(|g| json!({
+                "id": g.id,
+                "client_id": g.client_id,
+                "account_id": g.account_id,
+                "scopes": g.scopes,
+                "sites": g.sites,
+                "consented_at": g.consented_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+                "revoked": g.revoked,
+            })).collect();
+            Json(grants)
+        }))
+        .route("/_sim/grants/revoke", post(|State(s): State<SimState>, Json(b): Json<Revoke>| async move {
+            let n = control(&s).revoke_grants(b.client_id.as_deref(), b.email.as_deref());
+            Json(json!({ "revoked": n }))
+        }))
+}
+
+async fn put_knobs(State(s): State<SimState>, Json(knobs): Json<Knobs>) -> Response {
+    match control(&s).set_knobs(knobs) {
+        Ok(()) => Json(s.knobs()).into_response(),
+        Err(e) => bad(&e),
+    }
+}
+
+async fn patch_knobs(State(s): State<SimState>, Json(patch): Json<Value>) -> Response {
+    let mut current = serde_json::to_value(s.knobs()).unwrap_or(Value::Null);
+    merge(&mut current, patch);
+    let knobs: Knobs = match serde_json::from_value(current) {
+        Ok(k) => k,
+        Err(e) => return bad(&ControlError::Invalid(format!("invalid knobs: {e}"))),
+    };
+    put_knobs(State(s), Json(knobs)).await
+}
+
+/// JSON merge patch (RFC 7386) without deletion: objects merge, other values replace.
+fn merge(target: &mut Value, patch: Value) {
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                merge(t.entry(k).or_insert(Value::Null), v);
+            }
+        }
+        (t, p) => *t = p,
+    }
+}
+
+/// Converts a control error for callers that want the platform error shape.
+impl From<ControlError> for ApiError {
+    fn from(e: ControlError) -> Self {
+        ApiError::platform(StatusCode::BAD_REQUEST, &[&e.to_string()], &[])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_patches_nested_objects() {
+        let mut v = json!({"burst":{"enabled":true,"get":100},"latency_ms":0});
+        merge(&mut v, json!({"burst":{"get":5},"latency_ms":10}));
+        assert_eq!(v, json!({"burst":{"enabled":true,"get":5},"latency_ms":10}));
+    }
+}

@@ -1,0 +1,1121 @@
+//! Checks a parsed query against a site and turns it into a predicate and a comparator.
+//!
+//! Compilation does all lookups once (projects, statuses, users, dates in the account's zone)
+//! so that [`Compiled::matches`] and [`Compiled::compare`] only read the issue, without
+//! allocating, and can run over a million issues.
+
+use std::cmp::Ordering;
+
+use super::ast::{Clause, Direction, Field, FunctionCall, Operand, Operator, Query, Term, Value};
+use super::date::{
+    DateFunction, FunctionFailure, TimeBasis, minute_of, minute_start, parse_date_text,
+};
+use super::error::{JqlError, JqlErrors};
+use super::text::{TextTerm, cmp_ci, eq_ci, text_matches, text_terms};
+
+/// The most `ORDER BY` fields `/search/jql` accepts.
+pub const MAX_ORDER_BY_FIELDS: usize = 7;
+
+/// What the query needs to know about the site and the searching account.
+pub trait JqlContext {
+    /// The id of the project with this key (any case), numeric id or name (any case).
+    fn project_id(&self, key_id_or_name: &str) -> Option<u64>;
+    /// Whether a status has this name (any case) or id.
+    fn status_exists(&self, name_or_id: &str) -> bool;
+    /// Whether an issue type has this name (any case) or id.
+    fn issue_type_exists(&self, name_or_id: &str) -> bool;
+    /// The issue with this key (current or former, any case) or numeric id.
+    fn find_issue(&self, key_or_id: &str) -> Option<IssueRef>;
+    /// Account ids of the users with this account id, e-mail address or display name; empty when
+    /// there is none.
+    fn users_matching(&self, account_id_email_or_name: &str) -> Vec<String>;
+    /// The searching account, or `None` for an anonymous search.
+    fn current_user_account_id(&self) -> Option<&str>;
+    /// The current time in epoch milliseconds.
+    fn now_ms(&self) -> i64;
+    /// The searching account's IANA time zone, such as `Europe/Berlin`.
+    fn time_zone(&self) -> &str;
+    /// The id of the custom field with this name (any case), for `"Story Points" = 3`.
+    fn custom_field_by_name(&self, name: &str) -> Option<u64> {
+        let _ = name;
+        None
+    }
+    /// Whether `cf[id]` exists.
+    fn custom_field_exists(&self, id: u64) -> bool {
+        let _ = id;
+        false
+    }
+}
+
+/// An issue as [`JqlContext::find_issue`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueRef {
+    /// The issue id.
+    pub id: u64,
+    /// The issue's current key.
+    pub key: String,
+}
+
+/// The fields of an issue that JQL reads.
+pub trait JqlIssue {
+    /// The numeric issue id.
+    fn id(&self) -> u64;
+    /// The key, e.g. `ABC-12`.
+    fn key(&self) -> &str;
+    /// The project key, e.g. `ABC`.
+    fn project_key(&self) -> &str;
+    /// The project id.
+    fn project_id(&self) -> u64;
+    /// The status as `(id, name)`.
+    fn status(&self) -> (&str, &str);
+    /// The issue type as `(id, name)`.
+    fn issue_type(&self) -> (&str, &str);
+    /// The assignee's account id.
+    fn assignee(&self) -> Option<&str>;
+    /// The reporter's account id.
+    fn reporter(&self) -> Option<&str>;
+    /// The labels.
+    fn labels(&self) -> &[String];
+    /// Creation time in epoch milliseconds.
+    fn created_ms(&self) -> i64;
+    /// Last update time in epoch milliseconds.
+    fn updated_ms(&self) -> i64;
+    /// The summary.
+    fn summary(&self) -> &str;
+    /// The value of custom field `cf[id]` as text.
+    fn custom_field(&self, id: u64) -> Option<&str> {
+        let _ = id;
+        None
+    }
+}
+
+/// A field issues can be sorted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SortField {
+    /// By project key.
+    Project,
+    /// By project key, then key number.
+    Key,
+    /// By status name.
+    Status,
+    /// By issue type name.
+    IssueType,
+    /// By assignee account id; unassigned last when ascending.
+    Assignee,
+    /// By reporter account id; none last when ascending.
+    Reporter,
+    /// By the list of labels; none last when ascending.
+    Labels,
+    /// By creation time (to the millisecond).
+    Created,
+    /// By update time (to the millisecond).
+    Updated,
+    /// By summary.
+    Summary,
+    /// By a custom field's text; empty last when ascending.
+    Custom(u64),
+}
+
+/// One resolved sort key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SortKey {
+    /// The field.
+    pub field: SortField,
+    /// The direction, the field's default applied.
+    pub direction: Direction,
+}
+
+/// A query checked against a site, ready to match and sort issues.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    filter: Node,
+    order: Vec<SortKey>,
+}
+
+impl Compiled {
+    /// Whether the issue satisfies the restriction (always, for a query without one).
+    pub fn matches(&self, issue: &dyn JqlIssue) -> bool {
+        self.filter.eval(issue)
+    }
+
+    /// The sort keys in effect.
+    ///
+    /// Without `ORDER BY` this is `created DESC`: newest first. A key without `ASC`/`DESC` takes
+    /// the field's default direction, which is descending for `created` and `updated` (newest
+    /// first) and ascending for every other field.
+    pub fn order(&self) -> &[SortKey] {
+        &self.order
+    }
+
+    /// Orders two issues by the sort keys.
+    ///
+    /// Empty values sort after every value when ascending (so first when descending). Issues
+    /// equal on every key are ordered by issue id, in the direction of the last key, so the
+    /// order is total and paging through it never skips or repeats an issue.
+    pub fn compare(&self, a: &dyn JqlIssue, b: &dyn JqlIssue) -> Ordering {
+        for key in &self.order {
+            let ordering = compare_field(key.field, a, b);
+            let ordering = match key.direction {
+                Direction::Asc => ordering,
+                Direction::Desc => ordering.reverse(),
+            };
+            if ordering != Ordering::Equal {
+                return ordering;
+            }
+        }
+        let by_id = a.id().cmp(&b.id());
+        match self.order.last().map(|k| k.direction) {
+            Some(Direction::Desc) => by_id.reverse(),
+            _ => by_id,
+        }
+    }
+}
+
+impl Query {
+    /// Checks the query against the site and resolves its values.
+    ///
+    /// # Semantics
+    ///
+    /// - **`NOT`** is pushed down to the terms by De Morgan's laws, inverting each operator (`=` to
+    ///   `!=`, `IN` to `NOT IN`, `>` to `<=`, `IS` to `IS NOT`, `~` to `!~`), as Jira does before
+    ///   searching. So `NOT assignee = bob` behaves like `assignee != bob`.
+    /// - **Negative operators** (`!=`, `NOT IN`, `!~`, and `IS NOT`) never match an issue whose
+    ///   field is empty: `assignee != bob` leaves out unassigned issues, and `labels NOT IN (a)`
+    ///   leaves out issues without labels. Add `OR assignee IS EMPTY` to keep them, as in Jira.
+    /// - `= EMPTY` is `IS EMPTY` and `!= EMPTY` is `IS NOT EMPTY`; `EMPTY` may appear in lists.
+    /// - **Dates** compare at minute precision. Jira indexes dates to the minute, so both the
+    ///   issue's timestamp and every date operand (a literal, epoch milliseconds, a period or a
+    ///   function) are truncated to their UTC minute before comparing. Thus `updated > "2024-01-01
+    ///   10:00"` leaves out an issue updated at 10:00:30 (both are minute 10:00), `updated >=
+    ///   1704103230000` (10:00:30 UTC) includes one updated at 10:00:05, and `updated = "2024-01-01
+    ///   10:00"` matches exactly the issues updated during that minute, `[10:00:00.000,
+    ///   10:01:00.000)`. A date-only value is the minute starting at local midnight, so `created =
+    ///   "2024-01-01"` matches issues created between 00:00 and 00:00:59.999, not the whole day;
+    ///   use `>=` and `<` for a day.
+    /// - **Keys**: `key`, `issuekey`, `issue` and `id` are one field. `=` and `IN` take keys or ids
+    ///   and match the issue they name (a moved issue's old key still finds it). `<`, `<=`, `>`,
+    ///   `>=` compare the number of the key within the key's project: `key > ABC-10` matches ABC-11
+    ///   and later, and no issue of another project.
+    /// - **Status and issue type** match by id or by name, without regard to case.
+    /// - **Users** are account ids; e-mail addresses and display names are resolved through
+    ///   [`JqlContext::users_matching`], and a display name shared by several users matches all of
+    ///   them. `currentUser()` is the searching account, or matches nothing for an anonymous
+    ///   search.
+    /// - **Labels** match without regard to case.
+    ///
+    ///
+    /// # Errors
+    ///
+    /// Every unknown field, unknown value, invalid date, unsupported operator or function and
+    /// misuse of lists or `EMPTY` in the query, in the order they appear, followed by the sort
+    /// errors ([`JqlError::TooManySortFields`] beyond [`MAX_ORDER_BY_FIELDS`] fields).
+    pub fn compile(&self, ctx: &dyn JqlContext) -> Result<Compiled, JqlErrors> {
+        let mut compiler = Compiler {
+            ctx,
+            errors: Vec::new(),
+            basis: None,
+            zone_reported: false,
+        };
+        let filter = match &self.where_clause {
+            Some(clause) => compiler.clause(clause, false),
+            None => Node::All,
+        };
+        let order = compiler.order(self);
+        JqlErrors::check(compiler.errors)?;
+        Ok(Compiled { filter, order })
+    }
+}
+
+/// The system fields, after aliases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FieldKind {
+    Project,
+    Issue,
+    Status,
+    IssueType,
+    Assignee,
+    Reporter,
+    Labels,
+    Created,
+    Updated,
+    Summary,
+    Custom(u64),
+}
+
+impl FieldKind {
+    fn builtin(name: &str) -> Option<Self> {
+        const TABLE: [(&str, FieldKind); 16] = [
+            ("project", FieldKind::Project),
+            ("key", FieldKind::Issue),
+            ("issuekey", FieldKind::Issue),
+            ("issue", FieldKind::Issue),
+            ("id", FieldKind::Issue),
+            ("status", FieldKind::Status),
+            ("issuetype", FieldKind::IssueType),
+            ("type", FieldKind::IssueType),
+            ("assignee", FieldKind::Assignee),
+            ("reporter", FieldKind::Reporter),
+            ("labels", FieldKind::Labels),
+            ("created", FieldKind::Created),
+            ("createddate", FieldKind::Created),
+            ("updated", FieldKind::Updated),
+            ("updateddate", FieldKind::Updated),
+            ("summary", FieldKind::Summary),
+        ];
+        TABLE
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|&(_, k)| k)
+    }
+
+    fn supports(self, op: Operator) -> bool {
+        use Operator as O;
+        match self {
+            Self::Project | Self::IssueType | Self::Assignee | Self::Reporter | Self::Labels => {
+                matches!(op, O::Eq | O::NotEq | O::In | O::NotIn | O::Is | O::IsNot)
+            }
+            Self::Status => matches!(op, O::Eq | O::NotEq | O::In | O::NotIn),
+            Self::Issue => matches!(
+                op,
+                O::Eq | O::NotEq | O::In | O::NotIn | O::Gt | O::Gte | O::Lt | O::Lte
+            ),
+            Self::Created | Self::Updated => !matches!(op, O::Like | O::NotLike),
+            Self::Summary => matches!(op, O::Like | O::NotLike | O::Is | O::IsNot),
+            Self::Custom(_) => !matches!(op, O::Gt | O::Gte | O::Lt | O::Lte),
+        }
+    }
+
+    fn sort_field(self) -> SortField {
+        match self {
+            Self::Project => SortField::Project,
+            Self::Issue => SortField::Key,
+            Self::Status => SortField::Status,
+            Self::IssueType => SortField::IssueType,
+            Self::Assignee => SortField::Assignee,
+            Self::Reporter => SortField::Reporter,
+            Self::Labels => SortField::Labels,
+            Self::Created => SortField::Created,
+            Self::Updated => SortField::Updated,
+            Self::Summary => SortField::Summary,
+            Self::Custom(id) => SortField::Custom(id),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum UserField {
+    Assignee,
+    Reporter,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DateField {
+    Created,
+    Updated,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NamedField {
+    Status,
+    IssueType,
+}
+
+/// The compiled restriction.
+#[derive(Debug, Clone)]
+enum Node {
+    All,
+    Nothing,
+    And(Vec<Node>),
+    Or(Vec<Node>),
+    Leaf(Leaf),
+}
+
+/// One compiled term. A `negated` leaf only matches issues whose field has a value none of the
+/// listed ones equal; otherwise it matches a listed value, or an empty field when `empty` is set.
+#[derive(Debug, Clone)]
+enum Leaf {
+    Project {
+        ids: Vec<u64>,
+        negated: bool,
+    },
+    IssueIds {
+        ids: Vec<u64>,
+        negated: bool,
+    },
+    /// Issues of `project` whose key number is in `lo..=hi`.
+    KeyRange {
+        project: String,
+        lo: u64,
+        hi: u64,
+    },
+    Named {
+        field: NamedField,
+        values: Vec<String>,
+        negated: bool,
+    },
+    User {
+        field: UserField,
+        accounts: Vec<String>,
+        empty: bool,
+        negated: bool,
+    },
+    Labels {
+        values: Vec<String>,
+        empty: bool,
+        negated: bool,
+    },
+    /// The timestamp is in `lo..hi` (`inside`) or outside it.
+    Date {
+        field: DateField,
+        lo: i64,
+        hi: i64,
+        inside: bool,
+    },
+    Summary {
+        terms: Vec<TextTerm>,
+        negated: bool,
+    },
+    CustomText {
+        id: u64,
+        terms: Vec<TextTerm>,
+        negated: bool,
+    },
+    CustomValue {
+        id: u64,
+        values: Vec<String>,
+        empty: bool,
+        negated: bool,
+    },
+}
+
+/// Membership test shared by the set-like leaves (see [`Leaf`]).
+fn member<T>(value: Option<T>, empty: bool, negated: bool, listed: impl Fn(&T) -> bool) -> bool {
+    match value {
+        None => !negated && empty,
+        Some(v) => listed(&v) != negated,
+    }
+}
+
+impl Node {
+    fn eval(&self, issue: &dyn JqlIssue) -> bool {
+        match self {
+            Self::All => true,
+            Self::Nothing => false,
+            Self::And(children) => children.iter().all(|c| c.eval(issue)),
+            Self::Or(children) => children.iter().any(|c| c.eval(issue)),
+            Self::Leaf(leaf) => leaf.eval(issue),
+        }
+    }
+}
+
+impl Leaf {
+    fn eval(&self, issue: &dyn JqlIssue) -> bool {
+        match self {
+            Self::Project { ids, negated } => ids.contains(&issue.project_id()) != *negated,
+            Self::IssueIds { ids, negated } => ids.contains(&issue.id()) != *negated,
+            Self::KeyRange { project, lo, hi } => split_key(issue.key())
+                .is_some_and(|(p, n)| p.eq_ignore_ascii_case(project) && (*lo..=*hi).contains(&n)),
+            Self::Named {
+                field,
+                values,
+                negated,
+            } => {
+                let (id, name) = match field {
+                    NamedField::Status => issue.status(),
+                    NamedField::IssueType => issue.issue_type(),
+                };
+                values.iter().any(|v| v == id || eq_ci(v, name)) != *negated
+            }
+            Self::User {
+                field,
+                accounts,
+                empty,
+                negated,
+            } => {
+                let value = match field {
+                    UserField::Assignee => issue.assignee(),
+                    UserField::Reporter => issue.reporter(),
+                };
+                member(value, *empty, *negated, |v| accounts.iter().any(|a| a == v))
+            }
+            Self::Labels {
+                values,
+                empty,
+                negated,
+            } => {
+                let labels = issue.labels();
+                let value = (!labels.is_empty()).then_some(labels);
+                member(value, *empty, *negated, |ls| {
+                    ls.iter().any(|l| values.iter().any(|v| eq_ci(l, v)))
+                })
+            }
+            Self::Date {
+                field,
+                lo,
+                hi,
+                inside,
+            } => {
+                let ms = match field {
+                    DateField::Created => issue.created_ms(),
+                    DateField::Updated => issue.updated_ms(),
+                };
+                (*lo <= ms && ms < *hi) == *inside
+            }
+            Self::Summary { terms, negated } => text_matches(terms, issue.summary()) != *negated,
+            Self::CustomText { id, terms, negated } => issue
+                .custom_field(*id)
+                .is_some_and(|v| text_matches(terms, v) != *negated),
+            Self::CustomValue {
+                id,
+                values,
+                empty,
+                negated,
+            } => member(issue.custom_field(*id), *empty, *negated, |v| {
+                values.iter().any(|x| eq_ci(x, v))
+            }),
+        }
+    }
+}
+
+/// Splits `ABC-12` into `("ABC", 12)`.
+fn split_key(key: &str) -> Option<(&str, u64)> {
+    let (project, number) = key.rsplit_once('-')?;
+    let mut chars = project.chars();
+    let valid_project = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid_project || number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((project, number.parse().ok()?))
+}
+
+fn compare_option<T>(a: Option<T>, b: Option<T>, cmp: impl Fn(T, T) -> Ordering) -> Ordering {
+    match (a, b) {
+        (Some(a), Some(b)) => cmp(a, b),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    }
+}
+
+fn compare_field(field: SortField, a: &dyn JqlIssue, b: &dyn JqlIssue) -> Ordering {
+    match field {
+        SortField::Project => cmp_ci(a.project_key(), b.project_key()),
+        SortField::Key => {
+            let (ka, kb) = (split_key(a.key()), split_key(b.key()));
+            compare_option(ka, kb, |(pa, na), (pb, nb)| {
+                cmp_ci(pa, pb).then(na.cmp(&nb))
+            })
+            .then_with(|| a.key().cmp(b.key()))
+        }
+        SortField::Status => cmp_ci(a.status().1, b.status().1),
+        SortField::IssueType => cmp_ci(a.issue_type().1, b.issue_type().1),
+        SortField::Assignee => compare_option(a.assignee(), b.assignee(), cmp_ci),
+        SortField::Reporter => compare_option(a.reporter(), b.reporter(), cmp_ci),
+        SortField::Labels => {
+            let (la, lb) = (a.labels(), b.labels());
+            let (oa, ob) = (
+                (!la.is_empty()).then_some(la),
+                (!lb.is_empty()).then_some(lb),
+            );
+            compare_option(oa, ob, |la: &[String], lb: &[String]| {
+                la.iter()
+                    .zip(lb)
+                    .map(|(x, y)| cmp_ci(x, y))
+                    .find(|o| *o != Ordering::Equal)
+                    .unwrap_or_else(|| la.len().cmp(&lb.len()))
+            })
+        }
+        SortField::Created => a.created_ms().cmp(&b.created_ms()),
+        SortField::Updated => a.updated_ms().cmp(&b.updated_ms()),
+        SortField::Summary => cmp_ci(a.summary(), b.summary()),
+        SortField::Custom(id) => compare_option(a.custom_field(id), b.custom_field(id), cmp_ci),
+    }
+}
+
+/// One element of an operand after the shape checks.
+enum Item<'q> {
+    Empty,
+    Value(&'q Value),
+    Function(&'q FunctionCall),
+}
+
+/// A user-level function the compiler knows.
+enum Function {
+    CurrentUser,
+    Date(DateFunction),
+}
+
+struct Compiler<'c> {
+    ctx: &'c dyn JqlContext,
+    errors: Vec<JqlError>,
+    basis: Option<TimeBasis>,
+    zone_reported: bool,
+}
+
+impl Compiler<'_> {
+    fn clause(&mut self, clause: &Clause, negate: bool) -> Node {
+        match clause {
+            Clause::And(children) | Clause::Or(children) => {
+                let nodes = children.iter().map(|c| self.clause(c, negate)).collect();
+                // De Morgan: a negated AND is an OR of negations, and the other way round.
+                if matches!(clause, Clause::And(_)) != negate {
+                    Node::And(nodes)
+                } else {
+                    Node::Or(nodes)
+                }
+            }
+            Clause::Not(inner) => self.clause(inner, !negate),
+            Clause::Term(term) => self.term(term, negate).unwrap_or(Node::Nothing),
+        }
+    }
+
+    fn field_kind(&mut self, field: &Field) -> Option<FieldKind> {
+        let kind = match field {
+            Field::Named(name) => FieldKind::builtin(name)
+                .or_else(|| self.ctx.custom_field_by_name(name).map(FieldKind::Custom)),
+            Field::Custom(id) => self
+                .ctx
+                .custom_field_exists(*id)
+                .then_some(FieldKind::Custom(*id)),
+        };
+        if kind.is_none() {
+            self.errors.push(JqlError::UnknownField {
+                field: field.display_name(),
+            });
+        }
+        kind
+    }
+
+    /// Compiles one term; `None` after recording an error.
+    fn term(&mut self, term: &Term, negate: bool) -> Option<Node> {
+        let kind = self.field_kind(&term.field)?;
+        let name = term.field.display_name();
+        let written = term.operator;
+        let op_error = |make: fn(String, String) -> JqlError| {
+            make(written.message_name().to_owned(), name.clone())
+        };
+        if !kind.supports(written) {
+            self.errors
+                .push(op_error(|operator, field| JqlError::UnsupportedOperator {
+                    operator,
+                    field,
+                }));
+            return None;
+        }
+        let items: Vec<Item<'_>> = match (&term.operand, written) {
+            (Operand::List(list), Operator::In | Operator::NotIn) => {
+                let Some(items) = list.iter().map(item).collect::<Option<Vec<_>>>() else {
+                    // Only a hand-built tree can nest lists; JQL text cannot.
+                    self.errors
+                        .push(op_error(|operator, field| JqlError::ListNotSupported {
+                            operator,
+                            field,
+                        }));
+                    return None;
+                };
+                items
+            }
+            (Operand::Function(f), Operator::In | Operator::NotIn) => vec![Item::Function(f)],
+            (_, Operator::In | Operator::NotIn) => {
+                self.errors
+                    .push(op_error(|operator, field| JqlError::ListRequired {
+                        operator,
+                        field,
+                    }));
+                return None;
+            }
+            (Operand::List(_), _) => {
+                self.errors
+                    .push(op_error(|operator, field| JqlError::ListNotSupported {
+                        operator,
+                        field,
+                    }));
+                return None;
+            }
+            (Operand::Empty, _) => {
+                if !matches!(
+                    written,
+                    Operator::Is | Operator::IsNot | Operator::Eq | Operator::NotEq
+                ) {
+                    self.errors
+                        .push(op_error(|operator, field| JqlError::EmptyNotSupported {
+                            operator,
+                            field,
+                        }));
+                    return None;
+                }
+                vec![Item::Empty]
+            }
+            (_, Operator::Is | Operator::IsNot) => {
+                self.errors
+                    .push(op_error(|operator, field| JqlError::EmptyRequired {
+                        operator,
+                        field,
+                    }));
+                return None;
+            }
+            (operand, _) => item(operand).into_iter().collect(),
+        };
+        let op = if negate { written.negated() } else { written };
+        let negated = matches!(
+            op,
+            Operator::NotEq | Operator::NotIn | Operator::IsNot | Operator::NotLike
+        );
+        match kind {
+            FieldKind::Project => {
+                let ids = self.resolve(&name, &items, |c, v| c.ctx.project_id(v).map(Some))?;
+                Some(Node::Leaf(Leaf::Project {
+                    ids: ids.into_iter().flatten().collect(),
+                    negated,
+                }))
+            }
+            FieldKind::Status | FieldKind::IssueType => {
+                let field = if kind == FieldKind::Status {
+                    NamedField::Status
+                } else {
+                    NamedField::IssueType
+                };
+                let values = self.resolve(&name, &items, |c, v| {
+                    let exists = match field {
+                        NamedField::Status => c.ctx.status_exists(v),
+                        NamedField::IssueType => c.ctx.issue_type_exists(v),
+                    };
+                    exists.then(|| Some(v.to_owned()))
+                })?;
+                Some(Node::Leaf(Leaf::Named {
+                    field,
+                    values: values.into_iter().flatten().collect(),
+                    negated,
+                }))
+            }
+            FieldKind::Assignee | FieldKind::Reporter => {
+                let field = if kind == FieldKind::Assignee {
+                    UserField::Assignee
+                } else {
+                    UserField::Reporter
+                };
+                self.users(&name, &items, field, negated)
+            }
+            FieldKind::Labels => {
+                let values = self.plain_values(&name, &items)?;
+                Some(Node::Leaf(Leaf::Labels {
+                    empty: items.iter().any(|i| matches!(i, Item::Empty)),
+                    values,
+                    negated,
+                }))
+            }
+            FieldKind::Issue => self.issue(&name, &items, op),
+            FieldKind::Created | FieldKind::Updated => {
+                let field = if kind == FieldKind::Created {
+                    DateField::Created
+                } else {
+                    DateField::Updated
+                };
+                self.date(&name, &items, op, field)
+            }
+            FieldKind::Summary => match op {
+                Operator::Is => Some(Node::Nothing),
+                Operator::IsNot => Some(Node::All),
+                _ => {
+                    let terms = self.text(&name, &items)?;
+                    Some(Node::Leaf(Leaf::Summary { terms, negated }))
+                }
+            },
+            FieldKind::Custom(id) => {
+                if matches!(op, Operator::Like | Operator::NotLike) {
+                    let terms = self.text(&name, &items)?;
+                    return Some(Node::Leaf(Leaf::CustomText { id, terms, negated }));
+                }
+                let values = self.plain_values(&name, &items)?;
+                Some(Node::Leaf(Leaf::CustomValue {
+                    id,
+                    empty: items.iter().any(|i| matches!(i, Item::Empty)),
+                    values,
+                    negated,
+                }))
+            }
+        }
+    }
+
+    /// Looks up each value; `EMPTY` items give `None`, unknown values record an error.
+    fn resolve<T>(
+        &mut self,
+        field: &str,
+        items: &[Item<'_>],
+        lookup: impl Fn(&Self, &str) -> Option<Option<T>>,
+    ) -> Option<Vec<Option<T>>> {
+        let mut out = Vec::with_capacity(items.len());
+        let mut ok = true;
+        for item in items {
+            match item {
+                Item::Empty => out.push(None),
+                Item::Value(value) => {
+                    let text = value.as_text();
+                    match lookup(self, &text) {
+                        Some(found) => out.push(found),
+                        None => {
+                            ok = false;
+                            self.errors.push(JqlError::UnknownValue {
+                                field: field.to_owned(),
+                                value: text,
+                            });
+                        }
+                    }
+                }
+                Item::Function(f) => {
+                    ok = false;
+                    self.function_not_for(field, f);
+                }
+            }
+        }
+        ok.then_some(out)
+    }
+
+    /// Records the error for a function used on a field it cannot feed.
+    fn function_not_for(&mut self, field: &str, call: &FunctionCall) {
+        if self.function(call).is_some() {
+            self.errors.push(JqlError::FunctionNotSupported {
+                function: call.name.clone(),
+                field: field.to_owned(),
+            });
+        }
+    }
+
+    /// Identifies a function and checks its argument count, recording errors.
+    fn function(&mut self, call: &FunctionCall) -> Option<Function> {
+        let (function, max) = if call.name.eq_ignore_ascii_case("currentUser") {
+            (Function::CurrentUser, 0)
+        } else if let Some(date) = DateFunction::from_name(&call.name) {
+            (Function::Date(date), date.max_args())
+        } else {
+            self.errors.push(JqlError::UnknownFunction {
+                function: call.name.clone(),
+            });
+            return None;
+        };
+        if call.args.len() > max {
+            self.errors.push(JqlError::FunctionArity {
+                function: call.name.clone(),
+                expected: if max == 0 {
+                    "'0'".to_owned()
+                } else {
+                    format!("between '0' and '{max}'")
+                },
+                received: call.args.len(),
+            });
+            return None;
+        }
+        Some(function)
+    }
+
+    /// Values taken as they are (labels, custom fields); functions are refused.
+    fn plain_values(&mut self, field: &str, items: &[Item<'_>]) -> Option<Vec<String>> {
+        let values = self.resolve(field, items, |_, v| Some(Some(v.to_owned())))?;
+        Some(values.into_iter().flatten().collect())
+    }
+
+    fn text(&mut self, field: &str, items: &[Item<'_>]) -> Option<Vec<TextTerm>> {
+        let values = self.plain_values(field, items)?;
+        let terms: Vec<TextTerm> = values.iter().flat_map(|v| text_terms(v)).collect();
+        if terms.is_empty() {
+            self.errors.push(JqlError::EmptyTextSearch {
+                field: field.to_owned(),
+            });
+            return None;
+        }
+        Some(terms)
+    }
+
+    fn users(
+        &mut self,
+        field: &str,
+        items: &[Item<'_>],
+        which: UserField,
+        negated: bool,
+    ) -> Option<Node> {
+        let mut accounts = Vec::new();
+        let mut empty = false;
+        let mut ok = true;
+        for item in items {
+            match item {
+                Item::Empty => empty = true,
+                Item::Value(value) => {
+                    let text = value.as_text();
+                    let found = self.ctx.users_matching(&text);
+                    if found.is_empty() {
+                        ok = false;
+                        self.errors.push(JqlError::UnknownValue {
+                            field: field.to_owned(),
+                            value: text,
+                        });
+                    }
+                    accounts.extend(found);
+                }
+                Item::Function(call) => match self.function(call) {
+                    Some(Function::CurrentUser) => {
+                        accounts.extend(self.ctx.current_user_account_id().map(str::to_owned));
+                    }
+                    Some(Function::Date(_)) => {
+                        ok = false;
+                        self.errors.push(JqlError::FunctionNotSupported {
+                            function: call.name.clone(),
+                            field: field.to_owned(),
+                        });
+                    }
+                    None => ok = false,
+                },
+            }
+        }
+        ok.then_some(Node::Leaf(Leaf::User {
+            field: which,
+            accounts,
+            empty,
+            negated,
+        }))
+    }
+
+    fn issue(&mut self, field: &str, items: &[Item<'_>], op: Operator) -> Option<Node> {
+        if let [Item::Value(value)] = items
+            && matches!(
+                op,
+                Operator::Gt | Operator::Gte | Operator::Lt | Operator::Lte
+            )
+        {
+            let text = value.as_text();
+            let key = match self.issue_ref(field, &text)? {
+                Some(found) => found.key,
+                // A key past the end of an existing project is a valid bound.
+                None if split_key(&text).is_some_and(|(p, _)| self.ctx.project_id(p).is_some()) => {
+                    text.clone()
+                }
+                None => {
+                    self.errors.push(JqlError::UnknownIssue {
+                        field: field.to_owned(),
+                        value: text,
+                    });
+                    return None;
+                }
+            };
+            let (project, n) = split_key(&key)?;
+            let (lo, hi) = match op {
+                Operator::Gt => (n.checked_add(1)?, u64::MAX),
+                Operator::Gte => (n, u64::MAX),
+                Operator::Lt => match n.checked_sub(1) {
+                    Some(hi) => (0, hi),
+                    None => return Some(Node::Nothing),
+                },
+                _ => (0, n),
+            };
+            return Some(Node::Leaf(Leaf::KeyRange {
+                project: project.to_owned(),
+                lo,
+                hi,
+            }));
+        }
+        let mut ids = Vec::new();
+        let mut ok = true;
+        for item in items {
+            match item {
+                Item::Empty => {}
+                Item::Value(value) => match self.issue_ref(field, &value.as_text()) {
+                    Some(Some(found)) => ids.push(found.id),
+                    Some(None) => {
+                        ok = false;
+                        self.errors.push(JqlError::UnknownIssue {
+                            field: field.to_owned(),
+                            value: value.as_text(),
+                        });
+                    }
+                    None => ok = false,
+                },
+                Item::Function(call) => {
+                    ok = false;
+                    self.function_not_for(field, call);
+                }
+            }
+        }
+        let negated = matches!(op, Operator::NotEq | Operator::NotIn);
+        ok.then_some(Node::Leaf(Leaf::IssueIds { ids, negated }))
+    }
+
+    /// Looks up a key or id: `None` (error recorded) when it is neither, `Some(None)` when it is
+    /// well-formed but names no issue.
+    fn issue_ref(&mut self, field: &str, text: &str) -> Option<Option<IssueRef>> {
+        let is_id = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+        if !is_id && split_key(text).is_none() {
+            self.errors.push(JqlError::InvalidIssueKey {
+                field: field.to_owned(),
+                value: text.to_owned(),
+            });
+            return None;
+        }
+        Some(self.ctx.find_issue(text))
+    }
+
+    fn basis(&mut self) -> Option<&TimeBasis> {
+        if self.basis.is_none() {
+            match TimeBasis::new(self.ctx.now_ms(), self.ctx.time_zone()) {
+                Some(basis) => self.basis = Some(basis),
+                None => {
+                    if !self.zone_reported {
+                        self.zone_reported = true;
+                        self.errors.push(JqlError::UnknownTimeZone {
+                            zone: self.ctx.time_zone().to_owned(),
+                        });
+                    }
+                    return None;
+                }
+            }
+        }
+        self.basis.as_ref()
+    }
+
+    /// The epoch minute a date item stands for; `None` after recording an error.
+    fn date_minute(&mut self, field: &str, item: &Item<'_>) -> Option<i64> {
+        let invalid = |value: String| JqlError::InvalidDate {
+            field: field.to_owned(),
+            value,
+        };
+        let ms = match item {
+            Item::Empty => return None,
+            Item::Value(Value::Number(ms)) => *ms,
+            Item::Value(Value::Text(text)) => {
+                let Some(value) = parse_date_text(text) else {
+                    self.errors.push(invalid(text.clone()));
+                    return None;
+                };
+                match self.basis()?.resolve(value) {
+                    Some(ms) => ms,
+                    None => {
+                        self.errors.push(invalid(text.clone()));
+                        return None;
+                    }
+                }
+            }
+            Item::Function(call) => match self.function(call)? {
+                Function::CurrentUser => {
+                    self.errors.push(JqlError::FunctionNotSupported {
+                        function: call.name.clone(),
+                        field: field.to_owned(),
+                    });
+                    return None;
+                }
+                Function::Date(function) => {
+                    let arg = call.args.first().map(String::as_str);
+                    match self.basis()?.function(function, arg) {
+                        Ok(ms) => ms,
+                        Err(FunctionFailure::BadOffset | FunctionFailure::OutOfRange) => {
+                            self.errors.push(JqlError::FunctionDuration {
+                                function: call.name.clone(),
+                            });
+                            return None;
+                        }
+                    }
+                }
+            },
+        };
+        Some(minute_of(ms))
+    }
+
+    fn date(
+        &mut self,
+        field: &str,
+        items: &[Item<'_>],
+        op: Operator,
+        which: DateField,
+    ) -> Option<Node> {
+        if matches!(items, [Item::Empty]) {
+            // Issues always have a creation and update time.
+            return Some(match op {
+                Operator::Is | Operator::Eq | Operator::In => Node::Nothing,
+                _ => Node::All,
+            });
+        }
+        let mut minutes = Vec::with_capacity(items.len());
+        let mut ok = true;
+        for item in items {
+            if matches!(item, Item::Empty) {
+                continue;
+            }
+            match self.date_minute(field, item) {
+                Some(m) => minutes.push(m),
+                None => ok = false,
+            }
+        }
+        if !ok {
+            return None;
+        }
+        let leaf = |lo: i64, hi: i64, inside: bool| {
+            Node::Leaf(Leaf::Date {
+                field: which,
+                lo,
+                hi,
+                inside,
+            })
+        };
+        let minute = |m: i64| (minute_start(m), minute_start(m.saturating_add(1)));
+        Some(match (op, minutes.as_slice()) {
+            (Operator::Gt, [m]) => leaf(minute(*m).1, i64::MAX, true),
+            (Operator::Gte, [m]) => leaf(minute(*m).0, i64::MAX, true),
+            (Operator::Lt, [m]) => leaf(i64::MIN, minute(*m).0, true),
+            (Operator::Lte, [m]) => leaf(i64::MIN, minute(*m).1, true),
+            (Operator::Eq | Operator::In, ms) => Node::Or(
+                ms.iter()
+                    .map(|&m| {
+                        let (lo, hi) = minute(m);
+                        leaf(lo, hi, true)
+                    })
+                    .collect(),
+            ),
+            (_, ms) => Node::And(
+                ms.iter()
+                    .map(|&m| {
+                        let (lo, hi) = minute(m);
+                        leaf(lo, hi, false)
+                    })
+                    .collect(),
+            ),
+        })
+    }
+
+    fn order(&mut self, query: &Query) -> Vec<SortKey> {
+        if query.order_by.is_empty() {
+            return vec![SortKey {
+                field: SortField::Created,
+                direction: Direction::Desc,
+            }];
+        }
+        let mut keys = Vec::with_capacity(query.order_by.len());
+        for order in &query.order_by {
+            if let Some(kind) = self.field_kind(&order.field) {
+                let field = kind.sort_field();
+                let default = match field {
+                    SortField::Created | SortField::Updated => Direction::Desc,
+                    _ => Direction::Asc,
+                };
+                keys.push(SortKey {
+                    field,
+                    direction: order.direction.unwrap_or(default),
+                });
+            }
+        }
+        if query.order_by.len() > MAX_ORDER_BY_FIELDS {
+            self.errors.push(JqlError::TooManySortFields {
+                max: MAX_ORDER_BY_FIELDS,
+                count: query.order_by.len(),
+            });
+        }
+        keys
+    }
+}
+
+/// One list element; `None` for a nested list.
+fn item(operand: &Operand) -> Option<Item<'_>> {
+    match operand {
+        Operand::Empty => Some(Item::Empty),
+        Operand::Value(v) => Some(Item::Value(v)),
+        Operand::Function(f) => Some(Item::Function(f)),
+        Operand::List(_) => None,
+    }
+}

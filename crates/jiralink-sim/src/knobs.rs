@@ -1,0 +1,655 @@
+//! Runtime knobs: rate limits, injected faults, latency and search index lag.
+//!
+//! [`Knobs`] is plain data (read and replaced through [`crate::Control`] and `/_sim/knobs`).
+//! The stateful parts live beside it:
+//!
+//! * [`RateLimiter`]: Atlassian's three limits (§9 of the API notes), all answering **429** with
+//!   `Retry-After`, `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (ISO-8601)
+//!   and `RateLimit-Reason`:
+//!   - burst: a token bucket per site × method class (`GET 100`, `POST 100`, `PUT 50`,
+//!     `DELETE 50` per second by default), reason `jira-burst-based`;
+//!   - hourly points quota for OAuth traffic only (API-token traffic is excluded, as on Jira
+//!     Cloud), reset at the top of each UTC hour, reason `jira-quota-global-based` (per app) or
+//!     `jira-quota-tenant-based` (per app and site); `X-RateLimit-NearLimit: true` below 20 %;
+//!   - per-issue writes, 20 per 2 s and 100 per 30 s, reason `jira-per-issue-on-write`, which write
+//!     handlers check with [`crate::state::SimState::check_issue_write`].
+//! * [`Faults`]: one-shot faults (`fail_next`, dropped connections, held requests) and the seeded
+//!   RNG behind `fail_rate`, so a seed reproduces the same failure pattern.
+//!
+//! Every window reads the simulator clock, so tests advance time instead of waiting.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::errors::ApiError;
+
+/// Per-second burst capacities per method class.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BurstLimits {
+    /// Whether the burst limiter is on.
+    pub enabled: bool,
+    /// GET (and HEAD) requests per second.
+    pub get: u32,
+    /// POST requests per second.
+    pub post: u32,
+    /// PUT and PATCH requests per second.
+    pub put: u32,
+    /// DELETE requests per second.
+    pub delete: u32,
+}
+
+impl Default for BurstLimits {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            get: 100,
+            post: 100,
+            put: 50,
+            delete: 50,
+        }
+    }
+}
+
+impl BurstLimits {
+    /// The same limit for every method class (the `--rate-limit-per-second` flag); 0 turns it off.
+    pub fn uniform(per_second: u32) -> Self {
+        Self {
+            enabled: per_second > 0,
+            get: per_second,
+            post: per_second,
+            put: per_second,
+            delete: per_second,
+        }
+    }
+
+    fn capacity(&self, class: MethodClass) -> u32 {
+        match class {
+            MethodClass::Get => self.get,
+            MethodClass::Post => self.post,
+            MethodClass::Put => self.put,
+            MethodClass::Delete => self.delete,
+        }
+    }
+}
+
+/// Whose points an hourly quota counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuotaScope {
+    /// One quota per OAuth app across all sites (Tier 1, `jira-quota-global-based`).
+    #[default]
+    Global,
+    /// One quota per OAuth app and site (Tier 2, `jira-quota-tenant-based`).
+    Tenant,
+}
+
+/// The knobs a test or a `jiralink sim` user can turn while the simulator runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Knobs {
+    /// Burst limits per site × method class.
+    pub burst: BurstLimits,
+    /// Hourly points for OAuth traffic; `None` turns the quota off. Atlassian: 65,000.
+    pub quota_points_per_hour: Option<u64>,
+    /// Whether the quota is per app or per app and site.
+    pub quota_scope: QuotaScope,
+    /// Probability (0.0–1.0) that a request fails with a random 5xx.
+    pub fail_rate: f64,
+    /// Real delay added to every request, in milliseconds.
+    pub latency_ms: u64,
+    /// Seconds before a write becomes visible to `/search/jql` (read by the search endpoint).
+    pub index_lag_secs: u64,
+    /// Log every request to the process output (the request log is always kept).
+    pub log_requests: bool,
+    /// Skip the OAuth consent page.
+    pub auto_approve: bool,
+}
+
+impl Default for Knobs {
+    fn default() -> Self {
+        Self {
+            burst: BurstLimits::default(),
+            quota_points_per_hour: Some(65_000),
+            quota_scope: QuotaScope::Global,
+            fail_rate: 0.0,
+            latency_ms: 0,
+            index_lag_secs: 0,
+            log_requests: false,
+            auto_approve: false,
+        }
+    }
+}
+
+impl Knobs {
+    /// Rejects values that cannot work.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(0.0..=1.0).contains(&self.fail_rate) {
+            return Err(format!(
+                "fail_rate must be between 0 and 1, got {}",
+                self.fail_rate
+            ));
+        }
+        if self.burst.enabled
+            && [
+                self.burst.get,
+                self.burst.post,
+                self.burst.put,
+                self.burst.delete,
+            ]
+            .contains(&0)
+        {
+            return Err("burst limits must be positive when enabled".to_owned());
+        }
+        Ok(())
+    }
+}
+
+/// Method classes the burst limiter counts separately.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MethodClass {
+    /// GET, HEAD, OPTIONS.
+    Get,
+    /// POST.
+    Post,
+    /// PUT, PATCH.
+    Put,
+    /// DELETE.
+    Delete,
+}
+
+impl MethodClass {
+    /// Classifies a method.
+    pub fn of(method: &Method) -> Self {
+        match *method {
+            Method::POST => Self::Post,
+            Method::PUT | Method::PATCH => Self::Put,
+            Method::DELETE => Self::Delete,
+            _ => Self::Get,
+        }
+    }
+}
+
+/// A 429 decision with its headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimited {
+    /// `RateLimit-Reason`.
+    pub reason: &'static str,
+    /// `Retry-After` in whole seconds (at least 1).
+    pub retry_after_secs: u64,
+    /// `X-RateLimit-Limit`.
+    pub limit: u64,
+    /// When the limit resets (`X-RateLimit-Reset`).
+    pub reset: OffsetDateTime,
+}
+
+impl RateLimited {
+    /// The 429 response Jira sends.
+    pub fn into_error(self) -> ApiError {
+        let reset = self.reset.format(&Rfc3339).unwrap_or_default();
+        ApiError::platform(
+            StatusCode::TOO_MANY_REQUESTS,
+            &["Rate limit exceeded."],
+            &[],
+        )
+        .with_header(header::RETRY_AFTER, &self.retry_after_secs.to_string())
+        .with_header(
+            HeaderName::from_static("x-ratelimit-limit"),
+            &self.limit.to_string(),
+        )
+        .with_header(HeaderName::from_static("x-ratelimit-remaining"), "0")
+        .with_header(HeaderName::from_static("x-ratelimit-reset"), &reset)
+        .with_header(HeaderName::from_static("ratelimit-reason"), self.reason)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    last: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct QuotaWindow {
+    hour_start: OffsetDateTime,
+    used: u64,
+}
+
+/// Quota headers for a successful OAuth request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaStatus {
+    /// Points per hour.
+    pub limit: u64,
+    /// Points left this hour.
+    pub remaining: u64,
+}
+
+impl QuotaStatus {
+    /// Adds `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `Beta-RateLimit-Policy` and, below
+    /// 20 % remaining, `X-RateLimit-NearLimit: true`.
+    pub fn apply(&self, headers: &mut HeaderMap) {
+        let mut put = |name: &'static str, value: String| {
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                headers.insert(HeaderName::from_static(name), v);
+            }
+        };
+        put("x-ratelimit-limit", self.limit.to_string());
+        put("x-ratelimit-remaining", self.remaining.to_string());
+        put(
+            "beta-ratelimit-policy",
+            format!("\"global-app-quota\";q={};w=3600", self.limit),
+        );
+        if self.remaining.saturating_mul(5) < self.limit {
+            put("x-ratelimit-nearlimit", "true".to_owned());
+        }
+    }
+}
+
+/// State of the burst, quota and per-issue limiters.
+#[derive(Debug, Default)]
+pub struct RateLimiter {
+    buckets: HashMap<(String, MethodClass), Bucket>,
+    quotas: HashMap<String, QuotaWindow>,
+    issue_writes: HashMap<(String, String), VecDeque<OffsetDateTime>>,
+}
+
+fn top_of_hour(t: OffsetDateTime) -> OffsetDateTime {
+    t.replace_minute(0)
+        .and_then(|t| t.replace_second(0))
+        .and_then(|t| t.replace_nanosecond(0))
+        .unwrap_or(t)
+}
+
+fn ceil_secs(d: time::Duration) -> u64 {
+    let whole = d.whole_seconds().max(0).unsigned_abs();
+    if d.subsec_nanoseconds() > 0 {
+        whole + 1
+    } else {
+        whole.max(1)
+    }
+}
+
+impl RateLimiter {
+    /// Takes one token from the bucket of `site` × `class`.
+    pub fn check_burst(
+        &mut self,
+        limits: &BurstLimits,
+        site: &str,
+        class: MethodClass,
+        now: OffsetDateTime,
+    ) -> Result<(), RateLimited> {
+        if !limits.enabled {
+            return Ok(());
+        }
+        let capacity = f64::from(limits.capacity(class));
+        let bucket = self
+            .buckets
+            .entry((site.to_owned(), class))
+            .or_insert(Bucket {
+                tokens: capacity,
+                last: now,
+            });
+        let elapsed = (now - bucket.last).as_seconds_f64().max(0.0);
+        bucket.tokens = (bucket.tokens + elapsed * capacity).min(capacity);
+        bucket.last = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            return Ok(());
+        }
+        let wait = (1.0 - bucket.tokens) / capacity;
+        let reset = now + time::Duration::seconds_f64(wait);
+        Err(RateLimited {
+            reason: "jira-burst-based",
+            retry_after_secs: ceil_secs(reset - now),
+            limit: u64::from(limits.capacity(class)),
+            reset,
+        })
+    }
+
+    /// Charges `points` to the quota identified by `key`.
+    pub fn charge_quota(
+        &mut self,
+        knobs: &Knobs,
+        key: &str,
+        points: u64,
+        now: OffsetDateTime,
+    ) -> Result<Option<QuotaStatus>, RateLimited> {
+        let Some(limit) = knobs.quota_points_per_hour else {
+            return Ok(None);
+        };
+        let hour = top_of_hour(now);
+        let window = self.quotas.entry(key.to_owned()).or_insert(QuotaWindow {
+            hour_start: hour,
+            used: 0,
+        });
+        if window.hour_start != hour {
+            *window = QuotaWindow {
+                hour_start: hour,
+                used: 0,
+            };
+        }
+        if window.used.saturating_add(points) > limit {
+            let reset = hour + time::Duration::HOUR;
+            return Err(RateLimited {
+                reason: match knobs.quota_scope {
+                    QuotaScope::Global => "jira-quota-global-based",
+                    QuotaScope::Tenant => "jira-quota-tenant-based",
+                },
+                retry_after_secs: ceil_secs(reset - now),
+                limit,
+                reset,
+            });
+        }
+        window.used += points;
+        Ok(Some(QuotaStatus {
+            limit,
+            remaining: limit - window.used,
+        }))
+    }
+
+    /// Adds points after the fact (for handlers that report a higher cost); never rejects.
+    pub fn add_quota_cost(&mut self, key: &str, points: u64) {
+        if let Some(window) = self.quotas.get_mut(key) {
+            window.used = window.used.saturating_add(points);
+        }
+    }
+
+    /// Records a write to `issue` on `site`: at most 20 per 2 s and 100 per 30 s.
+    pub fn check_issue_write(
+        &mut self,
+        site: &str,
+        issue: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), RateLimited> {
+        const WINDOWS: [(i64, usize); 2] = [(2, 20), (30, 100)];
+        let log = self
+            .issue_writes
+            .entry((site.to_owned(), issue.to_owned()))
+            .or_default();
+        while log
+            .front()
+            .is_some_and(|t| now - *t >= time::Duration::seconds(30))
+        {
+            log.pop_front();
+        }
+        for (secs, max) in WINDOWS {
+            let window = time::Duration::seconds(secs);
+            let in_window: Vec<OffsetDateTime> =
+                log.iter().copied().filter(|t| now - *t < window).collect();
+            if in_window.len() >= max {
+                let oldest = in_window[in_window.len() - max];
+                let reset = oldest + window;
+                return Err(RateLimited {
+                    reason: "jira-per-issue-on-write",
+                    retry_after_secs: ceil_secs(reset - now),
+                    limit: max as u64,
+                    reset,
+                });
+            }
+        }
+        log.push_back(now);
+        Ok(())
+    }
+}
+
+/// A one-shot failure queued with `fail_next`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailSpec {
+    /// HTTP status to answer.
+    pub status: u16,
+    /// `Retry-After` seconds to send, if any.
+    pub retry_after: Option<u64>,
+}
+
+/// What the fault stage decided for one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FaultAction {
+    /// Let the request through.
+    Pass,
+    /// Close the connection without a response.
+    Drop,
+    /// Hold the request for this much simulated time, then answer 504.
+    Hold(Duration),
+    /// Answer with this failure.
+    Fail(FailSpec),
+}
+
+/// Pending one-shot faults and the seeded RNG for random failures.
+#[derive(Debug)]
+pub struct Faults {
+    fail_next: VecDeque<FailSpec>,
+    drop_next: u32,
+    hold_next: VecDeque<Duration>,
+    rng: ChaCha8Rng,
+}
+
+impl Faults {
+    /// Creates the fault state; `seed` drives random failures.
+    pub fn new(seed: u64) -> Self {
+        Self {
+            fail_next: VecDeque::new(),
+            drop_next: 0,
+            hold_next: VecDeque::new(),
+            rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_FA17),
+        }
+    }
+
+    /// Queues `n` failures.
+    pub fn fail_next(&mut self, n: u32, status: u16, retry_after: Option<u64>) {
+        for _ in 0..n {
+            self.fail_next.push_back(FailSpec {
+                status,
+                retry_after,
+            });
+        }
+    }
+
+    /// Drops the next `n` connections without answering.
+    pub fn drop_next(&mut self, n: u32) {
+        self.drop_next = self.drop_next.saturating_add(n);
+    }
+
+    /// Holds the next `n` requests for `hold` of simulated time.
+    pub fn hold_next(&mut self, n: u32, hold: Duration) {
+        for _ in 0..n {
+            self.hold_next.push_back(hold);
+        }
+    }
+
+    /// Clears every queued one-shot fault.
+    pub fn clear(&mut self) {
+        self.fail_next.clear();
+        self.drop_next = 0;
+        self.hold_next.clear();
+    }
+
+    /// Number of queued one-shot faults (fail, drop, hold).
+    pub fn pending(&self) -> (usize, u32, usize) {
+        (self.fail_next.len(), self.drop_next, self.hold_next.len())
+    }
+
+    /// Decides the fate of the next request. One-shot faults come first, in the order drop,
+    /// hold, fail; then the random failure draw (which always consumes one RNG value, so the
+    /// pattern depends only on the seed and the request count).
+    pub fn next_action(&mut self, fail_rate: f64) -> FaultAction {
+        if self.drop_next > 0 {
+            self.drop_next -= 1;
+            return FaultAction::Drop;
+        }
+        if let Some(hold) = self.hold_next.pop_front() {
+            return FaultAction::Hold(hold);
+        }
+        if let Some(spec) = self.fail_next.pop_front() {
+            return FaultAction::Fail(spec);
+        }
+        let draw: f64 = self.rng.r#gen();
+        let pick: usize = self.rng.gen_range(0..4);
+        if draw < fail_rate {
+            let status = [500, 502, 503, 504][pick];
+            return FaultAction::Fail(FailSpec {
+                status,
+                retry_after: None,
+            });
+        }
+        FaultAction::Pass
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn burst_bucket_refills_with_time() {
+        let mut rl = RateLimiter::default();
+        let limits = BurstLimits::uniform(2);
+        let t0 = datetime!(2026-01-01 00:00 UTC);
+        assert!(rl.check_burst(&limits, "s", MethodClass::Get, t0).is_ok());
+        assert!(rl.check_burst(&limits, "s", MethodClass::Get, t0).is_ok());
+        let limited = rl
+            .check_burst(&limits, "s", MethodClass::Get, t0)
+            .expect_err("limited");
+        assert_eq!(limited.reason, "jira-burst-based");
+        assert_eq!(limited.retry_after_secs, 1);
+        // Other method classes and sites have their own buckets.
+        assert!(rl.check_burst(&limits, "s", MethodClass::Post, t0).is_ok());
+        assert!(rl.check_burst(&limits, "t", MethodClass::Get, t0).is_ok());
+        let later = t0 + time::Duration::milliseconds(500);
+        assert!(
+            rl.check_burst(&limits, "s", MethodClass::Get, later)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn quota_resets_at_top_of_hour() {
+        let mut rl = RateLimiter::default();
+        let knobs = Knobs {
+            quota_points_per_hour: Some(3),
+            ..Knobs::default()
+        };
+        let t0 = datetime!(2026-01-01 10:59:00 UTC);
+        for _ in 0..3 {
+            rl.charge_quota(&knobs, "app", 1, t0).expect("within quota");
+        }
+        let limited = rl
+            .charge_quota(&knobs, "app", 1, t0)
+            .expect_err("over quota");
+        assert_eq!(limited.retry_after_secs, 60);
+        assert_eq!(limited.reset, datetime!(2026-01-01 11:00 UTC));
+        let status = rl
+            .charge_quota(&knobs, "app", 1, datetime!(2026-01-01 11:00 UTC))
+            .expect("new hour");
+        assert_eq!(
+            status,
+            Some(QuotaStatus {
+                limit: 3,
+                remaining: 2
+            })
+        );
+    }
+
+    #[test]
+    fn near_limit_header_below_twenty_percent() {
+        let mut headers = HeaderMap::new();
+        QuotaStatus {
+            limit: 100,
+            remaining: 19,
+        }
+        .apply(&mut headers);
+        assert_eq!(headers["x-ratelimit-nearlimit"], "true");
+        let mut headers = HeaderMap::new();
+        QuotaStatus {
+            limit: 100,
+            remaining: 20,
+        }
+        .apply(&mut headers);
+        assert!(headers.get("x-ratelimit-nearlimit").is_none());
+    }
+
+    #[test]
+    fn per_issue_write_windows() {
+        let mut rl = RateLimiter::default();
+        let t0 = datetime!(2026-01-01 00:00 UTC);
+        for _ in 0..20 {
+            rl.check_issue_write("s", "10001", t0).expect("first 20");
+        }
+        let limited = rl
+            .check_issue_write("s", "10001", t0)
+            .expect_err("21st in 2 s");
+        assert_eq!(limited.reason, "jira-per-issue-on-write");
+        assert_eq!(limited.limit, 20);
+        assert!(
+            rl.check_issue_write("s", "10002", t0).is_ok(),
+            "other issues are separate"
+        );
+        // 100 per 30 s: five more 2-second bursts of 20 fill it.
+        let mut t = t0;
+        for _ in 0..4 {
+            t += time::Duration::seconds(2);
+            for _ in 0..20 {
+                rl.check_issue_write("s", "10001", t)
+                    .expect("within 100/30s");
+            }
+        }
+        t += time::Duration::seconds(2);
+        let limited = rl
+            .check_issue_write("s", "10001", t)
+            .expect_err("101st in 30 s");
+        assert_eq!(limited.limit, 100);
+        assert_eq!(limited.reset, t0 + time::Duration::seconds(30));
+    }
+
+    #[test]
+    fn random_failures_depend_only_on_seed() {
+        let pattern = |seed| {
+            let mut f = Faults::new(seed);
+            (0..64).map(|_| f.next_action(0.3)).collect::<Vec<_>>()
+        };
+        assert_eq!(pattern(7), pattern(7));
+        assert_ne!(pattern(7), pattern(8));
+        assert!(pattern(7).iter().any(|a| *a != FaultAction::Pass));
+    }
+
+    #[test]
+    fn one_shot_faults_come_first_in_order() {
+        let mut f = Faults::new(1);
+        f.fail_next(1, 503, Some(5));
+        f.drop_next(1);
+        f.hold_next(1, Duration::from_secs(3));
+        assert_eq!(f.next_action(0.0), FaultAction::Drop);
+        assert_eq!(
+            f.next_action(0.0),
+            FaultAction::Hold(Duration::from_secs(3))
+        );
+        assert_eq!(
+            f.next_action(0.0),
+            FaultAction::Fail(FailSpec {
+                status: 503,
+                retry_after: Some(5)
+            })
+        );
+        assert_eq!(f.next_action(0.0), FaultAction::Pass);
+    }
+
+    #[test]
+    fn knobs_validate_fail_rate() {
+        assert!(
+            Knobs {
+                fail_rate: 1.5,
+                ..Knobs::default()
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(Knobs::default().validate().is_ok());
+    }
+}

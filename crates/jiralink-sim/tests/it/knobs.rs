@@ -1,0 +1,532 @@
+//! Knobs (rate limits, faults, latency), the request log, the control HTTP API and TLS.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::response::IntoResponse as _;
+use pretty_assertions::assert_eq;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use jiralink_sim::knobs::BurstLimits;
+use jiralink_sim::{Knobs, SimConfig};
+
+use crate::oauth::{bearer, tokens};
+use crate::{alice_classic, basic, client, gateway, get, json, start, start_with};
+
+fn server_info(sim: &jiralink_sim::SimHandle) -> String {
+    format!("{}/rest/api/3/serverInfo", sim.site_url("demo"))
+}
+
+#[tokio::test]
+async fn burst_limit_answers_429_with_atlassians_headers() {
+    let sim = start().await;
+    sim.control()
+        .update_knobs(|k| k.burst = BurstLimits::uniform(2))
+        .expect("knobs");
+    let url = server_info(&sim);
+    assert_eq!(get(&url, None).await.0, StatusCode::OK);
+    assert_eq!(get(&url, None).await.0, StatusCode::OK);
+    let (status, headers, body) = get(&url, None).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(headers["retry-after"], "1");
+    assert_eq!(headers["x-ratelimit-limit"], "2");
+    assert_eq!(headers["x-ratelimit-remaining"], "0");
+    assert_eq!(headers["ratelimit-reason"], "jira-burst-based");
+    // Two tokens per second: the next one is due half a second later.
+    assert_eq!(headers["x-ratelimit-reset"], "2026-01-05T09:30:00.5Z");
+    assert!(json(&body)["errorMessages"].is_array());
+    // Other sites have their own bucket; time refills this one.
+    assert_eq!(
+        get(
+            &format!("{}/rest/api/3/serverInfo", sim.site_url("acme")),
+            None
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    sim.control().advance(Duration::from_secs(1));
+    assert_eq!(get(&url, None).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn burst_limit_can_be_switched_off() {
+    let sim = start_with(SimConfig {
+        knobs: Knobs {
+            burst: BurstLimits::uniform(0),
+            ..Knobs::default()
+        },
+        ..SimConfig::for_tests()
+    })
+    .await;
+    for _ in 0..5 {
+        assert_eq!(get(&server_info(&sim), None).await.0, StatusCode::OK);
+    }
+}
+
+#[tokio::test]
+async fn hourly_quota_limits_oauth_traffic_until_the_top_of_the_hour() {
+    let sim = start().await;
+    sim.control()
+        .update_knobs(|k| k.quota_points_per_hour = Some(5))
+        .expect("knobs");
+    let t = tokens(&sim).await;
+    let url = format!("{}/rest/api/3/myself", gateway(&sim, "demo"));
+    for i in 0..5u64 {
+        let (status, headers, _) = get(&url, Some(&bearer(&t))).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            headers["x-ratelimit-remaining"],
+            (4 - i).to_string().as_str()
+        );
+        assert_eq!(
+            headers.get("x-ratelimit-nearlimit").is_some(),
+            4 - i == 0,
+            "request {i}"
+        );
+    }
+    let (status, headers, _) = get(&url, Some(&bearer(&t))).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(headers["ratelimit-reason"], "jira-quota-global-based");
+    assert_eq!(headers["retry-after"], "1800");
+    assert_eq!(headers["x-ratelimit-reset"], "2026-01-05T10:00:00Z");
+    assert_eq!(headers["x-ratelimit-limit"], "5");
+
+    let (status, _, _) = get(&url, Some(&alice_classic(&sim))).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "API-token traffic is not counted against the quota"
+    );
+
+    sim.control().advance(Duration::from_secs(1800));
+    assert_eq!(
+        get(&url, Some(&bearer(&t))).await.0,
+        StatusCode::OK,
+        "a new hour"
+    );
+}
+
+#[tokio::test]
+async fn fail_next_answers_the_given_status_then_recovers() {
+    let sim = start().await;
+    sim.control().fail_next(2, 503, Some(7));
+    for _ in 0..2 {
+        let (status, headers, body) = get(&server_info(&sim), None).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(headers["retry-after"], "7");
+        assert!(
+            json(&body)["errorMessages"][0]
+                .as_str()
+                .expect("msg")
+                .contains("503")
+        );
+    }
+    assert_eq!(get(&server_info(&sim), None).await.0, StatusCode::OK);
+    assert_eq!(sim.control().pending_faults().fail_next, 0);
+}
+
+async fn failure_pattern(seed: u64) -> Vec<u16> {
+    let sim = start_with(SimConfig {
+        seed,
+        knobs: Knobs {
+            fail_rate: 0.3,
+            ..Knobs::default()
+        },
+        ..SimConfig::for_tests()
+    })
+    .await;
+    let mut out = Vec::new();
+    for _ in 0..40 {
+        out.push(get(&server_info(&sim), None).await.0.as_u16());
+    }
+    sim.shutdown().await;
+    out
+}
+
+#[tokio::test]
+async fn random_failures_are_reproducible_by_seed() {
+    let a = failure_pattern(7).await;
+    assert_eq!(a, failure_pattern(7).await);
+    assert_ne!(a, failure_pattern(8).await);
+    assert!(a.iter().any(|s| *s >= 500) && a.contains(&200), "{a:?}");
+    assert!(a.iter().all(|s| [200, 500, 502, 503, 504].contains(s)));
+}
+
+#[tokio::test]
+async fn latency_is_added_to_every_request() {
+    let sim = start().await;
+    sim.control()
+        .update_knobs(|k| k.latency_ms = 150)
+        .expect("knobs");
+    let started = Instant::now();
+    assert_eq!(get(&server_info(&sim), None).await.0, StatusCode::OK);
+    assert!(started.elapsed() >= Duration::from_millis(150));
+}
+
+#[tokio::test]
+async fn dropped_connections_close_without_a_response() {
+    let sim = start().await;
+    sim.control().drop_next(1);
+    let err = client()
+        .get(server_info(&sim))
+        .send()
+        .await
+        .expect_err("no response");
+    assert!(!err.is_status() && !err.is_timeout(), "{err}");
+    assert_eq!(get(&server_info(&sim), None).await.0, StatusCode::OK);
+    let log = sim.control().requests();
+    assert_eq!(log[0].status, None, "the log records the drop");
+    assert_eq!(log[1].status, Some(200));
+}
+
+#[tokio::test]
+async fn held_requests_time_out_clients_and_release_on_the_sim_clock() {
+    let sim = start().await;
+    let control = sim.control();
+    control.hold_next(1, Duration::from_secs(30));
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .expect("client");
+    let err = impatient
+        .get(server_info(&sim))
+        .send()
+        .await
+        .expect_err("held");
+    assert!(err.is_timeout(), "{err}");
+
+    control.hold_next(1, Duration::from_secs(30));
+    let url = server_info(&sim);
+    let request = tokio::spawn(async move { client().get(url).send().await.map(|r| r.status()) });
+    for _ in 0..100_000 {
+        if control.pending_faults().hold_next == 0 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(
+        control.pending_faults().hold_next,
+        0,
+        "the request reached the hold"
+    );
+    assert!(!request.is_finished());
+    control.advance(Duration::from_secs(30));
+    let status = request.await.expect("task").expect("response");
+    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
+}
+
+#[tokio::test]
+async fn per_issue_write_helper_limits_writes_to_one_issue() {
+    let sim = start().await;
+    let control = sim.control();
+    let site = control.site("demo").expect("demo");
+    for _ in 0..20 {
+        control
+            .state()
+            .check_issue_write(&site, "10001")
+            .expect("within 20 per 2 s");
+    }
+    let response = control
+        .state()
+        .check_issue_write(&site, "10001")
+        .expect_err("21st")
+        .into_response();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        response.headers()["ratelimit-reason"],
+        "jira-per-issue-on-write"
+    );
+    assert_eq!(response.headers()["retry-after"], "2");
+    control
+        .state()
+        .check_issue_write(&site, "10002")
+        .expect("another issue");
+    control.advance(Duration::from_secs(2));
+    control
+        .state()
+        .check_issue_write(&site, "10001")
+        .expect("window passed");
+}
+
+#[tokio::test]
+async fn request_log_records_requests_with_secrets_masked() {
+    let sim = start().await;
+    let auth = alice_classic(&sim);
+    let _ = get(
+        &format!("{}/rest/api/3/myself?expand=groups", sim.site_url("demo")),
+        Some(&auth),
+    )
+    .await;
+    let _ = get(
+        &format!("{}/rest/api/3/myself", gateway(&sim, "acme")),
+        Some(&auth),
+    )
+    .await;
+    let _ = get(
+        &format!(
+            "{}/oauth/token/accessible-resources?token=abc",
+            sim.base_url()
+        ),
+        None,
+    )
+    .await;
+    let log = sim.control().requests();
+    assert_eq!(log.len(), 3);
+    assert_eq!(log[0].method, "GET");
+    assert_eq!(log[0].path, "/site/demo/rest/api/3/myself");
+    assert_eq!(log[0].query.as_deref(), Some("expand=groups"));
+    assert_eq!(log[0].site.as_deref(), Some("demo"));
+    assert_eq!(log[0].status, Some(200));
+    assert_eq!(log[0].headers["authorization"], "Basic [redacted]");
+    assert_eq!(log[1].site.as_deref(), Some("acme"));
+    assert_eq!(log[1].via, Some(jiralink_sim::state::Via::Gateway));
+    assert_eq!(log[2].query.as_deref(), Some("token=%5Bredacted%5D"));
+    assert_eq!(log[2].status, Some(401));
+    assert!(log.windows(2).all(|w| w[0].id < w[1].id));
+    let serialized = serde_json::to_string(&log).expect("json");
+    assert!(!serialized.contains(&sim.samples().api_token));
+    assert!(!serialized.contains(auth.trim_start_matches("Basic ")));
+    sim.control().clear_requests();
+    assert!(sim.control().requests().is_empty());
+}
+
+async fn control_call(
+    method: reqwest::Method,
+    url: String,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = client().request(method, url);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let res = req.send().await.expect("control request");
+    let status = res.status();
+    let text = res.text().await.expect("body");
+    (
+        status,
+        if text.is_empty() {
+            Value::Null
+        } else {
+            json(&text)
+        },
+    )
+}
+
+#[tokio::test]
+async fn control_http_api_covers_knobs_faults_clock_identities_and_log() {
+    let sim = start().await;
+    let base = format!("{}/_sim", sim.base_url());
+    use reqwest::Method;
+
+    let (status, info) = control_call(Method::GET, format!("{base}/info"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(info["site_url_template"], sim.site_url_template());
+    assert_eq!(info["sample"]["email"], "alice@example.com");
+    assert_eq!(info["sites"].as_array().expect("sites").len(), 2);
+
+    let (status, knobs) = control_call(
+        Method::PATCH,
+        format!("{base}/knobs"),
+        Some(json!({"index_lag_secs": 5, "burst": {"get": 3}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(knobs["index_lag_secs"], 5);
+    assert_eq!(knobs["burst"]["get"], 3);
+    assert_eq!(knobs["burst"]["post"], 100);
+    assert_eq!(sim.control().knobs().index_lag_secs, 5);
+    let (status, _) = control_call(
+        Method::PATCH,
+        format!("{base}/knobs"),
+        Some(json!({"fail_rate": 2.0})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = control_call(
+        Method::PATCH,
+        format!("{base}/knobs"),
+        Some(json!({"no_such_knob": 1})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let (status, pending) = control_call(
+        Method::POST,
+        format!("{base}/fail-next"),
+        Some(json!({"count": 1, "status": 502, "retry_after": 3})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(pending["fail_next"], 1);
+    assert_eq!(
+        get(&server_info(&sim), None).await.0,
+        StatusCode::BAD_GATEWAY
+    );
+    let (_, _) = control_call(
+        Method::POST,
+        format!("{base}/drop-next"),
+        Some(json!({"count": 2})),
+    )
+    .await;
+    let (_, cleared) = control_call(Method::DELETE, format!("{base}/faults"), None).await;
+    assert_eq!(cleared, json!({"fail_next":0,"drop_next":0,"hold_next":0}));
+
+    let (_, clock) = control_call(Method::GET, format!("{base}/clock"), None).await;
+    assert_eq!(clock, json!({"now":"2026-01-05T09:30:00Z","mode":"manual"}));
+    let (_, clock) = control_call(
+        Method::POST,
+        format!("{base}/clock/advance"),
+        Some(json!({"seconds": 3600})),
+    )
+    .await;
+    assert_eq!(clock["now"], "2026-01-05T10:30:00Z");
+    let (_, clock) = control_call(
+        Method::POST,
+        format!("{base}/clock/set"),
+        Some(json!({"at": "2026-02-01T00:00:00Z"})),
+    )
+    .await;
+    assert_eq!(clock["now"], "2026-02-01T00:00:00Z");
+
+    let (status, user) = control_call(
+        Method::POST,
+        format!("{base}/users"),
+        Some(json!({"email":"erin@example.com","display_name":"Erin","sites":["acme"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(user["time_zone"], "Etc/UTC");
+    let (status, _) = control_call(
+        Method::POST,
+        format!("{base}/users"),
+        Some(json!({"email":"x@example.com","display_name":"X","sites":["nowhere"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, token) = control_call(
+        Method::POST,
+        format!("{base}/api-tokens"),
+        Some(json!({"email":"erin@example.com","kind":"scoped","scopes":["read:jira-user"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let erin = basic("erin@example.com", token["token"].as_str().expect("token"));
+    let (status, _, body) = get(
+        &format!("{}/rest/api/3/myself", gateway(&sim, "acme")),
+        Some(&erin),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(json(&body)["displayName"], "Erin");
+
+    let (status, app) = control_call(
+        Method::POST,
+        format!("{base}/oauth-apps"),
+        Some(json!({"callbacks":["http://localhost:7000/cb"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert!(app["client_secret"].is_string());
+
+    let (_, grants) = control_call(Method::GET, format!("{base}/grants"), None).await;
+    assert_eq!(grants, json!([]));
+    let (_, revoked) = control_call(
+        Method::POST,
+        format!("{base}/grants/revoke"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(revoked, json!({"revoked": 0}));
+
+    let (_, log) = control_call(Method::GET, format!("{base}/requests"), None).await;
+    let paths: Vec<&str> = log
+        .as_array()
+        .expect("log")
+        .iter()
+        .map(|e| e["path"].as_str().expect("path"))
+        .collect();
+    assert!(
+        paths.iter().all(|p| !p.starts_with("/_sim")),
+        "control calls are not logged: {paths:?}"
+    );
+    assert_eq!(paths.len(), 2);
+    let (status, _) = control_call(Method::DELETE, format!("{base}/requests"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(sim.control().requests().is_empty());
+}
+
+fn tls_client(ca_pem: Option<&[u8]>) -> reqwest::Client {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+    let mut roots = rustls::RootCertStore::empty();
+    if let Some(pem) = ca_pem {
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            roots.add(cert.expect("pem")).expect("root");
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("protocols")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(config)
+        .build()
+        .expect("client")
+}
+
+#[tokio::test]
+async fn tls_serves_https_with_a_ca_clients_can_trust() {
+    let sim = start_with(SimConfig {
+        tls: true,
+        ..SimConfig::for_tests()
+    })
+    .await;
+    assert!(sim.base_url().starts_with("https://127.0.0.1:"));
+    let ca_path = sim.ca_cert_pem_path().expect("CA file").to_owned();
+    let pem = std::fs::read(&ca_path).expect("read CA");
+
+    let trusted = tls_client(Some(&pem));
+    let res = trusted
+        .get(server_info(&sim))
+        .send()
+        .await
+        .expect("https request");
+    assert_eq!(res.status(), StatusCode::OK);
+    let info: Value = res.json().await.expect("json");
+    assert!(
+        info["baseUrl"]
+            .as_str()
+            .expect("url")
+            .starts_with("https://")
+    );
+
+    let port = sim.local_addr().port();
+    let res = trusted
+        .get(format!("https://localhost:{port}/rest/api/3/serverInfo"))
+        .send()
+        .await
+        .expect("localhost name validates too");
+    assert_eq!(res.status(), StatusCode::OK);
+
+    let banner = jiralink_sim::cli::banner(&sim);
+    assert!(banner.contains(&ca_path.display().to_string()), "{banner}");
+    assert!(banner.contains(&sim.site_url_template()));
+    assert!(banner.contains(&sim.samples().api_token));
+    assert!(banner.contains(&sim.samples().oauth_client_secret));
+    assert!(banner.contains("http://127.0.0.1:8080/connection/oauth2callback"));
+
+    let untrusted = tls_client(None);
+    assert!(
+        untrusted.get(server_info(&sim)).send().await.is_err(),
+        "unknown CA is refused"
+    );
+
+    sim.shutdown().await;
+    assert!(!ca_path.exists(), "the CA file is removed on shutdown");
+}
