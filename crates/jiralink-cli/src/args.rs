@@ -1,0 +1,258 @@
+//! Command-line arguments. Raw flags here; `commands/` turns them into service calls.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const AFTER_HELP: &str = "\
+Examples:
+  jiralink oauth-client create --name \"Atlassian app\" --client-id abc123 --client-secret-stdin < secret.txt
+  jiralink connection create --name \"Jira - acme\" --api-type cloud-platform --subdomain acme \\
+      --auth-type basic --username me@acme.com --api-token-env JIRA_TOKEN
+  jiralink connection create --name \"CSM\" --api-type csm --oauth-client \"Atlassian app\" \\
+      --scopes read:customer:jira-service-management
+  jiralink connection list --output json
+  jiralink connection edit \"Jira - acme\" --subdomain acme-eu     # asks for the API token again
+  jiralink key rotate
+
+Exit codes: 0 success, 1 unexpected error, 2 wrong usage, 3 invalid input, 4 not found,
+5 conflict (name taken, still in use), 6 master key problem, 7 configuration or file problem,
+130 cancelled.";
+
+/// jiralink: trustworthy connections to Jira, for moving data in and out of it.
+#[derive(Debug, Parser)]
+#[command(name = "jiralink", version, about, after_help = AFTER_HELP, propagate_version = true)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: GlobalArgs,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GlobalArgs {
+    /// Where jiralink keeps its database, master key and configuration
+    /// [default: the platform data directory, e.g. ~/.local/share/jiralink]
+    #[arg(long, global = true, env = "JIRALINK_DATA_DIR", value_name = "DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// A configuration file to read instead of <data dir>/jiralink.toml
+    #[arg(long, global = true, env = "JIRALINK_CONFIG", value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// How to print results
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t = OutputFormat::Table, env = "JIRALINK_OUTPUT")]
+    pub(crate) output: OutputFormat,
+    /// Never prompt; fail when something required is missing (implied when stdin is not a terminal)
+    #[arg(long, global = true)]
+    pub(crate) no_input: bool,
+    /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OutputFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Create, list, show, edit and delete connections to Jira
+    #[command(subcommand)]
+    Connection(ConnectionCommand),
+    /// Manage OAuth 2.0 clients (a client ID and secret shared by OAuth connections)
+    #[command(subcommand, name = "oauth-client")]
+    OAuthClient(OAuthClientCommand),
+    /// Manage the master key that encrypts every stored secret
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Run the Jira Cloud simulator: sites, API gateway and OAuth server on one local port
+    #[command(after_help = "\
+Prints the settings to point jiralink (or any Jira client) at, and sample credentials.
+Example: jiralink sim --port 9000 --auto-approve --oauth-callback http://127.0.0.1:8080/connection/oauth2callback
+See docs/simulator.md for every endpoint, knob and known difference from Jira Cloud.")]
+    Sim(jiralink_sim::cli::SimArgs),
+    /// Print a shell completion script, e.g. `jiralink completions bash > /etc/bash_completion.d/jiralink`
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConnectionCommand {
+    /// Create a connection; asks for anything missing when run in a terminal
+    #[command(after_help = "\
+Examples:
+  jiralink connection create --name \"Jira - acme\" --api-type cloud-platform --subdomain acme \\
+      --auth-type basic --username me@acme.com --api-token-file ~/.jira-token
+  jiralink connection create --name \"Jira OAuth\" --api-type cloud-platform --subdomain acme \\
+      --auth-type oauth2 --oauth-client \"Atlassian app\" --scopes read:jira-work,write:jira-work")]
+    Create(ConnectionFields),
+    /// List connections
+    List,
+    /// Show one connection (secrets only as \"set, updated <time>\")
+    Show { connection: String },
+    /// Change a connection; Basic connections must enter their API token again
+    #[command(after_help = "\
+Only the settings you pass change. As on the connection form, the API token is never shown
+and must be entered again on every edit of a Basic connection.
+
+Examples:
+  jiralink connection edit \"Jira - acme\" --subdomain acme-eu --api-token-env JIRA_TOKEN
+  jiralink connection edit \"Jira OAuth\" --add-scope manage:jira-project")]
+    Edit {
+        /// The connection's name or id
+        connection: String,
+        #[command(flatten)]
+        fields: ConnectionFields,
+        /// Add scopes to the current ones
+        #[arg(long = "add-scope", value_name = "SCOPE")]
+        add_scopes: Vec<String>,
+        /// Remove scopes from the current ones
+        #[arg(long = "remove-scope", value_name = "SCOPE")]
+        remove_scopes: Vec<String>,
+    },
+    /// Delete a connection and its stored secrets
+    Delete {
+        connection: String,
+        /// Do not ask for confirmation
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Print the HTTP settings the connection resolves to (base URI, auth, ping, headers…)
+    #[command(name = "http-view")]
+    HttpView { connection: String },
+    /// Show who changed what and when (never secret values)
+    Audit {
+        /// The connection's name or id (the id also works after deletion)
+        connection: String,
+    },
+    /// List the OAuth 2.0 scopes an API type offers
+    Scopes {
+        /// cloud-platform or customer-service-management
+        #[arg(long, value_name = "API_TYPE", default_value = "cloud-platform")]
+        api_type: String,
+    },
+}
+
+#[derive(Debug, Args, Default)]
+pub(crate) struct ConnectionFields {
+    /// Name your connection (unique, up to 100 characters)
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+    /// cloud-platform ("Cloud Platform and Service Management") or customer-service-management
+    #[arg(long, value_name = "API_TYPE")]
+    pub(crate) api_type: Option<String>,
+    /// Your Jira subdomain: for https://demo.atlassian.net enter demo
+    #[arg(long)]
+    pub(crate) subdomain: Option<String>,
+    /// basic or oauth2
+    #[arg(long, value_name = "AUTH_TYPE")]
+    pub(crate) auth_type: Option<String>,
+    /// The Atlassian account e-mail (Basic auth)
+    #[arg(long)]
+    pub(crate) username: Option<String>,
+    #[command(flatten)]
+    pub(crate) api_token: ApiTokenSource,
+    /// The OAuth 2.0 client's name or id (OAuth 2.0)
+    #[arg(long, value_name = "CLIENT")]
+    pub(crate) oauth_client: Option<String>,
+    /// OAuth 2.0 scopes, comma or space separated; repeatable (see `jiralink connection scopes`)
+    #[arg(long = "scopes", alias = "scope", value_name = "SCOPES")]
+    pub(crate) scopes: Vec<String>,
+    /// Select every scope the API type offers
+    #[arg(long, conflicts_with = "scopes")]
+    pub(crate) all_scopes: bool,
+    /// Requests sent to Jira at once through this connection (1-50, default 10)
+    #[arg(long, value_name = "N")]
+    pub(crate) concurrency_level: Option<String>,
+}
+
+/// Where the API token comes from. Never from an argument's value: those end up in
+/// shell history and in `ps`.
+#[derive(Debug, Args, Default)]
+pub(crate) struct ApiTokenSource {
+    /// Read the API token from standard input
+    #[arg(long, conflicts_with_all = ["api_token_file", "api_token_env"])]
+    pub(crate) api_token_stdin: bool,
+    /// Read the API token from a file
+    #[arg(long, value_name = "FILE", conflicts_with = "api_token_env")]
+    pub(crate) api_token_file: Option<PathBuf>,
+    /// Read the API token from this environment variable
+    #[arg(long, value_name = "VAR")]
+    pub(crate) api_token_env: Option<String>,
+    /// Refused: pass secrets with --api-token-stdin, --api-token-file or --api-token-env
+    #[arg(long, hide = true, value_name = "REFUSED")]
+    pub(crate) api_token: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum OAuthClientCommand {
+    /// Create an OAuth 2.0 client from the client ID and secret of your Atlassian app
+    #[command(after_help = "\
+Create the app in the Atlassian developer console (Create > OAuth 2.0 integration), add the
+permissions and scopes you need, paste the callback URL this command prints under
+Authorization, then copy the Client ID and Client secret from Settings.
+
+Example:
+  jiralink oauth-client create --name \"Atlassian app\" --client-id abc123 --client-secret-env SECRET")]
+    Create(OAuthClientFields),
+    /// List OAuth 2.0 clients and the connections using them
+    List,
+    /// Show one client, with the callback URL to register with Atlassian
+    Show { client: String },
+    /// Change a client; the client secret must be entered again
+    Edit {
+        client: String,
+        #[command(flatten)]
+        fields: OAuthClientFields,
+    },
+    /// Delete a client no connection uses
+    Delete {
+        client: String,
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Show who changed the client and when
+    Audit { client: String },
+}
+
+#[derive(Debug, Args, Default)]
+pub(crate) struct OAuthClientFields {
+    /// A name to pick the client by
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+    /// The Client ID from the Atlassian developer console
+    #[arg(long)]
+    pub(crate) client_id: Option<String>,
+    /// Read the client secret from standard input
+    #[arg(long, conflicts_with_all = ["client_secret_file", "client_secret_env"])]
+    pub(crate) client_secret_stdin: bool,
+    /// Read the client secret from a file
+    #[arg(long, value_name = "FILE", conflicts_with = "client_secret_env")]
+    pub(crate) client_secret_file: Option<PathBuf>,
+    /// Read the client secret from this environment variable
+    #[arg(long, value_name = "VAR")]
+    pub(crate) client_secret_env: Option<String>,
+    /// Refused: pass secrets with --client-secret-stdin, --client-secret-file or --client-secret-env
+    #[arg(long, hide = true, value_name = "REFUSED")]
+    pub(crate) client_secret: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeyCommand {
+    /// Re-encrypt every secret under a new master key (safe to interrupt and run again)
+    #[command(after_help = "\
+With the key in the data directory (the default), the new key replaces it when every secret
+is re-encrypted. When the key comes from JIRALINK_MASTER_KEY or JIRALINK_MASTER_KEY_FILE,
+name a file for the new key with --new-key-file and point the variable at it afterwards.
+Back up the new key: database backups made before the rotation still need the old one.")]
+    Rotate {
+        /// Where to write the new key (required when the key comes from the environment)
+        #[arg(long, value_name = "FILE")]
+        new_key_file: Option<PathBuf>,
+    },
+    /// Show where the master key comes from and how many secrets it protects
+    Status,
+}

@@ -1,0 +1,71 @@
+//! `jiralink key …`
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::args::{KeyCommand, OutputFormat};
+use crate::commands::Ctx;
+use crate::exit::CliError;
+use crate::output;
+
+pub(crate) async fn run(ctx: &Ctx, command: KeyCommand) -> Result<(), CliError> {
+    match command {
+        KeyCommand::Rotate { new_key_file } => {
+            let bar = ProgressBar::new(0);
+            if ctx.output == OutputFormat::Table {
+                bar.set_style(
+                    ProgressStyle::with_template("re-encrypting secrets {bar:30} {pos}/{len}")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                );
+            } else {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+            }
+            let report = ctx
+                .app
+                .rotate_key(new_key_file.as_deref(), &|done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                })
+                .await;
+            bar.finish_and_clear();
+            let report = report?;
+            match ctx.output {
+                OutputFormat::Json => output::json(&report)?,
+                OutputFormat::Table => {
+                    println!(
+                        "Re-encrypted {} secret(s) under master key {} ({} already were).",
+                        report.resealed, report.to_key_id, report.already_done
+                    );
+                    println!(
+                        "The master key is in {}. Back it up now.",
+                        report.key_file.display()
+                    );
+                }
+            }
+            if let Some(steps) = &report.next_steps {
+                eprintln!("note: {steps}");
+            }
+            Ok(())
+        }
+        KeyCommand::Status => {
+            let counts = ctx
+                .app
+                .store()
+                .count_secrets_by_key()
+                .await
+                .map_err(jiralink_app::AppError::from)?;
+            let status = serde_json::json!({
+                "activeKeyId": ctx.app.active_key_id(),
+                "source": ctx.app.key_origin(),
+                "secretsByKey": counts
+                    .iter()
+                    .map(|(k, n)| serde_json::json!({"keyId": k.to_string(), "secrets": n}))
+                    .collect::<Vec<_>>(),
+            });
+            match ctx.output {
+                OutputFormat::Json => output::json(&status)?,
+                OutputFormat::Table => output::tree(&status),
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! One file per noun; each turns parsed arguments into service calls and prints results.
+
+mod connection;
+mod key;
+mod oauth_client;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use jiralink_app::{Actor, App, OpenOptions};
+use jiralink_domain::SystemClock;
+
+use crate::args::{Cli, Command, OutputFormat};
+use crate::exit::CliError;
+use crate::output;
+
+/// What every command needs.
+#[derive(Debug)]
+pub(crate) struct Ctx {
+    pub(crate) app: App,
+    pub(crate) output: OutputFormat,
+    /// Whether prompts may be shown.
+    pub(crate) interactive: bool,
+    pub(crate) actor: Actor,
+}
+
+fn default_data_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "jiralink").map(|d| d.data_dir().to_path_buf())
+}
+
+pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
+    let global = cli.global;
+    let data_dir = global.data_dir.or_else(default_data_dir).ok_or_else(|| {
+        CliError::Usage(
+            "no data directory could be determined for this user; pass --data-dir DIR or set \
+             JIRALINK_DATA_DIR"
+                .to_owned(),
+        )
+    })?;
+    let opened = App::open(OpenOptions {
+        data_dir,
+        config_file: global.config,
+        clock: Arc::new(SystemClock),
+        env: Box::new(|k| std::env::var(k).ok()),
+    })
+    .await?;
+    output::notices(&opened.notices, global.output);
+    let ctx = Ctx {
+        app: opened.value,
+        output: global.output,
+        interactive: !global.no_input && std::io::stdin().is_terminal(),
+        actor: Actor::cli(&|k| std::env::var(k).ok()),
+    };
+    match cli.command {
+        Command::Connection(c) => connection::run(&ctx, c).await,
+        Command::OAuthClient(c) => oauth_client::run(&ctx, c).await,
+        Command::Key(c) => key::run(&ctx, c).await,
+        Command::Completions { .. } | Command::Sim(_) => Ok(()),
+    }
+}

@@ -1,0 +1,91 @@
+//! Exit codes (documented in `jiralink --help`) and how failures are printed.
+
+use std::process::ExitCode;
+
+use jiralink_app::AppError;
+
+use crate::args::OutputFormat;
+
+pub(crate) const INTERNAL: u8 = 1;
+pub(crate) const USAGE: u8 = 2;
+pub(crate) const INVALID: u8 = 3;
+pub(crate) const NOT_FOUND: u8 = 4;
+pub(crate) const CONFLICT: u8 = 5;
+pub(crate) const KEY: u8 = 6;
+pub(crate) const CONFIG: u8 = 7;
+pub(crate) const CANCELLED: u8 = 130;
+
+/// A failure of a command: an application error, or one the CLI found itself.
+#[derive(Debug)]
+pub(crate) enum CliError {
+    App(AppError),
+    /// Wrong usage found after parsing (e.g. a secret passed as an argument).
+    Usage(String),
+    /// The user said no, or pressed Ctrl-C at a prompt.
+    Cancelled(String),
+    Io(String),
+}
+
+impl From<AppError> for CliError {
+    fn from(e: AppError) -> Self {
+        Self::App(e)
+    }
+}
+
+impl CliError {
+    fn code(&self) -> (&'static str, u8) {
+        match self {
+            Self::App(e) => {
+                let code = e.code();
+                let exit = match code {
+                    "validation_failed" => INVALID,
+                    "connection_not_found" | "oauth_client_not_found" => NOT_FOUND,
+                    "connection_name_taken" | "oauth_client_name_taken" | "oauth_client_in_use" => {
+                        CONFLICT
+                    }
+                    "vault_locked" | "vault_error" | "secret_unreadable" => KEY,
+                    "invalid_config" | "io_error" => CONFIG,
+                    _ => INTERNAL,
+                };
+                (code, exit)
+            }
+            Self::Usage(_) => ("usage", USAGE),
+            Self::Cancelled(_) => ("cancelled", CANCELLED),
+            Self::Io(_) => ("io_error", CONFIG),
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            Self::App(AppError::Validation(errors)) => {
+                let mut s = String::from("the settings are not valid:");
+                for e in errors.iter() {
+                    s.push_str(&format!("\n  - {}: {}", e.field.label(), e.message));
+                }
+                s
+            }
+            Self::App(e) => e.to_string(),
+            Self::Usage(m) | Self::Cancelled(m) | Self::Io(m) => m.clone(),
+        }
+    }
+}
+
+pub(crate) fn report(e: &CliError, output: OutputFormat) -> ExitCode {
+    let (code, exit) = e.code();
+    if let CliError::App(AppError::Store(inner)) = e {
+        tracing::error!(error = ?inner, "storage failure");
+    }
+    match output {
+        OutputFormat::Json => {
+            let mut body = serde_json::json!({
+                "error": { "code": code, "message": e.message() }
+            });
+            if let CliError::App(AppError::Validation(errors)) = e {
+                body["error"]["fields"] = serde_json::to_value(errors).unwrap_or_default();
+            }
+            eprintln!("{body}");
+        }
+        OutputFormat::Table => eprintln!("error: {}", e.message()),
+    }
+    ExitCode::from(exit)
+}

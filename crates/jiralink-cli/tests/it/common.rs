@@ -1,0 +1,133 @@
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// A fresh data directory and a way to run jiralink against it.
+pub(crate) struct Env {
+    pub(crate) dir: TempDir,
+    pub(crate) extra_env: Vec<(String, String)>,
+}
+
+pub(crate) struct Output {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+}
+
+impl Output {
+    pub(crate) fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
+    }
+
+    pub(crate) fn ok(self) -> Self {
+        assert_eq!(
+            self.code, 0,
+            "stdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    pub(crate) fn fails_with(self, code: i32) -> Self {
+        assert_eq!(
+            self.code, code,
+            "stdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+impl Env {
+    pub(crate) fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            extra_env: Vec::new(),
+        }
+    }
+
+    pub(crate) fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub(crate) fn cmd(&self) -> Command {
+        let mut cmd = Command::cargo_bin("jiralink").unwrap();
+        for (k, _) in std::env::vars() {
+            if k.starts_with("JIRALINK_") || k == "RUST_LOG" {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env("JIRALINK_DATA_DIR", self.data_dir())
+            .env("USER", "tester")
+            .env("NO_COLOR", "1")
+            .arg("--no-input");
+        for (k, v) in &self.extra_env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Runs with arguments and optional stdin.
+    pub(crate) fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut cmd = self.cmd();
+        cmd.args(args);
+        cmd.write_stdin(stdin.unwrap_or(""));
+        let out = cmd.output().unwrap();
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    pub(crate) fn create_client(&self, name: &str, secret: &str) -> Value {
+        self.run(
+            &[
+                "oauth-client",
+                "create",
+                "--name",
+                name,
+                "--client-id",
+                "client-abc",
+                "--client-secret-stdin",
+                "-o",
+                "json",
+            ],
+            Some(secret),
+        )
+        .ok()
+        .json()
+    }
+
+    pub(crate) fn create_basic(&self, name: &str, token: &str) -> Value {
+        self.run(
+            &[
+                "connection",
+                "create",
+                "--name",
+                name,
+                "--api-type",
+                "cloud-platform",
+                "--subdomain",
+                "demo",
+                "--auth-type",
+                "basic",
+                "--username",
+                "me@example.com",
+                "--api-token-stdin",
+                "-o",
+                "json",
+            ],
+            Some(token),
+        )
+        .ok()
+        .json()
+    }
+}

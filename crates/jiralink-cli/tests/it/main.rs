@@ -1,0 +1,14 @@
+//! End-to-end tests of the `jiralink` binary on temporary data directories.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers fail loudly"
+)]
+
+mod canary;
+mod common;
+mod connection;
+mod help;
+mod key;
+mod oauth_client;
