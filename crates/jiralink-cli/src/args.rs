@@ -30,6 +30,7 @@ pub(crate) struct Cli {
 }
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub(crate) struct GlobalArgs {
     /// Where jiralink keeps its database, master key and configuration
     /// [default: the platform data directory, e.g. ~/.local/share/jiralink]
@@ -91,8 +92,11 @@ Examples:
     Create(ConnectionFields),
     /// List connections
     List,
-    /// Show one connection (secrets only as \"set, updated <time>\")
-    Show { connection: String },
+    /// Show one connection (secrets only as "set, updated <time>")
+    Show {
+        /// The connection's name or id
+        connection: String,
+    },
     /// Change a connection; Basic connections must enter their API token again
     #[command(after_help = "\
 Only the settings you pass change. As on the connection form, the API token is never shown
@@ -115,6 +119,7 @@ Examples:
     },
     /// Delete a connection and its stored secrets
     Delete {
+        /// The connection's name or id
         connection: String,
         /// Do not ask for confirmation
         #[arg(long, short = 'y')]
@@ -122,7 +127,10 @@ Examples:
     },
     /// Print the HTTP settings the connection resolves to (base URI, auth, ping, headers…)
     #[command(name = "http-view")]
-    HttpView { connection: String },
+    HttpView {
+        /// The connection's name or id
+        connection: String,
+    },
     /// Show who changed what and when (never secret values)
     Audit {
         /// The connection's name or id (the id also works after deletion)
@@ -201,21 +209,29 @@ Example:
     /// List OAuth 2.0 clients and the connections using them
     List,
     /// Show one client, with the callback URL to register with Atlassian
-    Show { client: String },
+    Show {
+        /// The client's name or id
+        client: String,
+    },
     /// Change a client; the client secret must be entered again
     Edit {
+        /// The client's name or id
         client: String,
         #[command(flatten)]
         fields: OAuthClientFields,
     },
     /// Delete a client no connection uses
     Delete {
+        /// The client's name or id
         client: String,
         #[arg(long, short = 'y')]
         yes: bool,
     },
     /// Show who changed the client and when
-    Audit { client: String },
+    Audit {
+        /// The client's name or id
+        client: String,
+    },
 }
 
 #[derive(Debug, Args, Default)]
