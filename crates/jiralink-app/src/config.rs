@@ -103,8 +103,62 @@ impl Config {
     }
 }
 
+/// Environment variables jiralink reads that are not configuration keys.
+const KNOWN_ENV: &[&str] = &[
+    "JIRALINK_DATA_DIR",
+    "JIRALINK_CONFIG",
+    "JIRALINK_OUTPUT",
+    "JIRALINK_MASTER_KEY",
+    "JIRALINK_MASTER_KEY_FILE",
+    "JIRALINK_TEST_PG_URL",
+    "JIRALINK_SPECS_DIR",
+];
+
+/// A warning for each `JIRALINK_*` variable that jiralink does not read, so a typo such as
+/// `JIRALINK_SERVER_BASE_URL` (one underscore) does not go unnoticed.
+pub fn unknown_env_notices(names: &[String]) -> Vec<String> {
+    let known_keys: Vec<String> = [
+        "server__base_url",
+        "atlassian__site_url_template",
+        "atlassian__api_gateway",
+        "atlassian__auth_server",
+        "version",
+    ]
+    .iter()
+    .map(|k| format!("JIRALINK_{}", k.to_uppercase()))
+    .collect();
+    names
+        .iter()
+        .filter(|n| n.starts_with("JIRALINK_"))
+        .filter(|n| !KNOWN_ENV.contains(&n.as_str()) && !known_keys.contains(n))
+        .map(|n| {
+            format!(
+                "ignoring the environment variable {n}: jiralink does not read it (see \
+                 docs/configuration.md; nested keys use a double underscore, e.g. \
+                 JIRALINK_SERVER__BASE_URL)"
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn unknown_jiralink_variables_are_reported() {
+        let names: Vec<String> = [
+            "JIRALINK_DATA_DIR",
+            "JIRALINK_SERVER__BASE_URL",
+            "JIRALINK_SERVER_BASE_URL",
+            "PATH",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        let notices = unknown_env_notices(&names);
+        assert_eq!(notices.len(), 1);
+        assert!(notices[0].contains("JIRALINK_SERVER_BASE_URL"));
+    }
+
     use super::*;
 
     #[test]

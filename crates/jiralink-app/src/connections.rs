@@ -145,6 +145,34 @@ impl App {
         }
     }
 
+    /// The stored secrets an update will drop (see the store's rule: a connection keeps only
+    /// the secrets its auth type and state use), for the audit log.
+    async fn secrets_dropped(
+        &self,
+        old: &Connection,
+        new: &Connection,
+    ) -> AppResult<Vec<FieldChange>> {
+        let owner = SecretOwner::Connection(old.id);
+        let dropped: Vec<SecretField> = match (&new.settings.auth, &new.state) {
+            (ConnectionAuth::Basic { .. }, _) => {
+                vec![SecretField::AccessToken, SecretField::RefreshToken]
+            }
+            (ConnectionAuth::OAuth2 { .. }, ConnectionState::NeedsAuthorization) => vec![
+                SecretField::ApiToken,
+                SecretField::AccessToken,
+                SecretField::RefreshToken,
+            ],
+            (ConnectionAuth::OAuth2 { .. }, _) => vec![SecretField::ApiToken],
+        };
+        let mut changes = Vec::new();
+        for field in dropped {
+            if self.store().get_secret(owner, field).await?.is_some() {
+                changes.push(secret_change(field, SecretChange::Removed));
+            }
+        }
+        Ok(changes)
+    }
+
     /// Validates and saves a new connection. Every problem is reported at once.
     pub async fn create_connection(
         &self,
@@ -173,7 +201,7 @@ impl App {
         let writes = self.seal_api_token(connection.id, secrets.api_token.as_ref())?;
         let names = |id: OAuthClientId| known.client_names.get(&id).cloned();
         let mut changes = diff_connection(None, Some(&connection.settings), &names);
-        changes.extend(secret_changes(&writes));
+        changes.extend(secret_changes(&writes, SecretChange::Set));
         let audit = self.audit_entry(actor, AuditAction::Create, &connection, changes);
         self.store()
             .insert_connection(&connection, &writes, &audit)
@@ -251,7 +279,8 @@ impl App {
         let writes = self.seal_api_token(connection.id, secrets.api_token.as_ref())?;
         let names = |id: OAuthClientId| known.client_names.get(&id).cloned();
         let mut changes = diff_connection(Some(&old.settings), Some(&connection.settings), &names);
-        changes.extend(secret_changes(&writes));
+        changes.extend(secret_changes(&writes, SecretChange::ReEntered));
+        changes.extend(self.secrets_dropped(&old, &connection).await?);
         let audit = self.audit_entry(actor, AuditAction::Update, &connection, changes);
         self.store()
             .update_connection(&connection, &writes, &audit)
@@ -380,15 +409,32 @@ fn needs_reauthorization(old: &Connection, new: &ConnectionAuth) -> bool {
     }
 }
 
-pub(crate) fn secret_changes(writes: &[SecretWrite]) -> Vec<FieldChange> {
+/// How a secret changed, for the audit log (the words, never the values).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum SecretChange {
+    Set,
+    ReEntered,
+    Removed,
+}
+
+pub(crate) fn secret_change(field: SecretField, change: SecretChange) -> FieldChange {
+    let (before, after) = match change {
+        SecretChange::Set => (None, "set"),
+        SecretChange::ReEntered => (Some("set"), "re-entered"),
+        SecretChange::Removed => (Some("set"), "removed"),
+    };
+    FieldChange {
+        field: field.as_str().to_owned(),
+        before: before.map(str::to_owned),
+        after: Some(after.to_owned()),
+        secret: true,
+    }
+}
+
+pub(crate) fn secret_changes(writes: &[SecretWrite], change: SecretChange) -> Vec<FieldChange> {
     writes
         .iter()
-        .map(|w| FieldChange {
-            field: w.field.as_str().to_owned(),
-            before: None,
-            after: None,
-            secret: true,
-        })
+        .map(|w| secret_change(w.field, change))
         .collect()
 }
 

@@ -1,18 +1,18 @@
 //! Opening the vault for a data directory, and rotating its master key.
 //!
-//! Rotation is resumable. A new key is first written to `master.key.next` (or to the file
-//! named with `--new-key-file` when the key comes from the environment); every secret is
-//! then re-sealed one row at a time with a compare-and-swap on its key id; only when no
-//! row is left under an old key is the new key moved over `master.key` (an atomic
-//! rename). A process killed at any point leaves every row readable: on the next start
-//! both keys are loaded, and running `jiralink key rotate` again finishes the job.
+//! Rotation is resumable. A new key is first written to `<data dir>/master.key.next`; every
+//! secret is then re-sealed one row at a time with a compare-and-swap on its key id; only
+//! when no row is left under an old key does the new key take its place: moved over
+//! `master.key` (an atomic rename), or, for a key from the environment, written to the file
+//! named with `--new-key-file`. A process killed at any point leaves every row readable: any
+//! later start loads the pending key too, and running `jiralink key rotate` again finishes.
 
 use std::path::{Path, PathBuf};
 
 use jiralink_store::Store;
 use jiralink_vault::{
-    Aad, KeyId, KeyOrigin, Keyring, MASTER_KEY_FILE, MasterKey, load_master_key, read_key_file,
-    write_key_file,
+    Aad, KeyId, KeyOrigin, Keyring, LoadedKey, MASTER_KEY_FILE, MasterKey, load_master_key,
+    read_key_file, write_key_file,
 };
 
 use crate::{AppError, AppResult};
@@ -36,53 +36,55 @@ pub(crate) fn describe_origin(origin: &KeyOrigin) -> String {
     }
 }
 
-fn env_has_key(env: &dyn Fn(&str) -> Option<String>) -> bool {
+pub(crate) fn env_has_key(env: &dyn Fn(&str) -> Option<String>) -> bool {
     env("JIRALINK_MASTER_KEY").is_some() || env("JIRALINK_MASTER_KEY_FILE").is_some()
 }
 
 /// Loads the master key (creating one only for a database that holds no secret yet) and
 /// checks that it opens what the database holds. Fails without changing anything.
+///
+/// `from_env` is the key already read from the environment, if one is set there (read
+/// before the database is opened, so that a malformed key changes nothing).
 pub(crate) async fn open_vault(
     store: &dyn Store,
     data_dir: &Path,
     env: &dyn Fn(&str) -> Option<String>,
+    from_env: Option<LoadedKey>,
 ) -> AppResult<OpenedVault> {
     let counts = store.count_secrets_by_key().await?;
     let key_path = data_dir.join(MASTER_KEY_FILE);
     let next_path = data_dir.join(NEXT_KEY_FILE);
-    let from_env = env_has_key(env);
 
-    if !from_env && !key_path.exists() && next_path.exists() {
-        // A rotation was interrupted after its last rename began; the new key is the key.
-        std::fs::rename(&next_path, &key_path).map_err(|e| {
-            AppError::Io(format!(
-                "could not finish the interrupted key rotation (moving {} to {}): {e}",
-                next_path.display(),
-                key_path.display()
-            ))
-        })?;
-    }
-
-    if !from_env && !key_path.exists() && !counts.is_empty() {
-        return Err(AppError::KeyMissing {
-            expected: counts.iter().map(|(k, _)| k.to_string()).collect(),
-            path: key_path.display().to_string(),
-        });
-    }
-
-    let loaded = load_master_key(env, data_dir, counts.is_empty())?;
+    // A rotation interrupted between its last two steps leaves the new key only in the
+    // pending file: that key is the key, and moving it into place finishes the rotation.
+    let promote = from_env.is_none() && !key_path.exists() && next_path.exists();
+    let loaded = match from_env {
+        Some(loaded) => loaded,
+        None if promote => LoadedKey {
+            key: read_key_file(&next_path)?,
+            origin: KeyOrigin::DataDir(key_path.clone()),
+            warnings: Vec::new(),
+        },
+        None if !key_path.exists() && !counts.is_empty() => {
+            return Err(AppError::KeyMissing {
+                expected: counts.iter().map(|(k, _)| k.to_string()).collect(),
+                path: key_path.display().to_string(),
+            });
+        }
+        None => load_master_key(env, data_dir, counts.is_empty())?,
+    };
     let origin_text = describe_origin(&loaded.origin);
     // The vault already words the first-run notice (where the key is, how to back it up).
     let mut notices = loaded.warnings;
     let active_id = *loaded.key.id();
     let mut keyring = Keyring::new(loaded.key);
-    if next_path.exists() {
+    if !promote && next_path.exists() {
         let next = read_key_file(&next_path)?;
         if next.id() != &active_id {
             keyring.add(next);
             notices.push(format!(
-                "A key rotation is in progress (new key in {}); run `jiralink key rotate` to \
-                 finish it.",
+                "A key rotation is in progress (new key in {}); run `jiralink key rotate` \
+                 again to finish it.",
                 next_path.display()
             ));
         }
@@ -99,11 +101,28 @@ pub(crate) async fn open_vault(
             origin: origin_text,
         });
     }
+    if promote {
+        std::fs::rename(&next_path, &key_path).map_err(|e| {
+            AppError::Io(format!(
+                "could not finish the interrupted key rotation (moving {} to {}): {e}",
+                next_path.display(),
+                key_path.display()
+            ))
+        })?;
+        sync_dir(data_dir);
+    }
     Ok(OpenedVault {
         keyring,
         origin: loaded.origin,
         notices,
     })
+}
+
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = std::fs::File::open(dir) {
+        // Makes a rename durable; failing here only weakens crash safety, so it is not fatal.
+        let _ = d.sync_all();
+    }
 }
 
 /// What a rotation did.
@@ -119,10 +138,15 @@ pub struct RotationReport {
     pub next_steps: Option<String>,
 }
 
+/// Where a rotation keeps its new key while it runs, and where the key ends up.
 pub(crate) struct RotationPlan {
     pub(crate) new_key: MasterKey,
-    pub(crate) key_file: PathBuf,
-    pub(crate) install_into_data_dir: bool,
+    /// `<data dir>/master.key.next`: always in the data directory, so that any later start
+    /// (whatever the key's source) loads it and every secret stays readable.
+    pub(crate) pending: PathBuf,
+    /// For a key from the environment: the file the user asked the new key to be written to.
+    /// `None`: the new key replaces `<data dir>/master.key`.
+    pub(crate) destination: Option<PathBuf>,
 }
 
 pub(crate) fn plan_rotation(
@@ -131,11 +155,16 @@ pub(crate) fn plan_rotation(
     active: &KeyId,
     new_key_file: Option<&Path>,
 ) -> AppResult<RotationPlan> {
-    let (key_file, install) = match (origin, new_key_file) {
-        (KeyOrigin::DataDir(_) | KeyOrigin::Created(_), None) => {
-            (data_dir.join(NEXT_KEY_FILE), true)
+    let destination = match (origin, new_key_file) {
+        (KeyOrigin::DataDir(_) | KeyOrigin::Created(_), None) => None,
+        (KeyOrigin::DataDir(_) | KeyOrigin::Created(_), Some(_)) => {
+            return Err(AppError::Config(format!(
+                "the master key lives in {}, where the rotation puts the new key; \
+                 --new-key-file is only for keys supplied through the environment",
+                describe_origin(origin)
+            )));
         }
-        (_, Some(path)) => (path.to_path_buf(), false),
+        (KeyOrigin::Env | KeyOrigin::EnvFile(_), Some(path)) => Some(path.to_path_buf()),
         (KeyOrigin::Env | KeyOrigin::EnvFile(_), None) => {
             return Err(AppError::Config(format!(
                 "the master key comes from {}, which jiralink cannot change; pass \
@@ -144,24 +173,34 @@ pub(crate) fn plan_rotation(
             )));
         }
     };
-    let new_key = if key_file.exists() {
+    let pending = data_dir.join(NEXT_KEY_FILE);
+    let new_key = if pending.exists() {
         // Resuming: the new key was written by the interrupted run.
-        read_key_file(&key_file)?
+        read_key_file(&pending)?
     } else {
         let key = MasterKey::generate();
-        write_key_file(&key_file, &key)?;
+        write_key_file(&pending, &key)?;
         key
     };
     if new_key.id() == active {
         return Err(AppError::Config(format!(
-            "{} holds the key already in use; give a new file",
-            key_file.display()
+            "{} holds the key already in use; remove it and run `jiralink key rotate` again",
+            pending.display()
+        )));
+    }
+    if let Some(dest) = &destination
+        && dest.exists()
+        && read_key_file(dest)?.id() != new_key.id()
+    {
+        return Err(AppError::Config(format!(
+            "{} already exists and holds another key; choose a new file",
+            dest.display()
         )));
     }
     Ok(RotationPlan {
         new_key,
-        key_file,
-        install_into_data_dir: install,
+        pending,
+        destination,
     })
 }
 
@@ -203,18 +242,34 @@ pub(crate) async fn reseal_all(
     Ok((resealed, already, from))
 }
 
-pub(crate) fn install_key(data_dir: &Path, plan: &RotationPlan) -> AppResult<()> {
-    let target = data_dir.join(MASTER_KEY_FILE);
-    std::fs::rename(&plan.key_file, &target).map_err(|e| {
-        AppError::Io(format!(
-            "every secret is re-sealed, but moving {} to {} failed: {e}; move it by hand",
-            plan.key_file.display(),
-            target.display()
-        ))
-    })?;
-    if let Ok(dir) = std::fs::File::open(data_dir) {
-        // Make the rename durable before telling the user the rotation is complete.
-        let _ = dir.sync_all();
-    }
-    Ok(())
+/// The last step: the new key takes its final place and the pending file goes.
+pub(crate) fn install_key(data_dir: &Path, plan: &RotationPlan) -> AppResult<PathBuf> {
+    let target = match &plan.destination {
+        None => {
+            let target = data_dir.join(MASTER_KEY_FILE);
+            std::fs::rename(&plan.pending, &target).map_err(|e| {
+                AppError::Io(format!(
+                    "every secret is re-sealed, but moving {} to {} failed: {e}; move it by hand",
+                    plan.pending.display(),
+                    target.display()
+                ))
+            })?;
+            target
+        }
+        Some(dest) => {
+            if !dest.exists() {
+                write_key_file(dest, &plan.new_key)?;
+            }
+            std::fs::remove_file(&plan.pending).map_err(|e| {
+                AppError::Io(format!(
+                    "the new key is in {}, but removing {} failed: {e}; remove it by hand",
+                    dest.display(),
+                    plan.pending.display()
+                ))
+            })?;
+            dest.clone()
+        }
+    };
+    sync_dir(data_dir);
+    Ok(target)
 }

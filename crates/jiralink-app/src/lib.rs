@@ -19,7 +19,7 @@ use jiralink_store::{DATABASE_FILE, SqliteStore, Store};
 use jiralink_vault::{KeyOrigin, Keyring};
 use uuid::Uuid;
 
-pub use config::{CONFIG_FILE, Config, ServerConfig};
+pub use config::{CONFIG_FILE, Config, ServerConfig, unknown_env_notices};
 pub use connections::ConnectionSecrets;
 pub use error::{AppError, AppResult, ErrorCode};
 pub use keys::{NEXT_KEY_FILE, RotationReport};
@@ -34,12 +34,14 @@ pub struct Actor {
 }
 
 impl Actor {
-    /// The operating-system user running the CLI.
+    /// The operating-system user running the CLI: `$USER` (or `USERNAME`, `LOGNAME`), else
+    /// the name of the process's uid in /etc/passwd, else `uid:<n>`.
     pub fn cli(env: &dyn Fn(&str) -> Option<String>) -> Self {
         let name = env("USER")
             .or_else(|| env("USERNAME"))
             .or_else(|| env("LOGNAME"))
             .filter(|n| !n.trim().is_empty())
+            .or_else(os_user)
             .unwrap_or_else(|| "unknown".to_owned());
         Self {
             name,
@@ -102,10 +104,17 @@ impl App {
             clock,
             env,
         } = options;
-        create_private_dir(&data_dir)?;
+        // A key given in the environment is read first: a malformed one changes nothing.
+        let from_env = if keys::env_has_key(&*env) {
+            Some(jiralink_vault::load_master_key(&*env, &data_dir, false)?)
+        } else {
+            None
+        };
         let config = Config::load(&data_dir, config_file.as_deref())?;
+        create_private_dir(&data_dir)?;
         let store = SqliteStore::open(&data_dir.join(DATABASE_FILE)).await?;
-        let vault = keys::open_vault(&store, &data_dir, &*env).await?;
+        let vault = keys::open_vault(&store, &data_dir, &*env, from_env).await?;
+        let notices = vault.notices;
         let app = App {
             inner: Arc::new(Inner {
                 store: Arc::new(store),
@@ -118,7 +127,7 @@ impl App {
         };
         Ok(Saved {
             value: app,
-            notices: vault.notices,
+            notices,
         })
     }
 
@@ -161,6 +170,7 @@ impl App {
     pub async fn rotate_key(
         &self,
         new_key_file: Option<&Path>,
+        actor: &Actor,
         progress: &dyn Fn(u64, u64),
     ) -> AppResult<RotationReport> {
         let inner = &*self.inner;
@@ -208,29 +218,22 @@ impl App {
         if !from_key_ids.contains(&old) {
             from_key_ids.insert(0, old);
         }
-        let next_steps = if plan.install_into_data_dir {
-            keys::install_key(&inner.data_dir, &plan)?;
-            None
-        } else {
-            Some(format!(
+        let key_file = keys::install_key(&inner.data_dir, &plan)?;
+        let next_steps = plan.destination.as_ref().map(|dest| {
+            format!(
                 "Every secret is now sealed with the key in {}. Point JIRALINK_MASTER_KEY_FILE \
                  at that file (or put its content in JIRALINK_MASTER_KEY) before running \
                  jiralink again: the old key no longer opens anything.",
-                plan.key_file.display()
-            ))
-        };
-        let key_file = if plan.install_into_data_dir {
-            inner.data_dir.join(jiralink_vault::MASTER_KEY_FILE)
-        } else {
-            plan.key_file.clone()
-        };
+                dest.display()
+            )
+        });
         self.inner
             .store
             .append_audit(&AuditEntry {
                 id: Uuid::new_v4(),
                 at: self.now(),
-                actor: Actor::cli(&|k| std::env::var(k).ok()).name,
-                source: AuditSource::Cli,
+                actor: actor.name.clone(),
+                source: actor.source,
                 action: AuditAction::KeyRotate,
                 resource_kind: ResourceKind::Vault,
                 resource_id: Uuid::nil(),
@@ -252,6 +255,25 @@ impl App {
             next_steps,
         })
     }
+}
+
+#[cfg(unix)]
+fn os_user() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").ok()?.uid();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let name = passwd.lines().find_map(|line| {
+        let mut parts = line.split(':');
+        let name = parts.next()?;
+        let id: u32 = parts.nth(1)?.parse().ok()?;
+        (id == uid).then(|| name.to_owned())
+    });
+    Some(name.unwrap_or_else(|| format!("uid:{uid}")))
+}
+
+#[cfg(not(unix))]
+fn os_user() -> Option<String> {
+    None
 }
 
 fn create_private_dir(dir: &Path) -> AppResult<()> {

@@ -10,7 +10,7 @@ use jiralink_store::{SecretField, SecretOwner, SecretWrite, StoreError};
 use jiralink_vault::{Aad, ClientSecret};
 use uuid::Uuid;
 
-use crate::connections::secret_changes;
+use crate::connections::{SecretChange, secret_change, secret_changes};
 use crate::views::OAuthClientView;
 use crate::{Actor, App, AppError, AppResult, Saved};
 
@@ -135,7 +135,7 @@ impl App {
         };
         let writes = self.seal_client_secret(client.id, secrets.client_secret.as_ref())?;
         let mut changes = diff_oauth_client(None, Some(&client.settings));
-        changes.extend(secret_changes(&writes));
+        changes.extend(secret_changes(&writes, SecretChange::Set));
         let audit = self.client_audit(actor, AuditAction::Create, &client, changes);
         self.store()
             .insert_oauth_client(&client, &writes, &audit)
@@ -176,7 +176,7 @@ impl App {
         };
         let writes = self.seal_client_secret(client.id, secrets.client_secret.as_ref())?;
         let mut changes = diff_oauth_client(Some(&old.settings), Some(&client.settings));
-        changes.extend(secret_changes(&writes));
+        changes.extend(secret_changes(&writes, SecretChange::ReEntered));
         let audit = self.client_audit(actor, AuditAction::Update, &client, changes);
         self.store()
             .update_oauth_client(&client, &writes, &audit)
@@ -184,10 +184,52 @@ impl App {
             .map_err(|e| client_conflict(e, &client))?;
         let mut notices = Vec::new();
         if old.settings.client_id != client.settings.client_id {
-            notices.push(
-                "The client ID changed: connections using this client must be authorized again."
-                    .to_owned(),
-            );
+            // Tokens were granted to the old app: they cannot be refreshed with the new one.
+            let users = self.store().connections_using_client(client.id).await?;
+            for (id, name) in &users {
+                let owner = jiralink_store::SecretOwner::Connection(*id);
+                let mut changes = Vec::new();
+                for field in [SecretField::AccessToken, SecretField::RefreshToken] {
+                    if self.store().delete_secret(owner, field).await? {
+                        changes.push(secret_change(field, SecretChange::Removed));
+                    }
+                }
+                let state = jiralink_domain::ConnectionState::NeedsAuthorization;
+                self.store()
+                    .set_connection_state(*id, &state, self.now())
+                    .await?;
+                self.store()
+                    .append_audit(&AuditEntry {
+                        id: Uuid::new_v4(),
+                        at: self.now(),
+                        actor: actor.name.clone(),
+                        source: actor.source,
+                        action: AuditAction::Update,
+                        resource_kind: ResourceKind::Connection,
+                        resource_id: id.0,
+                        resource_name: name.clone(),
+                        changes: {
+                            changes.push(FieldChange {
+                                field: "state".to_owned(),
+                                before: None,
+                                after: Some("needs authorization (client ID changed)".to_owned()),
+                                secret: false,
+                            });
+                            changes
+                        },
+                    })
+                    .await?;
+            }
+            if !users.is_empty() {
+                notices.push(format!(
+                    "The client ID changed: authorize these connections again: {}.",
+                    users
+                        .iter()
+                        .map(|(_, n)| n.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
         }
         let saved = self.store().get_oauth_client(client.id).await?;
         Ok(Saved {
@@ -257,12 +299,29 @@ impl App {
     }
 
     /// The audit trail of an OAuth 2.0 client, oldest first.
+    /// Works for deleted clients too when given their id.
     pub async fn oauth_client_audit(&self, reference: &str) -> AppResult<Vec<AuditEntry>> {
-        let client = self.find_oauth_client(reference).await?;
-        Ok(self
+        let id =
+            match self.find_oauth_client(reference).await {
+                Ok(c) => c.id.0,
+                Err(AppError::OAuthClientNotFound { .. }) => reference
+                    .trim()
+                    .parse::<Uuid>()
+                    .map_err(|_| AppError::OAuthClientNotFound {
+                        reference: reference.to_owned(),
+                    })?,
+                Err(e) => return Err(e),
+            };
+        let entries = self
             .store()
-            .list_audit(ResourceKind::OAuthClient, client.id.0)
-            .await?)
+            .list_audit(ResourceKind::OAuthClient, id)
+            .await?;
+        if entries.is_empty() {
+            return Err(AppError::OAuthClientNotFound {
+                reference: reference.to_owned(),
+            });
+        }
+        Ok(entries)
     }
 }
 

@@ -91,8 +91,14 @@ Examples:
       --auth-type oauth2 --oauth-client \"Atlassian app\" --scopes read:jira-work,write:jira-work")]
     Create(ConnectionFields),
     /// List connections
+    #[command(
+        after_help = "Examples:\n  jiralink connection list\n  jiralink connection list -o json | jq '.[] | select(.state.status == \"offline\")'"
+    )]
     List,
     /// Show one connection (secrets only as "set, updated <time>")
+    #[command(
+        after_help = "Examples:\n  jiralink connection show \"Jira - acme\"\n  jiralink connection show 2f0c6a3e-5a8e-4d8b-9f43-0c1d2e3f4a5b -o json"
+    )]
     Show {
         /// The connection's name or id
         connection: String,
@@ -118,6 +124,9 @@ Examples:
         remove_scopes: Vec<String>,
     },
     /// Delete a connection and its stored secrets
+    #[command(
+        after_help = "Examples:\n  jiralink connection delete \"Jira - acme\"        # asks first\n  jiralink connection delete \"Jira - acme\" --yes  # for scripts"
+    )]
     Delete {
         /// The connection's name or id
         connection: String,
@@ -126,17 +135,26 @@ Examples:
         yes: bool,
     },
     /// Print the HTTP settings the connection resolves to (base URI, auth, ping, headers…)
-    #[command(name = "http-view")]
+    #[command(
+        name = "http-view",
+        after_help = "Examples:\n  jiralink connection http-view \"Jira OAuth\"\n  jiralink connection http-view \"Jira OAuth\" -o json | jq .oauth.authorizeUrl"
+    )]
     HttpView {
         /// The connection's name or id
         connection: String,
     },
     /// Show who changed what and when (never secret values)
+    #[command(
+        after_help = "Examples:\n  jiralink connection audit \"Jira - acme\"\n  jiralink connection audit 2f0c6a3e-5a8e-4d8b-9f43-0c1d2e3f4a5b -o json   # also after deletion"
+    )]
     Audit {
         /// The connection's name or id (the id also works after deletion)
         connection: String,
     },
     /// List the OAuth 2.0 scopes an API type offers
+    #[command(
+        after_help = "Examples:\n  jiralink connection scopes\n  jiralink connection scopes --api-type csm -o json"
+    )]
     Scopes {
         /// cloud-platform or customer-service-management
         #[arg(long, value_name = "API_TYPE", default_value = "cloud-platform")]
@@ -207,13 +225,18 @@ Example:
   jiralink oauth-client create --name \"Atlassian app\" --client-id abc123 --client-secret-env SECRET")]
     Create(OAuthClientFields),
     /// List OAuth 2.0 clients and the connections using them
+    #[command(after_help = "Example:\n  jiralink oauth-client list -o json")]
     List,
     /// Show one client, with the callback URL to register with Atlassian
+    #[command(after_help = "Example:\n  jiralink oauth-client show \"Atlassian app\"")]
     Show {
         /// The client's name or id
         client: String,
     },
     /// Change a client; the client secret must be entered again
+    #[command(
+        after_help = "Example:\n  jiralink oauth-client edit \"Atlassian app\" --client-id NEW_ID --client-secret-file secret.txt"
+    )]
     Edit {
         /// The client's name or id
         client: String,
@@ -221,6 +244,7 @@ Example:
         fields: OAuthClientFields,
     },
     /// Delete a client no connection uses
+    #[command(after_help = "Example:\n  jiralink oauth-client delete \"Atlassian app\" --yes")]
     Delete {
         /// The client's name or id
         client: String,
@@ -228,6 +252,7 @@ Example:
         yes: bool,
     },
     /// Show who changed the client and when
+    #[command(after_help = "Example:\n  jiralink oauth-client audit \"Atlassian app\"")]
     Audit {
         /// The client's name or id
         client: String,
@@ -270,5 +295,6 @@ Back up the new key: database backups made before the rotation still need the ol
         new_key_file: Option<PathBuf>,
     },
     /// Show where the master key comes from and how many secrets it protects
+    #[command(after_help = "Example:\n  jiralink key status -o json")]
     Status,
 }

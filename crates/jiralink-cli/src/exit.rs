@@ -33,6 +33,13 @@ impl From<AppError> for CliError {
 }
 
 impl CliError {
+    fn retryable(&self) -> bool {
+        match self {
+            Self::App(e) => e.error_code().retryable,
+            Self::Usage(_) | Self::Cancelled(_) | Self::Io(_) => false,
+        }
+    }
+
     fn code(&self) -> (&'static str, u8) {
         match self {
             Self::App(e) => {
@@ -78,7 +85,7 @@ pub(crate) fn report(e: &CliError, output: OutputFormat) -> ExitCode {
     match output {
         OutputFormat::Json => {
             let mut body = serde_json::json!({
-                "error": { "code": code, "message": e.message() }
+                "error": { "code": code, "message": e.message(), "retryable": e.retryable() }
             });
             if let CliError::App(AppError::Validation(errors)) = e {
                 body["error"]["fields"] = serde_json::to_value(errors).unwrap_or_default();

@@ -118,9 +118,11 @@ code_enum!(
 pub struct FieldChange {
     /// The field id, as [`Field::as_str`].
     pub field: String,
-    /// The value before; `None` when unset (or for a secret).
+    /// The value before; `None` when unset. For a secret only a word such as "set",
+    /// never its value.
     pub before: Option<String>,
-    /// The value after; `None` when unset (or for a secret).
+    /// The value after; `None` when unset. For a secret only a word such as "set",
+    /// "re-entered" or "removed", never its value.
     pub after: Option<String>,
     /// True for a secret field that was entered; its values are never recorded.
     pub secret: bool,

@@ -19,6 +19,7 @@ pub const MASK: &str = "********";
 
 /// The resolved HTTP settings of a connection.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct HttpView {
     /// Requests are relative to this URI (no trailing slash). Holds the literal `{cloudId}`
     /// placeholder while the cloud id is unknown.
@@ -45,6 +46,7 @@ pub struct HttpView {
 
 /// Basic auth as the HTTP view shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct BasicView {
     /// The Atlassian account e-mail.
     pub username: String,
@@ -52,6 +54,7 @@ pub struct BasicView {
 
 /// OAuth 2.0 as the HTTP view shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct OAuthView {
     /// Always `authorizecode` (the authorization code grant, 3LO).
     pub grant_type: &'static str,
@@ -79,6 +82,7 @@ pub struct OAuthView {
 
 /// The connection test request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PingView {
     /// Always `GET`.
     pub method: &'static str,
@@ -90,6 +94,7 @@ pub struct PingView {
 
 /// One request header.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct HeaderView {
     /// Header name.
     pub name: &'static str,
@@ -99,6 +104,7 @@ pub struct HeaderView {
 
 /// Rate-limit handling.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RateLimitView {
     /// Always 429.
     pub fail_status_code: u16,
@@ -297,18 +303,18 @@ mod tests {
         assert_eq!(
             json,
             serde_json::json!({
-                "base_uri": "https://demo.atlassian.net",
-                "media_type": "json",
-                "auth_type": "basic",
+                "baseUri": "https://demo.atlassian.net",
+                "mediaType": "json",
+                "authType": "basic",
                 "basic": {"username": "fred@example.com"},
-                "ping": {"method": "GET", "relative_uri": "/rest/api/3/myself", "success": "2xx"},
+                "ping": {"method": "GET", "relativeUri": "/rest/api/3/myself", "success": "2xx"},
                 "headers": [
                     {"name": "Accept", "value": "application/json"},
                     {"name": "Content-Type", "value": "application/json"},
                     {"name": "Authorization", "value": "Basic ********"},
                 ],
-                "concurrency_level": 5,
-                "rate_limit": {"fail_status_code": 429, "retry_header": "Retry-After"},
+                "concurrencyLevel": 5,
+                "rateLimit": {"failStatusCode": 429, "retryHeader": "Retry-After"},
             })
         );
     }

@@ -97,6 +97,8 @@ pub trait SecretStore: Send + Sync {
     ) -> StoreResult<Option<StoredSecret>>;
     /// Every sealed secret (no plaintext exists here), for key rotation.
     async fn list_secrets(&self) -> StoreResult<Vec<StoredSecret>>;
+    /// Deletes one secret; returns whether it existed.
+    async fn delete_secret(&self, owner: SecretOwner, field: SecretField) -> StoreResult<bool>;
     /// How many secrets each key sealed.
     async fn count_secrets_by_key(&self) -> StoreResult<Vec<(KeyId, u64)>>;
     /// Replaces one sealed value only if it is still sealed by `expected` (compare and swap),

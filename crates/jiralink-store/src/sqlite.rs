@@ -109,7 +109,10 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
 }
 
 fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(d) if d.is_foreign_key_violation())
+    // SQLite enforces ON DELETE RESTRICT through an internal trigger, so that violation
+    // carries SQLITE_CONSTRAINT_TRIGGER rather than the foreign-key code sqlx recognises.
+    matches!(e, sqlx::Error::Database(d)
+        if d.is_foreign_key_violation() || d.message().contains("FOREIGN KEY constraint failed"))
 }
 
 /// A connection with the time its API token was last set; `$tail` adds WHERE / ORDER BY.
@@ -361,10 +364,18 @@ impl ConnectionStore for SqliteStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound { kind: "connection" });
         }
-        // A connection that changed to OAuth keeps no API token, and the reverse.
-        let keep: Vec<&str> = match c.settings.auth {
-            jiralink_domain::ConnectionAuth::Basic { .. } => vec!["api_token"],
-            jiralink_domain::ConnectionAuth::OAuth2 { .. } => {
+        // A connection keeps only the secrets its auth type uses: an OAuth connection no API
+        // token, a Basic one no OAuth tokens, and one that needs authorizing again no tokens
+        // granted for its old client or scopes.
+        let keep: Vec<&str> = match (&c.settings.auth, &c.state) {
+            (jiralink_domain::ConnectionAuth::Basic { .. }, _) => vec!["api_token"],
+            (
+                jiralink_domain::ConnectionAuth::OAuth2 { .. },
+                ConnectionState::NeedsAuthorization,
+            ) => {
+                vec![]
+            }
+            (jiralink_domain::ConnectionAuth::OAuth2 { .. }, _) => {
                 vec!["access_token", "refresh_token"]
             }
         };
@@ -372,12 +383,14 @@ impl ConnectionStore for SqliteStore {
             "DELETE FROM secrets WHERE owner_kind = 'connection' AND owner_id = ",
         );
         q.push_bind(c.id.to_string());
-        q.push(" AND field NOT IN (");
-        let mut sep = q.separated(", ");
-        for k in keep {
-            sep.push_bind(k);
+        if !keep.is_empty() {
+            q.push(" AND field NOT IN (");
+            let mut sep = q.separated(", ");
+            for k in keep {
+                sep.push_bind(k);
+            }
+            q.push(")");
         }
-        q.push(")");
         q.build().execute(&mut *tx).await?;
         write_secrets(
             &mut tx,
@@ -635,6 +648,17 @@ impl SecretStore for SqliteStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(secret_from_row).collect()
+    }
+
+    async fn delete_secret(&self, owner: SecretOwner, field: SecretField) -> StoreResult<bool> {
+        let done =
+            sqlx::query("DELETE FROM secrets WHERE owner_kind = ? AND owner_id = ? AND field = ?")
+                .bind(owner.kind())
+                .bind(owner.id().to_string())
+                .bind(field.as_str())
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn count_secrets_by_key(&self) -> StoreResult<Vec<(KeyId, u64)>> {

@@ -55,7 +55,10 @@ async fn rotation_interrupted_half_way_resumes() {
         let token = app.connection_api_token(*id).await.unwrap().unwrap();
         assert_eq!(token.expose(), format!("token-{i}"));
     }
-    let report = app.rotate_key(None, &|_, _| {}).await.unwrap();
+    let report = app
+        .rotate_key(None, &crate::actor(), &|_, _| {})
+        .await
+        .unwrap();
     assert_eq!(report.resealed, 6);
     assert_eq!(report.already_done, 5);
     assert_eq!(report.to_key_id, next.id().to_string());
@@ -83,7 +86,9 @@ async fn rotation_interrupted_before_the_final_rename_recovers() {
     let app = open(dir.path()).await;
     let v = add_basic(&app, "Jira", "token").await;
     let report_key = dir.path().join("master.key");
-    app.rotate_key(None, &|_, _| {}).await.unwrap();
+    app.rotate_key(None, &crate::actor(), &|_, _| {})
+        .await
+        .unwrap();
     drop(app);
     // Simulate the window where master.key was gone and the next key not yet moved.
     std::fs::rename(&report_key, dir.path().join(NEXT_KEY_FILE)).unwrap();
@@ -112,4 +117,79 @@ async fn a_key_from_the_environment_that_does_not_match_is_refused() {
     .unwrap_err();
     assert_eq!(err.code(), "vault_locked");
     assert!(err.to_string().contains(&other.id().to_string()));
+}
+
+/// With the key in the environment, an interrupted rotation keeps its new key in the data
+/// directory, so every later start can read every secret, and running it again finishes.
+#[tokio::test]
+async fn rotation_with_an_environment_key_resumes_after_a_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = MasterKey::generate();
+    let env_old = vec![("JIRALINK_MASTER_KEY", old.encode().to_string())];
+    let app = try_open(dir.path(), env_old.clone()).await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        let v = add_basic(&app, &format!("Conn {i}"), &format!("token-{i}")).await;
+        ids.push(v.id.parse::<ConnectionId>().unwrap());
+    }
+    let dest = dir.path().join("new.key");
+    // Start the rotation, then "kill" it after two rows: do its first steps by hand.
+    let next = MasterKey::generate();
+    write_key_file(&dir.path().join(NEXT_KEY_FILE), &next).unwrap();
+    let mut ring = Keyring::new(next.duplicate());
+    ring.add(old.duplicate());
+    for id in &ids[..2] {
+        let owner = SecretOwner::Connection(*id);
+        let stored = app
+            .store()
+            .get_secret(owner, SecretField::ApiToken)
+            .await
+            .unwrap()
+            .unwrap();
+        let rid = id.to_string();
+        let aad = Aad {
+            record_kind: owner.kind(),
+            record_id: &rid,
+            field: SecretField::ApiToken.as_str(),
+        };
+        let resealed = ring.reseal(&stored.sealed, &aad).unwrap();
+        app.store()
+            .reseal_secret(owner, SecretField::ApiToken, old.id(), &resealed)
+            .await
+            .unwrap();
+    }
+    drop(app);
+
+    let app = try_open(dir.path(), env_old.clone()).await.unwrap();
+    for (i, id) in ids.iter().enumerate() {
+        let token = app.connection_api_token(*id).await.unwrap().unwrap();
+        assert_eq!(token.expose(), format!("token-{i}"));
+    }
+    let report = app
+        .rotate_key(Some(&dest), &crate::actor(), &|_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(report.resealed, 2);
+    assert_eq!(report.to_key_id, next.id().to_string());
+    assert!(
+        report
+            .next_steps
+            .unwrap()
+            .contains("JIRALINK_MASTER_KEY_FILE")
+    );
+    assert!(!dir.path().join(NEXT_KEY_FILE).exists());
+    assert_eq!(read_key_file(&dest).unwrap().id(), next.id());
+    drop(app);
+
+    // The old key alone no longer opens anything; the new file does.
+    let err = try_open(dir.path(), env_old).await.unwrap_err();
+    assert_eq!(err.code(), "vault_locked");
+    let app = try_open(
+        dir.path(),
+        vec![("JIRALINK_MASTER_KEY_FILE", dest.display().to_string())],
+    )
+    .await
+    .unwrap();
+    let token = app.connection_api_token(ids[3]).await.unwrap().unwrap();
+    assert_eq!(token.expose(), "token-3");
 }

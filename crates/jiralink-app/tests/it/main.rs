@@ -1,5 +1,10 @@
 //! Service-level tests of jiralink-app on temporary data directories.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test helpers fail loudly")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers fail loudly"
+)]
 
 mod keys;
 mod services;

@@ -41,7 +41,7 @@ pub(crate) async fn run(ctx: &Ctx, command: ConnectionCommand) -> Result<(), Cli
             let entries = ctx.app.connection_audit(&connection).await?;
             super::oauth_client::print_audit(ctx, &entries)
         }
-        ConnectionCommand::Scopes { api_type } => scopes(ctx, &api_type),
+        ConnectionCommand::Scopes { api_type } => scopes(ctx.output, &api_type),
     }
 }
 
@@ -249,9 +249,10 @@ async fn edit(
     // from the prefilled form, as the form hides them; explicitly given ones stay, so that
     // validation can point at them.
     let new_api = api_of(&draft);
+    let mut cleared: Vec<&str> = Vec::new();
     if new_api != Some(old_api) && new_api == Some(ApiType::CustomerServiceManagement) {
-        if fields.subdomain.is_none() {
-            draft.subdomain = None;
+        if fields.subdomain.is_none() && draft.subdomain.take().is_some() {
+            cleared.push("subdomain");
         }
         if fields.auth_type.is_none() {
             draft.auth_type = None;
@@ -260,13 +261,18 @@ async fn edit(
     let new_auth = auth_of(&draft);
     if new_auth != Some(old_auth) {
         match new_auth {
-            Some(AuthType::OAuth2) if fields.username.is_none() => draft.username = None,
+            Some(AuthType::OAuth2)
+                if fields.username.is_none() && draft.username.take().is_some() =>
+            {
+                cleared.push("username");
+            }
             Some(AuthType::Basic) => {
-                if fields.oauth_client.is_none() {
-                    draft.oauth_client = None;
+                if fields.oauth_client.is_none() && draft.oauth_client.take().is_some() {
+                    cleared.push("OAuth 2.0 client");
                 }
-                if fields.scopes.is_empty() {
+                if fields.scopes.is_empty() && !draft.scopes.is_empty() {
                     draft.scopes.clear();
+                    cleared.push("scopes");
                 }
             }
             _ => {}
@@ -286,6 +292,12 @@ async fn edit(
     draft.scopes.retain(|s| !remove.contains(s));
     if ctx.interactive {
         fill_interactively(ctx, &mut draft).await?;
+    }
+    if !cleared.is_empty() {
+        eprintln!(
+            "note: cleared {}, which the new API type or auth type does not use",
+            cleared.join(", ")
+        );
     }
     let token = read_token(ctx, &draft, &source, true)?;
     let saved = ctx
@@ -400,14 +412,14 @@ pub(crate) fn show(ctx: &Ctx, v: &ConnectionView) -> Result<(), CliError> {
     Ok(())
 }
 
-fn scopes(ctx: &Ctx, api_type: &str) -> Result<(), CliError> {
+pub(crate) fn scopes(output: OutputFormat, api_type: &str) -> Result<(), CliError> {
     let api: ApiType = api_type.parse().map_err(|_| {
         CliError::Usage(format!(
             "unknown API type {api_type:?}; use cloud-platform or customer-service-management"
         ))
     })?;
     let cat = catalogue(api);
-    match ctx.output {
+    match output {
         OutputFormat::Json => output::json(
             &cat.iter()
                 .map(|s| {

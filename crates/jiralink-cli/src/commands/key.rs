@@ -21,7 +21,7 @@ pub(crate) async fn run(ctx: &Ctx, command: KeyCommand) -> Result<(), CliError> 
             }
             let report = ctx
                 .app
-                .rotate_key(new_key_file.as_deref(), &|done, total| {
+                .rotate_key(new_key_file.as_deref(), &ctx.actor, &|done, total| {
                     bar.set_length(total);
                     bar.set_position(done);
                 })

@@ -31,6 +31,17 @@ fn default_data_dir() -> Option<PathBuf> {
 
 pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
     let global = cli.global;
+    // The scope catalogue needs no data directory.
+    if let Command::Connection(crate::args::ConnectionCommand::Scopes { api_type }) = &cli.command {
+        return connection::scopes(global.output, api_type);
+    }
+    let env_names: Vec<String> = std::env::vars_os()
+        .filter_map(|(k, _)| k.into_string().ok())
+        .collect();
+    output::notices(
+        &jiralink_app::unknown_env_notices(&env_names),
+        global.output,
+    );
     let data_dir = global.data_dir.or_else(default_data_dir).ok_or_else(|| {
         CliError::Usage(
             "no data directory could be determined for this user; pass --data-dir DIR or set \

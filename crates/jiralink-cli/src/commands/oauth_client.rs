@@ -237,7 +237,11 @@ pub(crate) fn print_audit(ctx: &Ctx, entries: &[AuditEntry]) -> Result<(), CliEr
                 .iter()
                 .map(|c| {
                     if c.secret {
-                        format!("{}: re-entered", c.field)
+                        format!(
+                            "{}: {}",
+                            c.field,
+                            c.after.as_deref().unwrap_or("re-entered")
+                        )
                     } else {
                         format!(
                             "{}: {} -> {}",

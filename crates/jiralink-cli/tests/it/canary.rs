@@ -37,6 +37,11 @@ fn planted_secrets_appear_nowhere() {
     let mut env = Env::new();
     env.extra_env
         .push(("RUST_LOG".to_owned(), "trace".to_owned()));
+    let token_file = env.path().join("token.txt");
+    std::fs::write(&token_file, format!("{TOKEN_2}\n")).unwrap();
+    let token_file = token_file.to_str().unwrap().to_owned();
+    env.extra_env
+        .push(("CANARY_TOKEN".to_owned(), TOKEN.to_owned()));
     let mut outputs: Vec<(String, Output)> = Vec::new();
     let mut run = |args: &[&str], stdin: Option<&str>| {
         let out = env.run(args, stdin);
@@ -168,11 +173,86 @@ fn planted_secrets_appear_nowhere() {
         Some(CLIENT_SECRET),
     );
     run(&["oauth-client", "delete", "App", "--yes"], None);
+    // Other ways in, and switching auth types back and forth.
+    run(
+        &[
+            "connection",
+            "create",
+            "--name",
+            "From file",
+            "--api-type",
+            "cloud-platform",
+            "--subdomain",
+            "demo",
+            "--auth-type",
+            "basic",
+            "--username",
+            "me@example.com",
+            "--api-token-file",
+            &token_file,
+            "-vv",
+        ],
+        None,
+    );
+    run(
+        &[
+            "connection",
+            "create",
+            "--name",
+            "From env",
+            "--api-type",
+            "cloud-platform",
+            "--subdomain",
+            "demo",
+            "--auth-type",
+            "basic",
+            "--username",
+            "me@example.com",
+            "--api-token-env",
+            "CANARY_TOKEN",
+            "-o",
+            "json",
+        ],
+        None,
+    );
+    run(
+        &[
+            "connection",
+            "edit",
+            "From file",
+            "--auth-type",
+            "oauth2",
+            "--oauth-client",
+            "App",
+            "--scopes",
+            "read:jira-work",
+            "-vv",
+        ],
+        None,
+    );
+    run(
+        &[
+            "connection",
+            "edit",
+            "From file",
+            "--auth-type",
+            "basic",
+            "--username",
+            "me@example.com",
+            "--api-token-env",
+            "CANARY_TOKEN",
+            "-o",
+            "json",
+        ],
+        None,
+    );
+    run(&["connection", "audit", "From file", "-o", "json"], None);
+    run(&["connection", "list", "-o", "json"], None);
     run(&["key", "rotate", "-vv"], None);
     run(&["connection", "delete", "OAuth", "--yes"], None);
     run(&["connection", "delete", "Canary", "--yes", "-vv"], None);
 
-    assert!(outputs.iter().filter(|(_, o)| o.code == 0).count() >= 20);
+    assert!(outputs.iter().filter(|(_, o)| o.code == 0).count() >= 26);
     for (args, out) in &outputs {
         assert_clean(&format!("stdout of `{args}`"), &out.stdout);
         assert_clean(&format!("stderr of `{args}`"), &out.stderr);
