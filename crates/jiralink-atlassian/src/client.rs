@@ -1,0 +1,536 @@
+//! The client every jiralink feature talks to Jira through.
+//!
+//! One [`JiraClient`] serves one connection: its base URLs, its credentials, its share of the
+//! connection's concurrency limit, its retry policy and an observer. Each request:
+//!
+//! 1. asks the credentials for an `Authorization` header (a bearer token is fetched per
+//!    attempt, so a refreshed token is picked up);
+//! 2. waits for a slot of the connection's [`Limiter`];
+//! 3. sends `Accept: application/json` (and `Content-Type: application/json` with a body);
+//! 4. reads the whole answer, reports the masked exchange to the [`Observer`], and classifies
+//!    a non-2xx answer as an [`AtlassianError`];
+//! 5. retries per [`crate::retry`], and after a 401 with a bearer token tells the
+//!    [`TokenSource`](crate::auth::TokenSource) and sends once more if it has a new token.
+
+use std::{
+    fmt,
+    sync::{Arc, Mutex, PoisonError},
+    time::Instant,
+};
+
+use jiralink_domain::{Clock, ConcurrencyLevel, SystemClock};
+use jiralink_vault::AccessToken;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
+use serde::{Serialize, de::DeserializeOwned};
+use url::Url;
+
+use crate::{
+    auth::Credentials,
+    base::{ApiBase, join},
+    error::AtlassianError,
+    limit::Limiter,
+    observe::{
+        Exchange, ExchangeOutcome, Masker, NoObserver, Observer, mask_body, mask_headers, mask_url,
+    },
+    operation::{Api, Operation},
+    retry::{Jitter, RetryEnv, RetryPolicy, Sleeper, TokioSleeper, with_retries},
+};
+
+const JSON: &str = "application/json";
+
+/// A client for one connection. Cheap to clone; clones share everything.
+#[derive(Clone)]
+pub struct JiraClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    base: ApiBase,
+    credentials: Arc<Credentials>,
+    policy: RetryPolicy,
+    sleeper: Arc<dyn Sleeper>,
+    clock: Arc<dyn Clock>,
+    jitter: Arc<Jitter>,
+    limiter: Arc<Limiter>,
+    observer: Arc<dyn Observer>,
+}
+
+impl fmt::Debug for JiraClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JiraClient")
+            .field("base", &self.inner.base)
+            .field("credentials", &self.inner.credentials)
+            .field("policy", &self.inner.policy)
+            .field("limiter", &self.inner.limiter)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`JiraClient`].
+pub struct JiraClientBuilder {
+    http: reqwest::Client,
+    base: ApiBase,
+    credentials: Credentials,
+    policy: RetryPolicy,
+    sleeper: Arc<dyn Sleeper>,
+    clock: Arc<dyn Clock>,
+    jitter: Jitter,
+    limiter: Option<Arc<Limiter>>,
+    observer: Arc<dyn Observer>,
+}
+
+impl fmt::Debug for JiraClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JiraClientBuilder")
+            .field("base", &self.base)
+            .field("credentials", &self.credentials)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JiraClientBuilder {
+    /// The retry policy (default: [`RetryPolicy::default`]).
+    #[must_use]
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// How retries wait (default: [`TokioSleeper`]).
+    #[must_use]
+    pub fn sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
+        self.sleeper = sleeper;
+        self
+    }
+
+    /// The clock for HTTP-date `Retry-After` values and exchange times (default: system).
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The jitter source (default: OS entropy).
+    #[must_use]
+    pub fn jitter(mut self, jitter: Jitter) -> Self {
+        self.jitter = jitter;
+        self
+    }
+
+    /// The connection's shared limiter, usually from
+    /// [`ConcurrencyRegistry::limiter`](crate::limit::ConcurrencyRegistry::limiter) (default:
+    /// a limiter of this client alone at the default level).
+    #[must_use]
+    pub fn limiter(mut self, limiter: Arc<Limiter>) -> Self {
+        self.limiter = Some(limiter);
+        self
+    }
+
+    /// Who sees every exchange (default: nobody).
+    #[must_use]
+    pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    /// The client.
+    #[must_use]
+    pub fn build(self) -> JiraClient {
+        JiraClient {
+            inner: Arc::new(Inner {
+                http: self.http,
+                base: self.base,
+                credentials: Arc::new(self.credentials),
+                policy: self.policy,
+                sleeper: self.sleeper,
+                clock: self.clock,
+                jitter: Arc::new(self.jitter),
+                limiter: self
+                    .limiter
+                    .unwrap_or_else(|| Limiter::new(ConcurrencyLevel::default())),
+                observer: self.observer,
+            }),
+        }
+    }
+}
+
+/// One request, before credentials are added.
+#[derive(Debug)]
+pub(crate) struct Call {
+    pub(crate) op: &'static Operation,
+    pub(crate) url: Url,
+    pub(crate) query: Vec<(&'static str, String)>,
+    pub(crate) body: Option<Vec<u8>>,
+    pub(crate) authenticated: bool,
+}
+
+impl Call {
+    pub(crate) fn query(mut self, name: &'static str, value: impl fmt::Display) -> Self {
+        debug_assert!(
+            self.op.query.contains(&name),
+            "{name} is not declared for {}",
+            self.op.id
+        );
+        self.query.push((name, value.to_string()));
+        self
+    }
+
+    pub(crate) fn json_body<B: Serialize + ?Sized>(
+        mut self,
+        body: &B,
+    ) -> Result<Self, AtlassianError> {
+        let bytes = serde_json::to_vec(body).map_err(|e| AtlassianError::Decode {
+            what: self.op.id,
+            detail: format!("the request body could not be written ({e})"),
+        })?;
+        self.body = Some(bytes);
+        Ok(self)
+    }
+
+    pub(crate) fn anonymous(mut self) -> Self {
+        self.authenticated = false;
+        self
+    }
+}
+
+/// A successful answer.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Vec<u8>,
+    pub(crate) masker: Masker,
+}
+
+impl JiraClient {
+    /// A builder for a client that sends through `http` (from
+    /// [`build_client`](crate::http::build_client)) to `base` with `credentials`.
+    #[must_use]
+    pub fn builder(
+        http: reqwest::Client,
+        base: ApiBase,
+        credentials: Credentials,
+    ) -> JiraClientBuilder {
+        JiraClientBuilder {
+            http,
+            base,
+            credentials,
+            policy: RetryPolicy::default(),
+            sleeper: Arc::new(TokioSleeper),
+            clock: Arc::new(SystemClock),
+            jitter: Jitter::from_entropy(),
+            limiter: None,
+            observer: Arc::new(NoObserver),
+        }
+    }
+
+    /// The same client (credentials, limiter, policy, observer) aimed at `base`, e.g. once the
+    /// cloud id is known.
+    #[must_use]
+    pub fn with_base(&self, base: ApiBase) -> JiraClient {
+        let inner = &self.inner;
+        JiraClient {
+            inner: Arc::new(Inner {
+                http: inner.http.clone(),
+                base,
+                credentials: Arc::clone(&inner.credentials),
+                policy: inner.policy.clone(),
+                sleeper: Arc::clone(&inner.sleeper),
+                clock: Arc::clone(&inner.clock),
+                jitter: Arc::clone(&inner.jitter),
+                limiter: Arc::clone(&inner.limiter),
+                observer: Arc::clone(&inner.observer),
+            }),
+        }
+    }
+
+    /// Where requests go.
+    #[must_use]
+    pub fn base(&self) -> &ApiBase {
+        &self.inner.base
+    }
+
+    /// The connection's limiter.
+    #[must_use]
+    pub fn limiter(&self) -> &Arc<Limiter> {
+        &self.inner.limiter
+    }
+
+    /// A request for `op` at its base URL plus `segments`.
+    pub(crate) fn call(
+        &self,
+        op: &'static Operation,
+        segments: &[&str],
+    ) -> Result<Call, AtlassianError> {
+        let base = &self.inner.base;
+        let root = match op.api {
+            Api::Platform => base.platform.as_ref().ok_or(AtlassianError::NotAvailable {
+                what: "the Jira platform API",
+                fix: "use a Cloud Platform connection",
+            })?,
+            Api::ServiceDesk => base
+                .service_desk
+                .as_ref()
+                .ok_or(AtlassianError::NotAvailable {
+                    what: "the Jira Service Management API",
+                    fix: "use a Cloud Platform connection",
+                })?,
+            Api::Csm => base.csm.as_ref().ok_or(AtlassianError::NotAvailable {
+                what: "the Customer Service Management API",
+                fix: "use a Customer Service Management connection",
+            })?,
+            Api::Gateway => &base.gateway,
+            Api::Site => base.site.as_ref().ok_or(AtlassianError::NotAvailable {
+                what: "the Jira site",
+                fix: "set the connection's subdomain",
+            })?,
+        };
+        Ok(Call {
+            op,
+            url: join(root, segments),
+            query: Vec::new(),
+            body: None,
+            authenticated: true,
+        })
+    }
+
+    /// Sends `call` and decodes a JSON answer.
+    pub(crate) async fn json<T: DeserializeOwned>(&self, call: Call) -> Result<T, AtlassianError> {
+        let op = call.op;
+        let answer = self.execute(call).await?;
+        decode(op, &answer)
+    }
+
+    /// Sends `call` with retries and the one-time refresh after a bearer 401.
+    pub(crate) async fn execute(&self, call: Call) -> Result<Answer, AtlassianError> {
+        let inner = &self.inner;
+        let env = RetryEnv {
+            policy: &inner.policy,
+            sleeper: inner.sleeper.as_ref(),
+            clock: inner.clock.as_ref(),
+            jitter: &inner.jitter,
+        };
+        let last_bearer: Mutex<Option<AccessToken>> = Mutex::new(None);
+        let mut refreshed = false;
+        let mut attempts = 0;
+        loop {
+            let result = with_retries(&env, call.op.replay, call.op.id, |_| {
+                attempts += 1;
+                self.attempt(&call, attempts, &last_bearer)
+            })
+            .await;
+            let source = inner.credentials.token_source();
+            match (&result, source) {
+                (Err(AtlassianError::Unauthorized { .. }), Some(source))
+                    if call.authenticated && !refreshed =>
+                {
+                    refreshed = true;
+                    let used = last_bearer
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .take();
+                    let Some(used) = used else { return result };
+                    if source.rejected(&used).await? {
+                        tracing::info!(
+                            operation = call.op.id,
+                            "access token rejected; sending once more with a new one"
+                        );
+                        continue;
+                    }
+                    return result;
+                }
+                _ => return result,
+            }
+        }
+    }
+
+    async fn attempt(
+        &self,
+        call: &Call,
+        attempt: u32,
+        last_bearer: &Mutex<Option<AccessToken>>,
+    ) -> Result<Answer, AtlassianError> {
+        let inner = &self.inner;
+        let (authorization, masker) = if call.authenticated {
+            let auth = inner.credentials.authorization().await?;
+            if let Some(token) = auth.bearer {
+                *last_bearer.lock().unwrap_or_else(PoisonError::into_inner) = Some(token);
+            }
+            (Some(auth.header), auth.masker)
+        } else {
+            (None, Masker::default())
+        };
+
+        let mut url = call.url.clone();
+        if !call.query.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(call.query.iter().map(|(k, v)| (*k, v.as_str())));
+        }
+        let mut builder = inner
+            .http
+            .request(call.op.method.clone(), url.clone())
+            .header(ACCEPT, HeaderValue::from_static(JSON));
+        if let Some(body) = &call.body {
+            builder = builder
+                .header(CONTENT_TYPE, HeaderValue::from_static(JSON))
+                .body(body.clone());
+        }
+        if let Some(header) = authorization {
+            builder = builder.header(AUTHORIZATION, header);
+        }
+        let request = builder
+            .build()
+            .map_err(|e| AtlassianError::from_reqwest(&e.without_url()))?;
+        let request_headers = mask_headers(request.headers(), &masker);
+        let request_body = call
+            .body
+            .as_deref()
+            .map(|b| mask_body(b, Some(JSON), &masker));
+
+        let permit = inner.limiter.acquire().await;
+        let at = inner.clock.now();
+        let started = Instant::now();
+        let outcome = match inner.http.execute(request).await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let headers = response.headers().clone();
+                match response.bytes().await {
+                    Ok(body) => Ok((status, headers, body.to_vec())),
+                    Err(e) => Err(AtlassianError::from_reqwest(&e)),
+                }
+            }
+            Err(e) => Err(AtlassianError::from_reqwest(&e)),
+        };
+        drop(permit);
+        let duration = started.elapsed();
+
+        let observed = match &outcome {
+            Ok((status, headers, body)) => ExchangeOutcome::Response {
+                status: *status,
+                headers: mask_headers(headers, &masker),
+                body: mask_body(
+                    body,
+                    headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()),
+                    &masker,
+                ),
+            },
+            Err(e) => ExchangeOutcome::Failed {
+                error: masker.clean(&e.to_string()),
+            },
+        };
+        inner.observer.on_exchange(&Exchange {
+            at,
+            operation: call.op.id,
+            attempt,
+            method: call.op.method.to_string(),
+            url: mask_url(&url, &masker),
+            request_headers,
+            request_body,
+            outcome: observed,
+            duration,
+        });
+
+        let (status, headers, body) = outcome?;
+        tracing::debug!(operation = call.op.id, status, attempt, "jira answered");
+        if (200..300).contains(&status) {
+            Ok(Answer {
+                status,
+                headers,
+                body,
+                masker,
+            })
+        } else {
+            Err(AtlassianError::from_response(
+                status,
+                &headers,
+                &body,
+                inner.clock.now(),
+                &masker,
+            ))
+        }
+    }
+}
+
+/// Reads a JSON answer, refusing HTML and empty bodies with a clear error.
+pub(crate) fn decode<T: DeserializeOwned>(
+    op: &Operation,
+    answer: &Answer,
+) -> Result<T, AtlassianError> {
+    let content_type = answer
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let text = String::from_utf8_lossy(&answer.body);
+    let trimmed = text.trim_start();
+    if trimmed.is_empty() {
+        return Err(AtlassianError::UnexpectedContent {
+            status: answer.status,
+            content_type: "an empty body".to_owned(),
+        });
+    }
+    if content_type.contains("html") || trimmed.starts_with('<') {
+        return Err(AtlassianError::UnexpectedContent {
+            status: answer.status,
+            content_type: if content_type.is_empty() {
+                "html".to_owned()
+            } else {
+                crate::error::truncate(&content_type)
+            },
+        });
+    }
+    serde_json::from_str(trimmed).map_err(|e| AtlassianError::Decode {
+        what: op.id,
+        detail: crate::error::truncate(&answer.masker.clean(&e.to_string())),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::operation::MYSELF;
+
+    fn answer(content_type: &str, body: &str) -> Answer {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_str(content_type).unwrap());
+        Answer {
+            status: 200,
+            headers,
+            body: body.as_bytes().to_vec(),
+            masker: Masker::new(["CANARY-decode-77aa"]),
+        }
+    }
+
+    #[test]
+    fn decode_refuses_html_and_empty_bodies() {
+        let e = decode::<serde_json::Value>(&MYSELF, &answer("text/html", "<html></html>"))
+            .unwrap_err();
+        assert!(
+            matches!(e, AtlassianError::UnexpectedContent { .. }),
+            "{e:?}"
+        );
+        let e = decode::<serde_json::Value>(&MYSELF, &answer("application/json", " ")).unwrap_err();
+        assert!(e.to_string().contains("an empty body"), "{e}");
+        let v: serde_json::Value =
+            decode(&MYSELF, &answer("application/json", "{\"a\":1}")).unwrap();
+        assert_eq!(v["a"], 1);
+    }
+
+    #[test]
+    fn decode_errors_do_not_repeat_known_secrets() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Wants {
+            n: u64,
+        }
+        let e = decode::<Wants>(
+            &MYSELF,
+            &answer("application/json", "{\"n\":\"CANARY-decode-77aa\"}"),
+        )
+        .unwrap_err();
+        assert!(!e.to_string().contains("CANARY"), "{e}");
+        assert!(e.to_string().contains("getCurrentUser"), "{e}");
+    }
+}

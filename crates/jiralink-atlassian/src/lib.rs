@@ -1,0 +1,56 @@
+//! jiralink's one client for Atlassian: Jira platform REST API v3, Jira Service Management,
+//! Customer Service Management and the OAuth 2.0 gateway.
+//!
+//! - [`http`]: the only place an HTTP client is built (rustls with ring, timeouts, no redirects,
+//!   a jiralink user agent, an extra CA for the simulator or a proxy).
+//! - [`base`]: which host and path prefix a connection uses per API type and auth mode.
+//! - [`auth`]: Basic and bearer credentials; bearer tokens come from a [`TokenSource`].
+//! - [`client`]: [`JiraClient`], which adds credentials, the concurrency limit, retries and the
+//!   observer to every request. Typed operations live in [`platform`], [`jsm`] and [`csm`];
+//!   lists are `Stream`s over Jira's paging (`nextPageToken`, `start`/`limit`, cursors).
+//! - [`retry`]: what is retried, how long to wait ([`RetryPolicy`]), and the injected
+//!   [`Sleeper`] so tests never sleep.
+//! - [`limit`]: the per-connection concurrency limit shared process-wide.
+//! - [`observe`]: the masked record of every exchange for the connection debugger.
+//! - [`probe`](mod@probe): "Test connection".
+//! - [`error`]: the one error type, [`AtlassianError`].
+//!
+//! Invariants: no credential appears in `Debug`, `Display`, logs or observed exchanges; a
+//! request that may create something is never sent twice after an unknown outcome; every wait
+//! goes through the [`Sleeper`].
+
+pub mod auth;
+pub mod base;
+pub mod client;
+pub mod csm;
+pub mod error;
+pub mod http;
+pub mod jsm;
+pub mod limit;
+pub mod observe;
+pub mod operation;
+pub mod platform;
+pub mod probe;
+pub mod retry;
+
+pub use auth::{Credentials, StaticToken, TokenSource};
+pub use base::{ApiBase, AuthRoute};
+pub use client::{JiraClient, JiraClientBuilder};
+pub use csm::{DetailField, Product};
+pub use error::{AmbiguousCause, AtlassianError, TransportKind, parse_retry_after};
+pub use http::{HttpConfig, USER_AGENT, build_client};
+pub use jsm::{CustomerRequest, Organization, RequestFilter, ServiceDesk};
+pub use limit::{ConcurrencyRegistry, LimitPermit, Limiter};
+pub use observe::{
+    Exchange, ExchangeOutcome, MASK, Masker, NoObserver, Observer, RecordingObserver, mask_body,
+    mask_headers, mask_url,
+};
+pub use operation::{Api, Operation};
+pub use platform::{
+    AccessibleResource, BulkFetchRequest, BulkFetchResult, ChangelogRequest, CreatedIssue,
+    EditOptions, Issue, IssueChangelog, IssueInput, Myself, SearchRequest, ServerInfo, TenantInfo,
+};
+pub use probe::{
+    ProbeAccount, ProbeFailure, ProbeFailureKind, ProbeOptions, ProbeReport, ProbeTarget, probe,
+};
+pub use retry::{Jitter, ManualSleeper, Replay, RetryPolicy, Sleeper, TokioSleeper};

@@ -1,0 +1,260 @@
+//! The catalogue of operations the client performs.
+//!
+//! Each entry names the operation as Atlassian's OpenAPI documents do (`operationId`), the API
+//! it belongs to, its method and path template, every query parameter the client may send, and
+//! whether it may be repeated ([`Replay`]). Tests check each entry against the OpenAPI
+//! documents, and every request the client sends against its entry.
+
+use reqwest::Method;
+
+use crate::retry::Replay;
+
+/// Which API an operation belongs to (and so which base URL it uses).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Api {
+    /// Jira platform REST API v3, paths below `/rest/api/3`.
+    Platform,
+    /// Jira Service Management, paths below `/rest/servicedeskapi`.
+    ServiceDesk,
+    /// Customer Service Management, paths below `/api/v1`.
+    Csm,
+    /// The API gateway itself (`/oauth/token/accessible-resources`).
+    Gateway,
+    /// The site host outside the REST API (`/_edge/tenant_info`).
+    Site,
+}
+
+/// One operation of an Atlassian API.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Operation {
+    /// The OpenAPI `operationId` (or a descriptive id where there is no document).
+    pub id: &'static str,
+    /// The API.
+    pub api: Api,
+    /// The HTTP method.
+    pub method: Method,
+    /// The path template relative to the API's base, as in the OpenAPI document.
+    pub path: &'static str,
+    /// Query parameters the client may send.
+    pub query: &'static [&'static str],
+    /// Whether it may be repeated after an unknown outcome.
+    pub replay: Replay,
+}
+
+macro_rules! op {
+    ($name:ident, $id:literal, $api:ident, $method:ident, $path:literal, [$($q:literal),*], $replay:ident) => {
+        #[doc = concat!("`", stringify!($method), " ", $path, "` (", $id, ").")]
+        pub const $name: Operation = Operation {
+            id: $id,
+            api: Api::$api,
+            method: Method::$method,
+            path: $path,
+            query: &[$($q),*],
+            replay: Replay::$replay,
+        };
+    };
+}
+
+op!(
+    MYSELF,
+    "getCurrentUser",
+    Platform,
+    GET,
+    "/myself",
+    ["expand"],
+    Safe
+);
+op!(
+    SERVER_INFO,
+    "getServerInfo",
+    Platform,
+    GET,
+    "/serverInfo",
+    [],
+    Safe
+);
+op!(
+    SEARCH_JQL,
+    "searchAndReconsileIssuesUsingJqlPost",
+    Platform,
+    POST,
+    "/search/jql",
+    [],
+    Safe
+);
+op!(
+    APPROXIMATE_COUNT,
+    "countIssues",
+    Platform,
+    POST,
+    "/search/approximate-count",
+    [],
+    Safe
+);
+op!(
+    ISSUE_GET,
+    "getIssue",
+    Platform,
+    GET,
+    "/issue/{issueIdOrKey}",
+    [
+        "fields",
+        "expand",
+        "properties",
+        "fieldsByKeys",
+        "updateHistory"
+    ],
+    Safe
+);
+op!(
+    ISSUE_CREATE,
+    "createIssue",
+    Platform,
+    POST,
+    "/issue",
+    ["updateHistory"],
+    Unsafe
+);
+op!(
+    ISSUE_EDIT,
+    "editIssue",
+    Platform,
+    PUT,
+    "/issue/{issueIdOrKey}",
+    [
+        "notifyUsers",
+        "returnIssue",
+        "overrideScreenSecurity",
+        "overrideEditableFlag"
+    ],
+    Unsafe
+);
+op!(
+    ISSUE_BULKFETCH,
+    "bulkFetchIssues",
+    Platform,
+    POST,
+    "/issue/bulkfetch",
+    [],
+    Safe
+);
+op!(
+    CHANGELOG_BULKFETCH,
+    "getBulkChangelogs",
+    Platform,
+    POST,
+    "/changelog/bulkfetch",
+    [],
+    Safe
+);
+op!(
+    SERVICE_DESKS,
+    "getServiceDesks",
+    ServiceDesk,
+    GET,
+    "/servicedesk",
+    ["start", "limit"],
+    Safe
+);
+op!(
+    CUSTOMER_REQUESTS,
+    "getCustomerRequests",
+    ServiceDesk,
+    GET,
+    "/request",
+    ["start", "limit", "serviceDeskId", "requestStatus", "expand"],
+    Safe
+);
+op!(
+    ORGANIZATIONS,
+    "getOrganizations",
+    ServiceDesk,
+    GET,
+    "/organization",
+    ["start", "limit", "accountId"],
+    Safe
+);
+op!(
+    CSM_CUSTOMER_DETAILS,
+    "getCustomerDetailFields",
+    Csm,
+    GET,
+    "/customer/details",
+    ["limit", "cursor"],
+    Safe
+);
+op!(
+    CSM_PRODUCTS,
+    "getProducts",
+    Csm,
+    GET,
+    "/product",
+    ["limit", "cursor"],
+    Safe
+);
+op!(
+    ACCESSIBLE_RESOURCES,
+    "getAccessibleResources",
+    Gateway,
+    GET,
+    "/oauth/token/accessible-resources",
+    [],
+    Safe
+);
+op!(
+    TENANT_INFO,
+    "getTenantInfo",
+    Site,
+    GET,
+    "/_edge/tenant_info",
+    [],
+    Safe
+);
+
+/// Every operation, for the checks against the OpenAPI documents.
+pub const ALL: &[&Operation] = &[
+    &MYSELF,
+    &SERVER_INFO,
+    &SEARCH_JQL,
+    &APPROXIMATE_COUNT,
+    &ISSUE_GET,
+    &ISSUE_CREATE,
+    &ISSUE_EDIT,
+    &ISSUE_BULKFETCH,
+    &CHANGELOG_BULKFETCH,
+    &SERVICE_DESKS,
+    &CUSTOMER_REQUESTS,
+    &ORGANIZATIONS,
+    &CSM_CUSTOMER_DETAILS,
+    &CSM_PRODUCTS,
+    &ACCESSIBLE_RESOURCES,
+    &TENANT_INFO,
+];
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_only_reads_are_replayable() {
+        let ids: HashSet<_> = ALL.iter().map(|o| o.id).collect();
+        assert_eq!(ids.len(), ALL.len());
+        for op in ALL {
+            let search_post = matches!(
+                op.path,
+                "/search/jql"
+                    | "/search/approximate-count"
+                    | "/issue/bulkfetch"
+                    | "/changelog/bulkfetch"
+            );
+            let expected = if op.method == Method::GET || search_post {
+                Replay::Safe
+            } else {
+                Replay::Unsafe
+            };
+            assert_eq!(op.replay, expected, "{}", op.id);
+        }
+    }
+}

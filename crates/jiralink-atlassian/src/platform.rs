@@ -1,0 +1,519 @@
+//! Typed operations of the Jira platform REST API v3 and the gateway.
+//!
+//! Response types hold the fields jiralink uses; everything else Jira sends is kept in
+//! `extra`, so nothing is lost when a record is passed on.
+
+use futures::{Stream, TryStreamExt as _, stream};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::{
+    client::JiraClient,
+    error::AtlassianError,
+    operation::{
+        ACCESSIBLE_RESOURCES, APPROXIMATE_COUNT, CHANGELOG_BULKFETCH, ISSUE_BULKFETCH,
+        ISSUE_CREATE, ISSUE_EDIT, ISSUE_GET, MYSELF, SEARCH_JQL, SERVER_INFO, TENANT_INFO,
+    },
+};
+
+/// The account a connection acts as (`GET /myself`).
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Myself {
+    /// Atlassian account id.
+    pub account_id: String,
+    /// Name shown in Jira.
+    pub display_name: Option<String>,
+    /// E-mail, when the account's privacy settings show it.
+    pub email_address: Option<String>,
+    /// The account's time zone, which JQL dates without a zone are read in.
+    pub time_zone: Option<String>,
+    /// Whether the account is active.
+    pub active: Option<bool>,
+    /// `atlassian`, `app` or `customer`.
+    pub account_type: Option<String>,
+    /// Everything else.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `GET /serverInfo`.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerInfo {
+    /// The site's base URL.
+    pub base_url: Option<String>,
+    /// Jira version.
+    pub version: Option<String>,
+    /// `Cloud` on Jira Cloud.
+    pub deployment_type: Option<String>,
+    /// The site's title.
+    pub server_title: Option<String>,
+    /// Everything else.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A site an OAuth 2.0 token may reach (`GET /oauth/token/accessible-resources`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessibleResource {
+    /// The cloud id.
+    pub id: String,
+    /// The site's name.
+    pub name: String,
+    /// The site URL; choose sites by it, never by position.
+    pub url: String,
+    /// Scopes granted for this site.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Site avatar.
+    pub avatar_url: Option<String>,
+}
+
+/// `GET {site}/_edge/tenant_info`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantInfo {
+    /// The cloud id of the site.
+    pub cloud_id: String,
+}
+
+/// An issue as search, get and bulk fetch return it.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub struct Issue {
+    /// Numeric id, as text.
+    pub id: String,
+    /// Issue key, e.g. `ED-24`.
+    pub key: Option<String>,
+    /// The REST URL of the issue.
+    #[serde(rename = "self")]
+    pub self_url: Option<String>,
+    /// The requested fields.
+    #[serde(default)]
+    pub fields: Map<String, Value>,
+    /// Everything else (`changelog`, `renderedFields`, `properties`, …).
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// An issue search (`POST /search/jql`). Leave `fields` empty for ids only.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchRequest {
+    /// A bounded JQL query.
+    pub jql: String,
+    /// Fields to return (`*all`, `*navigable`, names, `-name` to exclude).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<String>,
+    /// Comma-separated expansions, e.g. `changelog,names`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expand: Option<String>,
+    /// Issue properties to return (at most 5).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub properties: Vec<String>,
+    /// Whether `fields` holds field keys rather than ids.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub fields_by_keys: bool,
+    /// Page size (Jira's default 50).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_results: Option<u32>,
+    /// Issue ids to read consistently despite index lag (at most 50).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reconcile_issues: Vec<u64>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SearchBody<'a> {
+    #[serde(flatten)]
+    request: &'a SearchRequest,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_page_token: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SearchPage {
+    #[serde(default)]
+    issues: Vec<Issue>,
+    #[serde(default)]
+    is_last: Option<bool>,
+    next_page_token: Option<String>,
+}
+
+/// `POST /issue` body: `fields` and `update` as in the OpenAPI `IssueUpdateDetails`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct IssueInput {
+    /// Field values to set.
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub fields: Map<String, Value>,
+    /// Update operations (`add`, `set`, `remove`, …) per field.
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub update: Map<String, Value>,
+    /// Issue properties to set, `[{"key":…,"value":…}]`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub properties: Vec<Value>,
+}
+
+/// The answer to `POST /issue`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+pub struct CreatedIssue {
+    /// Numeric id, as text.
+    pub id: String,
+    /// Issue key.
+    pub key: String,
+    /// REST URL.
+    #[serde(rename = "self")]
+    pub self_url: Option<String>,
+}
+
+/// Options of `PUT /issue/{key}`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct EditOptions {
+    /// Send notifications (Jira's default: yes).
+    pub notify_users: bool,
+}
+
+impl Default for EditOptions {
+    fn default() -> Self {
+        Self { notify_users: true }
+    }
+}
+
+/// `POST /issue/bulkfetch` body.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkFetchRequest {
+    /// Issue ids or keys (at most 100).
+    pub issue_ids_or_keys: Vec<String>,
+    /// Fields to return (Jira's default `*navigable`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<String>,
+    /// Expansions.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expand: Vec<String>,
+    /// Issue properties (at most 5).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub properties: Vec<String>,
+    /// Whether `fields` holds keys.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub fields_by_keys: bool,
+}
+
+/// The answer to `POST /issue/bulkfetch`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkFetchResult {
+    /// Issues found, by ascending id.
+    #[serde(default)]
+    pub issues: Vec<Issue>,
+    /// Problems per requested issue.
+    #[serde(default)]
+    pub issue_errors: Vec<Value>,
+}
+
+/// `POST /changelog/bulkfetch` body (without the page token).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangelogRequest {
+    /// Issue ids or keys (1 to 1000).
+    pub issue_ids_or_keys: Vec<String>,
+    /// Only changes to these fields (at most 10).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub field_ids: Vec<String>,
+    /// Page size (Jira's default 1000).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_results: Option<u32>,
+}
+
+/// The changelog of one issue, as one page of `POST /changelog/bulkfetch` holds it.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssueChangelog {
+    /// Issue id.
+    pub issue_id: String,
+    /// Change groups (`id`, `author`, `created`, `items`), oldest first.
+    #[serde(default)]
+    pub change_histories: Vec<Value>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ChangelogBody<'a> {
+    #[serde(flatten)]
+    request: &'a ChangelogRequest,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_page_token: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ChangelogPage {
+    #[serde(default)]
+    issue_change_logs: Vec<IssueChangelog>,
+    next_page_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Count {
+    count: u64,
+}
+
+#[derive(Serialize)]
+struct JqlOnly<'a> {
+    jql: &'a str,
+}
+
+impl JiraClient {
+    /// The account the credentials belong to.
+    ///
+    /// # Errors
+    /// Any [`AtlassianError`].
+    pub async fn myself(&self) -> Result<Myself, AtlassianError> {
+        self.json(self.call(&MYSELF, &["myself"])?).await
+    }
+
+    /// The site's version and base URL.
+    ///
+    /// # Errors
+    /// Any [`AtlassianError`].
+    pub async fn server_info(&self) -> Result<ServerInfo, AtlassianError> {
+        self.json(self.call(&SERVER_INFO, &["serverInfo"])?).await
+    }
+
+    /// The sites and scopes an OAuth 2.0 token may reach (bearer credentials, gateway).
+    ///
+    /// # Errors
+    /// Any [`AtlassianError`].
+    pub async fn accessible_resources(&self) -> Result<Vec<AccessibleResource>, AtlassianError> {
+        self.json(self.call(
+            &ACCESSIBLE_RESOURCES,
+            &["oauth", "token", "accessible-resources"],
+        )?)
+        .await
+    }
+
+    /// The site's cloud id from `{site}/_edge/tenant_info`, asked without credentials.
+    ///
+    /// # Errors
+    /// Any [`AtlassianError`].
+    pub async fn tenant_info(&self) -> Result<TenantInfo, AtlassianError> {
+        self.json(
+            self.call(&TENANT_INFO, &["_edge", "tenant_info"])?
+                .anonymous(),
+        )
+        .await
+    }
+
+    /// Every issue matching `request`, page by page over `nextPageToken`, until Jira says
+    /// `isLast` or sends no token. A page that repeats the previous token ends the stream with
+    /// an error rather than looping.
+    pub fn search_jql(
+        &self,
+        request: SearchRequest,
+    ) -> impl Stream<Item = Result<Issue, AtlassianError>> + Send + 'static {
+        let client = self.clone();
+        let pages = stream::try_unfold(
+            (Some(None::<String>), client, request),
+            |(token, client, request)| async move {
+                let Some(token) = token else {
+                    return Ok(None);
+                };
+                let body = SearchBody {
+                    request: &request,
+                    next_page_token: token.as_deref(),
+                };
+                let call = client
+                    .call(&SEARCH_JQL, &["search", "jql"])?
+                    .json_body(&body)?;
+                let page: SearchPage = client.json(call).await?;
+                let next = match (page.is_last, page.next_page_token) {
+                    (Some(true), _) | (_, None) => None,
+                    (_, Some(next)) if Some(&next) == token.as_ref() => {
+                        return Err(AtlassianError::Decode {
+                            what: SEARCH_JQL.id,
+                            detail: "jira sent the same nextPageToken twice".to_owned(),
+                        });
+                    }
+                    (_, Some(next)) => Some(Some(next)),
+                };
+                Ok(Some((page.issues, (next, client, request))))
+            },
+        );
+        flatten_pages(pages)
+    }
+
+    /// The changelogs of many issues, page by page over `nextPageToken` (an issue with many
+    /// changes may span pages, so the same `issue_id` can come more than once).
+    pub fn changelog_bulkfetch(
+        &self,
+        request: ChangelogRequest,
+    ) -> impl Stream<Item = Result<IssueChangelog, AtlassianError>> + Send + 'static {
+        let client = self.clone();
+        let pages = stream::try_unfold(
+            (Some(None::<String>), client, request),
+            |(token, client, request)| async move {
+                let Some(token) = token else {
+                    return Ok(None);
+                };
+                let body = ChangelogBody {
+                    request: &request,
+                    next_page_token: token.as_deref(),
+                };
+                let call = client
+                    .call(&CHANGELOG_BULKFETCH, &["changelog", "bulkfetch"])?
+                    .json_body(&body)?;
+                let page: ChangelogPage = client.json(call).await?;
+                let next = match page.next_page_token {
+                    None => None,
+                    Some(next) if Some(&next) == token.as_ref() => {
+                        return Err(AtlassianError::Decode {
+                            what: CHANGELOG_BULKFETCH.id,
+                            detail: "jira sent the same nextPageToken twice".to_owned(),
+                        });
+                    }
+                    Some(next) => Some(Some(next)),
+                };
+                Ok(Some((page.issue_change_logs, (next, client, request))))
+            },
+        );
+        flatten_pages(pages)
+    }
+
+    /// An estimate of how many issues match a bounded `jql`.
+    ///
+    /// # Errors
+    /// Any [`AtlassianError`].
+    pub async fn approximate_count(&self, jql: &str) -> Result<u64, AtlassianError> {
+        let call = self
+            .call(&APPROXIMATE_COUNT, &["search", "approximate-count"])?
+            .json_body(&JqlOnly { jql })?;
+        let count: Count = self.json(call).await?;
+        Ok(count.count)
+    }
+
+    /// One issue; `fields` empty means Jira's default (all fields).
+    ///
+    /// # Errors
+    /// Any [`AtlassianError`].
+    pub async fn issue_get(&self, key: &str, fields: &[&str]) -> Result<Issue, AtlassianError> {
+        let mut call = self.call(&ISSUE_GET, &["issue", key])?;
+        if !fields.is_empty() {
+            call = call.query("fields", fields.join(","));
+        }
+        self.json(call).await
+    }
+
+    /// Creates an issue. Never sent twice: after a timeout or a reset it fails with
+    /// [`AtlassianError::Ambiguous`], and the caller must check whether it exists.
+    ///
+    /// # Errors
+    /// Any [`AtlassianError`].
+    pub async fn issue_create(&self, issue: &IssueInput) -> Result<CreatedIssue, AtlassianError> {
+        let call = self.call(&ISSUE_CREATE, &["issue"])?.json_body(issue)?;
+        self.json(call).await
+    }
+
+    /// Edits an issue (204 on success).
+    ///
+    /// # Errors
+    /// Any [`AtlassianError`].
+    pub async fn issue_edit(
+        &self,
+        key: &str,
+        edit: &IssueInput,
+        options: EditOptions,
+    ) -> Result<(), AtlassianError> {
+        let mut call = self.call(&ISSUE_EDIT, &["issue", key])?.json_body(edit)?;
+        if !options.notify_users {
+            call = call.query("notifyUsers", "false");
+        }
+        self.execute(call).await.map(drop)
+    }
+
+    /// Up to 100 issues by id or key in one request.
+    ///
+    /// # Errors
+    /// Any [`AtlassianError`].
+    pub async fn issue_bulkfetch(
+        &self,
+        request: &BulkFetchRequest,
+    ) -> Result<BulkFetchResult, AtlassianError> {
+        let call = self
+            .call(&ISSUE_BULKFETCH, &["issue", "bulkfetch"])?
+            .json_body(request)?;
+        self.json(call).await
+    }
+}
+
+/// Turns a stream of pages into a stream of records; the first error ends it.
+pub(crate) fn flatten_pages<T, S>(
+    pages: S,
+) -> impl Stream<Item = Result<T, AtlassianError>> + Send + 'static
+where
+    T: Send + 'static,
+    S: Stream<Item = Result<Vec<T>, AtlassianError>> + Send + 'static,
+{
+    pages
+        .map_ok(|records| stream::iter(records.into_iter().map(Ok::<T, AtlassianError>)))
+        .try_flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use pretty_assertions::assert_eq;
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn search_body_matches_the_openapi_field_names() {
+        let request = SearchRequest {
+            jql: "project = A ORDER BY key".into(),
+            fields: vec!["summary".into()],
+            expand: Some("names".into()),
+            max_results: Some(2),
+            reconcile_issues: vec![10000],
+            ..SearchRequest::default()
+        };
+        let body = SearchBody {
+            request: &request,
+            next_page_token: Some("t1"),
+        };
+        assert_eq!(
+            serde_json::to_value(&body).unwrap(),
+            json!({"jql":"project = A ORDER BY key","fields":["summary"],"expand":"names","maxResults":2,"reconcileIssues":[10000],"nextPageToken":"t1"})
+        );
+        let first = SearchBody {
+            request: &SearchRequest {
+                jql: "x".into(),
+                ..SearchRequest::default()
+            },
+            next_page_token: None,
+        };
+        assert_eq!(serde_json::to_value(&first).unwrap(), json!({"jql":"x"}));
+    }
+
+    #[test]
+    fn issues_keep_unknown_fields() {
+        let issue: Issue = serde_json::from_value(
+            json!({"id":"1","key":"A-1","self":"u","fields":{"summary":"s"},"changelog":{"histories":[]}}),
+        )
+        .unwrap();
+        assert_eq!(issue.fields["summary"], "s");
+        assert!(issue.extra.contains_key("changelog"));
+    }
+
+    #[test]
+    fn myself_reads_the_documented_shape() {
+        let me: Myself = serde_json::from_value(json!({
+            "accountId":"5b10","accountType":"atlassian","active":true,"displayName":"Mia",
+            "emailAddress":"mia@example.com","timeZone":"Australia/Sydney","self":"u"
+        }))
+        .unwrap();
+        assert_eq!(me.account_id, "5b10");
+        assert_eq!(me.time_zone.as_deref(), Some("Australia/Sydney"));
+        assert_eq!(me.extra["self"], "u");
+    }
+}

@@ -1,0 +1,130 @@
+//! Integration tests: request shapes against wiremock, the operations against Atlassian's
+//! OpenAPI documents, and retries, paging, limits and connection tests against wiremock and the
+//! simulator on 127.0.0.1. No test sleeps: retries wait through a `ManualSleeper`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers fail the test by panicking"
+)]
+
+mod limits;
+mod openapi;
+mod paging;
+mod probe;
+mod retries;
+mod secrets;
+mod shapes;
+mod sim_paging;
+
+use std::sync::Arc;
+
+use jiralink_atlassian::{
+    ApiBase, AuthRoute, Credentials, HttpConfig, JiraClient, JiraClientBuilder, ManualSleeper,
+    RetryPolicy, build_client,
+};
+use jiralink_domain::{
+    ApiType, AtlassianEndpoints, ConcurrencyLevel, ConnectionAuth, ConnectionName,
+    ConnectionSettings, Email, Subdomain,
+};
+use jiralink_sim::{Sim, SimConfig, SimHandle};
+use jiralink_vault::ApiToken;
+use url::Url;
+
+/// The account e-mail used against wiremock.
+pub(crate) const EMAIL: &str = "fred@example.com";
+/// The API token used against wiremock.
+pub(crate) const TOKEN: &str = "freds_api_token";
+/// `Basic base64(fred@example.com:freds_api_token)`.
+pub(crate) const BASIC: &str = "Basic ZnJlZEBleGFtcGxlLmNvbTpmcmVkc19hcGlfdG9rZW4=";
+
+/// The audited HTTP client with default settings.
+pub(crate) fn http() -> reqwest::Client {
+    build_client(&HttpConfig::default()).expect("client builds")
+}
+
+/// Endpoints whose site template is `{base}/{subdomain}` and whose gateway is `base`.
+pub(crate) fn endpoints_at(base: &str) -> AtlassianEndpoints {
+    let base = Url::parse(base).expect("base URL");
+    AtlassianEndpoints {
+        site_url_template: format!("{}/{{subdomain}}", base.as_str().trim_end_matches('/')),
+        api_gateway: base.clone(),
+        auth_server: base,
+    }
+}
+
+/// The simulator's endpoints.
+pub(crate) fn sim_endpoints(sim: &SimHandle) -> AtlassianEndpoints {
+    AtlassianEndpoints {
+        site_url_template: sim.site_url_template(),
+        api_gateway: Url::parse(&sim.api_gateway()).expect("gateway"),
+        auth_server: Url::parse(&sim.auth_server()).expect("auth server"),
+    }
+}
+
+pub(crate) fn demo() -> Subdomain {
+    Subdomain::from_label("demo").expect("subdomain")
+}
+
+/// Basic credentials.
+pub(crate) fn basic(email: &str, token: &str) -> Credentials {
+    Credentials::basic(Email::parse(email).expect("email"), ApiToken::new(token))
+}
+
+/// A client for the site `demo` at `endpoints`, with fred's credentials, no-wait retries and
+/// fixed jitter.
+pub(crate) fn site_client(endpoints: &AtlassianEndpoints) -> (JiraClientBuilder, ManualSleeper) {
+    let base = ApiBase::resolve(
+        endpoints,
+        ApiType::CloudPlatform,
+        AuthRoute::BasicClassic,
+        Some(&demo()),
+        None,
+    )
+    .expect("base");
+    builder(base, basic(EMAIL, TOKEN))
+}
+
+/// A builder with a manual sleeper and jitter fixed at 1.
+pub(crate) fn builder(
+    base: ApiBase,
+    credentials: Credentials,
+) -> (JiraClientBuilder, ManualSleeper) {
+    let sleeper = ManualSleeper::new();
+    let b = JiraClient::builder(http(), base, credentials)
+        .sleeper(Arc::new(sleeper.clone()))
+        .retry_policy(RetryPolicy {
+            jitter: 1.0..=1.0,
+            ..RetryPolicy::default()
+        });
+    (b, sleeper)
+}
+
+/// Starts a simulator with the test configuration.
+pub(crate) async fn sim() -> SimHandle {
+    Sim::start(SimConfig::for_tests())
+        .await
+        .expect("simulator starts")
+}
+
+/// Cloud Platform settings for `demo` with Basic auth.
+pub(crate) fn basic_settings(email: &str) -> ConnectionSettings {
+    ConnectionSettings {
+        name: ConnectionName::parse("Jira").expect("name"),
+        api_type: ApiType::CloudPlatform,
+        subdomain: Some(demo()),
+        auth: ConnectionAuth::Basic {
+            username: Email::parse(email).expect("email"),
+        },
+        concurrency_level: ConcurrencyLevel::default(),
+    }
+}
+
+/// Fails if `text` contains `secret` or any 6-character piece of it.
+pub(crate) fn assert_no_secret(text: &str, secret: &str) {
+    let chars: Vec<char> = secret.chars().collect();
+    for window in chars.windows(6) {
+        let piece: String = window.iter().collect();
+        assert!(!text.contains(&piece), "{piece:?} leaked in {text}");
+    }
+}

@@ -1,0 +1,178 @@
+//! Every operation the client performs exists in Atlassian's OpenAPI documents with the same
+//! method, and every query parameter (and request body property) the client may send is
+//! declared there. The documents are read from `shared/specs` beside the workspace, or from
+//! `$JIRALINK_SPECS_DIR`.
+
+use std::path::PathBuf;
+
+use jiralink_atlassian::{
+    Api, BulkFetchRequest, ChangelogRequest, IssueInput, SearchRequest, operation,
+};
+use serde_json::{Value, json};
+
+fn specs_dir() -> PathBuf {
+    std::env::var_os("JIRALINK_SPECS_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/specs"),
+        PathBuf::from,
+    )
+}
+
+fn load(name: &str) -> Value {
+    let path = specs_dir().join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "cannot read {} ({e}); set JIRALINK_SPECS_DIR",
+            path.display()
+        )
+    });
+    serde_json::from_str(&text).expect("spec is JSON")
+}
+
+fn resolve<'a>(spec: &'a Value, value: &'a Value) -> &'a Value {
+    match value.get("$ref").and_then(Value::as_str) {
+        Some(r) => {
+            let pointer = r.trim_start_matches('#');
+            spec.pointer(pointer)
+                .unwrap_or_else(|| panic!("unresolved {r}"))
+        }
+        None => value,
+    }
+}
+
+/// The query parameters an operation declares (path-level and operation-level).
+fn declared_query(spec: &Value, path_item: &Value, op: &Value) -> Vec<String> {
+    let mut names = Vec::new();
+    for list in [path_item.get("parameters"), op.get("parameters")]
+        .into_iter()
+        .flatten()
+    {
+        for p in list.as_array().into_iter().flatten() {
+            let p = resolve(spec, p);
+            if p["in"] == "query" {
+                names.push(p["name"].as_str().unwrap_or_default().to_owned());
+            }
+        }
+    }
+    names
+}
+
+#[test]
+fn every_operation_and_query_parameter_is_declared() {
+    let platform = load("jira-platform-v3.openapi.json");
+    let jsm = load("jira-service-management.openapi.json");
+    let mut checked = 0;
+    for op in operation::ALL {
+        let (spec, full_path) = match op.api {
+            Api::Platform => (&platform, format!("/rest/api/3{}", op.path)),
+            Api::ServiceDesk => (&jsm, format!("/rest/servicedeskapi{}", op.path)),
+            // No OpenAPI document in shared/specs for these.
+            Api::Csm | Api::Gateway | Api::Site => continue,
+        };
+        let path_item = spec["paths"]
+            .get(&full_path)
+            .unwrap_or_else(|| panic!("{} {full_path} is not in the spec", op.id));
+        let method = op.method.as_str().to_ascii_lowercase();
+        let spec_op = path_item
+            .get(&method)
+            .unwrap_or_else(|| panic!("{method} {full_path} is not in the spec"));
+        assert_eq!(spec_op["operationId"], op.id, "{full_path}");
+        let declared = declared_query(spec, path_item, spec_op);
+        for q in op.query {
+            assert!(
+                declared.iter().any(|d| d == q),
+                "{}: query parameter {q} is not declared ({declared:?})",
+                op.id
+            );
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 12, "platform and JSM operations checked");
+}
+
+/// The top-level property names of a request body schema.
+fn body_properties(spec: &Value, path: &str, method: &str) -> Vec<String> {
+    let schema =
+        &spec["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"];
+    let schema = resolve(spec, schema);
+    schema["properties"]
+        .as_object()
+        .expect("object schema")
+        .keys()
+        .cloned()
+        .collect()
+}
+
+fn assert_keys_declared(body: &Value, declared: &[String], what: &str) {
+    for key in body.as_object().expect("object body").keys() {
+        assert!(
+            declared.contains(key),
+            "{what}: body property {key} not declared"
+        );
+    }
+}
+
+#[test]
+fn request_bodies_use_declared_property_names() {
+    let spec = load("jira-platform-v3.openapi.json");
+    let search = serde_json::to_value(SearchRequest {
+        jql: "x".into(),
+        fields: vec!["a".into()],
+        expand: Some("names".into()),
+        properties: vec!["p".into()],
+        fields_by_keys: true,
+        max_results: Some(1),
+        reconcile_issues: vec![1],
+    })
+    .unwrap();
+    let mut search_page = search.clone();
+    search_page["nextPageToken"] = json!("t");
+    assert_keys_declared(
+        &search_page,
+        &body_properties(&spec, "/rest/api/3/search/jql", "post"),
+        "search/jql",
+    );
+    assert_keys_declared(
+        &json!({"jql": "x"}),
+        &body_properties(&spec, "/rest/api/3/search/approximate-count", "post"),
+        "approximate-count",
+    );
+    let bulk = serde_json::to_value(BulkFetchRequest {
+        issue_ids_or_keys: vec!["A-1".into()],
+        fields: vec!["a".into()],
+        expand: vec!["names".into()],
+        properties: vec!["p".into()],
+        fields_by_keys: true,
+    })
+    .unwrap();
+    assert_keys_declared(
+        &bulk,
+        &body_properties(&spec, "/rest/api/3/issue/bulkfetch", "post"),
+        "bulkfetch",
+    );
+    let mut changelog = serde_json::to_value(ChangelogRequest {
+        issue_ids_or_keys: vec!["A-1".into()],
+        field_ids: vec!["status".into()],
+        max_results: Some(10),
+    })
+    .unwrap();
+    changelog["nextPageToken"] = json!("t");
+    assert_keys_declared(
+        &changelog,
+        &body_properties(&spec, "/rest/api/3/changelog/bulkfetch", "post"),
+        "changelog/bulkfetch",
+    );
+    let input = serde_json::to_value(IssueInput {
+        fields: json!({"summary": "s"}).as_object().unwrap().clone(),
+        update: json!({"labels": []}).as_object().unwrap().clone(),
+        properties: vec![json!({"key": "k", "value": 1})],
+    })
+    .unwrap();
+    for method in ["post", "put"] {
+        let path = if method == "post" {
+            "/rest/api/3/issue"
+        } else {
+            "/rest/api/3/issue/{issueIdOrKey}"
+        };
+        assert_keys_declared(&input, &body_properties(&spec, path, method), path);
+    }
+}
