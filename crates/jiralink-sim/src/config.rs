@@ -20,7 +20,7 @@ pub enum DataSize {
     Small,
     /// Enough data to page through.
     Medium,
-    /// Thousands of issues for load and paging tests.
+    /// 1,000,000 issues on the default site, generated on demand for load and paging tests.
     Large,
 }
 

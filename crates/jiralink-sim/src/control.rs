@@ -594,6 +594,7 @@ pub fn router() -> Router<SimState> {
             let n = control(&s).revoke_grants(b.client_id.as_deref(), b.email.as_deref());
             Json(json!({ "revoked": n }))
         }))
+        .merge(crate::data::dump::router())
 }
 
 async fn put_knobs(State(s): State<SimState>, Json(knobs): Json<Knobs>) -> Response {

@@ -172,12 +172,19 @@ pub const EXTRA_SCOPES: &[&str] = &[
     "read:customer:jira-service-management",
     "write:customer:jira-service-management",
     "read:customer.detail:jira-service-management",
+    "write:customer.detail:jira-service-management",
     "read:customer.detail-field:jira-service-management",
     "write:customer.detail-field:jira-service-management",
+    "read:customer.profile:jira-service-management",
+    "write:customer.profile:jira-service-management",
     "read:organization:jira-service-management",
     "write:organization:jira-service-management",
+    "read:organization.detail:jira-service-management",
+    "write:organization.detail:jira-service-management",
     "read:organization.detail-field:jira-service-management",
     "write:organization.detail-field:jira-service-management",
+    "read:organization.profile:jira-service-management",
+    "write:organization.profile:jira-service-management",
     "read:product:jira-service-management",
     "write:product:jira-service-management",
     "read:entitlement:jira-service-management",
@@ -244,6 +251,33 @@ mod tests {
         assert!(known.contains("offline_access"));
         assert!(known.contains("read:jira-work"));
         assert!(known.contains("read:issue-details:jira"));
+    }
+
+    /// Every `…:jira-service-management` scope a CSM handler checks must be grantable, or no
+    /// OAuth app or scoped token could ever call that operation.
+    #[test]
+    fn every_scope_the_csm_routes_check_is_known() {
+        let sources = [
+            include_str!("csm/mod.rs"),
+            include_str!("csm/customer.rs"),
+            include_str!("csm/organization.rs"),
+            include_str!("csm/product.rs"),
+            include_str!("csm/details.rs"),
+            include_str!("csm/bulk.rs"),
+            include_str!("csm/store.rs"),
+        ];
+        let checked: BTreeSet<&str> = sources
+            .iter()
+            .flat_map(|s| s.split('"'))
+            .filter(|t| {
+                t.ends_with(":jira-service-management")
+                    && (t.starts_with("read:") || t.starts_with("write:"))
+            })
+            .collect();
+        assert!(checked.len() >= 20, "{checked:?}");
+        let known = ScopeTable::get().known_scopes();
+        let missing: Vec<&&str> = checked.iter().filter(|s| !known.contains(**s)).collect();
+        assert!(missing.is_empty(), "not grantable: {missing:?}");
     }
 
     #[test]

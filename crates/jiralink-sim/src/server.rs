@@ -199,6 +199,8 @@ impl SimHandle {
 fn app_router(state: SimState) -> Router {
     Router::new()
         .merge(crate::platform::router())
+        .merge(crate::jsm::router(state.clone()))
+        .merge(crate::csm::router())
         .merge(crate::oauth::router())
         .route("/avatars/{file}", get(avatar))
         .fallback(not_found)

@@ -6,8 +6,26 @@
 //! v2 and v3 differ (v3 uses ADF for rich text, v2 plain strings).
 //!
 //! Also served here: the 410 answers for the removed `/search` family (CHANGE-2046).
+//!
+//! | Module | Endpoints |
+//! |---|---|
+//! | [`myself`] | `/myself`, `/serverInfo` |
+//! | [`search`] | `/search/jql`, `/search/approximate-count` |
+//! | [`issues`] | `/issue`, `/issue/bulk`, `/issue/bulkfetch`, `/issue/{k}`, transitions, properties, createmeta, editmeta |
+//! | [`comments`] | comments, worklogs, changelogs, `/changelog/bulkfetch` |
+//! | [`catalog`] | `/project/search`, `/project/{k}`, `/field`, `/field/search`, `/issuetype`, `/status`, `/user/search`, `/users/search` |
+//!
+//! Issue data comes from [`crate::data`]; [`render`] writes it in Jira's shapes.
 
+pub mod catalog;
+pub mod comments;
+pub mod fields;
+pub mod issues;
+pub mod json;
 pub mod myself;
+pub mod params;
+pub mod render;
+pub mod search;
 
 use axum::Router;
 use axum::extract::FromRequestParts;
@@ -97,6 +115,10 @@ pub fn router() -> Router<SimState> {
     r = versioned(r, "/search/id", &post(search_removed));
     r = versioned(r, "/expression/eval", &post(search_removed));
     r.merge(myself::router())
+        .merge(search::router())
+        .merge(issues::router())
+        .merge(comments::router())
+        .merge(catalog::router())
 }
 
 #[cfg(test)]

@@ -182,6 +182,10 @@ async fn dropped_connections_close_without_a_response() {
 }
 
 #[tokio::test]
+#[expect(
+    clippy::disallowed_methods,
+    reason = "test clients talk to the local simulator"
+)]
 async fn held_requests_time_out_clients_and_release_on_the_sim_clock() {
     let sim = start().await;
     let control = sim.control();
@@ -458,6 +462,10 @@ async fn control_http_api_covers_knobs_faults_clock_identities_and_log() {
     assert!(sim.control().requests().is_empty());
 }
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "test clients talk to the local simulator"
+)]
 fn tls_client(ca_pem: Option<&[u8]>) -> reqwest::Client {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject as _;

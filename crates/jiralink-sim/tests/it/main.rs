@@ -7,9 +7,15 @@
 )]
 
 mod auth;
+mod csm;
+mod data;
 mod jql;
+mod jsm;
 mod knobs;
 mod oauth;
+mod platform;
+mod platform_issues;
+mod platform_search;
 
 use base64::Engine as _;
 use jiralink_sim::{Sim, SimConfig, SimHandle};
@@ -26,6 +32,10 @@ pub(crate) async fn start_with(config: SimConfig) -> SimHandle {
 }
 
 /// A client that never follows redirects, so tests see every 302.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "test clients talk to the local simulator"
+)]
 pub(crate) fn client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()

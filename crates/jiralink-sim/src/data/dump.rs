@@ -1,0 +1,255 @@
+//! JSON dump and load of every site's data, and their control routes.
+//!
+//! ```json
+//! {"version":1,"seed":1,"sites":{"demo":{
+//!   "size":"small","generated":96,"anchor_ms":1767571200000,
+//!   "counters":{"next_id":10097,"next_comment":10768,"next_worklog":10384,"next_history":11536,
+//!               "next_number":{"10000":41}},
+//!   "issues":[{"written_ms":1767605400000,"issue":{…}}],
+//!   "deleted":{"10003":1767605400000}}}}
+//! ```
+//!
+//! `issues` lists only created or changed issues; generated ones are rebuilt from the seed.
+//!
+//! | Route | Body | Answer |
+//! |---|---|---|
+//! | `GET /_sim/state/dump` | | the dump |
+//! | `POST /_sim/state/load` | a dump | 204; 400 `{"error":…}` |
+//! | `POST /_sim/state/generate` | `{"site":"demo","issues":1000000}` | 204: regenerates the site with that many issues, dropping its changes |
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::error::DataError;
+use super::model::Issue;
+use super::store::SiteData;
+use super::{SiteEntry, Sites, seeded_members};
+use crate::config::DataSize;
+use crate::control::{Control, ControlError};
+use crate::state::{SimState, lock};
+
+/// Dump format version.
+pub const DUMP_VERSION: u32 = 1;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct DumpFile {
+    version: u32,
+    seed: u64,
+    sites: BTreeMap<String, SiteDump>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Counters {
+    next_id: u64,
+    next_comment: u64,
+    next_worklog: u64,
+    next_history: u64,
+    next_number: BTreeMap<u64, u64>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredIssue {
+    written_ms: i64,
+    issue: Issue,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct SiteDump {
+    size: DataSize,
+    generated: u64,
+    anchor_ms: i64,
+    counters: Counters,
+    issues: Vec<StoredIssue>,
+    deleted: BTreeMap<u64, i64>,
+}
+
+fn dump_site(data: &SiteData) -> SiteDump {
+    let issues = data
+        .overlay
+        .iter()
+        .filter(|(id, _)| !data.deleted.contains_key(id))
+        .filter_map(|(_, stored)| stored.current())
+        .filter(|v| v.at != i64::MIN)
+        .map(|v| StoredIssue {
+            written_ms: v.at,
+            issue: (*v.issue).clone(),
+        })
+        .collect();
+    SiteDump {
+        size: data.size,
+        generated: data.generated_count(),
+        anchor_ms: data.anchor_ms(),
+        counters: Counters {
+            next_id: data.next_id,
+            next_comment: data.next_comment,
+            next_worklog: data.next_worklog,
+            next_history: data.next_history,
+            next_number: data.next_number.clone(),
+        },
+        issues,
+        deleted: data.deleted.clone(),
+    }
+}
+
+/// Every generated-so-far site's data as JSON (sites never used are not listed: they
+/// regenerate identically).
+pub fn dump(state: &SimState) -> Value {
+    let sites = state.shared(Sites::default);
+    let entries: Vec<(String, Arc<SiteEntry>)> = lock(&sites.map)
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let mut out = BTreeMap::new();
+    for (subdomain, entry) in entries {
+        out.insert(subdomain, dump_site(&entry.read()));
+    }
+    serde_json::to_value(DumpFile {
+        version: DUMP_VERSION,
+        seed: state.config().seed,
+        sites: out,
+    })
+    .unwrap_or(Value::Null)
+}
+
+/// Replaces every site's data with a dump. Sites not in the dump start over from the seed.
+pub fn load(state: &SimState, dump: Value) -> Result<(), DataError> {
+    let file: DumpFile =
+        serde_json::from_value(dump).map_err(|e| DataError::Dump(e.to_string()))?;
+    if file.version != DUMP_VERSION {
+        return Err(DataError::Dump(format!(
+            "version {} is not supported (expected {DUMP_VERSION})",
+            file.version
+        )));
+    }
+    let seed = state.config().seed;
+    if file.seed != seed {
+        return Err(DataError::Dump(format!(
+            "it was made with seed {}; start the simulator with that seed",
+            file.seed
+        )));
+    }
+    let mut rebuilt = Vec::new();
+    for (subdomain, site) in file.sites {
+        let mut data = SiteData::generate(
+            seed,
+            &subdomain,
+            site.size,
+            site.anchor_ms,
+            seeded_members(seed, &subdomain),
+            Some(site.generated),
+        );
+        data.restore(
+            site.issues
+                .into_iter()
+                .map(|s| (s.written_ms, s.issue))
+                .collect(),
+            site.deleted,
+        );
+        data.next_id = site.counters.next_id;
+        data.next_comment = site.counters.next_comment;
+        data.next_worklog = site.counters.next_worklog;
+        data.next_history = site.counters.next_history;
+        data.next_number = site.counters.next_number;
+        rebuilt.push((subdomain, data));
+    }
+    let sites = state.shared(Sites::default);
+    let mut map = lock(&sites.map);
+    map.clear();
+    for (subdomain, data) in rebuilt {
+        map.insert(subdomain, Arc::new(SiteEntry::new(data)));
+    }
+    Ok(())
+}
+
+/// Regenerates one site with `issues` generated issues, dropping its changes.
+pub fn regenerate(state: &SimState, subdomain: &str, issues: u64) -> Result<(), DataError> {
+    if !state.directory().sites.contains_key(subdomain) {
+        return Err(DataError::Dump(format!("site {subdomain} does not exist")));
+    }
+    let data = super::generate_site(state, subdomain, Some(issues));
+    let sites = state.shared(Sites::default);
+    let existing = lock(&sites.map).get(subdomain).cloned();
+    match existing {
+        Some(entry) => entry.replace(data),
+        None => {
+            lock(&sites.map).insert(subdomain.to_owned(), Arc::new(SiteEntry::new(data)));
+        }
+    }
+    Ok(())
+}
+
+impl Control {
+    /// Every site's issue data as JSON (see [`crate::data::dump`]).
+    pub fn dump(&self) -> Value {
+        dump(self.state())
+    }
+
+    /// Replaces every site's issue data with a dump.
+    pub fn load(&self, dump: Value) -> Result<(), ControlError> {
+        load(self.state(), dump).map_err(|e| ControlError::Invalid(e.to_string()))
+    }
+
+    /// Regenerates a site with `issues` generated issues (e.g. a million for load tests).
+    pub fn generate_issues(&self, subdomain: &str, issues: u64) -> Result<(), ControlError> {
+        regenerate(self.state(), subdomain, issues)
+            .map_err(|e| ControlError::Invalid(e.to_string()))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Generate {
+    site: String,
+    issues: u64,
+}
+
+/// Most issues `POST /_sim/state/generate` accepts.
+pub const MAX_GENERATED: u64 = 10_000_000;
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+/// The `/_sim/state/…` routes.
+pub fn router() -> Router<SimState> {
+    Router::new()
+        .route(
+            "/_sim/state/dump",
+            get(|State(s): State<SimState>| async move { Json(dump(&s)) }),
+        )
+        .route(
+            "/_sim/state/load",
+            post(
+                |State(s): State<SimState>, Json(body): Json<Value>| async move {
+                    match load(&s, body) {
+                        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+                        Err(e) => error(StatusCode::BAD_REQUEST, &e.to_string()),
+                    }
+                },
+            ),
+        )
+        .route(
+            "/_sim/state/generate",
+            post(
+                |State(s): State<SimState>, Json(body): Json<Generate>| async move {
+                    if body.issues > MAX_GENERATED {
+                        return error(
+                            StatusCode::BAD_REQUEST,
+                            &format!("issues must be at most {MAX_GENERATED}"),
+                        );
+                    }
+                    match regenerate(&s, &body.site, body.issues) {
+                        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+                        Err(e) => error(StatusCode::NOT_FOUND, &e.to_string()),
+                    }
+                },
+            ),
+        )
+}
