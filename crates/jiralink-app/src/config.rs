@@ -3,6 +3,7 @@
 //! environment variables (`__` nests: `JIRALINK_SERVER__BASE_URL`).
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -23,6 +24,10 @@ pub struct Config {
     pub server: ServerConfig,
     /// Where Atlassian lives. Point these at `jiralink sim` to work offline.
     pub atlassian: AtlassianEndpoints,
+    /// The HTTP client every request to Atlassian goes through.
+    pub http: HttpSettings,
+    /// How connections are watched.
+    pub connections: ConnectionsConfig,
 }
 
 impl Default for Config {
@@ -31,7 +36,139 @@ impl Default for Config {
             version: 1,
             server: ServerConfig::default(),
             atlassian: AtlassianEndpoints::default(),
+            http: HttpSettings::default(),
+            connections: ConnectionsConfig::default(),
         }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    /// Seconds to establish a connection (TCP and TLS).
+    pub connect_timeout_secs: u64,
+    /// Longest pause, in seconds, while reading a response.
+    pub read_timeout_secs: u64,
+    /// Longest time, in seconds, for a whole request.
+    pub request_timeout_secs: u64,
+    /// A PEM file of certificate authorities to trust besides the public ones: the CA that
+    /// `jiralink sim --tls` prints, or a corporate proxy's.
+    pub extra_ca_file: Option<PathBuf>,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        let d = jiralink_atlassian::HttpConfig::default();
+        Self {
+            connect_timeout_secs: d.connect_timeout.as_secs(),
+            read_timeout_secs: d.read_timeout.as_secs(),
+            request_timeout_secs: d.request_timeout.as_secs(),
+            extra_ca_file: None,
+        }
+    }
+}
+
+impl HttpSettings {
+    /// The client settings, with the extra CA read from its file.
+    pub fn client_config(&self) -> AppResult<jiralink_atlassian::HttpConfig> {
+        let cfg = jiralink_atlassian::HttpConfig {
+            connect_timeout: Duration::from_secs(self.connect_timeout_secs),
+            read_timeout: Duration::from_secs(self.read_timeout_secs),
+            request_timeout: Duration::from_secs(self.request_timeout_secs),
+            ..jiralink_atlassian::HttpConfig::default()
+        };
+        match &self.extra_ca_file {
+            None => Ok(cfg),
+            Some(path) => cfg.trust_ca_file(path).map_err(|e| {
+                AppError::Config(format!(
+                    "http.extra_ca_file: {e}; point it at a readable PEM file or remove it"
+                ))
+            }),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConnectionsConfig {
+    /// How often offline connections are tested again, e.g. `15m`, `1h`, `90s`.
+    pub retest_interval: Interval,
+}
+
+impl Default for ConnectionsConfig {
+    fn default() -> Self {
+        Self {
+            retest_interval: Interval::DEFAULT_RETEST,
+        }
+    }
+}
+
+/// A span written as a number and a unit: `90s`, `15m`, `2h`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interval(Duration);
+
+impl Interval {
+    /// Offline connections are tested again every 15 minutes unless configured otherwise.
+    pub const DEFAULT_RETEST: Interval = Interval(Duration::from_secs(15 * 60));
+    const MIN: Duration = Duration::from_secs(10);
+    const MAX: Duration = Duration::from_secs(24 * 60 * 60);
+
+    pub fn get(self) -> Duration {
+        self.0
+    }
+}
+
+impl std::str::FromStr for Interval {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        let usage = || {
+            format!("{s:?} is not an interval: write a number and a unit, such as 90s, 15m or 1h")
+        };
+        let split = s.find(|c: char| !c.is_ascii_digit()).ok_or_else(usage)?;
+        let (number, unit) = s.split_at(split);
+        let n: u64 = number.parse().map_err(|_| usage())?;
+        let secs = match unit.trim() {
+            "s" => Some(n),
+            "m" => n.checked_mul(60),
+            "h" => n.checked_mul(3600),
+            _ => return Err(usage()),
+        }
+        .ok_or_else(usage)?;
+        let d = Duration::from_secs(secs);
+        if d < Self::MIN || d > Self::MAX {
+            return Err(format!(
+                "the interval {s} is out of range: choose between 10s and 24h"
+            ));
+        }
+        Ok(Self(d))
+    }
+}
+
+impl std::fmt::Display for Interval {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secs = self.0.as_secs();
+        if secs.is_multiple_of(3600) {
+            write!(f, "{}h", secs / 3600)
+        } else if secs.is_multiple_of(60) {
+            write!(f, "{}m", secs / 60)
+        } else {
+            write!(f, "{secs}s")
+        }
+    }
+}
+
+impl Serialize for Interval {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Interval {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -122,6 +259,11 @@ pub fn unknown_env_notices(names: &[String]) -> Vec<String> {
         "atlassian__site_url_template",
         "atlassian__api_gateway",
         "atlassian__auth_server",
+        "http__connect_timeout_secs",
+        "http__read_timeout_secs",
+        "http__request_timeout_secs",
+        "http__extra_ca_file",
+        "connections__retest_interval",
         "version",
     ]
     .iter()
@@ -166,6 +308,59 @@ mod tests {
         let text = include_str!("../../../jiralink.example.toml");
         let config: Config = toml::from_str(text).expect("example config parses");
         config.validate().expect("example config is valid");
+    }
+
+    #[test]
+    fn intervals_read_and_print_with_a_unit() {
+        for (text, secs, shown) in [
+            ("15m", 900, "15m"),
+            ("90s", 90, "90s"),
+            (" 2h ", 7200, "2h"),
+            ("120s", 120, "2m"),
+        ] {
+            let i: Interval = text.parse().unwrap();
+            assert_eq!(i.get(), Duration::from_secs(secs));
+            assert_eq!(i.to_string(), shown);
+        }
+        for bad in ["15", "m", "15 minutes", "5s", "25h", "-1m", ""] {
+            assert!(bad.parse::<Interval>().is_err(), "{bad}");
+        }
+        assert_eq!(
+            Config::default().connections.retest_interval.get(),
+            Duration::from_secs(15 * 60)
+        );
+    }
+
+    #[test]
+    fn the_retest_interval_and_http_settings_come_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "version = 1\n[connections]\nretest_interval = \"5m\"\n[http]\nrequest_timeout_secs = 20\n",
+        )
+        .unwrap();
+        let config = Config::load(dir.path(), None).unwrap();
+        assert_eq!(
+            config.connections.retest_interval.get(),
+            Duration::from_secs(300)
+        );
+        assert_eq!(
+            config.http.client_config().unwrap().request_timeout,
+            Duration::from_secs(20)
+        );
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "[connections]\nretest_interval = \"often\"\n",
+        )
+        .unwrap();
+        let err = Config::load(dir.path(), None).unwrap_err();
+        assert!(err.to_string().contains("not an interval"), "{err}");
+        let missing = HttpSettings {
+            extra_ca_file: Some(dir.path().join("missing.pem")),
+            ..HttpSettings::default()
+        };
+        let err = missing.client_config().unwrap_err();
+        assert!(err.to_string().contains("http.extra_ca_file"), "{err}");
     }
 
     #[test]

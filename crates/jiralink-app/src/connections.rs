@@ -173,6 +173,21 @@ impl App {
         Ok(changes)
     }
 
+    /// Validates a draft as saving it would, without saving anything.
+    pub(crate) async fn validate_draft(
+        &self,
+        draft: &ConnectionDraft,
+        secrets: &ConnectionSecrets,
+        editing: Option<ConnectionId>,
+    ) -> AppResult<jiralink_domain::ValidConnection> {
+        let known = self.known().await?;
+        let mut draft = draft.clone();
+        draft.api_token_provided = secrets.api_token.is_some();
+        draft
+            .validate(&known, editing)
+            .map_err(AppError::Validation)
+    }
+
     /// Validates and saves a new connection. Every problem is reported at once.
     pub async fn create_connection(
         &self,
@@ -197,6 +212,9 @@ impl App {
             created_at: now,
             updated_at: now,
             api_token: None,
+            cloud_id: None,
+            last_tested_at: None,
+            debug_until: None,
         };
         let writes = self.seal_api_token(connection.id, secrets.api_token.as_ref())?;
         let names = |id: OAuthClientId| known.client_names.get(&id).cloned();
@@ -267,6 +285,12 @@ impl App {
         } else {
             Some(now)
         };
+        // The cloud id belongs to the site: another subdomain is another site.
+        let cloud_id = if valid.settings.subdomain == old.settings.subdomain {
+            old.cloud_id.clone()
+        } else {
+            None
+        };
         let connection = Connection {
             id: old.id,
             settings: valid.settings,
@@ -275,6 +299,9 @@ impl App {
             created_at: old.created_at,
             updated_at: now,
             api_token: None,
+            cloud_id,
+            last_tested_at: old.last_tested_at,
+            debug_until: old.debug_until,
         };
         let writes = self.seal_api_token(connection.id, secrets.api_token.as_ref())?;
         let names = |id: OAuthClientId| known.client_names.get(&id).cloned();

@@ -51,6 +51,17 @@ pub enum AppError {
     KeyMissing { expected: Vec<String>, path: String },
     #[error("a stored secret could not be decrypted ({what}); re-enter it with `jiralink {fix}`")]
     SecretUnreadable { what: String, fix: String },
+    #[error(
+        "the connection {name:?} is offline since {since}: {reason}; fix the cause, then run \
+         `jiralink connection test {name:?}` to bring it back online"
+    )]
+    ConnectionOffline {
+        name: String,
+        reason: String,
+        since: String,
+    },
+    #[error("{0}")]
+    InvalidInput(String),
     #[error("invalid configuration: {0}")]
     Config(String),
     #[error("{0}")]
@@ -87,6 +98,8 @@ impl AppError {
             | Self::KeyMissing { .. } => ("vault_locked", 503, false),
             Self::Vault(_) => ("vault_error", 500, false),
             Self::SecretUnreadable { .. } => ("secret_unreadable", 500, false),
+            Self::ConnectionOffline { .. } => ("connection_offline", 409, false),
+            Self::InvalidInput(_) => ("validation_failed", 400, false),
             Self::Config(_) => ("invalid_config", 500, false),
             Self::Io(_) => ("io_error", 500, true),
             Self::Store(StoreError::Database(_)) => ("internal", 500, true),

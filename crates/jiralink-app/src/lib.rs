@@ -5,7 +5,9 @@
 //! for the code that must send them to Atlassian.
 
 mod config;
+mod connection_test;
 mod connections;
+mod debug;
 mod error;
 mod keys;
 mod oauth_clients;
@@ -19,8 +21,13 @@ use jiralink_store::{DATABASE_FILE, SqliteStore, Store};
 use jiralink_vault::{KeyOrigin, Keyring};
 use uuid::Uuid;
 
-pub use config::{CONFIG_FILE, Config, ServerConfig, unknown_env_notices};
+pub use config::{
+    CONFIG_FILE, Config, ConnectionsConfig, HttpSettings, Interval, ServerConfig,
+    unknown_env_notices,
+};
+pub use connection_test::{TestAccount, TestFailure, TestOutcome, TestResult};
 pub use connections::ConnectionSecrets;
+pub use debug::{DEBUG_RETENTION, DEBUG_WINDOWS_MINUTES, DebugLog};
 pub use error::{AppError, AppResult, ErrorCode};
 pub use keys::{NEXT_KEY_FILE, RotationReport};
 pub use oauth_clients::OAuthClientSecrets;
@@ -92,6 +99,8 @@ struct Inner {
     clock: Arc<dyn Clock>,
     config: Config,
     data_dir: PathBuf,
+    /// The one HTTP client of the process: connections to Atlassian are pooled across uses.
+    http: reqwest::Client,
 }
 
 impl App {
@@ -111,6 +120,8 @@ impl App {
             None
         };
         let config = Config::load(&data_dir, config_file.as_deref())?;
+        let http = jiralink_atlassian::build_client(&config.http.client_config()?)
+            .map_err(|e| AppError::Config(format!("the HTTP client cannot be built: {e}")))?;
         create_private_dir(&data_dir)?;
         let store = SqliteStore::open(&data_dir.join(DATABASE_FILE)).await?;
         let vault = keys::open_vault(&store, &data_dir, &*env, from_env).await?;
@@ -123,6 +134,7 @@ impl App {
                 clock,
                 config,
                 data_dir,
+                http,
             }),
         };
         Ok(Saved {
@@ -147,8 +159,18 @@ impl App {
         &self.inner.keyring
     }
 
-    pub(crate) fn now(&self) -> time::OffsetDateTime {
+    /// The current time, from the application's clock.
+    pub fn now(&self) -> time::OffsetDateTime {
         self.inner.clock.now()
+    }
+
+    pub(crate) fn clock(&self) -> Arc<dyn Clock> {
+        Arc::clone(&self.inner.clock)
+    }
+
+    /// The HTTP client every request to Atlassian goes through.
+    pub fn http_client(&self) -> &reqwest::Client {
+        &self.inner.http
     }
 
     /// Where the master key comes from, for `jiralink key status`.

@@ -71,6 +71,14 @@ pub struct ConnectionView {
     pub state: ConnectionState,
     #[serde(with = "time::serde::rfc3339::option")]
     pub state_changed_at: Option<OffsetDateTime>,
+    /// When the connection was last tested.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_tested_at: Option<OffsetDateTime>,
+    /// The site's Atlassian cloud id, once known.
+    pub cloud_id: Option<String>,
+    /// Until when the connection debugger records requests (while it does).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub debug_until: Option<OffsetDateTime>,
     /// Present for Basic connections only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub api_token: Option<SecretStatus>,
@@ -115,11 +123,20 @@ impl ConnectionView {
             concurrency_level: s.concurrency_level.get(),
             state: connection.state.clone(),
             state_changed_at: connection.state_changed_at,
+            last_tested_at: connection.last_tested_at,
+            cloud_id: connection.cloud_id.clone(),
+            debug_until: connection.debug_until,
             api_token,
             created_at: connection.created_at,
             updated_at: connection.updated_at,
             connection,
         }
+    }
+
+    /// When the connection was last tested, or "never".
+    pub fn last_tested_text(&self) -> String {
+        self.last_tested_at
+            .map_or_else(|| "never".to_owned(), format_time)
     }
 
     /// "online", "offline: <reason>", … for tables.

@@ -13,10 +13,12 @@ Examples:
       --scopes read:customer:jira-service-management
   jiralink connection list --output json
   jiralink connection edit \"Jira - acme\" --subdomain acme-eu     # asks for the API token again
+  jiralink connection test \"Jira - acme\"
   jiralink key rotate
 
 Exit codes: 0 success, 1 unexpected error, 2 wrong usage, 3 invalid input, 4 not found,
 5 conflict (name taken, still in use), 6 master key problem, 7 configuration or file problem,
+8 connection test failed or connection offline, 9 connection needs authorization,
 130 cancelled.";
 
 /// jiralink: trustworthy connections to Jira, for moving data in and out of it.
@@ -60,7 +62,7 @@ pub(crate) enum OutputFormat {
 pub(crate) enum Command {
     /// Create, list, show, edit and delete connections to Jira
     #[command(subcommand)]
-    Connection(ConnectionCommand),
+    Connection(Box<ConnectionCommand>),
     /// Manage OAuth 2.0 clients (a client ID and secret shared by OAuth connections)
     #[command(subcommand, name = "oauth-client")]
     OAuthClient(OAuthClientCommand),
@@ -88,8 +90,16 @@ Examples:
   jiralink connection create --name \"Jira - acme\" --api-type cloud-platform --subdomain acme \\
       --auth-type basic --username me@acme.com --api-token-file ~/.jira-token
   jiralink connection create --name \"Jira OAuth\" --api-type cloud-platform --subdomain acme \\
-      --auth-type oauth2 --oauth-client \"Atlassian app\" --scopes read:jira-work,write:jira-work")]
-    Create(ConnectionFields),
+      --auth-type oauth2 --oauth-client \"Atlassian app\" --scopes read:jira-work,write:jira-work
+
+Basic connections are tested before they are saved. When the test fails, a terminal asks
+whether to save anyway; scripts pass --save-anyway, or --no-test to skip the test (offline).")]
+    Create {
+        #[command(flatten)]
+        fields: ConnectionFields,
+        #[command(flatten)]
+        test: SaveTest,
+    },
     /// List connections
     #[command(
         after_help = "Examples:\n  jiralink connection list\n  jiralink connection list -o json | jq '.[] | select(.state.status == \"offline\")'"
@@ -110,12 +120,16 @@ and must be entered again on every edit of a Basic connection.
 
 Examples:
   jiralink connection edit \"Jira - acme\" --subdomain acme-eu --api-token-env JIRA_TOKEN
-  jiralink connection edit \"Jira OAuth\" --add-scope manage:jira-project")]
+  jiralink connection edit \"Jira OAuth\" --add-scope manage:jira-project
+
+Basic connections are tested before they are saved, as on create.")]
     Edit {
         /// The connection's name or id
         connection: String,
         #[command(flatten)]
         fields: ConnectionFields,
+        #[command(flatten)]
+        test: SaveTest,
         /// Add scopes to the current ones
         #[arg(long = "add-scope", value_name = "SCOPE")]
         add_scopes: Vec<String>,
@@ -151,6 +165,55 @@ Examples:
         /// The connection's name or id (the id also works after deletion)
         connection: String,
     },
+    /// Test a connection: sign in to Jira and report who it authenticates as
+    #[command(after_help = "\
+Sends one cheap authenticated read (GET /rest/api/3/myself; for Customer Service Management a
+one-item customer page) and reports: reachable, the account, the site and its cloud id, scopes
+and latency. A failure names its cause and the fix. Credential failures mark the connection
+offline; a passing test brings it back online.
+
+Exit codes: 0 passed, 8 failed, 9 needs authorization (OAuth 2.0).
+
+Examples:
+  jiralink connection test \"Jira - acme\"
+  jiralink connection test \"Jira - acme\" -o json | jq .account")]
+    Test {
+        /// The connection's name or id
+        connection: String,
+    },
+    /// Record every request and response of a connection for a while (secrets masked)
+    #[command(
+        args_conflicts_with_subcommands = true,
+        subcommand_negates_reqs = true,
+        after_help = "\
+For the window chosen, every request jiralink makes for the connection (tests included) is
+recorded with its response: time, method, URL, status, duration, headers and bodies, with every
+token and secret masked. Lines are kept 24 hours.
+
+Examples:
+  jiralink connection debug \"Jira - acme\" --minutes 30
+  jiralink connection debug show \"Jira - acme\"
+  jiralink connection debug show \"Jira - acme\" -o json
+  jiralink connection debug clear \"Jira - acme\""
+    )]
+    Debug(DebugArgs),
+    /// Re-test offline connections every interval, bringing back those that work again
+    #[command(after_help = "\
+Runs until interrupted (Ctrl-C); the server runs the same loop. The interval defaults to
+connections.retest_interval in the configuration (15m).
+
+Examples:
+  jiralink connection watch
+  jiralink connection watch --interval 5m
+  jiralink connection watch --once        # one round, for cron")]
+    Watch {
+        /// Time between rounds, e.g. 90s, 15m, 1h
+        #[arg(long, value_name = "INTERVAL")]
+        interval: Option<jiralink_app::Interval>,
+        /// Run one round and exit
+        #[arg(long)]
+        once: bool,
+    },
     /// List the OAuth 2.0 scopes an API type offers
     #[command(
         after_help = "Examples:\n  jiralink connection scopes\n  jiralink connection scopes --api-type csm -o json"
@@ -159,6 +222,52 @@ Examples:
         /// cloud-platform or customer-service-management
         #[arg(long, value_name = "API_TYPE", default_value = "cloud-platform")]
         api_type: String,
+    },
+}
+
+/// Whether to test a connection before saving it.
+#[derive(Debug, Args, Default, Clone, Copy)]
+#[command(next_help_heading = "Testing before saving")]
+pub(crate) struct SaveTest {
+    /// Test before saving (the default for Basic connections)
+    #[arg(long, conflicts_with = "no_test")]
+    pub(crate) test: bool,
+    /// Save without testing, e.g. when Jira cannot be reached from here
+    #[arg(long)]
+    pub(crate) no_test: bool,
+    /// Save even when the test fails (for scripts; a terminal asks instead)
+    #[arg(long, conflicts_with = "no_test")]
+    pub(crate) save_anyway: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DebugArgs {
+    #[command(subcommand)]
+    pub(crate) command: Option<DebugCommand>,
+    /// The connection's name or id
+    #[arg(required = true)]
+    pub(crate) connection: Option<String>,
+    /// How long to record, in minutes
+    #[arg(long, default_value = "15", value_parser = ["15", "30", "45", "60"])]
+    pub(crate) minutes: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DebugCommand {
+    /// Print the recorded requests and responses of the last 24 hours
+    Show {
+        /// The connection's name or id
+        connection: String,
+    },
+    /// Delete the recorded lines
+    Clear {
+        /// The connection's name or id
+        connection: String,
+    },
+    /// Stop recording now (the lines stay)
+    Stop {
+        /// The connection's name or id
+        connection: String,
     },
 }
 

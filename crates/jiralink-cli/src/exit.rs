@@ -13,6 +13,8 @@ pub(crate) const NOT_FOUND: u8 = 4;
 pub(crate) const CONFLICT: u8 = 5;
 pub(crate) const KEY: u8 = 6;
 pub(crate) const CONFIG: u8 = 7;
+pub(crate) const TEST_FAILED: u8 = 8;
+pub(crate) const NEEDS_AUTHORIZATION: u8 = 9;
 pub(crate) const CANCELLED: u8 = 130;
 
 /// A failure of a command: an application error, or one the CLI found itself.
@@ -24,6 +26,10 @@ pub(crate) enum CliError {
     /// The user said no, or pressed Ctrl-C at a prompt.
     Cancelled(String),
     Io(String),
+    /// A connection test failed (the report was printed).
+    TestFailed(String),
+    /// An OAuth 2.0 connection must be authorized before it can be tested.
+    NeedsAuthorization(String),
 }
 
 impl From<AppError> for CliError {
@@ -36,7 +42,11 @@ impl CliError {
     fn retryable(&self) -> bool {
         match self {
             Self::App(e) => e.error_code().retryable,
-            Self::Usage(_) | Self::Cancelled(_) | Self::Io(_) => false,
+            Self::Usage(_)
+            | Self::Cancelled(_)
+            | Self::Io(_)
+            | Self::TestFailed(_)
+            | Self::NeedsAuthorization(_) => false,
         }
     }
 
@@ -52,6 +62,7 @@ impl CliError {
                     }
                     "vault_locked" | "vault_error" | "secret_unreadable" => KEY,
                     "invalid_config" | "io_error" => CONFIG,
+                    "connection_offline" => TEST_FAILED,
                     _ => INTERNAL,
                 };
                 (code, exit)
@@ -59,6 +70,8 @@ impl CliError {
             Self::Usage(_) => ("usage", USAGE),
             Self::Cancelled(_) => ("cancelled", CANCELLED),
             Self::Io(_) => ("io_error", CONFIG),
+            Self::TestFailed(_) => ("connection_test_failed", TEST_FAILED),
+            Self::NeedsAuthorization(_) => ("connection_needs_authorization", NEEDS_AUTHORIZATION),
         }
     }
 
@@ -72,7 +85,11 @@ impl CliError {
                 s
             }
             Self::App(e) => e.to_string(),
-            Self::Usage(m) | Self::Cancelled(m) | Self::Io(m) => m.clone(),
+            Self::Usage(m)
+            | Self::Cancelled(m)
+            | Self::Io(m)
+            | Self::TestFailed(m)
+            | Self::NeedsAuthorization(m) => m.clone(),
         }
     }
 }

@@ -585,6 +585,15 @@ pub struct Connection {
     pub updated_at: OffsetDateTime,
     /// Whether an API token is stored (Basic auth), and since when.
     pub api_token: Option<SecretMeta>,
+    /// The Atlassian cloud id of the site, once a test or an authorization found it.
+    #[serde(default)]
+    pub cloud_id: Option<String>,
+    /// When the connection was last tested; `None` until it is.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_tested_at: Option<OffsetDateTime>,
+    /// Until when the connection debugger records the connection's requests.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub debug_until: Option<OffsetDateTime>,
 }
 
 impl Connection {
@@ -604,6 +613,9 @@ impl Connection {
             created_at: now,
             updated_at: now,
             api_token,
+            cloud_id: None,
+            last_tested_at: None,
+            debug_until: None,
         }
     }
 

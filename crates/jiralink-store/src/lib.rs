@@ -22,7 +22,7 @@ use jiralink_vault::{KeyId, Sealed};
 use time::OffsetDateTime;
 
 pub use error::{StoreError, StoreResult};
-pub use model::{SecretField, SecretOwner, SecretWrite, StoredSecret};
+pub use model::{DebugDirection, DebugLine, SecretField, SecretOwner, SecretWrite, StoredSecret};
 pub use sqlite::{DATABASE_FILE, SqliteStore};
 
 /// Connections to Jira.
@@ -55,6 +55,22 @@ pub trait ConnectionStore: Send + Sync {
         id: ConnectionId,
         state: &ConnectionState,
         at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Records the result of a test: the state (its change time moves only when it differs),
+    /// when it was tested, and the site's cloud id when the test found one (`None` keeps the
+    /// stored one).
+    async fn record_connection_test(
+        &self,
+        id: ConnectionId,
+        state: &ConnectionState,
+        tested_at: OffsetDateTime,
+        cloud_id: Option<&str>,
+    ) -> StoreResult<()>;
+    /// Opens (`Some`) or closes (`None`) the connection debugger's window.
+    async fn set_debug_until(
+        &self,
+        id: ConnectionId,
+        until: Option<OffsetDateTime>,
     ) -> StoreResult<()>;
     /// Deletes the connection and every secret it owns.
     async fn delete_connection(&self, id: ConnectionId, audit: &AuditEntry) -> StoreResult<()>;
@@ -113,6 +129,23 @@ pub trait SecretStore: Send + Sync {
     ) -> StoreResult<bool>;
 }
 
+/// The connection debugger's log: masked request and response lines, kept for a day.
+#[async_trait]
+pub trait DebugLogStore: Send + Sync {
+    /// Appends lines (in order).
+    async fn append_debug_lines(&self, lines: &[DebugLine]) -> StoreResult<()>;
+    /// The lines of one connection at or after `since`, oldest first.
+    async fn list_debug_lines(
+        &self,
+        connection: ConnectionId,
+        since: OffsetDateTime,
+    ) -> StoreResult<Vec<DebugLine>>;
+    /// Deletes every line of one connection; returns how many there were.
+    async fn clear_debug_lines(&self, connection: ConnectionId) -> StoreResult<u64>;
+    /// Deletes every line older than `before`, of all connections; returns how many.
+    async fn purge_debug_lines(&self, before: OffsetDateTime) -> StoreResult<u64>;
+}
+
 /// The audit log.
 #[async_trait]
 pub trait AuditStore: Send + Sync {
@@ -124,11 +157,23 @@ pub trait AuditStore: Send + Sync {
 
 /// Everything the application needs from persistence.
 pub trait Store:
-    ConnectionStore + OAuthClientStore + SecretStore + AuditStore + std::fmt::Debug + 'static
+    ConnectionStore
+    + OAuthClientStore
+    + SecretStore
+    + AuditStore
+    + DebugLogStore
+    + std::fmt::Debug
+    + 'static
 {
 }
 
 impl<T> Store for T where
-    T: ConnectionStore + OAuthClientStore + SecretStore + AuditStore + std::fmt::Debug + 'static
+    T: ConnectionStore
+        + OAuthClientStore
+        + SecretStore
+        + AuditStore
+        + DebugLogStore
+        + std::fmt::Debug
+        + 'static
 {
 }

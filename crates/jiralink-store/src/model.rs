@@ -83,3 +83,52 @@ pub struct StoredSecret {
     pub sealed: Sealed,
     pub updated_at: OffsetDateTime,
 }
+
+/// Which half of an exchange a debug line records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DebugDirection {
+    Request,
+    Response,
+}
+
+impl DebugDirection {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Request => "request",
+            Self::Response => "response",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        match s {
+            "request" => Some(Self::Request),
+            "response" => Some(Self::Response),
+            _ => None,
+        }
+    }
+}
+
+/// One line of the connection debugger: a request or a response, already masked.
+///
+/// The store writes what it is given; masking happens before (the Atlassian client masks
+/// every exchange before any observer sees it).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DebugLine {
+    #[serde(skip)]
+    pub connection: ConnectionId,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// The same for a request and its response.
+    pub request_id: String,
+    pub direction: DebugDirection,
+    pub method: String,
+    pub url: String,
+    /// The HTTP status (responses that got one).
+    pub status: Option<u16>,
+    /// How long the exchange took (responses).
+    pub duration_ms: Option<u64>,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+}

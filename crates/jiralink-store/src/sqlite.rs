@@ -19,8 +19,13 @@ use sqlx::{Row, SqlitePool, sqlite::SqliteRow};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::model::{SecretField, SecretOwner, SecretWrite, StoredSecret};
-use crate::{AuditStore, ConnectionStore, OAuthClientStore, SecretStore, StoreError, StoreResult};
+use crate::model::{
+    DebugDirection, DebugLine, SecretField, SecretOwner, SecretWrite, StoredSecret,
+};
+use crate::{
+    AuditStore, ConnectionStore, DebugLogStore, OAuthClientStore, SecretStore, StoreError,
+    StoreResult,
+};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -120,6 +125,7 @@ macro_rules! select_connections {
     ($tail:literal) => {
         concat!(
             "SELECT c.id, c.settings, c.state, c.state_changed_at, c.created_at, c.updated_at, \
+             c.cloud_id, c.last_tested_at, c.debug_until, \
              s.updated_at AS api_token_updated_at \
              FROM connections c LEFT JOIN secrets s ON s.owner_kind = 'connection' \
              AND s.owner_id = c.id AND s.field = 'api_token' ",
@@ -136,6 +142,9 @@ fn connection_from_row(row: &SqliteRow) -> StoreResult<Connection> {
     let created_at: String = row.try_get("created_at")?;
     let updated_at: String = row.try_get("updated_at")?;
     let token_at: Option<String> = row.try_get("api_token_updated_at")?;
+    let cloud_id: Option<String> = row.try_get("cloud_id")?;
+    let last_tested_at: Option<String> = row.try_get("last_tested_at")?;
+    let debug_until: Option<String> = row.try_get("debug_until")?;
     Ok(Connection {
         id: ConnectionId(parse_uuid(&id)?),
         settings: from_json::<ConnectionSettings>("connection settings", &settings)?,
@@ -148,6 +157,9 @@ fn connection_from_row(row: &SqliteRow) -> StoreResult<Connection> {
             .map(parse_time)
             .transpose()?
             .map(|updated_at| SecretMeta { updated_at }),
+        cloud_id,
+        last_tested_at: last_tested_at.as_deref().map(parse_time).transpose()?,
+        debug_until: debug_until.as_deref().map(parse_time).transpose()?,
     })
 }
 
@@ -279,8 +291,9 @@ impl ConnectionStore for SqliteStore {
         let mut tx = self.pool.begin().await?;
         let res = sqlx::query(
             "INSERT INTO connections (id, name, name_key, api_type, auth_type, oauth_client_id, \
-             settings, state, state_changed_at, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             settings, state, state_changed_at, created_at, updated_at, cloud_id, \
+             last_tested_at, debug_until) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(c.id.to_string())
         .bind(c.settings.name.as_str())
@@ -293,6 +306,9 @@ impl ConnectionStore for SqliteStore {
         .bind(c.state_changed_at.map(fmt_time))
         .bind(fmt_time(c.created_at))
         .bind(fmt_time(c.updated_at))
+        .bind(c.cloud_id.as_deref())
+        .bind(c.last_tested_at.map(fmt_time))
+        .bind(c.debug_until.map(fmt_time))
         .execute(&mut *tx)
         .await;
         match res {
@@ -332,8 +348,8 @@ impl ConnectionStore for SqliteStore {
         let mut tx = self.pool.begin().await?;
         let res = sqlx::query(
             "UPDATE connections SET name = ?, name_key = ?, api_type = ?, auth_type = ?, \
-             oauth_client_id = ?, settings = ?, state = ?, state_changed_at = ?, updated_at = ? \
-             WHERE id = ?",
+             oauth_client_id = ?, settings = ?, state = ?, state_changed_at = ?, updated_at = ?, \
+             cloud_id = ?, last_tested_at = ? WHERE id = ?",
         )
         .bind(c.settings.name.as_str())
         .bind(c.settings.name.key())
@@ -344,6 +360,8 @@ impl ConnectionStore for SqliteStore {
         .bind(to_json(&c.state)?)
         .bind(c.state_changed_at.map(fmt_time))
         .bind(fmt_time(c.updated_at))
+        .bind(c.cloud_id.as_deref())
+        .bind(c.last_tested_at.map(fmt_time))
         .bind(c.id.to_string())
         .execute(&mut *tx)
         .await;
@@ -417,6 +435,49 @@ impl ConnectionStore for SqliteStore {
                 .bind(id.to_string())
                 .execute(&self.pool)
                 .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound { kind: "connection" });
+        }
+        Ok(())
+    }
+
+    async fn record_connection_test(
+        &self,
+        id: ConnectionId,
+        state: &ConnectionState,
+        tested_at: OffsetDateTime,
+        cloud_id: Option<&str>,
+    ) -> StoreResult<()> {
+        let state = to_json(state)?;
+        let done = sqlx::query(
+            "UPDATE connections SET \
+             state_changed_at = CASE WHEN state = ? THEN state_changed_at ELSE ? END, \
+             state = ?, last_tested_at = ?, cloud_id = COALESCE(?, cloud_id) WHERE id = ?",
+        )
+        .bind(&state)
+        .bind(fmt_time(tested_at))
+        .bind(&state)
+        .bind(fmt_time(tested_at))
+        .bind(cloud_id)
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound { kind: "connection" });
+        }
+        Ok(())
+    }
+
+    async fn set_debug_until(
+        &self,
+        id: ConnectionId,
+        until: Option<OffsetDateTime>,
+    ) -> StoreResult<()> {
+        let done = sqlx::query("UPDATE connections SET debug_until = ? WHERE id = ?")
+            .bind(until.map(fmt_time))
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound { kind: "connection" });
         }
@@ -742,6 +803,87 @@ impl AuditStore for SqliteStore {
                 })
             })
             .collect()
+    }
+}
+
+fn debug_line_from_row(row: &SqliteRow) -> StoreResult<DebugLine> {
+    let connection: String = row.try_get("connection_id")?;
+    let at: String = row.try_get("at")?;
+    let direction: String = row.try_get("direction")?;
+    let status: Option<i64> = row.try_get("status")?;
+    let duration_ms: Option<i64> = row.try_get("duration_ms")?;
+    let headers: String = row.try_get("headers")?;
+    Ok(DebugLine {
+        connection: ConnectionId(parse_uuid(&connection)?),
+        at: parse_time(&at)?,
+        request_id: row.try_get("request_id")?,
+        direction: DebugDirection::parse(&direction)
+            .ok_or_else(|| StoreError::Corrupt(format!("debug line direction {direction:?}")))?,
+        method: row.try_get("method")?,
+        url: row.try_get("url")?,
+        status: status.and_then(|s| u16::try_from(s).ok()),
+        duration_ms: duration_ms.and_then(|d| u64::try_from(d).ok()),
+        headers: from_json("debug line headers", &headers)?,
+        body: row.try_get("body")?,
+    })
+}
+
+#[async_trait]
+impl DebugLogStore for SqliteStore {
+    async fn append_debug_lines(&self, lines: &[DebugLine]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        for l in lines {
+            sqlx::query(
+                "INSERT INTO debug_log (connection_id, at, request_id, direction, method, url, \
+                 status, duration_ms, headers, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(l.connection.to_string())
+            .bind(fmt_time(l.at))
+            .bind(&l.request_id)
+            .bind(l.direction.as_str())
+            .bind(&l.method)
+            .bind(&l.url)
+            .bind(l.status.map(i64::from))
+            .bind(l.duration_ms.map(|d| i64::try_from(d).unwrap_or(i64::MAX)))
+            .bind(to_json(&l.headers)?)
+            .bind(l.body.as_deref())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_debug_lines(
+        &self,
+        connection: ConnectionId,
+        since: OffsetDateTime,
+    ) -> StoreResult<Vec<DebugLine>> {
+        let rows = sqlx::query(
+            "SELECT connection_id, at, request_id, direction, method, url, status, duration_ms, \
+             headers, body FROM debug_log WHERE connection_id = ? AND at >= ? ORDER BY at, seq",
+        )
+        .bind(connection.to_string())
+        .bind(fmt_time(since))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(debug_line_from_row).collect()
+    }
+
+    async fn clear_debug_lines(&self, connection: ConnectionId) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM debug_log WHERE connection_id = ?")
+            .bind(connection.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn purge_debug_lines(&self, before: OffsetDateTime) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM debug_log WHERE at < ?")
+            .bind(fmt_time(before))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 }
 

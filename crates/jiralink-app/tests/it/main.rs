@@ -6,6 +6,7 @@
     reason = "test helpers fail loudly"
 )]
 
+mod connection_test;
 mod keys;
 mod services;
 

@@ -4,15 +4,15 @@ use jiralink_app::{ConnectionSecrets, ConnectionView};
 use jiralink_domain::{ApiType, AuthType, ConnectionDraft, catalogue};
 use jiralink_vault::ApiToken;
 
-use crate::args::{ConnectionCommand, ConnectionFields, OutputFormat};
-use crate::commands::Ctx;
+use crate::args::{ConnectionCommand, ConnectionFields, OutputFormat, SaveTest};
+use crate::commands::{Ctx, connection_test};
 use crate::exit::CliError;
 use crate::secrets::SecretSource;
 use crate::{output, prompt};
 
 pub(crate) async fn run(ctx: &Ctx, command: ConnectionCommand) -> Result<(), CliError> {
     match command {
-        ConnectionCommand::Create(fields) => create(ctx, fields).await,
+        ConnectionCommand::Create { fields, test } => create(ctx, fields, test).await,
         ConnectionCommand::List => list(ctx).await,
         ConnectionCommand::Show { connection } => {
             let view = ctx.app.get_connection(&connection).await?;
@@ -21,9 +21,15 @@ pub(crate) async fn run(ctx: &Ctx, command: ConnectionCommand) -> Result<(), Cli
         ConnectionCommand::Edit {
             connection,
             fields,
+            test,
             add_scopes,
             remove_scopes,
-        } => edit(ctx, &connection, fields, &add_scopes, &remove_scopes).await,
+        } => edit(ctx, &connection, fields, test, &add_scopes, &remove_scopes).await,
+        ConnectionCommand::Test { connection } => connection_test::test(ctx, &connection).await,
+        ConnectionCommand::Debug(args) => connection_test::debug(ctx, args).await,
+        ConnectionCommand::Watch { interval, once } => {
+            connection_test::watch(ctx, interval, once).await
+        }
         ConnectionCommand::Delete { connection, yes } => delete(ctx, &connection, yes).await,
         ConnectionCommand::HttpView { connection } => {
             let view = ctx.app.connection_http_view(&connection).await?;
@@ -76,7 +82,7 @@ fn api_of(draft: &ConnectionDraft) -> Option<ApiType> {
 }
 
 /// The auth type that will apply, if known.
-fn auth_of(draft: &ConnectionDraft) -> Option<AuthType> {
+pub(crate) fn auth_of(draft: &ConnectionDraft) -> Option<AuthType> {
     match api_of(draft) {
         Some(ApiType::CustomerServiceManagement) => Some(AuthType::OAuth2),
         _ => draft.auth_type.as_deref().and_then(|s| s.parse().ok()),
@@ -209,7 +215,7 @@ fn apply_fields(draft: &mut ConnectionDraft, fields: &ConnectionFields) {
     }
 }
 
-async fn create(ctx: &Ctx, fields: ConnectionFields) -> Result<(), CliError> {
+async fn create(ctx: &Ctx, fields: ConnectionFields, test: SaveTest) -> Result<(), CliError> {
     let source = token_source(&fields);
     let mut draft = ConnectionDraft::default();
     apply_fields(&mut draft, &fields);
@@ -222,21 +228,28 @@ async fn create(ctx: &Ctx, fields: ConnectionFields) -> Result<(), CliError> {
         draft.scopes = all_scopes(api);
     }
     let token = read_token(ctx, &draft, &source, false)?;
+    let secrets = ConnectionSecrets { api_token: token };
+    let outcome = connection_test::before_saving(ctx, &draft, &secrets, None, test).await?;
     let saved = ctx
         .app
-        .create_connection(&draft, ConnectionSecrets { api_token: token }, &ctx.actor)
+        .create_connection(&draft, secrets, &ctx.actor)
         .await?;
+    let view = match &outcome {
+        Some(o) => ctx.app.apply_test_outcome(&saved.value.id, o).await?,
+        None => saved.value,
+    };
     output::notices(&saved.notices, ctx.output);
     if ctx.output == OutputFormat::Table {
-        println!("Created connection {:?}.", saved.value.name);
+        println!("Created connection {:?}.", view.name);
     }
-    show(ctx, &saved.value)
+    show(ctx, &view)
 }
 
 async fn edit(
     ctx: &Ctx,
     reference: &str,
     fields: ConnectionFields,
+    test: SaveTest,
     add: &[String],
     remove: &[String],
 ) -> Result<(), CliError> {
@@ -300,20 +313,22 @@ async fn edit(
         );
     }
     let token = read_token(ctx, &draft, &source, true)?;
+    let secrets = ConnectionSecrets { api_token: token };
+    let outcome =
+        connection_test::before_saving(ctx, &draft, &secrets, Some(current.id), test).await?;
     let saved = ctx
         .app
-        .update_connection(
-            &current.id.to_string(),
-            &draft,
-            ConnectionSecrets { api_token: token },
-            &ctx.actor,
-        )
+        .update_connection(&current.id.to_string(), &draft, secrets, &ctx.actor)
         .await?;
+    let view = match &outcome {
+        Some(o) => ctx.app.apply_test_outcome(&saved.value.id, o).await?,
+        None => saved.value,
+    };
     output::notices(&saved.notices, ctx.output);
     if ctx.output == OutputFormat::Table {
-        println!("Saved connection {:?}.", saved.value.name);
+        println!("Saved connection {:?}.", view.name);
     }
-    show(ctx, &saved.value)
+    show(ctx, &view)
 }
 
 async fn delete(ctx: &Ctx, reference: &str, yes: bool) -> Result<(), CliError> {
@@ -358,12 +373,21 @@ async fn list(ctx: &Ctx) -> Result<(), CliError> {
                         auth_label(v),
                         v.subdomain.clone().unwrap_or_else(|| "-".to_owned()),
                         v.state_text(),
+                        v.last_tested_text(),
                         jiralink_app::format_time(v.updated_at),
                     ]
                 })
                 .collect();
             output::table(
-                &["NAME", "API TYPE", "AUTH", "SUBDOMAIN", "STATE", "UPDATED"],
+                &[
+                    "NAME",
+                    "API TYPE",
+                    "AUTH",
+                    "SUBDOMAIN",
+                    "STATE",
+                    "LAST TESTED",
+                    "UPDATED",
+                ],
                 rows,
             );
             Ok(())
@@ -406,6 +430,19 @@ pub(crate) fn show(ctx: &Ctx, v: &ConnectionView) -> Result<(), CliError> {
     }
     pairs.push(("Concurrency level", v.concurrency_level.to_string()));
     pairs.push(("State", v.state_text()));
+    if let Some(at) = v.state_changed_at {
+        pairs.push(("State since", jiralink_app::format_time(at)));
+    }
+    pairs.push(("Last tested", v.last_tested_text()));
+    if let Some(c) = &v.cloud_id {
+        pairs.push(("Cloud ID", c.clone()));
+    }
+    if let Some(until) = v.debug_until.filter(|u| *u > ctx.app.now()) {
+        pairs.push((
+            "Debugger",
+            format!("recording until {}", jiralink_app::format_time(until)),
+        ));
+    }
     pairs.push(("Created", jiralink_app::format_time(v.created_at)));
     pairs.push(("Updated", jiralink_app::format_time(v.updated_at)));
     output::details(&pairs);

@@ -1,6 +1,7 @@
 //! One file per noun; each turns parsed arguments into service calls and prints results.
 
 mod connection;
+mod connection_test;
 mod key;
 mod oauth_client;
 
@@ -32,7 +33,9 @@ fn default_data_dir() -> Option<PathBuf> {
 pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
     let global = cli.global;
     // The scope catalogue needs no data directory.
-    if let Command::Connection(crate::args::ConnectionCommand::Scopes { api_type }) = &cli.command {
+    if let Command::Connection(c) = &cli.command
+        && let crate::args::ConnectionCommand::Scopes { api_type } = &**c
+    {
         return connection::scopes(global.output, api_type);
     }
     let env_names: Vec<String> = std::env::vars_os()
@@ -64,7 +67,7 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
         actor: Actor::cli(&|k| std::env::var(k).ok()),
     };
     match cli.command {
-        Command::Connection(c) => connection::run(&ctx, c).await,
+        Command::Connection(c) => connection::run(&ctx, *c).await,
         Command::OAuthClient(c) => oauth_client::run(&ctx, c).await,
         Command::Key(c) => key::run(&ctx, c).await,
         Command::Completions { .. } | Command::Sim(_) => Ok(()),

@@ -61,9 +61,17 @@ fn planted_secrets_appear_nowhere() {
         "--username",
         "me@example.com",
         "--api-token-stdin",
+        "--save-anyway",
         "-vv",
     ];
     run(&basic, Some(TOKEN));
+    // The debugger records the tests that send the planted token from now on.
+    run(
+        &["connection", "debug", "Canary", "--minutes", "15", "-vv"],
+        None,
+    );
+    run(&["connection", "test", "Canary", "-vv"], None);
+    run(&["connection", "test", "Canary", "-o", "json"], None);
     run(
         &[
             "oauth-client",
@@ -159,9 +167,24 @@ fn planted_secrets_appear_nowhere() {
         Some(CLIENT_SECRET),
     );
     run(
-        &["connection", "edit", "Canary", "--api-token-stdin", "-vv"],
+        &[
+            "connection",
+            "edit",
+            "Canary",
+            "--api-token-stdin",
+            "--save-anyway",
+            "-vv",
+        ],
         Some(TOKEN_2),
     );
+    run(&["connection", "test", "Canary", "-vv"], None);
+    for format in ["table", "json"] {
+        run(
+            &["connection", "debug", "show", "Canary", "-o", format, "-vv"],
+            None,
+        );
+    }
+    run(&["connection", "watch", "--once", "-vv"], None);
     run(
         &[
             "oauth-client",
@@ -190,6 +213,7 @@ fn planted_secrets_appear_nowhere() {
             "me@example.com",
             "--api-token-file",
             &token_file,
+            "--save-anyway",
             "-vv",
         ],
         None,
@@ -210,6 +234,7 @@ fn planted_secrets_appear_nowhere() {
             "me@example.com",
             "--api-token-env",
             "CANARY_TOKEN",
+            "--save-anyway",
             "-o",
             "json",
         ],
@@ -241,6 +266,7 @@ fn planted_secrets_appear_nowhere() {
             "me@example.com",
             "--api-token-env",
             "CANARY_TOKEN",
+            "--save-anyway",
             "-o",
             "json",
         ],
@@ -253,6 +279,25 @@ fn planted_secrets_appear_nowhere() {
     run(&["connection", "delete", "Canary", "--yes", "-vv"], None);
 
     assert!(outputs.iter().filter(|(_, o)| o.code == 0).count() >= 26);
+    // The debugger really recorded the exchanges that carried the planted tokens.
+    let (_, shown) = outputs
+        .iter()
+        .find(|(args, _)| args.starts_with("connection debug show Canary -o json"))
+        .unwrap();
+    let log: serde_json::Value = serde_json::from_str(&shown.stdout).unwrap();
+    let lines = log["lines"].as_array().unwrap();
+    assert!(lines.len() >= 6, "{}", shown.stdout);
+    assert!(shown.stdout.contains("Basic ********"), "{}", shown.stdout);
+    let (_, tested) = outputs
+        .iter()
+        .find(|(args, _)| args == "connection test Canary -o json")
+        .unwrap();
+    assert_eq!(tested.code, 8, "{}", tested.stderr);
+    assert!(
+        tested.stdout.contains("wrong_credentials"),
+        "{}",
+        tested.stdout
+    );
     for (args, out) in &outputs {
         assert_clean(&format!("stdout of `{args}`"), &out.stdout);
         assert_clean(&format!("stderr of `{args}`"), &out.stderr);

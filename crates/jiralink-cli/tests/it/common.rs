@@ -1,13 +1,19 @@
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
+use jiralink_sim::{Sim, SimConfig, SimHandle};
 use serde_json::Value;
 use tempfile::TempDir;
 
-/// A fresh data directory and a way to run jiralink against it.
+/// A fresh data directory, a simulator standing in for Atlassian, and a way to run
+/// jiralink against both. jiralink is pointed at the simulator through the environment, so
+/// no test ever reaches the network.
 pub(crate) struct Env {
     pub(crate) dir: TempDir,
     pub(crate) extra_env: Vec<(String, String)>,
+    /// Dropped before the runtime that serves it.
+    pub(crate) sim: SimHandle,
+    _runtime: tokio::runtime::Runtime,
 }
 
 pub(crate) struct Output {
@@ -43,10 +49,53 @@ impl Output {
 
 impl Env {
     pub(crate) fn new() -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let sim = runtime
+            .block_on(Sim::start(SimConfig::for_tests()))
+            .unwrap();
         Self {
             dir: tempfile::tempdir().unwrap(),
             extra_env: Vec::new(),
+            sim,
+            _runtime: runtime,
         }
+    }
+
+    /// The simulator's sample account e-mail and classic API token.
+    pub(crate) fn alice(&self) -> (String, String) {
+        let s = self.sim.samples();
+        (s.email.clone(), s.api_token.clone())
+    }
+
+    /// Creates a Basic connection for the simulator's sample account; its test passes.
+    pub(crate) fn create_alice(&self, name: &str) -> Value {
+        let (email, token) = self.alice();
+        self.run(
+            &[
+                "connection",
+                "create",
+                "--name",
+                name,
+                "--api-type",
+                "cloud-platform",
+                "--subdomain",
+                "demo",
+                "--auth-type",
+                "basic",
+                "--username",
+                &email,
+                "--api-token-stdin",
+                "-o",
+                "json",
+            ],
+            Some(&token),
+        )
+        .ok()
+        .json()
     }
 
     pub(crate) fn data_dir(&self) -> PathBuf {
@@ -65,6 +114,12 @@ impl Env {
             }
         }
         cmd.env("JIRALINK_DATA_DIR", self.data_dir())
+            .env(
+                "JIRALINK_ATLASSIAN__SITE_URL_TEMPLATE",
+                self.sim.site_url_template(),
+            )
+            .env("JIRALINK_ATLASSIAN__API_GATEWAY", self.sim.api_gateway())
+            .env("JIRALINK_ATLASSIAN__AUTH_SERVER", self.sim.auth_server())
             .env("USER", "tester")
             .env("NO_COLOR", "1")
             .arg("--no-input");
@@ -72,6 +127,26 @@ impl Env {
             cmd.env(k, v);
         }
         cmd
+    }
+
+    /// Runs a command that sends no request with Atlassian's real endpoints, as configured by
+    /// default (the simulator's replace them everywhere else).
+    pub(crate) fn run_with_default_endpoints(&self, args: &[&str]) -> Output {
+        let mut cmd = self.cmd();
+        for k in [
+            "JIRALINK_ATLASSIAN__SITE_URL_TEMPLATE",
+            "JIRALINK_ATLASSIAN__API_GATEWAY",
+            "JIRALINK_ATLASSIAN__AUTH_SERVER",
+        ] {
+            cmd.env_remove(k);
+        }
+        cmd.args(args);
+        let out = cmd.output().unwrap();
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
     }
 
     /// Runs with arguments and optional stdin.
@@ -122,6 +197,7 @@ impl Env {
                 "--username",
                 "me@example.com",
                 "--api-token-stdin",
+                "--no-test",
                 "-o",
                 "json",
             ],

@@ -51,6 +51,7 @@ fn basic_cloud_platform_lifecycle() {
                 "--subdomain",
                 "acme-eu",
                 "--api-token-stdin",
+                "--no-test",
                 "-o",
                 "json",
             ],
@@ -93,6 +94,7 @@ fn token_from_file_and_env() {
             "me@example.com",
             "--api-token-file",
             file.to_str().unwrap(),
+            "--no-test",
         ],
         None,
     )
@@ -113,6 +115,7 @@ fn token_from_file_and_env() {
         "me@example.com",
         "--api-token-env",
         "MY_TOKEN",
+        "--no-test",
     ]);
     cmd.assert().success();
     let out = env
@@ -229,10 +232,7 @@ fn oauth_connections_of_both_api_types() {
 
     // HTTP view of each shape.
     let view = env
-        .run(
-            &["connection", "http-view", "Jira OAuth", "-o", "json"],
-            None,
-        )
+        .run_with_default_endpoints(&["connection", "http-view", "Jira OAuth", "-o", "json"])
         .ok()
         .json();
     let text = view.to_string();
@@ -262,6 +262,7 @@ fn oauth_connections_of_both_api_types() {
                 "--username",
                 "me@example.com",
                 "--api-token-stdin",
+                "--no-test",
                 "-o",
                 "json",
             ],
@@ -380,6 +381,7 @@ fn audit_records_who_changed_what() {
             "--subdomain",
             "other",
             "--api-token-stdin",
+            "--no-test",
         ],
         Some("tok-2"),
     )

@@ -9,6 +9,7 @@
 mod canary;
 mod common;
 mod connection;
+mod connection_test;
 mod help;
 mod key;
 mod oauth_client;

@@ -3,7 +3,9 @@ use jiralink_domain::{
     ConnectionId, ConnectionName, ConnectionSettings, ConnectionState, Email, OAuthClient,
     OAuthClientId, OAuthClientSettings, ResourceKind, ScopeSet, Subdomain,
 };
-use jiralink_store::{SecretField, SecretOwner, SecretWrite, Store, StoreError};
+use jiralink_store::{
+    DebugDirection, DebugLine, SecretField, SecretOwner, SecretWrite, Store, StoreError,
+};
 use jiralink_vault::{Aad, MasterKey, seal};
 use time::macros::datetime;
 use uuid::Uuid;
@@ -15,6 +17,8 @@ pub(crate) async fn run_all(store: &dyn Store) {
     secrets_follow_the_auth_type(store).await;
     reseal_is_compare_and_swap(store).await;
     audit_is_kept_in_order(store).await;
+    tests_are_recorded(store).await;
+    debug_log_is_kept_per_connection(store).await;
 }
 
 fn basic(name: &str) -> Connection {
@@ -35,6 +39,9 @@ fn basic(name: &str) -> Connection {
         created_at: t,
         updated_at: t,
         api_token: None,
+        cloud_id: None,
+        last_tested_at: None,
+        debug_until: None,
     }
 }
 
@@ -406,5 +413,151 @@ async fn audit_is_kept_in_order(store: &dyn Store) {
             .await
             .unwrap()
             .is_empty()
+    );
+}
+
+async fn tests_are_recorded(store: &dyn Store) {
+    let c = basic("Tested");
+    store
+        .insert_connection(
+            &c,
+            &[],
+            &audit(ResourceKind::Connection, c.id.0, AuditAction::Create, 0),
+        )
+        .await
+        .unwrap();
+    let t1 = datetime!(2026-01-02 00:00 UTC);
+    let offline = ConnectionState::Offline {
+        reason: "401".to_owned(),
+    };
+    store
+        .record_connection_test(c.id, &offline, t1, Some("cloud-1"))
+        .await
+        .unwrap();
+    let got = store.get_connection(c.id).await.unwrap();
+    assert_eq!(got.state, offline);
+    assert_eq!(got.state_changed_at, Some(t1));
+    assert_eq!(got.last_tested_at, Some(t1));
+    assert_eq!(got.cloud_id.as_deref(), Some("cloud-1"));
+
+    // The same state again: tested later, but the state has not changed since t1, and a test
+    // that found no cloud id keeps the known one.
+    let t2 = datetime!(2026-01-02 01:00 UTC);
+    store
+        .record_connection_test(c.id, &offline, t2, None)
+        .await
+        .unwrap();
+    let got = store.get_connection(c.id).await.unwrap();
+    assert_eq!(got.state_changed_at, Some(t1));
+    assert_eq!(got.last_tested_at, Some(t2));
+    assert_eq!(got.cloud_id.as_deref(), Some("cloud-1"));
+
+    let until = datetime!(2026-01-02 01:15 UTC);
+    store.set_debug_until(c.id, Some(until)).await.unwrap();
+    assert_eq!(
+        store.get_connection(c.id).await.unwrap().debug_until,
+        Some(until)
+    );
+    // Editing the settings keeps the debugger window and what tests learnt.
+    let mut edited = store.get_connection(c.id).await.unwrap();
+    edited.updated_at = t2;
+    store
+        .update_connection(
+            &edited,
+            &[],
+            &audit(ResourceKind::Connection, c.id.0, AuditAction::Update, 1),
+        )
+        .await
+        .unwrap();
+    let got = store.get_connection(c.id).await.unwrap();
+    assert_eq!(got.debug_until, Some(until));
+    assert_eq!(got.last_tested_at, Some(t2));
+    store.set_debug_until(c.id, None).await.unwrap();
+    assert_eq!(store.get_connection(c.id).await.unwrap().debug_until, None);
+    assert!(matches!(
+        store
+            .record_connection_test(ConnectionId::new(), &ConnectionState::Online, t2, None)
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+fn line(connection: ConnectionId, minute: i64, direction: DebugDirection) -> DebugLine {
+    DebugLine {
+        connection,
+        at: datetime!(2026-01-03 00:00 UTC) + time::Duration::minutes(minute),
+        request_id: format!("req-{minute}"),
+        direction,
+        method: "GET".to_owned(),
+        url: "https://demo.atlassian.net/rest/api/3/myself".to_owned(),
+        status: (direction == DebugDirection::Response).then_some(200),
+        duration_ms: (direction == DebugDirection::Response).then_some(12),
+        headers: vec![("authorization".to_owned(), "Basic ********".to_owned())],
+        body: Some("{}".to_owned()),
+    }
+}
+
+async fn debug_log_is_kept_per_connection(store: &dyn Store) {
+    let a = basic("Debugged A");
+    let b = basic("Debugged B");
+    for c in [&a, &b] {
+        store
+            .insert_connection(
+                c,
+                &[],
+                &audit(ResourceKind::Connection, c.id.0, AuditAction::Create, 0),
+            )
+            .await
+            .unwrap();
+    }
+    let lines = vec![
+        line(a.id, 0, DebugDirection::Request),
+        line(a.id, 0, DebugDirection::Response),
+        line(a.id, 30, DebugDirection::Request),
+        line(b.id, 5, DebugDirection::Request),
+    ];
+    store.append_debug_lines(&lines).await.unwrap();
+    let since = datetime!(2026-01-01 00:00 UTC);
+    let got = store.list_debug_lines(a.id, since).await.unwrap();
+    assert_eq!(got, lines[..3].to_vec(), "in order, with every field");
+    let later = store
+        .list_debug_lines(a.id, datetime!(2026-01-03 00:10 UTC))
+        .await
+        .unwrap();
+    assert_eq!(later.len(), 1);
+
+    let purged = store
+        .purge_debug_lines(datetime!(2026-01-03 00:10 UTC))
+        .await
+        .unwrap();
+    assert_eq!(purged, 3, "both connections' old lines go");
+    assert_eq!(store.list_debug_lines(a.id, since).await.unwrap().len(), 1);
+    assert_eq!(store.clear_debug_lines(a.id).await.unwrap(), 1);
+    assert!(
+        store
+            .list_debug_lines(a.id, since)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    store
+        .append_debug_lines(&[line(b.id, 40, DebugDirection::Request)])
+        .await
+        .unwrap();
+    store
+        .delete_connection(
+            b.id,
+            &audit(ResourceKind::Connection, b.id.0, AuditAction::Delete, 2),
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .list_debug_lines(b.id, since)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a deleted connection's log goes with it"
     );
 }

@@ -1,0 +1,606 @@
+//! "Test connection", the online / offline state, and the background re-test of offline
+//! connections.
+//!
+//! A test is one cheap authenticated read (`jiralink_atlassian::probe`): `GET /rest/api/3/myself`
+//! for Cloud Platform, a one-item customer page for Customer Service Management. Its outcome
+//! either passed, failed with a classified reason and a fix, or could not run because an
+//! OAuth 2.0 connection is not authorized yet.
+//!
+//! State rules for saved connections:
+//! - a passed test marks the connection online;
+//! - a failure of the credentials or of their permissions marks it offline, with the reason
+//!   and the time;
+//! - any other failure (network, TLS, DNS, rate limit, server error, a proxy in the way)
+//!   leaves the state as it was: it says nothing about the connection's own settings, and a
+//!   laptop going offline must not take every connection offline with it.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiralink_atlassian::{
+    AtlassianError, AuthRoute, ConcurrencyRegistry, Credentials, Observer, ProbeFailure,
+    ProbeFailureKind, ProbeOptions, ProbeReport, ProbeTarget, Sleeper,
+};
+use jiralink_domain::{
+    Connection, ConnectionAuth, ConnectionDraft, ConnectionId, ConnectionSettings, ConnectionState,
+};
+use jiralink_vault::ApiToken;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::connections::ConnectionSecrets;
+use crate::views::ConnectionView;
+use crate::{App, AppError, AppResult};
+
+/// How a test ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TestResult {
+    Passed,
+    Failed,
+    /// An OAuth 2.0 connection that must be authorized before it can be tested. Not a failure
+    /// of its settings: saving it is fine.
+    NeedsAuthorization,
+}
+
+/// The account a test signed in as.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TestAccount {
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub account_id: String,
+    pub time_zone: Option<String>,
+}
+
+/// Why a test failed, and what the user can do about it. Never holds a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TestFailure {
+    /// A stable class: `unknown_site`, `wrong_credentials`, `expired_credentials`,
+    /// `scoped_token_on_site`, `missing_scope`, `forbidden`, `not_authorized`,
+    /// `rate_limited`, `tls`, `network`, `misconfigured`, `server_error`, `unexpected`.
+    pub kind: &'static str,
+    pub message: String,
+    pub fix: String,
+    /// The HTTP status, when Atlassian answered.
+    pub http_status: Option<u16>,
+    /// How long to wait before testing again (rate limits).
+    pub retry_after_secs: Option<u64>,
+    /// The scope the request needed (403 naming one).
+    pub missing_scope: Option<String>,
+    /// Whether this failure takes a saved connection offline.
+    pub takes_offline: bool,
+}
+
+/// The report of a test.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TestOutcome {
+    pub result: TestResult,
+    /// The connection's name.
+    pub connection: String,
+    /// Whether Atlassian answered at all.
+    pub reachable: bool,
+    /// Who the credentials authenticate as (Cloud Platform).
+    pub account: Option<TestAccount>,
+    pub site_url: Option<String>,
+    pub cloud_id: Option<String>,
+    /// OAuth 2.0: the scopes Atlassian granted for the site, the ones the connection asks
+    /// for, and those asked for but not granted.
+    pub granted_scopes: Vec<String>,
+    pub requested_scopes: Vec<String>,
+    pub missing_scopes: Vec<String>,
+    /// How long the authenticated read took.
+    pub latency_ms: Option<u64>,
+    pub failure: Option<TestFailure>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub tested_at: OffsetDateTime,
+    /// The connection's state after the test (saved connections only).
+    pub state: Option<ConnectionState>,
+}
+
+impl TestOutcome {
+    pub fn passed(&self) -> bool {
+        self.result == TestResult::Passed
+    }
+
+    /// One line for people: what happened, and the fix when it failed.
+    pub fn summary(&self) -> String {
+        match (&self.result, &self.failure) {
+            (TestResult::Passed, _) => {
+                let who = self
+                    .account
+                    .as_ref()
+                    .map(|a| {
+                        let name = a.display_name.as_deref().unwrap_or("an account");
+                        match &a.email {
+                            Some(e) => format!(" as {name} <{e}>"),
+                            None => format!(" as {name}"),
+                        }
+                    })
+                    .unwrap_or_default();
+                format!("the connection works: authenticated{who}")
+            }
+            (_, Some(f)) => format!("{}; {}", f.message, f.fix),
+            (_, None) => "the test did not run".to_owned(),
+        }
+    }
+
+    fn empty(result: TestResult, connection: &str, at: OffsetDateTime) -> Self {
+        Self {
+            result,
+            connection: connection.to_owned(),
+            reachable: false,
+            account: None,
+            site_url: None,
+            cloud_id: None,
+            granted_scopes: Vec::new(),
+            requested_scopes: Vec::new(),
+            missing_scopes: Vec::new(),
+            latency_ms: None,
+            failure: None,
+            tested_at: at,
+            state: None,
+        }
+    }
+
+    fn from_report(report: ProbeReport, connection: &str, at: OffsetDateTime) -> Self {
+        Self {
+            reachable: report.reachable,
+            account: report.account.map(|a| TestAccount {
+                display_name: a.display_name,
+                email: a.email,
+                account_id: a.account_id,
+                time_zone: a.time_zone,
+            }),
+            site_url: report.site_url.map(|u| u.to_string()),
+            cloud_id: report.cloud_id,
+            granted_scopes: report.granted_scopes,
+            requested_scopes: report.requested_scopes,
+            missing_scopes: report.missing_scopes,
+            latency_ms: Some(u64::try_from(report.latency.as_millis()).unwrap_or(u64::MAX)),
+            ..Self::empty(TestResult::Passed, connection, at)
+        }
+    }
+
+    fn from_failure(failure: ProbeFailure, connection: &str, at: OffsetDateTime) -> Self {
+        let kind = failure.kind;
+        Self {
+            // Atlassian answered, unless nothing came back or the answer said "no such site".
+            reachable: failure.status.is_some() && kind != ProbeFailureKind::UnknownSite,
+            failure: Some(TestFailure {
+                kind: kind_code(kind),
+                message: failure.message,
+                fix: failure.fix,
+                http_status: failure.status,
+                retry_after_secs: failure.retry_after.map(|d| d.as_secs().max(1)),
+                missing_scope: failure.missing_scope,
+                takes_offline: takes_offline(kind),
+            }),
+            ..Self::empty(TestResult::Failed, connection, at)
+        }
+    }
+
+    fn needs_authorization(connection: &str, at: OffsetDateTime) -> Self {
+        Self {
+            failure: Some(TestFailure {
+                kind: "needs_authorization",
+                message: "an OAuth 2.0 connection can be tested once it is authorized".to_owned(),
+                fix: "authorize the connection (sign in to Atlassian and grant access), then \
+                      test it"
+                    .to_owned(),
+                http_status: None,
+                retry_after_secs: None,
+                missing_scope: None,
+                takes_offline: false,
+            }),
+            ..Self::empty(TestResult::NeedsAuthorization, connection, at)
+        }
+    }
+
+    /// The state a saved connection moves to, given the one it had.
+    fn next_state(&self, current: &ConnectionState) -> ConnectionState {
+        match (&self.result, &self.failure) {
+            (TestResult::Passed, _) => ConnectionState::Online,
+            (TestResult::Failed, Some(f)) if f.takes_offline => ConnectionState::Offline {
+                reason: f.message.clone(),
+            },
+            _ => current.clone(),
+        }
+    }
+}
+
+fn kind_code(kind: ProbeFailureKind) -> &'static str {
+    match kind {
+        ProbeFailureKind::UnknownSite => "unknown_site",
+        ProbeFailureKind::WrongCredentials => "wrong_credentials",
+        ProbeFailureKind::ExpiredCredentials => "expired_credentials",
+        ProbeFailureKind::ScopedTokenOnSite => "scoped_token_on_site",
+        ProbeFailureKind::MissingScope => "missing_scope",
+        ProbeFailureKind::Forbidden => "forbidden",
+        ProbeFailureKind::NotAuthorized => "not_authorized",
+        ProbeFailureKind::RateLimited => "rate_limited",
+        ProbeFailureKind::Tls => "tls",
+        ProbeFailureKind::Network => "network",
+        ProbeFailureKind::Misconfigured => "misconfigured",
+        ProbeFailureKind::ServerError => "server_error",
+        ProbeFailureKind::Unexpected => "unexpected",
+    }
+}
+
+/// Failures of the credentials or their permissions: they persist until someone changes
+/// something, so the connection is offline until then. The others are about the path to
+/// Atlassian or Atlassian itself, and pass.
+fn takes_offline(kind: ProbeFailureKind) -> bool {
+    matches!(
+        kind,
+        ProbeFailureKind::WrongCredentials
+            | ProbeFailureKind::ExpiredCredentials
+            | ProbeFailureKind::ScopedTokenOnSite
+            | ProbeFailureKind::MissingScope
+            | ProbeFailureKind::Forbidden
+            | ProbeFailureKind::NotAuthorized
+    )
+}
+
+impl App {
+    /// Runs the probe for Basic settings with `token`.
+    async fn probe_basic(
+        &self,
+        settings: &ConnectionSettings,
+        cloud_id: Option<&str>,
+        token: ApiToken,
+        observer: Option<Arc<dyn Observer>>,
+        connection: Option<ConnectionId>,
+    ) -> Result<ProbeReport, ProbeFailure> {
+        let ConnectionAuth::Basic { username } = &settings.auth else {
+            return Err(ProbeFailure {
+                kind: ProbeFailureKind::NotAuthorized,
+                message: "only Basic connections are tested with an API token".to_owned(),
+                fix: "authorize the connection".to_owned(),
+                status: None,
+                retry_after: None,
+                missing_scope: None,
+            });
+        };
+        let target = ProbeTarget {
+            settings,
+            endpoints: &self.config().atlassian,
+            route: AuthRoute::BasicClassic,
+            cloud_id,
+        };
+        let mut options = ProbeOptions {
+            clock: self.clock(),
+            ..ProbeOptions::default()
+        };
+        if let Some(observer) = observer {
+            options.observer = observer;
+        }
+        // Tests count against the same concurrency limit as every other use.
+        options.limiter = connection
+            .map(|id| ConcurrencyRegistry::global().limiter(id, settings.concurrency_level));
+        jiralink_atlassian::probe(
+            self.http_client(),
+            &target,
+            Credentials::basic(username.clone(), token),
+            options,
+        )
+        .await
+    }
+
+    /// Tests settings that are not saved (yet): the "Test" button of a form, or the test
+    /// before saving. Invalid settings are reported like a save would report them; nothing is
+    /// stored. `editing` is the connection being edited, whose own name does not count as
+    /// taken.
+    pub async fn test_draft(
+        &self,
+        draft: &ConnectionDraft,
+        secrets: &ConnectionSecrets,
+        editing: Option<ConnectionId>,
+    ) -> AppResult<TestOutcome> {
+        let valid = self.validate_draft(draft, secrets, editing).await?;
+        let name = valid.settings.name.as_str().to_owned();
+        let now = self.now();
+        let (ConnectionAuth::Basic { .. }, Some(token)) =
+            (&valid.settings.auth, &secrets.api_token)
+        else {
+            return Ok(TestOutcome::needs_authorization(&name, now));
+        };
+        let token = ApiToken::new(token.expose());
+        // Testing an edit counts as a use of the connection: its debugger sees it.
+        let recorder = match editing {
+            Some(id) => self.debug_recorder(&self.store().get_connection(id).await?),
+            None => None,
+        };
+        let result = self
+            .probe_basic(
+                &valid.settings,
+                None,
+                token,
+                recorder
+                    .as_ref()
+                    .map(|r| Arc::new(r.observer()) as Arc<dyn Observer>),
+                editing,
+            )
+            .await;
+        if let Some(recorder) = recorder {
+            self.write_debug_lines(&recorder).await?;
+        }
+        Ok(outcome_of(result, &name, now))
+    }
+
+    /// Tests a saved connection and records the outcome: online when it passed, offline
+    /// (with the reason and the time) when the credentials failed.
+    pub async fn test_connection(&self, reference: &str) -> AppResult<TestOutcome> {
+        let connection = self.find_connection(reference).await?;
+        self.test_saved(&connection).await
+    }
+
+    async fn test_saved(&self, connection: &Connection) -> AppResult<TestOutcome> {
+        let name = connection.settings.name.as_str();
+        let now = self.now();
+        let outcome = match &connection.settings.auth {
+            ConnectionAuth::OAuth2 { .. } => {
+                // Nothing to record: the state already says it needs authorizing.
+                let mut outcome = TestOutcome::needs_authorization(name, now);
+                outcome.state = Some(connection.state.clone());
+                return Ok(outcome);
+            }
+            ConnectionAuth::Basic { .. } => match self.connection_api_token(connection.id).await? {
+                None => TestOutcome::from_failure(
+                    ProbeFailure {
+                        kind: ProbeFailureKind::WrongCredentials,
+                        message: "no API token is stored for this connection".to_owned(),
+                        fix: format!(
+                            "enter the API token again with `jiralink connection edit {name:?}`"
+                        ),
+                        status: None,
+                        retry_after: None,
+                        missing_scope: None,
+                    },
+                    name,
+                    now,
+                ),
+                Some(token) => {
+                    let recorder = self.debug_recorder(connection);
+                    let result = self
+                        .probe_basic(
+                            &connection.settings,
+                            connection.cloud_id.as_deref(),
+                            token,
+                            recorder
+                                .as_ref()
+                                .map(|r| Arc::new(r.observer()) as Arc<dyn Observer>),
+                            Some(connection.id),
+                        )
+                        .await;
+                    if let Some(recorder) = recorder {
+                        self.write_debug_lines(&recorder).await?;
+                    }
+                    outcome_of(result, name, now)
+                }
+            },
+        };
+        self.record_outcome(connection, outcome).await
+    }
+
+    async fn record_outcome(
+        &self,
+        connection: &Connection,
+        mut outcome: TestOutcome,
+    ) -> AppResult<TestOutcome> {
+        let state = outcome.next_state(&connection.state);
+        self.store()
+            .record_connection_test(
+                connection.id,
+                &state,
+                outcome.tested_at,
+                outcome.cloud_id.as_deref(),
+            )
+            .await?;
+        if state != connection.state {
+            tracing::info!(
+                connection = %connection.id,
+                state = state.label(),
+                "connection state changed by a test"
+            );
+        }
+        outcome.state = Some(state);
+        Ok(outcome)
+    }
+
+    /// Records a test of a draft on the connection it was saved as (the test before saving),
+    /// and returns the connection as it is now.
+    pub async fn apply_test_outcome(
+        &self,
+        reference: &str,
+        outcome: &TestOutcome,
+    ) -> AppResult<ConnectionView> {
+        let connection = self.find_connection(reference).await?;
+        if outcome.result != TestResult::NeedsAuthorization {
+            self.record_outcome(&connection, outcome.clone()).await?;
+        }
+        self.get_connection(&connection.id.to_string()).await
+    }
+
+    /// A failure seen in any use of a connection (an export, an import, a re-test). A 401 or
+    /// 403 means the credentials no longer work: the connection goes offline with the reason,
+    /// so flows stop using it until someone fixes it. Returns whether the state changed.
+    pub async fn note_request_failure(
+        &self,
+        id: ConnectionId,
+        error: &AtlassianError,
+    ) -> AppResult<bool> {
+        let reason = match error {
+            AtlassianError::Unauthorized { .. } => {
+                "Jira rejected the credentials (HTTP 401): the API token or authorization is \
+                 wrong, expired or revoked"
+            }
+            AtlassianError::Forbidden { .. } => {
+                "Jira refused access (HTTP 403): the account or token lacks a permission or scope"
+            }
+            _ => return Ok(false),
+        };
+        let state = ConnectionState::Offline {
+            reason: reason.to_owned(),
+        };
+        let connection = self.store().get_connection(id).await?;
+        if connection.state == state {
+            return Ok(false);
+        }
+        self.store()
+            .set_connection_state(id, &state, self.now())
+            .await?;
+        tracing::warn!(connection = %id, "connection marked offline after an authentication failure");
+        Ok(true)
+    }
+
+    /// The connection, if flows may use it. Exports, imports and anything else that moves
+    /// data call this first: an offline connection is refused with `connection_offline`.
+    pub async fn usable_connection(&self, reference: &str) -> AppResult<Connection> {
+        let connection = self.find_connection(reference).await?;
+        if let ConnectionState::Offline { reason } = &connection.state {
+            return Err(AppError::ConnectionOffline {
+                name: connection.settings.name.as_str().to_owned(),
+                reason: reason.clone(),
+                since: connection
+                    .state_changed_at
+                    .map_or_else(|| "an unknown time".to_owned(), crate::format_time),
+            });
+        }
+        Ok(connection)
+    }
+
+    /// Tests every offline connection once; those that pass are back online.
+    pub async fn retest_offline_connections(&self) -> AppResult<Vec<TestOutcome>> {
+        let offline: Vec<Connection> = self
+            .store()
+            .list_connections()
+            .await?
+            .into_iter()
+            .filter(|c| matches!(c.state, ConnectionState::Offline { .. }))
+            .collect();
+        let mut outcomes = Vec::with_capacity(offline.len());
+        for connection in &offline {
+            match self.test_saved(connection).await {
+                Ok(outcome) => outcomes.push(outcome),
+                // One broken record must not stop the others from coming back.
+                Err(e) => tracing::warn!(
+                    connection = %connection.id,
+                    error = %e,
+                    "re-testing an offline connection failed"
+                ),
+            }
+        }
+        Ok(outcomes)
+    }
+
+    /// Re-tests offline connections every `interval` until `shutdown` completes: a round at
+    /// once, then one after each wait. Waits go through `sleeper`, so tests drive the loop
+    /// without sleeping. `report` sees each round's outcomes.
+    pub async fn run_retest_loop(
+        &self,
+        interval: Duration,
+        sleeper: &dyn Sleeper,
+        shutdown: impl Future<Output = ()>,
+        report: &mut (dyn FnMut(&[TestOutcome]) + Send),
+    ) {
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            match self.retest_offline_connections().await {
+                Ok(outcomes) => report(&outcomes),
+                // A busy or briefly unreadable database is no reason to stop watching.
+                Err(e) => tracing::warn!(error = %e, "a re-test round failed"),
+            }
+            tokio::select! {
+                biased;
+                () = &mut shutdown => return,
+                () = sleeper.sleep(interval) => {}
+            }
+        }
+    }
+}
+
+fn outcome_of(
+    result: Result<ProbeReport, ProbeFailure>,
+    name: &str,
+    at: OffsetDateTime,
+) -> TestOutcome {
+    match result {
+        Ok(report) => TestOutcome::from_report(report, name, at),
+        Err(failure) => TestOutcome::from_failure(failure, name, at),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use pretty_assertions::assert_eq;
+    use time::macros::datetime;
+
+    use super::*;
+
+    fn failed(kind: ProbeFailureKind) -> TestOutcome {
+        TestOutcome::from_failure(
+            ProbeFailure {
+                kind,
+                message: "m".to_owned(),
+                fix: "f".to_owned(),
+                status: Some(401),
+                retry_after: Some(Duration::from_millis(1500)),
+                missing_scope: None,
+            },
+            "Jira",
+            datetime!(2026-01-01 00:00 UTC),
+        )
+    }
+
+    #[test]
+    fn only_credential_failures_take_a_connection_offline() {
+        let online = ConnectionState::Online;
+        for kind in [
+            ProbeFailureKind::WrongCredentials,
+            ProbeFailureKind::ExpiredCredentials,
+            ProbeFailureKind::MissingScope,
+            ProbeFailureKind::Forbidden,
+        ] {
+            assert_eq!(
+                failed(kind).next_state(&online),
+                ConnectionState::Offline {
+                    reason: "m".to_owned()
+                },
+                "{kind:?}"
+            );
+        }
+        for kind in [
+            ProbeFailureKind::Network,
+            ProbeFailureKind::Tls,
+            ProbeFailureKind::UnknownSite,
+            ProbeFailureKind::RateLimited,
+            ProbeFailureKind::ServerError,
+            ProbeFailureKind::Misconfigured,
+        ] {
+            assert_eq!(failed(kind).next_state(&online), online, "{kind:?}");
+        }
+        let waiting = TestOutcome::needs_authorization("Jira", datetime!(2026-01-01 00:00 UTC));
+        assert_eq!(
+            waiting.next_state(&ConnectionState::NeedsAuthorization),
+            ConnectionState::NeedsAuthorization
+        );
+    }
+
+    #[test]
+    fn failures_round_the_wait_up_and_say_what_to_do() {
+        let f = failed(ProbeFailureKind::RateLimited);
+        let failure = f.failure.clone().unwrap();
+        assert_eq!(failure.kind, "rate_limited");
+        assert_eq!(failure.retry_after_secs, Some(1));
+        assert!(f.reachable);
+        assert_eq!(f.summary(), "m; f");
+        let json = serde_json::to_value(&f).unwrap();
+        assert_eq!(json["result"], "failed");
+        assert_eq!(json["failure"]["httpStatus"], 401);
+        assert!(!failed(ProbeFailureKind::UnknownSite).reachable);
+    }
+}
