@@ -21,8 +21,9 @@
 //! | Basic, expired token | 401 | 401 |
 //! | Bearer (3LO) | 401 (3LO only works through the gateway) | ok if the grant includes the site, limited to its scopes |
 //!
-//! A scope-limited caller without one of the operation's scope sets gets **403** with an
-//! `ErrorCollection` naming the accepted sets.
+//! A scope-limited caller without one of the operation's scope sets gets **403** naming the
+//! accepted sets, in the API's error shape: `ErrorCollection` (platform), `ErrorResponse` (JSM),
+//! `RestError` (CSM).
 
 use std::collections::BTreeSet;
 
@@ -33,7 +34,7 @@ use base64::Engine as _;
 
 use crate::errors::ApiError;
 use crate::identity::{ApiTokenKind, Site, User};
-use crate::scopes::{OperationScopes, ScopeTable};
+use crate::scopes::{Api, OperationScopes, ScopeTable};
 use crate::state::{SimState, SiteContext, Via};
 
 /// How the caller authenticated.
@@ -80,10 +81,15 @@ impl Caller {
     /// whose ids repeat).
     pub fn require_route(&self, method: &Method, path_template: &str) -> Result<(), ApiError> {
         let op = ScopeTable::get().route(method.as_str(), path_template);
+        if op.is_some_and(|op| op.api == Api::Jsm) {
+            return self
+                .missing_scopes(op)
+                .map_or(Ok(()), |alts| Err(ApiError::insufficient_scope_jsm(&alts)));
+        }
         self.require_op(op)
     }
 
-    /// Checks explicit alternatives (for APIs without a spec here, such as CSM).
+    /// Checks explicit alternatives (for CSM, which has no spec here); answers a CSM `RestError`.
     pub fn require_any(&self, alternatives: &[&[&str]]) -> Result<(), ApiError> {
         let Some(held) = &self.scopes else {
             return Ok(());
@@ -98,19 +104,21 @@ impl Caller {
             .iter()
             .map(|set| set.iter().map(|s| (*s).to_owned()).collect())
             .collect();
-        Err(ApiError::insufficient_scope(&alts))
+        Err(ApiError::insufficient_scope_csm(&alts))
     }
 
     fn require_op(&self, op: Option<&OperationScopes>) -> Result<(), ApiError> {
-        let Some(held) = &self.scopes else {
-            return Ok(());
-        };
+        self.missing_scopes(op)
+            .map_or(Ok(()), |alts| Err(ApiError::insufficient_scope(&alts)))
+    }
+
+    /// The accepted scope sets when the caller holds none of them.
+    fn missing_scopes(&self, op: Option<&OperationScopes>) -> Option<Vec<Vec<String>>> {
+        let held = self.scopes.as_ref()?;
         match op {
-            Some(op) if op.allows(held) => Ok(()),
-            Some(op) => Err(ApiError::insufficient_scope(
-                op.alternatives.as_deref().unwrap_or(&[]),
-            )),
-            None => Err(ApiError::insufficient_scope(&[])),
+            Some(op) if op.allows(held) => None,
+            Some(op) => Some(op.alternatives.clone().unwrap_or_default()),
+            None => Some(Vec::new()),
         }
     }
 

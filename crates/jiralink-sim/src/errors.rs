@@ -130,12 +130,25 @@ impl ApiError {
 
     /// 403 when a scoped caller lacks every scope set the operation accepts.
     pub fn insufficient_scope(alternatives: &[Vec<String>]) -> Self {
-        let wanted: Vec<String> = alternatives.iter().map(|set| set.join(" ")).collect();
-        let msg = format!(
-            "Unauthorized; scope does not match. The token needs one of these scope sets: {}",
-            wanted.join(" | ")
-        );
-        Self::platform(StatusCode::FORBIDDEN, &[&msg], &[])
+        Self::platform(StatusCode::FORBIDDEN, &[&scope_message(alternatives)], &[])
+    }
+
+    /// [`ApiError::insufficient_scope`] in the JSM error shape, which JSM operations answer with.
+    pub fn insufficient_scope_jsm(alternatives: &[Vec<String>]) -> Self {
+        Self::jsm(
+            StatusCode::FORBIDDEN,
+            &scope_message(alternatives),
+            "sd.oauth.scope.mismatch",
+        )
+    }
+
+    /// [`ApiError::insufficient_scope`] as a CSM `RestError`.
+    pub fn insufficient_scope_csm(alternatives: &[Vec<String>]) -> Self {
+        Self::csm(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            &scope_message(alternatives),
+        )
     }
 
     /// 410 for the removed `/rest/api/{2,3,latest}/search` family.
@@ -176,6 +189,14 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         self.response.status()
     }
+}
+
+fn scope_message(alternatives: &[Vec<String>]) -> String {
+    let wanted: Vec<String> = alternatives.iter().map(|set| set.join(" ")).collect();
+    format!(
+        "Unauthorized; scope does not match. The token needs one of these scope sets: {}",
+        wanted.join(" | ")
+    )
 }
 
 fn json_response(status: StatusCode, body: &Value) -> ApiError {

@@ -5,7 +5,7 @@
 //! `x-atlassian-oauth2-scopes` (classic `state: Current` and granular `state: Beta` sets,
 //! `;`-separated, scopes in a set space-separated; `-` when the operation declares none, which
 //! means OAuth and scoped tokens cannot call it). An integration test regenerates the rows from
-//! `shared/specs/*.openapi.json` and checks they agree.
+//! OpenAPI documents (copied into `tests/fixtures/openapi`) and checks they agree.
 //!
 //! A caller satisfies an operation when it holds **every** scope of **at least one** alternative.
 //! An empty alternative (as `getServerInfo` declares) needs no scope. JSM operation ids repeat

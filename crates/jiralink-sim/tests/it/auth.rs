@@ -280,13 +280,13 @@ async fn removed_search_answers_410_on_every_version() {
 
 fn spec(name: &str) -> Value {
     let path = std::env::var_os("JIRALINK_SPECS_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/specs"),
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/openapi"),
         PathBuf::from,
     );
     let file = path.join(name);
     let text = std::fs::read_to_string(&file).unwrap_or_else(|e| {
         panic!(
-            "cannot read {} ({e}); set JIRALINK_SPECS_DIR to shared/specs",
+            "cannot read {} ({e}); see tests/fixtures/README.md",
             file.display()
         )
     });

@@ -18,13 +18,13 @@ const SPEC: &str = "jira-service-management.openapi.json";
 
 fn spec() -> Value {
     let dir = std::env::var_os("JIRALINK_SPECS_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/specs"),
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/openapi"),
         PathBuf::from,
     );
     let file = dir.join(SPEC);
     let text = std::fs::read_to_string(&file).unwrap_or_else(|e| {
         panic!(
-            "cannot read {} ({e}); set JIRALINK_SPECS_DIR to shared/specs",
+            "cannot read {} ({e}); see tests/fixtures/README.md",
             file.display()
         )
     });

@@ -9,6 +9,7 @@
 mod auth;
 mod csm;
 mod data;
+mod fidelity;
 mod jql;
 mod jsm;
 mod knobs;

@@ -97,13 +97,13 @@ fn spec() -> &'static Value {
     static SPEC: OnceLock<Value> = OnceLock::new();
     SPEC.get_or_init(|| {
         let dir = std::env::var_os("JIRALINK_SPECS_DIR").map_or_else(
-            || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/specs"),
+            || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/openapi"),
             PathBuf::from,
         );
         let file = dir.join("jira-platform-v3.openapi.json");
         let text = std::fs::read_to_string(&file).unwrap_or_else(|e| {
             panic!(
-                "cannot read {} ({e}); set JIRALINK_SPECS_DIR to shared/specs",
+                "cannot read {} ({e}); see tests/fixtures/README.md",
                 file.display()
             )
         });
