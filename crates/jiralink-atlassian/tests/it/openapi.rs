@@ -1,7 +1,7 @@
 //! Every operation the client performs exists in Atlassian's OpenAPI documents with the same
 //! method, and every query parameter (and request body property) the client may send is
-//! declared there. The documents are read from `shared/specs` beside the workspace, or from
-//! `$JIRALINK_SPECS_DIR`.
+//! declared there. The documents are read from the simulator's fixtures
+//! (`crates/jiralink-sim/tests/fixtures/openapi`), or from `$JIRALINK_SPECS_DIR`.
 
 use std::path::PathBuf;
 
@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 
 fn specs_dir() -> PathBuf {
     std::env::var_os("JIRALINK_SPECS_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/specs"),
+        // Atlassian's documents, kept in the repository as the simulator's test fixtures.
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../jiralink-sim/tests/fixtures/openapi"),
         PathBuf::from,
     )
 }
@@ -65,7 +66,7 @@ fn every_operation_and_query_parameter_is_declared() {
         let (spec, full_path) = match op.api {
             Api::Platform => (&platform, format!("/rest/api/3{}", op.path)),
             Api::ServiceDesk => (&jsm, format!("/rest/servicedeskapi{}", op.path)),
-            // No OpenAPI document in shared/specs for these.
+            // No OpenAPI document exists locally for these.
             Api::Csm | Api::Gateway | Api::Site => continue,
         };
         let path_item = spec["paths"]
