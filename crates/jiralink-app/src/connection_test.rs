@@ -343,10 +343,44 @@ impl App {
         let now = self.now();
         let outcome = match &connection.settings.auth {
             ConnectionAuth::OAuth2 { .. } => {
-                // Nothing to record: the state already says it needs authorizing.
-                let mut outcome = TestOutcome::needs_authorization(name, now);
-                outcome.state = Some(connection.state.clone());
-                return Ok(outcome);
+                if !self.connection_has_tokens(connection.id).await? {
+                    // Nothing to record: the state already says it needs authorizing.
+                    let mut outcome = TestOutcome::needs_authorization(name, now);
+                    outcome.state = Some(connection.state.clone());
+                    return Ok(outcome);
+                }
+                let recorder = self.debug_recorder(connection);
+                let target = ProbeTarget {
+                    settings: &connection.settings,
+                    endpoints: &self.config().atlassian,
+                    route: AuthRoute::OAuth2,
+                    cloud_id: connection.cloud_id.as_deref(),
+                };
+                let mut options = ProbeOptions {
+                    clock: self.clock(),
+                    ..ProbeOptions::default()
+                };
+                if let Some(r) = &recorder {
+                    options.observer = Arc::new(r.observer());
+                }
+                options.limiter = Some(
+                    ConcurrencyRegistry::global()
+                        .limiter(connection.id, connection.settings.concurrency_level),
+                );
+                let result = jiralink_atlassian::probe(
+                    self.http_client(),
+                    &target,
+                    Credentials::Bearer(self.token_source(connection.id)),
+                    options,
+                )
+                .await;
+                if let Some(recorder) = recorder {
+                    self.write_debug_lines(&recorder).await?;
+                }
+                // A refused refresh token already moved the connection offline.
+                let current = self.store().get_connection(connection.id).await?;
+                let outcome = outcome_of(result, name, now);
+                return self.record_outcome(&current, outcome).await;
             }
             ConnectionAuth::Basic { .. } => match self.connection_api_token(connection.id).await? {
                 None => TestOutcome::from_failure(

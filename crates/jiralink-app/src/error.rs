@@ -60,6 +60,42 @@ pub enum AppError {
         reason: String,
         since: String,
     },
+    #[error(
+        "the authorization is unknown, expired or already used (state did not match); start \
+         it again with `jiralink connection authorize`"
+    )]
+    OAuthStateInvalid,
+    #[error(
+        "Atlassian did not authorize the connection {name:?}: {error}{}; nothing was changed",
+        description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default()
+    )]
+    AuthorizationDenied {
+        name: String,
+        error: String,
+        description: Option<String>,
+    },
+    #[error(
+        "the authorization of {name:?} does not include {site} (granted: {}); authorize again \
+         and choose that site on Atlassian's consent page",
+        if granted.is_empty() { "none".to_owned() } else { granted.join(", ") }
+    )]
+    SiteNotGranted {
+        name: String,
+        site: String,
+        granted: Vec<String>,
+    },
+    #[error(
+        "the authorization of {name:?} includes several sites: {}; choose one (`--site URL`)",
+        granted.join(", ")
+    )]
+    SiteChoiceNeeded { name: String, granted: Vec<String> },
+    #[error(
+        "the connection {name:?} needs re-authorization: Atlassian no longer accepts its \
+         refresh token; run `jiralink connection authorize {name:?}`"
+    )]
+    ReauthorizationRequired { name: String },
+    #[error("{0}")]
+    Authorization(String),
     #[error("{0}")]
     InvalidInput(String),
     #[error("invalid configuration: {0}")]
@@ -99,6 +135,12 @@ impl AppError {
             Self::Vault(_) => ("vault_error", 500, false),
             Self::SecretUnreadable { .. } => ("secret_unreadable", 500, false),
             Self::ConnectionOffline { .. } => ("connection_offline", 409, false),
+            Self::OAuthStateInvalid => ("oauth_state_invalid", 400, false),
+            Self::AuthorizationDenied { .. } => ("oauth_access_denied", 400, false),
+            Self::SiteNotGranted { .. } => ("oauth_site_not_granted", 400, false),
+            Self::SiteChoiceNeeded { .. } => ("oauth_site_choice_needed", 400, false),
+            Self::ReauthorizationRequired { .. } => ("reauthorization_required", 409, false),
+            Self::Authorization(_) => ("oauth_failed", 502, false),
             Self::InvalidInput(_) => ("validation_failed", 400, false),
             Self::Config(_) => ("invalid_config", 500, false),
             Self::Io(_) => ("io_error", 500, true),

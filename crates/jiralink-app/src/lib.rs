@@ -10,6 +10,7 @@ mod connections;
 mod debug;
 mod error;
 mod keys;
+mod oauth;
 mod oauth_clients;
 mod views;
 
@@ -30,6 +31,10 @@ pub use connections::ConnectionSecrets;
 pub use debug::{DEBUG_RETENTION, DEBUG_WINDOWS_MINUTES, DebugLog};
 pub use error::{AppError, AppResult, ErrorCode};
 pub use keys::{NEXT_KEY_FILE, RotationReport};
+pub use oauth::{
+    AuthorizationOutcome, AuthorizationStart, CallbackParams, GrantedSite,
+    REAUTHORIZATION_REQUIRED, REFRESH_MARGIN, STATE_LIFETIME, SiteChooser,
+};
 pub use oauth_clients::OAuthClientSecrets;
 pub use views::{ConnectionView, OAuthClientView, SecretStatus, format_time};
 
@@ -101,6 +106,8 @@ struct Inner {
     data_dir: PathBuf,
     /// The one HTTP client of the process: connections to Atlassian are pooled across uses.
     http: reqwest::Client,
+    /// One refresh at a time per connection within this process.
+    refresh_locks: oauth::RefreshLocks,
 }
 
 impl App {
@@ -135,6 +142,7 @@ impl App {
                 config,
                 data_dir,
                 http,
+                refresh_locks: oauth::RefreshLocks::default(),
             }),
         };
         Ok(Saved {

@@ -12,6 +12,7 @@
 //!   [`Sleeper`] so tests never sleep.
 //! - [`limit`]: the per-connection concurrency limit shared process-wide.
 //! - [`observe`]: the masked record of every exchange for the connection debugger.
+//! - [`oauth`]: the authorize URL, the code exchange and refresh-token rotation.
 //! - [`probe`](mod@probe): "Test connection".
 //! - [`error`]: the one error type, [`AtlassianError`].
 //!
@@ -27,6 +28,7 @@ pub mod error;
 pub mod http;
 pub mod jsm;
 pub mod limit;
+pub mod oauth;
 pub mod observe;
 pub mod operation;
 pub mod platform;

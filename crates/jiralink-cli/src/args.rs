@@ -148,6 +148,31 @@ Basic connections are tested before they are saved, as on create.")]
         #[arg(long, short = 'y')]
         yes: bool,
     },
+    /// Authorize an OAuth 2.0 connection in a browser and store its tokens
+    #[command(
+        after_help = "Prints Atlassian's authorize URL (and opens it on a desktop), then waits for \
+Atlassian to redirect the browser to <server.base_url>/connection/oauth2callback on a one-shot \
+listener bound to 127.0.0.1.\n\nExamples:\n  jiralink connection authorize \"Jira OAuth\"\n  \
+jiralink connection authorize CSM --site https://acme.atlassian.net --no-browser"
+    )]
+    Authorize {
+        /// The connection's name or id
+        connection: String,
+        /// Only print the URL; never start a browser
+        #[arg(long)]
+        no_browser: bool,
+        /// Listen on this loopback address instead of the port of `server.base_url`
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+        /// Customer Service Management: the site to use when several were granted
+        #[arg(long, value_name = "URL")]
+        site: Option<String>,
+    },
+    /// Forget an OAuth 2.0 connection's tokens; it must be authorized again before use
+    Disconnect {
+        /// The connection's name or id
+        connection: String,
+    },
     /// Print the HTTP settings the connection resolves to (base URI, auth, ping, headers…)
     #[command(
         name = "http-view",

@@ -55,14 +55,19 @@ impl CliError {
             Self::App(e) => {
                 let code = e.code();
                 let exit = match code {
-                    "validation_failed" => INVALID,
+                    "validation_failed"
+                    | "oauth_state_invalid"
+                    | "oauth_access_denied"
+                    | "oauth_site_not_granted"
+                    | "oauth_site_choice_needed" => INVALID,
                     "connection_not_found" | "oauth_client_not_found" => NOT_FOUND,
                     "connection_name_taken" | "oauth_client_name_taken" | "oauth_client_in_use" => {
                         CONFLICT
                     }
                     "vault_locked" | "vault_error" | "secret_unreadable" => KEY,
                     "invalid_config" | "io_error" => CONFIG,
-                    "connection_offline" => TEST_FAILED,
+                    "connection_offline" | "oauth_failed" => TEST_FAILED,
+                    "reauthorization_required" => NEEDS_AUTHORIZATION,
                     _ => INTERNAL,
                 };
                 (code, exit)

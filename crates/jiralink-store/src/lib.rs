@@ -22,7 +22,10 @@ use jiralink_vault::{KeyId, Sealed};
 use time::OffsetDateTime;
 
 pub use error::{StoreError, StoreResult};
-pub use model::{DebugDirection, DebugLine, SecretField, SecretOwner, SecretWrite, StoredSecret};
+pub use model::{
+    DebugDirection, DebugLine, PendingAuthorization, SecretField, SecretOwner, SecretWrite,
+    StoredSecret, TokenRecord,
+};
 pub use sqlite::{DATABASE_FILE, SqliteStore};
 
 /// Connections to Jira.
@@ -146,6 +149,73 @@ pub trait DebugLogStore: Send + Sync {
     async fn purge_debug_lines(&self, before: OffsetDateTime) -> StoreResult<u64>;
 }
 
+/// OAuth 2.0 authorizations in progress and the tokens they yield.
+///
+/// Refresh is single-flight across processes: [`OAuthStore::lock_tokens`] opens a write
+/// transaction (SQLite `BEGIN IMMEDIATE`; PostgreSQL will use `SELECT … FOR UPDATE` on the
+/// connection's row) that the caller holds across the token request, so a second process
+/// waits and then sees the rotated tokens instead of spending the old refresh token again.
+#[async_trait]
+pub trait OAuthStore: Send + Sync {
+    /// Stores a new authorization in progress, dropping expired ones.
+    async fn insert_pending_authorization(&self, pending: &PendingAuthorization)
+    -> StoreResult<()>;
+    /// Deletes and returns the authorization whose state hashes to `state_hash`, in one
+    /// statement, so a `state` can be used once only. Expired rows are not returned.
+    async fn take_pending_authorization(
+        &self,
+        state_hash: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<PendingAuthorization>>;
+    /// The stored tokens, read without a lock.
+    async fn read_tokens(&self, id: ConnectionId) -> StoreResult<TokenRecord>;
+    /// Stores the tokens of a completed authorization with the site's cloud id and marks the
+    /// connection online, with its audit entry, in one transaction.
+    async fn save_authorization(
+        &self,
+        id: ConnectionId,
+        tokens: &[SecretWrite],
+        access_token_expires_at: OffsetDateTime,
+        cloud_id: &str,
+        at: OffsetDateTime,
+        audit: &AuditEntry,
+    ) -> StoreResult<()>;
+    /// Locks the connection's tokens for a refresh (see the trait docs).
+    async fn lock_tokens(&self, id: ConnectionId) -> StoreResult<Box<dyn TokenLock>>;
+    /// Deletes the tokens and moves the connection to `state`, with its audit entry.
+    /// Returns whether there were tokens.
+    async fn forget_tokens(
+        &self,
+        id: ConnectionId,
+        state: &ConnectionState,
+        at: OffsetDateTime,
+        audit: &AuditEntry,
+    ) -> StoreResult<bool>;
+}
+
+/// The tokens of one connection, locked for a refresh. Dropping it without committing
+/// rolls back and releases the lock.
+#[async_trait]
+pub trait TokenLock: Send + std::fmt::Debug {
+    /// The tokens as they are now, read under the lock.
+    fn tokens(&self) -> &TokenRecord;
+    /// Writes the rotated tokens and their expiry, and commits. Only after this returns may
+    /// the new access token be used.
+    async fn commit_tokens(
+        self: Box<Self>,
+        tokens: &[SecretWrite],
+        access_token_expires_at: OffsetDateTime,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Records that the grant is gone: the tokens are deleted and the connection moves to
+    /// `state`; commits.
+    async fn commit_revoked(
+        self: Box<Self>,
+        state: &ConnectionState,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+}
+
 /// The audit log.
 #[async_trait]
 pub trait AuditStore: Send + Sync {
@@ -162,6 +232,7 @@ pub trait Store:
     + SecretStore
     + AuditStore
     + DebugLogStore
+    + OAuthStore
     + std::fmt::Debug
     + 'static
 {
@@ -173,6 +244,7 @@ impl<T> Store for T where
         + SecretStore
         + AuditStore
         + DebugLogStore
+        + OAuthStore
         + std::fmt::Debug
         + 'static
 {

@@ -132,3 +132,29 @@ pub struct DebugLine {
     pub headers: Vec<(String, String)>,
     pub body: Option<String>,
 }
+
+/// An authorization in progress, as stored: found by the SHA-256 of its `state`, holding the
+/// sealed state and PKCE verifier.
+#[derive(Debug)]
+pub struct PendingAuthorization {
+    /// Hex SHA-256 of the `state` value.
+    pub state_hash: String,
+    pub connection: ConnectionId,
+    /// The redirect URI sent with the authorize request (the token request repeats it).
+    pub redirect_uri: String,
+    /// The `state` value, sealed (AAD field `state`).
+    pub sealed_state: Sealed,
+    /// The PKCE verifier, sealed (AAD field `pkce_verifier`).
+    pub sealed_verifier: Sealed,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+/// A connection's stored OAuth 2.0 tokens, still sealed.
+#[derive(Debug, Default)]
+pub struct TokenRecord {
+    pub access_token: Option<StoredSecret>,
+    pub refresh_token: Option<StoredSecret>,
+    /// When the access token expires.
+    pub access_token_expires_at: Option<OffsetDateTime>,
+}

@@ -27,6 +27,8 @@ use crate::{
     StoreResult,
 };
 
+mod oauth;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// The file name of the database inside the data directory.

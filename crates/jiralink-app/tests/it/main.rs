@@ -8,6 +8,7 @@
 
 mod connection_test;
 mod keys;
+mod oauth;
 mod services;
 
 use std::path::Path;

@@ -31,6 +31,45 @@ pub(crate) async fn run(ctx: &Ctx, command: ConnectionCommand) -> Result<(), Cli
             connection_test::watch(ctx, interval, once).await
         }
         ConnectionCommand::Delete { connection, yes } => delete(ctx, &connection, yes).await,
+        ConnectionCommand::Authorize {
+            connection,
+            no_browser,
+            listen,
+            site,
+        } => {
+            super::authorize::authorize(
+                ctx,
+                &connection,
+                super::authorize::Options {
+                    no_browser,
+                    listen,
+                    site,
+                },
+            )
+            .await
+        }
+        ConnectionCommand::Disconnect { connection } => {
+            let had = ctx
+                .app
+                .disconnect_connection(&connection, &ctx.actor)
+                .await?;
+            let message = if had {
+                "Tokens forgotten; the connection needs authorization again."
+            } else {
+                "The connection held no tokens; it needs authorization."
+            };
+            match ctx.output {
+                OutputFormat::Json => output::json(&serde_json::json!({
+                    "connection": connection,
+                    "tokensRemoved": had,
+                    "state": "needs_authorization",
+                })),
+                OutputFormat::Table => {
+                    println!("{message}");
+                    Ok(())
+                }
+            }
+        }
         ConnectionCommand::HttpView { connection } => {
             let view = ctx.app.connection_http_view(&connection).await?;
             let value = serde_json::to_value(&view)

@@ -1,5 +1,6 @@
 //! One file per noun; each turns parsed arguments into service calls and prints results.
 
+mod authorize;
 mod connection;
 mod connection_test;
 mod key;

@@ -6,6 +6,7 @@
     reason = "test helpers fail loudly"
 )]
 
+mod authorize;
 mod canary;
 mod common;
 mod connection;

@@ -45,7 +45,7 @@ fn basic(name: &str) -> Connection {
     }
 }
 
-fn oauth(name: &str, client: OAuthClientId) -> Connection {
+pub(crate) fn oauth(name: &str, client: OAuthClientId) -> Connection {
     let mut c = basic(name);
     c.settings.auth = ConnectionAuth::OAuth2 {
         client,
@@ -57,7 +57,7 @@ fn oauth(name: &str, client: OAuthClientId) -> Connection {
     c
 }
 
-fn client(name: &str) -> OAuthClient {
+pub(crate) fn client(name: &str) -> OAuthClient {
     let t = datetime!(2026-01-01 00:00 UTC);
     OAuthClient {
         id: OAuthClientId::new(),
@@ -71,7 +71,7 @@ fn client(name: &str) -> OAuthClient {
     }
 }
 
-fn audit(kind: ResourceKind, id: Uuid, action: AuditAction, minute: u8) -> AuditEntry {
+pub(crate) fn audit(kind: ResourceKind, id: Uuid, action: AuditAction, minute: u8) -> AuditEntry {
     AuditEntry {
         id: Uuid::new_v4(),
         at: datetime!(2026-01-01 00:00 UTC) + time::Duration::minutes(i64::from(minute)),
@@ -85,7 +85,12 @@ fn audit(kind: ResourceKind, id: Uuid, action: AuditAction, minute: u8) -> Audit
     }
 }
 
-fn sealed(key: &MasterKey, owner: SecretOwner, field: SecretField, value: &str) -> SecretWrite {
+pub(crate) fn sealed(
+    key: &MasterKey,
+    owner: SecretOwner,
+    field: SecretField,
+    value: &str,
+) -> SecretWrite {
     let id = owner.id().to_string();
     let aad = Aad {
         record_kind: owner.kind(),

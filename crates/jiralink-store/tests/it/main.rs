@@ -8,6 +8,7 @@
 )]
 
 mod contract;
+mod oauth;
 
 use jiralink_store::SqliteStore;
 

@@ -1,0 +1,486 @@
+//! OAuth 2.0 (3LO) against the simulator: authorize, callback, refresh rotation,
+//! single-flight, the lost-response window and disconnect. Both clocks are manual.
+
+use std::time::Duration;
+
+use jiralink_app::{AppError, CallbackParams, ConnectionSecrets, OAuthClientSecrets, TestResult};
+use jiralink_domain::{ConnectionDraft, ConnectionId, ConnectionState, OAuthClientDraft};
+use jiralink_vault::ClientSecret;
+use pretty_assertions::assert_eq;
+
+use crate::actor;
+use crate::connection_test::{Fixture, fixture};
+
+const SCOPES: [&str; 3] = ["read:jira-work", "read:jira-user", "read:me"];
+
+async fn oauth_fixture() -> Fixture {
+    let f = fixture().await;
+    f.sim
+        .control()
+        .update_knobs(|k| k.auto_approve = true)
+        .unwrap();
+    let samples = f.sim.samples();
+    f.app
+        .create_oauth_client(
+            &OAuthClientDraft {
+                name: Some("Sim app".to_owned()),
+                client_id: Some(samples.oauth_client_id.clone()),
+                client_secret_provided: false,
+            },
+            OAuthClientSecrets {
+                client_secret: Some(ClientSecret::new(samples.oauth_client_secret.clone())),
+            },
+            &actor(),
+        )
+        .await
+        .unwrap();
+    f
+}
+
+async fn add_oauth(f: &Fixture, name: &str, api_type: &str) -> ConnectionId {
+    let draft = ConnectionDraft {
+        name: Some(name.to_owned()),
+        api_type: Some(api_type.to_owned()),
+        subdomain: (api_type == "cloud-platform").then(|| "demo".to_owned()),
+        auth_type: (api_type == "cloud-platform").then(|| "oauth2".to_owned()),
+        oauth_client: Some("Sim app".to_owned()),
+        scopes: if api_type == "cloud-platform" {
+            SCOPES.iter().map(|s| (*s).to_owned()).collect()
+        } else {
+            vec!["read:customer:jira-service-management".to_owned()]
+        },
+        ..ConnectionDraft::default()
+    };
+    let view = f
+        .app
+        .create_connection(&draft, ConnectionSecrets::default(), &actor())
+        .await
+        .unwrap()
+        .value;
+    view.id.parse().unwrap()
+}
+
+/// Follows the authorize URL (the simulator auto-approves) and returns the callback query.
+async fn browse(f: &Fixture, url: &url::Url, extra: &[(&str, &str)]) -> CallbackParams {
+    let mut url = url.clone();
+    for (k, v) in extra {
+        url.query_pairs_mut().append_pair(k, v);
+    }
+    let res = f.app.http_client().get(url).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 302, "authorize should redirect");
+    let location = url::Url::parse(res.headers()["location"].to_str().unwrap()).unwrap();
+    assert_eq!(location.path(), "/connection/oauth2callback");
+    CallbackParams::from_query(location.query().unwrap_or_default())
+}
+
+fn no_choice(_: &[jiralink_app::GrantedSite]) -> Option<usize> {
+    None
+}
+
+async fn authorize(f: &Fixture, name: &str) {
+    let start = f.app.begin_authorization(name).await.unwrap();
+    let params = browse(f, &start.url, &[]).await;
+    f.app
+        .complete_authorization(&params, &no_choice, &actor())
+        .await
+        .unwrap();
+}
+
+fn token_requests(f: &Fixture) -> usize {
+    f.sim
+        .control()
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/oauth/token")
+        .count()
+}
+
+fn advance_both(f: &Fixture, by: Duration) {
+    f.clock.advance(by);
+    f.sim.control().advance(by);
+}
+
+#[tokio::test]
+async fn full_flow_from_authorize_url_to_an_api_call() {
+    let f = oauth_fixture().await;
+    let id = add_oauth(&f, "Cloud", "cloud-platform").await;
+    let start = f.app.begin_authorization("cloud").await.unwrap();
+    let q: Vec<(String, String)> = start.url.query_pairs().into_owned().collect();
+    let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    assert_eq!(get("audience").as_deref(), Some("api.atlassian.com"));
+    assert_eq!(
+        get("client_id"),
+        Some(f.sim.samples().oauth_client_id.clone())
+    );
+    let scope = get("scope").unwrap();
+    assert!(scope.ends_with("offline_access"), "{scope}");
+    for s in SCOPES {
+        assert!(scope.split(' ').any(|x| x == s), "{scope}");
+    }
+    assert_eq!(
+        get("redirect_uri").as_deref(),
+        Some("http://127.0.0.1:8080/connection/oauth2callback")
+    );
+    assert_eq!(get("response_type").as_deref(), Some("code"));
+    assert_eq!(get("prompt").as_deref(), Some("consent"));
+    assert_eq!(get("code_challenge_method").as_deref(), Some("S256"));
+    assert!(get("state").unwrap().len() >= 22, "at least 128 bits");
+    assert_eq!(
+        start.state_expires_at,
+        f.app.now() + time::Duration::minutes(10)
+    );
+
+    let params = browse(&f, &start.url, &[]).await;
+    let outcome = f
+        .app
+        .complete_authorization(&params, &no_choice, &actor())
+        .await
+        .unwrap();
+    let demo = f.sim.control().site("demo").unwrap();
+    assert_eq!(outcome.cloud_id, demo.cloud_id.to_string());
+    assert_eq!(outcome.state, ConnectionState::Online);
+    assert_eq!(outcome.missing_scopes, Vec::<String>::new());
+    let view = f.app.get_connection("cloud").await.unwrap();
+    assert_eq!(view.state, ConnectionState::Online);
+    assert_eq!(view.cloud_id.as_deref(), Some(outcome.cloud_id.as_str()));
+
+    // The test goes through the gateway with the bearer token and the cloud id.
+    let test = f.app.test_connection("cloud").await.unwrap();
+    assert_eq!(test.result, TestResult::Passed, "{}", test.summary());
+    assert_eq!(
+        test.account.unwrap().email.as_deref(),
+        Some("alice@example.com")
+    );
+    assert!(f.sim.control().requests().iter().any(|r| {
+        r.path
+            .starts_with(&format!("/ex/jira/{}/rest/api/3/myself", demo.cloud_id))
+    }));
+    f.app.usable_connection(&id.to_string()).await.unwrap();
+}
+
+#[tokio::test]
+async fn wrong_replayed_and_expired_state_are_refused() {
+    let f = oauth_fixture().await;
+    add_oauth(&f, "Cloud", "cloud-platform").await;
+    let start = f.app.begin_authorization("cloud").await.unwrap();
+    let params = browse(&f, &start.url, &[]).await;
+
+    let mut wrong = params.clone();
+    wrong.state = Some("not-the-state".to_owned());
+    let err = f
+        .app
+        .complete_authorization(&wrong, &no_choice, &actor())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppError::OAuthStateInvalid), "{err}");
+    assert_eq!(err.code(), "oauth_state_invalid");
+    let mut missing = params.clone();
+    missing.state = None;
+    assert!(matches!(
+        f.app
+            .complete_authorization(&missing, &no_choice, &actor())
+            .await,
+        Err(AppError::OAuthStateInvalid)
+    ));
+
+    f.app
+        .complete_authorization(&params, &no_choice, &actor())
+        .await
+        .unwrap();
+    let replay = f
+        .app
+        .complete_authorization(&params, &no_choice, &actor())
+        .await
+        .unwrap_err();
+    assert!(matches!(replay, AppError::OAuthStateInvalid), "{replay}");
+
+    let start = f.app.begin_authorization("cloud").await.unwrap();
+    let params = browse(&f, &start.url, &[]).await;
+    f.clock.advance(Duration::from_secs(10 * 60 + 1));
+    let expired = f
+        .app
+        .complete_authorization(&params, &no_choice, &actor())
+        .await
+        .unwrap_err();
+    assert!(matches!(expired, AppError::OAuthStateInvalid), "{expired}");
+}
+
+#[tokio::test]
+async fn provider_errors_and_expired_codes_are_reported_plainly() {
+    let f = oauth_fixture().await;
+    add_oauth(&f, "Cloud", "cloud-platform").await;
+    let start = f.app.begin_authorization("cloud").await.unwrap();
+    let state = start
+        .url
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let denied = CallbackParams {
+        state: Some(state),
+        error: Some("access_denied".to_owned()),
+        error_description: Some("User did not authorize the request".to_owned()),
+        ..CallbackParams::default()
+    };
+    let err = f
+        .app
+        .complete_authorization(&denied, &no_choice, &actor())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("access_denied"), "{err}");
+    assert_eq!(
+        f.app.get_connection("cloud").await.unwrap().state,
+        ConnectionState::NeedsAuthorization
+    );
+
+    let start = f.app.begin_authorization("cloud").await.unwrap();
+    let params = browse(&f, &start.url, &[]).await;
+    // The code expires on Atlassian's clock after ten minutes; the state is still fresh.
+    f.sim.control().advance(Duration::from_secs(11 * 60));
+    let err = f
+        .app
+        .complete_authorization(&params, &no_choice, &actor())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("expired"), "{err}");
+    assert_eq!(err.code(), "oauth_failed");
+}
+
+#[tokio::test]
+async fn a_site_the_user_did_not_grant_is_named() {
+    let f = oauth_fixture().await;
+    add_oauth(&f, "Cloud", "cloud-platform").await;
+    let start = f.app.begin_authorization("cloud").await.unwrap();
+    let params = browse(&f, &start.url, &[("sim_site", "acme")]).await;
+    let err = f
+        .app
+        .complete_authorization(&params, &no_choice, &actor())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppError::SiteNotGranted { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains(f.sim.site_url("demo").as_str().trim_end_matches('/')),
+        "{text}"
+    );
+    assert!(text.contains("acme"), "{text}");
+}
+
+#[tokio::test]
+async fn customer_service_management_lets_the_user_choose_among_sites() {
+    let f = oauth_fixture().await;
+    add_oauth(&f, "Csm", "csm").await;
+    for site in ["demo", "acme"] {
+        let start = f.app.begin_authorization("csm").await.unwrap();
+        let params = browse(&f, &start.url, &[("sim_site", site)]).await;
+        let result = f
+            .app
+            .complete_authorization(&params, &no_choice, &actor())
+            .await;
+        if site == "acme" {
+            // Both sites are now granted and nobody chose.
+            let err = result.unwrap_err();
+            assert!(matches!(err, AppError::SiteChoiceNeeded { .. }), "{err}");
+        }
+    }
+    let start = f.app.begin_authorization("csm").await.unwrap();
+    let params = browse(&f, &start.url, &[("sim_site", "acme")]).await;
+    let pick_acme = |sites: &[jiralink_app::GrantedSite]| {
+        sites.iter().position(|s| s.url.ends_with("/site/acme"))
+    };
+    let outcome = f
+        .app
+        .complete_authorization(&params, &pick_acme, &actor())
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome.cloud_id,
+        f.sim.control().site("acme").unwrap().cloud_id.to_string()
+    );
+}
+
+#[tokio::test]
+async fn refresh_rotates_over_many_refreshes_before_expiry() {
+    let f = oauth_fixture().await;
+    let id = add_oauth(&f, "Cloud", "cloud-platform").await;
+    authorize(&f, "cloud").await;
+    let before = token_requests(&f);
+    let first = f.app.connection_access_token(id).await.unwrap();
+    assert_eq!(token_requests(&f), before, "a fresh token is not refreshed");
+
+    let mut previous = first;
+    for _ in 0..25 {
+        // Within the refresh margin of the one-hour lifetime, not after it.
+        advance_both(&f, Duration::from_secs(3600 - 30));
+        let next = f.app.connection_access_token(id).await.unwrap();
+        assert!(!next.ct_eq(&previous));
+        previous = next;
+    }
+    assert_eq!(token_requests(&f), before + 25);
+    let test = f.app.test_connection("cloud").await.unwrap();
+    assert_eq!(test.result, TestResult::Passed, "{}", test.summary());
+}
+
+#[tokio::test]
+async fn fifty_concurrent_calls_with_an_expired_token_make_one_token_request() {
+    let f = oauth_fixture().await;
+    add_oauth(&f, "Cloud", "cloud-platform").await;
+    authorize(&f, "cloud").await;
+    advance_both(&f, Duration::from_secs(2 * 3600));
+    let before = token_requests(&f);
+    let client = f.app.jira_client("cloud").await.unwrap();
+    let calls = (0..50).map(|_| client.myself());
+    for result in futures::future::join_all(calls).await {
+        result.unwrap();
+    }
+    assert_eq!(token_requests(&f), before + 1);
+}
+
+#[tokio::test]
+async fn a_revoked_grant_takes_the_connection_offline_without_retrying() {
+    let f = oauth_fixture().await;
+    let id = add_oauth(&f, "Cloud", "cloud-platform").await;
+    authorize(&f, "cloud").await;
+    f.sim.control().revoke_grants(None, None);
+    advance_both(&f, Duration::from_secs(3600));
+    let err = f.app.connection_access_token(id).await.unwrap_err();
+    assert!(
+        matches!(err, AppError::ReauthorizationRequired { .. }),
+        "{err}"
+    );
+    let view = f.app.get_connection("cloud").await.unwrap();
+    assert_eq!(
+        view.state,
+        ConnectionState::Offline {
+            reason: jiralink_app::REAUTHORIZATION_REQUIRED.to_owned()
+        }
+    );
+    let before = token_requests(&f);
+    assert!(f.app.connection_access_token(id).await.is_err());
+    assert_eq!(token_requests(&f), before, "invalid_grant is never retried");
+    assert!(f.app.usable_connection("cloud").await.is_err());
+    // Authorizing again brings it back.
+    authorize(&f, "cloud").await;
+    f.app.connection_access_token(id).await.unwrap();
+}
+
+/// Makes the next save of a refresh token fail, as a crash between the token response and
+/// the commit would, with a trigger on the secrets table.
+async fn break_token_saves(f: &Fixture, broken: bool) {
+    let path = f.app.data_dir().join("jiralink.db");
+    let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(path);
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&opts)
+        .await
+        .unwrap();
+    let sql = if broken {
+        "CREATE TRIGGER lose_refresh BEFORE UPDATE ON secrets WHEN NEW.field = 'refresh_token' \
+         BEGIN SELECT RAISE(ABORT, 'simulated crash'); END"
+    } else {
+        "DROP TRIGGER lose_refresh"
+    };
+    sqlx::query(sql).execute(&mut conn).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_lost_token_response_is_recovered_within_the_leeway_only() {
+    for (wait, recovers) in [
+        (Duration::from_secs(9 * 60), true),
+        (Duration::from_secs(11 * 60), false),
+    ] {
+        let f = oauth_fixture().await;
+        let id = add_oauth(&f, "Cloud", "cloud-platform").await;
+        authorize(&f, "cloud").await;
+        advance_both(&f, Duration::from_secs(3600));
+        break_token_saves(&f, true).await;
+        let before = token_requests(&f);
+        assert!(f.app.connection_access_token(id).await.is_err());
+        assert_eq!(
+            token_requests(&f),
+            before + 1,
+            "Atlassian rotated the token"
+        );
+        break_token_saves(&f, false).await;
+
+        f.sim.control().advance(wait);
+        let result = f.app.connection_access_token(id).await;
+        let state = f.app.get_connection("cloud").await.unwrap().state;
+        if recovers {
+            result.unwrap();
+            assert_eq!(state, ConnectionState::Online);
+            // And the family keeps rotating afterwards.
+            advance_both(&f, Duration::from_secs(3600));
+            f.app.connection_access_token(id).await.unwrap();
+        } else {
+            assert!(matches!(
+                result,
+                Err(AppError::ReauthorizationRequired { .. })
+            ));
+            assert_eq!(
+                state,
+                ConnectionState::Offline {
+                    reason: jiralink_app::REAUTHORIZATION_REQUIRED.to_owned()
+                }
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn disconnect_forgets_the_tokens() {
+    let f = oauth_fixture().await;
+    let id = add_oauth(&f, "Cloud", "cloud-platform").await;
+    authorize(&f, "cloud").await;
+    assert!(f.app.connection_has_tokens(id).await.unwrap());
+    assert!(
+        f.app
+            .disconnect_connection("cloud", &actor())
+            .await
+            .unwrap()
+    );
+    assert!(!f.app.connection_has_tokens(id).await.unwrap());
+    assert_eq!(
+        f.app.get_connection("cloud").await.unwrap().state,
+        ConnectionState::NeedsAuthorization
+    );
+    let test = f.app.test_connection("cloud").await.unwrap();
+    assert_eq!(test.result, TestResult::NeedsAuthorization);
+    assert!(
+        !f.app
+            .disconnect_connection("cloud", &actor())
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn tokens_and_client_secret_never_reach_the_database_or_errors() {
+    let f = oauth_fixture().await;
+    let id = add_oauth(&f, "Cloud", "cloud-platform").await;
+    authorize(&f, "cloud").await;
+    let access = f.app.connection_access_token(id).await.unwrap();
+    let secret = f.sim.samples().oauth_client_secret.clone();
+    f.sim.control().revoke_grants(None, None);
+    advance_both(&f, Duration::from_secs(3600));
+    let err = f.app.connection_access_token(id).await.unwrap_err();
+    let texts = [
+        err.to_string(),
+        format!("{err:?}"),
+        format!("{:?}", f.app.get_connection("cloud").await.unwrap()),
+        format!("{access:?}"),
+    ];
+    let mut raw = Vec::new();
+    for entry in std::fs::read_dir(f.app.data_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            raw.extend(std::fs::read(path).unwrap());
+        }
+    }
+    let raw = String::from_utf8_lossy(&raw);
+    for needle in [access.expose(), secret.as_str()] {
+        assert!(!raw.contains(needle), "a secret is in the data directory");
+        for t in &texts {
+            assert!(!t.contains(needle), "{t}");
+        }
+    }
+}

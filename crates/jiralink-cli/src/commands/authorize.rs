@@ -1,0 +1,309 @@
+//! `jiralink connection authorize`: prints (and on a desktop opens) Atlassian's authorize URL
+//! and receives the callback on a one-shot listener bound to a loopback address.
+//!
+//! The listener only transports: `App::complete_authorization` checks `state`, exchanges the
+//! code and stores the tokens. It serves exactly the callback path, answers with a small
+//! self-contained page (`Referrer-Policy: no-referrer`, `Cache-Control: no-store`, no
+//! third-party assets, no redirect) and shuts down after the first callback.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use jiralink_app::{AppError, AuthorizationOutcome, CallbackParams, GrantedSite};
+use tokio::sync::mpsc;
+
+use super::Ctx;
+use crate::args::OutputFormat;
+use crate::exit::CliError;
+use crate::{output, prompt};
+
+#[derive(Debug)]
+pub(crate) struct Options {
+    pub(crate) no_browser: bool,
+    pub(crate) listen: Option<SocketAddr>,
+    pub(crate) site: Option<String>,
+}
+
+#[derive(Clone)]
+struct Shared {
+    app: jiralink_app::App,
+    actor: jiralink_app::Actor,
+    site: Option<String>,
+    interactive: bool,
+    done: mpsc::Sender<Result<AuthorizationOutcome, AppError>>,
+    /// The callback is served once; later requests get a plain "already done" page.
+    used: Arc<Mutex<bool>>,
+}
+
+fn listen_addr(redirect: &url::Url, listen: Option<SocketAddr>) -> Result<SocketAddr, CliError> {
+    let addr = match listen {
+        Some(a) => a,
+        None => {
+            let port = redirect.port_or_known_default().unwrap_or(80);
+            SocketAddr::from(([127, 0, 0, 1], port))
+        }
+    };
+    if !addr.ip().is_loopback() {
+        return Err(CliError::Usage(format!(
+            "--listen {addr} is not a loopback address; the callback listener binds only to \
+             127.0.0.1 or ::1"
+        )));
+    }
+    Ok(addr)
+}
+
+fn desktop() -> bool {
+    cfg!(target_os = "macos")
+        || cfg!(windows)
+        || ["DISPLAY", "WAYLAND_DISPLAY"]
+            .iter()
+            .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
+}
+
+fn open_browser(url: &url::Url) {
+    let program = if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
+    // The URL holds only public values (client id, state, challenge), so an argument is fine.
+    match std::process::Command::new(program)
+        .arg(url.as_str())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    {
+        Ok(_) => eprintln!("Opened the URL in your browser."),
+        Err(e) => eprintln!("Could not start {program} ({e}); open the URL yourself."),
+    }
+}
+
+pub(crate) async fn authorize(
+    ctx: &Ctx,
+    reference: &str,
+    options: Options,
+) -> Result<(), CliError> {
+    let start = ctx.app.begin_authorization(reference).await?;
+    let addr = listen_addr(&start.redirect_uri, options.listen)?;
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        CliError::Io(format!(
+            "could not listen on {addr} for the callback ({e}); stop what uses that port or \
+             pass --listen 127.0.0.1:PORT (the callback URL registered with Atlassian must \
+             match)"
+        ))
+    })?;
+    let (tx, mut rx) = mpsc::channel(1);
+    let shared = Shared {
+        app: ctx.app.clone(),
+        actor: ctx.actor.clone(),
+        site: options.site,
+        interactive: ctx.interactive,
+        done: tx,
+        used: Arc::new(Mutex::new(false)),
+    };
+    let router = axum::Router::new()
+        .route(start.redirect_uri.path(), axum::routing::get(callback))
+        .with_state(shared);
+    eprintln!("Open this URL in a browser and grant access:");
+    println!("{}", start.url);
+    eprintln!(
+        "Waiting for Atlassian's callback on http://{addr}{} (until {}).",
+        start.redirect_uri.path(),
+        jiralink_app::format_time(start.state_expires_at)
+    );
+    if !options.no_browser && desktop() {
+        open_browser(&start.url);
+    }
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = stop_rx.await;
+            })
+            .await
+    });
+    let lifetime = Duration::from_secs(
+        u64::try_from(jiralink_app::STATE_LIFETIME.whole_seconds()).unwrap_or(600),
+    );
+    let result = tokio::time::timeout(lifetime, rx.recv()).await;
+    let _ = stop_tx.send(());
+    let _ = server.await;
+    let outcome = match result {
+        Err(_) | Ok(None) => {
+            return Err(CliError::Io(
+                "no callback arrived within ten minutes; run `jiralink connection authorize` \
+                 again"
+                    .to_owned(),
+            ));
+        }
+        Ok(Some(r)) => r?,
+    };
+    match ctx.output {
+        OutputFormat::Json => output::json(&outcome),
+        OutputFormat::Table => {
+            println!(
+                "Authorized {:?} for {} (cloud id {}); the connection is online.",
+                outcome.connection, outcome.site_url, outcome.cloud_id
+            );
+            if !outcome.missing_scopes.is_empty() {
+                eprintln!(
+                    "Atlassian did not grant {}: add them to the app in the developer console, \
+                     then authorize again.",
+                    outcome.missing_scopes.join(", ")
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn callback(State(shared): State<Shared>, RawQuery(query): RawQuery) -> Response {
+    {
+        let mut used = shared
+            .used
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *used {
+            return page(
+                StatusCode::GONE,
+                "Already handled",
+                "This authorization was already handled. You can close this window.",
+            );
+        }
+        *used = true;
+    }
+    let params = CallbackParams::from_query(query.as_deref().unwrap_or_default());
+    let site = shared.site.clone();
+    let interactive = shared.interactive;
+    let choose = move |sites: &[GrantedSite]| choose_site(sites, site.as_deref(), interactive);
+    let result = shared
+        .app
+        .complete_authorization(&params, &choose, &shared.actor)
+        .await;
+    let response = match &result {
+        Ok(o) => page(
+            StatusCode::OK,
+            "Connection authorized",
+            &format!(
+                "The connection {} is authorized for {}. You can close this window.",
+                o.connection, o.site_url
+            ),
+        ),
+        Err(e) => page(
+            StatusCode::BAD_REQUEST,
+            "Authorization failed",
+            &e.to_string(),
+        ),
+    };
+    let _ = shared.done.send(result).await;
+    response
+}
+
+fn choose_site(sites: &[GrantedSite], wanted: Option<&str>, interactive: bool) -> Option<usize> {
+    if let Some(wanted) = wanted {
+        let wanted = wanted.trim().trim_end_matches('/');
+        return sites
+            .iter()
+            .position(|s| s.url.eq_ignore_ascii_case(wanted));
+    }
+    if !interactive {
+        return None;
+    }
+    let labels: Vec<String> = sites
+        .iter()
+        .map(|s| format!("{} ({})", s.name, s.url))
+        .collect();
+    prompt::select("Which site should the connection use?", &labels).ok()
+}
+
+fn escape(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '&' => "&amp;".to_owned(),
+            '<' => "&lt;".to_owned(),
+            '>' => "&gt;".to_owned(),
+            '"' => "&quot;".to_owned(),
+            '\'' => "&#39;".to_owned(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+fn page(status: StatusCode, title: &str, message: &str) -> Response {
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>jiralink: {t}\
+         </title></head><body><h1>{t}</h1><p>{m}</p></body></html>",
+        t = escape(title),
+        m = escape(message)
+    );
+    let mut res = (status, body).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'; form-action 'none'"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listens_on_the_callback_port_and_only_on_loopback() {
+        let redirect = url::Url::parse("http://127.0.0.1:8080/connection/oauth2callback").unwrap();
+        assert_eq!(
+            listen_addr(&redirect, None).unwrap().to_string(),
+            "127.0.0.1:8080"
+        );
+        let other: SocketAddr = "0.0.0.0:9000".parse().unwrap();
+        assert!(listen_addr(&redirect, Some(other)).is_err());
+    }
+
+    #[test]
+    fn the_page_escapes_and_sets_safe_headers() {
+        let res = page(StatusCode::OK, "<t>", "a & \"b\"");
+        assert_eq!(res.headers()[header::REFERRER_POLICY], "no-referrer");
+        assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
+        assert!(res.headers().get(header::LOCATION).is_none());
+        assert_eq!(escape("<a href='x'>&"), "&lt;a href=&#39;x&#39;&gt;&amp;");
+    }
+
+    #[test]
+    fn a_site_flag_picks_by_url() {
+        let sites = vec![
+            GrantedSite {
+                cloud_id: "1".into(),
+                name: "A".into(),
+                url: "https://a.atlassian.net".into(),
+            },
+            GrantedSite {
+                cloud_id: "2".into(),
+                name: "B".into(),
+                url: "https://b.atlassian.net".into(),
+            },
+        ];
+        assert_eq!(
+            choose_site(&sites, Some("https://b.atlassian.net/"), false),
+            Some(1)
+        );
+        assert_eq!(choose_site(&sites, None, false), None);
+    }
+}
