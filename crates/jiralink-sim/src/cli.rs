@@ -54,6 +54,12 @@ pub struct SimArgs {
     /// Print one line per request.
     #[arg(long)]
     pub log_requests: bool,
+    /// Writes to one issue allowed per 2 seconds (0 turns this limit off).
+    #[arg(long = "per-issue-writes-per-2s", default_value_t = 20)]
+    pub per_issue_writes_per_2s: u32,
+    /// Writes to one issue allowed per 30 seconds (0 turns this limit off).
+    #[arg(long = "per-issue-writes-per-30s", default_value_t = 100)]
+    pub per_issue_writes_per_30s: u32,
 }
 
 impl SimArgs {
@@ -72,6 +78,8 @@ impl SimArgs {
             index_lag_secs: self.index_lag_secs,
             log_requests: self.log_requests,
             auto_approve: self.auto_approve,
+            per_issue_writes_per_2s: self.per_issue_writes_per_2s,
+            per_issue_writes_per_30s: self.per_issue_writes_per_30s,
             ..Knobs::default()
         };
         knobs.validate().map_err(SimError::Config)?;
@@ -195,6 +203,35 @@ mod tests {
         assert_eq!(
             cfg.oauth_callbacks,
             vec!["http://localhost:1/cb".to_owned()]
+        );
+    }
+
+    #[test]
+    fn per_issue_write_flags_map_to_knobs() {
+        let defaults = Cli::try_parse_from(["sim"]).expect("parses");
+        let knobs = defaults.sim.to_config().expect("valid").knobs;
+        assert_eq!(
+            (
+                knobs.per_issue_writes_per_2s,
+                knobs.per_issue_writes_per_30s
+            ),
+            (20, 100)
+        );
+        let cli = Cli::try_parse_from([
+            "sim",
+            "--per-issue-writes-per-2s",
+            "0",
+            "--per-issue-writes-per-30s",
+            "7",
+        ])
+        .expect("parses");
+        let knobs = cli.sim.to_config().expect("valid").knobs;
+        assert_eq!(
+            (
+                knobs.per_issue_writes_per_2s,
+                knobs.per_issue_writes_per_30s
+            ),
+            (0, 7)
         );
     }
 

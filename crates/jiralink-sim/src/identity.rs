@@ -105,7 +105,7 @@ pub enum ApiTokenKind {
 }
 
 /// An API token. The secret is never shown by `Debug`.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiTokenRecord {
     /// Non-secret id.
     pub id: String,
@@ -134,7 +134,7 @@ impl fmt::Debug for ApiTokenRecord {
 }
 
 /// A 3LO app registered in the developer console.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OAuthApp {
     /// Client id.
     pub client_id: String,
@@ -160,7 +160,7 @@ impl fmt::Debug for OAuthApp {
 }
 
 /// Sites, users, tokens and apps.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Directory {
     /// Sites by subdomain.
     pub sites: BTreeMap<String, Site>,

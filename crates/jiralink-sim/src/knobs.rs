@@ -4,15 +4,16 @@
 //! The stateful parts live beside it:
 //!
 //! * [`RateLimiter`]: Atlassian's three limits (§9 of the API notes), all answering **429** with
-//!   `Retry-After`, `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (ISO-8601)
-//!   and `RateLimit-Reason`:
+//!   `Retry-After`, `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (ISO-8601,
+//!   whole seconds) and `RateLimit-Reason`:
 //!   - burst: a token bucket per site × method class (`GET 100`, `POST 100`, `PUT 50`,
 //!     `DELETE 50` per second by default), reason `jira-burst-based`;
 //!   - hourly points quota for OAuth traffic only (API-token traffic is excluded, as on Jira
 //!     Cloud), reset at the top of each UTC hour, reason `jira-quota-global-based` (per app) or
 //!     `jira-quota-tenant-based` (per app and site); `X-RateLimit-NearLimit: true` below 20 %;
-//!   - per-issue writes, 20 per 2 s and 100 per 30 s, reason `jira-per-issue-on-write`, which write
-//!     handlers check with [`crate::state::SimState::check_issue_write`].
+//!   - per-issue writes, by default 20 per 2 s and 100 per 30 s (knobs
+//!     `per_issue_writes_per_2s`, `per_issue_writes_per_30s`), reason `jira-per-issue-on-write`,
+//!     which write handlers check with [`crate::state::SimState::check_issue_write`].
 //! * [`Faults`]: one-shot faults (`fail_next`, dropped connections, held requests) and the seeded
 //!   RNG behind `fail_rate`, so a seed reproduces the same failure pattern.
 //!
@@ -111,6 +112,10 @@ pub struct Knobs {
     pub log_requests: bool,
     /// Skip the OAuth consent page.
     pub auto_approve: bool,
+    /// Writes to one issue allowed in any 2-second window; 0 turns this limit off. Jira: 20.
+    pub per_issue_writes_per_2s: u32,
+    /// Writes to one issue allowed in any 30-second window; 0 turns this limit off. Jira: 100.
+    pub per_issue_writes_per_30s: u32,
 }
 
 impl Default for Knobs {
@@ -124,6 +129,8 @@ impl Default for Knobs {
             index_lag_secs: 0,
             log_requests: false,
             auto_approve: false,
+            per_issue_writes_per_2s: 20,
+            per_issue_writes_per_30s: 100,
         }
     }
 }
@@ -193,7 +200,9 @@ pub struct RateLimited {
 impl RateLimited {
     /// The 429 response Jira sends.
     pub fn into_error(self) -> ApiError {
-        let reset = self.reset.format(&Rfc3339).unwrap_or_default();
+        let reset = ceil_to_second(self.reset)
+            .format(&Rfc3339)
+            .unwrap_or_default();
         ApiError::platform(
             StatusCode::TOO_MANY_REQUESTS,
             &["Rate limit exceeded."],
@@ -208,6 +217,16 @@ impl RateLimited {
         .with_header(HeaderName::from_static("x-ratelimit-reset"), &reset)
         .with_header(HeaderName::from_static("ratelimit-reason"), self.reason)
     }
+}
+
+/// Jira sends whole seconds (`2026-01-01T01:01:01Z`); rounding up keeps a client that waits
+/// until the reset from retrying too early.
+fn ceil_to_second(t: OffsetDateTime) -> OffsetDateTime {
+    if t.nanosecond() == 0 {
+        return t;
+    }
+    t.replace_nanosecond(0)
+        .map_or(t, |whole| whole + time::Duration::SECOND)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -229,6 +248,8 @@ pub struct QuotaStatus {
     pub limit: u64,
     /// Points left this hour.
     pub remaining: u64,
+    /// Per app or per app and site; names the policy in `Beta-RateLimit-Policy`.
+    pub scope: QuotaScope,
 }
 
 impl QuotaStatus {
@@ -242,9 +263,13 @@ impl QuotaStatus {
         };
         put("x-ratelimit-limit", self.limit.to_string());
         put("x-ratelimit-remaining", self.remaining.to_string());
+        let policy = match self.scope {
+            QuotaScope::Global => "global-app-quota",
+            QuotaScope::Tenant => "tenant-app-quota",
+        };
         put(
             "beta-ratelimit-policy",
-            format!("\"global-app-quota\";q={};w=3600", self.limit),
+            format!("\"{policy}\";q={};w=3600", self.limit),
         );
         if self.remaining.saturating_mul(5) < self.limit {
             put("x-ratelimit-nearlimit", "true".to_owned());
@@ -351,6 +376,7 @@ impl RateLimiter {
         Ok(Some(QuotaStatus {
             limit,
             remaining: limit - window.used,
+            scope: knobs.quota_scope,
         }))
     }
 
@@ -361,14 +387,19 @@ impl RateLimiter {
         }
     }
 
-    /// Records a write to `issue` on `site`: at most 20 per 2 s and 100 per 30 s.
+    /// Records a write to `issue` on `site`: at most `per_issue_writes_per_2s` per 2 s and
+    /// `per_issue_writes_per_30s` per 30 s (a 0 limit is off).
     pub fn check_issue_write(
         &mut self,
+        knobs: &Knobs,
         site: &str,
         issue: &str,
         now: OffsetDateTime,
     ) -> Result<(), RateLimited> {
-        const WINDOWS: [(i64, usize); 2] = [(2, 20), (30, 100)];
+        let windows = [
+            (2, knobs.per_issue_writes_per_2s),
+            (30, knobs.per_issue_writes_per_30s),
+        ];
         let log = self
             .issue_writes
             .entry((site.to_owned(), issue.to_owned()))
@@ -379,7 +410,13 @@ impl RateLimiter {
         {
             log.pop_front();
         }
-        for (secs, max) in WINDOWS {
+        for (secs, max) in windows {
+            let Ok(max) = usize::try_from(max) else {
+                continue;
+            };
+            if max == 0 {
+                continue;
+            }
             let window = time::Duration::seconds(secs);
             let in_window: Vec<OffsetDateTime> =
                 log.iter().copied().filter(|t| now - *t < window).collect();
@@ -505,6 +542,7 @@ impl Faults {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::response::IntoResponse as _;
     use time::macros::datetime;
 
     #[test]
@@ -552,7 +590,8 @@ mod tests {
             status,
             Some(QuotaStatus {
                 limit: 3,
-                remaining: 2
+                remaining: 2,
+                scope: QuotaScope::Global,
             })
         );
     }
@@ -563,6 +602,7 @@ mod tests {
         QuotaStatus {
             limit: 100,
             remaining: 19,
+            scope: QuotaScope::Global,
         }
         .apply(&mut headers);
         assert_eq!(headers["x-ratelimit-nearlimit"], "true");
@@ -570,6 +610,7 @@ mod tests {
         QuotaStatus {
             limit: 100,
             remaining: 20,
+            scope: QuotaScope::Global,
         }
         .apply(&mut headers);
         assert!(headers.get("x-ratelimit-nearlimit").is_none());
@@ -577,18 +618,20 @@ mod tests {
 
     #[test]
     fn per_issue_write_windows() {
+        let knobs = Knobs::default();
         let mut rl = RateLimiter::default();
         let t0 = datetime!(2026-01-01 00:00 UTC);
         for _ in 0..20 {
-            rl.check_issue_write("s", "10001", t0).expect("first 20");
+            rl.check_issue_write(&knobs, "s", "10001", t0)
+                .expect("first 20");
         }
         let limited = rl
-            .check_issue_write("s", "10001", t0)
+            .check_issue_write(&knobs, "s", "10001", t0)
             .expect_err("21st in 2 s");
         assert_eq!(limited.reason, "jira-per-issue-on-write");
         assert_eq!(limited.limit, 20);
         assert!(
-            rl.check_issue_write("s", "10002", t0).is_ok(),
+            rl.check_issue_write(&knobs, "s", "10002", t0).is_ok(),
             "other issues are separate"
         );
         // 100 per 30 s: five more 2-second bursts of 20 fill it.
@@ -596,16 +639,107 @@ mod tests {
         for _ in 0..4 {
             t += time::Duration::seconds(2);
             for _ in 0..20 {
-                rl.check_issue_write("s", "10001", t)
+                rl.check_issue_write(&knobs, "s", "10001", t)
                     .expect("within 100/30s");
             }
         }
         t += time::Duration::seconds(2);
         let limited = rl
-            .check_issue_write("s", "10001", t)
+            .check_issue_write(&knobs, "s", "10001", t)
             .expect_err("101st in 30 s");
         assert_eq!(limited.limit, 100);
         assert_eq!(limited.reset, t0 + time::Duration::seconds(30));
+    }
+
+    #[test]
+    fn per_issue_write_limits_follow_the_knobs() {
+        let t0 = datetime!(2026-01-01 00:00 UTC);
+        let tight = Knobs {
+            per_issue_writes_per_2s: 3,
+            per_issue_writes_per_30s: 0,
+            ..Knobs::default()
+        };
+        let mut rl = RateLimiter::default();
+        for _ in 0..3 {
+            rl.check_issue_write(&tight, "s", "1", t0).expect("first 3");
+        }
+        let limited = rl
+            .check_issue_write(&tight, "s", "1", t0)
+            .expect_err("4th in 2 s");
+        assert_eq!(limited.limit, 3);
+        // With both limits off, nothing is refused, however many writes arrive.
+        let off = Knobs {
+            per_issue_writes_per_2s: 0,
+            per_issue_writes_per_30s: 0,
+            ..Knobs::default()
+        };
+        let mut rl = RateLimiter::default();
+        for _ in 0..150 {
+            rl.check_issue_write(&off, "s", "1", t0).expect("no limit");
+        }
+        // Only the 30-second window: 5 writes spread over 10 s, then refused until it slides.
+        let slow = Knobs {
+            per_issue_writes_per_2s: 0,
+            per_issue_writes_per_30s: 5,
+            ..Knobs::default()
+        };
+        let mut rl = RateLimiter::default();
+        for i in 0..5 {
+            rl.check_issue_write(&slow, "s", "1", t0 + time::Duration::seconds(2 * i))
+                .expect("within 5 per 30 s");
+        }
+        let limited = rl
+            .check_issue_write(&slow, "s", "1", t0 + time::Duration::seconds(10))
+            .expect_err("6th in 30 s");
+        assert_eq!(limited.limit, 5);
+        assert_eq!(limited.reset, t0 + time::Duration::seconds(30));
+    }
+
+    #[test]
+    fn rate_limit_reset_is_whole_seconds_rounded_up() {
+        let limited = RateLimited {
+            reason: "jira-burst-based",
+            retry_after_secs: 1,
+            limit: 100,
+            reset: datetime!(2026-01-01 01:01:00.25 UTC),
+        };
+        let response = limited.into_error().into_response();
+        assert_eq!(
+            response.headers()["x-ratelimit-reset"],
+            "2026-01-01T01:01:01Z"
+        );
+        let exact = RateLimited {
+            reason: "jira-burst-based",
+            retry_after_secs: 1,
+            limit: 100,
+            reset: datetime!(2026-01-01 01:01:00 UTC),
+        };
+        assert_eq!(
+            exact.into_error().into_response().headers()["x-ratelimit-reset"],
+            "2026-01-01T01:01:00Z"
+        );
+    }
+
+    #[test]
+    fn quota_policy_names_the_scope() {
+        let policy = |scope| {
+            let mut headers = HeaderMap::new();
+            QuotaStatus {
+                limit: 65_000,
+                remaining: 64_000,
+                scope,
+            }
+            .apply(&mut headers);
+            headers["beta-ratelimit-policy"].clone()
+        };
+        assert_eq!(
+            policy(QuotaScope::Global),
+            "\"global-app-quota\";q=65000;w=3600"
+        );
+        assert_eq!(
+            policy(QuotaScope::Tenant),
+            "\"tenant-app-quota\";q=65000;w=3600"
+        );
     }
 
     #[test]

@@ -30,7 +30,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
 use rand::RngCore;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -56,7 +56,7 @@ fn to_time(d: std::time::Duration) -> time::Duration {
     time::Duration::try_from(d).unwrap_or(time::Duration::MAX)
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct PendingAuthorization {
     client_id: String,
     redirect_uri: String,
@@ -66,7 +66,7 @@ struct PendingAuthorization {
     created: OffsetDateTime,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct AuthCode {
     client_id: String,
     redirect_uri: String,
@@ -77,7 +77,7 @@ struct AuthCode {
 }
 
 /// A user's consent to an app.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Grant {
     /// Grant id.
     pub id: String,
@@ -95,14 +95,14 @@ pub struct Grant {
     pub revoked: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct AccessToken {
     grant_id: String,
     scopes: Vec<String>,
     expires_at: OffsetDateTime,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct RefreshToken {
     grant_id: String,
     issued_at: OffsetDateTime,
@@ -126,7 +126,7 @@ pub struct AccessInfo {
 }
 
 /// Codes, grants and tokens. Tokens are map keys, so `Debug` prints only counts.
-#[derive(Default)]
+#[derive(Default, Serialize, Deserialize)]
 pub struct OAuthStore {
     pending: HashMap<String, PendingAuthorization>,
     codes: HashMap<String, AuthCode>,

@@ -8,8 +8,8 @@
 //!    * `/site/{sub}/…` → site `{sub}` (site host), path becomes `/…`;
 //!    * `/ex/jira/{cloudId}/rest/…` → gateway, path becomes `/rest/…`;
 //!    * `/jsm/csm/cloudid/{cloudId}/…` → gateway, path becomes `/jsm/csm/…`;
-//!    * `/rest/…` → the default site `demo` (site host);
-//!    * anything else (`/authorize`, `/oauth/token`, `/me`, `/avatars/…`) → the authorization
+//!    * `/rest/…` and `/_edge/…` → the default site `demo` (site host);
+//!    * anything else (`/authorize`, `/oauth/token`, `/me`, `/avatars/…`, `/images/…`) → the authorization
 //!      server and API gateway root, without a site.
 //!
 //!    An unknown subdomain answers 404 HTML ("Site temporarily unavailable"); an unknown cloud id
@@ -26,12 +26,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::Router;
 use axum::body::Body;
+use axum::extract::Extension;
 use axum::extract::Path as UrlPath;
 use axum::http::{HeaderMap, Request, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::{Json, Router};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
@@ -203,6 +204,8 @@ fn app_router(state: SimState) -> Router {
         .merge(crate::csm::router())
         .merge(crate::oauth::router())
         .route("/avatars/{file}", get(avatar))
+        .route("/images/icons/{kind}/{file}", get(icon))
+        .route("/_edge/tenant_info", get(tenant_info))
         .fallback(not_found)
         .with_state(state)
 }
@@ -227,6 +230,38 @@ async fn avatar(UrlPath(file): UrlPath<String>) -> Response {
          <text x=\"24\" y=\"31\" font-size=\"20\" text-anchor=\"middle\" fill=\"#fff\">{letter}</text></svg>"
     );
     ([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response()
+}
+
+/// A blue 16×16 square: status icons are PNG files on Jira Cloud.
+const ICON_PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x10, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0xf3, 0xff,
+    0x61, 0x00, 0x00, 0x00, 0x18, 0x49, 0x44, 0x41, 0x54, 0x78, 0xda, 0x63, 0x60, 0x08, 0x3a, 0xf3,
+    0x9f, 0x22, 0x3c, 0x6a, 0xc0, 0xa8, 0x01, 0xa3, 0x06, 0x0c, 0x17, 0x03, 0x00, 0x70, 0xd7, 0x1d,
+    0x1f, 0x93, 0x94, 0xd7, 0x2f, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60,
+    0x82,
+];
+
+/// Priority, status and issue-type icons, so every URL the simulator hands out resolves
+/// without contacting Atlassian.
+async fn icon(UrlPath((_kind, file)): UrlPath<(String, String)>) -> Response {
+    if file.ends_with(".png") {
+        return ([(header::CONTENT_TYPE, "image/png")], ICON_PNG).into_response();
+    }
+    let svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"16\" height=\"16\">\
+               <rect width=\"16\" height=\"16\" rx=\"3\" fill=\"#0052CC\"/></svg>";
+    ([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response()
+}
+
+/// `GET {site}/_edge/tenant_info`: Atlassian's edge answers it without credentials, which is
+/// how Basic-auth clients learn the cloud id.
+async fn tenant_info(ctx: Option<Extension<SiteContext>>) -> Response {
+    match ctx {
+        Some(Extension(ctx)) => {
+            Json(serde_json::json!({ "cloudId": ctx.site.cloud_id })).into_response()
+        }
+        None => ApiError::gateway(StatusCode::NOT_FOUND, "Not Found").into_response(),
+    }
 }
 
 async fn serve(
@@ -406,6 +441,7 @@ fn is_identity_path(path: &str) -> bool {
         || path.starts_with("/oauth/")
         || path == "/me"
         || path.starts_with("/avatars/")
+        || path.starts_with("/images/")
 }
 
 fn rewrite(req: &mut Request<Body>, new_path: &str) {
@@ -486,7 +522,7 @@ fn resolve(
             return Ok((req, Some(ctx)));
         }
     }
-    if path.starts_with("/rest/") {
+    if path.starts_with("/rest/") || path.starts_with("/_edge/") {
         let site = state
             .directory()
             .sites

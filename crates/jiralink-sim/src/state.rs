@@ -230,13 +230,15 @@ impl SimState {
         format!("{}/site/{}", self.inner.base_url, site.subdomain)
     }
 
-    /// Checks Jira's per-issue write limits (20 per 2 s, 100 per 30 s) for one write to
+    /// Checks Jira's per-issue write limits (knobs `per_issue_writes_per_2s` and
+    /// `per_issue_writes_per_30s`, by default 20 per 2 s and 100 per 30 s) for one write to
     /// `issue_id` on `site`; write handlers call it before applying a change and return the
     /// error (a 429 with `RateLimit-Reason: jira-per-issue-on-write`) as is.
     pub fn check_issue_write(&self, site: &Site, issue_id: &str) -> Result<(), ApiError> {
         let now = self.now();
+        let knobs = self.knobs();
         self.limiter()
-            .check_issue_write(&site.subdomain, issue_id, now)
+            .check_issue_write(&knobs, &site.subdomain, issue_id, now)
             .map_err(crate::knobs::RateLimited::into_error)
     }
 

@@ -25,7 +25,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
@@ -73,7 +73,7 @@ pub fn router() -> Router<SimState> {
 }
 
 /// What an account or profile item does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Operation {
     /// Create a new entity.
     Create,
@@ -104,7 +104,7 @@ impl Operation {
 }
 
 /// What a detail operation does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DetailOpKind {
     /// Replace the values.
     Update,
@@ -115,7 +115,7 @@ pub enum DetailOpKind {
 }
 
 /// One detail operation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DetailOp {
     /// Kind.
     pub kind: DetailOpKind,
@@ -126,7 +126,7 @@ pub struct DetailOp {
 }
 
 /// One item of a bulk task.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BulkItem {
     /// Customer account create/update/delete, or profile upsert/delete.
     Customer {
@@ -171,7 +171,7 @@ pub enum BulkItem {
 }
 
 /// The parsed operations of a task.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BulkOps {
     /// Items in request order.
     pub items: Vec<BulkItem>,
@@ -816,6 +816,23 @@ mod tests {
     use super::*;
     use crate::identity::DEFAULT_SITE;
     use time::macros::datetime;
+
+    #[test]
+    fn every_task_type_survives_a_state_dump() {
+        for kind in [
+            Kind::CustomerAccounts,
+            Kind::CustomerDetails,
+            Kind::CustomerProfiles,
+            Kind::OrganizationAccounts,
+            Kind::OrganizationDetails,
+            Kind::OrganizationProfiles,
+        ] {
+            assert!(
+                crate::csm::store::TASK_TYPES.contains(&kind.task_type()),
+                "{kind:?}"
+            );
+        }
+    }
 
     fn demo() -> SiteDesk {
         SiteDesk::seeded(1, DEFAULT_SITE, datetime!(2026-01-05 09:30 UTC))

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
@@ -15,7 +16,7 @@ use crate::jsm::store::{SiteDesk, derived_uuid};
 pub const MAX_DETAIL_FIELDS: usize = 50;
 
 /// Type of a detail field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FieldKind {
     /// Free text.
     Text,
@@ -76,7 +77,7 @@ impl FieldKind {
 }
 
 /// A detail field definition.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DetailField {
     /// Name (unique per entity type, case-insensitive).
     pub name: String,
@@ -134,7 +135,7 @@ impl DetailField {
 }
 
 /// A product customers can be entitled to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Product {
     /// UUID.
     pub id: String,
@@ -143,7 +144,7 @@ pub struct Product {
 }
 
 /// Who an entitlement belongs to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Holder {
     /// A customer, by account id.
     Customer(String),
@@ -152,7 +153,7 @@ pub enum Holder {
 }
 
 /// A customer's or organization's entitlement to a product.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entitlement {
     /// UUID.
     pub id: String,
@@ -163,7 +164,7 @@ pub struct Entitlement {
 }
 
 /// Lifecycle state of a bulk task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TaskStatus {
     /// Queued.
     NotStarted,
@@ -193,7 +194,7 @@ impl TaskStatus {
 }
 
 /// One failed item of a bulk task.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Failure {
     /// `CUSTOMER` or `ORGANIZATION`.
     pub entity: String,
@@ -206,12 +207,13 @@ pub struct Failure {
 }
 
 /// A bulk task.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Task {
     /// UUID.
     pub id: String,
     /// `BULK_CUSTOMER_PROFILE_CREATE_UPDATE` etc.
-    pub task_type: &'static str,
+    #[serde(deserialize_with = "known_task_type")]
+    pub task_type: TaskType,
     /// Submission time.
     pub created: OffsetDateTime,
     /// The operations, applied when the task finishes.
@@ -220,6 +222,30 @@ pub struct Task {
     pub outcome: Option<(TaskStatus, OffsetDateTime)>,
     /// Failures, once run.
     pub failures: Vec<Failure>,
+}
+
+/// A task type name. An alias because serde treats a field written `&str` as borrowed from
+/// the input, which would tie a deserialized [`Task`] to the dump's lifetime; the names are
+/// `'static` entries of [`TASK_TYPES`] instead.
+pub type TaskType = &'static str;
+
+/// The task types bulk endpoints create (`csm::bulk`); a state dump names one of them.
+pub const TASK_TYPES: &[&str] = &[
+    "BULK_CUSTOMER_ACCOUNT_MANAGE",
+    "BULK_CUSTOMER_DETAIL_UPDATE",
+    "BULK_CUSTOMER_PROFILE_CREATE_UPDATE",
+    "BULK_ORGANIZATION_MANAGE",
+    "BULK_ORGANIZATION_DETAIL_UPDATE",
+    "BULK_ORGANIZATION_PROFILE_CREATE_UPDATE",
+];
+
+fn known_task_type<'de, D: serde::Deserializer<'de>>(d: D) -> Result<TaskType, D::Error> {
+    let name = String::deserialize(d)?;
+    TASK_TYPES
+        .iter()
+        .copied()
+        .find(|t| *t == name)
+        .ok_or_else(|| serde::de::Error::custom(format!("unknown task type {name}")))
 }
 
 /// Seconds a task waits in `NOT_STARTED`.
@@ -288,7 +314,7 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
 }
 
 /// What an idempotency key was first used for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdempotencyRecord {
     /// Endpoint and canonical body.
     pub fingerprint: String,
@@ -297,7 +323,7 @@ pub struct IdempotencyRecord {
 }
 
 /// The CSM part of a site.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct CsmData {
     /// Customer detail fields.
     pub customer_fields: Vec<DetailField>,

@@ -1,15 +1,24 @@
-//! JSON dump and load of every site's data, and their control routes.
+//! JSON dump and load of the whole simulator state, and their control routes.
 //!
 //! ```json
-//! {"version":1,"seed":1,"sites":{"demo":{
+//! {"version":2,"seed":1,"sites":{"demo":{
 //!   "size":"small","generated":96,"anchor_ms":1767571200000,
 //!   "counters":{"next_id":10097,"next_comment":10768,"next_worklog":10384,"next_history":11536,
 //!               "next_number":{"10000":41}},
 //!   "issues":[{"written_ms":1767605400000,"issue":{…}}],
-//!   "deleted":{"10003":1767605400000}}}}
+//!   "deleted":{"10003":1767605400000}}},
+//!  "identity":{"directory":{"sites":…,"users":…,"tokens":…,"apps":…},
+//!              "oauth":{"pending":…,"codes":…,"grants":…,"access":…,"refresh":…}},
+//!  "service_management":{"sites":{"demo":{"customers":…,"organizations":…,"request_types":…,
+//!                                         "requests":…,"csm":{…},…}}}}
 //! ```
 //!
 //! `issues` lists only created or changed issues; generated ones are rebuilt from the seed.
+//! `identity` (users, API tokens, OAuth apps, grants, codes and token families) and
+//! `service_management` (JSM customers, organizations, request types and request metadata;
+//! CSM detail fields and values, products, entitlements and tasks) are the stores themselves.
+//! The dump therefore holds the simulated directory's credentials: treat it as test data.
+//! A version-1 dump (sites only) leaves identity and service-management data as they are.
 //!
 //! | Route | Body | Answer |
 //! |---|---|---|
@@ -18,7 +27,7 @@
 //! | `POST /_sim/state/generate` | `{"site":"demo","issues":1000000}` | 204: regenerates the site with that many issues, dropping its changes |
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -34,16 +43,33 @@ use super::store::SiteData;
 use super::{SiteEntry, Sites, seeded_members};
 use crate::config::DataSize;
 use crate::control::{Control, ControlError};
+use crate::identity::Directory;
+use crate::jsm::store::DeskStore;
+use crate::oauth::OAuthStore;
 use crate::state::{SimState, lock};
 
 /// Dump format version.
-pub const DUMP_VERSION: u32 = 1;
+pub const DUMP_VERSION: u32 = 2;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct DumpFile {
     version: u32,
     seed: u64,
     sites: BTreeMap<String, SiteDump>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    identity: Option<IdentityDump>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    service_management: Option<DeskStore>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct IdentityDump {
+    directory: Directory,
+    oauth: OAuthStore,
+}
+
+fn desk_store(state: &SimState) -> Arc<Mutex<DeskStore>> {
+    state.shared(|| Mutex::new(DeskStore::default()))
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -99,8 +125,8 @@ fn dump_site(data: &SiteData) -> SiteDump {
     }
 }
 
-/// Every generated-so-far site's data as JSON (sites never used are not listed: they
-/// regenerate identically).
+/// The whole state as JSON: every generated-so-far site's issue data (sites never used are
+/// not listed: they regenerate identically), identity and service-management data.
 pub fn dump(state: &SimState) -> Value {
     let sites = state.shared(Sites::default);
     let entries: Vec<(String, Arc<SiteEntry>)> = lock(&sites.map)
@@ -111,19 +137,37 @@ pub fn dump(state: &SimState) -> Value {
     for (subdomain, entry) in entries {
         out.insert(subdomain, dump_site(&entry.read()));
     }
-    serde_json::to_value(DumpFile {
+    let file = DumpFile {
         version: DUMP_VERSION,
         seed: state.config().seed,
         sites: out,
-    })
-    .unwrap_or(Value::Null)
+        identity: None,
+        service_management: None,
+    };
+    let mut value = serde_json::to_value(file).unwrap_or(Value::Null);
+    // The stores are serialized under their locks rather than cloned (neither OAuth tokens
+    // nor bulk tasks are `Clone`); the locks are taken one at a time, as everywhere else.
+    let directory = serde_json::to_value(&*state.directory());
+    let oauth = serde_json::to_value(&*state.oauth());
+    let desks = serde_json::to_value(&*lock(&desk_store(state)));
+    if let (Value::Object(map), Ok(directory), Ok(oauth), Ok(desks)) =
+        (&mut value, directory, oauth, desks)
+    {
+        map.insert(
+            "identity".to_owned(),
+            json!({ "directory": directory, "oauth": oauth }),
+        );
+        map.insert("service_management".to_owned(), desks);
+    }
+    value
 }
 
-/// Replaces every site's data with a dump. Sites not in the dump start over from the seed.
+/// Replaces the state with a dump. Sites not in the dump start over from the seed; nothing
+/// changes when the dump is invalid.
 pub fn load(state: &SimState, dump: Value) -> Result<(), DataError> {
     let file: DumpFile =
         serde_json::from_value(dump).map_err(|e| DataError::Dump(e.to_string()))?;
-    if file.version != DUMP_VERSION {
+    if !(1..=DUMP_VERSION).contains(&file.version) {
         return Err(DataError::Dump(format!(
             "version {} is not supported (expected {DUMP_VERSION})",
             file.version
@@ -161,10 +205,19 @@ pub fn load(state: &SimState, dump: Value) -> Result<(), DataError> {
         rebuilt.push((subdomain, data));
     }
     let sites = state.shared(Sites::default);
-    let mut map = lock(&sites.map);
-    map.clear();
-    for (subdomain, data) in rebuilt {
-        map.insert(subdomain, Arc::new(SiteEntry::new(data)));
+    {
+        let mut map = lock(&sites.map);
+        map.clear();
+        for (subdomain, data) in rebuilt {
+            map.insert(subdomain, Arc::new(SiteEntry::new(data)));
+        }
+    }
+    if let Some(identity) = file.identity {
+        *state.directory() = identity.directory;
+        *state.oauth() = identity.oauth;
+    }
+    if let Some(desks) = file.service_management {
+        *lock(&desk_store(state)) = desks;
     }
     Ok(())
 }
@@ -187,12 +240,12 @@ pub fn regenerate(state: &SimState, subdomain: &str, issues: u64) -> Result<(), 
 }
 
 impl Control {
-    /// Every site's issue data as JSON (see [`crate::data::dump`]).
+    /// The whole state as JSON: site issues, identity, JSM and CSM (see [`crate::data::dump`]).
     pub fn dump(&self) -> Value {
         dump(self.state())
     }
 
-    /// Replaces every site's issue data with a dump.
+    /// Replaces the state with a dump made by [`Control::dump`].
     pub fn load(&self, dump: Value) -> Result<(), ControlError> {
         load(self.state(), dump).map_err(|e| ControlError::Invalid(e.to_string()))
     }

@@ -226,6 +226,50 @@ impl Query {
     }
 }
 
+/// Jira Cloud's system JQL fields (and aliases) this engine does not search: naming one
+/// answers [`JqlError::UnsupportedField`] rather than "does not exist".
+pub const UNSUPPORTED_JIRA_FIELDS: &[&str] = &[
+    "affectedVersion",
+    "approvals",
+    "attachments",
+    "category",
+    "comment",
+    "component",
+    "creator",
+    "description",
+    "due",
+    "duedate",
+    "environment",
+    "filter",
+    "fixVersion",
+    "issueLink",
+    "issueLinkType",
+    "lastViewed",
+    "level",
+    "originalEstimate",
+    "parent",
+    "parentProject",
+    "priority",
+    "remainingEstimate",
+    "resolution",
+    "resolutiondate",
+    "resolved",
+    "sprint",
+    "statusCategory",
+    "statusCategoryChangedDate",
+    "subtasks",
+    "text",
+    "timeSpent",
+    "voter",
+    "votes",
+    "watcher",
+    "watchers",
+    "worklogAuthor",
+    "worklogComment",
+    "worklogDate",
+    "workratio",
+];
+
 /// The system fields, after aliases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum FieldKind {
@@ -580,8 +624,14 @@ impl Compiler<'_> {
                 .then_some(FieldKind::Custom(*id)),
         };
         if kind.is_none() {
-            self.errors.push(JqlError::UnknownField {
-                field: field.display_name(),
+            let field = field.display_name();
+            let known = UNSUPPORTED_JIRA_FIELDS
+                .iter()
+                .any(|f| f.eq_ignore_ascii_case(&field));
+            self.errors.push(if known {
+                JqlError::UnsupportedField { field }
+            } else {
+                JqlError::UnknownField { field }
             });
         }
         kind

@@ -33,6 +33,18 @@ pub enum JqlError {
         /// The field as written in the query.
         field: String,
     },
+    /// A Jira Cloud system field the simulator's engine cannot search yet (see
+    /// [`crate::jql::UNSUPPORTED_JIRA_FIELDS`]); distinct from [`JqlError::UnknownField`] so a
+    /// client author knows the query would work on Jira Cloud.
+    #[error(
+        "Field '{field}' exists in Jira Cloud but the jiralink simulator does not support it in \
+         JQL yet. Search on project, issuekey, status, issuetype, assignee, reporter, labels, \
+         created, updated, summary or a custom field instead."
+    )]
+    UnsupportedField {
+        /// The field as written in the query.
+        field: String,
+    },
     /// The value names no project, status, issue type or user of the site.
     #[error("The value '{value}' does not exist for the field '{field}'.")]
     UnknownValue {

@@ -20,7 +20,9 @@
 //! `NOT`/`!` and parentheses; `EMPTY`/`NULL`; the functions `currentUser()`, `now()` and
 //! `startOf…`/`endOf…` for days, weeks, months and years. Not supported: history operators
 //! (`WAS`, `CHANGED`), other fields and functions, and Jira's text-search refinements (see the
-//! `text` module). Matching rules are documented on [`Query::compile`] and sorting rules on
+//! `text` module). Jira system fields the engine cannot search yet (`priority`, `resolution`,
+//! `statusCategory`, `component`, `fixVersion`, `parent`… see [`UNSUPPORTED_JIRA_FIELDS`])
+//! answer a message saying so, distinct from Jira's "does not exist" for unknown fields. Matching rules are documented on [`Query::compile`] and sorting rules on
 //! [`Compiled::order`] and [`Compiled::compare`]. Keywords and function names ignore case.
 
 mod ast;
@@ -37,6 +39,7 @@ pub use ast::{
 };
 pub use compile::{
     Compiled, IssueRef, JqlContext, JqlIssue, MAX_ORDER_BY_FIELDS, SortField, SortKey,
+    UNSUPPORTED_JIRA_FIELDS,
 };
 pub use error::{JqlError, JqlErrors};
 pub use parser::parse;

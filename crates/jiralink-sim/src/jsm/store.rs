@@ -13,6 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -21,7 +22,7 @@ use crate::identity::{DEFAULT_SITE, Site, derive};
 use crate::state::{SimState, lock};
 
 /// A portal-only customer (an Atlassian account of type `customer`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Customer {
     /// `qm:{uuid}:{hex}` account id.
     pub account_id: String,
@@ -40,7 +41,7 @@ pub struct Customer {
 }
 
 /// A JSM/CSM organization.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Organization {
     /// Numeric id.
     pub id: u64,
@@ -57,7 +58,7 @@ pub struct Organization {
 }
 
 /// A service desk (the service-management side of a project).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceDesk {
     /// Service desk id.
     pub id: u64,
@@ -74,7 +75,7 @@ pub struct ServiceDesk {
 }
 
 /// One allowed value of a select-like request type field.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldOption {
     /// Option id (`value`).
     pub value: String,
@@ -83,7 +84,7 @@ pub struct FieldOption {
 }
 
 /// Jira's field schema (`jiraSchema`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldSchema {
     /// `string`, `option`, `date`, `priority`, `user`, `array`.
     pub kind: String,
@@ -96,7 +97,7 @@ pub struct FieldSchema {
 }
 
 /// A field of a request type.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestTypeField {
     /// Jira field id (`summary`, `customfield_10060`).
     pub field_id: String,
@@ -115,7 +116,7 @@ pub struct RequestTypeField {
 }
 
 /// A request type of a service desk.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestType {
     /// Request type id.
     pub id: u64,
@@ -140,7 +141,7 @@ pub struct RequestType {
 }
 
 /// What a form question accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum QuestionKind {
     /// `{"text": "…"}`.
     Text,
@@ -149,7 +150,7 @@ pub enum QuestionKind {
 }
 
 /// A question of a request type's form.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FormQuestion {
     /// Question id, the key in `form.answers`.
     pub id: String,
@@ -164,14 +165,14 @@ pub struct FormQuestion {
 }
 
 /// A request type's form (the `form.answers` of `POST /request`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Form {
     /// Questions in form order.
     pub questions: Vec<FormQuestion>,
 }
 
 /// What JSM keeps about a request beside its issue.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct RequestMeta {
     /// Request type id.
     pub request_type_id: u64,
@@ -180,7 +181,7 @@ pub struct RequestMeta {
 }
 
 /// Everything service-management about one site.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct SiteDesk {
     /// Customers by account id.
     pub customers: BTreeMap<String, Customer>,
@@ -202,7 +203,7 @@ pub struct SiteDesk {
 }
 
 /// All sites' service-management data (the typed-slot value).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct DeskStore {
     sites: HashMap<String, SiteDesk>,
 }

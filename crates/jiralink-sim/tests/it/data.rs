@@ -167,3 +167,133 @@ async fn sites_can_be_regenerated_with_many_issues() {
     let projects = acme.get("/project/search").await;
     assert_eq!(expect(&projects, StatusCode::OK)["total"], 4);
 }
+
+#[tokio::test]
+async fn dump_and_load_carry_identity_jsm_and_csm_state() {
+    use jiralink_sim::control::{NewApiToken, NewUser, TokenKindInput};
+    let sim = start().await;
+    let control = sim.control();
+    control
+        .add_user(NewUser {
+            email: "dora@example.com".to_owned(),
+            display_name: "Dora Dumped".to_owned(),
+            time_zone: Some("Europe/Paris".to_owned()),
+            sites: vec!["demo".to_owned()],
+            active: None,
+        })
+        .expect("user");
+    let classic = control
+        .add_api_token(NewApiToken {
+            email: "dora@example.com".to_owned(),
+            kind: TokenKindInput::Classic,
+            scopes: Vec::new(),
+            expires_in_secs: None,
+            label: Some("dumped".to_owned()),
+        })
+        .expect("classic token");
+    let scoped = control
+        .add_api_token(NewApiToken {
+            email: "dora@example.com".to_owned(),
+            kind: TokenKindInput::Scoped,
+            scopes: vec!["read:jira-user".to_owned()],
+            expires_in_secs: Some(3600),
+            label: None,
+        })
+        .expect("scoped token");
+    let alice = crate::alice_classic(&sim);
+    let org = client()
+        .post(format!(
+            "{}/rest/servicedeskapi/organization",
+            sim.site_url("demo")
+        ))
+        .header("authorization", &alice)
+        .header("x-experimentalapi", "opt-in")
+        .json(&json!({"name": "Dumped Org"}))
+        .send()
+        .await
+        .expect("organization");
+    assert_eq!(org.status(), StatusCode::CREATED);
+    let cloud_id = control.site("demo").expect("site").cloud_id;
+    let csm = format!("{}/jsm/csm/cloudid/{cloud_id}/api/v1", sim.api_gateway());
+    let product = client()
+        .post(format!("{csm}/product"))
+        .header("authorization", &alice)
+        .json(&json!({"name": "Dumped Product"}))
+        .send()
+        .await
+        .expect("product");
+    assert_eq!(product.status(), StatusCode::CREATED);
+
+    let dump = control.dump();
+    let fresh = start().await;
+    let fresh_control = fresh.control();
+    assert!(
+        fresh_control
+            .state()
+            .directory()
+            .user_by_email("dora@example.com")
+            .is_none()
+    );
+    fresh_control.load(dump.clone()).expect("load");
+
+    // The user and the classic token work in the fresh simulator.
+    let myself: Value = client()
+        .get(format!("{}/rest/api/3/myself", fresh.site_url("demo")))
+        .header(
+            "authorization",
+            crate::basic("dora@example.com", &classic.token),
+        )
+        .send()
+        .await
+        .expect("myself")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(myself["displayName"], "Dora Dumped");
+    // The scoped token keeps its scopes and expiry.
+    let dir = fresh_control.state().directory().clone();
+    let record = &dir.tokens[&scoped.id];
+    assert!(record.expires_at.is_some());
+    assert!(matches!(
+        &record.kind,
+        jiralink_sim::identity::ApiTokenKind::Scoped { scopes } if scopes.contains("read:jira-user")
+    ));
+    // The JSM organization and the CSM product are there.
+    let orgs: Value = client()
+        .get(format!(
+            "{}/rest/servicedeskapi/organization",
+            fresh.site_url("demo")
+        ))
+        .header("authorization", crate::alice_classic(&fresh))
+        .header("x-experimentalapi", "opt-in")
+        .send()
+        .await
+        .expect("organizations")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        orgs["values"]
+            .as_array()
+            .expect("values")
+            .iter()
+            .any(|o| o["name"] == "Dumped Org"),
+        "{orgs}"
+    );
+    let fresh_csm = format!("{}/jsm/csm/cloudid/{cloud_id}/api/v1", fresh.api_gateway());
+    let products: Value = client()
+        .get(format!("{fresh_csm}/product?limit=50"))
+        .header("authorization", crate::alice_classic(&fresh))
+        .send()
+        .await
+        .expect("products")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        products.to_string().contains("Dumped Product"),
+        "{products}"
+    );
+    // A second dump of the loaded state is the same state.
+    assert_eq!(fresh_control.dump()["identity"], dump["identity"]);
+}

@@ -41,7 +41,8 @@ pub(crate) enum Area {
     Jsm,
     /// Customer Service Management (`schemas/csm.json`).
     Csm,
-    /// Authorization server, `accessible-resources`, `/me` and avatars (`schemas/oauth.json`).
+    /// Authorization server, `accessible-resources`, `/me`, `/_edge/tenant_info`, avatars and
+    /// icons (`schemas/oauth.json`).
     OAuth,
 }
 
@@ -387,6 +388,9 @@ pub(crate) const CATALOG: &[Op] = &[
     op(OAuth, "GET", "/oauth/token/accessible-resources"),
     op(OAuth, "GET", "/me"),
     infallible(OAuth, "GET", "/avatars/{file}"),
+    infallible(OAuth, "GET", "/images/icons/{kind}/{file}"),
+    // Site edge: the cloud id for Basic-auth clients.
+    op(OAuth, "GET", "/_edge/tenant_info"),
 ];
 
 /// Responses that do not match their schema, as `"METHOD template STATUS"`, each a simulator

@@ -370,6 +370,14 @@ fn validation_errors_use_jira_wording_and_come_together() {
             strings(&["Field 'cf[99]' does not exist or you do not have permission to view it."]),
         ),
         (
+            "priority = High AND fixVersion IN (v1) ORDER BY resolution",
+            strings(&[
+                "Field 'priority' exists in Jira Cloud but the jiralink simulator does not support it in JQL yet. Search on project, issuekey, status, issuetype, assignee, reporter, labels, created, updated, summary or a custom field instead.",
+                "Field 'fixVersion' exists in Jira Cloud but the jiralink simulator does not support it in JQL yet. Search on project, issuekey, status, issuetype, assignee, reporter, labels, created, updated, summary or a custom field instead.",
+                "Field 'resolution' exists in Jira Cloud but the jiralink simulator does not support it in JQL yet. Search on project, issuekey, status, issuetype, assignee, reporter, labels, created, updated, summary or a custom field instead.",
+            ]),
+        ),
+        (
             "project in (XYZ, NOPE, \"Gone\") AND status = Closed",
             strings(&[
                 "The value 'NOPE' does not exist for the field 'project'.",

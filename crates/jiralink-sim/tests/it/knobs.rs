@@ -33,8 +33,9 @@ async fn burst_limit_answers_429_with_atlassians_headers() {
     assert_eq!(headers["x-ratelimit-limit"], "2");
     assert_eq!(headers["x-ratelimit-remaining"], "0");
     assert_eq!(headers["ratelimit-reason"], "jira-burst-based");
-    // Two tokens per second: the next one is due half a second later.
-    assert_eq!(headers["x-ratelimit-reset"], "2026-01-05T09:30:00.5Z");
+    // Two tokens per second: the next one is due half a second later, which Jira rounds up
+    // to whole seconds.
+    assert_eq!(headers["x-ratelimit-reset"], "2026-01-05T09:30:01Z");
     assert!(json(&body)["errorMessages"].is_array());
     // Other sites have their own bucket; time refills this one.
     assert_eq!(
@@ -253,6 +254,46 @@ async fn per_issue_write_helper_limits_writes_to_one_issue() {
         .state()
         .check_issue_write(&site, "10001")
         .expect("window passed");
+}
+
+#[tokio::test]
+async fn per_issue_write_limits_are_knobs_of_the_control_api() {
+    let sim = start().await;
+    let auth = alice_classic(&sim);
+    let edit = |summary: &'static str| {
+        let auth = auth.clone();
+        let url = format!("{}/rest/api/3/issue/DEMO-1", sim.site_url("demo"));
+        async move {
+            client()
+                .put(url)
+                .header("authorization", auth)
+                .json(&json!({"fields": {"summary": summary}}))
+                .send()
+                .await
+                .expect("edit")
+                .status()
+        }
+    };
+    let (status, knobs) = control_call(
+        reqwest::Method::PATCH,
+        format!("{}/_sim/knobs", sim.base_url()),
+        Some(json!({"per_issue_writes_per_2s": 2})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(knobs["per_issue_writes_per_2s"], 2);
+    assert_eq!(knobs["per_issue_writes_per_30s"], 100);
+    assert_eq!(edit("one").await, StatusCode::NO_CONTENT);
+    assert_eq!(edit("two").await, StatusCode::NO_CONTENT);
+    assert_eq!(edit("three").await, StatusCode::TOO_MANY_REQUESTS);
+
+    // 0 switches the limit off: the same burst now goes through.
+    sim.control()
+        .update_knobs(|k| k.per_issue_writes_per_2s = 0)
+        .expect("knobs");
+    for _ in 0..25 {
+        assert_eq!(edit("many").await, StatusCode::NO_CONTENT);
+    }
 }
 
 #[tokio::test]

@@ -171,6 +171,60 @@ async fn oauth_operations_match_the_hand_written_schemas() {
             .is_some_and(|s| s.starts_with("<svg"))
     );
 
+    for icon in [
+        "/images/icons/priorities/high.svg",
+        "/images/icons/statuses/generic.png",
+        "/images/icons/issuetypes/10300.svg",
+    ] {
+        let reply = fid.root(Method::GET, icon).send().await;
+        reply.expect(200);
+        assert!(
+            reply.headers["content-type"]
+                .to_str()
+                .is_ok_and(|t| t.starts_with("image/"))
+        );
+    }
+
+    // tenant_info needs no credentials, on every form of the site host.
+    let cloud_id = fid
+        .sim
+        .control()
+        .site("demo")
+        .expect("site")
+        .cloud_id
+        .to_string();
+    let tenant = fid
+        .site(Method::GET, "/_edge/tenant_info")
+        .anonymous()
+        .send()
+        .await;
+    assert_eq!(tenant.expect(200)["cloudId"], cloud_id.as_str());
+    let root = fid.root(Method::GET, "/_edge/tenant_info").send().await;
+    assert_eq!(root.expect(200)["cloudId"], cloud_id.as_str());
+    let acme = fid
+        .sim
+        .control()
+        .site("acme")
+        .expect("site")
+        .cloud_id
+        .to_string();
+    let host = fid
+        .root(Method::GET, "/_edge/tenant_info")
+        .header(
+            "host",
+            &format!("acme.localhost:{}", fid.sim.local_addr().port()),
+        )
+        .send()
+        .await;
+    assert_eq!(host.expect(200)["cloudId"], acme.as_str());
+    fid.call(
+        Method::GET,
+        format!("{}/_edge/tenant_info", fid.sim.site_url("nope")),
+    )
+    .send()
+    .await
+    .expect(404);
+
     // The bearer token on the platform API: allowed, and refused for a scope it lacks.
     fid.gateway(Method::GET, "/rest/api/3/myself")
         .auth(&bearer)
