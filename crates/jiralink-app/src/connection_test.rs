@@ -459,9 +459,11 @@ impl App {
         self.get_connection(&connection.id.to_string()).await
     }
 
-    /// A failure seen in any use of a connection (an export, an import, a re-test). A 401 or
-    /// 403 means the credentials no longer work: the connection goes offline with the reason,
-    /// so flows stop using it until someone fixes it. Returns whether the state changed.
+    /// A failure seen in any use of a connection (an export, an import, a re-test). A 401, or
+    /// a 403 that names a missing scope, means the credentials no longer do what the
+    /// connection needs: it goes offline with the reason, so flows stop using it until
+    /// someone fixes it. Any other 403 concerns one issue or project (a permission in Jira),
+    /// not the connection. Returns whether the state changed.
     pub async fn note_request_failure(
         &self,
         id: ConnectionId,
@@ -472,8 +474,15 @@ impl App {
                 "Jira rejected the credentials (HTTP 401): the API token or authorization is \
                  wrong, expired or revoked"
             }
-            AtlassianError::Forbidden { .. } => {
-                "Jira refused access (HTTP 403): the account or token lacks a permission or scope"
+            AtlassianError::Forbidden {
+                missing_scope,
+                message,
+            } if missing_scope.is_some()
+                || message
+                    .to_ascii_lowercase()
+                    .contains("scope does not match") =>
+            {
+                "Jira refused access (HTTP 403): the token lacks a scope the connection needs"
             }
             _ => return Ok(false),
         };

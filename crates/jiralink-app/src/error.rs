@@ -94,6 +94,13 @@ pub enum AppError {
          refresh token; run `jiralink connection authorize {name:?}`"
     )]
     ReauthorizationRequired { name: String },
+    #[error(
+        "the connection {name:?} is not authorized (it never was, or it was disconnected); run \
+         `jiralink connection authorize {name:?}`"
+    )]
+    ConnectionNeedsAuthorization { name: String },
+    #[error("the access token could not be refreshed: {0}")]
+    TokenRefresh(#[source] jiralink_atlassian::AtlassianError),
     #[error("{0}")]
     Authorization(String),
     #[error("{0}")]
@@ -140,6 +147,10 @@ impl AppError {
             Self::SiteNotGranted { .. } => ("oauth_site_not_granted", 400, false),
             Self::SiteChoiceNeeded { .. } => ("oauth_site_choice_needed", 400, false),
             Self::ReauthorizationRequired { .. } => ("reauthorization_required", 409, false),
+            Self::ConnectionNeedsAuthorization { .. } => {
+                ("connection_needs_authorization", 409, false)
+            }
+            Self::TokenRefresh(e) => ("oauth_failed", 502, e.is_retryable()),
             Self::Authorization(_) => ("oauth_failed", 502, false),
             Self::InvalidInput(_) => ("validation_failed", 400, false),
             Self::Config(_) => ("invalid_config", 500, false),

@@ -450,20 +450,14 @@ impl App {
         {
             return Ok(AccessToken::new(self.open_token(id, token)?));
         }
-        let lock = self.store().lock_tokens(id).await?;
-        let record = lock.tokens();
-        // Another process may have refreshed while this one waited for the lock.
-        if let (Some(token), Some(expires)) = (&record.access_token, record.access_token_expires_at)
-            && expires > fresh_until
-        {
-            return Ok(AccessToken::new(self.open_token(id, token)?));
-        }
+        // Everything the refresh needs from the database is read before the write lock: while
+        // it is held, other processes wait on it within their busy timeout, and nothing but
+        // the locked transaction itself may touch the database.
         let connection = self.store().get_connection(id).await?;
         let name = connection.settings.name.as_str().to_owned();
-        let Some(stored_refresh) = &record.refresh_token else {
-            return Err(AppError::ReauthorizationRequired { name });
-        };
-        let refresh = RefreshToken::new(self.open_token(id, stored_refresh)?);
+        if record.refresh_token.is_none() {
+            return Err(Self::missing_tokens_error(&connection));
+        }
         let (client_ref, _) = Self::oauth_parts(&connection)?;
         let client = self.store().get_oauth_client(client_ref).await?;
         let secret = self.oauth_client_secret(client_ref).await?.ok_or_else(|| {
@@ -473,6 +467,24 @@ impl App {
                 client.settings.name.as_str()
             ))
         })?;
+        let lock = self.store().lock_tokens(id).await?;
+        let record = lock.tokens();
+        // Another process may have refreshed while this one waited for the lock.
+        if let (Some(token), Some(expires)) = (&record.access_token, record.access_token_expires_at)
+            && expires > fresh_until
+        {
+            return Ok(AccessToken::new(self.open_token(id, token)?));
+        }
+        let Some(stored_refresh) = &record.refresh_token else {
+            // Disconnected or revoked by another process meanwhile.
+            drop(lock);
+            let connection = self.store().get_connection(id).await?;
+            return Err(Self::missing_tokens_error(&connection));
+        };
+        let refresh = RefreshToken::new(self.open_token(id, stored_refresh)?);
+        // The request's own timeout (`oauth::TOKEN_REQUEST_TIMEOUT`) is shorter than the
+        // store's busy timeout, so a hung authorization server cannot make waiting processes
+        // fail with "database is locked".
         let endpoint = TokenEndpoint {
             http: self.http_client(),
             auth_server: &self.config().atlassian.auth_server,
@@ -498,10 +510,21 @@ impl App {
             Err(e) => {
                 drop(lock);
                 tracing::warn!(connection = %id, error = %e, "token refresh failed");
-                Err(AppError::Authorization(format!(
-                    "the access token could not be refreshed: {e}"
-                )))
+                Err(AppError::TokenRefresh(e))
             }
+        }
+    }
+
+    /// The error for an OAuth 2.0 connection without tokens: re-authorization when Atlassian
+    /// refused its refresh token, plain authorization when it never had any or was
+    /// disconnected.
+    fn missing_tokens_error(connection: &Connection) -> AppError {
+        let name = connection.settings.name.as_str().to_owned();
+        match &connection.state {
+            ConnectionState::Offline { reason } if reason == REAUTHORIZATION_REQUIRED => {
+                AppError::ReauthorizationRequired { name }
+            }
+            _ => AppError::ConnectionNeedsAuthorization { name },
         }
     }
 
@@ -539,9 +562,7 @@ impl App {
             match &connection.settings.auth {
                 ConnectionAuth::OAuth2 { .. } => {
                     if !self.connection_has_tokens(connection.id).await? {
-                        return Err(AppError::ReauthorizationRequired {
-                            name: connection.settings.name.as_str().to_owned(),
-                        });
+                        return Err(Self::missing_tokens_error(&connection));
                     }
                     (
                         jiralink_atlassian::AuthRoute::OAuth2,
@@ -629,6 +650,28 @@ fn exchange_error(e: &AtlassianError) -> AppError {
     ))
 }
 
+/// Only a missing or refused grant is a failure of the credentials (which takes the
+/// connection offline); a refresh that failed on the way (network, a 5xx, a timeout) keeps
+/// its own kind, and trouble on this side (storage, vault) says nothing about the connection.
+fn token_source_error(error: AppError) -> AtlassianError {
+    match error {
+        AppError::ReauthorizationRequired { .. }
+        | AppError::ConnectionNeedsAuthorization { .. } => AtlassianError::Credentials {
+            message: error.to_string(),
+        },
+        AppError::TokenRefresh(e) => e,
+        other => AtlassianError::TokenUnavailable {
+            message: other.to_string(),
+        },
+    }
+}
+
+// A refresh's token request runs under the store's write lock, which other processes wait
+// for only as long as the busy timeout: the request must give up first, with room to commit.
+const _: () = assert!(
+    oauth::TOKEN_REQUEST_TIMEOUT.as_millis() * 2 <= jiralink_store::BUSY_TIMEOUT.as_millis()
+);
+
 /// The per-connection refresh locks of a process.
 pub(crate) type RefreshLocks = Mutex<HashMap<ConnectionId, Arc<tokio::sync::Mutex<()>>>>;
 
@@ -652,28 +695,25 @@ impl TokenSource for ConnectionTokens {
         self.app
             .connection_access_token(self.id)
             .await
-            .map_err(|e| AtlassianError::Credentials {
-                message: e.to_string(),
-            })
+            .map_err(token_source_error)
     }
 
     async fn rejected(&self, token: &AccessToken) -> Result<bool, AtlassianError> {
         // Refreshing after a 401 would hide a revoked grant behind a retry; only a token
         // that another caller already replaced is worth sending again.
-        let record = self.app.store().read_tokens(self.id).await.map_err(|e| {
-            AtlassianError::Credentials {
-                message: e.to_string(),
-            }
-        })?;
+        let record = self
+            .app
+            .store()
+            .read_tokens(self.id)
+            .await
+            .map_err(|e| token_source_error(e.into()))?;
         let Some(current) = record.access_token else {
             return Ok(false);
         };
-        let current =
-            self.app
-                .open_token(self.id, &current)
-                .map_err(|e| AtlassianError::Credentials {
-                    message: e.to_string(),
-                })?;
+        let current = self
+            .app
+            .open_token(self.id, &current)
+            .map_err(token_source_error)?;
         Ok(!AccessToken::new(current).ct_eq(token))
     }
 }

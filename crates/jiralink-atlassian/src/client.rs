@@ -382,11 +382,15 @@ impl JiraClient {
         let request = builder
             .build()
             .map_err(|e| AtlassianError::from_reqwest(&e.without_url()))?;
-        let request_headers = mask_headers(request.headers(), &masker);
-        let request_body = call
-            .body
-            .as_deref()
-            .map(|b| mask_body(b, Some(JSON), &masker));
+        let recording = inner.observer.records();
+        let masked_request = recording.then(|| {
+            (
+                mask_headers(request.headers(), &masker),
+                call.body
+                    .as_deref()
+                    .map(|b| mask_body(b, Some(JSON), &masker)),
+            )
+        });
 
         let permit = inner.limiter.acquire().await;
         let at = inner.clock.now();
@@ -405,31 +409,33 @@ impl JiraClient {
         drop(permit);
         let duration = started.elapsed();
 
-        let observed = match &outcome {
-            Ok((status, headers, body)) => ExchangeOutcome::Response {
-                status: *status,
-                headers: mask_headers(headers, &masker),
-                body: mask_body(
-                    body,
-                    headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()),
-                    &masker,
-                ),
-            },
-            Err(e) => ExchangeOutcome::Failed {
-                error: masker.clean(&e.to_string()),
-            },
-        };
-        inner.observer.on_exchange(&Exchange {
-            at,
-            operation: call.op.id,
-            attempt,
-            method: call.op.method.to_string(),
-            url: mask_url(&url, &masker),
-            request_headers,
-            request_body,
-            outcome: observed,
-            duration,
-        });
+        if let Some((request_headers, request_body)) = masked_request {
+            let observed = match &outcome {
+                Ok((status, headers, body)) => ExchangeOutcome::Response {
+                    status: *status,
+                    headers: mask_headers(headers, &masker),
+                    body: mask_body(
+                        body,
+                        headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()),
+                        &masker,
+                    ),
+                },
+                Err(e) => ExchangeOutcome::Failed {
+                    error: masker.clean(&e.to_string()),
+                },
+            };
+            inner.observer.on_exchange(&Exchange {
+                at,
+                operation: call.op.id,
+                attempt,
+                method: call.op.method.to_string(),
+                url: mask_url(&url, &masker),
+                request_headers,
+                request_body,
+                outcome: observed,
+                duration,
+            });
+        }
 
         let (status, headers, body) = outcome?;
         tracing::debug!(operation = call.op.id, status, attempt, "jira answered");

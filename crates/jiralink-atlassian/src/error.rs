@@ -226,6 +226,13 @@ pub enum AtlassianError {
         /// Why, with what to do.
         message: String,
     },
+    /// The token source failed for a reason that says nothing about the credentials (its
+    /// storage was unavailable, say): the connection itself may well be fine.
+    #[error("no access token could be obtained: {message}")]
+    TokenUnavailable {
+        /// Why, with what to do.
+        message: String,
+    },
     /// The HTTP client could not be built (e.g. an unreadable CA file).
     #[error("the http client could not be set up: {detail}")]
     Client {
@@ -290,6 +297,7 @@ impl AtlassianError {
             | Self::Decode { .. }
             | Self::NotAvailable { .. }
             | Self::Credentials { .. }
+            | Self::TokenUnavailable { .. }
             | Self::Client { .. } => false,
         }
     }
@@ -315,6 +323,7 @@ impl AtlassianError {
             | Self::Decode { .. }
             | Self::NotAvailable { .. }
             | Self::Credentials { .. }
+            | Self::TokenUnavailable { .. }
             | Self::Client { .. } => None,
         }
     }

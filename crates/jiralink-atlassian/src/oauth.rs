@@ -28,6 +28,10 @@ use crate::observe::Masker;
 pub const AUDIENCE: &str = "api.atlassian.com";
 /// Always requested, so the grant yields a refresh token.
 pub const OFFLINE_ACCESS: &str = "offline_access";
+/// The longest a token request may take, whatever the client's own timeout. A refresh runs
+/// while the caller holds a database write lock that other processes wait for within their
+/// busy timeout, so the request must give up well before they do.
+pub const TOKEN_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn random_token() -> Zeroizing<String> {
     let mut bytes = Zeroizing::new([0_u8; 32]);
@@ -89,17 +93,41 @@ pub fn authorize_url(req: &AuthorizeRequest<'_>) -> Url {
         scopes.push(OFFLINE_ACCESS);
     }
     let mut url = join(req.auth_server, &["authorize"]);
-    url.query_pairs_mut()
-        .append_pair("audience", AUDIENCE)
-        .append_pair("client_id", req.client_id)
-        .append_pair("scope", &scopes.join(" "))
-        .append_pair("redirect_uri", req.redirect_uri.as_str())
-        .append_pair("state", req.state.expose())
-        .append_pair("response_type", "code")
-        .append_pair("prompt", "consent")
-        .append_pair("code_challenge", &pkce_challenge(req.verifier))
-        .append_pair("code_challenge_method", "S256");
+    let challenge = pkce_challenge(req.verifier);
+    let scope = scopes.join(" ");
+    let pairs: [(&str, &str); 9] = [
+        ("audience", AUDIENCE),
+        ("client_id", req.client_id),
+        ("scope", &scope),
+        ("redirect_uri", req.redirect_uri.as_str()),
+        ("state", req.state.expose()),
+        ("response_type", "code"),
+        ("prompt", "consent"),
+        ("code_challenge", &challenge),
+        ("code_challenge_method", "S256"),
+    ];
+    // Atlassian's documented authorize URL separates scopes with `%20`; the form encoding of
+    // `query_pairs_mut` would send `+`, which only form decoders read as a space.
+    let query = pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", query_encode(k), query_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    url.set_query(Some(&query));
     url
+}
+
+/// Percent-encodes everything except RFC 3986 unreserved characters, so a space is `%20`.
+fn query_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// Tokens from a successful token response.
@@ -206,6 +234,7 @@ impl TokenEndpoint<'_> {
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(reqwest::header::ACCEPT, "application/json")
             .body(body.as_str().to_owned())
+            .timeout(TOKEN_REQUEST_TIMEOUT)
             .send()
             .await
             .map_err(|e| AtlassianError::from_reqwest(&e))?;
@@ -338,8 +367,10 @@ mod tests {
         );
         assert!(
             url.as_str()
-                .contains("scope=read%3Ajira-work+read%3Ame+offline_access")
+                .contains("scope=read%3Ajira-work%20read%3Ame%20offline_access"),
+            "{url}"
         );
+        assert!(!url.as_str().contains('+'), "{url}");
     }
 
     #[test]

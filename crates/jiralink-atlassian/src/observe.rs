@@ -275,8 +275,14 @@ pub enum ExchangeOutcome {
 
 /// Receives every exchange. Implementations must be quick: they run on the request path.
 pub trait Observer: Send + Sync + fmt::Debug {
-    /// Called once per attempt, after it finished.
+    /// Called once per attempt, after it finished, when [`Self::records`] is true.
     fn on_exchange(&self, exchange: &Exchange);
+
+    /// Whether this observer keeps exchanges. Masking a body parses, walks and re-serialises
+    /// it, so the client only builds an [`Exchange`] for an observer that wants one.
+    fn records(&self) -> bool {
+        true
+    }
 }
 
 /// An observer that ignores everything.
@@ -285,6 +291,10 @@ pub struct NoObserver;
 
 impl Observer for NoObserver {
     fn on_exchange(&self, _exchange: &Exchange) {}
+
+    fn records(&self) -> bool {
+        false
+    }
 }
 
 /// An observer that keeps every exchange in memory, for the connection debugger and tests.

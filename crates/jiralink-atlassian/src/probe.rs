@@ -609,6 +609,14 @@ fn classify(error: &AtlassianError, ctx: &Context<'_>) -> ProbeFailure {
             "authorize the connection again".to_owned(),
             None,
         ),
+        AtlassianError::TokenUnavailable { .. } => failure(
+            ProbeFailureKind::Unexpected,
+            error.to_string(),
+            "test again once the cause is fixed; the connection's authorization was not \
+             touched"
+                .to_owned(),
+            None,
+        ),
         AtlassianError::Client { .. } => failure(
             ProbeFailureKind::Tls,
             error.to_string(),

@@ -67,7 +67,9 @@ impl CliError {
                     "vault_locked" | "vault_error" | "secret_unreadable" => KEY,
                     "invalid_config" | "io_error" => CONFIG,
                     "connection_offline" | "oauth_failed" => TEST_FAILED,
-                    "reauthorization_required" => NEEDS_AUTHORIZATION,
+                    "reauthorization_required" | "connection_needs_authorization" => {
+                        NEEDS_AUTHORIZATION
+                    }
                     _ => INTERNAL,
                 };
                 (code, exit)

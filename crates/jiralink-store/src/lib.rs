@@ -26,7 +26,7 @@ pub use model::{
     DebugDirection, DebugLine, PendingAuthorization, SecretField, SecretOwner, SecretWrite,
     StoredSecret, TokenRecord,
 };
-pub use sqlite::{DATABASE_FILE, SqliteStore};
+pub use sqlite::{BUSY_TIMEOUT, DATABASE_FILE, SqliteStore};
 
 /// Connections to Jira.
 #[async_trait]

@@ -34,6 +34,11 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 /// The file name of the database inside the data directory.
 pub const DATABASE_FILE: &str = "jiralink.db";
 
+/// How long a connection waits for another writer before failing with "database is locked".
+/// Work done while holding a write lock (a token refresh's request to Atlassian) must stay
+/// well below it.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// SQLite-backed [`crate::Store`].
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -49,7 +54,7 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(BUSY_TIMEOUT);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)

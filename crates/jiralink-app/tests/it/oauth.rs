@@ -484,3 +484,66 @@ async fn tokens_and_client_secret_never_reach_the_database_or_errors() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_refresh_that_fails_on_the_way_leaves_the_connection_online() {
+    let f = oauth_fixture().await;
+    let id = add_oauth(&f, "Cloud", "cloud-platform").await;
+    authorize(&f, "cloud").await;
+    advance_both(&f, Duration::from_secs(2 * 3600));
+    let before = token_requests(&f);
+    f.sim.control().fail_next(1, 503, None);
+    let test = f.app.test_connection("cloud").await.unwrap();
+    assert!(token_requests(&f) > before, "the test refreshed the token");
+    if let Some(failure) = &test.failure {
+        assert!(!failure.takes_offline, "{failure:?}");
+        assert_ne!(failure.kind, "not_authorized", "{failure:?}");
+    }
+    assert_eq!(test.state, Some(ConnectionState::Online));
+    assert_eq!(
+        f.app.get_connection("cloud").await.unwrap().state,
+        ConnectionState::Online
+    );
+    f.app.usable_connection("cloud").await.unwrap();
+
+    // Straight from the application, the same failure keeps its server-error kind.
+    f.sim.control().fail_next(1, 503, None);
+    advance_both(&f, Duration::from_secs(2 * 3600));
+    let err = f.app.connection_access_token(id).await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            AppError::TokenRefresh(jiralink_atlassian::AtlassianError::Server { status: 503, .. })
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        f.app.get_connection("cloud").await.unwrap().state,
+        ConnectionState::Online
+    );
+    f.app.connection_access_token(id).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_never_authorized_or_disconnected_connection_needs_authorization() {
+    let f = oauth_fixture().await;
+    let id = add_oauth(&f, "Cloud", "cloud-platform").await;
+    let err = f.app.connection_access_token(id).await.unwrap_err();
+    assert!(
+        matches!(err, AppError::ConnectionNeedsAuthorization { .. }),
+        "{err}"
+    );
+    assert_eq!(err.code(), "connection_needs_authorization");
+    let err = f.app.jira_client("cloud").await.unwrap_err();
+    assert_eq!(err.code(), "connection_needs_authorization", "{err}");
+
+    authorize(&f, "cloud").await;
+    f.app
+        .disconnect_connection("cloud", &actor())
+        .await
+        .unwrap();
+    let err = f.app.connection_access_token(id).await.unwrap_err();
+    assert_eq!(err.code(), "connection_needs_authorization", "{err}");
+    let err = f.app.jira_client("cloud").await.unwrap_err();
+    assert_eq!(err.code(), "connection_needs_authorization", "{err}");
+}

@@ -142,3 +142,54 @@ async fn bearer_tokens_never_reach_the_observer_or_errors() {
             .contains(&("authorization".into(), "Bearer ********".into()))
     );
 }
+
+/// An observer that keeps nothing and counts the exchanges it is handed anyway.
+#[derive(Debug, Default)]
+struct Uninterested {
+    handed: std::sync::atomic::AtomicUsize,
+}
+
+impl jiralink_atlassian::Observer for Uninterested {
+    fn on_exchange(&self, _exchange: &jiralink_atlassian::Exchange) {
+        self.handed
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn records(&self) -> bool {
+        false
+    }
+}
+
+#[tokio::test]
+async fn exchanges_are_masked_and_built_only_for_an_observer_that_records() {
+    let server = MockServer::start().await;
+    Mock::given(matchers::method("GET"))
+        .respond_with(echo(200))
+        .mount(&server)
+        .await;
+    let base = ApiBase::resolve(
+        &endpoints_at(&server.uri()),
+        ApiType::CloudPlatform,
+        AuthRoute::BasicClassic,
+        Some(&demo()),
+        None,
+    )
+    .unwrap();
+    let quiet = Arc::new(Uninterested::default());
+    let client = builder(base.clone(), basic("fred@example.com", TOKEN))
+        .0
+        .observer(quiet.clone())
+        .build();
+    client.myself().await.unwrap();
+    assert_eq!(quiet.handed.load(std::sync::atomic::Ordering::SeqCst), 0);
+
+    let recorder = RecordingObserver::new();
+    let client = builder(base, basic("fred@example.com", TOKEN))
+        .0
+        .observer(Arc::new(recorder.clone()))
+        .build();
+    client.myself().await.unwrap();
+    let exchanges = recorder.exchanges();
+    assert_eq!(exchanges.len(), 1);
+    assert_clean(&format!("{exchanges:?}"));
+}

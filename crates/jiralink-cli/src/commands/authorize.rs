@@ -4,7 +4,8 @@
 //! The listener only transports: `App::complete_authorization` checks `state`, exchanges the
 //! code and stores the tokens. It serves exactly the callback path, answers with a small
 //! self-contained page (`Referrer-Policy: no-referrer`, `Cache-Control: no-store`, no
-//! third-party assets, no redirect) and shuts down after the first callback.
+//! third-party assets, no redirect) and shuts down after the callback that carries this run's
+//! `state`; any other request to the path gets a 400 and the wait goes on.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -14,6 +15,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiralink_app::{AppError, AuthorizationOutcome, CallbackParams, GrantedSite};
+use jiralink_vault::OAuthState;
 use tokio::sync::mpsc;
 
 use super::Ctx;
@@ -37,6 +39,29 @@ struct Shared {
     done: mpsc::Sender<Result<AuthorizationOutcome, AppError>>,
     /// The callback is served once; later requests get a plain "already done" page.
     used: Arc<Mutex<bool>>,
+    /// This run's `state`: any other request to the callback path is a stray (a stale tab,
+    /// another run, a local process probing the port) and must not end the wait.
+    state: Arc<OAuthState>,
+}
+
+/// The listener receives the callback only when Atlassian redirects the browser to this
+/// machine, so the registered callback URL must be plain http on a loopback host.
+fn loopback_callback(callback: &url::Url) -> Result<(), CliError> {
+    let loopback = match callback.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    if callback.scheme() != "http" || !loopback {
+        return Err(CliError::Usage(format!(
+            "the callback URL {callback} (from server.base_url) is not plain http on a loopback \
+             address, so this command cannot receive it; use --listen 127.0.0.1:PORT and \
+             register http://127.0.0.1:PORT/connection/oauth2callback, or authorize through \
+             the server once it exists"
+        )));
+    }
+    Ok(())
 }
 
 fn listen_addr(redirect: &url::Url, listen: Option<SocketAddr>) -> Result<SocketAddr, CliError> {
@@ -87,7 +112,14 @@ pub(crate) async fn authorize(
     reference: &str,
     options: Options,
 ) -> Result<(), CliError> {
+    loopback_callback(&ctx.app.oauth_callback_url())?;
     let start = ctx.app.begin_authorization(reference).await?;
+    let state = start
+        .url
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| OAuthState::new(v.into_owned()))
+        .ok_or_else(|| CliError::Io("the authorize URL carries no state".to_owned()))?;
     let addr = listen_addr(&start.redirect_uri, options.listen)?;
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
         CliError::Io(format!(
@@ -104,6 +136,7 @@ pub(crate) async fn authorize(
         interactive: ctx.interactive,
         done: tx,
         used: Arc::new(Mutex::new(false)),
+        state: Arc::new(state),
     };
     let router = axum::Router::new()
         .route(start.redirect_uri.path(), axum::routing::get(callback))
@@ -162,6 +195,19 @@ pub(crate) async fn authorize(
 }
 
 async fn callback(State(shared): State<Shared>, RawQuery(query): RawQuery) -> Response {
+    let params = CallbackParams::from_query(query.as_deref().unwrap_or_default());
+    let ours = params
+        .state
+        .as_deref()
+        .is_some_and(|s| OAuthState::new(s).ct_eq(&shared.state));
+    if !ours {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Unknown authorization",
+            "This request does not belong to the authorization jiralink is waiting for; it \
+             was ignored.",
+        );
+    }
     {
         let mut used = shared
             .used
@@ -176,7 +222,6 @@ async fn callback(State(shared): State<Shared>, RawQuery(query): RawQuery) -> Re
         }
         *used = true;
     }
-    let params = CallbackParams::from_query(query.as_deref().unwrap_or_default());
     let site = shared.site.clone();
     let interactive = shared.interactive;
     let choose = move |sites: &[GrantedSite]| choose_site(sites, site.as_deref(), interactive);
@@ -275,6 +320,31 @@ mod tests {
         );
         let other: SocketAddr = "0.0.0.0:9000".parse().unwrap();
         assert!(listen_addr(&redirect, Some(other)).is_err());
+    }
+
+    #[test]
+    fn only_a_plain_http_loopback_callback_is_accepted() {
+        for ok in [
+            "http://127.0.0.1:8080/connection/oauth2callback",
+            "http://[::1]:8080/connection/oauth2callback",
+            "http://localhost:8080/connection/oauth2callback",
+        ] {
+            assert!(
+                loopback_callback(&url::Url::parse(ok).unwrap()).is_ok(),
+                "{ok}"
+            );
+        }
+        for refused in [
+            "https://127.0.0.1:8443/connection/oauth2callback",
+            "http://jiralink.example.com/connection/oauth2callback",
+            "http://10.0.0.5:8080/connection/oauth2callback",
+        ] {
+            let err = loopback_callback(&url::Url::parse(refused).unwrap()).unwrap_err();
+            let CliError::Usage(message) = err else {
+                panic!("{refused}: {err:?}")
+            };
+            assert!(message.contains("--listen 127.0.0.1:PORT"), "{message}");
+        }
     }
 
     #[test]

@@ -128,6 +128,15 @@ fn authorize_receives_the_callback_and_the_connection_works() {
             .unwrap()
             .1
             .into_owned();
+        // Strays to the callback path (no state, another state) are refused and the wait
+        // goes on; only the request carrying this run's state completes it.
+        for stray in [
+            callback.clone(),
+            format!("{callback}?code=x&state=not-this-run"),
+        ] {
+            let res = http.get(&stray).send().await.unwrap();
+            assert_eq!(res.status().as_u16(), 400, "{stray}");
+        }
         // The browser's request would be retried while the listener starts; it is already up
         // because the URL is printed only after binding.
         let res = http.get(location).send().await.unwrap();

@@ -161,6 +161,8 @@ impl OAuthStore for SqliteStore {
         Ok(())
     }
 
+    // The lock holds one pool connection for its whole life; a caller that needs another
+    // while holding it could wait on itself, so callers read everything else first.
     async fn lock_tokens(&self, id: ConnectionId) -> StoreResult<Box<dyn TokenLock>> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let tokens = read_tokens_in(&mut tx, id).await?;
