@@ -25,6 +25,7 @@ use jiralink_atlassian::{
 use jiralink_domain::{
     Connection, ConnectionAuth, ConnectionDraft, ConnectionId, ConnectionSettings, ConnectionState,
 };
+use jiralink_store::StoreError;
 use jiralink_vault::ApiToken;
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -310,24 +311,15 @@ impl App {
         };
         let token = ApiToken::new(token.expose());
         // Testing an edit counts as a use of the connection: its debugger sees it.
-        let recorder = match editing {
-            Some(id) => self.debug_recorder(&self.store().get_connection(id).await?),
+        let observer = match editing {
+            Some(id) => Some(self.debug_observer(&self.store().get_connection(id).await?)),
             None => None,
         };
         let result = self
-            .probe_basic(
-                &valid.settings,
-                None,
-                token,
-                recorder
-                    .as_ref()
-                    .map(|r| Arc::new(r.observer()) as Arc<dyn Observer>),
-                editing,
-            )
+            .probe_basic(&valid.settings, None, token, observer, editing)
             .await;
-        if let Some(recorder) = recorder {
-            self.write_debug_lines(&recorder).await?;
-        }
+        // The lines are in the log by the time the outcome is shown.
+        self.flush_debug_lines().await;
         Ok(outcome_of(result, &name, now))
     }
 
@@ -349,7 +341,6 @@ impl App {
                     outcome.state = Some(connection.state.clone());
                     return Ok(outcome);
                 }
-                let recorder = self.debug_recorder(connection);
                 let target = ProbeTarget {
                     settings: &connection.settings,
                     endpoints: &self.config().atlassian,
@@ -358,11 +349,9 @@ impl App {
                 };
                 let mut options = ProbeOptions {
                     clock: self.clock(),
+                    observer: self.debug_observer(connection),
                     ..ProbeOptions::default()
                 };
-                if let Some(r) = &recorder {
-                    options.observer = Arc::new(r.observer());
-                }
                 options.limiter = Some(
                     ConcurrencyRegistry::global()
                         .limiter(connection.id, connection.settings.concurrency_level),
@@ -374,13 +363,13 @@ impl App {
                     options,
                 )
                 .await;
-                if let Some(recorder) = recorder {
-                    self.write_debug_lines(&recorder).await?;
-                }
+                self.flush_debug_lines().await;
                 // A refused refresh token already moved the connection offline.
                 let current = self.store().get_connection(connection.id).await?;
                 let outcome = outcome_of(result, name, now);
-                return self.record_outcome(&current, outcome).await;
+                return self
+                    .record_outcome(&current, connection.updated_at, outcome)
+                    .await;
             }
             ConnectionAuth::Basic { .. } => match self.connection_api_token(connection.id).await? {
                 None => TestOutcome::from_failure(
@@ -398,42 +387,48 @@ impl App {
                     now,
                 ),
                 Some(token) => {
-                    let recorder = self.debug_recorder(connection);
                     let result = self
                         .probe_basic(
                             &connection.settings,
                             connection.cloud_id.as_deref(),
                             token,
-                            recorder
-                                .as_ref()
-                                .map(|r| Arc::new(r.observer()) as Arc<dyn Observer>),
+                            Some(self.debug_observer(connection)),
                             Some(connection.id),
                         )
                         .await;
-                    if let Some(recorder) = recorder {
-                        self.write_debug_lines(&recorder).await?;
-                    }
+                    self.flush_debug_lines().await;
                     outcome_of(result, name, now)
                 }
             },
         };
-        self.record_outcome(connection, outcome).await
+        self.record_outcome(connection, connection.updated_at, outcome)
+            .await
     }
 
+    /// Stores `outcome` unless the connection was edited after `tested_version` (its
+    /// `updated_at` when the test started): the result says nothing about the new settings.
     async fn record_outcome(
         &self,
         connection: &Connection,
+        tested_version: OffsetDateTime,
         mut outcome: TestOutcome,
     ) -> AppResult<TestOutcome> {
         let state = outcome.next_state(&connection.state);
         self.store()
             .record_connection_test(
                 connection.id,
+                tested_version,
                 &state,
                 outcome.tested_at,
                 outcome.cloud_id.as_deref(),
             )
-            .await?;
+            .await
+            .map_err(|e| match e {
+                StoreError::Changed { .. } => AppError::ChangedDuringTest {
+                    name: connection.settings.name.as_str().to_owned(),
+                },
+                other => other.into(),
+            })?;
         if state != connection.state {
             tracing::info!(
                 connection = %connection.id,
@@ -454,7 +449,8 @@ impl App {
     ) -> AppResult<ConnectionView> {
         let connection = self.find_connection(reference).await?;
         if outcome.result != TestResult::NeedsAuthorization {
-            self.record_outcome(&connection, outcome.clone()).await?;
+            self.record_outcome(&connection, connection.updated_at, outcome.clone())
+                .await?;
         }
         self.get_connection(&connection.id.to_string()).await
     }

@@ -4,14 +4,23 @@
 //! Masking is done by the Atlassian client before an exchange reaches any observer
 //! (credentials headers keep only their scheme, secret-named fields and the request's own
 //! credentials in any encoding become `********`), so nothing here ever sees a secret.
-//! Lines are kept [`DEBUG_RETENTION`]; older ones are purged whenever the log is written or
-//! read.
+//!
+//! Every client the app builds for a saved connection carries a [`DebugObserver`], whether or
+//! not the window is open when the use starts: a long use sees a window opened after it began.
+//! The observer knows the connection's `debug_until` as read at most [`DEBUG_REFRESH`] ago (by
+//! the app's clock); each exchange goes down a channel to one writer task per app, which
+//! re-reads the window when its copy is older than that and appends the lines at once, so
+//! they can be read while the use still runs. Lines are kept [`DEBUG_RETENTION`]; older ones
+//! are purged whenever the window is re-read or the log is read.
 
-use jiralink_atlassian::{Exchange, ExchangeOutcome, RecordingObserver};
-use jiralink_domain::{Connection, ConnectionId};
-use jiralink_store::{DebugDirection, DebugLine};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use jiralink_atlassian::{Exchange, ExchangeOutcome, Observer};
+use jiralink_domain::{Clock, Connection, ConnectionId};
+use jiralink_store::{DebugDirection, DebugLine, Store};
 use serde::Serialize;
 use time::OffsetDateTime;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::views::ConnectionView;
 use crate::{App, AppError, AppResult};
@@ -22,18 +31,153 @@ pub const DEBUG_WINDOWS_MINUTES: [u32; 4] = [15, 30, 45, 60];
 /// How long debug lines are kept.
 pub const DEBUG_RETENTION: time::Duration = time::Duration::hours(24);
 
-/// Collects the exchanges of one use of a connection in its debug window, to be written
-/// when the use ends.
-#[derive(Debug)]
-pub(crate) struct DebugRecorder {
-    connection: ConnectionId,
-    until: OffsetDateTime,
-    recorder: RecordingObserver,
+/// How old a client's copy of the debug window may be before it is read again: opening or
+/// closing the debugger reaches a running use within this time.
+pub const DEBUG_REFRESH: time::Duration = time::Duration::seconds(5);
+
+/// A connection's debug window as last read.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    until: Option<OffsetDateTime>,
+    read_at: OffsetDateTime,
 }
 
-impl DebugRecorder {
-    pub(crate) fn observer(&self) -> RecordingObserver {
-        self.recorder.clone()
+impl Window {
+    fn is_fresh(&self, now: OffsetDateTime) -> bool {
+        now - self.read_at < DEBUG_REFRESH
+    }
+}
+
+enum Message {
+    Exchange {
+        connection: ConnectionId,
+        window: Arc<Mutex<Window>>,
+        exchange: Box<Exchange>,
+    },
+    Flush(oneshot::Sender<()>),
+}
+
+/// The app's one writer of debug lines, started on first use.
+#[derive(Debug, Default)]
+pub(crate) struct DebugWriter {
+    sender: OnceLock<mpsc::UnboundedSender<Message>>,
+}
+
+impl DebugWriter {
+    fn sender(
+        &self,
+        store: &Arc<dyn Store>,
+        clock: &Arc<dyn Clock>,
+    ) -> mpsc::UnboundedSender<Message> {
+        self.sender
+            .get_or_init(|| {
+                let (sender, receiver) = mpsc::unbounded_channel();
+                tokio::spawn(write_lines(receiver, Arc::clone(store), Arc::clone(clock)));
+                sender
+            })
+            .clone()
+    }
+}
+
+/// Appends the lines of each exchange made inside its connection's window, as it arrives.
+async fn write_lines(
+    mut receiver: mpsc::UnboundedReceiver<Message>,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+) {
+    while let Some(message) = receiver.recv().await {
+        let (connection, window, exchange) = match message {
+            Message::Flush(done) => {
+                // The caller may have stopped waiting; nothing is lost either way.
+                done.send(()).ok();
+                continue;
+            }
+            Message::Exchange {
+                connection,
+                window,
+                exchange,
+            } => (connection, window, exchange),
+        };
+        if let Err(e) = write_exchange(&*store, &*clock, connection, &window, &exchange).await {
+            tracing::warn!(%connection, error = %e, "a debug line could not be written");
+        }
+    }
+}
+
+async fn write_exchange(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    connection: ConnectionId,
+    window: &Mutex<Window>,
+    exchange: &Exchange,
+) -> AppResult<()> {
+    let now = clock.now();
+    let known = *window.lock().unwrap_or_else(PoisonError::into_inner);
+    let until = if known.is_fresh(now) {
+        known.until
+    } else {
+        let until = match store.get_connection(connection).await {
+            Ok(current) => current.debug_until,
+            // Deleted while in use: nothing more to record.
+            Err(jiralink_store::StoreError::NotFound { .. }) => None,
+            Err(e) => return Err(e.into()),
+        };
+        *window.lock().unwrap_or_else(PoisonError::into_inner) = Window {
+            until,
+            read_at: now,
+        };
+        store.purge_debug_lines(now - DEBUG_RETENTION).await?;
+        until
+    };
+    // A long use may outlast the window: what came after it is not recorded.
+    if until.is_some_and(|u| exchange.at < u) {
+        store
+            .append_debug_lines(&lines_of(connection, exchange))
+            .await?;
+    }
+    Ok(())
+}
+
+/// The observer on every client of a saved connection: hands each exchange made while the
+/// connection's debug window may be open to the app's writer.
+#[derive(Debug)]
+pub(crate) struct DebugObserver {
+    connection: ConnectionId,
+    clock: Arc<dyn Clock>,
+    window: Arc<Mutex<Window>>,
+    sender: mpsc::UnboundedSender<Message>,
+}
+
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Exchange { connection, .. } => f
+                .debug_struct("Exchange")
+                .field("connection", connection)
+                .finish_non_exhaustive(),
+            Self::Flush(_) => f.write_str("Flush"),
+        }
+    }
+}
+
+impl Observer for DebugObserver {
+    fn on_exchange(&self, exchange: &Exchange) {
+        let message = Message::Exchange {
+            connection: self.connection,
+            window: Arc::clone(&self.window),
+            exchange: Box::new(exchange.clone()),
+        };
+        if self.sender.send(message).is_err() {
+            tracing::warn!(connection = %self.connection, "the debug writer has stopped");
+        }
+    }
+
+    /// Exchanges are built (and masked) only while the window is open, or when the copy of
+    /// it is stale and the writer must look again.
+    fn records(&self) -> bool {
+        let now = self.clock.now();
+        let window = *self.window.lock().unwrap_or_else(PoisonError::into_inner);
+        !window.is_fresh(now) || window.until.is_some_and(|u| u > now)
     }
 }
 
@@ -98,33 +242,31 @@ fn lines_of(connection: ConnectionId, exchange: &Exchange) -> [DebugLine; 2] {
 }
 
 impl App {
-    /// A recorder when the connection's debug window is open now.
-    pub(crate) fn debug_recorder(&self, connection: &Connection) -> Option<DebugRecorder> {
-        let until = connection.debug_until.filter(|u| *u > self.now())?;
-        Some(DebugRecorder {
+    /// The debug observer for a use of `connection` starting now.
+    pub(crate) fn debug_observer(&self, connection: &Connection) -> Arc<dyn Observer> {
+        let clock = self.clock();
+        let sender = self.debug_writer().sender(&self.store_arc(), &clock);
+        Arc::new(DebugObserver {
             connection: connection.id,
-            until,
-            recorder: RecordingObserver::new(),
+            window: Arc::new(Mutex::new(Window {
+                until: connection.debug_until,
+                read_at: clock.now(),
+            })),
+            clock,
+            sender,
         })
     }
 
-    /// Writes what a recorder saw during the window, and purges lines past retention.
-    pub(crate) async fn write_debug_lines(&self, recorder: &DebugRecorder) -> AppResult<()> {
-        let lines: Vec<DebugLine> = recorder
-            .recorder
-            .exchanges()
-            .iter()
-            // A long use may outlast the window: what came after it is not recorded.
-            .filter(|e| e.at < recorder.until)
-            .flat_map(|e| lines_of(recorder.connection, e))
-            .collect();
-        self.store()
-            .purge_debug_lines(self.now() - DEBUG_RETENTION)
-            .await?;
-        if !lines.is_empty() {
-            self.store().append_debug_lines(&lines).await?;
+    /// Waits until every exchange observed so far has been written to the debug log.
+    pub async fn flush_debug_lines(&self) {
+        let Some(sender) = self.debug_writer().sender.get() else {
+            return;
+        };
+        let (done, wait) = oneshot::channel();
+        if sender.send(Message::Flush(done)).is_ok() {
+            // An error means the writer is gone, and with it anything left to wait for.
+            wait.await.ok();
         }
-        Ok(())
     }
 
     /// Opens the debugger for `minutes` (15, 30, 45 or 60) from now; an open window is

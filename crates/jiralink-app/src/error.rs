@@ -101,6 +101,8 @@ pub enum AppError {
     ConnectionNeedsAuthorization { name: String },
     #[error("the access token could not be refreshed: {0}")]
     TokenRefresh(#[source] jiralink_atlassian::AtlassianError),
+    #[error("the connection {name:?} changed during the test; test it again")]
+    ChangedDuringTest { name: String },
     #[error("{0}")]
     Authorization(String),
     #[error("{0}")]
@@ -151,6 +153,7 @@ impl AppError {
                 ("connection_needs_authorization", 409, false)
             }
             Self::TokenRefresh(e) => ("oauth_failed", 502, e.is_retryable()),
+            Self::ChangedDuringTest { .. } => ("connection_changed", 409, true),
             Self::Authorization(_) => ("oauth_failed", 502, false),
             Self::InvalidInput(_) => ("validation_failed", 400, false),
             Self::Config(_) => ("invalid_config", 500, false),

@@ -28,7 +28,7 @@ pub use config::{
 };
 pub use connection_test::{TestAccount, TestFailure, TestOutcome, TestResult};
 pub use connections::ConnectionSecrets;
-pub use debug::{DEBUG_RETENTION, DEBUG_WINDOWS_MINUTES, DebugLog};
+pub use debug::{DEBUG_REFRESH, DEBUG_RETENTION, DEBUG_WINDOWS_MINUTES, DebugLog};
 pub use error::{AppError, AppResult, ErrorCode};
 pub use keys::{NEXT_KEY_FILE, RotationReport};
 pub use oauth::{
@@ -108,6 +108,8 @@ struct Inner {
     http: reqwest::Client,
     /// One refresh at a time per connection within this process.
     refresh_locks: oauth::RefreshLocks,
+    /// Writes the connection debugger's lines as requests happen.
+    debug_writer: debug::DebugWriter,
 }
 
 impl App {
@@ -143,6 +145,7 @@ impl App {
                 data_dir,
                 http,
                 refresh_locks: oauth::RefreshLocks::default(),
+                debug_writer: debug::DebugWriter::default(),
             }),
         };
         Ok(Saved {
@@ -161,6 +164,14 @@ impl App {
 
     pub fn store(&self) -> &dyn Store {
         &*self.inner.store
+    }
+
+    pub(crate) fn store_arc(&self) -> Arc<dyn Store> {
+        Arc::clone(&self.inner.store)
+    }
+
+    pub(crate) fn debug_writer(&self) -> &debug::DebugWriter {
+        &self.inner.debug_writer
     }
 
     pub(crate) fn keyring(&self) -> &Keyring {

@@ -366,8 +366,11 @@ impl App {
             )),
         )
         .clock(self.clock())
+        .observer(self.debug_observer(connection))
         .build();
-        client.accessible_resources().await.map_err(|e| {
+        let sites = client.accessible_resources().await;
+        self.flush_debug_lines().await;
+        sites.map_err(|e| {
             tracing::warn!(connection = %connection.id, error = %e, "accessible-resources failed");
             AppError::Authorization(format!(
                 "the granted sites could not be read ({e}); authorize again"
@@ -596,6 +599,7 @@ impl App {
             jiralink_atlassian::JiraClient::builder(self.http_client().clone(), base, credentials)
                 .clock(self.clock())
                 .limiter(limiter)
+                .observer(self.debug_observer(&connection))
                 .build(),
         )
     }

@@ -352,6 +352,9 @@ impl JiraClient {
         last_bearer: &Mutex<Option<AccessToken>>,
     ) -> Result<Answer, AtlassianError> {
         let inner = &self.inner;
+        // The slot comes first: a token fetched and then left waiting for a slot could expire
+        // in the queue, and a refresh behind the limit would race other waiting requests.
+        let permit = inner.limiter.acquire().await;
         let (authorization, masker) = if call.authenticated {
             let auth = inner.credentials.authorization().await?;
             if let Some(token) = auth.bearer {
@@ -392,7 +395,6 @@ impl JiraClient {
             )
         });
 
-        let permit = inner.limiter.acquire().await;
         let at = inner.clock.now();
         let started = Instant::now();
         let outcome = match inner.http.execute(request).await {

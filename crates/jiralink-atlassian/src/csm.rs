@@ -12,7 +12,7 @@ use crate::{
     client::JiraClient,
     error::AtlassianError,
     operation::{CSM_CUSTOMER_DETAILS, CSM_PRODUCTS, Operation},
-    platform::flatten_pages,
+    platform::{SeenPages, flatten_pages},
 };
 
 /// A customer detail field definition (`GET /customer/details`).
@@ -85,30 +85,27 @@ impl JiraClient {
         segments: &'static [&'static str],
     ) -> impl Stream<Item = Result<T, AtlassianError>> + Send + 'static {
         let client = self.clone();
-        let pages = stream::try_unfold(Some(None::<String>), move |cursor| {
-            let client = client.clone();
-            async move {
-                let Some(cursor) = cursor else {
-                    return Ok(None);
-                };
-                let mut call = client.call(op, segments)?.query("limit", CURSOR_LIMIT);
-                if let Some(c) = &cursor {
-                    call = call.query("cursor", c);
-                }
-                let page: CursorPage<T> = client.json(call).await?;
-                let next = match page.next_page_cursor.filter(|c| !c.is_empty()) {
-                    None => None,
-                    Some(next) if Some(&next) == cursor.as_ref() => {
-                        return Err(AtlassianError::Decode {
-                            what: op.id,
-                            detail: "the same nextPageCursor came back twice".to_owned(),
-                        });
+        let pages = stream::try_unfold(
+            (Some(None::<String>), SeenPages::default()),
+            move |(cursor, mut seen)| {
+                let client = client.clone();
+                async move {
+                    let Some(cursor) = cursor else {
+                        return Ok(None);
+                    };
+                    let mut call = client.call(op, segments)?.query("limit", CURSOR_LIMIT);
+                    if let Some(c) = &cursor {
+                        call = call.query("cursor", c);
                     }
-                    Some(next) => Some(Some(next)),
-                };
-                Ok(Some((page.results, next)))
-            }
-        });
+                    let page: CursorPage<T> = client.json(call).await?;
+                    let next = match page.next_page_cursor.filter(|c| !c.is_empty()) {
+                        None => None,
+                        Some(next) => Some(Some(seen.admit(next, op, "nextPageCursor")?)),
+                    };
+                    Ok(Some((page.results, (next, seen))))
+                }
+            },
+        );
         flatten_pages(pages)
     }
 }

@@ -13,7 +13,7 @@ use crate::{
     client::JiraClient,
     error::AtlassianError,
     operation::{CUSTOMER_REQUESTS, ORGANIZATIONS, Operation, SERVICE_DESKS},
-    platform::flatten_pages,
+    platform::{SeenPages, flatten_pages},
 };
 
 /// A service desk (`GET /servicedesk`).
@@ -122,35 +122,38 @@ impl JiraClient {
         query: Vec<(&'static str, String)>,
     ) -> impl Stream<Item = Result<T, AtlassianError>> + Send + 'static {
         let client = self.clone();
-        let pages = stream::try_unfold(Some(0u64), move |start| {
-            let client = client.clone();
-            let query = query.clone();
-            async move {
-                let Some(start) = start else {
-                    return Ok(None);
-                };
-                let mut call = client
-                    .call(op, segments)?
-                    .query("start", start)
-                    .query("limit", PAGE_LIMIT);
-                for (name, value) in query {
-                    call = call.query(name, value);
+        let pages = stream::try_unfold(
+            (Some(0u64), SeenPages::from_first(0)),
+            move |(start, mut seen)| {
+                let client = client.clone();
+                let query = query.clone();
+                async move {
+                    let Some(start) = start else {
+                        return Ok(None);
+                    };
+                    let mut call = client
+                        .call(op, segments)?
+                        .query("start", start)
+                        .query("limit", PAGE_LIMIT);
+                    for (name, value) in query {
+                        call = call.query(name, value);
+                    }
+                    let page: Page<T> = client.json(call).await?;
+                    let got = page.size.unwrap_or(page.values.len() as u64);
+                    let next = if page.is_last_page {
+                        None
+                    } else if got == 0 {
+                        return Err(AtlassianError::Decode {
+                            what: op.id,
+                            detail: "an empty page was not marked as the last".to_owned(),
+                        });
+                    } else {
+                        Some(seen.admit(page.start.unwrap_or(start) + got, op, "start")?)
+                    };
+                    Ok(Some((page.values, (next, seen))))
                 }
-                let page: Page<T> = client.json(call).await?;
-                let got = page.size.unwrap_or(page.values.len() as u64);
-                let next = if page.is_last_page {
-                    None
-                } else if got == 0 {
-                    return Err(AtlassianError::Decode {
-                        what: op.id,
-                        detail: "an empty page was not marked as the last".to_owned(),
-                    });
-                } else {
-                    Some(page.start.unwrap_or(start) + got)
-                };
-                Ok(Some((page.values, next)))
-            }
-        });
+            },
+        );
         flatten_pages(pages)
     }
 }

@@ -3,6 +3,8 @@
 //! Response types hold the fields jiralink uses; everything else Jira sends is kept in
 //! `extra`, so nothing is lost when a record is passed on.
 
+use std::{collections::HashSet, hash::Hash};
+
 use futures::{Stream, TryStreamExt as _, stream};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -12,7 +14,8 @@ use crate::{
     error::AtlassianError,
     operation::{
         ACCESSIBLE_RESOURCES, APPROXIMATE_COUNT, CHANGELOG_BULKFETCH, ISSUE_BULKFETCH,
-        ISSUE_CREATE, ISSUE_EDIT, ISSUE_GET, MYSELF, SEARCH_JQL, SERVER_INFO, TENANT_INFO,
+        ISSUE_CREATE, ISSUE_EDIT, ISSUE_GET, MYSELF, Operation, SEARCH_JQL, SERVER_INFO,
+        TENANT_INFO,
     },
 };
 
@@ -307,16 +310,16 @@ impl JiraClient {
     }
 
     /// Every issue matching `request`, page by page over `nextPageToken`, until Jira says
-    /// `isLast` or sends no token. A page that repeats the previous token ends the stream with
-    /// an error rather than looping.
+    /// `isLast` or sends no token. A token already followed (A→B→A as well as A→A) ends the
+    /// stream with an error rather than looping.
     pub fn search_jql(
         &self,
         request: SearchRequest,
     ) -> impl Stream<Item = Result<Issue, AtlassianError>> + Send + 'static {
         let client = self.clone();
         let pages = stream::try_unfold(
-            (Some(None::<String>), client, request),
-            |(token, client, request)| async move {
+            (Some(None::<String>), client, request, SeenPages::default()),
+            |(token, client, request, mut seen)| async move {
                 let Some(token) = token else {
                     return Ok(None);
                 };
@@ -330,15 +333,11 @@ impl JiraClient {
                 let page: SearchPage = client.json(call).await?;
                 let next = match (page.is_last, page.next_page_token) {
                     (Some(true), _) | (_, None) => None,
-                    (_, Some(next)) if Some(&next) == token.as_ref() => {
-                        return Err(AtlassianError::Decode {
-                            what: SEARCH_JQL.id,
-                            detail: "jira sent the same nextPageToken twice".to_owned(),
-                        });
+                    (_, Some(next)) => {
+                        Some(Some(seen.admit(next, &SEARCH_JQL, "nextPageToken")?))
                     }
-                    (_, Some(next)) => Some(Some(next)),
                 };
-                Ok(Some((page.issues, (next, client, request))))
+                Ok(Some((page.issues, (next, client, request, seen))))
             },
         );
         flatten_pages(pages)
@@ -352,8 +351,8 @@ impl JiraClient {
     ) -> impl Stream<Item = Result<IssueChangelog, AtlassianError>> + Send + 'static {
         let client = self.clone();
         let pages = stream::try_unfold(
-            (Some(None::<String>), client, request),
-            |(token, client, request)| async move {
+            (Some(None::<String>), client, request, SeenPages::default()),
+            |(token, client, request, mut seen)| async move {
                 let Some(token) = token else {
                     return Ok(None);
                 };
@@ -367,15 +366,16 @@ impl JiraClient {
                 let page: ChangelogPage = client.json(call).await?;
                 let next = match page.next_page_token {
                     None => None,
-                    Some(next) if Some(&next) == token.as_ref() => {
-                        return Err(AtlassianError::Decode {
-                            what: CHANGELOG_BULKFETCH.id,
-                            detail: "jira sent the same nextPageToken twice".to_owned(),
-                        });
-                    }
-                    Some(next) => Some(Some(next)),
+                    Some(next) => Some(Some(seen.admit(
+                        next,
+                        &CHANGELOG_BULKFETCH,
+                        "nextPageToken",
+                    )?)),
                 };
-                Ok(Some((page.issue_change_logs, (next, client, request))))
+                Ok(Some((
+                    page.issue_change_logs,
+                    (next, client, request, seen),
+                )))
             },
         );
         flatten_pages(pages)
@@ -444,6 +444,43 @@ impl JiraClient {
             .call(&ISSUE_BULKFETCH, &["issue", "bulkfetch"])?
             .json_body(request)?;
         self.json(call).await
+    }
+}
+
+/// The page positions (tokens, cursors, offsets) a stream has already asked for. A server that
+/// hands back any earlier one, not only the last, would otherwise be followed round forever.
+#[derive(Debug)]
+pub(crate) struct SeenPages<K>(HashSet<K>);
+
+impl<K> Default for SeenPages<K> {
+    fn default() -> Self {
+        Self(HashSet::new())
+    }
+}
+
+impl<K: Eq + Hash + Clone> SeenPages<K> {
+    /// Positions where `first` (the position of the first page) counts as asked for.
+    pub(crate) fn from_first(first: K) -> Self {
+        Self(HashSet::from([first]))
+    }
+
+    /// `next` if it has not been asked for yet; `field` names it in the error otherwise.
+    pub(crate) fn admit(
+        &mut self,
+        next: K,
+        op: &Operation,
+        field: &str,
+    ) -> Result<K, AtlassianError> {
+        if self.0.insert(next.clone()) {
+            Ok(next)
+        } else {
+            Err(AtlassianError::Decode {
+                what: op.id,
+                detail: format!(
+                    "jira pointed back to a {field} already read, so the pages would loop"
+                ),
+            })
+        }
     }
 }
 

@@ -2,11 +2,15 @@
 //!
 //! | Failure | Safe to repeat (GET, search POSTs) | Not safe (create, edit, comment…) |
 //! |---|---|---|
-//! | 429, 503 | wait, retry | wait, retry (Jira did not apply it) |
-//! | connect error, DNS never reached the server | retry | retry (nothing was sent) |
+//! | 429, 503 | wait, retry | returned at once, with its `Retry-After` ([`AtlassianError::retry_after`]) |
+//! | connect error (nothing sent) | retry | returned at once |
 //! | timeout or reset after sending | retry | [`AtlassianError::Ambiguous`], never re-sent |
 //! | 5xx without a body (proxy) | as 5xx | [`AtlassianError::Ambiguous`], never re-sent |
 //! | any other answer (400, 401, 403, 404, 409, 500 with a body…) | returned at once | returned at once |
+//!
+//! Writes are never sent again automatically: even when Jira says it did not apply one (429,
+//! 503), whether and when to repeat it is the caller's decision, since it knows whether the
+//! change is still wanted. The one exception is the bearer 401 refresh, handled by the client.
 //!
 //! The wait before retry *n* (1-based) is `base × 2^(n-1)` (2, 4, 8, 16 s) times a random
 //! factor in the jitter range (0.7–1.3), at least the answer's `Retry-After` (seconds or an
@@ -286,6 +290,9 @@ where
             Ok(value) => return Ok(value),
             Err(e) => settle(e, replay, operation),
         };
+        if replay == Replay::Unsafe {
+            return Err(error);
+        }
         let floor = floor_of(&error, env.clock);
         let jitter = env.jitter.sample(&env.policy.jitter);
         let Some(wait) = env.policy.next_wait(retries_done, &error, floor, jitter) else {
@@ -448,6 +455,41 @@ mod tests {
     }
 
     #[test]
+    fn writes_are_tried_once_and_hand_back_retry_after() {
+        let policy = RetryPolicy::default();
+        let sleeper = ManualSleeper::new();
+        let jitter = Jitter::seeded(1);
+        let env = RetryEnv {
+            policy: &policy,
+            sleeper: &sleeper,
+            clock: &SystemClock,
+            jitter: &jitter,
+        };
+        let cases: [(fn() -> AtlassianError, _); 3] = [
+            (|| server(503, false, Some(9)), Some(Duration::from_secs(9))),
+            (|| rate_limited(Some(3)), Some(Duration::from_secs(3))),
+            (|| transport(TransportKind::Connect, false), None),
+        ];
+        for (failure, retry_after) in cases {
+            let attempts = Mutex::new(0u32);
+            let result: Result<(), _> = futures::executor::block_on(with_retries(
+                &env,
+                Replay::Unsafe,
+                "createIssue",
+                |_| {
+                    *attempts.lock().unwrap() += 1;
+                    let e = failure();
+                    async move { Err(e) }
+                },
+            ));
+            let err = result.unwrap_err();
+            assert_eq!(*attempts.lock().unwrap(), 1, "{err:?}");
+            assert_eq!(err.retry_after(), retry_after);
+        }
+        assert!(sleeper.waits().is_empty());
+    }
+
+    #[test]
     fn the_reset_header_is_a_floor_without_retry_after() {
         let clock = ManualClock::new(datetime!(2026-01-05 09:30 UTC));
         let e = AtlassianError::RateLimited {
@@ -588,6 +630,14 @@ mod tests {
                 prop_assert_eq!(pos, sent.len() - 1, "re-sent after an unknown outcome");
                 let is_ambiguous = matches!(result, Err(AtlassianError::Ambiguous { .. }));
                 prop_assert!(is_ambiguous);
+            }
+            if unsafe_op {
+                prop_assert_eq!(sent.len(), 1, "a write was sent again");
+                prop_assert!(waits.is_empty());
+                if let Some(floor) = sent[0].floor() {
+                    let carried = result.as_ref().err().and_then(AtlassianError::retry_after);
+                    prop_assert_eq!(carried, Some(floor), "Retry-After not handed back");
+                }
             }
             if result.is_ok() {
                 prop_assert!(matches!(sent.last(), Some(Fault::Ok)));

@@ -10,6 +10,8 @@ pub enum StoreError {
     NotFound { kind: &'static str },
     #[error("{kind} named {name:?} already exists")]
     Conflict { kind: &'static str, name: String },
+    #[error("{kind} was changed by someone else meanwhile; read it again and retry")]
+    Changed { kind: &'static str },
     #[error("{kind} is still in use")]
     InUse { kind: &'static str },
     #[error(

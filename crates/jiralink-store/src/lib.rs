@@ -61,10 +61,13 @@ pub trait ConnectionStore: Send + Sync {
     ) -> StoreResult<()>;
     /// Records the result of a test: the state (its change time moves only when it differs),
     /// when it was tested, and the site's cloud id when the test found one (`None` keeps the
-    /// stored one).
+    /// stored one). Only when the connection's `updated_at` is still `tested_version` (the
+    /// value read when the test started): a result about older settings must not overwrite a
+    /// newer edit, so [`StoreError::Changed`] is returned instead.
     async fn record_connection_test(
         &self,
         id: ConnectionId,
+        tested_version: OffsetDateTime,
         state: &ConnectionState,
         tested_at: OffsetDateTime,
         cloud_id: Option<&str>,

@@ -451,15 +451,18 @@ impl ConnectionStore for SqliteStore {
     async fn record_connection_test(
         &self,
         id: ConnectionId,
+        tested_version: OffsetDateTime,
         state: &ConnectionState,
         tested_at: OffsetDateTime,
         cloud_id: Option<&str>,
     ) -> StoreResult<()> {
         let state = to_json(state)?;
+        // One statement: the version check and the write cannot be split by an edit.
         let done = sqlx::query(
             "UPDATE connections SET \
              state_changed_at = CASE WHEN state = ? THEN state_changed_at ELSE ? END, \
-             state = ?, last_tested_at = ?, cloud_id = COALESCE(?, cloud_id) WHERE id = ?",
+             state = ?, last_tested_at = ?, cloud_id = COALESCE(?, cloud_id) \
+             WHERE id = ? AND updated_at = ?",
         )
         .bind(&state)
         .bind(fmt_time(tested_at))
@@ -467,10 +470,20 @@ impl ConnectionStore for SqliteStore {
         .bind(fmt_time(tested_at))
         .bind(cloud_id)
         .bind(id.to_string())
+        .bind(fmt_time(tested_version))
         .execute(&self.pool)
         .await?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound { kind: "connection" });
+            let exists = sqlx::query("SELECT 1 FROM connections WHERE id = ?")
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some();
+            return Err(if exists {
+                StoreError::Changed { kind: "connection" }
+            } else {
+                StoreError::NotFound { kind: "connection" }
+            });
         }
         Ok(())
     }

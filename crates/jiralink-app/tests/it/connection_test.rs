@@ -489,3 +489,80 @@ async fn only_a_403_about_scopes_takes_the_connection_offline() {
         ConnectionState::Offline { .. }
     ));
 }
+
+#[tokio::test]
+async fn a_use_started_before_the_debugger_records_what_it_sends_after() {
+    let f = fixture().await;
+    let id = save(&f, "Jira", &f.sim.samples().api_token).await;
+    // The use begins while the debugger is off.
+    let client = f.app.jira_client(&id).await.unwrap();
+    client.myself().await.unwrap();
+    f.app.flush_debug_lines().await;
+    assert!(f.app.debug_log(&id).await.unwrap().lines.is_empty());
+
+    f.app.start_debug(&id, 15).await.unwrap();
+    // A running use sees the window once its copy of it is due for a refresh.
+    f.clock.advance(jiralink_app::DEBUG_REFRESH);
+    client.server_info().await.unwrap();
+    f.app.flush_debug_lines().await;
+    // The client is still in use, and its request is already in the log.
+    let log = f.app.debug_log(&id).await.unwrap();
+    assert_eq!(log.lines.len(), 2, "{:?}", log.lines);
+    assert!(log.lines[0].url.ends_with("/rest/api/3/serverInfo"));
+    assert_eq!(log.lines[1].status, Some(200));
+
+    client.myself().await.unwrap();
+    f.app.flush_debug_lines().await;
+    assert_eq!(f.app.debug_log(&id).await.unwrap().lines.len(), 4);
+
+    // Closing the window reaches the running use the same way.
+    f.app.stop_debug(&id).await.unwrap();
+    f.clock.advance(jiralink_app::DEBUG_REFRESH);
+    client.myself().await.unwrap();
+    f.app.flush_debug_lines().await;
+    assert_eq!(f.app.debug_log(&id).await.unwrap().lines.len(), 4);
+    drop(client);
+}
+
+#[tokio::test]
+async fn a_test_result_never_overwrites_an_edit_made_during_the_test() {
+    let f = fixture().await;
+    let id = save(&f, "Jira", &f.sim.samples().api_token).await;
+    // The probe's request waits at the simulator until its clock moves.
+    f.sim.control().hold_next(1, Duration::from_secs(60));
+    let app = f.app.clone();
+    let test_id = id.clone();
+    let test = tokio::spawn(async move { app.test_connection(&test_id).await });
+    while f.sim.control().pending_faults().hold_next > 0 {
+        tokio::task::yield_now().await;
+    }
+    f.clock.advance(time::Duration::seconds(1));
+    let edit = ConnectionDraft {
+        concurrency_level: Some("3".to_owned()),
+        ..alice_draft(&f, "Jira")
+    };
+    f.app
+        .update_connection(&id, &edit, token(&f.sim.samples().api_token), &actor())
+        .await
+        .unwrap();
+    let before = f.app.get_connection(&id).await.unwrap();
+    while !test.is_finished() {
+        f.sim.control().advance(Duration::from_secs(61));
+        tokio::task::yield_now().await;
+    }
+    let err = test.await.unwrap().unwrap_err();
+    assert!(matches!(err, AppError::ChangedDuringTest { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "the connection \"Jira\" changed during the test; test it again"
+    );
+    let after = f.app.get_connection(&id).await.unwrap();
+    assert_eq!(
+        serde_json::to_value(&after).unwrap(),
+        serde_json::to_value(&before).unwrap()
+    );
+
+    // Tested again, the result is recorded.
+    let again = f.app.test_connection(&id).await.unwrap();
+    assert_eq!(again.result, TestResult::Passed, "{}", again.summary());
+}

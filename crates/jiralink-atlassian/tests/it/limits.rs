@@ -104,3 +104,67 @@ async fn in_flight_requests_never_exceed_the_connection_level() {
     );
     server.abort();
 }
+
+/// Notes how many slots were free each time a token was asked for.
+#[derive(Debug)]
+struct SlotWatchingToken {
+    limiter: Arc<jiralink_atlassian::Limiter>,
+    free_at_fetch: std::sync::Mutex<Vec<usize>>,
+}
+
+#[async_trait::async_trait]
+impl jiralink_atlassian::TokenSource for SlotWatchingToken {
+    async fn access_token(
+        &self,
+    ) -> Result<jiralink_vault::AccessToken, jiralink_atlassian::AtlassianError> {
+        self.free_at_fetch
+            .lock()
+            .unwrap()
+            .push(self.limiter.available());
+        Ok(jiralink_vault::AccessToken::new("slot-token-1"))
+    }
+
+    async fn rejected(
+        &self,
+        _token: &jiralink_vault::AccessToken,
+    ) -> Result<bool, jiralink_atlassian::AtlassianError> {
+        Ok(false)
+    }
+}
+
+#[tokio::test]
+async fn the_slot_is_taken_before_the_bearer_token_is_fetched() {
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::path("/ex/jira/c-1/rest/api/3/myself"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200).set_body_json(json!({"accountId": "a-1"})),
+        )
+        .expect(2)
+        .mount(&server)
+        .await;
+    let base = ApiBase::resolve(
+        &endpoints_at(&server.uri()),
+        ApiType::CloudPlatform,
+        AuthRoute::OAuth2,
+        None,
+        Some("c-1"),
+    )
+    .unwrap();
+    let limiter = jiralink_atlassian::Limiter::new(ConcurrencyLevel::new(2).unwrap());
+    let source = Arc::new(SlotWatchingToken {
+        limiter: limiter.clone(),
+        free_at_fetch: std::sync::Mutex::default(),
+    });
+    let client = builder(
+        base,
+        jiralink_atlassian::Credentials::Bearer(source.clone()),
+    )
+    .0
+    .limiter(limiter.clone())
+    .build();
+    client.myself().await.unwrap();
+    client.myself().await.unwrap();
+    // One of the two slots is already held by the request the token is for.
+    assert_eq!(*source.free_at_fetch.lock().unwrap(), [1, 1]);
+    assert_eq!(limiter.available(), 2);
+}

@@ -101,7 +101,7 @@ async fn search_jql_stops_without_a_token_and_refuses_a_repeated_one() {
     assert_eq!(results.len(), 2);
     assert!(results[0].is_ok());
     assert!(
-        matches!(&results[1], Err(AtlassianError::Decode { detail, .. }) if detail.contains("same nextPageToken")),
+        matches!(&results[1], Err(AtlassianError::Decode { detail, .. }) if detail.contains("nextPageToken already read")),
         "{:?}",
         results[1]
     );
@@ -306,4 +306,103 @@ async fn csm_cursor_paging_returns_every_record_once() {
         .unwrap();
     assert_eq!(ids, (0..5).map(|i| format!("prod-{i}")).collect::<Vec<_>>());
     assert_declared(&server).await;
+}
+
+#[tokio::test]
+async fn search_jql_ends_an_a_b_a_token_cycle_with_an_error() {
+    let server = MockServer::start().await;
+    Mock::given(matchers::method("POST"))
+        .and(matchers::path("/demo/rest/api/3/search/jql"))
+        .respond_with(|req: &Request| {
+            let body: Value = serde_json::from_slice(&req.body).unwrap_or_default();
+            let next = match body.get("nextPageToken").and_then(Value::as_str) {
+                None | Some("B") => "A",
+                Some(_) => "B",
+            };
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"issues": issues(1..2), "nextPageToken": next}))
+        })
+        .expect(3)
+        .mount(&server)
+        .await;
+    let client = site_client(&endpoints_at(&server.uri())).0.build();
+    let results: Vec<_> = client
+        .search_jql(SearchRequest {
+            jql: "cycle".into(),
+            ..SearchRequest::default()
+        })
+        .collect()
+        .await;
+    // None → A, A → B, B → A: the third answer points back at A.
+    assert_eq!(results.len(), 3, "{results:?}");
+    assert!(
+        matches!(&results[2], Err(AtlassianError::Decode { detail, .. }) if detail.contains("nextPageToken already read")),
+        "{:?}",
+        results[2]
+    );
+}
+
+#[tokio::test]
+async fn csm_ends_a_cursor_cycle_with_an_error() {
+    let server = MockServer::start().await;
+    Mock::given(matchers::method("GET"))
+        .and(matchers::path("/jsm/csm/cloudid/c-1/api/v1/product"))
+        .respond_with(|req: &Request| {
+            let cursor = req
+                .url
+                .query_pairs()
+                .find(|(k, _)| k == "cursor")
+                .map(|(_, v)| v.into_owned());
+            // None → c2, c2 → c3, c3 → c2.
+            let next = if cursor.as_deref() == Some("c2") {
+                "c3"
+            } else {
+                "c2"
+            };
+            ResponseTemplate::new(200).set_body_json(json!({"results": [], "nextPageCursor": next}))
+        })
+        .expect(3)
+        .mount(&server)
+        .await;
+    let base = ApiBase::resolve(
+        &endpoints_at(&server.uri()),
+        ApiType::CustomerServiceManagement,
+        AuthRoute::OAuth2,
+        None,
+        Some("c-1"),
+    )
+    .unwrap();
+    let creds = Credentials::Bearer(Arc::new(StaticToken::new(AccessToken::new("at-csm-2"))));
+    let client = builder(base, creds).0.build();
+    let err = client
+        .csm_products()
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("nextPageCursor already read"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn jsm_ends_when_a_page_points_back_to_an_offset_already_read() {
+    let server = MockServer::start().await;
+    Mock::given(matchers::method("GET"))
+        .and(matchers::path("/demo/rest/servicedeskapi/organization"))
+        // Every page claims to start at 0, so the second one's start + size points back at 2.
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "start": 0, "limit": 50, "size": 2, "isLastPage": false,
+            "values": [{"id": "1", "name": "a"}, {"id": "2", "name": "b"}]
+        })))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let client = site_client(&endpoints_at(&server.uri())).0.build();
+    let err = client
+        .organizations()
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("start already read"), "{err}");
 }

@@ -1,5 +1,5 @@
 //! Retry behaviour: attempt counts, waits (recorded by the manual sleeper, never slept), the
-//! Retry-After floor and the cap, no blind re-POST, and the one refresh after a bearer 401.
+//! Retry-After floor and the cap, writes never re-sent, and the one refresh after a bearer 401.
 
 use std::{
     sync::{
@@ -120,7 +120,7 @@ async fn a_dropped_create_is_sent_exactly_once_but_a_dropped_get_is_retried() {
 }
 
 #[tokio::test]
-async fn connection_refused_is_retried_even_for_creates() {
+async fn connection_refused_on_a_create_is_returned_without_a_retry() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     drop(listener);
@@ -141,7 +141,27 @@ async fn connection_refused_is_retried_even_for_creates() {
         ),
         "{err:?}"
     );
-    assert_eq!(sleeper.waits(), secs(&[2, 4, 8, 16]));
+    assert!(sleeper.waits().is_empty());
+}
+
+#[tokio::test]
+async fn a_create_answered_503_is_sent_once_and_hands_back_retry_after() {
+    for status in [503, 429] {
+        let sim = sim().await;
+        sim.control().fail_next(10, status, Some(11));
+        let (client, sleeper) = sim_client(&sim);
+        let err = client
+            .issue_create(&IssueInput {
+                fields: json!({"summary": "once"}).as_object().unwrap().clone(),
+                ..IssueInput::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), Some(status), "{err:?}");
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(11)));
+        assert_eq!(sim.control().requests().len(), 1);
+        assert!(sleeper.waits().is_empty());
+    }
 }
 
 #[tokio::test]

@@ -436,7 +436,7 @@ async fn tests_are_recorded(store: &dyn Store) {
         reason: "401".to_owned(),
     };
     store
-        .record_connection_test(c.id, &offline, t1, Some("cloud-1"))
+        .record_connection_test(c.id, c.updated_at, &offline, t1, Some("cloud-1"))
         .await
         .unwrap();
     let got = store.get_connection(c.id).await.unwrap();
@@ -449,7 +449,7 @@ async fn tests_are_recorded(store: &dyn Store) {
     // that found no cloud id keeps the known one.
     let t2 = datetime!(2026-01-02 01:00 UTC);
     store
-        .record_connection_test(c.id, &offline, t2, None)
+        .record_connection_test(c.id, c.updated_at, &offline, t2, None)
         .await
         .unwrap();
     let got = store.get_connection(c.id).await.unwrap();
@@ -481,10 +481,30 @@ async fn tests_are_recorded(store: &dyn Store) {
     assert_eq!(store.get_connection(c.id).await.unwrap().debug_until, None);
     assert!(matches!(
         store
-            .record_connection_test(ConnectionId::new(), &ConnectionState::Online, t2, None)
+            .record_connection_test(ConnectionId::new(), t2, &ConnectionState::Online, t2, None)
             .await,
         Err(StoreError::NotFound { .. })
     ));
+
+    // A test that started before the edit above must not overwrite it.
+    let t3 = datetime!(2026-01-02 02:00 UTC);
+    assert!(matches!(
+        store
+            .record_connection_test(c.id, c.updated_at, &ConnectionState::Online, t3, None)
+            .await,
+        Err(StoreError::Changed { .. })
+    ));
+    let got = store.get_connection(c.id).await.unwrap();
+    assert_eq!((got.state, got.last_tested_at), (offline, Some(t2)));
+    // One that started after it is recorded.
+    store
+        .record_connection_test(c.id, got.updated_at, &ConnectionState::Online, t3, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_connection(c.id).await.unwrap().state,
+        ConnectionState::Online
+    );
 }
 
 fn line(connection: ConnectionId, minute: i64, direction: DebugDirection) -> DebugLine {
