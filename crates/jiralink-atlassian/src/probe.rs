@@ -463,8 +463,9 @@ fn classify(error: &AtlassianError, ctx: &Context<'_>) -> ProbeFailure {
                     "the API token is a scoped token, which works only through Atlassian's API \
                      gateway, not on the site"
                         .to_owned(),
-                    "mark the token as scoped so jiralink uses the gateway, or create a classic \
-                     API token without scopes"
+                    "create a classic API token (Atlassian account settings > Security > \
+                     Create API token, without scopes) and enter it in the connection, or use \
+                     OAuth 2.0"
                         .to_owned(),
                     status,
                 )
