@@ -168,7 +168,7 @@ async fn scoped_token_sent_to_the_site() {
         .await
         .unwrap_err();
     assert_eq!(f.kind, ProbeFailureKind::ScopedTokenOnSite);
-    assert!(f.fix.contains("scoped"), "{f}");
+    assert!(f.fix.contains("classic API token"), "{f}");
     assert_clean(&f, &token);
 }
 
