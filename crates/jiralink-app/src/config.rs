@@ -93,13 +93,84 @@ impl HttpSettings {
 pub struct ConnectionsConfig {
     /// How often offline connections are tested again, e.g. `15m`, `1h`, `90s`.
     pub retest_interval: Interval,
+    /// Authorized OAuth 2.0 connections whose tokens were last refreshed this long ago are
+    /// refreshed by the re-test loop, e.g. `30d`: Atlassian drops refresh tokens unused for
+    /// 90 days.
+    pub refresh_idle_after: IdleAge,
 }
 
 impl Default for ConnectionsConfig {
     fn default() -> Self {
         Self {
             retest_interval: Interval::DEFAULT_RETEST,
+            refresh_idle_after: IdleAge::DEFAULT,
         }
+    }
+}
+
+/// An age written as a number and a unit: `12h`, `30d`. Between one hour and 60 days, so an
+/// idle connection is refreshed well within Atlassian's 90 days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdleAge(Duration);
+
+impl IdleAge {
+    pub const DEFAULT: IdleAge = IdleAge(Duration::from_secs(30 * 86_400));
+    const MIN: Duration = Duration::from_secs(3600);
+    const MAX: Duration = Duration::from_secs(60 * 86_400);
+
+    pub fn get(self) -> Duration {
+        self.0
+    }
+}
+
+impl std::str::FromStr for IdleAge {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        let usage =
+            || format!("{s:?} is not an age: write a number and a unit, such as 12h or 30d");
+        let split = s.find(|c: char| !c.is_ascii_digit()).ok_or_else(usage)?;
+        let (number, unit) = s.split_at(split);
+        let n: u64 = number.parse().map_err(|_| usage())?;
+        let secs = match unit.trim() {
+            "h" => n.checked_mul(3600),
+            "d" => n.checked_mul(86_400),
+            _ => return Err(usage()),
+        }
+        .ok_or_else(usage)?;
+        let d = Duration::from_secs(secs);
+        if d < Self::MIN || d > Self::MAX {
+            return Err(format!(
+                "the age {s} is out of range: choose between 1h and 60d (Atlassian drops \
+                 refresh tokens unused for 90 days)"
+            ));
+        }
+        Ok(Self(d))
+    }
+}
+
+impl std::fmt::Display for IdleAge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secs = self.0.as_secs();
+        if secs.is_multiple_of(86_400) {
+            write!(f, "{}d", secs / 86_400)
+        } else {
+            write!(f, "{}h", secs / 3600)
+        }
+    }
+}
+
+impl Serialize for IdleAge {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for IdleAge {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -264,6 +335,7 @@ pub fn unknown_env_notices(names: &[String]) -> Vec<String> {
         "http__request_timeout_secs",
         "http__extra_ca_file",
         "connections__retest_interval",
+        "connections__refresh_idle_after",
         "version",
     ]
     .iter()
@@ -328,6 +400,28 @@ mod tests {
         assert_eq!(
             Config::default().connections.retest_interval.get(),
             Duration::from_secs(15 * 60)
+        );
+    }
+
+    #[test]
+    fn idle_ages_read_and_print_with_a_unit() {
+        for (text, secs, shown) in [("30d", 30 * 86_400, "30d"), ("36h", 36 * 3600, "36h")] {
+            let age: IdleAge = text.parse().unwrap();
+            assert_eq!(age.get(), Duration::from_secs(secs));
+            assert_eq!(age.to_string(), shown);
+        }
+        for bad in ["30", "d", "30m", "61d", "90d", "0h", ""] {
+            assert!(bad.parse::<IdleAge>().is_err(), "{bad}");
+        }
+        assert_eq!(
+            Config::default().connections.refresh_idle_after.get(),
+            Duration::from_secs(30 * 86_400)
+        );
+        let config: Config =
+            toml::from_str("version = 1\n[connections]\nrefresh_idle_after = \"7d\"\n").unwrap();
+        assert_eq!(
+            config.connections.refresh_idle_after.get(),
+            Duration::from_secs(7 * 86_400)
         );
     }
 

@@ -1,5 +1,6 @@
 //! "Test connection", the online / offline state, and the background re-test of offline
-//! connections.
+//! connections, which also keeps OAuth 2.0 grants alive (refreshing idle tokens and
+//! finishing refreshes whose answer was lost).
 //!
 //! A test is one cheap authenticated read (`jiralink_atlassian::probe`): `GET /rest/api/3/myself`
 //! for Cloud Platform, a one-item customer page for Customer Service Management. Its outcome
@@ -31,6 +32,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::connections::ConnectionSecrets;
+use crate::oauth::{CLIENT_CREDENTIALS_WRONG, REAUTHORIZATION_REQUIRED};
 use crate::views::ConnectionView;
 use crate::{App, AppError, AppResult};
 
@@ -364,9 +366,11 @@ impl App {
                 )
                 .await;
                 self.flush_debug_lines().await;
-                // A refused refresh token already moved the connection offline.
+                // A refused refresh token or client already moved the connection offline,
+                // with a reason that says what to fix: the test keeps it.
                 let current = self.store().get_connection(connection.id).await?;
-                let outcome = outcome_of(result, name, now);
+                let mut outcome = outcome_of(result, name, now);
+                keep_refresh_reason(&mut outcome, &current.state);
                 return self
                     .record_outcome(&current, connection.updated_at, outcome)
                     .await;
@@ -512,15 +516,26 @@ impl App {
         Ok(connection)
     }
 
-    /// Tests every offline connection once; those that pass are back online.
+    /// Tests every offline connection once; those that pass are back online. Authorized
+    /// OAuth 2.0 connections that are not offline get their tokens refreshed when a refresh
+    /// is waiting to be finished or they were last refreshed longer ago than
+    /// `connections.refresh_idle_after`, so an unused connection keeps its grant.
     pub async fn retest_offline_connections(&self) -> AppResult<Vec<TestOutcome>> {
-        let offline: Vec<Connection> = self
+        let (offline, others): (Vec<Connection>, Vec<Connection>) = self
             .store()
             .list_connections()
             .await?
             .into_iter()
-            .filter(|c| matches!(c.state, ConnectionState::Offline { .. }))
-            .collect();
+            .partition(|c| matches!(c.state, ConnectionState::Offline { .. }));
+        for connection in &others {
+            if let Err(e) = self.keep_tokens_alive(connection).await {
+                tracing::warn!(
+                    connection = %connection.id,
+                    error = %e,
+                    "refreshing an idle connection's tokens failed"
+                );
+            }
+        }
         let mut outcomes = Vec::with_capacity(offline.len());
         for connection in &offline {
             match self.test_saved(connection).await {
@@ -536,9 +551,52 @@ impl App {
         Ok(outcomes)
     }
 
+    /// Refreshes an authorized OAuth 2.0 connection's tokens when a refresh is waiting to be
+    /// finished or they are older than `connections.refresh_idle_after`. Returns whether it
+    /// refreshed (or found them refreshed by another process meanwhile).
+    async fn keep_tokens_alive(&self, connection: &Connection) -> AppResult<bool> {
+        if !matches!(connection.settings.auth, ConnectionAuth::OAuth2 { .. }) {
+            return Ok(false);
+        }
+        let record = self.store().read_tokens(connection.id).await?;
+        let (Some(_), Some(access)) = (&record.refresh_token, &record.access_token) else {
+            return Ok(false);
+        };
+        let idle_after =
+            time::Duration::try_from(self.config().connections.refresh_idle_after.get())
+                .unwrap_or(time::Duration::MAX);
+        let cutoff = self.now() - idle_after;
+        if record.refresh_pending_since.is_none() && access.updated_at > cutoff {
+            return Ok(false);
+        }
+        self.access_token_refreshed_after(connection.id, Some(cutoff))
+            .await?;
+        tracing::info!(connection = %connection.id, "tokens of an idle connection refreshed");
+        Ok(true)
+    }
+
+    /// Whether some connection has a refresh waiting to be finished.
+    async fn refresh_pending(&self) -> AppResult<bool> {
+        for connection in self.store().list_connections().await? {
+            if matches!(connection.settings.auth, ConnectionAuth::OAuth2 { .. })
+                && self
+                    .store()
+                    .read_tokens(connection.id)
+                    .await?
+                    .refresh_pending_since
+                    .is_some()
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Re-tests offline connections every `interval` until `shutdown` completes: a round at
     /// once, then one after each wait. Waits go through `sleeper`, so tests drive the loop
-    /// without sleeping. `report` sees each round's outcomes.
+    /// without sleeping. `report` sees each round's outcomes. While a token refresh is waiting
+    /// to be finished, the wait is at most [`PENDING_REFRESH_RECHECK`]: Atlassian accepts the
+    /// old refresh token for ten minutes only.
     pub async fn run_retest_loop(
         &self,
         interval: Duration,
@@ -553,12 +611,45 @@ impl App {
                 // A busy or briefly unreadable database is no reason to stop watching.
                 Err(e) => tracing::warn!(error = %e, "a re-test round failed"),
             }
+            let wait = match self.refresh_pending().await {
+                Ok(true) => interval.min(PENDING_REFRESH_RECHECK),
+                Ok(false) => interval,
+                Err(e) => {
+                    tracing::warn!(error = %e, "pending token refreshes could not be read");
+                    interval
+                }
+            };
             tokio::select! {
                 biased;
                 () = &mut shutdown => return,
-                () = sleeper.sleep(interval) => {}
+                () = sleeper.sleep(wait) => {}
             }
         }
+    }
+}
+
+/// The longest wait of the re-test loop while a token refresh is waiting to be finished.
+pub const PENDING_REFRESH_RECHECK: Duration = Duration::from_secs(60);
+
+/// A test of an OAuth 2.0 connection that failed because its refresh was refused reports the
+/// reason the refresh recorded (re-authorize, or edit the client) instead of a generic one.
+fn keep_refresh_reason(outcome: &mut TestOutcome, current: &ConnectionState) {
+    let ConnectionState::Offline { reason } = current else {
+        return;
+    };
+    let fix = if reason == REAUTHORIZATION_REQUIRED {
+        "authorize the connection again"
+    } else if reason == CLIENT_CREDENTIALS_WRONG {
+        "enter the OAuth 2.0 client's ID and secret from the developer console again, then test \
+         the connection"
+    } else {
+        return;
+    };
+    if let Some(failure) = &mut outcome.failure
+        && failure.kind == "not_authorized"
+    {
+        failure.message.clone_from(reason);
+        fix.clone_into(&mut failure.fix);
     }
 }
 

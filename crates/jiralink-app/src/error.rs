@@ -75,6 +75,33 @@ pub enum AppError {
         description: Option<String>,
     },
     #[error(
+        "Atlassian could not complete the authorization of {name:?} right now ({error}{}); \
+         nothing was changed; try again in a few minutes with `jiralink connection authorize \
+         {name:?}`",
+        description.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
+    )]
+    OAuthProviderUnavailable {
+        name: String,
+        error: String,
+        description: Option<String>,
+    },
+    #[error(
+        "Atlassian refused the authorization of {name:?}: {error}{}; check the connection's \
+         scopes and the OAuth 2.0 client's settings in the developer console, then authorize \
+         again",
+        description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default()
+    )]
+    OAuthProviderError {
+        name: String,
+        error: String,
+        description: Option<String>,
+    },
+    #[error(
+        "the connection {name:?} cannot refresh its access token: the OAuth 2.0 client's ID or \
+         secret is wrong; edit the client with `jiralink oauth-client edit {client:?}`"
+    )]
+    OAuthClientRejected { name: String, client: String },
+    #[error(
         "the authorization of {name:?} does not include {site} (granted: {}); authorize again \
          and choose that site on Atlassian's consent page",
         if granted.is_empty() { "none".to_owned() } else { granted.join(", ") }
@@ -146,6 +173,9 @@ impl AppError {
             Self::ConnectionOffline { .. } => ("connection_offline", 409, false),
             Self::OAuthStateInvalid => ("oauth_state_invalid", 400, false),
             Self::AuthorizationDenied { .. } => ("oauth_access_denied", 400, false),
+            Self::OAuthProviderUnavailable { .. } => ("oauth_provider_unavailable", 503, true),
+            Self::OAuthProviderError { .. } => ("oauth_failed", 502, false),
+            Self::OAuthClientRejected { .. } => ("oauth_client_rejected", 409, false),
             Self::SiteNotGranted { .. } => ("oauth_site_not_granted", 400, false),
             Self::SiteChoiceNeeded { .. } => ("oauth_site_choice_needed", 400, false),
             Self::ReauthorizationRequired { .. } => ("reauthorization_required", 409, false),

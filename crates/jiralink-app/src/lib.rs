@@ -23,17 +23,20 @@ use jiralink_vault::{KeyOrigin, Keyring};
 use uuid::Uuid;
 
 pub use config::{
-    CONFIG_FILE, Config, ConnectionsConfig, HttpSettings, Interval, ServerConfig,
+    CONFIG_FILE, Config, ConnectionsConfig, HttpSettings, IdleAge, Interval, ServerConfig,
     unknown_env_notices,
 };
-pub use connection_test::{TestAccount, TestFailure, TestOutcome, TestResult};
+pub use connection_test::{
+    PENDING_REFRESH_RECHECK, TestAccount, TestFailure, TestOutcome, TestResult,
+};
 pub use connections::ConnectionSecrets;
 pub use debug::{DEBUG_REFRESH, DEBUG_RETENTION, DEBUG_WINDOWS_MINUTES, DebugLog};
 pub use error::{AppError, AppResult, ErrorCode};
 pub use keys::{NEXT_KEY_FILE, RotationReport};
 pub use oauth::{
-    AuthorizationOutcome, AuthorizationStart, CallbackParams, GrantedSite,
-    REAUTHORIZATION_REQUIRED, REFRESH_MARGIN, STATE_LIFETIME, SiteChooser,
+    AuthorizationOutcome, AuthorizationStart, CLIENT_CREDENTIALS_WRONG, CallbackParams,
+    GrantedSite, REAUTHORIZATION_REQUIRED, REFRESH_MARGIN, REFRESH_RETRY_WAITS, STATE_LIFETIME,
+    SiteChooser,
 };
 pub use oauth_clients::OAuthClientSecrets;
 pub use views::{ConnectionView, OAuthClientView, SecretStatus, format_time};
@@ -110,6 +113,8 @@ struct Inner {
     refresh_locks: oauth::RefreshLocks,
     /// Writes the connection debugger's lines as requests happen.
     debug_writer: debug::DebugWriter,
+    /// Waits between attempts of a token refresh; tests put one that never sleeps.
+    sleeper: std::sync::RwLock<Arc<dyn jiralink_atlassian::Sleeper>>,
 }
 
 impl App {
@@ -146,6 +151,7 @@ impl App {
                 http,
                 refresh_locks: oauth::RefreshLocks::default(),
                 debug_writer: debug::DebugWriter::default(),
+                sleeper: std::sync::RwLock::new(Arc::new(jiralink_atlassian::TokioSleeper)),
             }),
         };
         Ok(Saved {
@@ -185,6 +191,26 @@ impl App {
 
     pub(crate) fn clock(&self) -> Arc<dyn Clock> {
         Arc::clone(&self.inner.clock)
+    }
+
+    /// Replaces how the application waits between attempts (of a token refresh), for every
+    /// clone of it.
+    pub fn set_sleeper(&self, sleeper: Arc<dyn jiralink_atlassian::Sleeper>) {
+        *self
+            .inner
+            .sleeper
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = sleeper;
+    }
+
+    pub(crate) fn sleeper(&self) -> Arc<dyn jiralink_atlassian::Sleeper> {
+        Arc::clone(
+            &self
+                .inner
+                .sleeper
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 
     /// The HTTP client every request to Atlassian goes through.

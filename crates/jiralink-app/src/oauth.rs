@@ -10,20 +10,26 @@
 //!   store's token lock (a write transaction) across processes sharing the database.
 //! - Refresh happens shortly before expiry ([`REFRESH_MARGIN`]), not after a failure.
 //!   `invalid_grant` puts the connection offline ("re-authorization required") and is never
-//!   retried. A token response lost before it was saved is recovered by presenting the old
-//!   refresh token again, which Atlassian tolerates for ten minutes.
+//!   retried; a refused client (`invalid_client`) puts it offline until the client is edited.
+//! - A refresh without an answer (timeout, reset, 5xx) may have rotated the token on
+//!   Atlassian's side, which accepts the old refresh token again for ten minutes only: it is
+//!   sent again a few times under the same lock, and if it still has no answer the tokens are
+//!   marked `refresh_pending_since`, so the next use, or the re-test loop (also right after a
+//!   restart), finishes the refresh before the leeway runs out.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use jiralink_atlassian::oauth::{self, TokenEndpoint, TokenResponse};
-use jiralink_atlassian::{AccessibleResource, AtlassianError, TokenSource};
+use jiralink_atlassian::{AccessibleResource, AtlassianError, TokenSource, TransportKind};
 use jiralink_domain::{
     ApiType, AuditAction, AuditEntry, Connection, ConnectionAuth, ConnectionId, ConnectionState,
-    FieldChange, ResourceKind,
+    FieldChange, OAuthClient, ResourceKind,
 };
-use jiralink_store::{PendingAuthorization, SecretField, SecretOwner, SecretWrite, StoredSecret};
+use jiralink_store::{
+    PendingAuthorization, SecretField, SecretOwner, SecretWrite, StoredSecret, TokenRecord,
+};
 use jiralink_vault::{Aad, AccessToken, OAuthState, PkceVerifier, RefreshToken, Sealed};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -35,6 +41,18 @@ use crate::{Actor, App, AppError, AppResult};
 pub const STATE_LIFETIME: time::Duration = time::Duration::minutes(10);
 /// Access tokens are refreshed when they expire within this margin.
 pub const REFRESH_MARGIN: time::Duration = time::Duration::seconds(60);
+/// The reason an offline connection shows when Atlassian refused its OAuth 2.0 client.
+pub const CLIENT_CREDENTIALS_WRONG: &str =
+    "the OAuth 2.0 client's ID or secret is wrong: edit the client";
+/// Waits before sending a refresh again that got no answer, within
+/// [`jiralink_store::BUSY_TIMEOUT`] (the lock is held meanwhile).
+pub const REFRESH_RETRY_WAITS: [std::time::Duration; 3] = [
+    std::time::Duration::from_millis(250),
+    std::time::Duration::from_millis(500),
+    std::time::Duration::from_secs(1),
+];
+/// Time kept, within the busy timeout, for committing after the last token request.
+const COMMIT_ROOM: std::time::Duration = std::time::Duration::from_secs(1);
 /// The reason an offline connection shows when its grant is gone.
 pub const REAUTHORIZATION_REQUIRED: &str =
     "re-authorization required: Atlassian no longer accepts the connection's refresh token";
@@ -233,11 +251,11 @@ impl App {
         let connection = self.store().get_connection(pending.connection).await?;
         let name = connection.settings.name.as_str().to_owned();
         if let Some(error) = &params.error {
-            return Err(AppError::AuthorizationDenied {
+            return Err(provider_error(
                 name,
-                error: error.clone(),
-                description: params.error_description.clone(),
-            });
+                error,
+                params.error_description.clone(),
+            ));
         }
         let Some(code) = params.code.as_deref().filter(|c| !c.is_empty()) else {
             return Err(AppError::Authorization(
@@ -439,18 +457,27 @@ impl App {
     }
 
     /// A valid access token for an authorized OAuth 2.0 connection, refreshed first when it
-    /// expires within [`REFRESH_MARGIN`].
+    /// expires within [`REFRESH_MARGIN`] or when an earlier refresh may have lost its answer.
     ///
     /// # Security
     /// The token must only go into an `Authorization` header.
     pub async fn connection_access_token(&self, id: ConnectionId) -> AppResult<AccessToken> {
+        self.access_token_refreshed_after(id, None).await
+    }
+
+    /// Like [`App::connection_access_token`], but also refreshes when the tokens were last
+    /// obtained at or before `cutoff`: using the refresh token keeps the grant alive
+    /// (Atlassian drops refresh tokens unused for 90 days).
+    pub(crate) async fn access_token_refreshed_after(
+        &self,
+        id: ConnectionId,
+        cutoff: Option<OffsetDateTime>,
+    ) -> AppResult<AccessToken> {
         let mutex = self.refresh_mutex(id);
         let _one_refresh_per_process = mutex.lock().await;
         let fresh_until = self.now() + REFRESH_MARGIN;
         let record = self.store().read_tokens(id).await?;
-        if let (Some(token), Some(expires)) = (&record.access_token, record.access_token_expires_at)
-            && expires > fresh_until
-        {
+        if let Some(token) = usable_token(&record, fresh_until, cutoff) {
             return Ok(AccessToken::new(self.open_token(id, token)?));
         }
         // Everything the refresh needs from the database is read before the write lock: while
@@ -463,19 +490,23 @@ impl App {
         }
         let (client_ref, _) = Self::oauth_parts(&connection)?;
         let client = self.store().get_oauth_client(client_ref).await?;
+        let client_name = client.settings.name.as_str().to_owned();
+        if client_still_rejected(&connection, &client) {
+            return Err(AppError::OAuthClientRejected {
+                name,
+                client: client_name,
+            });
+        }
         let secret = self.oauth_client_secret(client_ref).await?.ok_or_else(|| {
             AppError::Authorization(format!(
-                "the OAuth 2.0 client {:?} has no client secret; enter it with `jiralink \
-                 oauth-client edit`",
-                client.settings.name.as_str()
+                "the OAuth 2.0 client {client_name:?} has no client secret; enter it with \
+                 `jiralink oauth-client edit`"
             ))
         })?;
         let lock = self.store().lock_tokens(id).await?;
         let record = lock.tokens();
         // Another process may have refreshed while this one waited for the lock.
-        if let (Some(token), Some(expires)) = (&record.access_token, record.access_token_expires_at)
-            && expires > fresh_until
-        {
+        if let Some(token) = usable_token(record, fresh_until, cutoff) {
             return Ok(AccessToken::new(self.open_token(id, token)?));
         }
         let Some(stored_refresh) = &record.refresh_token else {
@@ -494,8 +525,32 @@ impl App {
             client_id: &client.settings.client_id,
             client_secret: &secret,
         };
+        let started = self.now();
+        let sleeper = self.sleeper();
+        let mut waits = REFRESH_RETRY_WAITS.iter();
+        // A refresh that got no answer may have rotated the token on Atlassian's side: the
+        // same refresh token is sent again at once, under the same lock, while Atlassian
+        // still accepts it, instead of waiting for a later call that may never come.
+        let result = loop {
+            let result = endpoint.refresh(&refresh, self.now()).await;
+            let Err(e) = &result else { break result };
+            if !answer_may_be_lost(e) {
+                break result;
+            }
+            let Some(wait) = waits.next() else {
+                break result;
+            };
+            let spent = std::time::Duration::try_from(self.now() - started).unwrap_or_default();
+            if spent + *wait + oauth::TOKEN_REQUEST_TIMEOUT + COMMIT_ROOM
+                > jiralink_store::BUSY_TIMEOUT
+            {
+                break result;
+            }
+            tracing::warn!(connection = %id, error = %e, "token refresh got no answer; retrying");
+            sleeper.sleep(*wait).await;
+        };
         let now = self.now();
-        match endpoint.refresh(&refresh, now).await {
+        match result {
             Ok(tokens) => {
                 let writes = self.token_writes(id, &tokens)?;
                 lock.commit_tokens(&writes, tokens.expires_at, now).await?;
@@ -509,6 +564,28 @@ impl App {
                 lock.commit_revoked(&state, now).await?;
                 tracing::warn!(connection = %id, "refresh token refused; connection offline");
                 Err(AppError::ReauthorizationRequired { name })
+            }
+            Err(e) if client_refused(&e) => {
+                // The refresh token was not looked at: it stays, for when the client is fixed.
+                drop(lock);
+                let state = ConnectionState::Offline {
+                    reason: CLIENT_CREDENTIALS_WRONG.to_owned(),
+                };
+                self.store().set_connection_state(id, &state, now).await?;
+                tracing::warn!(connection = %id, "OAuth client refused; connection offline");
+                Err(AppError::OAuthClientRejected {
+                    name,
+                    client: client_name,
+                })
+            }
+            Err(e) if answer_may_be_lost(&e) => {
+                lock.commit_pending(now).await?;
+                tracing::warn!(
+                    connection = %id,
+                    error = %e,
+                    "token refresh got no answer; it will be finished by the next use or re-test"
+                );
+                Err(AppError::TokenRefresh(e))
             }
             Err(e) => {
                 drop(lock);
@@ -640,6 +717,30 @@ impl App {
     }
 }
 
+/// Only `access_denied` is the user declining; `server_error` and `temporarily_unavailable`
+/// are Atlassian having trouble (RFC 6749 §4.1.2.1), worth another try; anything else is a
+/// problem of the request (scopes, client) that trying again will not fix.
+fn provider_error(name: String, error: &str, description: Option<String>) -> AppError {
+    let error = error.to_owned();
+    match error.as_str() {
+        "access_denied" => AppError::AuthorizationDenied {
+            name,
+            error,
+            description,
+        },
+        "server_error" | "temporarily_unavailable" => AppError::OAuthProviderUnavailable {
+            name,
+            error,
+            description,
+        },
+        _ => AppError::OAuthProviderError {
+            name,
+            error,
+            description,
+        },
+    }
+}
+
 fn exchange_error(e: &AtlassianError) -> AppError {
     if oauth::is_invalid_grant(e) {
         return AppError::Authorization(
@@ -654,13 +755,62 @@ fn exchange_error(e: &AtlassianError) -> AppError {
     ))
 }
 
+/// The stored access token, when it can be handed out as it is: it stays valid past
+/// `fresh_until`, no refresh is waiting to be finished, and it was obtained after `cutoff`.
+fn usable_token(
+    record: &TokenRecord,
+    fresh_until: OffsetDateTime,
+    cutoff: Option<OffsetDateTime>,
+) -> Option<&StoredSecret> {
+    let token = record.access_token.as_ref()?;
+    let fresh = record
+        .access_token_expires_at
+        .is_some_and(|expires| expires > fresh_until);
+    let recent = cutoff.is_none_or(|cutoff| token.updated_at > cutoff);
+    (fresh && recent && record.refresh_pending_since.is_none()).then_some(token)
+}
+
+/// Failures after which the refresh may have happened on Atlassian's side without the answer
+/// reaching jiralink: no answer, a cut or unreadable one, or a server error.
+fn answer_may_be_lost(e: &AtlassianError) -> bool {
+    match e {
+        AtlassianError::Transport { kind, .. } => !matches!(kind, TransportKind::Tls),
+        AtlassianError::Server { .. } | AtlassianError::Decode { .. } => true,
+        AtlassianError::UnexpectedStatus { status, .. } => *status >= 500,
+        _ => false,
+    }
+}
+
+/// Whether the token endpoint refused the client itself. Atlassian answers a wrong client id
+/// with `invalid_client` and a wrong secret with 401 `access_denied`; in a refresh there is no
+/// user who could have denied anything.
+fn client_refused(e: &AtlassianError) -> bool {
+    matches!(
+        e,
+        AtlassianError::OAuth { error, status, .. }
+            if error == "invalid_client" || (error == "access_denied" && *status == 401)
+    )
+}
+
+/// A connection whose client Atlassian refused sends no refresh until the client is edited:
+/// each attempt would fail the same way.
+fn client_still_rejected(connection: &Connection, client: &OAuthClient) -> bool {
+    match &connection.state {
+        ConnectionState::Offline { reason } if reason == CLIENT_CREDENTIALS_WRONG => connection
+            .state_changed_at
+            .is_none_or(|since| client.updated_at <= since),
+        _ => false,
+    }
+}
+
 /// Only a missing or refused grant is a failure of the credentials (which takes the
 /// connection offline); a refresh that failed on the way (network, a 5xx, a timeout) keeps
 /// its own kind, and trouble on this side (storage, vault) says nothing about the connection.
 fn token_source_error(error: AppError) -> AtlassianError {
     match error {
         AppError::ReauthorizationRequired { .. }
-        | AppError::ConnectionNeedsAuthorization { .. } => AtlassianError::Credentials {
+        | AppError::ConnectionNeedsAuthorization { .. }
+        | AppError::OAuthClientRejected { .. } => AtlassianError::Credentials {
             message: error.to_string(),
         },
         AppError::TokenRefresh(e) => e,
@@ -727,6 +877,40 @@ mod tests {
     use pretty_assertions::assert_eq;
 
     use super::*;
+
+    #[test]
+    fn only_a_refused_client_or_a_lost_answer_is_recognised_as_such() {
+        let oauth = |status, error: &str| AtlassianError::OAuth {
+            status,
+            error: error.to_owned(),
+            description: None,
+        };
+        assert!(client_refused(&oauth(401, "invalid_client")));
+        assert!(client_refused(&oauth(401, "access_denied")));
+        assert!(!client_refused(&oauth(403, "access_denied")));
+        assert!(!client_refused(&oauth(403, "invalid_grant")));
+        assert!(!answer_may_be_lost(&oauth(403, "invalid_grant")));
+        let server = AtlassianError::Server {
+            status: 502,
+            messages: Vec::new(),
+            retry_after: None,
+            bodiless: false,
+        };
+        assert!(answer_may_be_lost(&server));
+        for (kind, lost) in [
+            (TransportKind::Timeout, true),
+            (TransportKind::Reset, true),
+            (TransportKind::Connect, true),
+            (TransportKind::Tls, false),
+        ] {
+            let e = AtlassianError::Transport {
+                kind,
+                detail: "d".to_owned(),
+                request_sent: true,
+            };
+            assert_eq!(answer_may_be_lost(&e), lost, "{kind:?}");
+        }
+    }
 
     #[test]
     fn callback_params_take_the_first_value_of_each() {

@@ -217,6 +217,10 @@ pub trait TokenLock: Send + std::fmt::Debug {
         state: &ConnectionState,
         at: OffsetDateTime,
     ) -> StoreResult<()>;
+    /// Records that a refresh failed without an answer (Atlassian may have rotated the
+    /// refresh token), keeping the tokens and an earlier mark; commits. Saving or forgetting
+    /// the tokens clears the mark.
+    async fn commit_pending(self: Box<Self>, since: OffsetDateTime) -> StoreResult<()>;
 }
 
 /// The audit log.

@@ -157,4 +157,6 @@ pub struct TokenRecord {
     pub refresh_token: Option<StoredSecret>,
     /// When the access token expires.
     pub access_token_expires_at: Option<OffsetDateTime>,
+    /// Since when a refresh whose answer may have been lost is waiting to be finished.
+    pub refresh_pending_since: Option<OffsetDateTime>,
 }

@@ -1,7 +1,11 @@
 //! OAuth 2.0 (3LO) against the simulator: authorize, callback, refresh rotation,
 //! single-flight, the lost-response window and disconnect. Both clocks are manual.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use futures::future::BoxFuture;
+use jiralink_atlassian::{ManualSleeper, Sleeper};
 
 use jiralink_app::{AppError, CallbackParams, ConnectionSecrets, OAuthClientSecrets, TestResult};
 use jiralink_domain::{ConnectionDraft, ConnectionId, ConnectionState, OAuthClientDraft};
@@ -506,8 +510,11 @@ async fn a_refresh_that_fails_on_the_way_leaves_the_connection_online() {
     );
     f.app.usable_connection("cloud").await.unwrap();
 
-    // Straight from the application, the same failure keeps its server-error kind.
-    f.sim.control().fail_next(1, 503, None);
+    // Straight from the application, the same failure keeps its server-error kind once the
+    // attempts under the lock are used up.
+    f.app
+        .set_sleeper(Arc::new(ManualSleeper::with_clock(f.clock.clone())));
+    f.sim.control().fail_next(4, 503, None);
     advance_both(&f, Duration::from_secs(2 * 3600));
     let err = f.app.connection_access_token(id).await.unwrap_err();
     assert!(
@@ -546,4 +553,380 @@ async fn a_never_authorized_or_disconnected_connection_needs_authorization() {
     assert_eq!(err.code(), "connection_needs_authorization", "{err}");
     let err = f.app.jira_client("cloud").await.unwrap_err();
     assert_eq!(err.code(), "connection_needs_authorization", "{err}");
+}
+
+fn callback_with_error(state: &str, error: &str) -> CallbackParams {
+    CallbackParams {
+        state: Some(state.to_owned()),
+        error: Some(error.to_owned()),
+        error_description: Some("described".to_owned()),
+        ..CallbackParams::default()
+    }
+}
+
+#[tokio::test]
+async fn only_access_denied_at_the_callback_means_the_user_declined() {
+    let f = oauth_fixture().await;
+    add_oauth(&f, "Cloud", "cloud-platform").await;
+    for (error, code, retryable) in [
+        ("access_denied", "oauth_access_denied", false),
+        ("server_error", "oauth_provider_unavailable", true),
+        (
+            "temporarily_unavailable",
+            "oauth_provider_unavailable",
+            true,
+        ),
+        ("invalid_scope", "oauth_failed", false),
+    ] {
+        let start = f.app.begin_authorization("cloud").await.unwrap();
+        let state = start
+            .url
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .unwrap()
+            .1
+            .into_owned();
+        let err = f
+            .app
+            .complete_authorization(&callback_with_error(&state, error), &no_choice, &actor())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), code, "{error}: {err}");
+        assert_eq!(err.error_code().retryable, retryable, "{error}");
+        let text = err.to_string();
+        assert!(text.contains(error), "{text}");
+        assert_eq!(
+            text.contains("try again"),
+            code == "oauth_provider_unavailable",
+            "{text}"
+        );
+        assert_eq!(
+            f.app.get_connection("cloud").await.unwrap().state,
+            ConnectionState::NeedsAuthorization
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_refresh_without_an_answer_is_sent_again_under_the_lock() {
+    let f = oauth_fixture().await;
+    let id = add_oauth(&f, "Cloud", "cloud-platform").await;
+    authorize(&f, "cloud").await;
+    let sleeper = ManualSleeper::with_clock(f.clock.clone());
+    f.app.set_sleeper(Arc::new(sleeper.clone()));
+    advance_both(&f, Duration::from_secs(3600));
+    let before = token_requests(&f);
+    f.sim.control().fail_next(2, 503, None);
+    f.app.connection_access_token(id).await.unwrap();
+    assert_eq!(token_requests(&f), before + 3, "two 503s, then the answer");
+    assert_eq!(
+        sleeper.waits(),
+        jiralink_app::REFRESH_RETRY_WAITS[..2].to_vec()
+    );
+    assert_eq!(
+        f.app
+            .store()
+            .read_tokens(id)
+            .await
+            .unwrap()
+            .refresh_pending_since,
+        None
+    );
+    // A refused grant is still never sent again.
+    f.sim.control().revoke_grants(None, None);
+    advance_both(&f, Duration::from_secs(3600));
+    let before = token_requests(&f);
+    assert!(matches!(
+        f.app.connection_access_token(id).await,
+        Err(AppError::ReauthorizationRequired { .. })
+    ));
+    assert_eq!(token_requests(&f), before + 1);
+    assert_eq!(sleeper.waits().len(), 2);
+}
+
+/// Ends the re-test loop once it has asked for `rounds` waits.
+#[derive(Debug)]
+struct StopAfter {
+    inner: ManualSleeper,
+    rounds: usize,
+    stop: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+}
+
+impl Sleeper for StopAfter {
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        drop(self.inner.sleep(duration));
+        if self.inner.waits().len() >= self.rounds
+            && let Some(stop) = self.stop.lock().unwrap().take()
+        {
+            let _ = stop.send(());
+        }
+        Box::pin(std::future::ready(()))
+    }
+}
+
+/// The same data directory opened by another process with the same clock.
+async fn reopen(f: &Fixture) -> jiralink_app::App {
+    jiralink_app::App::open(jiralink_app::OpenOptions {
+        data_dir: f.app.data_dir().to_path_buf(),
+        config_file: None,
+        clock: Arc::new(f.clock.clone()),
+        env: Box::new(|_| None),
+    })
+    .await
+    .unwrap()
+    .value
+}
+
+/// Runs the re-test loop of `app` for `rounds` waits and returns the waits.
+async fn run_loop(
+    app: &jiralink_app::App,
+    clock: &jiralink_domain::ManualClock,
+    rounds: usize,
+) -> Vec<Duration> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let sleeper = StopAfter {
+        inner: ManualSleeper::with_clock(clock.clone()),
+        rounds,
+        stop: Mutex::new(Some(tx)),
+    };
+    app.run_retest_loop(
+        app.config().connections.retest_interval.get(),
+        &sleeper,
+        async {
+            let _ = rx.await;
+        },
+        &mut |_| {},
+    )
+    .await;
+    sleeper.inner.waits()
+}
+
+#[tokio::test]
+async fn an_unanswered_refresh_is_marked_and_finished_by_the_retest_loop_after_a_restart() {
+    let f = oauth_fixture().await;
+    let id = add_oauth(&f, "Cloud", "cloud-platform").await;
+    authorize(&f, "cloud").await;
+    f.app
+        .set_sleeper(Arc::new(ManualSleeper::with_clock(f.clock.clone())));
+    advance_both(&f, Duration::from_secs(3600));
+    let before = token_requests(&f);
+    f.sim.control().fail_next(4, 503, None);
+    let err = f.app.connection_access_token(id).await.unwrap_err();
+    assert!(matches!(err, AppError::TokenRefresh(_)), "{err}");
+    assert_eq!(
+        token_requests(&f),
+        before + 4,
+        "one request and three retries"
+    );
+    let marked = f.app.now();
+    assert_eq!(
+        f.app
+            .store()
+            .read_tokens(id)
+            .await
+            .unwrap()
+            .refresh_pending_since,
+        Some(marked)
+    );
+    assert_eq!(
+        f.app.get_connection("cloud").await.unwrap().state,
+        ConnectionState::Online
+    );
+
+    // Another failure keeps the first mark: the leeway counts from then.
+    f.sim.control().fail_next(4, 503, None);
+    f.clock.advance(Duration::from_secs(5));
+    assert!(f.app.connection_access_token(id).await.is_err());
+    assert_eq!(
+        f.app
+            .store()
+            .read_tokens(id)
+            .await
+            .unwrap()
+            .refresh_pending_since,
+        Some(marked)
+    );
+
+    // A restart: a new process on the same data, whose loop waits at most a minute while a
+    // refresh is pending and finishes it in its first round.
+    let restarted = reopen(&f).await;
+    let retries = ManualSleeper::with_clock(f.clock.clone());
+    restarted.set_sleeper(Arc::new(retries.clone()));
+    f.sim.control().fail_next(1, 503, None);
+    let before = token_requests(&f);
+    let waits = run_loop(&restarted, &f.clock, 2).await;
+    assert_eq!(
+        token_requests(&f),
+        before + 2,
+        "the 503, then the finished refresh"
+    );
+    assert_eq!(
+        retries.waits(),
+        vec![Duration::from_millis(250)],
+        "the retry under the lock"
+    );
+    assert_eq!(
+        restarted
+            .store()
+            .read_tokens(id)
+            .await
+            .unwrap()
+            .refresh_pending_since,
+        None
+    );
+    assert_eq!(
+        waits,
+        vec![restarted.config().connections.retest_interval.get(); 2],
+        "nothing pending any more"
+    );
+    restarted.connection_access_token(id).await.unwrap();
+    assert_eq!(
+        token_requests(&f),
+        before + 2,
+        "the new token is used as it is"
+    );
+}
+
+#[tokio::test]
+async fn the_retest_loop_waits_at_most_a_minute_while_a_refresh_is_pending() {
+    let f = oauth_fixture().await;
+    let id = add_oauth(&f, "Cloud", "cloud-platform").await;
+    authorize(&f, "cloud").await;
+    f.app
+        .set_sleeper(Arc::new(ManualSleeper::with_clock(f.clock.clone())));
+    advance_both(&f, Duration::from_secs(3600));
+    // The connection's use and the loop's first round get no answer; the second finishes.
+    f.sim.control().fail_next(8, 503, None);
+    assert!(f.app.connection_access_token(id).await.is_err());
+    let before = token_requests(&f);
+    let waits = run_loop(&f.app, &f.clock, 2).await;
+    assert_eq!(token_requests(&f), before + 5);
+    let interval = f.app.config().connections.retest_interval.get();
+    assert_eq!(
+        waits,
+        vec![jiralink_app::PENDING_REFRESH_RECHECK, interval],
+        "a minute while the refresh is pending, then the interval"
+    );
+    assert!(
+        f.app
+            .store()
+            .read_tokens(id)
+            .await
+            .unwrap()
+            .refresh_pending_since
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn idle_connections_are_kept_alive_past_atlassians_ninety_days() {
+    let f = oauth_fixture().await;
+    let id = add_oauth(&f, "Cloud", "cloud-platform").await;
+    authorize(&f, "cloud").await;
+    let idle_after = f.app.config().connections.refresh_idle_after.get();
+    assert_eq!(idle_after, Duration::from_secs(30 * 86_400));
+    let day = Duration::from_secs(86_400);
+
+    // Younger than the configured age: nothing is sent.
+    advance_both(&f, 29 * day);
+    let before = token_requests(&f);
+    assert!(f.app.retest_offline_connections().await.unwrap().is_empty());
+    assert_eq!(token_requests(&f), before);
+
+    // Four months without a single use: the loop refreshes once a month or so.
+    for _ in 0..4 {
+        advance_both(&f, 2 * day);
+        let before = token_requests(&f);
+        f.app.retest_offline_connections().await.unwrap();
+        assert_eq!(token_requests(&f), before + 1);
+        f.app.retest_offline_connections().await.unwrap();
+        assert_eq!(token_requests(&f), before + 1, "refreshed once per age");
+        advance_both(&f, 29 * day);
+    }
+    f.app.connection_access_token(id).await.unwrap();
+    assert_eq!(
+        f.app.get_connection("cloud").await.unwrap().state,
+        ConnectionState::Online
+    );
+    let client = f.app.jira_client("cloud").await.unwrap();
+    client.myself().await.unwrap();
+}
+
+#[tokio::test]
+async fn without_the_keep_alive_an_idle_grant_expires() {
+    let f = oauth_fixture().await;
+    let id = add_oauth(&f, "Cloud", "cloud-platform").await;
+    authorize(&f, "cloud").await;
+    advance_both(&f, Duration::from_secs(91 * 86_400));
+    assert!(matches!(
+        f.app.connection_access_token(id).await,
+        Err(AppError::ReauthorizationRequired { .. })
+    ));
+}
+
+/// Re-enters the client's secret: Atlassian answers a wrong one with 401 `access_denied`
+/// (`invalid_client` is for an unknown client ID, whose change forgets the tokens anyway).
+async fn set_client_secret(f: &Fixture, secret: &str) {
+    f.app
+        .update_oauth_client(
+            "Sim app",
+            &OAuthClientDraft {
+                name: Some("Sim app".to_owned()),
+                client_id: Some(f.sim.samples().oauth_client_id.clone()),
+                client_secret_provided: false,
+            },
+            OAuthClientSecrets {
+                client_secret: Some(ClientSecret::new(secret)),
+            },
+            &actor(),
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_refused_client_takes_the_connection_offline_until_the_client_is_edited() {
+    let f = oauth_fixture().await;
+    let id = add_oauth(&f, "Cloud", "cloud-platform").await;
+    authorize(&f, "cloud").await;
+    set_client_secret(&f, "not-the-secret").await;
+    advance_both(&f, Duration::from_secs(3600));
+    let before = token_requests(&f);
+    let err = f.app.connection_access_token(id).await.unwrap_err();
+    assert!(matches!(err, AppError::OAuthClientRejected { .. }), "{err}");
+    assert_eq!(err.code(), "oauth_client_rejected");
+    assert_eq!(
+        token_requests(&f),
+        before + 1,
+        "invalid_client is not retried"
+    );
+    let offline = ConnectionState::Offline {
+        reason: jiralink_app::CLIENT_CREDENTIALS_WRONG.to_owned(),
+    };
+    assert_eq!(f.app.get_connection("cloud").await.unwrap().state, offline);
+
+    // Neither another use nor the re-test sends a refresh, and the reason stays.
+    f.clock.advance(Duration::from_secs(60));
+    assert!(f.app.connection_access_token(id).await.is_err());
+    let outcomes = f.app.retest_offline_connections().await.unwrap();
+    assert_eq!(outcomes.len(), 1);
+    assert_eq!(outcomes[0].state, Some(offline.clone()));
+    assert!(
+        outcomes[0].summary().contains("ID or secret is wrong"),
+        "{}",
+        outcomes[0].summary()
+    );
+    assert_eq!(token_requests(&f), before + 1);
+    assert_eq!(f.app.get_connection("cloud").await.unwrap().state, offline);
+
+    // Editing the client lets the next re-test refresh, and the connection is back.
+    set_client_secret(&f, &f.sim.samples().oauth_client_secret.clone()).await;
+    f.clock.advance(Duration::from_secs(60));
+    let outcomes = f.app.retest_offline_connections().await.unwrap();
+    assert_eq!(outcomes[0].result, TestResult::Passed, "{:?}", outcomes[0]);
+    assert_eq!(token_requests(&f), before + 2);
+    assert_eq!(
+        f.app.get_connection("cloud").await.unwrap().state,
+        ConnectionState::Online
+    );
 }

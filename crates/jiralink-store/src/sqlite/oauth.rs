@@ -25,12 +25,13 @@ async fn read_tokens_in(
     conn: &mut sqlx::SqliteConnection,
     id: ConnectionId,
 ) -> StoreResult<TokenRecord> {
-    let expires: Option<Option<String>> =
-        sqlx::query_scalar("SELECT access_token_expires_at FROM connections WHERE id = ?")
-            .bind(id.to_string())
-            .fetch_optional(&mut *conn)
-            .await?;
-    let Some(expires) = expires else {
+    let times: Option<(Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT access_token_expires_at, refresh_pending_since FROM connections WHERE id = ?",
+    )
+    .bind(id.to_string())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((expires, pending)) = times else {
         return Err(StoreError::NotFound { kind: "connection" });
     };
     let rows = sqlx::query(
@@ -43,6 +44,7 @@ async fn read_tokens_in(
     .await?;
     let mut record = TokenRecord {
         access_token_expires_at: expires.as_deref().map(parse_time).transpose()?,
+        refresh_pending_since: pending.as_deref().map(parse_time).transpose()?,
         ..TokenRecord::default()
     };
     for row in &rows {
@@ -137,7 +139,7 @@ impl OAuthStore for SqliteStore {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let done = sqlx::query(
             "UPDATE connections SET access_token_expires_at = ?, cloud_id = ?, state = ?, \
-             state_changed_at = ?, last_tested_at = ? WHERE id = ?",
+             state_changed_at = ?, last_tested_at = ?, refresh_pending_since = NULL WHERE id = ?",
         )
         .bind(fmt_time(access_token_expires_at))
         .bind(cloud_id)
@@ -191,8 +193,8 @@ async fn forget_in(
     at: OffsetDateTime,
 ) -> StoreResult<bool> {
     let done = sqlx::query(
-        "UPDATE connections SET access_token_expires_at = NULL, state = ?, \
-         state_changed_at = CASE WHEN state = ? THEN state_changed_at ELSE ? END WHERE id = ?",
+        "UPDATE connections SET access_token_expires_at = NULL, refresh_pending_since = NULL, \
+         state = ?, state_changed_at = CASE WHEN state = ? THEN state_changed_at ELSE ? END WHERE id = ?",
     )
     .bind(to_json(state)?)
     .bind(to_json(state)?)
@@ -242,11 +244,14 @@ impl TokenLock for SqliteTokenLock {
     ) -> StoreResult<()> {
         let Self { mut tx, id, .. } = *self;
         write_secrets(&mut tx, SecretOwner::Connection(id), tokens, at).await?;
-        sqlx::query("UPDATE connections SET access_token_expires_at = ? WHERE id = ?")
-            .bind(fmt_time(access_token_expires_at))
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE connections SET access_token_expires_at = ?, refresh_pending_since = NULL \
+             WHERE id = ?",
+        )
+        .bind(fmt_time(access_token_expires_at))
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -258,6 +263,20 @@ impl TokenLock for SqliteTokenLock {
     ) -> StoreResult<()> {
         let Self { mut tx, id, .. } = *self;
         forget_in(&mut tx, id, state, at).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn commit_pending(self: Box<Self>, since: OffsetDateTime) -> StoreResult<()> {
+        let Self { mut tx, id, .. } = *self;
+        sqlx::query(
+            "UPDATE connections SET refresh_pending_since = COALESCE(refresh_pending_since, ?) \
+             WHERE id = ?",
+        )
+        .bind(fmt_time(since))
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
