@@ -75,6 +75,18 @@ Prints the settings to point jiralink (or any Jira client) at, and sample creden
 Example: jiralink sim --port 9000 --auto-approve --oauth-callback http://127.0.0.1:8080/connection/oauth2callback
 See docs/simulator.md for every endpoint, knob and known difference from Jira Cloud.")]
     Sim(jiralink_sim::cli::SimArgs),
+    /// Run the server: the REST API under /v1, health checks and the OAuth 2.0 callback
+    #[command(after_help = "\
+Requests to /v1 need `Authorization: Bearer <key>`: the key comes from JIRALINK_API_KEY, or is
+created on the first start, printed once, and only its SHA-256 is kept (<data dir>/api-key.sha256).
+Offline connections are re-tested every connections.retest_interval. Ctrl-C stops.
+Example: jiralink serve --bind 127.0.0.1:8080
+See docs/api.md for the routes.")]
+    Serve {
+        /// The address to listen on
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+        bind: std::net::SocketAddr,
+    },
     /// Print a shell completion script, e.g. `jiralink completions bash > /etc/bash_completion.d/jiralink`
     Completions {
         #[arg(value_enum)]

@@ -6,16 +6,23 @@
 //! self-contained page (`Referrer-Policy: no-referrer`, `Cache-Control: no-store`, no
 //! third-party assets, no redirect) and shuts down after the callback that carries this run's
 //! `state`; any other request to the path gets a 400 and the wait goes on.
+//!
+//! When a `jiralink serve` answers at `server.base_url`, the server receives the callback
+//! instead: the command starts the authorization itself (it shares the server's data
+//! directory, so the server finds the pending `state`), prints Atlassian's authorize URL and
+//! waits until the connection has been authorized (`--listen` or `--site` keep the one-shot
+//! listener).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use jiralink_app::{AppError, AuthorizationOutcome, CallbackParams, GrantedSite};
 use jiralink_vault::OAuthState;
+use jiralink_web::callback_page;
 use tokio::sync::mpsc;
 
 use super::Ctx;
@@ -57,8 +64,8 @@ fn loopback_callback(callback: &url::Url) -> Result<(), CliError> {
         return Err(CliError::Usage(format!(
             "the callback URL {callback} (from server.base_url) is not plain http on a loopback \
              address, so this command cannot receive it; use --listen 127.0.0.1:PORT and \
-             register http://127.0.0.1:PORT/connection/oauth2callback, or authorize through \
-             the server once it exists"
+             register http://127.0.0.1:PORT/connection/oauth2callback, or run `jiralink serve` \
+             at that address and authorize again"
         )));
     }
     Ok(())
@@ -112,6 +119,12 @@ pub(crate) async fn authorize(
     reference: &str,
     options: Options,
 ) -> Result<(), CliError> {
+    if options.listen.is_none()
+        && options.site.is_none()
+        && let Some(base) = running_server(&ctx.app).await
+    {
+        return hand_off(ctx, reference, &base, options.no_browser).await;
+    }
     loopback_callback(&ctx.app.oauth_callback_url())?;
     let start = ctx.app.begin_authorization(reference).await?;
     let state = start
@@ -201,7 +214,7 @@ async fn callback(State(shared): State<Shared>, RawQuery(query): RawQuery) -> Re
         .as_deref()
         .is_some_and(|s| OAuthState::new(s).ct_eq(&shared.state));
     if !ours {
-        return page(
+        return callback_page(
             StatusCode::BAD_REQUEST,
             "Unknown authorization",
             "This request does not belong to the authorization jiralink is waiting for; it \
@@ -214,7 +227,7 @@ async fn callback(State(shared): State<Shared>, RawQuery(query): RawQuery) -> Re
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if *used {
-            return page(
+            return callback_page(
                 StatusCode::GONE,
                 "Already handled",
                 "This authorization was already handled. You can close this window.",
@@ -230,7 +243,7 @@ async fn callback(State(shared): State<Shared>, RawQuery(query): RawQuery) -> Re
         .complete_authorization(&params, &choose, &shared.actor)
         .await;
     let response = match &result {
-        Ok(o) => page(
+        Ok(o) => callback_page(
             StatusCode::OK,
             "Connection authorized",
             &format!(
@@ -238,7 +251,7 @@ async fn callback(State(shared): State<Shared>, RawQuery(query): RawQuery) -> Re
                 o.connection, o.site_url
             ),
         ),
-        Err(e) => page(
+        Err(e) => callback_page(
             StatusCode::BAD_REQUEST,
             "Authorization failed",
             &e.to_string(),
@@ -265,46 +278,80 @@ fn choose_site(sites: &[GrantedSite], wanted: Option<&str>, interactive: bool) -
     prompt::select("Which site should the connection use?", &labels).ok()
 }
 
-fn escape(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '&' => "&amp;".to_owned(),
-            '<' => "&lt;".to_owned(),
-            '>' => "&gt;".to_owned(),
-            '"' => "&quot;".to_owned(),
-            '\'' => "&#39;".to_owned(),
-            c => c.to_string(),
-        })
-        .collect()
+/// How often the connection is looked at while a server handles the authorization.
+const HAND_OFF_POLL: Duration = Duration::from_secs(2);
+
+/// The base URL of a jiralink server answering at `server.base_url`, if one does.
+async fn running_server(app: &jiralink_app::App) -> Option<url::Url> {
+    let base = app.config().server.base_url.clone();
+    let health = jiralink_web::public_url(&base, "healthz");
+    let res = tokio::time::timeout(Duration::from_secs(3), app.http_client().get(health).send())
+        .await
+        .ok()?
+        .ok()?;
+    if !res.status().is_success() {
+        return None;
+    }
+    // Something else may listen on that port: only a jiralink server says so.
+    let body: serde_json::Value = res.json().await.ok()?;
+    (body["service"] == "jiralink").then_some(base)
 }
 
-fn page(status: StatusCode, title: &str, message: &str) -> Response {
-    let body = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>jiralink: {t}\
-         </title></head><body><h1>{t}</h1><p>{m}</p></body></html>",
-        t = escape(title),
-        m = escape(message)
+/// Lets the running server receive the callback: starts the authorization on the shared
+/// database, prints Atlassian's authorize URL and waits until the connection has a new
+/// authorization and is online.
+async fn hand_off(
+    ctx: &Ctx,
+    reference: &str,
+    base: &url::Url,
+    no_browser: bool,
+) -> Result<(), CliError> {
+    let connection = ctx.app.find_connection(reference).await?;
+    let id = connection.id.to_string();
+    // Counted before starting, so only an authorization completed from now on ends the wait.
+    let seen = ctx.app.connection_audit(&id).await?.len();
+    let start = ctx.app.begin_authorization(&id).await?;
+    eprintln!("The jiralink server at {base} receives the callback. Open this URL in a browser:");
+    println!("{}", start.url);
+    if !no_browser && desktop() {
+        open_browser(&start.url);
+    }
+    eprintln!("Waiting for the authorization (up to ten minutes; the page shows any error).");
+    let lifetime = Duration::from_secs(
+        u64::try_from(jiralink_app::STATE_LIFETIME.whole_seconds()).unwrap_or(600),
     );
-    let mut res = (status, body).into_response();
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'; form-action 'none'"),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    res
+    let deadline = tokio::time::Instant::now() + lifetime;
+    loop {
+        let authorized = ctx
+            .app
+            .connection_audit(&id)
+            .await?
+            .iter()
+            .skip(seen)
+            .any(|e| e.action == jiralink_domain::AuditAction::Authorize);
+        let view = ctx.app.get_connection(&id).await?;
+        if authorized && view.state == jiralink_domain::ConnectionState::Online {
+            return match ctx.output {
+                OutputFormat::Json => output::json(&view),
+                OutputFormat::Table => {
+                    println!(
+                        "Authorized {:?} (cloud id {}); the connection is online.",
+                        view.name,
+                        view.cloud_id.as_deref().unwrap_or("unknown")
+                    );
+                    Ok(())
+                }
+            };
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(CliError::Io(
+                "the connection was not authorized within ten minutes; run `jiralink \
+                 connection authorize` again"
+                    .to_owned(),
+            ));
+        }
+        tokio::time::sleep(HAND_OFF_POLL).await;
+    }
 }
 
 #[cfg(test)]
@@ -345,15 +392,6 @@ mod tests {
             };
             assert!(message.contains("--listen 127.0.0.1:PORT"), "{message}");
         }
-    }
-
-    #[test]
-    fn the_page_escapes_and_sets_safe_headers() {
-        let res = page(StatusCode::OK, "<t>", "a & \"b\"");
-        assert_eq!(res.headers()[header::REFERRER_POLICY], "no-referrer");
-        assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
-        assert!(res.headers().get(header::LOCATION).is_none());
-        assert_eq!(escape("<a href='x'>&"), "&lt;a href=&#39;x&#39;&gt;&amp;");
     }
 
     #[test]

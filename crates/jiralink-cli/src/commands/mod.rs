@@ -5,6 +5,7 @@ mod connection;
 mod connection_test;
 mod key;
 mod oauth_client;
+mod serve;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -71,6 +72,7 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Connection(c) => connection::run(&ctx, *c).await,
         Command::OAuthClient(c) => oauth_client::run(&ctx, c).await,
         Command::Key(c) => key::run(&ctx, c).await,
+        Command::Serve { bind } => serve::serve(&ctx, bind).await,
         Command::Completions { .. } | Command::Sim(_) => Ok(()),
     }
 }

@@ -14,3 +14,4 @@ mod connection_test;
 mod help;
 mod key;
 mod oauth_client;
+mod serve;
