@@ -236,8 +236,8 @@ Examples:
     Debug(DebugArgs),
     /// Re-test offline connections every interval, bringing back those that work again
     #[command(after_help = "\
-Runs until interrupted (Ctrl-C). Offline connections are re-tested only while this runs.
-The interval defaults to connections.retest_interval in the configuration (15m).
+Runs until interrupted (Ctrl-C). `jiralink serve` runs the same loop; use this where no
+server runs. The interval defaults to connections.retest_interval in the configuration (15m).
 
 Examples:
   jiralink connection watch
