@@ -120,6 +120,23 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 
+/// What a failed write of a named record means to callers: a name already taken, or (for a
+/// connection) an OAuth 2.0 client that no longer exists.
+fn named_write_error(e: sqlx::Error, kind: &'static str, name: &str) -> StoreError {
+    if is_unique_violation(&e) {
+        StoreError::Conflict {
+            kind,
+            name: name.to_owned(),
+        }
+    } else if is_foreign_key_violation(&e) {
+        StoreError::NotFound {
+            kind: "OAuth 2.0 client",
+        }
+    } else {
+        e.into()
+    }
+}
+
 fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
     // SQLite enforces ON DELETE RESTRICT through an internal trigger, so that violation
     // carries SQLITE_CONSTRAINT_TRIGGER rather than the foreign-key code sqlx recognises.
@@ -318,22 +335,7 @@ impl ConnectionStore for SqliteStore {
         .bind(c.debug_until.map(fmt_time))
         .execute(&mut *tx)
         .await;
-        match res {
-            Err(e) if is_unique_violation(&e) => {
-                return Err(StoreError::Conflict {
-                    kind: "connection",
-                    name: c.settings.name.as_str().to_owned(),
-                });
-            }
-            Err(e) if is_foreign_key_violation(&e) => {
-                return Err(StoreError::NotFound {
-                    kind: "OAuth 2.0 client",
-                });
-            }
-            other => {
-                other?;
-            }
-        }
+        res.map_err(|e| named_write_error(e, "connection", c.settings.name.as_str()))?;
         write_secrets(
             &mut tx,
             SecretOwner::Connection(c.id),
@@ -372,20 +374,7 @@ impl ConnectionStore for SqliteStore {
         .bind(c.id.to_string())
         .execute(&mut *tx)
         .await;
-        let done = match res {
-            Err(e) if is_unique_violation(&e) => {
-                return Err(StoreError::Conflict {
-                    kind: "connection",
-                    name: c.settings.name.as_str().to_owned(),
-                });
-            }
-            Err(e) if is_foreign_key_violation(&e) => {
-                return Err(StoreError::NotFound {
-                    kind: "OAuth 2.0 client",
-                });
-            }
-            other => other?,
-        };
+        let done = res.map_err(|e| named_write_error(e, "connection", c.settings.name.as_str()))?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound { kind: "connection" });
         }
@@ -589,17 +578,7 @@ impl OAuthClientStore for SqliteStore {
         .bind(fmt_time(o.updated_at))
         .execute(&mut *tx)
         .await;
-        match res {
-            Err(e) if is_unique_violation(&e) => {
-                return Err(StoreError::Conflict {
-                    kind: "OAuth 2.0 client",
-                    name: o.settings.name.as_str().to_owned(),
-                });
-            }
-            other => {
-                other?;
-            }
-        }
+        res.map_err(|e| named_write_error(e, "OAuth 2.0 client", o.settings.name.as_str()))?;
         write_secrets(
             &mut tx,
             SecretOwner::OAuthClient(o.id),
@@ -630,15 +609,8 @@ impl OAuthClientStore for SqliteStore {
         .bind(o.id.to_string())
         .execute(&mut *tx)
         .await;
-        let done = match res {
-            Err(e) if is_unique_violation(&e) => {
-                return Err(StoreError::Conflict {
-                    kind: "OAuth 2.0 client",
-                    name: o.settings.name.as_str().to_owned(),
-                });
-            }
-            other => other?,
-        };
+        let done =
+            res.map_err(|e| named_write_error(e, "OAuth 2.0 client", o.settings.name.as_str()))?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound {
                 kind: "OAuth 2.0 client",
