@@ -43,11 +43,13 @@ pub fn router() -> Router<SimState> {
     Router::new()
         .route(
             &format!("{PREFIX}/customer/details"),
-            get(list_fields).post(create_field),
+            get(details::list_fields::<CustomerFields>)
+                .post(details::create_field::<CustomerFields>),
         )
         .route(
             &format!("{PREFIX}/customer/details/{{fieldName}}"),
-            put(edit_field).delete(delete_field),
+            put(details::edit_field::<CustomerFields>)
+                .delete(details::delete_field::<CustomerFields>),
         )
         .route(
             &format!("{PREFIX}/customer/{{customerId}}"),
@@ -109,49 +111,14 @@ fn customer<'a>(desk: &'a SiteDesk, id: &str) -> Result<&'a Customer, ApiError> 
     desk.customers.get(id).ok_or_else(|| customer_not_found(id))
 }
 
-async fn list_fields(
-    State(state): State<SimState>,
-    caller: Caller,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_any(&[&[READ_FIELD]])?;
-    Ok(Json(with_site(&state, &caller.site, |desk| {
-        details::list(desk, Entity::Customer)
-    })))
-}
+/// The detail-field definitions of customers and the scopes guarding them.
+#[derive(Debug)]
+struct CustomerFields;
 
-async fn create_field(
-    State(state): State<SimState>,
-    caller: Caller,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_any(&[&[WRITE_FIELD]])?;
-    with_site(&state, &caller.site, |desk| {
-        details::create(desk, Entity::Customer, &body).map(Json)
-    })
-}
-
-async fn edit_field(
-    State(state): State<SimState>,
-    caller: Caller,
-    Path(name): Path<String>,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_any(&[&[WRITE_FIELD]])?;
-    with_site(&state, &caller.site, |desk| {
-        details::edit(desk, Entity::Customer, &name, &body).map(Json)
-    })
-}
-
-async fn delete_field(
-    State(state): State<SimState>,
-    caller: Caller,
-    Path(name): Path<String>,
-) -> Result<Response, ApiError> {
-    caller.require_any(&[&[WRITE_FIELD]])?;
-    with_site(&state, &caller.site, |desk| {
-        details::delete(desk, Entity::Customer, &name)
-    })?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+impl details::DetailFields for CustomerFields {
+    const ENTITY: Entity = Entity::Customer;
+    const READ: &'static str = READ_FIELD;
+    const WRITE: &'static str = WRITE_FIELD;
 }
 
 async fn get_details(

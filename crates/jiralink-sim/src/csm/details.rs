@@ -7,15 +7,20 @@
 
 use std::collections::BTreeMap;
 
+use axum::Json;
 use axum::body::Bytes;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::auth::Caller;
 use crate::csm::store::{DetailField, FieldKind, MAX_DETAIL_FIELDS};
 use crate::csm::{bad_request, error, not_found, parse_body};
 use crate::errors::ApiError;
-use crate::jsm::store::SiteDesk;
+use crate::jsm::store::{SiteDesk, with_site};
+use crate::state::SimState;
 
 /// Customers or organizations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +43,61 @@ impl Entity {
             Self::Organization => "organization",
         }
     }
+}
+
+/// One entity's detail-field definitions and the scopes that guard reading and changing them;
+/// the routes of `customer` and `organization` share the handlers below through it.
+pub trait DetailFields {
+    const ENTITY: Entity;
+    const READ: &'static str;
+    const WRITE: &'static str;
+}
+
+/// `GET …/details`
+pub async fn list_fields<D: DetailFields>(
+    State(state): State<SimState>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    caller.require_any(&[&[D::READ]])?;
+    Ok(Json(with_site(&state, &caller.site, |desk| {
+        list(desk, D::ENTITY)
+    })))
+}
+
+/// `POST …/details`
+pub async fn create_field<D: DetailFields>(
+    State(state): State<SimState>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    caller.require_any(&[&[D::WRITE]])?;
+    with_site(&state, &caller.site, |desk| {
+        create(desk, D::ENTITY, &body).map(Json)
+    })
+}
+
+/// `PUT …/details/{fieldName}`
+pub async fn edit_field<D: DetailFields>(
+    State(state): State<SimState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    caller.require_any(&[&[D::WRITE]])?;
+    with_site(&state, &caller.site, |desk| {
+        edit(desk, D::ENTITY, &name, &body).map(Json)
+    })
+}
+
+/// `DELETE …/details/{fieldName}`
+pub async fn delete_field<D: DetailFields>(
+    State(state): State<SimState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require_any(&[&[D::WRITE]])?;
+    with_site(&state, &caller.site, |desk| delete(desk, D::ENTITY, &name))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// Stored values of every entity of one kind, by entity key.

@@ -43,11 +43,13 @@ pub fn router() -> Router<SimState> {
     Router::new()
         .route(
             &format!("{PREFIX}/organization/details"),
-            get(list_fields).post(create_field),
+            get(details::list_fields::<OrganizationFields>)
+                .post(details::create_field::<OrganizationFields>),
         )
         .route(
             &format!("{PREFIX}/organization/details/{{fieldName}}"),
-            put(edit_field).delete(delete_field),
+            put(details::edit_field::<OrganizationFields>)
+                .delete(details::delete_field::<OrganizationFields>),
         )
         .route(&format!("{PREFIX}/organization"), post(create_organization))
         .route(
@@ -132,49 +134,14 @@ pub fn name_conflict(name: &str) -> ApiError {
     )
 }
 
-async fn list_fields(
-    State(state): State<SimState>,
-    caller: Caller,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_any(&[&[READ_FIELD]])?;
-    Ok(Json(with_site(&state, &caller.site, |desk| {
-        details::list(desk, Entity::Organization)
-    })))
-}
+/// The detail-field definitions of organizations and the scopes guarding them.
+#[derive(Debug)]
+struct OrganizationFields;
 
-async fn create_field(
-    State(state): State<SimState>,
-    caller: Caller,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_any(&[&[WRITE_FIELD]])?;
-    with_site(&state, &caller.site, |desk| {
-        details::create(desk, Entity::Organization, &body).map(Json)
-    })
-}
-
-async fn edit_field(
-    State(state): State<SimState>,
-    caller: Caller,
-    Path(name): Path<String>,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    caller.require_any(&[&[WRITE_FIELD]])?;
-    with_site(&state, &caller.site, |desk| {
-        details::edit(desk, Entity::Organization, &name, &body).map(Json)
-    })
-}
-
-async fn delete_field(
-    State(state): State<SimState>,
-    caller: Caller,
-    Path(name): Path<String>,
-) -> Result<Response, ApiError> {
-    caller.require_any(&[&[WRITE_FIELD]])?;
-    with_site(&state, &caller.site, |desk| {
-        details::delete(desk, Entity::Organization, &name)
-    })?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+impl details::DetailFields for OrganizationFields {
+    const ENTITY: Entity = Entity::Organization;
+    const READ: &'static str = READ_FIELD;
+    const WRITE: &'static str = WRITE_FIELD;
 }
 
 #[derive(Debug, Deserialize)]
