@@ -257,6 +257,21 @@ async fn write_secrets(
     Ok(())
 }
 
+/// The end of every write of a connection or client: its sealed secrets and its audit entry
+/// commit together with it.
+async fn commit_with_secrets_and_audit(
+    mut tx: sqlx::Transaction<'_, sqlx::Sqlite>,
+    owner: SecretOwner,
+    secrets: &[SecretWrite],
+    at: OffsetDateTime,
+    audit: &AuditEntry,
+) -> StoreResult<()> {
+    write_secrets(&mut tx, owner, secrets, at).await?;
+    insert_audit(&mut tx, audit).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 async fn insert_audit(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     e: &AuditEntry,
@@ -336,16 +351,14 @@ impl ConnectionStore for SqliteStore {
         .execute(&mut *tx)
         .await;
         res.map_err(|e| named_write_error(e, "connection", c.settings.name.as_str()))?;
-        write_secrets(
-            &mut tx,
+        commit_with_secrets_and_audit(
+            tx,
             SecretOwner::Connection(c.id),
             secrets,
             c.updated_at,
+            audit,
         )
-        .await?;
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(())
+        .await
     }
 
     async fn update_connection(
@@ -406,16 +419,14 @@ impl ConnectionStore for SqliteStore {
             q.push(")");
         }
         q.build().execute(&mut *tx).await?;
-        write_secrets(
-            &mut tx,
+        commit_with_secrets_and_audit(
+            tx,
             SecretOwner::Connection(c.id),
             secrets,
             c.updated_at,
+            audit,
         )
-        .await?;
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(())
+        .await
     }
 
     async fn set_connection_state(
@@ -579,16 +590,14 @@ impl OAuthClientStore for SqliteStore {
         .execute(&mut *tx)
         .await;
         res.map_err(|e| named_write_error(e, "OAuth 2.0 client", o.settings.name.as_str()))?;
-        write_secrets(
-            &mut tx,
+        commit_with_secrets_and_audit(
+            tx,
             SecretOwner::OAuthClient(o.id),
             secrets,
             o.updated_at,
+            audit,
         )
-        .await?;
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(())
+        .await
     }
 
     async fn update_oauth_client(
@@ -616,16 +625,14 @@ impl OAuthClientStore for SqliteStore {
                 kind: "OAuth 2.0 client",
             });
         }
-        write_secrets(
-            &mut tx,
+        commit_with_secrets_and_audit(
+            tx,
             SecretOwner::OAuthClient(o.id),
             secrets,
             o.updated_at,
+            audit,
         )
-        .await?;
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(())
+        .await
     }
 
     async fn delete_oauth_client(&self, id: OAuthClientId, audit: &AuditEntry) -> StoreResult<()> {
