@@ -88,9 +88,10 @@ impl App {
             })
     }
 
-    async fn view(&self, connection: Connection) -> AppResult<ConnectionView> {
-        let client_name = match &connection.settings.auth {
-            ConnectionAuth::OAuth2 { client, .. } => Some(
+    /// The name of the OAuth 2.0 client a connection uses, if it uses one.
+    async fn oauth_client_name(&self, connection: &Connection) -> AppResult<Option<String>> {
+        match &connection.settings.auth {
+            ConnectionAuth::OAuth2 { client, .. } => Ok(Some(
                 self.store()
                     .get_oauth_client(*client)
                     .await?
@@ -98,9 +99,13 @@ impl App {
                     .name
                     .as_str()
                     .to_owned(),
-            ),
-            ConnectionAuth::Basic { .. } => None,
-        };
+            )),
+            ConnectionAuth::Basic { .. } => Ok(None),
+        }
+    }
+
+    async fn view(&self, connection: Connection) -> AppResult<ConnectionView> {
+        let client_name = self.oauth_client_name(&connection).await?;
         Ok(ConnectionView::new(connection, client_name))
     }
 
@@ -240,18 +245,7 @@ impl App {
         reference: &str,
     ) -> AppResult<(Connection, ConnectionDraft)> {
         let connection = self.find_connection(reference).await?;
-        let client_name = match &connection.settings.auth {
-            ConnectionAuth::OAuth2 { client, .. } => Some(
-                self.store()
-                    .get_oauth_client(*client)
-                    .await?
-                    .settings
-                    .name
-                    .as_str()
-                    .to_owned(),
-            ),
-            ConnectionAuth::Basic { .. } => None,
-        };
+        let client_name = self.oauth_client_name(&connection).await?;
         let draft = ConnectionDraft::from_settings(&connection.settings, client_name.as_deref());
         Ok((connection, draft))
     }
