@@ -14,6 +14,9 @@ Examples:
   jiralink connection list --output json
   jiralink connection edit \"Jira - acme\" --subdomain acme-eu     # asks for the API token again
   jiralink connection test \"Jira - acme\"
+  jiralink connection authorize \"CSM\"      # OAuth 2.0 consent in a browser
+  jiralink serve                            # OAuth callback, /v1 API, background re-tests
+  jiralink sim --port 9077                  # a local Jira Cloud to try all of this on
   jiralink key rotate
 
 Exit codes: 0 success, 1 unexpected error, 2 wrong usage, 3 invalid input, 4 not found,
