@@ -95,6 +95,10 @@ code_enum!(
         OAuthClient => "oauth_client",
         /// The vault holding the master key (key rotation).
         Vault => "vault",
+        /// A user who signs in to the web UI.
+        User => "user",
+        /// A user's API key for scripts.
+        ApiKey => "api_key",
     }
 );
 
@@ -208,7 +212,7 @@ pub fn diff_oauth_client(
     )
 }
 
-const CONNECTION_FIELDS: [Field; 8] = [
+const CONNECTION_FIELDS: [Field; 10] = [
     Field::Name,
     Field::ApiType,
     Field::Subdomain,
@@ -217,6 +221,8 @@ const CONNECTION_FIELDS: [Field; 8] = [
     Field::OAuthClient,
     Field::Scopes,
     Field::ConcurrencyLevel,
+    Field::RateLimitAutoRecover,
+    Field::RateLimitMaxRetries,
 ];
 
 /// The values of [`CONNECTION_FIELDS`], in that order.
@@ -241,6 +247,8 @@ fn connection_values(
         client,
         scopes,
         Some(s.concurrency_level.to_string()),
+        Some(s.rate_limit.auto_recover_label().to_owned()),
+        Some(s.rate_limit.max_retries.to_string()),
     ]
 }
 
@@ -270,7 +278,7 @@ mod tests {
     use super::*;
     use crate::{
         api_type::ApiType, concurrency::ConcurrencyLevel, email::Email, name::ConnectionName,
-        scope::ScopeSet, subdomain::Subdomain,
+        rate_limit::RateLimitHandling, scope::ScopeSet, subdomain::Subdomain,
     };
 
     fn basic() -> ConnectionSettings {
@@ -282,6 +290,7 @@ mod tests {
                 username: Email::parse("fred@example.com").unwrap(),
             },
             concurrency_level: ConcurrencyLevel::default(),
+            rate_limit: RateLimitHandling::default(),
         }
     }
 
@@ -309,6 +318,24 @@ mod tests {
                 change(Field::AuthType, None, Some("Basic")),
                 change(Field::Username, None, Some("fred@example.com")),
                 change(Field::ConcurrencyLevel, None, Some("10")),
+                change(Field::RateLimitAutoRecover, None, Some("on")),
+                change(Field::RateLimitMaxRetries, None, Some("4")),
+            ]
+        );
+    }
+
+    #[test]
+    fn rate_limit_handling_changes_are_recorded() {
+        let mut slower = basic();
+        slower.rate_limit = RateLimitHandling {
+            auto_recover: false,
+            max_retries: 0,
+        };
+        assert_eq!(
+            diff_connection(Some(&basic()), Some(&slower), &no_names),
+            [
+                change(Field::RateLimitAutoRecover, Some("on"), Some("off")),
+                change(Field::RateLimitMaxRetries, Some("4"), Some("0")),
             ]
         );
     }
@@ -316,7 +343,7 @@ mod tests {
     #[test]
     fn delete_mirrors_create_and_no_change_is_empty() {
         let deleted = diff_connection(Some(&basic()), None, &no_names);
-        assert_eq!(deleted.len(), 6);
+        assert_eq!(deleted.len(), 8);
         assert!(
             deleted
                 .iter()

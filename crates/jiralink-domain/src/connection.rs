@@ -25,6 +25,7 @@ use crate::{
     email::Email,
     ids::{ConnectionId, OAuthClientId},
     name::ConnectionName,
+    rate_limit::RateLimitHandling,
     scope::{OFFLINE_ACCESS_NOTICE, ScopeSet},
     subdomain::Subdomain,
     text::{given, normalised_note, shown},
@@ -53,6 +54,10 @@ pub struct ConnectionDraft {
     pub scopes: Vec<String>,
     /// "Concurrency level", 1–50; 10 when absent.
     pub concurrency_level: Option<String>,
+    /// Rate-limit handling "Auto-recover": `on`/`off` (or `true`/`false`); on when absent.
+    pub rate_limit_auto_recover: Option<String>,
+    /// Rate-limit handling "Max retries", 0–10; 4 when absent.
+    pub rate_limit_max_retries: Option<String>,
 }
 
 /// What validation needs to know about other resources.
@@ -89,6 +94,10 @@ pub struct ConnectionSettings {
     pub auth: ConnectionAuth,
     /// How many requests may be in flight at once.
     pub concurrency_level: ConcurrencyLevel,
+    /// Whether requests refused for the rate limit are waited out and sent again. Settings
+    /// stored before it existed read as the defaults.
+    #[serde(default)]
+    pub rate_limit: RateLimitHandling,
 }
 
 const API_TYPE_REQUIRED: &str = "choose an API type: cloud-platform (Cloud Platform and Service \
@@ -189,6 +198,20 @@ impl ConnectionDraft {
             }),
         };
 
+        let rate_limit = RateLimitHandling::parse(
+            self.rate_limit_auto_recover.as_deref(),
+            self.rate_limit_max_retries.as_deref(),
+        )
+        .unwrap_or_else(|(recover, retries)| {
+            if let Some(message) = recover {
+                errors.add(Field::RateLimitAutoRecover, message);
+            }
+            if let Some(message) = retries {
+                errors.add(Field::RateLimitMaxRetries, message);
+            }
+            RateLimitHandling::default()
+        });
+
         let (Some(name), Some(api_type), Some(auth)) = (name, api, auth) else {
             debug_assert!(
                 !errors.is_empty(),
@@ -202,6 +225,7 @@ impl ConnectionDraft {
             subdomain,
             auth,
             concurrency_level,
+            rate_limit,
         };
         errors.into_result(ValidConnection { settings, notices })
     }
@@ -228,6 +252,8 @@ impl ConnectionDraft {
             oauth_client,
             scopes,
             concurrency_level: Some(settings.concurrency_level.to_string()),
+            rate_limit_auto_recover: Some(settings.rate_limit.auto_recover_label().to_owned()),
+            rate_limit_max_retries: Some(settings.rate_limit.max_retries.to_string()),
         }
     }
 
@@ -694,11 +720,50 @@ mod tests {
                 "subdomain": "acme",
                 "auth": {"type": "basic", "username": "fred@example.com"},
                 "concurrency_level": 10,
+                "rate_limit": {"auto_recover": true, "max_retries": 4},
             })
         );
         assert_eq!(
-            serde_json::from_value::<ConnectionSettings>(value).unwrap(),
+            serde_json::from_value::<ConnectionSettings>(value.clone()).unwrap(),
             basic_settings()
+        );
+        // Settings stored before rate-limit handling existed load with its defaults.
+        let mut old = value;
+        old.as_object_mut().unwrap().remove("rate_limit");
+        assert_eq!(
+            serde_json::from_value::<ConnectionSettings>(old).unwrap(),
+            basic_settings()
+        );
+    }
+
+    #[test]
+    fn rate_limit_handling_is_validated_and_round_trips() {
+        let draft = ConnectionDraft {
+            rate_limit_auto_recover: Some("off".into()),
+            rate_limit_max_retries: Some("7".into()),
+            ..ConnectionDraft::from_settings(&basic_settings(), None)
+        };
+        let mut with_token = draft.clone();
+        with_token.api_token_provided = true;
+        let settings = with_token.validate(&Nothing, None).unwrap().settings;
+        assert_eq!(
+            settings.rate_limit,
+            RateLimitHandling {
+                auto_recover: false,
+                max_retries: 7
+            }
+        );
+        assert_eq!(ConnectionDraft::from_settings(&settings, None), draft);
+
+        let bad = ConnectionDraft {
+            rate_limit_auto_recover: Some("sometimes".into()),
+            rate_limit_max_retries: Some("11".into()),
+            ..with_token
+        };
+        let errors = bad.validate(&Nothing, None).unwrap_err();
+        assert_eq!(
+            errors.fields(),
+            [Field::RateLimitAutoRecover, Field::RateLimitMaxRetries]
         );
     }
 

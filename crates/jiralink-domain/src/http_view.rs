@@ -110,6 +110,11 @@ pub struct RateLimitView {
     pub fail_status_code: u16,
     /// Always `Retry-After`.
     pub retry_header: &'static str,
+    /// Whether a rate-limited request (429, or 503 while Jira sheds load) is waited out and
+    /// sent again; off, the caller gets the error at once.
+    pub auto_recover: bool,
+    /// How many times it is sent again at most.
+    pub max_retries: u8,
 }
 
 impl HttpView {
@@ -199,6 +204,8 @@ impl HttpView {
             rate_limit: RateLimitView {
                 fail_status_code: 429,
                 retry_header: "Retry-After",
+                auto_recover: settings.rate_limit.auto_recover,
+                max_retries: settings.rate_limit.max_retries,
             },
         }
     }
@@ -237,7 +244,8 @@ mod tests {
     use super::*;
     use crate::{
         concurrency::ConcurrencyLevel, email::Email, ids::OAuthClientId, name::ConnectionName,
-        oauth_client::callback_url as make_callback, subdomain::Subdomain,
+        oauth_client::callback_url as make_callback, rate_limit::RateLimitHandling,
+        subdomain::Subdomain,
     };
 
     fn settings(api_type: ApiType, auth: ConnectionAuth) -> ConnectionSettings {
@@ -248,6 +256,10 @@ mod tests {
                 .then(|| Subdomain::from_label("demo").unwrap()),
             auth,
             concurrency_level: ConcurrencyLevel::new(5).unwrap(),
+            rate_limit: RateLimitHandling {
+                auto_recover: false,
+                max_retries: 2,
+            },
         }
     }
 
@@ -314,7 +326,12 @@ mod tests {
                     {"name": "Authorization", "value": "Basic ********"},
                 ],
                 "concurrencyLevel": 5,
-                "rateLimit": {"failStatusCode": 429, "retryHeader": "Retry-After"},
+                "rateLimit": {
+                    "failStatusCode": 429,
+                    "retryHeader": "Retry-After",
+                    "autoRecover": false,
+                    "maxRetries": 2,
+                },
             })
         );
     }

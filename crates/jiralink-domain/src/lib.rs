@@ -29,6 +29,7 @@ pub mod ids;
 pub mod name;
 pub mod normalised;
 pub mod oauth_client;
+pub mod rate_limit;
 pub mod scope;
 pub mod subdomain;
 mod text;
@@ -56,6 +57,7 @@ pub use normalised::Normalised;
 pub use oauth_client::{
     OAuthClient, OAuthClientContext, OAuthClientDraft, OAuthClientSettings, callback_url,
 };
+pub use rate_limit::RateLimitHandling;
 pub use scope::{OFFLINE_ACCESS, ParsedScopes, ScopeInfo, ScopeSet, catalogue};
 pub use subdomain::Subdomain;
 pub use validation::{Field, FieldError, ValidationErrors};

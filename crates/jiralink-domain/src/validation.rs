@@ -44,11 +44,17 @@ pub enum Field {
     /// "Client secret" of an OAuth 2.0 client (a secret).
     #[serde(rename = "client_secret")]
     ClientSecret,
+    /// Rate-limit handling "Auto-recover".
+    #[serde(rename = "rate_limit_auto_recover")]
+    RateLimitAutoRecover,
+    /// Rate-limit handling "Max retries".
+    #[serde(rename = "rate_limit_max_retries")]
+    RateLimitMaxRetries,
 }
 
 impl Field {
     /// Every field, in form order.
-    pub const ALL: [Field; 11] = [
+    pub const ALL: [Field; 13] = [
         Field::Name,
         Field::ApiType,
         Field::Subdomain,
@@ -60,6 +66,8 @@ impl Field {
         Field::ConcurrencyLevel,
         Field::ClientId,
         Field::ClientSecret,
+        Field::RateLimitAutoRecover,
+        Field::RateLimitMaxRetries,
     ];
 
     /// The stable snake_case id (JSON keys, CLI error output).
@@ -77,6 +85,8 @@ impl Field {
             Self::ConcurrencyLevel => "concurrency_level",
             Self::ClientId => "client_id",
             Self::ClientSecret => "client_secret",
+            Self::RateLimitAutoRecover => "rate_limit_auto_recover",
+            Self::RateLimitMaxRetries => "rate_limit_max_retries",
         }
     }
 
@@ -95,6 +105,8 @@ impl Field {
             Self::ConcurrencyLevel => "Concurrency level",
             Self::ClientId => "Client ID",
             Self::ClientSecret => "Client secret",
+            Self::RateLimitAutoRecover => "Rate-limit auto-recover",
+            Self::RateLimitMaxRetries => "Rate-limit max retries",
         }
     }
 
@@ -274,6 +286,8 @@ mod tests {
                 "concurrency_level",
                 "client_id",
                 "client_secret",
+                "rate_limit_auto_recover",
+                "rate_limit_max_retries",
             ]
         );
         for field in Field::ALL {

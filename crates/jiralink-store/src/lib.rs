@@ -13,6 +13,7 @@
 mod error;
 mod model;
 mod sqlite;
+mod users;
 
 use async_trait::async_trait;
 use jiralink_domain::{
@@ -27,6 +28,7 @@ pub use model::{
     StoredSecret, TokenRecord,
 };
 pub use sqlite::{BUSY_TIMEOUT, DATABASE_FILE, SqliteStore};
+pub use users::{ApiKeyRecord, SessionRecord, UserRecord, UserStore, username_key};
 
 /// Connections to Jira.
 #[async_trait]
@@ -240,6 +242,7 @@ pub trait Store:
     + AuditStore
     + DebugLogStore
     + OAuthStore
+    + UserStore
     + std::fmt::Debug
     + 'static
 {
@@ -252,6 +255,7 @@ impl<T> Store for T where
         + AuditStore
         + DebugLogStore
         + OAuthStore
+        + UserStore
         + std::fmt::Debug
         + 'static
 {

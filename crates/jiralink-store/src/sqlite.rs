@@ -28,6 +28,7 @@ use crate::{
 };
 
 mod oauth;
+mod users;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 

@@ -120,6 +120,14 @@ secret_newtype!(
     Password
 );
 secret_newtype!(
+    /// A web session's token, held by the browser's cookie; only its SHA-256 is stored.
+    SessionToken
+);
+secret_newtype!(
+    /// A user's API key for scripts (`jlk_…`); only its SHA-256 is stored.
+    UserApiKey
+);
+secret_newtype!(
     /// Any other secret text.
     SecretText
 );
@@ -164,6 +172,8 @@ mod tests {
         PkceVerifier,
         OAuthState,
         Password,
+        SessionToken,
+        UserApiKey,
         SecretText,
     );
 
@@ -200,6 +210,8 @@ mod tests {
     redaction_test!(pkce_verifier_debug_is_redacted, PkceVerifier);
     redaction_test!(oauth_state_debug_is_redacted, OAuthState);
     redaction_test!(password_debug_is_redacted, Password);
+    redaction_test!(session_token_debug_is_redacted, SessionToken);
+    redaction_test!(user_api_key_debug_is_redacted, UserApiKey);
     redaction_test!(secret_text_debug_is_redacted, SecretText);
 
     #[test]

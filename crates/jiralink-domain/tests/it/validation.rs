@@ -225,6 +225,8 @@ fn connection_rules() {
                 oauth_client: s("Acme app"),
                 scopes: vec!["read:jira-work".into()],
                 concurrency_level: s("0"),
+                rate_limit_auto_recover: s("sometimes"),
+                rate_limit_max_retries: s("11"),
             },
             invalid(&[
                 (Name, "enter a clear, distinguishable name"),
@@ -234,6 +236,8 @@ fn connection_rules() {
                 (OAuthClient, "used only with OAuth 2.0"),
                 (Scopes, "used only with OAuth 2.0"),
                 (ConcurrencyLevel, "from 1 to 50"),
+                (RateLimitAutoRecover, "not on or off"),
+                (RateLimitMaxRetries, "11 is out of range"),
             ]),
         ),
         row(
@@ -609,6 +613,49 @@ fn connection_rules() {
             with(basic(), |d| d.concurrency_level = s("-3")),
             invalid(&[(ConcurrencyLevel, "not a whole number")]),
         ),
+        // Rate-limit handling: on with 4 retries unless set.
+        row(
+            "rate-limit handling default",
+            basic(),
+            valid(&[], |s| {
+                s.rate_limit.auto_recover && s.rate_limit.max_retries == 4
+            }),
+        ),
+        row(
+            "rate-limit auto-recover off, no retries",
+            with(basic(), |d| {
+                d.rate_limit_auto_recover = s("off");
+                d.rate_limit_max_retries = s("0");
+            }),
+            valid(&[], |s| {
+                !s.rate_limit.auto_recover && s.rate_limit.max_retries == 0
+            }),
+        ),
+        row(
+            "rate-limit auto-recover true, 10 retries",
+            with(oauth(), |d| {
+                d.rate_limit_auto_recover = s(" TRUE ");
+                d.rate_limit_max_retries = s(" 10 ");
+            }),
+            valid(&[OFFLINE_NOTICE], |s| {
+                s.rate_limit.auto_recover && s.rate_limit.max_retries == 10
+            }),
+        ),
+        row(
+            "rate-limit retries out of range",
+            with(basic(), |d| d.rate_limit_max_retries = s("11")),
+            invalid(&[(RateLimitMaxRetries, "from 0 to 10")]),
+        ),
+        row(
+            "rate-limit retries not a number",
+            with(basic(), |d| d.rate_limit_max_retries = s("four")),
+            invalid(&[(RateLimitMaxRetries, "not a whole number")]),
+        ),
+        row(
+            "rate-limit auto-recover unreadable",
+            with(csm(), |d| d.rate_limit_auto_recover = s("auto")),
+            invalid(&[(RateLimitAutoRecover, "on or off")]),
+        ),
     ];
 
     // Each accepted way of typing the subdomain, stored as the bare label with a note.
@@ -731,12 +778,20 @@ fn pasted_secrets_are_not_echoed_in_errors() {
         username: s(CANARY),
         api_token_provided: true,
         concurrency_level: s("1"),
+        rate_limit_auto_recover: s(CANARY),
+        rate_limit_max_retries: s(CANARY),
         ..ConnectionDraft::default()
     };
     let errors = draft.validate(&Store, None).unwrap_err();
     assert_eq!(
         errors.fields(),
-        [Field::Name, Field::Subdomain, Field::Username]
+        [
+            Field::Name,
+            Field::Subdomain,
+            Field::Username,
+            Field::RateLimitAutoRecover,
+            Field::RateLimitMaxRetries
+        ]
     );
     let shown = format!(
         "{errors}\n{errors:?}\n{}",

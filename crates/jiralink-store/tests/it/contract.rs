@@ -33,6 +33,7 @@ fn basic(name: &str) -> Connection {
                 username: Email::parse("me@example.com").unwrap(),
             },
             concurrency_level: ConcurrencyLevel::default(),
+            rate_limit: jiralink_domain::RateLimitHandling::default(),
         },
         state: ConnectionState::Untested,
         state_changed_at: Some(t),

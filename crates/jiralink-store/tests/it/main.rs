@@ -9,6 +9,7 @@
 
 mod contract;
 mod oauth;
+mod users;
 
 use jiralink_store::SqliteStore;
 
