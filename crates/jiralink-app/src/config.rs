@@ -320,6 +320,10 @@ const KNOWN_ENV: &[&str] = &[
     "JIRALINK_MASTER_KEY_FILE",
     "JIRALINK_TEST_PG_URL",
     "JIRALINK_SPECS_DIR",
+    "JIRALINK_ADMIN_PASSWORD",
+    "JIRALINK_API_KEY",
+    "JIRALINK_TEST_DATABASE_URL",
+    "JIRALINK_BROWSER_HEADFUL",
 ];
 
 /// A warning for each `JIRALINK_*` variable that jiralink does not read, so a typo such as

@@ -4,11 +4,12 @@ use std::collections::HashMap;
 
 use jiralink_domain::{
     AuditAction, AuditEntry, Connection, ConnectionAuth, ConnectionDraft, ConnectionId,
-    ConnectionState, FieldChange, HttpView, OAuthClientId, ResourceKind, ValidationContext,
-    diff_connection,
+    ConnectionState, FieldChange, HttpView, OAuthClientId, RateLimitHandling, ResourceKind,
+    ValidationContext, diff_connection,
 };
 use jiralink_store::{SecretField, SecretOwner, SecretWrite};
 use jiralink_vault::{Aad, ApiToken};
+use serde::Serialize;
 use uuid::Uuid;
 
 use crate::views::ConnectionView;
@@ -18,6 +19,36 @@ use crate::{Actor, App, AppError, AppResult, Saved};
 #[derive(Debug, Default)]
 pub struct ConnectionSecrets {
     pub api_token: Option<ApiToken>,
+}
+
+/// What uses a connection: the exports and imports that read from or write to Jira through it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionUsage {
+    /// Exports (flows reading from Jira) using the connection.
+    pub exports: Vec<UsageRef>,
+    /// Imports (flows writing to Jira) using the connection.
+    pub imports: Vec<UsageRef>,
+}
+
+/// One export or import, by id and name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageRef {
+    pub id: String,
+    pub name: String,
+}
+
+/// The retry policy of a connection's Jira client: the client's defaults, with the
+/// connection's rate-limit handling deciding whether rate limits are waited out and how many
+/// retries there are.
+#[must_use]
+pub fn retry_policy(handling: RateLimitHandling) -> jiralink_atlassian::RetryPolicy {
+    jiralink_atlassian::RetryPolicy {
+        max_retries: u32::from(handling.max_retries),
+        recover_rate_limits: handling.auto_recover,
+        ..jiralink_atlassian::RetryPolicy::default()
+    }
 }
 
 /// Names and ids known when a draft is validated.
@@ -362,6 +393,16 @@ impl App {
         Ok(connection)
     }
 
+    /// The exports and imports that use a connection (404 for an unknown connection).
+    ///
+    /// jiralink stores no exports or imports yet, so both lists are empty for every
+    /// connection; this is the one place that will fill them, and every front end (the REST
+    /// API's `usage` route, the list's "used by" column) reads it from here.
+    pub async fn connection_usage(&self, reference: &str) -> AppResult<ConnectionUsage> {
+        self.find_connection(reference).await?;
+        Ok(ConnectionUsage::default())
+    }
+
     /// The HTTP settings the connection's simple form resolves to.
     pub async fn connection_http_view(&self, reference: &str) -> AppResult<HttpView> {
         let connection = self.find_connection(reference).await?;
@@ -473,5 +514,31 @@ fn name_conflict(e: jiralink_store::StoreError, c: &Connection) -> AppError {
             }
         }
         other => other.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use pretty_assertions::assert_eq;
+
+    use super::*;
+
+    #[test]
+    fn rate_limit_handling_sets_the_retry_policy() {
+        let default = retry_policy(RateLimitHandling::default());
+        assert_eq!(default, jiralink_atlassian::RetryPolicy::default());
+        let off = retry_policy(RateLimitHandling {
+            auto_recover: false,
+            max_retries: 7,
+        });
+        assert_eq!((off.max_retries, off.recover_rate_limits), (7, false));
+        assert_eq!(off.base_delay, Duration::from_secs(2));
+        let none = retry_policy(RateLimitHandling {
+            auto_recover: true,
+            max_retries: 0,
+        });
+        assert_eq!(none.max_retries, 0);
     }
 }

@@ -132,6 +132,24 @@ pub enum AppError {
     ChangedDuringTest { name: String },
     #[error("{0}")]
     Authorization(String),
+    #[error("no user named or with id {reference:?}; run `jiralink user list` to see them")]
+    UserNotFound { reference: String },
+    #[error("a user named {name:?} already exists; choose another name")]
+    UsernameTaken { name: String },
+    #[error(
+        "{name:?} is the last administrator and cannot be deleted; make another user an \
+         administrator first"
+    )]
+    LastAdmin { name: String },
+    #[error("the user name or password is wrong")]
+    InvalidCredentials,
+    #[error(
+        "too many failed sign-ins for this user from this address; try again in {minutes} \
+         minute(s)"
+    )]
+    SignInThrottled { minutes: i64 },
+    #[error("no API key with id {reference:?}; run `jiralink api-key list` to see them")]
+    ApiKeyNotFound { reference: String },
     #[error("{0}")]
     InvalidInput(String),
     #[error("invalid configuration: {0}")]
@@ -185,6 +203,12 @@ impl AppError {
             Self::TokenRefresh(e) => ("oauth_failed", 502, e.is_retryable()),
             Self::ChangedDuringTest { .. } => ("connection_changed", 409, true),
             Self::Authorization(_) => ("oauth_failed", 502, false),
+            Self::UserNotFound { .. } => ("user_not_found", 404, false),
+            Self::UsernameTaken { .. } => ("username_taken", 409, false),
+            Self::LastAdmin { .. } => ("last_admin", 409, false),
+            Self::InvalidCredentials => ("invalid_credentials", 401, false),
+            Self::SignInThrottled { .. } => ("sign_in_throttled", 429, true),
+            Self::ApiKeyNotFound { .. } => ("api_key_not_found", 404, false),
             Self::InvalidInput(_) => ("validation_failed", 400, false),
             Self::Config(_) => ("invalid_config", 500, false),
             Self::Io(_) => ("io_error", 500, true),

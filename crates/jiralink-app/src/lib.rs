@@ -12,6 +12,7 @@ mod error;
 mod keys;
 mod oauth;
 mod oauth_clients;
+mod users;
 mod views;
 
 use std::path::{Path, PathBuf};
@@ -29,7 +30,7 @@ pub use config::{
 pub use connection_test::{
     PENDING_REFRESH_RECHECK, TestAccount, TestFailure, TestOutcome, TestResult,
 };
-pub use connections::ConnectionSecrets;
+pub use connections::{ConnectionSecrets, ConnectionUsage, UsageRef, retry_policy};
 pub use debug::{DEBUG_REFRESH, DEBUG_RETENTION, DEBUG_WINDOWS_MINUTES, DebugLog};
 pub use error::{AppError, AppResult, ErrorCode};
 pub use keys::{NEXT_KEY_FILE, RotationReport};
@@ -39,6 +40,12 @@ pub use oauth::{
     SiteChooser,
 };
 pub use oauth_clients::OAuthClientSecrets;
+pub use users::{
+    ADMIN_USERNAME, API_KEY_PREFIX, ApiKeyView, CreatedApiKey, GeneratedPassword,
+    MAX_PASSWORD_CHARS, MAX_USERNAME_CHARS, MIN_PASSWORD_CHARS, NewSession, SESSION_IDLE_TIMEOUT,
+    SESSION_LIFETIME, SIGN_IN_MAX_FAILURES, SIGN_IN_WINDOW, SessionInfo, UserView, token_digest,
+    validate_password, validate_username,
+};
 pub use views::{ConnectionView, OAuthClientView, SecretStatus, format_time};
 
 /// Who is making a change, for the audit log.
@@ -193,8 +200,8 @@ impl App {
         Arc::clone(&self.inner.clock)
     }
 
-    /// Replaces how the application waits between attempts (of a token refresh), for every
-    /// clone of it.
+    /// Replaces how the application waits between attempts (of a token refresh, and of a
+    /// connection's Jira requests), for every clone of it.
     pub fn set_sleeper(&self, sleeper: Arc<dyn jiralink_atlassian::Sleeper>) {
         *self
             .inner

@@ -549,6 +549,12 @@ impl App {
             tracing::warn!(connection = %id, error = %e, "token refresh got no answer; retrying");
             sleeper.sleep(*wait).await;
         };
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(e) if oauth::is_invalid_grant(e) || client_refused(e) => "rejected",
+            Err(_) => "failed",
+        };
+        metrics::counter!("jiralink_token_refreshes_total", "outcome" => outcome).increment(1);
         let now = self.now();
         match result {
             Ok(tokens) => {
@@ -675,6 +681,10 @@ impl App {
         Ok(
             jiralink_atlassian::JiraClient::builder(self.http_client().clone(), base, credentials)
                 .clock(self.clock())
+                .retry_policy(crate::connections::retry_policy(
+                    connection.settings.rate_limit,
+                ))
+                .sleeper(self.sleeper())
                 .limiter(limiter)
                 .observer(self.debug_observer(&connection))
                 .build(),

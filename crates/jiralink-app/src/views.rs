@@ -68,6 +68,10 @@ pub struct ConnectionView {
     pub oauth_client: Option<OAuthClientRef>,
     pub scopes: Vec<String>,
     pub concurrency_level: u8,
+    /// Whether requests Jira refuses for its rate limit are waited out and sent again.
+    pub rate_limit_auto_recover: bool,
+    /// How many times such a request is sent again at most.
+    pub rate_limit_max_retries: u8,
     pub state: ConnectionState,
     #[serde(with = "time::serde::rfc3339::option")]
     pub state_changed_at: Option<OffsetDateTime>,
@@ -121,6 +125,8 @@ impl ConnectionView {
             oauth_client,
             scopes,
             concurrency_level: s.concurrency_level.get(),
+            rate_limit_auto_recover: s.rate_limit.auto_recover,
+            rate_limit_max_retries: s.rate_limit.max_retries,
             state: connection.state.clone(),
             state_changed_at: connection.state_changed_at,
             last_tested_at: connection.last_tested_at,

@@ -410,6 +410,14 @@ impl JiraClient {
         };
         drop(permit);
         let duration = started.elapsed();
+        metrics::counter!(
+            "jiralink_jira_requests_total",
+            "status" => match &outcome {
+                Ok((status, _, _)) => status.to_string(),
+                Err(_) => "error".to_owned(),
+            }
+        )
+        .increment(1);
 
         if let Some((request_headers, request_body)) = masked_request {
             let observed = match &outcome {

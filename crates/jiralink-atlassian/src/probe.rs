@@ -691,6 +691,7 @@ mod tests {
                 username: Email::parse("a@example.com").unwrap(),
             },
             concurrency_level: ConcurrencyLevel::default(),
+            rate_limit: jiralink_domain::RateLimitHandling::default(),
         };
         let endpoints = AtlassianEndpoints::default();
         let target = ProbeTarget {

@@ -57,6 +57,9 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
     /// The random factor applied to the exponential wait.
     pub jitter: RangeInclusive<f64>,
+    /// Whether rate-limit refusals (429, and 503 while Jira sheds load) are waited out. Off,
+    /// they reach the caller at once; connection failures are still retried.
+    pub recover_rate_limits: bool,
 }
 
 impl Default for RetryPolicy {
@@ -66,6 +69,7 @@ impl Default for RetryPolicy {
             base_delay: Duration::from_secs(2),
             max_delay: Duration::from_secs(30),
             jitter: 0.7..=1.3,
+            recover_rate_limits: true,
         }
     }
 }
@@ -91,6 +95,14 @@ impl RetryPolicy {
         jitter: f64,
     ) -> Option<Duration> {
         if retries_done >= self.max_retries || !error.is_retryable() {
+            return None;
+        }
+        if !self.recover_rate_limits
+            && matches!(
+                error,
+                AtlassianError::RateLimited { .. } | AtlassianError::Server { status: 503, .. }
+            )
+        {
             return None;
         }
         if floor.is_some_and(|f| f > self.max_delay) {
@@ -310,6 +322,15 @@ where
             error = %error,
             "retrying jira request"
         );
+        if matches!(
+            error,
+            AtlassianError::RateLimited { .. } | AtlassianError::Server { status: 503, .. }
+        ) {
+            metrics::counter!("jiralink_rate_limit_waits_total").increment(1);
+            // Counters hold whole numbers, so a wait counts rounded up to the next second.
+            metrics::counter!("jiralink_rate_limit_wait_seconds_total")
+                .increment(wait.as_secs() + u64::from(wait.subsec_nanos() > 0));
+        }
         env.sleeper.sleep(wait).await;
         retries_done += 1;
     }
@@ -404,6 +425,20 @@ mod tests {
         assert_eq!(
             p.next_wait(0, &e, Some(Duration::from_secs(1847)), 1.0),
             None
+        );
+    }
+
+    #[test]
+    fn rate_limits_can_be_left_to_the_caller() {
+        let p = RetryPolicy {
+            recover_rate_limits: false,
+            ..RetryPolicy::default()
+        };
+        assert_eq!(p.next_wait(0, &rate_limited(Some(1)), None, 1.0), None);
+        assert_eq!(p.next_wait(0, &server(503, false, None), None, 1.0), None);
+        assert_eq!(
+            p.next_wait(0, &transport(TransportKind::Connect, false), None, 1.0),
+            Some(Duration::from_secs(2))
         );
     }
 

@@ -9,7 +9,9 @@
 mod connection_test;
 mod keys;
 mod oauth;
+mod rate_limit;
 mod services;
+mod users;
 
 use std::path::Path;
 use std::sync::Arc;

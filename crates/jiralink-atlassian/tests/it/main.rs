@@ -117,6 +117,7 @@ pub(crate) fn basic_settings(email: &str) -> ConnectionSettings {
             username: Email::parse(email).expect("email"),
         },
         concurrency_level: ConcurrencyLevel::default(),
+        rate_limit: jiralink_domain::RateLimitHandling::default(),
     }
 }
 

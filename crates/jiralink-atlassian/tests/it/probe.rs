@@ -319,6 +319,7 @@ fn oauth_settings(api_type: ApiType, scopes: &str) -> ConnectionSettings {
             scopes: ScopeSet::parse(api_type, &[scopes]).unwrap().set,
         },
         concurrency_level: ConcurrencyLevel::default(),
+        rate_limit: jiralink_domain::RateLimitHandling::default(),
     }
 }
 
