@@ -1,4 +1,6 @@
-//! The JSON REST API under `/v1`: connections and OAuth 2.0 clients.
+//! The JSON REST API under `/v1`: connections (with their tests, HTTP view, audit trail,
+//! usage, debugger and authorization) and OAuth 2.0 clients, described by the OpenAPI
+//! document at `/v1/openapi.json` ([`crate::openapi`]).
 //!
 //! Secrets are write-only: request bodies carry `apiToken` / `clientSecret`, which go
 //! straight into the vault's secret types; responses only ever say whether one is set and
@@ -6,13 +8,14 @@
 //! 2.0 authorization: whoever approves on Atlassian's page binds the connection to their
 //! account, so only a key holder may start one.
 
-use axum::extract::{FromRequest, Path, Request, State};
-use axum::http::{StatusCode, header};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use jiralink_app::{ConnectionSecrets, OAuthClientSecrets, Saved};
+use axum::routing::{MethodRouter, delete, get, post, put};
+use axum::{Extension, Json, Router};
+use jiralink_app::{Actor, ConnectionSecrets, OAuthClientSecrets, Saved};
 use jiralink_domain::{ConnectionDraft, OAuthClientDraft};
 use jiralink_vault::{ApiToken, ClientSecret};
 use serde::de::DeserializeOwned;
@@ -21,33 +24,93 @@ use serde::{Deserialize, Serialize};
 use crate::AppState;
 use crate::error::{WebError, WebResult};
 
-pub(crate) fn routes(state: AppState) -> Router<AppState> {
-    Router::new()
-        .route(
-            "/connections",
-            get(list_connections).post(create_connection),
-        )
-        .route(
+/// Every `/v1` route: method, path (relative to `/v1`, in the `{param}` form axum and OpenAPI
+/// share) and handler. The router is built from this table and only from it, and a unit test
+/// holds the OpenAPI document to exactly these operations, so neither can drift.
+fn table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
+    vec![
+        (Method::GET, "/connections", get(list_connections)),
+        (Method::POST, "/connections", post(create_connection)),
+        (Method::POST, "/connections/test", post(test_draft)),
+        (Method::GET, "/connections/{id}", get(get_connection)),
+        (Method::PUT, "/connections/{id}", put(replace_connection)),
+        (
+            Method::DELETE,
             "/connections/{id}",
-            get(get_connection)
-                .put(replace_connection)
-                .delete(delete_connection),
-        )
-        .route("/connections/{id}/test", post(test_connection))
-        .route("/connections/{id}/authorize", post(authorize_connection))
-        .route("/connections/{id}/http-view", get(connection_http_view))
-        .route("/connections/{id}/audit", get(connection_audit))
-        .route(
-            "/oauth-clients",
-            get(list_oauth_clients).post(create_oauth_client),
-        )
-        .route(
+            delete(delete_connection),
+        ),
+        (
+            Method::POST,
+            "/connections/{id}/test",
+            post(test_connection),
+        ),
+        (
+            Method::POST,
+            "/connections/{id}/authorize",
+            post(authorize_connection),
+        ),
+        (
+            Method::GET,
+            "/connections/{id}/http-view",
+            get(connection_http_view),
+        ),
+        (
+            Method::GET,
+            "/connections/{id}/audit",
+            get(connection_audit),
+        ),
+        (
+            Method::GET,
+            "/connections/{id}/usage",
+            get(connection_usage),
+        ),
+        (Method::GET, "/connections/{id}/debug-log", get(debug_log)),
+        (
+            Method::DELETE,
+            "/connections/{id}/debug-log",
+            delete(clear_debug_log),
+        ),
+        (Method::POST, "/connections/{id}/debug", post(start_debug)),
+        (
+            Method::DELETE,
+            "/connections/{id}/debug",
+            delete(stop_debug),
+        ),
+        (Method::GET, "/oauth-clients", get(list_oauth_clients)),
+        (Method::POST, "/oauth-clients", post(create_oauth_client)),
+        (Method::GET, "/oauth-clients/{id}", get(get_oauth_client)),
+        (
+            Method::PUT,
             "/oauth-clients/{id}",
-            get(get_oauth_client)
-                .put(replace_oauth_client)
-                .delete(delete_oauth_client),
-        )
+            put(replace_oauth_client),
+        ),
+        (
+            Method::DELETE,
+            "/oauth-clients/{id}",
+            delete(delete_oauth_client),
+        ),
+        (Method::GET, "/openapi.json", get(openapi_document)),
+    ]
+}
+
+/// Every `/v1` operation as `(method, full path)`, e.g. `("GET", "/v1/connections/{id}")`.
+#[cfg(test)]
+pub(crate) fn operations() -> Vec<(Method, String)> {
+    table()
+        .into_iter()
+        .map(|(method, path, _)| (method, format!("/v1{path}")))
+        .collect()
+}
+
+pub(crate) fn routes(state: AppState) -> Router<AppState> {
+    table()
+        .into_iter()
+        .fold(Router::new(), |router, (_, path, handler)| {
+            // Routes sharing a path merge their methods.
+            router.route(path, handler)
+        })
         .route_layer(axum::middleware::from_fn_with_state(state, require_api_key))
+        .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
 }
 
@@ -60,14 +123,41 @@ async fn require_api_key(State(state): State<AppState>, req: Request, next: Next
             let (scheme, key) = v.split_once(' ')?;
             scheme.eq_ignore_ascii_case("bearer").then(|| key.trim())
         });
-    match presented {
-        Some(key) if state.api_key.verify(key) => next.run(req).await,
-        _ => WebError::Unauthorized.into_response(),
+    let actor = match presented {
+        Some(key) => crate::session::api_actor(&state, key).await,
+        None => None,
+    };
+    match actor {
+        Some(actor) => {
+            let mut req = req;
+            req.extensions_mut().insert(actor);
+            next.run(req).await
+        }
+        None => WebError::Unauthorized.into_response(),
     }
 }
 
 async fn not_found(req: Request) -> WebError {
     WebError::NotFound(format!("{} {}", req.method(), req.uri().path()))
+}
+
+async fn method_not_allowed(req: Request) -> WebError {
+    WebError::MethodNotAllowed {
+        method: req.method().to_string(),
+        path: req.uri().path().to_owned(),
+    }
+}
+
+/// The OpenAPI 3.1 document describing every route here.
+async fn openapi_document() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        crate::openapi::DOCUMENT,
+    )
+        .into_response()
 }
 
 /// A JSON body whose rejections use the API's error shape and never echo values back (a
@@ -80,18 +170,46 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(value)) => Ok(Self(value)),
-            Err(rejection) => {
-                let text = rejection.body_text();
-                let message = match text.find("invalid ") {
-                    Some(i) => format!(
-                        "{}a value has the wrong type or form (values are not repeated here)",
-                        &text[..i]
-                    ),
-                    None => text,
-                };
-                Err(WebError::BadRequest(message))
-            }
+            Err(rejection) => Err(body_error(&rejection)),
         }
+    }
+}
+
+/// Turns a JSON rejection into the API's error. Values are never repeated: a secret sent in
+/// the wrong field must not come back in an error.
+fn body_error(rejection: &JsonRejection) -> WebError {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => WebError::UnsupportedMediaType,
+        JsonRejection::JsonSyntaxError(_) => {
+            WebError::InvalidJson("it is not well-formed JSON".to_owned())
+        }
+        JsonRejection::JsonDataError(e) => {
+            let text = e.body_text();
+            let detail = text
+                .split_once(": ")
+                .map_or(text.as_str(), |(_, detail)| detail);
+            if let Some(rest) = detail.split_once("unknown field `").map(|(_, r)| r) {
+                let field = rest.split('`').next().unwrap_or_default();
+                return WebError::UnknownField(field.to_owned());
+            }
+            // serde names the path first ("scopes: invalid type: …"); keep only that.
+            let message = match detail.find("invalid ") {
+                Some(i) => format!(
+                    "{}a value has the wrong type or form (values are not repeated here)",
+                    &detail[..i]
+                ),
+                None => detail
+                    .split(" at line ")
+                    .next()
+                    .unwrap_or(detail)
+                    .to_owned(),
+            };
+            WebError::InvalidJson(message)
+        }
+        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            WebError::BodyTooLarge
+        }
+        _ => WebError::InvalidJson("the body could not be read".to_owned()),
     }
 }
 
@@ -112,11 +230,21 @@ impl<T> From<Saved<T>> for SavedBody<T> {
     }
 }
 
+/// A number sent as JSON number or as text; the domain's checks read the text.
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum Level {
     Number(u64),
     Text(String),
+}
+
+impl Level {
+    fn into_text(self) -> String {
+        match self {
+            Level::Number(n) => n.to_string(),
+            Level::Text(t) => t,
+        }
+    }
 }
 
 /// A connection as sent by a client. Deliberately not `Debug`: it holds the API token.
@@ -133,6 +261,8 @@ struct ConnectionBody {
     #[serde(default)]
     scopes: Vec<String>,
     concurrency_level: Option<Level>,
+    rate_limit_auto_recover: Option<bool>,
+    rate_limit_max_retries: Option<Level>,
 }
 
 impl ConnectionBody {
@@ -146,10 +276,11 @@ impl ConnectionBody {
             api_token_provided: self.api_token.is_some(),
             oauth_client: self.oauth_client,
             scopes: self.scopes,
-            concurrency_level: self.concurrency_level.map(|l| match l {
-                Level::Number(n) => n.to_string(),
-                Level::Text(t) => t,
-            }),
+            concurrency_level: self.concurrency_level.map(Level::into_text),
+            rate_limit_auto_recover: self
+                .rate_limit_auto_recover
+                .map(|on| if on { "on" } else { "off" }.to_owned()),
+            rate_limit_max_retries: self.rate_limit_max_retries.map(Level::into_text),
         };
         let secrets = ConnectionSecrets {
             api_token: self.api_token.map(ApiToken::new),
@@ -187,10 +318,11 @@ async fn list_connections(State(s): State<AppState>) -> WebResult<Response> {
 
 async fn create_connection(
     State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
     ApiJson(body): ApiJson<ConnectionBody>,
 ) -> WebResult<Response> {
     let (draft, secrets) = body.into_parts();
-    let saved = s.app.create_connection(&draft, secrets, &s.actor).await?;
+    let saved = s.app.create_connection(&draft, secrets, &actor).await?;
     Ok((StatusCode::CREATED, Json(SavedBody::from(saved))).into_response())
 }
 
@@ -200,27 +332,97 @@ async fn get_connection(State(s): State<AppState>, Path(id): Path<String>) -> We
 
 async fn replace_connection(
     State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ConnectionBody>,
 ) -> WebResult<Response> {
     let (draft, secrets) = body.into_parts();
     let saved = s
         .app
-        .update_connection(&id, &draft, secrets, &s.actor)
+        .update_connection(&id, &draft, secrets, &actor)
         .await?;
     Ok(Json(SavedBody::from(saved)).into_response())
 }
 
 async fn delete_connection(
     State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
 ) -> WebResult<Response> {
-    s.app.delete_connection(&id, &s.actor).await?;
+    s.app.delete_connection(&id, &actor).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn test_connection(State(s): State<AppState>, Path(id): Path<String>) -> WebResult<Response> {
     Ok(Json(s.app.test_connection(&id).await?).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestDraftQuery {
+    /// The saved connection the document edits (id or name): its own name is not taken.
+    connection: Option<String>,
+}
+
+/// Tests settings that are not saved; nothing is stored.
+async fn test_draft(
+    State(s): State<AppState>,
+    query: Result<Query<TestDraftQuery>, QueryRejection>,
+    ApiJson(body): ApiJson<ConnectionBody>,
+) -> WebResult<Response> {
+    let Query(query) = query.map_err(|_| {
+        WebError::InvalidQuery(
+            "the only query parameter is `connection`: the id or name of the saved connection \
+             the document edits"
+                .to_owned(),
+        )
+    })?;
+    let editing = match query.connection.as_deref() {
+        Some(reference) => Some(s.app.find_connection(reference).await?.id),
+        None => None,
+    };
+    let (draft, secrets) = body.into_parts();
+    Ok(Json(s.app.test_draft(&draft, &secrets, editing).await?).into_response())
+}
+
+async fn connection_usage(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> WebResult<Response> {
+    Ok(Json(s.app.connection_usage(&id).await?).into_response())
+}
+
+async fn debug_log(State(s): State<AppState>, Path(id): Path<String>) -> WebResult<Response> {
+    Ok(Json(s.app.debug_log(&id).await?).into_response())
+}
+
+#[derive(Serialize)]
+struct ClearedBody {
+    deleted: u64,
+}
+
+async fn clear_debug_log(State(s): State<AppState>, Path(id): Path<String>) -> WebResult<Response> {
+    let deleted = s.app.clear_debug_log(&id).await?;
+    Ok(Json(ClearedBody { deleted }).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DebugBody {
+    /// 15, 30, 45 or 60.
+    minutes: u32,
+}
+
+async fn start_debug(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<DebugBody>,
+) -> WebResult<Response> {
+    Ok(Json(s.app.start_debug(&id, body.minutes).await?).into_response())
+}
+
+async fn stop_debug(State(s): State<AppState>, Path(id): Path<String>) -> WebResult<Response> {
+    Ok(Json(s.app.stop_debug(&id).await?).into_response())
 }
 
 /// Where to send a browser to authorize a connection; Atlassian then redirects it to
@@ -272,10 +474,11 @@ async fn list_oauth_clients(State(s): State<AppState>) -> WebResult<Response> {
 
 async fn create_oauth_client(
     State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
     ApiJson(body): ApiJson<OAuthClientBody>,
 ) -> WebResult<Response> {
     let (draft, secrets) = body.into_parts();
-    let saved = s.app.create_oauth_client(&draft, secrets, &s.actor).await?;
+    let saved = s.app.create_oauth_client(&draft, secrets, &actor).await?;
     Ok((StatusCode::CREATED, Json(SavedBody::from(saved))).into_response())
 }
 
@@ -288,21 +491,23 @@ async fn get_oauth_client(
 
 async fn replace_oauth_client(
     State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<OAuthClientBody>,
 ) -> WebResult<Response> {
     let (draft, secrets) = body.into_parts();
     let saved = s
         .app
-        .update_oauth_client(&id, &draft, secrets, &s.actor)
+        .update_oauth_client(&id, &draft, secrets, &actor)
         .await?;
     Ok(Json(SavedBody::from(saved)).into_response())
 }
 
 async fn delete_oauth_client(
     State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
 ) -> WebResult<Response> {
-    s.app.delete_oauth_client(&id, &s.actor).await?;
+    s.app.delete_oauth_client(&id, &actor).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -1,20 +1,30 @@
-//! jiralink's HTTP server: the REST API under `/v1`, health checks, and the OAuth 2.0 routes
-//! a browser visits.
+//! jiralink's HTTP server: the web UI, the REST API under `/v1`, health checks, metrics, and
+//! the OAuth 2.0 routes a browser visits.
 //!
 //! Routes are grouped by how they are guarded:
-//! - `/v1/…`: a bearer API key on every route ([`api_key`]); JSON in and out; secrets are
-//!   write-only. Starting an OAuth 2.0 authorization is one of them: whoever approves on
-//!   Atlassian's page binds the connection, so no unauthenticated route starts one.
-//! - `/connection/oauth2callback`: no key, the single-use `state` guards it; it answers with a
-//!   small page and never redirects.
+//! - The web UI (`/connections…`, `/settings/users`): a session cookie, and the session's CSRF
+//!   token on every unsafe request (`session::require_session`); without a session a page
+//!   sends the browser to `/login?next=…`. `/login` and `/static/…` need no session.
+//! - `/v1/…` and `/metrics`: a bearer API key on every route, the server's ([`api_key`]) or a
+//!   user's; JSON in and out; secrets are write-only. Starting an OAuth 2.0 authorization is
+//!   one of them: whoever approves on Atlassian's page binds the connection, so no
+//!   unauthenticated route starts one.
+//! - `/connection/oauth2callback`: no key, the single-use `state` guards it; a signed-in
+//!   browser goes back to the connection's panel, others get a small page.
 //! - `/healthz`, `/readyz`: no key, no data.
 //!
+//! Every response carries the security headers of `headers` (CSP, framing, referrer policy).
 //! Handlers are thin: extract, call [`jiralink_app::App`], map the result.
 
 mod api;
 pub mod api_key;
 mod error;
+mod headers;
+mod metrics;
 mod oauth;
+mod openapi;
+mod session;
+mod ui;
 
 use std::sync::Arc;
 
@@ -23,9 +33,11 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use jiralink_app::{Actor, App};
-use jiralink_domain::AuditSource;
+use jiralink_app::App;
 
+pub use self::metrics::{
+    HTTP_REQUEST_DURATION_BUCKETS, HTTP_REQUEST_DURATION_SECONDS, describe_metrics,
+};
 pub use api_key::{
     API_KEY_ENV, API_KEY_FILE, ApiKeyHash, ApiKeySource, NewApiKey, load_or_create_api_key,
 };
@@ -36,26 +48,72 @@ pub use oauth::callback_page;
 #[derive(Debug, Clone)]
 pub struct AppState {
     app: App,
+    /// The key created on the first start (or JIRALINK_API_KEY); users' own keys are in
+    /// the store.
     api_key: Arc<ApiKeyHash>,
-    actor: Actor,
+    options: Arc<ServerOptions>,
+}
+
+/// How the server runs beyond the application itself.
+#[derive(Clone, Default)]
+pub struct ServerOptions {
+    /// Set by `jiralink serve --demo`: the simulator's sample credentials, shown on the
+    /// sign-in page.
+    pub demo: Option<DemoInfo>,
+    /// Renders the Prometheus exposition for `/metrics`.
+    pub metrics: Option<Arc<dyn Fn() -> String + Send + Sync>>,
+}
+
+impl std::fmt::Debug for ServerOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerOptions")
+            .field("demo", &self.demo)
+            .field("metrics", &self.metrics.is_some())
+            .finish()
+    }
+}
+
+/// Sample credentials of the demo simulator. They open nothing but the simulator running
+/// in the same process, which is why they may be shown.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DemoInfo {
+    /// e.g. `http://127.0.0.1:PORT/site/demo`
+    pub site_url: String,
+    /// What to type in the Subdomain field, e.g. `demo`.
+    pub subdomain: String,
+    pub email: String,
+    pub api_token: String,
+    /// The name of the OAuth 2.0 client resource created for the demo (if any).
+    pub oauth_client_name: Option<String>,
+    pub client_id: String,
+    pub client_secret: String,
+    /// The demo's administrator, so a newcomer can sign in.
+    pub admin_username: String,
+    pub admin_password: String,
 }
 
 impl AppState {
-    /// Requests to `/v1` must present the key whose hash is `api_key`; their changes are
-    /// audited as made by the API.
+    /// Requests to `/v1` must present the key whose hash is `api_key` (or a user's key).
     pub fn new(app: App, api_key: ApiKeyHash) -> Self {
         Self {
             app,
             api_key: Arc::new(api_key),
-            actor: Actor {
-                name: "api key".to_owned(),
-                source: AuditSource::Api,
-            },
+            options: Arc::new(ServerOptions::default()),
         }
+    }
+
+    #[must_use]
+    pub fn with_options(mut self, options: ServerOptions) -> Self {
+        self.options = Arc::new(options);
+        self
     }
 
     pub fn app(&self) -> &App {
         &self.app
+    }
+
+    pub fn options(&self) -> &ServerOptions {
+        &self.options
     }
 }
 
@@ -65,7 +123,18 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(oauth::routes())
+        .merge(session::routes(state.clone()))
+        .merge(ui::routes(state.clone()))
+        .merge(metrics::routes())
         .nest("/v1", api::routes(state.clone()))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track_requests,
+        ))
+        .layer(axum::middleware::map_response_with_state(
+            state.clone(),
+            headers::security_headers,
+        ))
         .layer(axum::middleware::map_response(common_headers))
         .with_state(state)
 }
