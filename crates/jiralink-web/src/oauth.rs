@@ -1,17 +1,25 @@
 //! The route a browser comes back to after authorizing an OAuth 2.0 connection.
 //!
-//! Authorizations start only behind the API key (`POST /v1/connections/{id}/authorize`) or
-//! from the CLI on the same data directory. `/connection/oauth2callback` hands the callback's
-//! query to [`App::complete_authorization`](jiralink_app::App::complete_authorization), which
-//! checks the single-use `state`; it answers with a self-contained page and never redirects,
-//! whatever the query says.
+//! `/connection/oauth2callback` hands the callback's query to
+//! [`App::complete_authorization`](jiralink_app::App::complete_authorization), which checks the
+//! single-use `state`. What the browser gets next depends on who it is:
+//! - signed in to jiralink (a valid session cookie; SameSite=Lax lets it ride along on
+//!   Atlassian's redirect): a `303` to the connection's panel, `/connections/{id}/edit`, with
+//!   `?authorized=1` or `?authorization_failed=<error code>`. The target is always built here
+//!   from the connection's id, never taken from the query, so the callback cannot be turned
+//!   into an open redirect. When the connection is unknown (a bad `state`), the plain page.
+//! - not signed in (the authorization was started from the API or the CLI): a small
+//!   self-contained page saying what happened.
+//!
+//! Either way the answer is `Referrer-Policy: no-referrer` and `no-store`: the URL holds the
+//! authorization code. The audit log names the signed-in user, or "browser" without a session.
 
 use axum::Router;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use jiralink_app::{Actor, CallbackParams, GrantedSite};
+use jiralink_app::{Actor, AppError, CallbackParams, GrantedSite};
 use jiralink_domain::AuditSource;
 
 use crate::AppState;
@@ -27,31 +35,82 @@ fn no_choice(_: &[GrantedSite]) -> Option<usize> {
     None
 }
 
-async fn callback(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+/// The connection an authorization error is about, when the error names one.
+fn failed_connection(error: &AppError) -> Option<&str> {
+    match error {
+        AppError::AuthorizationDenied { name, .. }
+        | AppError::OAuthProviderUnavailable { name, .. }
+        | AppError::OAuthProviderError { name, .. }
+        | AppError::SiteNotGranted { name, .. }
+        | AppError::SiteChoiceNeeded { name, .. } => Some(name),
+        _ => None,
+    }
+}
+
+/// The connection's panel with `query`, when the connection (still) exists.
+async fn panel(state: &AppState, connection: &str, query: &str) -> Option<Response> {
+    let found = state.app.find_connection(connection).await.ok()?;
+    let mut res = Redirect::to(&format!("/connections/{}/edit?{query}", found.id)).into_response();
+    set_private(res.headers_mut());
+    Some(res)
+}
+
+async fn callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     let params = CallbackParams::from_query(query.as_deref().unwrap_or_default());
-    let actor = Actor {
-        name: "browser".to_owned(),
-        source: AuditSource::Ui,
-    };
+    let user = crate::session::current_user(&state, &headers).await;
+    let actor = user.as_ref().map_or_else(
+        || Actor {
+            name: "browser".to_owned(),
+            source: AuditSource::Ui,
+        },
+        crate::session::CurrentUser::actor,
+    );
     match state
         .app
         .complete_authorization(&params, &no_choice, &actor)
         .await
     {
-        Ok(o) => callback_page(
-            StatusCode::OK,
-            "Connection authorized",
-            &format!(
-                "The connection {} is authorized for {}. You can close this window.",
-                o.connection, o.site_url
-            ),
-        ),
+        Ok(o) => {
+            if user.is_some()
+                && let Some(res) = panel(&state, &o.connection, "authorized=1").await
+            {
+                return res;
+            }
+            callback_page(
+                StatusCode::OK,
+                "Connection authorized",
+                &format!(
+                    "The connection {} is authorized for {}. You can close this window.",
+                    o.connection, o.site_url
+                ),
+            )
+        }
         Err(e) => {
+            if user.is_some()
+                && let Some(name) = failed_connection(&e)
+                && let Some(res) =
+                    panel(&state, name, &format!("authorization_failed={}", e.code())).await
+            {
+                return res;
+            }
             let status =
                 StatusCode::from_u16(e.error_code().http_status).unwrap_or(StatusCode::BAD_REQUEST);
             callback_page(status, "Authorization failed", &e.to_string())
         }
     }
+}
+
+/// The callback's URL holds the authorization code: never send it on, never cache it.
+fn set_private(h: &mut HeaderMap) {
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
 
 fn escape(text: &str) -> String {
@@ -84,11 +143,7 @@ pub fn callback_page(status: StatusCode, title: &str, message: &str) -> Response
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    set_private(h);
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'; form-action 'none'"),

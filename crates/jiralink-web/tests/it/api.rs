@@ -1,34 +1,164 @@
-//! The `/v1` REST API: the key is required everywhere, CRUD round trips, write-only secrets,
-//! and the application's error codes.
+//! The `/v1` REST API: a key on every route, every route answering with bodies that match the
+//! OpenAPI document, write-only secrets, and the stable error codes.
+//!
+//! Every call here goes through [`Api::call`], which checks the response against the
+//! document's schema for that operation and status, and that no planted secret comes back.
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
 
 use axum::http::{Method, StatusCode, header};
+use jiralink_app::Actor;
+use jiralink_domain::AuditSource;
 use pretty_assertions::assert_eq;
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::{KEY, call, fixture};
+use crate::{Fixture, KEY, Reply, call, fixture};
 
+/// Planted secrets: none may appear in any response.
 const TOKEN: &str = "CANARY-api-token-5d1c9e";
 const CLIENT_SECRET: &str = "CANARY-client-secret-77ab30";
 
-/// Every `/v1` route, with a path that would otherwise reach a handler.
-const ROUTES: [(&str, &str); 14] = [
-    ("GET", "/v1/connections"),
-    ("POST", "/v1/connections"),
-    ("GET", "/v1/connections/x"),
-    ("PUT", "/v1/connections/x"),
-    ("DELETE", "/v1/connections/x"),
-    ("POST", "/v1/connections/x/test"),
-    ("POST", "/v1/connections/x/authorize"),
-    ("GET", "/v1/connections/x/http-view"),
-    ("GET", "/v1/connections/x/audit"),
-    ("GET", "/v1/oauth-clients"),
-    ("POST", "/v1/oauth-clients"),
-    ("GET", "/v1/oauth-clients/x"),
-    ("PUT", "/v1/oauth-clients/x"),
-    ("DELETE", "/v1/oauth-clients/x"),
-];
+struct Api {
+    f: Fixture,
+    doc: Value,
+    /// Operations called so far, as `(METHOD, template)`.
+    seen: Mutex<BTreeSet<(String, String)>>,
+    /// Secrets sent in requests, which no response may contain.
+    secrets: Vec<String>,
+}
 
-fn basic(name: &str, email: &str, token: Option<&str>) -> serde_json::Value {
+impl Api {
+    async fn new() -> Api {
+        let f = fixture().await;
+        let r = call(&f.router, Method::GET, "/v1/openapi.json", None, Some(KEY)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert!(
+            r.headers[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json")
+        );
+        let doc = r.json();
+        let secrets = vec![
+            TOKEN.to_owned(),
+            CLIENT_SECRET.to_owned(),
+            f.sim.samples().api_token.clone(),
+        ];
+        let api = Api {
+            f,
+            doc,
+            seen: Mutex::default(),
+            secrets,
+        };
+        api.check(&Method::GET, "/v1/openapi.json", &r);
+        api
+    }
+
+    /// Every operation of the document, as `(METHOD, template)`.
+    fn operations(&self) -> BTreeSet<(String, String)> {
+        let mut ops = BTreeSet::new();
+        for (path, item) in self.doc["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                ops.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+        ops
+    }
+
+    /// Calls `template` (with `{id}` replaced by `id`, and `query` appended) with the key and
+    /// checks the answer against the document.
+    async fn call(
+        &self,
+        method: Method,
+        template: &str,
+        id: Option<&str>,
+        query: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut path = match id {
+            Some(id) => template.replace("{id}", &encode(id)),
+            None => template.to_owned(),
+        };
+        path.push_str(query);
+        let r = call(&self.f.router, method.clone(), &path, body, Some(KEY)).await;
+        self.check(&method, template, &r);
+        r
+    }
+
+    /// The body matches the schema of the documented response for its status, and holds no
+    /// planted secret.
+    fn check(&self, method: &Method, template: &str, r: &Reply) {
+        let at = format!("{method} {template} → {}", r.status);
+        for secret in &self.secrets {
+            assert!(
+                !r.text.contains(secret.as_str()),
+                "{at}: a secret came back"
+            );
+            for (name, value) in &r.headers {
+                assert!(
+                    !value.to_str().unwrap_or_default().contains(secret.as_str()),
+                    "{at}: a secret in {name}"
+                );
+            }
+        }
+        self.seen
+            .lock()
+            .unwrap()
+            .insert((method.to_string(), template.to_owned()));
+        let op = &self.doc["paths"][template][method.as_str().to_lowercase()];
+        assert!(op.is_object(), "{at}: not in the document");
+        let responses = &op["responses"];
+        let mut response = responses
+            .get(r.status.as_str())
+            .or_else(|| responses.get("default"))
+            .unwrap_or_else(|| panic!("{at}: status not documented"));
+        if let Some(target) = response["$ref"].as_str() {
+            response = self.doc.pointer(target.trim_start_matches('#')).unwrap();
+        }
+        let Some(schema) = response
+            .get("content")
+            .map(|c| &c["application/json"]["schema"])
+        else {
+            assert!(r.text.is_empty(), "{at}: a body where none is documented");
+            return;
+        };
+        let mut schema = schema.clone();
+        schema["components"] = self.doc["components"].clone();
+        let validator = jsonschema::draft202012::options()
+            .should_validate_formats(true)
+            .build(&schema)
+            .unwrap_or_else(|e| panic!("{at}: schema does not compile: {e}"));
+        let instance = r.json();
+        let errors: Vec<String> = validator
+            .iter_errors(&instance)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{at}: the body does not match the document:\n{}\n{}",
+            errors.join("\n"),
+            r.text
+        );
+        if !r.status.is_success() {
+            assert!(
+                r.headers[header::CONTENT_TYPE]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("application/json"),
+                "{at}"
+            );
+        }
+    }
+}
+
+fn encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+fn basic(name: &str, email: &str, token: Option<&str>) -> Value {
     let mut body = json!({
         "name": name,
         "apiType": "cloud-platform",
@@ -42,26 +172,68 @@ fn basic(name: &str, email: &str, token: Option<&str>) -> serde_json::Value {
     body
 }
 
+fn code(r: &Reply) -> String {
+    r.json()["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+const C: &str = "/v1/connections";
+const C_ID: &str = "/v1/connections/{id}";
+const CLIENTS: &str = "/v1/oauth-clients";
+const CLIENT_ID: &str = "/v1/oauth-clients/{id}";
+
 #[tokio::test]
-async fn every_v1_route_answers_401_without_a_valid_key() {
-    let f = fixture().await;
-    for (method, path) in ROUTES {
+async fn every_route_needs_a_valid_key() {
+    let api = Api::new().await;
+    let f = &api.f;
+    // A user's own key works until it is revoked.
+    let admin = Actor {
+        name: "admin".to_owned(),
+        source: AuditSource::Cli,
+    };
+    f.app
+        .create_user(
+            "scripts",
+            &jiralink_vault::Password::new("a long enough password 1"),
+            false,
+            &admin,
+        )
+        .await
+        .unwrap();
+    let created = f.app.create_api_key("scripts", "ci", &admin).await.unwrap();
+    let user_key = created.key.expose().to_owned();
+    let r = call(&f.router, Method::GET, C, None, Some(&user_key)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    f.app
+        .revoke_api_key(&created.view.id.to_string(), &admin)
+        .await
+        .unwrap();
+
+    let operations = api.operations();
+    assert_eq!(operations.len(), 21, "{operations:?}");
+    for (method, template) in &operations {
         let method: Method = method.parse().unwrap();
-        for key in [None, Some("wrong-key"), Some("")] {
-            let r = call(&f.router, method.clone(), path, Some(json!({})), key).await;
+        let path = template.replace("{id}", "x");
+        for key in [None, Some("wrong-key"), Some(""), Some(user_key.as_str())] {
+            let r = call(&f.router, method.clone(), &path, Some(json!({})), key).await;
             assert_eq!(
                 r.status,
                 StatusCode::UNAUTHORIZED,
-                "{method} {path} {key:?}"
+                "{method} {path} {}",
+                key.map_or("no key", |_| "a key")
             );
-            assert_eq!(r.json()["error"]["code"], "unauthorized", "{method} {path}");
+            assert_eq!(code(&r), "unauthorized", "{method} {path}");
             assert!(r.headers.contains_key(header::WWW_AUTHENTICATE));
+            assert!(!r.text.contains(&user_key));
+            api.check(&method, template, &r);
         }
     }
     // Not the key sent with another scheme either.
     let res = {
         use tower::ServiceExt as _;
-        let req = axum::http::Request::get("/v1/connections")
+        let req = axum::http::Request::get(C)
             .header(header::AUTHORIZATION, format!("Basic {KEY}"))
             .body(axum::body::Body::empty())
             .unwrap();
@@ -80,284 +252,565 @@ async fn every_v1_route_answers_401_without_a_valid_key() {
     assert_eq!(ready.json()["status"], "ready");
 }
 
+/// Calls every operation of the document with the key, against the simulator, and checks
+/// each real body against the document.
 #[tokio::test]
-async fn connection_round_trip_never_shows_the_token() {
-    let f = fixture().await;
-    let email = f.sim.samples().email.clone();
-    let r = call(
-        &f.router,
-        Method::POST,
-        "/v1/connections",
-        Some(basic("Jira demo", &email, Some(TOKEN))),
-        Some(KEY),
-    )
-    .await;
+async fn every_route_answers_as_the_document_says() {
+    let api = Api::new().await;
+    let email = api.f.sim.samples().email.clone();
+    let real_token = api.f.sim.samples().api_token.clone();
+
+    let r = api
+        .call(
+            Method::POST,
+            C,
+            None,
+            "",
+            Some(basic("Jira demo", &email, Some(&real_token))),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    assert!(!r.text.contains(TOKEN));
     let created = r.json();
     let id = created["id"].as_str().unwrap().to_owned();
     assert_eq!(created["apiToken"]["set"], true);
-    assert!(created["apiToken"]["updatedAt"].is_string());
-    assert_eq!(created["state"]["status"], "untested", "{}", r.text);
+    assert_eq!(created["state"]["status"], "untested");
+    assert_eq!(created["rateLimitAutoRecover"], true);
+    assert_eq!(created["rateLimitMaxRetries"], 4);
 
-    let list = call(&f.router, Method::GET, "/v1/connections", None, Some(KEY)).await;
-    assert_eq!(list.status, StatusCode::OK);
+    let list = api.call(Method::GET, C, None, "", None).await;
     assert_eq!(list.json().as_array().unwrap().len(), 1);
-    let by_name = call(
-        &f.router,
-        Method::GET,
-        "/v1/connections/jira%20demo",
-        None,
-        Some(KEY),
-    )
-    .await;
+    let by_name = api
+        .call(Method::GET, C_ID, Some("JIRA demo"), "", None)
+        .await;
     assert_eq!(by_name.json()["id"], json!(id));
 
-    // A replace without the token is refused by the app's validation.
-    let path = format!("/v1/connections/{id}");
-    let r = call(
-        &f.router,
-        Method::PUT,
-        &path,
-        Some(basic("Jira demo", &email, None)),
-        Some(KEY),
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert_eq!(r.json()["error"]["code"], "validation_failed");
-    assert_eq!(r.json()["error"]["retryable"], false);
-
-    let token = f.sim.samples().api_token.clone();
-    let mut replacement = basic("Jira renamed", &email, Some(&token));
-    replacement["concurrencyLevel"] = json!(5);
-    let r = call(&f.router, Method::PUT, &path, Some(replacement), Some(KEY)).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    assert!(!r.text.contains(&token));
-    assert_eq!(r.json()["name"], "Jira renamed");
-    assert_eq!(r.json()["concurrencyLevel"], 5);
-    assert!(r.json()["notices"].is_array());
-
-    let r = call(
-        &f.router,
-        Method::POST,
-        &format!("{path}/test"),
-        None,
-        Some(KEY),
-    )
-    .await;
+    // An unsaved document: passes, and is not stored.
+    let r = api
+        .call(
+            Method::POST,
+            "/v1/connections/test",
+            None,
+            "",
+            Some(basic("Draft", &email, Some(&real_token))),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.json()["result"], "passed", "{}", r.text);
-    assert!(!r.text.contains(&token));
-    let shown = call(&f.router, Method::GET, &path, None, Some(KEY)).await;
-    assert_eq!(shown.json()["state"]["status"], "online");
-
-    let view = call(
-        &f.router,
-        Method::GET,
-        &format!("{path}/http-view"),
-        None,
-        Some(KEY),
-    )
-    .await;
-    assert_eq!(view.status, StatusCode::OK);
-    assert!(view.json()["baseUri"].is_string(), "{}", view.text);
-    assert!(!view.text.contains(&token));
-
-    let r = call(&f.router, Method::DELETE, &path, None, Some(KEY)).await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT);
-    let gone = call(&f.router, Method::GET, &path, None, Some(KEY)).await;
-    assert_eq!(gone.status, StatusCode::NOT_FOUND);
-    assert_eq!(gone.json()["error"]["code"], "connection_not_found");
-
-    // The audit trail outlives the connection and names the API as the source.
-    let audit = call(
-        &f.router,
-        Method::GET,
-        &format!("{path}/audit"),
-        None,
-        Some(KEY),
-    )
-    .await;
-    assert_eq!(audit.status, StatusCode::OK, "{}", audit.text);
-    let entries = audit.json();
-    let entries = entries.as_array().unwrap();
-    assert_eq!(entries.len(), 3, "{}", audit.text);
-    assert!(
-        entries.iter().all(|e| e["source"] == "api"),
-        "{}",
-        audit.text
-    );
-    for secret in [TOKEN, token.as_str()] {
-        assert!(!audit.text.contains(secret));
-    }
-}
-
-#[tokio::test]
-async fn errors_carry_the_stable_codes_and_never_echo_values() {
-    let f = fixture().await;
-    let body = basic("Dup", "me@example.com", Some(TOKEN));
-    let first = call(
-        &f.router,
-        Method::POST,
-        "/v1/connections",
-        Some(body.clone()),
-        Some(KEY),
-    )
-    .await;
-    assert_eq!(first.status, StatusCode::CREATED);
-    let again = call(
-        &f.router,
-        Method::POST,
-        "/v1/connections",
-        Some(body),
-        Some(KEY),
-    )
-    .await;
-    // The app reports a taken name with the other validation problems.
-    assert_eq!(again.status, StatusCode::BAD_REQUEST, "{}", again.text);
-    assert_eq!(again.json()["error"]["code"], "validation_failed");
-    assert!(again.text.contains("already named"), "{}", again.text);
-
-    let mut wrong_type = basic("Other", "me@example.com", None);
-    wrong_type["scopes"] = json!(TOKEN);
-    let r = call(
-        &f.router,
-        Method::POST,
-        "/v1/connections",
-        Some(wrong_type),
-        Some(KEY),
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert_eq!(r.json()["error"]["code"], "validation_failed");
-    assert!(!r.text.contains(TOKEN), "{}", r.text);
-    assert!(
-        r.json()["error"]["message"]
-            .as_str()
+    assert_eq!(r.json()["state"], Value::Null);
+    let r = api
+        .call(
+            Method::POST,
+            "/v1/connections/test",
+            None,
+            "",
+            Some(basic("Draft", &email, Some(TOKEN))),
+        )
+        .await;
+    assert_eq!(r.json()["result"], "failed", "{}", r.text);
+    assert_eq!(r.json()["failure"]["kind"], "wrong_credentials");
+    assert_eq!(
+        api.call(Method::GET, C, None, "", None)
+            .await
+            .json()
+            .as_array()
             .unwrap()
-            .contains("scopes")
+            .len(),
+        1
     );
+    // An edit of a saved connection keeps its own name.
+    let same_name = basic("Jira demo", &email, Some(&real_token));
+    let r = api
+        .call(
+            Method::POST,
+            "/v1/connections/test",
+            None,
+            "",
+            Some(same_name.clone()),
+        )
+        .await;
+    assert_eq!(code(&r), "validation_failed", "{}", r.text);
+    assert_eq!(r.json()["error"]["fields"][0]["field"], "name");
+    let r = api
+        .call(
+            Method::POST,
+            "/v1/connections/test",
+            None,
+            &format!("?connection={id}"),
+            Some(same_name),
+        )
+        .await;
+    assert_eq!(r.json()["result"], "passed", "{}", r.text);
 
-    let mut unknown = basic("Other", "me@example.com", None);
-    unknown["password"] = json!("x");
-    let r = call(
-        &f.router,
-        Method::POST,
-        "/v1/connections",
-        Some(unknown),
-        Some(KEY),
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert!(r.text.contains("password"), "{}", r.text);
-
-    let r = call(
-        &f.router,
-        Method::POST,
-        "/v1/connections",
-        Some(json!({"name": "Incomplete", "apiToken": TOKEN})),
-        Some(KEY),
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert_eq!(r.json()["error"]["code"], "validation_failed");
-    assert!(!r.text.contains(TOKEN));
-
-    let r = call(&f.router, Method::GET, "/v1/nothing-here", None, Some(KEY)).await;
-    assert_eq!(r.status, StatusCode::NOT_FOUND);
-    assert_eq!(r.json()["error"]["code"], "not_found");
-    let r = call(
-        &f.router,
-        Method::GET,
-        "/v1/oauth-clients/nope",
-        None,
-        Some(KEY),
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::NOT_FOUND);
-    assert_eq!(r.json()["error"]["code"], "oauth_client_not_found");
-}
-
-#[tokio::test]
-async fn oauth_client_round_trip_keeps_the_secret_write_only() {
-    let f = fixture().await;
-    let r = call(
-        &f.router,
-        Method::POST,
-        "/v1/oauth-clients",
-        Some(json!({"name": "Atlassian app", "clientId": "abc123", "clientSecret": CLIENT_SECRET})),
-        Some(KEY),
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    assert!(!r.text.contains(CLIENT_SECRET));
-    let client = r.json();
-    assert_eq!(client["clientSecret"]["set"], true);
-    assert!(
-        client["callbackUrl"]
-            .as_str()
-            .unwrap()
-            .ends_with("/connection/oauth2callback")
-    );
-    let path = format!("/v1/oauth-clients/{}", client["id"].as_str().unwrap());
-
-    let r = call(
-        &f.router,
-        Method::PUT,
-        &path,
-        Some(json!({"name": "Atlassian app", "clientId": "abc124"})),
-        Some(KEY),
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
-    assert_eq!(r.json()["error"]["code"], "validation_failed");
-    let r = call(
-        &f.router,
-        Method::PUT,
-        &path,
-        Some(json!({"name": "Atlassian app", "clientId": "abc124", "clientSecret": CLIENT_SECRET})),
-        Some(KEY),
-    )
-    .await;
+    // Debugger on, a test recorded, the log read, cleared, off.
+    let r = api
+        .call(
+            Method::POST,
+            "/v1/connections/{id}/debug",
+            Some(&id),
+            "",
+            Some(json!({"minutes": 15})),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    assert_eq!(r.json()["clientId"], "abc124");
+    assert_eq!(r.json()["debugUntil"], "2026-01-02T03:19:05Z");
+    let r = api
+        .call(
+            Method::POST,
+            "/v1/connections/{id}/test",
+            Some(&id),
+            "",
+            None,
+        )
+        .await;
+    assert_eq!(r.json()["result"], "passed", "{}", r.text);
+    assert_eq!(r.json()["state"]["status"], "online");
+    let log = api
+        .call(
+            Method::GET,
+            "/v1/connections/{id}/debug-log",
+            Some(&id),
+            "",
+            None,
+        )
+        .await;
+    assert_eq!(log.json()["recording"], true);
+    assert!(!log.json()["lines"].as_array().unwrap().is_empty());
+    assert!(log.text.contains("Basic ********"), "{}", log.text);
+    let cleared = api
+        .call(
+            Method::DELETE,
+            "/v1/connections/{id}/debug-log",
+            Some(&id),
+            "",
+            None,
+        )
+        .await;
+    assert!(cleared.json()["deleted"].as_u64().unwrap() >= 2);
+    let stopped = api
+        .call(
+            Method::DELETE,
+            "/v1/connections/{id}/debug",
+            Some(&id),
+            "",
+            None,
+        )
+        .await;
+    assert_eq!(stopped.json()["debugUntil"], "2026-01-02T03:04:05Z");
+    let r = api
+        .call(
+            Method::POST,
+            "/v1/connections/{id}/debug",
+            Some(&id),
+            "",
+            Some(json!({"minutes": 20})),
+        )
+        .await;
+    assert_eq!(code(&r), "validation_failed", "{}", r.text);
 
+    let view = api
+        .call(
+            Method::GET,
+            "/v1/connections/{id}/http-view",
+            Some(&id),
+            "",
+            None,
+        )
+        .await;
+    assert_eq!(view.json()["rateLimit"]["autoRecover"], true);
+    let usage = api
+        .call(
+            Method::GET,
+            "/v1/connections/{id}/usage",
+            Some(&id),
+            "",
+            None,
+        )
+        .await;
+    assert_eq!(usage.json(), json!({"exports": [], "imports": []}));
+
+    // Rate-limit handling is set through the API and shown everywhere.
+    let mut replacement = basic("Jira renamed", &email, Some(&real_token));
+    replacement["concurrencyLevel"] = json!(5);
+    replacement["rateLimitAutoRecover"] = json!(false);
+    replacement["rateLimitMaxRetries"] = json!(2);
+    let r = api
+        .call(Method::PUT, C_ID, Some(&id), "", Some(replacement))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let saved = r.json();
+    assert_eq!(saved["name"], "Jira renamed");
+    assert_eq!(
+        (
+            &saved["concurrencyLevel"],
+            &saved["rateLimitAutoRecover"],
+            &saved["rateLimitMaxRetries"]
+        ),
+        (&json!(5), &json!(false), &json!(2))
+    );
+    let view = api
+        .call(
+            Method::GET,
+            "/v1/connections/{id}/http-view",
+            Some(&id),
+            "",
+            None,
+        )
+        .await;
+    assert_eq!(
+        view.json()["rateLimit"],
+        json!({"failStatusCode": 429, "retryHeader": "Retry-After", "autoRecover": false, "maxRetries": 2})
+    );
+
+    // OAuth 2.0: a client, a connection using it, its authorization start.
+    let r = api
+        .call(
+            Method::POST,
+            CLIENTS,
+            None,
+            "",
+            Some(json!({"name": "Atlassian app", "clientId": api.f.sim.samples().oauth_client_id, "clientSecret": CLIENT_SECRET})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.json()["clientSecret"]["set"], true);
+    let client = r.json()["id"].as_str().unwrap().to_owned();
+    let r = api
+        .call(
+            Method::PUT,
+            CLIENT_ID,
+            Some(&client),
+            "",
+            Some(json!({"name": "Atlassian app", "clientId": api.f.sim.samples().oauth_client_id, "clientSecret": CLIENT_SECRET})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = api.call(Method::GET, CLIENTS, None, "", None).await;
+    assert_eq!(r.json().as_array().unwrap().len(), 1);
+    let r = api
+        .call(Method::GET, CLIENT_ID, Some("atlassian APP"), "", None)
+        .await;
+    assert_eq!(r.json()["id"], json!(client));
     let oauth = json!({
         "name": "Jira OAuth", "apiType": "cloud-platform", "subdomain": "demo",
         "authType": "oauth2", "oauthClient": "Atlassian app", "scopes": ["read:jira-work"],
     });
-    let r = call(
-        &f.router,
-        Method::POST,
-        "/v1/connections",
-        Some(oauth),
-        Some(KEY),
-    )
-    .await;
+    let r = api.call(Method::POST, C, None, "", Some(oauth)).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    let connection = format!("/v1/connections/{}", r.json()["id"].as_str().unwrap());
     assert_eq!(r.json()["state"]["status"], "needs_authorization");
-
-    let r = call(&f.router, Method::DELETE, &path, None, Some(KEY)).await;
+    let oauth_id = r.json()["id"].as_str().unwrap().to_owned();
+    let r = api
+        .call(
+            Method::POST,
+            "/v1/connections/{id}/authorize",
+            Some(&oauth_id),
+            "",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(
+        r.json()["authorizationUrl"]
+            .as_str()
+            .unwrap()
+            .starts_with(api.f.sim.auth_server().as_str())
+    );
+    let r = api
+        .call(
+            Method::POST,
+            "/v1/connections/{id}/authorize",
+            Some(&id),
+            "",
+            None,
+        )
+        .await;
+    assert_eq!(code(&r), "validation_failed", "{}", r.text);
+    let r = api
+        .call(Method::DELETE, CLIENT_ID, Some(&client), "", None)
+        .await;
     assert_eq!(r.status, StatusCode::CONFLICT);
-    assert_eq!(r.json()["error"]["code"], "oauth_client_in_use");
+    assert_eq!(code(&r), "oauth_client_in_use");
 
-    let list = call(&f.router, Method::GET, "/v1/oauth-clients", None, Some(KEY)).await;
-    assert_eq!(list.json()[0]["usedBy"], json!(["Jira OAuth"]));
-    assert!(!list.text.contains(CLIENT_SECRET));
+    // Deletes, and the audit trail that outlives them.
+    for target in [&oauth_id, &id] {
+        let r = api.call(Method::DELETE, C_ID, Some(target), "", None).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT);
+    }
+    let r = api
+        .call(Method::DELETE, CLIENT_ID, Some(&client), "", None)
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let audit = api
+        .call(
+            Method::GET,
+            "/v1/connections/{id}/audit",
+            Some(&id),
+            "",
+            None,
+        )
+        .await;
+    let entries = audit.json();
+    let entries = entries.as_array().unwrap();
+    assert_eq!(entries.len(), 3, "{}", audit.text);
+    assert!(entries.iter().all(|e| e["source"] == "api"));
+    let update = &entries[1]["changes"];
+    for field in ["rate_limit_auto_recover", "rate_limit_max_retries"] {
+        assert!(
+            update
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["field"] == field),
+            "{field}: {update}"
+        );
+    }
 
+    // Every route answers a missing resource with its code.
+    for (method, template) in api.operations() {
+        if !template.contains("{id}") {
+            continue;
+        }
+        let method: Method = method.parse().unwrap();
+        let body = match (method.clone(), template.as_str()) {
+            (Method::PUT, C_ID) => Some(basic("x", &email, Some(TOKEN))),
+            (Method::PUT, CLIENT_ID) => {
+                Some(json!({"name": "x", "clientId": "y", "clientSecret": CLIENT_SECRET}))
+            }
+            (Method::POST, "/v1/connections/{id}/debug") => Some(json!({"minutes": 15})),
+            _ => None,
+        };
+        let r = api
+            .call(method.clone(), &template, Some("nope"), "", body)
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{method} {template}");
+        let want = if template.starts_with(CLIENTS) {
+            "oauth_client_not_found"
+        } else {
+            "connection_not_found"
+        };
+        assert_eq!(code(&r), want, "{method} {template}");
+    }
+    let r = api
+        .call(
+            Method::POST,
+            "/v1/connections/test",
+            None,
+            "?connection=nope",
+            Some(basic("x", &email, Some(TOKEN))),
+        )
+        .await;
+    assert_eq!(code(&r), "connection_not_found");
+
+    let seen = api.seen.lock().unwrap().clone();
+    let missing: Vec<_> = api.operations().difference(&seen).cloned().collect();
+    assert!(missing.is_empty(), "not exercised: {missing:?}");
+}
+
+#[tokio::test]
+async fn a_replace_without_the_secret_is_refused_and_changes_nothing() {
+    let api = Api::new().await;
+    let r = api
+        .call(
+            Method::POST,
+            C,
+            None,
+            "",
+            Some(basic("Jira", "me@example.com", Some(TOKEN))),
+        )
+        .await;
+    let before = r.json();
+    let id = before["id"].as_str().unwrap().to_owned();
+    let mut edit = basic("Jira renamed", "me@example.com", None);
+    edit["concurrencyLevel"] = json!(3);
+    let r = api.call(Method::PUT, C_ID, Some(&id), "", Some(edit)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(code(&r), "validation_failed");
+    assert_eq!(r.json()["error"]["retryable"], false);
     assert_eq!(
-        call(&f.router, Method::DELETE, &connection, None, Some(KEY))
-            .await
-            .status,
-        StatusCode::NO_CONTENT
+        r.json()["error"]["fields"],
+        json!([{"field": "api_token", "message": r.json()["error"]["fields"][0]["message"]}])
     );
-    assert_eq!(
-        call(&f.router, Method::DELETE, &path, None, Some(KEY))
-            .await
-            .status,
-        StatusCode::NO_CONTENT
+    let message = r.json()["error"]["fields"][0]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(message.contains("entered again"), "{message}");
+    let after = api
+        .call(Method::GET, C_ID, Some(&id), "", None)
+        .await
+        .json();
+    let mut unchanged = before.clone();
+    unchanged.as_object_mut().unwrap().remove("notices");
+    assert_eq!(after, unchanged);
+    let audit = api
+        .call(
+            Method::GET,
+            "/v1/connections/{id}/audit",
+            Some(&id),
+            "",
+            None,
+        )
+        .await;
+    assert_eq!(audit.json().as_array().unwrap().len(), 1);
+
+    let r = api
+        .call(
+            Method::POST,
+            CLIENTS,
+            None,
+            "",
+            Some(json!({"name": "App", "clientId": "abc123", "clientSecret": CLIENT_SECRET})),
+        )
+        .await;
+    let client = r.json();
+    let client_id = client["id"].as_str().unwrap().to_owned();
+    let r = api
+        .call(
+            Method::PUT,
+            CLIENT_ID,
+            Some(&client_id),
+            "",
+            Some(json!({"name": "App", "clientId": "abc124"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(r.json()["error"]["fields"][0]["field"], "client_secret");
+    assert!(
+        r.json()["error"]["fields"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("entered again")
     );
-    let gone = call(&f.router, Method::GET, &path, None, Some(KEY)).await;
-    assert_eq!(gone.json()["error"]["code"], "oauth_client_not_found");
+    let shown = api
+        .call(Method::GET, CLIENT_ID, Some(&client_id), "", None)
+        .await;
+    assert_eq!(shown.json()["clientId"], "abc123");
+    assert_eq!(shown.json()["clientSecret"], client["clientSecret"]);
+}
+
+#[tokio::test]
+async fn bad_requests_get_their_codes_and_never_echo_values() {
+    let api = Api::new().await;
+    let f = &api.f;
+    let body = basic("Dup", "me@example.com", Some(TOKEN));
+    let first = api
+        .call(Method::POST, C, None, "", Some(body.clone()))
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    // A taken name is reported with the other validation problems.
+    let again = api.call(Method::POST, C, None, "", Some(body)).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST, "{}", again.text);
+    assert_eq!(code(&again), "validation_failed");
+    assert!(again.text.contains("already named"), "{}", again.text);
+
+    // A value of the wrong type: its path is named, the value is not repeated.
+    let mut wrong_type = basic("Other", "me@example.com", None);
+    wrong_type["scopes"] = json!(TOKEN);
+    let r = api.call(Method::POST, C, None, "", Some(wrong_type)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(code(&r), "invalid_json");
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("scopes"),
+        "{}",
+        r.text
+    );
+    let mut wrong_switch = basic("Other", "me@example.com", None);
+    wrong_switch["rateLimitAutoRecover"] = json!("sometimes");
+    let r = api
+        .call(Method::POST, C, None, "", Some(wrong_switch))
+        .await;
+    assert_eq!(code(&r), "invalid_json", "{}", r.text);
+
+    let mut unknown = basic("Other", "me@example.com", None);
+    unknown["password"] = json!(TOKEN);
+    let r = api.call(Method::POST, C, None, "", Some(unknown)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(code(&r), "unknown_field");
+    assert!(r.text.contains("password"), "{}", r.text);
+
+    // Validation failures name each field.
+    let mut invalid = json!({"name": "Incomplete", "apiToken": TOKEN, "rateLimitMaxRetries": 11});
+    let r = api
+        .call(Method::POST, C, None, "", Some(invalid.clone()))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(code(&r), "validation_failed");
+    let fields: Vec<String> = r.json()["error"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(fields, ["api_type", "rate_limit_max_retries"], "{}", r.text);
+    invalid["rateLimitMaxRetries"] = json!("4");
+    let r = api.call(Method::POST, C, None, "", Some(invalid)).await;
+    assert_eq!(r.json()["error"]["fields"].as_array().unwrap().len(), 1);
+
+    // Not JSON at all, and JSON without its content type.
+    for (content_type, text, status, want) in [
+        (
+            Some("application/json"),
+            "{\"name\": ",
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+        (
+            Some("text/plain"),
+            "{}",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            None,
+            "{}",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+    ] {
+        use tower::ServiceExt as _;
+        let mut req =
+            axum::http::Request::post(C).header(header::AUTHORIZATION, format!("Bearer {KEY}"));
+        if let Some(ct) = content_type {
+            req = req.header(header::CONTENT_TYPE, ct);
+        }
+        let res = f
+            .router
+            .clone()
+            .oneshot(req.body(axum::body::Body::from(text)).unwrap())
+            .await
+            .unwrap();
+        let status_got = res.status();
+        let headers = res.headers().clone();
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let r = Reply {
+            status: status_got,
+            headers,
+            text: String::from_utf8(bytes.to_vec()).unwrap(),
+        };
+        api.check(&Method::POST, C, &r);
+        assert_eq!((r.status, code(&r).as_str()), (status, want), "{}", r.text);
+    }
+
+    let r = api
+        .call(
+            Method::POST,
+            "/v1/connections/test",
+            None,
+            "?bogus=1",
+            Some(basic("x", "me@example.com", Some(TOKEN))),
+        )
+        .await;
+    assert_eq!(code(&r), "invalid_query", "{}", r.text);
+
+    // Unknown routes and methods answer in the same shape.
+    let r = call(&f.router, Method::GET, "/v1/nothing-here", None, Some(KEY)).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(code(&r), "not_found");
+    let r = call(&f.router, Method::PATCH, C, Some(json!({})), Some(KEY)).await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{}", r.text);
+    assert_eq!(code(&r), "method_not_allowed");
 }

@@ -8,7 +8,12 @@
 )]
 
 mod api;
+mod browser;
+mod metrics;
 mod oauth;
+mod session;
+mod ui_form;
+mod ui_pages;
 
 use std::sync::Arc;
 

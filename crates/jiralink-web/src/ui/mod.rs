@@ -1,0 +1,412 @@
+//! The web UI: server-rendered pages for people signed in with a session.
+//!
+//! Every page route sits behind [`crate::session::require_session`]: without a session a GET
+//! is sent to the sign-in page and anything else gets 401; unsafe methods also need the CSRF
+//! token. [`ROUTES`] lists the page routes so a test can walk them. `/static/…` needs no
+//! session and holds no data.
+//!
+//! Pages share:
+//! - [`Page`]: the fields `templates/base.html` reads (`user`, `is_admin`, `csrf`,
+//!   `notices`). A page struct either has those four fields or holds a `page: Page` and
+//!   derefs to it.
+//! - Notices ("flash" messages) survive one redirect in the short-lived cookie
+//!   `jiralink_notice` (HttpOnly, SameSite=Lax, one minute): [`redirect_with_notice`] sets it
+//!   on a 303, the next HTML page shows it through [`Flash`] and expires it. A cookie rather
+//!   than a query parameter, so nobody can put words on jiralink's pages with a crafted link;
+//!   the text is HTML-escaped like everything else the templates print.
+//! - [`render`], [`error_page`] and [`app_error_page`] turn templates and errors into
+//!   responses.
+
+mod assets;
+mod form;
+mod oauth_clients;
+mod pages;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use jiralink_app::AppError;
+
+use crate::AppState;
+use crate::session::CurrentUser;
+
+/// Every UI route (method, path), for the test that walks them; all sit behind the same
+/// session layer.
+#[cfg(test)]
+pub(crate) const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/"),
+    ("GET", "/connections"),
+    ("POST", "/connections/{id}/test"),
+    ("POST", "/connections/{id}/authorize"),
+    ("GET", "/connections/{id}/delete"),
+    ("POST", "/connections/{id}/delete"),
+    ("GET", "/connections/{id}/audit"),
+    ("GET", "/connections/{id}/debug"),
+    ("POST", "/connections/{id}/debug/start"),
+    ("POST", "/connections/{id}/debug/stop"),
+    ("POST", "/connections/{id}/debug/clear"),
+    // The connection panel.
+    ("GET", "/connections/new"),
+    ("POST", "/connections"),
+    ("POST", "/connections/test"),
+    ("POST", "/connections/http-view"),
+    ("GET", "/connections/{id}/edit"),
+    ("POST", "/connections/{id}"),
+    ("POST", "/connections/{id}/test-draft"),
+    // The OAuth 2.0 client dialog.
+    ("POST", "/oauth-clients"),
+    ("POST", "/oauth-clients/{id}"),
+];
+
+pub(crate) fn routes(state: AppState) -> Router<AppState> {
+    let pages = Router::new()
+        .route("/", get(|| async { Redirect::to("/connections") }))
+        .merge(pages::routes())
+        .merge(form::routes())
+        .merge(oauth_clients::routes())
+        // The last layer added runs first: no notice is read or expired without a session.
+        .route_layer(axum::middleware::from_fn(flash_layer))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state,
+            crate::session::require_session,
+        ));
+    pages.merge(assets::routes())
+}
+
+/// What `templates/base.html` needs on every page.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Page {
+    /// The signed-in user's name.
+    pub(crate) user: Option<String>,
+    pub(crate) is_admin: bool,
+    /// The session's CSRF token, for the hidden `_csrf` field of every form.
+    pub(crate) csrf: String,
+    pub(crate) notices: Vec<String>,
+}
+
+impl Page {
+    /// The base context of a signed-in user's page, with the notices carried over a redirect.
+    pub(crate) fn new(user: &CurrentUser, flash: Flash) -> Self {
+        Self {
+            user: Some(user.username.clone()),
+            is_admin: user.is_admin,
+            csrf: user.csrf_token.clone(),
+            notices: flash.0,
+        }
+    }
+}
+
+/// The name of the cookie carrying notices over one redirect.
+pub(crate) const NOTICE_COOKIE: &str = "jiralink_notice";
+
+/// Notices are short; a cookie this size stays far below every browser's limit.
+const NOTICE_MAX_BYTES: usize = 1500;
+
+/// The notices the previous request left for this page (empty when none). Read from the
+/// `jiralink_notice` cookie; the page that shows them expires the cookie.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Flash(pub(crate) Vec<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Flash {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<Flash>()
+            .cloned()
+            .unwrap_or_else(|| Flash(read_notices(&parts.headers))))
+    }
+}
+
+fn read_notices(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            (name == NOTICE_COOKIE).then_some(value)
+        })
+        .flat_map(|value| url::form_urlencoded::parse(value.as_bytes()))
+        .filter(|(key, value)| key == "n" && !value.trim().is_empty())
+        .map(|(_, value)| value.into_owned())
+        .collect()
+}
+
+/// Reads the notice cookie into [`Flash`] and expires it once an HTML page has shown it.
+async fn flash_layer(mut req: Request, next: Next) -> Response {
+    let notices = read_notices(req.headers());
+    let had_notices = !notices.is_empty();
+    req.extensions_mut().insert(Flash(notices));
+    let mut res = next.run(req).await;
+    let is_html = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    let sets_notice = res
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.starts_with(NOTICE_COOKIE));
+    if had_notices && is_html && !sets_notice {
+        res.headers_mut().append(
+            header::SET_COOKIE,
+            HeaderValue::from_static("jiralink_notice=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"),
+        );
+    }
+    res
+}
+
+/// A `303 See Other` to `to` (a path of this server) carrying `notice` to the next page.
+pub(crate) fn redirect_with_notice(state: &AppState, to: &str, notice: &str) -> Response {
+    let mut value = String::from("n=");
+    value.extend(url::form_urlencoded::byte_serialize(
+        truncate(notice, NOTICE_MAX_BYTES).as_bytes(),
+    ));
+    let secure = if state.app().config().server.base_url.scheme() == "https" {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie =
+        format!("{NOTICE_COOKIE}={value}; Path=/; Max-Age=60; HttpOnly; SameSite=Lax{secure}");
+    let mut res = Redirect::to(to).into_response();
+    match HeaderValue::from_str(&cookie) {
+        Ok(v) => {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+        // Cannot happen: the value is percent-encoded. The redirect still works.
+        Err(e) => tracing::warn!(error = %e, "notice cookie not set"),
+    }
+    res
+}
+
+fn truncate(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// The template as a `200 OK` HTML page.
+pub(crate) fn render<T: Template>(template: &T) -> Response {
+    render_with_status(StatusCode::OK, template)
+}
+
+/// The template as an HTML page with `status`.
+pub(crate) fn render_with_status<T: Template>(status: StatusCode, template: &T) -> Response {
+    match template.render() {
+        Ok(html) => html_response(status, html),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering a page failed");
+            html_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+                 <title>jiralink: error</title></head><body><h1>Something went wrong</h1>\
+                 <p>jiralink could not show this page. The server log has the details.</p>\
+                 </body></html>"
+                    .to_owned(),
+            )
+        }
+    }
+}
+
+fn html_response(status: StatusCode, html: String) -> Response {
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        )],
+        html,
+    )
+        .into_response()
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorTemplate {
+    page: Page,
+    title: String,
+    message: String,
+}
+
+impl std::ops::Deref for ErrorTemplate {
+    type Target = Page;
+    fn deref(&self) -> &Page {
+        &self.page
+    }
+}
+
+/// An HTML error page saying what went wrong and what to do, with a way back.
+pub(crate) fn error_page(status: StatusCode, page: Page, message: &str) -> Response {
+    let title = status.canonical_reason().unwrap_or("Error").to_owned();
+    render_with_status(
+        status,
+        &ErrorTemplate {
+            page,
+            title,
+            message: message.to_owned(),
+        },
+    )
+}
+
+/// The HTML error page for an application error: its status and message, except that
+/// internal failures are logged and shown without details.
+pub(crate) fn app_error_page(page: Page, error: &AppError) -> Response {
+    let code = error.error_code();
+    let status =
+        StatusCode::from_u16(code.http_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    error_page(status, page, &user_message(error))
+}
+
+/// What a person is told about an application error.
+pub(crate) fn user_message(error: &AppError) -> String {
+    if error.code() == "internal" {
+        tracing::error!(error = %error, "a UI request failed");
+        return "jiralink could not complete the request because of an internal error; try \
+                again, and if it keeps failing, ask the administrator to check the server log"
+            .to_owned();
+    }
+    let mut message = error.to_string();
+    if let Some(first) = message.get_mut(..1) {
+        first.make_ascii_uppercase();
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::http::{Method, Request};
+    use jiralink_app::{Actor, App, OpenOptions};
+    use jiralink_domain::{AuditSource, ManualClock};
+    use jiralink_vault::Password;
+    use tower::ServiceExt as _;
+
+    use super::*;
+    use crate::ApiKeyHash;
+
+    struct Reply {
+        status: StatusCode,
+        location: Option<String>,
+        content_type: Option<String>,
+    }
+
+    async fn send(
+        router: &Router,
+        method: &str,
+        path: &str,
+        cookie: Option<&str>,
+        body: &str,
+    ) -> Reply {
+        let mut req = Request::builder()
+            .method(method.parse::<Method>().unwrap())
+            .uri(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        let res = router
+            .clone()
+            .oneshot(req.body(Body::from(body.to_owned())).unwrap())
+            .await
+            .unwrap();
+        let text = |name| {
+            res.headers()
+                .get(name)
+                .map(|v: &HeaderValue| v.to_str().unwrap().to_owned())
+        };
+        Reply {
+            status: res.status(),
+            location: text(header::LOCATION),
+            content_type: text(header::CONTENT_TYPE),
+        }
+    }
+
+    #[tokio::test]
+    async fn every_page_route_needs_a_session_and_unsafe_ones_the_csrf_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock::new(time::macros::datetime!(2026-01-02 03:04:05 UTC));
+        let app = App::open(OpenOptions {
+            data_dir: dir.path().to_path_buf(),
+            config_file: None,
+            clock: Arc::new(clock),
+            env: Box::new(|_| None),
+        })
+        .await
+        .unwrap()
+        .value;
+        let actor = Actor {
+            name: "setup".to_owned(),
+            source: AuditSource::Cli,
+        };
+        let password = Password::from("correct horse battery staple 42");
+        app.create_user("ada", &password, false, &actor)
+            .await
+            .unwrap();
+        let session = app.sign_in("ada", &password, "127.0.0.1").await.unwrap();
+        let cookie = format!("jiralink_session={}", session.token.expose());
+        let csrf = format!("_csrf={}", session.csrf_token);
+        let router = crate::router(AppState::new(app, ApiKeyHash::of("k".repeat(32).as_str())));
+
+        for (method, path) in ROUTES {
+            let path = path.replace("{id}", "00000000-0000-4000-8000-000000000000");
+            let stranger = send(&router, method, &path, None, &csrf).await;
+            if *method == "GET" {
+                assert_eq!(stranger.status, StatusCode::SEE_OTHER, "{method} {path}");
+                let to = stranger.location.unwrap();
+                assert!(to.starts_with("/login"), "{method} {path}: {to}");
+            } else {
+                assert_eq!(stranger.status, StatusCode::UNAUTHORIZED, "{method} {path}");
+                let no_token = send(&router, method, &path, Some(&cookie), "").await;
+                assert_eq!(no_token.status, StatusCode::FORBIDDEN, "{method} {path}");
+                let wrong = send(&router, method, &path, Some(&cookie), "_csrf=wrong").await;
+                assert_eq!(wrong.status, StatusCode::FORBIDDEN, "{method} {path}");
+            }
+            // Signed in (with the token), the route exists: a handler answers, not the
+            // router's empty 404 or 405.
+            let signed_in = send(&router, method, &path, Some(&cookie), &csrf).await;
+            let unrouted = matches!(
+                signed_in.status,
+                StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
+            ) && signed_in.content_type.is_none();
+            assert!(!unrouted, "{method} {path}: {}", signed_in.status);
+        }
+    }
+
+    #[test]
+    fn notices_are_read_from_the_cookie_only() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; jiralink_notice=n=Saved+%22x%22&n=second; b=2"),
+        );
+        assert_eq!(read_notices(&headers), vec!["Saved \"x\"", "second"]);
+        assert!(read_notices(&HeaderMap::new()).is_empty());
+    }
+
+    #[test]
+    fn long_notices_are_cut_at_a_character_boundary() {
+        let text = "é".repeat(1000);
+        let cut = truncate(&text, NOTICE_MAX_BYTES);
+        assert!(cut.len() <= NOTICE_MAX_BYTES);
+        assert_eq!(cut.len() % 2, 0);
+        assert_eq!(truncate("short", 10), "short");
+    }
+}

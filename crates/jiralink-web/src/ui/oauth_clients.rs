@@ -1,0 +1,156 @@
+//! The OAuth 2.0 client dialog of the connection form: creating a client, or editing the
+//! selected one, without leaving the form.
+//!
+//! The dialog's script posts form data and gets JSON back: the saved client's id and name (so
+//! the form's select can show and select it), or the problems to show next to the dialog's
+//! fields. The client secret is write-only: it is read into [`ClientSecret`] at once, never
+//! answered, and must be entered again on every edit.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum_extra::extract::Form;
+use jiralink_app::{AppError, OAuthClientSecrets, OAuthClientView, Saved};
+use jiralink_domain::{Field, OAuthClientDraft};
+use jiralink_vault::ClientSecret;
+use serde::{Deserialize, Serialize};
+
+use super::user_message;
+use crate::AppState;
+use crate::session::CurrentUser;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/oauth-clients", post(create))
+        .route("/oauth-clients/{id}", post(update))
+}
+
+/// The dialog as posted. Deliberately not `Debug`: it holds the client secret until
+/// [`ClientForm::into_parts`] moves it into a [`ClientSecret`].
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ClientForm {
+    name: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+impl ClientForm {
+    fn into_parts(self) -> (OAuthClientDraft, OAuthClientSecrets) {
+        let client_secret = self
+            .client_secret
+            .filter(|s| !s.is_empty())
+            .map(ClientSecret::new);
+        let draft = OAuthClientDraft {
+            name: self.name,
+            client_id: self.client_id,
+            client_secret_provided: client_secret.is_some(),
+        };
+        (draft, OAuthClientSecrets { client_secret })
+    }
+}
+
+/// A saved client, as the form's select needs it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SavedClient {
+    id: String,
+    name: String,
+    client_id: String,
+    notices: Vec<String>,
+}
+
+impl From<Saved<OAuthClientView>> for SavedClient {
+    fn from(saved: Saved<OAuthClientView>) -> Self {
+        Self {
+            id: saved.value.id,
+            name: saved.value.name,
+            client_id: saved.value.client_id,
+            notices: saved.notices,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct DialogProblem {
+    field: &'static str,
+    message: String,
+}
+
+/// Why the dialog's values were not saved.
+#[derive(Debug, Serialize)]
+struct ProblemsBody {
+    message: String,
+    problems: Vec<DialogProblem>,
+}
+
+fn problems(error: &AppError) -> Response {
+    let (status, message, problems) = match error {
+        AppError::Validation(errors) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "The OAuth 2.0 client was not saved: fix the problems shown next to the fields."
+                .to_owned(),
+            errors
+                .iter()
+                .map(|e| DialogProblem {
+                    field: e.field.as_str(),
+                    message: e.message.clone(),
+                })
+                .collect(),
+        ),
+        AppError::OAuthClientNameTaken { .. } => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "The OAuth 2.0 client was not saved: fix the problem shown next to the field."
+                .to_owned(),
+            vec![DialogProblem {
+                field: Field::Name.as_str(),
+                message: error.to_string(),
+            }],
+        ),
+        other => (
+            StatusCode::from_u16(other.error_code().http_status)
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            format!(
+                "The OAuth 2.0 client was not saved: {}",
+                user_message(other)
+            ),
+            Vec::new(),
+        ),
+    };
+    (status, axum::Json(ProblemsBody { message, problems })).into_response()
+}
+
+async fn create(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Form(form): Form<ClientForm>,
+) -> Response {
+    let (draft, secrets) = form.into_parts();
+    match state
+        .app()
+        .create_oauth_client(&draft, secrets, &user.actor())
+        .await
+    {
+        Ok(saved) => (StatusCode::CREATED, axum::Json(SavedClient::from(saved))).into_response(),
+        Err(e) => problems(&e),
+    }
+}
+
+async fn update(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    Form(form): Form<ClientForm>,
+) -> Response {
+    let (draft, secrets) = form.into_parts();
+    match state
+        .app()
+        .update_oauth_client(&id, &draft, secrets, &user.actor())
+        .await
+    {
+        Ok(saved) => axum::Json(SavedClient::from(saved)).into_response(),
+        Err(e) => problems(&e),
+    }
+}
