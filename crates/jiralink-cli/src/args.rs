@@ -15,7 +15,8 @@ Examples:
   jiralink connection edit \"Jira - acme\" --subdomain acme-eu     # asks for the API token again
   jiralink connection test \"Jira - acme\"
   jiralink connection authorize \"CSM\"      # OAuth 2.0 consent in a browser
-  jiralink serve                            # OAuth callback, /v1 API, background re-tests
+  jiralink serve                            # web UI, /v1 API, OAuth callback, background work
+  jiralink serve --demo                     # the same against a built-in simulated Jira
   jiralink sim --port 9077                  # a local Jira Cloud to try all of this on
   jiralink key rotate
 
@@ -50,9 +51,45 @@ pub(crate) struct GlobalArgs {
     /// Never prompt; fail when something required is missing (implied when stdin is not a terminal)
     #[arg(long, global = true)]
     pub(crate) no_input: bool,
-    /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides
+    /// More log output on stderr (-v info, -vv debug); RUST_LOG and --log-level override
     #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
     pub(crate) verbose: u8,
+    /// How log lines on stderr look: text for people, json for log collectors (one JSON
+    /// object per line)
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t = LogFormat::Text,
+        value_name = "FORMAT"
+    )]
+    pub(crate) log_format: LogFormat,
+    /// Which log lines to write: a level (error, warn, info, debug, trace) or RUST_LOG-style
+    /// directives such as `info,jiralink_app=debug`; overrides RUST_LOG and -v
+    /// [default: warn; info for `serve`]
+    #[arg(long, global = true, value_name = "LEVEL", value_parser = parse_log_filter)]
+    pub(crate) log_level: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Human-readable lines
+    Text,
+    /// One JSON object per line: timestamp, level, target, message and fields
+    Json,
+}
+
+/// Refuses a log filter that would be ignored, so a typo does not silence the logs.
+fn parse_log_filter(value: &str) -> Result<String, String> {
+    tracing_subscriber::EnvFilter::builder()
+        .parse(value)
+        .map(|_| value.to_owned())
+        .map_err(|e| {
+            format!(
+                "{e}; use a level (error, warn, info, debug, trace) or directives such as \
+                 info,jiralink_app=debug"
+            )
+        })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -72,29 +109,62 @@ pub(crate) enum Command {
     /// Manage the master key that encrypts every stored secret
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Manage the users who sign in to the web UI
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage users' API keys for scripts using the /v1 API
+    #[command(subcommand, name = "api-key")]
+    ApiKey(ApiKeyCommand),
     /// Run the Jira Cloud simulator: sites, API gateway and OAuth server on one local port
     #[command(after_help = "\
 Prints the settings to point jiralink (or any Jira client) at, and sample credentials.
 Example: jiralink sim --port 9000 --auto-approve --oauth-callback http://127.0.0.1:8080/connection/oauth2callback
 See docs/simulator.md for every endpoint, knob and known difference from Jira Cloud.")]
     Sim(jiralink_sim::cli::SimArgs),
-    /// Run the server: the REST API under /v1, health checks and the OAuth 2.0 callback
-    #[command(after_help = "\
-Requests to /v1 need `Authorization: Bearer <key>`: the key comes from JIRALINK_API_KEY, or is
-created on the first start, printed once, and only its SHA-256 is kept (<data dir>/api-key.sha256).
-Offline connections are re-tested every connections.retest_interval. Ctrl-C stops.
-Example: jiralink serve --bind 127.0.0.1:8080
-See docs/api.md for the routes.")]
-    Serve {
-        /// The address to listen on
-        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
-        bind: std::net::SocketAddr,
-    },
+    /// Run the server: web UI, REST API under /v1, OAuth 2.0 callback, health and metrics
+    #[command(after_help = SERVE_HELP)]
+    Serve(ServeArgs),
     /// Print a shell completion script, e.g. `jiralink completions bash > /etc/bash_completion.d/jiralink`
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+const SERVE_HELP: &str = "\
+Serves the web UI (sign in at /login), the REST API under /v1, the OAuth 2.0 callback,
+/healthz, /readyz and Prometheus /metrics on one address, and in the background re-tests
+offline connections every connections.retest_interval and keeps OAuth 2.0 tokens alive.
+SIGTERM or Ctrl-C stops it, letting open requests finish.
+
+The first start creates the administrator `admin` (password from JIRALINK_ADMIN_PASSWORD,
+or generated and printed once) and the API key for /v1 and /metrics (from JIRALINK_API_KEY,
+or generated and printed once; only its SHA-256 is kept in <data dir>/api-key.sha256).
+
+--demo runs a simulated Jira Cloud (sites, API token, OAuth 2.0 app and consent page) in the
+same process and points jiralink at it; the sign-in page shows its sample credentials. Its
+data directory is a temporary one, deleted on exit, unless --data-dir or JIRALINK_DATA_DIR
+names one.
+
+Examples:
+  jiralink serve                                   # http://127.0.0.1:8080
+  jiralink serve --bind 127.0.0.1:0                # any free port; the address is printed
+  jiralink serve --demo                            # try every flow without an Atlassian account
+  jiralink serve --log-format json --log-level info,jiralink_app=debug
+  curl -H \"Authorization: Bearer $KEY\" http://127.0.0.1:8080/metrics
+
+See docs/operations.md (flags, metrics, logs, demo walkthrough) and docs/api.md (routes).";
+
+/// Arguments of `jiralink serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// The address to listen on; port 0 picks a free port (the address is printed)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub(crate) bind: std::net::SocketAddr,
+    /// Also run a simulated Jira Cloud in this process and show its sample credentials on the
+    /// sign-in page (data is throwaway)
+    #[arg(long)]
+    pub(crate) demo: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -342,6 +412,12 @@ pub(crate) struct ConnectionFields {
     /// Requests sent to Jira at once through this connection (1-50, default 10)
     #[arg(long, value_name = "N")]
     pub(crate) concurrency_level: Option<String>,
+    /// Wait out Jira's rate limits (429, 503) and send the request again: on or off (default on)
+    #[arg(long, value_name = "on|off")]
+    pub(crate) rate_limit_auto_recover: Option<String>,
+    /// How many times a rate-limited request is sent again (0-10, default 4)
+    #[arg(long, value_name = "N")]
+    pub(crate) rate_limit_max_retries: Option<String>,
 }
 
 /// Where the API token comes from. Never from an argument's value: those end up in
@@ -446,4 +522,86 @@ Back up the new key: database backups made before the rotation still need the ol
     /// Show where the master key comes from and how many secrets it protects
     #[command(after_help = "Example:\n  jiralink key status -o json")]
     Status,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum UserCommand {
+    /// Add a user who signs in to the web UI (the password is asked for, hidden)
+    #[command(after_help = "\
+The password has at least 12 characters. It is asked for on the terminal (hidden), or read
+from standard input with --password-stdin; it is never accepted as an argument.
+
+Examples:
+  jiralink user add alice
+  jiralink user add bob --admin --password-stdin < bob-password.txt")]
+    Add {
+        /// The user name (letters, digits, '.', '_', '-', '@'; case does not matter)
+        username: String,
+        /// Make the user an administrator (manages users and API keys)
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from standard input instead of a prompt
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users
+    #[command(after_help = "Example:\n  jiralink user list -o json")]
+    List,
+    /// Delete a user with their sessions and API keys (never the last administrator)
+    #[command(after_help = "Example:\n  jiralink user delete alice --yes")]
+    Delete {
+        /// The user's name or id
+        username: String,
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Set a new password; the user's open sessions end
+    #[command(after_help = "\
+Examples:
+  jiralink user password admin                   # asks for the new password twice
+  jiralink user password admin --password-stdin < new-password.txt")]
+    Password {
+        /// The user's name or id
+        username: String,
+        /// Read the password from standard input instead of a prompt
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ApiKeyCommand {
+    /// Create an API key for a user; the key is printed once
+    #[command(after_help = "\
+Scripts send the key as `Authorization: Bearer <key>` to /v1; changes made with it are
+recorded in the audit log as the user's. jiralink keeps only the key's SHA-256, so copy it
+now.
+
+Example:
+  jiralink api-key create --user alice --name \"nightly export\"")]
+    Create {
+        /// The user the key acts as (name or id)
+        #[arg(long, value_name = "USER")]
+        user: String,
+        /// What uses the key, e.g. \"nightly export\"
+        #[arg(long, value_name = "LABEL")]
+        name: String,
+    },
+    /// List API keys (never the keys themselves, only their first characters)
+    #[command(
+        after_help = "Examples:\n  jiralink api-key list\n  jiralink api-key list --user alice -o json"
+    )]
+    List {
+        /// Only this user's keys
+        #[arg(long, value_name = "USER")]
+        user: Option<String>,
+    },
+    /// Revoke an API key: scripts using it are refused from now on
+    #[command(
+        after_help = "Example:\n  jiralink api-key revoke 6f1c2d3e-0000-4000-8000-000000000000"
+    )]
+    Revoke {
+        /// The key's id, as `jiralink api-key list` shows it
+        id: String,
+    },
 }

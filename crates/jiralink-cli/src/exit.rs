@@ -60,10 +60,15 @@ impl CliError {
                     | "oauth_access_denied"
                     | "oauth_site_not_granted"
                     | "oauth_site_choice_needed" => INVALID,
-                    "connection_not_found" | "oauth_client_not_found" => NOT_FOUND,
-                    "connection_name_taken" | "oauth_client_name_taken" | "oauth_client_in_use" => {
-                        CONFLICT
-                    }
+                    "connection_not_found"
+                    | "oauth_client_not_found"
+                    | "user_not_found"
+                    | "api_key_not_found" => NOT_FOUND,
+                    "connection_name_taken"
+                    | "oauth_client_name_taken"
+                    | "oauth_client_in_use"
+                    | "username_taken"
+                    | "last_admin" => CONFLICT,
                     "vault_locked" | "vault_error" | "secret_unreadable" => KEY,
                     "invalid_config" | "io_error" => CONFIG,
                     "connection_offline" | "oauth_failed" => TEST_FAILED,

@@ -12,11 +12,13 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 
-use crate::args::{Cli, Command};
+use tracing_subscriber::EnvFilter;
+
+use crate::args::{Cli, Command, GlobalArgs, LogFormat};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.global.verbose);
+    init_logging(&cli.global, matches!(cli.command, Command::Serve(_)));
     if let Command::Completions { shell } = cli.command {
         clap_complete::generate(
             shell,
@@ -53,18 +55,80 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(verbose: u8) {
-    let default = match verbose {
-        0 => "warn",
-        1 => "info",
+/// Logs go to stderr, so stdout stays the command's output. The filter is, by precedence:
+/// --log-level, RUST_LOG, -v, then `warn` (`info` for a server, which has no other output).
+fn init_logging(global: &GlobalArgs, serving: bool) {
+    let default = match (global.verbose, serving) {
+        (0, false) => "warn",
+        (0, true) | (1, _) => "info",
         _ => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let filter = match &global.log_level {
+        // Parsed once already by clap; an error here cannot happen.
+        Some(directives) => EnvFilter::builder()
+            .parse(directives)
+            .unwrap_or_else(|_| EnvFilter::new(default)),
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default)),
+    };
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .init();
+        .with_writer(std::io::stderr);
+    match global.log_format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_target(false)
+            .init(),
+        // Fields at the top level of each object, where log collectors look for them.
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .init(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logging_flags_go_anywhere_and_bad_filters_are_refused() {
+        let cli = Cli::try_parse_from([
+            "jiralink",
+            "serve",
+            "--demo",
+            "--bind",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--log-level",
+            "info,jiralink_app=debug",
+        ])
+        .unwrap();
+        assert_eq!(cli.global.log_format, LogFormat::Json);
+        assert_eq!(
+            cli.global.log_level.as_deref(),
+            Some("info,jiralink_app=debug")
+        );
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve")
+        };
+        assert!(args.demo);
+        assert_eq!(args.bind.port(), 0);
+
+        let cli = Cli::try_parse_from(["jiralink", "--log-format", "text", "serve"]).unwrap();
+        assert_eq!(cli.global.log_format, LogFormat::Text);
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve")
+        };
+        assert!(!args.demo);
+        assert_eq!(args.bind.to_string(), "127.0.0.1:8080");
+
+        for bad in ["info,x=zz", "=debug"] {
+            let e = Cli::try_parse_from(["jiralink", "--log-level", bad, "serve"]).unwrap_err();
+            assert!(e.to_string().contains("use a level"), "{e}");
+        }
+        assert!(Cli::try_parse_from(["jiralink", "--log-format", "xml", "serve"]).is_err());
+    }
 }

@@ -252,6 +252,12 @@ fn apply_fields(draft: &mut ConnectionDraft, fields: &ConnectionFields) {
     if let Some(v) = &fields.concurrency_level {
         draft.concurrency_level = Some(v.clone());
     }
+    if let Some(v) = &fields.rate_limit_auto_recover {
+        draft.rate_limit_auto_recover = Some(v.clone());
+    }
+    if let Some(v) = &fields.rate_limit_max_retries {
+        draft.rate_limit_max_retries = Some(v.clone());
+    }
 }
 
 async fn create(ctx: &Ctx, fields: ConnectionFields, test: SaveTest) -> Result<(), CliError> {
@@ -441,6 +447,23 @@ fn auth_label(v: &ConnectionView) -> String {
     }
 }
 
+/// "auto-recover on, up to 4 retries" / "auto-recover off".
+fn rate_limit_text(v: &ConnectionView) -> String {
+    if v.rate_limit_auto_recover {
+        format!(
+            "auto-recover on, up to {} {}",
+            v.rate_limit_max_retries,
+            if v.rate_limit_max_retries == 1 {
+                "retry"
+            } else {
+                "retries"
+            }
+        )
+    } else {
+        "auto-recover off (rate limits are reported at once)".to_owned()
+    }
+}
+
 pub(crate) fn show(ctx: &Ctx, v: &ConnectionView) -> Result<(), CliError> {
     if ctx.output == OutputFormat::Json {
         return output::json(v);
@@ -468,6 +491,7 @@ pub(crate) fn show(ctx: &Ctx, v: &ConnectionView) -> Result<(), CliError> {
         pairs.push(("Scopes", v.scopes.join(" ")));
     }
     pairs.push(("Concurrency level", v.concurrency_level.to_string()));
+    pairs.push(("Rate-limit handling", rate_limit_text(v)));
     pairs.push(("State", v.state_text()));
     if let Some(at) = v.state_changed_at {
         pairs.push(("State since", jiralink_app::format_time(at)));

@@ -1,11 +1,14 @@
 //! One file per noun; each turns parsed arguments into service calls and prints results.
 
+mod api_key;
 mod authorize;
 mod connection;
 mod connection_test;
+mod demo;
 mod key;
 mod oauth_client;
 mod serve;
+mod user;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -47,6 +50,12 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
         &jiralink_app::unknown_env_notices(&env_names),
         global.output,
     );
+    if let Command::Serve(args) = &cli.command
+        && args.demo
+    {
+        // The demo writes the configuration before the data directory is opened.
+        return demo::run(&global, args).await;
+    }
     let data_dir = global.data_dir.or_else(default_data_dir).ok_or_else(|| {
         CliError::Usage(
             "no data directory could be determined for this user; pass --data-dir DIR or set \
@@ -72,7 +81,9 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Connection(c) => connection::run(&ctx, *c).await,
         Command::OAuthClient(c) => oauth_client::run(&ctx, c).await,
         Command::Key(c) => key::run(&ctx, c).await,
-        Command::Serve { bind } => serve::serve(&ctx, bind).await,
+        Command::User(c) => user::run(&ctx, c).await,
+        Command::ApiKey(c) => api_key::run(&ctx, c).await,
+        Command::Serve(args) => serve::serve(&ctx, &args).await,
         Command::Completions { .. } | Command::Sim(_) => Ok(()),
     }
 }

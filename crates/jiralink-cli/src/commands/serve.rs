@@ -1,30 +1,112 @@
-//! `jiralink serve`: the REST API, health checks and the OAuth 2.0 callback on one address,
-//! with the re-test of offline connections running beside it until Ctrl-C (or SIGTERM).
+//! `jiralink serve`: the web UI, the REST API, health checks, metrics and the OAuth 2.0
+//! callback on one address, with the background work (re-tests of offline connections, OAuth
+//! 2.0 token keep-alive and unfinished refreshes) running beside it until SIGTERM or Ctrl-C.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use jiralink_app::TestOutcome;
-use jiralink_web::{API_KEY_ENV, ApiKeySource, AppState};
+use jiralink_web::{API_KEY_ENV, ApiKeySource, AppState, ServerOptions};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::Ctx;
+use crate::args::ServeArgs;
 use crate::exit::CliError;
 
-pub(crate) async fn serve(ctx: &Ctx, bind: SocketAddr) -> Result<(), CliError> {
+/// How often the metrics recorder drops stale histogram samples.
+const METRICS_UPKEEP: Duration = Duration::from_secs(5);
+
+/// `jiralink serve` without `--demo`.
+pub(crate) async fn serve(ctx: &Ctx, args: &ServeArgs) -> Result<(), CliError> {
+    let listener = listen(args.bind).await?;
+    serve_on(ctx, listener, ServerOptions::default()).await
+}
+
+/// Binds the server's address. Port 0 picks a free port; the listener knows which.
+pub(crate) async fn listen(bind: SocketAddr) -> Result<TcpListener, CliError> {
+    if !bind.ip().is_loopback() {
+        eprintln!(
+            "warning: listening on {bind}, beyond this machine, over plain HTTP; put a TLS \
+             reverse proxy in front and set server.base_url to its https address."
+        );
+    }
+    TcpListener::bind(bind).await.map_err(|e| {
+        CliError::Io(format!(
+            "could not listen on {bind} ({e}); stop what uses that address or pass --bind \
+             127.0.0.1:PORT"
+        ))
+    })
+}
+
+/// Serves on `listener` until SIGTERM or Ctrl-C, then lets open requests finish and stops
+/// the background work.
+pub(crate) async fn serve_on(
+    ctx: &Ctx,
+    listener: TcpListener,
+    mut options: ServerOptions,
+) -> Result<(), CliError> {
+    let addr = listener
+        .local_addr()
+        .map_err(|e| CliError::Io(format!("the listening address cannot be read: {e}")))?;
+    let hash = api_key(ctx)?;
+    super::user::bootstrap_admin(ctx).await?;
+    let metrics = install_metrics_recorder()?;
+    let render = metrics.clone();
+    options.metrics = Some(Arc::new(move || render.render()));
+    let router = jiralink_web::router(AppState::new(ctx.app.clone(), hash).with_options(options));
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let background = tokio::spawn(background_work(ctx.app.clone(), stop_rx));
+    let upkeep = tokio::spawn(async move {
+        let mut every = tokio::time::interval(METRICS_UPKEEP);
+        loop {
+            every.tick().await;
+            metrics.run_upkeep();
+        }
+    });
+
+    warn_if_base_url_differs(ctx, addr);
+    tracing::info!(%addr, "serving");
+    eprintln!(
+        "Serving on http://{addr} (public address {}, OAuth 2.0 callback {}). Ctrl-C stops.",
+        ctx.app.config().server.base_url,
+        ctx.app.oauth_callback_url()
+    );
+    let served = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        stop_signal().await;
+        let _ = stop_tx.send(true);
+    })
+    .await;
+    let _ = background.await;
+    upkeep.abort();
+    served.map_err(|e| CliError::Io(format!("the server stopped: {e}")))?;
+    tracing::info!("stopped");
+    eprintln!("Stopped.");
+    Ok(())
+}
+
+/// The key for `/v1` and `/metrics`: from the environment, or created on the first start and
+/// printed once on stdout (only its hash is kept).
+fn api_key(ctx: &Ctx) -> Result<jiralink_web::ApiKeyHash, CliError> {
     let env_key = std::env::var(API_KEY_ENV).ok();
     let (hash, source) =
         jiralink_web::load_or_create_api_key(ctx.app.data_dir(), env_key.as_deref())
             .map_err(|e| CliError::Usage(e.to_string()))?;
     drop(env_key);
+    let key_file = ctx.app.data_dir().join(jiralink_web::API_KEY_FILE);
     match source {
         ApiKeySource::Created(key) => {
             eprintln!(
-                "Created the API key for /v1; it is shown only this once (only its SHA-256 is \
-                 kept, in {}). Store it now:",
-                ctx.app
-                    .data_dir()
-                    .join(jiralink_web::API_KEY_FILE)
-                    .display()
+                "Created the API key for /v1 and /metrics; it is shown only this once (only its \
+                 SHA-256 is kept, in {}). Store it now:",
+                key_file.display()
             );
             println!("{}", key.expose());
         }
@@ -32,66 +114,70 @@ pub(crate) async fn serve(ctx: &Ctx, bind: SocketAddr) -> Result<(), CliError> {
         ApiKeySource::File => eprintln!(
             "API key: the one created on the first start (its hash is in {}; delete that file \
              to create a new key).",
-            ctx.app
-                .data_dir()
-                .join(jiralink_web::API_KEY_FILE)
-                .display()
+            key_file.display()
         ),
     }
-    if !bind.ip().is_loopback() {
+    Ok(hash)
+}
+
+/// The process-wide recorder every crate's metrics go to; `/metrics` renders it.
+fn install_metrics_recorder() -> Result<PrometheusHandle, CliError> {
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full(jiralink_web::HTTP_REQUEST_DURATION_SECONDS.to_owned()),
+            jiralink_web::HTTP_REQUEST_DURATION_BUCKETS,
+        )
+        .and_then(PrometheusBuilder::install_recorder)
+        .map_err(|e| CliError::Io(format!("the metrics recorder cannot start: {e}")))?;
+    jiralink_web::describe_metrics();
+    Ok(handle)
+}
+
+/// Re-tests offline connections and keeps OAuth 2.0 tokens alive (refreshing idle ones and
+/// finishing refreshes that lost their answer) every `connections.retest_interval`, until
+/// `stop` turns true.
+async fn background_work(app: jiralink_app::App, mut stop: watch::Receiver<bool>) {
+    let interval = app.config().connections.retest_interval.get();
+    let mut report = |outcomes: &[TestOutcome]| {
+        for o in outcomes {
+            tracing::info!(
+                connection = %o.connection,
+                passed = o.passed(),
+                "re-tested an offline connection"
+            );
+        }
+    };
+    let stopped = async move {
+        let _ = stop.wait_for(|stop| *stop).await;
+    };
+    app.run_retest_loop(
+        interval,
+        &jiralink_atlassian::TokioSleeper,
+        stopped,
+        &mut report,
+    )
+    .await;
+}
+
+/// Atlassian sends OAuth 2.0 consents back to `server.base_url`: when that names this
+/// machine on another port than the one served, the callback would reach nothing.
+fn warn_if_base_url_differs(ctx: &Ctx, addr: SocketAddr) {
+    let base = &ctx.app.config().server.base_url;
+    let local = matches!(
+        base.host(),
+        Some(url::Host::Domain("localhost"))
+            | Some(url::Host::Ipv4(std::net::Ipv4Addr::LOCALHOST))
+            | Some(url::Host::Ipv6(std::net::Ipv6Addr::LOCALHOST))
+    );
+    if local && base.port_or_known_default() != Some(addr.port()) {
         eprintln!(
-            "warning: listening on {bind}, beyond this machine, over plain HTTP; put a TLS \
-             reverse proxy in front and set server.base_url to its https address."
+            "warning: server.base_url is {base}, but this server listens on port {}: OAuth 2.0 \
+             authorizations will come back to {}. Set server.base_url (or \
+             JIRALINK_SERVER__BASE_URL) to http://{addr}.",
+            addr.port(),
+            ctx.app.oauth_callback_url()
         );
     }
-    let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| {
-        CliError::Io(format!(
-            "could not listen on {bind} ({e}); stop what uses that address or pass --bind \
-             127.0.0.1:PORT"
-        ))
-    })?;
-    let router = jiralink_web::router(AppState::new(ctx.app.clone(), hash));
-
-    let (stop_tx, mut stop_rx) = watch::channel(false);
-    let app = ctx.app.clone();
-    let interval = app.config().connections.retest_interval.get();
-    let retest = tokio::spawn(async move {
-        let mut report = |outcomes: &[TestOutcome]| {
-            for o in outcomes {
-                tracing::info!(
-                    connection = %o.connection,
-                    passed = o.passed(),
-                    "re-tested an offline connection"
-                );
-            }
-        };
-        let stopped = async move {
-            let _ = stop_rx.wait_for(|stop| *stop).await;
-        };
-        app.run_retest_loop(
-            interval,
-            &jiralink_atlassian::TokioSleeper,
-            stopped,
-            &mut report,
-        )
-        .await;
-    });
-
-    eprintln!(
-        "Serving on http://{bind} (public address {}, OAuth 2.0 callback {}). Ctrl-C stops.",
-        ctx.app.config().server.base_url,
-        ctx.app.oauth_callback_url()
-    );
-    let served = axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            stop_signal().await;
-            let _ = stop_tx.send(true);
-        })
-        .await;
-    let _ = retest.await;
-    served.map_err(|e| CliError::Io(format!("the server stopped: {e}")))?;
-    eprintln!("Stopped.");
-    Ok(())
 }
 
 /// Ctrl-C, or SIGTERM from a service manager.

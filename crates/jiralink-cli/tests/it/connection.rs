@@ -437,3 +437,82 @@ fn scopes_catalogue_is_listed() {
     let out = env.run(&["connection", "scopes"], None).ok();
     assert!(out.stdout.contains("read:jira-work"));
 }
+
+#[test]
+fn rate_limit_handling_is_set_on_create_and_edit() {
+    let env = Env::new();
+    let created = env.create_basic("Jira", "token-one");
+    assert_eq!(created["rateLimitAutoRecover"], true);
+    assert_eq!(created["rateLimitMaxRetries"], 4);
+    let show = env.run(&["connection", "show", "Jira"], None).ok();
+    assert!(
+        show.stdout.contains("auto-recover on, up to 4 retries"),
+        "{}",
+        show.stdout
+    );
+
+    let edit = |recover: &str, retries: &str| {
+        env.run(
+            &[
+                "connection",
+                "edit",
+                "Jira",
+                "--rate-limit-auto-recover",
+                recover,
+                "--rate-limit-max-retries",
+                retries,
+                "--api-token-stdin",
+                "--no-test",
+                "-o",
+                "json",
+            ],
+            Some("token-two\n"),
+        )
+    };
+    let edited = edit("off", "2").ok().json();
+    assert_eq!(edited["rateLimitAutoRecover"], false);
+    assert_eq!(edited["rateLimitMaxRetries"], 2);
+    // Other edits keep the setting.
+    let renamed = env
+        .run(
+            &[
+                "connection",
+                "edit",
+                "Jira",
+                "--name",
+                "Jira renamed",
+                "--api-token-stdin",
+                "--no-test",
+                "-o",
+                "json",
+            ],
+            Some("token-three\n"),
+        )
+        .ok()
+        .json();
+    assert_eq!(renamed["rateLimitAutoRecover"], false);
+    assert_eq!(renamed["rateLimitMaxRetries"], 2);
+
+    let out = env
+        .run(
+            &[
+                "connection",
+                "edit",
+                "Jira renamed",
+                "--rate-limit-auto-recover",
+                "sometimes",
+                "--rate-limit-max-retries",
+                "11",
+                "--api-token-stdin",
+                "--no-test",
+            ],
+            Some("token-four\n"),
+        )
+        .fails_with(3);
+    assert!(
+        out.stderr.contains("Rate-limit auto-recover"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("from 0 to 10"), "{}", out.stderr);
+}

@@ -15,3 +15,4 @@ mod help;
 mod key;
 mod oauth_client;
 mod serve;
+mod user;
