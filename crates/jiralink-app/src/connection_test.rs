@@ -186,14 +186,18 @@ impl TestOutcome {
         }
     }
 
-    fn needs_authorization(connection: &str, at: OffsetDateTime) -> Self {
+    /// `message` says why the test could not run, `fix` what to do.
+    fn needs_authorization(
+        connection: &str,
+        at: OffsetDateTime,
+        message: String,
+        fix: &str,
+    ) -> Self {
         Self {
             failure: Some(TestFailure {
                 kind: "needs_authorization",
-                message: "an OAuth 2.0 connection can be tested once it is authorized".to_owned(),
-                fix: "authorize the connection (sign in to Atlassian and grant access), then \
-                      test it"
-                    .to_owned(),
+                message,
+                fix: fix.to_owned(),
                 http_status: None,
                 retry_after_secs: None,
                 missing_scope: None,
@@ -293,6 +297,94 @@ impl App {
         .await
     }
 
+    /// Probes an authorized OAuth 2.0 connection as saved, with its stored tokens (refreshed
+    /// as any use refreshes them); its debugger sees the exchange. The outcome, named `name`,
+    /// is not recorded. Also returns the connection as it is afterwards: a refused refresh
+    /// has moved it offline meanwhile.
+    async fn probe_oauth(
+        &self,
+        connection: &Connection,
+        name: &str,
+        now: OffsetDateTime,
+    ) -> AppResult<(TestOutcome, Connection)> {
+        let target = ProbeTarget {
+            settings: &connection.settings,
+            endpoints: &self.config().atlassian,
+            route: AuthRoute::OAuth2,
+            cloud_id: connection.cloud_id.as_deref(),
+        };
+        let mut options = ProbeOptions {
+            clock: self.clock(),
+            observer: self.debug_observer(connection),
+            ..ProbeOptions::default()
+        };
+        options.limiter = Some(
+            ConcurrencyRegistry::global()
+                .limiter(connection.id, connection.settings.concurrency_level),
+        );
+        let result = jiralink_atlassian::probe(
+            self.http_client(),
+            &target,
+            Credentials::Bearer(self.token_source(connection.id)),
+            options,
+        )
+        .await;
+        self.flush_debug_lines().await;
+        // A refused refresh token or client already moved the connection offline, with a
+        // reason that says what to fix: the test keeps it.
+        let current = self.store().get_connection(connection.id).await?;
+        let mut outcome = outcome_of(result, name, now);
+        keep_refresh_reason(&mut outcome, &current.state);
+        Ok((outcome, current))
+    }
+
+    /// Tests an OAuth 2.0 draft. Only the grant of the saved connection being edited can
+    /// test it, and only when the draft keeps everything that grant was given for; the other
+    /// settings (name, concurrency level, rate-limit handling) do not change what the probe
+    /// sees. The saved connection's record is left alone: the draft is not what is saved.
+    async fn test_oauth_draft(
+        &self,
+        settings: &ConnectionSettings,
+        editing: Option<ConnectionId>,
+        name: &str,
+        now: OffsetDateTime,
+    ) -> AppResult<TestOutcome> {
+        let Some(id) = editing else {
+            return Ok(TestOutcome::needs_authorization(
+                name,
+                now,
+                "an OAuth 2.0 connection can be tested once it is authorized".to_owned(),
+                AUTHORIZE_AFTER_SAVING,
+            ));
+        };
+        let connection = self.store().get_connection(id).await?;
+        let changed = authorization_changes(&connection.settings, settings);
+        if !changed.is_empty() {
+            return Ok(TestOutcome::needs_authorization(
+                name,
+                now,
+                format!(
+                    "the {} changed since the connection was authorized, and its \
+                     authorization does not cover the new settings: it can be tested once it \
+                     is authorized again",
+                    join_words(&changed)
+                ),
+                "save the connection, then authorize it again (sign in to Atlassian and grant \
+                 access) and test it",
+            ));
+        }
+        if !self.connection_has_tokens(id).await? {
+            return Ok(TestOutcome::needs_authorization(
+                name,
+                now,
+                NOT_AUTHORIZED_YET.to_owned(),
+                AUTHORIZE_AFTER_SAVING,
+            ));
+        }
+        let (outcome, _) = self.probe_oauth(&connection, name, now).await?;
+        Ok(outcome)
+    }
+
     /// Tests settings that are not saved (yet): the "Test" button of a form, or the test
     /// before saving. Invalid settings are reported like a save would report them; nothing is
     /// stored. `editing` is the connection being edited, whose own name does not count as
@@ -306,12 +398,26 @@ impl App {
         let valid = self.validate_draft(draft, secrets, editing).await?;
         let name = valid.settings.name.as_str().to_owned();
         let now = self.now();
-        let (ConnectionAuth::Basic { .. }, Some(token)) =
-            (&valid.settings.auth, &secrets.api_token)
-        else {
-            return Ok(TestOutcome::needs_authorization(&name, now));
+        let token = match (&valid.settings.auth, &secrets.api_token) {
+            (ConnectionAuth::OAuth2 { .. }, _) => {
+                return self
+                    .test_oauth_draft(&valid.settings, editing, &name, now)
+                    .await;
+            }
+            (ConnectionAuth::Basic { .. }, Some(token)) => ApiToken::new(token.expose()),
+            // Validation asks for a Basic draft's token; without one the test could only fail.
+            (ConnectionAuth::Basic { .. }, None) => {
+                let failure = ProbeFailure {
+                    kind: ProbeFailureKind::WrongCredentials,
+                    message: "no API token was entered".to_owned(),
+                    fix: "enter the API token, then test the connection".to_owned(),
+                    status: None,
+                    retry_after: None,
+                    missing_scope: None,
+                };
+                return Ok(TestOutcome::from_failure(failure, &name, now));
+            }
         };
-        let token = ApiToken::new(token.expose());
         // Testing an edit counts as a use of the connection: its debugger sees it.
         let observer = match editing {
             Some(id) => Some(self.debug_observer(&self.store().get_connection(id).await?)),
@@ -339,38 +445,17 @@ impl App {
             ConnectionAuth::OAuth2 { .. } => {
                 if !self.connection_has_tokens(connection.id).await? {
                     // Nothing to record: the state already says it needs authorizing.
-                    let mut outcome = TestOutcome::needs_authorization(name, now);
+                    let mut outcome = TestOutcome::needs_authorization(
+                        name,
+                        now,
+                        NOT_AUTHORIZED_YET.to_owned(),
+                        "authorize the connection (sign in to Atlassian and grant access), \
+                         then test it",
+                    );
                     outcome.state = Some(connection.state.clone());
                     return Ok(outcome);
                 }
-                let target = ProbeTarget {
-                    settings: &connection.settings,
-                    endpoints: &self.config().atlassian,
-                    route: AuthRoute::OAuth2,
-                    cloud_id: connection.cloud_id.as_deref(),
-                };
-                let mut options = ProbeOptions {
-                    clock: self.clock(),
-                    observer: self.debug_observer(connection),
-                    ..ProbeOptions::default()
-                };
-                options.limiter = Some(
-                    ConcurrencyRegistry::global()
-                        .limiter(connection.id, connection.settings.concurrency_level),
-                );
-                let result = jiralink_atlassian::probe(
-                    self.http_client(),
-                    &target,
-                    Credentials::Bearer(self.token_source(connection.id)),
-                    options,
-                )
-                .await;
-                self.flush_debug_lines().await;
-                // A refused refresh token or client already moved the connection offline,
-                // with a reason that says what to fix: the test keeps it.
-                let current = self.store().get_connection(connection.id).await?;
-                let mut outcome = outcome_of(result, name, now);
-                keep_refresh_reason(&mut outcome, &current.state);
+                let (outcome, current) = self.probe_oauth(connection, name, now).await?;
                 return self
                     .record_outcome(&current, connection.updated_at, outcome)
                     .await;
@@ -628,6 +713,56 @@ impl App {
     }
 }
 
+const NOT_AUTHORIZED_YET: &str =
+    "the connection is not authorized yet: it can be tested once it is authorized";
+const AUTHORIZE_AFTER_SAVING: &str =
+    "save the connection, then authorize it (sign in to Atlassian and grant access) and test it";
+
+/// The settings an OAuth 2.0 grant was given for that `draft` changes from `saved`, as words
+/// for people: another site, API or client, or other scopes, need a new grant.
+fn authorization_changes(
+    saved: &ConnectionSettings,
+    draft: &ConnectionSettings,
+) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    if saved.api_type != draft.api_type {
+        changed.push("API type");
+    }
+    if saved.subdomain != draft.subdomain {
+        changed.push("subdomain");
+    }
+    match (&saved.auth, &draft.auth) {
+        (
+            ConnectionAuth::OAuth2 {
+                client: a,
+                scopes: sa,
+            },
+            ConnectionAuth::OAuth2 {
+                client: b,
+                scopes: sb,
+            },
+        ) => {
+            if a != b {
+                changed.push("OAuth 2.0 client");
+            }
+            if sa != sb {
+                changed.push("scopes");
+            }
+        }
+        _ => changed.push("auth type"),
+    }
+    changed
+}
+
+/// "a", "a and b", "a, b and c".
+fn join_words(words: &[&str]) -> String {
+    match words.split_last() {
+        None => String::new(),
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
 /// The longest wait of the re-test loop while a token refresh is waiting to be finished.
 pub const PENDING_REFRESH_RECHECK: Duration = Duration::from_secs(60);
 
@@ -713,10 +848,66 @@ mod tests {
         ] {
             assert_eq!(failed(kind).next_state(&online), online, "{kind:?}");
         }
-        let waiting = TestOutcome::needs_authorization("Jira", datetime!(2026-01-01 00:00 UTC));
+        let waiting = TestOutcome::needs_authorization(
+            "Jira",
+            datetime!(2026-01-01 00:00 UTC),
+            NOT_AUTHORIZED_YET.to_owned(),
+            AUTHORIZE_AFTER_SAVING,
+        );
         assert_eq!(
             waiting.next_state(&ConnectionState::NeedsAuthorization),
             ConnectionState::NeedsAuthorization
+        );
+    }
+
+    fn oauth_settings(
+        name: &str,
+        subdomain: &str,
+        scopes: &[&str],
+        level: u32,
+    ) -> ConnectionSettings {
+        serde_json::from_value(serde_json::json!({
+            "name": name,
+            "api_type": "cloud-platform",
+            "subdomain": subdomain,
+            "auth": {
+                "type": "oauth2",
+                "client": "00000000-0000-0000-0000-000000000001",
+                "scopes": scopes,
+            },
+            "concurrency_level": level,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn only_what_a_grant_was_given_for_needs_a_new_one() {
+        let saved = oauth_settings("Jira", "demo", &["read:jira-work"], 2);
+        let renamed = oauth_settings("Jira 2", "demo", &["read:jira-work"], 5);
+        assert_eq!(authorization_changes(&saved, &renamed), Vec::<&str>::new());
+        let moved = oauth_settings("Jira", "other", &["read:jira-work", "read:me"], 2);
+        assert_eq!(
+            authorization_changes(&saved, &moved),
+            vec!["subdomain", "scopes"]
+        );
+        let mut other_client = saved.clone();
+        if let ConnectionAuth::OAuth2 { client, .. } = &mut other_client.auth {
+            *client = jiralink_domain::OAuthClientId::new();
+        }
+        assert_eq!(
+            authorization_changes(&saved, &other_client),
+            vec!["OAuth 2.0 client"]
+        );
+        let mut basic = saved.clone();
+        basic.auth = serde_json::from_value(
+            serde_json::json!({"type": "basic", "username": "me@example.com"}),
+        )
+        .unwrap();
+        assert_eq!(authorization_changes(&basic, &saved), vec!["auth type"]);
+        assert_eq!(join_words(&["scopes"]), "scopes");
+        assert_eq!(
+            join_words(&["API type", "subdomain", "scopes"]),
+            "API type, subdomain and scopes"
         );
     }
 

@@ -298,7 +298,7 @@ impl App {
             .validate(&known, Some(old.id))
             .map_err(AppError::Validation)?;
         let now = self.now();
-        let reauthorize = needs_reauthorization(&old, &valid.settings.auth);
+        let reauthorize = needs_reauthorization(&old, &valid.settings);
         let state = match (&valid.settings.auth, reauthorize) {
             (ConnectionAuth::OAuth2 { .. }, true) => ConnectionState::NeedsAuthorization,
             (ConnectionAuth::OAuth2 { .. }, false) => old.state.clone(),
@@ -341,8 +341,8 @@ impl App {
         let mut notices = valid.notices;
         if reauthorize && matches!(old.settings.auth, ConnectionAuth::OAuth2 { .. }) {
             notices.push(
-                "The OAuth 2.0 client or scopes changed: authorize the connection again so \
-                 Atlassian grants the new access."
+                "The OAuth 2.0 client, scopes or site changed: authorize the connection again \
+                 so Atlassian grants the new access."
                     .to_owned(),
             );
         }
@@ -454,8 +454,12 @@ impl App {
     }
 }
 
-fn needs_reauthorization(old: &Connection, new: &ConnectionAuth) -> bool {
-    match (&old.settings.auth, new) {
+/// Whether an edit invalidates the grant: the tokens belong to one client, one set of
+/// scopes and one site (API type and subdomain).
+fn needs_reauthorization(old: &Connection, new: &jiralink_domain::ConnectionSettings) -> bool {
+    let site_changed =
+        old.settings.api_type != new.api_type || old.settings.subdomain != new.subdomain;
+    match (&old.settings.auth, &new.auth) {
         (
             ConnectionAuth::OAuth2 {
                 client: a,
@@ -465,7 +469,7 @@ fn needs_reauthorization(old: &Connection, new: &ConnectionAuth) -> bool {
                 client: b,
                 scopes: sb,
             },
-        ) => a != b || sa != sb,
+        ) => a != b || sa != sb || site_changed,
         (_, ConnectionAuth::OAuth2 { .. }) => true,
         (_, ConnectionAuth::Basic { .. }) => false,
     }

@@ -13,7 +13,6 @@
 //!   changes.
 
 use std::fmt;
-use std::sync::OnceLock;
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
@@ -246,18 +245,25 @@ async fn verify_password(password: &Password, phc: String) -> bool {
 }
 
 /// A hash of a random password, verified against when the user name is unknown so that the
-/// answer takes as long as for a known one.
-fn decoy_hash() -> String {
-    static DECOY: OnceLock<String> = OnceLock::new();
+/// answer takes as long as for a known one. Computed once, off the runtime's threads: Argon2
+/// takes tens of milliseconds.
+async fn decoy_hash() -> String {
+    static DECOY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
     DECOY
-        .get_or_init(|| {
-            let salt = SaltString::generate(&mut OsRng);
-            Argon2::default()
-                .hash_password(random_hex().as_bytes(), &salt)
-                .map(|h| h.to_string())
-                // Without a decoy an unknown name still gets the same answer, only faster.
-                .unwrap_or_default()
+        .get_or_init(|| async {
+            let plain = random_hex();
+            tokio::task::spawn_blocking(move || {
+                let salt = SaltString::generate(&mut OsRng);
+                Argon2::default()
+                    .hash_password(plain.as_bytes(), &salt)
+                    .map(|h| h.to_string())
+                    // Without a decoy an unknown name still gets the same answer, only faster.
+                    .unwrap_or_default()
+            })
+            .await
+            .unwrap_or_default()
         })
+        .await
         .clone()
 }
 
@@ -518,9 +524,10 @@ impl App {
         } else {
             store.find_user_by_name(username).await?
         };
-        let hash = user
-            .as_ref()
-            .map_or_else(decoy_hash, |u| u.password_hash.clone());
+        let hash = match &user {
+            Some(u) => u.password_hash.clone(),
+            None => decoy_hash().await,
+        };
         let verified = verify_password(password, hash).await && user.is_some();
         let Some(user) = user.filter(|_| verified) else {
             store
@@ -745,6 +752,14 @@ mod tests {
         assert!(!verify_password(&password, "not a hash".to_owned()).await);
         // Two hashes of one password differ (random salt).
         assert_ne!(hash_password(&password).await.unwrap(), hash);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_decoy_is_one_argon2id_hash_that_matches_no_password() {
+        let decoy = decoy_hash().await;
+        assert!(decoy.starts_with("$argon2id$"), "{decoy}");
+        assert_eq!(decoy_hash().await, decoy);
+        assert!(!verify_password(&Password::new(""), decoy).await);
     }
 
     #[test]

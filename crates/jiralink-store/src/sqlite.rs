@@ -394,7 +394,7 @@ impl ConnectionStore for SqliteStore {
         }
         // A connection keeps only the secrets its auth type uses: an OAuth connection no API
         // token, a Basic one no OAuth tokens, and one that needs authorizing again no tokens
-        // granted for its old client or scopes.
+        // granted for its old client, scopes or site.
         let keep: Vec<&str> = match (&c.settings.auth, &c.state) {
             (jiralink_domain::ConnectionAuth::Basic { .. }, _) => vec!["api_token"],
             (

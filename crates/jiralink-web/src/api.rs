@@ -9,7 +9,7 @@
 //! account, so only a key holder may start one.
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::extract::{FromRequest, OriginalUri, Path, Query, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -109,9 +109,11 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
             // Routes sharing a path merge their methods.
             router.route(path, handler)
         })
-        .route_layer(axum::middleware::from_fn_with_state(state, require_api_key))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
+        // `layer`, not `route_layer`: the fallbacks too answer only a valid key, so without
+        // one no answer tells which routes or methods exist.
+        .layer(axum::middleware::from_fn_with_state(state, require_api_key))
 }
 
 async fn require_api_key(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -137,14 +139,16 @@ async fn require_api_key(State(state): State<AppState>, req: Request, next: Next
     }
 }
 
-async fn not_found(req: Request) -> WebError {
-    WebError::NotFound(format!("{} {}", req.method(), req.uri().path()))
+// `OriginalUri`: nesting under `/v1` strips the prefix from the request's own URI, and the
+// answer must name the path the client sent.
+async fn not_found(method: Method, uri: OriginalUri) -> WebError {
+    WebError::NotFound(format!("{method} {}", uri.path()))
 }
 
-async fn method_not_allowed(req: Request) -> WebError {
+async fn method_not_allowed(method: Method, uri: OriginalUri) -> WebError {
     WebError::MethodNotAllowed {
-        method: req.method().to_string(),
-        path: req.uri().path().to_owned(),
+        method: method.to_string(),
+        path: uri.path().to_owned(),
     }
 }
 

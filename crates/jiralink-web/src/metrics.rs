@@ -46,10 +46,21 @@ const CONNECTIONS_OFFLINE: &str = "jiralink_connections_offline";
 /// The `route` label of a request no route matched.
 const UNMATCHED: &str = "unmatched";
 
-/// Gives every metric jiralink records its help text and unit. Call it once, after the
-/// recorder is installed.
+/// The `outcome` label values of `jiralink_token_refreshes_total`.
+const TOKEN_REFRESH_OUTCOMES: [&str; 3] = ["ok", "rejected", "failed"];
+
+/// Gives every metric jiralink records its help text and unit, and creates the counters
+/// that move only on an event (rate-limit waits, token refreshes of every outcome) at 0, so
+/// that a fresh server's `/metrics` lists them and alerts on them have a series to read.
+/// Call it once, after the recorder is installed; a counter that already counts keeps its
+/// value.
 pub fn describe_metrics() {
     use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    metrics::counter!("jiralink_rate_limit_waits_total").increment(0);
+    metrics::counter!("jiralink_rate_limit_wait_seconds_total").increment(0);
+    for outcome in TOKEN_REFRESH_OUTCOMES {
+        metrics::counter!("jiralink_token_refreshes_total", "outcome" => outcome).increment(0);
+    }
     describe_counter!(
         HTTP_REQUESTS_TOTAL,
         Unit::Count,

@@ -310,6 +310,9 @@ fn login_url(next: Option<&str>) -> String {
     }
 }
 
+/// The client's IP address, which sign-in throttling keys on. `jiralink serve` runs the
+/// router with `into_make_service_with_connect_info::<SocketAddr>`, which puts this
+/// extension into every request; a router served without it counts all its clients as one.
 fn client_address(req_ext: Option<&ConnectInfo<SocketAddr>>) -> String {
     req_ext.map_or_else(|| "unknown".to_owned(), |ci| ci.0.ip().to_string())
 }

@@ -97,7 +97,7 @@
   }
 
   apiType.addEventListener('change', function () {
-    keepCatalogueScopes();
+    switchScopes();
     updateVisibility();
   });
   authType.addEventListener('change', updateVisibility);
@@ -365,10 +365,15 @@
     viewHttp.setAttribute('aria-pressed', http ? 'true' : 'false');
     simpleView.hidden = http;
     httpView.hidden = !http;
+    byId('view').value = http ? 'http' : 'simple';
     if (http) {
       refreshHttpView();
     }
   }
+
+  // A failed save can come back on the HTTP view (the server opens it for its fields'
+  // problems); what it resolves to is fetched then.
+  refreshHttpView();
 
   viewSimple.addEventListener('click', function () {
     setView(false);
@@ -376,9 +381,29 @@
   viewHttp.addEventListener('click', function () {
     setView(true);
   });
+  // Pressing a button right after typing in an advanced field blurs the field, and its
+  // change would re-render the view's status under the pointer: the button moves before the
+  // press ends and the click is lost. Such a refresh waits until the press is over.
+  let pressing = false;
+  let refreshAfterPress = false;
+  document.addEventListener('pointerdown', function () {
+    pressing = true;
+  }, true);
+  document.addEventListener('pointerup', function () {
+    pressing = false;
+    if (refreshAfterPress) {
+      refreshAfterPress = false;
+      // After the click that this press makes, which may leave the page anyway.
+      setTimeout(refreshHttpView, 0);
+    }
+  }, true);
   form.addEventListener('change', function (event) {
     // The advanced settings do not change what the view resolves to beyond their own fields.
     if (!httpView.contains(event.target)) {
+      return;
+    }
+    if (pressing) {
+      refreshAfterPress = true;
       return;
     }
     refreshHttpView();
@@ -570,8 +595,19 @@
           names.join(', ');
   }
 
-  // Scopes of another API type mean nothing to this one.
-  function keepCatalogueScopes() {
+  // Scopes of another API type mean nothing to this one, so only the chosen type's scopes
+  // are submitted. The choice made for each type is kept on the page, so switching back
+  // brings it back; a type not chosen before starts from the scopes its catalogue shares
+  // with the previous choice.
+  const scopesByType = {};
+  let scopesType = apiType.value;
+  function switchScopes() {
+    scopesByType[scopesType] = savedScopes();
+    scopesType = apiType.value;
+    if (Object.prototype.hasOwnProperty.call(scopesByType, scopesType)) {
+      writeScopes(scopesByType[scopesType]);
+      return;
+    }
     const names = catalogue().map(function (s) {
       return s.name;
     });

@@ -431,6 +431,48 @@ async fn a_lost_token_response_is_recovered_within_the_leeway_only() {
 }
 
 #[tokio::test]
+async fn moving_an_authorized_connection_to_another_site_needs_authorization_again() {
+    let f = oauth_fixture().await;
+    let id = add_oauth(&f, "Cloud", "cloud-platform").await;
+    authorize(&f, "cloud").await;
+    assert!(f.app.connection_has_tokens(id).await.unwrap());
+
+    // Renaming keeps the grant: the tokens are not about the name.
+    let (_, mut draft) = f.app.connection_draft("cloud").await.unwrap();
+    draft.name = Some("Cloud renamed".to_owned());
+    let saved = f
+        .app
+        .update_connection("cloud", &draft, ConnectionSecrets::default(), &actor())
+        .await
+        .unwrap();
+    assert_eq!(saved.value.state, ConnectionState::Online);
+    assert!(f.app.connection_has_tokens(id).await.unwrap());
+
+    // Another site is another grant.
+    draft.subdomain = Some("other".to_owned());
+    let saved = f
+        .app
+        .update_connection(
+            "cloud renamed",
+            &draft,
+            ConnectionSecrets::default(),
+            &actor(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(saved.value.state, ConnectionState::NeedsAuthorization);
+    assert!(
+        saved
+            .notices
+            .iter()
+            .any(|n| n.contains("authorize the connection again")),
+        "{:?}",
+        saved.notices
+    );
+    assert!(!f.app.connection_has_tokens(id).await.unwrap());
+}
+
+#[tokio::test]
 async fn disconnect_forgets_the_tokens() {
     let f = oauth_fixture().await;
     let id = add_oauth(&f, "Cloud", "cloud-platform").await;
@@ -929,4 +971,143 @@ async fn a_refused_client_takes_the_connection_offline_until_the_client_is_edite
         f.app.get_connection("cloud").await.unwrap().state,
         ConnectionState::Online
     );
+}
+
+/// The edit form's draft of the saved connection `name`, as the form would prefill it.
+async fn draft_of(f: &Fixture, name: &str) -> (ConnectionId, ConnectionDraft) {
+    let (connection, draft) = f.app.connection_draft(name).await.unwrap();
+    (connection.id, draft)
+}
+
+#[tokio::test]
+async fn an_unchanged_oauth_draft_of_an_authorized_connection_is_tested_with_its_grant() {
+    let f = oauth_fixture().await;
+    let id = add_oauth(&f, "Cloud", "cloud-platform").await;
+    authorize(&f, "cloud").await;
+    // A state a recorded pass would change: the draft's test must leave it as it is.
+    let unauthorized = jiralink_atlassian::AtlassianError::Unauthorized { hint: None };
+    assert!(f.app.note_request_failure(id, &unauthorized).await.unwrap());
+    // The access token has expired: the test refreshes it as any use would.
+    advance_both(&f, Duration::from_secs(3600));
+    f.app.start_debug("cloud", 15).await.unwrap();
+    let before = f.app.get_connection("cloud").await.unwrap().connection;
+    let tokens_before = token_requests(&f);
+
+    let (_, mut draft) = draft_of(&f, "cloud").await;
+    // Neither the name nor the concurrency level concerns the grant.
+    draft.name = Some("Cloud renamed".to_owned());
+    draft.concurrency_level = Some("7".to_owned());
+    let outcome = f
+        .app
+        .test_draft(&draft, &ConnectionSecrets::default(), Some(id))
+        .await
+        .unwrap();
+    assert_eq!(outcome.result, TestResult::Passed, "{outcome:?}");
+    assert_eq!(outcome.connection, "Cloud renamed");
+    assert_eq!(outcome.state, None, "a draft's outcome is not recorded");
+    assert!(outcome.account.is_some(), "{outcome:?}");
+    assert_eq!(
+        token_requests(&f),
+        tokens_before + 1,
+        "the token was refreshed"
+    );
+
+    let after = f.app.get_connection("cloud").await.unwrap().connection;
+    assert_eq!(after.state, before.state);
+    assert_eq!(after.state_changed_at, before.state_changed_at);
+    assert_eq!(after.last_tested_at, before.last_tested_at);
+    assert_eq!(after.settings, before.settings);
+    assert!(matches!(after.state, ConnectionState::Offline { .. }));
+
+    // The debugger sees the test as a use of the connection.
+    let log = f.app.debug_log("cloud").await.unwrap();
+    assert!(
+        log.lines
+            .iter()
+            .any(|l| l.method == "GET" && l.url.ends_with("/rest/api/3/myself")),
+        "{:?}",
+        log.lines
+    );
+}
+
+#[tokio::test]
+async fn an_oauth_draft_with_other_scopes_needs_authorization_after_saving() {
+    let f = oauth_fixture().await;
+    let id = add_oauth(&f, "Cloud", "cloud-platform").await;
+    authorize(&f, "cloud").await;
+    let requests = f.sim.control().requests().len();
+    let (_, mut draft) = draft_of(&f, "cloud").await;
+    draft.scopes.push("write:jira-work".to_owned());
+    let outcome = f
+        .app
+        .test_draft(&draft, &ConnectionSecrets::default(), Some(id))
+        .await
+        .unwrap();
+    assert_eq!(outcome.result, TestResult::NeedsAuthorization);
+    let failure = outcome.failure.unwrap();
+    assert_eq!(failure.kind, "needs_authorization");
+    assert!(
+        failure.message.contains("scopes changed"),
+        "{}",
+        failure.message
+    );
+    assert!(
+        failure.fix.contains("authorize it again"),
+        "{}",
+        failure.fix
+    );
+    assert_eq!(
+        f.sim.control().requests().len(),
+        requests,
+        "nothing is sent"
+    );
+}
+
+#[tokio::test]
+async fn an_oauth_draft_of_a_connection_not_authorized_needs_authorization_after_saving() {
+    let f = oauth_fixture().await;
+    let id = add_oauth(&f, "Cloud", "cloud-platform").await;
+    let (_, draft) = draft_of(&f, "cloud").await;
+    let outcome = f
+        .app
+        .test_draft(&draft, &ConnectionSecrets::default(), Some(id))
+        .await
+        .unwrap();
+    assert_eq!(outcome.result, TestResult::NeedsAuthorization);
+    let failure = outcome.failure.unwrap();
+    assert!(
+        failure.message.contains("not authorized yet"),
+        "{}",
+        failure.message
+    );
+    assert!(
+        failure.fix.starts_with("save the connection"),
+        "{}",
+        failure.fix
+    );
+    assert!(f.sim.control().requests().is_empty(), "nothing is sent");
+    assert_eq!(
+        f.app.get_connection("cloud").await.unwrap().state,
+        ConnectionState::NeedsAuthorization
+    );
+}
+
+#[tokio::test]
+async fn an_oauth_draft_of_a_revoked_grant_fails_with_the_fix() {
+    let f = oauth_fixture().await;
+    let id = add_oauth(&f, "Cloud", "cloud-platform").await;
+    authorize(&f, "cloud").await;
+    f.sim.control().revoke_grants(None, None);
+    advance_both(&f, Duration::from_secs(3600));
+    let (_, draft) = draft_of(&f, "cloud").await;
+    let outcome = f
+        .app
+        .test_draft(&draft, &ConnectionSecrets::default(), Some(id))
+        .await
+        .unwrap();
+    assert_eq!(outcome.result, TestResult::Failed, "{outcome:?}");
+    let failure = outcome.failure.unwrap();
+    assert_eq!(failure.kind, "not_authorized");
+    assert_eq!(failure.message, jiralink_app::REAUTHORIZATION_REQUIRED);
+    assert_eq!(failure.fix, "authorize the connection again");
 }

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use jiralink_app::TestOutcome;
 use jiralink_web::{API_KEY_ENV, ApiKeySource, AppState, ServerOptions};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -52,7 +54,7 @@ pub(crate) async fn serve_on(
         .local_addr()
         .map_err(|e| CliError::Io(format!("the listening address cannot be read: {e}")))?;
     let hash = api_key(ctx)?;
-    super::user::bootstrap_admin(ctx).await?;
+    super::user::bootstrap_admin(ctx, addr).await?;
     let metrics = install_metrics_recorder()?;
     let render = metrics.clone();
     options.metrics = Some(Arc::new(move || render.render()));
@@ -120,17 +122,25 @@ fn api_key(ctx: &Ctx) -> Result<jiralink_web::ApiKeyHash, CliError> {
     Ok(hash)
 }
 
-/// The process-wide recorder every crate's metrics go to; `/metrics` renders it.
+/// The process-wide recorder every crate's metrics go to; `/metrics` renders it. The
+/// counters of events start at 0 here, so a fresh server already lists them.
 fn install_metrics_recorder() -> Result<PrometheusHandle, CliError> {
-    let handle = PrometheusBuilder::new()
+    let recorder = metrics_recorder()?;
+    let handle = recorder.handle();
+    metrics::set_global_recorder(recorder)
+        .map_err(|e| CliError::Io(format!("the metrics recorder cannot start: {e}")))?;
+    jiralink_web::describe_metrics();
+    Ok(handle)
+}
+
+fn metrics_recorder() -> Result<PrometheusRecorder, CliError> {
+    PrometheusBuilder::new()
         .set_buckets_for_metric(
             Matcher::Full(jiralink_web::HTTP_REQUEST_DURATION_SECONDS.to_owned()),
             jiralink_web::HTTP_REQUEST_DURATION_BUCKETS,
         )
-        .and_then(PrometheusBuilder::install_recorder)
-        .map_err(|e| CliError::Io(format!("the metrics recorder cannot start: {e}")))?;
-    jiralink_web::describe_metrics();
-    Ok(handle)
+        .map(PrometheusBuilder::build_recorder)
+        .map_err(|e| CliError::Io(format!("the metrics recorder cannot start: {e}")))
 }
 
 /// Re-tests offline connections and keeps OAuth 2.0 tokens alive (refreshing idle ones and
@@ -202,5 +212,28 @@ async fn stop_signal() {
 fn log_signal_error(result: std::io::Result<()>) {
     if let Err(e) = result {
         tracing::error!(error = %e, "cannot wait for Ctrl-C; stopping");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fresh_recorder_lists_the_event_counters_at_zero() {
+        let recorder = metrics_recorder().expect("the recorder builds");
+        let handle = recorder.handle();
+        // The start-up calls, into this test's recorder instead of the process-wide one.
+        metrics::with_local_recorder(&recorder, jiralink_web::describe_metrics);
+        let text = handle.render();
+        for series in [
+            "jiralink_rate_limit_waits_total 0",
+            "jiralink_rate_limit_wait_seconds_total 0",
+            "jiralink_token_refreshes_total{outcome=\"ok\"} 0",
+            "jiralink_token_refreshes_total{outcome=\"rejected\"} 0",
+            "jiralink_token_refreshes_total{outcome=\"failed\"} 0",
+        ] {
+            assert!(text.lines().any(|l| l == series), "{series} in:\n{text}");
+        }
     }
 }

@@ -1,5 +1,7 @@
 //! `jiralink user …`, and the first administrator of `jiralink serve`.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
 use jiralink_app::{ADMIN_USERNAME, UserView, format_time};
 use jiralink_vault::Password;
 
@@ -153,9 +155,10 @@ fn read_password(ctx: &Ctx, from_stdin: bool, username: &str) -> Result<Password
     Ok(Password::new(first.as_str()))
 }
 
-/// On the first start of the server, creates the administrator `admin` with the password in
-/// `JIRALINK_ADMIN_PASSWORD`, else with a generated one printed once on stdout.
-pub(crate) async fn bootstrap_admin(ctx: &Ctx) -> Result<(), CliError> {
+/// On the first start of the server listening on `listening`, creates the administrator
+/// `admin` with the password in `JIRALINK_ADMIN_PASSWORD`, else with a generated one printed
+/// once on stdout.
+pub(crate) async fn bootstrap_admin(ctx: &Ctx, listening: SocketAddr) -> Result<(), CliError> {
     let from_env = std::env::var(ADMIN_PASSWORD_ENV)
         .ok()
         .filter(|p| !p.is_empty())
@@ -172,9 +175,59 @@ pub(crate) async fn bootstrap_admin(ctx: &Ctx) -> Result<(), CliError> {
             "Created the administrator \"{ADMIN_USERNAME}\". Its password is shown only this once \
              (only an Argon2id hash is kept); sign in at {} and change it with `jiralink \
              user password {ADMIN_USERNAME}`:",
-            jiralink_web::public_url(&ctx.app.config().server.base_url, "login")
+            sign_in_urls(&ctx.app.config().server.base_url, listening)
         );
         println!("{}", password.expose());
     }
     Ok(())
+}
+
+/// Where the first administrator signs in: the address the server listens on, which works
+/// before any proxy is set up, and the public address too when that is another one.
+fn sign_in_urls(base_url: &url::Url, listening: SocketAddr) -> String {
+    // A wildcard address is not one to browse to; this machine's loopback reaches it.
+    let ip = match listening.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    let local = format!("http://{}/login", SocketAddr::new(ip, listening.port()));
+    let public = jiralink_web::public_url(base_url, "login").to_string();
+    if public == local {
+        local
+    } else {
+        format!("{local} (or {public} through the public address)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> url::Url {
+        url::Url::parse(s).expect("a test URL")
+    }
+
+    #[test]
+    fn the_sign_in_address_is_where_the_server_listens() {
+        let at = |s: &str| s.parse::<SocketAddr>().expect("a test address");
+        assert_eq!(
+            sign_in_urls(&url("http://127.0.0.1:8080"), at("127.0.0.1:8080")),
+            "http://127.0.0.1:8080/login"
+        );
+        assert_eq!(
+            sign_in_urls(&url("http://127.0.0.1:8080"), at("127.0.0.1:41234")),
+            "http://127.0.0.1:41234/login (or http://127.0.0.1:8080/login through the public \
+             address)"
+        );
+        assert_eq!(
+            sign_in_urls(&url("https://jira-links.example.com/"), at("0.0.0.0:9000")),
+            "http://127.0.0.1:9000/login (or https://jira-links.example.com/login through the \
+             public address)"
+        );
+        assert_eq!(
+            sign_in_urls(&url("http://[::1]:7000"), at("[::]:7000")),
+            "http://[::1]:7000/login"
+        );
+    }
 }

@@ -12,9 +12,8 @@
 //! after a failed save; on edit it must be entered again.
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::Form;
@@ -26,19 +25,31 @@ use jiralink_domain::{
 use jiralink_vault::ApiToken;
 use serde::{Deserialize, Serialize};
 
-use super::{Flash, Page, app_error_page, redirect_with_notice, render_with_status, user_message};
+use super::{
+    Flash, Page, RouteTable, app_error_page, redirect_with_notice, render_with_status, state_badge,
+    user_message,
+};
 use crate::AppState;
 use crate::session::CurrentUser;
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/connections/new", get(new_page))
-        .route("/connections", post(create))
-        .route("/connections/test", post(test_new_draft))
-        .route("/connections/http-view", post(draft_http_view))
-        .route("/connections/{id}/edit", get(edit_page))
-        .route("/connections/{id}", post(update))
-        .route("/connections/{id}/test-draft", post(test_edited_draft))
+pub(crate) fn table() -> RouteTable {
+    vec![
+        (Method::GET, "/connections/new", get(new_page)),
+        (Method::POST, "/connections", post(create)),
+        (Method::POST, "/connections/test", post(test_new_draft)),
+        (
+            Method::POST,
+            "/connections/http-view",
+            post(draft_http_view),
+        ),
+        (Method::GET, "/connections/{id}/edit", get(edit_page)),
+        (Method::POST, "/connections/{id}", post(update)),
+        (
+            Method::POST,
+            "/connections/{id}/test-draft",
+            post(test_edited_draft),
+        ),
+    ]
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -61,6 +72,8 @@ pub(crate) struct ConnectionForm {
     rate_limit_auto_recover: Option<String>,
     rate_limit_max_retries: Option<String>,
     action: Option<String>,
+    /// Which view was showing when the form was sent: `simple` or `http`.
+    view: Option<String>,
 }
 
 /// Which groups of fields the chosen API type and auth type show.
@@ -109,7 +122,17 @@ pub(crate) struct FormValues {
     pub(crate) concurrency_level: String,
     pub(crate) rate_limit_auto_recover: String,
     pub(crate) rate_limit_max_retries: String,
+    /// The view that was showing when the form was sent (`http` or anything else for the
+    /// simple view), so a failed save reopens it.
+    pub(crate) view: String,
 }
+
+/// The fields only the HTTP view shows: an error in one of them opens that view.
+const HTTP_VIEW_FIELDS: [Field; 3] = [
+    Field::ConcurrencyLevel,
+    Field::RateLimitAutoRecover,
+    Field::RateLimitMaxRetries,
+];
 
 impl FormValues {
     fn of_draft(draft: &ConnectionDraft, oauth_client_id: Option<OAuthClientId>) -> Self {
@@ -128,6 +151,7 @@ impl FormValues {
             concurrency_level: text(&draft.concurrency_level),
             rate_limit_auto_recover: text(&draft.rate_limit_auto_recover),
             rate_limit_max_retries: text(&draft.rate_limit_max_retries),
+            view: String::new(),
         }
     }
 
@@ -173,6 +197,7 @@ impl ConnectionForm {
             concurrency_level: keep(self.concurrency_level),
             rate_limit_auto_recover: keep(self.rate_limit_auto_recover),
             rate_limit_max_retries: keep(self.rate_limit_max_retries),
+            view: keep(self.view),
         };
         let shape = values.shape();
         let given = |show: bool, v: &str| (show && !v.trim().is_empty()).then(|| v.to_owned());
@@ -249,7 +274,11 @@ pub(crate) struct Editing {
 
 impl Editing {
     fn of(id: ConnectionId, name: &str, state: &ConnectionState) -> Self {
-        let (state_label, state_class, state_reason) = state_badge(state);
+        let (state_label, state_class) = state_badge(state);
+        let state_reason = match state {
+            ConnectionState::Offline { reason } => Some(reason.clone()),
+            _ => None,
+        };
         Self {
             id: id.to_string(),
             name: name.to_owned(),
@@ -257,16 +286,6 @@ impl Editing {
             state_class,
             state_reason,
         }
-    }
-}
-
-/// The label, badge class and reason of a connection state, as the list shows them.
-pub(crate) fn state_badge(state: &ConnectionState) -> (&'static str, &'static str, Option<String>) {
-    match state {
-        ConnectionState::Online => ("Online", "badge-online", None),
-        ConnectionState::Offline { reason } => ("Offline", "badge-offline", Some(reason.clone())),
-        ConnectionState::Untested => ("Not tested", "badge-neutral", None),
-        ConnectionState::NeedsAuthorization => ("Needs authorization", "badge-neutral", None),
     }
 }
 
@@ -409,6 +428,13 @@ impl FormPage {
 
     pub(crate) fn has_error(&self, field: &str) -> bool {
         self.problems.iter().any(|p| p.field == field)
+    }
+
+    /// Whether the page opens on the HTTP view: it was showing when the form was sent, or
+    /// one of its fields has a problem to show.
+    pub(crate) fn http_view_open(&self) -> bool {
+        self.values.view.trim() == "http"
+            || HTTP_VIEW_FIELDS.iter().any(|f| self.has_error(f.as_str()))
     }
 
     pub(crate) fn is_edit(&self) -> bool {

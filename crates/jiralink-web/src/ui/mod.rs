@@ -2,7 +2,8 @@
 //!
 //! Every page route sits behind [`crate::session::require_session`]: without a session a GET
 //! is sent to the sign-in page and anything else gets 401; unsafe methods also need the CSRF
-//! token. [`ROUTES`] lists the page routes so a test can walk them. `/static/…` needs no
+//! token. Each module lists its routes in a [`RouteTable`] that both its router and the test
+//! of that rule are built from. `/static/…` needs no
 //! session and holds no data.
 //!
 //! Pages share:
@@ -26,49 +27,55 @@ use askama::Template;
 use axum::Router;
 use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use jiralink_app::AppError;
+use jiralink_domain::ConnectionState;
 
 use crate::AppState;
 use crate::session::CurrentUser;
 
-/// Every UI route (method, path), for the test that walks them; all sit behind the same
-/// session layer.
-#[cfg(test)]
-pub(crate) const ROUTES: &[(&str, &str)] = &[
-    ("GET", "/"),
-    ("GET", "/connections"),
-    ("POST", "/connections/{id}/test"),
-    ("POST", "/connections/{id}/authorize"),
-    ("GET", "/connections/{id}/delete"),
-    ("POST", "/connections/{id}/delete"),
-    ("GET", "/connections/{id}/audit"),
-    ("GET", "/connections/{id}/debug"),
-    ("POST", "/connections/{id}/debug/start"),
-    ("POST", "/connections/{id}/debug/stop"),
-    ("POST", "/connections/{id}/debug/clear"),
-    // The connection panel.
-    ("GET", "/connections/new"),
-    ("POST", "/connections"),
-    ("POST", "/connections/test"),
-    ("POST", "/connections/http-view"),
-    ("GET", "/connections/{id}/edit"),
-    ("POST", "/connections/{id}"),
-    ("POST", "/connections/{id}/test-draft"),
-    // The OAuth 2.0 client dialog.
-    ("POST", "/oauth-clients"),
-    ("POST", "/oauth-clients/{id}"),
-];
+/// A UI module's routes: method, path and handler. Each module's router is built from its
+/// table and only from it, and the test that every route needs a session walks the same
+/// tables, so no route can escape that check.
+pub(crate) type RouteTable = Vec<(Method, &'static str, MethodRouter<AppState>)>;
+
+/// The router of one table; routes sharing a path merge their methods.
+fn router_of(table: RouteTable) -> Router<AppState> {
+    table
+        .into_iter()
+        .fold(Router::new(), |router, (_, path, handler)| {
+            router.route(path, handler)
+        })
+}
+
+/// The routes of this module itself.
+fn table() -> RouteTable {
+    vec![(
+        Method::GET,
+        "/",
+        get(|| async { Redirect::to("/connections") }),
+    )]
+}
+
+/// Every table behind the session layer.
+fn tables() -> [RouteTable; 4] {
+    [
+        table(),
+        pages::table(),
+        form::table(),
+        oauth_clients::table(),
+    ]
+}
 
 pub(crate) fn routes(state: AppState) -> Router<AppState> {
-    let pages = Router::new()
-        .route("/", get(|| async { Redirect::to("/connections") }))
-        .merge(pages::routes())
-        .merge(form::routes())
-        .merge(oauth_clients::routes())
+    let pages = tables()
+        .into_iter()
+        .fold(Router::new(), |router, table| {
+            router.merge(router_of(table))
+        })
         // The last layer added runs first: no notice is read or expired without a session.
         .route_layer(axum::middleware::from_fn(flash_layer))
         .route_layer(axum::middleware::from_fn_with_state(
@@ -98,6 +105,16 @@ impl Page {
             csrf: user.csrf_token.clone(),
             notices: flash.0,
         }
+    }
+}
+
+/// The label and badge class of a connection state, the same on every page that shows it.
+pub(crate) fn state_badge(state: &ConnectionState) -> (&'static str, &'static str) {
+    match state {
+        ConnectionState::Online => ("Online", "badge-online"),
+        ConnectionState::Offline { .. } => ("Offline", "badge-offline"),
+        ConnectionState::Untested => ("Not tested", "badge-neutral"),
+        ConnectionState::NeedsAuthorization => ("Needs authorization", "badge-warning"),
     }
 }
 
@@ -293,7 +310,7 @@ mod tests {
     use std::sync::Arc;
 
     use axum::body::Body;
-    use axum::http::{Method, Request};
+    use axum::http::Request;
     use jiralink_app::{Actor, App, OpenOptions};
     use jiralink_domain::{AuditSource, ManualClock};
     use jiralink_vault::Password;
@@ -365,10 +382,17 @@ mod tests {
         let csrf = format!("_csrf={}", session.csrf_token);
         let router = crate::router(AppState::new(app, ApiKeyHash::of("k".repeat(32).as_str())));
 
-        for (method, path) in ROUTES {
+        let routes: Vec<(Method, &str)> = tables()
+            .into_iter()
+            .flatten()
+            .map(|(method, path, _)| (method, path))
+            .collect();
+        assert!(routes.len() > 15, "{routes:?}");
+        for (method, path) in routes {
+            let method = method.as_str();
             let path = path.replace("{id}", "00000000-0000-4000-8000-000000000000");
             let stranger = send(&router, method, &path, None, &csrf).await;
-            if *method == "GET" {
+            if method == "GET" {
                 assert_eq!(stranger.status, StatusCode::SEE_OTHER, "{method} {path}");
                 let to = stranger.location.unwrap();
                 assert!(to.starts_with("/login"), "{method} {path}: {to}");
@@ -388,6 +412,26 @@ mod tests {
             ) && signed_in.content_type.is_none();
             assert!(!unrouted, "{method} {path}: {}", signed_in.status);
         }
+    }
+
+    #[test]
+    fn every_state_has_one_badge() {
+        let offline = ConnectionState::Offline {
+            reason: "x".to_owned(),
+        };
+        assert_eq!(state_badge(&offline), ("Offline", "badge-offline"));
+        assert_eq!(
+            state_badge(&ConnectionState::Online),
+            ("Online", "badge-online")
+        );
+        assert_eq!(
+            state_badge(&ConnectionState::Untested),
+            ("Not tested", "badge-neutral")
+        );
+        assert_eq!(
+            state_badge(&ConnectionState::NeedsAuthorization),
+            ("Needs authorization", "badge-warning")
+        );
     }
 
     #[test]

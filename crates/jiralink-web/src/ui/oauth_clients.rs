@@ -6,9 +6,8 @@
 //! fields. The client secret is write-only: it is read into [`ClientSecret`] at once, never
 //! answered, and must be entered again on every edit.
 
-use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum_extra::extract::Form;
@@ -17,14 +16,15 @@ use jiralink_domain::{Field, OAuthClientDraft};
 use jiralink_vault::ClientSecret;
 use serde::{Deserialize, Serialize};
 
-use super::user_message;
+use super::{RouteTable, user_message};
 use crate::AppState;
 use crate::session::CurrentUser;
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/oauth-clients", post(create))
-        .route("/oauth-clients/{id}", post(update))
+pub(crate) fn table() -> RouteTable {
+    vec![
+        (Method::POST, "/oauth-clients", post(create)),
+        (Method::POST, "/oauth-clients/{id}", post(update)),
+    ]
 }
 
 /// The dialog as posted. Deliberately not `Debug`: it holds the client secret until

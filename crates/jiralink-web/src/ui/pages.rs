@@ -5,32 +5,49 @@
 //! happened, so reloading a page never repeats an action.
 
 use askama::Template;
+use axum::Form;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use jiralink_app::{
     AppError, ConnectionView, DEBUG_WINDOWS_MINUTES, DebugLog, TestOutcome, format_time,
 };
 use jiralink_domain::{AuditAction, AuditEntry, AuthType, ConnectionState, FieldChange};
 use serde::Deserialize;
 
-use super::{Flash, Page, app_error_page, error_page, redirect_with_notice, render, user_message};
+use super::{
+    Flash, Page, RouteTable, app_error_page, error_page, redirect_with_notice, render, state_badge,
+    user_message,
+};
 use crate::AppState;
 use crate::session::CurrentUser;
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/connections", get(list))
-        .route("/connections/{id}/test", post(test))
-        .route("/connections/{id}/authorize", post(authorize))
-        .route("/connections/{id}/delete", get(confirm_delete).post(delete))
-        .route("/connections/{id}/audit", get(audit))
-        .route("/connections/{id}/debug", get(debug))
-        .route("/connections/{id}/debug/start", post(debug_start))
-        .route("/connections/{id}/debug/stop", post(debug_stop))
-        .route("/connections/{id}/debug/clear", post(debug_clear))
+pub(crate) fn table() -> RouteTable {
+    vec![
+        (Method::GET, "/connections", get(list)),
+        (Method::POST, "/connections/{id}/test", post(test)),
+        (Method::POST, "/connections/{id}/authorize", post(authorize)),
+        (Method::GET, "/connections/{id}/delete", get(confirm_delete)),
+        (Method::POST, "/connections/{id}/delete", post(delete)),
+        (Method::GET, "/connections/{id}/audit", get(audit)),
+        (Method::GET, "/connections/{id}/debug", get(debug)),
+        (
+            Method::POST,
+            "/connections/{id}/debug/start",
+            post(debug_start),
+        ),
+        (
+            Method::POST,
+            "/connections/{id}/debug/stop",
+            post(debug_stop),
+        ),
+        (
+            Method::POST,
+            "/connections/{id}/debug/clear",
+            post(debug_clear),
+        ),
+    ]
 }
 
 /// Lets templates read the base fields (`user`, `csrf`, …) of a page struct holding a `page`.
@@ -77,16 +94,6 @@ struct Row {
     since: Option<String>,
     tested: String,
     used_by: String,
-}
-
-/// The badge text and class of a state.
-fn state_badge(state: &ConnectionState) -> (&'static str, &'static str) {
-    match state {
-        ConnectionState::Online => ("Online", "badge-online"),
-        ConnectionState::Offline { .. } => ("Offline", "badge-offline"),
-        ConnectionState::Untested => ("Not tested", "badge-neutral"),
-        ConnectionState::NeedsAuthorization => ("Needs authorization", "badge-warning"),
-    }
 }
 
 fn auth_label(view: &ConnectionView) -> &'static str {
@@ -504,21 +511,5 @@ mod tests {
             secret: false,
         };
         assert_eq!(change_text(AuditAction::Update, &renamed), "a → b");
-    }
-
-    #[test]
-    fn every_state_has_a_badge() {
-        assert_eq!(
-            state_badge(&ConnectionState::Offline {
-                reason: "x".to_owned()
-            }),
-            ("Offline", "badge-offline")
-        );
-        assert_eq!(state_badge(&ConnectionState::Online).1, "badge-online");
-        assert_eq!(state_badge(&ConnectionState::Untested).0, "Not tested");
-        assert_eq!(
-            state_badge(&ConnectionState::NeedsAuthorization).0,
-            "Needs authorization"
-        );
     }
 }

@@ -230,6 +230,23 @@ async fn every_route_needs_a_valid_key() {
             api.check(&method, template, &r);
         }
     }
+    // Nor does the answer without a key tell which routes and methods exist: an unknown
+    // route and a method a route does not take get the same 401 as a real route.
+    let real = call(&f.router, Method::GET, C, None, None).await;
+    for (method, path) in [
+        (Method::GET, "/v1/nothing-here"),
+        (Method::POST, "/v1/connections/x/nothing"),
+        (Method::GET, "/v1"),
+        (Method::PATCH, C),
+        (Method::POST, "/v1/oauth-clients/x"),
+    ] {
+        for key in [None, Some("wrong-key"), Some(user_key.as_str())] {
+            let r = call(&f.router, method.clone(), path, Some(json!({})), key).await;
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{method} {path}");
+            assert_eq!(r.text, real.text, "{method} {path}");
+            assert!(r.headers.contains_key(header::WWW_AUTHENTICATE));
+        }
+    }
     // Not the key sent with another scheme either.
     let res = {
         use tower::ServiceExt as _;
@@ -806,11 +823,21 @@ async fn bad_requests_get_their_codes_and_never_echo_values() {
         .await;
     assert_eq!(code(&r), "invalid_query", "{}", r.text);
 
-    // Unknown routes and methods answer in the same shape.
+    // Unknown routes and methods answer in the same shape, naming the path as sent.
     let r = call(&f.router, Method::GET, "/v1/nothing-here", None, Some(KEY)).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(code(&r), "not_found");
+    let message = r.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.starts_with("no such route: GET /v1/nothing-here;"),
+        "{message}"
+    );
     let r = call(&f.router, Method::PATCH, C, Some(json!({})), Some(KEY)).await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{}", r.text);
     assert_eq!(code(&r), "method_not_allowed");
+    let message = r.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.starts_with("PATCH is not allowed on /v1/connections;"),
+        "{message}"
+    );
 }

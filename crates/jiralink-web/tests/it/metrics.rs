@@ -476,6 +476,34 @@ async fn token_refreshes_are_counted_by_outcome() {
 }
 
 #[tokio::test]
+async fn a_fresh_server_lists_the_event_counters_at_zero() {
+    let f = fixture().await;
+    let _local = ::metrics::set_default_local_recorder(&*f.recorder);
+    // What `jiralink serve` calls at start-up, before any wait or refresh happened.
+    jiralink_web::describe_metrics();
+    let samples = scrape(&f.router).await;
+    let refreshes = "jiralink_token_refreshes_total";
+    for (name, labels) in [
+        ("jiralink_rate_limit_waits_total", &[][..]),
+        ("jiralink_rate_limit_wait_seconds_total", &[][..]),
+        (refreshes, &[("outcome", "ok")][..]),
+        (refreshes, &[("outcome", "rejected")][..]),
+        (refreshes, &[("outcome", "failed")][..]),
+    ] {
+        assert_eq!(
+            value(&samples, name, labels),
+            Some(0.0),
+            "{name} {labels:?}"
+        );
+    }
+    // Starting them at 0 never resets a counter that already counts.
+    ::metrics::counter!(refreshes, "outcome" => "ok").increment(2);
+    jiralink_web::describe_metrics();
+    let samples = scrape(&f.router).await;
+    assert_eq!(value(&samples, refreshes, &[("outcome", "ok")]), Some(2.0));
+}
+
+#[tokio::test]
 async fn a_server_without_a_recorder_says_so_behind_the_key() {
     let f = crate::fixture().await;
     let r = call(&f.router, Method::GET, "/metrics", None, None).await;

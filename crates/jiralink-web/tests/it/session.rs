@@ -1,9 +1,11 @@
 //! Signing in and out, sessions, CSRF, security headers and users' API keys.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use jiralink_app::{Actor, App, OpenOptions, SESSION_IDLE_TIMEOUT, SIGN_IN_MAX_FAILURES};
 use jiralink_domain::{AuditSource, ManualClock, ResourceKind};
@@ -84,7 +86,24 @@ async fn send(
     form: Option<&[(&str, &str)]>,
     extra: &[(&str, &str)],
 ) -> Reply {
+    send_from(router, None, method, path, cookies, form, extra).await
+}
+
+/// [`send`] from client address `from`, recorded as `into_make_service_with_connect_info`
+/// (what `jiralink serve` runs) records it; `None` is a request without one.
+async fn send_from(
+    router: &Router,
+    from: Option<SocketAddr>,
+    method: Method,
+    path: &str,
+    cookies: &[&str],
+    form: Option<&[(&str, &str)]>,
+    extra: &[(&str, &str)],
+) -> Reply {
     let mut req = Request::builder().method(method).uri(path);
+    if let Some(addr) = from {
+        req = req.extension(ConnectInfo(addr));
+    }
     if !cookies.is_empty() {
         req = req.header(header::COOKIE, cookies.join("; "));
     }
@@ -141,7 +160,18 @@ fn csrf_field(html: &str) -> String {
 
 /// Opens the sign-in page and posts the form, as a browser does; returns the answer.
 async fn post_login(router: &Router, username: &str, password: &str, next: Option<&str>) -> Reply {
-    let page = send(router, Method::GET, "/login", &[], None, &[]).await;
+    post_login_from(router, None, username, password, next).await
+}
+
+/// [`post_login`] from client address `from`.
+async fn post_login_from(
+    router: &Router,
+    from: Option<SocketAddr>,
+    username: &str,
+    password: &str,
+    next: Option<&str>,
+) -> Reply {
+    let page = send_from(router, from, Method::GET, "/login", &[], None, &[]).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.text);
     let login_cookie = cookie_pair(&page.headers, "jiralink_login").unwrap();
     let csrf = csrf_field(&page.text);
@@ -153,8 +183,9 @@ async fn post_login(router: &Router, username: &str, password: &str, next: Optio
     if let Some(n) = next {
         fields.push(("next", n));
     }
-    send(
+    send_from(
         router,
+        from,
         Method::POST,
         "/login",
         &[&login_cookie],
@@ -337,6 +368,127 @@ async fn repeated_failures_lock_sign_in_for_the_window() {
     e.clock.advance(Duration::minutes(15));
     let r = post_login(&e.router, "admin", PASSWORD, None).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+}
+
+#[tokio::test]
+async fn sign_in_is_locked_per_client_address() {
+    let e = env().await;
+    let a = SocketAddr::from(([192, 0, 2, 10], 50_001));
+    let b = SocketAddr::from(([198, 51, 100, 20], 50_002));
+    for _ in 0..SIGN_IN_MAX_FAILURES {
+        let r = post_login_from(&e.router, Some(a), "admin", "wrong password here", None).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    }
+    // The address counts, not the connection: A's next connection has another port.
+    let a_again = SocketAddr::from(([192, 0, 2, 10], 61_234));
+    let r = post_login_from(&e.router, Some(a_again), "admin", PASSWORD, None).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
+    assert!(r.text.contains("try again in 15 minute"), "{}", r.text);
+    assert!(set_cookie_header(&r.headers, "jiralink_session").is_none());
+
+    let r = post_login_from(&e.router, Some(b), "admin", PASSWORD, None).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    assert!(set_cookie_header(&r.headers, "jiralink_session").is_some());
+    // B signing in does not lift A's lock; the window does.
+    let r = post_login_from(&e.router, Some(a), "admin", PASSWORD, None).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
+    e.clock.advance(Duration::minutes(15));
+    let r = post_login_from(&e.router, Some(a), "admin", PASSWORD, None).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+}
+
+/// One HTTP/1.1 exchange over a fresh TCP connection: the status, the `Set-Cookie` values
+/// and the body.
+async fn http_exchange(
+    server: SocketAddr,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    form: Option<&[(&str, &str)]>,
+) -> (u16, Vec<String>, String) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let body = form.map_or_else(String::new, |fields| {
+        url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields.iter())
+            .finish()
+    });
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {server}\r\nConnection: close\r\n");
+    if let Some(c) = cookie {
+        head.push_str(&format!("Cookie: {c}\r\n"));
+    }
+    if form.is_some() {
+        head.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    let mut stream = tokio::net::TcpStream::connect(server).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8(raw).unwrap();
+    let (headers, body) = text.split_once("\r\n\r\n").unwrap();
+    let status = headers[9..12].parse().unwrap();
+    let cookies = headers
+        .lines()
+        .filter_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("set-cookie")
+                .then(|| value.trim().to_owned())
+        })
+        .collect();
+    (status, cookies, body.to_owned())
+}
+
+/// Signs in over real TCP to `server`, as a browser does; returns the status of the post.
+async fn tcp_login(server: SocketAddr, password: &str) -> u16 {
+    let (status, cookies, page) = http_exchange(server, "GET", "/login", None, None).await;
+    assert_eq!(status, 200, "{page}");
+    let login_cookie = cookies
+        .iter()
+        .find(|c| c.starts_with("jiralink_login="))
+        .map(|c| c.split(';').next().unwrap().to_owned())
+        .unwrap();
+    let csrf = csrf_field(&page);
+    let fields = [
+        ("_csrf", csrf.as_str()),
+        ("username", "admin"),
+        ("password", password),
+    ];
+    let (status, _, _) =
+        http_exchange(server, "POST", "/login", Some(&login_cookie), Some(&fields)).await;
+    status
+}
+
+#[tokio::test]
+async fn the_served_router_throttles_the_connecting_address() {
+    let e = env().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = listener.local_addr().unwrap();
+    let service = e.router.clone();
+    let serving = tokio::spawn(async move {
+        // Exactly as `jiralink serve` runs the router.
+        axum::serve(
+            listener,
+            service.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    for _ in 0..SIGN_IN_MAX_FAILURES {
+        assert_eq!(tcp_login(server, "wrong password here").await, 401);
+    }
+    assert_eq!(tcp_login(server, PASSWORD).await, 429);
+    // The lock is on 127.0.0.1, the address the connections came from, as the address the
+    // per-address test hands in: not on a shared "unknown" client.
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 1));
+    let r = post_login_from(&e.router, Some(loopback), "admin", PASSWORD, None).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
+    let elsewhere = SocketAddr::from(([192, 0, 2, 10], 1));
+    let r = post_login_from(&e.router, Some(elsewhere), "admin", PASSWORD, None).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let r = post_login(&e.router, "admin", PASSWORD, None).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    serving.abort();
 }
 
 #[tokio::test]

@@ -393,6 +393,106 @@ async fn a_failed_save_keeps_what_was_typed_but_never_the_token() {
     assert!(f.app.list_connections().await.unwrap().is_empty());
 }
 
+/// Whether the opening tag carrying `marker` has the `hidden` attribute.
+fn tag_hidden(html: &str, marker: &str) -> bool {
+    tag_with(html, marker)
+        .trim_end_matches('>')
+        .split_whitespace()
+        .any(|word| word == "hidden")
+}
+
+/// The part of the page inside `section#http-view`.
+fn http_section(html: &str) -> &str {
+    let start = html.find("id=\"http-view\"").expect("no HTTP view");
+    &html[start..start + html[start..].find("</section>").unwrap()]
+}
+
+fn assert_view(html: &str, http: bool) {
+    assert_eq!(
+        !tag_hidden(html, "id=\"http-view\""),
+        http,
+        "section#http-view"
+    );
+    assert_eq!(
+        tag_hidden(html, "id=\"simple-view\""),
+        http,
+        "div#simple-view"
+    );
+    let pressed = |marker| attr_after(html, marker, "aria-pressed");
+    assert_eq!(pressed("id=\"view-http\""), http.to_string());
+    assert_eq!(pressed("id=\"view-simple\""), (!http).to_string());
+    let view = if http { "http" } else { "simple" };
+    assert_eq!(attr_after(html, "name=\"view\"", "value"), view);
+}
+
+#[tokio::test]
+async fn a_failed_save_opens_the_http_view_when_its_settings_have_problems() {
+    let f = fixture().await;
+    let b = sign_in(&f).await;
+    let basic = basic_fields(&f).await;
+    let mut fields = pairs(&basic);
+
+    // The view was simple, but the problem is in a field only the HTTP view shows.
+    fields.extend([
+        ("concurrency_level", "99"),
+        ("view", "simple"),
+        ("action", "save"),
+    ]);
+    let r = b.post(&f, "/connections", &fields).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    let html = &r.text;
+    assert_view(html, true);
+    assert!(html.contains("<a href=\"#concurrency-level\">"));
+    let section = http_section(html);
+    assert!(section.contains("id=\"concurrency-level\""));
+    assert!(
+        section.contains("<p class=\"field-error\" data-for=\"concurrency_level\""),
+        "the error is not next to its field"
+    );
+    assert!(tag_with(html, "id=\"concurrency-level\"").contains("aria-invalid=\"true\""));
+
+    // The same for the retries, whatever the auto-recover choice.
+    let mut fields = pairs(&basic);
+    fields.extend([
+        ("rate_limit_auto_recover", "off"),
+        ("rate_limit_max_retries", "11"),
+        ("action", "save"),
+    ]);
+    let r = b.post(&f, "/connections", &fields).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert_view(&r.text, true);
+    assert!(
+        http_section(&r.text)
+            .contains("<p class=\"field-error\" data-for=\"rate_limit_max_retries\"")
+    );
+    assert!(f.app.list_connections().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_save_comes_back_on_the_view_it_was_sent_from() {
+    let f = fixture().await;
+    let b = sign_in(&f).await;
+    let basic = basic_fields(&f).await;
+    for (view, http) in [("http", true), ("simple", false), ("", false)] {
+        let mut fields = pairs(&basic);
+        fields.retain(|(key, _)| *key != "name");
+        fields.extend([("view", view), ("action", "save")]);
+        let r = b.post(&f, "/connections", &fields).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{view}: {}",
+            r.text
+        );
+        assert_view(&r.text, http);
+        assert!(!http_section(&r.text).contains("class=\"field-error\""));
+    }
+    // A new form opens on the simple view.
+    let r = b.get(&f, "/connections/new").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_view(&r.text, false);
+}
+
 #[tokio::test]
 async fn editing_asks_for_the_token_again() {
     let f = fixture().await;
@@ -515,7 +615,12 @@ async fn oauth_connections_of_both_api_types_are_created_through_the_form() {
         "<input type=\"hidden\" name=\"scopes\" value=\"read:customer:jira-service-management\">"
     ));
     assert!(!tag_with(html, "id=\"save-authorize\"").contains("hidden"));
-    assert!(html.contains("Needs authorization"));
+    // The same badge as in the list.
+    assert_eq!(
+        attr_after(html, "id=\"connection-state\"", "class"),
+        "badge badge-warning"
+    );
+    assert!(html.contains(">Needs authorization</span>"));
 }
 
 #[tokio::test]

@@ -291,7 +291,7 @@ async fn the_list_shows_each_connection_and_its_state() {
     assert_eq!(cell(oauth_row, "col-auth-type"), "OAuth 2.0");
     assert_eq!(cell(oauth_row, "col-tested"), "Never");
     assert!(
-        cell(oauth_row, "col-state").contains(">Needs authorization<"),
+        cell(oauth_row, "col-state").contains("badge-warning\">Needs authorization<"),
         "{oauth_row}"
     );
     assert!(oauth_row.contains("action-authorize"));

@@ -2,6 +2,7 @@
 //! asked for, and the scope picker is used with the keyboard alone.
 
 use fantoccini::key::Key;
+use jiralink_domain::ApiType;
 
 use super::Browser;
 
@@ -78,6 +79,24 @@ async fn a_csm_connection_with_the_picker_by_keyboard() {
     let summary = b.wait_text("#scopes-summary", "1 scope").await;
     assert!(summary.contains(&kept[0]), "{summary}");
     b.shot_of("#scopes-summary", "keyboard-saved").await;
+
+    // Another API type keeps only what its catalogue offers; coming back restores the choice.
+    let hidden_scope = "#scopes-inputs input[name=scopes]";
+    b.select("select#api-type", "cloud-platform").await;
+    b.select("select#auth-type", "oauth2").await;
+    b.wait_visible("#scopes-summary").await;
+    if jiralink_domain::scope::lookup(ApiType::CloudPlatform, &kept[0]).is_some() {
+        let summary = b.wait_text("#scopes-summary", "1 scope").await;
+        assert!(summary.contains(&kept[0]), "{summary}");
+    } else {
+        b.wait_text("#scopes-summary", "No scopes selected").await;
+    }
+    b.select("select#api-type", "customer-service-management")
+        .await;
+    b.wait_hidden("select#auth-type").await;
+    let summary = b.wait_text("#scopes-summary", "1 scope").await;
+    assert!(summary.contains(&kept[0]), "{summary}");
+    assert_eq!(b.attr(hidden_scope, "value").await, Some(kept[0].clone()));
 
     b.click_and_load("button#save").await;
     let row = Browser::row("Jira CSM");

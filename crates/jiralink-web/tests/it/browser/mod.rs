@@ -142,11 +142,9 @@ impl Browser {
             "goog:chromeOptions".to_owned(),
             json!({ "binary": chromium.display().to_string(), "args": args }),
         );
-        // Several rustls providers are linked into the test binary; WebDriver talks plain
-        // HTTP on loopback, but the builder still wants one chosen.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let c = ClientBuilder::rustls()
-            .unwrap()
+        // WebDriver talks plain HTTP on loopback: no TLS stack needed.
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let c = ClientBuilder::new(connector)
             .capabilities(caps)
             .connect(&driver.url())
             .await

@@ -1,5 +1,6 @@
 //! The Simple / HTTP view toggle: the HTTP view shows the resolved base URI of the sample
-//! site, and its advanced settings are saved with the connection.
+//! site, a failed save of its advanced settings comes back on it, and the settings are saved
+//! with the connection.
 
 use super::{Browser, SUBDOMAIN};
 
@@ -33,15 +34,32 @@ async fn the_http_view_resolves_and_edits_advanced_settings() {
     );
     b.shot_of("#http-base-uri", "http-view").await;
 
-    b.fill("input#concurrency-level", "5").await;
+    // A failed save comes back on the HTTP view, with the problem next to its field.
+    b.fill("input#concurrency-level", "99").await;
     b.select("select#rate-limit-auto-recover", "off").await;
     b.fill("input#rate-limit-max-retries", "2").await;
+    b.click_and_load("button#save").await;
+    let error = b
+        .wait_visible("p.field-error[data-for=concurrency_level]")
+        .await;
+    assert!(!error.text().await.unwrap().trim().is_empty());
+    assert!(!b.is_shown("#simple-view").await);
+    assert_eq!(
+        b.attr("button#view-http", "aria-pressed").await.as_deref(),
+        Some("true")
+    );
+    assert_eq!(b.value("select#rate-limit-auto-recover").await, "off");
+
+    b.fill("input#concurrency-level", "5").await;
     b.shot_of("input#concurrency-level", "advanced-settings")
         .await;
 
     b.click("button#view-simple").await;
     b.wait_visible("#simple-view").await;
     assert!(!b.is_shown("section#http-view").await);
+    // The token is never sent back, so it is entered again.
+    b.fill("input#api-token", &b.sim.samples().api_token.clone())
+        .await;
     b.click_and_load("button#save").await;
     let row = Browser::row("Jira HTTP");
     b.wait_for(&row).await;
