@@ -70,6 +70,9 @@ pub(crate) async fn serve_on(
         }
     });
 
+    // Registered before "Serving on" is printed: a SIGTERM sent as soon as the address is
+    // known must stop the server gracefully, not kill it with the default action.
+    let stop = stop_signal();
     warn_if_base_url_differs(ctx, addr);
     tracing::info!(%addr, "serving");
     eprintln!(
@@ -82,7 +85,7 @@ pub(crate) async fn serve_on(
         router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(async move {
-        stop_signal().await;
+        stop.await;
         let _ = stop_tx.send(true);
     })
     .await;
@@ -191,22 +194,29 @@ fn warn_if_base_url_differs(ctx: &Ctx, addr: SocketAddr) {
 }
 
 /// Ctrl-C, or SIGTERM from a service manager.
-async fn stop_signal() {
+fn stop_signal() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    r = tokio::signal::ctrl_c() => log_signal_error(r),
-                    _ = term.recv() => {}
-                }
-                return;
+        // Both handlers are installed here, before the returned future is first polled.
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(mut int), Ok(mut term)) => {
+                return Box::pin(async move {
+                    tokio::select! {
+                        _ = int.recv() => {}
+                        _ = term.recv() => {}
+                    }
+                });
             }
-            Err(e) => tracing::warn!(error = %e, "cannot watch for SIGTERM; only Ctrl-C stops"),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!(error = %e, "cannot watch for SIGTERM; only Ctrl-C stops");
+            }
         }
     }
-    log_signal_error(tokio::signal::ctrl_c().await);
+    Box::pin(async { log_signal_error(tokio::signal::ctrl_c().await) })
 }
 
 fn log_signal_error(result: std::io::Result<()>) {
