@@ -720,7 +720,7 @@ const AUTHORIZE_AFTER_SAVING: &str =
 
 /// The settings an OAuth 2.0 grant was given for that `draft` changes from `saved`, as words
 /// for people: another site, API or client, or other scopes, need a new grant.
-fn authorization_changes(
+pub(crate) fn authorization_changes(
     saved: &ConnectionSettings,
     draft: &ConnectionSettings,
 ) -> Vec<&'static str> {

@@ -104,19 +104,15 @@ impl App {
     /// Finds a connection by id or by name (without regard to case).
     pub async fn find_connection(&self, reference: &str) -> AppResult<Connection> {
         let store = self.store();
-        if let Ok(id) = reference.trim().parse::<ConnectionId>() {
-            match store.get_connection(id).await {
-                Ok(c) => return Ok(c),
-                Err(jiralink_store::StoreError::NotFound { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        store
-            .find_connection_by_name(reference)
-            .await?
-            .ok_or_else(|| AppError::ConnectionNotFound {
+        crate::find_by_reference(
+            reference,
+            async |id: ConnectionId| store.get_connection(id).await,
+            async |name: &str| store.find_connection_by_name(name).await,
+            || AppError::ConnectionNotFound {
                 reference: reference.to_owned(),
-            })
+            },
+        )
+        .await
     }
 
     /// The name of the OAuth 2.0 client a connection uses, if it uses one.
@@ -168,17 +164,14 @@ impl App {
         connection: &Connection,
         changes: Vec<FieldChange>,
     ) -> AuditEntry {
-        AuditEntry {
-            id: Uuid::new_v4(),
-            at: self.now(),
-            actor: actor.name.clone(),
-            source: actor.source,
+        self.audit_entry_for(
+            actor,
             action,
-            resource_kind: ResourceKind::Connection,
-            resource_id: connection.id.0,
-            resource_name: connection.settings.name.as_str().to_owned(),
+            ResourceKind::Connection,
+            connection.id.0,
+            connection.settings.name.as_str(),
             changes,
-        }
+        )
     }
 
     /// The stored secrets an update will drop (see the store's rule: a connection keeps only
@@ -394,13 +387,26 @@ impl App {
     }
 
     /// The exports and imports that use a connection (404 for an unknown connection).
+    pub async fn connection_usage(&self, reference: &str) -> AppResult<ConnectionUsage> {
+        let id = self.find_connection(reference).await?.id;
+        let mut usage = self.connections_usage(&[id]).await?;
+        Ok(usage.remove(&id).unwrap_or_default())
+    }
+
+    /// The exports and imports that use each of the given connections, answered at once (the
+    /// connections list asks this for all its rows); every id given has an entry.
     ///
     /// jiralink stores no exports or imports yet, so both lists are empty for every
     /// connection; this is the one place that will fill them, and every front end (the REST
     /// API's `usage` route, the list's "used by" column) reads it from here.
-    pub async fn connection_usage(&self, reference: &str) -> AppResult<ConnectionUsage> {
-        self.find_connection(reference).await?;
-        Ok(ConnectionUsage::default())
+    pub async fn connections_usage(
+        &self,
+        ids: &[ConnectionId],
+    ) -> AppResult<HashMap<ConnectionId, ConnectionUsage>> {
+        Ok(ids
+            .iter()
+            .map(|id| (*id, ConnectionUsage::default()))
+            .collect())
     }
 
     /// The HTTP settings the connection's simple form resolves to.
@@ -457,22 +463,8 @@ impl App {
 /// Whether an edit invalidates the grant: the tokens belong to one client, one set of
 /// scopes and one site (API type and subdomain).
 fn needs_reauthorization(old: &Connection, new: &jiralink_domain::ConnectionSettings) -> bool {
-    let site_changed =
-        old.settings.api_type != new.api_type || old.settings.subdomain != new.subdomain;
-    match (&old.settings.auth, &new.auth) {
-        (
-            ConnectionAuth::OAuth2 {
-                client: a,
-                scopes: sa,
-            },
-            ConnectionAuth::OAuth2 {
-                client: b,
-                scopes: sb,
-            },
-        ) => a != b || sa != sb || site_changed,
-        (_, ConnectionAuth::OAuth2 { .. }) => true,
-        (_, ConnectionAuth::Basic { .. }) => false,
-    }
+    matches!(new.auth, ConnectionAuth::OAuth2 { .. })
+        && !crate::connection_test::authorization_changes(&old.settings, new).is_empty()
 }
 
 /// How a secret changed, for the audit log (the words, never the values).

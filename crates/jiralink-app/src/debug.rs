@@ -161,11 +161,11 @@ impl std::fmt::Debug for Message {
 }
 
 impl Observer for DebugObserver {
-    fn on_exchange(&self, exchange: &Exchange) {
+    fn on_exchange(&self, exchange: Exchange) {
         let message = Message::Exchange {
             connection: self.connection,
             window: Arc::clone(&self.window),
-            exchange: Box::new(exchange.clone()),
+            exchange: Box::new(exchange),
         };
         if self.sender.send(message).is_err() {
             tracing::warn!(connection = %self.connection, "the debug writer has stopped");

@@ -73,7 +73,6 @@ pub(crate) async fn open_vault(
         }
         None => load_master_key(env, data_dir, counts.is_empty())?,
     };
-    let origin_text = describe_origin(&loaded.origin);
     // The vault already words the first-run notice (where the key is, how to back it up).
     let mut notices = loaded.warnings;
     let active_id = *loaded.key.id();
@@ -98,7 +97,7 @@ pub(crate) async fn open_vault(
         return Err(AppError::KeyMismatch {
             expected: missing,
             active: active_id.to_string(),
-            origin: origin_text,
+            origin: describe_origin(&loaded.origin),
         });
     }
     if promote {

@@ -200,6 +200,29 @@ impl App {
         Arc::clone(&self.inner.clock)
     }
 
+    /// An audit entry stamped now, by `actor`, about one resource.
+    pub(crate) fn audit_entry_for(
+        &self,
+        actor: &Actor,
+        action: AuditAction,
+        kind: ResourceKind,
+        id: Uuid,
+        name: &str,
+        changes: Vec<FieldChange>,
+    ) -> AuditEntry {
+        AuditEntry {
+            id: Uuid::new_v4(),
+            at: self.now(),
+            actor: actor.name.clone(),
+            source: actor.source,
+            action,
+            resource_kind: kind,
+            resource_id: id,
+            resource_name: name.to_owned(),
+            changes,
+        }
+    }
+
     /// Replaces how the application waits between attempts (of a token refresh, and of a
     /// connection's Jira requests), for every clone of it.
     pub fn set_sleeper(&self, sleeper: Arc<dyn jiralink_atlassian::Sleeper>) {
@@ -303,22 +326,19 @@ impl App {
         });
         self.inner
             .store
-            .append_audit(&AuditEntry {
-                id: Uuid::new_v4(),
-                at: self.now(),
-                actor: actor.name.clone(),
-                source: actor.source,
-                action: AuditAction::KeyRotate,
-                resource_kind: ResourceKind::Vault,
-                resource_id: Uuid::nil(),
-                resource_name: "master key".to_owned(),
-                changes: vec![FieldChange {
+            .append_audit(&self.audit_entry_for(
+                actor,
+                AuditAction::KeyRotate,
+                ResourceKind::Vault,
+                Uuid::nil(),
+                "master key",
+                vec![FieldChange {
                     field: "key_id".to_owned(),
                     before: Some(from_key_ids.join(", ")),
                     after: Some(plan.new_key.id().to_string()),
                     secret: false,
                 }],
-            })
+            ))
             .await?;
         Ok(RotationReport {
             from_key_ids,
@@ -367,6 +387,24 @@ fn create_private_dir(dir: &Path) -> AppResult<()> {
             dir.display()
         ))
     })
+}
+
+/// Finds a record by `reference`: its id when it parses as one and names a record, else its
+/// name (the store matches names without regard to case).
+pub(crate) async fn find_by_reference<I: std::str::FromStr, T>(
+    reference: &str,
+    by_id: impl AsyncFnOnce(I) -> jiralink_store::StoreResult<T>,
+    by_name: impl AsyncFnOnce(&str) -> jiralink_store::StoreResult<Option<T>>,
+    not_found: impl FnOnce() -> AppError,
+) -> AppResult<T> {
+    if let Ok(id) = reference.trim().parse::<I>() {
+        match by_id(id).await {
+            Ok(found) => return Ok(found),
+            Err(jiralink_store::StoreError::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    by_name(reference).await?.ok_or_else(not_found)
 }
 
 impl App {

@@ -695,22 +695,19 @@ impl App {
     pub async fn disconnect_connection(&self, reference: &str, actor: &Actor) -> AppResult<bool> {
         let connection = self.find_connection(reference).await?;
         Self::oauth_parts(&connection)?;
-        let audit = AuditEntry {
-            id: Uuid::new_v4(),
-            at: self.now(),
-            actor: actor.name.clone(),
-            source: actor.source,
-            action: AuditAction::Update,
-            resource_kind: ResourceKind::Connection,
-            resource_id: connection.id.0,
-            resource_name: connection.settings.name.as_str().to_owned(),
-            changes: vec![FieldChange {
+        let audit = self.audit_entry_for(
+            actor,
+            AuditAction::Update,
+            ResourceKind::Connection,
+            connection.id.0,
+            connection.settings.name.as_str(),
+            vec![FieldChange {
                 field: "oauth_tokens".to_owned(),
                 before: Some("set".to_owned()),
                 after: Some("removed".to_owned()),
                 secret: true,
             }],
-        };
+        );
         let mutex = self.refresh_mutex(connection.id);
         let _no_refresh_meanwhile = mutex.lock().await;
         let had = self

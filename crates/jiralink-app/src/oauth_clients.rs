@@ -45,19 +45,15 @@ impl App {
     /// Finds an OAuth 2.0 client by id or by name (without regard to case).
     pub async fn find_oauth_client(&self, reference: &str) -> AppResult<OAuthClient> {
         let store = self.store();
-        if let Ok(id) = reference.trim().parse::<OAuthClientId>() {
-            match store.get_oauth_client(id).await {
-                Ok(c) => return Ok(c),
-                Err(StoreError::NotFound { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        store
-            .find_oauth_client_by_name(reference)
-            .await?
-            .ok_or_else(|| AppError::OAuthClientNotFound {
+        crate::find_by_reference(
+            reference,
+            async |id: OAuthClientId| store.get_oauth_client(id).await,
+            async |name: &str| store.find_oauth_client_by_name(name).await,
+            || AppError::OAuthClientNotFound {
                 reference: reference.to_owned(),
-            })
+            },
+        )
+        .await
     }
 
     async fn client_view(&self, client: OAuthClient) -> AppResult<OAuthClientView> {
@@ -102,17 +98,14 @@ impl App {
         client: &OAuthClient,
         changes: Vec<FieldChange>,
     ) -> AuditEntry {
-        AuditEntry {
-            id: Uuid::new_v4(),
-            at: self.now(),
-            actor: actor.name.clone(),
-            source: actor.source,
+        self.audit_entry_for(
+            actor,
             action,
-            resource_kind: ResourceKind::OAuthClient,
-            resource_id: client.id.0,
-            resource_name: client.settings.name.as_str().to_owned(),
+            ResourceKind::OAuthClient,
+            client.id.0,
+            client.settings.name.as_str(),
             changes,
-        }
+        )
     }
 
     pub async fn create_oauth_client(
@@ -198,26 +191,21 @@ impl App {
                 self.store()
                     .set_connection_state(*id, &state, self.now())
                     .await?;
+                changes.push(FieldChange {
+                    field: "state".to_owned(),
+                    before: None,
+                    after: Some("needs authorization (client ID changed)".to_owned()),
+                    secret: false,
+                });
                 self.store()
-                    .append_audit(&AuditEntry {
-                        id: Uuid::new_v4(),
-                        at: self.now(),
-                        actor: actor.name.clone(),
-                        source: actor.source,
-                        action: AuditAction::Update,
-                        resource_kind: ResourceKind::Connection,
-                        resource_id: id.0,
-                        resource_name: name.clone(),
-                        changes: {
-                            changes.push(FieldChange {
-                                field: "state".to_owned(),
-                                before: None,
-                                after: Some("needs authorization (client ID changed)".to_owned()),
-                                secret: false,
-                            });
-                            changes
-                        },
-                    })
+                    .append_audit(&self.audit_entry_for(
+                        actor,
+                        AuditAction::Update,
+                        ResourceKind::Connection,
+                        id.0,
+                        name,
+                        changes,
+                    ))
                     .await?;
             }
             if !users.is_empty() {

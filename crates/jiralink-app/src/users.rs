@@ -220,14 +220,19 @@ pub fn token_digest(token: &str) -> String {
 async fn hash_password(password: &Password) -> AppResult<String> {
     let plain = Zeroizing::new(password.expose().to_owned());
     tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(plain.as_bytes(), &salt)
-            .map(|h| h.to_string())
+        argon2_hash(&plain)
             .map_err(|e| AppError::Io(format!("the password could not be hashed: {e}")))
     })
     .await
     .map_err(|e| AppError::Io(format!("the password could not be hashed: {e}")))?
+}
+
+/// An Argon2id PHC string of `plain` with a fresh salt; blocks for tens of milliseconds.
+fn argon2_hash(plain: &str) -> Result<String, argon2::password_hash::Error> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(plain.as_bytes(), &salt)
+        .map(|h| h.to_string())
 }
 
 /// Whether `password` matches `phc`; a malformed hash matches nothing.
@@ -253,12 +258,8 @@ async fn decoy_hash() -> String {
         .get_or_init(|| async {
             let plain = random_hex();
             tokio::task::spawn_blocking(move || {
-                let salt = SaltString::generate(&mut OsRng);
-                Argon2::default()
-                    .hash_password(plain.as_bytes(), &salt)
-                    .map(|h| h.to_string())
-                    // Without a decoy an unknown name still gets the same answer, only faster.
-                    .unwrap_or_default()
+                // Without a decoy an unknown name still gets the same answer, only faster.
+                argon2_hash(&plain).unwrap_or_default()
             })
             .await
             .unwrap_or_default()
@@ -312,28 +313,6 @@ fn store_user_error(e: StoreError, username: &str) -> AppError {
 }
 
 impl App {
-    fn user_audit_entry(
-        &self,
-        actor: &Actor,
-        action: AuditAction,
-        kind: ResourceKind,
-        id: Uuid,
-        name: &str,
-        changes: Vec<FieldChange>,
-    ) -> AuditEntry {
-        AuditEntry {
-            id: Uuid::new_v4(),
-            at: self.now(),
-            actor: actor.name.clone(),
-            source: actor.source,
-            action,
-            resource_kind: kind,
-            resource_id: id,
-            resource_name: name.to_owned(),
-            changes,
-        }
-    }
-
     async fn new_user_record(
         &self,
         username: &str,
@@ -354,7 +333,7 @@ impl App {
     }
 
     fn creation_audit(&self, user: &UserRecord, actor: &Actor) -> AuditEntry {
-        self.user_audit_entry(
+        self.audit_entry_for(
             actor,
             AuditAction::Create,
             ResourceKind::User,
@@ -398,19 +377,15 @@ impl App {
 
     async fn find_user_record(&self, reference: &str) -> AppResult<UserRecord> {
         let store = self.store();
-        if let Ok(id) = reference.trim().parse::<Uuid>() {
-            match store.get_user(id).await {
-                Ok(u) => return Ok(u),
-                Err(StoreError::NotFound { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        store
-            .find_user_by_name(reference)
-            .await?
-            .ok_or_else(|| AppError::UserNotFound {
+        crate::find_by_reference(
+            reference,
+            async |id: Uuid| store.get_user(id).await,
+            async |name: &str| store.find_user_by_name(name).await,
+            || AppError::UserNotFound {
                 reference: reference.to_owned(),
-            })
+            },
+        )
+        .await
     }
 
     /// Finds a user by name (without regard to case) or id.
@@ -421,7 +396,7 @@ impl App {
     /// Deletes a user with their sessions and API keys; never the last administrator.
     pub async fn delete_user(&self, reference: &str, actor: &Actor) -> AppResult<UserView> {
         let user = self.find_user_record(reference).await?;
-        let audit = self.user_audit_entry(
+        let audit = self.audit_entry_for(
             actor,
             AuditAction::Delete,
             ResourceKind::User,
@@ -450,7 +425,7 @@ impl App {
         let user = self.find_user_record(reference).await?;
         let hash = hash_password(password).await?;
         let now = self.now();
-        let audit = self.user_audit_entry(
+        let audit = self.audit_entry_for(
             actor,
             AuditAction::Update,
             ResourceKind::User,
@@ -609,7 +584,7 @@ impl App {
             created_at: self.now(),
             last_used_at: None,
         };
-        let audit = self.user_audit_entry(
+        let audit = self.audit_entry_for(
             actor,
             AuditAction::Create,
             ResourceKind::ApiKey,
@@ -659,7 +634,7 @@ impl App {
             .into_iter()
             .find(|(k, _)| k.id == uuid)
             .ok_or_else(not_found)?;
-        let audit = self.user_audit_entry(
+        let audit = self.audit_entry_for(
             actor,
             AuditAction::Delete,
             ResourceKind::ApiKey,

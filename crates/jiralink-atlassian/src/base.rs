@@ -14,6 +14,8 @@
 use jiralink_domain::{ApiType, AtlassianEndpoints, ConnectionSettings, Subdomain};
 use url::Url;
 
+pub use jiralink_domain::endpoints::join;
+
 use crate::error::AtlassianError;
 
 /// How requests authenticate, as far as routing cares.
@@ -120,18 +122,6 @@ impl ApiBase {
             cloud_id,
         )
     }
-}
-
-/// `base` with `segments` appended, each percent-encoded as a single path segment.
-#[must_use]
-pub fn join(base: &Url, segments: &[&str]) -> Url {
-    let mut url = base.clone();
-    url.set_query(None);
-    url.set_fragment(None);
-    if let Ok(mut path) = url.path_segments_mut() {
-        path.pop_if_empty().extend(segments);
-    }
-    url
 }
 
 #[cfg(test)]

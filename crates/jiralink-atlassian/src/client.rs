@@ -372,7 +372,7 @@ impl JiraClient {
         }
         let mut builder = inner
             .http
-            .request(call.op.method.clone(), url.clone())
+            .request(call.op.method.clone(), url)
             .header(ACCEPT, HeaderValue::from_static(JSON));
         if let Some(body) = &call.body {
             builder = builder
@@ -388,6 +388,7 @@ impl JiraClient {
         let recording = inner.observer.records();
         let masked_request = recording.then(|| {
             (
+                mask_url(request.url(), &masker),
                 mask_headers(request.headers(), &masker),
                 call.body
                     .as_deref()
@@ -398,9 +399,9 @@ impl JiraClient {
         let at = inner.clock.now();
         let started = Instant::now();
         let outcome = match inner.http.execute(request).await {
-            Ok(response) => {
+            Ok(mut response) => {
                 let status = response.status().as_u16();
-                let headers = response.headers().clone();
+                let headers = std::mem::take(response.headers_mut());
                 match response.bytes().await {
                     Ok(body) => Ok((status, headers, body.to_vec())),
                     Err(e) => Err(AtlassianError::from_reqwest(&e)),
@@ -419,7 +420,7 @@ impl JiraClient {
         )
         .increment(1);
 
-        if let Some((request_headers, request_body)) = masked_request {
+        if let Some((masked_url, request_headers, request_body)) = masked_request {
             let observed = match &outcome {
                 Ok((status, headers, body)) => ExchangeOutcome::Response {
                     status: *status,
@@ -434,12 +435,12 @@ impl JiraClient {
                     error: masker.clean(&e.to_string()),
                 },
             };
-            inner.observer.on_exchange(&Exchange {
+            inner.observer.on_exchange(Exchange {
                 at,
                 operation: call.op.id,
                 attempt,
                 method: call.op.method.to_string(),
-                url: mask_url(&url, &masker),
+                url: masked_url,
                 request_headers,
                 request_body,
                 outcome: observed,

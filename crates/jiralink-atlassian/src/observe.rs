@@ -275,8 +275,9 @@ pub enum ExchangeOutcome {
 
 /// Receives every exchange. Implementations must be quick: they run on the request path.
 pub trait Observer: Send + Sync + fmt::Debug {
-    /// Called once per attempt, after it finished, when [`Self::records`] is true.
-    fn on_exchange(&self, exchange: &Exchange);
+    /// Called once per attempt, after it finished, when [`Self::records`] is true. The
+    /// exchange is handed over, so keeping it costs no copy of its bodies.
+    fn on_exchange(&self, exchange: Exchange);
 
     /// Whether this observer keeps exchanges. Masking a body parses, walks and re-serialises
     /// it, so the client only builds an [`Exchange`] for an observer that wants one.
@@ -290,7 +291,7 @@ pub trait Observer: Send + Sync + fmt::Debug {
 pub struct NoObserver;
 
 impl Observer for NoObserver {
-    fn on_exchange(&self, _exchange: &Exchange) {}
+    fn on_exchange(&self, _exchange: Exchange) {}
 
     fn records(&self) -> bool {
         false
@@ -321,11 +322,11 @@ impl RecordingObserver {
 }
 
 impl Observer for RecordingObserver {
-    fn on_exchange(&self, exchange: &Exchange) {
+    fn on_exchange(&self, exchange: Exchange) {
         self.exchanges
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(exchange.clone());
+            .push(exchange);
     }
 }
 
@@ -455,8 +456,8 @@ mod tests {
             outcome: ExchangeOutcome::Failed { error: "x".into() },
             duration: Duration::ZERO,
         };
-        rec.on_exchange(&ex);
-        NoObserver.on_exchange(&ex);
+        rec.on_exchange(ex.clone());
+        NoObserver.on_exchange(ex.clone());
         assert_eq!(rec.exchanges(), vec![ex]);
     }
 }

@@ -126,11 +126,13 @@ pub struct SearchRequest {
     pub reconcile_issues: Vec<u64>,
 }
 
+/// A request body of an endpoint paged over `nextPageToken`: the request's fields and, after
+/// the first page, the token.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct SearchBody<'a> {
+struct TokenBody<'a, R> {
     #[serde(flatten)]
-    request: &'a SearchRequest,
+    request: &'a R,
     #[serde(skip_serializing_if = "Option::is_none")]
     next_page_token: Option<&'a str>,
 }
@@ -241,15 +243,6 @@ pub struct IssueChangelog {
     pub change_histories: Vec<Value>,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ChangelogBody<'a> {
-    #[serde(flatten)]
-    request: &'a ChangelogRequest,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_page_token: Option<&'a str>,
-}
-
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ChangelogPage {
@@ -316,31 +309,18 @@ impl JiraClient {
         &self,
         request: SearchRequest,
     ) -> impl Stream<Item = Result<Issue, AtlassianError>> + Send + 'static {
-        let client = self.clone();
-        let pages = stream::try_unfold(
-            (Some(None::<String>), client, request, SeenPages::default()),
-            |(token, client, request, mut seen)| async move {
-                let Some(token) = token else {
-                    return Ok(None);
-                };
-                let body = SearchBody {
-                    request: &request,
-                    next_page_token: token.as_deref(),
-                };
-                let call = client
-                    .call(&SEARCH_JQL, &["search", "jql"])?
-                    .json_body(&body)?;
-                let page: SearchPage = client.json(call).await?;
+        self.token_pages(
+            &SEARCH_JQL,
+            &["search", "jql"],
+            request,
+            |page: SearchPage| {
                 let next = match (page.is_last, page.next_page_token) {
                     (Some(true), _) | (_, None) => None,
-                    (_, Some(next)) => {
-                        Some(Some(seen.admit(next, &SEARCH_JQL, "nextPageToken")?))
-                    }
+                    (_, Some(next)) => Some(next),
                 };
-                Ok(Some((page.issues, (next, client, request, seen))))
+                (page.issues, next)
             },
-        );
-        flatten_pages(pages)
+        )
     }
 
     /// The changelogs of many issues, page by page over `nextPageToken` (an issue with many
@@ -349,33 +329,47 @@ impl JiraClient {
         &self,
         request: ChangelogRequest,
     ) -> impl Stream<Item = Result<IssueChangelog, AtlassianError>> + Send + 'static {
+        self.token_pages(
+            &CHANGELOG_BULKFETCH,
+            &["changelog", "bulkfetch"],
+            request,
+            |page: ChangelogPage| (page.issue_change_logs, page.next_page_token),
+        )
+    }
+
+    /// The records of a `POST` endpoint paged over `nextPageToken`; `split` takes a page's
+    /// records and the token of the next page (`None` on the last).
+    fn token_pages<R, P, T>(
+        &self,
+        op: &'static Operation,
+        segments: &'static [&'static str],
+        request: R,
+        split: fn(P) -> (Vec<T>, Option<String>),
+    ) -> impl Stream<Item = Result<T, AtlassianError>> + Send + 'static
+    where
+        R: Serialize + Send + Sync + 'static,
+        P: serde::de::DeserializeOwned + Send + 'static,
+        T: Send + 'static,
+    {
         let client = self.clone();
         let pages = stream::try_unfold(
             (Some(None::<String>), client, request, SeenPages::default()),
-            |(token, client, request, mut seen)| async move {
+            move |(token, client, request, mut seen)| async move {
                 let Some(token) = token else {
                     return Ok(None);
                 };
-                let body = ChangelogBody {
+                let body = TokenBody {
                     request: &request,
                     next_page_token: token.as_deref(),
                 };
-                let call = client
-                    .call(&CHANGELOG_BULKFETCH, &["changelog", "bulkfetch"])?
-                    .json_body(&body)?;
-                let page: ChangelogPage = client.json(call).await?;
-                let next = match page.next_page_token {
+                let call = client.call(op, segments)?.json_body(&body)?;
+                let page: P = client.json(call).await?;
+                let (records, next) = split(page);
+                let next = match next {
                     None => None,
-                    Some(next) => Some(Some(seen.admit(
-                        next,
-                        &CHANGELOG_BULKFETCH,
-                        "nextPageToken",
-                    )?)),
+                    Some(next) => Some(Some(seen.admit(next, op, "nextPageToken")?)),
                 };
-                Ok(Some((
-                    page.issue_change_logs,
-                    (next, client, request, seen),
-                )))
+                Ok(Some((records, (next, client, request, seen))))
             },
         );
         flatten_pages(pages)
@@ -503,6 +497,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    type SearchBody<'a> = TokenBody<'a, SearchRequest>;
 
     #[test]
     fn search_body_matches_the_openapi_field_names() {

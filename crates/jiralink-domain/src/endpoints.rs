@@ -164,8 +164,10 @@ impl AtlassianEndpoints {
     }
 }
 
-/// `base` with `segments` appended, each percent-encoded as one path segment.
-fn join(base: &Url, segments: &[&str]) -> Url {
+/// `base` with `segments` appended, each percent-encoded as one path segment (its query
+/// and fragment dropped).
+#[must_use]
+pub fn join(base: &Url, segments: &[&str]) -> Url {
     let mut url = base.clone();
     url.set_query(None);
     url.set_fragment(None);

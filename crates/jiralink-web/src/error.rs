@@ -57,6 +57,12 @@ pub enum WebError {
 
 pub type WebResult<T> = Result<T, WebError>;
 
+/// The HTTP status of an application error (500 for a code outside HTTP's range).
+pub(crate) fn app_status(error: &AppError) -> StatusCode {
+    StatusCode::from_u16(error.error_code().http_status)
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
 #[derive(Serialize)]
 struct Body<'a> {
     error: ErrorBody<'a>,
@@ -78,9 +84,7 @@ impl WebError {
         match self {
             Self::App(e) => {
                 let c = e.error_code();
-                let status = StatusCode::from_u16(c.http_status)
-                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                (c.code, status, c.retryable)
+                (c.code, app_status(e), c.retryable)
             }
             Self::Unauthorized => ("unauthorized", StatusCode::UNAUTHORIZED, false),
             Self::InvalidJson(_) => ("invalid_json", StatusCode::BAD_REQUEST, false),

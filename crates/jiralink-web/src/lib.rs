@@ -123,7 +123,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(oauth::routes())
-        .merge(session::routes(state.clone()))
+        .merge(session::routes())
         .merge(ui::routes(state.clone()))
         .merge(metrics::routes())
         .nest("/v1", api::routes(state.clone()))

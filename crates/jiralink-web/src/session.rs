@@ -30,8 +30,9 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use crate::AppState;
+use crate::error::app_status;
 use crate::ui::{
-    Flash, Page, app_error_page, error_page, redirect_with_notice, render_with_status,
+    Flash, Page, RouteTable, app_error_page, error_page, redirect_with_notice, render_with_status,
 };
 
 /// The session cookie.
@@ -107,17 +108,30 @@ fn forbidden_csrf() -> Response {
         .into_response()
 }
 
-pub(crate) fn routes(state: AppState) -> Router<AppState> {
-    let settings = Router::new()
-        .route("/settings/users", get(users_page).post(add_user))
-        .route("/settings/users/{id}/delete", post(delete_user))
-        .route("/settings/api-keys", post(create_api_key))
-        .route("/settings/api-keys/{id}/revoke", post(revoke_api_key))
-        .route_layer(axum::middleware::from_fn_with_state(state, require_session));
+pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
-        .merge(settings)
+}
+
+/// The users and API keys pages: UI routes, behind the session and notice layers of
+/// [`crate::ui`] like every other page.
+pub(crate) fn users_table() -> RouteTable {
+    vec![
+        (Method::GET, "/settings/users", get(users_page)),
+        (Method::POST, "/settings/users", post(add_user)),
+        (
+            Method::POST,
+            "/settings/users/{id}/delete",
+            post(delete_user),
+        ),
+        (Method::POST, "/settings/api-keys", post(create_api_key)),
+        (
+            Method::POST,
+            "/settings/api-keys/{id}/revoke",
+            post(revoke_api_key),
+        ),
+    ]
 }
 
 /// The value of cookie `name`, if the request has it.
@@ -436,8 +450,7 @@ async fn login(State(state): State<AppState>, req: Request) -> Response {
             res
         }
         Err(e) => {
-            let status = StatusCode::from_u16(e.error_code().http_status)
-                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let status = app_status(&e);
             let message = match &e {
                 AppError::InvalidCredentials | AppError::SignInThrottled { .. } => {
                     crate::ui::user_message(&e)
@@ -522,12 +535,7 @@ struct UsersTemplate {
     min_password: usize,
 }
 
-impl std::ops::Deref for UsersTemplate {
-    type Target = Page;
-    fn deref(&self) -> &Page {
-        &self.page
-    }
-}
+crate::ui::page_deref!(UsersTemplate);
 
 #[derive(Default)]
 struct UsersExtra {
@@ -537,6 +545,21 @@ struct UsersExtra {
     form_is_admin: bool,
 }
 
+/// The users page again, saying why an action on it failed.
+async fn users_error(
+    state: &AppState,
+    user: &CurrentUser,
+    flash: Flash,
+    error: &AppError,
+    extra: UsersExtra,
+) -> Response {
+    let extra = UsersExtra {
+        error: Some(crate::ui::user_message(error)),
+        ..extra
+    };
+    users_response(state, user, flash, app_status(error), extra).await
+}
+
 async fn users_response(
     state: &AppState,
     user: &CurrentUser,
@@ -544,7 +567,6 @@ async fn users_response(
     status: StatusCode,
     extra: UsersExtra,
 ) -> Response {
-    let had_notices = !flash.0.is_empty();
     let page = Page::new(user, flash);
     let (users, keys) = match (
         state.app().list_users().await,
@@ -553,7 +575,7 @@ async fn users_response(
         (Ok(u), Ok(k)) => (u, k),
         (Err(e), _) | (_, Err(e)) => return app_error_page(page, &e),
     };
-    let mut res = render_with_status(
+    render_with_status(
         status,
         &UsersTemplate {
             self_name: user.username.clone(),
@@ -586,18 +608,7 @@ async fn users_response(
             min_password: MIN_PASSWORD_CHARS,
             page,
         },
-    );
-    if had_notices {
-        // Shown now: the notice must not appear again on the next page.
-        set_cookie(
-            &mut res,
-            &format!(
-                "{}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax",
-                crate::ui::NOTICE_COOKIE
-            ),
-        );
-    }
-    res
+    )
 }
 
 /// `None` for an administrator; the 403 page for anyone else.
@@ -649,15 +660,12 @@ async fn add_user(
             &format!("Added the user {}.", created.username),
         ),
         Err(e) => {
-            let status = StatusCode::from_u16(e.error_code().http_status)
-                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let extra = UsersExtra {
-                error: Some(crate::ui::user_message(&e)),
                 form_username: form.username,
                 form_is_admin: is_admin,
                 ..UsersExtra::default()
             };
-            users_response(&state, &user, flash, status, extra).await
+            users_error(&state, &user, flash, &e, extra).await
         }
     }
 }
@@ -680,15 +688,7 @@ async fn delete_user(
                 deleted.username
             ),
         ),
-        Err(e) => {
-            let status = StatusCode::from_u16(e.error_code().http_status)
-                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let extra = UsersExtra {
-                error: Some(crate::ui::user_message(&e)),
-                ..UsersExtra::default()
-            };
-            users_response(&state, &user, flash, status, extra).await
-        }
+        Err(e) => users_error(&state, &user, flash, &e, UsersExtra::default()).await,
     }
 }
 
@@ -726,15 +726,7 @@ async fn create_api_key(
             };
             users_response(&state, &user, flash, StatusCode::OK, extra).await
         }
-        Err(e) => {
-            let status = StatusCode::from_u16(e.error_code().http_status)
-                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let extra = UsersExtra {
-                error: Some(crate::ui::user_message(&e)),
-                ..UsersExtra::default()
-            };
-            users_response(&state, &user, flash, status, extra).await
-        }
+        Err(e) => users_error(&state, &user, flash, &e, UsersExtra::default()).await,
     }
 }
 
@@ -756,15 +748,7 @@ async fn revoke_api_key(
                 k.name, k.username
             ),
         ),
-        Err(e) => {
-            let status = StatusCode::from_u16(e.error_code().http_status)
-                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let extra = UsersExtra {
-                error: Some(crate::ui::user_message(&e)),
-                ..UsersExtra::default()
-            };
-            users_response(&state, &user, flash, status, extra).await
-        }
+        Err(e) => users_error(&state, &user, flash, &e, UsersExtra::default()).await,
     }
 }
 

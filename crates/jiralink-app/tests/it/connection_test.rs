@@ -310,12 +310,12 @@ async fn authentication_failures_in_any_use_take_the_connection_offline() {
     );
 }
 
-/// Advances the clock by each wait and ends the loop after `rounds` waits.
+/// Advances the clock by each wait and ends the (re-test) loop after `rounds` waits.
 #[derive(Debug)]
-struct StopAfter {
-    inner: ManualSleeper,
-    rounds: usize,
-    stop: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+pub(crate) struct StopAfter {
+    pub(crate) inner: ManualSleeper,
+    pub(crate) rounds: usize,
+    pub(crate) stop: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
 }
 
 impl Sleeper for StopAfter {

@@ -4,8 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::future::BoxFuture;
-use jiralink_atlassian::{ManualSleeper, Sleeper};
+use jiralink_atlassian::ManualSleeper;
 
 use jiralink_app::{AppError, CallbackParams, ConnectionSecrets, OAuthClientSecrets, TestResult};
 use jiralink_domain::{ConnectionDraft, ConnectionId, ConnectionState, OAuthClientDraft};
@@ -13,7 +12,7 @@ use jiralink_vault::ClientSecret;
 use pretty_assertions::assert_eq;
 
 use crate::actor;
-use crate::connection_test::{Fixture, fixture};
+use crate::connection_test::{Fixture, StopAfter, fixture};
 
 const SCOPES: [&str; 3] = ["read:jira-work", "read:jira-user", "read:me"];
 
@@ -88,6 +87,14 @@ async fn authorize(f: &Fixture, name: &str) {
         .complete_authorization(&params, &no_choice, &actor())
         .await
         .unwrap();
+}
+
+/// The OAuth 2.0 fixture with the Cloud Platform connection "Cloud", authorized.
+async fn authorized_cloud() -> (Fixture, ConnectionId) {
+    let f = oauth_fixture().await;
+    let id = add_oauth(&f, "Cloud", "cloud-platform").await;
+    authorize(&f, "cloud").await;
+    (f, id)
 }
 
 fn token_requests(f: &Fixture) -> usize {
@@ -306,9 +313,7 @@ async fn customer_service_management_lets_the_user_choose_among_sites() {
 
 #[tokio::test]
 async fn refresh_rotates_over_many_refreshes_before_expiry() {
-    let f = oauth_fixture().await;
-    let id = add_oauth(&f, "Cloud", "cloud-platform").await;
-    authorize(&f, "cloud").await;
+    let (f, id) = authorized_cloud().await;
     let before = token_requests(&f);
     let first = f.app.connection_access_token(id).await.unwrap();
     assert_eq!(token_requests(&f), before, "a fresh token is not refreshed");
@@ -343,9 +348,7 @@ async fn fifty_concurrent_calls_with_an_expired_token_make_one_token_request() {
 
 #[tokio::test]
 async fn a_revoked_grant_takes_the_connection_offline_without_retrying() {
-    let f = oauth_fixture().await;
-    let id = add_oauth(&f, "Cloud", "cloud-platform").await;
-    authorize(&f, "cloud").await;
+    let (f, id) = authorized_cloud().await;
     f.sim.control().revoke_grants(None, None);
     advance_both(&f, Duration::from_secs(3600));
     let err = f.app.connection_access_token(id).await.unwrap_err();
@@ -392,9 +395,7 @@ async fn a_lost_token_response_is_recovered_within_the_leeway_only() {
         (Duration::from_secs(9 * 60), true),
         (Duration::from_secs(11 * 60), false),
     ] {
-        let f = oauth_fixture().await;
-        let id = add_oauth(&f, "Cloud", "cloud-platform").await;
-        authorize(&f, "cloud").await;
+        let (f, id) = authorized_cloud().await;
         advance_both(&f, Duration::from_secs(3600));
         break_token_saves(&f, true).await;
         let before = token_requests(&f);
@@ -432,9 +433,7 @@ async fn a_lost_token_response_is_recovered_within_the_leeway_only() {
 
 #[tokio::test]
 async fn moving_an_authorized_connection_to_another_site_needs_authorization_again() {
-    let f = oauth_fixture().await;
-    let id = add_oauth(&f, "Cloud", "cloud-platform").await;
-    authorize(&f, "cloud").await;
+    let (f, id) = authorized_cloud().await;
     assert!(f.app.connection_has_tokens(id).await.unwrap());
 
     // Renaming keeps the grant: the tokens are not about the name.
@@ -474,9 +473,7 @@ async fn moving_an_authorized_connection_to_another_site_needs_authorization_aga
 
 #[tokio::test]
 async fn disconnect_forgets_the_tokens() {
-    let f = oauth_fixture().await;
-    let id = add_oauth(&f, "Cloud", "cloud-platform").await;
-    authorize(&f, "cloud").await;
+    let (f, id) = authorized_cloud().await;
     assert!(f.app.connection_has_tokens(id).await.unwrap());
     assert!(
         f.app
@@ -501,9 +498,7 @@ async fn disconnect_forgets_the_tokens() {
 
 #[tokio::test]
 async fn tokens_and_client_secret_never_reach_the_database_or_errors() {
-    let f = oauth_fixture().await;
-    let id = add_oauth(&f, "Cloud", "cloud-platform").await;
-    authorize(&f, "cloud").await;
+    let (f, id) = authorized_cloud().await;
     let access = f.app.connection_access_token(id).await.unwrap();
     let secret = f.sim.samples().oauth_client_secret.clone();
     f.sim.control().revoke_grants(None, None);
@@ -533,9 +528,7 @@ async fn tokens_and_client_secret_never_reach_the_database_or_errors() {
 
 #[tokio::test]
 async fn a_refresh_that_fails_on_the_way_leaves_the_connection_online() {
-    let f = oauth_fixture().await;
-    let id = add_oauth(&f, "Cloud", "cloud-platform").await;
-    authorize(&f, "cloud").await;
+    let (f, id) = authorized_cloud().await;
     advance_both(&f, Duration::from_secs(2 * 3600));
     let before = token_requests(&f);
     f.sim.control().fail_next(1, 503, None);
@@ -651,9 +644,7 @@ async fn only_access_denied_at_the_callback_means_the_user_declined() {
 
 #[tokio::test]
 async fn a_refresh_without_an_answer_is_sent_again_under_the_lock() {
-    let f = oauth_fixture().await;
-    let id = add_oauth(&f, "Cloud", "cloud-platform").await;
-    authorize(&f, "cloud").await;
+    let (f, id) = authorized_cloud().await;
     let sleeper = ManualSleeper::with_clock(f.clock.clone());
     f.app.set_sleeper(Arc::new(sleeper.clone()));
     advance_both(&f, Duration::from_secs(3600));
@@ -684,26 +675,6 @@ async fn a_refresh_without_an_answer_is_sent_again_under_the_lock() {
     ));
     assert_eq!(token_requests(&f), before + 1);
     assert_eq!(sleeper.waits().len(), 2);
-}
-
-/// Ends the re-test loop once it has asked for `rounds` waits.
-#[derive(Debug)]
-struct StopAfter {
-    inner: ManualSleeper,
-    rounds: usize,
-    stop: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
-}
-
-impl Sleeper for StopAfter {
-    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
-        drop(self.inner.sleep(duration));
-        if self.inner.waits().len() >= self.rounds
-            && let Some(stop) = self.stop.lock().unwrap().take()
-        {
-            let _ = stop.send(());
-        }
-        Box::pin(std::future::ready(()))
-    }
 }
 
 /// The same data directory opened by another process with the same clock.
@@ -745,9 +716,7 @@ async fn run_loop(
 
 #[tokio::test]
 async fn an_unanswered_refresh_is_marked_and_finished_by_the_retest_loop_after_a_restart() {
-    let f = oauth_fixture().await;
-    let id = add_oauth(&f, "Cloud", "cloud-platform").await;
-    authorize(&f, "cloud").await;
+    let (f, id) = authorized_cloud().await;
     f.app
         .set_sleeper(Arc::new(ManualSleeper::with_clock(f.clock.clone())));
     advance_both(&f, Duration::from_secs(3600));
@@ -831,9 +800,7 @@ async fn an_unanswered_refresh_is_marked_and_finished_by_the_retest_loop_after_a
 
 #[tokio::test]
 async fn the_retest_loop_waits_at_most_a_minute_while_a_refresh_is_pending() {
-    let f = oauth_fixture().await;
-    let id = add_oauth(&f, "Cloud", "cloud-platform").await;
-    authorize(&f, "cloud").await;
+    let (f, id) = authorized_cloud().await;
     f.app
         .set_sleeper(Arc::new(ManualSleeper::with_clock(f.clock.clone())));
     advance_both(&f, Duration::from_secs(3600));
@@ -862,9 +829,7 @@ async fn the_retest_loop_waits_at_most_a_minute_while_a_refresh_is_pending() {
 
 #[tokio::test]
 async fn idle_connections_are_kept_alive_past_atlassians_ninety_days() {
-    let f = oauth_fixture().await;
-    let id = add_oauth(&f, "Cloud", "cloud-platform").await;
-    authorize(&f, "cloud").await;
+    let (f, id) = authorized_cloud().await;
     let idle_after = f.app.config().connections.refresh_idle_after.get();
     assert_eq!(idle_after, Duration::from_secs(30 * 86_400));
     let day = Duration::from_secs(86_400);
@@ -896,9 +861,7 @@ async fn idle_connections_are_kept_alive_past_atlassians_ninety_days() {
 
 #[tokio::test]
 async fn without_the_keep_alive_an_idle_grant_expires() {
-    let f = oauth_fixture().await;
-    let id = add_oauth(&f, "Cloud", "cloud-platform").await;
-    authorize(&f, "cloud").await;
+    let (f, id) = authorized_cloud().await;
     advance_both(&f, Duration::from_secs(91 * 86_400));
     assert!(matches!(
         f.app.connection_access_token(id).await,
@@ -928,9 +891,7 @@ async fn set_client_secret(f: &Fixture, secret: &str) {
 
 #[tokio::test]
 async fn a_refused_client_takes_the_connection_offline_until_the_client_is_edited() {
-    let f = oauth_fixture().await;
-    let id = add_oauth(&f, "Cloud", "cloud-platform").await;
-    authorize(&f, "cloud").await;
+    let (f, id) = authorized_cloud().await;
     set_client_secret(&f, "not-the-secret").await;
     advance_both(&f, Duration::from_secs(3600));
     let before = token_requests(&f);
@@ -981,9 +942,7 @@ async fn draft_of(f: &Fixture, name: &str) -> (ConnectionId, ConnectionDraft) {
 
 #[tokio::test]
 async fn an_unchanged_oauth_draft_of_an_authorized_connection_is_tested_with_its_grant() {
-    let f = oauth_fixture().await;
-    let id = add_oauth(&f, "Cloud", "cloud-platform").await;
-    authorize(&f, "cloud").await;
+    let (f, id) = authorized_cloud().await;
     // A state a recorded pass would change: the draft's test must leave it as it is.
     let unauthorized = jiralink_atlassian::AtlassianError::Unauthorized { hint: None };
     assert!(f.app.note_request_failure(id, &unauthorized).await.unwrap());
@@ -1032,9 +991,7 @@ async fn an_unchanged_oauth_draft_of_an_authorized_connection_is_tested_with_its
 
 #[tokio::test]
 async fn an_oauth_draft_with_other_scopes_needs_authorization_after_saving() {
-    let f = oauth_fixture().await;
-    let id = add_oauth(&f, "Cloud", "cloud-platform").await;
-    authorize(&f, "cloud").await;
+    let (f, id) = authorized_cloud().await;
     let requests = f.sim.control().requests().len();
     let (_, mut draft) = draft_of(&f, "cloud").await;
     draft.scopes.push("write:jira-work".to_owned());
@@ -1094,9 +1051,7 @@ async fn an_oauth_draft_of_a_connection_not_authorized_needs_authorization_after
 
 #[tokio::test]
 async fn an_oauth_draft_of_a_revoked_grant_fails_with_the_fix() {
-    let f = oauth_fixture().await;
-    let id = add_oauth(&f, "Cloud", "cloud-platform").await;
-    authorize(&f, "cloud").await;
+    let (f, id) = authorized_cloud().await;
     f.sim.control().revoke_grants(None, None);
     advance_both(&f, Duration::from_secs(3600));
     let (_, draft) = draft_of(&f, "cloud").await;

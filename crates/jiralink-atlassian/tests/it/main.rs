@@ -21,14 +21,14 @@ use std::sync::Arc;
 
 use jiralink_atlassian::{
     ApiBase, AuthRoute, Credentials, HttpConfig, JiraClient, JiraClientBuilder, ManualSleeper,
-    RetryPolicy, build_client,
+    RetryPolicy, StaticToken, build_client,
 };
 use jiralink_domain::{
     ApiType, AtlassianEndpoints, ConcurrencyLevel, ConnectionAuth, ConnectionName,
     ConnectionSettings, Email, Subdomain,
 };
 use jiralink_sim::{Sim, SimConfig, SimHandle};
-use jiralink_vault::ApiToken;
+use jiralink_vault::{AccessToken, ApiToken};
 use url::Url;
 
 /// The account e-mail used against wiremock.
@@ -83,6 +83,21 @@ pub(crate) fn site_client(endpoints: &AtlassianEndpoints) -> (JiraClientBuilder,
     )
     .expect("base");
     builder(base, basic(EMAIL, TOKEN))
+}
+
+/// A client of the Customer Service Management API of cloud id `c-1` at `uri`, with the
+/// bearer `token`.
+pub(crate) fn csm_client(uri: &str, token: &str) -> JiraClient {
+    let base = ApiBase::resolve(
+        &endpoints_at(uri),
+        ApiType::CustomerServiceManagement,
+        AuthRoute::OAuth2,
+        None,
+        Some("c-1"),
+    )
+    .unwrap();
+    let creds = Credentials::Bearer(Arc::new(StaticToken::new(AccessToken::new(token))));
+    builder(base, creds).0.build()
 }
 
 /// A builder with a manual sleeper and jitter fixed at 1.

@@ -1,18 +1,12 @@
 //! Paging streams return every record exactly once and stop where Jira says.
 
-use std::sync::Arc;
-
 use futures::{StreamExt as _, TryStreamExt as _};
-use jiralink_atlassian::{
-    ApiBase, AtlassianError, AuthRoute, Credentials, RequestFilter, SearchRequest, StaticToken,
-};
-use jiralink_domain::ApiType;
-use jiralink_vault::AccessToken;
+use jiralink_atlassian::{AtlassianError, RequestFilter, SearchRequest};
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate, matchers};
 
-use crate::{builder, endpoints_at, shapes::assert_declared, site_client};
+use crate::{csm_client, endpoints_at, shapes::assert_declared, site_client};
 
 fn issues(ids: std::ops::Range<u32>) -> Value {
     Value::Array(
@@ -288,16 +282,7 @@ async fn csm_cursor_paging_returns_every_record_once() {
         .expect(3)
         .mount(&server)
         .await;
-    let base = ApiBase::resolve(
-        &endpoints_at(&server.uri()),
-        ApiType::CustomerServiceManagement,
-        AuthRoute::OAuth2,
-        None,
-        Some("c-1"),
-    )
-    .unwrap();
-    let creds = Credentials::Bearer(Arc::new(StaticToken::new(AccessToken::new("at-csm-2"))));
-    let client = builder(base, creds).0.build();
+    let client = csm_client(&server.uri(), "at-csm-2");
     let ids: Vec<String> = client
         .csm_products()
         .map_ok(|p| p.id)
@@ -364,16 +349,7 @@ async fn csm_ends_a_cursor_cycle_with_an_error() {
         .expect(3)
         .mount(&server)
         .await;
-    let base = ApiBase::resolve(
-        &endpoints_at(&server.uri()),
-        ApiType::CustomerServiceManagement,
-        AuthRoute::OAuth2,
-        None,
-        Some("c-1"),
-    )
-    .unwrap();
-    let creds = Credentials::Bearer(Arc::new(StaticToken::new(AccessToken::new("at-csm-2"))));
-    let client = builder(base, creds).0.build();
+    let client = csm_client(&server.uri(), "at-csm-2");
     let err = client
         .csm_products()
         .try_collect::<Vec<_>>()

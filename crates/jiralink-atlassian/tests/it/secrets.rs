@@ -150,7 +150,7 @@ struct Uninterested {
 }
 
 impl jiralink_atlassian::Observer for Uninterested {
-    fn on_exchange(&self, _exchange: &jiralink_atlassian::Exchange) {
+    fn on_exchange(&self, _exchange: jiralink_atlassian::Exchange) {
         self.handed
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }

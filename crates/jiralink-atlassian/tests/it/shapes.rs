@@ -13,7 +13,7 @@ use pretty_assertions::assert_eq;
 use serde_json::json;
 use wiremock::{Mock, MockServer, Request, ResponseTemplate, matchers};
 
-use crate::{BASIC, builder, endpoints_at, site_client};
+use crate::{BASIC, builder, csm_client, endpoints_at, site_client};
 
 /// Matches when the query holds exactly `expected`, in order.
 fn exact_query(expected: &'static [(&'static str, &'static str)]) -> impl Fn(&Request) -> bool {
@@ -331,16 +331,7 @@ async fn service_desk_and_csm_first_pages() {
         .expect(1)
         .mount(&server)
         .await;
-    let base = ApiBase::resolve(
-        &endpoints_at(&server.uri()),
-        ApiType::CustomerServiceManagement,
-        AuthRoute::OAuth2,
-        None,
-        Some("c-1"),
-    )
-    .unwrap();
-    let creds = Credentials::Bearer(Arc::new(StaticToken::new(AccessToken::new("at-csm-1"))));
-    let csm = builder(base, creds).0.build();
+    let csm = csm_client(&server.uri(), "at-csm-1");
     let fields = csm.csm_customer_details_page().await.unwrap();
     assert_eq!(fields[0].name, "Region");
     assert_eq!(fields[0].field_type["name"], "SELECT");

@@ -7,15 +7,7 @@ use std::process::Stdio;
 
 use jiralink_sim::control::NewOAuthApp;
 
-use crate::common::Env;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::common::{Env, connection_create, free_port};
 
 #[test]
 fn authorize_receives_the_callback_and_the_connection_works() {
@@ -56,51 +48,24 @@ fn authorize_receives_the_callback_and_the_connection_works() {
     outputs.push(out.stdout.clone() + &out.stderr);
     out.ok();
     let out = env.run(
-        &[
-            "connection",
-            "create",
-            "--name",
+        &connection_create(
             "Cloud",
-            "--api-type",
-            "cloud-platform",
-            "--subdomain",
-            "demo",
-            "--auth-type",
             "oauth2",
-            "--oauth-client",
-            "Sim",
-            "--scopes",
-            "read:jira-work,read:jira-user,read:me",
-        ],
+            &[
+                "--oauth-client",
+                "Sim",
+                "--scopes",
+                "read:jira-work,read:jira-user,read:me",
+            ],
+        ),
         None,
     );
     outputs.push(out.stdout.clone() + &out.stderr);
     out.ok();
 
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_jiralink"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("JIRALINK_") || k == "RUST_LOG" {
-            child.env_remove(k);
-        }
-    }
-    child
-        .env("JIRALINK_DATA_DIR", env.data_dir())
-        .env(
-            "JIRALINK_ATLASSIAN__SITE_URL_TEMPLATE",
-            env.sim.site_url_template(),
-        )
-        .env("JIRALINK_ATLASSIAN__API_GATEWAY", env.sim.api_gateway())
-        .env("JIRALINK_ATLASSIAN__AUTH_SERVER", env.sim.auth_server())
-        .env("USER", "tester")
-        .envs(env.extra_env.iter().map(|(k, v)| (k, v)));
-    let mut child = child
-        .args([
-            "--no-input",
-            "connection",
-            "authorize",
-            "Cloud",
-            "--no-browser",
-        ])
+    let mut child = env
+        .std_cmd()
+        .args(["connection", "authorize", "Cloud", "--no-browser"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -188,22 +153,11 @@ fn a_listen_address_off_loopback_is_refused() {
     let env = Env::new();
     env.create_client("C", "secret-value-1");
     env.run(
-        &[
-            "connection",
-            "create",
-            "--name",
+        &connection_create(
             "O",
-            "--api-type",
-            "cloud-platform",
-            "--subdomain",
-            "demo",
-            "--auth-type",
             "oauth2",
-            "--oauth-client",
-            "C",
-            "--scopes",
-            "read:jira-work",
-        ],
+            &["--oauth-client", "C", "--scopes", "read:jira-work"],
+        ),
         None,
     )
     .ok();

@@ -3,7 +3,7 @@
 
 use base64::Engine;
 
-use crate::common::{Env, Output};
+use crate::common::{Env, Output, connection_create};
 
 const TOKEN: &str = "CANARY-7f3a9c1e-api-token-5d2b8e4f6a1c3d5e";
 const TOKEN_2: &str = "CANARY-0b1c2d3e-api-token-second-9a8b7c6d";
@@ -47,23 +47,17 @@ fn planted_secrets_appear_nowhere() {
         let out = env.run(args, stdin);
         outputs.push((args.join(" "), out));
     };
-    let basic = [
-        "connection",
-        "create",
-        "--name",
+    let basic = connection_create(
         "Canary",
-        "--api-type",
-        "cloud-platform",
-        "--subdomain",
-        "demo",
-        "--auth-type",
         "basic",
-        "--username",
-        "me@example.com",
-        "--api-token-stdin",
-        "--save-anyway",
-        "-vv",
-    ];
+        &[
+            "--username",
+            "me@example.com",
+            "--api-token-stdin",
+            "--save-anyway",
+            "-vv",
+        ],
+    );
     run(&basic, Some(TOKEN));
     // The debugger records the tests that send the planted token from now on.
     run(
@@ -86,22 +80,11 @@ fn planted_secrets_appear_nowhere() {
         Some(CLIENT_SECRET),
     );
     run(
-        &[
-            "connection",
-            "create",
-            "--name",
+        &connection_create(
             "OAuth",
-            "--api-type",
-            "cloud-platform",
-            "--subdomain",
-            "demo",
-            "--auth-type",
             "oauth2",
-            "--oauth-client",
-            "App",
-            "--scopes",
-            "read:jira-work",
-        ],
+            &["--oauth-client", "App", "--scopes", "read:jira-work"],
+        ),
         None,
     );
     for format in ["table", "json"] {
@@ -137,21 +120,11 @@ fn planted_secrets_appear_nowhere() {
         Some(TOKEN_2),
     );
     run(
-        &[
-            "connection",
-            "create",
-            "--name",
+        &connection_create(
             "Canary",
-            "--api-type",
-            "cloud-platform",
-            "--subdomain",
-            "demo",
-            "--auth-type",
             "basic",
-            "--username",
-            "me@example.com",
-            "--api-token-stdin",
-        ],
+            &["--username", "me@example.com", "--api-token-stdin"],
+        ),
         Some(TOKEN_2),
     );
     run(
@@ -198,46 +171,34 @@ fn planted_secrets_appear_nowhere() {
     run(&["oauth-client", "delete", "App", "--yes"], None);
     // Other ways in, and switching auth types back and forth.
     run(
-        &[
-            "connection",
-            "create",
-            "--name",
+        &connection_create(
             "From file",
-            "--api-type",
-            "cloud-platform",
-            "--subdomain",
-            "demo",
-            "--auth-type",
             "basic",
-            "--username",
-            "me@example.com",
-            "--api-token-file",
-            &token_file,
-            "--save-anyway",
-            "-vv",
-        ],
+            &[
+                "--username",
+                "me@example.com",
+                "--api-token-file",
+                &token_file,
+                "--save-anyway",
+                "-vv",
+            ],
+        ),
         None,
     );
     run(
-        &[
-            "connection",
-            "create",
-            "--name",
+        &connection_create(
             "From env",
-            "--api-type",
-            "cloud-platform",
-            "--subdomain",
-            "demo",
-            "--auth-type",
             "basic",
-            "--username",
-            "me@example.com",
-            "--api-token-env",
-            "CANARY_TOKEN",
-            "--save-anyway",
-            "-o",
-            "json",
-        ],
+            &[
+                "--username",
+                "me@example.com",
+                "--api-token-env",
+                "CANARY_TOKEN",
+                "--save-anyway",
+                "-o",
+                "json",
+            ],
+        ),
         None,
     );
     run(

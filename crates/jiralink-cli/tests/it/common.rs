@@ -5,6 +5,38 @@ use jiralink_sim::{Sim, SimConfig, SimHandle};
 use serde_json::Value;
 use tempfile::TempDir;
 
+/// A port free on this machine just now.
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `connection create --name NAME` of a Cloud Platform connection to the `demo` site with
+/// `auth_type`, followed by `rest`.
+pub(crate) fn connection_create<'a>(
+    name: &'a str,
+    auth_type: &'a str,
+    rest: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "connection",
+        "create",
+        "--name",
+        name,
+        "--api-type",
+        "cloud-platform",
+        "--subdomain",
+        "demo",
+        "--auth-type",
+        auth_type,
+    ];
+    args.extend_from_slice(rest);
+    args
+}
+
 /// A fresh data directory, a simulator standing in for Atlassian, and a way to run
 /// jiralink against both. jiralink is pointed at the simulator through the environment, so
 /// no test ever reaches the network.
@@ -23,6 +55,16 @@ pub(crate) struct Output {
 }
 
 impl Output {
+    /// Runs `cmd` to the end.
+    pub(crate) fn of(cmd: &mut Command) -> Self {
+        let out = cmd.output().unwrap();
+        Self {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
     pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
@@ -75,23 +117,11 @@ impl Env {
     pub(crate) fn create_alice(&self, name: &str) -> Value {
         let (email, token) = self.alice();
         self.run(
-            &[
-                "connection",
-                "create",
-                "--name",
+            &connection_create(
                 name,
-                "--api-type",
-                "cloud-platform",
-                "--subdomain",
-                "demo",
-                "--auth-type",
                 "basic",
-                "--username",
-                &email,
-                "--api-token-stdin",
-                "-o",
-                "json",
-            ],
+                &["--username", &email, "--api-token-stdin", "-o", "json"],
+            ),
             Some(&token),
         )
         .ok()
@@ -107,7 +137,14 @@ impl Env {
     }
 
     pub(crate) fn cmd(&self) -> Command {
-        let mut cmd = Command::cargo_bin("jiralink").unwrap();
+        Command::from_std(self.std_cmd())
+    }
+
+    /// `jiralink --no-input` pointed at this data directory and the simulator, with
+    /// `extra_env` and nothing else of the caller's `JIRALINK_*` / `RUST_LOG`; for processes
+    /// a test talks to while they run.
+    pub(crate) fn std_cmd(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_jiralink"));
         for (k, _) in std::env::vars() {
             if k.starts_with("JIRALINK_") || k == "RUST_LOG" {
                 cmd.env_remove(k);
@@ -141,12 +178,7 @@ impl Env {
             cmd.env_remove(k);
         }
         cmd.args(args);
-        let out = cmd.output().unwrap();
-        Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Output::of(&mut cmd)
     }
 
     /// Runs with arguments and optional stdin.
@@ -154,12 +186,7 @@ impl Env {
         let mut cmd = self.cmd();
         cmd.args(args);
         cmd.write_stdin(stdin.unwrap_or(""));
-        let out = cmd.output().unwrap();
-        Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Output::of(&mut cmd)
     }
 
     pub(crate) fn create_client(&self, name: &str, secret: &str) -> Value {
@@ -183,24 +210,18 @@ impl Env {
 
     pub(crate) fn create_basic(&self, name: &str, token: &str) -> Value {
         self.run(
-            &[
-                "connection",
-                "create",
-                "--name",
+            &connection_create(
                 name,
-                "--api-type",
-                "cloud-platform",
-                "--subdomain",
-                "demo",
-                "--auth-type",
                 "basic",
-                "--username",
-                "me@example.com",
-                "--api-token-stdin",
-                "--no-test",
-                "-o",
-                "json",
-            ],
+                &[
+                    "--username",
+                    "me@example.com",
+                    "--api-token-stdin",
+                    "--no-test",
+                    "-o",
+                    "json",
+                ],
+            ),
             Some(token),
         )
         .ok()

@@ -1,4 +1,4 @@
-use crate::common::Env;
+use crate::common::{Env, connection_create};
 
 #[test]
 fn basic_cloud_platform_lifecycle() {
@@ -79,63 +79,45 @@ fn token_from_file_and_env() {
     let file = env.path().join("token.txt");
     std::fs::write(&file, "file-token\n").unwrap();
     env.run(
-        &[
-            "connection",
-            "create",
-            "--name",
+        &connection_create(
             "From file",
-            "--api-type",
-            "cloud-platform",
-            "--subdomain",
-            "demo",
-            "--auth-type",
             "basic",
-            "--username",
-            "me@example.com",
-            "--api-token-file",
-            file.to_str().unwrap(),
-            "--no-test",
-        ],
+            &[
+                "--username",
+                "me@example.com",
+                "--api-token-file",
+                file.to_str().unwrap(),
+                "--no-test",
+            ],
+        ),
         None,
     )
     .ok();
     let mut cmd = env.cmd();
-    cmd.env("MY_TOKEN", "env-token").args([
-        "connection",
-        "create",
-        "--name",
+    cmd.env("MY_TOKEN", "env-token").args(connection_create(
         "From env",
-        "--api-type",
-        "cloud-platform",
-        "--subdomain",
-        "demo",
-        "--auth-type",
         "basic",
-        "--username",
-        "me@example.com",
-        "--api-token-env",
-        "MY_TOKEN",
-        "--no-test",
-    ]);
+        &[
+            "--username",
+            "me@example.com",
+            "--api-token-env",
+            "MY_TOKEN",
+            "--no-test",
+        ],
+    ));
     cmd.assert().success();
     let out = env
         .run(
-            &[
-                "connection",
-                "create",
-                "--name",
+            &connection_create(
                 "Missing env",
-                "--api-type",
-                "cloud-platform",
-                "--subdomain",
-                "demo",
-                "--auth-type",
                 "basic",
-                "--username",
-                "me@example.com",
-                "--api-token-env",
-                "NOT_SET_ANYWHERE_123",
-            ],
+                &[
+                    "--username",
+                    "me@example.com",
+                    "--api-token-env",
+                    "NOT_SET_ANYWHERE_123",
+                ],
+            ),
             None,
         )
         .fails_with(2);
@@ -344,21 +326,11 @@ fn names_are_unique_without_regard_to_case() {
     env.create_basic("Jira", "t1");
     let out = env
         .run(
-            &[
-                "connection",
-                "create",
-                "--name",
+            &connection_create(
                 "  JIRA ",
-                "--api-type",
-                "cloud-platform",
-                "--subdomain",
-                "demo",
-                "--auth-type",
                 "basic",
-                "--username",
-                "me@example.com",
-                "--api-token-stdin",
-            ],
+                &["--username", "me@example.com", "--api-token-stdin"],
+            ),
             Some("t2"),
         )
         .fails_with(3);

@@ -1,7 +1,7 @@
 //! `connection test`, testing before saving, offline / online, `watch` and the debugger,
 //! against the in-process simulator.
 
-use crate::common::Env;
+use crate::common::{Env, connection_create};
 
 const WRONG: &str = "wrong-token-0123456789";
 
@@ -163,23 +163,17 @@ fn oauth_connections_are_saved_and_reported_as_needing_authorization() {
     env.create_client("App", "client-secret-value");
     let out = env
         .run(
-            &[
-                "connection",
-                "create",
-                "--name",
+            &connection_create(
                 "OAuth",
-                "--api-type",
-                "cloud-platform",
-                "--subdomain",
-                "demo",
-                "--auth-type",
                 "oauth2",
-                "--oauth-client",
-                "App",
-                "--scopes",
-                "read:jira-work",
-                "--test",
-            ],
+                &[
+                    "--oauth-client",
+                    "App",
+                    "--scopes",
+                    "read:jira-work",
+                    "--test",
+                ],
+            ),
             None,
         )
         .ok();

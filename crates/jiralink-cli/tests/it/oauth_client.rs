@@ -1,4 +1,4 @@
-use crate::common::Env;
+use crate::common::{Env, connection_create};
 
 #[test]
 fn create_list_show_edit_delete() {
@@ -82,22 +82,11 @@ fn deleting_a_client_in_use_lists_its_connections() {
     env.create_client("App", "secret-1");
     for name in ["Jira one", "Jira two"] {
         env.run(
-            &[
-                "connection",
-                "create",
-                "--name",
+            &connection_create(
                 name,
-                "--api-type",
-                "cloud-platform",
-                "--subdomain",
-                "demo",
-                "--auth-type",
                 "oauth2",
-                "--oauth-client",
-                "App",
-                "--scopes",
-                "read:jira-work",
-            ],
+                &["--oauth-client", "App", "--scopes", "read:jira-work"],
+            ),
             None,
         )
         .ok();

@@ -9,33 +9,10 @@ use std::sync::mpsc;
 
 use jiralink_sim::control::NewOAuthApp;
 
-use crate::common::Env;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::common::{Env, connection_create, free_port};
 
 fn spawn(env: &Env, args: &[&str]) -> Child {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_jiralink"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("JIRALINK_") || k == "RUST_LOG" {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env("JIRALINK_DATA_DIR", env.data_dir())
-        .env(
-            "JIRALINK_ATLASSIAN__SITE_URL_TEMPLATE",
-            env.sim.site_url_template(),
-        )
-        .env("JIRALINK_ATLASSIAN__API_GATEWAY", env.sim.api_gateway())
-        .env("JIRALINK_ATLASSIAN__AUTH_SERVER", env.sim.auth_server())
-        .env("USER", "tester")
-        .envs(env.extra_env.iter().map(|(k, v)| (k, v)))
-        .arg("--no-input")
+    env.std_cmd()
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -79,24 +56,18 @@ fn authorize_hands_off_to_a_running_server() {
     .ok();
     let created = env
         .run(
-            &[
-                "connection",
-                "create",
-                "--name",
+            &connection_create(
                 "Cloud",
-                "--api-type",
-                "cloud-platform",
-                "--subdomain",
-                "demo",
-                "--auth-type",
                 "oauth2",
-                "--oauth-client",
-                "Sim",
-                "--scopes",
-                "read:jira-work,read:jira-user,read:me",
-                "-o",
-                "json",
-            ],
+                &[
+                    "--oauth-client",
+                    "Sim",
+                    "--scopes",
+                    "read:jira-work,read:jira-user,read:me",
+                    "-o",
+                    "json",
+                ],
+            ),
             None,
         )
         .ok()

@@ -193,20 +193,8 @@ fn serve_once(env: &Env, admin_password: Option<&str>) -> (Option<i32>, Vec<Stri
     use std::io::BufRead as _;
     use std::sync::mpsc;
 
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_jiralink"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("JIRALINK_") || k == "RUST_LOG" {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env("JIRALINK_DATA_DIR", env.data_dir())
-        .env(
-            "JIRALINK_ATLASSIAN__SITE_URL_TEMPLATE",
-            env.sim.site_url_template(),
-        )
-        .env("JIRALINK_ATLASSIAN__API_GATEWAY", env.sim.api_gateway())
-        .env("JIRALINK_ATLASSIAN__AUTH_SERVER", env.sim.auth_server())
-        .args(["--no-input", "serve", "--bind", "127.0.0.1:0"])
+    let mut cmd = env.std_cmd();
+    cmd.args(["serve", "--bind", "127.0.0.1:0"])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());

@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 
 use crate::auth::Caller;
 use crate::csm::details::{self, Entity};
-use crate::csm::product::{entitlement_json, new_entitlement};
+use crate::csm::organization::organization_json;
+use crate::csm::product::{holder_entitlements, new_entitlement};
 use crate::csm::store::Holder;
 use crate::csm::{
     CursorQuery, PREFIX, bad_request, cursor_page, details_json, error, not_found, parse_body,
@@ -93,7 +94,7 @@ pub fn profile_json(desk: &SiteDesk, c: &Customer) -> Value {
         .organizations
         .values()
         .filter(|o| o.members.contains(&c.account_id))
-        .map(|o| json!({ "id": o.id.to_string(), "name": o.name }))
+        .map(organization_json)
         .collect();
     json!({
         "account": account_json(c),
@@ -400,15 +401,10 @@ async fn list_entitlements(
     caller.require_any(&[&[READ_ENTITLEMENT]])?;
     let items = with_site(&state, &caller.site, |desk| {
         customer(desk, &id)?;
-        let holder = Holder::Customer(id.clone());
-        Ok::<_, ApiError>(
-            desk.csm
-                .entitlements
-                .iter()
-                .filter(|e| e.holder == holder)
-                .map(|e| entitlement_json(&desk.csm, e))
-                .collect::<Vec<_>>(),
-        )
+        Ok::<_, ApiError>(holder_entitlements(
+            &desk.csm,
+            &Holder::Customer(id.clone()),
+        ))
     })?;
     cursor_page(items, page.limit.as_deref(), page.cursor.as_deref()).map(Json)
 }

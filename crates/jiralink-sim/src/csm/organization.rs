@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::auth::Caller;
 use crate::csm::customer::account_json;
 use crate::csm::details::{self, Entity};
-use crate::csm::product::{entitlement_json, new_entitlement};
+use crate::csm::product::{holder_entitlements, new_entitlement};
 use crate::csm::store::Holder;
 use crate::csm::{
     CursorQuery, PREFIX, bad_request, cursor_page, details_json, error, not_found, parse_body,
@@ -345,14 +345,7 @@ async fn list_entitlements(
     caller.require_any(&[&[READ_ENTITLEMENT]])?;
     let items = with_site(&state, &caller.site, |desk| {
         let holder = Holder::Organization(organization_id(desk, &id)?);
-        Ok::<_, ApiError>(
-            desk.csm
-                .entitlements
-                .iter()
-                .filter(|e| e.holder == holder)
-                .map(|e| entitlement_json(&desk.csm, e))
-                .collect::<Vec<_>>(),
-        )
+        Ok::<_, ApiError>(holder_entitlements(&desk.csm, &holder))
     })?;
     cursor_page(items, page.limit.as_deref(), page.cursor.as_deref()).map(Json)
 }

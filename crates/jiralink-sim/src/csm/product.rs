@@ -65,6 +65,15 @@ pub fn entitlement_json(data: &CsmData, e: &Entitlement) -> Value {
     v
 }
 
+/// The entitlements held by `holder`, as [`entitlement_json`].
+pub fn holder_entitlements(data: &CsmData, holder: &Holder) -> Vec<Value> {
+    data.entitlements
+        .iter()
+        .filter(|e| e.holder == *holder)
+        .map(|e| entitlement_json(data, e))
+        .collect()
+}
+
 fn product_not_found(id: &str) -> ApiError {
     not_found(&format!("The product '{id}' does not exist."))
 }

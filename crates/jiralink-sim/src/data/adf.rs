@@ -212,13 +212,7 @@ pub fn from_wiki(text: &str) -> Value {
                 .strip_prefix(':')
                 .and_then(|r| r.strip_suffix('}'))
                 .unwrap_or("");
-            let mut body = Vec::new();
-            i += 1;
-            while i < lines.len() && lines[i].trim() != "{code}" {
-                body.push(lines[i]);
-                i += 1;
-            }
-            i += 1;
+            let body = block_body(&lines, &mut i, "{code}");
             let mut block = json!({ "type": "codeBlock", "content": [{ "type": "text", "text": body.join("\n") }] });
             if !language.is_empty() {
                 block["attrs"] = json!({ "language": language });
@@ -228,13 +222,7 @@ pub fn from_wiki(text: &str) -> Value {
         }
         if trimmed == "{quote}" {
             flush(&mut paragraph, &mut blocks);
-            let mut body = Vec::new();
-            i += 1;
-            while i < lines.len() && lines[i].trim() != "{quote}" {
-                body.push(lines[i]);
-                i += 1;
-            }
-            i += 1;
+            let body = block_body(&lines, &mut i, "{quote}");
             let inner = from_wiki(&body.join("\n"));
             blocks.push(json!({ "type": "blockquote", "content": inner["content"] }));
             continue;
@@ -273,6 +261,18 @@ pub fn from_wiki(text: &str) -> Value {
     }
     flush(&mut paragraph, &mut blocks);
     json!({ "type": "doc", "version": 1, "content": blocks })
+}
+
+/// The lines after the opening line at `*i` up to the `end` line (or the end of the text);
+/// leaves `*i` past the closing line.
+fn block_body<'a>(lines: &[&'a str], i: &mut usize, end: &str) -> Vec<&'a str> {
+    let start = *i + 1;
+    let stop = lines[start..]
+        .iter()
+        .position(|l| l.trim() == end)
+        .map_or(lines.len(), |n| start + n);
+    *i = stop + 1;
+    lines[start..stop].to_vec()
 }
 
 fn heading_level(line: &str) -> Option<u64> {

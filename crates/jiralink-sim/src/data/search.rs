@@ -399,21 +399,10 @@ impl SiteData {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::DataSize;
+    use crate::data::store::tests::site;
     use crate::data::store::{FieldChange, NewIssue};
 
     const NOW: i64 = 1_767_605_400_000;
-
-    fn site() -> SiteData {
-        SiteData::generate(
-            1,
-            "demo",
-            DataSize::Small,
-            1_767_571_200_000,
-            Vec::new(),
-            None,
-        )
-    }
 
     fn run(data: &SiteData, jql: &str, indexed_until: i64, reconcile: &BTreeSet<u64>) -> Vec<u64> {
         let searcher = Searcher {

@@ -1539,14 +1539,15 @@ pub fn valid_date(text: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use serde_json::json;
 
     use super::*;
 
     const NOW: i64 = 1_767_605_400_000;
 
-    fn site() -> SiteData {
+    /// A small generated site (fixture shared with the search tests).
+    pub(crate) fn site() -> SiteData {
         SiteData::generate(
             1,
             "demo",

@@ -19,7 +19,8 @@ use crate::errors::ApiError;
 use crate::jsm::servicedesk::{api_base, resolve_service_desk};
 use crate::jsm::store::with_site;
 use crate::jsm::{
-    PREFIX, Params, bad_request, customer_dto, find_person, page, parse_body, require_opt_in,
+    AccountIds, PREFIX, Params, bad_request, customer_dto, find_person, no_content, page,
+    parse_body, require_opt_in, unknown_accounts,
 };
 use crate::state::SimState;
 
@@ -44,15 +45,6 @@ struct CustomerCreate {
     email: Option<String>,
     display_name: Option<String>,
     full_name: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct AccountIds {
-    #[serde(default)]
-    account_ids: Vec<String>,
-    #[serde(default)]
-    usernames: Vec<String>,
 }
 
 /// A plausible e-mail address: one `@`, a non-empty local part and a dotted domain.
@@ -153,10 +145,6 @@ async fn list_desk_customers(
     )))
 }
 
-fn no_content() -> Response {
-    StatusCode::NO_CONTENT.into_response()
-}
-
 async fn add_desk_customers(
     State(state): State<SimState>,
     caller: Caller,
@@ -171,9 +159,9 @@ async fn add_desk_customers(
     with_site(&state, &caller.site, |desk| {
         let i = resolve_service_desk(desk, &id)?;
         let mut unknown = Vec::new();
-        for account in input.account_ids.iter().chain(&input.usernames) {
+        for account in input.all() {
             if find_person(&state, &caller.site, &desk.customers, account).is_none() {
-                unknown.push(account.clone());
+                unknown.push(account.as_str());
                 continue;
             }
             let sd = &mut desk.service_desks[i];
@@ -184,10 +172,7 @@ async fn add_desk_customers(
         if unknown.is_empty() {
             Ok(no_content())
         } else {
-            Err(bad_request(&format!(
-                "The following accounts do not exist: {}",
-                unknown.join(", ")
-            )))
+            Err(unknown_accounts(&unknown))
         }
     })
 }
@@ -207,7 +192,7 @@ async fn remove_desk_customers(
     let input: AccountIds = parse_body(&body)?;
     with_site(&state, &caller.site, |desk| {
         let i = resolve_service_desk(desk, &id)?;
-        let remove: Vec<&String> = input.account_ids.iter().chain(&input.usernames).collect();
+        let remove: Vec<&String> = input.all().collect();
         desk.service_desks[i]
             .customers
             .retain(|c| !remove.contains(&c));

@@ -26,7 +26,8 @@ use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -110,6 +111,11 @@ pub fn require_opt_in(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
+/// An empty 204.
+pub fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
 /// 400 with a JSM body.
 pub fn bad_request(message: &str) -> ApiError {
     ApiError::jsm(
@@ -126,6 +132,31 @@ pub fn not_found(message: &str) -> ApiError {
         message,
         "sd.public.api.error.not.found",
     )
+}
+
+/// A `{"accountIds","usernames"}` body naming people to add or remove.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountIds {
+    #[serde(default)]
+    account_ids: Vec<String>,
+    #[serde(default)]
+    usernames: Vec<String>,
+}
+
+impl AccountIds {
+    /// Every named account: the `accountIds`, then the `usernames`.
+    pub fn all(&self) -> impl Iterator<Item = &String> {
+        self.account_ids.iter().chain(&self.usernames)
+    }
+}
+
+/// 400 for accounts that do not exist.
+pub fn unknown_accounts(unknown: &[&str]) -> ApiError {
+    bad_request(&format!(
+        "The following accounts do not exist: {}",
+        unknown.join(", ")
+    ))
 }
 
 /// Parses a JSON request body, answering 400 with a JSM body when it is not valid.

@@ -18,7 +18,10 @@ use crate::auth::Caller;
 use crate::errors::ApiError;
 use crate::jsm::servicedesk::{api_base, resolve_service_desk};
 use crate::jsm::store::{Organization, SiteDesk, with_site};
-use crate::jsm::{PREFIX, Params, bad_request, date_dto, find_person, not_found, page, parse_body};
+use crate::jsm::{
+    AccountIds, PREFIX, Params, bad_request, date_dto, find_person, no_content, not_found, page,
+    parse_body, unknown_accounts,
+};
 use crate::state::SimState;
 
 /// Largest `limit` for organizations and their users.
@@ -77,10 +80,6 @@ fn parse_org_id(desk: &SiteDesk, id: &str) -> Result<u64, ApiError> {
         .ok()
         .filter(|n| desk.organizations.contains_key(n))
         .ok_or_else(|| org_not_found(id))
-}
-
-fn no_content() -> Response {
-    StatusCode::NO_CONTENT.into_response()
 }
 
 /// 404 when `accountId` names nobody on the site.
@@ -201,15 +200,6 @@ async fn delete_organization(
     })
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Users {
-    #[serde(default)]
-    account_ids: Vec<String>,
-    #[serde(default)]
-    usernames: Vec<String>,
-}
-
 async fn list_users(
     State(state): State<SimState>,
     caller: Caller,
@@ -252,20 +242,17 @@ async fn add_users(
         &Method::POST,
         "/rest/servicedeskapi/organization/{organizationId}/user",
     )?;
-    let input: Users = parse_body(&body)?;
+    let input: AccountIds = parse_body(&body)?;
     with_site(&state, &caller.site, |desk| {
         let org_id = parse_org_id(desk, &id)?;
-        let accounts: Vec<&String> = input.account_ids.iter().chain(&input.usernames).collect();
+        let accounts: Vec<&String> = input.all().collect();
         let unknown: Vec<&str> = accounts
             .iter()
             .filter(|a| find_person(&state, &caller.site, &desk.customers, a).is_none())
             .map(|a| a.as_str())
             .collect();
         if !unknown.is_empty() {
-            return Err(bad_request(&format!(
-                "The following accounts do not exist: {}",
-                unknown.join(", ")
-            )));
+            return Err(unknown_accounts(&unknown));
         }
         if let Some(org) = desk.organizations.get_mut(&org_id) {
             org.members.extend(accounts.into_iter().cloned());
@@ -284,11 +271,11 @@ async fn remove_users(
         &Method::DELETE,
         "/rest/servicedeskapi/organization/{organizationId}/user",
     )?;
-    let input: Users = parse_body(&body)?;
+    let input: AccountIds = parse_body(&body)?;
     with_site(&state, &caller.site, |desk| {
         let org_id = parse_org_id(desk, &id)?;
         if let Some(org) = desk.organizations.get_mut(&org_id) {
-            for a in input.account_ids.iter().chain(&input.usernames) {
+            for a in input.all() {
                 org.members.remove(a);
             }
         }

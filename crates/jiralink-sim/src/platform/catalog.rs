@@ -9,6 +9,7 @@ use axum::response::Response;
 use axum::routing::get;
 use serde_json::{Value, json};
 
+use super::json::push_array;
 use super::params::{self, Params};
 use super::render::Render;
 use super::{ApiVersion, versioned};
@@ -262,13 +263,7 @@ async fn get_project(
     caller.require("getProject")?;
     let entry = data::site(&state, &caller.site);
     let site = entry.read();
-    let project = site.project_by_key_or_id(&key).ok_or_else(|| {
-        ApiError::platform(
-            StatusCode::NOT_FOUND,
-            &[&format!("No project could be found with key '{key}'.")],
-            &[],
-        )
-    })?;
+    let project = params::project_or_404(&site, &key)?;
     let render = Render::new(&site, &caller.base, state.base_url(), version);
     let body = project_json(&render, project, &params.list("expand"), true);
     Ok(params::value(StatusCode::OK, &body, 1))
@@ -382,14 +377,10 @@ async fn issue_types(
     let entry = data::site(&state, &caller.site);
     let site = entry.read();
     let render = Render::new(&site, &caller.base, state.base_url(), version);
-    let mut out = String::from("[");
-    for (n, t) in site.catalog().issue_types.iter().enumerate() {
-        if n > 0 {
-            out.push(',');
-        }
-        render.issue_type(&mut out, &t.id);
-    }
-    out.push(']');
+    let mut out = String::new();
+    push_array(&mut out, &site.catalog().issue_types, |out, t| {
+        render.issue_type(out, &t.id)
+    });
     Ok(params::json(StatusCode::OK, out, 0))
 }
 
@@ -402,14 +393,10 @@ async fn statuses(
     let entry = data::site(&state, &caller.site);
     let site = entry.read();
     let render = Render::new(&site, &caller.base, state.base_url(), version);
-    let mut out = String::from("[");
-    for (n, s) in site.catalog().statuses.iter().enumerate() {
-        if n > 0 {
-            out.push(',');
-        }
-        render.status(&mut out, &s.id);
-    }
-    out.push(']');
+    let mut out = String::new();
+    push_array(&mut out, &site.catalog().statuses, |out, s| {
+        render.status(out, &s.id)
+    });
     Ok(params::json(StatusCode::OK, out, 0))
 }
 

@@ -262,7 +262,7 @@ async fn delete_comment(
     state.check_issue_write(&caller.site, &id.to_string())?;
     let now = data::now_ms(&state);
     match entry.write().delete_comment(id, cid, now) {
-        Ok(()) => Ok(params::json(StatusCode::NO_CONTENT, String::new(), 0)),
+        Ok(()) => Ok(params::no_content()),
         Err(DataError::ItemNotFound(_)) => Err(comment_not_found(&comment_id)),
         Err(e) => Err(data_error(e)),
     }

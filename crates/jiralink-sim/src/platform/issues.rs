@@ -479,6 +479,25 @@ fn properties_of(body: &Map<String, Value>) -> Result<BTreeMap<String, Value>, (
     Ok(out)
 }
 
+/// Adds the public comments an `update.comment` list asked for, as `author`.
+fn add_update_comments(
+    site: &mut SiteData,
+    id: u64,
+    comments: Vec<Value>,
+    author: &str,
+    now: i64,
+) -> Result<(), DataError> {
+    for body in comments {
+        let comment = NewComment {
+            body,
+            visibility: None,
+            public: true,
+        };
+        site.add_comment(id, comment, author, now)?;
+    }
+    Ok(())
+}
+
 /// Creates one issue from an `IssueUpdateDetails` body; returns `CreatedIssue` JSON.
 fn create_one(
     state: &SimState,
@@ -518,18 +537,13 @@ fn create_one(
         return Err(DataError::Fields(dedup(errors)));
     }
     let created = site.create_issue(new, &caller.user.account_id, now)?;
-    for doc in parsed.comments {
-        site.add_comment(
-            created.id,
-            NewComment {
-                body: doc,
-                visibility: None,
-                public: true,
-            },
-            &caller.user.account_id,
-            now,
-        )?;
-    }
+    add_update_comments(
+        &mut site,
+        created.id,
+        parsed.comments,
+        &caller.user.account_id,
+        now,
+    )?;
     let mut out = json!({
         "id": created.id.to_string(),
         "key": created.key,
@@ -836,24 +850,13 @@ async fn edit_issue(
         site.edit_issue(id, parsed.changes, &caller.user.account_id, now)
             .map_err(data_error)?;
     }
-    for doc in parsed.comments {
-        site.add_comment(
-            id,
-            NewComment {
-                body: doc,
-                visibility: None,
-                public: true,
-            },
-            &caller.user.account_id,
-            now,
-        )
+    add_update_comments(&mut site, id, parsed.comments, &caller.user.account_id, now)
         .map_err(data_error)?;
-    }
     for (k, v) in properties {
         site.set_property(id, &k, v, now).map_err(data_error)?;
     }
     if !return_issue {
-        return Ok(params::json(StatusCode::NO_CONTENT, String::new(), 0));
+        return Ok(params::no_content());
     }
     let issue = site.issue_by_id(id).ok_or_else(issue_not_found)?;
     let selection = Selection::parse(&[], DefaultFields::All);
@@ -890,7 +893,7 @@ async fn delete_issue(
         .write()
         .delete_issue(id, delete_subtasks, now)
         .map_err(data_error)?;
-    Ok(params::json(StatusCode::NO_CONTENT, String::new(), 0))
+    Ok(params::no_content())
 }
 
 async fn bulk_fetch(
@@ -1040,20 +1043,9 @@ async fn do_transition(
     }
     site.transition_issue(id, &transition, changes, &caller.user.account_id, now)
         .map_err(data_error)?;
-    for doc in parsed.comments {
-        site.add_comment(
-            id,
-            NewComment {
-                body: doc,
-                visibility: None,
-                public: true,
-            },
-            &caller.user.account_id,
-            now,
-        )
+    add_update_comments(&mut site, id, parsed.comments, &caller.user.account_id, now)
         .map_err(data_error)?;
-    }
-    Ok(params::json(StatusCode::NO_CONTENT, String::new(), 0))
+    Ok(params::no_content())
 }
 
 async fn property_keys(
@@ -1155,20 +1147,10 @@ async fn delete_property(
     state.check_issue_write(&caller.site, &id.to_string())?;
     let now = data::now_ms(&state);
     match entry.write().delete_property(id, &property, now) {
-        Ok(()) => Ok(params::json(StatusCode::NO_CONTENT, String::new(), 0)),
+        Ok(()) => Ok(params::no_content()),
         Err(DataError::ItemNotFound(_)) => Err(property_not_found(&property)),
         Err(e) => Err(data_error(e)),
     }
-}
-
-fn project_or_404<'a>(site: &'a SiteData, key: &str) -> Result<&'a data::Project, ApiError> {
-    site.project_by_key_or_id(key).ok_or_else(|| {
-        ApiError::platform(
-            StatusCode::NOT_FOUND,
-            &[&format!("No project could be found with key '{key}'.")],
-            &[],
-        )
-    })
 }
 
 async fn createmeta_types(
@@ -1182,7 +1164,7 @@ async fn createmeta_types(
     let (start, max) = params::page(&params, 50, 200)?;
     let entry = data::site(&state, &caller.site);
     let site = entry.read();
-    let project = project_or_404(&site, &project)?;
+    let project = params::project_or_404(&site, &project)?;
     let render = Render::new(&site, &caller.base, state.base_url(), version);
     let all: Vec<Value> = project
         .issue_type_ids
@@ -1214,7 +1196,7 @@ async fn createmeta_fields(
     let (start, max) = params::page(&params, 50, 200)?;
     let entry = data::site(&state, &caller.site);
     let site = entry.read();
-    let project = project_or_404(&site, &project)?;
+    let project = params::project_or_404(&site, &project)?;
     if !project.issue_type_ids.contains(&type_id) {
         return Err(ApiError::platform(
             StatusCode::NOT_FOUND,

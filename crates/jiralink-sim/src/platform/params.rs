@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::data::DataError;
+use crate::data::{DataError, Project, SiteData};
 use crate::errors::ApiError;
 use crate::server::QuotaCost;
 
@@ -125,6 +125,11 @@ pub fn json(status: StatusCode, body: String, cost: u64) -> Response {
     response
 }
 
+/// An empty 204.
+pub fn no_content() -> Response {
+    json(StatusCode::NO_CONTENT, String::new(), 0)
+}
+
 /// A JSON response from a value.
 pub fn value(status: StatusCode, body: &Value, cost: u64) -> Response {
     json(status, body.to_string(), cost)
@@ -135,15 +140,26 @@ pub fn issue_not_found() -> ApiError {
     ApiError::platform_not_found("Issue")
 }
 
+/// 404 for a project key or id.
+pub fn project_not_found(key: &str) -> ApiError {
+    ApiError::platform(
+        StatusCode::NOT_FOUND,
+        &[&format!("No project could be found with key '{key}'.")],
+        &[],
+    )
+}
+
+/// The project with key or id `key`, or its 404.
+pub fn project_or_404<'a>(site: &'a SiteData, key: &str) -> Result<&'a Project, ApiError> {
+    site.project_by_key_or_id(key)
+        .ok_or_else(|| project_not_found(key))
+}
+
 /// Maps a data error to Jira's answer.
 pub fn data_error(e: DataError) -> ApiError {
     match e {
         DataError::IssueNotFound(_) => issue_not_found(),
-        DataError::ProjectNotFound(p) => ApiError::platform(
-            StatusCode::NOT_FOUND,
-            &[&format!("No project could be found with key '{p}'.")],
-            &[],
-        ),
+        DataError::ProjectNotFound(p) => project_not_found(&p),
         DataError::ItemNotFound(what) => ApiError::platform(
             StatusCode::NOT_FOUND,
             &[&format!("Can not find {what}.")],

@@ -1,15 +1,16 @@
 //! Authentication rules per host, scope enforcement, routing, and response shapes checked
 //! against Atlassian's OpenAPI document.
 
-use std::path::PathBuf;
-
 use pretty_assertions::assert_eq;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use jiralink_sim::control::{NewApiToken, NewUser, TokenKindInput};
 
-use crate::{alice_classic, alice_scoped, basic, client, gateway, get, json, start};
+use crate::{
+    alice_classic, alice_scoped, assert_matches_schema, basic, client, gateway, get, json,
+    read_spec, scoped_token, start,
+};
 
 #[tokio::test]
 async fn classic_token_works_on_the_site_host() {
@@ -95,17 +96,8 @@ async fn scoped_token_on_the_gateway_is_limited_to_its_scopes() {
         "the sample token holds myself's granular set: {body}"
     );
 
-    let narrow = sim
-        .control()
-        .add_api_token(NewApiToken {
-            email: "alice@example.com".to_owned(),
-            kind: TokenKindInput::Scoped,
-            scopes: vec!["read:jira-work".to_owned()],
-            expires_in_secs: None,
-            label: None,
-        })
-        .expect("token");
-    let (status, _, body) = get(&url, Some(&basic("alice@example.com", &narrow.token))).await;
+    let narrow = scoped_token(&sim, &["read:jira-work"]);
+    let (status, _, body) = get(&url, Some(&basic("alice@example.com", &narrow))).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let err = json(&body);
     assert!(
@@ -278,47 +270,10 @@ async fn removed_search_answers_410_on_every_version() {
     }
 }
 
-fn spec(name: &str) -> Value {
-    let path = std::env::var_os("JIRALINK_SPECS_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/openapi"),
-        PathBuf::from,
-    );
-    let file = path.join(name);
-    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| {
-        panic!(
-            "cannot read {} ({e}); see tests/fixtures/README.md",
-            file.display()
-        )
-    });
-    serde_json::from_str(&text).expect("spec is JSON")
-}
-
-fn assert_matches_schema(spec: &Value, schema_name: &str, instance: &Value) {
-    let schema = json!({
-        "$ref": format!("#/components/schemas/{schema_name}"),
-        "components": spec["components"],
-    });
-    // Formats are not checked: Jira Cloud sends `date-time` values as
-    // `2026-01-05T09:30:00.000+0000`, which is not RFC 3339, and the simulator follows the wire.
-    let validator = jsonschema::options()
-        .with_draft(jsonschema::Draft::Draft4)
-        .should_validate_formats(false)
-        .build(&schema)
-        .expect("schema compiles");
-    let errors: Vec<String> = validator
-        .iter_errors(instance)
-        .map(|e| e.to_string())
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "{schema_name} violations: {errors:?}\n{instance:#}"
-    );
-}
-
 #[tokio::test]
 async fn myself_and_server_info_match_the_openapi_schemas() {
     let sim = start().await;
-    let spec = spec("jira-platform-v3.openapi.json");
+    let spec = read_spec("jira-platform-v3.openapi.json");
     let auth = alice_classic(&sim);
     let base = sim.site_url("demo");
     let (_, _, plain) = get(&format!("{base}/rest/api/3/myself"), Some(&auth)).await;
@@ -355,18 +310,9 @@ async fn myself_and_server_info_match_the_openapi_schemas() {
 #[tokio::test]
 async fn server_info_needs_no_scope_even_for_scoped_tokens() {
     let sim = start().await;
-    let narrow = sim
-        .control()
-        .add_api_token(NewApiToken {
-            email: "alice@example.com".to_owned(),
-            kind: TokenKindInput::Scoped,
-            scopes: vec!["read:jira-work".to_owned()],
-            expires_in_secs: None,
-            label: None,
-        })
-        .expect("token");
+    let narrow = scoped_token(&sim, &["read:jira-work"]);
     let url = format!("{}/rest/api/3/serverInfo", gateway(&sim, "demo"));
-    let (status, _, _) = get(&url, Some(&basic("alice@example.com", &narrow.token))).await;
+    let (status, _, _) = get(&url, Some(&basic("alice@example.com", &narrow))).await;
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -378,7 +324,7 @@ fn scope_table_agrees_with_the_specs() {
         ("platform", "jira-platform-v3.openapi.json"),
         ("jsm", "jira-service-management.openapi.json"),
     ] {
-        let doc = spec(file);
+        let doc = read_spec(file);
         for (path, ops) in doc["paths"].as_object().expect("paths") {
             for (method, op) in ops.as_object().expect("operations") {
                 let Some(id) = op.get("operationId").and_then(Value::as_str) else {

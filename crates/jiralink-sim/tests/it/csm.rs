@@ -10,9 +10,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use jiralink_sim::SimHandle;
-use jiralink_sim::control::{NewApiToken, TokenKindInput};
 
-use crate::{alice_classic, basic, client, start};
+use crate::{alice_classic, basic, client, scoped_token, start};
 
 fn csm(sim: &SimHandle) -> String {
     let site = sim.control().site("demo").expect("site");
@@ -1066,19 +1065,7 @@ async fn detail_bulk_applies_update_patch_and_delete() {
 #[tokio::test]
 async fn csm_scopes_are_enforced() {
     let sim = start().await;
-    let token = |scopes: &[&str]| {
-        let t = sim
-            .control()
-            .add_api_token(NewApiToken {
-                email: "alice@example.com".to_owned(),
-                kind: TokenKindInput::Scoped,
-                scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
-                expires_in_secs: None,
-                label: None,
-            })
-            .expect("token");
-        basic("alice@example.com", &t.token)
-    };
+    let token = |scopes: &[&str]| basic("alice@example.com", &scoped_token(&sim, scopes));
     let read_products = token(&["read:product:jira-service-management"]);
     let (status, _) = call(Method::GET, format!("{}/product", csm(&sim)), &sim)
         .auth(Some(read_products.clone()))

@@ -26,11 +26,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use jiralink_sim::SimHandle;
-use jiralink_sim::control::{NewApiToken, TokenKindInput};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::{alice_classic, basic, client};
+use crate::{alice_classic, basic, client, scoped_token};
 
 /// Which API an operation belongs to, and so which schemas judge it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -1028,18 +1027,7 @@ impl Fidelity {
 
     /// Basic credentials of a scoped API token of alice holding exactly `scopes`.
     pub(crate) fn scoped(&self, scopes: &[&str]) -> String {
-        let token = self
-            .sim
-            .control()
-            .add_api_token(NewApiToken {
-                email: "alice@example.com".to_owned(),
-                kind: TokenKindInput::Scoped,
-                scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
-                expires_in_secs: None,
-                label: None,
-            })
-            .expect("token");
-        basic("alice@example.com", &token.token)
+        basic("alice@example.com", &scoped_token(&self.sim, scopes))
     }
 
     fn judge(&self, op: &Op, status: StatusCode, media: &str, body: &Value, empty: bool) {

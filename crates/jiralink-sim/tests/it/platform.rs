@@ -2,15 +2,15 @@
 //! (projects, fields, issue types, statuses, users).
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use jiralink_sim::SimHandle;
-use jiralink_sim::control::{NewApiToken, TokenKindInput};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::{alice_classic, basic, client, gateway, start};
+use crate::{
+    alice_classic, basic, client, gateway, read_spec, schema_validator, scoped_token, start,
+};
 
 /// A caller of one site's platform API.
 pub(crate) struct Api {
@@ -96,18 +96,7 @@ pub(crate) fn expect(reply: &Reply, status: StatusCode) -> &Value {
 fn spec() -> &'static Value {
     static SPEC: OnceLock<Value> = OnceLock::new();
     SPEC.get_or_init(|| {
-        let dir = std::env::var_os("JIRALINK_SPECS_DIR").map_or_else(
-            || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/openapi"),
-            PathBuf::from,
-        );
-        let file = dir.join("jira-platform-v3.openapi.json");
-        let text = std::fs::read_to_string(&file).unwrap_or_else(|e| {
-            panic!(
-                "cannot read {} ({e}); see tests/fixtures/README.md",
-                file.display()
-            )
-        });
-        let mut spec: Value = serde_json::from_str(&text).expect("spec is JSON");
+        let mut spec = read_spec("jira-platform-v3.openapi.json");
         allow_null(&mut spec["components"]);
         spec
     })
@@ -140,18 +129,7 @@ fn validator(schema_name: &str) -> Arc<jsonschema::Validator> {
     if let Some(v) = cache.lock().expect("cache").get(schema_name) {
         return v.clone();
     }
-    let schema = json!({
-        "$ref": format!("#/components/schemas/{schema_name}"),
-        "components": spec()["components"],
-    });
-    // Formats are not checked: Jira's date-times (`…T09:30:00.000+0000`) are not RFC 3339.
-    let v = Arc::new(
-        jsonschema::options()
-            .with_draft(jsonschema::Draft::Draft4)
-            .should_validate_formats(false)
-            .build(&schema)
-            .expect("schema compiles"),
-    );
+    let v = Arc::new(schema_validator(spec(), schema_name));
     cache
         .lock()
         .expect("cache")
@@ -176,20 +154,6 @@ pub(crate) fn assert_schema_each(schema_name: &str, instance: &Value) {
     for item in instance.as_array().expect("array") {
         assert_schema(schema_name, item);
     }
-}
-
-/// A scoped token for alice with exactly `scopes`.
-pub(crate) fn scoped_token(sim: &SimHandle, scopes: &[&str]) -> String {
-    sim.control()
-        .add_api_token(NewApiToken {
-            email: "alice@example.com".to_owned(),
-            kind: TokenKindInput::Scoped,
-            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
-            expires_in_secs: None,
-            label: None,
-        })
-        .expect("token")
-        .token
 }
 
 /// Asserts a platform error body carrying `message` in `errorMessages`.

@@ -7,7 +7,7 @@ use sqlx::sqlite::SqliteRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{fmt_time, insert_audit, is_unique_violation, parse_time, parse_uuid};
+use super::{fmt_time, insert_audit, named_write_error, parse_time, parse_uuid};
 use crate::users::{ApiKeyRecord, SessionRecord, UserRecord, username_key};
 use crate::{SqliteStore, StoreError, StoreResult, UserStore};
 
@@ -71,12 +71,25 @@ fn api_key_from_row(row: &SqliteRow) -> StoreResult<ApiKeyRecord> {
     })
 }
 
-fn user_name_error(e: sqlx::Error, username: &str) -> StoreError {
-    if is_unique_violation(&e) {
-        StoreError::Conflict {
-            kind: "user",
-            name: username.to_owned(),
-        }
+/// Binds a user's columns, in the order `INSERT INTO users` lists them in both inserts.
+fn bind_user<'q>(
+    query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+    user: &'q UserRecord,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+    query
+        .bind(user.id.to_string())
+        .bind(&user.username)
+        .bind(username_key(&user.username))
+        .bind(&user.password_hash)
+        .bind(i64::from(user.is_admin))
+        .bind(fmt_time(user.created_at))
+        .bind(fmt_time(user.updated_at))
+}
+
+/// A write naming a user that does not exist (the foreign key to `users`).
+fn missing_user_error(e: sqlx::Error) -> StoreError {
+    if super::is_foreign_key_violation(&e) {
+        StoreError::NotFound { kind: "user" }
     } else {
         e.into()
     }
@@ -122,20 +135,16 @@ impl UserStore for SqliteStore {
 
     async fn insert_user(&self, user: &UserRecord, audit: &AuditEntry) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO users (id, username, username_key, password_hash, is_admin, \
-             created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        bind_user(
+            sqlx::query(
+                "INSERT INTO users (id, username, username_key, password_hash, is_admin, \
+                 created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            ),
+            user,
         )
-        .bind(user.id.to_string())
-        .bind(&user.username)
-        .bind(username_key(&user.username))
-        .bind(&user.password_hash)
-        .bind(i64::from(user.is_admin))
-        .bind(fmt_time(user.created_at))
-        .bind(fmt_time(user.updated_at))
         .execute(&mut *tx)
         .await
-        .map_err(|e| user_name_error(e, &user.username))?;
+        .map_err(|e| named_write_error(e, "user", &user.username))?;
         insert_audit(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
@@ -143,21 +152,17 @@ impl UserStore for SqliteStore {
 
     async fn insert_first_user(&self, user: &UserRecord, audit: &AuditEntry) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(
-            "INSERT INTO users (id, username, username_key, password_hash, is_admin, \
-             created_at, updated_at) SELECT ?, ?, ?, ?, ?, ?, ? \
-             WHERE NOT EXISTS (SELECT 1 FROM users)",
+        let done = bind_user(
+            sqlx::query(
+                "INSERT INTO users (id, username, username_key, password_hash, is_admin, \
+                 created_at, updated_at) SELECT ?, ?, ?, ?, ?, ?, ? \
+                 WHERE NOT EXISTS (SELECT 1 FROM users)",
+            ),
+            user,
         )
-        .bind(user.id.to_string())
-        .bind(&user.username)
-        .bind(username_key(&user.username))
-        .bind(&user.password_hash)
-        .bind(i64::from(user.is_admin))
-        .bind(fmt_time(user.created_at))
-        .bind(fmt_time(user.updated_at))
         .execute(&mut *tx)
         .await
-        .map_err(|e| user_name_error(e, &user.username))?;
+        .map_err(|e| named_write_error(e, "user", &user.username))?;
         if done.rows_affected() == 0 {
             return Ok(false);
         }
@@ -226,7 +231,7 @@ impl UserStore for SqliteStore {
             .bind(fmt_time(s.created_at))
             .execute(&mut *tx)
             .await?;
-        let res = sqlx::query(
+        sqlx::query(
             "INSERT INTO sessions (id, user_id, csrf_token, created_at, last_seen_at, \
              expires_at) VALUES (?, ?, ?, ?, ?, ?)",
         )
@@ -237,14 +242,8 @@ impl UserStore for SqliteStore {
         .bind(fmt_time(s.last_seen_at))
         .bind(fmt_time(s.expires_at))
         .execute(&mut *tx)
-        .await;
-        match res {
-            Ok(_) => {}
-            Err(e) if super::is_foreign_key_violation(&e) => {
-                return Err(StoreError::NotFound { kind: "user" });
-            }
-            Err(e) => return Err(e.into()),
-        }
+        .await
+        .map_err(missing_user_error)?;
         tx.commit().await?;
         Ok(())
     }
@@ -341,7 +340,7 @@ impl UserStore for SqliteStore {
 
     async fn insert_api_key(&self, key: &ApiKeyRecord, audit: &AuditEntry) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        let res = sqlx::query(
+        sqlx::query(
             "INSERT INTO api_keys (id, user_id, name, prefix, key_hash, created_at, \
              last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
@@ -353,14 +352,8 @@ impl UserStore for SqliteStore {
         .bind(fmt_time(key.created_at))
         .bind(key.last_used_at.map(fmt_time))
         .execute(&mut *tx)
-        .await;
-        match res {
-            Ok(_) => {}
-            Err(e) if super::is_foreign_key_violation(&e) => {
-                return Err(StoreError::NotFound { kind: "user" });
-            }
-            Err(e) => return Err(e.into()),
-        }
+        .await
+        .map_err(missing_user_error)?;
         insert_audit(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())

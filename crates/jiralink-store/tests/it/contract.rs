@@ -86,6 +86,30 @@ pub(crate) fn audit(kind: ResourceKind, id: Uuid, action: AuditAction, minute: u
     }
 }
 
+/// Stores a new connection with its secrets and its creation entry.
+pub(crate) async fn create_connection(store: &dyn Store, c: &Connection, secrets: &[SecretWrite]) {
+    store
+        .insert_connection(
+            c,
+            secrets,
+            &audit(ResourceKind::Connection, c.id.0, AuditAction::Create, 0),
+        )
+        .await
+        .unwrap();
+}
+
+/// Stores a new OAuth 2.0 client with its secrets and its creation entry.
+pub(crate) async fn create_client(store: &dyn Store, cl: &OAuthClient, secrets: &[SecretWrite]) {
+    store
+        .insert_oauth_client(
+            cl,
+            secrets,
+            &audit(ResourceKind::OAuthClient, cl.id.0, AuditAction::Create, 0),
+        )
+        .await
+        .unwrap();
+}
+
 pub(crate) fn sealed(
     key: &MasterKey,
     owner: SecretOwner,
@@ -113,14 +137,7 @@ pub(crate) async fn connections_round_trip(store: &dyn Store) {
         SecretField::ApiToken,
         "t",
     );
-    store
-        .insert_connection(
-            &c,
-            &[w],
-            &audit(ResourceKind::Connection, c.id.0, AuditAction::Create, 0),
-        )
-        .await
-        .unwrap();
+    create_connection(store, &c, &[w]).await;
     let got = store.get_connection(c.id).await.unwrap();
     assert_eq!(got.settings, c.settings);
     assert_eq!(got.state, c.state);
@@ -140,14 +157,7 @@ pub(crate) async fn connections_round_trip(store: &dyn Store) {
 
 async fn names_are_unique_without_regard_to_case(store: &dyn Store) {
     let a = basic("Unique Name");
-    store
-        .insert_connection(
-            &a,
-            &[],
-            &audit(ResourceKind::Connection, a.id.0, AuditAction::Create, 0),
-        )
-        .await
-        .unwrap();
+    create_connection(store, &a, &[]).await;
     let b = basic("UNIQUE name");
     let err = store
         .insert_connection(
@@ -177,14 +187,7 @@ async fn oauth_clients_in_use_cannot_be_deleted(store: &dyn Store) {
         SecretField::ClientSecret,
         "s",
     );
-    store
-        .insert_oauth_client(
-            &cl,
-            &[w],
-            &audit(ResourceKind::OAuthClient, cl.id.0, AuditAction::Create, 0),
-        )
-        .await
-        .unwrap();
+    create_client(store, &cl, &[w]).await;
     assert!(
         store
             .get_oauth_client(cl.id)
@@ -194,14 +197,7 @@ async fn oauth_clients_in_use_cannot_be_deleted(store: &dyn Store) {
             .is_some()
     );
     let c = oauth("Uses client", cl.id);
-    store
-        .insert_connection(
-            &c,
-            &[],
-            &audit(ResourceKind::Connection, c.id.0, AuditAction::Create, 0),
-        )
-        .await
-        .unwrap();
+    create_connection(store, &c, &[]).await;
     let users = store.connections_using_client(cl.id).await.unwrap();
     assert_eq!(users, vec![(c.id, "Uses client".to_owned())]);
     let err = store
@@ -255,28 +251,14 @@ async fn oauth_clients_in_use_cannot_be_deleted(store: &dyn Store) {
 async fn secrets_follow_the_auth_type(store: &dyn Store) {
     let key = MasterKey::generate();
     let cl = client("Follow");
-    store
-        .insert_oauth_client(
-            &cl,
-            &[],
-            &audit(ResourceKind::OAuthClient, cl.id.0, AuditAction::Create, 0),
-        )
-        .await
-        .unwrap();
+    create_client(store, &cl, &[]).await;
     let mut c = oauth("Follows", cl.id);
     let owner = SecretOwner::Connection(c.id);
     let tokens = [
         sealed(&key, owner, SecretField::AccessToken, "a"),
         sealed(&key, owner, SecretField::RefreshToken, "r"),
     ];
-    store
-        .insert_connection(
-            &c,
-            &tokens,
-            &audit(ResourceKind::Connection, c.id.0, AuditAction::Create, 0),
-        )
-        .await
-        .unwrap();
+    create_connection(store, &c, &tokens).await;
     // Needing authorization again drops the tokens granted before.
     c.state = ConnectionState::NeedsAuthorization;
     store
@@ -340,14 +322,12 @@ async fn reseal_is_compare_and_swap(store: &dyn Store) {
     let new = MasterKey::generate();
     let c = basic("Reseal");
     let owner = SecretOwner::Connection(c.id);
-    store
-        .insert_connection(
-            &c,
-            &[sealed(&old, owner, SecretField::ApiToken, "t")],
-            &audit(ResourceKind::Connection, c.id.0, AuditAction::Create, 0),
-        )
-        .await
-        .unwrap();
+    create_connection(
+        store,
+        &c,
+        &[sealed(&old, owner, SecretField::ApiToken, "t")],
+    )
+    .await;
     let fresh = sealed(&new, owner, SecretField::ApiToken, "t").sealed;
     // Expecting the wrong key changes nothing.
     assert!(
@@ -424,14 +404,7 @@ async fn audit_is_kept_in_order(store: &dyn Store) {
 
 async fn tests_are_recorded(store: &dyn Store) {
     let c = basic("Tested");
-    store
-        .insert_connection(
-            &c,
-            &[],
-            &audit(ResourceKind::Connection, c.id.0, AuditAction::Create, 0),
-        )
-        .await
-        .unwrap();
+    create_connection(store, &c, &[]).await;
     let t1 = datetime!(2026-01-02 00:00 UTC);
     let offline = ConnectionState::Offline {
         reason: "401".to_owned(),
@@ -527,14 +500,7 @@ async fn debug_log_is_kept_per_connection(store: &dyn Store) {
     let a = basic("Debugged A");
     let b = basic("Debugged B");
     for c in [&a, &b] {
-        store
-            .insert_connection(
-                c,
-                &[],
-                &audit(ResourceKind::Connection, c.id.0, AuditAction::Create, 0),
-            )
-            .await
-            .unwrap();
+        create_connection(store, c, &[]).await;
     }
     let lines = vec![
         line(a.id, 0, DebugDirection::Request),

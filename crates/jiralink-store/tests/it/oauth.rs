@@ -7,28 +7,14 @@ use jiralink_store::{
 use jiralink_vault::{Aad, MasterKey, seal};
 use time::macros::datetime;
 
-use crate::contract::{audit, client, oauth, sealed};
+use crate::contract::{audit, client, create_client, create_connection, oauth, sealed};
 
 async fn authorized(store: &dyn Store, key: &MasterKey) -> jiralink_domain::ConnectionId {
     let cl = client(&format!("C{}", uuid::Uuid::new_v4().simple()));
-    store
-        .insert_oauth_client(
-            &cl,
-            &[],
-            &audit(ResourceKind::OAuthClient, cl.id.0, AuditAction::Create, 0),
-        )
-        .await
-        .unwrap();
+    create_client(store, &cl, &[]).await;
     let mut c = oauth(&format!("O{}", uuid::Uuid::new_v4().simple()), cl.id);
     c.state = ConnectionState::NeedsAuthorization;
-    store
-        .insert_connection(
-            &c,
-            &[],
-            &audit(ResourceKind::Connection, c.id.0, AuditAction::Create, 0),
-        )
-        .await
-        .unwrap();
+    create_connection(store, &c, &[]).await;
     let owner = SecretOwner::Connection(c.id);
     store
         .save_authorization(

@@ -30,6 +30,7 @@ use super::{
     user_message,
 };
 use crate::AppState;
+use crate::error::app_status;
 use crate::session::CurrentUser;
 
 pub(crate) fn table() -> RouteTable {
@@ -407,12 +408,7 @@ pub(crate) struct FormPage {
     pub(crate) authorization_failed: Option<String>,
 }
 
-impl std::ops::Deref for FormPage {
-    type Target = Page;
-    fn deref(&self) -> &Page {
-        &self.page
-    }
-}
+super::page_deref!(FormPage);
 
 impl FormPage {
     /// The messages for one field, joined.
@@ -837,10 +833,8 @@ impl FormPage {
                 self.render_with(StatusCode::UNPROCESSABLE_ENTITY)
             }
             other => {
-                let status = StatusCode::from_u16(other.error_code().http_status)
-                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
                 self.form_error = Some(format!("{what}: {}", user_message(other)));
-                self.render_with(status)
+                self.render_with(app_status(other))
             }
         }
     }
@@ -864,8 +858,7 @@ fn json_error(error: &AppError, what: &str) -> Response {
             problems_of(errors),
         ),
         other => (
-            StatusCode::from_u16(other.error_code().http_status)
-                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            app_status(other),
             format!("{what}: {}", user_message(other)),
             Vec::new(),
         ),

@@ -18,6 +18,19 @@
 //! - [`render`], [`error_page`] and [`app_error_page`] turn templates and errors into
 //!   responses.
 
+/// Lets templates read the base fields (`user`, `csrf`, …) of a page struct holding a `page`.
+macro_rules! page_deref {
+    ($($ty:ty),+) => {$(
+        impl std::ops::Deref for $ty {
+            type Target = $crate::ui::Page;
+            fn deref(&self) -> &$crate::ui::Page {
+                &self.page
+            }
+        }
+    )+};
+}
+pub(crate) use page_deref;
+
 mod assets;
 mod form;
 mod oauth_clients;
@@ -35,6 +48,7 @@ use jiralink_app::AppError;
 use jiralink_domain::ConnectionState;
 
 use crate::AppState;
+use crate::error::app_status;
 use crate::session::CurrentUser;
 
 /// A UI module's routes: method, path and handler. Each module's router is built from its
@@ -61,12 +75,13 @@ fn table() -> RouteTable {
 }
 
 /// Every table behind the session layer.
-fn tables() -> [RouteTable; 4] {
+fn tables() -> [RouteTable; 5] {
     [
         table(),
         pages::table(),
         form::table(),
         oauth_clients::table(),
+        crate::session::users_table(),
     ]
 }
 
@@ -261,12 +276,7 @@ struct ErrorTemplate {
     message: String,
 }
 
-impl std::ops::Deref for ErrorTemplate {
-    type Target = Page;
-    fn deref(&self) -> &Page {
-        &self.page
-    }
-}
+page_deref!(ErrorTemplate);
 
 /// An HTML error page saying what went wrong and what to do, with a way back.
 pub(crate) fn error_page(status: StatusCode, page: Page, message: &str) -> Response {
@@ -284,10 +294,7 @@ pub(crate) fn error_page(status: StatusCode, page: Page, message: &str) -> Respo
 /// The HTML error page for an application error: its status and message, except that
 /// internal failures are logged and shown without details.
 pub(crate) fn app_error_page(page: Page, error: &AppError) -> Response {
-    let code = error.error_code();
-    let status =
-        StatusCode::from_u16(code.http_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    error_page(status, page, &user_message(error))
+    error_page(app_status(error), page, &user_message(error))
 }
 
 /// What a person is told about an application error.

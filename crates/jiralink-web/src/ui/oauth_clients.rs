@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{RouteTable, user_message};
 use crate::AppState;
+use crate::error::app_status;
 use crate::session::CurrentUser;
 
 pub(crate) fn table() -> RouteTable {
@@ -110,8 +111,7 @@ fn problems(error: &AppError) -> Response {
             }],
         ),
         other => (
-            StatusCode::from_u16(other.error_code().http_status)
-                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            app_status(other),
             format!(
                 "The OAuth 2.0 client was not saved: {}",
                 user_message(other)

@@ -50,19 +50,7 @@ pub(crate) fn table() -> RouteTable {
     ]
 }
 
-/// Lets templates read the base fields (`user`, `csrf`, …) of a page struct holding a `page`.
-macro_rules! page_deref {
-    ($($ty:ty),+) => {$(
-        impl std::ops::Deref for $ty {
-            type Target = Page;
-            fn deref(&self) -> &Page {
-                &self.page
-            }
-        }
-    )+};
-}
-
-page_deref!(ListPage, ConfirmDeletePage, AuditPage, DebugPage);
+super::page_deref!(ListPage, ConfirmDeletePage, AuditPage, DebugPage);
 
 /// What the "Used by" column shows for a connection no export or import uses.
 const NOT_USED: &str = "Not used";
@@ -145,13 +133,18 @@ async fn list(State(state): State<AppState>, user: CurrentUser, flash: Flash) ->
     let page = Page::new(&user, flash);
     match state.app().list_connections().await {
         Ok(views) => {
-            let mut rows = Vec::with_capacity(views.len());
-            for view in &views {
-                match state.app().connection_usage(&view.id).await {
-                    Ok(usage) => rows.push(Row::of(view, used_by(&usage))),
-                    Err(e) => return app_error_page(page, &e),
-                }
-            }
+            let ids: Vec<_> = views.iter().map(|v| v.connection.id).collect();
+            let mut usage = match state.app().connections_usage(&ids).await {
+                Ok(usage) => usage,
+                Err(e) => return app_error_page(page, &e),
+            };
+            let mut rows: Vec<Row> = views
+                .iter()
+                .map(|view| {
+                    let usage = usage.remove(&view.connection.id).unwrap_or_default();
+                    Row::of(view, used_by(&usage))
+                })
+                .collect();
             rows.sort_by_key(|r| r.name.to_lowercase());
             render(&ListPage { page, rows })
         }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::{Method, StatusCode, header};
-use jiralink_app::{App, OpenOptions};
+use jiralink_app::App;
 use jiralink_atlassian::{ApiBase, AuthRoute, Credentials, JiraClient, ManualSleeper, RetryPolicy};
 use jiralink_domain::{ApiType, AtlassianEndpoints, Email, ManualClock, Subdomain};
 use jiralink_sim::{Sim, SimConfig, SimHandle};
@@ -33,28 +33,8 @@ struct MetricsFixture {
 /// this test's recorder.
 async fn fixture() -> MetricsFixture {
     let sim = Sim::start(SimConfig::for_tests()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("jiralink.toml"),
-        format!(
-            "version = 1\n[atlassian]\nsite_url_template = \"{}\"\napi_gateway = \"{}\"\n\
-             auth_server = \"{}\"\n",
-            sim.site_url_template(),
-            sim.api_gateway(),
-            sim.auth_server()
-        ),
-    )
-    .unwrap();
-    let clock = ManualClock::new(time::macros::datetime!(2026-01-02 03:04:05 UTC));
-    let app = App::open(OpenOptions {
-        data_dir: dir.path().to_path_buf(),
-        config_file: None,
-        clock: Arc::new(clock.clone()),
-        env: Box::new(|_| None),
-    })
-    .await
-    .unwrap()
-    .value;
+    let clock = crate::test_clock();
+    let (dir, app) = crate::open_app(&crate::sim_config(&sim), &clock).await;
     let recorder = Arc::new(
         PrometheusBuilder::new()
             .set_buckets_for_metric(
@@ -404,38 +384,7 @@ async fn token_refreshes_are_counted_by_outcome() {
     let f = fixture().await;
     let _local = ::metrics::set_default_local_recorder(&*f.recorder);
     f.app.set_sleeper(Arc::new(ManualSleeper::new()));
-    f.sim
-        .control()
-        .update_knobs(|k| k.auto_approve = true)
-        .unwrap();
-    let samples = f.sim.samples().clone();
-    let r = call(
-        &f.router,
-        Method::POST,
-        "/v1/oauth-clients",
-        Some(json!({
-            "name": "Sim app",
-            "clientId": samples.oauth_client_id,
-            "clientSecret": samples.oauth_client_secret,
-        })),
-        Some(KEY),
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    let r = call(
-        &f.router,
-        Method::POST,
-        "/v1/connections",
-        Some(json!({
-            "name": "Jira OAuth", "apiType": "cloud-platform", "subdomain": "demo",
-            "authType": "oauth2", "oauthClient": "Sim app",
-            "scopes": ["read:jira-work", "read:jira-user", "read:me"],
-        })),
-        Some(KEY),
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    let id = r.json()["id"].as_str().unwrap().to_owned();
+    let id = crate::sim_oauth_connection(&f.router, &f.sim, "Jira OAuth").await;
     let start = call(
         &f.router,
         Method::POST,

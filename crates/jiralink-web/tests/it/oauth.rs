@@ -9,38 +9,7 @@ use serde_json::json;
 use crate::{Fixture, KEY, Reply, call, fixture};
 
 async fn oauth_connection(f: &Fixture) -> String {
-    f.sim
-        .control()
-        .update_knobs(|k| k.auto_approve = true)
-        .unwrap();
-    let samples = f.sim.samples().clone();
-    let r = call(
-        &f.router,
-        Method::POST,
-        "/v1/oauth-clients",
-        Some(json!({
-            "name": "Sim app",
-            "clientId": samples.oauth_client_id,
-            "clientSecret": samples.oauth_client_secret,
-        })),
-        Some(KEY),
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    let r = call(
-        &f.router,
-        Method::POST,
-        "/v1/connections",
-        Some(json!({
-            "name": "Jira OAuth", "apiType": "cloud-platform", "subdomain": "demo",
-            "authType": "oauth2", "oauthClient": "Sim app",
-            "scopes": ["read:jira-work", "read:jira-user", "read:me"],
-        })),
-        Some(KEY),
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    r.json()["id"].as_str().unwrap().to_owned()
+    crate::sim_oauth_connection(&f.router, &f.sim, "Jira OAuth").await
 }
 
 fn assert_safe_page(r: &Reply) {

@@ -7,24 +7,17 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
-use jiralink_app::{Actor, App, OpenOptions, SESSION_IDLE_TIMEOUT, SIGN_IN_MAX_FAILURES};
+use jiralink_app::{Actor, App, SESSION_IDLE_TIMEOUT, SIGN_IN_MAX_FAILURES};
 use jiralink_domain::{AuditSource, ManualClock, ResourceKind};
 use jiralink_vault::Password;
 use jiralink_web::{ApiKeyHash, AppState, DemoInfo, ServerOptions, router};
 use pretty_assertions::assert_eq;
 use time::Duration;
-use tower::ServiceExt as _;
 
-use crate::{KEY, Reply};
+use crate::{Browser, KEY, Reply, open_app, reply, test_clock};
 
 const PASSWORD: &str = "CANARY-pass-6d1f0e2a9b";
 const AUTH_SERVER: &str = "https://auth.example.test";
-
-/// A browser signed in: its session cookie (`name=value`) and the session's CSRF token.
-pub(crate) struct SignedIn {
-    pub(crate) cookie: String,
-    pub(crate) csrf: String,
-}
 
 struct Env {
     _dir: tempfile::TempDir,
@@ -34,26 +27,16 @@ struct Env {
 }
 
 async fn env_with(base_url: &str, options: ServerOptions) -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("jiralink.toml"),
-        format!(
-            "version = 1\n[server]\nbase_url = \"{base_url}\"\n[atlassian]\n\
+    let clock = test_clock();
+    let (dir, app) = open_app(
+        &format!(
+            "[server]\nbase_url = \"{base_url}\"\n[atlassian]\n\
              site_url_template = \"https://{{subdomain}}.atlassian.net\"\n\
              api_gateway = \"https://api.atlassian.com\"\nauth_server = \"{AUTH_SERVER}/\"\n"
         ),
+        &clock,
     )
-    .unwrap();
-    let clock = ManualClock::new(time::macros::datetime!(2026-01-02 03:04:05 UTC));
-    let app = App::open(OpenOptions {
-        data_dir: dir.path().to_path_buf(),
-        config_file: None,
-        clock: Arc::new(clock.clone()),
-        env: Box::new(|_| None),
-    })
-    .await
-    .unwrap()
-    .value;
+    .await;
     app.ensure_admin(Some(Password::new(PASSWORD)))
         .await
         .unwrap();
@@ -121,17 +104,14 @@ async fn send_from(
         None => req.body(Body::empty()),
     }
     .unwrap();
-    let res = router.clone().oneshot(req).await.unwrap();
-    let status = res.status();
-    let headers = res.headers().clone();
-    let bytes = axum::body::to_bytes(res.into_body(), 1 << 22)
-        .await
-        .unwrap();
-    Reply {
-        status,
-        headers,
-        text: String::from_utf8(bytes.to_vec()).unwrap(),
-    }
+    reply(router, req).await
+}
+
+/// A form POST of the signed-in browser `s`, with its CSRF token.
+async fn post_form(router: &Router, s: &Browser, path: &str, fields: &[(&str, &str)]) -> Reply {
+    let mut all = vec![("_csrf", s.csrf.as_str())];
+    all.extend_from_slice(fields);
+    send(router, Method::POST, path, &[&s.cookie], Some(&all), &[]).await
 }
 
 /// The full `Set-Cookie` header for cookie `name`.
@@ -196,7 +176,7 @@ async fn post_login_from(
 }
 
 /// Signs in through `/login` and reads the CSRF token from a page of the session.
-pub(crate) async fn sign_in(router: &Router, username: &str, password: &str) -> SignedIn {
+pub(crate) async fn sign_in(router: &Router, username: &str, password: &str) -> Browser {
     let r = post_login(router, username, password, None).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
     let cookie = cookie_pair(&r.headers, "jiralink_session").unwrap();
@@ -214,9 +194,10 @@ pub(crate) async fn sign_in(router: &Router, username: &str, password: &str) -> 
     } else {
         // Not an administrator: any page of the UI carries the token.
         let page = send(router, Method::GET, "/connections", &[&cookie], None, &[]).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
         csrf_field(&page.text)
     };
-    SignedIn { cookie, csrf }
+    Browser { cookie, csrf }
 }
 
 #[tokio::test]
@@ -697,18 +678,15 @@ async fn user_management_is_for_administrators() {
     )
     .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let r = send(
+    let r = post_form(
         &e.router,
-        Method::POST,
+        &s,
         "/settings/users",
-        &[&s.cookie],
-        Some(&[
-            ("_csrf", &s.csrf),
+        &[
             ("username", "mallory"),
             ("password", "a long enough password"),
             ("is_admin", "on"),
-        ]),
-        &[],
+        ],
     )
     .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
@@ -719,18 +697,15 @@ async fn user_management_is_for_administrators() {
 async fn form_errors_keep_the_input_but_not_the_password() {
     let e = env().await;
     let s = sign_in(&e.router, "admin", PASSWORD).await;
-    let r = send(
+    let r = post_form(
         &e.router,
-        Method::POST,
+        &s,
         "/settings/users",
-        &[&s.cookie],
-        Some(&[
-            ("_csrf", &s.csrf),
+        &[
             ("username", "dora"),
             ("password", "CANARY-shrt"),
             ("is_admin", "on"),
-        ]),
-        &[],
+        ],
     )
     .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
@@ -756,17 +731,11 @@ async fn form_errors_keep_the_input_but_not_the_password() {
 async fn users_api_keys_open_v1_until_revoked() {
     let e = env().await;
     let s = sign_in(&e.router, "admin", PASSWORD).await;
-    let r = send(
+    let r = post_form(
         &e.router,
-        Method::POST,
+        &s,
         "/settings/api-keys",
-        &[&s.cookie],
-        Some(&[
-            ("_csrf", &s.csrf),
-            ("user", "admin"),
-            ("name", "nightly export"),
-        ]),
-        &[],
+        &[("user", "admin"), ("name", "nightly export")],
     )
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -1015,13 +984,11 @@ async fn secrets_stay_out_of_the_logs() {
     post_login(&e.router, "admin", "CANARY-wrong-pw-a8c3e1", None).await;
     let s = sign_in(&e.router, "admin", PASSWORD).await;
     let token = s.cookie.trim_start_matches("jiralink_session=").to_owned();
-    let r = send(
+    let r = post_form(
         &e.router,
-        Method::POST,
+        &s,
         "/settings/api-keys",
-        &[&s.cookie],
-        Some(&[("_csrf", &s.csrf), ("user", "admin"), ("name", "k")]),
-        &[],
+        &[("user", "admin"), ("name", "k")],
     )
     .await;
     let at = r.text.find("id=\"new-api-key\">").unwrap() + "id=\"new-api-key\">".len();
@@ -1035,15 +1002,7 @@ async fn secrets_stay_out_of_the_logs() {
         &[("authorization", &format!("Bearer {key}"))],
     )
     .await;
-    send(
-        &e.router,
-        Method::POST,
-        "/logout",
-        &[&s.cookie],
-        Some(&[("_csrf", &s.csrf)]),
-        &[],
-    )
-    .await;
+    post_form(&e.router, &s, "/logout", &[]).await;
     let logs = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("signed in"), "the capture works: {logs}");
     for secret in [PASSWORD, "CANARY-wrong-pw-a8c3e1", &token, &key, &s.csrf] {

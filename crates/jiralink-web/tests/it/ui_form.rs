@@ -2,109 +2,13 @@
 //! CSRF token, the JSON endpoints its script calls (test, HTTP view, OAuth 2.0 client dialog),
 //! Save & authorize against the simulator, and which fields the server shows.
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{HeaderMap, Method, Request, StatusCode, header};
-use jiralink_app::Actor;
-use jiralink_domain::AuditSource;
-use jiralink_vault::Password;
+use axum::http::{Method, StatusCode, header};
 use pretty_assertions::assert_eq;
-use tower::ServiceExt as _;
 
-use crate::{Fixture, Reply, fixture};
+use crate::{Browser, Fixture, Reply, fixture, form, send, set_cookie, sign_in};
 
 const TOKEN_CANARY: &str = "CANARY-form-token-5d1c0a";
 const SECRET_CANARY: &str = "CANARY-form-client-secret-77e2";
-
-/// A signed-in browser: its session cookie and the session's CSRF token.
-struct Browser {
-    cookie: String,
-    csrf: String,
-}
-
-async fn sign_in(f: &Fixture) -> Browser {
-    let (username, password) = ("form-user", "correct horse battery staple 42");
-    let admin = Actor {
-        name: "test".to_owned(),
-        source: AuditSource::Cli,
-    };
-    f.app
-        .create_user(username, &Password::new(password), false, &admin)
-        .await
-        .unwrap();
-    let signed_in = crate::session::sign_in(&f.router, username, password).await;
-    assert!(!signed_in.csrf.is_empty());
-    Browser {
-        cookie: signed_in.cookie,
-        csrf: signed_in.csrf,
-    }
-}
-
-impl Browser {
-    async fn get(&self, f: &Fixture, path: &str) -> Reply {
-        send(&f.router, Method::GET, path, None, Some(&self.cookie)).await
-    }
-
-    async fn post(&self, f: &Fixture, path: &str, fields: &[(&str, &str)]) -> Reply {
-        let mut all = vec![("_csrf", self.csrf.as_str())];
-        all.extend_from_slice(fields);
-        send(
-            &f.router,
-            Method::POST,
-            path,
-            Some(encode(&all)),
-            Some(&self.cookie),
-        )
-        .await
-    }
-}
-
-fn encode(fields: &[(&str, &str)]) -> String {
-    url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(fields)
-        .finish()
-}
-
-fn set_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.split(';').next())
-        .find(|pair| pair.starts_with(&format!("{name}=")))
-        .map(str::to_owned)
-}
-
-async fn send(
-    router: &Router,
-    method: Method,
-    path: &str,
-    form: Option<String>,
-    cookie: Option<&str>,
-) -> Reply {
-    let mut req = Request::builder().method(method).uri(path);
-    if let Some(cookie) = cookie {
-        req = req.header(header::COOKIE, cookie);
-    }
-    let req = match form {
-        Some(body) => req
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from(body)),
-        None => req.body(Body::empty()),
-    }
-    .unwrap();
-    let res = router.clone().oneshot(req).await.unwrap();
-    let status = res.status();
-    let headers = res.headers().clone();
-    let bytes = axum::body::to_bytes(res.into_body(), 4 << 20)
-        .await
-        .unwrap();
-    Reply {
-        status,
-        headers,
-        text: String::from_utf8(bytes.to_vec()).unwrap(),
-    }
-}
 
 /// The value of attribute `attr` in the first tag after `marker`.
 fn attr_after(html: &str, marker: &str, attr: &str) -> String {
@@ -204,13 +108,13 @@ async fn pages_need_a_session_and_posts_the_csrf_token() {
             .starts_with("/login?next=")
     );
 
-    let b = sign_in(&f).await;
+    let b = sign_in(&f, "form-user").await;
     let fields = basic_fields(&f).await;
     let without_csrf = send(
         &f.router,
         Method::POST,
         "/connections",
-        Some(encode(&pairs(&fields))),
+        Some(form(&pairs(&fields))),
         Some(&b.cookie),
     )
     .await;
@@ -221,7 +125,7 @@ async fn pages_need_a_session_and_posts_the_csrf_token() {
 #[tokio::test]
 async fn a_new_form_shows_only_name_and_api_type_and_its_assets_load() {
     let f = fixture().await;
-    let b = sign_in(&f).await;
+    let b = sign_in(&f, "form-user").await;
     let page = b.get(&f, "/connections/new").await;
     assert_eq!(page.status, StatusCode::OK);
     let html = &page.text;
@@ -273,7 +177,7 @@ async fn a_new_form_shows_only_name_and_api_type_and_its_assets_load() {
 #[tokio::test]
 async fn fields_shown_follow_api_type_and_auth_type() {
     let f = fixture().await;
-    let b = sign_in(&f).await;
+    let b = sign_in(&f, "form-user").await;
     // A failed save renders the fields of what was chosen.
     for (api, auth, want) in [
         (
@@ -328,7 +232,7 @@ async fn fields_shown_follow_api_type_and_auth_type() {
 #[tokio::test]
 async fn basic_connection_is_created_through_the_form() {
     let f = fixture().await;
-    let b = sign_in(&f).await;
+    let b = sign_in(&f, "form-user").await;
     let mut fields = basic_fields(&f).await;
     fields.push(("concurrency_level", "5".to_owned()));
     fields.push(("rate_limit_auto_recover", "off".to_owned()));
@@ -352,7 +256,7 @@ async fn basic_connection_is_created_through_the_form() {
 #[tokio::test]
 async fn a_failed_save_keeps_what_was_typed_but_never_the_token() {
     let f = fixture().await;
-    let b = sign_in(&f).await;
+    let b = sign_in(&f, "form-user").await;
     let r = b
         .post(
             &f,
@@ -428,7 +332,7 @@ fn assert_view(html: &str, http: bool) {
 #[tokio::test]
 async fn a_failed_save_opens_the_http_view_when_its_settings_have_problems() {
     let f = fixture().await;
-    let b = sign_in(&f).await;
+    let b = sign_in(&f, "form-user").await;
     let basic = basic_fields(&f).await;
     let mut fields = pairs(&basic);
 
@@ -471,7 +375,7 @@ async fn a_failed_save_opens_the_http_view_when_its_settings_have_problems() {
 #[tokio::test]
 async fn a_failed_save_comes_back_on_the_view_it_was_sent_from() {
     let f = fixture().await;
-    let b = sign_in(&f).await;
+    let b = sign_in(&f, "form-user").await;
     let basic = basic_fields(&f).await;
     for (view, http) in [("http", true), ("simple", false), ("", false)] {
         let mut fields = pairs(&basic);
@@ -496,7 +400,7 @@ async fn a_failed_save_comes_back_on_the_view_it_was_sent_from() {
 #[tokio::test]
 async fn editing_asks_for_the_token_again() {
     let f = fixture().await;
-    let b = sign_in(&f).await;
+    let b = sign_in(&f, "form-user").await;
     let mut fields = basic_fields(&f).await;
     fields.push(("action", "save".to_owned()));
     let r = b.post(&f, "/connections", &pairs(&fields)).await;
@@ -555,7 +459,7 @@ async fn editing_asks_for_the_token_again() {
 #[tokio::test]
 async fn oauth_connections_of_both_api_types_are_created_through_the_form() {
     let f = fixture().await;
-    let b = sign_in(&f).await;
+    let b = sign_in(&f, "form-user").await;
     let client = sim_client(&f, &b).await;
 
     let r = b
@@ -626,7 +530,7 @@ async fn oauth_connections_of_both_api_types_are_created_through_the_form() {
 #[tokio::test]
 async fn save_and_authorize_sends_the_browser_to_the_consent_page_and_back() {
     let f = fixture().await;
-    let b = sign_in(&f).await;
+    let b = sign_in(&f, "form-user").await;
     let client = sim_client(&f, &b).await;
     let r = b
         .post(
@@ -672,7 +576,7 @@ async fn save_and_authorize_sends_the_browser_to_the_consent_page_and_back() {
 #[tokio::test]
 async fn test_connection_answers_json_for_the_script_and_a_page_without_it() {
     let f = fixture().await;
-    let b = sign_in(&f).await;
+    let b = sign_in(&f, "form-user").await;
     let fields = basic_fields(&f).await;
 
     let r = b.post(&f, "/connections/test", &pairs(&fields)).await;
@@ -725,7 +629,7 @@ async fn test_connection_answers_json_for_the_script_and_a_page_without_it() {
 #[tokio::test]
 async fn test_draft_of_an_edit_uses_the_typed_values() {
     let f = fixture().await;
-    let b = sign_in(&f).await;
+    let b = sign_in(&f, "form-user").await;
     let mut fields = basic_fields(&f).await;
     fields.push(("action", "save".to_owned()));
     let r = b.post(&f, "/connections", &pairs(&fields)).await;
@@ -746,7 +650,7 @@ async fn test_draft_of_an_edit_uses_the_typed_values() {
 #[tokio::test]
 async fn the_http_view_of_a_draft_never_holds_a_secret() {
     let f = fixture().await;
-    let b = sign_in(&f).await;
+    let b = sign_in(&f, "form-user").await;
     let r = b
         .post(
             &f,
@@ -824,7 +728,7 @@ async fn the_http_view_of_a_draft_never_holds_a_secret() {
 #[tokio::test]
 async fn the_oauth_client_dialog_creates_and_edits_clients() {
     let f = fixture().await;
-    let b = sign_in(&f).await;
+    let b = sign_in(&f, "form-user").await;
 
     let r = b
         .post(

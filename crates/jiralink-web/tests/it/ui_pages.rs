@@ -2,161 +2,15 @@
 //! its actions, the audit and debug pages, the OAuth callback's way back to the panel, and
 //! escaping.
 
-use axum::Router;
 use axum::body::Body;
-use axum::http::{HeaderMap, Method, Request, StatusCode, header};
-use jiralink_app::Actor;
-use jiralink_domain::AuditSource;
-use jiralink_vault::Password;
+use axum::http::{Method, Request, StatusCode, header};
 use pretty_assertions::assert_eq;
 use serde_json::json;
 use tower::ServiceExt as _;
 
-use crate::{Fixture, KEY, Reply, call, fixture};
+use crate::{Browser, Fixture, KEY, call, fixture, send, sign_in};
 
 const TOKEN_CANARY: &str = "CANARY-ui-token-0b7e51";
-
-/// A signed-in browser: its session cookie and the session's CSRF token.
-struct Browser {
-    session_cookie: String,
-    csrf: String,
-}
-
-/// Creates a user through the app and signs in through `/login`, as a person would.
-async fn sign_in(f: &Fixture, username: &str) -> Browser {
-    let password = "correct horse battery staple 42";
-    f.app
-        .create_user(
-            username,
-            &Password::from(password.to_owned()),
-            false,
-            &Actor {
-                name: "setup".to_owned(),
-                source: AuditSource::Cli,
-            },
-        )
-        .await
-        .unwrap();
-    let login = send(&f.router, Method::GET, "/login", None, None).await;
-    assert_eq!(login.status, StatusCode::OK, "{}", login.text);
-    let login_cookie = set_cookie(&login.headers, "jiralink_login").expect("the sign-in cookie");
-    let r = send(
-        &f.router,
-        Method::POST,
-        "/login",
-        Some(form(&[
-            ("username", username),
-            ("password", password),
-            ("_csrf", &csrf_of(&login.text)),
-        ])),
-        Some(&login_cookie),
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
-    let session_cookie =
-        set_cookie(&r.headers, "jiralink_session").expect("signing in sets the session cookie");
-    let mut browser = Browser {
-        session_cookie,
-        csrf: String::new(),
-    };
-    let page = browser.get(f, "/connections").await;
-    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
-    browser.csrf = csrf_of(&page.text);
-    browser
-}
-
-impl Browser {
-    async fn get(&self, f: &Fixture, path: &str) -> Reply {
-        send(
-            &f.router,
-            Method::GET,
-            path,
-            None,
-            Some(&self.session_cookie),
-        )
-        .await
-    }
-
-    /// A form POST with the CSRF token, as every form of the UI sends it.
-    async fn post(&self, f: &Fixture, path: &str, fields: &[(&str, &str)]) -> Reply {
-        let mut all = vec![("_csrf", self.csrf.as_str())];
-        all.extend_from_slice(fields);
-        send(
-            &f.router,
-            Method::POST,
-            path,
-            Some(form(&all)),
-            Some(&self.session_cookie),
-        )
-        .await
-    }
-
-    /// Follows a `303` the way a browser does, carrying the notice cookie it set.
-    async fn follow(&self, f: &Fixture, r: &Reply) -> Reply {
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
-        let to = r.headers[header::LOCATION].to_str().unwrap();
-        let mut cookies = self.session_cookie.clone();
-        if let Some(notice) = set_cookie(&r.headers, "jiralink_notice") {
-            cookies = format!("{cookies}; {notice}");
-        }
-        send(&f.router, Method::GET, to, None, Some(&cookies)).await
-    }
-}
-
-fn form(fields: &[(&str, &str)]) -> String {
-    url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(fields)
-        .finish()
-}
-
-/// `name=value` of the cookie `name` set by a response.
-fn set_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.split(';').next())
-        .find(|pair| pair.starts_with(&format!("{name}=")))
-        .map(str::to_owned)
-}
-
-fn csrf_of(html: &str) -> String {
-    let marker = "name=\"_csrf\" value=\"";
-    let start = html.find(marker).expect("a page with a form") + marker.len();
-    let end = html[start..].find('"').unwrap() + start;
-    html[start..end].to_owned()
-}
-
-async fn send(
-    router: &Router,
-    method: Method,
-    path: &str,
-    form_body: Option<String>,
-    cookie: Option<&str>,
-) -> Reply {
-    let mut req = Request::builder().method(method).uri(path);
-    if let Some(cookie) = cookie {
-        req = req.header(header::COOKIE, cookie);
-    }
-    let req = match form_body {
-        Some(b) => req
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from(b)),
-        None => req.body(Body::empty()),
-    }
-    .unwrap();
-    let res = router.clone().oneshot(req).await.unwrap();
-    let status = res.status();
-    let headers = res.headers().clone();
-    let bytes = axum::body::to_bytes(res.into_body(), 4 << 20)
-        .await
-        .unwrap();
-    Reply {
-        status,
-        headers,
-        text: String::from_utf8(bytes.to_vec()).unwrap(),
-    }
-}
 
 /// Creates a connection through `/v1`; returns its id.
 async fn create(f: &Fixture, body: serde_json::Value) -> String {
@@ -185,33 +39,7 @@ async fn basic(f: &Fixture, name: &str, token: &str) -> String {
 }
 
 async fn oauth(f: &Fixture, name: &str) -> String {
-    f.sim
-        .control()
-        .update_knobs(|k| k.auto_approve = true)
-        .unwrap();
-    let samples = f.sim.samples().clone();
-    let r = call(
-        &f.router,
-        Method::POST,
-        "/v1/oauth-clients",
-        Some(json!({
-            "name": "Sim app",
-            "clientId": samples.oauth_client_id,
-            "clientSecret": samples.oauth_client_secret,
-        })),
-        Some(KEY),
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    create(
-        f,
-        json!({
-            "name": name, "apiType": "cloud-platform", "subdomain": "demo",
-            "authType": "oauth2", "oauthClient": "Sim app",
-            "scopes": ["read:jira-work", "read:jira-user", "read:me"],
-        }),
-    )
-    .await
+    crate::sim_oauth_connection(&f.router, &f.sim, name).await
 }
 
 /// The HTML of the list row of the connection `name`.
