@@ -28,6 +28,10 @@ pub struct Config {
     pub http: HttpSettings,
     /// How connections are watched.
     pub connections: ConnectionsConfig,
+    /// Where jiralink keeps its data.
+    pub database: DatabaseConfig,
+    /// How servers share background work.
+    pub jobs: JobsConfig,
 }
 
 impl Default for Config {
@@ -38,6 +42,92 @@ impl Default for Config {
             atlassian: AtlassianEndpoints::default(),
             http: HttpSettings::default(),
             connections: ConnectionsConfig::default(),
+            database: DatabaseConfig::default(),
+            jobs: JobsConfig::default(),
+        }
+    }
+}
+
+/// Background work: claimed by one server at a time, with a lease.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobsConfig {
+    /// How long a server holds a job it claimed before another may take it over (it renews
+    /// the lease while the job runs), e.g. `60s`. A server that dies holds its jobs this long.
+    pub lease: Interval,
+    /// The longest a server waits, when no job is due, before looking again (1–60 seconds).
+    pub poll_secs: u64,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            lease: Interval(Duration::from_secs(60)),
+            poll_secs: 5,
+        }
+    }
+}
+
+/// The database: the embedded SQLite file by default, or PostgreSQL for several servers.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite:///path/to/jiralink.db` or `postgres://user@host/db`; unset means the file
+    /// `jiralink.db` in the data directory. `--database` / `JIRALINK_DATABASE_URL` win.
+    pub url: Option<String>,
+    /// Connections a server keeps at most (default 4 for SQLite, 10 for PostgreSQL).
+    pub max_connections: Option<u32>,
+    /// Connections kept open even when idle (default 0).
+    pub min_connections: Option<u32>,
+    /// Seconds a request waits for a free connection (default 30).
+    pub acquire_timeout_secs: Option<u64>,
+    /// Seconds an idle connection above the minimum stays open (default 600).
+    pub idle_timeout_secs: Option<u64>,
+    /// SQLite: seconds a writer waits for another writer (default 10).
+    pub busy_timeout_secs: Option<u64>,
+}
+
+impl DatabaseConfig {
+    /// The pool settings for `backend`: its defaults, with what is configured.
+    pub fn pool_settings(
+        &self,
+        backend: jiralink_store::BackendKind,
+    ) -> jiralink_store::PoolSettings {
+        let mut s = jiralink_store::PoolSettings::defaults(backend);
+        if let Some(n) = self.max_connections {
+            s.max_connections = n.max(1);
+        }
+        if let Some(n) = self.min_connections {
+            s.min_connections = n.min(s.max_connections);
+        }
+        if let Some(secs) = self.acquire_timeout_secs {
+            s.acquire_timeout = Duration::from_secs(secs.max(1));
+        }
+        if let Some(secs) = self.idle_timeout_secs {
+            s.idle_timeout = Duration::from_secs(secs.max(1));
+        }
+        if let Some(secs) = self.busy_timeout_secs {
+            s.busy_timeout = Duration::from_secs(secs);
+        }
+        s
+    }
+
+    /// The database to use: `flag` (`--database` / `JIRALINK_DATABASE_URL`), else
+    /// `database.url`, else the SQLite file in `data_dir`.
+    pub fn resolve_url(
+        &self,
+        flag: Option<&str>,
+        data_dir: &Path,
+    ) -> AppResult<jiralink_store::DatabaseUrl> {
+        match flag
+            .or(self.url.as_deref())
+            .filter(|u| !u.trim().is_empty())
+        {
+            Some(url) => jiralink_store::DatabaseUrl::parse(url)
+                .map_err(|e| AppError::Config(format!("database url: {e}"))),
+            None => Ok(jiralink_store::DatabaseUrl::sqlite(
+                &data_dir.join(jiralink_store::DATABASE_FILE),
+            )),
         }
     }
 }
@@ -217,6 +307,17 @@ impl std::str::FromStr for Interval {
     }
 }
 
+impl TryFrom<Duration> for Interval {
+    type Error = String;
+
+    fn try_from(d: Duration) -> Result<Self, Self::Error> {
+        if d < Self::MIN || d > Self::MAX {
+            return Err("out of range".to_owned());
+        }
+        Ok(Self(d))
+    }
+}
+
 impl std::fmt::Display for Interval {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let secs = self.0.as_secs();
@@ -307,6 +408,11 @@ impl Config {
         self.atlassian
             .validate()
             .map_err(|e| AppError::Config(e.to_string()))?;
+        if !(1..=60).contains(&self.jobs.poll_secs) {
+            return Err(AppError::Config(
+                "jobs.poll_secs must be between 1 and 60".to_owned(),
+            ));
+        }
         Ok(())
     }
 }
@@ -318,11 +424,12 @@ const KNOWN_ENV: &[&str] = &[
     "JIRALINK_OUTPUT",
     "JIRALINK_MASTER_KEY",
     "JIRALINK_MASTER_KEY_FILE",
-    "JIRALINK_TEST_PG_URL",
+    "JIRALINK_DATABASE_URL",
     "JIRALINK_SPECS_DIR",
     "JIRALINK_ADMIN_PASSWORD",
     "JIRALINK_API_KEY",
     "JIRALINK_TEST_DATABASE_URL",
+    "JIRALINK_TEST_SKIP_POSTGRES",
     "JIRALINK_BROWSER_HEADFUL",
 ];
 
@@ -340,6 +447,14 @@ pub fn unknown_env_notices(names: &[String]) -> Vec<String> {
         "http__extra_ca_file",
         "connections__retest_interval",
         "connections__refresh_idle_after",
+        "database__url",
+        "database__max_connections",
+        "database__min_connections",
+        "database__acquire_timeout_secs",
+        "database__idle_timeout_secs",
+        "database__busy_timeout_secs",
+        "jobs__lease",
+        "jobs__poll_secs",
         "version",
     ]
     .iter()

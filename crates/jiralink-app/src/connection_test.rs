@@ -15,13 +15,12 @@
 //!   leaves the state as it was: it says nothing about the connection's own settings, and a
 //!   laptop going offline must not take every connection offline with it.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use jiralink_atlassian::{
-    AtlassianError, AuthRoute, ConcurrencyRegistry, Credentials, Observer, ProbeFailure,
-    ProbeFailureKind, ProbeOptions, ProbeReport, ProbeTarget, Sleeper,
+    AtlassianError, AuthRoute, Credentials, Observer, ProbeFailure, ProbeFailureKind, ProbeOptions,
+    ProbeReport, ProbeTarget,
 };
 use jiralink_domain::{
     Connection, ConnectionAuth, ConnectionDraft, ConnectionId, ConnectionSettings, ConnectionState,
@@ -286,8 +285,7 @@ impl App {
             options.observer = observer;
         }
         // Tests count against the same concurrency limit as every other use.
-        options.limiter = connection
-            .map(|id| ConcurrencyRegistry::global().limiter(id, settings.concurrency_level));
+        options.limiter = connection.map(|id| self.limiter(id, settings.concurrency_level));
         jiralink_atlassian::probe(
             self.http_client(),
             &target,
@@ -318,10 +316,7 @@ impl App {
             observer: self.debug_observer(connection),
             ..ProbeOptions::default()
         };
-        options.limiter = Some(
-            ConcurrencyRegistry::global()
-                .limiter(connection.id, connection.settings.concurrency_level),
-        );
+        options.limiter = Some(self.limiter(connection.id, connection.settings.concurrency_level));
         let result = jiralink_atlassian::probe(
             self.http_client(),
             &target,
@@ -457,7 +452,7 @@ impl App {
                 }
                 let (outcome, current) = self.probe_oauth(connection, name, now).await?;
                 return self
-                    .record_outcome(&current, connection.updated_at, outcome)
+                    .record_outcome(&current, connection.version, outcome)
                     .await;
             }
             ConnectionAuth::Basic { .. } => match self.connection_api_token(connection.id).await? {
@@ -490,16 +485,16 @@ impl App {
                 }
             },
         };
-        self.record_outcome(connection, connection.updated_at, outcome)
+        self.record_outcome(connection, connection.version, outcome)
             .await
     }
 
-    /// Stores `outcome` unless the connection was edited after `tested_version` (its
-    /// `updated_at` when the test started): the result says nothing about the new settings.
+    /// Stores `outcome` unless the connection was edited after `tested_version` (its version
+    /// when the test started): the result says nothing about the new settings.
     async fn record_outcome(
         &self,
         connection: &Connection,
-        tested_version: OffsetDateTime,
+        tested_version: u64,
         mut outcome: TestOutcome,
     ) -> AppResult<TestOutcome> {
         let state = outcome.next_state(&connection.state);
@@ -538,7 +533,7 @@ impl App {
     ) -> AppResult<ConnectionView> {
         let connection = self.find_connection(reference).await?;
         if outcome.result != TestResult::NeedsAuthorization {
-            self.record_outcome(&connection, connection.updated_at, outcome.clone())
+            self.record_outcome(&connection, connection.version, outcome.clone())
                 .await?;
         }
         self.get_connection(&connection.id.to_string()).await
@@ -601,26 +596,15 @@ impl App {
         Ok(connection)
     }
 
-    /// Tests every offline connection once; those that pass are back online. Authorized
-    /// OAuth 2.0 connections that are not offline get their tokens refreshed when a refresh
-    /// is waiting to be finished or they were last refreshed longer ago than
-    /// `connections.refresh_idle_after`, so an unused connection keeps its grant.
+    /// Tests every offline connection once; those that pass are back online.
     pub async fn retest_offline_connections(&self) -> AppResult<Vec<TestOutcome>> {
-        let (offline, others): (Vec<Connection>, Vec<Connection>) = self
+        let offline: Vec<Connection> = self
             .store()
             .list_connections()
             .await?
             .into_iter()
-            .partition(|c| matches!(c.state, ConnectionState::Offline { .. }));
-        for connection in &others {
-            if let Err(e) = self.keep_tokens_alive(connection).await {
-                tracing::warn!(
-                    connection = %connection.id,
-                    error = %e,
-                    "refreshing an idle connection's tokens failed"
-                );
-            }
-        }
+            .filter(|c| matches!(c.state, ConnectionState::Offline { .. }))
+            .collect();
         let mut outcomes = Vec::with_capacity(offline.len());
         for connection in &offline {
             match self.test_saved(connection).await {
@@ -634,6 +618,29 @@ impl App {
             }
         }
         Ok(outcomes)
+    }
+
+    /// Refreshes the tokens of authorized OAuth 2.0 connections that are not offline when a
+    /// refresh is waiting to be finished or they were last refreshed longer ago than
+    /// `connections.refresh_idle_after`, so an unused connection keeps its grant. Returns how
+    /// many were refreshed.
+    pub async fn keep_grants_alive(&self) -> AppResult<usize> {
+        let mut refreshed = 0;
+        for connection in self.store().list_connections().await? {
+            if matches!(connection.state, ConnectionState::Offline { .. }) {
+                continue;
+            }
+            match self.keep_tokens_alive(&connection).await {
+                Ok(true) => refreshed += 1,
+                Ok(false) => {}
+                Err(e) => tracing::warn!(
+                    connection = %connection.id,
+                    error = %e,
+                    "refreshing an idle connection's tokens failed"
+                ),
+            }
+        }
+        Ok(refreshed)
     }
 
     /// Refreshes an authorized OAuth 2.0 connection's tokens when a refresh is waiting to be
@@ -661,7 +668,7 @@ impl App {
     }
 
     /// Whether some connection has a refresh waiting to be finished.
-    async fn refresh_pending(&self) -> AppResult<bool> {
+    pub(crate) async fn refresh_pending(&self) -> AppResult<bool> {
         for connection in self.store().list_connections().await? {
             if matches!(connection.settings.auth, ConnectionAuth::OAuth2 { .. })
                 && self
@@ -675,41 +682,6 @@ impl App {
             }
         }
         Ok(false)
-    }
-
-    /// Re-tests offline connections every `interval` until `shutdown` completes: a round at
-    /// once, then one after each wait. Waits go through `sleeper`, so tests drive the loop
-    /// without sleeping. `report` sees each round's outcomes. While a token refresh is waiting
-    /// to be finished, the wait is at most [`PENDING_REFRESH_RECHECK`]: Atlassian accepts the
-    /// old refresh token for ten minutes only.
-    pub async fn run_retest_loop(
-        &self,
-        interval: Duration,
-        sleeper: &dyn Sleeper,
-        shutdown: impl Future<Output = ()>,
-        report: &mut (dyn FnMut(&[TestOutcome]) + Send),
-    ) {
-        let mut shutdown = std::pin::pin!(shutdown);
-        loop {
-            match self.retest_offline_connections().await {
-                Ok(outcomes) => report(&outcomes),
-                // A busy or briefly unreadable database is no reason to stop watching.
-                Err(e) => tracing::warn!(error = %e, "a re-test round failed"),
-            }
-            let wait = match self.refresh_pending().await {
-                Ok(true) => interval.min(PENDING_REFRESH_RECHECK),
-                Ok(false) => interval,
-                Err(e) => {
-                    tracing::warn!(error = %e, "pending token refreshes could not be read");
-                    interval
-                }
-            };
-            tokio::select! {
-                biased;
-                () = &mut shutdown => return,
-                () = sleeper.sleep(wait) => {}
-            }
-        }
     }
 }
 
@@ -763,7 +735,8 @@ fn join_words(words: &[&str]) -> String {
     }
 }
 
-/// The longest wait of the re-test loop while a token refresh is waiting to be finished.
+/// The longest wait before the keep-alive job runs again while a token refresh is waiting to
+/// be finished.
 pub const PENDING_REFRESH_RECHECK: Duration = Duration::from_secs(60);
 
 /// A test of an OAuth 2.0 connection that failed because its refresh was refused reports the

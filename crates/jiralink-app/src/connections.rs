@@ -7,8 +7,8 @@ use jiralink_domain::{
     ConnectionState, FieldChange, HttpView, OAuthClientId, RateLimitHandling, ResourceKind,
     ValidationContext, diff_connection,
 };
-use jiralink_store::{SecretField, SecretOwner, SecretWrite};
-use jiralink_vault::{Aad, ApiToken};
+use jiralink_store::{ConnectionUpdate, SecretField, SecretOwner, SecretWrite, StoreError};
+use jiralink_vault::ApiToken;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -141,20 +141,16 @@ impl App {
         id: ConnectionId,
         token: Option<&ApiToken>,
     ) -> AppResult<Vec<SecretWrite>> {
-        let Some(token) = token else {
-            return Ok(Vec::new());
-        };
-        let record_id = id.to_string();
-        let aad = Aad {
-            record_kind: SecretOwner::Connection(id).kind(),
-            record_id: &record_id,
-            field: SecretField::ApiToken.as_str(),
-        };
-        let sealed = self.keyring().seal(token.expose().as_bytes(), &aad)?;
-        Ok(vec![SecretWrite {
-            field: SecretField::ApiToken,
-            sealed,
-        }])
+        token
+            .map(|t| {
+                self.seal_secret(
+                    SecretOwner::Connection(id),
+                    SecretField::ApiToken,
+                    t.expose(),
+                )
+            })
+            .into_iter()
+            .collect()
     }
 
     fn audit_entry(
@@ -174,27 +170,13 @@ impl App {
         )
     }
 
-    /// The stored secrets an update will drop (see the store's rule: a connection keeps only
-    /// the secrets its auth type and state use), for the audit log.
-    async fn secrets_dropped(
-        &self,
-        old: &Connection,
-        new: &Connection,
-    ) -> AppResult<Vec<FieldChange>> {
-        let owner = SecretOwner::Connection(old.id);
-        let dropped: Vec<SecretField> = match (&new.settings.auth, &new.state) {
-            (ConnectionAuth::Basic { .. }, _) => {
-                vec![SecretField::AccessToken, SecretField::RefreshToken]
-            }
-            (ConnectionAuth::OAuth2 { .. }, ConnectionState::NeedsAuthorization) => vec![
-                SecretField::ApiToken,
-                SecretField::AccessToken,
-                SecretField::RefreshToken,
-            ],
-            (ConnectionAuth::OAuth2 { .. }, _) => vec![SecretField::ApiToken],
-        };
+    /// The stored secrets saving `new` deletes ([`Connection::dropped_secrets`]), for the
+    /// audit log.
+    async fn secrets_dropped(&self, new: &Connection) -> AppResult<Vec<FieldChange>> {
+        let owner = SecretOwner::Connection(new.id);
         let mut changes = Vec::new();
-        for field in dropped {
+        for secret in new.dropped_secrets() {
+            let field = SecretField::from(secret);
             if self.store().get_secret(owner, field).await?.is_some() {
                 changes.push(secret_change(field, SecretChange::Removed));
             }
@@ -244,6 +226,7 @@ impl App {
             cloud_id: None,
             last_tested_at: None,
             debug_until: None,
+            version: 1,
         };
         let writes = self.seal_api_token(connection.id, secrets.api_token.as_ref())?;
         let names = |id: OAuthClientId| known.client_names.get(&id).cloned();
@@ -274,16 +257,22 @@ impl App {
         Ok((connection, draft))
     }
 
-    /// Replaces a connection's settings with a complete draft. As on the reference
-    /// product's form, a Basic connection's API token must be entered again on every edit.
+    /// Replaces a connection's settings with a complete draft, made from the connection at
+    /// `expected_version` ([`AppError::Conflict`], with nothing changed, when it is at another
+    /// one by now). As on the reference product's form, a Basic connection's API token must be
+    /// entered again on every edit.
     pub async fn update_connection(
         &self,
         reference: &str,
+        expected_version: u64,
         draft: &ConnectionDraft,
         secrets: ConnectionSecrets,
         actor: &Actor,
     ) -> AppResult<Saved<ConnectionView>> {
         let old = self.find_connection(reference).await?;
+        if old.version != expected_version {
+            return Err(conflict("connection", expected_version, old.version));
+        }
         let known = self.known().await?;
         let mut draft = draft.clone();
         draft.api_token_provided = secrets.api_token.is_some();
@@ -292,45 +281,50 @@ impl App {
             .map_err(AppError::Validation)?;
         let now = self.now();
         let reauthorize = needs_reauthorization(&old, &valid.settings);
-        let state = match (&valid.settings.auth, reauthorize) {
-            (ConnectionAuth::OAuth2 { .. }, true) => ConnectionState::NeedsAuthorization,
-            (ConnectionAuth::OAuth2 { .. }, false) => old.state.clone(),
+        // The state moves only when the edit invalidates what was known; otherwise whatever
+        // tests and refreshes record meanwhile stays.
+        let new_state = match (&valid.settings.auth, reauthorize) {
+            (ConnectionAuth::OAuth2 { .. }, true) => Some(ConnectionState::NeedsAuthorization),
+            (ConnectionAuth::OAuth2 { .. }, false) => None,
             // New credentials: whatever was known about the old ones no longer holds.
-            (ConnectionAuth::Basic { .. }, _) => ConnectionState::Untested,
-        };
-        let state_changed_at = if state == old.state {
-            old.state_changed_at
-        } else {
-            Some(now)
+            (ConnectionAuth::Basic { .. }, _) => Some(ConnectionState::Untested),
         };
         // The cloud id belongs to the site: another subdomain is another site.
-        let cloud_id = if valid.settings.subdomain == old.settings.subdomain {
-            old.cloud_id.clone()
-        } else {
-            None
-        };
+        let clear_cloud_id = valid.settings.subdomain != old.settings.subdomain;
         let connection = Connection {
-            id: old.id,
             settings: valid.settings,
-            state,
-            state_changed_at,
-            created_at: old.created_at,
+            state: new_state.clone().unwrap_or_else(|| old.state.clone()),
             updated_at: now,
-            api_token: None,
-            cloud_id,
-            last_tested_at: old.last_tested_at,
-            debug_until: old.debug_until,
+            cloud_id: if clear_cloud_id {
+                None
+            } else {
+                old.cloud_id.clone()
+            },
+            ..old.clone()
         };
         let writes = self.seal_api_token(connection.id, secrets.api_token.as_ref())?;
         let names = |id: OAuthClientId| known.client_names.get(&id).cloned();
         let mut changes = diff_connection(Some(&old.settings), Some(&connection.settings), &names);
         changes.extend(secret_changes(&writes, SecretChange::ReEntered));
-        changes.extend(self.secrets_dropped(&old, &connection).await?);
+        changes.extend(self.secrets_dropped(&connection).await?);
         let audit = self.audit_entry(actor, AuditAction::Update, &connection, changes);
-        self.store()
-            .update_connection(&connection, &writes, &audit)
+        let update = ConnectionUpdate {
+            connection: &connection,
+            set_state: new_state.is_some(),
+            clear_cloud_id,
+        };
+        match self
+            .store()
+            .update_connection(&update, &writes, &audit)
             .await
-            .map_err(|e| name_conflict(e, &connection))?;
+        {
+            Ok(_) => {}
+            Err(StoreError::Changed { .. }) => {
+                let current = self.store().get_connection(old.id).await?.version;
+                return Err(conflict("connection", expected_version, current));
+            }
+            Err(e) => return Err(name_conflict(e, &connection)),
+        }
         let mut notices = valid.notices;
         if reauthorize && matches!(old.settings.auth, ConnectionAuth::OAuth2 { .. }) {
             notices.push(
@@ -382,6 +376,7 @@ impl App {
         self.store()
             .delete_connection(connection.id, &audit)
             .await?;
+        self.forget_limiter(connection.id);
         tracing::info!(connection = %connection.id, "connection deleted");
         Ok(connection)
     }
@@ -494,6 +489,15 @@ pub(crate) fn secret_changes(writes: &[SecretWrite], change: SecretChange) -> Ve
         .iter()
         .map(|w| secret_change(w.field, change))
         .collect()
+}
+
+/// An edit made from a version that is no longer the stored one.
+pub(crate) fn conflict(kind: &'static str, expected: u64, current: u64) -> AppError {
+    AppError::Conflict {
+        kind,
+        expected,
+        current,
+    }
 }
 
 fn name_conflict(e: jiralink_store::StoreError, c: &Connection) -> AppError {

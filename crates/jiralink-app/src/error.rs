@@ -49,8 +49,8 @@ pub enum AppError {
         expected.join(", ")
     )]
     KeyMissing { expected: Vec<String>, path: String },
-    #[error("a stored secret could not be decrypted ({what}); re-enter it with `jiralink {fix}`")]
-    SecretUnreadable { what: String, fix: String },
+    #[error("a stored secret could not be decrypted ({what}); enter it again")]
+    SecretUnreadable { what: String },
     #[error(
         "the connection {name:?} is offline since {since}: {reason}; fix the cause, then run \
          `jiralink connection test {name:?}` to bring it back online"
@@ -130,6 +130,15 @@ pub enum AppError {
     TokenRefresh(#[source] jiralink_atlassian::AtlassianError),
     #[error("the connection {name:?} changed during the test; test it again")]
     ChangedDuringTest { name: String },
+    #[error(
+        "the {kind} was changed by someone else since it was read (version {expected}; now \
+         {current}); nothing was changed: read it again, make the change again and save"
+    )]
+    Conflict {
+        kind: &'static str,
+        expected: u64,
+        current: u64,
+    },
     #[error("{0}")]
     Authorization(String),
     #[error("no user named or with id {reference:?}; run `jiralink user list` to see them")]
@@ -202,6 +211,7 @@ impl AppError {
             }
             Self::TokenRefresh(e) => ("oauth_failed", 502, e.is_retryable()),
             Self::ChangedDuringTest { .. } => ("connection_changed", 409, true),
+            Self::Conflict { .. } => ("conflict", 409, false),
             Self::Authorization(_) => ("oauth_failed", 502, false),
             Self::UserNotFound { .. } => ("user_not_found", 404, false),
             Self::UsernameTaken { .. } => ("username_taken", 409, false),
@@ -213,6 +223,10 @@ impl AppError {
             Self::Config(_) => ("invalid_config", 500, false),
             Self::Io(_) => ("io_error", 500, true),
             Self::Store(StoreError::Database(_)) => ("internal", 500, true),
+            Self::Store(StoreError::Open { .. }) => ("database_unavailable", 503, true),
+            Self::Store(StoreError::InvalidUrl(_)) => ("invalid_config", 500, false),
+            Self::Store(StoreError::NotEmpty { .. }) => ("database_not_empty", 409, false),
+            Self::Store(StoreError::SchemaMismatch { .. }) => ("schema_mismatch", 409, false),
             Self::Store(_) => ("internal", 500, false),
         };
         ErrorCode {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use jiralink_store::Store;
 use jiralink_vault::{
-    Aad, KeyId, KeyOrigin, Keyring, LoadedKey, MASTER_KEY_FILE, MasterKey, load_master_key,
+    KeyId, KeyOrigin, Keyring, LoadedKey, MASTER_KEY_FILE, MasterKey, load_master_key,
     read_key_file, write_key_file,
 };
 
@@ -220,13 +220,9 @@ pub(crate) async fn reseal_all(
         if old == active {
             already += 1;
         } else {
-            let id = s.owner.id().to_string();
-            let aad = Aad {
-                record_kind: s.owner.kind(),
-                record_id: &id,
-                field: s.field.as_str(),
-            };
-            let sealed = keyring.reseal(&s.sealed, &aad)?;
+            let sealed = crate::secrets::with_aad(s.owner.into(), s.field.as_str(), |aad| {
+                keyring.reseal(&s.sealed, aad)
+            })?;
             // A row changed meanwhile was sealed with the active key by its writer.
             if store.reseal_secret(s.owner, s.field, &old, &sealed).await? {
                 resealed += 1;

@@ -7,25 +7,29 @@
 mod config;
 mod connection_test;
 mod connections;
+pub mod database;
 mod debug;
 mod error;
 mod keys;
 mod oauth;
 mod oauth_clients;
+mod secrets;
+mod slots;
 mod users;
 mod views;
+mod worker;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use jiralink_domain::{AuditAction, AuditEntry, AuditSource, Clock, FieldChange, ResourceKind};
-use jiralink_store::{DATABASE_FILE, SqliteStore, Store};
+use jiralink_store::{AnyStore, DatabaseUrl, Store};
 use jiralink_vault::{KeyOrigin, Keyring};
 use uuid::Uuid;
 
 pub use config::{
-    CONFIG_FILE, Config, ConnectionsConfig, HttpSettings, IdleAge, Interval, ServerConfig,
-    unknown_env_notices,
+    CONFIG_FILE, Config, ConnectionsConfig, DatabaseConfig, HttpSettings, IdleAge, Interval,
+    ServerConfig, unknown_env_notices,
 };
 pub use connection_test::{
     PENDING_REFRESH_RECHECK, TestAccount, TestFailure, TestOutcome, TestResult,
@@ -33,11 +37,12 @@ pub use connection_test::{
 pub use connections::{ConnectionSecrets, ConnectionUsage, UsageRef, retry_policy};
 pub use debug::{DEBUG_REFRESH, DEBUG_RETENTION, DEBUG_WINDOWS_MINUTES, DebugLog};
 pub use error::{AppError, AppResult, ErrorCode};
+pub use jiralink_store::{JobOutcome, JobRun};
 pub use keys::{NEXT_KEY_FILE, RotationReport};
 pub use oauth::{
     AuthorizationOutcome, AuthorizationStart, CLIENT_CREDENTIALS_WRONG, CallbackParams,
-    GrantedSite, REAUTHORIZATION_REQUIRED, REFRESH_MARGIN, REFRESH_RETRY_WAITS, STATE_LIFETIME,
-    SiteChooser,
+    GrantedSite, REAUTHORIZATION_REQUIRED, REFRESH_LEASE, REFRESH_MARGIN, REFRESH_RETRY_WAITS,
+    STATE_LIFETIME, SiteChooser,
 };
 pub use oauth_clients::OAuthClientSecrets;
 pub use users::{
@@ -47,6 +52,7 @@ pub use users::{
     validate_password, validate_username,
 };
 pub use views::{ConnectionView, OAuthClientView, SecretStatus, format_time};
+pub use worker::{JOB_KINDS, JobView, RETEST_JOB, TOKEN_KEEP_ALIVE_JOB, WorkerOptions};
 
 /// Who is making a change, for the audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +92,9 @@ pub type EnvReader = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
 pub struct OpenOptions {
     pub data_dir: PathBuf,
     pub config_file: Option<PathBuf>,
+    /// The database URL given on the command line (`--database`, `JIRALINK_DATABASE_URL`);
+    /// it wins over `database.url`.
+    pub database: Option<String>,
     pub clock: Arc<dyn Clock>,
     /// Reads environment variables; tests pass their own.
     pub env: EnvReader,
@@ -96,6 +105,10 @@ impl std::fmt::Debug for OpenOptions {
         f.debug_struct("OpenOptions")
             .field("data_dir", &self.data_dir)
             .field("config_file", &self.config_file)
+            .field(
+                "database",
+                &self.database.as_deref().map(DatabaseUrl::redact),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -109,6 +122,14 @@ pub struct App {
 #[derive(Debug)]
 struct Inner {
     store: Arc<dyn Store>,
+    /// Where the store is (passwords redacted when shown).
+    database: DatabaseUrl,
+    /// Who this process is when it holds a lease (a job, a token refresh, a request slot):
+    /// host, process id and a random part, so two processes never share one.
+    holder: String,
+    /// Each connection's concurrency limiter in this process (shared across processes
+    /// through the database on PostgreSQL).
+    limits: slots::Limits,
     keyring: Keyring,
     key_origin: KeyOrigin,
     clock: Arc<dyn Clock>,
@@ -116,7 +137,8 @@ struct Inner {
     data_dir: PathBuf,
     /// The one HTTP client of the process: connections to Atlassian are pooled across uses.
     http: reqwest::Client,
-    /// One refresh at a time per connection within this process.
+    /// One refresh at a time per connection within this process (the store's lease makes it
+    /// one across processes).
     refresh_locks: oauth::RefreshLocks,
     /// Writes the connection debugger's lines as requests happen.
     debug_writer: debug::DebugWriter,
@@ -131,6 +153,7 @@ impl App {
         let OpenOptions {
             data_dir,
             config_file,
+            database,
             clock,
             env,
         } = options;
@@ -144,12 +167,25 @@ impl App {
         let http = jiralink_atlassian::build_client(&config.http.client_config()?)
             .map_err(|e| AppError::Config(format!("the HTTP client cannot be built: {e}")))?;
         create_private_dir(&data_dir)?;
-        let store = SqliteStore::open(&data_dir.join(DATABASE_FILE)).await?;
-        let vault = keys::open_vault(&store, &data_dir, &*env, from_env).await?;
-        let notices = vault.notices;
+        let mut notices = private_dir_notices(&data_dir);
+        let database = config
+            .database
+            .resolve_url(database.as_deref(), &data_dir)?;
+        let any = AnyStore::open(
+            &database,
+            &config.database.pool_settings(database.backend()),
+        )
+        .await?;
+        let store = any.into_store();
+        let vault = keys::open_vault(&*store, &data_dir, &*env, from_env).await?;
+        notices.extend(vault.notices);
+        let shared_slots = database.backend() == jiralink_store::BackendKind::Postgres;
         let app = App {
             inner: Arc::new(Inner {
-                store: Arc::new(store),
+                store,
+                database,
+                holder: worker::holder_id(),
+                limits: slots::Limits::new(shared_slots),
                 keyring: vault.keyring,
                 key_origin: vault.origin,
                 clock,
@@ -181,6 +217,41 @@ impl App {
 
     pub(crate) fn store_arc(&self) -> Arc<dyn Store> {
         Arc::clone(&self.inner.store)
+    }
+
+    /// Where the store is (any password replaced by `****` when displayed).
+    pub fn database_url(&self) -> &DatabaseUrl {
+        &self.inner.database
+    }
+
+    /// This process's name in leases, job runs and the database.
+    pub fn holder(&self) -> &str {
+        &self.inner.holder
+    }
+
+    /// An installation-wide value that is not a secret (every server sharing the database
+    /// reads the same).
+    pub async fn setting(&self, key: &str) -> AppResult<Option<String>> {
+        Ok(self.store().get_setting(key).await?)
+    }
+
+    /// Stores `value` under `key` unless a value is there; returns the stored value, so
+    /// servers starting together agree on one.
+    pub async fn put_setting_if_absent(&self, key: &str, value: &str) -> AppResult<String> {
+        Ok(self
+            .store()
+            .put_setting_if_absent(key, value, self.now())
+            .await?)
+    }
+
+    /// Deletes the value of `key`; returns whether there was one.
+    pub async fn delete_setting(&self, key: &str) -> AppResult<bool> {
+        Ok(self.store().delete_setting(key).await?)
+    }
+
+    /// One round trip to the database, for readiness checks.
+    pub async fn ping_database(&self) -> AppResult<()> {
+        Ok(self.store().ping().await?)
     }
 
     pub(crate) fn debug_writer(&self) -> &debug::DebugWriter {
@@ -370,6 +441,27 @@ fn os_user() -> Option<String> {
     None
 }
 
+/// A warning when others may read the data directory (it holds the database and the key).
+fn private_dir_notices(dir: &Path) -> Vec<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(dir)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            return vec![format!(
+                "warning: the data directory {} can be read by other users of this machine \
+                 (mode {:o}); restrict it to its owner: chmod 700 {}",
+                dir.display(),
+                meta.permissions().mode() & 0o777,
+                dir.display()
+            )];
+        }
+    }
+    let _ = dir;
+    Vec::new()
+}
+
 fn create_private_dir(dir: &Path) -> AppResult<()> {
     if dir.is_dir() {
         return Ok(());
@@ -408,45 +500,6 @@ pub(crate) async fn find_by_reference<I: std::str::FromStr, T>(
 }
 
 impl App {
-    async fn open_secret(
-        &self,
-        owner: jiralink_store::SecretOwner,
-        field: jiralink_store::SecretField,
-    ) -> AppResult<Option<zeroize::Zeroizing<String>>> {
-        let Some(stored) = self.store().get_secret(owner, field).await? else {
-            return Ok(None);
-        };
-        let record_id = owner.id().to_string();
-        let aad = jiralink_vault::Aad {
-            record_kind: owner.kind(),
-            record_id: &record_id,
-            field: field.as_str(),
-        };
-        match self.keyring().open_string(&stored.sealed, &aad) {
-            Ok(s) => Ok(Some(s)),
-            Err(jiralink_vault::VaultError::DecryptFailed) => {
-                tracing::error!(
-                    owner = owner.kind(),
-                    id = %record_id,
-                    field = field.as_str(),
-                    "a stored secret failed authentication; it was tampered with or moved"
-                );
-                Err(AppError::SecretUnreadable {
-                    what: format!("{} of {} {}", field.as_str(), owner.kind(), record_id),
-                    fix: match owner {
-                        jiralink_store::SecretOwner::Connection(_) => {
-                            format!("connection edit {record_id}")
-                        }
-                        jiralink_store::SecretOwner::OAuthClient(_) => {
-                            format!("oauth-client edit {record_id}")
-                        }
-                    },
-                })
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
     /// The API token of a Basic connection, decrypted for sending to Atlassian.
     ///
     /// # Security
@@ -457,7 +510,7 @@ impl App {
         id: jiralink_domain::ConnectionId,
     ) -> AppResult<Option<jiralink_vault::ApiToken>> {
         Ok(self
-            .open_secret(
+            .stored_secret(
                 jiralink_store::SecretOwner::Connection(id),
                 jiralink_store::SecretField::ApiToken,
             )
@@ -475,7 +528,7 @@ impl App {
         id: jiralink_domain::OAuthClientId,
     ) -> AppResult<Option<jiralink_vault::ClientSecret>> {
         Ok(self
-            .open_secret(
+            .stored_secret(
                 jiralink_store::SecretOwner::OAuthClient(id),
                 jiralink_store::SecretField::ClientSecret,
             )

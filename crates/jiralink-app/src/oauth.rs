@@ -7,7 +7,8 @@
 //! - Tokens are sealed before they are written; the rotated refresh token is committed before
 //!   the access token that came with it is handed out.
 //! - Refresh is single-flight: a per-connection async mutex inside the process, and the
-//!   store's token lock (a write transaction) across processes sharing the database.
+//!   store's refresh lease across processes sharing the database. No database lock or
+//!   transaction is held while the token request is on the wire.
 //! - Refresh happens shortly before expiry ([`REFRESH_MARGIN`]), not after a failure.
 //!   `invalid_grant` puts the connection offline ("re-authorization required") and is never
 //!   retried; a refused client (`invalid_client`) puts it offline until the client is edited.
@@ -28,13 +29,15 @@ use jiralink_domain::{
     FieldChange, OAuthClient, ResourceKind,
 };
 use jiralink_store::{
-    PendingAuthorization, SecretField, SecretOwner, SecretWrite, StoredSecret, TokenRecord,
+    PendingAuthorization, RefreshLease, RefreshOutcome, SecretField, SecretOwner, SecretWrite,
+    StoredSecret, TokenRecord,
 };
-use jiralink_vault::{Aad, AccessToken, OAuthState, PkceVerifier, RefreshToken, Sealed};
+use jiralink_vault::{AccessToken, OAuthState, PkceVerifier, RefreshToken};
 use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::secrets::SealOwner;
 use crate::{Actor, App, AppError, AppResult};
 
 /// How long an authorization may take between the authorize URL and the callback.
@@ -44,20 +47,23 @@ pub const REFRESH_MARGIN: time::Duration = time::Duration::seconds(60);
 /// The reason an offline connection shows when Atlassian refused its OAuth 2.0 client.
 pub const CLIENT_CREDENTIALS_WRONG: &str =
     "the OAuth 2.0 client's ID or secret is wrong: edit the client";
-/// Waits before sending a refresh again that got no answer, within
-/// [`jiralink_store::BUSY_TIMEOUT`] (the lock is held meanwhile).
+/// Waits before sending a refresh again that got no answer, within the refresh lease.
 pub const REFRESH_RETRY_WAITS: [std::time::Duration; 3] = [
     std::time::Duration::from_millis(250),
     std::time::Duration::from_millis(500),
     std::time::Duration::from_secs(1),
 ];
-/// Time kept, within the busy timeout, for committing after the last token request.
-const COMMIT_ROOM: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long a refresh lease is taken for: far longer than the token requests of one refresh,
+/// far shorter than the ten minutes Atlassian accepts an old refresh token again, so a holder
+/// that dies mid-refresh is taken over while the old token still works.
+pub const REFRESH_LEASE: std::time::Duration = std::time::Duration::from_secs(60);
+/// How often a caller waiting for another server's refresh looks for its result.
+const LEASE_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+/// Time kept, within the lease, for storing the result after the last token request.
+const COMMIT_ROOM: std::time::Duration = std::time::Duration::from_secs(5);
 /// The reason an offline connection shows when its grant is gone.
 pub const REAUTHORIZATION_REQUIRED: &str =
     "re-authorization required: Atlassian no longer accepts the connection's refresh token";
-
-const STATE_RECORD: &str = "oauth_state";
 
 /// Where to send the user's browser.
 #[derive(Debug, Clone, Serialize)]
@@ -126,43 +132,22 @@ pub struct AuthorizationOutcome {
 }
 
 impl App {
-    fn seal_for(&self, kind: &str, id: &str, field: &str, value: &str) -> AppResult<Sealed> {
-        let aad = Aad {
-            record_kind: kind,
-            record_id: id,
-            field,
-        };
-        Ok(self.keyring().seal(value.as_bytes(), &aad)?)
-    }
-
-    fn open_for(&self, kind: &str, id: &str, field: &str, sealed: &Sealed) -> AppResult<String> {
-        let aad = Aad {
-            record_kind: kind,
-            record_id: id,
-            field,
-        };
-        let text = self.keyring().open_string(sealed, &aad)?;
-        Ok(text.as_str().to_owned())
-    }
-
     fn seal_token(
         &self,
         id: ConnectionId,
         field: SecretField,
         value: &str,
     ) -> AppResult<SecretWrite> {
-        let owner = SecretOwner::Connection(id);
-        let sealed = self.seal_for(owner.kind(), &id.to_string(), field.as_str(), value)?;
-        Ok(SecretWrite { field, sealed })
+        self.seal_secret(SecretOwner::Connection(id), field, value)
     }
 
     fn open_token(&self, id: ConnectionId, stored: &StoredSecret) -> AppResult<String> {
-        self.open_for(
-            SecretOwner::Connection(id).kind(),
-            &id.to_string(),
+        let text = self.open_sealed(
+            SecretOwner::Connection(id),
             stored.field.as_str(),
             &stored.sealed,
-        )
+        )?;
+        Ok(text.as_str().to_owned())
     }
 
     fn oauth_parts(
@@ -189,10 +174,9 @@ impl App {
         let state_hash = oauth::state_lookup_key(&state);
         let now = self.now();
         let pending = PendingAuthorization {
-            sealed_state: self.seal_for(STATE_RECORD, &state_hash, "state", state.expose())?,
-            sealed_verifier: self.seal_for(
-                STATE_RECORD,
-                &state_hash,
+            sealed_state: self.seal(SealOwner::OAuthState(&state_hash), "state", state.expose())?,
+            sealed_verifier: self.seal(
+                SealOwner::OAuthState(&state_hash),
                 "pkce_verifier",
                 verifier.expose(),
             )?,
@@ -239,12 +223,14 @@ impl App {
         else {
             return Err(AppError::OAuthStateInvalid);
         };
-        let stored_state = OAuthState::new(self.open_for(
-            STATE_RECORD,
-            &pending.state_hash,
-            "state",
-            &pending.sealed_state,
-        )?);
+        let stored_state = OAuthState::new(
+            self.open_sealed(
+                SealOwner::OAuthState(&pending.state_hash),
+                "state",
+                &pending.sealed_state,
+            )?
+            .as_str(),
+        );
         if !stored_state.ct_eq(&presented) {
             return Err(AppError::OAuthStateInvalid);
         }
@@ -264,12 +250,14 @@ impl App {
                     .to_owned(),
             ));
         };
-        let verifier = PkceVerifier::new(self.open_for(
-            STATE_RECORD,
-            &pending.state_hash,
-            "pkce_verifier",
-            &pending.sealed_verifier,
-        )?);
+        let verifier = PkceVerifier::new(
+            self.open_sealed(
+                SealOwner::OAuthState(&pending.state_hash),
+                "pkce_verifier",
+                &pending.sealed_verifier,
+            )?
+            .as_str(),
+        );
         let (client_ref, requested) = Self::oauth_parts(&connection)?;
         let client = self.store().get_oauth_client(client_ref).await?;
         let secret = self.oauth_client_secret(client_ref).await?.ok_or_else(|| {
@@ -475,61 +463,90 @@ impl App {
     ) -> AppResult<AccessToken> {
         let mutex = self.refresh_mutex(id);
         let _one_refresh_per_process = mutex.lock().await;
-        let fresh_until = self.now() + REFRESH_MARGIN;
-        let record = self.store().read_tokens(id).await?;
-        if let Some(token) = usable_token(&record, fresh_until, cutoff) {
-            return Ok(AccessToken::new(self.open_token(id, token)?));
-        }
-        // Everything the refresh needs from the database is read before the write lock: while
-        // it is held, other processes wait on it within their busy timeout, and nothing but
-        // the locked transaction itself may touch the database.
-        let connection = self.store().get_connection(id).await?;
-        let name = connection.settings.name.as_str().to_owned();
-        if record.refresh_token.is_none() {
-            return Err(Self::missing_tokens_error(&connection));
-        }
-        let (client_ref, _) = Self::oauth_parts(&connection)?;
-        let client = self.store().get_oauth_client(client_ref).await?;
-        let client_name = client.settings.name.as_str().to_owned();
-        if client_still_rejected(&connection, &client) {
-            return Err(AppError::OAuthClientRejected {
-                name,
-                client: client_name,
-            });
-        }
-        let secret = self.oauth_client_secret(client_ref).await?.ok_or_else(|| {
-            AppError::Authorization(format!(
-                "the OAuth 2.0 client {client_name:?} has no client secret; enter it with \
-                 `jiralink oauth-client edit`"
-            ))
-        })?;
-        let lock = self.store().lock_tokens(id).await?;
-        let record = lock.tokens();
-        // Another process may have refreshed while this one waited for the lock.
-        if let Some(token) = usable_token(record, fresh_until, cutoff) {
-            return Ok(AccessToken::new(self.open_token(id, token)?));
-        }
-        let Some(stored_refresh) = &record.refresh_token else {
-            // Disconnected or revoked by another process meanwhile.
-            drop(lock);
+        let sleeper = self.sleeper();
+        let (record, connection, client, secret) = loop {
+            let fresh_until = self.now() + REFRESH_MARGIN;
+            let record = self.store().read_tokens(id).await?;
+            if let Some(token) = usable_token(&record, fresh_until, cutoff) {
+                return Ok(AccessToken::new(self.open_token(id, token)?));
+            }
             let connection = self.store().get_connection(id).await?;
-            return Err(Self::missing_tokens_error(&connection));
+            if record.refresh_token.is_none() {
+                return Err(Self::missing_tokens_error(&connection));
+            }
+            let (client_ref, _) = Self::oauth_parts(&connection)?;
+            let client = self.store().get_oauth_client(client_ref).await?;
+            if client_still_rejected(&connection, &client) {
+                return Err(AppError::OAuthClientRejected {
+                    name: connection.settings.name.as_str().to_owned(),
+                    client: client.settings.name.as_str().to_owned(),
+                });
+            }
+            let secret = self.oauth_client_secret(client_ref).await?.ok_or_else(|| {
+                AppError::Authorization(format!(
+                    "the OAuth 2.0 client {:?} has no client secret; enter it again",
+                    client.settings.name.as_str()
+                ))
+            })?;
+            let now = self.now();
+            match self
+                .store()
+                .lease_refresh(id, self.holder(), now, now + REFRESH_LEASE)
+                .await?
+            {
+                // Another server is refreshing: its result is read as soon as it is stored
+                // (or, should it die, the lease runs out and this one refreshes).
+                RefreshLease::Held { .. } => sleeper.sleep(LEASE_POLL).await,
+                RefreshLease::Acquired(record) => {
+                    // Another server may have refreshed just before the lease was free.
+                    if let Some(token) = usable_token(&record, fresh_until, cutoff) {
+                        self.store()
+                            .finish_refresh(id, self.holder(), RefreshOutcome::Released, now)
+                            .await?;
+                        return Ok(AccessToken::new(self.open_token(id, token)?));
+                    }
+                    break (record, connection, client, secret);
+                }
+            }
         };
-        let refresh = RefreshToken::new(self.open_token(id, stored_refresh)?);
-        // The request's own timeout (`oauth::TOKEN_REQUEST_TIMEOUT`) is shorter than the
-        // store's busy timeout, so a hung authorization server cannot make waiting processes
-        // fail with "database is locked".
+        self.refresh_under_lease(&record, &connection, &client, &secret)
+            .await
+    }
+
+    /// Sends the refresh with the lease held and no database transaction open, and stores
+    /// what it ends with (giving the lease back).
+    async fn refresh_under_lease(
+        &self,
+        record: &TokenRecord,
+        connection: &Connection,
+        client: &OAuthClient,
+        secret: &jiralink_vault::ClientSecret,
+    ) -> AppResult<AccessToken> {
+        let id = connection.id;
+        let name = connection.settings.name.as_str().to_owned();
+        let client_name = client.settings.name.as_str().to_owned();
+        let refresh = match &record.refresh_token {
+            Some(stored) => RefreshToken::new(self.open_token(id, stored)?),
+            None => {
+                // Disconnected or revoked by another server meanwhile.
+                self.store()
+                    .finish_refresh(id, self.holder(), RefreshOutcome::Released, self.now())
+                    .await?;
+                let connection = self.store().get_connection(id).await?;
+                return Err(Self::missing_tokens_error(&connection));
+            }
+        };
         let endpoint = TokenEndpoint {
             http: self.http_client(),
             auth_server: &self.config().atlassian.auth_server,
             client_id: &client.settings.client_id,
-            client_secret: &secret,
+            client_secret: secret,
         };
         let started = self.now();
         let sleeper = self.sleeper();
         let mut waits = REFRESH_RETRY_WAITS.iter();
         // A refresh that got no answer may have rotated the token on Atlassian's side: the
-        // same refresh token is sent again at once, under the same lock, while Atlassian
+        // same refresh token is sent again at once, under the same lease, while Atlassian
         // still accepts it, instead of waiting for a later call that may never come.
         let result = loop {
             let result = endpoint.refresh(&refresh, self.now()).await;
@@ -541,9 +558,7 @@ impl App {
                 break result;
             };
             let spent = std::time::Duration::try_from(self.now() - started).unwrap_or_default();
-            if spent + *wait + oauth::TOKEN_REQUEST_TIMEOUT + COMMIT_ROOM
-                > jiralink_store::BUSY_TIMEOUT
-            {
+            if spent + *wait + oauth::TOKEN_REQUEST_TIMEOUT + COMMIT_ROOM > REFRESH_LEASE {
                 break result;
             }
             tracing::warn!(connection = %id, error = %e, "token refresh got no answer; retrying");
@@ -556,24 +571,47 @@ impl App {
         };
         metrics::counter!("jiralink_token_refreshes_total", "outcome" => outcome).increment(1);
         let now = self.now();
+        let holder = self.holder();
         match result {
             Ok(tokens) => {
                 let writes = self.token_writes(id, &tokens)?;
-                lock.commit_tokens(&writes, tokens.expires_at, now).await?;
-                tracing::info!(connection = %id, "access token refreshed");
+                let stored = self
+                    .store()
+                    .finish_refresh(
+                        id,
+                        holder,
+                        RefreshOutcome::Tokens {
+                            tokens: &writes,
+                            access_token_expires_at: tokens.expires_at,
+                        },
+                        now,
+                    )
+                    .await?;
+                if stored {
+                    tracing::info!(connection = %id, "access token refreshed");
+                } else {
+                    // This server was paused past its lease and another took over with the
+                    // old refresh token (which Atlassian still accepted): the tokens it stored
+                    // are the connection's; this access token is valid all the same.
+                    tracing::warn!(connection = %id, "refresh lease lost; keeping the other server's tokens");
+                }
                 Ok(tokens.access_token)
             }
             Err(e) if oauth::is_invalid_grant(&e) => {
                 let state = ConnectionState::Offline {
                     reason: REAUTHORIZATION_REQUIRED.to_owned(),
                 };
-                lock.commit_revoked(&state, now).await?;
+                self.store()
+                    .finish_refresh(id, holder, RefreshOutcome::Revoked { state: &state }, now)
+                    .await?;
                 tracing::warn!(connection = %id, "refresh token refused; connection offline");
                 Err(AppError::ReauthorizationRequired { name })
             }
             Err(e) if client_refused(&e) => {
                 // The refresh token was not looked at: it stays, for when the client is fixed.
-                drop(lock);
+                self.store()
+                    .finish_refresh(id, holder, RefreshOutcome::Released, now)
+                    .await?;
                 let state = ConnectionState::Offline {
                     reason: CLIENT_CREDENTIALS_WRONG.to_owned(),
                 };
@@ -585,16 +623,20 @@ impl App {
                 })
             }
             Err(e) if answer_may_be_lost(&e) => {
-                lock.commit_pending(now).await?;
+                self.store()
+                    .finish_refresh(id, holder, RefreshOutcome::Pending { since: now }, now)
+                    .await?;
                 tracing::warn!(
                     connection = %id,
                     error = %e,
-                    "token refresh got no answer; it will be finished by the next use or re-test"
+                    "token refresh got no answer; it will be finished by the next use or the keep-alive job"
                 );
                 Err(AppError::TokenRefresh(e))
             }
             Err(e) => {
-                drop(lock);
+                self.store()
+                    .finish_refresh(id, holder, RefreshOutcome::Released, now)
+                    .await?;
                 tracing::warn!(connection = %id, error = %e, "token refresh failed");
                 Err(AppError::TokenRefresh(e))
             }
@@ -676,8 +718,7 @@ impl App {
             connection.cloud_id.as_deref(),
         )
         .map_err(|e| AppError::InvalidInput(e.to_string()))?;
-        let limiter = jiralink_atlassian::ConcurrencyRegistry::global()
-            .limiter(connection.id, connection.settings.concurrency_level);
+        let limiter = self.limiter(connection.id, connection.settings.concurrency_level);
         Ok(
             jiralink_atlassian::JiraClient::builder(self.http_client().clone(), base, credentials)
                 .clock(self.clock())
@@ -827,10 +868,11 @@ fn token_source_error(error: AppError) -> AtlassianError {
     }
 }
 
-// A refresh's token request runs under the store's write lock, which other processes wait
-// for only as long as the busy timeout: the request must give up first, with room to commit.
+// A refresh's token requests run under its lease: at least two must fit in it, with room to
+// store the result, or a lost answer could never be retried before another server takes over.
 const _: () = assert!(
-    oauth::TOKEN_REQUEST_TIMEOUT.as_millis() * 2 <= jiralink_store::BUSY_TIMEOUT.as_millis()
+    oauth::TOKEN_REQUEST_TIMEOUT.as_millis() * 2 + COMMIT_ROOM.as_millis()
+        <= REFRESH_LEASE.as_millis()
 );
 
 /// The per-connection refresh locks of a process.

@@ -7,10 +7,10 @@ use jiralink_domain::{
     OAuthClientId, ResourceKind, diff_oauth_client,
 };
 use jiralink_store::{SecretField, SecretOwner, SecretWrite, StoreError};
-use jiralink_vault::{Aad, ClientSecret};
+use jiralink_vault::ClientSecret;
 use uuid::Uuid;
 
-use crate::connections::{SecretChange, secret_change, secret_changes};
+use crate::connections::{SecretChange, conflict, secret_change, secret_changes};
 use crate::views::OAuthClientView;
 use crate::{Actor, App, AppError, AppResult, Saved};
 
@@ -76,19 +76,16 @@ impl App {
         id: OAuthClientId,
         secret: Option<&ClientSecret>,
     ) -> AppResult<Vec<SecretWrite>> {
-        let Some(secret) = secret else {
-            return Ok(Vec::new());
-        };
-        let record_id = id.to_string();
-        let aad = Aad {
-            record_kind: SecretOwner::OAuthClient(id).kind(),
-            record_id: &record_id,
-            field: SecretField::ClientSecret.as_str(),
-        };
-        Ok(vec![SecretWrite {
-            field: SecretField::ClientSecret,
-            sealed: self.keyring().seal(secret.expose().as_bytes(), &aad)?,
-        }])
+        secret
+            .map(|s| {
+                self.seal_secret(
+                    SecretOwner::OAuthClient(id),
+                    SecretField::ClientSecret,
+                    s.expose(),
+                )
+            })
+            .into_iter()
+            .collect()
     }
 
     fn client_audit(
@@ -125,6 +122,7 @@ impl App {
             created_at: now,
             updated_at: now,
             client_secret: None,
+            version: 1,
         };
         let writes = self.seal_client_secret(client.id, secrets.client_secret.as_ref())?;
         let mut changes = diff_oauth_client(None, Some(&client.settings));
@@ -145,15 +143,20 @@ impl App {
         })
     }
 
-    /// Replaces a client's settings. The client secret must be entered again.
+    /// Replaces a client's settings, made from the client at `expected_version`
+    /// ([`AppError::Conflict`] otherwise). The client secret must be entered again.
     pub async fn update_oauth_client(
         &self,
         reference: &str,
+        expected_version: u64,
         draft: &OAuthClientDraft,
         secrets: OAuthClientSecrets,
         actor: &Actor,
     ) -> AppResult<Saved<OAuthClientView>> {
         let old = self.find_oauth_client(reference).await?;
+        if old.version != expected_version {
+            return Err(conflict("OAuth 2.0 client", expected_version, old.version));
+        }
         let known = self.known_clients().await?;
         let mut draft = draft.clone();
         draft.client_secret_provided = secrets.client_secret.is_some();
@@ -166,15 +169,24 @@ impl App {
             created_at: old.created_at,
             updated_at: self.now(),
             client_secret: None,
+            version: old.version,
         };
         let writes = self.seal_client_secret(client.id, secrets.client_secret.as_ref())?;
         let mut changes = diff_oauth_client(Some(&old.settings), Some(&client.settings));
         changes.extend(secret_changes(&writes, SecretChange::ReEntered));
         let audit = self.client_audit(actor, AuditAction::Update, &client, changes);
-        self.store()
+        match self
+            .store()
             .update_oauth_client(&client, &writes, &audit)
             .await
-            .map_err(|e| client_conflict(e, &client))?;
+        {
+            Ok(_) => {}
+            Err(StoreError::Changed { .. }) => {
+                let current = self.store().get_oauth_client(client.id).await?.version;
+                return Err(conflict("OAuth 2.0 client", expected_version, current));
+            }
+            Err(e) => return Err(client_conflict(e, &client)),
+        }
         let mut notices = Vec::new();
         if old.settings.client_id != client.settings.client_id {
             // Tokens were granted to the old app: they cannot be refreshed with the new one.

@@ -18,7 +18,9 @@ use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use jiralink_domain::{AuditAction, AuditEntry, AuditSource, FieldChange, ResourceKind};
-use jiralink_store::{ApiKeyRecord, SessionRecord, StoreError, UserRecord, username_key};
+use jiralink_store::{
+    ApiKeyRecord, SessionRecord, SignInAttempt, StoreError, UserRecord, username_key,
+};
 use jiralink_vault::{Password, SessionToken, UserApiKey, Zeroizing};
 use rand::RngCore;
 use serde::Serialize;
@@ -63,6 +65,8 @@ pub struct UserView {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// Changes name the version they were made from.
+    pub version: u64,
 }
 
 impl From<&UserRecord> for UserView {
@@ -73,6 +77,7 @@ impl From<&UserRecord> for UserView {
             is_admin: u.is_admin,
             created_at: u.created_at,
             updated_at: u.updated_at,
+            version: u.version,
         }
     }
 }
@@ -329,6 +334,7 @@ impl App {
             is_admin,
             created_at: now,
             updated_at: now,
+            version: 1,
         })
     }
 
@@ -415,14 +421,22 @@ impl App {
     }
 
     /// Sets a new password and ends every session of the user.
+    /// Sets a user's password and ends their sessions. With `expected_version` (a form that
+    /// showed the user), only if the user has not changed since ([`AppError::Conflict`]).
     pub async fn change_password(
         &self,
         reference: &str,
+        expected_version: Option<u64>,
         password: &Password,
         actor: &Actor,
     ) -> AppResult<UserView> {
         validate_password(password)?;
         let user = self.find_user_record(reference).await?;
+        if let Some(expected) = expected_version
+            && expected != user.version
+        {
+            return Err(crate::connections::conflict("user", expected, user.version));
+        }
         let hash = hash_password(password).await?;
         let now = self.now();
         let audit = self.audit_entry_for(
@@ -433,12 +447,25 @@ impl App {
             &user.username,
             vec![password_change()],
         );
-        self.store()
-            .set_password(user.id, &hash, now, &audit)
+        let version = match self
+            .store()
+            .set_password(user.id, &hash, now, Some(user.version), &audit)
             .await
-            .map_err(|e| store_user_error(e, &user.username))?;
+        {
+            Ok(version) => version,
+            Err(StoreError::Changed { .. }) => {
+                let current = self.store().get_user(user.id).await?.version;
+                return Err(crate::connections::conflict(
+                    "user",
+                    expected_version.unwrap_or(user.version),
+                    current,
+                ));
+            }
+            Err(e) => return Err(store_user_error(e, &user.username)),
+        };
         let mut view = UserView::from(&user);
         view.updated_at = now;
+        view.version = version;
         Ok(view)
     }
 
@@ -483,9 +510,14 @@ impl App {
         let now = self.now();
         // A failure exactly one window old has left it (times are stored to the microsecond).
         let window_start = now - SIGN_IN_WINDOW + Duration::microseconds(1);
-        let failures = store.login_failures(&key, address, window_start).await?;
-        if failures.len() >= SIGN_IN_MAX_FAILURES {
-            let oldest = failures[failures.len() - SIGN_IN_MAX_FAILURES];
+        // The attempt is counted before the password is checked, atomically with the check of
+        // the limit: concurrent attempts cannot all slip under it, on any server.
+        let max = u32::try_from(SIGN_IN_MAX_FAILURES).unwrap_or(u32::MAX);
+        if let SignInAttempt::Throttled { recent } = store
+            .begin_sign_in(&key, address, now, window_start, max)
+            .await?
+        {
+            let oldest = recent[recent.len().saturating_sub(SIGN_IN_MAX_FAILURES)];
             let wait = oldest + SIGN_IN_WINDOW - now;
             let minutes = (wait.whole_seconds() + 59) / 60;
             tracing::warn!(address, "sign-in throttled");
@@ -505,9 +537,7 @@ impl App {
         };
         let verified = verify_password(password, hash).await && user.is_some();
         let Some(user) = user.filter(|_| verified) else {
-            store
-                .record_login_failure(&key, address, now, window_start)
-                .await?;
+            // Already counted.
             tracing::info!(address, "sign-in failed");
             return Err(AppError::InvalidCredentials);
         };

@@ -90,6 +90,8 @@ pub struct ConnectionView {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// A replace names the version it was made from.
+    pub version: u64,
 }
 
 impl ConnectionView {
@@ -135,6 +137,7 @@ impl ConnectionView {
             api_token,
             created_at: connection.created_at,
             updated_at: connection.updated_at,
+            version: connection.version,
             connection,
         }
     }
@@ -172,6 +175,8 @@ pub struct OAuthClientView {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// A replace names the version it was made from.
+    pub version: u64,
 }
 
 impl OAuthClientView {
@@ -185,6 +190,7 @@ impl OAuthClientView {
             used_by,
             created_at: client.created_at,
             updated_at: client.updated_at,
+            version: client.version,
         }
     }
 }

@@ -42,7 +42,9 @@ pub use csm::{DetailField, Product};
 pub use error::{AmbiguousCause, AtlassianError, TransportKind, parse_retry_after};
 pub use http::{HttpConfig, USER_AGENT, build_client};
 pub use jsm::{CustomerRequest, Organization, RequestFilter, ServiceDesk};
-pub use limit::{ConcurrencyRegistry, LimitPermit, Limiter};
+pub use limit::{
+    ConcurrencyRegistry, LimitPermit, Limiter, SharedSlots, SharedSlotsFactory, SlotGuard,
+};
 pub use observe::{
     Exchange, ExchangeOutcome, MASK, Masker, NoObserver, Observer, RecordingObserver, mask_body,
     mask_headers, mask_url,

@@ -8,20 +8,36 @@
 //! Changing the level resizes the limiter in place: growing adds permits at once; shrinking
 //! removes free permits at once and retires busy ones as they are returned, so the number in
 //! flight never exceeds the new level once the requests already running finish.
+//!
+//! Several processes sharing a connection (servers on one database) hold the level together
+//! through [`SharedSlots`]: after its local permit, a request also takes one of the
+//! connection's slots there, and gives it back with the permit.
 
 use std::{
     collections::HashMap,
     fmt,
-    sync::{Arc, Mutex, OnceLock, PoisonError},
+    sync::{Arc, Mutex, PoisonError},
 };
 
+use futures::future::BoxFuture;
 use jiralink_domain::{ConcurrencyLevel, ConnectionId};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// A connection's slots held across processes. [`SharedSlots::acquire`] waits for one below
+/// `level`; the slot is given back when the returned value is dropped.
+pub trait SharedSlots: Send + Sync + fmt::Debug {
+    /// Waits for a slot.
+    fn acquire(&self, level: u8) -> BoxFuture<'_, Box<dyn SlotGuard>>;
+}
+
+/// A slot held; dropping it gives it back.
+pub trait SlotGuard: Send + Sync + fmt::Debug {}
 
 /// Limits how many requests of one connection are in flight.
 pub struct Limiter {
     semaphore: Arc<Semaphore>,
     state: Mutex<LimitState>,
+    shared: Option<Arc<dyn SharedSlots>>,
 }
 
 #[derive(Debug)]
@@ -36,20 +52,29 @@ impl fmt::Debug for Limiter {
         f.debug_struct("Limiter")
             .field("level", &self.level())
             .field("available", &self.semaphore.available_permits())
+            .field("shared", &self.shared.is_some())
             .finish()
     }
 }
 
 impl Limiter {
-    /// A limiter allowing `level` requests at once.
+    /// A limiter allowing `level` requests at once in this process.
     #[must_use]
     pub fn new(level: ConcurrencyLevel) -> Arc<Self> {
+        Self::with_shared(level, None)
+    }
+
+    /// A limiter allowing `level` requests at once, in this process and, with `shared`,
+    /// across every process holding slots there.
+    #[must_use]
+    pub fn with_shared(level: ConcurrencyLevel, shared: Option<Arc<dyn SharedSlots>>) -> Arc<Self> {
         Arc::new(Self {
             semaphore: Arc::new(Semaphore::new(usize::from(level.get()))),
             state: Mutex::new(LimitState {
                 level: level.get(),
                 debt: 0,
             }),
+            shared,
         })
     }
 
@@ -80,11 +105,16 @@ impl Limiter {
         state.level = level.get();
     }
 
-    /// Waits for a free slot.
+    /// Waits for a free slot: this process's first, then the shared one.
     pub async fn acquire(self: &Arc<Self>) -> LimitPermit {
         let permit = Arc::clone(&self.semaphore).acquire_owned().await;
+        let slot = match &self.shared {
+            Some(shared) => Some(shared.acquire(self.level()).await),
+            None => None,
+        };
         LimitPermit {
             permit: permit.ok(),
+            slot,
             limiter: Arc::clone(self),
         }
     }
@@ -104,6 +134,9 @@ impl Limiter {
 /// A slot held while a request is in flight.
 pub struct LimitPermit {
     permit: Option<OwnedSemaphorePermit>,
+    /// Given back (dropped) before the local permit, so a waiting request of this process
+    /// finds it free.
+    slot: Option<Box<dyn SlotGuard>>,
     limiter: Arc<Limiter>,
 }
 
@@ -115,6 +148,7 @@ impl fmt::Debug for LimitPermit {
 
 impl Drop for LimitPermit {
     fn drop(&mut self) {
+        drop(self.slot.take());
         let Some(permit) = self.permit.take() else {
             return;
         };
@@ -126,10 +160,15 @@ impl Drop for LimitPermit {
     }
 }
 
-/// One limiter per connection, shared by the whole process.
+/// Makes the [`SharedSlots`] of a connection.
+pub type SharedSlotsFactory = Arc<dyn Fn(ConnectionId) -> Arc<dyn SharedSlots> + Send + Sync>;
+
+/// One limiter per connection, for everything an application does with it. The application
+/// owns it (there is no process-wide one): its connections and their shared slots are its own.
 #[derive(Default)]
 pub struct ConcurrencyRegistry {
     limiters: Mutex<HashMap<ConnectionId, Arc<Limiter>>>,
+    shared: Option<SharedSlotsFactory>,
 }
 
 impl fmt::Debug for ConcurrencyRegistry {
@@ -144,16 +183,22 @@ impl fmt::Debug for ConcurrencyRegistry {
 }
 
 impl ConcurrencyRegistry {
-    /// The registry of this process.
-    pub fn global() -> &'static ConcurrencyRegistry {
-        static GLOBAL: OnceLock<ConcurrencyRegistry> = OnceLock::new();
-        GLOBAL.get_or_init(ConcurrencyRegistry::default)
+    /// A registry whose limiters also hold the slots `shared` makes for each connection.
+    #[must_use]
+    pub fn with_shared(shared: SharedSlotsFactory) -> Self {
+        Self {
+            limiters: Mutex::default(),
+            shared: Some(shared),
+        }
     }
 
     /// The limiter of `connection`, created at `level` or resized to it.
     pub fn limiter(&self, connection: ConnectionId, level: ConcurrencyLevel) -> Arc<Limiter> {
         let mut map = self.limiters.lock().unwrap_or_else(PoisonError::into_inner);
-        let limiter = map.entry(connection).or_insert_with(|| Limiter::new(level));
+        let shared = &self.shared;
+        let limiter = map
+            .entry(connection)
+            .or_insert_with(|| Limiter::with_shared(level, shared.as_ref().map(|f| f(connection))));
         if limiter.level() != level.get() {
             limiter.resize(level);
         }
@@ -220,7 +265,5 @@ mod tests {
         reg.remove(id);
         assert!(!Arc::ptr_eq(&a, &reg.limiter(id, level(7))));
         assert!(format!("{reg:?}").contains("2 connections"));
-        let g = ConcurrencyRegistry::global();
-        assert!(std::ptr::eq(g, ConcurrencyRegistry::global()));
     }
 }

@@ -45,6 +45,16 @@ pub(crate) struct GlobalArgs {
     /// A configuration file to read instead of <data dir>/jiralink.toml
     #[arg(long, global = true, env = "JIRALINK_CONFIG", value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
+    /// The database: sqlite:///path/to/jiralink.db or postgres://user@host/db
+    /// [default: database.url in the configuration, else jiralink.db in the data directory]
+    #[arg(
+        long,
+        global = true,
+        env = "JIRALINK_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub(crate) database: Option<String>,
     /// How to print results
     #[arg(long, short = 'o', global = true, value_enum, default_value_t = OutputFormat::Table, env = "JIRALINK_OUTPUT")]
     pub(crate) output: OutputFormat,
@@ -124,6 +134,12 @@ See docs/simulator.md for every endpoint, knob and known difference from Jira Cl
     /// Run the server: web UI, REST API under /v1, OAuth 2.0 callback, health and metrics
     #[command(after_help = SERVE_HELP)]
     Serve(ServeArgs),
+    /// Show the database, its schema version, apply migrations, or copy it into another
+    #[command(subcommand)]
+    Db(DbCommand),
+    /// List background jobs and their runs, or run one now
+    #[command(subcommand)]
+    Job(JobCommand),
     /// Print a shell completion script, e.g. `jiralink completions bash > /etc/bash_completion.d/jiralink`
     Completions {
         #[arg(value_enum)]
@@ -603,5 +619,80 @@ Example:
     Revoke {
         /// The key's id, as `jiralink api-key list` shows it
         id: String,
+    },
+    /// Forget the server's own API key (the one `serve` printed on its first start)
+    #[command(
+        name = "reset-server",
+        after_help = "\
+Servers keep accepting the old key until they restart; the next server to start creates a
+new key and prints it once. Users' own keys are not affected.
+
+Example:
+  jiralink api-key reset-server"
+    )]
+    ResetServer,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DbCommand {
+    /// Which database, its schema version and the migrations still to apply
+    #[command(after_help = "\
+Changes nothing. Exit code 0 when the schema is up to date, 7 when migrations are pending or
+the database was upgraded by a newer jiralink.
+
+Examples:
+  jiralink db status
+  jiralink db status --database postgres://jiralink@db.internal/jiralink -o json")]
+    Status,
+    /// Apply the pending migrations (servers also apply them when they start)
+    #[command(after_help = "\
+Forward-only and run under a lock: several servers or commands starting together apply each
+migration once. Take a backup first (see docs/deployment.md).
+
+Example:
+  jiralink db migrate --database postgres://jiralink@db.internal/jiralink")]
+    Migrate,
+    /// Copy every table of one database into another, e.g. SQLite into PostgreSQL
+    #[command(after_help = "\
+Secrets are copied still sealed: the target needs the same master key. Row counts are checked
+table by table, and the copy is one transaction on the target: stopped half-way, it leaves the
+target as it was, and can simply be run again. A target that holds rows is refused unless
+--force, which replaces them. Stop the servers using the source first.
+
+Example:
+  jiralink db copy --from ~/.local/share/jiralink/jiralink.db \\
+      --to postgres://jiralink@db.internal/jiralink")]
+    Copy {
+        /// The database to copy: an SQLite file path, or a sqlite:// or postgres:// URL
+        #[arg(long, value_name = "PATH_OR_URL")]
+        from: String,
+        /// The database to copy into (empty unless --force)
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// Replace what the target holds
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum JobCommand {
+    /// The background jobs: when each runs next, where it runs now, how it last ended
+    #[command(after_help = "Examples:\n  jiralink job list\n  jiralink job list -o json")]
+    List,
+    /// The latest runs of the background jobs, newest first
+    #[command(
+        after_help = "Examples:\n  jiralink job runs\n  jiralink job runs --limit 50 -o json"
+    )]
+    Runs {
+        /// How many runs to show
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Make a job due now; a server (or `connection watch`) runs it at once
+    #[command(after_help = "Example:\n  jiralink job run connections.retest")]
+    Run {
+        /// The job: connections.retest or connections.keep_alive
+        job: String,
     },
 }

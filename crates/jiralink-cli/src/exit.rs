@@ -68,9 +68,13 @@ impl CliError {
                     | "oauth_client_name_taken"
                     | "oauth_client_in_use"
                     | "username_taken"
-                    | "last_admin" => CONFLICT,
+                    | "last_admin"
+                    | "conflict"
+                    | "database_not_empty" => CONFLICT,
                     "vault_locked" | "vault_error" | "secret_unreadable" => KEY,
-                    "invalid_config" | "io_error" => CONFIG,
+                    "invalid_config" | "io_error" | "database_unavailable" | "schema_mismatch" => {
+                        CONFIG
+                    }
                     "connection_offline" | "oauth_failed" => TEST_FAILED,
                     "reauthorization_required" | "connection_needs_authorization" => {
                         NEEDS_AUTHORIZATION

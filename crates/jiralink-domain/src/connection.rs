@@ -620,9 +620,67 @@ pub struct Connection {
     /// Until when the connection debugger records the connection's requests.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub debug_until: Option<OffsetDateTime>,
+    /// Its version: 1 when created, one more with every edit of its settings. An edit names
+    /// the version it was made from, so two people editing at once cannot overwrite each
+    /// other unknowingly.
+    #[serde(default = "first_version")]
+    pub version: u64,
+}
+
+const fn first_version() -> u64 {
+    1
+}
+
+/// A secret a connection may hold (in the vault, never here).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ConnectionSecret {
+    /// A Basic connection's API token.
+    ApiToken,
+    /// An OAuth 2.0 connection's access token.
+    AccessToken,
+    /// An OAuth 2.0 connection's refresh token.
+    RefreshToken,
+}
+
+impl ConnectionSecret {
+    /// Every secret a connection may hold.
+    pub const ALL: [Self; 3] = [Self::ApiToken, Self::AccessToken, Self::RefreshToken];
+
+    /// Its stable name (part of each sealed value's AAD: never renamed).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::ApiToken => "api_token",
+            Self::AccessToken => "access_token",
+            Self::RefreshToken => "refresh_token",
+        }
+    }
 }
 
 impl Connection {
+    /// The secrets the connection keeps: a Basic connection its API token; an OAuth 2.0
+    /// connection the tokens of its grant, unless it needs authorizing again, when nothing of
+    /// the grant given for its old client, scopes or site may survive. Every other secret is
+    /// deleted when the connection is saved.
+    #[must_use]
+    pub fn kept_secrets(&self) -> &'static [ConnectionSecret] {
+        match (&self.settings.auth, &self.state) {
+            (ConnectionAuth::Basic { .. }, _) => &[ConnectionSecret::ApiToken],
+            (ConnectionAuth::OAuth2 { .. }, ConnectionState::NeedsAuthorization) => &[],
+            (ConnectionAuth::OAuth2 { .. }, _) => &[
+                ConnectionSecret::AccessToken,
+                ConnectionSecret::RefreshToken,
+            ],
+        }
+    }
+
+    /// The secrets saving the connection deletes: those it does not [keep](Self::kept_secrets).
+    pub fn dropped_secrets(&self) -> impl Iterator<Item = ConnectionSecret> + '_ {
+        ConnectionSecret::ALL
+            .into_iter()
+            .filter(|s| !self.kept_secrets().contains(s))
+    }
+
     /// A new connection created at `now`, in its [initial](ConnectionState::initial) state.
     #[must_use]
     pub fn new(
@@ -642,6 +700,7 @@ impl Connection {
             cloud_id: None,
             last_tested_at: None,
             debug_until: None,
+            version: first_version(),
         }
     }
 

@@ -44,8 +44,8 @@ pub use auth::{AuthType, ConnectionAuth};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use concurrency::ConcurrencyLevel;
 pub use connection::{
-    Connection, ConnectionDraft, ConnectionSettings, ConnectionState, SecretMeta, ValidConnection,
-    ValidationContext,
+    Connection, ConnectionDraft, ConnectionSecret, ConnectionSettings, ConnectionState, SecretMeta,
+    ValidConnection, ValidationContext,
 };
 pub use email::Email;
 pub use endpoints::AtlassianEndpoints;

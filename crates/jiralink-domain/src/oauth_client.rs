@@ -72,6 +72,13 @@ pub struct OAuthClient {
     pub updated_at: OffsetDateTime,
     /// Whether a client secret is stored, and since when.
     pub client_secret: Option<SecretMeta>,
+    /// Its version: 1 when created, one more with every edit.
+    #[serde(default = "first_version")]
+    pub version: u64,
+}
+
+const fn first_version() -> u64 {
+    1
 }
 
 const CLIENT_ID_REQUIRED: &str = "enter the client ID of your OAuth 2.0 integration (Atlassian \

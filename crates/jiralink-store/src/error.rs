@@ -18,11 +18,37 @@ pub enum StoreError {
         "the database holds a record jiralink cannot read ({0}); it may have been edited by hand"
     )]
     Corrupt(String),
-    #[error("could not open the database at {path}: {source}")]
+    #[error("could not open the database at {target}: {source}")]
     Open {
-        path: String,
+        /// A file path, or a URL with any password replaced by `****`.
+        target: String,
         #[source]
         source: sqlx::Error,
+    },
+    #[error("could not prepare the database file {target}: {message}")]
+    Io { target: String, message: String },
+    #[error("{0}")]
+    InvalidUrl(String),
+    #[error(
+        "the database {target} is not empty ({rows} rows); copy into an empty database, or \
+         force the copy to replace what it holds"
+    )]
+    NotEmpty { target: String, rows: u64 },
+    #[error(
+        "the copy of table {table} does not add up: {source_rows} rows read, {target_rows} in the target; nothing was committed"
+    )]
+    CopyMismatch {
+        table: String,
+        source_rows: u64,
+        target_rows: u64,
+    },
+    #[error(
+        "the two databases are at different schema versions ({source_version} and \
+         {target_version}); bring both up to date with this version of jiralink first"
+    )]
+    SchemaMismatch {
+        source_version: i64,
+        target_version: i64,
     },
     #[error("could not bring the database schema up to date: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

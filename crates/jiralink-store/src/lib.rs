@@ -1,7 +1,10 @@
 //! Persistence for jiralink behind small traits.
 //!
-//! Callers (the `app` crate) only see the traits in this module, so a PostgreSQL
-//! implementation can sit beside [`SqliteStore`] without changing them.
+//! Callers (the `app` crate) only see the traits in this module. Two backends implement them
+//! all with one body of SQL (`sql/`): [`SqliteStore`] (feature `sqlite`, the embedded default)
+//! and [`PgStore`] (feature `postgres`, for several servers sharing one database). Each has
+//! its own forward-only embedded migrations (`migrations/sqlite`, `migrations/postgres`), with
+//! the same versions. Values are encoded the same way on both (`codec`).
 //!
 //! Invariants:
 //! - No plaintext secret ever reaches a store: secrets arrive already sealed
@@ -9,10 +12,26 @@
 //! - Every write of a connection or an OAuth 2.0 client commits together with its
 //!   secrets and its audit entry, or not at all.
 //! - Names are unique without regard to case (the `name_key` column).
+//! - Everything a request or a background job needs is in the database, never only in one
+//!   process: several processes may share a database and must agree.
+//! - An edit names the version it was made from; a stale one changes nothing
+//!   ([`StoreError::Changed`]).
 
+mod codec;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod copy;
 mod error;
+mod jobs;
 mod model;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[doc(hidden)]
+pub mod sql;
+#[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod url;
 mod users;
 
 use async_trait::async_trait;
@@ -22,12 +41,23 @@ use jiralink_domain::{
 use jiralink_vault::{KeyId, Sealed};
 use time::OffsetDateTime;
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use copy::{CopyReport, TableCount, copied_columns};
 pub use error::{StoreError, StoreResult};
+pub use jobs::{ClaimedJob, JobFinish, JobOutcome, JobRecord, JobRun, JobStore, NewJob};
 pub use model::{
-    DebugDirection, DebugLine, PendingAuthorization, SecretField, SecretOwner, SecretWrite,
-    StoredSecret, TokenRecord,
+    ConnectionUpdate, DebugDirection, DebugLine, PendingAuthorization, RefreshLease,
+    RefreshOutcome, SecretField, SecretOwner, SecretWrite, SignInAttempt, StoredSecret,
+    TokenRecord,
 };
-pub use sqlite::{BUSY_TIMEOUT, DATABASE_FILE, SqliteStore};
+#[cfg(feature = "postgres")]
+pub use postgres::{PgStore, TestSchema};
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use sql::SqlStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::{DATABASE_FILE, SqliteStore};
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use url::{AnyStore, BackendKind, DatabaseUrl, MigrationInfo, PoolSettings, SchemaStatus};
 pub use users::{ApiKeyRecord, SessionRecord, UserRecord, UserStore, username_key};
 
 /// Connections to Jira.
@@ -47,13 +77,17 @@ pub trait ConnectionStore: Send + Sync {
         secrets: &[SecretWrite],
         audit: &AuditEntry,
     ) -> StoreResult<()>;
-    /// Replaces the settings; secrets listed are replaced, others are kept.
+    /// Replaces the settings when the stored version is still `update.connection.version`
+    /// ([`StoreError::Changed`] otherwise, with nothing changed), with the secrets listed (the
+    /// others are kept, except those the connection no longer keeps:
+    /// [`Connection::kept_secrets`]) and the audit entry, in one transaction. Returns the new
+    /// version.
     async fn update_connection(
         &self,
-        connection: &Connection,
+        update: &ConnectionUpdate<'_>,
         secrets: &[SecretWrite],
         audit: &AuditEntry,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<u64>;
     /// Records a change of state (online, offline, …) without touching the settings.
     async fn set_connection_state(
         &self,
@@ -63,13 +97,13 @@ pub trait ConnectionStore: Send + Sync {
     ) -> StoreResult<()>;
     /// Records the result of a test: the state (its change time moves only when it differs),
     /// when it was tested, and the site's cloud id when the test found one (`None` keeps the
-    /// stored one). Only when the connection's `updated_at` is still `tested_version` (the
-    /// value read when the test started): a result about older settings must not overwrite a
-    /// newer edit, so [`StoreError::Changed`] is returned instead.
+    /// stored one). Only when the connection's version is still `tested_version` (the one
+    /// read when the test started): a result about older settings must not overwrite a newer
+    /// edit, so [`StoreError::Changed`] is returned instead.
     async fn record_connection_test(
         &self,
         id: ConnectionId,
-        tested_version: OffsetDateTime,
+        tested_version: u64,
         state: &ConnectionState,
         tested_at: OffsetDateTime,
         cloud_id: Option<&str>,
@@ -101,12 +135,14 @@ pub trait OAuthClientStore: Send + Sync {
         secrets: &[SecretWrite],
         audit: &AuditEntry,
     ) -> StoreResult<()>;
+    /// Replaces the client when the stored version is still `client.version`
+    /// ([`StoreError::Changed`] otherwise); returns the new version.
     async fn update_oauth_client(
         &self,
         client: &OAuthClient,
         secrets: &[SecretWrite],
         audit: &AuditEntry,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<u64>;
     /// [`StoreError::InUse`] when a connection still uses the client.
     async fn delete_oauth_client(&self, id: OAuthClientId, audit: &AuditEntry) -> StoreResult<()>;
 }
@@ -156,10 +192,12 @@ pub trait DebugLogStore: Send + Sync {
 
 /// OAuth 2.0 authorizations in progress and the tokens they yield.
 ///
-/// Refresh is single-flight across processes: [`OAuthStore::lock_tokens`] opens a write
-/// transaction (SQLite `BEGIN IMMEDIATE`; PostgreSQL will use `SELECT … FOR UPDATE` on the
-/// connection's row) that the caller holds across the token request, so a second process
-/// waits and then sees the rotated tokens instead of spending the old refresh token again.
+/// Refresh is single-flight across processes with a lease, not a lock: a holder takes the
+/// connection's refresh lease ([`OAuthStore::lease_refresh`], a short write), sends the token
+/// request with no transaction open, and stores what it got only while it still holds the
+/// lease ([`OAuthStore::finish_refresh`]). Others wait for the result by reading the tokens
+/// again. A holder that dies leaves a lease that runs out; Atlassian accepts the old refresh
+/// token again for ten minutes, so the next holder's refresh still works.
 #[async_trait]
 pub trait OAuthStore: Send + Sync {
     /// Stores a new authorization in progress, dropping expired ones.
@@ -185,8 +223,25 @@ pub trait OAuthStore: Send + Sync {
         at: OffsetDateTime,
         audit: &AuditEntry,
     ) -> StoreResult<()>;
-    /// Locks the connection's tokens for a refresh (see the trait docs).
-    async fn lock_tokens(&self, id: ConnectionId) -> StoreResult<Box<dyn TokenLock>>;
+    /// Takes the connection's refresh lease for `holder` until `until`, when nobody holds an
+    /// unexpired one (see the trait docs).
+    async fn lease_refresh(
+        &self,
+        id: ConnectionId,
+        holder: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> StoreResult<RefreshLease>;
+    /// Stores what a refresh under `holder`'s lease ended with and gives the lease back, in
+    /// one transaction. `false`, with nothing stored, when another holder has taken the lease
+    /// meanwhile.
+    async fn finish_refresh(
+        &self,
+        id: ConnectionId,
+        holder: &str,
+        outcome: RefreshOutcome<'_>,
+        at: OffsetDateTime,
+    ) -> StoreResult<bool>;
     /// Deletes the tokens and moves the connection to `state`, with its audit entry.
     /// Returns whether there were tokens.
     async fn forget_tokens(
@@ -198,33 +253,6 @@ pub trait OAuthStore: Send + Sync {
     ) -> StoreResult<bool>;
 }
 
-/// The tokens of one connection, locked for a refresh. Dropping it without committing
-/// rolls back and releases the lock.
-#[async_trait]
-pub trait TokenLock: Send + std::fmt::Debug {
-    /// The tokens as they are now, read under the lock.
-    fn tokens(&self) -> &TokenRecord;
-    /// Writes the rotated tokens and their expiry, and commits. Only after this returns may
-    /// the new access token be used.
-    async fn commit_tokens(
-        self: Box<Self>,
-        tokens: &[SecretWrite],
-        access_token_expires_at: OffsetDateTime,
-        at: OffsetDateTime,
-    ) -> StoreResult<()>;
-    /// Records that the grant is gone: the tokens are deleted and the connection moves to
-    /// `state`; commits.
-    async fn commit_revoked(
-        self: Box<Self>,
-        state: &ConnectionState,
-        at: OffsetDateTime,
-    ) -> StoreResult<()>;
-    /// Records that a refresh failed without an answer (Atlassian may have rotated the
-    /// refresh token), keeping the tokens and an earlier mark; commits. Saving or forgetting
-    /// the tokens clears the mark.
-    async fn commit_pending(self: Box<Self>, since: OffsetDateTime) -> StoreResult<()>;
-}
-
 /// The audit log.
 #[async_trait]
 pub trait AuditStore: Send + Sync {
@@ -232,6 +260,58 @@ pub trait AuditStore: Send + Sync {
     async fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()>;
     /// Entries for one resource, oldest first.
     async fn list_audit(&self, kind: ResourceKind, id: uuid::Uuid) -> StoreResult<Vec<AuditEntry>>;
+}
+
+/// A connection's concurrency level, held across every process sharing the database: each
+/// request to Jira holds one of the connection's numbered slots, leased for as long as a
+/// request may take, so a process that dies mid-request frees its slots when the lease runs
+/// out.
+#[async_trait]
+pub trait SlotStore: Send + Sync {
+    /// Takes a free slot below `level` for `holder` until `until`; `None` when all are busy.
+    async fn acquire_slot(
+        &self,
+        connection: ConnectionId,
+        level: u8,
+        holder: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> StoreResult<Option<u8>>;
+    /// Gives a slot back (nothing happens if `holder` no longer holds it).
+    async fn release_slot(
+        &self,
+        connection: ConnectionId,
+        slot: u8,
+        holder: &str,
+    ) -> StoreResult<()>;
+    /// How many of the connection's slots are held at `now`.
+    async fn slots_in_use(&self, connection: ConnectionId, now: OffsetDateTime)
+    -> StoreResult<u32>;
+}
+
+/// Installation-wide values that are not secrets, e.g. the hash of the server's API key.
+#[async_trait]
+pub trait SettingStore: Send + Sync {
+    async fn get_setting(&self, key: &str) -> StoreResult<Option<String>>;
+    /// Stores the value unless the key has one; returns the stored value either way, so
+    /// servers starting together agree on one.
+    async fn put_setting_if_absent(
+        &self,
+        key: &str,
+        value: &str,
+        at: OffsetDateTime,
+    ) -> StoreResult<String>;
+    /// Deletes the value; returns whether there was one.
+    async fn delete_setting(&self, key: &str) -> StoreResult<bool>;
+}
+
+/// The database behind a store: which backend, and whether it answers.
+#[async_trait]
+pub trait Health: Send + Sync {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+    /// One round trip to the database.
+    async fn ping(&self) -> StoreResult<()>;
 }
 
 /// Everything the application needs from persistence.
@@ -243,6 +323,10 @@ pub trait Store:
     + DebugLogStore
     + OAuthStore
     + UserStore
+    + JobStore
+    + SlotStore
+    + SettingStore
+    + Health
     + std::fmt::Debug
     + 'static
 {
@@ -256,6 +340,10 @@ impl<T> Store for T where
         + DebugLogStore
         + OAuthStore
         + UserStore
+        + JobStore
+        + SlotStore
+        + SettingStore
+        + Health
         + std::fmt::Debug
         + 'static
 {

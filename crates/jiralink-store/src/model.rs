@@ -1,6 +1,6 @@
 //! The store's own vocabulary for sealed secrets.
 
-use jiralink_domain::{ConnectionId, OAuthClientId};
+use jiralink_domain::{Connection, ConnectionId, ConnectionState, OAuthClientId};
 use jiralink_vault::Sealed;
 use time::OffsetDateTime;
 
@@ -65,6 +65,16 @@ impl SecretField {
 
     pub(crate) fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+}
+
+impl From<jiralink_domain::ConnectionSecret> for SecretField {
+    fn from(s: jiralink_domain::ConnectionSecret) -> Self {
+        match s {
+            jiralink_domain::ConnectionSecret::ApiToken => Self::ApiToken,
+            jiralink_domain::ConnectionSecret::AccessToken => Self::AccessToken,
+            jiralink_domain::ConnectionSecret::RefreshToken => Self::RefreshToken,
+        }
     }
 }
 
@@ -159,4 +169,56 @@ pub struct TokenRecord {
     pub access_token_expires_at: Option<OffsetDateTime>,
     /// Since when a refresh whose answer may have been lost is waiting to be finished.
     pub refresh_pending_since: Option<OffsetDateTime>,
+}
+
+/// An edit of a connection's settings, made from the version it names.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionUpdate<'a> {
+    /// The new settings and `updated_at`; its `version` is the one the edit was made from.
+    pub connection: &'a Connection,
+    /// Whether the edit moves the connection to `connection.state` (new credentials, or a
+    /// grant that no longer fits the settings). Otherwise the stored state stays as it is,
+    /// whatever tests or token refreshes wrote meanwhile.
+    pub set_state: bool,
+    /// Whether the edit names another site, whose cloud id is not known yet.
+    pub clear_cloud_id: bool,
+}
+
+/// The result of asking for a connection's refresh lease.
+#[derive(Debug)]
+pub enum RefreshLease {
+    /// The lease is the caller's until the time it asked for: these are the tokens as they
+    /// were when it was taken. Only the holder may store what the refresh yields.
+    Acquired(TokenRecord),
+    /// Another holder is refreshing, until `until` at the latest.
+    Held {
+        holder: String,
+        until: OffsetDateTime,
+    },
+}
+
+/// What a refresh under a lease ended with.
+#[derive(Debug, Clone, Copy)]
+pub enum RefreshOutcome<'a> {
+    /// New tokens: stored, with the access token's expiry.
+    Tokens {
+        tokens: &'a [SecretWrite],
+        access_token_expires_at: OffsetDateTime,
+    },
+    /// The grant is gone: the tokens are deleted and the connection moves to `state`.
+    Revoked { state: &'a ConnectionState },
+    /// No answer (Atlassian may have rotated the refresh token): the tokens stay, marked as
+    /// waiting for a refresh since `since` (an earlier mark is kept).
+    Pending { since: OffsetDateTime },
+    /// Nothing to store; the lease is given back.
+    Released,
+}
+
+/// Whether a sign-in attempt may go on to check the password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignInAttempt {
+    /// Counted as a failure until a success clears it.
+    Counted,
+    /// Too many recent attempts: nothing was counted. Their times, oldest first.
+    Throttled { recent: Vec<OffsetDateTime> },
 }

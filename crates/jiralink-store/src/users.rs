@@ -10,7 +10,7 @@ use jiralink_domain::AuditEntry;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::StoreResult;
+use crate::{SignInAttempt, StoreResult};
 
 /// A user as stored.
 #[derive(Clone, PartialEq, Eq)]
@@ -22,6 +22,8 @@ pub struct UserRecord {
     pub is_admin: bool,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// 1 when created, one more with every change.
+    pub version: u64,
 }
 
 impl fmt::Debug for UserRecord {
@@ -35,6 +37,7 @@ impl fmt::Debug for UserRecord {
             .field("is_admin", &self.is_admin)
             .field("created_at", &self.created_at)
             .field("updated_at", &self.updated_at)
+            .field("version", &self.version)
             .finish()
     }
 }
@@ -108,13 +111,16 @@ pub trait UserStore: Send + Sync {
     /// starting together create one first administrator. Returns whether it was inserted.
     async fn insert_first_user(&self, user: &UserRecord, audit: &AuditEntry) -> StoreResult<bool>;
     /// Replaces the password hash and ends every session of the user, with its audit entry.
+    /// With `expected_version`, only if the user is still at that version
+    /// ([`crate::StoreError::Changed`] otherwise). Returns the new version.
     async fn set_password(
         &self,
         id: Uuid,
         password_hash: &str,
         at: OffsetDateTime,
+        expected_version: Option<u64>,
         audit: &AuditEntry,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<u64>;
     /// Deletes the user with its sessions and API keys. [`crate::StoreError::InUse`] when it is
     /// the last administrator (checked in the same statement).
     async fn delete_user(&self, id: Uuid, audit: &AuditEntry) -> StoreResult<()>;
@@ -130,15 +136,19 @@ pub trait UserStore: Send + Sync {
     /// Deletes every session of a user; returns how many there were.
     async fn delete_user_sessions(&self, user: Uuid) -> StoreResult<u64>;
 
-    /// Records a failed sign-in of `username_key` from `address`, dropping failures older
-    /// than `forget_before`.
-    async fn record_login_failure(
+    /// Counts a sign-in attempt of `username_key` from `address` *before* its password is
+    /// checked, unless `max` attempts are already counted at or after `since`: the count and
+    /// the insert are one atomic step on every backend, so concurrent attempts cannot all slip
+    /// under the limit. Attempts older than `since` are forgotten. A successful sign-in clears
+    /// the count ([`UserStore::clear_login_failures`]); a failed one leaves it.
+    async fn begin_sign_in(
         &self,
         username_key: &str,
         address: &str,
         at: OffsetDateTime,
-        forget_before: OffsetDateTime,
-    ) -> StoreResult<()>;
+        since: OffsetDateTime,
+        max: u32,
+    ) -> StoreResult<SignInAttempt>;
     /// When `username_key` failed to sign in from `address` at or after `since`, oldest first.
     async fn login_failures(
         &self,

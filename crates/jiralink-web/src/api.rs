@@ -267,6 +267,8 @@ struct ConnectionBody {
     concurrency_level: Option<Level>,
     rate_limit_auto_recover: Option<bool>,
     rate_limit_max_retries: Option<Level>,
+    /// Replace only: the version the change was made from.
+    version: Option<u64>,
 }
 
 impl ConnectionBody {
@@ -300,6 +302,8 @@ struct OAuthClientBody {
     name: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
+    /// Replace only: the version the change was made from.
+    version: Option<u64>,
 }
 
 impl OAuthClientBody {
@@ -314,6 +318,18 @@ impl OAuthClientBody {
         };
         (draft, secrets)
     }
+}
+
+/// A replace names the version it was made from, so two clients editing at once cannot
+/// overwrite each other unknowingly.
+fn required_version(version: Option<u64>, kind: &str) -> WebResult<u64> {
+    version.ok_or_else(|| {
+        jiralink_app::AppError::InvalidInput(format!(
+            "version is required: send back the `version` of the {kind} as read (GET), so a \
+             change made meanwhile by someone else is not overwritten"
+        ))
+        .into()
+    })
 }
 
 async fn list_connections(State(s): State<AppState>) -> WebResult<Response> {
@@ -340,10 +356,11 @@ async fn replace_connection(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ConnectionBody>,
 ) -> WebResult<Response> {
+    let version = required_version(body.version, "connection")?;
     let (draft, secrets) = body.into_parts();
     let saved = s
         .app
-        .update_connection(&id, &draft, secrets, &actor)
+        .update_connection(&id, version, &draft, secrets, &actor)
         .await?;
     Ok(Json(SavedBody::from(saved)).into_response())
 }
@@ -499,10 +516,11 @@ async fn replace_oauth_client(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<OAuthClientBody>,
 ) -> WebResult<Response> {
+    let version = required_version(body.version, "OAuth 2.0 client")?;
     let (draft, secrets) = body.into_parts();
     let saved = s
         .app
-        .update_oauth_client(&id, &draft, secrets, &actor)
+        .update_oauth_client(&id, version, &draft, secrets, &actor)
         .await?;
     Ok(Json(SavedBody::from(saved)).into_response())
 }

@@ -1,13 +1,15 @@
 //! The API key that guards `/v1`.
 //!
-//! Only the key's SHA-256 is kept, in memory and in `<data dir>/api-key.sha256` (mode 0600):
-//! a key created on first start is printed once and never stored. Presented keys are hashed
-//! and compared with the stored hash in constant time.
+//! Only the key's SHA-256 is kept: in memory, and in the database (setting
+//! [`API_KEY_SETTING`]), so every server sharing the database accepts the same key. A key
+//! created on the first start is printed once and never stored. Presented keys are hashed and
+//! compared with the stored hash in constant time. `JIRALINK_API_KEY` sets the key instead
+//! (then it must be the same on every server).
 
 use std::fmt;
-use std::io::Write;
 use std::path::Path;
 
+use jiralink_app::App;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -15,9 +17,12 @@ use zeroize::Zeroizing;
 
 use crate::error::{WebError, WebResult};
 
-/// The file holding the hex SHA-256 of the API key.
+/// Where earlier versions kept the hash: `<data dir>/api-key.sha256`. Read once, moved into
+/// the database.
 pub const API_KEY_FILE: &str = "api-key.sha256";
-/// The environment variable that sets the API key instead of the file.
+/// The database setting holding the hex SHA-256 of the server's API key.
+pub const API_KEY_SETTING: &str = "server_api_key_sha256";
+/// The environment variable that sets the API key instead.
 pub const API_KEY_ENV: &str = "JIRALINK_API_KEY";
 /// Keys given in the environment must be at least this long.
 pub const MIN_API_KEY_LEN: usize = 24;
@@ -77,16 +82,20 @@ impl NewApiKey {
 pub enum ApiKeySource {
     /// `JIRALINK_API_KEY`.
     Env,
-    /// The hash file of an earlier start.
+    /// The database: created by an earlier start of this or another server.
+    Database,
+    /// The hash file of an earlier version, now moved into the database.
     File,
-    /// Created now; the hash file was written.
+    /// Created now; its hash is in the database.
     Created(NewApiKey),
 }
 
-/// Reads the API key from `env_key` (the value of `JIRALINK_API_KEY`), else the hash file in
-/// `data_dir`, else creates a random key and writes its hash there with mode 0600.
-pub fn load_or_create_api_key(
-    data_dir: &Path,
+/// Reads the API key from `env_key` (the value of `JIRALINK_API_KEY`), else the database,
+/// else the hash file an earlier version wrote in `data_dir` (moving it into the database),
+/// else creates a random key and stores its hash. Servers starting together agree on one key:
+/// the first hash stored wins, and only the server that stored it prints its key.
+pub async fn load_or_create_api_key(
+    app: &App,
     env_key: Option<&str>,
 ) -> WebResult<(ApiKeyHash, ApiKeySource)> {
     if let Some(key) = env_key.filter(|k| !k.is_empty()) {
@@ -97,23 +106,46 @@ pub fn load_or_create_api_key(
         }
         return Ok((ApiKeyHash::of(key), ApiKeySource::Env));
     }
-    let path = data_dir.join(API_KEY_FILE);
-    if let Some(hash) = read_hash(&path)? {
-        return Ok((hash, ApiKeySource::File));
+    if let Some(stored) = app.setting(API_KEY_SETTING).await? {
+        return Ok((stored_hash(&stored)?, ApiKeySource::Database));
+    }
+    let legacy = app.data_dir().join(API_KEY_FILE);
+    if let Some(hash) = read_hash(&legacy)? {
+        let stored = app
+            .put_setting_if_absent(API_KEY_SETTING, &hash.to_hex())
+            .await?;
+        let _ = std::fs::remove_file(&legacy);
+        return Ok((stored_hash(&stored)?, ApiKeySource::File));
     }
     let mut bytes = Zeroizing::new([0u8; 32]);
     rand::rngs::OsRng.fill_bytes(&mut *bytes);
     let key = Zeroizing::new(format!("jlk_{}", hex::encode(*bytes)));
     let hash = ApiKeyHash::of(&key);
-    match write_new(&path, &hash) {
-        Ok(()) => Ok((hash, ApiKeySource::Created(NewApiKey(key)))),
-        // Another process created it first: use theirs.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => match read_hash(&path)? {
-            Some(hash) => Ok((hash, ApiKeySource::File)),
-            None => Err(file_error(&path, "it vanished while being read")),
-        },
-        Err(e) => Err(file_error(&path, &e.to_string())),
+    let stored = app
+        .put_setting_if_absent(API_KEY_SETTING, &hash.to_hex())
+        .await?;
+    if stored == hash.to_hex() {
+        Ok((hash, ApiKeySource::Created(NewApiKey(key))))
+    } else {
+        // Another server stored its key first: that one is the key.
+        Ok((stored_hash(&stored)?, ApiKeySource::Database))
     }
+}
+
+/// Forgets the stored key: the next server to start creates a new one and prints it. Servers
+/// running now keep the old key until they restart.
+pub async fn reset_api_key(app: &App) -> WebResult<bool> {
+    let _ = std::fs::remove_file(app.data_dir().join(API_KEY_FILE));
+    Ok(app.delete_setting(API_KEY_SETTING).await?)
+}
+
+fn stored_hash(text: &str) -> WebResult<ApiKeyHash> {
+    ApiKeyHash::from_hex(text).ok_or_else(|| WebError::ApiKeyFile {
+        path: format!("the database setting {API_KEY_SETTING}"),
+        reason: "it does not hold a hex SHA-256; reset it (`jiralink api-key reset-server`) to \
+                 create a new key on the next start"
+            .to_owned(),
+    })
 }
 
 fn file_error(path: &Path, reason: &str) -> WebError {
@@ -136,19 +168,6 @@ fn read_hash(path: &Path) -> WebResult<Option<ApiKeyHash>> {
     }
 }
 
-fn write_new(path: &Path, hash: &ApiKeyHash) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    writeln!(file, "{}", hash.to_hex())?;
-    file.sync_all()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,51 +180,5 @@ mod tests {
         assert!(!hash.verify(""));
         assert_eq!(ApiKeyHash::from_hex(&hash.to_hex()), Some(hash));
         assert_eq!(ApiKeyHash::from_hex("abcd"), None);
-    }
-
-    #[test]
-    fn a_created_key_is_stored_as_its_hash_only_and_reused() {
-        let dir = tempfile::tempdir().unwrap();
-        let (hash, source) = load_or_create_api_key(dir.path(), None).unwrap();
-        let ApiKeySource::Created(key) = source else {
-            panic!("expected a new key, got {source:?}")
-        };
-        assert!(hash.verify(key.expose()));
-        let stored = std::fs::read_to_string(dir.path().join(API_KEY_FILE)).unwrap();
-        assert!(!stored.contains(key.expose()));
-        assert_eq!(stored.trim(), hash.to_hex());
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join(API_KEY_FILE))
-                .unwrap()
-                .permissions()
-                .mode();
-            assert_eq!(mode & 0o777, 0o600);
-        }
-        let (again, source) = load_or_create_api_key(dir.path(), None).unwrap();
-        assert!(matches!(source, ApiKeySource::File));
-        assert!(again.verify(key.expose()));
-        assert!(!format!("{key:?}").contains(key.expose()));
-    }
-
-    #[test]
-    fn the_environment_wins_and_must_be_long_enough() {
-        let dir = tempfile::tempdir().unwrap();
-        let long = "k".repeat(MIN_API_KEY_LEN);
-        let (hash, source) = load_or_create_api_key(dir.path(), Some(&long)).unwrap();
-        assert!(matches!(source, ApiKeySource::Env));
-        assert!(hash.verify(&long));
-        assert!(!dir.path().join(API_KEY_FILE).exists());
-        let err = load_or_create_api_key(dir.path(), Some("short")).unwrap_err();
-        assert!(matches!(err, WebError::ApiKeyTooShort { .. }), "{err}");
-    }
-
-    #[test]
-    fn a_damaged_hash_file_is_reported_not_replaced() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(API_KEY_FILE), "not hex").unwrap();
-        let err = load_or_create_api_key(dir.path(), None).unwrap_err();
-        assert!(err.to_string().contains("delete it"), "{err}");
     }
 }

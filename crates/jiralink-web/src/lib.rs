@@ -39,7 +39,8 @@ pub use self::metrics::{
     HTTP_REQUEST_DURATION_BUCKETS, HTTP_REQUEST_DURATION_SECONDS, describe_metrics,
 };
 pub use api_key::{
-    API_KEY_ENV, API_KEY_FILE, ApiKeyHash, ApiKeySource, NewApiKey, load_or_create_api_key,
+    API_KEY_ENV, API_KEY_FILE, API_KEY_SETTING, ApiKeyHash, ApiKeySource, NewApiKey,
+    load_or_create_api_key, reset_api_key,
 };
 pub use error::{WebError, WebResult};
 pub use oauth::callback_page;
@@ -166,7 +167,7 @@ async fn healthz() -> Response {
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.app.store().count_secrets_by_key().await {
+    match state.app.ping_database().await {
         Ok(_) => axum::Json(serde_json::json!({"status": "ready"})).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check: the store is not reachable");

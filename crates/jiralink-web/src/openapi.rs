@@ -144,9 +144,11 @@ mod tests {
                     expected: vec![],
                     path: name(),
                 },
-                AppError::SecretUnreadable {
-                    what: name(),
-                    fix: name(),
+                AppError::SecretUnreadable { what: name() },
+                AppError::Conflict {
+                    kind: "connection",
+                    expected: 1,
+                    current: 2,
                 },
                 AppError::ConnectionOffline {
                     name: name(),

@@ -497,6 +497,7 @@
     option.textContent = saved.name;
     option.dataset.name = saved.name;
     option.dataset.clientId = saved.clientId;
+    option.dataset.version = String(saved.version);
     clientSelect.value = saved.id;
     const placeholder = clientSelect.querySelector('option[value=""]');
     if (placeholder) {
@@ -510,6 +511,10 @@
     clearProblems(clientForm);
     clientError.hidden = true;
     const params = new URLSearchParams(new FormData(clientForm));
+    const editedOption = editingClient ? selectedClient() : null;
+    if (editedOption && editedOption.dataset.version) {
+      params.set('version', editedOption.dataset.version);
+    }
     const url = editingClient
       ? clientForm.dataset.createUrl + '/' + encodeURIComponent(editingClient)
       : clientForm.dataset.createUrl;

@@ -1,13 +1,12 @@
 //! "Test connection", online / offline, the re-test loop and the debugger, against the
 //! simulator on 127.0.0.1 with a manual clock. Nothing sleeps and nothing leaves the machine.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use futures::future::BoxFuture;
 use jiralink_app::{App, AppError, ConnectionSecrets, OpenOptions, TestResult};
-use jiralink_atlassian::{AtlassianError, ManualSleeper, Sleeper};
+use jiralink_atlassian::AtlassianError;
 use jiralink_domain::{Clock as _, ConnectionDraft, ConnectionId, ConnectionState, ManualClock};
 use jiralink_sim::{Sim, SimConfig, SimHandle};
 use jiralink_vault::ApiToken;
@@ -42,6 +41,7 @@ pub(crate) async fn fixture() -> Fixture {
     let app = App::open(OpenOptions {
         data_dir: dir.path().to_path_buf(),
         config_file: None,
+        database: None,
         clock: Arc::new(clock.clone()),
         env: Box::new(|_| None),
     })
@@ -310,26 +310,6 @@ async fn authentication_failures_in_any_use_take_the_connection_offline() {
     );
 }
 
-/// Advances the clock by each wait and ends the (re-test) loop after `rounds` waits.
-#[derive(Debug)]
-pub(crate) struct StopAfter {
-    pub(crate) inner: ManualSleeper,
-    pub(crate) rounds: usize,
-    pub(crate) stop: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
-}
-
-impl Sleeper for StopAfter {
-    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
-        drop(self.inner.sleep(duration));
-        if self.inner.waits().len() >= self.rounds
-            && let Some(stop) = self.stop.lock().unwrap().take()
-        {
-            let _ = stop.send(());
-        }
-        Box::pin(std::future::ready(()))
-    }
-}
-
 #[tokio::test]
 async fn the_retest_loop_brings_an_offline_connection_back_online() {
     let f = fixture().await;
@@ -344,35 +324,30 @@ async fn the_retest_loop_brings_an_offline_connection_back_online() {
     ));
     let offline_since = f.clock.now();
 
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let sleeper = StopAfter {
-        inner: ManualSleeper::with_clock(f.clock.clone()),
-        rounds: 3,
-        stop: Mutex::new(Some(tx)),
-    };
     let interval = f.app.config().connections.retest_interval.get();
     assert_eq!(interval, Duration::from_secs(15 * 60));
-    let mut rounds: Vec<Vec<TestResult>> = Vec::new();
-    let mut report = |outcomes: &[jiralink_app::TestOutcome]| {
-        rounds.push(outcomes.iter().map(|o| o.result).collect());
-    };
-    f.app
-        .run_retest_loop(
-            interval,
-            &sleeper,
-            async {
-                let _ = rx.await;
-            },
-            &mut report,
-        )
-        .await;
-
+    let rounds = crate::job_rounds(&f.app, &f.clock, 3).await;
+    let retests: Vec<String> = rounds
+        .iter()
+        .flatten()
+        .filter(|r| r.kind == jiralink_app::RETEST_JOB)
+        .map(|r| r.detail.clone().unwrap())
+        .collect();
     assert_eq!(
-        rounds,
-        vec![vec![TestResult::Failed], vec![TestResult::Passed], vec![]],
+        retests,
+        [
+            "1 offline connection(s) tested again, 0 back online",
+            "1 offline connection(s) tested again, 1 back online",
+            "0 offline connection(s) tested again, 0 back online",
+        ],
         "offline, then back online, then nothing left to re-test"
     );
-    assert_eq!(sleeper.inner.waits(), vec![interval; 3]);
+    assert!(
+        crate::job_intervals(&f.app)
+            .await
+            .iter()
+            .all(|(_, every)| *every == interval)
+    );
     let view = f.app.get_connection(&id).await.unwrap();
     assert_eq!(view.state, ConnectionState::Online);
     assert_eq!(
@@ -541,8 +516,15 @@ async fn a_test_result_never_overwrites_an_edit_made_during_the_test() {
         concurrency_level: Some("3".to_owned()),
         ..alice_draft(&f, "Jira")
     };
+    let version = f.app.get_connection(&id).await.unwrap().version;
     f.app
-        .update_connection(&id, &edit, token(&f.sim.samples().api_token), &actor())
+        .update_connection(
+            &id,
+            version,
+            &edit,
+            token(&f.sim.samples().api_token),
+            &actor(),
+        )
         .await
         .unwrap();
     let before = f.app.get_connection(&id).await.unwrap();

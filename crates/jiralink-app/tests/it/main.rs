@@ -39,6 +39,7 @@ pub(crate) async fn try_open(
     App::open(OpenOptions {
         data_dir: dir.to_path_buf(),
         config_file: None,
+        database: None,
         clock: Arc::new(clock),
         env: Box::new(move |k| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())),
     })
@@ -89,4 +90,49 @@ pub(crate) async fn add_client(
     .await
     .unwrap()
     .value
+}
+
+/// Runs the background jobs as a server would, `rounds` times: each round runs every due job,
+/// then moves the clock to when the next one is due. Returns each round's runs.
+pub(crate) async fn job_rounds(
+    app: &App,
+    clock: &ManualClock,
+    rounds: usize,
+) -> Vec<Vec<jiralink_app::JobRun>> {
+    let options = jiralink_app::WorkerOptions::from_config(app.config());
+    app.ensure_recurring_jobs().await.unwrap();
+    let mut out = Vec::new();
+    for _ in 0..rounds {
+        let mut round = Vec::new();
+        while let Some(run) = app.run_due_job(&options).await.unwrap() {
+            round.push(run);
+        }
+        out.push(round);
+        let next = app
+            .store()
+            .next_job_due(jiralink_app::JOB_KINDS)
+            .await
+            .unwrap()
+            .unwrap();
+        if next > jiralink_domain::Clock::now(clock) {
+            clock.set(next);
+        }
+    }
+    out
+}
+
+/// How long after its last run each job is due again.
+pub(crate) async fn job_intervals(app: &App) -> Vec<(String, std::time::Duration)> {
+    app.list_jobs()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|j| {
+            let last = j.last_finished_at.unwrap();
+            (
+                j.key,
+                std::time::Duration::try_from(j.next_run_at - last).unwrap(),
+            )
+        })
+        .collect()
 }

@@ -1,7 +1,7 @@
 //! OAuth 2.0 (3LO) against the simulator: authorize, callback, refresh rotation,
 //! single-flight, the lost-response window and disconnect. Both clocks are manual.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiralink_atlassian::ManualSleeper;
@@ -12,7 +12,7 @@ use jiralink_vault::ClientSecret;
 use pretty_assertions::assert_eq;
 
 use crate::actor;
-use crate::connection_test::{Fixture, StopAfter, fixture};
+use crate::connection_test::{Fixture, fixture};
 
 const SCOPES: [&str; 3] = ["read:jira-work", "read:jira-user", "read:me"];
 
@@ -437,11 +437,17 @@ async fn moving_an_authorized_connection_to_another_site_needs_authorization_aga
     assert!(f.app.connection_has_tokens(id).await.unwrap());
 
     // Renaming keeps the grant: the tokens are not about the name.
-    let (_, mut draft) = f.app.connection_draft("cloud").await.unwrap();
+    let (current, mut draft) = f.app.connection_draft("cloud").await.unwrap();
     draft.name = Some("Cloud renamed".to_owned());
     let saved = f
         .app
-        .update_connection("cloud", &draft, ConnectionSecrets::default(), &actor())
+        .update_connection(
+            "cloud",
+            current.version,
+            &draft,
+            ConnectionSecrets::default(),
+            &actor(),
+        )
         .await
         .unwrap();
     assert_eq!(saved.value.state, ConnectionState::Online);
@@ -453,6 +459,7 @@ async fn moving_an_authorized_connection_to_another_site_needs_authorization_aga
         .app
         .update_connection(
             "cloud renamed",
+            saved.value.version,
             &draft,
             ConnectionSecrets::default(),
             &actor(),
@@ -682,6 +689,7 @@ async fn reopen(f: &Fixture) -> jiralink_app::App {
     jiralink_app::App::open(jiralink_app::OpenOptions {
         data_dir: f.app.data_dir().to_path_buf(),
         config_file: None,
+        database: None,
         clock: Arc::new(f.clock.clone()),
         env: Box::new(|_| None),
     })
@@ -690,28 +698,25 @@ async fn reopen(f: &Fixture) -> jiralink_app::App {
     .value
 }
 
-/// Runs the re-test loop of `app` for `rounds` waits and returns the waits.
+/// Runs the background jobs of `app` for `rounds` rounds and returns how long after each of
+/// its runs the keep-alive job was due again.
 async fn run_loop(
     app: &jiralink_app::App,
     clock: &jiralink_domain::ManualClock,
     rounds: usize,
 ) -> Vec<Duration> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let sleeper = StopAfter {
-        inner: ManualSleeper::with_clock(clock.clone()),
-        rounds,
-        stop: Mutex::new(Some(tx)),
-    };
-    app.run_retest_loop(
-        app.config().connections.retest_interval.get(),
-        &sleeper,
-        async {
-            let _ = rx.await;
-        },
-        &mut |_| {},
-    )
-    .await;
-    sleeper.inner.waits()
+    let mut waits = Vec::new();
+    app.ensure_recurring_jobs().await.unwrap();
+    for _ in 0..rounds {
+        crate::job_rounds(app, clock, 1).await;
+        let keep_alive = crate::job_intervals(app)
+            .await
+            .into_iter()
+            .find(|(k, _)| k == jiralink_app::TOKEN_KEEP_ALIVE_JOB)
+            .unwrap();
+        waits.push(keep_alive.1);
+    }
+    waits
 }
 
 #[tokio::test]
@@ -837,16 +842,16 @@ async fn idle_connections_are_kept_alive_past_atlassians_ninety_days() {
     // Younger than the configured age: nothing is sent.
     advance_both(&f, 29 * day);
     let before = token_requests(&f);
-    assert!(f.app.retest_offline_connections().await.unwrap().is_empty());
+    assert_eq!(f.app.keep_grants_alive().await.unwrap(), 0);
     assert_eq!(token_requests(&f), before);
 
-    // Four months without a single use: the loop refreshes once a month or so.
+    // Four months without a single use: the keep-alive job refreshes once a month or so.
     for _ in 0..4 {
         advance_both(&f, 2 * day);
         let before = token_requests(&f);
-        f.app.retest_offline_connections().await.unwrap();
+        assert_eq!(f.app.keep_grants_alive().await.unwrap(), 1);
         assert_eq!(token_requests(&f), before + 1);
-        f.app.retest_offline_connections().await.unwrap();
+        assert_eq!(f.app.keep_grants_alive().await.unwrap(), 0);
         assert_eq!(token_requests(&f), before + 1, "refreshed once per age");
         advance_both(&f, 29 * day);
     }
@@ -872,9 +877,11 @@ async fn without_the_keep_alive_an_idle_grant_expires() {
 /// Re-enters the client's secret: Atlassian answers a wrong one with 401 `access_denied`
 /// (`invalid_client` is for an unknown client ID, whose change forgets the tokens anyway).
 async fn set_client_secret(f: &Fixture, secret: &str) {
+    let version = f.app.get_oauth_client("Sim app").await.unwrap().version;
     f.app
         .update_oauth_client(
             "Sim app",
+            version,
             &OAuthClientDraft {
                 name: Some("Sim app".to_owned()),
                 client_id: Some(f.sim.samples().oauth_client_id.clone()),

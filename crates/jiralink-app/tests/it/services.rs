@@ -29,7 +29,13 @@ async fn a_replace_without_the_token_changes_nothing() {
     let mut draft = basic_draft("Jira");
     draft.subdomain = Some("elsewhere".to_owned());
     let err = app
-        .update_connection(&view.id, &draft, ConnectionSecrets::default(), &actor())
+        .update_connection(
+            &view.id,
+            view.version,
+            &draft,
+            ConnectionSecrets::default(),
+            &actor(),
+        )
         .await
         .unwrap_err();
     let AppError::Validation(errors) = err else {
@@ -113,20 +119,33 @@ async fn changing_scopes_requires_authorizing_again() {
         scopes: vec!["read:jira-work".to_owned()],
         ..ConnectionDraft::default()
     };
-    app.create_connection(&draft, ConnectionSecrets::default(), &actor())
+    let created = app
+        .create_connection(&draft, ConnectionSecrets::default(), &actor())
         .await
         .unwrap();
     let mut same = draft.clone();
     same.concurrency_level = Some("5".to_owned());
     let saved = app
-        .update_connection("OAuth", &same, ConnectionSecrets::default(), &actor())
+        .update_connection(
+            "OAuth",
+            created.value.version,
+            &same,
+            ConnectionSecrets::default(),
+            &actor(),
+        )
         .await
         .unwrap();
     assert!(saved.notices.iter().all(|n| !n.contains("authorize")));
     let mut wider = draft.clone();
     wider.scopes.push("write:jira-work".to_owned());
     let saved = app
-        .update_connection("OAuth", &wider, ConnectionSecrets::default(), &actor())
+        .update_connection(
+            "OAuth",
+            saved.value.version,
+            &wider,
+            ConnectionSecrets::default(),
+            &actor(),
+        )
         .await
         .unwrap();
     assert!(saved.notices.iter().any(|n| n.contains("authorize")));

@@ -19,6 +19,7 @@ async fn open_with_clock(dir: &std::path::Path) -> (App, ManualClock) {
     let app = App::open(OpenOptions {
         data_dir: dir.to_path_buf(),
         config_file: None,
+        database: None,
         clock: Arc::new(clock.clone()),
         env: Box::new(|_| None),
     })
@@ -283,7 +284,7 @@ async fn sessions_end_when_idle_old_signed_out_or_the_password_changes() {
 
     let s = app.sign_in("admin", &pw(PASSWORD), "a").await.unwrap();
     let new_password = "another long password";
-    app.change_password("admin", &pw(new_password), &actor())
+    app.change_password("admin", None, &pw(new_password), &actor())
         .await
         .unwrap();
     assert!(app.session(&s.token).await.unwrap().is_none());

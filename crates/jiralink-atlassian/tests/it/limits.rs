@@ -63,12 +63,13 @@ async fn in_flight_requests_never_exceed_the_connection_level() {
     .unwrap();
     let level = ConcurrencyLevel::new(3).unwrap();
     let connection = ConnectionId::new();
+    let registry = ConcurrencyRegistry::default();
     // Two clients of the same connection, e.g. an export and a connection test.
     let clients: Vec<_> = (0..2)
         .map(|_| {
             builder(base.clone(), basic(EMAIL, TOKEN))
                 .0
-                .limiter(ConcurrencyRegistry::global().limiter(connection, level))
+                .limiter(registry.limiter(connection, level))
                 .build()
         })
         .collect();

@@ -41,6 +41,25 @@ pub(crate) async fn run(ctx: &Ctx, command: ApiKeyCommand) -> Result<(), CliErro
                 }
             }
         }
+        ApiKeyCommand::ResetServer => {
+            let had = jiralink_web::reset_api_key(&ctx.app)
+                .await
+                .map_err(|e| CliError::Io(e.to_string()))?;
+            match ctx.output {
+                OutputFormat::Json => output::json(&serde_json::json!({ "reset": had })),
+                OutputFormat::Table => {
+                    if had {
+                        println!(
+                            "Forgot the server's API key. Restart the servers: the first to \
+                             start creates a new key and prints it once."
+                        );
+                    } else {
+                        println!("No server API key was stored; the next start creates one.");
+                    }
+                    Ok(())
+                }
+            }
+        }
         ApiKeyCommand::Revoke { id } => {
             let revoked = ctx.app.revoke_api_key(&id, &ctx.actor).await?;
             match ctx.output {

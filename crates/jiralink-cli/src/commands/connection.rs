@@ -363,7 +363,13 @@ async fn edit(
         connection_test::before_saving(ctx, &draft, &secrets, Some(current.id), test).await?;
     let saved = ctx
         .app
-        .update_connection(&current.id.to_string(), &draft, secrets, &ctx.actor)
+        .update_connection(
+            &current.id.to_string(),
+            current.version,
+            &draft,
+            secrets,
+            &ctx.actor,
+        )
         .await?;
     let view = match &outcome {
         Some(o) => ctx.app.apply_test_outcome(&saved.value.id, o).await?,

@@ -1,6 +1,6 @@
 //! `jiralink connection test | debug | watch`, and the test before saving.
 
-use jiralink_app::{ConnectionSecrets, DebugLog, TestOutcome, TestResult};
+use jiralink_app::{ConnectionSecrets, DebugLog, TestOutcome, TestResult, WorkerOptions};
 use jiralink_atlassian::TokioSleeper;
 use jiralink_domain::{ConnectionDraft, ConnectionId};
 
@@ -262,6 +262,25 @@ fn print_log(ctx: &Ctx, log: &DebugLog) -> Result<(), CliError> {
     Ok(())
 }
 
+fn print_run(ctx: &Ctx, run: &jiralink_app::JobRun) {
+    match ctx.output {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::json!({
+                "job": run.kind,
+                "outcome": run.outcome,
+                "detail": run.detail,
+            })
+        ),
+        OutputFormat::Table => println!(
+            "{}: {} ({})",
+            run.kind,
+            run.outcome.as_str(),
+            run.detail.as_deref().unwrap_or("")
+        ),
+    }
+}
+
 fn print_round(ctx: &Ctx, outcomes: &[TestOutcome]) {
     match ctx.output {
         OutputFormat::Json => {
@@ -292,20 +311,31 @@ pub(crate) async fn watch(
 ) -> Result<(), CliError> {
     if once {
         let outcomes = ctx.app.retest_offline_connections().await?;
+        ctx.app.keep_grants_alive().await?;
         print_round(ctx, &outcomes);
         return Ok(());
     }
-    let interval = interval.unwrap_or(ctx.app.config().connections.retest_interval);
-    eprintln!("Re-testing offline connections every {interval}; press Ctrl-C to stop.");
+    let mut options = WorkerOptions::from_config(ctx.app.config());
+    if let Some(interval) = interval {
+        options.retest_interval = interval.get();
+    }
+    let interval = jiralink_app::Interval::try_from(options.retest_interval).map_or_else(
+        |_| format!("{:?}", options.retest_interval),
+        |i| i.to_string(),
+    );
+    eprintln!(
+        "Running the background jobs: offline connections are tested again every {interval} \
+         (by this process or any server on the same database). Ctrl-C stops."
+    );
     let shutdown = async {
         // Without a signal handler the loop runs until the process is killed, which is fine.
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
     };
-    let mut report = |outcomes: &[TestOutcome]| print_round(ctx, outcomes);
+    let mut report = |run: &jiralink_app::JobRun| print_run(ctx, run);
     ctx.app
-        .run_retest_loop(interval.get(), &TokioSleeper, shutdown, &mut report)
+        .run_worker(&options, &TokioSleeper, shutdown, &mut report)
         .await;
     Ok(())
 }

@@ -89,6 +89,7 @@ async fn run_with_sim(
     let opened = App::open(OpenOptions {
         data_dir: data_dir.clone(),
         config_file: None,
+        database: global.database.clone(),
         clock: Arc::new(SystemClock),
         env: Box::new(|k| std::env::var(k).ok()),
     })
@@ -225,15 +226,21 @@ async fn prepare(ctx: &Ctx, sim: &SimHandle) -> Result<DemoInfo, CliError> {
     let secrets = || OAuthClientSecrets {
         client_secret: Some(ClientSecret::new(samples.oauth_client_secret.as_str())),
     };
-    let exists = ctx
+    let existing = ctx
         .app
         .list_oauth_clients()
         .await?
-        .iter()
-        .any(|c| c.name == DEMO_CLIENT_NAME);
-    if exists {
+        .into_iter()
+        .find(|c| c.name == DEMO_CLIENT_NAME);
+    if let Some(existing) = existing {
         ctx.app
-            .update_oauth_client(DEMO_CLIENT_NAME, &draft, secrets(), &ctx.actor)
+            .update_oauth_client(
+                DEMO_CLIENT_NAME,
+                existing.version,
+                &draft,
+                secrets(),
+                &ctx.actor,
+            )
             .await?;
     } else {
         ctx.app
@@ -263,7 +270,7 @@ async fn demo_admin(ctx: &Ctx) -> Result<(String, String), CliError> {
     let password = Password::new(Alphanumeric.sample_string(&mut OsRng, 24));
     match ctx
         .app
-        .change_password(ADMIN_USERNAME, &password, &ctx.actor)
+        .change_password(ADMIN_USERNAME, None, &password, &ctx.actor)
         .await
     {
         Ok(_) => {}

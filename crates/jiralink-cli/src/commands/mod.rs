@@ -4,7 +4,9 @@ mod api_key;
 mod authorize;
 mod connection;
 mod connection_test;
+mod db;
 mod demo;
+mod job;
 mod key;
 mod oauth_client;
 mod serve;
@@ -56,16 +58,24 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
         // The demo writes the configuration before the data directory is opened.
         return demo::run(&global, args).await;
     }
-    let data_dir = global.data_dir.or_else(default_data_dir).ok_or_else(|| {
-        CliError::Usage(
-            "no data directory could be determined for this user; pass --data-dir DIR or set \
+    let data_dir = global
+        .data_dir
+        .clone()
+        .or_else(default_data_dir)
+        .ok_or_else(|| {
+            CliError::Usage(
+                "no data directory could be determined for this user; pass --data-dir DIR or set \
              JIRALINK_DATA_DIR"
-                .to_owned(),
-        )
-    })?;
+                    .to_owned(),
+            )
+        })?;
+    if let Command::Db(c) = &cli.command {
+        return db::run(&global, &data_dir, c).await;
+    }
     let opened = App::open(OpenOptions {
         data_dir,
         config_file: global.config,
+        database: global.database,
         clock: Arc::new(SystemClock),
         env: Box::new(|k| std::env::var(k).ok()),
     })
@@ -84,6 +94,8 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
         Command::User(c) => user::run(&ctx, c).await,
         Command::ApiKey(c) => api_key::run(&ctx, c).await,
         Command::Serve(args) => serve::serve(&ctx, &args).await,
+        Command::Job(c) => job::run(&ctx, c).await,
+        Command::Db(_) => Ok(()),
         Command::Completions { .. } | Command::Sim(_) => Ok(()),
     }
 }

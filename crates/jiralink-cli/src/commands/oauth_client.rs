@@ -159,6 +159,7 @@ async fn edit(ctx: &Ctx, reference: &str, fields: OAuthClientFields) -> Result<(
         .app
         .update_oauth_client(
             &current.id.to_string(),
+            current.version,
             &draft,
             OAuthClientSecrets {
                 client_secret: secret,

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jiralink_app::TestOutcome;
+use jiralink_app::{JobRun, WorkerOptions};
 use jiralink_web::{API_KEY_ENV, ApiKeySource, AppState, ServerOptions};
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
@@ -53,7 +53,7 @@ pub(crate) async fn serve_on(
     let addr = listener
         .local_addr()
         .map_err(|e| CliError::Io(format!("the listening address cannot be read: {e}")))?;
-    let hash = api_key(ctx)?;
+    let hash = api_key(ctx).await?;
     super::user::bootstrap_admin(ctx, addr).await?;
     let metrics = install_metrics_recorder()?;
     let render = metrics.clone();
@@ -97,29 +97,27 @@ pub(crate) async fn serve_on(
     Ok(())
 }
 
-/// The key for `/v1` and `/metrics`: from the environment, or created on the first start and
-/// printed once on stdout (only its hash is kept).
-fn api_key(ctx: &Ctx) -> Result<jiralink_web::ApiKeyHash, CliError> {
+/// The key for `/v1` and `/metrics`: from the environment, or created on the first start
+/// of any server on the database and printed once on stdout (only its hash is kept, in the
+/// database).
+async fn api_key(ctx: &Ctx) -> Result<jiralink_web::ApiKeyHash, CliError> {
     let env_key = std::env::var(API_KEY_ENV).ok();
-    let (hash, source) =
-        jiralink_web::load_or_create_api_key(ctx.app.data_dir(), env_key.as_deref())
-            .map_err(|e| CliError::Usage(e.to_string()))?;
+    let (hash, source) = jiralink_web::load_or_create_api_key(&ctx.app, env_key.as_deref())
+        .await
+        .map_err(|e| CliError::Usage(e.to_string()))?;
     drop(env_key);
-    let key_file = ctx.app.data_dir().join(jiralink_web::API_KEY_FILE);
     match source {
         ApiKeySource::Created(key) => {
             eprintln!(
                 "Created the API key for /v1 and /metrics; it is shown only this once (only its \
-                 SHA-256 is kept, in {}). Store it now:",
-                key_file.display()
+                 SHA-256 is kept, in the database, for every server using it). Store it now:"
             );
             println!("{}", key.expose());
         }
         ApiKeySource::Env => eprintln!("API key: from {API_KEY_ENV}."),
-        ApiKeySource::File => eprintln!(
-            "API key: the one created on the first start (its hash is in {}; delete that file \
-             to create a new key).",
-            key_file.display()
+        ApiKeySource::Database | ApiKeySource::File => eprintln!(
+            "API key: the one created on the first start (its hash is in the database; \
+             `jiralink api-key reset-server` forgets it, and the next start creates a new one)."
         ),
     }
     Ok(hash)
@@ -146,25 +144,24 @@ fn metrics_recorder() -> Result<PrometheusRecorder, CliError> {
         .map_err(|e| CliError::Io(format!("the metrics recorder cannot start: {e}")))
 }
 
-/// Re-tests offline connections and keeps OAuth 2.0 tokens alive (refreshing idle ones and
-/// finishing refreshes that lost their answer) every `connections.retest_interval`, until
-/// `stop` turns true.
+/// Runs the background jobs this server claims (re-tests of offline connections, OAuth 2.0
+/// token keep-alive), until `stop` turns true. Servers sharing a database each run one; every
+/// job runs on one of them at a time.
 async fn background_work(app: jiralink_app::App, mut stop: watch::Receiver<bool>) {
-    let interval = app.config().connections.retest_interval.get();
-    let mut report = |outcomes: &[TestOutcome]| {
-        for o in outcomes {
-            tracing::info!(
-                connection = %o.connection,
-                passed = o.passed(),
-                "re-tested an offline connection"
-            );
-        }
+    let options = WorkerOptions::from_config(app.config());
+    let mut report = |run: &JobRun| {
+        tracing::info!(
+            job = %run.kind,
+            outcome = run.outcome.as_str(),
+            detail = run.detail.as_deref().unwrap_or(""),
+            "background job ran"
+        );
     };
     let stopped = async move {
         let _ = stop.wait_for(|stop| *stop).await;
     };
-    app.run_retest_loop(
-        interval,
+    app.run_worker(
+        &options,
         &jiralink_atlassian::TokioSleeper,
         stopped,
         &mut report,

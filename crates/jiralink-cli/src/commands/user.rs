@@ -96,7 +96,7 @@ pub(crate) async fn run(ctx: &Ctx, command: UserCommand) -> Result<(), CliError>
             let password = read_password(ctx, password_stdin, &user.username)?;
             let updated = ctx
                 .app
-                .change_password(&user.id.to_string(), &password, &ctx.actor)
+                .change_password(&user.id.to_string(), None, &password, &ctx.actor)
                 .await?;
             match ctx.output {
                 OutputFormat::Json => output::json(&updated),

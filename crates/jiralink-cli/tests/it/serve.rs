@@ -101,8 +101,16 @@ fn authorize_hands_off_to_a_running_server() {
             break;
         }
     }
-    let stored = std::fs::read_to_string(env.data_dir().join("api-key.sha256")).unwrap();
-    assert!(!stored.contains(&key));
+    // Only the key's hash is kept, in the database.
+    assert!(!env.data_dir().join("api-key.sha256").exists());
+    let mut stored = Vec::new();
+    for file in ["jiralink.db", "jiralink.db-wal"] {
+        if let Ok(bytes) = std::fs::read(env.data_dir().join(file)) {
+            stored.extend(bytes);
+        }
+    }
+    assert!(!stored.is_empty());
+    assert!(!String::from_utf8_lossy(&stored).contains(&key));
 
     let http =
         jiralink_atlassian::build_client(&jiralink_atlassian::HttpConfig::default()).unwrap();

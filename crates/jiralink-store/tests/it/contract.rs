@@ -4,24 +4,29 @@ use jiralink_domain::{
     OAuthClientId, OAuthClientSettings, ResourceKind, ScopeSet, Subdomain,
 };
 use jiralink_store::{
-    DebugDirection, DebugLine, SecretField, SecretOwner, SecretWrite, Store, StoreError,
+    ConnectionUpdate, DebugDirection, DebugLine, SecretField, SecretOwner, SecretWrite, Store,
+    StoreError,
 };
 use jiralink_vault::{Aad, MasterKey, seal};
 use time::macros::datetime;
 use uuid::Uuid;
 
-pub(crate) async fn run_all(store: &dyn Store) {
-    connections_round_trip(store).await;
-    names_are_unique_without_regard_to_case(store).await;
-    oauth_clients_in_use_cannot_be_deleted(store).await;
-    secrets_follow_the_auth_type(store).await;
-    reseal_is_compare_and_swap(store).await;
-    audit_is_kept_in_order(store).await;
-    tests_are_recorded(store).await;
-    debug_log_is_kept_per_connection(store).await;
+crate::on_both_backends! {
+    connections_round_trip: super::connections_round_trip,
+    names_are_unique_without_regard_to_case: super::names_are_unique_without_regard_to_case,
+    oauth_clients_in_use_cannot_be_deleted: super::oauth_clients_in_use_cannot_be_deleted,
+    secrets_follow_the_auth_type: super::secrets_follow_the_auth_type,
+    reseal_is_compare_and_swap: super::reseal_is_compare_and_swap,
+    audit_is_kept_in_order: super::audit_is_kept_in_order,
+    tests_are_recorded: super::tests_are_recorded,
+    debug_log_is_kept_per_connection: super::debug_log_is_kept_per_connection,
+    stale_edits_change_nothing: super::stale_edits_change_nothing,
+    edits_keep_what_tests_and_refreshes_wrote: super::edits_keep_what_tests_and_refreshes_wrote,
+    settings_keep_the_first_value: super::settings_keep_the_first_value,
+    the_database_answers: super::the_database_answers,
 }
 
-fn basic(name: &str) -> Connection {
+pub(crate) fn basic(name: &str) -> Connection {
     let t = datetime!(2026-01-01 00:00 UTC);
     Connection {
         id: ConnectionId::new(),
@@ -43,6 +48,16 @@ fn basic(name: &str) -> Connection {
         cloud_id: None,
         last_tested_at: None,
         debug_until: None,
+        version: 1,
+    }
+}
+
+/// An edit of `c` that moves it to `c.state`, made from `c.version`.
+pub(crate) fn edit(c: &Connection) -> ConnectionUpdate<'_> {
+    ConnectionUpdate {
+        connection: c,
+        set_state: true,
+        clear_cloud_id: false,
     }
 }
 
@@ -69,6 +84,7 @@ pub(crate) fn client(name: &str) -> OAuthClient {
         created_at: t,
         updated_at: t,
         client_secret: None,
+        version: 1,
     }
 }
 
@@ -128,7 +144,8 @@ pub(crate) fn sealed(
     }
 }
 
-pub(crate) async fn connections_round_trip(store: &dyn Store) {
+pub(crate) async fn connections_round_trip(db: &crate::TestDb) {
+    let store = db.store();
     let key = MasterKey::generate();
     let c = basic("Round Trip");
     let w = sealed(
@@ -155,7 +172,8 @@ pub(crate) async fn connections_round_trip(store: &dyn Store) {
     ));
 }
 
-async fn names_are_unique_without_regard_to_case(store: &dyn Store) {
+pub(crate) async fn names_are_unique_without_regard_to_case(db: &crate::TestDb) {
+    let store = db.store();
     let a = basic("Unique Name");
     create_connection(store, &a, &[]).await;
     let b = basic("UNIQUE name");
@@ -178,7 +196,8 @@ async fn names_are_unique_without_regard_to_case(store: &dyn Store) {
     );
 }
 
-async fn oauth_clients_in_use_cannot_be_deleted(store: &dyn Store) {
+pub(crate) async fn oauth_clients_in_use_cannot_be_deleted(db: &crate::TestDb) {
+    let store = db.store();
     let key = MasterKey::generate();
     let cl = client("In Use");
     let w = sealed(
@@ -248,7 +267,8 @@ async fn oauth_clients_in_use_cannot_be_deleted(store: &dyn Store) {
     );
 }
 
-async fn secrets_follow_the_auth_type(store: &dyn Store) {
+pub(crate) async fn secrets_follow_the_auth_type(db: &crate::TestDb) {
+    let store = db.store();
     let key = MasterKey::generate();
     let cl = client("Follow");
     create_client(store, &cl, &[]).await;
@@ -261,9 +281,9 @@ async fn secrets_follow_the_auth_type(store: &dyn Store) {
     create_connection(store, &c, &tokens).await;
     // Needing authorization again drops the tokens granted before.
     c.state = ConnectionState::NeedsAuthorization;
-    store
+    c.version = store
         .update_connection(
-            &c,
+            &edit(&c),
             &[],
             &audit(ResourceKind::Connection, c.id.0, AuditAction::Update, 1),
         )
@@ -283,7 +303,7 @@ async fn secrets_follow_the_auth_type(store: &dyn Store) {
     let t = sealed(&key, owner, SecretField::ApiToken, "t");
     store
         .update_connection(
-            &c,
+            &edit(&c),
             &[t],
             &audit(ResourceKind::Connection, c.id.0, AuditAction::Update, 2),
         )
@@ -317,7 +337,8 @@ async fn secrets_follow_the_auth_type(store: &dyn Store) {
     );
 }
 
-async fn reseal_is_compare_and_swap(store: &dyn Store) {
+pub(crate) async fn reseal_is_compare_and_swap(db: &crate::TestDb) {
+    let store = db.store();
     let old = MasterKey::generate();
     let new = MasterKey::generate();
     let c = basic("Reseal");
@@ -360,7 +381,8 @@ async fn reseal_is_compare_and_swap(store: &dyn Store) {
     );
 }
 
-async fn audit_is_kept_in_order(store: &dyn Store) {
+pub(crate) async fn audit_is_kept_in_order(db: &crate::TestDb) {
+    let store = db.store();
     let id = Uuid::new_v4();
     for (i, action) in [
         AuditAction::Create,
@@ -402,7 +424,8 @@ async fn audit_is_kept_in_order(store: &dyn Store) {
     );
 }
 
-async fn tests_are_recorded(store: &dyn Store) {
+pub(crate) async fn tests_are_recorded(db: &crate::TestDb) {
+    let store = db.store();
     let c = basic("Tested");
     create_connection(store, &c, &[]).await;
     let t1 = datetime!(2026-01-02 00:00 UTC);
@@ -410,7 +433,7 @@ async fn tests_are_recorded(store: &dyn Store) {
         reason: "401".to_owned(),
     };
     store
-        .record_connection_test(c.id, c.updated_at, &offline, t1, Some("cloud-1"))
+        .record_connection_test(c.id, c.version, &offline, t1, Some("cloud-1"))
         .await
         .unwrap();
     let got = store.get_connection(c.id).await.unwrap();
@@ -423,7 +446,7 @@ async fn tests_are_recorded(store: &dyn Store) {
     // that found no cloud id keeps the known one.
     let t2 = datetime!(2026-01-02 01:00 UTC);
     store
-        .record_connection_test(c.id, c.updated_at, &offline, t2, None)
+        .record_connection_test(c.id, c.version, &offline, t2, None)
         .await
         .unwrap();
     let got = store.get_connection(c.id).await.unwrap();
@@ -442,7 +465,11 @@ async fn tests_are_recorded(store: &dyn Store) {
     edited.updated_at = t2;
     store
         .update_connection(
-            &edited,
+            &ConnectionUpdate {
+                connection: &edited,
+                set_state: false,
+                clear_cloud_id: false,
+            },
             &[],
             &audit(ResourceKind::Connection, c.id.0, AuditAction::Update, 1),
         )
@@ -455,7 +482,7 @@ async fn tests_are_recorded(store: &dyn Store) {
     assert_eq!(store.get_connection(c.id).await.unwrap().debug_until, None);
     assert!(matches!(
         store
-            .record_connection_test(ConnectionId::new(), t2, &ConnectionState::Online, t2, None)
+            .record_connection_test(ConnectionId::new(), 1, &ConnectionState::Online, t2, None)
             .await,
         Err(StoreError::NotFound { .. })
     ));
@@ -464,7 +491,7 @@ async fn tests_are_recorded(store: &dyn Store) {
     let t3 = datetime!(2026-01-02 02:00 UTC);
     assert!(matches!(
         store
-            .record_connection_test(c.id, c.updated_at, &ConnectionState::Online, t3, None)
+            .record_connection_test(c.id, c.version, &ConnectionState::Online, t3, None)
             .await,
         Err(StoreError::Changed { .. })
     ));
@@ -472,7 +499,7 @@ async fn tests_are_recorded(store: &dyn Store) {
     assert_eq!((got.state, got.last_tested_at), (offline, Some(t2)));
     // One that started after it is recorded.
     store
-        .record_connection_test(c.id, got.updated_at, &ConnectionState::Online, t3, None)
+        .record_connection_test(c.id, got.version, &ConnectionState::Online, t3, None)
         .await
         .unwrap();
     assert_eq!(
@@ -496,7 +523,8 @@ fn line(connection: ConnectionId, minute: i64, direction: DebugDirection) -> Deb
     }
 }
 
-async fn debug_log_is_kept_per_connection(store: &dyn Store) {
+pub(crate) async fn debug_log_is_kept_per_connection(db: &crate::TestDb) {
+    let store = db.store();
     let a = basic("Debugged A");
     let b = basic("Debugged B");
     for c in [&a, &b] {
@@ -552,4 +580,231 @@ async fn debug_log_is_kept_per_connection(store: &dyn Store) {
             .is_empty(),
         "a deleted connection's log goes with it"
     );
+}
+
+pub(crate) async fn stale_edits_change_nothing(db: &crate::TestDb) {
+    let store = db.store();
+    let c = basic("Versioned");
+    create_connection(store, &c, &[]).await;
+    let mut first = c.clone();
+    first.settings.name = ConnectionName::parse("Versioned by A").unwrap();
+    let v2 = store
+        .update_connection(
+            &edit(&first),
+            &[],
+            &audit(ResourceKind::Connection, c.id.0, AuditAction::Update, 1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(v2, 2);
+    // B read version 1 too: its edit is refused and leaves no trace.
+    let mut second = c.clone();
+    second.settings.name = ConnectionName::parse("Versioned by B").unwrap();
+    let err = store
+        .update_connection(
+            &edit(&second),
+            &[],
+            &audit(ResourceKind::Connection, c.id.0, AuditAction::Update, 2),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Changed { kind: "connection" }),
+        "{err:?}"
+    );
+    let got = store.get_connection(c.id).await.unwrap();
+    assert_eq!(
+        (got.settings.name.as_str(), got.version),
+        ("Versioned by A", 2)
+    );
+    assert_eq!(
+        store
+            .list_audit(ResourceKind::Connection, c.id.0)
+            .await
+            .unwrap()
+            .len(),
+        2,
+        "the creation and A's edit"
+    );
+    // Editing a connection that is gone says so.
+    let mut gone = basic("Never stored");
+    gone.version = 1;
+    assert!(matches!(
+        store
+            .update_connection(
+                &edit(&gone),
+                &[],
+                &audit(ResourceKind::Connection, gone.id.0, AuditAction::Update, 3),
+            )
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+
+    // The same for OAuth 2.0 clients.
+    let cl = client("Versioned client");
+    create_client(store, &cl, &[]).await;
+    let mut a = cl.clone();
+    a.settings.client_id = "from-a".to_owned();
+    assert_eq!(
+        store
+            .update_oauth_client(
+                &a,
+                &[],
+                &audit(ResourceKind::OAuthClient, cl.id.0, AuditAction::Update, 1)
+            )
+            .await
+            .unwrap(),
+        2
+    );
+    let mut b = cl.clone();
+    b.settings.client_id = "from-b".to_owned();
+    assert!(matches!(
+        store
+            .update_oauth_client(
+                &b,
+                &[],
+                &audit(ResourceKind::OAuthClient, cl.id.0, AuditAction::Update, 2)
+            )
+            .await,
+        Err(StoreError::Changed { .. })
+    ));
+    let got = store.get_oauth_client(cl.id).await.unwrap();
+    assert_eq!(
+        (got.settings.client_id.as_str(), got.version),
+        ("from-a", 2)
+    );
+
+    // Many editors of one version at once: exactly one wins, through another pool too.
+    let other = db.another().await;
+    let now = store.get_connection(c.id).await.unwrap();
+    let editors = (0..16).map(|i| {
+        let store = db.another();
+        let mut mine = now.clone();
+        mine.settings.name = ConnectionName::parse(&format!("Racer {i}")).unwrap();
+        async move {
+            let store = store.await;
+            store
+                .update_connection(
+                    &edit(&mine),
+                    &[],
+                    &audit(ResourceKind::Connection, mine.id.0, AuditAction::Update, 4),
+                )
+                .await
+        }
+    });
+    let results = futures::future::join_all(editors).await;
+    let won = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(won, 1, "{results:?}");
+    assert!(
+        results
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .all(|e| matches!(e, StoreError::Changed { .. })),
+        "{results:?}"
+    );
+    assert_eq!(other.get_connection(c.id).await.unwrap().version, 3);
+}
+
+pub(crate) async fn edits_keep_what_tests_and_refreshes_wrote(db: &crate::TestDb) {
+    let store = db.store();
+    let key = MasterKey::generate();
+    let cl = client("Kept");
+    create_client(store, &cl, &[]).await;
+    let c = oauth("Keeps", cl.id);
+    let owner = SecretOwner::Connection(c.id);
+    create_connection(
+        store,
+        &c,
+        &[
+            sealed(&key, owner, SecretField::AccessToken, "a"),
+            sealed(&key, owner, SecretField::RefreshToken, "r"),
+        ],
+    )
+    .await;
+    // A test found the connection offline after the editor read it…
+    let offline = ConnectionState::Offline {
+        reason: "401".to_owned(),
+    };
+    let t = datetime!(2026-01-05 00:00 UTC);
+    store
+        .record_connection_test(c.id, c.version, &offline, t, Some("cloud-9"))
+        .await
+        .unwrap();
+    // …and the editor renames it without touching what the test learnt.
+    let mut renamed = c.clone();
+    renamed.settings.name = ConnectionName::parse("Keeps renamed").unwrap();
+    store
+        .update_connection(
+            &ConnectionUpdate {
+                connection: &renamed,
+                set_state: false,
+                clear_cloud_id: false,
+            },
+            &[],
+            &audit(ResourceKind::Connection, c.id.0, AuditAction::Update, 1),
+        )
+        .await
+        .unwrap();
+    let got = store.get_connection(c.id).await.unwrap();
+    assert_eq!(got.state, offline);
+    assert_eq!(got.state_changed_at, Some(t));
+    assert_eq!(got.cloud_id.as_deref(), Some("cloud-9"));
+    assert!(
+        store
+            .get_secret(owner, SecretField::RefreshToken)
+            .await
+            .unwrap()
+            .is_some(),
+        "an OAuth 2.0 connection that stays authorized keeps its tokens"
+    );
+    // Another site: the cloud id goes.
+    let mut moved = got.clone();
+    moved.settings.subdomain = Some(jiralink_domain::Subdomain::parse("other").unwrap().value);
+    store
+        .update_connection(
+            &ConnectionUpdate {
+                connection: &moved,
+                set_state: false,
+                clear_cloud_id: true,
+            },
+            &[],
+            &audit(ResourceKind::Connection, c.id.0, AuditAction::Update, 2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.get_connection(c.id).await.unwrap().cloud_id, None);
+}
+
+pub(crate) async fn settings_keep_the_first_value(db: &crate::TestDb) {
+    let store = db.store();
+    let t = datetime!(2026-01-01 00:00 UTC);
+    assert_eq!(store.get_setting("server_api_key").await.unwrap(), None);
+    let racers = (0..8).map(|i| {
+        let store = db.another();
+        async move {
+            store
+                .await
+                .put_setting_if_absent("server_api_key", &format!("hash-{i}"), t)
+                .await
+                .unwrap()
+        }
+    });
+    let agreed = futures::future::join_all(racers).await;
+    assert!(agreed.windows(2).all(|w| w[0] == w[1]), "{agreed:?}");
+    assert_eq!(
+        store.get_setting("server_api_key").await.unwrap().as_ref(),
+        Some(&agreed[0])
+    );
+    assert!(store.delete_setting("server_api_key").await.unwrap());
+    assert!(!store.delete_setting("server_api_key").await.unwrap());
+}
+
+pub(crate) async fn the_database_answers(db: &crate::TestDb) {
+    let store = db.store();
+    store.ping().await.unwrap();
+    assert_eq!(store.backend(), db.any.backend().as_str());
+    let status = db.any.schema_status().await.unwrap();
+    assert!(status.pending.is_empty(), "{status:?}");
+    assert_eq!(status.version, Some(status.latest));
+    assert!(status.unknown.is_empty() && status.dirty.is_none());
 }

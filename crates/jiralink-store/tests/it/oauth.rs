@@ -1,8 +1,18 @@
-//! The OAuth store: single-use pending authorizations and the cross-process refresh lock.
+//! The OAuth store: single-use pending authorizations and the cross-process refresh lease.
+
+crate::on_both_backends! {
+    pending_authorizations_are_single_use_and_expire:
+        super::pending_authorizations_are_single_use_and_expire,
+    authorization_tokens_and_forgetting_them: super::authorization_tokens_and_forgetting_them,
+    the_refresh_lease_has_one_holder: super::the_refresh_lease_has_one_holder,
+    a_lease_taken_over_stores_nothing: super::a_lease_taken_over_stores_nothing,
+    a_revoked_grant_drops_the_tokens: super::a_revoked_grant_drops_the_tokens,
+    a_callback_on_another_server_finds_the_state: super::a_callback_on_another_server_finds_the_state,
+}
 
 use jiralink_domain::{AuditAction, ConnectionState, ResourceKind};
 use jiralink_store::{
-    ConnectionStore, OAuthStore, PendingAuthorization, SecretField, SecretOwner, SqliteStore, Store,
+    PendingAuthorization, RefreshLease, RefreshOutcome, SecretField, SecretOwner, Store,
 };
 use jiralink_vault::{Aad, MasterKey, seal};
 use time::macros::datetime;
@@ -47,11 +57,10 @@ fn pending(c: jiralink_domain::ConnectionId, key: &MasterKey, hash: &str) -> Pen
     }
 }
 
-#[tokio::test]
-async fn pending_authorizations_are_single_use_and_expire() {
-    let (_dir, store) = crate::sqlite().await;
+pub(crate) async fn pending_authorizations_are_single_use_and_expire(db: &crate::TestDb) {
+    let store = db.store();
     let key = MasterKey::generate();
-    let c = authorized(&store, &key).await;
+    let c = authorized(store, &key).await;
     store
         .insert_pending_authorization(&pending(c, &key, "h1"))
         .await
@@ -91,11 +100,10 @@ async fn pending_authorizations_are_single_use_and_expire() {
     );
 }
 
-#[tokio::test]
-async fn authorization_tokens_and_forgetting_them() {
-    let (_dir, store) = crate::sqlite().await;
+pub(crate) async fn authorization_tokens_and_forgetting_them(db: &crate::TestDb) {
+    let store = db.store();
     let key = MasterKey::generate();
-    let c = authorized(&store, &key).await;
+    let c = authorized(store, &key).await;
     let conn = store.get_connection(c).await.unwrap();
     assert_eq!(conn.state, ConnectionState::Online);
     assert_eq!(conn.cloud_id.as_deref(), Some("cloud-1"));
@@ -122,55 +130,185 @@ async fn authorization_tokens_and_forgetting_them() {
     );
 }
 
-#[tokio::test]
-async fn a_second_process_waits_for_the_refresh_and_sees_its_tokens() {
-    let (dir, first) = crate::sqlite().await;
-    let second = SqliteStore::open(&dir.path().join("test.db"))
-        .await
-        .unwrap();
-    let key = MasterKey::generate();
-    let c = authorized(&first, &key).await;
-    let owner = SecretOwner::Connection(c);
+const T1: time::OffsetDateTime = datetime!(2026-01-01 00:30 UTC);
 
-    let lock = first.lock_tokens(c).await.unwrap();
-    let waiter = tokio::spawn(async move {
-        let lock = second.lock_tokens(c).await.unwrap();
-        lock.tokens().access_token_expires_at
-    });
-    // The waiter cannot get the lock while the first holds it: give it the chance to try.
-    for _ in 0..50 {
-        tokio::task::yield_now().await;
+fn lease_tokens(lease: RefreshLease) -> jiralink_store::TokenRecord {
+    match lease {
+        RefreshLease::Acquired(tokens) => tokens,
+        RefreshLease::Held { holder, .. } => panic!("the lease is held by {holder}"),
     }
-    assert!(!waiter.is_finished());
-    let later = datetime!(2026-01-01 02:00 UTC);
-    lock.commit_tokens(
-        &[
-            sealed(&key, owner, SecretField::AccessToken, "a2"),
-            sealed(&key, owner, SecretField::RefreshToken, "r2"),
-        ],
-        later,
-        datetime!(2026-01-01 01:00 UTC),
-    )
-    .await
-    .unwrap();
-    assert_eq!(waiter.await.unwrap(), Some(later));
 }
 
-#[tokio::test]
-async fn a_revoked_grant_drops_the_tokens_under_the_lock() {
-    let (_dir, store) = crate::sqlite().await;
+pub(crate) async fn the_refresh_lease_has_one_holder(db: &crate::TestDb) {
+    let store = db.store();
+    let other = db.another().await;
     let key = MasterKey::generate();
-    let c = authorized(&store, &key).await;
-    let lock = store.lock_tokens(c).await.unwrap();
+    let c = authorized(store, &key).await;
+    let owner = SecretOwner::Connection(c);
+    let until = T1 + time::Duration::seconds(60);
+    let tokens = lease_tokens(store.lease_refresh(c, "server-a", T1, until).await.unwrap());
+    assert!(tokens.refresh_token.is_some());
+    // Another server sees who holds it, and until when; no transaction is open meanwhile, so
+    // its other writes go through.
+    match other.lease_refresh(c, "server-b", T1, until).await.unwrap() {
+        RefreshLease::Held { holder, until: u } => {
+            assert_eq!((holder.as_str(), u), ("server-a", until))
+        }
+        RefreshLease::Acquired(_) => panic!("two holders"),
+    }
+    other.set_debug_until(c, Some(T1)).await.unwrap();
+    let later = datetime!(2026-01-01 02:00 UTC);
+    assert!(
+        store
+            .finish_refresh(
+                c,
+                "server-a",
+                RefreshOutcome::Tokens {
+                    tokens: &[
+                        sealed(&key, owner, SecretField::AccessToken, "a2"),
+                        sealed(&key, owner, SecretField::RefreshToken, "r2"),
+                    ],
+                    access_token_expires_at: later,
+                },
+                T1,
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        other.read_tokens(c).await.unwrap().access_token_expires_at,
+        Some(later)
+    );
+    // Given back: the next refresh may start at once.
+    lease_tokens(other.lease_refresh(c, "server-b", T1, until).await.unwrap());
+    assert!(
+        other
+            .finish_refresh(c, "server-b", RefreshOutcome::Released, T1)
+            .await
+            .unwrap()
+    );
+
+    // Many servers asking at once: one holder.
+    let askers = (0..12).map(|i| async move {
+        let store = db.another().await;
+        store
+            .lease_refresh(c, &format!("server-{i}"), T1, until)
+            .await
+            .unwrap()
+    });
+    let results = futures::future::join_all(askers).await;
+    let acquired = results
+        .iter()
+        .filter(|r| matches!(r, RefreshLease::Acquired(_)))
+        .count();
+    assert_eq!(acquired, 1, "{results:?}");
+}
+
+pub(crate) async fn a_lease_taken_over_stores_nothing(db: &crate::TestDb) {
+    let store = db.store();
+    let key = MasterKey::generate();
+    let c = authorized(store, &key).await;
+    let owner = SecretOwner::Connection(c);
+    let until = T1 + time::Duration::seconds(30);
+    lease_tokens(store.lease_refresh(c, "dead", T1, until).await.unwrap());
+    // The holder died: once its lease runs out, another takes it.
+    let after = until + time::Duration::seconds(1);
+    lease_tokens(
+        store
+            .lease_refresh(c, "alive", after, after + time::Duration::seconds(30))
+            .await
+            .unwrap(),
+    );
+    // The first holder wakes up with an answer: it is no longer the holder and stores nothing.
+    assert!(
+        !store
+            .finish_refresh(
+                c,
+                "dead",
+                RefreshOutcome::Tokens {
+                    tokens: &[sealed(&key, owner, SecretField::AccessToken, "stale")],
+                    access_token_expires_at: after,
+                },
+                after,
+            )
+            .await
+            .unwrap()
+    );
+    let tokens = store.read_tokens(c).await.unwrap();
+    assert_eq!(
+        tokens.access_token_expires_at,
+        Some(datetime!(2026-01-01 01:00 UTC))
+    );
+    // A refresh without an answer keeps the tokens and marks them.
+    assert!(
+        store
+            .finish_refresh(c, "alive", RefreshOutcome::Pending { since: after }, after)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.read_tokens(c).await.unwrap().refresh_pending_since,
+        Some(after)
+    );
+}
+
+pub(crate) async fn a_revoked_grant_drops_the_tokens(db: &crate::TestDb) {
+    let store = db.store();
+    let key = MasterKey::generate();
+    let c = authorized(store, &key).await;
+    lease_tokens(
+        store
+            .lease_refresh(c, "a", T1, T1 + time::Duration::seconds(30))
+            .await
+            .unwrap(),
+    );
     let offline = ConnectionState::Offline {
         reason: "re-authorization required".to_owned(),
     };
-    lock.commit_revoked(&offline, datetime!(2026-01-01 03:00 UTC))
-        .await
-        .unwrap();
+    assert!(
+        store
+            .finish_refresh(
+                c,
+                "a",
+                RefreshOutcome::Revoked { state: &offline },
+                datetime!(2026-01-01 03:00 UTC)
+            )
+            .await
+            .unwrap()
+    );
     assert_eq!(store.get_connection(c).await.unwrap().state, offline);
     assert!(store.read_tokens(c).await.unwrap().refresh_token.is_none());
-    // Dropping a lock without committing rolls back and frees it.
-    drop(store.lock_tokens(c).await.unwrap());
-    drop(store.lock_tokens(c).await.unwrap());
+    // The lease was given back with it.
+    lease_tokens(
+        store
+            .lease_refresh(c, "b", T1, T1 + time::Duration::seconds(30))
+            .await
+            .unwrap(),
+    );
+}
+
+pub(crate) async fn a_callback_on_another_server_finds_the_state(db: &crate::TestDb) {
+    let store = db.store();
+    let key = MasterKey::generate();
+    let c = authorized(store, &key).await;
+    store
+        .insert_pending_authorization(&pending(c, &key, "h-shared"))
+        .await
+        .unwrap();
+    let other = db.another().await;
+    let t = datetime!(2026-01-01 00:05 UTC);
+    assert!(
+        other
+            .take_pending_authorization("h-shared", t)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .take_pending_authorization("h-shared", t)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }

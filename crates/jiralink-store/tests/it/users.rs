@@ -2,7 +2,7 @@
 
 use jiralink_domain::{AuditAction, ResourceKind};
 use jiralink_store::{
-    ApiKeyRecord, SessionRecord, Store, StoreError, UserRecord, UserStore as _, username_key,
+    ApiKeyRecord, SessionRecord, SignInAttempt, StoreError, UserRecord, username_key,
 };
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -12,14 +12,17 @@ use crate::contract::audit;
 
 const T0: OffsetDateTime = datetime!(2026-01-01 00:00 UTC);
 
-pub(crate) async fn run_all(store: &dyn Store) {
-    users_are_unique_without_regard_to_case(store).await;
-    the_first_user_is_created_once(store).await;
-    the_last_administrator_cannot_be_deleted(store).await;
-    sessions_belong_to_users(store).await;
-    a_new_password_ends_sessions(store).await;
-    login_failures_are_counted_per_name_and_address(store).await;
-    api_keys_are_found_by_hash_and_revoked(store).await;
+crate::on_both_backends! {
+    users_are_unique_without_regard_to_case: super::users_are_unique_without_regard_to_case,
+    the_first_user_is_created_once: super::the_first_user_is_created_once,
+    the_last_administrator_cannot_be_deleted: super::the_last_administrator_cannot_be_deleted,
+    sessions_belong_to_users: super::sessions_belong_to_users,
+    a_new_password_ends_sessions: super::a_new_password_ends_sessions,
+    sign_ins_are_counted_per_name_and_address: super::sign_ins_are_counted_per_name_and_address,
+    concurrent_sign_ins_cannot_pass_the_limit: super::concurrent_sign_ins_cannot_pass_the_limit,
+    api_keys_are_found_by_hash_and_revoked: super::api_keys_are_found_by_hash_and_revoked,
+    the_first_user_of_an_empty_store: super::the_first_user_of_an_empty_store,
+    concurrent_deletions_keep_an_administrator: super::concurrent_deletions_keep_an_administrator,
 }
 
 fn user(name: &str, is_admin: bool) -> UserRecord {
@@ -30,6 +33,7 @@ fn user(name: &str, is_admin: bool) -> UserRecord {
         is_admin,
         created_at: T0,
         updated_at: T0,
+        version: 1,
     }
 }
 
@@ -48,7 +52,8 @@ fn session(id: &str, user: Uuid) -> SessionRecord {
     }
 }
 
-async fn users_are_unique_without_regard_to_case(store: &dyn Store) {
+pub(crate) async fn users_are_unique_without_regard_to_case(db: &crate::TestDb) {
+    let store = db.store();
     let alice = user("Alice", false);
     store.insert_user(&alice, &create(&alice)).await.unwrap();
     let again = user("alice", false);
@@ -76,8 +81,11 @@ async fn users_are_unique_without_regard_to_case(store: &dyn Store) {
     assert!(!format!("{alice:?}").contains("argon2id"));
 }
 
-async fn the_first_user_is_created_once(store: &dyn Store) {
-    // Users exist already (from the test before): nothing is inserted.
+pub(crate) async fn the_first_user_is_created_once(db: &crate::TestDb) {
+    let store = db.store();
+    let alice = user("Alice", false);
+    store.insert_user(&alice, &create(&alice)).await.unwrap();
+    // A user exists already: nothing is inserted.
     let admin = user("admin", true);
     assert!(
         !store
@@ -95,9 +103,12 @@ async fn the_first_user_is_created_once(store: &dyn Store) {
     );
 }
 
-async fn the_last_administrator_cannot_be_deleted(store: &dyn Store) {
+pub(crate) async fn the_last_administrator_cannot_be_deleted(db: &crate::TestDb) {
+    let store = db.store();
     let root = user("root", true);
     let ops = user("ops", true);
+    let alice = user("Alice", false);
+    store.insert_user(&alice, &create(&alice)).await.unwrap();
     store.insert_user(&root, &create(&root)).await.unwrap();
     store.insert_user(&ops, &create(&ops)).await.unwrap();
     let names: Vec<String> = store
@@ -146,7 +157,8 @@ async fn the_last_administrator_cannot_be_deleted(store: &dyn Store) {
     );
 }
 
-async fn sessions_belong_to_users(store: &dyn Store) {
+pub(crate) async fn sessions_belong_to_users(db: &crate::TestDb) {
+    let store = db.store();
     let carol = user("carol", false);
     store.insert_user(&carol, &create(&carol)).await.unwrap();
     store
@@ -192,21 +204,37 @@ async fn sessions_belong_to_users(store: &dyn Store) {
     assert!(store.get_session("s4").await.unwrap().is_none());
 }
 
-async fn a_new_password_ends_sessions(store: &dyn Store) {
+pub(crate) async fn a_new_password_ends_sessions(db: &crate::TestDb) {
+    let store = db.store();
     let dave = user("dave", false);
     store.insert_user(&dave, &create(&dave)).await.unwrap();
     store.insert_session(&session("d1", dave.id)).await.unwrap();
     store.insert_session(&session("d2", dave.id)).await.unwrap();
     let later = T0 + Duration::hours(2);
-    store
+    let version = store
         .set_password(
             dave.id,
             "$argon2id$new",
             later,
+            Some(1),
             &audit(ResourceKind::User, dave.id, AuditAction::Update, 5),
         )
         .await
         .unwrap();
+    assert_eq!(version, 2);
+    // A change made from the version before is refused.
+    assert!(matches!(
+        store
+            .set_password(
+                dave.id,
+                "$argon2id$stale",
+                later,
+                Some(1),
+                &audit(ResourceKind::User, dave.id, AuditAction::Update, 5),
+            )
+            .await,
+        Err(StoreError::Changed { kind: "user" })
+    ));
     let again = store.get_user(dave.id).await.unwrap();
     assert_eq!(
         (again.password_hash.as_str(), again.updated_at),
@@ -222,6 +250,7 @@ async fn a_new_password_ends_sessions(store: &dyn Store) {
                 Uuid::new_v4(),
                 "x",
                 later,
+                None,
                 &audit(ResourceKind::User, dave.id, AuditAction::Update, 6)
             )
             .await,
@@ -229,53 +258,54 @@ async fn a_new_password_ends_sessions(store: &dyn Store) {
     ));
 }
 
-async fn login_failures_are_counted_per_name_and_address(store: &dyn Store) {
+pub(crate) async fn sign_ins_are_counted_per_name_and_address(db: &crate::TestDb) {
+    let store = db.store();
     let key = username_key(" Eve ");
     assert_eq!(key, "eve");
+    let attempt = |address: &'static str, at: OffsetDateTime, since: OffsetDateTime| {
+        store.begin_sign_in(&key, address, at, since, 3)
+    };
     for minute in 0..3 {
-        store
-            .record_login_failure(&key, "10.0.0.1", T0 + Duration::minutes(minute), T0)
-            .await
-            .unwrap();
+        let at = T0 + Duration::minutes(minute);
+        assert_eq!(
+            attempt("10.0.0.1", at, T0).await.unwrap(),
+            SignInAttempt::Counted
+        );
     }
-    store
-        .record_login_failure(&key, "10.0.0.2", T0, T0)
-        .await
-        .unwrap();
-    let since_start = store.login_failures(&key, "10.0.0.1", T0).await.unwrap();
+    // The limit is per name and address.
     assert_eq!(
-        since_start,
-        [T0, T0 + Duration::minutes(1), T0 + Duration::minutes(2)]
+        attempt("10.0.0.2", T0, T0).await.unwrap(),
+        SignInAttempt::Counted
     );
-    let recent = store
-        .login_failures(&key, "10.0.0.1", T0 + Duration::minutes(1))
+    let fourth = attempt("10.0.0.1", T0 + Duration::minutes(3), T0)
         .await
         .unwrap();
-    assert_eq!(recent.len(), 2);
-    // Old failures are forgotten when a new one is recorded.
-    store
-        .record_login_failure(
-            &key,
-            "10.0.0.1",
-            T0 + Duration::hours(1),
-            T0 + Duration::minutes(30),
-        )
-        .await
-        .unwrap();
+    assert_eq!(
+        fourth,
+        SignInAttempt::Throttled {
+            recent: vec![T0, T0 + Duration::minutes(1), T0 + Duration::minutes(2)]
+        }
+    );
     assert_eq!(
         store
             .login_failures(&key, "10.0.0.1", T0)
             .await
             .unwrap()
             .len(),
-        1
+        3,
+        "a refused attempt is not counted"
     );
-    assert!(
-        store
-            .login_failures(&key, "10.0.0.2", T0)
+    // Attempts older than the window are forgotten.
+    let later = T0 + Duration::hours(1);
+    assert_eq!(
+        attempt("10.0.0.1", later, T0 + Duration::minutes(30))
             .await
-            .unwrap()
-            .is_empty()
+            .unwrap(),
+        SignInAttempt::Counted
+    );
+    assert_eq!(
+        store.login_failures(&key, "10.0.0.1", T0).await.unwrap(),
+        [later]
     );
     store.clear_login_failures(&key, "10.0.0.1").await.unwrap();
     assert!(
@@ -285,9 +315,36 @@ async fn login_failures_are_counted_per_name_and_address(store: &dyn Store) {
             .unwrap()
             .is_empty()
     );
+    assert!(
+        store
+            .login_failures(&key, "10.0.0.2", T0)
+            .await
+            .unwrap()
+            .is_empty(),
+        "older than the window of the last attempt, whoever made it"
+    );
 }
 
-async fn api_keys_are_found_by_hash_and_revoked(store: &dyn Store) {
+pub(crate) async fn concurrent_sign_ins_cannot_pass_the_limit(db: &crate::TestDb) {
+    // Sixty attempts at once, over several pools (servers): five are let through.
+    let attempts = (0..60).map(|i| async move {
+        let store = db.another().await;
+        let at = T0 + Duration::milliseconds(i);
+        store
+            .begin_sign_in("mallory", "192.0.2.7", at, T0, 5)
+            .await
+            .unwrap()
+    });
+    let results = futures::future::join_all(attempts).await;
+    let counted = results
+        .iter()
+        .filter(|r| **r == SignInAttempt::Counted)
+        .count();
+    assert_eq!(counted, 5, "{results:?}");
+}
+
+pub(crate) async fn api_keys_are_found_by_hash_and_revoked(db: &crate::TestDb) {
+    let store = db.store();
     let frank = user("frank", false);
     store.insert_user(&frank, &create(&frank)).await.unwrap();
     let key = ApiKeyRecord {
@@ -395,9 +452,8 @@ async fn api_keys_are_found_by_hash_and_revoked(store: &dyn Store) {
     );
 }
 
-#[tokio::test]
-async fn the_first_user_of_an_empty_store() {
-    let (_dir, store) = crate::sqlite().await;
+pub(crate) async fn the_first_user_of_an_empty_store(db: &crate::TestDb) {
+    let store = db.store();
     let admin = user("admin", true);
     assert!(
         store
@@ -415,8 +471,35 @@ async fn the_first_user_of_an_empty_store() {
     assert_eq!(store.list_users().await.unwrap(), [admin]);
 }
 
-#[tokio::test]
-async fn sqlite_users_contract() {
-    let (_dir, store) = crate::sqlite().await;
-    run_all(&store).await;
+pub(crate) async fn concurrent_deletions_keep_an_administrator(db: &crate::TestDb) {
+    let store = db.store();
+    let admins: Vec<UserRecord> = (0..4).map(|i| user(&format!("root{i}"), true)).collect();
+    for a in &admins {
+        store.insert_user(a, &create(a)).await.unwrap();
+    }
+    let deletions = admins.iter().map(|a| async move {
+        let store = db.another().await;
+        store
+            .delete_user(
+                a.id,
+                &audit(ResourceKind::User, a.id, AuditAction::Delete, 1),
+            )
+            .await
+    });
+    let results = futures::future::join_all(deletions).await;
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        3,
+        "{results:?}"
+    );
+    assert_eq!(
+        store
+            .list_users()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|u| u.is_admin)
+            .count(),
+        1
+    );
 }

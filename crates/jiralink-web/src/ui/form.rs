@@ -75,6 +75,8 @@ pub(crate) struct ConnectionForm {
     action: Option<String>,
     /// Which view was showing when the form was sent: `simple` or `http`.
     view: Option<String>,
+    /// Editing: the version of the connection the form was filled from.
+    version: Option<u64>,
 }
 
 /// Which groups of fields the chosen API type and auth type show.
@@ -126,6 +128,10 @@ pub(crate) struct FormValues {
     /// The view that was showing when the form was sent (`http` or anything else for the
     /// simple view), so a failed save reopens it.
     pub(crate) view: String,
+    /// Editing: the version the form was filled from. Kept as posted when a save fails, so a
+    /// form made from a version someone else has replaced keeps being refused until it is
+    /// loaded again.
+    pub(crate) version: Option<u64>,
 }
 
 /// The fields only the HTTP view shows: an error in one of them opens that view.
@@ -153,6 +159,7 @@ impl FormValues {
             rate_limit_auto_recover: text(&draft.rate_limit_auto_recover),
             rate_limit_max_retries: text(&draft.rate_limit_max_retries),
             view: String::new(),
+            version: None,
         }
     }
 
@@ -199,6 +206,7 @@ impl ConnectionForm {
             rate_limit_auto_recover: keep(self.rate_limit_auto_recover),
             rate_limit_max_retries: keep(self.rate_limit_max_retries),
             view: keep(self.view),
+            version: self.version,
         };
         let shape = values.shape();
         let given = |show: bool, v: &str| (show && !v.trim().is_empty()).then(|| v.to_owned());
@@ -244,6 +252,7 @@ pub(crate) struct ClientOption {
     pub(crate) id: String,
     pub(crate) name: String,
     pub(crate) client_id: String,
+    pub(crate) version: u64,
 }
 
 impl From<OAuthClientView> for ClientOption {
@@ -252,6 +261,7 @@ impl From<OAuthClientView> for ClientOption {
             id: c.id,
             name: c.name,
             client_id: c.client_id,
+            version: c.version,
         }
     }
 }
@@ -274,7 +284,12 @@ pub(crate) struct Editing {
 }
 
 impl Editing {
-    fn of(id: ConnectionId, name: &str, state: &ConnectionState) -> Self {
+    fn of(connection: &jiralink_domain::Connection) -> Self {
+        let (id, name, state) = (
+            connection.id,
+            connection.settings.name.as_str(),
+            &connection.state,
+        );
         let (state_label, state_class) = state_badge(state);
         let state_reason = match state {
             ConnectionState::Offline { reason } => Some(reason.clone()),
@@ -639,11 +654,9 @@ async fn edit_page_for(
 ) -> Result<FormPage, AppError> {
     let (connection, draft) = state.app().connection_draft(reference).await?;
     let values = FormValues::of_draft(&draft, connection.settings.auth.oauth_client());
-    let editing = Editing::of(
-        connection.id,
-        connection.settings.name.as_str(),
-        &connection.state,
-    );
+    let mut values = values;
+    values.version = Some(connection.version);
+    let editing = Editing::of(&connection);
     let mut page = base_page(state, page, Some(editing), values).await?;
     page.http_view = Some(
         state
@@ -709,11 +722,7 @@ async fn update(
 ) -> Response {
     match state.app().find_connection(&id).await {
         Ok(connection) => {
-            let editing = Editing::of(
-                connection.id,
-                connection.settings.name.as_str(),
-                &connection.state,
-            );
+            let editing = Editing::of(&connection);
             submit(&state, &user, Some((connection.id, editing)), form).await
         }
         Err(e) => app_error_page(Page::new(&user, Flash::default()), &e),
@@ -729,6 +738,7 @@ async fn submit(
     let action = form.action();
     let (draft, secrets, values) = form.into_parts();
     let editing_id = editing.as_ref().map(|(id, _)| *id);
+    let form_version = values.version;
     let page = Page::new(user, Flash::default());
     let mut page = match base_page(state, page.clone(), editing.map(|(_, e)| e), values).await {
         Ok(form) => form,
@@ -748,12 +758,19 @@ async fn submit(
     let actor = user.actor();
     let saved = match editing_id {
         None => state.app().create_connection(&draft, secrets, &actor).await,
-        Some(id) => {
-            state
-                .app()
-                .update_connection(&id.to_string(), &draft, secrets, &actor)
-                .await
-        }
+        Some(id) => match form_version {
+            Some(version) => {
+                state
+                    .app()
+                    .update_connection(&id.to_string(), version, &draft, secrets, &actor)
+                    .await
+            }
+            None => Err(jiralink_app::AppError::InvalidInput(
+                "the form does not say which version of the connection it was made from; load \
+                 the page again and make the change again"
+                    .to_owned(),
+            )),
+        },
     };
     let saved = match saved {
         Ok(saved) => saved,

@@ -370,6 +370,7 @@ mod tests {
         let app = App::open(OpenOptions {
             data_dir: dir.path().to_path_buf(),
             config_file: None,
+            database: None,
             clock: Arc::new(clock),
             env: Box::new(|_| None),
         })

@@ -36,6 +36,8 @@ struct ClientForm {
     name: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
+    /// Editing: the version the dialog was filled from.
+    version: Option<u64>,
 }
 
 impl ClientForm {
@@ -60,6 +62,7 @@ struct SavedClient {
     id: String,
     name: String,
     client_id: String,
+    version: u64,
     notices: Vec<String>,
 }
 
@@ -69,6 +72,7 @@ impl From<Saved<OAuthClientView>> for SavedClient {
             id: saved.value.id,
             name: saved.value.name,
             client_id: saved.value.client_id,
+            version: saved.value.version,
             notices: saved.notices,
         }
     }
@@ -144,10 +148,17 @@ async fn update(
     Path(id): Path<String>,
     Form(form): Form<ClientForm>,
 ) -> Response {
+    let Some(version) = form.version else {
+        return problems(&jiralink_app::AppError::InvalidInput(
+            "the dialog does not say which version of the client it was filled from; load the \
+             page again"
+                .to_owned(),
+        ));
+    };
     let (draft, secrets) = form.into_parts();
     match state
         .app()
-        .update_oauth_client(&id, &draft, secrets, &user.actor())
+        .update_oauth_client(&id, version, &draft, secrets, &user.actor())
         .await
     {
         Ok(saved) => axum::Json(SavedClient::from(saved)).into_response(),

@@ -62,6 +62,7 @@ pub(crate) async fn open_app(config: &str, clock: &ManualClock) -> (tempfile::Te
     let app = App::open(OpenOptions {
         data_dir: dir.path().to_path_buf(),
         config_file: None,
+        database: None,
         clock: Arc::new(clock.clone()),
         env: Box::new(|_| None),
     })

@@ -102,6 +102,7 @@ impl Browser {
         let app = App::open(jiralink_app::OpenOptions {
             data_dir: data.path().to_path_buf(),
             config_file: None,
+            database: None,
             clock: Arc::new(SystemClock),
             env: Box::new(|_| None),
         })

@@ -1,0 +1,308 @@
+//! Background work as jobs in the database, so servers sharing it do each piece once.
+//!
+//! Every `jiralink serve` runs a worker: it claims a due job ([`jiralink_store::JobStore`]),
+//! runs it while renewing its lease, records how the run ended and when the job is due again,
+//! and otherwise waits until the next job is due. A worker that dies stops renewing; when its
+//! lease runs out another worker takes the job over. Two recurring jobs exist today, added
+//! once per database:
+//!
+//! | Job | What it does | Next run |
+//! |---|---|---|
+//! | `connections.retest` | tests every offline connection again; those that pass are online | `connections.retest_interval` later |
+//! | `connections.keep_alive` | refreshes OAuth 2.0 tokens unused for `connections.refresh_idle_after`, and finishes refreshes whose answer was lost | the same, or within a minute while a refresh is unfinished |
+
+use std::future::Future;
+use std::time::Duration;
+
+use jiralink_atlassian::Sleeper;
+use jiralink_store::{ClaimedJob, JobFinish, JobOutcome, JobRecord, JobRun, NewJob};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::connection_test::PENDING_REFRESH_RECHECK;
+use crate::{App, AppResult};
+
+/// Tests offline connections again.
+pub const RETEST_JOB: &str = "connections.retest";
+/// Keeps OAuth 2.0 grants alive and finishes refreshes whose answer was lost.
+pub const TOKEN_KEEP_ALIVE_JOB: &str = "connections.keep_alive";
+/// Every kind of job this version runs.
+pub const JOB_KINDS: &[&str] = &[RETEST_JOB, TOKEN_KEEP_ALIVE_JOB];
+
+/// How long a job's run history is kept.
+const RUN_HISTORY: time::Duration = time::Duration::days(7);
+
+/// How a worker runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerOptions {
+    /// How long a claimed job is leased; renewed every third of it while the job runs.
+    pub lease: Duration,
+    /// The longest idle wait before looking for due jobs again.
+    pub poll: Duration,
+    /// The time between re-tests of offline connections (and keep-alive rounds).
+    pub retest_interval: Duration,
+}
+
+impl WorkerOptions {
+    /// The options configured in `[jobs]`.
+    #[must_use]
+    pub fn from_config(config: &crate::Config) -> Self {
+        Self {
+            lease: config.jobs.lease.get(),
+            poll: Duration::from_secs(config.jobs.poll_secs),
+            retest_interval: config.connections.retest_interval.get(),
+        }
+    }
+}
+
+/// A job as listed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobView {
+    pub kind: String,
+    pub key: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub next_run_at: OffsetDateTime,
+    /// The holder running it now (an unexpired lease).
+    pub running_on: Option<String>,
+    pub attempts: u32,
+    pub last_outcome: Option<JobOutcome>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_finished_at: Option<OffsetDateTime>,
+}
+
+/// This process's name as a lease holder: host, process id and a random part.
+pub(crate) fn holder_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".to_owned());
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("{host}/{}/{}", std::process::id(), &random[..8])
+}
+
+/// What one run did.
+struct Ran {
+    detail: String,
+    next_in: Duration,
+}
+
+impl App {
+    /// Adds the recurring jobs unless the database has them, due at once.
+    pub async fn ensure_recurring_jobs(&self) -> AppResult<()> {
+        let now = self.now();
+        for kind in JOB_KINDS {
+            self.store()
+                .ensure_job(
+                    &NewJob {
+                        kind: (*kind).to_owned(),
+                        key: (*kind).to_owned(),
+                        payload: serde_json::json!({}),
+                        next_run_at: now,
+                    },
+                    now,
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The jobs, soonest due first.
+    pub async fn list_jobs(&self) -> AppResult<Vec<JobView>> {
+        let now = self.now();
+        Ok(self
+            .store()
+            .list_jobs()
+            .await?
+            .into_iter()
+            .map(|j: JobRecord| JobView {
+                running_on: j
+                    .lease_holder
+                    .filter(|_| j.lease_until.is_some_and(|until| until > now)),
+                kind: j.kind,
+                key: j.key,
+                next_run_at: j.next_run_at,
+                attempts: j.attempts,
+                last_outcome: j.last_outcome,
+                last_finished_at: j.last_finished_at,
+            })
+            .collect())
+    }
+
+    /// The latest runs of every job, newest first.
+    pub async fn list_job_runs(&self, limit: u32) -> AppResult<Vec<JobRun>> {
+        Ok(self.store().list_job_runs(None, limit).await?)
+    }
+
+    /// Makes a recurring job due now ("run now"); `false` for an unknown key.
+    pub async fn run_job_now(&self, key: &str) -> AppResult<bool> {
+        Ok(self.store().reschedule_job(key, self.now()).await?)
+    }
+
+    /// Claims one due job and runs it to the end, renewing its lease meanwhile; `None` when
+    /// nothing is due. Waits within the job (retries) go through the application's sleeper.
+    pub async fn run_due_job(&self, options: &WorkerOptions) -> AppResult<Option<JobRun>> {
+        let now = self.now();
+        let lease_until = now + options.lease;
+        let Some(claimed) = self
+            .store()
+            .claim_job(JOB_KINDS, self.holder(), now, lease_until)
+            .await?
+        else {
+            return Ok(None);
+        };
+        tracing::debug!(job = %claimed.job.key, attempt = claimed.job.attempts, "job claimed");
+        let result = {
+            let run = std::pin::pin!(self.run_job(&claimed.job, options));
+            let renew = std::pin::pin!(self.keep_lease(&claimed, options));
+            tokio::select! {
+                result = run => Some(result),
+                () = renew => None,
+            }
+        };
+        let at = self.now();
+        let (outcome, detail, next_in) = match result {
+            // The lease was lost (this process was paused past it): another holder has the
+            // job; this run stops where it is.
+            None => {
+                tracing::warn!(job = %claimed.job.key, "job lease lost; stopping the run");
+                (JobOutcome::Abandoned, "the lease ran out".to_owned(), None)
+            }
+            Some(Ok(ran)) => (JobOutcome::Succeeded, ran.detail, Some(ran.next_in)),
+            Some(Err(e)) => {
+                tracing::warn!(job = %claimed.job.key, error = %e, "job failed");
+                (JobOutcome::Failed, e.to_string(), None)
+            }
+        };
+        metrics::counter!("jiralink_job_runs_total", "kind" => claimed.job.kind.clone(), "outcome" => outcome.as_str()).increment(1);
+        // After a failure: the job's interval, so a broken database or site is not hammered.
+        let next_in = next_in.unwrap_or(options.retest_interval);
+        self.store()
+            .finish_job(
+                &claimed,
+                self.holder(),
+                &JobFinish {
+                    outcome,
+                    detail: Some(detail.clone()),
+                    at,
+                    next_run_at: Some(at + next_in),
+                    forget_runs_before: at - RUN_HISTORY,
+                },
+            )
+            .await?;
+        Ok(Some(JobRun {
+            id: claimed.run,
+            job_id: claimed.job.id,
+            kind: claimed.job.kind,
+            holder: self.holder().to_owned(),
+            attempt: claimed.job.attempts,
+            started_at: now,
+            finished_at: Some(at),
+            outcome,
+            detail: Some(detail),
+        }))
+    }
+
+    /// Runs due jobs until `shutdown` completes; between them waits until the next is due
+    /// (at most `options.poll`). `report` sees each run.
+    pub async fn run_worker(
+        &self,
+        options: &WorkerOptions,
+        sleeper: &dyn Sleeper,
+        shutdown: impl Future<Output = ()>,
+        report: &mut (dyn FnMut(&JobRun) + Send),
+    ) {
+        let mut shutdown = std::pin::pin!(shutdown);
+        if let Err(e) = self.ensure_recurring_jobs().await {
+            tracing::warn!(error = %e, "the recurring jobs could not be added");
+        }
+        loop {
+            let wait = match self.run_due_job(options).await {
+                Ok(Some(run)) => {
+                    report(&run);
+                    Duration::ZERO
+                }
+                Ok(None) => self.idle_wait(options).await,
+                // A busy or briefly unreachable database is no reason to stop.
+                Err(e) => {
+                    tracing::warn!(error = %e, "looking for due jobs failed");
+                    options.poll
+                }
+            };
+            tokio::select! {
+                biased;
+                () = &mut shutdown => return,
+                () = sleeper.sleep(wait) => {}
+            }
+        }
+    }
+
+    /// Until the next job is due, at most `options.poll`.
+    async fn idle_wait(&self, options: &WorkerOptions) -> Duration {
+        match self.store().next_job_due(JOB_KINDS).await {
+            Ok(Some(due)) => std::time::Duration::try_from(due - self.now())
+                .unwrap_or(Duration::ZERO)
+                .min(options.poll),
+            Ok(None) => options.poll,
+            Err(e) => {
+                tracing::warn!(error = %e, "the next due job could not be read");
+                options.poll
+            }
+        }
+    }
+
+    /// Renews the lease every third of it; completes only when the lease is lost. The
+    /// renewals follow the process's own timer: a lease says this process is alive and
+    /// working, whatever time its clock shows (its expiry is still read on that clock).
+    async fn keep_lease(&self, claimed: &ClaimedJob, options: &WorkerOptions) {
+        loop {
+            tokio::time::sleep(options.lease / 3).await;
+            let until = self.now() + options.lease;
+            match self
+                .store()
+                .renew_job_lease(claimed.job.id, self.holder(), until)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e) => {
+                    tracing::warn!(job = %claimed.job.key, error = %e, "the job lease could not be renewed")
+                }
+            }
+        }
+    }
+
+    async fn run_job(&self, job: &JobRecord, options: &WorkerOptions) -> AppResult<Ran> {
+        let interval = options.retest_interval;
+        match job.kind.as_str() {
+            RETEST_JOB => {
+                let outcomes = self.retest_offline_connections().await?;
+                let back = outcomes.iter().filter(|o| o.passed()).count();
+                Ok(Ran {
+                    detail: format!(
+                        "{} offline connection(s) tested again, {back} back online",
+                        outcomes.len()
+                    ),
+                    next_in: interval,
+                })
+            }
+            TOKEN_KEEP_ALIVE_JOB => {
+                let refreshed = self.keep_grants_alive().await?;
+                let next_in = if self.refresh_pending().await? {
+                    interval.min(PENDING_REFRESH_RECHECK)
+                } else {
+                    interval
+                };
+                Ok(Ran {
+                    detail: format!("{refreshed} OAuth 2.0 connection(s) refreshed"),
+                    next_in,
+                })
+            }
+            other => Err(crate::AppError::InvalidInput(format!(
+                "this version of jiralink does not run jobs of kind {other:?}"
+            ))),
+        }
+    }
+}
