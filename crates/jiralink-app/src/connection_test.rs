@@ -270,6 +270,7 @@ impl App {
                 status: None,
                 retry_after: None,
                 missing_scope: None,
+                request: None,
             });
         };
         let target = ProbeTarget {
@@ -414,6 +415,7 @@ impl App {
                     status: None,
                     retry_after: None,
                     missing_scope: None,
+                    request: None,
                 };
                 return Ok(TestOutcome::from_failure(failure, &name, now));
             }
@@ -471,6 +473,7 @@ impl App {
                         status: None,
                         retry_after: None,
                         missing_scope: None,
+                        request: None,
                     },
                     name,
                     now,
@@ -815,6 +818,7 @@ mod tests {
                 status: Some(401),
                 retry_after: Some(Duration::from_millis(1500)),
                 missing_scope: None,
+                request: None,
             },
             "Jira",
             datetime!(2026-01-01 00:00 UTC),

@@ -4,8 +4,12 @@
 //! |---|---|
 //! | Cloud Platform, Basic, classic token | `GET {site}/rest/api/3/myself`, then `GET {site}/_edge/tenant_info` (no credentials) for the cloud id |
 //! | Cloud Platform, Basic, scoped token | `GET {site}/_edge/tenant_info` when the cloud id is unknown, then `GET {gateway}/ex/jira/{cloudId}/rest/api/3/myself` |
-//! | Cloud Platform, OAuth 2.0 | `GET {gateway}/oauth/token/accessible-resources` (site, cloud id, granted scopes), then `…/ex/jira/{cloudId}/rest/api/3/myself` |
-//! | Customer Service Management | accessible resources for OAuth 2.0, then `GET {gateway}/jsm/csm/cloudid/{cloudId}/api/v1/customer/details?limit=1` |
+//! | Cloud Platform, OAuth 2.0 | `GET {gateway}/oauth/token/accessible-resources` (site, cloud id, granted scopes), then the [`ProbeRequest`] the scopes allow below `…/ex/jira/{cloudId}` |
+//! | Customer Service Management | accessible resources for OAuth 2.0, then the [`ProbeRequest`] the scopes allow below `{gateway}/jsm/csm/cloudid/{cloudId}` (or `…/ex/jira/{cloudId}`) |
+//!
+//! The authenticated read is chosen by [`choose_probe`] from the scopes the connection holds,
+//! so it never needs a scope the connection was not given: a test tells whether the
+//! credentials work, not whether they carry a scope the user never asked for.
 //!
 //! By default nothing is retried: a test reports a rate limit with its wait instead of waiting.
 //! Failure messages and fixes never contain a credential (they are built from classified errors
@@ -29,12 +33,184 @@ use crate::{
     error::{AtlassianError, TransportKind},
     limit::Limiter,
     observe::{NoObserver, Observer},
+    operation::{
+        CSM_CUSTOMER_DETAILS, CSM_ENTITLEMENTS, CSM_ORGANIZATION_DETAILS, CSM_PRODUCTS, MYSELF,
+        Operation, SERVER_INFO,
+    },
     platform::{AccessibleResource, Myself},
     retry::{RetryPolicy, Sleeper, TokioSleeper},
 };
 
 /// Scopes that accessible-resources never lists, so they never count as missing.
 const UNLISTED_SCOPES: &[&str] = &["offline_access", "read:me", "read:account"];
+
+const READ_JIRA_USER: &str = "read:jira-user";
+const CSM_READ_CUSTOMER_FIELDS: &str = "read:customer.detail-field:jira-service-management";
+const CSM_READ_ORGANIZATION_FIELDS: &str = "read:organization.detail-field:jira-service-management";
+const CSM_READ_PRODUCT: &str = "read:product:jira-service-management";
+const CSM_READ_ENTITLEMENT: &str = "read:entitlement:jira-service-management";
+
+/// The authenticated read a test sends.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ProbeRequest {
+    /// `GET /rest/api/3/myself`: who the connection acts as. OAuth 2.0 needs `read:jira-user`.
+    Myself,
+    /// `GET /rest/api/3/serverInfo`: the site's version. Needs no scope.
+    ServerInfo,
+    /// `GET /api/v1/customer/details` (Customer Service Management), one item:
+    /// `read:customer.detail-field:jira-service-management`.
+    CsmCustomerDetailFields,
+    /// `GET /api/v1/organization/details`, one item:
+    /// `read:organization.detail-field:jira-service-management`.
+    CsmOrganizationDetailFields,
+    /// `GET /api/v1/product`, one item: `read:product:jira-service-management`.
+    CsmProducts,
+    /// `GET /api/v1/entitlements`, one item: `read:entitlement:jira-service-management`.
+    CsmEntitlements,
+}
+
+impl ProbeRequest {
+    /// Every request a test may send.
+    pub const ALL: [Self; 6] = [
+        Self::Myself,
+        Self::ServerInfo,
+        Self::CsmCustomerDetailFields,
+        Self::CsmOrganizationDetailFields,
+        Self::CsmProducts,
+        Self::CsmEntitlements,
+    ];
+
+    /// Method and path as people read them, e.g. `GET /rest/api/3/serverInfo`.
+    #[must_use]
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::Myself => "GET /rest/api/3/myself",
+            Self::ServerInfo => "GET /rest/api/3/serverInfo",
+            Self::CsmCustomerDetailFields => "GET /api/v1/customer/details",
+            Self::CsmOrganizationDetailFields => "GET /api/v1/organization/details",
+            Self::CsmProducts => "GET /api/v1/product",
+            Self::CsmEntitlements => "GET /api/v1/entitlements",
+        }
+    }
+
+    /// The OAuth 2.0 scope the request needs; `None` when it needs none.
+    #[must_use]
+    pub const fn scope(self) -> Option<&'static str> {
+        match self {
+            Self::Myself => Some(READ_JIRA_USER),
+            Self::ServerInfo => None,
+            Self::CsmCustomerDetailFields => Some(CSM_READ_CUSTOMER_FIELDS),
+            Self::CsmOrganizationDetailFields => Some(CSM_READ_ORGANIZATION_FIELDS),
+            Self::CsmProducts => Some(CSM_READ_PRODUCT),
+            Self::CsmEntitlements => Some(CSM_READ_ENTITLEMENT),
+        }
+    }
+
+    /// The operation sent.
+    #[must_use]
+    pub const fn operation(self) -> &'static Operation {
+        match self {
+            Self::Myself => &MYSELF,
+            Self::ServerInfo => &SERVER_INFO,
+            Self::CsmCustomerDetailFields => &CSM_CUSTOMER_DETAILS,
+            Self::CsmOrganizationDetailFields => &CSM_ORGANIZATION_DETAILS,
+            Self::CsmProducts => &CSM_PRODUCTS,
+            Self::CsmEntitlements => &CSM_ENTITLEMENTS,
+        }
+    }
+
+    /// Sends the request; the account when it names one.
+    async fn send(
+        self,
+        client: &JiraClient,
+        ctx: &Context<'_>,
+    ) -> Result<Option<ProbeAccount>, ProbeFailure> {
+        let classified = |e: AtlassianError| classify(&e, ctx);
+        match self {
+            Self::Myself => {
+                let me = client.myself().await.map_err(classified)?;
+                check_host(&me, client)?;
+                return Ok(Some(ProbeAccount {
+                    display_name: me.display_name,
+                    email: me.email_address,
+                    account_id: me.account_id,
+                    time_zone: me.time_zone,
+                }));
+            }
+            Self::ServerInfo => {
+                let info = client.server_info().await.map_err(classified)?;
+                if info.base_url.is_none() {
+                    return Err(not_like_jira(ctx, "the server information has no baseUrl"));
+                }
+            }
+            Self::CsmCustomerDetailFields => {
+                client
+                    .csm_customer_details_page()
+                    .await
+                    .map_err(classified)?;
+            }
+            Self::CsmOrganizationDetailFields => {
+                client
+                    .csm_organization_details_page()
+                    .await
+                    .map_err(classified)?;
+            }
+            Self::CsmProducts => {
+                client.csm_products_page().await.map_err(classified)?;
+            }
+            Self::CsmEntitlements => {
+                client.csm_entitlements_page().await.map_err(classified)?;
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl fmt::Display for ProbeRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// The request a test sends, from the API type and the OAuth 2.0 scopes the connection holds
+/// (`None` when its credentials are not limited by OAuth 2.0 scopes: Basic auth).
+///
+/// - Cloud Platform: `GET /rest/api/3/myself` with `read:jira-user` or without OAuth 2.0
+///   scopes, since it shows who the connection acts as; otherwise `GET /rest/api/3/serverInfo`,
+///   which needs no scope.
+/// - Customer Service Management: a one-item page of the first of customer detail fields,
+///   organization detail fields, products and entitlements that the scopes may read (customer
+///   detail fields without OAuth 2.0 scopes); otherwise `GET /rest/api/3/serverInfo` of the
+///   same site. Customers and organizations themselves have no list to page through.
+///
+/// Whatever the scopes, the request chosen never needs one that is not among them.
+#[must_use]
+pub fn choose_probe(api_type: ApiType, scopes: Option<&[&str]>) -> ProbeRequest {
+    let Some(scopes) = scopes else {
+        return match api_type {
+            ApiType::CloudPlatform => ProbeRequest::Myself,
+            ApiType::CustomerServiceManagement => ProbeRequest::CsmCustomerDetailFields,
+        };
+    };
+    let preferred: &[ProbeRequest] = match api_type {
+        ApiType::CloudPlatform => &[ProbeRequest::Myself],
+        ApiType::CustomerServiceManagement => &[
+            ProbeRequest::CsmCustomerDetailFields,
+            ProbeRequest::CsmOrganizationDetailFields,
+            ProbeRequest::CsmProducts,
+            ProbeRequest::CsmEntitlements,
+        ],
+    };
+    preferred
+        .iter()
+        .copied()
+        .find(|request| {
+            request
+                .scope()
+                .is_some_and(|needed| scopes.contains(&needed))
+        })
+        .unwrap_or(ProbeRequest::ServerInfo)
+}
 
 /// What to test.
 #[derive(Clone, Copy, Debug)]
@@ -106,6 +282,8 @@ pub struct ProbeReport {
     pub requested_scopes: Vec<String>,
     /// Requested but not granted.
     pub missing_scopes: Vec<String>,
+    /// The authenticated read that was sent.
+    pub request: ProbeRequest,
     /// How long the authenticated read took.
     pub latency: Duration,
 }
@@ -156,6 +334,8 @@ pub struct ProbeFailure {
     pub retry_after: Option<Duration>,
     /// The missing scope, when named.
     pub missing_scope: Option<String>,
+    /// The authenticated read that failed; `None` when the test failed before sending it.
+    pub request: Option<ProbeRequest>,
 }
 
 impl fmt::Display for ProbeFailure {
@@ -239,7 +419,10 @@ pub async fn probe(
         cloud_id = client.tenant_info().await.ok().map(|t| t.cloud_id);
     }
 
-    let base = ApiBase::resolve(
+    let held = held_scopes(target, &requested_scopes, &granted_scopes);
+    let request = choose_probe(settings.api_type, held.as_deref());
+
+    let mut base = ApiBase::resolve(
         target.endpoints,
         settings.api_type,
         target.route,
@@ -247,28 +430,27 @@ pub async fn probe(
         cloud_id.as_deref(),
     )
     .map_err(|e| classify(&e, &ctx))?;
+    if request == ProbeRequest::ServerInfo
+        && base.platform.is_none()
+        && let Some(id) = &base.cloud_id
+    {
+        // A Customer Service Management site is a Jira site: its platform API answers through
+        // the gateway too, for the requests that need no scope.
+        base.platform = Some(crate::base::join(
+            &target.endpoints.platform_gateway_base(id),
+            &["rest", "api", "3"],
+        ));
+    }
     let client = client.with_base(base);
 
     let started = Instant::now();
-    let account = match settings.api_type {
-        ApiType::CloudPlatform => {
-            let me = client.myself().await.map_err(|e| classify(&e, &ctx))?;
-            check_host(&me, &client)?;
-            Some(ProbeAccount {
-                display_name: me.display_name,
-                email: me.email_address,
-                account_id: me.account_id,
-                time_zone: me.time_zone,
-            })
-        }
-        ApiType::CustomerServiceManagement => {
-            client
-                .csm_customer_details_page()
-                .await
-                .map_err(|e| classify(&e, &ctx))?;
-            None
-        }
-    };
+    let account = request
+        .send(&client, &ctx)
+        .await
+        .map_err(|f| ProbeFailure {
+            request: Some(request),
+            ..f
+        })?;
     let latency = started.elapsed();
 
     if cloud_id.is_none() && site.is_some() {
@@ -293,8 +475,29 @@ pub async fn probe(
         granted_scopes,
         requested_scopes,
         missing_scopes,
+        request,
         latency,
     })
+}
+
+/// The OAuth 2.0 scopes an OAuth 2.0 connection's token holds for the site: those it asked
+/// for that accessible-resources lists as granted, and those it never lists. `None` for Basic
+/// credentials, which OAuth 2.0 scopes do not limit.
+fn held_scopes<'r>(
+    target: &ProbeTarget<'_>,
+    requested: &'r [String],
+    granted: &[String],
+) -> Option<Vec<&'r str>> {
+    if target.route != AuthRoute::OAuth2 {
+        return None;
+    }
+    Some(
+        requested
+            .iter()
+            .filter(|s| UNLISTED_SCOPES.contains(&s.as_str()) || granted.contains(s))
+            .map(String::as_str)
+            .collect(),
+    )
 }
 
 /// The resource of the connection's site: by cloud id, else by site URL, else the only one
@@ -362,6 +565,21 @@ fn check_host(me: &Myself, client: &JiraClient) -> Result<(), ProbeFailure> {
     Ok(())
 }
 
+/// An answer that is not shaped the way Jira answers.
+fn not_like_jira(ctx: &Context<'_>, what: &str) -> ProbeFailure {
+    let where_ = if ctx.via_gateway {
+        host_of(Some(&ctx.target.endpoints.api_gateway))
+    } else {
+        host_of(ctx.site.as_ref())
+    };
+    failure(
+        ProbeFailureKind::Misconfigured,
+        format!("{where_} answered, but not the way Jira does ({what})"),
+        "check that the URLs point at Jira Cloud (or the jiralink simulator)".to_owned(),
+        None,
+    )
+}
+
 fn failure(
     kind: ProbeFailureKind,
     message: String,
@@ -375,6 +593,7 @@ fn failure(
         status,
         retry_after: None,
         missing_scope: None,
+        request: None,
     }
 }
 
@@ -726,5 +945,150 @@ mod tests {
     fn failures_display_message_and_fix() {
         let f = failure(ProbeFailureKind::Network, "m".into(), "f".into(), None);
         assert_eq!(f.to_string(), "m; f");
+    }
+
+    const CLOUD: ApiType = ApiType::CloudPlatform;
+    const CSM: ApiType = ApiType::CustomerServiceManagement;
+
+    fn chosen(api: ApiType, scopes: &[&str]) -> ProbeRequest {
+        choose_probe(api, Some(scopes))
+    }
+
+    #[test]
+    fn basic_credentials_keep_myself() {
+        assert_eq!(choose_probe(CLOUD, None), ProbeRequest::Myself);
+        assert_eq!(
+            choose_probe(CSM, None),
+            ProbeRequest::CsmCustomerDetailFields
+        );
+    }
+
+    #[test]
+    fn cloud_platform_asks_who_only_with_read_jira_user() {
+        use ProbeRequest::{Myself, ServerInfo};
+        // The README's quickstart scopes.
+        assert_eq!(
+            chosen(CLOUD, &["read:jira-work", "write:jira-work"]),
+            ServerInfo
+        );
+        assert_eq!(
+            chosen(
+                CLOUD,
+                &["read:jira-work", "read:jira-user", "offline_access"]
+            ),
+            Myself
+        );
+        assert_eq!(chosen(CLOUD, &["read:jira-user"]), Myself);
+        assert_eq!(chosen(CLOUD, &["read:me", "offline_access"]), ServerInfo);
+        assert_eq!(chosen(CLOUD, &[]), ServerInfo);
+    }
+
+    #[test]
+    fn csm_reads_the_first_list_its_scopes_allow() {
+        use ProbeRequest::{
+            CsmCustomerDetailFields, CsmEntitlements, CsmOrganizationDetailFields, CsmProducts,
+            ServerInfo,
+        };
+        let s = |name: &str| format!("{name}:jira-service-management");
+        let (customer, organization) = (s("read:customer"), s("read:organization"));
+        let (customer_fields, organization_fields) = (
+            s("read:customer.detail-field"),
+            s("read:organization.detail-field"),
+        );
+        let (product, entitlement) = (s("read:product"), s("read:entitlement"));
+        // Customers and organizations have no list: the site's server information it is.
+        assert_eq!(chosen(CSM, &[&customer, &organization]), ServerInfo);
+        assert_eq!(chosen(CSM, &[&s("write:customer"), "read:me"]), ServerInfo);
+        assert_eq!(
+            chosen(CSM, &[&customer, &customer_fields]),
+            CsmCustomerDetailFields
+        );
+        assert_eq!(
+            chosen(CSM, &[&organization, &organization_fields]),
+            CsmOrganizationDetailFields
+        );
+        assert_eq!(
+            chosen(CSM, &[&organization_fields, &customer_fields]),
+            CsmCustomerDetailFields
+        );
+        assert_eq!(chosen(CSM, &[&entitlement, &product]), CsmProducts);
+        assert_eq!(chosen(CSM, &[&entitlement]), CsmEntitlements);
+        // Cloud Platform scopes mean nothing to a Customer Service Management connection.
+        assert_eq!(chosen(CSM, &["read:jira-user"]), ServerInfo);
+        assert_eq!(chosen(CLOUD, &[&customer_fields]), ServerInfo);
+    }
+
+    /// The chosen request needs no scope, or one of those held.
+    fn assert_allowed(api: ApiType, scopes: &[&str]) {
+        let request = chosen(api, scopes);
+        if let Some(needed) = request.scope() {
+            assert!(
+                scopes.contains(&needed),
+                "{api:?} {scopes:?} chose {request}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_request_chosen_never_needs_a_scope_not_held() {
+        let names = |api: ApiType| -> Vec<&'static str> {
+            jiralink_domain::scope::catalogue(api)
+                .iter()
+                .map(|info| info.name)
+                .collect()
+        };
+        let cloud = names(CLOUD);
+        assert_eq!(cloud.len(), 13);
+        // Every subset of the Cloud Platform catalogue.
+        for mask in 0u32..(1 << cloud.len()) {
+            let subset: Vec<&str> = cloud
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| mask & (1 << i) != 0)
+                .map(|(_, name)| *name)
+                .collect();
+            assert_allowed(CLOUD, &subset);
+        }
+        // Every scope and pair of scopes of the Customer Service Management catalogue, and all
+        // of it.
+        let csm = names(CSM);
+        for (i, a) in csm.iter().enumerate() {
+            assert_allowed(CSM, &[a]);
+            for b in &csm[i + 1..] {
+                assert_allowed(CSM, &[a, b]);
+            }
+        }
+        assert_allowed(CSM, &csm);
+        assert_eq!(chosen(CLOUD, &cloud), ProbeRequest::Myself);
+        assert_eq!(chosen(CSM, &csm), ProbeRequest::CsmCustomerDetailFields);
+    }
+
+    #[test]
+    fn requests_name_their_operation_and_a_catalogue_scope() {
+        for request in ProbeRequest::ALL {
+            let op = request.operation();
+            let prefix = match op.api {
+                crate::Api::Platform => "/rest/api/3",
+                crate::Api::Csm => "/api/v1",
+                other => panic!("{request}: unexpected API {other:?}"),
+            };
+            assert_eq!(
+                request.label(),
+                format!("{} {prefix}{}", op.method, op.path),
+                "{request:?}"
+            );
+            assert_eq!(request.to_string(), request.label());
+            if let Some(scope) = request.scope() {
+                let api = if op.api == crate::Api::Csm {
+                    CSM
+                } else {
+                    CLOUD
+                };
+                assert!(
+                    jiralink_domain::scope::lookup(api, scope).is_some(),
+                    "{scope} is not in the catalogue"
+                );
+            }
+        }
     }
 }
