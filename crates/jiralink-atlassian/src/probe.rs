@@ -21,8 +21,9 @@ use std::{
     time::{Duration, Instant},
 };
 
+pub use jiralink_domain::probe::{ProbeRequest, choose_probe};
 use jiralink_domain::{
-    ApiType, AtlassianEndpoints, Clock, ConnectionAuth, ConnectionSettings, SystemClock,
+    ApiType, AtlassianEndpoints, Clock, ConnectionAuth, ConnectionSettings, ProbeApi, SystemClock,
 };
 use url::Url;
 
@@ -44,172 +45,63 @@ use crate::{
 /// Scopes that accessible-resources never lists, so they never count as missing.
 const UNLISTED_SCOPES: &[&str] = &["offline_access", "read:me", "read:account"];
 
-const READ_JIRA_USER: &str = "read:jira-user";
-const CSM_READ_CUSTOMER_FIELDS: &str = "read:customer.detail-field:jira-service-management";
-const CSM_READ_ORGANIZATION_FIELDS: &str = "read:organization.detail-field:jira-service-management";
-const CSM_READ_PRODUCT: &str = "read:product:jira-service-management";
-const CSM_READ_ENTITLEMENT: &str = "read:entitlement:jira-service-management";
-
-/// The authenticated read a test sends.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-pub enum ProbeRequest {
-    /// `GET /rest/api/3/myself`: who the connection acts as. OAuth 2.0 needs `read:jira-user`.
-    Myself,
-    /// `GET /rest/api/3/serverInfo`: the site's version. Needs no scope.
-    ServerInfo,
-    /// `GET /api/v1/customer/details` (Customer Service Management), one item:
-    /// `read:customer.detail-field:jira-service-management`.
-    CsmCustomerDetailFields,
-    /// `GET /api/v1/organization/details`, one item:
-    /// `read:organization.detail-field:jira-service-management`.
-    CsmOrganizationDetailFields,
-    /// `GET /api/v1/product`, one item: `read:product:jira-service-management`.
-    CsmProducts,
-    /// `GET /api/v1/entitlements`, one item: `read:entitlement:jira-service-management`.
-    CsmEntitlements,
-}
-
-impl ProbeRequest {
-    /// Every request a test may send.
-    pub const ALL: [Self; 6] = [
-        Self::Myself,
-        Self::ServerInfo,
-        Self::CsmCustomerDetailFields,
-        Self::CsmOrganizationDetailFields,
-        Self::CsmProducts,
-        Self::CsmEntitlements,
-    ];
-
-    /// Method and path as people read them, e.g. `GET /rest/api/3/serverInfo`.
-    #[must_use]
-    pub const fn label(self) -> &'static str {
-        match self {
-            Self::Myself => "GET /rest/api/3/myself",
-            Self::ServerInfo => "GET /rest/api/3/serverInfo",
-            Self::CsmCustomerDetailFields => "GET /api/v1/customer/details",
-            Self::CsmOrganizationDetailFields => "GET /api/v1/organization/details",
-            Self::CsmProducts => "GET /api/v1/product",
-            Self::CsmEntitlements => "GET /api/v1/entitlements",
-        }
-    }
-
-    /// The OAuth 2.0 scope the request needs; `None` when it needs none.
-    #[must_use]
-    pub const fn scope(self) -> Option<&'static str> {
-        match self {
-            Self::Myself => Some(READ_JIRA_USER),
-            Self::ServerInfo => None,
-            Self::CsmCustomerDetailFields => Some(CSM_READ_CUSTOMER_FIELDS),
-            Self::CsmOrganizationDetailFields => Some(CSM_READ_ORGANIZATION_FIELDS),
-            Self::CsmProducts => Some(CSM_READ_PRODUCT),
-            Self::CsmEntitlements => Some(CSM_READ_ENTITLEMENT),
-        }
-    }
-
-    /// The operation sent.
-    #[must_use]
-    pub const fn operation(self) -> &'static Operation {
-        match self {
-            Self::Myself => &MYSELF,
-            Self::ServerInfo => &SERVER_INFO,
-            Self::CsmCustomerDetailFields => &CSM_CUSTOMER_DETAILS,
-            Self::CsmOrganizationDetailFields => &CSM_ORGANIZATION_DETAILS,
-            Self::CsmProducts => &CSM_PRODUCTS,
-            Self::CsmEntitlements => &CSM_ENTITLEMENTS,
-        }
-    }
-
-    /// Sends the request; the account when it names one.
-    async fn send(
-        self,
-        client: &JiraClient,
-        ctx: &Context<'_>,
-    ) -> Result<Option<ProbeAccount>, ProbeFailure> {
-        let classified = |e: AtlassianError| classify(&e, ctx);
-        match self {
-            Self::Myself => {
-                let me = client.myself().await.map_err(classified)?;
-                check_host(&me, client)?;
-                return Ok(Some(ProbeAccount {
-                    display_name: me.display_name,
-                    email: me.email_address,
-                    account_id: me.account_id,
-                    time_zone: me.time_zone,
-                }));
-            }
-            Self::ServerInfo => {
-                let info = client.server_info().await.map_err(classified)?;
-                if info.base_url.is_none() {
-                    return Err(not_like_jira(ctx, "the server information has no baseUrl"));
-                }
-            }
-            Self::CsmCustomerDetailFields => {
-                client
-                    .csm_customer_details_page()
-                    .await
-                    .map_err(classified)?;
-            }
-            Self::CsmOrganizationDetailFields => {
-                client
-                    .csm_organization_details_page()
-                    .await
-                    .map_err(classified)?;
-            }
-            Self::CsmProducts => {
-                client.csm_products_page().await.map_err(classified)?;
-            }
-            Self::CsmEntitlements => {
-                client.csm_entitlements_page().await.map_err(classified)?;
-            }
-        }
-        Ok(None)
-    }
-}
-
-impl fmt::Display for ProbeRequest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.label())
-    }
-}
-
-/// The request a test sends, from the API type and the OAuth 2.0 scopes the connection holds
-/// (`None` when its credentials are not limited by OAuth 2.0 scopes: Basic auth).
-///
-/// - Cloud Platform: `GET /rest/api/3/myself` with `read:jira-user` or without OAuth 2.0
-///   scopes, since it shows who the connection acts as; otherwise `GET /rest/api/3/serverInfo`,
-///   which needs no scope.
-/// - Customer Service Management: a one-item page of the first of customer detail fields,
-///   organization detail fields, products and entitlements that the scopes may read (customer
-///   detail fields without OAuth 2.0 scopes); otherwise `GET /rest/api/3/serverInfo` of the
-///   same site. Customers and organizations themselves have no list to page through.
-///
-/// Whatever the scopes, the request chosen never needs one that is not among them.
+/// The operation `request` sends.
 #[must_use]
-pub fn choose_probe(api_type: ApiType, scopes: Option<&[&str]>) -> ProbeRequest {
-    let Some(scopes) = scopes else {
-        return match api_type {
-            ApiType::CloudPlatform => ProbeRequest::Myself,
-            ApiType::CustomerServiceManagement => ProbeRequest::CsmCustomerDetailFields,
-        };
-    };
-    let preferred: &[ProbeRequest] = match api_type {
-        ApiType::CloudPlatform => &[ProbeRequest::Myself],
-        ApiType::CustomerServiceManagement => &[
-            ProbeRequest::CsmCustomerDetailFields,
-            ProbeRequest::CsmOrganizationDetailFields,
-            ProbeRequest::CsmProducts,
-            ProbeRequest::CsmEntitlements,
-        ],
-    };
-    preferred
-        .iter()
-        .copied()
-        .find(|request| {
-            request
-                .scope()
-                .is_some_and(|needed| scopes.contains(&needed))
-        })
-        .unwrap_or(ProbeRequest::ServerInfo)
+pub const fn operation_of(request: ProbeRequest) -> &'static Operation {
+    match request {
+        ProbeRequest::Myself => &MYSELF,
+        ProbeRequest::ServerInfo => &SERVER_INFO,
+        ProbeRequest::CsmCustomerDetailFields => &CSM_CUSTOMER_DETAILS,
+        ProbeRequest::CsmOrganizationDetailFields => &CSM_ORGANIZATION_DETAILS,
+        ProbeRequest::CsmProducts => &CSM_PRODUCTS,
+        ProbeRequest::CsmEntitlements => &CSM_ENTITLEMENTS,
+    }
+}
+
+/// Sends `request`; the account when it names one.
+async fn send(
+    request: ProbeRequest,
+    client: &JiraClient,
+    ctx: &Context<'_>,
+) -> Result<Option<ProbeAccount>, ProbeFailure> {
+    let classified = |e: AtlassianError| classify(&e, ctx);
+    match request {
+        ProbeRequest::Myself => {
+            let me = client.myself().await.map_err(classified)?;
+            check_host(&me, client)?;
+            return Ok(Some(ProbeAccount {
+                display_name: me.display_name,
+                email: me.email_address,
+                account_id: me.account_id,
+                time_zone: me.time_zone,
+            }));
+        }
+        ProbeRequest::ServerInfo => {
+            let info = client.server_info().await.map_err(classified)?;
+            if info.base_url.is_none() {
+                return Err(not_like_jira(ctx, "the server information has no baseUrl"));
+            }
+        }
+        ProbeRequest::CsmCustomerDetailFields => {
+            client
+                .csm_customer_details_page()
+                .await
+                .map_err(classified)?;
+        }
+        ProbeRequest::CsmOrganizationDetailFields => {
+            client
+                .csm_organization_details_page()
+                .await
+                .map_err(classified)?;
+        }
+        ProbeRequest::CsmProducts => {
+            client.csm_products_page().await.map_err(classified)?;
+        }
+        ProbeRequest::CsmEntitlements => {
+            client.csm_entitlements_page().await.map_err(classified)?;
+        }
+    }
+    Ok(None)
 }
 
 /// What to test.
@@ -430,7 +322,7 @@ pub async fn probe(
         cloud_id.as_deref(),
     )
     .map_err(|e| classify(&e, &ctx))?;
-    if request == ProbeRequest::ServerInfo
+    if request.api() == ProbeApi::Platform
         && base.platform.is_none()
         && let Some(id) = &base.cloud_id
     {
@@ -444,8 +336,7 @@ pub async fn probe(
     let client = client.with_base(base);
 
     let started = Instant::now();
-    let account = request
-        .send(&client, &ctx)
+    let account = send(request, &client, &ctx)
         .await
         .map_err(|f| ProbeFailure {
             request: Some(request),
@@ -947,148 +838,20 @@ mod tests {
         assert_eq!(f.to_string(), "m; f");
     }
 
-    const CLOUD: ApiType = ApiType::CloudPlatform;
-    const CSM: ApiType = ApiType::CustomerServiceManagement;
-
-    fn chosen(api: ApiType, scopes: &[&str]) -> ProbeRequest {
-        choose_probe(api, Some(scopes))
-    }
-
     #[test]
-    fn basic_credentials_keep_myself() {
-        assert_eq!(choose_probe(CLOUD, None), ProbeRequest::Myself);
-        assert_eq!(
-            choose_probe(CSM, None),
-            ProbeRequest::CsmCustomerDetailFields
-        );
-    }
-
-    #[test]
-    fn cloud_platform_asks_who_only_with_read_jira_user() {
-        use ProbeRequest::{Myself, ServerInfo};
-        // The README's quickstart scopes.
-        assert_eq!(
-            chosen(CLOUD, &["read:jira-work", "write:jira-work"]),
-            ServerInfo
-        );
-        assert_eq!(
-            chosen(
-                CLOUD,
-                &["read:jira-work", "read:jira-user", "offline_access"]
-            ),
-            Myself
-        );
-        assert_eq!(chosen(CLOUD, &["read:jira-user"]), Myself);
-        assert_eq!(chosen(CLOUD, &["read:me", "offline_access"]), ServerInfo);
-        assert_eq!(chosen(CLOUD, &[]), ServerInfo);
-    }
-
-    #[test]
-    fn csm_reads_the_first_list_its_scopes_allow() {
-        use ProbeRequest::{
-            CsmCustomerDetailFields, CsmEntitlements, CsmOrganizationDetailFields, CsmProducts,
-            ServerInfo,
-        };
-        let s = |name: &str| format!("{name}:jira-service-management");
-        let (customer, organization) = (s("read:customer"), s("read:organization"));
-        let (customer_fields, organization_fields) = (
-            s("read:customer.detail-field"),
-            s("read:organization.detail-field"),
-        );
-        let (product, entitlement) = (s("read:product"), s("read:entitlement"));
-        // Customers and organizations have no list: the site's server information it is.
-        assert_eq!(chosen(CSM, &[&customer, &organization]), ServerInfo);
-        assert_eq!(chosen(CSM, &[&s("write:customer"), "read:me"]), ServerInfo);
-        assert_eq!(
-            chosen(CSM, &[&customer, &customer_fields]),
-            CsmCustomerDetailFields
-        );
-        assert_eq!(
-            chosen(CSM, &[&organization, &organization_fields]),
-            CsmOrganizationDetailFields
-        );
-        assert_eq!(
-            chosen(CSM, &[&organization_fields, &customer_fields]),
-            CsmCustomerDetailFields
-        );
-        assert_eq!(chosen(CSM, &[&entitlement, &product]), CsmProducts);
-        assert_eq!(chosen(CSM, &[&entitlement]), CsmEntitlements);
-        // Cloud Platform scopes mean nothing to a Customer Service Management connection.
-        assert_eq!(chosen(CSM, &["read:jira-user"]), ServerInfo);
-        assert_eq!(chosen(CLOUD, &[&customer_fields]), ServerInfo);
-    }
-
-    /// The chosen request needs no scope, or one of those held.
-    fn assert_allowed(api: ApiType, scopes: &[&str]) {
-        let request = chosen(api, scopes);
-        if let Some(needed) = request.scope() {
-            assert!(
-                scopes.contains(&needed),
-                "{api:?} {scopes:?} chose {request}"
-            );
-        }
-    }
-
-    #[test]
-    fn the_request_chosen_never_needs_a_scope_not_held() {
-        let names = |api: ApiType| -> Vec<&'static str> {
-            jiralink_domain::scope::catalogue(api)
-                .iter()
-                .map(|info| info.name)
-                .collect()
-        };
-        let cloud = names(CLOUD);
-        assert_eq!(cloud.len(), 13);
-        // Every subset of the Cloud Platform catalogue.
-        for mask in 0u32..(1 << cloud.len()) {
-            let subset: Vec<&str> = cloud
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| mask & (1 << i) != 0)
-                .map(|(_, name)| *name)
-                .collect();
-            assert_allowed(CLOUD, &subset);
-        }
-        // Every scope and pair of scopes of the Customer Service Management catalogue, and all
-        // of it.
-        let csm = names(CSM);
-        for (i, a) in csm.iter().enumerate() {
-            assert_allowed(CSM, &[a]);
-            for b in &csm[i + 1..] {
-                assert_allowed(CSM, &[a, b]);
-            }
-        }
-        assert_allowed(CSM, &csm);
-        assert_eq!(chosen(CLOUD, &cloud), ProbeRequest::Myself);
-        assert_eq!(chosen(CSM, &csm), ProbeRequest::CsmCustomerDetailFields);
-    }
-
-    #[test]
-    fn requests_name_their_operation_and_a_catalogue_scope() {
+    fn every_request_is_the_operation_it_names() {
         for request in ProbeRequest::ALL {
-            let op = request.operation();
-            let prefix = match op.api {
-                crate::Api::Platform => "/rest/api/3",
-                crate::Api::Csm => "/api/v1",
-                other => panic!("{request}: unexpected API {other:?}"),
+            let op = operation_of(request);
+            let prefix = match (op.api, request.api()) {
+                (crate::Api::Platform, jiralink_domain::ProbeApi::Platform) => "/rest/api/3",
+                (crate::Api::Csm, jiralink_domain::ProbeApi::Csm) => "/api/v1",
+                other => panic!("{request}: {other:?}"),
             };
             assert_eq!(
                 request.label(),
                 format!("{} {prefix}{}", op.method, op.path),
                 "{request:?}"
             );
-            assert_eq!(request.to_string(), request.label());
-            if let Some(scope) = request.scope() {
-                let api = if op.api == crate::Api::Csm {
-                    CSM
-                } else {
-                    CLOUD
-                };
-                assert!(
-                    jiralink_domain::scope::lookup(api, scope).is_some(),
-                    "{scope} is not in the catalogue"
-                );
-            }
         }
     }
 }

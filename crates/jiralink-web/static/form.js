@@ -290,7 +290,7 @@
     setText('http-auth-type', view.authType);
     const ping = byId('http-ping');
     const code = document.createElement('code');
-    code.textContent = view.ping.method + ' ' + view.ping.relativeUri;
+    code.textContent = view.ping.method + ' ' + (view.ping.baseUri || '') + view.ping.relativeUri;
     ping.replaceChildren(code, document.createTextNode(' succeeds on ' + view.ping.success));
 
     const auth = byId('http-auth');
