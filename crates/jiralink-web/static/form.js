@@ -202,6 +202,7 @@
     addDetail(list, 'Site', outcome.siteUrl);
     addDetail(list, 'Scopes', (outcome.grantedScopes || []).join(', '));
     addDetail(list, 'Missing scopes', (outcome.missingScopes || []).join(', '));
+    addDetail(list, 'Request', outcome.probe);
     if (typeof outcome.latencyMs === 'number') {
       addDetail(list, 'Latency', outcome.latencyMs + ' ms');
     }
