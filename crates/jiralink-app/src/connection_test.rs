@@ -68,7 +68,8 @@ pub struct TestAccount {
 pub struct TestFailure {
     /// A stable class: `unknown_site`, `wrong_credentials`, `expired_credentials`,
     /// `scoped_token_on_site`, `missing_scope`, `forbidden`, `not_authorized`,
-    /// `rate_limited`, `tls`, `network`, `misconfigured`, `server_error`, `unexpected`.
+    /// `rate_limited`, `tls`, `network`, `misconfigured`, `server_error`, `unexpected`; and
+    /// `needs_authorization` for an OAuth 2.0 connection that cannot be tested yet.
     pub kind: &'static str,
     pub message: String,
     pub fix: String,
