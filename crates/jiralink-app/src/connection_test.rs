@@ -2,25 +2,30 @@
 //! connections, which also keeps OAuth 2.0 grants alive (refreshing idle tokens and
 //! finishing refreshes whose answer was lost).
 //!
-//! A test is one cheap authenticated read (`jiralink_atlassian::probe`): `GET /rest/api/3/myself`
-//! for Cloud Platform, a one-item customer page for Customer Service Management. Its outcome
+//! A test is one cheap authenticated read (`jiralink_atlassian::probe`), chosen from the scopes
+//! the connection holds (`jiralink_atlassian::choose_probe`): `GET /rest/api/3/myself` for
+//! Basic connections and OAuth 2.0 ones granted `read:jira-user`, otherwise a read those
+//! scopes allow (`GET /rest/api/3/serverInfo` needs none). The report names it. Its outcome
 //! either passed, failed with a classified reason and a fix, or could not run because an
 //! OAuth 2.0 connection is not authorized yet.
 //!
 //! State rules for saved connections:
 //! - a passed test marks the connection online;
-//! - a failure of the credentials or of their permissions marks it offline, with the reason
-//!   and the time;
-//! - any other failure (network, TLS, DNS, rate limit, server error, a proxy in the way)
-//!   leaves the state as it was: it says nothing about the connection's own settings, and a
-//!   laptop going offline must not take every connection offline with it.
+//! - a failure of authentication (401: wrong, expired or revoked credentials, a scoped token
+//!   on the site; an OAuth 2.0 grant that was refused or does not cover the site) marks it
+//!   offline, with the reason and the time;
+//! - any other failure leaves the state as it was: a 403 (a scope or a permission: the test
+//!   reports it, but the credentials did authenticate, and the test never asks for a scope the
+//!   connection does not hold), network, TLS, DNS, a rate limit, a server error, a proxy in the
+//!   way. They say nothing about whether the credentials work, and a laptop going offline must
+//!   not take every connection offline with it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use jiralink_atlassian::{
     AtlassianError, AuthRoute, Credentials, Observer, ProbeFailure, ProbeFailureKind, ProbeOptions,
-    ProbeReport, ProbeTarget,
+    ProbeReport, ProbeRequest, ProbeTarget,
 };
 use jiralink_domain::{
     Connection, ConnectionAuth, ConnectionDraft, ConnectionId, ConnectionSettings, ConnectionState,
@@ -62,7 +67,8 @@ pub struct TestAccount {
 pub struct TestFailure {
     /// A stable class: `unknown_site`, `wrong_credentials`, `expired_credentials`,
     /// `scoped_token_on_site`, `missing_scope`, `forbidden`, `not_authorized`,
-    /// `rate_limited`, `tls`, `network`, `misconfigured`, `server_error`, `unexpected`.
+    /// `rate_limited`, `tls`, `network`, `misconfigured`, `server_error`, `unexpected`; and
+    /// `needs_authorization` for an OAuth 2.0 connection that cannot be tested yet.
     pub kind: &'static str,
     pub message: String,
     pub fix: String,
@@ -72,7 +78,8 @@ pub struct TestFailure {
     pub retry_after_secs: Option<u64>,
     /// The scope the request needed (403 naming one).
     pub missing_scope: Option<String>,
-    /// Whether this failure takes a saved connection offline.
+    /// Whether this failure takes a saved connection offline: only authentication failures
+    /// do.
     pub takes_offline: bool,
 }
 
@@ -94,6 +101,9 @@ pub struct TestOutcome {
     pub granted_scopes: Vec<String>,
     pub requested_scopes: Vec<String>,
     pub missing_scopes: Vec<String>,
+    /// The authenticated read the test sent, e.g. `GET /rest/api/3/serverInfo`; `None` when
+    /// the test stopped before it.
+    pub probe: Option<&'static str>,
     /// How long the authenticated read took.
     pub latency_ms: Option<u64>,
     pub failure: Option<TestFailure>,
@@ -141,6 +151,7 @@ impl TestOutcome {
             granted_scopes: Vec::new(),
             requested_scopes: Vec::new(),
             missing_scopes: Vec::new(),
+            probe: None,
             latency_ms: None,
             failure: None,
             tested_at: at,
@@ -162,6 +173,7 @@ impl TestOutcome {
             granted_scopes: report.granted_scopes,
             requested_scopes: report.requested_scopes,
             missing_scopes: report.missing_scopes,
+            probe: Some(report.request.label()),
             latency_ms: Some(u64::try_from(report.latency.as_millis()).unwrap_or(u64::MAX)),
             ..Self::empty(TestResult::Passed, connection, at)
         }
@@ -172,6 +184,7 @@ impl TestOutcome {
         Self {
             // Atlassian answered, unless nothing came back or the answer said "no such site".
             reachable: failure.status.is_some() && kind != ProbeFailureKind::UnknownSite,
+            probe: failure.request.map(ProbeRequest::label),
             failure: Some(TestFailure {
                 kind: kind_code(kind),
                 message: failure.message,
@@ -236,19 +249,28 @@ fn kind_code(kind: ProbeFailureKind) -> &'static str {
     }
 }
 
-/// Failures of the credentials or their permissions: they persist until someone changes
-/// something, so the connection is offline until then. The others are about the path to
-/// Atlassian or Atlassian itself, and pass.
+/// Failures of authentication: the credentials were refused (401) or the OAuth 2.0 grant was
+/// refused or does not cover the site. They persist until someone changes something, so the
+/// connection is offline until then. A 403 is not one of them: the credentials authenticated,
+/// and the test asks for nothing the connection's scopes do not allow, so a scope or
+/// permission Jira still finds missing is reported without changing the state. The other
+/// failures are about the path to Atlassian or Atlassian itself.
 fn takes_offline(kind: ProbeFailureKind) -> bool {
-    matches!(
-        kind,
+    match kind {
         ProbeFailureKind::WrongCredentials
-            | ProbeFailureKind::ExpiredCredentials
-            | ProbeFailureKind::ScopedTokenOnSite
-            | ProbeFailureKind::MissingScope
-            | ProbeFailureKind::Forbidden
-            | ProbeFailureKind::NotAuthorized
-    )
+        | ProbeFailureKind::ExpiredCredentials
+        | ProbeFailureKind::ScopedTokenOnSite
+        | ProbeFailureKind::NotAuthorized => true,
+        ProbeFailureKind::MissingScope
+        | ProbeFailureKind::Forbidden
+        | ProbeFailureKind::UnknownSite
+        | ProbeFailureKind::RateLimited
+        | ProbeFailureKind::Tls
+        | ProbeFailureKind::Network
+        | ProbeFailureKind::Misconfigured
+        | ProbeFailureKind::ServerError
+        | ProbeFailureKind::Unexpected => false,
+    }
 }
 
 impl App {
@@ -269,6 +291,7 @@ impl App {
                 status: None,
                 retry_after: None,
                 missing_scope: None,
+                request: None,
             });
         };
         let target = ProbeTarget {
@@ -409,6 +432,7 @@ impl App {
                     status: None,
                     retry_after: None,
                     missing_scope: None,
+                    request: None,
                 };
                 return Ok(TestOutcome::from_failure(failure, &name, now));
             }
@@ -466,6 +490,7 @@ impl App {
                         status: None,
                         retry_after: None,
                         missing_scope: None,
+                        request: None,
                     },
                     name,
                     now,
@@ -539,11 +564,12 @@ impl App {
         self.get_connection(&connection.id.to_string()).await
     }
 
-    /// A failure seen in any use of a connection (an export, an import, a re-test). A 401, or
-    /// a 403 that names a missing scope, means the credentials no longer do what the
-    /// connection needs: it goes offline with the reason, so flows stop using it until
-    /// someone fixes it. Any other 403 concerns one issue or project (a permission in Jira),
-    /// not the connection. Returns whether the state changed.
+    /// A failure seen in any use of a connection (an export, an import, a re-test). A 401
+    /// means the credentials no longer authenticate: the connection goes offline with the
+    /// reason, so flows stop using it until someone fixes it. A 403 does not: the credentials
+    /// work, and a missing scope or permission concerns what that one request needed (the
+    /// flow fails with it), not the connection; a re-test would bring it back online at once.
+    /// Returns whether the state changed.
     pub async fn note_request_failure(
         &self,
         id: ConnectionId,
@@ -553,16 +579,6 @@ impl App {
             AtlassianError::Unauthorized { .. } => {
                 "Jira rejected the credentials (HTTP 401): the API token or authorization is \
                  wrong, expired or revoked"
-            }
-            AtlassianError::Forbidden {
-                missing_scope,
-                message,
-            } if missing_scope.is_some()
-                || message
-                    .to_ascii_lowercase()
-                    .contains("scope does not match") =>
-            {
-                "Jira refused access (HTTP 403): the token lacks a scope the connection needs"
             }
             _ => return Ok(false),
         };
@@ -788,6 +804,7 @@ mod tests {
                 status: Some(401),
                 retry_after: Some(Duration::from_millis(1500)),
                 missing_scope: None,
+                request: None,
             },
             "Jira",
             datetime!(2026-01-01 00:00 UTC),
@@ -795,13 +812,13 @@ mod tests {
     }
 
     #[test]
-    fn only_credential_failures_take_a_connection_offline() {
+    fn only_authentication_failures_take_a_connection_offline() {
         let online = ConnectionState::Online;
         for kind in [
             ProbeFailureKind::WrongCredentials,
             ProbeFailureKind::ExpiredCredentials,
-            ProbeFailureKind::MissingScope,
-            ProbeFailureKind::Forbidden,
+            ProbeFailureKind::ScopedTokenOnSite,
+            ProbeFailureKind::NotAuthorized,
         ] {
             assert_eq!(
                 failed(kind).next_state(&online),
@@ -812,6 +829,9 @@ mod tests {
             );
         }
         for kind in [
+            // A 403 is reported, but the credentials authenticated.
+            ProbeFailureKind::MissingScope,
+            ProbeFailureKind::Forbidden,
             ProbeFailureKind::Network,
             ProbeFailureKind::Tls,
             ProbeFailureKind::UnknownSite,
@@ -881,6 +901,31 @@ mod tests {
         assert_eq!(
             join_words(&["API type", "subdomain", "scopes"]),
             "API type, subdomain and scopes"
+        );
+    }
+
+    #[test]
+    fn the_report_names_the_request_sent() {
+        let failure = ProbeFailure {
+            kind: ProbeFailureKind::Forbidden,
+            message: "m".to_owned(),
+            fix: "f".to_owned(),
+            status: Some(403),
+            retry_after: None,
+            missing_scope: None,
+            request: Some(ProbeRequest::ServerInfo),
+        };
+        let outcome = TestOutcome::from_failure(failure, "Jira", datetime!(2026-01-01 00:00 UTC));
+        let json = serde_json::to_value(&outcome).unwrap();
+        assert_eq!(json["probe"], "GET /rest/api/3/serverInfo");
+        assert_eq!(json["failure"]["takesOffline"], false);
+        assert_eq!(
+            outcome.next_state(&ConnectionState::Online),
+            ConnectionState::Online
+        );
+        assert_eq!(
+            serde_json::to_value(failed(ProbeFailureKind::Network)).unwrap()["probe"],
+            serde_json::Value::Null
         );
     }
 

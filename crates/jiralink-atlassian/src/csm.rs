@@ -11,7 +11,9 @@ use serde_json::{Map, Value};
 use crate::{
     client::JiraClient,
     error::AtlassianError,
-    operation::{CSM_CUSTOMER_DETAILS, CSM_PRODUCTS, Operation},
+    operation::{
+        CSM_CUSTOMER_DETAILS, CSM_ENTITLEMENTS, CSM_ORGANIZATION_DETAILS, CSM_PRODUCTS, Operation,
+    },
     platform::{SeenPages, flatten_pages},
 };
 
@@ -58,10 +60,45 @@ impl JiraClient {
     /// # Errors
     /// Any [`AtlassianError`].
     pub async fn csm_customer_details_page(&self) -> Result<Vec<DetailField>, AtlassianError> {
-        let call = self
-            .call(&CSM_CUSTOMER_DETAILS, &["customer", "details"])?
-            .query("limit", 1);
-        let page: CursorPage<DetailField> = self.json(call).await?;
+        self.csm_one_item_page(&CSM_CUSTOMER_DETAILS, &["customer", "details"])
+            .await
+    }
+
+    /// The first page of organization detail fields: a cheap authenticated read for connection
+    /// tests.
+    ///
+    /// # Errors
+    /// Any [`AtlassianError`].
+    pub async fn csm_organization_details_page(&self) -> Result<Vec<DetailField>, AtlassianError> {
+        self.csm_one_item_page(&CSM_ORGANIZATION_DETAILS, &["organization", "details"])
+            .await
+    }
+
+    /// A one-item page of products: a cheap authenticated read for connection tests.
+    ///
+    /// # Errors
+    /// Any [`AtlassianError`].
+    pub async fn csm_products_page(&self) -> Result<Vec<Product>, AtlassianError> {
+        self.csm_one_item_page(&CSM_PRODUCTS, &["product"]).await
+    }
+
+    /// A one-item page of entitlements (as Jira sends them): a cheap authenticated read for
+    /// connection tests.
+    ///
+    /// # Errors
+    /// Any [`AtlassianError`].
+    pub async fn csm_entitlements_page(&self) -> Result<Vec<Map<String, Value>>, AtlassianError> {
+        self.csm_one_item_page(&CSM_ENTITLEMENTS, &["entitlements"])
+            .await
+    }
+
+    async fn csm_one_item_page<T: DeserializeOwned>(
+        &self,
+        op: &'static Operation,
+        segments: &[&str],
+    ) -> Result<Vec<T>, AtlassianError> {
+        let call = self.call(op, segments)?.query("limit", 1);
+        let page: CursorPage<T> = self.json(call).await?;
         Ok(page.results)
     }
 

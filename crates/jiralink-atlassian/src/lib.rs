@@ -55,6 +55,7 @@ pub use platform::{
     EditOptions, Issue, IssueChangelog, IssueInput, Myself, SearchRequest, ServerInfo, TenantInfo,
 };
 pub use probe::{
-    ProbeAccount, ProbeFailure, ProbeFailureKind, ProbeOptions, ProbeReport, ProbeTarget, probe,
+    ProbeAccount, ProbeFailure, ProbeFailureKind, ProbeOptions, ProbeReport, ProbeRequest,
+    ProbeTarget, choose_probe, probe,
 };
 pub use retry::{Jitter, ManualSleeper, Replay, RetryPolicy, Sleeper, TokioSleeper};

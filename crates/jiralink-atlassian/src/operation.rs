@@ -184,11 +184,29 @@ op!(
     Safe
 );
 op!(
+    CSM_ORGANIZATION_DETAILS,
+    "getOrganizationDetailFields",
+    Csm,
+    GET,
+    "/organization/details",
+    ["limit", "cursor"],
+    Safe
+);
+op!(
     CSM_PRODUCTS,
     "getProducts",
     Csm,
     GET,
     "/product",
+    ["limit", "cursor"],
+    Safe
+);
+op!(
+    CSM_ENTITLEMENTS,
+    "getEntitlements",
+    Csm,
+    GET,
+    "/entitlements",
     ["limit", "cursor"],
     Safe
 );
@@ -226,7 +244,9 @@ pub const ALL: &[&Operation] = &[
     &CUSTOMER_REQUESTS,
     &ORGANIZATIONS,
     &CSM_CUSTOMER_DETAILS,
+    &CSM_ORGANIZATION_DETAILS,
     &CSM_PRODUCTS,
+    &CSM_ENTITLEMENTS,
     &ACCESSIBLE_RESOURCES,
     &TENANT_INFO,
 ];

@@ -4,8 +4,12 @@
 //! |---|---|
 //! | Cloud Platform, Basic, classic token | `GET {site}/rest/api/3/myself`, then `GET {site}/_edge/tenant_info` (no credentials) for the cloud id |
 //! | Cloud Platform, Basic, scoped token | `GET {site}/_edge/tenant_info` when the cloud id is unknown, then `GET {gateway}/ex/jira/{cloudId}/rest/api/3/myself` |
-//! | Cloud Platform, OAuth 2.0 | `GET {gateway}/oauth/token/accessible-resources` (site, cloud id, granted scopes), then `…/ex/jira/{cloudId}/rest/api/3/myself` |
-//! | Customer Service Management | accessible resources for OAuth 2.0, then `GET {gateway}/jsm/csm/cloudid/{cloudId}/api/v1/customer/details?limit=1` |
+//! | Cloud Platform, OAuth 2.0 | `GET {gateway}/oauth/token/accessible-resources` (site, cloud id, granted scopes), then the [`ProbeRequest`] the scopes allow below `…/ex/jira/{cloudId}` |
+//! | Customer Service Management | accessible resources for OAuth 2.0, then the [`ProbeRequest`] the scopes allow below `{gateway}/jsm/csm/cloudid/{cloudId}` (or `…/ex/jira/{cloudId}`) |
+//!
+//! The authenticated read is chosen by [`choose_probe`] from the scopes the connection holds,
+//! so it never needs a scope the connection was not given: a test tells whether the
+//! credentials work, not whether they carry a scope the user never asked for.
 //!
 //! By default nothing is retried: a test reports a rate limit with its wait instead of waiting.
 //! Failure messages and fixes never contain a credential (they are built from classified errors
@@ -17,8 +21,9 @@ use std::{
     time::{Duration, Instant},
 };
 
+pub use jiralink_domain::probe::{ProbeRequest, choose_probe};
 use jiralink_domain::{
-    ApiType, AtlassianEndpoints, Clock, ConnectionAuth, ConnectionSettings, SystemClock,
+    ApiType, AtlassianEndpoints, Clock, ConnectionAuth, ConnectionSettings, ProbeApi, SystemClock,
 };
 use url::Url;
 
@@ -29,12 +34,75 @@ use crate::{
     error::{AtlassianError, TransportKind},
     limit::Limiter,
     observe::{NoObserver, Observer},
+    operation::{
+        CSM_CUSTOMER_DETAILS, CSM_ENTITLEMENTS, CSM_ORGANIZATION_DETAILS, CSM_PRODUCTS, MYSELF,
+        Operation, SERVER_INFO,
+    },
     platform::{AccessibleResource, Myself},
     retry::{RetryPolicy, Sleeper, TokioSleeper},
 };
 
 /// Scopes that accessible-resources never lists, so they never count as missing.
 const UNLISTED_SCOPES: &[&str] = &["offline_access", "read:me", "read:account"];
+
+/// The operation `request` sends.
+#[must_use]
+pub const fn operation_of(request: ProbeRequest) -> &'static Operation {
+    match request {
+        ProbeRequest::Myself => &MYSELF,
+        ProbeRequest::ServerInfo => &SERVER_INFO,
+        ProbeRequest::CsmCustomerDetailFields => &CSM_CUSTOMER_DETAILS,
+        ProbeRequest::CsmOrganizationDetailFields => &CSM_ORGANIZATION_DETAILS,
+        ProbeRequest::CsmProducts => &CSM_PRODUCTS,
+        ProbeRequest::CsmEntitlements => &CSM_ENTITLEMENTS,
+    }
+}
+
+/// Sends `request`; the account when it names one.
+async fn send(
+    request: ProbeRequest,
+    client: &JiraClient,
+    ctx: &Context<'_>,
+) -> Result<Option<ProbeAccount>, ProbeFailure> {
+    let classified = |e: AtlassianError| classify(&e, ctx);
+    match request {
+        ProbeRequest::Myself => {
+            let me = client.myself().await.map_err(classified)?;
+            check_host(&me, client)?;
+            return Ok(Some(ProbeAccount {
+                display_name: me.display_name,
+                email: me.email_address,
+                account_id: me.account_id,
+                time_zone: me.time_zone,
+            }));
+        }
+        ProbeRequest::ServerInfo => {
+            let info = client.server_info().await.map_err(classified)?;
+            if info.base_url.is_none() {
+                return Err(not_like_jira(ctx, "the server information has no baseUrl"));
+            }
+        }
+        ProbeRequest::CsmCustomerDetailFields => {
+            client
+                .csm_customer_details_page()
+                .await
+                .map_err(classified)?;
+        }
+        ProbeRequest::CsmOrganizationDetailFields => {
+            client
+                .csm_organization_details_page()
+                .await
+                .map_err(classified)?;
+        }
+        ProbeRequest::CsmProducts => {
+            client.csm_products_page().await.map_err(classified)?;
+        }
+        ProbeRequest::CsmEntitlements => {
+            client.csm_entitlements_page().await.map_err(classified)?;
+        }
+    }
+    Ok(None)
+}
 
 /// What to test.
 #[derive(Clone, Copy, Debug)]
@@ -106,6 +174,8 @@ pub struct ProbeReport {
     pub requested_scopes: Vec<String>,
     /// Requested but not granted.
     pub missing_scopes: Vec<String>,
+    /// The authenticated read that was sent.
+    pub request: ProbeRequest,
     /// How long the authenticated read took.
     pub latency: Duration,
 }
@@ -156,6 +226,8 @@ pub struct ProbeFailure {
     pub retry_after: Option<Duration>,
     /// The missing scope, when named.
     pub missing_scope: Option<String>,
+    /// The authenticated read that failed; `None` when the test failed before sending it.
+    pub request: Option<ProbeRequest>,
 }
 
 impl fmt::Display for ProbeFailure {
@@ -239,7 +311,10 @@ pub async fn probe(
         cloud_id = client.tenant_info().await.ok().map(|t| t.cloud_id);
     }
 
-    let base = ApiBase::resolve(
+    let held = held_scopes(target, &requested_scopes, &granted_scopes);
+    let request = choose_probe(settings.api_type, held.as_deref());
+
+    let mut base = ApiBase::resolve(
         target.endpoints,
         settings.api_type,
         target.route,
@@ -247,28 +322,26 @@ pub async fn probe(
         cloud_id.as_deref(),
     )
     .map_err(|e| classify(&e, &ctx))?;
+    if request.api() == ProbeApi::Platform
+        && base.platform.is_none()
+        && let Some(id) = &base.cloud_id
+    {
+        // A Customer Service Management site is a Jira site: its platform API answers through
+        // the gateway too, for the requests that need no scope.
+        base.platform = Some(crate::base::join(
+            &target.endpoints.platform_gateway_base(id),
+            &["rest", "api", "3"],
+        ));
+    }
     let client = client.with_base(base);
 
     let started = Instant::now();
-    let account = match settings.api_type {
-        ApiType::CloudPlatform => {
-            let me = client.myself().await.map_err(|e| classify(&e, &ctx))?;
-            check_host(&me, &client)?;
-            Some(ProbeAccount {
-                display_name: me.display_name,
-                email: me.email_address,
-                account_id: me.account_id,
-                time_zone: me.time_zone,
-            })
-        }
-        ApiType::CustomerServiceManagement => {
-            client
-                .csm_customer_details_page()
-                .await
-                .map_err(|e| classify(&e, &ctx))?;
-            None
-        }
-    };
+    let account = send(request, &client, &ctx)
+        .await
+        .map_err(|f| ProbeFailure {
+            request: Some(request),
+            ..f
+        })?;
     let latency = started.elapsed();
 
     if cloud_id.is_none() && site.is_some() {
@@ -293,8 +366,29 @@ pub async fn probe(
         granted_scopes,
         requested_scopes,
         missing_scopes,
+        request,
         latency,
     })
+}
+
+/// The OAuth 2.0 scopes an OAuth 2.0 connection's token holds for the site: those it asked
+/// for that accessible-resources lists as granted, and those it never lists. `None` for Basic
+/// credentials, which OAuth 2.0 scopes do not limit.
+fn held_scopes<'r>(
+    target: &ProbeTarget<'_>,
+    requested: &'r [String],
+    granted: &[String],
+) -> Option<Vec<&'r str>> {
+    if target.route != AuthRoute::OAuth2 {
+        return None;
+    }
+    Some(
+        requested
+            .iter()
+            .filter(|s| UNLISTED_SCOPES.contains(&s.as_str()) || granted.contains(s))
+            .map(String::as_str)
+            .collect(),
+    )
 }
 
 /// The resource of the connection's site: by cloud id, else by site URL, else the only one
@@ -362,6 +456,21 @@ fn check_host(me: &Myself, client: &JiraClient) -> Result<(), ProbeFailure> {
     Ok(())
 }
 
+/// An answer that is not shaped the way Jira answers.
+fn not_like_jira(ctx: &Context<'_>, what: &str) -> ProbeFailure {
+    let where_ = if ctx.via_gateway {
+        host_of(Some(&ctx.target.endpoints.api_gateway))
+    } else {
+        host_of(ctx.site.as_ref())
+    };
+    failure(
+        ProbeFailureKind::Misconfigured,
+        format!("{where_} answered, but not the way Jira does ({what})"),
+        "check that the URLs point at Jira Cloud (or the jiralink simulator)".to_owned(),
+        None,
+    )
+}
+
 fn failure(
     kind: ProbeFailureKind,
     message: String,
@@ -375,6 +484,7 @@ fn failure(
         status,
         retry_after: None,
         missing_scope: None,
+        request: None,
     }
 }
 
@@ -726,5 +836,22 @@ mod tests {
     fn failures_display_message_and_fix() {
         let f = failure(ProbeFailureKind::Network, "m".into(), "f".into(), None);
         assert_eq!(f.to_string(), "m; f");
+    }
+
+    #[test]
+    fn every_request_is_the_operation_it_names() {
+        for request in ProbeRequest::ALL {
+            let op = operation_of(request);
+            let prefix = match (op.api, request.api()) {
+                (crate::Api::Platform, jiralink_domain::ProbeApi::Platform) => "/rest/api/3",
+                (crate::Api::Csm, jiralink_domain::ProbeApi::Csm) => "/api/v1",
+                other => panic!("{request}: {other:?}"),
+            };
+            assert_eq!(
+                request.label(),
+                format!("{} {prefix}{}", op.method, op.path),
+                "{request:?}"
+            );
+        }
     }
 }

@@ -8,8 +8,12 @@ use serde::Serialize;
 use url::Url;
 
 use crate::{
-    api_type::ApiType, auth::ConnectionAuth, connection::ConnectionSettings,
-    endpoints::AtlassianEndpoints, scope::ScopeSet,
+    api_type::ApiType,
+    auth::ConnectionAuth,
+    connection::ConnectionSettings,
+    endpoints::AtlassianEndpoints,
+    probe::{ProbeApi, choose_probe},
+    scope::ScopeSet,
 };
 
 /// Shown in place of a cloud id until the connection is authorized.
@@ -80,14 +84,19 @@ pub struct OAuthView {
     pub client_credentials_location: &'static str,
 }
 
-/// The connection test request.
+/// The connection test request ([`choose_probe`] for the connection's scopes).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PingView {
     /// Always `GET`.
     pub method: &'static str,
-    /// Relative to the base URI.
+    /// Relative to [`HttpView::base_uri`], or to [`PingView::base_uri`] when set.
     pub relative_uri: &'static str,
+    /// Set when the test goes to another base than the connection's other requests: a
+    /// Customer Service Management connection whose scopes read none of its lists asks the
+    /// site's platform API (`{gateway}/ex/jira/{cloudId}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_uri: Option<String>,
     /// Always `2xx`: any successful status passes.
     pub success: &'static str,
 }
@@ -129,16 +138,17 @@ impl HttpView {
         callback_url: Option<&Url>,
         cloud_id: Option<&str>,
     ) -> HttpView {
+        let platform_gateway_base = |cloud_id: Option<&str>| match cloud_id {
+            Some(id) => trimmed(&endpoints.platform_gateway_base(id)),
+            None => format!(
+                "{}/ex/jira/{CLOUD_ID_PLACEHOLDER}",
+                trimmed(&endpoints.api_gateway)
+            ),
+        };
         let gateway_base = |cloud_id: Option<&str>| match (settings.api_type, cloud_id) {
-            (ApiType::CloudPlatform, Some(id)) => trimmed(&endpoints.platform_gateway_base(id)),
+            (ApiType::CloudPlatform, _) => platform_gateway_base(cloud_id),
             (ApiType::CustomerServiceManagement, Some(id)) => {
                 trimmed(&endpoints.csm_gateway_base(id))
-            }
-            (ApiType::CloudPlatform, None) => {
-                format!(
-                    "{}/ex/jira/{CLOUD_ID_PLACEHOLDER}",
-                    trimmed(&endpoints.api_gateway)
-                )
             }
             (ApiType::CustomerServiceManagement, None) => format!(
                 "{}/jsm/csm/cloudid/{CLOUD_ID_PLACEHOLDER}",
@@ -170,9 +180,16 @@ impl HttpView {
             }
         };
 
-        let relative_uri = match settings.api_type {
-            ApiType::CloudPlatform => "/rest/api/3/myself",
-            ApiType::CustomerServiceManagement => "/api/v1/customer/details",
+        let scopes: Option<Vec<&str>> = match &settings.auth {
+            ConnectionAuth::Basic { .. } => None,
+            ConnectionAuth::OAuth2 { scopes, .. } => Some(scopes.iter().collect()),
+        };
+        let probe = choose_probe(settings.api_type, scopes.as_deref());
+        let ping_base = match (probe.api(), settings.api_type) {
+            (ProbeApi::Platform, ApiType::CustomerServiceManagement) => {
+                Some(platform_gateway_base(cloud_id))
+            }
+            _ => None,
         };
 
         HttpView {
@@ -183,7 +200,8 @@ impl HttpView {
             oauth,
             ping: PingView {
                 method: "GET",
-                relative_uri,
+                relative_uri: probe.path(),
+                base_uri: ping_base,
                 success: "2xx",
             },
             headers: vec![
@@ -349,7 +367,9 @@ mod tests {
         assert_eq!(view.base_uri, "https://api.atlassian.com/ex/jira/{cloudId}");
         assert_eq!(view.auth_type, "oauth");
         assert_eq!(view.basic, None);
-        assert_eq!(view.ping.relative_uri, "/rest/api/3/myself");
+        // Without read:jira-user the test asks for the server information.
+        assert_eq!(view.ping.relative_uri, "/rest/api/3/serverInfo");
+        assert_eq!(view.ping.base_uri, None);
         assert_eq!(view.headers[2].value, "Bearer ********");
         let oauth = view.oauth.unwrap();
         assert_eq!(
@@ -377,6 +397,17 @@ mod tests {
     }
 
     #[test]
+    fn oauth_with_read_jira_user_pings_myself() {
+        let who = settings(
+            ApiType::CloudPlatform,
+            oauth(ApiType::CloudPlatform, "read:jira-work read:jira-user"),
+        );
+        let view = HttpView::resolve(&who, None, &AtlassianEndpoints::default(), None, None);
+        assert_eq!(view.ping.relative_uri, "/rest/api/3/myself");
+        assert_eq!(view.ping.base_uri, None);
+    }
+
+    #[test]
     fn csm_uses_its_gateway_base_and_ping() {
         let api = ApiType::CustomerServiceManagement;
         let s = settings(api, oauth(api, "read:customer:jira-service-management"));
@@ -392,7 +423,12 @@ mod tests {
             view.base_uri,
             "http://127.0.0.1:7000/jsm/csm/cloudid/{cloudId}"
         );
-        assert_eq!(view.ping.relative_uri, "/api/v1/customer/details");
+        // Customers have no list to read: the test asks the site's platform API.
+        assert_eq!(view.ping.relative_uri, "/rest/api/3/serverInfo");
+        assert_eq!(
+            view.ping.base_uri.as_deref(),
+            Some("http://127.0.0.1:7000/ex/jira/{cloudId}")
+        );
         assert_eq!(
             view.oauth.as_ref().unwrap().authorize_url,
             "http://127.0.0.1:7000/authorize"
@@ -400,8 +436,24 @@ mod tests {
         let view = HttpView::resolve(&s, Some("id"), &endpoints, None, Some("c-9"));
         assert_eq!(view.base_uri, "http://127.0.0.1:7000/jsm/csm/cloudid/c-9");
         assert_eq!(
+            view.ping.base_uri.as_deref(),
+            Some("http://127.0.0.1:7000/ex/jira/c-9")
+        );
+        assert_eq!(
             view.oauth.unwrap().scopes,
             ["read:customer:jira-service-management", "offline_access"]
+        );
+
+        let fields = settings(
+            api,
+            oauth(api, "read:customer.detail-field:jira-service-management"),
+        );
+        let view = HttpView::resolve(&fields, Some("id"), &endpoints, None, Some("c-9"));
+        assert_eq!(view.ping.relative_uri, "/api/v1/customer/details");
+        assert_eq!(view.ping.base_uri, None);
+        assert_eq!(
+            serde_json::to_value(&view.ping).unwrap(),
+            serde_json::json!({"method": "GET", "relativeUri": "/api/v1/customer/details", "success": "2xx"})
         );
     }
 

@@ -1,5 +1,6 @@
 //! jiralink's domain model: connections to Jira, OAuth 2.0 clients, their validation, the scope
-//! catalogue, the endpoints of Atlassian's services and the "HTTP view" of a connection.
+//! catalogue, the endpoints of Atlassian's services, the "HTTP view" of a connection and the
+//! request its test sends.
 //!
 //! This crate is a leaf: no I/O, no async runtime, no database and no HTTP client. Its
 //! invariants:
@@ -29,6 +30,7 @@ pub mod ids;
 pub mod name;
 pub mod normalised;
 pub mod oauth_client;
+pub mod probe;
 pub mod rate_limit;
 pub mod scope;
 pub mod subdomain;
@@ -57,6 +59,7 @@ pub use normalised::Normalised;
 pub use oauth_client::{
     OAuthClient, OAuthClientContext, OAuthClientDraft, OAuthClientSettings, callback_url,
 };
+pub use probe::{ProbeApi, ProbeRequest, choose_probe};
 pub use rate_limit::RateLimitHandling;
 pub use scope::{OFFLINE_ACCESS, ParsedScopes, ScopeInfo, ScopeSet, catalogue};
 pub use subdomain::Subdomain;

@@ -145,8 +145,9 @@ impl ScopeTable {
     }
 
     /// Every scope named anywhere in the table, plus the non-product scopes
-    /// (`offline_access`, `read:me`, `read:account`, `manage:jira-data-provider`) and the CSM
-    /// granular scopes, which have no document here.
+    /// (`offline_access`, `read:me`, `read:account`), the classic scopes of APIs without a
+    /// document here (`manage:jira-data-provider`, `read:servicemanagement-insight-objects`)
+    /// and the CSM granular scopes.
     pub fn known_scopes(&self) -> BTreeSet<String> {
         let mut all: BTreeSet<String> = self
             .ops
@@ -169,12 +170,15 @@ pub const EXTRA_SCOPES: &[&str] = &[
     "read:me",
     "read:account",
     "manage:jira-data-provider",
+    "read:servicemanagement-insight-objects",
     "read:customer:jira-service-management",
     "write:customer:jira-service-management",
+    "delete:customer:jira-service-management",
     "read:customer.detail:jira-service-management",
     "write:customer.detail:jira-service-management",
     "read:customer.detail-field:jira-service-management",
     "write:customer.detail-field:jira-service-management",
+    "delete:customer.detail-field:jira-service-management",
     "read:customer.profile:jira-service-management",
     "write:customer.profile:jira-service-management",
     "read:organization:jira-service-management",
@@ -183,12 +187,15 @@ pub const EXTRA_SCOPES: &[&str] = &[
     "write:organization.detail:jira-service-management",
     "read:organization.detail-field:jira-service-management",
     "write:organization.detail-field:jira-service-management",
+    "delete:organization.detail-field:jira-service-management",
     "read:organization.profile:jira-service-management",
     "write:organization.profile:jira-service-management",
     "read:product:jira-service-management",
     "write:product:jira-service-management",
+    "delete:product:jira-service-management",
     "read:entitlement:jira-service-management",
     "write:entitlement:jira-service-management",
+    "delete:entitlement:jira-service-management",
     "read:task:jira-service-management",
 ];
 

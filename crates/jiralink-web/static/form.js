@@ -202,6 +202,7 @@
     addDetail(list, 'Site', outcome.siteUrl);
     addDetail(list, 'Scopes', (outcome.grantedScopes || []).join(', '));
     addDetail(list, 'Missing scopes', (outcome.missingScopes || []).join(', '));
+    addDetail(list, 'Request', outcome.probe);
     if (typeof outcome.latencyMs === 'number') {
       addDetail(list, 'Latency', outcome.latencyMs + ' ms');
     }
@@ -290,7 +291,7 @@
     setText('http-auth-type', view.authType);
     const ping = byId('http-ping');
     const code = document.createElement('code');
-    code.textContent = view.ping.method + ' ' + view.ping.relativeUri;
+    code.textContent = view.ping.method + ' ' + (view.ping.baseUri || '') + view.ping.relativeUri;
     ping.replaceChildren(code, document.createTextNode(' succeeds on ' + view.ping.success));
 
     const auth = byId('http-auth');

@@ -9,6 +9,7 @@
 mod connection_test;
 mod keys;
 mod oauth;
+mod probe_scopes;
 mod rate_limit;
 mod services;
 mod users;

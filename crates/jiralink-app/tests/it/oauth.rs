@@ -16,7 +16,7 @@ use crate::connection_test::{Fixture, fixture};
 
 const SCOPES: [&str; 3] = ["read:jira-work", "read:jira-user", "read:me"];
 
-async fn oauth_fixture() -> Fixture {
+pub(crate) async fn oauth_fixture() -> Fixture {
     let f = fixture().await;
     f.sim
         .control()
@@ -64,7 +64,7 @@ async fn add_oauth(f: &Fixture, name: &str, api_type: &str) -> ConnectionId {
 }
 
 /// Follows the authorize URL (the simulator auto-approves) and returns the callback query.
-async fn browse(f: &Fixture, url: &url::Url, extra: &[(&str, &str)]) -> CallbackParams {
+pub(crate) async fn browse(f: &Fixture, url: &url::Url, extra: &[(&str, &str)]) -> CallbackParams {
     let mut url = url.clone();
     for (k, v) in extra {
         url.query_pairs_mut().append_pair(k, v);
@@ -76,11 +76,11 @@ async fn browse(f: &Fixture, url: &url::Url, extra: &[(&str, &str)]) -> Callback
     CallbackParams::from_query(location.query().unwrap_or_default())
 }
 
-fn no_choice(_: &[jiralink_app::GrantedSite]) -> Option<usize> {
+pub(crate) fn no_choice(_: &[jiralink_app::GrantedSite]) -> Option<usize> {
     None
 }
 
-async fn authorize(f: &Fixture, name: &str) {
+pub(crate) async fn authorize(f: &Fixture, name: &str) {
     let start = f.app.begin_authorization(name).await.unwrap();
     let params = browse(f, &start.url, &[]).await;
     f.app

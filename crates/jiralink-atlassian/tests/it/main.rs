@@ -12,6 +12,7 @@ mod limits;
 mod openapi;
 mod paging;
 mod probe;
+mod probe_scopes;
 mod retries;
 mod secrets;
 mod shapes;

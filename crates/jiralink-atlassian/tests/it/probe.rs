@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 
 use jiralink_atlassian::{
     AuthRoute, Credentials, HttpConfig, ProbeFailure, ProbeFailureKind, ProbeOptions, ProbeReport,
-    ProbeTarget, StaticToken, build_client, probe,
+    ProbeRequest, ProbeTarget, StaticToken, build_client, probe,
 };
 use jiralink_domain::{
     ApiType, AtlassianEndpoints, ConcurrencyLevel, ConnectionAuth, ConnectionName,
@@ -93,6 +93,11 @@ async fn success_reports_the_account() {
     .await
     .unwrap();
     assert!(report.reachable);
+    assert_eq!(
+        report.request,
+        ProbeRequest::Myself,
+        "Basic credentials keep /myself"
+    );
     let account = report.account.unwrap();
     assert_eq!(account.email.as_deref(), Some("alice@example.com"));
     assert_eq!(account.time_zone.as_deref(), Some("Australia/Sydney"));
@@ -145,6 +150,7 @@ async fn missing_scope_with_a_scoped_token() {
     assert_eq!(f.kind, ProbeFailureKind::MissingScope);
     assert_eq!(f.status, Some(403));
     assert_eq!(f.missing_scope.as_deref(), Some("read:jira-user"));
+    assert_eq!(f.request, Some(ProbeRequest::Myself));
     assert!(f.fix.contains("read:jira-user"), "{f}");
     assert_clean(&f, &token);
 
@@ -373,6 +379,7 @@ async fn oauth_reports_granted_and_missing_scopes() {
         ]
     );
     assert_eq!(report.missing_scopes, ["write:jira-work"]);
+    assert_eq!(report.request, ProbeRequest::Myself);
     assert_eq!(
         report.account.unwrap().display_name.as_deref(),
         Some("Alice")
@@ -426,12 +433,16 @@ async fn oauth_without_the_site_in_the_grant_and_with_a_dead_token() {
 }
 
 #[tokio::test]
-async fn csm_reads_customer_details_through_the_gateway() {
+async fn csm_reads_what_its_scopes_allow_through_the_gateway() {
     let server = MockServer::start().await;
+    let granted = [
+        "read:customer:jira-service-management",
+        "read:customer.detail-field:jira-service-management",
+    ];
     Mock::given(matchers::method("GET"))
         .and(matchers::path("/oauth/token/accessible-resources"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([
-            {"id": "c-csm", "name": "Help", "url": "https://help.atlassian.net", "scopes": ["read:customer:jira-service-management"]}
+            {"id": "c-csm", "name": "Help", "url": "https://help.atlassian.net", "scopes": granted}
         ])))
         .mount(&server)
         .await;
@@ -439,25 +450,36 @@ async fn csm_reads_customer_details_through_the_gateway() {
         .and(matchers::path(
             "/jsm/csm/cloudid/c-csm/api/v1/customer/details",
         ))
+        .and(matchers::query_param("limit", "1"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"results": []})))
         .expect(1)
         .mount(&server)
         .await;
-    let settings = oauth_settings(
-        ApiType::CustomerServiceManagement,
-        "read:customer:jira-service-management",
-    );
-    let creds = Credentials::Bearer(Arc::new(StaticToken::new(AccessToken::new(CANARY))));
+    Mock::given(matchers::method("GET"))
+        .and(matchers::path("/ex/jira/c-csm/rest/api/3/serverInfo"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "baseUrl": "https://help.atlassian.net", "version": "1001.0.0-SNAPSHOT",
+            "deploymentType": "Cloud"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let creds = || Credentials::Bearer(Arc::new(StaticToken::new(AccessToken::new(CANARY))));
+    let endpoints = endpoints_at(&server.uri());
+
+    // With the scope to read customer detail fields, a one-item page of them.
+    let settings = oauth_settings(ApiType::CustomerServiceManagement, &granted.join(" "));
     let report = run(
         &http(),
         &settings,
-        &endpoints_at(&server.uri()),
+        &endpoints,
         AuthRoute::OAuth2,
         None,
-        creds,
+        creds(),
     )
     .await
     .unwrap();
+    assert_eq!(report.request, ProbeRequest::CsmCustomerDetailFields);
     assert_eq!(report.cloud_id.as_deref(), Some("c-csm"));
     assert_eq!(
         report.site_url.unwrap().as_str(),
@@ -465,4 +487,112 @@ async fn csm_reads_customer_details_through_the_gateway() {
     );
     assert_eq!(report.account, None);
     assert!(report.missing_scopes.is_empty());
+
+    // Customers alone have no list to read: the site's server information, which needs no
+    // scope, through the platform gateway of the same site.
+    let settings = oauth_settings(ApiType::CustomerServiceManagement, granted[0]);
+    let report = run(
+        &http(),
+        &settings,
+        &endpoints,
+        AuthRoute::OAuth2,
+        None,
+        creds(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.request, ProbeRequest::ServerInfo);
+    assert_eq!(report.request.label(), "GET /rest/api/3/serverInfo");
+    assert_eq!(report.account, None);
+    crate::shapes::assert_declared(&server).await;
+}
+
+#[tokio::test]
+async fn oauth_without_read_jira_user_asks_for_server_information() {
+    let server = MockServer::start().await;
+    let site = format!("{}/demo", server.uri());
+    Mock::given(matchers::method("GET"))
+        .and(matchers::path("/oauth/token/accessible-resources"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            // Granted more than this connection asked for (another connection of the same
+            // app): only what it asked for counts.
+            {"id": "c-1", "name": "Demo", "url": site,
+             "scopes": ["read:jira-work", "write:jira-work", "read:jira-user"]}
+        ])))
+        .mount(&server)
+        .await;
+    let info = || {
+        Mock::given(matchers::method("GET"))
+            .and(matchers::path("/ex/jira/c-1/rest/api/3/serverInfo"))
+            .and(matchers::header(
+                "authorization",
+                format!("Bearer {CANARY}").as_str(),
+            ))
+    };
+    info()
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"hello": "world"})))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    info()
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "baseUrl": site, "version": "1001.0.0-SNAPSHOT", "deploymentType": "Cloud"
+        })))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    info()
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({
+            "errorMessages": ["Unauthorized; scope does not match"], "errors": {}
+        })))
+        .mount(&server)
+        .await;
+    // The README's quickstart scopes.
+    let settings = oauth_settings(ApiType::CloudPlatform, "read:jira-work write:jira-work");
+    let endpoints = endpoints_at(&server.uri());
+    let creds = || Credentials::Bearer(Arc::new(StaticToken::new(AccessToken::new(CANARY))));
+
+    // Something that is not Jira answered.
+    let f = run(
+        &http(),
+        &settings,
+        &endpoints,
+        AuthRoute::OAuth2,
+        None,
+        creds(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(f.kind, ProbeFailureKind::Misconfigured, "{f}");
+    assert_eq!(f.request, Some(ProbeRequest::ServerInfo));
+
+    let report = run(
+        &http(),
+        &settings,
+        &endpoints,
+        AuthRoute::OAuth2,
+        None,
+        creds(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.request, ProbeRequest::ServerInfo);
+    assert_eq!(report.account, None);
+    assert!(report.missing_scopes.is_empty());
+
+    // Should Jira still refuse it for a scope, the failure names the request.
+    let f = run(
+        &http(),
+        &settings,
+        &endpoints,
+        AuthRoute::OAuth2,
+        None,
+        creds(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(f.status, Some(403));
+    assert_eq!(f.request, Some(ProbeRequest::ServerInfo));
+    assert_clean(&f, CANARY);
+    crate::shapes::assert_declared(&server).await;
 }

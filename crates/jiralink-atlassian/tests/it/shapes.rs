@@ -338,6 +338,37 @@ async fn service_desk_and_csm_first_pages() {
     assert!(fields[0].extra.contains_key("configuration"));
     let err = csm.myself().await.unwrap_err();
     assert!(err.to_string().contains("not available"), "{err}");
+
+    // The one-item pages a connection test may read.
+    for (path, body) in [
+        (
+            "/jsm/csm/cloudid/c-1/api/v1/organization/details",
+            json!({"results": [{"name": "Industry", "type": {"name": "SELECT"}}]}),
+        ),
+        (
+            "/jsm/csm/cloudid/c-1/api/v1/product",
+            json!({"results": [{"id": "p-1", "name": "Acme Widget"}], "nextPageCursor": "b2Zmc2V0OjE"}),
+        ),
+        (
+            "/jsm/csm/cloudid/c-1/api/v1/entitlements",
+            json!({"results": [{"id": "e-1", "product": {"id": "p-1", "name": "Acme Widget"}}]}),
+        ),
+    ] {
+        common(Mock::given(matchers::method("GET")))
+            .and(matchers::path(path))
+            .and(exact_query(&[("limit", "1")]))
+            .and(matchers::header("authorization", "Bearer at-csm-1"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    let fields = csm.csm_organization_details_page().await.unwrap();
+    assert_eq!(fields[0].name, "Industry");
+    let products = csm.csm_products_page().await.unwrap();
+    assert_eq!(products[0].name, "Acme Widget");
+    let entitlements = csm.csm_entitlements_page().await.unwrap();
+    assert_eq!(entitlements[0]["id"], "e-1");
     assert_declared(&server).await;
 }
 

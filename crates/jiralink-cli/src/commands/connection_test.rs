@@ -71,6 +71,9 @@ fn print_outcome(ctx: &Ctx, o: &TestOutcome) -> Result<(), CliError> {
             pairs.push(("Scopes missing", o.missing_scopes.join(" ")));
         }
     }
+    if let Some(request) = o.probe {
+        pairs.push(("Request", request.to_owned()));
+    }
     if let Some(ms) = o.latency_ms {
         pairs.push(("Latency", format!("{ms} ms")));
     }

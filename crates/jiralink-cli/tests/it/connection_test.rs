@@ -36,6 +36,11 @@ fn a_passing_test_marks_the_connection_online_and_shows_the_account() {
     assert!(out.stdout.contains("Account ID"), "{}", out.stdout);
     assert!(out.stdout.contains("Latency"), "{}", out.stdout);
     assert!(
+        out.stdout.contains("GET /rest/api/3/myself"),
+        "the request sent: {}",
+        out.stdout
+    );
+    assert!(
         out.stdout.contains(&env.sim.site_url("demo")),
         "{}",
         out.stdout
@@ -50,6 +55,7 @@ fn a_passing_test_marks_the_connection_online_and_shows_the_account() {
     assert_eq!(report["account"]["email"], "alice@example.com");
     assert!(report["account"]["accountId"].is_string());
     assert!(report["latencyMs"].is_u64());
+    assert_eq!(report["probe"], "GET /rest/api/3/myself");
     assert_eq!(report["state"]["status"], "online");
 
     let list = env.run(&["connection", "list"], None).ok();

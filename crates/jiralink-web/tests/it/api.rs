@@ -511,6 +511,20 @@ async fn every_route_answers_as_the_document_says() {
         "name": "Jira OAuth", "apiType": "cloud-platform", "subdomain": "demo",
         "authType": "oauth2", "oauthClient": "Atlassian app", "scopes": ["read:jira-work"],
     });
+    // An OAuth 2.0 document can be tested once authorized: the report says so.
+    let r = api
+        .call(
+            Method::POST,
+            "/v1/connections/test",
+            None,
+            "",
+            Some(oauth.clone()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json()["result"], "needs_authorization", "{}", r.text);
+    assert_eq!(r.json()["failure"]["kind"], "needs_authorization");
+    assert_eq!(r.json()["probe"], Value::Null);
     let r = api.call(Method::POST, C, None, "", Some(oauth)).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(r.json()["state"]["status"], "needs_authorization");

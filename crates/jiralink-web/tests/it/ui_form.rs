@@ -584,6 +584,7 @@ async fn test_connection_answers_json_for_the_script_and_a_page_without_it() {
     let outcome = json(&r);
     assert_eq!(outcome["result"], "passed", "{}", r.text);
     assert_eq!(outcome["reachable"], true);
+    assert_eq!(outcome["probe"], "GET /rest/api/3/myself");
     assert!(outcome["latencyMs"].is_u64());
     assert!(!r.text.contains(&f.sim.samples().api_token));
     assert!(
@@ -621,6 +622,12 @@ async fn test_connection_answers_json_for_the_script_and_a_page_without_it() {
     let r = b.post(&f, "/connections", &no_js).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert!(tag_with(&r.text, "id=\"test-result\"").contains("test-passed"));
+    assert!(
+        r.text
+            .contains("<dt>Request</dt><dd>GET /rest/api/3/myself</dd>"),
+        "{}",
+        r.text
+    );
     assert_eq!(attr_after(&r.text, "id=\"name\"", "value"), "Jira demo");
     assert!(!r.text.contains(&f.sim.samples().api_token));
     assert!(f.app.list_connections().await.unwrap().is_empty());

@@ -55,6 +55,7 @@ async fn creating_a_basic_connection() {
     b.wait_visible("#test-result.test-passed").await;
     let report = b.text("#test-result").await;
     assert!(report.contains(&samples.email), "{report}");
+    assert!(report.contains("GET /rest/api/3/myself"), "{report}");
     b.shot_of("#test-result", "test-passed").await;
 
     b.click_and_load("button#save").await;
