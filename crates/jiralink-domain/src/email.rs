@@ -1,9 +1,9 @@
 //! The Atlassian account e-mail used as the Basic auth username.
 //!
-//! Invariant: an [`Email`] is trimmed, at most 254 characters, free of whitespace and control
-//! characters, and has exactly one `@` with a non-empty local part and a dotted domain. This is
-//! a plausibility check for catching typos, not RFC 5322: Jira itself decides whether the
-//! account exists.
+//! Invariant: an [`Email`] is trimmed, at most 254 characters, free of whitespace, control,
+//! invisible and text-direction characters, and has exactly one `@` with a non-empty local part
+//! and a dotted domain. This is a plausibility check for catching typos, not RFC 5322: Jira
+//! itself decides whether the account exists.
 
 use std::fmt;
 
@@ -35,6 +35,9 @@ impl Email {
         }
         if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(format!("remove the spaces from the address: {EXPECTED}"));
+        }
+        if let Err(message) = crate::name::check_visible(s, "address") {
+            return Err(format!("{message}: {EXPECTED}"));
         }
         let Some((local, domain)) = s.split_once('@') else {
             return Err(format!("the address has no '@': {EXPECTED}"));
@@ -120,6 +123,8 @@ mod tests {
             "fred@.example.com",
             "fred@example.com.",
             "fred\t@example.com",
+            "fred\u{200B}@example.com",
+            "fred@exa\u{202E}mple.com",
         ] {
             let err = Email::parse(bad).unwrap_err();
             assert!(err.ends_with(EXPECTED), "{bad:?}: {err}");

@@ -52,7 +52,10 @@ pub use endpoints::AtlassianEndpoints;
 pub use error::DomainError;
 pub use http_view::HttpView;
 pub use ids::{ConnectionId, OAuthClientId};
-pub use name::{ConnectionName, ResourceName};
+pub use name::{
+    ConnectionName, RefusedChar, ResourceName, check_visible, is_text_direction_control,
+    refused_char,
+};
 pub use normalised::Normalised;
 pub use oauth_client::{
     OAuthClient, OAuthClientContext, OAuthClientDraft, OAuthClientSettings, callback_url,
