@@ -10,8 +10,10 @@
 //!   connections reference a known OAuth 2.0 client and at least one catalogue scope.
 //! - Fields that do not apply to the chosen API type and auth type are errors, never dropped
 //!   silently, so nobody believes a setting took effect when it did not.
-//! - No secret enters this module: the draft only says whether an API token was provided, and a
-//!   stored [`Connection`] only knows when its token was last set ([`SecretMeta`]).
+//! - No secret enters this module: the draft only says whether a usable API token was entered
+//!   ([`SecretEntry`]; an empty or whitespace-only one is missing, one over
+//!   [`MAX_SECRET_CHARS`](crate::MAX_SECRET_CHARS) is refused), and a stored [`Connection`]
+//!   only knows when its token was last set ([`SecretMeta`]).
 
 use std::fmt;
 
@@ -27,6 +29,7 @@ use crate::{
     name::ConnectionName,
     rate_limit::RateLimitHandling,
     scope::{OFFLINE_ACCESS_NOTICE, ScopeSet},
+    secret_entry::{SecretEntry, too_long_message},
     subdomain::Subdomain,
     text::{given, normalised_note, shown},
     validation::{Field, ValidationErrors},
@@ -46,8 +49,11 @@ pub struct ConnectionDraft {
     pub auth_type: Option<String>,
     /// "Username": the Atlassian account e-mail (Basic auth).
     pub username: Option<String>,
-    /// Whether an API token accompanies the draft. The token itself goes straight to the vault.
-    pub api_token_provided: bool,
+    /// Whether an API token accompanies the draft ([`SecretEntry::of`] the token). The token
+    /// itself goes straight to the vault. Never read from or written to JSON: whoever holds
+    /// the token sets it.
+    #[serde(skip)]
+    pub api_token: SecretEntry,
     /// The name or id of an OAuth 2.0 client resource.
     pub oauth_client: Option<String>,
     /// Scope names; each entry may hold several, separated by spaces or commas.
@@ -248,7 +254,7 @@ impl ConnectionDraft {
             subdomain: settings.subdomain.as_ref().map(ToString::to_string),
             auth_type: Some(settings.auth.auth_type().id().to_owned()),
             username,
-            api_token_provided: false,
+            api_token: SecretEntry::Missing,
             oauth_client,
             scopes,
             concurrency_level: Some(settings.concurrency_level.to_string()),
@@ -338,8 +344,10 @@ impl ConnectionDraft {
                 }
             },
         };
-        if !self.api_token_provided {
-            errors.add(Field::ApiToken, API_TOKEN_REQUIRED);
+        match self.api_token {
+            SecretEntry::Missing => errors.add(Field::ApiToken, API_TOKEN_REQUIRED),
+            SecretEntry::TooLong => errors.add(Field::ApiToken, too_long_message("API token")),
+            SecretEntry::Entered => {}
         }
         if given(self.oauth_client.as_deref()).is_some() {
             errors.add(Field::OAuthClient, CLIENT_NOT_BASIC);
@@ -360,7 +368,7 @@ impl ConnectionDraft {
         if given(self.username.as_deref()).is_some() {
             errors.add(Field::Username, USERNAME_NOT_OAUTH);
         }
-        if self.api_token_provided {
+        if self.api_token.is_sent() {
             errors.add(Field::ApiToken, API_TOKEN_NOT_OAUTH);
         }
         let client = match given(self.oauth_client.as_deref()) {
@@ -682,7 +690,7 @@ mod tests {
             subdomain: Some("acme".into()),
             auth_type: Some("basic".into()),
             username: Some("fred@example.com".into()),
-            api_token_provided: true,
+            api_token: SecretEntry::Entered,
             ..ConnectionDraft::default()
         }
         .validate(&Nothing, None)
@@ -702,10 +710,10 @@ mod tests {
     fn from_settings_round_trips_except_the_token() {
         let settings = basic_settings();
         let mut draft = ConnectionDraft::from_settings(&settings, None);
-        assert!(!draft.api_token_provided);
+        assert_eq!(draft.api_token, SecretEntry::Missing);
         let errors = draft.validate(&Nothing, None).unwrap_err();
         assert_eq!(errors.fields(), [Field::ApiToken]);
-        draft.api_token_provided = true;
+        draft.api_token = SecretEntry::Entered;
         assert_eq!(draft.validate(&Nothing, None).unwrap().settings, settings);
     }
 
@@ -744,7 +752,7 @@ mod tests {
             ..ConnectionDraft::from_settings(&basic_settings(), None)
         };
         let mut with_token = draft.clone();
-        with_token.api_token_provided = true;
+        with_token.api_token = SecretEntry::Entered;
         let settings = with_token.validate(&Nothing, None).unwrap().settings;
         assert_eq!(
             settings.rate_limit,

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post, put};
 use axum::{Extension, Json, Router};
 use jiralink_app::{Actor, ConnectionSecrets, OAuthClientSecrets, Saved};
-use jiralink_domain::{ConnectionDraft, OAuthClientDraft};
+use jiralink_domain::{ConnectionDraft, OAuthClientDraft, SecretEntry};
 use jiralink_vault::{ApiToken, ClientSecret};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -277,7 +277,8 @@ impl ConnectionBody {
             subdomain: self.subdomain,
             auth_type: self.auth_type,
             username: self.username,
-            api_token_provided: self.api_token.is_some(),
+            // Set by the app from the token itself.
+            api_token: SecretEntry::Missing,
             oauth_client: self.oauth_client,
             scopes: self.scopes,
             concurrency_level: self.concurrency_level.map(Level::into_text),
@@ -307,7 +308,8 @@ impl OAuthClientBody {
         let draft = OAuthClientDraft {
             name: self.name,
             client_id: self.client_id,
-            client_secret_provided: self.client_secret.is_some(),
+            // Set by the app from the secret itself.
+            client_secret: SecretEntry::Missing,
         };
         let secrets = OAuthClientSecrets {
             client_secret: self.client_secret.map(ClientSecret::new),

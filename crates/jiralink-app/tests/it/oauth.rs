@@ -28,7 +28,7 @@ async fn oauth_fixture() -> Fixture {
             &OAuthClientDraft {
                 name: Some("Sim app".to_owned()),
                 client_id: Some(samples.oauth_client_id.clone()),
-                client_secret_provided: false,
+                client_secret: jiralink_domain::SecretEntry::Missing,
             },
             OAuthClientSecrets {
                 client_secret: Some(ClientSecret::new(samples.oauth_client_secret.clone())),
@@ -878,7 +878,7 @@ async fn set_client_secret(f: &Fixture, secret: &str) {
             &OAuthClientDraft {
                 name: Some("Sim app".to_owned()),
                 client_id: Some(f.sim.samples().oauth_client_id.clone()),
-                client_secret_provided: false,
+                client_secret: jiralink_domain::SecretEntry::Missing,
             },
             OAuthClientSecrets {
                 client_secret: Some(ClientSecret::new(secret)),

@@ -1,7 +1,7 @@
 //! `jiralink oauth-client …`
 
 use jiralink_app::{OAuthClientSecrets, OAuthClientView};
-use jiralink_domain::{AuditEntry, OAuthClientDraft};
+use jiralink_domain::{AuditEntry, OAuthClientDraft, SecretEntry};
 use jiralink_vault::ClientSecret;
 
 use crate::args::{OAuthClientCommand, OAuthClientFields, OutputFormat};
@@ -97,7 +97,7 @@ async fn create(ctx: &Ctx, fields: OAuthClientFields) -> Result<(), CliError> {
     let mut draft = OAuthClientDraft {
         name: fields.name.clone(),
         client_id: fields.client_id.clone(),
-        client_secret_provided: false,
+        client_secret: SecretEntry::Missing,
     };
     if ctx.interactive {
         if draft.name.is_none() {
@@ -152,7 +152,7 @@ async fn edit(ctx: &Ctx, reference: &str, fields: OAuthClientFields) -> Result<(
                 .clone()
                 .unwrap_or_else(|| current.settings.client_id.clone()),
         ),
-        client_secret_provided: false,
+        client_secret: SecretEntry::Missing,
     };
     let secret = read_secret(ctx, &source, true)?;
     let saved = ctx

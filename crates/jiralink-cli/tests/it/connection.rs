@@ -124,6 +124,55 @@ fn token_from_file_and_env() {
     assert!(out.stderr.contains("NOT_SET_ANYWHERE_123"));
 }
 
+/// Every way the CLI reads a secret reaches the same length limit as the API and the form,
+/// and the refusal never repeats the value.
+#[test]
+fn oversized_secrets_are_refused_from_every_source() {
+    let env = Env::new();
+    let huge = format!("CANARY-{}", "x".repeat(5000));
+    let file = env.path().join("token.txt");
+    std::fs::write(&file, format!("{huge}\n")).unwrap();
+    let file = file.to_str().unwrap().to_owned();
+    let sources: [(&[&str], Option<&str>); 3] = [
+        (&["--api-token-stdin"], Some(huge.as_str())),
+        (&["--api-token-file", &file], None),
+        (&["--api-token-env", "HUGE_TOKEN"], None),
+    ];
+    for (flags, stdin) in sources {
+        let mut rest = vec!["--username", "me@example.com", "--no-test"];
+        rest.extend_from_slice(flags);
+        let mut cmd = env.cmd();
+        cmd.env("HUGE_TOKEN", &huge)
+            .args(connection_create("Huge", "basic", &rest))
+            .write_stdin(stdin.unwrap_or(""));
+        let out = crate::common::Output::of(&mut cmd).fails_with(3);
+        assert!(
+            out.stderr.contains("longer than 4096 characters"),
+            "{flags:?}: {}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("CANARY") && !out.stderr.contains("xxxx"));
+    }
+    let out = env
+        .run(
+            &[
+                "oauth-client",
+                "create",
+                "--name",
+                "App",
+                "--client-id",
+                "abc",
+                "--client-secret-stdin",
+            ],
+            Some(&huge),
+        )
+        .fails_with(3);
+    assert!(out.stderr.contains("Client secret"), "{}", out.stderr);
+    assert!(!out.stderr.contains("CANARY"));
+    let list = env.run(&["connection", "list", "-o", "json"], None).ok();
+    assert_eq!(list.json().as_array().unwrap().len(), 0, "{}", list.stdout);
+}
+
 #[test]
 fn oauth_connections_of_both_api_types() {
     let env = Env::new();

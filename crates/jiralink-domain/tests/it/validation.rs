@@ -2,7 +2,7 @@
 
 use jiralink_domain::{
     ApiType as Api, ConnectionAuth, ConnectionDraft, ConnectionId, ConnectionName,
-    ConnectionSettings, Field, OAuthClientContext, OAuthClientDraft, OAuthClientId,
+    ConnectionSettings, Field, OAuthClientContext, OAuthClientDraft, OAuthClientId, SecretEntry,
     Subdomain as Sub, ValidConnection, ValidationContext, ValidationErrors,
 };
 use pretty_assertions::assert_eq;
@@ -48,7 +48,7 @@ fn basic() -> ConnectionDraft {
         subdomain: s("acme"),
         auth_type: s("basic"),
         username: s("fred@example.com"),
-        api_token_provided: true,
+        api_token: SecretEntry::Entered,
         ..ConnectionDraft::default()
     }
 }
@@ -221,7 +221,7 @@ fn connection_rules() {
                 subdomain: s("demo.jira.com"),
                 auth_type: s("basic"),
                 username: s("fred"),
-                api_token_provided: false,
+                api_token: SecretEntry::Missing,
                 oauth_client: s("Acme app"),
                 scopes: vec!["read:jira-work".into()],
                 concurrency_level: s("0"),
@@ -246,7 +246,7 @@ fn connection_rules() {
                 d.name = s("JIRA - production");
                 d.subdomain = None;
                 d.username = s("fred@example.com");
-                d.api_token_provided = true;
+                d.api_token = SecretEntry::Entered;
                 d.oauth_client = s("Nope app");
                 d.scopes = vec!["read:jira-work bogus".into()];
                 d.concurrency_level = s("many");
@@ -418,7 +418,7 @@ fn connection_rules() {
             with(csm(), |d| {
                 d.auth_type = s("basic");
                 d.username = s("fred@example.com");
-                d.api_token_provided = true;
+                d.api_token = SecretEntry::Entered;
             }),
             invalid(&[
                 (AuthType, "use OAuth 2.0 only"),
@@ -463,11 +463,16 @@ fn connection_rules() {
         ),
         row(
             "API token missing",
-            with(basic(), |d| d.api_token_provided = false),
+            with(basic(), |d| d.api_token = SecretEntry::Missing),
             invalid(&[(
                 ApiToken,
                 "must be entered again whenever the connection is edited",
             )]),
+        ),
+        row(
+            "API token too long",
+            with(basic(), |d| d.api_token = SecretEntry::TooLong),
+            invalid(&[(ApiToken, "the API token is longer than 4096 characters")]),
         ),
         row(
             "OAuth 2.0 client on basic",
@@ -492,7 +497,7 @@ fn connection_rules() {
         ),
         row(
             "API token on OAuth 2.0",
-            with(oauth(), |d| d.api_token_provided = true),
+            with(oauth(), |d| d.api_token = SecretEntry::Entered),
             invalid(&[(ApiToken, "do not send one for an OAuth 2.0 connection")]),
         ),
         row(
@@ -776,7 +781,7 @@ fn pasted_secrets_are_not_echoed_in_errors() {
         subdomain: s(&format!("https://fred:{CANARY}@demo.atlassian.net")),
         auth_type: s("basic"),
         username: s(CANARY),
-        api_token_provided: true,
+        api_token: SecretEntry::Entered,
         concurrency_level: s("1"),
         rate_limit_auto_recover: s(CANARY),
         rate_limit_max_retries: s(CANARY),
@@ -837,7 +842,7 @@ fn draft_json_refuses_unknown_fields_such_as_a_token() {
     }))
     .unwrap();
     assert_eq!(ok.name.as_deref(), Some("Jira"));
-    assert!(!ok.api_token_provided);
+    assert_eq!(ok.api_token, SecretEntry::Missing);
     let with_token = serde_json::json!({"name": "Jira", "api_token": CANARY});
     let err = serde_json::from_value::<ConnectionDraft>(with_token)
         .unwrap_err()
@@ -853,7 +858,11 @@ fn oauth_client_rules() {
         OAuthClientDraft {
             name: name.map(str::to_owned),
             client_id: client_id.map(str::to_owned),
-            client_secret_provided: secret,
+            client_secret: if secret {
+                SecretEntry::Entered
+            } else {
+                SecretEntry::Missing
+            },
         }
     }
 
@@ -943,6 +952,18 @@ fn oauth_client_rules() {
             Err(vec![(ClientId, "at most 255")]),
         ),
         (
+            "secret too long",
+            OAuthClientDraft {
+                client_secret: SecretEntry::TooLong,
+                ..draft(Some("Other"), Some("abc"), true)
+            },
+            None,
+            Err(vec![(
+                ClientSecret,
+                "the client secret is longer than 4096 characters",
+            )]),
+        ),
+        (
             "secret required on edit too",
             draft(Some("Acme app"), Some("abc"), false),
             Some(CLIENT),
@@ -981,7 +1002,7 @@ fn oauth_client_notices_say_what_was_trimmed() {
     let draft = OAuthClientDraft {
         name: Some(" App ".into()),
         client_id: Some("abc".into()),
-        client_secret_provided: true,
+        client_secret: SecretEntry::Entered,
     };
     let (settings, notices) = draft.validate_with_notices(&Store, None).unwrap();
     assert_eq!(settings.name.as_str(), "App");

@@ -704,6 +704,152 @@ async fn a_replace_without_the_secret_is_refused_and_changes_nothing() {
     assert_eq!(shown.json()["clientSecret"], client["clientSecret"]);
 }
 
+/// A blank secret is a missing one, exactly as on the web form, and an oversized one is
+/// refused without being repeated: neither replaces the stored secret.
+#[tokio::test]
+async fn blank_or_oversized_secrets_are_refused_and_change_nothing() {
+    let api = Api::new().await;
+    let email = api.f.sim.samples().email.clone();
+    let real_token = api.f.sim.samples().api_token.clone();
+    let r = api
+        .call(
+            Method::POST,
+            C,
+            None,
+            "",
+            Some(basic("Jira", &email, Some(&real_token))),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let before = r.json();
+    let id = before["id"].as_str().unwrap().to_owned();
+    let missing = api
+        .call(
+            Method::PUT,
+            C_ID,
+            Some(&id),
+            "",
+            Some(basic("Jira", &email, None)),
+        )
+        .await;
+    let missing_message = missing.json()["error"]["fields"][0]["message"].clone();
+    let oversized = format!("CANARY-{}", "x".repeat(4096));
+
+    for (token, what) in [
+        ("", "missing"),
+        ("   ", "missing"),
+        ("\t\n", "missing"),
+        (oversized.as_str(), "longer than 4096 characters"),
+    ] {
+        for (method, path, target) in [
+            (Method::PUT, C_ID, Some(id.as_str())),
+            (Method::POST, C, None),
+            (Method::POST, "/v1/connections/test", None),
+        ] {
+            let r = api
+                .call(
+                    method.clone(),
+                    path,
+                    target,
+                    "",
+                    Some(basic("Jira 2", &email, Some(token))),
+                )
+                .await;
+            let at = format!("{method} {path} with a {what} token");
+            assert_eq!(r.status, StatusCode::BAD_REQUEST, "{at}: {}", r.text);
+            assert_eq!(code(&r), "validation_failed", "{at}");
+            let fields = &r.json()["error"]["fields"];
+            assert_eq!(fields.as_array().unwrap().len(), 1, "{at}: {}", r.text);
+            assert_eq!(fields[0]["field"], "api_token", "{at}");
+            if what == "missing" {
+                assert_eq!(fields[0]["message"], missing_message, "{at}");
+            } else {
+                let message = fields[0]["message"].as_str().unwrap();
+                assert!(message.contains(what), "{at}: {message}");
+                assert!(
+                    !r.text.contains("CANARY") && !r.text.contains("xxxx"),
+                    "{at}"
+                );
+            }
+        }
+    }
+    let after = api
+        .call(Method::GET, C_ID, Some(&id), "", None)
+        .await
+        .json();
+    let mut unchanged = before.clone();
+    unchanged.as_object_mut().unwrap().remove("notices");
+    assert_eq!(after, unchanged);
+    // The stored token is the one that was saved first: the connection still signs in.
+    let r = api
+        .call(
+            Method::POST,
+            "/v1/connections/{id}/test",
+            Some(&id),
+            "",
+            None,
+        )
+        .await;
+    assert_eq!(r.json()["result"], "passed", "{}", r.text);
+    assert_eq!(
+        api.call(Method::GET, C, None, "", None)
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let r = api
+        .call(
+            Method::POST,
+            CLIENTS,
+            None,
+            "",
+            Some(json!({"name": "App", "clientId": "abc123", "clientSecret": CLIENT_SECRET})),
+        )
+        .await;
+    let client = r.json();
+    let client_id = client["id"].as_str().unwrap().to_owned();
+    for (secret, want) in [
+        (" ", "must be entered again"),
+        ("", "must be entered again"),
+        (oversized.as_str(), "longer than 4096 characters"),
+    ] {
+        for (method, path, target) in [
+            (Method::PUT, CLIENT_ID, Some(client_id.as_str())),
+            (Method::POST, CLIENTS, None),
+        ] {
+            let body = json!({"name": "App 2", "clientId": "abc124", "clientSecret": secret});
+            let r = api.call(method.clone(), path, target, "", Some(body)).await;
+            assert_eq!(code(&r), "validation_failed", "{method} {path}: {}", r.text);
+            let fields = &r.json()["error"]["fields"];
+            assert_eq!(fields[0]["field"], "client_secret", "{}", r.text);
+            assert!(
+                fields[0]["message"].as_str().unwrap().contains(want),
+                "{}",
+                r.text
+            );
+            assert!(!r.text.contains("xxxx"));
+        }
+    }
+    let shown = api
+        .call(Method::GET, CLIENT_ID, Some(&client_id), "", None)
+        .await;
+    assert_eq!(shown.json()["clientId"], "abc123");
+    assert_eq!(shown.json()["clientSecret"], client["clientSecret"]);
+    assert_eq!(
+        api.call(Method::GET, CLIENTS, None, "", None)
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
 #[tokio::test]
 async fn bad_requests_get_their_codes_and_never_echo_values() {
     let api = Api::new().await;
