@@ -433,12 +433,12 @@ impl App {
                 );
                 Err(AppError::SecretUnreadable {
                     what: format!("{} of {} {}", field.as_str(), owner.kind(), record_id),
-                    fix: match owner {
+                    owner: match owner {
                         jiralink_store::SecretOwner::Connection(_) => {
-                            format!("connection edit {record_id}")
+                            format!("connection {record_id}")
                         }
                         jiralink_store::SecretOwner::OAuthClient(_) => {
-                            format!("oauth-client edit {record_id}")
+                            format!("oauth-client {record_id}")
                         }
                     },
                 })

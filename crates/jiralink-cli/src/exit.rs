@@ -1,4 +1,5 @@
-//! Exit codes (documented in `jiralink --help`) and how failures are printed.
+//! Exit codes (documented in `jiralink --help`) and how failures are printed: the error, then
+//! in a table-mode terminal the CLI's own hint lines ([`crate::hint`]).
 
 use std::process::ExitCode;
 
@@ -121,7 +122,14 @@ pub(crate) fn report(e: &CliError, output: OutputFormat) -> ExitCode {
             }
             eprintln!("{body}");
         }
-        OutputFormat::Table => eprintln!("error: {}", e.message()),
+        OutputFormat::Table => {
+            eprintln!("error: {}", e.message());
+            if let CliError::App(app) = e {
+                for hint in crate::hint::hints(app) {
+                    eprintln!("hint: {hint}");
+                }
+            }
+        }
     }
     ExitCode::from(exit)
 }

@@ -3,6 +3,7 @@
 mod args;
 mod commands;
 mod exit;
+mod hint;
 mod output;
 mod prompt;
 mod secrets;

@@ -146,7 +146,7 @@ mod tests {
                 },
                 AppError::SecretUnreadable {
                     what: name(),
-                    fix: name(),
+                    owner: name(),
                 },
                 AppError::ConnectionOffline {
                     name: name(),

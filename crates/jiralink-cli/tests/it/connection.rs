@@ -124,6 +124,42 @@ fn token_from_file_and_env() {
     assert!(out.stderr.contains("NOT_SET_ANYWHERE_123"));
 }
 
+/// The application's message names no command and repeats nothing typed; the CLI's own hint
+/// line names both.
+#[test]
+fn errors_get_the_clis_hint_line() {
+    let env = Env::new();
+    let out = env
+        .run(&["connection", "show", "Jira - nope"], None)
+        .fails_with(4);
+    let mut lines = out.stderr.lines().skip_while(|l| l.starts_with("note:"));
+    assert_eq!(
+        lines.next(),
+        Some("error: no connection has that name or id"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        lines.next(),
+        Some(
+            "hint: 'Jira - nope' is not a connection's name or id; `jiralink connection list` \
+             shows them"
+        ),
+        "{}",
+        out.stderr
+    );
+    let json = env
+        .run(&["connection", "show", "Jira - nope", "-o", "json"], None)
+        .fails_with(4);
+    let body: serde_json::Value =
+        serde_json::from_str(json.stderr.trim().lines().last().unwrap()).unwrap();
+    assert_eq!(body["error"]["code"], "connection_not_found");
+    assert_eq!(
+        body["error"]["message"],
+        "no connection has that name or id"
+    );
+}
+
 /// Every way the CLI reads a secret reaches the same length limit as the API and the form,
 /// and the refusal never repeats the value.
 #[test]
