@@ -121,11 +121,8 @@ impl OAuthClientDraft {
                 if ctx.client_name_taken(&name.key(), editing) {
                     errors.add(
                         Field::Name,
-                        format!(
-                            "another OAuth 2.0 client is already named {:?} (names are \
-                             compared ignoring case): choose a different name",
-                            name.as_str()
-                        ),
+                        "another OAuth 2.0 client already has this name (names are compared \
+                         ignoring case): choose a different name",
                     );
                 }
                 notices.extend(normalised_note("name", typed_name, name.as_str()));

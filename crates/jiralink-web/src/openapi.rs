@@ -120,11 +120,11 @@ mod tests {
             WebError::InvalidQuery(String::new()),
             WebError::UnsupportedMediaType,
             WebError::BodyTooLarge,
-            WebError::NotFound(String::new()),
-            WebError::MethodNotAllowed {
-                method: String::new(),
-                path: String::new(),
-            },
+            WebError::InvalidPath,
+            WebError::InvalidRequest(axum::http::StatusCode::BAD_REQUEST),
+            WebError::NotFound,
+            WebError::MethodNotAllowed,
+            WebError::Internal,
             WebError::AuthServerMismatch,
             WebError::Io(String::new()),
         ];
