@@ -46,7 +46,10 @@ pub enum WebError {
     InvalidRequest(StatusCode),
     #[error("send the request body as JSON, with `Content-Type: application/json`")]
     UnsupportedMediaType,
-    #[error("the request body is too large; bodies of this API are small JSON documents")]
+    #[error(
+        "the request body is larger than {} KiB; bodies of this API are small JSON documents",
+        crate::MAX_BODY_BYTES / 1024
+    )]
     BodyTooLarge,
     #[error("no such route; see /v1/openapi.json for the routes")]
     NotFound,

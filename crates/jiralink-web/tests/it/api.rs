@@ -1159,3 +1159,71 @@ async fn extractor_rejections_answer_the_json_shape() {
         );
     }
 }
+
+/// Bodies over the limit answer 413: the API's JSON error, and readable pages for the
+/// sign-in form and the UI's forms.
+#[tokio::test]
+async fn oversized_bodies_answer_413_everywhere() {
+    use tower::ServiceExt as _;
+    let f = fixture().await;
+    let huge = "a=".to_owned() + &"x".repeat(jiralink_web::MAX_BODY_BYTES + 10);
+    let send = |path: &str, content_type: &str, cookie: Option<String>, body: String| {
+        let mut req = axum::http::Request::post(path)
+            .header(header::CONTENT_TYPE, content_type)
+            .header(header::AUTHORIZATION, format!("Bearer {KEY}"));
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        let router = f.router.clone();
+        let req = req.body(axum::body::Body::from(body)).unwrap();
+        async move {
+            let res = router.oneshot(req).await.unwrap();
+            let status = res.status();
+            let content_type = res.headers()[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            (
+                status,
+                content_type,
+                String::from_utf8(bytes.to_vec()).unwrap(),
+            )
+        }
+    };
+    let json_body = format!(
+        "{{\"name\": \"{}\"}}",
+        "x".repeat(jiralink_web::MAX_BODY_BYTES)
+    );
+    for path in [C, CLIENTS, "/v1/connections/test"] {
+        let (status, content_type, text) =
+            send(path, "application/json", None, json_body.clone()).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{path}: {text}");
+        assert!(content_type.starts_with("application/json"), "{path}");
+        let body: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(body["error"]["code"], "body_too_large", "{text}");
+    }
+    let (status, content_type, text) = send(
+        "/login",
+        "application/x-www-form-urlencoded",
+        None,
+        huge.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{text}");
+    assert!(content_type.starts_with("text/html"));
+    assert!(text.contains("too large"), "{text}");
+    let browser = crate::sign_in(&f, "ada").await;
+    let (status, content_type, text) = send(
+        "/connections",
+        "application/x-www-form-urlencoded",
+        Some(browser.cookie.clone()),
+        huge,
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{text}");
+    assert!(content_type.starts_with("text/html"));
+    assert!(text.contains("too large"), "{text}");
+}
