@@ -120,13 +120,13 @@ pub(crate) fn report(e: &CliError, output: OutputFormat) -> ExitCode {
             if let CliError::App(AppError::Validation(errors)) = e {
                 body["error"]["fields"] = serde_json::to_value(errors).unwrap_or_default();
             }
-            eprintln!("{body}");
+            crate::output::print_json_err(&body.to_string());
         }
         OutputFormat::Table => {
-            eprintln!("error: {}", e.message());
+            errln!("error: {}", e.message());
             if let CliError::App(app) = e {
                 for hint in crate::hint::hints(app) {
-                    eprintln!("hint: {hint}");
+                    errln!("hint: {hint}");
                 }
             }
         }

@@ -17,13 +17,15 @@ pub(crate) async fn run(ctx: &Ctx, command: ApiKeyCommand) -> Result<(), CliErro
                     "key": created.key.expose(),
                 })),
                 OutputFormat::Table => {
-                    eprintln!(
+                    errln!(
                         "Created the API key {:?} for {} (id {}). It is shown only this once \
                          (only its SHA-256 is kept); scripts send it as `Authorization: Bearer \
                          <key>`:",
-                        created.view.name, created.view.username, created.view.id
+                        created.view.name,
+                        created.view.username,
+                        created.view.id
                     );
-                    println!("{}", created.key.expose());
+                    outln!("{}", created.key.expose());
                     Ok(())
                 }
             }
@@ -46,9 +48,10 @@ pub(crate) async fn run(ctx: &Ctx, command: ApiKeyCommand) -> Result<(), CliErro
             match ctx.output {
                 OutputFormat::Json => output::json(&serde_json::json!({ "revoked": revoked })),
                 OutputFormat::Table => {
-                    println!(
+                    outln!(
                         "Revoked the API key {:?} of {}; scripts using it are refused from now on.",
-                        revoked.name, revoked.username
+                        revoked.name,
+                        revoked.username
                     );
                     Ok(())
                 }

@@ -126,11 +126,11 @@ pub(crate) async fn before_saving(
     let outcome = ctx.app.test_draft(draft, secrets, editing).await?;
     match outcome.result {
         TestResult::Passed => {
-            eprintln!("Test passed: {}.", outcome.summary());
+            errln!("Test passed: {}.", outcome.summary());
             Ok(Some(outcome))
         }
         TestResult::NeedsAuthorization => {
-            eprintln!(
+            errln!(
                 "note: not tested: {}. It is saved; authorize it, then run `jiralink connection \
                  test`.",
                 outcome.summary()
@@ -138,9 +138,9 @@ pub(crate) async fn before_saving(
             Ok(Some(outcome))
         }
         TestResult::Failed => {
-            eprintln!("The connection test failed: {}", outcome.summary());
+            errln!("The connection test failed: {}", outcome.summary());
             if test.save_anyway {
-                eprintln!("Saving anyway (--save-anyway).");
+                errln!("Saving anyway (--save-anyway).");
                 return Ok(Some(outcome));
             }
             if !ctx.interactive {
@@ -170,7 +170,7 @@ pub(crate) async fn debug(ctx: &Ctx, args: DebugArgs) -> Result<(), CliError> {
             match ctx.output {
                 OutputFormat::Json => output::json(&serde_json::json!({ "cleared": cleared })),
                 OutputFormat::Table => {
-                    println!("Cleared {cleared} debug line(s).");
+                    outln!("Cleared {cleared} debug line(s).");
                     Ok(())
                 }
             }
@@ -180,7 +180,7 @@ pub(crate) async fn debug(ctx: &Ctx, args: DebugArgs) -> Result<(), CliError> {
             match ctx.output {
                 OutputFormat::Json => output::json(&view),
                 OutputFormat::Table => {
-                    println!("The debugger of {:?} stopped recording.", view.name);
+                    outln!("The debugger of {:?} stopped recording.", view.name);
                     Ok(())
                 }
             }
@@ -204,10 +204,11 @@ pub(crate) async fn debug(ctx: &Ctx, args: DebugArgs) -> Result<(), CliError> {
                     let until = view
                         .debug_until
                         .map_or_else(|| "-".to_owned(), jiralink_app::format_time);
-                    println!(
+                    outln!(
                         "Recording every request of {:?} until {until}, secrets masked. See them \
                          with `jiralink connection debug show {:?}`.",
-                        view.name, view.name
+                        view.name,
+                        view.name
                     );
                     Ok(())
                 }
@@ -224,13 +225,14 @@ fn print_log(ctx: &Ctx, log: &DebugLog) -> Result<(), CliError> {
         let until = log
             .debug_until
             .map_or_else(|| "-".to_owned(), jiralink_app::format_time);
-        eprintln!("Recording until {until}.");
+        errln!("Recording until {until}.");
     }
     if log.lines.is_empty() {
-        eprintln!(
+        errln!(
             "No requests recorded for {:?} in the last 24 hours. Start recording with `jiralink \
              connection debug {:?} --minutes 15`.",
-            log.connection, log.connection
+            log.connection,
+            log.connection
         );
         return Ok(());
     }
@@ -239,24 +241,25 @@ fn print_log(ctx: &Ctx, log: &DebugLog) -> Result<(), CliError> {
         let time = jiralink_app::format_time(line.at);
         match line.direction {
             jiralink_store::DebugDirection::Request => {
-                println!("{time}  {id}  -> {} {}", line.method, line.url);
+                outln!("{time}  {id}  -> {} {}", line.method, line.url);
             }
             jiralink_store::DebugDirection::Response => {
                 let status = line
                     .status
                     .map_or_else(|| "no response".to_owned(), |s| s.to_string());
                 let ms = line.duration_ms.unwrap_or(0);
-                println!(
+                outln!(
                     "{time}  {id}  <- {status} ({ms} ms) {} {}",
-                    line.method, line.url
+                    line.method,
+                    line.url
                 );
             }
         }
         for (name, value) in &line.headers {
-            println!("    {name}: {value}");
+            outln!("    {name}: {value}");
         }
         if let Some(body) = line.body.as_deref().filter(|b| !b.is_empty()) {
-            println!("    body: {body}");
+            outln!("    body: {body}");
         }
     }
     Ok(())
@@ -267,11 +270,11 @@ fn print_round(ctx: &Ctx, outcomes: &[TestOutcome]) {
         OutputFormat::Json => {
             // One JSON document per round and line, so a long-running watch can be piped.
             let line = serde_json::to_string(outcomes).unwrap_or_else(|_| "[]".to_owned());
-            println!("{line}");
+            outln!("{line}");
         }
         OutputFormat::Table => {
             if outcomes.is_empty() {
-                eprintln!("No connection is offline.");
+                errln!("No connection is offline.");
             }
             for o in outcomes {
                 let verdict = if o.passed() {
@@ -279,7 +282,7 @@ fn print_round(ctx: &Ctx, outcomes: &[TestOutcome]) {
                 } else {
                     "still offline"
                 };
-                println!("{:?}: {verdict} ({})", o.connection, o.summary());
+                outln!("{:?}: {verdict} ({})", o.connection, o.summary());
             }
         }
     }
@@ -296,7 +299,7 @@ pub(crate) async fn watch(
         return Ok(());
     }
     let interval = interval.unwrap_or(ctx.app.config().connections.retest_interval);
-    eprintln!("Re-testing offline connections every {interval}; press Ctrl-C to stop.");
+    errln!("Re-testing offline connections every {interval}; press Ctrl-C to stop.");
     let shutdown = async {
         // Without a signal handler the loop runs until the process is killed, which is fine.
         if tokio::signal::ctrl_c().await.is_err() {

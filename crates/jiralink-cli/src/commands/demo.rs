@@ -105,7 +105,7 @@ async fn run_with_sim(
     };
     check_config_points_at(&ctx.app, base_url, sim)?;
     let info = prepare(&ctx, sim).await?;
-    eprint!(
+    err!(
         "{}",
         banner(
             &info,
