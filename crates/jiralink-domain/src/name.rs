@@ -5,6 +5,10 @@
 //! the byte order mark, …) and text-direction controls ([`refused_char`]), so two names that look
 //! alike are alike and no name reorders the text printed around it. Names are unique per
 //! resource kind ignoring case; [`ConnectionName::key`] is the value to compare and to index.
+//!
+//! Names stored before invisible and text-direction characters were refused still load
+//! (deserialising tolerates those characters, nothing else), so such a resource can be listed and renamed; every
+//! name typed is checked in full.
 
 use std::fmt;
 
@@ -160,10 +164,34 @@ impl fmt::Display for ConnectionName {
     }
 }
 
+/// Whether `text` breaks no rule but the one on invisible and text-direction characters:
+/// stored data from before that rule, which must stay readable.
+pub(crate) fn only_hidden_characters_wrong(text: &str) -> bool {
+    let mut hidden = false;
+    for c in text.chars() {
+        match refused_char(c) {
+            Some(RefusedChar::Control) => return false,
+            Some(RefusedChar::Invisible | RefusedChar::TextDirection) => hidden = true,
+            None => {}
+        }
+    }
+    hidden
+}
+
 impl<'de> Deserialize<'de> for ConnectionName {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = String::deserialize(deserializer)?;
-        let name = ConnectionName::parse(&raw).map_err(serde::de::Error::custom)?;
+        let name = match ConnectionName::parse(&raw) {
+            Ok(name) => name,
+            Err(_)
+                if only_hidden_characters_wrong(&raw)
+                    && raw.trim() == raw
+                    && raw.chars().count() <= MAX_NAME_CHARS =>
+            {
+                ConnectionName(raw.clone())
+            }
+            Err(message) => return Err(serde::de::Error::custom(message)),
+        };
         if name.0 != raw {
             return Err(serde::de::Error::custom("stored name is not trimmed"));
         }
@@ -288,6 +316,19 @@ mod tests {
         assert!(serde_json::from_str::<ConnectionName>("\"Jira\"").is_ok());
         assert!(serde_json::from_str::<ConnectionName>("\" Jira\"").is_err());
         assert!(serde_json::from_str::<ConnectionName>("\"\"").is_err());
+    }
+
+    #[test]
+    fn names_stored_before_the_hidden_character_rule_still_load() {
+        let stored = "\"Jira\u{200B} acme\u{202E}\"";
+        let name: ConnectionName = serde_json::from_str(stored).unwrap();
+        assert_eq!(name.as_str(), "Jira\u{200B} acme\u{202E}");
+        assert!(
+            ConnectionName::parse(name.as_str()).is_err(),
+            "typed, it is refused"
+        );
+        assert!(serde_json::from_str::<ConnectionName>("\"Jira\u{200B}\\u0007\"").is_err());
+        assert!(serde_json::from_str::<ConnectionName>("\" Jira\u{200B}\"").is_err());
     }
 
     proptest! {
