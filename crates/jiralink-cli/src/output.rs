@@ -117,6 +117,16 @@ pub(crate) fn print_err(args: Arguments<'_>, newline: bool) {
     }
 }
 
+/// Prints a secret shown once (a generated key or password) on its own line of stdout,
+/// without copying it into memory that is not wiped.
+#[allow(
+    clippy::print_stdout,
+    reason = "the value passes through terminal_text"
+)]
+pub(crate) fn print_secret(secret: &str) {
+    println!("{}", terminal_text(secret));
+}
+
 /// Prints JSON for scripts on stdout.
 pub(crate) fn json<T: Serialize + ?Sized>(value: &T) -> Result<(), CliError> {
     let text = serde_json::to_string_pretty(value)

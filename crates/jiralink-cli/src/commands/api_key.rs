@@ -25,7 +25,7 @@ pub(crate) async fn run(ctx: &Ctx, command: ApiKeyCommand) -> Result<(), CliErro
                         created.view.username,
                         created.view.id
                     );
-                    outln!("{}", created.key.expose());
+                    crate::output::print_secret(created.key.expose());
                     Ok(())
                 }
             }

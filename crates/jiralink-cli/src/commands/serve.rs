@@ -113,7 +113,7 @@ fn api_key(ctx: &Ctx) -> Result<jiralink_web::ApiKeyHash, CliError> {
                  SHA-256 is kept, in {}). Store it now:",
                 key_file.display()
             );
-            outln!("{}", key.expose());
+            crate::output::print_secret(key.expose());
         }
         ApiKeySource::Env => errln!("API key: from {API_KEY_ENV}."),
         ApiKeySource::File => errln!(

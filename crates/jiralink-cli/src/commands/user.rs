@@ -177,7 +177,7 @@ pub(crate) async fn bootstrap_admin(ctx: &Ctx, listening: SocketAddr) -> Result<
              user password {ADMIN_USERNAME}`:",
             sign_in_urls(&ctx.app.config().server.base_url, listening)
         );
-        outln!("{}", password.expose());
+        crate::output::print_secret(password.expose());
     }
     Ok(())
 }
