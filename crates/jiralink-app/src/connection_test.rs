@@ -484,9 +484,7 @@ impl App {
                     ProbeFailure {
                         kind: ProbeFailureKind::WrongCredentials,
                         message: "no API token is stored for this connection".to_owned(),
-                        fix: format!(
-                            "enter the API token again with `jiralink connection edit {name:?}`"
-                        ),
+                        fix: "enter the API token again in the connection's settings".to_owned(),
                         status: None,
                         retry_after: None,
                         missing_scope: None,

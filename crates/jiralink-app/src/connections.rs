@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use jiralink_domain::{
     AuditAction, AuditEntry, Connection, ConnectionAuth, ConnectionDraft, ConnectionId,
     ConnectionState, FieldChange, HttpView, OAuthClientId, RateLimitHandling, ResourceKind,
-    ValidationContext, diff_connection,
+    SecretEntry, ValidationContext, diff_connection,
 };
 use jiralink_store::{ConnectionUpdate, SecretField, SecretOwner, SecretWrite, StoreError};
 use jiralink_vault::ApiToken;
@@ -19,6 +19,14 @@ use crate::{Actor, App, AppError, AppResult, Saved};
 #[derive(Debug, Default)]
 pub struct ConnectionSecrets {
     pub api_token: Option<ApiToken>,
+}
+
+impl ConnectionSecrets {
+    /// What validation is told about the token: every save and test of every front end
+    /// reaches the domain's rules (blank is missing, at most `MAX_SECRET_CHARS`) through here.
+    fn entry(&self) -> SecretEntry {
+        SecretEntry::of(self.api_token.as_ref().map(ApiToken::expose))
+    }
 }
 
 /// What uses a connection: the exports and imports that read from or write to Jira through it.
@@ -193,7 +201,7 @@ impl App {
     ) -> AppResult<jiralink_domain::ValidConnection> {
         let known = self.known().await?;
         let mut draft = draft.clone();
-        draft.api_token_provided = secrets.api_token.is_some();
+        draft.api_token = secrets.entry();
         draft
             .validate(&known, editing)
             .map_err(AppError::Validation)
@@ -208,7 +216,7 @@ impl App {
     ) -> AppResult<Saved<ConnectionView>> {
         let known = self.known().await?;
         let mut draft = draft.clone();
-        draft.api_token_provided = secrets.api_token.is_some();
+        draft.api_token = secrets.entry();
         let valid = draft.validate(&known, None).map_err(AppError::Validation)?;
         let now = self.now();
         let state = match valid.settings.auth {
@@ -275,7 +283,7 @@ impl App {
         }
         let known = self.known().await?;
         let mut draft = draft.clone();
-        draft.api_token_provided = secrets.api_token.is_some();
+        draft.api_token = secrets.entry();
         let valid = draft
             .validate(&known, Some(old.id))
             .map_err(AppError::Validation)?;

@@ -273,10 +273,9 @@ impl App {
     /// replaced.
     pub async fn start_debug(&self, reference: &str, minutes: u32) -> AppResult<ConnectionView> {
         if !DEBUG_WINDOWS_MINUTES.contains(&minutes) {
-            return Err(AppError::InvalidInput(format!(
-                "the debugger records for 15, 30, 45 or 60 minutes, not {minutes}; choose one \
-                 of those"
-            )));
+            return Err(AppError::InvalidInput(
+                "the debugger records for 15, 30, 45 or 60 minutes; choose one of those".to_owned(),
+            ));
         }
         let connection = self.find_connection(reference).await?;
         let until = self.now() + time::Duration::minutes(i64::from(minutes));

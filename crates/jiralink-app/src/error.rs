@@ -8,29 +8,44 @@ use jiralink_store::StoreError;
 use jiralink_vault::VaultError;
 use thiserror::Error;
 
+/// What went wrong, in words every front end can show as they are: what happened and what to
+/// do, never a command of one front end (the CLI adds its own hint line from the code and the
+/// fields below; the web UI and the API show the message alone), and never a value the caller
+/// sent, such as a reference, a name or a query parameter (a misplaced secret must not come
+/// back). Fields that are not in the message are for the front ends, e.g. a stored name for a
+/// hint or a link.
 #[derive(Debug, Error)]
 pub enum AppError {
     #[error("{0}")]
     Validation(ValidationErrors),
+    #[error("no connection has that name or id")]
+    ConnectionNotFound {
+        /// What the caller asked for; never shown by the message.
+        reference: String,
+    },
+    #[error("no OAuth 2.0 client has that name or id")]
+    OAuthClientNotFound {
+        /// What the caller asked for; never shown by the message.
+        reference: String,
+    },
     #[error(
-        "no connection named or with id {reference:?}; run `jiralink connection list` to see them"
+        "another connection already has that name (names are compared ignoring case); choose \
+         another name"
     )]
-    ConnectionNotFound { reference: String },
-    #[error(
-        "no OAuth 2.0 client named or with id {reference:?}; run `jiralink oauth-client list` to see them"
-    )]
-    OAuthClientNotFound { reference: String },
-    #[error("a connection named {name:?} already exists; choose another name")]
     ConnectionNameTaken { name: String },
-    #[error("an OAuth 2.0 client named {name:?} already exists; choose another name")]
+    #[error(
+        "another OAuth 2.0 client already has that name (names are compared ignoring case); \
+         choose another name"
+    )]
     OAuthClientNameTaken { name: String },
     #[error(
-        "the OAuth 2.0 client {name:?} is used by {} connection(s): {}; change or delete them first",
+        "the OAuth 2.0 client is used by {} connection(s): {}; change or delete them first",
         connections.len(),
         connections.join(", ")
     )]
     OAuthClientInUse {
         name: String,
+        /// The names of the connections using the client (stored data, not request values).
         connections: Vec<String>,
     },
     #[error("{0}")]
@@ -50,10 +65,15 @@ pub enum AppError {
     )]
     KeyMissing { expected: Vec<String>, path: String },
     #[error("a stored secret could not be decrypted ({what}); enter it again")]
-    SecretUnreadable { what: String },
+    SecretUnreadable {
+        /// Which secret, e.g. `api_token of connection <id>`.
+        what: String,
+        /// The resource to edit, as `connection <id>` or `oauth-client <id>`.
+        owner: String,
+    },
     #[error(
-        "the connection {name:?} is offline since {since}: {reason}; fix the cause, then run \
-         `jiralink connection test {name:?}` to bring it back online"
+        "the connection is offline since {since}: {reason}; fix the cause, then test the \
+         connection to bring it back online"
     )]
     ConnectionOffline {
         name: String,
@@ -62,23 +82,21 @@ pub enum AppError {
     },
     #[error(
         "the authorization is unknown, expired or already used (state did not match); start \
-         it again with `jiralink connection authorize`"
+         it again"
     )]
     OAuthStateInvalid,
-    #[error(
-        "Atlassian did not authorize the connection {name:?}: {error}{}; nothing was changed",
-        description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default()
-    )]
+    #[error("Atlassian did not authorize the connection ({error}); nothing was changed")]
     AuthorizationDenied {
         name: String,
+        /// The OAuth 2.0 error code, one of RFC 6749's (anything else reads "unrecognised").
         error: String,
+        /// Atlassian's `error_description`, as the browser brought it back: for a front end
+        /// that shows it as Atlassian's words (the CLI, filtered), never in the message.
         description: Option<String>,
     },
     #[error(
-        "Atlassian could not complete the authorization of {name:?} right now ({error}{}); \
-         nothing was changed; try again in a few minutes with `jiralink connection authorize \
-         {name:?}`",
-        description.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
+        "Atlassian could not complete the authorization right now ({error}); nothing was \
+         changed; authorize again in a few minutes"
     )]
     OAuthProviderUnavailable {
         name: String,
@@ -86,10 +104,8 @@ pub enum AppError {
         description: Option<String>,
     },
     #[error(
-        "Atlassian refused the authorization of {name:?}: {error}{}; check the connection's \
-         scopes and the OAuth 2.0 client's settings in the developer console, then authorize \
-         again",
-        description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default()
+        "Atlassian refused the authorization ({error}); check the connection's scopes and the \
+         OAuth 2.0 client's settings in the developer console, then authorize again"
     )]
     OAuthProviderError {
         name: String,
@@ -97,13 +113,13 @@ pub enum AppError {
         description: Option<String>,
     },
     #[error(
-        "the connection {name:?} cannot refresh its access token: the OAuth 2.0 client's ID or \
-         secret is wrong; edit the client with `jiralink oauth-client edit {client:?}`"
+        "the connection cannot refresh its access token: Atlassian refuses the OAuth 2.0 \
+         client's ID or secret; correct them in the client's settings"
     )]
     OAuthClientRejected { name: String, client: String },
     #[error(
-        "the authorization of {name:?} does not include {site} (granted: {}); authorize again \
-         and choose that site on Atlassian's consent page",
+        "the authorization does not include {site} (granted: {}); authorize again and choose \
+         that site on Atlassian's consent page",
         if granted.is_empty() { "none".to_owned() } else { granted.join(", ") }
     )]
     SiteNotGranted {
@@ -112,23 +128,23 @@ pub enum AppError {
         granted: Vec<String>,
     },
     #[error(
-        "the authorization of {name:?} includes several sites: {}; choose one (`--site URL`)",
+        "the authorization includes several sites: {}; choose one of them",
         granted.join(", ")
     )]
     SiteChoiceNeeded { name: String, granted: Vec<String> },
     #[error(
-        "the connection {name:?} needs re-authorization: Atlassian no longer accepts its \
-         refresh token; run `jiralink connection authorize {name:?}`"
+        "the connection needs re-authorization: Atlassian no longer accepts its refresh token; \
+         authorize it again"
     )]
     ReauthorizationRequired { name: String },
     #[error(
-        "the connection {name:?} is not authorized (it never was, or it was disconnected); run \
-         `jiralink connection authorize {name:?}`"
+        "the connection is not authorized (it never was, or it was disconnected); authorize it \
+         first"
     )]
     ConnectionNeedsAuthorization { name: String },
     #[error("the access token could not be refreshed: {0}")]
     TokenRefresh(#[source] jiralink_atlassian::AtlassianError),
-    #[error("the connection {name:?} changed during the test; test it again")]
+    #[error("the connection changed during the test; test it again")]
     ChangedDuringTest { name: String },
     #[error(
         "the {kind} was changed by someone else since it was read (version {expected}; now \
@@ -141,12 +157,18 @@ pub enum AppError {
     },
     #[error("{0}")]
     Authorization(String),
-    #[error("no user named or with id {reference:?}; run `jiralink user list` to see them")]
-    UserNotFound { reference: String },
-    #[error("a user named {name:?} already exists; choose another name")]
+    #[error("no user has that name or id")]
+    UserNotFound {
+        /// What the caller asked for; never shown by the message.
+        reference: String,
+    },
+    #[error(
+        "a user with that name already exists (names are compared ignoring case); choose \
+         another name"
+    )]
     UsernameTaken { name: String },
     #[error(
-        "{name:?} is the last administrator and cannot be deleted; make another user an \
+        "the user is the last administrator and cannot be deleted; make another user an \
          administrator first"
     )]
     LastAdmin { name: String },
@@ -157,8 +179,11 @@ pub enum AppError {
          minute(s)"
     )]
     SignInThrottled { minutes: i64 },
-    #[error("no API key with id {reference:?}; run `jiralink api-key list` to see them")]
-    ApiKeyNotFound { reference: String },
+    #[error("no API key has that id")]
+    ApiKeyNotFound {
+        /// What the caller asked for; never shown by the message.
+        reference: String,
+    },
     #[error("{0}")]
     InvalidInput(String),
     #[error("invalid configuration: {0}")]

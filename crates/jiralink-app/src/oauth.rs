@@ -155,10 +155,10 @@ impl App {
     ) -> AppResult<(jiralink_domain::OAuthClientId, Vec<String>)> {
         match &connection.settings.auth {
             ConnectionAuth::OAuth2 { client, scopes } => Ok((*client, scopes.requested())),
-            ConnectionAuth::Basic { .. } => Err(AppError::InvalidInput(format!(
-                "the connection {:?} uses Basic auth; only OAuth 2.0 connections are authorized",
-                connection.settings.name.as_str()
-            ))),
+            ConnectionAuth::Basic { .. } => Err(AppError::InvalidInput(
+                "the connection uses Basic auth; only OAuth 2.0 connections are authorized"
+                    .to_owned(),
+            )),
         }
     }
 
@@ -261,11 +261,11 @@ impl App {
         let (client_ref, requested) = Self::oauth_parts(&connection)?;
         let client = self.store().get_oauth_client(client_ref).await?;
         let secret = self.oauth_client_secret(client_ref).await?.ok_or_else(|| {
-            AppError::Authorization(format!(
-                "the OAuth 2.0 client {:?} has no client secret; enter it with `jiralink \
-                 oauth-client edit`",
-                client.settings.name.as_str()
-            ))
+            AppError::Authorization(
+                "the OAuth 2.0 client has no client secret; enter it again in the client's \
+                 settings"
+                    .to_owned(),
+            )
         })?;
         let redirect_uri = url::Url::parse(&pending.redirect_uri)
             .map_err(|e| AppError::Authorization(format!("stored redirect URI: {e}")))?;
@@ -483,10 +483,11 @@ impl App {
                 });
             }
             let secret = self.oauth_client_secret(client_ref).await?.ok_or_else(|| {
-                AppError::Authorization(format!(
-                    "the OAuth 2.0 client {:?} has no client secret; enter it again",
-                    client.settings.name.as_str()
-                ))
+                AppError::Authorization(
+                    "the OAuth 2.0 client has no client secret; enter it again in the client's \
+                     settings"
+                        .to_owned(),
+                )
             })?;
             let now = self.now();
             match self
@@ -686,31 +687,33 @@ impl App {
     /// refreshing [`TokenSource`] through the API gateway with the stored cloud id.
     pub async fn jira_client(&self, reference: &str) -> AppResult<jiralink_atlassian::JiraClient> {
         let connection = self.usable_connection(reference).await?;
-        let (route, credentials) =
-            match &connection.settings.auth {
-                ConnectionAuth::OAuth2 { .. } => {
-                    if !self.connection_has_tokens(connection.id).await? {
-                        return Err(Self::missing_tokens_error(&connection));
-                    }
-                    (
-                        jiralink_atlassian::AuthRoute::OAuth2,
-                        jiralink_atlassian::Credentials::Bearer(self.token_source(connection.id)),
-                    )
+        let (route, credentials) = match &connection.settings.auth {
+            ConnectionAuth::OAuth2 { .. } => {
+                if !self.connection_has_tokens(connection.id).await? {
+                    return Err(Self::missing_tokens_error(&connection));
                 }
-                ConnectionAuth::Basic { username } => {
-                    let token = self.connection_api_token(connection.id).await?.ok_or_else(|| {
-                    AppError::InvalidInput(format!(
-                        "no API token is stored for {:?}; enter it with `jiralink connection \
-                         edit`",
-                        connection.settings.name.as_str()
-                    ))
-                })?;
-                    (
-                        jiralink_atlassian::AuthRoute::BasicClassic,
-                        jiralink_atlassian::Credentials::basic(username.clone(), token),
-                    )
-                }
-            };
+                (
+                    jiralink_atlassian::AuthRoute::OAuth2,
+                    jiralink_atlassian::Credentials::Bearer(self.token_source(connection.id)),
+                )
+            }
+            ConnectionAuth::Basic { username } => {
+                let token = self
+                    .connection_api_token(connection.id)
+                    .await?
+                    .ok_or_else(|| {
+                        AppError::InvalidInput(
+                            "no API token is stored for the connection; enter it again in the \
+                         connection's settings"
+                                .to_owned(),
+                        )
+                    })?;
+                (
+                    jiralink_atlassian::AuthRoute::BasicClassic,
+                    jiralink_atlassian::Credentials::basic(username.clone(), token),
+                )
+            }
+        };
         let base = jiralink_atlassian::ApiBase::for_settings(
             &self.config().atlassian,
             &connection.settings,
@@ -765,11 +768,27 @@ impl App {
     }
 }
 
+/// The error codes of an authorization response (RFC 6749 §4.1.2.1). A code arrives in the
+/// callback's query, so only these are repeated in messages; anything else is "unrecognised".
+const AUTHORIZATION_ERROR_CODES: [&str; 7] = [
+    "access_denied",
+    "invalid_request",
+    "unauthorized_client",
+    "unsupported_response_type",
+    "invalid_scope",
+    "server_error",
+    "temporarily_unavailable",
+];
+
 /// Only `access_denied` is the user declining; `server_error` and `temporarily_unavailable`
 /// are Atlassian having trouble (RFC 6749 §4.1.2.1), worth another try; anything else is a
 /// problem of the request (scopes, client) that trying again will not fix.
 fn provider_error(name: String, error: &str, description: Option<String>) -> AppError {
-    let error = error.to_owned();
+    let error = AUTHORIZATION_ERROR_CODES
+        .into_iter()
+        .find(|known| *known == error)
+        .unwrap_or("an unrecognised error code")
+        .to_owned();
     match error.as_str() {
         "access_denied" => AppError::AuthorizationDenied {
             name,

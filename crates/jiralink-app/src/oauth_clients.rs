@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use jiralink_domain::{
     AuditAction, AuditEntry, FieldChange, OAuthClient, OAuthClientContext, OAuthClientDraft,
-    OAuthClientId, ResourceKind, diff_oauth_client,
+    OAuthClientId, ResourceKind, SecretEntry, diff_oauth_client,
 };
 use jiralink_store::{SecretField, SecretOwner, SecretWrite, StoreError};
 use jiralink_vault::ClientSecret;
@@ -18,6 +18,14 @@ use crate::{Actor, App, AppError, AppResult, Saved};
 #[derive(Debug, Default)]
 pub struct OAuthClientSecrets {
     pub client_secret: Option<ClientSecret>,
+}
+
+impl OAuthClientSecrets {
+    /// What validation is told about the secret: every save of every front end reaches the
+    /// domain's rules (blank is missing, at most `MAX_SECRET_CHARS`) through here.
+    fn entry(&self) -> SecretEntry {
+        SecretEntry::of(self.client_secret.as_ref().map(ClientSecret::expose))
+    }
 }
 
 struct KnownClients(Vec<(OAuthClientId, String)>);
@@ -113,7 +121,7 @@ impl App {
     ) -> AppResult<Saved<OAuthClientView>> {
         let known = self.known_clients().await?;
         let mut draft = draft.clone();
-        draft.client_secret_provided = secrets.client_secret.is_some();
+        draft.client_secret = secrets.entry();
         let settings = draft.validate(&known, None).map_err(AppError::Validation)?;
         let now = self.now();
         let client = OAuthClient {
@@ -159,7 +167,7 @@ impl App {
         }
         let known = self.known_clients().await?;
         let mut draft = draft.clone();
-        draft.client_secret_provided = secrets.client_secret.is_some();
+        draft.client_secret = secrets.entry();
         let settings = draft
             .validate(&known, Some(old.id))
             .map_err(AppError::Validation)?;

@@ -87,6 +87,13 @@ impl App {
                 );
                 Err(AppError::SecretUnreadable {
                     what: format!("{field} of {} {id}", owner.kind()),
+                    owner: match owner {
+                        SealOwner::Record(SecretOwner::Connection(_)) => format!("connection {id}"),
+                        SealOwner::Record(SecretOwner::OAuthClient(_)) => {
+                            format!("oauth-client {id}")
+                        }
+                        SealOwner::OAuthState(_) => "authorization".to_owned(),
+                    },
                 })
             }
             Err(e) => Err(e.into()),

@@ -165,6 +165,7 @@ pub fn validate_username(name: &str) -> AppResult<String> {
             "a user name has 1 to {MAX_USERNAME_CHARS} characters"
         )));
     }
+    jiralink_domain::check_visible(name, "user name").map_err(AppError::InvalidInput)?;
     let ok_start = name.chars().next().is_some_and(char::is_alphanumeric);
     let ok_chars = name
         .chars()
@@ -196,10 +197,13 @@ pub fn validate_password(password: &Password) -> AppResult<()> {
     Ok(())
 }
 
+/// Checks an API key's name: 1 to 100 characters without control, invisible or
+/// text-direction characters. Returns it trimmed.
 fn validate_key_name(name: &str) -> AppResult<String> {
     let name = name.trim();
+    jiralink_domain::check_visible(name, "API key's name").map_err(AppError::InvalidInput)?;
     let count = name.chars().count();
-    if count == 0 || count > 100 || name.chars().any(char::is_control) {
+    if count == 0 || count > 100 {
         return Err(AppError::InvalidInput(
             "an API key needs a name of 1 to 100 characters that says what uses it, e.g. \
              \"nightly export\""
@@ -729,6 +733,37 @@ mod tests {
             assert!(validate_username(bad).is_err(), "{bad:?}");
         }
         assert!(validate_username(&"a".repeat(64)).is_ok());
+    }
+
+    #[test]
+    fn names_with_hidden_characters_are_refused_with_a_clear_message() {
+        for c in [
+            '\u{200B}', '\u{200D}', '\u{2060}', '\u{FEFF}', '\u{3164}', '\u{202E}', '\u{2067}',
+            '\u{200F}', '\u{061C}',
+        ] {
+            for (what, result) in [
+                ("user name", validate_username(&format!("al{c}ice"))),
+                (
+                    "API key's name",
+                    validate_key_name(&format!("nightly{c} export")),
+                ),
+            ] {
+                let message = result.unwrap_err().to_string();
+                assert!(message.contains(what), "U+{:04X}: {message}", u32::from(c));
+                assert!(
+                    message.contains("invisible") || message.contains("text-direction"),
+                    "U+{:04X}: {message}",
+                    u32::from(c)
+                );
+                assert!(!message.contains("nightly"), "{message}");
+            }
+        }
+        assert_eq!(
+            validate_key_name(" nightly export ").unwrap(),
+            "nightly export"
+        );
+        assert!(validate_key_name("a\tb").is_err());
+        assert_eq!(validate_username("名前").unwrap(), "名前");
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Exit codes (documented in `jiralink --help`) and how failures are printed.
+//! Exit codes (documented in `jiralink --help`) and how failures are printed: the error, then
+//! in a table-mode terminal the CLI's own hint lines ([`crate::hint`]).
 
 use std::process::ExitCode;
 
@@ -123,9 +124,16 @@ pub(crate) fn report(e: &CliError, output: OutputFormat) -> ExitCode {
             if let CliError::App(AppError::Validation(errors)) = e {
                 body["error"]["fields"] = serde_json::to_value(errors).unwrap_or_default();
             }
-            eprintln!("{body}");
+            crate::output::print_json_err(&body.to_string());
         }
-        OutputFormat::Table => eprintln!("error: {}", e.message()),
+        OutputFormat::Table => {
+            errln!("error: {}", e.message());
+            if let CliError::App(app) = e {
+                for hint in crate::hint::hints(app) {
+                    errln!("hint: {hint}");
+                }
+            }
+        }
     }
     ExitCode::from(exit)
 }

@@ -1,9 +1,15 @@
 //! The `jiralink` binary.
+// Everything printed goes through `output` (`outln!`, `errln!`, tables, JSON), which keeps
+// terminal control sequences out.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
+#[macro_use]
+mod output;
 
 mod args;
 mod commands;
 mod exit;
-mod output;
+mod hint;
 mod prompt;
 mod secrets;
 
@@ -34,7 +40,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: could not start the async runtime: {e}");
+            errln!("error: could not start the async runtime: {e}");
             return ExitCode::from(exit::INTERNAL);
         }
     };
@@ -44,7 +50,7 @@ fn main() -> ExitCode {
         return match runtime.block_on(jiralink_sim::cli::run(args)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("error: {e}");
+                errln!("error: {e}");
                 ExitCode::from(exit::CONFIG)
             }
         };

@@ -1,4 +1,6 @@
 //! Interactive prompts, on stderr, used only when stdin is a terminal and --no-input is off.
+//! Choices and questions can hold remote text (site names, connection names), so they pass
+//! through [`crate::output::terminal_text`] like everything else printed.
 
 use dialoguer::theme::ColorfulTheme;
 use dialoguer::{Confirm, Input, MultiSelect, Password, Select};
@@ -12,7 +14,7 @@ fn cancelled(e: dialoguer::Error) -> CliError {
 }
 
 pub(crate) fn text(label: &str, help: &str) -> Result<String, CliError> {
-    eprintln!("{help}");
+    errln!("{help}");
     Input::<String>::with_theme(&ColorfulTheme::default())
         .with_prompt(label)
         .interact_text()
@@ -20,7 +22,7 @@ pub(crate) fn text(label: &str, help: &str) -> Result<String, CliError> {
 }
 
 pub(crate) fn secret(label: &str, help: &str) -> Result<Zeroizing<String>, CliError> {
-    eprintln!("{help}");
+    errln!("{help}");
     Password::with_theme(&ColorfulTheme::default())
         .with_prompt(label)
         .interact()
@@ -28,10 +30,18 @@ pub(crate) fn secret(label: &str, help: &str) -> Result<Zeroizing<String>, CliEr
         .map_err(cancelled)
 }
 
+/// The items as a terminal may show them.
+fn shown(items: &[String]) -> Vec<String> {
+    items
+        .iter()
+        .map(|item| crate::output::terminal_text(item).into_owned())
+        .collect()
+}
+
 pub(crate) fn select(label: &str, items: &[String]) -> Result<usize, CliError> {
     Select::with_theme(&ColorfulTheme::default())
-        .with_prompt(label)
-        .items(items)
+        .with_prompt(crate::output::terminal_text(label))
+        .items(shown(items))
         .default(0)
         .interact()
         .map_err(cancelled)
@@ -39,15 +49,17 @@ pub(crate) fn select(label: &str, items: &[String]) -> Result<usize, CliError> {
 
 pub(crate) fn multi_select(label: &str, items: &[String]) -> Result<Vec<usize>, CliError> {
     MultiSelect::with_theme(&ColorfulTheme::default())
-        .with_prompt(format!("{label} (space selects, enter confirms)"))
-        .items(items)
+        .with_prompt(crate::output::terminal_text(&format!(
+            "{label} (space selects, enter confirms)"
+        )))
+        .items(shown(items))
         .interact()
         .map_err(cancelled)
 }
 
 pub(crate) fn confirm(question: &str) -> Result<bool, CliError> {
     Confirm::with_theme(&ColorfulTheme::default())
-        .with_prompt(question)
+        .with_prompt(crate::output::terminal_text(question))
         .default(false)
         .interact()
         .map_err(cancelled)

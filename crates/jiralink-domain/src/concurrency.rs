@@ -27,7 +27,7 @@ impl ConcurrencyLevel {
     pub fn new(level: u32) -> Result<ConcurrencyLevel, String> {
         match u8::try_from(level) {
             Ok(l) if (Self::MIN..=Self::MAX).contains(&l) => Ok(ConcurrencyLevel(l)),
-            _ => Err(format!("{level} is out of range: {}", Self::RANGE_HINT)),
+            _ => Err(format!("the level is out of range: {}", Self::RANGE_HINT)),
         }
     }
 
@@ -40,7 +40,10 @@ impl ConcurrencyLevel {
         match s.parse::<u32>() {
             Ok(n) => Self::new(n),
             Err(_) if s.is_empty() => Err(format!("enter a number: {}", Self::RANGE_HINT)),
-            Err(_) => Err(format!("{s:?} is not a whole number: {}", Self::RANGE_HINT)),
+            Err(_) => Err(format!(
+                "the level is not a whole number: {}",
+                Self::RANGE_HINT
+            )),
         }
     }
 

@@ -10,8 +10,13 @@
 //!   connections reference a known OAuth 2.0 client and at least one catalogue scope.
 //! - Fields that do not apply to the chosen API type and auth type are errors, never dropped
 //!   silently, so nobody believes a setting took effect when it did not.
-//! - No secret enters this module: the draft only says whether an API token was provided, and a
-//!   stored [`Connection`] only knows when its token was last set ([`SecretMeta`]).
+//! - Messages name the field and the rule, never the value typed (a secret pasted into the
+//!   wrong field must not come back), and no front end's commands: the web UI, the REST API
+//!   and the CLI all show them. Unknown scopes are named by their position.
+//! - No secret enters this module: the draft only says whether a usable API token was entered
+//!   ([`SecretEntry`]; an empty or whitespace-only one is missing, one over
+//!   [`MAX_SECRET_CHARS`](crate::MAX_SECRET_CHARS) is refused), and a stored [`Connection`]
+//!   only knows when its token was last set ([`SecretMeta`]).
 
 use std::fmt;
 
@@ -27,8 +32,9 @@ use crate::{
     name::ConnectionName,
     rate_limit::RateLimitHandling,
     scope::{OFFLINE_ACCESS_NOTICE, ScopeSet},
+    secret_entry::{SecretEntry, too_long_message},
     subdomain::Subdomain,
-    text::{given, normalised_note, shown},
+    text::{given, normalised_note},
     validation::{Field, ValidationErrors},
 };
 
@@ -46,8 +52,11 @@ pub struct ConnectionDraft {
     pub auth_type: Option<String>,
     /// "Username": the Atlassian account e-mail (Basic auth).
     pub username: Option<String>,
-    /// Whether an API token accompanies the draft. The token itself goes straight to the vault.
-    pub api_token_provided: bool,
+    /// Whether an API token accompanies the draft ([`SecretEntry::of`] the token). The token
+    /// itself goes straight to the vault. Never read from or written to JSON: whoever holds
+    /// the token sets it.
+    #[serde(skip)]
+    pub api_token: SecretEntry,
     /// The name or id of an OAuth 2.0 client resource.
     pub oauth_client: Option<String>,
     /// Scope names; each entry may hold several, separated by spaces or commas.
@@ -126,8 +135,8 @@ const CLIENT_NOT_BASIC: &str = "an OAuth 2.0 client is used only with OAuth 2.0:
 const SCOPES_NOT_BASIC: &str =
     "scopes are used only with OAuth 2.0: remove them, or set the auth type to oauth2";
 const CLIENT_REQUIRED: &str = "choose the OAuth 2.0 client that holds the client ID and secret \
-                               from the Atlassian developer console; create one with `jiralink \
-                               oauth-client create`";
+                               from the Atlassian developer console; create the client first if \
+                               there is none";
 
 impl ConnectionDraft {
     /// Checks every field and, when all are valid, returns the settings to store.
@@ -248,7 +257,7 @@ impl ConnectionDraft {
             subdomain: settings.subdomain.as_ref().map(ToString::to_string),
             auth_type: Some(settings.auth.auth_type().id().to_owned()),
             username,
-            api_token_provided: false,
+            api_token: SecretEntry::Missing,
             oauth_client,
             scopes,
             concurrency_level: Some(settings.concurrency_level.to_string()),
@@ -274,11 +283,8 @@ impl ConnectionDraft {
                 if ctx.connection_name_taken(&name.key(), editing) {
                     errors.add(
                         Field::Name,
-                        format!(
-                            "another connection is already named {:?} (names are compared \
-                             ignoring case): choose a different name",
-                            name.as_str()
-                        ),
+                        "another connection already has this name (names are compared \
+                         ignoring case): choose a different name",
                     );
                 }
                 notices.extend(normalised_note("name", typed, name.as_str()));
@@ -338,8 +344,10 @@ impl ConnectionDraft {
                 }
             },
         };
-        if !self.api_token_provided {
-            errors.add(Field::ApiToken, API_TOKEN_REQUIRED);
+        match self.api_token {
+            SecretEntry::Missing => errors.add(Field::ApiToken, API_TOKEN_REQUIRED),
+            SecretEntry::TooLong => errors.add(Field::ApiToken, too_long_message("API token")),
+            SecretEntry::Entered => {}
         }
         if given(self.oauth_client.as_deref()).is_some() {
             errors.add(Field::OAuthClient, CLIENT_NOT_BASIC);
@@ -360,7 +368,7 @@ impl ConnectionDraft {
         if given(self.username.as_deref()).is_some() {
             errors.add(Field::Username, USERNAME_NOT_OAUTH);
         }
-        if self.api_token_provided {
+        if self.api_token.is_sent() {
             errors.add(Field::ApiToken, API_TOKEN_NOT_OAUTH);
         }
         let client = match given(self.oauth_client.as_deref()) {
@@ -402,7 +410,10 @@ impl ConnectionDraft {
         match api {
             Some(api) => {
                 if let Err(unknown) = ScopeSet::parse(api, &self.scopes) {
-                    errors.add(Field::Scopes, unknown_scopes_message(api, &unknown));
+                    errors.add(
+                        Field::Scopes,
+                        unknown_scopes_message(api, &self.scopes, &unknown),
+                    );
                 }
             }
             None => self.check_scopes_any_api(errors),
@@ -414,17 +425,16 @@ impl ConnectionDraft {
             Ok(parsed) if parsed.set.is_empty() => {
                 errors.add(
                     Field::Scopes,
-                    format!(
-                        "choose at least one scope; list them with `jiralink connection scopes \
-                         --api-type {}`",
-                        api.id()
-                    ),
+                    format!("choose at least one scope of the {} catalogue", api.label()),
                 );
                 None
             }
             Ok(parsed) => Some(parsed.set),
             Err(unknown) => {
-                errors.add(Field::Scopes, unknown_scopes_message(api, &unknown));
+                errors.add(
+                    Field::Scopes,
+                    unknown_scopes_message(api, &self.scopes, &unknown),
+                );
                 None
             }
         }
@@ -445,13 +455,12 @@ impl ConnectionDraft {
         }
         let unknown = unknown_everywhere.unwrap_or_default();
         if !unknown.is_empty() {
+            let (listed, verb) = numbered(&positions(&self.scopes, &unknown));
             errors.add(
                 Field::Scopes,
                 format!(
-                    "unknown {}: {}; list the scopes with `jiralink connection scopes \
-                     --api-type <api type>`",
-                    plural(unknown.len(), "scope", "scopes"),
-                    listed(&unknown)
+                    "{listed} (counting from 1) {verb} in no API type's catalogue; choose \
+                     scopes from the catalogue of the connection's API type"
                 ),
             );
         }
@@ -471,51 +480,60 @@ fn resolve_client(
     if found.is_none() {
         errors.add(
             Field::OAuthClient,
-            format!(
-                "no OAuth 2.0 client is named {:?} or has that id: check the name, or create \
-                 one with `jiralink oauth-client create`",
-                shown(reference)
-            ),
+            "no OAuth 2.0 client has this name or id: check the name, or create the client \
+             first",
         );
     }
     found
 }
 
-fn unknown_scopes_message(api: ApiType, unknown: &[String]) -> String {
+/// Names the scopes of `inputs` that are `unknown` by their position among all the names
+/// typed, and says which other API type offers them.
+fn unknown_scopes_message(api: ApiType, inputs: &[String], unknown: &[String]) -> String {
+    let (listed, verb) = numbered(&positions(inputs, unknown));
     let mut message = format!(
-        "{} not offered for {}: {}",
-        plural(unknown.len(), "this scope is", "these scopes are"),
-        api.label(),
-        listed(unknown)
+        "{listed} (counting from 1) {verb} not offered for {}",
+        api.label()
     );
-    for name in unknown {
+    for (position, name) in ScopeSet::tokens(inputs).enumerate() {
+        if !unknown.iter().any(|u| u == name) {
+            continue;
+        }
         if let Some(other) = crate::scope::api_types_offering(name)
             .into_iter()
             .find(|other| *other != api)
         {
             message.push_str(&format!(
-                "; {name} belongs to the {} API type",
+                "; scope {} belongs to the {} API type",
+                position + 1,
                 other.label()
             ));
         }
     }
     message.push_str(&format!(
-        "; list the scopes with `jiralink connection scopes --api-type {}`",
-        api.id()
+        "; choose scopes from the {} catalogue",
+        api.label()
     ));
     message
 }
 
-fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {
-    if n == 1 { one } else { many }
+/// The 1-based positions of the `unknown` names among the scope names typed.
+fn positions(inputs: &[String], unknown: &[String]) -> Vec<usize> {
+    ScopeSet::tokens(inputs)
+        .enumerate()
+        .filter(|(_, name)| unknown.iter().any(|u| u == name))
+        .map(|(i, _)| i + 1)
+        .collect()
 }
 
-fn listed(names: &[String]) -> String {
-    names
-        .iter()
-        .map(|name| shown(name))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// "scope 2" and "is", or "scopes 2, 3 and 5" and "are".
+fn numbered(positions: &[usize]) -> (String, &'static str) {
+    let numbers: Vec<String> = positions.iter().map(ToString::to_string).collect();
+    match numbers.as_slice() {
+        [one] => (format!("scope {one}"), "is"),
+        [rest @ .., last] => (format!("scopes {} and {last}", rest.join(", ")), "are"),
+        [] => ("scopes".to_owned(), "are"),
+    }
 }
 
 /// Whether a connection is known to work.
@@ -741,7 +759,7 @@ mod tests {
             subdomain: Some("acme".into()),
             auth_type: Some("basic".into()),
             username: Some("fred@example.com".into()),
-            api_token_provided: true,
+            api_token: SecretEntry::Entered,
             ..ConnectionDraft::default()
         }
         .validate(&Nothing, None)
@@ -761,10 +779,10 @@ mod tests {
     fn from_settings_round_trips_except_the_token() {
         let settings = basic_settings();
         let mut draft = ConnectionDraft::from_settings(&settings, None);
-        assert!(!draft.api_token_provided);
+        assert_eq!(draft.api_token, SecretEntry::Missing);
         let errors = draft.validate(&Nothing, None).unwrap_err();
         assert_eq!(errors.fields(), [Field::ApiToken]);
-        draft.api_token_provided = true;
+        draft.api_token = SecretEntry::Entered;
         assert_eq!(draft.validate(&Nothing, None).unwrap().settings, settings);
     }
 
@@ -803,7 +821,7 @@ mod tests {
             ..ConnectionDraft::from_settings(&basic_settings(), None)
         };
         let mut with_token = draft.clone();
-        with_token.api_token_provided = true;
+        with_token.api_token = SecretEntry::Entered;
         let settings = with_token.validate(&Nothing, None).unwrap().settings;
         assert_eq!(
             settings.rate_limit,

@@ -1,9 +1,9 @@
 //! The Atlassian account e-mail used as the Basic auth username.
 //!
-//! Invariant: an [`Email`] is trimmed, at most 254 characters, free of whitespace and control
-//! characters, and has exactly one `@` with a non-empty local part and a dotted domain. This is
-//! a plausibility check for catching typos, not RFC 5322: Jira itself decides whether the
-//! account exists.
+//! Invariant: an [`Email`] is trimmed, at most 254 characters, free of whitespace, control,
+//! invisible and text-direction characters, and has exactly one `@` with a non-empty local part
+//! and a dotted domain. This is a plausibility check for catching typos, not RFC 5322: Jira
+//! itself decides whether the account exists.
 
 use std::fmt;
 
@@ -35,6 +35,9 @@ impl Email {
         }
         if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(format!("remove the spaces from the address: {EXPECTED}"));
+        }
+        if let Err(message) = crate::name::check_visible(s, "address") {
+            return Err(format!("{message}: {EXPECTED}"));
         }
         let Some((local, domain)) = s.split_once('@') else {
             return Err(format!("the address has no '@': {EXPECTED}"));
@@ -72,7 +75,19 @@ impl fmt::Display for Email {
 impl<'de> Deserialize<'de> for Email {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = String::deserialize(deserializer)?;
-        let email = Email::parse(&raw).map_err(serde::de::Error::custom)?;
+        let email = match Email::parse(&raw) {
+            Ok(email) => email,
+            // Stored before hidden characters were refused: still readable, to be edited.
+            Err(_) if crate::name::only_hidden_characters_wrong(&raw) => {
+                let visible: String = raw
+                    .chars()
+                    .filter(|c| crate::name::refused_char(*c).is_none())
+                    .collect();
+                Email::parse(&visible).map_err(serde::de::Error::custom)?;
+                Email(raw.clone())
+            }
+            Err(message) => return Err(serde::de::Error::custom(message)),
+        };
         if email.0 != raw {
             return Err(serde::de::Error::custom(
                 "stored e-mail address is not trimmed",
@@ -120,10 +135,20 @@ mod tests {
             "fred@.example.com",
             "fred@example.com.",
             "fred\t@example.com",
+            "fred\u{200B}@example.com",
+            "fred@exa\u{202E}mple.com",
         ] {
             let err = Email::parse(bad).unwrap_err();
             assert!(err.ends_with(EXPECTED), "{bad:?}: {err}");
         }
+    }
+
+    #[test]
+    fn addresses_stored_before_the_hidden_character_rule_still_load() {
+        let email: Email = serde_json::from_str("\"fred\u{200B}@example.com\"").unwrap();
+        assert_eq!(email.as_str(), "fred\u{200B}@example.com");
+        assert!(Email::parse(email.as_str()).is_err());
+        assert!(serde_json::from_str::<Email>("\"fr\u{200B}ed\"").is_err());
     }
 
     #[test]

@@ -3,24 +3,26 @@
 //! Form input is reported field by field through
 //! [`ValidationErrors`](crate::validation::ValidationErrors); this enum covers parsing single
 //! values (ids, API and auth types) and checking configured endpoints. Display texts are short
-//! lower-case fragments that tell the user what to enter instead; they never carry secrets.
+//! lower-case fragments that tell the user what to enter instead; they never carry secrets,
+//! and texts about typed input never repeat it (a secret pasted into the wrong field must not
+//! come back).
 
 /// An error from parsing a single domain value or checking endpoint configuration.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DomainError {
     /// The text is not one of the API types.
     #[error(
-        "unknown API type {input:?}: use cloud-platform (Cloud Platform and Service Management) \
-         or customer-service-management (Customer Service Management)"
+        "unknown API type: use cloud-platform (Cloud Platform and Service Management) or \
+         customer-service-management (Customer Service Management)"
     )]
     UnknownApiType {
-        /// What the user typed (API type names are not secret).
+        /// What the user typed; not part of the message.
         input: String,
     },
     /// The text is not one of the auth types.
-    #[error("unknown auth type {input:?}: use basic or oauth2")]
+    #[error("unknown auth type: use basic or oauth2")]
     UnknownAuthType {
-        /// What the user typed (auth type names are not secret).
+        /// What the user typed; not part of the message.
         input: String,
     },
     /// The text is not a UUID.

@@ -5,8 +5,8 @@
 //! This crate is a leaf: no I/O, no async runtime, no database and no HTTP client. Its
 //! invariants:
 //! - No secret (API token, client secret, OAuth token) ever enters a domain type. Drafts only
-//!   say whether a secret was provided; stored resources only know when it was last set
-//!   ([`SecretMeta`]).
+//!   say whether a usable secret was entered ([`SecretEntry`]: missing, too long or entered);
+//!   stored resources only know when it was last set ([`SecretMeta`]).
 //! - User input reaches stored settings only through [`ConnectionDraft::validate`] and
 //!   [`OAuthClientDraft::validate`], which report every problem at once, field by field, each
 //!   with what to do ([`ValidationErrors`]).
@@ -33,6 +33,7 @@ pub mod oauth_client;
 pub mod probe;
 pub mod rate_limit;
 pub mod scope;
+pub mod secret_entry;
 pub mod subdomain;
 mod text;
 pub mod validation;
@@ -54,7 +55,10 @@ pub use endpoints::AtlassianEndpoints;
 pub use error::DomainError;
 pub use http_view::HttpView;
 pub use ids::{ConnectionId, OAuthClientId};
-pub use name::{ConnectionName, ResourceName};
+pub use name::{
+    ConnectionName, RefusedChar, ResourceName, check_visible, is_text_direction_control,
+    refused_char,
+};
 pub use normalised::Normalised;
 pub use oauth_client::{
     OAuthClient, OAuthClientContext, OAuthClientDraft, OAuthClientSettings, callback_url,
@@ -62,5 +66,6 @@ pub use oauth_client::{
 pub use probe::{ProbeApi, ProbeRequest, choose_probe};
 pub use rate_limit::RateLimitHandling;
 pub use scope::{OFFLINE_ACCESS, ParsedScopes, ScopeInfo, ScopeSet, catalogue};
+pub use secret_entry::{MAX_SECRET_CHARS, SecretEntry};
 pub use subdomain::Subdomain;
 pub use validation::{Field, FieldError, ValidationErrors};

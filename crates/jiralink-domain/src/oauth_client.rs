@@ -4,9 +4,9 @@
 //! Invariants:
 //! - Names follow the connection naming rules in a namespace of their own, unique ignoring case.
 //! - A client ID is 1–255 printable ASCII characters without whitespace.
-//! - The client secret never enters this module; drafts only say whether one was provided, and
-//!   it must be provided on every save, including edits, as the form requires it to be
-//!   re-entered.
+//! - The client secret never enters this module; drafts only say whether a usable one was
+//!   entered ([`SecretEntry`]), and it must be entered on every save, including edits, as the
+//!   form requires it to be re-entered.
 //! - The callback URL to register with Atlassian is `<server base>/connection/oauth2callback`.
 
 use serde::{Deserialize, Serialize};
@@ -17,6 +17,7 @@ use crate::{
     connection::SecretMeta,
     ids::OAuthClientId,
     name::ConnectionName,
+    secret_entry::{SecretEntry, too_long_message},
     text::{given, normalised_note},
     validation::{Field, ValidationErrors},
 };
@@ -35,8 +36,10 @@ pub struct OAuthClientDraft {
     pub name: Option<String>,
     /// "Client ID" from the Atlassian developer console.
     pub client_id: Option<String>,
-    /// Whether a client secret accompanies the draft. The secret goes straight to the vault.
-    pub client_secret_provided: bool,
+    /// Whether a client secret accompanies the draft ([`SecretEntry::of`] the secret). The
+    /// secret goes straight to the vault. Never read from or written to JSON.
+    #[serde(skip)]
+    pub client_secret: SecretEntry,
 }
 
 /// What validating an OAuth 2.0 client needs to know about the others.
@@ -125,11 +128,8 @@ impl OAuthClientDraft {
                 if ctx.client_name_taken(&name.key(), editing) {
                     errors.add(
                         Field::Name,
-                        format!(
-                            "another OAuth 2.0 client is already named {:?} (names are \
-                             compared ignoring case): choose a different name",
-                            name.as_str()
-                        ),
+                        "another OAuth 2.0 client already has this name (names are compared \
+                         ignoring case): choose a different name",
                     );
                 }
                 notices.extend(normalised_note("name", typed_name, name.as_str()));
@@ -151,8 +151,12 @@ impl OAuthClientDraft {
             },
         };
 
-        if !self.client_secret_provided {
-            errors.add(Field::ClientSecret, CLIENT_SECRET_REQUIRED);
+        match self.client_secret {
+            SecretEntry::Missing => errors.add(Field::ClientSecret, CLIENT_SECRET_REQUIRED),
+            SecretEntry::TooLong => {
+                errors.add(Field::ClientSecret, too_long_message("client secret"));
+            }
+            SecretEntry::Entered => {}
         }
 
         let (Some(name), Some(client_id)) = (name, client_id) else {
@@ -172,7 +176,7 @@ impl OAuthClientDraft {
         Self {
             name: Some(settings.name.to_string()),
             client_id: Some(settings.client_id.clone()),
-            client_secret_provided: false,
+            client_secret: SecretEntry::Missing,
         }
     }
 }
@@ -275,7 +279,7 @@ mod tests {
             client_id: "abc".into(),
         };
         let draft = OAuthClientDraft::from_settings(&settings);
-        assert!(!draft.client_secret_provided);
+        assert_eq!(draft.client_secret, SecretEntry::Missing);
         struct Free;
         impl OAuthClientContext for Free {
             fn client_name_taken(&self, _: &str, _: Option<OAuthClientId>) -> bool {

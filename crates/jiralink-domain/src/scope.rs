@@ -304,6 +304,19 @@ impl ScopeSet {
         )
     }
 
+    /// The scope names typed, in order: each input may hold several, separated by spaces or
+    /// commas.
+    pub fn tokens<S: AsRef<str>>(inputs: &[S]) -> impl Iterator<Item = &str> {
+        inputs
+            .iter()
+            .flat_map(|input| {
+                input
+                    .as_ref()
+                    .split(|c: char| c.is_whitespace() || c == ',')
+            })
+            .filter(|token| !token.is_empty())
+    }
+
     /// Parses scope names for `api`. Each input may hold several names separated by spaces or
     /// commas; names match ignoring ASCII case and are stored as the catalogue spells them.
     /// `offline_access` is accepted and dropped (see [`ParsedScopes::offline_access_note`]).
@@ -314,15 +327,7 @@ impl ScopeSet {
         let mut set = BTreeSet::new();
         let mut unknown: Vec<String> = Vec::new();
         let mut offline_access_note = false;
-        let tokens = inputs
-            .iter()
-            .flat_map(|input| {
-                input
-                    .as_ref()
-                    .split(|c: char| c.is_whitespace() || c == ',')
-            })
-            .filter(|token| !token.is_empty());
-        for token in tokens {
+        for token in Self::tokens(inputs) {
             if token.eq_ignore_ascii_case(OFFLINE_ACCESS) {
                 offline_access_note = true;
             } else if let Some(info) = lookup(api, token) {

@@ -5,20 +5,20 @@
 //! about how the site is typed (a bare label, the host name, or a copied `https://` address with
 //! any path) but refuses every address that does not name an `atlassian.net` site, so a typo can
 //! never point a connection, and its credentials, at another host. Deserialisation is strict:
-//! only the bare label is accepted.
+//! only the bare label is accepted. Messages about typed input say what is wrong and what to
+//! enter, and never repeat what was typed.
 
 use std::{fmt, net::Ipv4Addr};
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::{
-    normalised::Normalised,
-    text::{normalised_note, shown},
-};
+use crate::{normalised::Normalised, text::normalised_note};
 
 const SITE_SUFFIX: &str = ".atlassian.net";
 const MAX_LEN: usize = 63;
 const EXAMPLE: &str = "for https://demo.atlassian.net enter demo";
+const ONLY_THE_LABEL: &str =
+    "enter only the part before .atlassian.net, for https://demo.atlassian.net enter demo";
 
 /// The subdomain of a Jira Cloud site.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -98,9 +98,9 @@ fn extract_label(input: &str) -> Result<String, String> {
                     "Jira Cloud sites are served over https, not http: {EXAMPLE}"
                 ));
             }
-            other => {
+            _ => {
                 return Err(format!(
-                    "Jira Cloud sites are addressed with https://, not {other}://: {EXAMPLE}"
+                    "Jira Cloud sites are addressed with https://, not another scheme: {EXAMPLE}"
                 ));
             }
         },
@@ -110,29 +110,20 @@ fn extract_label(input: &str) -> Result<String, String> {
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(authority_end);
 
-    if let Some((_, host)) = authority.rsplit_once('@') {
+    if authority.contains('@') {
         return Err(format!(
-            "remove the user name and '@' from the address: {}",
-            hint_for_host(host)
+            "remove the user name and '@' from the address: {ONLY_THE_LABEL}"
         ));
     }
     if authority.starts_with('[') {
         return Err(format!("an IP address is not a Jira Cloud site: {EXAMPLE}"));
     }
-    let host = match authority.split_once(':') {
-        Some((host, port)) => {
-            return Err(format!(
-                "remove the port{} from the address: {}",
-                if port.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({})", shown(port))
-                },
-                hint_for_host(host)
-            ));
-        }
-        None => authority,
-    };
+    if authority.contains(':') {
+        return Err(format!(
+            "remove the port from the address: {ONLY_THE_LABEL}"
+        ));
+    }
+    let host = authority;
     // A fully qualified name may end with the root dot.
     let host = host.strip_suffix('.').unwrap_or(host);
     if host.is_empty() {
@@ -148,18 +139,16 @@ fn extract_label(input: &str) -> Result<String, String> {
     if let Some(label) = host.strip_suffix(SITE_SUFFIX) {
         if label.contains('.') {
             return Err(format!(
-                "{} has more than one name before .atlassian.net: enter only the first part, \
-                 {EXAMPLE}",
-                shown(host)
+                "the address has more than one name before .atlassian.net: enter only the \
+                 first part, {EXAMPLE}"
             ));
         }
         return Ok(label.to_owned());
     }
     if host.contains('.') || has_scheme || !tail.is_empty() {
         return Err(format!(
-            "{} is not a Jira Cloud site (https://<subdomain>.atlassian.net): {}",
-            shown(host),
-            hint_for_host(host)
+            "the address is not a Jira Cloud site (https://<subdomain>.atlassian.net): \
+             {ONLY_THE_LABEL}"
         ));
     }
     Ok(host.to_owned())
@@ -169,12 +158,9 @@ fn check_label(label: &str) -> Result<(), String> {
     if label.is_empty() {
         return Err(format!("enter your Jira subdomain: {EXAMPLE}"));
     }
-    if let Some(bad) = label
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
-    {
+    if !label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
         return Err(format!(
-            "a subdomain may contain only letters a-z, digits and '-', not {bad:?}: {EXAMPLE}"
+            "a subdomain may contain only letters a-z, digits and '-': {EXAMPLE}"
         ));
     }
     // Only ASCII is left, so bytes and characters agree.
@@ -200,24 +186,6 @@ fn is_scheme(s: &str) -> bool {
     s.starts_with(|c: char| c.is_ascii_alphabetic())
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-}
-
-/// Suggests the label when the host looks like a mistyped Atlassian address.
-fn hint_for_host(host: &str) -> String {
-    let first = host.split('.').next().unwrap_or_default();
-    let plausible = !first.is_empty()
-        && first.len() <= MAX_LEN
-        && first.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        && host.contains('.')
-        && host.parse::<Ipv4Addr>().is_err();
-    if plausible {
-        format!(
-            "enter only the part before .atlassian.net, e.g. if your site is \
-             https://{first}.atlassian.net enter {first}"
-        )
-    } else {
-        format!("enter only the part before .atlassian.net, {EXAMPLE}")
-    }
 }
 
 #[cfg(test)]

@@ -1,15 +1,4 @@
-//! Small helpers for building user-facing messages.
-
-/// Echoes user input into a message only as far as it stays readable.
-pub(crate) fn shown(s: &str) -> String {
-    const LIMIT: usize = 80;
-    if s.chars().count() <= LIMIT {
-        s.to_owned()
-    } else {
-        let head: String = s.chars().take(LIMIT).collect();
-        format!("{head}…")
-    }
-}
+//! Small helpers for reading form input and telling the user how it was read.
 
 /// The trimmed text of an optional form value, or `None` when it is absent or blank.
 pub(crate) fn given(value: Option<&str>) -> Option<&str> {
@@ -26,13 +15,6 @@ mod tests {
     use pretty_assertions::assert_eq;
 
     use super::*;
-
-    #[test]
-    fn shown_truncates_long_input() {
-        assert_eq!(shown("abc"), "abc");
-        let long = "x".repeat(100);
-        assert_eq!(shown(&long).chars().count(), 81);
-    }
 
     #[test]
     fn given_ignores_blank_values() {

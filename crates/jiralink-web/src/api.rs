@@ -9,14 +9,15 @@
 //! account, so only a key holder may start one.
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{FromRequest, OriginalUri, Path, Query, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post, put};
 use axum::{Extension, Json, Router};
 use jiralink_app::{Actor, ConnectionSecrets, OAuthClientSecrets, Saved};
-use jiralink_domain::{ConnectionDraft, OAuthClientDraft};
+use jiralink_domain::{ConnectionDraft, OAuthClientDraft, SecretEntry};
 use jiralink_vault::{ApiToken, ClientSecret};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -114,6 +115,24 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         // `layer`, not `route_layer`: the fallbacks too answer only a valid key, so without
         // one no answer tells which routes or methods exist.
         .layer(axum::middleware::from_fn_with_state(state, require_api_key))
+        // Outermost: whatever answers an error, it leaves in the API's shape.
+        .layer(axum::middleware::map_response(json_errors))
+}
+
+/// Every error under `/v1` is the API's JSON error: extractors and layers that answer in
+/// their own words (plain text) are replaced by the error of their status, so no rejection
+/// escapes the shape, including one of an extractor added later.
+async fn json_errors(res: Response) -> Response {
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    WebError::from_status(status).into_response()
 }
 
 async fn require_api_key(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -139,17 +158,13 @@ async fn require_api_key(State(state): State<AppState>, req: Request, next: Next
     }
 }
 
-// `OriginalUri`: nesting under `/v1` strips the prefix from the request's own URI, and the
-// answer must name the path the client sent.
-async fn not_found(method: Method, uri: OriginalUri) -> WebError {
-    WebError::NotFound(format!("{method} {}", uri.path()))
+// Neither names the path or method sent: answers never repeat the request.
+async fn not_found() -> WebError {
+    WebError::NotFound
 }
 
-async fn method_not_allowed(method: Method, uri: OriginalUri) -> WebError {
-    WebError::MethodNotAllowed {
-        method: method.to_string(),
-        path: uri.path().to_owned(),
-    }
+async fn method_not_allowed() -> WebError {
+    WebError::MethodNotAllowed
 }
 
 /// The OpenAPI 3.1 document describing every route here.
@@ -179,42 +194,87 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     }
 }
 
-/// Turns a JSON rejection into the API's error. Values are never repeated: a secret sent in
-/// the wrong field must not come back in an error.
+/// A path parameter whose rejection (e.g. a segment that is not UTF-8 once decoded) is the
+/// API's `invalid_path` error, not axum's plain text.
+pub(crate) struct ApiPath<T>(pub(crate) T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(Self(value)),
+            Err(_) => Err(WebError::InvalidPath),
+        }
+    }
+}
+
+/// Turns a JSON rejection into the API's error. Nothing the caller sent is repeated, not even
+/// a field name (a secret sent in the wrong place must not come back): only our own field
+/// names, from serde's path and its lists of expected fields, are kept.
 fn body_error(rejection: &JsonRejection) -> WebError {
     match rejection {
         JsonRejection::MissingJsonContentType(_) => WebError::UnsupportedMediaType,
         JsonRejection::JsonSyntaxError(_) => {
             WebError::InvalidJson("it is not well-formed JSON".to_owned())
         }
-        JsonRejection::JsonDataError(e) => {
-            let text = e.body_text();
-            let detail = text
-                .split_once(": ")
-                .map_or(text.as_str(), |(_, detail)| detail);
-            if let Some(rest) = detail.split_once("unknown field `").map(|(_, r)| r) {
-                let field = rest.split('`').next().unwrap_or_default();
-                return WebError::UnknownField(field.to_owned());
-            }
-            // serde names the path first ("scopes: invalid type: …"); keep only that.
-            let message = match detail.find("invalid ") {
-                Some(i) => format!(
-                    "{}a value has the wrong type or form (values are not repeated here)",
-                    &detail[..i]
-                ),
-                None => detail
-                    .split(" at line ")
-                    .next()
-                    .unwrap_or(detail)
-                    .to_owned(),
-            };
-            WebError::InvalidJson(message)
-        }
+        JsonRejection::JsonDataError(e) => data_error(&e.body_text()),
         JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             WebError::BodyTooLarge
         }
         _ => WebError::InvalidJson("the body could not be read".to_owned()),
     }
+}
+
+/// Reads axum's "Failed to deserialize …: `path`: `serde error`" text. The path names our
+/// fields only (an unknown key fails before anything below it is read); serde's own text may
+/// quote the value sent, so it is replaced by a fixed sentence, except for the three
+/// complaints about fields, which name fields of ours.
+fn data_error(text: &str) -> WebError {
+    let detail = text.split_once(": ").map_or(text, |(_, detail)| detail);
+    let (path, inner) = match detail.split_once(": ") {
+        Some((path, inner)) if is_field_path(path) => (format!("{path}: "), inner),
+        _ => (String::new(), detail),
+    };
+    let quoted = |after: &str| {
+        inner
+            .split_once(after)
+            .and_then(|(_, rest)| rest.split('`').next())
+            .filter(|name| is_field_path(name))
+            .map(str::to_owned)
+    };
+    if inner.starts_with("unknown field `") {
+        let expected = inner
+            .split_once(", expected ")
+            .map(|(_, list)| {
+                list.split('`')
+                    .skip(1)
+                    .step_by(2)
+                    .filter(|name| is_field_path(name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .filter(|list| !list.is_empty())
+            .unwrap_or_else(|| "none".to_owned());
+        return WebError::UnknownField(expected);
+    }
+    let message = if let Some(field) = quoted("missing field `") {
+        format!("{path}the field {field} is missing")
+    } else if let Some(field) = quoted("duplicate field `") {
+        format!("{path}the field {field} appears more than once")
+    } else {
+        format!("{path}a value has the wrong type or form (values are not repeated here)")
+    };
+    WebError::InvalidJson(message)
+}
+
+/// A serde path of our fields, such as `scopes[2]` or `concurrencyLevel`.
+fn is_field_path(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 64
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']'))
 }
 
 /// A saved resource and what the caller should know about how the input was read.
@@ -279,7 +339,8 @@ impl ConnectionBody {
             subdomain: self.subdomain,
             auth_type: self.auth_type,
             username: self.username,
-            api_token_provided: self.api_token.is_some(),
+            // Set by the app from the token itself.
+            api_token: SecretEntry::Missing,
             oauth_client: self.oauth_client,
             scopes: self.scopes,
             concurrency_level: self.concurrency_level.map(Level::into_text),
@@ -311,7 +372,8 @@ impl OAuthClientBody {
         let draft = OAuthClientDraft {
             name: self.name,
             client_id: self.client_id,
-            client_secret_provided: self.client_secret.is_some(),
+            // Set by the app from the secret itself.
+            client_secret: SecretEntry::Missing,
         };
         let secrets = OAuthClientSecrets {
             client_secret: self.client_secret.map(ClientSecret::new),
@@ -346,14 +408,17 @@ async fn create_connection(
     Ok((StatusCode::CREATED, Json(SavedBody::from(saved))).into_response())
 }
 
-async fn get_connection(State(s): State<AppState>, Path(id): Path<String>) -> WebResult<Response> {
+async fn get_connection(
+    State(s): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> WebResult<Response> {
     Ok(Json(s.app.get_connection(&id).await?).into_response())
 }
 
 async fn replace_connection(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ConnectionBody>,
 ) -> WebResult<Response> {
     let version = required_version(body.version, "connection")?;
@@ -368,13 +433,16 @@ async fn replace_connection(
 async fn delete_connection(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> WebResult<Response> {
     s.app.delete_connection(&id, &actor).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn test_connection(State(s): State<AppState>, Path(id): Path<String>) -> WebResult<Response> {
+async fn test_connection(
+    State(s): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> WebResult<Response> {
     Ok(Json(s.app.test_connection(&id).await?).into_response())
 }
 
@@ -408,12 +476,12 @@ async fn test_draft(
 
 async fn connection_usage(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> WebResult<Response> {
     Ok(Json(s.app.connection_usage(&id).await?).into_response())
 }
 
-async fn debug_log(State(s): State<AppState>, Path(id): Path<String>) -> WebResult<Response> {
+async fn debug_log(State(s): State<AppState>, ApiPath(id): ApiPath<String>) -> WebResult<Response> {
     Ok(Json(s.app.debug_log(&id).await?).into_response())
 }
 
@@ -422,7 +490,10 @@ struct ClearedBody {
     deleted: u64,
 }
 
-async fn clear_debug_log(State(s): State<AppState>, Path(id): Path<String>) -> WebResult<Response> {
+async fn clear_debug_log(
+    State(s): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> WebResult<Response> {
     let deleted = s.app.clear_debug_log(&id).await?;
     Ok(Json(ClearedBody { deleted }).into_response())
 }
@@ -436,13 +507,16 @@ struct DebugBody {
 
 async fn start_debug(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<DebugBody>,
 ) -> WebResult<Response> {
     Ok(Json(s.app.start_debug(&id, body.minutes).await?).into_response())
 }
 
-async fn stop_debug(State(s): State<AppState>, Path(id): Path<String>) -> WebResult<Response> {
+async fn stop_debug(
+    State(s): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> WebResult<Response> {
     Ok(Json(s.app.stop_debug(&id).await?).into_response())
 }
 
@@ -459,7 +533,7 @@ struct AuthorizationBody {
 
 async fn authorize_connection(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> WebResult<Response> {
     let start = s.app.begin_authorization(&id).await?;
     // The caller sends a browser to this URL, so it must be the configured authorization
@@ -477,14 +551,14 @@ async fn authorize_connection(
 
 async fn connection_http_view(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> WebResult<Response> {
     Ok(Json(s.app.connection_http_view(&id).await?).into_response())
 }
 
 async fn connection_audit(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> WebResult<Response> {
     Ok(Json(s.app.connection_audit(&id).await?).into_response())
 }
@@ -505,7 +579,7 @@ async fn create_oauth_client(
 
 async fn get_oauth_client(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> WebResult<Response> {
     Ok(Json(s.app.get_oauth_client(&id).await?).into_response())
 }
@@ -513,7 +587,7 @@ async fn get_oauth_client(
 async fn replace_oauth_client(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<OAuthClientBody>,
 ) -> WebResult<Response> {
     let version = required_version(body.version, "OAuth 2.0 client")?;
@@ -528,7 +602,7 @@ async fn replace_oauth_client(
 async fn delete_oauth_client(
     State(s): State<AppState>,
     Extension(actor): Extension<Actor>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> WebResult<Response> {
     s.app.delete_oauth_client(&id, &actor).await?;
     Ok(StatusCode::NO_CONTENT.into_response())

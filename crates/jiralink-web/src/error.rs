@@ -1,6 +1,10 @@
 //! The web crate's error type and the one JSON error shape of the REST API:
 //! `{"error":{"code","message","retryable"}}` (plus `fields` for validation failures), with
 //! the application's stable codes.
+//!
+//! Messages never repeat what the caller sent (path, method, query, field names or values):
+//! they name the part of the request and the rule. Internal failures are logged and answered
+//! without details.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -24,21 +28,35 @@ pub enum WebError {
         "the request body is not valid: {0}; see /v1/openapi.json for the body this route takes"
     )]
     InvalidJson(String),
+    /// The fields the route takes, e.g. `name, clientId, clientSecret` (never the field sent).
     #[error(
-        "the request body has a field this route does not take: {0:?}; remove it (field names \
-         are camelCase, see /v1/openapi.json)"
+        "the request body has a field this route does not take; the fields it takes are: {0} \
+         (see /v1/openapi.json)"
     )]
     UnknownField(String),
     #[error("the query string is not valid: {0}")]
     InvalidQuery(String),
+    #[error(
+        "a path segment could not be read (after percent-decoding it must be valid UTF-8); see \
+         /v1/openapi.json for the routes"
+    )]
+    InvalidPath,
+    /// Any other request the server could not read, with the status it was answered with.
+    #[error("the request could not be read; see /v1/openapi.json for what this route takes")]
+    InvalidRequest(StatusCode),
     #[error("send the request body as JSON, with `Content-Type: application/json`")]
     UnsupportedMediaType,
-    #[error("the request body is too large; bodies of this API are small JSON documents")]
+    #[error(
+        "the request body is larger than {} KiB; bodies of this API are small JSON documents",
+        crate::MAX_BODY_BYTES / 1024
+    )]
     BodyTooLarge,
-    #[error("no such route: {0}; see /v1/openapi.json for the routes")]
-    NotFound(String),
-    #[error("{method} is not allowed on {path}; see /v1/openapi.json for the methods it takes")]
-    MethodNotAllowed { method: String, path: String },
+    #[error("no such route; see /v1/openapi.json for the routes")]
+    NotFound,
+    #[error("GET /metrics: this server was started without a metrics recorder")]
+    NoMetrics,
+    #[error("the route does not take this method; see /v1/openapi.json for the methods it takes")]
+    MethodNotAllowed,
     #[error("the API key file {path} cannot be used: {reason}")]
     ApiKeyFile { path: String, reason: String },
     #[error(
@@ -53,7 +71,15 @@ pub enum WebError {
     AuthServerMismatch,
     #[error("{0}")]
     Io(String),
+    /// A failure inside the server; the details are in the log only.
+    #[error("internal error")]
+    Internal,
 }
+
+/// What the caller is told about a failure inside the server.
+const INTERNAL_MESSAGE: &str = "jiralink could not complete the request because of an internal \
+                                error; try again, and if it keeps failing, ask the administrator \
+                                to check the server log";
 
 pub type WebResult<T> = Result<T, WebError>;
 
@@ -90,20 +116,44 @@ impl WebError {
             Self::InvalidJson(_) => ("invalid_json", StatusCode::BAD_REQUEST, false),
             Self::UnknownField(_) => ("unknown_field", StatusCode::BAD_REQUEST, false),
             Self::InvalidQuery(_) => ("invalid_query", StatusCode::BAD_REQUEST, false),
+            Self::InvalidPath => ("invalid_path", StatusCode::BAD_REQUEST, false),
+            Self::InvalidRequest(status) => ("invalid_request", *status, false),
             Self::UnsupportedMediaType => (
                 "unsupported_media_type",
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 false,
             ),
             Self::BodyTooLarge => ("body_too_large", StatusCode::PAYLOAD_TOO_LARGE, false),
-            Self::NotFound(_) => ("not_found", StatusCode::NOT_FOUND, false),
-            Self::MethodNotAllowed { .. } => {
-                ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED, false)
-            }
+            Self::NotFound | Self::NoMetrics => ("not_found", StatusCode::NOT_FOUND, false),
+            Self::MethodNotAllowed => ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED, false),
             Self::ApiKeyFile { .. } | Self::ApiKeyTooShort { .. } | Self::AuthServerMismatch => {
                 ("invalid_config", StatusCode::INTERNAL_SERVER_ERROR, false)
             }
             Self::Io(_) => ("io_error", StatusCode::INTERNAL_SERVER_ERROR, true),
+            Self::Internal => ("internal", StatusCode::INTERNAL_SERVER_ERROR, false),
+        }
+    }
+
+    /// The error for a response some layer or extractor answered outside this shape, by its
+    /// status.
+    pub(crate) fn from_status(status: StatusCode) -> Self {
+        match status {
+            StatusCode::UNAUTHORIZED => Self::Unauthorized,
+            StatusCode::NOT_FOUND => Self::NotFound,
+            StatusCode::METHOD_NOT_ALLOWED => Self::MethodNotAllowed,
+            StatusCode::PAYLOAD_TOO_LARGE => Self::BodyTooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::UnsupportedMediaType,
+            s if s.is_client_error() => Self::InvalidRequest(s),
+            _ => Self::Internal,
+        }
+    }
+
+    /// What the caller reads: the error's text, except for internal failures.
+    fn message(&self) -> String {
+        if self.parts().0 == "internal" {
+            INTERNAL_MESSAGE.to_owned()
+        } else {
+            self.to_string()
         }
     }
 
@@ -126,7 +176,7 @@ impl IntoResponse for WebError {
             Json(Body {
                 error: ErrorBody {
                     code,
-                    message: self.to_string(),
+                    message: self.message(),
                     retryable,
                     fields: self.fields(),
                 },

@@ -45,6 +45,11 @@ pub use api_key::{
 pub use error::{WebError, WebResult};
 pub use oauth::callback_page;
 
+/// The largest request body any route reads: the forms of the UI, `/login` and the JSON
+/// bodies of `/v1`. A larger body is answered with `413` (a page for the UI and `/login`, the
+/// JSON error `body_too_large` under `/v1`).
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
 /// What every handler needs.
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -128,6 +133,8 @@ pub fn router(state: AppState) -> Router {
         .merge(ui::routes(state.clone()))
         .merge(metrics::routes())
         .nest("/v1", api::routes(state.clone()))
+        // Every extractor that reads a body (JSON, forms) stops at this size.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track_requests,

@@ -171,10 +171,7 @@ async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Response {
         return WebError::Unauthorized.into_response();
     }
     let Some(render) = state.options().metrics.clone() else {
-        return WebError::NotFound(
-            "GET /metrics: this server was started without a metrics recorder".to_owned(),
-        )
-        .into_response();
+        return WebError::NoMetrics.into_response();
     };
     // A scrape that cannot read the store fails, rather than report stale gauges as current.
     let connections = match state.app().list_connections().await {

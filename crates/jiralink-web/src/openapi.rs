@@ -120,11 +120,11 @@ mod tests {
             WebError::InvalidQuery(String::new()),
             WebError::UnsupportedMediaType,
             WebError::BodyTooLarge,
-            WebError::NotFound(String::new()),
-            WebError::MethodNotAllowed {
-                method: String::new(),
-                path: String::new(),
-            },
+            WebError::InvalidPath,
+            WebError::InvalidRequest(axum::http::StatusCode::BAD_REQUEST),
+            WebError::NotFound,
+            WebError::MethodNotAllowed,
+            WebError::Internal,
             WebError::AuthServerMismatch,
             WebError::Io(String::new()),
         ];
@@ -144,7 +144,10 @@ mod tests {
                     expected: vec![],
                     path: name(),
                 },
-                AppError::SecretUnreadable { what: name() },
+                AppError::SecretUnreadable {
+                    what: name(),
+                    owner: name(),
+                },
                 AppError::Conflict {
                     kind: "connection",
                     expected: 1,

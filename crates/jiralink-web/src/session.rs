@@ -44,7 +44,7 @@ pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
 /// The form field forms send the CSRF token in.
 pub(crate) const CSRF_FIELD: &str = "_csrf";
 /// The largest form body the CSRF check reads.
-const MAX_FORM_BYTES: usize = 1 << 20;
+const MAX_FORM_BYTES: usize = crate::MAX_BODY_BYTES;
 /// Where a browser goes after signing in when no (acceptable) `next` is given.
 const HOME: &str = "/connections";
 /// How long the sign-in form stays usable.
@@ -97,6 +97,15 @@ fn unauthorized() -> Response {
         "Sign in first: your session is missing or has ended.",
     )
         .into_response()
+}
+
+/// A form over [`MAX_FORM_BYTES`]: `413` with a page saying so.
+fn form_too_large() -> Response {
+    crate::ui::error_page(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        crate::ui::Page::default(),
+        "The form is too large (at most 1 MiB). Go back, and send it with less in it.",
+    )
 }
 
 fn forbidden_csrf() -> Response {
@@ -286,12 +295,7 @@ async fn check_csrf(req: Request, expected: &str) -> Result<Request, Response> {
     }
     let (parts, body) = req.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM_BYTES).await else {
-        return Err((
-            StatusCode::PAYLOAD_TOO_LARGE,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            "The form is too large (at most 1 MiB).",
-        )
-            .into_response());
+        return Err(form_too_large());
     };
     let matches = url::form_urlencoded::parse(&bytes)
         .find(|(k, _)| k == CSRF_FIELD)
@@ -402,14 +406,22 @@ struct LoginForm {
 async fn login(State(state): State<AppState>, req: Request) -> Response {
     let address = client_address(req.extensions().get::<ConnectInfo<SocketAddr>>());
     let cookie_token = cookie(req.headers(), LOGIN_COOKIE).map(str::to_owned);
-    let Ok(axum::Form(form)) = axum::Form::<LoginForm>::from_request(req, &state).await else {
-        return login_response(
-            &state,
-            StatusCode::BAD_REQUEST,
-            None,
-            "",
-            Some("The sign-in form was incomplete; fill it in again.".to_owned()),
-        );
+    let form = match axum::Form::<LoginForm>::from_request(req, &state).await {
+        Ok(axum::Form(form)) => form,
+        Err(rejection) => {
+            let (status, error) = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "The sign-in form was too large; fill it in again.",
+                )
+            } else {
+                (
+                    StatusCode::BAD_REQUEST,
+                    "The sign-in form was incomplete; fill it in again.",
+                )
+            };
+            return login_response(&state, status, None, "", Some(error.to_owned()));
+        }
     };
     let LoginForm {
         username,

@@ -81,7 +81,7 @@ pub(crate) async fn add_client(
         &OAuthClientDraft {
             name: Some(name.to_owned()),
             client_id: Some("client-id".to_owned()),
-            client_secret_provided: false,
+            client_secret: jiralink_domain::SecretEntry::Missing,
         },
         OAuthClientSecrets {
             client_secret: Some(ClientSecret::new(secret)),

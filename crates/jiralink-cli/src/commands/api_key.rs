@@ -17,13 +17,15 @@ pub(crate) async fn run(ctx: &Ctx, command: ApiKeyCommand) -> Result<(), CliErro
                     "key": created.key.expose(),
                 })),
                 OutputFormat::Table => {
-                    eprintln!(
+                    errln!(
                         "Created the API key {:?} for {} (id {}). It is shown only this once \
                          (only its SHA-256 is kept); scripts send it as `Authorization: Bearer \
                          <key>`:",
-                        created.view.name, created.view.username, created.view.id
+                        created.view.name,
+                        created.view.username,
+                        created.view.id
                     );
-                    println!("{}", created.key.expose());
+                    crate::output::print_secret(created.key.expose());
                     Ok(())
                 }
             }
@@ -49,12 +51,12 @@ pub(crate) async fn run(ctx: &Ctx, command: ApiKeyCommand) -> Result<(), CliErro
                 OutputFormat::Json => output::json(&serde_json::json!({ "reset": had })),
                 OutputFormat::Table => {
                     if had {
-                        println!(
+                        outln!(
                             "Forgot the server's API key. Restart the servers: the first to \
                              start creates a new key and prints it once."
                         );
                     } else {
-                        println!("No server API key was stored; the next start creates one.");
+                        outln!("No server API key was stored; the next start creates one.");
                     }
                     Ok(())
                 }
@@ -65,9 +67,10 @@ pub(crate) async fn run(ctx: &Ctx, command: ApiKeyCommand) -> Result<(), CliErro
             match ctx.output {
                 OutputFormat::Json => output::json(&serde_json::json!({ "revoked": revoked })),
                 OutputFormat::Table => {
-                    println!(
+                    outln!(
                         "Revoked the API key {:?} of {}; scripts using it are refused from now on.",
-                        revoked.name, revoked.username
+                        revoked.name,
+                        revoked.username
                     );
                     Ok(())
                 }

@@ -109,8 +109,8 @@ fn open_browser(url: &url::Url) {
         .stderr(std::process::Stdio::null())
         .spawn()
     {
-        Ok(_) => eprintln!("Opened the URL in your browser."),
-        Err(e) => eprintln!("Could not start {program} ({e}); open the URL yourself."),
+        Ok(_) => errln!("Opened the URL in your browser."),
+        Err(e) => errln!("Could not start {program} ({e}); open the URL yourself."),
     }
 }
 
@@ -154,9 +154,9 @@ pub(crate) async fn authorize(
     let router = axum::Router::new()
         .route(start.redirect_uri.path(), axum::routing::get(callback))
         .with_state(shared);
-    eprintln!("Open this URL in a browser and grant access:");
-    println!("{}", start.url);
-    eprintln!(
+    errln!("Open this URL in a browser and grant access:");
+    outln!("{}", start.url);
+    errln!(
         "Waiting for Atlassian's callback on http://{addr}{} (until {}).",
         start.redirect_uri.path(),
         jiralink_app::format_time(start.state_expires_at)
@@ -191,12 +191,14 @@ pub(crate) async fn authorize(
     match ctx.output {
         OutputFormat::Json => output::json(&outcome),
         OutputFormat::Table => {
-            println!(
+            outln!(
                 "Authorized {:?} for {} (cloud id {}); the connection is online.",
-                outcome.connection, outcome.site_url, outcome.cloud_id
+                outcome.connection,
+                outcome.site_url,
+                outcome.cloud_id
             );
             if !outcome.missing_scopes.is_empty() {
-                eprintln!(
+                errln!(
                     "Atlassian did not grant {}: add them to the app in the developer console, \
                      then authorize again.",
                     outcome.missing_scopes.join(", ")
@@ -311,12 +313,12 @@ async fn hand_off(
     // Counted before starting, so only an authorization completed from now on ends the wait.
     let seen = ctx.app.connection_audit(&id).await?.len();
     let start = ctx.app.begin_authorization(&id).await?;
-    eprintln!("The jiralink server at {base} receives the callback. Open this URL in a browser:");
-    println!("{}", start.url);
+    errln!("The jiralink server at {base} receives the callback. Open this URL in a browser:");
+    outln!("{}", start.url);
     if !no_browser && desktop() {
         open_browser(&start.url);
     }
-    eprintln!("Waiting for the authorization (up to ten minutes; the page shows any error).");
+    errln!("Waiting for the authorization (up to ten minutes; the page shows any error).");
     let lifetime = Duration::from_secs(
         u64::try_from(jiralink_app::STATE_LIFETIME.whole_seconds()).unwrap_or(600),
     );
@@ -334,7 +336,7 @@ async fn hand_off(
             return match ctx.output {
                 OutputFormat::Json => output::json(&view),
                 OutputFormat::Table => {
-                    println!(
+                    outln!(
                         "Authorized {:?} (cloud id {}); the connection is online.",
                         view.name,
                         view.cloud_id.as_deref().unwrap_or("unknown")

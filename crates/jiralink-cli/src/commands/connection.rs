@@ -65,7 +65,7 @@ pub(crate) async fn run(ctx: &Ctx, command: ConnectionCommand) -> Result<(), Cli
                     "state": "needs_authorization",
                 })),
                 OutputFormat::Table => {
-                    println!("{message}");
+                    outln!("{message}");
                     Ok(())
                 }
             }
@@ -285,7 +285,7 @@ async fn create(ctx: &Ctx, fields: ConnectionFields, test: SaveTest) -> Result<(
     };
     output::notices(&saved.notices, ctx.output);
     if ctx.output == OutputFormat::Table {
-        println!("Created connection {:?}.", view.name);
+        outln!("Created connection {:?}.", view.name);
     }
     show(ctx, &view)
 }
@@ -352,7 +352,7 @@ async fn edit(
         fill_interactively(ctx, &mut draft).await?;
     }
     if !cleared.is_empty() {
-        eprintln!(
+        errln!(
             "note: cleared {}, which the new API type or auth type does not use",
             cleared.join(", ")
         );
@@ -377,7 +377,7 @@ async fn edit(
     };
     output::notices(&saved.notices, ctx.output);
     if ctx.output == OutputFormat::Table {
-        println!("Saved connection {:?}.", view.name);
+        outln!("Saved connection {:?}.", view.name);
     }
     show(ctx, &view)
 }
@@ -404,7 +404,7 @@ async fn delete(ctx: &Ctx, reference: &str, yes: bool) -> Result<(), CliError> {
             "deleted": { "id": deleted.id.to_string(), "name": deleted.settings.name.as_str() }
         })),
         OutputFormat::Table => {
-            println!("Deleted connection {:?}.", deleted.settings.name.as_str());
+            outln!("Deleted connection {:?}.", deleted.settings.name.as_str());
             Ok(())
         }
     }
@@ -540,7 +540,7 @@ pub(crate) fn scopes(output: OutputFormat, api_type: &str) -> Result<(), CliErro
                     .map(|s| vec![s.name.to_owned(), s.group.to_owned(), s.description.to_owned()])
                     .collect(),
             );
-            eprintln!("offline_access is always requested too, so tokens can be refreshed.");
+            errln!("offline_access is always requested too, so tokens can be refreshed.");
             Ok(())
         }
     }

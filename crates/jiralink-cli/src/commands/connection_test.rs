@@ -129,11 +129,11 @@ pub(crate) async fn before_saving(
     let outcome = ctx.app.test_draft(draft, secrets, editing).await?;
     match outcome.result {
         TestResult::Passed => {
-            eprintln!("Test passed: {}.", outcome.summary());
+            errln!("Test passed: {}.", outcome.summary());
             Ok(Some(outcome))
         }
         TestResult::NeedsAuthorization => {
-            eprintln!(
+            errln!(
                 "note: not tested: {}. It is saved; authorize it, then run `jiralink connection \
                  test`.",
                 outcome.summary()
@@ -141,9 +141,9 @@ pub(crate) async fn before_saving(
             Ok(Some(outcome))
         }
         TestResult::Failed => {
-            eprintln!("The connection test failed: {}", outcome.summary());
+            errln!("The connection test failed: {}", outcome.summary());
             if test.save_anyway {
-                eprintln!("Saving anyway (--save-anyway).");
+                errln!("Saving anyway (--save-anyway).");
                 return Ok(Some(outcome));
             }
             if !ctx.interactive {
@@ -173,7 +173,7 @@ pub(crate) async fn debug(ctx: &Ctx, args: DebugArgs) -> Result<(), CliError> {
             match ctx.output {
                 OutputFormat::Json => output::json(&serde_json::json!({ "cleared": cleared })),
                 OutputFormat::Table => {
-                    println!("Cleared {cleared} debug line(s).");
+                    outln!("Cleared {cleared} debug line(s).");
                     Ok(())
                 }
             }
@@ -183,7 +183,7 @@ pub(crate) async fn debug(ctx: &Ctx, args: DebugArgs) -> Result<(), CliError> {
             match ctx.output {
                 OutputFormat::Json => output::json(&view),
                 OutputFormat::Table => {
-                    println!("The debugger of {:?} stopped recording.", view.name);
+                    outln!("The debugger of {:?} stopped recording.", view.name);
                     Ok(())
                 }
             }
@@ -207,10 +207,11 @@ pub(crate) async fn debug(ctx: &Ctx, args: DebugArgs) -> Result<(), CliError> {
                     let until = view
                         .debug_until
                         .map_or_else(|| "-".to_owned(), jiralink_app::format_time);
-                    println!(
+                    outln!(
                         "Recording every request of {:?} until {until}, secrets masked. See them \
                          with `jiralink connection debug show {:?}`.",
-                        view.name, view.name
+                        view.name,
+                        view.name
                     );
                     Ok(())
                 }
@@ -227,13 +228,14 @@ fn print_log(ctx: &Ctx, log: &DebugLog) -> Result<(), CliError> {
         let until = log
             .debug_until
             .map_or_else(|| "-".to_owned(), jiralink_app::format_time);
-        eprintln!("Recording until {until}.");
+        errln!("Recording until {until}.");
     }
     if log.lines.is_empty() {
-        eprintln!(
+        errln!(
             "No requests recorded for {:?} in the last 24 hours. Start recording with `jiralink \
              connection debug {:?} --minutes 15`.",
-            log.connection, log.connection
+            log.connection,
+            log.connection
         );
         return Ok(());
     }
@@ -242,24 +244,25 @@ fn print_log(ctx: &Ctx, log: &DebugLog) -> Result<(), CliError> {
         let time = jiralink_app::format_time(line.at);
         match line.direction {
             jiralink_store::DebugDirection::Request => {
-                println!("{time}  {id}  -> {} {}", line.method, line.url);
+                outln!("{time}  {id}  -> {} {}", line.method, line.url);
             }
             jiralink_store::DebugDirection::Response => {
                 let status = line
                     .status
                     .map_or_else(|| "no response".to_owned(), |s| s.to_string());
                 let ms = line.duration_ms.unwrap_or(0);
-                println!(
+                outln!(
                     "{time}  {id}  <- {status} ({ms} ms) {} {}",
-                    line.method, line.url
+                    line.method,
+                    line.url
                 );
             }
         }
         for (name, value) in &line.headers {
-            println!("    {name}: {value}");
+            outln!("    {name}: {value}");
         }
         if let Some(body) = line.body.as_deref().filter(|b| !b.is_empty()) {
-            println!("    body: {body}");
+            outln!("    body: {body}");
         }
     }
     Ok(())
@@ -267,7 +270,7 @@ fn print_log(ctx: &Ctx, log: &DebugLog) -> Result<(), CliError> {
 
 fn print_run(ctx: &Ctx, run: &jiralink_app::JobRun) {
     match ctx.output {
-        OutputFormat::Json => println!(
+        OutputFormat::Json => outln!(
             "{}",
             serde_json::json!({
                 "job": run.kind,
@@ -275,7 +278,7 @@ fn print_run(ctx: &Ctx, run: &jiralink_app::JobRun) {
                 "detail": run.detail,
             })
         ),
-        OutputFormat::Table => println!(
+        OutputFormat::Table => outln!(
             "{}: {} ({})",
             run.kind,
             run.outcome.as_str(),
@@ -289,11 +292,11 @@ fn print_round(ctx: &Ctx, outcomes: &[TestOutcome]) {
         OutputFormat::Json => {
             // One JSON document per round and line, so a long-running watch can be piped.
             let line = serde_json::to_string(outcomes).unwrap_or_else(|_| "[]".to_owned());
-            println!("{line}");
+            outln!("{line}");
         }
         OutputFormat::Table => {
             if outcomes.is_empty() {
-                eprintln!("No connection is offline.");
+                errln!("No connection is offline.");
             }
             for o in outcomes {
                 let verdict = if o.passed() {
@@ -301,7 +304,7 @@ fn print_round(ctx: &Ctx, outcomes: &[TestOutcome]) {
                 } else {
                     "still offline"
                 };
-                println!("{:?}: {verdict} ({})", o.connection, o.summary());
+                outln!("{:?}: {verdict} ({})", o.connection, o.summary());
             }
         }
     }
@@ -326,7 +329,7 @@ pub(crate) async fn watch(
         |_| format!("{:?}", options.retest_interval),
         |i| i.to_string(),
     );
-    eprintln!(
+    errln!(
         "Running the background jobs: offline connections are tested again every {interval} \
          (by this process or any server on the same database). Ctrl-C stops."
     );

@@ -33,11 +33,11 @@ pub(crate) async fn run(
             let after = database::migrate_database(&config, &url).await?;
             if global.output == OutputFormat::Table {
                 match before.pending.len() {
-                    0 => eprintln!(
+                    0 => errln!(
                         "Nothing to apply: the schema is at version {}.",
                         after.latest
                     ),
-                    n => eprintln!("Applied {n} migration(s)."),
+                    n => errln!("Applied {n} migration(s)."),
                 }
             }
             print_status(&after, global.output)
@@ -47,7 +47,7 @@ pub(crate) async fn run(
             let table = global.output == OutputFormat::Table;
             let report = database::copy_database(&config, from, to, *force, &mut |t, n| {
                 if table && t != last {
-                    eprintln!("copying {t}…");
+                    errln!("copying {t}…");
                     last = t.to_owned();
                 }
                 tracing::debug!(table = t, rows = n, "copied");
@@ -73,7 +73,7 @@ pub(crate) async fn run(
                         .iter()
                         .map(|(k, n)| format!("{n} sealed by master key {k}"))
                         .collect();
-                    println!(
+                    outln!(
                         "Copied; every table's row count matches the source. Secrets: {}. \
                          Start jiralink against the new database with the same master key.",
                         if keys.is_empty() {

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use jiralink_app::{ADMIN_USERNAME, Actor, App, AppError, OAuthClientSecrets, OpenOptions};
-use jiralink_domain::{OAuthClientDraft, SystemClock};
+use jiralink_domain::{OAuthClientDraft, SecretEntry, SystemClock};
 use jiralink_sim::identity::DEFAULT_SITE;
 use jiralink_sim::{Sim, SimConfig, SimHandle};
 use jiralink_vault::{ClientSecret, Password};
@@ -106,7 +106,7 @@ async fn run_with_sim(
     };
     check_config_points_at(&ctx.app, base_url, sim)?;
     let info = prepare(&ctx, sim).await?;
-    eprint!(
+    err!(
         "{}",
         banner(
             &info,
@@ -221,7 +221,7 @@ async fn prepare(ctx: &Ctx, sim: &SimHandle) -> Result<DemoInfo, CliError> {
     let draft = OAuthClientDraft {
         name: Some(DEMO_CLIENT_NAME.to_owned()),
         client_id: Some(samples.oauth_client_id.clone()),
-        client_secret_provided: true,
+        client_secret: SecretEntry::Entered,
     };
     let secrets = || OAuthClientSecrets {
         client_secret: Some(ClientSecret::new(samples.oauth_client_secret.as_str())),

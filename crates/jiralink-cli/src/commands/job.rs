@@ -85,7 +85,7 @@ pub(crate) async fn run(ctx: &Ctx, command: JobCommand) -> Result<(), CliError> 
                 )));
             }
             if ctx.output == OutputFormat::Table {
-                println!(
+                outln!(
                     "The job {job} is due now: a running server (or `jiralink connection watch`) \
                      runs it within seconds."
                 );

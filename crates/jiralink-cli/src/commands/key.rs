@@ -31,18 +31,20 @@ pub(crate) async fn run(ctx: &Ctx, command: KeyCommand) -> Result<(), CliError> 
             match ctx.output {
                 OutputFormat::Json => output::json(&report)?,
                 OutputFormat::Table => {
-                    println!(
+                    outln!(
                         "Re-encrypted {} secret(s) under master key {} ({} already were).",
-                        report.resealed, report.to_key_id, report.already_done
+                        report.resealed,
+                        report.to_key_id,
+                        report.already_done
                     );
-                    println!(
+                    outln!(
                         "The master key is in {}. Back it up now.",
                         report.key_file.display()
                     );
                 }
             }
             if let Some(steps) = &report.next_steps {
-                eprintln!("note: {steps}");
+                errln!("note: {steps}");
             }
             Ok(())
         }

@@ -1,7 +1,7 @@
 //! `jiralink oauth-client …`
 
 use jiralink_app::{OAuthClientSecrets, OAuthClientView};
-use jiralink_domain::{AuditEntry, OAuthClientDraft};
+use jiralink_domain::{AuditEntry, OAuthClientDraft, SecretEntry};
 use jiralink_vault::ClientSecret;
 
 use crate::args::{OAuthClientCommand, OAuthClientFields, OutputFormat};
@@ -37,7 +37,7 @@ pub(crate) async fn run(ctx: &Ctx, command: OAuthClientCommand) -> Result<(), Cl
                             .collect(),
                     );
                     if let Some(v) = views.first() {
-                        eprintln!(
+                        errln!(
                             "Callback URL to register with Atlassian: {}",
                             v.callback_url
                         );
@@ -97,7 +97,7 @@ async fn create(ctx: &Ctx, fields: OAuthClientFields) -> Result<(), CliError> {
     let mut draft = OAuthClientDraft {
         name: fields.name.clone(),
         client_id: fields.client_id.clone(),
-        client_secret_provided: false,
+        client_secret: SecretEntry::Missing,
     };
     if ctx.interactive {
         if draft.name.is_none() {
@@ -107,7 +107,7 @@ async fn create(ctx: &Ctx, fields: OAuthClientFields) -> Result<(), CliError> {
             )?);
         }
         if draft.client_id.is_none() {
-            eprintln!(
+            errln!(
                 "Register this callback URL in your Atlassian app (Authorization > OAuth 2.0 \
                  (3LO)): {}",
                 ctx.app.oauth_callback_url()
@@ -131,7 +131,7 @@ async fn create(ctx: &Ctx, fields: OAuthClientFields) -> Result<(), CliError> {
         .await?;
     output::notices(&saved.notices, ctx.output);
     if ctx.output == OutputFormat::Table {
-        println!("Created OAuth 2.0 client {:?}.", saved.value.name);
+        outln!("Created OAuth 2.0 client {:?}.", saved.value.name);
     }
     show(ctx, &saved.value)
 }
@@ -152,7 +152,7 @@ async fn edit(ctx: &Ctx, reference: &str, fields: OAuthClientFields) -> Result<(
                 .clone()
                 .unwrap_or_else(|| current.settings.client_id.clone()),
         ),
-        client_secret_provided: false,
+        client_secret: SecretEntry::Missing,
     };
     let secret = read_secret(ctx, &source, true)?;
     let saved = ctx
@@ -169,7 +169,7 @@ async fn edit(ctx: &Ctx, reference: &str, fields: OAuthClientFields) -> Result<(
         .await?;
     output::notices(&saved.notices, ctx.output);
     if ctx.output == OutputFormat::Table {
-        println!("Saved OAuth 2.0 client {:?}.", saved.value.name);
+        outln!("Saved OAuth 2.0 client {:?}.", saved.value.name);
     }
     show(ctx, &saved.value)
 }
@@ -193,7 +193,7 @@ async fn delete(ctx: &Ctx, reference: &str, yes: bool) -> Result<(), CliError> {
             "deleted": { "id": deleted.id.to_string(), "name": deleted.settings.name.as_str() }
         })),
         OutputFormat::Table => {
-            println!(
+            outln!(
                 "Deleted OAuth 2.0 client {:?}.",
                 deleted.settings.name.as_str()
             );

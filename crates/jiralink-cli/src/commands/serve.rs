@@ -30,7 +30,7 @@ pub(crate) async fn serve(ctx: &Ctx, args: &ServeArgs) -> Result<(), CliError> {
 /// Binds the server's address. Port 0 picks a free port; the listener knows which.
 pub(crate) async fn listen(bind: SocketAddr) -> Result<TcpListener, CliError> {
     if !bind.ip().is_loopback() {
-        eprintln!(
+        errln!(
             "warning: listening on {bind}, beyond this machine, over plain HTTP; put a TLS \
              reverse proxy in front and set server.base_url to its https address."
         );
@@ -75,7 +75,7 @@ pub(crate) async fn serve_on(
     let stop = stop_signal();
     warn_if_base_url_differs(ctx, addr);
     tracing::info!(%addr, "serving");
-    eprintln!(
+    errln!(
         "Serving on http://{addr} (public address {}, OAuth 2.0 callback {}). Ctrl-C stops.",
         ctx.app.config().server.base_url,
         ctx.app.oauth_callback_url()
@@ -93,7 +93,7 @@ pub(crate) async fn serve_on(
     upkeep.abort();
     served.map_err(|e| CliError::Io(format!("the server stopped: {e}")))?;
     tracing::info!("stopped");
-    eprintln!("Stopped.");
+    errln!("Stopped.");
     Ok(())
 }
 
@@ -108,14 +108,14 @@ async fn api_key(ctx: &Ctx) -> Result<jiralink_web::ApiKeyHash, CliError> {
     drop(env_key);
     match source {
         ApiKeySource::Created(key) => {
-            eprintln!(
+            errln!(
                 "Created the API key for /v1 and /metrics; it is shown only this once (only its \
                  SHA-256 is kept, in the database, for every server using it). Store it now:"
             );
-            println!("{}", key.expose());
+            crate::output::print_secret(key.expose());
         }
-        ApiKeySource::Env => eprintln!("API key: from {API_KEY_ENV}."),
-        ApiKeySource::Database | ApiKeySource::File => eprintln!(
+        ApiKeySource::Env => errln!("API key: from {API_KEY_ENV}."),
+        ApiKeySource::Database | ApiKeySource::File => errln!(
             "API key: the one created on the first start (its hash is in the database; \
              `jiralink api-key reset-server` forgets it, and the next start creates a new one)."
         ),
@@ -180,7 +180,7 @@ fn warn_if_base_url_differs(ctx: &Ctx, addr: SocketAddr) {
             | Some(url::Host::Ipv6(std::net::Ipv6Addr::LOCALHOST))
     );
     if local && base.port_or_known_default() != Some(addr.port()) {
-        eprintln!(
+        errln!(
             "warning: server.base_url is {base}, but this server listens on port {}: OAuth 2.0 \
              authorizations will come back to {}. Set server.base_url (or \
              JIRALINK_SERVER__BASE_URL) to http://{addr}.",

@@ -29,7 +29,7 @@ pub(crate) async fn run(ctx: &Ctx, command: UserCommand) -> Result<(), CliError>
             match ctx.output {
                 OutputFormat::Json => output::json(&user),
                 OutputFormat::Table => {
-                    println!(
+                    outln!(
                         "Added the {} {}. They sign in at {}.",
                         if user.is_admin {
                             "administrator"
@@ -80,7 +80,7 @@ pub(crate) async fn run(ctx: &Ctx, command: UserCommand) -> Result<(), CliError>
             match ctx.output {
                 OutputFormat::Json => output::json(&serde_json::json!({ "deleted": deleted })),
                 OutputFormat::Table => {
-                    println!(
+                    outln!(
                         "Deleted the user {}, with their sessions and API keys.",
                         deleted.username
                     );
@@ -101,7 +101,7 @@ pub(crate) async fn run(ctx: &Ctx, command: UserCommand) -> Result<(), CliError>
             match ctx.output {
                 OutputFormat::Json => output::json(&updated),
                 OutputFormat::Table => {
-                    println!(
+                    outln!(
                         "Set a new password for {}; their open sessions have ended.",
                         updated.username
                     );
@@ -171,13 +171,13 @@ pub(crate) async fn bootstrap_admin(ctx: &Ctx, listening: SocketAddr) -> Result<
         other => CliError::App(other),
     })?;
     if let Some(password) = generated {
-        eprintln!(
+        errln!(
             "Created the administrator \"{ADMIN_USERNAME}\". Its password is shown only this once \
              (only an Argon2id hash is kept); sign in at {} and change it with `jiralink \
              user password {ADMIN_USERNAME}`:",
             sign_in_urls(&ctx.app.config().server.base_url, listening)
         );
-        println!("{}", password.expose());
+        crate::output::print_secret(password.expose());
     }
     Ok(())
 }

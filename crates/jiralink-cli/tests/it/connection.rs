@@ -124,6 +124,91 @@ fn token_from_file_and_env() {
     assert!(out.stderr.contains("NOT_SET_ANYWHERE_123"));
 }
 
+/// The application's message names no command and repeats nothing typed; the CLI's own hint
+/// line names both.
+#[test]
+fn errors_get_the_clis_hint_line() {
+    let env = Env::new();
+    let out = env
+        .run(&["connection", "show", "Jira - nope"], None)
+        .fails_with(4);
+    let mut lines = out.stderr.lines().skip_while(|l| l.starts_with("note:"));
+    assert_eq!(
+        lines.next(),
+        Some("error: no connection has that name or id"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        lines.next(),
+        Some(
+            "hint: 'Jira - nope' is not a connection's name or id; `jiralink connection list` \
+             shows them"
+        ),
+        "{}",
+        out.stderr
+    );
+    let json = env
+        .run(&["connection", "show", "Jira - nope", "-o", "json"], None)
+        .fails_with(4);
+    let body: serde_json::Value =
+        serde_json::from_str(json.stderr.trim().lines().last().unwrap()).unwrap();
+    assert_eq!(body["error"]["code"], "connection_not_found");
+    assert_eq!(
+        body["error"]["message"],
+        "no connection has that name or id"
+    );
+}
+
+/// Every way the CLI reads a secret reaches the same length limit as the API and the form,
+/// and the refusal never repeats the value.
+#[test]
+fn oversized_secrets_are_refused_from_every_source() {
+    let env = Env::new();
+    let huge = format!("CANARY-{}", "x".repeat(5000));
+    let file = env.path().join("token.txt");
+    std::fs::write(&file, format!("{huge}\n")).unwrap();
+    let file = file.to_str().unwrap().to_owned();
+    let sources: [(&[&str], Option<&str>); 3] = [
+        (&["--api-token-stdin"], Some(huge.as_str())),
+        (&["--api-token-file", &file], None),
+        (&["--api-token-env", "HUGE_TOKEN"], None),
+    ];
+    for (flags, stdin) in sources {
+        let mut rest = vec!["--username", "me@example.com", "--no-test"];
+        rest.extend_from_slice(flags);
+        let mut cmd = env.cmd();
+        cmd.env("HUGE_TOKEN", &huge)
+            .args(connection_create("Huge", "basic", &rest))
+            .write_stdin(stdin.unwrap_or(""));
+        let out = crate::common::Output::of(&mut cmd).fails_with(3);
+        assert!(
+            out.stderr.contains("longer than 4096 characters"),
+            "{flags:?}: {}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("CANARY") && !out.stderr.contains("xxxx"));
+    }
+    let out = env
+        .run(
+            &[
+                "oauth-client",
+                "create",
+                "--name",
+                "App",
+                "--client-id",
+                "abc",
+                "--client-secret-stdin",
+            ],
+            Some(&huge),
+        )
+        .fails_with(3);
+    assert!(out.stderr.contains("Client secret"), "{}", out.stderr);
+    assert!(!out.stderr.contains("CANARY"));
+    let list = env.run(&["connection", "list", "-o", "json"], None).ok();
+    assert_eq!(list.json().as_array().unwrap().len(), 0, "{}", list.stdout);
+}
+
 #[test]
 fn oauth_connections_of_both_api_types() {
     let env = Env::new();

@@ -341,3 +341,50 @@ fn the_debugger_records_show_and_clear() {
     assert_eq!(log["recording"], false);
     assert!(log["lines"].as_array().unwrap().is_empty());
 }
+
+/// A display name Jira sends with terminal escape sequences (colour, an OSC 8 link, BEL, a
+/// carriage return, an 8-bit CSI, a right-to-left override) reaches the terminal inert; the
+/// JSON output keeps it, escaped.
+#[test]
+fn remote_text_reaches_the_terminal_without_control_sequences() {
+    use jiralink_sim::control::{NewApiToken, NewUser, TokenKindInput};
+
+    const HOSTILE: &str = "Eve\u{1b}[31m Red\u{1b}]8;;https://evil.example\u{7}link\u{1b}]8;;\u{7}\rX\u{9b}2J\u{202e}txt.exe";
+    let env = Env::new();
+    let control = env.sim.control();
+    control
+        .add_user(NewUser {
+            email: "eve@example.com".to_owned(),
+            display_name: HOSTILE.to_owned(),
+            time_zone: None,
+            sites: vec!["demo".to_owned()],
+            active: None,
+        })
+        .unwrap();
+    let token = control
+        .add_api_token(NewApiToken {
+            email: "eve@example.com".to_owned(),
+            kind: TokenKindInput::Classic,
+            scopes: vec![],
+            expires_in_secs: None,
+            label: None,
+        })
+        .unwrap()
+        .token;
+    env.run(&create_args("Eve", "eve@example.com", "demo"), Some(&token))
+        .ok();
+
+    let out = env.run(&["connection", "test", "Eve"], None).ok();
+    for text in [&out.stdout, &out.stderr] {
+        for c in ['\u{1b}', '\u{7}', '\r', '\u{9b}', '\u{202e}'] {
+            assert!(!text.contains(c), "{c:?} reached the terminal: {text:?}");
+        }
+    }
+    assert!(out.stdout.contains("Eve\u{FFFD}[31m Red"), "{}", out.stdout);
+
+    let json = env
+        .run(&["connection", "test", "Eve", "-o", "json"], None)
+        .ok();
+    assert!(!json.stdout.contains('\u{1b}') && !json.stdout.contains('\u{9b}'));
+    assert_eq!(json.json()["account"]["displayName"], HOSTILE);
+}

@@ -243,6 +243,15 @@ fn serve_once(env: &Env, admin_password: Option<&str>) -> (Option<i32>, Vec<Stri
     for r in readers {
         r.join().unwrap();
     }
+    // stdout and stderr are read by two threads: what the server printed on stdout before
+    // "Serving on" may arrive after it.
+    for (is_out, line) in rx.try_iter() {
+        if is_out {
+            stdout.push(line);
+        } else {
+            stderr.push(line);
+        }
+    }
     (code, stdout, stderr)
 }
 

@@ -2,7 +2,7 @@
 
 use jiralink_domain::{
     ApiType as Api, ConnectionAuth, ConnectionDraft, ConnectionId, ConnectionName,
-    ConnectionSettings, Field, OAuthClientContext, OAuthClientDraft, OAuthClientId,
+    ConnectionSettings, Field, OAuthClientContext, OAuthClientDraft, OAuthClientId, SecretEntry,
     Subdomain as Sub, ValidConnection, ValidationContext, ValidationErrors,
 };
 use pretty_assertions::assert_eq;
@@ -48,7 +48,7 @@ fn basic() -> ConnectionDraft {
         subdomain: s("acme"),
         auth_type: s("basic"),
         username: s("fred@example.com"),
-        api_token_provided: true,
+        api_token: SecretEntry::Entered,
         ..ConnectionDraft::default()
     }
 }
@@ -221,7 +221,7 @@ fn connection_rules() {
                 subdomain: s("demo.jira.com"),
                 auth_type: s("basic"),
                 username: s("fred"),
-                api_token_provided: false,
+                api_token: SecretEntry::Missing,
                 oauth_client: s("Acme app"),
                 scopes: vec!["read:jira-work".into()],
                 concurrency_level: s("0"),
@@ -246,18 +246,18 @@ fn connection_rules() {
                 d.name = s("JIRA - production");
                 d.subdomain = None;
                 d.username = s("fred@example.com");
-                d.api_token_provided = true;
+                d.api_token = SecretEntry::Entered;
                 d.oauth_client = s("Nope app");
                 d.scopes = vec!["read:jira-work bogus".into()];
                 d.concurrency_level = s("many");
             }),
             invalid(&[
-                (Name, "already named"),
+                (Name, "already has this name"),
                 (Subdomain, "enter your Jira subdomain"),
                 (Username, "used only with Basic auth"),
                 (ApiToken, "used only with Basic auth"),
-                (OAuthClient, "no OAuth 2.0 client is named \"Nope app\""),
-                (Scopes, "bogus"),
+                (OAuthClient, "no OAuth 2.0 client has this name or id"),
+                (Scopes, "scope 2 (counting from 1) is not offered"),
                 (ConcurrencyLevel, "not a whole number"),
             ]),
         ),
@@ -293,10 +293,7 @@ fn connection_rules() {
         row(
             "name taken, ignoring case",
             with(basic(), |d| d.name = s("jira - PRODUCTION")),
-            invalid(&[(
-                Name,
-                "another connection is already named \"jira - PRODUCTION\"",
-            )]),
+            invalid(&[(Name, "another connection already has this name")]),
         ),
         row(
             "name taken, ignoring surrounding spaces",
@@ -313,7 +310,7 @@ fn connection_rules() {
             case: "another connection's name is taken when editing".into(),
             draft: with(basic(), |d| d.name = s("Jira - Production")),
             editing: Some(OTHER),
-            expect: invalid(&[(Name, "already named")]),
+            expect: invalid(&[(Name, "already has this name")]),
         },
         // API type.
         row(
@@ -329,7 +326,7 @@ fn connection_rules() {
         row(
             "API type unknown",
             with(basic(), |d| d.api_type = s("jira server")),
-            invalid(&[(ApiType, "unknown API type \"jira server\"")]),
+            invalid(&[(ApiType, "unknown API type: use cloud-platform")]),
         ),
         row(
             "API type by label",
@@ -353,7 +350,7 @@ fn connection_rules() {
             invalid(&[
                 (ApiType, "unknown API type"),
                 (Username, "such as name@example.com"),
-                (ConcurrencyLevel, "99 is out of range"),
+                (ConcurrencyLevel, "the level is out of range"),
             ]),
         ),
         row(
@@ -367,7 +364,10 @@ fn connection_rules() {
             },
             invalid(&[
                 (ApiType, "choose an API type"),
-                (Scopes, "unknown scope: made-up"),
+                (
+                    Scopes,
+                    "scope 3 (counting from 1) is in no API type's catalogue",
+                ),
             ]),
         ),
         // Subdomain requirements by API type.
@@ -401,7 +401,7 @@ fn connection_rules() {
         row(
             "auth type unknown",
             with(basic(), |d| d.auth_type = s("token")),
-            invalid(&[(AuthType, "unknown auth type \"token\": use basic or oauth2")]),
+            invalid(&[(AuthType, "unknown auth type: use basic or oauth2")]),
         ),
         row(
             "auth type by label",
@@ -418,7 +418,7 @@ fn connection_rules() {
             with(csm(), |d| {
                 d.auth_type = s("basic");
                 d.username = s("fred@example.com");
-                d.api_token_provided = true;
+                d.api_token = SecretEntry::Entered;
             }),
             invalid(&[
                 (AuthType, "use OAuth 2.0 only"),
@@ -433,8 +433,8 @@ fn connection_rules() {
                 d.scopes.clear();
             }),
             invalid(&[
-                (OAuthClient, "jiralink oauth-client create"),
-                (Scopes, "--api-type customer-service-management"),
+                (OAuthClient, "create the client first if there is none"),
+                (Scopes, "of the Customer Service Management catalogue"),
             ]),
         ),
         // Basic auth.
@@ -463,11 +463,16 @@ fn connection_rules() {
         ),
         row(
             "API token missing",
-            with(basic(), |d| d.api_token_provided = false),
+            with(basic(), |d| d.api_token = SecretEntry::Missing),
             invalid(&[(
                 ApiToken,
                 "must be entered again whenever the connection is edited",
             )]),
+        ),
+        row(
+            "API token too long",
+            with(basic(), |d| d.api_token = SecretEntry::TooLong),
+            invalid(&[(ApiToken, "the API token is longer than 4096 characters")]),
         ),
         row(
             "OAuth 2.0 client on basic",
@@ -492,23 +497,21 @@ fn connection_rules() {
         ),
         row(
             "API token on OAuth 2.0",
-            with(oauth(), |d| d.api_token_provided = true),
+            with(oauth(), |d| d.api_token = SecretEntry::Entered),
             invalid(&[(ApiToken, "do not send one for an OAuth 2.0 connection")]),
         ),
         row(
             "OAuth 2.0 client missing",
             with(oauth(), |d| d.oauth_client = None),
-            invalid(&[(
-                OAuthClient,
-                "create one with `jiralink oauth-client create`",
-            )]),
+            invalid(&[(OAuthClient, "create the client first if there is none")]),
         ),
         row(
             "OAuth 2.0 client unknown",
             with(oauth(), |d| d.oauth_client = s("Other app")),
             invalid(&[(
                 OAuthClient,
-                "create one with `jiralink oauth-client create`",
+                "no OAuth 2.0 client has this name or id: check the name, or create the client \
+                 first",
             )]),
         ),
         row(
@@ -526,7 +529,7 @@ fn connection_rules() {
             with(oauth(), |d| d.scopes.clear()),
             invalid(&[(
                 Scopes,
-                "choose at least one scope; list them with `jiralink connection scopes --api-type cloud-platform`",
+                "choose at least one scope of the Cloud Platform and Service Management catalogue",
             )]),
         ),
         row(
@@ -536,7 +539,7 @@ fn connection_rules() {
             }),
             invalid(&[(
                 Scopes,
-                "these scopes are not offered for Cloud Platform and Service Management: bogus:one, bogus-two; list the scopes with `jiralink connection scopes --api-type cloud-platform`",
+                "scopes 2 and 3 (counting from 1) are not offered for Cloud Platform and Service Management; choose scopes from the Cloud Platform and Service Management catalogue",
             )]),
         ),
         row(
@@ -544,7 +547,7 @@ fn connection_rules() {
             with(csm(), |d| d.scopes = vec!["read:jira-work".into()]),
             invalid(&[(
                 Scopes,
-                "read:jira-work belongs to the Cloud Platform and Service Management API type",
+                "scope 1 belongs to the Cloud Platform and Service Management API type",
             )]),
         ),
         row(
@@ -552,7 +555,10 @@ fn connection_rules() {
             with(oauth(), |d| {
                 d.scopes = vec!["read:customer:jira-service-management".into()]
             }),
-            invalid(&[(Scopes, "--api-type cloud-platform")]),
+            invalid(&[(
+                Scopes,
+                "scope 1 belongs to the Customer Service Management API type",
+            )]),
         ),
         row(
             "offline_access alone is no scope",
@@ -601,12 +607,15 @@ fn connection_rules() {
         row(
             "concurrency 0",
             with(basic(), |d| d.concurrency_level = s("0")),
-            invalid(&[(ConcurrencyLevel, "0 is out of range")]),
+            invalid(&[(
+                ConcurrencyLevel,
+                "out of range: enter a whole number from 1 to 50",
+            )]),
         ),
         row(
             "concurrency 51",
             with(basic(), |d| d.concurrency_level = s("51")),
-            invalid(&[(ConcurrencyLevel, "51 is out of range")]),
+            invalid(&[(ConcurrencyLevel, "out of range")]),
         ),
         row(
             "concurrency negative",
@@ -694,11 +703,11 @@ fn connection_rules() {
     for (typed, says) in [
         (
             "demo.jira.com",
-            "if your site is https://demo.atlassian.net enter demo",
+            "is not a Jira Cloud site (https://<subdomain>.atlassian.net): enter only the part before .atlassian.net",
         ),
         ("https://demo.atlassian.com/", "is not a Jira Cloud site"),
         ("localhost", "localhost is not a Jira Cloud site"),
-        ("https://localhost:8080", "remove the port (8080)"),
+        ("https://localhost:8080", "remove the port from the address"),
         ("127.0.0.1", "an IP address is not a Jira Cloud site"),
         (
             "https://10.0.0.1/",
@@ -706,11 +715,11 @@ fn connection_rules() {
         ),
         ("https://[::1]/", "an IP address is not a Jira Cloud site"),
         ("https://fred@demo.atlassian.net", "remove the user name"),
-        ("https://demo.atlassian.net:443", "remove the port (443)"),
+        ("https://demo.atlassian.net:443", "remove the port"),
         ("http://demo.atlassian.net", "served over https, not http"),
         (
             "ftp://demo.atlassian.net",
-            "addressed with https://, not ftp://",
+            "addressed with https://, not another scheme",
         ),
         ("https://demo", "is not a Jira Cloud site"),
         ("eu.demo.atlassian.net", "enter only the first part"),
@@ -776,7 +785,7 @@ fn pasted_secrets_are_not_echoed_in_errors() {
         subdomain: s(&format!("https://fred:{CANARY}@demo.atlassian.net")),
         auth_type: s("basic"),
         username: s(CANARY),
-        api_token_provided: true,
+        api_token: SecretEntry::Entered,
         concurrency_level: s("1"),
         rate_limit_auto_recover: s(CANARY),
         rate_limit_max_retries: s(CANARY),
@@ -798,6 +807,72 @@ fn pasted_secrets_are_not_echoed_in_errors() {
         serde_json::to_string(&errors).unwrap()
     );
     assert!(!shown.contains(CANARY), "{shown}");
+}
+
+/// Messages name the field and the rule, never what was typed: a marker typed into each
+/// field comes back in no message (compared ignoring case, since some fields are lowered).
+#[test]
+fn no_error_repeats_what_was_typed() {
+    const MARK: &str = "zqmark7";
+    let drafts = [
+        ConnectionDraft {
+            name: s(&format!("{MARK}\u{202E}")),
+            api_type: s(MARK),
+            subdomain: s(&format!("{MARK}.example.com")),
+            auth_type: s(MARK),
+            username: s(MARK),
+            oauth_client: s(MARK),
+            scopes: vec![format!("read:{MARK} {MARK}")],
+            concurrency_level: s("731"),
+            rate_limit_auto_recover: s(MARK),
+            rate_limit_max_retries: s(MARK),
+            ..ConnectionDraft::default()
+        },
+        ConnectionDraft {
+            name: s(&format!("{MARK}{}", "x".repeat(100))),
+            api_type: s("cloud-platform"),
+            subdomain: s(&format!("{MARK}://{MARK}.atlassian.net")),
+            auth_type: s("oauth2"),
+            oauth_client: s(&format!("{MARK} app")),
+            scopes: vec![format!("{MARK},read:jira-work")],
+            concurrency_level: s(MARK),
+            ..ConnectionDraft::default()
+        },
+        ConnectionDraft {
+            name: s(&format!("{MARK}\u{200B}")),
+            api_type: s("customer-service-management"),
+            subdomain: s(MARK),
+            oauth_client: s(MARK),
+            scopes: vec![MARK.to_owned()],
+            ..ConnectionDraft::default()
+        },
+    ];
+    let subdomains = [
+        format!("https://{MARK}.atlassian.net:99"),
+        format!("https://u{MARK}@{MARK}.atlassian.net"),
+        format!("eu.{MARK}.atlassian.net"),
+        format!("{MARK}_x"),
+        format!("https://{MARK}"),
+    ];
+    let mut all = drafts.to_vec();
+    all.extend(
+        subdomains
+            .iter()
+            .map(|typed| with(basic(), |d| d.subdomain = s(typed))),
+    );
+    for draft in all {
+        let errors = draft.validate(&Store, None).unwrap_err();
+        let shown = format!("{errors}").to_lowercase();
+        assert!(!shown.contains(MARK), "{shown}");
+        assert!(!shown.contains("731"), "{shown}");
+    }
+    let client = OAuthClientDraft {
+        name: s(&format!("{MARK}\u{2066}")),
+        client_id: s(&format!("{MARK} with spaces")),
+        client_secret: SecretEntry::Missing,
+    };
+    let shown = client.validate(&Store, None).unwrap_err().to_string();
+    assert!(!shown.to_lowercase().contains(MARK), "{shown}");
 }
 
 #[test]
@@ -837,7 +912,7 @@ fn draft_json_refuses_unknown_fields_such_as_a_token() {
     }))
     .unwrap();
     assert_eq!(ok.name.as_deref(), Some("Jira"));
-    assert!(!ok.api_token_provided);
+    assert_eq!(ok.api_token, SecretEntry::Missing);
     let with_token = serde_json::json!({"name": "Jira", "api_token": CANARY});
     let err = serde_json::from_value::<ConnectionDraft>(with_token)
         .unwrap_err()
@@ -853,7 +928,11 @@ fn oauth_client_rules() {
         OAuthClientDraft {
             name: name.map(str::to_owned),
             client_id: client_id.map(str::to_owned),
-            client_secret_provided: secret,
+            client_secret: if secret {
+                SecretEntry::Entered
+            } else {
+                SecretEntry::Missing
+            },
         }
     }
 
@@ -900,7 +979,7 @@ fn oauth_client_rules() {
             None,
             Err(vec![(
                 Name,
-                "another OAuth 2.0 client is already named \"ACME APP\"",
+                "another OAuth 2.0 client already has this name",
             )]),
         ),
         (
@@ -943,6 +1022,18 @@ fn oauth_client_rules() {
             Err(vec![(ClientId, "at most 255")]),
         ),
         (
+            "secret too long",
+            OAuthClientDraft {
+                client_secret: SecretEntry::TooLong,
+                ..draft(Some("Other"), Some("abc"), true)
+            },
+            None,
+            Err(vec![(
+                ClientSecret,
+                "the client secret is longer than 4096 characters",
+            )]),
+        ),
+        (
             "secret required on edit too",
             draft(Some("Acme app"), Some("abc"), false),
             Some(CLIENT),
@@ -981,7 +1072,7 @@ fn oauth_client_notices_say_what_was_trimmed() {
     let draft = OAuthClientDraft {
         name: Some(" App ".into()),
         client_id: Some("abc".into()),
-        client_secret_provided: true,
+        client_secret: SecretEntry::Entered,
     };
     let (settings, notices) = draft.validate_with_notices(&Store, None).unwrap();
     assert_eq!(settings.name.as_str(), "App");

@@ -20,7 +20,7 @@ use axum_extra::extract::Form;
 use jiralink_app::{AppError, ConnectionSecrets, OAuthClientView, TestOutcome, TestResult};
 use jiralink_domain::{
     ApiType, AuthType, ConnectionAuth, ConnectionDraft, ConnectionId, ConnectionState, Field,
-    HttpView, OAuthClientId, ScopeInfo, ValidationContext, ValidationErrors,
+    HttpView, OAuthClientId, ScopeInfo, SecretEntry, ValidationContext, ValidationErrors,
 };
 use jiralink_vault::ApiToken;
 use serde::{Deserialize, Serialize};
@@ -217,7 +217,7 @@ impl ConnectionForm {
             subdomain: given(shape.site, &values.subdomain),
             auth_type: given(shape.site, &values.auth_type),
             username: given(shape.basic, &values.username),
-            api_token_provided: false,
+            api_token: SecretEntry::Missing,
             oauth_client: given(shape.oauth, &values.oauth_client),
             scopes: if shape.oauth {
                 values.scopes.clone()
@@ -944,7 +944,11 @@ async fn draft_http_view(
 ) -> Response {
     let (mut draft, _secrets, values) = form.into_parts();
     // Neither the name nor the token shows in the view, so neither is needed for it.
-    draft.api_token_provided = values.shape().basic;
+    draft.api_token = if values.shape().basic {
+        SecretEntry::Entered
+    } else {
+        SecretEntry::Missing
+    };
     if draft.name.is_none() {
         draft.name = Some("HTTP view".to_owned());
     }

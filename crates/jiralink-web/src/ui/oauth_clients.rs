@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum_extra::extract::Form;
 use jiralink_app::{AppError, OAuthClientSecrets, OAuthClientView, Saved};
-use jiralink_domain::{Field, OAuthClientDraft};
+use jiralink_domain::{Field, OAuthClientDraft, SecretEntry};
 use jiralink_vault::ClientSecret;
 use serde::{Deserialize, Serialize};
 
@@ -49,7 +49,8 @@ impl ClientForm {
         let draft = OAuthClientDraft {
             name: self.name,
             client_id: self.client_id,
-            client_secret_provided: client_secret.is_some(),
+            // Set by the app from the secret itself.
+            client_secret: SecretEntry::Missing,
         };
         (draft, OAuthClientSecrets { client_secret })
     }

@@ -718,6 +718,152 @@ async fn a_replace_without_the_secret_is_refused_and_changes_nothing() {
     assert_eq!(shown.json()["clientSecret"], client["clientSecret"]);
 }
 
+/// A blank secret is a missing one, exactly as on the web form, and an oversized one is
+/// refused without being repeated: neither replaces the stored secret.
+#[tokio::test]
+async fn blank_or_oversized_secrets_are_refused_and_change_nothing() {
+    let api = Api::new().await;
+    let email = api.f.sim.samples().email.clone();
+    let real_token = api.f.sim.samples().api_token.clone();
+    let r = api
+        .call(
+            Method::POST,
+            C,
+            None,
+            "",
+            Some(basic("Jira", &email, Some(&real_token))),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let before = r.json();
+    let id = before["id"].as_str().unwrap().to_owned();
+    let missing = api
+        .call(
+            Method::PUT,
+            C_ID,
+            Some(&id),
+            "",
+            Some(basic("Jira", &email, None)),
+        )
+        .await;
+    let missing_message = missing.json()["error"]["fields"][0]["message"].clone();
+    let oversized = format!("CANARY-{}", "x".repeat(4096));
+
+    for (token, what) in [
+        ("", "missing"),
+        ("   ", "missing"),
+        ("\t\n", "missing"),
+        (oversized.as_str(), "longer than 4096 characters"),
+    ] {
+        for (method, path, target) in [
+            (Method::PUT, C_ID, Some(id.as_str())),
+            (Method::POST, C, None),
+            (Method::POST, "/v1/connections/test", None),
+        ] {
+            let r = api
+                .call(
+                    method.clone(),
+                    path,
+                    target,
+                    "",
+                    Some(basic("Jira 2", &email, Some(token))),
+                )
+                .await;
+            let at = format!("{method} {path} with a {what} token");
+            assert_eq!(r.status, StatusCode::BAD_REQUEST, "{at}: {}", r.text);
+            assert_eq!(code(&r), "validation_failed", "{at}");
+            let fields = &r.json()["error"]["fields"];
+            assert_eq!(fields.as_array().unwrap().len(), 1, "{at}: {}", r.text);
+            assert_eq!(fields[0]["field"], "api_token", "{at}");
+            if what == "missing" {
+                assert_eq!(fields[0]["message"], missing_message, "{at}");
+            } else {
+                let message = fields[0]["message"].as_str().unwrap();
+                assert!(message.contains(what), "{at}: {message}");
+                assert!(
+                    !r.text.contains("CANARY") && !r.text.contains("xxxx"),
+                    "{at}"
+                );
+            }
+        }
+    }
+    let after = api
+        .call(Method::GET, C_ID, Some(&id), "", None)
+        .await
+        .json();
+    let mut unchanged = before.clone();
+    unchanged.as_object_mut().unwrap().remove("notices");
+    assert_eq!(after, unchanged);
+    // The stored token is the one that was saved first: the connection still signs in.
+    let r = api
+        .call(
+            Method::POST,
+            "/v1/connections/{id}/test",
+            Some(&id),
+            "",
+            None,
+        )
+        .await;
+    assert_eq!(r.json()["result"], "passed", "{}", r.text);
+    assert_eq!(
+        api.call(Method::GET, C, None, "", None)
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let r = api
+        .call(
+            Method::POST,
+            CLIENTS,
+            None,
+            "",
+            Some(json!({"name": "App", "clientId": "abc123", "clientSecret": CLIENT_SECRET})),
+        )
+        .await;
+    let client = r.json();
+    let client_id = client["id"].as_str().unwrap().to_owned();
+    for (secret, want) in [
+        (" ", "must be entered again"),
+        ("", "must be entered again"),
+        (oversized.as_str(), "longer than 4096 characters"),
+    ] {
+        for (method, path, target) in [
+            (Method::PUT, CLIENT_ID, Some(client_id.as_str())),
+            (Method::POST, CLIENTS, None),
+        ] {
+            let body = json!({"name": "App 2", "clientId": "abc124", "clientSecret": secret});
+            let r = api.call(method.clone(), path, target, "", Some(body)).await;
+            assert_eq!(code(&r), "validation_failed", "{method} {path}: {}", r.text);
+            let fields = &r.json()["error"]["fields"];
+            assert_eq!(fields[0]["field"], "client_secret", "{}", r.text);
+            assert!(
+                fields[0]["message"].as_str().unwrap().contains(want),
+                "{}",
+                r.text
+            );
+            assert!(!r.text.contains("xxxx"));
+        }
+    }
+    let shown = api
+        .call(Method::GET, CLIENT_ID, Some(&client_id), "", None)
+        .await;
+    assert_eq!(shown.json()["clientId"], "abc123");
+    assert_eq!(shown.json()["clientSecret"], client["clientSecret"]);
+    assert_eq!(
+        api.call(Method::GET, CLIENTS, None, "", None)
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
 #[tokio::test]
 async fn bad_requests_get_their_codes_and_never_echo_values() {
     let api = Api::new().await;
@@ -731,7 +877,12 @@ async fn bad_requests_get_their_codes_and_never_echo_values() {
     let again = api.call(Method::POST, C, None, "", Some(body)).await;
     assert_eq!(again.status, StatusCode::BAD_REQUEST, "{}", again.text);
     assert_eq!(code(&again), "validation_failed");
-    assert!(again.text.contains("already named"), "{}", again.text);
+    assert!(
+        again.text.contains("already has this name"),
+        "{}",
+        again.text
+    );
+    assert!(!again.text.contains("Dup"), "{}", again.text);
 
     // A value of the wrong type: its path is named, the value is not repeated.
     let mut wrong_type = basic("Other", "me@example.com", None);
@@ -759,7 +910,9 @@ async fn bad_requests_get_their_codes_and_never_echo_values() {
     let r = api.call(Method::POST, C, None, "", Some(unknown)).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(code(&r), "unknown_field");
-    assert!(r.text.contains("password"), "{}", r.text);
+    // The fields the route takes are listed; the one sent is not repeated.
+    assert!(!r.text.contains("password"), "{}", r.text);
+    assert!(r.text.contains("apiToken"), "{}", r.text);
 
     // Validation failures name each field.
     let mut invalid = json!({"name": "Incomplete", "apiToken": TOKEN, "rateLimitMaxRetries": 11});
@@ -837,21 +990,254 @@ async fn bad_requests_get_their_codes_and_never_echo_values() {
         .await;
     assert_eq!(code(&r), "invalid_query", "{}", r.text);
 
-    // Unknown routes and methods answer in the same shape, naming the path as sent.
+    // Unknown routes and methods answer in the same shape, without repeating the request.
     let r = call(&f.router, Method::GET, "/v1/nothing-here", None, Some(KEY)).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(code(&r), "not_found");
     let message = r.json()["error"]["message"].as_str().unwrap().to_owned();
-    assert!(
-        message.starts_with("no such route: GET /v1/nothing-here;"),
-        "{message}"
-    );
+    assert!(message.starts_with("no such route;"), "{message}");
+    assert!(!message.contains("nothing-here"), "{message}");
     let r = call(&f.router, Method::PATCH, C, Some(json!({})), Some(KEY)).await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{}", r.text);
     assert_eq!(code(&r), "method_not_allowed");
     let message = r.json()["error"]["message"].as_str().unwrap().to_owned();
     assert!(
-        message.starts_with("PATCH is not allowed on /v1/connections;"),
+        message.starts_with("the route does not take this method;"),
         "{message}"
     );
+    assert!(!message.contains("PATCH"), "{message}");
+}
+
+/// Marks what a request sent; no response may contain it, in any case.
+const MARK: &str = "zqmark";
+
+/// Distinctive markers in every path segment, query value, field name and field value of
+/// bad requests to every `/v1` operation (the document's, which a unit test holds to the
+/// router's one table): no answer repeats any of them.
+#[tokio::test]
+async fn no_error_repeats_what_the_request_sent() {
+    let api = Api::new().await;
+    let email = api.f.sim.samples().email.clone();
+    let token = api.f.sim.samples().api_token.clone();
+    let r = api
+        .call(
+            Method::POST,
+            C,
+            None,
+            "",
+            Some(basic("Real", &email, Some(&token))),
+        )
+        .await;
+    let connection = r.json()["id"].as_str().unwrap().to_owned();
+    let r = api
+        .call(
+            Method::POST,
+            CLIENTS,
+            None,
+            "",
+            Some(json!({"name": "App", "clientId": "abc", "clientSecret": CLIENT_SECRET})),
+        )
+        .await;
+    let client = r.json()["id"].as_str().unwrap().to_owned();
+
+    let m = |place: &str| format!("ZqMark-{place}");
+    let every_field = json!({
+        "name": m("name\u{202e}"), "apiType": m("apiType"), "subdomain": m("subdomain"),
+        "authType": m("authType"), "username": m("username"), "apiToken": m("apiToken"),
+        "oauthClient": m("oauthClient"), "scopes": [m("scope"), format!("read:{}", m("s2"))],
+        "concurrencyLevel": m("concurrency"), "rateLimitMaxRetries": m("retries"),
+    });
+    let mut bodies = vec![
+        every_field.clone(),
+        {
+            let mut b = every_field.clone();
+            b["authType"] = json!("basic");
+            b["apiType"] = json!("cloud-platform");
+            b["subdomain"] = json!(format!("https://{}.atlassian.net:99", m("port")));
+            b
+        },
+        {
+            let mut b = every_field.clone();
+            b["authType"] = json!("oauth2");
+            b["apiType"] = json!("customer-service-management");
+            b
+        },
+        {
+            let mut b = every_field.clone();
+            b[m("field")] = json!(m("unknown-value"));
+            b
+        },
+        json!({"name": m("n"), "scopes": m("not-a-list"), "rateLimitAutoRecover": m("switch")}),
+        json!({"zqmarkKey": 1, "name": "x"}),
+        json!({"scopes": [{"zqmarkNested": m("nested value")}]}),
+        json!({"concurrencyLevel": {"nested": m("nested")}}),
+        json!({"name": m("client"), "clientId": m("client id"), "clientSecret": m("secret")}),
+        json!({"name": m("client"), "clientId": m("clientId"), "clientSecret": "  "}),
+        json!({"minutes": m("minutes")}),
+        json!({"minutes": 7}),
+        json!({"minutes": 15, "extra": m("extra")}),
+    ];
+    bodies.push(json!(m("bare string")));
+    let queries = [
+        "".to_owned(),
+        format!("?connection={}", m("query")),
+        format!("?{}=1", m("param")),
+    ];
+
+    let mut answers = 0;
+    for (method, template) in api.operations() {
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        let has_body = api.doc["paths"][&template][method.as_str().to_lowercase()]
+            .get("requestBody")
+            .is_some();
+        let mut ids = vec![None];
+        if template.contains("{id}") {
+            ids = vec![Some(m("ref/with space"))];
+            // A real resource, so the body is read too; never deleted here.
+            if method != Method::DELETE {
+                ids.push(Some(if template.starts_with(CLIENTS) {
+                    client.clone()
+                } else {
+                    connection.clone()
+                }));
+            }
+        }
+        for id in &ids {
+            for query in &queries {
+                let sent: Vec<Option<Value>> = if has_body {
+                    bodies.iter().cloned().map(Some).collect()
+                } else {
+                    vec![None]
+                };
+                for body in sent {
+                    let r = api
+                        .call(
+                            method.clone(),
+                            &template,
+                            id.as_deref(),
+                            query,
+                            body.clone(),
+                        )
+                        .await;
+                    answers += 1;
+                    assert!(
+                        !r.text.to_lowercase().contains(MARK),
+                        "{method} {template} {id:?} {query} {body:?} → {}: {}",
+                        r.status,
+                        r.text
+                    );
+                }
+            }
+        }
+    }
+    assert!(answers > 200, "{answers}");
+
+    // Requests the router itself refuses: unknown paths and methods, unreadable segments.
+    let weird = Method::from_bytes(b"ZQMARKMETHOD").unwrap();
+    for (method, path) in [
+        (Method::GET, format!("/v1/{}", m("route"))),
+        (
+            Method::GET,
+            format!("/v1/connections/{}/{}", m("a"), m("b")),
+        ),
+        (Method::PATCH, format!("/v1/connections/{}", m("patch"))),
+        (weird, "/v1/connections".to_owned()),
+        (Method::GET, "/v1/connections/%FFzqmark".to_owned()),
+    ] {
+        let r = call(&api.f.router, method.clone(), &path, None, Some(KEY)).await;
+        assert!(r.status.is_client_error(), "{method} {path}: {}", r.status);
+        assert!(
+            !r.text.to_lowercase().contains(MARK),
+            "{method} {path}: {}",
+            r.text
+        );
+        assert_eq!(r.json()["error"]["retryable"], false, "{}", r.text);
+    }
+}
+
+/// Whatever axum's extractors refuse under `/v1` answers the JSON error shape, with a code.
+#[tokio::test]
+async fn extractor_rejections_answer_the_json_shape() {
+    let api = Api::new().await;
+    for template in [C_ID, "/v1/connections/{id}/audit", CLIENT_ID] {
+        let path = template.replace("{id}", "%FF%FE");
+        let r = call(&api.f.router, Method::GET, &path, None, Some(KEY)).await;
+        api.check(&Method::GET, template, &r);
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path}: {}", r.text);
+        assert_eq!(code(&r), "invalid_path", "{path}");
+        assert!(
+            r.headers[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json")
+        );
+    }
+}
+
+/// Bodies over the limit answer 413: the API's JSON error, and readable pages for the
+/// sign-in form and the UI's forms.
+#[tokio::test]
+async fn oversized_bodies_answer_413_everywhere() {
+    use tower::ServiceExt as _;
+    let f = fixture().await;
+    let huge = "a=".to_owned() + &"x".repeat(jiralink_web::MAX_BODY_BYTES + 10);
+    let send = |path: &str, content_type: &str, cookie: Option<String>, body: String| {
+        let mut req = axum::http::Request::post(path)
+            .header(header::CONTENT_TYPE, content_type)
+            .header(header::AUTHORIZATION, format!("Bearer {KEY}"));
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        let router = f.router.clone();
+        let req = req.body(axum::body::Body::from(body)).unwrap();
+        async move {
+            let res = router.oneshot(req).await.unwrap();
+            let status = res.status();
+            let content_type = res.headers()[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            (
+                status,
+                content_type,
+                String::from_utf8(bytes.to_vec()).unwrap(),
+            )
+        }
+    };
+    let json_body = format!(
+        "{{\"name\": \"{}\"}}",
+        "x".repeat(jiralink_web::MAX_BODY_BYTES)
+    );
+    for path in [C, CLIENTS, "/v1/connections/test"] {
+        let (status, content_type, text) =
+            send(path, "application/json", None, json_body.clone()).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{path}: {text}");
+        assert!(content_type.starts_with("application/json"), "{path}");
+        let body: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(body["error"]["code"], "body_too_large", "{text}");
+    }
+    let (status, content_type, text) = send(
+        "/login",
+        "application/x-www-form-urlencoded",
+        None,
+        huge.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{text}");
+    assert!(content_type.starts_with("text/html"));
+    assert!(text.contains("too large"), "{text}");
+    let browser = crate::sign_in(&f, "ada").await;
+    let (status, content_type, text) = send(
+        "/connections",
+        "application/x-www-form-urlencoded",
+        Some(browser.cookie.clone()),
+        huge,
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{text}");
+    assert!(content_type.starts_with("text/html"));
+    assert!(text.contains("too large"), "{text}");
 }

@@ -176,7 +176,13 @@ async fn testing_from_the_list_says_whether_it_passed_and_why() {
     let page = b.follow(&f, &r).await;
     assert!(
         page.text
-            .contains("The test did not run: No connection named")
+            .contains("The test did not run: No connection has that name or id"),
+        "{}",
+        page.text
+    );
+    assert!(
+        !page.text.contains("no-such"),
+        "the reference is not repeated"
     );
 }
 
@@ -252,7 +258,7 @@ async fn delete_asks_first_then_deletes() {
     let page = b.follow(&f, &r).await;
     assert!(
         page.text
-            .contains("The connection was not deleted: No connection named or with id"),
+            .contains("The connection was not deleted: No connection has that name or id"),
         "{}",
         page.text
     );

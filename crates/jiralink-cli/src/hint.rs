@@ -1,0 +1,233 @@
+//! The hint lines printed under an error: the `jiralink` command that helps next.
+//!
+//! Application errors say what happened and what to do in words every front end can show
+//! (the web UI and the REST API show them as they are); the commands belong to the CLI and are
+//! added here, from the stable error code and the data the error carries. The reference a user
+//! typed is named here too (the error's message never repeats it), quoted for a shell.
+
+use jiralink_app::AppError;
+use jiralink_domain::Field;
+
+/// The hints for `error`, in the order to print them; empty when there is nothing to add.
+pub(crate) fn hints(error: &AppError) -> Vec<String> {
+    match error {
+        AppError::Validation(errors) => {
+            let mut hints = Vec::new();
+            if errors.for_field(Field::OAuthClient).next().is_some() {
+                hints.push(
+                    "`jiralink oauth-client list` shows the OAuth 2.0 clients; `jiralink \
+                     oauth-client create` adds one"
+                        .to_owned(),
+                );
+            }
+            if errors.for_field(Field::Scopes).next().is_some() {
+                hints.push(
+                    "`jiralink connection scopes --api-type <api type>` lists the scopes of an \
+                     API type"
+                        .to_owned(),
+                );
+            }
+            hints
+        }
+        AppError::ConnectionNotFound { reference } => vec![not_found(reference, "connection")],
+        AppError::OAuthClientNotFound { reference } => vec![not_found(reference, "oauth-client")],
+        AppError::UserNotFound { reference } => vec![not_found(reference, "user")],
+        AppError::ApiKeyNotFound { reference } => vec![not_found(reference, "api-key")],
+        AppError::ConnectionNameTaken { .. } => {
+            vec!["`jiralink connection list` shows the names in use".to_owned()]
+        }
+        AppError::OAuthClientNameTaken { .. } => {
+            vec!["`jiralink oauth-client list` shows the names in use".to_owned()]
+        }
+        AppError::UsernameTaken { .. } => {
+            vec!["`jiralink user list` shows the names in use".to_owned()]
+        }
+        AppError::OAuthClientInUse { .. } => vec![
+            "change each of them with `jiralink connection edit <name> --oauth-client <other \
+             client>`, or delete it with `jiralink connection delete <name>`"
+                .to_owned(),
+        ],
+        AppError::LastAdmin { .. } => {
+            vec!["add another administrator first: `jiralink user add <name> --admin`".to_owned()]
+        }
+        AppError::SecretUnreadable { owner, .. } => {
+            vec![format!("enter it again with `jiralink {}`", edit(owner))]
+        }
+        AppError::ConnectionOffline { name, .. } => vec![format!(
+            "once the cause is fixed, run `jiralink connection test {}`",
+            shell_quote(name)
+        )],
+        AppError::Conflict { .. } => vec![
+            "show it again (`jiralink … show`), then make the change again".to_owned(),
+        ],
+        AppError::ChangedDuringTest { name } => vec![format!(
+            "run `jiralink connection test {}`",
+            shell_quote(name)
+        )],
+        AppError::OAuthStateInvalid => {
+            vec!["start again with `jiralink connection authorize <name>`".to_owned()]
+        }
+        AppError::AuthorizationDenied {
+            name, description, ..
+        }
+        | AppError::OAuthProviderUnavailable {
+            name, description, ..
+        }
+        | AppError::OAuthProviderError {
+            name, description, ..
+        } => {
+            let mut hints: Vec<String> = description
+                .iter()
+                .map(|d| format!("Atlassian said: {d}"))
+                .collect();
+            hints.push(authorize(name));
+            hints
+        }
+        AppError::SiteNotGranted { name, .. } => vec![authorize(name)],
+        AppError::SiteChoiceNeeded { name, .. } => vec![format!(
+            "choose one with `jiralink connection authorize {} --site <URL>`",
+            shell_quote(name)
+        )],
+        AppError::ReauthorizationRequired { name }
+        | AppError::ConnectionNeedsAuthorization { name } => vec![authorize(name)],
+        AppError::OAuthClientRejected { client, .. } => vec![format!(
+            "run `jiralink oauth-client edit {}`",
+            shell_quote(client)
+        )],
+        AppError::Vault(_)
+        | AppError::KeyMismatch { .. }
+        | AppError::KeyMissing { .. }
+        | AppError::TokenRefresh(_)
+        | AppError::Authorization(_)
+        | AppError::InvalidCredentials
+        | AppError::SignInThrottled { .. }
+        | AppError::InvalidInput(_)
+        | AppError::Config(_)
+        | AppError::Io(_)
+        | AppError::Store(_) => Vec::new(),
+    }
+}
+
+/// `noun` is the CLI's word for the resource, e.g. `oauth-client`.
+fn not_found(reference: &str, noun: &str) -> String {
+    let what = match noun {
+        "api-key" => "an API key's id",
+        "user" => "a user's name or id",
+        "oauth-client" => "an OAuth 2.0 client's name or id",
+        _ => "a connection's name or id",
+    };
+    format!(
+        "{} is not {what}; `jiralink {noun} list` shows them",
+        shell_quote(reference.trim())
+    )
+}
+
+fn authorize(name: &str) -> String {
+    format!("run `jiralink connection authorize {}`", shell_quote(name))
+}
+
+/// `connection <id>` / `oauth-client <id>` as the arguments of `edit`: `connection edit <id>`.
+fn edit(owner: &str) -> String {
+    match owner.split_once(' ') {
+        Some((noun, id)) => format!("{noun} edit {id}"),
+        None => owner.to_owned(),
+    }
+}
+
+/// `text` as one word for a POSIX shell: as it is when it is plainly safe, else in single
+/// quotes.
+fn shell_quote(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@' | ':' | '/'));
+    if plain {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_quoted_for_a_shell() {
+        assert_eq!(shell_quote("acme"), "acme");
+        assert_eq!(shell_quote("Jira - acme"), "'Jira - acme'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote("$(rm)"), "'$(rm)'");
+        assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn hints_carry_the_exact_command() {
+        let hint = |e: AppError| hints(&e).join("\n");
+        assert_eq!(
+            hint(AppError::ConnectionNotFound {
+                reference: "Jira - acme".to_owned()
+            }),
+            "'Jira - acme' is not a connection's name or id; `jiralink connection list` shows \
+             them"
+        );
+        assert_eq!(
+            hint(AppError::ReauthorizationRequired {
+                name: "Jira OAuth".to_owned()
+            }),
+            "run `jiralink connection authorize 'Jira OAuth'`"
+        );
+        assert_eq!(
+            hint(AppError::SecretUnreadable {
+                what: "api_token".to_owned(),
+                owner: "connection 0b6f".to_owned()
+            }),
+            "enter it again with `jiralink connection edit 0b6f`"
+        );
+        assert_eq!(
+            hint(AppError::OAuthClientRejected {
+                name: "c".to_owned(),
+                client: "App".to_owned()
+            }),
+            "run `jiralink oauth-client edit App`"
+        );
+        assert!(hint(AppError::InvalidCredentials).is_empty());
+    }
+
+    /// The messages themselves name no command: every front end shows them as they are.
+    #[test]
+    fn application_messages_name_no_command() {
+        let name = || "n".to_owned();
+        for error in [
+            AppError::ConnectionNotFound { reference: name() },
+            AppError::OAuthClientNotFound { reference: name() },
+            AppError::UserNotFound { reference: name() },
+            AppError::ApiKeyNotFound { reference: name() },
+            AppError::SecretUnreadable {
+                what: name(),
+                owner: name(),
+            },
+            AppError::ConnectionOffline {
+                name: name(),
+                reason: name(),
+                since: name(),
+            },
+            AppError::OAuthStateInvalid,
+            AppError::OAuthClientRejected {
+                name: name(),
+                client: name(),
+            },
+            AppError::SiteChoiceNeeded {
+                name: name(),
+                granted: vec![],
+            },
+            AppError::ReauthorizationRequired { name: name() },
+            AppError::ConnectionNeedsAuthorization { name: name() },
+        ] {
+            let message = error.to_string();
+            assert!(!message.contains("jiralink "), "{message}");
+            assert!(!message.contains('`'), "{message}");
+            assert!(!hints(&error).is_empty(), "{} has no hint", error.code());
+        }
+    }
+}
