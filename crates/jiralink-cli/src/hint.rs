@@ -57,9 +57,9 @@ pub(crate) fn hints(error: &AppError) -> Vec<String> {
             "once the cause is fixed, run `jiralink connection test {}`",
             shell_quote(name)
         )],
-        AppError::Conflict { .. } => vec![
-            "show it again (`jiralink … show`), then make the change again".to_owned(),
-        ],
+        AppError::Conflict { .. } => {
+            vec!["show it again (`jiralink … show`), then make the change again".to_owned()]
+        }
         AppError::ChangedDuringTest { name } => vec![format!(
             "run `jiralink connection test {}`",
             shell_quote(name)

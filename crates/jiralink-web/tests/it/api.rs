@@ -81,6 +81,46 @@ impl Api {
             None => template.to_owned(),
         };
         path.push_str(query);
+        let body = self.with_version(&method, &path, body).await;
+        let r = call(&self.f.router, method.clone(), &path, body, Some(KEY)).await;
+        self.check(&method, template, &r);
+        r
+    }
+
+    /// A replace names the version it was made from; tests of other things send the current
+    /// one (the tests of versions send theirs, or none, through [`Api::call_as_sent`]).
+    async fn with_version(
+        &self,
+        method: &Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Option<Value> {
+        let mut body = body?;
+        if *method == Method::PUT && body.is_object() && body.get("version").is_none() {
+            let current = call(&self.f.router, Method::GET, path, None, Some(KEY)).await;
+            if current.status == StatusCode::OK
+                && let Some(version) = current.json().get("version").cloned()
+            {
+                body["version"] = version;
+            } else {
+                body["version"] = json!(1);
+            }
+        }
+        Some(body)
+    }
+
+    /// Like [`Api::call`], with the body exactly as given.
+    async fn call_as_sent(
+        &self,
+        method: Method,
+        template: &str,
+        id: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let path = match id {
+            Some(id) => template.replace("{id}", &encode(id)),
+            None => template.to_owned(),
+        };
         let r = call(&self.f.router, method.clone(), &path, body, Some(KEY)).await;
         self.check(&method, template, &r);
         r
@@ -1240,4 +1280,159 @@ async fn oversized_bodies_answer_413_everywhere() {
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{text}");
     assert!(content_type.starts_with("text/html"));
     assert!(text.contains("too large"), "{text}");
+}
+
+/// A replace names the version it was made from: without one it is refused, a stale one gets
+/// `409 conflict` and changes nothing, and of many replaces of one version sent at once
+/// exactly one wins, with an audit trail in which every entry starts from the state the one
+/// before left.
+#[tokio::test]
+async fn replaces_name_their_version_and_stale_ones_change_nothing() {
+    let api = Api::new().await;
+    let email = api.f.sim.samples().email.clone();
+    let r = api
+        .call(
+            Method::POST,
+            C,
+            None,
+            "",
+            Some(basic("Versioned", &email, Some(TOKEN))),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.json()["version"], 1);
+    let id = r.json()["id"].as_str().unwrap().to_owned();
+    let body = |name: &str, version: Option<u64>| {
+        let mut b = basic(name, &email, Some(TOKEN));
+        if let Some(v) = version {
+            b["version"] = json!(v);
+        }
+        b
+    };
+
+    let r = api
+        .call_as_sent(Method::PUT, C_ID, Some(&id), Some(body("No version", None)))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(code(&r), "validation_failed");
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("version")
+    );
+
+    let r = api
+        .call_as_sent(Method::PUT, C_ID, Some(&id), Some(body("By A", Some(1))))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json()["version"], 2);
+    let stale = api
+        .call_as_sent(Method::PUT, C_ID, Some(&id), Some(body("By B", Some(1))))
+        .await;
+    assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.text);
+    assert_eq!(code(&stale), "conflict");
+    assert_eq!(stale.json()["error"]["retryable"], false);
+    let shown = api
+        .call(Method::GET, C_ID, Some(&id), "", None)
+        .await
+        .json();
+    assert_eq!(
+        (&shown["name"], &shown["version"]),
+        (&json!("By A"), &json!(2))
+    );
+
+    // Fifty editors who all read version 2.
+    let racers = (0..50).map(|i| {
+        api.call_as_sent(
+            Method::PUT,
+            C_ID,
+            Some(&id),
+            Some(body(&format!("Racer {i}"), Some(2))),
+        )
+    });
+    let replies = futures::future::join_all(racers).await;
+    let won: Vec<&Reply> = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .collect();
+    assert_eq!(won.len(), 1);
+    assert!(
+        replies
+            .iter()
+            .filter(|r| r.status != StatusCode::OK)
+            .all(|r| r.status == StatusCode::CONFLICT && code(r) == "conflict")
+    );
+    let winner = won[0].json()["name"].as_str().unwrap().to_owned();
+    let audit = api
+        .call(
+            Method::GET,
+            "/v1/connections/{id}/audit",
+            Some(&id),
+            "",
+            None,
+        )
+        .await
+        .json();
+    let names: Vec<(Value, Value)> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| {
+            e["changes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["field"] == "name")
+                .map(|c| (c["before"].clone(), c["after"].clone()))
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            (Value::Null, json!("Versioned")),
+            (json!("Versioned"), json!("By A")),
+            (json!("By A"), json!(winner)),
+        ],
+        "one entry per change, each from the state it replaced"
+    );
+
+    // OAuth 2.0 clients alike.
+    let r = api
+        .call(
+            Method::POST,
+            CLIENTS,
+            None,
+            "",
+            Some(json!({"name": "App", "clientId": "abc", "clientSecret": CLIENT_SECRET})),
+        )
+        .await;
+    let client = r.json()["id"].as_str().unwrap().to_owned();
+    let edit = |client_id: &str, version: u64| json!({"name": "App", "clientId": client_id, "clientSecret": CLIENT_SECRET, "version": version});
+    let r = api
+        .call_as_sent(
+            Method::PUT,
+            CLIENT_ID,
+            Some(&client),
+            Some(edit("from-a", 1)),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = api
+        .call_as_sent(
+            Method::PUT,
+            CLIENT_ID,
+            Some(&client),
+            Some(edit("from-b", 1)),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    let shown = api
+        .call(Method::GET, CLIENT_ID, Some(&client), "", None)
+        .await
+        .json();
+    assert_eq!(
+        (&shown["clientId"], &shown["version"]),
+        (&json!("from-a"), &json!(2))
+    );
 }

@@ -419,6 +419,7 @@ async fn editing_asks_for_the_token_again() {
     assert!(html.contains("you must enter this token again"));
     assert!(html.contains("id=\"api-token-reenter\""));
     assert!(html.contains("id=\"connection-state\""));
+    assert!(html.contains("<input type=\"hidden\" name=\"version\" value=\"1\">"));
     assert!(!html.contains(&f.sim.samples().api_token));
     assert_eq!(
         shown_fields(html),
@@ -438,6 +439,7 @@ async fn editing_asks_for_the_token_again() {
         .filter(|(k, _)| *k != "api_token" && *k != "name")
         .collect();
     without_token.push(("name", "Jira renamed"));
+    without_token.push(("version", "1"));
     let r = b.post(&f, &path, &without_token).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
@@ -800,7 +802,11 @@ async fn the_oauth_client_dialog_creates_and_edits_clients() {
         .post(
             &f,
             &path,
-            &[("name", "Dialog app 2"), ("client_id", "dialog-client-id")],
+            &[
+                ("name", "Dialog app 2"),
+                ("client_id", "dialog-client-id"),
+                ("version", "1"),
+            ],
         )
         .await;
     assert_eq!(no_secret.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -814,6 +820,7 @@ async fn the_oauth_client_dialog_creates_and_edits_clients() {
                 ("name", "Dialog app 2"),
                 ("client_id", "dialog-client-id"),
                 ("client_secret", SECRET_CANARY),
+                ("version", "1"),
             ],
         )
         .await;

@@ -280,6 +280,7 @@ async fn the_audit_page_shows_who_changed_what_without_secrets() {
         Some(json!({
             "name": "Jira renamed", "apiType": "cloud-platform", "subdomain": "demo",
             "authType": "basic", "username": email, "apiToken": format!("{TOKEN_CANARY}-2"),
+            "version": 1,
         })),
         Some(KEY),
     )
