@@ -462,7 +462,7 @@ fn private_dir_notices(dir: &Path) -> Vec<String> {
     Vec::new()
 }
 
-fn create_private_dir(dir: &Path) -> AppResult<()> {
+pub(crate) fn create_private_dir(dir: &Path) -> AppResult<()> {
     if dir.is_dir() {
         return Ok(());
     }

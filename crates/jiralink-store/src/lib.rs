@@ -57,7 +57,9 @@ pub use sql::SqlStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{DATABASE_FILE, SqliteStore};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub use url::{AnyStore, BackendKind, DatabaseUrl, MigrationInfo, PoolSettings, SchemaStatus};
+pub use url::{
+    AnyStore, BackendKind, DatabaseUrl, MigrationInfo, PoolSettings, SchemaStatus, known_migrations,
+};
 pub use users::{ApiKeyRecord, SessionRecord, UserRecord, UserStore, username_key};
 
 /// Connections to Jira.
