@@ -303,6 +303,8 @@ pub trait SettingStore: Send + Sync {
         value: &str,
         at: OffsetDateTime,
     ) -> StoreResult<String>;
+    /// Stores the value, replacing any.
+    async fn set_setting(&self, key: &str, value: &str, at: OffsetDateTime) -> StoreResult<()>;
     /// Deletes the value; returns whether there was one.
     async fn delete_setting(&self, key: &str) -> StoreResult<bool>;
 }
