@@ -23,7 +23,8 @@ use std::{
 
 pub use jiralink_domain::probe::{ProbeRequest, choose_probe};
 use jiralink_domain::{
-    ApiType, AtlassianEndpoints, Clock, ConnectionAuth, ConnectionSettings, ProbeApi, SystemClock,
+    ApiRoot, ApiType, AtlassianEndpoints, Clock, ConnectionAuth, ConnectionSettings, ProbeApi,
+    SystemClock,
 };
 use url::Url;
 
@@ -264,14 +265,7 @@ pub async fn probe(
         ConnectionAuth::OAuth2 { scopes, .. } => scopes.requested(),
         ConnectionAuth::Basic { .. } => Vec::new(),
     };
-    let bootstrap = ApiBase {
-        site: site.clone(),
-        platform: None,
-        service_desk: None,
-        csm: None,
-        gateway: target.endpoints.api_gateway.clone(),
-        cloud_id: None,
-    };
+    let bootstrap = ApiBase::bootstrap(target.endpoints, settings.subdomain.as_ref());
     let mut builder = JiraClient::builder(http.clone(), bootstrap, credentials)
         .retry_policy(options.retry)
         .sleeper(options.sleeper)
@@ -284,8 +278,7 @@ pub async fn probe(
     let mut ctx = Context {
         target,
         site: site.clone(),
-        via_gateway: target.route != AuthRoute::BasicClassic
-            || settings.api_type == ApiType::CustomerServiceManagement,
+        via_gateway: ApiRoot::of(settings.api_type, target.route).via_gateway(),
     };
 
     let mut cloud_id = target.cloud_id.map(str::to_owned);
@@ -322,16 +315,15 @@ pub async fn probe(
         cloud_id.as_deref(),
     )
     .map_err(|e| classify(&e, &ctx))?;
-    if request.api() == ProbeApi::Platform
-        && base.platform.is_none()
-        && let Some(id) = &base.cloud_id
-    {
+    if request.api() == ProbeApi::Platform && base.platform.is_none() {
         // A Customer Service Management site is a Jira site: its platform API answers through
         // the gateway too, for the requests that need no scope.
-        base.platform = Some(crate::base::join(
-            &target.endpoints.platform_gateway_base(id),
-            &["rest", "api", "3"],
-        ));
+        base.platform = ApiBase::platform_below(
+            target.endpoints,
+            ApiRoot::for_probe(settings.api_type, target.route, request.api()),
+            settings.subdomain.as_ref(),
+            base.cloud_id.as_deref(),
+        );
     }
     let client = client.with_base(base);
 
