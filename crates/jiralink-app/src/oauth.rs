@@ -463,7 +463,7 @@ impl App {
     ) -> AppResult<AccessToken> {
         let mutex = self.refresh_mutex(id);
         let _one_refresh_per_process = mutex.lock().await;
-        let sleeper = self.sleeper();
+        let clock = self.clock();
         let (record, connection, client, secret) = loop {
             let fresh_until = self.now() + REFRESH_MARGIN;
             let record = self.store().read_tokens(id).await?;
@@ -497,7 +497,7 @@ impl App {
             {
                 // Another server is refreshing: its result is read as soon as it is stored
                 // (or, should it die, the lease runs out and this one refreshes).
-                RefreshLease::Held { .. } => sleeper.sleep(LEASE_POLL).await,
+                RefreshLease::Held { .. } => clock.sleep(LEASE_POLL).await,
                 RefreshLease::Acquired(record) => {
                     // Another server may have refreshed just before the lease was free.
                     if let Some(token) = usable_token(&record, fresh_until, cutoff) {
@@ -544,7 +544,7 @@ impl App {
             client_secret: secret,
         };
         let started = self.now();
-        let sleeper = self.sleeper();
+        let clock = self.clock();
         let mut waits = REFRESH_RETRY_WAITS.iter();
         // A refresh that got no answer may have rotated the token on Atlassian's side: the
         // same refresh token is sent again at once, under the same lease, while Atlassian
@@ -563,7 +563,7 @@ impl App {
                 break result;
             }
             tracing::warn!(connection = %id, error = %e, "token refresh got no answer; retrying");
-            sleeper.sleep(*wait).await;
+            clock.sleep(*wait).await;
         };
         let outcome = match &result {
             Ok(_) => "ok",
@@ -728,7 +728,6 @@ impl App {
                 .retry_policy(crate::connections::retry_policy(
                     connection.settings.rate_limit,
                 ))
-                .sleeper(self.sleeper())
                 .limiter(limiter)
                 .observer(self.debug_observer(&connection))
                 .build(),

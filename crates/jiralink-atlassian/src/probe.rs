@@ -24,7 +24,6 @@ use std::{
 pub use jiralink_domain::probe::{ProbeRequest, choose_probe};
 use jiralink_domain::{
     ApiRoot, ApiType, AtlassianEndpoints, Clock, ConnectionAuth, ConnectionSettings, ProbeApi,
-    SystemClock,
 };
 use url::Url;
 
@@ -32,6 +31,7 @@ use crate::{
     auth::Credentials,
     base::{ApiBase, AuthRoute},
     client::JiraClient,
+    clock::SystemClock,
     error::{AtlassianError, TransportKind},
     limit::Limiter,
     observe::{NoObserver, Observer},
@@ -40,7 +40,7 @@ use crate::{
         Operation, SERVER_INFO,
     },
     platform::{AccessibleResource, Myself},
-    retry::{RetryPolicy, Sleeper, TokioSleeper},
+    retry::RetryPolicy,
 };
 
 /// Scopes that accessible-resources never lists, so they never count as missing.
@@ -123,9 +123,7 @@ pub struct ProbeTarget<'a> {
 pub struct ProbeOptions {
     /// Retries (default: none).
     pub retry: RetryPolicy,
-    /// How retries wait.
-    pub sleeper: Arc<dyn Sleeper>,
-    /// The clock.
+    /// The time source, which retries wait on.
     pub clock: Arc<dyn Clock>,
     /// Who sees the exchanges (the connection debugger).
     pub observer: Arc<dyn Observer>,
@@ -137,7 +135,6 @@ impl Default for ProbeOptions {
     fn default() -> Self {
         Self {
             retry: RetryPolicy::none(),
-            sleeper: Arc::new(TokioSleeper),
             clock: Arc::new(SystemClock),
             observer: Arc::new(NoObserver),
             limiter: None,
@@ -268,7 +265,6 @@ pub async fn probe(
     let bootstrap = ApiBase::bootstrap(target.endpoints, settings.subdomain.as_ref());
     let mut builder = JiraClient::builder(http.clone(), bootstrap, credentials)
         .retry_policy(options.retry)
-        .sleeper(options.sleeper)
         .clock(options.clock)
         .observer(options.observer);
     if let Some(limiter) = options.limiter {

@@ -12,7 +12,7 @@
 //!   with what to do ([`ValidationErrors`]).
 //! - Value types ([`Subdomain`], [`Email`], [`ConnectionName`], [`ConcurrencyLevel`],
 //!   [`ScopeSet`]) are valid by construction; deserialising them checks again.
-//! - Time is read only through a [`Clock`].
+//! - Time is read, and waited for, only through a [`Clock`].
 //!
 //! Each module documents its own invariants.
 
@@ -45,7 +45,7 @@ pub use audit::{
     diff_oauth_client,
 };
 pub use auth::{AuthType, ConnectionAuth};
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, Sleep};
 pub use concurrency::ConcurrencyLevel;
 pub use connection::{
     Connection, ConnectionDraft, ConnectionSecret, ConnectionSettings, ConnectionState, SecretMeta,

@@ -1,7 +1,6 @@
 //! `jiralink connection test | debug | watch`, and the test before saving.
 
 use jiralink_app::{ConnectionSecrets, DebugLog, TestOutcome, TestResult, WorkerOptions};
-use jiralink_atlassian::TokioSleeper;
 use jiralink_domain::{ConnectionDraft, ConnectionId};
 
 use crate::args::{DebugArgs, DebugCommand, OutputFormat, SaveTest};
@@ -340,8 +339,6 @@ pub(crate) async fn watch(
         }
     };
     let mut report = |run: &jiralink_app::JobRun| print_run(ctx, run);
-    ctx.app
-        .run_worker(&options, &TokioSleeper, shutdown, &mut report)
-        .await;
+    ctx.app.run_worker(&options, shutdown, &mut report).await;
     Ok(())
 }

@@ -11,8 +11,10 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use jiralink_app::{ADMIN_USERNAME, Actor, App, AppError, OAuthClientSecrets, OpenOptions};
-use jiralink_domain::{OAuthClientDraft, SecretEntry, SystemClock};
+use jiralink_app::{
+    ADMIN_USERNAME, Actor, App, AppError, OAuthClientSecrets, OpenOptions, SystemClock,
+};
+use jiralink_domain::{OAuthClientDraft, SecretEntry};
 use jiralink_sim::identity::DEFAULT_SITE;
 use jiralink_sim::{Sim, SimConfig, SimHandle};
 use jiralink_vault::{ClientSecret, Password};
