@@ -4,6 +4,7 @@
 //! AAD naming their record and field, before anything is written, and opened here only
 //! for the code that must send them to Atlassian.
 
+mod client;
 mod config;
 mod connection_test;
 mod connections;

@@ -58,7 +58,7 @@ pub use platform::{
     EditOptions, Issue, IssueChangelog, IssueInput, Myself, SearchRequest, ServerInfo, TenantInfo,
 };
 pub use probe::{
-    ProbeAccount, ProbeFailure, ProbeFailureKind, ProbeOptions, ProbeReport, ProbeRequest,
-    ProbeTarget, choose_probe, probe,
+    ProbeAccount, ProbeFailure, ProbeFailureKind, ProbeReport, ProbeRequest, ProbeTarget,
+    choose_probe, probe,
 };
 pub use retry::{Jitter, Replay, RetryPolicy};

@@ -21,8 +21,8 @@ mod sim_paging;
 use std::sync::Arc;
 
 use jiralink_atlassian::{
-    ApiBase, AuthRoute, Credentials, HttpConfig, JiraClient, JiraClientBuilder, RetryPolicy,
-    StaticToken, SystemClock, build_client,
+    ApiBase, AuthRoute, Credentials, HttpConfig, JiraClient, JiraClientBuilder, ProbeFailure,
+    ProbeReport, ProbeTarget, RetryPolicy, StaticToken, SystemClock, build_client,
 };
 use jiralink_domain::{
     ApiType, AtlassianEndpoints, Clock as _, ConcurrencyLevel, ConnectionAuth, ConnectionName,
@@ -112,6 +112,20 @@ pub(crate) fn builder(base: ApiBase, credentials: Credentials) -> (JiraClientBui
             ..RetryPolicy::default()
         });
     (b, clock)
+}
+
+/// Tests `target` with `credentials` through a client put together as a connection test's is:
+/// nothing retried.
+pub(crate) async fn probe_with(
+    http: &reqwest::Client,
+    target: &ProbeTarget<'_>,
+    credentials: Credentials,
+) -> Result<ProbeReport, ProbeFailure> {
+    let bootstrap = ApiBase::bootstrap(target.endpoints, target.settings.subdomain.as_ref());
+    let client = JiraClient::builder(http.clone(), bootstrap, credentials)
+        .retry_policy(RetryPolicy::none())
+        .build();
+    jiralink_atlassian::probe(&client, target).await
 }
 
 /// Starts a simulator with the test configuration.
