@@ -23,7 +23,7 @@ mod worker;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use jiralink_domain::{AuditAction, AuditEntry, AuditSource, Clock, FieldChange, ResourceKind};
+use jiralink_domain::{AuditSource, Clock, FieldChange, ResourceKind};
 use jiralink_store::{AnyStore, DatabaseUrl, Store};
 use jiralink_vault::{KeyOrigin, Keyring};
 use uuid::Uuid;
@@ -38,8 +38,16 @@ pub use connection_test::{
 pub use connections::{ConnectionSecrets, ConnectionUsage, UsageRef, retry_policy};
 pub use debug::{DEBUG_REFRESH, DEBUG_RETENTION, DEBUG_WINDOWS_MINUTES, DebugLog};
 pub use error::{AppError, AppResult, ErrorCode};
+// What front ends (the CLI, the server) name of the crates below: drafts and their fields,
+// states and records, the secret types they hand over, and the real clock. Re-exported so
+// that they depend on this crate alone.
 pub use jiralink_atlassian::SystemClock;
-pub use jiralink_store::{JobOutcome, JobRun};
+pub use jiralink_domain::{
+    ApiType, AuditAction, AuditEntry, AuthType, ConnectionDraft, ConnectionId, ConnectionState,
+    Field, OAuthClientDraft, SecretEntry, catalogue, is_text_direction_control,
+};
+pub use jiralink_store::{DebugDirection, JobOutcome, JobRun};
+pub use jiralink_vault::{ApiToken, ClientSecret, OAuthState, Password};
 pub use keys::{NEXT_KEY_FILE, RotationReport};
 pub use oauth::{
     AuthorizationOutcome, AuthorizationStart, CLIENT_CREDENTIALS_WRONG, CallbackParams,
