@@ -22,6 +22,9 @@ use jiralink_vault::{AccessToken, ApiToken};
 
 use crate::{App, AppError, AppResult};
 
+const NO_STORED_TOKEN: &str =
+    "no API token is stored for the connection; enter it again in the connection's settings";
+
 /// The credentials a client sends.
 pub(crate) enum CredentialSource {
     /// What is stored for the saved connection: its API token (Basic), or its tokens, refreshed
@@ -113,16 +116,10 @@ impl App {
                         Credentials::Bearer(self.token_source(connection.id))
                     }
                     ConnectionAuth::Basic { username } => {
-                        let token =
-                            self.connection_api_token(connection.id)
-                                .await?
-                                .ok_or_else(|| {
-                                    AppError::InvalidInput(
-                                        "no API token is stored for the connection; enter it \
-                                         again in the connection's settings"
-                                            .to_owned(),
-                                    )
-                                })?;
+                        let token = self
+                            .connection_api_token(connection.id)
+                            .await?
+                            .ok_or_else(|| AppError::InvalidInput(NO_STORED_TOKEN.to_owned()))?;
                         Credentials::basic(username.clone(), token)
                     }
                 }
