@@ -253,6 +253,11 @@ impl App {
             .await?)
     }
 
+    /// Stores `value` under `key`, replacing any value there.
+    pub async fn set_setting(&self, key: &str, value: &str) -> AppResult<()> {
+        Ok(self.store().set_setting(key, value, self.now()).await?)
+    }
+
     /// Deletes the value of `key`; returns whether there was one.
     pub async fn delete_setting(&self, key: &str) -> AppResult<bool> {
         Ok(self.store().delete_setting(key).await?)
@@ -261,6 +266,12 @@ impl App {
     /// One round trip to the database, for readiness checks.
     pub async fn ping_database(&self) -> AppResult<()> {
         Ok(self.store().ping().await?)
+    }
+
+    /// Closes the database connections, when the process stops; every later use of the
+    /// database fails.
+    pub async fn close_database(&self) {
+        self.store().close().await;
     }
 
     pub(crate) fn debug_writer(&self) -> &debug::DebugWriter {
@@ -368,8 +379,7 @@ impl App {
             .sum();
         if left > 0 {
             return Err(AppError::Io(format!(
-                "{left} secret(s) changed during the rotation; run `jiralink key rotate` again \
-                 to finish"
+                "{left} secret(s) changed during the rotation; rotate the key again to finish"
             )));
         }
         let mut from_key_ids = from;
@@ -476,7 +486,7 @@ pub(crate) fn create_private_dir(dir: &Path) -> AppResult<()> {
     }
     builder.create(dir).map_err(|e| {
         AppError::Io(format!(
-            "could not create the data directory {}: {e}; choose another with --data-dir",
+            "could not create the data directory {}: {e}; choose another data directory",
             dir.display()
         ))
     })

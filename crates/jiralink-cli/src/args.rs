@@ -625,12 +625,13 @@ Example:
         /// The key's id, as `jiralink api-key list` shows it
         id: String,
     },
-    /// Forget the server's own API key (the one `serve` printed on its first start)
+    /// Replace the server's own API key (the one `serve` printed on its first start)
     #[command(
         name = "reset-server",
         after_help = "\
-Servers keep accepting the old key until they restart; the next server to start creates a
-new key and prints it once. Users' own keys are not affected.
+Prints a new key once. Every server on the database accepts the new key and refuses the old
+one from its next request on, without a restart (a server given JIRALINK_API_KEY keeps that
+key). Users' own keys are not affected.
 
 Example:
   jiralink api-key reset-server"

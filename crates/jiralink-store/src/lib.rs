@@ -316,6 +316,9 @@ pub trait Health: Send + Sync {
     fn backend(&self) -> &'static str;
     /// One round trip to the database.
     async fn ping(&self) -> StoreResult<()>;
+    /// Closes the connections to the database, waiting for those in use; every later call
+    /// fails (a server stopping closes them so PostgreSQL sees clean disconnects).
+    async fn close(&self);
 }
 
 /// Everything the application needs from persistence.

@@ -1,10 +1,11 @@
 //! The API key that guards `/v1`.
 //!
-//! Only the key's SHA-256 is kept: in memory, and in the database (setting
-//! [`API_KEY_SETTING`]), so every server sharing the database accepts the same key. A key
-//! created on the first start is printed once and never stored. Presented keys are hashed and
-//! compared with the stored hash in constant time. `JIRALINK_API_KEY` sets the key instead
-//! (then it must be the same on every server).
+//! Only the key's SHA-256 is kept, in the database (setting [`API_KEY_SETTING`]), and read
+//! there on every request ([`ServerKey::Stored`]), so every server sharing the database
+//! accepts the same key and a reset takes effect on all of them at once. A key created on the
+//! first start (or by a reset) is printed once and never stored. Presented keys are hashed
+//! and compared with the stored hash in constant time. `JIRALINK_API_KEY` sets the key
+//! instead ([`ServerKey::Fixed`]; then it must be the same on every server).
 
 use std::fmt;
 use std::path::Path;
@@ -55,6 +56,48 @@ impl ApiKeyHash {
     fn from_hex(text: &str) -> Option<Self> {
         let bytes = hex::decode(text.trim()).ok()?;
         Some(Self(bytes.try_into().ok()?))
+    }
+}
+
+/// Which server key `/v1` accepts.
+#[derive(Debug, Clone)]
+pub enum ServerKey {
+    /// A key given to this process (`JIRALINK_API_KEY`, tests).
+    Fixed(ApiKeyHash),
+    /// The hash in the database, read on every request.
+    Stored,
+}
+
+impl From<ApiKeyHash> for ServerKey {
+    fn from(hash: ApiKeyHash) -> Self {
+        Self::Fixed(hash)
+    }
+}
+
+impl ServerKey {
+    /// Whether `presented` is the server's key now. A stored hash that cannot be read counts
+    /// as no key (and is logged), so a damaged setting never lets a key through.
+    pub async fn accepts(&self, app: &App, presented: &str) -> bool {
+        match self {
+            Self::Fixed(hash) => hash.verify(presented),
+            Self::Stored => match app.setting(API_KEY_SETTING).await {
+                Ok(Some(stored)) => match ApiKeyHash::from_hex(&stored) {
+                    Some(hash) => hash.verify(presented),
+                    None => {
+                        tracing::error!(
+                            setting = API_KEY_SETTING,
+                            "the stored server API key is not a hex SHA-256; reset it"
+                        );
+                        false
+                    }
+                },
+                Ok(None) => false,
+                Err(e) => {
+                    tracing::error!(error = %e, "reading the server API key failed");
+                    false
+                }
+            },
+        }
     }
 }
 
@@ -117,9 +160,7 @@ pub async fn load_or_create_api_key(
         let _ = std::fs::remove_file(&legacy);
         return Ok((stored_hash(&stored)?, ApiKeySource::File));
     }
-    let mut bytes = Zeroizing::new([0u8; 32]);
-    rand::rngs::OsRng.fill_bytes(&mut *bytes);
-    let key = Zeroizing::new(format!("jlk_{}", hex::encode(*bytes)));
+    let key = random_key();
     let hash = ApiKeyHash::of(&key);
     let stored = app
         .put_setting_if_absent(API_KEY_SETTING, &hash.to_hex())
@@ -132,18 +173,27 @@ pub async fn load_or_create_api_key(
     }
 }
 
-/// Forgets the stored key: the next server to start creates a new one and prints it. Servers
-/// running now keep the old key until they restart.
-pub async fn reset_api_key(app: &App) -> WebResult<bool> {
+/// Replaces the server's key with a new random one and returns it, to be shown once. Every
+/// server reading the key from the database accepts the new key, and refuses the old one, from
+/// the next request on (servers given `JIRALINK_API_KEY` keep that key).
+pub async fn reset_api_key(app: &App) -> WebResult<NewApiKey> {
     let _ = std::fs::remove_file(app.data_dir().join(API_KEY_FILE));
-    Ok(app.delete_setting(API_KEY_SETTING).await?)
+    let key = random_key();
+    app.set_setting(API_KEY_SETTING, &ApiKeyHash::of(&key).to_hex())
+        .await?;
+    Ok(NewApiKey(key))
+}
+
+fn random_key() -> Zeroizing<String> {
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    rand::rngs::OsRng.fill_bytes(&mut *bytes);
+    Zeroizing::new(format!("jlk_{}", hex::encode(*bytes)))
 }
 
 fn stored_hash(text: &str) -> WebResult<ApiKeyHash> {
     ApiKeyHash::from_hex(text).ok_or_else(|| WebError::ApiKeyFile {
         path: format!("the database setting {API_KEY_SETTING}"),
-        reason: "it does not hold a hex SHA-256; reset it (`jiralink api-key reset-server`) to \
-                 create a new key on the next start"
+        reason: "it does not hold a hex SHA-256; reset the server's API key to create a new one"
             .to_owned(),
     })
 }

@@ -39,7 +39,7 @@ pub use self::metrics::{
     HTTP_REQUEST_DURATION_BUCKETS, HTTP_REQUEST_DURATION_SECONDS, describe_metrics,
 };
 pub use api_key::{
-    API_KEY_ENV, API_KEY_FILE, API_KEY_SETTING, ApiKeyHash, ApiKeySource, NewApiKey,
+    API_KEY_ENV, API_KEY_FILE, API_KEY_SETTING, ApiKeyHash, ApiKeySource, NewApiKey, ServerKey,
     load_or_create_api_key, reset_api_key,
 };
 pub use error::{WebError, WebResult};
@@ -56,7 +56,7 @@ pub struct AppState {
     app: App,
     /// The key created on the first start (or JIRALINK_API_KEY); users' own keys are in
     /// the store.
-    api_key: Arc<ApiKeyHash>,
+    api_key: Arc<ServerKey>,
     options: Arc<ServerOptions>,
 }
 
@@ -99,11 +99,12 @@ pub struct DemoInfo {
 }
 
 impl AppState {
-    /// Requests to `/v1` must present the key whose hash is `api_key` (or a user's key).
-    pub fn new(app: App, api_key: ApiKeyHash) -> Self {
+    /// Requests to `/v1` must present the server's key (`api_key`: a given hash, or the one
+    /// stored in the database) or a user's key.
+    pub fn new(app: App, api_key: impl Into<ServerKey>) -> Self {
         Self {
             app,
-            api_key: Arc::new(api_key),
+            api_key: Arc::new(api_key.into()),
             options: Arc::new(ServerOptions::default()),
         }
     }
@@ -173,18 +174,34 @@ async fn healthz() -> Response {
     axum::Json(serde_json::json!({"status": "ok", "service": "jiralink"})).into_response()
 }
 
+/// How long a readiness check waits for the database: a load balancer's check must get an
+/// answer well before its own timeout, not after the pool's acquire timeout.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.app.ping_database().await {
-        Ok(_) => axum::Json(serde_json::json!({"status": "ready"})).into_response(),
-        Err(e) => {
+    let ping = tokio::time::timeout(READY_TIMEOUT, state.app.ping_database()).await;
+    match ping {
+        Ok(Ok(())) => axum::Json(serde_json::json!({"status": "ready"})).into_response(),
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness check: the store is not reachable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(serde_json::json!({"status": "unavailable"})),
-            )
-                .into_response()
+            unavailable()
+        }
+        Err(_) => {
+            tracing::warn!(
+                timeout_secs = READY_TIMEOUT.as_secs(),
+                "readiness check: the store did not answer in time"
+            );
+            unavailable()
         }
     }
+}
+
+fn unavailable() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        axum::Json(serde_json::json!({"status": "unavailable"})),
+    )
+        .into_response()
 }
 
 #[cfg(test)]

@@ -198,7 +198,7 @@ pub(crate) async fn current_user(state: &AppState, headers: &HeaderMap) -> Optio
 /// Who a bearer key belongs to: the server's key, or a user's API key (named after its
 /// user in the audit log). `None` when it is no valid key.
 pub(crate) async fn api_actor(state: &AppState, key: &str) -> Option<Actor> {
-    if state.api_key.verify(key) {
+    if state.api_key.accepts(state.app(), key).await {
         return Some(Actor {
             name: "api key".to_owned(),
             source: AuditSource::Api,

@@ -44,20 +44,18 @@ pub(crate) async fn run(ctx: &Ctx, command: ApiKeyCommand) -> Result<(), CliErro
             }
         }
         ApiKeyCommand::ResetServer => {
-            let had = jiralink_web::reset_api_key(&ctx.app)
+            let key = jiralink_web::reset_api_key(&ctx.app)
                 .await
                 .map_err(|e| CliError::Io(e.to_string()))?;
             match ctx.output {
-                OutputFormat::Json => output::json(&serde_json::json!({ "reset": had })),
+                OutputFormat::Json => output::json(&serde_json::json!({ "key": key.expose() })),
                 OutputFormat::Table => {
-                    if had {
-                        outln!(
-                            "Forgot the server's API key. Restart the servers: the first to \
-                             start creates a new key and prints it once."
-                        );
-                    } else {
-                        outln!("No server API key was stored; the next start creates one.");
-                    }
+                    errln!(
+                        "Replaced the server's API key: every server on this database accepts the \
+                         new key and refuses the old one from now on (servers given \
+                         JIRALINK_API_KEY keep that one). It is shown only this once:"
+                    );
+                    crate::output::print_secret(key.expose());
                     Ok(())
                 }
             }

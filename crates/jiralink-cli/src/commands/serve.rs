@@ -91,6 +91,7 @@ pub(crate) async fn serve_on(
     .await;
     let _ = background.await;
     upkeep.abort();
+    ctx.app.close_database().await;
     served.map_err(|e| CliError::Io(format!("the server stopped: {e}")))?;
     tracing::info!("stopped");
     errln!("Stopped.");
@@ -100,7 +101,7 @@ pub(crate) async fn serve_on(
 /// The key for `/v1` and `/metrics`: from the environment, or created on the first start
 /// of any server on the database and printed once on stdout (only its hash is kept, in the
 /// database).
-async fn api_key(ctx: &Ctx) -> Result<jiralink_web::ApiKeyHash, CliError> {
+async fn api_key(ctx: &Ctx) -> Result<jiralink_web::ServerKey, CliError> {
     let env_key = std::env::var(API_KEY_ENV).ok();
     let (hash, source) = jiralink_web::load_or_create_api_key(&ctx.app, env_key.as_deref())
         .await
@@ -114,13 +115,16 @@ async fn api_key(ctx: &Ctx) -> Result<jiralink_web::ApiKeyHash, CliError> {
             );
             crate::output::print_secret(key.expose());
         }
-        ApiKeySource::Env => errln!("API key: from {API_KEY_ENV}."),
+        ApiKeySource::Env => {
+            errln!("API key: from {API_KEY_ENV}.");
+            return Ok(jiralink_web::ServerKey::Fixed(hash));
+        }
         ApiKeySource::Database | ApiKeySource::File => errln!(
-            "API key: the one created on the first start (its hash is in the database; \
-             `jiralink api-key reset-server` forgets it, and the next start creates a new one)."
+            "API key: the one in the database (its hash only; `jiralink api-key reset-server` \
+             replaces it on every server at once)."
         ),
     }
-    Ok(hash)
+    Ok(jiralink_web::ServerKey::Stored)
 }
 
 /// The process-wide recorder every crate's metrics go to; `/metrics` renders it. The

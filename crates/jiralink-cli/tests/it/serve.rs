@@ -506,6 +506,21 @@ fn plain_serve_on_port_0_prints_its_address_and_answers_metrics() {
         metrics.contains("# TYPE jiralink_http_request_duration_seconds histogram"),
         "{metrics}"
     );
+    // Another process replaces the server's key in the database: the running server refuses
+    // the old key and accepts the new one at once.
+    let reset = std::process::Command::new(env!("CARGO_BIN_EXE_jiralink"))
+        .env_remove("JIRALINK_API_KEY")
+        .env_remove("JIRALINK_DATABASE_URL")
+        .env("JIRALINK_DATA_DIR", dir.path())
+        .args(["api-key", "reset-server", "--output", "json"])
+        .output()
+        .unwrap();
+    assert!(reset.status.success(), "{reset:?}");
+    let reset: serde_json::Value = serde_json::from_slice(&reset.stdout).unwrap();
+    let new_key = reset["key"].as_str().unwrap();
+    assert!(new_key.starts_with("jlk_") && new_key != key, "{new_key}");
+    assert_eq!(get(&format!("{base}/metrics"), Some(&key)).0, 401);
+    assert_eq!(get(&format!("{base}/metrics"), Some(new_key)).0, 200);
     // The default configuration says 8080: the server says where callbacks would go.
     assert!(
         server

@@ -157,4 +157,8 @@ impl<B: Backend> Health for SqlStore<B> {
         self.opt("SELECT 1 AS one", args![]).await?;
         Ok(())
     }
+
+    async fn close(&self) {
+        self.pool().close().await;
+    }
 }

@@ -307,6 +307,18 @@ async fn every_route_needs_a_valid_key() {
     let ready = call(&f.router, Method::GET, "/readyz", None, None).await;
     assert_eq!(ready.status, StatusCode::OK);
     assert_eq!(ready.json()["status"], "ready");
+    // Without its database the server is alive but not ready: a load balancer stops sending.
+    f.app.close_database().await;
+    let ready = call(&f.router, Method::GET, "/readyz", None, None).await;
+    assert_eq!(
+        ready.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        ready.text
+    );
+    assert_eq!(ready.json()["status"], "unavailable");
+    let alive = call(&f.router, Method::GET, "/healthz", None, None).await;
+    assert_eq!(alive.status, StatusCode::OK);
 }
 
 /// Calls every operation of the document with the key, against the simulator, and checks

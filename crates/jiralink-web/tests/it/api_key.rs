@@ -1,11 +1,13 @@
 //! The server's own API key: created once per database, kept only as its SHA-256 there, so
 //! every server on the database accepts it.
 
+use axum::http::{Method, StatusCode};
 use jiralink_web::{
-    API_KEY_FILE, API_KEY_SETTING, ApiKeyHash, ApiKeySource, load_or_create_api_key, reset_api_key,
+    API_KEY_FILE, API_KEY_SETTING, ApiKeyHash, ApiKeySource, AppState, ServerKey,
+    load_or_create_api_key, reset_api_key, router,
 };
 
-use crate::{open_app, test_clock};
+use crate::{call, open_app, test_clock};
 
 #[tokio::test]
 async fn a_created_key_is_stored_as_its_hash_only_and_reused() {
@@ -25,11 +27,81 @@ async fn a_created_key_is_stored_as_its_hash_only_and_reused() {
     assert!(again.verify(key.expose()));
     assert!(!dir.path().join(API_KEY_FILE).exists());
 
-    // Reset: the next start creates another key.
-    assert!(reset_api_key(&app).await.unwrap());
-    let (fresh, source) = load_or_create_api_key(&app, None).await.unwrap();
-    assert!(matches!(source, ApiKeySource::Created(_)));
-    assert!(!fresh.verify(key.expose()));
+    // Reset: a new key, shown once, stored as its hash; the next start uses it.
+    let fresh = reset_api_key(&app).await.unwrap();
+    assert_ne!(fresh.expose(), key.expose());
+    let (hash, source) = load_or_create_api_key(&app, None).await.unwrap();
+    assert!(matches!(source, ApiKeySource::Database), "{source:?}");
+    assert!(hash.verify(fresh.expose()));
+    assert!(!hash.verify(key.expose()));
+}
+
+#[tokio::test]
+async fn servers_read_the_stored_key_on_every_request_so_a_reset_needs_no_restart() {
+    let (_dir, app) = open_app("", &test_clock()).await;
+    let (_, source) = load_or_create_api_key(&app, None).await.unwrap();
+    let ApiKeySource::Created(first) = source else {
+        panic!("expected a new key, got {source:?}")
+    };
+    // Two servers on one database, both reading the key from it.
+    let a = router(AppState::new(app.clone(), ServerKey::Stored));
+    let b = router(AppState::new(app.clone(), ServerKey::Stored));
+    for server in [&a, &b] {
+        let r = call(
+            server,
+            Method::GET,
+            "/v1/connections",
+            None,
+            Some(first.expose()),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    }
+
+    let second = reset_api_key(&app).await.unwrap();
+    for server in [&a, &b] {
+        let old = call(
+            server,
+            Method::GET,
+            "/v1/connections",
+            None,
+            Some(first.expose()),
+        )
+        .await;
+        assert_eq!(old.status, StatusCode::UNAUTHORIZED, "{}", old.text);
+        let new = call(
+            server,
+            Method::GET,
+            "/v1/connections",
+            None,
+            Some(second.expose()),
+        )
+        .await;
+        assert_eq!(new.status, StatusCode::OK, "{}", new.text);
+    }
+
+    // A damaged stored value lets no key through.
+    app.set_setting(API_KEY_SETTING, "not hex").await.unwrap();
+    let r = call(
+        &a,
+        Method::GET,
+        "/v1/connections",
+        None,
+        Some(second.expose()),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // Nor does a deleted one.
+    app.delete_setting(API_KEY_SETTING).await.unwrap();
+    let r = call(
+        &b,
+        Method::GET,
+        "/v1/connections",
+        None,
+        Some(second.expose()),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -64,10 +136,7 @@ async fn a_hash_file_of_an_earlier_version_moves_into_the_database() {
     assert!(again.verify(key));
 
     // A damaged value is reported, not replaced.
-    reset_api_key(&app).await.unwrap();
-    app.put_setting_if_absent(API_KEY_SETTING, "not hex")
-        .await
-        .unwrap();
+    app.set_setting(API_KEY_SETTING, "not hex").await.unwrap();
     let err = load_or_create_api_key(&app, None).await.unwrap_err();
     assert!(err.to_string().contains("reset"), "{err}");
 }
