@@ -69,7 +69,8 @@ impl Default for JobsConfig {
 }
 
 /// The database: the embedded SQLite file by default, or PostgreSQL for several servers.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// Its `Debug` shows the URL without a password.
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
     /// `sqlite:///path/to/jiralink.db` or `postgres://user@host/db`; unset means the file
@@ -85,6 +86,22 @@ pub struct DatabaseConfig {
     pub idle_timeout_secs: Option<u64>,
     /// SQLite: seconds a writer waits for another writer (default 10).
     pub busy_timeout_secs: Option<u64>,
+}
+
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field(
+                "url",
+                &self.url.as_deref().map(jiralink_store::DatabaseUrl::redact),
+            )
+            .field("max_connections", &self.max_connections)
+            .field("min_connections", &self.min_connections)
+            .field("acquire_timeout_secs", &self.acquire_timeout_secs)
+            .field("idle_timeout_secs", &self.idle_timeout_secs)
+            .field("busy_timeout_secs", &self.busy_timeout_secs)
+            .finish()
+    }
 }
 
 impl DatabaseConfig {
@@ -493,6 +510,17 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn the_database_password_never_shows_in_debug() {
+        let config = DatabaseConfig {
+            url: Some("postgres://jl:s3cret@db/jiralink?sslpassword=s3cret".to_owned()),
+            ..DatabaseConfig::default()
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("db/jiralink"), "{shown}");
+    }
 
     #[test]
     fn example_config_parses() {

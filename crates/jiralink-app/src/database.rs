@@ -147,23 +147,24 @@ pub async fn copy_database(
     let parse = |what: &str, text: &str| {
         DatabaseUrl::parse(text).map_err(|e| AppError::InvalidInput(format!("{what}: {e}")))
     };
-    let (from_url, to_url) = (parse("--from", from)?, parse("--to", to)?);
+    let (from_url, to_url) = (parse("the source", from)?, parse("the target", to)?);
     if from_url == to_url {
         return Err(AppError::InvalidInput(
-            "--from and --to name the same database".to_owned(),
+            "the source and the target are the same database".to_owned(),
         ));
     }
     if let DatabaseUrl::Sqlite(path) = &from_url
         && !path.is_file()
     {
         return Err(AppError::InvalidInput(format!(
-            "--from: there is no SQLite database at {}",
+            "the source: there is no SQLite database at {}",
             path.display()
         )));
     }
     let source = connect(config, &from_url).await?;
     let target = connect(config, &to_url).await?;
-    source.migrate().await?;
+    // The source is only read (it may be a running server's database, copied for a
+    // backup): one behind this version is refused by `copy_into`, never migrated here.
     target.migrate().await?;
     let report = source
         .copy_into(&target, &to_url.to_string(), force, progress)

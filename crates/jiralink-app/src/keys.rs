@@ -88,8 +88,8 @@ pub(crate) async fn open_vault(
         if next.id() != &active_id {
             keyring.add(next);
             notices.push(format!(
-                "A key rotation is in progress (new key in {}); run `jiralink key rotate` \
-                 again to finish it.",
+                "A key rotation is in progress (new key in {}); rotate the key again to \
+                 finish it.",
                 next_path.display()
             ));
         }
@@ -179,15 +179,15 @@ pub(crate) fn plan_rotation(
         (KeyOrigin::DataDir(_) | KeyOrigin::Created(_), Some(_)) => {
             return Err(AppError::Config(format!(
                 "the master key lives in {}, where the rotation puts the new key; \
-                 --new-key-file is only for keys supplied through the environment",
+                 a file for the new key is only for keys supplied through the environment",
                 describe_origin(origin)
             )));
         }
         (KeyOrigin::Env | KeyOrigin::EnvFile(_), Some(path)) => Some(path.to_path_buf()),
         (KeyOrigin::Env | KeyOrigin::EnvFile(_), None) => {
             return Err(AppError::Config(format!(
-                "the master key comes from {}, which jiralink cannot change; pass \
-                 --new-key-file PATH to choose where the new key is written",
+                "the master key comes from {}, which jiralink cannot change; name the file \
+                 the new key is to be written to",
                 describe_origin(origin)
             )));
         }
@@ -203,7 +203,7 @@ pub(crate) fn plan_rotation(
     };
     if new_key.id() == active {
         return Err(AppError::Config(format!(
-            "{} holds the key already in use; remove it and run `jiralink key rotate` again",
+            "{} holds the key already in use; remove it and rotate the key again",
             pending.display()
         )));
     }

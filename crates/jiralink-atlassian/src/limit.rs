@@ -1,9 +1,9 @@
 //! The per-connection concurrency limit.
 //!
 //! Every request of a connection holds a permit of that connection's [`Limiter`] while it is
-//! on the wire (not while it waits to retry). One process-wide [`ConcurrencyRegistry`] hands out
-//! one limiter per connection id, so exports, imports, tests and the debugger running at once
-//! share the connection's budget (its "concurrency level", 1–50, default 10).
+//! on the wire (not while it waits to retry). A [`ConcurrencyRegistry`] (one per application)
+//! hands out one limiter per connection id, so everything using a connection at once shares
+//! the connection's budget (its "concurrency level", 1–50, default 10).
 //!
 //! Changing the level resizes the limiter in place: growing adds permits at once; shrinking
 //! removes free permits at once and retires busy ones as they are returned, so the number in

@@ -80,17 +80,35 @@ impl DatabaseUrl {
         }
     }
 
-    /// A URL with any password replaced by `****`, for messages and logs.
+    /// A URL with any password replaced by `****`, for messages and logs: the one in
+    /// `user:password@`, and the value of every query parameter whose name mentions a
+    /// password (`password`, `sslpassword`, which libpq and sqlx accept too).
     #[must_use]
     pub fn redact(url: &str) -> String {
-        match url::Url::parse(url) {
-            Ok(mut u) if u.password().is_some() => {
-                let _ = u.set_password(Some("****"));
-                u.to_string()
-            }
-            Ok(u) => u.to_string(),
-            Err(_) => "(an unreadable database URL)".to_owned(),
+        let Ok(mut u) = url::Url::parse(url) else {
+            return "(an unreadable database URL)".to_owned();
+        };
+        if u.password().is_some() {
+            let _ = u.set_password(Some("****"));
         }
+        let secret_query = u
+            .query_pairs()
+            .any(|(name, _)| name.to_ascii_lowercase().contains("password"));
+        if secret_query {
+            let pairs: Vec<(String, String)> = u
+                .query_pairs()
+                .map(|(name, value)| {
+                    let value = if name.to_ascii_lowercase().contains("password") {
+                        "****".to_owned()
+                    } else {
+                        value.into_owned()
+                    };
+                    (name.into_owned(), value)
+                })
+                .collect();
+            u.query_pairs_mut().clear().extend_pairs(pairs);
+        }
+        u.to_string()
     }
 }
 
@@ -391,5 +409,21 @@ mod tests {
         }
         let err = DatabaseUrl::parse("mysql://u:s3cret@h/db").unwrap_err();
         assert!(!err.to_string().contains("s3cret"));
+        for url in [
+            "postgres://jl@db.internal/jiralink?password=s3cret",
+            "postgres://jl@db.internal/jiralink?sslmode=require&sslpassword=s3cret",
+            "postgres://jl@db.internal/jiralink?PassWord=s3cret&application_name=jl",
+            "postgres://jl:s3cret@db.internal/jiralink?password=s3cret",
+        ] {
+            let pg = DatabaseUrl::parse(url).unwrap();
+            for shown in [pg.to_string(), format!("{pg:?}"), DatabaseUrl::redact(url)] {
+                assert!(!shown.contains("s3cret"), "{shown}");
+                assert!(shown.contains("db.internal/jiralink"), "{shown}");
+            }
+        }
+        assert_eq!(
+            DatabaseUrl::redact("postgres://jl@h/db?sslmode=require&password=x"),
+            "postgres://jl@h/db?sslmode=require&password=****"
+        );
     }
 }

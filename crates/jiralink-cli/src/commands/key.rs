@@ -1,6 +1,7 @@
 //! `jiralink key …`
 
 use indicatif::{ProgressBar, ProgressStyle};
+use jiralink_app::AppError;
 
 use crate::args::{KeyCommand, OutputFormat};
 use crate::commands::Ctx;
@@ -27,7 +28,22 @@ pub(crate) async fn run(ctx: &Ctx, command: KeyCommand) -> Result<(), CliError> 
                 })
                 .await;
             bar.finish_and_clear();
-            let report = report?;
+            let report = match report {
+                Ok(report) => report,
+                Err(e) => {
+                    if ctx.output == OutputFormat::Table
+                        && matches!(e, AppError::Config(_) | AppError::Io(_))
+                    {
+                        // Printed before the error line: the error's own hints follow it.
+                        errln!(
+                            "hint: `jiralink key rotate` again finishes an interrupted rotation; \
+                             with a key from the environment, `--new-key-file PATH` names the \
+                             file for the new key"
+                        );
+                    }
+                    return Err(e.into());
+                }
+            };
             match ctx.output {
                 OutputFormat::Json => output::json(&report)?,
                 OutputFormat::Table => {

@@ -161,3 +161,32 @@ fn the_embedded_database_is_copied_into_postgres_with_its_secrets_still_sealed()
     env.run(&forced, None).ok();
     drop(schema);
 }
+
+#[cfg(unix)]
+#[test]
+fn the_database_is_private_even_in_a_data_directory_others_can_read() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let env = Env::new();
+    std::fs::create_dir_all(env.data_dir()).unwrap();
+    std::fs::set_permissions(env.data_dir(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = env.create_alice("Private");
+    assert_eq!(out["name"], "Private");
+    let again = env.run(&["connection", "list"], None).ok();
+    assert!(
+        again.stderr.contains("can be read by other users") && again.stderr.contains("chmod 700"),
+        "{}",
+        again.stderr
+    );
+    let mut checked = 0;
+    for file in ["jiralink.db", "jiralink.db-wal", "jiralink.db-shm"] {
+        if let Ok(meta) = std::fs::metadata(env.data_dir().join(file)) {
+            assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{file}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 1, "no database file in the data directory");
+    // Once restricted, no warning.
+    std::fs::set_permissions(env.data_dir(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let quiet = env.run(&["connection", "list"], None).ok();
+    assert!(!quiet.stderr.contains("other users"), "{}", quiet.stderr);
+}

@@ -161,7 +161,10 @@ impl<B: Backend> JobStore for SqlStore<B> {
         let id = claimed.job.id.to_string();
         exec::<B>(
             &mut tx,
-            "UPDATE job_runs SET outcome = $1, finished_at = $2, detail = $3 WHERE id = $4",
+            // A run already closed (as abandoned, by the server that took the job over) keeps
+            // the outcome its successor recorded.
+            "UPDATE job_runs SET outcome = $1, finished_at = $2, detail = $3 \
+             WHERE id = $4 AND outcome = 'running'",
             args![
                 finish.outcome.as_str(),
                 fmt_time(finish.at),
