@@ -73,11 +73,37 @@ pub fn database_url(
 }
 
 async fn connect(config: &Config, url: &DatabaseUrl) -> AppResult<AnyStore> {
+    if let DatabaseUrl::Sqlite(path) = url
+        && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+    {
+        crate::create_private_dir(dir)?;
+    }
     Ok(AnyStore::connect(url, &config.database.pool_settings(url.backend())).await?)
 }
 
-/// The schema version and pending migrations, changing nothing.
+/// The schema version and pending migrations, changing nothing (an SQLite file that does not
+/// exist yet is not created).
 pub async fn database_status(config: &Config, url: &DatabaseUrl) -> AppResult<DatabaseStatus> {
+    if let DatabaseUrl::Sqlite(path) = url
+        && !path.exists()
+    {
+        let known = jiralink_store::known_migrations(url.backend());
+        return Ok(DatabaseStatus {
+            url: url.to_string(),
+            backend: url.backend().as_str(),
+            version: None,
+            latest: known.iter().map(|m| m.version).max().unwrap_or(0),
+            pending: known
+                .into_iter()
+                .map(|m| Migration {
+                    version: m.version,
+                    description: m.description,
+                })
+                .collect(),
+            unknown: Vec::new(),
+            dirty: None,
+        });
+    }
     let store = connect(config, url).await?;
     let status = store.schema_status().await?;
     store.close().await;

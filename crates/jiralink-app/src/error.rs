@@ -249,6 +249,7 @@ impl AppError {
             Self::Io(_) => ("io_error", 500, true),
             Self::Store(StoreError::Database(_)) => ("internal", 500, true),
             Self::Store(StoreError::Open { .. }) => ("database_unavailable", 503, true),
+            Self::Store(StoreError::Io { .. }) => ("io_error", 500, true),
             Self::Store(StoreError::InvalidUrl(_)) => ("invalid_config", 500, false),
             Self::Store(StoreError::NotEmpty { .. }) => ("database_not_empty", 409, false),
             Self::Store(StoreError::SchemaMismatch { .. }) => ("schema_mismatch", 409, false),

@@ -8,6 +8,7 @@
 //! later start loads the pending key too, and running `jiralink key rotate` again finishes.
 
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use jiralink_store::Store;
 use jiralink_vault::{
@@ -45,11 +46,16 @@ pub(crate) fn env_has_key(env: &dyn Fn(&str) -> Option<String>) -> bool {
 ///
 /// `from_env` is the key already read from the environment, if one is set there (read
 /// before the database is opened, so that a malformed key changes nothing).
+/// The database setting naming the id of the master key the installation uses: every
+/// process sharing the database must hold that key.
+pub(crate) const MASTER_KEY_SETTING: &str = "master_key_id";
+
 pub(crate) async fn open_vault(
     store: &dyn Store,
     data_dir: &Path,
     env: &dyn Fn(&str) -> Option<String>,
     from_env: Option<LoadedKey>,
+    now: time::OffsetDateTime,
 ) -> AppResult<OpenedVault> {
     let counts = store.count_secrets_by_key().await?;
     let key_path = data_dir.join(MASTER_KEY_FILE);
@@ -109,6 +115,20 @@ pub(crate) async fn open_vault(
             ))
         })?;
         sync_dir(data_dir);
+    }
+    // The first process to open the database records its key's id; another process with
+    // another key (a server set up without the shared key file) is refused before it seals
+    // anything the others could not open.
+    let recorded = store
+        .put_setting_if_absent(MASTER_KEY_SETTING, &active_id.to_string(), now)
+        .await?;
+    let recorded_key = KeyId::from_str(&recorded).ok();
+    if !recorded_key.is_some_and(|kid| keyring.has_key(&kid)) {
+        return Err(AppError::KeyMismatch {
+            expected: vec![recorded],
+            active: active_id.to_string(),
+            origin: describe_origin(&loaded.origin),
+        });
     }
     Ok(OpenedVault {
         keyring,

@@ -177,7 +177,7 @@ impl App {
         )
         .await?;
         let store = any.into_store();
-        let vault = keys::open_vault(&*store, &data_dir, &*env, from_env).await?;
+        let vault = keys::open_vault(&*store, &data_dir, &*env, from_env, clock.now()).await?;
         notices.extend(vault.notices);
         let shared_slots = database.backend() == jiralink_store::BackendKind::Postgres;
         let app = App {
@@ -386,6 +386,16 @@ impl App {
         if !from_key_ids.contains(&old) {
             from_key_ids.insert(0, old);
         }
+        // Recorded before the key is installed: a rotation stopped in between leaves the new
+        // key in the pending file, which the next start loads (and finishes installing).
+        inner
+            .store
+            .set_setting(
+                keys::MASTER_KEY_SETTING,
+                &plan.new_key.id().to_string(),
+                self.now(),
+            )
+            .await?;
         let key_file = keys::install_key(&inner.data_dir, &plan)?;
         let next_steps = plan.destination.as_ref().map(|dest| {
             format!(
@@ -462,7 +472,7 @@ fn private_dir_notices(dir: &Path) -> Vec<String> {
     Vec::new()
 }
 
-fn create_private_dir(dir: &Path) -> AppResult<()> {
+pub(crate) fn create_private_dir(dir: &Path) -> AppResult<()> {
     if dir.is_dir() {
         return Ok(());
     }

@@ -149,13 +149,17 @@ See docs/simulator.md for every endpoint, knob and known difference from Jira Cl
 
 const SERVE_HELP: &str = "\
 Serves the web UI (sign in at /login), the REST API under /v1, the OAuth 2.0 callback,
-/healthz, /readyz and Prometheus /metrics on one address, and in the background re-tests
-offline connections every connections.retest_interval and keeps OAuth 2.0 tokens alive.
-SIGTERM or Ctrl-C stops it, letting open requests finish.
+/healthz, /readyz and Prometheus /metrics on one address, and runs the background jobs:
+re-tests of offline connections every connections.retest_interval and OAuth 2.0 token
+keep-alive. SIGTERM or Ctrl-C stops it, letting open requests finish.
+
+Several servers may share one PostgreSQL database (--database postgres://…, the same master
+key and server.base_url on each): they share sessions, authorizations, sign-in counting,
+and the background jobs, each run by one server at a time (docs/deployment.md).
 
 The first start creates the administrator `admin` (password from JIRALINK_ADMIN_PASSWORD,
 or generated and printed once) and the API key for /v1 and /metrics (from JIRALINK_API_KEY,
-or generated and printed once; only its SHA-256 is kept in <data dir>/api-key.sha256).
+or generated and printed once; only its SHA-256 is kept, in the database).
 
 --demo runs a simulated Jira Cloud (sites, API token, OAuth 2.0 app and consent page) in the
 same process and points jiralink at it; the sign-in page shows its sample credentials. Its
@@ -166,6 +170,7 @@ Examples:
   jiralink serve                                   # http://127.0.0.1:8080
   jiralink serve --bind 127.0.0.1:0                # any free port; the address is printed
   jiralink serve --demo                            # try every flow without an Atlassian account
+  jiralink serve --database postgres://jiralink@db.internal/jiralink --bind 0.0.0.0:8080
   jiralink serve --log-format json --log-level info,jiralink_app=debug
   curl -H \"Authorization: Bearer $KEY\" http://127.0.0.1:8080/metrics
 

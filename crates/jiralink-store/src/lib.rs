@@ -57,7 +57,9 @@ pub use sql::SqlStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{DATABASE_FILE, SqliteStore};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub use url::{AnyStore, BackendKind, DatabaseUrl, MigrationInfo, PoolSettings, SchemaStatus};
+pub use url::{
+    AnyStore, BackendKind, DatabaseUrl, MigrationInfo, PoolSettings, SchemaStatus, known_migrations,
+};
 pub use users::{ApiKeyRecord, SessionRecord, UserRecord, UserStore, username_key};
 
 /// Connections to Jira.
@@ -301,6 +303,8 @@ pub trait SettingStore: Send + Sync {
         value: &str,
         at: OffsetDateTime,
     ) -> StoreResult<String>;
+    /// Stores the value, replacing any.
+    async fn set_setting(&self, key: &str, value: &str, at: OffsetDateTime) -> StoreResult<()>;
     /// Deletes the value; returns whether there was one.
     async fn delete_setting(&self, key: &str) -> StoreResult<bool>;
 }

@@ -274,6 +274,30 @@ impl AnyStore {
     }
 }
 
+/// The migrations this build carries for `backend`, oldest first.
+#[must_use]
+pub fn known_migrations(backend: BackendKind) -> Vec<MigrationInfo> {
+    match backend {
+        #[cfg(feature = "sqlite")]
+        BackendKind::Sqlite => migrations_of::<crate::sql::backend::Sqlite>(),
+        #[cfg(feature = "postgres")]
+        BackendKind::Postgres => migrations_of::<crate::sql::backend::Postgres>(),
+        #[allow(unreachable_patterns, reason = "when a backend is not built in")]
+        _ => Vec::new(),
+    }
+}
+
+fn migrations_of<B: SqlBackend>() -> Vec<MigrationInfo> {
+    B::migrator()
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration())
+        .map(|m| MigrationInfo {
+            version: m.version,
+            description: m.description.to_string(),
+        })
+        .collect()
+}
+
 impl<B: SqlBackend> SqlStore<B> {
     pub(crate) fn backend_kind(&self) -> BackendKind {
         if B::NAME == "postgres" {
@@ -316,14 +340,7 @@ impl<B: SqlBackend> SqlStore<B> {
                 applied.push((r.int("version")?, r.boolean("success")?));
             }
         }
-        let known: Vec<MigrationInfo> = B::migrator()
-            .iter()
-            .filter(|m| m.migration_type.is_up_migration())
-            .map(|m| MigrationInfo {
-                version: m.version,
-                description: m.description.to_string(),
-            })
-            .collect();
+        let known = migrations_of::<B>();
         let done = |v: i64| applied.iter().any(|(a, ok)| *a == v && *ok);
         Ok(SchemaStatus {
             backend: self.backend_kind(),

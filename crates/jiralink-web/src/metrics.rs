@@ -93,6 +93,12 @@ pub fn describe_metrics() {
         "OAuth 2.0 token refreshes sent, by outcome: ok, rejected (re-authorize or fix the \
          client), failed (no usable answer)."
     );
+    describe_counter!(
+        "jiralink_job_runs_total",
+        Unit::Count,
+        "Background job runs in this server, by kind and outcome (succeeded, failed, \
+         abandoned when the lease was lost)."
+    );
     describe_gauge!(
         CONNECTIONS,
         Unit::Count,

@@ -119,6 +119,39 @@ async fn a_key_from_the_environment_that_does_not_match_is_refused() {
     assert!(err.to_string().contains(&other.id().to_string()));
 }
 
+/// The first process to open a database records its key's id: another process with another
+/// key is refused even before any secret exists, instead of sealing what the first could not
+/// open (servers sharing a database set up without the shared key file).
+#[tokio::test]
+async fn another_key_is_refused_before_any_secret_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = MasterKey::generate();
+    let app = try_open(
+        dir.path(),
+        vec![("JIRALINK_MASTER_KEY", first.encode().to_string())],
+    )
+    .await
+    .unwrap();
+    assert!(app.store().list_secrets().await.unwrap().is_empty());
+    drop(app);
+    let other = MasterKey::generate();
+    let err = try_open(
+        dir.path(),
+        vec![("JIRALINK_MASTER_KEY", other.encode().to_string())],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), "vault_locked");
+    assert!(err.to_string().contains(&first.id().to_string()), "{err}");
+    // The right key still opens it.
+    try_open(
+        dir.path(),
+        vec![("JIRALINK_MASTER_KEY", first.encode().to_string())],
+    )
+    .await
+    .unwrap();
+}
+
 /// With the key in the environment, an interrupted rotation keeps its new key in the data
 /// directory, so every later start can read every secret, and running it again finishes.
 #[tokio::test]

@@ -7,6 +7,7 @@
 )]
 
 mod connection_test;
+mod instances;
 mod keys;
 mod oauth;
 mod probe_scopes;

@@ -243,6 +243,44 @@ async fn failed_sign_ins_lock_the_name_at_that_address_for_the_window() {
         .unwrap();
 }
 
+/// Sixty wrong passwords sent at once from one address: five are checked, the others are
+/// refused before their password is looked at, and the right password is refused after them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_sign_ins_are_counted_before_the_password_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _clock) = open_with_clock(dir.path()).await;
+    app.ensure_admin(Some(pw(PASSWORD))).await.unwrap();
+    let attempts = (0..60).map(|i| {
+        let app = app.clone();
+        tokio::spawn(async move {
+            app.sign_in("admin", &pw(&format!("wrong password {i}")), "192.0.2.9")
+                .await
+                .unwrap_err()
+                .code()
+        })
+    });
+    let mut codes = Vec::new();
+    for attempt in attempts {
+        codes.push(attempt.await.unwrap());
+    }
+    let checked = codes
+        .iter()
+        .filter(|c| **c == "invalid_credentials")
+        .count();
+    let throttled = codes.iter().filter(|c| **c == "sign_in_throttled").count();
+    assert_eq!(
+        (checked, throttled),
+        (SIGN_IN_MAX_FAILURES, 60 - SIGN_IN_MAX_FAILURES)
+    );
+    assert_eq!(
+        app.sign_in("admin", &pw(PASSWORD), "192.0.2.9")
+            .await
+            .unwrap_err()
+            .code(),
+        "sign_in_throttled"
+    );
+}
+
 #[tokio::test]
 async fn sessions_end_when_idle_old_signed_out_or_the_password_changes() {
     let dir = tempfile::tempdir().unwrap();

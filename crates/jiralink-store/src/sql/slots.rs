@@ -128,6 +128,17 @@ impl<B: Backend> SettingStore for SqlStore<B> {
         }
     }
 
+    async fn set_setting(&self, key: &str, value: &str, at: OffsetDateTime) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, \
+             updated_at = excluded.updated_at",
+            args![key, value, fmt_time(at)],
+        )
+        .await?;
+        Ok(())
+    }
+
     async fn delete_setting(&self, key: &str) -> StoreResult<bool> {
         Ok(self
             .exec("DELETE FROM settings WHERE key = $1", args![key])

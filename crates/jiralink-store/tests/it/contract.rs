@@ -795,6 +795,18 @@ pub(crate) async fn settings_keep_the_first_value(db: &crate::TestDb) {
         store.get_setting("server_api_key").await.unwrap().as_ref(),
         Some(&agreed[0])
     );
+    store
+        .set_setting("server_api_key", "replaced", t)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_setting("server_api_key")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("replaced")
+    );
     assert!(store.delete_setting("server_api_key").await.unwrap());
     assert!(!store.delete_setting("server_api_key").await.unwrap());
 }

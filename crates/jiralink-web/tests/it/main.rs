@@ -8,6 +8,7 @@
 )]
 
 mod api;
+mod api_key;
 mod browser;
 mod metrics;
 mod oauth;

@@ -1,0 +1,163 @@
+//! `jiralink db …` and `jiralink job …`: the schema's state, migrations, copying the embedded
+//! database into PostgreSQL, and the background jobs.
+
+use jiralink_store::TestSchema;
+
+use crate::common::Env;
+
+const MASTER_KEY: &str = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100";
+
+#[test]
+fn status_and_migrate_say_where_the_schema_stands() {
+    let env = Env::new();
+    // A data directory nothing has opened yet: everything is pending, and nothing is created.
+    let out = env.run(&["db", "status"], None).fails_with(7);
+    assert!(
+        out.stdout.contains("backend") && out.stdout.contains("sqlite"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains("migration(s) pending"),
+        "{}",
+        out.stderr
+    );
+    assert!(!env.data_dir().join("jiralink.db").exists());
+    let status = env
+        .run(&["db", "status", "-o", "json"], None)
+        .fails_with(7)
+        .json();
+    assert_eq!(status["version"], serde_json::Value::Null);
+    let latest = status["latest"].as_i64().unwrap();
+    assert_eq!(status["pending"].as_array().unwrap().len() as i64, latest);
+
+    let out = env.run(&["db", "migrate"], None).ok();
+    assert!(
+        out.stderr
+            .contains(&format!("Applied {latest} migration(s)")),
+        "{}",
+        out.stderr
+    );
+    let status = env.run(&["db", "status", "-o", "json"], None).ok().json();
+    assert_eq!(status["version"], latest);
+    assert!(status["pending"].as_array().unwrap().is_empty());
+    let out = env.run(&["db", "migrate"], None).ok();
+    assert!(out.stderr.contains("Nothing to apply"), "{}", out.stderr);
+
+    // A URL of another kind is refused, and a password in a URL is never shown.
+    let out = env
+        .run(
+            &["db", "status", "--database", "mysql://u:s3cret@db/x"],
+            None,
+        )
+        .fails_with(7);
+    assert!(!out.stderr.contains("s3cret"), "{}", out.stderr);
+    assert!(out.stderr.contains("sqlite://") && out.stderr.contains("postgres://"));
+}
+
+#[test]
+fn jobs_are_listed_run_now_and_their_runs_kept() {
+    let env = Env::new();
+    let jobs = env.run(&["job", "list", "-o", "json"], None).ok().json();
+    let keys: Vec<&str> = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys.len(), 2, "{jobs}");
+    assert!(keys.contains(&"connections.retest") && keys.contains(&"connections.keep_alive"));
+    env.run(&["job", "run", "connections.retest"], None).ok();
+    let out = env.run(&["job", "run", "nope"], None).fails_with(2);
+    assert!(out.stderr.contains("connections.retest"), "{}", out.stderr);
+    // `connection watch --once` runs a round directly; the job runs are kept by a worker
+    // (`serve`, or `connection watch` without --once), so there is none yet.
+    let runs = env.run(&["job", "runs", "-o", "json"], None).ok().json();
+    assert_eq!(runs, serde_json::json!([]));
+}
+
+#[test]
+fn the_embedded_database_is_copied_into_postgres_with_its_secrets_still_sealed() {
+    let Some(base) = std::env::var("JIRALINK_TEST_DATABASE_URL").ok() else {
+        assert!(
+            std::env::var_os("JIRALINK_TEST_SKIP_POSTGRES").is_some(),
+            "set JIRALINK_TEST_DATABASE_URL, or JIRALINK_TEST_SKIP_POSTGRES=1 to skip"
+        );
+        return;
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let schema = runtime.block_on(TestSchema::create(&base)).unwrap();
+    let mut env = Env::new();
+    env.extra_env
+        .push(("JIRALINK_MASTER_KEY".to_owned(), MASTER_KEY.to_owned()));
+    env.create_alice("Jira alice");
+    env.create_client("Atlassian app", "client-secret-value");
+    let sqlite = env.data_dir().join("jiralink.db");
+
+    let out = env
+        .run(
+            &[
+                "db",
+                "copy",
+                "--from",
+                sqlite.to_str().unwrap(),
+                "--to",
+                schema.url(),
+            ],
+            None,
+        )
+        .ok();
+    assert!(out.stdout.contains("connections"), "{}", out.stdout);
+    assert!(out.stdout.contains("row count matches"), "{}", out.stdout);
+    // jiralink on PostgreSQL, with the same master key: the connection works as it did.
+    let listed = env
+        .run(
+            &[
+                "connection",
+                "list",
+                "--database",
+                schema.url(),
+                "-o",
+                "json",
+            ],
+            None,
+        )
+        .ok()
+        .json();
+    assert_eq!(listed[0]["name"], "Jira alice");
+    env.run(
+        &[
+            "connection",
+            "test",
+            "Jira alice",
+            "--database",
+            schema.url(),
+        ],
+        None,
+    )
+    .ok();
+    let status = env
+        .run(
+            &["db", "status", "--database", schema.url(), "-o", "json"],
+            None,
+        )
+        .ok()
+        .json();
+    assert_eq!(status["backend"], "postgres");
+
+    // Into a database that holds rows: refused, unless forced.
+    let args = [
+        "db",
+        "copy",
+        "--from",
+        sqlite.to_str().unwrap(),
+        "--to",
+        schema.url(),
+    ];
+    let out = env.run(&args, None).fails_with(5);
+    assert!(out.stderr.contains("not empty"), "{}", out.stderr);
+    let mut forced = args.to_vec();
+    forced.push("--force");
+    env.run(&forced, None).ok();
+    drop(schema);
+}
