@@ -20,12 +20,11 @@
 //!   way. They say nothing about whether the credentials work, and a laptop going offline must
 //!   not take every connection offline with it.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use jiralink_atlassian::{
-    AtlassianError, AuthRoute, Credentials, Observer, ProbeFailure, ProbeFailureKind, ProbeOptions,
-    ProbeReport, ProbeRequest, ProbeTarget,
+    AtlassianError, AuthRoute, ProbeFailure, ProbeFailureKind, ProbeReport, ProbeRequest,
+    ProbeTarget,
 };
 use jiralink_domain::{
     Connection, ConnectionAuth, ConnectionDraft, ConnectionId, ConnectionSettings, ConnectionState,
@@ -35,6 +34,7 @@ use jiralink_vault::ApiToken;
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use crate::client::{CredentialSource, Purpose};
 use crate::connections::ConnectionSecrets;
 use crate::oauth::{CLIENT_CREDENTIALS_WRONG, REAUTHORIZATION_REQUIRED};
 use crate::views::ConnectionView;
@@ -274,48 +274,29 @@ fn takes_offline(kind: ProbeFailureKind) -> bool {
 }
 
 impl App {
-    /// Runs the probe for Basic settings with `token`.
-    async fn probe_basic(
+    /// Tests `settings` with `credentials` through the client [`App::client_for`] puts
+    /// together for a test, counting against `saved`'s concurrency limit and shown in its
+    /// debugger (the saved connection, or the one a draft edits). The debugger's lines are
+    /// written by the time it returns.
+    async fn probe(
         &self,
         settings: &ConnectionSettings,
+        saved: Option<&Connection>,
         cloud_id: Option<&str>,
-        token: ApiToken,
-        observer: Option<Arc<dyn Observer>>,
-        connection: Option<ConnectionId>,
-    ) -> Result<ProbeReport, ProbeFailure> {
-        let ConnectionAuth::Basic { username } = &settings.auth else {
-            return Err(ProbeFailure {
-                kind: ProbeFailureKind::NotAuthorized,
-                message: "only Basic connections are tested with an API token".to_owned(),
-                fix: "authorize the connection".to_owned(),
-                status: None,
-                retry_after: None,
-                missing_scope: None,
-                request: None,
-            });
-        };
+        credentials: CredentialSource,
+    ) -> AppResult<Result<ProbeReport, ProbeFailure>> {
+        let client = self
+            .client_for(settings, saved, credentials, Purpose::Test)
+            .await?;
         let target = ProbeTarget {
             settings,
             endpoints: &self.config().atlassian,
-            route: AuthRoute::BasicClassic,
+            route: AuthRoute::of(&settings.auth),
             cloud_id,
         };
-        let mut options = ProbeOptions {
-            clock: self.clock(),
-            ..ProbeOptions::default()
-        };
-        if let Some(observer) = observer {
-            options.observer = observer;
-        }
-        // Tests count against the same concurrency limit as every other use.
-        options.limiter = connection.map(|id| self.limiter(id, settings.concurrency_level));
-        jiralink_atlassian::probe(
-            self.http_client(),
-            &target,
-            Credentials::basic(username.clone(), token),
-            options,
-        )
-        .await
+        let result = jiralink_atlassian::probe(&client, &target).await;
+        self.flush_debug_lines().await;
+        Ok(result)
     }
 
     /// Probes an authorized OAuth 2.0 connection as saved, with its stored tokens (refreshed
@@ -328,26 +309,14 @@ impl App {
         name: &str,
         now: OffsetDateTime,
     ) -> AppResult<(TestOutcome, Connection)> {
-        let target = ProbeTarget {
-            settings: &connection.settings,
-            endpoints: &self.config().atlassian,
-            route: AuthRoute::OAuth2,
-            cloud_id: connection.cloud_id.as_deref(),
-        };
-        let mut options = ProbeOptions {
-            clock: self.clock(),
-            observer: self.debug_observer(connection),
-            ..ProbeOptions::default()
-        };
-        options.limiter = Some(self.limiter(connection.id, connection.settings.concurrency_level));
-        let result = jiralink_atlassian::probe(
-            self.http_client(),
-            &target,
-            Credentials::Bearer(self.token_source(connection.id)),
-            options,
-        )
-        .await;
-        self.flush_debug_lines().await;
+        let result = self
+            .probe(
+                &connection.settings,
+                Some(connection),
+                connection.cloud_id.as_deref(),
+                CredentialSource::Stored,
+            )
+            .await?;
         // A refused refresh token or client already moved the connection offline, with a
         // reason that says what to fix: the test keeps it.
         let current = self.store().get_connection(connection.id).await?;
@@ -437,16 +406,19 @@ impl App {
                 return Ok(TestOutcome::from_failure(failure, &name, now));
             }
         };
-        // Testing an edit counts as a use of the connection: its debugger sees it.
-        let observer = match editing {
-            Some(id) => Some(self.debug_observer(&self.store().get_connection(id).await?)),
+        // Testing an edit counts as a use of the connection: its limit and debugger see it.
+        let edited = match editing {
+            Some(id) => Some(self.store().get_connection(id).await?),
             None => None,
         };
         let result = self
-            .probe_basic(&valid.settings, None, token, observer, editing)
-            .await;
-        // The lines are in the log by the time the outcome is shown.
-        self.flush_debug_lines().await;
+            .probe(
+                &valid.settings,
+                edited.as_ref(),
+                None,
+                CredentialSource::ApiToken(token),
+            )
+            .await?;
         Ok(outcome_of(result, &name, now))
     }
 
@@ -495,15 +467,13 @@ impl App {
                 ),
                 Some(token) => {
                     let result = self
-                        .probe_basic(
+                        .probe(
                             &connection.settings,
+                            Some(connection),
                             connection.cloud_id.as_deref(),
-                            token,
-                            Some(self.debug_observer(connection)),
-                            Some(connection.id),
+                            CredentialSource::ApiToken(token),
                         )
-                        .await;
-                    self.flush_debug_lines().await;
+                        .await?;
                     outcome_of(result, name, now)
                 }
             },

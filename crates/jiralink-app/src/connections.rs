@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 
 use jiralink_domain::{
-    AuditAction, AuditEntry, Connection, ConnectionAuth, ConnectionDraft, ConnectionId,
-    ConnectionState, FieldChange, HttpView, OAuthClientId, RateLimitHandling, ResourceKind,
-    SecretEntry, ValidationContext, diff_connection,
+    AuditAction, AuditEntry, AuthType, Connection, ConnectionAuth, ConnectionDraft, ConnectionId,
+    ConnectionSettings, ConnectionState, Field, FieldChange, HttpView, OAuthClientId,
+    RateLimitHandling, ResourceKind, SecretEntry, ValidationContext, diff_connection,
 };
 use jiralink_store::{ConnectionUpdate, SecretField, SecretOwner, SecretWrite, StoreError};
 use jiralink_vault::ApiToken;
@@ -59,6 +59,9 @@ pub fn retry_policy(handling: RateLimitHandling) -> jiralink_atlassian::RetryPol
     }
 }
 
+/// The fields whose values the HTTP view does not show.
+const NOT_IN_HTTP_VIEW: [Field; 2] = [Field::Name, Field::ApiToken];
+
 /// Names and ids known when a draft is validated.
 struct Known {
     connections: Vec<(ConnectionId, String)>,
@@ -84,6 +87,19 @@ impl ValidationContext for Known {
             .map(|n| n.key())
             .ok()?;
         self.clients.get(&key).copied()
+    }
+}
+
+/// [`Known`] for a draft whose name is not part of what is checked: no name counts as taken.
+struct NameNotChecked<'a>(&'a Known);
+
+impl ValidationContext for NameNotChecked<'_> {
+    fn connection_name_taken(&self, _: &str, _: Option<ConnectionId>) -> bool {
+        false
+    }
+
+    fn resolve_oauth_client(&self, reference: &str) -> Option<OAuthClientId> {
+        self.0.resolve_oauth_client(reference)
     }
 }
 
@@ -415,7 +431,42 @@ impl App {
     /// The HTTP settings the connection's simple form resolves to.
     pub async fn connection_http_view(&self, reference: &str) -> AppResult<HttpView> {
         let connection = self.find_connection(reference).await?;
-        let client_id = match &connection.settings.auth {
+        self.http_view_of(&connection.settings).await
+    }
+
+    /// The HTTP settings a draft that is not saved resolves to. It is validated as saving it
+    /// would be, against the same OAuth 2.0 clients; but neither its name nor its API token
+    /// shows in the view, so neither is needed for it, and problems with them are not
+    /// reported.
+    pub async fn draft_http_view(&self, draft: &ConnectionDraft) -> AppResult<HttpView> {
+        let mut draft = draft.clone();
+        draft.name = Some("HTTP view".to_owned());
+        let basic = draft
+            .auth_type
+            .as_deref()
+            .and_then(|t| t.parse::<AuthType>().ok())
+            == Some(AuthType::Basic);
+        draft.api_token = if basic {
+            SecretEntry::Entered
+        } else {
+            SecretEntry::Missing
+        };
+        let known = self.known().await?;
+        match draft.validate(&NameNotChecked(&known), None) {
+            Ok(valid) => self.http_view_of(&valid.settings).await,
+            Err(errors) => {
+                let shown: Vec<_> = errors
+                    .into_iter()
+                    .filter(|e| !NOT_IN_HTTP_VIEW.contains(&e.field))
+                    .collect();
+                Err(AppError::Validation(shown.into()))
+            }
+        }
+    }
+
+    /// The HTTP view of `settings`, with their OAuth 2.0 client's ID and the callback URL.
+    async fn http_view_of(&self, settings: &ConnectionSettings) -> AppResult<HttpView> {
+        let client_id = match &settings.auth {
             ConnectionAuth::OAuth2 { client, .. } => Some(
                 self.store()
                     .get_oauth_client(*client)
@@ -427,7 +478,7 @@ impl App {
         };
         let callback = self.oauth_callback_url();
         Ok(HttpView::resolve(
-            &connection.settings,
+            settings,
             client_id.as_deref(),
             &self.config().atlassian,
             Some(&callback),

@@ -4,6 +4,7 @@
 //! AAD naming their record and field, before anything is written, and opened here only
 //! for the code that must send them to Atlassian.
 
+mod client;
 mod config;
 mod connection_test;
 mod connections;
@@ -22,7 +23,7 @@ mod worker;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use jiralink_domain::{AuditAction, AuditEntry, AuditSource, Clock, FieldChange, ResourceKind};
+use jiralink_domain::{AuditSource, Clock, FieldChange, ResourceKind};
 use jiralink_store::{AnyStore, DatabaseUrl, Store};
 use jiralink_vault::{KeyOrigin, Keyring};
 use uuid::Uuid;
@@ -37,7 +38,16 @@ pub use connection_test::{
 pub use connections::{ConnectionSecrets, ConnectionUsage, UsageRef, retry_policy};
 pub use debug::{DEBUG_REFRESH, DEBUG_RETENTION, DEBUG_WINDOWS_MINUTES, DebugLog};
 pub use error::{AppError, AppResult, ErrorCode};
-pub use jiralink_store::{JobOutcome, JobRun};
+// What front ends (the CLI, the server) name of the crates below: drafts and their fields,
+// states and records, the secret types they hand over, and the real clock. Re-exported so
+// that they depend on this crate alone.
+pub use jiralink_atlassian::SystemClock;
+pub use jiralink_domain::{
+    ApiType, AuditAction, AuditEntry, AuthType, ConnectionDraft, ConnectionId, ConnectionState,
+    Field, OAuthClientDraft, SecretEntry, catalogue, is_text_direction_control,
+};
+pub use jiralink_store::{DebugDirection, JobOutcome, JobRun};
+pub use jiralink_vault::{ApiToken, ClientSecret, OAuthState, Password};
 pub use keys::{NEXT_KEY_FILE, RotationReport};
 pub use oauth::{
     AuthorizationOutcome, AuthorizationStart, CLIENT_CREDENTIALS_WRONG, CallbackParams,
@@ -95,6 +105,8 @@ pub struct OpenOptions {
     /// The database URL given on the command line (`--database`, `JIRALINK_DATABASE_URL`);
     /// it wins over `database.url`.
     pub database: Option<String>,
+    /// The time source, read for the time and slept on for every wait: `SystemClock` in
+    /// production, a `ManualClock` in tests (its sleeps return at once).
     pub clock: Arc<dyn Clock>,
     /// Reads environment variables; tests pass their own.
     pub env: EnvReader,
@@ -142,8 +154,6 @@ struct Inner {
     refresh_locks: oauth::RefreshLocks,
     /// Writes the connection debugger's lines as requests happen.
     debug_writer: debug::DebugWriter,
-    /// Waits between attempts of a token refresh; tests put one that never sleeps.
-    sleeper: std::sync::RwLock<Arc<dyn jiralink_atlassian::Sleeper>>,
 }
 
 impl App {
@@ -194,7 +204,6 @@ impl App {
                 http,
                 refresh_locks: oauth::RefreshLocks::default(),
                 debug_writer: debug::DebugWriter::default(),
-                sleeper: std::sync::RwLock::new(Arc::new(jiralink_atlassian::TokioSleeper)),
             }),
         };
         Ok(Saved {
@@ -267,6 +276,8 @@ impl App {
         self.inner.clock.now()
     }
 
+    /// The application's time source: what it reads the time from, and what every wait of
+    /// it (retries, polls, the worker's idle waits) sleeps on.
     pub(crate) fn clock(&self) -> Arc<dyn Clock> {
         Arc::clone(&self.inner.clock)
     }
@@ -292,26 +303,6 @@ impl App {
             resource_name: name.to_owned(),
             changes,
         }
-    }
-
-    /// Replaces how the application waits between attempts (of a token refresh, and of a
-    /// connection's Jira requests), for every clone of it.
-    pub fn set_sleeper(&self, sleeper: Arc<dyn jiralink_atlassian::Sleeper>) {
-        *self
-            .inner
-            .sleeper
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = sleeper;
-    }
-
-    pub(crate) fn sleeper(&self) -> Arc<dyn jiralink_atlassian::Sleeper> {
-        Arc::clone(
-            &self
-                .inner
-                .sleeper
-                .read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        )
     }
 
     /// The HTTP client every request to Atlassian goes through.

@@ -37,6 +37,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::client::{CredentialSource, Purpose};
 use crate::secrets::SealOwner;
 use crate::{Actor, App, AppError, AppResult};
 
@@ -356,24 +357,14 @@ impl App {
         connection: &Connection,
         token: &AccessToken,
     ) -> AppResult<Vec<AccessibleResource>> {
-        let base = jiralink_atlassian::ApiBase {
-            site: None,
-            platform: None,
-            service_desk: None,
-            csm: None,
-            gateway: self.config().atlassian.api_gateway.clone(),
-            cloud_id: None,
-        };
-        let client = jiralink_atlassian::JiraClient::builder(
-            self.http_client().clone(),
-            base,
-            jiralink_atlassian::Credentials::Bearer(Arc::new(
-                jiralink_atlassian::StaticToken::new(AccessToken::new(token.expose())),
-            )),
-        )
-        .clock(self.clock())
-        .observer(self.debug_observer(connection))
-        .build();
+        let client = self
+            .client_for(
+                &connection.settings,
+                Some(connection),
+                CredentialSource::AccessToken(AccessToken::new(token.expose())),
+                Purpose::Authorization,
+            )
+            .await?;
         let sites = client.accessible_resources().await;
         self.flush_debug_lines().await;
         sites.map_err(|e| {
@@ -463,7 +454,7 @@ impl App {
     ) -> AppResult<AccessToken> {
         let mutex = self.refresh_mutex(id);
         let _one_refresh_per_process = mutex.lock().await;
-        let sleeper = self.sleeper();
+        let clock = self.clock();
         let (record, connection, client, secret) = loop {
             let fresh_until = self.now() + REFRESH_MARGIN;
             let record = self.store().read_tokens(id).await?;
@@ -497,7 +488,7 @@ impl App {
             {
                 // Another server is refreshing: its result is read as soon as it is stored
                 // (or, should it die, the lease runs out and this one refreshes).
-                RefreshLease::Held { .. } => sleeper.sleep(LEASE_POLL).await,
+                RefreshLease::Held { .. } => clock.sleep(LEASE_POLL).await,
                 RefreshLease::Acquired(record) => {
                     // Another server may have refreshed just before the lease was free.
                     if let Some(token) = usable_token(&record, fresh_until, cutoff) {
@@ -544,7 +535,7 @@ impl App {
             client_secret: secret,
         };
         let started = self.now();
-        let sleeper = self.sleeper();
+        let clock = self.clock();
         let mut waits = REFRESH_RETRY_WAITS.iter();
         // A refresh that got no answer may have rotated the token on Atlassian's side: the
         // same refresh token is sent again at once, under the same lease, while Atlassian
@@ -563,7 +554,7 @@ impl App {
                 break result;
             }
             tracing::warn!(connection = %id, error = %e, "token refresh got no answer; retrying");
-            sleeper.sleep(*wait).await;
+            clock.sleep(*wait).await;
         };
         let outcome = match &result {
             Ok(_) => "ok",
@@ -647,7 +638,7 @@ impl App {
     /// The error for an OAuth 2.0 connection without tokens: re-authorization when Atlassian
     /// refused its refresh token, plain authorization when it never had any or was
     /// disconnected.
-    fn missing_tokens_error(connection: &Connection) -> AppError {
+    pub(crate) fn missing_tokens_error(connection: &Connection) -> AppError {
         let name = connection.settings.name.as_str().to_owned();
         match &connection.state {
             ConnectionState::Offline { reason } if reason == REAUTHORIZATION_REQUIRED => {
@@ -683,56 +674,18 @@ impl App {
         })
     }
 
-    /// A client for a saved connection: Basic credentials on the site, or this process's
-    /// refreshing [`TokenSource`] through the API gateway with the stored cloud id.
+    /// The client of a saved connection that flows may use ([`App::usable_connection`]):
+    /// Basic credentials on the site, or this process's refreshing [`TokenSource`] through the
+    /// API gateway with the stored cloud id; put together by [`App::client_for`].
     pub async fn jira_client(&self, reference: &str) -> AppResult<jiralink_atlassian::JiraClient> {
         let connection = self.usable_connection(reference).await?;
-        let (route, credentials) = match &connection.settings.auth {
-            ConnectionAuth::OAuth2 { .. } => {
-                if !self.connection_has_tokens(connection.id).await? {
-                    return Err(Self::missing_tokens_error(&connection));
-                }
-                (
-                    jiralink_atlassian::AuthRoute::OAuth2,
-                    jiralink_atlassian::Credentials::Bearer(self.token_source(connection.id)),
-                )
-            }
-            ConnectionAuth::Basic { username } => {
-                let token = self
-                    .connection_api_token(connection.id)
-                    .await?
-                    .ok_or_else(|| {
-                        AppError::InvalidInput(
-                            "no API token is stored for the connection; enter it again in the \
-                         connection's settings"
-                                .to_owned(),
-                        )
-                    })?;
-                (
-                    jiralink_atlassian::AuthRoute::BasicClassic,
-                    jiralink_atlassian::Credentials::basic(username.clone(), token),
-                )
-            }
-        };
-        let base = jiralink_atlassian::ApiBase::for_settings(
-            &self.config().atlassian,
+        self.client_for(
             &connection.settings,
-            route,
-            connection.cloud_id.as_deref(),
+            Some(&connection),
+            CredentialSource::Stored,
+            Purpose::Requests,
         )
-        .map_err(|e| AppError::InvalidInput(e.to_string()))?;
-        let limiter = self.limiter(connection.id, connection.settings.concurrency_level);
-        Ok(
-            jiralink_atlassian::JiraClient::builder(self.http_client().clone(), base, credentials)
-                .clock(self.clock())
-                .retry_policy(crate::connections::retry_policy(
-                    connection.settings.rate_limit,
-                ))
-                .sleeper(self.sleeper())
-                .limiter(limiter)
-                .observer(self.debug_observer(&connection))
-                .build(),
-        )
+        .await
     }
 
     /// Forgets a connection's tokens: it needs authorizing again before it can be used.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use jiralink_atlassian::{ConcurrencyRegistry, Limiter, SharedSlots, Sleeper, SlotGuard};
+use jiralink_atlassian::{ConcurrencyRegistry, Limiter, SharedSlots, SlotGuard};
 use jiralink_domain::{Clock, ConcurrencyLevel, ConnectionId};
 use jiralink_store::Store;
 
@@ -58,7 +58,6 @@ impl App {
             }
             let store = self.store_arc();
             let clock = self.clock();
-            let sleeper = self.sleeper();
             let holder = self.holder().to_owned();
             let lease = self
                 .config()
@@ -71,7 +70,6 @@ impl App {
                 Arc::new(DbSlots {
                     store: Arc::clone(&store),
                     clock: Arc::clone(&clock),
-                    sleeper: Arc::clone(&sleeper),
                     holder: holder.clone(),
                     connection,
                     lease,
@@ -94,8 +92,8 @@ impl App {
 /// A connection's slots in the database.
 struct DbSlots {
     store: Arc<dyn Store>,
+    /// Reads the time for the leases, and waits between polls.
     clock: Arc<dyn Clock>,
-    sleeper: Arc<dyn Sleeper>,
     holder: String,
     connection: ConnectionId,
     lease: Duration,
@@ -138,7 +136,7 @@ impl SharedSlots for DbSlots {
                         "a request slot could not be taken; waiting"
                     ),
                 }
-                self.sleeper.sleep(wait).await;
+                self.clock.sleep(wait).await;
                 wait = (wait * 2).min(MAX_SLOT_POLL);
             }
         })

@@ -14,7 +14,6 @@
 use std::future::Future;
 use std::time::Duration;
 
-use jiralink_atlassian::Sleeper;
 use jiralink_store::{ClaimedJob, JobFinish, JobOutcome, JobRecord, JobRun, NewJob};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -142,7 +141,7 @@ impl App {
     }
 
     /// Claims one due job and runs it to the end, renewing its lease meanwhile; `None` when
-    /// nothing is due. Waits within the job (retries) go through the application's sleeper.
+    /// nothing is due. Waits within the job (retries) go through the application's clock.
     pub async fn run_due_job(&self, options: &WorkerOptions) -> AppResult<Option<JobRun>> {
         let now = self.now();
         let lease_until = now + options.lease;
@@ -205,16 +204,16 @@ impl App {
         }))
     }
 
-    /// Runs due jobs until `shutdown` completes; between them waits until the next is due
-    /// (at most `options.poll`). `report` sees each run.
+    /// Runs due jobs until `shutdown` completes; between them waits on the application's
+    /// clock until the next is due (at most `options.poll`). `report` sees each run.
     pub async fn run_worker(
         &self,
         options: &WorkerOptions,
-        sleeper: &dyn Sleeper,
         shutdown: impl Future<Output = ()>,
         report: &mut (dyn FnMut(&JobRun) + Send),
     ) {
         let mut shutdown = std::pin::pin!(shutdown);
+        let clock = self.clock();
         if let Err(e) = self.ensure_recurring_jobs().await {
             tracing::warn!(error = %e, "the recurring jobs could not be added");
         }
@@ -234,7 +233,7 @@ impl App {
             tokio::select! {
                 biased;
                 () = &mut shutdown => return,
-                () = sleeper.sleep(wait) => {}
+                () = clock.sleep(wait) => {}
             }
         }
     }

@@ -1,33 +1,31 @@
-//! Where a connection's requests go, by API type and auth mode.
+//! The base URLs of one connection's APIs.
 //!
-//! | API type | Auth | Platform (`/rest/api/3`) and JSM (`/rest/servicedeskapi`) | CSM (`/api/v1`) |
+//! Which base a connection uses is the domain's table ([`jiralink_domain::route`]): the site
+//! for Basic auth with a classic API token, `{gateway}/ex/jira/{cloudId}` for scoped tokens and
+//! OAuth 2.0 on Cloud Platform, `{gateway}/jsm/csm/cloudid/{cloudId}` for Customer Service
+//! Management. Below it:
+//!
+//! | Base | Platform | JSM | CSM |
 //! |---|---|---|---|
-//! | Cloud Platform | Basic, classic API token | `{site}` | — |
-//! | Cloud Platform | Basic, scoped API token | `{gateway}/ex/jira/{cloudId}` | — |
-//! | Cloud Platform | OAuth 2.0 | `{gateway}/ex/jira/{cloudId}` | — |
-//! | Customer Service Management | any | — | `{gateway}/jsm/csm/cloudid/{cloudId}` |
-//!
-//! Scoped tokens and OAuth 2.0 tokens are refused on the site host, so they always go through
-//! the gateway, which needs the cloud id. All hosts come from [`AtlassianEndpoints`], so a local
-//! simulator can stand in for every one of them.
+//! | site, platform gateway | `/rest/api/3` | `/rest/servicedeskapi` | — |
+//! | CSM gateway | — | — | `/api/v1` |
 
-use jiralink_domain::{ApiType, AtlassianEndpoints, ConnectionSettings, Subdomain};
+use jiralink_domain::{
+    ApiRoot, ApiType, AtlassianEndpoints, ConnectionSettings, RootUnknown, Subdomain,
+};
 use url::Url;
 
+pub use jiralink_domain::AuthRoute;
 pub use jiralink_domain::endpoints::join;
 
 use crate::error::AtlassianError;
 
-/// How requests authenticate, as far as routing cares.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-pub enum AuthRoute {
-    /// Basic auth with a classic (unscoped) API token: the site host.
-    BasicClassic,
-    /// Basic auth with a scoped API token: the gateway only.
-    BasicScoped,
-    /// OAuth 2.0 bearer tokens: the gateway only.
-    OAuth2,
-}
+/// The Jira platform REST API, below a site or platform gateway base.
+pub(crate) const PLATFORM: &[&str] = &["rest", "api", "3"];
+/// Jira Service Management, below a site or platform gateway base.
+const SERVICE_DESK: &[&str] = &["rest", "servicedeskapi"];
+/// Customer Service Management, below its gateway base.
+const CSM: &[&str] = &["api", "v1"];
 
 /// The base URLs of one connection. `None` means that API is not reachable with it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,45 +61,53 @@ impl ApiBase {
         subdomain: Option<&Subdomain>,
         cloud_id: Option<&str>,
     ) -> Result<Self, AtlassianError> {
-        let site = subdomain.map(|s| endpoints.site_url(s));
-        let cloud_id = cloud_id.map(str::trim).filter(|c| !c.is_empty());
-        let mut base = Self {
-            site: site.clone(),
+        let mut base = Self::bootstrap(endpoints, subdomain);
+        let root = ApiRoot::of(api_type, route);
+        let url = root
+            .url(endpoints, subdomain, cloud_id)
+            .map_err(|missing| not_available(root, missing))?;
+        if root.via_gateway() {
+            base.cloud_id = cloud_id.map(|id| id.trim().to_owned());
+        }
+        match root {
+            ApiRoot::Site | ApiRoot::PlatformGateway => {
+                base.platform = Some(join(&url, PLATFORM));
+                base.service_desk = Some(join(&url, SERVICE_DESK));
+            }
+            ApiRoot::CsmGateway => base.csm = Some(join(&url, CSM)),
+        }
+        Ok(base)
+    }
+
+    /// What is known of a connection before its cloud id: its site (when it has a subdomain)
+    /// and the API gateway, where accessible resources tell the cloud id. No API base yet.
+    #[must_use]
+    pub fn bootstrap(endpoints: &AtlassianEndpoints, subdomain: Option<&Subdomain>) -> Self {
+        Self {
+            site: subdomain.map(|s| endpoints.site_url(s)),
             platform: None,
             service_desk: None,
             csm: None,
             gateway: endpoints.api_gateway.clone(),
             cloud_id: None,
-        };
-        match (api_type, route) {
-            (ApiType::CloudPlatform, AuthRoute::BasicClassic) => {
-                let site = site.ok_or(AtlassianError::NotAvailable {
-                    what: "the Jira site",
-                    fix: "set the connection's subdomain",
-                })?;
-                base.platform = Some(join(&site, &["rest", "api", "3"]));
-                base.service_desk = Some(join(&site, &["rest", "servicedeskapi"]));
-            }
-            (ApiType::CloudPlatform, AuthRoute::BasicScoped | AuthRoute::OAuth2) => {
-                let id = cloud_id.ok_or(AtlassianError::NotAvailable {
-                    what: "the API gateway",
-                    fix: CLOUD_ID_FIX,
-                })?;
-                let gw = endpoints.platform_gateway_base(id);
-                base.platform = Some(join(&gw, &["rest", "api", "3"]));
-                base.service_desk = Some(join(&gw, &["rest", "servicedeskapi"]));
-                base.cloud_id = Some(id.to_owned());
-            }
-            (ApiType::CustomerServiceManagement, _) => {
-                let id = cloud_id.ok_or(AtlassianError::NotAvailable {
-                    what: "the Customer Service Management API",
-                    fix: CLOUD_ID_FIX,
-                })?;
-                base.csm = Some(join(&endpoints.csm_gateway_base(id), &["api", "v1"]));
-                base.cloud_id = Some(id.to_owned());
-            }
         }
-        Ok(base)
+    }
+
+    /// The platform API below `root`, when `root` carries it and what it needs is known.
+    #[must_use]
+    pub fn platform_below(
+        endpoints: &AtlassianEndpoints,
+        root: ApiRoot,
+        subdomain: Option<&Subdomain>,
+        cloud_id: Option<&str>,
+    ) -> Option<Url> {
+        match root {
+            ApiRoot::Site | ApiRoot::PlatformGateway => root
+                .url(endpoints, subdomain, cloud_id)
+                .ok()
+                .map(|url| join(&url, PLATFORM)),
+            ApiRoot::CsmGateway => None,
+        }
     }
 
     /// [`Self::resolve`] for stored connection settings.
@@ -121,6 +127,26 @@ impl ApiBase {
             settings.subdomain.as_ref(),
             cloud_id,
         )
+    }
+}
+
+/// Why `root` cannot be reached, and what to do.
+fn not_available(root: ApiRoot, missing: RootUnknown) -> AtlassianError {
+    match (root, missing) {
+        (_, RootUnknown::Subdomain) => AtlassianError::NotAvailable {
+            what: "the Jira site",
+            fix: "set the connection's subdomain",
+        },
+        (ApiRoot::CsmGateway, RootUnknown::CloudId) => AtlassianError::NotAvailable {
+            what: "the Customer Service Management API",
+            fix: CLOUD_ID_FIX,
+        },
+        (ApiRoot::Site | ApiRoot::PlatformGateway, RootUnknown::CloudId) => {
+            AtlassianError::NotAvailable {
+                what: "the API gateway",
+                fix: CLOUD_ID_FIX,
+            }
+        }
     }
 }
 

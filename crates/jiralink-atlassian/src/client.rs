@@ -18,7 +18,7 @@ use std::{
     time::Instant,
 };
 
-use jiralink_domain::{Clock, ConcurrencyLevel, SystemClock};
+use jiralink_domain::{Clock, ConcurrencyLevel};
 use jiralink_vault::AccessToken;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde::{Serialize, de::DeserializeOwned};
@@ -27,13 +27,14 @@ use url::Url;
 use crate::{
     auth::Credentials,
     base::{ApiBase, join},
+    clock::SystemClock,
     error::AtlassianError,
     limit::Limiter,
     observe::{
         Exchange, ExchangeOutcome, Masker, NoObserver, Observer, mask_body, mask_headers, mask_url,
     },
     operation::{Api, Operation},
-    retry::{Jitter, RetryEnv, RetryPolicy, Sleeper, TokioSleeper, with_retries},
+    retry::{Jitter, RetryEnv, RetryPolicy, with_retries},
 };
 
 const JSON: &str = "application/json";
@@ -49,7 +50,6 @@ struct Inner {
     base: ApiBase,
     credentials: Arc<Credentials>,
     policy: RetryPolicy,
-    sleeper: Arc<dyn Sleeper>,
     clock: Arc<dyn Clock>,
     jitter: Arc<Jitter>,
     limiter: Arc<Limiter>,
@@ -73,7 +73,6 @@ pub struct JiraClientBuilder {
     base: ApiBase,
     credentials: Credentials,
     policy: RetryPolicy,
-    sleeper: Arc<dyn Sleeper>,
     clock: Arc<dyn Clock>,
     jitter: Jitter,
     limiter: Option<Arc<Limiter>>,
@@ -97,14 +96,8 @@ impl JiraClientBuilder {
         self
     }
 
-    /// How retries wait (default: [`TokioSleeper`]).
-    #[must_use]
-    pub fn sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
-        self.sleeper = sleeper;
-        self
-    }
-
-    /// The clock for HTTP-date `Retry-After` values and exchange times (default: system).
+    /// The time source: the time of exchanges and of HTTP-date `Retry-After` values, and the
+    /// waits between retries (default: [`SystemClock`]).
     #[must_use]
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -143,7 +136,6 @@ impl JiraClientBuilder {
                 base: self.base,
                 credentials: Arc::new(self.credentials),
                 policy: self.policy,
-                sleeper: self.sleeper,
                 clock: self.clock,
                 jitter: Arc::new(self.jitter),
                 limiter: self
@@ -217,7 +209,6 @@ impl JiraClient {
             base,
             credentials,
             policy: RetryPolicy::default(),
-            sleeper: Arc::new(TokioSleeper),
             clock: Arc::new(SystemClock),
             jitter: Jitter::from_entropy(),
             limiter: None,
@@ -236,7 +227,6 @@ impl JiraClient {
                 base,
                 credentials: Arc::clone(&inner.credentials),
                 policy: inner.policy.clone(),
-                sleeper: Arc::clone(&inner.sleeper),
                 clock: Arc::clone(&inner.clock),
                 jitter: Arc::clone(&inner.jitter),
                 limiter: Arc::clone(&inner.limiter),
@@ -307,7 +297,6 @@ impl JiraClient {
         let inner = &self.inner;
         let env = RetryEnv {
             policy: &inner.policy,
-            sleeper: inner.sleeper.as_ref(),
             clock: inner.clock.as_ref(),
             jitter: &inner.jitter,
         };

@@ -3,13 +3,14 @@
 //!
 //! - [`http`]: the only place an HTTP client is built (rustls with ring, timeouts, no redirects,
 //!   a jiralink user agent, an extra CA for the simulator or a proxy).
-//! - [`base`]: which host and path prefix a connection uses per API type and auth mode.
+//! - [`base`]: a connection's API base URLs, below the domain's table of where requests go.
 //! - [`auth`]: Basic and bearer credentials; bearer tokens come from a [`TokenSource`].
 //! - [`client`]: [`JiraClient`], which adds credentials, the concurrency limit, retries and the
 //!   observer to every request. Typed operations live in [`platform`], [`jsm`] and [`csm`];
 //!   lists are `Stream`s over Jira's paging (`nextPageToken`, `start`/`limit`, cursors).
-//! - [`retry`]: what is retried, how long to wait ([`RetryPolicy`]), and the injected
-//!   [`Sleeper`] so tests never sleep.
+//! - [`retry`]: what is retried and how long to wait ([`RetryPolicy`]); waits go through the
+//!   client's injected [`Clock`](jiralink_domain::Clock), so tests never sleep.
+//! - [`clock`]: [`SystemClock`], the real time and tokio's timer.
 //! - [`limit`]: the per-connection concurrency limit shared process-wide.
 //! - [`observe`]: the masked record of every exchange for the connection debugger.
 //! - [`oauth`]: the authorize URL, the code exchange and refresh-token rotation.
@@ -18,11 +19,12 @@
 //!
 //! Invariants: no credential appears in `Debug`, `Display`, logs or observed exchanges; a
 //! request that may create something is never sent twice after an unknown outcome; every wait
-//! goes through the [`Sleeper`].
+//! goes through the client's clock.
 
 pub mod auth;
 pub mod base;
 pub mod client;
+pub mod clock;
 pub mod csm;
 pub mod error;
 pub mod http;
@@ -38,6 +40,7 @@ pub mod retry;
 pub use auth::{Credentials, StaticToken, TokenSource};
 pub use base::{ApiBase, AuthRoute};
 pub use client::{JiraClient, JiraClientBuilder};
+pub use clock::SystemClock;
 pub use csm::{DetailField, Product};
 pub use error::{AmbiguousCause, AtlassianError, TransportKind, parse_retry_after};
 pub use http::{HttpConfig, USER_AGENT, build_client};
@@ -55,7 +58,7 @@ pub use platform::{
     EditOptions, Issue, IssueChangelog, IssueInput, Myself, SearchRequest, ServerInfo, TenantInfo,
 };
 pub use probe::{
-    ProbeAccount, ProbeFailure, ProbeFailureKind, ProbeOptions, ProbeReport, ProbeRequest,
-    ProbeTarget, choose_probe, probe,
+    ProbeAccount, ProbeFailure, ProbeFailureKind, ProbeReport, ProbeRequest, ProbeTarget,
+    choose_probe, probe,
 };
-pub use retry::{Jitter, ManualSleeper, Replay, RetryPolicy, Sleeper, TokioSleeper};
+pub use retry::{Jitter, Replay, RetryPolicy};

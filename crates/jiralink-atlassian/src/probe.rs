@@ -11,35 +11,34 @@
 //! so it never needs a scope the connection was not given: a test tells whether the
 //! credentials work, not whether they carry a scope the user never asked for.
 //!
-//! By default nothing is retried: a test reports a rate limit with its wait instead of waiting.
-//! Failure messages and fixes never contain a credential (they are built from classified errors
+//! The probe is handed the connection's client, ready to send (credentials, concurrency limit,
+//! retry policy, observer, clock: whoever owns the connection puts it together, the same way as
+//! for its other requests), and only aims it at the bases it finds
+//! ([`JiraClient::with_base`]). A test's client normally retries nothing
+//! ([`RetryPolicy::none`](crate::RetryPolicy::none)): it reports a rate limit with its wait
+//! instead of waiting. Failure messages and fixes never contain a credential (they are built from classified errors
 //! whose text was masked) and never a stack trace.
 
 use std::{
     fmt,
-    sync::Arc,
     time::{Duration, Instant},
 };
 
 pub use jiralink_domain::probe::{ProbeRequest, choose_probe};
 use jiralink_domain::{
-    ApiType, AtlassianEndpoints, Clock, ConnectionAuth, ConnectionSettings, ProbeApi, SystemClock,
+    ApiRoot, ApiType, AtlassianEndpoints, ConnectionAuth, ConnectionSettings, ProbeApi,
 };
 use url::Url;
 
 use crate::{
-    auth::Credentials,
     base::{ApiBase, AuthRoute},
     client::JiraClient,
     error::{AtlassianError, TransportKind},
-    limit::Limiter,
-    observe::{NoObserver, Observer},
     operation::{
         CSM_CUSTOMER_DETAILS, CSM_ENTITLEMENTS, CSM_ORGANIZATION_DETAILS, CSM_PRODUCTS, MYSELF,
         Operation, SERVER_INFO,
     },
     platform::{AccessibleResource, Myself},
-    retry::{RetryPolicy, Sleeper, TokioSleeper},
 };
 
 /// Scopes that accessible-resources never lists, so they never count as missing.
@@ -115,33 +114,6 @@ pub struct ProbeTarget<'a> {
     pub route: AuthRoute,
     /// The cloud id, when known.
     pub cloud_id: Option<&'a str>,
-}
-
-/// How to test.
-#[derive(Clone, Debug)]
-pub struct ProbeOptions {
-    /// Retries (default: none).
-    pub retry: RetryPolicy,
-    /// How retries wait.
-    pub sleeper: Arc<dyn Sleeper>,
-    /// The clock.
-    pub clock: Arc<dyn Clock>,
-    /// Who sees the exchanges (the connection debugger).
-    pub observer: Arc<dyn Observer>,
-    /// The connection's shared limiter.
-    pub limiter: Option<Arc<Limiter>>,
-}
-
-impl Default for ProbeOptions {
-    fn default() -> Self {
-        Self {
-            retry: RetryPolicy::none(),
-            sleeper: Arc::new(TokioSleeper),
-            clock: Arc::new(SystemClock),
-            observer: Arc::new(NoObserver),
-            limiter: None,
-        }
-    }
 }
 
 /// The account a successful test signed in as.
@@ -245,15 +217,14 @@ struct Context<'a> {
     via_gateway: bool,
 }
 
-/// Tests a connection.
+/// Tests a connection through `client`, its ready client (see the module docs); the bases it
+/// was built with do not matter, the probe finds the ones to use.
 ///
 /// # Errors
 /// A [`ProbeFailure`] with a message and a fix.
 pub async fn probe(
-    http: &reqwest::Client,
+    client: &JiraClient,
     target: &ProbeTarget<'_>,
-    credentials: Credentials,
-    options: ProbeOptions,
 ) -> Result<ProbeReport, ProbeFailure> {
     let settings = target.settings;
     let site = settings
@@ -264,28 +235,14 @@ pub async fn probe(
         ConnectionAuth::OAuth2 { scopes, .. } => scopes.requested(),
         ConnectionAuth::Basic { .. } => Vec::new(),
     };
-    let bootstrap = ApiBase {
-        site: site.clone(),
-        platform: None,
-        service_desk: None,
-        csm: None,
-        gateway: target.endpoints.api_gateway.clone(),
-        cloud_id: None,
-    };
-    let mut builder = JiraClient::builder(http.clone(), bootstrap, credentials)
-        .retry_policy(options.retry)
-        .sleeper(options.sleeper)
-        .clock(options.clock)
-        .observer(options.observer);
-    if let Some(limiter) = options.limiter {
-        builder = builder.limiter(limiter);
-    }
-    let client = builder.build();
+    let client = client.with_base(ApiBase::bootstrap(
+        target.endpoints,
+        settings.subdomain.as_ref(),
+    ));
     let mut ctx = Context {
         target,
         site: site.clone(),
-        via_gateway: target.route != AuthRoute::BasicClassic
-            || settings.api_type == ApiType::CustomerServiceManagement,
+        via_gateway: ApiRoot::of(settings.api_type, target.route).via_gateway(),
     };
 
     let mut cloud_id = target.cloud_id.map(str::to_owned);
@@ -322,16 +279,15 @@ pub async fn probe(
         cloud_id.as_deref(),
     )
     .map_err(|e| classify(&e, &ctx))?;
-    if request.api() == ProbeApi::Platform
-        && base.platform.is_none()
-        && let Some(id) = &base.cloud_id
-    {
+    if request.api() == ProbeApi::Platform && base.platform.is_none() {
         // A Customer Service Management site is a Jira site: its platform API answers through
         // the gateway too, for the requests that need no scope.
-        base.platform = Some(crate::base::join(
-            &target.endpoints.platform_gateway_base(id),
-            &["rest", "api", "3"],
-        ));
+        base.platform = ApiBase::platform_below(
+            target.endpoints,
+            ApiRoot::for_probe(settings.api_type, target.route, request.api()),
+            settings.subdomain.as_ref(),
+            base.cloud_id.as_deref(),
+        );
     }
     let client = client.with_base(base);
 

@@ -19,19 +19,18 @@
 //! so the caller can park the whole connection until the reset instead of holding a request.
 //! At most 4 retries, so at most 5 attempts.
 //!
-//! Time is injected: waits go through a [`Sleeper`], the real one sleeps on tokio, and
-//! [`ManualSleeper`] records the waits and returns at once, so tests never sleep.
+//! Time is injected: waits go through the client's [`Clock`], whose real one sleeps on tokio;
+//! a [`ManualClock`](jiralink_domain::ManualClock) records the waits and returns at once, so
+//! tests never sleep.
 
 use std::{
-    fmt,
     future::Future,
     ops::RangeInclusive,
-    sync::{Arc, Mutex, PoisonError},
+    sync::{Mutex, PoisonError},
     time::Duration,
 };
 
-use futures::future::BoxFuture;
-use jiralink_domain::{Clock, ManualClock};
+use jiralink_domain::Clock;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 use crate::error::{AmbiguousCause, AtlassianError, TransportKind};
@@ -122,69 +121,6 @@ impl RetryPolicy {
     }
 }
 
-/// Sleeps for retries. The only way the client waits.
-pub trait Sleeper: Send + Sync + fmt::Debug {
-    /// Completes after `duration`.
-    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()>;
-}
-
-/// Sleeps on the tokio timer.
-#[derive(Copy, Clone, Debug, Default)]
-pub struct TokioSleeper;
-
-impl Sleeper for TokioSleeper {
-    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
-        Box::pin(tokio::time::sleep(duration))
-    }
-}
-
-/// Records each requested wait and returns at once; advances a [`ManualClock`] by the wait
-/// when given one, so time-based logic sees the time pass.
-#[derive(Clone, Debug, Default)]
-pub struct ManualSleeper {
-    waits: Arc<Mutex<Vec<Duration>>>,
-    clock: Option<ManualClock>,
-}
-
-impl ManualSleeper {
-    /// A sleeper that only records.
-    #[must_use]
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// A sleeper that also advances `clock`.
-    #[must_use]
-    pub fn with_clock(clock: ManualClock) -> Self {
-        Self {
-            waits: Arc::default(),
-            clock: Some(clock),
-        }
-    }
-
-    /// Every wait requested so far, in order.
-    #[must_use]
-    pub fn waits(&self) -> Vec<Duration> {
-        self.waits
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-}
-
-impl Sleeper for ManualSleeper {
-    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
-        self.waits
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(duration);
-        if let Some(clock) = &self.clock {
-            clock.advance(duration);
-        }
-        Box::pin(std::future::ready(()))
-    }
-}
-
 /// A source of jitter factors; seeded in tests for repeatable runs.
 #[derive(Debug)]
 pub struct Jitter {
@@ -230,7 +166,7 @@ impl Default for Jitter {
 #[derive(Debug)]
 pub(crate) struct RetryEnv<'a> {
     pub(crate) policy: &'a RetryPolicy,
-    pub(crate) sleeper: &'a dyn Sleeper,
+    /// Reads the time for `X-RateLimit-Reset`, and waits.
     pub(crate) clock: &'a dyn Clock,
     pub(crate) jitter: &'a Jitter,
 }
@@ -331,7 +267,7 @@ where
             metrics::counter!("jiralink_rate_limit_wait_seconds_total")
                 .increment(wait.as_secs() + u64::from(wait.subsec_nanos() > 0));
         }
-        env.sleeper.sleep(wait).await;
+        env.clock.sleep(wait).await;
         retries_done += 1;
     }
 }
@@ -340,7 +276,9 @@ where
 mod tests {
     use std::collections::VecDeque;
 
-    use jiralink_domain::SystemClock;
+    use std::sync::Arc;
+
+    use jiralink_domain::ManualClock;
     use pretty_assertions::assert_eq;
     use proptest::prelude::*;
     use time::macros::datetime;
@@ -492,12 +430,11 @@ mod tests {
     #[test]
     fn writes_are_tried_once_and_hand_back_retry_after() {
         let policy = RetryPolicy::default();
-        let sleeper = ManualSleeper::new();
+        let clock = ManualClock::new(datetime!(2026-01-05 09:30 UTC));
         let jitter = Jitter::seeded(1);
         let env = RetryEnv {
             policy: &policy,
-            sleeper: &sleeper,
-            clock: &SystemClock,
+            clock: &clock,
             jitter: &jitter,
         };
         let cases: [(fn() -> AtlassianError, _); 3] = [
@@ -521,7 +458,7 @@ mod tests {
             assert_eq!(*attempts.lock().unwrap(), 1, "{err:?}");
             assert_eq!(err.retry_after(), retry_after);
         }
-        assert!(sleeper.waits().is_empty());
+        assert!(clock.waits().is_empty());
     }
 
     #[test]
@@ -539,15 +476,6 @@ mod tests {
             reset: Some(datetime!(2026-01-05 09:00 UTC)),
         };
         assert_eq!(floor_of(&past, &clock), Some(Duration::ZERO));
-    }
-
-    #[test]
-    fn manual_sleeper_records_and_advances_its_clock() {
-        let clock = ManualClock::new(datetime!(2026-01-05 09:30 UTC));
-        let sleeper = ManualSleeper::with_clock(clock.clone());
-        futures::executor::block_on(sleeper.sleep(Duration::from_secs(90)));
-        assert_eq!(sleeper.waits(), [Duration::from_secs(90)]);
-        assert_eq!(clock.now(), datetime!(2026-01-05 09:31:30 UTC));
     }
 
     #[test]
@@ -636,9 +564,9 @@ mod tests {
             seed in any::<u64>(),
         ) {
             let policy = RetryPolicy::default();
-            let sleeper = ManualSleeper::new();
+            let clock = ManualClock::new(datetime!(2026-01-05 09:30 UTC));
             let jitter = Jitter::seeded(seed);
-            let env = RetryEnv { policy: &policy, sleeper: &sleeper, clock: &SystemClock, jitter: &jitter };
+            let env = RetryEnv { policy: &policy, clock: &clock, jitter: &jitter };
             let replay = if unsafe_op { Replay::Unsafe } else { Replay::Safe };
             let script: Arc<Mutex<VecDeque<Fault>>> = Arc::new(Mutex::new(faults.iter().cloned().collect()));
             let sent: Arc<Mutex<Vec<Fault>>> = Arc::default();
@@ -649,7 +577,7 @@ mod tests {
                 async move { outcome }
             }));
             let sent = sent.lock().unwrap().clone();
-            let waits = sleeper.waits();
+            let waits = clock.waits();
 
             prop_assert!(sent.len() <= 5, "{} attempts", sent.len());
             prop_assert_eq!(waits.len(), sent.len() - 1);

@@ -5,8 +5,7 @@
 //! added here, from the stable error code and the data the error carries. The reference a user
 //! typed is named here too (the error's message never repeats it), quoted for a shell.
 
-use jiralink_app::AppError;
-use jiralink_domain::Field;
+use jiralink_app::{AppError, Field};
 
 /// The hints for `error`, in the order to print them; empty when there is nothing to add.
 pub(crate) fn hints(error: &AppError) -> Vec<String> {

@@ -53,7 +53,7 @@ macro_rules! err {
 /// Whether `c` must not reach a terminal as it is: a control character other than the line
 /// break and the tab (C0 with ESC, BEL and CR, DEL, C1), or a text-direction control.
 fn unsafe_for_terminal(c: char) -> bool {
-    (c.is_control() && c != '\n' && c != '\t') || jiralink_domain::is_text_direction_control(c)
+    (c.is_control() && c != '\n' && c != '\t') || jiralink_app::is_text_direction_control(c)
 }
 
 /// `text` with every character a terminal would act on replaced by U+FFFD.

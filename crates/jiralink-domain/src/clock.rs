@@ -1,36 +1,45 @@
-//! Time as a dependency.
+//! Time as a dependency: one injected time source for reading the time and for waiting.
 //!
-//! Everything that reads the time takes a [`Clock`]. [`SystemClock`] is the only place the real
-//! time is read; tests drive a [`ManualClock`] instead of sleeping.
+//! Everything that reads the time or waits takes a [`Clock`]: token expiry, `Retry-After`,
+//! leases, the waits between retries and polls. Tests drive a [`ManualClock`], whose sleeps
+//! return at once, so tests never sleep.
+//!
+//! The real clock, `SystemClock`, is in `jiralink-atlassian`: sleeping needs tokio's timer,
+//! and this crate stays free of an async runtime. It is the only place the real time is read
+//! (`clippy.toml` forbids `OffsetDateTime::now_utc` and `std::thread::sleep` elsewhere).
 
 use std::{
     fmt,
+    future::Future,
+    pin::Pin,
     sync::{Arc, Mutex, PoisonError},
+    time::Duration,
 };
 
 use time::OffsetDateTime;
 
-/// A source of the current time.
+/// A wait handed out by [`Clock::sleep`].
+pub type Sleep = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A source of the current time, and the one way to wait.
 pub trait Clock: Send + Sync + fmt::Debug {
     /// The current time.
     fn now(&self) -> OffsetDateTime;
+
+    /// Completes once `duration` has passed on this clock.
+    fn sleep(&self, duration: Duration) -> Sleep;
 }
 
-/// The real UTC time.
-#[derive(Copy, Clone, Debug, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    #[expect(clippy::disallowed_methods, reason = "the one real clock")]
-    fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc()
-    }
-}
-
-/// A clock that moves only when told to. Clones share the same time.
+/// A clock that moves only when told to, or when something sleeps on it: a sleep records the
+/// wait, moves the time on by it and returns at once. Clones share the same time and waits.
 #[derive(Clone)]
 pub struct ManualClock {
-    now: Arc<Mutex<OffsetDateTime>>,
+    state: Arc<Mutex<Manual>>,
+}
+
+struct Manual {
+    now: OffsetDateTime,
+    waits: Vec<Duration>,
 }
 
 /// A span a [`ManualClock`] can advance by: `time::Duration` (which may be negative) or
@@ -57,7 +66,10 @@ impl ManualClock {
     #[must_use]
     pub fn new(start: OffsetDateTime) -> Self {
         Self {
-            now: Arc::new(Mutex::new(start)),
+            state: Arc::new(Mutex::new(Manual {
+                now: start,
+                waits: Vec::new(),
+            })),
         }
     }
 
@@ -65,8 +77,8 @@ impl ManualClock {
     /// ends of the representable range.
     pub fn advance(&self, by: impl ClockStep) {
         let by = by.to_time_duration();
-        let mut now = self.lock();
-        *now = now.checked_add(by).unwrap_or(if by.is_negative() {
+        let mut state = self.lock();
+        state.now = state.now.checked_add(by).unwrap_or(if by.is_negative() {
             OffsetDateTime::new_utc(time::Date::MIN, time::Time::MIDNIGHT)
         } else {
             OffsetDateTime::new_utc(time::Date::MAX, time::Time::MAX)
@@ -75,26 +87,40 @@ impl ManualClock {
 
     /// Sets the time to `to`.
     pub fn set(&self, to: OffsetDateTime) {
-        *self.lock() = to;
+        self.lock().now = to;
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, OffsetDateTime> {
-        // The guarded value is a plain timestamp, always whole, so a panic elsewhere while the
-        // lock was held cannot have left it inconsistent.
-        self.now.lock().unwrap_or_else(PoisonError::into_inner)
+    /// Every wait slept on this clock (or a clone of it) so far, in order.
+    #[must_use]
+    pub fn waits(&self) -> Vec<Duration> {
+        self.lock().waits.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Manual> {
+        // The guarded values are a plain timestamp and a list, each always whole, so a panic
+        // elsewhere while the lock was held cannot have left them inconsistent.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> OffsetDateTime {
-        *self.lock()
+        self.lock().now
+    }
+
+    fn sleep(&self, duration: Duration) -> Sleep {
+        self.lock().waits.push(duration);
+        self.advance(duration);
+        Box::pin(std::future::ready(()))
     }
 }
 
 impl fmt::Debug for ManualClock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.lock();
         f.debug_struct("ManualClock")
-            .field("now", &*self.lock())
+            .field("now", &state.now)
+            .field("waits", &state.waits.len())
             .finish()
     }
 }
@@ -103,11 +129,19 @@ impl<C: Clock + ?Sized> Clock for Arc<C> {
     fn now(&self) -> OffsetDateTime {
         (**self).now()
     }
+
+    fn sleep(&self, duration: Duration) -> Sleep {
+        (**self).sleep(duration)
+    }
 }
 
 impl<C: Clock + ?Sized> Clock for &C {
     fn now(&self) -> OffsetDateTime {
         (**self).now()
+    }
+
+    fn sleep(&self, duration: Duration) -> Sleep {
+        (**self).sleep(duration)
     }
 }
 
@@ -151,8 +185,32 @@ mod tests {
         assert_eq!(clock.now().date(), time::Date::MIN);
     }
 
+    /// Whether `sleep` is over at its first poll.
+    fn over_at_once(sleep: Sleep) -> bool {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        std::pin::pin!(sleep).poll(&mut cx).is_ready()
+    }
+
     #[test]
-    fn system_clock_reads_utc() {
-        assert!(SystemClock.now().offset().is_utc());
+    fn sleeping_records_the_wait_and_moves_the_time_at_once() {
+        let clock = ManualClock::new(datetime!(2026-01-05 09:30 UTC));
+        let shared: Arc<dyn Clock> = Arc::new(clock.clone());
+        assert!(over_at_once(
+            shared.sleep(std::time::Duration::from_secs(90))
+        ));
+        assert_eq!(clock.now(), datetime!(2026-01-05 09:31:30 UTC));
+        let by_reference: &ManualClock = &clock;
+        assert!(over_at_once(<&ManualClock as Clock>::sleep(
+            &by_reference,
+            std::time::Duration::from_millis(250)
+        )));
+        assert_eq!(
+            clock.waits(),
+            [
+                std::time::Duration::from_secs(90),
+                std::time::Duration::from_millis(250)
+            ]
+        );
+        assert_eq!(clock.now(), datetime!(2026-01-05 09:31:30.25 UTC));
     }
 }

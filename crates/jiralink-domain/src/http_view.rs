@@ -1,6 +1,9 @@
 //! The "HTTP view" of a connection: what the simple form resolves to as plain HTTP settings,
 //! in the shape integrator.io shows (base URI, auth, ping, headers, limits).
 //!
+//! Its base URIs come from the one table of where a connection's requests go ([`crate::route`]),
+//! which the client that sends them reads too.
+//!
 //! Invariant: an [`HttpView`] never holds a secret. It is built from settings that hold none,
 //! and the `Authorization` header is always shown masked.
 
@@ -8,16 +11,15 @@ use serde::Serialize;
 use url::Url;
 
 use crate::{
-    api_type::ApiType,
     auth::ConnectionAuth,
     connection::ConnectionSettings,
     endpoints::AtlassianEndpoints,
-    probe::{ProbeApi, choose_probe},
+    probe::choose_probe,
+    route::{ApiRoot, AuthRoute},
     scope::ScopeSet,
 };
 
-/// Shown in place of a cloud id until the connection is authorized.
-pub const CLOUD_ID_PLACEHOLDER: &str = "{cloudId}";
+pub use crate::route::CLOUD_ID_PLACEHOLDER;
 /// Shown in place of any secret.
 pub const MASK: &str = "********";
 
@@ -138,45 +140,20 @@ impl HttpView {
         callback_url: Option<&Url>,
         cloud_id: Option<&str>,
     ) -> HttpView {
-        let platform_gateway_base = |cloud_id: Option<&str>| match cloud_id {
-            Some(id) => trimmed(&endpoints.platform_gateway_base(id)),
-            None => format!(
-                "{}/ex/jira/{CLOUD_ID_PLACEHOLDER}",
-                trimmed(&endpoints.api_gateway)
-            ),
-        };
-        let gateway_base = |cloud_id: Option<&str>| match (settings.api_type, cloud_id) {
-            (ApiType::CloudPlatform, _) => platform_gateway_base(cloud_id),
-            (ApiType::CustomerServiceManagement, Some(id)) => {
-                trimmed(&endpoints.csm_gateway_base(id))
-            }
-            (ApiType::CustomerServiceManagement, None) => format!(
-                "{}/jsm/csm/cloudid/{CLOUD_ID_PLACEHOLDER}",
-                trimmed(&endpoints.api_gateway)
-            ),
-        };
-
-        let (base_uri, auth_type, basic, oauth, scheme) = match &settings.auth {
+        let route = AuthRoute::of(&settings.auth);
+        let subdomain = settings.subdomain.as_ref();
+        let base_uri =
+            ApiRoot::of(settings.api_type, route).display(endpoints, subdomain, cloud_id);
+        let (auth_type, basic, oauth, scheme) = match &settings.auth {
             ConnectionAuth::Basic { username } => {
-                // Basic reaches the platform on the site itself; the CSM API only through
-                // the gateway.
-                let base_uri = match (settings.api_type, &settings.subdomain) {
-                    (ApiType::CloudPlatform, Some(sub)) => trimmed(&endpoints.site_url(sub)),
-                    // Only unvalidated settings lack it; show the template with its
-                    // placeholder rather than invent a site.
-                    (ApiType::CloudPlatform, None) => {
-                        endpoints.site_url_template.trim_end_matches('/').to_owned()
-                    }
-                    (ApiType::CustomerServiceManagement, _) => gateway_base(cloud_id),
-                };
                 let basic = BasicView {
                     username: username.to_string(),
                 };
-                (base_uri, "basic", Some(basic), None, "Basic")
+                ("basic", Some(basic), None, "Basic")
             }
             ConnectionAuth::OAuth2 { scopes, .. } => {
                 let oauth = oauth_view(scopes, oauth_client_id, endpoints, callback_url);
-                (gateway_base(cloud_id), "oauth", None, Some(oauth), "Bearer")
+                ("oauth", None, Some(oauth), "Bearer")
             }
         };
 
@@ -185,12 +162,9 @@ impl HttpView {
             ConnectionAuth::OAuth2 { scopes, .. } => Some(scopes.iter().collect()),
         };
         let probe = choose_probe(settings.api_type, scopes.as_deref());
-        let ping_base = match (probe.api(), settings.api_type) {
-            (ProbeApi::Platform, ApiType::CustomerServiceManagement) => {
-                Some(platform_gateway_base(cloud_id))
-            }
-            _ => None,
-        };
+        let ping_root = ApiRoot::for_probe(settings.api_type, route, probe.api());
+        let ping_base = (ping_root != ApiRoot::of(settings.api_type, route))
+            .then(|| ping_root.display(endpoints, subdomain, cloud_id));
 
         HttpView {
             base_uri,
@@ -250,20 +224,15 @@ fn oauth_view(
     }
 }
 
-/// The URL without its trailing slash, as base URIs are written.
-fn trimmed(url: &Url) -> String {
-    url.as_str().trim_end_matches('/').to_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use pretty_assertions::assert_eq;
 
     use super::*;
     use crate::{
-        concurrency::ConcurrencyLevel, email::Email, ids::OAuthClientId, name::ConnectionName,
-        oauth_client::callback_url as make_callback, rate_limit::RateLimitHandling,
-        subdomain::Subdomain,
+        api_type::ApiType, concurrency::ConcurrencyLevel, email::Email, ids::OAuthClientId,
+        name::ConnectionName, oauth_client::callback_url as make_callback,
+        rate_limit::RateLimitHandling, subdomain::Subdomain,
     };
 
     fn settings(api_type: ApiType, auth: ConnectionAuth) -> ConnectionSettings {

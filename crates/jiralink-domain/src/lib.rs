@@ -1,6 +1,6 @@
 //! jiralink's domain model: connections to Jira, OAuth 2.0 clients, their validation, the scope
-//! catalogue, the endpoints of Atlassian's services, the "HTTP view" of a connection and the
-//! request its test sends.
+//! catalogue, the endpoints of Atlassian's services, where a connection's requests go, the
+//! "HTTP view" of a connection and the request its test sends.
 //!
 //! This crate is a leaf: no I/O, no async runtime, no database and no HTTP client. Its
 //! invariants:
@@ -12,7 +12,7 @@
 //!   with what to do ([`ValidationErrors`]).
 //! - Value types ([`Subdomain`], [`Email`], [`ConnectionName`], [`ConcurrencyLevel`],
 //!   [`ScopeSet`]) are valid by construction; deserialising them checks again.
-//! - Time is read only through a [`Clock`].
+//! - Time is read, and waited for, only through a [`Clock`].
 //!
 //! Each module documents its own invariants.
 
@@ -32,6 +32,7 @@ pub mod normalised;
 pub mod oauth_client;
 pub mod probe;
 pub mod rate_limit;
+pub mod route;
 pub mod scope;
 pub mod secret_entry;
 pub mod subdomain;
@@ -44,7 +45,7 @@ pub use audit::{
     diff_oauth_client,
 };
 pub use auth::{AuthType, ConnectionAuth};
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, Sleep};
 pub use concurrency::ConcurrencyLevel;
 pub use connection::{
     Connection, ConnectionDraft, ConnectionSecret, ConnectionSettings, ConnectionState, SecretMeta,
@@ -65,6 +66,7 @@ pub use oauth_client::{
 };
 pub use probe::{ProbeApi, ProbeRequest, choose_probe};
 pub use rate_limit::RateLimitHandling;
+pub use route::{ApiRoot, AuthRoute, RootUnknown};
 pub use scope::{OFFLINE_ACCESS, ParsedScopes, ScopeInfo, ScopeSet, catalogue};
 pub use secret_entry::{MAX_SECRET_CHARS, SecretEntry};
 pub use subdomain::Subdomain;

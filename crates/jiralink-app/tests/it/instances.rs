@@ -4,8 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use jiralink_app::SystemClock;
 use jiralink_app::{App, ConnectionSecrets, OpenOptions};
-use jiralink_domain::{ConnectionDraft, SystemClock};
+use jiralink_domain::ConnectionDraft;
 use jiralink_sim::{Sim, SimConfig, SimHandle};
 use jiralink_store::TestSchema;
 use jiralink_vault::ApiToken;

@@ -4,8 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use jiralink_atlassian::ManualSleeper;
-
 use jiralink_app::{AppError, CallbackParams, ConnectionSecrets, OAuthClientSecrets, TestResult};
 use jiralink_domain::{ConnectionDraft, ConnectionId, ConnectionState, OAuthClientDraft};
 use jiralink_vault::ClientSecret;
@@ -554,8 +552,6 @@ async fn a_refresh_that_fails_on_the_way_leaves_the_connection_online() {
 
     // Straight from the application, the same failure keeps its server-error kind once the
     // attempts under the lock are used up.
-    f.app
-        .set_sleeper(Arc::new(ManualSleeper::with_clock(f.clock.clone())));
     f.sim.control().fail_next(4, 503, None);
     advance_both(&f, Duration::from_secs(2 * 3600));
     let err = f.app.connection_access_token(id).await.unwrap_err();
@@ -655,17 +651,15 @@ async fn only_access_denied_at_the_callback_means_the_user_declined() {
 #[tokio::test]
 async fn a_refresh_without_an_answer_is_sent_again_under_the_lock() {
     let (f, id) = authorized_cloud().await;
-    let sleeper = ManualSleeper::with_clock(f.clock.clone());
-    f.app.set_sleeper(Arc::new(sleeper.clone()));
+    // The waits slept on the application's clock from here on.
+    let mark = f.clock.waits().len();
+    let waited = || f.clock.waits().split_off(mark);
     advance_both(&f, Duration::from_secs(3600));
     let before = token_requests(&f);
     f.sim.control().fail_next(2, 503, None);
     f.app.connection_access_token(id).await.unwrap();
     assert_eq!(token_requests(&f), before + 3, "two 503s, then the answer");
-    assert_eq!(
-        sleeper.waits(),
-        jiralink_app::REFRESH_RETRY_WAITS[..2].to_vec()
-    );
+    assert_eq!(waited(), jiralink_app::REFRESH_RETRY_WAITS[..2].to_vec());
     assert_eq!(
         f.app
             .store()
@@ -684,7 +678,7 @@ async fn a_refresh_without_an_answer_is_sent_again_under_the_lock() {
         Err(AppError::ReauthorizationRequired { .. })
     ));
     assert_eq!(token_requests(&f), before + 1);
-    assert_eq!(sleeper.waits().len(), 2);
+    assert_eq!(waited().len(), 2);
 }
 
 /// The same data directory opened by another process with the same clock.
@@ -725,8 +719,6 @@ async fn run_loop(
 #[tokio::test]
 async fn an_unanswered_refresh_is_marked_and_finished_by_the_retest_loop_after_a_restart() {
     let (f, id) = authorized_cloud().await;
-    f.app
-        .set_sleeper(Arc::new(ManualSleeper::with_clock(f.clock.clone())));
     advance_both(&f, Duration::from_secs(3600));
     let before = token_requests(&f);
     f.sim.control().fail_next(4, 503, None);
@@ -769,8 +761,8 @@ async fn an_unanswered_refresh_is_marked_and_finished_by_the_retest_loop_after_a
     // A restart: a new process on the same data, whose loop waits at most a minute while a
     // refresh is pending and finishes it in its first round.
     let restarted = reopen(&f).await;
-    let retries = ManualSleeper::with_clock(f.clock.clone());
-    restarted.set_sleeper(Arc::new(retries.clone()));
+    // The waits slept on the (shared) clock from here on.
+    let mark = f.clock.waits().len();
     f.sim.control().fail_next(1, 503, None);
     let before = token_requests(&f);
     let waits = run_loop(&restarted, &f.clock, 2).await;
@@ -780,7 +772,7 @@ async fn an_unanswered_refresh_is_marked_and_finished_by_the_retest_loop_after_a
         "the 503, then the finished refresh"
     );
     assert_eq!(
-        retries.waits(),
+        f.clock.waits().split_off(mark),
         vec![Duration::from_millis(250)],
         "the retry under the lock"
     );
@@ -809,8 +801,6 @@ async fn an_unanswered_refresh_is_marked_and_finished_by_the_retest_loop_after_a
 #[tokio::test]
 async fn the_retest_loop_waits_at_most_a_minute_while_a_refresh_is_pending() {
     let (f, id) = authorized_cloud().await;
-    f.app
-        .set_sleeper(Arc::new(ManualSleeper::with_clock(f.clock.clone())));
     advance_both(&f, Duration::from_secs(3600));
     // The connection's use and the loop's first round get no answer; the second finishes.
     f.sim.control().fail_next(8, 503, None);

@@ -1,10 +1,9 @@
 //! A connection's rate-limit handling decides how its Jira client meets 429 and 503 answers.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use jiralink_app::ConnectionSecrets;
-use jiralink_atlassian::{AtlassianError, ManualSleeper};
+use jiralink_atlassian::AtlassianError;
 use jiralink_domain::ConnectionDraft;
 use jiralink_vault::ApiToken;
 use pretty_assertions::assert_eq;
@@ -33,8 +32,9 @@ async fn save(f: &Fixture, name: &str, auto_recover: &str, max_retries: &str) ->
 #[tokio::test]
 async fn auto_recover_waits_out_rate_limits_up_to_max_retries() {
     let f = fixture().await;
-    let sleeper = ManualSleeper::with_clock(f.clock.clone());
-    f.app.set_sleeper(Arc::new(sleeper.clone()));
+    // The waits slept on the application's clock from here on.
+    let mark = f.clock.waits().len();
+    let waited = || f.clock.waits().split_off(mark);
     let id = save(&f, "Jira", "on", "2").await;
     let view = f.app.get_connection(&id).await.unwrap();
     assert_eq!(
@@ -46,7 +46,7 @@ async fn auto_recover_waits_out_rate_limits_up_to_max_retries() {
     // Two refusals are waited out (at least Retry-After each) and the third attempt passes.
     f.sim.control().fail_next(2, 429, Some(3));
     client.myself().await.unwrap();
-    let waits = sleeper.waits();
+    let waits = waited();
     assert_eq!(waits.len(), 2, "{waits:?}");
     assert!(
         waits.iter().all(|w| *w >= Duration::from_secs(3)),
@@ -60,14 +60,15 @@ async fn auto_recover_waits_out_rate_limits_up_to_max_retries() {
         matches!(err, AtlassianError::Server { status: 503, .. }),
         "{err:?}"
     );
-    assert_eq!(sleeper.waits().len(), 4);
+    assert_eq!(waited().len(), 4);
 }
 
 #[tokio::test]
 async fn without_auto_recover_the_rate_limit_reaches_the_caller_at_once() {
     let f = fixture().await;
-    let sleeper = ManualSleeper::with_clock(f.clock.clone());
-    f.app.set_sleeper(Arc::new(sleeper.clone()));
+    // The waits slept on the application's clock from here on.
+    let mark = f.clock.waits().len();
+    let waited = || f.clock.waits().split_off(mark);
     let id = save(&f, "Jira", "off", "10").await;
     let client = f.app.jira_client(&id).await.unwrap();
 
@@ -80,7 +81,7 @@ async fn without_auto_recover_the_rate_limit_reaches_the_caller_at_once() {
         matches!(err, AtlassianError::Server { status: 503, .. }),
         "{err:?}"
     );
-    assert!(sleeper.waits().is_empty(), "{:?}", sleeper.waits());
+    assert!(waited().is_empty(), "{:?}", waited());
     // The refusals were the only ones: the next request goes through.
     client.myself().await.unwrap();
 }

@@ -150,3 +150,62 @@ async fn changing_scopes_requires_authorizing_again() {
         .unwrap();
     assert!(saved.notices.iter().any(|n| n.contains("authorize")));
 }
+
+#[tokio::test]
+async fn a_draft_http_view_is_validated_like_a_save_without_name_or_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path()).await;
+    add_basic(&app, "Jira", "token-value").await;
+    add_client(&app, "Atlassian App", "client-secret").await;
+
+    // No name, no token: neither shows in the view, so neither is asked for.
+    let basic = ConnectionDraft {
+        name: None,
+        ..basic_draft("unused")
+    };
+    let view = app.draft_http_view(&basic).await.unwrap();
+    assert_eq!(view.auth_type, "basic");
+    assert_eq!(view.base_uri, "https://demo.atlassian.net");
+    // A name another connection has is no problem either.
+    let view = app.draft_http_view(&basic_draft("jira")).await.unwrap();
+    assert_eq!(view.auth_type, "basic");
+
+    // The OAuth 2.0 client is found as saving finds it (by name, any case), with its ID.
+    let oauth = ConnectionDraft {
+        name: Some(String::new()),
+        api_type: Some("cloud-platform".to_owned()),
+        subdomain: Some("demo".to_owned()),
+        auth_type: Some("oauth2".to_owned()),
+        oauth_client: Some("atlassian APP".to_owned()),
+        scopes: vec!["read:jira-work".to_owned()],
+        ..ConnectionDraft::default()
+    };
+    let view = app.draft_http_view(&oauth).await.unwrap();
+    assert_eq!(view.base_uri, "https://api.atlassian.com/ex/jira/{cloudId}");
+    let oauth_view = view.oauth.unwrap();
+    assert_eq!(oauth_view.client_id.as_deref(), Some("client-id"));
+    assert_eq!(
+        oauth_view.redirect_uri,
+        Some(app.oauth_callback_url().to_string())
+    );
+
+    // Other problems are reported, field by field; the name's and the token's are not.
+    let broken = ConnectionDraft {
+        name: Some("bad\u{7}name".to_owned()),
+        subdomain: None,
+        oauth_client: Some("nobody".to_owned()),
+        ..oauth
+    };
+    let err = app.draft_http_view(&broken).await.unwrap_err();
+    let AppError::Validation(errors) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        errors.fields(),
+        [
+            jiralink_domain::Field::Subdomain,
+            jiralink_domain::Field::OAuthClient
+        ]
+    );
+    assert_eq!(err.code(), "validation_failed");
+}

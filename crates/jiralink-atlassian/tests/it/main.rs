@@ -1,6 +1,6 @@
 //! Integration tests: request shapes against wiremock, the operations against Atlassian's
 //! OpenAPI documents, and retries, paging, limits and connection tests against wiremock and the
-//! simulator on 127.0.0.1. No test sleeps: retries wait through a `ManualSleeper`.
+//! simulator on 127.0.0.1. No test sleeps: retries wait on a `ManualClock`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -21,12 +21,12 @@ mod sim_paging;
 use std::sync::Arc;
 
 use jiralink_atlassian::{
-    ApiBase, AuthRoute, Credentials, HttpConfig, JiraClient, JiraClientBuilder, ManualSleeper,
-    RetryPolicy, StaticToken, build_client,
+    ApiBase, AuthRoute, Credentials, HttpConfig, JiraClient, JiraClientBuilder, ProbeFailure,
+    ProbeReport, ProbeTarget, RetryPolicy, StaticToken, SystemClock, build_client,
 };
 use jiralink_domain::{
-    ApiType, AtlassianEndpoints, ConcurrencyLevel, ConnectionAuth, ConnectionName,
-    ConnectionSettings, Email, Subdomain,
+    ApiType, AtlassianEndpoints, Clock as _, ConcurrencyLevel, ConnectionAuth, ConnectionName,
+    ConnectionSettings, Email, ManualClock, Subdomain,
 };
 use jiralink_sim::{Sim, SimConfig, SimHandle};
 use jiralink_vault::{AccessToken, ApiToken};
@@ -74,7 +74,7 @@ pub(crate) fn basic(email: &str, token: &str) -> Credentials {
 
 /// A client for the site `demo` at `endpoints`, with fred's credentials, no-wait retries and
 /// fixed jitter.
-pub(crate) fn site_client(endpoints: &AtlassianEndpoints) -> (JiraClientBuilder, ManualSleeper) {
+pub(crate) fn site_client(endpoints: &AtlassianEndpoints) -> (JiraClientBuilder, ManualClock) {
     let base = ApiBase::resolve(
         endpoints,
         ApiType::CloudPlatform,
@@ -101,19 +101,31 @@ pub(crate) fn csm_client(uri: &str, token: &str) -> JiraClient {
     builder(base, creds).0.build()
 }
 
-/// A builder with a manual sleeper and jitter fixed at 1.
-pub(crate) fn builder(
-    base: ApiBase,
-    credentials: Credentials,
-) -> (JiraClientBuilder, ManualSleeper) {
-    let sleeper = ManualSleeper::new();
+/// A builder with a manual clock (starting at the real time, which the simulator's rate-limit
+/// resets are on) and jitter fixed at 1.
+pub(crate) fn builder(base: ApiBase, credentials: Credentials) -> (JiraClientBuilder, ManualClock) {
+    let clock = ManualClock::new(SystemClock.now());
     let b = JiraClient::builder(http(), base, credentials)
-        .sleeper(Arc::new(sleeper.clone()))
+        .clock(Arc::new(clock.clone()))
         .retry_policy(RetryPolicy {
             jitter: 1.0..=1.0,
             ..RetryPolicy::default()
         });
-    (b, sleeper)
+    (b, clock)
+}
+
+/// Tests `target` with `credentials` through a client put together as a connection test's is:
+/// nothing retried.
+pub(crate) async fn probe_with(
+    http: &reqwest::Client,
+    target: &ProbeTarget<'_>,
+    credentials: Credentials,
+) -> Result<ProbeReport, ProbeFailure> {
+    let bootstrap = ApiBase::bootstrap(target.endpoints, target.settings.subdomain.as_ref());
+    let client = JiraClient::builder(http.clone(), bootstrap, credentials)
+        .retry_policy(RetryPolicy::none())
+        .build();
+    jiralink_atlassian::probe(&client, target).await
 }
 
 /// Starts a simulator with the test configuration.

@@ -4,8 +4,8 @@
 use std::{sync::Arc, time::Duration};
 
 use jiralink_atlassian::{
-    AuthRoute, Credentials, HttpConfig, ProbeFailure, ProbeFailureKind, ProbeOptions, ProbeReport,
-    ProbeRequest, ProbeTarget, StaticToken, build_client, probe,
+    AuthRoute, Credentials, HttpConfig, ProbeFailure, ProbeFailureKind, ProbeReport, ProbeRequest,
+    ProbeTarget, StaticToken, build_client,
 };
 use jiralink_domain::{
     ApiType, AtlassianEndpoints, ConcurrencyLevel, ConnectionAuth, ConnectionName,
@@ -38,7 +38,7 @@ async fn run(
         route,
         cloud_id,
     };
-    probe(http, &target, credentials, ProbeOptions::default()).await
+    crate::probe_with(http, &target, credentials).await
 }
 
 async fn alice(

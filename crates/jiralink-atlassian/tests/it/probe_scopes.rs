@@ -7,10 +7,9 @@
 use std::{sync::Arc, time::Instant};
 
 use jiralink_atlassian::{
-    ApiBase, AtlassianError, AuthRoute, Credentials, JiraClient, ProbeFailureKind, ProbeOptions,
-    ProbeRequest, ProbeTarget, StaticToken, choose_probe,
+    ApiBase, AtlassianError, AuthRoute, Credentials, JiraClient, ProbeFailureKind, ProbeRequest,
+    ProbeTarget, StaticToken, choose_probe,
     oauth::{AuthorizeRequest, TokenEndpoint, authorize_url, new_state, new_verifier},
-    probe,
 };
 use jiralink_domain::{
     ApiType, ConcurrencyLevel, ConnectionAuth, ConnectionName, ConnectionSettings, OAuthClientId,
@@ -106,7 +105,7 @@ async fn authorize_and_test(
         cloud_id: None,
     };
     let credentials = Credentials::Bearer(Arc::new(StaticToken::new(token)));
-    let report = probe(http, &target, credentials, ProbeOptions::default())
+    let report = crate::probe_with(http, &target, credentials)
         .await
         .unwrap_or_else(|f| panic!("{api_type:?} {scopes:?}: {f:?}"));
     let held: Vec<&str> = set.iter().collect();
@@ -239,7 +238,7 @@ async fn a_revoked_grant_still_fails_as_an_authentication_failure() {
         };
         let credentials =
             Credentials::Bearer(Arc::new(StaticToken::new(AccessToken::new(token.expose()))));
-        let f = probe(&http, &target, credentials, ProbeOptions::default())
+        let f = crate::probe_with(&http, &target, credentials)
             .await
             .unwrap_err();
         assert_eq!(

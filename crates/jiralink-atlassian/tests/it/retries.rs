@@ -1,4 +1,4 @@
-//! Retry behaviour: attempt counts, waits (recorded by the manual sleeper, never slept), the
+//! Retry behaviour: attempt counts, waits (recorded by the manual clock, never slept), the
 //! Retry-After floor and the cap, writes never re-sent, and the one refresh after a bearer 401.
 
 use std::{
@@ -27,12 +27,7 @@ fn secs(list: &[u64]) -> Vec<Duration> {
     list.iter().map(|s| Duration::from_secs(*s)).collect()
 }
 
-fn sim_client(
-    sim: &jiralink_sim::SimHandle,
-) -> (
-    jiralink_atlassian::JiraClient,
-    jiralink_atlassian::ManualSleeper,
-) {
+fn sim_client(sim: &jiralink_sim::SimHandle) -> (jiralink_atlassian::JiraClient, ManualClock) {
     let base = ApiBase::resolve(
         &sim_endpoints(sim),
         ApiType::CloudPlatform,
@@ -41,34 +36,34 @@ fn sim_client(
         None,
     )
     .unwrap();
-    let (b, sleeper) = builder(base, basic(&sim.samples().email, &sim.samples().api_token));
-    (b.build(), sleeper)
+    let (b, clock) = builder(base, basic(&sim.samples().email, &sim.samples().api_token));
+    (b.build(), clock)
 }
 
 #[tokio::test]
 async fn get_on_503_is_tried_exactly_five_times_with_doubling_waits() {
     let sim = sim().await;
     sim.control().fail_next(10, 503, None);
-    let (client, sleeper) = sim_client(&sim);
+    let (client, clock) = sim_client(&sim);
     let err = client.myself().await.unwrap_err();
     assert!(
         matches!(err, AtlassianError::Server { status: 503, .. }),
         "{err:?}"
     );
     assert_eq!(sim.control().requests().len(), 5);
-    assert_eq!(sleeper.waits(), secs(&[2, 4, 8, 16]));
+    assert_eq!(clock.waits(), secs(&[2, 4, 8, 16]));
 }
 
 #[tokio::test]
 async fn retry_after_is_the_floor_and_success_ends_the_retries() {
     let sim = sim().await;
     sim.control().fail_next(2, 429, Some(7));
-    let (client, sleeper) = sim_client(&sim);
+    let (client, clock) = sim_client(&sim);
     let me = client.myself().await.unwrap();
     assert_eq!(me.email_address.as_deref(), Some("alice@example.com"));
     assert_eq!(sim.control().requests().len(), 3);
     // First retry: max(7, 2); second: max(7, 4).
-    assert_eq!(sleeper.waits(), secs(&[7, 7]));
+    assert_eq!(clock.waits(), secs(&[7, 7]));
 }
 
 #[tokio::test]
@@ -76,18 +71,18 @@ async fn client_errors_are_never_retried() {
     for status in [400, 403, 404] {
         let sim = sim().await;
         sim.control().fail_next(1, status, None);
-        let (client, sleeper) = sim_client(&sim);
+        let (client, clock) = sim_client(&sim);
         let err = client.myself().await.unwrap_err();
         assert_eq!(err.status(), Some(status));
         assert_eq!(sim.control().requests().len(), 1, "{status}");
-        assert!(sleeper.waits().is_empty());
+        assert!(clock.waits().is_empty());
     }
 }
 
 #[tokio::test]
 async fn a_dropped_create_is_sent_exactly_once_but_a_dropped_get_is_retried() {
     let sim = sim().await;
-    let (client, sleeper) = sim_client(&sim);
+    let (client, clock) = sim_client(&sim);
     sim.control().drop_next(1);
     let err = client
         .issue_create(&IssueInput {
@@ -110,13 +105,13 @@ async fn a_dropped_create_is_sent_exactly_once_but_a_dropped_get_is_retried() {
     let log = sim.control().requests();
     assert_eq!(log.len(), 1);
     assert_eq!((log[0].method.as_str(), log[0].status), ("POST", None));
-    assert!(sleeper.waits().is_empty());
+    assert!(clock.waits().is_empty());
 
     sim.control().clear_requests();
     sim.control().drop_next(1);
     client.myself().await.unwrap();
     assert_eq!(sim.control().requests().len(), 2);
-    assert_eq!(sleeper.waits(), secs(&[2]));
+    assert_eq!(clock.waits(), secs(&[2]));
 }
 
 #[tokio::test]
@@ -124,7 +119,7 @@ async fn connection_refused_on_a_create_is_returned_without_a_retry() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     drop(listener);
-    let (b, sleeper) = site_client(&endpoints_at(&format!("http://127.0.0.1:{port}")));
+    let (b, clock) = site_client(&endpoints_at(&format!("http://127.0.0.1:{port}")));
     let client = b.build();
     let err = client
         .issue_create(&IssueInput::default())
@@ -141,7 +136,7 @@ async fn connection_refused_on_a_create_is_returned_without_a_retry() {
         ),
         "{err:?}"
     );
-    assert!(sleeper.waits().is_empty());
+    assert!(clock.waits().is_empty());
 }
 
 #[tokio::test]
@@ -149,7 +144,7 @@ async fn a_create_answered_503_is_sent_once_and_hands_back_retry_after() {
     for status in [503, 429] {
         let sim = sim().await;
         sim.control().fail_next(10, status, Some(11));
-        let (client, sleeper) = sim_client(&sim);
+        let (client, clock) = sim_client(&sim);
         let err = client
             .issue_create(&IssueInput {
                 fields: json!({"summary": "once"}).as_object().unwrap().clone(),
@@ -160,7 +155,7 @@ async fn a_create_answered_503_is_sent_once_and_hands_back_retry_after() {
         assert_eq!(err.status(), Some(status), "{err:?}");
         assert_eq!(err.retry_after(), Some(Duration::from_secs(11)));
         assert_eq!(sim.control().requests().len(), 1);
-        assert!(sleeper.waits().is_empty());
+        assert!(clock.waits().is_empty());
     }
 }
 
@@ -195,10 +190,10 @@ async fn http_date_retry_after_and_the_cap() {
         .mount(&server)
         .await;
     let clock = ManualClock::new(datetime!(2026-01-05 09:30 UTC));
-    let (b, sleeper) = site_client(&endpoints_at(&server.uri()));
-    let client = b.clock(Arc::new(clock)).build();
+    let (b, _) = site_client(&endpoints_at(&server.uri()));
+    let client = b.clock(Arc::new(clock.clone())).build();
     client.server_info().await.unwrap();
-    assert_eq!(sleeper.waits(), secs(&[9]));
+    assert_eq!(clock.waits(), secs(&[9]));
 
     // An hour-long quota wait is beyond the 30 s cap: returned at once for the caller to park.
     let err = client.myself().await.unwrap_err();
@@ -212,7 +207,7 @@ async fn http_date_retry_after_and_the_cap() {
     };
     assert_eq!(*retry_after, Some(Duration::from_secs(1847)));
     assert_eq!(reason.as_deref(), Some("jira-quota-tenant-based"));
-    assert_eq!(sleeper.waits(), secs(&[9]));
+    assert_eq!(clock.waits(), secs(&[9]));
 }
 
 /// Hands out `old` until told it was rejected, then `new`.

@@ -20,8 +20,7 @@ use std::time::Duration;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use jiralink_app::{AppError, AuthorizationOutcome, CallbackParams, GrantedSite};
-use jiralink_vault::OAuthState;
+use jiralink_app::{AppError, AuthorizationOutcome, CallbackParams, GrantedSite, OAuthState};
 use jiralink_web::callback_page;
 use tokio::sync::mpsc;
 
@@ -330,9 +329,9 @@ async fn hand_off(
             .await?
             .iter()
             .skip(seen)
-            .any(|e| e.action == jiralink_domain::AuditAction::Authorize);
+            .any(|e| e.action == jiralink_app::AuditAction::Authorize);
         let view = ctx.app.get_connection(&id).await?;
-        if authorized && view.state == jiralink_domain::ConnectionState::Online {
+        if authorized && view.state == jiralink_app::ConnectionState::Online {
             return match ctx.output {
                 OutputFormat::Json => output::json(&view),
                 OutputFormat::Table => {

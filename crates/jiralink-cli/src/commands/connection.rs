@@ -1,8 +1,8 @@
 //! `jiralink connection …`
 
-use jiralink_app::{ConnectionSecrets, ConnectionView};
-use jiralink_domain::{ApiType, AuthType, ConnectionDraft, catalogue};
-use jiralink_vault::ApiToken;
+use jiralink_app::{
+    ApiToken, ApiType, AuthType, ConnectionDraft, ConnectionSecrets, ConnectionView, catalogue,
+};
 
 use crate::args::{ConnectionCommand, ConnectionFields, OutputFormat, SaveTest};
 use crate::commands::{Ctx, connection_test};

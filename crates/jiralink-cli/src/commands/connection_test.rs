@@ -1,8 +1,9 @@
 //! `jiralink connection test | debug | watch`, and the test before saving.
 
-use jiralink_app::{ConnectionSecrets, DebugLog, TestOutcome, TestResult, WorkerOptions};
-use jiralink_atlassian::TokioSleeper;
-use jiralink_domain::{ConnectionDraft, ConnectionId};
+use jiralink_app::{
+    ConnectionDraft, ConnectionId, ConnectionSecrets, DebugLog, TestOutcome, TestResult,
+    WorkerOptions,
+};
 
 use crate::args::{DebugArgs, DebugCommand, OutputFormat, SaveTest};
 use crate::commands::Ctx;
@@ -92,12 +93,10 @@ fn print_outcome(ctx: &Ctx, o: &TestOutcome) -> Result<(), CliError> {
     }
     if let Some(state) = &o.state {
         let text = match state {
-            jiralink_domain::ConnectionState::Untested => "not tested yet".to_owned(),
-            jiralink_domain::ConnectionState::Online => "online".to_owned(),
-            jiralink_domain::ConnectionState::Offline { reason } => format!("offline: {reason}"),
-            jiralink_domain::ConnectionState::NeedsAuthorization => {
-                "needs authorization".to_owned()
-            }
+            jiralink_app::ConnectionState::Untested => "not tested yet".to_owned(),
+            jiralink_app::ConnectionState::Online => "online".to_owned(),
+            jiralink_app::ConnectionState::Offline { reason } => format!("offline: {reason}"),
+            jiralink_app::ConnectionState::NeedsAuthorization => "needs authorization".to_owned(),
         };
         pairs.push(("State", text));
     }
@@ -111,7 +110,7 @@ fn wants_test(test: SaveTest, draft: &ConnectionDraft) -> bool {
     if test.no_test {
         return false;
     }
-    test.test || super::connection::auth_of(draft) == Some(jiralink_domain::AuthType::Basic)
+    test.test || super::connection::auth_of(draft) == Some(jiralink_app::AuthType::Basic)
 }
 
 /// The test before saving. `Ok(None)`: not tested. `Ok(Some(outcome))`: save, then record
@@ -243,10 +242,10 @@ fn print_log(ctx: &Ctx, log: &DebugLog) -> Result<(), CliError> {
         let id: String = line.request_id.chars().take(8).collect();
         let time = jiralink_app::format_time(line.at);
         match line.direction {
-            jiralink_store::DebugDirection::Request => {
+            jiralink_app::DebugDirection::Request => {
                 outln!("{time}  {id}  -> {} {}", line.method, line.url);
             }
-            jiralink_store::DebugDirection::Response => {
+            jiralink_app::DebugDirection::Response => {
                 let status = line
                     .status
                     .map_or_else(|| "no response".to_owned(), |s| s.to_string());
@@ -340,8 +339,6 @@ pub(crate) async fn watch(
         }
     };
     let mut report = |run: &jiralink_app::JobRun| print_run(ctx, run);
-    ctx.app
-        .run_worker(&options, &TokioSleeper, shutdown, &mut report)
-        .await;
+    ctx.app.run_worker(&options, shutdown, &mut report).await;
     Ok(())
 }

@@ -11,11 +11,12 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use jiralink_app::{ADMIN_USERNAME, Actor, App, AppError, OAuthClientSecrets, OpenOptions};
-use jiralink_domain::{OAuthClientDraft, SecretEntry, SystemClock};
+use jiralink_app::{
+    ADMIN_USERNAME, Actor, App, AppError, ClientSecret, OAuthClientDraft, OAuthClientSecrets,
+    OpenOptions, Password, SecretEntry, SystemClock,
+};
 use jiralink_sim::identity::DEFAULT_SITE;
 use jiralink_sim::{Sim, SimConfig, SimHandle};
-use jiralink_vault::{ClientSecret, Password};
 use jiralink_web::{DemoInfo, ServerOptions};
 use rand::distributions::{Alphanumeric, DistString as _};
 use rand::rngs::OsRng;

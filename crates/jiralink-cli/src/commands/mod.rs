@@ -16,8 +16,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use jiralink_app::{Actor, App, OpenOptions};
-use jiralink_domain::SystemClock;
+use jiralink_app::{Actor, App, OpenOptions, SystemClock};
 
 use crate::args::{Cli, Command, OutputFormat};
 use crate::exit::CliError;

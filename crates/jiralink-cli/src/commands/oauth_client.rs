@@ -1,8 +1,8 @@
 //! `jiralink oauth-client …`
 
-use jiralink_app::{OAuthClientSecrets, OAuthClientView};
-use jiralink_domain::{AuditEntry, OAuthClientDraft, SecretEntry};
-use jiralink_vault::ClientSecret;
+use jiralink_app::{
+    AuditEntry, ClientSecret, OAuthClientDraft, OAuthClientSecrets, OAuthClientView, SecretEntry,
+};
 
 use crate::args::{OAuthClientCommand, OAuthClientFields, OutputFormat};
 use crate::commands::Ctx;

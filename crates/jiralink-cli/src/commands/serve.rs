@@ -160,13 +160,7 @@ async fn background_work(app: jiralink_app::App, mut stop: watch::Receiver<bool>
     let stopped = async move {
         let _ = stop.wait_for(|stop| *stop).await;
     };
-    app.run_worker(
-        &options,
-        &jiralink_atlassian::TokioSleeper,
-        stopped,
-        &mut report,
-    )
-    .await;
+    app.run_worker(&options, stopped, &mut report).await;
 }
 
 /// Atlassian sends OAuth 2.0 consents back to `server.base_url`: when that names this

@@ -2,8 +2,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use jiralink_app::{ADMIN_USERNAME, UserView, format_time};
-use jiralink_vault::Password;
+use jiralink_app::{ADMIN_USERNAME, Password, UserView, format_time};
 
 use crate::args::{OutputFormat, UserCommand};
 use crate::commands::Ctx;

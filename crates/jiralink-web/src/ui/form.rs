@@ -20,7 +20,7 @@ use axum_extra::extract::Form;
 use jiralink_app::{AppError, ConnectionSecrets, OAuthClientView, TestOutcome, TestResult};
 use jiralink_domain::{
     ApiType, AuthType, ConnectionAuth, ConnectionDraft, ConnectionId, ConnectionState, Field,
-    HttpView, OAuthClientId, ScopeInfo, SecretEntry, ValidationContext, ValidationErrors,
+    HttpView, OAuthClientId, ScopeInfo, SecretEntry, ValidationErrors,
 };
 use jiralink_vault::ApiToken;
 use serde::{Deserialize, Serialize};
@@ -917,75 +917,18 @@ async fn test_draft_json(
     }
 }
 
-/// Resolves client references for the HTTP view; names do not appear in the view, so none
-/// counts as taken.
-struct ClientLookup(Vec<OAuthClientView>);
-
-impl ValidationContext for ClientLookup {
-    fn connection_name_taken(&self, _: &str, _: Option<ConnectionId>) -> bool {
-        false
-    }
-
-    fn resolve_oauth_client(&self, reference: &str) -> Option<OAuthClientId> {
-        self.0
-            .iter()
-            .find(|c| c.id == reference || c.name.eq_ignore_ascii_case(reference))
-            .and_then(|c| c.id.parse().ok())
-    }
-}
-
-/// The fields whose values the HTTP view does not show.
-const NOT_IN_HTTP_VIEW: [Field; 2] = [Field::Name, Field::ApiToken];
-
 async fn draft_http_view(
     State(state): State<AppState>,
     _user: CurrentUser,
     Form(form): Form<ConnectionForm>,
 ) -> Response {
-    let (mut draft, _secrets, values) = form.into_parts();
-    // Neither the name nor the token shows in the view, so neither is needed for it.
-    draft.api_token = if values.shape().basic {
-        SecretEntry::Entered
-    } else {
-        SecretEntry::Missing
-    };
-    if draft.name.is_none() {
-        draft.name = Some("HTTP view".to_owned());
-    }
-    let clients = match state.app().list_oauth_clients().await {
-        Ok(c) => ClientLookup(c),
-        Err(e) => return json_error(&e, "The HTTP view is not available"),
-    };
-    match draft.validate(&clients, None) {
-        Ok(valid) => {
-            let client_id = valid.settings.auth.oauth_client().and_then(|id| {
-                let id = id.to_string();
-                clients
-                    .0
-                    .iter()
-                    .find(|c| c.id == id)
-                    .map(|c| c.client_id.clone())
-            });
-            let callback = state.app().oauth_callback_url();
-            axum::Json(HttpView::resolve(
-                &valid.settings,
-                client_id.as_deref(),
-                &state.app().config().atlassian,
-                Some(&callback),
-                None,
-            ))
-            .into_response()
+    let (draft, _secrets, _values) = form.into_parts();
+    match state.app().draft_http_view(&draft).await {
+        Ok(view) => axum::Json(view).into_response(),
+        Err(e @ AppError::Validation(_)) => {
+            json_error(&e, "Complete the settings to see the HTTP view")
         }
-        Err(errors) => {
-            let relevant: Vec<_> = errors
-                .into_iter()
-                .filter(|e| !NOT_IN_HTTP_VIEW.contains(&e.field))
-                .collect();
-            json_error(
-                &AppError::Validation(relevant.into()),
-                "Complete the settings to see the HTTP view",
-            )
-        }
+        Err(e) => json_error(&e, "The HTTP view is not available"),
     }
 }
 

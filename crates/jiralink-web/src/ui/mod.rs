@@ -35,6 +35,7 @@ mod assets;
 mod form;
 mod oauth_clients;
 mod pages;
+mod users;
 
 use askama::Template;
 use axum::Router;
@@ -81,7 +82,7 @@ fn tables() -> [RouteTable; 5] {
         pages::table(),
         form::table(),
         oauth_clients::table(),
-        crate::session::users_table(),
+        users::table(),
     ]
 }
 

@@ -9,8 +9,8 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{Method, StatusCode, header};
 use jiralink_app::App;
-use jiralink_atlassian::{ApiBase, AuthRoute, Credentials, JiraClient, ManualSleeper, RetryPolicy};
-use jiralink_domain::{ApiType, AtlassianEndpoints, Email, ManualClock, Subdomain};
+use jiralink_atlassian::{ApiBase, AuthRoute, Credentials, JiraClient, RetryPolicy, SystemClock};
+use jiralink_domain::{ApiType, AtlassianEndpoints, Clock as _, Email, ManualClock, Subdomain};
 use jiralink_sim::{Sim, SimConfig, SimHandle};
 use jiralink_vault::ApiToken;
 use jiralink_web::{ApiKeyHash, AppState, ServerOptions, router};
@@ -263,8 +263,8 @@ async fn metrics_need_the_key_and_count_requests_by_route_template() {
 }
 
 /// A client of the sample account on the simulator's `demo` site that retries without
-/// sleeping, with jitter fixed at 1.
-fn sample_client(sim: &SimHandle, sleeper: &ManualSleeper) -> JiraClient {
+/// sleeping (its waits go on `clock`), with jitter fixed at 1.
+fn sample_client(sim: &SimHandle, clock: &ManualClock) -> JiraClient {
     let endpoints = AtlassianEndpoints {
         site_url_template: sim.site_url_template(),
         api_gateway: url::Url::parse(&sim.api_gateway()).unwrap(),
@@ -286,7 +286,7 @@ fn sample_client(sim: &SimHandle, sleeper: &ManualSleeper) -> JiraClient {
     let http =
         jiralink_atlassian::build_client(&jiralink_atlassian::HttpConfig::default()).unwrap();
     JiraClient::builder(http, base, credentials)
-        .sleeper(Arc::new(sleeper.clone()))
+        .clock(Arc::new(clock.clone()))
         .retry_policy(RetryPolicy {
             jitter: 1.0..=1.0,
             ..RetryPolicy::default()
@@ -317,17 +317,18 @@ async fn jira_calls_and_rate_limit_waits_are_counted_against_the_simulator() {
     );
 
     // Jira answers 429 with Retry-After: 7; the client waits, then the retry passes.
-    let sleeper = ManualSleeper::new();
-    let client = sample_client(&f.sim, &sleeper);
+    // A clock of its own, on the real time the simulator's answers are on.
+    let clock = ManualClock::new(SystemClock.now());
+    let client = sample_client(&f.sim, &clock);
     f.sim.control().fail_next(1, 429, Some(7));
     client.myself().await.unwrap();
-    let waits = sleeper.waits();
+    let waits = clock.waits();
     assert_eq!(waits.len(), 1, "{waits:?}");
     assert!(waits[0] >= Duration::from_secs(7), "{waits:?}");
     // And 503 counts as a rate-limit wait too.
     f.sim.control().fail_next(1, 503, Some(2));
     client.myself().await.unwrap();
-    let waits = sleeper.waits();
+    let waits = clock.waits();
     assert_eq!(waits.len(), 2, "{waits:?}");
 
     let samples = scrape(&f.router).await;
@@ -383,7 +384,6 @@ async fn jira_calls_and_rate_limit_waits_are_counted_against_the_simulator() {
 async fn token_refreshes_are_counted_by_outcome() {
     let f = fixture().await;
     let _local = ::metrics::set_default_local_recorder(&*f.recorder);
-    f.app.set_sleeper(Arc::new(ManualSleeper::new()));
     let id = crate::sim_oauth_connection(&f.router, &f.sim, "Jira OAuth").await;
     let start = call(
         &f.router,
