@@ -46,7 +46,7 @@ pub use jiralink_domain::{
     ApiType, AuditAction, AuditEntry, AuthType, ConnectionDraft, ConnectionId, ConnectionState,
     Field, OAuthClientDraft, SecretEntry, catalogue, is_text_direction_control,
 };
-pub use jiralink_store::{DebugDirection, JobOutcome, JobRun};
+pub use jiralink_store::{DebugDirection, JobOutcome, JobRun, StoreError};
 pub use jiralink_vault::{ApiToken, ClientSecret, OAuthState, Password};
 pub use keys::{NEXT_KEY_FILE, RotationReport};
 pub use oauth::{
@@ -461,7 +461,7 @@ fn private_dir_notices(dir: &Path) -> Vec<String> {
             && meta.permissions().mode() & 0o077 != 0
         {
             return vec![format!(
-                "warning: the data directory {} can be read by other users of this machine \
+                "the data directory {} can be read by other users of this machine \
                  (mode {:o}); restrict it to its owner: chmod 700 {}",
                 dir.display(),
                 meta.permissions().mode() & 0o777,

@@ -113,7 +113,16 @@ impl CliError {
 
 pub(crate) fn report(e: &CliError, output: OutputFormat) -> ExitCode {
     let (code, exit) = e.code();
-    if let CliError::App(AppError::Store(inner)) = e {
+    // Failures of the database itself go to the log with their detail; what the user can
+    // fix (a target that is not empty, schemas at different versions) is only reported.
+    if let CliError::App(AppError::Store(inner)) = e
+        && !matches!(
+            inner,
+            jiralink_app::StoreError::NotEmpty { .. }
+                | jiralink_app::StoreError::SchemaMismatch { .. }
+                | jiralink_app::StoreError::InvalidUrl(_)
+        )
+    {
         tracing::error!(error = ?inner, "storage failure");
     }
     match output {

@@ -102,8 +102,16 @@ pub(crate) fn hints(error: &AppError) -> Vec<String> {
         | AppError::SignInThrottled { .. }
         | AppError::InvalidInput(_)
         | AppError::Config(_)
-        | AppError::Io(_)
-        | AppError::Store(_) => Vec::new(),
+        | AppError::Io(_) => Vec::new(),
+        AppError::Store(store) => match store {
+            jiralink_app::StoreError::NotEmpty { .. } => {
+                vec!["`jiralink db copy … --force` replaces what the target holds".to_owned()]
+            }
+            jiralink_app::StoreError::SchemaMismatch { .. } => vec![
+                "`jiralink db migrate --database <URL>` brings a database up to date".to_owned(),
+            ],
+            _ => Vec::new(),
+        },
     }
 }
 

@@ -64,9 +64,11 @@ fn main() -> ExitCode {
 /// Logs go to stderr, so stdout stays the command's output. The filter is, by precedence:
 /// --log-level, RUST_LOG, -v, then `warn` (`info` for a server, which has no other output).
 fn init_logging(global: &GlobalArgs, serving: bool) {
+    // PostgreSQL's NOTICE messages (e.g. "relation … already exists, skipping" while a
+    // second server finds the migrations applied) are not news at `info`.
     let default = match (global.verbose, serving) {
         (0, false) => "warn",
-        (0, true) | (1, _) => "info",
+        (0, true) | (1, _) => "info,sqlx::postgres::notice=warn",
         _ => "debug",
     };
     let filter = match &global.log_level {
