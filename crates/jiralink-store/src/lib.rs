@@ -51,7 +51,7 @@ pub use model::{
     TokenRecord,
 };
 #[cfg(feature = "postgres")]
-pub use postgres::{PgStore, TestSchema};
+pub use postgres::{PgStore, SKIP_POSTGRES_ENV, TEST_DATABASE_URL_ENV, TestSchema};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use sql::SqlStore;
 #[cfg(feature = "sqlite")]

@@ -56,7 +56,33 @@ pub struct TestSchema {
 
 const TEST_SCHEMA_PREFIX: &str = "jiralink_test_";
 
+/// The variable naming the PostgreSQL database tests make their schemas in.
+pub const TEST_DATABASE_URL_ENV: &str = "JIRALINK_TEST_DATABASE_URL";
+/// Set to skip the tests that need PostgreSQL on a machine without a server.
+pub const SKIP_POSTGRES_ENV: &str = "JIRALINK_TEST_SKIP_POSTGRES";
+
 impl TestSchema {
+    /// The database the PostgreSQL tests use ([`TEST_DATABASE_URL_ENV`]); `None` when they
+    /// are skipped on purpose ([`SKIP_POSTGRES_ENV`]).
+    ///
+    /// # Panics
+    /// When neither is set, saying how to set them: a forgotten URL never passes silently.
+    #[must_use]
+    #[expect(
+        clippy::panic,
+        reason = "test support: a test without its database must fail, not pass by skipping"
+    )]
+    pub fn base_url() -> Option<String> {
+        match std::env::var(TEST_DATABASE_URL_ENV) {
+            Ok(url) => Some(url),
+            Err(_) if std::env::var_os(SKIP_POSTGRES_ENV).is_some() => None,
+            Err(_) => panic!(
+                "set {TEST_DATABASE_URL_ENV} (e.g. postgres://postgres@127.0.0.1:5432/test) to \
+                 run the tests that need PostgreSQL, or {SKIP_POSTGRES_ENV}=1 to skip them"
+            ),
+        }
+    }
+
     /// Creates the schema in the database at `base_url`.
     pub async fn create(base_url: &str) -> StoreResult<Self> {
         let admin = PgStore::connect(base_url, &PoolSettings::postgres_for_tests()).await?;

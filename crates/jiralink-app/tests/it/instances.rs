@@ -16,17 +16,6 @@ use crate::{actor, basic_draft};
 const MASTER_KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 /// The PostgreSQL server of the tests; `None` when its leg is skipped on purpose.
-fn pg_url() -> Option<String> {
-    match std::env::var("JIRALINK_TEST_DATABASE_URL") {
-        Ok(url) => Some(url),
-        Err(_) if std::env::var_os("JIRALINK_TEST_SKIP_POSTGRES").is_some() => None,
-        Err(_) => panic!(
-            "set JIRALINK_TEST_DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/test), or \
-             JIRALINK_TEST_SKIP_POSTGRES=1 to skip the tests that need PostgreSQL"
-        ),
-    }
-}
-
 /// A server: its own data directory (configuration) on the shared database.
 async fn server(sim: &SimHandle, database: &str) -> (tempfile::TempDir, App) {
     let dir = tempfile::tempdir().unwrap();
@@ -59,7 +48,9 @@ async fn server(sim: &SimHandle, database: &str) -> (tempfile::TempDir, App) {
 /// a time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connections_level_holds_across_servers() {
-    let Some(base) = pg_url() else { return };
+    let Some(base) = TestSchema::base_url() else {
+        return;
+    };
     let schema = TestSchema::create(&base).await.unwrap();
     let sim = Sim::start(SimConfig::for_tests()).await.unwrap();
     let (_a_dir, a) = server(&sim, schema.url()).await;

@@ -5,8 +5,6 @@
 use std::io::{BufRead as _, BufReader};
 use std::process::Stdio;
 
-use jiralink_sim::control::NewOAuthApp;
-
 use crate::common::{Env, connection_create, free_port};
 
 #[test]
@@ -15,19 +13,7 @@ fn authorize_receives_the_callback_and_the_connection_works() {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let callback = format!("{base}/connection/oauth2callback");
-    let app = env
-        .sim
-        .control()
-        .add_oauth_app(NewOAuthApp {
-            name: Some("jiralink".to_owned()),
-            callbacks: vec![callback.clone()],
-            scopes: None,
-        })
-        .unwrap();
-    env.sim
-        .control()
-        .update_knobs(|k| k.auto_approve = true)
-        .unwrap();
+    let app = env.auto_approved_oauth_app(&base);
     env.extra_env
         .push(("JIRALINK_SERVER__BASE_URL".to_owned(), base.clone()));
     env.extra_env

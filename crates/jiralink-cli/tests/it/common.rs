@@ -107,6 +107,28 @@ impl Env {
         }
     }
 
+    /// Registers an OAuth 2.0 app at the simulator whose consent comes back to `public_base`'s
+    /// callback, and lets the simulator approve consents without a person.
+    pub(crate) fn auto_approved_oauth_app(
+        &self,
+        public_base: &str,
+    ) -> jiralink_sim::control::CreatedApp {
+        let app = self
+            .sim
+            .control()
+            .add_oauth_app(jiralink_sim::control::NewOAuthApp {
+                name: Some("jiralink".to_owned()),
+                callbacks: vec![format!("{public_base}/connection/oauth2callback")],
+                scopes: None,
+            })
+            .unwrap();
+        self.sim
+            .control()
+            .update_knobs(|k| k.auto_approve = true)
+            .unwrap();
+        app
+    }
+
     /// The simulator's sample account e-mail and classic API token.
     pub(crate) fn alice(&self) -> (String, String) {
         let s = self.sim.samples();

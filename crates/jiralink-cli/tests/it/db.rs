@@ -78,11 +78,7 @@ fn jobs_are_listed_run_now_and_their_runs_kept() {
 
 #[test]
 fn the_embedded_database_is_copied_into_postgres_with_its_secrets_still_sealed() {
-    let Some(base) = std::env::var("JIRALINK_TEST_DATABASE_URL").ok() else {
-        assert!(
-            std::env::var_os("JIRALINK_TEST_SKIP_POSTGRES").is_some(),
-            "set JIRALINK_TEST_DATABASE_URL, or JIRALINK_TEST_SKIP_POSTGRES=1 to skip"
-        );
+    let Some(base) = TestSchema::base_url() else {
         return;
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();

@@ -7,7 +7,6 @@ use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use jiralink_sim::control::NewOAuthApp;
 use jiralink_store::TestSchema;
 use serde_json::{Value, json};
 use sqlx::Row as _;
@@ -21,17 +20,6 @@ const MASTER_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aa
 const OFFLINE: usize = 20;
 
 /// The PostgreSQL server of the tests; `None` when the PostgreSQL leg is skipped on purpose.
-fn pg_url() -> Option<String> {
-    match std::env::var("JIRALINK_TEST_DATABASE_URL") {
-        Ok(url) => Some(url),
-        Err(_) if std::env::var_os("JIRALINK_TEST_SKIP_POSTGRES").is_some() => None,
-        Err(_) => panic!(
-            "set JIRALINK_TEST_DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/test), or \
-             JIRALINK_TEST_SKIP_POSTGRES=1 to skip the tests that need PostgreSQL"
-        ),
-    }
-}
-
 /// One running server.
 struct Server {
     name: &'static str,
@@ -182,7 +170,9 @@ async fn eventually<T>(
 
 #[test]
 fn three_servers_share_one_database() {
-    let Some(base_url) = pg_url() else { return };
+    let Some(base_url) = TestSchema::base_url() else {
+        return;
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -194,19 +184,7 @@ fn three_servers_share_one_database() {
     // Atlassian sends every consent back to the one public address; here it is server B's,
     // whichever server began the authorization.
     let public = format!("http://127.0.0.1:{}", ports[1]);
-    let app = env
-        .sim
-        .control()
-        .add_oauth_app(NewOAuthApp {
-            name: Some("jiralink".to_owned()),
-            callbacks: vec![format!("{public}/connection/oauth2callback")],
-            scopes: None,
-        })
-        .unwrap();
-    env.sim
-        .control()
-        .update_knobs(|k| k.auto_approve = true)
-        .unwrap();
+    let app = env.auto_approved_oauth_app(&public);
     for (k, v) in [
         ("JIRALINK_DATABASE_URL", schema.url()),
         ("JIRALINK_MASTER_KEY", MASTER_KEY),

@@ -7,8 +7,6 @@ use std::io::{BufRead as _, BufReader, Read as _};
 use std::process::{Child, Stdio};
 use std::sync::mpsc;
 
-use jiralink_sim::control::NewOAuthApp;
-
 use crate::common::{Env, connection_create, free_port};
 
 fn spawn(env: &Env, args: &[&str]) -> Child {
@@ -26,19 +24,7 @@ fn authorize_hands_off_to_a_running_server() {
     let mut env = Env::new();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let app = env
-        .sim
-        .control()
-        .add_oauth_app(NewOAuthApp {
-            name: Some("jiralink".to_owned()),
-            callbacks: vec![format!("{base}/connection/oauth2callback")],
-            scopes: None,
-        })
-        .unwrap();
-    env.sim
-        .control()
-        .update_knobs(|k| k.auto_approve = true)
-        .unwrap();
+    let app = env.auto_approved_oauth_app(&base);
     env.extra_env
         .push(("JIRALINK_SERVER__BASE_URL".to_owned(), base.clone()));
     env.run(

@@ -95,11 +95,11 @@ impl<B: Backend> ConnectionStore for SqlStore<B> {
     }
 
     async fn find_connection_by_name(&self, name: &str) -> StoreResult<Option<Connection>> {
+        let Some(key) = name_key(name) else {
+            return Ok(None);
+        };
         let row = self
-            .opt(
-                select_connections!("WHERE c.name_key = $1"),
-                args![name_key(name)],
-            )
+            .opt(select_connections!("WHERE c.name_key = $1"), args![key])
             .await?;
         row.as_ref().map(connection_from_row).transpose()
     }

@@ -234,9 +234,10 @@ pub(crate) async fn commit_with_secrets_and_audit<B: Backend>(
     Ok(())
 }
 
-/// The same key [`jiralink_domain::ConnectionName::key`] computes, for look-ups by a raw name.
-pub(crate) fn name_key(name: &str) -> String {
+/// The key [`jiralink_domain::ConnectionName::key`] computes, for look-ups by a raw name;
+/// `None` for text that is no valid name, which no stored row can carry.
+pub(crate) fn name_key(name: &str) -> Option<String> {
     jiralink_domain::ConnectionName::parse(name)
+        .ok()
         .map(|n| n.key())
-        .unwrap_or_else(|_| name.trim().to_lowercase())
 }

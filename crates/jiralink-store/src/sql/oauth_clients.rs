@@ -61,11 +61,11 @@ impl<B: Backend> OAuthClientStore for SqlStore<B> {
     }
 
     async fn find_oauth_client_by_name(&self, name: &str) -> StoreResult<Option<OAuthClient>> {
+        let Some(key) = name_key(name) else {
+            return Ok(None);
+        };
         let row = self
-            .opt(
-                select_clients!("WHERE o.name_key = $1"),
-                args![name_key(name)],
-            )
+            .opt(select_clients!("WHERE o.name_key = $1"), args![key])
             .await?;
         row.as_ref().map(client_from_row).transpose()
     }

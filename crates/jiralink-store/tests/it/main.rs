@@ -29,11 +29,6 @@ pub(crate) struct TestDb {
     _schema: Option<TestSchema>,
 }
 
-/// Where the PostgreSQL leg runs; `scripts/test` and CI set it.
-pub(crate) const PG_URL_ENV: &str = "JIRALINK_TEST_DATABASE_URL";
-/// Set to skip the PostgreSQL leg on a machine without a server (it is never skipped in CI).
-pub(crate) const SKIP_PG_ENV: &str = "JIRALINK_TEST_SKIP_POSTGRES";
-
 impl TestDb {
     pub(crate) async fn sqlite() -> Self {
         let dir = tempfile::tempdir().unwrap();
@@ -43,17 +38,7 @@ impl TestDb {
 
     /// `None` only when the PostgreSQL leg is skipped on purpose.
     pub(crate) async fn postgres() -> Option<Self> {
-        let base = match std::env::var(PG_URL_ENV) {
-            Ok(url) => url,
-            Err(_) if std::env::var_os(SKIP_PG_ENV).is_some() => {
-                eprintln!("{SKIP_PG_ENV} is set: skipping the PostgreSQL leg");
-                return None;
-            }
-            Err(_) => panic!(
-                "set {PG_URL_ENV} (e.g. postgres://postgres@127.0.0.1:5432/test) to run the \
-                 PostgreSQL leg of the store contract, or {SKIP_PG_ENV}=1 to skip it"
-            ),
-        };
+        let base = TestSchema::base_url()?;
         let schema = TestSchema::create(&base).await.unwrap();
         let url = DatabaseUrl::parse(schema.url()).unwrap();
         Some(Self::open(url, None, Some(schema)).await)
