@@ -663,7 +663,9 @@ Example:
 Secrets are copied still sealed: the target needs the same master key. Row counts are checked
 table by table, and the copy is one transaction on the target: stopped half-way, it leaves the
 target as it was, and can simply be run again. A target that holds rows is refused unless
---force, which replaces them. Stop the servers using the source first.
+--force, which replaces them. The source is only read, as one snapshot (a source at an older
+schema version is refused: migrate it first); to move to another database, stop the servers
+using the source first so that no change stays behind.
 
 Example:
   jiralink db copy --from ~/.local/share/jiralink/jiralink.db \\
