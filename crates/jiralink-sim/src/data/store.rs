@@ -1285,6 +1285,29 @@ impl SiteData {
         })
     }
 
+    /// Records a change Jira keeps outside the fields modelled here (such as JSM request
+    /// participants) as one history entry by `actor`; `updated` moves to now.
+    pub fn record_change(
+        &mut self,
+        id: u64,
+        items: Vec<ChangeItem>,
+        actor: &str,
+        now_ms: i64,
+    ) -> Result<Arc<Issue>, DataError> {
+        let history_id = self.next_history;
+        let issue = self.write(id, Some(actor), now_ms, true, |_, issue| {
+            issue.changelog.push(History {
+                id: history_id,
+                author: Some(actor.to_owned()),
+                created: now_ms,
+                items,
+            });
+            Ok(())
+        })?;
+        self.next_history = self.next_history.max(history_id + 1);
+        Ok(issue)
+    }
+
     /// Transitions available to an issue from its current status.
     pub fn transitions_for(&self, issue: &Issue) -> Vec<super::model::Transition> {
         self.catalog

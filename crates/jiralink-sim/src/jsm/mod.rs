@@ -14,11 +14,16 @@
 //! * **Errors**: `{"errorMessage","i18nErrorMessage":{"i18nKey","parameters"}}`
 //!   ([`ApiError::jsm`]).
 
+pub mod approval;
 pub mod customer;
 pub mod organization;
+pub mod participant;
+pub mod queue;
 pub mod request;
 pub mod servicedesk;
+pub mod sla;
 pub mod store;
+pub mod transition;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -66,6 +71,11 @@ pub fn router(state: SimState) -> Router<SimState> {
         .merge(customer::router())
         .merge(organization::router())
         .merge(request::router())
+        .merge(transition::router())
+        .merge(participant::router())
+        .merge(sla::router())
+        .merge(queue::router())
+        .merge(approval::router())
         .layer(axum::middleware::from_fn_with_state(
             state,
             account_id_header,

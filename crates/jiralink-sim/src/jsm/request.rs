@@ -39,7 +39,8 @@ use crate::data::{self, DataError, FieldChange, Issue, NewComment, NewIssue, Sit
 use crate::errors::ApiError;
 use crate::jsm::servicedesk::{api_base, request_type_json, service_desk_json};
 use crate::jsm::store::{
-    Customer, Form, Organization, QuestionKind, RequestMeta, RequestType, ServiceDesk, with_site,
+    Approval, Customer, Decision, Form, HARDWARE_REQUEST_TYPE, Organization, QuestionKind,
+    RequestMeta, RequestType, ServiceDesk, with_site,
 };
 use crate::jsm::{
     PREFIX, Paging, Params, bad_request, customer_dto, date_dto, not_found, page, page_window,
@@ -96,33 +97,35 @@ pub fn router() -> Router<SimState> {
 /// A copy of the service-management data a request needs, taken so the desk lock is never held
 /// together with the site data lock.
 #[derive(Debug, Clone)]
-struct DeskView {
-    service_desks: Vec<ServiceDesk>,
-    request_types: Vec<RequestType>,
-    customers: BTreeMap<String, Customer>,
-    organizations: BTreeMap<u64, Organization>,
-    requests: BTreeMap<u64, RequestMeta>,
+pub(crate) struct DeskView {
+    pub(crate) service_desks: Vec<ServiceDesk>,
+    pub(crate) request_types: Vec<RequestType>,
+    pub(crate) customers: BTreeMap<String, Customer>,
+    pub(crate) organizations: BTreeMap<u64, Organization>,
+    pub(crate) requests: BTreeMap<u64, RequestMeta>,
+    pub(crate) approvals: BTreeMap<u64, Approval>,
 }
 
 impl DeskView {
-    fn take(state: &SimState, caller: &Caller) -> Self {
+    pub(crate) fn take(state: &SimState, caller: &Caller) -> Self {
         with_site(state, &caller.site, |desk| Self {
             service_desks: desk.service_desks.clone(),
             request_types: desk.request_types.clone(),
             customers: desk.customers.clone(),
             organizations: desk.organizations.clone(),
             requests: desk.requests.clone(),
+            approvals: desk.approvals.clone(),
         })
     }
 
     /// The service desk whose project holds `issue`.
-    fn desk_of(&self, issue: &Issue) -> Option<&ServiceDesk> {
+    pub(crate) fn desk_of(&self, issue: &Issue) -> Option<&ServiceDesk> {
         self.service_desks
             .iter()
             .find(|sd| sd.project_id == issue.project_id.to_string())
     }
 
-    fn request_type(&self, sd: &ServiceDesk, issue: &Issue) -> Option<&RequestType> {
+    pub(crate) fn request_type(&self, sd: &ServiceDesk, issue: &Issue) -> Option<&RequestType> {
         let of_desk = || {
             self.request_types
                 .iter()
@@ -136,10 +139,24 @@ impl DeskView {
         }
     }
 
-    fn participants(&self, issue_id: u64) -> &[String] {
+    pub(crate) fn participants(&self, issue_id: u64) -> &[String] {
         self.requests
             .get(&issue_id)
             .map_or(&[], |m| m.participants.as_slice())
+    }
+
+    /// The meta of a request in this copy, created when the issue has none yet.
+    pub(crate) fn request_meta_mut(
+        &mut self,
+        issue_id: u64,
+        request_type_id: u64,
+    ) -> &mut RequestMeta {
+        self.requests
+            .entry(issue_id)
+            .or_insert_with(|| RequestMeta {
+                request_type_id,
+                ..RequestMeta::default()
+            })
     }
 
     /// Organizations `account_id` is a member of.
@@ -153,17 +170,17 @@ impl DeskView {
 }
 
 /// Everything needed to render requests for one caller.
-struct Render<'a> {
-    state: &'a SimState,
-    caller: &'a Caller,
-    api: String,
-    site_url: String,
-    now: OffsetDateTime,
-    desk: &'a DeskView,
-    data: &'a SiteData,
+pub(crate) struct Render<'a> {
+    pub(crate) state: &'a SimState,
+    pub(crate) caller: &'a Caller,
+    pub(crate) api: String,
+    pub(crate) site_url: String,
+    pub(crate) now: OffsetDateTime,
+    pub(crate) desk: &'a DeskView,
+    pub(crate) data: &'a SiteData,
 }
 
-fn at(ms: i64) -> OffsetDateTime {
+pub(crate) fn at(ms: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
@@ -178,12 +195,12 @@ fn category_key(category: &str) -> &'static str {
 }
 
 impl Render<'_> {
-    fn date(&self, ms: i64) -> Value {
+    pub(crate) fn date(&self, ms: i64) -> Value {
         date_dto(at(ms), self.now, &self.caller.user.time_zone)
     }
 
     /// `UserDTO` of any account the site knows: a portal customer or a site user.
-    fn person(&self, account_id: &str) -> Value {
+    pub(crate) fn person(&self, account_id: &str) -> Value {
         if let Some(c) = self.desk.customers.get(account_id) {
             return customer_dto(&self.caller.base, self.state, c);
         }
@@ -206,7 +223,7 @@ impl Render<'_> {
     }
 
     /// Statuses the issue went through, oldest first, each with the time it was reached.
-    fn status_history(&self, issue: &Issue) -> Vec<(String, i64)> {
+    pub(crate) fn status_history(&self, issue: &Issue) -> Vec<(String, i64)> {
         let changes: Vec<(Option<String>, Option<String>, i64)> = issue
             .changelog
             .iter()
@@ -305,7 +322,7 @@ impl Render<'_> {
             .collect()
     }
 
-    fn people_page(&self, accounts: &[String], path: &str) -> Value {
+    pub(crate) fn people_page(&self, accounts: &[String], path: &str) -> Value {
         let values = accounts.iter().map(|a| self.person(a)).collect();
         page(
             values,
@@ -385,7 +402,17 @@ impl Render<'_> {
             );
         }
         if wants("sla") {
-            v["sla"] = self.empty_page(&format!("{path}/sla"));
+            v["sla"] = page(
+                self.slas(issue),
+                Paging {
+                    start: 0,
+                    limit: MAX_LIMIT,
+                },
+                &self.api,
+                &format!("{path}/sla"),
+                &Params::default(),
+                &[],
+            );
         }
         if wants("attachment") {
             v["attachments"] = self.empty_page(&format!("{path}/attachment"));
@@ -416,7 +443,7 @@ impl Render<'_> {
         v
     }
 
-    fn comment(&self, issue: &Issue, c: &data::Comment, expand: &[String]) -> Value {
+    pub(crate) fn comment(&self, issue: &Issue, c: &data::Comment, expand: &[String]) -> Value {
         let mut v = json!({
             "_expands": COMMENT_EXPANDS,
             "id": c.id.to_string(),
@@ -455,18 +482,22 @@ pub fn visible_comments(
 
 /// Whether the caller works the queues. Portal customers have no credentials the simulator
 /// accepts, so every authenticated caller is a licensed agent.
-fn is_agent(caller: &Caller) -> bool {
+pub(crate) fn is_agent(caller: &Caller) -> bool {
     caller.site.members.contains(&caller.user.account_id)
 }
 
-fn request_not_found(id: &str) -> ApiError {
+pub(crate) fn request_not_found(id: &str) -> ApiError {
     not_found(&format!(
         "The request '{id}' does not exist or you do not have permission to see it."
     ))
 }
 
 /// Loads the issue behind `{issueIdOrKey}` when it belongs to a service desk.
-fn find_request(desk: &DeskView, data: &SiteData, id: &str) -> Result<Arc<Issue>, ApiError> {
+pub(crate) fn find_request(
+    desk: &DeskView,
+    data: &SiteData,
+    id: &str,
+) -> Result<Arc<Issue>, ApiError> {
     data.issue(id.trim())
         .filter(|issue| desk.desk_of(issue).is_some())
         .ok_or_else(|| request_not_found(id))
@@ -727,7 +758,7 @@ struct RequestCreate {
 
 /// The site user record a portal customer gets when they report or take part in a request, so
 /// the issue can name them.
-fn customer_as_site_user(c: &Customer) -> data::SiteUser {
+pub(crate) fn customer_as_site_user(c: &Customer) -> data::SiteUser {
     data::SiteUser {
         account_id: c.account_id.clone(),
         display_name: c.display_name.clone(),
@@ -738,7 +769,7 @@ fn customer_as_site_user(c: &Customer) -> data::SiteUser {
     }
 }
 
-fn data_error(e: DataError) -> ApiError {
+pub(crate) fn data_error(e: DataError) -> ApiError {
     match e {
         DataError::Fields(errors) => {
             let text = errors
@@ -868,12 +899,22 @@ async fn create_request(
     let meta = RequestMeta {
         request_type_id: rt.id,
         participants,
+        attachments: Vec::new(),
     };
-    with_site(&state, &caller.site, |d| {
+    let approvers = if rt.id == HARDWARE_REQUEST_TYPE {
+        crate::jsm::approval::default_approvers(&state, &caller.site)
+    } else {
+        Vec::new()
+    };
+    let approval = with_site(&state, &caller.site, |d| {
         d.requests.insert(created.id, meta.clone());
+        crate::jsm::approval::open_approval(d, created.id, &approvers, now_ms)
     });
     let mut desk = desk;
     desk.requests.insert(created.id, meta);
+    if let Some(a) = approval {
+        desk.approvals.insert(a.id, a);
+    }
     let data = site.read();
     let issue = data
         .issue_by_id(created.id)
@@ -882,7 +923,7 @@ async fn create_request(
     Ok((StatusCode::CREATED, Json(r.request(&issue, &[]))).into_response())
 }
 
-fn renderer<'a>(
+pub(crate) fn renderer<'a>(
     state: &'a SimState,
     caller: &'a Caller,
     desk: &'a DeskView,
@@ -957,18 +998,22 @@ async fn list_requests(
             )));
         }
     };
-    match params
+    // Only meaningful for the requests the caller approves, as Jira documents.
+    let approval_filter = match params
         .get("approvalStatus")
         .map(str::to_ascii_uppercase)
         .as_deref()
     {
-        None | Some("" | "MY_PENDING_APPROVAL" | "MY_HISTORY_APPROVAL") => {}
+        None | Some("") => None,
+        Some("MY_PENDING_APPROVAL") => Some(true),
+        Some("MY_HISTORY_APPROVAL") => Some(false),
         Some(other) => {
             return Err(bad_request(&format!(
                 "'{other}' is not a valid value for approvalStatus."
             )));
         }
     }
+    .filter(|_| owners.contains(&Ownership::Approver));
     let desk_filter = params.int("serviceDeskId")?;
     let type_filter = params.int("requestTypeId")?;
     if type_filter.is_some() && desk_filter.is_none() {
@@ -1020,7 +1065,9 @@ async fn list_requests(
                 Ownership::All => true,
                 Ownership::Owned => issue.reporter.as_deref() == Some(&me),
                 Ownership::Participated => desk.participants(issue.id).contains(&me),
-                Ownership::Approver => false,
+                Ownership::Approver => desk.approvals.values().any(|a| {
+                    a.issue_id == issue.id && a.approvers.iter().any(|p| p.account_id == me)
+                }),
                 Ownership::AllOrganizations | Ownership::Organization => {
                     let reporter_orgs =
                         desk.organizations_of(issue.reporter.as_deref().unwrap_or_default());
@@ -1032,6 +1079,20 @@ async fn list_requests(
                         _ => !reporter_orgs.is_disjoint(&my_orgs),
                     }
                 }
+            })
+        })
+        .filter(|issue| {
+            approval_filter.is_none_or(|pending| {
+                desk.approvals.values().any(|a| {
+                    a.issue_id == issue.id
+                        && if pending {
+                            crate::jsm::approval::can_answer(a, &me)
+                        } else {
+                            a.approvers
+                                .iter()
+                                .any(|p| p.account_id == me && p.decision != Decision::Pending)
+                        }
+                })
             })
         })
         .filter(|issue| match open {
@@ -1228,7 +1289,7 @@ async fn add_comment(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::jsm::store::{FieldOption, FieldSchema, FormQuestion, RequestTypeField};
 
@@ -1421,7 +1482,7 @@ mod tests {
         assert_eq!(ids(true, true, false), vec![1]);
     }
 
-    fn test_issue() -> Issue {
+    pub(crate) fn test_issue() -> Issue {
         Issue {
             id: 1,
             key: "HELP-1".to_owned(),

@@ -178,6 +178,138 @@ pub struct RequestMeta {
     pub request_type_id: u64,
     /// Participant account ids, in the order they were added.
     pub participants: Vec<String>,
+    /// Files attached through `POST /request/{issueIdOrKey}/attachment`, oldest first.
+    #[serde(default)]
+    pub attachments: Vec<RequestAttachment>,
+}
+
+/// Request type whose requests wait for an approval (the seeded "Request new hardware").
+pub const HARDWARE_REQUEST_TYPE: u64 = 2;
+
+/// An approver's answer, or the outcome of an approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    /// Approved.
+    Approved,
+    /// Declined.
+    Declined,
+    /// Not answered yet.
+    Pending,
+}
+
+impl Decision {
+    /// The wire value (`approved`, `declined`, `pending`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Approved => "approved",
+            Self::Declined => "declined",
+            Self::Pending => "pending",
+        }
+    }
+}
+
+/// One approver of an approval and their answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approver {
+    /// Account id.
+    pub account_id: String,
+    /// Their answer.
+    pub decision: Decision,
+}
+
+/// An approval a request waits for. One answer decides it (Jira's default of one required
+/// approver): the first approval approves it, the first decline declines it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    /// Approval id, unique per site.
+    pub id: u64,
+    /// Issue id of the request.
+    pub issue_id: u64,
+    /// What is asked.
+    pub name: String,
+    /// Approvers in the order they were asked.
+    pub approvers: Vec<Approver>,
+    /// Creation time (epoch ms).
+    pub created: i64,
+    /// When it was decided (epoch ms).
+    pub completed: Option<i64>,
+}
+
+impl Approval {
+    /// The outcome so far.
+    pub fn final_decision(&self) -> Decision {
+        let answered = |d| self.approvers.iter().any(|a| a.decision == d);
+        if answered(Decision::Declined) {
+            Decision::Declined
+        } else if answered(Decision::Approved) {
+            Decision::Approved
+        } else {
+            Decision::Pending
+        }
+    }
+}
+
+/// A file uploaded with `attachTemporaryFile`, waiting to be attached to a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemporaryFile {
+    /// `temp…` id.
+    pub id: String,
+    /// Service desk it was uploaded to.
+    pub service_desk_id: u64,
+    /// File name.
+    pub file_name: String,
+    /// Media type sent with the part (or guessed from the name).
+    pub mime_type: String,
+    /// Content.
+    #[serde(with = "base64_bytes")]
+    pub content: Vec<u8>,
+    /// Uploader's account id.
+    pub uploaded_by: String,
+    /// Upload time (epoch ms); the file expires [`TEMPORARY_FILE_TTL_MS`] later.
+    pub created: i64,
+}
+
+/// How long a temporary file can be attached (Jira keeps them for about an hour).
+pub const TEMPORARY_FILE_TTL_MS: i64 = 3_600_000;
+
+/// A file attached to a request, with the comment it came with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestAttachment {
+    /// Attachment id, unique per site.
+    pub id: u64,
+    /// File name.
+    pub filename: String,
+    /// Media type.
+    pub mime_type: String,
+    /// Content.
+    #[serde(with = "base64_bytes")]
+    pub content: Vec<u8>,
+    /// Account id of who attached it.
+    pub author: String,
+    /// When it was attached (epoch ms).
+    pub created: i64,
+    /// The comment created with it.
+    pub comment_id: u64,
+    /// Whether customers see it.
+    pub public: bool,
+}
+
+/// Binary content as base64 text in dumps.
+mod base64_bytes {
+    use base64::Engine as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text.as_bytes())
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 /// Everything service-management about one site.
@@ -196,6 +328,12 @@ pub struct SiteDesk {
     /// Requests created through JSM, by issue id (other issues of a service-desk project get
     /// the request type matching their issue type).
     pub requests: BTreeMap<u64, RequestMeta>,
+    /// Approvals by id.
+    #[serde(default)]
+    pub approvals: BTreeMap<u64, Approval>,
+    /// Uploaded files not attached yet, by id.
+    #[serde(default)]
+    pub temporary_files: BTreeMap<String, TemporaryFile>,
     /// CSM-only data.
     pub csm: CsmData,
     /// Seed for derived ids.
@@ -336,6 +474,9 @@ const SEED_ORGS: &[(&str, &[usize])] = &[
     ("Stark Logistics", &[12, 13]),
     ("Wayne Enterprises", &[14]),
 ];
+
+/// First id of request attachments.
+pub const FIRST_ATTACHMENT_ID: u64 = 10_000;
 
 /// Project of the seeded service desk (the `HELP` service-management project).
 pub const HELP_PROJECT_KEY: &str = "HELP";
@@ -687,6 +828,41 @@ impl SiteDesk {
         self.service_desks
             .iter()
             .position(|sd| sd.project_key.eq_ignore_ascii_case(id))
+    }
+
+    /// The next approval id.
+    pub fn next_approval_id(&self) -> u64 {
+        self.approvals.keys().next_back().map_or(1, |id| id + 1)
+    }
+
+    /// The next request attachment id.
+    pub fn next_attachment_id(&self) -> u64 {
+        self.requests
+            .values()
+            .flat_map(|m| &m.attachments)
+            .map(|a| a.id + 1)
+            .max()
+            .unwrap_or(FIRST_ATTACHMENT_ID)
+            .max(FIRST_ATTACHMENT_ID)
+    }
+
+    /// Approvals of a request, oldest first.
+    pub fn approvals_of(&self, issue_id: u64) -> Vec<Approval> {
+        self.approvals
+            .values()
+            .filter(|a| a.issue_id == issue_id)
+            .cloned()
+            .collect()
+    }
+
+    /// The meta of a request, created (with `request_type_id`) when the issue has none yet.
+    pub fn request_meta(&mut self, issue_id: u64, request_type_id: u64) -> &mut RequestMeta {
+        self.requests
+            .entry(issue_id)
+            .or_insert_with(|| RequestMeta {
+                request_type_id,
+                ..RequestMeta::default()
+            })
     }
 
     /// Advances bulk tasks to `now` (see [`crate::csm`]).

@@ -18,6 +18,7 @@
 
 mod csm;
 mod jsm;
+mod jsm_requests;
 mod oauth;
 mod platform;
 
@@ -286,6 +287,72 @@ pub(crate) const CATALOG: &[Op] = &[
         Jsm,
         "GET",
         "/rest/servicedeskapi/request/{issueIdOrKey}/comment/{commentId}",
+    ),
+    // JSM: requests.
+    op(
+        Jsm,
+        "GET",
+        "/rest/servicedeskapi/request/{issueIdOrKey}/transition",
+    ),
+    op(
+        Jsm,
+        "POST",
+        "/rest/servicedeskapi/request/{issueIdOrKey}/transition",
+    ),
+    op(
+        Jsm,
+        "GET",
+        "/rest/servicedeskapi/request/{issueIdOrKey}/participant",
+    ),
+    op(
+        Jsm,
+        "POST",
+        "/rest/servicedeskapi/request/{issueIdOrKey}/participant",
+    ),
+    op(
+        Jsm,
+        "DELETE",
+        "/rest/servicedeskapi/request/{issueIdOrKey}/participant",
+    ),
+    op(
+        Jsm,
+        "GET",
+        "/rest/servicedeskapi/request/{issueIdOrKey}/sla",
+    ),
+    op(
+        Jsm,
+        "GET",
+        "/rest/servicedeskapi/request/{issueIdOrKey}/sla/{slaMetricId}",
+    ),
+    op(
+        Jsm,
+        "GET",
+        "/rest/servicedeskapi/servicedesk/{serviceDeskId}/queue",
+    ),
+    op(
+        Jsm,
+        "GET",
+        "/rest/servicedeskapi/servicedesk/{serviceDeskId}/queue/{queueId}",
+    ),
+    op(
+        Jsm,
+        "GET",
+        "/rest/servicedeskapi/servicedesk/{serviceDeskId}/queue/{queueId}/issue",
+    ),
+    op(
+        Jsm,
+        "GET",
+        "/rest/servicedeskapi/request/{issueIdOrKey}/approval",
+    ),
+    op(
+        Jsm,
+        "GET",
+        "/rest/servicedeskapi/request/{issueIdOrKey}/approval/{approvalId}",
+    ),
+    op(
+        Jsm,
+        "POST",
+        "/rest/servicedeskapi/request/{issueIdOrKey}/approval/{approvalId}",
     ),
     // CSM.
     op(Csm, "GET", "/jsm/csm/api/v1/customer/details"),

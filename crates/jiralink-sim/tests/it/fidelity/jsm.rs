@@ -321,6 +321,7 @@ async fn jsm_operations_match_the_openapi_document() {
     .collect();
     error_sweep(&fid, Area::Jsm, &calls).await;
 
+    super::jsm_requests::exercise(&fid).await;
     let (ops, validated) = fid.finish(Area::Jsm);
     eprintln!("jsm: {ops} operations, {validated} responses validated");
 }

@@ -1,0 +1,179 @@
+//! JSM request operations beyond create/read/comment: transitions, participants, SLAs, queues,
+//! approvals and request attachments, each succeeding and failing.
+
+use reqwest::Method;
+use serde_json::json;
+
+use super::{Area, Fidelity, error_sweep};
+
+const API: &str = "/rest/servicedeskapi";
+
+pub(super) async fn exercise(fid: &Fidelity) {
+    // A fresh burst window: the clock is manual and the calls before these used much of it.
+    let next_window = || fid.sim.control().advance(std::time::Duration::from_secs(2));
+    next_window();
+    let get = |path: &str| fid.site(Method::GET, &format!("{API}{path}"));
+    let post = |path: &str| fid.site(Method::POST, &format!("{API}{path}"));
+    let delete = |path: &str| fid.site(Method::DELETE, &format!("{API}{path}"));
+
+    let request = post("/request")
+        .json(json!({
+            "serviceDeskId": "1", "requestTypeId": "2",
+            "requestFieldValues": {
+                "summary": "Need a docking station", "description": "For the *new* laptop",
+                "customfield_10011": {"id": "10101"}
+            },
+        }))
+        .send()
+        .await;
+    request.expect(201);
+    let key = request.str("/issueKey");
+    let customer = post("/customer")
+        .json(json!({"email": "participant@customer.example", "displayName": "Pat Participant"}))
+        .send()
+        .await;
+    customer.expect(201);
+    let customer_id = customer.str("/accountId");
+
+    // Transitions.
+    let transitions = get(&format!("/request/{key}/transition")).send().await;
+    transitions.expect(200);
+    let transition_id = transitions.str("/values/0/id");
+    get("/request/DEMO-1/transition").send().await.expect(404);
+    post(&format!("/request/{key}/transition"))
+        .json(json!({"id": transition_id, "additionalComment": {"body": "Done on my side"}}))
+        .send()
+        .await
+        .expect(204);
+    post(&format!("/request/{key}/transition"))
+        .json(json!({"id": "999"}))
+        .send()
+        .await
+        .expect(400);
+    post("/request/DEMO-1/transition")
+        .json(json!({"id": "11"}))
+        .send()
+        .await
+        .expect(404);
+
+    // Participants.
+    let participants = format!("/request/{key}/participant");
+    post(&participants)
+        .json(json!({"accountIds": [customer_id]}))
+        .send()
+        .await
+        .expect(200);
+    post(&participants)
+        .json(json!({"accountIds": ["qm:nobody:0"]}))
+        .send()
+        .await
+        .expect(400);
+    get(&participants).send().await.expect(200);
+    get("/request/DEMO-1/participant").send().await.expect(404);
+    delete(&participants)
+        .json(json!({"accountIds": [customer_id]}))
+        .send()
+        .await
+        .expect(200);
+    delete(&participants)
+        .invalid_json(json!({"accountIds": "not a list"}))
+        .send()
+        .await
+        .expect(400);
+
+    // SLAs.
+    get(&format!("/request/{key}/sla")).send().await.expect(200);
+    get("/request/HELP-3/sla").send().await.expect(200);
+    get("/request/DEMO-1/sla").send().await.expect(404);
+    get(&format!("/request/{key}/sla/2"))
+        .send()
+        .await
+        .expect(200);
+    get("/request/HELP-2/sla/1").send().await.expect(200);
+    get(&format!("/request/{key}/sla/77"))
+        .send()
+        .await
+        .expect(404);
+    get(&format!("/request/{key}"))
+        .query(&[("expand", "sla,participant")])
+        .send()
+        .await
+        .expect(200);
+
+    next_window();
+
+    // Queues.
+    get("/servicedesk/1/queue")
+        .query(&[("includeCount", "true")])
+        .send()
+        .await
+        .expect(200);
+    get("/servicedesk/1/queue").send().await.expect(200);
+    get("/servicedesk/9/queue").send().await.expect(404);
+    get("/servicedesk/HELP/queue/1")
+        .query(&[("includeCount", "true")])
+        .send()
+        .await
+        .expect(200);
+    get("/servicedesk/1/queue/99").send().await.expect(404);
+    get("/servicedesk/1/queue/1/issue")
+        .query(&[("limit", "5")])
+        .send()
+        .await
+        .expect(200);
+    get("/servicedesk/1/queue/5/issue").send().await.expect(200);
+    get("/servicedesk/1/queue/99/issue")
+        .send()
+        .await
+        .expect(404);
+
+    // Approvals (hardware requests wait for one).
+    let approvals = get(&format!("/request/{key}/approval")).send().await;
+    approvals.expect(200);
+    let approval_id = approvals.str("/values/0/id");
+    get("/request/DEMO-1/approval").send().await.expect(404);
+    let approval = format!("/request/{key}/approval/{approval_id}");
+    get(&approval).send().await.expect(200);
+    get(&format!("/request/{key}/approval/999"))
+        .send()
+        .await
+        .expect(404);
+    post(&approval)
+        .invalid_json(json!({"decision": "maybe"}))
+        .send()
+        .await
+        .expect(400);
+    post(&approval)
+        .json(json!({"decision": "approve"}))
+        .send()
+        .await
+        .expect(200);
+    post(&approval)
+        .json(json!({"decision": "decline"}))
+        .send()
+        .await
+        .expect(409);
+    get(&approval).send().await.expect(200);
+
+    let calls: Vec<(Method, String)> = [
+        (Method::GET, "/request/HELP-1/transition"),
+        (Method::POST, "/request/HELP-1/transition"),
+        (Method::GET, "/request/HELP-1/participant"),
+        (Method::POST, "/request/HELP-1/participant"),
+        (Method::DELETE, "/request/HELP-1/participant"),
+        (Method::GET, "/request/HELP-1/sla"),
+        (Method::GET, "/request/HELP-1/sla/1"),
+        (Method::GET, "/servicedesk/1/queue"),
+        (Method::GET, "/servicedesk/1/queue/1"),
+        (Method::GET, "/servicedesk/1/queue/1/issue"),
+        (Method::GET, "/request/HELP-1/approval"),
+        (Method::GET, "/request/HELP-1/approval/1"),
+        (Method::POST, "/request/HELP-1/approval/1"),
+    ]
+    .into_iter()
+    .map(|(m, p)| (m, format!("{API}{p}")))
+    .collect();
+    next_window();
+    error_sweep(fid, Area::Jsm, &calls).await;
+    next_window();
+}
