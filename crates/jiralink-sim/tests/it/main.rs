@@ -12,6 +12,7 @@ mod data;
 mod fidelity;
 mod jql;
 mod jsm;
+mod jsm_requests;
 mod knobs;
 mod oauth;
 mod platform;

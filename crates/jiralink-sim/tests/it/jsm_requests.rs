@@ -1,0 +1,551 @@
+//! JSM requests beyond creation: customer transitions, participants, SLAs on the simulator
+//! clock, queues over the JQL engine, approvals and request attachments.
+
+use std::time::Duration;
+
+use pretty_assertions::assert_eq;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use jiralink_sim::SimHandle;
+
+use crate::{alice_classic, client, start};
+
+struct Reply {
+    status: StatusCode,
+    body: Value,
+}
+
+async fn send(sim: &SimHandle, method: Method, url: &str, body: Option<Value>) -> Reply {
+    let mut req = client()
+        .request(method, url)
+        .header("authorization", alice_classic(sim));
+    if let Some(b) = &body {
+        req = req.json(b);
+    }
+    let res = req.send().await.expect("request completes");
+    let status = res.status();
+    let text = res.text().await.expect("body");
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    Reply { status, body }
+}
+
+async fn jsm(sim: &SimHandle, method: Method, path: &str, body: Option<Value>) -> Reply {
+    let url = format!("{}/rest/servicedeskapi{path}", sim.site_url("demo"));
+    send(sim, method, &url, body).await
+}
+
+async fn get(sim: &SimHandle, path: &str) -> Value {
+    let r = jsm(sim, Method::GET, path, None).await;
+    assert_eq!(r.status, StatusCode::OK, "GET {path}: {}", r.body);
+    r.body
+}
+
+async fn platform(sim: &SimHandle, path: &str) -> Value {
+    let url = format!("{}/rest/api/3{path}", sim.site_url("demo"));
+    let r = send(sim, Method::GET, &url, None).await;
+    assert_eq!(r.status, StatusCode::OK, "GET {path}: {}", r.body);
+    r.body
+}
+
+async fn new_request(sim: &SimHandle, request_type: &str, summary: &str) -> String {
+    let mut fields = json!({"summary": summary, "description": "Details"});
+    if request_type == "2" {
+        fields["customfield_10011"] = json!({"id": "10100"});
+    }
+    let r = jsm(
+        sim,
+        Method::POST,
+        "/request",
+        Some(json!({"serviceDeskId": "1", "requestTypeId": request_type, "requestFieldValues": fields})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    r.body["issueKey"].as_str().expect("key").to_owned()
+}
+
+fn names(page: &Value, key: &str) -> Vec<String> {
+    page["values"]
+        .as_array()
+        .expect("values")
+        .iter()
+        .map(|v| v[key].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+async fn transition(sim: &SimHandle, key: &str, name: &str, comment: Option<&str>) {
+    let list = get(sim, &format!("/request/{key}/transition")).await;
+    let id = list["values"]
+        .as_array()
+        .expect("values")
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("{name} offered: {list}"))["id"]
+        .clone();
+    let mut body = json!({"id": id});
+    if let Some(c) = comment {
+        body["additionalComment"] = json!({"body": c});
+    }
+    let r = jsm(
+        sim,
+        Method::POST,
+        &format!("/request/{key}/transition"),
+        Some(body),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+}
+
+#[tokio::test]
+async fn customer_transitions_move_the_issue_and_its_status_history() {
+    let sim = start().await;
+    let key = new_request(&sim, "1", "Printer jammed").await;
+    let offered = get(&sim, &format!("/request/{key}/transition")).await;
+    assert_eq!(names(&offered, "name"), vec!["Resolve this issue"]);
+
+    sim.control().advance(Duration::from_secs(60));
+    transition(&sim, &key, "Resolve this issue", Some("Fixed it myself")).await;
+
+    let status = get(&sim, &format!("/request/{key}/status")).await;
+    assert_eq!(
+        names(&status, "status"),
+        vec!["Waiting for support", "Resolved"]
+    );
+    let request = get(&sim, &format!("/request/{key}")).await;
+    assert_eq!(request["currentStatus"]["status"], "Resolved");
+    assert_eq!(request["currentStatus"]["statusCategory"], "DONE");
+    let comments = get(&sim, &format!("/request/{key}/comment")).await;
+    assert_eq!(names(&comments, "body"), vec!["Fixed it myself"]);
+    assert_eq!(comments["values"][0]["public"], true);
+
+    let issue = platform(&sim, &format!("/issue/{key}?expand=changelog")).await;
+    assert_eq!(issue["fields"]["status"]["name"], "Resolved");
+    assert_eq!(issue["fields"]["resolution"]["name"], "Done");
+    let histories = issue["changelog"]["histories"]
+        .as_array()
+        .expect("histories");
+    assert!(histories.iter().any(|h| {
+        h["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .any(|i| i["field"] == "status" && i["toString"] == "Resolved")
+    }));
+
+    // Resolved: customers may reopen, not close (an agent's step).
+    let offered = get(&sim, &format!("/request/{key}/transition")).await;
+    assert_eq!(names(&offered, "name"), vec!["Reopen"]);
+    let bad = jsm(
+        &sim,
+        Method::POST,
+        &format!("/request/{key}/transition"),
+        Some(json!({"id": "41"})),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    let missing = jsm(
+        &sim,
+        Method::POST,
+        &format!("/request/{key}/transition"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+    assert!(missing.body["errorMessage"].is_string());
+}
+
+#[tokio::test]
+async fn participants_are_added_removed_and_recorded() {
+    let sim = start().await;
+    let key = new_request(&sim, "1", "Shared drive is full").await;
+    let customer = jsm(
+        &sim,
+        Method::POST,
+        "/customer",
+        Some(json!({"email": "pia@customer.example", "displayName": "Pia Part"})),
+    )
+    .await;
+    assert_eq!(customer.status, StatusCode::CREATED);
+    let pia = customer.body["accountId"].as_str().expect("id").to_owned();
+    let path = format!("/request/{key}/participant");
+
+    let added = jsm(
+        &sim,
+        Method::POST,
+        &path,
+        Some(json!({"accountIds": [pia, pia]})),
+    )
+    .await;
+    assert_eq!(added.status, StatusCode::OK, "{}", added.body);
+    assert_eq!(names(&added.body, "accountId"), vec![pia.clone()]);
+    assert_eq!(
+        names(&get(&sim, &path).await, "displayName"),
+        vec!["Pia Part"]
+    );
+    let request = get(&sim, &format!("/request/{key}?expand=participant")).await;
+    assert_eq!(
+        request["participants"]["values"][0]["accountId"],
+        pia.as_str()
+    );
+
+    let unknown = jsm(
+        &sim,
+        Method::POST,
+        &path,
+        Some(json!({"accountIds": ["qm:nobody:0", pia]})),
+    )
+    .await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+    assert!(
+        unknown.body["errorMessage"]
+            .as_str()
+            .expect("message")
+            .contains("qm:nobody:0")
+    );
+
+    // A participant sees the request among the ones they take part in.
+    let removed = jsm(
+        &sim,
+        Method::DELETE,
+        &path,
+        Some(json!({"accountIds": [pia]})),
+    )
+    .await;
+    assert_eq!(removed.status, StatusCode::OK);
+    assert_eq!(removed.body["size"], 0);
+
+    let issue = platform(&sim, &format!("/issue/{key}?expand=changelog")).await;
+    let items: Vec<Value> = issue["changelog"]["histories"]
+        .as_array()
+        .expect("histories")
+        .iter()
+        .flat_map(|h| h["items"].as_array().cloned().unwrap_or_default())
+        .filter(|i| i["field"] == "Request participants")
+        .collect();
+    assert_eq!(items.len(), 2, "{items:#?}");
+    assert_eq!(items[0]["toString"], "Pia Part");
+    assert_eq!(items[1]["fromString"], "Pia Part");
+    assert!(items[1]["toString"].is_null());
+
+    // Generated requests take participants too.
+    let r = jsm(
+        &sim,
+        Method::POST,
+        "/request/HELP-2/participant",
+        Some(json!({"accountIds": [pia]})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(get(&sim, "/request/HELP-2/participant").await["size"], 1);
+}
+
+fn sla<'a>(page: &'a Value, name: &str) -> &'a Value {
+    page["values"]
+        .as_array()
+        .expect("values")
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("{name} in {page}"))
+}
+
+#[tokio::test]
+async fn slas_run_on_the_simulator_clock() {
+    let sim = start().await;
+    let key = new_request(&sim, "1", "VPN drops every hour").await;
+    let path = format!("/request/{key}/sla");
+    let fresh = get(&sim, &path).await;
+    let first = sla(&fresh, "Time to first response");
+    assert_eq!(first["ongoingCycle"]["goalDuration"]["millis"], 14_400_000);
+    assert_eq!(first["ongoingCycle"]["goalDuration"]["friendly"], "4h 240m");
+    assert_eq!(first["ongoingCycle"]["elapsedTime"]["millis"], 0);
+    assert_eq!(first["ongoingCycle"]["breached"], false);
+    assert_eq!(first["ongoingCycle"]["paused"], false);
+    assert_eq!(first["completedCycles"], json!([]));
+    // Dates are in the caller's zone (alice: Australia/Sydney).
+    let start_iso = first["ongoingCycle"]["startTime"]["iso8601"]
+        .as_str()
+        .expect("iso");
+    assert!(
+        start_iso.ends_with("+1100") || start_iso.ends_with("+1000"),
+        "{start_iso}"
+    );
+    // No priority given: Medium's 24 h goal.
+    let resolution = sla(&fresh, "Time to resolution");
+    assert_eq!(
+        resolution["ongoingCycle"]["goalDuration"]["millis"],
+        86_400_000
+    );
+
+    // Five hours later, unanswered: first response breached.
+    sim.control().advance(Duration::from_secs(5 * 3600));
+    let late = get(&sim, &format!("{path}/1")).await;
+    assert_eq!(late["ongoingCycle"]["breached"], true);
+    assert_eq!(late["ongoingCycle"]["elapsedTime"]["millis"], 18_000_000);
+    assert_eq!(late["ongoingCycle"]["remainingTime"]["millis"], -3_600_000);
+    assert_eq!(
+        late["ongoingCycle"]["remainingTime"]["friendly"],
+        "-1h -60m"
+    );
+
+    // Alice raised it, so her comment is no first response; an agent's public comment is.
+    let own = jsm(
+        &sim,
+        Method::POST,
+        &format!("/request/{key}/comment"),
+        Some(json!({"body": "Still broken", "public": true})),
+    )
+    .await;
+    assert_eq!(own.status, StatusCode::CREATED);
+    assert!(get(&sim, &format!("{path}/1")).await["ongoingCycle"].is_object());
+
+    sim.control().advance(Duration::from_secs(3600));
+    transition(&sim, &key, "Resolve this issue", None).await;
+    let done = get(&sim, &path).await;
+    let first = sla(&done, "Time to first response");
+    assert!(first.get("ongoingCycle").is_none());
+    assert_eq!(first["completedCycles"][0]["breached"], true);
+    assert_eq!(
+        first["completedCycles"][0]["elapsedTime"]["millis"],
+        21_600_000
+    );
+    let resolution = sla(&done, "Time to resolution");
+    assert!(resolution.get("ongoingCycle").is_none());
+    assert_eq!(resolution["completedCycles"][0]["breached"], false);
+    assert_eq!(
+        resolution["completedCycles"][0]["remainingTime"]["millis"],
+        86_400_000 - 21_600_000
+    );
+
+    // Reopening starts a new resolution cycle; the clock keeps its elapsed time.
+    sim.control().advance(Duration::from_secs(600));
+    transition(&sim, &key, "Reopen", None).await;
+    sim.control().advance(Duration::from_secs(120));
+    let reopened = get(&sim, &format!("{path}/2")).await;
+    assert_eq!(
+        reopened["completedCycles"].as_array().map(Vec::len),
+        Some(1)
+    );
+    assert_eq!(reopened["ongoingCycle"]["elapsedTime"]["millis"], 120_000);
+
+    // The `sla` expand of the request carries the same records.
+    let expanded = get(&sim, &format!("/request/{key}?expand=sla")).await;
+    assert_eq!(expanded["sla"]["size"], 2);
+    assert_eq!(expanded["sla"]["values"][1], reopened);
+
+    let unknown = jsm(&sim, Method::GET, &format!("{path}/9"), None).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn high_priority_incidents_have_an_eight_hour_goal_and_agents_answer_first() {
+    let sim = start().await;
+    let r = jsm(
+        &sim,
+        Method::POST,
+        "/request",
+        Some(json!({"serviceDeskId": "1", "requestTypeId": "3",
+            "requestFieldValues": {"summary": "Checkout is down", "priority": {"id": "1"}}})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let key = r.body["issueKey"].as_str().expect("key").to_owned();
+    let goal =
+        get(&sim, &format!("/request/{key}/sla/2")).await["ongoingCycle"]["goalDuration"]["millis"]
+            .clone();
+    assert_eq!(goal, 28_800_000);
+
+    // A request reported by a customer, answered by alice in public, stops the first response.
+    let customer = jsm(
+        &sim,
+        Method::POST,
+        "/customer",
+        Some(json!({"email": "quick@customer.example", "displayName": "Quick Q"})),
+    )
+    .await;
+    let quick = customer.body["accountId"].as_str().expect("id").to_owned();
+    let r = jsm(
+        &sim,
+        Method::POST,
+        "/request",
+        Some(
+            json!({"serviceDeskId": "1", "requestTypeId": "1", "raiseOnBehalfOf": quick,
+            "requestFieldValues": {"summary": "Password reset"}}),
+        ),
+    )
+    .await;
+    let key = r.body["issueKey"].as_str().expect("key").to_owned();
+    sim.control().advance(Duration::from_secs(1800));
+    let note = jsm(
+        &sim,
+        Method::POST,
+        &format!("/request/{key}/comment"),
+        Some(json!({"body": "Internal: check AD", "public": false})),
+    )
+    .await;
+    assert_eq!(note.status, StatusCode::CREATED);
+    let still = get(&sim, &format!("/request/{key}/sla/1")).await;
+    assert!(
+        still["ongoingCycle"].is_object(),
+        "internal notes do not count"
+    );
+    sim.control().advance(Duration::from_secs(1800));
+    let answer = jsm(
+        &sim,
+        Method::POST,
+        &format!("/request/{key}/comment"),
+        Some(json!({"body": "Reset done", "public": true})),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::CREATED);
+    let answered = get(&sim, &format!("/request/{key}/sla/1")).await;
+    assert!(answered.get("ongoingCycle").is_none());
+    assert_eq!(
+        answered["completedCycles"][0]["elapsedTime"],
+        json!({"millis": 3_600_000, "friendly": "1h 60m"})
+    );
+}
+
+#[tokio::test]
+async fn queues_count_and_list_what_their_jql_matches() {
+    let sim = start().await;
+    let queues = get(&sim, "/servicedesk/1/queue?includeCount=true").await;
+    assert_eq!(
+        names(&queues, "name"),
+        vec![
+            "All open",
+            "Unassigned issues",
+            "Assigned to me",
+            "Incidents",
+            "Resolved"
+        ]
+    );
+    let plain = get(&sim, "/servicedesk/1/queue").await;
+    assert!(plain["values"][0].get("issueCount").is_none());
+
+    // Counts agree with the platform search of the same JQL.
+    for q in queues["values"].as_array().expect("values") {
+        let jql = q["jql"].as_str().expect("jql");
+        let url = format!(
+            "{}/rest/api/3/search/approximate-count",
+            sim.site_url("demo")
+        );
+        let r = send(&sim, Method::POST, &url, Some(json!({"jql": jql}))).await;
+        assert_eq!(r.status, StatusCode::OK, "{jql}: {}", r.body);
+        assert_eq!(r.body["count"], q["issueCount"], "{jql}");
+    }
+
+    let open_before = queues["values"][0]["issueCount"].as_u64().expect("count");
+    let key = new_request(&sim, "1", "Queue me").await;
+    let one = get(&sim, "/servicedesk/HELP/queue/1?includeCount=true").await;
+    assert_eq!(one["issueCount"].as_u64(), Some(open_before + 1));
+    let issues = get(&sim, "/servicedesk/1/queue/1/issue?limit=3").await;
+    assert_eq!(issues["size"], 3);
+    assert_eq!(issues["isLastPage"], false);
+    assert_eq!(issues["values"][0]["key"], key.as_str(), "newest first");
+    let fields = issues["values"][0]["fields"].as_object().expect("fields");
+    let mut keys: Vec<&str> = fields.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        vec![
+            "assignee",
+            "created",
+            "issuetype",
+            "reporter",
+            "status",
+            "summary"
+        ]
+    );
+
+    // Resolving moves it to the Resolved queue.
+    transition(&sim, &key, "Resolve this issue", None).await;
+    let resolved = get(&sim, "/servicedesk/1/queue/5/issue?limit=50").await;
+    assert_eq!(resolved["values"][0]["key"], key.as_str());
+    let open = get(&sim, "/servicedesk/1/queue/1?includeCount=true").await;
+    assert_eq!(open["issueCount"].as_u64(), Some(open_before));
+}
+
+#[tokio::test]
+async fn hardware_requests_wait_for_an_approval() {
+    let sim = start().await;
+    let key = new_request(&sim, "2", "New laptop").await;
+    let plain = new_request(&sim, "1", "No approval needed").await;
+    assert_eq!(
+        get(&sim, &format!("/request/{plain}/approval")).await["size"],
+        0
+    );
+    let list = get(&sim, &format!("/request/{key}/approval")).await;
+    assert_eq!(list["size"], 1);
+    let approval = &list["values"][0];
+    assert_eq!(approval["finalDecision"], "pending");
+    assert_eq!(approval["canAnswerApproval"], true);
+    assert_eq!(
+        approval["approvers"][0]["approver"]["emailAddress"],
+        "alice@example.com"
+    );
+    assert!(approval.get("completedDate").is_none());
+    let id = approval["id"].as_str().expect("id").to_owned();
+
+    let pending = get(
+        &sim,
+        "/request?requestOwnership=APPROVER&approvalStatus=MY_PENDING_APPROVAL",
+    )
+    .await;
+    assert_eq!(names(&pending, "issueKey"), vec![key.clone()]);
+
+    sim.control().advance(Duration::from_secs(90));
+    let path = format!("/request/{key}/approval/{id}");
+    let answered = jsm(
+        &sim,
+        Method::POST,
+        &path,
+        Some(json!({"decision": "approve"})),
+    )
+    .await;
+    assert_eq!(answered.status, StatusCode::OK, "{}", answered.body);
+    assert_eq!(answered.body["finalDecision"], "approved");
+    assert_eq!(answered.body["canAnswerApproval"], false);
+    assert_eq!(
+        answered.body["approvers"][0]["approverDecision"],
+        "approved"
+    );
+    assert!(answered.body["completedDate"]["epochMillis"].is_number());
+    assert_eq!(get(&sim, &path).await, answered.body);
+
+    let again = jsm(
+        &sim,
+        Method::POST,
+        &path,
+        Some(json!({"decision": "decline"})),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    let bad = jsm(&sim, Method::POST, &path, Some(json!({"decision": "yes"}))).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+
+    let pending = get(
+        &sim,
+        "/request?requestOwnership=APPROVER&approvalStatus=MY_PENDING_APPROVAL",
+    )
+    .await;
+    assert_eq!(pending["size"], 0);
+    let history = get(
+        &sim,
+        "/request?requestOwnership=APPROVER&approvalStatus=MY_HISTORY_APPROVAL",
+    )
+    .await;
+    assert_eq!(names(&history, "issueKey"), vec![key.clone()]);
+    let approver = get(&sim, "/request?requestOwnership=APPROVER").await;
+    assert_eq!(names(&approver, "issueKey"), vec![key.clone()]);
+
+    // Approvals and participants survive a dump and load.
+    let dump = sim.control().dump();
+    let fresh = start().await;
+    fresh.control().load(dump).expect("load");
+    let reloaded = get(&fresh, &format!("/request/{key}/approval/{id}")).await;
+    assert_eq!(reloaded["finalDecision"], "approved");
+}
