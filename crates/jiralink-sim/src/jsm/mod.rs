@@ -15,6 +15,7 @@
 //!   ([`ApiError::jsm`]).
 
 pub mod approval;
+pub mod attachment;
 pub mod customer;
 pub mod organization;
 pub mod participant;
@@ -59,6 +60,10 @@ pub const EXPERIMENTAL: &[(&str, &str)] = &[
         "DELETE",
         "/rest/servicedeskapi/servicedesk/{serviceDeskId}/customer",
     ),
+    (
+        "GET",
+        "/rest/servicedeskapi/request/{issueIdOrKey}/comment/{commentId}/attachment",
+    ),
 ];
 
 /// Message of the 412 for experimental operations called without the opt-in header.
@@ -76,6 +81,7 @@ pub fn router(state: SimState) -> Router<SimState> {
         .merge(sla::router())
         .merge(queue::router())
         .merge(approval::router())
+        .merge(attachment::router())
         .layer(axum::middleware::from_fn_with_state(
             state,
             account_id_header,

@@ -337,10 +337,6 @@ impl Render<'_> {
         )
     }
 
-    fn empty_page(&self, path: &str) -> Value {
-        self.people_page(&[], path)
-    }
-
     fn request(&self, issue: &Issue, expand: &[String]) -> Value {
         let sd = self.desk.desk_of(issue);
         let rt = sd.and_then(|sd| self.desk.request_type(sd, issue));
@@ -415,7 +411,7 @@ impl Render<'_> {
             );
         }
         if wants("attachment") {
-            v["attachments"] = self.empty_page(&format!("{path}/attachment"));
+            v["attachments"] = self.attachments_page(issue, None);
         }
         if wants("action") {
             let yes = json!({ "allowed": true });
@@ -457,7 +453,7 @@ impl Render<'_> {
             v["renderedBody"] = json!({ "html": adf::to_html(&c.body) });
         }
         if expand.iter().any(|e| e == "attachment") {
-            v["attachments"] = self.empty_page(&format!("/request/{}/attachment", issue.id));
+            v["attachments"] = self.attachments_page(issue, Some(c.id));
         }
         v
     }

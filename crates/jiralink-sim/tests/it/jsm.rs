@@ -372,6 +372,71 @@ const SERVED: &[(&str, &str)] = &[
         "delete",
         "/rest/servicedeskapi/servicedesk/{serviceDeskId}/organization",
     ),
+    (
+        "get",
+        "/rest/servicedeskapi/request/{issueIdOrKey}/transition",
+    ),
+    (
+        "post",
+        "/rest/servicedeskapi/request/{issueIdOrKey}/transition",
+    ),
+    (
+        "get",
+        "/rest/servicedeskapi/request/{issueIdOrKey}/participant",
+    ),
+    (
+        "post",
+        "/rest/servicedeskapi/request/{issueIdOrKey}/participant",
+    ),
+    (
+        "delete",
+        "/rest/servicedeskapi/request/{issueIdOrKey}/participant",
+    ),
+    ("get", "/rest/servicedeskapi/request/{issueIdOrKey}/sla"),
+    (
+        "get",
+        "/rest/servicedeskapi/request/{issueIdOrKey}/sla/{slaMetricId}",
+    ),
+    (
+        "get",
+        "/rest/servicedeskapi/servicedesk/{serviceDeskId}/queue",
+    ),
+    (
+        "get",
+        "/rest/servicedeskapi/servicedesk/{serviceDeskId}/queue/{queueId}",
+    ),
+    (
+        "get",
+        "/rest/servicedeskapi/servicedesk/{serviceDeskId}/queue/{queueId}/issue",
+    ),
+    (
+        "get",
+        "/rest/servicedeskapi/request/{issueIdOrKey}/approval",
+    ),
+    (
+        "get",
+        "/rest/servicedeskapi/request/{issueIdOrKey}/approval/{approvalId}",
+    ),
+    (
+        "post",
+        "/rest/servicedeskapi/request/{issueIdOrKey}/approval/{approvalId}",
+    ),
+    (
+        "post",
+        "/rest/servicedeskapi/servicedesk/{serviceDeskId}/attachTemporaryFile",
+    ),
+    (
+        "get",
+        "/rest/servicedeskapi/request/{issueIdOrKey}/attachment",
+    ),
+    (
+        "post",
+        "/rest/servicedeskapi/request/{issueIdOrKey}/attachment",
+    ),
+    (
+        "get",
+        "/rest/servicedeskapi/request/{issueIdOrKey}/comment/{commentId}/attachment",
+    ),
 ];
 
 #[test]

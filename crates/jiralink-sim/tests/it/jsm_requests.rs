@@ -549,3 +549,178 @@ async fn hardware_requests_wait_for_an_approval() {
     let reloaded = get(&fresh, &format!("/request/{key}/approval/{id}")).await;
     assert_eq!(reloaded["finalDecision"], "approved");
 }
+
+async fn upload(sim: &SimHandle, files: &[(&str, &str, &[u8])]) -> Reply {
+    let boundary = "it-boundary-7e3";
+    let mut body: Vec<u8> = Vec::new();
+    for (name, media, content) in files {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: {media}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let res = client()
+        .post(format!(
+            "{}/rest/servicedeskapi/servicedesk/1/attachTemporaryFile",
+            sim.site_url("demo")
+        ))
+        .header("authorization", alice_classic(sim))
+        .header("x-atlassian-token", "no-check")
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("upload");
+    let status = res.status();
+    let body = res.json().await.unwrap_or(Value::Null);
+    Reply { status, body }
+}
+
+fn temp_ids(r: &Reply) -> Vec<String> {
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    r.body["temporaryAttachments"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|t| t["temporaryAttachmentId"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn files_are_uploaded_then_attached_with_a_comment() {
+    let sim = start().await;
+    let key = new_request(&sim, "1", "Screen flickers").await;
+    let png: &[u8] = &[0x89, b'P', b'N', b'G', 0, 1, 2, 255];
+    let uploaded = upload(
+        &sim,
+        &[
+            ("screen.png", "image/png", png),
+            ("dmesg.log", "text/plain", b"line one\r\nline two"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        uploaded.body["temporaryAttachments"][0]["fileName"],
+        "screen.png"
+    );
+    let ids = temp_ids(&uploaded);
+    assert_eq!(ids.len(), 2);
+    assert!(ids.iter().all(|i| i.starts_with("temp")));
+
+    let missing_public = jsm(
+        &sim,
+        Method::POST,
+        &format!("/request/{key}/attachment"),
+        Some(json!({"temporaryAttachmentIds": ids})),
+    )
+    .await;
+    assert_eq!(missing_public.status, StatusCode::BAD_REQUEST);
+
+    sim.control().advance(Duration::from_secs(60));
+    let attached = jsm(
+        &sim,
+        Method::POST,
+        &format!("/request/{key}/attachment"),
+        Some(json!({"temporaryAttachmentIds": ids, "public": false,
+                    "additionalComment": {"body": "From the agent's laptop"}})),
+    )
+    .await;
+    assert_eq!(attached.status, StatusCode::CREATED, "{}", attached.body);
+    let comment = &attached.body["comment"];
+    assert_eq!(comment["public"], false);
+    assert_eq!(
+        comment["body"],
+        "From the agent's laptop !screen.png|thumbnail! [^dmesg.log]"
+    );
+    let files = &attached.body["attachments"]["values"];
+    assert_eq!(files[0]["filename"], "screen.png");
+    assert_eq!(files[0]["mimeType"], "image/png");
+    assert_eq!(files[0]["size"], png.len());
+    assert!(files[0]["_links"]["thumbnail"].is_string());
+    assert_eq!(files[1]["size"], 18);
+    assert!(files[1]["_links"].get("thumbnail").is_none());
+    assert_eq!(files[1]["author"]["emailAddress"], "alice@example.com");
+
+    // A temporary file is used once.
+    let again = jsm(
+        &sim,
+        Method::POST,
+        &format!("/request/{key}/attachment"),
+        Some(json!({"temporaryAttachmentIds": [ids[0]], "public": true})),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST);
+
+    let listed = get(&sim, &format!("/request/{key}/attachment")).await;
+    assert_eq!(names(&listed, "filename"), vec!["screen.png", "dmesg.log"]);
+    let expanded = get(&sim, &format!("/request/{key}?expand=attachment")).await;
+    assert_eq!(expanded["attachments"]["size"], 2);
+    let comment_id = comment["id"].as_str().expect("id");
+    let with_files = get(
+        &sim,
+        &format!("/request/{key}/comment/{comment_id}?expand=attachment"),
+    )
+    .await;
+    assert_eq!(with_files["attachments"]["size"], 2);
+
+    let issue = platform(&sim, &format!("/issue/{key}?expand=changelog")).await;
+    let added: Vec<String> = issue["changelog"]["histories"]
+        .as_array()
+        .expect("histories")
+        .iter()
+        .flat_map(|h| h["items"].as_array().cloned().unwrap_or_default())
+        .filter(|i| i["fieldId"] == "attachment")
+        .map(|i| i["toString"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(added, vec!["screen.png", "dmesg.log"]);
+
+    // Kept across a dump and load, content included.
+    let dump = sim.control().dump();
+    let fresh = start().await;
+    fresh.control().load(dump).expect("load");
+    let reloaded = get(&fresh, &format!("/request/{key}/attachment")).await;
+    assert_eq!(reloaded["values"][0]["size"], png.len());
+}
+
+#[tokio::test]
+async fn uploads_need_the_xsrf_header_and_expire() {
+    let sim = start().await;
+    let key = new_request(&sim, "1", "Old upload").await;
+    let no_token = client()
+        .post(format!(
+            "{}/rest/servicedeskapi/servicedesk/1/attachTemporaryFile",
+            sim.site_url("demo")
+        ))
+        .header("authorization", alice_classic(&sim))
+        .header("content-type", "multipart/form-data; boundary=b")
+        .body("--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\nx\r\n--b--\r\n")
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(no_token.status(), StatusCode::FORBIDDEN);
+
+    let ids = temp_ids(&upload(&sim, &[("a.txt", "text/plain", b"x")]).await);
+    sim.control().advance(Duration::from_secs(2 * 3600));
+    let late = jsm(
+        &sim,
+        Method::POST,
+        &format!("/request/{key}/attachment"),
+        Some(json!({"temporaryAttachmentIds": ids, "public": true})),
+    )
+    .await;
+    assert_eq!(late.status, StatusCode::BAD_REQUEST);
+    assert!(
+        late.body["errorMessage"]
+            .as_str()
+            .expect("message")
+            .contains("expired")
+    );
+}

@@ -1,12 +1,64 @@
 //! JSM request operations beyond create/read/comment: transitions, participants, SLAs, queues,
 //! approvals and request attachments, each succeeding and failing.
 
-use reqwest::Method;
-use serde_json::json;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
 
-use super::{Area, Fidelity, error_sweep};
+use super::{Area, Fidelity, Reply, error_sweep, resolve};
 
 const API: &str = "/rest/servicedeskapi";
+
+const BOUNDARY: &str = "jsmFidelityBoundary";
+
+/// A `multipart/form-data` body with one part per `(field, file name, content)`.
+fn multipart(files: &[(&str, &str, &str)]) -> Vec<u8> {
+    let mut body = String::new();
+    for (field, name, content) in files {
+        body.push_str(&format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{name}\"\r\nContent-Type: text/plain\r\n\r\n{content}\r\n"
+        ));
+    }
+    body.push_str(&format!("--{BOUNDARY}--\r\n"));
+    body.into_bytes()
+}
+
+/// Sends a multipart upload on the site host as alice and judges the answer like every call.
+async fn upload(fid: &Fidelity, path: &str, body: Vec<u8>, xsrf: bool) -> Reply {
+    let url = format!("{}{API}{path}", fid.sim.site_url("demo"));
+    let parsed = url::Url::parse(&url).expect("absolute URL");
+    let (op, _) = resolve("POST", parsed.path()).expect("in the catalog");
+    let mut req = crate::client()
+        .post(url)
+        .header("authorization", crate::alice_classic(&fid.sim))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(body);
+    if xsrf {
+        req = req.header("x-atlassian-token", "no-check");
+    }
+    let res = req.send().await.expect("request completes");
+    let status = res.status();
+    let headers = res.headers().clone();
+    let media = headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let text = res.text().await.expect("body");
+    let body: Value = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text.clone()))
+    };
+    fid.judge(op, status, &media, &body, text.is_empty());
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
 
 pub(super) async fn exercise(fid: &Fidelity) {
     // A fresh burst window: the clock is manual and the calls before these used much of it.
@@ -155,6 +207,83 @@ pub(super) async fn exercise(fid: &Fidelity) {
         .expect(409);
     get(&approval).send().await.expect(200);
 
+    next_window();
+
+    // Attachments.
+    let uploaded = upload(
+        fid,
+        "/servicedesk/1/attachTemporaryFile",
+        multipart(&[
+            ("file", "notes.txt", "first"),
+            ("file", "trace.log", "second"),
+        ]),
+        true,
+    )
+    .await;
+    let temp_ids: Vec<String> = uploaded.expect(201)["temporaryAttachments"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|t| t["temporaryAttachmentId"].as_str().expect("id").to_owned())
+        .collect();
+    assert_eq!(
+        upload(
+            fid,
+            "/servicedesk/1/attachTemporaryFile",
+            multipart(&[("file", "a.txt", "x")]),
+            false,
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    upload(
+        fid,
+        "/servicedesk/9/attachTemporaryFile",
+        multipart(&[("file", "a.txt", "x")]),
+        true,
+    )
+    .await
+    .expect(404);
+    let attached = post(&format!("/request/{key}/attachment"))
+        .json(json!({"temporaryAttachmentIds": temp_ids, "public": true,
+                     "additionalComment": {"body": "Logs attached"}}))
+        .send()
+        .await;
+    let comment_id = attached.expect(201)["comment"]["id"]
+        .as_str()
+        .expect("comment id")
+        .to_owned();
+    post(&format!("/request/{key}/attachment"))
+        .json(json!({"temporaryAttachmentIds": ["temp1"], "public": true}))
+        .send()
+        .await
+        .expect(400);
+    get(&format!("/request/{key}/attachment"))
+        .send()
+        .await
+        .expect(200);
+    get("/request/DEMO-1/attachment").send().await.expect(404);
+    get(&format!("/request/{key}/comment/{comment_id}/attachment"))
+        .opt_in()
+        .send()
+        .await
+        .expect(200);
+    get(&format!("/request/{key}/comment/{comment_id}/attachment"))
+        .send()
+        .await
+        .expect(412);
+    get(&format!("/request/{key}"))
+        .query(&[("expand", "attachment,comment")])
+        .send()
+        .await
+        .expect(200);
+    get(&format!("/request/{key}/comment/{comment_id}"))
+        .query(&[("expand", "attachment")])
+        .send()
+        .await
+        .expect(200);
+
     let calls: Vec<(Method, String)> = [
         (Method::GET, "/request/HELP-1/transition"),
         (Method::POST, "/request/HELP-1/transition"),
@@ -169,6 +298,10 @@ pub(super) async fn exercise(fid: &Fidelity) {
         (Method::GET, "/request/HELP-1/approval"),
         (Method::GET, "/request/HELP-1/approval/1"),
         (Method::POST, "/request/HELP-1/approval/1"),
+        (Method::POST, "/servicedesk/1/attachTemporaryFile"),
+        (Method::GET, "/request/HELP-1/attachment"),
+        (Method::POST, "/request/HELP-1/attachment"),
+        (Method::GET, "/request/HELP-1/comment/1/attachment"),
     ]
     .into_iter()
     .map(|(m, p)| (m, format!("{API}{p}")))
