@@ -15,7 +15,8 @@
 //!
 //! `issues` lists only created or changed issues; generated ones are rebuilt from the seed.
 //! `identity` (users, API tokens, OAuth apps, grants, codes and token families) and
-//! `service_management` (JSM customers, organizations, request types and request metadata;
+//! `service_management` (JSM customers, organizations, request types, request metadata,
+//! approvals and temporary uploads;
 //! CSM detail fields and values, products, entitlements and tasks) are the stores themselves.
 //! The dump therefore holds the simulated directory's credentials: treat it as test data.
 //! A version-1 dump (sites only) leaves identity and service-management data as they are.

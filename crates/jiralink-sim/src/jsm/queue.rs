@@ -5,12 +5,14 @@
 //! Every service desk has the queues of [`queues`], written in JQL over its project and its
 //! workflow's statuses. Counts and issues come from the JQL engine through
 //! [`crate::data::SiteData::search`], with the same index lag as `/search/jql`, and issues are
-//! rendered as platform issues (`IssueBean`, version 2) with the queue's fields.
+//! rendered as platform issues (`IssueBean`, version 2) with the queue's fields; a page of issues
+//! is charged to the hourly quota like a search page (a point per issue).
 
 use std::collections::BTreeSet;
 
 use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
@@ -24,6 +26,7 @@ use crate::jsm::{PREFIX, Params, not_found, page_window};
 use crate::platform::ApiVersion;
 use crate::platform::fields::{DefaultFields, Selection};
 use crate::platform::render::{Expand, IssueOptions, Render};
+use crate::server::QuotaCost;
 use crate::state::SimState;
 
 /// Largest `limit` for queues and queue issues.
@@ -283,7 +286,7 @@ async fn queue_issues(
     caller: Caller,
     Path((id, queue_id)): Path<(String, String)>,
     params: Params,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     caller.require_route(
         &Method::GET,
         "/rest/servicedeskapi/servicedesk/{serviceDeskId}/queue/{queueId}/issue",
@@ -305,7 +308,7 @@ async fn queue_issues(
         comment_cap: 0,
         names_inside: false,
     };
-    let items = ids
+    let items: Vec<Value> = ids
         .iter()
         .skip(paging.start)
         .take(paging.limit)
@@ -316,7 +319,9 @@ async fn queue_issues(
             serde_json::from_str::<Value>(&out).unwrap_or(Value::Null)
         })
         .collect();
-    Ok(Json(page_window(
+    // Charged like a search page: one point per issue returned.
+    let cost = items.len() as u64;
+    let mut response = Json(page_window(
         ids.len(),
         items,
         paging,
@@ -324,7 +329,12 @@ async fn queue_issues(
         &format!("/servicedesk/{}/queue/{}/issue", sd.id, queue.id),
         &params,
         &[],
-    )))
+    ))
+    .into_response();
+    if cost > 0 {
+        response.extensions_mut().insert(QuotaCost(cost));
+    }
+    Ok(response)
 }
 
 #[cfg(test)]
