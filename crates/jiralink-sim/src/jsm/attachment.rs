@@ -27,7 +27,9 @@ use crate::errors::ApiError;
 use crate::identity::derive;
 use crate::jsm::request::{DeskView, MAX_LIMIT, Render, data_error, find_request, renderer};
 use crate::jsm::servicedesk::service_desk_not_found;
-use crate::jsm::store::{RequestAttachment, TEMPORARY_FILE_TTL_MS, TemporaryFile, with_site};
+use crate::jsm::store::{
+    Content, RequestAttachment, TEMPORARY_FILE_TTL_MS, TemporaryFile, with_site,
+};
 use crate::jsm::{
     PREFIX, Paging, Params, bad_request, not_found, page, parse_body, require_opt_in,
 };
@@ -321,7 +323,7 @@ impl Render<'_> {
             "filename": a.filename,
             "author": self.person(&a.author),
             "created": self.date(a.created),
-            "size": a.content.len(),
+            "size": a.size,
             "mimeType": a.mime_type,
             "_links": links,
         })
@@ -549,7 +551,7 @@ async fn attach_to_request(
                     id: aid,
                     filename: f.file_name.clone(),
                     mime_type: f.mime_type.clone(),
-                    content: f.content.clone(),
+                    size: f.content.len() as u64,
                     author: caller.user.account_id.clone(),
                     created: now_ms,
                     comment_id: comment.id,
@@ -582,6 +584,9 @@ async fn attach_to_request(
     };
     let stored = attachments.clone();
     with_site(&state, &caller.site, |d| {
+        for (a, f) in stored.iter().zip(files) {
+            d.attachment_content.insert(a.id, Content(f.content));
+        }
         d.request_meta(issue_id, type_id).attachments.extend(stored);
     });
     let mut desk = desk;

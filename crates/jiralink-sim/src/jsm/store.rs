@@ -282,9 +282,8 @@ pub struct RequestAttachment {
     pub filename: String,
     /// Media type.
     pub mime_type: String,
-    /// Content.
-    #[serde(with = "base64_bytes")]
-    pub content: Vec<u8>,
+    /// Size in bytes (the content is in [`SiteDesk::attachment_content`]).
+    pub size: u64,
     /// Account id of who attached it.
     pub author: String,
     /// When it was attached (epoch ms).
@@ -294,6 +293,10 @@ pub struct RequestAttachment {
     /// Whether customers see it.
     pub public: bool,
 }
+
+/// File content, written as base64 text in dumps.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Content(#[serde(with = "base64_bytes")] pub Vec<u8>);
 
 /// Binary content as base64 text in dumps.
 mod base64_bytes {
@@ -334,6 +337,10 @@ pub struct SiteDesk {
     /// Uploaded files not attached yet, by id.
     #[serde(default)]
     pub temporary_files: BTreeMap<String, TemporaryFile>,
+    /// Content of request attachments by attachment id, apart from [`RequestMeta`] so copies
+    /// of the request metadata stay small.
+    #[serde(default)]
+    pub attachment_content: BTreeMap<u64, Content>,
     /// CSM-only data.
     pub csm: CsmData,
     /// Seed for derived ids.
