@@ -496,7 +496,7 @@ async fn attach_to_request(
     };
     let now_ms = data::now_ms(&state);
     // Take the files out at once so two attaches cannot use the same upload.
-    let files = with_site(&state, &caller.site, |d| {
+    let (files, first_id) = with_site(&state, &caller.site, |d| {
         d.temporary_files
             .retain(|_, f| now_ms.saturating_sub(f.created) < TEMPORARY_FILE_TTL_MS);
         if let Some(missing) = temp_ids.iter().find(|t| {
@@ -508,10 +508,12 @@ async fn attach_to_request(
                 "The temporary attachment '{missing}' does not exist or has expired."
             )));
         }
-        Ok(temp_ids
+        let files: Vec<TemporaryFile> = temp_ids
             .iter()
             .filter_map(|t| d.temporary_files.remove(t))
-            .collect::<Vec<_>>())
+            .collect();
+        let first_id = d.reserve_attachment_ids(files.len() as u64);
+        Ok((files, first_id))
     })?;
     let restore = |files: Vec<TemporaryFile>| {
         with_site(&state, &caller.site, |d| {
@@ -529,7 +531,6 @@ async fn attach_to_request(
         Some(t) => format!("{t} {links}"),
         None => links,
     };
-    let first_id = with_site(&state, &caller.site, |d| d.next_attachment_id());
     let added: Result<(data::Comment, Vec<RequestAttachment>), ApiError> = {
         let mut data = site.write();
         data.add_comment(

@@ -341,6 +341,9 @@ pub struct SiteDesk {
     /// of the request metadata stay small.
     #[serde(default)]
     pub attachment_content: BTreeMap<u64, Content>,
+    /// Lowest request attachment id not handed out yet (0 before the first).
+    #[serde(default)]
+    pub next_attachment_id: u64,
     /// CSM-only data.
     pub csm: CsmData,
     /// Seed for derived ids.
@@ -842,15 +845,19 @@ impl SiteDesk {
         self.approvals.keys().next_back().map_or(1, |id| id + 1)
     }
 
-    /// The next request attachment id.
-    pub fn next_attachment_id(&self) -> u64 {
-        self.requests
+    /// Hands out `n` consecutive request attachment ids and returns the first.
+    pub fn reserve_attachment_ids(&mut self, n: u64) -> u64 {
+        let first = self
+            .requests
             .values()
             .flat_map(|m| &m.attachments)
             .map(|a| a.id + 1)
             .max()
             .unwrap_or(FIRST_ATTACHMENT_ID)
             .max(FIRST_ATTACHMENT_ID)
+            .max(self.next_attachment_id);
+        self.next_attachment_id = first + n;
+        first
     }
 
     /// Approvals of a request, oldest first.
@@ -923,6 +930,24 @@ mod tests {
         assert!(!desk.organizations[&1].members.contains(&id));
         assert!(!desk.service_desks[0].customers.contains(&id));
         assert!(!desk.remove_customer(&id));
+    }
+
+    #[test]
+    fn attachment_ids_are_never_handed_out_twice() {
+        let mut desk = demo();
+        assert_eq!(desk.reserve_attachment_ids(2), FIRST_ATTACHMENT_ID);
+        assert_eq!(desk.reserve_attachment_ids(1), FIRST_ATTACHMENT_ID + 2);
+        desk.request_meta(7, 1).attachments.push(RequestAttachment {
+            id: FIRST_ATTACHMENT_ID + 40,
+            filename: "a.txt".to_owned(),
+            mime_type: "text/plain".to_owned(),
+            size: 1,
+            author: "a".to_owned(),
+            created: 0,
+            comment_id: 1,
+            public: true,
+        });
+        assert_eq!(desk.reserve_attachment_ids(1), FIRST_ATTACHMENT_ID + 41);
     }
 
     #[test]
