@@ -26,19 +26,36 @@ pub const MAX_VALUES: i64 = 50;
 
 /// Routes of this module.
 pub fn router() -> Router<SimState> {
-    let b = |suffix: &str| format!("{PREFIX}/board{suffix}");
     Router::new()
-        .route(&b(""), get(list_boards).post(create_board))
-        .route(&b("/{id}"), get(get_board).delete(delete_board))
-        .route(&b("/{id}/configuration"), get(configuration))
-        .route(&b("/{id}/issue"), get(board_issues))
-        .route(&b("/{id}/backlog"), get(backlog))
-        .route(&b("/{id}/epic"), get(epics))
-        .route(&b("/{id}/epic/none/issue"), get(board_no_epic_issues))
-        .route(&b("/{id}/epic/{epic}/issue"), get(board_epic_issues))
-        .route(&b("/{id}/sprint"), get(sprints))
-        .route(&b("/{id}/sprint/{sprint}/issue"), get(board_sprint_issues))
-        .route(&b("/{id}/project"), get(projects))
+        .route(
+            &format!("{PREFIX}/board"),
+            get(list_boards).post(create_board),
+        )
+        .route(
+            &format!("{PREFIX}/board/{{id}}"),
+            get(get_board).delete(delete_board),
+        )
+        .route(
+            &format!("{PREFIX}/board/{{id}}/configuration"),
+            get(configuration),
+        )
+        .route(&format!("{PREFIX}/board/{{id}}/issue"), get(board_issues))
+        .route(&format!("{PREFIX}/board/{{id}}/backlog"), get(backlog))
+        .route(&format!("{PREFIX}/board/{{id}}/epic"), get(epics))
+        .route(
+            &format!("{PREFIX}/board/{{id}}/epic/none/issue"),
+            get(board_no_epic_issues),
+        )
+        .route(
+            &format!("{PREFIX}/board/{{id}}/epic/{{epic}}/issue"),
+            get(board_epic_issues),
+        )
+        .route(&format!("{PREFIX}/board/{{id}}/sprint"), get(sprints))
+        .route(
+            &format!("{PREFIX}/board/{{id}}/sprint/{{sprint}}/issue"),
+            get(board_sprint_issues),
+        )
+        .route(&format!("{PREFIX}/board/{{id}}/project"), get(projects))
 }
 
 /// A board as `GET /board/{id}` shows it.
@@ -66,10 +83,7 @@ pub fn board_json(caller: &Caller, site: &SiteData, board: &Board) -> Value {
 
 fn board_of(site: &SiteData, id: &str) -> Result<Board, ApiError> {
     let id = path_id(id, board_not_found)?;
-    site.agile()
-        .board(id)
-        .cloned()
-        .ok_or_else(board_not_found)
+    site.agile().board(id).cloned().ok_or_else(board_not_found)
 }
 
 fn filter_jql(site: &SiteData, board: &Board) -> Option<String> {
@@ -91,7 +105,10 @@ async fn list_boards(
     }
     let entry = data::site(&state, &caller.site);
     let site = entry.read();
-    let project = match params.get("projectKeyOrId").filter(|p| !p.trim().is_empty()) {
+    let project = match params
+        .get("projectKeyOrId")
+        .filter(|p| !p.trim().is_empty())
+    {
         Some(p) => Some(params::project_or_404(&site, p)?.id),
         None => None,
     };
@@ -100,7 +117,12 @@ async fn list_boards(
         .agile()
         .boards
         .values()
-        .filter(|b| kinds.is_empty() || kinds.iter().any(|k| k.eq_ignore_ascii_case(b.kind.as_str())))
+        .filter(|b| {
+            kinds.is_empty()
+                || kinds
+                    .iter()
+                    .any(|k| k.eq_ignore_ascii_case(b.kind.as_str()))
+        })
         .filter(|b| project.is_none() || b.project_id == project)
         .filter(|b| {
             name.as_ref()
@@ -145,7 +167,9 @@ async fn create_board(
         .ok_or_else(|| bad_request("The board name is required."))?
         .to_owned();
     if name.chars().count() > 255 {
-        return Err(bad_request("The board name must be 255 characters or fewer."));
+        return Err(bad_request(
+            "The board name must be 255 characters or fewer.",
+        ));
     }
     let kind = body
         .kind
@@ -238,17 +262,21 @@ async fn configuration(
             .collect(),
         None => catalog.statuses.iter().collect(),
     };
-    let columns: Vec<Value> = [(NEW, "To Do"), (INDETERMINATE, "In Progress"), (DONE, "Done")]
-        .iter()
-        .map(|(category, name)| {
-            let members: Vec<Value> = statuses
-                .iter()
-                .filter(|s| s.category == *category)
-                .map(|s| json!({ "id": s.id, "self": format!("{api}/status/{}", s.id) }))
-                .collect();
-            json!({ "name": name, "statuses": members })
-        })
-        .collect();
+    let columns: Vec<Value> = [
+        (NEW, "To Do"),
+        (INDETERMINATE, "In Progress"),
+        (DONE, "Done"),
+    ]
+    .iter()
+    .map(|(category, name)| {
+        let members: Vec<Value> = statuses
+            .iter()
+            .filter(|s| s.category == *category)
+            .map(|s| json!({ "id": s.id, "self": format!("{api}/status/{}", s.id) }))
+            .collect();
+        json!({ "name": name, "statuses": members })
+    })
+    .collect();
     let mut body = json!({
         "id": board.id,
         "name": board.name,
@@ -385,7 +413,14 @@ async fn epics(
     let site = entry.read();
     let board = board_of(&site, &id)?;
     let base = filter_jql(&site, &board);
-    let ids = search(&state, &caller, &site, base.as_deref(), &Params::default(), Keep::All)?;
+    let ids = search(
+        &state,
+        &caller,
+        &site,
+        base.as_deref(),
+        &Params::default(),
+        Keep::All,
+    )?;
     let all: Vec<Value> = ids
         .into_iter()
         .filter(|i| site.is_epic(*i))

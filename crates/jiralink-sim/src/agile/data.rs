@@ -40,6 +40,31 @@ impl AgileData {
         }
     }
 
+    /// The Sprint field after putting an issue into `target` (an open sprint) or the backlog
+    /// (`None`): open sprints are replaced, closed ones stay as history.
+    pub fn sprint_move(&self, current: &[u64], target: Option<u64>) -> Result<Vec<u64>, String> {
+        if let Some(t) = target {
+            match self.sprint(t) {
+                None => return Err(format!("Sprint with id {t} does not exist.")),
+                Some(s) if !s.state.is_open() => {
+                    return Err(format!(
+                        "Sprint with id {t} is closed; issues cannot be added to it."
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        let mut next: Vec<u64> = current
+            .iter()
+            .copied()
+            .filter(|s| self.sprint(*s).is_some_and(|s| !s.state.is_open()))
+            .collect();
+        if let Some(t) = target {
+            next.push(t);
+        }
+        Ok(next)
+    }
+
     /// The sprints of a list of ids that still exist (deleted sprints vanish from issues).
     pub fn existing<'a>(&'a self, ids: &'a [u64]) -> impl Iterator<Item = &'a Sprint> + 'a {
         ids.iter().filter_map(|id| self.sprint(*id))
@@ -115,15 +140,10 @@ impl SiteData {
     ) -> Result<(), DataError> {
         for id in ids {
             let current = self.sprint_ids(*id);
-            let mut next: Vec<u64> = current
-                .iter()
-                .copied()
-                .filter(|s| self.sprint_state(*s) == Some(SprintState::Closed))
-                .collect();
-            if let Some(t) = target {
-                next.retain(|s| *s != t);
-                next.push(t);
-            }
+            let next = self
+                .agile
+                .sprint_move(&current, target)
+                .map_err(DataError::Invalid)?;
             if next == current {
                 continue;
             }

@@ -67,8 +67,6 @@ pub fn filter_json(
         "favouritedCount": u8::from(filter.favourite),
         "sharePermissions": [],
         "editPermissions": [],
-        "isWritable": true,
-        "approximateLastUsed": null,
         "subscriptions": { "size": 0, "items": [], "max-results": 0, "start-index": 0, "end-index": 0 },
         "sharedUsers": { "size": 0, "items": [], "max-results": 0, "start-index": 0, "end-index": 0 },
     })
@@ -119,14 +117,20 @@ async fn create_filter(
         return Err(ApiError::platform(
             StatusCode::BAD_REQUEST,
             &[],
-            &[("filterName", "You must specify a name to save this filter as.")],
+            &[(
+                "filterName",
+                "You must specify a name to save this filter as.",
+            )],
         ));
     }
     if name.chars().count() > 255 {
         return Err(ApiError::platform(
             StatusCode::BAD_REQUEST,
             &[],
-            &[("filterName", "The filter name must be 255 characters or fewer.")],
+            &[(
+                "filterName",
+                "The filter name must be 255 characters or fewer.",
+            )],
         ));
     }
     let jql = body.jql.unwrap_or_default();

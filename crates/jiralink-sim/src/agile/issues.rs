@@ -64,7 +64,10 @@ pub fn router() -> Router<SimState> {
             get(get_estimation),
         )
         .route(&format!("{PREFIX}/backlog/issue"), post(move_to_backlog))
-        .route(&format!("{PREFIX}/epic/none/issue"), get(no_epic_issues).post(remove_from_epic))
+        .route(
+            &format!("{PREFIX}/epic/none/issue"),
+            get(no_epic_issues).post(remove_from_epic),
+        )
         .route(&format!("{PREFIX}/epic/{{key}}"), get(get_epic))
         .route(
             &format!("{PREFIX}/epic/{{key}}/issue"),
@@ -107,8 +110,11 @@ impl SiteData {
 
     /// Whether an existing issue is a sub-task.
     pub fn is_subtask(&self, id: u64) -> bool {
-        self.link_view(id)
-            .is_some_and(|v| self.catalog.issue_type(&v.issue_type).is_some_and(|t| t.subtask))
+        self.link_view(id).is_some_and(|v| {
+            self.catalog
+                .issue_type(&v.issue_type)
+                .is_some_and(|t| t.subtask)
+        })
     }
 
     /// The epic of an issue: its parent when that is an epic.
@@ -131,8 +137,7 @@ impl SiteData {
                     && self.open_sprint_of(id).is_none()
             }
             Keep::KanbanBacklog => {
-                self.status_category_of(id) == Some(crate::data::generate::NEW)
-                    && !self.is_epic(id)
+                self.status_category_of(id) == Some(crate::data::generate::NEW) && !self.is_epic(id)
             }
             Keep::Sprint(sprint) => self.sprint_ids(id).contains(&sprint),
             Keep::Epic(epic) => self.parent_of(id) == Some(epic),
@@ -404,7 +409,9 @@ pub struct IssueList {
 /// Resolves the issues of a move request (all or nothing, ≤ 50).
 pub fn resolve_moves(site: &SiteData, body: &IssueList) -> Result<Vec<u64>, ApiError> {
     if body.issues.is_empty() {
-        return Err(bad_request("The 'issues' list must name at least one issue."));
+        return Err(bad_request(
+            "The 'issues' list must name at least one issue.",
+        ));
     }
     if body.issues.len() > MAX_MOVE {
         return Err(bad_request(&format!(

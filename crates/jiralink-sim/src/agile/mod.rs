@@ -75,7 +75,10 @@ pub const OPERATIONS: &[AgileOp] = &[
         "getAllBoards",
         "GET",
         "/rest/agile/1.0/board",
-        &[READ, &["read:board-scope:jira-software", "read:project:jira"]],
+        &[
+            READ,
+            &["read:board-scope:jira-software", "read:project:jira"],
+        ],
     ),
     agile(
         "createBoard",
@@ -94,7 +97,10 @@ pub const OPERATIONS: &[AgileOp] = &[
         "getBoard",
         "GET",
         "/rest/agile/1.0/board/{boardId}",
-        &[READ, &["read:board-scope:jira-software", "read:project:jira"]],
+        &[
+            READ,
+            &["read:board-scope:jira-software", "read:project:jira"],
+        ],
     ),
     agile(
         "deleteBoard",
@@ -168,7 +174,10 @@ pub const OPERATIONS: &[AgileOp] = &[
         "getProjects",
         "GET",
         "/rest/agile/1.0/board/{boardId}/project",
-        &[READ, &["read:board-scope:jira-software", "read:project:jira"]],
+        &[
+            READ,
+            &["read:board-scope:jira-software", "read:project:jira"],
+        ],
     ),
     agile(
         "getAllSprints",
@@ -199,7 +208,10 @@ pub const OPERATIONS: &[AgileOp] = &[
         "getIssuesWithoutEpic",
         "GET",
         "/rest/agile/1.0/epic/none/issue",
-        &[READ, &["read:epic:jira-software", "read:issue-details:jira"]],
+        &[
+            READ,
+            &["read:epic:jira-software", "read:issue-details:jira"],
+        ],
     ),
     agile(
         "removeIssuesFromEpic",
@@ -217,7 +229,10 @@ pub const OPERATIONS: &[AgileOp] = &[
         "getIssuesForEpic",
         "GET",
         "/rest/agile/1.0/epic/{epicIdOrKey}/issue",
-        &[READ, &["read:epic:jira-software", "read:issue-details:jira"]],
+        &[
+            READ,
+            &["read:epic:jira-software", "read:issue-details:jira"],
+        ],
     ),
     agile(
         "moveIssuesToEpic",

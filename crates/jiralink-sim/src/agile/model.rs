@@ -227,18 +227,18 @@ pub fn generated_sprints(seed: u64, first: u64, index: u64, category: &str) -> V
     let active = first + CLOSED_PER_BOARD;
     match category {
         DONE => {
-            if h % 5 == 0 {
+            if h.is_multiple_of(5) {
                 return vec![active];
             }
             let k = (h / 5) % CLOSED_PER_BOARD;
-            if (h / 25) % 3 == 0 && k + 1 < CLOSED_PER_BOARD {
+            if (h / 25).is_multiple_of(3) && k + 1 < CLOSED_PER_BOARD {
                 vec![first + k, first + k + 1]
             } else {
                 vec![first + k]
             }
         }
         INDETERMINATE => {
-            if h % 4 == 0 {
+            if h.is_multiple_of(4) {
                 vec![last_closed, active]
             } else {
                 vec![active]
@@ -331,8 +331,8 @@ impl AgileData {
             };
             for n in 0..SPRINTS_PER_BOARD {
                 let id = first + n;
-                let offset = i64::try_from(n).unwrap_or(0)
-                    - i64::try_from(CLOSED_PER_BOARD).unwrap_or(0);
+                let offset =
+                    i64::try_from(n).unwrap_or(0) - i64::try_from(CLOSED_PER_BOARD).unwrap_or(0);
                 let start = active_start + offset * SPRINT_DAYS * DAY_MS;
                 let state = match n.cmp(&CLOSED_PER_BOARD) {
                     std::cmp::Ordering::Less => SprintState::Closed,
@@ -395,6 +395,82 @@ impl AgileData {
 
     /// Sprints of a board, by id.
     pub fn sprints_of(&self, board_id: u64) -> impl Iterator<Item = &Sprint> {
-        self.sprints.values().filter(move |s| s.board_id == board_id)
+        self.sprints
+            .values()
+            .filter(move |s| s.board_id == board_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::model::FIRST_ISSUE_ID;
+    use crate::data::store::tests::site;
+
+    #[test]
+    fn every_scrum_board_has_closed_active_and_future_sprints() {
+        let data = site();
+        let agile = data.agile();
+        let scrum: Vec<&Board> = agile
+            .boards
+            .values()
+            .filter(|b| b.kind == BoardKind::Scrum)
+            .collect();
+        assert_eq!(scrum.len(), 2);
+        for board in scrum {
+            let states: Vec<SprintState> = agile.sprints_of(board.id).map(|s| s.state).collect();
+            assert_eq!(states.len(), 7);
+            assert_eq!(
+                states.iter().filter(|s| **s == SprintState::Active).count(),
+                1
+            );
+            assert!(
+                agile
+                    .sprints_of(board.id)
+                    .filter(|s| s.state == SprintState::Closed)
+                    .all(|s| s.complete.is_some() && s.end > s.start)
+            );
+        }
+        assert_eq!(agile.next_sprint, 15);
+    }
+
+    #[test]
+    fn generated_issues_carry_their_row_sprints() {
+        let data = site();
+        let mut with_sprints = 0;
+        for index in 0..data.generated_count() {
+            let id = FIRST_ISSUE_ID + index;
+            let issue = data.issue_by_id(id).expect("issue");
+            assert_eq!(issue.sprints, data.sprint_ids(id), "{}", issue.key);
+            let open = issue
+                .sprints
+                .iter()
+                .filter(|s| data.sprint_state(**s).is_some_and(SprintState::is_open))
+                .count();
+            assert!(open <= 1, "{}", issue.key);
+            let category = data.catalog().category_of(&issue.status);
+            // Done work is in closed sprints, or alone in the active one.
+            if category == DONE && !data.is_subtask(id) && open == 1 {
+                assert_eq!(issue.sprints.len(), 1, "{}", issue.key);
+            }
+            if let Some(parent) = issue.parent
+                && data.is_subtask(id)
+            {
+                assert_eq!(issue.sprints, data.sprint_ids(parent), "{}", issue.key);
+            }
+            with_sprints += usize::from(!issue.sprints.is_empty());
+        }
+        assert!(with_sprints > 20, "{with_sprints}");
+    }
+
+    #[test]
+    fn moves_replace_the_open_sprint_and_keep_closed_ones() {
+        let data = site();
+        let agile = data.agile();
+        assert_eq!(agile.sprint_move(&[3, 5], Some(6)), Ok(vec![3, 6]));
+        assert_eq!(agile.sprint_move(&[3, 5], None), Ok(vec![3]));
+        assert!(agile.sprint_move(&[], Some(1)).is_err(), "closed");
+        assert!(agile.sprint_move(&[], Some(999)).is_err(), "unknown");
+        assert_eq!(data.sprint_ids_named("demo sprint 5"), vec![5]);
     }
 }

@@ -116,7 +116,9 @@ async fn create_sprint(
     if let (Some(s), Some(e)) = (start, end)
         && e < s
     {
-        return Err(bad_request("The sprint end date must be after its start date."));
+        return Err(bad_request(
+            "The sprint end date must be after its start date.",
+        ));
     }
     let now = data::now_ms(&state);
     let entry = data::site(&state, &caller.site);
@@ -193,21 +195,27 @@ fn apply(
     if let Some(start) = absent(body.start_date) {
         let at = date("startDate", start.as_ref())?;
         if closed && at != sprint.start {
-            return Err(bad_request("The dates of a closed sprint cannot be changed."));
+            return Err(bad_request(
+                "The dates of a closed sprint cannot be changed.",
+            ));
         }
         sprint.start = at;
     }
     if let Some(end) = absent(body.end_date) {
         let at = date("endDate", end.as_ref())?;
         if closed && at != sprint.end {
-            return Err(bad_request("The dates of a closed sprint cannot be changed."));
+            return Err(bad_request(
+                "The dates of a closed sprint cannot be changed.",
+            ));
         }
         sprint.end = at;
     }
     if let (Some(s), Some(e)) = (sprint.start, sprint.end)
         && e < s
     {
-        return Err(bad_request("The sprint end date must be after its start date."));
+        return Err(bad_request(
+            "The sprint end date must be after its start date.",
+        ));
     }
     let target = match body.state.flatten() {
         Some(text) => SprintState::parse(&text)
@@ -312,7 +320,14 @@ async fn sprint_issues(
     let entry = data::site(&state, &caller.site);
     let site = entry.read();
     let sprint = sprint_of(&site, &id)?;
-    let ids = search(&state, &caller, &site, None, &params, Keep::Sprint(sprint.id))?;
+    let ids = search(
+        &state,
+        &caller,
+        &site,
+        None,
+        &params,
+        Keep::Sprint(sprint.id),
+    )?;
     issues_page(&state, &caller, &site, &ids, &params)
 }
 
@@ -332,21 +347,26 @@ async fn move_to_sprint(
     })
 }
 
-/// The sprint ids a `customfield_10020` value names (a sprint id, `{"id":…}` or `null`).
-pub fn sprint_value(site: &SiteData, value: &Value) -> Result<Option<u64>, String> {
+/// The sprint a `customfield_10020` value names on create or edit (a sprint id, `{"id":…}`,
+/// or `null` for the backlog); the sprint's state is checked when the change is applied.
+pub fn sprint_value(_site: &SiteData, value: &Value) -> Result<Option<u64>, String> {
     if value.is_null() {
         return Ok(None);
     }
-    let id = value
+    value
         .as_u64()
         .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
         .or_else(|| value.get("id").and_then(Value::as_u64))
-        .ok_or_else(|| "Number value expected as the Sprint id.".to_owned())?;
-    match site.agile().sprint(id) {
-        None => Err(format!("Sprint with id {id} does not exist.")),
-        Some(s) if s.state == SprintState::Closed => {
-            Err(format!("Sprint with id {id} is closed; issues cannot be added to it."))
-        }
-        Some(_) => Ok(Some(id)),
-    }
+        .map(Some)
+        .ok_or_else(|| "Number value expected as the Sprint id.".to_owned())
+}
+
+/// Whether the Sprint field is on the create and edit screens: standard issue types of
+/// software projects (epics and sub-tasks are not planned in sprints).
+pub fn on_screen(data: &SiteData, project: &crate::data::Project, issue_type: &str) -> bool {
+    project.project_type_key == "software"
+        && data
+            .catalog()
+            .issue_type(issue_type)
+            .is_some_and(|t| t.hierarchy_level == 0 && !t.subtask)
 }

@@ -90,6 +90,8 @@ pub enum FieldChange {
     Resolution(Option<String>),
     /// A custom field.
     Custom(u64, Option<CustomValue>),
+    /// The Sprint field (`customfield_10020`): an open sprint id, or `None` for the backlog.
+    Sprint(Option<u64>),
 }
 
 impl FieldChange {
@@ -110,6 +112,7 @@ impl FieldChange {
             Self::Parent(_) => "parent".to_owned(),
             Self::Resolution(_) => "resolution".to_owned(),
             Self::Custom(id, _) => format!("customfield_{id}"),
+            Self::Sprint(_) => crate::agile::model::SPRINT_FIELD.to_owned(),
         }
     }
 }
@@ -659,6 +662,10 @@ impl SiteData {
                         }
                         Some(parent) => issue.parent = Some(parent.id),
                     },
+                },
+                FieldChange::Sprint(target) => match self.agile.sprint_move(&issue.sprints, target) {
+                    Ok(next) => issue.sprints = next,
+                    Err(message) => fail(message),
                 },
                 FieldChange::Resolution(r) => match r {
                     None => issue.resolution = None,

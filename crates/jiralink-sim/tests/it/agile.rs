@@ -12,7 +12,15 @@ async fn call(
     path: &str,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
-    call_as(sim, &alice_classic(sim), &sim.site_url("demo"), method, path, body).await
+    call_as(
+        sim,
+        &alice_classic(sim),
+        &sim.site_url("demo"),
+        method,
+        path,
+        body,
+    )
+    .await
 }
 
 async fn call_as(
@@ -68,7 +76,10 @@ async fn generated_boards_sprints_and_filters() {
     let sim = start().await;
     let (status, boards) = call(&sim, Method::GET, "/rest/agile/1.0/board", None).await;
     assert_eq!(status, StatusCode::OK, "{boards}");
-    assert_eq!(boards["total"], 3, "DEMO, MOB scrum and MKT kanban: {boards}");
+    assert_eq!(
+        boards["total"], 3,
+        "DEMO, MOB scrum and MKT kanban: {boards}"
+    );
     assert_eq!(boards["isLast"], true);
     let values = boards["values"].as_array().expect("values");
     assert_eq!(values[0]["name"], "DEMO board");
@@ -85,15 +96,33 @@ async fn generated_boards_sprints_and_filters() {
     )
     .await;
     assert_eq!(mob["values"][0]["name"], "MOB board");
-    let (_, paged) = call(&sim, Method::GET, "/rest/agile/1.0/board?maxResults=2", None).await;
+    let (_, paged) = call(
+        &sim,
+        Method::GET,
+        "/rest/agile/1.0/board?maxResults=2",
+        None,
+    )
+    .await;
     assert_eq!(paged["isLast"], false);
     assert_eq!(paged["values"].as_array().map(Vec::len), Some(2));
 
-    let (status, config) = call(&sim, Method::GET, "/rest/agile/1.0/board/1/configuration", None).await;
+    let (status, config) = call(
+        &sim,
+        Method::GET,
+        "/rest/agile/1.0/board/1/configuration",
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{config}");
-    assert_eq!(config["estimation"]["field"]["fieldId"], "customfield_10010");
+    assert_eq!(
+        config["estimation"]["field"]["fieldId"],
+        "customfield_10010"
+    );
     assert_eq!(config["columnConfig"]["columns"][1]["name"], "In Progress");
-    let filter_id = config["filter"]["id"].as_str().expect("filter id").to_owned();
+    let filter_id = config["filter"]["id"]
+        .as_str()
+        .expect("filter id")
+        .to_owned();
     let (status, filter) = call(
         &sim,
         Method::GET,
@@ -114,7 +143,9 @@ async fn generated_boards_sprints_and_filters() {
         .collect();
     assert_eq!(
         states,
-        ["closed", "closed", "closed", "closed", "active", "future", "future"]
+        [
+            "closed", "closed", "closed", "closed", "active", "future", "future"
+        ]
     );
     let (_, active) = call(
         &sim,
@@ -128,7 +159,10 @@ async fn generated_boards_sprints_and_filters() {
     assert!(active["goal"].as_str().is_some_and(|g| !g.is_empty()));
     let (status, err) = call(&sim, Method::GET, "/rest/agile/1.0/board/3/sprint", None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
-    assert_eq!(err["errorMessages"][0], "The board does not support sprints");
+    assert_eq!(
+        err["errorMessages"][0],
+        "The board does not support sprints"
+    );
     let (status, err) = call(&sim, Method::GET, "/rest/agile/1.0/board/99", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(
@@ -176,7 +210,12 @@ async fn board_lists_partition_the_scrum_issues() {
     assert_eq!(page["maxResults"], 5);
     for issue in page["issues"].as_array().expect("issues") {
         assert_eq!(issue["fields"]["status"]["name"], "Done");
-        assert!(issue["self"].as_str().expect("self").contains("/rest/agile/1.0/issue/"));
+        assert!(
+            issue["self"]
+                .as_str()
+                .expect("self")
+                .contains("/rest/agile/1.0/issue/")
+        );
         assert!(issue["fields"].get("sprint").is_some());
         assert!(issue["fields"].get("epic").is_some());
     }
@@ -216,14 +255,30 @@ async fn sprint_lifecycle_and_moving_issues() {
     let in_sprint = all_issue_ids(&sim, &format!("/rest/agile/1.0/sprint/{id}/issue")).await;
     // DEMO-6 takes its sub-tasks DEMO-7 and DEMO-8 along.
     assert_eq!(in_sprint.len(), 4, "{in_sprint:?}");
-    let (_, issue) = call(&sim, Method::GET, "/rest/api/2/issue/DEMO-2?expand=changelog", None).await;
+    let (_, issue) = call(
+        &sim,
+        Method::GET,
+        "/rest/api/2/issue/DEMO-2?expand=changelog",
+        None,
+    )
+    .await;
     let field = &issue["fields"]["customfield_10020"];
-    assert_eq!(field.as_array().and_then(|a| a.last()).map(|s| &s["id"]), Some(&json!(id)));
-    let histories = issue["changelog"]["histories"].as_array().expect("histories");
+    assert_eq!(
+        field.as_array().and_then(|a| a.last()).map(|s| &s["id"]),
+        Some(&json!(id))
+    );
+    let histories = issue["changelog"]["histories"]
+        .as_array()
+        .expect("histories");
     let item = &histories.last().expect("history")["items"][0];
     assert_eq!(item["field"], "Sprint");
     assert_eq!(item["fieldId"], "customfield_10020");
-    assert!(item["toString"].as_str().expect("to").contains("DEMO Hardening"));
+    assert!(
+        item["toString"]
+            .as_str()
+            .expect("to")
+            .contains("DEMO Hardening")
+    );
     let (_, agile_issue) = call(&sim, Method::GET, "/rest/agile/1.0/issue/DEMO-2", None).await;
     assert_eq!(agile_issue["fields"]["sprint"]["id"], json!(id));
 
@@ -244,8 +299,18 @@ async fn sprint_lifecycle_and_moving_issues() {
         Some(dates.clone()),
     )
     .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "another sprint is active: {err}");
-    let (_, active) = call(&sim, Method::GET, "/rest/agile/1.0/board/1/sprint?state=active", None).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "another sprint is active: {err}"
+    );
+    let (_, active) = call(
+        &sim,
+        Method::GET,
+        "/rest/agile/1.0/board/1/sprint?state=active",
+        None,
+    )
+    .await;
     let active_id = active["values"][0]["id"].as_u64().expect("active");
     let (status, closed) = call(
         &sim,
@@ -299,9 +364,21 @@ async fn sprint_lifecycle_and_moving_issues() {
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    let (status, _) = call(&sim, Method::DELETE, &format!("/rest/agile/1.0/sprint/{id}"), None).await;
+    let (status, _) = call(
+        &sim,
+        Method::DELETE,
+        &format!("/rest/agile/1.0/sprint/{id}"),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = call(&sim, Method::GET, &format!("/rest/agile/1.0/sprint/{id}"), None).await;
+    let (status, _) = call(
+        &sim,
+        Method::GET,
+        &format!("/rest/agile/1.0/sprint/{id}"),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // State survives dump and load.
@@ -311,7 +388,13 @@ async fn sprint_lifecycle_and_moving_issues() {
     sim.control().load(dump).expect("loads");
     let (status, board) = call(&sim, Method::GET, "/rest/agile/1.0/board/2", None).await;
     assert_eq!(status, StatusCode::OK, "{board}");
-    let (_, sprint) = call(&sim, Method::GET, &format!("/rest/agile/1.0/sprint/{active_id}"), None).await;
+    let (_, sprint) = call(
+        &sim,
+        Method::GET,
+        &format!("/rest/agile/1.0/sprint/{active_id}"),
+        None,
+    )
+    .await;
     assert_eq!(sprint["state"], "closed");
     sim.shutdown().await;
 }
@@ -352,7 +435,11 @@ async fn epics_and_filter_backed_boards() {
     )
     .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let none = all_issue_ids(&sim, "/rest/agile/1.0/board/1/epic/none/issue?jql=key%3DDEMO-3").await;
+    let none = all_issue_ids(
+        &sim,
+        "/rest/agile/1.0/board/1/epic/none/issue?jql=key%3DDEMO-3",
+    )
+    .await;
     assert_eq!(none, vec![demo3_id]);
 
     let (status, filter) = call(
@@ -368,8 +455,10 @@ async fn epics_and_filter_backed_boards() {
         &sim,
         Method::POST,
         "/rest/agile/1.0/board",
-        Some(json!({"name": "Bug board", "type": "kanban", "filterId": filter_id,
-                    "location": {"type": "project", "projectKeyOrId": "MOB"}})),
+        Some(
+            json!({"name": "Bug board", "type": "kanban", "filterId": filter_id,
+                    "location": {"type": "project", "projectKeyOrId": "MOB"}}),
+        ),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{board}");
@@ -401,7 +490,10 @@ async fn gateway_and_scopes() {
     let sim = start().await;
     let base = gateway(&sim, "demo");
     let email = sim.samples().email.clone();
-    let software = scoped_token(&sim, &["read:board-scope:jira-software", "read:project:jira"]);
+    let software = scoped_token(
+        &sim,
+        &["read:board-scope:jira-software", "read:project:jira"],
+    );
     let (status, boards) = call_as(
         &sim,
         &basic(&email, &software),
@@ -463,7 +555,10 @@ async fn sprint_field_is_listed_and_rendered() {
         .find(|f| f["id"] == "customfield_10020")
         .expect("Sprint field listed");
     assert_eq!(sprint["name"], "Sprint");
-    assert_eq!(sprint["schema"]["custom"], "com.pyxis.greenhopper.jira:gh-sprint");
+    assert_eq!(
+        sprint["schema"]["custom"],
+        "com.pyxis.greenhopper.jira:gh-sprint"
+    );
     let (_, page) = call(
         &sim,
         Method::GET,
@@ -483,5 +578,93 @@ async fn sprint_field_is_listed_and_rendered() {
             assert_eq!(issue["fields"]["customfield_10020"], Value::Null);
         }
     }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn sprint_field_is_set_on_create_and_edit() {
+    let sim = start().await;
+    let (status, created) = call(
+        &sim,
+        Method::POST,
+        "/rest/api/2/issue",
+        Some(
+            json!({"fields": {"project": {"key": "DEMO"}, "issuetype": {"name": "Story"},
+                    "summary": "Planned", "customfield_10020": 5}}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let key = created["key"].as_str().expect("key").to_owned();
+    let (_, issue) = call(
+        &sim,
+        Method::GET,
+        &format!("/rest/agile/1.0/issue/{key}"),
+        None,
+    )
+    .await;
+    assert_eq!(issue["fields"]["sprint"]["id"], 5);
+    assert_eq!(issue["fields"]["customfield_10020"][0]["state"], "active");
+    let sprint5 = all_issue_ids(&sim, "/rest/agile/1.0/sprint/5/issue").await;
+    let id: u64 = created["id"].as_str().expect("id").parse().expect("n");
+    assert!(sprint5.contains(&id));
+
+    let (status, err) = call(
+        &sim,
+        Method::PUT,
+        &format!("/rest/api/2/issue/{key}"),
+        Some(json!({"fields": {"customfield_10020": 1}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "closed sprint: {err}");
+    assert!(err["errors"]["customfield_10020"].is_string(), "{err}");
+    let (status, _) = call(
+        &sim,
+        Method::PUT,
+        &format!("/rest/api/2/issue/{key}"),
+        Some(json!({"fields": {"customfield_10020": 6}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = call(
+        &sim,
+        Method::PUT,
+        &format!("/rest/api/2/issue/{key}"),
+        Some(json!({"fields": {"customfield_10020": null}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, issue) = call(
+        &sim,
+        Method::GET,
+        &format!("/rest/api/2/issue/{key}?expand=changelog"),
+        None,
+    )
+    .await;
+    assert_eq!(issue["fields"]["customfield_10020"], Value::Null);
+    let sprint_items: Vec<&Value> = issue["changelog"]["histories"]
+        .as_array()
+        .expect("histories")
+        .iter()
+        .flat_map(|h| h["items"].as_array().expect("items"))
+        .filter(|i| i["field"] == "Sprint")
+        .collect();
+    assert_eq!(sprint_items.len(), 2, "{sprint_items:?}");
+    assert_eq!(sprint_items[0]["from"], "5");
+    assert_eq!(sprint_items[0]["to"], "6");
+    assert_eq!(sprint_items[1]["to"], Value::Null);
+
+    // Not on the screens of epics or business projects.
+    let (status, err) = call(
+        &sim,
+        Method::POST,
+        "/rest/api/2/issue",
+        Some(
+            json!({"fields": {"project": {"key": "MKT"}, "issuetype": {"name": "Task"},
+                    "summary": "No sprints here", "customfield_10020": 5}}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
     sim.shutdown().await;
 }
