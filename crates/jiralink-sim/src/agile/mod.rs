@@ -432,3 +432,39 @@ pub fn datetime(ms: i64) -> String {
 pub fn parse_datetime(text: &str) -> Option<i64> {
     crate::platform::params::parse_datetime(text)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::scopes::ScopeTable;
+
+    /// A scope an operation accepts but no token or app could be granted would lock OAuth
+    /// callers out of it.
+    #[test]
+    fn every_scope_the_operations_accept_is_grantable() {
+        let known = ScopeTable::get().known_scopes();
+        for op in OPERATIONS {
+            assert_eq!(op.scopes.len(), 2, "{}: classic and granular", op.id);
+            for scope in op.scopes.iter().flat_map(|set| set.iter()) {
+                assert!(
+                    known.contains(*scope),
+                    "{}: {scope} is not grantable",
+                    op.id
+                );
+            }
+        }
+        let ids: BTreeSet<&str> = OPERATIONS.iter().map(|op| op.id).collect();
+        assert_eq!(ids.len(), OPERATIONS.len(), "operation ids repeat");
+    }
+
+    #[test]
+    fn agile_times_end_in_z() {
+        assert_eq!(datetime(1_767_605_400_000), "2026-01-05T09:30:00.000Z");
+        assert_eq!(
+            parse_datetime("2026-01-05T09:30:00.000Z"),
+            Some(1_767_605_400_000)
+        );
+    }
+}
