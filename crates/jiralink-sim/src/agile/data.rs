@@ -82,9 +82,12 @@ impl SiteData {
         &mut self.agile
     }
 
-    /// Sprint ids of a generated issue's row, without building the issue (for JQL).
+    /// Sprint ids (oldest first, existing sprints only) of a generated issue's row, without
+    /// building the issue (for JQL over generated rows).
     pub fn sprint_ids_of_row(&self, row: &GenRow) -> Vec<u64> {
-        sprints_of_row(&self.generator, &self.catalog, row)
+        let mut ids = sprints_of_row(&self.generator, &self.catalog, row);
+        ids.retain(|s| self.agile.sprints.contains_key(s));
+        ids
     }
 
     /// Sprint ids (oldest first, existing sprints only) of an existing issue, computed without
@@ -98,7 +101,7 @@ impl SiteData {
             id.checked_sub(FIRST_ISSUE_ID)
                 .filter(|i| *i < self.generator.total)
                 .and_then(|i| self.generator.row(&self.catalog, i))
-                .map(|row| self.sprint_ids_of_row(&row))
+                .map(|row| sprints_of_row(&self.generator, &self.catalog, &row))
                 .unwrap_or_default()
         };
         raw.into_iter()

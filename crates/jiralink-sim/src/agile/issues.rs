@@ -122,28 +122,85 @@ impl SiteData {
         self.parent_of(id).filter(|p| self.is_epic(*p))
     }
 
-    fn status_category_of(&self, id: u64) -> Option<&str> {
-        let view = self.link_view(id)?;
-        Some(self.catalog.category_of(&view.status))
+    /// What the lists look at, read from the generated row when the issue is unchanged (no
+    /// issue is built, so scanning a million issues stays cheap).
+    fn facts(&self, id: u64) -> Option<Facts<'_>> {
+        if !self.overlay.contains_key(&id)
+            && let Some(row) = id
+                .checked_sub(FIRST_ISSUE_ID)
+                .filter(|i| *i < self.generator.total)
+                .and_then(|i| self.generator.row(&self.catalog, i))
+        {
+            let issue_type = self.catalog.issue_types.get(row.issue_type)?;
+            let status = self.catalog.statuses.get(row.status)?;
+            return Some(Facts {
+                level: issue_type.hierarchy_level,
+                category: self.catalog.category_of(&status.id),
+                parent: self
+                    .generator
+                    .parent_index(&self.catalog, &row)
+                    .map(|i| FIRST_ISSUE_ID + i),
+                row: Some(row),
+            });
+        }
+        let issue = self.issue_by_id(id)?;
+        let level = self
+            .catalog
+            .issue_type(&issue.issue_type)
+            .map_or(0, |t| t.hierarchy_level);
+        let category = self
+            .catalog
+            .statuses
+            .iter()
+            .find(|s| s.id == issue.status)
+            .map_or("", |s| self.catalog.category_of(&s.id));
+        Some(Facts {
+            level,
+            category,
+            parent: issue.parent,
+            row: None,
+        })
+    }
+
+    fn sprints_of_facts(&self, id: u64, facts: &Facts<'_>) -> Vec<u64> {
+        match &facts.row {
+            Some(row) => self.sprint_ids_of_row(row),
+            None => self.sprint_ids(id),
+        }
     }
 
     /// Whether issue `id` belongs to a list.
     pub fn keeps(&self, keep: Keep, id: u64) -> bool {
+        if keep == Keep::All {
+            return true;
+        }
+        let Some(facts) = self.facts(id) else {
+            return false;
+        };
         match keep {
             Keep::All => true,
             Keep::ScrumBacklog => {
-                !self.is_epic(id)
-                    && self.status_category_of(id) != Some(DONE)
-                    && self.open_sprint_of(id).is_none()
+                facts.level < 1
+                    && facts.category != DONE
+                    && !self
+                        .sprints_of_facts(id, &facts)
+                        .iter()
+                        .any(|s| self.sprint_state(*s).is_some_and(SprintState::is_open))
             }
-            Keep::KanbanBacklog => {
-                self.status_category_of(id) == Some(crate::data::generate::NEW) && !self.is_epic(id)
-            }
-            Keep::Sprint(sprint) => self.sprint_ids(id).contains(&sprint),
-            Keep::Epic(epic) => self.parent_of(id) == Some(epic),
-            Keep::NoEpic => !self.is_epic(id) && !self.is_subtask(id) && self.epic_of(id).is_none(),
+            Keep::KanbanBacklog => facts.level < 1 && facts.category == crate::data::generate::NEW,
+            Keep::Sprint(sprint) => self.sprints_of_facts(id, &facts).contains(&sprint),
+            Keep::Epic(epic) => facts.parent == Some(epic),
+            Keep::NoEpic => facts.level == 0 && facts.parent.is_none_or(|p| !self.is_epic(p)),
         }
     }
+}
+
+/// An issue's type level, status category, parent and (for unchanged generated issues) row.
+struct Facts<'a> {
+    level: i32,
+    category: &'a str,
+    parent: Option<u64>,
+    row: Option<crate::data::generate::GenRow>,
 }
 
 /// Runs `base` (a board's filter) and the request's `jql` together and keeps what `keep`
