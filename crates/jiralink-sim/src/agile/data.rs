@@ -65,6 +65,51 @@ impl AgileData {
         Ok(next)
     }
 
+    /// An issue's rank: lower ranks first (`ORDER BY Rank`).
+    pub fn rank_of(&self, id: u64) -> f64 {
+        self.ranks.get(&id).copied().unwrap_or(id as f64)
+    }
+
+    /// The nearest rank below (`above == false`) or above `rank`, ignoring `skip`.
+    fn neighbour(&self, rank: f64, above: bool, skip: &[u64]) -> f64 {
+        let ranked = self
+            .ranks
+            .iter()
+            .filter(|(id, _)| !skip.contains(id))
+            .map(|(_, r)| *r);
+        let ranked = if above {
+            ranked.filter(|r| *r > rank).reduce(f64::min)
+        } else {
+            ranked.filter(|r| *r < rank).reduce(f64::max)
+        };
+        // The nearest id that still ranks by itself.
+        let mut n = if above {
+            rank.floor() as u64 + 1
+        } else {
+            (rank.ceil() as u64).saturating_sub(1)
+        };
+        while n > 0 && (self.ranks.contains_key(&n) || skip.contains(&n)) {
+            n = if above { n + 1 } else { n - 1 };
+        }
+        let own = n as f64;
+        match ranked {
+            Some(r) if above => r.min(own),
+            Some(r) => r.max(own),
+            None => own,
+        }
+    }
+
+    /// Ranks `ids`, in order, just before (`before == true`) or after `anchor`.
+    pub fn rank(&mut self, ids: &[u64], anchor: u64, before: bool) {
+        let at = self.rank_of(anchor);
+        let other = self.neighbour(at, !before, ids);
+        let (low, high) = if before { (other, at) } else { (at, other) };
+        let step = (high - low) / (ids.len() as f64 + 1.0);
+        for (n, id) in ids.iter().enumerate() {
+            self.ranks.insert(*id, low + step * (n as f64 + 1.0));
+        }
+    }
+
     /// The sprints of a list of ids that still exist (deleted sprints vanish from issues).
     pub fn existing<'a>(&'a self, ids: &'a [u64]) -> impl Iterator<Item = &'a Sprint> + 'a {
         ids.iter().filter_map(|id| self.sprint(*id))

@@ -15,7 +15,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -63,6 +63,7 @@ pub fn router() -> Router<SimState> {
             &format!("{PREFIX}/issue/{{key}}/estimation"),
             get(get_estimation),
         )
+        .route(&format!("{PREFIX}/issue/rank"), put(rank_issues))
         .route(&format!("{PREFIX}/backlog/issue"), post(move_to_backlog))
         .route(
             &format!("{PREFIX}/epic/none/issue"),
@@ -260,7 +261,8 @@ pub fn search(
     );
     ids.retain(|id| site.keeps(keep, *id));
     if by_rank {
-        ids.sort_unstable();
+        let agile = site.agile();
+        ids.sort_by(|a, b| agile.rank_of(*a).total_cmp(&agile.rank_of(*b)));
     }
     Ok(ids)
 }
@@ -533,6 +535,61 @@ async fn move_to_backlog(
 ) -> Result<Response, ApiError> {
     require(&caller, "moveIssuesToBacklog")?;
     move_issues(&state, &caller, &bytes, |_| Ok(None))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RankRequest {
+    #[serde(default)]
+    issues: Vec<String>,
+    rank_before_issue: Option<String>,
+    rank_after_issue: Option<String>,
+    rank_custom_field_id: Option<u64>,
+}
+
+async fn rank_issues(
+    State(state): State<SimState>,
+    caller: Caller,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    require(&caller, "rankIssues")?;
+    let body: RankRequest = params::body(&bytes)?;
+    if body
+        .rank_custom_field_id
+        .is_some_and(|f| f != super::model::RANK_FIELD_ID)
+    {
+        return Err(bad_request(&format!(
+            "The rank field must be {}.",
+            super::model::RANK_FIELD_ID
+        )));
+    }
+    let (anchor, before) = match (&body.rank_before_issue, &body.rank_after_issue) {
+        (Some(a), None) => (a.clone(), true),
+        (None, Some(a)) => (a.clone(), false),
+        _ => {
+            return Err(bad_request(
+                "Exactly one of rankBeforeIssue and rankAfterIssue must be given.",
+            ));
+        }
+    };
+    let entry = data::site(&state, &caller.site);
+    let mut site = entry.write();
+    let ids = resolve_moves(
+        &site,
+        &IssueList {
+            issues: body.issues,
+        },
+    )?;
+    let anchor_id = site.resolve(&anchor).ok_or_else(|| {
+        bad_request(&format!(
+            "Issue '{anchor}' does not exist or you do not have permission to see it."
+        ))
+    })?;
+    if ids.contains(&anchor_id) {
+        return Err(bad_request("An issue cannot be ranked relative to itself."));
+    }
+    site.agile_mut().rank(&ids, anchor_id, before);
+    Ok(params::no_content())
 }
 
 /// The epic named by a path segment: 404 when missing, 400 when not an epic.

@@ -241,6 +241,12 @@ pub const OPERATIONS: &[AgileOp] = &[
         &[WRITE, &["write:epic:jira-software"]],
     ),
     agile(
+        "rankIssues",
+        "PUT",
+        "/rest/agile/1.0/issue/rank",
+        &[WRITE, &["write:issue:jira-software"]],
+    ),
+    agile(
         "getIssue",
         "GET",
         "/rest/agile/1.0/issue/{issueIdOrKey}",

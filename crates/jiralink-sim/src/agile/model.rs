@@ -170,7 +170,7 @@ pub struct Sprint {
 }
 
 /// The agile configuration of a site.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgileData {
     /// Boards by id.
     pub boards: BTreeMap<u64, Board>,
@@ -184,6 +184,9 @@ pub struct AgileData {
     pub next_sprint: u64,
     /// Next filter id.
     pub next_filter: u64,
+    /// Ranks of the issues ranked through `PUT /issue/rank`; every other issue ranks by its id.
+    #[serde(default)]
+    pub ranks: BTreeMap<u64, f64>,
 }
 
 impl Default for AgileData {
@@ -195,6 +198,7 @@ impl Default for AgileData {
             next_board: 1,
             next_sprint: 1,
             next_filter: FIRST_FILTER_ID,
+            ranks: BTreeMap::new(),
         }
     }
 }
@@ -472,5 +476,32 @@ mod tests {
         assert!(agile.sprint_move(&[], Some(1)).is_err(), "closed");
         assert!(agile.sprint_move(&[], Some(999)).is_err(), "unknown");
         assert_eq!(data.sprint_ids_named("demo sprint 5"), vec![5]);
+    }
+
+    #[test]
+    fn ranking_places_issues_between_their_neighbours() {
+        let mut data = site();
+        let agile = data.agile_mut();
+        agile.rank(&[10_005, 10_006], 10_002, true);
+        let order = |a: &AgileData| {
+            let mut ids: Vec<u64> = (10_000..10_008).collect();
+            ids.sort_by(|x, y| a.rank_of(*x).total_cmp(&a.rank_of(*y)));
+            ids
+        };
+        assert_eq!(
+            order(agile),
+            [
+                10_000, 10_001, 10_005, 10_006, 10_002, 10_003, 10_004, 10_007
+            ]
+        );
+        agile.rank(&[10_000], 10_006, false);
+        assert_eq!(
+            order(agile),
+            [
+                10_001, 10_005, 10_006, 10_000, 10_002, 10_003, 10_004, 10_007
+            ]
+        );
+        agile.rank(&[10_007], 10_001, true);
+        assert_eq!(order(agile)[0], 10_007);
     }
 }

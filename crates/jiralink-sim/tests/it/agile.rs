@@ -195,10 +195,31 @@ async fn board_lists_partition_the_scrum_issues() {
         assert!(!in_open.contains(id), "{id} is in the backlog and a sprint");
         assert!(board.contains(id));
     }
-    // Rank order: ascending ids; the board's JQL narrows the list.
+    // Rank order: ascending ids until issues are ranked; the board's JQL narrows the list.
     let mut sorted = board.clone();
     sorted.sort_unstable();
     assert_eq!(board, sorted);
+    let (status, _) = call(
+        &sim,
+        Method::PUT,
+        "/rest/agile/1.0/issue/rank",
+        Some(json!({"issues": [board[3].to_string(), board[4].to_string()], "rankBeforeIssue": board[0].to_string()})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let ranked = all_issue_ids(&sim, "/rest/agile/1.0/board/1/issue").await;
+    assert_eq!(
+        ranked[..5],
+        [board[3], board[4], board[0], board[1], board[2]]
+    );
+    let (status, err) = call(
+        &sim,
+        Method::PUT,
+        "/rest/agile/1.0/issue/rank",
+        Some(json!({"issues": [board[0].to_string()], "rankAfterIssue": board[0].to_string()})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
     let (status, page) = call(
         &sim,
         Method::GET,

@@ -431,6 +431,7 @@ pub(crate) const CATALOG: &[Op] = &[
     op(Agile, "GET", "/rest/agile/1.0/epic/{epicIdOrKey}"),
     op(Agile, "GET", "/rest/agile/1.0/epic/{epicIdOrKey}/issue"),
     op(Agile, "POST", "/rest/agile/1.0/epic/{epicIdOrKey}/issue"),
+    op(Agile, "PUT", "/rest/agile/1.0/issue/rank"),
     op(Agile, "GET", "/rest/agile/1.0/issue/{issueIdOrKey}"),
     op(
         Agile,

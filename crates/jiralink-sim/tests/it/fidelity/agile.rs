@@ -227,6 +227,18 @@ pub(super) async fn exercise(fid: &Fidelity) {
         .send()
         .await
         .expect(400);
+    put("/issue/rank")
+        .json(json!({"issues": ["DEMO-5"], "rankBeforeIssue": "DEMO-2"}))
+        .send()
+        .await
+        .expect(204);
+    put("/issue/rank")
+        .json(
+            json!({"issues": ["DEMO-5"], "rankBeforeIssue": "DEMO-2", "rankAfterIssue": "DEMO-3"}),
+        )
+        .send()
+        .await
+        .expect(400);
     get("/issue/DEMO-2").send().await.expect(200);
     get("/issue/NOPE-1").send().await.expect(404);
     get("/issue/DEMO-2/estimation")
@@ -264,6 +276,7 @@ pub(super) async fn exercise(fid: &Fidelity) {
         (Method::GET, "/epic/DEMO-1"),
         (Method::GET, "/epic/DEMO-1/issue"),
         (Method::POST, "/epic/DEMO-1/issue"),
+        (Method::PUT, "/issue/rank"),
         (Method::GET, "/issue/DEMO-1"),
         (Method::GET, "/issue/DEMO-1/estimation"),
         (Method::POST, "/sprint"),
