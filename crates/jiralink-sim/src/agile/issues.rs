@@ -624,8 +624,38 @@ async fn epic_issues(
     let entry = data::site(&state, &caller.site);
     let site = entry.read();
     let id = epic_id(&site, &key)?;
-    let ids = search(&state, &caller, &site, None, &params, Keep::Epic(id))?;
+    let scope = site.epic_scope(id);
+    let ids = search(
+        &state,
+        &caller,
+        &site,
+        scope.as_deref(),
+        &params,
+        Keep::Epic(id),
+    )?;
     issues_page(&state, &caller, &site, &ids, &params)
+}
+
+impl SiteData {
+    /// A JQL restriction holding every issue that can be under epic `epic`: generated children
+    /// are in the epic's project, any other child was written and is in the overlay.
+    pub fn epic_scope(&self, epic: u64) -> Option<String> {
+        let project = self
+            .issue_by_id(epic)
+            .and_then(|e| self.catalog.project(e.project_id))
+            .map(|p| format!("project = \"{}\"", p.key))?;
+        let written: Vec<String> = self
+            .overlay
+            .keys()
+            .filter(|id| self.parent_of(**id) == Some(epic) && self.exists(**id))
+            .map(u64::to_string)
+            .collect();
+        Some(if written.is_empty() {
+            project
+        } else {
+            format!("{project} OR id in ({})", written.join(", "))
+        })
+    }
 }
 
 async fn no_epic_issues(

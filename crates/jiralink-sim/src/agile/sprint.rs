@@ -320,15 +320,53 @@ async fn sprint_issues(
     let entry = data::site(&state, &caller.site);
     let site = entry.read();
     let sprint = sprint_of(&site, &id)?;
-    let ids = search(
-        &state,
-        &caller,
-        &site,
-        None,
-        &params,
-        Keep::Sprint(sprint.id),
-    )?;
+    let scope = site.sprint_scope(&sprint);
+    let ids = match scope {
+        None => Vec::new(),
+        Some(scope) => search(
+            &state,
+            &caller,
+            &site,
+            Some(&scope),
+            &params,
+            Keep::Sprint(sprint.id),
+        )?,
+    };
     issues_page(&state, &caller, &site, &ids, &params)
+}
+
+impl SiteData {
+    /// A JQL restriction holding every issue that can be in `sprint`, so a sprint's issues are
+    /// not looked for among every issue of the site: generated issues are only in the
+    /// generated sprints of their project's board, and any other issue was written, so it is
+    /// in the overlay. `None` when nothing can be in the sprint.
+    pub fn sprint_scope(&self, sprint: &Sprint) -> Option<String> {
+        let written: Vec<String> = self
+            .overlay
+            .keys()
+            .filter(|id| self.sprint_ids(**id).contains(&sprint.id))
+            .map(u64::to_string)
+            .collect();
+        let project = self
+            .agile()
+            .board(sprint.board_id)
+            .and_then(|b| b.project_id)
+            .and_then(|p| self.catalog.projects.iter().position(|x| x.id == p))
+            .filter(|position| {
+                super::model::first_sprint_id(&self.catalog, *position).is_some_and(|first| {
+                    (first..first + super::model::SPRINTS_PER_BOARD).contains(&sprint.id)
+                })
+            })
+            .and_then(|position| self.catalog.projects.get(position))
+            .map(|p| format!("project = \"{}\"", p.key));
+        let written = (!written.is_empty()).then(|| format!("id in ({})", written.join(", ")));
+        match (project, written) {
+            (Some(p), Some(w)) => Some(format!("{p} OR {w}")),
+            (Some(p), None) => Some(p),
+            (None, Some(w)) => Some(w),
+            (None, None) => None,
+        }
+    }
 }
 
 async fn move_to_sprint(

@@ -269,13 +269,13 @@ async fn sprint_lifecycle_and_moving_issues() {
         &sim,
         Method::POST,
         &format!("/rest/agile/1.0/sprint/{id}/issue"),
-        Some(json!({"issues": ["DEMO-2", "DEMO-6"]})),
+        Some(json!({"issues": ["DEMO-2", "DEMO-6", "MOB-2"]})),
     )
     .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{moved}");
     let in_sprint = all_issue_ids(&sim, &format!("/rest/agile/1.0/sprint/{id}/issue")).await;
-    // DEMO-6 takes its sub-tasks DEMO-7 and DEMO-8 along.
-    assert_eq!(in_sprint.len(), 4, "{in_sprint:?}");
+    // DEMO-6 takes its sub-tasks DEMO-7 and DEMO-8 along; MOB-2 comes from another project.
+    assert_eq!(in_sprint.len(), 5, "{in_sprint:?}");
     let (_, issue) = call(
         &sim,
         Method::GET,
