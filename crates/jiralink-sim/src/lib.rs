@@ -21,6 +21,7 @@
 //! [`state::SimState::check_issue_write`] (per-issue write limits) and [`server::QuotaCost`].
 //! See docs/simulator.md.
 
+pub mod agile;
 pub mod auth;
 pub mod cli;
 pub mod clock;

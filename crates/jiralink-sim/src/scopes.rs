@@ -160,6 +160,9 @@ impl ScopeTable {
         for extra in EXTRA_SCOPES {
             all.insert((*extra).to_owned());
         }
+        for software in crate::agile::SOFTWARE_SCOPES {
+            all.insert((*software).to_owned());
+        }
         all
     }
 }

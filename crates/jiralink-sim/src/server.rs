@@ -202,6 +202,7 @@ fn app_router(state: SimState) -> Router {
         .merge(crate::platform::router())
         .merge(crate::jsm::router(state.clone()))
         .merge(crate::csm::router())
+        .merge(crate::agile::router())
         .merge(crate::oauth::router())
         .route("/avatars/{file}", get(avatar))
         .route("/images/icons/{kind}/{file}", get(icon))

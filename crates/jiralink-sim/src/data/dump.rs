@@ -96,6 +96,9 @@ struct SiteDump {
     counters: Counters,
     issues: Vec<StoredIssue>,
     deleted: BTreeMap<u64, i64>,
+    /// Boards, sprints and filters; absent in older dumps, which keep the generated ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    agile: Option<crate::agile::model::AgileData>,
 }
 
 fn dump_site(data: &SiteData) -> SiteDump {
@@ -123,6 +126,7 @@ fn dump_site(data: &SiteData) -> SiteDump {
         },
         issues,
         deleted: data.deleted.clone(),
+        agile: Some(data.agile().clone()),
     }
 }
 
@@ -198,6 +202,9 @@ pub fn load(state: &SimState, dump: Value) -> Result<(), DataError> {
                 .collect(),
             site.deleted,
         );
+        if let Some(agile) = site.agile {
+            *data.agile_mut() = agile;
+        }
         data.next_id = site.counters.next_id;
         data.next_comment = site.counters.next_comment;
         data.next_worklog = site.counters.next_worklog;

@@ -1008,6 +1008,11 @@ impl Generator {
         mix(self.seed, index, salt)
     }
 
+    /// The seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
     /// The block holding global index `index`.
     pub fn block_of(&self, index: u64) -> Option<&Block> {
         self.blocks
@@ -1162,7 +1167,7 @@ impl Generator {
     }
 
     /// The parent of a generated issue, by global index.
-    fn parent_index(&self, catalog: &Catalog, row: &GenRow) -> Option<u64> {
+    pub(crate) fn parent_index(&self, catalog: &Catalog, row: &GenRow) -> Option<u64> {
         let pos = (row.number - 1) % 8;
         let block = self.blocks.iter().find(|b| b.project == row.project)?;
         let type_id = &catalog.issue_types.get(row.issue_type)?.id;
@@ -1524,6 +1529,7 @@ impl Generator {
             worklogs,
             changelog,
             properties,
+            sprints: crate::agile::model::sprints_of_row(self, catalog, &row),
         })
     }
 

@@ -34,6 +34,7 @@
 //! | comments, worklogs, properties | [`SiteData::add_comment`], [`SiteData::update_comment`], [`SiteData::delete_comment`], [`SiteData::add_worklog`], [`SiteData::set_property`], [`SiteData::delete_property`] |
 //! | JQL | [`SiteData::search`], [`SiteData::count`] with [`SiteContext`] |
 //! | rich text | [`adf`]: ADF ↔ wiki markup, plain text, HTML |
+//! | boards, sprints, saved filters (Jira Software) | [`SiteData::agile`], [`SiteData::sprint_ids`], [`SiteData::sprint_ids_of_row`], [`SiteData::sprint_state`], [`SiteData::sprint_ids_named`], [`SiteData::move_to_sprint`], [`SiteData::epic_of`] (see [`crate::agile`]) |
 //!
 //! Every write records the change history Jira would (fields changed, who, when), moves
 //! `updated`, and is visible to reads at once and to JQL search after the `index_lag_secs` knob.

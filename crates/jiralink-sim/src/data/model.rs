@@ -448,6 +448,11 @@ pub struct Issue {
     pub changelog: Vec<History>,
     /// Issue properties.
     pub properties: BTreeMap<String, Value>,
+    // Jira Software (agile).
+    /// Ids of the sprints the issue is or was in (the `Sprint` field), oldest first; at most
+    /// one of them is open (future or active).
+    #[serde(default)]
+    pub sprints: Vec<u64>,
 }
 
 impl Issue {

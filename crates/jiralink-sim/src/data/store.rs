@@ -90,6 +90,8 @@ pub enum FieldChange {
     Resolution(Option<String>),
     /// A custom field.
     Custom(u64, Option<CustomValue>),
+    /// The Sprint field (`customfield_10020`): an open sprint id, or `None` for the backlog.
+    Sprint(Option<u64>),
 }
 
 impl FieldChange {
@@ -110,6 +112,7 @@ impl FieldChange {
             Self::Parent(_) => "parent".to_owned(),
             Self::Resolution(_) => "resolution".to_owned(),
             Self::Custom(id, _) => format!("customfield_{id}"),
+            Self::Sprint(_) => crate::agile::model::SPRINT_FIELD.to_owned(),
         }
     }
 }
@@ -192,6 +195,8 @@ pub struct SiteData {
     pub(crate) next_history: u64,
     pub(crate) next_number: BTreeMap<u64, u64>,
     revision: u64,
+    /// Boards, sprints and saved filters.
+    pub(crate) agile: crate::agile::model::AgileData,
 }
 
 fn split_key(key: &str) -> Option<(&str, u64)> {
@@ -218,6 +223,7 @@ impl SiteData {
         let total = total.unwrap_or_else(|| issue_count(size));
         let pool = catalog.users.len();
         let generator = Generator::new(seed, size, total, anchor_ms, &catalog, pool);
+        let agile = crate::agile::model::AgileData::generate(&catalog, anchor_ms);
         let next_number = catalog
             .projects
             .iter()
@@ -242,6 +248,7 @@ impl SiteData {
             children: BTreeMap::new(),
             next_number,
             revision: 0,
+            agile,
         }
     }
 
@@ -656,6 +663,10 @@ impl SiteData {
                         Some(parent) => issue.parent = Some(parent.id),
                     },
                 },
+                FieldChange::Sprint(target) => match self.agile.sprint_move(&issue.sprints, target) {
+                    Ok(next) => issue.sprints = next,
+                    Err(message) => fail(message),
+                },
                 FieldChange::Resolution(r) => match r {
                     None => issue.resolution = None,
                     Some(r) => match self.catalog.resolution(&r) {
@@ -934,6 +945,7 @@ impl SiteData {
             worklogs: Vec::new(),
             changelog: Vec::new(),
             properties: new.properties,
+            sprints: Vec::new(),
         };
         let mut changes = vec![FieldChange::Summary(new.summary)];
         changes.extend(new.fields);
@@ -1156,6 +1168,9 @@ impl SiteData {
                 );
             }
         }
+        if old.sprints != new.sprints {
+            items.push(self.agile.sprint_change(&old.sprints, &new.sprints));
+        }
         items
     }
 
@@ -1188,7 +1203,7 @@ impl SiteData {
 
     /// Applies `f` to a copy of the current issue and stores the result as a new version,
     /// recording a change-history entry for changed fields when `actor` is given.
-    fn write(
+    pub(crate) fn write(
         &mut self,
         id: u64,
         actor: Option<&str>,

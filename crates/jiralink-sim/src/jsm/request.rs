@@ -1507,6 +1507,7 @@ pub(crate) mod tests {
             worklogs: Vec::new(),
             changelog: Vec::new(),
             properties: BTreeMap::new(),
+            sprints: Vec::new(),
         }
     }
 }

@@ -523,6 +523,7 @@ pub fn all(data: &SiteData) -> Vec<FieldDef> {
         })
         .collect();
     out.extend(data.catalog().custom_fields.iter().map(custom_def));
+    out.push(crate::agile::render::sprint_field_def());
     out
 }
 

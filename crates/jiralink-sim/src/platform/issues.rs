@@ -80,6 +80,9 @@ fn on_screen(data: &SiteData, project_id: u64, issue_type: &str, field: &str) ->
     let Some(project) = data.catalog().project(project_id) else {
         return false;
     };
+    if field == crate::agile::model::SPRINT_FIELD {
+        return crate::agile::sprint::on_screen(data, project, issue_type);
+    }
     if let Some(id) = field
         .strip_prefix("customfield_")
         .and_then(|n| n.parse::<u64>().ok())
@@ -188,6 +191,9 @@ fn change_for(
         "duedate" => FieldChange::DueDate(optional(&[])?),
         "parent" => FieldChange::Parent(optional(&["key", "id"])?),
         "resolution" => FieldChange::Resolution(optional(&["id", "name"])?),
+        crate::agile::model::SPRINT_FIELD => {
+            FieldChange::Sprint(crate::agile::sprint::sprint_value(data, value)?)
+        }
         other => {
             let id = other
                 .strip_prefix("customfield_")

@@ -14,6 +14,7 @@
 //! | [`issues`] | `/issue`, `/issue/bulk`, `/issue/bulkfetch`, `/issue/{k}`, transitions, properties, createmeta, editmeta |
 //! | [`comments`] | comments, worklogs, changelogs, `/changelog/bulkfetch` |
 //! | [`catalog`] | `/project/search`, `/project/{k}`, `/field`, `/field/search`, `/issuetype`, `/status`, `/user/search`, `/users/search` |
+//! | [`crate::agile::filter`] | `/filter`, `/filter/{id}` (the saved filters Jira Software boards are built on) |
 //!
 //! Issue data comes from [`crate::data`]; [`render`] writes it in Jira's shapes.
 

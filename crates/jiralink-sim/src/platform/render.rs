@@ -558,6 +558,10 @@ impl<'a> Render<'a> {
 
     /// Writes the value of field `def` of `issue`.
     pub fn field(&self, out: &mut String, def: &FieldDef, issue: &Issue, comment_cap: usize) {
+        if def.custom_id == Some(crate::agile::model::SPRINT_FIELD_ID) {
+            self.sprint_field(out, issue);
+            return;
+        }
         if def.custom {
             let id = def.custom_id.unwrap_or(0);
             self.custom(out, def, issue.custom.get(&id));

@@ -16,6 +16,7 @@
 //! test demands that they are exactly its [`KNOWN_DIVERGENCES`]: fixing a divergence makes the
 //! test ask for its entry to be removed.
 
+mod agile;
 mod csm;
 mod jsm;
 mod jsm_requests;
@@ -44,6 +45,8 @@ pub(crate) enum Area {
     /// Authorization server, `accessible-resources`, `/me`, `/_edge/tenant_info`, avatars and
     /// icons (`schemas/oauth.json`).
     OAuth,
+    /// Jira Software `/rest/agile/1.0` (`schemas/agile.json`).
+    Agile,
 }
 
 /// One served operation: method and path template. Platform and JSM templates are the OpenAPI
@@ -89,7 +92,7 @@ const fn infallible(area: Area, method: &'static str, path: &'static str) -> Op 
     }
 }
 
-use Area::{Csm, Jsm, OAuth, Platform};
+use Area::{Agile, Csm, Jsm, OAuth, Platform};
 
 /// Every operation the simulator serves outside the control API (`/_sim/…`).
 pub(crate) const CATALOG: &[Op] = &[
@@ -477,6 +480,58 @@ pub(crate) const CATALOG: &[Op] = &[
     infallible(OAuth, "GET", "/images/icons/{kind}/{file}"),
     // Site edge: the cloud id for Basic-auth clients.
     op(OAuth, "GET", "/_edge/tenant_info"),
+    // Agile: Jira Software `/rest/agile/1.0`, and the platform's saved filters boards use.
+    op(Platform, "GET", "/rest/api/3/filter/{id}"),
+    op(Platform, "POST", "/rest/api/3/filter"),
+    op(Agile, "GET", "/rest/agile/1.0/board"),
+    op(Agile, "POST", "/rest/agile/1.0/board"),
+    op(Agile, "GET", "/rest/agile/1.0/board/{boardId}"),
+    op(Agile, "DELETE", "/rest/agile/1.0/board/{boardId}"),
+    op(
+        Agile,
+        "GET",
+        "/rest/agile/1.0/board/{boardId}/configuration",
+    ),
+    op(Agile, "GET", "/rest/agile/1.0/board/{boardId}/issue"),
+    op(Agile, "GET", "/rest/agile/1.0/board/{boardId}/backlog"),
+    op(Agile, "GET", "/rest/agile/1.0/board/{boardId}/epic"),
+    op(
+        Agile,
+        "GET",
+        "/rest/agile/1.0/board/{boardId}/epic/none/issue",
+    ),
+    op(
+        Agile,
+        "GET",
+        "/rest/agile/1.0/board/{boardId}/epic/{epicId}/issue",
+    ),
+    op(Agile, "GET", "/rest/agile/1.0/board/{boardId}/sprint"),
+    op(
+        Agile,
+        "GET",
+        "/rest/agile/1.0/board/{boardId}/sprint/{sprintId}/issue",
+    ),
+    op(Agile, "GET", "/rest/agile/1.0/board/{boardId}/project"),
+    op(Agile, "POST", "/rest/agile/1.0/backlog/issue"),
+    op(Agile, "GET", "/rest/agile/1.0/epic/none/issue"),
+    op(Agile, "POST", "/rest/agile/1.0/epic/none/issue"),
+    op(Agile, "GET", "/rest/agile/1.0/epic/{epicIdOrKey}"),
+    op(Agile, "GET", "/rest/agile/1.0/epic/{epicIdOrKey}/issue"),
+    op(Agile, "POST", "/rest/agile/1.0/epic/{epicIdOrKey}/issue"),
+    op(Agile, "PUT", "/rest/agile/1.0/issue/rank"),
+    op(Agile, "GET", "/rest/agile/1.0/issue/{issueIdOrKey}"),
+    op(
+        Agile,
+        "GET",
+        "/rest/agile/1.0/issue/{issueIdOrKey}/estimation",
+    ),
+    op(Agile, "POST", "/rest/agile/1.0/sprint"),
+    op(Agile, "GET", "/rest/agile/1.0/sprint/{sprintId}"),
+    op(Agile, "PUT", "/rest/agile/1.0/sprint/{sprintId}"),
+    op(Agile, "POST", "/rest/agile/1.0/sprint/{sprintId}"),
+    op(Agile, "DELETE", "/rest/agile/1.0/sprint/{sprintId}"),
+    op(Agile, "GET", "/rest/agile/1.0/sprint/{sprintId}/issue"),
+    op(Agile, "POST", "/rest/agile/1.0/sprint/{sprintId}/issue"),
 ];
 
 /// Responses that do not match their schema, as `"METHOD template STATUS"`, each a simulator
@@ -581,6 +636,7 @@ fn docs() -> &'static HashMap<Area, Doc> {
             (Area::Jsm, Doc::openapi(JSM_DOC)),
             (Area::Csm, Doc::hand_written("csm.json")),
             (Area::OAuth, Doc::hand_written("oauth.json")),
+            (Area::Agile, Doc::hand_written("agile.json")),
         ])
     })
 }
@@ -742,7 +798,9 @@ fn operation_pointer(op: &Op) -> String {
             escape(op.path),
             op.method.to_ascii_lowercase()
         ),
-        Area::Csm | Area::OAuth => format!("/operations/{}", escape(&op_key(op))),
+        Area::Csm | Area::OAuth | Area::Agile => {
+            format!("/operations/{}", escape(&op_key(op)))
+        }
     }
 }
 
@@ -758,7 +816,7 @@ fn request_pointer(op: &Op) -> Option<String> {
         Area::Platform | Area::Jsm => {
             format!("{base}/requestBody/content/application~1json/schema")
         }
-        Area::Csm | Area::OAuth => format!("{base}/request"),
+        Area::Csm | Area::OAuth | Area::Agile => format!("{base}/request"),
     };
     doc.raw.pointer(&ptr).map(|_| ptr)
 }
@@ -826,11 +884,15 @@ fn expectation(op: &Op, status: StatusCode, json_body: bool) -> Result<Expect, S
             }
             Err(format!("status {code} is not declared by the document"))
         }
-        Area::Csm | Area::OAuth => {
+        Area::Csm | Area::OAuth | Area::Agile => {
             let response = format!("{base}/responses/{code}");
             let Some(declared) = doc.raw.pointer(&response) else {
                 if op.area == Area::Csm && (status.is_client_error() || status.is_server_error()) {
                     return Ok(Expect::Schema("/definitions/RestError".to_owned()));
+                }
+                if op.area == Area::Agile && (status.is_client_error() || status.is_server_error())
+                {
+                    return Ok(Expect::Schema("/definitions/ErrorCollection".to_owned()));
                 }
                 return Err(format!(
                     "status {code} is not declared in the schema fixture"
@@ -1219,7 +1281,7 @@ impl Fidelity {
 fn routes_in_source() -> BTreeSet<String> {
     let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = vec![src.join("oauth.rs"), src.join("server.rs")];
-    for dir in ["platform", "jsm", "csm"] {
+    for dir in ["platform", "jsm", "csm", "agile"] {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(src.join(dir))
             .expect("source directory")
             .map(|e| e.expect("entry").path())
@@ -1235,6 +1297,8 @@ fn routes_in_source() -> BTreeSet<String> {
             jiralink_sim::jsm::PREFIX
         } else if file.parent().is_some_and(|p| p.ends_with("csm")) {
             jiralink_sim::csm::PREFIX
+        } else if file.parent().is_some_and(|p| p.ends_with("agile")) {
+            jiralink_sim::agile::PREFIX
         } else {
             ""
         };
@@ -1347,7 +1411,7 @@ fn every_platform_and_jsm_operation_is_in_its_document() {
         let doc = match op.area {
             Area::Platform => PLATFORM_DOC,
             Area::Jsm => JSM_DOC,
-            Area::Csm | Area::OAuth => continue,
+            Area::Csm | Area::OAuth | Area::Agile => continue,
         };
         let key = op_key(op);
         let found = docs()[&op.area]
@@ -1364,7 +1428,7 @@ fn every_platform_and_jsm_operation_is_in_its_document() {
 #[test]
 fn hand_written_schemas_cover_their_operations_and_compile() {
     for op in CATALOG {
-        if !matches!(op.area, Area::Csm | Area::OAuth) {
+        if !matches!(op.area, Area::Csm | Area::OAuth | Area::Agile) {
             continue;
         }
         let pointer = operation_pointer(op);
@@ -1384,10 +1448,10 @@ fn hand_written_schemas_cover_their_operations_and_compile() {
     }
     let names: BTreeSet<&str> = CATALOG
         .iter()
-        .filter(|op| matches!(op.area, Area::Csm | Area::OAuth))
+        .filter(|op| matches!(op.area, Area::Csm | Area::OAuth | Area::Agile))
         .map(|op| op.path)
         .collect();
-    for area in [Area::Csm, Area::OAuth] {
+    for area in [Area::Csm, Area::OAuth, Area::Agile] {
         for key in docs()[&area].raw["operations"]
             .as_object()
             .expect("operations")

@@ -6,6 +6,7 @@
     reason = "test helpers fail the test by panicking"
 )]
 
+mod agile;
 mod auth;
 mod csm;
 mod data;
