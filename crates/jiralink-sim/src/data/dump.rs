@@ -95,6 +95,9 @@ struct SiteDump {
     counters: Counters,
     issues: Vec<StoredIssue>,
     deleted: BTreeMap<u64, i64>,
+    /// Issue links, link types, remote links and attachments; absent in older dumps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    links: Option<super::links::LinkStore>,
 }
 
 fn dump_site(data: &SiteData) -> SiteDump {
@@ -122,6 +125,7 @@ fn dump_site(data: &SiteData) -> SiteDump {
         },
         issues,
         deleted: data.deleted.clone(),
+        links: Some(data.links.clone()),
     }
 }
 
@@ -202,6 +206,10 @@ pub fn load(state: &SimState, dump: Value) -> Result<(), DataError> {
         data.next_worklog = site.counters.next_worklog;
         data.next_history = site.counters.next_history;
         data.next_number = site.counters.next_number;
+        if let Some(mut links) = site.links {
+            links.reindex();
+            data.links = links;
+        }
         rebuilt.push((subdomain, data));
     }
     let sites = state.shared(Sites::default);

@@ -32,6 +32,7 @@
 //! | read an issue | [`SiteData::issue`] (id or key), [`SiteData::issue_by_id`], [`SiteData::resolve`] |
 //! | create / edit / transition / delete | [`SiteData::create_issue`], [`SiteData::edit_issue`], [`SiteData::transition_issue`], [`SiteData::transitions_for`], [`SiteData::delete_issue`] |
 //! | comments, worklogs, properties | [`SiteData::add_comment`], [`SiteData::update_comment`], [`SiteData::delete_comment`], [`SiteData::add_worklog`], [`SiteData::set_property`], [`SiteData::delete_property`] |
+//! | issue links, link types, remote links, attachments | [`links`]: [`SiteData::links_of`], [`SiteData::link_types`], [`SiteData::attachments_of`], [`SiteData::remote_links_of`] |
 //! | JQL | [`SiteData::search`], [`SiteData::count`] with [`SiteContext`] |
 //! | rich text | [`adf`]: ADF ↔ wiki markup, plain text, HTML |
 //!
@@ -70,6 +71,7 @@ pub mod adf;
 pub mod dump;
 pub mod error;
 pub mod generate;
+pub mod links;
 pub mod model;
 pub mod search;
 pub mod store;

@@ -192,6 +192,8 @@ pub struct SiteData {
     pub(crate) next_history: u64,
     pub(crate) next_number: BTreeMap<u64, u64>,
     revision: u64,
+    /// Issue links, link types, remote links and attachments (see `links.rs`).
+    pub(crate) links: super::links::LinkStore,
 }
 
 fn split_key(key: &str) -> Option<(&str, u64)> {
@@ -242,6 +244,7 @@ impl SiteData {
             children: BTreeMap::new(),
             next_number,
             revision: 0,
+            links: super::links::LinkStore::new(total),
         }
     }
 
@@ -1188,7 +1191,7 @@ impl SiteData {
 
     /// Applies `f` to a copy of the current issue and stores the result as a new version,
     /// recording a change-history entry for changed fields when `actor` is given.
-    fn write(
+    pub(crate) fn write(
         &mut self,
         id: u64,
         actor: Option<&str>,
@@ -1317,6 +1320,7 @@ impl SiteData {
             self.deleted.insert(*gone, now_ms);
             self.touch(*gone);
         }
+        self.forget_issues(&removed);
         self.revision += 1;
         Ok(removed)
     }
