@@ -963,11 +963,14 @@ async fn attachment_content(
             )
                 .into_response())
         }
-        Err(StatusCode::RANGE_NOT_SATISFIABLE) => Ok((
+        Err(StatusCode::RANGE_NOT_SATISFIABLE) => Err(ApiError::platform(
             StatusCode::RANGE_NOT_SATISFIABLE,
-            [(header::CONTENT_RANGE, format!("bytes */{len}"))],
+            &[&format!(
+                "The range cannot be satisfied: the attachment has {len} bytes."
+            )],
+            &[],
         )
-            .into_response()),
+        .with_header(header::CONTENT_RANGE, &format!("bytes */{len}"))),
         Err(_) => Err(ApiError::platform_bad_request(
             "The Range header is not valid.",
         )),

@@ -425,6 +425,7 @@ async fn platform_operations_match_the_openapi_document() {
     .collect();
     error_sweep(&fid, Area::Platform, &calls).await;
 
+    super::links::exercise(&fid).await;
     let (ops, validated) = fid.finish(Area::Platform);
     eprintln!("platform: {ops} operations, {validated} responses validated");
 }
