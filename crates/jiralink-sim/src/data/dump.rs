@@ -6,7 +6,8 @@
 //!   "counters":{"next_id":10097,"next_comment":10768,"next_worklog":10384,"next_history":11536,
 //!               "next_number":{"10000":41}},
 //!   "issues":[{"written_ms":1767605400000,"issue":{…}}],
-//!   "deleted":{"10003":1767605400000}}},
+//!   "deleted":{"10003":1767605400000},
+//!   "links":{"types":[…],"links":{…},"removed_links":[…],"remote":{…},"attachments":{…},…}}},
 //!  "identity":{"directory":{"sites":…,"users":…,"tokens":…,"apps":…},
 //!              "oauth":{"pending":…,"codes":…,"grants":…,"access":…,"refresh":…}},
 //!  "service_management":{"sites":{"demo":{"customers":…,"organizations":…,"request_types":…,
@@ -14,6 +15,9 @@
 //! ```
 //!
 //! `issues` lists only created or changed issues; generated ones are rebuilt from the seed.
+//! `links` holds the site's link types and the links, remote links and attachments (bytes in
+//! base64) made through the API, and the generated ones deleted since; a dump without it keeps
+//! the generated state.
 //! `identity` (users, API tokens, OAuth apps, grants, codes and token families) and
 //! `service_management` (JSM customers, organizations, request types and request metadata;
 //! CSM detail fields and values, products, entitlements and tasks) are the stores themselves.

@@ -48,7 +48,8 @@
 //! one workflow per project type, priorities, resolutions, nine custom fields (number, select,
 //! multi-select, cascading, user, text, paragraph, date, labels), users (the site's seeded
 //! members alice, bob, carol, then generated people) and issues with descriptions, comments,
-//! worklogs, properties and a change history consistent with their current values.
+//! worklogs, properties and a change history consistent with their current values, issue links
+//! between neighbouring issues and attachments (see [`links`]).
 //!
 //! | Size | Projects | Issues | Generated users |
 //! |---|---|---|---|

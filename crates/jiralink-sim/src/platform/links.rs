@@ -435,6 +435,84 @@ async fn delete_link(
     }
 }
 
+/// An `update.issuelinks` `add` of issue create or edit: the link type and the other issue,
+/// named by `outwardIssue` (this issue is the source) or `inwardIssue` (the other one is).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkAdd {
+    type_id: String,
+    other: u64,
+    this_is_source: bool,
+}
+
+impl LinkAdd {
+    /// The other issue's id.
+    pub fn other(&self) -> u64 {
+        self.other
+    }
+}
+
+/// Reads one `{"add":{"type":{…},"outwardIssue"|"inwardIssue":{…}}}` operation.
+pub fn parse_link_add(site: &data::SiteData, op: &Value) -> Result<LinkAdd, String> {
+    let add = op
+        .get("add")
+        .filter(|a| a.is_object())
+        .ok_or_else(|| "Only the 'add' operation is supported for issue links.".to_owned())?;
+    let kind = add.get("type").unwrap_or(&Value::Null);
+    let named = kind
+        .get("id")
+        .and_then(Value::as_str)
+        .or_else(|| kind.get("name").and_then(Value::as_str))
+        .ok_or_else(|| "The issue link type id or name is required.".to_owned())?;
+    let kind = site
+        .link_type(named)
+        .ok_or_else(|| format!("No issue link type with name '{named}' found."))?;
+    let (side, this_is_source) = match (add.get("outwardIssue"), add.get("inwardIssue")) {
+        (Some(o), None) => (o, true),
+        (None, Some(i)) => (i, false),
+        _ => return Err("Give either 'outwardIssue' or 'inwardIssue'.".to_owned()),
+    };
+    let reference = side
+        .get("key")
+        .or_else(|| side.get("id"))
+        .and_then(|v| match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+        .ok_or_else(|| "The issue key or id must be given.".to_owned())?;
+    let other = site
+        .resolve(&reference)
+        .ok_or_else(|| format!("Issue '{reference}' could not be found."))?;
+    Ok(LinkAdd {
+        type_id: kind.id.clone(),
+        other,
+        this_is_source,
+    })
+}
+
+/// Makes the links of `update.issuelinks` for issue `id`.
+pub fn apply_link_adds(
+    site: &mut data::SiteData,
+    id: u64,
+    adds: Vec<LinkAdd>,
+    actor: &str,
+    now: i64,
+) -> Result<(), DataError> {
+    for add in adds {
+        let (source, target) = if add.this_is_source {
+            (id, add.other)
+        } else {
+            (add.other, id)
+        };
+        site.link_issues(&add.type_id, source, target, actor, now)
+            .map_err(|e| match e {
+                DataError::Invalid(m) => DataError::Fields(vec![("issuelinks".to_owned(), m)]),
+                e => e,
+            })?;
+    }
+    Ok(())
+}
+
 // ----- remote links -----
 
 fn remote_not_found(what: &str) -> ApiError {

@@ -13,6 +13,7 @@ mod fidelity;
 mod jql;
 mod jsm;
 mod knobs;
+mod links;
 mod oauth;
 mod platform;
 mod platform_issues;
