@@ -411,7 +411,8 @@ async fn get_link(
     let link = site.issue_link(id).ok_or_else(|| link_not_found(id))?;
     let mut out = String::new();
     render(&state, &caller, &site, version).link(&mut out, &link);
-    Ok(params::json(StatusCode::OK, out, 0))
+    // Both issues of the link are returned.
+    Ok(params::json(StatusCode::OK, out, 2))
 }
 
 async fn delete_link(
@@ -905,7 +906,7 @@ async fn add_attachments(
     let r = render(&state, &caller, &site, version);
     let mut out = String::new();
     push_array(&mut out, &added, |out, a| r.attachment(out, a, false));
-    Ok(params::json(StatusCode::OK, out, 0))
+    Ok(params::json(StatusCode::OK, out, 2 * added.len() as u64))
 }
 
 async fn attachment_meta(caller: Caller) -> Result<Response, ApiError> {
@@ -932,7 +933,8 @@ async fn get_attachment(
         .ok_or_else(|| attachment_not_found(id))?;
     let mut out = String::new();
     render(&state, &caller, &site, version).attachment(&mut out, &a, true);
-    Ok(params::json(StatusCode::OK, out, 0))
+    // The uploader is returned as a user.
+    Ok(params::json(StatusCode::OK, out, 2))
 }
 
 async fn delete_attachment(
@@ -1055,6 +1057,165 @@ async fn attachment_content(
     }
 }
 
+/// Entries an archive expansion lists (Jira's `jira.attachment.number.of.zip.entries`).
+pub const MAX_ARCHIVE_ENTRIES: usize = 30;
+
+fn le16(bytes: &[u8], at: usize) -> Option<usize> {
+    let b = bytes.get(at..at + 2)?;
+    Some(usize::from(u16::from_le_bytes([b[0], b[1]])))
+}
+
+fn le32(bytes: &[u8], at: usize) -> Option<u64> {
+    let b = bytes.get(at..at + 4)?;
+    Some(u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+}
+
+/// The files of a ZIP archive (name, uncompressed size) from its central directory, without
+/// directories; `None` when the bytes are no readable ZIP.
+fn zip_entries(bytes: &[u8]) -> Option<Vec<(String, u64)>> {
+    const END: [u8; 4] = [0x50, 0x4b, 0x05, 0x06];
+    const ENTRY: [u8; 4] = [0x50, 0x4b, 0x01, 0x02];
+    // The end record is 22 bytes plus a comment of at most 65,535.
+    let earliest = bytes.len().saturating_sub(22 + 65_535);
+    let end = (earliest..=bytes.len().checked_sub(22)?)
+        .rev()
+        .find(|&i| bytes.get(i..i + 4) == Some(&END[..]))?;
+    let count = le16(bytes, end + 10)?;
+    let mut at = usize::try_from(le32(bytes, end + 16)?).ok()?;
+    let mut out = Vec::new();
+    for _ in 0..count {
+        if bytes.get(at..at + 4) != Some(&ENTRY[..]) {
+            return None;
+        }
+        let size = le32(bytes, at + 24)?;
+        let name_len = le16(bytes, at + 28)?;
+        let extra = le16(bytes, at + 30)?;
+        let comment = le16(bytes, at + 32)?;
+        let name = String::from_utf8_lossy(bytes.get(at + 46..at + 46 + name_len)?).into_owned();
+        if !name.ends_with('/') {
+            out.push((name, size));
+        }
+        at += 46 + name_len + extra + comment;
+    }
+    Some(out)
+}
+
+/// Jira's short file sizes: `0.3 k` under a kilobyte, `119 kB`, `1.36 MB`.
+fn human_size(size: u64) -> String {
+    let bytes = size as f64;
+    if size < 1024 {
+        format!("{:.1} k", bytes / 1024.0)
+    } else if size < 1024 * 1024 {
+        format!("{:.0} kB", bytes / 1024.0)
+    } else {
+        format!("{:.2} MB", bytes / (1024.0 * 1024.0))
+    }
+}
+
+/// A long path as Jira labels it: the first four and last three segments around `...`.
+fn abbreviated(path: &str) -> String {
+    let parts: Vec<&str> = path.split('/').collect();
+    if parts.len() <= 7 {
+        return path.to_owned();
+    }
+    let head = parts.get(..4).unwrap_or_default().join("/");
+    let tail = parts.get(parts.len() - 3..).unwrap_or_default().join("/");
+    format!("{head}/.../{tail}")
+}
+
+/// Archive kinds Jira recognises but cannot expand.
+fn unsupported_archive(a: &Attachment) -> bool {
+    let name = a.filename.to_ascii_lowercase();
+    [".tar", ".tgz", ".gz", ".7z", ".rar", ".bz2", ".xz"]
+        .iter()
+        .any(|ext| name.ends_with(ext))
+        || matches!(
+            a.mime_type.as_str(),
+            "application/x-tar"
+                | "application/gzip"
+                | "application/x-7z-compressed"
+                | "application/vnd.rar"
+                | "application/x-rar-compressed"
+        )
+}
+
+fn expand_attachment(
+    state: &SimState,
+    caller: &Caller,
+    id: &str,
+    human: bool,
+) -> Result<Response, ApiError> {
+    caller.require(if human {
+        "expandAttachmentForHumans"
+    } else {
+        "expandAttachmentForMachines"
+    })?;
+    let id = attachment_id(id)?;
+    let entry = data::site(state, &caller.site);
+    let (meta, content) = entry
+        .read()
+        .attachment_content(id)
+        .ok_or_else(|| attachment_not_found(id))?;
+    if unsupported_archive(&meta) {
+        return Err(ApiError::platform(
+            StatusCode::CONFLICT,
+            &[&format!(
+                "The attachment '{}' is an archive in a format that cannot be expanded; only ZIP archives can.",
+                meta.filename
+            )],
+            &[],
+        ));
+    }
+    let entries = zip_entries(&content).unwrap_or_default();
+    let mut out = String::new();
+    let mut o = Obj::new(&mut out);
+    push_array(
+        o.key("entries"),
+        entries.iter().take(MAX_ARCHIVE_ENTRIES).enumerate(),
+        |out, (n, (name, size))| {
+            let mut e = Obj::new(out);
+            if human {
+                e.num("index", n)
+                    .str("label", &abbreviated(name))
+                    .str("mediaType", mime_for(name))
+                    .str("path", name)
+                    .str("size", &human_size(*size));
+            } else {
+                e.str("abbreviatedName", &abbreviated(name))
+                    .num("entryIndex", n)
+                    .str("mediaType", mime_for(name))
+                    .str("name", name)
+                    .num("size", size);
+            }
+            e.end();
+        },
+    );
+    if human {
+        o.num("id", meta.id)
+            .str("mediaType", &meta.mime_type)
+            .str("name", &meta.filename);
+    }
+    o.num("totalEntryCount", entries.len());
+    o.end();
+    Ok(params::json(StatusCode::OK, out, 0))
+}
+
+async fn expand_human(
+    State(state): State<SimState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    expand_attachment(&state, &caller, &id, true)
+}
+
+async fn expand_raw(
+    State(state): State<SimState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    expand_attachment(&state, &caller, &id, false)
+}
+
 /// Every route of this module.
 pub fn router() -> Router<SimState> {
     let mut r = Router::new();
@@ -1089,6 +1250,8 @@ pub fn router() -> Router<SimState> {
     r = versioned(r, "/issue/{key}/attachments", &post(add_attachments));
     r = versioned(r, "/attachment/meta", &get(attachment_meta));
     r = versioned(r, "/attachment/content/{id}", &get(attachment_content));
+    r = versioned(r, "/attachment/{id}/expand/human", &get(expand_human));
+    r = versioned(r, "/attachment/{id}/expand/raw", &get(expand_raw));
     versioned(
         r,
         "/attachment/{id}",
@@ -1111,6 +1274,66 @@ mod tests {
         assert_eq!(parts[1].data, vec![0, 1]);
         assert!(multipart("application/json", body).is_none());
         assert!(multipart("multipart/form-data; boundary=XyZ", b"--XyZ\r\nbroken").is_none());
+    }
+
+    /// A stored (uncompressed) ZIP of `files`.
+    pub(crate) fn zip(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut central = Vec::new();
+        for (name, data) in files {
+            let offset = out.len() as u32;
+            let len = data.len() as u32;
+            out.extend_from_slice(&[0x50, 0x4b, 0x03, 0x04, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+            out.extend_from_slice(&0u32.to_le_bytes());
+            out.extend_from_slice(&len.to_le_bytes());
+            out.extend_from_slice(&len.to_le_bytes());
+            out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            out.extend_from_slice(&0u16.to_le_bytes());
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(data);
+            central.extend_from_slice(&[0x50, 0x4b, 0x01, 0x02, 20, 0, 20, 0, 0, 0, 0, 0]);
+            central.extend_from_slice(&[0; 4]);
+            central.extend_from_slice(&0u32.to_le_bytes());
+            central.extend_from_slice(&len.to_le_bytes());
+            central.extend_from_slice(&len.to_le_bytes());
+            central.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            central.extend_from_slice(&[0; 12]);
+            central.extend_from_slice(&offset.to_le_bytes());
+            central.extend_from_slice(name.as_bytes());
+        }
+        let cd_offset = out.len() as u32;
+        let cd_len = central.len() as u32;
+        out.extend_from_slice(&central);
+        out.extend_from_slice(&[0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0]);
+        out.extend_from_slice(&(files.len() as u16).to_le_bytes());
+        out.extend_from_slice(&(files.len() as u16).to_le_bytes());
+        out.extend_from_slice(&cd_len.to_le_bytes());
+        out.extend_from_slice(&cd_offset.to_le_bytes());
+        out.extend_from_slice(&0u16.to_le_bytes());
+        out
+    }
+
+    #[test]
+    fn zip_central_directories_are_read() {
+        let bytes = zip(&[
+            ("a.txt", b"hello"),
+            ("dir/", b""),
+            ("dir/b.png", &[1, 2, 3]),
+        ]);
+        assert_eq!(
+            zip_entries(&bytes),
+            Some(vec![("a.txt".to_owned(), 5), ("dir/b.png".to_owned(), 3)])
+        );
+        assert_eq!(zip_entries(b"not a zip at all, just text"), None);
+        assert_eq!(human_size(300), "0.3 k");
+        assert_eq!(human_size(121_856), "119 kB");
+        assert_eq!(human_size(1_430_174), "1.36 MB");
+        assert_eq!(
+            abbreviated(
+                "long/path/thanks/to/lots/of/subdirectories/inside/making/it/quite/hard/to/reach/the/leaf.txt"
+            ),
+            "long/path/thanks/to/.../reach/the/leaf.txt"
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@
 
 mod csm;
 mod jsm;
-mod links;
+pub(crate) mod links;
 mod oauth;
 mod platform;
 
@@ -244,6 +244,8 @@ pub(crate) const CATALOG: &[Op] = &[
     op(Platform, "GET", "/rest/api/3/attachment/{id}"),
     op(Platform, "DELETE", "/rest/api/3/attachment/{id}"),
     op(Platform, "GET", "/rest/api/3/attachment/content/{id}"),
+    op(Platform, "GET", "/rest/api/3/attachment/{id}/expand/human"),
+    op(Platform, "GET", "/rest/api/3/attachment/{id}/expand/raw"),
     // JSM.
     op(Jsm, "GET", "/rest/servicedeskapi/servicedesk"),
     op(

@@ -762,3 +762,43 @@ async fn issues_are_linked_through_update_issuelinks() {
         .await;
     expect(&itself, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn zip_attachments_expand_to_their_files() {
+    let sim = start().await;
+    let api = Api::alice(&sim, "3");
+    let key = create_task(&api, "Archives").await;
+    let names: Vec<String> = (0..35).map(|n| format!("logs/day-{n:02}.log")).collect();
+    let files: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b"ok"[..])).collect();
+    let archive = crate::fidelity::links::zip(&files);
+    let uploaded = upload(
+        &api,
+        &key,
+        multipart(&[
+            ("logs.zip", "application/zip", &archive),
+            ("plain.txt", "text/plain", b"no archive"),
+        ]),
+        true,
+    )
+    .await;
+    let uploaded: Value = uploaded.json().await.expect("json");
+    let zip_id = uploaded[0]["id"].as_str().expect("id");
+    let txt_id = uploaded[1]["id"].as_str().expect("id");
+    let raw = api.get(&format!("/attachment/{zip_id}/expand/raw")).await;
+    let raw = expect(&raw, StatusCode::OK);
+    assert_schema("AttachmentArchiveImpl", raw);
+    assert_eq!(raw["totalEntryCount"], 35);
+    assert_eq!(raw["entries"].as_array().map(Vec::len), Some(30));
+    assert_eq!(raw["entries"][2]["name"], "logs/day-02.log");
+    assert_eq!(raw["entries"][2]["size"], 2);
+    let human = api.get(&format!("/attachment/{zip_id}/expand/human")).await;
+    let human = expect(&human, StatusCode::OK);
+    assert_schema("AttachmentArchiveMetadataReadable", human);
+    assert_eq!(human["name"], "logs.zip");
+    assert_eq!(human["entries"][0]["size"], "0.0 k");
+    let plain = api.get(&format!("/attachment/{txt_id}/expand/raw")).await;
+    assert_eq!(
+        expect(&plain, StatusCode::OK),
+        &json!({"entries": [], "totalEntryCount": 0})
+    );
+}

@@ -25,6 +25,42 @@ pub(crate) fn multipart(files: &[(&str, &str, &[u8])]) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={BOUNDARY}"), body)
 }
 
+/// A stored (uncompressed) ZIP archive of `files`.
+pub(crate) fn zip(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut central = Vec::new();
+    let short = |n: usize| u16::try_from(n).expect("small").to_le_bytes();
+    let long = |n: usize| u32::try_from(n).expect("small").to_le_bytes();
+    for (name, data) in files {
+        let offset = out.len();
+        out.extend_from_slice(&[0x50, 0x4b, 0x03, 0x04, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        out.extend_from_slice(&[0; 4]);
+        out.extend_from_slice(&long(data.len()));
+        out.extend_from_slice(&long(data.len()));
+        out.extend_from_slice(&short(name.len()));
+        out.extend_from_slice(&[0; 2]);
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(data);
+        central.extend_from_slice(&[0x50, 0x4b, 0x01, 0x02, 20, 0, 20, 0, 0, 0, 0, 0]);
+        central.extend_from_slice(&[0; 8]);
+        central.extend_from_slice(&long(data.len()));
+        central.extend_from_slice(&long(data.len()));
+        central.extend_from_slice(&short(name.len()));
+        central.extend_from_slice(&[0; 12]);
+        central.extend_from_slice(&long(offset));
+        central.extend_from_slice(name.as_bytes());
+    }
+    let cd_offset = out.len();
+    out.extend_from_slice(&central);
+    out.extend_from_slice(&[0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0]);
+    out.extend_from_slice(&short(files.len()));
+    out.extend_from_slice(&short(files.len()));
+    out.extend_from_slice(&long(central.len()));
+    out.extend_from_slice(&long(cd_offset));
+    out.extend_from_slice(&[0; 2]);
+    out
+}
+
 fn doc(text: &str) -> Value {
     json!({"type": "doc", "version": 1, "content": [
         {"type": "paragraph", "content": [{"type": "text", "text": text}]}
@@ -273,6 +309,44 @@ pub(super) async fn exercise(fid: &Fidelity) {
         .await
         .expect(416);
     get("/attachment/content/424242").send().await.expect(404);
+    let (content_type, body) = multipart(&[
+        (
+            "bundle.zip",
+            "application/zip",
+            &zip(&[("a.txt", b"alpha"), ("docs/b.csv", b"x,y")]),
+        ),
+        ("bundle.tar", "application/x-tar", b"not expandable"),
+    ]);
+    let archives = post("/issue/DEMO-5/attachments")
+        .header("x-atlassian-token", "no-check")
+        .raw_body(&content_type, body)
+        .send()
+        .await;
+    let (zip_id, tar_id) = (archives.str("/0/id"), archives.str("/1/id"));
+    let human = get(&format!("/attachment/{zip_id}/expand/human"))
+        .send()
+        .await;
+    assert_eq!(human.expect(200)["entries"][1]["path"], "docs/b.csv");
+    let raw = get(&format!("/attachment/{zip_id}/expand/raw"))
+        .send()
+        .await;
+    assert_eq!(raw.expect(200)["totalEntryCount"], 2);
+    get(&format!("/attachment/{tar_id}/expand/human"))
+        .send()
+        .await
+        .expect(409);
+    get(&format!("/attachment/{tar_id}/expand/raw"))
+        .send()
+        .await
+        .expect(409);
+    get("/attachment/424242/expand/human")
+        .send()
+        .await
+        .expect(404);
+    get("/attachment/424242/expand/raw")
+        .send()
+        .await
+        .expect(404);
     delete(&format!("/attachment/{attachment}"))
         .send()
         .await
@@ -302,6 +376,8 @@ pub(super) async fn exercise(fid: &Fidelity) {
         (Method::GET, "/attachment/10000"),
         (Method::DELETE, "/attachment/10000"),
         (Method::GET, "/attachment/content/10000"),
+        (Method::GET, "/attachment/10000/expand/human"),
+        (Method::GET, "/attachment/10000/expand/raw"),
     ]
     .into_iter()
     .map(|(m, p)| (m, format!("{V3}{p}")))
