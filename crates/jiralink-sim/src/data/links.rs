@@ -10,7 +10,8 @@
 //! | Need | Call |
 //! |---|---|
 //! | link types | [`SiteData::link_types`], [`SiteData::link_type`] |
-//! | links of an issue (JQL `issueLink`, `linkedIssues`) | [`SiteData::links_of`] ([`LinkEnd`]) |
+//! | links of an issue (JQL `issueLink`, `issueLinkType`) | [`SiteData::links_of`] ([`LinkEnd`]: link id, type id, direction, other issue id) |
+//! | JQL `linkedIssues(issue, link?)` | [`SiteData::linked_issues`] |
 //! | one link | [`SiteData::issue_link`] |
 //! | attachments | [`SiteData::attachments_of`], [`SiteData::attachment`], [`SiteData::attachment_content`] |
 //! | remote links | [`SiteData::remote_links_of`], [`SiteData::remote_link`] |
@@ -403,6 +404,32 @@ impl SiteData {
                 }
             })
             .collect()
+    }
+
+    /// The issues linked to issue `id` (JQL `linkedIssues(issue, link)`), optionally only
+    /// through links described as `link` from `id`'s side: the type's outward description
+    /// where `id` is the source, its inward one where it is the target, or the type's name
+    /// (any case). Ascending, without repeats.
+    pub fn linked_issues(&self, id: u64, link: Option<&str>) -> Vec<u64> {
+        let mut out: Vec<u64> = self
+            .links_of(id)
+            .into_iter()
+            .filter(|end| {
+                let Some(wanted) = link else { return true };
+                let Some(kind) = self.link_type(&end.type_id) else {
+                    return false;
+                };
+                let side = match end.direction {
+                    Direction::Outward => &kind.outward,
+                    Direction::Inward => &kind.inward,
+                };
+                side.eq_ignore_ascii_case(wanted) || kind.name.eq_ignore_ascii_case(wanted)
+            })
+            .map(|end| end.other)
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     /// Records a history entry of `items` on issue `id` and moves `updated` (when asked).
@@ -1059,6 +1086,27 @@ mod tests {
         assert!(data.issue_link(link.id).is_none());
         assert!(data.links_of(a).iter().all(|l| l.other != b));
         assert!(data.attachment(att).is_none());
+    }
+
+    #[test]
+    fn linked_issues_follow_the_description_of_each_side() {
+        let mut data = site();
+        let (a, b, c) = (
+            FIRST_ISSUE_ID + 50,
+            FIRST_ISSUE_ID + 60,
+            FIRST_ISSUE_ID + 70,
+        );
+        let before_a = data.linked_issues(a, None);
+        data.link_issues("Blocks", a, b, "u", 1).expect("link");
+        data.link_issues("Relates", c, a, "u", 1).expect("link");
+        let all = data.linked_issues(a, None);
+        assert!(all.contains(&b) && all.contains(&c));
+        assert_eq!(all.len(), before_a.len() + 2);
+        assert!(data.linked_issues(a, Some("blocks")).contains(&b));
+        assert!(!data.linked_issues(a, Some("is blocked by")).contains(&b));
+        assert!(data.linked_issues(b, Some("is blocked by")).contains(&a));
+        assert!(data.linked_issues(b, Some("Blocks")).contains(&a));
+        assert!(data.linked_issues(a, Some("relates to")).contains(&c));
     }
 
     #[test]
