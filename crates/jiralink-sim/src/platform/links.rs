@@ -386,7 +386,9 @@ async fn create_link(
             })
         }
     };
+    // Both issues are written (history, `updated`).
     state.check_issue_write(&caller.site, &source.to_string())?;
+    state.check_issue_write(&caller.site, &target.to_string())?;
     let now = data::now_ms(&state);
     let mut site = entry.write();
     site.link_issues(&type_id, source, target, &caller.user.account_id, now)
@@ -428,6 +430,7 @@ async fn delete_link(
         .issue_link(id)
         .ok_or_else(|| link_not_found(id))?;
     state.check_issue_write(&caller.site, &link.source.to_string())?;
+    state.check_issue_write(&caller.site, &link.target.to_string())?;
     let now = data::now_ms(&state);
     match entry.write().delete_link(id, &caller.user.account_id, now) {
         Ok(()) => Ok(params::no_content()),
