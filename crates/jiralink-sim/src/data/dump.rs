@@ -6,7 +6,8 @@
 //!   "counters":{"next_id":10097,"next_comment":10768,"next_worklog":10384,"next_history":11536,
 //!               "next_number":{"10000":41}},
 //!   "issues":[{"written_ms":1767605400000,"issue":{…}}],
-//!   "deleted":{"10003":1767605400000}}},
+//!   "deleted":{"10003":1767605400000},
+//!   "links":{"types":[…],"links":{…},"removed_links":[…],"remote":{…},"attachments":{…},…}}},
 //!  "identity":{"directory":{"sites":…,"users":…,"tokens":…,"apps":…},
 //!              "oauth":{"pending":…,"codes":…,"grants":…,"access":…,"refresh":…}},
 //!  "service_management":{"sites":{"demo":{"customers":…,"organizations":…,"request_types":…,
@@ -14,6 +15,9 @@
 //! ```
 //!
 //! `issues` lists only created or changed issues; generated ones are rebuilt from the seed.
+//! `links` holds the site's link types and the links, remote links and attachments (bytes in
+//! base64) made through the API, and the generated ones deleted since; a dump without it keeps
+//! the generated state.
 //! `identity` (users, API tokens, OAuth apps, grants, codes and token families) and
 //! `service_management` (JSM customers, organizations, request types, request metadata,
 //! approvals and temporary uploads;
@@ -99,6 +103,9 @@ struct SiteDump {
     /// Boards, sprints and filters; absent in older dumps, which keep the generated ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     agile: Option<crate::agile::model::AgileData>,
+    /// Issue links, link types, remote links and attachments; absent in older dumps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    links: Option<super::links::LinkStore>,
 }
 
 fn dump_site(data: &SiteData) -> SiteDump {
@@ -127,6 +134,7 @@ fn dump_site(data: &SiteData) -> SiteDump {
         issues,
         deleted: data.deleted.clone(),
         agile: Some(data.agile().clone()),
+        links: Some(data.links.clone()),
     }
 }
 
@@ -210,6 +218,10 @@ pub fn load(state: &SimState, dump: Value) -> Result<(), DataError> {
         data.next_worklog = site.counters.next_worklog;
         data.next_history = site.counters.next_history;
         data.next_number = site.counters.next_number;
+        if let Some(mut links) = site.links {
+            links.reindex();
+            data.links = links;
+        }
         rebuilt.push((subdomain, data));
     }
     let sites = state.shared(Sites::default);

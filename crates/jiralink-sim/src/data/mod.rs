@@ -32,6 +32,7 @@
 //! | read an issue | [`SiteData::issue`] (id or key), [`SiteData::issue_by_id`], [`SiteData::resolve`] |
 //! | create / edit / transition / delete | [`SiteData::create_issue`], [`SiteData::edit_issue`], [`SiteData::transition_issue`], [`SiteData::transitions_for`], [`SiteData::delete_issue`] |
 //! | comments, worklogs, properties | [`SiteData::add_comment`], [`SiteData::update_comment`], [`SiteData::delete_comment`], [`SiteData::add_worklog`], [`SiteData::set_property`], [`SiteData::delete_property`] |
+//! | issue links, link types, remote links, attachments | [`links`]: [`SiteData::links_of`], [`SiteData::link_types`], [`SiteData::attachments_of`], [`SiteData::remote_links_of`] |
 //! | JQL | [`SiteData::search`], [`SiteData::count`] with [`SiteContext`] |
 //! | rich text | [`adf`]: ADF ↔ wiki markup, plain text, HTML |
 //! | boards, sprints, saved filters (Jira Software) | [`SiteData::agile`], [`SiteData::sprint_ids`], [`SiteData::sprint_ids_of_row`], [`SiteData::sprint_state`], [`SiteData::sprint_ids_named`], [`SiteData::move_to_sprint`], [`SiteData::epic_of`] (see [`crate::agile`]) |
@@ -48,7 +49,8 @@
 //! one workflow per project type, priorities, resolutions, nine custom fields (number, select,
 //! multi-select, cascading, user, text, paragraph, date, labels), users (the site's seeded
 //! members alice, bob, carol, then generated people) and issues with descriptions, comments,
-//! worklogs, properties and a change history consistent with their current values.
+//! worklogs, properties and a change history consistent with their current values, issue links
+//! between neighbouring issues and attachments (see [`links`]).
 //!
 //! | Size | Projects | Issues | Generated users |
 //! |---|---|---|---|
@@ -71,6 +73,7 @@ pub mod adf;
 pub mod dump;
 pub mod error;
 pub mod generate;
+pub mod links;
 pub mod model;
 pub mod search;
 pub mod store;

@@ -197,6 +197,8 @@ pub struct SiteData {
     revision: u64,
     /// Boards, sprints and saved filters.
     pub(crate) agile: crate::agile::model::AgileData,
+    /// Issue links, link types, remote links and attachments (see `links.rs`).
+    pub(crate) links: super::links::LinkStore,
 }
 
 fn split_key(key: &str) -> Option<(&str, u64)> {
@@ -249,6 +251,7 @@ impl SiteData {
             next_number,
             revision: 0,
             agile,
+            links: super::links::LinkStore::new(total),
         }
     }
 
@@ -1355,6 +1358,7 @@ impl SiteData {
             self.deleted.insert(*gone, now_ms);
             self.touch(*gone);
         }
+        self.forget_issues(&removed);
         self.revision += 1;
         Ok(removed)
     }

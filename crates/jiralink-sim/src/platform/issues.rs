@@ -261,6 +261,8 @@ struct Parsed {
     summary: Option<String>,
     changes: Vec<FieldChange>,
     comments: Vec<Value>,
+    /// `update.issuelinks` `add` operations.
+    links: Vec<super::links::LinkAdd>,
     errors: Vec<(String, String)>,
 }
 
@@ -356,6 +358,19 @@ fn parse_update(
                         "Only the 'add' operation with a 'body' is supported for comments."
                             .to_owned(),
                     )),
+                }
+            }
+            continue;
+        }
+        if field == "issuelinks" {
+            for op in ops {
+                match super::links::parse_link_add(data, op) {
+                    Ok(add) if issue.is_some_and(|i| i.id == add.other()) => p.errors.push((
+                        "issuelinks".to_owned(),
+                        "You cannot link an issue to itself.".to_owned(),
+                    )),
+                    Ok(add) => p.links.push(add),
+                    Err(e) => p.errors.push(("issuelinks".to_owned(), e)),
                 }
             }
             continue;
@@ -547,6 +562,13 @@ fn create_one(
         &mut site,
         created.id,
         parsed.comments,
+        &caller.user.account_id,
+        now,
+    )?;
+    super::links::apply_link_adds(
+        &mut site,
+        created.id,
+        parsed.links,
         &caller.user.account_id,
         now,
     )?;
@@ -857,6 +879,8 @@ async fn edit_issue(
             .map_err(data_error)?;
     }
     add_update_comments(&mut site, id, parsed.comments, &caller.user.account_id, now)
+        .map_err(data_error)?;
+    super::links::apply_link_adds(&mut site, id, parsed.links, &caller.user.account_id, now)
         .map_err(data_error)?;
     for (k, v) in properties {
         site.set_property(id, &k, v, now).map_err(data_error)?;

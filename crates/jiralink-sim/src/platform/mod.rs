@@ -13,6 +13,7 @@
 //! | [`search`] | `/search/jql`, `/search/approximate-count` |
 //! | [`issues`] | `/issue`, `/issue/bulk`, `/issue/bulkfetch`, `/issue/{k}`, transitions, properties, createmeta, editmeta |
 //! | [`comments`] | comments, worklogs, changelogs, `/changelog/bulkfetch` |
+//! | [`links`] | `/issueLinkType`, `/issueLink`, `/issue/{k}/remotelink`, `/issue/{k}/attachments`, `/attachment/…` |
 //! | [`catalog`] | `/project/search`, `/project/{k}`, `/field`, `/field/search`, `/issuetype`, `/status`, `/user/search`, `/users/search` |
 //! | [`crate::agile::filter`] | `/filter`, `/filter/{id}` (the saved filters Jira Software boards are built on) |
 //!
@@ -23,6 +24,7 @@ pub mod comments;
 pub mod fields;
 pub mod issues;
 pub mod json;
+pub mod links;
 pub mod myself;
 pub mod params;
 pub mod render;
@@ -120,6 +122,7 @@ pub fn router() -> Router<SimState> {
         .merge(issues::router())
         .merge(comments::router())
         .merge(catalog::router())
+        .merge(links::router())
 }
 
 #[cfg(test)]

@@ -470,7 +470,7 @@ impl<'a> Render<'a> {
         o.end();
     }
 
-    fn issue_link(&self, out: &mut String, id: u64) {
+    pub(crate) fn issue_link(&self, out: &mut String, id: u64) {
         let Some(linked) = self.data.link_view(id) else {
             out.push_str("null");
             return;
@@ -641,7 +641,8 @@ impl<'a> Render<'a> {
                 None => out.push_str("null"),
             },
             "labels" => push_array(out, &issue.labels, |out, l| push_str(out, l)),
-            "issuelinks" | "attachment" => out.push_str("[]"),
+            "issuelinks" => self.issue_links(out, issue.id),
+            "attachment" => self.attachments(out, issue.id),
             "assignee" => self.opt_user(out, issue.assignee.as_deref()),
             "reporter" => self.opt_user(out, issue.reporter.as_deref()),
             "creator" => self.opt_user(out, issue.creator.as_deref()),

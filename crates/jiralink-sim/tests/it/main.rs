@@ -15,6 +15,7 @@ mod jql;
 mod jsm;
 mod jsm_requests;
 mod knobs;
+mod links;
 mod oauth;
 mod platform;
 mod platform_issues;

@@ -426,6 +426,7 @@ async fn platform_operations_match_the_openapi_document() {
     error_sweep(&fid, Area::Platform, &calls).await;
     super::agile::exercise(&fid).await;
 
+    super::links::exercise(&fid).await;
     let (ops, validated) = fid.finish(Area::Platform);
     eprintln!("platform: {ops} operations, {validated} responses validated");
 }
