@@ -95,6 +95,8 @@ struct SiteDump {
     counters: Counters,
     issues: Vec<StoredIssue>,
     deleted: BTreeMap<u64, i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    parts: Option<super::parts::PartsDump>,
 }
 
 fn dump_site(data: &SiteData) -> SiteDump {
@@ -122,6 +124,7 @@ fn dump_site(data: &SiteData) -> SiteDump {
         },
         issues,
         deleted: data.deleted.clone(),
+        parts: data.dump_parts(),
     }
 }
 
@@ -190,6 +193,9 @@ pub fn load(state: &SimState, dump: Value) -> Result<(), DataError> {
             seeded_members(seed, &subdomain),
             Some(site.generated),
         );
+        if let Some(parts) = site.parts {
+            data.restore_parts(parts);
+        }
         data.restore(
             site.issues
                 .into_iter()

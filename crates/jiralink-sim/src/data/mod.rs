@@ -70,7 +70,9 @@ pub mod adf;
 pub mod dump;
 pub mod error;
 pub mod generate;
+pub mod groups;
 pub mod model;
+pub mod parts;
 pub mod search;
 pub mod store;
 
@@ -204,21 +206,22 @@ pub fn site(state: &SimState, site: &Site) -> Arc<SiteEntry> {
         let data = entry.read();
         site.members
             .iter()
-            .filter(|m| data.user(m).is_none())
+            .filter(|m| data.user(m).is_none() || !data.knows_directory_groups(m))
             .cloned()
             .collect()
     };
     if !missing.is_empty() {
-        let users: Vec<SiteUser> = {
+        let users: Vec<(SiteUser, Vec<String>)> = {
             let directory = state.directory();
             missing
                 .iter()
                 .filter_map(|id| directory.users.get(id))
-                .map(site_user)
+                .map(|u| (site_user(u), u.groups.clone()))
                 .collect()
         };
         let mut data = entry.write();
-        for user in users {
+        for (user, groups) in users {
+            data.note_directory_groups(&user.account_id, &groups);
             data.add_user(user);
         }
     }

@@ -192,6 +192,10 @@ pub struct SiteData {
     pub(crate) next_history: u64,
     pub(crate) next_number: BTreeMap<u64, u64>,
     revision: u64,
+    /// Version and component writes (see [`super::parts`]).
+    pub(crate) parts: super::parts::PartsState,
+    /// Directory members' groups (see [`super::groups`]).
+    pub(crate) directory_groups: super::groups::DirectoryGroups,
 }
 
 fn split_key(key: &str) -> Option<(&str, u64)> {
@@ -242,6 +246,8 @@ impl SiteData {
             children: BTreeMap::new(),
             next_number,
             revision: 0,
+            parts: super::parts::PartsState::default(),
+            directory_groups: super::groups::DirectoryGroups::default(),
         }
     }
 
@@ -291,6 +297,18 @@ impl SiteData {
     /// Changes on every write; caches key on it.
     pub fn revision(&self) -> u64 {
         self.revision
+    }
+
+    pub(crate) fn bump_revision(&mut self) {
+        self.revision += 1;
+    }
+
+    /// A generated issue as it is now: built from the seed, with deleted versions and
+    /// components moved.
+    fn generated_issue(&self, index: u64) -> Option<Issue> {
+        let mut issue = self.generator.issue(&self.catalog, index)?;
+        self.apply_part_moves(&mut issue);
+        Some(issue)
     }
 
     /// Generated issues (including those since changed or deleted).
@@ -368,7 +386,7 @@ impl SiteData {
             return stored.current().map(|v| v.issue.clone());
         }
         let index = self.index_of_id(id)?;
-        self.generator.issue(&self.catalog, index).map(Arc::new)
+        self.generated_issue(index).map(Arc::new)
     }
 
     /// The key of an existing issue, without building the issue.
@@ -477,7 +495,7 @@ impl SiteData {
             .and_then(|v| v.issue.parent);
         if !self.overlay.contains_key(&id)
             && let Some(index) = self.index_of_id(id)
-            && let Some(original) = self.generator.issue(&self.catalog, index)
+            && let Some(original) = self.generated_issue(index)
         {
             // The generated original is what the index held before the first write.
             let texts = self.custom_texts(&original);

@@ -29,7 +29,7 @@ fn parse_value(s: &str) -> Value {
     serde_json::from_str(s).unwrap_or(Value::Null)
 }
 
-fn last_update(site: &SiteData, project: &Project) -> Option<i64> {
+pub(crate) fn last_update(site: &SiteData, project: &Project) -> Option<i64> {
     // Generated issues end at the anchor; overlay writes may be later.
     let generated = (site.generated_count() > 0).then(|| site.anchor_ms());
     generated
@@ -71,7 +71,13 @@ fn issue_count(site: &SiteData, project: &Project) -> u64 {
     generated - deleted_generated.min(generated) + created
 }
 
-fn project_json(render: &Render<'_>, project: &Project, expand: &[String], full: bool) -> Value {
+pub(crate) fn project_json(
+    render: &Render<'_>,
+    project: &Project,
+    expand: &[String],
+    full: bool,
+    today: &str,
+) -> Value {
     let site = render.data;
     let api = &render.api;
     let has = |e: &str| expand.iter().any(|x| x == e);
@@ -89,6 +95,10 @@ fn project_json(render: &Render<'_>, project: &Project, expand: &[String], full:
         "style": if project.simplified { "next-gen" } else { "classic" },
         "isPrivate": false,
         "properties": {},
+        "projectCategory": super::catalogues::category_json(
+            api,
+            crate::data::parts::category_of(project),
+        ),
     });
     if full || has("description") {
         v["description"] = json!(project.description);
@@ -117,38 +127,14 @@ fn project_json(render: &Render<'_>, project: &Project, expand: &[String], full:
             project
                 .components
                 .iter()
-                .map(|c| {
-                    json!({
-                        "self": format!("{api}/component/{}", c.id),
-                        "id": c.id,
-                        "name": c.name,
-                        "assigneeType": "PROJECT_DEFAULT",
-                        "realAssigneeType": "PROJECT_DEFAULT",
-                        "isAssigneeTypeValid": false,
-                        "project": project.key,
-                        "projectId": project.id,
-                    })
-                })
+                .map(|c| super::parts::component_json(render, project, c))
                 .collect(),
         );
         v["versions"] = Value::Array(
             project
                 .versions
                 .iter()
-                .map(|ver| {
-                    let mut out = json!({
-                        "self": format!("{api}/version/{}", ver.id),
-                        "id": ver.id,
-                        "name": ver.name,
-                        "archived": false,
-                        "released": ver.released,
-                        "projectId": project.id,
-                    });
-                    if let Some(d) = &ver.release_date {
-                        out["releaseDate"] = json!(d);
-                    }
-                    out
-                })
+                .map(|ver| super::parts::version_json(api, project, ver, today, &[]))
                 .collect(),
         );
         v["roles"] = json!({});
@@ -229,12 +215,13 @@ async fn search_projects(
         ));
     }
     let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let today = super::parts::today(&state);
     let total = projects.len();
     let values: Vec<Value> = projects
         .iter()
         .skip(start)
         .take(max)
-        .map(|p| project_json(&render, p, &expand, false))
+        .map(|p| project_json(&render, p, &expand, false, &today))
         .collect();
     let is_last = start.saturating_add(values.len()) >= total;
     let path = format!("{}/project/search", render.api);
@@ -265,7 +252,13 @@ async fn get_project(
     let site = entry.read();
     let project = params::project_or_404(&site, &key)?;
     let render = Render::new(&site, &caller.base, state.base_url(), version);
-    let body = project_json(&render, project, &params.list("expand"), true);
+    let body = project_json(
+        &render,
+        project,
+        &params.list("expand"),
+        true,
+        &super::parts::today(&state),
+    );
     Ok(params::value(StatusCode::OK, &body, 1))
 }
 
@@ -400,7 +393,7 @@ async fn statuses(
     Ok(params::json(StatusCode::OK, out, 0))
 }
 
-fn user_json(render: &Render<'_>, user: &SiteUser) -> Value {
+pub(crate) fn user_json(render: &Render<'_>, user: &SiteUser) -> Value {
     let mut avatars = String::new();
     render.avatar_urls(&mut avatars, &user.account_id);
     json!({

@@ -13,17 +13,23 @@
 //! | [`search`] | `/search/jql`, `/search/approximate-count` |
 //! | [`issues`] | `/issue`, `/issue/bulk`, `/issue/bulkfetch`, `/issue/{k}`, transitions, properties, createmeta, editmeta |
 //! | [`comments`] | comments, worklogs, changelogs, `/changelog/bulkfetch` |
+//! | [`catalogues`] | `/project` (full list), `/project/type`, `/projectCategory`, `/priority`, `/priority/search`, `/resolution`, `/resolution/search`, `/statuscategory`, `/project/{k}/statuses`, `/role`, `/project/{k}/role`, `/label` |
+//! | [`people`] | `/user`, `/user/bulk`, `/user/groups`, `/user/assignable/search`, `/user/assignable/multiProjectSearch`, `/group/member`, `/groups/picker` |
+//! | [`parts`] | `/project/{k}/versions`, `/project/{k}/version`, `/version`, `/version/{id}` (+ counts), `/project/{k}/components`, `/project/{k}/component`, `/component`, `/component/{id}` (+ counts) |
 //! | [`catalog`] | `/project/search`, `/project/{k}`, `/field`, `/field/search`, `/issuetype`, `/status`, `/user/search`, `/users/search` |
 //!
 //! Issue data comes from [`crate::data`]; [`render`] writes it in Jira's shapes.
 
 pub mod catalog;
+pub mod catalogues;
 pub mod comments;
 pub mod fields;
 pub mod issues;
 pub mod json;
 pub mod myself;
 pub mod params;
+pub mod parts;
+pub mod people;
 pub mod render;
 pub mod search;
 
@@ -119,6 +125,9 @@ pub fn router() -> Router<SimState> {
         .merge(issues::router())
         .merge(comments::router())
         .merge(catalog::router())
+        .merge(catalogues::router())
+        .merge(people::router())
+        .merge(parts::router())
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 )]
 
 mod auth;
+mod catalogues;
 mod csm;
 mod data;
 mod fidelity;

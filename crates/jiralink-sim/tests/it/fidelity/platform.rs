@@ -424,6 +424,7 @@ async fn platform_operations_match_the_openapi_document() {
     .map(|(m, p)| (m, format!("{V3}{p}")))
     .collect();
     error_sweep(&fid, Area::Platform, &calls).await;
+    super::catalogues::exercise(&fid).await;
 
     let (ops, validated) = fid.finish(Area::Platform);
     eprintln!("platform: {ops} operations, {validated} responses validated");
