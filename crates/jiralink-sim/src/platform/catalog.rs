@@ -289,9 +289,25 @@ async fn search_fields(
     }
     let ids = params.list("id");
     let query = params.get("query").map(str::to_lowercase);
+    let expand = params.list("expand");
+    let expanded = |e: &str| expand.iter().any(|x| x == e);
+    if let Some(bad) = params
+        .list("projectIds")
+        .iter()
+        .find(|p| p.parse::<u64>().is_err())
+    {
+        return Err(ApiError::platform_bad_request(&format!(
+            "The value '{bad}' for the 'projectIds' parameter is not a valid number."
+        )));
+    }
     let entry = data::site(&state, &caller.site);
     let site = entry.read();
     let api = format!("{}/rest/api/{}", caller.base, version.segment());
+    let description = |f: &super::fields::FieldDef| {
+        f.custom_id
+            .and_then(|id| site.catalog().custom_field(id))
+            .map(|c| c.description.clone())
+    };
     let mut fields: Vec<super::fields::FieldDef> = super::fields::all(&site)
         .into_iter()
         .filter(|f| f.schema().is_some())
@@ -300,7 +316,7 @@ async fn search_fields(
         .filter(|f| {
             query.as_ref().is_none_or(|q| {
                 f.name.to_lowercase().contains(q.as_str())
-                    || f.id.to_lowercase().contains(q.as_str())
+                    || description(f).is_some_and(|d| d.to_lowercase().contains(q.as_str()))
             })
         })
         .collect();
@@ -309,7 +325,7 @@ async fn search_fields(
         .map(|o| o.trim_start_matches(['+', '-']))
     {
         None | Some("name") => fields.sort_by_key(|f| f.name.to_lowercase()),
-        Some("contextsCount" | "lastUsed" | "screensCount") => {}
+        Some("contextsCount" | "lastUsed" | "screensCount" | "projectsCount") => {}
         Some(other) => {
             return Err(ApiError::platform_bad_request(&format!(
                 "The orderBy value '{other}' is not supported."
@@ -325,20 +341,41 @@ async fn search_fields(
         .skip(start)
         .take(max)
         .map(|f| {
-            let custom_description = f
-                .custom_id
-                .and_then(|id| site.catalog().custom_field(id))
-                .map(|c| c.description.clone());
+            let custom = f.custom_id.and_then(|id| site.catalog().custom_field(id));
             let mut v = json!({
                 "id": f.id,
-                "key": f.id,
                 "name": f.name,
                 "schema": f.schema(),
-                "isLocked": false,
-                "isUnscreenable": false,
             });
-            if let Some(d) = custom_description {
+            if let Some(d) = description(f) {
                 v["description"] = json!(d);
+            }
+            if expanded("key") {
+                v["key"] = json!(f.id);
+            }
+            if expanded("isLocked") {
+                v["isLocked"] = json!(false);
+            }
+            if expanded("lastUsed") {
+                // Only custom fields are tracked, and no value change is dated here.
+                let kind = if f.custom {
+                    "NO_INFORMATION"
+                } else {
+                    "NOT_TRACKED"
+                };
+                v["lastUsed"] = json!({ "type": kind });
+            }
+            if let Some(c) = custom {
+                // Every custom field has one global context and sits on the default screen.
+                if expanded("screensCount") {
+                    v["screensCount"] = json!(1);
+                }
+                if expanded("contextsCount") {
+                    v["contextsCount"] = json!(1);
+                }
+                if expanded("searcherKey") {
+                    v["searcherKey"] = json!(searcher_key(c.kind));
+                }
             }
             v
         })
@@ -359,6 +396,22 @@ async fn search_fields(
         ));
     }
     Ok(params::value(StatusCode::OK, &body, 0))
+}
+
+/// The searcher Jira pairs with each custom field type.
+fn searcher_key(kind: data::CustomKind) -> &'static str {
+    use data::CustomKind as K;
+    match kind {
+        K::Select | K::MultiSelect => {
+            "com.atlassian.jira.plugin.system.customfieldtypes:multiselectsearcher"
+        }
+        K::Cascading => "com.atlassian.jira.plugin.system.customfieldtypes:cascadingselectsearcher",
+        K::User => "com.atlassian.jira.plugin.system.customfieldtypes:userpickergroupsearcher",
+        K::Text | K::TextArea => "com.atlassian.jira.plugin.system.customfieldtypes:textsearcher",
+        K::Number => "com.atlassian.jira.plugin.system.customfieldtypes:exactnumber",
+        K::Date => "com.atlassian.jira.plugin.system.customfieldtypes:daterange",
+        K::Labels => "com.atlassian.jira.plugin.system.customfieldtypes:labelsearcher",
+    }
 }
 
 async fn issue_types(

@@ -86,6 +86,29 @@ async fn paged_catalogues_follow_jiras_page_shape() {
     let last = expect(&last, StatusCode::OK);
     assert_eq!(last["isLast"], true);
     assert_eq!(last["values"].as_array().map(Vec::len), Some(1));
+    assert!(last["values"][0].get("key").is_none(), "key only on expand");
+    let expanded = api
+        .get("/field/search?type=custom&expand=key,searcherKey,lastUsed&maxResults=1")
+        .await;
+    let expanded = expect(&expanded, StatusCode::OK);
+    assert_schema("PageBeanField", expanded);
+    let field = &expanded["values"][0];
+    assert_eq!(field["key"], field["id"]);
+    assert!(
+        field["searcherKey"]
+            .as_str()
+            .expect("searcher")
+            .contains("searcher")
+            || field["searcherKey"]
+                .as_str()
+                .expect("searcher")
+                .ends_with(":exactnumber")
+            || field["searcherKey"]
+                .as_str()
+                .expect("searcher")
+                .ends_with(":daterange")
+    );
+    assert_eq!(field["lastUsed"]["type"], "NO_INFORMATION");
 
     let categories = api.get("/statuscategory").await;
     let keys: Vec<String> = expect(&categories, StatusCode::OK)
