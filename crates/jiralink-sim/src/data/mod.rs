@@ -32,6 +32,9 @@
 //! | read an issue | [`SiteData::issue`] (id or key), [`SiteData::issue_by_id`], [`SiteData::resolve`] |
 //! | create / edit / transition / delete | [`SiteData::create_issue`], [`SiteData::edit_issue`], [`SiteData::transition_issue`], [`SiteData::transitions_for`], [`SiteData::delete_issue`] |
 //! | comments, worklogs, properties | [`SiteData::add_comment`], [`SiteData::update_comment`], [`SiteData::delete_comment`], [`SiteData::add_worklog`], [`SiteData::set_property`], [`SiteData::delete_property`] |
+//! | versions, components (writable), their issue counts | [`SiteData::version`], [`SiteData::component`], [`SiteData::create_version`], [`SiteData::update_version`], [`SiteData::delete_version`] (and `_component`), [`SiteData::part_counts`] ([`parts`]) |
+//! | groups, `membersOf()` | [`SiteData::groups`], [`SiteData::find_group`], [`SiteData::groups_of`], [`SiteData::is_member`], [`SiteData::group_members`] ([`groups`]) |
+//! | labels in use | [`SiteData::labels`] |
 //! | JQL | [`SiteData::search`], [`SiteData::count`] with [`SiteContext`] |
 //! | rich text | [`adf`]: ADF ↔ wiki markup, plain text, HTML |
 //!
