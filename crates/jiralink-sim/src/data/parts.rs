@@ -34,6 +34,11 @@ pub struct PartsState {
     /// Deleted component id → the component its issues moved to.
     #[serde(default)]
     pub component_moves: BTreeMap<String, Option<String>>,
+    /// Released version id → the version its then unresolved issues moved to
+    /// (`moveUnfixedIssuesTo`). Applies to generated issues that are still unresolved as
+    /// generated; changed issues were rewritten when the version was released.
+    #[serde(default)]
+    pub unfixed_moves: BTreeMap<String, String>,
 }
 
 /// A project category. Jira sites start with none; the simulator gives every project one by
@@ -117,8 +122,76 @@ fn record_move(moves: &mut BTreeMap<String, Option<String>>, from: &str, to: Opt
 impl SiteData {
     /// Applies deleted-part moves to a generated issue as it is built.
     pub(crate) fn apply_part_moves(&self, issue: &mut Issue) {
-        apply_moves(&mut issue.fix_versions, &self.parts.version_moves);
-        apply_moves(&mut issue.components, &self.parts.component_moves);
+        let resolved = issue.resolution.is_some();
+        self.move_generated(&mut issue.components, &mut issue.fix_versions, resolved);
+    }
+
+    fn move_generated(
+        &self,
+        components: &mut Vec<String>,
+        versions: &mut Vec<String>,
+        resolved: bool,
+    ) {
+        if !resolved && !self.parts.unfixed_moves.is_empty() {
+            let unfixed: BTreeMap<String, Option<String>> = self
+                .parts
+                .unfixed_moves
+                .iter()
+                .map(|(k, v)| (k.clone(), Some(v.clone())))
+                .collect();
+            apply_moves(versions, &unfixed);
+        }
+        apply_moves(versions, &self.parts.version_moves);
+        apply_moves(components, &self.parts.component_moves);
+    }
+
+    /// The component and fix-version ids of an unchanged generated issue (by index), with the
+    /// recorded moves applied, without building the issue — what JQL over generated rows needs.
+    /// `None` for an index that is not generated or has been changed or deleted.
+    pub fn generated_parts(&self, index: u64) -> Option<(Vec<String>, Vec<String>)> {
+        if index >= self.generator.total || self.is_touched(index) {
+            return None;
+        }
+        let row = self.generator.row(&self.catalog, index)?;
+        let resolved = self.generator.row_resolved(&self.catalog, &row);
+        let (mut components, mut versions) = self.generator.parts_of(index, row.project, resolved);
+        self.move_generated(&mut components, &mut versions, resolved);
+        Some((components, versions))
+    }
+
+    /// Releases a version's unresolved issues to another version of the project
+    /// (`moveUnfixedIssuesTo` when releasing).
+    pub fn move_unfixed_issues(&mut self, from: &str, to: &str) -> Result<(), DataError> {
+        let (project, _) = self
+            .version(from)
+            .ok_or_else(|| DataError::ItemNotFound(format!("version {from}")))?;
+        if from == to || !project.versions.iter().any(|v| v.id == to) {
+            return Err(DataError::Invalid(format!(
+                "The version with id {to} to move unfixed issues to does not exist in the project."
+            )));
+        }
+        for target in self.parts.unfixed_moves.values_mut() {
+            if target == from {
+                *target = to.to_owned();
+            }
+        }
+        self.parts
+            .unfixed_moves
+            .insert(from.to_owned(), to.to_owned());
+        let moves = BTreeMap::from([(from.to_owned(), Some(to.to_owned()))]);
+        for stored in self.overlay.values_mut() {
+            if let Some(current) = stored.versions.last_mut()
+                && current.issue.resolution.is_none()
+            {
+                let mut issue = (*current.issue).clone();
+                if apply_moves(&mut issue.fix_versions, &moves) {
+                    current.issue = std::sync::Arc::new(issue);
+                }
+            }
+        }
+        self.parts.changed = true;
+        self.bump_revision();
+        Ok(())
     }
 
     fn next_part_id(&mut self) -> String {
@@ -427,6 +500,8 @@ pub struct PartCounts {
     pub fixed: BTreeMap<String, u64>,
     /// Version id → unresolved issues with it as a fix version.
     pub unresolved: BTreeMap<String, u64>,
+    /// Version id → issues with it as a fix version per status category key.
+    pub categories: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
 impl SiteData {
@@ -434,7 +509,7 @@ impl SiteData {
     /// counted from their seeds without being built (one project's block, a few hashes each).
     pub fn part_counts(&self, project_id: u64) -> PartCounts {
         let mut counts = PartCounts::default();
-        let mut add = |components: &[String], versions: &[String], resolved: bool| {
+        let mut add = |components: &[String], versions: &[String], resolved: bool, status: &str| {
             for c in components {
                 *counts.components.entry(c.clone()).or_default() += 1;
             }
@@ -443,6 +518,12 @@ impl SiteData {
                 if !resolved {
                     *counts.unresolved.entry(v.clone()).or_default() += 1;
                 }
+                *counts
+                    .categories
+                    .entry(v.clone())
+                    .or_default()
+                    .entry(self.catalog.category_of(status).to_owned())
+                    .or_default() += 1;
             }
         };
         if let Some(position) = self
@@ -462,9 +543,13 @@ impl SiteData {
                 let resolved = self.generator.row_resolved(&self.catalog, &row);
                 let (mut components, mut versions) =
                     self.generator.parts_of(index, position, resolved);
-                apply_moves(&mut components, &self.parts.component_moves);
-                apply_moves(&mut versions, &self.parts.version_moves);
-                add(&components, &versions, resolved);
+                self.move_generated(&mut components, &mut versions, resolved);
+                let status = self
+                    .catalog
+                    .statuses
+                    .get(row.status)
+                    .map_or("", |s| s.id.as_str());
+                add(&components, &versions, resolved, status);
             }
         }
         for (id, stored) in &self.overlay {
@@ -478,6 +563,7 @@ impl SiteData {
                     &v.issue.components,
                     &v.issue.fix_versions,
                     v.issue.resolution.is_some(),
+                    &v.issue.status,
                 );
             }
         }
@@ -622,6 +708,12 @@ mod tests {
                     if issue.resolution.is_none() {
                         *expected.unresolved.entry(v.clone()).or_default() += 1;
                     }
+                    *expected
+                        .categories
+                        .entry(v.clone())
+                        .or_default()
+                        .entry(data.catalog().category_of(&issue.status).to_owned())
+                        .or_default() += 1;
                 }
             }
             expected
@@ -630,7 +722,22 @@ mod tests {
         let component = data.projects()[0].components[0].id.clone();
         data.delete_component(&component, None).expect("deleted");
         data.delete_issue(first.id, true, 1).expect("issue deleted");
+        let versions: Vec<String> = data.projects()[0]
+            .versions
+            .iter()
+            .map(|v| v.id.clone())
+            .collect();
+        data.move_unfixed_issues(&versions[2], &versions[0])
+            .expect("moved");
         assert_eq!(data.part_counts(project), counted(&data));
+        for id in data.issue_ids().collect::<Vec<_>>() {
+            let index = id - crate::data::model::FIRST_ISSUE_ID;
+            if let Some((components, versions)) = data.generated_parts(index) {
+                let issue = data.issue_by_id(id).expect("issue");
+                assert_eq!(components, issue.components);
+                assert_eq!(versions, issue.fix_versions);
+            }
+        }
     }
 
     #[test]

@@ -20,6 +20,7 @@ use super::params::{self, Params};
 use super::render::Render;
 use super::{ApiVersion, versioned};
 use crate::auth::Caller;
+use crate::data::parts::PartCounts;
 use crate::data::store::valid_date;
 use crate::data::{self, Component, DataError, Project, SiteData, Version};
 use crate::errors::ApiError;
@@ -102,6 +103,35 @@ pub fn version_json(
         out["operations"] = json!([]);
     }
     out
+}
+
+/// Adds `issuesStatusForFixVersion` (the `issuesstatus` expansion) when asked for.
+fn add_issue_status(out: &mut Value, counts: Option<&PartCounts>, id: &str) {
+    let Some(counts) = counts else {
+        return;
+    };
+    let of = |key: &str| {
+        counts
+            .categories
+            .get(id)
+            .and_then(|c| c.get(key))
+            .copied()
+            .unwrap_or(0)
+    };
+    out["issuesStatusForFixVersion"] = json!({
+        "unmapped": 0,
+        "toDo": of("new"),
+        "inProgress": of("indeterminate"),
+        "done": of("done"),
+    });
+}
+
+/// Counts for the `issuesstatus` expansion, only when it is asked for.
+fn status_counts(site: &SiteData, project: &Project, expand: &[String]) -> Option<PartCounts> {
+    expand
+        .iter()
+        .any(|e| e == "issuesstatus")
+        .then(|| site.part_counts(project.id))
 }
 
 /// The `ProjectComponent` representation.
@@ -211,10 +241,15 @@ async fn project_versions(
     let api = api_of(&caller, version);
     let today = today(&state);
     let expand = params.list("expand");
+    let counts = status_counts(&site, project, &expand);
     let all: Vec<Value> = project
         .versions
         .iter()
-        .map(|v| version_json(&api, project, v, &today, &expand))
+        .map(|v| {
+            let mut out = version_json(&api, project, v, &today, &expand);
+            add_issue_status(&mut out, counts.as_ref(), &v.id);
+            out
+        })
         .collect();
     Ok(params::value(StatusCode::OK, &Value::Array(all), 0))
 }
@@ -287,11 +322,16 @@ async fn project_versions_paged(
     let api = api_of(&caller, version);
     let today = today(&state);
     let expand = params.list("expand");
+    let counts = status_counts(&site, project, &expand);
     let values: Vec<Value> = versions
         .iter()
         .skip(start)
         .take(max)
-        .map(|v| version_json(&api, project, v, &today, &expand))
+        .map(|v| {
+            let mut out = version_json(&api, project, v, &today, &expand);
+            add_issue_status(&mut out, counts.as_ref(), &v.id);
+            out
+        })
         .collect();
     let body = page_body(
         &format!("{api}/project/{}/version", project.key),
@@ -432,12 +472,18 @@ async fn get_version(
     let entry = data::site(&state, &caller.site);
     let site = entry.read();
     let (project, v) = site.version(&id).ok_or_else(|| version_not_found(&id))?;
-    let body = version_json(
+    let expand = params.list("expand");
+    let mut body = version_json(
         &api_of(&caller, version),
         project,
         v,
         &today(&state),
-        &params.list("expand"),
+        &expand,
+    );
+    add_issue_status(
+        &mut body,
+        status_counts(&site, project, &expand).as_ref(),
+        &v.id,
     );
     Ok(params::value(StatusCode::OK, &body, 0))
 }
@@ -454,11 +500,32 @@ async fn update_version(
     let entry = data::site(&state, &caller.site);
     {
         let mut site = entry.write();
-        let (_, current) = site.version(&id).ok_or_else(|| version_not_found(&id))?;
+        let (project, current) = site.version(&id).ok_or_else(|| version_not_found(&id))?;
+        let was_released = current.released;
         let mut changed = current.clone();
         apply_version_body(&mut changed, &body)?;
+        // The target is given as the other version's `self` URL; its last segment is the id.
+        let unfixed_to = opt_string(&body, "moveUnfixedIssuesTo")?
+            .map(|url| {
+                let target = url.trim().trim_end_matches('/');
+                let target = target.rsplit('/').next().unwrap_or_default().to_owned();
+                if target == changed.id || !project.versions.iter().any(|v| v.id == target) {
+                    return Err(field_error(
+                        "moveUnfixedIssuesTo",
+                        "The version to move unfixed issues to does not exist in the project.",
+                    ));
+                }
+                Ok(target)
+            })
+            .transpose()?;
+        let releasing = changed.released && !was_released;
         site.update_version(&id, |v| *v = changed)
             .map_err(part_error)?;
+        if releasing && let Some(target) = unfixed_to {
+            let from = id.trim().to_owned();
+            site.move_unfixed_issues(&from, &target)
+                .map_err(part_error)?;
+        }
     }
     let site = entry.read();
     let (project, v) = site.version(&id).ok_or_else(|| version_not_found(&id))?;

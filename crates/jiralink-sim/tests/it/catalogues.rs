@@ -281,6 +281,49 @@ async fn versions_are_writable_and_issues_follow_their_deletion() {
         "4.0.1"
     );
 
+    // Releasing 2.0.0 moves its unresolved issues to 4.0.1; resolved ones keep it.
+    let versions = api.get("/project/DEMO/versions?expand=issuesstatus").await;
+    let versions = expect(&versions, StatusCode::OK).clone();
+    let two = versions
+        .as_array()
+        .expect("versions")
+        .iter()
+        .find(|v| v["name"] == "2.0.0")
+        .expect("2.0.0")
+        .clone();
+    let two_id = two["id"].as_str().expect("id").to_owned();
+    let status = &two["issuesStatusForFixVersion"];
+    let open = status["toDo"].as_u64().expect("toDo")
+        + status["inProgress"].as_u64().expect("in progress");
+    assert!(open > 0, "{two}");
+    let before = api
+        .get(&format!("/version/{new_id}/relatedIssueCounts"))
+        .await;
+    let before = expect(&before, StatusCode::OK)["issuesFixedCount"]
+        .as_u64()
+        .expect("count");
+    let released = api
+        .put(
+            &format!("/version/{two_id}"),
+            &json!({"released": true, "moveUnfixedIssuesTo": format!("{}/version/{new_id}", api.base)}),
+        )
+        .await;
+    assert_eq!(expect(&released, StatusCode::OK)["released"], true);
+    let unresolved = api
+        .get(&format!("/version/{two_id}/unresolvedIssueCount"))
+        .await;
+    assert_eq!(
+        expect(&unresolved, StatusCode::OK)["issuesUnresolvedCount"],
+        0
+    );
+    let after = api
+        .get(&format!("/version/{new_id}/relatedIssueCounts"))
+        .await;
+    assert_eq!(
+        expect(&after, StatusCode::OK)["issuesFixedCount"].as_u64(),
+        Some(before + open)
+    );
+
     // Version writes survive dump and load.
     let dump = sim.control().dump();
     let fresh = start().await;

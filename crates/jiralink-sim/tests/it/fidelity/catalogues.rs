@@ -121,10 +121,15 @@ pub(super) async fn exercise(fid: &Fidelity) {
         .send()
         .await
         .expect(404);
-    get(&format!("/version/{id}")).send().await.expect(200);
+    get(&format!("/version/{id}"))
+        .query(&[("expand", "issuesstatus,driver,approvers,operations")])
+        .send()
+        .await
+        .expect(200);
     get("/version/1").send().await.expect(404);
     put(&format!("/version/{id}"))
-        .json(json!({"released": true, "description": "Shipped"}))
+        .json(json!({"released": true, "description": "Shipped",
+                     "moveUnfixedIssuesTo": fid.sim.site_url("demo") + "/rest/api/3/version/10000"}))
         .send()
         .await
         .expect(200);
