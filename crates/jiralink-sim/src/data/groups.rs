@@ -1,8 +1,8 @@
 //! The site's groups and who belongs to them.
 //!
 //! Directory members (alice, bob, carol and members added through the control API) belong to
-//! the groups the identity directory gives them, and every directory administrator also to
-//! `site-admins`. Generated people belong to `jira-software-users`, every third to
+//! the groups the identity directory gives them, and every directory administrator (who set the
+//! site up with every product) also to `site-admins` and `jira-servicemanagement-users`. Generated people belong to `jira-software-users`, every third to
 //! `jira-servicemanagement-users`, and each to one team group. Membership is computed from the
 //! user's position, never stored per user, and group ids are derived from the seed and name
 //! (the same ids `/myself?expand=groups` shows).
@@ -52,6 +52,7 @@ impl SiteData {
         let mut set: BTreeSet<String> = groups.iter().cloned().collect();
         if set.contains(ADMINISTRATORS) {
             set.insert(SITE_ADMINS.to_owned());
+            set.insert(SERVICE_USERS.to_owned());
         }
         self.directory_groups.0.insert(account_id.to_owned(), set);
     }
@@ -117,14 +118,19 @@ impl SiteData {
     }
 
     /// Whether `account_id` belongs to the group with this name (any case) or id — what
-    /// `membersOf()` asks.
+    /// `membersOf()` asks. For many accounts, resolve the group once with [`Self::find_group`]
+    /// and collect [`Self::group_members`] instead.
     pub fn is_member(&self, account_id: &str, group_name_or_id: &str) -> bool {
-        let Some(group) = self.find_group(group_name_or_id) else {
+        let Some(position) = self.users().iter().position(|u| u.account_id == account_id) else {
             return false;
         };
-        self.groups_of(account_id)
-            .iter()
-            .any(|g| g.name == group.name)
+        let names = self.group_names_at(position, &self.users()[position]);
+        let wanted = group_name_or_id.trim();
+        if names.iter().any(|n| n.eq_ignore_ascii_case(wanted)) {
+            return true;
+        }
+        self.find_group(wanted)
+            .is_some_and(|g| names.contains(&g.name))
     }
 
     /// The members of a group in user order.
@@ -166,6 +172,7 @@ mod tests {
         let first = data.users()[0].account_id.clone();
         data.note_directory_groups(&first, &[ADMINISTRATORS.to_owned()]);
         assert!(data.is_member(&first, SITE_ADMINS));
+        assert!(data.is_member(&first, SERVICE_USERS));
         assert!(!data.is_member(&first, SOFTWARE_USERS));
         let admins = data.find_group(ADMINISTRATORS).expect("group");
         assert_eq!(data.group_members(&admins).len(), 1);

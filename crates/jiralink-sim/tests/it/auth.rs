@@ -280,8 +280,9 @@ async fn myself_and_server_info_match_the_openapi_schemas() {
     let plain = json(&plain);
     assert_matches_schema(&spec, "User", &plain);
     assert_eq!(plain["groups"]["items"], json!([]));
-    // jira-administrators, jira-software-users and (as an administrator) site-admins.
-    assert_eq!(plain["groups"]["size"], 3);
+    // jira-administrators, jira-software-users and, as the site's administrator, site-admins
+    // and jira-servicemanagement-users.
+    assert_eq!(plain["groups"]["size"], 4);
 
     let (_, _, expanded) = get(
         &format!("{base}/rest/api/3/myself?expand=groups,applicationRoles"),

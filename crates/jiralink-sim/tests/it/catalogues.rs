@@ -419,7 +419,12 @@ async fn groups_agree_between_myself_members_and_pickers() {
         .collect();
     assert_eq!(
         mine,
-        ["jira-administrators", "jira-software-users", "site-admins"]
+        [
+            "jira-administrators",
+            "jira-servicemanagement-users",
+            "jira-software-users",
+            "site-admins"
+        ]
     );
     let via_user = api.get(&format!("/user/groups?accountId={account}")).await;
     let via_user = expect(&via_user, StatusCode::OK);
@@ -478,6 +483,17 @@ async fn groups_agree_between_myself_members_and_pickers() {
         .await;
     let assignable = expect(&assignable, StatusCode::OK);
     assert_eq!(assignable[0]["accountId"], account.as_str());
+    let desk = api.get("/user/assignable/search?project=HELP").await;
+    let desk: Vec<&str> = expect(&desk, StatusCode::OK)
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|u| u["accountId"].as_str().expect("account"))
+        .collect();
+    assert!(
+        desk.contains(&account.as_str()),
+        "the administrator is an agent"
+    );
     let carol = api
         .get("/user/assignable/multiProjectSearch?projectKeys=DEMO,MOB&query=carol")
         .await;
