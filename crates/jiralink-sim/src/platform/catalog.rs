@@ -195,9 +195,11 @@ async fn search_projects(
         "name" => projects.sort_by_key(|p| p.name.to_lowercase()),
         "issueCount" => projects.sort_by_key(|p| issue_count(&site, p)),
         "lastIssueUpdatedTime" => projects.sort_by_key(|p| last_update(&site, p)),
-        "category" | "owner" => {
-            projects.sort_by(|a, b| a.lead.cmp(&b.lead).then(a.key.cmp(&b.key)))
-        }
+        "category" => projects.sort_by(|a, b| {
+            let name = |p: &Project| crate::data::parts::category_of(p).name;
+            name(a).cmp(name(b)).then(a.key.cmp(&b.key))
+        }),
+        "owner" => projects.sort_by(|a, b| a.lead.cmp(&b.lead).then(a.key.cmp(&b.key))),
         other => {
             return Err(ApiError::platform_bad_request(&format!(
                 "The orderBy value '{other}' is not supported."

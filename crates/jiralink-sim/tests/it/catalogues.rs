@@ -47,6 +47,18 @@ async fn deprecated_lists_answer_on_v2_and_v3() {
     );
     let categories = api.get("/projectCategory").await;
     assert_schema_each("ProjectCategory", expect(&categories, StatusCode::OK));
+    let by_category = api.get("/project/search?orderBy=category").await;
+    let keys: Vec<&str> = expect(&by_category, StatusCode::OK)["values"]
+        .as_array()
+        .expect("values")
+        .iter()
+        .map(|p| p["key"].as_str().expect("key"))
+        .collect();
+    assert_eq!(
+        keys,
+        ["MKT", "DEMO", "MOB", "HELP"],
+        "Business, Engineering, Service"
+    );
 }
 
 #[tokio::test]
