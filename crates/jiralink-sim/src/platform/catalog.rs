@@ -169,6 +169,10 @@ async fn search_projects(
     }
     let query = params.get("query").map(str::to_lowercase);
     let type_keys = params.list("typeKey");
+    let category = match params.get("categoryId").map(str::trim) {
+        None | Some("") => None,
+        Some(_) => Some(params.int("categoryId", 0)?.to_string()),
+    };
     let order = params.get("orderBy").unwrap_or("key").to_owned();
     let (descending, order_field) = match order.strip_prefix('-') {
         Some(f) => (true, f.to_owned()),
@@ -189,6 +193,11 @@ async fn search_projects(
             })
         })
         .filter(|p| type_keys.is_empty() || type_keys.contains(&p.project_type_key))
+        .filter(|p| {
+            category
+                .as_deref()
+                .is_none_or(|c| crate::data::parts::category_of(p).id == c)
+        })
         .collect();
     match order_field.as_str() {
         "key" => projects.sort_by(|a, b| a.key.cmp(&b.key)),

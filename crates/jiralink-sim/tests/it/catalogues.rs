@@ -59,6 +59,12 @@ async fn deprecated_lists_answer_on_v2_and_v3() {
         ["MKT", "DEMO", "MOB", "HELP"],
         "Business, Engineering, Service"
     );
+    let service = api.get("/project/search?categoryId=10002").await;
+    assert_eq!(expect(&service, StatusCode::OK)["values"][0]["key"], "HELP");
+    expect(
+        &api.get("/project/search?categoryId=pets").await,
+        StatusCode::BAD_REQUEST,
+    );
 }
 
 #[tokio::test]
