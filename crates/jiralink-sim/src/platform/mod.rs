@@ -14,7 +14,7 @@
 //! | [`issues`] | `/issue`, `/issue/bulk`, `/issue/bulkfetch`, `/issue/{k}`, transitions, properties, createmeta, editmeta |
 //! | [`comments`] | comments, worklogs, changelogs, `/changelog/bulkfetch` |
 //! | [`catalogues`] | `/project` (full list), `/project/type`, `/projectCategory`, `/priority`, `/priority/search`, `/resolution`, `/resolution/search`, `/statuscategory`, `/project/{k}/statuses`, `/role`, `/project/{k}/role`, `/label` |
-//! | [`people`] | `/user`, `/user/bulk`, `/user/groups`, `/user/assignable/search`, `/user/assignable/multiProjectSearch`, `/group/member`, `/groups/picker` |
+//! | [`people`] | `/user`, `/user/bulk`, `/user/groups`, `/user/assignable/search`, `/user/assignable/multiProjectSearch`, `/group`, `/group/bulk`, `/group/member`, `/groups/picker` |
 //! | [`parts`] | `/project/{k}/versions`, `/project/{k}/version`, `/version`, `/version/{id}` (+ counts), `/project/{k}/components`, `/project/{k}/component`, `/component`, `/component/{id}` (+ counts) |
 //! | [`catalog`] | `/project/search`, `/project/{k}`, `/field`, `/field/search`, `/issuetype`, `/status`, `/user/search`, `/users/search` |
 //!

@@ -1,5 +1,6 @@
 //! Users and groups: `GET /user`, `/user/bulk`, `/user/groups`, `/user/assignable/search`,
-//! `/user/assignable/multiProjectSearch`, `/group/member`, `/groups/picker`.
+//! `/user/assignable/multiProjectSearch`, `/group`, `/group/bulk`, `/group/member`,
+//! `/groups/picker`.
 //!
 //! Group membership is the site's (see [`crate::data::groups`]), the same `/myself` reports.
 
@@ -342,13 +343,7 @@ async fn group_members(
         .iter()
         .skip(start)
         .take(max)
-        .map(|u| {
-            let mut v = user_json(&render, u);
-            if let Some(o) = v.as_object_mut() {
-                o.remove("locale");
-            }
-            v
-        })
+        .map(|u| user_details(&render, u))
         .collect();
     let path = format!(
         "{}/group/member?groupId={}&includeInactiveUsers={inactive}",
@@ -368,6 +363,164 @@ async fn group_members(
         body["nextPage"] = json!(format!("{path}&maxResults={max}&startAt={}", start + max));
     }
     Ok(params::value(StatusCode::OK, &body, cost))
+}
+
+fn user_details(render: &Render<'_>, u: &SiteUser) -> Value {
+    let mut v = user_json(render, u);
+    if let Some(o) = v.as_object_mut() {
+        o.remove("locale");
+    }
+    v
+}
+
+/// Most members `GET /group?expand=users` lists.
+pub const GROUP_USERS_PAGE: usize = 50;
+
+/// `users` or `users[start:end]` (0-based, inclusive) in an `expand` list.
+fn users_range(expand: &[String]) -> Result<Option<(usize, usize)>, ApiError> {
+    let Some(e) = expand.iter().find(|e| e.starts_with("users")) else {
+        return Ok(None);
+    };
+    let rest = &e["users".len()..];
+    if rest.is_empty() {
+        return Ok(Some((0, GROUP_USERS_PAGE - 1)));
+    }
+    let range = rest
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .and_then(|r| r.split_once(':'))
+        .and_then(|(a, b)| {
+            Some((
+                a.trim().parse::<usize>().ok()?,
+                b.trim().parse::<usize>().ok()?,
+            ))
+        })
+        .filter(|(a, b)| a <= b);
+    match range {
+        Some((a, b)) => Ok(Some((a, b.min(a + GROUP_USERS_PAGE - 1)))),
+        None => Err(ApiError::platform_bad_request(&format!(
+            "The expand value '{e}' is not valid."
+        ))),
+    }
+}
+
+async fn get_group(
+    State(state): State<SimState>,
+    version: ApiVersion,
+    caller: Caller,
+    params: Params,
+) -> Result<Response, ApiError> {
+    caller.require("getGroup")?;
+    let range = users_range(&params.list("expand"))?;
+    let entry = data::site(&state, &caller.site);
+    let site = entry.read();
+    let group = group_param(&site, &params)?;
+    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let members: Vec<&SiteUser> = site
+        .group_members(&group)
+        .into_iter()
+        .filter(|u| u.active)
+        .collect();
+    let (start, end, items) = match range {
+        Some((a, b)) => {
+            let items: Vec<Value> = members
+                .iter()
+                .skip(a)
+                .take(b + 1 - a)
+                .map(|u| user_details(&render, u))
+                .collect();
+            let end = (a + items.len()).saturating_sub(1);
+            (a, end, items)
+        }
+        None => (0, 0, Vec::new()),
+    };
+    let cost = items.len() as u64;
+    let body = json!({
+        "name": group.name,
+        "groupId": group.group_id,
+        "self": format!("{}/group?groupId={}", render.api, group.group_id),
+        "users": {
+            "size": members.len(),
+            "items": items,
+            "max-results": GROUP_USERS_PAGE,
+            "start-index": start,
+            "end-index": end,
+        },
+        "expand": "users",
+    });
+    Ok(params::value(StatusCode::OK, &body, cost))
+}
+
+/// Groups granting `access` to the product `app` (`GET /group/bulk` filters).
+fn grants(group: &str, access: Option<&str>, app: Option<&str>) -> bool {
+    let app_group = match app {
+        None => None,
+        Some("jira-software" | "jira-core" | "jira-product-discovery") => Some(SOFTWARE_USERS),
+        Some(_) => Some(SERVICE_USERS),
+    };
+    match access {
+        None => app_group.is_none_or(|g| g == group),
+        Some("site-admin") => group == crate::data::groups::SITE_ADMINS,
+        Some("admin") => group == crate::data::groups::ADMINISTRATORS,
+        Some(_) => match app_group {
+            Some(g) => g == group,
+            None => group == SOFTWARE_USERS || group == SERVICE_USERS,
+        },
+    }
+}
+
+async fn bulk_groups(
+    State(state): State<SimState>,
+    version: ApiVersion,
+    caller: Caller,
+    params: Params,
+) -> Result<Response, ApiError> {
+    caller.require("bulkGetGroups")?;
+    let (start, max) = params::page(&params, MEMBER_PAGE.0, MEMBER_PAGE.1)?;
+    let access = params
+        .get("accessType")
+        .map(str::trim)
+        .filter(|a| !a.is_empty());
+    if let Some(a) = access.filter(|a| !matches!(*a, "site-admin" | "admin" | "user")) {
+        return Err(ApiError::platform_bad_request(&format!(
+            "The accessType '{a}' is not valid; use site-admin, admin or user."
+        )));
+    }
+    let app = params
+        .get("applicationKey")
+        .map(str::trim)
+        .filter(|a| !a.is_empty());
+    if let Some(a) = app.filter(|a| {
+        !matches!(
+            *a,
+            "jira-software" | "jira-servicedesk" | "jira-core" | "jira-product-discovery"
+        )
+    }) {
+        return Err(ApiError::platform_bad_request(&format!(
+            "The applicationKey '{a}' is not valid."
+        )));
+    }
+    let ids = params.list("groupId");
+    let names = params.list("groupName");
+    let entry = data::site(&state, &caller.site);
+    let site = entry.read();
+    let found: Vec<Value> = site
+        .groups()
+        .into_iter()
+        .filter(|g| ids.is_empty() || ids.contains(&g.group_id))
+        .filter(|g| names.is_empty() || names.iter().any(|n| n.eq_ignore_ascii_case(&g.name)))
+        .filter(|g| grants(&g.name, access, app))
+        .map(|g| json!({ "name": g.name, "groupId": g.group_id }))
+        .collect();
+    let values: Vec<Value> = found.iter().skip(start).take(max).cloned().collect();
+    let body = super::catalogues::page_body(
+        &format!("{}/rest/api/{}/group/bulk", caller.base, version.segment()),
+        start,
+        max,
+        found.len(),
+        &values,
+    );
+    Ok(params::value(StatusCode::OK, &body, 0))
 }
 
 fn html_escape(s: &str) -> String {
@@ -447,6 +600,8 @@ pub fn router() -> Router<SimState> {
         "/user/assignable/multiProjectSearch",
         &get(multi_project_search),
     );
+    r = versioned(r, "/group", &get(get_group));
+    r = versioned(r, "/group/bulk", &get(bulk_groups));
     r = versioned(r, "/group/member", &get(group_members));
     versioned(r, "/groups/picker", &get(groups_picker))
 }

@@ -481,6 +481,24 @@ async fn groups_agree_between_myself_members_and_pickers() {
             > active
     );
 
+    let group = api
+        .get("/group?groupname=jira-software-users&expand=users[1:2]")
+        .await;
+    let group = expect(&group, StatusCode::OK);
+    assert_schema("Group", group);
+    assert_eq!(group["users"]["start-index"], 1);
+    assert_eq!(group["users"]["end-index"], 2);
+    assert_eq!(group["users"]["size"], active);
+    let bulk_groups = api
+        .get("/group/bulk?accessType=user&applicationKey=jira-servicedesk")
+        .await;
+    let bulk_groups = expect(&bulk_groups, StatusCode::OK);
+    assert_schema("PageBeanGroupDetails", bulk_groups);
+    assert_eq!(
+        bulk_groups["values"][0]["name"],
+        "jira-servicemanagement-users"
+    );
+    assert_eq!(bulk_groups["total"], 1);
     let picker = api
         .get("/groups/picker?query=admin&exclude=site-admins")
         .await;

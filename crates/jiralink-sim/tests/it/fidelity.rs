@@ -263,6 +263,8 @@ pub(crate) const CATALOG: &[Op] = &[
         "GET",
         "/rest/api/3/user/assignable/multiProjectSearch",
     ),
+    op(Platform, "GET", "/rest/api/3/group"),
+    op(Platform, "GET", "/rest/api/3/group/bulk"),
     op(Platform, "GET", "/rest/api/3/group/member"),
     op(Platform, "GET", "/rest/api/3/groups/picker"),
     // JSM.

@@ -289,6 +289,34 @@ pub(super) async fn exercise(fid: &Fidelity) {
         .send()
         .await
         .expect(404);
+    get("/group")
+        .query(&[("groupname", "site-admins"), ("expand", "users")])
+        .send()
+        .await
+        .expect(200);
+    get("/group")
+        .query(&[
+            ("groupname", "jira-software-users"),
+            ("expand", "users[2:4]"),
+        ])
+        .send()
+        .await
+        .expect(200);
+    get("/group")
+        .query(&[("groupname", "nobody-here")])
+        .send()
+        .await
+        .expect(404);
+    get("/group/bulk")
+        .query(&[("accessType", "user"), ("applicationKey", "jira-software")])
+        .send()
+        .await
+        .expect(200);
+    get("/group/bulk")
+        .query(&[("accessType", "everyone")])
+        .send()
+        .await
+        .expect(400);
     get("/groups/picker")
         .query(&[("query", "jira"), ("exclude", "site-admins")])
         .send()
@@ -335,6 +363,8 @@ pub(super) async fn exercise(fid: &Fidelity) {
         (Method::GET, "/user/groups"),
         (Method::GET, "/user/assignable/search"),
         (Method::GET, "/user/assignable/multiProjectSearch"),
+        (Method::GET, "/group"),
+        (Method::GET, "/group/bulk"),
         (Method::GET, "/group/member"),
         (Method::GET, "/groups/picker"),
     ]
