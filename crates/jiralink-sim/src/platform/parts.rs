@@ -1,7 +1,8 @@
 //! Project versions and components: `GET /project/{k}/versions`, `GET /project/{k}/version`
-//! (paged), `POST /version`, `GET|PUT|DELETE /version/{id}`, `/version/{id}/relatedIssueCounts`,
+//! (paged), `POST /version`, `GET|PUT|DELETE /version/{id}`, `POST /version/{id}/removeAndSwap`,
+//! `/version/{id}/relatedIssueCounts`,
 //! `/version/{id}/unresolvedIssueCount`; `GET /project/{k}/components`,
-//! `GET /project/{k}/component` (paged), `POST /component`, `GET|PUT|DELETE /component/{id}`,
+//! `GET /project/{k}/component` (paged), `GET|POST /component`, `GET|PUT|DELETE /component/{id}`,
 //! `/component/{id}/relatedIssueCounts`.
 //!
 //! The data is the project's own lists ([`crate::data::parts`]), so issues, create/edit
@@ -549,8 +550,17 @@ async fn delete_version(
         .map(str::trim)
         .filter(|s| !s.is_empty());
     let entry = data::site(&state, &caller.site);
-    let mut site = entry.write();
-    let (project, _) = site.version(&id).ok_or_else(|| version_not_found(&id))?;
+    remove_version(&mut entry.write(), &id, fix_to, affected_to)?;
+    Ok(params::no_content())
+}
+
+fn remove_version(
+    site: &mut SiteData,
+    id: &str,
+    fix_to: Option<&str>,
+    affected_to: Option<&str>,
+) -> Result<(), ApiError> {
+    let (project, _) = site.version(id).ok_or_else(|| version_not_found(id))?;
     // Issues carry no affected versions here, so the target is only checked.
     if let Some(t) = affected_to
         && (t == id.trim() || !project.versions.iter().any(|v| v.id == t))
@@ -564,7 +574,48 @@ async fn delete_version(
             "A version cannot be replaced by itself.",
         ));
     }
-    site.delete_version(&id, fix_to).map_err(part_error)?;
+    site.delete_version(id, fix_to).map_err(part_error)
+}
+
+/// A version id given as a JSON number (or a numeric string).
+fn body_version_id(body: &Map<String, Value>, key: &str) -> Result<Option<String>, ApiError> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(Value::String(s)) if s.trim().parse::<u64>().is_ok() => Ok(Some(s.trim().to_owned())),
+        Some(_) => Err(ApiError::platform_bad_request(params::INVALID_PAYLOAD)),
+    }
+}
+
+async fn remove_and_swap(
+    State(state): State<SimState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require("deleteAndReplaceVersion")?;
+    let body: Map<String, Value> = params::body(&bytes)?;
+    let fix_to = body_version_id(&body, "moveFixIssuesTo")?;
+    let affected_to = body_version_id(&body, "moveAffectedIssuesTo")?;
+    // Custom version fields do not exist here, so a replacement can only name an unknown one.
+    if let Some(Value::Array(list)) = body.get("customFieldReplacementList")
+        && let Some(first) = list.first()
+    {
+        let field = first
+            .get("customFieldId")
+            .map(Value::to_string)
+            .unwrap_or_default();
+        return Err(ApiError::platform_bad_request(&format!(
+            "The custom field {field} is not a version field."
+        )));
+    }
+    let entry = data::site(&state, &caller.site);
+    remove_version(
+        &mut entry.write(),
+        &id,
+        fix_to.as_deref(),
+        affected_to.as_deref(),
+    )?;
     Ok(params::no_content())
 }
 
@@ -703,6 +754,77 @@ async fn project_components_paged(
         .collect();
     let body = page_body(
         &format!("{}/project/{}/component", render.api, project.key),
+        start,
+        max,
+        components.len(),
+        &values,
+    );
+    Ok(params::value(StatusCode::OK, &body, 0))
+}
+
+async fn components_of_projects(
+    State(state): State<SimState>,
+    version: ApiVersion,
+    caller: Caller,
+    params: Params,
+) -> Result<Response, ApiError> {
+    caller.require("findComponentsForProjects")?;
+    let (start, max) = params::page(&params, PARTS_PAGE.0, PARTS_PAGE.1)?;
+    let order = order(&params, &["description", "name"])?;
+    let query = params
+        .get("query")
+        .map(|q| q.trim().to_lowercase())
+        .filter(|q| !q.is_empty());
+    let wanted = params.list("projectIdsOrKeys");
+    let entry = data::site(&state, &caller.site);
+    let site = entry.read();
+    let projects: Vec<&Project> = if wanted.is_empty() {
+        site.projects().iter().collect()
+    } else {
+        wanted
+            .iter()
+            .map(|k| params::project_or_404(&site, k))
+            .collect::<Result<_, _>>()?
+    };
+    let mut components: Vec<&Component> = projects
+        .iter()
+        .flat_map(|p| p.components.iter())
+        .filter(|c| {
+            query.as_ref().is_none_or(|q| {
+                c.name.to_lowercase().contains(q.as_str())
+                    || c.description.to_lowercase().contains(q.as_str())
+            })
+        })
+        .collect();
+    if let Some((field, descending)) = order {
+        if field == "description" {
+            components.sort_by_key(|c| c.description.to_lowercase());
+        } else {
+            components.sort_by_key(|c| c.name.to_lowercase());
+        }
+        if descending {
+            components.reverse();
+        }
+    }
+    let api = api_of(&caller, version);
+    let values: Vec<Value> = components
+        .iter()
+        .skip(start)
+        .take(max)
+        .map(|c| {
+            let mut v = json!({
+                "self": format!("{api}/component/{}", c.id),
+                "id": c.id,
+                "name": c.name,
+            });
+            if !c.description.is_empty() {
+                v["description"] = json!(c.description);
+            }
+            v
+        })
+        .collect();
+    let body = page_body(
+        &format!("{api}/component"),
         start,
         max,
         components.len(),
@@ -874,6 +996,7 @@ pub fn router() -> Router<SimState> {
         "/version/{id}",
         &get(get_version).put(update_version).delete(delete_version),
     );
+    r = versioned(r, "/version/{id}/removeAndSwap", &post(remove_and_swap));
     r = versioned(
         r,
         "/version/{id}/relatedIssueCounts",
@@ -890,7 +1013,11 @@ pub fn router() -> Router<SimState> {
         "/project/{key}/component",
         &get(project_components_paged),
     );
-    r = versioned(r, "/component", &post(create_component));
+    r = versioned(
+        r,
+        "/component",
+        &get(components_of_projects).post(create_component),
+    );
     r = versioned(
         r,
         "/component/{id}",

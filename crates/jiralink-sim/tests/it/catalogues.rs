@@ -278,6 +278,26 @@ async fn versions_are_writable_and_issues_follow_their_deletion() {
         StatusCode::NOT_FOUND,
     );
 
+    // removeAndSwap is the body form of the same deletion.
+    let spare = api
+        .post("/version", &json!({"name": "spare", "projectId": 10000}))
+        .await;
+    let spare = expect(&spare, StatusCode::CREATED)["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let swapped = api
+        .post(
+            &format!("/version/{spare}/removeAndSwap"),
+            &json!({"moveFixIssuesTo": new_id.parse::<u64>().expect("numeric")}),
+        )
+        .await;
+    expect(&swapped, StatusCode::NO_CONTENT);
+    expect(
+        &api.get(&format!("/version/{spare}")).await,
+        StatusCode::NOT_FOUND,
+    );
+
     // Renaming keeps names unique per project; the edit shows on the issue.
     let dup = api
         .put(&format!("/version/{new_id}"), &json!({"name": "2.0.0"}))
@@ -412,6 +432,19 @@ async fn components_are_writable_and_deletion_moves_issues() {
     );
     let list = api.get("/project/DEMO/components").await;
     assert!(!ids(expect(&list, StatusCode::OK)).contains(&backend));
+    let across = api
+        .get("/component?projectIdsOrKeys=DEMO&projectIdsOrKeys=HELP&query=bill")
+        .await;
+    let across = expect(&across, StatusCode::OK);
+    assert_schema("PageBean2ComponentJsonBean", across);
+    assert_eq!(ids(&across["values"]), std::slice::from_ref(&billing));
+    let all = api.get("/component?maxResults=50").await;
+    let total = expect(&all, StatusCode::OK)["total"].as_u64();
+    assert_eq!(
+        total,
+        Some(4 + 4 + 3 + 3 - 1 + 1),
+        "every project's components"
+    );
     let edit = api
         .post(
             "/issue",

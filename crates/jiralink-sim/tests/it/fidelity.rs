@@ -225,6 +225,7 @@ pub(crate) const CATALOG: &[Op] = &[
     op(Platform, "GET", "/rest/api/3/version/{id}"),
     op(Platform, "PUT", "/rest/api/3/version/{id}"),
     op(Platform, "DELETE", "/rest/api/3/version/{id}"),
+    op(Platform, "POST", "/rest/api/3/version/{id}/removeAndSwap"),
     op(
         Platform,
         "GET",
@@ -245,6 +246,7 @@ pub(crate) const CATALOG: &[Op] = &[
         "GET",
         "/rest/api/3/project/{projectIdOrKey}/component",
     ),
+    op(Platform, "GET", "/rest/api/3/component"),
     op(Platform, "POST", "/rest/api/3/component"),
     op(Platform, "GET", "/rest/api/3/component/{id}"),
     op(Platform, "PUT", "/rest/api/3/component/{id}"),

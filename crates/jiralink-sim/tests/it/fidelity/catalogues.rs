@@ -161,10 +161,40 @@ pub(super) async fn exercise(fid: &Fidelity) {
         .expect(400);
     delete(&format!("/version/{id}")).send().await.expect(204);
     delete(&format!("/version/{id}")).send().await.expect(404);
+    let swapped = post("/version")
+        .json(json!({"name": "3.1.0", "projectId": 10000}))
+        .send()
+        .await;
+    let swapped = swapped.expect(201)["id"].as_str().expect("id").to_owned();
+    post(&format!("/version/{swapped}/removeAndSwap"))
+        .json(json!({"moveFixIssuesTo": 99}))
+        .send()
+        .await
+        .expect(400);
+    post(&format!("/version/{swapped}/removeAndSwap"))
+        .json(json!({"moveFixIssuesTo": 10001}))
+        .send()
+        .await
+        .expect(204);
+    post(&format!("/version/{swapped}/removeAndSwap"))
+        .json(json!({}))
+        .send()
+        .await
+        .expect(404);
 
     next_second(fid);
     // Components.
     get("/project/DEMO/components").send().await.expect(200);
+    get("/component")
+        .query(&[("projectIdsOrKeys", "DEMO,10001"), ("orderBy", "name")])
+        .send()
+        .await
+        .expect(200);
+    get("/component")
+        .query(&[("projectIdsOrKeys", "NOPE")])
+        .send()
+        .await
+        .expect(404);
     get("/project/NOPE/components").send().await.expect(404);
     get("/project/DEMO/component")
         .query(&[("orderBy", "-issueCount"), ("maxResults", "2")])
@@ -349,10 +379,12 @@ pub(super) async fn exercise(fid: &Fidelity) {
         (Method::GET, "/version/10000"),
         (Method::PUT, "/version/10000"),
         (Method::DELETE, "/version/10000"),
+        (Method::POST, "/version/10000/removeAndSwap"),
         (Method::GET, "/version/10000/relatedIssueCounts"),
         (Method::GET, "/version/10000/unresolvedIssueCount"),
         (Method::GET, "/project/DEMO/components"),
         (Method::GET, "/project/DEMO/component"),
+        (Method::GET, "/component"),
         (Method::POST, "/component"),
         (Method::GET, "/component/10000"),
         (Method::PUT, "/component/10000"),
