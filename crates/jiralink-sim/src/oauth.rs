@@ -492,12 +492,14 @@ async fn authorize(
             "The signed-in user is unknown or inactive.",
         );
     };
-    let user_sites: Vec<_> = dir
+    let mut user_sites: Vec<_> = dir
         .sites
         .values()
         .filter(|s| s.members.contains(&user.account_id))
         .cloned()
         .collect();
+    // The default site is the one `serve --demo` tells people to use, so it is preselected.
+    user_sites.sort_by_key(|s| s.subdomain != DEFAULT_SITE);
     if user_sites.is_empty() {
         return fail("access_denied", "The user has no site to grant.");
     }

@@ -106,6 +106,8 @@ struct SiteDump {
     /// Issue links, link types, remote links and attachments; absent in older dumps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     links: Option<super::links::LinkStore>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    parts: Option<super::parts::PartsDump>,
 }
 
 fn dump_site(data: &SiteData) -> SiteDump {
@@ -135,6 +137,7 @@ fn dump_site(data: &SiteData) -> SiteDump {
         deleted: data.deleted.clone(),
         agile: Some(data.agile().clone()),
         links: Some(data.links.clone()),
+        parts: data.dump_parts(),
     }
 }
 
@@ -203,6 +206,9 @@ pub fn load(state: &SimState, dump: Value) -> Result<(), DataError> {
             seeded_members(seed, &subdomain),
             Some(site.generated),
         );
+        if let Some(parts) = site.parts {
+            data.restore_parts(parts);
+        }
         data.restore(
             site.issues
                 .into_iter()

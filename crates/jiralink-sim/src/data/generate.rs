@@ -326,6 +326,9 @@ pub struct Generator {
     paths: Vec<StatusPath>,
     /// For each project, the positions into `paths` of its workflow's open and done statuses.
     project_paths: Vec<(Vec<usize>, Vec<usize>)>,
+    /// For each project, the component and version ids it was generated with: generated issues
+    /// pick from these, so later component and version writes do not reshuffle them.
+    project_parts: Vec<(Vec<String>, Vec<String>)>,
 }
 
 /// Project templates: key, name, type, weight.
@@ -650,6 +653,8 @@ pub fn catalog(seed: u64, subdomain: &str, size: DataSize, members: Vec<SiteUser
             .map(|(c, name)| Component {
                 id: (10_000 + n * 10 + c).to_string(),
                 name: (*name).to_owned(),
+                description: format!("{name} work of {key}."),
+                ..Component::default()
             })
             .collect();
         let versions = if *kind == "software" {
@@ -665,6 +670,7 @@ pub fn catalog(seed: u64, subdomain: &str, size: DataSize, members: Vec<SiteUser
                 name: (*name).to_owned(),
                 released: *released,
                 release_date: Some((*date).to_owned()),
+                ..Version::default()
             })
             .collect()
         } else {
@@ -1001,6 +1007,16 @@ impl Generator {
             label_sets,
             paths,
             project_paths,
+            project_parts: catalog
+                .projects
+                .iter()
+                .map(|p| {
+                    (
+                        p.components.iter().map(|c| c.id.clone()).collect(),
+                        p.versions.iter().map(|v| v.id.clone()).collect(),
+                    )
+                })
+                .collect(),
         }
     }
 
@@ -1139,6 +1155,50 @@ impl Generator {
             comments,
             worklogs,
         })
+    }
+
+    /// The component and fix-version ids generated issue `index` (of the project at catalog
+    /// position `project`, resolved or not) is built with, without building it.
+    pub fn parts_of(
+        &self,
+        index: u64,
+        project: usize,
+        resolved: bool,
+    ) -> (Vec<String>, Vec<String>) {
+        let Some((gen_components, gen_versions)) = self.project_parts.get(project) else {
+            return (Vec::new(), Vec::new());
+        };
+        let h = |salt: u64| self.h(index, salt);
+        let components = match h(salt::COMPONENTS) % 4 {
+            0 => Vec::new(),
+            n => gen_components
+                .iter()
+                .skip(pick(h(salt::COMPONENTS + 1), gen_components.len()))
+                .take(usize::try_from(n).unwrap_or(1).min(2))
+                .cloned()
+                .collect(),
+        };
+        let fix_versions = if gen_versions.is_empty() {
+            Vec::new()
+        } else if resolved {
+            gen_versions
+                .get(pick(h(salt::VERSION), 2))
+                .cloned()
+                .into_iter()
+                .collect()
+        } else if h(salt::VERSION) % 10 < 3 {
+            gen_versions.last().cloned().into_iter().collect()
+        } else {
+            Vec::new()
+        };
+        (components, fix_versions)
+    }
+
+    /// Whether the generated row ends in a done status (and so has a resolution).
+    pub fn row_resolved(&self, catalog: &Catalog, row: &GenRow) -> bool {
+        self.paths
+            .get(row.path)
+            .is_some_and(|p| catalog.category_of(&p.status) == DONE)
     }
 
     /// The priority id of generated issue `index`.
@@ -1454,29 +1514,7 @@ impl Generator {
         }
 
         let priority = self.priority_id(index);
-        let components = match h(salt::COMPONENTS) % 4 {
-            0 => Vec::new(),
-            n => project
-                .components
-                .iter()
-                .skip(pick(h(salt::COMPONENTS + 1), project.components.len()))
-                .take(usize::try_from(n).unwrap_or(1).min(2))
-                .map(|c| c.id.clone())
-                .collect(),
-        };
-        let fix_versions = if project.versions.is_empty() {
-            Vec::new()
-        } else if resolution.is_some() {
-            vec![project.versions[pick(h(salt::VERSION), 2)].id.clone()]
-        } else if h(salt::VERSION) % 10 < 3 {
-            project
-                .versions
-                .last()
-                .map(|v| vec![v.id.clone()])
-                .unwrap_or_default()
-        } else {
-            Vec::new()
-        };
+        let (components, fix_versions) = self.parts_of(index, row.project, resolution.is_some());
         let due_date = (h(salt::DUE) % 10 < 3).then(|| {
             let day =
                 self.day_of(row.created) + 14 + i64::try_from(h(salt::DUE + 1) % 47).unwrap_or(0);

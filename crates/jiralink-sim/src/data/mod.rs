@@ -33,6 +33,9 @@
 //! | create / edit / transition / delete | [`SiteData::create_issue`], [`SiteData::edit_issue`], [`SiteData::transition_issue`], [`SiteData::transitions_for`], [`SiteData::delete_issue`] |
 //! | comments, worklogs, properties | [`SiteData::add_comment`], [`SiteData::update_comment`], [`SiteData::delete_comment`], [`SiteData::add_worklog`], [`SiteData::set_property`], [`SiteData::delete_property`] |
 //! | issue links, link types, remote links, attachments | [`links`]: [`SiteData::links_of`], [`SiteData::link_types`], [`SiteData::attachments_of`], [`SiteData::remote_links_of`] |
+//! | versions, components (writable), their issue counts | [`SiteData::version`], [`SiteData::component`], [`SiteData::create_version`], [`SiteData::update_version`], [`SiteData::delete_version`] (and `_component`), [`SiteData::part_counts`] ([`parts`]) |
+//! | groups, `membersOf()` | [`SiteData::groups`], [`SiteData::find_group`], [`SiteData::groups_of`], [`SiteData::is_member`], [`SiteData::group_members`] ([`groups`]) |
+//! | labels in use | [`SiteData::labels`] |
 //! | JQL | [`SiteData::search`], [`SiteData::count`] with [`SiteContext`] |
 //! | rich text | [`adf`]: ADF ↔ wiki markup, plain text, HTML |
 //! | boards, sprints, saved filters (Jira Software) | [`SiteData::agile`], [`SiteData::sprint_ids`], [`SiteData::sprint_ids_of_row`], [`SiteData::sprint_state`], [`SiteData::sprint_ids_named`], [`SiteData::move_to_sprint`], [`SiteData::epic_of`] (see [`crate::agile`]) |
@@ -74,7 +77,9 @@ pub mod dump;
 pub mod error;
 pub mod generate;
 pub mod links;
+pub mod groups;
 pub mod model;
+pub mod parts;
 pub mod search;
 pub mod store;
 
@@ -208,21 +213,22 @@ pub fn site(state: &SimState, site: &Site) -> Arc<SiteEntry> {
         let data = entry.read();
         site.members
             .iter()
-            .filter(|m| data.user(m).is_none())
+            .filter(|m| data.user(m).is_none() || !data.knows_directory_groups(m))
             .cloned()
             .collect()
     };
     if !missing.is_empty() {
-        let users: Vec<SiteUser> = {
+        let users: Vec<(SiteUser, Vec<String>)> = {
             let directory = state.directory();
             missing
                 .iter()
                 .filter_map(|id| directory.users.get(id))
-                .map(site_user)
+                .map(|u| (site_user(u), u.groups.clone()))
                 .collect()
         };
         let mut data = entry.write();
-        for user in users {
+        for (user, groups) in users {
+            data.note_directory_groups(&user.account_id, &groups);
             data.add_user(user);
         }
     }

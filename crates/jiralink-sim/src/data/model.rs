@@ -41,16 +41,25 @@ pub struct Project {
 }
 
 /// A project component.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Component {
     /// Numeric id as a string.
     pub id: String,
     /// Name.
     pub name: String,
+    /// Description.
+    #[serde(default)]
+    pub description: String,
+    /// Account id of the component lead.
+    #[serde(default)]
+    pub lead: Option<String>,
+    /// `PROJECT_DEFAULT`, `COMPONENT_LEAD`, `PROJECT_LEAD` or `UNASSIGNED`.
+    #[serde(default)]
+    pub assignee_type: Option<String>,
 }
 
 /// A project version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Version {
     /// Numeric id as a string.
     pub id: String,
@@ -60,6 +69,18 @@ pub struct Version {
     pub released: bool,
     /// Release date `YYYY-MM-DD`.
     pub release_date: Option<String>,
+    /// Description.
+    #[serde(default)]
+    pub description: String,
+    /// Whether it is archived.
+    #[serde(default)]
+    pub archived: bool,
+    /// Start date `YYYY-MM-DD`.
+    #[serde(default)]
+    pub start_date: Option<String>,
+    /// Account id of the driver.
+    #[serde(default)]
+    pub driver: Option<String>,
 }
 
 /// An issue type.

@@ -199,6 +199,10 @@ pub struct SiteData {
     pub(crate) agile: crate::agile::model::AgileData,
     /// Issue links, link types, remote links and attachments (see `links.rs`).
     pub(crate) links: super::links::LinkStore,
+    /// Version and component writes (see [`super::parts`]).
+    pub(crate) parts: super::parts::PartsState,
+    /// Directory members' groups (see [`super::groups`]).
+    pub(crate) directory_groups: super::groups::DirectoryGroups,
 }
 
 fn split_key(key: &str) -> Option<(&str, u64)> {
@@ -252,6 +256,8 @@ impl SiteData {
             revision: 0,
             agile,
             links: super::links::LinkStore::new(total),
+            parts: super::parts::PartsState::default(),
+            directory_groups: super::groups::DirectoryGroups::default(),
         }
     }
 
@@ -301,6 +307,18 @@ impl SiteData {
     /// Changes on every write; caches key on it.
     pub fn revision(&self) -> u64 {
         self.revision
+    }
+
+    pub(crate) fn bump_revision(&mut self) {
+        self.revision += 1;
+    }
+
+    /// A generated issue as it is now: built from the seed, with deleted versions and
+    /// components moved.
+    fn generated_issue(&self, index: u64) -> Option<Issue> {
+        let mut issue = self.generator.issue(&self.catalog, index)?;
+        self.apply_part_moves(&mut issue);
+        Some(issue)
     }
 
     /// Generated issues (including those since changed or deleted).
@@ -378,7 +396,7 @@ impl SiteData {
             return stored.current().map(|v| v.issue.clone());
         }
         let index = self.index_of_id(id)?;
-        self.generator.issue(&self.catalog, index).map(Arc::new)
+        self.generated_issue(index).map(Arc::new)
     }
 
     /// The key of an existing issue, without building the issue.
@@ -487,7 +505,7 @@ impl SiteData {
             .and_then(|v| v.issue.parent);
         if !self.overlay.contains_key(&id)
             && let Some(index) = self.index_of_id(id)
-            && let Some(original) = self.generator.issue(&self.catalog, index)
+            && let Some(original) = self.generated_issue(index)
         {
             // The generated original is what the index held before the first write.
             let texts = self.custom_texts(&original);

@@ -29,7 +29,7 @@ fn parse_value(s: &str) -> Value {
     serde_json::from_str(s).unwrap_or(Value::Null)
 }
 
-fn last_update(site: &SiteData, project: &Project) -> Option<i64> {
+pub(crate) fn last_update(site: &SiteData, project: &Project) -> Option<i64> {
     // Generated issues end at the anchor; overlay writes may be later.
     let generated = (site.generated_count() > 0).then(|| site.anchor_ms());
     generated
@@ -71,7 +71,13 @@ fn issue_count(site: &SiteData, project: &Project) -> u64 {
     generated - deleted_generated.min(generated) + created
 }
 
-fn project_json(render: &Render<'_>, project: &Project, expand: &[String], full: bool) -> Value {
+pub(crate) fn project_json(
+    render: &Render<'_>,
+    project: &Project,
+    expand: &[String],
+    full: bool,
+    today: &str,
+) -> Value {
     let site = render.data;
     let api = &render.api;
     let has = |e: &str| expand.iter().any(|x| x == e);
@@ -89,6 +95,10 @@ fn project_json(render: &Render<'_>, project: &Project, expand: &[String], full:
         "style": if project.simplified { "next-gen" } else { "classic" },
         "isPrivate": false,
         "properties": {},
+        "projectCategory": super::catalogues::category_json(
+            api,
+            crate::data::parts::category_of(project),
+        ),
     });
     if full || has("description") {
         v["description"] = json!(project.description);
@@ -117,38 +127,14 @@ fn project_json(render: &Render<'_>, project: &Project, expand: &[String], full:
             project
                 .components
                 .iter()
-                .map(|c| {
-                    json!({
-                        "self": format!("{api}/component/{}", c.id),
-                        "id": c.id,
-                        "name": c.name,
-                        "assigneeType": "PROJECT_DEFAULT",
-                        "realAssigneeType": "PROJECT_DEFAULT",
-                        "isAssigneeTypeValid": false,
-                        "project": project.key,
-                        "projectId": project.id,
-                    })
-                })
+                .map(|c| super::parts::component_json(render, project, c))
                 .collect(),
         );
         v["versions"] = Value::Array(
             project
                 .versions
                 .iter()
-                .map(|ver| {
-                    let mut out = json!({
-                        "self": format!("{api}/version/{}", ver.id),
-                        "id": ver.id,
-                        "name": ver.name,
-                        "archived": false,
-                        "released": ver.released,
-                        "projectId": project.id,
-                    });
-                    if let Some(d) = &ver.release_date {
-                        out["releaseDate"] = json!(d);
-                    }
-                    out
-                })
+                .map(|ver| super::parts::version_json(api, project, ver, today, &[]))
                 .collect(),
         );
         v["roles"] = json!({});
@@ -183,6 +169,10 @@ async fn search_projects(
     }
     let query = params.get("query").map(str::to_lowercase);
     let type_keys = params.list("typeKey");
+    let category = match params.get("categoryId").map(str::trim) {
+        None | Some("") => None,
+        Some(_) => Some(params.int("categoryId", 0)?.to_string()),
+    };
     let order = params.get("orderBy").unwrap_or("key").to_owned();
     let (descending, order_field) = match order.strip_prefix('-') {
         Some(f) => (true, f.to_owned()),
@@ -203,15 +193,22 @@ async fn search_projects(
             })
         })
         .filter(|p| type_keys.is_empty() || type_keys.contains(&p.project_type_key))
+        .filter(|p| {
+            category
+                .as_deref()
+                .is_none_or(|c| crate::data::parts::category_of(p).id == c)
+        })
         .collect();
     match order_field.as_str() {
         "key" => projects.sort_by(|a, b| a.key.cmp(&b.key)),
         "name" => projects.sort_by_key(|p| p.name.to_lowercase()),
         "issueCount" => projects.sort_by_key(|p| issue_count(&site, p)),
         "lastIssueUpdatedTime" => projects.sort_by_key(|p| last_update(&site, p)),
-        "category" | "owner" => {
-            projects.sort_by(|a, b| a.lead.cmp(&b.lead).then(a.key.cmp(&b.key)))
-        }
+        "category" => projects.sort_by(|a, b| {
+            let name = |p: &Project| crate::data::parts::category_of(p).name;
+            name(a).cmp(name(b)).then(a.key.cmp(&b.key))
+        }),
+        "owner" => projects.sort_by(|a, b| a.lead.cmp(&b.lead).then(a.key.cmp(&b.key))),
         other => {
             return Err(ApiError::platform_bad_request(&format!(
                 "The orderBy value '{other}' is not supported."
@@ -229,12 +226,13 @@ async fn search_projects(
         ));
     }
     let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let today = super::parts::today(&state);
     let total = projects.len();
     let values: Vec<Value> = projects
         .iter()
         .skip(start)
         .take(max)
-        .map(|p| project_json(&render, p, &expand, false))
+        .map(|p| project_json(&render, p, &expand, false, &today))
         .collect();
     let is_last = start.saturating_add(values.len()) >= total;
     let path = format!("{}/project/search", render.api);
@@ -265,7 +263,13 @@ async fn get_project(
     let site = entry.read();
     let project = params::project_or_404(&site, &key)?;
     let render = Render::new(&site, &caller.base, state.base_url(), version);
-    let body = project_json(&render, project, &params.list("expand"), true);
+    let body = project_json(
+        &render,
+        project,
+        &params.list("expand"),
+        true,
+        &super::parts::today(&state),
+    );
     Ok(params::value(StatusCode::OK, &body, 1))
 }
 
@@ -296,9 +300,25 @@ async fn search_fields(
     }
     let ids = params.list("id");
     let query = params.get("query").map(str::to_lowercase);
+    let expand = params.list("expand");
+    let expanded = |e: &str| expand.iter().any(|x| x == e);
+    if let Some(bad) = params
+        .list("projectIds")
+        .iter()
+        .find(|p| p.parse::<u64>().is_err())
+    {
+        return Err(ApiError::platform_bad_request(&format!(
+            "The value '{bad}' for the 'projectIds' parameter is not a valid number."
+        )));
+    }
     let entry = data::site(&state, &caller.site);
     let site = entry.read();
     let api = format!("{}/rest/api/{}", caller.base, version.segment());
+    let description = |f: &super::fields::FieldDef| {
+        f.custom_id
+            .and_then(|id| site.catalog().custom_field(id))
+            .map(|c| c.description.clone())
+    };
     let mut fields: Vec<super::fields::FieldDef> = super::fields::all(&site)
         .into_iter()
         .filter(|f| f.schema().is_some())
@@ -307,7 +327,7 @@ async fn search_fields(
         .filter(|f| {
             query.as_ref().is_none_or(|q| {
                 f.name.to_lowercase().contains(q.as_str())
-                    || f.id.to_lowercase().contains(q.as_str())
+                    || description(f).is_some_and(|d| d.to_lowercase().contains(q.as_str()))
             })
         })
         .collect();
@@ -316,7 +336,7 @@ async fn search_fields(
         .map(|o| o.trim_start_matches(['+', '-']))
     {
         None | Some("name") => fields.sort_by_key(|f| f.name.to_lowercase()),
-        Some("contextsCount" | "lastUsed" | "screensCount") => {}
+        Some("contextsCount" | "lastUsed" | "screensCount" | "projectsCount") => {}
         Some(other) => {
             return Err(ApiError::platform_bad_request(&format!(
                 "The orderBy value '{other}' is not supported."
@@ -332,20 +352,41 @@ async fn search_fields(
         .skip(start)
         .take(max)
         .map(|f| {
-            let custom_description = f
-                .custom_id
-                .and_then(|id| site.catalog().custom_field(id))
-                .map(|c| c.description.clone());
+            let custom = f.custom_id.and_then(|id| site.catalog().custom_field(id));
             let mut v = json!({
                 "id": f.id,
-                "key": f.id,
                 "name": f.name,
                 "schema": f.schema(),
-                "isLocked": false,
-                "isUnscreenable": false,
             });
-            if let Some(d) = custom_description {
+            if let Some(d) = description(f) {
                 v["description"] = json!(d);
+            }
+            if expanded("key") {
+                v["key"] = json!(f.id);
+            }
+            if expanded("isLocked") {
+                v["isLocked"] = json!(false);
+            }
+            if expanded("lastUsed") {
+                // Only custom fields are tracked, and no value change is dated here.
+                let kind = if f.custom {
+                    "NO_INFORMATION"
+                } else {
+                    "NOT_TRACKED"
+                };
+                v["lastUsed"] = json!({ "type": kind });
+            }
+            if let Some(c) = custom {
+                // Every custom field has one global context and sits on the default screen.
+                if expanded("screensCount") {
+                    v["screensCount"] = json!(1);
+                }
+                if expanded("contextsCount") {
+                    v["contextsCount"] = json!(1);
+                }
+                if expanded("searcherKey") {
+                    v["searcherKey"] = json!(searcher_key(c.kind));
+                }
             }
             v
         })
@@ -366,6 +407,22 @@ async fn search_fields(
         ));
     }
     Ok(params::value(StatusCode::OK, &body, 0))
+}
+
+/// The searcher Jira pairs with each custom field type.
+fn searcher_key(kind: data::CustomKind) -> &'static str {
+    use data::CustomKind as K;
+    match kind {
+        K::Select | K::MultiSelect => {
+            "com.atlassian.jira.plugin.system.customfieldtypes:multiselectsearcher"
+        }
+        K::Cascading => "com.atlassian.jira.plugin.system.customfieldtypes:cascadingselectsearcher",
+        K::User => "com.atlassian.jira.plugin.system.customfieldtypes:userpickergroupsearcher",
+        K::Text | K::TextArea => "com.atlassian.jira.plugin.system.customfieldtypes:textsearcher",
+        K::Number => "com.atlassian.jira.plugin.system.customfieldtypes:exactnumber",
+        K::Date => "com.atlassian.jira.plugin.system.customfieldtypes:daterange",
+        K::Labels => "com.atlassian.jira.plugin.system.customfieldtypes:labelsearcher",
+    }
 }
 
 async fn issue_types(
@@ -400,7 +457,7 @@ async fn statuses(
     Ok(params::json(StatusCode::OK, out, 0))
 }
 
-fn user_json(render: &Render<'_>, user: &SiteUser) -> Value {
+pub(crate) fn user_json(render: &Render<'_>, user: &SiteUser) -> Value {
     let mut avatars = String::new();
     render.avatar_urls(&mut avatars, &user.account_id);
     json!({

@@ -730,7 +730,7 @@ fn field_meta(
             project
                 .versions
                 .iter()
-                .map(|v| json!({ "self": format!("{api}/version/{}", v.id), "id": v.id, "name": v.name, "released": v.released, "archived": false }))
+                .map(|v| json!({ "self": format!("{api}/version/{}", v.id), "id": v.id, "name": v.name, "released": v.released, "archived": v.archived }))
                 .collect(),
         ),
         "project" => Some(vec![json!({ "self": format!("{api}/project/{}", project.id), "id": project.id.to_string(), "key": project.key, "name": project.name })]),

@@ -14,12 +14,16 @@
 //! | [`issues`] | `/issue`, `/issue/bulk`, `/issue/bulkfetch`, `/issue/{k}`, transitions, properties, createmeta, editmeta |
 //! | [`comments`] | comments, worklogs, changelogs, `/changelog/bulkfetch` |
 //! | [`links`] | `/issueLinkType`, `/issueLink`, `/issue/{k}/remotelink`, `/issue/{k}/attachments`, `/attachment/…` |
+//! | [`catalogues`] | `/project` (full list), `/project/type`, `/projectCategory`, `/priority`, `/priority/search`, `/resolution`, `/resolution/search`, `/statuscategory`, `/project/{k}/statuses`, `/role`, `/project/{k}/role`, `/label` |
+//! | [`people`] | `/user`, `/user/bulk`, `/user/groups`, `/user/assignable/search`, `/user/assignable/multiProjectSearch`, `/group`, `/group/bulk`, `/group/member`, `/groups/picker` |
+//! | [`parts`] | `/project/{k}/versions`, `/project/{k}/version`, `/version`, `/version/{id}` (+ counts), `/project/{k}/components`, `/project/{k}/component`, `/component`, `/component/{id}` (+ counts) |
 //! | [`catalog`] | `/project/search`, `/project/{k}`, `/field`, `/field/search`, `/issuetype`, `/status`, `/user/search`, `/users/search` |
 //! | [`crate::agile::filter`] | `/filter`, `/filter/{id}` (the saved filters Jira Software boards are built on) |
 //!
 //! Issue data comes from [`crate::data`]; [`render`] writes it in Jira's shapes.
 
 pub mod catalog;
+pub mod catalogues;
 pub mod comments;
 pub mod fields;
 pub mod issues;
@@ -27,6 +31,8 @@ pub mod json;
 pub mod links;
 pub mod myself;
 pub mod params;
+pub mod parts;
+pub mod people;
 pub mod render;
 pub mod search;
 
@@ -123,6 +129,9 @@ pub fn router() -> Router<SimState> {
         .merge(comments::router())
         .merge(catalog::router())
         .merge(links::router())
+        .merge(catalogues::router())
+        .merge(people::router())
+        .merge(parts::router())
 }
 
 #[cfg(test)]

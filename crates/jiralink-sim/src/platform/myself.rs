@@ -114,11 +114,23 @@ async fn get_myself(
         .split(',')
         .map(str::trim)
         .collect();
+    // Groups come from the site, so they agree with `/group/member` and `membersOf()`.
+    let mut user = caller.user.clone();
+    let entry = crate::data::site(&state, &caller.site);
+    let site_groups: Vec<String> = entry
+        .read()
+        .groups_of(&user.account_id)
+        .into_iter()
+        .map(|g| g.name)
+        .collect();
+    if !site_groups.is_empty() {
+        user.groups = site_groups;
+    }
     Ok(Json(user_json(
         &state,
         &caller.base,
         version,
-        &caller.user,
+        &user,
         &expand,
     )))
 }
@@ -144,5 +156,6 @@ async fn server_info(
         "scmInfo": "8c710b801bcc44429c4fb8a9d1b3f6ad0a6c5e21",
         "serverTitle": ctx.site.name,
         "serverTimeZone": "Etc/UTC",
+        "defaultLocale": { "locale": "en_US" },
     })))
 }

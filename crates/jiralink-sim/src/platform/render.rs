@@ -595,9 +595,9 @@ impl<'a> Render<'a> {
                     let mut o = Obj::new(out);
                     o.str("self", &format!("{}/version/{}", self.api, v.id))
                         .str("id", &v.id)
-                        .str("description", "")
+                        .str("description", &v.description)
                         .str("name", &v.name)
-                        .bool("archived", false)
+                        .bool("archived", v.archived)
                         .bool("released", v.released);
                     if let Some(d) = &v.release_date {
                         o.str("releaseDate", d);

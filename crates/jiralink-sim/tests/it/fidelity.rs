@@ -17,6 +17,7 @@
 //! test ask for its entry to be removed.
 
 mod agile;
+mod catalogues;
 mod csm;
 mod jsm;
 mod jsm_requests;
@@ -188,6 +189,91 @@ pub(crate) const CATALOG: &[Op] = &[
         "/rest/api/3/issue/{issueIdOrKey}/changelog",
     ),
     op(Platform, "POST", "/rest/api/3/changelog/bulkfetch"),
+    // Platform: catalogues.
+    op(Platform, "GET", "/rest/api/3/project"),
+    op(Platform, "GET", "/rest/api/3/project/type"),
+    op(Platform, "GET", "/rest/api/3/project/type/{projectTypeKey}"),
+    op(Platform, "GET", "/rest/api/3/projectCategory"),
+    op(Platform, "GET", "/rest/api/3/projectCategory/{id}"),
+    op(Platform, "GET", "/rest/api/3/priority"),
+    op(Platform, "GET", "/rest/api/3/priority/search"),
+    op(Platform, "GET", "/rest/api/3/priority/{id}"),
+    op(Platform, "GET", "/rest/api/3/resolution"),
+    op(Platform, "GET", "/rest/api/3/resolution/search"),
+    op(Platform, "GET", "/rest/api/3/resolution/{id}"),
+    op(Platform, "GET", "/rest/api/3/statuscategory"),
+    op(Platform, "GET", "/rest/api/3/statuscategory/{idOrKey}"),
+    op(
+        Platform,
+        "GET",
+        "/rest/api/3/project/{projectIdOrKey}/statuses",
+    ),
+    op(Platform, "GET", "/rest/api/3/role"),
+    op(Platform, "GET", "/rest/api/3/project/{projectIdOrKey}/role"),
+    op(
+        Platform,
+        "GET",
+        "/rest/api/3/project/{projectIdOrKey}/role/{id}",
+    ),
+    op(Platform, "GET", "/rest/api/3/label"),
+    op(
+        Platform,
+        "GET",
+        "/rest/api/3/project/{projectIdOrKey}/versions",
+    ),
+    op(
+        Platform,
+        "GET",
+        "/rest/api/3/project/{projectIdOrKey}/version",
+    ),
+    op(Platform, "POST", "/rest/api/3/version"),
+    op(Platform, "GET", "/rest/api/3/version/{id}"),
+    op(Platform, "PUT", "/rest/api/3/version/{id}"),
+    op(Platform, "DELETE", "/rest/api/3/version/{id}"),
+    op(Platform, "POST", "/rest/api/3/version/{id}/removeAndSwap"),
+    op(
+        Platform,
+        "GET",
+        "/rest/api/3/version/{id}/relatedIssueCounts",
+    ),
+    op(
+        Platform,
+        "GET",
+        "/rest/api/3/version/{id}/unresolvedIssueCount",
+    ),
+    op(
+        Platform,
+        "GET",
+        "/rest/api/3/project/{projectIdOrKey}/components",
+    ),
+    op(
+        Platform,
+        "GET",
+        "/rest/api/3/project/{projectIdOrKey}/component",
+    ),
+    op(Platform, "GET", "/rest/api/3/component"),
+    op(Platform, "POST", "/rest/api/3/component"),
+    op(Platform, "GET", "/rest/api/3/component/{id}"),
+    op(Platform, "PUT", "/rest/api/3/component/{id}"),
+    op(Platform, "DELETE", "/rest/api/3/component/{id}"),
+    op(
+        Platform,
+        "GET",
+        "/rest/api/3/component/{id}/relatedIssueCounts",
+    ),
+    op(Platform, "GET", "/rest/api/3/user"),
+    op(Platform, "GET", "/rest/api/3/user/bulk"),
+    op(Platform, "GET", "/rest/api/3/user/groups"),
+    op(Platform, "GET", "/rest/api/3/user/assignable/search"),
+    op(
+        Platform,
+        "GET",
+        "/rest/api/3/user/assignable/multiProjectSearch",
+    ),
+    op(Platform, "GET", "/rest/api/3/group"),
+    op(Platform, "GET", "/rest/api/3/group/bulk"),
+    op(Platform, "GET", "/rest/api/3/group/member"),
+    op(Platform, "GET", "/rest/api/3/groups/picker"),
     // Platform: links
     op(Platform, "GET", "/rest/api/3/issueLinkType"),
     op(Platform, "POST", "/rest/api/3/issueLinkType"),

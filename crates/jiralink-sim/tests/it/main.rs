@@ -8,6 +8,7 @@
 
 mod agile;
 mod auth;
+mod catalogues;
 mod csm;
 mod data;
 mod fidelity;

@@ -425,6 +425,7 @@ async fn platform_operations_match_the_openapi_document() {
     .collect();
     error_sweep(&fid, Area::Platform, &calls).await;
     super::agile::exercise(&fid).await;
+    super::catalogues::exercise(&fid).await;
 
     super::links::exercise(&fid).await;
     let (ops, validated) = fid.finish(Area::Platform);
