@@ -747,6 +747,16 @@ pub(crate) const RELAXATIONS: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// Properties Jira Cloud sends that the document leaves out of a closed schema:
+/// (component schema, property, the property's schema, evidence). They are added to the schema
+/// here and nothing else changes.
+pub(crate) const ADDITIONS: &[(&str, &str, &str, &str)] = &[(
+    "ServerInformation",
+    "defaultLocale",
+    r#"{"type":"object","properties":{"locale":{"type":"string"}},"additionalProperties":false}"#,
+    "Jira Cloud's serverInfo answers carry \"defaultLocale\":{\"locale\":\"en_US\"}",
+)];
+
 /// An OpenAPI document from `tests/fixtures/openapi`, unchanged.
 pub(crate) fn openapi(name: &str) -> Value {
     fixture_json(&format!("openapi/{name}"))
@@ -776,6 +786,16 @@ impl Doc {
                 {
                     p["nullable"] = Value::Bool(true);
                     to_json_schema(p);
+                }
+            }
+            for (schema, property, addition, _why) in ADDITIONS {
+                if let Some(props) = schemas
+                    .get_mut(*schema)
+                    .and_then(|s| s.get_mut("properties"))
+                    .and_then(Value::as_object_mut)
+                {
+                    let value = serde_json::from_str(addition).expect("addition is JSON");
+                    props.insert((*property).to_owned(), value);
                 }
             }
         }
