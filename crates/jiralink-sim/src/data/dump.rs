@@ -40,6 +40,7 @@ use serde_json::{Value, json};
 use super::error::DataError;
 use super::model::Issue;
 use super::store::SiteData;
+use super::tracking::Notification;
 use super::{SiteEntry, Sites, seeded_members};
 use crate::config::DataSize;
 use crate::control::{Control, ControlError};
@@ -95,6 +96,12 @@ struct SiteDump {
     counters: Counters,
     issues: Vec<StoredIssue>,
     deleted: BTreeMap<u64, i64>,
+    /// `(worklog id, deleted ms)`, for `GET /worklog/deleted`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    deleted_worklogs: Vec<(u64, i64)>,
+    /// Accepted `POST /issue/{k}/notify` notifications.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    notifications: Vec<Notification>,
 }
 
 fn dump_site(data: &SiteData) -> SiteDump {
@@ -109,6 +116,7 @@ fn dump_site(data: &SiteData) -> SiteDump {
             issue: (*v.issue).clone(),
         })
         .collect();
+    let (deleted_worklogs, notifications) = data.track.dump();
     SiteDump {
         size: data.size,
         generated: data.generated_count(),
@@ -122,6 +130,8 @@ fn dump_site(data: &SiteData) -> SiteDump {
         },
         issues,
         deleted: data.deleted.clone(),
+        deleted_worklogs,
+        notifications,
     }
 }
 
@@ -197,6 +207,8 @@ pub fn load(state: &SimState, dump: Value) -> Result<(), DataError> {
                 .collect(),
             site.deleted,
         );
+        data.track
+            .restore(site.deleted_worklogs, site.notifications);
         data.next_id = site.counters.next_id;
         data.next_comment = site.counters.next_comment;
         data.next_worklog = site.counters.next_worklog;

@@ -73,6 +73,7 @@ pub mod generate;
 pub mod model;
 pub mod search;
 pub mod store;
+pub mod tracking;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -82,10 +83,11 @@ pub use generate::Catalog;
 pub use model::{
     ChangeItem, Comment, Component, CustomField, CustomKind, CustomValue, FieldOption, History,
     Issue, IssueRef, IssueType, Priority, Project, Resolution, SiteUser, Status, StatusCategory,
-    Transition, Version, Workflow, Worklog,
+    Tracking, Transition, Version, Workflow, Worklog,
 };
 pub use search::{Consistency, Searcher, SiteContext};
 pub use store::{FieldChange, LinkView, NewComment, NewIssue, NewWorklog, SiteData};
+pub use tracking::{Adjust, Notification, WorklogEdit};
 
 use crate::config::DataSize;
 use crate::identity::{DEFAULT_SITE, Directory, Site};

@@ -16,7 +16,7 @@ use super::error::DataError;
 use super::generate::{Catalog, DONE, Generator, catalog, issue_count};
 use super::model::{
     ChangeItem, Comment, CustomKind, CustomValue, FIRST_ISSUE_ID, History, Issue, IssueRef,
-    Project, SiteUser, Worklog,
+    Project, SiteUser, Tracking, Worklog,
 };
 use crate::config::DataSize;
 
@@ -90,6 +90,14 @@ pub enum FieldChange {
     Resolution(Option<String>),
     /// A custom field.
     Custom(u64, Option<CustomValue>),
+    /// `timetracking`: original and remaining estimate in seconds; `None` leaves one as it is,
+    /// `Some(None)` clears it.
+    TimeTracking {
+        /// Original estimate.
+        original: Option<Option<u64>>,
+        /// Remaining estimate.
+        remaining: Option<Option<u64>>,
+    },
 }
 
 impl FieldChange {
@@ -110,6 +118,7 @@ impl FieldChange {
             Self::Parent(_) => "parent".to_owned(),
             Self::Resolution(_) => "resolution".to_owned(),
             Self::Custom(id, _) => format!("customfield_{id}"),
+            Self::TimeTracking { .. } => "timetracking".to_owned(),
         }
     }
 }
@@ -192,6 +201,8 @@ pub struct SiteData {
     pub(crate) next_history: u64,
     pub(crate) next_number: BTreeMap<u64, u64>,
     revision: u64,
+    /// Watchers, votes, worklog and comment indexes, deleted worklogs, notifications.
+    pub(crate) track: super::tracking::TrackIndex,
 }
 
 fn split_key(key: &str) -> Option<(&str, u64)> {
@@ -242,6 +253,7 @@ impl SiteData {
             children: BTreeMap::new(),
             next_number,
             revision: 0,
+            track: super::tracking::TrackIndex::default(),
         }
     }
 
@@ -303,7 +315,7 @@ impl SiteData {
         self.generator.anchor_ms
     }
 
-    fn index_of_id(&self, id: u64) -> Option<u64> {
+    pub(crate) fn index_of_id(&self, id: u64) -> Option<u64> {
         id.checked_sub(FIRST_ISSUE_ID)
             .filter(|i| *i < self.generator.total)
     }
@@ -468,6 +480,12 @@ impl SiteData {
     /// Stores a new current version of an issue written at `now_ms`.
     fn store(&mut self, issue: Issue, now_ms: i64) {
         let id = issue.id;
+        let previous = self
+            .overlay
+            .get(&id)
+            .and_then(Stored::current)
+            .map(|v| v.issue.clone());
+        self.track.index_issue(previous.as_deref(), &issue);
         let texts = self.custom_texts(&issue);
         let parent = issue.parent;
         let previous_parent = self
@@ -663,6 +681,10 @@ impl SiteData {
                         None => fail(format!("Resolution '{r}' does not exist.")),
                     },
                 },
+                FieldChange::TimeTracking {
+                    original,
+                    remaining,
+                } => super::tracking::set_estimates(issue, original, remaining),
                 FieldChange::Custom(id, value) => {
                     let Some(definition) = self.catalog.custom_field(id) else {
                         fail(format!(
@@ -934,10 +956,18 @@ impl SiteData {
             worklogs: Vec::new(),
             changelog: Vec::new(),
             properties: new.properties,
+            tracking: Tracking::default(),
         };
         let mut changes = vec![FieldChange::Summary(new.summary)];
         changes.extend(new.fields);
         self.apply_changes(&mut issue, changes, &mut errors);
+        // Jira makes the reporter and the creator watch a new issue.
+        for watcher in [issue.reporter.clone(), issue.creator.clone()]
+            .into_iter()
+            .flatten()
+        {
+            issue.tracking.watch(&watcher);
+        }
         if self.catalog.category_of(&status) == DONE && issue.resolution.is_none() {
             issue.resolution = self.catalog.resolutions.first().map(|r| r.id.clone());
             issue.resolution_date = Some(now_ms);
@@ -1131,6 +1161,7 @@ impl SiteData {
                 None,
             );
         }
+        super::tracking::diff_times(old, new, &mut item);
         let ids: BTreeSet<u64> = old
             .custom
             .keys()
@@ -1188,7 +1219,7 @@ impl SiteData {
 
     /// Applies `f` to a copy of the current issue and stores the result as a new version,
     /// recording a change-history entry for changed fields when `actor` is given.
-    fn write(
+    pub(crate) fn write(
         &mut self,
         id: u64,
         actor: Option<&str>,
@@ -1314,6 +1345,13 @@ impl SiteData {
         let mut removed = vec![id];
         removed.extend(subtasks);
         for gone in &removed {
+            if let Some(issue) = self.issue_by_id(*gone) {
+                for w in &issue.worklogs {
+                    self.track.worklog_deleted(w.id, now_ms);
+                }
+            }
+        }
+        for gone in &removed {
             self.deleted.insert(*gone, now_ms);
             self.touch(*gone);
         }
@@ -1355,6 +1393,7 @@ impl SiteData {
                 });
             }
             issue.comments.push(comment);
+            issue.tracking.watch(author);
             Ok(())
         })?;
         self.next_comment += 1;
@@ -1417,7 +1456,7 @@ impl SiteData {
         .map(|_| ())
     }
 
-    /// Logs work.
+    /// Logs work, reducing the remaining estimate by the time spent (Jira's `auto`).
     pub fn add_worklog(
         &mut self,
         id: u64,
@@ -1425,35 +1464,7 @@ impl SiteData {
         author: &str,
         now_ms: i64,
     ) -> Result<Worklog, DataError> {
-        if new.time_spent_seconds == 0 {
-            return Err(DataError::Fields(vec![(
-                "timeLogged".to_owned(),
-                "You must indicate the time spent working.".to_owned(),
-            )]));
-        }
-        let worklog = Worklog {
-            id: self.next_worklog,
-            author: author.to_owned(),
-            update_author: author.to_owned(),
-            comment: new.comment,
-            started: new.started,
-            time_spent_seconds: new.time_spent_seconds,
-            created: now_ms,
-            updated: now_ms,
-        };
-        let added = worklog.clone();
-        self.write(id, None, now_ms, true, |_, issue| {
-            if issue.worklogs.len() >= MAX_WORKLOGS {
-                return Err(DataError::LimitReached {
-                    what: "worklogs",
-                    limit: MAX_WORKLOGS,
-                });
-            }
-            issue.worklogs.push(worklog);
-            Ok(())
-        })?;
-        self.next_worklog += 1;
-        Ok(added)
+        self.log_work(id, new, super::tracking::Adjust::Auto, author, now_ms)
     }
 
     /// Sets an issue property; `true` when it was created (201), `false` when replaced (200).
@@ -1495,6 +1506,7 @@ impl SiteData {
     pub(crate) fn restore(&mut self, issues: Vec<(i64, Issue)>, deleted: BTreeMap<u64, i64>) {
         for (at, issue) in issues {
             let id = issue.id;
+            self.track.index_issue(None, &issue);
             let texts = self.custom_texts(&issue);
             if self.index_of_id(id).is_none() {
                 self.keys.insert(issue.key.to_ascii_uppercase(), id);

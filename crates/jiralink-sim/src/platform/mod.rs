@@ -13,6 +13,7 @@
 //! | [`search`] | `/search/jql`, `/search/approximate-count` |
 //! | [`issues`] | `/issue`, `/issue/bulk`, `/issue/bulkfetch`, `/issue/{k}`, transitions, properties, createmeta, editmeta |
 //! | [`comments`] | comments, worklogs, changelogs, `/changelog/bulkfetch` |
+//! | [`tracking`] | `/issue/{k}/watchers`, `/issue/{k}/votes`, `/issue/{k}/assignee`, `/issue/{k}/notify`, `/issue/{k}/worklog/{id}`, `/comment/list`, `/worklog/updated`, `/worklog/deleted`, `/worklog/list` |
 //! | [`catalog`] | `/project/search`, `/project/{k}`, `/field`, `/field/search`, `/issuetype`, `/status`, `/user/search`, `/users/search` |
 //!
 //! Issue data comes from [`crate::data`]; [`render`] writes it in Jira's shapes.
@@ -26,6 +27,7 @@ pub mod myself;
 pub mod params;
 pub mod render;
 pub mod search;
+pub mod tracking;
 
 use axum::Router;
 use axum::extract::FromRequestParts;
@@ -119,6 +121,7 @@ pub fn router() -> Router<SimState> {
         .merge(issues::router())
         .merge(comments::router())
         .merge(catalog::router())
+        .merge(tracking::router())
 }
 
 #[cfg(test)]
