@@ -1335,7 +1335,13 @@ impl SiteData {
         if !self.exists(id) {
             return Err(DataError::IssueNotFound(id.to_string()));
         }
-        let subtasks = self.subtasks(id);
+        // Child issues of an epic stay, without their parent; only sub-tasks go with it.
+        let (subtasks, children): (Vec<u64>, Vec<u64>) =
+            self.subtasks(id).into_iter().partition(|child| {
+                self.link_view(*child)
+                    .and_then(|v| self.catalog.issue_type(&v.issue_type).map(|t| t.subtask))
+                    .unwrap_or(true)
+            });
         if !subtasks.is_empty() && !delete_subtasks {
             return Err(DataError::Invalid(
                 "The issue has subtasks. To delete them too, set deleteSubtasks to true."
@@ -1354,6 +1360,12 @@ impl SiteData {
         for gone in &removed {
             self.deleted.insert(*gone, now_ms);
             self.touch(*gone);
+        }
+        for child in children {
+            self.write(child, None, now_ms, true, |_, issue| {
+                issue.parent = None;
+                Ok(())
+            })?;
         }
         self.revision += 1;
         Ok(removed)

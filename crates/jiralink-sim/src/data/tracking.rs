@@ -552,6 +552,9 @@ impl SiteData {
     /// Up to `limit` `(worklog id, updated ms)` pairs updated at or after `since` and before
     /// `until`, oldest first.
     pub fn worklogs_updated(&self, since: i64, until: i64, limit: usize) -> Vec<(u64, i64)> {
+        if since >= until {
+            return Vec::new();
+        }
         let generated = self.generated_worklogs();
         let start = generated.partition_point(|(at, _)| *at < since);
         let mut gen_iter = generated[start..]
@@ -587,6 +590,9 @@ impl SiteData {
     /// Up to `limit` `(worklog id, deleted ms)` pairs deleted at or after `since` and before
     /// `until`, oldest first.
     pub fn worklogs_deleted(&self, since: i64, until: i64, limit: usize) -> Vec<(u64, i64)> {
+        if since >= until {
+            return Vec::new();
+        }
         self.track
             .deleted
             .range((since, 0)..(until, 0))

@@ -461,10 +461,13 @@ async fn assign(
         let issue = site.issue(&key).ok_or_else(issue_not_found)?;
         let target = match value {
             Value::Null => None,
+            // The project's default assignee: its lead when the lead can take issues.
             Value::String(s) if s == "-1" => site
                 .catalog()
                 .project(issue.project_id)
-                .map(|p| p.lead.clone()),
+                .and_then(|p| site.user(&p.lead))
+                .filter(|u| u.active)
+                .map(|u| u.account_id.clone()),
             Value::String(s) => Some(s.clone()),
             _ => return Err(ApiError::platform_bad_request(params::INVALID_PAYLOAD)),
         };

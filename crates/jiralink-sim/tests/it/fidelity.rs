@@ -20,6 +20,7 @@ mod csm;
 mod jsm;
 mod oauth;
 mod platform;
+mod tracking;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -183,6 +184,42 @@ pub(crate) const CATALOG: &[Op] = &[
         "/rest/api/3/issue/{issueIdOrKey}/changelog",
     ),
     op(Platform, "POST", "/rest/api/3/changelog/bulkfetch"),
+    // Platform: tracking
+    op(Platform, "GET", "/rest/api/3/issue/{issueIdOrKey}/watchers"),
+    op(
+        Platform,
+        "POST",
+        "/rest/api/3/issue/{issueIdOrKey}/watchers",
+    ),
+    op(
+        Platform,
+        "DELETE",
+        "/rest/api/3/issue/{issueIdOrKey}/watchers",
+    ),
+    op(Platform, "GET", "/rest/api/3/issue/{issueIdOrKey}/votes"),
+    op(Platform, "POST", "/rest/api/3/issue/{issueIdOrKey}/votes"),
+    op(Platform, "DELETE", "/rest/api/3/issue/{issueIdOrKey}/votes"),
+    op(Platform, "PUT", "/rest/api/3/issue/{issueIdOrKey}/assignee"),
+    op(Platform, "POST", "/rest/api/3/issue/{issueIdOrKey}/notify"),
+    op(
+        Platform,
+        "GET",
+        "/rest/api/3/issue/{issueIdOrKey}/worklog/{id}",
+    ),
+    op(
+        Platform,
+        "PUT",
+        "/rest/api/3/issue/{issueIdOrKey}/worklog/{id}",
+    ),
+    op(
+        Platform,
+        "DELETE",
+        "/rest/api/3/issue/{issueIdOrKey}/worklog/{id}",
+    ),
+    op(Platform, "POST", "/rest/api/3/comment/list"),
+    op(Platform, "POST", "/rest/api/3/worklog/list"),
+    op(Platform, "GET", "/rest/api/3/worklog/updated"),
+    op(Platform, "GET", "/rest/api/3/worklog/deleted"),
     // JSM.
     op(Jsm, "GET", "/rest/servicedeskapi/servicedesk"),
     op(
