@@ -128,6 +128,8 @@ pub struct Render<'a> {
     users: RefCell<HashMap<String, String>>,
     /// The caller, for `isWatching` and `hasVoted`.
     pub viewer: Option<String>,
+    /// The last issue's `aggregate…` times, shared by its four aggregate fields.
+    pub(super) aggregates: RefCell<Option<(u64, super::tracking::Times)>>,
 }
 
 /// Jira's timestamp format for epoch milliseconds.
@@ -200,6 +202,7 @@ impl<'a> Render<'a> {
             users: RefCell::new(HashMap::new()),
             api,
             viewer: None,
+            aggregates: RefCell::new(None),
         };
         for s in &catalog.statuses {
             let mut out = String::new();

@@ -31,6 +31,9 @@ pub const MAX_LIST_IDS: usize = 1_000;
 pub const CHANGED_PAGE: usize = 1_000;
 /// `maxResults` Jira reports on a `comment/list` page (all comments come on one page).
 pub const COMMENT_LIST_MAX: usize = 1_048_576;
+/// `(original, remaining, spent)` seconds.
+pub type Times = (Option<u64>, Option<u64>, u64);
+
 /// Changes younger than this are left out of `worklog/updated` and `worklog/deleted`.
 pub const SETTLE_MS: i64 = 60_000;
 
@@ -105,15 +108,40 @@ impl Render<'_> {
                 o.end();
             }
             "progress" => progress(out, spent, t.remaining_estimate),
-            "aggregatetimeoriginalestimate" => secs(out, self.data.aggregate_times(issue).0),
-            "aggregatetimeestimate" => secs(out, self.data.aggregate_times(issue).1),
-            "aggregatetimespent" => secs(out, nonzero(self.data.aggregate_times(issue).2)),
+            "aggregatetimeoriginalestimate" => secs(out, self.aggregate(issue).0),
+            "aggregatetimeestimate" => secs(out, self.aggregate(issue).1),
+            "aggregatetimespent" => secs(out, nonzero(self.aggregate(issue).2)),
             "aggregateprogress" => {
-                let (_, remaining, spent) = self.data.aggregate_times(issue);
+                let (_, remaining, spent) = self.aggregate(issue);
                 progress(out, spent, remaining);
             }
             _ => out.push_str("null"),
         }
+    }
+
+    fn aggregate(&self, issue: &Issue) -> Times {
+        if let Some((id, times)) = *self.aggregates.borrow()
+            && id == issue.id
+        {
+            return times;
+        }
+        let subtask = self
+            .data
+            .catalog()
+            .issue_type(&issue.issue_type)
+            .is_some_and(|t| t.subtask);
+        let times = if subtask {
+            let t = &issue.tracking;
+            (
+                t.original_estimate,
+                t.remaining_estimate,
+                issue.time_spent(),
+            )
+        } else {
+            self.data.aggregate_times(issue)
+        };
+        *self.aggregates.borrow_mut() = Some((issue.id, times));
+        times
     }
 
     fn viewer_in(&self, accounts: &[String]) -> bool {
