@@ -33,6 +33,8 @@
 //! | create / edit / transition / delete | [`SiteData::create_issue`], [`SiteData::edit_issue`], [`SiteData::transition_issue`], [`SiteData::transitions_for`], [`SiteData::delete_issue`] |
 //! | comments, worklogs, properties | [`SiteData::add_comment`], [`SiteData::update_comment`], [`SiteData::delete_comment`], [`SiteData::add_worklog`], [`SiteData::set_property`], [`SiteData::delete_property`] |
 //! | JQL | [`SiteData::search`], [`SiteData::count`] with [`SiteContext`] |
+//! | watchers, votes, time tracking | [`SiteData::watchers_of`], [`SiteData::is_watching`], [`SiteData::voters_of`], [`SiteData::tracking_of`], [`SiteData::aggregate_times`], [`SiteData::add_watcher`], [`SiteData::add_vote`], [`SiteData::log_work`], [`SiteData::update_worklog`], [`SiteData::delete_worklog`] |
+//! | site-wide worklogs and comments | [`SiteData::worklog_by_id`], [`SiteData::comment_by_id`], [`SiteData::worklogs_updated`], [`SiteData::worklogs_deleted`], [`SiteData::notifications`] |
 //! | rich text | [`adf`]: ADF ↔ wiki markup, plain text, HTML |
 //!
 //! Every write records the change history Jira would (fields changed, who, when), moves
