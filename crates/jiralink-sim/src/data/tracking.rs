@@ -612,6 +612,16 @@ impl SiteData {
     }
 }
 
+impl crate::control::Control {
+    /// Notifications `POST /issue/{k}/notify` accepted on a site, oldest first (nothing is
+    /// mailed).
+    pub fn notifications(&self, subdomain: &str) -> Vec<Notification> {
+        super::site_by_subdomain(self.state(), subdomain)
+            .map(|entry| entry.read().notifications().to_vec())
+            .unwrap_or_default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -294,8 +294,7 @@ async fn assignee_and_notify() {
         .post(&notify, &json!({"to": {"users": [{"accountId": alice}]}}))
         .await;
     assert_error_message(expect(&only_me, StatusCode::BAD_REQUEST), "No recipients");
-    let entry = jiralink_sim::data::site_by_subdomain(sim.control().state(), "demo").expect("site");
-    let sent = entry.read().notifications().to_vec();
+    let sent = sim.control().notifications("demo");
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].subject, "Results");
     assert_eq!(
