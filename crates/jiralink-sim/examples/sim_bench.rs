@@ -240,6 +240,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             bytes as f64 / secs / 1e6
         );
     }
+    // `worklog/updated` builds its ordered index of generated worklogs on first use.
+    for (label, since) in [("first (builds the index)", "0"), ("again", "1000")] {
+        let t = Instant::now();
+        let (status, body) = conn
+            .get(&format!("/rest/api/3/worklog/updated?since={since}"))
+            .await?;
+        println!(
+            "worklog/updated {label}: {:.0} ms, status {status}, {} bytes; memory: {}",
+            t.elapsed().as_secs_f64() * 1000.0,
+            body.len(),
+            memory()
+        );
+    }
     println!("memory at end: {}", memory());
     sim.shutdown().await;
     Ok(())

@@ -45,6 +45,7 @@ use serde_json::{Value, json};
 use super::error::DataError;
 use super::model::Issue;
 use super::store::SiteData;
+use super::tracking::Notification;
 use super::{SiteEntry, Sites, seeded_members};
 use crate::config::DataSize;
 use crate::control::{Control, ControlError};
@@ -108,6 +109,12 @@ struct SiteDump {
     links: Option<super::links::LinkStore>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     parts: Option<super::parts::PartsDump>,
+    /// `(worklog id, deleted ms)`, for `GET /worklog/deleted`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    deleted_worklogs: Vec<(u64, i64)>,
+    /// Accepted `POST /issue/{k}/notify` notifications.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    notifications: Vec<Notification>,
 }
 
 fn dump_site(data: &SiteData) -> SiteDump {
@@ -122,6 +129,7 @@ fn dump_site(data: &SiteData) -> SiteDump {
             issue: (*v.issue).clone(),
         })
         .collect();
+    let (deleted_worklogs, notifications) = data.track.dump();
     SiteDump {
         size: data.size,
         generated: data.generated_count(),
@@ -138,6 +146,8 @@ fn dump_site(data: &SiteData) -> SiteDump {
         agile: Some(data.agile().clone()),
         links: Some(data.links.clone()),
         parts: data.dump_parts(),
+        deleted_worklogs,
+        notifications,
     }
 }
 
@@ -219,6 +229,8 @@ pub fn load(state: &SimState, dump: Value) -> Result<(), DataError> {
         if let Some(agile) = site.agile {
             *data.agile_mut() = agile;
         }
+        data.track
+            .restore(site.deleted_worklogs, site.notifications);
         data.next_id = site.counters.next_id;
         data.next_comment = site.counters.next_comment;
         data.next_worklog = site.counters.next_worklog;

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use super::model::{
     ChangeItem, Comment, Component, CustomField, CustomKind, CustomValue, FIRST_ISSUE_ID,
     FieldOption, History, Issue, IssueType, Priority, Project, Resolution, SiteUser, Status,
-    StatusCategory, Transition, Version, Workflow, Worklog,
+    StatusCategory, Tracking, Transition, Version, Workflow, Worklog,
 };
 use crate::config::DataSize;
 
@@ -1452,7 +1452,7 @@ impl Generator {
         for w in 0..row.worklogs {
             let at = event_time(k);
             k += 1;
-            let seconds = 900 * (1 + h(salt::TEXT + 20 + w as u64) % 32);
+            let seconds = Self::worklog_seconds(h(salt::TEXT + 20 + w as u64));
             let author = assignee
                 .clone()
                 .or_else(|| reporter.clone())
@@ -1539,6 +1539,7 @@ impl Generator {
         }
         let parent = self.parent_index(catalog, &row).map(|i| FIRST_ISSUE_ID + i);
         let summary = self.summary(catalog, &row).to_owned();
+        let tracking = self.tracking_of(catalog, &row);
         Some(Issue {
             id: row.id(),
             key: format!("{}-{}", project.key, row.number),
@@ -1568,6 +1569,7 @@ impl Generator {
             changelog,
             properties,
             sprints: crate::agile::model::sprints_of_row(self, catalog, &row),
+            tracking,
         })
     }
 
@@ -1633,6 +1635,98 @@ pub fn day_string(epoch_day: i64) -> String {
         u8::from(date.month()),
         date.day()
     )
+}
+
+/// Salt of the tracking data (watchers, votes, estimates), apart from the issue salts.
+const TRACKING_SALT: u64 = 3_000;
+
+/// Original estimates generated issues get, in hours.
+const ESTIMATE_HOURS: [u64; 7] = [1, 2, 4, 8, 16, 24, 40];
+
+impl Generator {
+    /// Watchers (the reporter, then whoever commented, as Jira's default watch settings do),
+    /// a few voters and, outside service desks, an estimate reduced by the work logged; from
+    /// the row alone, so JQL and aggregates need not build the issue.
+    pub fn tracking_of(&self, catalog: &Catalog, row: &GenRow) -> Tracking {
+        let index = row.index;
+        let h = |n: u64| self.h(index, TRACKING_SALT + n);
+        let account = |slot: usize| catalog.users.get(slot).map(|u| u.account_id.as_str());
+        let reporter = account(row.reporter);
+        let mut tracking = Tracking::default();
+        if let Some(r) = reporter {
+            tracking.watch(r);
+        }
+        for c in 0..row.comments {
+            let slot = self
+                .pool
+                .get(pick(self.h(index, salt::TEXT + c as u64), self.pool.len()))
+                .copied()
+                .unwrap_or(0);
+            if let Some(a) = account(slot) {
+                tracking.watch(a);
+            }
+        }
+        if h(0) % 10 < 2 && !self.pool.is_empty() {
+            for n in 0..1 + h(1) % 3 {
+                let slot = self.pool[pick(h(2 + n), self.pool.len())];
+                if let Some(a) = account(slot)
+                    && Some(a) != reporter
+                    && !tracking.voters.iter().any(|v| v == a)
+                {
+                    tracking.voters.push(a.to_owned());
+                }
+            }
+        }
+        let project_type = catalog
+            .projects
+            .get(row.project)
+            .map_or("", |p| p.project_type_key.as_str());
+        if project_type != "service_desk" && h(10) % 10 < 6 {
+            let spent: u64 = self.worklog_seconds_of(row).into_iter().sum();
+            let original = 3_600 * ESTIMATE_HOURS[pick(h(11), ESTIMATE_HOURS.len())];
+            tracking.original_estimate = Some(original);
+            tracking.remaining_estimate = Some(original.saturating_sub(spent));
+        }
+        tracking
+    }
+
+    fn worklog_seconds(h: u64) -> u64 {
+        900 * (1 + h % 32)
+    }
+
+    /// Seconds of each generated worklog of `row`'s issue.
+    pub fn worklog_seconds_of(&self, row: &GenRow) -> Vec<u64> {
+        (0..row.worklogs)
+            .map(|w| Self::worklog_seconds(self.h(row.index, salt::TEXT + 20 + w as u64)))
+            .collect()
+    }
+
+    /// How many comments and worklogs generated issue `index` has, without building it.
+    pub fn comment_and_worklog_counts(&self, catalog: &Catalog, index: u64) -> (usize, usize) {
+        self.row(catalog, index)
+            .map_or((0, 0), |r| (r.comments, r.worklogs))
+    }
+
+    /// `(worklog id, updated ms)` of generated issue `index`'s worklogs, without building it
+    /// (the same event times [`Generator::issue`] gives them).
+    pub fn worklog_stamps(&self, catalog: &Catalog, index: u64) -> Vec<(u64, i64)> {
+        let Some(row) = self.row(catalog, index) else {
+            return Vec::new();
+        };
+        if row.worklogs == 0 {
+            return Vec::new();
+        }
+        let before = usize::from(row.assignee.is_some()) + row.comments;
+        let events = before + row.worklogs + self.paths[row.path].steps.len();
+        let n = i64::try_from(events).unwrap_or(1).max(1);
+        (0..row.worklogs)
+            .map(|w| {
+                let k = i64::try_from(before + w + 1).unwrap_or(1);
+                let at = row.created + (row.updated - row.created) * k / n;
+                (10_000 + index * 4 + w as u64, at)
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]

@@ -37,6 +37,8 @@
 //! | groups, `membersOf()` | [`SiteData::groups`], [`SiteData::find_group`], [`SiteData::groups_of`], [`SiteData::is_member`], [`SiteData::group_members`] ([`groups`]) |
 //! | labels in use | [`SiteData::labels`] |
 //! | JQL | [`SiteData::search`], [`SiteData::count`] with [`SiteContext`] |
+//! | watchers, votes, time tracking | [`SiteData::watchers_of`], [`SiteData::is_watching`], [`SiteData::voters_of`], [`SiteData::tracking_of`], [`SiteData::aggregate_times`], [`SiteData::add_watcher`], [`SiteData::add_vote`], [`SiteData::log_work`], [`SiteData::update_worklog`], [`SiteData::delete_worklog`] |
+//! | site-wide worklogs and comments | [`SiteData::worklog_by_id`], [`SiteData::comment_by_id`], [`SiteData::worklogs_updated`], [`SiteData::worklogs_deleted`], [`SiteData::notifications`] |
 //! | rich text | [`adf`]: ADF ↔ wiki markup, plain text, HTML |
 //! | boards, sprints, saved filters (Jira Software) | [`SiteData::agile`], [`SiteData::sprint_ids`], [`SiteData::sprint_ids_of_row`], [`SiteData::sprint_state`], [`SiteData::sprint_ids_named`], [`SiteData::move_to_sprint`], [`SiteData::epic_of`] (see [`crate::agile`]) |
 //!
@@ -82,6 +84,7 @@ pub mod model;
 pub mod parts;
 pub mod search;
 pub mod store;
+pub mod tracking;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -91,10 +94,11 @@ pub use generate::Catalog;
 pub use model::{
     ChangeItem, Comment, Component, CustomField, CustomKind, CustomValue, FieldOption, History,
     Issue, IssueRef, IssueType, Priority, Project, Resolution, SiteUser, Status, StatusCategory,
-    Transition, Version, Workflow, Worklog,
+    Tracking, Transition, Version, Workflow, Worklog,
 };
 pub use search::{Consistency, Searcher, SiteContext};
 pub use store::{FieldChange, LinkView, NewComment, NewIssue, NewWorklog, SiteData};
+pub use tracking::{Adjust, Notification, WorklogEdit};
 
 use crate::config::DataSize;
 use crate::identity::{DEFAULT_SITE, Directory, Site};

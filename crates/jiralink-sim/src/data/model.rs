@@ -474,6 +474,10 @@ pub struct Issue {
     /// one of them is open (future or active).
     #[serde(default)]
     pub sprints: Vec<u64>,
+    // Tracking: watchers, votes and time estimates.
+    /// Watchers, votes, original and remaining estimate.
+    #[serde(default)]
+    pub tracking: Tracking,
 }
 
 impl Issue {
@@ -488,6 +492,34 @@ impl Issue {
     /// Total time logged, in seconds.
     pub fn time_spent(&self) -> u64 {
         self.worklogs.iter().map(|w| w.time_spent_seconds).sum()
+    }
+}
+
+/// Who watches and voted for an issue, and its time estimates.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tracking {
+    /// Account ids watching the issue, in the order they started.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub watchers: Vec<String>,
+    /// Account ids that voted for the issue.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub voters: Vec<String>,
+    /// Original estimate in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original_estimate: Option<u64>,
+    /// Remaining estimate in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remaining_estimate: Option<u64>,
+}
+
+impl Tracking {
+    /// Adds a watcher unless present; `true` when added.
+    pub fn watch(&mut self, account_id: &str) -> bool {
+        if self.watchers.iter().any(|w| w == account_id) {
+            return false;
+        }
+        self.watchers.push(account_id.to_owned());
+        true
     }
 }
 

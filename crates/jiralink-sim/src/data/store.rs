@@ -16,7 +16,7 @@ use super::error::DataError;
 use super::generate::{Catalog, DONE, Generator, catalog, issue_count};
 use super::model::{
     ChangeItem, Comment, CustomKind, CustomValue, FIRST_ISSUE_ID, History, Issue, IssueRef,
-    Project, SiteUser, Worklog,
+    Project, SiteUser, Tracking, Worklog,
 };
 use crate::config::DataSize;
 
@@ -92,6 +92,14 @@ pub enum FieldChange {
     Custom(u64, Option<CustomValue>),
     /// The Sprint field (`customfield_10020`): an open sprint id, or `None` for the backlog.
     Sprint(Option<u64>),
+    /// `timetracking`: original and remaining estimate in seconds; `None` leaves one as it is,
+    /// `Some(None)` clears it.
+    TimeTracking {
+        /// Original estimate.
+        original: Option<Option<u64>>,
+        /// Remaining estimate.
+        remaining: Option<Option<u64>>,
+    },
 }
 
 impl FieldChange {
@@ -113,6 +121,7 @@ impl FieldChange {
             Self::Resolution(_) => "resolution".to_owned(),
             Self::Custom(id, _) => format!("customfield_{id}"),
             Self::Sprint(_) => crate::agile::model::SPRINT_FIELD.to_owned(),
+            Self::TimeTracking { .. } => "timetracking".to_owned(),
         }
     }
 }
@@ -203,6 +212,8 @@ pub struct SiteData {
     pub(crate) parts: super::parts::PartsState,
     /// Directory members' groups (see [`super::groups`]).
     pub(crate) directory_groups: super::groups::DirectoryGroups,
+    /// Watchers, votes, worklog and comment indexes, deleted worklogs, notifications.
+    pub(crate) track: super::tracking::TrackIndex,
 }
 
 fn split_key(key: &str) -> Option<(&str, u64)> {
@@ -258,6 +269,7 @@ impl SiteData {
             links: super::links::LinkStore::new(total),
             parts: super::parts::PartsState::default(),
             directory_groups: super::groups::DirectoryGroups::default(),
+            track: super::tracking::TrackIndex::default(),
         }
     }
 
@@ -331,7 +343,7 @@ impl SiteData {
         self.generator.anchor_ms
     }
 
-    fn index_of_id(&self, id: u64) -> Option<u64> {
+    pub(crate) fn index_of_id(&self, id: u64) -> Option<u64> {
         id.checked_sub(FIRST_ISSUE_ID)
             .filter(|i| *i < self.generator.total)
     }
@@ -496,6 +508,12 @@ impl SiteData {
     /// Stores a new current version of an issue written at `now_ms`.
     fn store(&mut self, issue: Issue, now_ms: i64) {
         let id = issue.id;
+        let previous = self
+            .overlay
+            .get(&id)
+            .and_then(Stored::current)
+            .map(|v| v.issue.clone());
+        self.track.index_issue(previous.as_deref(), &issue);
         let texts = self.custom_texts(&issue);
         let parent = issue.parent;
         let previous_parent = self
@@ -695,6 +713,10 @@ impl SiteData {
                         None => fail(format!("Resolution '{r}' does not exist.")),
                     },
                 },
+                FieldChange::TimeTracking {
+                    original,
+                    remaining,
+                } => super::tracking::set_estimates(issue, original, remaining),
                 FieldChange::Custom(id, value) => {
                     let Some(definition) = self.catalog.custom_field(id) else {
                         fail(format!(
@@ -967,10 +989,18 @@ impl SiteData {
             changelog: Vec::new(),
             properties: new.properties,
             sprints: Vec::new(),
+            tracking: Tracking::default(),
         };
         let mut changes = vec![FieldChange::Summary(new.summary)];
         changes.extend(new.fields);
         self.apply_changes(&mut issue, changes, &mut errors);
+        // Jira makes the reporter and the creator watch a new issue.
+        for watcher in [issue.reporter.clone(), issue.creator.clone()]
+            .into_iter()
+            .flatten()
+        {
+            issue.tracking.watch(&watcher);
+        }
         if self.catalog.category_of(&status) == DONE && issue.resolution.is_none() {
             issue.resolution = self.catalog.resolutions.first().map(|r| r.id.clone());
             issue.resolution_date = Some(now_ms);
@@ -1164,6 +1194,7 @@ impl SiteData {
                 None,
             );
         }
+        super::tracking::diff_times(old, new, &mut item);
         let ids: BTreeSet<u64> = old
             .custom
             .keys()
@@ -1363,7 +1394,13 @@ impl SiteData {
         if !self.exists(id) {
             return Err(DataError::IssueNotFound(id.to_string()));
         }
-        let subtasks = self.subtasks(id);
+        // Child issues of an epic stay, without their parent; only sub-tasks go with it.
+        let (subtasks, children): (Vec<u64>, Vec<u64>) =
+            self.subtasks(id).into_iter().partition(|child| {
+                self.link_view(*child)
+                    .and_then(|v| self.catalog.issue_type(&v.issue_type).map(|t| t.subtask))
+                    .unwrap_or(true)
+            });
         if !subtasks.is_empty() && !delete_subtasks {
             return Err(DataError::Invalid(
                 "The issue has subtasks. To delete them too, set deleteSubtasks to true."
@@ -1373,10 +1410,23 @@ impl SiteData {
         let mut removed = vec![id];
         removed.extend(subtasks);
         for gone in &removed {
+            if let Some(issue) = self.issue_by_id(*gone) {
+                for w in &issue.worklogs {
+                    self.track.worklog_deleted(w.id, now_ms);
+                }
+            }
+        }
+        for gone in &removed {
             self.deleted.insert(*gone, now_ms);
             self.touch(*gone);
         }
         self.forget_issues(&removed);
+        for child in children {
+            self.write(child, None, now_ms, true, |_, issue| {
+                issue.parent = None;
+                Ok(())
+            })?;
+        }
         self.revision += 1;
         Ok(removed)
     }
@@ -1415,6 +1465,7 @@ impl SiteData {
                 });
             }
             issue.comments.push(comment);
+            issue.tracking.watch(author);
             Ok(())
         })?;
         self.next_comment += 1;
@@ -1477,7 +1528,7 @@ impl SiteData {
         .map(|_| ())
     }
 
-    /// Logs work.
+    /// Logs work, reducing the remaining estimate by the time spent (Jira's `auto`).
     pub fn add_worklog(
         &mut self,
         id: u64,
@@ -1485,35 +1536,7 @@ impl SiteData {
         author: &str,
         now_ms: i64,
     ) -> Result<Worklog, DataError> {
-        if new.time_spent_seconds == 0 {
-            return Err(DataError::Fields(vec![(
-                "timeLogged".to_owned(),
-                "You must indicate the time spent working.".to_owned(),
-            )]));
-        }
-        let worklog = Worklog {
-            id: self.next_worklog,
-            author: author.to_owned(),
-            update_author: author.to_owned(),
-            comment: new.comment,
-            started: new.started,
-            time_spent_seconds: new.time_spent_seconds,
-            created: now_ms,
-            updated: now_ms,
-        };
-        let added = worklog.clone();
-        self.write(id, None, now_ms, true, |_, issue| {
-            if issue.worklogs.len() >= MAX_WORKLOGS {
-                return Err(DataError::LimitReached {
-                    what: "worklogs",
-                    limit: MAX_WORKLOGS,
-                });
-            }
-            issue.worklogs.push(worklog);
-            Ok(())
-        })?;
-        self.next_worklog += 1;
-        Ok(added)
+        self.log_work(id, new, super::tracking::Adjust::Auto, author, now_ms)
     }
 
     /// Sets an issue property; `true` when it was created (201), `false` when replaced (200).
@@ -1555,6 +1578,7 @@ impl SiteData {
     pub(crate) fn restore(&mut self, issues: Vec<(i64, Issue)>, deleted: BTreeMap<u64, i64>) {
         for (at, issue) in issues {
             let id = issue.id;
+            self.track.index_issue(None, &issue);
             let texts = self.custom_texts(&issue);
             if self.index_of_id(id).is_none() {
                 self.keys.insert(issue.key.to_ascii_uppercase(), id);

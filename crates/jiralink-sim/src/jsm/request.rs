@@ -1508,6 +1508,7 @@ pub(crate) mod tests {
             changelog: Vec::new(),
             properties: BTreeMap::new(),
             sprints: Vec::new(),
+            tracking: crate::data::Tracking::default(),
         }
     }
 }

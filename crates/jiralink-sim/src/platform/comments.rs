@@ -15,7 +15,7 @@ use super::params::{self, Params, data_error, issue_not_found};
 use super::render::Render;
 use super::{ApiVersion, versioned};
 use crate::auth::Caller;
-use crate::data::{self, DataError, NewComment, NewWorklog, adf};
+use crate::data::{self, DataError, NewComment, adf};
 use crate::errors::ApiError;
 use crate::state::SimState;
 
@@ -310,58 +310,19 @@ async fn add_worklog(
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
     caller.require("addWorklog")?;
-    match params.get("adjustEstimate") {
-        None | Some("auto" | "leave" | "new" | "manual") => {}
-        Some(other) => {
-            return Err(ApiError::platform_bad_request(&format!(
-                "The adjustEstimate value '{other}' is invalid; use auto, new, leave or manual."
-            )));
-        }
-    }
+    let adjust = super::tracking::adjust_param(&params, false)?;
     let body: Map<String, Value> = params::body(&bytes)?;
-    let seconds = match (body.get("timeSpentSeconds"), body.get("timeSpent")) {
-        (Some(v), _) => v.as_u64().unwrap_or(0),
-        (None, Some(Value::String(text))) => parse_duration(text).unwrap_or(0),
-        _ => 0,
-    };
     let now = data::now_ms(&state);
-    let started = match body.get("started").and_then(Value::as_str) {
-        Some(text) => params::parse_datetime(text).ok_or_else(|| {
-            ApiError::platform(
-                StatusCode::BAD_REQUEST,
-                &[],
-                &[("started", "Invalid date format. Please enter the date in the format \"yyyy-MM-dd'T'HH:mm:ss.SSSZ\".")],
-            )
-        })?,
-        None => now,
-    };
-    let comment = match body.get("comment") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if version == ApiVersion::V2 => Some(adf::from_wiki(s)),
-        Some(doc) if version == ApiVersion::V3 && adf::is_doc(doc) => Some(doc.clone()),
-        Some(_) => {
-            return Err(ApiError::platform(
-                StatusCode::BAD_REQUEST,
-                &[],
-                &[(
-                    "comment",
-                    "Comment must be an Atlassian Document in API version 3 and a string in version 2.",
-                )],
-            ));
-        }
-    };
+    let parts = super::tracking::worklog_parts(version, &body)?;
     let entry = data::site(&state, &caller.site);
     let id = entry.read().resolve(&key).ok_or_else(issue_not_found)?;
     state.check_issue_write(&caller.site, &id.to_string())?;
     let worklog = entry
         .write()
-        .add_worklog(
+        .log_work(
             id,
-            NewWorklog {
-                comment,
-                started,
-                time_spent_seconds: seconds,
-            },
+            super::tracking::new_worklog(parts, now),
+            adjust,
             &caller.user.account_id,
             now,
         )

@@ -73,6 +73,7 @@ const SCREEN_SYSTEM: &[&str] = &[
     "duedate",
     "parent",
     "environment",
+    "timetracking",
 ];
 
 /// Fields a request may set on an issue of `project` and `issue_type`.
@@ -93,6 +94,7 @@ fn on_screen(data: &SiteData, project_id: u64, issue_type: &str, field: &str) ->
         "components" => !project.components.is_empty(),
         "fixVersions" => !project.versions.is_empty(),
         "environment" => issue_type == types::BUG || issue_type == types::INCIDENT,
+        "timetracking" => project.project_type_key != "service_desk",
         _ => SCREEN_SYSTEM.contains(&field),
     }
 }
@@ -194,6 +196,7 @@ fn change_for(
         crate::agile::model::SPRINT_FIELD => {
             FieldChange::Sprint(crate::agile::sprint::sprint_value(data, value)?)
         }
+        "timetracking" => super::tracking::timetracking_change(value)?,
         other => {
             let id = other
                 .strip_prefix("customfield_")
@@ -377,6 +380,21 @@ fn parse_update(
         }
         if !screen(field) {
             p.errors.push((field.clone(), cannot_set(field)));
+            continue;
+        }
+        if field == "timetracking" {
+            for op in ops {
+                match op.get("edit").or_else(|| op.get("set")) {
+                    Some(arg) => match super::tracking::timetracking_change(arg) {
+                        Ok(c) => p.changes.push(c),
+                        Err(e) => p.errors.push((field.clone(), e)),
+                    },
+                    None => p.errors.push((
+                        field.clone(),
+                        "The operation is not supported by the field 'timetracking'; use 'edit' or 'set'.".to_owned(),
+                    )),
+                }
+            }
             continue;
         }
         let is_list = matches!(field.as_str(), "labels" | "components" | "fixVersions")
@@ -692,6 +710,9 @@ fn field_meta(
     if def.items.is_some() {
         operations = vec!["add", "set", "remove"];
     }
+    if field == "timetracking" {
+        operations = vec!["set", "edit"];
+    }
     let mut meta = json!({
         "required": required,
         "schema": def.schema().unwrap_or_else(|| json!({ "type": "issuelink", "system": field })),
@@ -830,7 +851,8 @@ async fn get_issue(
     let issue = site.issue(&key).ok_or_else(issue_not_found)?;
     let selection = Selection::parse(&params.list("fields"), DefaultFields::All);
     let properties = issue_properties(&params, &issue);
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let mut render = Render::new(&site, &caller.base, state.base_url(), version);
+    render.viewer = Some(caller.user.account_id.clone());
     let opts = IssueOptions {
         selection: &selection,
         expand: expand_of(&params),
@@ -890,7 +912,8 @@ async fn edit_issue(
     }
     let issue = site.issue_by_id(id).ok_or_else(issue_not_found)?;
     let selection = Selection::parse(&[], DefaultFields::All);
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let mut render = Render::new(&site, &caller.base, state.base_url(), version);
+    render.viewer = Some(caller.user.account_id.clone());
     let mut out = String::new();
     render.issue(
         &mut out,
@@ -980,7 +1003,8 @@ async fn bulk_fetch(
     let mut found: Vec<_> = ids.iter().filter_map(|r| site.issue(r)).collect();
     found.sort_by_key(|i| i.id);
     found.dedup_by_key(|i| i.id);
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let mut render = Render::new(&site, &caller.base, state.base_url(), version);
+    render.viewer = Some(caller.user.account_id.clone());
     let opts = IssueOptions {
         selection: &selection,
         expand,

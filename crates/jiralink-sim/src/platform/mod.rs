@@ -17,6 +17,7 @@
 //! | [`catalogues`] | `/project` (full list), `/project/type`, `/projectCategory`, `/priority`, `/priority/search`, `/resolution`, `/resolution/search`, `/statuscategory`, `/project/{k}/statuses`, `/role`, `/project/{k}/role`, `/label` |
 //! | [`people`] | `/user`, `/user/bulk`, `/user/groups`, `/user/assignable/search`, `/user/assignable/multiProjectSearch`, `/group`, `/group/bulk`, `/group/member`, `/groups/picker` |
 //! | [`parts`] | `/project/{k}/versions`, `/project/{k}/version`, `/version`, `/version/{id}` (+ counts), `/project/{k}/components`, `/project/{k}/component`, `/component`, `/component/{id}` (+ counts) |
+//! | [`tracking`] | `/issue/{k}/watchers`, `/issue/{k}/votes`, `/issue/{k}/assignee`, `/issue/{k}/notify`, `/issue/{k}/worklog/{id}`, `/comment/list`, `/worklog/updated`, `/worklog/deleted`, `/worklog/list` |
 //! | [`catalog`] | `/project/search`, `/project/{k}`, `/field`, `/field/search`, `/issuetype`, `/status`, `/user/search`, `/users/search` |
 //! | [`crate::agile::filter`] | `/filter`, `/filter/{id}` (the saved filters Jira Software boards are built on) |
 //!
@@ -35,6 +36,7 @@ pub mod parts;
 pub mod people;
 pub mod render;
 pub mod search;
+pub mod tracking;
 
 use axum::Router;
 use axum::extract::FromRequestParts;
@@ -132,6 +134,7 @@ pub fn router() -> Router<SimState> {
         .merge(catalogues::router())
         .merge(people::router())
         .merge(parts::router())
+        .merge(tracking::router())
 }
 
 #[cfg(test)]

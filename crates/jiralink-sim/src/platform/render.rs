@@ -126,6 +126,10 @@ pub struct Render<'a> {
     projects: Fragments<u64>,
     resolutions: Fragments<String>,
     users: RefCell<HashMap<String, String>>,
+    /// The caller, for `isWatching` and `hasVoted`.
+    pub viewer: Option<String>,
+    /// The last issue's `aggregate…` times, shared by its four aggregate fields.
+    pub(super) aggregates: RefCell<Option<(u64, super::tracking::Times)>>,
 }
 
 /// Jira's timestamp format for epoch milliseconds.
@@ -197,6 +201,8 @@ impl<'a> Render<'a> {
             resolutions: Fragments::default(),
             users: RefCell::new(HashMap::new()),
             api,
+            viewer: None,
+            aggregates: RefCell::new(None),
         };
         for s in &catalog.statuses {
             let mut out = String::new();
@@ -582,7 +588,7 @@ impl<'a> Render<'a> {
                 Some(p) => self.issue_link(out, p),
                 None => out.push_str("null"),
             },
-            "timespent" | "aggregatetimespent" => opt_secs(out, spent),
+            "timespent" => opt_secs(out, spent),
             "project" => self.project_ref(out, issue.project_id),
             "fixVersions" => {
                 let project = self.data.catalog().project(issue.project_id);
@@ -617,23 +623,18 @@ impl<'a> Render<'a> {
                 Some(ms) => push_str(out, &datetime(ms)),
                 None => out.push_str("null"),
             },
-            "workratio" => out.push_str("-1"),
-            "watches" => {
-                let mut o = Obj::new(out);
-                o.str(
-                    "self",
-                    &format!("{}/issue/{}/watchers", self.api, issue.key),
-                )
-                .num("watchCount", usize::from(issue.assignee.is_some()))
-                .bool("isWatching", false);
-                o.end();
-            }
-            "lastViewed"
-            | "security"
+            "workratio"
+            | "watches"
             | "timeestimate"
             | "aggregatetimeoriginalestimate"
             | "timeoriginalestimate"
-            | "aggregatetimeestimate" => out.push_str("null"),
+            | "aggregatetimeestimate"
+            | "aggregatetimespent"
+            | "timetracking"
+            | "aggregateprogress"
+            | "progress"
+            | "votes" => self.tracking_field(out, &def.id, issue),
+            "lastViewed" | "security" => out.push_str("null"),
             "created" => push_str(out, &datetime(issue.created)),
             "updated" => push_str(out, &datetime(issue.updated)),
             "priority" => match issue.priority.as_ref().and_then(|p| self.priorities.get(p)) {
@@ -662,26 +663,10 @@ impl<'a> Render<'a> {
             }
             "description" => self.rich(out, issue.description.as_ref()),
             "environment" => self.rich(out, issue.environment.as_ref()),
-            "timetracking" => {
-                let mut o = Obj::new(out);
-                if spent > 0 {
-                    o.str("timeSpent", &duration(spent))
-                        .num("timeSpentSeconds", spent);
-                }
-                o.end();
-            }
             "summary" => push_str(out, &issue.summary),
             "subtasks" => push_array(out, self.data.subtasks(issue.id), |out, id| {
                 self.issue_link(out, id);
             }),
-            "aggregateprogress" | "progress" => {
-                let mut o = Obj::new(out);
-                o.num("progress", spent).num("total", spent);
-                if spent > 0 {
-                    o.num("percent", 100);
-                }
-                o.end();
-            }
             "duedate" => match &issue.due_date {
                 Some(d) => push_str(out, d),
                 None => out.push_str("null"),
@@ -700,13 +685,6 @@ impl<'a> Render<'a> {
                     .num("maxResults", issue.comments.len() - skip)
                     .num("total", issue.comments.len())
                     .num("startAt", skip);
-                o.end();
-            }
-            "votes" => {
-                let mut o = Obj::new(out);
-                o.str("self", &format!("{}/issue/{}/votes", self.api, issue.key))
-                    .num("votes", 0)
-                    .bool("hasVoted", false);
                 o.end();
             }
             "worklog" => {

@@ -24,6 +24,7 @@ mod jsm_requests;
 pub(crate) mod links;
 mod oauth;
 mod platform;
+mod tracking;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -274,6 +275,42 @@ pub(crate) const CATALOG: &[Op] = &[
     op(Platform, "GET", "/rest/api/3/group/bulk"),
     op(Platform, "GET", "/rest/api/3/group/member"),
     op(Platform, "GET", "/rest/api/3/groups/picker"),
+    // Platform: tracking
+    op(Platform, "GET", "/rest/api/3/issue/{issueIdOrKey}/watchers"),
+    op(
+        Platform,
+        "POST",
+        "/rest/api/3/issue/{issueIdOrKey}/watchers",
+    ),
+    op(
+        Platform,
+        "DELETE",
+        "/rest/api/3/issue/{issueIdOrKey}/watchers",
+    ),
+    op(Platform, "GET", "/rest/api/3/issue/{issueIdOrKey}/votes"),
+    op(Platform, "POST", "/rest/api/3/issue/{issueIdOrKey}/votes"),
+    op(Platform, "DELETE", "/rest/api/3/issue/{issueIdOrKey}/votes"),
+    op(Platform, "PUT", "/rest/api/3/issue/{issueIdOrKey}/assignee"),
+    op(Platform, "POST", "/rest/api/3/issue/{issueIdOrKey}/notify"),
+    op(
+        Platform,
+        "GET",
+        "/rest/api/3/issue/{issueIdOrKey}/worklog/{id}",
+    ),
+    op(
+        Platform,
+        "PUT",
+        "/rest/api/3/issue/{issueIdOrKey}/worklog/{id}",
+    ),
+    op(
+        Platform,
+        "DELETE",
+        "/rest/api/3/issue/{issueIdOrKey}/worklog/{id}",
+    ),
+    op(Platform, "POST", "/rest/api/3/comment/list"),
+    op(Platform, "POST", "/rest/api/3/worklog/list"),
+    op(Platform, "GET", "/rest/api/3/worklog/updated"),
+    op(Platform, "GET", "/rest/api/3/worklog/deleted"),
     // Platform: links
     op(Platform, "GET", "/rest/api/3/issueLinkType"),
     op(Platform, "POST", "/rest/api/3/issueLinkType"),

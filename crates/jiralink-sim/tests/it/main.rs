@@ -21,6 +21,7 @@ mod oauth;
 mod platform;
 mod platform_issues;
 mod platform_search;
+mod tracking;
 
 use base64::Engine as _;
 use jiralink_sim::control::{NewApiToken, TokenKindInput};

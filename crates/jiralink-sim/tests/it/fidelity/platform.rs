@@ -377,6 +377,8 @@ async fn platform_operations_match_the_openapi_document() {
         .await
         .expect(400);
 
+    super::tracking::exercise(&fid).await;
+
     // Delete.
     delete(&format!("/issue/{key}")).send().await.expect(204);
     delete(&format!("/issue/{key}")).send().await.expect(404);
