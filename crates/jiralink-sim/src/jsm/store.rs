@@ -184,7 +184,7 @@ pub struct RequestMeta {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attachment_facts: BTreeMap<u64, RequestAttachment>,
     /// Request attachments of dumps made when JSM kept the files itself; moved onto the issue
-    /// when the dump is loaded ([`DeskStore::adopt_legacy_attachments`]).
+    /// when the dump is loaded.
     #[serde(default, rename = "attachments", skip_serializing)]
     pub legacy_attachments: Vec<LegacyAttachment>,
 }
