@@ -35,6 +35,7 @@ pub mod identity;
 pub mod jql;
 pub mod jsm;
 pub mod knobs;
+pub mod multipart;
 pub mod oauth;
 pub mod platform;
 pub mod scopes;

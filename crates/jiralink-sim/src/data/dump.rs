@@ -19,8 +19,9 @@
 //! base64) made through the API, and the generated ones deleted since; a dump without it keeps
 //! the generated state.
 //! `identity` (users, API tokens, OAuth apps, grants, codes and token families) and
-//! `service_management` (JSM customers, organizations, request types, request metadata,
-//! approvals and temporary uploads;
+//! `service_management` (JSM customers, organizations, request types, request metadata
+//! (participants, and the comment and visibility of request attachments, whose files are
+//! issue attachments under `links`), approvals and temporary uploads;
 //! CSM detail fields and values, products, entitlements and tasks) are the stores themselves.
 //! The dump therefore holds the simulated directory's credentials: treat it as test data.
 //! A version-1 dump (sites only) leaves identity and service-management data as they are.
@@ -206,6 +207,7 @@ pub fn load(state: &SimState, dump: Value) -> Result<(), DataError> {
             file.seed
         )));
     }
+    let mut desks = file.service_management;
     let mut rebuilt = Vec::new();
     for (subdomain, site) in file.sites {
         let mut data = SiteData::generate(
@@ -240,7 +242,13 @@ pub fn load(state: &SimState, dump: Value) -> Result<(), DataError> {
             links.reindex();
             data.links = links;
         }
+        if let Some(desks) = desks.as_mut() {
+            desks.adopt_legacy_attachments(&subdomain, &mut data);
+        }
         rebuilt.push((subdomain, data));
+    }
+    if let Some(desks) = desks.as_mut() {
+        desks.drop_legacy_attachments();
     }
     let sites = state.shared(Sites::default);
     {
@@ -254,7 +262,7 @@ pub fn load(state: &SimState, dump: Value) -> Result<(), DataError> {
         *state.directory() = identity.directory;
         *state.oauth() = identity.oauth;
     }
-    if let Some(desks) = file.service_management {
+    if let Some(desks) = desks {
         *lock(&desk_store(state)) = desks;
     }
     Ok(())

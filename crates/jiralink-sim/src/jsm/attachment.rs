@@ -6,11 +6,16 @@
 //!   `X-Atlassian-Token: no-check` (403 otherwise, Jira's XSRF check). At most
 //!   [`MAX_FILES`] files (413) of at most [`MAX_FILE_BYTES`] each (400). Each file becomes a
 //!   [`TemporaryFile`] of the service desk, usable for [`TEMPORARY_FILE_TTL_MS`].
-//! * Attaching moves temporary files of the request's service desk onto the request, as
-//!   [`RequestAttachment`]s in [`crate::jsm::store::RequestMeta::attachments`], and adds one
-//!   comment (`public` as asked) whose body is the `additionalComment` followed by wiki links to
-//!   the files (`!image.png|thumbnail!`, `[^file.txt]`). The change history records each file
-//!   under the `Attachment` field, as Jira does.
+//! * As in Jira, a request attachment is an issue attachment. Attaching moves temporary files
+//!   of the request's service desk onto the issue with [`data::SiteData::add_attachments`]
+//!   (one id space with platform uploads, an `Attachment` change-history item per file, served
+//!   by `GET /rest/api/3/attachment/{id}` and its content URL), and adds one comment (`public`
+//!   as asked) whose body is the `additionalComment` followed by wiki links to the files
+//!   (`!image.png|thumbnail!`, `[^file.txt]`). JSM keeps only the comment and visibility of
+//!   each file ([`RequestAttachment`] in [`crate::jsm::store::RequestMeta::attachment_facts`]).
+//! * The lists read the issue's attachments, so files uploaded through the platform API and the
+//!   generated ones are listed too (visible to customers: only files attached with an internal
+//!   comment are hidden from them); files deleted through the platform API disappear.
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -22,17 +27,17 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::Caller;
-use crate::data::{self, ChangeItem, Issue, NewComment, adf};
+use crate::data::links::{Attachment, MAX_ATTACHMENTS, NewAttachment, mime_for};
+use crate::data::{self, DataError, Issue, NewComment, adf};
 use crate::errors::ApiError;
 use crate::identity::derive;
 use crate::jsm::request::{DeskView, MAX_LIMIT, Render, data_error, find_request, renderer};
 use crate::jsm::servicedesk::service_desk_not_found;
-use crate::jsm::store::{
-    Content, RequestAttachment, TEMPORARY_FILE_TTL_MS, TemporaryFile, with_site,
-};
+use crate::jsm::store::{RequestAttachment, TEMPORARY_FILE_TTL_MS, TemporaryFile, with_site};
 use crate::jsm::{
     PREFIX, Paging, Params, bad_request, not_found, page, parse_body, require_opt_in,
 };
+use crate::multipart::{Part, xsrf_passed};
 use crate::state::SimState;
 
 /// Most files in one upload.
@@ -59,148 +64,6 @@ pub fn router() -> Router<SimState> {
         )
 }
 
-/// One part of a `multipart/form-data` body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Part {
-    /// Form field name.
-    pub name: String,
-    /// File name, for file parts.
-    pub filename: Option<String>,
-    /// The part's `Content-Type`.
-    pub content_type: Option<String>,
-    /// Content.
-    pub data: Vec<u8>,
-}
-
-fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    if needle.is_empty() || from > haystack.len() {
-        return None;
-    }
-    haystack
-        .get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|i| i + from)
-}
-
-/// `key=value` parameters of a header value (`form-data; name="file"; filename="a b.txt"`).
-fn header_params(value: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut current = String::new();
-    let mut quoted = false;
-    let mut pieces = Vec::new();
-    for ch in value.chars() {
-        match ch {
-            '"' => {
-                quoted = !quoted;
-                current.push(ch);
-            }
-            ';' if !quoted => pieces.push(std::mem::take(&mut current)),
-            _ => current.push(ch),
-        }
-    }
-    pieces.push(current);
-    for piece in pieces {
-        if let Some((k, v)) = piece.split_once('=') {
-            let v = v.trim();
-            let v = v
-                .strip_prefix('"')
-                .and_then(|x| x.strip_suffix('"'))
-                .unwrap_or(v);
-            out.push((k.trim().to_ascii_lowercase(), v.replace("\\\"", "\"")));
-        }
-    }
-    out
-}
-
-/// Splits a `multipart/form-data` body; `None` when it is not one.
-pub fn parse_multipart(content_type: &str, body: &[u8]) -> Option<Vec<Part>> {
-    let (media, _) = content_type.split_once(';').unwrap_or((content_type, ""));
-    if !media.trim().eq_ignore_ascii_case("multipart/form-data") {
-        return None;
-    }
-    let boundary = header_params(content_type)
-        .into_iter()
-        .find(|(k, _)| k == "boundary")
-        .map(|(_, v)| v)
-        .filter(|b| !b.is_empty())?;
-    let delimiter = format!("--{boundary}").into_bytes();
-    let mut at = find(body, &delimiter, 0)? + delimiter.len();
-    let mut parts = Vec::new();
-    loop {
-        if body.get(at..at + 2) == Some(b"--") {
-            return Some(parts);
-        }
-        if body.get(at..at + 2) == Some(b"\r\n") {
-            at += 2;
-        }
-        let head_end = find(body, b"\r\n\r\n", at)?;
-        let head = String::from_utf8_lossy(body.get(at..head_end)?).into_owned();
-        let content_start = head_end + 4;
-        let mut closing = b"\r\n".to_vec();
-        closing.extend_from_slice(&delimiter);
-        let content_end = find(body, &closing, content_start)?;
-        let mut name = String::new();
-        let mut filename = None;
-        let mut part_type = None;
-        for line in head.split("\r\n") {
-            let Some((k, v)) = line.split_once(':') else {
-                continue;
-            };
-            match k.trim().to_ascii_lowercase().as_str() {
-                "content-disposition" => {
-                    for (pk, pv) in header_params(v) {
-                        match pk.as_str() {
-                            "name" => name = pv,
-                            "filename" => filename = Some(pv),
-                            _ => {}
-                        }
-                    }
-                }
-                "content-type" => part_type = Some(v.trim().to_owned()),
-                _ => {}
-            }
-        }
-        parts.push(Part {
-            name,
-            filename,
-            content_type: part_type,
-            data: body.get(content_start..content_end)?.to_vec(),
-        });
-        at = content_end + closing.len();
-    }
-}
-
-/// Media type from a file name, for parts sent without one.
-pub fn guess_mime(filename: &str) -> &'static str {
-    let ext = filename
-        .rsplit_once('.')
-        .map(|(_, e)| e.to_ascii_lowercase())
-        .unwrap_or_default();
-    match ext.as_str() {
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "svg" => "image/svg+xml",
-        "txt" | "log" => "text/plain",
-        "csv" => "text/csv",
-        "json" => "application/json",
-        "pdf" => "application/pdf",
-        "zip" => "application/zip",
-        _ => "application/octet-stream",
-    }
-}
-
-fn xsrf_passed(headers: &HeaderMap) -> bool {
-    headers
-        .get("x-atlassian-token")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            let v = v.trim();
-            v.eq_ignore_ascii_case("no-check") || v.eq_ignore_ascii_case("nocheck")
-        })
-}
-
 async fn attach_temporary_file(
     State(state): State<SimState>,
     caller: Caller,
@@ -223,7 +86,7 @@ async fn attach_temporary_file(
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let parts = parse_multipart(content_type, &body).ok_or_else(|| {
+    let parts = crate::multipart::parse(content_type, &body).ok_or_else(|| {
         bad_request("The request must be multipart/form-data with the files in parts named 'file'.")
     })?;
     let files: Vec<Part> = parts
@@ -276,7 +139,7 @@ async fn attach_temporary_file(
             let mime_type = part
                 .content_type
                 .filter(|t| !t.is_empty())
-                .unwrap_or_else(|| guess_mime(&file_name).to_owned());
+                .unwrap_or_else(|| mime_for(&file_name).to_owned());
             d.temporary_files.insert(
                 temp_id.clone(),
                 TemporaryFile {
@@ -301,23 +164,18 @@ async fn attach_temporary_file(
 }
 
 impl Render<'_> {
-    /// `AttachmentDTO`.
-    pub(crate) fn attachment(&self, a: &RequestAttachment) -> Value {
+    /// `AttachmentDTO` of an issue attachment. `jiraRest` is the platform resource, and
+    /// `content` (and `thumbnail`, for images) the platform content URL: the portal's
+    /// `servicedesk/customershim` download paths are not served.
+    pub(crate) fn attachment(&self, a: &Attachment) -> Value {
         let base = &self.caller.base;
+        let content = format!("{base}/rest/api/3/attachment/content/{}", a.id);
         let mut links = json!({
             "jiraRest": format!("{base}/rest/api/2/attachment/{}", a.id),
-            "content": format!(
-                "{}/servicedesk/customershim/secure/attachment/{}/{}",
-                self.site_url,
-                a.id,
-                url::form_urlencoded::byte_serialize(a.filename.as_bytes()).collect::<String>()
-            ),
+            "content": content,
         });
         if a.mime_type.starts_with("image/") {
-            links["thumbnail"] = Value::from(format!(
-                "{}/servicedesk/customershim/secure/thumbnail/{}/_thumb_{}.png",
-                self.site_url, a.id, a.id
-            ));
+            links["thumbnail"] = Value::from(content);
         }
         json!({
             "filename": a.filename,
@@ -329,18 +187,23 @@ impl Render<'_> {
         })
     }
 
-    /// The attachments of a request a viewer may see (customers see public ones only),
-    /// optionally only those of one comment.
+    /// The attachments of a request a viewer may see (customers: all but those attached with
+    /// an internal comment), optionally only those attached with one comment.
     pub(crate) fn attachments_of(&self, issue: &Issue, comment: Option<u64>) -> Vec<Value> {
         let agent = crate::jsm::request::is_agent(self.caller);
-        self.desk
+        let facts = self
+            .desk
             .requests
             .get(&issue.id)
-            .map(|m| m.attachments.as_slice())
-            .unwrap_or_default()
+            .map(|m| &m.attachment_facts);
+        self.data
+            .attachments_of(issue.id)
             .iter()
-            .filter(|a| agent || a.public)
-            .filter(|a| comment.is_none_or(|c| a.comment_id == c))
+            .filter(|a| {
+                let fact = facts.and_then(|f| f.get(&a.id));
+                (agent || fact.is_none_or(|f| f.public))
+                    && comment.is_none_or(|c| fact.is_some_and(|f| f.comment_id == c))
+            })
             .map(|a| self.attachment(a))
             .collect()
     }
@@ -496,7 +359,7 @@ async fn attach_to_request(
     };
     let now_ms = data::now_ms(&state);
     // Take the files out at once so two attaches cannot use the same upload.
-    let (files, first_id) = with_site(&state, &caller.site, |d| {
+    let files = with_site(&state, &caller.site, |d| {
         d.temporary_files
             .retain(|_, f| now_ms.saturating_sub(f.created) < TEMPORARY_FILE_TTL_MS);
         if let Some(missing) = temp_ids.iter().find(|t| {
@@ -508,12 +371,10 @@ async fn attach_to_request(
                 "The temporary attachment '{missing}' does not exist or has expired."
             )));
         }
-        let files: Vec<TemporaryFile> = temp_ids
+        Ok(temp_ids
             .iter()
             .filter_map(|t| d.temporary_files.remove(t))
-            .collect();
-        let first_id = d.reserve_attachment_ids(files.len() as u64);
-        Ok((files, first_id))
+            .collect::<Vec<TemporaryFile>>())
     })?;
     let restore = |files: Vec<TemporaryFile>| {
         with_site(&state, &caller.site, |d| {
@@ -531,9 +392,18 @@ async fn attach_to_request(
         Some(t) => format!("{t} {links}"),
         None => links,
     };
-    let added: Result<(data::Comment, Vec<RequestAttachment>), ApiError> = {
+    let (comment, attachments) = {
         let mut data = site.write();
-        data.add_comment(
+        // Checked before the comment is added, so a refused attach leaves no comment behind.
+        if data.attachments_of(issue_id).len() + files.len() > MAX_ATTACHMENTS {
+            drop(data);
+            restore(files);
+            return Err(data_error(DataError::LimitReached {
+                what: "attachments",
+                limit: MAX_ATTACHMENTS,
+            }));
+        }
+        let comment = match data.add_comment(
             issue_id,
             NewComment {
                 body: adf::from_wiki(&wiki),
@@ -542,58 +412,41 @@ async fn attach_to_request(
             },
             &caller.user.account_id,
             now_ms,
-        )
-        .map_err(data_error)
-        .and_then(|comment| {
-            let attachments: Vec<RequestAttachment> = files
-                .iter()
-                .zip(first_id..)
-                .map(|(f, aid)| RequestAttachment {
-                    id: aid,
-                    filename: f.file_name.clone(),
-                    mime_type: f.mime_type.clone(),
-                    size: f.content.len() as u64,
-                    author: caller.user.account_id.clone(),
-                    created: now_ms,
-                    comment_id: comment.id,
-                    public,
-                })
-                .collect();
-            let items = attachments
-                .iter()
-                .map(|a| ChangeItem {
-                    field: "Attachment".to_owned(),
-                    fieldtype: "jira".to_owned(),
-                    field_id: "attachment".to_owned(),
-                    from: None,
-                    from_string: None,
-                    to: Some(a.id.to_string()),
-                    to_string: Some(a.filename.clone()),
-                })
-                .collect();
-            data.record_change(issue_id, items, &caller.user.account_id, now_ms)
-                .map_err(data_error)?;
-            Ok((comment, attachments))
-        })
+        ) {
+            Ok(c) => c,
+            Err(e) => {
+                drop(data);
+                restore(files);
+                return Err(data_error(e));
+            }
+        };
+        let uploads = files
+            .into_iter()
+            .map(|f| NewAttachment {
+                filename: f.file_name,
+                mime_type: f.mime_type,
+                content: f.content,
+            })
+            .collect();
+        let attachments = data
+            .add_attachments(issue_id, uploads, &caller.user.account_id, now_ms)
+            .map_err(data_error)?;
+        (comment, attachments)
     };
-    let (comment, attachments) = match added {
-        Ok(x) => x,
-        Err(e) => {
-            restore(files);
-            return Err(e);
-        }
+    let fact = RequestAttachment {
+        comment_id: comment.id,
+        public,
     };
-    let stored = attachments.clone();
+    let facts: Vec<(u64, RequestAttachment)> = attachments.iter().map(|a| (a.id, fact)).collect();
     with_site(&state, &caller.site, |d| {
-        for (a, f) in stored.iter().zip(files) {
-            d.attachment_content.insert(a.id, Content(f.content));
-        }
-        d.request_meta(issue_id, type_id).attachments.extend(stored);
+        d.request_meta(issue_id, type_id)
+            .attachment_facts
+            .extend(facts.iter().copied());
     });
     let mut desk = desk;
     desk.request_meta_mut(issue_id, type_id)
-        .attachments
-        .extend(attachments.iter().cloned());
+        .attachment_facts
+        .extend(facts);
     let data = site.read();
     let issue = data
         .issue_by_id(issue_id)
@@ -612,31 +465,4 @@ async fn attach_to_request(
         ),
     });
     Ok((StatusCode::CREATED, Json(result)).into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn multipart_bodies_split_into_parts() {
-        let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a;b.txt\"\r\nContent-Type: text/plain\r\n\r\nhello\r\nworld\r\n--XyZ\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nx\r\n--XyZ--\r\n";
-        let parts = parse_multipart("multipart/form-data; boundary=XyZ", body).expect("parts");
-        assert_eq!(parts.len(), 2);
-        assert_eq!(parts[0].name, "file");
-        assert_eq!(parts[0].filename.as_deref(), Some("a;b.txt"));
-        assert_eq!(parts[0].content_type.as_deref(), Some("text/plain"));
-        assert_eq!(parts[0].data, b"hello\r\nworld");
-        assert_eq!(parts[1].filename, None);
-        assert_eq!(parts[1].data, b"x");
-        assert!(parse_multipart("application/json", body).is_none());
-        assert!(parse_multipart("multipart/form-data; boundary=nope", body).is_none());
-    }
-
-    #[test]
-    fn media_types_are_guessed_from_names() {
-        assert_eq!(guess_mime("shot.PNG"), "image/png");
-        assert_eq!(guess_mime("server.log"), "text/plain");
-        assert_eq!(guess_mime("blob"), "application/octet-stream");
-    }
 }

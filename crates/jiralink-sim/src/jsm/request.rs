@@ -895,7 +895,7 @@ async fn create_request(
     let meta = RequestMeta {
         request_type_id: rt.id,
         participants,
-        attachments: Vec::new(),
+        ..RequestMeta::default()
     };
     let approvers = if rt.id == HARDWARE_REQUEST_TYPE {
         crate::jsm::approval::default_approvers(&state, &caller.site)

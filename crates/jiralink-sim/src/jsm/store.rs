@@ -178,9 +178,15 @@ pub struct RequestMeta {
     pub request_type_id: u64,
     /// Participant account ids, in the order they were added.
     pub participants: Vec<String>,
-    /// Files attached through `POST /request/{issueIdOrKey}/attachment`, oldest first.
-    #[serde(default)]
-    pub attachments: Vec<RequestAttachment>,
+    /// What JSM knows about the issue attachments added through
+    /// `POST /request/{issueIdOrKey}/attachment`, by attachment id. The files themselves are
+    /// issue attachments ([`crate::data::SiteData::attachments_of`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attachment_facts: BTreeMap<u64, RequestAttachment>,
+    /// Request attachments of dumps made when JSM kept the files itself; moved onto the issue
+    /// when the dump is loaded.
+    #[serde(default, rename = "attachments", skip_serializing)]
+    pub legacy_attachments: Vec<LegacyAttachment>,
 }
 
 /// Request type whose requests wait for an approval (the seeded "Request new hardware").
@@ -273,16 +279,26 @@ pub struct TemporaryFile {
 /// How long a temporary file can be attached (Jira keeps them for about an hour).
 pub const TEMPORARY_FILE_TTL_MS: i64 = 3_600_000;
 
-/// A file attached to a request, with the comment it came with.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What JSM adds to an issue attachment attached through the request API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestAttachment {
-    /// Attachment id, unique per site.
+    /// The comment created with it.
+    pub comment_id: u64,
+    /// Whether customers see it.
+    pub public: bool,
+}
+
+/// A request attachment as older dumps hold it (metadata beside the request, content in
+/// [`SiteDesk::legacy_attachment_content`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegacyAttachment {
+    /// Id in the old, separate id space.
     pub id: u64,
     /// File name.
     pub filename: String,
     /// Media type.
     pub mime_type: String,
-    /// Size in bytes (the content is in [`SiteDesk::attachment_content`]).
+    /// Size in bytes.
     pub size: u64,
     /// Account id of who attached it.
     pub author: String,
@@ -337,13 +353,11 @@ pub struct SiteDesk {
     /// Uploaded files not attached yet, by id.
     #[serde(default)]
     pub temporary_files: BTreeMap<String, TemporaryFile>,
-    /// Content of request attachments by attachment id, apart from [`RequestMeta`] so copies
-    /// of the request metadata stay small.
-    #[serde(default)]
-    pub attachment_content: BTreeMap<u64, Content>,
-    /// Lowest request attachment id not handed out yet (0 before the first).
-    #[serde(default)]
-    pub next_attachment_id: u64,
+    /// Content of the [`LegacyAttachment`]s of an older dump, by their old id; emptied when the
+    /// dump is loaded. (Such dumps also hold `next_attachment_id`, which is ignored: request
+    /// attachments take issue attachment ids now.)
+    #[serde(default, rename = "attachment_content", skip_serializing)]
+    pub legacy_attachment_content: BTreeMap<u64, Content>,
     /// CSM-only data.
     pub csm: CsmData,
     /// Seed for derived ids.
@@ -354,6 +368,58 @@ pub struct SiteDesk {
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct DeskStore {
     sites: HashMap<String, SiteDesk>,
+}
+
+impl DeskStore {
+    /// Moves the request attachments of an older dump (kept apart from issue attachments, in
+    /// an id space that collided with theirs) onto their issues in `data`, the site
+    /// `subdomain`, keeping only the JSM facts. They get new ids, so the change-history items
+    /// recorded when they were attached still name the old ids. Rows without content or whose
+    /// issue is gone have nothing to serve and are dropped.
+    pub(crate) fn adopt_legacy_attachments(
+        &mut self,
+        subdomain: &str,
+        data: &mut crate::data::SiteData,
+    ) {
+        let Some(desk) = self.sites.get_mut(subdomain) else {
+            return;
+        };
+        let mut content = std::mem::take(&mut desk.legacy_attachment_content);
+        for (issue_id, meta) in &mut desk.requests {
+            for old in std::mem::take(&mut meta.legacy_attachments) {
+                let Some(Content(bytes)) = content.remove(&old.id) else {
+                    continue;
+                };
+                let file = crate::data::links::NewAttachment {
+                    filename: old.filename,
+                    mime_type: old.mime_type,
+                    content: bytes,
+                };
+                if let Some(a) = data.restore_attachment(*issue_id, file, &old.author, old.created)
+                {
+                    meta.attachment_facts.insert(
+                        a.id,
+                        RequestAttachment {
+                            comment_id: old.comment_id,
+                            public: old.public,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    /// Drops the request attachments of an older dump left after
+    /// [`DeskStore::adopt_legacy_attachments`]: those of sites whose issue data the dump does
+    /// not hold, so their issues (and the comments they came with) are not there either.
+    pub(crate) fn drop_legacy_attachments(&mut self) {
+        for desk in self.sites.values_mut() {
+            desk.legacy_attachment_content.clear();
+            for meta in desk.requests.values_mut() {
+                meta.legacy_attachments.clear();
+            }
+        }
+    }
 }
 
 /// Runs `f` on the data of `site`, seeding it on first use and advancing bulk tasks first.
@@ -484,9 +550,6 @@ const SEED_ORGS: &[(&str, &[usize])] = &[
     ("Stark Logistics", &[12, 13]),
     ("Wayne Enterprises", &[14]),
 ];
-
-/// First id of request attachments.
-pub const FIRST_ATTACHMENT_ID: u64 = 10_000;
 
 /// Project of the seeded service desk (the `HELP` service-management project).
 pub const HELP_PROJECT_KEY: &str = "HELP";
@@ -845,21 +908,6 @@ impl SiteDesk {
         self.approvals.keys().next_back().map_or(1, |id| id + 1)
     }
 
-    /// Hands out `n` consecutive request attachment ids and returns the first.
-    pub fn reserve_attachment_ids(&mut self, n: u64) -> u64 {
-        let first = self
-            .requests
-            .values()
-            .flat_map(|m| &m.attachments)
-            .map(|a| a.id + 1)
-            .max()
-            .unwrap_or(FIRST_ATTACHMENT_ID)
-            .max(FIRST_ATTACHMENT_ID)
-            .max(self.next_attachment_id);
-        self.next_attachment_id = first + n;
-        first
-    }
-
     /// Approvals of a request, oldest first.
     pub fn approvals_of(&self, issue_id: u64) -> Vec<Approval> {
         self.approvals
@@ -930,24 +978,6 @@ mod tests {
         assert!(!desk.organizations[&1].members.contains(&id));
         assert!(!desk.service_desks[0].customers.contains(&id));
         assert!(!desk.remove_customer(&id));
-    }
-
-    #[test]
-    fn attachment_ids_are_never_handed_out_twice() {
-        let mut desk = demo();
-        assert_eq!(desk.reserve_attachment_ids(2), FIRST_ATTACHMENT_ID);
-        assert_eq!(desk.reserve_attachment_ids(1), FIRST_ATTACHMENT_ID + 2);
-        desk.request_meta(7, 1).attachments.push(RequestAttachment {
-            id: FIRST_ATTACHMENT_ID + 40,
-            filename: "a.txt".to_owned(),
-            mime_type: "text/plain".to_owned(),
-            size: 1,
-            author: "a".to_owned(),
-            created: 0,
-            comment_id: 1,
-            public: true,
-        });
-        assert_eq!(desk.reserve_attachment_ids(1), FIRST_ATTACHMENT_ID + 41);
     }
 
     #[test]

@@ -754,78 +754,6 @@ fn too_large(message: &str) -> ApiError {
     ApiError::platform(StatusCode::PAYLOAD_TOO_LARGE, &[message], &[])
 }
 
-/// One part of a `multipart/form-data` body.
-#[derive(Debug, PartialEq, Eq)]
-struct Part {
-    name: String,
-    filename: Option<String>,
-    content_type: Option<String>,
-    data: Vec<u8>,
-}
-
-fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    if needle.is_empty() || haystack.len() < needle.len() {
-        return None;
-    }
-    (from..=haystack.len() - needle.len())
-        .find(|&i| haystack.get(i..i + needle.len()) == Some(needle))
-}
-
-/// A parameter of a `Content-Disposition` or `Content-Type` header value.
-fn header_param(value: &str, name: &str) -> Option<String> {
-    value.split(';').skip(1).find_map(|p| {
-        let (k, v) = p.split_once('=')?;
-        k.trim()
-            .eq_ignore_ascii_case(name)
-            .then(|| v.trim().trim_matches('"').to_owned())
-    })
-}
-
-/// Splits a `multipart/form-data` body (RFC 7578); `None` when it is not well formed.
-fn multipart(content_type: &str, body: &[u8]) -> Option<Vec<Part>> {
-    if !content_type
-        .trim()
-        .to_ascii_lowercase()
-        .starts_with("multipart/form-data")
-    {
-        return None;
-    }
-    let boundary = header_param(content_type, "boundary")?;
-    let delimiter = format!("--{boundary}").into_bytes();
-    let mut parts = Vec::new();
-    let mut at = find(body, &delimiter, 0)? + delimiter.len();
-    loop {
-        if body.get(at..at + 2) == Some(b"--") {
-            return Some(parts);
-        }
-        let head_start = at + 2;
-        let head_end = find(body, b"\r\n\r\n", head_start)?;
-        let head = std::str::from_utf8(body.get(head_start..head_end)?).ok()?;
-        let mut closing = b"\r\n".to_vec();
-        closing.extend_from_slice(&delimiter);
-        let data_end = find(body, &closing, head_end + 4)?;
-        let mut part = Part {
-            name: String::new(),
-            filename: None,
-            content_type: None,
-            data: body.get(head_end + 4..data_end)?.to_vec(),
-        };
-        for line in head.split("\r\n") {
-            let Some((k, v)) = line.split_once(':') else {
-                continue;
-            };
-            if k.trim().eq_ignore_ascii_case("content-disposition") {
-                part.name = header_param(v, "name").unwrap_or_default();
-                part.filename = header_param(v, "filename");
-            } else if k.trim().eq_ignore_ascii_case("content-type") {
-                part.content_type = Some(v.trim().to_owned());
-            }
-        }
-        parts.push(part);
-        at = data_end + closing.len();
-    }
-}
-
 async fn add_attachments(
     State(state): State<SimState>,
     version: ApiVersion,
@@ -835,13 +763,7 @@ async fn add_attachments(
     body: Body,
 ) -> Result<Response, ApiError> {
     caller.require("addAttachment")?;
-    let token = headers
-        .get("x-atlassian-token")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim);
-    if !token
-        .is_some_and(|t| t.eq_ignore_ascii_case("no-check") || t.eq_ignore_ascii_case("nocheck"))
-    {
+    if !crate::multipart::xsrf_passed(&headers) {
         return Err(ApiError::from_response(
             (
                 StatusCode::FORBIDDEN,
@@ -861,7 +783,7 @@ async fn add_attachments(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let parts = multipart(content_type, &bytes).ok_or_else(|| {
+    let parts = crate::multipart::parse(content_type, &bytes).ok_or_else(|| {
         ApiError::platform_bad_request("The request is not a valid multipart/form-data body.")
     })?;
     let files: Vec<NewAttachment> = parts
@@ -1265,19 +1187,6 @@ pub fn router() -> Router<SimState> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn multipart_bodies_split_into_parts() {
-        let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"b.bin\"\r\n\r\n\x00\x01\r\n--XyZ--\r\n";
-        let parts = multipart("multipart/form-data; boundary=XyZ", body).expect("parts");
-        assert_eq!(parts.len(), 2);
-        assert_eq!(parts[0].filename.as_deref(), Some("a.txt"));
-        assert_eq!(parts[0].content_type.as_deref(), Some("text/plain"));
-        assert_eq!(parts[0].data, b"hello");
-        assert_eq!(parts[1].data, vec![0, 1]);
-        assert!(multipart("application/json", body).is_none());
-        assert!(multipart("multipart/form-data; boundary=XyZ", b"--XyZ\r\nbroken").is_none());
-    }
 
     /// A stored (uncompressed) ZIP of `files`.
     pub(crate) fn zip(files: &[(&str, &[u8])]) -> Vec<u8> {

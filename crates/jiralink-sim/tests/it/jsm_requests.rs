@@ -688,6 +688,294 @@ async fn files_are_uploaded_then_attached_with_a_comment() {
     fresh.control().load(dump).expect("load");
     let reloaded = get(&fresh, &format!("/request/{key}/attachment")).await;
     assert_eq!(reloaded["values"][0]["size"], png.len());
+    let content = send(
+        &fresh,
+        Method::GET,
+        &format!(
+            "{}?redirect=false",
+            reloaded["values"][0]["_links"]["content"]
+                .as_str()
+                .expect("content")
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(content.status, StatusCode::OK);
+}
+
+/// Uploads `files` to issue `key` through the platform API; the new attachments.
+async fn platform_upload(sim: &SimHandle, key: &str, files: &[(&str, &[u8])]) -> Value {
+    let boundary = "it-boundary-p41";
+    let mut body: Vec<u8> = Vec::new();
+    for (name, content) in files {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let res = client()
+        .post(format!(
+            "{}/rest/api/3/issue/{key}/attachments",
+            sim.site_url("demo")
+        ))
+        .header("authorization", alice_classic(sim))
+        .header("x-atlassian-token", "no-check")
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(res.status(), StatusCode::OK);
+    res.json().await.expect("attachments")
+}
+
+/// Downloads `url` (a `content` link), following Jira's redirect to the bytes.
+async fn download(sim: &SimHandle, url: &str) -> Vec<u8> {
+    let first = client()
+        .get(url)
+        .header("authorization", alice_classic(sim))
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(first.status(), StatusCode::SEE_OTHER);
+    let location = first
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .expect("location")
+        .to_owned();
+    let location = if location.starts_with("http") {
+        location
+    } else {
+        let base = url::Url::parse(url).expect("url");
+        base.join(&location).expect("joined").to_string()
+    };
+    let bytes = client()
+        .get(location)
+        .header("authorization", alice_classic(sim))
+        .send()
+        .await
+        .expect("bytes");
+    assert_eq!(bytes.status(), StatusCode::OK);
+    bytes.bytes().await.expect("body").to_vec()
+}
+
+#[tokio::test]
+async fn request_attachments_are_issue_attachments() {
+    let sim = start().await;
+    let key = new_request(&sim, "1", "Printer jams").await;
+    let direct = platform_upload(&sim, &key, &[("photo.txt", b"taken by the agent")]).await;
+    let direct_id = direct[0]["id"].as_str().expect("id").to_owned();
+
+    let ids = temp_ids(
+        &upload(
+            &sim,
+            &[
+                ("jam.png", "image/png", &[0x89, b'P', b'N', b'G']),
+                ("steps.txt", "text/plain", b"open tray 2"),
+            ],
+        )
+        .await,
+    );
+    let attached = jsm(
+        &sim,
+        Method::POST,
+        &format!("/request/{key}/attachment"),
+        Some(json!({"temporaryAttachmentIds": ids, "public": true})),
+    )
+    .await;
+    assert_eq!(attached.status, StatusCode::CREATED, "{}", attached.body);
+    let new = &attached.body["attachments"]["values"];
+
+    // One id space: the platform's `attachment` field lists all three, ids distinct.
+    let issue = platform(&sim, &format!("/issue/{key}?fields=attachment")).await;
+    let on_issue: Vec<(String, String)> = issue["fields"]["attachment"]
+        .as_array()
+        .expect("attachment")
+        .iter()
+        .map(|a| {
+            (
+                a["id"].as_str().expect("id").to_owned(),
+                a["filename"].as_str().expect("name").to_owned(),
+            )
+        })
+        .collect();
+    let names_on_issue: Vec<&str> = on_issue.iter().map(|(_, n)| n.as_str()).collect();
+    assert_eq!(names_on_issue, vec!["photo.txt", "jam.png", "steps.txt"]);
+    assert_eq!(on_issue[0].0, direct_id);
+    let mut unique: Vec<&String> = on_issue.iter().map(|(i, _)| i).collect();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 3);
+
+    // The request lists the issue's attachments, the platform upload included.
+    let listed = get(&sim, &format!("/request/{key}/attachment")).await;
+    assert_eq!(
+        names(&listed, "filename"),
+        vec!["photo.txt", "jam.png", "steps.txt"]
+    );
+
+    // Every link resolves.
+    let steps = &new[1];
+    let rest = send(
+        &sim,
+        Method::GET,
+        steps["_links"]["jiraRest"].as_str().expect("jiraRest"),
+        None,
+    )
+    .await;
+    assert_eq!(rest.status, StatusCode::OK, "{}", rest.body);
+    assert_eq!(rest.body["filename"], "steps.txt");
+    assert_eq!(rest.body["id"].to_string(), on_issue[2].0);
+    let bytes = download(&sim, steps["_links"]["content"].as_str().expect("content")).await;
+    assert_eq!(bytes, b"open tray 2");
+    let thumb = download(
+        &sim,
+        new[0]["_links"]["thumbnail"].as_str().expect("thumbnail"),
+    )
+    .await;
+    assert_eq!(thumb, vec![0x89, b'P', b'N', b'G']);
+
+    // Deleting through the platform API removes it from the request.
+    let deleted = send(
+        &sim,
+        Method::DELETE,
+        &format!(
+            "{}/rest/api/3/attachment/{}",
+            sim.site_url("demo"),
+            on_issue[1].0
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let listed = get(&sim, &format!("/request/{key}/attachment")).await;
+    assert_eq!(names(&listed, "filename"), vec!["photo.txt", "steps.txt"]);
+    let comment_id = attached.body["comment"]["id"].as_str().expect("id");
+    let with_files = get(
+        &sim,
+        &format!("/request/{key}/comment/{comment_id}?expand=attachment"),
+    )
+    .await;
+    assert_eq!(
+        names(&with_files["attachments"], "filename"),
+        vec!["steps.txt"]
+    );
+    let after_delete = get(&sim, &format!("/request/{key}?expand=attachment")).await;
+    assert_eq!(after_delete["attachments"]["size"], 2);
+}
+
+#[tokio::test]
+async fn generated_requests_show_their_generated_attachments() {
+    let sim = start().await;
+    let found = platform(
+        &sim,
+        "/search/jql?jql=project%3DHELP%20ORDER%20BY%20key&fields=attachment&maxResults=100",
+    )
+    .await;
+    let (key, files) = found["issues"]
+        .as_array()
+        .expect("issues")
+        .iter()
+        .find_map(|i| {
+            let files = i["fields"]["attachment"].as_array()?;
+            (!files.is_empty()).then(|| {
+                (
+                    i["key"].as_str().unwrap_or_default().to_owned(),
+                    files.clone(),
+                )
+            })
+        })
+        .expect("a generated request with attachments");
+    let listed = get(&sim, &format!("/request/{key}/attachment")).await;
+    let expected: Vec<String> = files
+        .iter()
+        .map(|f| f["filename"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(names(&listed, "filename"), expected);
+    let first_id = files[0]["id"].as_str().expect("id");
+    assert!(
+        listed["values"][0]["_links"]["jiraRest"]
+            .as_str()
+            .expect("jiraRest")
+            .ends_with(&format!("/rest/api/2/attachment/{first_id}"))
+    );
+    let expanded = get(&sim, &format!("/request/{key}?expand=attachment")).await;
+    assert_eq!(expanded["attachments"]["size"], files.len());
+}
+
+#[tokio::test]
+async fn request_attachments_of_older_dumps_become_issue_attachments() {
+    let sim = start().await;
+    let key = new_request(&sim, "1", "Kept in an old dump").await;
+    let issue = platform(&sim, &format!("/issue/{key}?fields=attachment")).await;
+    let issue_id = issue["id"].as_str().expect("id").to_owned();
+    let author = platform(&sim, "/myself").await["accountId"].clone();
+    let comment = jsm(
+        &sim,
+        Method::POST,
+        &format!("/request/{key}/comment"),
+        Some(json!({"body": "Old files", "public": false})),
+    )
+    .await;
+    assert_eq!(comment.status, StatusCode::CREATED, "{}", comment.body);
+    let comment_id: u64 = comment.body["id"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("number");
+
+    // The request attachments as dumps held them before they were issue attachments: rows
+    // beside the request and content by id, in an id space of their own.
+    let mut dump = sim.control().dump();
+    let desk = &mut dump["service_management"]["sites"]["demo"];
+    desk["requests"][&issue_id]["attachments"] = json!([{
+        "id": 10000, "filename": "old.txt", "mime_type": "text/plain", "size": 3,
+        "author": author,
+        "created": 1767571200000_i64, "comment_id": comment_id, "public": false
+    }]);
+    desk["attachment_content"] = json!({"10000": "b2xk"});
+    desk["next_attachment_id"] = json!(10001);
+
+    let fresh = start().await;
+    fresh.control().load(dump).expect("load");
+    let listed = get(&fresh, &format!("/request/{key}/attachment")).await;
+    assert_eq!(names(&listed, "filename"), vec!["old.txt"]);
+    let with_files = get(
+        &fresh,
+        &format!("/request/{key}/comment/{comment_id}?expand=attachment"),
+    )
+    .await;
+    assert_eq!(
+        names(&with_files["attachments"], "filename"),
+        vec!["old.txt"]
+    );
+    let on_issue = platform(&fresh, &format!("/issue/{key}?fields=attachment")).await;
+    let id = on_issue["fields"]["attachment"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    assert_ne!(id, "10000", "a new id, not the colliding old one");
+    let bytes = download(
+        &fresh,
+        listed["values"][0]["_links"]["content"]
+            .as_str()
+            .expect("content"),
+    )
+    .await;
+    assert_eq!(bytes, b"old");
+
+    // What the load made is dumped in the current form.
+    let again = fresh.control().dump();
+    let meta = &again["service_management"]["sites"]["demo"]["requests"][&issue_id];
+    assert!(meta.get("attachments").is_none());
+    assert_eq!(meta["attachment_facts"][&id]["comment_id"], comment_id);
 }
 
 #[tokio::test]

@@ -605,6 +605,128 @@ async fn attachments_upload_download_and_delete() {
     );
 }
 
+/// Sends a JSON body to the JSM API of the `demo` site as alice.
+async fn jsm(
+    api: &Api,
+    sim: &jiralink_sim::SimHandle,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = client()
+        .request(
+            method,
+            format!("{}/rest/servicedeskapi{path}", sim.site_url("demo")),
+        )
+        .header("authorization", &api.auth);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.expect("request");
+    let status = res.status();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn request_attachments_are_issue_attachments_with_the_same_ids() {
+    let sim = start().await;
+    let api = Api::alice(&sim, "3");
+    let task = create_task(&api, "Platform upload first").await;
+    let first = upload(
+        &api,
+        &task,
+        multipart(&[("a.txt", "text/plain", b"a")]),
+        true,
+    )
+    .await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let first: Value = first.json().await.expect("json");
+    let first_id: u64 = first[0]["id"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("number");
+
+    let (status, request) = jsm(
+        &api,
+        &sim,
+        reqwest::Method::POST,
+        "/request",
+        Some(json!({"serviceDeskId": "1", "requestTypeId": "1",
+                    "requestFieldValues": {"summary": "Attached on the portal"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{request}");
+    let key = request["issueKey"].as_str().expect("key").to_owned();
+    let temp = client()
+        .post(format!(
+            "{}/rest/servicedeskapi/servicedesk/1/attachTemporaryFile",
+            sim.site_url("demo")
+        ))
+        .header("authorization", &api.auth)
+        .header("x-atlassian-token", "no-check")
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(multipart(&[("b.txt", "text/plain", b"from the portal")]))
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(temp.status(), StatusCode::CREATED);
+    let temp: Value = temp.json().await.expect("json");
+    let (status, attached) = jsm(
+        &api,
+        &sim,
+        reqwest::Method::POST,
+        &format!("/request/{key}/attachment"),
+        Some(json!({"temporaryAttachmentIds": [temp["temporaryAttachments"][0]["temporaryAttachmentId"]],
+                    "public": true})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{attached}");
+
+    // One counter for both APIs: the next id after the platform upload.
+    let id = (first_id + 1).to_string();
+    let on_issue = field(&api, &key, "attachment").await;
+    assert_schema("Attachment", &on_issue[0]);
+    assert_eq!(on_issue[0]["id"], id.as_str());
+    assert_eq!(on_issue[0]["filename"], "b.txt");
+    let meta = api.get(&format!("/attachment/{id}")).await;
+    let meta = expect(&meta, StatusCode::OK);
+    assert_schema("AttachmentMetadata", meta);
+    assert_eq!(meta["size"], 15);
+    assert_eq!(
+        history(&api, &key, "Attachment").await,
+        vec![[Value::Null, Value::Null, json!(id), json!("b.txt")]]
+    );
+    let content = client()
+        .get(format!(
+            "{}/attachment/content/{id}?redirect=false",
+            api.base
+        ))
+        .header("authorization", &api.auth)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(content.text().await.expect("text"), "from the portal");
+
+    expect(
+        &api.delete(&format!("/attachment/{id}")).await,
+        StatusCode::NO_CONTENT,
+    );
+    let (status, listed) = jsm(
+        &api,
+        &sim,
+        reqwest::Method::GET,
+        &format!("/request/{key}/attachment"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed["size"], 0);
+}
+
 #[tokio::test]
 async fn generated_issues_carry_attachments_with_content() {
     let sim = start().await;

@@ -254,6 +254,16 @@ pub(super) async fn exercise(fid: &Fidelity) {
         .as_str()
         .expect("comment id")
         .to_owned();
+    // A request attachment is an issue attachment: the platform API serves what `jiraRest` names.
+    let rest = attached.str("/attachments/values/0/_links/jiraRest");
+    let attachment_id = rest.rsplit('/').next().unwrap_or_default().to_owned();
+    fid.site(
+        Method::GET,
+        &format!("/rest/api/3/attachment/{attachment_id}"),
+    )
+    .send()
+    .await
+    .expect(200);
     post(&format!("/request/{key}/attachment"))
         .json(json!({"temporaryAttachmentIds": ["temp1"], "public": true}))
         .send()
