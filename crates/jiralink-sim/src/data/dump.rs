@@ -207,7 +207,7 @@ pub fn load(state: &SimState, dump: Value) -> Result<(), DataError> {
             file.seed
         )));
     }
-    let mut desks = file.service_management;
+    let desks = file.service_management;
     let mut rebuilt = Vec::new();
     for (subdomain, site) in file.sites {
         let mut data = SiteData::generate(
@@ -242,13 +242,7 @@ pub fn load(state: &SimState, dump: Value) -> Result<(), DataError> {
             links.reindex();
             data.links = links;
         }
-        if let Some(desks) = desks.as_mut() {
-            desks.adopt_legacy_attachments(&subdomain, &mut data);
-        }
         rebuilt.push((subdomain, data));
-    }
-    if let Some(desks) = desks.as_mut() {
-        desks.drop_legacy_attachments();
     }
     let sites = state.shared(Sites::default);
     {

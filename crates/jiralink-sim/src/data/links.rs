@@ -13,7 +13,7 @@
 //! | links of an issue (JQL `issueLink`, `issueLinkType`) | [`SiteData::links_of`] ([`LinkEnd`]: link id, type id, direction, other issue id) |
 //! | JQL `linkedIssues(issue, link?)` | [`SiteData::linked_issues`] |
 //! | one link | [`SiteData::issue_link`] |
-//! | attachments (JSM request attachments are issue attachments too) | [`SiteData::attachments_of`], [`SiteData::attachment`], [`SiteData::attachment_content`], [`SiteData::add_attachments`], [`SiteData::restore_attachment`] |
+//! | attachments (JSM request attachments are issue attachments too) | [`SiteData::attachments_of`], [`SiteData::attachment`], [`SiteData::attachment_content`], [`SiteData::add_attachments`] |
 //! | remote links | [`SiteData::remote_links_of`], [`SiteData::remote_link`] |
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -842,44 +842,6 @@ impl SiteData {
             self.record(id, actor, now_ms, items, true)?;
         }
         Ok(added)
-    }
-
-    /// Puts a file on issue `id` as attached earlier by `author` at `created`, with a new id and
-    /// without a history item: for state carried over (older dumps), not for new uploads.
-    /// `None` when the issue does not exist.
-    pub fn restore_attachment(
-        &mut self,
-        id: u64,
-        file: NewAttachment,
-        author: &str,
-        created: i64,
-    ) -> Option<Attachment> {
-        if !self.exists(id) {
-            return None;
-        }
-        let meta = Attachment {
-            id: self.links.next_attachment,
-            issue: id,
-            filename: file.filename,
-            mime_type: file.mime_type,
-            size: file.content.len() as u64,
-            author: author.to_owned(),
-            created,
-        };
-        self.links.next_attachment += 1;
-        self.links
-            .attachments_by_issue
-            .entry(id)
-            .or_default()
-            .insert(meta.id);
-        self.links.attachments.insert(
-            meta.id,
-            StoredAttachment {
-                meta: meta.clone(),
-                content: file.content,
-            },
-        );
-        Some(meta)
     }
 
     /// Deletes an attachment, recording it on its issue.

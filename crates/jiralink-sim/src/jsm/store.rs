@@ -183,10 +183,6 @@ pub struct RequestMeta {
     /// issue attachments ([`crate::data::SiteData::attachments_of`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attachment_facts: BTreeMap<u64, RequestAttachment>,
-    /// Request attachments of dumps made when JSM kept the files itself; moved onto the issue
-    /// when the dump is loaded.
-    #[serde(default, rename = "attachments", skip_serializing)]
-    pub legacy_attachments: Vec<LegacyAttachment>,
 }
 
 /// Request type whose requests wait for an approval (the seeded "Request new hardware").
@@ -288,28 +284,6 @@ pub struct RequestAttachment {
     pub public: bool,
 }
 
-/// A request attachment as older dumps hold it (metadata beside the request, content in
-/// [`SiteDesk::legacy_attachment_content`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LegacyAttachment {
-    /// Id in the old, separate id space.
-    pub id: u64,
-    /// File name.
-    pub filename: String,
-    /// Media type.
-    pub mime_type: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// Account id of who attached it.
-    pub author: String,
-    /// When it was attached (epoch ms).
-    pub created: i64,
-    /// The comment created with it.
-    pub comment_id: u64,
-    /// Whether customers see it.
-    pub public: bool,
-}
-
 /// File content, written as base64 text in dumps.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Content(#[serde(with = "base64_bytes")] pub Vec<u8>);
@@ -353,11 +327,6 @@ pub struct SiteDesk {
     /// Uploaded files not attached yet, by id.
     #[serde(default)]
     pub temporary_files: BTreeMap<String, TemporaryFile>,
-    /// Content of the [`LegacyAttachment`]s of an older dump, by their old id; emptied when the
-    /// dump is loaded. (Such dumps also hold `next_attachment_id`, which is ignored: request
-    /// attachments take issue attachment ids now.)
-    #[serde(default, rename = "attachment_content", skip_serializing)]
-    pub legacy_attachment_content: BTreeMap<u64, Content>,
     /// CSM-only data.
     pub csm: CsmData,
     /// Seed for derived ids.
@@ -368,58 +337,6 @@ pub struct SiteDesk {
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct DeskStore {
     sites: HashMap<String, SiteDesk>,
-}
-
-impl DeskStore {
-    /// Moves the request attachments of an older dump (kept apart from issue attachments, in
-    /// an id space that collided with theirs) onto their issues in `data`, the site
-    /// `subdomain`, keeping only the JSM facts. They get new ids, so the change-history items
-    /// recorded when they were attached still name the old ids. Rows without content or whose
-    /// issue is gone have nothing to serve and are dropped.
-    pub(crate) fn adopt_legacy_attachments(
-        &mut self,
-        subdomain: &str,
-        data: &mut crate::data::SiteData,
-    ) {
-        let Some(desk) = self.sites.get_mut(subdomain) else {
-            return;
-        };
-        let mut content = std::mem::take(&mut desk.legacy_attachment_content);
-        for (issue_id, meta) in &mut desk.requests {
-            for old in std::mem::take(&mut meta.legacy_attachments) {
-                let Some(Content(bytes)) = content.remove(&old.id) else {
-                    continue;
-                };
-                let file = crate::data::links::NewAttachment {
-                    filename: old.filename,
-                    mime_type: old.mime_type,
-                    content: bytes,
-                };
-                if let Some(a) = data.restore_attachment(*issue_id, file, &old.author, old.created)
-                {
-                    meta.attachment_facts.insert(
-                        a.id,
-                        RequestAttachment {
-                            comment_id: old.comment_id,
-                            public: old.public,
-                        },
-                    );
-                }
-            }
-        }
-    }
-
-    /// Drops the request attachments of an older dump left after
-    /// [`DeskStore::adopt_legacy_attachments`]: those of sites whose issue data the dump does
-    /// not hold, so their issues (and the comments they came with) are not there either.
-    pub(crate) fn drop_legacy_attachments(&mut self) {
-        for desk in self.sites.values_mut() {
-            desk.legacy_attachment_content.clear();
-            for meta in desk.requests.values_mut() {
-                meta.legacy_attachments.clear();
-            }
-        }
-    }
 }
 
 /// Runs `f` on the data of `site`, seeding it on first use and advancing bulk tasks first.
