@@ -448,6 +448,10 @@ pub struct Issue {
     pub changelog: Vec<History>,
     /// Issue properties.
     pub properties: BTreeMap<String, Value>,
+    // JQL fields.
+    /// Affects-version ids (the `versions` field).
+    #[serde(default)]
+    pub versions: Vec<String>,
 }
 
 impl Issue {

@@ -38,9 +38,10 @@ pub use ast::{
     Clause, Direction, Field, FunctionCall, Operand, Operator, OrderBy, Query, Term, Value,
 };
 pub use compile::{
-    Compiled, IssueRef, JqlContext, JqlIssue, MAX_ORDER_BY_FIELDS, SortField, SortKey,
-    UNSUPPORTED_JIRA_FIELDS,
+    Compiled, CustomFieldType, IdField, IssueRef, JqlContext, JqlIssue, JqlVersion, ListField,
+    MAX_ORDER_BY_FIELDS, SortField, SortKey, TextField, UNSUPPORTED_JIRA_FIELDS,
 };
+pub use date::day_number;
 pub use error::{JqlError, JqlErrors};
 pub use parser::parse;
 

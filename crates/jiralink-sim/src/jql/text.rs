@@ -83,7 +83,12 @@ fn word_starts_with(word: &str, lower: &str) -> bool {
 
 /// Whether every term occurs in `haystack`. Allocates nothing.
 pub(crate) fn text_matches(terms: &[TextTerm], haystack: &str) -> bool {
-    terms.iter().all(|term| match term {
+    terms.iter().all(|term| term_matches(term, haystack))
+}
+
+/// Whether one term occurs in `haystack`. Allocates nothing.
+pub(crate) fn term_matches(term: &TextTerm, haystack: &str) -> bool {
+    match term {
         TextTerm::Word { word, prefix: true } => words(haystack).any(|w| word_starts_with(w, word)),
         TextTerm::Word {
             word,
@@ -104,7 +109,7 @@ pub(crate) fn text_matches(terms: &[TextTerm], haystack: &str) -> bool {
                 }
             }
         }
-    })
+    }
 }
 
 /// Case-insensitive equality (full Unicode lower-casing), without allocating.

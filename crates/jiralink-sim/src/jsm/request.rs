@@ -1450,6 +1450,7 @@ mod tests {
             worklogs: Vec::new(),
             changelog: Vec::new(),
             properties: BTreeMap::new(),
+            versions: Vec::new(),
         }
     }
 }

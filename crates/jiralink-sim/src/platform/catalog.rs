@@ -159,7 +159,7 @@ fn project_json(render: &Render<'_>, project: &Project, expand: &[String], full:
     if has("insight") {
         let mut insight = json!({ "totalIssueCount": issue_count(site, project) });
         if let Some(ms) = last_update(site, project) {
-            insight["lastIssueUpdateTime"] = json!(super::render::datetime(ms));
+            insight["lastIssueUpdateTime"] = json!(render.datetime(ms));
         }
         v["insight"] = insight;
     }
@@ -228,7 +228,7 @@ async fn search_projects(
             &[],
         ));
     }
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let total = projects.len();
     let values: Vec<Value> = projects
         .iter()
@@ -264,7 +264,7 @@ async fn get_project(
     let entry = data::site(&state, &caller.site);
     let site = entry.read();
     let project = params::project_or_404(&site, &key)?;
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let body = project_json(&render, project, &params.list("expand"), true);
     Ok(params::value(StatusCode::OK, &body, 1))
 }
@@ -376,7 +376,7 @@ async fn issue_types(
     caller.require("getIssueAllTypes")?;
     let entry = data::site(&state, &caller.site);
     let site = entry.read();
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let mut out = String::new();
     push_array(&mut out, &site.catalog().issue_types, |out, t| {
         render.issue_type(out, &t.id)
@@ -392,7 +392,7 @@ async fn statuses(
     caller.require("getStatuses")?;
     let entry = data::site(&state, &caller.site);
     let site = entry.read();
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let mut out = String::new();
     push_array(&mut out, &site.catalog().statuses, |out, s| {
         render.status(out, &s.id)
@@ -437,7 +437,7 @@ async fn find_users(
     let (start, max) = params::page(&params, USER_PAGE.0, USER_PAGE.1)?;
     let entry = data::site(&state, &caller.site);
     let site = entry.read();
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let query = query.map(str::to_lowercase);
     let users: Vec<Value> = site
         .users()
@@ -473,7 +473,7 @@ async fn all_users(
     let (start, max) = params::page(&params, USER_PAGE.0, USER_PAGE.1)?;
     let entry = data::site(&state, &caller.site);
     let site = entry.read();
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let users: Vec<Value> = site
         .users()
         .iter()

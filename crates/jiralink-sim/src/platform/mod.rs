@@ -15,7 +15,8 @@
 //! | [`comments`] | comments, worklogs, changelogs, `/changelog/bulkfetch` |
 //! | [`catalog`] | `/project/search`, `/project/{k}`, `/field`, `/field/search`, `/issuetype`, `/status`, `/user/search`, `/users/search` |
 //!
-//! Issue data comes from [`crate::data`]; [`render`] writes it in Jira's shapes.
+//! Issue data comes from [`crate::data`]; [`render`] writes it in Jira's shapes, with date-times
+//! in the calling account's time zone ([`zone`]).
 
 pub mod catalog;
 pub mod comments;
@@ -26,6 +27,7 @@ pub mod myself;
 pub mod params;
 pub mod render;
 pub mod search;
+pub mod zone;
 
 use axum::Router;
 use axum::extract::FromRequestParts;

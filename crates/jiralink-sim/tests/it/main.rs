@@ -11,12 +11,14 @@ mod csm;
 mod data;
 mod fidelity;
 mod jql;
+mod jql_fields;
 mod jsm;
 mod knobs;
 mod oauth;
 mod platform;
 mod platform_issues;
 mod platform_search;
+mod timezones;
 
 use base64::Engine as _;
 use jiralink_sim::control::{NewApiToken, TokenKindInput};
