@@ -665,6 +665,104 @@ mod tests {
         assert_eq!(all.len(), expected);
     }
 
+    /// Everything JQL reads from a generated row equals the full generated issue, so a search
+    /// never disagrees with a read.
+    #[test]
+    fn lazy_view_agrees_with_the_full_issue() {
+        let data = site();
+        for index in 0..data.generated_count() {
+            let row = data.generator.row(&data.catalog, index).expect("row");
+            let view = GenView::new(&data, row);
+            let issue = data.issue_by_id(FIRST_ISSUE_ID + index).expect("issue");
+            let key = issue.key.as_str();
+            assert_eq!(
+                view.id_field(IdField::Priority),
+                issue.priority.as_deref(),
+                "{key}"
+            );
+            assert_eq!(
+                view.id_field(IdField::Resolution),
+                issue.resolution.as_deref(),
+                "{key}"
+            );
+            assert_eq!(view.resolved_ms(), issue.resolution_date, "{key}");
+            assert_eq!(view.creator(), issue.creator.as_deref(), "{key}");
+            assert_eq!(view.parent_id(), issue.parent, "{key}");
+            assert_eq!(
+                view.due_day(),
+                issue.due_date.as_deref().and_then(day_number),
+                "{key}"
+            );
+            for (field, ids) in [
+                (ListField::Component, &issue.components),
+                (ListField::FixVersion, &issue.fix_versions),
+                (ListField::AffectedVersion, &issue.versions),
+            ] {
+                let mut seen = Vec::new();
+                let any = view.list_any(field, &mut |v| {
+                    seen.push(v.to_owned());
+                    false
+                });
+                assert_eq!(any.is_some(), !ids.is_empty(), "{key} {field:?}");
+                assert_eq!(&seen, ids, "{key} {field:?}");
+            }
+            let texts = |field: TextField| {
+                let mut seen = Vec::new();
+                view.text_any(field, &mut |t| {
+                    seen.push(t.to_owned());
+                    false
+                });
+                seen.join(" ")
+            };
+            let words = |text: &str| -> Vec<String> {
+                text.split(|c: char| !c.is_alphanumeric())
+                    .filter(|w| !w.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            };
+            let plain =
+                |doc: Option<&serde_json::Value>| doc.map(adf::plain_text).unwrap_or_default();
+            assert_eq!(
+                words(&texts(TextField::Description)),
+                words(&plain(issue.description.as_ref())),
+                "{key}"
+            );
+            assert_eq!(
+                words(&texts(TextField::Environment)),
+                words(&plain(issue.environment.as_ref())),
+                "{key}"
+            );
+            let comments: Vec<String> = issue
+                .comments
+                .iter()
+                .map(|c| adf::plain_text(&c.body))
+                .collect();
+            assert_eq!(
+                words(&texts(TextField::Comment)),
+                words(&comments.join(" ")),
+                "{key}"
+            );
+            for (id, value) in &issue.custom {
+                let mut seen = Vec::new();
+                let _ = view.custom_any(*id, &mut |v| {
+                    seen.push(v.to_owned());
+                    false
+                });
+                let field = data.catalog.custom_field(*id).expect("field");
+                if let CustomValue::Options(os) = value {
+                    let names: Vec<String> = os
+                        .iter()
+                        .filter_map(|o| field.option_by_id(o))
+                        .map(|o| o.value.clone())
+                        .collect();
+                    assert_eq!(seen, names, "{key} {id}");
+                } else {
+                    assert!(!seen.is_empty(), "{key} {id}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn lagging_writes_need_reconcile() {
         let mut data = site();

@@ -356,6 +356,21 @@ impl Query {
     ///   them. `currentUser()` is the searching account, or matches nothing for an anonymous
     ///   search.
     /// - **Labels** match without regard to case.
+    /// - **Priority and resolution** match by id or name; `<`, `<=`, `>`, `>=` use the site's
+    ///   order, earlier being higher (`priority > Medium` is `High` and `Highest`).
+    ///   `resolution = Unresolved` is `resolution IS EMPTY`.
+    /// - **`statusCategory`** names, keys or ids stand for the statuses of that category.
+    /// - **Components and versions** match by id or by name in any project (a name shared by
+    ///   several projects matches them all); the version functions take an optional project.
+    /// - **`duedate`** is a day: it holds midnight of that day in the searching account's zone,
+    ///   so `duedate = "2026-01-20"` matches issues due that day and `duedate < now()` includes
+    ///   issues due today.
+    /// - **Text** (`~`): every word (or `*` prefix, or quoted phrase) must occur in the field,
+    ///   ignoring case; for `text`, each word in any of summary, description, environment,
+    ///   comments and the text custom fields.
+    /// - **Custom fields**: numbers compare as numbers, user pickers take users and
+    ///   `currentUser()`, the rest compare as text ignoring case; multi-valued fields match
+    ///   when any value does.
     ///
     ///
     /// # Errors

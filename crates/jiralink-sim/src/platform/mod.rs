@@ -14,6 +14,7 @@
 //! | [`issues`] | `/issue`, `/issue/bulk`, `/issue/bulkfetch`, `/issue/{k}`, transitions, properties, createmeta, editmeta |
 //! | [`comments`] | comments, worklogs, changelogs, `/changelog/bulkfetch` |
 //! | [`catalog`] | `/project/search`, `/project/{k}`, `/field`, `/field/search`, `/issuetype`, `/status`, `/user/search`, `/users/search` |
+//! | [`zone`] | (no endpoints) date-times in the caller's time zone, used by [`render`] and `/serverInfo` |
 //!
 //! Issue data comes from [`crate::data`]; [`render`] writes it in Jira's shapes, with date-times
 //! in the calling account's time zone ([`zone`]).
@@ -91,7 +92,8 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiVersion {
     }
 }
 
-/// Jira's timestamp format: `2026-01-05T09:30:00.000+0000` (always UTC here).
+/// Jira's timestamp format in UTC: `2026-01-05T09:30:00.000+0000`. Answers to an account write
+/// its zone instead ([`render::Render::datetime`], [`zone::Zone`]).
 pub fn jira_datetime(t: OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
     format!(
