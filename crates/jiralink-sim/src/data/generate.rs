@@ -1660,32 +1660,40 @@ impl Generator {
         (0..row.comments).map(move |c| self.comment_sentence(index, c))
     }
 
-    /// Every text of the description of a row, in document order.
-    pub fn description_texts(&self, catalog: &Catalog, row: &GenRow) -> Vec<&'static str> {
+    /// Calls `f` with each text of the description of a row, in document order, until it
+    /// answers `true`; whether it did. Allocates nothing: `text ~` runs it over every issue.
+    pub fn description_any(
+        &self,
+        catalog: &Catalog,
+        row: &GenRow,
+        f: &mut dyn FnMut(&str) -> bool,
+    ) -> bool {
         let index = row.index;
         let Some(issue_type) = catalog.issue_types.get(row.issue_type) else {
-            return Vec::new();
+            return false;
         };
         if self.h(index, salt::DESCRIPTION) % 100 >= 85 {
-            return Vec::new();
+            return false;
         }
         let h = |salt: u64| self.h(index, salt::DESCRIPTION + salt);
         let sentence = |salt: u64| self.sentences[pick(h(salt), self.sentences.len())];
-        let mut out = vec![sentence(1), sentence(2)];
+        if f(sentence(1)) || f(sentence(2)) {
+            return true;
+        }
         if issue_type.id == types::BUG {
-            out.extend([
+            let steps = [
                 "Steps to reproduce",
                 "Open the page",
                 "Repeat the last action",
                 "Compare with the expected result",
-            ]);
-        } else if h(3) % 3 == 0 {
-            out.extend([sentence(4), sentence(5)]);
+            ];
+            if steps.into_iter().any(&mut *f) {
+                return true;
+            }
+        } else if h(3) % 3 == 0 && (f(sentence(4)) || f(sentence(5))) {
+            return true;
         }
-        if h(6) % 2 == 0 {
-            out.push(sentence(7));
-        }
-        out
+        h(6) % 2 == 0 && f(sentence(7))
     }
 
     /// Calls `f` with each text value of custom field `field` of a row (multi-valued fields:

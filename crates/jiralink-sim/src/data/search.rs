@@ -361,10 +361,7 @@ impl JqlIssue for GenView<'_> {
         let generator = &self.data.generator;
         match field {
             TextField::Summary => f(self.summary()),
-            TextField::Description => generator
-                .description_texts(&self.data.catalog, &self.row)
-                .into_iter()
-                .any(f),
+            TextField::Description => generator.description_any(&self.data.catalog, &self.row, f),
             TextField::Environment => generator
                 .environment_text(self.row.index, self.issue_type().0)
                 .is_some_and(f),

@@ -423,6 +423,12 @@ async fn due_and_resolution_dates_creator_and_numbers() {
     )
     .await;
     check(&api, &issues, "duedate IS EMPTY", |f| due(f).is_none()).await;
+    // A due date is a day in every zone: Sydney finds the same issues.
+    let sydney = Api::alice(&sim, "3");
+    assert_eq!(
+        keys(&sydney, &format!("{ALL} AND duedate = \"{some_due}\"")).await,
+        expected(&issues, |f| due(f).as_deref() == Some(some_due.as_str()))
+    );
 
     let resolved = |f: &Value| f["resolutiondate"].as_str().map(instant);
     let cut = "2025-12-01";
