@@ -78,6 +78,33 @@ pub trait JqlContext {
     }
 }
 
+impl dyn JqlContext + '_ {
+    /// The versions after (`>`, `>=`) or before (`<`, `<=`) the versions `ids` in their
+    /// projects' order, as Jira compares versions.
+    fn versions_ordered_from(&self, ids: &[String], op: Operator) -> Vec<String> {
+        let versions = self.versions();
+        let mut out = Vec::new();
+        for id in ids {
+            let Some(at) = versions.iter().position(|v| v.id == *id) else {
+                continue;
+            };
+            let project = versions[at].project_id;
+            for (p, v) in versions.iter().enumerate() {
+                let keep = match op {
+                    Operator::Gt => p > at,
+                    Operator::Gte => p >= at,
+                    Operator::Lt => p < at,
+                    _ => p <= at,
+                };
+                if keep && v.project_id == project && !out.contains(&v.id) {
+                    out.push(v.id.clone());
+                }
+            }
+        }
+        out
+    }
+}
+
 /// How a custom field's values are compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CustomFieldType {
@@ -361,7 +388,8 @@ impl Query {
     ///   `resolution = Unresolved` is `resolution IS EMPTY`.
     /// - **`statusCategory`** names, keys or ids stand for the statuses of that category.
     /// - **Components and versions** match by id or by name in any project (a name shared by
-    ///   several projects matches them all); the version functions take an optional project.
+    ///   several projects matches them all); the version functions take an optional project,
+    ///   and `<`, `<=`, `>`, `>=` on versions follow each project's version order.
     /// - **`duedate`** is a day: it holds midnight of that day in the searching account's zone,
     ///   so `duedate = "2026-01-20"` matches issues due that day and `duedate < now()` includes
     ///   issues due today.
@@ -532,9 +560,12 @@ impl FieldKind {
         let order = matches!(op, O::Gt | O::Gte | O::Lt | O::Lte);
         let like = matches!(op, O::Like | O::NotLike);
         match self {
-            Self::Project | Self::IssueType | Self::User(_) | Self::Labels | Self::List(_) => {
-                set || empty
-            }
+            Self::Project
+            | Self::IssueType
+            | Self::User(_)
+            | Self::Labels
+            | Self::List(ListField::Component) => set || empty,
+            Self::List(_) => set || empty || order,
             Self::Status | Self::StatusCategory | Self::Parent => set,
             Self::Issue => set || order,
             Self::Id(_) => set || empty || order,
@@ -1277,7 +1308,13 @@ impl Compiler<'_> {
             }
             FieldKind::Id(field) => self.id_field(&name, &items, op, field),
             FieldKind::List(field) => {
-                let ids = self.list_values(&name, &items, field)?;
+                let mut ids = self.list_values(&name, &items, field)?;
+                if matches!(
+                    op,
+                    Operator::Gt | Operator::Gte | Operator::Lt | Operator::Lte
+                ) {
+                    ids = self.ctx.versions_ordered_from(&ids, op);
+                }
                 Some(Node::Leaf(Leaf::List {
                     field,
                     ids,

@@ -315,6 +315,41 @@ async fn components_versions_and_parent() {
     )
     .await;
 
+    let demo_versions: Vec<String> = project["versions"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .map(|v| v["id"].as_str().expect("id").to_owned())
+        .collect();
+    let first = project["versions"][0]["name"]
+        .as_str()
+        .expect("name")
+        .to_owned();
+    check(
+        &api,
+        &issues,
+        &format!("fixVersion > \"{first}\" AND project = DEMO"),
+        |f| {
+            f["project"]["key"] == "DEMO"
+                && ids(&f["fixVersions"])
+                    .iter()
+                    .any(|id| demo_versions[1..].contains(id))
+        },
+    )
+    .await;
+    check(
+        &api,
+        &issues,
+        &format!("NOT fixVersion > \"{first}\" AND project = DEMO"),
+        |f| {
+            f["project"]["key"] == "DEMO"
+                && ids(&f["fixVersions"])
+                    .iter()
+                    .any(|id| *id == demo_versions[0])
+        },
+    )
+    .await;
+
     let affected = issues
         .iter()
         .find_map(|i| i["fields"]["versions"][0]["name"].as_str())
