@@ -110,6 +110,7 @@ impl JqlContext for SiteContext<'_> {
         match self.data.catalog.custom_field(id).map(|f| f.kind) {
             Some(CustomKind::Number) => CustomFieldType::Number,
             Some(CustomKind::User) => CustomFieldType::User,
+            Some(CustomKind::Date) => CustomFieldType::Date,
             _ => CustomFieldType::Text,
         }
     }

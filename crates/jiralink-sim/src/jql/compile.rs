@@ -114,6 +114,8 @@ pub enum CustomFieldType {
     Number,
     /// As accounts: values are users, `currentUser()` works.
     User,
+    /// As days (date pickers): date values, periods and date functions.
+    Date,
 }
 
 /// A project version as [`JqlContext::versions`] lists it.
@@ -396,7 +398,8 @@ impl Query {
     /// - **Text** (`~`): every word (or `*` prefix, or quoted phrase) must occur in the field,
     ///   ignoring case; for `text`, each word in any of summary, description, environment,
     ///   comments and the text custom fields.
-    /// - **Custom fields**: numbers compare as numbers, user pickers take users and
+    /// - **Custom fields**: numbers compare as numbers, date pickers as days (like `duedate`),
+    ///   user pickers take users and
     ///   `currentUser()`, the rest compare as text ignoring case; multi-valued fields match
     ///   when any value does.
     ///
@@ -573,7 +576,7 @@ impl FieldKind {
             Self::Text(TextField::Comment) | Self::AllText => like,
             Self::Text(_) => like || empty,
             Self::Custom(_) => match custom {
-                CustomFieldType::Number => !like,
+                CustomFieldType::Number | CustomFieldType::Date => !like,
                 CustomFieldType::User => set || empty,
                 CustomFieldType::Text => !order,
             },
@@ -622,6 +625,23 @@ enum DateField {
     Resolved,
     /// Never set: the simulator does not record views.
     LastViewed,
+}
+
+/// Date-only fields: a day number each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DayField {
+    Due,
+    /// A date-picker custom field (`YYYY-MM-DD` text).
+    Custom(u64),
+}
+
+impl DayField {
+    fn day(self, issue: &dyn JqlIssue) -> Option<i64> {
+        match self {
+            Self::Due => issue.due_day(),
+            Self::Custom(id) => issue.custom_field(id).and_then(super::date::day_number),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -688,11 +708,13 @@ enum Leaf {
     },
     /// The due day is in `lo..hi` (`inside`) or outside it.
     Due {
+        field: DayField,
         lo: i64,
         hi: i64,
         inside: bool,
     },
     DueSet {
+        field: DayField,
         set: bool,
     },
     /// Every term occurs in one of the fields (`negated`: not every term does).
@@ -837,10 +859,15 @@ impl Leaf {
                 };
                 has == *set
             }
-            Self::Due { lo, hi, inside } => issue
-                .due_day()
+            Self::Due {
+                field,
+                lo,
+                hi,
+                inside,
+            } => field
+                .day(issue)
                 .is_some_and(|d| (*lo <= d && d < *hi) == *inside),
-            Self::DueSet { set } => issue.due_day().is_some() == *set,
+            Self::DueSet { field, set } => field.day(issue).is_some() == *set,
             Self::Text {
                 fields,
                 customs,
@@ -1276,7 +1303,7 @@ impl Compiler<'_> {
                 ok.then_some(Node::Leaf(Leaf::Parent { ids, negated }))
             }
             FieldKind::Date(field) => self.date(&name, &items, op, field),
-            FieldKind::Due => self.due(&name, &items, op),
+            FieldKind::Due => self.due(&name, &items, op, DayField::Due),
             FieldKind::Text(field) => match op {
                 Operator::Is | Operator::IsNot => Some(Node::Leaf(Leaf::TextSet {
                     field,
@@ -1329,6 +1356,7 @@ impl Compiler<'_> {
                 }
                 match custom_type {
                     CustomFieldType::Number => self.number(&name, &items, op, id),
+                    CustomFieldType::Date => self.due(&name, &items, op, DayField::Custom(id)),
                     CustomFieldType::User => {
                         let (values, empty) = self.users(&name, &items)?;
                         Some(Node::Leaf(Leaf::CustomValue {
@@ -1877,10 +1905,16 @@ impl Compiler<'_> {
 
     /// `duedate`: a date-only field holding midnight of its day in the account's zone, so the
     /// instant bounds of [`Compiler::date`] become day bounds.
-    fn due(&mut self, field: &str, items: &[Item<'_>], op: Operator) -> Option<Node> {
+    fn due(
+        &mut self,
+        field: &str,
+        items: &[Item<'_>],
+        op: Operator,
+        which: DayField,
+    ) -> Option<Node> {
         if matches!(items, [Item::Empty]) {
             let set = !matches!(op, Operator::Is | Operator::Eq | Operator::In);
-            return Some(Node::Leaf(Leaf::DueSet { set }));
+            return Some(Node::Leaf(Leaf::DueSet { field: which, set }));
         }
         let node = self.date(field, items, op, DateField::Created)?;
         let basis = self.basis()?.clone();
@@ -1889,15 +1923,22 @@ impl Compiler<'_> {
             i64::MAX => i64::MAX,
             ms => basis.first_day_from(ms).unwrap_or(i64::MAX),
         };
-        fn to_days(node: Node, day: &dyn Fn(i64) -> i64) -> Node {
+        fn to_days(node: Node, day: &dyn Fn(i64) -> i64, which: DayField) -> Node {
             match node {
-                Node::And(children) => {
-                    Node::And(children.into_iter().map(|c| to_days(c, day)).collect())
-                }
-                Node::Or(children) => {
-                    Node::Or(children.into_iter().map(|c| to_days(c, day)).collect())
-                }
+                Node::And(children) => Node::And(
+                    children
+                        .into_iter()
+                        .map(|c| to_days(c, day, which))
+                        .collect(),
+                ),
+                Node::Or(children) => Node::Or(
+                    children
+                        .into_iter()
+                        .map(|c| to_days(c, day, which))
+                        .collect(),
+                ),
                 Node::Leaf(Leaf::Date { lo, hi, inside, .. }) => Node::Leaf(Leaf::Due {
+                    field: which,
                     lo: day(lo),
                     hi: day(hi),
                     inside,
@@ -1905,7 +1946,7 @@ impl Compiler<'_> {
                 other => other,
             }
         }
-        Some(to_days(node, &day))
+        Some(to_days(node, &day, which))
     }
 
     fn order(&mut self, query: &Query) -> Vec<SortKey> {

@@ -537,6 +537,28 @@ async fn due_and_resolution_dates_creator_and_numbers() {
             .any(|i| sp(&i["fields"]).is_some_and(|n| n > 3.0))
     );
 
+    let target = field_id("Target Date");
+    let some_target = issues
+        .iter()
+        .find_map(|i| i["fields"][&target].as_str())
+        .expect("an issue with a target date")
+        .to_owned();
+    let target_of = |f: &Value| f[&target].as_str().map(str::to_owned);
+    check(
+        &api,
+        &issues,
+        &format!("\"Target Date\" < \"{some_target}\""),
+        |f| target_of(f).is_some_and(|d| d < some_target),
+    )
+    .await;
+    check(
+        &api,
+        &issues,
+        &format!("\"Target Date\" = \"{some_target}\""),
+        |f| target_of(f).as_deref() == Some(some_target.as_str()),
+    )
+    .await;
+
     let platforms = field_id("Platforms");
     let second = issues
         .iter()
