@@ -968,6 +968,15 @@ fn split_key(key: &str) -> Option<(&str, u64)> {
     Some((project, number.parse().ok()?))
 }
 
+/// By project key, then key number.
+fn compare_keys(a: &dyn JqlIssue, b: &dyn JqlIssue) -> Ordering {
+    let (ka, kb) = (split_key(a.key()), split_key(b.key()));
+    compare_option(ka, kb, |(pa, na), (pb, nb)| {
+        cmp_ci(pa, pb).then(na.cmp(&nb))
+    })
+    .then_with(|| a.key().cmp(b.key()))
+}
+
 fn compare_option<T>(a: Option<T>, b: Option<T>, cmp: impl Fn(T, T) -> Ordering) -> Ordering {
     match (a, b) {
         (Some(a), Some(b)) => cmp(a, b),
@@ -978,13 +987,15 @@ fn compare_option<T>(a: Option<T>, b: Option<T>, cmp: impl Fn(T, T) -> Ordering)
 }
 
 impl Compiled {
-    /// The common keys stay in this small function, which the sort inlines; the rest are in
+    /// The common keys (dates, key) stay in this small function, which the sort inlines; the
+    /// rest are in
     /// [`Compiled::compare_other`].
     #[inline]
     fn compare_field(&self, field: SortField, a: &dyn JqlIssue, b: &dyn JqlIssue) -> Ordering {
         match field {
             SortField::Created => a.created_ms().cmp(&b.created_ms()),
             SortField::Updated => a.updated_ms().cmp(&b.updated_ms()),
+            SortField::Key => compare_keys(a, b),
             _ => self.compare_other(field, a, b),
         }
     }
@@ -993,13 +1004,7 @@ impl Compiled {
     fn compare_other(&self, field: SortField, a: &dyn JqlIssue, b: &dyn JqlIssue) -> Ordering {
         match field {
             SortField::Project => cmp_ci(a.project_key(), b.project_key()),
-            SortField::Key => {
-                let (ka, kb) = (split_key(a.key()), split_key(b.key()));
-                compare_option(ka, kb, |(pa, na), (pb, nb)| {
-                    cmp_ci(pa, pb).then(na.cmp(&nb))
-                })
-                .then_with(|| a.key().cmp(b.key()))
-            }
+            SortField::Key => compare_keys(a, b),
             SortField::Status => cmp_ci(a.status().1, b.status().1),
             SortField::IssueType => cmp_ci(a.issue_type().1, b.issue_type().1),
             SortField::Assignee => compare_option(a.assignee(), b.assignee(), cmp_ci),
