@@ -676,4 +676,16 @@ async fn fields_from_other_data_stay_unsupported() {
         "Field 'watcher' exists in Jira Cloud but the jiralink simulator does not support it in JQL yet."
     ));
     assert!(messages[1].starts_with("Field 'sprint' exists in Jira Cloud"));
+    assert_eq!(
+        errors(
+            &api,
+            "component in releasedVersions() AND fixVersion = nope AND parent = 12x"
+        )
+        .await,
+        vec![
+            "The function 'releasedVersions' is not supported by the field 'component'.".to_owned(),
+            "The value 'nope' does not exist for the field 'fixVersion'.".to_owned(),
+            "The issue key '12x' for field 'parent' is invalid.".to_owned(),
+        ]
+    );
 }
