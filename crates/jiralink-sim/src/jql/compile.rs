@@ -396,8 +396,8 @@ impl Query {
     ///   so `duedate = "2026-01-20"` matches issues due that day and `duedate < now()` includes
     ///   issues due today.
     /// - **Text** (`~`): every word (or `*` prefix, or quoted phrase) must occur in the field,
-    ///   ignoring case; for `text`, each word in any of summary, description, environment,
-    ///   comments and the text custom fields.
+    ///   ignoring case, and no `-word`; for `text`, each word in any of summary, description,
+    ///   environment, comments and the text custom fields. `!~` leaves out empty fields too.
     /// - **Custom fields**: numbers compare as numbers, date pickers as days (like `duedate`),
     ///   user pickers take users and
     ///   `currentUser()`, the rest compare as text ignoring case; multi-valued fields match
@@ -874,15 +874,27 @@ impl Leaf {
                 terms,
                 negated,
             } => {
-                let found = terms.iter().all(|term| {
-                    fields
+                let found = terms.iter().any(|t| !t.excludes())
+                    && terms.iter().all(|term| {
+                        let occurs = fields
+                            .iter()
+                            .any(|f| issue.text_any(*f, &mut |t| term_matches(term, t)))
+                            || customs.iter().any(|id| {
+                                issue.custom_any(*id, &mut |t| term_matches(term, t)) == Some(true)
+                            });
+                        occurs != term.excludes()
+                    });
+                if *negated {
+                    // Negative operators leave out issues whose fields are all empty.
+                    let has_text = fields
                         .iter()
-                        .any(|f| issue.text_any(*f, &mut |t| term_matches(term, t)))
-                        || customs.iter().any(|id| {
-                            issue.custom_any(*id, &mut |t| term_matches(term, t)) == Some(true)
-                        })
-                });
-                found != *negated
+                        .any(|f| issue.text_any(*f, &mut |t| !t.trim().is_empty()))
+                        || customs
+                            .iter()
+                            .any(|id| issue.custom_any(*id, &mut |_| true) == Some(true));
+                    return has_text && !found;
+                }
+                found
             }
             Self::TextSet { field, set } => {
                 issue.text_any(*field, &mut |t| !t.trim().is_empty()) == *set

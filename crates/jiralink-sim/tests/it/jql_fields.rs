@@ -625,6 +625,19 @@ async fn text_searches_match_words_and_prefixes() {
             |f| field_words(f, field).contains(&word),
         )
         .await;
+        check(
+            &api,
+            &issues,
+            &format!("{field} ~ \"{word} -zzqxj\""),
+            |f| field_words(f, field).contains(&word),
+        )
+        .await;
+        check(&api, &issues, &format!("{field} ~ \"-{word}\""), |_| false).await;
+        check(&api, &issues, &format!("{field} !~ \"{word}\""), |f| {
+            let words = field_words(f, field);
+            !words.is_empty() && !words.contains(&word)
+        })
+        .await;
         let prefix = &word[..4];
         check(&api, &issues, &format!("{field} ~ \"{prefix}*\""), |f| {
             field_words(f, field).iter().any(|w| w.starts_with(prefix))
