@@ -537,6 +537,28 @@ async fn due_and_resolution_dates_creator_and_numbers() {
             .any(|i| sp(&i["fields"]).is_some_and(|n| n > 3.0))
     );
 
+    let reviewer = field_id("Reviewer");
+    let reviewer_of = |f: &Value| f[&reviewer]["accountId"].as_str().map(str::to_owned);
+    let some_reviewer = issues
+        .iter()
+        .find_map(|i| reviewer_of(&i["fields"]))
+        .expect("an issue with a reviewer");
+    check(
+        &api,
+        &issues,
+        &format!("Reviewer = \"{some_reviewer}\""),
+        |f| reviewer_of(f).as_deref() == Some(some_reviewer.as_str()),
+    )
+    .await;
+    assert_eq!(
+        keys(
+            &alice,
+            &format!("{ALL} AND Reviewer in (currentUser(), EMPTY)")
+        )
+        .await,
+        expected(&issues, |f| reviewer_of(f).is_none_or(|r| r == me))
+    );
+
     let target = field_id("Target Date");
     let some_target = issues
         .iter()
