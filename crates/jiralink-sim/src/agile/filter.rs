@@ -47,7 +47,7 @@ pub fn filter_json(
     filter: &Filter,
 ) -> Value {
     let api = caller.url(&format!("/rest/api/{}", version.segment()));
-    let render = Render::new(site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(site, caller, state.base_url(), version);
     let owner = filter.owner.as_deref().map_or(Value::Null, |a| {
         let mut out = String::new();
         render.user(&mut out, a);

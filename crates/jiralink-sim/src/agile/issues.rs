@@ -379,7 +379,7 @@ pub fn issues_page(
     let tokens = params.list("fields");
     let selection = Selection::parse(&tokens, DefaultFields::Navigable);
     let expand = Expand::parse(&params.list("expand"));
-    let render = Render::new(site, &caller.base, state.base_url(), ApiVersion::V2);
+    let render = Render::for_caller(site, caller, state.base_url(), ApiVersion::V2);
     let opts = IssueOptions {
         selection: &selection,
         expand,
@@ -418,7 +418,7 @@ async fn get_issue(
     let issue = site.issue(&key).ok_or_else(issue_not_found)?;
     let tokens = params.list("fields");
     let selection = Selection::parse(&tokens, DefaultFields::Navigable);
-    let render = Render::new(&site, &caller.base, state.base_url(), ApiVersion::V2);
+    let render = Render::for_caller(&site, &caller, state.base_url(), ApiVersion::V2);
     let opts = IssueOptions {
         selection: &selection,
         expand: Expand::parse(&params.list("expand")),

@@ -86,6 +86,7 @@ mod salt {
     pub(super) const RESOLUTION: u64 = 17;
     pub(super) const ENVIRONMENT: u64 = 18;
     pub(super) const PROPERTY: u64 = 19;
+    pub(super) const AFFECTED: u64 = 20;
     pub(super) const CUSTOM: u64 = 100;
     pub(super) const TEXT: u64 = 200;
 }
@@ -364,6 +365,7 @@ const ZONES: &[&str] = &[
     "Europe/Berlin",
     "America/New_York",
     "America/Los_Angeles",
+    "Asia/Kolkata",
     "Asia/Tokyo",
     "Australia/Sydney",
     "Etc/UTC",
@@ -1227,7 +1229,7 @@ impl Generator {
     }
 
     /// The parent of a generated issue, by global index.
-    pub(crate) fn parent_index(&self, catalog: &Catalog, row: &GenRow) -> Option<u64> {
+    pub fn parent_index(&self, catalog: &Catalog, row: &GenRow) -> Option<u64> {
         let pos = (row.number - 1) % 8;
         let block = self.blocks.iter().find(|b| b.project == row.project)?;
         let type_id = &catalog.issue_types.get(row.issue_type)?.id;
@@ -1435,8 +1437,7 @@ impl Generator {
             let author = user(author_slot).unwrap_or_default();
             let at = event_time(k);
             k += 1;
-            let sentence =
-                self.sentences[pick(h(salt::TEXT + 10 + c as u64), self.sentences.len())];
+            let sentence = self.comment_sentence(index, c);
             comments.push(Comment {
                 id: 10_000 + index * 8 + c as u64,
                 author: author.clone(),
@@ -1487,12 +1488,10 @@ impl Generator {
             if catalog.category_of(from) != catalog.category_of(to) {
                 status_changed = at;
             }
-            if n + 1 == path.len() && catalog.category_of(to) == DONE {
-                let r = match h(salt::RESOLUTION) % 10 {
-                    0 => &catalog.resolutions[1],
-                    1 => &catalog.resolutions[2],
-                    _ => &catalog.resolutions[0],
-                };
+            if n + 1 == path.len()
+                && catalog.category_of(to) == DONE
+                && let Some(r) = self.resolution_pick(catalog, index)
+            {
                 items.push(ChangeItem {
                     field: "resolution".to_owned(),
                     fieldtype: "jira".to_owned(),
@@ -1515,15 +1514,12 @@ impl Generator {
 
         let priority = self.priority_id(index);
         let (components, fix_versions) = self.parts_of(index, row.project, resolution.is_some());
-        let due_date = (h(salt::DUE) % 10 < 3).then(|| {
-            let day =
-                self.day_of(row.created) + 14 + i64::try_from(h(salt::DUE + 1) % 47).unwrap_or(0);
-            self.day(day).to_owned()
-        });
+        let due_date = self.due_offset(&row).map(|day| self.day(day).to_owned());
         let description =
             (h(salt::DESCRIPTION) % 100 < 85).then(|| self.description(index, &issue_type.id));
-        let environment = (issue_type.id == types::BUG && h(salt::ENVIRONMENT) % 2 == 0)
-            .then(|| doc(&[paragraph("Chrome 120 on macOS 14, production tenant")]));
+        let environment = self
+            .environment_text(index, &issue_type.id)
+            .map(|text| doc(&[paragraph(text)]));
         let mut custom = BTreeMap::new();
         for definition in &catalog.custom_fields {
             if let Some(value) = self.custom_value(catalog, &row, definition) {
@@ -1570,9 +1566,15 @@ impl Generator {
             properties,
             sprints: crate::agile::model::sprints_of_row(self, catalog, &row),
             tracking,
+            versions: self
+                .affected_version_of(project, index, &issue_type.id)
+                .map(|v| vec![v.id.clone()])
+                .unwrap_or_default(),
         })
     }
 
+    /// The generated description of issue `index`, as ADF; [`Generator::description_texts`]
+    /// lists the same text without building it.
     fn description(&self, index: u64, type_id: &str) -> Value {
         let h = |salt: u64| self.h(index, salt::DESCRIPTION + salt);
         let sentence = |salt: u64| self.sentences[pick(h(salt), self.sentences.len())];
@@ -1607,6 +1609,175 @@ impl Generator {
             blocks.push(paragraph(sentence(7)));
         }
         json!({ "type": "doc", "version": 1, "content": blocks })
+    }
+}
+
+/// Fields of generated issues computed alone, without the full [`Issue`]: the full issue and
+/// JQL's lazy view of a row both read them, so a search agrees with what a read returns.
+impl Generator {
+    /// The resolution a generated issue gets when its last transition ends in the done category.
+    fn resolution_pick<'c>(&self, catalog: &'c Catalog, index: u64) -> Option<&'c Resolution> {
+        let position = match self.h(index, salt::RESOLUTION) % 10 {
+            0 => 1,
+            1 => 2,
+            _ => 0,
+        };
+        catalog.resolutions.get(position)
+    }
+
+    /// The resolution of a row and when it was set (the last event, at `updated`).
+    pub fn resolution_of<'c>(
+        &self,
+        catalog: &'c Catalog,
+        row: &GenRow,
+    ) -> Option<(&'c Resolution, i64)> {
+        let (_, _, last) = self.paths.get(row.path)?.steps.last()?;
+        if catalog.category_of(last) != DONE {
+            return None;
+        }
+        Some((self.resolution_pick(catalog, row.index)?, row.updated))
+    }
+
+    /// The components of generated issue `index` of `project`.
+    pub fn components_of<'p>(&self, project: &'p Project, index: u64) -> &'p [Component] {
+        let n = usize::try_from(self.h(index, salt::COMPONENTS) % 4).unwrap_or(0);
+        if n == 0 || project.components.is_empty() {
+            return &[];
+        }
+        let skip = pick(
+            self.h(index, salt::COMPONENTS + 1),
+            project.components.len(),
+        );
+        let end = (skip + n.min(2)).min(project.components.len());
+        project.components.get(skip..end).unwrap_or(&[])
+    }
+
+    /// The fix version of generated issue `index` of `project`.
+    pub fn fix_version_of<'p>(
+        &self,
+        project: &'p Project,
+        index: u64,
+        resolved: bool,
+    ) -> Option<&'p Version> {
+        if project.versions.is_empty() {
+            None
+        } else if resolved {
+            project.versions.get(pick(self.h(index, salt::VERSION), 2))
+        } else if self.h(index, salt::VERSION) % 10 < 3 {
+            project.versions.last()
+        } else {
+            None
+        }
+    }
+
+    /// The affected version of generated issue `index`: some bugs name a released version.
+    pub fn affected_version_of<'p>(
+        &self,
+        project: &'p Project,
+        index: u64,
+        type_id: &str,
+    ) -> Option<&'p Version> {
+        if type_id != types::BUG || self.h(index, salt::AFFECTED) % 10 >= 6 {
+            return None;
+        }
+        let released = project.versions.iter().filter(|v| v.released).count();
+        let nth = pick(self.h(index, salt::AFFECTED + 1), released);
+        project.versions.iter().filter(|v| v.released).nth(nth)
+    }
+
+    /// The due date of a row, in days after the anchor day.
+    pub fn due_offset(&self, row: &GenRow) -> Option<i64> {
+        (self.h(row.index, salt::DUE) % 10 < 3).then(|| {
+            self.day_of(row.created)
+                + 14
+                + i64::try_from(self.h(row.index, salt::DUE + 1) % 47).unwrap_or(0)
+        })
+    }
+
+    /// The due date of a row as days since 1970-01-01.
+    pub fn due_epoch_day(&self, row: &GenRow) -> Option<i64> {
+        self.due_offset(row)
+            .map(|d| self.anchor_ms.div_euclid(DAY_MS) + d)
+    }
+
+    /// The environment text of generated issue `index`.
+    pub fn environment_text(&self, index: u64, type_id: &str) -> Option<&'static str> {
+        (type_id == types::BUG && self.h(index, salt::ENVIRONMENT).is_multiple_of(2))
+            .then_some("Chrome 120 on macOS 14, production tenant")
+    }
+
+    /// The sentence of comment `c` of generated issue `index`.
+    fn comment_sentence(&self, index: u64, c: usize) -> &'static str {
+        self.sentences[pick(
+            self.h(index, salt::TEXT + 10 + c as u64),
+            self.sentences.len(),
+        )]
+    }
+
+    /// The comment texts of a row.
+    pub fn comment_texts(&self, row: &GenRow) -> impl Iterator<Item = &'static str> + '_ {
+        let index = row.index;
+        (0..row.comments).map(move |c| self.comment_sentence(index, c))
+    }
+
+    /// Calls `f` with each text of the description of a row, in document order, until it
+    /// answers `true`; whether it did. Allocates nothing: `text ~` runs it over every issue.
+    pub fn description_any(
+        &self,
+        catalog: &Catalog,
+        row: &GenRow,
+        f: &mut dyn FnMut(&str) -> bool,
+    ) -> bool {
+        let index = row.index;
+        let Some(issue_type) = catalog.issue_types.get(row.issue_type) else {
+            return false;
+        };
+        if self.h(index, salt::DESCRIPTION) % 100 >= 85 {
+            return false;
+        }
+        let h = |salt: u64| self.h(index, salt::DESCRIPTION + salt);
+        let sentence = |salt: u64| self.sentences[pick(h(salt), self.sentences.len())];
+        if f(sentence(1)) || f(sentence(2)) {
+            return true;
+        }
+        if issue_type.id == types::BUG {
+            let steps = [
+                "Steps to reproduce",
+                "Open the page",
+                "Repeat the last action",
+                "Compare with the expected result",
+            ];
+            if steps.into_iter().any(&mut *f) {
+                return true;
+            }
+        } else if h(3) % 3 == 0 && (f(sentence(4)) || f(sentence(5))) {
+            return true;
+        }
+        h(6) % 2 == 0 && f(sentence(7))
+    }
+
+    /// Calls `f` with each text value of custom field `field` of a row (multi-valued fields:
+    /// every value) until it answers `true`; `None` when the field is empty.
+    pub fn custom_any<'a>(
+        &'a self,
+        catalog: &'a Catalog,
+        row: &GenRow,
+        field: u64,
+        f: &mut dyn FnMut(&str) -> bool,
+    ) -> Option<bool> {
+        let definition = catalog.custom_field(field)?;
+        match self.gen_custom(catalog, row, field)? {
+            GenCustom::Options(mask) => Some(
+                definition
+                    .options
+                    .iter()
+                    .enumerate()
+                    .filter(|(b, _)| mask & (1 << b) != 0)
+                    .any(|(_, o)| f(&o.value)),
+            ),
+            GenCustom::Labels(set) => Some(self.label_sets.get(set)?.iter().any(|l| f(l))),
+            _ => self.custom_text(catalog, row, field).map(f),
+        }
     }
 }
 

@@ -478,6 +478,10 @@ pub struct Issue {
     /// Watchers, votes, original and remaining estimate.
     #[serde(default)]
     pub tracking: Tracking,
+    // JQL fields.
+    /// Affects-version ids (the `versions` field).
+    #[serde(default)]
+    pub versions: Vec<String>,
 }
 
 impl Issue {

@@ -8,10 +8,15 @@
 
 use std::collections::BTreeSet;
 
+use super::adf;
 use super::generate::GenRow;
 use super::model::FIRST_ISSUE_ID;
+use super::model::{CustomKind, CustomValue};
 use super::store::{IssueVersion, SiteData};
-use crate::jql::{Compiled, IssueRef, JqlContext, JqlIssue};
+use crate::jql::{
+    Compiled, CustomFieldType, IdField, IssueRef, JqlContext, JqlIssue, JqlVersion, ListField,
+    TextField, day_number,
+};
 
 /// The searching account and time.
 #[derive(Debug, Clone)]
@@ -99,6 +104,88 @@ impl JqlContext for SiteContext<'_> {
 
     fn custom_field_exists(&self, id: u64) -> bool {
         self.data.catalog.custom_field(id).is_some()
+    }
+
+    fn custom_field_type(&self, id: u64) -> CustomFieldType {
+        match self.data.catalog.custom_field(id).map(|f| f.kind) {
+            Some(CustomKind::Number) => CustomFieldType::Number,
+            Some(CustomKind::User) => CustomFieldType::User,
+            Some(CustomKind::Date) => CustomFieldType::Date,
+            _ => CustomFieldType::Text,
+        }
+    }
+
+    fn text_custom_fields(&self) -> Vec<u64> {
+        self.data
+            .catalog
+            .custom_fields
+            .iter()
+            .filter(|f| matches!(f.kind, CustomKind::Text | CustomKind::TextArea))
+            .map(|f| f.id)
+            .collect()
+    }
+
+    fn priorities(&self) -> Vec<(String, String)> {
+        self.data
+            .catalog
+            .priorities
+            .iter()
+            .map(|p| (p.id.clone(), p.name.clone()))
+            .collect()
+    }
+
+    fn resolutions(&self) -> Vec<(String, String)> {
+        self.data
+            .catalog
+            .resolutions
+            .iter()
+            .map(|r| (r.id.clone(), r.name.clone()))
+            .collect()
+    }
+
+    fn statuses_in_category(&self, name_key_or_id: &str) -> Option<Vec<String>> {
+        let text = name_key_or_id.trim();
+        let category = self.data.catalog.categories.iter().find(|c| {
+            c.id.to_string() == text
+                || c.key.eq_ignore_ascii_case(text)
+                || c.name.eq_ignore_ascii_case(text)
+        })?;
+        Some(
+            self.data
+                .catalog
+                .statuses
+                .iter()
+                .filter(|s| s.category == category.key)
+                .map(|s| s.id.clone())
+                .collect(),
+        )
+    }
+
+    fn components_matching(&self, name_or_id: &str) -> Vec<String> {
+        self.data
+            .catalog
+            .projects
+            .iter()
+            .flat_map(|p| &p.components)
+            .filter(|c| c.id == name_or_id || c.name.eq_ignore_ascii_case(name_or_id))
+            .map(|c| c.id.clone())
+            .collect()
+    }
+
+    fn versions(&self) -> Vec<JqlVersion> {
+        self.data
+            .catalog
+            .projects
+            .iter()
+            .flat_map(|p| {
+                p.versions.iter().map(|v| JqlVersion {
+                    id: v.id.clone(),
+                    name: v.name.clone(),
+                    project_id: p.id,
+                    released: v.released,
+                })
+            })
+            .collect()
     }
 }
 
@@ -234,6 +321,72 @@ impl JqlIssue for GenView<'_> {
             .generator
             .custom_text(&self.data.catalog, &self.row, id)
     }
+    fn custom_any(&self, id: u64, f: &mut dyn FnMut(&str) -> bool) -> Option<bool> {
+        self.data
+            .generator
+            .custom_any(&self.data.catalog, &self.row, id, f)
+    }
+    fn id_field(&self, field: IdField) -> Option<&str> {
+        match field {
+            IdField::Priority => Some(self.data.generator.priority_id(self.row.index)),
+            IdField::Resolution => self
+                .data
+                .generator
+                .resolution_of(&self.data.catalog, &self.row)
+                .map(|(r, _)| r.id.as_str()),
+        }
+    }
+    fn list_any(&self, field: ListField, f: &mut dyn FnMut(&str) -> bool) -> Option<bool> {
+        let generator = &self.data.generator;
+        let project = self.data.catalog.projects.get(self.row.project)?;
+        let index = self.row.index;
+        match field {
+            ListField::Component => {
+                let components = generator.components_of(project, index);
+                (!components.is_empty()).then(|| components.iter().any(|c| f(&c.id)))
+            }
+            ListField::FixVersion => {
+                let resolved = generator
+                    .resolution_of(&self.data.catalog, &self.row)
+                    .is_some();
+                generator
+                    .fix_version_of(project, index, resolved)
+                    .map(|v| f(&v.id))
+            }
+            ListField::AffectedVersion => generator
+                .affected_version_of(project, index, self.issue_type().0)
+                .map(|v| f(&v.id)),
+        }
+    }
+    fn text_any(&self, field: TextField, f: &mut dyn FnMut(&str) -> bool) -> bool {
+        let generator = &self.data.generator;
+        match field {
+            TextField::Summary => f(self.summary()),
+            TextField::Description => generator.description_any(&self.data.catalog, &self.row, f),
+            TextField::Environment => generator
+                .environment_text(self.row.index, self.issue_type().0)
+                .is_some_and(f),
+            TextField::Comment => generator.comment_texts(&self.row).any(f),
+        }
+    }
+    fn creator(&self) -> Option<&str> {
+        self.reporter()
+    }
+    fn resolved_ms(&self) -> Option<i64> {
+        self.data
+            .generator
+            .resolution_of(&self.data.catalog, &self.row)
+            .map(|(_, at)| at)
+    }
+    fn due_day(&self) -> Option<i64> {
+        self.data.generator.due_epoch_day(&self.row)
+    }
+    fn parent_id(&self) -> Option<u64> {
+        self.data
+            .generator
+            .parent_index(&self.data.catalog, &self.row)
+            .map(|i| FIRST_ISSUE_ID + i)
+    }
 }
 
 /// A stored issue version as JQL sees it.
@@ -294,6 +447,63 @@ impl JqlIssue for StoredView<'_> {
             .iter()
             .find(|(f, _)| *f == id)
             .map(|(_, t)| t.as_str())
+    }
+    fn custom_any(&self, id: u64, f: &mut dyn FnMut(&str) -> bool) -> Option<bool> {
+        let issue = &self.version.issue;
+        let field = self.data.catalog.custom_field(id)?;
+        match issue.custom.get(&id)? {
+            CustomValue::Options(os) => Some(
+                os.iter()
+                    .filter_map(|o| field.option_by_id(o))
+                    .any(|o| f(&o.value)),
+            ),
+            CustomValue::Labels(ls) => Some(ls.iter().any(|l| f(l))),
+            _ => self.custom_field(id).map(f),
+        }
+    }
+    fn id_field(&self, field: IdField) -> Option<&str> {
+        match field {
+            IdField::Priority => self.version.issue.priority.as_deref(),
+            IdField::Resolution => self.version.issue.resolution.as_deref(),
+        }
+    }
+    fn list_any(&self, field: ListField, f: &mut dyn FnMut(&str) -> bool) -> Option<bool> {
+        let issue = &self.version.issue;
+        let ids = match field {
+            ListField::Component => &issue.components,
+            ListField::FixVersion => &issue.fix_versions,
+            ListField::AffectedVersion => &issue.versions,
+        };
+        (!ids.is_empty()).then(|| ids.iter().any(|id| f(id)))
+    }
+    fn text_any(&self, field: TextField, f: &mut dyn FnMut(&str) -> bool) -> bool {
+        let issue = &self.version.issue;
+        // Overlay issues are few; their rich text is flattened per evaluation.
+        match field {
+            TextField::Summary => f(&issue.summary),
+            TextField::Description => issue
+                .description
+                .as_ref()
+                .is_some_and(|d| f(&adf::plain_text(d))),
+            TextField::Environment => issue
+                .environment
+                .as_ref()
+                .is_some_and(|d| f(&adf::plain_text(d))),
+            TextField::Comment => issue.comments.iter().any(|c| f(&adf::plain_text(&c.body))),
+        }
+    }
+    fn creator(&self) -> Option<&str> {
+        self.version.issue.creator.as_deref()
+    }
+    fn resolved_ms(&self) -> Option<i64> {
+        let issue = &self.version.issue;
+        issue.resolution.as_ref().and(issue.resolution_date)
+    }
+    fn due_day(&self) -> Option<i64> {
+        self.version.issue.due_date.as_deref().and_then(day_number)
+    }
+    fn parent_id(&self) -> Option<u64> {
+        self.version.issue.parent
     }
 }
 
@@ -451,6 +661,104 @@ mod tests {
             .filter(|i| i.key.starts_with("DEMO-"))
             .count();
         assert_eq!(all.len(), expected);
+    }
+
+    /// Everything JQL reads from a generated row equals the full generated issue, so a search
+    /// never disagrees with a read.
+    #[test]
+    fn lazy_view_agrees_with_the_full_issue() {
+        let data = site();
+        for index in 0..data.generated_count() {
+            let row = data.generator.row(&data.catalog, index).expect("row");
+            let view = GenView::new(&data, row);
+            let issue = data.issue_by_id(FIRST_ISSUE_ID + index).expect("issue");
+            let key = issue.key.as_str();
+            assert_eq!(
+                view.id_field(IdField::Priority),
+                issue.priority.as_deref(),
+                "{key}"
+            );
+            assert_eq!(
+                view.id_field(IdField::Resolution),
+                issue.resolution.as_deref(),
+                "{key}"
+            );
+            assert_eq!(view.resolved_ms(), issue.resolution_date, "{key}");
+            assert_eq!(view.creator(), issue.creator.as_deref(), "{key}");
+            assert_eq!(view.parent_id(), issue.parent, "{key}");
+            assert_eq!(
+                view.due_day(),
+                issue.due_date.as_deref().and_then(day_number),
+                "{key}"
+            );
+            for (field, ids) in [
+                (ListField::Component, &issue.components),
+                (ListField::FixVersion, &issue.fix_versions),
+                (ListField::AffectedVersion, &issue.versions),
+            ] {
+                let mut seen = Vec::new();
+                let any = view.list_any(field, &mut |v| {
+                    seen.push(v.to_owned());
+                    false
+                });
+                assert_eq!(any.is_some(), !ids.is_empty(), "{key} {field:?}");
+                assert_eq!(&seen, ids, "{key} {field:?}");
+            }
+            let texts = |field: TextField| {
+                let mut seen = Vec::new();
+                view.text_any(field, &mut |t| {
+                    seen.push(t.to_owned());
+                    false
+                });
+                seen.join(" ")
+            };
+            let words = |text: &str| -> Vec<String> {
+                text.split(|c: char| !c.is_alphanumeric())
+                    .filter(|w| !w.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            };
+            let plain =
+                |doc: Option<&serde_json::Value>| doc.map(adf::plain_text).unwrap_or_default();
+            assert_eq!(
+                words(&texts(TextField::Description)),
+                words(&plain(issue.description.as_ref())),
+                "{key}"
+            );
+            assert_eq!(
+                words(&texts(TextField::Environment)),
+                words(&plain(issue.environment.as_ref())),
+                "{key}"
+            );
+            let comments: Vec<String> = issue
+                .comments
+                .iter()
+                .map(|c| adf::plain_text(&c.body))
+                .collect();
+            assert_eq!(
+                words(&texts(TextField::Comment)),
+                words(&comments.join(" ")),
+                "{key}"
+            );
+            for (id, value) in &issue.custom {
+                let mut seen = Vec::new();
+                let _ = view.custom_any(*id, &mut |v| {
+                    seen.push(v.to_owned());
+                    false
+                });
+                let field = data.catalog.custom_field(*id).expect("field");
+                if let CustomValue::Options(os) = value {
+                    let names: Vec<String> = os
+                        .iter()
+                        .filter_map(|o| field.option_by_id(o))
+                        .map(|o| o.value.clone())
+                        .collect();
+                    assert_eq!(seen, names, "{key} {id}");
+                } else {
+                    assert!(!seen.is_empty(), "{key} {id}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -82,6 +82,8 @@ pub enum FieldChange {
     Components(Vec<String>),
     /// `fixVersions` by id or name, the full new list.
     FixVersions(Vec<String>),
+    /// `versions` (affects versions) by id or name, the full new list.
+    AffectsVersions(Vec<String>),
     /// `duedate` `YYYY-MM-DD`.
     DueDate(Option<String>),
     /// `parent` by key or id.
@@ -116,6 +118,7 @@ impl FieldChange {
             Self::Labels(_) => "labels".to_owned(),
             Self::Components(_) => "components".to_owned(),
             Self::FixVersions(_) => "fixVersions".to_owned(),
+            Self::AffectsVersions(_) => "versions".to_owned(),
             Self::DueDate(_) => "duedate".to_owned(),
             Self::Parent(_) => "parent".to_owned(),
             Self::Resolution(_) => "resolution".to_owned(),
@@ -581,6 +584,7 @@ impl SiteData {
         let project = self.catalog.project(issue.project_id).cloned();
         for change in changes {
             let field = change.field_id();
+            let affects = matches!(change, FieldChange::AffectsVersions(_));
             let mut fail = |message: String| errors.push((field.clone(), message));
             match change {
                 FieldChange::Summary(s) => {
@@ -674,7 +678,7 @@ impl SiteData {
                         issue.components = ids;
                     }
                 }
-                FieldChange::FixVersions(items) => {
+                FieldChange::FixVersions(items) | FieldChange::AffectsVersions(items) => {
                     let Some(project) = &project else { continue };
                     let mut ids = Vec::new();
                     for item in &items {
@@ -684,7 +688,11 @@ impl SiteData {
                         }
                     }
                     if ids.len() == items.len() {
-                        issue.fix_versions = ids;
+                        if affects {
+                            issue.versions = ids;
+                        } else {
+                            issue.fix_versions = ids;
+                        }
                     }
                 }
                 FieldChange::DueDate(d) => match d {
@@ -990,6 +998,7 @@ impl SiteData {
             properties: new.properties,
             sprints: Vec::new(),
             tracking: Tracking::default(),
+            versions: Vec::new(),
         };
         let mut changes = vec![FieldChange::Summary(new.summary)];
         changes.extend(new.fields);
@@ -1195,6 +1204,17 @@ impl SiteData {
             );
         }
         super::tracking::diff_times(old, new, &mut item);
+        if old.versions != new.versions {
+            item(
+                "Version",
+                "versions",
+                "jira",
+                Some(old.versions.join(",")),
+                None,
+                Some(new.versions.join(",")),
+                None,
+            );
+        }
         let ids: BTreeSet<u64> = old
             .custom
             .keys()

@@ -11,7 +11,7 @@ use super::date::{
     DateFunction, FunctionFailure, TimeBasis, minute_of, minute_start, parse_date_text,
 };
 use super::error::{JqlError, JqlErrors};
-use super::text::{TextTerm, cmp_ci, eq_ci, text_matches, text_terms};
+use super::text::{TextTerm, cmp_ci, eq_ci, term_matches, text_matches, text_terms};
 
 /// The most `ORDER BY` fields `/search/jql` accepts.
 pub const MAX_ORDER_BY_FIELDS: usize = 7;
@@ -45,6 +45,123 @@ pub trait JqlContext {
         let _ = id;
         false
     }
+    /// How `cf[id]` compares its values.
+    fn custom_field_type(&self, id: u64) -> CustomFieldType {
+        let _ = id;
+        CustomFieldType::Text
+    }
+    /// The custom fields `text ~` searches besides the system text fields.
+    fn text_custom_fields(&self) -> Vec<u64> {
+        Vec::new()
+    }
+    /// The priorities as `(id, name)`, highest first.
+    fn priorities(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+    /// The resolutions as `(id, name)`, in the site's order.
+    fn resolutions(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+    /// Ids of the statuses in the status category with this name, key (any case) or id.
+    fn statuses_in_category(&self, name_key_or_id: &str) -> Option<Vec<String>> {
+        let _ = name_key_or_id;
+        None
+    }
+    /// Ids of the components with this name (any case, any project) or id.
+    fn components_matching(&self, name_or_id: &str) -> Vec<String> {
+        let _ = name_or_id;
+        Vec::new()
+    }
+    /// Every version of the site, each project's in its order.
+    fn versions(&self) -> Vec<JqlVersion> {
+        Vec::new()
+    }
+}
+
+impl dyn JqlContext + '_ {
+    /// The versions after (`>`, `>=`) or before (`<`, `<=`) the versions `ids` in their
+    /// projects' order, as Jira compares versions.
+    fn versions_ordered_from(&self, ids: &[String], op: Operator) -> Vec<String> {
+        let versions = self.versions();
+        let mut out = Vec::new();
+        for id in ids {
+            let Some(at) = versions.iter().position(|v| v.id == *id) else {
+                continue;
+            };
+            let project = versions[at].project_id;
+            for (p, v) in versions.iter().enumerate() {
+                let keep = match op {
+                    Operator::Gt => p > at,
+                    Operator::Gte => p >= at,
+                    Operator::Lt => p < at,
+                    _ => p <= at,
+                };
+                if keep && v.project_id == project && !out.contains(&v.id) {
+                    out.push(v.id.clone());
+                }
+            }
+        }
+        out
+    }
+}
+
+/// How a custom field's values are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CustomFieldType {
+    /// As text, without regard to case (selects, text, dates, labels).
+    Text,
+    /// As numbers, also with `<`, `<=`, `>`, `>=`.
+    Number,
+    /// As accounts: values are users, `currentUser()` works.
+    User,
+    /// As days (date pickers): date values, periods and date functions.
+    Date,
+}
+
+/// A project version as [`JqlContext::versions`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JqlVersion {
+    /// The version id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// The project id.
+    pub project_id: u64,
+    /// Whether it is released.
+    pub released: bool,
+}
+
+/// The free-text fields `~` searches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TextField {
+    /// `summary`.
+    Summary,
+    /// `description`.
+    Description,
+    /// `environment`.
+    Environment,
+    /// `comment`: the bodies of the comments.
+    Comment,
+}
+
+/// Fields holding a list of ids; an issue matches when any of its ids is listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ListField {
+    /// `component`: component ids.
+    Component,
+    /// `fixVersion`: version ids.
+    FixVersion,
+    /// `affectedVersion`: version ids.
+    AffectedVersion,
+}
+
+/// Single-valued catalogue fields held as ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IdField {
+    /// `priority`: priority id.
+    Priority,
+    /// `resolution`: resolution id.
+    Resolution,
 }
 
 /// An issue as [`JqlContext::find_issue`] reports it.
@@ -82,9 +199,49 @@ pub trait JqlIssue {
     fn updated_ms(&self) -> i64;
     /// The summary.
     fn summary(&self) -> &str;
-    /// The value of custom field `cf[id]` as text.
+    /// The value of custom field `cf[id]` as text (multi-valued fields: the first value).
     fn custom_field(&self, id: u64) -> Option<&str> {
         let _ = id;
+        None
+    }
+    /// Calls `f` with each value of `cf[id]` as text until it answers `true`; `None` when the
+    /// field is empty, else whether `f` answered `true`.
+    fn custom_any(&self, id: u64, f: &mut dyn FnMut(&str) -> bool) -> Option<bool> {
+        self.custom_field(id).map(f)
+    }
+    /// The id held in a single-valued catalogue field.
+    fn id_field(&self, field: IdField) -> Option<&str> {
+        let _ = field;
+        None
+    }
+    /// Calls `f` with each id of a list field until it answers `true`; `None` when the list is
+    /// empty, else whether `f` answered `true`.
+    fn list_any(&self, field: ListField, f: &mut dyn FnMut(&str) -> bool) -> Option<bool> {
+        let _ = (field, f);
+        None
+    }
+    /// Calls `f` with each text of a free-text field (comments: each body) until it answers
+    /// `true`; whether it did.
+    fn text_any(&self, field: TextField, f: &mut dyn FnMut(&str) -> bool) -> bool {
+        match field {
+            TextField::Summary => f(self.summary()),
+            _ => false,
+        }
+    }
+    /// The creator's account id.
+    fn creator(&self) -> Option<&str> {
+        None
+    }
+    /// When the issue was resolved, in epoch milliseconds.
+    fn resolved_ms(&self) -> Option<i64> {
+        None
+    }
+    /// The due date as days since 1970-01-01.
+    fn due_day(&self) -> Option<i64> {
+        None
+    }
+    /// The parent issue's id.
+    fn parent_id(&self) -> Option<u64> {
         None
     }
 }
@@ -112,8 +269,26 @@ pub enum SortField {
     Updated,
     /// By summary.
     Summary,
-    /// By a custom field's text; empty last when ascending.
+    /// By a custom field's text (number fields: by number); empty last when ascending.
     Custom(u64),
+    /// By priority, lowest first when ascending; none last.
+    Priority,
+    /// By resolution in the site's order; unresolved last when ascending.
+    Resolution,
+    /// By status category (To Do, In Progress, Done).
+    StatusCategory,
+    /// By creator account id; none last when ascending.
+    Creator,
+    /// By resolution time; unresolved last when ascending.
+    Resolved,
+    /// By due date; none last when ascending.
+    Due,
+    /// By parent issue id; none last when ascending.
+    Parent,
+    /// By the first id of a list field; empty last when ascending.
+    List(ListField),
+    /// By last view: every issue is unviewed here, so this keeps the other keys' order.
+    LastViewed,
 }
 
 /// One resolved sort key.
@@ -130,6 +305,14 @@ pub struct SortKey {
 pub struct Compiled {
     filter: Node,
     order: Vec<SortKey>,
+    /// Priority ids, highest first, for sorting.
+    priorities: Vec<String>,
+    /// Resolution ids in the site's order, for sorting.
+    resolutions: Vec<String>,
+    /// Status category rank of each status id, for sorting.
+    categories: Vec<(String, u8)>,
+    /// Custom fields sorted as numbers.
+    numbers: Vec<u64>,
 }
 
 impl Compiled {
@@ -154,7 +337,7 @@ impl Compiled {
     /// order is total and paging through it never skips or repeats an issue.
     pub fn compare(&self, a: &dyn JqlIssue, b: &dyn JqlIssue) -> Ordering {
         for key in &self.order {
-            let ordering = compare_field(key.field, a, b);
+            let ordering = self.compare_field(key.field, a, b);
             let ordering = match key.direction {
                 Direction::Asc => ordering,
                 Direction::Desc => ordering.reverse(),
@@ -202,6 +385,23 @@ impl Query {
     ///   them. `currentUser()` is the searching account, or matches nothing for an anonymous
     ///   search.
     /// - **Labels** match without regard to case.
+    /// - **Priority and resolution** match by id or name; `<`, `<=`, `>`, `>=` use the site's
+    ///   order, earlier being higher (`priority > Medium` is `High` and `Highest`).
+    ///   `resolution = Unresolved` is `resolution IS EMPTY`.
+    /// - **`statusCategory`** names, keys or ids stand for the statuses of that category.
+    /// - **Components and versions** match by id or by name in any project (a name shared by
+    ///   several projects matches them all); the version functions take an optional project,
+    ///   and `<`, `<=`, `>`, `>=` on versions follow each project's version order.
+    /// - **`duedate`** is a day: it holds midnight of that day in the searching account's zone,
+    ///   so `duedate = "2026-01-20"` matches issues due that day and `duedate < now()` includes
+    ///   issues due today.
+    /// - **Text** (`~`): every word (or `*` prefix, or quoted phrase) must occur in the field,
+    ///   ignoring case, and no `-word`; for `text`, each word in any of summary, description,
+    ///   environment, comments and the text custom fields. `!~` leaves out empty fields too.
+    /// - **Custom fields**: numbers compare as numbers, date pickers as days (like `duedate`),
+    ///   user pickers take users and
+    ///   `currentUser()`, the rest compare as text ignoring case; multi-valued fields match
+    ///   when any value does.
     ///
     ///
     /// # Errors
@@ -222,43 +422,62 @@ impl Query {
         };
         let order = compiler.order(self);
         JqlErrors::check(compiler.errors)?;
-        Ok(Compiled { filter, order })
+        let sorts = |f: fn(&SortField) -> bool| order.iter().any(|k| f(&k.field));
+        let ids = |list: Vec<(String, String)>| list.into_iter().map(|(id, _)| id).collect();
+        let priorities = if sorts(|f| *f == SortField::Priority) {
+            ids(ctx.priorities())
+        } else {
+            Vec::new()
+        };
+        let resolutions = if sorts(|f| *f == SortField::Resolution) {
+            ids(ctx.resolutions())
+        } else {
+            Vec::new()
+        };
+        let mut categories = Vec::new();
+        if sorts(|f| *f == SortField::StatusCategory) {
+            for (rank, key) in ["new", "indeterminate", "done"].iter().enumerate() {
+                for status in ctx.statuses_in_category(key).unwrap_or_default() {
+                    categories.push((status, u8::try_from(rank).unwrap_or(0)));
+                }
+            }
+        }
+        let numbers = order
+            .iter()
+            .filter_map(|k| match k.field {
+                SortField::Custom(id) if ctx.custom_field_type(id) == CustomFieldType::Number => {
+                    Some(id)
+                }
+                _ => None,
+            })
+            .collect();
+        Ok(Compiled {
+            filter,
+            order,
+            priorities,
+            resolutions,
+            categories,
+            numbers,
+        })
     }
 }
 
 /// Jira Cloud's system JQL fields (and aliases) this engine does not search: naming one
 /// answers [`JqlError::UnsupportedField`] rather than "does not exist".
 pub const UNSUPPORTED_JIRA_FIELDS: &[&str] = &[
-    "affectedVersion",
     "approvals",
     "attachments",
     "category",
-    "comment",
-    "component",
-    "creator",
-    "description",
-    "due",
-    "duedate",
-    "environment",
     "filter",
-    "fixVersion",
     "issueLink",
     "issueLinkType",
-    "lastViewed",
     "level",
     "originalEstimate",
-    "parent",
     "parentProject",
-    "priority",
     "remainingEstimate",
-    "resolution",
-    "resolutiondate",
-    "resolved",
     "sprint",
-    "statusCategory",
     "statusCategoryChangedDate",
     "subtasks",
-    "text",
     "timeSpent",
     "voter",
     "votes",
@@ -277,18 +496,23 @@ enum FieldKind {
     Issue,
     Status,
     IssueType,
-    Assignee,
-    Reporter,
+    User(UserField),
     Labels,
-    Created,
-    Updated,
-    Summary,
+    Date(DateField),
+    Due,
+    Text(TextField),
+    /// `text`: every text field and the text custom fields.
+    AllText,
+    Id(IdField),
+    StatusCategory,
+    List(ListField),
+    Parent,
     Custom(u64),
 }
 
 impl FieldKind {
     fn builtin(name: &str) -> Option<Self> {
-        const TABLE: [(&str, FieldKind); 16] = [
+        const TABLE: [(&str, FieldKind); 33] = [
             ("project", FieldKind::Project),
             ("key", FieldKind::Issue),
             ("issuekey", FieldKind::Issue),
@@ -297,14 +521,34 @@ impl FieldKind {
             ("status", FieldKind::Status),
             ("issuetype", FieldKind::IssueType),
             ("type", FieldKind::IssueType),
-            ("assignee", FieldKind::Assignee),
-            ("reporter", FieldKind::Reporter),
+            ("assignee", FieldKind::User(UserField::Assignee)),
+            ("reporter", FieldKind::User(UserField::Reporter)),
+            ("creator", FieldKind::User(UserField::Creator)),
             ("labels", FieldKind::Labels),
-            ("created", FieldKind::Created),
-            ("createddate", FieldKind::Created),
-            ("updated", FieldKind::Updated),
-            ("updateddate", FieldKind::Updated),
-            ("summary", FieldKind::Summary),
+            ("created", FieldKind::Date(DateField::Created)),
+            ("createddate", FieldKind::Date(DateField::Created)),
+            ("updated", FieldKind::Date(DateField::Updated)),
+            ("updateddate", FieldKind::Date(DateField::Updated)),
+            ("resolutiondate", FieldKind::Date(DateField::Resolved)),
+            ("resolved", FieldKind::Date(DateField::Resolved)),
+            ("lastviewed", FieldKind::Date(DateField::LastViewed)),
+            ("duedate", FieldKind::Due),
+            ("due", FieldKind::Due),
+            ("summary", FieldKind::Text(TextField::Summary)),
+            ("description", FieldKind::Text(TextField::Description)),
+            ("environment", FieldKind::Text(TextField::Environment)),
+            ("comment", FieldKind::Text(TextField::Comment)),
+            ("text", FieldKind::AllText),
+            ("priority", FieldKind::Id(IdField::Priority)),
+            ("resolution", FieldKind::Id(IdField::Resolution)),
+            ("statuscategory", FieldKind::StatusCategory),
+            ("component", FieldKind::List(ListField::Component)),
+            ("fixversion", FieldKind::List(ListField::FixVersion)),
+            (
+                "affectedversion",
+                FieldKind::List(ListField::AffectedVersion),
+            ),
+            ("parent", FieldKind::Parent),
         ];
         TABLE
             .iter()
@@ -312,37 +556,58 @@ impl FieldKind {
             .map(|&(_, k)| k)
     }
 
-    fn supports(self, op: Operator) -> bool {
+    fn supports(self, op: Operator, custom: CustomFieldType) -> bool {
         use Operator as O;
+        let set = matches!(op, O::Eq | O::NotEq | O::In | O::NotIn);
+        let empty = matches!(op, O::Is | O::IsNot);
+        let order = matches!(op, O::Gt | O::Gte | O::Lt | O::Lte);
+        let like = matches!(op, O::Like | O::NotLike);
         match self {
-            Self::Project | Self::IssueType | Self::Assignee | Self::Reporter | Self::Labels => {
-                matches!(op, O::Eq | O::NotEq | O::In | O::NotIn | O::Is | O::IsNot)
-            }
-            Self::Status => matches!(op, O::Eq | O::NotEq | O::In | O::NotIn),
-            Self::Issue => matches!(
-                op,
-                O::Eq | O::NotEq | O::In | O::NotIn | O::Gt | O::Gte | O::Lt | O::Lte
-            ),
-            Self::Created | Self::Updated => !matches!(op, O::Like | O::NotLike),
-            Self::Summary => matches!(op, O::Like | O::NotLike | O::Is | O::IsNot),
-            Self::Custom(_) => !matches!(op, O::Gt | O::Gte | O::Lt | O::Lte),
+            Self::Project
+            | Self::IssueType
+            | Self::User(_)
+            | Self::Labels
+            | Self::List(ListField::Component) => set || empty,
+            Self::List(_) => set || empty || order,
+            Self::Status | Self::StatusCategory | Self::Parent => set,
+            Self::Issue => set || order,
+            Self::Id(_) => set || empty || order,
+            Self::Date(_) | Self::Due => !like,
+            Self::Text(TextField::Comment) | Self::AllText => like,
+            Self::Text(_) => like || empty,
+            Self::Custom(_) => match custom {
+                CustomFieldType::Number | CustomFieldType::Date => !like,
+                CustomFieldType::User => set || empty,
+                CustomFieldType::Text => !order,
+            },
         }
     }
 
-    fn sort_field(self) -> SortField {
-        match self {
+    /// `None` for fields Jira cannot sort on.
+    fn sort_field(self) -> Option<SortField> {
+        Some(match self {
             Self::Project => SortField::Project,
             Self::Issue => SortField::Key,
             Self::Status => SortField::Status,
             Self::IssueType => SortField::IssueType,
-            Self::Assignee => SortField::Assignee,
-            Self::Reporter => SortField::Reporter,
+            Self::User(UserField::Assignee) => SortField::Assignee,
+            Self::User(UserField::Reporter) => SortField::Reporter,
+            Self::User(UserField::Creator) => SortField::Creator,
             Self::Labels => SortField::Labels,
-            Self::Created => SortField::Created,
-            Self::Updated => SortField::Updated,
-            Self::Summary => SortField::Summary,
+            Self::Date(DateField::Created) => SortField::Created,
+            Self::Date(DateField::Updated) => SortField::Updated,
+            Self::Date(DateField::LastViewed) => SortField::LastViewed,
+            Self::Date(DateField::Resolved) => SortField::Resolved,
+            Self::Due => SortField::Due,
+            Self::Text(TextField::Summary) => SortField::Summary,
+            Self::Text(_) | Self::AllText => return None,
+            Self::Id(IdField::Priority) => SortField::Priority,
+            Self::Id(IdField::Resolution) => SortField::Resolution,
+            Self::StatusCategory => SortField::StatusCategory,
+            Self::List(list) => SortField::List(list),
+            Self::Parent => SortField::Parent,
             Self::Custom(id) => SortField::Custom(id),
-        }
+        })
     }
 }
 
@@ -350,12 +615,33 @@ impl FieldKind {
 enum UserField {
     Assignee,
     Reporter,
+    Creator,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum DateField {
     Created,
     Updated,
+    Resolved,
+    /// Never set: the simulator does not record views.
+    LastViewed,
+}
+
+/// Date-only fields: a day number each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DayField {
+    Due,
+    /// A date-picker custom field (`YYYY-MM-DD` text).
+    Custom(u64),
+}
+
+impl DayField {
+    fn day(self, issue: &dyn JqlIssue) -> Option<i64> {
+        match self {
+            Self::Due => issue.due_day(),
+            Self::Custom(id) => issue.custom_field(id).and_then(super::date::day_number),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -415,9 +701,32 @@ enum Leaf {
         hi: i64,
         inside: bool,
     },
-    Summary {
+    /// Optional dates (`resolved`, `lastViewed`) are empty or not.
+    DateSet {
+        field: DateField,
+        set: bool,
+    },
+    /// The due day is in `lo..hi` (`inside`) or outside it.
+    Due {
+        field: DayField,
+        lo: i64,
+        hi: i64,
+        inside: bool,
+    },
+    DueSet {
+        field: DayField,
+        set: bool,
+    },
+    /// Every term occurs in one of the fields (`negated`: not every term does).
+    Text {
+        fields: Vec<TextField>,
+        customs: Vec<u64>,
         terms: Vec<TextTerm>,
         negated: bool,
+    },
+    TextSet {
+        field: TextField,
+        set: bool,
     },
     CustomText {
         id: u64,
@@ -428,6 +737,37 @@ enum Leaf {
         id: u64,
         values: Vec<String>,
         empty: bool,
+        negated: bool,
+    },
+    /// A number custom field equal to a listed number.
+    CustomNumber {
+        id: u64,
+        values: Vec<f64>,
+        empty: bool,
+        negated: bool,
+    },
+    /// A number custom field within `lo..=hi`, with exclusive ends where flagged.
+    CustomRange {
+        id: u64,
+        lo: f64,
+        hi: f64,
+        lo_open: bool,
+        hi_open: bool,
+    },
+    Id {
+        field: IdField,
+        ids: Vec<String>,
+        empty: bool,
+        negated: bool,
+    },
+    List {
+        field: ListField,
+        ids: Vec<String>,
+        empty: bool,
+        negated: bool,
+    },
+    Parent {
+        ids: Vec<u64>,
         negated: bool,
     },
 }
@@ -479,6 +819,7 @@ impl Leaf {
                 let value = match field {
                     UserField::Assignee => issue.assignee(),
                     UserField::Reporter => issue.reporter(),
+                    UserField::Creator => issue.creator(),
                 };
                 member(value, *empty, *negated, |v| accounts.iter().any(|a| a == v))
             }
@@ -502,21 +843,127 @@ impl Leaf {
                 let ms = match field {
                     DateField::Created => issue.created_ms(),
                     DateField::Updated => issue.updated_ms(),
+                    DateField::Resolved => match issue.resolved_ms() {
+                        Some(ms) => ms,
+                        None => return false,
+                    },
+                    DateField::LastViewed => return false,
                 };
                 (*lo <= ms && ms < *hi) == *inside
             }
-            Self::Summary { terms, negated } => text_matches(terms, issue.summary()) != *negated,
+            Self::DateSet { field, set } => {
+                let has = match field {
+                    DateField::Created | DateField::Updated => true,
+                    DateField::Resolved => issue.resolved_ms().is_some(),
+                    DateField::LastViewed => false,
+                };
+                has == *set
+            }
+            Self::Due {
+                field,
+                lo,
+                hi,
+                inside,
+            } => field
+                .day(issue)
+                .is_some_and(|d| (*lo <= d && d < *hi) == *inside),
+            Self::DueSet { field, set } => field.day(issue).is_some() == *set,
+            Self::Text {
+                fields,
+                customs,
+                terms,
+                negated,
+            } => {
+                let found = terms.iter().any(|t| !t.excludes())
+                    && terms.iter().all(|term| {
+                        let occurs = fields
+                            .iter()
+                            .any(|f| issue.text_any(*f, &mut |t| term_matches(term, t)))
+                            || customs.iter().any(|id| {
+                                issue.custom_any(*id, &mut |t| term_matches(term, t)) == Some(true)
+                            });
+                        occurs != term.excludes()
+                    });
+                if *negated {
+                    // Negative operators leave out issues whose fields are all empty.
+                    let has_text = fields
+                        .iter()
+                        .any(|f| issue.text_any(*f, &mut |t| !t.trim().is_empty()))
+                        || customs
+                            .iter()
+                            .any(|id| issue.custom_any(*id, &mut |_| true) == Some(true));
+                    return has_text && !found;
+                }
+                found
+            }
+            Self::TextSet { field, set } => {
+                issue.text_any(*field, &mut |t| !t.trim().is_empty()) == *set
+            }
             Self::CustomText { id, terms, negated } => issue
-                .custom_field(*id)
-                .is_some_and(|v| text_matches(terms, v) != *negated),
+                .custom_any(*id, &mut |v| text_matches(terms, v))
+                .is_some_and(|hit| hit != *negated),
             Self::CustomValue {
                 id,
                 values,
                 empty,
                 negated,
-            } => member(issue.custom_field(*id), *empty, *negated, |v| {
-                values.iter().any(|x| eq_ci(x, v))
+            } => member(
+                issue.custom_any(*id, &mut |v| values.iter().any(|x| eq_ci(x, v))),
+                *empty,
+                *negated,
+                |hit| *hit,
+            ),
+            Self::CustomNumber {
+                id,
+                values,
+                empty,
+                negated,
+            } => member(
+                issue.custom_any(*id, &mut |v| {
+                    v.trim()
+                        .parse::<f64>()
+                        .is_ok_and(|n| values.iter().any(|x| (x - n).abs() < f64::EPSILON))
+                }),
+                *empty,
+                *negated,
+                |hit| *hit,
+            ),
+            Self::CustomRange {
+                id,
+                lo,
+                hi,
+                lo_open,
+                hi_open,
+            } => issue
+                .custom_any(*id, &mut |v| {
+                    v.trim().parse::<f64>().is_ok_and(|n| {
+                        (if *lo_open { n > *lo } else { n >= *lo })
+                            && (if *hi_open { n < *hi } else { n <= *hi })
+                    })
+                })
+                .unwrap_or(false),
+            Self::Id {
+                field,
+                ids,
+                empty,
+                negated,
+            } => member(issue.id_field(*field), *empty, *negated, |v| {
+                ids.iter().any(|x| x == v)
             }),
+            Self::List {
+                field,
+                ids,
+                empty,
+                negated,
+            } => member(
+                issue.list_any(*field, &mut |v| ids.iter().any(|x| x == v)),
+                *empty,
+                *negated,
+                |hit| *hit,
+            ),
+            Self::Parent { ids, negated } => issue
+                .parent_id()
+                .is_some_and(|p| ids.contains(&p) != *negated),
         }
     }
 }
@@ -533,6 +980,15 @@ fn split_key(key: &str) -> Option<(&str, u64)> {
     Some((project, number.parse().ok()?))
 }
 
+/// By project key, then key number.
+fn compare_keys(a: &dyn JqlIssue, b: &dyn JqlIssue) -> Ordering {
+    let (ka, kb) = (split_key(a.key()), split_key(b.key()));
+    compare_option(ka, kb, |(pa, na), (pb, nb)| {
+        cmp_ci(pa, pb).then(na.cmp(&nb))
+    })
+    .then_with(|| a.key().cmp(b.key()))
+}
+
 fn compare_option<T>(a: Option<T>, b: Option<T>, cmp: impl Fn(T, T) -> Ordering) -> Ordering {
     match (a, b) {
         (Some(a), Some(b)) => cmp(a, b),
@@ -542,38 +998,107 @@ fn compare_option<T>(a: Option<T>, b: Option<T>, cmp: impl Fn(T, T) -> Ordering)
     }
 }
 
-fn compare_field(field: SortField, a: &dyn JqlIssue, b: &dyn JqlIssue) -> Ordering {
-    match field {
-        SortField::Project => cmp_ci(a.project_key(), b.project_key()),
-        SortField::Key => {
-            let (ka, kb) = (split_key(a.key()), split_key(b.key()));
-            compare_option(ka, kb, |(pa, na), (pb, nb)| {
-                cmp_ci(pa, pb).then(na.cmp(&nb))
-            })
-            .then_with(|| a.key().cmp(b.key()))
+impl Compiled {
+    /// The common keys (dates, key) stay in this small function, which the sort inlines; the
+    /// rest are in
+    /// [`Compiled::compare_other`].
+    #[inline]
+    fn compare_field(&self, field: SortField, a: &dyn JqlIssue, b: &dyn JqlIssue) -> Ordering {
+        match field {
+            SortField::Created => a.created_ms().cmp(&b.created_ms()),
+            SortField::Updated => a.updated_ms().cmp(&b.updated_ms()),
+            SortField::Key => compare_keys(a, b),
+            _ => self.compare_other(field, a, b),
         }
-        SortField::Status => cmp_ci(a.status().1, b.status().1),
-        SortField::IssueType => cmp_ci(a.issue_type().1, b.issue_type().1),
-        SortField::Assignee => compare_option(a.assignee(), b.assignee(), cmp_ci),
-        SortField::Reporter => compare_option(a.reporter(), b.reporter(), cmp_ci),
-        SortField::Labels => {
-            let (la, lb) = (a.labels(), b.labels());
-            let (oa, ob) = (
-                (!la.is_empty()).then_some(la),
-                (!lb.is_empty()).then_some(lb),
-            );
-            compare_option(oa, ob, |la: &[String], lb: &[String]| {
-                la.iter()
-                    .zip(lb)
-                    .map(|(x, y)| cmp_ci(x, y))
-                    .find(|o| *o != Ordering::Equal)
-                    .unwrap_or_else(|| la.len().cmp(&lb.len()))
-            })
+    }
+
+    #[inline(never)]
+    fn compare_other(&self, field: SortField, a: &dyn JqlIssue, b: &dyn JqlIssue) -> Ordering {
+        match field {
+            SortField::Project => cmp_ci(a.project_key(), b.project_key()),
+            SortField::Key => compare_keys(a, b),
+            SortField::Status => cmp_ci(a.status().1, b.status().1),
+            SortField::IssueType => cmp_ci(a.issue_type().1, b.issue_type().1),
+            SortField::Assignee => compare_option(a.assignee(), b.assignee(), cmp_ci),
+            SortField::Reporter => compare_option(a.reporter(), b.reporter(), cmp_ci),
+            SortField::Labels => {
+                let (la, lb) = (a.labels(), b.labels());
+                let (oa, ob) = (
+                    (!la.is_empty()).then_some(la),
+                    (!lb.is_empty()).then_some(lb),
+                );
+                compare_option(oa, ob, |la: &[String], lb: &[String]| {
+                    la.iter()
+                        .zip(lb)
+                        .map(|(x, y)| cmp_ci(x, y))
+                        .find(|o| *o != Ordering::Equal)
+                        .unwrap_or_else(|| la.len().cmp(&lb.len()))
+                })
+            }
+            SortField::Created => a.created_ms().cmp(&b.created_ms()),
+            SortField::Updated => a.updated_ms().cmp(&b.updated_ms()),
+            SortField::Summary => cmp_ci(a.summary(), b.summary()),
+            SortField::Custom(id) if self.numbers.contains(&id) => {
+                let number = |i: &dyn JqlIssue| {
+                    i.custom_field(id)
+                        .and_then(|v| v.trim().parse::<f64>().ok())
+                };
+                compare_option(number(a), number(b), |x: f64, y: f64| x.total_cmp(&y))
+            }
+            SortField::Custom(id) => compare_option(a.custom_field(id), b.custom_field(id), cmp_ci),
+            SortField::Priority => {
+                // Ascending is lowest first: a later position in the list is a lower priority.
+                let rank = |i: &dyn JqlIssue| {
+                    i.id_field(IdField::Priority).map(|p| {
+                        self.priorities
+                            .iter()
+                            .position(|x| x == p)
+                            .unwrap_or(usize::MAX)
+                    })
+                };
+                compare_option(rank(a), rank(b), |x, y| y.cmp(&x))
+            }
+            SortField::Resolution => {
+                let rank = |i: &dyn JqlIssue| {
+                    i.id_field(IdField::Resolution).map(|r| {
+                        self.resolutions
+                            .iter()
+                            .position(|x| x == r)
+                            .unwrap_or(usize::MAX)
+                    })
+                };
+                compare_option(rank(a), rank(b), |x, y| x.cmp(&y))
+            }
+            SortField::StatusCategory => {
+                let rank = |i: &dyn JqlIssue| {
+                    let status = i.status().0;
+                    self.categories
+                        .iter()
+                        .find(|(s, _)| s == status)
+                        .map_or(u8::MAX, |(_, r)| *r)
+                };
+                rank(a).cmp(&rank(b))
+            }
+            SortField::Creator => compare_option(a.creator(), b.creator(), cmp_ci),
+            SortField::Resolved => {
+                compare_option(a.resolved_ms(), b.resolved_ms(), |x, y| x.cmp(&y))
+            }
+            SortField::Due => compare_option(a.due_day(), b.due_day(), |x, y| x.cmp(&y)),
+            SortField::Parent => compare_option(a.parent_id(), b.parent_id(), |x, y| x.cmp(&y)),
+            SortField::List(list) => {
+                // Sorting on a list field is rare; the first id is copied out of the callback.
+                let first = |i: &dyn JqlIssue| {
+                    let mut first = None;
+                    i.list_any(list, &mut |v| {
+                        first = Some(v.to_owned());
+                        true
+                    });
+                    first
+                };
+                compare_option(first(a), first(b), |x, y| cmp_ci(&x, &y))
+            }
+            SortField::LastViewed => Ordering::Equal,
         }
-        SortField::Created => a.created_ms().cmp(&b.created_ms()),
-        SortField::Updated => a.updated_ms().cmp(&b.updated_ms()),
-        SortField::Summary => cmp_ci(a.summary(), b.summary()),
-        SortField::Custom(id) => compare_option(a.custom_field(id), b.custom_field(id), cmp_ci),
     }
 }
 
@@ -588,6 +1113,15 @@ enum Item<'q> {
 enum Function {
     CurrentUser,
     Date(DateFunction),
+    Versions(VersionFunction),
+}
+
+/// The version functions of `fixVersion` and `affectedVersion`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum VersionFunction {
+    Released,
+    Unreleased,
+    EarliestUnreleased,
 }
 
 struct Compiler<'c> {
@@ -645,7 +1179,11 @@ impl Compiler<'_> {
         let op_error = |make: fn(String, String) -> JqlError| {
             make(written.message_name().to_owned(), name.clone())
         };
-        if !kind.supports(written) {
+        let custom_type = match kind {
+            FieldKind::Custom(id) => self.ctx.custom_field_type(id),
+            _ => CustomFieldType::Text,
+        };
+        if !kind.supports(written, custom_type) {
             self.errors
                 .push(op_error(|operator, field| JqlError::UnsupportedOperator {
                     operator,
@@ -712,6 +1250,7 @@ impl Compiler<'_> {
             op,
             Operator::NotEq | Operator::NotIn | Operator::IsNot | Operator::NotLike
         );
+        let empty = items.iter().any(|i| matches!(i, Item::Empty));
         match kind {
             FieldKind::Project => {
                 let ids = self.resolve(&name, &items, |c, v| c.ctx.project_id(v).map(Some))?;
@@ -739,51 +1278,133 @@ impl Compiler<'_> {
                     negated,
                 }))
             }
-            FieldKind::Assignee | FieldKind::Reporter => {
-                let field = if kind == FieldKind::Assignee {
-                    UserField::Assignee
-                } else {
-                    UserField::Reporter
-                };
-                self.users(&name, &items, field, negated)
+            FieldKind::StatusCategory => {
+                let ids = self.resolve(&name, &items, |c, v| {
+                    c.ctx.statuses_in_category(v).map(Some)
+                })?;
+                Some(Node::Leaf(Leaf::Named {
+                    field: NamedField::Status,
+                    values: ids.into_iter().flatten().flatten().collect(),
+                    negated,
+                }))
+            }
+            FieldKind::User(field) => {
+                let (accounts, empty) = self.users(&name, &items)?;
+                Some(Node::Leaf(Leaf::User {
+                    field,
+                    accounts,
+                    empty,
+                    negated,
+                }))
             }
             FieldKind::Labels => {
                 let values = self.plain_values(&name, &items)?;
                 Some(Node::Leaf(Leaf::Labels {
-                    empty: items.iter().any(|i| matches!(i, Item::Empty)),
+                    empty,
                     values,
                     negated,
                 }))
             }
             FieldKind::Issue => self.issue(&name, &items, op),
-            FieldKind::Created | FieldKind::Updated => {
-                let field = if kind == FieldKind::Created {
-                    DateField::Created
-                } else {
-                    DateField::Updated
-                };
-                self.date(&name, &items, op, field)
+            FieldKind::Parent => {
+                let mut ids = Vec::new();
+                let mut ok = true;
+                for item in &items {
+                    match item {
+                        Item::Empty => {}
+                        Item::Value(value) => match self.issue_ref(&name, &value.as_text()) {
+                            Some(Some(found)) => ids.push(found.id),
+                            Some(None) => {
+                                ok = false;
+                                self.errors.push(JqlError::UnknownIssue {
+                                    field: name.clone(),
+                                    value: value.as_text(),
+                                });
+                            }
+                            None => ok = false,
+                        },
+                        Item::Function(call) => {
+                            ok = false;
+                            self.function_not_for(&name, call);
+                        }
+                    }
+                }
+                ok.then_some(Node::Leaf(Leaf::Parent { ids, negated }))
             }
-            FieldKind::Summary => match op {
-                Operator::Is => Some(Node::Nothing),
-                Operator::IsNot => Some(Node::All),
+            FieldKind::Date(field) => self.date(&name, &items, op, field),
+            FieldKind::Due => self.due(&name, &items, op, DayField::Due),
+            FieldKind::Text(field) => match op {
+                Operator::Is | Operator::IsNot => Some(Node::Leaf(Leaf::TextSet {
+                    field,
+                    set: op == Operator::IsNot,
+                })),
                 _ => {
                     let terms = self.text(&name, &items)?;
-                    Some(Node::Leaf(Leaf::Summary { terms, negated }))
+                    Some(Node::Leaf(Leaf::Text {
+                        fields: vec![field],
+                        customs: Vec::new(),
+                        terms,
+                        negated,
+                    }))
                 }
             },
+            FieldKind::AllText => {
+                let terms = self.text(&name, &items)?;
+                Some(Node::Leaf(Leaf::Text {
+                    fields: vec![
+                        TextField::Summary,
+                        TextField::Description,
+                        TextField::Environment,
+                        TextField::Comment,
+                    ],
+                    customs: self.ctx.text_custom_fields(),
+                    terms,
+                    negated,
+                }))
+            }
+            FieldKind::Id(field) => self.id_field(&name, &items, op, field),
+            FieldKind::List(field) => {
+                let mut ids = self.list_values(&name, &items, field)?;
+                if matches!(
+                    op,
+                    Operator::Gt | Operator::Gte | Operator::Lt | Operator::Lte
+                ) {
+                    ids = self.ctx.versions_ordered_from(&ids, op);
+                }
+                Some(Node::Leaf(Leaf::List {
+                    field,
+                    ids,
+                    empty,
+                    negated,
+                }))
+            }
             FieldKind::Custom(id) => {
                 if matches!(op, Operator::Like | Operator::NotLike) {
                     let terms = self.text(&name, &items)?;
                     return Some(Node::Leaf(Leaf::CustomText { id, terms, negated }));
                 }
-                let values = self.plain_values(&name, &items)?;
-                Some(Node::Leaf(Leaf::CustomValue {
-                    id,
-                    empty: items.iter().any(|i| matches!(i, Item::Empty)),
-                    values,
-                    negated,
-                }))
+                match custom_type {
+                    CustomFieldType::Number => self.number(&name, &items, op, id),
+                    CustomFieldType::Date => self.due(&name, &items, op, DayField::Custom(id)),
+                    CustomFieldType::User => {
+                        let (values, empty) = self.users(&name, &items)?;
+                        Some(Node::Leaf(Leaf::CustomValue {
+                            id,
+                            empty,
+                            values,
+                            negated,
+                        }))
+                    }
+                    CustomFieldType::Text => {
+                        let values = self.plain_values(&name, &items)?;
+                        Some(Node::Leaf(Leaf::CustomValue {
+                            id,
+                            empty,
+                            values,
+                            negated,
+                        }))
+                    }
+                }
             }
         }
     }
@@ -834,8 +1455,21 @@ impl Compiler<'_> {
 
     /// Identifies a function and checks its argument count, recording errors.
     fn function(&mut self, call: &FunctionCall) -> Option<Function> {
+        let versions = [
+            ("releasedVersions", VersionFunction::Released),
+            ("unreleasedVersions", VersionFunction::Unreleased),
+            (
+                "earliestUnreleasedVersion",
+                VersionFunction::EarliestUnreleased,
+            ),
+        ];
         let (function, max) = if call.name.eq_ignore_ascii_case("currentUser") {
             (Function::CurrentUser, 0)
+        } else if let Some((_, v)) = versions
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(&call.name))
+        {
+            (Function::Versions(*v), 1)
         } else if let Some(date) = DateFunction::from_name(&call.name) {
             (Function::Date(date), date.max_args())
         } else {
@@ -877,13 +1511,8 @@ impl Compiler<'_> {
         Some(terms)
     }
 
-    fn users(
-        &mut self,
-        field: &str,
-        items: &[Item<'_>],
-        which: UserField,
-        negated: bool,
-    ) -> Option<Node> {
+    /// Account ids of user values and `currentUser()`, and whether `EMPTY` was listed.
+    fn users(&mut self, field: &str, items: &[Item<'_>]) -> Option<(Vec<String>, bool)> {
         let mut accounts = Vec::new();
         let mut empty = false;
         let mut ok = true;
@@ -906,7 +1535,7 @@ impl Compiler<'_> {
                     Some(Function::CurrentUser) => {
                         accounts.extend(self.ctx.current_user_account_id().map(str::to_owned));
                     }
-                    Some(Function::Date(_)) => {
+                    Some(_) => {
                         ok = false;
                         self.errors.push(JqlError::FunctionNotSupported {
                             function: call.name.clone(),
@@ -917,12 +1546,182 @@ impl Compiler<'_> {
                 },
             }
         }
-        ok.then_some(Node::Leaf(Leaf::User {
-            field: which,
-            accounts,
-            empty,
-            negated,
-        }))
+        ok.then_some((accounts, empty))
+    }
+
+    /// `priority` and `resolution`: ids by name or id; `<`, `>` by the site's order, where
+    /// earlier is higher (Highest > High); `resolution = Unresolved` is `resolution IS EMPTY`.
+    fn id_field(
+        &mut self,
+        field: &str,
+        items: &[Item<'_>],
+        op: Operator,
+        which: IdField,
+    ) -> Option<Node> {
+        let catalogue = match which {
+            IdField::Priority => self.ctx.priorities(),
+            IdField::Resolution => self.ctx.resolutions(),
+        };
+        let values = self.resolve(field, items, |_, v| {
+            if which == IdField::Resolution && v.eq_ignore_ascii_case("unresolved") {
+                return Some(None);
+            }
+            catalogue
+                .iter()
+                .position(|(id, name)| id == v || eq_ci(name, v))
+                .map(Some)
+        })?;
+        let empty = values.iter().any(Option::is_none);
+        let positions: Vec<usize> = values.into_iter().flatten().collect();
+        let pick = |keep: &dyn Fn(usize) -> bool| -> Vec<String> {
+            catalogue
+                .iter()
+                .enumerate()
+                .filter(|(p, _)| keep(*p))
+                .map(|(_, (id, _))| id.clone())
+                .collect()
+        };
+        let leaf = |ids: Vec<String>, empty: bool, negated: bool| {
+            Node::Leaf(Leaf::Id {
+                field: which,
+                ids,
+                empty,
+                negated,
+            })
+        };
+        Some(match (op, positions.as_slice()) {
+            (Operator::Gt, [p]) => leaf(pick(&|x| x < *p), false, false),
+            (Operator::Gte, [p]) => leaf(pick(&|x| x <= *p), false, false),
+            (Operator::Lt, [p]) => leaf(pick(&|x| x > *p), false, false),
+            (Operator::Lte, [p]) => leaf(pick(&|x| x >= *p), false, false),
+            // `resolution != Unresolved` is every resolved issue.
+            (Operator::NotEq | Operator::NotIn, []) if empty => leaf(Vec::new(), true, true),
+            (Operator::NotEq | Operator::NotIn, _) if empty => Node::And(vec![
+                leaf(pick(&|x| positions.contains(&x)), false, true),
+                leaf(Vec::new(), true, true),
+            ]),
+            (Operator::NotEq | Operator::NotIn | Operator::IsNot, _) => {
+                leaf(pick(&|x| positions.contains(&x)), false, true)
+            }
+            _ => leaf(pick(&|x| positions.contains(&x)), empty, false),
+        })
+    }
+
+    /// Ids of components or versions named by value or id, or yielded by a version function.
+    fn list_values(
+        &mut self,
+        field: &str,
+        items: &[Item<'_>],
+        which: ListField,
+    ) -> Option<Vec<String>> {
+        let versions = match which {
+            ListField::Component => Vec::new(),
+            ListField::FixVersion | ListField::AffectedVersion => self.ctx.versions(),
+        };
+        let mut ids = Vec::new();
+        let mut ok = true;
+        for item in items {
+            match item {
+                Item::Empty => {}
+                Item::Value(value) => {
+                    let text = value.as_text();
+                    let found: Vec<String> = match which {
+                        ListField::Component => self.ctx.components_matching(&text),
+                        _ => versions
+                            .iter()
+                            .filter(|v| v.id == text || eq_ci(&v.name, &text))
+                            .map(|v| v.id.clone())
+                            .collect(),
+                    };
+                    if found.is_empty() {
+                        ok = false;
+                        self.errors.push(JqlError::UnknownValue {
+                            field: field.to_owned(),
+                            value: text,
+                        });
+                    }
+                    ids.extend(found);
+                }
+                Item::Function(call) => match self.function(call) {
+                    Some(Function::Versions(kind)) if which != ListField::Component => {
+                        let project = match call.args.first() {
+                            None => None,
+                            Some(arg) => match self.ctx.project_id(arg) {
+                                Some(id) => Some(id),
+                                None => {
+                                    ok = false;
+                                    self.errors.push(JqlError::UnknownValue {
+                                        field: field.to_owned(),
+                                        value: arg.clone(),
+                                    });
+                                    continue;
+                                }
+                            },
+                        };
+                        let in_project =
+                            |v: &&JqlVersion| project.is_none_or(|p| v.project_id == p);
+                        match kind {
+                            VersionFunction::Released | VersionFunction::Unreleased => {
+                                let released = kind == VersionFunction::Released;
+                                ids.extend(
+                                    versions
+                                        .iter()
+                                        .filter(in_project)
+                                        .filter(|v| v.released == released)
+                                        .map(|v| v.id.clone()),
+                                );
+                            }
+                            VersionFunction::EarliestUnreleased => {
+                                let mut seen = Vec::new();
+                                for v in versions.iter().filter(in_project) {
+                                    if !v.released && !seen.contains(&v.project_id) {
+                                        seen.push(v.project_id);
+                                        ids.push(v.id.clone());
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    Some(_) => {
+                        ok = false;
+                        self.errors.push(JqlError::FunctionNotSupported {
+                            function: call.name.clone(),
+                            field: field.to_owned(),
+                        });
+                    }
+                    None => ok = false,
+                },
+            }
+        }
+        ok.then_some(ids)
+    }
+
+    /// A number custom field: `=`/`IN` compare numbers, `<`…`>=` ranges.
+    fn number(&mut self, field: &str, items: &[Item<'_>], op: Operator, id: u64) -> Option<Node> {
+        let values = self.resolve(field, items, |_, v| v.trim().parse::<f64>().ok().map(Some))?;
+        let empty = values.iter().any(Option::is_none);
+        let numbers: Vec<f64> = values.into_iter().flatten().collect();
+        let range = |lo: f64, hi: f64, lo_open: bool, hi_open: bool| {
+            Node::Leaf(Leaf::CustomRange {
+                id,
+                lo,
+                hi,
+                lo_open,
+                hi_open,
+            })
+        };
+        Some(match (op, numbers.as_slice()) {
+            (Operator::Gt, [n]) => range(*n, f64::INFINITY, true, false),
+            (Operator::Gte, [n]) => range(*n, f64::INFINITY, false, false),
+            (Operator::Lt, [n]) => range(f64::NEG_INFINITY, *n, false, true),
+            (Operator::Lte, [n]) => range(f64::NEG_INFINITY, *n, false, false),
+            _ => Node::Leaf(Leaf::CustomNumber {
+                id,
+                values: numbers,
+                empty,
+                negated: matches!(op, Operator::NotEq | Operator::NotIn | Operator::IsNot),
+            }),
+        })
     }
 
     fn issue(&mut self, field: &str, items: &[Item<'_>], op: Operator) -> Option<Node> {
@@ -1044,7 +1843,7 @@ impl Compiler<'_> {
                 }
             }
             Item::Function(call) => match self.function(call)? {
-                Function::CurrentUser => {
+                Function::CurrentUser | Function::Versions(_) => {
                     self.errors.push(JqlError::FunctionNotSupported {
                         function: call.name.clone(),
                         field: field.to_owned(),
@@ -1076,10 +1875,14 @@ impl Compiler<'_> {
         which: DateField,
     ) -> Option<Node> {
         if matches!(items, [Item::Empty]) {
-            // Issues always have a creation and update time.
-            return Some(match op {
-                Operator::Is | Operator::Eq | Operator::In => Node::Nothing,
-                _ => Node::All,
+            let set = !matches!(op, Operator::Is | Operator::Eq | Operator::In);
+            return Some(match which {
+                // Issues always have a creation and update time.
+                DateField::Created | DateField::Updated if set => Node::All,
+                DateField::Created | DateField::Updated => Node::Nothing,
+                DateField::Resolved | DateField::LastViewed => {
+                    Node::Leaf(Leaf::DateSet { field: which, set })
+                }
             });
         }
         let mut minutes = Vec::with_capacity(items.len());
@@ -1129,6 +1932,52 @@ impl Compiler<'_> {
         })
     }
 
+    /// `duedate`: a date-only field holding midnight of its day in the account's zone, so the
+    /// instant bounds of [`Compiler::date`] become day bounds.
+    fn due(
+        &mut self,
+        field: &str,
+        items: &[Item<'_>],
+        op: Operator,
+        which: DayField,
+    ) -> Option<Node> {
+        if matches!(items, [Item::Empty]) {
+            let set = !matches!(op, Operator::Is | Operator::Eq | Operator::In);
+            return Some(Node::Leaf(Leaf::DueSet { field: which, set }));
+        }
+        let node = self.date(field, items, op, DateField::Created)?;
+        let basis = self.basis()?.clone();
+        let day = |ms: i64| match ms {
+            i64::MIN => i64::MIN,
+            i64::MAX => i64::MAX,
+            ms => basis.first_day_from(ms).unwrap_or(i64::MAX),
+        };
+        fn to_days(node: Node, day: &dyn Fn(i64) -> i64, which: DayField) -> Node {
+            match node {
+                Node::And(children) => Node::And(
+                    children
+                        .into_iter()
+                        .map(|c| to_days(c, day, which))
+                        .collect(),
+                ),
+                Node::Or(children) => Node::Or(
+                    children
+                        .into_iter()
+                        .map(|c| to_days(c, day, which))
+                        .collect(),
+                ),
+                Node::Leaf(Leaf::Date { lo, hi, inside, .. }) => Node::Leaf(Leaf::Due {
+                    field: which,
+                    lo: day(lo),
+                    hi: day(hi),
+                    inside,
+                }),
+                other => other,
+            }
+        }
+        Some(to_days(node, &day, which))
+    }
+
     fn order(&mut self, query: &Query) -> Vec<SortKey> {
         if query.order_by.is_empty() {
             return vec![SortKey {
@@ -1139,7 +1988,12 @@ impl Compiler<'_> {
         let mut keys = Vec::with_capacity(query.order_by.len());
         for order in &query.order_by {
             if let Some(kind) = self.field_kind(&order.field) {
-                let field = kind.sort_field();
+                let Some(field) = kind.sort_field() else {
+                    self.errors.push(JqlError::NotSortable {
+                        field: order.field.display_name(),
+                    });
+                    continue;
+                };
                 let default = match field {
                     SortField::Created | SortField::Updated => Direction::Desc,
                     _ => Direction::Asc,

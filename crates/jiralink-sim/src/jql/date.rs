@@ -267,6 +267,21 @@ impl TimeBasis {
         )
     }
 
+    /// The first local date whose midnight, in the account's zone, is at or after `ms`, as days
+    /// since 1970-01-01. Date-only fields (`duedate`) hold midnight of their day, so an instant
+    /// bound on them becomes this day bound.
+    pub(crate) fn first_day_from(&self, ms: i64) -> Option<i64> {
+        let ts = Timestamp::from_millisecond(ms).ok()?;
+        let date = ts.to_zoned(self.zone.clone()).date();
+        let midnight = date
+            .to_zoned(self.zone.clone())
+            .ok()?
+            .timestamp()
+            .as_millisecond();
+        let day = epoch_day(date);
+        Some(if midnight >= ms { day } else { day + 1 })
+    }
+
     /// Evaluates a date function with its optional offset argument.
     pub(crate) fn function(
         &self,
@@ -317,6 +332,36 @@ impl TimeBasis {
         let next = next.to_zoned(self.zone.clone()).ok()?;
         next.checked_sub(Span::new().milliseconds(1)).ok()
     }
+}
+
+/// Days since 1970-01-01 of a civil date.
+fn epoch_day(date: Date) -> i64 {
+    days_from_civil(
+        i64::from(date.year()),
+        i64::from(date.month()),
+        i64::from(date.day()),
+    )
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+pub(crate) fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Days since 1970-01-01 of a `YYYY-MM-DD` text.
+pub fn day_number(text: &str) -> Option<i64> {
+    let mut parts = text.splitn(3, '-');
+    let year: i64 = parts.next()?.parse().ok()?;
+    let month: i64 = parts.next()?.parse().ok()?;
+    let day: i64 = parts.next()?.get(..2)?.parse().ok()?;
+    ((1..=12).contains(&month) && (1..=31).contains(&day))
+        .then(|| days_from_civil(year, month, day))
 }
 
 /// The epoch minute an instant falls in: the unit Jira compares dates in.

@@ -38,8 +38,10 @@ pub enum JqlError {
     /// client author knows the query would work on Jira Cloud.
     #[error(
         "Field '{field}' exists in Jira Cloud but the jiralink simulator does not support it in \
-         JQL yet. Search on project, issuekey, status, issuetype, assignee, reporter, labels, \
-         created, updated, summary or a custom field instead."
+         JQL yet. Search on project, issuekey, status, statusCategory, issuetype, priority, \
+         resolution, assignee, reporter, creator, labels, component, fixVersion, \
+         affectedVersion, parent, created, updated, resolved, duedate, summary, description, \
+         environment, comment, text or a custom field instead."
     )]
     UnsupportedField {
         /// The field as written in the query.
@@ -172,6 +174,12 @@ pub enum JqlError {
     UnknownTimeZone {
         /// The zone name the context supplied.
         zone: String,
+    },
+    /// `ORDER BY` names a field Jira cannot sort on (the text fields but `summary`).
+    #[error("Field '{field}' does not support sorting.")]
+    NotSortable {
+        /// The field as written in the query.
+        field: String,
     },
     /// The query sorts on more fields than `/search/jql` accepts.
     #[error(

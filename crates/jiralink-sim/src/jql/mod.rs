@@ -13,17 +13,38 @@
 //! Errors carry Jira's wording so that the HTTP layer can return
 //! [`JqlErrors::messages`] as `errorMessages` with status 400.
 //!
-//! Supported: the fields `project`, `key`/`issuekey`/`issue`/`id`, `status`,
-//! `issuetype`/`type`, `assignee`, `reporter`, `labels`, `created`/`createdDate`,
-//! `updated`/`updatedDate`, `summary` and custom fields (`cf[10010]` or by name, as text);
-//! the operators `= != > >= < <= ~ !~ IN, NOT IN, IS, IS NOT`; `AND`/`&&`/`&`, `OR`/`||`/`|`,
-//! `NOT`/`!` and parentheses; `EMPTY`/`NULL`; the functions `currentUser()`, `now()` and
-//! `startOf…`/`endOf…` for days, weeks, months and years. Not supported: history operators
-//! (`WAS`, `CHANGED`), other fields and functions, and Jira's text-search refinements (see the
-//! `text` module). Jira system fields the engine cannot search yet (`priority`, `resolution`,
-//! `statusCategory`, `component`, `fixVersion`, `parent`… see [`UNSUPPORTED_JIRA_FIELDS`])
-//! answer a message saying so, distinct from Jira's "does not exist" for unknown fields. Matching rules are documented on [`Query::compile`] and sorting rules on
-//! [`Compiled::order`] and [`Compiled::compare`]. Keywords and function names ignore case.
+//! Supported fields: `project`, `key`/`issuekey`/`issue`/`id`, `status`, `statusCategory`,
+//! `issuetype`/`type`, `priority`, `resolution`, `assignee`, `reporter`, `creator`, `labels`,
+//! `component`, `fixVersion`, `affectedVersion`, `parent`, `created`/`createdDate`,
+//! `updated`/`updatedDate`, `resolutiondate`/`resolved`, `duedate`/`due`, `lastViewed`,
+//! `summary`, `description`, `environment`, `comment`, `text` and custom fields (`cf[10010]` or
+//! by name; numbers compare as numbers, user pickers as users, the rest as text, multi-valued
+//! fields by any value). Operators: `= != > >= < <= ~ !~ IN, NOT IN, IS, IS NOT`;
+//! `AND`/`&&`/`&`, `OR`/`||`/`|`, `NOT`/`!` and parentheses; `EMPTY`/`NULL`. Functions:
+//! `currentUser()`, `now()`, `startOf…`/`endOf…` for days, weeks, months and years,
+//! `releasedVersions()`, `unreleasedVersions()` and `earliestUnreleasedVersion()`. Not
+//! supported: history operators (`WAS`, `CHANGED`), other functions, Jira's text-search
+//! refinements (see the `text` module), and the system fields in [`UNSUPPORTED_JIRA_FIELDS`]
+//! (`sprint`, `watcher`, `issueLink`…), which answer a message saying so, distinct from Jira's
+//! "does not exist" for unknown fields. Matching rules are documented on [`Query::compile`] and
+//! sorting rules on [`Compiled::order`] and [`Compiled::compare`]. Keywords and function names
+//! ignore case.
+//!
+//! # Adding a field
+//!
+//! The engine reads issues only through [`JqlIssue`] and the site only through [`JqlContext`],
+//! both with default methods, so a field is added in three steps:
+//!
+//! 1. A value per issue: add an accessor to [`JqlIssue`] (or, for a list of ids, a variant of
+//!    [`ListField`], which [`JqlIssue::list_any`] answers) and implement it for the lazy
+//!    generated view and the stored view in `data/search.rs`. Data the site keeps beside
+//!    issues (watchers, sprint membership, links) is read there from `SiteData`, by issue id.
+//! 2. Value look-ups at compile time: a [`JqlContext`] method resolving names to ids (and any
+//!    functions, e.g. `openSprints()`), implemented by `data::SiteContext`.
+//! 3. In `compile.rs`: an alias in `FieldKind::builtin`, its operators in `FieldKind::supports`,
+//!    its sort key in `FieldKind::sort_field`, and the match arm in `Compiler::term`, reusing a
+//!    leaf (`Leaf::List` for id lists, `Leaf::User` for accounts, `Leaf::Date` for instants);
+//!    then remove the name from [`UNSUPPORTED_JIRA_FIELDS`].
 
 mod ast;
 mod compile;
@@ -38,9 +59,10 @@ pub use ast::{
     Clause, Direction, Field, FunctionCall, Operand, Operator, OrderBy, Query, Term, Value,
 };
 pub use compile::{
-    Compiled, IssueRef, JqlContext, JqlIssue, MAX_ORDER_BY_FIELDS, SortField, SortKey,
-    UNSUPPORTED_JIRA_FIELDS,
+    Compiled, CustomFieldType, IdField, IssueRef, JqlContext, JqlIssue, JqlVersion, ListField,
+    MAX_ORDER_BY_FIELDS, SortField, SortKey, TextField, UNSUPPORTED_JIRA_FIELDS,
 };
+pub use date::day_number;
 pub use error::{JqlError, JqlErrors};
 pub use parser::parse;
 

@@ -1,10 +1,11 @@
 //! The `~` text search, reduced to what integrations rely on.
 //!
 //! The search string is split into words (runs of letters and digits); every word must occur in
-//! the field, compared without regard to case. `win*` matches words starting with `win`, and a
-//! part in double quotes (`"\"full screen\""`) must occur as consecutive words. Jira's stemming,
-//! stop words, `?` wildcards, fuzzy `~` suffixes and boolean operators inside the string are not
-//! simulated; punctuation is ignored.
+//! the field, compared without regard to case. `win*` matches words starting with `win`, a part
+//! in double quotes (`"\"full screen\""`) must occur as consecutive words, and a word written
+//! `-word` (after a space or at the start) must not occur; a search of only such words matches
+//! nothing, as in Jira. Jira's stemming, stop words, `?` wildcards, fuzzy `~` suffixes and
+//! boolean operators inside the string are not simulated; other punctuation is ignored.
 
 use std::cmp::Ordering;
 
@@ -15,6 +16,15 @@ pub(crate) enum TextTerm {
     Word { word: String, prefix: bool },
     /// Lower-cased words that must follow one another.
     Phrase(Vec<String>),
+    /// A lower-cased word that must not occur; `prefix` when it ended in `*`.
+    Without { word: String, prefix: bool },
+}
+
+impl TextTerm {
+    /// Whether the term excludes rather than requires.
+    pub(crate) fn excludes(&self) -> bool {
+        matches!(self, Self::Without { .. })
+    }
 }
 
 /// Splits a search string into terms; empty when it holds no letters or digits.
@@ -23,8 +33,17 @@ pub(crate) fn text_terms(query: &str) -> Vec<TextTerm> {
     let mut phrase: Option<Vec<String>> = None;
     let mut word = String::new();
     let mut chars = query.chars().peekable();
+    let mut previous: Option<char> = None;
+    let mut without = false;
     while let Some(c) = chars.next() {
-        if c.is_alphanumeric() {
+        let before = previous.replace(c);
+        if c == '-'
+            && phrase.is_none()
+            && before.is_none_or(char::is_whitespace)
+            && chars.peek().is_some_and(|n| n.is_alphanumeric())
+        {
+            without = true;
+        } else if c.is_alphanumeric() {
             word.extend(c.to_lowercase());
             if chars.peek().is_some_and(|n| n.is_alphanumeric()) {
                 continue;
@@ -34,9 +53,16 @@ pub(crate) fn text_terms(query: &str) -> Vec<TextTerm> {
                 Some(words) => words.push(finished),
                 None => {
                     let prefix = chars.peek() == Some(&'*');
-                    terms.push(TextTerm::Word {
-                        word: finished,
-                        prefix,
+                    terms.push(if std::mem::take(&mut without) {
+                        TextTerm::Without {
+                            word: finished,
+                            prefix,
+                        }
+                    } else {
+                        TextTerm::Word {
+                            word: finished,
+                            prefix,
+                        }
                     });
                 }
             }
@@ -81,9 +107,26 @@ fn word_starts_with(word: &str, lower: &str) -> bool {
     lower.chars().all(|c| folded.next() == Some(c))
 }
 
-/// Whether every term occurs in `haystack`. Allocates nothing.
+/// Whether every required term occurs in `haystack` and no excluded one does. Allocates
+/// nothing.
 pub(crate) fn text_matches(terms: &[TextTerm], haystack: &str) -> bool {
-    terms.iter().all(|term| match term {
+    terms.iter().any(|t| !t.excludes())
+        && terms
+            .iter()
+            .all(|term| term_matches(term, haystack) != term.excludes())
+}
+
+/// Whether one term occurs in `haystack` (for [`TextTerm::Without`], whether its word does).
+/// Allocates nothing.
+pub(crate) fn term_matches(term: &TextTerm, haystack: &str) -> bool {
+    match term {
+        TextTerm::Without { word, prefix: true } => {
+            words(haystack).any(|w| word_starts_with(w, word))
+        }
+        TextTerm::Without {
+            word,
+            prefix: false,
+        } => words(haystack).any(|w| word_eq(w, word)),
         TextTerm::Word { word, prefix: true } => words(haystack).any(|w| word_starts_with(w, word)),
         TextTerm::Word {
             word,
@@ -104,7 +147,7 @@ pub(crate) fn text_matches(terms: &[TextTerm], haystack: &str) -> bool {
                 }
             }
         }
-    })
+    }
 }
 
 /// Case-insensitive equality (full Unicode lower-casing), without allocating.
@@ -163,6 +206,11 @@ mod tests {
         assert!(!m("disks"));
         assert!(!m("disk missing"));
         assert!(!m("\"shows it now\""));
+        assert!(m("disk -missing"));
+        assert!(!m("disk -full"));
+        assert!(!m("disk -ful*"));
+        assert!(m("web-01"));
+        assert!(!m("-missing"));
     }
 
     #[test]

@@ -299,7 +299,7 @@ async fn queue_issues(
     let (ids, _) = run(&state, &caller, &data, &queue, false)?;
     let fields: Vec<String> = QUEUE_FIELDS.iter().map(|f| (*f).to_owned()).collect();
     let selection = Selection::parse(&fields, DefaultFields::Navigable);
-    let render = Render::new(&data, &caller.base, state.base_url(), ApiVersion::V2);
+    let render = Render::for_caller(&data, &caller, state.base_url(), ApiVersion::V2);
     let opts = IssueOptions {
         selection: &selection,
         expand: Expand::default(),

@@ -1509,6 +1509,7 @@ pub(crate) mod tests {
             properties: BTreeMap::new(),
             sprints: Vec::new(),
             tracking: crate::data::Tracking::default(),
+            versions: Vec::new(),
         }
     }
 }

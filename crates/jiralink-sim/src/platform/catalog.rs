@@ -145,7 +145,7 @@ pub(crate) fn project_json(
     if has("insight") {
         let mut insight = json!({ "totalIssueCount": issue_count(site, project) });
         if let Some(ms) = last_update(site, project) {
-            insight["lastIssueUpdateTime"] = json!(super::render::datetime(ms));
+            insight["lastIssueUpdateTime"] = json!(render.datetime(ms));
         }
         v["insight"] = insight;
     }
@@ -225,7 +225,7 @@ async fn search_projects(
             &[],
         ));
     }
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let today = super::parts::today(&state);
     let total = projects.len();
     let values: Vec<Value> = projects
@@ -262,7 +262,7 @@ async fn get_project(
     let entry = data::site(&state, &caller.site);
     let site = entry.read();
     let project = params::project_or_404(&site, &key)?;
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let body = project_json(
         &render,
         project,
@@ -433,7 +433,7 @@ async fn issue_types(
     caller.require("getIssueAllTypes")?;
     let entry = data::site(&state, &caller.site);
     let site = entry.read();
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let mut out = String::new();
     push_array(&mut out, &site.catalog().issue_types, |out, t| {
         render.issue_type(out, &t.id)
@@ -449,7 +449,7 @@ async fn statuses(
     caller.require("getStatuses")?;
     let entry = data::site(&state, &caller.site);
     let site = entry.read();
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let mut out = String::new();
     push_array(&mut out, &site.catalog().statuses, |out, s| {
         render.status(out, &s.id)
@@ -494,7 +494,7 @@ async fn find_users(
     let (start, max) = params::page(&params, USER_PAGE.0, USER_PAGE.1)?;
     let entry = data::site(&state, &caller.site);
     let site = entry.read();
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let query = query.map(str::to_lowercase);
     let users: Vec<Value> = site
         .users()
@@ -530,7 +530,7 @@ async fn all_users(
     let (start, max) = params::page(&params, USER_PAGE.0, USER_PAGE.1)?;
     let entry = data::site(&state, &caller.site);
     let site = entry.read();
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let users: Vec<Value> = site
         .users()
         .iter()

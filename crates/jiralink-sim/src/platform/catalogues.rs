@@ -122,7 +122,7 @@ async fn all_projects(
     let expand = params.list("expand");
     let entry = data::site(&state, &caller.site);
     let site = entry.read();
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let mut projects: Vec<&Project> = site.projects().iter().collect();
     projects.sort_by(|a, b| a.key.cmp(&b.key));
     if let Some(n) = recent {
@@ -223,7 +223,7 @@ async fn priorities(
     caller.require("getPriorities")?;
     let entry = data::site(&state, &caller.site);
     let site = entry.read();
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let all: Vec<Value> = site
         .catalog()
         .priorities
@@ -255,7 +255,7 @@ async fn search_priorities(
         || project_ids
             .iter()
             .any(|p| site.projects().iter().any(|x| x.id.to_string() == *p));
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let matching: Vec<&Priority> = site
         .catalog()
         .priorities
@@ -300,7 +300,7 @@ async fn priority(
             &[],
         ));
     };
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let body = priority_json(&render, state.base_url(), p);
     Ok(params::value(StatusCode::OK, &body, 0))
 }
@@ -313,7 +313,7 @@ async fn resolutions(
     caller.require("getResolutions")?;
     let entry = data::site(&state, &caller.site);
     let site = entry.read();
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let all: Vec<Value> = site
         .catalog()
         .resolutions
@@ -335,7 +335,7 @@ async fn search_resolutions(
     let only_default = params.bool("onlyDefault", false)?;
     let entry = data::site(&state, &caller.site);
     let site = entry.read();
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let matching: Vec<&Resolution> = site
         .catalog()
         .resolutions
@@ -380,7 +380,7 @@ async fn resolution(
             &[],
         ));
     };
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     Ok(params::value(
         StatusCode::OK,
         &resolution_json(&render, r, false),
@@ -467,7 +467,7 @@ async fn project_statuses(
     let entry = data::site(&state, &caller.site);
     let site = entry.read();
     let project = params::project_or_404(&site, &key)?;
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let statuses: Vec<Value> = site
         .catalog()
         .workflow_of(project)

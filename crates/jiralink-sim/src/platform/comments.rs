@@ -62,7 +62,7 @@ async fn list_comments(
     let entry = data::site(&state, &caller.site);
     let site = entry.read();
     let issue = site.issue(&key).ok_or_else(issue_not_found)?;
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let mut comments: Vec<&data::Comment> = issue.comments.iter().collect();
     if descending {
         comments.reverse();
@@ -140,7 +140,7 @@ fn comment_response(
 ) -> Response {
     let entry = data::site(state, &caller.site);
     let site = entry.read();
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, caller, state.base_url(), version);
     let mut out = String::new();
     render.comment(&mut out, issue_id, comment, false);
     params::json(status, out, 0)
@@ -205,7 +205,7 @@ async fn get_comment(
         .iter()
         .find(|c| c.id.to_string() == comment_id)
         .ok_or_else(|| comment_not_found(&comment_id))?;
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let mut out = String::new();
     render.comment(&mut out, issue.id, comment, rendered);
     Ok(params::json(StatusCode::OK, out, 1))
@@ -288,7 +288,7 @@ async fn list_worklogs(
         .filter(|w| w.started >= after && w.started < before)
         .collect();
     let page: Vec<&data::Worklog> = matching.iter().skip(start).take(max).copied().collect();
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let mut out = String::new();
     let mut o = Obj::new(&mut out);
     o.num("startAt", start)
@@ -328,7 +328,7 @@ async fn add_worklog(
         )
         .map_err(data_error)?;
     let site = entry.read();
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let mut out = String::new();
     render.worklog(&mut out, id, &worklog);
     Ok(params::json(StatusCode::CREATED, out, 0))
@@ -365,7 +365,7 @@ async fn list_changelog(
     let issue = site.issue(&key).ok_or_else(issue_not_found)?;
     let total = issue.changelog.len();
     let page: Vec<&data::History> = issue.changelog.iter().skip(start).take(max).collect();
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let is_last = start.saturating_add(page.len()) >= total;
     let path = format!("{}/issue/{}/changelog", render.api, issue.key);
     let mut out = String::new();
@@ -441,7 +441,7 @@ async fn bulk_changelog(
         keys.iter().filter_map(|k| site.issue(k)).collect();
     issues.sort_by_key(|i| i.id);
     issues.dedup_by_key(|i| i.id);
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     // Histories across all issues in (issue id, history id) order, filtered by field.
     let mut flat: Vec<(u64, data::History)> = Vec::new();
     for issue in &issues {

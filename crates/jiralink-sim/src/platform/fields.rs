@@ -144,6 +144,16 @@ const SYSTEM: &[Sys] = &[
         &["fixVersion"],
     ),
     (
+        "versions",
+        "Affects versions",
+        Some("array"),
+        Some("version"),
+        true,
+        true,
+        true,
+        &["affectedVersion"],
+    ),
+    (
         "aggregatetimespent",
         "Σ Time Spent",
         Some("number"),

@@ -70,6 +70,7 @@ const SCREEN_SYSTEM: &[&str] = &[
     "labels",
     "components",
     "fixVersions",
+    "versions",
     "duedate",
     "parent",
     "environment",
@@ -92,7 +93,7 @@ fn on_screen(data: &SiteData, project_id: u64, issue_type: &str, field: &str) ->
     }
     match field {
         "components" => !project.components.is_empty(),
-        "fixVersions" => !project.versions.is_empty(),
+        "fixVersions" | "versions" => !project.versions.is_empty(),
         "environment" => issue_type == types::BUG || issue_type == types::INCIDENT,
         "timetracking" => project.project_type_key != "service_desk",
         _ => SCREEN_SYSTEM.contains(&field),
@@ -145,6 +146,7 @@ fn current_list(issue: Option<&Issue>, field: &str) -> Vec<String> {
         "labels" => issue.labels.clone(),
         "components" => issue.components.clone(),
         "fixVersions" => issue.fix_versions.clone(),
+        "versions" => issue.versions.clone(),
         f => match f
             .strip_prefix("customfield_")
             .and_then(|n| n.parse::<u64>().ok())
@@ -190,6 +192,7 @@ fn change_for(
         "labels" => FieldChange::Labels(strings(value, &[])?),
         "components" => FieldChange::Components(strings(value, &["id", "name"])?),
         "fixVersions" => FieldChange::FixVersions(strings(value, &["id", "name"])?),
+        "versions" => FieldChange::AffectsVersions(strings(value, &["id", "name"])?),
         "duedate" => FieldChange::DueDate(optional(&[])?),
         "parent" => FieldChange::Parent(optional(&["key", "id"])?),
         "resolution" => FieldChange::Resolution(optional(&["id", "name"])?),
@@ -397,12 +400,14 @@ fn parse_update(
             }
             continue;
         }
-        let is_list = matches!(field.as_str(), "labels" | "components" | "fixVersions")
-            || field
-                .strip_prefix("customfield_")
-                .and_then(|n| n.parse::<u64>().ok())
-                .and_then(|id| data.catalog().custom_field(id))
-                .is_some_and(|f| matches!(f.kind, CustomKind::MultiSelect | CustomKind::Labels));
+        let is_list = matches!(
+            field.as_str(),
+            "labels" | "components" | "fixVersions" | "versions"
+        ) || field
+            .strip_prefix("customfield_")
+            .and_then(|n| n.parse::<u64>().ok())
+            .and_then(|id| data.catalog().custom_field(id))
+            .is_some_and(|f| matches!(f.kind, CustomKind::MultiSelect | CustomKind::Labels));
         let mut list = current_list(issue, field);
         let mut set_value: Option<Value> = None;
         let mut ok = true;
@@ -476,7 +481,7 @@ fn resolve_named(
             .iter()
             .find(|c| c.name.eq_ignore_ascii_case(name))
             .map(|c| c.id.clone()),
-        "fixVersions" => project
+        "fixVersions" | "versions" => project
             .versions
             .iter()
             .find(|v| v.name == name)
@@ -747,7 +752,7 @@ fn field_meta(
                 .map(|c| json!({ "self": format!("{api}/component/{}", c.id), "id": c.id, "name": c.name }))
                 .collect(),
         ),
-        "fixVersions" => Some(
+        "fixVersions" | "versions" => Some(
             project
                 .versions
                 .iter()
@@ -851,8 +856,7 @@ async fn get_issue(
     let issue = site.issue(&key).ok_or_else(issue_not_found)?;
     let selection = Selection::parse(&params.list("fields"), DefaultFields::All);
     let properties = issue_properties(&params, &issue);
-    let mut render = Render::new(&site, &caller.base, state.base_url(), version);
-    render.viewer = Some(caller.user.account_id.clone());
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let opts = IssueOptions {
         selection: &selection,
         expand: expand_of(&params),
@@ -912,8 +916,7 @@ async fn edit_issue(
     }
     let issue = site.issue_by_id(id).ok_or_else(issue_not_found)?;
     let selection = Selection::parse(&[], DefaultFields::All);
-    let mut render = Render::new(&site, &caller.base, state.base_url(), version);
-    render.viewer = Some(caller.user.account_id.clone());
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let mut out = String::new();
     render.issue(
         &mut out,
@@ -1003,8 +1006,7 @@ async fn bulk_fetch(
     let mut found: Vec<_> = ids.iter().filter_map(|r| site.issue(r)).collect();
     found.sort_by_key(|i| i.id);
     found.dedup_by_key(|i| i.id);
-    let mut render = Render::new(&site, &caller.base, state.base_url(), version);
-    render.viewer = Some(caller.user.account_id.clone());
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let opts = IssueOptions {
         selection: &selection,
         expand,
@@ -1039,7 +1041,7 @@ async fn get_transitions(
         .iter()
         .any(|e| e == "transitions.fields");
     let only = params.get("transitionId").map(str::to_owned);
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let mut list = String::new();
     render.transitions(&mut list, &issue, with_fields);
     let mut all: Value = serde_json::from_str(&list).unwrap_or(Value::Array(Vec::new()));
@@ -1219,7 +1221,7 @@ async fn createmeta_types(
     let entry = data::site(&state, &caller.site);
     let site = entry.read();
     let project = params::project_or_404(&site, &project)?;
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let all: Vec<Value> = project
         .issue_type_ids
         .iter()
@@ -1258,7 +1260,7 @@ async fn createmeta_fields(
             &[],
         ));
     }
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let all: Vec<Value> = screen_fields(&site, project.id, &type_id, true)
         .iter()
         .filter_map(|f| field_meta(&render, project.id, &type_id, f, true))
@@ -1282,7 +1284,7 @@ async fn editmeta(
     let entry = data::site(&state, &caller.site);
     let site = entry.read();
     let issue = site.issue(&key).ok_or_else(issue_not_found)?;
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     Ok(params::value(
         StatusCode::OK,
         &edit_meta(&render, &issue),

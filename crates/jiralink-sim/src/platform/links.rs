@@ -132,7 +132,7 @@ fn render<'a>(
     site: &'a data::SiteData,
     version: ApiVersion,
 ) -> Render<'a> {
-    Render::new(site, &caller.base, state.base_url(), version)
+    Render::for_caller(site, caller, state.base_url(), version)
 }
 
 fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {

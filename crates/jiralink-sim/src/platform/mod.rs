@@ -20,8 +20,10 @@
 //! | [`tracking`] | `/issue/{k}/watchers`, `/issue/{k}/votes`, `/issue/{k}/assignee`, `/issue/{k}/notify`, `/issue/{k}/worklog/{id}`, `/comment/list`, `/worklog/updated`, `/worklog/deleted`, `/worklog/list` |
 //! | [`catalog`] | `/project/search`, `/project/{k}`, `/field`, `/field/search`, `/issuetype`, `/status`, `/user/search`, `/users/search` |
 //! | [`crate::agile::filter`] | `/filter`, `/filter/{id}` (the saved filters Jira Software boards are built on) |
+//! | [`zone`] | (no endpoints) date-times in the caller's time zone, used by [`render`] and `/serverInfo` |
 //!
-//! Issue data comes from [`crate::data`]; [`render`] writes it in Jira's shapes.
+//! Issue data comes from [`crate::data`]; [`render`] writes it in Jira's shapes, with date-times
+//! in the calling account's time zone ([`zone`]).
 
 pub mod catalog;
 pub mod catalogues;
@@ -37,6 +39,7 @@ pub mod people;
 pub mod render;
 pub mod search;
 pub mod tracking;
+pub mod zone;
 
 use axum::Router;
 use axum::extract::FromRequestParts;
@@ -100,7 +103,8 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiVersion {
     }
 }
 
-/// Jira's timestamp format: `2026-01-05T09:30:00.000+0000` (always UTC here).
+/// Jira's timestamp format in UTC: `2026-01-05T09:30:00.000+0000`. Answers to an account write
+/// its zone instead ([`render::Render::datetime`], [`zone::Zone`]).
 pub fn jira_datetime(t: OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
     format!(

@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 use crate::auth::Caller;
 use crate::errors::ApiError;
 use crate::identity::User;
-use crate::platform::{ApiVersion, jira_datetime, versioned};
+use crate::platform::zone::Zone;
+use crate::platform::{ApiVersion, versioned};
 use crate::state::{SimState, SiteContext};
 
 /// Version string reported by `serverInfo`.
@@ -135,6 +136,14 @@ async fn get_myself(
     )))
 }
 
+/// Now, in the calling account's zone as Jira Cloud answers it (UTC for an anonymous call).
+fn server_time(now: time::OffsetDateTime, caller: Option<&Caller>) -> String {
+    let ms = i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+    caller
+        .map_or_else(Zone::utc, |c| Zone::named(&c.user.time_zone))
+        .datetime(ms)
+}
+
 async fn server_info(
     State(state): State<SimState>,
     Extension(ctx): Extension<SiteContext>,
@@ -152,7 +161,7 @@ async fn server_info(
         "deploymentType": "Cloud",
         "buildNumber": BUILD_NUMBER,
         "buildDate": "2026-01-01T00:00:00.000+0000",
-        "serverTime": jira_datetime(state.now()),
+        "serverTime": server_time(state.now(), caller.as_ref()),
         "scmInfo": "8c710b801bcc44429c4fb8a9d1b3f6ad0a6c5e21",
         "serverTitle": ctx.site.name,
         "serverTimeZone": "Etc/UTC",

@@ -686,7 +686,7 @@ async fn project_components(
     let entry = data::site(&state, &caller.site);
     let site = entry.read();
     let project = params::project_or_404(&site, &key)?;
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let all: Vec<Value> = project
         .components
         .iter()
@@ -738,7 +738,7 @@ async fn project_components_paged(
     if descending {
         components.reverse();
     }
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let values: Vec<Value> = components
         .iter()
         .skip(start)
@@ -892,7 +892,7 @@ async fn create_component(
     let (project, c) = site
         .component(&created.id)
         .ok_or_else(|| component_not_found(&created.id))?;
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let body = component_json(&render, project, c);
     Ok(params::value(StatusCode::CREATED, &body, 1))
 }
@@ -909,7 +909,7 @@ async fn get_component(
     let (project, c) = site
         .component(&id)
         .ok_or_else(|| component_not_found(&id))?;
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let body = component_json(&render, project, c);
     Ok(params::value(StatusCode::OK, &body, 0))
 }
@@ -938,7 +938,7 @@ async fn update_component(
     let (project, c) = site
         .component(&id)
         .ok_or_else(|| component_not_found(&id))?;
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let body = component_json(&render, project, c);
     Ok(params::value(StatusCode::OK, &body, 1))
 }

@@ -110,7 +110,7 @@ async fn get_user(
     let entry = data::site(&state, &caller.site);
     let site = entry.read();
     let user = site.user(account).ok_or_else(user_not_found)?;
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let body = full_user(&render, user, &params.list("expand"));
     Ok(params::value(StatusCode::OK, &body, 1))
 }
@@ -136,7 +136,7 @@ async fn bulk_users(
     }
     let entry = data::site(&state, &caller.site);
     let site = entry.read();
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let mut seen = std::collections::BTreeSet::new();
     let found: Vec<&SiteUser> = accounts
         .iter()
@@ -245,7 +245,7 @@ async fn assignable_search(
             "A project, issue or action descriptor must be specified to search for assignable users.",
         ));
     };
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let users: Vec<Value> = site
         .users()
         .iter()
@@ -288,7 +288,7 @@ async fn multi_project_search(
         .iter()
         .map(|k| params::project_or_404(&site, k))
         .collect::<Result<Vec<&Project>, ApiError>>()?;
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let users: Vec<Value> = site
         .users()
         .iter()
@@ -333,7 +333,7 @@ async fn group_members(
     let entry = data::site(&state, &caller.site);
     let site = entry.read();
     let group = group_param(&site, &params)?;
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let members: Vec<&SiteUser> = site
         .group_members(&group)
         .into_iter()
@@ -415,7 +415,7 @@ async fn get_group(
     let entry = data::site(&state, &caller.site);
     let site = entry.read();
     let group = group_param(&site, &params)?;
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let members: Vec<&SiteUser> = site
         .group_members(&group)
         .into_iter()

@@ -14,6 +14,8 @@ use serde_json::Value;
 use super::ApiVersion;
 use super::fields::{FieldDef, Selection};
 use super::json::{Obj, push_array, push_str, push_value};
+use super::zone::Zone;
+use crate::auth::Caller;
 use crate::data::{Comment, CustomKind, CustomValue, History, Issue, SiteData, Worklog, adf};
 
 /// Which `expand` options a response honours.
@@ -130,36 +132,13 @@ pub struct Render<'a> {
     pub viewer: Option<String>,
     /// The last issue's `aggregate…` times, shared by its four aggregate fields.
     pub(super) aggregates: RefCell<Option<(u64, super::tracking::Times)>>,
+    zone: Zone,
 }
 
-/// Jira's timestamp format for epoch milliseconds.
-///
-/// Written by hand (days to civil date, after Howard Hinnant's algorithm) because search pages
-/// format dozens of timestamps per issue.
+/// Jira's timestamp format for epoch milliseconds, in UTC (`+0000`); responses to an account
+/// use [`Render::datetime`], in the account's zone.
 pub fn datetime(ms: i64) -> String {
-    let days = ms.div_euclid(86_400_000);
-    let rest = ms.rem_euclid(86_400_000);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let (h, m, s, milli) = (
-        rest / 3_600_000,
-        rest / 60_000 % 60,
-        rest / 1_000 % 60,
-        rest % 1_000,
-    );
-    let mut out = String::with_capacity(28);
-    let _ = write!(
-        out,
-        "{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{milli:03}+0000"
-    );
-    out
+    super::zone::datetime_with_offset(ms, 0)
 }
 
 /// `3h 20m`, with Jira's default 8-hour days and 5-day weeks.
@@ -200,6 +179,7 @@ impl<'a> Render<'a> {
             projects: Fragments::default(),
             resolutions: Fragments::default(),
             users: RefCell::new(HashMap::new()),
+            zone: Zone::utc(),
             api,
             viewer: None,
             aggregates: RefCell::new(None),
@@ -247,6 +227,32 @@ impl<'a> Render<'a> {
             r.resolutions.insert(res.id.clone(), out);
         }
         r
+    }
+
+    /// The renderer for `caller`: [`Render::new`] at the caller's URL prefix, writing date-times
+    /// in the caller's time zone and answering `isWatching`/`hasVoted` for the caller.
+    pub fn for_caller(
+        data: &'a SiteData,
+        caller: &Caller,
+        avatars: &str,
+        version: ApiVersion,
+    ) -> Self {
+        let mut render =
+            Self::new(data, &caller.base, avatars, version).in_zone(&caller.user.time_zone);
+        render.viewer = Some(caller.user.account_id.clone());
+        render
+    }
+
+    /// Writes date-times in the IANA zone `time_zone` (UTC when unknown) instead of UTC.
+    #[must_use]
+    pub fn in_zone(mut self, time_zone: &str) -> Self {
+        self.zone = Zone::named(time_zone);
+        self
+    }
+
+    /// Jira's date-time text for epoch milliseconds, in the renderer's zone.
+    pub fn datetime(&self, ms: i64) -> String {
+        self.zone.datetime(ms)
     }
 
     /// Avatar URLs of an account (served by the simulator).
@@ -423,8 +429,8 @@ impl<'a> Render<'a> {
             o.str("renderedBody", &adf::to_html(&c.body));
         }
         self.user(o.key("updateAuthor"), &c.update_author);
-        o.str("created", &datetime(c.created))
-            .str("updated", &datetime(c.updated))
+        o.str("created", &self.datetime(c.created))
+            .str("updated", &self.datetime(c.updated))
             .bool("jsdPublic", c.jsd_public);
         if let Some(v) = &c.visibility {
             o.value("visibility", v);
@@ -444,9 +450,9 @@ impl<'a> Render<'a> {
         if let Some(c) = &w.comment {
             self.rich(o.key("comment"), Some(c));
         }
-        o.str("created", &datetime(w.created))
-            .str("updated", &datetime(w.updated))
-            .str("started", &datetime(w.started))
+        o.str("created", &self.datetime(w.created))
+            .str("updated", &self.datetime(w.updated))
+            .str("started", &self.datetime(w.started))
             .str("timeSpent", &duration(w.time_spent_seconds))
             .num("timeSpentSeconds", w.time_spent_seconds)
             .str("id", &w.id.to_string())
@@ -461,7 +467,7 @@ impl<'a> Render<'a> {
         if let Some(a) = &h.author {
             self.user(o.key("author"), a);
         }
-        o.str("created", &datetime(h.created));
+        o.str("created", &self.datetime(h.created));
         push_array(o.key("items"), &h.items, |out, i| {
             let mut io = Obj::new(out);
             io.str("field", &i.field)
@@ -582,7 +588,9 @@ impl<'a> Render<'a> {
             }
         };
         match def.id.as_str() {
-            "statuscategorychangedate" => push_str(out, &datetime(issue.status_category_changed)),
+            "statuscategorychangedate" => {
+                push_str(out, &self.datetime(issue.status_category_changed))
+            }
             "issuetype" => self.issue_type(out, &issue.issue_type),
             "parent" => match issue.parent {
                 Some(p) => self.issue_link(out, p),
@@ -590,9 +598,14 @@ impl<'a> Render<'a> {
             },
             "timespent" => opt_secs(out, spent),
             "project" => self.project_ref(out, issue.project_id),
-            "fixVersions" => {
+            "fixVersions" | "versions" => {
                 let project = self.data.catalog().project(issue.project_id);
-                push_array(out, &issue.fix_versions, |out, id| {
+                let ids = if def.id == "versions" {
+                    &issue.versions
+                } else {
+                    &issue.fix_versions
+                };
+                push_array(out, ids, |out, id| {
                     let Some(v) = project.and_then(|p| p.versions.iter().find(|v| v.id == *id))
                     else {
                         out.push_str("null");
@@ -620,7 +633,7 @@ impl<'a> Render<'a> {
                 None => out.push_str("null"),
             },
             "resolutiondate" => match issue.resolution_date {
-                Some(ms) => push_str(out, &datetime(ms)),
+                Some(ms) => push_str(out, &self.datetime(ms)),
                 None => out.push_str("null"),
             },
             "workratio"
@@ -635,8 +648,8 @@ impl<'a> Render<'a> {
             | "progress"
             | "votes" => self.tracking_field(out, &def.id, issue),
             "lastViewed" | "security" => out.push_str("null"),
-            "created" => push_str(out, &datetime(issue.created)),
-            "updated" => push_str(out, &datetime(issue.updated)),
+            "created" => push_str(out, &self.datetime(issue.created)),
+            "updated" => push_str(out, &self.datetime(issue.updated)),
             "priority" => match issue.priority.as_ref().and_then(|p| self.priorities.get(p)) {
                 Some(s) => out.push_str(s),
                 None => out.push_str("null"),

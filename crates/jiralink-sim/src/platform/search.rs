@@ -324,8 +324,7 @@ pub fn search(
 
     let end = offset.saturating_add(page_size).min(snapshot.ids.len());
     let page_ids = snapshot.ids.get(offset.min(end)..end).unwrap_or(&[]);
-    let mut render = Render::new(&site, &caller.base, state.base_url(), version);
-    render.viewer = Some(caller.user.account_id.clone());
+    let render = Render::for_caller(&site, caller, state.base_url(), version);
     let opts = IssueOptions {
         selection: &selection,
         expand,

@@ -317,7 +317,7 @@ async fn get_watchers(
     let entry = data::site(&state, &caller.site);
     let site = entry.read();
     let issue = site.issue(&key).ok_or_else(issue_not_found)?;
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let watchers = &issue.tracking.watchers;
     let mut out = String::new();
     let mut o = Obj::new(&mut out);
@@ -404,7 +404,7 @@ async fn get_votes(
     let entry = data::site(&state, &caller.site);
     let site = entry.read();
     let issue = site.issue(&key).ok_or_else(issue_not_found)?;
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let voters = &issue.tracking.voters;
     let mut out = String::new();
     let mut o = Obj::new(&mut out);
@@ -623,7 +623,7 @@ fn worklog_response(
 ) -> Response {
     let entry = data::site(state, &caller.site);
     let site = entry.read();
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, caller, state.base_url(), version);
     let mut out = String::new();
     render.worklog(&mut out, issue_id, worklog);
     params::json(StatusCode::OK, out, 1)
@@ -747,7 +747,7 @@ async fn comment_list(
         .iter()
         .filter_map(|id| site.comment_by_id(*id))
         .collect();
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let mut out = String::new();
     let mut o = Obj::new(&mut out);
     o.bool("isLast", true)
@@ -775,7 +775,7 @@ async fn worklog_list(
         .iter()
         .filter_map(|id| site.worklog_by_id(*id))
         .collect();
-    let render = Render::new(&site, &caller.base, state.base_url(), version);
+    let render = Render::for_caller(&site, &caller, state.base_url(), version);
     let mut out = String::new();
     push_array(&mut out, &found, |out, (issue, w)| {
         render.worklog(out, *issue, w);

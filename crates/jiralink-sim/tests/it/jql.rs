@@ -370,12 +370,16 @@ fn validation_errors_use_jira_wording_and_come_together() {
             strings(&["Field 'cf[99]' does not exist or you do not have permission to view it."]),
         ),
         (
-            "priority = High AND fixVersion IN (v1) ORDER BY resolution",
+            "watcher = bob AND sprint IN (1) ORDER BY workratio",
             strings(&[
-                "Field 'priority' exists in Jira Cloud but the jiralink simulator does not support it in JQL yet. Search on project, issuekey, status, issuetype, assignee, reporter, labels, created, updated, summary or a custom field instead.",
-                "Field 'fixVersion' exists in Jira Cloud but the jiralink simulator does not support it in JQL yet. Search on project, issuekey, status, issuetype, assignee, reporter, labels, created, updated, summary or a custom field instead.",
-                "Field 'resolution' exists in Jira Cloud but the jiralink simulator does not support it in JQL yet. Search on project, issuekey, status, issuetype, assignee, reporter, labels, created, updated, summary or a custom field instead.",
+                "Field 'watcher' exists in Jira Cloud but the jiralink simulator does not support it in JQL yet. Search on project, issuekey, status, statusCategory, issuetype, priority, resolution, assignee, reporter, creator, labels, component, fixVersion, affectedVersion, parent, created, updated, resolved, duedate, summary, description, environment, comment, text or a custom field instead.",
+                "Field 'sprint' exists in Jira Cloud but the jiralink simulator does not support it in JQL yet. Search on project, issuekey, status, statusCategory, issuetype, priority, resolution, assignee, reporter, creator, labels, component, fixVersion, affectedVersion, parent, created, updated, resolved, duedate, summary, description, environment, comment, text or a custom field instead.",
+                "Field 'workratio' exists in Jira Cloud but the jiralink simulator does not support it in JQL yet. Search on project, issuekey, status, statusCategory, issuetype, priority, resolution, assignee, reporter, creator, labels, component, fixVersion, affectedVersion, parent, created, updated, resolved, duedate, summary, description, environment, comment, text or a custom field instead.",
             ]),
+        ),
+        (
+            "project = ABC ORDER BY description",
+            strings(&["Field 'description' does not support sorting."]),
         ),
         (
             "project in (XYZ, NOPE, \"Gone\") AND status = Closed",

@@ -13,6 +13,7 @@ mod csm;
 mod data;
 mod fidelity;
 mod jql;
+mod jql_fields;
 mod jsm;
 mod jsm_requests;
 mod knobs;
@@ -21,6 +22,7 @@ mod oauth;
 mod platform;
 mod platform_issues;
 mod platform_search;
+mod timezones;
 mod tracking;
 
 use base64::Engine as _;
