@@ -244,7 +244,7 @@ async fn search_projects(
         "isLast": is_last,
         "values": values,
     });
-    if !is_last {
+    if !is_last && max > 0 {
         body["nextPage"] = json!(format!("{path}?maxResults={max}&startAt={}", start + max));
     }
     let count = body["values"].as_array().map_or(0, Vec::len) as u64;
@@ -400,7 +400,7 @@ async fn search_fields(
         "isLast": is_last,
         "values": values,
     });
-    if !is_last {
+    if !is_last && max > 0 {
         body["nextPage"] = json!(format!(
             "{api}/field/search?maxResults={max}&startAt={}",
             start + max

@@ -91,7 +91,7 @@ pub(crate) fn page_body(
         "isLast": is_last,
         "values": values,
     });
-    if !is_last {
+    if !is_last && max > 0 {
         body["nextPage"] = json!(format!("{path}?maxResults={max}&startAt={}", start + max));
     }
     body

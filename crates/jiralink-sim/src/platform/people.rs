@@ -160,7 +160,7 @@ async fn bulk_users(
         "isLast": is_last,
         "values": values,
     });
-    if !is_last {
+    if !is_last && max > 0 {
         body["nextPage"] = json!(format!("{path}?maxResults={max}&startAt={}", start + max));
     }
     Ok(params::value(StatusCode::OK, &body, cost))
@@ -359,7 +359,7 @@ async fn group_members(
         "isLast": is_last,
         "values": values,
     });
-    if !is_last {
+    if !is_last && max > 0 {
         body["nextPage"] = json!(format!("{path}&maxResults={max}&startAt={}", start + max));
     }
     Ok(params::value(StatusCode::OK, &body, cost))

@@ -653,3 +653,25 @@ async fn accepting_the_consent_page_as_shown_grants_the_default_site() {
     assert_eq!(resources[0]["id"], demo.cloud_id.to_string());
     assert_eq!(resources.as_array().map(Vec::len), Some(1));
 }
+
+/// `maxResults=0` answers an empty page without a `nextPage`, so a client following
+/// `nextPage` until it is absent stops instead of asking for the same page forever.
+#[tokio::test]
+async fn an_empty_page_names_no_next_page() {
+    let sim = start().await;
+    let api = Api::alice(&sim, "3");
+    for path in [
+        "/priority/search?maxResults=0",
+        "/resolution/search?maxResults=0",
+        "/field/search?maxResults=0",
+        "/project/search?maxResults=0",
+        "/project/DEMO/version?maxResults=0",
+        "/group/member?groupname=jira-software-users&maxResults=0",
+    ] {
+        let page = api.get(path).await;
+        let page = expect(&page, StatusCode::OK);
+        assert_eq!(page["values"], json!([]), "{path}");
+        assert!(page["total"].as_u64().unwrap_or(0) > 0, "{path}");
+        assert!(page.get("nextPage").is_none(), "{path}: {page}");
+    }
+}
