@@ -430,6 +430,51 @@ async fn platform_operations_match_the_openapi_document() {
     super::catalogues::exercise(&fid).await;
 
     super::links::exercise(&fid).await;
+    burst_limits(&fid).await;
     let (ops, validated) = fid.finish(Area::Platform);
     eprintln!("platform: {ops} operations, {validated} responses validated");
+}
+
+/// The burst limit (per site and method class) answers the new operations as it answers the
+/// old ones: 429 with an `ErrorCollection` body (validated like every other answer) and
+/// `Retry-After`, in each method class.
+async fn burst_limits(fid: &Fidelity) {
+    let control = fid.sim.control();
+    control.advance(std::time::Duration::from_secs(2));
+    control
+        .update_knobs(|k| k.burst = jiralink_sim::knobs::BurstLimits::uniform(2))
+        .expect("knobs");
+    let calls: [(Method, &str, Option<Value>); 4] = [
+        (Method::GET, "/priority/search", None),
+        (Method::GET, "/issue/DEMO-2/watchers", None),
+        (Method::POST, "/comment/list", Some(json!({"ids": [1]}))),
+        (
+            Method::PUT,
+            "/issue/DEMO-2/assignee",
+            Some(json!({"accountId": "-1"})),
+        ),
+    ];
+    for (method, path, body) in calls {
+        for attempt in 0..3 {
+            let mut call = fid.site(method.clone(), &format!("{V3}{path}"));
+            if let Some(body) = &body {
+                call = call.json(body.clone());
+            }
+            let reply = call.send().await;
+            if attempt < 2 {
+                assert!(
+                    reply.status.is_success(),
+                    "{method} {path}: {}",
+                    reply.status
+                );
+            } else {
+                reply.expect(429);
+                assert_eq!(reply.headers["retry-after"], "1", "{method} {path}");
+            }
+        }
+        control.advance(std::time::Duration::from_secs(2));
+    }
+    control
+        .update_knobs(|k| k.burst = jiralink_sim::knobs::BurstLimits::default())
+        .expect("knobs");
 }
