@@ -203,7 +203,11 @@ pub const OPERATIONS: &[AgileOp] = &[
         "/rest/agile/1.0/epic/none/issue",
         &[
             READ,
-            &["read:epic:jira-software", "read:issue-details:jira"],
+            &[
+                "read:epic:jira-software",
+                "read:issue-details:jira",
+                "read:jql:jira",
+            ],
         ],
     ),
     agile(
@@ -243,10 +247,7 @@ pub const OPERATIONS: &[AgileOp] = &[
         "getIssue",
         "GET",
         "/rest/agile/1.0/issue/{issueIdOrKey}",
-        &[
-            READ,
-            &["read:issue:jira-software", "read:issue-details:jira"],
-        ],
+        &[READ, &["read:issue:jira-software"]],
     ),
     agile(
         "getIssueEstimationForBoard",
