@@ -118,7 +118,7 @@ pub fn banner(handle: &SimHandle) -> String {
     ));
     for site in control.sites() {
         line(format!(
-            "  Site {:<14} {}  (cloud id {})",
+            "  Site {:<15} {}  (cloud id {})",
             format!("{}:", site.subdomain),
             handle.site_url(&site.subdomain),
             site.cloud_id

@@ -84,14 +84,7 @@ pub const OPERATIONS: &[AgileOp] = &[
         "createBoard",
         "POST",
         "/rest/agile/1.0/board",
-        &[
-            WRITE,
-            &[
-                "write:board-scope:jira-software",
-                "read:board-scope:jira-software",
-                "read:project:jira",
-            ],
-        ],
+        &[WRITE, &["write:board-scope:jira-software"]],
     ),
     agile(
         "getBoard",
@@ -210,7 +203,11 @@ pub const OPERATIONS: &[AgileOp] = &[
         "/rest/agile/1.0/epic/none/issue",
         &[
             READ,
-            &["read:epic:jira-software", "read:issue-details:jira"],
+            &[
+                "read:epic:jira-software",
+                "read:issue-details:jira",
+                "read:jql:jira",
+            ],
         ],
     ),
     agile(
@@ -250,10 +247,7 @@ pub const OPERATIONS: &[AgileOp] = &[
         "getIssue",
         "GET",
         "/rest/agile/1.0/issue/{issueIdOrKey}",
-        &[
-            READ,
-            &["read:issue:jira-software", "read:issue-details:jira"],
-        ],
+        &[READ, &["read:issue:jira-software"]],
     ),
     agile(
         "getIssueEstimationForBoard",
@@ -463,6 +457,32 @@ mod tests {
         }
         let ids: BTreeSet<&str> = OPERATIONS.iter().map(|op| op.id).collect();
         assert_eq!(ids.len(), OPERATIONS.len(), "operation ids repeat");
+    }
+
+    /// An operation without an entry would refuse every scoped caller.
+    #[test]
+    fn every_served_operation_has_scopes() {
+        let sources = [
+            include_str!("board.rs"),
+            include_str!("issues.rs"),
+            include_str!("sprint.rs"),
+            include_str!("filter.rs"),
+        ];
+        let marker = concat!("require(&caller, ", "\"");
+        let mut served = 0;
+        for source in sources {
+            for (at, _) in source.match_indices(marker) {
+                let rest = &source[at + marker.len()..];
+                let id = rest.split('"').next().unwrap_or_default();
+                assert!(operation(id).is_some(), "{id} has no scope entry");
+                served += 1;
+            }
+        }
+        assert_eq!(
+            served,
+            OPERATIONS.len(),
+            "an entry for an operation not served"
+        );
     }
 
     #[test]

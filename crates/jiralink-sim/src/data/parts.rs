@@ -5,8 +5,9 @@
 //! rendering and create/edit validation see every write at once. Generated issues keep the ids
 //! they were generated with; deleting a version or component records where its issues went
 //! (`moveFixIssuesTo`, `moveIssuesTo`, or nowhere), and that move is applied whenever a generated
-//! issue is built, so a million-issue site never rewrites its issues. Overlay issues are
-//! rewritten in place. Jira records no change history for these moves.
+//! issue is built, so a million-issue site never rewrites its issues. Changed issues get a new
+//! state with the `Fix Version`, `Version` or `Component` change-history item Jira records,
+//! written by the account that deleted or released the version.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -34,6 +35,10 @@ pub struct PartsState {
     /// Deleted component id → the component its issues moved to.
     #[serde(default)]
     pub component_moves: BTreeMap<String, Option<String>>,
+    /// Deleted version id → the version its issues' affected versions moved to
+    /// (`moveAffectedIssuesTo`; `None`: removed from them).
+    #[serde(default)]
+    pub affected_moves: BTreeMap<String, Option<String>>,
     /// Released version id → the version its then unresolved issues moved to
     /// (`moveUnfixedIssuesTo`). Applies to generated issues that are still unresolved as
     /// generated; changed issues were rewritten when the version was released.
@@ -86,7 +91,36 @@ pub fn category_of(project: &Project) -> &'static ProjectCategory {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Part {
     Version,
+    AffectedVersion,
     Component,
+}
+
+impl Part {
+    fn ids(self, issue: &Issue) -> &Vec<String> {
+        match self {
+            Self::Version => &issue.fix_versions,
+            Self::AffectedVersion => &issue.versions,
+            Self::Component => &issue.components,
+        }
+    }
+
+    fn ids_mut(self, issue: &mut Issue) -> &mut Vec<String> {
+        match self {
+            Self::Version => &mut issue.fix_versions,
+            Self::AffectedVersion => &mut issue.versions,
+            Self::Component => &mut issue.components,
+        }
+    }
+}
+
+/// Who moves issues off a deleted or released version or component, and when; the history
+/// entries of changed issues name them.
+#[derive(Debug, Clone, Copy)]
+pub struct PartWrite<'a> {
+    /// Account id of the caller.
+    pub actor: &'a str,
+    /// Now (ms).
+    pub now_ms: i64,
 }
 
 fn apply_moves(ids: &mut Vec<String>, moves: &BTreeMap<String, Option<String>>) -> bool {
@@ -161,7 +195,12 @@ impl SiteData {
 
     /// Releases a version's unresolved issues to another version of the project
     /// (`moveUnfixedIssuesTo` when releasing).
-    pub fn move_unfixed_issues(&mut self, from: &str, to: &str) -> Result<(), DataError> {
+    pub fn move_unfixed_issues(
+        &mut self,
+        from: &str,
+        to: &str,
+        by: PartWrite<'_>,
+    ) -> Result<(), DataError> {
         let (project, _) = self
             .version(from)
             .ok_or_else(|| DataError::ItemNotFound(format!("version {from}")))?;
@@ -179,16 +218,7 @@ impl SiteData {
             .unfixed_moves
             .insert(from.to_owned(), to.to_owned());
         let moves = BTreeMap::from([(from.to_owned(), Some(to.to_owned()))]);
-        for stored in self.overlay.values_mut() {
-            if let Some(current) = stored.versions.last_mut()
-                && current.issue.resolution.is_none()
-            {
-                let mut issue = (*current.issue).clone();
-                if apply_moves(&mut issue.fix_versions, &moves) {
-                    current.issue = std::sync::Arc::new(issue);
-                }
-            }
-        }
+        self.move_overlay(Part::Version, &moves, true, by);
         self.parts.changed = true;
         self.bump_revision();
         Ok(())
@@ -271,37 +301,40 @@ impl SiteData {
         Ok(new)
     }
 
-    /// Deletes a version; its issues' fix versions move to `move_fix_to` (a version of the same
-    /// project) or lose it.
-    pub fn delete_version(&mut self, id: &str, move_fix_to: Option<&str>) -> Result<(), DataError> {
+    /// Deletes a version; its issues' fix versions move to `move_fix_to` and their affected
+    /// versions to `move_affected_to` (versions of the same project), or lose it.
+    pub fn delete_version(
+        &mut self,
+        id: &str,
+        move_fix_to: Option<&str>,
+        move_affected_to: Option<&str>,
+        by: PartWrite<'_>,
+    ) -> Result<(), DataError> {
         let (project, version) = self
             .version(id)
             .ok_or_else(|| DataError::ItemNotFound(format!("version {id}")))?;
         let project_id = project.id;
         let id = version.id.clone();
-        let target = match move_fix_to {
-            None => None,
-            Some(t) => {
-                let found = project
-                    .versions
-                    .iter()
-                    .find(|v| v.id == t.trim() && v.id != id);
-                Some(
-                    found
-                        .ok_or_else(|| {
-                            DataError::Invalid(format!(
-                                "The version with id {t} to move issues to does not exist in the project."
-                            ))
-                        })?
-                        .id
-                        .clone(),
-                )
-            }
+        let target = |to: Option<&str>, what: &str| match to {
+            None => Ok(None),
+            Some(t) => project
+                .versions
+                .iter()
+                .find(|v| v.id == t.trim() && v.id != id)
+                .map(|v| Some(v.id.clone()))
+                .ok_or_else(|| {
+                    DataError::Invalid(format!(
+                        "The version with id {t} to move {what} to does not exist in the project."
+                    ))
+                }),
         };
+        let fix_target = target(move_fix_to, "issues")?;
+        let affected_target = target(move_affected_to, "affected issues")?;
         self.project_mut(project_id)?
             .versions
             .retain(|v| v.id != id);
-        self.move_parts(Part::Version, &id, target);
+        self.move_parts(Part::Version, &id, fix_target, by);
+        self.move_parts(Part::AffectedVersion, &id, affected_target, by);
         Ok(())
     }
 
@@ -349,7 +382,12 @@ impl SiteData {
 
     /// Deletes a component; its issues move to `move_to` (a component of the same project) or
     /// lose it.
-    pub fn delete_component(&mut self, id: &str, move_to: Option<&str>) -> Result<(), DataError> {
+    pub fn delete_component(
+        &mut self,
+        id: &str,
+        move_to: Option<&str>,
+        by: PartWrite<'_>,
+    ) -> Result<(), DataError> {
         let (project, component) = self
             .component(id)
             .ok_or_else(|| DataError::ItemNotFound(format!("component {id}")))?;
@@ -377,31 +415,62 @@ impl SiteData {
         self.project_mut(project_id)?
             .components
             .retain(|c| c.id != id);
-        self.move_parts(Part::Component, &id, target);
+        self.move_parts(Part::Component, &id, target, by);
         Ok(())
     }
 
-    fn move_parts(&mut self, part: Part, from: &str, to: Option<String>) {
+    fn move_parts(&mut self, part: Part, from: &str, to: Option<String>, by: PartWrite<'_>) {
         let moves = match part {
             Part::Version => &mut self.parts.version_moves,
+            Part::AffectedVersion => &mut self.parts.affected_moves,
             Part::Component => &mut self.parts.component_moves,
         };
-        record_move(moves, from, to);
-        let moves = moves.clone();
+        record_move(moves, from, to.clone());
+        // Earlier states of changed issues (what a lagging search index still sees) name no
+        // deleted part either; only the current state gets a history entry.
+        let moves = BTreeMap::from([(from.to_owned(), to)]);
         for stored in self.overlay.values_mut() {
-            for version in &mut stored.versions {
+            let earlier = stored.versions.len().saturating_sub(1);
+            for version in &mut stored.versions[..earlier] {
                 let mut issue = (*version.issue).clone();
-                let list = match part {
-                    Part::Version => &mut issue.fix_versions,
-                    Part::Component => &mut issue.components,
-                };
-                if apply_moves(list, &moves) {
+                if apply_moves(part.ids_mut(&mut issue), &moves) {
                     version.issue = std::sync::Arc::new(issue);
                 }
             }
         }
+        self.move_overlay(part, &moves, false, by);
         self.parts.changed = true;
         self.bump_revision();
+    }
+
+    /// Moves the current state of every changed issue that names a moved part, as an edit by
+    /// `by.actor` with its change history.
+    fn move_overlay(
+        &mut self,
+        part: Part,
+        moves: &BTreeMap<String, Option<String>>,
+        unresolved_only: bool,
+        by: PartWrite<'_>,
+    ) {
+        let ids: Vec<u64> = self
+            .overlay
+            .iter()
+            .filter(|(id, stored)| {
+                !self.deleted.contains_key(id)
+                    && stored.current().is_some_and(|c| {
+                        (!unresolved_only || c.issue.resolution.is_none())
+                            && part.ids(&c.issue).iter().any(|v| moves.contains_key(v))
+                    })
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            // The issue exists (checked above), so the write cannot fail.
+            let _ = self.write(id, Some(by.actor), by.now_ms, true, |_, issue| {
+                apply_moves(part.ids_mut(issue), moves);
+                Ok(())
+            });
+        }
     }
 
     /// Every label on the site, sorted: the generator's label vocabulary (system labels and
@@ -610,7 +679,13 @@ impl SiteData {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::FieldChange;
     use crate::data::store::tests::site;
+
+    const BY: PartWrite<'static> = PartWrite {
+        actor: "admin",
+        now_ms: 4_000_000_000_000,
+    };
 
     #[test]
     fn moves_follow_chains_and_drop_duplicates() {
@@ -643,7 +718,8 @@ mod tests {
             .expect("another version")
             .id
             .clone();
-        data.delete_version(&old, Some(&other)).expect("deleted");
+        data.delete_version(&old, Some(&other), None, BY)
+            .expect("deleted");
         let moved = data.issue_by_id(with_version.id).expect("issue");
         assert!(moved.fix_versions.contains(&other));
         assert!(!moved.fix_versions.contains(&old));
@@ -720,14 +796,15 @@ mod tests {
         };
         assert_eq!(data.part_counts(project), counted(&data));
         let component = data.projects()[0].components[0].id.clone();
-        data.delete_component(&component, None).expect("deleted");
+        data.delete_component(&component, None, BY)
+            .expect("deleted");
         data.delete_issue(first.id, true, 1).expect("issue deleted");
         let versions: Vec<String> = data.projects()[0]
             .versions
             .iter()
             .map(|v| v.id.clone())
             .collect();
-        data.move_unfixed_issues(&versions[2], &versions[0])
+        data.move_unfixed_issues(&versions[2], &versions[0], BY)
             .expect("moved");
         assert_eq!(data.part_counts(project), counted(&data));
         for id in data.issue_ids().collect::<Vec<_>>() {
@@ -738,6 +815,70 @@ mod tests {
                 assert_eq!(versions, issue.fix_versions);
             }
         }
+    }
+
+    #[test]
+    fn moves_of_changed_issues_are_recorded_in_their_history() {
+        let mut data = site();
+        let project = data.projects()[0].clone();
+        let [a, b, c] = [0, 1, 2].map(|n| project.versions[n].id.clone());
+        let component = project.components[0].id.clone();
+        let issue = data
+            .issue_ids()
+            .filter_map(|id| data.issue_by_id(id))
+            .find(|i| i.project_id == project.id)
+            .expect("an issue");
+        data.edit_issue(
+            issue.id,
+            vec![
+                FieldChange::FixVersions(vec![a.clone()]),
+                FieldChange::AffectsVersions(vec![a.clone(), c.clone()]),
+                FieldChange::Components(vec![component.clone()]),
+            ],
+            "admin",
+            500,
+        )
+        .expect("edited");
+        let entries = data.issue_by_id(issue.id).expect("issue").changelog.len();
+        data.delete_version(&a, Some(&b), Some(&c), BY)
+            .expect("deleted");
+        let moved = data.issue_by_id(issue.id).expect("issue");
+        assert_eq!(moved.fix_versions, vec![b.clone()]);
+        assert_eq!(moved.versions, vec![c.clone()]);
+        assert_eq!(moved.updated, BY.now_ms);
+        let fields =
+            |issue: &Issue, from: usize| -> Vec<(String, Option<String>, Option<String>)> {
+                issue.changelog[from..]
+                    .iter()
+                    .flat_map(|h| h.items.iter())
+                    .map(|i| (i.field.clone(), i.from.clone(), i.to.clone()))
+                    .collect()
+            };
+        assert_eq!(
+            fields(&moved, entries),
+            vec![
+                ("Fix Version".to_owned(), Some(a.clone()), Some(b.clone())),
+                (
+                    "Version".to_owned(),
+                    Some(format!("{a},{c}")),
+                    Some(c.clone())
+                ),
+            ]
+        );
+        assert!(
+            moved.changelog[entries..]
+                .iter()
+                .all(|h| h.author.as_deref() == Some("admin") && h.created == BY.now_ms)
+        );
+        let entries = moved.changelog.len();
+        data.delete_component(&component, None, BY)
+            .expect("deleted");
+        let moved = data.issue_by_id(issue.id).expect("issue");
+        assert!(moved.components.is_empty());
+        assert_eq!(
+            fields(&moved, entries),
+            vec![("Component".to_owned(), Some(component), Some(String::new()))]
+        );
     }
 
     #[test]

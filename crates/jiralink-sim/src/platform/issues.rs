@@ -718,6 +718,10 @@ fn field_meta(
     if field == "timetracking" {
         operations = vec!["set", "edit"];
     }
+    // Jira takes one sprint on the screens even though the field lists every sprint.
+    if field == crate::agile::model::SPRINT_FIELD {
+        operations = vec!["set"];
+    }
     let mut meta = json!({
         "required": required,
         "schema": def.schema().unwrap_or_else(|| json!({ "type": "issuelink", "system": field })),
@@ -804,6 +808,9 @@ fn screen_fields(data: &SiteData, project_id: u64, type_id: &str, creating: bool
                 .into_iter()
                 .map(|id| format!("customfield_{id}")),
         );
+    }
+    if on_screen(data, project_id, type_id, crate::agile::model::SPRINT_FIELD) {
+        out.push(crate::agile::model::SPRINT_FIELD.to_owned());
     }
     out
 }

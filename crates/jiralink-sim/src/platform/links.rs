@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use super::json::{Obj, push_array, push_value};
 use super::params::{self, Params, data_error, issue_not_found};
-use super::render::{Render, datetime};
+use super::render::Render;
 use super::{ApiVersion, versioned};
 use crate::auth::Caller;
 use crate::data::links::{
@@ -92,7 +92,7 @@ impl Render<'_> {
         }
         o.str("filename", &a.filename);
         self.user(o.key("author"), &a.author);
-        o.str("created", &datetime(a.created))
+        o.str("created", &self.datetime(a.created))
             .num("size", a.size)
             .str("mimeType", &a.mime_type);
         if metadata {

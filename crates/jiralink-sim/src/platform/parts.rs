@@ -21,7 +21,7 @@ use super::params::{self, Params};
 use super::render::Render;
 use super::{ApiVersion, versioned};
 use crate::auth::Caller;
-use crate::data::parts::PartCounts;
+use crate::data::parts::{PartCounts, PartWrite};
 use crate::data::store::valid_date;
 use crate::data::{self, Component, DataError, Project, SiteData, Version};
 use crate::errors::ApiError;
@@ -524,7 +524,11 @@ async fn update_version(
             .map_err(part_error)?;
         if releasing && let Some(target) = unfixed_to {
             let from = id.trim().to_owned();
-            site.move_unfixed_issues(&from, &target)
+            let by = PartWrite {
+                actor: &caller.user.account_id,
+                now_ms: data::now_ms(&state),
+            };
+            site.move_unfixed_issues(&from, &target, by)
                 .map_err(part_error)?;
         }
     }
@@ -550,7 +554,11 @@ async fn delete_version(
         .map(str::trim)
         .filter(|s| !s.is_empty());
     let entry = data::site(&state, &caller.site);
-    remove_version(&mut entry.write(), &id, fix_to, affected_to)?;
+    let by = PartWrite {
+        actor: &caller.user.account_id,
+        now_ms: data::now_ms(&state),
+    };
+    remove_version(&mut entry.write(), &id, fix_to, affected_to, by)?;
     Ok(params::no_content())
 }
 
@@ -559,9 +567,9 @@ fn remove_version(
     id: &str,
     fix_to: Option<&str>,
     affected_to: Option<&str>,
+    by: PartWrite<'_>,
 ) -> Result<(), ApiError> {
     let (project, _) = site.version(id).ok_or_else(|| version_not_found(id))?;
-    // Issues carry no affected versions here, so the target is only checked.
     if let Some(t) = affected_to
         && (t == id.trim() || !project.versions.iter().any(|v| v.id == t))
     {
@@ -574,7 +582,8 @@ fn remove_version(
             "A version cannot be replaced by itself.",
         ));
     }
-    site.delete_version(id, fix_to).map_err(part_error)
+    site.delete_version(id, fix_to, affected_to, by)
+        .map_err(part_error)
 }
 
 /// A version id given as a JSON number (or a numeric string).
@@ -610,11 +619,16 @@ async fn remove_and_swap(
         )));
     }
     let entry = data::site(&state, &caller.site);
+    let by = PartWrite {
+        actor: &caller.user.account_id,
+        now_ms: data::now_ms(&state),
+    };
     remove_version(
         &mut entry.write(),
         &id,
         fix_to.as_deref(),
         affected_to.as_deref(),
+        by,
     )?;
     Ok(params::no_content())
 }
@@ -961,7 +975,12 @@ async fn delete_component(
     if move_to.is_some_and(|t| site.component(t).is_none() || t == id.trim()) {
         return Err(component_not_found(move_to.unwrap_or_default()));
     }
-    site.delete_component(&id, move_to).map_err(part_error)?;
+    let by = PartWrite {
+        actor: &caller.user.account_id,
+        now_ms: data::now_ms(&state),
+    };
+    site.delete_component(&id, move_to, by)
+        .map_err(part_error)?;
     Ok(params::no_content())
 }
 

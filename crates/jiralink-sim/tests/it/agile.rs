@@ -689,3 +689,101 @@ async fn sprint_field_is_set_on_create_and_edit() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn sprint_field_is_on_the_screens_of_standard_software_issue_types() {
+    let sim = start().await;
+    let (status, types) = call(
+        &sim,
+        Method::GET,
+        "/rest/api/3/issue/createmeta/DEMO/issuetypes",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{types}");
+    let expected_schema = json!({
+        "type": "array",
+        "items": "json",
+        "custom": "com.pyxis.greenhopper.jira:gh-sprint",
+        "customId": 10020,
+    });
+    let mut seen_standard = false;
+    for t in types["issueTypes"].as_array().expect("types") {
+        let id = t["id"].as_str().expect("id");
+        let (status, page) = call(
+            &sim,
+            Method::GET,
+            &format!("/rest/api/3/issue/createmeta/DEMO/issuetypes/{id}?maxResults=200"),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let sprint = page["fields"]
+            .as_array()
+            .expect("fields")
+            .iter()
+            .find(|f| f["fieldId"] == "customfield_10020");
+        let standard = t["subtask"] == false && t["hierarchyLevel"] == 0;
+        assert_eq!(sprint.is_some(), standard, "type {t}");
+        if let Some(sprint) = sprint {
+            seen_standard = true;
+            assert_eq!(sprint["schema"], expected_schema);
+            assert_eq!(sprint["operations"], json!(["set"]));
+            assert_eq!(sprint["name"], "Sprint");
+        }
+    }
+    assert!(seen_standard);
+
+    let (status, edit) = call(&sim, Method::GET, "/rest/api/3/issue/DEMO-1/editmeta", None).await;
+    assert_eq!(status, StatusCode::OK, "{edit}");
+    let (_, issue) = call(
+        &sim,
+        Method::GET,
+        "/rest/api/3/issue/DEMO-1?fields=issuetype",
+        None,
+    )
+    .await;
+    let standard = issue["fields"]["issuetype"]["subtask"] == false
+        && issue["fields"]["issuetype"]["hierarchyLevel"] == 0;
+    assert_eq!(
+        edit["fields"].get("customfield_10020").is_some(),
+        standard,
+        "{edit}"
+    );
+    if standard {
+        assert_eq!(
+            edit["fields"]["customfield_10020"]["schema"],
+            expected_schema
+        );
+        assert_eq!(
+            edit["fields"]["customfield_10020"]["operations"],
+            json!(["set"])
+        );
+    }
+
+    // Business projects have no sprints.
+    let (_, types) = call(
+        &sim,
+        Method::GET,
+        "/rest/api/3/issue/createmeta/MKT/issuetypes",
+        None,
+    )
+    .await;
+    for t in types["issueTypes"].as_array().expect("types") {
+        let id = t["id"].as_str().expect("id");
+        let (_, page) = call(
+            &sim,
+            Method::GET,
+            &format!("/rest/api/3/issue/createmeta/MKT/issuetypes/{id}?maxResults=200"),
+            None,
+        )
+        .await;
+        assert!(
+            page["fields"]
+                .as_array()
+                .expect("fields")
+                .iter()
+                .all(|f| f["fieldId"] != "customfield_10020")
+        );
+    }
+}

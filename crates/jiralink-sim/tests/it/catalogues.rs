@@ -675,3 +675,88 @@ async fn an_empty_page_names_no_next_page() {
         assert!(page.get("nextPage").is_none(), "{path}: {page}");
     }
 }
+
+#[tokio::test]
+async fn deleting_versions_moves_affected_versions_with_history() {
+    let sim = start().await;
+    let api = Api::alice(&sim, "3");
+    let mut made = Vec::new();
+    for name in ["A", "B", "C"] {
+        let v = api
+            .post("/version", &json!({"name": name, "projectId": 10000}))
+            .await;
+        made.push(
+            expect(&v, StatusCode::CREATED)["id"]
+                .as_str()
+                .expect("id")
+                .to_owned(),
+        );
+    }
+    let [a, b, c] = [made[0].clone(), made[1].clone(), made[2].clone()];
+    let issue = api
+        .post(
+            "/issue",
+            &json!({"fields": {"project": {"key": "DEMO"}, "issuetype": {"name": "Bug"},
+                               "summary": "Affected", "versions": [{"id": a}],
+                               "fixVersions": [{"id": a}]}}),
+        )
+        .await;
+    let key = expect(&issue, StatusCode::CREATED)["key"]
+        .as_str()
+        .expect("key")
+        .to_owned();
+    expect(
+        &api.delete(&format!("/version/{a}?moveAffectedIssuesTo={a}"))
+            .await,
+        StatusCode::BAD_REQUEST,
+    );
+    let deleted = api
+        .delete(&format!(
+            "/version/{a}?moveFixIssuesTo={b}&moveAffectedIssuesTo={c}"
+        ))
+        .await;
+    expect(&deleted, StatusCode::NO_CONTENT);
+    let moved = api
+        .get(&format!(
+            "/issue/{key}?fields=versions,fixVersions&expand=changelog"
+        ))
+        .await;
+    let moved = expect(&moved, StatusCode::OK).clone();
+    assert_eq!(ids(&moved["fields"]["versions"]), vec![c.clone()]);
+    assert_eq!(ids(&moved["fields"]["fixVersions"]), vec![b.clone()]);
+    let items: Vec<(String, String, String)> = moved["changelog"]["histories"]
+        .as_array()
+        .expect("histories")
+        .iter()
+        .flat_map(|h| h["items"].as_array().expect("items").clone())
+        .map(|i| {
+            (
+                i["field"].as_str().unwrap_or_default().to_owned(),
+                i["from"].as_str().unwrap_or_default().to_owned(),
+                i["to"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        items.contains(&("Fix Version".to_owned(), a.clone(), b.clone())),
+        "{items:?}"
+    );
+    assert!(
+        items.contains(&("Version".to_owned(), a.clone(), c.clone())),
+        "{items:?}"
+    );
+
+    // removeAndSwap moves affected versions too.
+    let swapped = api
+        .post(
+            &format!("/version/{c}/removeAndSwap"),
+            &json!({"moveAffectedIssuesTo": b.parse::<u64>().expect("numeric")}),
+        )
+        .await;
+    expect(&swapped, StatusCode::NO_CONTENT);
+    let moved = api.get(&format!("/issue/{key}?fields=versions")).await;
+    assert_eq!(
+        ids(&expect(&moved, StatusCode::OK)["fields"]["versions"]),
+        vec![b]
+    );
+}

@@ -245,3 +245,118 @@ async fn unknown_zones_render_utc() {
     let info = expect(&api.get("/serverInfo").await, StatusCode::OK).clone();
     assert_eq!(info["serverTime"], "2026-01-05T09:30:00.000+0000");
 }
+
+/// Attachments, worklogs and service-desk dates follow the caller's zone; Jira Software writes
+/// sprint dates in UTC (`Z`) for everyone; version dates are plain dates.
+#[tokio::test]
+async fn newer_resources_write_datetimes_for_the_caller() {
+    let sim = start().await;
+    let api = member(&sim, "nyc2", "America/New_York");
+    let created = api
+        .post(
+            "/issue",
+            &json!({"fields": {"project": {"key": "DEMO"}, "issuetype": {"name": "Task"}, "summary": "Zoned"}}),
+        )
+        .await;
+    let key = expect(&created, StatusCode::CREATED)["key"]
+        .as_str()
+        .expect("key")
+        .to_owned();
+
+    const BOUNDARY: &str = "zoneboundary";
+    let body = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--{BOUNDARY}--\r\n"
+    );
+    let uploaded = crate::client()
+        .post(format!("{}/issue/{key}/attachments", api.base))
+        .header("authorization", &api.auth)
+        .header("x-atlassian-token", "no-check")
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(uploaded.status(), StatusCode::OK);
+    let uploaded: Value = uploaded.json().await.expect("json");
+    assert_eq!(uploaded[0]["created"], "2026-01-05T04:30:00.000-0500");
+    let id = uploaded[0]["id"].as_str().expect("id");
+    let meta = api.get(&format!("/attachment/{id}")).await;
+    assert_eq!(
+        expect(&meta, StatusCode::OK)["created"],
+        "2026-01-05T04:30:00.000-0500"
+    );
+
+    // After New York's change to daylight time.
+    sim.control().advance(Duration::from_secs(63 * 86_400));
+    let logged = api
+        .post(
+            &format!("/issue/{key}/worklog"),
+            &json!({"timeSpent": "1h", "started": "2026-03-09T09:00:00.000+0000"}),
+        )
+        .await;
+    let logged = expect(&logged, StatusCode::CREATED);
+    assert_eq!(logged["started"], "2026-03-09T05:00:00.000-0400");
+    let list = api.get(&format!("/issue/{key}/worklog")).await;
+    let list = expect(&list, StatusCode::OK);
+    let worklog = &list["worklogs"][0];
+    assert_eq!(worklog["created"], "2026-03-09T05:30:00.000-0400");
+    assert_eq!(worklog["updated"], "2026-03-09T05:30:00.000-0400");
+    assert_eq!(worklog["started"], "2026-03-09T05:00:00.000-0400");
+
+    let versions = api.get("/project/DEMO/versions").await;
+    for v in expect(&versions, StatusCode::OK)
+        .as_array()
+        .expect("versions")
+    {
+        for key in ["releaseDate", "startDate"] {
+            if let Some(date) = v[key].as_str() {
+                assert_eq!(date.len(), 10, "{key}: {date}");
+            }
+        }
+    }
+
+    let sprints = crate::client()
+        .get(format!(
+            "{}/rest/agile/1.0/board/1/sprint",
+            sim.site_url("demo")
+        ))
+        .header("authorization", &api.auth)
+        .send()
+        .await
+        .expect("sprints");
+    assert_eq!(sprints.status(), StatusCode::OK);
+    let sprints: Value = sprints.json().await.expect("json");
+    let mut dates = 0;
+    for s in sprints["values"].as_array().expect("values") {
+        for key in ["startDate", "endDate", "completeDate", "createdDate"] {
+            if let Some(text) = s[key].as_str() {
+                assert!(text.ends_with('Z'), "{key}: {text}");
+                dates += 1;
+            }
+        }
+    }
+    assert!(dates > 0);
+
+    let request = crate::client()
+        .get(format!(
+            "{}/rest/servicedeskapi/request?requestOwnership=ALL_REQUESTS&limit=1",
+            sim.site_url("demo")
+        ))
+        .header("authorization", &api.auth)
+        .send()
+        .await
+        .expect("requests");
+    assert_eq!(request.status(), StatusCode::OK);
+    let request: Value = request.json().await.expect("json");
+    let first = &request["values"][0];
+    let created = first["createdDate"]["iso8601"].as_str().expect("iso8601");
+    assert!(
+        created.ends_with("-0500") || created.ends_with("-0400"),
+        "{created}"
+    );
+    let jira = first["createdDate"]["jira"].as_str().expect("jira");
+    assert!(jira.ends_with(&created[created.len() - 5..]), "{jira}");
+}
