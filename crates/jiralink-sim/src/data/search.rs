@@ -337,26 +337,15 @@ impl JqlIssue for GenView<'_> {
         }
     }
     fn list_any(&self, field: ListField, f: &mut dyn FnMut(&str) -> bool) -> Option<bool> {
-        let generator = &self.data.generator;
-        let project = self.data.catalog.projects.get(self.row.project)?;
-        let index = self.row.index;
-        match field {
-            ListField::Component => {
-                let components = generator.components_of(project, index);
-                (!components.is_empty()).then(|| components.iter().any(|c| f(&c.id)))
-            }
-            ListField::FixVersion => {
-                let resolved = generator
-                    .resolution_of(&self.data.catalog, &self.row)
-                    .is_some();
-                generator
-                    .fix_version_of(project, index, resolved)
-                    .map(|v| f(&v.id))
-            }
-            ListField::AffectedVersion => generator
-                .affected_version_of(project, index, self.issue_type().0)
-                .map(|v| f(&v.id)),
-        }
+        // The same rule reads build generated issues with, so a search never disagrees with
+        // them after versions or components are created, released or deleted.
+        let parts = self.data.row_parts(&self.row);
+        let ids = match field {
+            ListField::Component => &parts.components,
+            ListField::FixVersion => &parts.fix_versions,
+            ListField::AffectedVersion => &parts.affected,
+        };
+        (!ids.is_empty()).then(|| ids.iter().any(|id| f(id)))
     }
     fn text_any(&self, field: TextField, f: &mut dyn FnMut(&str) -> bool) -> bool {
         let generator = &self.data.generator;

@@ -561,7 +561,6 @@ fn remove_version(
     affected_to: Option<&str>,
 ) -> Result<(), ApiError> {
     let (project, _) = site.version(id).ok_or_else(|| version_not_found(id))?;
-    // Issues carry no affected versions here, so the target is only checked.
     if let Some(t) = affected_to
         && (t == id.trim() || !project.versions.iter().any(|v| v.id == t))
     {
@@ -574,7 +573,8 @@ fn remove_version(
             "A version cannot be replaced by itself.",
         ));
     }
-    site.delete_version(id, fix_to).map_err(part_error)
+    site.delete_version_moving(id, fix_to, affected_to)
+        .map_err(part_error)
 }
 
 /// A version id given as a JSON number (or a numeric string).
@@ -633,7 +633,7 @@ async fn version_related_counts(
     let body = json!({
         "self": format!("{}/version/{}", api_of(&caller, version), v.id),
         "issuesFixedCount": counts.fixed.get(&v.id).copied().unwrap_or(0),
-        "issuesAffectedCount": 0,
+        "issuesAffectedCount": counts.affected.get(&v.id).copied().unwrap_or(0),
         "issueCountWithCustomFieldsShowingVersion": 0,
         "customFieldUsage": [],
     });

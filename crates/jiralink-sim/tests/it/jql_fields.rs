@@ -16,7 +16,7 @@ use crate::{basic, start};
 const ALL: &str = "project in (DEMO, MOB, MKT, HELP)";
 
 /// A member of `demo` in UTC, so date literals are UTC instants.
-fn utc_member(sim: &SimHandle) -> Api {
+pub(crate) fn utc_member(sim: &SimHandle) -> Api {
     let email = "utc@example.com";
     sim.control()
         .add_user(NewUser {
@@ -44,7 +44,7 @@ fn utc_member(sim: &SimHandle) -> Api {
     }
 }
 
-async fn all_issues(api: &Api) -> Vec<Value> {
+pub(crate) async fn all_issues(api: &Api) -> Vec<Value> {
     let reply = api
         .post(
             "/search/jql",
@@ -59,7 +59,7 @@ async fn all_issues(api: &Api) -> Vec<Value> {
     issues
 }
 
-async fn keys(api: &Api, jql: &str) -> BTreeSet<String> {
+pub(crate) async fn keys(api: &Api, jql: &str) -> BTreeSet<String> {
     let reply = api
         .post(
             "/search/jql",
@@ -74,7 +74,7 @@ async fn keys(api: &Api, jql: &str) -> BTreeSet<String> {
         .collect()
 }
 
-async fn errors(api: &Api, jql: &str) -> Vec<String> {
+pub(crate) async fn errors(api: &Api, jql: &str) -> Vec<String> {
     let reply = api
         .post("/search/jql", &json!({"jql": jql, "maxResults": 1}))
         .await;
@@ -95,7 +95,7 @@ fn expected(issues: &[Value], keep: impl Fn(&Value) -> bool) -> BTreeSet<String>
 }
 
 /// Checks `jql` (restricted to the test projects) against `keep`, and that it is selective.
-async fn check(api: &Api, issues: &[Value], jql: &str, keep: impl Fn(&Value) -> bool) {
+pub(crate) async fn check(api: &Api, issues: &[Value], jql: &str, keep: impl Fn(&Value) -> bool) {
     let want = expected(issues, keep);
     let got = keys(api, &format!("{ALL} AND ({jql})")).await;
     assert_eq!(got, want, "{jql}");
@@ -105,7 +105,7 @@ fn name(v: &Value) -> &str {
     v["name"].as_str().unwrap_or("")
 }
 
-fn ids(list: &Value) -> Vec<String> {
+pub(crate) fn ids(list: &Value) -> Vec<String> {
     list.as_array()
         .map(|a| {
             a.iter()
