@@ -59,8 +59,9 @@ pub use ast::{
     Clause, Direction, Field, FunctionCall, Operand, Operator, OrderBy, Query, Term, Value,
 };
 pub use compile::{
-    Compiled, CustomFieldType, IdField, IssueRef, JqlContext, JqlIssue, JqlVersion, ListField,
-    MAX_ORDER_BY_FIELDS, SortField, SortKey, TextField, UNSUPPORTED_JIRA_FIELDS,
+    Compiled, CountField, CustomFieldType, IdField, IssueRef, JqlContext, JqlIssue, JqlVersion,
+    ListField, MAX_ORDER_BY_FIELDS, SortField, SortKey, SprintStateFilter, TextField,
+    UNSUPPORTED_JIRA_FIELDS,
 };
 pub use date::day_number;
 pub use error::{JqlError, JqlErrors};
