@@ -465,6 +465,13 @@ impl Query {
     /// - **Components and versions** match by id or by name in any project (a name shared by
     ///   several projects matches them all); the version functions take an optional project,
     ///   and `<`, `<=`, `>`, `>=` on versions follow each project's version order.
+    /// - **Watchers, voters, sprints, links**: `watcher` and `voter` take users like `assignee`
+    ///   and match when any watcher (voter) is listed; `watchers` and `votes` compare counts;
+    ///   `sprint` takes sprint ids or names and `openSprints()` (active), `closedSprints()` and
+    ///   `futureSprints()`; `issueLinkType` takes a link description (`blocks`, `is blocked
+    ///   by`: that side only) or a type name (both sides); `issue in linkedIssues(KEY, link)`
+    ///   lists the issues linked to KEY. `membersOf(group)` stands for the group's members in
+    ///   every user field.
     /// - **`duedate`** is a day: it holds midnight of that day in the searching account's zone,
     ///   so `duedate = "2026-01-20"` matches issues due that day and `duedate < now()` includes
     ///   issues due today.
