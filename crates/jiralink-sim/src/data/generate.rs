@@ -330,6 +330,9 @@ pub struct Generator {
     /// For each project, the component and version ids it was generated with: generated issues
     /// pick from these, so later component and version writes do not reshuffle them.
     project_parts: Vec<(Vec<String>, Vec<String>)>,
+    /// For each project, the ids of its versions released when generated: affected versions
+    /// pick from these, so creating or releasing a version later does not reshuffle them.
+    project_released: Vec<Vec<String>>,
 }
 
 /// Project templates: key, name, type, weight.
@@ -1019,6 +1022,17 @@ impl Generator {
                     )
                 })
                 .collect(),
+            project_released: catalog
+                .projects
+                .iter()
+                .map(|p| {
+                    p.versions
+                        .iter()
+                        .filter(|v| v.released)
+                        .map(|v| v.id.clone())
+                        .collect()
+                })
+                .collect(),
         }
     }
 
@@ -1567,8 +1581,8 @@ impl Generator {
             sprints: crate::agile::model::sprints_of_row(self, catalog, &row),
             tracking,
             versions: self
-                .affected_version_of(project, index, &issue_type.id)
-                .map(|v| vec![v.id.clone()])
+                .affected_of(index, row.project, &issue_type.id)
+                .map(|v| vec![v.to_owned()])
                 .unwrap_or_default(),
         })
     }
@@ -1638,51 +1652,16 @@ impl Generator {
         Some((self.resolution_pick(catalog, row.index)?, row.updated))
     }
 
-    /// The components of generated issue `index` of `project`.
-    pub fn components_of<'p>(&self, project: &'p Project, index: u64) -> &'p [Component] {
-        let n = usize::try_from(self.h(index, salt::COMPONENTS) % 4).unwrap_or(0);
-        if n == 0 || project.components.is_empty() {
-            return &[];
-        }
-        let skip = pick(
-            self.h(index, salt::COMPONENTS + 1),
-            project.components.len(),
-        );
-        let end = (skip + n.min(2)).min(project.components.len());
-        project.components.get(skip..end).unwrap_or(&[])
-    }
-
-    /// The fix version of generated issue `index` of `project`.
-    pub fn fix_version_of<'p>(
-        &self,
-        project: &'p Project,
-        index: u64,
-        resolved: bool,
-    ) -> Option<&'p Version> {
-        if project.versions.is_empty() {
-            None
-        } else if resolved {
-            project.versions.get(pick(self.h(index, salt::VERSION), 2))
-        } else if self.h(index, salt::VERSION) % 10 < 3 {
-            project.versions.last()
-        } else {
-            None
-        }
-    }
-
-    /// The affected version of generated issue `index`: some bugs name a released version.
-    pub fn affected_version_of<'p>(
-        &self,
-        project: &'p Project,
-        index: u64,
-        type_id: &str,
-    ) -> Option<&'p Version> {
+    /// The affected version id generated issue `index` (of the project at catalog position
+    /// `project`, of type `type_id`) is built with: some bugs name a version released when the
+    /// site was generated.
+    pub fn affected_of(&self, index: u64, project: usize, type_id: &str) -> Option<&str> {
         if type_id != types::BUG || self.h(index, salt::AFFECTED) % 10 >= 6 {
             return None;
         }
-        let released = project.versions.iter().filter(|v| v.released).count();
-        let nth = pick(self.h(index, salt::AFFECTED + 1), released);
-        project.versions.iter().filter(|v| v.released).nth(nth)
+        let released = self.project_released.get(project)?;
+        let nth = pick(self.h(index, salt::AFFECTED + 1), released.len());
+        released.get(nth).map(String::as_str)
     }
 
     /// The due date of a row, in days after the anchor day.

@@ -33,7 +33,7 @@
 //! | create / edit / transition / delete | [`SiteData::create_issue`], [`SiteData::edit_issue`], [`SiteData::transition_issue`], [`SiteData::transitions_for`], [`SiteData::delete_issue`] |
 //! | comments, worklogs, properties | [`SiteData::add_comment`], [`SiteData::update_comment`], [`SiteData::delete_comment`], [`SiteData::add_worklog`], [`SiteData::set_property`], [`SiteData::delete_property`] |
 //! | issue links, link types, remote links, attachments | [`links`]: [`SiteData::links_of`], [`SiteData::link_types`], [`SiteData::attachments_of`], [`SiteData::remote_links_of`] |
-//! | versions, components (writable), their issue counts | [`SiteData::version`], [`SiteData::component`], [`SiteData::create_version`], [`SiteData::update_version`], [`SiteData::delete_version`] (and `_component`), [`SiteData::part_counts`] ([`parts`]) |
+//! | versions, components (writable), their issue counts | [`SiteData::version`], [`SiteData::component`], [`SiteData::create_version`], [`SiteData::update_version`], [`SiteData::delete_version`] (and `_component`), [`SiteData::part_counts`], [`SiteData::row_parts`] (a generated row's parts as reads build them; what JQL reads) ([`parts`]) |
 //! | groups, `membersOf()` | [`SiteData::groups`], [`SiteData::find_group`], [`SiteData::groups_of`], [`SiteData::is_member`], [`SiteData::group_members`] ([`groups`]) |
 //! | labels in use | [`SiteData::labels`] |
 //! | JQL | [`SiteData::search`], [`SiteData::count`] with [`SiteContext`] |

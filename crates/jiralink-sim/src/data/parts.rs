@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::error::DataError;
+use super::generate::GenRow;
 use super::model::{Component, CustomValue, Issue, Project, Version};
 use super::store::SiteData;
 
@@ -36,7 +37,8 @@ pub struct PartsState {
     #[serde(default)]
     pub component_moves: BTreeMap<String, Option<String>>,
     /// Deleted version id → the version its issues' affected versions moved to
-    /// (`moveAffectedIssuesTo`; `None`: removed from them).
+    /// (`moveAffectedIssuesTo`; `None`: removed from them). A deleted version missing here
+    /// (older dumps) is removed from them.
     #[serde(default)]
     pub affected_moves: BTreeMap<String, Option<String>>,
     /// Released version id → the version its then unresolved issues moved to
@@ -44,6 +46,18 @@ pub struct PartsState {
     /// generated; changed issues were rewritten when the version was released.
     #[serde(default)]
     pub unfixed_moves: BTreeMap<String, String>,
+}
+
+/// The component, fix-version and affected-version ids of an unchanged generated issue, as
+/// reads and searches both see them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GeneratedParts {
+    /// Component ids.
+    pub components: Vec<String>,
+    /// Fix version ids.
+    pub fix_versions: Vec<String>,
+    /// Affected version ids.
+    pub affected: Vec<String>,
 }
 
 /// A project category. Jira sites start with none; the simulator gives every project one by
@@ -158,6 +172,47 @@ impl SiteData {
     pub(crate) fn apply_part_moves(&self, issue: &mut Issue) {
         let resolved = issue.resolution.is_some();
         self.move_generated(&mut issue.components, &mut issue.fix_versions, resolved);
+        self.move_affected(&mut issue.versions);
+    }
+
+    fn move_affected(&self, versions: &mut Vec<String>) {
+        if self.parts.version_moves.is_empty() && self.parts.affected_moves.is_empty() {
+            return;
+        }
+        if versions.iter().any(|v| {
+            self.parts.version_moves.contains_key(v) && !self.parts.affected_moves.contains_key(v)
+        }) {
+            versions.retain(|v| {
+                !self.parts.version_moves.contains_key(v)
+                    || self.parts.affected_moves.contains_key(v)
+            });
+        }
+        apply_moves(versions, &self.parts.affected_moves);
+    }
+
+    /// The parts of generated row `row` (by the rule [`SiteData::issue_by_id`] builds it with:
+    /// the generator's own snapshot, then the recorded moves), without building the issue.
+    pub fn row_parts(&self, row: &GenRow) -> GeneratedParts {
+        let resolved = self.generator.row_resolved(&self.catalog, row);
+        let (mut components, mut fix_versions) =
+            self.generator.parts_of(row.index, row.project, resolved);
+        self.move_generated(&mut components, &mut fix_versions, resolved);
+        let type_id = self
+            .catalog
+            .issue_types
+            .get(row.issue_type)
+            .map_or("", |t| t.id.as_str());
+        let mut affected: Vec<String> = self
+            .generator
+            .affected_of(row.index, row.project, type_id)
+            .map(|v| vec![v.to_owned()])
+            .unwrap_or_default();
+        self.move_affected(&mut affected);
+        GeneratedParts {
+            components,
+            fix_versions,
+            affected,
+        }
     }
 
     fn move_generated(
@@ -187,10 +242,8 @@ impl SiteData {
             return None;
         }
         let row = self.generator.row(&self.catalog, index)?;
-        let resolved = self.generator.row_resolved(&self.catalog, &row);
-        let (mut components, mut versions) = self.generator.parts_of(index, row.project, resolved);
-        self.move_generated(&mut components, &mut versions, resolved);
-        Some((components, versions))
+        let parts = self.row_parts(&row);
+        Some((parts.components, parts.fix_versions))
     }
 
     /// Releases a version's unresolved issues to another version of the project
@@ -571,6 +624,8 @@ pub struct PartCounts {
     pub unresolved: BTreeMap<String, u64>,
     /// Version id → issues with it as a fix version per status category key.
     pub categories: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Version id → issues with it as an affected version.
+    pub affected: BTreeMap<String, u64>,
 }
 
 impl SiteData {
@@ -578,7 +633,14 @@ impl SiteData {
     /// counted from their seeds without being built (one project's block, a few hashes each).
     pub fn part_counts(&self, project_id: u64) -> PartCounts {
         let mut counts = PartCounts::default();
-        let mut add = |components: &[String], versions: &[String], resolved: bool, status: &str| {
+        let mut add = |components: &[String],
+                       versions: &[String],
+                       affected: &[String],
+                       resolved: bool,
+                       status: &str| {
+            for v in affected {
+                *counts.affected.entry(v.clone()).or_default() += 1;
+            }
             for c in components {
                 *counts.components.entry(c.clone()).or_default() += 1;
             }
@@ -610,15 +672,19 @@ impl SiteData {
                     continue;
                 };
                 let resolved = self.generator.row_resolved(&self.catalog, &row);
-                let (mut components, mut versions) =
-                    self.generator.parts_of(index, position, resolved);
-                self.move_generated(&mut components, &mut versions, resolved);
+                let parts = self.row_parts(&row);
                 let status = self
                     .catalog
                     .statuses
                     .get(row.status)
                     .map_or("", |s| s.id.as_str());
-                add(&components, &versions, resolved, status);
+                add(
+                    &parts.components,
+                    &parts.fix_versions,
+                    &parts.affected,
+                    resolved,
+                    status,
+                );
             }
         }
         for (id, stored) in &self.overlay {
@@ -631,6 +697,7 @@ impl SiteData {
                 add(
                     &v.issue.components,
                     &v.issue.fix_versions,
+                    &v.issue.versions,
                     v.issue.resolution.is_some(),
                     &v.issue.status,
                 );
@@ -776,6 +843,9 @@ mod tests {
                 if issue.project_id != project {
                     continue;
                 }
+                for v in &issue.versions {
+                    *expected.affected.entry(v.clone()).or_default() += 1;
+                }
                 for c in &issue.components {
                     *expected.components.entry(c.clone()).or_default() += 1;
                 }
@@ -807,6 +877,22 @@ mod tests {
         data.move_unfixed_issues(&versions[2], &versions[0], BY)
             .expect("moved");
         assert_eq!(data.part_counts(project), counted(&data));
+        let released: Vec<String> = data.projects()[0]
+            .versions
+            .iter()
+            .filter(|v| v.released)
+            .map(|v| v.id.clone())
+            .collect();
+        assert!(data.part_counts(project).affected.len() > 1);
+        data.delete_version(&released[0], None, Some(&released[1]), BY)
+            .expect("deleted");
+        assert_eq!(data.part_counts(project), counted(&data));
+        assert!(
+            !data
+                .part_counts(project)
+                .affected
+                .contains_key(&released[0])
+        );
         for id in data.issue_ids().collect::<Vec<_>>() {
             let index = id - crate::data::model::FIRST_ISSUE_ID;
             if let Some((components, versions)) = data.generated_parts(index) {

@@ -10,12 +10,14 @@ use std::collections::BTreeSet;
 
 use super::adf;
 use super::generate::GenRow;
+use super::links::Direction as LinkDirection;
 use super::model::FIRST_ISSUE_ID;
 use super::model::{CustomKind, CustomValue};
 use super::store::{IssueVersion, SiteData};
+use crate::agile::model::SprintState;
 use crate::jql::{
     Compiled, CustomFieldType, IdField, IssueRef, JqlContext, JqlIssue, JqlVersion, ListField,
-    TextField, day_number,
+    SprintStateFilter, TextField, day_number,
 };
 
 /// The searching account and time.
@@ -170,6 +172,93 @@ impl JqlContext for SiteContext<'_> {
             .filter(|c| c.id == name_or_id || c.name.eq_ignore_ascii_case(name_or_id))
             .map(|c| c.id.clone())
             .collect()
+    }
+
+    fn group_member_ids(&self, name_or_id: &str) -> Option<Vec<String>> {
+        let group = self.data.find_group(name_or_id)?;
+        Some(
+            self.data
+                .group_members(&group)
+                .into_iter()
+                .map(|u| u.account_id.clone())
+                .collect(),
+        )
+    }
+
+    fn sprints_matching(&self, name_or_id: &str) -> Vec<u64> {
+        let mut ids = self.data.sprint_ids_named(name_or_id);
+        if let Ok(id) = name_or_id.trim().parse::<u64>()
+            && self.data.sprint_state(id).is_some()
+            && !ids.contains(&id)
+        {
+            ids.push(id);
+        }
+        ids
+    }
+
+    fn sprints_in_state(&self, state: SprintStateFilter) -> Vec<u64> {
+        let wanted = match state {
+            SprintStateFilter::Active => SprintState::Active,
+            SprintStateFilter::Closed => SprintState::Closed,
+            SprintStateFilter::Future => SprintState::Future,
+        };
+        self.data
+            .agile()
+            .sprints
+            .values()
+            .filter(|s| s.state == wanted)
+            .map(|s| s.id)
+            .collect()
+    }
+
+    fn linked_issues(&self, issue: u64, link: Option<&str>) -> Option<Vec<u64>> {
+        let Some(link) = link else {
+            return Some(self.data.linked_issues(issue, None));
+        };
+        let tokens = self.link_type_tokens(link);
+        if tokens.is_empty() {
+            return None;
+        }
+        let mut out: Vec<u64> = self
+            .data
+            .links_of(issue)
+            .into_iter()
+            .filter(|end| {
+                tokens
+                    .iter()
+                    .any(|t| *t == link_token(&end.type_id, end.direction))
+            })
+            .map(|end| end.other)
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        Some(out)
+    }
+
+    fn link_type_tokens(&self, description: &str) -> Vec<String> {
+        // A description ("blocks", "is blocked by") names one side; a type name that is no
+        // description names both.
+        let text = description.trim();
+        let mut out = Vec::new();
+        for kind in self.data.link_types() {
+            if kind.outward.eq_ignore_ascii_case(text) {
+                out.push(link_token(&kind.id, LinkDirection::Outward));
+            }
+            if kind.inward.eq_ignore_ascii_case(text) {
+                out.push(link_token(&kind.id, LinkDirection::Inward));
+            }
+        }
+        if out.is_empty()
+            && let Some(kind) = self
+                .data
+                .link_types()
+                .iter()
+                .find(|k| k.name.eq_ignore_ascii_case(text))
+        {
+            out.push(link_token(&kind.id, LinkDirection::Outward));
+            out.push(link_token(&kind.id, LinkDirection::Inward));
+        }
+        out
     }
 
     fn versions(&self) -> Vec<JqlVersion> {
@@ -337,26 +426,32 @@ impl JqlIssue for GenView<'_> {
         }
     }
     fn list_any(&self, field: ListField, f: &mut dyn FnMut(&str) -> bool) -> Option<bool> {
-        let generator = &self.data.generator;
-        let project = self.data.catalog.projects.get(self.row.project)?;
-        let index = self.row.index;
-        match field {
-            ListField::Component => {
-                let components = generator.components_of(project, index);
-                (!components.is_empty()).then(|| components.iter().any(|c| f(&c.id)))
+        // The same rule reads build generated issues with, so a search never disagrees with
+        // them after versions or components are created, released or deleted.
+        let ids = match field {
+            ListField::Component | ListField::FixVersion | ListField::AffectedVersion => {
+                let parts = self.data.row_parts(&self.row);
+                match field {
+                    ListField::Component => parts.components,
+                    ListField::FixVersion => parts.fix_versions,
+                    _ => parts.affected,
+                }
             }
-            ListField::FixVersion => {
-                let resolved = generator
-                    .resolution_of(&self.data.catalog, &self.row)
-                    .is_some();
-                generator
-                    .fix_version_of(project, index, resolved)
-                    .map(|v| f(&v.id))
+            ListField::Watcher | ListField::Voter => {
+                let tracking = self
+                    .data
+                    .generator
+                    .tracking_of(&self.data.catalog, &self.row);
+                if field == ListField::Watcher {
+                    tracking.watchers
+                } else {
+                    tracking.voters
+                }
             }
-            ListField::AffectedVersion => generator
-                .affected_version_of(project, index, self.issue_type().0)
-                .map(|v| f(&v.id)),
-        }
+            ListField::Sprint => return sprint_any(&self.data.sprint_ids_of_row(&self.row), f),
+            ListField::LinkType => return link_any(self.data, self.row.id(), f),
+        };
+        (!ids.is_empty()).then(|| ids.iter().any(|id| f(id)))
     }
     fn text_any(&self, field: TextField, f: &mut dyn FnMut(&str) -> bool) -> bool {
         let generator = &self.data.generator;
@@ -473,6 +568,14 @@ impl JqlIssue for StoredView<'_> {
             ListField::Component => &issue.components,
             ListField::FixVersion => &issue.fix_versions,
             ListField::AffectedVersion => &issue.versions,
+            ListField::Watcher => &issue.tracking.watchers,
+            ListField::Voter => &issue.tracking.voters,
+            ListField::Sprint => {
+                let mut live = issue.sprints.clone();
+                live.retain(|s| self.data.sprint_state(*s).is_some());
+                return sprint_any(&live, f);
+            }
+            ListField::LinkType => return link_any(self.data, issue.id, f),
         };
         (!ids.is_empty()).then(|| ids.iter().any(|id| f(id)))
     }
@@ -505,6 +608,28 @@ impl JqlIssue for StoredView<'_> {
     fn parent_id(&self) -> Option<u64> {
         self.version.issue.parent
     }
+}
+
+/// Sprint ids as the decimal text [`ListField::Sprint`] compares.
+fn sprint_any(ids: &[u64], f: &mut dyn FnMut(&str) -> bool) -> Option<bool> {
+    (!ids.is_empty()).then(|| ids.iter().any(|id| f(&id.to_string())))
+}
+
+/// The issue's links as the tokens [`ListField::LinkType`] compares.
+fn link_any(data: &SiteData, id: u64, f: &mut dyn FnMut(&str) -> bool) -> Option<bool> {
+    let ends = data.links_of(id);
+    (!ends.is_empty()).then(|| {
+        ends.iter()
+            .any(|end| f(&link_token(&end.type_id, end.direction)))
+    })
+}
+
+fn link_token(type_id: &str, direction: LinkDirection) -> String {
+    let side = match direction {
+        LinkDirection::Outward => '>',
+        LinkDirection::Inward => '<',
+    };
+    format!("{type_id}{side}")
 }
 
 enum Candidate<'a> {
@@ -691,10 +816,18 @@ mod tests {
                 issue.due_date.as_deref().and_then(day_number),
                 "{key}"
             );
+            let sprints: Vec<String> = data
+                .sprint_ids(issue.id)
+                .iter()
+                .map(u64::to_string)
+                .collect();
             for (field, ids) in [
                 (ListField::Component, &issue.components),
                 (ListField::FixVersion, &issue.fix_versions),
                 (ListField::AffectedVersion, &issue.versions),
+                (ListField::Watcher, &issue.tracking.watchers),
+                (ListField::Voter, &issue.tracking.voters),
+                (ListField::Sprint, &sprints),
             ] {
                 let mut seen = Vec::new();
                 let any = view.list_any(field, &mut |v| {

@@ -76,6 +76,55 @@ pub trait JqlContext {
     fn versions(&self) -> Vec<JqlVersion> {
         Vec::new()
     }
+    /// Account ids of the members of the group with this name (any case) or id; `None` when
+    /// there is no such group.
+    fn group_member_ids(&self, name_or_id: &str) -> Option<Vec<String>> {
+        let _ = name_or_id;
+        None
+    }
+    /// Ids of the sprints with this id or name (any case).
+    fn sprints_matching(&self, name_or_id: &str) -> Vec<u64> {
+        let _ = name_or_id;
+        Vec::new()
+    }
+    /// Ids of the sprints in a state.
+    fn sprints_in_state(&self, state: SprintStateFilter) -> Vec<u64> {
+        let _ = state;
+        Vec::new()
+    }
+    /// The issues linked to `issue`, optionally only through links described as `link` from
+    /// its side (or of the type named `link`); `None` when no link type is described so.
+    fn linked_issues(&self, issue: u64, link: Option<&str>) -> Option<Vec<u64>> {
+        let _ = (issue, link);
+        None
+    }
+    /// The link-type tokens [`ListField::LinkType`] yields that a link description (`blocks`,
+    /// `is blocked by`) or type name stands for: `"<type id>>"` for the outward side,
+    /// `"<type id><"` for the inward side.
+    fn link_type_tokens(&self, description: &str) -> Vec<String> {
+        let _ = description;
+        Vec::new()
+    }
+}
+
+/// The sprint states the sprint functions select.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SprintStateFilter {
+    /// `openSprints()`: started and not completed.
+    Active,
+    /// `closedSprints()`: completed.
+    Closed,
+    /// `futureSprints()`: not started.
+    Future,
+}
+
+/// The counts `watchers` and `votes` compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CountField {
+    /// `watchers`: how many accounts watch the issue.
+    Watchers,
+    /// `votes`: how many accounts voted for it.
+    Votes,
 }
 
 impl dyn JqlContext + '_ {
@@ -153,6 +202,15 @@ pub enum ListField {
     FixVersion,
     /// `affectedVersion`: version ids.
     AffectedVersion,
+    /// `watcher`: account ids of the watchers.
+    Watcher,
+    /// `voter`: account ids of the voters.
+    Voter,
+    /// `sprint`: sprint ids (as decimal text).
+    Sprint,
+    /// `issueLinkType`: each link as `"<type id>>"` (this issue is the source, the outward
+    /// side) or `"<type id><"` (the inward side).
+    LinkType,
 }
 
 /// Single-valued catalogue fields held as ids.
@@ -244,6 +302,19 @@ pub trait JqlIssue {
     fn parent_id(&self) -> Option<u64> {
         None
     }
+    /// How many accounts watch or voted for the issue.
+    fn count(&self, field: CountField) -> u64 {
+        let mut n = 0;
+        let list = match field {
+            CountField::Watchers => ListField::Watcher,
+            CountField::Votes => ListField::Voter,
+        };
+        self.list_any(list, &mut |_| {
+            n += 1;
+            false
+        });
+        n
+    }
 }
 
 /// A field issues can be sorted on.
@@ -289,6 +360,8 @@ pub enum SortField {
     List(ListField),
     /// By last view: every issue is unviewed here, so this keeps the other keys' order.
     LastViewed,
+    /// By the number of watchers or votes.
+    Count(CountField),
 }
 
 /// One resolved sort key.
@@ -392,6 +465,13 @@ impl Query {
     /// - **Components and versions** match by id or by name in any project (a name shared by
     ///   several projects matches them all); the version functions take an optional project,
     ///   and `<`, `<=`, `>`, `>=` on versions follow each project's version order.
+    /// - **Watchers, voters, sprints, links**: `watcher` and `voter` take users like `assignee`
+    ///   and match when any watcher (voter) is listed; `watchers` and `votes` compare counts;
+    ///   `sprint` takes sprint ids or names and `openSprints()` (active), `closedSprints()` and
+    ///   `futureSprints()`; `issueLinkType` takes a link description (`blocks`, `is blocked
+    ///   by`: that side only) or a type name (both sides); `issue in linkedIssues(KEY, link)`
+    ///   lists the issues linked to KEY. `membersOf(group)` stands for the group's members in
+    ///   every user field.
     /// - **`duedate`** is a day: it holds midnight of that day in the searching account's zone,
     ///   so `duedate = "2026-01-20"` matches issues due that day and `duedate < now()` includes
     ///   issues due today.
@@ -470,19 +550,13 @@ pub const UNSUPPORTED_JIRA_FIELDS: &[&str] = &[
     "category",
     "filter",
     "issueLink",
-    "issueLinkType",
     "level",
     "originalEstimate",
     "parentProject",
     "remainingEstimate",
-    "sprint",
     "statusCategoryChangedDate",
     "subtasks",
     "timeSpent",
-    "voter",
-    "votes",
-    "watcher",
-    "watchers",
     "worklogAuthor",
     "worklogComment",
     "worklogDate",
@@ -507,12 +581,13 @@ enum FieldKind {
     StatusCategory,
     List(ListField),
     Parent,
+    Count(CountField),
     Custom(u64),
 }
 
 impl FieldKind {
     fn builtin(name: &str) -> Option<Self> {
-        const TABLE: [(&str, FieldKind); 33] = [
+        const TABLE: [(&str, FieldKind); 39] = [
             ("project", FieldKind::Project),
             ("key", FieldKind::Issue),
             ("issuekey", FieldKind::Issue),
@@ -549,6 +624,12 @@ impl FieldKind {
                 FieldKind::List(ListField::AffectedVersion),
             ),
             ("parent", FieldKind::Parent),
+            ("watcher", FieldKind::List(ListField::Watcher)),
+            ("voter", FieldKind::List(ListField::Voter)),
+            ("sprint", FieldKind::List(ListField::Sprint)),
+            ("issuelinktype", FieldKind::List(ListField::LinkType)),
+            ("watchers", FieldKind::Count(CountField::Watchers)),
+            ("votes", FieldKind::Count(CountField::Votes)),
         ];
         TABLE
             .iter()
@@ -567,7 +648,11 @@ impl FieldKind {
             | Self::IssueType
             | Self::User(_)
             | Self::Labels
-            | Self::List(ListField::Component) => set || empty,
+            | Self::List(
+                ListField::Component | ListField::Watcher | ListField::Voter | ListField::Sprint,
+            ) => set || empty,
+            Self::List(ListField::LinkType) => set,
+            Self::Count(_) => set || order,
             Self::List(_) => set || empty || order,
             Self::Status | Self::StatusCategory | Self::Parent => set,
             Self::Issue => set || order,
@@ -604,7 +689,11 @@ impl FieldKind {
             Self::Id(IdField::Priority) => SortField::Priority,
             Self::Id(IdField::Resolution) => SortField::Resolution,
             Self::StatusCategory => SortField::StatusCategory,
+            Self::List(ListField::Watcher | ListField::Voter | ListField::LinkType) => {
+                return None;
+            }
             Self::List(list) => SortField::List(list),
+            Self::Count(field) => SortField::Count(field),
             Self::Parent => SortField::Parent,
             Self::Custom(id) => SortField::Custom(id),
         })
@@ -769,6 +858,13 @@ enum Leaf {
     Parent {
         ids: Vec<u64>,
         negated: bool,
+    },
+    /// A count in `lo..=hi` (`inside`) or outside it.
+    Count {
+        field: CountField,
+        lo: u64,
+        hi: u64,
+        inside: bool,
     },
 }
 
@@ -964,6 +1060,12 @@ impl Leaf {
             Self::Parent { ids, negated } => issue
                 .parent_id()
                 .is_some_and(|p| ids.contains(&p) != *negated),
+            Self::Count {
+                field,
+                lo,
+                hi,
+                inside,
+            } => (*lo..=*hi).contains(&issue.count(*field)) == *inside,
         }
     }
 }
@@ -1098,6 +1200,7 @@ impl Compiled {
                 compare_option(first(a), first(b), |x, y| cmp_ci(&x, &y))
             }
             SortField::LastViewed => Ordering::Equal,
+            SortField::Count(field) => a.count(field).cmp(&b.count(field)),
         }
     }
 }
@@ -1114,6 +1217,9 @@ enum Function {
     CurrentUser,
     Date(DateFunction),
     Versions(VersionFunction),
+    MembersOf,
+    Sprints(SprintStateFilter),
+    LinkedIssues,
 }
 
 /// The version functions of `fixVersion` and `affectedVersion`.
@@ -1363,6 +1469,25 @@ impl Compiler<'_> {
                 }))
             }
             FieldKind::Id(field) => self.id_field(&name, &items, op, field),
+            FieldKind::List(field @ (ListField::Watcher | ListField::Voter)) => {
+                let (ids, empty) = self.users(&name, &items)?;
+                Some(Node::Leaf(Leaf::List {
+                    field,
+                    ids,
+                    empty,
+                    negated,
+                }))
+            }
+            FieldKind::List(field @ (ListField::Sprint | ListField::LinkType)) => {
+                let ids = self.sprint_or_link_values(&name, &items, field)?;
+                Some(Node::Leaf(Leaf::List {
+                    field,
+                    ids,
+                    empty,
+                    negated,
+                }))
+            }
+            FieldKind::Count(field) => self.count(&name, &items, op, field),
             FieldKind::List(field) => {
                 let mut ids = self.list_values(&name, &items, field)?;
                 if matches!(
@@ -1463,8 +1588,23 @@ impl Compiler<'_> {
                 VersionFunction::EarliestUnreleased,
             ),
         ];
-        let (function, max) = if call.name.eq_ignore_ascii_case("currentUser") {
+        let sprints = [
+            ("openSprints", SprintStateFilter::Active),
+            ("closedSprints", SprintStateFilter::Closed),
+            ("futureSprints", SprintStateFilter::Future),
+        ];
+        let named = |n: &str| call.name.eq_ignore_ascii_case(n);
+        let mut min = 0;
+        let (function, max) = if named("currentUser") {
             (Function::CurrentUser, 0)
+        } else if named("membersOf") {
+            min = 1;
+            (Function::MembersOf, 1)
+        } else if named("linkedIssues") {
+            min = 1;
+            (Function::LinkedIssues, 2)
+        } else if let Some((_, state)) = sprints.iter().find(|(n, _)| named(n)) {
+            (Function::Sprints(*state), 0)
         } else if let Some((_, v)) = versions
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(&call.name))
@@ -1478,13 +1618,13 @@ impl Compiler<'_> {
             });
             return None;
         };
-        if call.args.len() > max {
+        if call.args.len() > max || call.args.len() < min {
             self.errors.push(JqlError::FunctionArity {
                 function: call.name.clone(),
-                expected: if max == 0 {
-                    "'0'".to_owned()
+                expected: if max == min {
+                    format!("'{max}'")
                 } else {
-                    format!("between '0' and '{max}'")
+                    format!("between '{min}' and '{max}'")
                 },
                 received: call.args.len(),
             });
@@ -1534,6 +1674,19 @@ impl Compiler<'_> {
                 Item::Function(call) => match self.function(call) {
                     Some(Function::CurrentUser) => {
                         accounts.extend(self.ctx.current_user_account_id().map(str::to_owned));
+                    }
+                    Some(Function::MembersOf) => {
+                        let group = call.args.first().map_or("", String::as_str);
+                        match self.ctx.group_member_ids(group) {
+                            Some(members) => accounts.extend(members),
+                            None => {
+                                ok = false;
+                                self.errors.push(JqlError::UnknownGroup {
+                                    function: call.name.clone(),
+                                    group: group.to_owned(),
+                                });
+                            }
+                        }
                     }
                     Some(_) => {
                         ok = false;
@@ -1615,8 +1768,8 @@ impl Compiler<'_> {
         which: ListField,
     ) -> Option<Vec<String>> {
         let versions = match which {
-            ListField::Component => Vec::new(),
             ListField::FixVersion | ListField::AffectedVersion => self.ctx.versions(),
+            _ => Vec::new(),
         };
         let mut ids = Vec::new();
         let mut ok = true;
@@ -1694,6 +1847,113 @@ impl Compiler<'_> {
             }
         }
         ok.then_some(ids)
+    }
+
+    /// The issues `linkedIssues(issue[, link])` yields; `None` after recording an error.
+    fn linked(&mut self, call: &FunctionCall) -> Option<Vec<u64>> {
+        let key = call.args.first().map_or("", String::as_str);
+        let Some(found) = self.ctx.find_issue(key) else {
+            self.errors.push(JqlError::FunctionIssueNotFound {
+                function: call.name.clone(),
+                issue: key.to_owned(),
+            });
+            return None;
+        };
+        let link = call.args.get(1).map(String::as_str);
+        let linked = self.ctx.linked_issues(found.id, link);
+        if linked.is_none() {
+            self.errors.push(JqlError::FunctionLinkTypeNotFound {
+                function: call.name.clone(),
+                link: link.unwrap_or_default().to_owned(),
+            });
+        }
+        linked
+    }
+
+    /// Sprint ids (by id or name, or from a sprint function) or link-type tokens.
+    fn sprint_or_link_values(
+        &mut self,
+        field: &str,
+        items: &[Item<'_>],
+        which: ListField,
+    ) -> Option<Vec<String>> {
+        let mut ids = Vec::new();
+        let mut ok = true;
+        for item in items {
+            match item {
+                Item::Empty => {}
+                Item::Value(value) => {
+                    let text = value.as_text();
+                    let found: Vec<String> = if which == ListField::Sprint {
+                        self.ctx
+                            .sprints_matching(&text)
+                            .iter()
+                            .map(u64::to_string)
+                            .collect()
+                    } else {
+                        self.ctx.link_type_tokens(&text)
+                    };
+                    if found.is_empty() {
+                        ok = false;
+                        self.errors.push(JqlError::UnknownValue {
+                            field: field.to_owned(),
+                            value: text,
+                        });
+                    }
+                    ids.extend(found);
+                }
+                Item::Function(call) => match self.function(call) {
+                    Some(Function::Sprints(state)) if which == ListField::Sprint => {
+                        ids.extend(self.ctx.sprints_in_state(state).iter().map(u64::to_string));
+                    }
+                    Some(_) => {
+                        ok = false;
+                        self.errors.push(JqlError::FunctionNotSupported {
+                            function: call.name.clone(),
+                            field: field.to_owned(),
+                        });
+                    }
+                    None => ok = false,
+                },
+            }
+        }
+        ok.then_some(ids)
+    }
+
+    /// `watchers` and `votes`: whole numbers, compared as numbers.
+    fn count(
+        &mut self,
+        field: &str,
+        items: &[Item<'_>],
+        op: Operator,
+        which: CountField,
+    ) -> Option<Node> {
+        let values = self.resolve(field, items, |_, v| v.trim().parse::<u64>().ok().map(Some))?;
+        let values: Vec<u64> = values.into_iter().flatten().collect();
+        let leaf = |lo: u64, hi: u64, inside: bool| {
+            Node::Leaf(Leaf::Count {
+                field: which,
+                lo,
+                hi,
+                inside,
+            })
+        };
+        Some(match (op, values.as_slice()) {
+            (Operator::Gt, [n]) => match n.checked_add(1) {
+                Some(lo) => leaf(lo, u64::MAX, true),
+                None => Node::Nothing,
+            },
+            (Operator::Gte, [n]) => leaf(*n, u64::MAX, true),
+            (Operator::Lt, [n]) => match n.checked_sub(1) {
+                Some(hi) => leaf(0, hi, true),
+                None => Node::Nothing,
+            },
+            (Operator::Lte, [n]) => leaf(0, *n, true),
+            (Operator::NotEq | Operator::NotIn, _) => {
+                Node::And(values.iter().map(|n| leaf(*n, *n, false)).collect())
+            }
+            _ => Node::Or(values.iter().map(|n| leaf(*n, *n, true)).collect()),
+        })
     }
 
     /// A number custom field: `=`/`IN` compare numbers, `<`…`>=` ranges.
@@ -1778,10 +2038,20 @@ impl Compiler<'_> {
                     }
                     None => ok = false,
                 },
-                Item::Function(call) => {
-                    ok = false;
-                    self.function_not_for(field, call);
-                }
+                Item::Function(call) => match self.function(call) {
+                    Some(Function::LinkedIssues) => match self.linked(call) {
+                        Some(found) => ids.extend(found),
+                        None => ok = false,
+                    },
+                    Some(_) => {
+                        ok = false;
+                        self.errors.push(JqlError::FunctionNotSupported {
+                            function: call.name.clone(),
+                            field: field.to_owned(),
+                        });
+                    }
+                    None => ok = false,
+                },
             }
         }
         let negated = matches!(op, Operator::NotEq | Operator::NotIn);
@@ -1843,7 +2113,11 @@ impl Compiler<'_> {
                 }
             }
             Item::Function(call) => match self.function(call)? {
-                Function::CurrentUser | Function::Versions(_) => {
+                Function::CurrentUser
+                | Function::Versions(_)
+                | Function::MembersOf
+                | Function::Sprints(_)
+                | Function::LinkedIssues => {
                     self.errors.push(JqlError::FunctionNotSupported {
                         function: call.name.clone(),
                         field: field.to_owned(),

@@ -41,7 +41,8 @@ pub enum JqlError {
          JQL yet. Search on project, issuekey, status, statusCategory, issuetype, priority, \
          resolution, assignee, reporter, creator, labels, component, fixVersion, \
          affectedVersion, parent, created, updated, resolved, duedate, summary, description, \
-         environment, comment, text or a custom field instead."
+         environment, comment, text, watcher, watchers, voter, votes, sprint, issueLinkType or \
+         a custom field instead."
     )]
     UnsupportedField {
         /// The field as written in the query.
@@ -156,6 +157,33 @@ pub enum JqlError {
         expected: String,
         /// How many arguments were given.
         received: usize,
+    },
+    /// `membersOf()` names a group that does not exist.
+    #[error(
+        "Function '{function}' can not generate a list of usernames for group '{group}'; the \
+         group does not exist."
+    )]
+    UnknownGroup {
+        /// The function name as written in the query.
+        function: String,
+        /// The group as written in the query.
+        group: String,
+    },
+    /// `linkedIssues()` names an issue that does not exist.
+    #[error("Issue '{issue}' could not be found in function '{function}'.")]
+    FunctionIssueNotFound {
+        /// The function name as written in the query.
+        function: String,
+        /// The issue as written in the query.
+        issue: String,
+    },
+    /// `linkedIssues()` names a link description no link type has.
+    #[error("Issue link type '{link}' could not be found in function '{function}'.")]
+    FunctionLinkTypeNotFound {
+        /// The function name as written in the query.
+        function: String,
+        /// The link description as written in the query.
+        link: String,
     },
     /// A date function's offset is not of the form `(+/-)n(yMwdhm)`.
     #[error(

@@ -15,17 +15,21 @@
 //!
 //! Supported fields: `project`, `key`/`issuekey`/`issue`/`id`, `status`, `statusCategory`,
 //! `issuetype`/`type`, `priority`, `resolution`, `assignee`, `reporter`, `creator`, `labels`,
-//! `component`, `fixVersion`, `affectedVersion`, `parent`, `created`/`createdDate`,
+//! `component`, `fixVersion`, `affectedVersion`, `parent`, `watcher`, `voter`, `watchers`,
+//! `votes`, `sprint`, `issueLinkType`, `created`/`createdDate`,
 //! `updated`/`updatedDate`, `resolutiondate`/`resolved`, `duedate`/`due`, `lastViewed`,
 //! `summary`, `description`, `environment`, `comment`, `text` and custom fields (`cf[10010]` or
 //! by name; numbers compare as numbers, user pickers as users, the rest as text, multi-valued
 //! fields by any value). Operators: `= != > >= < <= ~ !~ IN, NOT IN, IS, IS NOT`;
 //! `AND`/`&&`/`&`, `OR`/`||`/`|`, `NOT`/`!` and parentheses; `EMPTY`/`NULL`. Functions:
-//! `currentUser()`, `now()`, `startOf…`/`endOf…` for days, weeks, months and years,
-//! `releasedVersions()`, `unreleasedVersions()` and `earliestUnreleasedVersion()`. Not
-//! supported: history operators (`WAS`, `CHANGED`), other functions, Jira's text-search
-//! refinements (see the `text` module), and the system fields in [`UNSUPPORTED_JIRA_FIELDS`]
-//! (`sprint`, `watcher`, `issueLink`…), which answer a message saying so, distinct from Jira's
+//! `currentUser()` and `membersOf(group)` (every user field; the group is resolved once per
+//! term), `now()`, `startOf…`/`endOf…` for days, weeks, months and years,
+//! `releasedVersions()`, `unreleasedVersions()`, `earliestUnreleasedVersion()`,
+//! `openSprints()`, `closedSprints()`, `futureSprints()` and `linkedIssues(issue[, link])`
+//! (for `issue in`). Not supported: history operators (`WAS`, `CHANGED`), other functions,
+//! Jira's text-search refinements (see the `text` module), and the system fields in
+//! [`UNSUPPORTED_JIRA_FIELDS`] (`issueLink`, `timeSpent`…), which answer a message saying so,
+//! distinct from Jira's
 //! "does not exist" for unknown fields. Matching rules are documented on [`Query::compile`] and
 //! sorting rules on [`Compiled::order`] and [`Compiled::compare`]. Keywords and function names
 //! ignore case.
@@ -59,8 +63,9 @@ pub use ast::{
     Clause, Direction, Field, FunctionCall, Operand, Operator, OrderBy, Query, Term, Value,
 };
 pub use compile::{
-    Compiled, CustomFieldType, IdField, IssueRef, JqlContext, JqlIssue, JqlVersion, ListField,
-    MAX_ORDER_BY_FIELDS, SortField, SortKey, TextField, UNSUPPORTED_JIRA_FIELDS,
+    Compiled, CountField, CustomFieldType, IdField, IssueRef, JqlContext, JqlIssue, JqlVersion,
+    ListField, MAX_ORDER_BY_FIELDS, SortField, SortKey, SprintStateFilter, TextField,
+    UNSUPPORTED_JIRA_FIELDS,
 };
 pub use date::day_number;
 pub use error::{JqlError, JqlErrors};

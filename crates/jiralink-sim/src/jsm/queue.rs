@@ -2,8 +2,8 @@
 //! /servicedesk/{serviceDeskId}/queue/{queueId}` and `GET
 //! /servicedesk/{serviceDeskId}/queue/{queueId}/issue`.
 //!
-//! Every service desk has the queues of [`queues`], written in JQL over its project and its
-//! workflow's statuses. Counts and issues come from the JQL engine through
+//! Every service desk has the queues of [`queues`], written in JQL over its project by resolution
+//! and status category. Counts and issues come from the JQL engine through
 //! [`crate::data::SiteData::search`], with the same index lag as `/search/jql`, and issues are
 //! rendered as platform issues (`IssueBean`, version 2) with the queue's fields; a page of issues
 //! is charged to the hourly quota like a search page (a point per issue).
@@ -54,37 +54,10 @@ pub struct Queue {
     pub jql: String,
 }
 
-fn quoted(names: &[String]) -> String {
-    names
-        .iter()
-        .map(|n| format!("\"{}\"", n.replace('"', "\\\"")))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// The queues of `sd`, from its project's workflow.
-pub fn queues(sd: &ServiceDesk, data: &SiteData) -> Vec<Queue> {
-    let catalog = data.catalog();
-    let statuses: Vec<(String, bool)> = catalog
-        .project_by_key_or_id(&sd.project_id)
-        .and_then(|p| catalog.workflow_of(p))
-        .map(|w| {
-            w.statuses
-                .iter()
-                .filter_map(|s| catalog.status(s))
-                .map(|s| (s.name.clone(), catalog.category_of(&s.id) == "done"))
-                .collect()
-        })
-        .unwrap_or_default();
-    let names = |done: bool| -> Vec<String> {
-        statuses
-            .iter()
-            .filter(|(_, d)| *d == done)
-            .map(|(n, _)| n.clone())
-            .collect()
-    };
-    let open = quoted(&names(false));
-    let done = quoted(&names(true));
+/// The queues of `sd`. Like Jira's default queues they select open requests by resolution and
+/// resolved ones by status category, so they hold whatever statuses the workflow has.
+pub fn queues(sd: &ServiceDesk, _data: &SiteData) -> Vec<Queue> {
+    let open = "resolution = Unresolved";
     let project = format!("project = \"{}\"", sd.project_key);
     let q = |id: u64, name: &str, jql: String| Queue {
         id,
@@ -95,31 +68,27 @@ pub fn queues(sd: &ServiceDesk, data: &SiteData) -> Vec<Queue> {
         q(
             1,
             "All open",
-            format!("{project} AND status in ({open}) ORDER BY created DESC"),
+            format!("{project} AND {open} ORDER BY created DESC"),
         ),
         q(
             2,
             "Unassigned issues",
-            format!("{project} AND assignee is EMPTY AND status in ({open}) ORDER BY created ASC"),
+            format!("{project} AND assignee is EMPTY AND {open} ORDER BY created ASC"),
         ),
         q(
             3,
             "Assigned to me",
-            format!(
-                "{project} AND assignee = currentUser() AND status in ({open}) ORDER BY created ASC"
-            ),
+            format!("{project} AND assignee = currentUser() AND {open} ORDER BY created ASC"),
         ),
         q(
             4,
             "Incidents",
-            format!(
-                "{project} AND issuetype = Incident AND status in ({open}) ORDER BY created ASC"
-            ),
+            format!("{project} AND issuetype = Incident AND {open} ORDER BY created ASC"),
         ),
         q(
             5,
             "Resolved",
-            format!("{project} AND status in ({done}) ORDER BY updated DESC"),
+            format!("{project} AND statusCategory = Done ORDER BY updated DESC"),
         ),
     ]
 }
@@ -355,12 +324,8 @@ mod tests {
         };
         let qs = queues(&sd, &data);
         assert_eq!(qs.len(), 5);
-        assert!(
-            qs[0]
-                .jql
-                .contains("\"Waiting for support\", \"Waiting for customer\"")
-        );
-        assert!(qs[4].jql.contains("\"Resolved\", \"Closed\""));
+        assert!(qs[0].jql.contains("resolution = Unresolved"));
+        assert!(qs[4].jql.contains("statusCategory = Done"));
         for q in &qs {
             let parsed = crate::jql::parse(&q.jql).expect("parses");
             let searcher = Searcher {

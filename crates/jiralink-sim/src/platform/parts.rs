@@ -647,7 +647,7 @@ async fn version_related_counts(
     let body = json!({
         "self": format!("{}/version/{}", api_of(&caller, version), v.id),
         "issuesFixedCount": counts.fixed.get(&v.id).copied().unwrap_or(0),
-        "issuesAffectedCount": 0,
+        "issuesAffectedCount": counts.affected.get(&v.id).copied().unwrap_or(0),
         "issueCountWithCustomFieldsShowingVersion": 0,
         "customFieldUsage": [],
     });

@@ -370,11 +370,11 @@ fn validation_errors_use_jira_wording_and_come_together() {
             strings(&["Field 'cf[99]' does not exist or you do not have permission to view it."]),
         ),
         (
-            "watcher = bob AND sprint IN (1) ORDER BY workratio",
+            "worklogAuthor = bob AND timeSpent IN (1) ORDER BY workratio",
             strings(&[
-                "Field 'watcher' exists in Jira Cloud but the jiralink simulator does not support it in JQL yet. Search on project, issuekey, status, statusCategory, issuetype, priority, resolution, assignee, reporter, creator, labels, component, fixVersion, affectedVersion, parent, created, updated, resolved, duedate, summary, description, environment, comment, text or a custom field instead.",
-                "Field 'sprint' exists in Jira Cloud but the jiralink simulator does not support it in JQL yet. Search on project, issuekey, status, statusCategory, issuetype, priority, resolution, assignee, reporter, creator, labels, component, fixVersion, affectedVersion, parent, created, updated, resolved, duedate, summary, description, environment, comment, text or a custom field instead.",
-                "Field 'workratio' exists in Jira Cloud but the jiralink simulator does not support it in JQL yet. Search on project, issuekey, status, statusCategory, issuetype, priority, resolution, assignee, reporter, creator, labels, component, fixVersion, affectedVersion, parent, created, updated, resolved, duedate, summary, description, environment, comment, text or a custom field instead.",
+                "Field 'worklogAuthor' exists in Jira Cloud but the jiralink simulator does not support it in JQL yet. Search on project, issuekey, status, statusCategory, issuetype, priority, resolution, assignee, reporter, creator, labels, component, fixVersion, affectedVersion, parent, created, updated, resolved, duedate, summary, description, environment, comment, text, watcher, watchers, voter, votes, sprint, issueLinkType or a custom field instead.",
+                "Field 'timeSpent' exists in Jira Cloud but the jiralink simulator does not support it in JQL yet. Search on project, issuekey, status, statusCategory, issuetype, priority, resolution, assignee, reporter, creator, labels, component, fixVersion, affectedVersion, parent, created, updated, resolved, duedate, summary, description, environment, comment, text, watcher, watchers, voter, votes, sprint, issueLinkType or a custom field instead.",
+                "Field 'workratio' exists in Jira Cloud but the jiralink simulator does not support it in JQL yet. Search on project, issuekey, status, statusCategory, issuetype, priority, resolution, assignee, reporter, creator, labels, component, fixVersion, affectedVersion, parent, created, updated, resolved, duedate, summary, description, environment, comment, text, watcher, watchers, voter, votes, sprint, issueLinkType or a custom field instead.",
             ]),
         ),
         (
@@ -444,8 +444,8 @@ fn validation_errors_use_jira_wording_and_come_together() {
             ]),
         ),
         (
-            "assignee = membersOf(team)",
-            strings(&["Unable to find JQL function 'membersOf()'."]),
+            "assignee = projectsWhereUserHasRole(team)",
+            strings(&["Unable to find JQL function 'projectsWhereUserHasRole()'."]),
         ),
         (
             "project = currentUser()",

@@ -14,6 +14,7 @@ mod data;
 mod fidelity;
 mod jql;
 mod jql_fields;
+mod jql_relations;
 mod jsm;
 mod jsm_requests;
 mod knobs;
