@@ -138,15 +138,18 @@ pub struct PartWrite<'a> {
 }
 
 fn apply_moves(ids: &mut Vec<String>, moves: &BTreeMap<String, Option<String>>) -> bool {
-    if !ids.iter().any(|id| moves.contains_key(id)) {
+    apply_moves_with(ids, |id| moves.get(id).cloned())
+}
+
+/// [`apply_moves`] over any look-up (`Some(target)` for a moved id), so a map of another shape
+/// needs no converted copy on every generated issue.
+fn apply_moves_with(ids: &mut Vec<String>, moved: impl Fn(&str) -> Option<Option<String>>) -> bool {
+    if !ids.iter().any(|id| moved(id).is_some()) {
         return false;
     }
     let mut out: Vec<String> = Vec::with_capacity(ids.len());
     for id in ids.iter() {
-        let target = match moves.get(id) {
-            Some(t) => t.clone(),
-            None => Some(id.clone()),
-        };
+        let target = moved(id).unwrap_or_else(|| Some(id.clone()));
         if let Some(t) = target
             && !out.contains(&t)
         {
@@ -222,13 +225,8 @@ impl SiteData {
         resolved: bool,
     ) {
         if !resolved && !self.parts.unfixed_moves.is_empty() {
-            let unfixed: BTreeMap<String, Option<String>> = self
-                .parts
-                .unfixed_moves
-                .iter()
-                .map(|(k, v)| (k.clone(), Some(v.clone())))
-                .collect();
-            apply_moves(versions, &unfixed);
+            let unfixed = &self.parts.unfixed_moves;
+            apply_moves_with(versions, |id| unfixed.get(id).map(|t| Some(t.clone())));
         }
         apply_moves(versions, &self.parts.version_moves);
         apply_moves(components, &self.parts.component_moves);
