@@ -263,9 +263,16 @@ impl Control {
         self.state.clock().advance(by);
     }
 
-    /// Sites by subdomain order.
+    /// Every site: the default site (`demo`) first, then by subdomain.
     pub fn sites(&self) -> Vec<Site> {
-        self.state.directory().sites.values().cloned().collect()
+        let mut sites: Vec<Site> = self.state.directory().sites.values().cloned().collect();
+        // The default site first (the one the banner and `serve --demo` tell users to use), then
+        // by subdomain, so the listing is the same on every run.
+        sites.sort_by(|a, b| {
+            (a.subdomain != crate::identity::DEFAULT_SITE, &a.subdomain)
+                .cmp(&(b.subdomain != crate::identity::DEFAULT_SITE, &b.subdomain))
+        });
+        sites
     }
 
     /// A site by subdomain.

@@ -760,3 +760,21 @@ async fn deleting_versions_moves_affected_versions_with_history() {
         vec![b]
     );
 }
+
+/// The banner lists the default site first, like the consent page, so the subdomain a new user
+/// reads first is the one that works without choosing.
+#[tokio::test]
+async fn the_banner_lists_the_default_site_first() {
+    let sim = start().await;
+    let banner = jiralink_sim::cli::banner(&sim);
+    let demo = banner.find("Site demo:").expect("demo listed");
+    let acme = banner.find("Site acme:").expect("acme listed");
+    assert!(demo < acme, "{banner}");
+    let sites: Vec<String> = sim
+        .control()
+        .sites()
+        .into_iter()
+        .map(|s| s.subdomain)
+        .collect();
+    assert_eq!(sites, ["demo", "acme"]);
+}
