@@ -234,20 +234,9 @@ async fn search_projects(
         .take(max)
         .map(|p| project_json(&render, p, &expand, false, &today))
         .collect();
-    let is_last = start.saturating_add(values.len()) >= total;
+    let count = values.len() as u64;
     let path = format!("{}/project/search", render.api);
-    let mut body = json!({
-        "self": format!("{path}?maxResults={max}&startAt={start}"),
-        "maxResults": max,
-        "startAt": start,
-        "total": total,
-        "isLast": is_last,
-        "values": values,
-    });
-    if !is_last && max > 0 {
-        body["nextPage"] = json!(format!("{path}?maxResults={max}&startAt={}", start + max));
-    }
-    let count = body["values"].as_array().map_or(0, Vec::len) as u64;
+    let body = params::page_body(&path, start, max, total, &values);
     Ok(params::value(StatusCode::OK, &body, count))
 }
 
@@ -391,21 +380,7 @@ async fn search_fields(
             v
         })
         .collect();
-    let is_last = start.saturating_add(values.len()) >= total;
-    let mut body = json!({
-        "self": format!("{api}/field/search?maxResults={max}&startAt={start}"),
-        "maxResults": max,
-        "startAt": start,
-        "total": total,
-        "isLast": is_last,
-        "values": values,
-    });
-    if !is_last && max > 0 {
-        body["nextPage"] = json!(format!(
-            "{api}/field/search?maxResults={max}&startAt={}",
-            start + max
-        ));
-    }
+    let body = params::page_body(&format!("{api}/field/search"), start, max, total, &values);
     Ok(params::value(StatusCode::OK, &body, 0))
 }
 

@@ -74,29 +74,6 @@ fn resolution_json(render: &Render<'_>, r: &Resolution, with_default: bool) -> V
     v
 }
 
-/// A `PageBean…` body over already selected values.
-pub(crate) fn page_body(
-    path: &str,
-    start: usize,
-    max: usize,
-    total: usize,
-    values: &[Value],
-) -> Value {
-    let is_last = start.saturating_add(values.len()) >= total;
-    let mut body = json!({
-        "self": format!("{path}?maxResults={max}&startAt={start}"),
-        "maxResults": max,
-        "startAt": start,
-        "total": total,
-        "isLast": is_last,
-        "values": values,
-    });
-    if !is_last && max > 0 {
-        body["nextPage"] = json!(format!("{path}?maxResults={max}&startAt={}", start + max));
-    }
-    body
-}
-
 /// The ids in a repeated/comma list parameter, or a 400 when one is not a number.
 fn numeric_ids(params: &Params, key: &str) -> Result<Vec<String>, ApiError> {
     let ids = params.list(key);
@@ -274,7 +251,7 @@ async fn search_priorities(
         .take(max)
         .map(|p| priority_json(&render, state.base_url(), p))
         .collect();
-    let body = page_body(
+    let body = params::page_body(
         &format!("{}/priority/search", render.api),
         start,
         max,
@@ -349,7 +326,7 @@ async fn search_resolutions(
         .take(max)
         .map(|r| resolution_json(&render, r, true))
         .collect();
-    let body = page_body(
+    let body = params::page_body(
         &format!("{}/resolution/search", render.api),
         start,
         max,
@@ -651,7 +628,7 @@ async fn labels(
     let entry = data::site(&state, &caller.site);
     let all = entry.read().labels();
     let values: Vec<Value> = all.iter().skip(start).take(max).map(|l| json!(l)).collect();
-    let body = page_body(
+    let body = params::page_body(
         &format!("{}/label", api_of(&caller, version)),
         start,
         max,

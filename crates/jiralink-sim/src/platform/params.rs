@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::data::{DataError, Project, SiteData};
 use crate::errors::ApiError;
@@ -109,6 +109,30 @@ pub fn page(params: &Params, default_max: i64, cap: i64) -> Result<(usize, usize
     let start = usize::try_from(start).unwrap_or(usize::MAX);
     let max = usize::try_from(max.min(cap)).unwrap_or(0);
     Ok((start, max))
+}
+
+/// Jira's `PageBean…` body (`self`, `maxResults`, `startAt`, `total`, `isLast`, `values`, and
+/// `nextPage` while there is one) over values already selected from `start`. `path` may carry
+/// query parameters of its own. An empty page (`maxResults=0`) names no next page, so a client
+/// following `nextPage` stops.
+pub fn page_body(path: &str, start: usize, max: usize, total: usize, values: &[Value]) -> Value {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let is_last = start.saturating_add(values.len()) >= total;
+    let mut body = json!({
+        "self": format!("{path}{sep}maxResults={max}&startAt={start}"),
+        "maxResults": max,
+        "startAt": start,
+        "total": total,
+        "isLast": is_last,
+        "values": values,
+    });
+    if !is_last && max > 0 {
+        body["nextPage"] = json!(format!(
+            "{path}{sep}maxResults={max}&startAt={}",
+            start + max
+        ));
+    }
+    body
 }
 
 /// A JSON response from an already written body, charging `cost` extra quota points.

@@ -16,7 +16,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 
-use super::catalogues::page_body;
+use super::params::page_body;
 use super::params::{self, Params};
 use super::render::Render;
 use super::{ApiVersion, versioned};

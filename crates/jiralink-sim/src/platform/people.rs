@@ -150,19 +150,8 @@ async fn bulk_users(
         .map(|u| user_json(&render, u))
         .collect();
     let path = format!("{}/user/bulk", render.api);
-    let is_last = start.saturating_add(values.len()) >= found.len();
     let cost = values.len() as u64;
-    let mut body = json!({
-        "self": format!("{path}?maxResults={max}&startAt={start}"),
-        "maxResults": max,
-        "startAt": start,
-        "total": found.len(),
-        "isLast": is_last,
-        "values": values,
-    });
-    if !is_last && max > 0 {
-        body["nextPage"] = json!(format!("{path}?maxResults={max}&startAt={}", start + max));
-    }
+    let body = params::page_body(&path, start, max, found.len(), &values);
     Ok(params::value(StatusCode::OK, &body, cost))
 }
 
@@ -349,19 +338,8 @@ async fn group_members(
         "{}/group/member?groupId={}&includeInactiveUsers={inactive}",
         render.api, group.group_id
     );
-    let is_last = start.saturating_add(values.len()) >= members.len();
     let cost = values.len() as u64;
-    let mut body = json!({
-        "self": format!("{path}&maxResults={max}&startAt={start}"),
-        "maxResults": max,
-        "startAt": start,
-        "total": members.len(),
-        "isLast": is_last,
-        "values": values,
-    });
-    if !is_last && max > 0 {
-        body["nextPage"] = json!(format!("{path}&maxResults={max}&startAt={}", start + max));
-    }
+    let body = params::page_body(&path, start, max, members.len(), &values);
     Ok(params::value(StatusCode::OK, &body, cost))
 }
 
@@ -513,7 +491,7 @@ async fn bulk_groups(
         .map(|g| json!({ "name": g.name, "groupId": g.group_id }))
         .collect();
     let values: Vec<Value> = found.iter().skip(start).take(max).cloned().collect();
-    let body = super::catalogues::page_body(
+    let body = params::page_body(
         &format!("{}/rest/api/{}/group/bulk", caller.base, version.segment()),
         start,
         max,
