@@ -1150,25 +1150,11 @@ impl Compiled {
             SortField::Custom(id) => compare_option(a.custom_field(id), b.custom_field(id), cmp_ci),
             SortField::Priority => {
                 // Ascending is lowest first: a later position in the list is a lower priority.
-                let rank = |i: &dyn JqlIssue| {
-                    i.id_field(IdField::Priority).map(|p| {
-                        self.priorities
-                            .iter()
-                            .position(|x| x == p)
-                            .unwrap_or(usize::MAX)
-                    })
-                };
+                let rank = |i: &dyn JqlIssue| rank_in(&self.priorities, i, IdField::Priority);
                 compare_option(rank(a), rank(b), |x, y| y.cmp(&x))
             }
             SortField::Resolution => {
-                let rank = |i: &dyn JqlIssue| {
-                    i.id_field(IdField::Resolution).map(|r| {
-                        self.resolutions
-                            .iter()
-                            .position(|x| x == r)
-                            .unwrap_or(usize::MAX)
-                    })
-                };
+                let rank = |i: &dyn JqlIssue| rank_in(&self.resolutions, i, IdField::Resolution);
                 compare_option(rank(a), rank(b), |x, y| x.cmp(&y))
             }
             SortField::StatusCategory => {
@@ -2296,4 +2282,12 @@ fn item(operand: &Operand) -> Option<Item<'_>> {
         Operand::Function(f) => Some(Item::Function(f)),
         Operand::List(_) => None,
     }
+}
+
+/// The position of the issue's `field` id in `order` (the catalogue's order; unknown ids last),
+/// or `None` when the issue has none.
+fn rank_in(order: &[String], issue: &dyn JqlIssue, field: IdField) -> Option<usize> {
+    issue
+        .id_field(field)
+        .map(|id| order.iter().position(|x| x == id).unwrap_or(usize::MAX))
 }

@@ -430,15 +430,7 @@ async fn add_vote(
     Path(key): Path<String>,
 ) -> Result<Response, ApiError> {
     caller.require("addVote")?;
-    let entry = data::site(&state, &caller.site);
-    let id = entry.read().resolve(&key).ok_or_else(issue_not_found)?;
-    state.check_issue_write(&caller.site, &id.to_string())?;
-    let now = data::now_ms(&state);
-    entry
-        .write()
-        .add_vote(id, &caller.user.account_id, now)
-        .map_err(vote_error)?;
-    Ok(params::no_content())
+    vote(&state, &caller, &key, crate::data::SiteData::add_vote)
 }
 
 async fn remove_vote(
@@ -447,14 +439,21 @@ async fn remove_vote(
     Path(key): Path<String>,
 ) -> Result<Response, ApiError> {
     caller.require("removeVote")?;
-    let entry = data::site(&state, &caller.site);
-    let id = entry.read().resolve(&key).ok_or_else(issue_not_found)?;
+    vote(&state, &caller, &key, crate::data::SiteData::remove_vote)
+}
+
+/// Casts or withdraws the caller's vote on `key` with `change` (Jira answers a refused vote 404).
+fn vote(
+    state: &SimState,
+    caller: &Caller,
+    key: &str,
+    change: fn(&mut crate::data::SiteData, u64, &str, i64) -> Result<(), DataError>,
+) -> Result<Response, ApiError> {
+    let entry = data::site(state, &caller.site);
+    let id = entry.read().resolve(key).ok_or_else(issue_not_found)?;
     state.check_issue_write(&caller.site, &id.to_string())?;
-    let now = data::now_ms(&state);
-    entry
-        .write()
-        .remove_vote(id, &caller.user.account_id, now)
-        .map_err(vote_error)?;
+    let now = data::now_ms(state);
+    change(&mut entry.write(), id, &caller.user.account_id, now).map_err(vote_error)?;
     Ok(params::no_content())
 }
 
