@@ -45,7 +45,6 @@ use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::routing::{MethodRouter, get, post};
-use time::OffsetDateTime;
 
 use crate::errors::ApiError;
 use crate::state::SimState;
@@ -103,9 +102,11 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiVersion {
     }
 }
 
-/// Jira's timestamp format in UTC: `2026-01-05T09:30:00.000+0000`. Answers to an account write
-/// its zone instead ([`render::Render::datetime`], [`zone::Zone`]).
-pub fn jira_datetime(t: OffsetDateTime) -> String {
+/// Jira's timestamp format in UTC (`2026-01-05T09:30:00.000+0000`), written with the `time`
+/// crate: the reference the hand-written [`render::datetime`] is tested against. Responses use
+/// [`render::Render::datetime`] (the caller's zone).
+#[cfg(test)]
+pub(crate) fn jira_datetime(t: time::OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}+0000",
