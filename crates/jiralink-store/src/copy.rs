@@ -18,9 +18,10 @@ enum Kind {
     Text,
     Int,
     Bool,
+    Bytes,
 }
 
-use Kind::{Bool, Int, Text};
+use Kind::{Bool, Bytes, Int, Text};
 
 /// A table to copy: its columns (every one; a test checks that against the schema) and the
 /// order that pages through it and keeps the order of insertion where it matters.
@@ -28,6 +29,8 @@ struct Table {
     name: &'static str,
     columns: &'static [(&'static str, Kind)],
     order: &'static str,
+    /// Rows read and written per round trip.
+    page: i64,
 }
 
 /// Every table, parents before children.
@@ -44,6 +47,7 @@ const TABLES: &[Table] = &[
             ("version", Int),
         ],
         order: "id",
+        page: PAGE,
     },
     Table {
         name: "connections",
@@ -69,6 +73,7 @@ const TABLES: &[Table] = &[
             ("refresh_lease_until", Text),
         ],
         order: "id",
+        page: PAGE,
     },
     Table {
         name: "secrets",
@@ -81,6 +86,7 @@ const TABLES: &[Table] = &[
             ("updated_at", Text),
         ],
         order: "owner_kind, owner_id, field",
+        page: PAGE,
     },
     Table {
         name: "audit_log",
@@ -97,6 +103,7 @@ const TABLES: &[Table] = &[
         ],
         // Completed with the backend's insertion order, so entries of one microsecond keep it.
         order: "at",
+        page: PAGE,
     },
     Table {
         name: "debug_log",
@@ -113,6 +120,7 @@ const TABLES: &[Table] = &[
             ("body", Text),
         ],
         order: "seq",
+        page: PAGE,
     },
     Table {
         name: "oauth_states",
@@ -127,6 +135,7 @@ const TABLES: &[Table] = &[
             ("expires_at", Text),
         ],
         order: "state_hash",
+        page: PAGE,
     },
     Table {
         name: "users",
@@ -141,6 +150,7 @@ const TABLES: &[Table] = &[
             ("version", Int),
         ],
         order: "id",
+        page: PAGE,
     },
     Table {
         name: "sessions",
@@ -153,11 +163,13 @@ const TABLES: &[Table] = &[
             ("expires_at", Text),
         ],
         order: "id",
+        page: PAGE,
     },
     Table {
         name: "login_attempts",
         columns: &[("username_key", Text), ("address", Text), ("at", Text)],
         order: "username_key, address, at",
+        page: PAGE,
     },
     Table {
         name: "api_keys",
@@ -171,6 +183,7 @@ const TABLES: &[Table] = &[
             ("last_used_at", Text),
         ],
         order: "id",
+        page: PAGE,
     },
     Table {
         name: "jobs",
@@ -189,6 +202,7 @@ const TABLES: &[Table] = &[
             ("updated_at", Text),
         ],
         order: "id",
+        page: PAGE,
     },
     Table {
         name: "job_runs",
@@ -204,6 +218,7 @@ const TABLES: &[Table] = &[
             ("detail", Text),
         ],
         order: "id",
+        page: PAGE,
     },
     Table {
         name: "connection_slots",
@@ -214,15 +229,72 @@ const TABLES: &[Table] = &[
             ("lease_until", Text),
         ],
         order: "connection_id, slot",
+        page: PAGE,
     },
     Table {
         name: "settings",
         columns: &[("key", Text), ("value", Text), ("updated_at", Text)],
         order: "key",
+        page: PAGE,
+    },
+    Table {
+        name: "exports",
+        columns: &[
+            ("id", Text),
+            ("name", Text),
+            ("name_key", Text),
+            ("connection_id", Text),
+            ("spec", Text),
+            ("schedule", Text),
+            ("enabled", Bool),
+            ("delta_cursor", Text),
+            ("known_ids", Bytes),
+            ("version", Int),
+            ("created_at", Text),
+            ("updated_at", Text),
+        ],
+        order: "id",
+        page: PAGE,
+    },
+    Table {
+        name: "export_runs",
+        columns: &[
+            ("id", Text),
+            ("export_id", Text),
+            ("connection_id", Text),
+            ("triggered_by", Text),
+            ("spec", Text),
+            ("state", Text),
+            ("reason", Text),
+            ("started_at", Text),
+            ("finished_at", Text),
+            ("holder", Text),
+            ("lease_until", Text),
+            ("stats", Text),
+            ("checkpoint", Text),
+            ("cursor_before", Text),
+            ("cursor_after", Text),
+            ("error", Text),
+            ("cancel_requested", Bool),
+            ("output_bytes", Int),
+            ("output_chunks", Int),
+            ("output_file", Text),
+            ("output_expires_at", Text),
+            ("resumed", Int),
+        ],
+        order: "id",
+        page: PAGE,
+    },
+    Table {
+        name: "export_run_chunks",
+        columns: &[("run_id", Text), ("seq", Int), ("data", Bytes)],
+        order: "run_id, seq",
+        // A chunk is a page of a run's output, possibly megabytes: few at a time.
+        page: 16,
     },
 ];
 
-/// Rows read and written per round trip.
+/// Rows read and written per round trip, for most tables.
 const PAGE: i64 = 500;
 
 /// One table's rows in the source and in the target after the copy.
@@ -381,7 +453,7 @@ async fn copy_table<S: Backend, T: Backend>(
     let mut copied = 0u64;
     loop {
         let offset = i64::try_from(copied).unwrap_or(i64::MAX);
-        let rows = all::<S>(source, select.clone(), args![PAGE, offset]).await?;
+        let rows = all::<S>(source, select.clone(), args![table.page, offset]).await?;
         if rows.is_empty() {
             break;
         }
@@ -392,13 +464,14 @@ async fn copy_table<S: Backend, T: Backend>(
                     Text => Arg::Text(row.opt_text(column)?),
                     Int => Arg::Int(row.opt_int(column)?),
                     Bool => Arg::Bool(row.boolean(column)?),
+                    Bytes => Arg::Bytes(row.opt_bytes(column)?),
                 });
             }
             exec::<T>(target, insert.clone(), values).await?;
         }
         copied += rows.len() as u64;
         progress(table.name, copied);
-        if i64::try_from(rows.len()).unwrap_or(PAGE) < PAGE {
+        if i64::try_from(rows.len()).unwrap_or(table.page) < table.page {
             break;
         }
     }

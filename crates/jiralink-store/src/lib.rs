@@ -21,6 +21,7 @@ mod codec;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod copy;
 mod error;
+mod exports;
 mod jobs;
 mod model;
 #[cfg(feature = "postgres")]
@@ -44,6 +45,10 @@ use time::OffsetDateTime;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use copy::{CopyReport, TableCount, copied_columns};
 pub use error::{StoreError, StoreResult};
+pub use exports::{
+    ExportRecord, ExportRunRecord, ExportStore, NewExportRun, RunFilter, RunFinish, RunState,
+    RunTrigger, export_name_key,
+};
 pub use jobs::{ClaimedJob, JobFinish, JobOutcome, JobRecord, JobRun, JobStore, NewJob};
 pub use model::{
     ConnectionUpdate, DebugDirection, DebugLine, PendingAuthorization, RefreshLease,
@@ -116,7 +121,9 @@ pub trait ConnectionStore: Send + Sync {
         id: ConnectionId,
         until: Option<OffsetDateTime>,
     ) -> StoreResult<()>;
-    /// Deletes the connection and every secret it owns.
+    /// Deletes the connection and every secret it owns, with the runs of exports made
+    /// through it. [`StoreError::InUse`] (nothing deleted) while an export definition uses
+    /// it ([`ExportStore::exports_using`] names them).
     async fn delete_connection(&self, id: ConnectionId, audit: &AuditEntry) -> StoreResult<()>;
     /// The connections that use an OAuth 2.0 client, as (id, name).
     async fn connections_using_client(
@@ -331,6 +338,7 @@ pub trait Store:
     + OAuthStore
     + UserStore
     + JobStore
+    + ExportStore
     + SlotStore
     + SettingStore
     + Health
@@ -348,6 +356,7 @@ impl<T> Store for T where
         + OAuthStore
         + UserStore
         + JobStore
+        + ExportStore
         + SlotStore
         + SettingStore
         + Health

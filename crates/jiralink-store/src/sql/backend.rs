@@ -23,6 +23,8 @@ pub enum Arg {
     Text(Option<String>),
     Int(Option<i64>),
     Bool(bool),
+    /// `BLOB` on SQLite, `BYTEA` on PostgreSQL.
+    Bytes(Option<Vec<u8>>),
 }
 
 impl From<String> for Arg {
@@ -67,6 +69,24 @@ impl From<Option<i64>> for Arg {
     }
 }
 
+impl From<Vec<u8>> for Arg {
+    fn from(v: Vec<u8>) -> Self {
+        Self::Bytes(Some(v))
+    }
+}
+
+impl From<&[u8]> for Arg {
+    fn from(v: &[u8]) -> Self {
+        Self::Bytes(Some(v.to_vec()))
+    }
+}
+
+impl From<Option<Vec<u8>>> for Arg {
+    fn from(v: Option<Vec<u8>>) -> Self {
+        Self::Bytes(v)
+    }
+}
+
 impl From<bool> for Arg {
     fn from(v: bool) -> Self {
         Self::Bool(v)
@@ -88,6 +108,7 @@ pub trait RowExt: sealed::Sealed {
     fn int(&self, column: &str) -> StoreResult<i64>;
     fn opt_int(&self, column: &str) -> StoreResult<Option<i64>>;
     fn boolean(&self, column: &str) -> StoreResult<bool>;
+    fn opt_bytes(&self, column: &str) -> StoreResult<Option<Vec<u8>>>;
 }
 
 mod sealed {
@@ -208,12 +229,14 @@ where
     Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<Vec<u8>>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
     for arg in args {
         query = match arg {
             Arg::Text(v) => query.bind(v),
             Arg::Int(v) => query.bind(v),
             Arg::Bool(v) => query.bind(v),
+            Arg::Bytes(v) => query.bind(v),
         };
     }
     query
@@ -238,6 +261,9 @@ macro_rules! row_ext {
             }
             fn boolean(&self, column: &str) -> $crate::StoreResult<bool> {
                 Ok(self.try_get::<bool, _>(column)?)
+            }
+            fn opt_bytes(&self, column: &str) -> $crate::StoreResult<Option<Vec<u8>>> {
+                Ok(self.try_get::<Option<Vec<u8>>, _>(column)?)
             }
         }
     };

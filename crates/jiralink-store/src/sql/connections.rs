@@ -279,12 +279,19 @@ impl<B: Backend> ConnectionStore for SqlStore<B> {
 
     async fn delete_connection(&self, id: ConnectionId, audit: &AuditEntry) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        let done = exec::<B>(
+        let done = match exec::<B>(
             &mut tx,
             "DELETE FROM connections WHERE id = $1",
             args![id.to_string()],
         )
-        .await?;
+        .await
+        {
+            // An export definition names it (ON DELETE RESTRICT).
+            Err(StoreError::Database(e)) if super::is_foreign_key_violation(&e) => {
+                return Err(StoreError::InUse { kind: "connection" });
+            }
+            other => other?,
+        };
         found(done, "connection")?;
         exec::<B>(
             &mut tx,

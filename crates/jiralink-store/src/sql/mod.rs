@@ -5,6 +5,7 @@
 mod audit;
 pub mod backend;
 mod connections;
+mod exports;
 mod jobs;
 mod oauth;
 mod oauth_clients;
@@ -126,7 +127,7 @@ pub(crate) async fn opt<B: Backend>(
     Ok(B::fetch_optional(conn, sql.into(), args).await?)
 }
 
-fn is_unique_violation(e: &sqlx::Error) -> bool {
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 
@@ -138,7 +139,7 @@ pub(crate) fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
 }
 
 /// The sqlx error inside a store error, if it is one.
-fn sqlx_error(e: &StoreError) -> Option<&sqlx::Error> {
+pub(crate) fn sqlx_error(e: &StoreError) -> Option<&sqlx::Error> {
     match e {
         StoreError::Database(e) => Some(e),
         _ => None,
