@@ -101,6 +101,44 @@ async fn populate(store: &dyn Store, key: &MasterKey) -> jiralink_domain::Connec
         .put_setting_if_absent("s", "v", datetime!(2026-01-01 00:00 UTC))
         .await
         .unwrap();
+    // An export with a finished run (output, cursor and known ids) and a running one.
+    let export = crate::exports::export("Copied export", c.id);
+    store.insert_export(&export).await.unwrap();
+    let at = datetime!(2026-01-01 00:00 UTC);
+    let done = crate::exports::running(Some(&export), c.id, "h", at);
+    store.start_export_run(&done).await.unwrap();
+    for page in 0..20u8 {
+        store
+            .checkpoint_export_run(
+                done.id,
+                "h",
+                &[page, 0, 255, b'\n'],
+                &serde_json::json!({"page": page}),
+                &serde_json::json!({"pages": page}),
+            )
+            .await
+            .unwrap();
+    }
+    store
+        .finish_export_run(
+            done.id,
+            "h",
+            &jiralink_store::RunFinish {
+                state: jiralink_store::RunState::Succeeded,
+                error: None,
+                stats: serde_json::json!({"pages": 20}),
+                tail: Vec::new(),
+                cursor_after: Some(serde_json::json!({"upperMs": 1, "boundary": []})),
+                known_ids: Some(vec![0, 1, 2, 255]),
+                finished_at: at,
+                output_expires_at: Some(at + time::Duration::days(7)),
+            },
+        )
+        .await
+        .unwrap();
+    let live = crate::exports::running(Some(&export), c.id, "h", at);
+    store.start_export_run(&live).await.unwrap();
+    store.request_export_run_cancel(live.id).await.unwrap();
     c.id
 }
 
@@ -138,6 +176,31 @@ async fn copy_between(from: &TestDb, to: &TestDb) {
         "entries keep their order"
     );
     assert_eq!(a.list_jobs().await.unwrap(), b.list_jobs().await.unwrap());
+    let exports = a.list_exports().await.unwrap();
+    assert_eq!(exports, b.list_exports().await.unwrap());
+    assert_eq!(
+        b.export_known_ids(exports[0].id).await.unwrap(),
+        Some(vec![0, 1, 2, 255])
+    );
+    let filter = jiralink_store::RunFilter {
+        export_id: None,
+        connection_id: None,
+        limit: 10,
+    };
+    let runs = a.list_export_runs(&filter).await.unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs, b.list_export_runs(&filter).await.unwrap());
+    assert_eq!(
+        rows("export_run_chunks"),
+        20,
+        "more than one page of chunks"
+    );
+    for r in &runs {
+        assert_eq!(
+            crate::exports::output(a, r.id).await,
+            crate::exports::output(b, r.id).await
+        );
+    }
     let stored = b
         .get_secret(SecretOwner::Connection(c), SecretField::ApiToken)
         .await

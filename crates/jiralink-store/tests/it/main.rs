@@ -10,6 +10,7 @@
 mod concurrency;
 mod contract;
 mod copy;
+mod exports;
 mod jobs;
 mod oauth;
 mod schema;
