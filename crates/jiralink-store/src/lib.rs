@@ -16,6 +16,10 @@
 //!   process: several processes may share a database and must agree.
 //! - An edit names the version it was made from; a stale one changes nothing
 //!   ([`StoreError::Changed`]).
+//! - Work held with a lease (jobs, export runs, refreshes, slots) is written only by its
+//!   current holder; a holder that lost the lease writes nothing.
+//! - An export's delta cursor moves only in the transaction that ends a successful run, with
+//!   the last of that run's output ([`ExportStore`]).
 
 mod codec;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
