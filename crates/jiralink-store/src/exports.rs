@@ -244,8 +244,9 @@ pub trait ExportStore: Send + Sync {
     /// blocks a new one, and the caller must take it over and resume it
     /// ([`ExportStore::take_over_export_run`]), or take it over and finish it, before another
     /// starts. Enforced by the database, so also across servers. A `Skipped` run never
-    /// conflicts and never blocks. [`crate::StoreError::NotFound`] when the export or the
-    /// connection does not exist.
+    /// conflicts and never blocks. [`crate::StoreError::Conflict`] too when a run with this id
+    /// exists; [`crate::StoreError::NotFound`] when the export or the connection does not
+    /// exist.
     async fn start_export_run(&self, run: &NewExportRun) -> StoreResult<()>;
     /// The export's `Running` run whose lease ran out at or before `now` (its holder crashed),
     /// if any.
@@ -254,6 +255,13 @@ pub trait ExportStore: Send + Sync {
         export_id: Uuid,
         now: OffsetDateTime,
     ) -> StoreResult<Option<ExportRunRecord>>;
+    /// Every `Running` run whose lease ran out at or before `now`, of every export and ad hoc,
+    /// oldest first: for a sweep that resumes them or takes them over to end them (an ad hoc
+    /// run whose process died is otherwise left running forever).
+    async fn interrupted_export_runs(
+        &self,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<ExportRunRecord>>;
     /// Takes over a `Running` run whose lease ran out at or before `now`, or that `holder`
     /// already holds: leases it to `holder` until `lease_until` and counts the takeover in
     /// `resumed`. `None` when another holder's lease is still running or the run has ended;

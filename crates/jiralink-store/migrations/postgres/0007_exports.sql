@@ -49,6 +49,8 @@ CREATE INDEX export_runs_export ON export_runs (export_id, started_at);
 CREATE INDEX export_runs_connection ON export_runs (connection_id, started_at);
 CREATE INDEX export_runs_started ON export_runs (started_at);
 CREATE INDEX export_runs_expiry ON export_runs (output_expires_at);
+-- Interrupted runs are looked for by their lease among the running ones.
+CREATE INDEX export_runs_running ON export_runs (lease_until) WHERE state = 'running';
 
 -- Each run's output, one chunk per checkpoint, numbered from 1.
 CREATE TABLE export_run_chunks (

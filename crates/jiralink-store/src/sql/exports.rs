@@ -300,6 +300,12 @@ impl<B: Backend> ExportStore for SqlStore<B> {
         match sqlx_error(&e) {
             // The unique index on the running run of each export: one is going already.
             Some(s) if is_unique_violation(s) => {
+                if self.exists("export_runs", run.id).await? {
+                    return Err(StoreError::Conflict {
+                        kind: RUN,
+                        name: run.id.to_string(),
+                    });
+                }
                 let name = match run.export_id {
                     Some(id) => match self.get_export(id).await {
                         Ok(export) => export.name,
@@ -340,6 +346,22 @@ impl<B: Backend> ExportStore for SqlStore<B> {
             )
             .await?;
         row.as_ref().map(run_from_row).transpose()
+    }
+
+    async fn interrupted_export_runs(
+        &self,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<ExportRunRecord>> {
+        let rows = self
+            .all(
+                format!(
+                    "SELECT {RUN_COLUMNS} FROM export_runs WHERE state = 'running' \
+                     AND (lease_until IS NULL OR lease_until <= $1) ORDER BY started_at, id"
+                ),
+                args![fmt_time(now)],
+            )
+            .await?;
+        rows.iter().map(run_from_row).collect()
     }
 
     async fn take_over_export_run(

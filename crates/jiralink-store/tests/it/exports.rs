@@ -33,6 +33,12 @@ crate::on_both_backends! {
     runs_are_listed_newest_first: super::runs_are_listed_newest_first,
     deleting_an_export_deletes_its_runs_and_output: super::deleting_an_export_deletes_its_runs_and_output,
     resetting_the_cursor_keeps_the_version: super::resetting_the_cursor_keeps_the_version,
+    a_takeover_racing_checkpoints_keeps_each_wholly_in_or_out: super::a_takeover_racing_checkpoints_keeps_each_wholly_in_or_out,
+    a_finish_racing_a_takeover_has_one_winner: super::a_finish_racing_a_takeover_has_one_winner,
+    concurrent_checkpoints_number_chunks_without_a_gap: super::concurrent_checkpoints_number_chunks_without_a_gap,
+    large_chunks_round_trip: super::large_chunks_round_trip,
+    a_run_is_recorded_once: super::a_run_is_recorded_once,
+    interrupted_runs_are_found_across_exports: super::interrupted_runs_are_found_across_exports,
 }
 
 const T0: OffsetDateTime = datetime!(2026-01-01 00:00 UTC);
@@ -1182,6 +1188,250 @@ pub(crate) async fn resetting_the_cursor_keeps_the_version(db: &crate::TestDb) {
         matches!(err, StoreError::NotFound { kind: "export" }),
         "{err:?}"
     );
+}
+
+pub(crate) async fn a_takeover_racing_checkpoints_keeps_each_wholly_in_or_out(db: &crate::TestDb) {
+    let store = db.store();
+    let (c, e) = setup(store).await;
+    let r = running(Some(&e), c.id, "old", T0);
+    store.start_export_run(&r).await.unwrap();
+    let (old, new) = (db.another().await, db.another().await);
+    let id = r.id;
+    // The old holder keeps checkpointing from its pool while a new holder takes the run over
+    // from another and then checkpoints too.
+    let writer = tokio::spawn(async move {
+        let mut results = Vec::new();
+        for page in 0..30u64 {
+            let chunk = format!("old-{page}\n");
+            results.push((
+                chunk.clone(),
+                checkpoint(&*old, id, "old", chunk.as_bytes(), page).await,
+            ));
+        }
+        results
+    });
+    let rescuer = tokio::spawn(async move {
+        let at = T0 + Duration::minutes(5);
+        let taken = new
+            .take_over_export_run(id, "new", at, at + Duration::minutes(1))
+            .await
+            .unwrap();
+        assert!(taken.is_some());
+        let mut results = Vec::new();
+        for page in 0..5u64 {
+            let chunk = format!("new-{page}\n");
+            results.push((
+                chunk.clone(),
+                checkpoint(&*new, id, "new", chunk.as_bytes(), page).await,
+            ));
+        }
+        results
+    });
+    let (old_results, new_results) = (writer.await.unwrap(), rescuer.await.unwrap());
+    assert!(
+        new_results.iter().all(|(_, ok)| *ok),
+        "the new holder holds it"
+    );
+    // The old holder's checkpoints succeed up to the takeover and fail after it.
+    let kept = old_results.iter().take_while(|(_, ok)| *ok).count();
+    assert!(
+        old_results[kept..].iter().all(|(_, ok)| !ok),
+        "{old_results:?}"
+    );
+    let expected: Vec<Vec<u8>> = old_results[..kept]
+        .iter()
+        .chain(new_results.iter())
+        .map(|(chunk, _)| chunk.clone().into_bytes())
+        .collect();
+    let chunks: Vec<Vec<u8>> = output(store, id)
+        .await
+        .into_iter()
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(chunks, expected);
+    let read = run(store, id).await;
+    assert_eq!(read.output_chunks, expected.len() as u64);
+    assert_eq!(read.holder.as_deref(), Some("new"));
+    assert_eq!(read.checkpoint, Some(json!({"nextPageToken": "t4"})));
+}
+
+pub(crate) async fn a_finish_racing_a_takeover_has_one_winner(db: &crate::TestDb) {
+    let store = db.store();
+    let (c, _) = setup(store).await;
+    for round in 0..6 {
+        let e = export(&format!("Race {round}"), c.id);
+        store.insert_export(&e).await.unwrap();
+        let r = running(Some(&e), c.id, "old", T0);
+        store.start_export_run(&r).await.unwrap();
+        let (a, b) = (db.another().await, db.another().await);
+        let at = T0 + Duration::minutes(5);
+        let (finished, taken) = tokio::join!(
+            async move {
+                a.finish_export_run(r.id, "old", &finish(RunState::Succeeded, at))
+                    .await
+                    .unwrap()
+            },
+            async move {
+                b.take_over_export_run(r.id, "new", at, at + Duration::minutes(1))
+                    .await
+                    .unwrap()
+            },
+        );
+        assert!(finished != taken.is_some(), "exactly one of the two wins");
+        let read = run(store, r.id).await;
+        let cursor = store.get_export(e.id).await.unwrap().cursor;
+        if finished {
+            assert_eq!(read.state, RunState::Succeeded);
+            assert_eq!(read.holder, None);
+            assert!(cursor.is_some());
+        } else {
+            assert_eq!(read.state, RunState::Running);
+            assert_eq!(read.holder.as_deref(), Some("new"));
+            assert_eq!(cursor, None, "the lost finish wrote no cursor");
+        }
+    }
+}
+
+pub(crate) async fn concurrent_checkpoints_number_chunks_without_a_gap(db: &crate::TestDb) {
+    let store = db.store();
+    let (c, e) = setup(store).await;
+    let r = running(Some(&e), c.id, "h", T0);
+    store.start_export_run(&r).await.unwrap();
+    // Not what one holder does, but the numbering must hold even so.
+    let writers = (0..12u64).map(|i| async move {
+        let store = db.another().await;
+        checkpoint(&*store, r.id, "h", format!("chunk {i}").as_bytes(), i).await
+    });
+    assert!(
+        futures::future::join_all(writers)
+            .await
+            .into_iter()
+            .all(|ok| ok)
+    );
+    let chunks = output(store, r.id).await;
+    assert_eq!(
+        chunks.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+        (1..=12).collect::<Vec<u64>>()
+    );
+    let mut texts: Vec<String> = chunks
+        .into_iter()
+        .map(|(_, b)| String::from_utf8(b).unwrap())
+        .collect();
+    texts.sort();
+    let mut expected: Vec<String> = (0..12).map(|i| format!("chunk {i}")).collect();
+    expected.sort();
+    assert_eq!(texts, expected);
+    let read = run(store, r.id).await;
+    assert_eq!(read.output_chunks, 12);
+    assert_eq!(
+        read.output_bytes,
+        expected.iter().map(String::len).sum::<usize>() as u64
+    );
+}
+
+pub(crate) async fn large_chunks_round_trip(db: &crate::TestDb) {
+    let store = db.store();
+    let (c, e) = setup(store).await;
+    let r = running(Some(&e), c.id, "h", T0);
+    store.start_export_run(&r).await.unwrap();
+    // A page of 100 issues with every field can be megabytes.
+    let big: Vec<u8> = (0..4 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    assert!(checkpoint(store, r.id, "h", &big, 1).await);
+    assert!(checkpoint(store, r.id, "h", &big[..1], 2).await);
+    let chunks = output(store, r.id).await;
+    assert_eq!(chunks.len(), 2);
+    assert!(
+        chunks[0].1 == big,
+        "the large chunk reads back byte for byte"
+    );
+    assert_eq!(chunks[1].1, big[..1]);
+    assert_eq!(run(store, r.id).await.output_bytes, big.len() as u64 + 1);
+}
+
+pub(crate) async fn a_run_is_recorded_once(db: &crate::TestDb) {
+    let store = db.store();
+    let (c, e) = setup(store).await;
+    let r = NewExportRun {
+        state: RunState::Skipped,
+        ..running(Some(&e), c.id, "h", T0)
+    };
+    store.start_export_run(&r).await.unwrap();
+    let err = store.start_export_run(&r).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Conflict { kind: "export run", name } if *name == r.id.to_string()),
+        "{err:?}"
+    );
+    assert_eq!(
+        store
+            .list_export_runs(&RunFilter {
+                export_id: Some(e.id),
+                connection_id: None,
+                limit: 10
+            })
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+pub(crate) async fn interrupted_runs_are_found_across_exports(db: &crate::TestDb) {
+    let store = db.store();
+    let (c, e) = setup(store).await;
+    let e2 = export("Second", c.id);
+    store.insert_export(&e2).await.unwrap();
+    let first = running(Some(&e), c.id, "h1", T0);
+    let adhoc = running(None, c.id, "cli", T0 + Duration::seconds(1));
+    let held = running(Some(&e2), c.id, "h2", T0 + Duration::seconds(2));
+    for r in [&first, &adhoc, &held] {
+        store.start_export_run(r).await.unwrap();
+    }
+    assert!(
+        store
+            .renew_export_run(held.id, "h2", T0 + Duration::hours(1))
+            .await
+            .unwrap()
+    );
+    let at = T0 + Duration::minutes(2);
+    let ids: Vec<Uuid> = store
+        .interrupted_export_runs(at)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(
+        ids,
+        [first.id, adhoc.id],
+        "oldest first; the renewed one is held"
+    );
+    assert_eq!(store.interrupted_export_runs(T0).await.unwrap(), Vec::new());
+    // The sweep takes the ad hoc one over and ends it; it is no longer interrupted.
+    store
+        .take_over_export_run(adhoc.id, "sweeper", at, at + Duration::minutes(1))
+        .await
+        .unwrap()
+        .unwrap();
+    let ended = RunFinish {
+        error: Some("interrupted: its process stopped".to_owned()),
+        cursor_after: None,
+        known_ids: None,
+        ..finish(RunState::Failed, at)
+    };
+    assert!(
+        store
+            .finish_export_run(adhoc.id, "sweeper", &ended)
+            .await
+            .unwrap()
+    );
+    let ids: Vec<Uuid> = store
+        .interrupted_export_runs(at + Duration::minutes(5))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(ids, [first.id]);
 }
 
 /// What one step of a run's life does, for the property test below.
