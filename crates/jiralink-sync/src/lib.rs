@@ -16,7 +16,9 @@
 pub mod cursor;
 pub mod engine;
 pub mod error;
+mod issues;
 pub mod journal;
+mod light;
 pub mod output;
 pub mod spec;
 pub mod stats;
