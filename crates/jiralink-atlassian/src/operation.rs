@@ -147,6 +147,31 @@ op!(
     [],
     Safe
 );
+op!(FIELDS, "getFields", Platform, GET, "/field", [], Safe);
+op!(
+    ISSUE_COMMENTS,
+    "getComments",
+    Platform,
+    GET,
+    "/issue/{issueIdOrKey}/comment",
+    ["startAt", "maxResults", "orderBy", "expand"],
+    Safe
+);
+op!(
+    ISSUE_WORKLOGS,
+    "getIssueWorklog",
+    Platform,
+    GET,
+    "/issue/{issueIdOrKey}/worklog",
+    [
+        "startAt",
+        "maxResults",
+        "startedAfter",
+        "startedBefore",
+        "expand"
+    ],
+    Safe
+);
 op!(
     SERVICE_DESKS,
     "getServiceDesks",
@@ -240,6 +265,9 @@ pub const ALL: &[&Operation] = &[
     &ISSUE_EDIT,
     &ISSUE_BULKFETCH,
     &CHANGELOG_BULKFETCH,
+    &FIELDS,
+    &ISSUE_COMMENTS,
+    &ISSUE_WORKLOGS,
     &SERVICE_DESKS,
     &CUSTOMER_REQUESTS,
     &ORGANIZATIONS,
