@@ -32,6 +32,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// How servers share background work.
     pub jobs: JobsConfig,
+    /// Runs of exports.
+    pub exports: ExportsConfig,
 }
 
 impl Default for Config {
@@ -44,7 +46,95 @@ impl Default for Config {
             connections: ConnectionsConfig::default(),
             database: DatabaseConfig::default(),
             jobs: JobsConfig::default(),
+            exports: ExportsConfig::default(),
         }
+    }
+}
+
+/// Runs of exports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExportsConfig {
+    /// How long a finished run's output is kept in the database for download, e.g. `7d`,
+    /// `36h` (1 hour to 365 days). The run's record stays; only its output goes.
+    pub output_retention: Retention,
+    /// How long a running export is leased to the process running it, e.g. `60s`; renewed
+    /// every third of it while it runs. A run whose process died is resumed (by the next
+    /// `export run`, or a server's scheduled run) once its lease is over.
+    pub lease: Interval,
+}
+
+impl Default for ExportsConfig {
+    fn default() -> Self {
+        Self {
+            output_retention: Retention::DEFAULT,
+            lease: Interval(Duration::from_secs(60)),
+        }
+    }
+}
+
+/// How long something is kept, written as a number and a unit: `36h`, `7d` (1 hour to 365
+/// days).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention(Duration);
+
+impl Retention {
+    pub const DEFAULT: Retention = Retention(Duration::from_secs(7 * 86_400));
+    const MIN: Duration = Duration::from_secs(3600);
+    const MAX: Duration = Duration::from_secs(365 * 86_400);
+
+    pub fn get(self) -> Duration {
+        self.0
+    }
+}
+
+impl std::str::FromStr for Retention {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        let usage =
+            || format!("{s:?} is not a duration: write a number and a unit, such as 36h or 7d");
+        let split = s.find(|c: char| !c.is_ascii_digit()).ok_or_else(usage)?;
+        let (number, unit) = s.split_at(split);
+        let n: u64 = number.parse().map_err(|_| usage())?;
+        let secs = match unit.trim() {
+            "h" => n.checked_mul(3600),
+            "d" => n.checked_mul(86_400),
+            _ => return Err(usage()),
+        }
+        .ok_or_else(usage)?;
+        let d = Duration::from_secs(secs);
+        if d < Self::MIN || d > Self::MAX {
+            return Err(format!(
+                "the duration {s} is out of range: choose between 1h and 365d"
+            ));
+        }
+        Ok(Self(d))
+    }
+}
+
+impl std::fmt::Display for Retention {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secs = self.0.as_secs();
+        if secs.is_multiple_of(86_400) {
+            write!(f, "{}d", secs / 86_400)
+        } else {
+            write!(f, "{}h", secs / 3600)
+        }
+    }
+}
+
+impl Serialize for Retention {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Retention {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -472,6 +562,8 @@ pub fn unknown_env_notices(names: &[String]) -> Vec<String> {
         "database__busy_timeout_secs",
         "jobs__lease",
         "jobs__poll_secs",
+        "exports__output_retention",
+        "exports__lease",
         "version",
     ]
     .iter()
@@ -602,6 +694,28 @@ mod tests {
         };
         let err = missing.client_config().unwrap_err();
         assert!(err.to_string().contains("http.extra_ca_file"), "{err}");
+    }
+
+    #[test]
+    fn the_exports_section_has_defaults_and_reads_durations() {
+        let d = Config::default();
+        assert_eq!(
+            d.exports.output_retention.get(),
+            Duration::from_secs(7 * 86_400)
+        );
+        assert_eq!(d.exports.lease.get(), Duration::from_secs(60));
+        let config: Config =
+            toml::from_str("version = 1\n[exports]\noutput_retention = \"36h\"\nlease = \"2m\"\n")
+                .unwrap();
+        assert_eq!(
+            config.exports.output_retention.get(),
+            Duration::from_secs(36 * 3600)
+        );
+        assert_eq!(config.exports.output_retention.to_string(), "36h");
+        assert_eq!(config.exports.lease.get(), Duration::from_secs(120));
+        for bad in ["7", "0h", "400d", "1w", ""] {
+            assert!(bad.parse::<Retention>().is_err(), "{bad}");
+        }
     }
 
     #[test]

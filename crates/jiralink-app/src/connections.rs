@@ -393,16 +393,42 @@ impl App {
         self.view(c).await
     }
 
-    /// Deletes a connection and its secrets.
+    /// Deletes a connection and its secrets; refused (`connection_in_use`, naming them) while
+    /// exports use it.
     pub async fn delete_connection(&self, reference: &str, actor: &Actor) -> AppResult<Connection> {
         let connection = self.find_connection(reference).await?;
+        self.refuse_if_used(&connection).await?;
         let audit = self.audit_entry(actor, AuditAction::Delete, &connection, Vec::new());
-        self.store()
-            .delete_connection(connection.id, &audit)
-            .await?;
+        match self.store().delete_connection(connection.id, &audit).await {
+            Ok(()) => {}
+            // An export saved since the check above: the database refused the delete.
+            Err(StoreError::Conflict { .. }) => {
+                self.refuse_if_used(&connection).await?;
+                return Err(AppError::ConnectionInUse {
+                    name: connection.settings.name.as_str().to_owned(),
+                    exports: Vec::new(),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
         self.forget_limiter(connection.id);
         tracing::info!(connection = %connection.id, "connection deleted");
         Ok(connection)
+    }
+
+    async fn refuse_if_used(&self, connection: &Connection) -> AppResult<()> {
+        let usage = self
+            .connections_usage(&[connection.id])
+            .await?
+            .remove(&connection.id)
+            .unwrap_or_default();
+        if usage.exports.is_empty() {
+            return Ok(());
+        }
+        Err(AppError::ConnectionInUse {
+            name: connection.settings.name.as_str().to_owned(),
+            exports: usage.exports.into_iter().map(|e| e.name).collect(),
+        })
     }
 
     /// The exports and imports that use a connection (404 for an unknown connection).
@@ -415,17 +441,31 @@ impl App {
     /// The exports and imports that use each of the given connections, answered at once (the
     /// connections list asks this for all its rows); every id given has an entry.
     ///
-    /// jiralink stores no exports or imports yet, so both lists are empty for every
-    /// connection; this is the one place that will fill them, and every front end (the REST
-    /// API's `usage` route, the list's "used by" column) reads it from here.
+    /// Exports come from the store, by name; jiralink has no imports yet, so that list is
+    /// empty. This is the one place usage is computed: every front end (the REST API's
+    /// `usage` route, the list's "used by" column, the refused delete) reads it from here.
     pub async fn connections_usage(
         &self,
         ids: &[ConnectionId],
     ) -> AppResult<HashMap<ConnectionId, ConnectionUsage>> {
-        Ok(ids
+        let mut usage: HashMap<ConnectionId, ConnectionUsage> = ids
             .iter()
             .map(|id| (*id, ConnectionUsage::default()))
-            .collect())
+            .collect();
+        if ids.is_empty() {
+            return Ok(usage);
+        }
+        let mut exports = self.store().exports_using(ids).await?;
+        exports.sort_by_key(|a| a.2.to_lowercase());
+        for (connection, id, name) in exports {
+            if let Some(entry) = usage.get_mut(&connection) {
+                entry.exports.push(UsageRef {
+                    id: id.to_string(),
+                    name,
+                });
+            }
+        }
+        Ok(usage)
     }
 
     /// The HTTP settings the connection's simple form resolves to.

@@ -184,6 +184,54 @@ pub enum AppError {
         /// What the caller asked for; never shown by the message.
         reference: String,
     },
+    #[error("no export has that name or id")]
+    ExportNotFound {
+        /// What the caller asked for; never shown by the message.
+        reference: String,
+    },
+    #[error("no export run has that id")]
+    RunNotFound {
+        /// What the caller asked for; never shown by the message.
+        reference: String,
+    },
+    #[error(
+        "another export already has that name (names are compared ignoring case); choose \
+         another name"
+    )]
+    ExportNameTaken { name: String },
+    #[error(
+        "the connection is used by {} export(s): {}; change or delete them first",
+        exports.len(),
+        exports.join(", ")
+    )]
+    ConnectionInUse {
+        name: String,
+        /// The names of the exports using the connection (stored data, not request values).
+        exports: Vec<String>,
+    },
+    #[error(
+        "a run of this export is already running (started {started}); wait for it to finish \
+         or cancel it"
+    )]
+    ExportRunning {
+        name: String,
+        /// The running run's id.
+        run: String,
+        started: String,
+    },
+    #[error(
+        "the run's output is no longer kept (outputs are kept for exports.output_retention); \
+         run the export again"
+    )]
+    OutputExpired { run: String },
+    #[error("the export failed: {message}")]
+    ExportFailed {
+        /// The engine's stable code, e.g. `jira_error`.
+        code: &'static str,
+        message: String,
+        /// The run recorded as failed, if one was recorded.
+        run: Option<String>,
+    },
     #[error("{0}")]
     InvalidInput(String),
     #[error("invalid configuration: {0}")]
@@ -244,6 +292,13 @@ impl AppError {
             Self::InvalidCredentials => ("invalid_credentials", 401, false),
             Self::SignInThrottled { .. } => ("sign_in_throttled", 429, true),
             Self::ApiKeyNotFound { .. } => ("api_key_not_found", 404, false),
+            Self::ExportNotFound { .. } => ("export_not_found", 404, false),
+            Self::RunNotFound { .. } => ("run_not_found", 404, false),
+            Self::ExportNameTaken { .. } => ("export_name_taken", 409, false),
+            Self::ConnectionInUse { .. } => ("connection_in_use", 409, false),
+            Self::ExportRunning { .. } => ("export_running", 409, true),
+            Self::ExportFailed { .. } => ("export_failed", 502, true),
+            Self::OutputExpired { .. } => ("output_expired", 410, false),
             Self::InvalidInput(_) => ("validation_failed", 400, false),
             Self::Config(_) => ("invalid_config", 500, false),
             Self::Io(_) => ("io_error", 500, true),

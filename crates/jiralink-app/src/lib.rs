@@ -11,6 +11,7 @@ mod connections;
 pub mod database;
 mod debug;
 mod error;
+mod exports;
 mod keys;
 mod oauth;
 mod oauth_clients;
@@ -29,8 +30,8 @@ use jiralink_vault::{KeyOrigin, Keyring};
 use uuid::Uuid;
 
 pub use config::{
-    CONFIG_FILE, Config, ConnectionsConfig, DatabaseConfig, HttpSettings, IdleAge, Interval,
-    ServerConfig, unknown_env_notices,
+    CONFIG_FILE, Config, ConnectionsConfig, DatabaseConfig, ExportsConfig, HttpSettings, IdleAge,
+    Interval, Retention, ServerConfig, unknown_env_notices,
 };
 pub use connection_test::{
     PENDING_REFRESH_RECHECK, TestAccount, TestFailure, TestOutcome, TestResult,
@@ -41,12 +42,19 @@ pub use error::{AppError, AppResult, ErrorCode};
 // What front ends (the CLI, the server) name of the crates below: drafts and their fields,
 // states and records, the secret types they hand over, and the real clock. Re-exported so
 // that they depend on this crate alone.
+pub use exports::{
+    ExportDraft, ExportView, MAX_EVERY_MINUTES, MAX_EXPORT_NAME_CHARS, RunListFilter, RunOutput,
+    RunView, Schedule,
+};
 pub use jiralink_atlassian::SystemClock;
 pub use jiralink_domain::{
     ApiType, AuditAction, AuditEntry, AuthType, ConnectionDraft, ConnectionId, ConnectionState,
     Field, OAuthClientDraft, SecretEntry, catalogue, is_text_direction_control,
 };
-pub use jiralink_store::{DebugDirection, JobOutcome, JobRun, StoreError};
+pub use jiralink_store::{DebugDirection, JobOutcome, JobRun, RunState, RunTrigger, StoreError};
+pub use jiralink_sync::{
+    AdfMode, ExportKind, ExportSpec, Format, NoProgress, Progress, Resource, RunStats,
+};
 pub use jiralink_vault::{ApiToken, ClientSecret, OAuthState, Password};
 pub use keys::{NEXT_KEY_FILE, RotationReport};
 pub use oauth::{
@@ -62,7 +70,10 @@ pub use users::{
     validate_password, validate_username,
 };
 pub use views::{ConnectionView, OAuthClientView, SecretStatus, format_time};
-pub use worker::{JOB_KINDS, JobView, RETEST_JOB, TOKEN_KEEP_ALIVE_JOB, WorkerOptions};
+pub use worker::{
+    EXPORT_CLEANUP_JOB, EXPORT_RUN_JOB, JOB_KINDS, JobView, RECURRING_JOBS, RETEST_JOB,
+    TOKEN_KEEP_ALIVE_JOB, WorkerOptions,
+};
 
 /// Who is making a change, for the audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,13 +3,15 @@
 //! Every `jiralink serve` runs a worker: it claims a due job ([`jiralink_store::JobStore`]),
 //! runs it while renewing its lease, records how the run ended and when the job is due again,
 //! and otherwise waits until the next job is due. A worker that dies stops renewing; when its
-//! lease runs out another worker takes the job over. Two recurring jobs exist today, added
-//! once per database:
+//! lease runs out another worker takes the job over. Three recurring jobs are added once per
+//! database; exports add one job each (see [`crate::exports`]):
 //!
 //! | Job | What it does | Next run |
 //! |---|---|---|
 //! | `connections.retest` | tests every offline connection again; those that pass are online | `connections.retest_interval` later |
 //! | `connections.keep_alive` | refreshes OAuth 2.0 tokens unused for `connections.refresh_idle_after`, and finishes refreshes whose answer was lost | the same, or within a minute while a refresh is unfinished |
+//! | `exports.cleanup` | deletes export outputs older than `exports.output_retention` | an hour later |
+//! | `exports.run` (key `export:<id>`) | runs one export | its schedule's next time |
 
 use std::future::Future;
 use std::time::Duration;
@@ -25,8 +27,19 @@ use crate::{App, AppResult};
 pub const RETEST_JOB: &str = "connections.retest";
 /// Keeps OAuth 2.0 grants alive and finishes refreshes whose answer was lost.
 pub const TOKEN_KEEP_ALIVE_JOB: &str = "connections.keep_alive";
+/// Runs one export (key `export:<id>`; one job per scheduled export).
+pub const EXPORT_RUN_JOB: &str = crate::exports::RUN_JOB;
+/// Deletes export outputs kept longer than `exports.output_retention`.
+pub const EXPORT_CLEANUP_JOB: &str = crate::exports::CLEANUP_JOB;
 /// Every kind of job this version runs.
-pub const JOB_KINDS: &[&str] = &[RETEST_JOB, TOKEN_KEEP_ALIVE_JOB];
+pub const JOB_KINDS: &[&str] = &[
+    RETEST_JOB,
+    TOKEN_KEEP_ALIVE_JOB,
+    EXPORT_RUN_JOB,
+    EXPORT_CLEANUP_JOB,
+];
+/// The jobs each database has once, keyed by their kind.
+pub const RECURRING_JOBS: &[&str] = &[RETEST_JOB, TOKEN_KEEP_ALIVE_JOB, EXPORT_CLEANUP_JOB];
 
 /// How long a job's run history is kept.
 const RUN_HISTORY: time::Duration = time::Duration::days(7);
@@ -85,14 +98,22 @@ pub(crate) fn holder_id() -> String {
 /// What one run did.
 struct Ran {
     detail: String,
-    next_in: Duration,
+    next: Next,
+}
+
+/// When a job is due again.
+enum Next {
+    In(Duration),
+    At(OffsetDateTime),
+    /// One-off work that is done: the job is deleted.
+    Never,
 }
 
 impl App {
     /// Adds the recurring jobs unless the database has them, due at once.
     pub async fn ensure_recurring_jobs(&self) -> AppResult<()> {
         let now = self.now();
-        for kind in JOB_KINDS {
+        for kind in RECURRING_JOBS {
             self.store()
                 .ensure_job(
                     &NewJob {
@@ -162,14 +183,14 @@ impl App {
             }
         };
         let at = self.now();
-        let (outcome, detail, next_in) = match result {
+        let (outcome, detail, next) = match result {
             // The lease was lost (this process was paused past it): another holder has the
             // job; this run stops where it is.
             None => {
                 tracing::warn!(job = %claimed.job.key, "job lease lost; stopping the run");
                 (JobOutcome::Abandoned, "the lease ran out".to_owned(), None)
             }
-            Some(Ok(ran)) => (JobOutcome::Succeeded, ran.detail, Some(ran.next_in)),
+            Some(Ok(ran)) => (JobOutcome::Succeeded, ran.detail, Some(ran.next)),
             Some(Err(e)) => {
                 tracing::warn!(job = %claimed.job.key, error = %e, "job failed");
                 (JobOutcome::Failed, e.to_string(), None)
@@ -177,7 +198,11 @@ impl App {
         };
         metrics::counter!("jiralink_job_runs_total", "kind" => claimed.job.kind.clone(), "outcome" => outcome.as_str()).increment(1);
         // After a failure: the job's interval, so a broken database or site is not hammered.
-        let next_in = next_in.unwrap_or(options.retest_interval);
+        let next_run_at = match next.unwrap_or(Next::In(options.retest_interval)) {
+            Next::In(d) => Some(at + d),
+            Next::At(t) => Some(t),
+            Next::Never => None,
+        };
         self.store()
             .finish_job(
                 &claimed,
@@ -186,7 +211,7 @@ impl App {
                     outcome,
                     detail: Some(detail.clone()),
                     at,
-                    next_run_at: Some(at + next_in),
+                    next_run_at,
                     forget_runs_before: at - RUN_HISTORY,
                 },
             )
@@ -277,14 +302,59 @@ impl App {
         let interval = options.retest_interval;
         match job.kind.as_str() {
             RETEST_JOB => {
+                let offline: Vec<jiralink_domain::ConnectionId> = self
+                    .store()
+                    .list_connections()
+                    .await?
+                    .into_iter()
+                    .filter(|c| matches!(c.state, jiralink_domain::ConnectionState::Offline { .. }))
+                    .map(|c| c.id)
+                    .collect();
                 let outcomes = self.retest_offline_connections().await?;
                 let back = outcomes.iter().filter(|o| o.passed()).count();
+                let mut detail = format!(
+                    "{} offline connection(s) tested again, {back} back online",
+                    outcomes.len()
+                );
+                if back > 0 {
+                    let online: Vec<_> = self
+                        .store()
+                        .list_connections()
+                        .await?
+                        .into_iter()
+                        .filter(|c| {
+                            offline.contains(&c.id)
+                                && !matches!(
+                                    c.state,
+                                    jiralink_domain::ConnectionState::Offline { .. }
+                                )
+                        })
+                        .map(|c| c.id)
+                        .collect();
+                    let due = self.rerun_skipped_exports(&online).await?;
+                    if due > 0 {
+                        detail.push_str(&format!(
+                            "; {due} export(s) whose last run was skipped are due now"
+                        ));
+                    }
+                }
                 Ok(Ran {
-                    detail: format!(
-                        "{} offline connection(s) tested again, {back} back online",
-                        outcomes.len()
-                    ),
-                    next_in: interval,
+                    detail,
+                    next: Next::In(interval),
+                })
+            }
+            EXPORT_RUN_JOB => {
+                let ran = self.run_export_job(job).await?;
+                Ok(Ran {
+                    detail: ran.detail,
+                    next: ran.next.map_or(Next::Never, Next::At),
+                })
+            }
+            EXPORT_CLEANUP_JOB => {
+                let deleted = self.cleanup_export_outputs().await?;
+                Ok(Ran {
+                    detail: format!("{deleted} expired export output(s) deleted"),
+                    next: Next::In(crate::exports::CLEANUP_EVERY),
                 })
             }
             TOKEN_KEEP_ALIVE_JOB => {
@@ -296,7 +366,7 @@ impl App {
                 };
                 Ok(Ran {
                     detail: format!("{refreshed} OAuth 2.0 connection(s) refreshed"),
-                    next_in,
+                    next: Next::In(next_in),
                 })
             }
             other => Err(crate::AppError::InvalidInput(format!(

@@ -18,12 +18,16 @@ Examples:
   jiralink serve                            # web UI, /v1 API, OAuth callback, background work
   jiralink serve --demo                     # the same against a built-in simulated Jira
   jiralink sim --port 9077                  # a local Jira Cloud to try all of this on
+  jiralink export issues --connection \"Jira - acme\" --jql \"project = DEMO\" --output demo.ndjson
+  jiralink export create --name nightly --connection \"Jira - acme\" --jql \"project = DEMO\" \\
+      --kind delta --cron \"30 2 * * *\" --time-zone Europe/Paris
+  jiralink export run nightly --output nightly.ndjson
   jiralink key rotate
 
 Exit codes: 0 success, 1 unexpected error, 2 wrong usage, 3 invalid input, 4 not found,
 5 conflict (name taken, still in use), 6 master key problem, 7 configuration or file problem,
 8 connection test failed or connection offline, 9 connection needs authorization,
-130 cancelled.";
+10 export run failed, 130 cancelled (also an export run cancelled).";
 
 /// jiralink: trustworthy connections to Jira, for moving data in and out of it.
 #[derive(Debug, Parser)]
@@ -55,9 +59,25 @@ pub(crate) struct GlobalArgs {
         hide_env_values = true
     )]
     pub(crate) database: Option<String>,
-    /// How to print results
-    #[arg(long, short = 'o', global = true, value_enum, default_value_t = OutputFormat::Table, env = "JIRALINK_OUTPUT")]
+    /// How to print results: table or json. For `export` and `run output`, a file path
+    /// instead (or as well: `-o json --output FILE`) is where the exported records go
+    #[arg(
+        long = "output",
+        short = 'o',
+        global = true,
+        default_value = "table",
+        env = "JIRALINK_OUTPUT",
+        value_name = "table|json|FILE",
+        value_parser = parse_output,
+        action = clap::ArgAction::Append
+    )]
+    pub(crate) output_args: Vec<OutputArg>,
+    /// The format chosen with `--output` (the last one given).
+    #[arg(skip)]
     pub(crate) output: OutputFormat,
+    /// The file named with `--output`, if any.
+    #[arg(skip)]
+    pub(crate) output_file: Option<PathBuf>,
     /// Never prompt; fail when something required is missing (implied when stdin is not a terminal)
     #[arg(long, global = true)]
     pub(crate) no_input: bool,
@@ -102,10 +122,44 @@ fn parse_log_filter(value: &str) -> Result<String, String> {
         })
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub(crate) enum OutputFormat {
+    #[default]
     Table,
     Json,
+}
+
+/// One `--output` value: a print format, or a file for exported records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum OutputArg {
+    Format(OutputFormat),
+    File(PathBuf),
+}
+
+fn parse_output(value: &str) -> Result<OutputArg, String> {
+    match value {
+        "table" => Ok(OutputArg::Format(OutputFormat::Table)),
+        "json" => Ok(OutputArg::Format(OutputFormat::Json)),
+        "" => Err("write table, json, or (for exports) a file path".to_owned()),
+        path => Ok(OutputArg::File(PathBuf::from(path))),
+    }
+}
+
+impl GlobalArgs {
+    /// Splits the `--output` values into the print format and the output file.
+    pub(crate) fn resolve_output(&mut self) -> Result<(), String> {
+        for arg in &self.output_args {
+            match arg {
+                OutputArg::Format(format) => self.output = *format,
+                OutputArg::File(path) => {
+                    if self.output_file.replace(path.clone()).is_some() {
+                        return Err("--output names at most one file".to_owned());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -140,6 +194,13 @@ See docs/simulator.md for every endpoint, knob and known difference from Jira Cl
     /// List background jobs and their runs, or run one now
     #[command(subcommand)]
     Job(JobCommand),
+    /// Export data out of Jira: saved exports (create, list, show, edit, delete, run) or
+    /// ad hoc (`export issues --connection NAME --jql …`)
+    #[command(subcommand)]
+    Export(Box<ExportCommand>),
+    /// Export runs: list, show, cancel, and their output
+    #[command(subcommand)]
+    Run(RunCommand),
     /// Print a shell completion script, e.g. `jiralink completions bash > /etc/bash_completion.d/jiralink`
     Completions {
         #[arg(value_enum)]
@@ -700,7 +761,342 @@ pub(crate) enum JobCommand {
     /// Make a job due now; a server (or `connection watch`) runs it at once
     #[command(after_help = "Example:\n  jiralink job run connections.retest")]
     Run {
-        /// The job: connections.retest or connections.keep_alive
+        /// The job: connections.retest, connections.keep_alive or exports.cleanup (an export
+        /// runs with `jiralink export run NAME`)
         job: String,
+    },
+}
+
+const EXPORT_HELP: &str = "\
+Saved exports run by `export run NAME`, by a server on their schedule, or by \"Run now\" in
+the web UI; every run is recorded (`jiralink run list`) and its output kept in the database
+for exports.output_retention (`jiralink run output ID`). Ad hoc exports name a resource:
+`jiralink export issues --connection NAME --jql …`.
+
+Examples:
+  jiralink export create --name nightly --connection Jira --jql \"project = DEMO\" --kind delta \\
+      --cron \"30 2 * * *\" --time-zone Europe/Paris
+  jiralink export run nightly --output nightly.ndjson
+  jiralink export issues --connection Jira --jql \"project = DEMO\" --format csv --output demo.csv
+  jiralink export projects --connection Jira
+
+See docs/exports.md.";
+
+#[derive(Debug, Subcommand)]
+#[command(after_help = EXPORT_HELP)]
+pub(crate) enum ExportCommand {
+    /// Save an export definition (what to export, through which connection, when)
+    #[command(after_help = "\
+Examples:
+  jiralink export create --name demo --connection Jira --jql \"project = DEMO\"
+  jiralink export create --name nightly --connection Jira --jql \"project = DEMO\" --kind delta \\
+      --cron \"30 2 * * *\" --time-zone Europe/Paris
+  jiralink export create --name projects --connection Jira --resource projects --every 60")]
+    Create {
+        /// A name to pick the export by (unique, ignoring case; up to 100 characters)
+        #[arg(long)]
+        name: String,
+        /// The connection's name or id
+        #[arg(long, value_name = "CONNECTION")]
+        connection: String,
+        #[command(flatten)]
+        spec: SpecArgs,
+        #[command(flatten)]
+        schedule: ScheduleArgs,
+        /// Save it disabled: it keeps its schedule but does not run by it
+        #[arg(long)]
+        disabled: bool,
+    },
+    /// List saved exports with their last and next run
+    #[command(after_help = "Examples:\n  jiralink export list\n  jiralink export list -o json")]
+    List,
+    /// Show one saved export: settings, schedule, cursor, last run
+    #[command(after_help = "Example:\n  jiralink export show nightly -o json")]
+    Show {
+        /// The export's name or id
+        export: String,
+    },
+    /// Change a saved export; only the settings you pass change
+    #[command(after_help = "\
+Examples:
+  jiralink export edit nightly --format csv
+  jiralink export edit nightly --every 30 --time-zone UTC
+  jiralink export edit nightly --no-schedule")]
+    Edit {
+        /// The export's name or id
+        export: String,
+        /// A new name
+        #[arg(long)]
+        name: Option<String>,
+        /// Another connection (name or id)
+        #[arg(long, value_name = "CONNECTION")]
+        connection: Option<String>,
+        #[command(flatten)]
+        spec: SpecArgs,
+        #[command(flatten)]
+        schedule: ScheduleArgs,
+        /// Remove the schedule: the export runs only when asked to
+        #[arg(long, conflicts_with_all = ["cron", "every"])]
+        no_schedule: bool,
+        /// Let the schedule run the export again
+        #[arg(long, conflicts_with = "disable")]
+        enable: bool,
+        /// Keep the schedule but do not run by it
+        #[arg(long)]
+        disable: bool,
+    },
+    /// Delete a saved export with its run history and outputs
+    #[command(after_help = "Example:\n  jiralink export delete nightly --yes")]
+    Delete {
+        /// The export's name or id
+        export: String,
+        /// Do not ask for confirmation
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Run a saved export now, here; resumes its interrupted run first
+    #[command(after_help = "\
+The records go to the database (download them later with `jiralink run output ID`) and, with
+--output FILE, to that file, or with --stdout to standard output. A run stopped in any way
+(Ctrl-C, kill -9, a crash) is resumed by the next `export run` of the same export, from its last
+checkpoint: a file is cut back to that checkpoint and completed, so it holds every record exactly
+once. Standard output cannot be taken back: a resumed run prints the whole output again.
+
+On a terminal a progress bar shows records, rate and the time left; a summary follows (on
+stderr when the records go to standard output).
+
+Exit codes: 0 succeeded, 10 failed, 130 cancelled, 5 another run of it is going on, 8 the
+connection is offline.
+
+Examples:
+  jiralink export run nightly
+  jiralink export run nightly --output nightly.ndjson
+  jiralink export run nightly --stdout | jq -c '{key, summary: .fields.summary}'")]
+    Run {
+        /// The export's name or id
+        export: String,
+        /// Write the records to standard output too
+        #[arg(long)]
+        stdout: bool,
+    },
+    /// Export issues by JQL once, without saving an export
+    #[command(after_help = "\
+Examples:
+  jiralink export issues --connection Jira --jql \"project = DEMO\" --output demo.ndjson
+  jiralink export issues --connection Jira --jql \"project = DEMO\" --fields summary,status \\
+      --format csv --output demo.csv
+  jiralink export issues --connection Jira --jql \"project = DEMO\" --delta-from 2026-01-01T00:00:00Z \\
+      --comments --worklogs --adf markdown --output changed.ndjson")]
+    Issues(AdhocIssues),
+    /// Export issue comments by JQL once
+    Comments(AdhocOther),
+    /// Export worklogs by JQL once
+    Worklogs(AdhocOther),
+    /// Export issue changelogs by JQL once
+    Changelogs(AdhocOther),
+    /// Export projects once
+    Projects(AdhocOther),
+    /// Export users once
+    Users(AdhocOther),
+    /// Export fields once
+    Fields(AdhocOther),
+    /// Export statuses once
+    Statuses(AdhocOther),
+    /// Export issue types once
+    #[command(name = "issue-types")]
+    IssueTypes(AdhocOther),
+    /// Export priorities once
+    Priorities(AdhocOther),
+    /// Export resolutions once
+    Resolutions(AdhocOther),
+    /// Export Jira Service Management service desks once
+    #[command(name = "service-desks")]
+    ServiceDesks(AdhocOther),
+    /// Export Jira Service Management request types once
+    #[command(name = "request-types")]
+    RequestTypes(AdhocOther),
+    /// Export Jira Service Management customer requests once
+    #[command(name = "customer-requests")]
+    CustomerRequests(AdhocOther),
+    /// Export Jira Service Management customers once
+    #[command(name = "jsm-customers")]
+    JsmCustomers(AdhocOther),
+    /// Export Jira Service Management organizations once
+    #[command(name = "jsm-organizations")]
+    JsmOrganizations(AdhocOther),
+    /// Export Customer Service Management customers once
+    #[command(name = "csm-customers")]
+    CsmCustomers(AdhocOther),
+    /// Export Customer Service Management organizations once
+    #[command(name = "csm-organizations")]
+    CsmOrganizations(AdhocOther),
+    /// Export Customer Service Management products once
+    #[command(name = "csm-products")]
+    CsmProducts(AdhocOther),
+    /// Export Customer Service Management entitlements once
+    #[command(name = "csm-entitlements")]
+    CsmEntitlements(AdhocOther),
+}
+
+/// What a saved export exports; every flag is optional on `edit`.
+#[derive(Debug, Args, Default, Clone)]
+#[command(next_help_heading = "What to export")]
+pub(crate) struct SpecArgs {
+    /// What to export: issues (default), comments, worklogs, changelogs, projects, users,
+    /// fields, statuses, issue-types, priorities, resolutions, service-desks, request-types,
+    /// customer-requests, jsm-customers, jsm-organizations, csm-customers, csm-organizations,
+    /// csm-products, csm-entitlements
+    #[arg(long, value_name = "RESOURCE")]
+    pub(crate) resource: Option<String>,
+    #[command(flatten)]
+    pub(crate) options: ExportOptions,
+    /// all (everything, every run), delta (what changed since the last successful run) or
+    /// test (the first --limit records)
+    #[arg(long, value_name = "KIND", value_parser = ["all", "delta", "test"])]
+    pub(crate) kind: Option<String>,
+    /// Test exports: how many records (default 10)
+    #[arg(long, value_name = "N")]
+    pub(crate) limit: Option<u32>,
+    /// Delta exports: also report issues deleted since the last run, as records of their own
+    /// (`=false` turns it off)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub(crate) deletions: Option<bool>,
+}
+
+/// The options of what is exported, shared by saved and ad hoc exports.
+#[derive(Debug, Args, Default, Clone)]
+pub(crate) struct ExportOptions {
+    /// The JQL selecting the issues (issues, comments, worklogs, changelogs, customer requests)
+    #[arg(long)]
+    pub(crate) jql: Option<String>,
+    /// Issue fields, comma separated: *all (default), *navigable, ids or names (custom fields
+    /// by name)
+    #[arg(long, value_name = "FIELDS", value_delimiter = ',')]
+    pub(crate) fields: Vec<String>,
+    /// Issue expansions, comma separated: renderedFields, names, schema, changelog
+    #[arg(long, value_name = "EXPAND", value_delimiter = ',')]
+    pub(crate) expand: Vec<String>,
+    /// ndjson (one record per line, default), json-array or csv (flattened fields, human
+    /// field names)
+    #[arg(long, value_name = "FORMAT", value_parser = ["ndjson", "json-array", "csv"])]
+    pub(crate) format: Option<String>,
+    /// Rich-text (ADF) fields as raw (default), text or markdown
+    #[arg(long, value_name = "MODE", value_parser = ["raw", "text", "markdown"])]
+    pub(crate) adf: Option<String>,
+    /// Each issue's complete changelog, past the 100 entries embedded in an issue (`=false` turns it off)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub(crate) full_changelog: Option<bool>,
+    /// Each issue's comments (all pages), embedded in the issue (`=false` turns it off)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub(crate) comments: Option<bool>,
+    /// Each issue's worklogs (all pages), embedded in the issue (`=false` turns it off)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub(crate) worklogs: Option<bool>,
+    /// Service desk id or name, for request types and customers (default: every desk)
+    #[arg(long, value_name = "DESK")]
+    pub(crate) service_desk: Option<String>,
+    /// Delta exports: start from records updated at or after this time (RFC 3339, e.g.
+    /// 2026-01-01T00:00:00Z) instead of from the beginning
+    #[arg(long, value_name = "DATE")]
+    pub(crate) delta_from: Option<String>,
+}
+
+/// When a saved export runs by itself.
+#[derive(Debug, Args, Default, Clone)]
+#[command(next_help_heading = "Schedule")]
+pub(crate) struct ScheduleArgs {
+    /// A cron expression: minute hour day-of-month month day-of-week, e.g. "30 2 * * *"
+    #[arg(long, value_name = "EXPR", conflicts_with = "every")]
+    pub(crate) cron: Option<String>,
+    /// Every N minutes (1-1440), counted from midnight in the time zone
+    #[arg(long, value_name = "MINUTES")]
+    pub(crate) every: Option<u32>,
+    /// The schedule's IANA time zone, e.g. Europe/Paris [default: UTC]
+    #[arg(long, value_name = "ZONE")]
+    pub(crate) time_zone: Option<String>,
+}
+
+/// `export issues`.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct AdhocIssues {
+    /// The connection's name or id
+    #[arg(long, value_name = "CONNECTION")]
+    pub(crate) connection: String,
+    #[command(flatten)]
+    pub(crate) options: ExportOptions,
+    /// Only the first N issues (a test export)
+    #[arg(long, value_name = "N")]
+    pub(crate) limit: Option<u32>,
+    /// Write the records to standard output (the default without --output FILE)
+    #[arg(long)]
+    pub(crate) stdout: bool,
+}
+
+/// `export <resource>` for the resources other than issues.
+#[derive(Debug, Args, Clone)]
+#[command(after_help = "\
+Examples:
+  jiralink export projects --connection Jira
+  jiralink export comments --connection Jira --jql \"project = DEMO\" --output comments.ndjson
+  jiralink export fields --connection Jira --format csv --output fields.csv")]
+pub(crate) struct AdhocOther {
+    /// The connection's name or id
+    #[arg(long, value_name = "CONNECTION")]
+    pub(crate) connection: String,
+    /// The JQL selecting the issues (comments, worklogs, changelogs, customer requests)
+    #[arg(long)]
+    pub(crate) jql: Option<String>,
+    /// ndjson (default), json-array or csv
+    #[arg(long, value_name = "FORMAT", value_parser = ["ndjson", "json-array", "csv"])]
+    pub(crate) format: Option<String>,
+    /// Service desk id or name (request types, JSM customers; default every desk)
+    #[arg(long, value_name = "DESK")]
+    pub(crate) service_desk: Option<String>,
+    /// Only the first N records (a test export)
+    #[arg(long, value_name = "N")]
+    pub(crate) limit: Option<u32>,
+    /// Write the records to standard output (the default without --output FILE)
+    #[arg(long)]
+    pub(crate) stdout: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RunCommand {
+    /// Export runs, newest first: state, records, duration
+    #[command(
+        after_help = "Examples:\n  jiralink run list\n  jiralink run list --export nightly --limit 5 -o json"
+    )]
+    List {
+        /// Only this export's runs (name or id)
+        #[arg(long, value_name = "EXPORT")]
+        export: Option<String>,
+        /// Only runs through this connection (name or id)
+        #[arg(long, value_name = "CONNECTION")]
+        connection: Option<String>,
+        /// How many runs to show (at most 1000)
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// One run: state, records per resource, bytes, pages, retries, rate-limit waits, cursors
+    #[command(
+        after_help = "Example:\n  jiralink run show 6f1c2d3e-0000-4000-8000-000000000000 -o json"
+    )]
+    Show {
+        /// The run's id
+        run: String,
+    },
+    /// Stop a run at its next page (a run whose process died is marked cancelled at once)
+    #[command(after_help = "Example:\n  jiralink run cancel 6f1c2d3e-0000-4000-8000-000000000000")]
+    Cancel {
+        /// The run's id
+        run: String,
+    },
+    /// Print a run's output as kept in the database (or write it to --output FILE)
+    #[command(
+        after_help = "Examples:\n  jiralink run output 6f1c2d3e-0000-4000-8000-000000000000 > issues.ndjson\n  jiralink run output 6f1c2d3e-0000-4000-8000-000000000000 --output issues.ndjson"
+    )]
+    Output {
+        /// The run's id
+        run: String,
     },
 }

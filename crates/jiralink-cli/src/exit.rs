@@ -16,6 +16,7 @@ pub(crate) const KEY: u8 = 6;
 pub(crate) const CONFIG: u8 = 7;
 pub(crate) const TEST_FAILED: u8 = 8;
 pub(crate) const NEEDS_AUTHORIZATION: u8 = 9;
+pub(crate) const EXPORT_FAILED: u8 = 10;
 pub(crate) const CANCELLED: u8 = 130;
 
 /// A failure of a command: an application error, or one the CLI found itself.
@@ -64,10 +65,16 @@ impl CliError {
                     "connection_not_found"
                     | "oauth_client_not_found"
                     | "user_not_found"
-                    | "api_key_not_found" => NOT_FOUND,
+                    | "api_key_not_found"
+                    | "export_not_found"
+                    | "run_not_found"
+                    | "output_expired" => NOT_FOUND,
                     "connection_name_taken"
                     | "oauth_client_name_taken"
                     | "oauth_client_in_use"
+                    | "export_name_taken"
+                    | "connection_in_use"
+                    | "export_running"
                     | "username_taken"
                     | "last_admin"
                     | "conflict"
@@ -80,6 +87,7 @@ impl CliError {
                     "reauthorization_required" | "connection_needs_authorization" => {
                         NEEDS_AUTHORIZATION
                     }
+                    "export_failed" => EXPORT_FAILED,
                     _ => INTERNAL,
                 };
                 (code, exit)

@@ -32,6 +32,24 @@ pub(crate) fn hints(error: &AppError) -> Vec<String> {
         AppError::OAuthClientNotFound { reference } => vec![not_found(reference, "oauth-client")],
         AppError::UserNotFound { reference } => vec![not_found(reference, "user")],
         AppError::ApiKeyNotFound { reference } => vec![not_found(reference, "api-key")],
+        AppError::ExportNotFound { reference } => vec![not_found(reference, "export")],
+        AppError::RunNotFound { reference } => vec![not_found(reference, "run")],
+        AppError::ExportNameTaken { .. } => {
+            vec!["`jiralink export list` shows the names in use".to_owned()]
+        }
+        AppError::ConnectionInUse { .. } => vec![
+            "change each of them with `jiralink export edit <name> --connection <other>`, or \
+             delete it with `jiralink export delete <name>`"
+                .to_owned(),
+        ],
+        AppError::ExportRunning { run, .. } => vec![format!(
+            "follow it with `jiralink run show {run}`, or stop it with `jiralink run cancel {run}`"
+        )],
+        AppError::OutputExpired { .. } => Vec::new(),
+        AppError::ExportFailed { run, .. } => run
+            .iter()
+            .map(|run| format!("`jiralink run show {run}` shows the run"))
+            .collect(),
         AppError::ConnectionNameTaken { .. } => {
             vec!["`jiralink connection list` shows the names in use".to_owned()]
         }
@@ -121,6 +139,8 @@ fn not_found(reference: &str, noun: &str) -> String {
         "api-key" => "an API key's id",
         "user" => "a user's name or id",
         "oauth-client" => "an OAuth 2.0 client's name or id",
+        "export" => "an export's name or id",
+        "run" => "an export run's id",
         _ => "a connection's name or id",
     };
     format!(

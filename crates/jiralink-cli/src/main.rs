@@ -23,7 +23,11 @@ use tracing_subscriber::EnvFilter;
 use crate::args::{Cli, Command, GlobalArgs, LogFormat};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    if let Err(message) = cli.global.resolve_output() {
+        errln!("error: {message}");
+        return ExitCode::from(exit::USAGE);
+    }
     init_logging(&cli.global, matches!(cli.command, Command::Serve(_)));
     if let Command::Completions { shell } = cli.command {
         clap_complete::generate(

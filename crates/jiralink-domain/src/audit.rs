@@ -99,6 +99,8 @@ code_enum!(
         User => "user",
         /// A user's API key for scripts.
         ApiKey => "api_key",
+        /// A saved export definition.
+        Export => "export",
     }
 );
 

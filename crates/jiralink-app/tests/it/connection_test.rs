@@ -350,6 +350,7 @@ async fn the_retest_loop_brings_an_offline_connection_back_online() {
         crate::job_intervals(&f.app)
             .await
             .iter()
+            .filter(|(key, _)| key.starts_with("connections."))
             .all(|(_, every)| *every == interval)
     );
     let view = f.app.get_connection(&id).await.unwrap();

@@ -7,6 +7,7 @@
 )]
 
 mod connection_test;
+mod exports;
 mod instances;
 mod keys;
 mod oauth;

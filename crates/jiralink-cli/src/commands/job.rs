@@ -1,6 +1,6 @@
 //! `jiralink job …`: the background jobs servers share through the database.
 
-use jiralink_app::{JOB_KINDS, format_time};
+use jiralink_app::{RECURRING_JOBS, format_time};
 
 use crate::args::{JobCommand, OutputFormat};
 use crate::commands::Ctx;
@@ -81,7 +81,7 @@ pub(crate) async fn run(ctx: &Ctx, command: JobCommand) -> Result<(), CliError> 
             if !ctx.app.run_job_now(&job).await? {
                 return Err(CliError::Usage(format!(
                     "there is no such job; the jobs are {}",
-                    JOB_KINDS.join(", ")
+                    RECURRING_JOBS.join(", ")
                 )));
             }
             if ctx.output == OutputFormat::Table {

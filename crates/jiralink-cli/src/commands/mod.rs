@@ -6,9 +6,11 @@ mod connection;
 mod connection_test;
 mod db;
 mod demo;
+mod export;
 mod job;
 mod key;
 mod oauth_client;
+mod run;
 mod serve;
 mod user;
 
@@ -38,6 +40,12 @@ fn default_data_dir() -> Option<PathBuf> {
 
 pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
     let global = cli.global;
+    let file = global.output_file.clone();
+    if file.is_some() && !matches!(cli.command, Command::Export(_) | Command::Run(_)) {
+        return Err(CliError::Usage(
+            "--output takes table or json; a file is only for `export` and `run output`".to_owned(),
+        ));
+    }
     // The scope catalogue needs no data directory.
     if let Command::Connection(c) = &cli.command
         && let crate::args::ConnectionCommand::Scopes { api_type } = &**c
@@ -94,6 +102,8 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
         Command::ApiKey(c) => api_key::run(&ctx, c).await,
         Command::Serve(args) => serve::serve(&ctx, &args).await,
         Command::Job(c) => job::run(&ctx, c).await,
+        Command::Export(c) => export::run(&ctx, *c, file).await,
+        Command::Run(c) => run::run(&ctx, c, file).await,
         Command::Db(_) => Ok(()),
         Command::Completions { .. } | Command::Sim(_) => Ok(()),
     }

@@ -65,8 +65,9 @@ fn jobs_are_listed_run_now_and_their_runs_kept() {
         .iter()
         .map(|j| j["key"].as_str().unwrap())
         .collect();
-    assert_eq!(keys.len(), 2, "{jobs}");
+    assert_eq!(keys.len(), 3, "{jobs}");
     assert!(keys.contains(&"connections.retest") && keys.contains(&"connections.keep_alive"));
+    assert!(keys.contains(&"exports.cleanup"), "{jobs}");
     env.run(&["job", "run", "connections.retest"], None).ok();
     let out = env.run(&["job", "run", "nope"], None).fails_with(2);
     assert!(out.stderr.contains("connections.retest"), "{}", out.stderr);

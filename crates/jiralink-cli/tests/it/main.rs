@@ -12,6 +12,7 @@ mod common;
 mod connection;
 mod connection_test;
 mod db;
+mod exports;
 mod help;
 mod instances;
 mod key;

@@ -1,0 +1,180 @@
+//! The worker's export jobs.
+//!
+//! | Job | Key | What it does | Next run |
+//! |---|---|---|---|
+//! | `exports.run` | `export:<id>`, one per export | resumes the export's interrupted run, else starts one; records a `skipped` run while the connection is offline | the export's next scheduled time; deleted when the export has no schedule (or is disabled, or gone) and no run was asked for |
+//! | `exports.cleanup` | `exports.cleanup` | deletes outputs older than `exports.output_retention` | an hour later |
+//!
+//! "Run now" marks the export as asked for (a setting only the claim of its job removes) and
+//! makes the job due now, adding it for an export without a schedule.
+
+use jiralink_domain::{ConnectionId, ConnectionState};
+use jiralink_store::{JobRecord, RunFilter, RunState, RunTrigger, StoreError};
+use jiralink_sync::NoProgress;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{RunOutput, Schedule};
+use crate::{App, AppError, AppResult};
+
+/// Runs one export (its key names it).
+pub(crate) const RUN_JOB: &str = "exports.run";
+/// Deletes expired outputs.
+pub(crate) const CLEANUP_JOB: &str = "exports.cleanup";
+/// How often expired outputs are looked for.
+pub(crate) const CLEANUP_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The setting that says a run of the export was asked for.
+fn requested_key(id: Uuid) -> String {
+    format!("exports.run_requested.{id}")
+}
+
+/// What an export job did and when it is due again (`None`: the job is deleted).
+pub(crate) struct ExportJobRan {
+    pub(crate) detail: String,
+    pub(crate) next: Option<OffsetDateTime>,
+}
+
+impl App {
+    /// "Run now": the worker of some server (or `connection watch`) runs the export at once;
+    /// never two runs of it at a time.
+    pub async fn request_export_run(&self, reference: &str) -> AppResult<()> {
+        let record = self.find_export(reference).await?;
+        let now = self.now();
+        self.set_setting(&requested_key(record.id), &crate::format_time(now))
+            .await?;
+        self.ensure_export_job(record.id, now).await
+    }
+
+    /// Runs the export a job names.
+    pub(crate) async fn run_export_job(&self, job: &JobRecord) -> AppResult<ExportJobRan> {
+        let Some(id) = job
+            .key
+            .strip_prefix("export:")
+            .and_then(|id| id.parse::<Uuid>().ok())
+        else {
+            return Ok(ExportJobRan {
+                detail: "not an export's job".to_owned(),
+                next: None,
+            });
+        };
+        let record = match self.store().get_export(id).await {
+            Ok(record) => record,
+            Err(StoreError::NotFound { .. }) => {
+                return Ok(ExportJobRan {
+                    detail: "the export was deleted".to_owned(),
+                    next: None,
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let requested = self.delete_setting(&requested_key(id)).await?;
+        let schedule: Option<Schedule> = record
+            .schedule
+            .clone()
+            .and_then(|s| serde_json::from_value(s).ok())
+            .filter(|_| record.enabled);
+        if !requested && schedule.is_none() {
+            return Ok(ExportJobRan {
+                detail: "the export has no schedule now".to_owned(),
+                next: None,
+            });
+        }
+        let trigger = if requested {
+            RunTrigger::Manual
+        } else {
+            RunTrigger::Schedule
+        };
+        let detail = self.run_export_for_job(&record, trigger).await;
+        // A run asked for while this one ran goes next.
+        let next = if self.setting(&requested_key(id)).await?.is_some() {
+            Some(self.now())
+        } else {
+            schedule
+                .and_then(|s| s.check().ok())
+                .and_then(|s| s.next_after(self.now()))
+        };
+        Ok(ExportJobRan { detail, next })
+    }
+
+    /// One run for the worker, described in words; failures are in the run's record.
+    async fn run_export_for_job(
+        &self,
+        record: &jiralink_store::ExportRecord,
+        trigger: RunTrigger,
+    ) -> String {
+        let connection = match self.store().get_connection(record.connection_id).await {
+            Ok(c) => c,
+            Err(e) => return format!("the connection could not be read: {e}"),
+        };
+        if let ConnectionState::Offline { reason } = &connection.state {
+            let reason = format!(
+                "the connection {} is offline: {reason}",
+                connection.settings.name.as_str()
+            );
+            return match self.record_skipped_run(record, trigger, reason).await {
+                Ok(()) => format!("{}: skipped, the connection is offline", record.name),
+                Err(e) => format!(
+                    "{}: the skipped run could not be recorded: {e}",
+                    record.name
+                ),
+            };
+        }
+        match self
+            .run_export(
+                &record.id.to_string(),
+                trigger,
+                RunOutput::Store,
+                &NoProgress,
+            )
+            .await
+        {
+            Ok(run) => format!(
+                "{}: run {} {} ({} record(s))",
+                record.name,
+                run.id,
+                run.state.as_str(),
+                run.stats.records.values().sum::<u64>()
+            ),
+            Err(AppError::ExportRunning { .. }) => {
+                format!("{}: a run is already going on", record.name)
+            }
+            Err(e) => format!("{}: {e}", record.name),
+        }
+    }
+
+    /// Makes the exports of connections that came back online due at once when their last
+    /// run was skipped. Returns how many.
+    pub(crate) async fn rerun_skipped_exports(
+        &self,
+        connections: &[ConnectionId],
+    ) -> AppResult<usize> {
+        if connections.is_empty() {
+            return Ok(0);
+        }
+        let mut due = 0;
+        for (_, export, _) in self.store().exports_using(connections).await? {
+            let last = self
+                .store()
+                .list_export_runs(&RunFilter {
+                    export_id: Some(export),
+                    connection_id: None,
+                    limit: 1,
+                })
+                .await?;
+            if last.first().is_some_and(|r| r.state == RunState::Skipped) {
+                self.ensure_export_job(export, self.now()).await?;
+                due += 1;
+            }
+        }
+        Ok(due)
+    }
+
+    /// Deletes the outputs kept longer than `exports.output_retention`.
+    pub(crate) async fn cleanup_export_outputs(&self) -> AppResult<u64> {
+        Ok(self
+            .store()
+            .delete_expired_export_outputs(self.now())
+            .await?)
+    }
+}

@@ -1,0 +1,715 @@
+//! Exports: definitions, schedules, runs through the worker, offline connections, usage,
+//! cancel and resume, against the simulator on 127.0.0.1 with a manual clock.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use jiralink_app::{
+    App, AppError, ConnectionSecrets, ExportDraft, ExportSpec, NoProgress, OpenOptions, Resource,
+    RunListFilter, RunOutput, RunState, RunTrigger, Schedule,
+};
+use jiralink_domain::{Clock as _, ConnectionState, ManualClock};
+use jiralink_sim::{Sim, SimConfig, SimHandle};
+use jiralink_vault::ApiToken;
+use pretty_assertions::assert_eq;
+
+use crate::{actor, basic_draft};
+
+const MASTER_KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+pub(crate) struct Fx {
+    pub(crate) _dir: tempfile::TempDir,
+    pub(crate) sim: SimHandle,
+    pub(crate) app: App,
+    pub(crate) clock: ManualClock,
+}
+
+/// The time the applications start at: after every issue the simulator made (its own clock
+/// stands at 2026-01-05 09:30), so the exports' upper bound covers them all.
+fn start() -> time::OffsetDateTime {
+    time::macros::datetime!(2026-01-05 10:00 UTC)
+}
+
+async fn app_on(
+    sim: &SimHandle,
+    clock: &ManualClock,
+    database: Option<String>,
+) -> (tempfile::TempDir, App) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("jiralink.toml"),
+        format!(
+            "version = 1\n[atlassian]\nsite_url_template = \"{}\"\napi_gateway = \"{}\"\n\
+             auth_server = \"{}\"\n",
+            sim.site_url_template(),
+            sim.api_gateway(),
+            sim.auth_server()
+        ),
+    )
+    .unwrap();
+    let app = App::open(OpenOptions {
+        data_dir: dir.path().to_path_buf(),
+        config_file: None,
+        database,
+        clock: Arc::new(clock.clone()),
+        env: Box::new(|k| (k == "JIRALINK_MASTER_KEY").then(|| MASTER_KEY.to_owned())),
+    })
+    .await
+    .unwrap()
+    .value;
+    (dir, app)
+}
+
+pub(crate) async fn fixture() -> Fx {
+    let sim = Sim::start(SimConfig::for_tests()).await.unwrap();
+    let clock = ManualClock::new(start());
+    let (dir, app) = app_on(&sim, &clock, None).await;
+    add_jira(&app, &sim).await;
+    Fx {
+        _dir: dir,
+        sim,
+        app,
+        clock,
+    }
+}
+
+/// A Basic connection "Jira" for the simulator's sample account.
+async fn add_jira(app: &App, sim: &SimHandle) {
+    app.create_connection(
+        &jiralink_domain::ConnectionDraft {
+            username: Some(sim.samples().email.clone()),
+            ..basic_draft("Jira")
+        },
+        ConnectionSecrets {
+            api_token: Some(ApiToken::new(&sim.samples().api_token)),
+        },
+        &actor(),
+    )
+    .await
+    .unwrap();
+}
+
+pub(crate) fn issues(jql: &str) -> ExportSpec {
+    let mut spec = ExportSpec::new(Resource::Issues);
+    spec.jql = Some(jql.to_owned());
+    spec
+}
+
+fn draft(name: &str, jql: &str, schedule: Option<Schedule>) -> ExportDraft {
+    ExportDraft {
+        name: name.to_owned(),
+        connection: "Jira".to_owned(),
+        spec: issues(jql),
+        schedule,
+        enabled: true,
+    }
+}
+
+fn every(minutes: u32) -> Option<Schedule> {
+    Some(Schedule::Every {
+        minutes,
+        time_zone: "UTC".to_owned(),
+    })
+}
+
+/// The ids of the issues `jql` matches, from a plain search.
+async fn ids_of(app: &App, jql: &str) -> BTreeSet<String> {
+    let client = app.jira_client("Jira").await.unwrap();
+    let issues: Vec<_> = client
+        .search_jql(jiralink_atlassian::SearchRequest {
+            jql: jql.to_owned(),
+            fields: vec!["id".to_owned()],
+            max_results: Some(100),
+            ..Default::default()
+        })
+        .collect()
+        .await;
+    issues.into_iter().map(|i| i.unwrap().id).collect()
+}
+
+/// The ids in NDJSON output, and how many lines there were.
+fn ndjson_ids(bytes: &[u8]) -> (BTreeSet<String>, usize) {
+    let text = std::str::from_utf8(bytes).unwrap();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
+    let ids = lines
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    (ids, lines.len())
+}
+
+async fn output_of(app: &App, run: &str) -> Vec<u8> {
+    let stream = app.run_output(run).await.unwrap();
+    let chunks: Vec<_> = stream.collect().await;
+    chunks
+        .into_iter()
+        .flat_map(|c| c.unwrap().to_vec())
+        .collect()
+}
+
+#[tokio::test]
+async fn definitions_are_created_read_edited_and_deleted() {
+    let f = fixture().await;
+    let created = f
+        .app
+        .create_export(draft("Nightly", "project = DEMO", None), &actor())
+        .await
+        .unwrap();
+    assert_eq!(created.name, "Nightly");
+    assert_eq!(created.connection_name, "Jira");
+    assert_eq!(created.version, 1);
+    assert!(created.next_run_at.is_none(), "no schedule, no next run");
+    assert!(created.last_run.is_none());
+
+    // Names are unique without regard to case; the connection can be named by id.
+    let connection_id = f.app.find_connection("jira").await.unwrap().id.to_string();
+    let err = f
+        .app
+        .create_export(
+            ExportDraft {
+                connection: connection_id.clone(),
+                ..draft("NIGHTLY", "project = MOB", None)
+            },
+            &actor(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "export_name_taken");
+    let err = f
+        .app
+        .create_export(
+            ExportDraft {
+                connection: "nope".to_owned(),
+                ..draft("Other", "project = MOB", None)
+            },
+            &actor(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "connection_not_found");
+    // Every problem of a draft at once, none repeating what was sent.
+    let err = f
+        .app
+        .create_export(
+            ExportDraft {
+                name: " ".to_owned(),
+                schedule: Some(Schedule::Cron {
+                    expr: "every day".to_owned(),
+                    time_zone: "Nowhere/Land".to_owned(),
+                }),
+                ..draft("x", "project = MOB", None)
+            },
+            &actor(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "validation_failed");
+    let message = err.to_string();
+    assert!(message.contains("needs a name"), "{message}");
+    assert!(!message.contains("Nowhere"), "{message}");
+
+    // Read by name (any case) or id; listed by name.
+    let by_id = f.app.get_export(&created.id.to_string()).await.unwrap();
+    assert_eq!(by_id.name, "Nightly");
+    f.app
+        .create_export(
+            ExportDraft {
+                connection: connection_id,
+                ..draft("Archive", "project = MOB", None)
+            },
+            &actor(),
+        )
+        .await
+        .unwrap();
+    let names: Vec<String> = f
+        .app
+        .list_exports()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(names, ["Archive", "Nightly"]);
+
+    // An edit names the version it was made from; a stale one changes nothing.
+    let edited = f
+        .app
+        .update_export(
+            "nightly",
+            draft("Nightly DEMO", "project = DEMO", every(30)),
+            1,
+            &actor(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(edited.version, 2);
+    assert_eq!(edited.name, "Nightly DEMO");
+    assert_eq!(
+        edited.next_run_at,
+        Some(time::macros::datetime!(2026-01-05 10:30 UTC))
+    );
+    let err = f
+        .app
+        .update_export(
+            "Nightly DEMO",
+            draft("Stale", "project = DEMO", None),
+            1,
+            &actor(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AppError::Conflict {
+                expected: 1,
+                current: 2,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let err = f
+        .app
+        .update_export(
+            "Nightly DEMO",
+            draft("archive", "project = DEMO", None),
+            2,
+            &actor(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "export_name_taken");
+
+    f.app.delete_export("nightly demo", &actor()).await.unwrap();
+    assert_eq!(
+        f.app.get_export("Nightly DEMO").await.unwrap_err().code(),
+        "export_not_found"
+    );
+    assert_eq!(f.app.list_exports().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_cron_schedule_runs_in_its_time_zone() {
+    let f = fixture().await;
+    // 10:00 UTC is 11:00 in Paris; 02:30 Paris the next day is 01:30 UTC.
+    let view = f
+        .app
+        .create_export(
+            draft(
+                "Paris",
+                "project = DEMO",
+                Some(Schedule::Cron {
+                    expr: "30 2 * * *".to_owned(),
+                    time_zone: "Europe/Paris".to_owned(),
+                }),
+            ),
+            &actor(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        view.next_run_at,
+        Some(time::macros::datetime!(2026-01-06 01:30 UTC))
+    );
+    // Disabled: the schedule stays, nothing runs by it.
+    let disabled = f
+        .app
+        .update_export(
+            "Paris",
+            ExportDraft {
+                enabled: false,
+                ..draft("Paris", "project = DEMO", view.schedule.clone())
+            },
+            1,
+            &actor(),
+        )
+        .await
+        .unwrap();
+    assert!(!disabled.enabled);
+    assert!(disabled.schedule.is_some());
+}
+
+#[tokio::test]
+async fn a_run_exports_every_issue_once_and_keeps_its_output() {
+    let f = fixture().await;
+    f.app
+        .create_export(draft("Demo", "project = DEMO", None), &actor())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("demo.ndjson");
+    let run = f
+        .app
+        .run_export(
+            "demo",
+            RunTrigger::Cli,
+            RunOutput::File(file.clone()),
+            &NoProgress,
+        )
+        .await
+        .unwrap();
+    assert_eq!(run.state, RunState::Succeeded);
+    assert_eq!(run.export_name.as_deref(), Some("Demo"));
+    let expected = ids_of(&f.app, "project = DEMO").await;
+    assert_eq!(expected.len(), 40);
+    assert_eq!(run.stats.records.get("issues"), Some(&40));
+    let bytes = std::fs::read(&file).unwrap();
+    assert_eq!(ndjson_ids(&bytes), (expected.clone(), 40));
+    assert_eq!(run.output_bytes, bytes.len() as u64);
+    // The database holds the same bytes, for a download from any instance.
+    assert_eq!(output_of(&f.app, &run.id.to_string()).await, bytes);
+    assert!(run.output_available);
+
+    let listed = f
+        .app
+        .list_runs(RunListFilter {
+            export: Some("Demo".to_owned()),
+            ..RunListFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    let view = f.app.get_export("Demo").await.unwrap();
+    assert_eq!(view.last_run.unwrap().id, run.id);
+
+    // Ad hoc: a run without a definition.
+    let adhoc = f
+        .app
+        .run_adhoc_export(
+            "Jira",
+            issues("project = MKT"),
+            RunOutput::Store,
+            &NoProgress,
+        )
+        .await
+        .unwrap();
+    assert_eq!(adhoc.export_id, None);
+    let (ids, lines) = ndjson_ids(&output_of(&f.app, &adhoc.id.to_string()).await);
+    assert_eq!((ids, lines), (ids_of(&f.app, "project = MKT").await, 16));
+
+    // Outputs go after exports.output_retention (7 days); the run's record stays.
+    f.clock.advance(Duration::from_secs(8 * 86_400));
+    let rounds = crate::job_rounds(&f.app, &f.clock, 1).await;
+    assert!(
+        rounds[0]
+            .iter()
+            .any(|r| r.kind == jiralink_app::EXPORT_CLEANUP_JOB
+                && r.detail.as_deref() == Some("2 expired export output(s) deleted")),
+        "{rounds:?}"
+    );
+    let gone = f.app.get_run(&run.id.to_string()).await.unwrap();
+    assert!(!gone.output_available);
+    let err = f.app.run_output(&run.id.to_string()).await.err().unwrap();
+    assert_eq!(err.code(), "output_expired");
+}
+
+#[tokio::test]
+async fn scheduled_runs_go_through_the_worker() {
+    let f = fixture().await;
+    let view = f
+        .app
+        .create_export(draft("Hourly", "project = MKT", every(60)), &actor())
+        .await
+        .unwrap();
+    assert_eq!(
+        view.next_run_at,
+        Some(time::macros::datetime!(2026-01-05 11:00 UTC))
+    );
+    // Round 1 runs the recurring jobs; then the clock goes to 11:00 and round 2 runs the
+    // export, which is due again at 12:00.
+    let rounds = crate::job_rounds(&f.app, &f.clock, 2).await;
+    let export_runs: Vec<_> = rounds
+        .iter()
+        .flatten()
+        .filter(|r| r.kind == jiralink_app::EXPORT_RUN_JOB)
+        .collect();
+    assert_eq!(export_runs.len(), 1, "{rounds:?}");
+    let runs = f.app.list_runs(RunListFilter::default()).await.unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].trigger, RunTrigger::Schedule);
+    assert_eq!(runs[0].state, RunState::Succeeded);
+    assert_eq!(runs[0].stats.records.get("issues"), Some(&16));
+    assert_eq!(
+        f.app.get_export("Hourly").await.unwrap().next_run_at,
+        Some(time::macros::datetime!(2026-01-05 12:00 UTC))
+    );
+
+    // "Run now" of an export without a schedule: the job is added, runs once, and goes.
+    f.app
+        .create_export(draft("Once", "project = HELP", None), &actor())
+        .await
+        .unwrap();
+    f.app.request_export_run("once").await.unwrap();
+    let options = jiralink_app::WorkerOptions::from_config(f.app.config());
+    let mut ran = Vec::new();
+    while let Some(run) = f.app.run_due_job(&options).await.unwrap() {
+        ran.push(run);
+    }
+    assert_eq!(ran.len(), 1, "{ran:?}");
+    let once = f
+        .app
+        .list_runs(RunListFilter {
+            export: Some("Once".to_owned()),
+            ..RunListFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(once.len(), 1);
+    assert_eq!(once[0].trigger, RunTrigger::Manual);
+    assert!(
+        !f.app
+            .list_jobs()
+            .await
+            .unwrap()
+            .iter()
+            .any(|j| j.key.ends_with(&once[0].export_id.unwrap().to_string())),
+        "the one-off job is gone"
+    );
+}
+
+#[tokio::test]
+async fn an_offline_connection_skips_the_run_and_it_runs_once_back_online() {
+    let f = fixture().await;
+    f.app
+        .create_export(draft("Hourly", "project = MKT", every(60)), &actor())
+        .await
+        .unwrap();
+    // The connection goes offline (a test answered 401).
+    f.sim.control().fail_next(1, 401, None);
+    f.app.test_connection("Jira").await.unwrap();
+    assert!(matches!(
+        f.app.get_connection("Jira").await.unwrap().state,
+        ConnectionState::Offline { .. }
+    ));
+    let view = f.app.get_export("Hourly").await.unwrap();
+    assert!(view.connection_offline);
+    // 11:00: the run is skipped, with the reason.
+    f.clock.set(time::macros::datetime!(2026-01-05 11:00 UTC));
+    let options = jiralink_app::WorkerOptions::from_config(f.app.config());
+    while f.app.run_due_job(&options).await.unwrap().is_some() {}
+    let runs = f.app.list_runs(RunListFilter::default()).await.unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0].state, RunState::Skipped);
+    let reason = runs[0].reason.clone().unwrap();
+    assert!(reason.contains("offline"), "{reason}");
+    assert!(reason.contains("401"), "{reason}");
+    // The re-test job passes: the export whose last run was skipped is due at once.
+    f.app.ensure_recurring_jobs().await.unwrap();
+    let mut details = Vec::new();
+    while let Some(run) = f.app.run_due_job(&options).await.unwrap() {
+        details.push((run.kind.clone(), run.detail.clone().unwrap_or_default()));
+    }
+    assert!(
+        details.iter().any(|(k, d)| k == jiralink_app::RETEST_JOB
+            && d.contains("1 export(s) whose last run was skipped are due now")),
+        "{details:?}"
+    );
+    let runs = f.app.list_runs(RunListFilter::default()).await.unwrap();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert_eq!(runs[0].state, RunState::Succeeded);
+    assert_eq!(
+        f.app.get_export("Hourly").await.unwrap().next_run_at,
+        Some(time::macros::datetime!(2026-01-05 12:00 UTC)),
+        "the schedule goes on"
+    );
+}
+
+#[tokio::test]
+async fn a_used_connection_lists_its_exports_and_cannot_be_deleted() {
+    let f = fixture().await;
+    for name in ["Nightly", "Archive"] {
+        f.app
+            .create_export(draft(name, "project = DEMO", None), &actor())
+            .await
+            .unwrap();
+    }
+    let usage = f.app.connection_usage("Jira").await.unwrap();
+    let names: Vec<&str> = usage.exports.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["Archive", "Nightly"]);
+    let err = f.app.delete_connection("Jira", &actor()).await.unwrap_err();
+    assert_eq!(err.code(), "connection_in_use");
+    assert!(err.to_string().contains("Archive, Nightly"), "{err}");
+    f.app.delete_export("Archive", &actor()).await.unwrap();
+    f.app.delete_export("Nightly", &actor()).await.unwrap();
+    assert!(
+        f.app
+            .connection_usage("Jira")
+            .await
+            .unwrap()
+            .exports
+            .is_empty()
+    );
+    f.app.delete_connection("Jira", &actor()).await.unwrap();
+}
+
+/// Polls `check` until it holds, for at most ten seconds.
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} did not happen in time"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A run of 96 issues over several pages, slowed down by the simulator's latency.
+async fn slow_export(f: &Fx) {
+    f.sim
+        .control()
+        .update_knobs(|k| k.latency_ms = 150)
+        .unwrap();
+    let mut spec = issues("project in (DEMO, MOB, MKT, HELP)");
+    spec.fields = vec!["summary".to_owned()];
+    f.app
+        .create_export(
+            ExportDraft {
+                spec,
+                ..draft("Slow", "unused", None)
+            },
+            &actor(),
+        )
+        .await
+        .unwrap();
+}
+
+async fn running_run(app: &App) -> Option<jiralink_app::RunView> {
+    app.list_runs(RunListFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.state == RunState::Running)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_run_stops_at_its_next_page() {
+    let f = fixture().await;
+    slow_export(&f).await;
+    let app = f.app.clone();
+    let task = tokio::spawn(async move {
+        app.run_export("Slow", RunTrigger::Cli, RunOutput::Store, &NoProgress)
+            .await
+    });
+    eventually("a checkpoint", || async {
+        running_run(&f.app)
+            .await
+            .is_some_and(|r| r.stats.pages >= 1)
+    })
+    .await;
+    let running = running_run(&f.app).await.unwrap();
+    let asked = f.app.cancel_run(&running.id.to_string()).await.unwrap();
+    assert!(asked.cancel_requested);
+    let ended = task.await.unwrap().unwrap();
+    assert_eq!(ended.state, RunState::Cancelled);
+    assert!(ended.stats.records.values().sum::<u64>() < 96);
+    // A cancelled run is not resumed: the next run starts afresh.
+    f.sim.control().update_knobs(|k| k.latency_ms = 0).unwrap();
+    let next = f
+        .app
+        .run_export("Slow", RunTrigger::Cli, RunOutput::Store, &NoProgress)
+        .await
+        .unwrap();
+    assert_ne!(next.id, ended.id);
+    assert_eq!(next.stats.records.get("issues"), Some(&96));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_run_is_resumed_and_its_file_holds_every_issue_once() {
+    let f = fixture().await;
+    slow_export(&f).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("slow.ndjson");
+    let app = f.app.clone();
+    let out = file.clone();
+    let task = tokio::spawn(async move {
+        app.run_export("Slow", RunTrigger::Cli, RunOutput::File(out), &NoProgress)
+            .await
+    });
+    eventually("two checkpoints", || async {
+        running_run(&f.app)
+            .await
+            .is_some_and(|r| r.stats.pages >= 2)
+    })
+    .await;
+    // The process "dies": the task stops where it is, its lease is left to run out.
+    task.abort();
+    let _ = task.await;
+    let interrupted = running_run(&f.app).await.unwrap();
+    assert!(interrupted.stats.pages >= 2);
+    // Within the lease nobody else may run the export.
+    let err = f
+        .app
+        .run_export("Slow", RunTrigger::Cli, RunOutput::Store, &NoProgress)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "export_running");
+    // After it, the next run resumes the interrupted one.
+    f.clock.advance(Duration::from_secs(61));
+    f.sim.control().update_knobs(|k| k.latency_ms = 0).unwrap();
+    let resumed = f
+        .app
+        .run_export(
+            "Slow",
+            RunTrigger::Cli,
+            RunOutput::File(file.clone()),
+            &NoProgress,
+        )
+        .await
+        .unwrap();
+    assert_eq!(resumed.id, interrupted.id);
+    assert_eq!(resumed.state, RunState::Succeeded);
+    assert_eq!(resumed.resumed, 1);
+    let expected = ids_of(&f.app, "project in (DEMO, MOB, MKT, HELP)").await;
+    let bytes = std::fs::read(&file).unwrap();
+    assert_eq!(ndjson_ids(&bytes), (expected.clone(), 96));
+    assert_eq!(output_of(&f.app, &resumed.id.to_string()).await, bytes);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_due_export_is_run_once_by_two_servers_on_one_database() {
+    let Some(base) = jiralink_store::TestSchema::base_url() else {
+        return;
+    };
+    let schema = jiralink_store::TestSchema::create(&base).await.unwrap();
+    let sim = Sim::start(SimConfig::for_tests()).await.unwrap();
+    let clock = ManualClock::new(start());
+    let (_a_dir, a) = app_on(&sim, &clock, Some(schema.url().to_owned())).await;
+    let (_b_dir, b) = app_on(&sim, &clock, Some(schema.url().to_owned())).await;
+    add_jira(&a, &sim).await;
+    a.create_export(draft("Hourly", "project = MKT", every(60)), &actor())
+        .await
+        .unwrap();
+    a.ensure_recurring_jobs().await.unwrap();
+    clock.set(time::macros::datetime!(2026-01-05 11:00 UTC));
+    let options = jiralink_app::WorkerOptions::from_config(a.config());
+    let work = |app: App| async move {
+        let mut ran = Vec::new();
+        while let Some(run) = app.run_due_job(&options).await.unwrap() {
+            ran.push(run.kind);
+        }
+        ran
+    };
+    let (ran_a, ran_b) = tokio::join!(tokio::spawn(work(a.clone())), tokio::spawn(work(b.clone())));
+    let export_jobs = ran_a
+        .unwrap()
+        .into_iter()
+        .chain(ran_b.unwrap())
+        .filter(|k| k == jiralink_app::EXPORT_RUN_JOB)
+        .count();
+    assert_eq!(export_jobs, 1);
+    let runs = b.list_runs(RunListFilter::default()).await.unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].state, RunState::Succeeded);
+    drop(schema);
+}
