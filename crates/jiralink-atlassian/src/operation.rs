@@ -148,6 +148,113 @@ op!(
     Safe
 );
 op!(
+    ISSUE_COMMENTS,
+    "getComments",
+    Platform,
+    GET,
+    "/issue/{issueIdOrKey}/comment",
+    ["startAt", "maxResults", "orderBy", "expand"],
+    Safe
+);
+op!(
+    ISSUE_WORKLOGS,
+    "getIssueWorklog",
+    Platform,
+    GET,
+    "/issue/{issueIdOrKey}/worklog",
+    [
+        "startAt",
+        "maxResults",
+        "startedAfter",
+        "startedBefore",
+        "expand"
+    ],
+    Safe
+);
+op!(
+    ISSUE_CHANGELOG,
+    "getChangeLogs",
+    Platform,
+    GET,
+    "/issue/{issueIdOrKey}/changelog",
+    ["startAt", "maxResults"],
+    Safe
+);
+op!(
+    WORKLOGS_UPDATED,
+    "getIdsOfWorklogsModifiedSince",
+    Platform,
+    GET,
+    "/worklog/updated",
+    ["since", "expand"],
+    Safe
+);
+op!(
+    WORKLOGS_DELETED,
+    "getIdsOfWorklogsDeletedSince",
+    Platform,
+    GET,
+    "/worklog/deleted",
+    ["since"],
+    Safe
+);
+op!(
+    WORKLOG_LIST,
+    "getWorklogsForIds",
+    Platform,
+    POST,
+    "/worklog/list",
+    ["expand"],
+    Safe
+);
+op!(
+    PROJECT_SEARCH,
+    "searchProjects",
+    Platform,
+    GET,
+    "/project/search",
+    ["startAt", "maxResults", "orderBy", "expand"],
+    Safe
+);
+op!(
+    USERS_ALL,
+    "getAllUsers",
+    Platform,
+    GET,
+    "/users/search",
+    ["startAt", "maxResults"],
+    Safe
+);
+op!(FIELDS, "getFields", Platform, GET, "/field", [], Safe);
+op!(STATUSES, "getStatuses", Platform, GET, "/status", [], Safe);
+op!(
+    ISSUE_TYPES,
+    "getIssueAllTypes",
+    Platform,
+    GET,
+    "/issuetype",
+    [],
+    Safe
+);
+op!(
+    PRIORITY_SEARCH,
+    "searchPriorities",
+    Platform,
+    GET,
+    "/priority/search",
+    ["startAt", "maxResults"],
+    Safe
+);
+op!(
+    RESOLUTION_SEARCH,
+    "searchResolutions",
+    Platform,
+    GET,
+    "/resolution/search",
+    ["startAt", "maxResults"],
+    Safe
+);
+op!(
     SERVICE_DESKS,
     "getServiceDesks",
     ServiceDesk,
@@ -172,6 +279,24 @@ op!(
     GET,
     "/organization",
     ["start", "limit", "accountId"],
+    Safe
+);
+op!(
+    REQUEST_TYPES,
+    "getRequestTypes",
+    ServiceDesk,
+    GET,
+    "/servicedesk/{serviceDeskId}/requesttype",
+    ["start", "limit"],
+    Safe
+);
+op!(
+    DESK_CUSTOMERS,
+    "getCustomers",
+    ServiceDesk,
+    GET,
+    "/servicedesk/{serviceDeskId}/customer",
+    ["start", "limit"],
     Safe
 );
 op!(
@@ -211,6 +336,24 @@ op!(
     Safe
 );
 op!(
+    CSM_CUSTOMER_PROFILES,
+    "fetchCustomerProfiles",
+    Csm,
+    POST,
+    "/customer/profile/fetch",
+    [],
+    Safe
+);
+op!(
+    CSM_ORGANIZATION_PROFILES,
+    "fetchOrganizationProfiles",
+    Csm,
+    POST,
+    "/organization/profile/fetch",
+    [],
+    Safe
+);
+op!(
     ACCESSIBLE_RESOURCES,
     "getAccessibleResources",
     Gateway,
@@ -240,13 +383,30 @@ pub const ALL: &[&Operation] = &[
     &ISSUE_EDIT,
     &ISSUE_BULKFETCH,
     &CHANGELOG_BULKFETCH,
+    &ISSUE_COMMENTS,
+    &ISSUE_WORKLOGS,
+    &ISSUE_CHANGELOG,
+    &WORKLOGS_UPDATED,
+    &WORKLOGS_DELETED,
+    &WORKLOG_LIST,
+    &PROJECT_SEARCH,
+    &USERS_ALL,
+    &FIELDS,
+    &STATUSES,
+    &ISSUE_TYPES,
+    &PRIORITY_SEARCH,
+    &RESOLUTION_SEARCH,
     &SERVICE_DESKS,
     &CUSTOMER_REQUESTS,
     &ORGANIZATIONS,
+    &REQUEST_TYPES,
+    &DESK_CUSTOMERS,
     &CSM_CUSTOMER_DETAILS,
     &CSM_ORGANIZATION_DETAILS,
     &CSM_PRODUCTS,
     &CSM_ENTITLEMENTS,
+    &CSM_CUSTOMER_PROFILES,
+    &CSM_ORGANIZATION_PROFILES,
     &ACCESSIBLE_RESOURCES,
     &TENANT_INFO,
 ];
@@ -268,6 +428,9 @@ mod tests {
                     | "/search/approximate-count"
                     | "/issue/bulkfetch"
                     | "/changelog/bulkfetch"
+                    | "/worklog/list"
+                    | "/customer/profile/fetch"
+                    | "/organization/profile/fetch"
             );
             let expected = if op.method == Method::GET || search_post {
                 Replay::Safe

@@ -87,7 +87,12 @@ fn every_operation_and_query_parameter_is_declared() {
         }
         checked += 1;
     }
-    assert_eq!(checked, 12, "platform and JSM operations checked");
+    let expected = operation::ALL
+        .iter()
+        .filter(|op| matches!(op.api, Api::Platform | Api::ServiceDesk))
+        .count();
+    assert!(expected >= 12, "the catalogue lost operations");
+    assert_eq!(checked, expected, "platform and JSM operations checked");
 }
 
 /// The top-level property names of a request body schema.
