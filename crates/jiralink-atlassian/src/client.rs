@@ -30,6 +30,7 @@ use crate::{
     clock::SystemClock,
     error::AtlassianError,
     limit::Limiter,
+    meter::RequestMeter,
     observe::{
         Exchange, ExchangeOutcome, Masker, NoObserver, Observer, mask_body, mask_headers, mask_url,
     },
@@ -56,6 +57,7 @@ struct Inner {
     jitter: Arc<Jitter>,
     limiter: Arc<Limiter>,
     observer: Arc<dyn Observer>,
+    meter: Option<Arc<RequestMeter>>,
 }
 
 impl fmt::Debug for JiraClient {
@@ -144,6 +146,7 @@ impl JiraClientBuilder {
                     .limiter
                     .unwrap_or_else(|| Limiter::new(ConcurrencyLevel::default())),
                 observer: self.observer,
+                meter: None,
             }),
         }
     }
@@ -241,6 +244,26 @@ impl JiraClient {
                 jitter: Arc::clone(&inner.jitter),
                 limiter: Arc::clone(&inner.limiter),
                 observer: Arc::clone(&inner.observer),
+                meter: inner.meter.clone(),
+            }),
+        }
+    }
+
+    /// The same client, also counting every request it (and its clones) sends in `meter`.
+    #[must_use]
+    pub fn metered(&self, meter: Arc<RequestMeter>) -> JiraClient {
+        let inner = &self.inner;
+        JiraClient {
+            inner: Arc::new(Inner {
+                http: inner.http.clone(),
+                base: inner.base.clone(),
+                credentials: Arc::clone(&inner.credentials),
+                policy: inner.policy.clone(),
+                clock: Arc::clone(&inner.clock),
+                jitter: Arc::clone(&inner.jitter),
+                limiter: Arc::clone(&inner.limiter),
+                observer: Arc::clone(&inner.observer),
+                meter: Some(meter),
             }),
         }
     }
@@ -310,6 +333,7 @@ impl JiraClient {
             policy: &inner.policy,
             clock: inner.clock.as_ref(),
             jitter: &inner.jitter,
+            meter: inner.meter.as_deref(),
         };
         let last_bearer: Mutex<Option<AccessToken>> = Mutex::new(None);
         let mut refreshed = false;
@@ -355,6 +379,9 @@ impl JiraClient {
         // The slot comes first: a token fetched and then left waiting for a slot could expire
         // in the queue, and a refresh behind the limit would race other waiting requests.
         let permit = inner.limiter.acquire().await;
+        if let Some(meter) = &inner.meter {
+            meter.request();
+        }
         let (authorization, masker) = if call.authenticated {
             let auth = inner.credentials.authorization().await?;
             if let Some(token) = auth.bearer {

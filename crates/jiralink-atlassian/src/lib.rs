@@ -13,6 +13,7 @@
 //!   client's injected [`Clock`](jiralink_domain::Clock), so tests never sleep.
 //! - [`clock`]: [`SystemClock`], the real time and tokio's timer.
 //! - [`limit`]: the per-connection concurrency limit shared process-wide.
+//! - [`meter`]: per-run counts of requests, retries and rate-limit waits.
 //! - [`observe`]: the masked record of every exchange for the connection debugger.
 //! - [`oauth`]: the authorize URL, the code exchange and refresh-token rotation.
 //! - [`probe`](mod@probe): "Test connection".
@@ -31,6 +32,7 @@ pub mod error;
 pub mod http;
 pub mod jsm;
 pub mod limit;
+pub mod meter;
 pub mod oauth;
 pub mod observe;
 pub mod operation;
@@ -50,6 +52,7 @@ pub use jsm::{CustomerRequest, Organization, RequestFilter, ServiceDesk};
 pub use limit::{
     ConcurrencyRegistry, LimitPermit, Limiter, SharedSlots, SharedSlotsFactory, SlotGuard,
 };
+pub use meter::{RequestCounts, RequestMeter};
 pub use observe::{
     Exchange, ExchangeOutcome, MASK, Masker, NoObserver, Observer, RecordingObserver, mask_body,
     mask_headers, mask_url,
@@ -57,7 +60,8 @@ pub use observe::{
 pub use operation::{Api, Operation};
 pub use platform::{
     AccessibleResource, BulkFetchRequest, BulkFetchResult, ChangelogRequest, CreatedIssue,
-    EditOptions, Issue, IssueChangelog, IssueInput, Myself, SearchRequest, ServerInfo, TenantInfo,
+    EditOptions, Issue, IssueChangelog, IssueInput, Myself, RawBulkFetch, RawSearchPage,
+    SearchRequest, ServerInfo, TenantInfo,
 };
 pub use probe::{
     ProbeAccount, ProbeFailure, ProbeFailureKind, ProbeReport, ProbeRequest, ProbeTarget,

@@ -147,6 +147,7 @@ op!(
     [],
     Safe
 );
+op!(FIELDS, "getFields", Platform, GET, "/field", [], Safe);
 op!(
     ISSUE_COMMENTS,
     "getComments",
@@ -225,7 +226,6 @@ op!(
     ["startAt", "maxResults"],
     Safe
 );
-op!(FIELDS, "getFields", Platform, GET, "/field", [], Safe);
 op!(STATUSES, "getStatuses", Platform, GET, "/status", [], Safe);
 op!(
     ISSUE_TYPES,
@@ -383,6 +383,7 @@ pub const ALL: &[&Operation] = &[
     &ISSUE_EDIT,
     &ISSUE_BULKFETCH,
     &CHANGELOG_BULKFETCH,
+    &FIELDS,
     &ISSUE_COMMENTS,
     &ISSUE_WORKLOGS,
     &ISSUE_CHANGELOG,
@@ -391,7 +392,6 @@ pub const ALL: &[&Operation] = &[
     &WORKLOG_LIST,
     &PROJECT_SEARCH,
     &USERS_ALL,
-    &FIELDS,
     &STATUSES,
     &ISSUE_TYPES,
     &PRIORITY_SEARCH,

@@ -7,15 +7,15 @@ use std::{collections::HashSet, hash::Hash};
 
 use futures::{Stream, TryStreamExt as _, stream};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, value::RawValue};
 
 use crate::{
-    client::JiraClient,
+    client::{JiraClient, decode},
     error::AtlassianError,
     operation::{
-        ACCESSIBLE_RESOURCES, APPROXIMATE_COUNT, CHANGELOG_BULKFETCH, ISSUE_BULKFETCH,
-        ISSUE_CREATE, ISSUE_EDIT, ISSUE_GET, MYSELF, Operation, SEARCH_JQL, SERVER_INFO,
-        TENANT_INFO,
+        ACCESSIBLE_RESOURCES, APPROXIMATE_COUNT, CHANGELOG_BULKFETCH, FIELDS, ISSUE_BULKFETCH,
+        ISSUE_COMMENTS, ISSUE_CREATE, ISSUE_EDIT, ISSUE_GET, ISSUE_WORKLOGS, MYSELF, Operation,
+        SEARCH_JQL, SERVER_INFO, TENANT_INFO,
     },
 };
 
@@ -251,6 +251,60 @@ struct ChangelogPage {
     next_page_token: Option<String>,
 }
 
+/// One page of `POST /search/jql` with every issue kept as the JSON text Jira sent, so a
+/// caller that only passes issues on never builds a typed value for their fields.
+#[derive(Debug)]
+pub struct RawSearchPage {
+    /// The page's issues, in the search's order.
+    pub issues: Vec<Box<RawValue>>,
+    /// The token of the next page; `None` on the last page.
+    pub next_page_token: Option<String>,
+    /// The size of the answer's body.
+    pub bytes: usize,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawSearchBody {
+    #[serde(default)]
+    issues: Vec<Box<RawValue>>,
+    #[serde(default)]
+    is_last: Option<bool>,
+    next_page_token: Option<String>,
+}
+
+/// The answer to `POST /issue/bulkfetch` with every issue kept as the JSON text Jira sent.
+#[derive(Debug)]
+pub struct RawBulkFetch {
+    /// Issues found, by ascending id.
+    pub issues: Vec<Box<RawValue>>,
+    /// Problems per requested issue (for example ids that no longer exist).
+    pub issue_errors: Vec<Value>,
+    /// The size of the answer's body.
+    pub bytes: usize,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawBulkBody {
+    #[serde(default)]
+    issues: Vec<Box<RawValue>>,
+    #[serde(default)]
+    issue_errors: Vec<Value>,
+}
+
+/// One page of a `startAt`/`maxResults` list (comments, worklogs).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StartAtPage {
+    #[serde(default)]
+    total: Option<u64>,
+    #[serde(default)]
+    comments: Vec<Value>,
+    #[serde(default)]
+    worklogs: Vec<Value>,
+}
+
 #[derive(Deserialize)]
 struct Count {
     count: u64,
@@ -321,6 +375,115 @@ impl JiraClient {
                 (page.issues, next)
             },
         )
+    }
+
+    /// One page of an issue search, each issue kept as sent. `token` is the previous page's
+    /// [`RawSearchPage::next_page_token`] (`None` for the first page).
+    ///
+    /// # Errors
+    /// Any [`AtlassianError`]; Jira answers 400 for a token it no longer honours.
+    pub async fn search_jql_page_raw(
+        &self,
+        request: &SearchRequest,
+        token: Option<&str>,
+    ) -> Result<RawSearchPage, AtlassianError> {
+        let body = TokenBody {
+            request,
+            next_page_token: token,
+        };
+        let call = self
+            .call(&SEARCH_JQL, &["search", "jql"])?
+            .json_body(&body)?;
+        let answer = self.execute(call).await?;
+        let page: RawSearchBody = decode(&SEARCH_JQL, &answer)?;
+        let next_page_token = match (page.is_last, page.next_page_token) {
+            (Some(true), _) | (_, None) => None,
+            (_, Some(next)) if next.is_empty() => None,
+            (_, Some(next)) => Some(next),
+        };
+        Ok(RawSearchPage {
+            issues: page.issues,
+            next_page_token,
+            bytes: answer.body.len(),
+        })
+    }
+
+    /// Up to 100 issues by id or key, each kept as sent.
+    ///
+    /// # Errors
+    /// Any [`AtlassianError`].
+    pub async fn issue_bulkfetch_raw(
+        &self,
+        request: &BulkFetchRequest,
+    ) -> Result<RawBulkFetch, AtlassianError> {
+        let call = self
+            .call(&ISSUE_BULKFETCH, &["issue", "bulkfetch"])?
+            .json_body(request)?;
+        let answer = self.execute(call).await?;
+        let body: RawBulkBody = decode(&ISSUE_BULKFETCH, &answer)?;
+        Ok(RawBulkFetch {
+            issues: body.issues,
+            issue_errors: body.issue_errors,
+            bytes: answer.body.len(),
+        })
+    }
+
+    /// Every field of the site, system and custom (`GET /field`), as Jira sends them
+    /// (`id`, `key`, `name`, `custom`, `schema`, …).
+    ///
+    /// # Errors
+    /// Any [`AtlassianError`].
+    pub async fn fields(&self) -> Result<Vec<Value>, AtlassianError> {
+        self.json(self.call(&FIELDS, &["field"])?).await
+    }
+
+    /// Every comment of one issue, oldest first, over all pages.
+    ///
+    /// # Errors
+    /// Any [`AtlassianError`].
+    pub async fn issue_comments(&self, issue: &str) -> Result<Vec<Value>, AtlassianError> {
+        self.start_at_all(&ISSUE_COMMENTS, issue, "comment", 100, |p| p.comments)
+            .await
+    }
+
+    /// Every worklog of one issue, over all pages.
+    ///
+    /// # Errors
+    /// Any [`AtlassianError`].
+    pub async fn issue_worklogs(&self, issue: &str) -> Result<Vec<Value>, AtlassianError> {
+        self.start_at_all(&ISSUE_WORKLOGS, issue, "worklog", 5000, |p| p.worklogs)
+            .await
+    }
+
+    /// All records of a per-issue `startAt`/`maxResults` list. The next page starts after the
+    /// records received, so a page shorter than asked for does not skip any.
+    async fn start_at_all(
+        &self,
+        op: &'static Operation,
+        issue: &str,
+        segment: &str,
+        page_size: u32,
+        records: fn(StartAtPage) -> Vec<Value>,
+    ) -> Result<Vec<Value>, AtlassianError> {
+        let mut all = Vec::new();
+        let mut start = 0u64;
+        loop {
+            let call = self
+                .call(op, &["issue", issue, segment])?
+                .query("startAt", start)
+                .query("maxResults", page_size);
+            let page: StartAtPage = self.json(call).await?;
+            let total = page.total;
+            let got = records(page);
+            if got.is_empty() {
+                return Ok(all);
+            }
+            start += got.len() as u64;
+            all.extend(got);
+            if total.is_some_and(|t| start >= t) {
+                return Ok(all);
+            }
+        }
     }
 
     /// The changelogs of many issues, page by page over `nextPageToken` (an issue with many

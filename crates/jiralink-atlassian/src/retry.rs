@@ -169,6 +169,8 @@ pub(crate) struct RetryEnv<'a> {
     /// Reads the time for `X-RateLimit-Reset`, and waits.
     pub(crate) clock: &'a dyn Clock,
     pub(crate) jitter: &'a Jitter,
+    /// Counts retries and rate-limit waits for whoever metered the client.
+    pub(crate) meter: Option<&'a crate::meter::RequestMeter>,
 }
 
 /// Turns a failure of an unsafe operation whose effect is unknown into
@@ -258,10 +260,14 @@ where
             error = %error,
             "retrying jira request"
         );
-        if matches!(
+        let rate_limited = matches!(
             error,
             AtlassianError::RateLimited { .. } | AtlassianError::Server { status: 503, .. }
-        ) {
+        );
+        if let Some(meter) = env.meter {
+            meter.retry(rate_limited, wait);
+        }
+        if rate_limited {
             metrics::counter!("jiralink_rate_limit_waits_total").increment(1);
             // Counters hold whole numbers, so a wait counts rounded up to the next second.
             metrics::counter!("jiralink_rate_limit_wait_seconds_total")
@@ -436,6 +442,7 @@ mod tests {
             policy: &policy,
             clock: &clock,
             jitter: &jitter,
+            meter: None,
         };
         let cases: [(fn() -> AtlassianError, _); 3] = [
             (|| server(503, false, Some(9)), Some(Duration::from_secs(9))),
@@ -566,7 +573,7 @@ mod tests {
             let policy = RetryPolicy::default();
             let clock = ManualClock::new(datetime!(2026-01-05 09:30 UTC));
             let jitter = Jitter::seeded(seed);
-            let env = RetryEnv { policy: &policy, clock: &clock, jitter: &jitter };
+            let env = RetryEnv { policy: &policy, clock: &clock, jitter: &jitter, meter: None };
             let replay = if unsafe_op { Replay::Unsafe } else { Replay::Safe };
             let script: Arc<Mutex<VecDeque<Fault>>> = Arc::new(Mutex::new(faults.iter().cloned().collect()));
             let sent: Arc<Mutex<Vec<Fault>>> = Arc::default();

@@ -87,12 +87,12 @@ fn every_operation_and_query_parameter_is_declared() {
         }
         checked += 1;
     }
-    let expected = operation::ALL
+    let documented = operation::ALL
         .iter()
         .filter(|op| matches!(op.api, Api::Platform | Api::ServiceDesk))
         .count();
-    assert!(expected >= 12, "the catalogue lost operations");
-    assert_eq!(checked, expected, "platform and JSM operations checked");
+    assert!(documented >= 15, "the catalogue lost operations");
+    assert_eq!(checked, documented, "platform and JSM operations checked");
 }
 
 /// The top-level property names of a request body schema.

@@ -1,0 +1,51 @@
+//! The one error type of the export engine.
+
+use jiralink_atlassian::AtlassianError;
+
+/// Why an export could not run or stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SyncError {
+    /// Jira refused or failed a request (after the client's own retries).
+    #[error(transparent)]
+    Jira(#[from] AtlassianError),
+    /// The export's options are not valid; the message says which and why.
+    #[error("invalid export: {0}")]
+    InvalidSpec(String),
+    /// The place the run's output and checkpoints are kept failed.
+    #[error("could not record the run's progress: {0}")]
+    Journal(String),
+    /// Something Jira sent, or a stored cursor or checkpoint, could not be read.
+    #[error("could not read {0}")]
+    Decode(String),
+    /// The user asked to stop the run.
+    #[error("the run was cancelled")]
+    Cancelled,
+}
+
+impl SyncError {
+    /// A stable, machine-readable code for the error.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Jira(_) => "jira",
+            Self::InvalidSpec(_) => "invalid_spec",
+            Self::Journal(_) => "journal",
+            Self::Decode(_) => "decode",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_stable() {
+        assert_eq!(SyncError::InvalidSpec("x".into()).code(), "invalid_spec");
+        assert_eq!(SyncError::Journal("x".into()).code(), "journal");
+        assert_eq!(SyncError::Decode("x".into()).code(), "decode");
+        assert_eq!(SyncError::Cancelled.code(), "cancelled");
+    }
+}

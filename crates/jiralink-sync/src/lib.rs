@@ -1,0 +1,30 @@
+//! jiralink's export engine: pulls records out of Jira through one connection's client,
+//! completely, incrementally and resumably.
+//!
+//! - [`spec`]: what an export reads and writes ([`ExportSpec`]), checked by
+//!   [`ExportSpec::validate`].
+//! - [`cursor`]: the delta cursor, the opaque resume checkpoint and the known issue ids.
+//! - [`engine`]: runs one export, [`run_export`].
+//! - [`output`]: encoders (NDJSON, JSON array, …) behind the [`Encoder`] trait.
+//! - [`journal`]: [`RunJournal`], through which every page is made durable before the run goes
+//!   on, and [`Progress`].
+//! - [`stats`]: what a run did, [`RunStats`].
+//! - [`error`]: the one error type, [`SyncError`].
+//!
+//! The engine knows nothing of the store: the application implements [`RunJournal`].
+
+pub mod cursor;
+pub mod engine;
+pub mod error;
+pub mod journal;
+pub mod output;
+pub mod spec;
+pub mod stats;
+
+pub use cursor::{Checkpoint, DeltaCursor, KnownIds};
+pub use engine::{ExportJob, ExportOutcome, run_export};
+pub use error::SyncError;
+pub use journal::{NoProgress, Progress, RunJournal};
+pub use output::{Encoder, EncoderContext, encoder};
+pub use spec::{AdfMode, ExportKind, ExportSpec, Format, Resource, ResourceApi};
+pub use stats::RunStats;
