@@ -8,11 +8,15 @@
 //! - [`output`]: encoders (NDJSON, JSON array, …) behind the [`Encoder`] trait.
 //! - [`journal`]: [`RunJournal`], through which every page is made durable before the run goes
 //!   on, and [`Progress`].
+//! - [`adf`]: rich text (ADF) as plain text or Markdown.
+//! - [`csv`]: the CSV encoder: human column names, flattened values.
 //! - [`stats`]: what a run did, [`RunStats`].
 //! - [`error`]: the one error type, [`SyncError`].
 //!
 //! The engine knows nothing of the store: the application implements [`RunJournal`].
 
+pub mod adf;
+pub mod csv;
 pub mod cursor;
 pub mod engine;
 pub mod error;
