@@ -9,7 +9,7 @@ use crate::{
     cursor::{Checkpoint, DeltaCursor, KnownIds},
     error::SyncError,
     journal::{Progress, RunJournal},
-    spec::ExportSpec,
+    spec::{ExportSpec, Resource},
     stats::RunStats,
 };
 
@@ -68,8 +68,11 @@ pub struct ExportOutcome {
 /// failure. Whatever was checkpointed before stays valid to resume from.
 pub async fn run_export(job: ExportJob<'_>) -> Result<ExportOutcome, SyncError> {
     job.spec.validate()?;
-    Err(SyncError::InvalidSpec(format!(
-        "exporting {} is not available yet",
-        job.spec.resource.label()
-    )))
+    match job.spec.resource {
+        Resource::Issues => crate::issues::run(job).await,
+        other => Err(SyncError::InvalidSpec(format!(
+            "exporting {} is not available yet",
+            other.label()
+        ))),
+    }
 }

@@ -1,0 +1,1166 @@
+//! The issue export: bounded `search/jql` pages in update order, written as Jira sent them.
+//!
+//! One run:
+//! 1. fixes its bounds: `upper` = now (minus the index-lag allowance for a delta), `lower` =
+//!    the last cursor minus the overlap (delta), the start date (first delta) or none;
+//! 2. reads `(<jql>) AND updated >= lower AND updated <= upper ORDER BY updated ASC, key ASC`
+//!    (epoch milliseconds, so no time zone is involved) page by page, the next page fetched
+//!    by a separate task while the current one is written;
+//! 3. leaves out a record whose `(id, updated)` the last cursor's boundary or this run's tail
+//!    holds, writes the rest, and checkpoints after every page (output, where to resume, counts);
+//! 4. optionally scans the ids the JQL matches and reports the known ones that are gone;
+//! 5. returns the next cursor: `upper`, and every `(id, updated)` seen at or above
+//!    `upper − overlap`.
+//!
+//! With a concurrency above 1 the pages hold ids only and the issues are hydrated through
+//! `issue/bulkfetch`, several batches at once, the output kept in the id pages' order.
+
+use std::{
+    collections::{BTreeSet, HashMap, HashSet},
+    sync::Arc,
+};
+
+use futures::{StreamExt as _, TryStreamExt as _, stream};
+use jiralink_atlassian::{
+    AtlassianError, BulkFetchRequest, ChangelogRequest, JiraClient, RequestMeter, SearchRequest,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json, value::RawValue};
+use time::format_description::well_known::Rfc3339;
+use tokio::sync::mpsc;
+
+use crate::{
+    cursor::{Checkpoint, DeltaCursor, KnownIds},
+    engine::{ExportJob, ExportOutcome},
+    error::SyncError,
+    light::head,
+    output::{Encoder, EncoderContext, encoder},
+    spec::{ExportKind, ExportSpec, Format},
+    stats::RunStats,
+};
+
+/// Issues per page when every field is asked for (Jira's cap for `*all`).
+const HEAVY_PAGE: u32 = 100;
+/// Issues per page with a few named fields.
+const LIGHT_PAGE: u32 = 1_000;
+/// Ids per page in parallel mode: ten bulk fetches, small enough to checkpoint often.
+const ID_PAGE: u32 = 1_000;
+/// Ids per page of the deletion scan (Jira's cap for id-only pages).
+const SCAN_PAGE: u32 = 5_000;
+/// Issues per `issue/bulkfetch` call (Jira's cap).
+const BULK: usize = 100;
+/// Issues per `changelog/bulkfetch` call (Jira's cap is 1,000; a page holds fewer).
+const CHANGELOG_BULK: usize = 1_000;
+/// The checkpoint format.
+const CHECKPOINT_V1: u32 = 1;
+
+/// What the record counts of an issue export are kept under.
+pub(crate) const ISSUES: &str = "issues";
+/// What reported deletions are counted under.
+pub(crate) const DELETED: &str = "deleted";
+
+/// How the issue pages were read, which decides what a page token means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum Mode {
+    /// Full issues per page, one cursor.
+    Pages,
+    /// Id-only pages, hydrated in parallel.
+    Ids,
+}
+
+/// Where a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum Phase {
+    /// Reading issue pages.
+    Issues,
+    /// Every issue page is written; the deletion scan is next.
+    Deletions,
+    /// Everything is written.
+    Done,
+}
+
+/// The engine's checkpoint of an issue run (the JSON inside [`Checkpoint`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IssueCheckpoint {
+    v: u32,
+    phase: Phase,
+    /// The run's bounds (epoch ms).
+    lower_ms: Option<i64>,
+    upper_ms: i64,
+    /// The fields asked for, after names were resolved.
+    fields: Vec<String>,
+    /// The search the token belongs to: its mode and lower bound (the run's, or the tail
+    /// position after a restart).
+    mode: Mode,
+    search_lower_ms: Option<i64>,
+    /// The next page of that search.
+    token: Option<String>,
+    /// The highest `updated` at or below `upper` written so far: the search's position.
+    position_ms: Option<i64>,
+    /// `(id, updated)` written at or after the position (or above `upper`): what a restarted
+    /// search from the position would return again.
+    tail: Vec<(u64, i64)>,
+    /// `(id, updated)` seen at or above `upper − overlap`: the next cursor's boundary.
+    near: Vec<(u64, i64)>,
+    /// The encoder's state.
+    encoder: Value,
+    /// The counts so far.
+    stats: RunStats,
+}
+
+impl IssueCheckpoint {
+    fn read(checkpoint: &Checkpoint) -> Result<Self, SyncError> {
+        let cp: Self = serde_json::from_value(checkpoint.0.clone())
+            .map_err(|e| SyncError::Decode(format!("the run's checkpoint ({e})")))?;
+        if cp.v != CHECKPOINT_V1 {
+            return Err(SyncError::Decode(format!(
+                "the run's checkpoint (version {})",
+                cp.v
+            )));
+        }
+        Ok(cp)
+    }
+}
+
+/// The search every page of a run belongs to.
+#[derive(Debug, Clone)]
+struct Search {
+    user_jql: Option<String>,
+    upper_ms: i64,
+    fields: Vec<String>,
+    expand: Vec<String>,
+    page: u32,
+}
+
+impl Search {
+    fn jql(&self, lower_ms: Option<i64>) -> String {
+        bounded_jql(self.user_jql.as_deref(), lower_ms, self.upper_ms)
+    }
+
+    fn request(&self, mode: Mode, lower_ms: Option<i64>) -> SearchRequest {
+        match mode {
+            Mode::Pages => SearchRequest {
+                jql: self.jql(lower_ms),
+                fields: self.fields.clone(),
+                expand: (!self.expand.is_empty()).then(|| self.expand.join(",")),
+                max_results: Some(self.page),
+                ..SearchRequest::default()
+            },
+            Mode::Ids => SearchRequest {
+                jql: self.jql(lower_ms),
+                fields: vec!["id".into()],
+                max_results: Some(ID_PAGE),
+                ..SearchRequest::default()
+            },
+        }
+    }
+}
+
+/// `(<user jql>) AND updated >= lower AND updated <= upper ORDER BY updated ASC, key ASC`.
+pub(crate) fn bounded_jql(user: Option<&str>, lower_ms: Option<i64>, upper_ms: i64) -> String {
+    let mut parts = Vec::with_capacity(3);
+    if let Some(user) = user {
+        parts.push(format!("({user})"));
+    }
+    if let Some(lower) = lower_ms {
+        parts.push(format!("updated >= {lower}"));
+    }
+    parts.push(format!("updated <= {upper_ms}"));
+    format!("{} ORDER BY updated ASC, key ASC", parts.join(" AND "))
+}
+
+/// What is added to each issue after it is read.
+#[derive(Debug, Clone, Copy)]
+struct Enrich {
+    full_changelog: bool,
+    comments: bool,
+    worklogs: bool,
+    concurrency: usize,
+}
+
+impl Enrich {
+    fn any(self) -> bool {
+        self.full_changelog || self.comments || self.worklogs
+    }
+}
+
+/// One page for the writer.
+#[derive(Debug)]
+struct Page {
+    records: Vec<Box<RawValue>>,
+    /// The search's next page (`None`: this was the last).
+    next: Option<String>,
+    /// The lower bound of the search `next` belongs to.
+    search_lower_ms: Option<i64>,
+}
+
+/// Stops the page reader when the run ends or is dropped (a killed run leaves nothing behind).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The dedupe and cursor bookkeeping of one run.
+#[derive(Debug, Default)]
+pub(crate) struct Ledger {
+    upper_ms: i64,
+    near_from_ms: i64,
+    boundary: HashSet<(u64, i64)>,
+    position_ms: Option<i64>,
+    tail: HashSet<(u64, i64)>,
+    near: HashSet<(u64, i64)>,
+}
+
+/// What to do with one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    Write,
+    Skip,
+}
+
+impl Ledger {
+    pub(crate) fn new(
+        upper_ms: i64,
+        overlap_ms: i64,
+        boundary: impl IntoIterator<Item = (u64, i64)>,
+    ) -> Self {
+        Self {
+            upper_ms,
+            near_from_ms: upper_ms.saturating_sub(overlap_ms),
+            boundary: boundary.into_iter().collect(),
+            ..Self::default()
+        }
+    }
+
+    /// Records that `(id, updated)` was read, and says whether to write it.
+    pub(crate) fn see(&mut self, id: u64, updated_ms: i64) -> Verdict {
+        let key = (id, updated_ms);
+        if updated_ms <= self.upper_ms {
+            self.position_ms = Some(self.position_ms.map_or(updated_ms, |p| p.max(updated_ms)));
+        }
+        if updated_ms >= self.near_from_ms {
+            self.near.insert(key);
+        }
+        if self.boundary.contains(&key) || self.tail.contains(&key) {
+            return Verdict::Skip;
+        }
+        self.tail.insert(key);
+        Verdict::Write
+    }
+
+    /// Forgets tail entries below the position (a restarted search cannot return them).
+    pub(crate) fn settle(&mut self) {
+        if let Some(p) = self.position_ms {
+            self.tail.retain(|(_, u)| *u >= p);
+        }
+    }
+
+    /// The next cursor's boundary: what this run saw near the top, and what the last boundary
+    /// held that is still near the top.
+    pub(crate) fn boundary_after(&self) -> Vec<(String, i64)> {
+        let all: BTreeSet<(u64, i64)> = self
+            .near
+            .iter()
+            .chain(self.boundary.iter())
+            .filter(|(_, u)| *u >= self.near_from_ms)
+            .copied()
+            .collect();
+        all.into_iter().map(|(id, u)| (id.to_string(), u)).collect()
+    }
+
+    fn sorted(set: &HashSet<(u64, i64)>) -> Vec<(u64, i64)> {
+        let mut v: Vec<_> = set.iter().copied().collect();
+        v.sort_unstable();
+        v
+    }
+}
+
+/// Runs an issue export.
+pub(crate) async fn run(job: ExportJob<'_>) -> Result<ExportOutcome, SyncError> {
+    let spec = job.spec;
+    let meter = Arc::new(RequestMeter::new());
+    let client = job.client.metered(Arc::clone(&meter));
+    let resumed = job.resume.map(IssueCheckpoint::read).transpose()?;
+    let overlap_ms = spec.overlap_ms();
+    let delta = matches!(spec.kind, ExportKind::Delta { .. });
+    let limit = match spec.kind {
+        ExportKind::Test { limit } => Some(u64::from(limit)),
+        _ => None,
+    };
+    let mode = if job.concurrency > 1 && limit.is_none() {
+        Mode::Ids
+    } else {
+        Mode::Pages
+    };
+
+    let field_list = if spec.format == Format::Csv || needs_field_list(&spec.fields) {
+        Some(Arc::new(client.fields().await?))
+    } else {
+        None
+    };
+
+    let mut cp = match resumed {
+        Some(cp) => cp,
+        None => {
+            let now_ms = unix_ms(job.clock.now());
+            let upper_ms = if delta {
+                now_ms.saturating_sub(spec.lag_ms())
+            } else {
+                now_ms
+            };
+            let lower_ms = match (spec.kind, job.cursor) {
+                (ExportKind::Delta { .. }, Some(cursor)) => {
+                    Some(cursor.upper_ms.saturating_sub(overlap_ms))
+                }
+                (ExportKind::Delta { start: Some(start) }, None) => Some(unix_ms(start)),
+                _ => None,
+            };
+            let fields = resolve_fields(&spec.fields, field_list.as_deref())?;
+            IssueCheckpoint {
+                v: CHECKPOINT_V1,
+                phase: Phase::Issues,
+                lower_ms,
+                upper_ms,
+                fields,
+                mode,
+                search_lower_ms: lower_ms,
+                token: None,
+                position_ms: None,
+                tail: Vec::new(),
+                near: Vec::new(),
+                encoder: Value::Null,
+                stats: RunStats::default(),
+            }
+        }
+    };
+    let fresh = job.resume.is_none();
+    let base = cp.stats.clone();
+
+    let search = Search {
+        user_jql: spec.user_jql().map(str::to_owned),
+        upper_ms: cp.upper_ms,
+        fields: cp.fields.clone(),
+        expand: expansions(spec),
+        page: limit.map_or(page_size(&cp.fields, spec), |l| {
+            page_size(&cp.fields, spec).min(u32::try_from(l).unwrap_or(u32::MAX))
+        }),
+    };
+    if fresh {
+        let count = client
+            .approximate_count(&search.jql(cp.lower_ms))
+            .await
+            .ok();
+        cp.stats.expected = match (count, limit) {
+            (Some(c), Some(l)) => Some(c.min(l)),
+            (c, _) => c,
+        };
+        job.progress.expected(cp.stats.expected);
+    }
+
+    let boundary = match (delta, job.cursor) {
+        (true, Some(cursor)) => cursor
+            .boundary
+            .iter()
+            .filter_map(|(id, u)| id.parse::<u64>().ok().map(|id| (id, *u)))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let mut ledger = Ledger::new(cp.upper_ms, overlap_ms, boundary);
+    ledger.position_ms = cp.position_ms;
+    ledger.tail = cp.tail.iter().copied().collect();
+    ledger.near = cp.near.iter().copied().collect();
+
+    let ctx = EncoderContext {
+        state: (!fresh).then(|| cp.encoder.clone()),
+        records_written: cp.stats.total_records(),
+        fields: field_list,
+    };
+    let mut enc = encoder(spec, &ctx)?;
+    let mut opening = Vec::new();
+    if fresh {
+        enc.begin(&mut opening)?;
+    }
+
+    let mut run = Writer {
+        job: &job,
+        meter: &meter,
+        base,
+        enc: enc.as_mut(),
+        pending: opening,
+    };
+
+    if cp.phase == Phase::Issues {
+        let enrich = Enrich {
+            full_changelog: spec.full_changelog,
+            comments: spec.comments,
+            worklogs: spec.worklogs,
+            concurrency: job.concurrency.max(1),
+        };
+        // A token means something only to the search (and mode) it came from.
+        let start = if cp.mode == mode {
+            cp.token.clone()
+        } else {
+            None
+        };
+        let restart_at = if cp.mode == mode {
+            cp.position_ms.or(cp.search_lower_ms)
+        } else {
+            cp.position_ms.or(cp.lower_ms)
+        };
+        let (search_lower, start) = if fresh || start.is_some() {
+            (cp.search_lower_ms, start)
+        } else {
+            (restart_at, None)
+        };
+        cp.mode = mode;
+        let mut pages = spawn_pages(
+            client.clone(),
+            search,
+            mode,
+            search_lower,
+            start,
+            restart_at,
+            enrich,
+        );
+        let mut written = cp.stats.records.get(ISSUES).copied().unwrap_or(0);
+        let mut limit_reached = limit.is_some_and(|l| written >= l);
+        while !limit_reached {
+            let Some(page) = pages.rx.recv().await else {
+                return Err(SyncError::Decode(
+                    "the issue pages: the reader stopped early".into(),
+                ));
+            };
+            let page = page?;
+            cp.stats.pages += 1;
+            for raw in &page.records {
+                if limit.is_some_and(|l| written >= l) {
+                    limit_reached = true;
+                    break;
+                }
+                let h = head(raw)?;
+                let updated = h.updated_ms.ok_or_else(|| {
+                    SyncError::Decode(format!("issue {}: Jira sent no update time", h.id))
+                })?;
+                match ledger.see(h.id, updated) {
+                    Verdict::Skip => cp.stats.duplicates_skipped += 1,
+                    Verdict::Write => {
+                        run.enc.record(raw, &mut run.pending)?;
+                        cp.stats.add_records(ISSUES, 1);
+                        written += 1;
+                    }
+                }
+            }
+            if limit.is_some_and(|l| written >= l) {
+                limit_reached = true;
+            }
+            ledger.settle();
+            cp.search_lower_ms = page.search_lower_ms;
+            cp.token = page.next.clone();
+            let last = page.next.is_none() || limit_reached;
+            if last {
+                cp.phase = if spec.deletions {
+                    Phase::Deletions
+                } else {
+                    Phase::Done
+                };
+                cp.token = None;
+            }
+            cp.position_ms = ledger.position_ms;
+            cp.tail = Ledger::sorted(&ledger.tail);
+            cp.near = Ledger::sorted(&ledger.near);
+            run.checkpoint(&mut cp).await?;
+            if last {
+                break;
+            }
+            if job.journal.cancel_requested().await {
+                let tail = run.close()?;
+                return Ok(ExportOutcome {
+                    stats: cp.stats,
+                    cursor_after: None,
+                    known_ids: None,
+                    tail,
+                    cancelled: true,
+                });
+            }
+        }
+        drop(pages);
+    }
+
+    let mut known_ids = None;
+    if cp.phase == Phase::Deletions {
+        let now = job.clock.now();
+        let (known, gone) = deletions(&client, spec, job.known_ids, job.journal).await?;
+        let Some(known) = known else {
+            let tail = run.close()?;
+            return Ok(ExportOutcome {
+                stats: cp.stats,
+                cursor_after: None,
+                known_ids: None,
+                tail,
+                cancelled: true,
+            });
+        };
+        let detected = now
+            .format(&Rfc3339)
+            .map_err(|e| SyncError::Decode(format!("the time ({e})")))?;
+        for id in gone {
+            let record = serde_json::value::to_raw_value(&json!({
+                "id": id.to_string(), "deleted": true, "detectedAt": detected
+            }))
+            .map_err(|e| SyncError::Decode(format!("a deletion record ({e})")))?;
+            run.enc.record(&record, &mut run.pending)?;
+            cp.stats.add_records(DELETED, 1);
+        }
+        cp.phase = Phase::Done;
+        run.checkpoint(&mut cp).await?;
+        known_ids = Some(known);
+    }
+
+    let tail = run.close()?;
+    let cursor_after = delta.then(|| DeltaCursor {
+        upper_ms: cp.upper_ms,
+        boundary: ledger.boundary_after(),
+    });
+    Ok(ExportOutcome {
+        stats: cp.stats,
+        cursor_after,
+        known_ids,
+        tail,
+        cancelled: false,
+    })
+}
+
+/// Writes checkpoints.
+struct Writer<'j, 'a> {
+    job: &'j ExportJob<'a>,
+    meter: &'j RequestMeter,
+    /// The counts the run had when this process took it over.
+    base: RunStats,
+    enc: &'j mut dyn Encoder,
+    /// Output not yet checkpointed.
+    pending: Vec<u8>,
+}
+
+impl Writer<'_, '_> {
+    async fn checkpoint(&mut self, cp: &mut IssueCheckpoint) -> Result<(), SyncError> {
+        let counts = self.meter.counts();
+        cp.stats.requests = self.base.requests + counts.requests;
+        cp.stats.retries = self.base.retries + counts.retries;
+        cp.stats.rate_limit_waits = self.base.rate_limit_waits + counts.rate_limit_waits;
+        cp.stats.rate_limit_wait_ms = self.base.rate_limit_wait_ms + counts.rate_limit_wait_ms;
+        cp.stats.bytes += self.pending.len() as u64;
+        cp.encoder = self.enc.state();
+        let checkpoint = Checkpoint(
+            serde_json::to_value(&*cp)
+                .map_err(|e| SyncError::Decode(format!("the run's checkpoint ({e})")))?,
+        );
+        self.job
+            .journal
+            .checkpoint(&self.pending, &checkpoint, &cp.stats)
+            .await?;
+        self.pending.clear();
+        self.job.progress.advanced(&cp.stats);
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<Vec<u8>, SyncError> {
+        let mut tail = std::mem::take(&mut self.pending);
+        self.enc.finish(&mut tail)?;
+        Ok(tail)
+    }
+}
+
+/// Whether a field list names fields that `/field` must resolve.
+fn needs_field_list(fields: &[String]) -> bool {
+    fields
+        .iter()
+        .map(|f| f.trim())
+        .any(|f| !f.starts_with('*') && !f.starts_with('-'))
+}
+
+/// The fields to ask for: `*all` by default, names turned into ids, and always `updated`
+/// (the cursor needs it).
+fn resolve_fields(fields: &[String], list: Option<&Vec<Value>>) -> Result<Vec<String>, SyncError> {
+    let mut out: Vec<String> = Vec::new();
+    for f in fields.iter().map(|f| f.trim()) {
+        if f.starts_with('*') {
+            out.push(f.to_owned());
+            continue;
+        }
+        if let Some(excluded) = f.strip_prefix('-') {
+            if !excluded.eq_ignore_ascii_case("updated") {
+                out.push(f.to_owned());
+            }
+            continue;
+        }
+        out.push(resolve_field(f, list)?);
+    }
+    if out.iter().all(|f| f.starts_with('-')) {
+        out.insert(0, "*all".into());
+    }
+    if !out
+        .iter()
+        .any(|f| f == "updated" || f == "*all" || f == "*navigable")
+    {
+        out.push("updated".into());
+    }
+    let mut seen = HashSet::new();
+    out.retain(|f| seen.insert(f.clone()));
+    Ok(out)
+}
+
+fn resolve_field(name: &str, list: Option<&Vec<Value>>) -> Result<String, SyncError> {
+    let Some(list) = list else {
+        return Ok(name.to_owned());
+    };
+    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+    if let Some(f) = list
+        .iter()
+        .find(|f| text(f, "id").as_deref() == Some(name) || text(f, "key").as_deref() == Some(name))
+    {
+        return Ok(text(f, "id").unwrap_or_else(|| name.to_owned()));
+    }
+    let by_name: Vec<String> = list
+        .iter()
+        .filter(|f| text(f, "name").is_some_and(|n| n.trim().eq_ignore_ascii_case(name)))
+        .filter_map(|f| text(f, "id"))
+        .collect();
+    match by_name.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(SyncError::InvalidSpec(format!(
+            "no field is called {name:?}; use a field id or a name from Jira's field list"
+        ))),
+        many => Err(SyncError::InvalidSpec(format!(
+            "several fields are called {name:?} ({}); choose one by id",
+            many.join(", ")
+        ))),
+    }
+}
+
+/// The expansions asked for; the embedded changelog is left out when the full one replaces it.
+fn expansions(spec: &ExportSpec) -> Vec<String> {
+    spec.expand
+        .iter()
+        .map(|e| e.trim().to_owned())
+        .filter(|e| !(spec.full_changelog && e == "changelog"))
+        .collect()
+}
+
+/// Jira's page caps: 100 with many fields or heavy expansions, 1,000 with a few fields.
+fn page_size(fields: &[String], spec: &ExportSpec) -> u32 {
+    let heavy_expand = expansions(spec)
+        .iter()
+        .any(|e| !matches!(e.as_str(), "names" | "schema"));
+    if heavy_expand || fields.iter().any(|f| f.starts_with('*')) || fields.len() > 10 {
+        HEAVY_PAGE
+    } else {
+        LIGHT_PAGE
+    }
+}
+
+fn unix_ms(at: time::OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// The page reader: a task that fetches the next page while the writer writes this one.
+struct Pages {
+    rx: mpsc::Receiver<Result<Page, SyncError>>,
+    _task: AbortOnDrop,
+}
+
+fn spawn_pages(
+    client: JiraClient,
+    search: Search,
+    mode: Mode,
+    search_lower: Option<i64>,
+    start: Option<String>,
+    restart_at: Option<i64>,
+    enrich: Enrich,
+) -> Pages {
+    // One page waits in the channel while the next is fetched: two pages in memory at most
+    // besides the one being written.
+    let (tx, rx) = mpsc::channel(1);
+    let task = tokio::spawn(async move {
+        let result = match mode {
+            Mode::Pages => {
+                read_pages(
+                    &client,
+                    &search,
+                    search_lower,
+                    start,
+                    restart_at,
+                    enrich,
+                    &tx,
+                )
+                .await
+            }
+            Mode::Ids => {
+                read_id_pages(
+                    client,
+                    Arc::new(search),
+                    search_lower,
+                    start,
+                    restart_at,
+                    enrich,
+                    &tx,
+                )
+                .await
+            }
+        };
+        if let Err(e) = result {
+            let _ = tx.send(Err(e)).await;
+        }
+    });
+    Pages {
+        rx,
+        _task: AbortOnDrop(task),
+    }
+}
+
+/// Whether Jira refused a page token (it answers 400 for one it no longer honours).
+fn token_refused(e: &AtlassianError) -> bool {
+    matches!(e, AtlassianError::BadRequest { .. })
+}
+
+/// Fetches one page of `mode`'s search; after a refused resume token, searches again from
+/// `restart_at` (the writer skips the tail it already wrote).
+async fn first_or_next(
+    client: &JiraClient,
+    search: &Search,
+    mode: Mode,
+    lower: &mut Option<i64>,
+    token: &mut Option<String>,
+    restart_at: &mut Option<Option<i64>>,
+) -> Result<jiralink_atlassian::RawSearchPage, SyncError> {
+    let request = search.request(mode, *lower);
+    match client.search_jql_page_raw(&request, token.as_deref()).await {
+        Ok(page) => {
+            *restart_at = None;
+            Ok(page)
+        }
+        Err(e) if token.is_some() && token_refused(&e) && restart_at.is_some() => {
+            let at = restart_at.take().flatten();
+            tracing::info!(
+                restart_at = at,
+                "jira refused the saved page token; searching again from the last position"
+            );
+            *lower = at;
+            *token = None;
+            let request = search.request(mode, *lower);
+            Ok(client.search_jql_page_raw(&request, None).await?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn read_pages(
+    client: &JiraClient,
+    search: &Search,
+    mut lower: Option<i64>,
+    mut token: Option<String>,
+    restart_at: Option<i64>,
+    enrich: Enrich,
+    tx: &mpsc::Sender<Result<Page, SyncError>>,
+) -> Result<(), SyncError> {
+    let mut restart = Some(restart_at);
+    let mut seen = HashSet::new();
+    loop {
+        let page = first_or_next(
+            client,
+            search,
+            Mode::Pages,
+            &mut lower,
+            &mut token,
+            &mut restart,
+        )
+        .await?;
+        let next = page.next_page_token;
+        if let Some(n) = &next
+            && !seen.insert(n.clone())
+        {
+            return Err(SyncError::Decode(
+                "the issue pages: Jira pointed back to a page already read".into(),
+            ));
+        }
+        let records = enrich_records(client, enrich, page.issues).await?;
+        let done = next.is_none();
+        token.clone_from(&next);
+        let page = Page {
+            records,
+            next,
+            search_lower_ms: lower,
+        };
+        if tx.send(Ok(page)).await.is_err() || done {
+            return Ok(());
+        }
+    }
+}
+
+/// Id-only pages, hydrated through `issue/bulkfetch` with up to `enrich.concurrency` calls in
+/// flight across page boundaries; each page's issues come out in the page's order.
+async fn read_id_pages(
+    client: JiraClient,
+    search: Arc<Search>,
+    lower: Option<i64>,
+    token: Option<String>,
+    restart_at: Option<i64>,
+    enrich: Enrich,
+    tx: &mpsc::Sender<Result<Page, SyncError>>,
+) -> Result<(), SyncError> {
+    struct IdState {
+        lower: Option<i64>,
+        token: Option<String>,
+        restart: Option<Option<i64>>,
+        seen: HashSet<String>,
+        done: bool,
+    }
+    let state = IdState {
+        lower,
+        token,
+        restart: Some(restart_at),
+        seen: HashSet::new(),
+        done: false,
+    };
+    let (c, s) = (client.clone(), Arc::clone(&search));
+    let id_pages = stream::try_unfold(state, move |mut st| {
+        let (client, search) = (c.clone(), Arc::clone(&s));
+        async move {
+            if st.done {
+                return Ok(None);
+            }
+            let page = first_or_next(
+                &client,
+                &search,
+                Mode::Ids,
+                &mut st.lower,
+                &mut st.token,
+                &mut st.restart,
+            )
+            .await?;
+            let ids = page
+                .issues
+                .iter()
+                .map(|raw| head(raw).map(|h| h.id))
+                .collect::<Result<Vec<u64>, _>>()?;
+            let next = page.next_page_token;
+            if let Some(n) = &next
+                && !st.seen.insert(n.clone())
+            {
+                return Err(SyncError::Decode(
+                    "the issue pages: Jira pointed back to a page already read".into(),
+                ));
+            }
+            st.done = next.is_none();
+            st.token.clone_from(&next);
+            let lower = st.lower;
+            Ok::<_, SyncError>(Some(((ids, next, lower), st)))
+        }
+    });
+    let batches = id_pages
+        .map_ok(|(ids, next, lower)| {
+            let chunks: Vec<Vec<u64>> = if ids.is_empty() {
+                vec![Vec::new()]
+            } else {
+                ids.chunks(BULK).map(<[u64]>::to_vec).collect()
+            };
+            let n = chunks.len();
+            stream::iter(chunks.into_iter().enumerate().map(move |(i, chunk)| {
+                let end = (i + 1 == n).then(|| (next.clone(), lower));
+                Ok::<_, SyncError>((chunk, end))
+            }))
+        })
+        .try_flatten();
+    let hydrated = batches
+        .map_ok(|(ids, end)| {
+            let (client, search) = (client.clone(), Arc::clone(&search));
+            async move {
+                let records = hydrate(&client, &search, &ids).await?;
+                let records = enrich_records(&client, enrich, records).await?;
+                Ok::<_, SyncError>((records, end))
+            }
+        })
+        .try_buffered(enrich.concurrency);
+    futures::pin_mut!(hydrated);
+    let mut records = Vec::new();
+    while let Some((batch, end)) = hydrated.try_next().await? {
+        records.extend(batch);
+        if let Some((next, lower)) = end {
+            let done = next.is_none();
+            let page = Page {
+                records: std::mem::take(&mut records),
+                next,
+                search_lower_ms: lower,
+            };
+            if tx.send(Ok(page)).await.is_err() || done {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The issues `ids` in that order (bulk fetch answers by ascending id); issues deleted since
+/// the id page was read are left out.
+async fn hydrate(
+    client: &JiraClient,
+    search: &Search,
+    ids: &[u64],
+) -> Result<Vec<Box<RawValue>>, SyncError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let request = BulkFetchRequest {
+        issue_ids_or_keys: ids.iter().map(u64::to_string).collect(),
+        fields: search.fields.clone(),
+        expand: search.expand.clone(),
+        ..BulkFetchRequest::default()
+    };
+    let answer = client.issue_bulkfetch_raw(&request).await?;
+    let mut by_id: HashMap<u64, Box<RawValue>> = HashMap::with_capacity(answer.issues.len());
+    for raw in answer.issues {
+        let id = head(&raw)?.id;
+        by_id.insert(id, raw);
+    }
+    Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+}
+
+/// Adds the complete changelog, all comments and all worklogs to each issue, as asked.
+async fn enrich_records(
+    client: &JiraClient,
+    enrich: Enrich,
+    records: Vec<Box<RawValue>>,
+) -> Result<Vec<Box<RawValue>>, SyncError> {
+    if !enrich.any() || records.is_empty() {
+        return Ok(records);
+    }
+    let mut issues = records
+        .iter()
+        .map(|raw| {
+            serde_json::from_str::<Map<String, Value>>(raw.get())
+                .map_err(|e| SyncError::Decode(format!("an issue Jira sent ({e})")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    drop(records);
+    let ids: Vec<String> = issues
+        .iter()
+        .map(|i| match i.get("id") {
+            Some(Value::String(s)) => s.clone(),
+            other => other.map(ToString::to_string).unwrap_or_default(),
+        })
+        .collect();
+    if enrich.full_changelog {
+        let mut histories: HashMap<String, Vec<Value>> = HashMap::new();
+        for chunk in ids.chunks(CHANGELOG_BULK) {
+            let request = ChangelogRequest {
+                issue_ids_or_keys: chunk.to_vec(),
+                ..ChangelogRequest::default()
+            };
+            let mut logs = std::pin::pin!(client.changelog_bulkfetch(request));
+            while let Some(log) = logs.try_next().await? {
+                histories
+                    .entry(log.issue_id)
+                    .or_default()
+                    .extend(log.change_histories);
+            }
+        }
+        for (issue, id) in issues.iter_mut().zip(&ids) {
+            let list = histories.remove(id).unwrap_or_default();
+            let n = list.len();
+            issue.insert(
+                "changelog".into(),
+                json!({"startAt": 0, "maxResults": n, "total": n, "histories": list}),
+            );
+        }
+    }
+    if enrich.comments {
+        let all: Vec<Vec<Value>> = stream::iter(ids.iter().cloned().map(|id| {
+            let client = client.clone();
+            async move { client.issue_comments(&id).await }
+        }))
+        .buffered(enrich.concurrency)
+        .try_collect()
+        .await?;
+        for (issue, list) in issues.iter_mut().zip(all) {
+            let n = list.len();
+            if let Some(fields) = fields_of(issue) {
+                fields.insert(
+                    "comment".into(),
+                    json!({"comments": list, "startAt": 0, "maxResults": n, "total": n}),
+                );
+            }
+        }
+    }
+    if enrich.worklogs {
+        let all: Vec<Vec<Value>> = stream::iter(ids.iter().cloned().map(|id| {
+            let client = client.clone();
+            async move { client.issue_worklogs(&id).await }
+        }))
+        .buffered(enrich.concurrency)
+        .try_collect()
+        .await?;
+        for (issue, list) in issues.iter_mut().zip(all) {
+            let n = list.len();
+            if let Some(fields) = fields_of(issue) {
+                fields.insert(
+                    "worklog".into(),
+                    json!({"worklogs": list, "startAt": 0, "maxResults": n, "total": n}),
+                );
+            }
+        }
+    }
+    issues
+        .iter()
+        .map(|i| {
+            serde_json::value::to_raw_value(i)
+                .map_err(|e| SyncError::Decode(format!("an issue ({e})")))
+        })
+        .collect()
+}
+
+fn fields_of(issue: &mut Map<String, Value>) -> Option<&mut Map<String, Value>> {
+    let fields = issue
+        .entry("fields")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !fields.is_object() {
+        *fields = Value::Object(Map::new());
+    }
+    fields.as_object_mut()
+}
+
+/// The deletion check: every id the JQL matches now (id-only pages, no time bounds), and the
+/// known ids that are gone — confirmed through `issue/bulkfetch`, so an issue that merely left
+/// the JQL (moved, edited) is not reported. `None` when the user cancelled.
+async fn deletions(
+    client: &JiraClient,
+    spec: &ExportSpec,
+    previous: Option<&KnownIds>,
+    journal: &dyn crate::journal::RunJournal,
+) -> Result<(Option<KnownIds>, Vec<u64>), SyncError> {
+    let jql = match spec.user_jql() {
+        Some(user) => format!("({user}) ORDER BY id ASC"),
+        None => "updated >= 0 ORDER BY id ASC".to_owned(),
+    };
+    let request = SearchRequest {
+        jql,
+        fields: vec!["id".into()],
+        max_results: Some(SCAN_PAGE),
+        ..SearchRequest::default()
+    };
+    let mut ids = Vec::new();
+    let mut token: Option<String> = None;
+    let mut seen = HashSet::new();
+    loop {
+        let page = client
+            .search_jql_page_raw(&request, token.as_deref())
+            .await?;
+        for raw in &page.issues {
+            ids.push(head(raw)?.id);
+        }
+        match page.next_page_token {
+            None => break,
+            Some(next) => {
+                if !seen.insert(next.clone()) {
+                    return Err(SyncError::Decode(
+                        "the id scan: Jira pointed back to a page already read".into(),
+                    ));
+                }
+                token = Some(next);
+            }
+        }
+        if journal.cancel_requested().await {
+            return Ok((None, Vec::new()));
+        }
+    }
+    let known = KnownIds::new(ids);
+    let Some(previous) = previous else {
+        return Ok((Some(known), Vec::new()));
+    };
+    let missing: Vec<u64> = previous
+        .ids()
+        .iter()
+        .copied()
+        .filter(|id| !known.contains(*id))
+        .collect();
+    let mut gone = Vec::new();
+    for chunk in missing.chunks(BULK) {
+        let request = BulkFetchRequest {
+            issue_ids_or_keys: chunk.iter().map(u64::to_string).collect(),
+            fields: vec!["id".into()],
+            ..BulkFetchRequest::default()
+        };
+        let answer = client.issue_bulkfetch_raw(&request).await?;
+        let found = answer
+            .issues
+            .iter()
+            .map(|raw| head(raw).map(|h| h.id))
+            .collect::<Result<HashSet<u64>, _>>()?;
+        gone.extend(chunk.iter().copied().filter(|id| !found.contains(id)));
+    }
+    Ok((Some(known), gone))
+}
+
+#[cfg(test)]
+mod tests {
+    use pretty_assertions::assert_eq;
+
+    use super::*;
+
+    #[test]
+    fn jql_is_bounded_in_epoch_milliseconds() {
+        assert_eq!(
+            bounded_jql(Some("project = ED OR project = X"), Some(5), 9),
+            "(project = ED OR project = X) AND updated >= 5 AND updated <= 9 ORDER BY updated ASC, key ASC"
+        );
+        assert_eq!(
+            bounded_jql(None, None, 9),
+            "updated <= 9 ORDER BY updated ASC, key ASC"
+        );
+    }
+
+    #[test]
+    fn fields_default_to_all_and_always_carry_updated() {
+        let list = vec![
+            json!({"id": "summary", "key": "summary", "name": "Summary"}),
+            json!({"id": "customfield_10010", "key": "customfield_10010", "name": "Story Points"}),
+            json!({"id": "customfield_10011", "name": "Team"}),
+            json!({"id": "customfield_10012", "name": "Team"}),
+        ];
+        let f = |names: &[&str]| {
+            let names: Vec<String> = names.iter().map(|s| (*s).to_owned()).collect();
+            resolve_fields(&names, Some(&list))
+        };
+        assert_eq!(f(&[]).unwrap(), ["*all"]);
+        assert_eq!(f(&["-updated", "-summary"]).unwrap(), ["*all", "-summary"]);
+        assert_eq!(
+            f(&["summary", "story points"]).unwrap(),
+            ["summary", "customfield_10010", "updated"]
+        );
+        assert!(
+            matches!(f(&["Team"]), Err(SyncError::InvalidSpec(m)) if m.contains("customfield_10011, customfield_10012"))
+        );
+        assert!(matches!(f(&["Nope"]), Err(SyncError::InvalidSpec(_))));
+        assert!(!needs_field_list(&["*all".into(), "-x".into()]));
+        assert!(needs_field_list(&["Team".into()]));
+    }
+
+    #[test]
+    fn ledger_skips_the_boundary_and_keeps_the_near_top() {
+        let mut l = Ledger::new(1_000, 100, [(1, 950)]);
+        assert_eq!(l.see(1, 950), Verdict::Skip);
+        assert_eq!(l.see(2, 960), Verdict::Write);
+        assert_eq!(l.see(2, 960), Verdict::Skip);
+        assert_eq!(l.see(3, 1_500), Verdict::Write, "changed during the run");
+        l.settle();
+        assert_eq!(l.position_ms, Some(960));
+        assert_eq!(
+            l.boundary_after(),
+            [("1".into(), 950), ("2".into(), 960), ("3".into(), 1_500)]
+        );
+    }
+}
