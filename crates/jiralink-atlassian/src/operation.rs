@@ -299,6 +299,16 @@ op!(
     ["start", "limit"],
     Safe
 );
+// JSM's document gives this operation the id of `GET /organization` as well.
+op!(
+    DESK_ORGANIZATIONS,
+    "getOrganizations",
+    ServiceDesk,
+    GET,
+    "/servicedesk/{serviceDeskId}/organization",
+    ["start", "limit"],
+    Safe
+);
 op!(
     CSM_CUSTOMER_DETAILS,
     "getCustomerDetailFields",
@@ -401,6 +411,7 @@ pub const ALL: &[&Operation] = &[
     &ORGANIZATIONS,
     &REQUEST_TYPES,
     &DESK_CUSTOMERS,
+    &DESK_ORGANIZATIONS,
     &CSM_CUSTOMER_DETAILS,
     &CSM_ORGANIZATION_DETAILS,
     &CSM_PRODUCTS,
@@ -419,7 +430,8 @@ mod tests {
 
     #[test]
     fn ids_are_unique_and_only_reads_are_replayable() {
-        let ids: HashSet<_> = ALL.iter().map(|o| o.id).collect();
+        // JSM repeats operation ids across paths, so an operation is its id and path.
+        let ids: HashSet<_> = ALL.iter().map(|o| (o.id, o.path)).collect();
         assert_eq!(ids.len(), ALL.len());
         for op in ALL {
             let search_post = matches!(

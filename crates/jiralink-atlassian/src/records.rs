@@ -10,7 +10,7 @@
 //! |---|---|---|
 //! | platform `startAt`/`maxResults` | comments, worklogs, changelog of an issue, projects, priorities, resolutions, users | `startAt + records` until `isLast`, `total` or a short page |
 //! | one array | fields, statuses, issue types | none |
-//! | JSM `start`/`limit` | service desks, request types, customer requests, desk customers, organizations | `start + size` until `isLastPage` |
+//! | JSM `start`/`limit` | service desks, request types, customer requests, desk customers, organizations (all or of a desk) | `start + size` until `isLastPage` |
 //! | CSM cursor | products, entitlements | `nextPageCursor` until absent |
 //!
 //! Worklog changes (`/worklog/updated`, `/worklog/deleted`) page by time ([`WorklogChanges`]),
@@ -25,10 +25,10 @@ use crate::{
     error::AtlassianError,
     operation::{
         CSM_CUSTOMER_PROFILES, CSM_ENTITLEMENTS, CSM_ORGANIZATION_PROFILES, CSM_PRODUCTS,
-        CUSTOMER_REQUESTS, DESK_CUSTOMERS, FIELDS, ISSUE_CHANGELOG, ISSUE_COMMENTS, ISSUE_TYPES,
-        ISSUE_WORKLOGS, ORGANIZATIONS, Operation, PRIORITY_SEARCH, PROJECT_SEARCH, REQUEST_TYPES,
-        RESOLUTION_SEARCH, SERVICE_DESKS, STATUSES, USERS_ALL, WORKLOG_LIST, WORKLOGS_DELETED,
-        WORKLOGS_UPDATED,
+        CUSTOMER_REQUESTS, DESK_CUSTOMERS, DESK_ORGANIZATIONS, FIELDS, ISSUE_CHANGELOG,
+        ISSUE_COMMENTS, ISSUE_TYPES, ISSUE_WORKLOGS, ORGANIZATIONS, Operation, PRIORITY_SEARCH,
+        PROJECT_SEARCH, REQUEST_TYPES, RESOLUTION_SEARCH, SERVICE_DESKS, STATUSES, USERS_ALL,
+        WORKLOG_LIST, WORKLOGS_DELETED, WORKLOGS_UPDATED,
     },
 };
 
@@ -108,6 +108,11 @@ pub enum RecordList {
     },
     /// `GET /organization` (JSM).
     Organizations,
+    /// `GET /servicedesk/{id}/organization` (JSM).
+    DeskOrganizations {
+        /// Service desk id.
+        service_desk: String,
+    },
     /// `GET /product` (CSM).
     CsmProducts,
     /// `GET /entitlements` (CSM).
@@ -161,6 +166,7 @@ impl RecordList {
             Self::CustomerRequests { .. } => &CUSTOMER_REQUESTS,
             Self::DeskCustomers { .. } => &DESK_CUSTOMERS,
             Self::Organizations => &ORGANIZATIONS,
+            Self::DeskOrganizations { .. } => &DESK_ORGANIZATIONS,
             Self::CsmProducts => &CSM_PRODUCTS,
             Self::CsmEntitlements => &CSM_ENTITLEMENTS,
         }
@@ -180,7 +186,8 @@ impl RecordList {
             | Self::RequestTypes { .. }
             | Self::CustomerRequests { .. }
             | Self::DeskCustomers { .. }
-            | Self::Organizations => Style::Jsm,
+            | Self::Organizations
+            | Self::DeskOrganizations { .. } => Style::Jsm,
             Self::CsmProducts | Self::CsmEntitlements => Style::Cursor,
         }
     }
@@ -332,6 +339,9 @@ impl JiraClient {
                 .call(op, &["servicedesk", service_desk, "customer"])?
                 .experimental(),
             RecordList::Organizations => self.call(op, &["organization"])?,
+            RecordList::DeskOrganizations { service_desk } => {
+                self.call(op, &["servicedesk", service_desk, "organization"])?
+            }
             RecordList::CsmProducts => self.call(op, &["product"])?,
             RecordList::CsmEntitlements => self.call(op, &["entitlements"])?,
         };

@@ -633,7 +633,10 @@ mod tests {
 
     use super::*;
 
-    #[allow(clippy::needless_pass_by_value, reason = "tests build documents inline")]
+    #[allow(
+        clippy::needless_pass_by_value,
+        reason = "tests build documents inline"
+    )]
     fn doc(content: Value) -> Value {
         json!({"type": "doc", "version": 1, "content": content})
     }

@@ -5,6 +5,8 @@
 //!   [`ExportSpec::validate`].
 //! - [`cursor`]: the delta cursor, the opaque resume checkpoint and the known issue ids.
 //! - [`engine`]: runs one export, [`run_export`].
+//! - `resources`: every resource but issues (comments, worklogs, changelogs, catalogues,
+//!   people, JSM and CSM lists).
 //! - [`output`]: encoders (NDJSON, JSON array, …) behind the [`Encoder`] trait.
 //! - [`journal`]: [`RunJournal`], through which every page is made durable before the run goes
 //!   on, and [`Progress`].
@@ -24,6 +26,7 @@ mod issues;
 pub mod journal;
 mod light;
 pub mod output;
+mod resources;
 pub mod spec;
 pub mod stats;
 

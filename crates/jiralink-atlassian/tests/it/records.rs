@@ -144,6 +144,15 @@ async fn issue_lists_and_desk_lists_page_to_the_end() {
     )
     .await;
     assert_eq!(customers.len(), 18, "the seeded customers of desk 1");
+    let (orgs, _) = read_all(
+        &c,
+        &RecordList::DeskOrganizations {
+            service_desk: "1".into(),
+        },
+        2,
+    )
+    .await;
+    assert_eq!(orgs.len(), 3, "organizations 1-3 are on desk 1");
 }
 
 #[tokio::test]
