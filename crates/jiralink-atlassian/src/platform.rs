@@ -259,6 +259,10 @@ pub struct RawSearchPage {
     pub issues: Vec<Box<RawValue>>,
     /// The token of the next page; `None` on the last page.
     pub next_page_token: Option<String>,
+    /// Field names by id, for the whole page (`expand=names`).
+    pub names: Option<Box<RawValue>>,
+    /// Field schemas by id, for the whole page (`expand=schema`).
+    pub schema: Option<Box<RawValue>>,
     /// The size of the answer's body.
     pub bytes: usize,
 }
@@ -271,6 +275,10 @@ struct RawSearchBody {
     #[serde(default)]
     is_last: Option<bool>,
     next_page_token: Option<String>,
+    #[serde(default)]
+    names: Option<Box<RawValue>>,
+    #[serde(default)]
+    schema: Option<Box<RawValue>>,
 }
 
 /// The answer to `POST /issue/bulkfetch` with every issue kept as the JSON text Jira sent.
@@ -404,6 +412,8 @@ impl JiraClient {
         Ok(RawSearchPage {
             issues: page.issues,
             next_page_token,
+            names: page.names,
+            schema: page.schema,
             bytes: answer.body.len(),
         })
     }

@@ -33,7 +33,7 @@ use crate::{
     cursor::{Checkpoint, DeltaCursor, KnownIds},
     engine::{ExportJob, ExportOutcome},
     error::SyncError,
-    light::head,
+    light::{head, with_members},
     output::{Encoder, EncoderContext, encoder},
     spec::{ExportKind, ExportSpec, Format},
     stats::RunStats,
@@ -788,7 +788,19 @@ async fn read_pages(
                 "the issue pages: Jira pointed back to a page already read".into(),
             ));
         }
-        let records = enrich_records(client, enrich, page.issues).await?;
+        let mut members: Vec<(&str, &RawValue)> = Vec::new();
+        if let Some(names) = &page.names {
+            members.push(("names", names));
+        }
+        if let Some(schema) = &page.schema {
+            members.push(("schema", schema));
+        }
+        let records = page
+            .issues
+            .into_iter()
+            .map(|raw| with_members(raw, &members))
+            .collect::<Result<Vec<_>, _>>()?;
+        let records = enrich_records(client, enrich, records).await?;
         let done = next.is_none();
         token.clone_from(&next);
         let page = Page {

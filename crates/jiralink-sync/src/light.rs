@@ -57,6 +57,42 @@ pub(crate) fn head(raw: &RawValue) -> Result<IssueHead, SyncError> {
     })
 }
 
+/// `raw` with `members` added at its end (the page-level `names` and `schema` of a search,
+/// which an issue read on its own carries inside). The text is spliced, not parsed.
+pub(crate) fn with_members(
+    raw: Box<RawValue>,
+    members: &[(&str, &RawValue)],
+) -> Result<Box<RawValue>, SyncError> {
+    if members.is_empty() {
+        return Ok(raw);
+    }
+    let text = raw.get().trim_end();
+    let body = text
+        .strip_suffix('}')
+        .ok_or_else(|| SyncError::Decode("an issue Jira sent (not an object)".into()))?;
+    let mut out = String::with_capacity(
+        text.len()
+            + members
+                .iter()
+                .map(|(k, v)| k.len() + v.get().len() + 4)
+                .sum::<usize>(),
+    );
+    out.push_str(body);
+    let mut empty = body.trim_end().ends_with('{');
+    for (key, value) in members {
+        if !empty {
+            out.push(',');
+        }
+        empty = false;
+        out.push('"');
+        out.push_str(key);
+        out.push_str("\":");
+        out.push_str(value.get());
+    }
+    out.push('}');
+    RawValue::from_string(out).map_err(|e| SyncError::Decode(format!("an issue ({e})")))
+}
+
 /// Reads a Jira timestamp (`2026-01-05T09:30:00.000+0000`; also `Z`, `+01:00`, no fraction)
 /// as epoch milliseconds.
 pub(crate) fn parse_jira_time(text: &str) -> Option<i64> {
@@ -181,6 +217,22 @@ mod tests {
         assert_eq!(head(&bare).unwrap().updated_ms, None);
         let bad = RawValue::from_string(r#"{"id":"x7"}"#.into()).unwrap();
         assert!(head(&bad).is_err());
+    }
+
+    #[test]
+    fn page_level_members_are_spliced_into_each_issue() {
+        let names = RawValue::from_string(r#"{"summary":"Summary"}"#.into()).unwrap();
+        let issue = RawValue::from_string(r#"{"id":"1","fields":{}} "#.into()).unwrap();
+        let joined = with_members(issue, &[("names", &names)]).unwrap();
+        assert_eq!(
+            joined.get(),
+            r#"{"id":"1","fields":{},"names":{"summary":"Summary"}}"#
+        );
+        let empty = RawValue::from_string("{ }".into()).unwrap();
+        assert_eq!(
+            with_members(empty, &[("names", &names)]).unwrap().get(),
+            r#"{ "names":{"summary":"Summary"}}"#
+        );
     }
 
     proptest! {
