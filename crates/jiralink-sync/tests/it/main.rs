@@ -10,6 +10,7 @@
 
 mod delta;
 mod issues;
+mod resources;
 mod resume;
 
 use std::{
