@@ -1175,4 +1175,87 @@ mod tests {
             [("1".into(), 950), ("2".into(), 960), ("3".into(), 1_500)]
         );
     }
+
+    /// One run of the model: what it writes, and its cursor.
+    fn model_run(
+        current: &mut [i64],
+        now: &mut i64,
+        cursor: Option<&DeltaCursor>,
+        during: &[usize],
+        written: &mut Vec<(u64, i64)>,
+    ) -> DeltaCursor {
+        let (lag, overlap) = (60_000, 300_000);
+        let upper = *now - lag;
+        let lower = cursor.map(|c| c.upper_ms - overlap);
+        // The search's snapshot: what is indexed in the bounds at the start, by update time.
+        let mut snapshot: Vec<(i64, u64)> = current
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| lower.is_none_or(|l| **u >= l) && **u <= upper)
+            .map(|(i, u)| (*u, i as u64))
+            .collect();
+        snapshot.sort_unstable();
+        // Writes while the run reads: those issues are served in their new version.
+        for &i in during {
+            *now += 1;
+            current[i % current.len()] = *now;
+        }
+        let boundary = cursor
+            .map(|c| {
+                c.boundary
+                    .iter()
+                    .map(|(id, u)| (id.parse::<u64>().unwrap(), *u))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        let mut ledger = Ledger::new(upper, overlap, boundary);
+        for (_, id) in snapshot {
+            let served = current[id as usize];
+            if ledger.see(id, served) == Verdict::Write {
+                written.push((id, served));
+            }
+            ledger.settle();
+        }
+        DeltaCursor {
+            upper_ms: upper,
+            boundary: ledger.boundary_after(),
+        }
+    }
+
+    proptest::proptest! {
+        /// Over any sequence of delta runs, with writes between and during them, no version is
+        /// written twice and every issue's latest version is written.
+        #[test]
+        fn delta_runs_write_each_version_at_most_once_and_the_latest_always(
+            issues in 1usize..12,
+            rounds in proptest::collection::vec(
+                (0i64..900_000, proptest::collection::vec(0usize..12, 0..4), proptest::collection::vec(0usize..12, 0..4)),
+                1..8,
+            ),
+        ) {
+            let mut now = 10_000_000i64;
+            let mut current: Vec<i64> = (0..issues as i64).map(|i| 1_000_000 + i * 1_000).collect();
+            let mut written = Vec::new();
+            let mut cursor = None;
+            for (step, before, during) in &rounds {
+                for &i in before {
+                    now += 1 + step / 4;
+                    current[i % issues] = now;
+                }
+                now += step;
+                cursor = Some(model_run(&mut current, &mut now, cursor.as_ref(), during, &mut written));
+            }
+            now += 1_000_000;
+            model_run(&mut current, &mut now, cursor.as_ref(), &[], &mut written);
+
+            let unique: HashSet<&(u64, i64)> = written.iter().collect();
+            proptest::prop_assert_eq!(unique.len(), written.len(), "a version written twice: {:?}", written);
+            for (id, updated) in current.iter().enumerate() {
+                proptest::prop_assert!(
+                    written.contains(&(id as u64, *updated)),
+                    "issue {} version {} never written: {:?}", id, updated, written
+                );
+            }
+        }
+    }
 }
