@@ -8,6 +8,7 @@
     reason = "test helpers fail the test by panicking"
 )]
 
+mod csv;
 mod delta;
 mod issues;
 mod resources;
