@@ -59,7 +59,9 @@ pub(crate) async fn run(
             sink.checkpoint(&[], &pos).await?;
             break;
         };
-        let list = list_of(resource, &unit);
+        let list = list_of(resource, &unit).ok_or_else(|| {
+            SyncError::InvalidSpec(format!("{} are not a list", resource.label()))
+        })?;
         let limit = sink
             .room()
             .map_or(list.max_page(), |r| u32::try_from(r).unwrap_or(u32::MAX));
@@ -130,11 +132,12 @@ fn new_ids(
     Ok(ids)
 }
 
-/// The list of `resource` for one unit of its plan.
-fn list_of(resource: Resource, unit: &str) -> RecordList {
+/// The list of `resource` for one unit of its plan (`None` for the issue-search resources,
+/// which are not lists).
+fn list_of(resource: Resource, unit: &str) -> Option<RecordList> {
     let desk = || unit.to_owned();
     let one_desk = || (!unit.is_empty()).then(|| unit.to_owned());
-    match resource {
+    Some(match resource {
         Resource::Projects => RecordList::Projects,
         Resource::Users => RecordList::Users,
         Resource::Fields => RecordList::Fields,
@@ -158,13 +161,11 @@ fn list_of(resource: Resource, unit: &str) -> RecordList {
         },
         Resource::CsmOrganizations => RecordList::Organizations,
         Resource::CsmProducts => RecordList::CsmProducts,
-        // The issue-search resources never come here.
-        Resource::CsmEntitlements
-        | Resource::Issues
-        | Resource::Comments
-        | Resource::Worklogs
-        | Resource::Changelogs => RecordList::CsmEntitlements,
-    }
+        Resource::CsmEntitlements => RecordList::CsmEntitlements,
+        Resource::Issues | Resource::Comments | Resource::Worklogs | Resource::Changelogs => {
+            return None;
+        }
+    })
 }
 
 /// The units a resource's run reads, fixed when it starts: a service desk id each for the
