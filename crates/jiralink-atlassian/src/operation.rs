@@ -273,6 +273,15 @@ op!(
     Safe
 );
 op!(
+    CUSTOMER_REQUEST,
+    "getCustomerRequestByIdOrKey",
+    ServiceDesk,
+    GET,
+    "/request/{issueIdOrKey}",
+    ["expand"],
+    Safe
+);
+op!(
     ORGANIZATIONS,
     "getOrganizations",
     ServiceDesk,
@@ -408,6 +417,7 @@ pub const ALL: &[&Operation] = &[
     &RESOLUTION_SEARCH,
     &SERVICE_DESKS,
     &CUSTOMER_REQUESTS,
+    &CUSTOMER_REQUEST,
     &ORGANIZATIONS,
     &REQUEST_TYPES,
     &DESK_CUSTOMERS,

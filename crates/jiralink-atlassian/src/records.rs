@@ -25,10 +25,10 @@ use crate::{
     error::AtlassianError,
     operation::{
         CSM_CUSTOMER_PROFILES, CSM_ENTITLEMENTS, CSM_ORGANIZATION_PROFILES, CSM_PRODUCTS,
-        CUSTOMER_REQUESTS, DESK_CUSTOMERS, DESK_ORGANIZATIONS, FIELDS, ISSUE_CHANGELOG,
-        ISSUE_COMMENTS, ISSUE_TYPES, ISSUE_WORKLOGS, ORGANIZATIONS, Operation, PRIORITY_SEARCH,
-        PROJECT_SEARCH, REQUEST_TYPES, RESOLUTION_SEARCH, SERVICE_DESKS, STATUSES, USERS_ALL,
-        WORKLOG_LIST, WORKLOGS_DELETED, WORKLOGS_UPDATED,
+        CUSTOMER_REQUEST, CUSTOMER_REQUESTS, DESK_CUSTOMERS, DESK_ORGANIZATIONS, FIELDS,
+        ISSUE_CHANGELOG, ISSUE_COMMENTS, ISSUE_TYPES, ISSUE_WORKLOGS, ORGANIZATIONS, Operation,
+        PRIORITY_SEARCH, PROJECT_SEARCH, REQUEST_TYPES, RESOLUTION_SEARCH, SERVICE_DESKS, STATUSES,
+        USERS_ALL, WORKLOG_LIST, WORKLOGS_DELETED, WORKLOGS_UPDATED,
     },
 };
 
@@ -427,6 +427,20 @@ impl JiraClient {
                     next,
                 })
             }
+        }
+    }
+
+    /// The customer request of one issue (`GET /request/{issue}`, JSM), as sent; `None` when
+    /// the issue is not a request (or not visible as one).
+    ///
+    /// # Errors
+    /// Any [`AtlassianError`] but not-found.
+    pub async fn customer_request(&self, issue: &str) -> Result<Option<RawRecord>, AtlassianError> {
+        let call = self.call(&CUSTOMER_REQUEST, &["request", issue])?;
+        match self.json(call).await {
+            Ok(record) => Ok(Some(record)),
+            Err(AtlassianError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
         }
     }
 

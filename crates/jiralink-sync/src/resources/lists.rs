@@ -5,7 +5,7 @@
 //! | projects, users, fields, statuses, issue types, priorities, resolutions | `/project/search`, `/users/search`, `/field`, `/status`, `/issuetype`, `/priority/search`, `/resolution/search` | as Jira sends it |
 //! | service desks | `/servicedesk` | as sent |
 //! | request types | `/servicedesk/{id}/requesttype` for each desk (or the one asked for) | as sent |
-//! | customer requests | `/request` (of one desk when asked) | as sent |
+//! | customer requests | `/request` (of one desk when asked); with a JQL, see `children` | as sent |
 //! | JSM customers | `/servicedesk/{id}/customer` for each desk | as sent, with `serviceDeskId` added (one record per desk a customer belongs to) |
 //! | JSM organizations | `/organization`, or `/servicedesk/{id}/organization` for one desk | as sent |
 //! | CSM customers | the customers of every desk (JSM), then `POST /customer/profile/fetch` (CSM) | the CSM profile, once per customer |
@@ -36,11 +36,6 @@ pub(crate) async fn run(
     let spec = sink.job().spec;
     let resource = spec.resource;
     let kind = resource.as_str();
-    if resource == Resource::CustomerRequests && spec.user_jql().is_some() {
-        return Err(SyncError::InvalidSpec(
-            "customer requests are chosen by service desk, not by JQL; leave the JQL out".into(),
-        ));
-    }
     // CSM customers and organizations need the JSM lists of the same site as well.
     let client = match resource {
         Resource::CsmCustomers | Resource::CsmOrganizations => {

@@ -1,5 +1,5 @@
 //! Exports of every resource but issues: comments, worklogs and changelogs of the issues a JQL
-//! selects ([`children`]), and the catalogue, people, Jira Service Management and Customer
+//! selects, and customer requests chosen by JQL ([`children`]), and the catalogue, people, Jira Service Management and Customer
 //! Service Management lists ([`lists`]).
 //!
 //! Every run reads page by page and checkpoints after each page through the
@@ -312,8 +312,17 @@ pub(crate) async fn run(job: ExportJob<'_>) -> Result<ExportOutcome, SyncError> 
             (Pos::default(), sink)
         }
     };
+    let by_jql = job.spec.user_jql().is_some();
     match resource {
         Resource::Comments | Resource::Worklogs | Resource::Changelogs => {
+            children::run(&client, sink, pos).await
+        }
+        Resource::CustomerRequests if by_jql => {
+            if job.spec.service_desk.is_some() {
+                return Err(SyncError::InvalidSpec(
+                    "choose customer requests by JQL or by service desk, not both".into(),
+                ));
+            }
             children::run(&client, sink, pos).await
         }
         _ => lists::run(&client, sink, pos).await,

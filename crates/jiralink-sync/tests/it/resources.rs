@@ -504,3 +504,27 @@ async fn csv_of_a_list_and_of_comments() {
         assert!(!row[author].contains('{'), "users flattened to their name");
     }
 }
+
+#[tokio::test]
+async fn customer_requests_by_jql_are_the_requests_of_those_issues() {
+    let env = Env::start(SimConfig::for_tests()).await;
+    let help = crate::all_ids(&env.client, "project = HELP").await;
+    assert!(!help.is_empty(), "the seeded service desk project");
+    let mut s = spec(Resource::CustomerRequests);
+    s.jql = Some("project = HELP".into());
+    let (out, _) = export_with(&env, &env.client, &s).await;
+    let by_jql: BTreeSet<String> = lines(&out).iter().map(|r| text_of(&r["issueId"])).collect();
+    assert_eq!(by_jql, help.iter().cloned().collect::<BTreeSet<_>>());
+    // Issues of other projects are no requests and are left out.
+    s.jql = Some("project in (HELP, DEMO)".into());
+    let (out, _) = export_with(&env, &env.client, &s).await;
+    assert_eq!(lines(&out).len(), by_jql.len());
+
+    s.service_desk = Some("1".into());
+    let journal = MemJournal::default();
+    let err = env
+        .run(&s, None, None, None, 1, &journal)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "invalid_spec");
+}
