@@ -8,7 +8,8 @@
 //!    by a separate task while the current one is written;
 //! 3. leaves out a record whose `(id, updated)` the last cursor's boundary or this run's tail
 //!    holds, writes the rest, and checkpoints after every page (output, where to resume, counts);
-//! 4. optionally scans the ids the JQL matches and reports the known ones that are gone;
+//! 4. optionally scans the ids the JQL matches and reports the known ones that are gone (in
+//!    the tail, written with the finish together with the ids it was compared against);
 //! 5. returns the next cursor: `upper`, and every `(id, updated)` seen at or above
 //!    `upper − overlap`.
 //!
@@ -77,7 +78,7 @@ enum Phase {
     Issues,
     /// Every issue page is written; the deletion scan is next.
     Deletions,
-    /// Everything is written.
+    /// Every issue page is written; only the tail is left.
     Done,
 }
 
@@ -517,8 +518,9 @@ pub(crate) async fn run(job: ExportJob<'_>) -> Result<ExportOutcome, SyncError> 
             run.enc.record(&record, &mut run.pending)?;
             cp.stats.add_records(DELETED, 1);
         }
-        cp.phase = Phase::Done;
-        run.checkpoint(&mut cp).await?;
+        // No checkpoint here: the deletion records go out with the tail, in the same finishing
+        // transaction as the known ids they were computed against. A run killed before that
+        // repeats the scan.
         known_ids = Some(known);
     }
 

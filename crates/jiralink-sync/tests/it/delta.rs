@@ -272,6 +272,39 @@ async fn deleted_issues_are_reported_once_and_moved_ones_not_at_all() {
     let known2: KnownIds = second.known_ids.unwrap();
     assert_eq!(known2.len(), known.len() - 3);
 
+    // Killed after its last checkpoint, before the finish: the resumed run scans again and
+    // reports the same deletions with the same known ids.
+    let journal = MemJournal::default();
+    let again = env
+        .run(
+            &spec,
+            first.cursor_after.as_ref(),
+            Some(&known),
+            None,
+            1,
+            &journal,
+        )
+        .await
+        .unwrap();
+    let last = journal.checkpoints().pop().unwrap();
+    let resumed = MemJournal::continuing(&journal);
+    let outcome = env
+        .run(
+            &spec,
+            first.cursor_after.as_ref(),
+            Some(&known),
+            Some(&last),
+            1,
+            &resumed,
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome.tail, again.tail);
+    assert_eq!(outcome.known_ids.as_ref(), Some(&known2));
+    assert_eq!(outcome.cursor_after, again.cursor_after);
+    let tail_records = lines(&outcome.tail);
+    assert_eq!(tail_records.len(), 2, "the deletions come with the tail");
+
     env.advance(120);
     let (_, out) = env
         .run_all(&spec, second.cursor_after.as_ref(), Some(&known2), 1)
