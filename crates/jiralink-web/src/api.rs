@@ -1,5 +1,6 @@
 //! The JSON REST API under `/v1`: connections (with their tests, HTTP view, audit trail,
-//! usage, debugger and authorization) and OAuth 2.0 clients, described by the OpenAPI
+//! usage, debugger and authorization), OAuth 2.0 clients, export definitions and their runs
+//! ([`exports`]), described by the OpenAPI
 //! document at `/v1/openapi.json` ([`crate::openapi`]).
 //!
 //! Secrets are write-only: request bodies carry `apiToken` / `clientSecret`, which go
@@ -24,6 +25,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::AppState;
 use crate::error::{WebError, WebResult};
+
+pub(crate) mod exports;
 
 /// Every `/v1` route: method, path (relative to `/v1`, in the `{param}` form axum and OpenAPI
 /// share) and handler. The router is built from this table and only from it, and a unit test
@@ -90,6 +93,20 @@ fn table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
             "/oauth-clients/{id}",
             delete(delete_oauth_client),
         ),
+        (Method::GET, "/exports", get(exports::list_exports)),
+        (Method::POST, "/exports", post(exports::create_export)),
+        (Method::GET, "/exports/{id}", get(exports::get_export)),
+        (Method::PUT, "/exports/{id}", put(exports::replace_export)),
+        (
+            Method::DELETE,
+            "/exports/{id}",
+            delete(exports::delete_export),
+        ),
+        (Method::POST, "/exports/{id}/run", post(exports::run_export)),
+        (Method::GET, "/runs", get(exports::list_runs)),
+        (Method::GET, "/runs/{id}", get(exports::get_run)),
+        (Method::POST, "/runs/{id}/cancel", post(exports::cancel_run)),
+        (Method::GET, "/runs/{id}/output", get(exports::run_output)),
         (Method::GET, "/openapi.json", get(openapi_document)),
     ]
 }

@@ -77,6 +77,16 @@ mod tests {
                     params.contains(&"id"),
                     "{at}: path parameters"
                 );
+                // Every success answers JSON, but for downloads, which name their media
+                // types.
+                for (status, response) in responses.iter().filter(|(s, _)| s.starts_with('2')) {
+                    if let Some(content) = response.get("content").and_then(Value::as_object) {
+                        assert!(
+                            content.contains_key("application/json") || path.ends_with("/output"),
+                            "{at} {status}: not JSON"
+                        );
+                    }
+                }
                 assert!(op["operationId"].is_string(), "{at}: operationId");
             }
         }
@@ -191,6 +201,24 @@ mod tests {
                 AppError::ConnectionNeedsAuthorization { name: name() },
                 AppError::ChangedDuringTest { name: name() },
                 AppError::Authorization(name()),
+                AppError::ExportNotFound { reference: name() },
+                AppError::RunNotFound { reference: name() },
+                AppError::ExportNameTaken { name: name() },
+                AppError::ConnectionInUse {
+                    name: name(),
+                    exports: vec![],
+                },
+                AppError::ExportRunning {
+                    name: name(),
+                    run: name(),
+                    started: name(),
+                },
+                AppError::OutputExpired { run: name() },
+                AppError::ExportFailed {
+                    code: "jira_error",
+                    message: name(),
+                    run: None,
+                },
                 AppError::InvalidInput(name()),
                 AppError::Config(name()),
                 AppError::Io(name()),

@@ -10,6 +10,7 @@
 mod api;
 mod api_key;
 mod browser;
+mod exports;
 mod metrics;
 mod oauth;
 mod session;
