@@ -43,6 +43,16 @@ const ASSETS: &[Asset] = &[
         content_type: JS,
         body: include_str!("../../static/form.js"),
     },
+    Asset {
+        name: "exports.css",
+        content_type: CSS,
+        body: include_str!("../../static/exports.css"),
+    },
+    Asset {
+        name: "exports.js",
+        content_type: JS,
+        body: include_str!("../../static/exports.js"),
+    },
 ];
 
 pub(crate) fn routes() -> Router<AppState> {

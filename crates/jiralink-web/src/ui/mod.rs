@@ -32,6 +32,8 @@ macro_rules! page_deref {
 pub(crate) use page_deref;
 
 mod assets;
+mod chart;
+mod exports;
 mod form;
 mod oauth_clients;
 mod pages;
@@ -76,11 +78,12 @@ fn table() -> RouteTable {
 }
 
 /// Every table behind the session layer.
-fn tables() -> [RouteTable; 5] {
+fn tables() -> [RouteTable; 6] {
     [
         table(),
         pages::table(),
         form::table(),
+        exports::table(),
         oauth_clients::table(),
         users::table(),
     ]

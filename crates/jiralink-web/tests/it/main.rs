@@ -14,6 +14,7 @@ mod exports;
 mod metrics;
 mod oauth;
 mod session;
+mod ui_exports;
 mod ui_form;
 mod ui_pages;
 

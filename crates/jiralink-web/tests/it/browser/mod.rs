@@ -10,6 +10,7 @@
 mod basic;
 mod csm;
 mod edit;
+mod exports;
 mod fields;
 mod oauth;
 mod sign_in;
