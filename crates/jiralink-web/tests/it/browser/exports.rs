@@ -1,7 +1,8 @@
 //! An export in the browser: the Exports page in the navigation, the definition form (the
 //! connection picker marks offline connections "– Offline"; a failed save shows each problem
 //! beside its field and keeps what was typed), "Run now" run by the server's worker, the run
-//! page following the run live until it ends, the output downloaded, and the history chart.
+//! page following the run live until it ends, the output downloaded, the history chart, and
+//! a run cancelled from its page.
 
 use std::time::Duration;
 
@@ -182,6 +183,42 @@ async fn creating_and_running_an_export() {
         Some("succeeded")
     );
     b.shot_of("#history", "history-chart").await;
+
+    // A second run, cancelled from its page: the run is asked to stop after the page it is
+    // writing (this one has a single page, so it may end first; the engine's tests show the
+    // stop itself).
+    b.sim
+        .control()
+        .update_knobs(|k| k.latency_ms = 2_000)
+        .unwrap();
+    b.click_and_load("button#run-now").await;
+    let running = b.wait_for("#runs tr[data-run-state=\"running\"] a").await;
+    running.click().await.unwrap();
+    b.wait_for("button#cancel-run").await;
+    let run_id = b.path().await.trim_start_matches("/runs/").to_owned();
+    let marker = b.mark_page().await;
+    b.click("button#cancel-run").await;
+    // The confirmation of app.js.
+    b.c.accept_alert().await.unwrap();
+    b.wait_new_page(&marker).await;
+    b.wait_text(".notice", "Cancelling").await;
+    assert!(b.app.get_run(&run_id).await.unwrap().cancel_requested);
+    b.shot("run-cancel-requested").await;
+    let ended = b.wait_text("#run-state", "ed").await;
+    assert!(
+        ["Cancelled", "Succeeded"].contains(&ended.trim()),
+        "{ended}"
+    );
+    b.sim.control().update_knobs(|k| k.latency_ms = 0).unwrap();
+    b.click_and_load(".breadcrumb a[href^=\"/exports/\"]").await;
+    let bars =
+        b.c.execute(
+            "return document.querySelectorAll('svg#history-chart rect.chart-bar').length;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(bars, json!(2));
 
     // The list shows it with its last run; the connection lists it as its user.
     b.click_and_load("nav a[href=\"/exports\"]").await;
