@@ -41,6 +41,7 @@ crate::on_both_backends! {
     interrupted_runs_are_found_across_exports: super::interrupted_runs_are_found_across_exports,
     values_round_trip_unchanged: super::values_round_trip_unchanged,
     deleting_a_connection_ends_its_ad_hoc_runs: super::deleting_a_connection_ends_its_ad_hoc_runs,
+    a_checkpoint_or_finish_that_fails_half_way_writes_nothing: super::a_checkpoint_or_finish_that_fails_half_way_writes_nothing,
 }
 
 const T0: OffsetDateTime = datetime!(2026-01-01 00:00 UTC);
@@ -1530,6 +1531,83 @@ pub(crate) async fn deleting_a_connection_ends_its_ad_hoc_runs(db: &crate::TestD
         store.export_run_output(live.id, None, 1).await.unwrap_err(),
         StoreError::NotFound { .. }
     ));
+}
+
+/// Runs one statement on the test's database directly, behind the store's back.
+async fn raw(db: &crate::TestDb, sql: &str, run: Uuid, seq: i64) {
+    match &db.any {
+        jiralink_store::AnyStore::Sqlite(_) => {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(run.to_string())
+                .bind(seq)
+                .execute(&db.sqlite_pool())
+                .await
+                .unwrap();
+        }
+        jiralink_store::AnyStore::Postgres(_) => {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(run.to_string())
+                .bind(seq)
+                .execute(&db.pg_pool())
+                .await
+                .unwrap();
+        }
+    }
+}
+
+pub(crate) async fn a_checkpoint_or_finish_that_fails_half_way_writes_nothing(db: &crate::TestDb) {
+    let store = db.store();
+    let (c, e) = setup(store).await;
+    let r = running(Some(&e), c.id, "h", T0);
+    store.start_export_run(&r).await.unwrap();
+    assert!(checkpoint(store, r.id, "h", b"first\n", 1).await);
+    let before = run(store, r.id).await;
+    // A chunk already where the next one goes makes the chunk's insert fail after the run's
+    // row was updated: the update must not survive it.
+    let squat = "INSERT INTO export_run_chunks (run_id, seq, data) VALUES ($1, $2, 'x')";
+    raw(db, squat, r.id, 2).await;
+    let err = store
+        .checkpoint_export_run(
+            r.id,
+            "h",
+            b"second\n",
+            &json!({"nextPageToken": "t2"}),
+            &json!({"pages": 2}),
+        )
+        .await;
+    assert!(matches!(err, Err(StoreError::Database(_))), "{err:?}");
+    assert_eq!(
+        run(store, r.id).await,
+        before,
+        "checkpoint and stats unchanged"
+    );
+    let mut done = finish(RunState::Succeeded, T0 + Duration::seconds(1));
+    done.tail = b"tail\n".to_vec();
+    let err = store.finish_export_run(r.id, "h", &done).await;
+    assert!(matches!(err, Err(StoreError::Database(_))), "{err:?}");
+    assert_eq!(run(store, r.id).await, before, "still running, still held");
+    assert_eq!(store.get_export(e.id).await.unwrap().cursor, None);
+    assert_eq!(store.export_known_ids(e.id).await.unwrap(), None);
+    // Once the obstacle is gone, the same calls go through.
+    raw(
+        db,
+        "DELETE FROM export_run_chunks WHERE run_id = $1 AND seq = $2",
+        r.id,
+        2,
+    )
+    .await;
+    assert!(checkpoint(store, r.id, "h", b"second\n", 2).await);
+    assert!(store.finish_export_run(r.id, "h", &done).await.unwrap());
+    let chunks: Vec<Vec<u8>> = output(store, r.id)
+        .await
+        .into_iter()
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(chunks, [&b"first\n"[..], b"second\n", b"tail\n"]);
+    assert_eq!(
+        store.get_export(e.id).await.unwrap().cursor,
+        done.cursor_after
+    );
 }
 
 /// What one step of a run's life does, for the property test below.
