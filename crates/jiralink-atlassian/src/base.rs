@@ -110,6 +110,32 @@ impl ApiBase {
         }
     }
 
+    /// The same bases with the other gateway API filled in where the cloud id is known: a
+    /// Customer Service Management base gains the platform and Jira Service Management APIs
+    /// (`{gateway}/ex/jira/{cloudId}`), a platform gateway base gains CSM
+    /// (`{gateway}/jsm/csm/cloudid/{cloudId}`). One OAuth 2.0 grant reaches both when it holds
+    /// their scopes; CSM has no list of customers or organizations, so exporting them needs the
+    /// JSM lists. A site base (Basic auth) stays as it is: CSM is only reached through the
+    /// gateway.
+    #[must_use]
+    pub fn with_gateway_companions(&self) -> Self {
+        let mut base = self.clone();
+        let Some(cloud_id) = base.cloud_id.clone() else {
+            return base;
+        };
+        let gateway = base.gateway.clone();
+        if base.platform.is_none() && base.service_desk.is_none() {
+            let root = join(&gateway, &["ex", "jira", &cloud_id]);
+            base.platform = Some(join(&root, PLATFORM));
+            base.service_desk = Some(join(&root, SERVICE_DESK));
+        }
+        if base.csm.is_none() {
+            let root = join(&gateway, &["jsm", "csm", "cloudid", &cloud_id]);
+            base.csm = Some(join(&root, CSM));
+        }
+        base
+    }
+
     /// [`Self::resolve`] for stored connection settings.
     ///
     /// # Errors
@@ -167,6 +193,49 @@ mod tests {
             api_gateway: base.clone(),
             auth_server: base,
         }
+    }
+
+    #[test]
+    fn gateway_companions_join_platform_and_csm() {
+        let csm = ApiBase::resolve(
+            &sim(),
+            ApiType::CustomerServiceManagement,
+            AuthRoute::OAuth2,
+            None,
+            Some("c-1"),
+        )
+        .unwrap()
+        .with_gateway_companions();
+        assert_eq!(
+            csm.service_desk.unwrap().as_str(),
+            "http://127.0.0.1:7000/ex/jira/c-1/rest/servicedeskapi"
+        );
+        assert_eq!(
+            csm.csm.unwrap().as_str(),
+            "http://127.0.0.1:7000/jsm/csm/cloudid/c-1/api/v1"
+        );
+        let platform = ApiBase::resolve(
+            &sim(),
+            ApiType::CloudPlatform,
+            AuthRoute::OAuth2,
+            None,
+            Some("c-1"),
+        )
+        .unwrap()
+        .with_gateway_companions();
+        assert_eq!(
+            platform.csm.unwrap().as_str(),
+            "http://127.0.0.1:7000/jsm/csm/cloudid/c-1/api/v1"
+        );
+        let site = ApiBase::resolve(
+            &sim(),
+            ApiType::CloudPlatform,
+            AuthRoute::BasicClassic,
+            Some(&demo()),
+            None,
+        )
+        .unwrap();
+        assert_eq!(site.with_gateway_companions(), site);
     }
 
     #[test]

@@ -39,6 +39,8 @@ use crate::{
 };
 
 const JSON: &str = "application/json";
+/// The opt-in header of Atlassian's experimental operations.
+const EXPERIMENTAL_HEADER: &str = "x-experimentalapi";
 
 /// A client for one connection. Cheap to clone; clones share everything.
 #[derive(Clone)]
@@ -158,6 +160,9 @@ pub(crate) struct Call {
     pub(crate) query: Vec<(&'static str, String)>,
     pub(crate) body: Option<Vec<u8>>,
     pub(crate) authenticated: bool,
+    /// Sends `X-ExperimentalApi: opt-in`, without which Atlassian answers 412 to the
+    /// operations it marks experimental.
+    pub(crate) experimental: bool,
 }
 
 impl Call {
@@ -185,6 +190,11 @@ impl Call {
 
     pub(crate) fn anonymous(mut self) -> Self {
         self.authenticated = false;
+        self
+    }
+
+    pub(crate) fn experimental(mut self) -> Self {
+        self.experimental = true;
         self
     }
 }
@@ -305,6 +315,7 @@ impl JiraClient {
             query: Vec::new(),
             body: None,
             authenticated: true,
+            experimental: false,
         })
     }
 
@@ -397,6 +408,9 @@ impl JiraClient {
         }
         if let Some(header) = authorization {
             builder = builder.header(AUTHORIZATION, header);
+        }
+        if call.experimental {
+            builder = builder.header(EXPERIMENTAL_HEADER, HeaderValue::from_static("opt-in"));
         }
         let request = builder
             .build()

@@ -7,7 +7,8 @@
 //! - [`auth`]: Basic and bearer credentials; bearer tokens come from a [`TokenSource`].
 //! - [`client`]: [`JiraClient`], which adds credentials, the concurrency limit, retries and the
 //!   observer to every request. Typed operations live in [`platform`], [`jsm`] and [`csm`];
-//!   lists are `Stream`s over Jira's paging (`nextPageToken`, `start`/`limit`, cursors).
+//!   lists are `Stream`s over Jira's paging (`nextPageToken`, `start`/`limit`, cursors);
+//!   [`records`] reads lists page by page as raw JSON for exports.
 //! - [`retry`]: what is retried and how long to wait ([`RetryPolicy`]); waits go through the
 //!   client's injected [`Clock`](jiralink_domain::Clock), so tests never sleep.
 //! - [`clock`]: [`SystemClock`], the real time and tokio's timer.
@@ -37,6 +38,7 @@ pub mod observe;
 pub mod operation;
 pub mod platform;
 pub mod probe;
+pub mod records;
 pub mod retry;
 
 pub use auth::{Credentials, StaticToken, TokenSource};
@@ -64,5 +66,8 @@ pub use platform::{
 pub use probe::{
     ProbeAccount, ProbeFailure, ProbeFailureKind, ProbeReport, ProbeRequest, ProbeTarget,
     choose_probe, probe,
+};
+pub use records::{
+    PageAt, RawRecord, RecordList, RecordPage, WorklogChange, WorklogChangeKind, WorklogChanges,
 };
 pub use retry::{Jitter, Replay, RetryPolicy};

@@ -173,6 +173,88 @@ op!(
     Safe
 );
 op!(
+    ISSUE_CHANGELOG,
+    "getChangeLogs",
+    Platform,
+    GET,
+    "/issue/{issueIdOrKey}/changelog",
+    ["startAt", "maxResults"],
+    Safe
+);
+op!(
+    WORKLOGS_UPDATED,
+    "getIdsOfWorklogsModifiedSince",
+    Platform,
+    GET,
+    "/worklog/updated",
+    ["since", "expand"],
+    Safe
+);
+op!(
+    WORKLOGS_DELETED,
+    "getIdsOfWorklogsDeletedSince",
+    Platform,
+    GET,
+    "/worklog/deleted",
+    ["since"],
+    Safe
+);
+op!(
+    WORKLOG_LIST,
+    "getWorklogsForIds",
+    Platform,
+    POST,
+    "/worklog/list",
+    ["expand"],
+    Safe
+);
+op!(
+    PROJECT_SEARCH,
+    "searchProjects",
+    Platform,
+    GET,
+    "/project/search",
+    ["startAt", "maxResults", "orderBy", "expand"],
+    Safe
+);
+op!(
+    USERS_ALL,
+    "getAllUsers",
+    Platform,
+    GET,
+    "/users/search",
+    ["startAt", "maxResults"],
+    Safe
+);
+op!(STATUSES, "getStatuses", Platform, GET, "/status", [], Safe);
+op!(
+    ISSUE_TYPES,
+    "getIssueAllTypes",
+    Platform,
+    GET,
+    "/issuetype",
+    [],
+    Safe
+);
+op!(
+    PRIORITY_SEARCH,
+    "searchPriorities",
+    Platform,
+    GET,
+    "/priority/search",
+    ["startAt", "maxResults"],
+    Safe
+);
+op!(
+    RESOLUTION_SEARCH,
+    "searchResolutions",
+    Platform,
+    GET,
+    "/resolution/search",
+    ["startAt", "maxResults"],
+    Safe
+);
+op!(
     SERVICE_DESKS,
     "getServiceDesks",
     ServiceDesk,
@@ -191,12 +273,49 @@ op!(
     Safe
 );
 op!(
+    CUSTOMER_REQUEST,
+    "getCustomerRequestByIdOrKey",
+    ServiceDesk,
+    GET,
+    "/request/{issueIdOrKey}",
+    ["expand"],
+    Safe
+);
+op!(
     ORGANIZATIONS,
     "getOrganizations",
     ServiceDesk,
     GET,
     "/organization",
     ["start", "limit", "accountId"],
+    Safe
+);
+op!(
+    REQUEST_TYPES,
+    "getRequestTypes",
+    ServiceDesk,
+    GET,
+    "/servicedesk/{serviceDeskId}/requesttype",
+    ["start", "limit"],
+    Safe
+);
+op!(
+    DESK_CUSTOMERS,
+    "getCustomers",
+    ServiceDesk,
+    GET,
+    "/servicedesk/{serviceDeskId}/customer",
+    ["start", "limit"],
+    Safe
+);
+// JSM's document gives this operation the id of `GET /organization` as well.
+op!(
+    DESK_ORGANIZATIONS,
+    "getOrganizations",
+    ServiceDesk,
+    GET,
+    "/servicedesk/{serviceDeskId}/organization",
+    ["start", "limit"],
     Safe
 );
 op!(
@@ -236,6 +355,24 @@ op!(
     Safe
 );
 op!(
+    CSM_CUSTOMER_PROFILES,
+    "fetchCustomerProfiles",
+    Csm,
+    POST,
+    "/customer/profile/fetch",
+    [],
+    Safe
+);
+op!(
+    CSM_ORGANIZATION_PROFILES,
+    "fetchOrganizationProfiles",
+    Csm,
+    POST,
+    "/organization/profile/fetch",
+    [],
+    Safe
+);
+op!(
     ACCESSIBLE_RESOURCES,
     "getAccessibleResources",
     Gateway,
@@ -268,13 +405,29 @@ pub const ALL: &[&Operation] = &[
     &FIELDS,
     &ISSUE_COMMENTS,
     &ISSUE_WORKLOGS,
+    &ISSUE_CHANGELOG,
+    &WORKLOGS_UPDATED,
+    &WORKLOGS_DELETED,
+    &WORKLOG_LIST,
+    &PROJECT_SEARCH,
+    &USERS_ALL,
+    &STATUSES,
+    &ISSUE_TYPES,
+    &PRIORITY_SEARCH,
+    &RESOLUTION_SEARCH,
     &SERVICE_DESKS,
     &CUSTOMER_REQUESTS,
+    &CUSTOMER_REQUEST,
     &ORGANIZATIONS,
+    &REQUEST_TYPES,
+    &DESK_CUSTOMERS,
+    &DESK_ORGANIZATIONS,
     &CSM_CUSTOMER_DETAILS,
     &CSM_ORGANIZATION_DETAILS,
     &CSM_PRODUCTS,
     &CSM_ENTITLEMENTS,
+    &CSM_CUSTOMER_PROFILES,
+    &CSM_ORGANIZATION_PROFILES,
     &ACCESSIBLE_RESOURCES,
     &TENANT_INFO,
 ];
@@ -287,7 +440,8 @@ mod tests {
 
     #[test]
     fn ids_are_unique_and_only_reads_are_replayable() {
-        let ids: HashSet<_> = ALL.iter().map(|o| o.id).collect();
+        // JSM repeats operation ids across paths, so an operation is its id and path.
+        let ids: HashSet<_> = ALL.iter().map(|o| (o.id, o.path)).collect();
         assert_eq!(ids.len(), ALL.len());
         for op in ALL {
             let search_post = matches!(
@@ -296,6 +450,9 @@ mod tests {
                     | "/search/approximate-count"
                     | "/issue/bulkfetch"
                     | "/changelog/bulkfetch"
+                    | "/worklog/list"
+                    | "/customer/profile/fetch"
+                    | "/organization/profile/fetch"
             );
             let expected = if op.method == Method::GET || search_post {
                 Replay::Safe

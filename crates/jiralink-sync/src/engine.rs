@@ -70,9 +70,6 @@ pub async fn run_export(job: ExportJob<'_>) -> Result<ExportOutcome, SyncError> 
     job.spec.validate()?;
     match job.spec.resource {
         Resource::Issues => crate::issues::run(job).await,
-        other => Err(SyncError::InvalidSpec(format!(
-            "exporting {} is not available yet",
-            other.label()
-        ))),
+        _ => crate::resources::run(job).await,
     }
 }

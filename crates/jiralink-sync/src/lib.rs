@@ -5,14 +5,20 @@
 //!   [`ExportSpec::validate`].
 //! - [`cursor`]: the delta cursor, the opaque resume checkpoint and the known issue ids.
 //! - [`engine`]: runs one export, [`run_export`].
+//! - `resources`: every resource but issues (comments, worklogs, changelogs, catalogues,
+//!   people, JSM and CSM lists).
 //! - [`output`]: encoders (NDJSON, JSON array, …) behind the [`Encoder`] trait.
 //! - [`journal`]: [`RunJournal`], through which every page is made durable before the run goes
 //!   on, and [`Progress`].
+//! - [`adf`]: rich text (ADF) as plain text or Markdown.
+//! - [`csv`]: the CSV encoder: human column names, flattened values.
 //! - [`stats`]: what a run did, [`RunStats`].
 //! - [`error`]: the one error type, [`SyncError`].
 //!
 //! The engine knows nothing of the store: the application implements [`RunJournal`].
 
+pub mod adf;
+pub mod csv;
 pub mod cursor;
 pub mod engine;
 pub mod error;
@@ -20,6 +26,7 @@ mod issues;
 pub mod journal;
 mod light;
 pub mod output;
+mod resources;
 pub mod spec;
 pub mod stats;
 

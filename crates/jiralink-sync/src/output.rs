@@ -16,6 +16,8 @@ use std::sync::Arc;
 use serde_json::{Value, value::RawValue};
 
 use crate::{
+    adf::AdfEncoder,
+    csv::CsvEncoder,
     error::SyncError,
     spec::{ExportSpec, Format},
 };
@@ -69,13 +71,9 @@ pub fn encoder(spec: &ExportSpec, ctx: &EncoderContext) -> Result<Box<dyn Encode
         Format::JsonArray => Box::new(JsonArray {
             written: ctx.records_written,
         }),
-        Format::Csv => {
-            return Err(SyncError::InvalidSpec(
-                "CSV output is not available yet".into(),
-            ));
-        }
+        Format::Csv => Box::new(CsvEncoder::for_issues(spec, ctx)?),
     };
-    Ok(encoder)
+    Ok(AdfEncoder::wrap(encoder, spec.adf))
 }
 
 /// One JSON record per line.

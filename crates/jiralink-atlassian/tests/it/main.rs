@@ -13,6 +13,7 @@ mod openapi;
 mod paging;
 mod probe;
 mod probe_scopes;
+mod records;
 mod retries;
 mod secrets;
 mod shapes;

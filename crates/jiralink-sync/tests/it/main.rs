@@ -8,8 +8,10 @@
     reason = "test helpers fail the test by panicking"
 )]
 
+mod csv;
 mod delta;
 mod issues;
+mod resources;
 mod resume;
 
 use std::{
