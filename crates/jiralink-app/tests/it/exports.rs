@@ -511,7 +511,9 @@ async fn an_offline_connection_skips_the_run_and_it_runs_once_back_online() {
     let reason = runs[0].reason.clone().unwrap();
     assert!(reason.contains("offline"), "{reason}");
     assert!(reason.contains("rejected"), "{reason}");
-    // The re-test job passes: the export whose last run was skipped is due at once.
+    // A minute later the re-test job passes: the export whose last run was skipped is due
+    // at once.
+    f.clock.advance(Duration::from_secs(60));
     f.app.ensure_recurring_jobs().await.unwrap();
     let mut details = Vec::new();
     while let Some(run) = f.app.run_due_job(&options).await.unwrap() {
