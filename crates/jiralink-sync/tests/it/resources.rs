@@ -528,3 +528,86 @@ async fn customer_requests_by_jql_are_the_requests_of_those_issues() {
         .unwrap_err();
     assert_eq!(err.code(), "invalid_spec");
 }
+
+#[tokio::test]
+async fn a_cancelled_run_stops_between_pages_with_a_closed_output() {
+    let env = Env::start(SimConfig {
+        size: jiralink_sim::DataSize::Medium,
+        ..SimConfig::for_tests()
+    })
+    .await;
+    let mut s = spec(Resource::Changelogs);
+    s.jql = Some("project = MKT".into());
+    s.format = Format::JsonArray;
+    let journal = MemJournal::with(|j| j.cancel_after = Some(1));
+    let outcome = env.run(&s, None, None, None, 1, &journal).await.unwrap();
+    assert!(outcome.cancelled);
+    assert!(outcome.cursor_after.is_none());
+    assert_eq!(
+        journal.checkpoints().len(),
+        1,
+        "stopped after the first page"
+    );
+    let mut out = journal.output();
+    out.extend_from_slice(&outcome.tail);
+    let records: Vec<Value> = serde_json::from_slice(&out).unwrap();
+    assert_eq!(records.len() as u64, outcome.stats.total_records());
+    assert!(!records.is_empty());
+}
+
+#[tokio::test]
+async fn an_issue_deleted_while_the_run_reads_does_not_fail_it() {
+    use futures::TryStreamExt as _;
+    let env = Env::start(SimConfig {
+        size: jiralink_sim::DataSize::Medium,
+        ..SimConfig::for_tests()
+    })
+    .await;
+    // The issue the second search page starts with.
+    let ordered: Vec<String> = env
+        .client
+        .search_jql(jiralink_atlassian::SearchRequest {
+            jql: "project = MKT ORDER BY updated ASC, key ASC".into(),
+            fields: vec!["id".into()],
+            max_results: Some(1000),
+            ..Default::default()
+        })
+        .map_ok(|i| i.id)
+        .try_collect()
+        .await
+        .unwrap();
+    let victim = ordered[100].clone();
+    let site = env.sim.site_url("demo");
+    let (email, token) = (env.email.clone(), env.token.clone());
+    let target = victim.clone();
+    let hook: crate::Hook = std::sync::Arc::new(move |n| {
+        let (site, email, token, target) =
+            (site.clone(), email.clone(), token.clone(), target.clone());
+        Box::pin(async move {
+            if n == 1 {
+                let http =
+                    jiralink_atlassian::build_client(&jiralink_atlassian::HttpConfig::default())
+                        .unwrap();
+                let response = http
+                    .delete(format!("{site}/rest/api/3/issue/{target}"))
+                    .basic_auth(&email, Some(&token))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status().as_u16(), 204);
+            }
+        })
+    });
+    let journal = MemJournal::with(|j| j.on_checkpoint = Some(hook));
+    let mut s = spec(Resource::Comments);
+    s.jql = Some("project = MKT".into());
+    let outcome = env.run(&s, None, None, None, 2, &journal).await.unwrap();
+    let mut out = journal.output();
+    out.extend_from_slice(&outcome.tail);
+    let records = lines(&out);
+    assert!(!records.is_empty());
+    assert!(
+        records.iter().all(|r| text_of(&r["issueId"]) != victim),
+        "nothing of the deleted issue"
+    );
+}
