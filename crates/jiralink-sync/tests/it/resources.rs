@@ -257,6 +257,15 @@ async fn comments_worklogs_and_changelogs_of_the_jql_issues() {
         let (out, _) = export_with(&env, &env.client, &s).await;
         let records = lines(&out);
         assert_eq!(records.len(), expected, "{resource}");
+        // Issues read concurrently still write their records in the search's order.
+        let journal = MemJournal::default();
+        let one = env.run(&s, None, None, None, 1, &journal).await.unwrap();
+        let mut sequential = journal.output();
+        sequential.extend_from_slice(&one.tail);
+        assert_eq!(
+            sequential, out,
+            "{resource}: the same output with one request at a time"
+        );
         let ids: BTreeSet<String> = records.iter().map(|r| text_of(&r["id"])).collect();
         assert_eq!(ids.len(), records.len(), "{resource}: no record twice");
         let issue_set: BTreeSet<&String> = issues.iter().collect();
@@ -402,6 +411,20 @@ async fn a_worklog_delta_reports_changed_and_deleted_worklogs() {
     assert_eq!(text_of(&deleted[0]["worklogId"]), text_of(&victim["id"]));
     assert!(deleted[0]["updatedTime"].is_i64());
     assert_eq!(outcome.stats.records.get("deleted"), Some(&1));
+
+    // With a JQL, changed worklogs of other issues are left out; deletions are all reported.
+    let other = crate::all_ids(&env.client, &format!("id != {issue}")).await[0].clone();
+    s.jql = Some(format!("id = {other}"));
+    let journal = MemJournal::default();
+    let outcome = env
+        .run(&s, Some(&cursor), None, None, 1, &journal)
+        .await
+        .unwrap();
+    let mut out = journal.output();
+    out.extend_from_slice(&outcome.tail);
+    let records = lines(&out);
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["deleted"], true);
 }
 
 #[tokio::test]
