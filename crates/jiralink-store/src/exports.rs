@@ -136,7 +136,7 @@ pub struct NewExportRun {
     pub spec: serde_json::Value,
     /// `Running`, or `Skipped` (recorded as ended at `started_at`).
     pub state: RunState,
-    /// Why it was skipped.
+    /// Why it was skipped (a NUL in it is stored as U+FFFD).
     pub reason: Option<String>,
     pub cursor_before: Option<serde_json::Value>,
     pub holder: Option<String>,
@@ -184,7 +184,9 @@ pub struct ExportRunRecord {
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunFinish {
+    /// A final state (not `Running`).
     pub state: RunState,
+    /// What went wrong, in words (never a secret); a NUL in it is stored as U+FFFD.
     pub error: Option<String>,
     pub stats: serde_json::Value,
     /// The last bytes of output (e.g. the `]` closing a JSON array); may be empty.

@@ -63,10 +63,15 @@ async fn app_on(
 }
 
 pub(crate) async fn fixture() -> Fx {
-    let sim = Sim::start(SimConfig::for_tests()).await.unwrap();
+    fixture_with(SimConfig::for_tests(), None).await
+}
+
+/// A simulator with `config`, and the connection "Jira" at `concurrency` (default 10).
+async fn fixture_with(config: SimConfig, concurrency: Option<&str>) -> Fx {
+    let sim = Sim::start(config).await.unwrap();
     let clock = ManualClock::new(start());
     let (dir, app) = app_on(&sim, &clock, None).await;
-    add_jira(&app, &sim).await;
+    add_jira_at(&app, &sim, concurrency).await;
     Fx {
         _dir: dir,
         sim,
@@ -77,9 +82,14 @@ pub(crate) async fn fixture() -> Fx {
 
 /// A Basic connection "Jira" for the simulator's sample account.
 async fn add_jira(app: &App, sim: &SimHandle) {
+    add_jira_at(app, sim, None).await;
+}
+
+async fn add_jira_at(app: &App, sim: &SimHandle, concurrency: Option<&str>) {
     app.create_connection(
         &jiralink_domain::ConnectionDraft {
             username: Some(sim.samples().email.clone()),
+            concurrency_level: concurrency.map(str::to_owned),
             ..basic_draft("Jira")
         },
         ConnectionSecrets {
@@ -421,9 +431,9 @@ async fn scheduled_runs_go_through_the_worker() {
         view.next_run_at,
         Some(time::macros::datetime!(2026-01-05 11:00 UTC))
     );
-    // Round 1 runs the recurring jobs; then the clock goes to 11:00 and round 2 runs the
-    // export, which is due again at 12:00.
-    let rounds = crate::job_rounds(&f.app, &f.clock, 2).await;
+    // The rounds run the recurring jobs at 10:00, 10:15, 10:30 and 10:45, then the export at
+    // 11:00, which is due again at 12:00.
+    let rounds = crate::job_rounds(&f.app, &f.clock, 5).await;
     let export_runs: Vec<_> = rounds
         .iter()
         .flatten()
@@ -449,7 +459,9 @@ async fn scheduled_runs_go_through_the_worker() {
     let options = jiralink_app::WorkerOptions::from_config(f.app.config());
     let mut ran = Vec::new();
     while let Some(run) = f.app.run_due_job(&options).await.unwrap() {
-        ran.push(run);
+        if run.kind == jiralink_app::EXPORT_RUN_JOB {
+            ran.push(run);
+        }
     }
     assert_eq!(ran.len(), 1, "{ran:?}");
     let once = f
@@ -498,8 +510,10 @@ async fn an_offline_connection_skips_the_run_and_it_runs_once_back_online() {
     assert_eq!(runs[0].state, RunState::Skipped);
     let reason = runs[0].reason.clone().unwrap();
     assert!(reason.contains("offline"), "{reason}");
-    assert!(reason.contains("401"), "{reason}");
-    // The re-test job passes: the export whose last run was skipped is due at once.
+    assert!(reason.contains("rejected"), "{reason}");
+    // A minute later the re-test job passes: the export whose last run was skipped is due
+    // at once.
+    f.clock.advance(Duration::from_secs(60));
     f.app.ensure_recurring_jobs().await.unwrap();
     let mut details = Vec::new();
     while let Some(run) = f.app.run_due_job(&options).await.unwrap() {
@@ -564,14 +578,26 @@ where
     }
 }
 
-/// A run of 96 issues over several pages, slowed down by the simulator's latency.
-async fn slow_export(f: &Fx) {
+/// The issues of the slow export: several hundred in the medium data set.
+const SLOW_JQL: &str = "project = OPS";
+
+/// A medium data set, a connection that sends one request at a time (so pages hold 100
+/// issues with every field), and an export of several pages slowed down by the simulator's
+/// latency.
+async fn slow_fixture() -> Fx {
+    let f = fixture_with(
+        SimConfig {
+            size: jiralink_sim::DataSize::Medium,
+            ..SimConfig::for_tests()
+        },
+        Some("1"),
+    )
+    .await;
     f.sim
         .control()
         .update_knobs(|k| k.latency_ms = 150)
         .unwrap();
-    let mut spec = issues("project in (DEMO, MOB, MKT, HELP)");
-    spec.fields = vec!["summary".to_owned()];
+    let spec = issues(SLOW_JQL);
     f.app
         .create_export(
             ExportDraft {
@@ -582,6 +608,7 @@ async fn slow_export(f: &Fx) {
         )
         .await
         .unwrap();
+    f
 }
 
 async fn running_run(app: &App) -> Option<jiralink_app::RunView> {
@@ -594,8 +621,7 @@ async fn running_run(app: &App) -> Option<jiralink_app::RunView> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_run_stops_at_its_next_page() {
-    let f = fixture().await;
-    slow_export(&f).await;
+    let f = slow_fixture().await;
     let app = f.app.clone();
     let task = tokio::spawn(async move {
         app.run_export("Slow", RunTrigger::Cli, RunOutput::Store, &NoProgress)
@@ -612,7 +638,9 @@ async fn a_cancelled_run_stops_at_its_next_page() {
     assert!(asked.cancel_requested);
     let ended = task.await.unwrap().unwrap();
     assert_eq!(ended.state, RunState::Cancelled);
-    assert!(ended.stats.records.values().sum::<u64>() < 96);
+    let expected = ids_of(&f.app, SLOW_JQL).await;
+    assert!(expected.len() > 300, "{}", expected.len());
+    assert!(ended.stats.records.values().sum::<u64>() < expected.len() as u64);
     // A cancelled run is not resumed: the next run starts afresh.
     f.sim.control().update_knobs(|k| k.latency_ms = 0).unwrap();
     let next = f
@@ -621,13 +649,15 @@ async fn a_cancelled_run_stops_at_its_next_page() {
         .await
         .unwrap();
     assert_ne!(next.id, ended.id);
-    assert_eq!(next.stats.records.get("issues"), Some(&96));
+    assert_eq!(
+        next.stats.records.get("issues"),
+        Some(&(expected.len() as u64))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_run_is_resumed_and_its_file_holds_every_issue_once() {
-    let f = fixture().await;
-    slow_export(&f).await;
+    let f = slow_fixture().await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("slow.ndjson");
     let app = f.app.clone();
@@ -670,9 +700,9 @@ async fn an_interrupted_run_is_resumed_and_its_file_holds_every_issue_once() {
     assert_eq!(resumed.id, interrupted.id);
     assert_eq!(resumed.state, RunState::Succeeded);
     assert_eq!(resumed.resumed, 1);
-    let expected = ids_of(&f.app, "project in (DEMO, MOB, MKT, HELP)").await;
+    let expected = ids_of(&f.app, SLOW_JQL).await;
     let bytes = std::fs::read(&file).unwrap();
-    assert_eq!(ndjson_ids(&bytes), (expected.clone(), 96));
+    assert_eq!(ndjson_ids(&bytes), (expected.clone(), expected.len()));
     assert_eq!(output_of(&f.app, &resumed.id.to_string()).await, bytes);
 }
 

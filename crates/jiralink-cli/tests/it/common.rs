@@ -91,14 +91,17 @@ impl Output {
 
 impl Env {
     pub(crate) fn new() -> Self {
+        Self::with_sim(SimConfig::for_tests())
+    }
+
+    /// The same with a simulator started from `config`.
+    pub(crate) fn with_sim(config: SimConfig) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .unwrap();
-        let sim = runtime
-            .block_on(Sim::start(SimConfig::for_tests()))
-            .unwrap();
+        let sim = runtime.block_on(Sim::start(config)).unwrap();
         Self {
             dir: tempfile::tempdir().unwrap(),
             extra_env: Vec::new(),

@@ -96,6 +96,13 @@ fn export_write_error(e: StoreError, name: &str) -> StoreError {
     }
 }
 
+/// Free text from outside (an error Jira answered, a reason): PostgreSQL's text cannot hold
+/// NUL, so it becomes U+FFFD on both backends alike rather than failing the write that
+/// records the run's end.
+fn free_text(s: Option<&str>) -> Arg {
+    Arg::Text(s.map(|s| s.replace('\0', "\u{fffd}")))
+}
+
 /// A byte count or chunk count as stored.
 fn len_i64(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
@@ -284,7 +291,7 @@ impl<B: Backend> ExportStore for SqlStore<B> {
                     Arg::from(run.trigger.as_str()),
                     Arg::from(to_json(&run.spec)?),
                     Arg::from(run.state.as_str()),
-                    Arg::from(run.reason.clone()),
+                    free_text(run.reason.as_deref()),
                     Arg::from(fmt_time(run.started_at)),
                     Arg::from(finished_at),
                     Arg::from(run.holder.clone()),
@@ -473,7 +480,7 @@ impl<B: Backend> ExportStore for SqlStore<B> {
             vec![
                 Arg::from(finish.state.as_str()),
                 Arg::from(fmt_time(finish.finished_at)),
-                Arg::from(finish.error.clone()),
+                free_text(finish.error.as_deref()),
                 Arg::from(to_json(&finish.stats)?),
                 json_arg(finish.cursor_after.as_ref())?,
                 Arg::from(finish.output_expires_at.map(fmt_time)),

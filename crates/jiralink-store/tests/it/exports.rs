@@ -39,6 +39,9 @@ crate::on_both_backends! {
     large_chunks_round_trip: super::large_chunks_round_trip,
     a_run_is_recorded_once: super::a_run_is_recorded_once,
     interrupted_runs_are_found_across_exports: super::interrupted_runs_are_found_across_exports,
+    values_round_trip_unchanged: super::values_round_trip_unchanged,
+    deleting_a_connection_ends_its_ad_hoc_runs: super::deleting_a_connection_ends_its_ad_hoc_runs,
+    a_checkpoint_or_finish_that_fails_half_way_writes_nothing: super::a_checkpoint_or_finish_that_fails_half_way_writes_nothing,
 }
 
 const T0: OffsetDateTime = datetime!(2026-01-01 00:00 UTC);
@@ -1432,6 +1435,179 @@ pub(crate) async fn interrupted_runs_are_found_across_exports(db: &crate::TestDb
         .map(|r| r.id)
         .collect();
     assert_eq!(ids, [first.id]);
+}
+
+pub(crate) async fn values_round_trip_unchanged(db: &crate::TestDb) {
+    let store = db.store();
+    let c = connection(store, "Values").await;
+    let mut e = export("Überblick – 日本 \"quoted\"", c.id);
+    e.spec = json!({
+        "resource": "issues",
+        "jql": "summary ~ \"naïve\\n\" AND project in (A, B)",
+        "fields": ["*all", "customfield_10001", "Story points"],
+        "big": u64::MAX,
+        "negative": i64::MIN,
+        "float": 0.1,
+        "nested": {"empty": {}, "list": [[], [null, true, false]]},
+    });
+    e.cursor = Some(json!({"upperMs": i64::MAX, "boundary": [["10001", -1], ["10002", 0]]}));
+    e.schedule = None;
+    store.insert_export(&e).await.unwrap();
+    assert_eq!(store.get_export(e.id).await.unwrap(), e);
+    assert_eq!(
+        store
+            .find_export_by_name("ÜBERBLICK – 日本 \"QUOTED\"")
+            .await
+            .unwrap(),
+        Some(e.clone())
+    );
+    let mut r = running(Some(&e), c.id, "holder with spaces/and:colons", T0);
+    r.trigger = RunTrigger::Api;
+    r.output_file = Some("/data/exports/日本.ndjson".to_owned());
+    store.start_export_run(&r).await.unwrap();
+    let read = run(store, r.id).await;
+    assert_eq!(read.spec, e.spec);
+    assert_eq!(read.cursor_before, e.cursor);
+    assert_eq!(read.trigger, RunTrigger::Api);
+    assert_eq!(read.output_file, r.output_file);
+    let stats = json!({"records": {"issues": u64::MAX}, "bytes": 1, "expected": null});
+    let known: Vec<u8> = (0..1024 * 1024u32).map(|i| (i % 256) as u8).collect();
+    let f = RunFinish {
+        stats: stats.clone(),
+        known_ids: Some(known.clone()),
+        error: Some("multi\nline \u{0} error".to_owned()),
+        ..finish(RunState::Succeeded, T0 + Duration::microseconds(1))
+    };
+    assert!(
+        store
+            .finish_export_run(r.id, "holder with spaces/and:colons", &f)
+            .await
+            .unwrap()
+    );
+    let read = run(store, r.id).await;
+    assert_eq!(read.stats, stats);
+    assert_eq!(
+        read.error.as_deref(),
+        Some("multi\nline \u{fffd} error"),
+        "NUL, which PostgreSQL's text cannot hold, is replaced on both backends"
+    );
+    assert_eq!(read.finished_at, Some(T0 + Duration::microseconds(1)));
+    assert!(store.export_known_ids(e.id).await.unwrap() == Some(known));
+    for state in RunState::ALL {
+        assert_eq!(RunState::parse(state.as_str()), Some(*state));
+    }
+    for trigger in RunTrigger::ALL {
+        assert_eq!(RunTrigger::parse(trigger.as_str()), Some(*trigger));
+        assert_eq!(
+            serde_json::to_value(trigger).unwrap(),
+            json!(trigger.as_str())
+        );
+    }
+    assert_eq!(RunState::parse("abandoned"), None);
+}
+
+pub(crate) async fn deleting_a_connection_ends_its_ad_hoc_runs(db: &crate::TestDb) {
+    let store = db.store();
+    let c = connection(store, "Ad hoc only").await;
+    let live = running(None, c.id, "cli", T0);
+    store.start_export_run(&live).await.unwrap();
+    assert!(checkpoint(store, live.id, "cli", b"page\n", 1).await);
+    store
+        .delete_connection(
+            c.id,
+            &audit(ResourceKind::Connection, c.id.0, AuditAction::Delete, 1),
+        )
+        .await
+        .unwrap();
+    // The run and its output went with the connection; its holder writes nothing more.
+    assert!(!checkpoint(store, live.id, "cli", b"more\n", 2).await);
+    assert!(
+        !store
+            .finish_export_run(live.id, "cli", &finish(RunState::Succeeded, T0))
+            .await
+            .unwrap()
+    );
+    assert!(matches!(
+        store.export_run_output(live.id, None, 1).await.unwrap_err(),
+        StoreError::NotFound { .. }
+    ));
+}
+
+/// Runs one statement on the test's database directly, behind the store's back.
+async fn raw(db: &crate::TestDb, sql: &str, run: Uuid, seq: i64) {
+    match &db.any {
+        jiralink_store::AnyStore::Sqlite(_) => {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(run.to_string())
+                .bind(seq)
+                .execute(&db.sqlite_pool())
+                .await
+                .unwrap();
+        }
+        jiralink_store::AnyStore::Postgres(_) => {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(run.to_string())
+                .bind(seq)
+                .execute(&db.pg_pool())
+                .await
+                .unwrap();
+        }
+    }
+}
+
+pub(crate) async fn a_checkpoint_or_finish_that_fails_half_way_writes_nothing(db: &crate::TestDb) {
+    let store = db.store();
+    let (c, e) = setup(store).await;
+    let r = running(Some(&e), c.id, "h", T0);
+    store.start_export_run(&r).await.unwrap();
+    assert!(checkpoint(store, r.id, "h", b"first\n", 1).await);
+    let before = run(store, r.id).await;
+    // A chunk already where the next one goes makes the chunk's insert fail after the run's
+    // row was updated: the update must not survive it.
+    let squat = "INSERT INTO export_run_chunks (run_id, seq, data) VALUES ($1, $2, 'x')";
+    raw(db, squat, r.id, 2).await;
+    let err = store
+        .checkpoint_export_run(
+            r.id,
+            "h",
+            b"second\n",
+            &json!({"nextPageToken": "t2"}),
+            &json!({"pages": 2}),
+        )
+        .await;
+    assert!(matches!(err, Err(StoreError::Database(_))), "{err:?}");
+    assert_eq!(
+        run(store, r.id).await,
+        before,
+        "checkpoint and stats unchanged"
+    );
+    let mut done = finish(RunState::Succeeded, T0 + Duration::seconds(1));
+    done.tail = b"tail\n".to_vec();
+    let err = store.finish_export_run(r.id, "h", &done).await;
+    assert!(matches!(err, Err(StoreError::Database(_))), "{err:?}");
+    assert_eq!(run(store, r.id).await, before, "still running, still held");
+    assert_eq!(store.get_export(e.id).await.unwrap().cursor, None);
+    assert_eq!(store.export_known_ids(e.id).await.unwrap(), None);
+    // Once the obstacle is gone, the same calls go through.
+    raw(
+        db,
+        "DELETE FROM export_run_chunks WHERE run_id = $1 AND seq = $2",
+        r.id,
+        2,
+    )
+    .await;
+    assert!(checkpoint(store, r.id, "h", b"second\n", 2).await);
+    assert!(store.finish_export_run(r.id, "h", &done).await.unwrap());
+    let chunks: Vec<Vec<u8>> = output(store, r.id)
+        .await
+        .into_iter()
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(chunks, [&b"first\n"[..], b"second\n", b"tail\n"]);
+    assert_eq!(
+        store.get_export(e.id).await.unwrap().cursor,
+        done.cursor_after
+    );
 }
 
 /// What one step of a run's life does, for the property test below.
