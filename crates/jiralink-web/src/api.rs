@@ -9,6 +9,8 @@
 //! 2.0 authorization: whoever approves on Atlassian's page binds the connection to their
 //! account, so only a key holder may start one.
 
+pub(crate) mod exports;
+
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
@@ -25,8 +27,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::AppState;
 use crate::error::{WebError, WebResult};
-
-pub(crate) mod exports;
 
 /// Every `/v1` route: method, path (relative to `/v1`, in the `{param}` form axum and OpenAPI
 /// share) and handler. The router is built from this table and only from it, and a unit test

@@ -2,9 +2,10 @@
 //! the OAuth 2.0 routes a browser visits.
 //!
 //! Routes are grouped by how they are guarded:
-//! - The web UI (`/connections…`, `/settings/users`): a session cookie, and the session's CSRF
-//!   token on every unsafe request (`session::require_session`); without a session a page
-//!   sends the browser to `/login?next=…`. `/login` and `/static/…` need no session.
+//! - The web UI (`/connections…`, `/exports…`, `/runs…`, `/settings/users`): a session
+//!   cookie, and the session's CSRF token on every unsafe request
+//!   (`session::require_session`); without a session a page sends the browser to
+//!   `/login?next=…`. `/login` and `/static/…` need no session.
 //! - `/v1/…` and `/metrics`: a bearer API key on every route, the server's ([`api_key`]) or a
 //!   user's; JSON in and out; secrets are write-only. Starting an OAuth 2.0 authorization is
 //!   one of them: whoever approves on Atlassian's page binds the connection, so no
