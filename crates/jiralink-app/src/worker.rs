@@ -304,7 +304,7 @@ impl App {
                     }
                     Duration::ZERO
                 }
-                Ok(None) => self.idle_wait(options).await,
+                Ok(None) => self.idle_wait(kinds, options).await,
                 // A busy or briefly unreachable database is no reason to stop.
                 Err(e) => {
                     tracing::warn!(error = %e, "looking for due jobs failed");
@@ -328,8 +328,9 @@ impl App {
     }
 
     /// Until the next job is due, at most `options.poll`.
-    async fn idle_wait(&self, options: &WorkerOptions) -> Duration {
-        match self.store().next_job_due(JOB_KINDS).await {
+    /// (With every export place taken, an export that is due does not count.)
+    async fn idle_wait(&self, kinds: &[&str], options: &WorkerOptions) -> Duration {
+        match self.store().next_job_due(kinds).await {
             Ok(Some(due)) => std::time::Duration::try_from(due - self.now())
                 .unwrap_or(Duration::ZERO)
                 .min(options.poll),

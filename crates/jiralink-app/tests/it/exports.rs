@@ -10,7 +10,7 @@ use jiralink_app::{
     App, AppError, ConnectionSecrets, ExportDraft, ExportSpec, NoProgress, OpenOptions, Resource,
     RunListFilter, RunOutput, RunState, RunTrigger, Schedule,
 };
-use jiralink_domain::{Clock as _, ConnectionState, ManualClock};
+use jiralink_domain::{ConnectionState, ManualClock};
 use jiralink_sim::{Sim, SimConfig, SimHandle};
 use jiralink_vault::ApiToken;
 use pretty_assertions::assert_eq;
