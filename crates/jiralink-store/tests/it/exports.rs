@@ -42,6 +42,7 @@ crate::on_both_backends! {
     values_round_trip_unchanged: super::values_round_trip_unchanged,
     deleting_a_connection_ends_its_ad_hoc_runs: super::deleting_a_connection_ends_its_ad_hoc_runs,
     a_checkpoint_or_finish_that_fails_half_way_writes_nothing: super::a_checkpoint_or_finish_that_fails_half_way_writes_nothing,
+    edits_during_a_run_keep_its_spec_and_its_cursor: super::edits_during_a_run_keep_its_spec_and_its_cursor,
 }
 
 const T0: OffsetDateTime = datetime!(2026-01-01 00:00 UTC);
@@ -1531,6 +1532,43 @@ pub(crate) async fn deleting_a_connection_ends_its_ad_hoc_runs(db: &crate::TestD
         store.export_run_output(live.id, None, 1).await.unwrap_err(),
         StoreError::NotFound { .. }
     ));
+}
+
+pub(crate) async fn edits_during_a_run_keep_its_spec_and_its_cursor(db: &crate::TestDb) {
+    let store = db.store();
+    let (c, e) = setup(store).await;
+    let r = running(Some(&e), c.id, "h", T0);
+    store.start_export_run(&r).await.unwrap();
+    // Someone opens the definition for editing while the run goes on…
+    let opened = store.get_export(e.id).await.unwrap();
+    let mut edit = opened.clone();
+    edit.spec = json!({"resource": "issues", "jql": "project = OTHER"});
+    assert_eq!(store.update_export(&edit).await.unwrap(), 2);
+    assert_eq!(
+        run(store, r.id).await.spec,
+        e.spec,
+        "the run keeps the spec it started with"
+    );
+    // …the run finishes, moving the cursor without changing the version…
+    let f = finish(RunState::Succeeded, T0 + Duration::minutes(1));
+    assert!(store.finish_export_run(r.id, "h", &f).await.unwrap());
+    assert!(
+        !store
+            .renew_export_run(r.id, "h", T0 + Duration::hours(1))
+            .await
+            .unwrap(),
+        "an ended run holds no lease"
+    );
+    let read = store.get_export(e.id).await.unwrap();
+    assert_eq!(read.version, 2);
+    assert_eq!(read.cursor, f.cursor_after);
+    // …and a later edit made from what was read before the finish (no cursor then) does not
+    // put the old cursor back: edits never write it.
+    let mut late = read.clone();
+    late.cursor = None;
+    late.enabled = false;
+    assert_eq!(store.update_export(&late).await.unwrap(), 3);
+    assert_eq!(store.get_export(e.id).await.unwrap().cursor, f.cursor_after);
 }
 
 /// Runs one statement on the test's database directly, behind the store's back.
