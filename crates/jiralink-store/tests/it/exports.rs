@@ -332,8 +332,13 @@ pub(crate) async fn connections_used_by_exports_cannot_be_deleted(db: &crate::Te
     };
     let err = del(c.id).await.unwrap_err();
     assert!(
-        matches!(err, StoreError::InUse { kind: "connection" }),
+        matches!(&err, StoreError::Conflict { kind: "export of this connection", name }
+            if name == "Another on source"),
         "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "export of this connection named \"Another on source\" already exists"
     );
     assert!(store.get_connection(c.id).await.is_ok(), "nothing deleted");
     assert_eq!(store.get_export(e.id).await.unwrap(), e);
