@@ -43,6 +43,8 @@ crate::on_both_backends! {
     deleting_a_connection_ends_its_ad_hoc_runs: super::deleting_a_connection_ends_its_ad_hoc_runs,
     a_checkpoint_or_finish_that_fails_half_way_writes_nothing: super::a_checkpoint_or_finish_that_fails_half_way_writes_nothing,
     edits_during_a_run_keep_its_spec_and_its_cursor: super::edits_during_a_run_keep_its_spec_and_its_cursor,
+    usage_of_many_connections_is_one_query: super::usage_of_many_connections_is_one_query,
+    a_lease_ends_to_the_microsecond: super::a_lease_ends_to_the_microsecond,
 }
 
 const T0: OffsetDateTime = datetime!(2026-01-01 00:00 UTC);
@@ -1574,6 +1576,65 @@ pub(crate) async fn edits_during_a_run_keep_its_spec_and_its_cursor(db: &crate::
     late.enabled = false;
     assert_eq!(store.update_export(&late).await.unwrap(), 3);
     assert_eq!(store.get_export(e.id).await.unwrap().cursor, f.cursor_after);
+}
+
+pub(crate) async fn usage_of_many_connections_is_one_query(db: &crate::TestDb) {
+    let store = db.store();
+    let mut ids = Vec::new();
+    let mut expected = Vec::new();
+    for i in 0..40 {
+        let c = connection(store, &format!("Conn {i:02}")).await;
+        if i % 3 == 0 {
+            let e = export(&format!("Export {i:02}"), c.id);
+            store.insert_export(&e).await.unwrap();
+            expected.push((c.id, e.id, e.name.clone()));
+        }
+        ids.push(c.id);
+    }
+    // Connections that do not exist (any more) are simply not used.
+    ids.extend((0..400).map(|_| ConnectionId::new()));
+    let mut using = store.exports_using(&ids).await.unwrap();
+    using.sort_by_key(|(_, _, name)| name.clone());
+    assert_eq!(using, expected);
+}
+
+pub(crate) async fn a_lease_ends_to_the_microsecond(db: &crate::TestDb) {
+    let store = db.store();
+    let (c, e) = setup(store).await;
+    let mut r = running(Some(&e), c.id, "h", T0);
+    let until = T0 + Duration::seconds(30) + Duration::microseconds(123_457);
+    r.lease_until = Some(until);
+    store.start_export_run(&r).await.unwrap();
+    assert_eq!(run(store, r.id).await.lease_until, Some(until));
+    let just_before = until - Duration::microseconds(1);
+    assert_eq!(
+        store
+            .interrupted_export_run(e.id, just_before)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .take_over_export_run(r.id, "other", just_before, until + Duration::minutes(1))
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        store
+            .interrupted_export_run(e.id, until)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .take_over_export_run(r.id, "other", until, until + Duration::minutes(1))
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 /// Runs one statement on the test's database directly, behind the store's back.
