@@ -45,6 +45,8 @@ crate::on_both_backends! {
     edits_during_a_run_keep_its_spec_and_its_cursor: super::edits_during_a_run_keep_its_spec_and_its_cursor,
     usage_of_many_connections_is_one_query: super::usage_of_many_connections_is_one_query,
     a_lease_ends_to_the_microsecond: super::a_lease_ends_to_the_microsecond,
+    a_connection_deleted_while_an_export_is_saved_leaves_no_orphan: super::a_connection_deleted_while_an_export_is_saved_leaves_no_orphan,
+    an_export_deleted_while_a_run_starts_leaves_no_orphan: super::an_export_deleted_while_a_run_starts_leaves_no_orphan,
 }
 
 const T0: OffsetDateTime = datetime!(2026-01-01 00:00 UTC);
@@ -1635,6 +1637,66 @@ pub(crate) async fn a_lease_ends_to_the_microsecond(db: &crate::TestDb) {
             .unwrap()
             .is_some()
     );
+}
+
+pub(crate) async fn a_connection_deleted_while_an_export_is_saved_leaves_no_orphan(
+    db: &crate::TestDb,
+) {
+    let store = db.store();
+    for round in 0..8 {
+        let c = connection(store, &format!("Racing {round}")).await;
+        let e = export(&format!("Racing export {round}"), c.id);
+        let (a, b) = (db.another().await, db.another().await);
+        let (saved, deleted) = tokio::join!(async move { a.insert_export(&e).await }, async move {
+            b.delete_connection(
+                c.id,
+                &audit(ResourceKind::Connection, c.id.0, AuditAction::Delete, 1),
+            )
+            .await
+        },);
+        match (&saved, &deleted) {
+            // The export came first: the delete is refused.
+            (Ok(()), Err(StoreError::Conflict { .. })) => {
+                assert!(store.get_connection(c.id).await.is_ok());
+            }
+            // The delete came first: the export names no connection any more.
+            (Err(StoreError::NotFound { kind: "connection" }), Ok(())) => {
+                assert!(store.get_connection(c.id).await.is_err());
+            }
+            other => panic!("both or neither went through: {other:?}"),
+        }
+        for (connection, _, _) in store.exports_using(&[c.id]).await.unwrap() {
+            assert!(store.get_connection(connection).await.is_ok());
+        }
+    }
+}
+
+pub(crate) async fn an_export_deleted_while_a_run_starts_leaves_no_orphan(db: &crate::TestDb) {
+    let store = db.store();
+    let c = connection(store, "Source").await;
+    for round in 0..8 {
+        let e = export(&format!("Deleted {round}"), c.id);
+        store.insert_export(&e).await.unwrap();
+        let new = running(Some(&e), c.id, "h", T0);
+        let id = new.id;
+        let (a, b) = (db.another().await, db.another().await);
+        let (started, deleted) =
+            tokio::join!(async move { a.start_export_run(&new).await }, async move {
+                b.delete_export(e.id).await
+            },);
+        deleted.unwrap();
+        match started {
+            // Started first: the run went with the export.
+            Ok(()) => {}
+            Err(StoreError::NotFound { kind: "export" }) => {}
+            Err(other) => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            store.get_export_run(id).await.unwrap_err(),
+            StoreError::NotFound { .. }
+        ));
+        assert!(!checkpoint(store, id, "h", b"x", 1).await);
+    }
 }
 
 /// Runs one statement on the test's database directly, behind the store's back.
