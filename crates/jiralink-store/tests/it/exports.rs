@@ -47,6 +47,7 @@ crate::on_both_backends! {
     a_lease_ends_to_the_microsecond: super::a_lease_ends_to_the_microsecond,
     a_connection_deleted_while_an_export_is_saved_leaves_no_orphan: super::a_connection_deleted_while_an_export_is_saved_leaves_no_orphan,
     an_export_deleted_while_a_run_starts_leaves_no_orphan: super::an_export_deleted_while_a_run_starts_leaves_no_orphan,
+    a_late_holder_keeps_its_run_until_someone_takes_it: super::a_late_holder_keeps_its_run_until_someone_takes_it,
 }
 
 const T0: OffsetDateTime = datetime!(2026-01-01 00:00 UTC);
@@ -1697,6 +1698,51 @@ pub(crate) async fn an_export_deleted_while_a_run_starts_leaves_no_orphan(db: &c
         ));
         assert!(!checkpoint(store, id, "h", b"x", 1).await);
     }
+}
+
+pub(crate) async fn a_late_holder_keeps_its_run_until_someone_takes_it(db: &crate::TestDb) {
+    let store = db.store();
+    let (c, e) = setup(store).await;
+    let r = running(Some(&e), c.id, "slow", T0);
+    store.start_export_run(&r).await.unwrap();
+    // The lease ran out long ago, but nobody took the run over: the slow holder still holds
+    // it, may renew it and goes on (a lease is lost to a successor, not to the clock).
+    assert!(
+        store
+            .interrupted_export_run(e.id, T0 + Duration::hours(1))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(checkpoint(store, r.id, "slow", b"late but kept\n", 1).await);
+    assert!(
+        store
+            .renew_export_run(r.id, "slow", T0 + Duration::hours(2))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .interrupted_export_run(e.id, T0 + Duration::hours(1))
+            .await
+            .unwrap(),
+        None,
+        "renewed, it is no longer interrupted"
+    );
+    assert!(
+        store
+            .finish_export_run(
+                r.id,
+                "slow",
+                &finish(RunState::Succeeded, T0 + Duration::hours(1))
+            )
+            .await
+            .unwrap()
+    );
+    let read = run(store, r.id).await;
+    assert_eq!(read.resumed, 0);
+    assert_eq!(read.output_chunks, 1);
+    assert!(read.state.is_final());
 }
 
 /// Runs one statement on the test's database directly, behind the store's back.
