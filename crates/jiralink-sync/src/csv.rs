@@ -245,22 +245,27 @@ impl Columns {
     /// # Errors
     /// As [`Self::header`].
     pub fn row(&self, record: &Value, out: &mut Vec<u8>) -> Result<(), csv::Error> {
-        write_row(
-            out,
-            self.0.iter().map(|c| {
-                let value = match &c.source {
-                    Source::Top(key) => record.get(key),
-                    Source::Field(id) => record.get("fields").and_then(|f| f.get(id)),
-                };
-                value.map(flatten).unwrap_or_default()
-            }),
-        )
+        write_row(out, self.cells(record))
+    }
+
+    /// One record's cells, in column order.
+    fn cells<'r>(&'r self, record: &'r Value) -> impl Iterator<Item = String> + 'r {
+        self.0.iter().map(move |c| {
+            let value = match &c.source {
+                Source::Top(key) => record.get(key),
+                Source::Field(id) => record.get("fields").and_then(|f| f.get(id)),
+            };
+            value.map(flatten).unwrap_or_default()
+        })
     }
 }
 
 fn write_row(out: &mut Vec<u8>, cells: impl Iterator<Item = String>) -> Result<(), csv::Error> {
+    // A writer per row writes straight into `out`; a small buffer keeps that cheap (it is
+    // flushed into `out` whenever it fills).
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
+        .buffer_capacity(1024)
         .from_writer(out);
     writer.write_record(cells)?;
     writer.flush()?;

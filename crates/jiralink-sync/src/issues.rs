@@ -876,6 +876,23 @@ async fn read_id_pages(
             Ok::<_, SyncError>(Some(((ids, next, lower), st)))
         }
     });
+    // The id pages are read ahead by their own task, so a bulk fetch never waits for the next
+    // id page: under latency that wait would cost one round trip per page.
+    let (page_tx, page_rx) = mpsc::channel(2);
+    let reader = AbortOnDrop(tokio::spawn(async move {
+        let mut id_pages = std::pin::pin!(id_pages);
+        loop {
+            let next = id_pages.next().await;
+            let end = !matches!(next, Some(Ok(_)));
+            let Some(item) = next else { return };
+            if page_tx.send(item).await.is_err() || end {
+                return;
+            }
+        }
+    }));
+    let id_pages = stream::unfold(page_rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
     let batches = id_pages
         .map_ok(|(ids, next, lower)| {
             let chunks: Vec<Vec<u64>> = if ids.is_empty() {
@@ -916,6 +933,7 @@ async fn read_id_pages(
             }
         }
     }
+    drop(reader);
     Ok(())
 }
 

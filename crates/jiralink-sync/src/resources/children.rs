@@ -340,9 +340,17 @@ async fn read_children(
             let mut at: Option<PageAt> = None;
             let mut out = Vec::new();
             loop {
-                let page = client
+                let page = match client
                     .record_page(&list, at.as_ref(), list.max_page())
-                    .await?;
+                    .await
+                {
+                    Ok(page) => page,
+                    // Deleted since the search listed it: nothing of it is left to write.
+                    Err(AtlassianError::NotFound { .. }) if at.is_none() => {
+                        return Ok::<_, SyncError>(out);
+                    }
+                    Err(e) => return Err(e.into()),
+                };
                 for record in page.records {
                     out.push(match child {
                         Child::Comments => {

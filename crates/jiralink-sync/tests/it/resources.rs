@@ -257,6 +257,15 @@ async fn comments_worklogs_and_changelogs_of_the_jql_issues() {
         let (out, _) = export_with(&env, &env.client, &s).await;
         let records = lines(&out);
         assert_eq!(records.len(), expected, "{resource}");
+        // Issues read concurrently still write their records in the search's order.
+        let journal = MemJournal::default();
+        let one = env.run(&s, None, None, None, 1, &journal).await.unwrap();
+        let mut sequential = journal.output();
+        sequential.extend_from_slice(&one.tail);
+        assert_eq!(
+            sequential, out,
+            "{resource}: the same output with one request at a time"
+        );
         let ids: BTreeSet<String> = records.iter().map(|r| text_of(&r["id"])).collect();
         assert_eq!(ids.len(), records.len(), "{resource}: no record twice");
         let issue_set: BTreeSet<&String> = issues.iter().collect();
@@ -402,6 +411,20 @@ async fn a_worklog_delta_reports_changed_and_deleted_worklogs() {
     assert_eq!(text_of(&deleted[0]["worklogId"]), text_of(&victim["id"]));
     assert!(deleted[0]["updatedTime"].is_i64());
     assert_eq!(outcome.stats.records.get("deleted"), Some(&1));
+
+    // With a JQL, changed worklogs of other issues are left out; deletions are all reported.
+    let other = crate::all_ids(&env.client, &format!("id != {issue}")).await[0].clone();
+    s.jql = Some(format!("id = {other}"));
+    let journal = MemJournal::default();
+    let outcome = env
+        .run(&s, Some(&cursor), None, None, 1, &journal)
+        .await
+        .unwrap();
+    let mut out = journal.output();
+    out.extend_from_slice(&outcome.tail);
+    let records = lines(&out);
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["deleted"], true);
 }
 
 #[tokio::test]
@@ -527,4 +550,87 @@ async fn customer_requests_by_jql_are_the_requests_of_those_issues() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), "invalid_spec");
+}
+
+#[tokio::test]
+async fn a_cancelled_run_stops_between_pages_with_a_closed_output() {
+    let env = Env::start(SimConfig {
+        size: jiralink_sim::DataSize::Medium,
+        ..SimConfig::for_tests()
+    })
+    .await;
+    let mut s = spec(Resource::Changelogs);
+    s.jql = Some("project = MKT".into());
+    s.format = Format::JsonArray;
+    let journal = MemJournal::with(|j| j.cancel_after = Some(1));
+    let outcome = env.run(&s, None, None, None, 1, &journal).await.unwrap();
+    assert!(outcome.cancelled);
+    assert!(outcome.cursor_after.is_none());
+    assert_eq!(
+        journal.checkpoints().len(),
+        1,
+        "stopped after the first page"
+    );
+    let mut out = journal.output();
+    out.extend_from_slice(&outcome.tail);
+    let records: Vec<Value> = serde_json::from_slice(&out).unwrap();
+    assert_eq!(records.len() as u64, outcome.stats.total_records());
+    assert!(!records.is_empty());
+}
+
+#[tokio::test]
+async fn an_issue_deleted_while_the_run_reads_does_not_fail_it() {
+    use futures::TryStreamExt as _;
+    let env = Env::start(SimConfig {
+        size: jiralink_sim::DataSize::Medium,
+        ..SimConfig::for_tests()
+    })
+    .await;
+    // The issue the second search page starts with.
+    let ordered: Vec<String> = env
+        .client
+        .search_jql(jiralink_atlassian::SearchRequest {
+            jql: "project = MKT ORDER BY updated ASC, key ASC".into(),
+            fields: vec!["id".into()],
+            max_results: Some(1000),
+            ..Default::default()
+        })
+        .map_ok(|i| i.id)
+        .try_collect()
+        .await
+        .unwrap();
+    let victim = ordered[100].clone();
+    let site = env.sim.site_url("demo");
+    let (email, token) = (env.email.clone(), env.token.clone());
+    let target = victim.clone();
+    let hook: crate::Hook = std::sync::Arc::new(move |n| {
+        let (site, email, token, target) =
+            (site.clone(), email.clone(), token.clone(), target.clone());
+        Box::pin(async move {
+            if n == 1 {
+                let http =
+                    jiralink_atlassian::build_client(&jiralink_atlassian::HttpConfig::default())
+                        .unwrap();
+                let response = http
+                    .delete(format!("{site}/rest/api/3/issue/{target}"))
+                    .basic_auth(&email, Some(&token))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status().as_u16(), 204);
+            }
+        })
+    });
+    let journal = MemJournal::with(|j| j.on_checkpoint = Some(hook));
+    let mut s = spec(Resource::Comments);
+    s.jql = Some("project = MKT".into());
+    let outcome = env.run(&s, None, None, None, 2, &journal).await.unwrap();
+    let mut out = journal.output();
+    out.extend_from_slice(&outcome.tail);
+    let records = lines(&out);
+    assert!(!records.is_empty());
+    assert!(
+        records.iter().all(|r| text_of(&r["issueId"]) != victim),
+        "nothing of the deleted issue"
+    );
 }
