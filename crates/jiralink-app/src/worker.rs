@@ -41,6 +41,9 @@ pub const JOB_KINDS: &[&str] = &[
 /// The jobs each database has once, keyed by their kind.
 pub const RECURRING_JOBS: &[&str] = &[RETEST_JOB, TOKEN_KEEP_ALIVE_JOB, EXPORT_CLEANUP_JOB];
 
+/// Exports one worker runs at a time, beside the other jobs.
+pub const CONCURRENT_EXPORTS: usize = 4;
+
 /// How long a job's run history is kept.
 const RUN_HISTORY: time::Duration = time::Duration::days(7);
 
@@ -164,16 +167,37 @@ impl App {
     /// Claims one due job and runs it to the end, renewing its lease meanwhile; `None` when
     /// nothing is due. Waits within the job (retries) go through the application's clock.
     pub async fn run_due_job(&self, options: &WorkerOptions) -> AppResult<Option<JobRun>> {
+        match self.claim_due_job(JOB_KINDS, options).await? {
+            Some(claimed) => self.run_claimed_job(claimed, options).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Claims the due job among `kinds` that has waited longest.
+    async fn claim_due_job(
+        &self,
+        kinds: &[&str],
+        options: &WorkerOptions,
+    ) -> AppResult<Option<ClaimedJob>> {
         let now = self.now();
-        let lease_until = now + options.lease;
-        let Some(claimed) = self
+        let claimed = self
             .store()
-            .claim_job(JOB_KINDS, self.holder(), now, lease_until)
-            .await?
-        else {
-            return Ok(None);
-        };
-        tracing::debug!(job = %claimed.job.key, attempt = claimed.job.attempts, "job claimed");
+            .claim_job(kinds, self.holder(), now, now + options.lease)
+            .await?;
+        if let Some(claimed) = &claimed {
+            tracing::debug!(job = %claimed.job.key, attempt = claimed.job.attempts, "job claimed");
+        }
+        Ok(claimed)
+    }
+
+    /// Runs a claimed job to the end, renewing its lease meanwhile, and records how it ended
+    /// and when it is due again.
+    async fn run_claimed_job(
+        &self,
+        claimed: ClaimedJob,
+        options: &WorkerOptions,
+    ) -> AppResult<JobRun> {
+        let now = self.now();
         let result = {
             let run = std::pin::pin!(self.run_job(&claimed.job, options));
             let renew = std::pin::pin!(self.keep_lease(&claimed, options));
@@ -216,7 +240,7 @@ impl App {
                 },
             )
             .await?;
-        Ok(Some(JobRun {
+        Ok(JobRun {
             id: claimed.run,
             job_id: claimed.job.id,
             kind: claimed.job.kind,
@@ -226,11 +250,16 @@ impl App {
             finished_at: Some(at),
             outcome,
             detail: Some(detail),
-        }))
+        })
     }
 
     /// Runs due jobs until `shutdown` completes; between them waits on the application's
     /// clock until the next is due (at most `options.poll`). `report` sees each run.
+    ///
+    /// Exports, which can run for hours, run beside the other jobs (at most
+    /// [`CONCURRENT_EXPORTS`] at a time), so a long export does not hold up re-tests and
+    /// token refreshes. Exports still going when `shutdown` completes stop where they are;
+    /// their leases run out and they are resumed later, here or on another server.
     pub async fn run_worker(
         &self,
         options: &WorkerOptions,
@@ -242,13 +271,40 @@ impl App {
         if let Err(e) = self.ensure_recurring_jobs().await {
             tracing::warn!(error = %e, "the recurring jobs could not be added");
         }
+        let mut exports: tokio::task::JoinSet<AppResult<JobRun>> = tokio::task::JoinSet::new();
+        let others: Vec<&str> = JOB_KINDS
+            .iter()
+            .copied()
+            .filter(|k| *k != EXPORT_RUN_JOB)
+            .collect();
         loop {
-            let wait = match self.run_due_job(options).await {
-                Ok(Some(run)) => {
-                    report(&run);
+            while let Some(done) = exports.try_join_next() {
+                match done {
+                    Ok(Ok(run)) => report(&run),
+                    Ok(Err(e)) => tracing::warn!(error = %e, "an export job could not be recorded"),
+                    Err(e) => tracing::warn!(error = %e, "an export job stopped"),
+                }
+            }
+            let kinds: &[&str] = if exports.len() < CONCURRENT_EXPORTS {
+                JOB_KINDS
+            } else {
+                &others
+            };
+            let wait = match self.claim_due_job(kinds, options).await {
+                Ok(Some(claimed)) if claimed.job.kind == EXPORT_RUN_JOB => {
+                    let app = self.clone();
+                    let options = *options;
+                    exports.spawn(async move { app.run_claimed_job(claimed, &options).await });
                     Duration::ZERO
                 }
-                Ok(None) => self.idle_wait(options).await,
+                Ok(Some(claimed)) => {
+                    match self.run_claimed_job(claimed, options).await {
+                        Ok(run) => report(&run),
+                        Err(e) => tracing::warn!(error = %e, "a job could not be recorded"),
+                    }
+                    Duration::ZERO
+                }
+                Ok(None) => self.idle_wait(kinds, options).await,
                 // A busy or briefly unreachable database is no reason to stop.
                 Err(e) => {
                     tracing::warn!(error = %e, "looking for due jobs failed");
@@ -259,13 +315,22 @@ impl App {
                 biased;
                 () = &mut shutdown => return,
                 () = clock.sleep(wait) => {}
+                // An export that ends frees a place at once.
+                Some(done) = exports.join_next(), if !exports.is_empty() && !wait.is_zero() => {
+                    match done {
+                        Ok(Ok(run)) => report(&run),
+                        Ok(Err(e)) => tracing::warn!(error = %e, "an export job could not be recorded"),
+                        Err(e) => tracing::warn!(error = %e, "an export job stopped"),
+                    }
+                }
             }
         }
     }
 
     /// Until the next job is due, at most `options.poll`.
-    async fn idle_wait(&self, options: &WorkerOptions) -> Duration {
-        match self.store().next_job_due(JOB_KINDS).await {
+    /// (With every export place taken, an export that is due does not count.)
+    async fn idle_wait(&self, kinds: &[&str], options: &WorkerOptions) -> Duration {
+        match self.store().next_job_due(kinds).await {
             Ok(Some(due)) => std::time::Duration::try_from(due - self.now())
                 .unwrap_or(Duration::ZERO)
                 .min(options.poll),

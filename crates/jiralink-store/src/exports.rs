@@ -4,8 +4,10 @@
 //! A run is held by one holder at a time with a lease, like a job: the holder renews the
 //! lease while it works, and every write of the run (checkpoint, finish) names the holder, so
 //! a holder that lost the run to another one (its lease ran out and the run was taken over)
-//! writes nothing more. A definition never has two running runs: the database refuses a
-//! second one (a unique index on the running run of each export), across servers too.
+//! writes nothing more. A lease is lost to a successor, not to the clock: a holder whose lease
+//! ran out keeps the run (and may renew it) until another one takes it over. A definition
+//! never has two running runs: the database refuses a second one (a unique index on the
+//! running run of each export), across servers too.
 //!
 //! Output is a sequence of chunks per run, numbered from 1: one chunk per checkpoint and one
 //! for the tail written when the run finishes. A checkpoint appends its chunk and records

@@ -126,8 +126,9 @@ pub trait ConnectionStore: Send + Sync {
         until: Option<OffsetDateTime>,
     ) -> StoreResult<()>;
     /// Deletes the connection and every secret it owns, with the runs of exports made
-    /// through it. [`StoreError::InUse`] (nothing deleted) while an export definition uses
-    /// it ([`ExportStore::exports_using`] names them).
+    /// through it. [`StoreError::Conflict`] (kind `export of this connection`, naming one of
+    /// them; nothing deleted) while an export definition uses it
+    /// ([`ExportStore::exports_using`] names them all).
     async fn delete_connection(&self, id: ConnectionId, audit: &AuditEntry) -> StoreResult<()>;
     /// The connections that use an OAuth 2.0 client, as (id, name).
     async fn connections_using_client(

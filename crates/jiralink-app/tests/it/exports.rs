@@ -10,7 +10,7 @@ use jiralink_app::{
     App, AppError, ConnectionSecrets, ExportDraft, ExportSpec, NoProgress, OpenOptions, Resource,
     RunListFilter, RunOutput, RunState, RunTrigger, Schedule,
 };
-use jiralink_domain::{Clock as _, ConnectionState, ManualClock};
+use jiralink_domain::{ConnectionState, ManualClock};
 use jiralink_sim::{Sim, SimConfig, SimHandle};
 use jiralink_vault::ApiToken;
 use pretty_assertions::assert_eq;
@@ -37,6 +37,14 @@ async fn app_on(
     clock: &ManualClock,
     database: Option<String>,
 ) -> (tempfile::TempDir, App) {
+    app_with_clock(sim, Arc::new(clock.clone()), database).await
+}
+
+async fn app_with_clock(
+    sim: &SimHandle,
+    clock: Arc<dyn jiralink_domain::Clock>,
+    database: Option<String>,
+) -> (tempfile::TempDir, App) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("jiralink.toml"),
@@ -53,7 +61,7 @@ async fn app_on(
         data_dir: dir.path().to_path_buf(),
         config_file: None,
         database,
-        clock: Arc::new(clock.clone()),
+        clock,
         env: Box::new(|k| (k == "JIRALINK_MASTER_KEY").then(|| MASTER_KEY.to_owned())),
     })
     .await
@@ -742,4 +750,45 @@ async fn a_due_export_is_run_once_by_two_servers_on_one_database() {
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].state, RunState::Succeeded);
     drop(schema);
+}
+
+/// A server's worker runs an export beside its other jobs: the re-test and the other
+/// recurring jobs finish while the (slow) export is still going. The worker's idle waits move
+/// a manual clock on, past the job's lease, so this one runs on the system clock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_runs_other_jobs_while_an_export_runs() {
+    let f = slow_fixture().await;
+    let (_dir, app) = app_with_clock(&f.sim, Arc::new(jiralink_app::SystemClock), None).await;
+    add_jira_at(&app, &f.sim, Some("1")).await;
+    app.create_export(draft("Slow", SLOW_JQL, None), &actor())
+        .await
+        .unwrap();
+    app.request_export_run("Slow").await.unwrap();
+    let options = jiralink_app::WorkerOptions::from_config(app.config());
+    let done = Arc::new(tokio::sync::Notify::new());
+    let mut order = Vec::new();
+    let notify = Arc::clone(&done);
+    let mut report = |run: &jiralink_app::JobRun| {
+        order.push(run.kind.clone());
+        if run.kind == jiralink_app::EXPORT_RUN_JOB {
+            notify.notify_one();
+        }
+    };
+    let worker = app.run_worker(&options, done.notified(), &mut report);
+    tokio::time::timeout(Duration::from_secs(60), worker)
+        .await
+        .expect("the export ran within a minute");
+    assert_eq!(
+        order.last().map(String::as_str),
+        Some(jiralink_app::EXPORT_RUN_JOB),
+        "{order:?}"
+    );
+    assert!(
+        order.iter().any(|k| k == jiralink_app::RETEST_JOB),
+        "the re-test ran while the export did: {order:?}"
+    );
+    let runs = app.list_runs(RunListFilter::default()).await.unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].state, RunState::Succeeded);
+    assert_eq!(runs[0].trigger, RunTrigger::Manual);
 }

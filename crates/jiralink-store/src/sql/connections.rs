@@ -16,7 +16,7 @@ use crate::codec::{
     to_u64,
 };
 use crate::model::{ConnectionUpdate, SecretField, SecretOwner, SecretWrite};
-use crate::{ConnectionStore, StoreError, StoreResult};
+use crate::{ConnectionStore, ExportStore, StoreError, StoreResult};
 
 /// A connection with the time its API token was last set; the argument adds WHERE / ORDER BY.
 macro_rules! select_connections {
@@ -286,9 +286,20 @@ impl<B: Backend> ConnectionStore for SqlStore<B> {
         )
         .await
         {
-            // An export definition names it (ON DELETE RESTRICT).
+            // An export definition names it (ON DELETE RESTRICT): the conflict names one
+            // (read outside the failed transaction, which PostgreSQL has aborted).
             Err(StoreError::Database(e)) if super::is_foreign_key_violation(&e) => {
-                return Err(StoreError::InUse { kind: "connection" });
+                drop(tx);
+                let name = self
+                    .exports_using(&[id])
+                    .await?
+                    .into_iter()
+                    .next()
+                    .map_or_else(String::new, |(_, _, name)| name);
+                return Err(StoreError::Conflict {
+                    kind: "export of this connection",
+                    name,
+                });
             }
             other => other?,
         };

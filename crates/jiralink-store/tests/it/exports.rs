@@ -42,6 +42,12 @@ crate::on_both_backends! {
     values_round_trip_unchanged: super::values_round_trip_unchanged,
     deleting_a_connection_ends_its_ad_hoc_runs: super::deleting_a_connection_ends_its_ad_hoc_runs,
     a_checkpoint_or_finish_that_fails_half_way_writes_nothing: super::a_checkpoint_or_finish_that_fails_half_way_writes_nothing,
+    edits_during_a_run_keep_its_spec_and_its_cursor: super::edits_during_a_run_keep_its_spec_and_its_cursor,
+    usage_of_many_connections_is_one_query: super::usage_of_many_connections_is_one_query,
+    a_lease_ends_to_the_microsecond: super::a_lease_ends_to_the_microsecond,
+    a_connection_deleted_while_an_export_is_saved_leaves_no_orphan: super::a_connection_deleted_while_an_export_is_saved_leaves_no_orphan,
+    an_export_deleted_while_a_run_starts_leaves_no_orphan: super::an_export_deleted_while_a_run_starts_leaves_no_orphan,
+    a_late_holder_keeps_its_run_until_someone_takes_it: super::a_late_holder_keeps_its_run_until_someone_takes_it,
 }
 
 const T0: OffsetDateTime = datetime!(2026-01-01 00:00 UTC);
@@ -331,8 +337,13 @@ pub(crate) async fn connections_used_by_exports_cannot_be_deleted(db: &crate::Te
     };
     let err = del(c.id).await.unwrap_err();
     assert!(
-        matches!(err, StoreError::InUse { kind: "connection" }),
+        matches!(&err, StoreError::Conflict { kind: "export of this connection", name }
+            if name == "Another on source"),
         "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "export of this connection named \"Another on source\" already exists"
     );
     assert!(store.get_connection(c.id).await.is_ok(), "nothing deleted");
     assert_eq!(store.get_export(e.id).await.unwrap(), e);
@@ -1531,6 +1542,207 @@ pub(crate) async fn deleting_a_connection_ends_its_ad_hoc_runs(db: &crate::TestD
         store.export_run_output(live.id, None, 1).await.unwrap_err(),
         StoreError::NotFound { .. }
     ));
+}
+
+pub(crate) async fn edits_during_a_run_keep_its_spec_and_its_cursor(db: &crate::TestDb) {
+    let store = db.store();
+    let (c, e) = setup(store).await;
+    let r = running(Some(&e), c.id, "h", T0);
+    store.start_export_run(&r).await.unwrap();
+    // Someone opens the definition for editing while the run goes on…
+    let opened = store.get_export(e.id).await.unwrap();
+    let mut edit = opened.clone();
+    edit.spec = json!({"resource": "issues", "jql": "project = OTHER"});
+    assert_eq!(store.update_export(&edit).await.unwrap(), 2);
+    assert_eq!(
+        run(store, r.id).await.spec,
+        e.spec,
+        "the run keeps the spec it started with"
+    );
+    // …the run finishes, moving the cursor without changing the version…
+    let f = finish(RunState::Succeeded, T0 + Duration::minutes(1));
+    assert!(store.finish_export_run(r.id, "h", &f).await.unwrap());
+    assert!(
+        !store
+            .renew_export_run(r.id, "h", T0 + Duration::hours(1))
+            .await
+            .unwrap(),
+        "an ended run holds no lease"
+    );
+    let read = store.get_export(e.id).await.unwrap();
+    assert_eq!(read.version, 2);
+    assert_eq!(read.cursor, f.cursor_after);
+    // …and a later edit made from what was read before the finish (no cursor then) does not
+    // put the old cursor back: edits never write it.
+    let mut late = read.clone();
+    late.cursor = None;
+    late.enabled = false;
+    assert_eq!(store.update_export(&late).await.unwrap(), 3);
+    assert_eq!(store.get_export(e.id).await.unwrap().cursor, f.cursor_after);
+}
+
+pub(crate) async fn usage_of_many_connections_is_one_query(db: &crate::TestDb) {
+    let store = db.store();
+    let mut ids = Vec::new();
+    let mut expected = Vec::new();
+    for i in 0..40 {
+        let c = connection(store, &format!("Conn {i:02}")).await;
+        if i % 3 == 0 {
+            let e = export(&format!("Export {i:02}"), c.id);
+            store.insert_export(&e).await.unwrap();
+            expected.push((c.id, e.id, e.name.clone()));
+        }
+        ids.push(c.id);
+    }
+    // Connections that do not exist (any more) are simply not used.
+    ids.extend((0..400).map(|_| ConnectionId::new()));
+    let mut using = store.exports_using(&ids).await.unwrap();
+    using.sort_by_key(|(_, _, name)| name.clone());
+    assert_eq!(using, expected);
+}
+
+pub(crate) async fn a_lease_ends_to_the_microsecond(db: &crate::TestDb) {
+    let store = db.store();
+    let (c, e) = setup(store).await;
+    let mut r = running(Some(&e), c.id, "h", T0);
+    let until = T0 + Duration::seconds(30) + Duration::microseconds(123_457);
+    r.lease_until = Some(until);
+    store.start_export_run(&r).await.unwrap();
+    assert_eq!(run(store, r.id).await.lease_until, Some(until));
+    let just_before = until - Duration::microseconds(1);
+    assert_eq!(
+        store
+            .interrupted_export_run(e.id, just_before)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .take_over_export_run(r.id, "other", just_before, until + Duration::minutes(1))
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        store
+            .interrupted_export_run(e.id, until)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .take_over_export_run(r.id, "other", until, until + Duration::minutes(1))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+pub(crate) async fn a_connection_deleted_while_an_export_is_saved_leaves_no_orphan(
+    db: &crate::TestDb,
+) {
+    let store = db.store();
+    for round in 0..8 {
+        let c = connection(store, &format!("Racing {round}")).await;
+        let e = export(&format!("Racing export {round}"), c.id);
+        let (a, b) = (db.another().await, db.another().await);
+        let (saved, deleted) = tokio::join!(async move { a.insert_export(&e).await }, async move {
+            b.delete_connection(
+                c.id,
+                &audit(ResourceKind::Connection, c.id.0, AuditAction::Delete, 1),
+            )
+            .await
+        },);
+        match (&saved, &deleted) {
+            // The export came first: the delete is refused.
+            (Ok(()), Err(StoreError::Conflict { .. })) => {
+                assert!(store.get_connection(c.id).await.is_ok());
+            }
+            // The delete came first: the export names no connection any more.
+            (Err(StoreError::NotFound { kind: "connection" }), Ok(())) => {
+                assert!(store.get_connection(c.id).await.is_err());
+            }
+            other => panic!("both or neither went through: {other:?}"),
+        }
+        for (connection, _, _) in store.exports_using(&[c.id]).await.unwrap() {
+            assert!(store.get_connection(connection).await.is_ok());
+        }
+    }
+}
+
+pub(crate) async fn an_export_deleted_while_a_run_starts_leaves_no_orphan(db: &crate::TestDb) {
+    let store = db.store();
+    let c = connection(store, "Source").await;
+    for round in 0..8 {
+        let e = export(&format!("Deleted {round}"), c.id);
+        store.insert_export(&e).await.unwrap();
+        let new = running(Some(&e), c.id, "h", T0);
+        let id = new.id;
+        let (a, b) = (db.another().await, db.another().await);
+        let (started, deleted) =
+            tokio::join!(async move { a.start_export_run(&new).await }, async move {
+                b.delete_export(e.id).await
+            },);
+        deleted.unwrap();
+        match started {
+            // Started first: the run went with the export.
+            Ok(()) => {}
+            Err(StoreError::NotFound { kind: "export" }) => {}
+            Err(other) => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            store.get_export_run(id).await.unwrap_err(),
+            StoreError::NotFound { .. }
+        ));
+        assert!(!checkpoint(store, id, "h", b"x", 1).await);
+    }
+}
+
+pub(crate) async fn a_late_holder_keeps_its_run_until_someone_takes_it(db: &crate::TestDb) {
+    let store = db.store();
+    let (c, e) = setup(store).await;
+    let r = running(Some(&e), c.id, "slow", T0);
+    store.start_export_run(&r).await.unwrap();
+    // The lease ran out long ago, but nobody took the run over: the slow holder still holds
+    // it, may renew it and goes on (a lease is lost to a successor, not to the clock).
+    assert!(
+        store
+            .interrupted_export_run(e.id, T0 + Duration::hours(1))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(checkpoint(store, r.id, "slow", b"late but kept\n", 1).await);
+    assert!(
+        store
+            .renew_export_run(r.id, "slow", T0 + Duration::hours(2))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .interrupted_export_run(e.id, T0 + Duration::hours(1))
+            .await
+            .unwrap(),
+        None,
+        "renewed, it is no longer interrupted"
+    );
+    assert!(
+        store
+            .finish_export_run(
+                r.id,
+                "slow",
+                &finish(RunState::Succeeded, T0 + Duration::hours(1))
+            )
+            .await
+            .unwrap()
+    );
+    let read = run(store, r.id).await;
+    assert_eq!(read.resumed, 0);
+    assert_eq!(read.output_chunks, 1);
+    assert!(read.state.is_final());
 }
 
 /// Runs one statement on the test's database directly, behind the store's back.
