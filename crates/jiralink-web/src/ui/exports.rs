@@ -48,6 +48,7 @@ pub(crate) fn table() -> RouteTable {
         (Method::POST, "/exports/{id}/run", post(run_now)),
         (Method::GET, "/exports/{id}/delete", get(confirm_delete)),
         (Method::POST, "/exports/{id}/delete", post(delete)),
+        (Method::GET, "/runs", get(runs_page)),
         (Method::GET, "/runs/{id}", get(run_page)),
         (Method::GET, "/runs/{id}/progress", get(progress)),
         (Method::POST, "/runs/{id}/cancel", post(cancel)),
@@ -55,7 +56,14 @@ pub(crate) fn table() -> RouteTable {
     ]
 }
 
-super::page_deref!(ListPage, FormPage, ShowPage, RunPage, ConfirmDeletePage);
+super::page_deref!(
+    ListPage,
+    FormPage,
+    ShowPage,
+    RunPage,
+    RunsPage,
+    ConfirmDeletePage
+);
 
 /// How many runs an export's page lists (the chart shows the newest of them).
 const HISTORY_RUNS: u32 = 50;
@@ -1292,6 +1300,56 @@ async fn delete(
         Err(e) => format!("The export was not deleted: {}", user_message(&e)),
     };
     redirect_with_notice(&state, "/exports", &notice)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every run
+
+/// How many runs the runs page lists.
+const RUNS_PAGE_RUNS: u32 = 100;
+
+/// A run of the runs page: of which export, through which connection.
+struct RunsRow {
+    row: RunRow,
+    export_id: Option<String>,
+    export: String,
+    connection: String,
+}
+
+#[derive(Template)]
+#[template(path = "exports/runs.html")]
+struct RunsPage {
+    page: Page,
+    runs: Vec<RunsRow>,
+}
+
+async fn runs_page(State(state): State<AppState>, user: CurrentUser, flash: Flash) -> Response {
+    let page = Page::new(&user, flash);
+    let filter = RunListFilter {
+        limit: Some(RUNS_PAGE_RUNS),
+        ..RunListFilter::default()
+    };
+    match state.app().list_runs(filter).await {
+        Ok(runs) => render(&RunsPage {
+            page,
+            runs: runs
+                .iter()
+                .map(|r| RunsRow {
+                    row: RunRow::of(r),
+                    export_id: r.export_id.map(|id| id.to_string()),
+                    export: r
+                        .export_name
+                        .clone()
+                        .unwrap_or_else(|| format!("Ad hoc: {}", r.resource.replace('-', " "))),
+                    connection: r
+                        .connection_name
+                        .clone()
+                        .unwrap_or_else(|| "a deleted connection".to_owned()),
+                })
+                .collect(),
+        }),
+        Err(e) => app_error_page(page, &e),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

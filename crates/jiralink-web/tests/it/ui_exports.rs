@@ -237,6 +237,24 @@ async fn an_export_is_defined_run_and_downloaded_without_javascript() {
     .await;
     assert_eq!(stranger.status, StatusCode::SEE_OTHER);
 
+    // Every run, from the Exports page.
+    let runs = b.get(&f, "/runs").await;
+    assert_eq!(runs.status, StatusCode::OK);
+    assert!(
+        runs.text.contains(&format!(
+            "data-run-id=\"{run}\" data-run-state=\"succeeded\""
+        )),
+        "{}",
+        runs.text
+    );
+    assert!(
+        runs.text
+            .contains(&format!("<a href=\"/exports/{id}\">Demo issues</a>")),
+        "{}",
+        runs.text
+    );
+    assert!(b.get(&f, "/exports").await.text.contains("href=\"/runs\""));
+
     // Edit: the form comes back filled; a stale version is refused, nothing changes.
     let edit = b.get(&f, &format!("/exports/{id}/edit")).await;
     assert!(edit.text.contains("value=\"Demo issues\""), "{}", edit.text);
