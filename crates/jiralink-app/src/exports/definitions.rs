@@ -323,13 +323,13 @@ fn export_view(
         .schedule
         .clone()
         .and_then(|s| serde_json::from_value(s).ok());
-    let next_run_at = jobs.get(&job_key(record.id)).and_then(|job| {
-        let scheduled = schedule.is_some() && record.enabled;
-        (scheduled
-            || job.next_run_at <= record.updated_at.max(job.created_at)
-            || scheduled_now(job))
-        .then_some(job.next_run_at)
-    });
+    // The job's time, when it will run the export: by the schedule, or because a run was
+    // asked for. A job left from a removed schedule only deletes itself when it comes due.
+    let scheduled = schedule.is_some() && record.enabled;
+    let next_run_at = jobs
+        .get(&job_key(record.id))
+        .filter(|job| scheduled || asked_for(job))
+        .map(|job| job.next_run_at);
     Ok(ExportView {
         id: record.id,
         name: record.name,
@@ -348,8 +348,9 @@ fn export_view(
     })
 }
 
-/// A job of an unscheduled export exists only while a run is asked for.
-fn scheduled_now(job: &JobRecord) -> bool {
+/// Whether the job of an export without a schedule is there for a run asked for ("Run
+/// now"): such a job is deleted after its one run, so it has never finished one.
+fn asked_for(job: &JobRecord) -> bool {
     job.last_finished_at.is_none()
 }
 

@@ -263,7 +263,7 @@ impl App {
                 })
             }
             Ended::Finished => {
-                let Some((outcome, tail_written)) = outcome else {
+                let Some(outcome) = outcome else {
                     return Err(AppError::Io("the run ended without an outcome".to_owned()));
                 };
                 let state = if outcome.cancelled {
@@ -282,7 +282,6 @@ impl App {
                 } else {
                     (None, None)
                 };
-                let _ = tail_written;
                 self.finish_run(
                     &run,
                     state,
@@ -308,7 +307,7 @@ impl App {
         output: &RunOutput,
         resuming: bool,
         progress: &dyn Progress,
-    ) -> Result<Result<(jiralink_sync::ExportOutcome, bool), SyncError>, DriveError> {
+    ) -> Result<Result<jiralink_sync::ExportOutcome, SyncError>, DriveError> {
         let spec: ExportSpec = serde_json::from_value(run.spec.clone()).map_err(|e| {
             DriveError::App(AppError::Io(format!(
                 "the run's export settings cannot be read ({e})"
@@ -362,7 +361,7 @@ impl App {
                 if let Err(e) = journal.write_tail(&outcome.tail).await {
                     return Ok(Err(e));
                 }
-                Ok(Ok((outcome, true)))
+                Ok(Ok(outcome))
             }
             Err(e) => Ok(Err(e)),
         }

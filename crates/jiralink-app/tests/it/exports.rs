@@ -792,3 +792,36 @@ async fn the_worker_runs_other_jobs_while_an_export_runs() {
     assert_eq!(runs[0].state, RunState::Succeeded);
     assert_eq!(runs[0].trigger, RunTrigger::Manual);
 }
+
+/// Cancelling a run whose process died ends it at once; the next run starts afresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_dead_run_ends_it_at_once() {
+    let f = slow_fixture().await;
+    let app = f.app.clone();
+    let task = tokio::spawn(async move {
+        app.run_export("Slow", RunTrigger::Cli, RunOutput::Store, &NoProgress)
+            .await
+    });
+    eventually("a checkpoint", || async {
+        running_run(&f.app)
+            .await
+            .is_some_and(|r| r.stats.pages >= 1)
+    })
+    .await;
+    task.abort();
+    let _ = task.await;
+    let dead = running_run(&f.app).await.unwrap();
+    f.clock.advance(Duration::from_secs(61));
+    let cancelled = f.app.cancel_run(&dead.id.to_string()).await.unwrap();
+    assert_eq!(cancelled.state, RunState::Cancelled);
+    assert!(cancelled.stats.pages >= 1, "its statistics stay");
+    f.sim.control().update_knobs(|k| k.latency_ms = 0).unwrap();
+    let next = f
+        .app
+        .run_export("Slow", RunTrigger::Cli, RunOutput::Store, &NoProgress)
+        .await
+        .unwrap();
+    assert_ne!(next.id, dead.id);
+    assert_eq!(next.resumed, 0);
+    assert_eq!(next.state, RunState::Succeeded);
+}

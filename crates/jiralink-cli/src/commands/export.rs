@@ -610,10 +610,10 @@ impl Bar {
             && std::io::stderr().is_terminal()
             && !(*output == RunOutput::Stdout && std::io::stdout().is_terminal());
         if shown {
-            bar.set_style(
-                ProgressStyle::with_template("{spinner} {pos} records  {per_sec}  {elapsed}")
+            bar.set_style(rate(
+                ProgressStyle::with_template("{spinner} {pos} records  {rate}  {elapsed}")
                     .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-            );
+            ));
             bar.enable_steady_tick(std::time::Duration::from_millis(200));
         } else {
             bar.set_draw_target(ProgressDrawTarget::hidden());
@@ -626,6 +626,16 @@ impl Bar {
     }
 }
 
+/// `{rate}`: records per second, whole.
+fn rate(style: ProgressStyle) -> ProgressStyle {
+    style.with_key(
+        "rate",
+        |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = write!(w, "{:.0}/s", state.per_sec());
+        },
+    )
+}
+
 impl std::fmt::Debug for Bar {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Bar").finish_non_exhaustive()
@@ -636,10 +646,10 @@ impl Progress for Bar {
     fn expected(&self, total: Option<u64>) {
         if let Some(total) = total {
             self.bar.set_length(total);
-            self.bar.set_style(
-                ProgressStyle::with_template("{bar:30} {pos}/{len} records  {per_sec}  {eta} left")
+            self.bar.set_style(rate(
+                ProgressStyle::with_template("{bar:30} {pos}/{len} records  {rate}  {eta} left")
                     .unwrap_or_else(|_| ProgressStyle::default_bar()),
-            );
+            ));
         }
     }
 
