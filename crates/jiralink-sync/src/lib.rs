@@ -20,6 +20,7 @@ mod issues;
 pub mod journal;
 mod light;
 pub mod output;
+mod scan;
 pub mod spec;
 pub mod stats;
 
