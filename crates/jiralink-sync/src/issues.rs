@@ -45,8 +45,9 @@ use crate::{
 const HEAVY_PAGE: u32 = 100;
 /// Issues per page with a few named fields.
 const LIGHT_PAGE: u32 = 1_000;
-/// Ids per page in parallel mode: ten bulk fetches, small enough to checkpoint often.
-const ID_PAGE: u32 = 1_000;
+/// Ids per page in parallel mode: five bulk fetches. Id pages are read ahead, so their size
+/// does not limit throughput; a small one keeps checkpoints frequent and memory low.
+const ID_PAGE: u32 = 500;
 /// Ids per page of the deletion scan (Jira's cap for id-only pages).
 const SCAN_PAGE: u32 = 5_000;
 /// Issues per `issue/bulkfetch` call (Jira's cap).
