@@ -417,8 +417,15 @@ impl App {
             }
             EXPORT_CLEANUP_JOB => {
                 let deleted = self.cleanup_export_outputs().await?;
+                let ended = self.end_interrupted_adhoc_runs().await?;
+                let mut detail = format!("{deleted} expired export output(s) deleted");
+                if ended > 0 {
+                    detail.push_str(&format!(
+                        "; {ended} interrupted ad hoc run(s) recorded as failed"
+                    ));
+                }
                 Ok(Ran {
-                    detail: format!("{deleted} expired export output(s) deleted"),
+                    detail,
                     next: Next::In(crate::exports::CLEANUP_EVERY),
                 })
             }

@@ -499,6 +499,36 @@ impl JiraClient {
     }
 }
 
+/// The body of a JSON answer, unparsed, refusing HTML and empty bodies as [`decode`] does.
+pub(crate) fn json_bytes(answer: Answer) -> Result<Vec<u8>, AtlassianError> {
+    let content_type = answer
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let first = answer
+        .body
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .copied();
+    match first {
+        None => Err(AtlassianError::UnexpectedContent {
+            status: answer.status,
+            content_type: "an empty body".to_owned(),
+        }),
+        Some(b'<') => Err(AtlassianError::UnexpectedContent {
+            status: answer.status,
+            content_type: "html".to_owned(),
+        }),
+        Some(_) if content_type.contains("html") => Err(AtlassianError::UnexpectedContent {
+            status: answer.status,
+            content_type: crate::error::truncate(&content_type),
+        }),
+        Some(_) => Ok(answer.body),
+    }
+}
+
 /// Reads a JSON answer, refusing HTML and empty bodies with a clear error.
 pub(crate) fn decode<T: DeserializeOwned>(
     op: &Operation,

@@ -36,6 +36,7 @@ use crate::{
     error::SyncError,
     light::{head, with_members},
     output::{Encoder, EncoderContext, encoder},
+    scan::{Span, scan_page},
     spec::{ExportKind, ExportSpec, Format},
     stats::RunStats,
 };
@@ -44,8 +45,9 @@ use crate::{
 const HEAVY_PAGE: u32 = 100;
 /// Issues per page with a few named fields.
 const LIGHT_PAGE: u32 = 1_000;
-/// Ids per page in parallel mode: ten bulk fetches, small enough to checkpoint often.
-const ID_PAGE: u32 = 1_000;
+/// Ids per page in parallel mode: five bulk fetches. Id pages are read ahead, so their size
+/// does not limit throughput; a small one keeps checkpoints frequent and memory low.
+const ID_PAGE: u32 = 500;
 /// Ids per page of the deletion scan (Jira's cap for id-only pages).
 const SCAN_PAGE: u32 = 5_000;
 /// Issues per `issue/bulkfetch` call (Jira's cap).
@@ -188,10 +190,11 @@ impl Enrich {
     }
 }
 
-/// One page for the writer.
+/// One page for the writer: the issues' JSON texts in `body`, where `spans` say.
 #[derive(Debug)]
 struct Page {
-    records: Vec<Box<RawValue>>,
+    body: String,
+    spans: Vec<Span>,
     /// The search's next page (`None`: this was the last).
     next: Option<String>,
     /// The lower bound of the search `next` belongs to.
@@ -439,19 +442,21 @@ pub(crate) async fn run(job: ExportJob<'_>) -> Result<ExportOutcome, SyncError> 
             };
             let page = page?;
             cp.stats.pages += 1;
-            for raw in &page.records {
+            for span in &page.spans {
                 if limit.is_some_and(|l| written >= l) {
                     limit_reached = true;
                     break;
                 }
-                let h = head(raw)?;
-                let updated = h.updated_ms.ok_or_else(|| {
-                    SyncError::Decode(format!("issue {}: Jira sent no update time", h.id))
+                let updated = span.updated_ms.ok_or_else(|| {
+                    SyncError::Decode(format!("issue {}: Jira sent no update time", span.id))
                 })?;
-                match ledger.see(h.id, updated) {
+                match ledger.see(span.id, updated) {
                     Verdict::Skip => cp.stats.duplicates_skipped += 1,
                     Verdict::Write => {
-                        run.enc.record(raw, &mut run.pending)?;
+                        let text = page.body.get(span.start..span.end).ok_or_else(|| {
+                            SyncError::Decode("an issue's place in its page".into())
+                        })?;
+                        run.enc.record_text(text, &mut run.pending)?;
                         cp.stats.add_records(ISSUES, 1);
                         written += 1;
                     }
@@ -773,16 +778,16 @@ async fn read_pages(
     let mut restart = Some(restart_at);
     let mut seen = HashSet::new();
     loop {
-        let page = first_or_next(
-            client,
-            search,
-            Mode::Pages,
-            &mut lower,
-            &mut token,
-            &mut restart,
-        )
-        .await?;
-        let next = page.next_page_token;
+        let bytes =
+            first_or_next_bytes(client, search, &mut lower, &mut token, &mut restart).await?;
+        let body = String::from_utf8(bytes)
+            .map_err(|_| SyncError::Decode("a search page Jira sent (not UTF-8)".into()))?;
+        let scanned = scan_page(&body)?;
+        let next = match (scanned.is_last, scanned.next_page_token) {
+            (Some(true), _) | (_, None) => None,
+            (_, Some(next)) if next.is_empty() => None,
+            (_, Some(next)) => Some(next),
+        };
         if let Some(n) = &next
             && !seen.insert(n.clone())
         {
@@ -790,29 +795,104 @@ async fn read_pages(
                 "the issue pages: Jira pointed back to a page already read".into(),
             ));
         }
-        let mut members: Vec<(&str, &RawValue)> = Vec::new();
-        if let Some(names) = &page.names {
-            members.push(("names", names));
-        }
-        if let Some(schema) = &page.schema {
-            members.push(("schema", schema));
-        }
-        let records = page
-            .issues
-            .into_iter()
-            .map(|raw| with_members(raw, &members))
-            .collect::<Result<Vec<_>, _>>()?;
-        let records = enrich_records(client, enrich, records).await?;
+        let slice = |(a, z): (usize, usize)| {
+            body.get(a..z)
+                .ok_or_else(|| SyncError::Decode("a search page's member".into()))
+                .and_then(|t| {
+                    RawValue::from_string(t.to_owned())
+                        .map_err(|e| SyncError::Decode(format!("a search page ({e})")))
+                })
+        };
+        let names = scanned.names.map(slice).transpose()?;
+        let schema = scanned.schema.map(slice).transpose()?;
+        // The common case goes out as received; only a page whose issues change (page-level
+        // names and schema added, changelogs, comments, worklogs) is rebuilt.
+        let (body, spans) = if names.is_none() && schema.is_none() && !enrich.any() {
+            (body, scanned.spans)
+        } else {
+            let mut members: Vec<(&str, &RawValue)> = Vec::new();
+            if let Some(names) = &names {
+                members.push(("names", names));
+            }
+            if let Some(schema) = &schema {
+                members.push(("schema", schema));
+            }
+            let records = scanned
+                .spans
+                .iter()
+                .map(|span| {
+                    let text = body
+                        .get(span.start..span.end)
+                        .ok_or_else(|| SyncError::Decode("an issue's place in its page".into()))?;
+                    let raw = RawValue::from_string(text.to_owned())
+                        .map_err(|e| SyncError::Decode(format!("an issue Jira sent ({e})")))?;
+                    with_members(raw, &members)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let records = enrich_records(client, enrich, records).await?;
+            joined(&records)?
+        };
         let done = next.is_none();
         token.clone_from(&next);
         let page = Page {
-            records,
+            body,
+            spans,
             next,
             search_lower_ms: lower,
         };
         if tx.send(Ok(page)).await.is_err() || done {
             return Ok(());
         }
+    }
+}
+
+/// Records put into one text, with their spans.
+fn joined(records: &[Box<RawValue>]) -> Result<(String, Vec<Span>), SyncError> {
+    let mut body = String::with_capacity(records.iter().map(|r| r.get().len()).sum());
+    let mut spans = Vec::with_capacity(records.len());
+    for raw in records {
+        let h = head(raw)?;
+        let start = body.len();
+        body.push_str(raw.get());
+        spans.push(Span {
+            start,
+            end: body.len(),
+            id: h.id,
+            updated_ms: h.updated_ms,
+        });
+    }
+    Ok((body, spans))
+}
+
+/// [`first_or_next`] for pages read as bytes.
+async fn first_or_next_bytes(
+    client: &JiraClient,
+    search: &Search,
+    lower: &mut Option<i64>,
+    token: &mut Option<String>,
+    restart_at: &mut Option<Option<i64>>,
+) -> Result<Vec<u8>, SyncError> {
+    let request = search.request(Mode::Pages, *lower);
+    match client
+        .search_jql_page_bytes(&request, token.as_deref())
+        .await
+    {
+        Ok(page) => {
+            *restart_at = None;
+            Ok(page)
+        }
+        Err(e) if token.is_some() && token_refused(&e) && restart_at.is_some() => {
+            let at = restart_at.take().flatten();
+            tracing::info!(
+                restart_at = at,
+                "jira refused the saved page token; searching again from the last position"
+            );
+            *lower = at;
+            *token = None;
+            let request = search.request(Mode::Pages, *lower);
+            Ok(client.search_jql_page_bytes(&request, None).await?)
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -923,8 +1003,10 @@ async fn read_id_pages(
         records.extend(batch);
         if let Some((next, lower)) = end {
             let done = next.is_none();
+            let (body, spans) = joined(&std::mem::take(&mut records))?;
             let page = Page {
-                records: std::mem::take(&mut records),
+                body,
+                spans,
                 next,
                 search_lower_ms: lower,
             };

@@ -27,6 +27,7 @@ pub mod journal;
 mod light;
 pub mod output;
 mod resources;
+mod scan;
 pub mod spec;
 pub mod stats;
 

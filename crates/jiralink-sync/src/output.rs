@@ -37,6 +37,18 @@ pub trait Encoder: Send {
     /// [`SyncError::Decode`] when the record cannot be encoded.
     fn record(&mut self, record: &RawValue, out: &mut Vec<u8>) -> Result<(), SyncError>;
 
+    /// Appends one record given as its JSON text (valid JSON, as Jira sent it). By default it
+    /// is read into a [`RawValue`] and passed to [`record`](Self::record); encoders that copy
+    /// the text anyway take it as it is.
+    ///
+    /// # Errors
+    /// [`SyncError::Decode`] when the record cannot be encoded.
+    fn record_text(&mut self, json: &str, out: &mut Vec<u8>) -> Result<(), SyncError> {
+        let raw = RawValue::from_string(json.to_owned())
+            .map_err(|e| SyncError::Decode(format!("a record ({e})")))?;
+        self.record(&raw, out)
+    }
+
     /// Bytes that close the output (`]` of a JSON array), written with the run's finish.
     ///
     /// # Errors
@@ -86,7 +98,11 @@ impl Encoder for Ndjson {
     }
 
     fn record(&mut self, record: &RawValue, out: &mut Vec<u8>) -> Result<(), SyncError> {
-        push_one_line(record.get(), out);
+        self.record_text(record.get(), out)
+    }
+
+    fn record_text(&mut self, json: &str, out: &mut Vec<u8>) -> Result<(), SyncError> {
+        push_one_line(json, out);
         out.push(b'\n');
         Ok(())
     }
@@ -109,10 +125,14 @@ impl Encoder for JsonArray {
     }
 
     fn record(&mut self, record: &RawValue, out: &mut Vec<u8>) -> Result<(), SyncError> {
+        self.record_text(record.get(), out)
+    }
+
+    fn record_text(&mut self, json: &str, out: &mut Vec<u8>) -> Result<(), SyncError> {
         if self.written > 0 {
             out.extend_from_slice(b",\n");
         }
-        push_one_line(record.get(), out);
+        push_one_line(json, out);
         self.written += 1;
         Ok(())
     }

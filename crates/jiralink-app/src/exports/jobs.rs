@@ -3,7 +3,7 @@
 //! | Job | Key | What it does | Next run |
 //! |---|---|---|---|
 //! | `exports.run` | `export:<id>`, one per export | resumes the export's interrupted run, else starts one; records a `skipped` run while the connection is offline | the export's next scheduled time; deleted when the export has no schedule (or is disabled, or gone) and no run was asked for |
-//! | `exports.cleanup` | `exports.cleanup` | deletes outputs older than `exports.output_retention` | an hour later |
+//! | `exports.cleanup` | `exports.cleanup` | deletes outputs older than `exports.output_retention`; records ad hoc runs whose process died as failed | an hour later |
 //!
 //! "Run now" marks the export as asked for (a setting only the claim of its job removes) and
 //! makes the job due now, adding it for an export without a schedule.
@@ -176,5 +176,35 @@ impl App {
             .store()
             .delete_expired_export_outputs(self.now())
             .await?)
+    }
+
+    /// Ends the ad hoc runs whose process died (their lease ran out): nothing can resume a
+    /// run without a definition, so it is recorded as failed. Runs of saved exports are left
+    /// for their export's next run, which resumes them. Returns how many were ended.
+    pub(crate) async fn end_interrupted_adhoc_runs(&self) -> AppResult<usize> {
+        let now = self.now();
+        let mut ended = 0;
+        for run in self.store().interrupted_export_runs(now).await? {
+            if run.export_id.is_some() {
+                continue;
+            }
+            let Some(taken) = self
+                .store()
+                .take_over_export_run(run.id, self.holder(), now, now + self.export_lease())
+                .await?
+            else {
+                continue;
+            };
+            let stats = serde_json::from_value(taken.stats.clone()).unwrap_or_default();
+            self.finish_failed(
+                &taken,
+                "the process running this ad hoc export stopped; an export without a saved \
+                 definition is not resumed: run it again",
+                stats,
+            )
+            .await;
+            ended += 1;
+        }
+        Ok(ended)
     }
 }

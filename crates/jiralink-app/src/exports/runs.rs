@@ -39,7 +39,7 @@ enum Ended {
 }
 
 impl App {
-    fn export_lease(&self) -> Duration {
+    pub(crate) fn export_lease(&self) -> Duration {
         self.config().exports.lease.get()
     }
 
@@ -427,7 +427,12 @@ impl App {
         Ok(())
     }
 
-    async fn finish_failed(&self, run: &ExportRunRecord, message: &str, stats: RunStats) {
+    pub(crate) async fn finish_failed(
+        &self,
+        run: &ExportRunRecord,
+        message: &str,
+        stats: RunStats,
+    ) {
         if let Err(e) = self
             .finish_run(
                 run,

@@ -825,3 +825,45 @@ async fn cancelling_a_dead_run_ends_it_at_once() {
     assert_eq!(next.resumed, 0);
     assert_eq!(next.state, RunState::Succeeded);
 }
+
+/// An ad hoc run whose process died cannot be resumed: the cleanup job records it as failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_ad_hoc_run_is_recorded_as_failed_by_the_cleanup_job() {
+    let f = slow_fixture().await;
+    let app = f.app.clone();
+    let task = tokio::spawn(async move {
+        app.run_adhoc_export("Jira", issues(SLOW_JQL), RunOutput::Store, &NoProgress)
+            .await
+    });
+    eventually("a checkpoint", || async {
+        running_run(&f.app)
+            .await
+            .is_some_and(|r| r.stats.pages >= 1)
+    })
+    .await;
+    task.abort();
+    let _ = task.await;
+    let dead = running_run(&f.app).await.unwrap();
+    assert_eq!(dead.export_id, None);
+    f.clock.advance(Duration::from_secs(61));
+    f.app.ensure_recurring_jobs().await.unwrap();
+    f.app
+        .run_job_now(jiralink_app::EXPORT_CLEANUP_JOB)
+        .await
+        .unwrap();
+    let options = jiralink_app::WorkerOptions::from_config(f.app.config());
+    let mut details = Vec::new();
+    while let Some(run) = f.app.run_due_job(&options).await.unwrap() {
+        details.push(run.detail.unwrap_or_default());
+    }
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains("1 interrupted ad hoc run(s) recorded as failed")),
+        "{details:?}"
+    );
+    let ended = f.app.get_run(&dead.id.to_string()).await.unwrap();
+    assert_eq!(ended.state, RunState::Failed);
+    assert!(ended.error.unwrap().contains("run it again"));
+    assert!(ended.stats.pages >= 1);
+}
