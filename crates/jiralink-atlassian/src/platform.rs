@@ -140,7 +140,7 @@ struct TokenBody<'a, R> {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct SearchPage {
-    #[serde(default)]
+    /// Required: an answer without it is not a search page, not an empty last page.
     issues: Vec<Issue>,
     #[serde(default)]
     is_last: Option<bool>,
@@ -270,7 +270,7 @@ pub struct RawSearchPage {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawSearchBody {
-    #[serde(default)]
+    /// Required: an answer without it is not a search page, not an empty last page.
     issues: Vec<Box<RawValue>>,
     #[serde(default)]
     is_last: Option<bool>,
@@ -721,6 +721,21 @@ mod tests {
             next_page_token: None,
         };
         assert_eq!(serde_json::to_value(&first).unwrap(), json!({"jql":"x"}));
+    }
+
+    #[test]
+    fn a_search_answer_without_issues_does_not_decode() {
+        for body in [r#"{"isLast":true}"#, "{}", r#"{"issues":null}"#] {
+            assert!(
+                serde_json::from_str::<RawSearchBody>(body).is_err(),
+                "{body}"
+            );
+            assert!(serde_json::from_str::<SearchPage>(body).is_err(), "{body}");
+        }
+        let raw: RawSearchBody = serde_json::from_str(r#"{"issues":[],"isLast":true}"#).unwrap();
+        assert!(raw.issues.is_empty());
+        let typed: SearchPage = serde_json::from_str(r#"{"issues":[],"isLast":true}"#).unwrap();
+        assert!(typed.issues.is_empty());
     }
 
     #[test]

@@ -218,16 +218,22 @@ impl<'a> Scanner<'a> {
     }
 }
 
-/// Scans a search page.
+/// Scans a search page. A page without an `issues` array is refused, never read as an empty
+/// last page: an answer that is not a search page must not end a run as if it were complete.
 pub(crate) fn scan_page(body: &str) -> Result<ScannedPage, SyncError> {
     let mut s = Scanner {
         b: body.as_bytes(),
         i: 0,
     };
     let mut page = ScannedPage::default();
+    let mut has_issues = false;
     s.object(|s, key| {
         match key {
-            b"issues" if s.b.get(s.i) == Some(&b'[') => {
+            b"issues" => {
+                if s.b.get(s.i) != Some(&b'[') {
+                    return Err(bad("`issues` is not a list"));
+                }
+                has_issues = true;
                 s.i += 1;
                 if s.peek() == Some(b']') {
                     s.i += 1;
@@ -260,6 +266,9 @@ pub(crate) fn scan_page(body: &str) -> Result<ScannedPage, SyncError> {
         }
         Ok(())
     })?;
+    if !has_issues {
+        return Err(bad("no `issues` member"));
+    }
     Ok(page)
 }
 
@@ -296,6 +305,23 @@ mod tests {
         assert!(scan_page(r#"{"issues":[{"key":"x"}]}"#).is_err());
         assert!(scan_page(r#"{"issues":[{"id":"1""#).is_err());
         assert_eq!(scan_page(r#"{"issues":[]}"#).unwrap().spans.len(), 0);
+    }
+
+    #[test]
+    fn a_page_without_issues_is_a_decode_error_not_an_empty_last_page() {
+        for body in [
+            r#"{"isLast":true}"#,
+            "{}",
+            r#"{"errorMessages":["x"],"errors":{}}"#,
+            r#"{"issues":null,"isLast":true}"#,
+            r#"{"issues":{},"isLast":true}"#,
+        ] {
+            let err = scan_page(body).err();
+            assert!(matches!(err, Some(SyncError::Decode(_))), "{body}: {err:?}");
+        }
+        let page = scan_page(r#"{"isLast":true,"issues":[]}"#).unwrap();
+        assert_eq!(page.spans.len(), 0);
+        assert_eq!(page.is_last, Some(true));
     }
 
     fn json_value() -> impl Strategy<Value = Value> {
