@@ -18,6 +18,15 @@ pub enum SyncError {
     /// Something Jira sent, or a stored cursor or checkpoint, could not be read.
     #[error("could not read {0}")]
     Decode(String),
+    /// Jira could not send an issue asked for (an `issueErrors` entry of `issue/bulkfetch`
+    /// that does not say the issue is absent); `message` is Jira's.
+    #[error("Jira could not send issue {id}: {message}")]
+    IssueNotSent {
+        /// The issue's id, as Jira gave it.
+        id: String,
+        /// Jira's message.
+        message: String,
+    },
     /// The user asked to stop the run.
     #[error("the run was cancelled")]
     Cancelled,
@@ -32,6 +41,7 @@ impl SyncError {
             Self::InvalidSpec(_) => "invalid_spec",
             Self::Journal(_) => "journal",
             Self::Decode(_) => "decode",
+            Self::IssueNotSent { .. } => "issue_not_sent",
             Self::Cancelled => "cancelled",
         }
     }

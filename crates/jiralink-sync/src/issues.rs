@@ -31,6 +31,7 @@ use time::format_description::well_known::Rfc3339;
 use tokio::sync::mpsc;
 
 use crate::{
+    bulk,
     cursor::{Checkpoint, DeltaCursor, KnownIds},
     engine::{ExportJob, ExportOutcome},
     error::SyncError,
@@ -199,6 +200,8 @@ struct Page {
     next: Option<String>,
     /// The lower bound of the search `next` belongs to.
     search_lower_ms: Option<i64>,
+    /// Ids the id page listed that were gone when hydrated ([`RunStats::vanished`]).
+    vanished: u64,
 }
 
 /// Stops the page reader when the run ends or is dropped (a killed run leaves nothing behind).
@@ -442,6 +445,7 @@ pub(crate) async fn run(job: ExportJob<'_>) -> Result<ExportOutcome, SyncError> 
             };
             let page = page?;
             cp.stats.pages += 1;
+            cp.stats.vanished += page.vanished;
             for span in &page.spans {
                 if limit.is_some_and(|l| written >= l) {
                     limit_reached = true;
@@ -839,6 +843,7 @@ async fn read_pages(
             spans,
             next,
             search_lower_ms: lower,
+            vanished: 0,
         };
         if tx.send(Ok(page)).await.is_err() || done {
             return Ok(());
@@ -991,16 +996,18 @@ async fn read_id_pages(
         .map_ok(|(ids, end)| {
             let (client, search) = (client.clone(), Arc::clone(&search));
             async move {
-                let records = hydrate(&client, &search, &ids).await?;
+                let (records, vanished) = hydrate(&client, &search, &ids).await?;
                 let records = enrich_records(&client, enrich, records).await?;
-                Ok::<_, SyncError>((records, end))
+                Ok::<_, SyncError>((records, vanished, end))
             }
         })
         .try_buffered(enrich.concurrency);
     futures::pin_mut!(hydrated);
     let mut records = Vec::new();
-    while let Some((batch, end)) = hydrated.try_next().await? {
+    let mut vanished = 0;
+    while let Some((batch, gone, end)) = hydrated.try_next().await? {
         records.extend(batch);
+        vanished += gone;
         if let Some((next, lower)) = end {
             let done = next.is_none();
             let (body, spans) = joined(&std::mem::take(&mut records))?;
@@ -1009,6 +1016,7 @@ async fn read_id_pages(
                 spans,
                 next,
                 search_lower_ms: lower,
+                vanished: std::mem::take(&mut vanished),
             };
             if tx.send(Ok(page)).await.is_err() || done {
                 return Ok(());
@@ -1019,29 +1027,49 @@ async fn read_id_pages(
     Ok(())
 }
 
-/// The issues `ids` in that order (bulk fetch answers by ascending id); issues deleted since
-/// the id page was read are left out.
+/// The issues `ids` in that order (bulk fetch answers by ascending id), and how many of `ids`
+/// vanished. An id the answer lacks is asked for once more (Jira may have dropped it from a
+/// large answer); one still missing was deleted or hidden since the id page was read: it is
+/// counted and logged, never dropped silently. An `issueErrors` entry other than "does not
+/// exist or no permission" fails the run with Jira's message.
 async fn hydrate(
     client: &JiraClient,
     search: &Search,
     ids: &[u64],
-) -> Result<Vec<Box<RawValue>>, SyncError> {
+) -> Result<(Vec<Box<RawValue>>, u64), SyncError> {
     if ids.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), 0));
     }
-    let request = BulkFetchRequest {
-        issue_ids_or_keys: ids.iter().map(u64::to_string).collect(),
-        fields: search.fields.clone(),
-        expand: search.expand.clone(),
-        ..BulkFetchRequest::default()
+    let fetch = |ids: &[u64]| {
+        let request = BulkFetchRequest {
+            issue_ids_or_keys: ids.iter().map(u64::to_string).collect(),
+            fields: search.fields.clone(),
+            expand: search.expand.clone(),
+            ..BulkFetchRequest::default()
+        };
+        async move {
+            let answer = client.issue_bulkfetch_raw(&request).await?;
+            Ok::<_, SyncError>(answer)
+        }
     };
-    let answer = client.issue_bulkfetch_raw(&request).await?;
-    let mut by_id: HashMap<u64, Box<RawValue>> = HashMap::with_capacity(answer.issues.len());
-    for raw in answer.issues {
-        let id = head(&raw)?.id;
-        by_id.insert(id, raw);
+    let answer = fetch(ids).await?;
+    let mut first = bulk::account(ids, answer.issues, &answer.issue_errors)?;
+    let mut vanished = Vec::new();
+    if !first.absent.is_empty() {
+        let answer = fetch(&first.absent).await?;
+        let again = bulk::account(&first.absent, answer.issues, &answer.issue_errors)?;
+        first.found.extend(again.found);
+        vanished = again.absent;
     }
-    Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+    if !vanished.is_empty() {
+        tracing::warn!(
+            count = vanished.len(),
+            ids = ?vanished,
+            "issues listed by the id page were gone when read in full (deleted or hidden meanwhile)"
+        );
+    }
+    let records = ids.iter().filter_map(|id| first.found.remove(id)).collect();
+    Ok((records, vanished.len() as u64))
 }
 
 /// Adds the complete changelog, all comments and all worklogs to each issue, as asked.

@@ -18,6 +18,7 @@
 //! The engine knows nothing of the store: the application implements [`RunJournal`].
 
 pub mod adf;
+mod bulk;
 pub mod csv;
 pub mod cursor;
 pub mod engine;

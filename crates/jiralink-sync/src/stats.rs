@@ -12,6 +12,10 @@ pub struct RunStats {
     pub records: BTreeMap<String, u64>,
     /// Records read again (overlap window, page boundaries) and left out.
     pub duplicates_skipped: u64,
+    /// Issues an id page listed that were gone when they were read in full (deleted, or no
+    /// longer visible to the account, in between): `issue/bulkfetch` left them out twice.
+    /// Logged at warn with their ids.
+    pub vanished: u64,
     /// Output bytes written.
     pub bytes: u64,
     /// Pages read.
@@ -53,9 +57,11 @@ mod tests {
         s.add_records("issues", 2);
         s.add_records("issues", 0);
         s.rate_limit_wait_ms = 5;
+        s.vanished = 1;
         let json = serde_json::to_value(&s).unwrap_or_default();
         assert_eq!(json["records"]["issues"], 2);
         assert_eq!(json["rateLimitWaitMs"], 5);
+        assert_eq!(json["vanished"], 1);
         let back: RunStats = serde_json::from_str(r#"{"pages":3}"#).unwrap_or_default();
         assert_eq!(back.pages, 3);
         assert_eq!(s.total_records(), 2);
