@@ -505,7 +505,8 @@ pub(crate) async fn run(job: ExportJob<'_>) -> Result<ExportOutcome, SyncError> 
     let mut known_ids = None;
     if cp.phase == Phase::Deletions {
         let now = job.clock.now();
-        let (known, gone) = deletions(&client, spec, job.known_ids, job.journal).await?;
+        let (known, gone) =
+            deletions(&client, spec, job.known_ids, job.journal, job.concurrency).await?;
         let Some(known) = known else {
             let tail = run.close()?;
             return Ok(ExportOutcome {
@@ -1176,13 +1177,16 @@ fn fields_of(issue: &mut Map<String, Value>) -> Option<&mut Map<String, Value>> 
 }
 
 /// The deletion check: every id the JQL matches now (id-only pages, no time bounds), and the
-/// known ids that are gone — confirmed through `issue/bulkfetch`, so an issue that merely left
-/// the JQL (moved, edited) is not reported. `None` when the user cancelled.
+/// known ids that are gone — those `issue/bulkfetch` no longer returns, each confirmed by
+/// `GET /issue/{id}` answering 404 — so an issue that merely left the JQL (moved, edited) is
+/// not reported, nor one bulk fetch left out for another reason. `None` when the user
+/// cancelled.
 async fn deletions(
     client: &JiraClient,
     spec: &ExportSpec,
     previous: Option<&KnownIds>,
     journal: &dyn crate::journal::RunJournal,
+    concurrency: usize,
 ) -> Result<(Option<KnownIds>, Vec<u64>), SyncError> {
     let jql = match spec.user_jql() {
         Some(user) => format!("({user}) ORDER BY id ASC"),
@@ -1229,7 +1233,7 @@ async fn deletions(
         .copied()
         .filter(|id| !known.contains(*id))
         .collect();
-    let mut gone = Vec::new();
+    let mut candidates = Vec::new();
     for chunk in missing.chunks(BULK) {
         let request = BulkFetchRequest {
             issue_ids_or_keys: chunk.iter().map(u64::to_string).collect(),
@@ -1237,13 +1241,21 @@ async fn deletions(
             ..BulkFetchRequest::default()
         };
         let answer = client.issue_bulkfetch_raw(&request).await?;
-        let found = answer
-            .issues
-            .iter()
-            .map(|raw| head(raw).map(|h| h.id))
-            .collect::<Result<HashSet<u64>, _>>()?;
-        gone.extend(chunk.iter().copied().filter(|id| !found.contains(id)));
+        candidates.extend(bulk::account(chunk, answer.issues, &answer.issue_errors)?.absent);
     }
+    // Bulk fetch leaves out an issue the account may not see as well as a deleted one; each
+    // candidate is confirmed with a single read, whose 404 is the only answer that counts.
+    let confirmed: Vec<Option<u64>> = stream::iter(candidates.into_iter().map(|id| async move {
+        match client.issue_get(&id.to_string(), &["id"]).await {
+            Ok(_) => Ok(None),
+            Err(AtlassianError::NotFound { .. }) => Ok(Some(id)),
+            Err(e) => Err(SyncError::from(e)),
+        }
+    }))
+    .buffered(concurrency.max(1))
+    .try_collect()
+    .await?;
+    let gone = confirmed.into_iter().flatten().collect();
     Ok((Some(known), gone))
 }
 

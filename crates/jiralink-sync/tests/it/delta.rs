@@ -255,11 +255,25 @@ async fn deleted_issues_are_reported_once_and_moved_ones_not_at_all() {
             .await;
         assert_eq!(status, 204, "{body}");
     }
+    let (_, moved) = env.http(reqwest::Method::GET, "/issue/DEMO-7", None).await;
+    let moved = moved["id"].as_str().unwrap().to_owned();
     env.edit("DEMO-7", "zzgone").await;
     env.advance(120);
+    env.control().clear_requests();
     let (second, out) = env
         .run_all(&spec, first.cursor_after.as_ref(), Some(&known), 1)
         .await;
+    // Each candidate bulk fetch left out is confirmed by a single read answering 404; the
+    // moved issue, which bulk fetch still returns, is never read on its own.
+    let single_reads: BTreeSet<String> = env
+        .control()
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET")
+        .filter_map(|r| r.path.rsplit_once("/issue/").map(|(_, id)| id.to_owned()))
+        .collect();
+    assert_eq!(single_reads, gone);
+    assert!(!single_reads.contains(&moved));
     let records = lines(&out);
     let deleted: Vec<&Value> = records.iter().filter(|r| r["deleted"] == true).collect();
     let ids: BTreeSet<String> = deleted
