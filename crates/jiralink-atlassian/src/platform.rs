@@ -14,8 +14,8 @@ use crate::{
     error::AtlassianError,
     operation::{
         ACCESSIBLE_RESOURCES, APPROXIMATE_COUNT, CHANGELOG_BULKFETCH, FIELDS, ISSUE_BULKFETCH,
-        ISSUE_COMMENTS, ISSUE_CREATE, ISSUE_EDIT, ISSUE_GET, ISSUE_WORKLOGS, MYSELF, Operation,
-        SEARCH_JQL, SERVER_INFO, TENANT_INFO,
+        ISSUE_CREATE, ISSUE_EDIT, ISSUE_GET, MYSELF, Operation, SEARCH_JQL, SERVER_INFO,
+        TENANT_INFO,
     },
 };
 
@@ -301,18 +301,6 @@ struct RawBulkBody {
     issue_errors: Vec<Value>,
 }
 
-/// One page of a `startAt`/`maxResults` list (comments, worklogs).
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct StartAtPage {
-    #[serde(default)]
-    total: Option<u64>,
-    #[serde(default)]
-    comments: Vec<Value>,
-    #[serde(default)]
-    worklogs: Vec<Value>,
-}
-
 #[derive(Deserialize)]
 struct Count {
     count: u64,
@@ -467,55 +455,6 @@ impl JiraClient {
     /// Any [`AtlassianError`].
     pub async fn fields(&self) -> Result<Vec<Value>, AtlassianError> {
         self.json(self.call(&FIELDS, &["field"])?).await
-    }
-
-    /// Every comment of one issue, oldest first, over all pages.
-    ///
-    /// # Errors
-    /// Any [`AtlassianError`].
-    pub async fn issue_comments(&self, issue: &str) -> Result<Vec<Value>, AtlassianError> {
-        self.start_at_all(&ISSUE_COMMENTS, issue, "comment", 100, |p| p.comments)
-            .await
-    }
-
-    /// Every worklog of one issue, over all pages.
-    ///
-    /// # Errors
-    /// Any [`AtlassianError`].
-    pub async fn issue_worklogs(&self, issue: &str) -> Result<Vec<Value>, AtlassianError> {
-        self.start_at_all(&ISSUE_WORKLOGS, issue, "worklog", 5000, |p| p.worklogs)
-            .await
-    }
-
-    /// All records of a per-issue `startAt`/`maxResults` list. The next page starts after the
-    /// records received, so a page shorter than asked for does not skip any.
-    async fn start_at_all(
-        &self,
-        op: &'static Operation,
-        issue: &str,
-        segment: &str,
-        page_size: u32,
-        records: fn(StartAtPage) -> Vec<Value>,
-    ) -> Result<Vec<Value>, AtlassianError> {
-        let mut all = Vec::new();
-        let mut start = 0u64;
-        loop {
-            let call = self
-                .call(op, &["issue", issue, segment])?
-                .query("startAt", start)
-                .query("maxResults", page_size);
-            let page: StartAtPage = self.json(call).await?;
-            let total = page.total;
-            let got = records(page);
-            if got.is_empty() {
-                return Ok(all);
-            }
-            start += got.len() as u64;
-            all.extend(got);
-            if total.is_some_and(|t| start >= t) {
-                return Ok(all);
-            }
-        }
     }
 
     /// The changelogs of many issues, page by page over `nextPageToken` (an issue with many

@@ -430,6 +430,33 @@ impl JiraClient {
         }
     }
 
+    /// Every record of `list` over all its pages, as sent, in Jira's order; `None` when Jira
+    /// answers 404 on any page — for a per-issue list (comments, worklogs, changelog) the issue
+    /// was deleted (or hidden from the account) while it was being read, and the caller skips
+    /// it. The one way exports read an issue's comments and worklogs.
+    ///
+    /// # Errors
+    /// Any [`AtlassianError`] but not-found, as [`record_page`](Self::record_page).
+    pub async fn record_list_all(
+        &self,
+        list: &RecordList,
+    ) -> Result<Option<Vec<RawRecord>>, AtlassianError> {
+        let mut at: Option<PageAt> = None;
+        let mut all = Vec::new();
+        loop {
+            let page = match self.record_page(list, at.as_ref(), list.max_page()).await {
+                Ok(page) => page,
+                Err(AtlassianError::NotFound { .. }) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            all.extend(page.records);
+            match page.next {
+                Some(next) => at = Some(next),
+                None => return Ok(Some(all)),
+            }
+        }
+    }
+
     /// The customer request of one issue (`GET /request/{issue}`, JSM), as sent; `None` when
     /// the issue is not a request (or not visible as one).
     ///

@@ -23,7 +23,8 @@ use std::{
 
 use futures::{StreamExt as _, TryStreamExt as _, stream};
 use jiralink_atlassian::{
-    AtlassianError, BulkFetchRequest, ChangelogRequest, JiraClient, RequestMeter, SearchRequest,
+    AtlassianError, BulkFetchRequest, ChangelogRequest, JiraClient, RecordList, RequestMeter,
+    SearchRequest,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json, value::RawValue};
@@ -35,7 +36,7 @@ use crate::{
     cursor::{Checkpoint, DeltaCursor, KnownIds},
     engine::{ExportJob, ExportOutcome},
     error::SyncError,
-    light::{head, with_members},
+    light::{head, unix_ms, with_members},
     output::{Encoder, EncoderContext, encoder},
     scan::{Span, scan_page},
     spec::{ExportKind, ExportSpec, Format},
@@ -676,10 +677,6 @@ fn page_size(fields: &[String], spec: &ExportSpec) -> u32 {
     }
 }
 
-fn unix_ms(at: time::OffsetDateTime) -> i64 {
-    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
 /// The page reader: a task that fetches the next page while the writer writes this one.
 struct Pages {
     rx: mpsc::Receiver<Result<Page, SyncError>>,
@@ -740,18 +737,22 @@ fn token_refused(e: &AtlassianError) -> bool {
     matches!(e, AtlassianError::BadRequest { .. })
 }
 
-/// Fetches one page of `mode`'s search; after a refused resume token, searches again from
-/// `restart_at` (the writer skips the tail it already wrote).
-async fn first_or_next(
-    client: &JiraClient,
-    search: &Search,
-    mode: Mode,
+/// Fetches one page of a search with `read`, from `token` (`None`: the first page). When Jira
+/// refuses the token and `restart_at` allows it, searches again from `restart_at` (the writer
+/// skips the tail it already wrote): `lower` becomes that position and `token` is cleared. The
+/// one place this rule lives, for every search an export pages through. `request` builds the
+/// search from a lower bound.
+pub(crate) async fn first_or_next<T, Fut>(
     lower: &mut Option<i64>,
     token: &mut Option<String>,
     restart_at: &mut Option<Option<i64>>,
-) -> Result<jiralink_atlassian::RawSearchPage, SyncError> {
-    let request = search.request(mode, *lower);
-    match client.search_jql_page_raw(&request, token.as_deref()).await {
+    request: impl Fn(Option<i64>) -> SearchRequest,
+    read: impl Fn(SearchRequest, Option<String>) -> Fut,
+) -> Result<T, SyncError>
+where
+    Fut: std::future::Future<Output = Result<T, AtlassianError>>,
+{
+    match read(request(*lower), token.clone()).await {
         Ok(page) => {
             *restart_at = None;
             Ok(page)
@@ -764,8 +765,7 @@ async fn first_or_next(
             );
             *lower = at;
             *token = None;
-            let request = search.request(mode, *lower);
-            Ok(client.search_jql_page_raw(&request, None).await?)
+            Ok(read(request(*lower), None).await?)
         }
         Err(e) => Err(e.into()),
     }
@@ -783,8 +783,18 @@ async fn read_pages(
     let mut restart = Some(restart_at);
     let mut seen = HashSet::new();
     loop {
-        let bytes =
-            first_or_next_bytes(client, search, &mut lower, &mut token, &mut restart).await?;
+        let bytes = first_or_next(
+            &mut lower,
+            &mut token,
+            &mut restart,
+            |lower| search.request(Mode::Pages, lower),
+            |request, token| async move {
+                client
+                    .search_jql_page_bytes(&request, token.as_deref())
+                    .await
+            },
+        )
+        .await?;
         let body = String::from_utf8(bytes)
             .map_err(|_| SyncError::Decode("a search page Jira sent (not UTF-8)".into()))?;
         let scanned = scan_page(&body)?;
@@ -812,6 +822,7 @@ async fn read_pages(
         let schema = scanned.schema.map(slice).transpose()?;
         // The common case goes out as received; only a page whose issues change (page-level
         // names and schema added, changelogs, comments, worklogs) is rebuilt.
+        let mut vanished = 0;
         let (body, spans) = if names.is_none() && schema.is_none() && !enrich.any() {
             (body, scanned.spans)
         } else {
@@ -834,7 +845,8 @@ async fn read_pages(
                     with_members(raw, &members)
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let records = enrich_records(client, enrich, records).await?;
+            let (records, gone) = enrich_records(client, enrich, records).await?;
+            vanished = gone;
             joined(&records)?
         };
         let done = next.is_none();
@@ -844,7 +856,7 @@ async fn read_pages(
             spans,
             next,
             search_lower_ms: lower,
-            vanished: 0,
+            vanished,
         };
         if tx.send(Ok(page)).await.is_err() || done {
             return Ok(());
@@ -868,38 +880,6 @@ fn joined(records: &[Box<RawValue>]) -> Result<(String, Vec<Span>), SyncError> {
         });
     }
     Ok((body, spans))
-}
-
-/// [`first_or_next`] for pages read as bytes.
-async fn first_or_next_bytes(
-    client: &JiraClient,
-    search: &Search,
-    lower: &mut Option<i64>,
-    token: &mut Option<String>,
-    restart_at: &mut Option<Option<i64>>,
-) -> Result<Vec<u8>, SyncError> {
-    let request = search.request(Mode::Pages, *lower);
-    match client
-        .search_jql_page_bytes(&request, token.as_deref())
-        .await
-    {
-        Ok(page) => {
-            *restart_at = None;
-            Ok(page)
-        }
-        Err(e) if token.is_some() && token_refused(&e) && restart_at.is_some() => {
-            let at = restart_at.take().flatten();
-            tracing::info!(
-                restart_at = at,
-                "jira refused the saved page token; searching again from the last position"
-            );
-            *lower = at;
-            *token = None;
-            let request = search.request(Mode::Pages, *lower);
-            Ok(client.search_jql_page_bytes(&request, None).await?)
-        }
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// Id-only pages, hydrated through `issue/bulkfetch` with up to `enrich.concurrency` calls in
@@ -935,12 +915,14 @@ async fn read_id_pages(
                 return Ok(None);
             }
             let page = first_or_next(
-                &client,
-                &search,
-                Mode::Ids,
                 &mut st.lower,
                 &mut st.token,
                 &mut st.restart,
+                |lower| search.request(Mode::Ids, lower),
+                |request, token| {
+                    let client = &client;
+                    async move { client.search_jql_page_raw(&request, token.as_deref()).await }
+                },
             )
             .await?;
             let ids = page
@@ -998,8 +980,8 @@ async fn read_id_pages(
             let (client, search) = (client.clone(), Arc::clone(&search));
             async move {
                 let (records, vanished) = hydrate(&client, &search, &ids).await?;
-                let records = enrich_records(&client, enrich, records).await?;
-                Ok::<_, SyncError>((records, vanished, end))
+                let (records, gone) = enrich_records(&client, enrich, records).await?;
+                Ok::<_, SyncError>((records, vanished + gone, end))
             }
         })
         .try_buffered(enrich.concurrency);
@@ -1073,14 +1055,16 @@ async fn hydrate(
     Ok((records, vanished.len() as u64))
 }
 
-/// Adds the complete changelog, all comments and all worklogs to each issue, as asked.
+/// Adds the complete changelog, all comments and all worklogs to each issue, as asked, and
+/// says how many issues vanished: an issue whose comments or worklogs Jira answers 404 for
+/// was deleted (or hidden) since it was read; it is left out, counted and logged.
 async fn enrich_records(
     client: &JiraClient,
     enrich: Enrich,
     records: Vec<Box<RawValue>>,
-) -> Result<Vec<Box<RawValue>>, SyncError> {
+) -> Result<(Vec<Box<RawValue>>, u64), SyncError> {
     if !enrich.any() || records.is_empty() {
-        return Ok(records);
+        return Ok((records, 0));
     }
     let mut issues = records
         .iter()
@@ -1121,49 +1105,76 @@ async fn enrich_records(
             );
         }
     }
-    if enrich.comments {
-        let all: Vec<Vec<Value>> = stream::iter(ids.iter().cloned().map(|id| {
+    let mut gone: BTreeSet<usize> = BTreeSet::new();
+    for (wanted, member, list_name) in [
+        (enrich.comments, "comment", "comments"),
+        (enrich.worklogs, "worklog", "worklogs"),
+    ] {
+        if !wanted {
+            continue;
+        }
+        // Owned inputs: the stream runs inside a spawned task.
+        let lists: Vec<Option<RecordList>> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                (!gone.contains(&i)).then(|| {
+                    if member == "comment" {
+                        RecordList::Comments { issue: id.clone() }
+                    } else {
+                        RecordList::Worklogs { issue: id.clone() }
+                    }
+                })
+            })
+            .collect();
+        let all: Vec<Option<Vec<Box<RawValue>>>> = stream::iter(lists.into_iter().map(|list| {
             let client = client.clone();
-            async move { client.issue_comments(&id).await }
+            async move {
+                match list {
+                    Some(list) => client.record_list_all(&list).await,
+                    None => Ok(None),
+                }
+            }
         }))
         .buffered(enrich.concurrency)
         .try_collect()
         .await?;
-        for (issue, list) in issues.iter_mut().zip(all) {
+        for (i, (issue, list)) in issues.iter_mut().zip(all).enumerate() {
+            let Some(list) = list else {
+                gone.insert(i);
+                continue;
+            };
             let n = list.len();
             if let Some(fields) = fields_of(issue) {
                 fields.insert(
-                    "comment".into(),
-                    json!({"comments": list, "startAt": 0, "maxResults": n, "total": n}),
+                    member.into(),
+                    json!({list_name: list, "startAt": 0, "maxResults": n, "total": n}),
                 );
             }
         }
     }
-    if enrich.worklogs {
-        let all: Vec<Vec<Value>> = stream::iter(ids.iter().cloned().map(|id| {
-            let client = client.clone();
-            async move { client.issue_worklogs(&id).await }
-        }))
-        .buffered(enrich.concurrency)
-        .try_collect()
-        .await?;
-        for (issue, list) in issues.iter_mut().zip(all) {
-            let n = list.len();
-            if let Some(fields) = fields_of(issue) {
-                fields.insert(
-                    "worklog".into(),
-                    json!({"worklogs": list, "startAt": 0, "maxResults": n, "total": n}),
-                );
-            }
-        }
+    if !gone.is_empty() {
+        let vanished: Vec<&str> = gone
+            .iter()
+            .filter_map(|i| ids.get(*i))
+            .map(String::as_str)
+            .collect();
+        tracing::warn!(
+            count = vanished.len(),
+            ids = ?vanished,
+            "issues were gone when their comments or worklogs were read (deleted or hidden meanwhile)"
+        );
     }
-    issues
+    let records = issues
         .iter()
-        .map(|i| {
-            serde_json::value::to_raw_value(i)
+        .enumerate()
+        .filter(|(i, _)| !gone.contains(i))
+        .map(|(_, issue)| {
+            serde_json::value::to_raw_value(issue)
                 .map_err(|e| SyncError::Decode(format!("an issue ({e})")))
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((records, gone.len() as u64))
 }
 
 fn fields_of(issue: &mut Map<String, Value>) -> Option<&mut Map<String, Value>> {

@@ -93,6 +93,11 @@ pub(crate) fn with_members(
     RawValue::from_string(out).map_err(|e| SyncError::Decode(format!("an issue ({e})")))
 }
 
+/// `at` in epoch milliseconds (saturating far beyond any date Jira holds).
+pub(crate) fn unix_ms(at: time::OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
 /// Reads a Jira timestamp (`2026-01-05T09:30:00.000+0000`; also `Z`, `+01:00`, no fraction)
 /// as epoch milliseconds.
 pub(crate) fn parse_jira_time(text: &str) -> Option<i64> {

@@ -25,8 +25,8 @@ use std::{
 
 use futures::{StreamExt as _, TryStreamExt as _, stream};
 use jiralink_atlassian::{
-    AtlassianError, ChangelogRequest, JiraClient, PageAt, RecordList, SearchRequest,
-    WorklogChangeKind, records::WORKLOG_IDS_PER_CALL,
+    ChangelogRequest, JiraClient, PageAt, RecordList, SearchRequest, WorklogChangeKind,
+    records::WORKLOG_IDS_PER_CALL,
 };
 use serde::Deserialize;
 use serde_json::{Value, json, value::RawValue};
@@ -36,8 +36,8 @@ use crate::{
     cursor::DeltaCursor,
     engine::ExportOutcome,
     error::SyncError,
-    issues::bounded_jql,
-    light::{head, parse_jira_time},
+    issues::{bounded_jql, first_or_next},
+    light::{head, parse_jira_time, unix_ms},
     spec::{ExportKind, Resource},
 };
 
@@ -137,10 +137,6 @@ fn child_head(record: &RawValue, child: Child) -> Result<(u64, i64), SyncError> 
     Ok((id, ms))
 }
 
-fn unix_ms(at: time::OffsetDateTime) -> i64 {
-    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
 /// Decides the run's bounds, once.
 fn plan(sink: &Sink<'_, '_>, pos: &mut Pos) {
     if pos.planned {
@@ -213,25 +209,23 @@ pub(crate) async fn run(
             max_results: Some(ISSUE_PAGE),
             ..SearchRequest::default()
         };
-        let page = match client
-            .search_jql_page_raw(&request, pos.token.as_deref())
-            .await
-        {
-            Ok(page) => page,
-            // Jira no longer honours the saved token: search again from the last position
-            // and leave out the issues already written there.
-            Err(AtlassianError::BadRequest { .. }) if pos.token.is_some() => {
-                tracing::info!("jira refused the saved page token; searching again");
-                pos.search_lower_ms = pos.position_ms.or(pos.search_lower_ms);
-                pos.token = None;
-                let request = SearchRequest {
-                    jql: bounded_jql(user.as_deref(), pos.search_lower_ms, upper_ms),
-                    ..request
-                };
-                client.search_jql_page_raw(&request, None).await?
-            }
-            Err(e) => return Err(e.into()),
-        };
+        // After a refused saved token: search again from the last position and leave out the
+        // issues already written there.
+        let mut restart = Some(pos.position_ms.or(pos.search_lower_ms));
+        let page =
+            first_or_next(
+                &mut pos.search_lower_ms,
+                &mut pos.token,
+                &mut restart,
+                |lower| SearchRequest {
+                    jql: bounded_jql(user.as_deref(), lower, upper_ms),
+                    ..request.clone()
+                },
+                |request, token| async move {
+                    client.search_jql_page_raw(&request, token.as_deref()).await
+                },
+            )
+            .await?;
         let mut issues = Vec::with_capacity(page.issues.len());
         for issue in &page.issues {
             let h = head(issue)?;
@@ -249,7 +243,8 @@ pub(crate) async fn run(
             }
             issues.push((h.id.to_string(), h.key.unwrap_or_default()));
         }
-        let found = read_children(client, child, &issues, concurrency).await?;
+        let (found, vanished) = read_children(client, child, &issues, concurrency).await?;
+        sink.stats_mut().vanished += vanished;
         let mut records = Vec::with_capacity(found.len());
         for record in found {
             // Customer requests have no delta, so nothing to weigh them against.
@@ -281,15 +276,18 @@ pub(crate) async fn run(
     sink.outcome(cursor, false)
 }
 
-/// The records of `issues` (`(id, key)`), in their order.
+/// The records of `issues` (`(id, key)`), in their order, and how many of the issues were
+/// gone when their comments or worklogs were read ([`RunStats::vanished`]).
+///
+/// [`RunStats::vanished`]: crate::stats::RunStats::vanished
 async fn read_children(
     client: &JiraClient,
     child: Child,
     issues: &[(String, String)],
     concurrency: usize,
-) -> Result<Vec<Box<RawValue>>, SyncError> {
+) -> Result<(Vec<Box<RawValue>>, u64), SyncError> {
     if issues.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), 0));
     }
     if child == Child::Changelogs {
         let keys: HashMap<&str, &str> = issues
@@ -321,7 +319,7 @@ async fn read_children(
                 )?);
             }
         }
-        return Ok(out);
+        return Ok((out, 0));
     }
     if child == Child::Requests {
         let found: Vec<Option<Box<RawValue>>> = stream::iter(issues.iter().cloned())
@@ -329,46 +327,48 @@ async fn read_children(
             .buffered(concurrency)
             .try_collect()
             .await?;
-        return Ok(found.into_iter().flatten().collect());
+        return Ok((found.into_iter().flatten().collect(), 0));
     }
-    let per_issue: Vec<Vec<Box<RawValue>>> = stream::iter(issues.iter().cloned())
+    let per_issue: Vec<Option<Vec<Box<RawValue>>>> = stream::iter(issues.iter().cloned())
         .map(|(id, key)| async move {
             let list = match child {
                 Child::Worklogs => RecordList::Worklogs { issue: id.clone() },
                 _ => RecordList::Comments { issue: id.clone() },
             };
-            let mut at: Option<PageAt> = None;
-            let mut out = Vec::new();
-            loop {
-                let page = match client
-                    .record_page(&list, at.as_ref(), list.max_page())
-                    .await
-                {
-                    Ok(page) => page,
-                    // Deleted since the search listed it: nothing of it is left to write.
-                    Err(AtlassianError::NotFound { .. }) if at.is_none() => {
-                        return Ok::<_, SyncError>(out);
-                    }
-                    Err(e) => return Err(e.into()),
-                };
-                for record in page.records {
-                    out.push(match child {
-                        Child::Comments => {
-                            with_fields(&record, &[("issueId", &id), ("issueKey", &key)])?
-                        }
-                        _ => record,
-                    });
-                }
-                match page.next {
-                    Some(next) => at = Some(next),
-                    None => return Ok::<_, SyncError>(out),
-                }
-            }
+            // `None`: deleted (or hidden) since the search listed it; skipped and counted.
+            let Some(records) = client.record_list_all(&list).await? else {
+                return Ok::<_, SyncError>(None);
+            };
+            let records = match child {
+                Child::Comments => records
+                    .iter()
+                    .map(|r| with_fields(r, &[("issueId", &id), ("issueKey", &key)]))
+                    .collect::<Result<Vec<_>, _>>()?,
+                _ => records,
+            };
+            Ok(Some(records))
         })
         .buffered(concurrency)
         .try_collect()
         .await?;
-    Ok(per_issue.into_iter().flatten().collect())
+    let gone: Vec<&str> = issues
+        .iter()
+        .zip(&per_issue)
+        .filter(|(_, list)| list.is_none())
+        .map(|((id, _), _)| id.as_str())
+        .collect();
+    if !gone.is_empty() {
+        tracing::warn!(
+            count = gone.len(),
+            ids = ?gone,
+            "issues were gone when their records were read (deleted or hidden meanwhile)"
+        );
+    }
+    let vanished = gone.len() as u64;
+    Ok((
+        per_issue.into_iter().flatten().flatten().collect(),
+        vanished,
+    ))
 }
 
 /// A worklog delta through Jira's change feed: the worklogs changed since the lower bound
