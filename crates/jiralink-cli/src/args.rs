@@ -858,9 +858,11 @@ Examples:
     #[command(after_help = "\
 The records go to the database (download them later with `jiralink run output ID`) and, with
 --output FILE, to that file, or with --stdout to standard output. A run stopped in any way
-(Ctrl-C, kill -9, a crash) is resumed by the next `export run` of the same export, from its last
-checkpoint: a file is cut back to that checkpoint and completed, so it holds every record exactly
-once. Standard output cannot be taken back: a resumed run prints the whole output again.
+(Ctrl-C, kill -9, a crash) keeps its lease until the lease runs out (exports.lease, 60s by
+default): until then `export run` of the same export is refused (exit code 5); the first one
+after resumes the stopped run from its last checkpoint: a file is cut back to that checkpoint
+and completed, so it holds every record exactly once. Standard output cannot be taken back: a
+resumed run prints the whole output again.
 
 On a terminal a progress bar shows records, rate and the time left; a summary follows (on
 stderr when the records go to standard output).
@@ -1085,7 +1087,8 @@ pub(crate) enum RunCommand {
         /// The run's id
         run: String,
     },
-    /// Stop a run at its next page (a run whose process died is marked cancelled at once)
+    /// Stop a run at its next page (a run whose process died and whose lease has run out is
+    /// marked cancelled at once)
     #[command(after_help = "Example:\n  jiralink run cancel 6f1c2d3e-0000-4000-8000-000000000000")]
     Cancel {
         /// The run's id

@@ -506,7 +506,8 @@ impl App {
     }
 
     /// Asks a running run to stop at its next page; a run whose process died is marked
-    /// cancelled at once. A run that already ended is returned as it is.
+    /// cancelled at once when its lease has run out (before that, it ends cancelled when it is
+    /// taken over). A run that already ended is returned as it is.
     pub async fn cancel_run(&self, id: &str) -> AppResult<RunView> {
         let run = self.find_run(id).await?;
         if run.state != RunState::Running {
