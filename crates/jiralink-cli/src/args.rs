@@ -867,8 +867,9 @@ resumed run prints the whole output again.
 On a terminal a progress bar shows records, rate and the time left; a summary follows (on
 stderr when the records go to standard output).
 
-Exit codes: 0 succeeded, 10 failed, 130 cancelled, 5 another run of it is going on, 8 the
-connection is offline.
+Exit codes: 0 succeeded, 10 failed, 3 failed because its settings do not fit the site (e.g. a
+field name Jira does not know), 130 cancelled, 5 another run of it is going on, 8 the connection
+is offline.
 
 Examples:
   jiralink export run nightly

@@ -254,7 +254,12 @@ impl App {
                     .await?;
                     return self.get_run(&run.id.to_string()).await;
                 }
-                let message = e.to_string();
+                let message = match &e {
+                    SyncError::InvalidSpec(_) => {
+                        format!("{e}; change the export's settings to fix this, then run it again")
+                    }
+                    _ => e.to_string(),
+                };
                 self.finish_failed(&run, &message, stats).await;
                 Err(AppError::ExportFailed {
                     code: e.code(),

@@ -1050,3 +1050,39 @@ async fn an_unreadable_schedule_records_a_skipped_run() {
         "the export shows the skipped run"
     );
 }
+
+/// Settings that no longer fit the site, found when the run starts (a field name Jira does
+/// not know), are the caller's to fix: `validation_failed`, not a failed export.
+#[tokio::test]
+async fn a_field_name_unknown_to_jira_fails_the_run_as_invalid_input() {
+    let f = fixture().await;
+    let mut spec = issues("project = MKT");
+    spec.fields = vec!["No Such Field".to_owned()];
+    f.app
+        .create_export(
+            ExportDraft {
+                spec,
+                ..draft("Fields", "project = MKT", None)
+            },
+            &actor(),
+        )
+        .await
+        .unwrap();
+    let err = f
+        .app
+        .run_export("Fields", RunTrigger::Cli, RunOutput::Store, &NoProgress)
+        .await
+        .unwrap_err();
+    let code = err.error_code();
+    assert_eq!(code.code, "validation_failed");
+    assert_eq!(code.http_status, 400);
+    assert!(!code.retryable);
+    let message = err.to_string();
+    assert!(message.contains("no field is called"), "{message}");
+    assert!(
+        message.contains("change the export's settings"),
+        "{message}"
+    );
+    let run = failed_run(&f.app, &err).await;
+    assert!(run.error.unwrap().contains("no field is called"));
+}
