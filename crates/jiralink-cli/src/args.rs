@@ -857,10 +857,12 @@ Examples:
     /// Run a saved export now, here; resumes its interrupted run first
     #[command(after_help = "\
 The records go to the database (download them later with `jiralink run output ID`) and, with
---output FILE, to that file, or with --stdout to standard output. A run stopped in any way
-(Ctrl-C, kill -9, a crash) keeps its lease until the lease runs out (exports.lease, 60s by
-default): until then `export run` of the same export is refused (exit code 5); the first one
-after resumes the stopped run from its last checkpoint: a file is cut back to that checkpoint
+--output FILE, to that file, or with --stdout to standard output. Ctrl-C stops the run after
+its current page: it is recorded as cancelled (exit code 130) and gives its lease back at once,
+so the next `export run` starts afresh; a second Ctrl-C leaves without waiting. A run whose
+process was killed otherwise (kill -9, a crash, a second Ctrl-C) keeps its lease until the
+lease runs out (exports.lease, 60s by default): until then `export run` of the same export is
+refused (exit code 5); the first one after resumes the stopped run from its last checkpoint: a file is cut back to that checkpoint
 and completed, so it holds every record exactly once. Standard output cannot be taken back: a
 resumed run prints the whole output again.
 
