@@ -88,40 +88,28 @@ impl Retention {
     }
 }
 
+impl Retention {
+    const SPAN: Span = Span {
+        noun: "duration",
+        examples: "36h or 7d",
+        units: HOURS_DAYS,
+        min: Self::MIN,
+        max: Self::MAX,
+        range: "between 1h and 365d",
+    };
+}
+
 impl std::str::FromStr for Retention {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let s = s.trim();
-        let usage =
-            || format!("{s:?} is not a duration: write a number and a unit, such as 36h or 7d");
-        let split = s.find(|c: char| !c.is_ascii_digit()).ok_or_else(usage)?;
-        let (number, unit) = s.split_at(split);
-        let n: u64 = number.parse().map_err(|_| usage())?;
-        let secs = match unit.trim() {
-            "h" => n.checked_mul(3600),
-            "d" => n.checked_mul(86_400),
-            _ => return Err(usage()),
-        }
-        .ok_or_else(usage)?;
-        let d = Duration::from_secs(secs);
-        if d < Self::MIN || d > Self::MAX {
-            return Err(format!(
-                "the duration {s} is out of range: choose between 1h and 365d"
-            ));
-        }
-        Ok(Self(d))
+        Self::SPAN.parse(s).map(Self)
     }
 }
 
 impl std::fmt::Display for Retention {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let secs = self.0.as_secs();
-        if secs.is_multiple_of(86_400) {
-            write!(f, "{}d", secs / 86_400)
-        } else {
-            write!(f, "{}h", secs / 3600)
-        }
+        Self::SPAN.fmt(self.0, f)
     }
 }
 
@@ -320,41 +308,28 @@ impl IdleAge {
     }
 }
 
+impl IdleAge {
+    const SPAN: Span = Span {
+        noun: "age",
+        examples: "12h or 30d",
+        units: HOURS_DAYS,
+        min: Self::MIN,
+        max: Self::MAX,
+        range: "between 1h and 60d (Atlassian drops refresh tokens unused for 90 days)",
+    };
+}
+
 impl std::str::FromStr for IdleAge {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let s = s.trim();
-        let usage =
-            || format!("{s:?} is not an age: write a number and a unit, such as 12h or 30d");
-        let split = s.find(|c: char| !c.is_ascii_digit()).ok_or_else(usage)?;
-        let (number, unit) = s.split_at(split);
-        let n: u64 = number.parse().map_err(|_| usage())?;
-        let secs = match unit.trim() {
-            "h" => n.checked_mul(3600),
-            "d" => n.checked_mul(86_400),
-            _ => return Err(usage()),
-        }
-        .ok_or_else(usage)?;
-        let d = Duration::from_secs(secs);
-        if d < Self::MIN || d > Self::MAX {
-            return Err(format!(
-                "the age {s} is out of range: choose between 1h and 60d (Atlassian drops \
-                 refresh tokens unused for 90 days)"
-            ));
-        }
-        Ok(Self(d))
+        Self::SPAN.parse(s).map(Self)
     }
 }
 
 impl std::fmt::Display for IdleAge {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let secs = self.0.as_secs();
-        if secs.is_multiple_of(86_400) {
-            write!(f, "{}d", secs / 86_400)
-        } else {
-            write!(f, "{}h", secs / 3600)
-        }
+        Self::SPAN.fmt(self.0, f)
     }
 }
 
@@ -386,31 +361,22 @@ impl Interval {
     }
 }
 
+impl Interval {
+    const SPAN: Span = Span {
+        noun: "interval",
+        examples: "90s, 15m or 1h",
+        units: &[("s", 1), ("m", 60), ("h", 3600)],
+        min: Self::MIN,
+        max: Self::MAX,
+        range: "between 10s and 24h",
+    };
+}
+
 impl std::str::FromStr for Interval {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let s = s.trim();
-        let usage = || {
-            format!("{s:?} is not an interval: write a number and a unit, such as 90s, 15m or 1h")
-        };
-        let split = s.find(|c: char| !c.is_ascii_digit()).ok_or_else(usage)?;
-        let (number, unit) = s.split_at(split);
-        let n: u64 = number.parse().map_err(|_| usage())?;
-        let secs = match unit.trim() {
-            "s" => Some(n),
-            "m" => n.checked_mul(60),
-            "h" => n.checked_mul(3600),
-            _ => return Err(usage()),
-        }
-        .ok_or_else(usage)?;
-        let d = Duration::from_secs(secs);
-        if d < Self::MIN || d > Self::MAX {
-            return Err(format!(
-                "the interval {s} is out of range: choose between 10s and 24h"
-            ));
-        }
-        Ok(Self(d))
+        Self::SPAN.parse(s).map(Self)
     }
 }
 
@@ -427,14 +393,74 @@ impl TryFrom<Duration> for Interval {
 
 impl std::fmt::Display for Interval {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let secs = self.0.as_secs();
-        if secs.is_multiple_of(3600) {
-            write!(f, "{}h", secs / 3600)
-        } else if secs.is_multiple_of(60) {
-            write!(f, "{}m", secs / 60)
-        } else {
-            write!(f, "{secs}s")
+        Self::SPAN.fmt(self.0, f)
+    }
+}
+
+/// Hours and days, for spans written as `36h` or `7d`.
+const HOURS_DAYS: &[(&str, u64)] = &[("h", 3600), ("d", 86_400)];
+
+/// How a span of time is written in the configuration: a number and one of `units`, between
+/// `min` and `max`. The one parser of [`Retention`], [`IdleAge`] and [`Interval`].
+struct Span {
+    /// What the span is called in messages, e.g. `duration`.
+    noun: &'static str,
+    /// Examples for the message about a value that is not a span, e.g. `36h or 7d`.
+    examples: &'static str,
+    /// Each unit with its length in seconds, shortest first.
+    units: &'static [(&'static str, u64)],
+    min: Duration,
+    max: Duration,
+    /// The allowed range, in words, e.g. `between 1h and 365d`.
+    range: &'static str,
+}
+
+impl Span {
+    fn parse(&self, s: &str) -> Result<Duration, String> {
+        let s = s.trim();
+        let usage = || {
+            format!(
+                "{s:?} is not {} {}: write a number and a unit, such as {}",
+                if self.noun.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                    "an"
+                } else {
+                    "a"
+                },
+                self.noun,
+                self.examples
+            )
+        };
+        let split = s.find(|c: char| !c.is_ascii_digit()).ok_or_else(usage)?;
+        let (number, unit) = s.split_at(split);
+        let n: u64 = number.parse().map_err(|_| usage())?;
+        let unit = unit.trim();
+        let (_, seconds) = self
+            .units
+            .iter()
+            .find(|(name, _)| *name == unit)
+            .ok_or_else(usage)?;
+        let d = Duration::from_secs(n.checked_mul(*seconds).ok_or_else(usage)?);
+        if d < self.min || d > self.max {
+            return Err(format!(
+                "the {} {s} is out of range: choose {}",
+                self.noun, self.range
+            ));
         }
+        Ok(d)
+    }
+
+    /// In the longest unit that divides it exactly.
+    fn fmt(&self, d: Duration, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secs = d.as_secs();
+        let (name, seconds) = self
+            .units
+            .iter()
+            .rev()
+            .find(|(_, seconds)| secs.is_multiple_of(*seconds))
+            .or_else(|| self.units.first())
+            .copied()
+            .unwrap_or(("s", 1));
+        write!(f, "{}{name}", secs / seconds)
     }
 }
 
@@ -640,6 +666,35 @@ mod tests {
             Config::default().connections.retest_interval.get(),
             Duration::from_secs(15 * 60)
         );
+    }
+
+    #[test]
+    fn every_span_is_read_by_the_one_parser_with_its_own_words() {
+        let err = |r: Result<(), String>| r.unwrap_err();
+        assert_eq!(
+            err("7w".parse::<Retention>().map(drop)),
+            "\"7w\" is not a duration: write a number and a unit, such as 36h or 7d"
+        );
+        assert_eq!(
+            err("366d".parse::<Retention>().map(drop)),
+            "the duration 366d is out of range: choose between 1h and 365d"
+        );
+        assert_eq!(
+            err("12".parse::<IdleAge>().map(drop)),
+            "\"12\" is not an age: write a number and a unit, such as 12h or 30d"
+        );
+        assert!(err("61d".parse::<IdleAge>().map(drop)).contains("unused for 90 days"));
+        assert_eq!(
+            err("5s".parse::<Interval>().map(drop)),
+            "the interval 5s is out of range: choose between 10s and 24h"
+        );
+        assert_eq!(
+            err("99999999999999999999h".parse::<Interval>().map(drop)),
+            "\"99999999999999999999h\" is not an interval: write a number and a unit, such as \
+             90s, 15m or 1h"
+        );
+        assert_eq!("36h".parse::<Retention>().unwrap().to_string(), "36h");
+        assert_eq!("48h".parse::<Retention>().unwrap().to_string(), "2d");
     }
 
     #[test]

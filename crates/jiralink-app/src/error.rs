@@ -297,6 +297,16 @@ impl AppError {
             Self::ExportNameTaken { .. } => ("export_name_taken", 409, false),
             Self::ConnectionInUse { .. } => ("connection_in_use", 409, false),
             Self::ExportRunning { .. } => ("export_running", 409, true),
+            // The export's settings no longer fit the site (e.g. a field was renamed): the
+            // caller's to fix, like any invalid input.
+            Self::ExportFailed {
+                code: "invalid_spec",
+                ..
+            } => ("validation_failed", 400, false),
+            Self::ExportFailed {
+                code: "delta_state_unreadable",
+                ..
+            } => ("export_failed", 502, false),
             Self::ExportFailed { .. } => ("export_failed", 502, true),
             Self::OutputExpired { .. } => ("output_expired", 410, false),
             Self::InvalidInput(_) => ("validation_failed", 400, false),

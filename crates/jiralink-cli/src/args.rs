@@ -857,16 +857,21 @@ Examples:
     /// Run a saved export now, here; resumes its interrupted run first
     #[command(after_help = "\
 The records go to the database (download them later with `jiralink run output ID`) and, with
---output FILE, to that file, or with --stdout to standard output. A run stopped in any way
-(Ctrl-C, kill -9, a crash) is resumed by the next `export run` of the same export, from its last
-checkpoint: a file is cut back to that checkpoint and completed, so it holds every record exactly
-once. Standard output cannot be taken back: a resumed run prints the whole output again.
+--output FILE, to that file, or with --stdout to standard output. Ctrl-C stops the run after
+its current page: it is recorded as cancelled (exit code 130) and gives its lease back at once,
+so the next `export run` starts afresh; a second Ctrl-C leaves without waiting. A run whose
+process was killed otherwise (kill -9, a crash, a second Ctrl-C) keeps its lease until the
+lease runs out (exports.lease, 60s by default): until then `export run` of the same export is
+refused (exit code 5); the first one after resumes the stopped run from its last checkpoint: a file is cut back to that checkpoint
+and completed, so it holds every record exactly once. Standard output cannot be taken back: a
+resumed run prints the whole output again.
 
 On a terminal a progress bar shows records, rate and the time left; a summary follows (on
 stderr when the records go to standard output).
 
-Exit codes: 0 succeeded, 10 failed, 130 cancelled, 5 another run of it is going on, 8 the
-connection is offline.
+Exit codes: 0 succeeded, 10 failed, 3 failed because its settings do not fit the site (e.g. a
+field name Jira does not know), 130 cancelled, 5 another run of it is going on, 8 the connection
+is offline.
 
 Examples:
   jiralink export run nightly
@@ -1085,7 +1090,8 @@ pub(crate) enum RunCommand {
         /// The run's id
         run: String,
     },
-    /// Stop a run at its next page (a run whose process died is marked cancelled at once)
+    /// Stop a run at its next page (a run whose process died and whose lease has run out is
+    /// marked cancelled at once)
     #[command(after_help = "Example:\n  jiralink run cancel 6f1c2d3e-0000-4000-8000-000000000000")]
     Cancel {
         /// The run's id

@@ -2,7 +2,7 @@
 //!
 //! | Job | Key | What it does | Next run |
 //! |---|---|---|---|
-//! | `exports.run` | `export:<id>`, one per export | resumes the export's interrupted run, else starts one; records a `skipped` run while the connection is offline | the export's next scheduled time; deleted when the export has no schedule (or is disabled, or gone) and no run was asked for |
+//! | `exports.run` | `export:<id>`, one per export | resumes the export's interrupted run, else starts one; records a `skipped` run while the connection is offline | the export's next scheduled time; deleted when the export has no schedule (or is disabled, or gone) and no run was asked for, and when its stored schedule cannot be read (a `skipped` run records why; saving the schedule again adds the job back) |
 //! | `exports.cleanup` | `exports.cleanup` | deletes outputs older than `exports.output_retention`; records ad hoc runs whose process died as failed | an hour later |
 //!
 //! "Run now" marks the export as asked for (a setting only the claim of its job removes) and
@@ -14,6 +14,7 @@ use jiralink_sync::NoProgress;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::schedule::CheckedSchedule;
 use super::{RunOutput, Schedule};
 use crate::{App, AppError, AppResult};
 
@@ -69,11 +70,32 @@ impl App {
             Err(e) => return Err(e.into()),
         };
         let requested = self.delete_setting(&requested_key(id)).await?;
-        let schedule: Option<Schedule> = record
-            .schedule
-            .clone()
-            .and_then(|s| serde_json::from_value(s).ok())
-            .filter(|_| record.enabled);
+        let schedule = match read_schedule(&record) {
+            Ok(schedule) => schedule,
+            Err(problem) => {
+                // Not a reason to forget the export: its run is recorded as skipped with the
+                // reason, which shows as its last run until the schedule is saved again.
+                tracing::warn!(export = %record.id, problem = %problem, "the export's schedule cannot be read");
+                let reason = format!(
+                    "the export's schedule cannot be read ({problem}); edit the export and save \
+                     its schedule again"
+                );
+                let trigger = if requested {
+                    RunTrigger::Manual
+                } else {
+                    RunTrigger::Schedule
+                };
+                let detail = match self.record_skipped_run(&record, trigger, reason).await {
+                    Ok(()) => format!("{}: skipped, its schedule cannot be read", record.name),
+                    Err(e) => format!(
+                        "{}: its schedule cannot be read, and the skipped run could not be \
+                         recorded: {e}",
+                        record.name
+                    ),
+                };
+                return Ok(ExportJobRan { detail, next: None });
+            }
+        };
         if !requested && schedule.is_none() {
             return Ok(ExportJobRan {
                 detail: "the export has no schedule now".to_owned(),
@@ -90,9 +112,7 @@ impl App {
         let next = if self.setting(&requested_key(id)).await?.is_some() {
             Some(self.now())
         } else {
-            schedule
-                .and_then(|s| s.check().ok())
-                .and_then(|s| s.next_after(self.now()))
+            schedule.and_then(|s| s.next_after(self.now()))
         };
         Ok(ExportJobRan { detail, next })
     }
@@ -207,4 +227,14 @@ impl App {
         }
         Ok(ended)
     }
+}
+
+/// The export's schedule when it runs by one: `None` without a schedule or when disabled;
+/// `Err` with the reason when the stored schedule cannot be read or is no longer valid.
+fn read_schedule(record: &jiralink_store::ExportRecord) -> Result<Option<CheckedSchedule>, String> {
+    let Some(stored) = record.schedule.clone().filter(|_| record.enabled) else {
+        return Ok(None);
+    };
+    let schedule: Schedule = serde_json::from_value(stored).map_err(|e| e.to_string())?;
+    schedule.check().map(Some)
 }

@@ -254,7 +254,12 @@ impl App {
                     .await?;
                     return self.get_run(&run.id.to_string()).await;
                 }
-                let message = e.to_string();
+                let message = match &e {
+                    SyncError::InvalidSpec(_) => {
+                        format!("{e}; change the export's settings to fix this, then run it again")
+                    }
+                    _ => e.to_string(),
+                };
                 self.finish_failed(&run, &message, stats).await;
                 Err(AppError::ExportFailed {
                     code: e.code(),
@@ -313,17 +318,24 @@ impl App {
                 "the run's export settings cannot be read ({e})"
             )))
         })?;
+        // A stored cursor or set of known ids that cannot be read stops the run: going on
+        // without them would export everything again as changed, miss the deletions and
+        // overwrite them.
         let cursor: Option<DeltaCursor> = run
             .cursor_before
             .clone()
-            .and_then(|c| serde_json::from_value(c).ok());
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| DriveError::App(unreadable_delta_state(run, "delta cursor", &e)))?;
         let known_ids = match export {
             Some(e) => self
                 .store()
                 .export_known_ids(e.id)
                 .await
                 .map_err(|e| DriveError::App(e.into()))?
-                .and_then(|blob| KnownIds::decode(&blob).ok()),
+                .map(|blob| KnownIds::decode(&blob))
+                .transpose()
+                .map_err(|e| DriveError::App(unreadable_delta_state(run, "known issue ids", &e)))?,
             None => None,
         };
         let resume = engine_checkpoint(run.checkpoint.as_ref());
@@ -499,7 +511,8 @@ impl App {
     }
 
     /// Asks a running run to stop at its next page; a run whose process died is marked
-    /// cancelled at once. A run that already ended is returned as it is.
+    /// cancelled at once when its lease has run out (before that, it ends cancelled when it is
+    /// taken over). A run that already ended is returned as it is.
     pub async fn cancel_run(&self, id: &str) -> AppResult<RunView> {
         let run = self.find_run(id).await?;
         if run.state != RunState::Running {
@@ -653,6 +666,23 @@ fn output_file(output: &RunOutput) -> Option<String> {
                 .to_string(),
         ),
         RunOutput::Store | RunOutput::Stdout => None,
+    }
+}
+
+/// The error of a run whose export's saved delta state (`what`) cannot be read.
+fn unreadable_delta_state(
+    run: &ExportRunRecord,
+    what: &str,
+    error: &dyn std::fmt::Display,
+) -> AppError {
+    AppError::ExportFailed {
+        code: "delta_state_unreadable",
+        message: format!(
+            "the export's saved {what} cannot be read ({error}); the run was stopped so that \
+             no change or deletion is missed; to start over, delete the export and create it \
+             again with the same settings: its first run is a full one"
+        ),
+        run: Some(run.id.to_string()),
     }
 }
 

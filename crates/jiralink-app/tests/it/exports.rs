@@ -867,3 +867,222 @@ async fn an_interrupted_ad_hoc_run_is_recorded_as_failed_by_the_cleanup_job() {
     assert!(ended.error.unwrap().contains("run it again"));
     assert!(ended.stats.pages >= 1);
 }
+
+/// Ends a run of the export as succeeded with `cursor` and `known_ids`, through the store:
+/// the way to put a saved delta state the application cannot read in place.
+async fn save_delta_state(
+    app: &App,
+    export: uuid::Uuid,
+    cursor: Option<serde_json::Value>,
+    known_ids: Option<Vec<u8>>,
+) {
+    let record = app.store().get_export(export).await.unwrap();
+    let now = start();
+    let id = uuid::Uuid::new_v4();
+    app.store()
+        .start_export_run(&jiralink_store::NewExportRun {
+            id,
+            export_id: Some(export),
+            connection_id: record.connection_id,
+            trigger: RunTrigger::Cli,
+            spec: record.spec.clone(),
+            state: RunState::Running,
+            reason: None,
+            cursor_before: record.cursor.clone(),
+            holder: Some("elsewhere".to_owned()),
+            lease_until: Some(now + time::Duration::minutes(1)),
+            started_at: now,
+            output_file: None,
+        })
+        .await
+        .unwrap();
+    let finished = app
+        .store()
+        .finish_export_run(
+            id,
+            "elsewhere",
+            &jiralink_store::RunFinish {
+                state: RunState::Succeeded,
+                error: None,
+                stats: serde_json::json!({}),
+                tail: Vec::new(),
+                cursor_after: cursor,
+                known_ids,
+                finished_at: now,
+                output_expires_at: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(finished);
+}
+
+/// The run an error names, as recorded.
+async fn failed_run(app: &App, err: &AppError) -> jiralink_app::RunView {
+    let AppError::ExportFailed { run: Some(run), .. } = err else {
+        panic!("not a failed run: {err:?}");
+    };
+    let run = app.get_run(run).await.unwrap();
+    assert_eq!(run.state, RunState::Failed);
+    run
+}
+
+/// A delta run whose export's saved cursor or known ids cannot be read fails, saying what to
+/// do, instead of exporting everything again and losing the deletions; the saved state stays.
+#[tokio::test]
+async fn an_unreadable_delta_cursor_or_known_ids_fails_the_run() {
+    let f = fixture().await;
+    let mut spec = issues("project = MKT");
+    spec.kind = jiralink_sync::ExportKind::Delta { start: None };
+    spec.deletions = true;
+    f.app
+        .create_export(
+            ExportDraft {
+                spec,
+                ..draft("Delta", "project = MKT", None)
+            },
+            &actor(),
+        )
+        .await
+        .unwrap();
+    let first = f
+        .app
+        .run_export("Delta", RunTrigger::Cli, RunOutput::Store, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(first.state, RunState::Succeeded);
+    let export = f.app.get_export("Delta").await.unwrap();
+    let good_cursor = export.cursor.clone().unwrap();
+    let good_known = f.app.store().export_known_ids(export.id).await.unwrap();
+    assert!(good_known.is_some(), "the first run saved the ids it saw");
+
+    // A cursor that is not one.
+    let bad_cursor = serde_json::json!("not a cursor");
+    save_delta_state(&f.app, export.id, Some(bad_cursor.clone()), None).await;
+    let err = f
+        .app
+        .run_export("Delta", RunTrigger::Cli, RunOutput::Store, &NoProgress)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "export_failed");
+    assert!(!err.error_code().retryable);
+    let message = err.to_string();
+    assert!(
+        message.contains("saved delta cursor cannot be read"),
+        "{message}"
+    );
+    assert!(
+        message.contains("delete the export and create it again"),
+        "{message}"
+    );
+    let run = failed_run(&f.app, &err).await;
+    assert!(run.error.unwrap().contains("delta cursor"));
+    assert_eq!(
+        run.stats.records.values().sum::<u64>(),
+        0,
+        "nothing was exported"
+    );
+    assert_eq!(
+        f.app.get_export("Delta").await.unwrap().cursor,
+        Some(bad_cursor),
+        "the saved cursor is left as it was"
+    );
+
+    // Known ids that are not an encoding of ids, with a good cursor.
+    save_delta_state(&f.app, export.id, Some(good_cursor), Some(vec![0xff, 0xff])).await;
+    let err = f
+        .app
+        .run_export("Delta", RunTrigger::Cli, RunOutput::Store, &NoProgress)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "export_failed");
+    let message = err.to_string();
+    assert!(
+        message.contains("saved known issue ids cannot be read"),
+        "{message}"
+    );
+    let run = failed_run(&f.app, &err).await;
+    assert!(run.error.unwrap().contains("known issue ids"));
+    assert_eq!(
+        f.app.store().export_known_ids(export.id).await.unwrap(),
+        Some(vec![0xff, 0xff]),
+        "the saved ids are left as they were"
+    );
+}
+
+/// A stored schedule that cannot be read does not make the export's job vanish silently:
+/// the run is recorded as skipped with the reason, and the export stays.
+#[tokio::test]
+async fn an_unreadable_schedule_records_a_skipped_run() {
+    let f = fixture().await;
+    let view = f
+        .app
+        .create_export(draft("Hourly", "project = MKT", every(60)), &actor())
+        .await
+        .unwrap();
+    let mut record = f.app.store().get_export(view.id).await.unwrap();
+    record.schedule = Some(serde_json::json!(42));
+    f.app.store().update_export(&record).await.unwrap();
+    f.clock.set(time::macros::datetime!(2026-01-05 11:00 UTC));
+    let options = jiralink_app::WorkerOptions::from_config(f.app.config());
+    let mut details = Vec::new();
+    while let Some(run) = f.app.run_due_job(&options).await.unwrap() {
+        if run.kind == jiralink_app::EXPORT_RUN_JOB {
+            details.push(run.detail.unwrap_or_default());
+        }
+    }
+    assert_eq!(details.len(), 1, "{details:?}");
+    assert!(
+        details[0].contains("skipped, its schedule cannot be read"),
+        "{details:?}"
+    );
+    let runs = f.app.list_runs(RunListFilter::default()).await.unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0].state, RunState::Skipped);
+    assert_eq!(runs[0].trigger, RunTrigger::Schedule);
+    let reason = runs[0].reason.clone().unwrap();
+    assert!(reason.contains("schedule cannot be read"), "{reason}");
+    assert!(reason.contains("save its schedule again"), "{reason}");
+    let export = f.app.get_export("Hourly").await.unwrap();
+    assert_eq!(
+        export.last_run.map(|r| r.state),
+        Some(RunState::Skipped),
+        "the export shows the skipped run"
+    );
+}
+
+/// Settings that no longer fit the site, found when the run starts (a field name Jira does
+/// not know), are the caller's to fix: `validation_failed`, not a failed export.
+#[tokio::test]
+async fn a_field_name_unknown_to_jira_fails_the_run_as_invalid_input() {
+    let f = fixture().await;
+    let mut spec = issues("project = MKT");
+    spec.fields = vec!["No Such Field".to_owned()];
+    f.app
+        .create_export(
+            ExportDraft {
+                spec,
+                ..draft("Fields", "project = MKT", None)
+            },
+            &actor(),
+        )
+        .await
+        .unwrap();
+    let err = f
+        .app
+        .run_export("Fields", RunTrigger::Cli, RunOutput::Store, &NoProgress)
+        .await
+        .unwrap_err();
+    let code = err.error_code();
+    assert_eq!(code.code, "validation_failed");
+    assert_eq!(code.http_status, 400);
+    assert!(!code.retryable);
+    let message = err.to_string();
+    assert!(message.contains("no field is called"), "{message}");
+    assert!(
+        message.contains("change the export's settings"),
+        "{message}"
+    );
+    let run = failed_run(&f.app, &err).await;
+    assert!(run.error.unwrap().contains("no field is called"));
+}

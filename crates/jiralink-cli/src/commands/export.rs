@@ -129,10 +129,13 @@ pub(crate) async fn run(
         ExportCommand::Run { export, stdout } => {
             let output = sink(file, stdout)?;
             let bar = Bar::new(ctx, &output);
-            let result = ctx
-                .app
-                .run_export(&export, RunTrigger::Cli, output.clone(), &bar)
-                .await;
+            let result = until_interrupted(
+                ctx,
+                &export,
+                ctx.app
+                    .run_export(&export, RunTrigger::Cli, output.clone(), &bar),
+            )
+            .await;
             bar.done();
             finish(ctx, &output, &result?)
         }
@@ -247,6 +250,46 @@ async fn run_adhoc(
         .await;
     bar.done();
     finish(ctx, &output, &result?)
+}
+
+/// Runs a saved export to its end. A Ctrl-C meanwhile asks the run to stop after its
+/// current page: it ends cancelled and gives its lease back at once, so the next `export run`
+/// starts afresh. A second Ctrl-C leaves without waiting (the run is then resumed once its
+/// lease runs out).
+async fn until_interrupted(
+    ctx: &Ctx,
+    export: &str,
+    run: impl std::future::Future<Output = jiralink_app::AppResult<RunView>>,
+) -> Result<RunView, CliError> {
+    let mut run = std::pin::pin!(run);
+    tokio::select! {
+        result = &mut run => return Ok(result?),
+        signal = tokio::signal::ctrl_c() => {
+            if signal.is_err() {
+                return Ok(run.await?);
+            }
+        }
+    }
+    let running = ctx
+        .app
+        .list_runs(jiralink_app::RunListFilter {
+            export: Some(export.to_owned()),
+            connection: None,
+            limit: Some(1),
+        })
+        .await?
+        .into_iter()
+        .find(|r| r.state == jiralink_app::RunState::Running);
+    if let Some(running) = running {
+        ctx.app.cancel_run(&running.id.to_string()).await?;
+    }
+    tokio::select! {
+        result = &mut run => Ok(result?),
+        _ = tokio::signal::ctrl_c() => Err(CliError::Cancelled(
+            "stopped without waiting for the run to end; it is resumed once its lease runs out"
+                .to_owned(),
+        )),
+    }
 }
 
 fn adhoc_kind(delta_from: Option<&str>, limit: Option<u32>) -> Result<ExportKind, CliError> {

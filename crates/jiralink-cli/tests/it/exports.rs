@@ -517,3 +517,93 @@ fn a_run_killed_with_sigkill_is_resumed_and_its_file_holds_every_issue_once() {
     assert_eq!(ndjson_ids(&read(&file)), (expected.clone(), expected.len()));
     assert_eq!(runs(&env).len(), 1, "no second run");
 }
+
+#[test]
+fn ctrl_c_cancels_the_run_and_gives_its_lease_back() {
+    let env = Env::with_sim(jiralink_sim::SimConfig {
+        size: jiralink_sim::DataSize::Medium,
+        ..jiralink_sim::SimConfig::for_tests()
+    });
+    let (email, token) = env.alice();
+    env.run(
+        &crate::common::connection_create(
+            "Jira",
+            "basic",
+            &[
+                "--username",
+                &email,
+                "--api-token-stdin",
+                "--concurrency-level",
+                "1",
+            ],
+        ),
+        Some(&token),
+    )
+    .ok();
+    env.run(
+        &[
+            "export",
+            "create",
+            "--name",
+            "All",
+            "--connection",
+            "Jira",
+            "--jql",
+            "project = OPS",
+        ],
+        None,
+    )
+    .ok();
+    // Slow pages, so the signal lands in the middle.
+    env.sim
+        .control()
+        .update_knobs(|k| k.latency_ms = 300)
+        .unwrap();
+    let mut child = env
+        .std_cmd()
+        .args(["export", "run", "All"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let pages = runs(&env)
+            .first()
+            .and_then(|r| r["stats"]["pages"].as_u64())
+            .unwrap_or(0);
+        if pages >= 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no checkpoint in time");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before the signal"
+        );
+        pause(Duration::from_millis(50));
+    }
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let id = runs(&env)[0]["id"].as_str().unwrap().to_owned();
+    let shown = env
+        .run(&["run", "show", &id, "-o", "json"], None)
+        .ok()
+        .json();
+    assert_eq!(shown["state"], "cancelled");
+    // The lease was given back: the next run starts at once, afresh.
+    env.sim
+        .control()
+        .update_knobs(|k| k.latency_ms = 0)
+        .unwrap();
+    let next = env
+        .run(&["export", "run", "All", "-o", "json"], None)
+        .ok()
+        .json();
+    assert_ne!(next["id"], shown["id"]);
+    assert_eq!(next["state"], "succeeded");
+}
