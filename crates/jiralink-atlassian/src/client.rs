@@ -433,7 +433,8 @@ impl JiraClient {
                 let status = response.status().as_u16();
                 let headers = std::mem::take(response.headers_mut());
                 match response.bytes().await {
-                    Ok(body) => Ok((status, headers, body.to_vec())),
+                    // Without a copy when the body arrived as one buffer.
+                    Ok(body) => Ok((status, headers, Vec::from(body))),
                     Err(e) => Err(AtlassianError::from_reqwest(&e)),
                 }
             }
@@ -540,7 +541,11 @@ pub(crate) fn decode<T: DeserializeOwned>(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_ascii_lowercase();
-    let text = String::from_utf8_lossy(&answer.body);
+    // The strict check first: it is much faster than the lossy one on a valid body.
+    let text = std::str::from_utf8(&answer.body).map_or_else(
+        |_| String::from_utf8_lossy(&answer.body),
+        std::borrow::Cow::Borrowed,
+    );
     let trimmed = text.trim_start();
     if trimmed.is_empty() {
         return Err(AtlassianError::UnexpectedContent {

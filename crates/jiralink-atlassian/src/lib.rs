@@ -60,8 +60,8 @@ pub use observe::{
 pub use operation::{Api, Operation};
 pub use platform::{
     AccessibleResource, BulkFetchRequest, BulkFetchResult, ChangelogRequest, CreatedIssue,
-    EditOptions, Issue, IssueChangelog, IssueInput, Myself, RawBulkFetch, RawSearchPage,
-    SearchRequest, ServerInfo, TenantInfo,
+    EditOptions, Issue, IssueChangelog, IssueInput, Myself, RawSearchPage, SearchRequest,
+    ServerInfo, TenantInfo,
 };
 pub use probe::{
     ProbeAccount, ProbeFailure, ProbeFailureKind, ProbeReport, ProbeRequest, ProbeTarget,

@@ -281,26 +281,6 @@ struct RawSearchBody {
     schema: Option<Box<RawValue>>,
 }
 
-/// The answer to `POST /issue/bulkfetch` with every issue kept as the JSON text Jira sent.
-#[derive(Debug)]
-pub struct RawBulkFetch {
-    /// Issues found, by ascending id.
-    pub issues: Vec<Box<RawValue>>,
-    /// Problems per requested issue (for example ids that no longer exist).
-    pub issue_errors: Vec<Value>,
-    /// The size of the answer's body.
-    pub bytes: usize,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawBulkBody {
-    #[serde(default)]
-    issues: Vec<Box<RawValue>>,
-    #[serde(default)]
-    issue_errors: Vec<Value>,
-}
-
 #[derive(Deserialize)]
 struct Count {
     count: u64,
@@ -428,24 +408,20 @@ impl JiraClient {
         json_bytes(self.execute(call).await?)
     }
 
-    /// Up to 100 issues by id or key, each kept as sent.
+    /// Up to 100 issues by id or key: the answer (`{"issues":[…],"issueErrors":[…]}`) as the
+    /// bytes Jira sent, for a caller that keeps each issue's JSON text as it is.
     ///
     /// # Errors
-    /// Any [`AtlassianError`].
-    pub async fn issue_bulkfetch_raw(
+    /// Any [`AtlassianError`]; an HTML or empty answer is
+    /// [`AtlassianError::UnexpectedContent`].
+    pub async fn issue_bulkfetch_bytes(
         &self,
         request: &BulkFetchRequest,
-    ) -> Result<RawBulkFetch, AtlassianError> {
+    ) -> Result<Vec<u8>, AtlassianError> {
         let call = self
             .call(&ISSUE_BULKFETCH, &["issue", "bulkfetch"])?
             .json_body(request)?;
-        let answer = self.execute(call).await?;
-        let body: RawBulkBody = decode(&ISSUE_BULKFETCH, &answer)?;
-        Ok(RawBulkFetch {
-            issues: body.issues,
-            issue_errors: body.issue_errors,
-            bytes: answer.body.len(),
-        })
+        json_bytes(self.execute(call).await?)
     }
 
     /// Every field of the site, system and custom (`GET /field`), as Jira sends them

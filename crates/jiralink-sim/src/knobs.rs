@@ -116,6 +116,9 @@ pub struct Knobs {
     pub per_issue_writes_per_2s: u32,
     /// Writes to one issue allowed in any 30-second window; 0 turns this limit off. Jira: 100.
     pub per_issue_writes_per_30s: u32,
+    /// The most issues a `/search/jql` page holds, below the usual caps; 0: no lower cap.
+    /// Jira may send fewer issues than `maxResults` asks for, and a client must page on.
+    pub search_page_cap: u32,
 }
 
 impl Default for Knobs {
@@ -131,6 +134,7 @@ impl Default for Knobs {
             auto_approve: false,
             per_issue_writes_per_2s: 20,
             per_issue_writes_per_30s: 100,
+            search_page_cap: 0,
         }
     }
 }

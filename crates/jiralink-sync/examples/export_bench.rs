@@ -10,7 +10,9 @@
 //! Modes:
 //! - `bare`: a plain HTTP loop (reqwest, Basic auth) over the same bounded `search/jql` pages
 //!   the engine asks for (`*all`, 100 per page), one page after the other, reading only the
-//!   next page token and discarding the bodies: the floor for the export;
+//!   next page token (a `serde_json` pass over the page) and discarding the bodies;
+//! - `bare-tail`: the same loop, reading the token from the page's last bytes instead of
+//!   parsing the page: a loop that does nothing with a page but fetch it;
 //! - `ndjson`, `json-array`, `csv`: [`run_export`] in that format with a journal that counts
 //!   and discards the output;
 //! - `full-changelog`, `comments`: NDJSON with that option.
@@ -48,7 +50,7 @@ use url::Url;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 const USAGE: &str = "usage: export_bench --base-url URL --sim-pid PID --mode \
-    bare|ndjson|json-array|csv|full-changelog|comments [--issues N] [--concurrency N] \
+    bare|bare-tail|ndjson|json-array|csv|full-changelog|comments [--issues N] [--concurrency N] \
     [--jql JQL] [--max-seconds S]";
 
 #[derive(Debug)]
@@ -241,6 +243,25 @@ struct TokenOnly<'a> {
     issues: Vec<serde::de::IgnoredAny>,
 }
 
+/// The token of a page read from its end, without parsing the page (the simulator puts
+/// `nextPageToken` and `isLast` last), and the number of issues it holds (its top-level
+/// objects, counted by the `{"expand":"renderedFields` that opens each issue the simulator
+/// sends: good enough for a baseline).
+fn tail_token(page: &[u8]) -> Result<(u64, Option<String>), BoxError> {
+    let tail = &page[page.len().saturating_sub(512)..];
+    let text = std::str::from_utf8(tail).unwrap_or_default();
+    let count = memchr::memmem::find_iter(page, b"{\"expand\":\"renderedFields").count() as u64;
+    if text.contains("\"isLast\":true") {
+        return Ok((count, None));
+    }
+    let at = text
+        .rfind("\"nextPageToken\":\"")
+        .ok_or("a page without a token at its end")?;
+    let rest = &text[at + 17..];
+    let end = rest.find('"').ok_or("an unclosed token")?;
+    Ok((count, Some(rest[..end].to_owned())))
+}
+
 /// The plain loop: the engine's first search, page after page, bodies dropped.
 async fn bare(site: &Site, args: &Args) -> Result<(u64, u64), BoxError> {
     let upper = SystemClock.now().unix_timestamp_nanos() / 1_000_000;
@@ -271,12 +292,18 @@ async fn bare(site: &Site, args: &Args) -> Result<(u64, u64), BoxError> {
             .bytes()
             .await?;
         bytes += page.len() as u64;
-        let head: TokenOnly<'_> = serde_json::from_slice(&page)?;
-        issues += head.issues.len() as u64;
-        token = match (head.is_last, head.next_page_token) {
-            (Some(true), _) | (_, None) => None,
-            (_, Some(t)) => Some(t.into_owned()),
-        };
+        if args.mode == "bare-tail" {
+            let (count, next) = tail_token(&page)?;
+            issues += count;
+            token = next;
+        } else {
+            let head: TokenOnly<'_> = serde_json::from_slice(&page)?;
+            issues += head.issues.len() as u64;
+            token = match (head.is_last, head.next_page_token) {
+                (Some(true), _) | (_, None) => None,
+                (_, Some(t)) => Some(t.into_owned()),
+            };
+        }
         if token.is_none() || issues >= args.issues || Instant::now() >= deadline {
             return Ok((issues, bytes));
         }
@@ -325,7 +352,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
     let sim_stat = format!("/proc/{}/stat", args.sim_pid);
     let (sim0, self0) = (cpu_ticks(&sim_stat)?, cpu_ticks("/proc/self/stat")?);
     let started = Instant::now();
-    let (issues, bytes, stats) = if args.mode == "bare" {
+    let (issues, bytes, stats) = if args.mode.starts_with("bare") {
         let (issues, bytes) = bare(&site, &args).await?;
         (issues, bytes, None)
     } else {

@@ -9,30 +9,30 @@
 
 use std::collections::HashMap;
 
-use serde_json::{Value, value::RawValue};
+use serde_json::Value;
 
-use crate::{error::SyncError, light::head};
+use crate::error::SyncError;
 
 /// One bulk-fetch answer sorted against the ids asked for.
-#[derive(Debug, Default)]
-pub(crate) struct Accounted {
+#[derive(Debug)]
+pub(crate) struct Accounted<T> {
     /// The issues returned, by id.
-    pub(crate) found: HashMap<u64, Box<RawValue>>,
+    pub(crate) found: HashMap<u64, T>,
     /// The ids asked for that are neither returned nor failed: left out, or listed in
     /// `issueErrors` as not existing or not visible. In the order asked.
     pub(crate) absent: Vec<u64>,
 }
 
-/// Sorts `issues` and `issue_errors` of one answer against `ids`.
+/// Sorts `issues` (each with its id) and `issue_errors` of one answer against `ids`.
 ///
 /// # Errors
 /// [`SyncError::IssueNotSent`] for an `issueErrors` entry that does not say the issue is
-/// absent (Jira's message is kept); [`SyncError::Decode`] for an issue without an id.
-pub(crate) fn account(
+/// absent (Jira's message is kept).
+pub(crate) fn account<T>(
     ids: &[u64],
-    issues: Vec<Box<RawValue>>,
+    issues: impl IntoIterator<Item = (u64, T)>,
     issue_errors: &[Value],
-) -> Result<Accounted, SyncError> {
+) -> Result<Accounted<T>, SyncError> {
     for entry in issue_errors {
         let id = match entry.get("id") {
             Some(Value::String(s)) => s.clone(),
@@ -47,11 +47,7 @@ pub(crate) fn account(
             return Err(SyncError::IssueNotSent { id, message });
         }
     }
-    let mut found = HashMap::with_capacity(issues.len());
-    for raw in issues {
-        let id = head(&raw)?.id;
-        found.insert(id, raw);
-    }
+    let found: HashMap<u64, T> = issues.into_iter().collect();
     let absent = ids
         .iter()
         .copied()
@@ -77,8 +73,8 @@ mod tests {
 
     use super::*;
 
-    fn raw(id: u64) -> Box<RawValue> {
-        RawValue::from_string(format!(r#"{{"id":"{id}","fields":{{}}}}"#)).unwrap()
+    fn raw(id: u64) -> (u64, String) {
+        (id, format!(r#"{{"id":"{id}","fields":{{}}}}"#))
     }
 
     #[test]

@@ -38,7 +38,7 @@ use crate::{
     error::SyncError,
     light::{head, unix_ms, with_members},
     output::{Encoder, EncoderContext, encoder},
-    scan::{Span, scan_page},
+    scan::{Span, next_page, scan_bulk, scan_page, tail_continuation},
     spec::{ExportKind, ExportSpec, Format},
     stats::RunStats,
 };
@@ -47,9 +47,10 @@ use crate::{
 const HEAVY_PAGE: u32 = 100;
 /// Issues per page with a few named fields.
 const LIGHT_PAGE: u32 = 1_000;
-/// Ids per page in parallel mode: five bulk fetches. Id pages are read ahead, so their size
-/// does not limit throughput; a small one keeps checkpoints frequent and memory low.
-const ID_PAGE: u32 = 500;
+/// Ids per page in parallel mode (Jira's cap for id-only pages). Under latency the id pages,
+/// read one after the other, would pace the bulk fetches if they were small; the writer still
+/// checkpoints after every bulk fetch (a sub-page of 100), so their size costs no memory.
+const ID_PAGE: u32 = 5_000;
 /// Ids per page of the deletion scan (Jira's cap for id-only pages).
 const SCAN_PAGE: u32 = 5_000;
 /// Issues per `issue/bulkfetch` call (Jira's cap).
@@ -196,9 +197,14 @@ impl Enrich {
 #[derive(Debug)]
 struct Page {
     body: String,
-    spans: Vec<Span>,
-    /// The search's next page (`None`: this was the last).
+    /// `None`: the page is as Jira sent it and the writer scans it (the reader took `next`
+    /// from the page's end, [`tail_continuation`]).
+    spans: Option<Vec<Span>>,
+    /// The search's next page (`None`: this was the last, unless `partial`).
     next: Option<String>,
+    /// A part of an id page that more parts follow: no token leads past it, so a run resumed
+    /// from its checkpoint searches again from the position (the tail skips what was written).
+    partial: bool,
     /// The lower bound of the search `next` belongs to.
     search_lower_ms: Option<i64>,
     /// Ids the id page listed that were gone when hydrated ([`RunStats::vanished`]).
@@ -206,9 +212,9 @@ struct Page {
 }
 
 /// Stops the page reader when the run ends or is dropped (a killed run leaves nothing behind).
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+struct AbortOnDrop<T = ()>(tokio::task::JoinHandle<T>);
 
-impl Drop for AbortOnDrop {
+impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
         self.0.abort();
     }
@@ -359,17 +365,14 @@ pub(crate) async fn run(job: ExportJob<'_>) -> Result<ExportOutcome, SyncError> 
             page_size(&cp.fields, spec).min(u32::try_from(l).unwrap_or(u32::MAX))
         }),
     };
-    if fresh {
-        let count = client
-            .approximate_count(&search.jql(cp.lower_ms))
-            .await
-            .ok();
-        cp.stats.expected = match (count, limit) {
-            (Some(c), Some(l)) => Some(c.min(l)),
-            (c, _) => c,
-        };
-        job.progress.expected(cp.stats.expected);
-    }
+    // The count only feeds the progress bar: it is asked for beside the first page, not
+    // before it (on a large site both take a while).
+    let count = fresh.then(|| {
+        let (client, jql) = (client.clone(), search.jql(cp.lower_ms));
+        AbortOnDrop(tokio::spawn(async move {
+            client.approximate_count(&jql).await.ok()
+        }))
+    });
 
     let boundary = match (delta, job.cursor) {
         (true, Some(cursor)) => cursor
@@ -436,6 +439,14 @@ pub(crate) async fn run(job: ExportJob<'_>) -> Result<ExportOutcome, SyncError> 
             restart_at,
             enrich,
         );
+        if let Some(mut count) = count {
+            let count = (&mut count.0).await.ok().flatten();
+            cp.stats.expected = match (count, limit) {
+                (Some(c), Some(l)) => Some(c.min(l)),
+                (c, _) => c,
+            };
+            job.progress.expected(cp.stats.expected);
+        }
         let mut written = cp.stats.records.get(ISSUES).copied().unwrap_or(0);
         let mut limit_reached = limit.is_some_and(|l| written >= l);
         while !limit_reached {
@@ -447,7 +458,20 @@ pub(crate) async fn run(job: ExportJob<'_>) -> Result<ExportOutcome, SyncError> 
             let page = page?;
             cp.stats.pages += 1;
             cp.stats.vanished += page.vanished;
-            for span in &page.spans {
+            let spans = match page.spans {
+                Some(spans) => spans,
+                None => {
+                    let scanned = scan_page(&page.body)?;
+                    if next_page(scanned.is_last, scanned.next_page_token) != page.next {
+                        return Err(SyncError::Decode(
+                            "a search page: its end and its full reading disagree on the next page"
+                                .into(),
+                        ));
+                    }
+                    scanned.spans
+                }
+            };
+            for span in &spans {
                 if limit.is_some_and(|l| written >= l) {
                     limit_reached = true;
                     break;
@@ -473,7 +497,7 @@ pub(crate) async fn run(job: ExportJob<'_>) -> Result<ExportOutcome, SyncError> 
             ledger.settle();
             cp.search_lower_ms = page.search_lower_ms;
             cp.token = page.next.clone();
-            let last = page.next.is_none() || limit_reached;
+            let last = (page.next.is_none() && !page.partial) || limit_reached;
             if last {
                 cp.phase = if spec.deletions {
                     Phase::Deletions
@@ -782,6 +806,13 @@ async fn read_pages(
 ) -> Result<(), SyncError> {
     let mut restart = Some(restart_at);
     let mut seen = HashSet::new();
+    // Issues change only when page-level names or schema are merged in, or when they are
+    // enriched.
+    let as_received = !enrich.any()
+        && !search
+            .expand
+            .iter()
+            .any(|e| matches!(e.as_str(), "names" | "schema"));
     loop {
         let bytes = first_or_next(
             &mut lower,
@@ -797,12 +828,33 @@ async fn read_pages(
         .await?;
         let body = String::from_utf8(bytes)
             .map_err(|_| SyncError::Decode("a search page Jira sent (not UTF-8)".into()))?;
+        // The common case: the page goes out as received, and the writer scans it while the
+        // next page is fetched.
+        if as_received && let Some(next) = tail_continuation(&body) {
+            if let Some(n) = &next
+                && !seen.insert(n.clone())
+            {
+                return Err(SyncError::Decode(
+                    "the issue pages: Jira pointed back to a page already read".into(),
+                ));
+            }
+            let done = next.is_none();
+            token.clone_from(&next);
+            let page = Page {
+                body,
+                spans: None,
+                next,
+                partial: false,
+                search_lower_ms: lower,
+                vanished: 0,
+            };
+            if tx.send(Ok(page)).await.is_err() || done {
+                return Ok(());
+            }
+            continue;
+        }
         let scanned = scan_page(&body)?;
-        let next = match (scanned.is_last, scanned.next_page_token) {
-            (Some(true), _) | (_, None) => None,
-            (_, Some(next)) if next.is_empty() => None,
-            (_, Some(next)) => Some(next),
-        };
+        let next = next_page(scanned.is_last, scanned.next_page_token);
         if let Some(n) = &next
             && !seen.insert(n.clone())
         {
@@ -853,8 +905,9 @@ async fn read_pages(
         token.clone_from(&next);
         let page = Page {
             body,
-            spans,
+            spans: Some(spans),
             next,
+            partial: false,
             search_lower_ms: lower,
             vanished,
         };
@@ -970,58 +1023,67 @@ async fn read_id_pages(
             };
             let n = chunks.len();
             stream::iter(chunks.into_iter().enumerate().map(move |(i, chunk)| {
-                let end = (i + 1 == n).then(|| (next.clone(), lower));
-                Ok::<_, SyncError>((chunk, end))
+                let end = (i + 1 == n).then(|| next.clone());
+                Ok::<_, SyncError>((chunk, lower, end))
             }))
         })
         .try_flatten();
     let hydrated = batches
-        .map_ok(|(ids, end)| {
+        .map_ok(|(ids, lower, end)| {
             let (client, search) = (client.clone(), Arc::clone(&search));
-            async move {
-                let (records, vanished) = hydrate(&client, &search, &ids).await?;
+            // A task per bulk fetch: decoding the answers then uses every core.
+            let mut task = AbortOnDrop(tokio::spawn(async move {
+                let (body, spans, vanished) = hydrate(&client, &search, &ids).await?;
+                if !enrich.any() {
+                    return Ok::<_, SyncError>((body, spans, vanished, lower, end));
+                }
+                let records = split(&body, &spans)?;
+                drop(body);
                 let (records, gone) = enrich_records(&client, enrich, records).await?;
-                Ok::<_, SyncError>((records, vanished + gone, end))
+                let (body, spans) = joined(&records)?;
+                Ok((body, spans, vanished + gone, lower, end))
+            }));
+            async move {
+                (&mut task.0).await.map_err(|e| {
+                    SyncError::Decode(format!("a bulk fetch stopped unexpectedly ({e})"))
+                })?
             }
         })
-        .try_buffered(enrich.concurrency);
+        .try_buffered(enrich.concurrency * 2);
     futures::pin_mut!(hydrated);
-    let mut records = Vec::new();
-    let mut vanished = 0;
-    while let Some((batch, gone, end)) = hydrated.try_next().await? {
-        records.extend(batch);
-        vanished += gone;
-        if let Some((next, lower)) = end {
-            let done = next.is_none();
-            let (body, spans) = joined(&std::mem::take(&mut records))?;
-            let page = Page {
-                body,
-                spans,
-                next,
-                search_lower_ms: lower,
-                vanished: std::mem::take(&mut vanished),
-            };
-            if tx.send(Ok(page)).await.is_err() || done {
-                return Ok(());
-            }
+    // One page per bulk fetch, so the writer checkpoints as often as with full pages and holds
+    // no more than one id page's share at a time.
+    while let Some((body, spans, vanished, lower, end)) = hydrated.try_next().await? {
+        let done = matches!(end, Some(None));
+        let page = Page {
+            body,
+            spans: Some(spans),
+            partial: end.is_none(),
+            next: end.flatten(),
+            search_lower_ms: lower,
+            vanished,
+        };
+        if tx.send(Ok(page)).await.is_err() || done {
+            return Ok(());
         }
     }
     drop(reader);
     Ok(())
 }
 
-/// The issues `ids` in that order (bulk fetch answers by ascending id), and how many of `ids`
-/// vanished. An id the answer lacks is asked for once more (Jira may have dropped it from a
-/// large answer); one still missing was deleted or hidden since the id page was read: it is
-/// counted and logged, never dropped silently. An `issueErrors` entry other than "does not
-/// exist or no permission" fails the run with Jira's message.
+/// The issues `ids` in that order (bulk fetch answers by ascending id), as one text with
+/// their spans, and how many of `ids` vanished. An id the answer lacks is asked for once more
+/// (Jira may have dropped it from a large answer); one still missing was deleted or hidden
+/// since the id page was read: it is counted and logged, never dropped silently. An
+/// `issueErrors` entry other than "does not exist or no permission" fails the run with Jira's
+/// message. Each answer is scanned once; no issue is parsed.
 async fn hydrate(
     client: &JiraClient,
     search: &Search,
     ids: &[u64],
-) -> Result<(Vec<Box<RawValue>>, u64), SyncError> {
+) -> Result<(String, Vec<Span>, u64), SyncError> {
     if ids.is_empty() {
-        return Ok((Vec::new(), 0));
+        return Ok((String::new(), Vec::new(), 0));
     }
     let fetch = |ids: &[u64]| {
         let request = BulkFetchRequest {
@@ -1031,16 +1093,25 @@ async fn hydrate(
             ..BulkFetchRequest::default()
         };
         async move {
-            let answer = client.issue_bulkfetch_raw(&request).await?;
-            Ok::<_, SyncError>(answer)
+            let bytes = client.issue_bulkfetch_bytes(&request).await?;
+            let body = String::from_utf8(bytes).map_err(|_| {
+                SyncError::Decode("a bulk fetch answer Jira sent (not UTF-8)".into())
+            })?;
+            let (spans, errors) = scan_bulk(&body)?;
+            Ok::<_, SyncError>((body, spans, errors))
         }
     };
-    let answer = fetch(ids).await?;
-    let mut first = bulk::account(ids, answer.issues, &answer.issue_errors)?;
+    let with_ids = |spans: Vec<Span>, answer: usize| {
+        spans.into_iter().map(move |span| (span.id, (answer, span)))
+    };
+    let (body, spans, errors) = fetch(ids).await?;
+    let mut first = bulk::account(ids, with_ids(spans, 0), &errors)?;
+    let mut bodies = vec![body];
     let mut vanished = Vec::new();
     if !first.absent.is_empty() {
-        let answer = fetch(&first.absent).await?;
-        let again = bulk::account(&first.absent, answer.issues, &answer.issue_errors)?;
+        let (body, spans, errors) = fetch(&first.absent).await?;
+        let again = bulk::account(&first.absent, with_ids(spans, 1), &errors)?;
+        bodies.push(body);
         first.found.extend(again.found);
         vanished = again.absent;
     }
@@ -1051,8 +1122,35 @@ async fn hydrate(
             "issues listed by the id page were gone when read in full (deleted or hidden meanwhile)"
         );
     }
-    let records = ids.iter().filter_map(|id| first.found.remove(id)).collect();
-    Ok((records, vanished.len() as u64))
+    let mut out = String::with_capacity(bodies.iter().map(String::len).sum());
+    let mut spans = Vec::with_capacity(ids.len());
+    for (answer, span) in ids.iter().filter_map(|id| first.found.remove(id)) {
+        let text = bodies[answer]
+            .get(span.start..span.end)
+            .ok_or_else(|| SyncError::Decode("an issue's place in its answer".into()))?;
+        let start = out.len();
+        out.push_str(text);
+        spans.push(Span {
+            start,
+            end: out.len(),
+            ..span
+        });
+    }
+    Ok((out, spans, vanished.len() as u64))
+}
+
+/// The records of a text with spans, one [`RawValue`] each (for enrichment).
+fn split(body: &str, spans: &[Span]) -> Result<Vec<Box<RawValue>>, SyncError> {
+    spans
+        .iter()
+        .map(|span| {
+            let text = body
+                .get(span.start..span.end)
+                .ok_or_else(|| SyncError::Decode("an issue's place in its page".into()))?;
+            RawValue::from_string(text.to_owned())
+                .map_err(|e| SyncError::Decode(format!("an issue Jira sent ({e})")))
+        })
+        .collect()
 }
 
 /// Adds the complete changelog, all comments and all worklogs to each issue, as asked, and
@@ -1251,8 +1349,12 @@ async fn deletions(
             fields: vec!["id".into()],
             ..BulkFetchRequest::default()
         };
-        let answer = client.issue_bulkfetch_raw(&request).await?;
-        candidates.extend(bulk::account(chunk, answer.issues, &answer.issue_errors)?.absent);
+        let bytes = client.issue_bulkfetch_bytes(&request).await?;
+        let body = String::from_utf8(bytes)
+            .map_err(|_| SyncError::Decode("a bulk fetch answer Jira sent (not UTF-8)".into()))?;
+        let (spans, errors) = scan_bulk(&body)?;
+        let found = spans.into_iter().map(|span| (span.id, ()));
+        candidates.extend(bulk::account(chunk, found, &errors)?.absent);
     }
     // Bulk fetch leaves out an issue the account may not see as well as a deleted one; each
     // candidate is confirmed with a single read, whose 404 is the only answer that counts.

@@ -1,28 +1,9 @@
 //! The little the engine reads of each issue: `id`, `key` and `fields.updated`, borrowed from
 //! the JSON text Jira sent. Everything else in the record is skipped without being built.
 
-use std::borrow::Cow;
-
-use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::error::SyncError;
-
-#[derive(Deserialize)]
-struct Light<'a> {
-    #[serde(borrow)]
-    id: Cow<'a, str>,
-    #[serde(borrow, default)]
-    key: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    fields: Option<LightFields<'a>>,
-}
-
-#[derive(Deserialize)]
-struct LightFields<'a> {
-    #[serde(borrow, default)]
-    updated: Option<Cow<'a, str>>,
-}
 
 /// An issue's identity and update time.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,25 +16,18 @@ pub(crate) struct IssueHead {
     pub(crate) updated_ms: Option<i64>,
 }
 
-/// Reads an issue's id, key and update time.
+/// Reads an issue's id, key and update time (with the page scanner: one pass, nothing built).
 pub(crate) fn head(raw: &RawValue) -> Result<IssueHead, SyncError> {
-    let light: Light<'_> = serde_json::from_str(raw.get())
-        .map_err(|e| SyncError::Decode(format!("an issue Jira sent ({e})")))?;
-    let id = light
-        .id
-        .parse::<u64>()
-        .map_err(|_| SyncError::Decode(format!("the issue id {:?}", light.id)))?;
-    let updated_ms =
-        match light.fields.and_then(|f| f.updated) {
-            None => None,
-            Some(text) => Some(parse_jira_time(&text).ok_or_else(|| {
-                SyncError::Decode(format!("the update time {text:?} of issue {id}"))
-            })?),
-        };
+    let (span, key) = crate::scan::scan_issue(raw.get()).map_err(|e| match e {
+        SyncError::Decode(m) => {
+            SyncError::Decode(m.replacen("a search page Jira sent", "an issue Jira sent", 1))
+        }
+        other => other,
+    })?;
     Ok(IssueHead {
-        id,
-        key: light.key.map(Cow::into_owned),
-        updated_ms,
+        id: span.id,
+        key,
+        updated_ms: span.updated_ms,
     })
 }
 

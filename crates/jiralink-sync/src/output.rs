@@ -156,7 +156,7 @@ fn push_one_line(json: &str, out: &mut Vec<u8>) {
 }
 
 fn memchr_newline(bytes: &[u8]) -> bool {
-    bytes.iter().any(|b| *b == b'\n' || *b == b'\r')
+    memchr::memchr2(b'\n', b'\r', bytes).is_some()
 }
 
 #[cfg(test)]

@@ -2,8 +2,9 @@
 //! `id`, `key` and `fields.updated`, without a general parser and without copying.
 //!
 //! The scanner follows JSON's structure (objects, arrays, strings with escapes, scalars) and
-//! reads only the members it needs; everything else is skipped byte by byte. It does not check
-//! every rule of JSON (the text came from Jira as JSON); a body it cannot follow is an error.
+//! reads only the members it needs; everything else is skipped in a tight loop that only tells
+//! strings from brackets. It does not check every rule of JSON (the text came from Jira as
+//! JSON); a body it cannot follow is an error.
 
 use crate::{error::SyncError, light::parse_jira_time};
 
@@ -73,6 +74,8 @@ impl<'a> Scanner<'a> {
         let start = self.i + 1;
         let mut j = start;
         let mut escaped = false;
+        // A plain loop: most strings of an issue are short, where a byte at a time beats
+        // searching (measured: `memchr` calls per string cost half as much again).
         loop {
             match self.b.get(j) {
                 None => return Err(bad("a string is not closed")),
@@ -99,27 +102,12 @@ impl<'a> Scanner<'a> {
             b'"' => {
                 self.string()?;
             }
-            b'{' | b'[' => {
-                let mut depth = 0usize;
-                loop {
-                    match self.b.get(self.i) {
-                        None => return Err(bad("an object or array is not closed")),
-                        Some(b'"') => {
-                            self.string()?;
-                            continue;
-                        }
-                        Some(b'{' | b'[') => depth += 1,
-                        Some(b'}' | b']') => {
-                            depth -= 1;
-                            if depth == 0 {
-                                self.i += 1;
-                                break;
-                            }
-                        }
-                        Some(_) => {}
-                    }
-                    self.i += 1;
-                }
+            open @ (b'{' | b'[') => {
+                // Brackets of the other kind nest inside and balance on their own, so only
+                // this kind is counted (outside strings).
+                let close = if open == b'{' { b'}' } else { b']' };
+                self.i = skip_container(self.b, start, open, close)
+                    .ok_or_else(|| bad("an object or array is not closed"))?;
             }
             _ => {
                 while self.b.get(self.i).is_some_and(|c| {
@@ -176,12 +164,49 @@ impl<'a> Scanner<'a> {
     }
 
     fn issue(&mut self) -> Result<Span, SyncError> {
+        self.issue_and_key(None)
+    }
+
+    /// An `issues` list, each issue's span added to `out`.
+    fn issue_list(&mut self, out: &mut Vec<Span>) -> Result<(), SyncError> {
+        if self.b.get(self.i) != Some(&b'[') {
+            return Err(bad("`issues` is not a list"));
+        }
+        self.i += 1;
+        if self.peek() == Some(b']') {
+            self.i += 1;
+            return Ok(());
+        }
+        loop {
+            out.push(self.issue()?);
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b']') => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                _ => return Err(bad("the issue list is not closed")),
+            }
+        }
+    }
+
+    /// An issue's span and head; its `key` too when `key_out` asks for it.
+    fn issue_and_key(
+        &mut self,
+        mut key_out: Option<&mut Option<String>>,
+    ) -> Result<Span, SyncError> {
         self.ws();
         let start = self.i;
         let mut id = None;
         let mut updated = None;
         self.object(|s, key| {
             match key {
+                b"key" if key_out.is_some() && s.b.get(s.i) == Some(&b'"') => {
+                    let text = s.string_value()?;
+                    if let Some(out) = key_out.as_deref_mut() {
+                        *out = Some(text);
+                    }
+                }
                 b"id" => {
                     let text = if s.b.get(s.i) == Some(&b'"') {
                         s.string_value()?
@@ -218,6 +243,34 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// The end of the object or array opening at `i` (`open`/`close` its brackets), strings
+/// skipped; `None` when it is not closed.
+fn skip_container(b: &[u8], mut i: usize, open: u8, close: u8) -> Option<usize> {
+    let mut depth = 0usize;
+    while let Some(&c) = b.get(i) {
+        i += 1;
+        if c == b'"' {
+            loop {
+                let c = *b.get(i)?;
+                i += 1;
+                if c == b'\\' {
+                    i += 1;
+                } else if c == b'"' {
+                    break;
+                }
+            }
+        } else if c == open {
+            depth += 1;
+        } else if c == close {
+            depth -= 1;
+            if depth == 0 {
+                return Some(i);
+            }
+        }
+    }
+    None
+}
+
 /// Scans a search page. A page without an `issues` array is refused, never read as an empty
 /// last page: an answer that is not a search page must not end a run as if it were complete.
 pub(crate) fn scan_page(body: &str) -> Result<ScannedPage, SyncError> {
@@ -230,26 +283,8 @@ pub(crate) fn scan_page(body: &str) -> Result<ScannedPage, SyncError> {
     s.object(|s, key| {
         match key {
             b"issues" => {
-                if s.b.get(s.i) != Some(&b'[') {
-                    return Err(bad("`issues` is not a list"));
-                }
                 has_issues = true;
-                s.i += 1;
-                if s.peek() == Some(b']') {
-                    s.i += 1;
-                    return Ok(());
-                }
-                loop {
-                    page.spans.push(s.issue()?);
-                    match s.peek() {
-                        Some(b',') => s.i += 1,
-                        Some(b']') => {
-                            s.i += 1;
-                            return Ok(());
-                        }
-                        _ => return Err(bad("the issue list is not closed")),
-                    }
-                }
+                s.issue_list(&mut page.spans)?;
             }
             b"nextPageToken" if s.b.get(s.i) == Some(&b'"') => {
                 page.next_page_token = Some(s.string_value()?);
@@ -270,6 +305,105 @@ pub(crate) fn scan_page(body: &str) -> Result<ScannedPage, SyncError> {
         return Err(bad("no `issues` member"));
     }
     Ok(page)
+}
+
+/// An `issue/bulkfetch` answer: its issues' spans and its `issueErrors` entries (both lists
+/// may be missing, which reads as empty).
+pub(crate) fn scan_bulk(body: &str) -> Result<(Vec<Span>, Vec<serde_json::Value>), SyncError> {
+    let mut s = Scanner {
+        b: body.as_bytes(),
+        i: 0,
+    };
+    let mut spans = Vec::new();
+    let mut errors = None;
+    s.object(|s, key| {
+        match key {
+            b"issues" => s.issue_list(&mut spans)?,
+            b"issueErrors" => errors = Some(s.value()?),
+            _ => {
+                s.value()?;
+            }
+        }
+        Ok(())
+    })?;
+    let errors = match errors {
+        None => Vec::new(),
+        Some((a, z)) => serde_json::from_str(&body[a..z])
+            .map_err(|_| bad("`issueErrors` is not a list of entries"))?,
+    };
+    Ok((spans, errors))
+}
+
+/// One issue's JSON text: its span (the whole text), `id`, `fields.updated` and `key`.
+pub(crate) fn scan_issue(text: &str) -> Result<(Span, Option<String>), SyncError> {
+    let mut s = Scanner {
+        b: text.as_bytes(),
+        i: 0,
+    };
+    let mut key = None;
+    let span = s.issue_and_key(Some(&mut key))?;
+    s.ws();
+    if s.i != s.b.len() {
+        return Err(bad("text after the issue"));
+    }
+    Ok((span, key))
+}
+
+/// Where a search continues: `nextPageToken` unless `isLast` says the page is the last (an
+/// empty token counts as none).
+pub(crate) fn next_page(is_last: Option<bool>, token: Option<String>) -> Option<String> {
+    match (is_last, token) {
+        (Some(true), _) | (_, None) => None,
+        (_, Some(token)) if token.is_empty() => None,
+        (_, Some(token)) => Some(token),
+    }
+}
+
+/// The page's continuation, read from its end without walking the issues: Jira puts `isLast`
+/// and `nextPageToken` after the issue list (`{"issues":[…],"isLast":false,"nextPageToken":"…"}`,
+/// in either order), so the page reader can ask for the next page while the writer scans this
+/// one. `None` unless the members from the earlier of the last `"isLast"` and the last
+/// `"nextPageToken"` key to the end are scalar members of the outermost object, `isLast` among
+/// them, followed by its closing brace; the caller then scans the whole page.
+/// [`scan_page`] stays the authority: the writer compares its result with this.
+pub(crate) fn tail_continuation(body: &str) -> Option<Option<String>> {
+    let b = body.as_bytes();
+    let is_last_at = memchr::memmem::rfind(b, b"\"isLast\"")?;
+    let at =
+        memchr::memmem::rfind(b, b"\"nextPageToken\"").map_or(is_last_at, |t| t.min(is_last_at));
+    let mut s = Scanner { b, i: at };
+    let (mut token, mut is_last) = (None, None);
+    loop {
+        let (ks, ke, _) = s.string().ok()?;
+        let key = &b[ks..ke];
+        s.expect(b':').ok()?;
+        s.ws();
+        match (key, s.b.get(s.i)?) {
+            (b"nextPageToken", b'"') => token = Some(s.string_value().ok()?),
+            (_, b'{' | b'[') => return None,
+            (b"isLast", _) => {
+                let (a, z) = s.value().ok()?;
+                is_last = Some(&b[a..z] == b"true");
+            }
+            _ => {
+                s.value().ok()?;
+            }
+        }
+        match s.peek()? {
+            b',' => {
+                s.i += 1;
+                s.ws();
+            }
+            b'}' => {
+                s.i += 1;
+                s.ws();
+                // `isLast` must be among these members: one before the issues would say
+                // whether the token counts.
+                return (s.i == b.len() && is_last.is_some()).then(|| next_page(is_last, token));
+            }
+            _ => return None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -324,6 +458,99 @@ mod tests {
         assert_eq!(page.is_last, Some(true));
     }
 
+    #[test]
+    fn the_next_page_is_read_from_the_end_only_when_the_end_says_it_plainly() {
+        let issue = r#"{"id":"1","fields":{"updated":"2026-01-05T09:30:00.000+0000"}}"#;
+        for (body, expected) in [
+            (
+                format!(r#"{{"issues":[{issue}],"nextPageToken":"abc","isLast":false}}"#),
+                Some(Some("abc".to_owned())),
+            ),
+            (
+                format!(
+                    "{{\n \"issues\": [{issue}],\n \"nextPageToken\" : \"a\\u0062c\",\n \"isLast\": false\n}}\n"
+                ),
+                Some(Some("abc".to_owned())),
+            ),
+            (
+                format!(r#"{{"issues":[{issue}],"nextPageToken":"abc","isLast":true}}"#),
+                Some(None),
+            ),
+            (
+                format!(r#"{{"issues":[{issue}],"isLast":false,"nextPageToken":"abc"}}"#),
+                Some(Some("abc".to_owned())),
+            ),
+            (
+                format!(r#"{{"issues":[{issue}],"isLast":true}}"#),
+                Some(None),
+            ),
+            (
+                format!(r#"{{"issues":[{issue}],"nextPageToken":"","isLast":false}}"#),
+                Some(None),
+            ),
+            // Without `isLast` at the end, an earlier one might say the page is the last.
+            (
+                format!(r#"{{"issues":[{issue}],"nextPageToken":"abc"}}"#),
+                None,
+            ),
+            (
+                format!(r#"{{"isLast":true,"issues":[{issue}],"nextPageToken":"abc"}}"#),
+                None,
+            ),
+            // The token before the issues: the end does not say it.
+            (
+                format!(r#"{{"nextPageToken":"abc","issues":[{issue}],"isLast":false}}"#),
+                None,
+            ),
+            // A nested `nextPageToken` member is not the page's.
+            (
+                r#"{"issues":[{"id":"1","fields":{"nextPageToken":"x"}}],"isLast":true}"#
+                    .to_owned(),
+                None,
+            ),
+            (
+                r#"{"issues":[{"id":"1","nextPageToken":"x","isLast":true}]}"#.to_owned(),
+                None,
+            ),
+            // An object after the token: scan the whole page.
+            (
+                format!(r#"{{"issues":[{issue}],"nextPageToken":"abc","names":{{}}}}"#),
+                None,
+            ),
+            (
+                format!(r#"{{"issues":[{issue}],"nextPageToken":"abc""#),
+                None,
+            ),
+            (format!(r#"{{"issues":[{issue}],"isLast":false}} x"#), None),
+        ] {
+            assert_eq!(tail_continuation(&body), expected, "{body}");
+            if let (Some(expected), Ok(page)) = (expected, scan_page(&body)) {
+                assert_eq!(next_page(page.is_last, page.next_page_token), expected);
+            }
+        }
+    }
+
+    #[test]
+    fn bulk_answers_and_single_issues_are_scanned_too() {
+        let body = r#"{"issues":[{"id":"3","key":"A-3","fields":{"updated":"2026-01-05T09:30:00.000+0000"}},{"id":"1","fields":{}}],"issueErrors":[{"id":"2","errorMessage":"gone"}]}"#;
+        let (spans, errors) = scan_bulk(body).unwrap();
+        assert_eq!(spans.iter().map(|s| s.id).collect::<Vec<_>>(), vec![3, 1]);
+        assert_eq!(
+            &body[spans[1].start..spans[1].end],
+            r#"{"id":"1","fields":{}}"#
+        );
+        assert_eq!(errors, vec![json!({"id": "2", "errorMessage": "gone"})]);
+        let (spans, errors) = scan_bulk("{}").unwrap();
+        assert!(spans.is_empty() && errors.is_empty());
+        assert!(scan_bulk(r#"{"issues":[],"issueErrors":"x"}"#).is_err());
+        assert!(scan_bulk(r#"{"issues":[{"key":"A-1"}]}"#).is_err());
+
+        let (span, key) = scan_issue(r#" {"id":"3","key":"A-\u0033","fields":{}} "#).unwrap();
+        assert_eq!((span.id, key.as_deref()), (3, Some("A-3")));
+        assert!(scan_issue(r#"{"id":"3"} {"id":"4"}"#).is_err());
+        assert!(scan_issue(r#"{"id":"3""#).is_err());
+    }
+
     fn json_value() -> impl Strategy<Value = Value> {
         let leaf = prop_oneof![
             Just(Value::Null),
@@ -334,8 +561,16 @@ mod tests {
         leaf.prop_recursive(3, 24, 4, |inner| {
             prop_oneof![
                 proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-                proptest::collection::btree_map("[a-z\"]{1,6}", inner, 0..4)
-                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+                proptest::collection::btree_map(
+                    prop_oneof![
+                        "[a-z\"]{1,6}",
+                        Just("nextPageToken".to_owned()),
+                        Just("isLast".to_owned())
+                    ],
+                    inner,
+                    0..4,
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
             ]
         })
     }
@@ -365,6 +600,40 @@ mod tests {
                 prop_assert_eq!(span.updated_ms, Some(1_767_605_400_000));
             }
             prop_assert_eq!(scanned.next_page_token.as_deref(), Some("n"));
+            // Read from the end, the next page is the full scan's or not claimed at all.
+            if let Some(next) = tail_continuation(&body) {
+                prop_assert_eq!(next, next_page(scanned.is_last, scanned.next_page_token.clone()));
+            }
+        }
+
+        #[test]
+        fn the_end_of_a_page_never_claims_another_next_page(
+            issues in proptest::collection::vec(json_value(), 0..4),
+            before in json_value(),
+            after in json_value(),
+            last in any::<bool>(),
+        ) {
+            let list: Vec<Value> = issues
+                .iter()
+                .enumerate()
+                .map(|(i, v)| json!({"id": i.to_string(), "fields": {"v": v}}))
+                .collect();
+            let text = |v: &Value| serde_json::to_string(v).unwrap();
+            let (list, before, after) = (text(&Value::Array(list)), text(&before), text(&after));
+            // Members in a chosen order (a JSON map would sort them).
+            for body in [
+                format!(r#"{{"issues":{list},"isLast":{last},"nextPageToken":"n"}}"#),
+                format!(r#"{{"issues":{list},"nextPageToken":"n","isLast":{last},"z":{after}}}"#),
+                format!(r#"{{"isLast":{last},"issues":{list},"nextPageToken":"n","z":{after}}}"#),
+                format!(r#"{{"a":{before},"issues":{list},"isLast":{last}}}"#),
+                format!(r#"{{"nextPageToken":"n","issues":{list},"isLast":{last},"z":{after}}}"#),
+                format!(r#"{{"issues":{list},"nextPageToken":{after},"isLast":{last}}}"#),
+            ] {
+                let scanned = scan_page(&body).unwrap();
+                if let Some(next) = tail_continuation(&body) {
+                    prop_assert_eq!(next, next_page(scanned.is_last, scanned.next_page_token));
+                }
+            }
         }
     }
 }

@@ -714,6 +714,75 @@ async fn an_interrupted_run_is_resumed_and_its_file_holds_every_issue_once() {
     assert_eq!(output_of(&f.app, &resumed.id.to_string()).await, bytes);
 }
 
+/// Two servers on one database: a run interrupted on the first (its process dies, its lease
+/// runs out) is taken over by the second, which continues the same output in the database;
+/// both serve the same bytes, every issue once. With one cursor and with parallel hydration
+/// (whose checkpoints fall inside id pages).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_interrupted_on_one_server_is_resumed_by_another() {
+    let Some(base) = jiralink_store::TestSchema::base_url() else {
+        return;
+    };
+    for concurrency in ["1", "4"] {
+        let schema = jiralink_store::TestSchema::create(&base).await.unwrap();
+        let sim = Sim::start(SimConfig {
+            size: jiralink_sim::DataSize::Medium,
+            ..SimConfig::for_tests()
+        })
+        .await
+        .unwrap();
+        sim.control().update_knobs(|k| k.latency_ms = 150).unwrap();
+        let clock = ManualClock::new(start());
+        let (_a_dir, a) = app_on(&sim, &clock, Some(schema.url().to_owned())).await;
+        let (_b_dir, b) = app_on(&sim, &clock, Some(schema.url().to_owned())).await;
+        add_jira_at(&a, &sim, Some(concurrency)).await;
+        a.create_export(
+            ExportDraft {
+                spec: issues(SLOW_JQL),
+                ..draft("Slow", "unused", None)
+            },
+            &actor(),
+        )
+        .await
+        .unwrap();
+        let app = a.clone();
+        let task = tokio::spawn(async move {
+            app.run_export("Slow", RunTrigger::Cli, RunOutput::Store, &NoProgress)
+                .await
+        });
+        eventually("two checkpoints on the first server", || async {
+            running_run(&b).await.is_some_and(|r| r.stats.pages >= 2)
+        })
+        .await;
+        task.abort();
+        let _ = task.await;
+        let interrupted = running_run(&b).await.unwrap();
+        let err = b
+            .run_export("Slow", RunTrigger::Cli, RunOutput::Store, &NoProgress)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "export_running", "concurrency {concurrency}");
+        clock.advance(Duration::from_secs(61));
+        sim.control().update_knobs(|k| k.latency_ms = 0).unwrap();
+        let resumed = b
+            .run_export("Slow", RunTrigger::Cli, RunOutput::Store, &NoProgress)
+            .await
+            .unwrap();
+        assert_eq!(resumed.id, interrupted.id, "concurrency {concurrency}");
+        assert_eq!(resumed.state, RunState::Succeeded);
+        assert_eq!(resumed.resumed, 1);
+        let expected = ids_of(&b, SLOW_JQL).await;
+        let from_b = output_of(&b, &resumed.id.to_string()).await;
+        assert_eq!(
+            ndjson_ids(&from_b),
+            (expected.clone(), expected.len()),
+            "concurrency {concurrency}"
+        );
+        assert_eq!(output_of(&a, &resumed.id.to_string()).await, from_b);
+        drop(schema);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_due_export_is_run_once_by_two_servers_on_one_database() {
     let Some(base) = jiralink_store::TestSchema::base_url() else {

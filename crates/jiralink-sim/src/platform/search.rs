@@ -15,6 +15,8 @@
 //! | up to 10 named fields, at most `names`/`schema` expanded | 1,000 |
 //! | anything else (`*all`, `*navigable`, other expands, properties) | 100 |
 //!
+//! The knob `search_page_cap` lowers every cap (Jira may send fewer than asked).
+//!
 //! Embedded `comment` and `changelog` hold the latest 20 entries. `failFast` and `fieldsByKeys`
 //! are accepted and change nothing (field keys equal field ids here, and every field is
 //! always available).
@@ -281,7 +283,10 @@ pub fn search(
             "The 'maxResults' parameter must be greater than or equal to 0.",
         ));
     }
-    let cap = cap_for(&selection, &expand, &req.properties);
+    let cap = match state.knobs().search_page_cap {
+        0 => cap_for(&selection, &expand, &req.properties),
+        knob => cap_for(&selection, &expand, &req.properties).min(knob as usize),
+    };
     let page_size = usize::try_from(max).unwrap_or(usize::MAX).clamp(1, cap);
     let now = data::now_ms(state);
     let entry = data::site(state, &caller.site);

@@ -335,6 +335,37 @@ async fn page_size_caps_depend_on_the_fields() {
 }
 
 #[tokio::test]
+async fn the_page_cap_knob_sends_fewer_issues_than_asked_and_paging_goes_on() {
+    let sim = start_with(SimConfig {
+        size: DataSize::Medium,
+        ..SimConfig::for_tests()
+    })
+    .await;
+    let api = Api::alice(&sim, "3");
+    let all = page_all(&api, "project = MKT ORDER BY key ASC", 5000).await;
+    sim.control()
+        .update_knobs(|k| k.search_page_cap = 30)
+        .expect("knobs");
+    let first = api
+        .get(&format!(
+            "/search/jql?jql={}&maxResults=5000",
+            enc("project = MKT ORDER BY key ASC")
+        ))
+        .await;
+    assert_eq!(
+        expect(&first, StatusCode::OK)["issues"]
+            .as_array()
+            .expect("issues")
+            .len(),
+        30
+    );
+    assert_eq!(
+        page_all(&api, "project = MKT ORDER BY key ASC", 5000).await,
+        all
+    );
+}
+
+#[tokio::test]
 async fn all_fields_and_expansions_match_the_schema() {
     let sim = start().await;
     let api = Api::alice(&sim, "3");

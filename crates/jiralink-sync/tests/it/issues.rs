@@ -103,9 +103,15 @@ async fn a_test_export_stops_at_its_limit() {
 #[tokio::test]
 async fn parallel_hydration_writes_the_same_output_as_one_cursor() {
     let env = Env::start(medium()).await;
+    // Id pages of 250 (Jira may send fewer ids than asked for): several id pages, each of
+    // two full bulk fetches and a half one.
+    env.control()
+        .update_knobs(|k| k.search_page_cap = 250)
+        .unwrap();
     let spec = issues(Some("project in (MKT, OPS)"));
     let (single, one) = env.run_all(&spec, None, None, 1).await;
     let (parallel, many) = env.run_all(&spec, None, None, 6).await;
+    assert!(parallel.stats.records["issues"] > 500);
     assert_eq!(
         String::from_utf8(many).unwrap(),
         String::from_utf8(one).unwrap()
