@@ -18,7 +18,6 @@
 
 mod claims;
 mod http;
-mod proc;
 mod report;
 
 use std::path::PathBuf;
@@ -26,7 +25,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use jiralink_bench::{BoxError, proc};
 
 #[derive(Debug, Parser)]
 #[command(

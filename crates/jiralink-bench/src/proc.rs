@@ -4,7 +4,7 @@
 use crate::BoxError;
 
 /// Clock ticks per second, from the auxiliary vector (`AT_CLKTCK`), so no libc call is needed.
-pub(crate) fn clock_ticks_per_second() -> u64 {
+pub fn clock_ticks_per_second() -> u64 {
     const AT_CLKTCK: u64 = 17;
     let Ok(auxv) = std::fs::read("/proc/self/auxv") else {
         return 100;
@@ -20,7 +20,7 @@ pub(crate) fn clock_ticks_per_second() -> u64 {
 }
 
 /// User + system CPU of a whole process (every thread), in clock ticks; `pid` 0 is this one.
-pub(crate) fn cpu_ticks(pid: u32) -> Result<u64, BoxError> {
+pub fn cpu_ticks(pid: u32) -> Result<u64, BoxError> {
     let path = if pid == 0 {
         "/proc/self/stat".to_owned()
     } else {
@@ -45,7 +45,7 @@ pub(crate) fn cpu_ticks(pid: u32) -> Result<u64, BoxError> {
 
 /// All CPUs together since boot, in ticks: (busy, total). Busy is everything but idle and
 /// I/O wait.
-pub(crate) fn machine_ticks() -> Result<(u64, u64), BoxError> {
+pub fn machine_ticks() -> Result<(u64, u64), BoxError> {
     let stat = std::fs::read_to_string("/proc/stat")?;
     let line = stat
         .lines()
@@ -61,8 +61,21 @@ pub(crate) fn machine_ticks() -> Result<(u64, u64), BoxError> {
     Ok((total.saturating_sub(idle), total))
 }
 
+/// Peak resident memory of this process, in kB (`VmHWM`); 0 when it cannot be read.
+pub fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(str::to_owned))
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
 /// The 1-minute load average.
-pub(crate) fn load_average() -> f64 {
+pub fn load_average() -> f64 {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
         .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
@@ -70,13 +83,13 @@ pub(crate) fn load_average() -> f64 {
 }
 
 /// How many CPUs this process may run on.
-pub(crate) fn cpus() -> usize {
+pub fn cpus() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
 /// CPU use over a measured window: of chosen processes, of this process and of the machine.
 #[derive(Debug)]
-pub(crate) struct CpuWindow {
+pub struct CpuWindow {
     pids: Vec<u32>,
     servers: u64,
     own: u64,
@@ -85,15 +98,15 @@ pub(crate) struct CpuWindow {
 
 /// What a [`CpuWindow`] measured, in milliseconds of CPU and percent of all CPUs.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct CpuUse {
-    pub(crate) servers_ms: f64,
-    pub(crate) own_ms: f64,
+pub struct CpuUse {
+    pub servers_ms: f64,
+    pub own_ms: f64,
     /// Busy share of all CPUs of the machine (every process, not only ours).
-    pub(crate) machine_busy_pct: f64,
+    pub machine_busy_pct: f64,
 }
 
 impl CpuWindow {
-    pub(crate) fn start(pids: &[u32]) -> Result<Self, BoxError> {
+    pub fn start(pids: &[u32]) -> Result<Self, BoxError> {
         Ok(Self {
             pids: pids.to_vec(),
             servers: sum_ticks(pids)?,
@@ -102,7 +115,7 @@ impl CpuWindow {
         })
     }
 
-    pub(crate) fn stop(&self) -> Result<CpuUse, BoxError> {
+    pub fn stop(&self) -> Result<CpuUse, BoxError> {
         let ms_per_tick = 1000.0 / clock_ticks_per_second() as f64;
         let (busy, total) = machine_ticks()?;
         let d_total = total.saturating_sub(self.machine.1).max(1);

@@ -771,7 +771,8 @@ const EXPORT_HELP: &str = "\
 Saved exports run by `export run NAME`, by a server on their schedule, or by \"Run now\" in
 the web UI; every run is recorded (`jiralink run list`) and its output kept in the database
 for exports.output_retention (`jiralink run output ID`). Ad hoc exports name a resource:
-`jiralink export issues --connection NAME --jql …`.
+`jiralink export issues --connection NAME --jql …`. Ctrl-C stops any export run here after
+its current page, recorded as cancelled (exit code 130).
 
 Examples:
   jiralink export create --name nightly --connection Jira --jql \"project = DEMO\" --kind delta \\

@@ -30,6 +30,31 @@ const MAX_RUN_LIMIT: u32 = 1000;
 /// Output chunks read from the database at a time for a download.
 const DOWNLOAD_BATCH: u32 = 16;
 
+/// The id an ad hoc run gets, known before it starts, so that whoever starts it can cancel it
+/// (`jiralink export issues …` on Ctrl-C).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunTicket(Uuid);
+
+impl RunTicket {
+    /// A new, unused run id.
+    #[must_use]
+    pub fn new() -> Self {
+        Self(Uuid::new_v4())
+    }
+}
+
+impl Default for RunTicket {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Display for RunTicket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// How a started run ended, as the caller is told.
 enum Ended {
     Finished,
@@ -67,12 +92,14 @@ impl App {
     }
 
     /// Exports once without saving a definition (`jiralink export issues --connection …`);
-    /// recorded as a run without an export, its output kept like any run's.
+    /// recorded as a run without an export, with the id `ticket` holds (so the caller can
+    /// [`cancel_run`](Self::cancel_run) it meanwhile), its output kept like any run's.
     pub async fn run_adhoc_export(
         &self,
         connection: &str,
         spec: ExportSpec,
         output: RunOutput,
+        ticket: RunTicket,
         progress: &dyn Progress,
     ) -> AppResult<RunView> {
         spec.validate()
@@ -82,7 +109,7 @@ impl App {
             .map_err(|e| AppError::InvalidInput(format!("the export cannot be run: {e}")))?;
         let now = self.now();
         let new = NewExportRun {
-            id: Uuid::new_v4(),
+            id: ticket.0,
             export_id: None,
             connection_id: connection.id,
             trigger: RunTrigger::Cli,

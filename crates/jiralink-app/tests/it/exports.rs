@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use jiralink_app::{
     App, AppError, ConnectionSecrets, ExportDraft, ExportSpec, NoProgress, OpenOptions, Resource,
-    RunListFilter, RunOutput, RunState, RunTrigger, Schedule,
+    RunListFilter, RunOutput, RunState, RunTicket, RunTrigger, Schedule,
 };
 use jiralink_domain::{ConnectionState, ManualClock};
 use jiralink_sim::{Sim, SimConfig, SimHandle};
@@ -396,18 +396,21 @@ async fn a_run_exports_every_issue_once_and_keeps_its_output() {
     let view = f.app.get_export("Demo").await.unwrap();
     assert_eq!(view.last_run.unwrap().id, run.id);
 
-    // Ad hoc: a run without a definition.
+    // Ad hoc: a run without a definition, with the id its ticket holds.
+    let ticket = RunTicket::new();
     let adhoc = f
         .app
         .run_adhoc_export(
             "Jira",
             issues("project = MKT"),
             RunOutput::Store,
+            ticket,
             &NoProgress,
         )
         .await
         .unwrap();
     assert_eq!(adhoc.export_id, None);
+    assert_eq!(adhoc.id.to_string(), ticket.to_string());
     let (ids, lines) = ndjson_ids(&output_of(&f.app, &adhoc.id.to_string()).await);
     assert_eq!((ids, lines), (ids_of(&f.app, "project = MKT").await, 16));
 
@@ -895,14 +898,51 @@ async fn cancelling_a_dead_run_ends_it_at_once() {
     assert_eq!(next.state, RunState::Succeeded);
 }
 
+/// An ad hoc run is cancelled by the id its ticket holds: it stops at its next page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ad_hoc_run_is_cancelled_by_its_ticket() {
+    let f = slow_fixture().await;
+    let app = f.app.clone();
+    let ticket = RunTicket::new();
+    let task = tokio::spawn(async move {
+        app.run_adhoc_export(
+            "Jira",
+            issues(SLOW_JQL),
+            RunOutput::Store,
+            ticket,
+            &NoProgress,
+        )
+        .await
+    });
+    eventually("a checkpoint", || async {
+        running_run(&f.app)
+            .await
+            .is_some_and(|r| r.stats.pages >= 1)
+    })
+    .await;
+    let asked = f.app.cancel_run(&ticket.to_string()).await.unwrap();
+    assert!(asked.cancel_requested);
+    let ended = task.await.unwrap().unwrap();
+    assert_eq!(ended.state, RunState::Cancelled);
+    assert_eq!(ended.id.to_string(), ticket.to_string());
+    let expected = ids_of(&f.app, SLOW_JQL).await;
+    assert!(ended.stats.records.values().sum::<u64>() < expected.len() as u64);
+}
+
 /// An ad hoc run whose process died cannot be resumed: the cleanup job records it as failed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_ad_hoc_run_is_recorded_as_failed_by_the_cleanup_job() {
     let f = slow_fixture().await;
     let app = f.app.clone();
     let task = tokio::spawn(async move {
-        app.run_adhoc_export("Jira", issues(SLOW_JQL), RunOutput::Store, &NoProgress)
-            .await
+        app.run_adhoc_export(
+            "Jira",
+            issues(SLOW_JQL),
+            RunOutput::Store,
+            RunTicket::new(),
+            &NoProgress,
+        )
+        .await
     });
     eventually("a checkpoint", || async {
         running_run(&f.app)

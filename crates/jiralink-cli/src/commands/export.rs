@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use jiralink_app::{
     AdfMode, ExportDraft, ExportKind, ExportSpec, ExportView, Format, Progress, Resource,
-    RunOutput, RunStats, RunTrigger, RunView, Schedule, format_time,
+    RunOutput, RunStats, RunTicket, RunTrigger, RunView, Schedule, format_time,
 };
 use time::OffsetDateTime;
 
@@ -131,7 +131,7 @@ pub(crate) async fn run(
             let bar = Bar::new(ctx, &output);
             let result = until_interrupted(
                 ctx,
-                &export,
+                Interrupts::Saved(&export),
                 ctx.app
                     .run_export(&export, RunTrigger::Cli, output.clone(), &bar),
             )
@@ -244,21 +244,34 @@ async fn run_adhoc(
     output: RunOutput,
 ) -> Result<(), CliError> {
     let bar = Bar::new(ctx, &output);
-    let result = ctx
-        .app
-        .run_adhoc_export(connection, spec, output.clone(), &bar)
-        .await;
+    let ticket = RunTicket::new();
+    let result = until_interrupted(
+        ctx,
+        Interrupts::AdHoc(ticket),
+        ctx.app
+            .run_adhoc_export(connection, spec, output.clone(), ticket, &bar),
+    )
+    .await;
     bar.done();
     finish(ctx, &output, &result?)
 }
 
-/// Runs a saved export to its end. A Ctrl-C meanwhile asks the run to stop after its
-/// current page: it ends cancelled and gives its lease back at once, so the next `export run`
-/// starts afresh. A second Ctrl-C leaves without waiting (the run is then resumed once its
-/// lease runs out).
+/// The run a Ctrl-C stops.
+enum Interrupts<'a> {
+    /// The running run of this saved export.
+    Saved(&'a str),
+    /// The ad hoc run with this id.
+    AdHoc(RunTicket),
+}
+
+/// Runs an export to its end. A Ctrl-C meanwhile asks the run to stop after its current page:
+/// it ends cancelled, its output closed, and (a saved export's run) gives its lease back at
+/// once, so the next `export run` starts afresh. A second Ctrl-C leaves without waiting (a
+/// saved export's run is then resumed once its lease runs out; an ad hoc run is recorded as
+/// failed by the cleanup job).
 async fn until_interrupted(
     ctx: &Ctx,
-    export: &str,
+    interrupts: Interrupts<'_>,
     run: impl std::future::Future<Output = jiralink_app::AppResult<RunView>>,
 ) -> Result<RunView, CliError> {
     let mut run = std::pin::pin!(run);
@@ -270,25 +283,41 @@ async fn until_interrupted(
             }
         }
     }
-    let running = ctx
-        .app
-        .list_runs(jiralink_app::RunListFilter {
-            export: Some(export.to_owned()),
-            connection: None,
-            limit: Some(1),
-        })
-        .await?
-        .into_iter()
-        .find(|r| r.state == jiralink_app::RunState::Running);
+    let running = match interrupts {
+        Interrupts::Saved(export) => ctx
+            .app
+            .list_runs(jiralink_app::RunListFilter {
+                export: Some(export.to_owned()),
+                connection: None,
+                limit: Some(1),
+            })
+            .await?
+            .into_iter()
+            .find(|r| r.state == jiralink_app::RunState::Running)
+            .map(|r| r.id.to_string()),
+        Interrupts::AdHoc(ticket) => Some(ticket.to_string()),
+    };
     if let Some(running) = running {
-        ctx.app.cancel_run(&running.id.to_string()).await?;
+        match ctx.app.cancel_run(&running).await {
+            // Stopped before its run was recorded: nothing to cancel.
+            Err(e) if e.code() == "run_not_found" => {}
+            other => {
+                other?;
+            }
+        }
     }
+    let left = match interrupts {
+        Interrupts::Saved(_) => {
+            "stopped without waiting for the run to end; it is resumed once its lease runs out"
+        }
+        Interrupts::AdHoc(_) => {
+            "stopped without waiting for the run to end; it is recorded as failed once its \
+             lease runs out"
+        }
+    };
     tokio::select! {
         result = &mut run => Ok(result?),
-        _ = tokio::signal::ctrl_c() => Err(CliError::Cancelled(
-            "stopped without waiting for the run to end; it is resumed once its lease runs out"
-                .to_owned(),
-        )),
+        _ = tokio::signal::ctrl_c() => Err(CliError::Cancelled(left.to_owned())),
     }
 }
 

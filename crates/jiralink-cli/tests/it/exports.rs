@@ -518,8 +518,8 @@ fn a_run_killed_with_sigkill_is_resumed_and_its_file_holds_every_issue_once() {
     assert_eq!(runs(&env).len(), 1, "no second run");
 }
 
-#[test]
-fn ctrl_c_cancels_the_run_and_gives_its_lease_back() {
+/// A medium site behind a connection "Jira" at concurrency 1.
+fn medium_env_with_jira() -> Env {
     let env = Env::with_sim(jiralink_sim::SimConfig {
         size: jiralink_sim::DataSize::Medium,
         ..jiralink_sim::SimConfig::for_tests()
@@ -540,6 +540,86 @@ fn ctrl_c_cancels_the_run_and_gives_its_lease_back() {
         Some(&token),
     )
     .ok();
+    env
+}
+
+/// Starts `args` with slow pages and waits until its run has checkpointed a page, so that a
+/// signal lands in the middle of the run.
+fn spawn_until_a_checkpoint(env: &Env, args: &[&str]) -> std::process::Child {
+    env.sim
+        .control()
+        .update_knobs(|k| k.latency_ms = 300)
+        .unwrap();
+    let mut child = env
+        .std_cmd()
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let pages = runs(env)
+            .first()
+            .and_then(|r| r["stats"]["pages"].as_u64())
+            .unwrap_or(0);
+        if pages >= 1 {
+            return child;
+        }
+        assert!(Instant::now() < deadline, "no checkpoint in time");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before the signal"
+        );
+        pause(Duration::from_millis(50));
+    }
+}
+
+fn interrupt(child: &mut std::process::Child) -> Option<i32> {
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    child.wait().unwrap().code()
+}
+
+#[test]
+fn ctrl_c_cancels_an_ad_hoc_run_and_closes_its_output() {
+    let env = medium_env_with_jira();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ops.json");
+    let path = file.to_str().unwrap().to_owned();
+    let mut child = spawn_until_a_checkpoint(
+        &env,
+        &[
+            "export",
+            "issues",
+            "--connection",
+            "Jira",
+            "--jql",
+            "project = OPS",
+            "--format",
+            "json-array",
+            "--output",
+            &path,
+        ],
+    );
+    assert_eq!(interrupt(&mut child), Some(130));
+    let run = runs(&env)[0].clone();
+    assert_eq!(run["state"], "cancelled");
+    assert_eq!(run["exportId"], Value::Null);
+    // What was written is one closed JSON array, each record once.
+    let written: Vec<Value> = serde_json::from_str(&read(&file)).unwrap();
+    let ids: BTreeSet<&str> = written.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert!(!written.is_empty());
+    assert_eq!(ids.len(), written.len());
+    assert!(written.len() < search_ids(&env, "project = OPS").len());
+}
+
+#[test]
+fn ctrl_c_cancels_the_run_and_gives_its_lease_back() {
+    let env = medium_env_with_jira();
     env.run(
         &[
             "export",
@@ -554,41 +634,8 @@ fn ctrl_c_cancels_the_run_and_gives_its_lease_back() {
         None,
     )
     .ok();
-    // Slow pages, so the signal lands in the middle.
-    env.sim
-        .control()
-        .update_knobs(|k| k.latency_ms = 300)
-        .unwrap();
-    let mut child = env
-        .std_cmd()
-        .args(["export", "run", "All"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let pages = runs(&env)
-            .first()
-            .and_then(|r| r["stats"]["pages"].as_u64())
-            .unwrap_or(0);
-        if pages >= 1 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no checkpoint in time");
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the run ended before the signal"
-        );
-        pause(Duration::from_millis(50));
-    }
-    let sent = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
+    let mut child = spawn_until_a_checkpoint(&env, &["export", "run", "All"]);
+    assert_eq!(interrupt(&mut child), Some(130));
     let id = runs(&env)[0]["id"].as_str().unwrap().to_owned();
     let shown = env
         .run(&["run", "show", &id, "-o", "json"], None)

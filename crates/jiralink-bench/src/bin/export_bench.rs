@@ -2,7 +2,7 @@
 //! docs/benchmarks.md).
 //!
 //! ```console
-//! cargo run --release -p jiralink-sync --example export_bench -- \
+//! cargo run --release -p jiralink-bench --bin export_bench -- \
 //!     --base-url http://127.0.0.1:PORT --sim-pid PID --mode ndjson [--issues 100000]
 //!     [--concurrency 1] [--jql 'project = DEMO'] [--max-seconds 300]
 //! ```
@@ -47,7 +47,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use url::Url;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use jiralink_bench::{
+    BoxError,
+    proc::{clock_ticks_per_second, cpu_ticks, peak_rss_kb},
+};
 
 const USAGE: &str = "usage: export_bench --base-url URL --sim-pid PID --mode \
     bare|bare-tail|ndjson|json-array|csv|full-changelog|comments [--issues N] [--concurrency N] \
@@ -104,49 +107,6 @@ impl Args {
         }
         Ok(args)
     }
-}
-
-/// Clock ticks per second, from the auxiliary vector (`AT_CLKTCK`).
-fn clock_ticks_per_second() -> u64 {
-    const AT_CLKTCK: u64 = 17;
-    let Ok(auxv) = std::fs::read("/proc/self/auxv") else {
-        return 100;
-    };
-    auxv.chunks_exact(16)
-        .filter_map(|entry| {
-            let key = u64::from_ne_bytes(entry[..8].try_into().ok()?);
-            let value = u64::from_ne_bytes(entry[8..].try_into().ok()?);
-            (key == AT_CLKTCK && value > 0).then_some(value)
-        })
-        .next()
-        .unwrap_or(100)
-}
-
-/// User + system CPU of a whole process, in clock ticks.
-fn cpu_ticks(stat_path: &str) -> Result<u64, BoxError> {
-    let stat = std::fs::read_to_string(stat_path)?;
-    let rest = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest)
-        .ok_or("unexpected /proc stat format")?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let field = |i: usize| -> Result<u64, BoxError> {
-        Ok(fields.get(i).ok_or("too few stat fields")?.parse()?)
-    };
-    Ok(field(11)? + field(12)?)
-}
-
-/// Peak resident memory of this process, in kB (`VmHWM`).
-fn peak_rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).map(str::to_owned))
-        })
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
 }
 
 /// Counts and drops the output; asks to stop once enough records are written.
@@ -349,8 +309,7 @@ async fn export(site: &Site, args: &Args) -> Result<(u64, u64, RunStats), BoxErr
 
 async fn run(args: Args) -> Result<(), BoxError> {
     let site = site(&args.base_url, args.concurrency).await?;
-    let sim_stat = format!("/proc/{}/stat", args.sim_pid);
-    let (sim0, self0) = (cpu_ticks(&sim_stat)?, cpu_ticks("/proc/self/stat")?);
+    let (sim0, self0) = (cpu_ticks(args.sim_pid)?, cpu_ticks(0)?);
     let started = Instant::now();
     let (issues, bytes, stats) = if args.mode.starts_with("bare") {
         let (issues, bytes) = bare(&site, &args).await?;
@@ -360,7 +319,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
         (issues, bytes, Some(stats))
     };
     let secs = started.elapsed().as_secs_f64();
-    let (sim1, self1) = (cpu_ticks(&sim_stat)?, cpu_ticks("/proc/self/stat")?);
+    let (sim1, self1) = (cpu_ticks(args.sim_pid)?, cpu_ticks(0)?);
     let ms_per_tick = 1000.0 / clock_ticks_per_second() as f64;
     let per_k = |ticks: u64| ticks as f64 * ms_per_tick * 1000.0 / issues.max(1) as f64;
     let line = json!({
