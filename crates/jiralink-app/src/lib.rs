@@ -44,7 +44,7 @@ pub use error::{AppError, AppResult, ErrorCode};
 // that they depend on this crate alone.
 pub use exports::{
     ExportDraft, ExportView, MAX_EVERY_MINUTES, MAX_EXPORT_NAME_CHARS, RunListFilter, RunOutput,
-    RunTicket, RunView, Schedule,
+    RunView, Schedule,
 };
 pub use jiralink_atlassian::SystemClock;
 pub use jiralink_domain::{

@@ -61,7 +61,7 @@ pub use operation::{Api, Operation};
 pub use platform::{
     AccessibleResource, BulkFetchRequest, BulkFetchResult, ChangelogRequest, CreatedIssue,
     EditOptions, Issue, IssueChangelog, IssueInput, Myself, RawSearchPage, SearchRequest,
-    ServerInfo, TenantInfo,
+    ServerInfo, TenantInfo, search_continuation,
 };
 pub use probe::{
     ProbeAccount, ProbeFailure, ProbeFailureKind, ProbeReport, ProbeRequest, ProbeTarget,

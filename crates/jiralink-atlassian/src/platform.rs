@@ -344,11 +344,8 @@ impl JiraClient {
             &["search", "jql"],
             request,
             |page: SearchPage| {
-                let next = match (page.is_last, page.next_page_token) {
-                    (Some(true), _) | (_, None) => None,
-                    (_, Some(next)) => Some(next),
-                };
-                (page.issues, next)
+                let next = search_continuation(page.is_last, page.next_page_token)?;
+                Ok((page.issues, next))
             },
         )
     }
@@ -372,11 +369,7 @@ impl JiraClient {
             .json_body(&body)?;
         let answer = self.execute(call).await?;
         let page: RawSearchBody = decode(&SEARCH_JQL, &answer)?;
-        let next_page_token = match (page.is_last, page.next_page_token) {
-            (Some(true), _) | (_, None) => None,
-            (_, Some(next)) if next.is_empty() => None,
-            (_, Some(next)) => Some(next),
-        };
+        let next_page_token = search_continuation(page.is_last, page.next_page_token)?;
         Ok(RawSearchPage {
             issues: page.issues,
             next_page_token,
@@ -443,7 +436,7 @@ impl JiraClient {
             &CHANGELOG_BULKFETCH,
             &["changelog", "bulkfetch"],
             request,
-            |page: ChangelogPage| (page.issue_change_logs, page.next_page_token),
+            |page: ChangelogPage| Ok((page.issue_change_logs, page.next_page_token)),
         )
     }
 
@@ -454,7 +447,7 @@ impl JiraClient {
         op: &'static Operation,
         segments: &'static [&'static str],
         request: R,
-        split: fn(P) -> (Vec<T>, Option<String>),
+        split: fn(P) -> Result<TokenPage<T>, AtlassianError>,
     ) -> impl Stream<Item = Result<T, AtlassianError>> + Send + 'static
     where
         R: Serialize + Send + Sync + 'static,
@@ -474,7 +467,7 @@ impl JiraClient {
                 };
                 let call = client.call(op, segments)?.json_body(&body)?;
                 let page: P = client.json(call).await?;
-                let (records, next) = split(page);
+                let (records, next) = split(page)?;
                 let next = match next {
                     None => None,
                     Some(next) => Some(Some(seen.admit(next, op, "nextPageToken")?)),
@@ -601,10 +594,51 @@ where
         .try_flatten()
 }
 
+/// A page's records and the token of the next page.
+type TokenPage<T> = (Vec<T>, Option<String>);
+
+/// Where an issue search continues: `nextPageToken`, unless `isLast` says the page is the
+/// last (an empty token counts as none; so does a missing one when `isLast` is missing too).
+/// The one place this rule lives, for every reader of `search/jql` pages.
+///
+/// # Errors
+/// [`AtlassianError::Decode`] for a page that says more pages follow (`isLast: false`) but
+/// sends no token: read as the last page, it would end an export early without a word.
+pub fn search_continuation(
+    is_last: Option<bool>,
+    token: Option<String>,
+) -> Result<Option<String>, AtlassianError> {
+    match (is_last, token.filter(|t| !t.is_empty())) {
+        (Some(true), _) | (None, None) => Ok(None),
+        (Some(false), None) => Err(AtlassianError::Decode {
+            what: SEARCH_JQL.id,
+            detail: "the page says more pages follow (isLast: false) but has no nextPageToken"
+                .to_owned(),
+        }),
+        (_, Some(token)) => Ok(Some(token)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use pretty_assertions::assert_eq;
     use serde_json::json;
+
+    #[test]
+    fn a_search_continues_at_its_token_and_never_ends_silently() {
+        use super::search_continuation as next;
+        assert_eq!(
+            next(Some(false), Some("t".into())).unwrap(),
+            Some("t".into())
+        );
+        assert_eq!(next(None, Some("t".into())).unwrap(), Some("t".into()));
+        assert_eq!(next(Some(true), Some("t".into())).unwrap(), None);
+        assert_eq!(next(Some(true), None).unwrap(), None);
+        assert_eq!(next(None, None).unwrap(), None);
+        assert_eq!(next(None, Some(String::new())).unwrap(), None);
+        assert!(next(Some(false), None).is_err());
+        assert!(next(Some(false), Some(String::new())).is_err());
+    }
 
     use super::*;
 

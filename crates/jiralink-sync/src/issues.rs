@@ -51,6 +51,11 @@ const LIGHT_PAGE: u32 = 1_000;
 /// read one after the other, would pace the bulk fetches if they were small; the writer still
 /// checkpoints after every bulk fetch (a sub-page of 100), so their size costs no memory.
 const ID_PAGE: u32 = 5_000;
+/// Bulk fetches under way or waiting to be written in order, at most: twice the connection's
+/// level, so a finished fetch waiting for an earlier one does not hold a request slot (the
+/// client's limiter keeps requests at the level), but never more than this, which bounds the
+/// memory they take (about 2.5 MB each with all fields) whatever the level.
+const MAX_HYDRATING: usize = 16;
 /// Ids per page of the deletion scan (Jira's cap for id-only pages).
 const SCAN_PAGE: u32 = 5_000;
 /// Issues per `issue/bulkfetch` call (Jira's cap).
@@ -104,6 +109,11 @@ struct IssueCheckpoint {
     search_lower_ms: Option<i64>,
     /// The next page of that search.
     token: Option<String>,
+    /// Parallel mode: the ids of the current id page not yet written, in the page's order. A
+    /// resumed run reads them before it follows `token`, so it never reads that id page again
+    /// (whose issues may have changed since).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pending_ids: Vec<u64>,
     /// The highest `updated` at or below `upper` written so far: the search's position.
     position_ms: Option<i64>,
     /// `(id, updated)` written at or after the position (or above `upper`): what a restarted
@@ -200,11 +210,11 @@ struct Page {
     /// `None`: the page is as Jira sent it and the writer scans it (the reader took `next`
     /// from the page's end, [`tail_continuation`]).
     spans: Option<Vec<Span>>,
-    /// The search's next page (`None`: this was the last, unless `partial`).
+    /// The search's next page (`None`: this was the last, unless `rest` holds ids).
     next: Option<String>,
-    /// A part of an id page that more parts follow: no token leads past it, so a run resumed
-    /// from its checkpoint searches again from the position (the tail skips what was written).
-    partial: bool,
+    /// Parallel mode: the ids of this page's id page that later pages hold (empty on the last
+    /// part of an id page).
+    rest: Vec<u64>,
     /// The lower bound of the search `next` belongs to.
     search_lower_ms: Option<i64>,
     /// Ids the id page listed that were gone when hydrated ([`RunStats::vanished`]).
@@ -345,6 +355,7 @@ pub(crate) async fn run(job: ExportJob<'_>) -> Result<ExportOutcome, SyncError> 
                 mode,
                 search_lower_ms: lower_ms,
                 token: None,
+                pending_ids: Vec::new(),
                 position_ms: None,
                 tail: Vec::new(),
                 near: Vec::new(),
@@ -413,32 +424,41 @@ pub(crate) async fn run(job: ExportJob<'_>) -> Result<ExportOutcome, SyncError> 
             worklogs: spec.worklogs,
             concurrency: job.concurrency.max(1),
         };
-        // A token means something only to the search (and mode) it came from.
-        let start = if cp.mode == mode {
-            cp.token.clone()
+        // A token (and the rest of an id page) means something only to the search (and mode)
+        // it came from.
+        let same_mode = cp.mode == mode;
+        let start = if same_mode { cp.token.clone() } else { None };
+        let pending = if same_mode {
+            std::mem::take(&mut cp.pending_ids)
         } else {
-            None
+            Vec::new()
         };
-        let restart_at = if cp.mode == mode {
+        let restart_at = if same_mode {
             cp.position_ms.or(cp.search_lower_ms)
         } else {
             cp.position_ms.or(cp.lower_ms)
         };
-        let (search_lower, start) = if fresh || start.is_some() {
-            (cp.search_lower_ms, start)
+        let from = if fresh || start.is_some() || !pending.is_empty() {
+            // After the rest of an id page, the position has moved on: a refused token is
+            // handled here (below), where the position is known, not by the reader.
+            let restart = pending.is_empty().then_some(restart_at);
+            From {
+                lower: cp.search_lower_ms,
+                token: start,
+                restart,
+                pending,
+            }
         } else {
-            (restart_at, None)
+            From {
+                lower: restart_at,
+                token: None,
+                restart: None,
+                pending: Vec::new(),
+            }
         };
+        let mut restarted = false;
         cp.mode = mode;
-        let mut pages = spawn_pages(
-            client.clone(),
-            search,
-            mode,
-            search_lower,
-            start,
-            restart_at,
-            enrich,
-        );
+        let mut pages = spawn_pages(client.clone(), search.clone(), mode, from, enrich);
         if let Some(mut count) = count {
             let count = (&mut count.0).await.ok().flatten();
             cp.stats.expected = match (count, limit) {
@@ -455,14 +475,41 @@ pub(crate) async fn run(job: ExportJob<'_>) -> Result<ExportOutcome, SyncError> 
                     "the issue pages: the reader stopped early".into(),
                 ));
             };
-            let page = page?;
+            let page = match page {
+                Err(SyncError::Jira(e)) if !restarted && token_refused(&e) => {
+                    // Jira refused the saved token after the rest of an id page was written:
+                    // search again from the position now reached, leaving out the tail.
+                    restarted = true;
+                    ledger.settle();
+                    let lower = ledger.position_ms.or(cp.search_lower_ms);
+                    tracing::info!(
+                        restart_at = lower,
+                        "jira refused the saved page token; searching again from the last position"
+                    );
+                    drop(pages);
+                    pages = spawn_pages(
+                        client.clone(),
+                        search.clone(),
+                        mode,
+                        From {
+                            lower,
+                            token: None,
+                            restart: None,
+                            pending: Vec::new(),
+                        },
+                        enrich,
+                    );
+                    continue;
+                }
+                other => other?,
+            };
             cp.stats.pages += 1;
             cp.stats.vanished += page.vanished;
             let spans = match page.spans {
                 Some(spans) => spans,
                 None => {
                     let scanned = scan_page(&page.body)?;
-                    if next_page(scanned.is_last, scanned.next_page_token) != page.next {
+                    if next_page(scanned.is_last, scanned.next_page_token)? != page.next {
                         return Err(SyncError::Decode(
                             "a search page: its end and its full reading disagree on the next page"
                                 .into(),
@@ -497,7 +544,8 @@ pub(crate) async fn run(job: ExportJob<'_>) -> Result<ExportOutcome, SyncError> 
             ledger.settle();
             cp.search_lower_ms = page.search_lower_ms;
             cp.token = page.next.clone();
-            let last = (page.next.is_none() && !page.partial) || limit_reached;
+            cp.pending_ids = page.rest;
+            let last = (page.next.is_none() && cp.pending_ids.is_empty()) || limit_reached;
             if last {
                 cp.phase = if spec.deletions {
                     Phase::Deletions
@@ -505,6 +553,7 @@ pub(crate) async fn run(job: ExportJob<'_>) -> Result<ExportOutcome, SyncError> 
                     Phase::Done
                 };
                 cp.token = None;
+                cp.pending_ids.clear();
             }
             cp.position_ms = ledger.position_ms;
             cp.tail = Ledger::sorted(&ledger.tail);
@@ -707,13 +756,23 @@ struct Pages {
     _task: AbortOnDrop,
 }
 
+/// Where the page reader starts.
+struct From {
+    /// The lower bound of the search.
+    lower: Option<i64>,
+    /// The page to start at (`None`: the first).
+    token: Option<String>,
+    /// Where to search again when Jira refuses `token` (`None`: the refusal is an error).
+    restart: Option<Option<i64>>,
+    /// Parallel mode: ids of an id page to read before `token`'s page.
+    pending: Vec<u64>,
+}
+
 fn spawn_pages(
     client: JiraClient,
     search: Search,
     mode: Mode,
-    search_lower: Option<i64>,
-    start: Option<String>,
-    restart_at: Option<i64>,
+    from: From,
     enrich: Enrich,
 ) -> Pages {
     // One page waits in the channel while the next is fetched: two pages in memory at most
@@ -725,26 +784,15 @@ fn spawn_pages(
                 read_pages(
                     &client,
                     &search,
-                    search_lower,
-                    start,
-                    restart_at,
+                    from.lower,
+                    from.token,
+                    from.restart,
                     enrich,
                     &tx,
                 )
                 .await
             }
-            Mode::Ids => {
-                read_id_pages(
-                    client,
-                    Arc::new(search),
-                    search_lower,
-                    start,
-                    restart_at,
-                    enrich,
-                    &tx,
-                )
-                .await
-            }
+            Mode::Ids => read_id_pages(client, Arc::new(search), from, enrich, &tx).await,
         };
         if let Err(e) = result {
             let _ = tx.send(Err(e)).await;
@@ -800,11 +848,10 @@ async fn read_pages(
     search: &Search,
     mut lower: Option<i64>,
     mut token: Option<String>,
-    restart_at: Option<i64>,
+    mut restart: Option<Option<i64>>,
     enrich: Enrich,
     tx: &mpsc::Sender<Result<Page, SyncError>>,
 ) -> Result<(), SyncError> {
-    let mut restart = Some(restart_at);
     let mut seen = HashSet::new();
     // Issues change only when page-level names or schema are merged in, or when they are
     // enriched.
@@ -844,7 +891,7 @@ async fn read_pages(
                 body,
                 spans: None,
                 next,
-                partial: false,
+                rest: Vec::new(),
                 search_lower_ms: lower,
                 vanished: 0,
             };
@@ -854,7 +901,7 @@ async fn read_pages(
             continue;
         }
         let scanned = scan_page(&body)?;
-        let next = next_page(scanned.is_last, scanned.next_page_token);
+        let next = next_page(scanned.is_last, scanned.next_page_token)?;
         if let Some(n) = &next
             && !seen.insert(n.clone())
         {
@@ -907,7 +954,7 @@ async fn read_pages(
             body,
             spans: Some(spans),
             next,
-            partial: false,
+            rest: Vec::new(),
             search_lower_ms: lower,
             vanished,
         };
@@ -940,9 +987,7 @@ fn joined(records: &[Box<RawValue>]) -> Result<(String, Vec<Span>), SyncError> {
 async fn read_id_pages(
     client: JiraClient,
     search: Arc<Search>,
-    lower: Option<i64>,
-    token: Option<String>,
-    restart_at: Option<i64>,
+    from: From,
     enrich: Enrich,
     tx: &mpsc::Sender<Result<Page, SyncError>>,
 ) -> Result<(), SyncError> {
@@ -950,13 +995,16 @@ async fn read_id_pages(
         lower: Option<i64>,
         token: Option<String>,
         restart: Option<Option<i64>>,
+        /// The rest of an id page a resumed run starts with.
+        pending: Option<Vec<u64>>,
         seen: HashSet<String>,
         done: bool,
     }
     let state = IdState {
-        lower,
-        token,
-        restart: Some(restart_at),
+        lower: from.lower,
+        token: from.token,
+        restart: from.restart,
+        pending: (!from.pending.is_empty()).then_some(from.pending),
         seen: HashSet::new(),
         done: false,
     };
@@ -966,6 +1014,16 @@ async fn read_id_pages(
         async move {
             if st.done {
                 return Ok(None);
+            }
+            if let Some(ids) = st.pending.take() {
+                // Its id page led to the saved token (none: it was the last).
+                let next = st.token.clone();
+                if let Some(n) = &next {
+                    st.seen.insert(n.clone());
+                }
+                st.done = next.is_none();
+                let lower = st.lower;
+                return Ok(Some(((ids, next, lower), st)));
             }
             let page = first_or_next(
                 &mut st.lower,
@@ -1022,26 +1080,29 @@ async fn read_id_pages(
                 ids.chunks(BULK).map(<[u64]>::to_vec).collect()
             };
             let n = chunks.len();
+            let ids = Arc::new(ids);
             stream::iter(chunks.into_iter().enumerate().map(move |(i, chunk)| {
-                let end = (i + 1 == n).then(|| next.clone());
-                Ok::<_, SyncError>((chunk, lower, end))
+                // What a checkpoint after this part keeps of the id page: the ids after it.
+                let rest = ids.get((i + 1) * BULK..).unwrap_or_default().to_vec();
+                debug_assert_eq!(rest.is_empty(), i + 1 == n);
+                Ok::<_, SyncError>((chunk, lower, next.clone(), rest))
             }))
         })
         .try_flatten();
     let hydrated = batches
-        .map_ok(|(ids, lower, end)| {
+        .map_ok(|(ids, lower, next, rest)| {
             let (client, search) = (client.clone(), Arc::clone(&search));
             // A task per bulk fetch: decoding the answers then uses every core.
             let mut task = AbortOnDrop(tokio::spawn(async move {
                 let (body, spans, vanished) = hydrate(&client, &search, &ids).await?;
                 if !enrich.any() {
-                    return Ok::<_, SyncError>((body, spans, vanished, lower, end));
+                    return Ok::<_, SyncError>((body, spans, vanished, lower, next, rest));
                 }
                 let records = split(&body, &spans)?;
                 drop(body);
                 let (records, gone) = enrich_records(&client, enrich, records).await?;
                 let (body, spans) = joined(&records)?;
-                Ok((body, spans, vanished + gone, lower, end))
+                Ok((body, spans, vanished + gone, lower, next, rest))
             }));
             async move {
                 (&mut task.0).await.map_err(|e| {
@@ -1049,17 +1110,17 @@ async fn read_id_pages(
                 })?
             }
         })
-        .try_buffered(enrich.concurrency * 2);
+        .try_buffered((enrich.concurrency * 2).min(MAX_HYDRATING));
     futures::pin_mut!(hydrated);
     // One page per bulk fetch, so the writer checkpoints as often as with full pages and holds
     // no more than one id page's share at a time.
-    while let Some((body, spans, vanished, lower, end)) = hydrated.try_next().await? {
-        let done = matches!(end, Some(None));
+    while let Some((body, spans, vanished, lower, next, rest)) = hydrated.try_next().await? {
+        let done = next.is_none() && rest.is_empty();
         let page = Page {
             body,
             spans: Some(spans),
-            partial: end.is_none(),
-            next: end.flatten(),
+            rest,
+            next,
             search_lower_ms: lower,
             vanished,
         };

@@ -26,6 +26,11 @@ pub trait Progress: Send + Sync {
     fn expected(&self, total: Option<u64>);
     /// The run's counts after a checkpoint.
     fn advanced(&self, stats: &RunStats);
+    /// Whether the watcher asks the run to stop (Ctrl-C at a terminal); read between pages,
+    /// like a cancel request. By default nobody asks.
+    fn stop_requested(&self) -> bool {
+        false
+    }
 }
 
 /// Progress nobody watches.

@@ -6,6 +6,8 @@
 //! strings from brackets. It does not check every rule of JSON (the text came from Jira as
 //! JSON); a body it cannot follow is an error.
 
+use jiralink_atlassian::search_continuation;
+
 use crate::{error::SyncError, light::parse_jira_time};
 
 /// One issue of a scanned page.
@@ -349,14 +351,15 @@ pub(crate) fn scan_issue(text: &str) -> Result<(Span, Option<String>), SyncError
     Ok((span, key))
 }
 
-/// Where a search continues: `nextPageToken` unless `isLast` says the page is the last (an
-/// empty token counts as none).
-pub(crate) fn next_page(is_last: Option<bool>, token: Option<String>) -> Option<String> {
-    match (is_last, token) {
-        (Some(true), _) | (_, None) => None,
-        (_, Some(token)) if token.is_empty() => None,
-        (_, Some(token)) => Some(token),
-    }
+/// Where a search continues ([`search_continuation`], the client's rule).
+///
+/// # Errors
+/// [`SyncError::Jira`] for a page that says more follow but has no token.
+pub(crate) fn next_page(
+    is_last: Option<bool>,
+    token: Option<String>,
+) -> Result<Option<String>, SyncError> {
+    Ok(search_continuation(is_last, token)?)
 }
 
 /// The page's continuation, read from its end without walking the issues: Jira puts `isLast`
@@ -399,7 +402,10 @@ pub(crate) fn tail_continuation(body: &str) -> Option<Option<String>> {
                 s.ws();
                 // `isLast` must be among these members: one before the issues would say
                 // whether the token counts.
-                return (s.i == b.len() && is_last.is_some()).then(|| next_page(is_last, token));
+                // A page the rule refuses is left to the full scan, which reports it.
+                return (s.i == b.len() && is_last.is_some())
+                    .then(|| next_page(is_last, token).ok())
+                    .flatten();
             }
             _ => return None,
         }
@@ -484,9 +490,10 @@ mod tests {
                 format!(r#"{{"issues":[{issue}],"isLast":true}}"#),
                 Some(None),
             ),
+            // More pages said to follow, but no token: left to the full scan, which refuses it.
             (
                 format!(r#"{{"issues":[{issue}],"nextPageToken":"","isLast":false}}"#),
-                Some(None),
+                None,
             ),
             // Without `isLast` at the end, an earlier one might say the page is the last.
             (
@@ -524,8 +531,15 @@ mod tests {
             (format!(r#"{{"issues":[{issue}],"isLast":false}} x"#), None),
         ] {
             assert_eq!(tail_continuation(&body), expected, "{body}");
+            if body.contains(r#""nextPageToken":"","isLast":false"#) {
+                let page = scan_page(&body).unwrap();
+                assert!(next_page(page.is_last, page.next_page_token).is_err());
+            }
             if let (Some(expected), Ok(page)) = (expected, scan_page(&body)) {
-                assert_eq!(next_page(page.is_last, page.next_page_token), expected);
+                assert_eq!(
+                    next_page(page.is_last, page.next_page_token).unwrap(),
+                    expected
+                );
             }
         }
     }
@@ -602,7 +616,7 @@ mod tests {
             prop_assert_eq!(scanned.next_page_token.as_deref(), Some("n"));
             // Read from the end, the next page is the full scan's or not claimed at all.
             if let Some(next) = tail_continuation(&body) {
-                prop_assert_eq!(next, next_page(scanned.is_last, scanned.next_page_token.clone()));
+                prop_assert_eq!(Ok(next), next_page(scanned.is_last, scanned.next_page_token.clone()).map_err(|e| e.to_string()));
             }
         }
 
@@ -631,7 +645,7 @@ mod tests {
             ] {
                 let scanned = scan_page(&body).unwrap();
                 if let Some(next) = tail_continuation(&body) {
-                    prop_assert_eq!(next, next_page(scanned.is_last, scanned.next_page_token));
+                    prop_assert_eq!(Ok(next), next_page(scanned.is_last, scanned.next_page_token).map_err(|e| e.to_string()));
                 }
             }
         }

@@ -96,7 +96,15 @@ impl App {
                 return Ok(ExportJobRan { detail, next: None });
             }
         };
-        if !requested && schedule.is_none() {
+        // A run whose server died while running this job (taken over here after its lease)
+        // is finished even when nothing else would run the export now.
+        let interrupted = !requested
+            && self
+                .store()
+                .interrupted_export_run(record.id, self.now())
+                .await?
+                .is_some();
+        if !requested && !interrupted && schedule.is_none() {
             return Ok(ExportJobRan {
                 detail: "the export has no schedule now".to_owned(),
                 next: None,

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use jiralink_store::{ExportRunRecord, Store};
-use jiralink_sync::{Checkpoint, RunJournal, RunStats, SyncError};
+use jiralink_sync::{Checkpoint, Progress, RunJournal, RunStats, SyncError};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use uuid::Uuid;
 
@@ -200,6 +200,30 @@ async fn copy_output(
     }
     out.flush().await?;
     Ok(written)
+}
+
+/// A run's journal that its watcher can stop too: a cancel request in the store or
+/// [`Progress::stop_requested`] (the CLI's Ctrl-C) ends the run at its next page, as
+/// cancelled.
+pub(crate) struct Watched<'a> {
+    pub(crate) journal: &'a StoreJournal,
+    pub(crate) progress: &'a dyn Progress,
+}
+
+#[async_trait]
+impl RunJournal for Watched<'_> {
+    async fn checkpoint(
+        &self,
+        output: &[u8],
+        checkpoint: &Checkpoint,
+        stats: &RunStats,
+    ) -> Result<(), SyncError> {
+        self.journal.checkpoint(output, checkpoint, stats).await
+    }
+
+    async fn cancel_requested(&self) -> bool {
+        self.progress.stop_requested() || self.journal.cancel_requested().await
+    }
 }
 
 #[async_trait]

@@ -29,7 +29,6 @@ use uuid::Uuid;
 
 pub use definitions::MAX_EXPORT_NAME_CHARS;
 pub(crate) use jobs::{CLEANUP_EVERY, CLEANUP_JOB, RUN_JOB};
-pub use runs::RunTicket;
 pub use schedule::{MAX_EVERY_MINUTES, Schedule};
 
 /// What a user fills in to save an export.

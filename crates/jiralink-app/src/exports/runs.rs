@@ -19,7 +19,7 @@ use jiralink_store::{
 use jiralink_sync::{DeltaCursor, ExportJob, ExportSpec, KnownIds, Progress, RunStats, SyncError};
 use uuid::Uuid;
 
-use super::journal::{StoreJournal, engine_checkpoint};
+use super::journal::{StoreJournal, Watched, engine_checkpoint};
 use super::{RunListFilter, RunOutput, RunView};
 use crate::client::{CredentialSource, Purpose};
 use crate::{App, AppError, AppResult};
@@ -29,31 +29,6 @@ const DEFAULT_RUN_LIMIT: u32 = 50;
 const MAX_RUN_LIMIT: u32 = 1000;
 /// Output chunks read from the database at a time for a download.
 const DOWNLOAD_BATCH: u32 = 16;
-
-/// The id an ad hoc run gets, known before it starts, so that whoever starts it can cancel it
-/// (`jiralink export issues …` on Ctrl-C).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RunTicket(Uuid);
-
-impl RunTicket {
-    /// A new, unused run id.
-    #[must_use]
-    pub fn new() -> Self {
-        Self(Uuid::new_v4())
-    }
-}
-
-impl Default for RunTicket {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl std::fmt::Display for RunTicket {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
 
 /// How a started run ended, as the caller is told.
 enum Ended {
@@ -92,14 +67,12 @@ impl App {
     }
 
     /// Exports once without saving a definition (`jiralink export issues --connection …`);
-    /// recorded as a run without an export, with the id `ticket` holds (so the caller can
-    /// [`cancel_run`](Self::cancel_run) it meanwhile), its output kept like any run's.
+    /// recorded as a run without an export, its output kept like any run's.
     pub async fn run_adhoc_export(
         &self,
         connection: &str,
         spec: ExportSpec,
         output: RunOutput,
-        ticket: RunTicket,
         progress: &dyn Progress,
     ) -> AppResult<RunView> {
         spec.validate()
@@ -109,7 +82,7 @@ impl App {
             .map_err(|e| AppError::InvalidInput(format!("the export cannot be run: {e}")))?;
         let now = self.now();
         let new = NewExportRun {
-            id: ticket.0,
+            id: Uuid::new_v4(),
             export_id: None,
             connection_id: connection.id,
             trigger: RunTrigger::Cli,
@@ -386,7 +359,10 @@ impl App {
             resume: resume.as_ref(),
             clock: self.clock(),
             concurrency: usize::from(connection.settings.concurrency_level.get()),
-            journal: &journal,
+            journal: &Watched {
+                journal: &journal,
+                progress,
+            },
             progress,
         };
         let engine = pin!(jiralink_sync::run_export(job));

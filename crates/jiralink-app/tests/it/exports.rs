@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use jiralink_app::{
     App, AppError, ConnectionSecrets, ExportDraft, ExportSpec, NoProgress, OpenOptions, Resource,
-    RunListFilter, RunOutput, RunState, RunTicket, RunTrigger, Schedule,
+    RunListFilter, RunOutput, RunState, RunTrigger, Schedule,
 };
 use jiralink_domain::{ConnectionState, ManualClock};
 use jiralink_sim::{Sim, SimConfig, SimHandle};
@@ -396,21 +396,18 @@ async fn a_run_exports_every_issue_once_and_keeps_its_output() {
     let view = f.app.get_export("Demo").await.unwrap();
     assert_eq!(view.last_run.unwrap().id, run.id);
 
-    // Ad hoc: a run without a definition, with the id its ticket holds.
-    let ticket = RunTicket::new();
+    // Ad hoc: a run without a definition.
     let adhoc = f
         .app
         .run_adhoc_export(
             "Jira",
             issues("project = MKT"),
             RunOutput::Store,
-            ticket,
             &NoProgress,
         )
         .await
         .unwrap();
     assert_eq!(adhoc.export_id, None);
-    assert_eq!(adhoc.id.to_string(), ticket.to_string());
     let (ids, lines) = ndjson_ids(&output_of(&f.app, &adhoc.id.to_string()).await);
     assert_eq!((ids, lines), (ids_of(&f.app, "project = MKT").await, 16));
 
@@ -898,35 +895,64 @@ async fn cancelling_a_dead_run_ends_it_at_once() {
     assert_eq!(next.state, RunState::Succeeded);
 }
 
-/// An ad hoc run is cancelled by the id its ticket holds: it stops at its next page.
+/// Asks the run it watches to stop once it has written `after` pages (as the CLI does on
+/// Ctrl-C, from any moment of the run).
+struct StopAfter {
+    after: u64,
+    stop: std::sync::atomic::AtomicBool,
+}
+
+impl jiralink_app::Progress for StopAfter {
+    fn expected(&self, _total: Option<u64>) {}
+    fn advanced(&self, stats: &jiralink_app::RunStats) {
+        if stats.pages >= self.after {
+            self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    fn stop_requested(&self) -> bool {
+        self.stop.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// A run, saved or ad hoc, whose watcher asks it to stop ends cancelled at its next page, its
+/// lease given back; asked before it starts, it stops after its first page.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_ad_hoc_run_is_cancelled_by_its_ticket() {
+async fn a_run_stops_when_its_watcher_asks() {
     let f = slow_fixture().await;
-    let app = f.app.clone();
-    let ticket = RunTicket::new();
-    let task = tokio::spawn(async move {
-        app.run_adhoc_export(
-            "Jira",
-            issues(SLOW_JQL),
-            RunOutput::Store,
-            ticket,
-            &NoProgress,
-        )
-        .await
-    });
-    eventually("a checkpoint", || async {
-        running_run(&f.app)
-            .await
-            .is_some_and(|r| r.stats.pages >= 1)
-    })
-    .await;
-    let asked = f.app.cancel_run(&ticket.to_string()).await.unwrap();
-    assert!(asked.cancel_requested);
-    let ended = task.await.unwrap().unwrap();
-    assert_eq!(ended.state, RunState::Cancelled);
-    assert_eq!(ended.id.to_string(), ticket.to_string());
     let expected = ids_of(&f.app, SLOW_JQL).await;
-    assert!(ended.stats.records.values().sum::<u64>() < expected.len() as u64);
+    for after in [0, 2] {
+        let watcher = StopAfter {
+            after,
+            stop: (after == 0).into(),
+        };
+        let adhoc = f
+            .app
+            .run_adhoc_export("Jira", issues(SLOW_JQL), RunOutput::Store, &watcher)
+            .await
+            .unwrap();
+        assert_eq!(adhoc.state, RunState::Cancelled, "ad hoc, after {after}");
+        assert_eq!(adhoc.stats.pages, after.max(1));
+        assert!(adhoc.stats.records.values().sum::<u64>() < expected.len() as u64);
+        let watcher = StopAfter {
+            after,
+            stop: (after == 0).into(),
+        };
+        let saved = f
+            .app
+            .run_export("Slow", RunTrigger::Cli, RunOutput::Store, &watcher)
+            .await
+            .unwrap();
+        assert_eq!(saved.state, RunState::Cancelled, "saved, after {after}");
+        assert_eq!(saved.stats.pages, after.max(1));
+    }
+    // Nothing was left running: the next run starts afresh at once.
+    let next = f
+        .app
+        .run_export("Slow", RunTrigger::Cli, RunOutput::Store, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(next.state, RunState::Succeeded);
+    assert_eq!(next.resumed, 0);
 }
 
 /// An ad hoc run whose process died cannot be resumed: the cleanup job records it as failed.
@@ -935,14 +961,8 @@ async fn an_interrupted_ad_hoc_run_is_recorded_as_failed_by_the_cleanup_job() {
     let f = slow_fixture().await;
     let app = f.app.clone();
     let task = tokio::spawn(async move {
-        app.run_adhoc_export(
-            "Jira",
-            issues(SLOW_JQL),
-            RunOutput::Store,
-            RunTicket::new(),
-            &NoProgress,
-        )
-        .await
+        app.run_adhoc_export("Jira", issues(SLOW_JQL), RunOutput::Store, &NoProgress)
+            .await
     });
     eventually("a checkpoint", || async {
         running_run(&f.app)

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use jiralink_app::{
     AdfMode, ExportDraft, ExportKind, ExportSpec, ExportView, Format, Progress, Resource,
-    RunOutput, RunStats, RunTicket, RunTrigger, RunView, Schedule, format_time,
+    RunOutput, RunStats, RunTrigger, RunView, Schedule, format_time,
 };
 use time::OffsetDateTime;
 
@@ -130,8 +130,8 @@ pub(crate) async fn run(
             let output = sink(file, stdout)?;
             let bar = Bar::new(ctx, &output);
             let result = until_interrupted(
-                ctx,
-                Interrupts::Saved(&export),
+                &bar,
+                "stopped without waiting for the run to end; it is resumed once its lease runs out",
                 ctx.app
                     .run_export(&export, RunTrigger::Cli, output.clone(), &bar),
             )
@@ -244,34 +244,25 @@ async fn run_adhoc(
     output: RunOutput,
 ) -> Result<(), CliError> {
     let bar = Bar::new(ctx, &output);
-    let ticket = RunTicket::new();
     let result = until_interrupted(
-        ctx,
-        Interrupts::AdHoc(ticket),
+        &bar,
+        "stopped without waiting for the run to end; it is recorded as failed once its lease \
+         runs out",
         ctx.app
-            .run_adhoc_export(connection, spec, output.clone(), ticket, &bar),
+            .run_adhoc_export(connection, spec, output.clone(), &bar),
     )
     .await;
     bar.done();
     finish(ctx, &output, &result?)
 }
 
-/// The run a Ctrl-C stops.
-enum Interrupts<'a> {
-    /// The running run of this saved export.
-    Saved(&'a str),
-    /// The ad hoc run with this id.
-    AdHoc(RunTicket),
-}
-
-/// Runs an export to its end. A Ctrl-C meanwhile asks the run to stop after its current page:
-/// it ends cancelled, its output closed, and (a saved export's run) gives its lease back at
-/// once, so the next `export run` starts afresh. A second Ctrl-C leaves without waiting (a
-/// saved export's run is then resumed once its lease runs out; an ad hoc run is recorded as
-/// failed by the cleanup job).
+/// Runs an export to its end. A Ctrl-C meanwhile asks the run to stop after its current page
+/// (through `bar`, which the run reads between pages): it ends cancelled, its output closed,
+/// its lease given back, so the next `export run` starts afresh. A second Ctrl-C leaves
+/// without waiting (`left` says what becomes of the run then).
 async fn until_interrupted(
-    ctx: &Ctx,
-    interrupts: Interrupts<'_>,
+    bar: &Bar,
+    left: &str,
     run: impl std::future::Future<Output = jiralink_app::AppResult<RunView>>,
 ) -> Result<RunView, CliError> {
     let mut run = std::pin::pin!(run);
@@ -283,38 +274,7 @@ async fn until_interrupted(
             }
         }
     }
-    let running = match interrupts {
-        Interrupts::Saved(export) => ctx
-            .app
-            .list_runs(jiralink_app::RunListFilter {
-                export: Some(export.to_owned()),
-                connection: None,
-                limit: Some(1),
-            })
-            .await?
-            .into_iter()
-            .find(|r| r.state == jiralink_app::RunState::Running)
-            .map(|r| r.id.to_string()),
-        Interrupts::AdHoc(ticket) => Some(ticket.to_string()),
-    };
-    if let Some(running) = running {
-        match ctx.app.cancel_run(&running).await {
-            // Stopped before its run was recorded: nothing to cancel.
-            Err(e) if e.code() == "run_not_found" => {}
-            other => {
-                other?;
-            }
-        }
-    }
-    let left = match interrupts {
-        Interrupts::Saved(_) => {
-            "stopped without waiting for the run to end; it is resumed once its lease runs out"
-        }
-        Interrupts::AdHoc(_) => {
-            "stopped without waiting for the run to end; it is recorded as failed once its \
-             lease runs out"
-        }
-    };
+    bar.stop();
     tokio::select! {
         result = &mut run => Ok(result?),
         _ = tokio::signal::ctrl_c() => Err(CliError::Cancelled(left.to_owned())),
@@ -671,6 +631,8 @@ fn show(ctx: &Ctx, view: &ExportView, verb: &str) -> Result<(), CliError> {
 /// nothing otherwise.
 pub(crate) struct Bar {
     bar: ProgressBar,
+    /// Set by Ctrl-C; the run reads it between pages.
+    stop: std::sync::atomic::AtomicBool,
 }
 
 impl Bar {
@@ -690,7 +652,15 @@ impl Bar {
         } else {
             bar.set_draw_target(ProgressDrawTarget::hidden());
         }
-        Self { bar }
+        Self {
+            bar,
+            stop: false.into(),
+        }
+    }
+
+    /// Asks the run to stop after its current page.
+    fn stop(&self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     fn done(&self) {
@@ -727,5 +697,9 @@ impl Progress for Bar {
 
     fn advanced(&self, stats: &RunStats) {
         self.bar.set_position(stats.records.values().sum());
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.stop.load(std::sync::atomic::Ordering::SeqCst)
     }
 }

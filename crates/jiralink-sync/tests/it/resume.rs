@@ -99,6 +99,26 @@ async fn a_refused_page_token_restarts_the_search_at_the_last_position() {
             "killed after {k}"
         );
     }
+    // In parallel mode, inside an id page: the rest of the id page is read first, then the
+    // refused token sends the search back to the position reached by then.
+    env.control()
+        .update_knobs(|k| k.search_page_cap = 250)
+        .unwrap();
+    for k in [1, 4] {
+        let out = killed_and_resumed(&env, &spec, 4, k, |cp| {
+            assert!(cp.0["pendingIds"].as_array().is_some_and(|a| !a.is_empty()));
+            cp.0["token"] = "not-a-token".into();
+        })
+        .await;
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(reference.clone()).unwrap(),
+            "parallel, killed after {k}"
+        );
+    }
+    env.control()
+        .update_knobs(|k| k.search_page_cap = 0)
+        .unwrap();
     // A run resumed with another concurrency cannot use the other mode's token either.
     let out = {
         let journal = MemJournal::with(|j| j.fail_after = Some(2));
@@ -121,13 +141,17 @@ async fn a_refused_page_token_restarts_the_search_at_the_last_position() {
 #[tokio::test]
 async fn a_run_dropped_mid_page_resumes_with_each_record_once_despite_writes() {
     let env = Env::start(medium()).await;
+    // Id pages of 150 in parallel mode: the kills fall inside id pages.
+    env.control()
+        .update_knobs(|k| k.search_page_cap = 150)
+        .unwrap();
     let spec = spec("project = MKT", Format::Ndjson);
     let (_, reference) = env.run_all(&spec, None, None, 1).await;
     let expected = id_counts(&lines(&reference));
-    for k in [1, 2, 4] {
+    for (k, concurrency) in [(1, 1), (2, 1), (4, 1), (1, 4), (2, 4), (3, 4)] {
         let journal = MemJournal::default();
         {
-            let run = env.run(&spec, None, None, None, 1, &journal);
+            let run = env.run(&spec, None, None, None, concurrency, &journal);
             let mut run = std::pin::pin!(run);
             loop {
                 if journal.checkpoints().len() >= k {
@@ -151,12 +175,16 @@ async fn a_run_dropped_mid_page_resumes_with_each_record_once_despite_writes() {
         let last = journal.checkpoints().pop().unwrap();
         let resumed = MemJournal::continuing(&journal);
         let outcome = env
-            .run(&spec, None, None, Some(&last), 1, &resumed)
+            .run(&spec, None, None, Some(&last), concurrency, &resumed)
             .await
             .unwrap();
         let mut out = resumed.output();
         out.extend_from_slice(&outcome.tail);
-        assert_eq!(id_counts(&lines(&out)), expected, "killed after {k}");
+        assert_eq!(
+            id_counts(&lines(&out)),
+            expected,
+            "killed after {k} at concurrency {concurrency}"
+        );
         env.advance(30);
     }
 }

@@ -517,6 +517,177 @@ async fn export_errors_never_repeat_what_was_sent() {
     assert!(!r.text.to_lowercase().contains("zqmark"), "{}", r.text);
 }
 
+/// Three servers on the simulator and one PostgreSQL database (`schema_url`), with the
+/// connection "Jira demo" (concurrency `level`, the default when `None`) created through the
+/// first.
+async fn three_servers_at(
+    sim: &jiralink_sim::SimHandle,
+    clock: &ManualClock,
+    schema_url: &str,
+    level: Option<u32>,
+) -> Vec<(tempfile::TempDir, App, axum::Router)> {
+    let master_key = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+    let mut servers = Vec::new();
+    for _ in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("jiralink.toml"),
+            format!("version = 1\n{}", sim_config(sim)),
+        )
+        .unwrap();
+        let key = master_key.to_owned();
+        let app = App::open(jiralink_app::OpenOptions {
+            data_dir: dir.path().to_path_buf(),
+            config_file: None,
+            database: Some(schema_url.to_owned()),
+            clock: std::sync::Arc::new(clock.clone()),
+            env: Box::new(move |name| (name == "JIRALINK_MASTER_KEY").then(|| key.clone())),
+        })
+        .await
+        .unwrap()
+        .value;
+        let router = router(AppState::new(app.clone(), ApiKeyHash::of(KEY)));
+        servers.push((dir, app, router));
+    }
+    let samples = sim.samples().clone();
+    let mut body = crate::api::basic("Jira demo", &samples.email, Some(&samples.api_token));
+    if let Some(level) = level {
+        body["concurrencyLevel"] = json!(level);
+    }
+    let r = call(
+        &servers[0].2,
+        Method::POST,
+        "/v1/connections",
+        Some(body),
+        Some(KEY),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    servers
+}
+
+async fn three_servers(
+    sim: &jiralink_sim::SimHandle,
+    clock: &ManualClock,
+    schema_url: &str,
+) -> Vec<(tempfile::TempDir, App, axum::Router)> {
+    three_servers_at(sim, clock, schema_url, None).await
+}
+
+/// Three servers on one PostgreSQL database: a scheduled run ("Run now" on the third server)
+/// that the first server's worker runs and then dies in (its task stops, its leases run out)
+/// is taken over by the second server's worker, which resumes the same run from its last
+/// checkpoint; its output, the same bytes from every server, holds every issue once. With one
+/// cursor and in parallel mode (id pages of 150, so the run dies inside one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_server_dies_is_resumed_by_another() {
+    let Some(base_url) = jiralink_store::TestSchema::base_url() else {
+        return;
+    };
+    for level in [1, 4] {
+        let schema = jiralink_store::TestSchema::create(&base_url).await.unwrap();
+        let sim = jiralink_sim::Sim::start(jiralink_sim::SimConfig {
+            size: jiralink_sim::DataSize::Medium,
+            ..jiralink_sim::SimConfig::for_tests()
+        })
+        .await
+        .unwrap();
+        let clock = export_clock();
+        let servers = three_servers_at(&sim, &clock, schema.url(), Some(level)).await;
+        let (_, a, a_router) = &servers[0];
+        let spec = json!({"resource": "issues", "jql": "project = OPS"});
+        let r = call(
+            a_router,
+            Method::POST,
+            E,
+            Some(export_body("Ops", "Jira demo", spec)),
+            Some(KEY),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let r = call(
+            &servers[2].2,
+            Method::POST,
+            "/v1/exports/Ops/run",
+            None,
+            Some(KEY),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+        sim.control()
+            .update_knobs(|k| {
+                k.latency_ms = 150;
+                k.search_page_cap = 150;
+            })
+            .unwrap();
+        let first = a.clone();
+        let worker_a = tokio::spawn(async move { run_due_jobs(&first).await });
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let run_id = loop {
+            let running = a
+                .list_runs(jiralink_app::RunListFilter::default())
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|r| r.state == jiralink_app::RunState::Running && r.stats.pages >= 2);
+            if let Some(run) = running {
+                break run.id.to_string();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no checkpoint in time"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        // The first server dies mid-run.
+        worker_a.abort();
+        let _ = worker_a.await;
+        sim.control().update_knobs(|k| k.latency_ms = 0).unwrap();
+        clock.advance(Duration::from_secs(120));
+        let (_, b, _) = &servers[1];
+        run_due_jobs(b).await;
+        let r = call(
+            &servers[2].2,
+            Method::GET,
+            &format!("/v1/runs/{run_id}"),
+            None,
+            Some(KEY),
+        )
+        .await;
+        assert_eq!(r.json()["state"], "succeeded", "level {level}: {}", r.text);
+        assert_eq!(r.json()["resumed"], 1, "level {level}: {}", r.text);
+        let mut outputs = Vec::new();
+        for (_, _, router) in &servers {
+            let r = call(
+                router,
+                Method::GET,
+                &format!("/v1/runs/{run_id}/output"),
+                None,
+                Some(KEY),
+            )
+            .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+            outputs.push(r.text);
+        }
+        assert!(outputs.iter().all(|o| *o == outputs[0]));
+        let records = lines(&outputs[0]);
+        let ids: std::collections::BTreeSet<&str> =
+            records.iter().map(|r| r["id"].as_str().unwrap()).collect();
+        assert_eq!(ids.len(), records.len(), "level {level}: each issue once");
+        let expected = a
+            .jira_client("Jira demo")
+            .await
+            .unwrap()
+            .approximate_count("project = OPS")
+            .await
+            .unwrap();
+        assert_eq!(records.len() as u64, expected, "level {level}");
+        for (_, app, _) in &servers {
+            app.close_database().await;
+        }
+    }
+}
+
 /// Three servers on one PostgreSQL database: an export created through one, run by another's
 /// worker after "Run now" on the third, downloads the same bytes from every one of them.
 #[tokio::test]
@@ -529,44 +700,8 @@ async fn a_runs_output_downloads_from_every_server() {
         .await
         .unwrap();
     let clock = export_clock();
-    let master_key = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
-    let mut servers = Vec::new();
-    for _ in 0..3 {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("jiralink.toml"),
-            format!("version = 1\n{}", sim_config(&sim)),
-        )
-        .unwrap();
-        let key = master_key.to_owned();
-        let app = App::open(jiralink_app::OpenOptions {
-            data_dir: dir.path().to_path_buf(),
-            config_file: None,
-            database: Some(schema.url().to_owned()),
-            clock: std::sync::Arc::new(clock.clone()),
-            env: Box::new(move |name| (name == "JIRALINK_MASTER_KEY").then(|| key.clone())),
-        })
-        .await
-        .unwrap()
-        .value;
-        let router = router(AppState::new(app.clone(), ApiKeyHash::of(KEY)));
-        servers.push((dir, app, router));
-    }
-    let samples = sim.samples().clone();
+    let servers = three_servers(&sim, &clock, schema.url()).await;
     let (_, _, a_router) = &servers[0];
-    let r = call(
-        a_router,
-        Method::POST,
-        "/v1/connections",
-        Some(crate::api::basic(
-            "Jira demo",
-            &samples.email,
-            Some(&samples.api_token),
-        )),
-        Some(KEY),
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let spec = json!({"resource": "issues", "kind": {"type": "test", "limit": 7}});
     let r = call(
         a_router,

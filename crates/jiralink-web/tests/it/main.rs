@@ -126,7 +126,7 @@ pub(crate) async fn reply(router: &Router, req: Request<Body>) -> Reply {
     let res = router.clone().oneshot(req).await.unwrap();
     let status = res.status();
     let headers = res.headers().clone();
-    let bytes = axum::body::to_bytes(res.into_body(), 4 << 20)
+    let bytes = axum::body::to_bytes(res.into_body(), 64 << 20)
         .await
         .unwrap();
     Reply {
