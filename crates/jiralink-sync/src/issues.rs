@@ -438,6 +438,8 @@ pub(crate) async fn run(job: ExportJob<'_>) -> Result<ExportOutcome, SyncError> 
         } else {
             cp.position_ms.or(cp.lower_ms)
         };
+        // Only after the rest of an id page does the writer handle a refused token itself.
+        let mut restartable = !pending.is_empty() && start.is_some();
         let from = if fresh || start.is_some() || !pending.is_empty() {
             // After the rest of an id page, the position has moved on: a refused token is
             // handled here (below), where the position is known, not by the reader.
@@ -456,7 +458,6 @@ pub(crate) async fn run(job: ExportJob<'_>) -> Result<ExportOutcome, SyncError> 
                 pending: Vec::new(),
             }
         };
-        let mut restarted = false;
         cp.mode = mode;
         let mut pages = spawn_pages(client.clone(), search.clone(), mode, from, enrich);
         if let Some(mut count) = count {
@@ -476,10 +477,10 @@ pub(crate) async fn run(job: ExportJob<'_>) -> Result<ExportOutcome, SyncError> 
                 ));
             };
             let page = match page {
-                Err(SyncError::Jira(e)) if !restarted && token_refused(&e) => {
+                Err(SyncError::Jira(e)) if restartable && token_refused(&e) => {
                     // Jira refused the saved token after the rest of an id page was written:
                     // search again from the position now reached, leaving out the tail.
-                    restarted = true;
+                    restartable = false;
                     ledger.settle();
                     let lower = ledger.position_ms.or(cp.search_lower_ms);
                     tracing::info!(
@@ -1090,31 +1091,37 @@ async fn read_id_pages(
         })
         .try_flatten();
     let hydrated = batches
-        .map_ok(|(ids, lower, next, rest)| {
+        .map(|item| {
             let (client, search) = (client.clone(), Arc::clone(&search));
             // A task per bulk fetch: decoding the answers then uses every core.
-            let mut task = AbortOnDrop(tokio::spawn(async move {
-                let (body, spans, vanished) = hydrate(&client, &search, &ids).await?;
-                if !enrich.any() {
-                    return Ok::<_, SyncError>((body, spans, vanished, lower, next, rest));
-                }
-                let records = split(&body, &spans)?;
-                drop(body);
-                let (records, gone) = enrich_records(&client, enrich, records).await?;
-                let (body, spans) = joined(&records)?;
-                Ok((body, spans, vanished + gone, lower, next, rest))
-            }));
+            // An error of the id pages keeps its place in the queue, behind the fetches before
+            // it: those are written first (a resumed run's pending ids among them).
+            let task = item.map(|(ids, lower, next, rest)| {
+                AbortOnDrop(tokio::spawn(async move {
+                    let (body, spans, vanished) = hydrate(&client, &search, &ids).await?;
+                    if !enrich.any() {
+                        return Ok::<_, SyncError>((body, spans, vanished, lower, next, rest));
+                    }
+                    let records = split(&body, &spans)?;
+                    drop(body);
+                    let (records, gone) = enrich_records(&client, enrich, records).await?;
+                    let (body, spans) = joined(&records)?;
+                    Ok((body, spans, vanished + gone, lower, next, rest))
+                }))
+            });
             async move {
+                let mut task = task?;
                 (&mut task.0).await.map_err(|e| {
                     SyncError::Decode(format!("a bulk fetch stopped unexpectedly ({e})"))
                 })?
             }
         })
-        .try_buffered((enrich.concurrency * 2).min(MAX_HYDRATING));
+        .buffered((enrich.concurrency * 2).min(MAX_HYDRATING));
     futures::pin_mut!(hydrated);
     // One page per bulk fetch, so the writer checkpoints as often as with full pages and holds
     // no more than one id page's share at a time.
-    while let Some((body, spans, vanished, lower, next, rest)) = hydrated.try_next().await? {
+    while let Some(item) = hydrated.next().await {
+        let (body, spans, vanished, lower, next, rest) = item?;
         let done = next.is_none() && rest.is_empty();
         let page = Page {
             body,

@@ -293,7 +293,7 @@ pub(crate) fn scan_page(body: &str) -> Result<ScannedPage, SyncError> {
             }
             b"isLast" => {
                 let (a, z) = s.value()?;
-                page.is_last = Some(&s.b[a..z] == b"true");
+                page.is_last = (&s.b[a..z] != b"null").then(|| &s.b[a..z] == b"true");
             }
             b"names" => page.names = Some(s.value()?),
             b"schema" => page.schema = Some(s.value()?),
@@ -374,6 +374,14 @@ pub(crate) fn tail_continuation(body: &str) -> Option<Option<String>> {
     let is_last_at = memchr::memmem::rfind(b, b"\"isLast\"")?;
     let at =
         memchr::memmem::rfind(b, b"\"nextPageToken\"").map_or(is_last_at, |t| t.min(is_last_at));
+    // A key's opening quote follows `{` or `,`; a match elsewhere is inside another key.
+    let before = b[..at]
+        .iter()
+        .rev()
+        .find(|c| !matches!(c, b' ' | b'\n' | b'\r' | b'\t'));
+    if !matches!(before, Some(b',' | b'{')) {
+        return None;
+    }
     let mut s = Scanner { b, i: at };
     let (mut token, mut is_last) = (None, None);
     loop {
@@ -386,7 +394,8 @@ pub(crate) fn tail_continuation(body: &str) -> Option<Option<String>> {
             (_, b'{' | b'[') => return None,
             (b"isLast", _) => {
                 let (a, z) = s.value().ok()?;
-                is_last = Some(&b[a..z] == b"true");
+                // `null` reads as missing, as the client's typed reader has it.
+                is_last = (&b[a..z] != b"null").then(|| &b[a..z] == b"true");
             }
             _ => {
                 s.value().ok()?;
@@ -529,6 +538,11 @@ mod tests {
                 None,
             ),
             (format!(r#"{{"issues":[{issue}],"isLast":false}} x"#), None),
+            // Inside another key: `"a\"nextPageToken"` is one key.
+            (
+                format!(r#"{{"issues":[{issue}],"a\"nextPageToken":"x","isLast":false}}"#),
+                None,
+            ),
         ] {
             assert_eq!(tail_continuation(&body), expected, "{body}");
             if body.contains(r#""nextPageToken":"","isLast":false"#) {

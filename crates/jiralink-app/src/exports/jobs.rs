@@ -2,7 +2,7 @@
 //!
 //! | Job | Key | What it does | Next run |
 //! |---|---|---|---|
-//! | `exports.run` | `export:<id>`, one per export | resumes the export's interrupted run, else starts one; records a `skipped` run while the connection is offline | the export's next scheduled time; deleted when the export has no schedule (or is disabled, or gone) and no run was asked for, and when its stored schedule cannot be read (a `skipped` run records why; saving the schedule again adds the job back) |
+//! | `exports.run` | `export:<id>`, one per export | resumes the export's interrupted run, else starts one; records a `skipped` run while the connection is offline; with no schedule and no run asked for, only finishes a run left by a server that died running this job | the export's next scheduled time; deleted when the export has no schedule (or is disabled, or gone) and no run was asked for and none is left to finish, and when its stored schedule cannot be read (a `skipped` run records why; saving the schedule again adds the job back) |
 //! | `exports.cleanup` | `exports.cleanup` | deletes outputs older than `exports.output_retention`; records ad hoc runs whose process died as failed | an hour later |
 //!
 //! "Run now" marks the export as asked for (a setting only the claim of its job removes) and
@@ -96,19 +96,8 @@ impl App {
                 return Ok(ExportJobRan { detail, next: None });
             }
         };
-        // A run whose server died while running this job (taken over here after its lease)
-        // is finished even when nothing else would run the export now.
-        let interrupted = !requested
-            && self
-                .store()
-                .interrupted_export_run(record.id, self.now())
-                .await?
-                .is_some();
-        if !requested && !interrupted && schedule.is_none() {
-            return Ok(ExportJobRan {
-                detail: "the export has no schedule now".to_owned(),
-                next: None,
-            });
+        if !requested && schedule.is_none() {
+            return self.finish_orphaned_run(&record).await;
         }
         let trigger = if requested {
             RunTrigger::Manual
@@ -123,6 +112,63 @@ impl App {
             schedule.and_then(|s| s.next_after(self.now()))
         };
         Ok(ExportJobRan { detail, next })
+    }
+
+    /// The job of an export that nothing would run now (no schedule, no "Run now" pending),
+    /// taken over from a server that died while running it: the run that server left is
+    /// resumed here once its lease has run out (the job and the run have leases of their own),
+    /// or the job comes back when it will have. Nothing new is started, and a disabled export's
+    /// run is left to its next run.
+    async fn finish_orphaned_run(
+        &self,
+        record: &jiralink_store::ExportRecord,
+    ) -> AppResult<ExportJobRan> {
+        let nothing = || ExportJobRan {
+            detail: "the export has no schedule now".to_owned(),
+            next: None,
+        };
+        if !record.enabled {
+            return Ok(nothing());
+        }
+        let running = self
+            .store()
+            .list_export_runs(&RunFilter {
+                export_id: Some(record.id),
+                connection_id: None,
+                limit: 1,
+            })
+            .await?
+            .into_iter()
+            .find(|r| r.state == RunState::Running);
+        let Some(running) = running else {
+            return Ok(nothing());
+        };
+        match running.lease_until {
+            Some(until) if until > self.now() => Ok(ExportJobRan {
+                detail: format!(
+                    "{}: run {} is still leased; back when its lease runs out",
+                    record.name, running.id
+                ),
+                next: Some(until),
+            }),
+            _ => {
+                let detail = match self.resume_interrupted_run(record).await {
+                    Ok(Some(run)) => format!(
+                        "{}: interrupted run {} resumed, {} ({} record(s))",
+                        record.name,
+                        run.id,
+                        run.state.as_str(),
+                        run.stats.records.values().sum::<u64>()
+                    ),
+                    Ok(None) => format!("{}: no interrupted run left", record.name),
+                    Err(AppError::ExportRunning { .. }) => {
+                        format!("{}: another server resumed the run", record.name)
+                    }
+                    Err(e) => format!("{}: {e}", record.name),
+                };
+                Ok(ExportJobRan { detail, next: None })
+            }
+        }
     }
 
     /// One run for the worker, described in words; failures are in the run's record.

@@ -16,7 +16,9 @@ use jiralink_store::{
     ExportRecord, ExportRunRecord, NewExportRun, RunFilter, RunFinish, RunState, RunTrigger,
     StoreError,
 };
-use jiralink_sync::{DeltaCursor, ExportJob, ExportSpec, KnownIds, Progress, RunStats, SyncError};
+use jiralink_sync::{
+    DeltaCursor, ExportJob, ExportSpec, KnownIds, NoProgress, Progress, RunStats, SyncError,
+};
 use uuid::Uuid;
 
 use super::journal::{StoreJournal, Watched, engine_checkpoint};
@@ -64,6 +66,44 @@ impl App {
         let (run, resuming) = self.start_or_resume(&record, trigger, &output).await?;
         self.drive_run(run, Some(&record), &connection, output, resuming, progress)
             .await
+    }
+
+    /// Resumes `record`'s interrupted run (its holder died and its lease ran out), and only
+    /// that: `None` when there is none, and nothing new is started.
+    pub(crate) async fn resume_interrupted_run(
+        &self,
+        record: &ExportRecord,
+    ) -> AppResult<Option<RunView>> {
+        let now = self.now();
+        let Some(interrupted) = self.store().interrupted_export_run(record.id, now).await? else {
+            return Ok(None);
+        };
+        let connection = self
+            .usable_connection(&record.connection_id.to_string())
+            .await?;
+        let Some(run) = self
+            .store()
+            .take_over_export_run(
+                interrupted.id,
+                self.holder(),
+                now,
+                now + self.export_lease(),
+            )
+            .await?
+        else {
+            return Err(self.already_running(record).await);
+        };
+        tracing::info!(export = %record.id, run = %run.id, "resuming an interrupted run");
+        self.drive_run(
+            run,
+            Some(record),
+            &connection,
+            RunOutput::Store,
+            true,
+            &NoProgress,
+        )
+        .await
+        .map(Some)
     }
 
     /// Exports once without saving a definition (`jiralink export issues --connection …`);

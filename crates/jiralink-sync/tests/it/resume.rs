@@ -116,10 +116,64 @@ async fn a_refused_page_token_restarts_the_search_at_the_last_position() {
             "parallel, killed after {k}"
         );
     }
+    // The same with the pending issues edited after the kill (their `updated` now above the
+    // run's upper bound) and slow bulk fetches, so the refusal comes back before them: they
+    // are still written, each once, before the search goes back to the position.
+    let expected = id_counts(&lines(&reference));
+    env.control().update_knobs(|k| k.latency_ms = 40).unwrap();
+    for k in [1, 4] {
+        let journal = MemJournal::with(|j| j.fail_after = Some(k));
+        env.run(&spec, None, None, None, 4, &journal)
+            .await
+            .unwrap_err();
+        let mut last = journal.checkpoints().pop().unwrap();
+        let pending: Vec<u64> = last.0["pendingIds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        assert!(!pending.is_empty());
+        last.0["token"] = "not-a-token".into();
+        env.advance(30);
+        for id in [pending[0], pending[pending.len() - 1]] {
+            env.edit(&id.to_string(), &format!("after kill {k}")).await;
+        }
+        let resumed = MemJournal::continuing(&journal);
+        let outcome = env
+            .run(&spec, None, None, Some(&last), 4, &resumed)
+            .await
+            .unwrap();
+        let mut out = resumed.output();
+        out.extend_from_slice(&outcome.tail);
+        let records = lines(&out);
+        let got = id_counts(&records);
+        let missing: Vec<_> = expected
+            .keys()
+            .filter(|id| !got.contains_key(*id))
+            .collect();
+        let doubled: Vec<_> = got.iter().filter(|(_, n)| **n > 1).collect();
+        assert!(
+            missing.is_empty() && doubled.is_empty() && got.len() == expected.len(),
+            "edited, killed after {k}: missing {missing:?}, doubled {doubled:?}, pending {:?}..",
+            &pending[..3]
+        );
+        let edited = records
+            .iter()
+            .filter(|r| r["fields"]["summary"] == format!("after kill {k}").as_str())
+            .count();
+        assert_eq!(edited, 2, "the edited pending issues in their new state");
+        env.advance(30);
+    }
     env.control()
-        .update_knobs(|k| k.search_page_cap = 0)
+        .update_knobs(|k| {
+            k.search_page_cap = 0;
+            k.latency_ms = 0;
+        })
         .unwrap();
-    // A run resumed with another concurrency cannot use the other mode's token either.
+    // A run resumed with another concurrency cannot use the other mode's token either (the
+    // issues as they are after the edits above).
+    let (_, reference) = env.run_all(&spec, None, None, 1).await;
     let out = {
         let journal = MemJournal::with(|j| j.fail_after = Some(2));
         env.run(&spec, None, None, None, 1, &journal)
