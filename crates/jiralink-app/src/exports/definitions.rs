@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use jiralink_domain::{
     AuditAction, Connection, ConnectionId, ConnectionState, FieldChange, ResourceKind,
 };
-use jiralink_store::{ExportRecord, JobRecord, NewJob, RunFilter, StoreError};
+use jiralink_store::{ExportRecord, JobRecord, NewJob, StoreError};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -173,16 +173,7 @@ impl App {
         let record = self.find_export(reference).await?;
         let connection = self.store().get_connection(record.connection_id).await?;
         let jobs = self.export_jobs().await?;
-        let last = self
-            .store()
-            .list_export_runs(&RunFilter {
-                export_id: Some(record.id),
-                connection_id: None,
-                limit: 1,
-            })
-            .await?
-            .into_iter()
-            .next();
+        let last = self.last_export_run(record.id).await?;
         let names = HashMap::from([(record.id, record.name.clone())]);
         let connections = HashMap::from([(connection.id, connection.clone())]);
         let last_run = last.map(|r| self.run_view(r, &names, &connections));
@@ -207,15 +198,8 @@ impl App {
                 continue;
             };
             let last = self
-                .store()
-                .list_export_runs(&RunFilter {
-                    export_id: Some(record.id),
-                    connection_id: None,
-                    limit: 1,
-                })
+                .last_export_run(record.id)
                 .await?
-                .into_iter()
-                .next()
                 .map(|r| self.run_view(r, &names, &connections));
             views.push(export_view(record, connection, &jobs, last)?);
         }

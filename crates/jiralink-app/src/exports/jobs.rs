@@ -9,7 +9,7 @@
 //! makes the job due now, adding it for an export without a schedule.
 
 use jiralink_domain::{ConnectionId, ConnectionState};
-use jiralink_store::{JobRecord, RunFilter, RunState, RunTrigger, StoreError};
+use jiralink_store::{JobRecord, RunState, RunTrigger, StoreError};
 use jiralink_sync::NoProgress;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -131,15 +131,9 @@ impl App {
             return Ok(nothing());
         }
         let running = self
-            .store()
-            .list_export_runs(&RunFilter {
-                export_id: Some(record.id),
-                connection_id: None,
-                limit: 1,
-            })
+            .last_export_run(record.id)
             .await?
-            .into_iter()
-            .find(|r| r.state == RunState::Running);
+            .filter(|r| r.state == RunState::Running);
         let Some(running) = running else {
             return Ok(nothing());
         };
@@ -228,15 +222,8 @@ impl App {
         }
         let mut due = 0;
         for (_, export, _) in self.store().exports_using(connections).await? {
-            let last = self
-                .store()
-                .list_export_runs(&RunFilter {
-                    export_id: Some(export),
-                    connection_id: None,
-                    limit: 1,
-                })
-                .await?;
-            if last.first().is_some_and(|r| r.state == RunState::Skipped) {
+            let last = self.last_export_run(export).await?;
+            if last.is_some_and(|r| r.state == RunState::Skipped) {
                 self.ensure_export_job(export, self.now()).await?;
                 due += 1;
             }

@@ -68,6 +68,20 @@ impl App {
             .await
     }
 
+    /// The export's newest run, if it has run.
+    pub(crate) async fn last_export_run(&self, export: Uuid) -> AppResult<Option<ExportRunRecord>> {
+        Ok(self
+            .store()
+            .list_export_runs(&RunFilter {
+                export_id: Some(export),
+                connection_id: None,
+                limit: 1,
+            })
+            .await?
+            .into_iter()
+            .next())
+    }
+
     /// Resumes `record`'s interrupted run (its holder died and its lease ran out), and only
     /// that: `None` when there is none, and nothing new is started.
     pub(crate) async fn resume_interrupted_run(
