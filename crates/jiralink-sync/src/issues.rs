@@ -444,14 +444,14 @@ pub(crate) async fn run(job: ExportJob<'_>) -> Result<ExportOutcome, SyncError> 
             // After the rest of an id page, the position has moved on: a refused token is
             // handled here (below), where the position is known, not by the reader.
             let restart = pending.is_empty().then_some(restart_at);
-            From {
+            StartAt {
                 lower: cp.search_lower_ms,
                 token: start,
                 restart,
                 pending,
             }
         } else {
-            From {
+            StartAt {
                 lower: restart_at,
                 token: None,
                 restart: None,
@@ -492,7 +492,7 @@ pub(crate) async fn run(job: ExportJob<'_>) -> Result<ExportOutcome, SyncError> 
                         client.clone(),
                         search.clone(),
                         mode,
-                        From {
+                        StartAt {
                             lower,
                             token: None,
                             restart: None,
@@ -758,7 +758,7 @@ struct Pages {
 }
 
 /// Where the page reader starts.
-struct From {
+struct StartAt {
     /// The lower bound of the search.
     lower: Option<i64>,
     /// The page to start at (`None`: the first).
@@ -773,7 +773,7 @@ fn spawn_pages(
     client: JiraClient,
     search: Search,
     mode: Mode,
-    from: From,
+    from: StartAt,
     enrich: Enrich,
 ) -> Pages {
     // One page waits in the channel while the next is fetched: two pages in memory at most
@@ -988,7 +988,7 @@ fn joined(records: &[Box<RawValue>]) -> Result<(String, Vec<Span>), SyncError> {
 async fn read_id_pages(
     client: JiraClient,
     search: Arc<Search>,
-    from: From,
+    from: StartAt,
     enrich: Enrich,
     tx: &mpsc::Sender<Result<Page, SyncError>>,
 ) -> Result<(), SyncError> {
@@ -1160,14 +1160,7 @@ async fn hydrate(
             expand: search.expand.clone(),
             ..BulkFetchRequest::default()
         };
-        async move {
-            let bytes = client.issue_bulkfetch_bytes(&request).await?;
-            let body = String::from_utf8(bytes).map_err(|_| {
-                SyncError::Decode("a bulk fetch answer Jira sent (not UTF-8)".into())
-            })?;
-            let (spans, errors) = scan_bulk(&body)?;
-            Ok::<_, SyncError>((body, spans, errors))
-        }
+        async move { bulk_fetch(client, &request).await }
     };
     let with_ids = |spans: Vec<Span>, answer: usize| {
         spans.into_iter().map(move |span| (span.id, (answer, span)))
@@ -1205,6 +1198,19 @@ async fn hydrate(
         });
     }
     Ok((out, spans, vanished.len() as u64))
+}
+
+/// One `issue/bulkfetch` answer as Jira sent it, scanned: its text, its issues' spans and its
+/// `issueErrors` entries.
+async fn bulk_fetch(
+    client: &JiraClient,
+    request: &BulkFetchRequest,
+) -> Result<(String, Vec<Span>, Vec<Value>), SyncError> {
+    let bytes = client.issue_bulkfetch_bytes(request).await?;
+    let body = String::from_utf8(bytes)
+        .map_err(|_| SyncError::Decode("a bulk fetch answer Jira sent (not UTF-8)".into()))?;
+    let (spans, errors) = scan_bulk(&body)?;
+    Ok((body, spans, errors))
 }
 
 /// The records of a text with spans, one [`RawValue`] each (for enrichment).
@@ -1417,10 +1423,7 @@ async fn deletions(
             fields: vec!["id".into()],
             ..BulkFetchRequest::default()
         };
-        let bytes = client.issue_bulkfetch_bytes(&request).await?;
-        let body = String::from_utf8(bytes)
-            .map_err(|_| SyncError::Decode("a bulk fetch answer Jira sent (not UTF-8)".into()))?;
-        let (spans, errors) = scan_bulk(&body)?;
+        let (_, spans, errors) = bulk_fetch(client, &request).await?;
         let found = spans.into_iter().map(|span| (span.id, ()));
         candidates.extend(bulk::account(chunk, found, &errors)?.absent);
     }

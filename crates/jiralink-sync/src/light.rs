@@ -18,12 +18,7 @@ pub(crate) struct IssueHead {
 
 /// Reads an issue's id, key and update time (with the page scanner: one pass, nothing built).
 pub(crate) fn head(raw: &RawValue) -> Result<IssueHead, SyncError> {
-    let (span, key) = crate::scan::scan_issue(raw.get()).map_err(|e| match e {
-        SyncError::Decode(m) => {
-            SyncError::Decode(m.replacen("a search page Jira sent", "an issue Jira sent", 1))
-        }
-        other => other,
-    })?;
+    let (span, key) = crate::scan::scan_issue(raw.get())?;
     Ok(IssueHead {
         id: span.id,
         key,

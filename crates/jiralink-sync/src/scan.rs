@@ -33,8 +33,17 @@ pub(crate) struct ScannedPage {
     pub(crate) schema: Option<(usize, usize)>,
 }
 
-fn bad(what: &str) -> SyncError {
-    SyncError::Decode(format!("a search page Jira sent ({what})"))
+/// What the scanner could not follow; the entry point that was reading says in what.
+#[derive(Debug)]
+struct Bad(&'static str);
+
+fn bad(what: &'static str) -> Bad {
+    Bad(what)
+}
+
+/// `read` of `body`, its problem reported as a decode error of `what` (what was read).
+fn reading<T>(what: &str, read: impl FnOnce() -> Result<T, Bad>) -> Result<T, SyncError> {
+    read().map_err(|Bad(problem)| SyncError::Decode(format!("{what} ({problem})")))
 }
 
 struct Scanner<'a> {
@@ -58,7 +67,7 @@ impl<'a> Scanner<'a> {
         self.b.get(self.i).copied()
     }
 
-    fn expect(&mut self, c: u8) -> Result<(), SyncError> {
+    fn expect(&mut self, c: u8) -> Result<(), Bad> {
         if self.peek() == Some(c) {
             self.i += 1;
             Ok(())
@@ -69,7 +78,7 @@ impl<'a> Scanner<'a> {
 
     /// Skips a string starting at `self.i` (at its quote); returns the range inside the quotes
     /// and whether it holds escapes.
-    fn string(&mut self) -> Result<(usize, usize, bool), SyncError> {
+    fn string(&mut self) -> Result<(usize, usize, bool), Bad> {
         if self.b.get(self.i) != Some(&b'"') {
             return Err(bad("a string was expected"));
         }
@@ -95,7 +104,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Skips any value; returns its range.
-    fn value(&mut self) -> Result<(usize, usize), SyncError> {
+    fn value(&mut self) -> Result<(usize, usize), Bad> {
         let start = match self.peek() {
             Some(_) => self.i,
             None => return Err(bad("a value was expected")),
@@ -129,8 +138,8 @@ impl<'a> Scanner<'a> {
     /// value; `member` must consume the value.
     fn object(
         &mut self,
-        mut member: impl FnMut(&mut Self, &'a [u8]) -> Result<(), SyncError>,
-    ) -> Result<(), SyncError> {
+        mut member: impl FnMut(&mut Self, &'a [u8]) -> Result<(), Bad>,
+    ) -> Result<(), Bad> {
         self.expect(b'{')?;
         if self.peek() == Some(b'}') {
             self.i += 1;
@@ -155,7 +164,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// The text of a string value (unescaped when it has escapes).
-    fn string_value(&mut self) -> Result<String, SyncError> {
+    fn string_value(&mut self) -> Result<String, Bad> {
         let (s, e, escaped) = self.string()?;
         let text = std::str::from_utf8(&self.b[s..e]).map_err(|_| bad("not UTF-8"))?;
         if escaped {
@@ -165,12 +174,12 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    fn issue(&mut self) -> Result<Span, SyncError> {
+    fn issue(&mut self) -> Result<Span, Bad> {
         self.issue_and_key(None)
     }
 
     /// An `issues` list, each issue's span added to `out`.
-    fn issue_list(&mut self, out: &mut Vec<Span>) -> Result<(), SyncError> {
+    fn issue_list(&mut self, out: &mut Vec<Span>) -> Result<(), Bad> {
         if self.b.get(self.i) != Some(&b'[') {
             return Err(bad("`issues` is not a list"));
         }
@@ -193,10 +202,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// An issue's span and head; its `key` too when `key_out` asks for it.
-    fn issue_and_key(
-        &mut self,
-        mut key_out: Option<&mut Option<String>>,
-    ) -> Result<Span, SyncError> {
+    fn issue_and_key(&mut self, mut key_out: Option<&mut Option<String>>) -> Result<Span, Bad> {
         self.ws();
         let start = self.i;
         let mut id = None;
@@ -276,79 +282,85 @@ fn skip_container(b: &[u8], mut i: usize, open: u8, close: u8) -> Option<usize> 
 /// Scans a search page. A page without an `issues` array is refused, never read as an empty
 /// last page: an answer that is not a search page must not end a run as if it were complete.
 pub(crate) fn scan_page(body: &str) -> Result<ScannedPage, SyncError> {
-    let mut s = Scanner {
-        b: body.as_bytes(),
-        i: 0,
-    };
-    let mut page = ScannedPage::default();
-    let mut has_issues = false;
-    s.object(|s, key| {
-        match key {
-            b"issues" => {
-                has_issues = true;
-                s.issue_list(&mut page.spans)?;
+    reading("a search page Jira sent", || {
+        let mut s = Scanner {
+            b: body.as_bytes(),
+            i: 0,
+        };
+        let mut page = ScannedPage::default();
+        let mut has_issues = false;
+        s.object(|s, key| {
+            match key {
+                b"issues" => {
+                    has_issues = true;
+                    s.issue_list(&mut page.spans)?;
+                }
+                b"nextPageToken" if s.b.get(s.i) == Some(&b'"') => {
+                    page.next_page_token = Some(s.string_value()?);
+                }
+                b"isLast" => {
+                    let (a, z) = s.value()?;
+                    page.is_last = (&s.b[a..z] != b"null").then(|| &s.b[a..z] == b"true");
+                }
+                b"names" => page.names = Some(s.value()?),
+                b"schema" => page.schema = Some(s.value()?),
+                _ => {
+                    s.value()?;
+                }
             }
-            b"nextPageToken" if s.b.get(s.i) == Some(&b'"') => {
-                page.next_page_token = Some(s.string_value()?);
-            }
-            b"isLast" => {
-                let (a, z) = s.value()?;
-                page.is_last = (&s.b[a..z] != b"null").then(|| &s.b[a..z] == b"true");
-            }
-            b"names" => page.names = Some(s.value()?),
-            b"schema" => page.schema = Some(s.value()?),
-            _ => {
-                s.value()?;
-            }
+            Ok(())
+        })?;
+        if !has_issues {
+            return Err(bad("no `issues` member"));
         }
-        Ok(())
-    })?;
-    if !has_issues {
-        return Err(bad("no `issues` member"));
-    }
-    Ok(page)
+        Ok(page)
+    })
 }
 
 /// An `issue/bulkfetch` answer: its issues' spans and its `issueErrors` entries (both lists
 /// may be missing, which reads as empty).
 pub(crate) fn scan_bulk(body: &str) -> Result<(Vec<Span>, Vec<serde_json::Value>), SyncError> {
-    let mut s = Scanner {
-        b: body.as_bytes(),
-        i: 0,
-    };
-    let mut spans = Vec::new();
-    let mut errors = None;
-    s.object(|s, key| {
-        match key {
-            b"issues" => s.issue_list(&mut spans)?,
-            b"issueErrors" => errors = Some(s.value()?),
-            _ => {
-                s.value()?;
+    reading("a bulk fetch answer Jira sent", || {
+        let mut s = Scanner {
+            b: body.as_bytes(),
+            i: 0,
+        };
+        let mut spans = Vec::new();
+        let mut errors = None;
+        s.object(|s, key| {
+            match key {
+                b"issues" => s.issue_list(&mut spans)?,
+                b"issueErrors" => errors = Some(s.value()?),
+                _ => {
+                    s.value()?;
+                }
             }
-        }
-        Ok(())
-    })?;
-    let errors = match errors {
-        None => Vec::new(),
-        Some((a, z)) => serde_json::from_str(&body[a..z])
-            .map_err(|_| bad("`issueErrors` is not a list of entries"))?,
-    };
-    Ok((spans, errors))
+            Ok(())
+        })?;
+        let errors = match errors {
+            None => Vec::new(),
+            Some((a, z)) => serde_json::from_str(&body[a..z])
+                .map_err(|_| bad("`issueErrors` is not a list of entries"))?,
+        };
+        Ok((spans, errors))
+    })
 }
 
 /// One issue's JSON text: its span (the whole text), `id`, `fields.updated` and `key`.
 pub(crate) fn scan_issue(text: &str) -> Result<(Span, Option<String>), SyncError> {
-    let mut s = Scanner {
-        b: text.as_bytes(),
-        i: 0,
-    };
-    let mut key = None;
-    let span = s.issue_and_key(Some(&mut key))?;
-    s.ws();
-    if s.i != s.b.len() {
-        return Err(bad("text after the issue"));
-    }
-    Ok((span, key))
+    reading("an issue Jira sent", || {
+        let mut s = Scanner {
+            b: text.as_bytes(),
+            i: 0,
+        };
+        let mut key = None;
+        let span = s.issue_and_key(Some(&mut key))?;
+        s.ws();
+        if s.i != s.b.len() {
+            return Err(bad("text after the issue"));
+        }
+        Ok((span, key))
+    })
 }
 
 /// Where a search continues ([`search_continuation`], the client's rule).

@@ -401,29 +401,10 @@ fn runs(env: &Env) -> Vec<Value> {
 fn a_run_killed_with_sigkill_is_resumed_and_its_file_holds_every_issue_once() {
     // Several hundred issues, read 100 a page by a connection that sends one request at a
     // time.
-    let mut env = Env::with_sim(jiralink_sim::SimConfig {
-        size: jiralink_sim::DataSize::Medium,
-        ..jiralink_sim::SimConfig::for_tests()
-    });
+    let mut env = medium_env_with_jira();
     // A short lease, so the killed run's lease runs out within the test.
     env.extra_env
         .push(("JIRALINK_EXPORTS__LEASE".to_owned(), "10s".to_owned()));
-    let (email, token) = env.alice();
-    env.run(
-        &crate::common::connection_create(
-            "Jira",
-            "basic",
-            &[
-                "--username",
-                &email,
-                "--api-token-stdin",
-                "--concurrency-level",
-                "1",
-            ],
-        ),
-        Some(&token),
-    )
-    .ok();
     let jql = "project = OPS";
     env.run(
         &[

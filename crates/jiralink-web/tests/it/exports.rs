@@ -566,6 +566,28 @@ async fn three_servers_at(
     servers
 }
 
+/// The run's output downloaded from each server; the same bytes from all of them.
+async fn output_from_every_server(
+    servers: &[(tempfile::TempDir, App, axum::Router)],
+    run: &str,
+) -> String {
+    let mut outputs = Vec::new();
+    for (_, _, router) in servers {
+        let r = call(
+            router,
+            Method::GET,
+            &format!("/v1/runs/{run}/output"),
+            None,
+            Some(KEY),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        outputs.push(r.text);
+    }
+    assert!(outputs.iter().all(|o| *o == outputs[0]));
+    outputs.swap_remove(0)
+}
+
 async fn three_servers(
     sim: &jiralink_sim::SimHandle,
     clock: &ManualClock,
@@ -656,21 +678,8 @@ async fn a_run_whose_server_dies_is_resumed_by_another() {
         .await;
         assert_eq!(r.json()["state"], "succeeded", "level {level}: {}", r.text);
         assert_eq!(r.json()["resumed"], 1, "level {level}: {}", r.text);
-        let mut outputs = Vec::new();
-        for (_, _, router) in &servers {
-            let r = call(
-                router,
-                Method::GET,
-                &format!("/v1/runs/{run_id}/output"),
-                None,
-                Some(KEY),
-            )
-            .await;
-            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-            outputs.push(r.text);
-        }
-        assert!(outputs.iter().all(|o| *o == outputs[0]));
-        let records = lines(&outputs[0]);
+        let output = output_from_every_server(&servers, &run_id).await;
+        let records = lines(&output);
         let ids: std::collections::BTreeSet<&str> =
             records.iter().map(|r| r["id"].as_str().unwrap()).collect();
         assert_eq!(ids.len(), records.len(), "level {level}: each issue once");
@@ -729,21 +738,8 @@ async fn a_runs_output_downloads_from_every_server() {
     let r = call(a_router, Method::GET, "/v1/exports/Shared", None, Some(KEY)).await;
     let run = r.json()["lastRun"]["id"].as_str().unwrap().to_owned();
     assert_eq!(r.json()["lastRun"]["state"], "succeeded", "{}", r.text);
-    let mut outputs = Vec::new();
-    for (_, _, router) in &servers {
-        let r = call(
-            router,
-            Method::GET,
-            &format!("/v1/runs/{run}/output"),
-            None,
-            Some(KEY),
-        )
-        .await;
-        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-        outputs.push(r.text);
-    }
-    assert_eq!(lines(&outputs[0]).len(), 7);
-    assert!(outputs.iter().all(|o| *o == outputs[0]));
+    let output = output_from_every_server(&servers, &run).await;
+    assert_eq!(lines(&output).len(), 7);
     for (_, app, _) in &servers {
         app.close_database().await;
     }
