@@ -257,6 +257,23 @@ const TABLES: &[Table] = &[
         page: PAGE,
     },
     Table {
+        name: "imports",
+        columns: &[
+            ("id", Text),
+            ("name", Text),
+            ("name_key", Text),
+            ("connection_id", Text),
+            ("spec", Text),
+            ("schedule", Text),
+            ("enabled", Bool),
+            ("version", Int),
+            ("created_at", Text),
+            ("updated_at", Text),
+        ],
+        order: "id",
+        page: PAGE,
+    },
+    Table {
         name: "export_runs",
         columns: &[
             ("id", Text),
@@ -281,6 +298,8 @@ const TABLES: &[Table] = &[
             ("output_file", Text),
             ("output_expires_at", Text),
             ("resumed", Int),
+            ("kind", Text),
+            ("import_id", Text),
         ],
         order: "id",
         page: PAGE,
@@ -291,6 +310,21 @@ const TABLES: &[Table] = &[
         order: "run_id, seq",
         // A chunk is a page of a run's output, possibly megabytes: few at a time.
         page: 16,
+    },
+    Table {
+        name: "import_ledger",
+        columns: &[
+            ("connection_id", Text),
+            ("scope", Text),
+            ("identity", Text),
+            ("state", Text),
+            ("issue_key", Text),
+            ("issue_id", Text),
+            ("run_id", Text),
+            ("at_ms", Int),
+        ],
+        order: "connection_id, scope, identity",
+        page: PAGE,
     },
 ];
 

@@ -126,12 +126,42 @@ impl RunTrigger {
     }
 }
 
+/// What a run does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunKind {
+    /// Reads records out of Jira.
+    Export,
+    /// Writes records into Jira.
+    Import,
+}
+
+impl RunKind {
+    pub const ALL: &'static [RunKind] = &[Self::Export, Self::Import];
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Export => "export",
+            Self::Import => "import",
+        }
+    }
+
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|v| v.as_str() == s)
+    }
+}
+
 /// A run to record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewExportRun {
     pub id: Uuid,
-    /// `None` for an ad hoc run (no saved definition).
+    /// `None` for an ad hoc run (no saved definition) and for import runs.
     pub export_id: Option<Uuid>,
+    pub kind: RunKind,
+    /// The import definition of an import run (`None` ad hoc).
+    pub import_id: Option<Uuid>,
     pub connection_id: ConnectionId,
     pub trigger: RunTrigger,
     /// The spec the run uses, frozen when it starts.
@@ -153,6 +183,8 @@ pub struct NewExportRun {
 pub struct ExportRunRecord {
     pub id: Uuid,
     pub export_id: Option<Uuid>,
+    pub kind: RunKind,
+    pub import_id: Option<Uuid>,
     pub connection_id: ConnectionId,
     pub trigger: RunTrigger,
     pub spec: serde_json::Value,
@@ -207,6 +239,9 @@ pub struct RunFinish {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunFilter {
     pub export_id: Option<Uuid>,
+    pub import_id: Option<Uuid>,
+    /// Only runs of this kind (all kinds when `None`).
+    pub kind: Option<RunKind>,
     pub connection_id: Option<ConnectionId>,
     pub limit: u32,
 }

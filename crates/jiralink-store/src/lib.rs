@@ -18,6 +18,8 @@
 //!   ([`StoreError::Changed`]).
 //! - Work held with a lease (jobs, export runs, refreshes, slots) is written only by its
 //!   current holder; a holder that lost the lease writes nothing.
+//! - An import's ledger entry is written `uncertain` before its create is sent
+//!   ([`ImportStore`]).
 //! - An export's delta cursor moves only in the transaction that ends a successful run, with
 //!   the last of that run's output ([`ExportStore`]).
 
@@ -26,6 +28,7 @@ mod codec;
 mod copy;
 mod error;
 mod exports;
+mod imports;
 mod jobs;
 mod model;
 #[cfg(feature = "postgres")]
@@ -50,9 +53,10 @@ use time::OffsetDateTime;
 pub use copy::{CopyReport, TableCount, copied_columns};
 pub use error::{StoreError, StoreResult};
 pub use exports::{
-    ExportRecord, ExportRunRecord, ExportStore, NewExportRun, RunFilter, RunFinish, RunState,
-    RunTrigger, export_name_key,
+    ExportRecord, ExportRunRecord, ExportStore, NewExportRun, RunFilter, RunFinish, RunKind,
+    RunState, RunTrigger, export_name_key,
 };
+pub use imports::{ImportRecord, ImportStore, LedgerRow};
 pub use jobs::{ClaimedJob, JobFinish, JobOutcome, JobRecord, JobRun, JobStore, NewJob};
 pub use model::{
     ConnectionUpdate, DebugDirection, DebugLine, PendingAuthorization, RefreshLease,
@@ -344,6 +348,7 @@ pub trait Store:
     + UserStore
     + JobStore
     + ExportStore
+    + ImportStore
     + SlotStore
     + SettingStore
     + Health
@@ -362,6 +367,7 @@ impl<T> Store for T where
         + UserStore
         + JobStore
         + ExportStore
+        + ImportStore
         + SlotStore
         + SettingStore
         + Health

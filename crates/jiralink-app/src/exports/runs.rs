@@ -74,6 +74,8 @@ impl App {
             .store()
             .list_export_runs(&RunFilter {
                 export_id: Some(export),
+                import_id: None,
+                kind: None,
                 connection_id: None,
                 limit: 1,
             })
@@ -138,6 +140,8 @@ impl App {
         let new = NewExportRun {
             id: Uuid::new_v4(),
             export_id: None,
+            kind: jiralink_store::RunKind::Export,
+            import_id: None,
             connection_id: connection.id,
             trigger: RunTrigger::Cli,
             spec,
@@ -180,6 +184,8 @@ impl App {
         let new = NewExportRun {
             id: Uuid::new_v4(),
             export_id: Some(record.id),
+            kind: jiralink_store::RunKind::Export,
+            import_id: None,
             connection_id: record.connection_id,
             trigger,
             spec: record.spec.clone(),
@@ -203,6 +209,8 @@ impl App {
             .store()
             .list_export_runs(&RunFilter {
                 export_id: Some(record.id),
+                import_id: None,
+                kind: None,
                 connection_id: None,
                 limit: 10,
             })
@@ -233,6 +241,8 @@ impl App {
             .start_export_run(&NewExportRun {
                 id: Uuid::new_v4(),
                 export_id: Some(record.id),
+                kind: jiralink_store::RunKind::Export,
+                import_id: None,
                 connection_id: record.connection_id,
                 trigger,
                 spec: record.spec.clone(),
@@ -537,6 +547,8 @@ impl App {
             .store()
             .list_export_runs(&RunFilter {
                 export_id,
+                import_id: None,
+                kind: None,
                 connection_id,
                 limit,
             })

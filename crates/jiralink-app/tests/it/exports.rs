@@ -1012,6 +1012,8 @@ async fn save_delta_state(
         .start_export_run(&jiralink_store::NewExportRun {
             id,
             export_id: Some(export),
+            kind: jiralink_store::RunKind::Export,
+            import_id: None,
             connection_id: record.connection_id,
             trigger: RunTrigger::Cli,
             spec: record.spec.clone(),

@@ -16,7 +16,7 @@ use crate::codec::{
     to_u64,
 };
 use crate::model::{ConnectionUpdate, SecretField, SecretOwner, SecretWrite};
-use crate::{ConnectionStore, ExportStore, StoreError, StoreResult};
+use crate::{ConnectionStore, ExportStore, ImportStore, StoreError, StoreResult};
 
 /// A connection with the time its API token was last set; the argument adds WHERE / ORDER BY.
 macro_rules! select_connections {
@@ -290,14 +290,20 @@ impl<B: Backend> ConnectionStore for SqlStore<B> {
             // (read outside the failed transaction, which PostgreSQL has aborted).
             Err(StoreError::Database(e)) if super::is_foreign_key_violation(&e) => {
                 drop(tx);
+                if let Some((_, _, name)) = self.exports_using(&[id]).await?.into_iter().next() {
+                    return Err(StoreError::Conflict {
+                        kind: "export of this connection",
+                        name,
+                    });
+                }
                 let name = self
-                    .exports_using(&[id])
+                    .imports_using(&[id])
                     .await?
                     .into_iter()
                     .next()
                     .map_or_else(String::new, |(_, _, name)| name);
                 return Err(StoreError::Conflict {
-                    kind: "export of this connection",
+                    kind: "import of this connection",
                     name,
                 });
             }

@@ -17,7 +17,7 @@ use crate::exports::{
     ExportRecord, ExportRunRecord, ExportStore, NewExportRun, RunFilter, RunFinish, RunState,
     export_name_key,
 };
-use crate::{StoreError, StoreResult};
+use crate::{ImportStore, StoreError, StoreResult};
 
 const EXPORT: &str = "export";
 const RUN: &str = "export run";
@@ -28,7 +28,7 @@ const EXPORT_COLUMNS: &str = "id, name, connection_id, spec, schedule, enabled, 
 const RUN_COLUMNS: &str = "id, export_id, connection_id, triggered_by, spec, state, reason, \
                            started_at, finished_at, holder, lease_until, stats, checkpoint, \
                            cursor_before, cursor_after, error, cancel_requested, output_bytes, \
-                           output_chunks, output_file, output_expires_at, resumed";
+                           output_chunks, output_file, output_expires_at, resumed, kind, import_id";
 
 fn opt_json(what: &str, s: Option<String>) -> StoreResult<Option<serde_json::Value>> {
     s.map(|s| from_json(what, &s)).transpose()
@@ -58,6 +58,12 @@ fn run_from_row(r: &impl RowExt) -> StoreResult<ExportRunRecord> {
         id: parse_uuid(&r.text("id")?)?,
         export_id: r
             .opt_text("export_id")?
+            .as_deref()
+            .map(parse_uuid)
+            .transpose()?,
+        kind: str_enum("run kind", &r.text("kind")?)?,
+        import_id: r
+            .opt_text("import_id")?
             .as_deref()
             .map(parse_uuid)
             .transpose()?,
@@ -220,32 +226,7 @@ impl<B: Backend> ExportStore for SqlStore<B> {
         &self,
         connections: &[ConnectionId],
     ) -> StoreResult<Vec<(ConnectionId, Uuid, String)>> {
-        if connections.is_empty() {
-            return Ok(Vec::new());
-        }
-        let list: Vec<String> = (1..=connections.len()).map(|i| format!("${i}")).collect();
-        let rows = self
-            .all(
-                format!(
-                    "SELECT connection_id, id, name FROM exports WHERE connection_id IN ({}) \
-                     ORDER BY connection_id, name_key, id",
-                    list.join(", ")
-                ),
-                connections
-                    .iter()
-                    .map(|c| Arg::from(c.to_string()))
-                    .collect(),
-            )
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    ConnectionId(parse_uuid(&r.text("connection_id")?)?),
-                    parse_uuid(&r.text("id")?)?,
-                    r.text("name")?,
-                ))
-            })
-            .collect()
+        self.definitions_using("exports", connections).await
     }
 
     async fn delete_export(&self, id: Uuid) -> StoreResult<()> {
@@ -283,7 +264,8 @@ impl<B: Backend> ExportStore for SqlStore<B> {
             .exec(
                 "INSERT INTO export_runs (id, export_id, connection_id, triggered_by, spec, state, \
                  reason, started_at, finished_at, holder, lease_until, stats, cursor_before, \
-                 output_file) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, '{}', $12, $13)",
+                 output_file, kind, import_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, '{}', $12, $13, $14, $15)",
                 vec![
                     Arg::from(run.id.to_string()),
                     Arg::from(run.export_id.map(|e| e.to_string())),
@@ -298,6 +280,8 @@ impl<B: Backend> ExportStore for SqlStore<B> {
                     Arg::from(run.lease_until.map(fmt_time)),
                     json_arg(run.cursor_before.as_ref())?,
                     Arg::from(run.output_file.clone()),
+                    Arg::from(run.kind.as_str()),
+                    Arg::from(run.import_id.map(|e| e.to_string())),
                 ],
             )
             .await;
@@ -311,6 +295,16 @@ impl<B: Backend> ExportStore for SqlStore<B> {
                     return Err(StoreError::Conflict {
                         kind: RUN,
                         name: run.id.to_string(),
+                    });
+                }
+                if let Some(id) = run.import_id {
+                    let name = match self.get_import(id).await {
+                        Ok(import) => import.name,
+                        Err(_) => id.to_string(),
+                    };
+                    return Err(StoreError::Conflict {
+                        kind: "running run of import",
+                        name,
                     });
                 }
                 let name = match run.export_id {
@@ -330,8 +324,18 @@ impl<B: Backend> ExportStore for SqlStore<B> {
                     Some(id) => !self.exists("exports", id).await?,
                     None => false,
                 };
+                let import_missing = match run.import_id {
+                    Some(id) => !self.exists("imports", id).await?,
+                    None => false,
+                };
                 Err(StoreError::NotFound {
-                    kind: if export_missing { EXPORT } else { "connection" },
+                    kind: if export_missing {
+                        EXPORT
+                    } else if import_missing {
+                        "import"
+                    } else {
+                        "connection"
+                    },
                 })
             }
             _ => Err(e),
@@ -542,12 +546,15 @@ impl<B: Backend> ExportStore for SqlStore<B> {
                 format!(
                     "SELECT {RUN_COLUMNS} FROM export_runs \
                      WHERE ($1 IS NULL OR export_id = $1) AND ($2 IS NULL OR connection_id = $2) \
+                     AND ($4 IS NULL OR import_id = $4) AND ($5 IS NULL OR kind = $5) \
                      ORDER BY started_at DESC, id DESC LIMIT $3"
                 ),
                 args![
                     filter.export_id.map(|e| e.to_string()),
                     filter.connection_id.map(|c| c.to_string()),
                     i64::from(filter.limit),
+                    filter.import_id.map(|e| e.to_string()),
+                    filter.kind.map(|k| k.as_str().to_owned()),
                 ],
             )
             .await?;

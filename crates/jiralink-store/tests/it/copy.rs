@@ -184,6 +184,8 @@ async fn copy_between(from: &TestDb, to: &TestDb) {
     );
     let filter = jiralink_store::RunFilter {
         export_id: None,
+        import_id: None,
+        kind: None,
         connection_id: None,
         limit: 10,
     };

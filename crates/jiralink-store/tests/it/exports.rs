@@ -77,6 +77,8 @@ pub(crate) fn running(
     NewExportRun {
         id: Uuid::new_v4(),
         export_id: export.map(|e| e.id),
+        kind: jiralink_store::RunKind::Export,
+        import_id: None,
         connection_id: connection,
         trigger: RunTrigger::Schedule,
         spec: export.map_or_else(|| json!({"resource": "projects"}), |e| e.spec.clone()),
@@ -103,7 +105,7 @@ fn finish(state: RunState, at: OffsetDateTime) -> RunFinish {
     }
 }
 
-async fn connection(store: &dyn Store, name: &str) -> Connection {
+pub(crate) async fn connection(store: &dyn Store, name: &str) -> Connection {
     let c = basic(name);
     create_connection(store, &c, &[]).await;
     c
@@ -409,6 +411,8 @@ pub(crate) async fn one_run_of_an_export_at_a_time_across_servers(db: &crate::Te
     let runs = store
         .list_export_runs(&RunFilter {
             export_id: Some(e.id),
+            import_id: None,
+            kind: None,
             connection_id: None,
             limit: 100,
         })
@@ -1080,6 +1084,8 @@ pub(crate) async fn runs_are_listed_newest_first(db: &crate::TestDb) {
         store
             .list_export_runs(&RunFilter {
                 export_id,
+                import_id: None,
+                kind: None,
                 connection_id,
                 limit,
             })
@@ -1163,6 +1169,8 @@ pub(crate) async fn deleting_an_export_deletes_its_runs_and_output(db: &crate::T
         store
             .list_export_runs(&RunFilter {
                 export_id: None,
+                import_id: None,
+                kind: None,
                 connection_id: None,
                 limit: 10
             })
@@ -1379,6 +1387,8 @@ pub(crate) async fn a_run_is_recorded_once(db: &crate::TestDb) {
         store
             .list_export_runs(&RunFilter {
                 export_id: Some(e.id),
+                import_id: None,
+                kind: None,
                 connection_id: None,
                 limit: 10
             })

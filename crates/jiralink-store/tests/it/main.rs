@@ -11,6 +11,7 @@ mod concurrency;
 mod contract;
 mod copy;
 mod exports;
+mod imports;
 mod jobs;
 mod oauth;
 mod schema;
