@@ -11,6 +11,7 @@
 //! | `POST /_sim/fail-next` | `{"count":2,"status":503,"retry_after":5}` | pending faults |
 //! | `POST /_sim/drop-next` | `{"count":1}` | pending faults |
 //! | `POST /_sim/hold-next` | `{"count":1,"seconds":30}` | pending faults |
+//! | `POST /_sim/lose-next` | `{"count":1,"methods":["POST","PUT"]?}` | pending faults |
 //! | `DELETE /_sim/faults` | | pending faults (all zero) |
 //! | `GET /_sim/requests` / `DELETE /_sim/requests` | | request log / 204 |
 //! | `GET /_sim/clock` | | `{"now":RFC 3339,"mode":"system"\|"manual"}` |
@@ -28,7 +29,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -43,6 +44,8 @@ use crate::knobs::Knobs;
 use crate::oauth::Grant;
 use crate::state::{LoggedRequest, SimState};
 
+pub use crate::knobs::PendingFaults;
+
 /// Error of a control operation.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ControlError {
@@ -52,17 +55,6 @@ pub enum ControlError {
     /// A referenced user or site does not exist.
     #[error("{0} not found")]
     NotFound(String),
-}
-
-/// Pending one-shot faults.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PendingFaults {
-    /// Queued `fail_next` answers.
-    pub fail_next: usize,
-    /// Connections still to drop.
-    pub drop_next: u32,
-    /// Requests still to hold.
-    pub hold_next: usize,
 }
 
 /// A new user.
@@ -223,6 +215,18 @@ impl Control {
         self.state.faults().hold_next(n, hold);
     }
 
+    /// The next `n` requests are handled (their writes are applied), then their connection is
+    /// closed without the answer: the client sees a reset, not a response.
+    pub fn lose_next(&self, n: u32) {
+        self.state.faults().lose_next(n, &[]);
+    }
+
+    /// Like [`Control::lose_next`], but only requests with one of `methods` consume the `n`
+    /// losses (an empty slice: any method); other requests pass untouched.
+    pub fn lose_next_for(&self, n: u32, methods: &[Method]) {
+        self.state.faults().lose_next(n, methods);
+    }
+
     /// Clears queued one-shot faults.
     pub fn clear_faults(&self) {
         self.state.faults().clear();
@@ -230,12 +234,7 @@ impl Control {
 
     /// Queued one-shot faults.
     pub fn pending_faults(&self) -> PendingFaults {
-        let (fail_next, drop_next, hold_next) = self.state.faults().pending();
-        PendingFaults {
-            fail_next,
-            drop_next,
-            hold_next,
-        }
+        self.state.faults().pending()
     }
 
     /// The request log, oldest first.
@@ -480,6 +479,14 @@ struct CountOnly {
 }
 
 #[derive(Debug, Deserialize)]
+struct LoseNext {
+    #[serde(default = "one")]
+    count: u32,
+    #[serde(default)]
+    methods: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
 struct HoldNext {
     #[serde(default = "one")]
     count: u32,
@@ -530,6 +537,7 @@ pub fn router() -> Router<SimState> {
             c.drop_next(b.count);
             Json(c.pending_faults())
         }))
+        .route("/_sim/lose-next", post(lose_next))
         .route("/_sim/hold-next", post(|State(s): State<SimState>, Json(b): Json<HoldNext>| async move {
             let c = control(&s);
             c.hold_next(b.count, Duration::from_secs(b.seconds));
@@ -602,6 +610,23 @@ pub fn router() -> Router<SimState> {
             Json(json!({ "revoked": n }))
         }))
         .merge(crate::data::dump::router())
+}
+
+async fn lose_next(State(s): State<SimState>, Json(b): Json<LoseNext>) -> Response {
+    let mut methods = Vec::new();
+    for name in &b.methods {
+        match Method::from_bytes(name.to_ascii_uppercase().as_bytes()) {
+            Ok(m) => methods.push(m),
+            Err(_) => {
+                return bad(&ControlError::Invalid(format!(
+                    "{name} is not an HTTP method"
+                )));
+            }
+        }
+    }
+    let c = control(&s);
+    c.lose_next_for(b.count, &methods);
+    Json(c.pending_faults()).into_response()
 }
 
 async fn put_knobs(State(s): State<SimState>, Json(knobs): Json<Knobs>) -> Response {

@@ -14,8 +14,9 @@
 //!   - per-issue writes, by default 20 per 2 s and 100 per 30 s (knobs
 //!     `per_issue_writes_per_2s`, `per_issue_writes_per_30s`), reason `jira-per-issue-on-write`,
 //!     which write handlers check with [`crate::state::SimState::check_issue_write`].
-//! * [`Faults`]: one-shot faults (`fail_next`, dropped connections, held requests) and the seeded
-//!   RNG behind `fail_rate`, so a seed reproduces the same failure pattern.
+//! * [`Faults`]: one-shot faults (`fail_next`, dropped connections, held requests, lost answers)
+//!   and the seeded RNG behind `fail_rate` and `lose_rate`, so a seed reproduces the same failure
+//!   pattern.
 //!
 //! Every window reads the simulator clock, so tests advance time instead of waiting.
 
@@ -104,6 +105,9 @@ pub struct Knobs {
     pub quota_scope: QuotaScope,
     /// Probability (0.0–1.0) that a request fails with a random 5xx.
     pub fail_rate: f64,
+    /// Probability (0.0–1.0) that a write ([`is_write`]) is applied and its answer then lost:
+    /// the connection closes without a response.
+    pub lose_rate: f64,
     /// Real delay added to every request, in milliseconds.
     pub latency_ms: u64,
     /// Seconds before a write becomes visible to `/search/jql` (read by the search endpoint).
@@ -128,6 +132,7 @@ impl Default for Knobs {
             quota_points_per_hour: Some(65_000),
             quota_scope: QuotaScope::Global,
             fail_rate: 0.0,
+            lose_rate: 0.0,
             latency_ms: 0,
             index_lag_secs: 0,
             log_requests: false,
@@ -146,6 +151,12 @@ impl Knobs {
             return Err(format!(
                 "fail_rate must be between 0 and 1, got {}",
                 self.fail_rate
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.lose_rate) {
+            return Err(format!(
+                "lose_rate must be between 0 and 1, got {}",
+                self.lose_rate
             ));
         }
         if self.burst.enabled
@@ -440,6 +451,51 @@ impl RateLimiter {
     }
 }
 
+/// POST endpoints that only read: Jira clients retry them freely, so losing their answer would
+/// not test what `lose_rate` is for (a write that happened although the client saw an error).
+const POST_READS: &[&str] = &[
+    "search/jql",
+    "search/approximate-count",
+    "issue/bulkfetch",
+    "changelog/bulkfetch",
+    "comment/list",
+    "worklog/list",
+];
+
+/// Whether `lose_rate` applies to a request: POST, PUT, PATCH and DELETE, except the platform's
+/// POST reads (`/rest/api/{version}/search/jql`, `search/approximate-count`, `issue/bulkfetch`,
+/// `changelog/bulkfetch`, `comment/list`, `worklog/list`) and `/oauth/token`. `path` is the path
+/// after site resolution (`/rest/api/3/issue`, without `/site/{sub}` or `/ex/jira/{cloudId}`).
+pub fn is_write(method: &Method, path: &str) -> bool {
+    if !matches!(
+        *method,
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    ) {
+        return false;
+    }
+    if path == "/oauth/token" {
+        return false;
+    }
+    let read = path
+        .strip_prefix("/rest/api/")
+        .and_then(|rest| rest.split_once('/'))
+        .is_some_and(|(_, endpoint)| POST_READS.contains(&endpoint.trim_end_matches('/')));
+    !(read && *method == Method::POST)
+}
+
+/// Queued one-shot faults, as the control API reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingFaults {
+    /// Queued `fail_next` answers.
+    pub fail_next: usize,
+    /// Connections still to drop.
+    pub drop_next: u32,
+    /// Requests still to hold.
+    pub hold_next: usize,
+    /// Answers still to lose.
+    pub lose_next: usize,
+}
+
 /// A one-shot failure queued with `fail_next`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailSpec {
@@ -460,6 +516,8 @@ pub enum FaultAction {
     Hold(Duration),
     /// Answer with this failure.
     Fail(FailSpec),
+    /// Handle the request, then close the connection instead of sending the answer.
+    Lose,
 }
 
 /// Pending one-shot faults and the seeded RNG for random failures.
@@ -468,6 +526,8 @@ pub struct Faults {
     fail_next: VecDeque<FailSpec>,
     drop_next: u32,
     hold_next: VecDeque<Duration>,
+    /// One entry per queued loss: the methods that consume it (empty: any method).
+    lose_next: VecDeque<Vec<Method>>,
     rng: ChaCha8Rng,
 }
 
@@ -478,6 +538,7 @@ impl Faults {
             fail_next: VecDeque::new(),
             drop_next: 0,
             hold_next: VecDeque::new(),
+            lose_next: VecDeque::new(),
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_FA17),
         }
     }
@@ -504,22 +565,39 @@ impl Faults {
         }
     }
 
+    /// Loses the answers of the next `n` requests whose method is in `methods` (empty: any
+    /// method): they are handled, then their connection is closed without a response.
+    pub fn lose_next(&mut self, n: u32, methods: &[Method]) {
+        for _ in 0..n {
+            self.lose_next.push_back(methods.to_vec());
+        }
+    }
+
     /// Clears every queued one-shot fault.
     pub fn clear(&mut self) {
         self.fail_next.clear();
         self.drop_next = 0;
         self.hold_next.clear();
+        self.lose_next.clear();
     }
 
-    /// Number of queued one-shot faults (fail, drop, hold).
-    pub fn pending(&self) -> (usize, u32, usize) {
-        (self.fail_next.len(), self.drop_next, self.hold_next.len())
+    /// Number of queued one-shot faults of each kind.
+    pub fn pending(&self) -> PendingFaults {
+        PendingFaults {
+            fail_next: self.fail_next.len(),
+            drop_next: self.drop_next,
+            hold_next: self.hold_next.len(),
+            lose_next: self.lose_next.len(),
+        }
     }
 
     /// Decides the fate of the next request. One-shot faults come first, in the order drop,
-    /// hold, fail; then the random failure draw (which always consumes one RNG value, so the
-    /// pattern depends only on the seed and the request count).
-    pub fn next_action(&mut self, fail_rate: f64) -> FaultAction {
+    /// hold, fail, lose (the first queued loss whose methods match); then the random failure
+    /// draw (`fail_rate`), and for a write ([`is_write`]) that passed it, the random loss draw
+    /// (`lose_rate`). The failure draw consumes RNG values on every request that reaches it; the
+    /// loss draw only while `lose_rate` is above 0, so turning it on leaves the failure pattern
+    /// of a seed unchanged until then.
+    pub fn next_action(&mut self, method: &Method, path: &str, knobs: &Knobs) -> FaultAction {
         if self.drop_next > 0 {
             self.drop_next -= 1;
             return FaultAction::Drop;
@@ -530,14 +608,28 @@ impl Faults {
         if let Some(spec) = self.fail_next.pop_front() {
             return FaultAction::Fail(spec);
         }
+        if let Some(at) = self
+            .lose_next
+            .iter()
+            .position(|methods| methods.is_empty() || methods.contains(method))
+        {
+            self.lose_next.remove(at);
+            return FaultAction::Lose;
+        }
         let draw: f64 = self.rng.r#gen();
         let pick: usize = self.rng.gen_range(0..4);
-        if draw < fail_rate {
+        if draw < knobs.fail_rate {
             let status = [500, 502, 503, 504][pick];
             return FaultAction::Fail(FailSpec {
                 status,
                 retry_after: None,
             });
+        }
+        if knobs.lose_rate > 0.0 && is_write(method, path) {
+            let draw: f64 = self.rng.r#gen();
+            if draw < knobs.lose_rate {
+                return FaultAction::Lose;
+            }
         }
         FaultAction::Pass
     }
@@ -746,11 +838,24 @@ mod tests {
         );
     }
 
+    const READ: &str = "/rest/api/3/myself";
+    const CREATE: &str = "/rest/api/3/issue";
+
+    fn rates(fail_rate: f64, lose_rate: f64) -> Knobs {
+        Knobs {
+            fail_rate,
+            lose_rate,
+            ..Knobs::default()
+        }
+    }
+
     #[test]
     fn random_failures_depend_only_on_seed() {
         let pattern = |seed| {
             let mut f = Faults::new(seed);
-            (0..64).map(|_| f.next_action(0.3)).collect::<Vec<_>>()
+            (0..64)
+                .map(|_| f.next_action(&Method::GET, READ, &rates(0.3, 0.0)))
+                .collect::<Vec<_>>()
         };
         assert_eq!(pattern(7), pattern(7));
         assert_ne!(pattern(7), pattern(8));
@@ -758,36 +863,148 @@ mod tests {
     }
 
     #[test]
+    fn writes_draw_no_loss_while_lose_rate_is_zero() {
+        // Alternating reads and writes must fail exactly like reads alone: with lose_rate 0 a
+        // write takes no extra RNG value, so existing seeds keep their failure patterns.
+        let reads = {
+            let mut f = Faults::new(7);
+            (0..64)
+                .map(|_| f.next_action(&Method::GET, READ, &rates(0.3, 0.0)))
+                .collect::<Vec<_>>()
+        };
+        let mixed = {
+            let mut f = Faults::new(7);
+            (0..64)
+                .map(|i| {
+                    let (method, path) = if i % 2 == 0 {
+                        (Method::POST, CREATE)
+                    } else {
+                        (Method::GET, READ)
+                    };
+                    f.next_action(&method, path, &rates(0.3, 0.0))
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(reads, mixed);
+        assert!(!mixed.contains(&FaultAction::Lose));
+    }
+
+    #[test]
+    fn random_losses_hit_only_writes_and_depend_only_on_seed() {
+        let pattern = |seed| {
+            let mut f = Faults::new(seed);
+            (0..64)
+                .map(|_| f.next_action(&Method::POST, CREATE, &rates(0.0, 0.5)))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(pattern(7), pattern(7));
+        assert_ne!(pattern(7), pattern(8));
+        assert!(pattern(7).contains(&FaultAction::Lose));
+        assert!(pattern(7).contains(&FaultAction::Pass));
+
+        let mut f = Faults::new(7);
+        let always = rates(0.0, 1.0);
+        assert_eq!(
+            f.next_action(&Method::PUT, "/rest/api/3/issue/DEMO-1", &always),
+            FaultAction::Lose
+        );
+        for (method, path) in [
+            (Method::GET, "/rest/api/3/issue/DEMO-1"),
+            (Method::POST, "/rest/api/3/search/jql"),
+            (Method::POST, "/oauth/token"),
+        ] {
+            assert_eq!(
+                f.next_action(&method, path, &always),
+                FaultAction::Pass,
+                "{method} {path}"
+            );
+        }
+    }
+
+    #[test]
+    fn writes_are_the_mutating_methods_except_post_reads() {
+        for (method, path, write) in [
+            (Method::POST, "/rest/api/3/issue", true),
+            (Method::POST, "/rest/api/2/issue/bulk", true),
+            (Method::PUT, "/rest/api/3/issue/DEMO-1", true),
+            (Method::PATCH, "/rest/agile/1.0/sprint/1", true),
+            (Method::DELETE, "/rest/api/3/issue/DEMO-1", true),
+            (Method::POST, "/rest/servicedeskapi/request", true),
+            (Method::GET, "/rest/api/3/issue/DEMO-1", false),
+            (Method::HEAD, "/rest/api/3/issue/DEMO-1", false),
+            (Method::POST, "/rest/api/3/search/jql", false),
+            (
+                Method::POST,
+                "/rest/api/latest/search/approximate-count",
+                false,
+            ),
+            (Method::POST, "/rest/api/3/issue/bulkfetch", false),
+            (Method::POST, "/rest/api/2/changelog/bulkfetch", false),
+            (Method::POST, "/rest/api/3/comment/list", false),
+            (Method::POST, "/rest/api/3/worklog/list", false),
+            (Method::POST, "/oauth/token", false),
+        ] {
+            assert_eq!(is_write(&method, path), write, "{method} {path}");
+        }
+    }
+
+    #[test]
     fn one_shot_faults_come_first_in_order() {
         let mut f = Faults::new(1);
+        let calm = Knobs::default();
+        f.lose_next(1, &[]);
         f.fail_next(1, 503, Some(5));
         f.drop_next(1);
         f.hold_next(1, Duration::from_secs(3));
-        assert_eq!(f.next_action(0.0), FaultAction::Drop);
         assert_eq!(
-            f.next_action(0.0),
-            FaultAction::Hold(Duration::from_secs(3))
+            f.pending(),
+            PendingFaults {
+                fail_next: 1,
+                drop_next: 1,
+                hold_next: 1,
+                lose_next: 1,
+            }
         );
+        let mut next = || f.next_action(&Method::GET, READ, &calm);
+        assert_eq!(next(), FaultAction::Drop);
+        assert_eq!(next(), FaultAction::Hold(Duration::from_secs(3)));
         assert_eq!(
-            f.next_action(0.0),
+            next(),
             FaultAction::Fail(FailSpec {
                 status: 503,
                 retry_after: Some(5)
             })
         );
-        assert_eq!(f.next_action(0.0), FaultAction::Pass);
+        assert_eq!(next(), FaultAction::Lose);
+        assert_eq!(next(), FaultAction::Pass);
     }
 
     #[test]
-    fn knobs_validate_fail_rate() {
-        assert!(
-            Knobs {
-                fail_rate: 1.5,
-                ..Knobs::default()
-            }
-            .validate()
-            .is_err()
+    fn queued_losses_wait_for_a_listed_method() {
+        let mut f = Faults::new(1);
+        let calm = Knobs::default();
+        f.lose_next(1, &[Method::POST, Method::PUT]);
+        f.lose_next(1, &[]);
+        // A GET skips the write-only loss and takes the next one that accepts any method.
+        assert_eq!(f.next_action(&Method::GET, READ, &calm), FaultAction::Lose);
+        assert_eq!(f.next_action(&Method::GET, READ, &calm), FaultAction::Pass);
+        assert_eq!(f.pending().lose_next, 1);
+        assert_eq!(
+            f.next_action(&Method::PUT, "/rest/api/3/issue/DEMO-1", &calm),
+            FaultAction::Lose
         );
+        assert_eq!(f.pending().lose_next, 0);
+        f.lose_next(2, &[Method::DELETE]);
+        f.clear();
+        assert_eq!(f.pending().lose_next, 0);
+    }
+
+    #[test]
+    fn knobs_validate_fail_and_lose_rates() {
+        for knobs in [rates(1.5, 0.0), rates(0.0, 1.5), rates(0.0, -0.1)] {
+            assert!(knobs.validate().is_err(), "{knobs:?}");
+        }
+        assert!(rates(1.0, 1.0).validate().is_ok());
         assert!(Knobs::default().validate().is_ok());
     }
 }

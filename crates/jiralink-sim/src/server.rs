@@ -15,10 +15,12 @@
 //!    An unknown subdomain answers 404 HTML ("Site temporarily unavailable"); an unknown cloud id
 //!    answers 404 `{"code":404,"message":"Not Found"}` as the gateway does.
 //! 3. **Knobs**: latency, then one fault decision (dropped connection, held request, `fail_next`,
-//!    random 5xx), then (site requests only) the burst limiter and, for OAuth bearer traffic, the
-//!    hourly points quota.
-//! 4. The router ([`crate::platform`], [`crate::oauth`], and later product modules).
-//! 5. The request log records method, path, masked query, selected headers, status and duration.
+//!    lost answer, random 5xx, random lost answer of a write), then (site requests only) the
+//!    burst limiter and, for OAuth bearer traffic, the hourly points quota.
+//! 4. The router ([`crate::platform`], [`crate::oauth`], and later product modules). A lost
+//!    answer is produced in full here and then thrown away: the connection closes instead.
+//! 5. The request log records method, path, masked query, selected headers, status (with `lost`
+//!    for a lost answer) and duration.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -45,7 +47,7 @@ use crate::control::Control;
 use crate::error::SimError;
 use crate::errors::ApiError;
 use crate::identity::DEFAULT_SITE;
-use crate::knobs::{FailSpec, FaultAction, MethodClass, QuotaScope, QuotaStatus};
+use crate::knobs::{FailSpec, FaultAction, Knobs, MethodClass, QuotaScope, QuotaStatus};
 use crate::state::{LoggedRequest, SimState, SiteContext, Via};
 use crate::tls::TlsMaterial;
 
@@ -404,15 +406,22 @@ async fn handle(app: &App, req: Request<Body>) -> Result<Response, DroppedConnec
         via: None,
         headers: logged_headers(req.headers()),
         status: None,
+        lost: false,
         duration_ms: 0,
     };
     let outcome = process(app, req, &mut entry).await;
-    entry.status = outcome.as_ref().ok().map(|r| r.status().as_u16());
+    entry.status = match &outcome {
+        Outcome::Answer(response) | Outcome::Lost(response) => Some(response.status().as_u16()),
+        Outcome::Dropped => None,
+    };
+    entry.lost = matches!(outcome, Outcome::Lost(_));
     entry.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     if state.knobs().log_requests {
-        let status = entry
-            .status
-            .map_or_else(|| "dropped".to_owned(), |s| s.to_string());
+        let status = match (entry.status, entry.lost) {
+            (None, _) => "dropped".to_owned(),
+            (Some(s), true) => format!("{s} (answer lost)"),
+            (Some(s), false) => s.to_string(),
+        };
         let query = entry
             .query
             .as_deref()
@@ -424,7 +433,28 @@ async fn handle(app: &App, req: Request<Body>) -> Result<Response, DroppedConnec
         );
     }
     state.request_log().push(entry);
-    outcome
+    match outcome {
+        Outcome::Answer(response) => Ok(response),
+        Outcome::Lost(response) => {
+            // A body may be produced lazily; reading it to the end means all the handler does
+            // has happened before the client sees the connection close.
+            let _ = axum::body::to_bytes(response.into_body(), usize::MAX).await;
+            Err(DroppedConnection)
+        }
+        // An error from the service makes hyper close the connection without writing anything,
+        // so the client sees a reset or EOF instead of a response.
+        Outcome::Dropped => Err(DroppedConnection),
+    }
+}
+
+/// What became of a request in the pipeline.
+enum Outcome {
+    /// Send this response.
+    Answer(Response),
+    /// Close the connection; no handler ran.
+    Dropped,
+    /// The handler ran and produced this response, which is not sent.
+    Lost(Response),
 }
 
 fn host_subdomain(host: &str) -> Option<&str> {
@@ -571,15 +601,11 @@ fn quota_key(state: &SimState, headers: &HeaderMap, ctx: &SiteContext) -> Option
     })
 }
 
-async fn process(
-    app: &App,
-    req: Request<Body>,
-    entry: &mut LoggedRequest,
-) -> Result<Response, DroppedConnection> {
+async fn process(app: &App, req: Request<Body>, entry: &mut LoggedRequest) -> Outcome {
     let state = &app.state;
-    let (mut req, ctx) = match resolve(app, req) {
+    let (req, ctx) = match resolve(app, req) {
         Ok(resolved) => resolved,
-        Err(e) => return Ok(e.into_response()),
+        Err(e) => return Outcome::Answer(e.into_response()),
     };
     if let Some(ctx) = &ctx {
         entry.site = Some(ctx.site.subdomain.clone());
@@ -589,34 +615,47 @@ async fn process(
     if knobs.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(knobs.latency_ms)).await;
     }
-    let action = state.faults().next_action(knobs.fail_rate);
+    let action = state
+        .faults()
+        .next_action(req.method(), req.uri().path(), &knobs);
     match action {
-        FaultAction::Pass => {}
-        FaultAction::Drop => return Err(DroppedConnection),
+        FaultAction::Pass => Outcome::Answer(serve_request(app, req, ctx.as_ref(), &knobs).await),
+        FaultAction::Lose => Outcome::Lost(serve_request(app, req, ctx.as_ref(), &knobs).await),
+        FaultAction::Drop => Outcome::Dropped,
         FaultAction::Hold(hold) => {
             let deadline =
                 state.now() + time::Duration::try_from(hold).unwrap_or(time::Duration::MAX);
             state.clock().sleep_until(deadline).await;
-            return Ok(
+            Outcome::Answer(
                 ApiError::gateway(StatusCode::GATEWAY_TIMEOUT, "Gateway Timeout").into_response(),
-            );
+            )
         }
-        FaultAction::Fail(spec) => return Ok(fail_response(&spec)),
+        FaultAction::Fail(spec) => Outcome::Answer(fail_response(&spec)),
     }
+}
+
+/// Rate limits, quota and the router: everything after the fault decision.
+async fn serve_request(
+    app: &App,
+    mut req: Request<Body>,
+    ctx: Option<&SiteContext>,
+    knobs: &Knobs,
+) -> Response {
+    let state = &app.state;
     let mut quota: Option<(String, QuotaStatus)> = None;
-    if let Some(ctx) = &ctx {
+    if let Some(ctx) = ctx {
         let now = state.now();
         let class = MethodClass::of(req.method());
         let burst = state
             .limiter()
             .check_burst(&knobs.burst, &ctx.site.subdomain, class, now);
         if let Err(limited) = burst {
-            return Ok(limited.into_error().into_response());
+            return limited.into_error().into_response();
         }
         if let Some(key) = quota_key(state, req.headers(), ctx) {
-            let charged = state.limiter().charge_quota(&knobs, &key, 1, now);
+            let charged = state.limiter().charge_quota(knobs, &key, 1, now);
             match charged {
-                Err(limited) => return Ok(limited.into_error().into_response()),
+                Err(limited) => return limited.into_error().into_response(),
                 Ok(Some(status)) => quota = Some((key, status)),
                 Ok(None) => {}
             }
@@ -638,7 +677,7 @@ async fn process(
         }
         status.apply(response.headers_mut());
     }
-    Ok(response)
+    response
 }
 
 #[cfg(test)]

@@ -74,8 +74,13 @@ pub struct LoggedRequest {
     pub via: Option<Via>,
     /// Selected request headers; `Authorization` keeps only its scheme.
     pub headers: BTreeMap<String, String>,
-    /// Response status; `None` when the connection was dropped without an answer.
+    /// Response status; `None` when the connection was dropped without an answer. A lost
+    /// answer keeps the status the handler produced (see `lost`).
     pub status: Option<u16>,
+    /// The request was handled but its answer never sent (`lose_next`, `lose_rate`): the
+    /// client saw the connection close although the write was applied.
+    #[serde(default)]
+    pub lost: bool,
     /// Wall-clock handling time in milliseconds.
     pub duration_ms: u64,
 }
@@ -284,6 +289,7 @@ mod tests {
             via: None,
             headers: BTreeMap::new(),
             status: Some(200),
+            lost: false,
             duration_ms: 0,
         };
         for _ in 0..REQUEST_LOG_CAPACITY + 5 {

@@ -12,6 +12,7 @@ use jiralink_sim::knobs::BurstLimits;
 use jiralink_sim::{Knobs, SimConfig};
 
 use crate::oauth::{bearer, tokens};
+use crate::platform::{Api, expect};
 use crate::{alice_classic, basic, client, gateway, get, json, start, start_with};
 
 fn server_info(sim: &jiralink_sim::SimHandle) -> String {
@@ -180,6 +181,247 @@ async fn dropped_connections_close_without_a_response() {
     let log = sim.control().requests();
     assert_eq!(log[0].status, None, "the log records the drop");
     assert_eq!(log[1].status, Some(200));
+}
+
+/// Sends a request that must end without a response (a lost answer) and checks how it failed.
+async fn expect_lost(req: reqwest::RequestBuilder) {
+    let err = req.send().await.expect_err("the answer is lost");
+    assert!(
+        err.is_request() && !err.is_status() && !err.is_timeout() && err.status().is_none(),
+        "{err}"
+    );
+}
+
+/// Keys of the issues `jql` finds, through `POST /search/jql` (a read: never lost).
+async fn search_keys(api: &Api, jql: &str) -> Vec<String> {
+    let reply = api
+        .post(
+            "/search/jql",
+            &json!({"jql": jql, "fields": ["summary"], "maxResults": 50}),
+        )
+        .await;
+    expect(&reply, StatusCode::OK)["issues"]
+        .as_array()
+        .expect("issues")
+        .iter()
+        .map(|i| i["key"].as_str().expect("key").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn lost_answer_of_a_create_still_creates_the_issue() {
+    let sim = start().await;
+    let api = Api::alice(&sim, "3");
+    sim.control().lose_next(1);
+    assert_eq!(sim.control().pending_faults().lose_next, 1);
+    expect_lost(
+        client()
+            .post(format!("{}/issue", api.base))
+            .header("authorization", &api.auth)
+            .json(&json!({"fields": {
+                "project": {"key": "DEMO"},
+                "issuetype": {"name": "Task"},
+                "summary": "Lostanswer create",
+            }})),
+    )
+    .await;
+    assert_eq!(sim.control().pending_faults().lose_next, 0);
+
+    // Exactly one issue: the client saw an error, did not retry, and the write stands.
+    let keys = search_keys(&api, "project = DEMO AND summary ~ lostanswer").await;
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let issue = api.get(&format!("/issue/{}?fields=summary", keys[0])).await;
+    assert_eq!(
+        expect(&issue, StatusCode::OK)["fields"]["summary"],
+        "Lostanswer create"
+    );
+
+    let log = sim.control().requests();
+    assert_eq!(log[0].method, "POST");
+    assert_eq!(log[0].status, Some(201), "the log keeps the real status");
+    assert!(log[0].lost);
+    assert!(log[1..].iter().all(|e| !e.lost && e.status == Some(200)));
+    let (_, served) = control_call(
+        reqwest::Method::GET,
+        format!("{}/_sim/requests", sim.base_url()),
+        None,
+    )
+    .await;
+    assert_eq!(served[0]["status"], 201);
+    assert_eq!(served[0]["lost"], true);
+    assert_eq!(served[1]["lost"], false);
+}
+
+#[tokio::test]
+async fn lost_answer_of_a_bulk_create_keeps_every_issue() {
+    let sim = start().await;
+    let api = Api::alice(&sim, "3");
+    sim.control().lose_next(1);
+    let issue = |summary: &str| json!({"fields": {"project": {"key": "MKT"}, "issuetype": {"name": "Task"}, "summary": summary}});
+    expect_lost(
+        client()
+            .post(format!("{}/issue/bulk", api.base))
+            .header("authorization", &api.auth)
+            .json(&json!({"issueUpdates": [issue("Bulklost one"), issue("Bulklost two")]})),
+    )
+    .await;
+    let keys = search_keys(&api, "project = MKT AND summary ~ bulklost").await;
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    let log = sim.control().requests();
+    assert_eq!((log[0].status, log[0].lost), (Some(201), true));
+}
+
+#[tokio::test]
+async fn lose_rate_loses_the_answers_of_writes_but_not_of_reads() {
+    let sim = start().await;
+    let api = Api::alice(&sim, "3");
+    let knobs = format!("{}/_sim/knobs", sim.base_url());
+    let (status, _) = control_call(
+        reqwest::Method::PATCH,
+        knobs.clone(),
+        Some(json!({"lose_rate": 1.5})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "validated like fail_rate");
+    let (status, set) = control_call(
+        reqwest::Method::PATCH,
+        knobs,
+        Some(json!({"lose_rate": 1.0})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(set["lose_rate"], 1.0);
+
+    expect_lost(
+        client()
+            .put(format!("{}/issue/DEMO-1", api.base))
+            .header("authorization", &api.auth)
+            .json(&json!({"fields": {"summary": "Edited while lost"}})),
+    )
+    .await;
+    let read = api.get("/issue/DEMO-1?fields=summary").await;
+    assert_eq!(
+        expect(&read, StatusCode::OK)["fields"]["summary"],
+        "Edited while lost"
+    );
+    assert_eq!(
+        search_keys(&api, "key = DEMO-1").await,
+        vec!["DEMO-1".to_owned()],
+        "POST searches are reads"
+    );
+    let log = sim.control().requests();
+    let outcomes: Vec<(&str, Option<u16>, bool)> = log
+        .iter()
+        .map(|e| (e.method.as_str(), e.status, e.lost))
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            ("PUT", Some(204), true),
+            ("GET", Some(200), false),
+            ("POST", Some(200), false)
+        ]
+    );
+    assert_eq!(
+        sim.control().pending_faults().lose_next,
+        0,
+        "the rate queues nothing"
+    );
+}
+
+#[tokio::test]
+async fn lose_next_over_http_can_be_limited_to_methods() {
+    let sim = start().await;
+    let api = Api::alice(&sim, "3");
+    let lose_next = format!("{}/_sim/lose-next", sim.base_url());
+    let (status, pending) = control_call(
+        reqwest::Method::POST,
+        lose_next.clone(),
+        Some(json!({"count": 1, "methods": ["POST", "put"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        pending,
+        json!({"fail_next":0,"drop_next":0,"hold_next":0,"lose_next":1})
+    );
+    let (status, _) = control_call(
+        reqwest::Method::POST,
+        lose_next.clone(),
+        Some(json!({"methods": ["NOT A METHOD"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Reads do not consume a loss meant for writes.
+    expect(&api.get("/issue/DEMO-1").await, StatusCode::OK);
+    assert_eq!(sim.control().pending_faults().lose_next, 1);
+    expect_lost(
+        client()
+            .put(format!("{}/issue/DEMO-1", api.base))
+            .header("authorization", &api.auth)
+            .json(&json!({"fields": {"summary": "Written, answer lost"}})),
+    )
+    .await;
+    assert_eq!(sim.control().pending_faults().lose_next, 0);
+    let read = api.get("/issue/DEMO-1?fields=summary").await;
+    assert_eq!(
+        expect(&read, StatusCode::OK)["fields"]["summary"],
+        "Written, answer lost"
+    );
+
+    // Without `methods` any request consumes it; DELETE /_sim/faults clears queued losses.
+    let (_, pending) =
+        control_call(reqwest::Method::POST, lose_next.clone(), Some(json!({}))).await;
+    assert_eq!(pending["lose_next"], 1);
+    expect_lost(
+        client()
+            .get(format!("{}/issue/DEMO-1", api.base))
+            .header("authorization", &api.auth),
+    )
+    .await;
+    let (_, pending) = control_call(
+        reqwest::Method::POST,
+        lose_next,
+        Some(json!({"count": 3, "methods": []})),
+    )
+    .await;
+    assert_eq!(pending["lose_next"], 3, "an empty list means any method");
+    expect_lost(
+        client()
+            .get(format!("{}/issue/DEMO-1", api.base))
+            .header("authorization", &api.auth),
+    )
+    .await;
+    let (_, cleared) = control_call(
+        reqwest::Method::DELETE,
+        format!("{}/_sim/faults", sim.base_url()),
+        None,
+    )
+    .await;
+    assert_eq!(cleared["lose_next"], 0);
+    expect(&api.get("/issue/DEMO-1").await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn lose_next_for_counts_only_the_listed_methods() {
+    let sim = start().await;
+    let api = Api::alice(&sim, "3");
+    sim.control().lose_next_for(1, &[reqwest::Method::DELETE]);
+    expect(
+        &api.put("/issue/DEMO-2", &json!({"fields": {"summary": "kept"}}))
+            .await,
+        StatusCode::NO_CONTENT,
+    );
+    expect_lost(
+        client()
+            .delete(format!("{}/issue/DEMO-2", api.base))
+            .header("authorization", &api.auth),
+    )
+    .await;
+    expect(&api.get("/issue/DEMO-2").await, StatusCode::NOT_FOUND);
+    let log = sim.control().requests();
+    assert_eq!((log[1].status, log[1].lost), (Some(204), true));
 }
 
 #[tokio::test]
@@ -417,7 +659,10 @@ async fn control_http_api_covers_knobs_faults_clock_identities_and_log() {
     )
     .await;
     let (_, cleared) = control_call(Method::DELETE, format!("{base}/faults"), None).await;
-    assert_eq!(cleared, json!({"fail_next":0,"drop_next":0,"hold_next":0}));
+    assert_eq!(
+        cleared,
+        json!({"fail_next":0,"drop_next":0,"hold_next":0,"lose_next":0})
+    );
 
     let (_, clock) = control_call(Method::GET, format!("{base}/clock"), None).await;
     assert_eq!(clock, json!({"now":"2026-01-05T09:30:00Z","mode":"manual"}));

@@ -323,6 +323,78 @@ async fn bulk_create_reports_partial_failures_by_position() {
 }
 
 #[tokio::test]
+async fn bulk_create_takes_fields_update_and_properties_per_issue() {
+    let sim = start().await;
+    let api = Api::alice(&sim, "3");
+    let element = |summary: &str, label: &str, origin: &str| {
+        json!({
+            "fields": {"project": {"key": "DEMO"}, "issuetype": {"name": "Task"}, "summary": summary,
+                       "description": doc("Bulk")},
+            "update": {"labels": [{"add": label}], "comment": [{"add": {"body": doc("From update")}}]},
+            "properties": [{"key": "origin", "value": {"by": origin}}, {"key": "n", "value": 1}],
+        })
+    };
+    let reply = api
+        .post(
+            "/issue/bulk",
+            &json!({"issueUpdates": [element("First", "one", "a"), element("Second", "two", "b")]}),
+        )
+        .await;
+    let body = expect(&reply, StatusCode::CREATED);
+    assert_schema("CreatedIssues", body);
+    assert_eq!(body["errors"], json!([]));
+    let keys: Vec<&str> = body["issues"]
+        .as_array()
+        .expect("issues")
+        .iter()
+        .map(|i| i["key"].as_str().expect("key"))
+        .collect();
+    assert_eq!(keys.len(), 2);
+    for (key, (summary, label, origin)) in keys
+        .iter()
+        .zip([("First", "one", "a"), ("Second", "two", "b")])
+    {
+        let issue = api
+            .get(&format!(
+                "/issue/{key}?fields=summary,labels,comment,description&properties=*all"
+            ))
+            .await;
+        let issue = expect(&issue, StatusCode::OK);
+        assert_eq!(issue["fields"]["summary"], summary);
+        assert_eq!(issue["fields"]["labels"], json!([label]));
+        assert_eq!(issue["fields"]["description"]["type"], "doc");
+        assert_eq!(issue["fields"]["comment"]["total"], 1);
+        assert_eq!(issue["properties"]["origin"]["by"], origin);
+        assert_eq!(issue["properties"]["n"], 1);
+        let property = api.get(&format!("/issue/{key}/properties/origin")).await;
+        assert_eq!(
+            expect(&property, StatusCode::OK)["value"]["by"],
+            origin,
+            "bulk-created properties are real entity properties"
+        );
+    }
+
+    // A bad property key fails its own element only, like `POST /issue`.
+    let bad = json!({"fields": {"project": {"key": "DEMO"}, "issuetype": {"name": "Task"}, "summary": "Bad"},
+                     "properties": [{"key": "", "value": 1}]});
+    let reply = api
+        .post(
+            "/issue/bulk",
+            &json!({"issueUpdates": [bad, element("Third", "three", "c")]}),
+        )
+        .await;
+    let body = expect(&reply, StatusCode::CREATED);
+    assert_eq!(body["issues"].as_array().expect("issues").len(), 1);
+    assert_eq!(body["errors"][0]["failedElementNumber"], 0);
+    assert!(
+        body["errors"][0]["elementErrors"]["errors"]["properties"]
+            .as_str()
+            .expect("properties error")
+            .contains("Property key")
+    );
+}
+
+#[tokio::test]
 async fn bulk_fetch_orders_by_id_and_leaves_missing_issues_out_silently() {
     let sim = start().await;
     let api = Api::alice(&sim, "3");
