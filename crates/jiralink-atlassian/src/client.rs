@@ -6,7 +6,8 @@
 //! 1. asks the credentials for an `Authorization` header (a bearer token is fetched per
 //!    attempt, so a refreshed token is picked up);
 //! 2. waits for a slot of the connection's [`Limiter`];
-//! 3. sends `Accept: application/json` (and `Content-Type: application/json` with a body);
+//! 3. sends `Accept: application/json` (and `Content-Type: application/json` with a body, or
+//!    the body's own type for an upload);
 //! 4. reads the whole answer, reports the masked exchange to the [`Observer`], and classifies
 //!    a non-2xx answer as an [`AtlassianError`];
 //! 5. retries per [`crate::retry`], and after a 401 with a bearer token tells the
@@ -41,6 +42,8 @@ use crate::{
 const JSON: &str = "application/json";
 /// The opt-in header of Atlassian's experimental operations.
 const EXPERIMENTAL_HEADER: &str = "x-experimentalapi";
+/// The header that exempts a request from Jira's XSRF check (`no-check`).
+const XSRF_HEADER: &str = "x-atlassian-token";
 
 /// A client for one connection. Cheap to clone; clones share everything.
 #[derive(Clone)]
@@ -159,10 +162,18 @@ pub(crate) struct Call {
     pub(crate) url: Url,
     pub(crate) query: Vec<(&'static str, String)>,
     pub(crate) body: Option<Vec<u8>>,
+    /// The body's `Content-Type` when it is not JSON (an upload's, with its boundary).
+    pub(crate) content_type: Option<HeaderValue>,
     pub(crate) authenticated: bool,
     /// Sends `X-ExperimentalApi: opt-in`, without which Atlassian answers 412 to the
     /// operations it marks experimental.
     pub(crate) experimental: bool,
+    /// Sends `X-Atlassian-Token: no-check`, without which Jira answers 403 "XSRF check failed"
+    /// to uploads.
+    pub(crate) xsrf_exempt: bool,
+    /// A non-2xx status whose body the caller reads itself (bulk create's 400 lists what failed
+    /// per element) instead of it becoming an error here.
+    pub(crate) also_accept: Option<u16>,
 }
 
 impl Call {
@@ -188,6 +199,13 @@ impl Call {
         Ok(self)
     }
 
+    /// A body that is not JSON, sent with `content_type`.
+    pub(crate) fn raw_body(mut self, bytes: Vec<u8>, content_type: HeaderValue) -> Self {
+        self.body = Some(bytes);
+        self.content_type = Some(content_type);
+        self
+    }
+
     pub(crate) fn anonymous(mut self) -> Self {
         self.authenticated = false;
         self
@@ -195,6 +213,17 @@ impl Call {
 
     pub(crate) fn experimental(mut self) -> Self {
         self.experimental = true;
+        self
+    }
+
+    pub(crate) fn xsrf_exempt(mut self) -> Self {
+        self.xsrf_exempt = true;
+        self
+    }
+
+    /// Answers with `status` come back as an [`Answer`] rather than an error.
+    pub(crate) fn also_accept(mut self, status: u16) -> Self {
+        self.also_accept = Some(status);
         self
     }
 }
@@ -314,8 +343,11 @@ impl JiraClient {
             url: join(root, segments),
             query: Vec::new(),
             body: None,
+            content_type: None,
             authenticated: true,
             experimental: false,
+            xsrf_exempt: false,
+            also_accept: None,
         })
     }
 
@@ -324,6 +356,17 @@ impl JiraClient {
         let op = call.op;
         let answer = self.execute(call).await?;
         decode(op, &answer)
+    }
+
+    /// The error an answer let through by [`Call::also_accept`] stands for, after all.
+    pub(crate) fn refusal(&self, answer: &Answer) -> AtlassianError {
+        AtlassianError::from_response(
+            answer.status,
+            &answer.headers,
+            &answer.body,
+            self.inner.clock.now(),
+            &answer.masker,
+        )
     }
 
     /// Sends `call` with retries and the one-time refresh after a bearer 401.
@@ -402,8 +445,12 @@ impl JiraClient {
             .request(call.op.method.clone(), url)
             .header(ACCEPT, HeaderValue::from_static(JSON));
         if let Some(body) = &call.body {
+            let content_type = call
+                .content_type
+                .clone()
+                .unwrap_or_else(|| HeaderValue::from_static(JSON));
             builder = builder
-                .header(CONTENT_TYPE, HeaderValue::from_static(JSON))
+                .header(CONTENT_TYPE, content_type)
                 .body(body.clone());
         }
         if let Some(header) = authorization {
@@ -411,6 +458,9 @@ impl JiraClient {
         }
         if call.experimental {
             builder = builder.header(EXPERIMENTAL_HEADER, HeaderValue::from_static("opt-in"));
+        }
+        if call.xsrf_exempt {
+            builder = builder.header(XSRF_HEADER, HeaderValue::from_static("no-check"));
         }
         let request = builder
             .build()
@@ -422,7 +472,7 @@ impl JiraClient {
                 mask_headers(request.headers(), &masker),
                 call.body
                     .as_deref()
-                    .map(|b| mask_body(b, Some(JSON), &masker)),
+                    .map(|b| masked_request_body(b, call.content_type.as_ref(), &masker)),
             )
         });
 
@@ -481,7 +531,7 @@ impl JiraClient {
 
         let (status, headers, body) = outcome?;
         tracing::debug!(operation = call.op.id, status, attempt, "jira answered");
-        if (200..300).contains(&status) {
+        if (200..300).contains(&status) || call.also_accept == Some(status) {
             Ok(Answer {
                 status,
                 headers,
@@ -496,6 +546,24 @@ impl JiraClient {
                 inner.clock.now(),
                 &masker,
             ))
+        }
+    }
+}
+
+/// A request body as the observer sees it. An upload is described, not copied: its bytes are
+/// the user's file (binary, possibly megabytes), not something the debugger can show.
+fn masked_request_body(body: &[u8], content_type: Option<&HeaderValue>, masker: &Masker) -> String {
+    match content_type {
+        None => mask_body(body, Some(JSON), masker),
+        Some(content_type) => {
+            let media = content_type
+                .to_str()
+                .unwrap_or_default()
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim();
+            format!("[{} bytes of {media}]", body.len())
         }
     }
 }

@@ -585,62 +585,75 @@ impl ErrorBody {
             out.html = true;
             return out;
         }
-        let clean = |s: &str| truncate(&masker.clean(s));
         match serde_json::from_str::<Value>(trimmed) {
-            Ok(Value::Object(map)) => {
-                let text_of = |v: &Value| v.as_str().map(clean);
-                if let Some(Value::Array(list)) = map.get("errorMessages") {
-                    out.messages.extend(list.iter().filter_map(text_of));
-                }
-                match map.get("errors") {
-                    Some(Value::Object(fields)) => {
-                        for (k, v) in fields {
-                            if let Some(v) = text_of(v) {
-                                // A field named like a secret may echo one we do not know.
-                                let v = if is_secret_field(k) {
-                                    MASK.to_owned()
-                                } else {
-                                    v
-                                };
-                                out.field_errors.insert(clean(k), v);
-                            }
-                        }
-                    }
-                    // JSM 422 and CSM RestError list objects with detail/title.
-                    Some(Value::Array(items)) => {
-                        for item in items {
-                            let detail = item
-                                .get("detail")
-                                .or_else(|| item.get("title"))
-                                .or_else(|| item.get("message"))
-                                .and_then(text_of);
-                            out.messages.extend(detail);
-                        }
-                    }
-                    _ => {}
-                }
-                if let Some(m) = map.get("errorMessage").and_then(text_of) {
-                    out.messages.insert(0, m);
-                }
-                if let Some(m) = map.get("message").and_then(text_of) {
-                    out.messages.push(m);
-                }
-                if let Some(error) = map.get("error").and_then(text_of) {
-                    let description = map.get("error_description").and_then(text_of);
-                    out.oauth = Some((error, description));
-                }
-            }
-            Ok(_) => {}
+            Ok(value) => Self::from_value(&value, masker),
             Err(_) => {
                 if !trimmed.is_empty() {
-                    out.messages
-                        .push(clean(trimmed.lines().next().unwrap_or_default()));
+                    out.messages.push(truncate(
+                        &masker.clean(trimmed.lines().next().unwrap_or_default()),
+                    ));
                 }
+                out.finish()
             }
         }
-        out.messages.retain(|m| !m.is_empty());
-        out.messages.truncate(MAX_MESSAGES);
-        out
+    }
+
+    /// The useful parts of an error body already parsed, e.g. one element's `elementErrors`
+    /// in a bulk answer.
+    pub(crate) fn from_value(value: &Value, masker: &Masker) -> Self {
+        let mut out = Self::default();
+        let Value::Object(map) = value else {
+            return out;
+        };
+        let clean = |s: &str| truncate(&masker.clean(s));
+        let text_of = |v: &Value| v.as_str().map(clean);
+        if let Some(Value::Array(list)) = map.get("errorMessages") {
+            out.messages.extend(list.iter().filter_map(text_of));
+        }
+        match map.get("errors") {
+            Some(Value::Object(fields)) => {
+                for (k, v) in fields {
+                    if let Some(v) = text_of(v) {
+                        // A field named like a secret may echo one we do not know.
+                        let v = if is_secret_field(k) {
+                            MASK.to_owned()
+                        } else {
+                            v
+                        };
+                        out.field_errors.insert(clean(k), v);
+                    }
+                }
+            }
+            // JSM 422 and CSM RestError list objects with detail/title.
+            Some(Value::Array(items)) => {
+                for item in items {
+                    let detail = item
+                        .get("detail")
+                        .or_else(|| item.get("title"))
+                        .or_else(|| item.get("message"))
+                        .and_then(text_of);
+                    out.messages.extend(detail);
+                }
+            }
+            _ => {}
+        }
+        if let Some(m) = map.get("errorMessage").and_then(text_of) {
+            out.messages.insert(0, m);
+        }
+        if let Some(m) = map.get("message").and_then(text_of) {
+            out.messages.push(m);
+        }
+        if let Some(error) = map.get("error").and_then(text_of) {
+            let description = map.get("error_description").and_then(text_of);
+            out.oauth = Some((error, description));
+        }
+        out.finish()
+    }
+
+    fn finish(mut self) -> Self {
+        self.messages.retain(|m| !m.is_empty());
+        self.messages.truncate(MAX_MESSAGES);
+        self
     }
 
     fn first(&self) -> Option<String> {

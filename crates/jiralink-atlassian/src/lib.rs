@@ -6,7 +6,9 @@
 //! - [`base`]: a connection's API base URLs, below the domain's table of where requests go.
 //! - [`auth`]: Basic and bearer credentials; bearer tokens come from a [`TokenSource`].
 //! - [`client`]: [`JiraClient`], which adds credentials, the concurrency limit, retries and the
-//!   observer to every request. Typed operations live in [`platform`], [`jsm`] and [`csm`];
+//!   observer to every request. Typed operations live in [`platform`], [`writes`] (what an
+//!   import needs: bulk create, metadata, transitions, comments, worklogs, links, properties,
+//!   attachments, user look-up), [`jsm`] and [`csm`];
 //!   lists are `Stream`s over Jira's paging (`nextPageToken`, `start`/`limit`, cursors);
 //!   [`records`] reads lists page by page as raw JSON for exports.
 //! - [`retry`]: what is retried and how long to wait ([`RetryPolicy`]); waits go through the
@@ -40,6 +42,7 @@ pub mod platform;
 pub mod probe;
 pub mod records;
 pub mod retry;
+pub mod writes;
 
 pub use auth::{Credentials, StaticToken, TokenSource};
 pub use base::{ApiBase, AuthRoute};
@@ -71,3 +74,7 @@ pub use records::{
     PageAt, RawRecord, RecordList, RecordPage, WorklogChange, WorklogChangeKind, WorklogChanges,
 };
 pub use retry::{Jitter, Replay, RetryPolicy};
+pub use writes::{
+    BulkElement, CreateMetaIssueType, ElementError, FieldMeta, FieldSchema, MAX_BULK_CREATE,
+    Transition, TransitionInput, TransitionTarget, User, WorklogInput,
+};

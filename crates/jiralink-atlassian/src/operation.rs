@@ -130,6 +130,123 @@ op!(
     Unsafe
 );
 op!(
+    ISSUE_BULK_CREATE,
+    "createIssues",
+    Platform,
+    POST,
+    "/issue/bulk",
+    [],
+    Unsafe
+);
+op!(
+    CREATEMETA_ISSUE_TYPES,
+    "getCreateIssueMetaIssueTypes",
+    Platform,
+    GET,
+    "/issue/createmeta/{projectIdOrKey}/issuetypes",
+    ["startAt", "maxResults"],
+    Safe
+);
+op!(
+    CREATEMETA_FIELDS,
+    "getCreateIssueMetaIssueTypeId",
+    Platform,
+    GET,
+    "/issue/createmeta/{projectIdOrKey}/issuetypes/{issueTypeId}",
+    ["startAt", "maxResults"],
+    Safe
+);
+op!(
+    ISSUE_EDITMETA,
+    "getEditIssueMeta",
+    Platform,
+    GET,
+    "/issue/{issueIdOrKey}/editmeta",
+    [],
+    Safe
+);
+op!(
+    ISSUE_TRANSITIONS,
+    "getTransitions",
+    Platform,
+    GET,
+    "/issue/{issueIdOrKey}/transitions",
+    ["expand"],
+    Safe
+);
+op!(
+    ISSUE_TRANSITION,
+    "doTransition",
+    Platform,
+    POST,
+    "/issue/{issueIdOrKey}/transitions",
+    [],
+    Unsafe
+);
+op!(
+    COMMENT_ADD,
+    "addComment",
+    Platform,
+    POST,
+    "/issue/{issueIdOrKey}/comment",
+    [],
+    Unsafe
+);
+op!(
+    WORKLOG_ADD,
+    "addWorklog",
+    Platform,
+    POST,
+    "/issue/{issueIdOrKey}/worklog",
+    [],
+    Unsafe
+);
+op!(
+    ISSUE_LINK_CREATE,
+    "linkIssues",
+    Platform,
+    POST,
+    "/issueLink",
+    [],
+    Unsafe
+);
+op!(
+    ISSUE_PROPERTY_SET,
+    "setIssueProperty",
+    Platform,
+    PUT,
+    "/issue/{issueIdOrKey}/properties/{propertyKey}",
+    [],
+    Unsafe
+);
+op!(
+    ISSUE_PROPERTY_GET,
+    "getIssueProperty",
+    Platform,
+    GET,
+    "/issue/{issueIdOrKey}/properties/{propertyKey}",
+    [],
+    Safe
+);
+op!(
+    ATTACHMENT_ADD,
+    "addAttachment",
+    Platform,
+    POST,
+    "/issue/{issueIdOrKey}/attachments",
+    [],
+    Unsafe
+);
+op!(
+    USERS_FIND,
+    "findUsers",
+    Platform,
+    GET,
+    "/user/search",
+    ["query"],
+    Safe
+);
+op!(
     ISSUE_BULKFETCH,
     "bulkFetchIssues",
     Platform,
@@ -400,6 +517,19 @@ pub const ALL: &[&Operation] = &[
     &ISSUE_GET,
     &ISSUE_CREATE,
     &ISSUE_EDIT,
+    &ISSUE_BULK_CREATE,
+    &CREATEMETA_ISSUE_TYPES,
+    &CREATEMETA_FIELDS,
+    &ISSUE_EDITMETA,
+    &ISSUE_TRANSITIONS,
+    &ISSUE_TRANSITION,
+    &COMMENT_ADD,
+    &WORKLOG_ADD,
+    &ISSUE_LINK_CREATE,
+    &ISSUE_PROPERTY_SET,
+    &ISSUE_PROPERTY_GET,
+    &ATTACHMENT_ADD,
+    &USERS_FIND,
     &ISSUE_BULKFETCH,
     &CHANGELOG_BULKFETCH,
     &FIELDS,

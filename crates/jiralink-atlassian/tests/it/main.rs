@@ -18,6 +18,8 @@ mod retries;
 mod secrets;
 mod shapes;
 mod sim_paging;
+mod writes_shapes;
+mod writes_sim;
 
 use std::sync::Arc;
 
@@ -134,6 +136,23 @@ pub(crate) async fn sim() -> SimHandle {
     Sim::start(SimConfig::for_tests())
         .await
         .expect("simulator starts")
+}
+
+/// A client of the simulator's site `demo` as `api_type`, with the sample account's classic API
+/// token, no-wait retries and fixed jitter.
+pub(crate) fn sim_client(sim: &SimHandle, api_type: ApiType) -> JiraClient {
+    let cloud_id = sim.control().site("demo").unwrap().cloud_id.to_string();
+    let base = ApiBase::resolve(
+        &sim_endpoints(sim),
+        api_type,
+        AuthRoute::BasicClassic,
+        Some(&demo()),
+        Some(&cloud_id),
+    )
+    .unwrap();
+    builder(base, basic(&sim.samples().email, &sim.samples().api_token))
+        .0
+        .build()
 }
 
 /// Cloud Platform settings for `demo` with Basic auth.

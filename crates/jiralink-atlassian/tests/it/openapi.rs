@@ -6,7 +6,8 @@
 use std::path::PathBuf;
 
 use jiralink_atlassian::{
-    Api, BulkFetchRequest, ChangelogRequest, IssueInput, SearchRequest, operation,
+    Api, BulkFetchRequest, ChangelogRequest, IssueInput, SearchRequest, TransitionInput,
+    WorklogInput, operation,
 };
 use serde_json::{Value, json};
 
@@ -180,5 +181,43 @@ fn request_bodies_use_declared_property_names() {
             "/rest/api/3/issue/{issueIdOrKey}"
         };
         assert_keys_declared(&input, &body_properties(&spec, path, method), path);
+    }
+}
+
+#[test]
+fn write_bodies_use_declared_property_names() {
+    let spec = load("jira-platform-v3.openapi.json");
+    let adf = json!({"type": "doc", "version": 1, "content": []});
+    let transition = serde_json::to_value(TransitionInput {
+        id: "31".into(),
+        fields: json!({"resolution": {"name": "Done"}})
+            .as_object()
+            .unwrap()
+            .clone(),
+        update: json!({"comment": []}).as_object().unwrap().clone(),
+    })
+    .unwrap();
+    let worklog = serde_json::to_value(WorklogInput {
+        time_spent_seconds: 60,
+        started: "2026-01-05T09:30:00.000+0000".into(),
+        comment: Some(adf.clone()),
+    })
+    .unwrap();
+    // The bodies the client writes for these, as the request-shape tests pin them.
+    let cases = [
+        ("/rest/api/3/issue/bulk", json!({"issueUpdates": []})),
+        ("/rest/api/3/issue/{issueIdOrKey}/transitions", transition),
+        ("/rest/api/3/issue/{issueIdOrKey}/worklog", worklog),
+        (
+            "/rest/api/3/issue/{issueIdOrKey}/comment",
+            json!({"body": adf}),
+        ),
+        (
+            "/rest/api/3/issueLink",
+            json!({"type": {"name": "Blocks"}, "inwardIssue": {"key": "A-1"}, "outwardIssue": {"key": "A-2"}}),
+        ),
+    ];
+    for (path, body) in cases {
+        assert_keys_declared(&body, &body_properties(&spec, path, "post"), path);
     }
 }

@@ -3,29 +3,12 @@
 
 use std::collections::BTreeSet;
 
-use jiralink_atlassian::{
-    ApiBase, AuthRoute, JiraClient, PageAt, RawRecord, RecordList, WorklogChangeKind,
-};
+use jiralink_atlassian::{JiraClient, PageAt, RawRecord, RecordList, WorklogChangeKind};
 use jiralink_domain::ApiType;
 use pretty_assertions::assert_eq;
 use serde_json::Value;
 
-use crate::{basic, builder, demo, sim, sim_endpoints};
-
-fn client(sim: &jiralink_sim::SimHandle, api_type: ApiType) -> JiraClient {
-    let cloud_id = sim.control().site("demo").unwrap().cloud_id.to_string();
-    let base = ApiBase::resolve(
-        &sim_endpoints(sim),
-        api_type,
-        AuthRoute::BasicClassic,
-        Some(&demo()),
-        Some(&cloud_id),
-    )
-    .unwrap();
-    builder(base, basic(&sim.samples().email, &sim.samples().api_token))
-        .0
-        .build()
-}
+use crate::{sim, sim_client as client};
 
 /// Every record of `list`, `limit` at a time, and how many pages that took.
 async fn read_all(client: &JiraClient, list: &RecordList, limit: u32) -> (Vec<Value>, usize) {

@@ -16,7 +16,9 @@ use wiremock::{Mock, MockServer, Request, ResponseTemplate, matchers};
 use crate::{BASIC, builder, csm_client, endpoints_at, site_client};
 
 /// Matches when the query holds exactly `expected`, in order.
-fn exact_query(expected: &'static [(&'static str, &'static str)]) -> impl Fn(&Request) -> bool {
+pub(crate) fn exact_query(
+    expected: &'static [(&'static str, &'static str)],
+) -> impl Fn(&Request) -> bool {
     move |req: &Request| {
         let got: Vec<(String, String)> = req.url.query_pairs().into_owned().collect();
         let want: Vec<(String, String)> = expected
@@ -32,7 +34,7 @@ fn no_header(name: &'static str) -> impl Fn(&Request) -> bool {
 }
 
 /// The headers every JSON request carries.
-fn common(mock: wiremock::MockBuilder) -> wiremock::MockBuilder {
+pub(crate) fn common(mock: wiremock::MockBuilder) -> wiremock::MockBuilder {
     mock.and(matchers::header("accept", "application/json"))
         .and(matchers::header("user-agent", USER_AGENT))
 }

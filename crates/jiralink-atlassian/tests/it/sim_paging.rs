@@ -4,26 +4,11 @@
 use std::collections::BTreeSet;
 
 use futures::TryStreamExt as _;
-use jiralink_atlassian::{ApiBase, AuthRoute, JiraClient, SearchRequest};
+use jiralink_atlassian::{JiraClient, SearchRequest};
 use jiralink_domain::ApiType;
 use pretty_assertions::assert_eq;
 
-use crate::{basic, builder, demo, sim, sim_endpoints};
-
-fn client(sim: &jiralink_sim::SimHandle, api_type: ApiType) -> JiraClient {
-    let cloud_id = sim.control().site("demo").unwrap().cloud_id.to_string();
-    let base = ApiBase::resolve(
-        &sim_endpoints(sim),
-        api_type,
-        AuthRoute::BasicClassic,
-        Some(&demo()),
-        Some(&cloud_id),
-    )
-    .unwrap();
-    builder(base, basic(&sim.samples().email, &sim.samples().api_token))
-        .0
-        .build()
-}
+use crate::{sim, sim_client as client};
 
 async fn keys(client: &JiraClient, page: u32) -> Vec<String> {
     client
