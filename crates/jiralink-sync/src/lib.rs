@@ -11,6 +11,7 @@
 //! - [`journal`]: [`RunJournal`], through which every page is made durable before the run goes
 //!   on, and [`Progress`].
 //! - [`adf`]: rich text (ADF) as plain text or Markdown.
+//! - [`adf_write`]: Markdown or plain text as ADF, for rich text written to Jira.
 //! - [`csv`]: the CSV encoder: human column names, flattened values.
 //! - [`stats`]: what a run did, [`RunStats`].
 //! - [`error`]: the one error type, [`SyncError`].
@@ -18,6 +19,7 @@
 //! The engine knows nothing of the store: the application implements [`RunJournal`].
 
 pub mod adf;
+pub mod adf_write;
 mod bulk;
 pub mod csv;
 pub mod cursor;
