@@ -30,6 +30,9 @@ pub enum SyncError {
     /// The user asked to stop the run.
     #[error("the run was cancelled")]
     Cancelled,
+    /// An import's input cannot be read any further; the message says where and why.
+    #[error("could not read the input: {0}")]
+    Input(String),
 }
 
 impl SyncError {
@@ -43,6 +46,7 @@ impl SyncError {
             Self::Decode(_) => "decode",
             Self::IssueNotSent { .. } => "issue_not_sent",
             Self::Cancelled => "cancelled",
+            Self::Input(_) => "input",
         }
     }
 }

@@ -14,6 +14,7 @@
 //! - [`adf_write`]: Markdown or plain text as ADF, for rich text written to Jira.
 //! - [`csv`]: the CSV encoder: human column names, flattened values.
 //! - [`stats`]: what a run did, [`RunStats`].
+//! - [`import`]: imports: input readers, mappings, the ledger and [`import::run_import`].
 //! - [`error`]: the one error type, [`SyncError`].
 //!
 //! The engine knows nothing of the store: the application implements [`RunJournal`].
@@ -25,6 +26,7 @@ pub mod csv;
 pub mod cursor;
 pub mod engine;
 pub mod error;
+pub mod import;
 mod issues;
 pub mod journal;
 mod light;

@@ -10,6 +10,7 @@
 
 mod csv;
 mod delta;
+mod import;
 mod issues;
 mod resources;
 mod resume;

@@ -1,0 +1,27 @@
+//! Imports: records from a file into Jira, each accounted for.
+//!
+//! - [`input`]: NDJSON, JSON array and CSV readers, one record at a time.
+//! - [`mapping`]: the mapping file ([`Mapping`]) and its rules.
+//! - [`convert`]: a value to what a Jira field expects, by the field's schema.
+//! - [`plan`]: a mapping checked against a project's create screen.
+//! - [`ledger`]: record identity → issue across runs ([`ImportLedger`]), results and journal.
+//! - [`run`]: one run, [`run_import`].
+
+pub mod convert;
+pub mod input;
+pub mod ledger;
+pub mod mapping;
+pub mod plan;
+pub mod run;
+
+pub use convert::{FieldInfo, FieldKind, UserDirectory};
+pub use input::{InputError, InputFormat, InputRecord, RecordSource, reader};
+pub use ledger::{
+    ImportJournal, ImportLedger, ImportProgress, ImportStats, LedgerEntry, LedgerState,
+    MemoryLedger, NoImportProgress, RESULT_COLUMNS, RecordResult, RecordState, ResultsFormat,
+    encode_results,
+};
+pub use mapping::{ExternalId, ExternalIdTarget, ImportOperation, Mapping, Rule, TextFormat};
+pub use run::{
+    BATCH, IMPORT_PROPERTY, ImportJob, ImportOutcome, check_mapping, identity, run_import,
+};

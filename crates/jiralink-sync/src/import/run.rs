@@ -1,0 +1,1288 @@
+//! Running one import: [`run_import`].
+//!
+//! Records are read in batches of [`BATCH`]. For each batch:
+//!
+//! 1. every record is read, mapped and converted (a problem fails that record alone);
+//! 2. the ledger is asked what earlier runs did with each identity; an *uncertain* create (sent,
+//!    outcome unknown) is looked up in Jira before anything else happens to it;
+//! 3. records to update are found (their key, the ledger, or a search by external id);
+//! 4. updates are sent concurrently, creates through bulk create in one request per batch, each
+//!    identity marked uncertain in the ledger *before* its request leaves and done after;
+//! 5. the batch's results and the position reached are made durable in one checkpoint.
+//!
+//! A crash anywhere leaves at most the last batch's records unaccounted for; the resumed run
+//! reads them again, finds in the ledger what was created, and looks up what is uncertain.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+    time::Duration,
+};
+
+use futures::{StreamExt, TryStreamExt};
+use jiralink_atlassian::{
+    AtlassianError, BulkElement, EditOptions, IssueInput, JiraClient, SearchRequest,
+};
+use jiralink_domain::Clock;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use super::{
+    convert::{FieldInfo, UserDirectory},
+    input::{InputRecord, RecordSource},
+    ledger::{
+        ImportJournal, ImportLedger, ImportProgress, ImportStats, LedgerEntry, LedgerState,
+        RecordResult, RecordState,
+    },
+    mapping::{ExternalIdTarget, ImportOperation, Mapping, lookup, text_of},
+    plan::{ExternalPlace, Plan, Screen, resolve},
+};
+use crate::error::SyncError;
+
+/// Records per batch: Jira's bulk-create limit.
+pub const BATCH: usize = 50;
+
+/// The issue property every created issue carries: which ledger and record it came from, so an
+/// uncertain create can be found again even without an external id.
+pub const IMPORT_PROPERTY: &str = "jiralink.import";
+
+/// Attempts of one request refused for its rate (429, 503) or not delivered at all.
+const ATTEMPTS: u32 = 6;
+
+/// Everything one import run needs.
+pub struct ImportJob<'a> {
+    /// The connection's client.
+    pub client: &'a JiraClient,
+    /// What to do with each record.
+    pub mapping: &'a Mapping,
+    /// The records.
+    pub source: Box<dyn RecordSource>,
+    /// Identity → issue, across runs.
+    pub ledger: &'a dyn ImportLedger,
+    /// The ledger's scope, written into each created issue's [`IMPORT_PROPERTY`].
+    pub ledger_scope: &'a str,
+    /// This run's id (ledger entries name it).
+    pub run_id: &'a str,
+    /// Where results go.
+    pub journal: &'a dyn ImportJournal,
+    /// Who watches.
+    pub progress: &'a dyn ImportProgress,
+    /// Finds account ids for e-mail addresses.
+    pub users: &'a dyn UserDirectory,
+    /// The time source.
+    pub clock: Arc<dyn Clock>,
+    /// How many updates may be in flight.
+    pub concurrency: usize,
+    /// Records already accounted for by an interrupted run (skipped on reading).
+    pub resume_from: u64,
+    /// The interrupted run's counts.
+    pub stats: ImportStats,
+    /// How long Jira's search may lag behind a write: an uncertain create is only taken as not
+    /// done once a search this long after it finds nothing.
+    pub search_lag: Duration,
+    /// Convert and look up, but write nothing.
+    pub dry_run: bool,
+}
+
+impl std::fmt::Debug for ImportJob<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImportJob")
+            .field("mapping", self.mapping)
+            .field("run_id", &self.run_id)
+            .field("resume_from", &self.resume_from)
+            .field("dry_run", &self.dry_run)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOutcome {
+    /// The counts.
+    pub stats: ImportStats,
+    /// Whether it stopped because the user asked.
+    pub cancelled: bool,
+}
+
+/// A project and issue type (both `None` for updates, which have no screen).
+type Pair = (Option<String>, Option<String>);
+
+/// A plan, or the problems that kept a pair from having one.
+type PlanFor = Result<Arc<Plan>, String>;
+
+/// Resolved plans per project and issue type; a pair that does not resolve keeps its problems.
+struct Plans {
+    site_fields: Vec<FieldInfo>,
+    by_pair: HashMap<Pair, PlanFor>,
+}
+
+/// Reads the site's fields and, when the mapping names its project and issue type as
+/// constants, checks the mapping against their create screen. Nothing is written.
+///
+/// # Errors
+/// [`SyncError::InvalidSpec`] with every problem, or a Jira failure.
+pub async fn check_mapping(
+    client: &JiraClient,
+    mapping: &Mapping,
+    users: &dyn UserDirectory,
+) -> Result<(), SyncError> {
+    let mut plans = Plans::load(client).await?;
+    let fixed = |r: &Option<super::mapping::Rule>| {
+        r.as_ref()
+            .and_then(|r| r.constant.as_ref().filter(|_| r.map.is_none()))
+            .map(text_of)
+    };
+    if mapping.operation.creates() {
+        let (Some(p), Some(t)) = (fixed(&mapping.project), fixed(&mapping.issue_type)) else {
+            return Ok(());
+        };
+        plans
+            .get(client, mapping, Some(p), Some(t), users)
+            .await?
+            .map_err(SyncError::InvalidSpec)?;
+    } else {
+        plans
+            .get(client, mapping, None, None, users)
+            .await?
+            .map_err(SyncError::InvalidSpec)?;
+    }
+    Ok(())
+}
+
+impl Plans {
+    async fn load(client: &JiraClient) -> Result<Self, SyncError> {
+        let site_fields = client
+            .fields()
+            .await?
+            .iter()
+            .filter_map(FieldInfo::from_json)
+            .collect();
+        Ok(Self {
+            site_fields,
+            by_pair: HashMap::new(),
+        })
+    }
+
+    async fn get(
+        &mut self,
+        client: &JiraClient,
+        mapping: &Mapping,
+        project: Option<String>,
+        issue_type: Option<String>,
+        users: &dyn UserDirectory,
+    ) -> Result<Result<Arc<Plan>, String>, SyncError> {
+        let pair = (project.clone(), issue_type.clone());
+        if let Some(found) = self.by_pair.get(&pair) {
+            return Ok(found.clone());
+        }
+        let plan = self
+            .build(client, mapping, project, issue_type, users)
+            .await?;
+        self.by_pair.insert(pair, plan.clone());
+        Ok(plan)
+    }
+
+    async fn build(
+        &self,
+        client: &JiraClient,
+        mapping: &Mapping,
+        project: Option<String>,
+        issue_type: Option<String>,
+        users: &dyn UserDirectory,
+    ) -> Result<Result<Arc<Plan>, String>, SyncError> {
+        let (Some(project), Some(issue_type)) = (project, issue_type) else {
+            let plan = resolve(
+                mapping,
+                &self.site_fields,
+                Screen {
+                    label: "the site",
+                    fields: None,
+                },
+                None,
+                None,
+                users,
+            )
+            .await;
+            return Ok(plan.map(Arc::new).map_err(|p| p.join("; ")));
+        };
+        let types = match client.createmeta_issue_types(&project).await {
+            Ok(t) => t,
+            Err(AtlassianError::NotFound { .. }) => {
+                return Ok(Err(format!(
+                    "project {project:?} does not exist or the connection cannot create issues in it"
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let Some(ty) = types.iter().find(|t| t.id == issue_type).or_else(|| {
+            types
+                .iter()
+                .find(|t| t.name.eq_ignore_ascii_case(&issue_type))
+        }) else {
+            return Ok(Err(format!(
+                "project {project} has no issue type {issue_type:?} (it has: {})",
+                types
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        };
+        let screen: Vec<FieldInfo> = client
+            .createmeta_fields(&project, &ty.id)
+            .await?
+            .iter()
+            .map(FieldInfo::from_meta)
+            .collect();
+        let label = format!("{project} / {}", ty.name);
+        let plan = resolve(
+            mapping,
+            &self.site_fields,
+            Screen {
+                label: &label,
+                fields: Some(&screen),
+            },
+            Some(project.to_ascii_uppercase()),
+            Some(ty.id.clone()),
+            users,
+        )
+        .await;
+        Ok(plan.map(Arc::new).map_err(|p| p.join("; ")))
+    }
+}
+
+/// A record read, mapped and converted.
+struct Prepared {
+    line: u64,
+    ordinal: u64,
+    identity: String,
+    external_id: Option<String>,
+    key: Option<String>,
+    project: Option<String>,
+    plan: Arc<Plan>,
+    fields: Map<String, Value>,
+}
+
+enum Slot {
+    Done(RecordResult),
+    Pending(Prepared),
+}
+
+fn result(line: u64, ordinal: u64, state: RecordState) -> RecordResult {
+    RecordResult {
+        line,
+        record: ordinal,
+        state,
+        key: None,
+        id: None,
+        external_id: None,
+        message: None,
+        errors: Map::new(),
+        request: None,
+    }
+}
+
+fn failed(line: u64, ordinal: u64, message: impl Into<String>) -> RecordResult {
+    RecordResult {
+        message: Some(message.into()),
+        ..result(line, ordinal, RecordState::Failed)
+    }
+}
+
+impl Prepared {
+    fn result(&self, state: RecordState) -> RecordResult {
+        RecordResult {
+            external_id: self.external_id.clone(),
+            ..result(self.line, self.ordinal, state)
+        }
+    }
+
+    fn done(&self, state: RecordState, key: Option<String>, id: Option<String>) -> RecordResult {
+        RecordResult {
+            key,
+            id,
+            ..self.result(state)
+        }
+    }
+
+    fn failed(&self, message: impl Into<String>) -> RecordResult {
+        RecordResult {
+            message: Some(message.into()),
+            ..self.result(RecordState::Failed)
+        }
+    }
+
+    fn skipped(&self, message: impl Into<String>, key: Option<String>) -> RecordResult {
+        RecordResult {
+            message: Some(message.into()),
+            key,
+            ..self.result(RecordState::Skipped)
+        }
+    }
+
+    fn update_fields(&self) -> Map<String, Value> {
+        let mut f = self.fields.clone();
+        f.remove("project");
+        f.remove("issuetype");
+        f
+    }
+}
+
+/// An update's slot, issue key and id, and how it went (the rate-limit waits on success).
+type UpdateOutcome = (usize, String, Option<String>, Result<u32, AtlassianError>);
+
+/// The identity of a record: its external id, or a hash of its content.
+#[must_use]
+pub fn identity(external_id: Option<&str>, record: &Map<String, Value>) -> String {
+    match external_id {
+        Some(x) => format!("x:{x}"),
+        None => {
+            // serde_json's map is ordered by key, so equal records hash equally.
+            let text = serde_json::to_vec(record).unwrap_or_default();
+            let digest = Sha256::digest(&text);
+            format!("h:{}", hex_lower(&digest))
+        }
+    }
+}
+
+fn hex_lower(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// Runs one import to its end, a checkpoint after every batch.
+///
+/// # Errors
+/// [`SyncError`]: a mapping that does not fit Jira (before anything is written), input that
+/// cannot be read any more, a journal or ledger failure, or Jira refusing the credentials.
+/// Whatever was checkpointed stays valid to resume from.
+pub async fn run_import(mut job: ImportJob<'_>) -> Result<ImportOutcome, SyncError> {
+    let problems = job.mapping.problems();
+    if !problems.is_empty() {
+        return Err(SyncError::InvalidSpec(problems.join("; ")));
+    }
+    check_mapping(job.client, job.mapping, job.users).await?;
+    let mut plans = Plans::load(job.client).await?;
+    let mut stats = job.stats.clone();
+    let mut position = job.resume_from;
+    let mut carry: Vec<InputRecord> = Vec::new();
+    let mut ended = false;
+    while !ended || !carry.is_empty() {
+        if job.progress.stop_requested() || job.journal.cancel_requested().await {
+            return Ok(ImportOutcome {
+                stats,
+                cancelled: true,
+            });
+        }
+        let mut batch = std::mem::take(&mut carry);
+        while !ended && batch.len() < BATCH {
+            match job.source.next_record() {
+                Ok(Some(r)) if r.ordinal < job.resume_from => {}
+                Ok(Some(r)) => batch.push(r),
+                Ok(None) => ended = true,
+                Err(e) => return Err(SyncError::Input(e.to_string())),
+            }
+        }
+        if batch.is_empty() {
+            break;
+        }
+        let mut batcher = Batch {
+            job: &job,
+            plans: &mut plans,
+            stats: &mut stats,
+        };
+        let (results, deferred) = batcher.process(batch).await?;
+        carry = deferred;
+        // Records deferred to the next batch (a repeated identity) are not yet accounted for,
+        // so the position stops before the first of them.
+        let done_upto = results
+            .iter()
+            .map(|r| r.record + 1)
+            .max()
+            .unwrap_or(position);
+        position = carry
+            .iter()
+            .map(|r| r.ordinal)
+            .min()
+            .map_or(done_upto, |first| first.min(done_upto));
+        for r in &results {
+            stats.count(r.state);
+        }
+        job.journal.checkpoint(&results, position, &stats).await?;
+        job.progress.advanced(&stats);
+    }
+    Ok(ImportOutcome {
+        stats,
+        cancelled: false,
+    })
+}
+
+struct Batch<'j, 'a> {
+    job: &'j ImportJob<'a>,
+    plans: &'j mut Plans,
+    stats: &'j mut ImportStats,
+}
+
+impl Batch<'_, '_> {
+    /// The batch's results in input order, and the records put off to the next batch.
+    async fn process(
+        &mut self,
+        records: Vec<InputRecord>,
+    ) -> Result<(Vec<RecordResult>, Vec<InputRecord>), SyncError> {
+        let mut slots: Vec<Slot> = Vec::with_capacity(records.len());
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut deferred = Vec::new();
+        for rec in records {
+            if !deferred.is_empty() {
+                // Keep the input order: once one record waits, all after it wait too.
+                deferred.push(rec);
+                continue;
+            }
+            let fields = match rec.fields {
+                Ok(f) => f,
+                Err(reason) => {
+                    slots.push(Slot::Done(failed(rec.line, rec.ordinal, reason)));
+                    continue;
+                }
+            };
+            match self.prepare(rec.line, rec.ordinal, &fields).await? {
+                Err(r) => slots.push(Slot::Done(r)),
+                Ok(p) => {
+                    if seen.insert(p.identity.clone()) {
+                        slots.push(Slot::Pending(p));
+                    } else {
+                        deferred.push(InputRecord {
+                            ordinal: rec.ordinal,
+                            line: rec.line,
+                            fields: Ok(fields),
+                        });
+                    }
+                }
+            }
+        }
+        self.decide(&mut slots).await?;
+        let results = slots
+            .into_iter()
+            .map(|s| match s {
+                Slot::Done(r) => r,
+                Slot::Pending(p) => p.failed("not processed"),
+            })
+            .collect();
+        Ok((results, deferred))
+    }
+
+    async fn prepare(
+        &mut self,
+        line: u64,
+        ordinal: u64,
+        record: &Map<String, Value>,
+    ) -> Result<Result<Prepared, RecordResult>, SyncError> {
+        let job = self.job;
+        let mapping = job.mapping;
+        let text = |rule: &Option<super::mapping::Rule>| {
+            rule.as_ref()
+                .and_then(|r| r.evaluate(record))
+                .map(|v| text_of(&v))
+        };
+        let (project, issue_type) = if mapping.operation.creates() {
+            let p = text(&mapping.project);
+            let t = text(&mapping.issue_type);
+            if p.is_none() || t.is_none() {
+                return Ok(Err(failed(
+                    line,
+                    ordinal,
+                    "the record has no project or issue type to create an issue with",
+                )));
+            }
+            (p, t)
+        } else {
+            (None, None)
+        };
+        let plan = match self
+            .plans
+            .get(job.client, mapping, project.clone(), issue_type, job.users)
+            .await?
+        {
+            Ok(p) => p,
+            Err(problems) => return Ok(Err(failed(line, ordinal, problems))),
+        };
+        let external_id = match &mapping.external_id {
+            None => None,
+            Some(x) => match lookup(record, &x.source).map(text_of) {
+                Some(v) if !v.trim().is_empty() => {
+                    let v = v.trim().to_owned();
+                    if matches!(x.target, ExternalIdTarget::LabelPrefix(_))
+                        && v.chars().any(char::is_whitespace)
+                    {
+                        return Ok(Err(failed(
+                            line,
+                            ordinal,
+                            format!("the external id {v:?} contains a space, which a label cannot"),
+                        )));
+                    }
+                    Some(v)
+                }
+                _ => None,
+            },
+        };
+        let key = mapping
+            .key
+            .as_deref()
+            .and_then(|k| lookup(record, k))
+            .map(text_of)
+            .map(|k| k.trim().to_owned())
+            .filter(|k| !k.is_empty());
+        if external_id.is_none() && key.is_none() && mapping.operation != ImportOperation::Create {
+            let what = match (&mapping.key, &mapping.external_id) {
+                (Some(k), Some(x)) => format!("{k} or {}", x.source),
+                (Some(k), None) => k.clone(),
+                (None, Some(x)) => x.source.clone(),
+                (None, None) => "key".into(),
+            };
+            return Ok(Err(failed(
+                line,
+                ordinal,
+                format!("the record has no {what} to find its issue by"),
+            )));
+        }
+        let fields = match plan
+            .fields_for(record, external_id.as_deref(), mapping.operation, job.users)
+            .await
+        {
+            Ok(f) => f,
+            Err(errors) => {
+                return Ok(Err(RecordResult {
+                    errors,
+                    external_id,
+                    message: Some("a value does not fit its field".into()),
+                    ..result(line, ordinal, RecordState::Failed)
+                }));
+            }
+        };
+        Ok(Ok(Prepared {
+            line,
+            ordinal,
+            identity: identity(external_id.as_deref(), record),
+            external_id,
+            key,
+            project: plan.project.clone(),
+            plan,
+            fields,
+        }))
+    }
+
+    /// Decides, sends and records each pending slot.
+    async fn decide(&mut self, slots: &mut [Slot]) -> Result<(), SyncError> {
+        let job = self.job;
+        let op = job.mapping.operation;
+        let identities: Vec<String> = slots
+            .iter()
+            .filter_map(|s| match s {
+                Slot::Pending(p) => Some(p.identity.clone()),
+                Slot::Done(_) => None,
+            })
+            .collect();
+        let mut ledger = job.ledger.get(&identities).await?;
+        self.settle_uncertain(slots, &mut ledger).await?;
+
+        // What each record becomes: an update of a known issue, or a create.
+        let mut existing: HashMap<usize, (String, Option<String>, bool)> = HashMap::new();
+        for (i, slot) in slots.iter_mut().enumerate() {
+            let Slot::Pending(p) = slot else { continue };
+            if let Some(e) = ledger
+                .get(&p.identity)
+                .filter(|e| e.state == LedgerState::Done)
+            {
+                let key = e.issue_key.clone();
+                if op == ImportOperation::Create {
+                    *slot = Slot::Done(if e.run_id == job.run_id {
+                        p.done(RecordState::Created, key, e.issue_id.clone())
+                    } else {
+                        p.skipped("an earlier run created its issue", key)
+                    });
+                    continue;
+                }
+                if let Some(k) = key {
+                    existing.insert(i, (k, e.issue_id.clone(), false));
+                }
+                continue;
+            }
+            if let Some(k) = &p.key {
+                existing.insert(i, (k.clone(), None, true));
+            }
+        }
+        if op != ImportOperation::Create {
+            self.find_by_external_id(slots, &mut existing).await?;
+        }
+
+        let mut updates: Vec<usize> = Vec::new();
+        let mut creates: Vec<usize> = Vec::new();
+        for (i, slot) in slots.iter_mut().enumerate() {
+            let Slot::Pending(p) = slot else { continue };
+            match (op, existing.get(&i)) {
+                (ImportOperation::Create, _) => creates.push(i),
+                (ImportOperation::Update, None) => {
+                    *slot = Slot::Done(p.failed(format!(
+                        "no issue has the external id {}",
+                        p.external_id.as_deref().unwrap_or("")
+                    )));
+                }
+                (ImportOperation::Upsert, Some((key, _, _))) if job.mapping.ignore_existing => {
+                    *slot = Slot::Done(
+                        p.skipped("the issue exists (ignore_existing)", Some(key.clone())),
+                    );
+                }
+                (_, Some(_)) => updates.push(i),
+                (ImportOperation::Upsert, None) if job.mapping.ignore_missing => {
+                    *slot = Slot::Done(p.skipped("no issue exists (ignore_missing)", None));
+                }
+                (ImportOperation::Upsert, None) => creates.push(i),
+            }
+        }
+
+        let missing = self.send_updates(slots, &updates, &existing).await?;
+        for i in missing {
+            let Slot::Pending(p) = &slots[i] else {
+                continue;
+            };
+            let key = existing.get(&i).map(|e| e.0.clone()).unwrap_or_default();
+            let done = if op == ImportOperation::Upsert && !job.mapping.ignore_missing {
+                creates.push(i);
+                continue;
+            } else if op == ImportOperation::Upsert {
+                p.skipped(format!("issue {key} does not exist (ignore_missing)"), None)
+            } else {
+                p.failed(format!("issue {key} does not exist"))
+            };
+            slots[i] = Slot::Done(done);
+        }
+        creates.sort_unstable();
+        self.send_creates(slots, &creates).await
+    }
+
+    /// Looks up every uncertain create of the batch in Jira; found ones become done, the
+    /// others are forgotten (and created again).
+    async fn settle_uncertain(
+        &mut self,
+        slots: &[Slot],
+        ledger: &mut HashMap<String, LedgerEntry>,
+    ) -> Result<(), SyncError> {
+        let uncertain: Vec<(&Prepared, i64)> = slots
+            .iter()
+            .filter_map(|s| match s {
+                Slot::Pending(p) => ledger
+                    .get(&p.identity)
+                    .filter(|e| e.state == LedgerState::Uncertain)
+                    .map(|e| (p, e.at_ms)),
+                Slot::Done(_) => None,
+            })
+            .collect();
+        if uncertain.is_empty() {
+            return Ok(());
+        }
+        // The issue, if it exists, is the sending run's: a resumed run reports it created, a
+        // new run as created by an earlier one.
+        let senders: HashMap<String, String> = uncertain
+            .iter()
+            .filter_map(|(p, _)| {
+                ledger
+                    .get(&p.identity)
+                    .map(|e| (p.identity.clone(), e.run_id.clone()))
+            })
+            .collect();
+        let found = self.look_up_creates(&uncertain).await?;
+        let now = now_ms(&*self.job.clock);
+        let mut done = Vec::new();
+        let mut gone = Vec::new();
+        for (p, _) in &uncertain {
+            self.stats.uncertain_checked += 1;
+            match found.get(&p.identity) {
+                Some((key, id)) => {
+                    self.stats.uncertain_found += 1;
+                    let entry = LedgerEntry {
+                        state: LedgerState::Done,
+                        issue_key: Some(key.clone()),
+                        issue_id: Some(id.clone()),
+                        run_id: senders
+                            .get(&p.identity)
+                            .cloned()
+                            .unwrap_or_else(|| self.job.run_id.to_owned()),
+                        at_ms: now,
+                    };
+                    ledger.insert(p.identity.clone(), entry.clone());
+                    done.push((p.identity.clone(), entry));
+                }
+                None => {
+                    ledger.remove(&p.identity);
+                    gone.push(p.identity.clone());
+                }
+            }
+        }
+        if !self.job.dry_run {
+            self.job.ledger.put(&done).await?;
+            self.job.ledger.remove(&gone).await?;
+        }
+        Ok(())
+    }
+
+    /// Searches the projects of `creates` for issues carrying their [`IMPORT_PROPERTY`],
+    /// created since a minute before the earliest send, once the search has caught up with
+    /// the latest one.
+    async fn look_up_creates(
+        &mut self,
+        creates: &[(&Prepared, i64)],
+    ) -> Result<HashMap<String, (String, String)>, SyncError> {
+        let job = self.job;
+        let latest = creates.iter().map(|(_, at)| *at).max().unwrap_or(0);
+        let earliest = creates.iter().map(|(_, at)| *at).min().unwrap_or(0);
+        let ready_at = latest
+            .saturating_add(i64::try_from(job.search_lag.as_millis()).unwrap_or(i64::MAX / 2));
+        let now = now_ms(&*job.clock);
+        if ready_at > now {
+            let wait = u64::try_from(ready_at - now).unwrap_or(0);
+            job.clock.sleep(Duration::from_millis(wait)).await;
+        }
+        let wanted: HashSet<&str> = creates.iter().map(|(p, _)| p.identity.as_str()).collect();
+        let projects: HashSet<&str> = creates
+            .iter()
+            .filter_map(|(p, _)| p.project.as_deref())
+            .collect();
+        let mut found = HashMap::new();
+        for project in projects {
+            let request = SearchRequest {
+                jql: format!(
+                    "project = \"{}\" AND created >= {} ORDER BY created ASC",
+                    project,
+                    earliest.saturating_sub(60_000)
+                ),
+                fields: vec!["created".into()],
+                properties: vec![IMPORT_PROPERTY.into()],
+                max_results: Some(100),
+                ..SearchRequest::default()
+            };
+            let mut issues = std::pin::pin!(job.client.search_jql(request));
+            while let Some(issue) = issues.try_next().await? {
+                let Some(prop) = issue
+                    .extra
+                    .get("properties")
+                    .and_then(|p| p.get(IMPORT_PROPERTY))
+                else {
+                    continue;
+                };
+                if prop.get("ledger").and_then(Value::as_str) != Some(job.ledger_scope) {
+                    continue;
+                }
+                if let Some(record) = prop.get("record").and_then(Value::as_str)
+                    && wanted.contains(record)
+                    && let Some(key) = issue.key.clone()
+                {
+                    found.insert(record.to_owned(), (key, issue.id.clone()));
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Finds issues by external id for pending records without a known issue.
+    async fn find_by_external_id(
+        &mut self,
+        slots: &[Slot],
+        existing: &mut HashMap<usize, (String, Option<String>, bool)>,
+    ) -> Result<(), SyncError> {
+        let mut by_place: HashMap<String, Vec<(usize, String)>> = HashMap::new();
+        let mut places: HashMap<String, (ExternalPlace, Option<String>)> = HashMap::new();
+        for (i, slot) in slots.iter().enumerate() {
+            let Slot::Pending(p) = slot else { continue };
+            let (Some(x), None, Some(place)) = (&p.external_id, existing.get(&i), &p.plan.external)
+            else {
+                continue;
+            };
+            let place_key = match place {
+                ExternalPlace::Field(f) => format!("f:{}", f.id),
+                ExternalPlace::Label(prefix) => format!("l:{prefix}"),
+            };
+            by_place
+                .entry(place_key.clone())
+                .or_default()
+                .push((i, x.clone()));
+            places.insert(place_key, (place.clone(), p.project.clone()));
+        }
+        for (place_key, wanted) in by_place {
+            let Some((place, project)) = places.get(&place_key) else {
+                continue;
+            };
+            let (clause, field) = match place {
+                ExternalPlace::Field(f) => {
+                    let n = f.id.trim_start_matches("customfield_");
+                    let parts: Vec<String> = wanted
+                        .iter()
+                        .map(|(_, x)| format!("cf[{n}] ~ \"\\\"{}\\\"\"", jql_escape(x)))
+                        .collect();
+                    (format!("({})", parts.join(" OR ")), f.id.clone())
+                }
+                ExternalPlace::Label(prefix) => {
+                    let parts: Vec<String> = wanted
+                        .iter()
+                        .map(|(_, x)| format!("\"{}\"", jql_escape(&format!("{prefix}{x}"))))
+                        .collect();
+                    (
+                        format!("labels in ({})", parts.join(", ")),
+                        "labels".to_owned(),
+                    )
+                }
+            };
+            let jql = match project {
+                Some(p) => format!("project = \"{p}\" AND {clause}"),
+                None => clause,
+            };
+            let request = SearchRequest {
+                jql,
+                fields: vec![field.clone()],
+                max_results: Some(100),
+                ..SearchRequest::default()
+            };
+            let mut matches: HashMap<String, Vec<(String, String)>> = HashMap::new();
+            let mut issues = std::pin::pin!(self.job.client.search_jql(request));
+            while let Some(issue) = issues.try_next().await? {
+                let Some(key) = issue.key.clone() else {
+                    continue;
+                };
+                let value = issue.fields.get(&field).cloned().unwrap_or(Value::Null);
+                for (_, x) in &wanted {
+                    let hit = match place {
+                        ExternalPlace::Field(_) => value.as_str() == Some(x.as_str()),
+                        ExternalPlace::Label(prefix) => value.as_array().is_some_and(|a| {
+                            a.iter()
+                                .any(|l| l.as_str() == Some(&format!("{prefix}{x}")))
+                        }),
+                    };
+                    if hit {
+                        matches
+                            .entry(x.clone())
+                            .or_default()
+                            .push((key.clone(), issue.id.clone()));
+                    }
+                }
+            }
+            for (i, x) in wanted {
+                match matches.get(&x).map(Vec::as_slice) {
+                    Some([(key, id)]) => {
+                        existing.insert(i, (key.clone(), Some(id.clone()), false));
+                    }
+                    Some(many) if many.len() > 1 => {
+                        // Several issues claim the id: updating one would be a guess.
+                        existing.insert(
+                            i,
+                            (
+                                many.iter()
+                                    .map(|(k, _)| k.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(","),
+                                None,
+                                false,
+                            ),
+                        );
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends the updates; returns the slots whose issue does not exist (404).
+    async fn send_updates(
+        &mut self,
+        slots: &mut [Slot],
+        updates: &[usize],
+        existing: &HashMap<usize, (String, Option<String>, bool)>,
+    ) -> Result<Vec<usize>, SyncError> {
+        let job = self.job;
+        let mut missing = Vec::new();
+        if job.dry_run {
+            for &i in updates {
+                let Slot::Pending(p) = &slots[i] else {
+                    continue;
+                };
+                let key = existing.get(&i).map(|e| e.0.clone());
+                let request = json!({ "method": "PUT", "issue": key, "fields": p.update_fields() });
+                slots[i] = Slot::Done(RecordResult {
+                    request: Some(request),
+                    ..p.done(RecordState::WouldUpdate, key, None)
+                });
+            }
+            return Ok(missing);
+        }
+        let mut work = Vec::new();
+        for &i in updates {
+            let Slot::Pending(p) = &slots[i] else {
+                continue;
+            };
+            let Some((key, id, _)) = existing.get(&i) else {
+                continue;
+            };
+            if key.contains(',') {
+                slots[i] = Slot::Done(p.failed(format!(
+                    "several issues have this external id ({key}); fix them in Jira first"
+                )));
+                continue;
+            }
+            work.push((
+                i,
+                key.clone(),
+                id.clone(),
+                IssueInput {
+                    fields: p.update_fields(),
+                    ..IssueInput::default()
+                },
+            ));
+        }
+        let clock = job.clock.clone();
+        let client = job.client;
+        let outcomes: Vec<UpdateOutcome> =
+            futures::stream::iter(work.into_iter().map(|(i, key, id, input)| {
+                let clock = clock.clone();
+                async move {
+                    let r = with_waits(&*clock, true, || {
+                        client.issue_edit(&key, &input, EditOptions::default())
+                    })
+                    .await;
+                    (i, key, id, r.map(|((), waits)| waits))
+                }
+            }))
+            .buffer_unordered(job.concurrency.max(1))
+            .collect()
+            .await;
+        for (i, key, id, outcome) in outcomes {
+            let Slot::Pending(p) = &slots[i] else {
+                continue;
+            };
+            slots[i] = Slot::Done(match outcome {
+                Ok(waits) => {
+                    self.stats.rate_limit_waits += u64::from(waits);
+                    p.done(RecordState::Updated, Some(key), id)
+                }
+                Err(AtlassianError::NotFound { .. }) => {
+                    missing.push(i);
+                    continue;
+                }
+                Err(e) if ends_run(&e) => return Err(e.into()),
+                Err(e) => fail_with(p, &e, Some(key)),
+            });
+        }
+        Ok(missing)
+    }
+
+    /// Creates the records of `creates` in one bulk request each [`BATCH`].
+    async fn send_creates(
+        &mut self,
+        slots: &mut [Slot],
+        creates: &[usize],
+    ) -> Result<(), SyncError> {
+        let job = self.job;
+        for chunk in creates.chunks(BATCH) {
+            let inputs: Vec<IssueInput> = chunk
+                .iter()
+                .filter_map(|&i| match &slots[i] {
+                    Slot::Pending(p) => Some(IssueInput {
+                        fields: p.fields.clone(),
+                        properties: vec![json!({
+                            "key": IMPORT_PROPERTY,
+                            "value": { "ledger": job.ledger_scope, "record": p.identity },
+                        })],
+                        ..IssueInput::default()
+                    }),
+                    Slot::Done(_) => None,
+                })
+                .collect();
+            if inputs.len() != chunk.len() {
+                return Err(SyncError::Decode(
+                    "an import batch lost track of a record".into(),
+                ));
+            }
+            if job.dry_run {
+                for (&i, input) in chunk.iter().zip(&inputs) {
+                    let Slot::Pending(p) = &slots[i] else {
+                        continue;
+                    };
+                    let request = json!({ "method": "POST", "fields": input.fields });
+                    slots[i] = Slot::Done(RecordResult {
+                        request: Some(request),
+                        ..p.done(RecordState::WouldCreate, None, None)
+                    });
+                }
+                continue;
+            }
+            self.create_chunk(slots, chunk, inputs).await?;
+        }
+        Ok(())
+    }
+
+    async fn create_chunk(
+        &mut self,
+        slots: &mut [Slot],
+        chunk: &[usize],
+        inputs: Vec<IssueInput>,
+    ) -> Result<(), SyncError> {
+        let job = self.job;
+        let mut todo: Vec<(usize, IssueInput)> = chunk.iter().copied().zip(inputs).collect();
+        let mut rounds = 0;
+        while !todo.is_empty() {
+            rounds += 1;
+            let sent_at = now_ms(&*job.clock);
+            let intents: Vec<(String, LedgerEntry)> = todo
+                .iter()
+                .filter_map(|(i, _)| match &slots[*i] {
+                    Slot::Pending(p) => Some((
+                        p.identity.clone(),
+                        LedgerEntry {
+                            state: LedgerState::Uncertain,
+                            issue_key: None,
+                            issue_id: None,
+                            run_id: job.run_id.to_owned(),
+                            at_ms: sent_at,
+                        },
+                    )),
+                    Slot::Done(_) => None,
+                })
+                .collect();
+            job.ledger.put(&intents).await?;
+            let bodies: Vec<IssueInput> = todo.iter().map(|(_, b)| b.clone()).collect();
+            self.stats.bulk_requests += 1;
+            let answer =
+                with_waits(&*job.clock, false, || job.client.issue_bulk_create(&bodies)).await;
+            match answer {
+                Ok((elements, waits)) => {
+                    self.stats.rate_limit_waits += u64::from(waits);
+                    if elements.len() != todo.len() {
+                        return Err(SyncError::Decode(
+                            "a bulk-create answer with a different number of elements".into(),
+                        ));
+                    }
+                    let now = now_ms(&*job.clock);
+                    let mut done = Vec::new();
+                    let mut refused = Vec::new();
+                    for ((i, _), element) in todo.iter().zip(elements) {
+                        let Slot::Pending(p) = &slots[*i] else {
+                            continue;
+                        };
+                        match element {
+                            BulkElement::Created(c) => {
+                                done.push((
+                                    p.identity.clone(),
+                                    LedgerEntry {
+                                        state: LedgerState::Done,
+                                        issue_key: Some(c.key.clone()),
+                                        issue_id: Some(c.id.clone()),
+                                        run_id: job.run_id.to_owned(),
+                                        at_ms: now,
+                                    },
+                                ));
+                                let r = p.done(RecordState::Created, Some(c.key), Some(c.id));
+                                slots[*i] = Slot::Done(r);
+                            }
+                            BulkElement::Failed(e) => {
+                                refused.push(p.identity.clone());
+                                let r = RecordResult {
+                                    message: e
+                                        .messages
+                                        .first()
+                                        .cloned()
+                                        .or_else(|| Some("Jira refused the issue".into())),
+                                    errors: named_errors(&p.plan, &e.field_errors),
+                                    ..p.result(RecordState::Failed)
+                                };
+                                slots[*i] = Slot::Done(r);
+                            }
+                        }
+                    }
+                    job.ledger.put(&done).await?;
+                    job.ledger.remove(&refused).await?;
+                    todo.clear();
+                }
+                Err(AtlassianError::Ambiguous { .. }) if rounds < ATTEMPTS => {
+                    // Jira may have created some or all: look before sending any again.
+                    let pending: Vec<(&Prepared, i64)> = todo
+                        .iter()
+                        .filter_map(|(i, _)| match &slots[*i] {
+                            Slot::Pending(p) => Some((p, sent_at)),
+                            Slot::Done(_) => None,
+                        })
+                        .collect();
+                    let found = self.look_up_creates(&pending).await?;
+                    let now = now_ms(&*job.clock);
+                    let mut done = Vec::new();
+                    let mut gone = Vec::new();
+                    let mut rest = Vec::new();
+                    for (i, input) in std::mem::take(&mut todo) {
+                        let Slot::Pending(p) = &slots[i] else {
+                            continue;
+                        };
+                        self.stats.uncertain_checked += 1;
+                        if let Some((key, id)) = found.get(&p.identity) {
+                            self.stats.uncertain_found += 1;
+                            done.push((
+                                p.identity.clone(),
+                                LedgerEntry {
+                                    state: LedgerState::Done,
+                                    issue_key: Some(key.clone()),
+                                    issue_id: Some(id.clone()),
+                                    run_id: job.run_id.to_owned(),
+                                    at_ms: now,
+                                },
+                            ));
+                            slots[i] = Slot::Done(p.done(
+                                RecordState::Created,
+                                Some(key.clone()),
+                                Some(id.clone()),
+                            ));
+                        } else {
+                            gone.push(p.identity.clone());
+                            rest.push((i, input));
+                        }
+                    }
+                    job.ledger.put(&done).await?;
+                    job.ledger.remove(&gone).await?;
+                    todo = rest;
+                }
+                Err(e) => {
+                    // Jira answered: nothing of this request was created.
+                    let identities: Vec<String> = todo
+                        .iter()
+                        .filter_map(|(i, _)| match &slots[*i] {
+                            Slot::Pending(p) => Some(p.identity.clone()),
+                            Slot::Done(_) => None,
+                        })
+                        .collect();
+                    if matches!(e, AtlassianError::Ambiguous { .. }) {
+                        // Still unknown after every attempt: the ledger keeps them uncertain
+                        // for the next run to look up.
+                        return Err(e.into());
+                    }
+                    job.ledger.remove(&identities).await?;
+                    if ends_run(&e) {
+                        return Err(e.into());
+                    }
+                    for (i, _) in std::mem::take(&mut todo) {
+                        let Slot::Pending(p) = &slots[i] else {
+                            continue;
+                        };
+                        slots[i] = Slot::Done(fail_with(p, &e, None));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether an error ends the whole run rather than one record: the credentials are refused,
+/// so every later record would fail the same way.
+fn ends_run(e: &AtlassianError) -> bool {
+    matches!(
+        e,
+        AtlassianError::Unauthorized { .. }
+            | AtlassianError::TokenUnavailable { .. }
+            | AtlassianError::Credentials { .. }
+    )
+}
+
+/// A record's failure from Jira's answer.
+fn fail_with(p: &Prepared, e: &AtlassianError, key: Option<String>) -> RecordResult {
+    match e {
+        AtlassianError::BadRequest {
+            messages,
+            field_errors,
+            ..
+        } => RecordResult {
+            key,
+            message: messages
+                .first()
+                .cloned()
+                .or_else(|| Some("Jira refused the record".into())),
+            errors: named_errors(&p.plan, field_errors),
+            ..p.result(RecordState::Failed)
+        },
+        other => RecordResult {
+            key,
+            message: Some(other.to_string()),
+            ..p.result(RecordState::Failed)
+        },
+    }
+}
+
+/// Jira's per-field errors keyed by field name (as the mapping wrote it) instead of id.
+fn named_errors(
+    plan: &Plan,
+    errors: &std::collections::BTreeMap<String, String>,
+) -> Map<String, Value> {
+    errors
+        .iter()
+        .map(|(id, msg)| {
+            let name = plan
+                .targets
+                .iter()
+                .find(|t| &t.field.id == id)
+                .map_or_else(|| id.clone(), |t| t.field.name.clone());
+            (name, Value::String(msg.clone()))
+        })
+        .collect()
+}
+
+fn jql_escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+fn now_ms(clock: &dyn Clock) -> i64 {
+    i64::try_from(clock.now().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// Sends a write again when Jira said it did not apply it (429, 503) or it never left (connect
+/// error), waiting as asked; `idempotent` writes are also sent again after an unknown outcome.
+/// Returns the answer and how many waits were for rate limits.
+async fn with_waits<T, F, Fut>(
+    clock: &dyn Clock,
+    idempotent: bool,
+    mut send: F,
+) -> Result<(T, u32), AtlassianError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AtlassianError>>,
+{
+    let mut waits = 0;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match send().await {
+            Ok(v) => return Ok((v, waits)),
+            Err(e) if attempt < ATTEMPTS => {
+                let limited = matches!(e, AtlassianError::RateLimited { .. })
+                    || matches!(e, AtlassianError::Server { status: 503, .. });
+                let unsent = matches!(
+                    e,
+                    AtlassianError::Transport {
+                        kind: jiralink_atlassian::TransportKind::Connect,
+                        ..
+                    }
+                );
+                let ambiguous = matches!(e, AtlassianError::Ambiguous { .. });
+                if !(limited || unsent || (idempotent && ambiguous)) {
+                    return Err(e);
+                }
+                if limited {
+                    waits += 1;
+                }
+                let backoff = Duration::from_secs(1 << attempt.min(4));
+                let wait = e
+                    .retry_after()
+                    .unwrap_or(backoff)
+                    .min(Duration::from_secs(60));
+                clock.sleep(wait).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
