@@ -232,6 +232,14 @@ pub enum AppError {
         /// The run recorded as failed, if one was recorded.
         run: Option<String>,
     },
+    #[error("the import failed: {message}")]
+    ImportFailed {
+        /// The engine's stable code, e.g. `jira`.
+        code: &'static str,
+        message: String,
+        /// The run recorded as failed, if one was recorded.
+        run: Option<String>,
+    },
     #[error("{0}")]
     InvalidInput(String),
     #[error("invalid configuration: {0}")]
@@ -308,6 +316,12 @@ impl AppError {
                 ..
             } => ("export_failed", 502, false),
             Self::ExportFailed { .. } => ("export_failed", 502, true),
+            Self::ImportFailed {
+                code: "invalid_spec",
+                ..
+            } => ("validation_failed", 400, false),
+            Self::ImportFailed { code: "input", .. } => ("validation_failed", 400, false),
+            Self::ImportFailed { .. } => ("import_failed", 502, true),
             Self::OutputExpired { .. } => ("output_expired", 410, false),
             Self::InvalidInput(_) => ("validation_failed", 400, false),
             Self::Config(_) => ("invalid_config", 500, false),

@@ -12,6 +12,7 @@ pub mod database;
 mod debug;
 mod error;
 mod exports;
+mod imports;
 mod keys;
 mod oauth;
 mod oauth_clients;
@@ -46,12 +47,18 @@ pub use exports::{
     ExportDraft, ExportView, MAX_EVERY_MINUTES, MAX_EXPORT_NAME_CHARS, RunListFilter, RunOutput,
     RunView, Schedule,
 };
+pub use imports::{
+    AD_HOC_LEDGER, DEFAULT_SEARCH_LAG, ImportRequest, ImportRunView, ImportSource, ImportSpec,
+};
 pub use jiralink_atlassian::SystemClock;
 pub use jiralink_domain::{
     ApiType, AuditAction, AuditEntry, AuthType, ConnectionDraft, ConnectionId, ConnectionState,
     Field, OAuthClientDraft, SecretEntry, catalogue, is_text_direction_control,
 };
 pub use jiralink_store::{DebugDirection, JobOutcome, JobRun, RunState, RunTrigger, StoreError};
+pub use jiralink_sync::import::{
+    ImportProgress, ImportStats, InputFormat, NoImportProgress, ResultsFormat,
+};
 pub use jiralink_sync::{
     AdfMode, ExportKind, ExportSpec, Format, NoProgress, Progress, Resource, RunStats,
 };

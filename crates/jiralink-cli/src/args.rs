@@ -27,7 +27,8 @@ Examples:
 Exit codes: 0 success, 1 unexpected error, 2 wrong usage, 3 invalid input, 4 not found,
 5 conflict (name taken, still in use), 6 master key problem, 7 configuration or file problem,
 8 connection test failed or connection offline, 9 connection needs authorization,
-10 export run failed, 130 cancelled (also an export run cancelled).";
+10 export run failed, 11 import run failed, 12 import finished but some records failed,
+130 cancelled (also an export or import run cancelled).";
 
 /// jiralink: trustworthy connections to Jira, for moving data in and out of it.
 #[derive(Debug, Parser)]
@@ -201,6 +202,10 @@ See docs/simulator.md for every endpoint, knob and known difference from Jira Cl
     /// Export runs: list, show, cancel, and their output
     #[command(subcommand)]
     Run(RunCommand),
+    /// Import records into Jira (`import issues --connection NAME --file F --map M.toml`), and
+    /// list import runs
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Print a shell completion script, e.g. `jiralink completions bash > /etc/bash_completion.d/jiralink`
     Completions {
         #[arg(value_enum)]
@@ -1106,4 +1111,76 @@ pub(crate) enum RunCommand {
         /// The run's id
         run: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ImportCommand {
+    /// Create, update or upsert issues from a file (NDJSON, JSON array or CSV) through a mapping
+    #[command(after_help = IMPORT_ISSUES_HELP)]
+    Issues(ImportIssues),
+    /// List import runs, newest first
+    #[command(after_help = "Examples:\n  jiralink import runs\n  jiralink import runs -o json")]
+    Runs {
+        /// At most this many (default 50)
+        #[arg(long, value_name = "N")]
+        limit: Option<u32>,
+    },
+}
+
+const IMPORT_ISSUES_HELP: &str = "\
+The mapping (a TOML file, see docs/imports.md) says what to do (create, update, upsert), the
+project and issue type, how to find an existing issue (key, external id) and how each Jira
+field gets its value. It is checked against the project's create screen before anything is
+sent, with every problem listed at once (exit code 3).
+
+Every record ends in one state: created, updated, skipped or failed, with its line number and
+Jira's message per field. The results are kept with the run (`jiralink run output ID`) and, with
+--results FILE, written there too (NDJSON, or CSV with --results-format csv). The import ledger
+remembers which issue each record became: running the same import again creates nothing twice,
+even after a crash (kill -9) or an answer lost on the way back from Jira.
+
+--dry-run converts and looks up only: it writes each record's request to the results (standard
+output without --results) and sends nothing.
+
+Exit codes: 0 every record imported or skipped, 12 some records failed, 11 the run failed,
+3 the mapping or input cannot be used, 8 the connection is offline, 130 cancelled.
+
+Examples:
+  jiralink import issues --connection Jira --file tickets.csv --map tickets.toml
+  jiralink import issues --connection Jira --file tickets.csv --map tickets.toml --dry-run
+  jiralink import issues --connection Jira --file - --format ndjson --map upsert.toml \\
+      --results results.csv --results-format csv < changes.ndjson";
+
+/// `import issues`.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct ImportIssues {
+    /// The connection's name or id
+    #[arg(long, value_name = "CONNECTION")]
+    pub(crate) connection: String,
+    /// The records: a file, or - for standard input
+    #[arg(long, value_name = "FILE")]
+    pub(crate) file: PathBuf,
+    /// The mapping file (TOML)
+    #[arg(long = "map", value_name = "FILE")]
+    pub(crate) map: PathBuf,
+    /// How the records are written (default: from the file name)
+    #[arg(long, value_name = "FORMAT", value_parser = ["ndjson", "json", "csv"])]
+    pub(crate) format: Option<String>,
+    /// Write the results to this file too
+    #[arg(long, value_name = "FILE")]
+    pub(crate) results: Option<PathBuf>,
+    /// ndjson (default) or csv
+    #[arg(long, value_name = "FORMAT", value_parser = ["ndjson", "csv"])]
+    pub(crate) results_format: Option<String>,
+    /// Convert and look up only; print each record's request and send nothing
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// The ledger to use: imports sharing a ledger never create an issue twice for one record
+    /// [default: ad-hoc]
+    #[arg(long, value_name = "NAME")]
+    pub(crate) ledger: Option<String>,
+    /// Seconds Jira's search may lag behind a write, waited out before an uncertain create is
+    /// sent again [default: 30]
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) search_lag: Option<u64>,
 }

@@ -17,6 +17,8 @@ pub(crate) const CONFIG: u8 = 7;
 pub(crate) const TEST_FAILED: u8 = 8;
 pub(crate) const NEEDS_AUTHORIZATION: u8 = 9;
 pub(crate) const EXPORT_FAILED: u8 = 10;
+pub(crate) const IMPORT_FAILED: u8 = 11;
+pub(crate) const RECORDS_FAILED: u8 = 12;
 pub(crate) const CANCELLED: u8 = 130;
 
 /// A failure of a command: an application error, or one the CLI found itself.
@@ -32,6 +34,8 @@ pub(crate) enum CliError {
     TestFailed(String),
     /// An OAuth 2.0 connection must be authorized before it can be tested.
     NeedsAuthorization(String),
+    /// An import finished, but some of its records failed (the summary was printed).
+    RecordsFailed(String),
 }
 
 impl From<AppError> for CliError {
@@ -48,7 +52,8 @@ impl CliError {
             | Self::Cancelled(_)
             | Self::Io(_)
             | Self::TestFailed(_)
-            | Self::NeedsAuthorization(_) => false,
+            | Self::NeedsAuthorization(_)
+            | Self::RecordsFailed(_) => false,
         }
     }
 
@@ -88,6 +93,7 @@ impl CliError {
                         NEEDS_AUTHORIZATION
                     }
                     "export_failed" => EXPORT_FAILED,
+                    "import_failed" => IMPORT_FAILED,
                     _ => INTERNAL,
                 };
                 (code, exit)
@@ -97,6 +103,7 @@ impl CliError {
             Self::Io(_) => ("io_error", CONFIG),
             Self::TestFailed(_) => ("connection_test_failed", TEST_FAILED),
             Self::NeedsAuthorization(_) => ("connection_needs_authorization", NEEDS_AUTHORIZATION),
+            Self::RecordsFailed(_) => ("records_failed", RECORDS_FAILED),
         }
     }
 
@@ -114,7 +121,8 @@ impl CliError {
             | Self::Cancelled(m)
             | Self::Io(m)
             | Self::TestFailed(m)
-            | Self::NeedsAuthorization(m) => m.clone(),
+            | Self::NeedsAuthorization(m)
+            | Self::RecordsFailed(m) => m.clone(),
         }
     }
 }

@@ -50,6 +50,15 @@ pub(crate) fn hints(error: &AppError) -> Vec<String> {
             .iter()
             .map(|run| format!("`jiralink run show {run}` shows the run"))
             .collect(),
+        AppError::ImportFailed { run, .. } => run
+            .iter()
+            .map(|run| {
+                format!(
+                    "`jiralink run output {run}` shows the results so far; running the import \
+                     again creates nothing twice"
+                )
+            })
+            .collect(),
         AppError::ConnectionNameTaken { .. } => {
             vec!["`jiralink connection list` shows the names in use".to_owned()]
         }

@@ -256,6 +256,11 @@ impl App {
             else {
                 continue;
             };
+            if taken.kind == jiralink_store::RunKind::Import {
+                self.end_orphaned_import_run(&taken).await;
+                ended += 1;
+                continue;
+            }
             let stats = serde_json::from_value(taken.stats.clone()).unwrap_or_default();
             self.finish_failed(
                 &taken,

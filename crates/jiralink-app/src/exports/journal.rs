@@ -226,24 +226,23 @@ impl RunJournal for Watched<'_> {
     }
 }
 
-#[async_trait]
-impl RunJournal for StoreJournal {
-    async fn checkpoint(
+impl StoreJournal {
+    /// Appends `output` to the file or standard output and the database, and records the
+    /// engine's checkpoint and statistics with it.
+    pub(crate) async fn save(
         &self,
         output: &[u8],
-        checkpoint: &Checkpoint,
-        stats: &RunStats,
+        engine: serde_json::Value,
+        stats: serde_json::Value,
     ) -> Result<(), SyncError> {
         let mut sink = self.sink.lock().await;
-        let mut stored = serde_json::json!({ ENGINE: checkpoint.0 });
+        let mut stored = serde_json::json!({ ENGINE: engine });
         if let Sink::File { file, len } = &mut *sink {
             file.write_all(output).await.map_err(|e| journal_io(&e))?;
             file.sync_data().await.map_err(|e| journal_io(&e))?;
             *len += output.len() as u64;
             stored[FILE_BYTES] = serde_json::json!(*len);
         }
-        let stats = serde_json::to_value(stats)
-            .map_err(|e| SyncError::Journal(format!("the statistics could not be encoded: {e}")))?;
         let kept = self
             .store
             .checkpoint_export_run(self.run, &self.holder, output, &stored, &stats)
@@ -261,12 +260,31 @@ impl RunJournal for StoreJournal {
         Ok(())
     }
 
-    async fn cancel_requested(&self) -> bool {
+    /// Whether a cancel was asked for in the store, or the run's record is gone.
+    pub(crate) async fn cancel_asked(&self) -> bool {
         match self.store.get_export_run(self.run).await {
             Ok(run) => run.cancel_requested,
             // A run whose record is gone (its export was deleted) stops.
             Err(jiralink_store::StoreError::NotFound { .. }) => true,
             Err(_) => false,
         }
+    }
+}
+
+#[async_trait]
+impl RunJournal for StoreJournal {
+    async fn checkpoint(
+        &self,
+        output: &[u8],
+        checkpoint: &Checkpoint,
+        stats: &RunStats,
+    ) -> Result<(), SyncError> {
+        let stats = serde_json::to_value(stats)
+            .map_err(|e| SyncError::Journal(format!("the statistics could not be encoded: {e}")))?;
+        self.save(output, checkpoint.0.clone(), stats).await
+    }
+
+    async fn cancel_requested(&self) -> bool {
+        self.cancel_asked().await
     }
 }

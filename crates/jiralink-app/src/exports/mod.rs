@@ -14,7 +14,7 @@
 
 mod definitions;
 mod jobs;
-mod journal;
+pub(crate) mod journal;
 mod runs;
 mod schedule;
 

@@ -447,7 +447,7 @@ impl App {
     }
 
     /// Renews the run's lease every third of it; completes only when it is lost.
-    async fn keep_run_lease(&self, run: Uuid) {
+    pub(crate) async fn keep_run_lease(&self, run: Uuid) {
         let lease = self.export_lease();
         loop {
             tokio::time::sleep(lease / 3).await;
@@ -548,7 +548,7 @@ impl App {
             .list_export_runs(&RunFilter {
                 export_id,
                 import_id: None,
-                kind: None,
+                kind: Some(jiralink_store::RunKind::Export),
                 connection_id,
                 limit,
             })

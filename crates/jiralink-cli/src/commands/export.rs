@@ -659,11 +659,11 @@ impl Bar {
     }
 
     /// Asks the run to stop after its current page.
-    fn stop(&self) {
+    pub(crate) fn stop(&self) {
         self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
-    fn done(&self) {
+    pub(crate) fn done(&self) {
         self.bar.finish_and_clear();
     }
 }
@@ -697,6 +697,16 @@ impl Progress for Bar {
 
     fn advanced(&self, stats: &RunStats) {
         self.bar.set_position(stats.records.values().sum());
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.stop.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl jiralink_app::ImportProgress for Bar {
+    fn advanced(&self, stats: &jiralink_app::ImportStats) {
+        self.bar.set_position(stats.read);
     }
 
     fn stop_requested(&self) -> bool {

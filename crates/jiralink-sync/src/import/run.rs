@@ -746,18 +746,43 @@ impl Batch<'_, '_> {
             job.clock.sleep(Duration::from_millis(wait)).await;
         }
         let wanted: HashSet<&str> = creates.iter().map(|(p, _)| p.identity.as_str()).collect();
-        let projects: HashSet<&str> = creates
-            .iter()
-            .filter_map(|(p, _)| p.project.as_deref())
-            .collect();
+        // Records with an external id are searched by it, whatever the clocks say; the others
+        // among the project's issues created since a while before the earliest send (the
+        // margin allows for a Jira clock behind this machine's).
+        let mut searches: Vec<String> = Vec::new();
+        let mut by_place: HashMap<(String, String), (ExternalPlace, Vec<String>)> = HashMap::new();
+        let mut windows: HashSet<&str> = HashSet::new();
+        for (p, _) in creates {
+            let Some(project) = p.project.as_deref() else {
+                continue;
+            };
+            match (&p.external_id, &p.plan.external) {
+                (Some(x), Some(place)) => {
+                    by_place
+                        .entry((project.to_owned(), place_key(place)))
+                        .or_insert_with(|| (place.clone(), Vec::new()))
+                        .1
+                        .push(x.clone());
+                }
+                _ => {
+                    windows.insert(project);
+                }
+            }
+        }
+        for ((project, _), (place, ids)) in &by_place {
+            let (clause, _) = external_clause(place, ids);
+            searches.push(format!("project = \"{project}\" AND {clause}"));
+        }
+        for project in windows {
+            searches.push(format!(
+                "project = \"{project}\" AND created >= {} ORDER BY created ASC",
+                earliest.saturating_sub(CLOCK_MARGIN_MS)
+            ));
+        }
         let mut found = HashMap::new();
-        for project in projects {
+        for jql in searches {
             let request = SearchRequest {
-                jql: format!(
-                    "project = \"{}\" AND created >= {} ORDER BY created ASC",
-                    project,
-                    earliest.saturating_sub(60_000)
-                ),
+                jql,
                 fields: vec!["created".into()],
                 properties: vec![IMPORT_PROPERTY.into()],
                 max_results: Some(100),
@@ -800,10 +825,7 @@ impl Batch<'_, '_> {
             else {
                 continue;
             };
-            let place_key = match place {
-                ExternalPlace::Field(f) => format!("f:{}", f.id),
-                ExternalPlace::Label(prefix) => format!("l:{prefix}"),
-            };
+            let place_key = place_key(place);
             by_place
                 .entry(place_key.clone())
                 .or_default()
@@ -814,26 +836,8 @@ impl Batch<'_, '_> {
             let Some((place, project)) = places.get(&place_key) else {
                 continue;
             };
-            let (clause, field) = match place {
-                ExternalPlace::Field(f) => {
-                    let n = f.id.trim_start_matches("customfield_");
-                    let parts: Vec<String> = wanted
-                        .iter()
-                        .map(|(_, x)| format!("cf[{n}] ~ \"\\\"{}\\\"\"", jql_escape(x)))
-                        .collect();
-                    (format!("({})", parts.join(" OR ")), f.id.clone())
-                }
-                ExternalPlace::Label(prefix) => {
-                    let parts: Vec<String> = wanted
-                        .iter()
-                        .map(|(_, x)| format!("\"{}\"", jql_escape(&format!("{prefix}{x}"))))
-                        .collect();
-                    (
-                        format!("labels in ({})", parts.join(", ")),
-                        "labels".to_owned(),
-                    )
-                }
-            };
+            let ids: Vec<String> = wanted.iter().map(|(_, x)| x.clone()).collect();
+            let (clause, field) = external_clause(place, &ids);
             let jql = match project {
                 Some(p) => format!("project = \"{p}\" AND {clause}"),
                 None => clause,
@@ -1230,6 +1234,40 @@ fn named_errors(
             (name, Value::String(msg.clone()))
         })
         .collect()
+}
+
+/// How far back from the earliest uncertain send the search by creation time reaches.
+const CLOCK_MARGIN_MS: i64 = 10 * 60 * 1000;
+
+fn place_key(place: &ExternalPlace) -> String {
+    match place {
+        ExternalPlace::Field(f) => format!("f:{}", f.id),
+        ExternalPlace::Label(prefix) => format!("l:{prefix}"),
+    }
+}
+
+/// The JQL clause matching any of `ids` at `place`, and the field that holds them.
+fn external_clause(place: &ExternalPlace, ids: &[String]) -> (String, String) {
+    match place {
+        ExternalPlace::Field(f) => {
+            let n = f.id.trim_start_matches("customfield_");
+            let parts: Vec<String> = ids
+                .iter()
+                .map(|x| format!("cf[{n}] ~ \"\\\"{}\\\"\"", jql_escape(x)))
+                .collect();
+            (format!("({})", parts.join(" OR ")), f.id.clone())
+        }
+        ExternalPlace::Label(prefix) => {
+            let parts: Vec<String> = ids
+                .iter()
+                .map(|x| format!("\"{}\"", jql_escape(&format!("{prefix}{x}"))))
+                .collect();
+            (
+                format!("labels in ({})", parts.join(", ")),
+                "labels".to_owned(),
+            )
+        }
+    }
 }
 
 fn jql_escape(s: &str) -> String {

@@ -548,3 +548,50 @@ async fn a_rate_limited_bulk_create_waits_and_is_sent_again() {
     );
     assert_eq!(env.imported("rl").await.len(), 120);
 }
+
+#[tokio::test]
+async fn records_without_an_external_id_are_found_by_their_mark_after_a_lost_answer() {
+    let env = Env::start(SimConfig::for_tests()).await;
+    env.control()
+        .update_knobs(|k| k.index_lag_secs = 10)
+        .unwrap();
+    let plain = mapping(
+        r#"
+operation = "create"
+project = "DEMO"
+issue_type = "Task"
+[fields]
+summary = "title"
+labels = { source = "tags", split = ";" }
+"#,
+    );
+    env.control().lose_next_for(1, &[Method::POST]);
+    let ledger = MemoryLedger::default();
+    let (outcome, results) = env
+        .import(
+            &plain,
+            InputFormat::Csv,
+            csv(7, "plain"),
+            &ledger,
+            "r1",
+            false,
+        )
+        .await;
+    let stats = outcome.unwrap().stats;
+    assert_eq!((stats.created, stats.uncertain_found), (7, 7));
+    assert_eq!(results.states(), BTreeMap::from([("created", 7)]));
+    assert_eq!(env.imported("plain").await.len(), 7);
+    // The same records again: their content hashes are in the ledger.
+    let (again, _) = env
+        .import(
+            &plain,
+            InputFormat::Csv,
+            csv(7, "plain"),
+            &ledger,
+            "r2",
+            false,
+        )
+        .await;
+    assert_eq!(again.unwrap().stats.skipped, 7);
+    assert_eq!(env.imported("plain").await.len(), 7);
+}
