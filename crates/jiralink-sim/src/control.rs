@@ -11,7 +11,7 @@
 //! | `POST /_sim/fail-next` | `{"count":2,"status":503,"retry_after":5}` | pending faults |
 //! | `POST /_sim/drop-next` | `{"count":1}` | pending faults |
 //! | `POST /_sim/hold-next` | `{"count":1,"seconds":30}` | pending faults |
-//! | `POST /_sim/lose-next` | `{"count":1,"methods":["POST","PUT"]?}` | pending faults |
+//! | `POST /_sim/lose-next` | `{"count":1,"methods":["POST","PUT"]?,"path":"/issue/bulk"?}` | pending faults |
 //! | `DELETE /_sim/faults` | | pending faults (all zero) |
 //! | `GET /_sim/requests` / `DELETE /_sim/requests` | | request log / 204 |
 //! | `GET /_sim/clock` | | `{"now":RFC 3339,"mode":"system"\|"manual"}` |
@@ -225,6 +225,14 @@ impl Control {
     /// losses (an empty slice: any method); other requests pass untouched.
     pub fn lose_next_for(&self, n: u32, methods: &[Method]) {
         self.state.faults().lose_next(n, methods);
+    }
+
+    /// Like [`Control::lose_next_for`], for requests whose path also ends with `path_suffix`
+    /// (e.g. `/issue/bulk`): the answer of exactly that kind of write is lost.
+    pub fn lose_next_matching(&self, n: u32, methods: &[Method], path_suffix: Option<&str>) {
+        self.state
+            .faults()
+            .lose_next_matching(n, methods, path_suffix);
     }
 
     /// Clears queued one-shot faults.
@@ -484,6 +492,9 @@ struct LoseNext {
     count: u32,
     #[serde(default)]
     methods: Vec<String>,
+    /// Only requests whose path ends with this.
+    #[serde(default)]
+    path: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -625,7 +636,7 @@ async fn lose_next(State(s): State<SimState>, Json(b): Json<LoseNext>) -> Respon
         }
     }
     let c = control(&s);
-    c.lose_next_for(b.count, &methods);
+    c.lose_next_matching(b.count, &methods, b.path.as_deref());
     Json(c.pending_faults()).into_response()
 }
 

@@ -505,6 +505,15 @@ pub struct FailSpec {
     pub retry_after: Option<u64>,
 }
 
+/// Which requests a queued loss waits for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct LoseSpec {
+    /// Empty: any method.
+    methods: Vec<Method>,
+    /// `None`: any path.
+    path_suffix: Option<String>,
+}
+
 /// What the fault stage decided for one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FaultAction {
@@ -527,7 +536,7 @@ pub struct Faults {
     drop_next: u32,
     hold_next: VecDeque<Duration>,
     /// One entry per queued loss: the methods that consume it (empty: any method).
-    lose_next: VecDeque<Vec<Method>>,
+    lose_next: VecDeque<LoseSpec>,
     rng: ChaCha8Rng,
 }
 
@@ -568,8 +577,17 @@ impl Faults {
     /// Loses the answers of the next `n` requests whose method is in `methods` (empty: any
     /// method): they are handled, then their connection is closed without a response.
     pub fn lose_next(&mut self, n: u32, methods: &[Method]) {
+        self.lose_next_matching(n, methods, None);
+    }
+
+    /// Like [`Faults::lose_next`], for requests whose path also ends with `path_suffix`
+    /// (e.g. `/issue/bulk`).
+    pub fn lose_next_matching(&mut self, n: u32, methods: &[Method], path_suffix: Option<&str>) {
         for _ in 0..n {
-            self.lose_next.push_back(methods.to_vec());
+            self.lose_next.push_back(LoseSpec {
+                methods: methods.to_vec(),
+                path_suffix: path_suffix.map(str::to_owned),
+            });
         }
     }
 
@@ -608,11 +626,13 @@ impl Faults {
         if let Some(spec) = self.fail_next.pop_front() {
             return FaultAction::Fail(spec);
         }
-        if let Some(at) = self
-            .lose_next
-            .iter()
-            .position(|methods| methods.is_empty() || methods.contains(method))
-        {
+        if let Some(at) = self.lose_next.iter().position(|spec| {
+            (spec.methods.is_empty() || spec.methods.contains(method))
+                && spec
+                    .path_suffix
+                    .as_deref()
+                    .is_none_or(|suffix| path.ends_with(suffix))
+        }) {
             self.lose_next.remove(at);
             return FaultAction::Lose;
         }
@@ -977,6 +997,22 @@ mod tests {
         );
         assert_eq!(next(), FaultAction::Lose);
         assert_eq!(next(), FaultAction::Pass);
+    }
+
+    #[test]
+    fn queued_losses_can_wait_for_a_path() {
+        let mut f = Faults::new(1);
+        let knobs = Knobs::default();
+        f.lose_next_matching(1, &[Method::POST], Some("/issue/bulk"));
+        assert_eq!(
+            f.next_action(&Method::POST, "/site/demo/rest/api/3/search/jql", &knobs),
+            FaultAction::Pass
+        );
+        assert_eq!(
+            f.next_action(&Method::POST, "/site/demo/rest/api/3/issue/bulk", &knobs),
+            FaultAction::Lose
+        );
+        assert_eq!(f.pending().lose_next, 0);
     }
 
     #[test]

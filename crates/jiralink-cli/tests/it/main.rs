@@ -14,6 +14,7 @@ mod connection_test;
 mod db;
 mod exports;
 mod help;
+mod imports;
 mod instances;
 mod key;
 mod oauth_client;
