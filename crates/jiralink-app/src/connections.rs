@@ -422,12 +422,23 @@ impl App {
             .await?
             .remove(&connection.id)
             .unwrap_or_default();
-        if usage.exports.is_empty() {
+        if usage.exports.is_empty() && usage.imports.is_empty() {
             return Ok(());
         }
+        let users = usage
+            .exports
+            .into_iter()
+            .map(|e| format!("export {:?}", e.name))
+            .chain(
+                usage
+                    .imports
+                    .into_iter()
+                    .map(|i| format!("import {:?}", i.name)),
+            )
+            .collect();
         Err(AppError::ConnectionInUse {
             name: connection.settings.name.as_str().to_owned(),
-            exports: usage.exports.into_iter().map(|e| e.name).collect(),
+            exports: users,
         })
     }
 
@@ -441,8 +452,8 @@ impl App {
     /// The exports and imports that use each of the given connections, answered at once (the
     /// connections list asks this for all its rows); every id given has an entry.
     ///
-    /// Exports come from the store, by name; jiralink has no imports yet, so that list is
-    /// empty. This is the one place usage is computed: every front end (the REST API's
+    /// Exports and imports come from the store, by name. This is the one place usage is
+    /// computed: every front end (the REST API's
     /// `usage` route, the list's "used by" column, the refused delete) reads it from here.
     pub async fn connections_usage(
         &self,
@@ -460,6 +471,16 @@ impl App {
         for (connection, id, name) in exports {
             if let Some(entry) = usage.get_mut(&connection) {
                 entry.exports.push(UsageRef {
+                    id: id.to_string(),
+                    name,
+                });
+            }
+        }
+        let mut imports = self.store().imports_using(ids).await?;
+        imports.sort_by_key(|a| a.2.to_lowercase());
+        for (connection, id, name) in imports {
+            if let Some(entry) = usage.get_mut(&connection) {
+                entry.imports.push(UsageRef {
                     id: id.to_string(),
                     name,
                 });

@@ -189,6 +189,26 @@ pub enum AppError {
         /// What the caller asked for; never shown by the message.
         reference: String,
     },
+    #[error("no import has that name or id")]
+    ImportNotFound {
+        /// What the caller asked for; never shown by the message.
+        reference: String,
+    },
+    #[error(
+        "another import already has that name (names are compared ignoring case); choose \
+         another name"
+    )]
+    ImportNameTaken { name: String },
+    #[error(
+        "a run of this import is already running (started {started}); wait for it to finish \
+         or cancel it"
+    )]
+    ImportRunning {
+        name: String,
+        /// The running run's id.
+        run: String,
+        started: String,
+    },
     #[error("no export run has that id")]
     RunNotFound {
         /// What the caller asked for; never shown by the message.
@@ -200,13 +220,13 @@ pub enum AppError {
     )]
     ExportNameTaken { name: String },
     #[error(
-        "the connection is used by {} export(s): {}; change or delete them first",
-        exports.len(),
+        "the connection is used by {}; change or delete them first",
         exports.join(", ")
     )]
     ConnectionInUse {
         name: String,
-        /// The names of the exports using the connection (stored data, not request values).
+        /// What uses the connection, e.g. `export "nightly"`, `import "tickets"` (stored
+        /// data, not request values).
         exports: Vec<String>,
     },
     #[error(
@@ -316,6 +336,9 @@ impl AppError {
                 ..
             } => ("export_failed", 502, false),
             Self::ExportFailed { .. } => ("export_failed", 502, true),
+            Self::ImportNotFound { .. } => ("import_not_found", 404, false),
+            Self::ImportNameTaken { .. } => ("import_name_taken", 409, false),
+            Self::ImportRunning { .. } => ("import_running", 409, true),
             Self::ImportFailed {
                 code: "invalid_spec",
                 ..

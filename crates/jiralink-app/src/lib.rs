@@ -48,7 +48,8 @@ pub use exports::{
     RunView, Schedule,
 };
 pub use imports::{
-    AD_HOC_LEDGER, DEFAULT_SEARCH_LAG, ImportRequest, ImportRunView, ImportSource, ImportSpec,
+    AD_HOC_LEDGER, DEFAULT_SEARCH_LAG, ImportDraft, ImportRequest, ImportRunView, ImportSource,
+    ImportSpec, ImportView,
 };
 pub use jiralink_atlassian::SystemClock;
 pub use jiralink_domain::{

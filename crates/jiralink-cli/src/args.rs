@@ -1118,6 +1118,80 @@ pub(crate) enum ImportCommand {
     /// Create, update or upsert issues from a file (NDJSON, JSON array or CSV) through a mapping
     #[command(after_help = IMPORT_ISSUES_HELP)]
     Issues(ImportIssues),
+    /// Save an import definition (connection, mapping, input file, ledger)
+    #[command(after_help = "\
+The mapping is checked now without Jira (its syntax and rules) and against Jira when the
+import runs. A saved import keeps its own ledger unless --ledger names a shared one.
+
+Examples:
+  jiralink import create --name tickets --connection Jira --map tickets.toml --input tickets.csv
+  jiralink import create --name changes --connection Jira --map upsert.toml --format ndjson")]
+    Create {
+        /// A name to pick the import by (unique, ignoring case; up to 100 characters)
+        #[arg(long)]
+        name: String,
+        /// The connection's name or id
+        #[arg(long, value_name = "CONNECTION")]
+        connection: String,
+        #[command(flatten)]
+        settings: ImportSettings,
+    },
+    /// List saved imports with their last run
+    #[command(after_help = "Examples:\n  jiralink import list\n  jiralink import list -o json")]
+    List,
+    /// Show one saved import: settings, mapping, ledger, last run
+    #[command(after_help = "Example:\n  jiralink import show tickets -o json")]
+    Show {
+        /// The import's name or id
+        import: String,
+    },
+    /// Change a saved import; only the settings you pass change
+    #[command(
+        after_help = "Examples:\n  jiralink import edit tickets --map tickets-v2.toml\n  jiralink import edit tickets --input /data/inbox/tickets.csv"
+    )]
+    Edit {
+        /// The import's name or id
+        import: String,
+        /// A new name
+        #[arg(long)]
+        name: Option<String>,
+        /// Another connection (name or id)
+        #[arg(long, value_name = "CONNECTION")]
+        connection: Option<String>,
+        #[command(flatten)]
+        settings: ImportSettings,
+    },
+    /// Delete a saved import with its run history (its ledger stays with the connection)
+    #[command(after_help = "Example:\n  jiralink import delete tickets --yes")]
+    Delete {
+        /// The import's name or id
+        import: String,
+        /// Do not ask for confirmation
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Run a saved import now, here; resumes its interrupted run first
+    #[command(after_help = "\
+A run whose process was killed (kill -9, a crash) keeps its lease until it runs out
+(exports.lease, 60s by default): until then `import run` is refused (exit code 5); the first
+one after resumes it from its last checkpoint, with the file it started with, and looks up in
+Jira every create whose answer it never saw before sending anything again.
+
+Exit codes as for `import issues`.
+
+Examples:
+  jiralink import run tickets
+  jiralink import run tickets --file today.csv --results today-results.ndjson")]
+    Run {
+        /// The import's name or id
+        import: String,
+        /// The records to import (default: the import's input file)
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Write the results to this file too
+        #[arg(long, value_name = "FILE")]
+        results: Option<PathBuf>,
+    },
     /// List import runs, newest first
     #[command(after_help = "Examples:\n  jiralink import runs\n  jiralink import runs -o json")]
     Runs {
@@ -1150,6 +1224,29 @@ Examples:
   jiralink import issues --connection Jira --file tickets.csv --map tickets.toml --dry-run
   jiralink import issues --connection Jira --file - --format ndjson --map upsert.toml \\
       --results results.csv --results-format csv < changes.ndjson";
+
+/// The settings of a saved import.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct ImportSettings {
+    /// The mapping file (TOML); its text is saved with the import
+    #[arg(long = "map", value_name = "FILE")]
+    pub(crate) map: Option<PathBuf>,
+    /// The file a run reads when it names none (on the machine that runs the import)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) input: Option<PathBuf>,
+    /// How the records are written (default: from the file name)
+    #[arg(long, value_name = "FORMAT", value_parser = ["ndjson", "json", "csv"])]
+    pub(crate) format: Option<String>,
+    /// ndjson (default) or csv
+    #[arg(long, value_name = "FORMAT", value_parser = ["ndjson", "csv"])]
+    pub(crate) results_format: Option<String>,
+    /// Share a ledger with other imports of the connection [default: the import's own]
+    #[arg(long, value_name = "NAME")]
+    pub(crate) ledger: Option<String>,
+    /// Seconds Jira's search may lag behind a write [default: 30]
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) search_lag: Option<u64>,
+}
 
 /// `import issues`.
 #[derive(Debug, Args, Clone)]

@@ -50,6 +50,13 @@ pub(crate) fn hints(error: &AppError) -> Vec<String> {
             .iter()
             .map(|run| format!("`jiralink run show {run}` shows the run"))
             .collect(),
+        AppError::ImportNotFound { reference } => vec![not_found(reference, "import")],
+        AppError::ImportNameTaken { .. } => {
+            vec!["`jiralink import list` shows the names in use".to_owned()]
+        }
+        AppError::ImportRunning { run, .. } => vec![format!(
+            "`jiralink run cancel {run}` stops it; or wait and run the import again"
+        )],
         AppError::ImportFailed { run, .. } => run
             .iter()
             .map(|run| {
@@ -149,6 +156,7 @@ fn not_found(reference: &str, noun: &str) -> String {
         "user" => "a user's name or id",
         "oauth-client" => "an OAuth 2.0 client's name or id",
         "export" => "an export's name or id",
+        "import" => "an import's name or id",
         "run" => "an export run's id",
         _ => "a connection's name or id",
     };

@@ -101,6 +101,8 @@ code_enum!(
         ApiKey => "api_key",
         /// A saved export definition.
         Export => "export",
+        /// A saved import definition.
+        Import => "import",
     }
 );
 

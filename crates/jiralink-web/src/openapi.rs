@@ -214,6 +214,18 @@ mod tests {
                     started: name(),
                 },
                 AppError::OutputExpired { run: name() },
+                AppError::ImportNotFound { reference: name() },
+                AppError::ImportNameTaken { name: name() },
+                AppError::ImportRunning {
+                    name: name(),
+                    run: name(),
+                    started: name(),
+                },
+                AppError::ImportFailed {
+                    code: "jira",
+                    message: name(),
+                    run: None,
+                },
                 AppError::ExportFailed {
                     code: "jira_error",
                     message: name(),

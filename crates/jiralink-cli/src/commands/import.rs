@@ -1,19 +1,141 @@
 //! `jiralink import …`: records into Jira, and the history of import runs.
 
 use jiralink_app::{
-    ImportRequest, ImportRunView, ImportSource, ImportSpec, InputFormat, ResultsFormat, RunOutput,
-    RunState, RunTrigger, format_time,
+    ImportDraft, ImportRequest, ImportRunView, ImportSource, ImportSpec, ImportView, InputFormat,
+    ResultsFormat, RunOutput, RunState, RunTrigger, format_time,
 };
 
-use crate::args::{ImportCommand, ImportIssues, OutputFormat};
+use crate::args::{ImportCommand, ImportIssues, ImportSettings, OutputFormat};
 use crate::commands::Ctx;
 use crate::commands::export::Bar;
 use crate::exit::CliError;
-use crate::output;
+use crate::{output, prompt};
 
 pub(crate) async fn run(ctx: &Ctx, command: ImportCommand) -> Result<(), CliError> {
     match command {
         ImportCommand::Issues(args) => issues(ctx, args).await,
+        ImportCommand::Create {
+            name,
+            connection,
+            settings,
+        } => {
+            let mut spec = ImportSpec {
+                mapping: String::new(),
+                format: None,
+                results_format: ResultsFormat::Ndjson,
+                ledger: None,
+                search_lag_secs: None,
+                input: None,
+            };
+            if settings.map.is_none() {
+                return Err(CliError::Usage("a new import needs --map FILE".to_owned()));
+            }
+            apply_settings(&mut spec, &settings).await?;
+            let view = ctx
+                .app
+                .create_import(
+                    ImportDraft {
+                        name,
+                        connection,
+                        spec,
+                    },
+                    &ctx.actor,
+                )
+                .await?;
+            show(ctx, &view, "Saved")
+        }
+        ImportCommand::List => {
+            let views = ctx.app.list_imports().await?;
+            match ctx.output {
+                OutputFormat::Json => output::json(&views),
+                OutputFormat::Table => {
+                    let rows = views
+                        .iter()
+                        .map(|v| {
+                            vec![
+                                v.name.clone(),
+                                v.connection_name.clone(),
+                                operation(v),
+                                v.last_run
+                                    .as_ref()
+                                    .map_or_else(|| "never".to_owned(), last_run),
+                            ]
+                        })
+                        .collect();
+                    output::table(&["NAME", "CONNECTION", "OPERATION", "LAST RUN"], rows);
+                    Ok(())
+                }
+            }
+        }
+        ImportCommand::Show { import } => {
+            let view = ctx.app.get_import(&import).await?;
+            show(ctx, &view, "")
+        }
+        ImportCommand::Edit {
+            import,
+            name,
+            connection,
+            settings,
+        } => {
+            let current = ctx.app.get_import(&import).await?;
+            let mut spec = current.spec.clone();
+            apply_settings(&mut spec, &settings).await?;
+            let draft = ImportDraft {
+                name: name.unwrap_or_else(|| current.name.clone()),
+                connection: connection.unwrap_or_else(|| current.connection_id.to_string()),
+                spec,
+            };
+            let view = ctx
+                .app
+                .update_import(&current.id.to_string(), draft, current.version, &ctx.actor)
+                .await?;
+            show(ctx, &view, "Saved")
+        }
+        ImportCommand::Delete { import, yes } => {
+            let view = ctx.app.get_import(&import).await?;
+            if !yes {
+                if !ctx.interactive {
+                    return Err(CliError::Usage(format!(
+                        "deleting {:?} needs confirmation; pass --yes to delete without a prompt",
+                        view.name
+                    )));
+                }
+                if !prompt::confirm(&format!(
+                    "Delete the import {:?} with its run history? Its ledger stays.",
+                    view.name
+                ))? {
+                    return Err(CliError::Cancelled("nothing was deleted".to_owned()));
+                }
+            }
+            ctx.app
+                .delete_import(&view.id.to_string(), &ctx.actor)
+                .await?;
+            match ctx.output {
+                OutputFormat::Json => output::json(&serde_json::json!({
+                    "deleted": { "id": view.id, "name": view.name }
+                })),
+                OutputFormat::Table => {
+                    outln!("Deleted import {:?}.", view.name);
+                    Ok(())
+                }
+            }
+        }
+        ImportCommand::Run {
+            import,
+            file,
+            results,
+        } => {
+            let results = results.map_or(RunOutput::Store, RunOutput::File);
+            let bar = Bar::new(ctx, &results);
+            let view = until_interrupted(
+                &bar,
+                ctx.app
+                    .run_import(&import, file, results.clone(), RunTrigger::Cli, &bar),
+            )
+            .await?;
+            bar.done();
+            conclude(ctx, &view, &results)
+        }
         ImportCommand::Runs { limit } => {
             let runs = ctx.app.list_import_runs(limit).await?;
             match ctx.output {
@@ -80,6 +202,7 @@ async fn issues(ctx: &Ctx, args: ImportIssues) -> Result<(), CliError> {
             results_format,
             ledger: args.ledger.clone(),
             search_lag_secs: args.search_lag,
+            input: None,
         },
         source,
         results: results.clone(),
@@ -87,30 +210,43 @@ async fn issues(ctx: &Ctx, args: ImportIssues) -> Result<(), CliError> {
         trigger: RunTrigger::Cli,
     };
     let bar = Bar::new(ctx, &results);
-    let run = ctx.app.run_adhoc_import(request, &bar);
+    let view = until_interrupted(&bar, ctx.app.run_adhoc_import(request, &bar)).await;
+    bar.done();
+    conclude(ctx, &view?, &results)
+}
+
+/// Runs an import to its end. A Ctrl-C asks it to stop after its current batch (recorded as
+/// cancelled); a second one leaves without waiting.
+async fn until_interrupted(
+    bar: &Bar,
+    run: impl std::future::Future<Output = jiralink_app::AppResult<ImportRunView>>,
+) -> Result<ImportRunView, CliError> {
     let mut run = std::pin::pin!(run);
-    let outcome = tokio::select! {
-        result = &mut run => result,
+    tokio::select! {
+        result = &mut run => return Ok(result?),
         signal = tokio::signal::ctrl_c() => {
-            if signal.is_ok() {
-                bar.stop();
-            }
-            tokio::select! {
-                result = &mut run => result,
-                _ = tokio::signal::ctrl_c() => {
-                    bar.done();
-                    return Err(CliError::Cancelled(
-                        "stopped without waiting for the import to end; run it again: the \
-                         ledger makes sure nothing is created twice"
-                            .to_owned(),
-                    ));
-                }
+            if signal.is_err() {
+                return Ok(run.await?);
             }
         }
-    };
-    bar.done();
-    let view = outcome?;
-    summary(ctx, &view, &results)?;
+    }
+    bar.stop();
+    tokio::select! {
+        result = &mut run => Ok(result?),
+        _ = tokio::signal::ctrl_c() => {
+            bar.done();
+            Err(CliError::Cancelled(
+                "stopped without waiting for the import to end; run it again: the ledger makes \
+                 sure nothing is created twice"
+                    .to_owned(),
+            ))
+        }
+    }
+}
+
+/// The summary, and the exit code the run deserves.
+fn conclude(ctx: &Ctx, view: &ImportRunView, results: &RunOutput) -> Result<(), CliError> {
+    summary(ctx, view, results)?;
     if view.state == RunState::Cancelled {
         return Err(CliError::Cancelled("the import was cancelled".to_owned()));
     }
@@ -166,6 +302,90 @@ fn summary(ctx: &Ctx, view: &ImportRunView, results: &RunOutput) -> Result<(), C
                 (None, Some(id)) => errln!("Results: jiralink run output {id}"),
                 (None, None) => {}
             }
+            Ok(())
+        }
+    }
+}
+
+async fn apply_settings(spec: &mut ImportSpec, settings: &ImportSettings) -> Result<(), CliError> {
+    if let Some(path) = &settings.map {
+        spec.mapping = tokio::fs::read_to_string(path).await.map_err(|e| {
+            CliError::Io(format!(
+                "could not read the mapping {}: {e}",
+                path.display()
+            ))
+        })?;
+    }
+    if let Some(format) = settings.format.as_deref() {
+        spec.format = Some(input_format(format)?);
+    }
+    if let Some(format) = settings.results_format.as_deref() {
+        spec.results_format = if format == "csv" {
+            ResultsFormat::Csv
+        } else {
+            ResultsFormat::Ndjson
+        };
+    }
+    if let Some(input) = &settings.input {
+        spec.input = Some(std::path::absolute(input).unwrap_or_else(|_| input.clone()));
+    }
+    if let Some(ledger) = &settings.ledger {
+        spec.ledger = Some(ledger.clone());
+    }
+    if let Some(lag) = settings.search_lag {
+        spec.search_lag_secs = Some(lag);
+    }
+    Ok(())
+}
+
+/// The mapping's operation, as the list shows it.
+fn operation(view: &ImportView) -> String {
+    view.spec
+        .parse_mapping()
+        .map(|m| m.operation.as_str().to_owned())
+        .unwrap_or_else(|_| "?".to_owned())
+}
+
+fn last_run(run: &ImportRunView) -> String {
+    format!(
+        "{} {} ({})",
+        run.state.as_str(),
+        format_time(run.started_at),
+        counts(run)
+    )
+}
+
+fn show(ctx: &Ctx, view: &ImportView, verb: &str) -> Result<(), CliError> {
+    match ctx.output {
+        OutputFormat::Json => output::json(view),
+        OutputFormat::Table => {
+            if !verb.is_empty() {
+                outln!("{verb} import {:?}.", view.name);
+            }
+            let pairs = vec![
+                ("Name", view.name.clone()),
+                ("ID", view.id.to_string()),
+                ("Connection", view.connection_name.clone()),
+                ("Operation", operation(view)),
+                (
+                    "Input",
+                    view.spec
+                        .input
+                        .as_ref()
+                        .map_or_else(|| "-".to_owned(), |p| p.display().to_string()),
+                ),
+                ("Ledger", view.ledger.clone()),
+                (
+                    "Last run",
+                    view.last_run
+                        .as_ref()
+                        .map_or_else(|| "never".to_owned(), last_run),
+                ),
+                ("Version", view.version.to_string()),
+                ("Updated", format_time(view.updated_at)),
+                ("Mapping", view.spec.mapping.trim().to_owned()),
+            ];
+            output::details(&pairs);
             Ok(())
         }
     }

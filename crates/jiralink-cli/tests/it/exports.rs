@@ -380,7 +380,7 @@ fn ad_hoc_exports_write_each_format() {
 
 /// The interval of a poll loop (each loop has its own deadline); what it waits for is
 /// checked after every pause.
-fn pause(interval: Duration) {
+pub(crate) fn pause(interval: Duration) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()

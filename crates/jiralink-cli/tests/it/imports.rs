@@ -339,3 +339,233 @@ fn imports_killed_at_many_points_create_each_issue_once() {
     let doubled: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
     assert!(doubled.is_empty(), "created twice: {doubled:?}");
 }
+
+#[test]
+fn saved_imports_are_created_listed_edited_run_and_deleted() {
+    let env = env_with_jira();
+    let input = env.path().join("tickets.csv");
+    std::fs::write(&input, records(5, "s")).unwrap();
+    let map = env.path().join("map.toml");
+    std::fs::write(&map, MAPPING).unwrap();
+    let created = env
+        .run(
+            &[
+                "import",
+                "create",
+                "--name",
+                "Tickets",
+                "--connection",
+                "Jira",
+                "--map",
+                map.to_str().unwrap(),
+                "--input",
+                input.to_str().unwrap(),
+                "-o",
+                "json",
+            ],
+            None,
+        )
+        .ok()
+        .json();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["ledger"], format!("import:{id}"));
+    // A bad mapping is refused with every problem; a taken name too.
+    let bad = env.path().join("bad.toml");
+    std::fs::write(&bad, "operation = \"create\"\n").unwrap();
+    let out = env.run(
+        &[
+            "import",
+            "create",
+            "--name",
+            "Other",
+            "--connection",
+            "Jira",
+            "--map",
+            bad.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("needs project") && out.stderr.contains("needs issue_type"),
+        "{}",
+        out.stderr
+    );
+    let out = env.run(
+        &[
+            "import",
+            "create",
+            "--name",
+            "tickets",
+            "--connection",
+            "Jira",
+            "--map",
+            map.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    let list = env.run(&["import", "list", "-o", "json"], None).ok().json();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    // Run it: its own input file.
+    let run = env
+        .run(&["import", "run", "Tickets", "-o", "json"], None)
+        .ok()
+        .json();
+    assert_eq!(run["stats"]["created"], 5);
+    assert_eq!(run["importId"], id.as_str());
+    let shown = env
+        .run(&["import", "show", "Tickets", "-o", "json"], None)
+        .ok()
+        .json();
+    assert_eq!(shown["lastRun"]["stats"]["created"], 5);
+    // Edited to read another file; a run with --file reads that one.
+    let other = env.path().join("more.csv");
+    std::fs::write(&other, records(3, "t")).unwrap();
+    let edited = env
+        .run(
+            &[
+                "import",
+                "edit",
+                "Tickets",
+                "--input",
+                other.to_str().unwrap(),
+                "-o",
+                "json",
+            ],
+            None,
+        )
+        .ok()
+        .json();
+    assert_eq!(edited["version"], 2);
+    let run = env
+        .run(
+            &[
+                "import",
+                "run",
+                "Tickets",
+                "--file",
+                input.to_str().unwrap(),
+                "-o",
+                "json",
+            ],
+            None,
+        )
+        .ok()
+        .json();
+    assert_eq!(run["stats"]["updated"], 5);
+    let run = env
+        .run(&["import", "run", "Tickets", "-o", "json"], None)
+        .ok()
+        .json();
+    assert_eq!(run["stats"]["created"], 3);
+    // The connection is in use.
+    let out = env.run(&["connection", "delete", "Jira", "--yes"], None);
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    assert!(out.stderr.contains("import \"Tickets\""), "{}", out.stderr);
+    let usage = env
+        .run(&["connection", "show", "Jira", "-o", "json"], None)
+        .ok()
+        .json();
+    let _ = usage;
+    env.run(&["import", "delete", "Tickets", "--yes"], None)
+        .ok();
+    let list = env.run(&["import", "list", "-o", "json"], None).ok().json();
+    assert!(list.as_array().unwrap().is_empty());
+}
+
+#[test]
+fn a_saved_import_killed_with_sigkill_is_resumed_and_accounts_for_each_record_once() {
+    let mut env = env_with_jira();
+    env.extra_env
+        .push(("JIRALINK_EXPORTS__LEASE".to_owned(), "10s".to_owned()));
+    let input = env.path().join("big.csv");
+    std::fs::write(&input, records(500, "r")).unwrap();
+    let map = env.path().join("map.toml");
+    std::fs::write(&map, MAPPING).unwrap();
+    env.run(
+        &[
+            "import",
+            "create",
+            "--name",
+            "Big",
+            "--connection",
+            "Jira",
+            "--map",
+            map.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+        ],
+        None,
+    )
+    .ok();
+    env.sim
+        .control()
+        .update_knobs(|k| k.latency_ms = 30)
+        .unwrap();
+    let results = env.path().join("results.ndjson");
+    let stderr = env.path().join("stderr.txt");
+    let mut child = env
+        .std_cmd()
+        .args([
+            "import",
+            "run",
+            "Big",
+            "--results",
+            results.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .spawn()
+        .unwrap();
+    // Killed once two batches are checkpointed.
+    wait_for(&mut child, &stderr, "two checkpoints", || {
+        std::fs::read_to_string(&results)
+            .map(|t| t.lines().count() >= 100)
+            .unwrap_or(false)
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    env.sim
+        .control()
+        .update_knobs(|k| k.latency_ms = 0)
+        .unwrap();
+    let killed = env.run(&["import", "runs", "-o", "json"], None).ok().json()[0].clone();
+    assert_eq!(killed["state"], "running");
+    // Refused while the dead run's lease lasts, then that run resumes.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let resumed = loop {
+        let out = env.run(&["import", "run", "Big", "-o", "json"], None);
+        if out.code == 0 {
+            break out.json();
+        }
+        assert_eq!(out.code, 5, "{}", out.stderr);
+        assert!(Instant::now() < deadline, "never resumed");
+        crate::exports::pause(Duration::from_millis(200));
+    };
+    assert_eq!(resumed["id"], killed["id"], "the same run, resumed");
+    assert_eq!(resumed["resumed"], 1);
+    assert_eq!(resumed["stats"]["read"], 500);
+    // The batch the kill interrupted was created but not checkpointed: read again, its
+    // records find their issues in the ledger and are updated (upsert), not created twice.
+    let (created, updated) = (
+        resumed["stats"]["created"].as_u64().unwrap(),
+        resumed["stats"]["updated"].as_u64().unwrap(),
+    );
+    assert_eq!(created + updated, 500, "{resumed}");
+    assert!(updated <= 50, "at most one batch again: {resumed}");
+    // Its results file holds every record once, in order.
+    let lines = results_of(&results);
+    let records: Vec<u64> = lines
+        .iter()
+        .map(|l| l["record"].as_u64().unwrap())
+        .collect();
+    assert_eq!(records, (0..500).collect::<Vec<_>>());
+    let counts = imported(&env, "r");
+    assert_eq!(counts.len(), 500);
+    assert!(counts.values().all(|n| *n == 1));
+}
+
+fn results_of(path: &std::path::Path) -> Vec<Value> {
+    results(path)
+}

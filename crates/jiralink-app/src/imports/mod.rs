@@ -33,6 +33,10 @@ use crate::exports::RunOutput;
 use crate::exports::journal::StoreJournal;
 use crate::{App, AppError, AppResult};
 
+mod definitions;
+
+pub use definitions::{ImportDraft, ImportView};
+
 /// How long Jira's search may lag behind a write unless told otherwise: an uncertain create is
 /// taken as not done only when a search this long after it finds nothing.
 pub const DEFAULT_SEARCH_LAG: Duration = Duration::from_secs(30);
@@ -58,6 +62,9 @@ pub struct ImportSpec {
     /// Seconds Jira's search may lag behind a write (default 30).
     #[serde(default)]
     pub search_lag_secs: Option<u64>,
+    /// A saved import: the file it reads when a run names none (on the machine that runs it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<PathBuf>,
 }
 
 impl ImportSpec {
@@ -88,14 +95,6 @@ pub enum ImportSource {
 }
 
 impl ImportSource {
-    fn describe(&self) -> String {
-        match self {
-            Self::File(p) => p.display().to_string(),
-            Self::Stdin => "standard input".to_owned(),
-            Self::Bytes { name, .. } => name.clone(),
-        }
-    }
-
     fn format(&self, given: Option<InputFormat>) -> AppResult<InputFormat> {
         if let Some(f) = given {
             return Ok(f);
@@ -188,6 +187,38 @@ impl ImportRunView {
     }
 }
 
+/// Where a run's records come from.
+pub(crate) struct Input {
+    pub(crate) source: ImportSource,
+    pub(crate) format: InputFormat,
+}
+
+/// The key of the input file's path in a run's frozen spec.
+pub(crate) const INPUT_KEY: &str = "inputFile";
+
+/// The connection, client and mapping of an import, checked.
+pub(crate) struct Ready {
+    connection: Connection,
+    client: JiraClient,
+    mapping: Mapping,
+    /// Account ids by e-mail, shared by the runs of this process.
+    cache: Mutex<HashMap<String, Option<String>>>,
+}
+
+impl Ready {
+    fn users(&self) -> ClientUsers<'_> {
+        ClientUsers {
+            client: &self.client,
+            cache: &self.cache,
+        }
+    }
+}
+
+fn search_lag(spec: &ImportSpec) -> Duration {
+    spec.search_lag_secs
+        .map_or(DEFAULT_SEARCH_LAG, Duration::from_secs)
+}
+
 /// The ledger of one connection and scope, over the store.
 struct StoreLedger<'a> {
     store: &'a dyn Store,
@@ -266,7 +297,7 @@ impl ImportLedger for StoreLedger<'_> {
 /// Users by e-mail through the connection, each address asked once per run.
 struct ClientUsers<'a> {
     client: &'a JiraClient,
-    cache: Mutex<HashMap<String, Option<String>>>,
+    cache: &'a Mutex<HashMap<String, Option<String>>>,
 }
 
 #[async_trait]
@@ -381,6 +412,34 @@ impl ImportJournal for PreviewResults<'_> {
 }
 
 impl App {
+    /// The connection, its client and the mapping of an import, checked against Jira before
+    /// anything is recorded or sent.
+    async fn prepare_import(&self, connection: &str, spec: &ImportSpec) -> AppResult<Ready> {
+        let mapping = spec.parse_mapping()?;
+        let connection = self.usable_connection(connection).await?;
+        let client = self
+            .client_for(
+                &connection.settings,
+                Some(&connection),
+                CredentialSource::Stored,
+                Purpose::Requests,
+            )
+            .await?;
+        let ready = Ready {
+            connection,
+            client,
+            mapping,
+            cache: Mutex::new(HashMap::new()),
+        };
+        if let Err(e) =
+            jiralink_sync::import::check_mapping(&ready.client, &ready.mapping, &ready.users())
+                .await
+        {
+            return Err(self.import_setup_error(&ready.connection, e).await);
+        }
+        Ok(ready)
+    }
+
     /// Imports once without saving a definition (`jiralink import issues …`). The mapping is
     /// checked against Jira before anything is recorded or sent. A dry run records nothing
     /// and writes each record's request to the results.
@@ -393,120 +452,165 @@ impl App {
         request: ImportRequest,
         progress: &dyn ImportProgress,
     ) -> AppResult<ImportRunView> {
-        let mapping = request.spec.parse_mapping()?;
         let format = request.source.format(request.spec.format)?;
-        let connection = self.usable_connection(&request.connection).await?;
-        let client = self
-            .client_for(
-                &connection.settings,
-                Some(&connection),
-                CredentialSource::Stored,
-                Purpose::Requests,
-            )
+        let ready = self
+            .prepare_import(&request.connection, &request.spec)
             .await?;
-        let users = ClientUsers {
-            client: &client,
-            cache: Mutex::new(HashMap::new()),
-        };
-        if let Err(e) = jiralink_sync::import::check_mapping(&client, &mapping, &users).await {
-            return Err(self.import_setup_error(&connection, e).await);
-        }
-        let described = request.source.describe();
-        let reader = request.source.open()?;
-        let records = jiralink_sync::import::reader(format, reader);
         let scope = request
             .spec
             .ledger
             .clone()
             .unwrap_or_else(|| AD_HOC_LEDGER.to_owned());
+        if request.dry_run {
+            return self
+                .preview_import(&ready, &request, format, &scope, progress)
+                .await;
+        }
+        let run = self
+            .start_import_run(
+                &ready.connection,
+                None,
+                &request.spec,
+                None,
+                request.trigger,
+                &request.results,
+            )
+            .await?;
+        self.drive_import(
+            run,
+            &ready,
+            &request.spec,
+            &scope,
+            Input {
+                source: request.source,
+                format,
+            },
+            &request.results,
+            false,
+            progress,
+        )
+        .await
+    }
+
+    async fn preview_import(
+        &self,
+        ready: &Ready,
+        request: &ImportRequest,
+        format: InputFormat,
+        scope: &str,
+        progress: &dyn ImportProgress,
+    ) -> AppResult<ImportRunView> {
+        let out: Box<dyn tokio::io::AsyncWrite + Send + Unpin> = match &request.results {
+            RunOutput::File(path) => {
+                Box::new(tokio::fs::File::create(path).await.map_err(|e| {
+                    AppError::Io(format!("could not create {}: {e}", path.display()))
+                })?)
+            }
+            RunOutput::Stdout | RunOutput::Store => Box::new(tokio::io::stdout()),
+        };
+        let journal = PreviewResults {
+            progress,
+            out: tokio::sync::Mutex::new(out),
+            format: request.spec.results_format,
+            header_written: Mutex::new(false),
+        };
         let ledger = StoreLedger {
             store: self.store(),
-            connection: connection.id,
-            scope: scope.clone(),
+            connection: ready.connection.id,
+            scope: scope.to_owned(),
         };
-        let search_lag = request
-            .spec
-            .search_lag_secs
-            .map_or(DEFAULT_SEARCH_LAG, Duration::from_secs);
-        tracing::info!(connection = %connection.id, input = %described, dry_run = request.dry_run, "import starting");
-        if request.dry_run {
-            let out: Box<dyn tokio::io::AsyncWrite + Send + Unpin> = match &request.results {
-                RunOutput::File(path) => {
-                    Box::new(tokio::fs::File::create(path).await.map_err(|e| {
-                        AppError::Io(format!("could not create {}: {e}", path.display()))
-                    })?)
-                }
-                RunOutput::Stdout | RunOutput::Store => Box::new(tokio::io::stdout()),
-            };
-            let journal = PreviewResults {
-                progress,
-                out: tokio::sync::Mutex::new(out),
-                format: request.spec.results_format,
-                header_written: Mutex::new(false),
-            };
-            let started_at = self.now();
-            let job = ImportJob {
-                client: &client,
-                mapping: &mapping,
-                source: records,
-                ledger: &ledger,
-                ledger_scope: &scope,
-                run_id: "dry-run",
-                journal: &journal,
-                progress,
-                users: &users,
-                clock: self.clock(),
-                concurrency: usize::from(connection.settings.concurrency_level.get()),
-                resume_from: 0,
-                stats: ImportStats::default(),
-                search_lag,
-                dry_run: true,
-            };
-            let outcome = jiralink_sync::import::run_import(job)
-                .await
-                .map_err(|e| import_failed(&e, None))?;
-            return Ok(ImportRunView {
-                id: None,
-                import_id: None,
-                connection_id: connection.id,
-                connection_name: Some(connection.settings.name.as_str().to_owned()),
-                trigger: request.trigger,
-                state: if outcome.cancelled {
-                    RunState::Cancelled
-                } else {
-                    RunState::Succeeded
-                },
-                dry_run: true,
-                started_at,
-                finished_at: Some(self.now()),
-                stats: outcome.stats,
-                error: None,
-                results_bytes: 0,
-                results_file: match &request.results {
-                    RunOutput::File(p) => Some(p.display().to_string()),
-                    _ => None,
-                },
-                resumed: 0,
-            });
-        }
-        let spec = serde_json::to_value(&request.spec)
+        let users = ready.users();
+        let started_at = self.now();
+        let source = match &request.source {
+            ImportSource::File(p) => ImportSource::File(p.clone()),
+            ImportSource::Stdin => ImportSource::Stdin,
+            ImportSource::Bytes { name, data } => ImportSource::Bytes {
+                name: name.clone(),
+                data: data.clone(),
+            },
+        };
+        let job = ImportJob {
+            client: &ready.client,
+            mapping: &ready.mapping,
+            source: jiralink_sync::import::reader(format, source.open()?),
+            ledger: &ledger,
+            ledger_scope: scope,
+            run_id: "dry-run",
+            journal: &journal,
+            progress,
+            users: &users,
+            clock: self.clock(),
+            concurrency: usize::from(ready.connection.settings.concurrency_level.get()),
+            resume_from: 0,
+            stats: ImportStats::default(),
+            search_lag: search_lag(&request.spec),
+            dry_run: true,
+        };
+        let outcome = jiralink_sync::import::run_import(job)
+            .await
+            .map_err(|e| import_failed(&e, None))?;
+        Ok(ImportRunView {
+            id: None,
+            import_id: None,
+            connection_id: ready.connection.id,
+            connection_name: Some(ready.connection.settings.name.as_str().to_owned()),
+            trigger: request.trigger,
+            state: if outcome.cancelled {
+                RunState::Cancelled
+            } else {
+                RunState::Succeeded
+            },
+            dry_run: true,
+            started_at,
+            finished_at: Some(self.now()),
+            stats: outcome.stats,
+            error: None,
+            results_bytes: 0,
+            results_file: match &request.results {
+                RunOutput::File(p) => Some(p.display().to_string()),
+                _ => None,
+            },
+            resumed: 0,
+        })
+    }
+
+    /// Records a new import run held by this process. The spec is frozen with the input's
+    /// path, so a resumed run reads the same file.
+    pub(crate) async fn start_import_run(
+        &self,
+        connection: &Connection,
+        import_id: Option<Uuid>,
+        spec: &ImportSpec,
+        input: Option<&std::path::Path>,
+        trigger: RunTrigger,
+        results: &RunOutput,
+    ) -> AppResult<ExportRunRecord> {
+        let mut frozen = serde_json::to_value(spec)
             .map_err(|e| AppError::InvalidInput(format!("the import cannot be run: {e}")))?;
+        if let Some(path) = input {
+            frozen[INPUT_KEY] = serde_json::Value::String(
+                std::path::absolute(path)
+                    .unwrap_or_else(|_| path.to_path_buf())
+                    .display()
+                    .to_string(),
+            );
+        }
         let now = self.now();
         let new = NewExportRun {
             id: Uuid::new_v4(),
             export_id: None,
             kind: RunKind::Import,
-            import_id: None,
+            import_id,
             connection_id: connection.id,
-            trigger: request.trigger,
-            spec,
+            trigger,
+            spec: frozen,
             state: RunState::Running,
             reason: None,
             cursor_before: None,
             holder: Some(self.holder().to_owned()),
             lease_until: Some(now + self.export_lease()),
             started_at: now,
-            output_file: match &request.results {
+            output_file: match results {
                 RunOutput::File(p) => Some(
                     std::path::absolute(p)
                         .unwrap_or_else(|_| p.clone())
@@ -517,50 +621,80 @@ impl App {
             },
         };
         self.store().start_export_run(&new).await?;
-        let run = self.store().get_export_run(new.id).await?;
-        let journal = match StoreJournal::open(
-            self.store_arc(),
-            &run,
-            self.holder(),
-            &request.results,
-            false,
-        )
-        .await
-        {
-            Ok(j) => j,
+        Ok(self.store().get_export_run(new.id).await?)
+    }
+
+    /// Runs the engine for a run this process holds (new, or taken over to resume from its
+    /// last checkpoint), renewing its lease meanwhile, and records how it ended.
+    #[allow(clippy::too_many_arguments, reason = "the parts of one run")]
+    pub(crate) async fn drive_import(
+        &self,
+        run: ExportRunRecord,
+        ready: &Ready,
+        spec: &ImportSpec,
+        scope: &str,
+        input: Input,
+        results: &RunOutput,
+        resuming: bool,
+        progress: &dyn ImportProgress,
+    ) -> AppResult<ImportRunView> {
+        let position = run
+            .checkpoint
+            .as_ref()
+            .and_then(|c| c.get("engine"))
+            .and_then(|e| e.get("position"))
+            .and_then(serde_json::Value::as_u64)
+            .filter(|_| resuming)
+            .unwrap_or(0);
+        let stats: ImportStats = if resuming {
+            serde_json::from_value(run.stats.clone()).unwrap_or_default()
+        } else {
+            ImportStats::default()
+        };
+        let opened = match input.source.open() {
+            Ok(reader) => {
+                StoreJournal::open(self.store_arc(), &run, self.holder(), results, resuming)
+                    .await
+                    .map(|j| (reader, j))
+            }
+            Err(e) => Err(e),
+        };
+        let (reader, journal) = match opened {
+            Ok(x) => x,
             Err(e) => {
-                self.finish_import_run(
-                    &run,
-                    RunState::Failed,
-                    Some(e.to_string()),
-                    &ImportStats::default(),
-                )
-                .await;
+                self.finish_import_run(&run, RunState::Failed, Some(e.to_string()), &stats)
+                    .await;
                 return Err(e);
             }
         };
-        let results = RunResults {
+        let ledger = StoreLedger {
+            store: self.store(),
+            connection: ready.connection.id,
+            scope: scope.to_owned(),
+        };
+        let users = ready.users();
+        let journal = RunResults {
             journal: &journal,
             progress,
-            format: request.spec.results_format,
-            header_written: Mutex::new(false),
+            format: spec.results_format,
+            header_written: Mutex::new(position > 0),
         };
         let run_id = run.id.to_string();
         let job = ImportJob {
-            client: &client,
-            mapping: &mapping,
-            source: records,
+            client: &ready.client,
+            mapping: &ready.mapping,
+            source: jiralink_sync::import::reader(input.format, reader),
             ledger: &ledger,
-            ledger_scope: &scope,
+            ledger_scope: scope,
             run_id: &run_id,
-            journal: &results,
+            journal: &journal,
             progress,
             users: &users,
             clock: self.clock(),
-            concurrency: usize::from(connection.settings.concurrency_level.get()),
-            resume_from: 0,
-            stats: ImportStats::default(),
-            search_lag,
+            concurrency: usize::from(ready.connection.settings.concurrency_level.get()),
+            resume_from: position,
+            stats,
+            search_lag: search_lag(spec),
             dry_run: false,
         };
         let engine = pin!(jiralink_sync::import::run_import(job));
@@ -573,7 +707,139 @@ impl App {
                 run: Some(run.id.to_string()),
             }),
         };
-        self.end_import_run(&run, &connection, result).await
+        self.end_import_run(&run, &ready.connection, result).await
+    }
+
+    /// Runs a saved import now, in this process: its interrupted run (its process died and
+    /// its lease ran out) is resumed first, from its last checkpoint and with the file it
+    /// started with; otherwise a new run reads `file`, or the import's own input file.
+    ///
+    /// # Errors
+    /// `import_running` when a run of it is going on elsewhere; as
+    /// [`App::run_adhoc_import`].
+    pub async fn run_import(
+        &self,
+        reference: &str,
+        file: Option<PathBuf>,
+        results: RunOutput,
+        trigger: RunTrigger,
+        progress: &dyn ImportProgress,
+    ) -> AppResult<ImportRunView> {
+        let record = self.find_import(reference).await?;
+        let spec: ImportSpec = serde_json::from_value(record.spec.clone()).map_err(|e| {
+            AppError::Io(format!(
+                "the stored import cannot be read ({e}); save it again"
+            ))
+        })?;
+        let scope = definitions::ledger_scope(&record, &spec);
+        let now = self.now();
+        let runs = self
+            .store()
+            .list_export_runs(&RunFilter {
+                export_id: None,
+                import_id: Some(record.id),
+                kind: Some(RunKind::Import),
+                connection_id: None,
+                limit: 10,
+            })
+            .await?;
+        let running = runs.iter().find(|r| r.state == RunState::Running);
+        if let Some(run) = running {
+            let expired = run.lease_until.is_none_or(|until| until <= now);
+            let taken = if expired {
+                self.store()
+                    .take_over_export_run(run.id, self.holder(), now, now + self.export_lease())
+                    .await?
+            } else {
+                None
+            };
+            let Some(taken) = taken else {
+                return Err(AppError::ImportRunning {
+                    name: record.name.clone(),
+                    run: run.id.to_string(),
+                    started: crate::format_time(run.started_at),
+                });
+            };
+            let frozen: ImportSpec = serde_json::from_value(taken.spec.clone()).unwrap_or(spec);
+            let path = taken
+                .spec
+                .get(INPUT_KEY)
+                .and_then(serde_json::Value::as_str)
+                .map(PathBuf::from);
+            let Some(path) = path else {
+                self.end_orphaned_import_run(&taken).await;
+                return Err(AppError::InvalidInput(
+                    "the interrupted run read standard input, which cannot be read again; run \
+                     the import again"
+                        .to_owned(),
+                ));
+            };
+            tracing::info!(import = %record.id, run = %taken.id, "resuming an interrupted import run");
+            let source = ImportSource::File(path);
+            let format = source.format(frozen.format)?;
+            let ready = self
+                .prepare_import(&record.connection_id.to_string(), &frozen)
+                .await?;
+            let output = match &taken.output_file {
+                Some(f) => RunOutput::File(PathBuf::from(f)),
+                None => RunOutput::Store,
+            };
+            return self
+                .drive_import(
+                    taken,
+                    &ready,
+                    &frozen,
+                    &scope,
+                    Input { source, format },
+                    &output,
+                    true,
+                    progress,
+                )
+                .await;
+        }
+        let Some(path) = file.or_else(|| spec.input.clone()) else {
+            return Err(AppError::InvalidInput(format!(
+                "say which file to import: the import {:?} has no input file of its own",
+                record.name
+            )));
+        };
+        let source = ImportSource::File(path.clone());
+        let format = source.format(spec.format)?;
+        let ready = self
+            .prepare_import(&record.connection_id.to_string(), &spec)
+            .await?;
+        let run = match self
+            .start_import_run(
+                &ready.connection,
+                Some(record.id),
+                &spec,
+                Some(&path),
+                trigger,
+                &results,
+            )
+            .await
+        {
+            Ok(run) => run,
+            Err(AppError::Store(jiralink_store::StoreError::Conflict { .. })) => {
+                return Err(AppError::ImportRunning {
+                    name: record.name.clone(),
+                    run: String::new(),
+                    started: "just now".to_owned(),
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        self.drive_import(
+            run,
+            &ready,
+            &spec,
+            &scope,
+            Input { source, format },
+            &results,
+            false,
+            progress,
+        )
+        .await
     }
 
     /// Records how a run ended and answers its view.
