@@ -595,6 +595,12 @@ impl App {
                 .take_over_export_run(run.id, self.holder(), now, now + self.export_lease())
                 .await?
         {
+            if taken.kind == jiralink_store::RunKind::Import {
+                let stats = serde_json::from_value(taken.stats.clone()).unwrap_or_default();
+                self.finish_import_run(&taken, RunState::Cancelled, None, &stats)
+                    .await;
+                return self.get_run(id).await;
+            }
             let stats = serde_json::from_value(taken.stats.clone()).unwrap_or_default();
             self.finish_run(
                 &taken,

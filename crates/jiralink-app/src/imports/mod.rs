@@ -885,7 +885,7 @@ impl App {
         self.get_import_run(&run.id.to_string()).await
     }
 
-    async fn finish_import_run(
+    pub(crate) async fn finish_import_run(
         &self,
         run: &ExportRunRecord,
         state: RunState,
