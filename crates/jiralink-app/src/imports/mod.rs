@@ -113,7 +113,7 @@ impl ImportSource {
             })
     }
 
-    fn open(self) -> AppResult<Box<dyn BufRead + Send>> {
+    fn open(self) -> AppResult<Box<dyn BufRead + Send + Sync>> {
         Ok(match self {
             Self::File(path) => {
                 let file = std::fs::File::open(&path).map_err(|e| {

@@ -28,11 +28,11 @@ pub(crate) struct Fx {
 
 /// The time the applications start at: after every issue the simulator made (its own clock
 /// stands at 2026-01-05 09:30), so the exports' upper bound covers them all.
-fn start() -> time::OffsetDateTime {
+pub(crate) fn start() -> time::OffsetDateTime {
     time::macros::datetime!(2026-01-05 10:00 UTC)
 }
 
-async fn app_on(
+pub(crate) async fn app_on(
     sim: &SimHandle,
     clock: &ManualClock,
     database: Option<String>,
@@ -93,7 +93,7 @@ async fn add_jira(app: &App, sim: &SimHandle) {
     add_jira_at(app, sim, None).await;
 }
 
-async fn add_jira_at(app: &App, sim: &SimHandle, concurrency: Option<&str>) {
+pub(crate) async fn add_jira_at(app: &App, sim: &SimHandle, concurrency: Option<&str>) {
     app.create_connection(
         &jiralink_domain::ConnectionDraft {
             username: Some(sim.samples().email.clone()),
@@ -556,7 +556,11 @@ async fn a_used_connection_lists_its_exports_and_cannot_be_deleted() {
     assert_eq!(names, ["Archive", "Nightly"]);
     let err = f.app.delete_connection("Jira", &actor()).await.unwrap_err();
     assert_eq!(err.code(), "connection_in_use");
-    assert!(err.to_string().contains("Archive, Nightly"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("export \"Archive\", export \"Nightly\""),
+        "{err}"
+    );
     f.app.delete_export("Archive", &actor()).await.unwrap();
     f.app.delete_export("Nightly", &actor()).await.unwrap();
     assert!(
@@ -571,7 +575,7 @@ async fn a_used_connection_lists_its_exports_and_cannot_be_deleted() {
 }
 
 /// Polls `check` until it holds, for at most ten seconds.
-async fn eventually<F, Fut>(what: &str, mut check: F)
+pub(crate) async fn eventually<F, Fut>(what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,

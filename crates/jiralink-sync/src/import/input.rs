@@ -76,7 +76,7 @@ pub struct InputError {
 }
 
 /// A stream of records.
-pub trait RecordSource: Send {
+pub trait RecordSource: Send + Sync {
     /// The next record, `Ok(None)` at the end.
     ///
     /// # Errors
@@ -85,7 +85,10 @@ pub trait RecordSource: Send {
 }
 
 /// Opens a reader of `format` over `input`.
-pub fn reader<R: BufRead + Send + 'static>(format: InputFormat, input: R) -> Box<dyn RecordSource> {
+pub fn reader<R: BufRead + Send + Sync + 'static>(
+    format: InputFormat,
+    input: R,
+) -> Box<dyn RecordSource> {
     match format {
         InputFormat::Ndjson => Box::new(NdjsonReader::new(input)),
         InputFormat::Json => Box::new(JsonArrayReader::new(input)),
@@ -142,7 +145,7 @@ impl<R: BufRead> NdjsonReader<R> {
     }
 }
 
-impl<R: BufRead + Send> RecordSource for NdjsonReader<R> {
+impl<R: BufRead + Send + Sync> RecordSource for NdjsonReader<R> {
     fn next_record(&mut self) -> Result<Option<InputRecord>, InputError> {
         loop {
             self.buf.clear();
@@ -307,7 +310,7 @@ impl<R: BufRead> JsonArrayReader<R> {
     }
 }
 
-impl<R: BufRead + Send> RecordSource for JsonArrayReader<R> {
+impl<R: BufRead + Send + Sync> RecordSource for JsonArrayReader<R> {
     fn next_record(&mut self) -> Result<Option<InputRecord>, InputError> {
         loop {
             match self.state {
@@ -454,7 +457,7 @@ impl<R: BufRead> CsvReader<R> {
     }
 }
 
-impl<R: BufRead + Send> RecordSource for CsvReader<R> {
+impl<R: BufRead + Send + Sync> RecordSource for CsvReader<R> {
     fn next_record(&mut self) -> Result<Option<InputRecord>, InputError> {
         loop {
             let Some((line, n_ends)) = self.read_raw()? else {
