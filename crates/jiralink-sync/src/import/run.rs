@@ -451,7 +451,15 @@ impl Batch<'_, '_> {
             match self.prepare(rec.line, rec.ordinal, &fields).await? {
                 Err(r) => slots.push(Slot::Done(r)),
                 Ok(p) => {
-                    if seen.insert(p.identity.clone()) {
+                    // Two records of one identity, or naming one issue, go to different
+                    // batches: within a batch writes run concurrently, and the later record
+                    // must be written last.
+                    let key = p.key.as_ref().map(|k| format!("key:{}", k.to_uppercase()));
+                    let fresh = !seen.contains(&p.identity)
+                        && key.as_ref().is_none_or(|k| !seen.contains(k));
+                    if fresh {
+                        seen.insert(p.identity.clone());
+                        seen.extend(key);
                         slots.push(Slot::Pending(p));
                     } else {
                         deferred.push(InputRecord {

@@ -595,3 +595,42 @@ labels = { source = "tags", split = ";" }
     assert_eq!(again.unwrap().stats.skipped, 7);
     assert_eq!(env.imported("plain").await.len(), 7);
 }
+
+#[tokio::test]
+async fn records_naming_one_issue_are_written_in_input_order() {
+    let env = Env::start(SimConfig::for_tests()).await;
+    let update = mapping(
+        r#"
+operation = "update"
+key = "key"
+[fields]
+summary = "title"
+"#,
+    );
+    // Three records for DEMO-2 in one batch, among others: the last one must win.
+    let mut input = String::new();
+    for (n, key) in ["DEMO-2", "DEMO-3", "DEMO-2", "DEMO-4", "DEMO-2"]
+        .iter()
+        .enumerate()
+    {
+        input.push_str(&format!(
+            "{}\n",
+            json!({"key": key, "title": format!("Edit {n}")})
+        ));
+    }
+    let ledger = MemoryLedger::default();
+    let (outcome, results) = env
+        .import(&update, InputFormat::Ndjson, input, &ledger, "r", false)
+        .await;
+    assert_eq!(outcome.unwrap().stats.updated, 5);
+    let lines: Vec<u64> = results.all().iter().map(|r| r.line).collect();
+    assert_eq!(
+        lines,
+        vec![1, 2, 3, 4, 5],
+        "each record once, in input order"
+    );
+    let (_, issue) = env
+        .http(Method::GET, "/issue/DEMO-2?fields=summary", None)
+        .await;
+    assert_eq!(issue["fields"]["summary"], "Edit 4");
+}
