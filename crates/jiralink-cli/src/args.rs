@@ -1223,7 +1223,8 @@ Examples:
   jiralink import issues --connection Jira --file tickets.csv --map tickets.toml
   jiralink import issues --connection Jira --file tickets.csv --map tickets.toml --dry-run
   jiralink import issues --connection Jira --file - --format ndjson --map upsert.toml \\
-      --results results.csv --results-format csv < changes.ndjson";
+      --results results.csv --results-format csv < changes.ndjson
+  jiralink import issues --connection \"Jira B\" --from-run 0f6c… --map copy.toml";
 
 /// The settings of a saved import.
 #[derive(Debug, Args, Clone)]
@@ -1255,8 +1256,17 @@ pub(crate) struct ImportIssues {
     #[arg(long, value_name = "CONNECTION")]
     pub(crate) connection: String,
     /// The records: a file, or - for standard input
-    #[arg(long, value_name = "FILE")]
-    pub(crate) file: PathBuf,
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "from_run",
+        conflicts_with = "from_run"
+    )]
+    pub(crate) file: Option<PathBuf>,
+    /// The records an export run wrote (its id; `jiralink run list` shows them), in the
+    /// export's format
+    #[arg(long, value_name = "RUN")]
+    pub(crate) from_run: Option<String>,
     /// The mapping file (TOML)
     #[arg(long = "map", value_name = "FILE")]
     pub(crate) map: PathBuf,

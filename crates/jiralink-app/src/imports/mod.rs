@@ -92,6 +92,9 @@ pub enum ImportSource {
         name: String,
         data: Vec<u8>,
     },
+    /// The output of an export run (its id), in the export's format: records out of one Jira
+    /// into another, or back into the same one.
+    ExportRun(String),
 }
 
 impl ImportSource {
@@ -102,7 +105,7 @@ impl ImportSource {
         let name = match self {
             Self::File(p) => p.file_name().map(|n| n.to_string_lossy().into_owned()),
             Self::Bytes { name, .. } => Some(name.clone()),
-            Self::Stdin => None,
+            Self::Stdin | Self::ExportRun(_) => None,
         };
         name.as_deref()
             .and_then(InputFormat::from_file_name)
@@ -123,6 +126,11 @@ impl ImportSource {
             }
             Self::Stdin => Box::new(std::io::BufReader::new(std::io::stdin())),
             Self::Bytes { data, .. } => Box::new(std::io::Cursor::new(data)),
+            Self::ExportRun(run) => {
+                return Err(AppError::Io(format!(
+                    "the output of run {run} was not fetched before reading"
+                )));
+            }
         })
     }
 }
@@ -449,6 +457,61 @@ impl App {
     /// `connection_offline`; `import_failed` when the run failed (recorded as failed).
     pub async fn run_adhoc_import(
         &self,
+        mut request: ImportRequest,
+        progress: &dyn ImportProgress,
+    ) -> AppResult<ImportRunView> {
+        let fetched = match &request.source {
+            ImportSource::ExportRun(run) => {
+                let (path, format) = self.fetch_export_output(run).await?;
+                request.source = ImportSource::File(path.clone());
+                request.spec.format = Some(format);
+                Some(path)
+            }
+            _ => None,
+        };
+        let result = self.run_adhoc_import_from(request, progress).await;
+        // The fetched copy stays only for a run that may be resumed.
+        if let Some(path) = fetched
+            && result.as_ref().is_ok_and(|v| v.state != RunState::Running)
+        {
+            tokio::fs::remove_file(&path).await.ok();
+        }
+        result
+    }
+
+    /// Writes an export run's output to a file in the data directory (`imports/`), streamed;
+    /// answers its path and the import format of the export's output.
+    async fn fetch_export_output(&self, run: &str) -> AppResult<(PathBuf, InputFormat)> {
+        use futures::StreamExt as _;
+        use tokio::io::AsyncWriteExt as _;
+        let export_run = self.get_run(run).await?;
+        let format = match export_run.format.as_str() {
+            "csv" => InputFormat::Csv,
+            "json-array" => InputFormat::Json,
+            _ => InputFormat::Ndjson,
+        };
+        let dir = self.data_dir().join("imports");
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|e| AppError::Io(format!("could not create {}: {e}", dir.display())))?;
+        let path = dir.join(format!("export-run-{}.input", export_run.id));
+        let mut file = tokio::fs::File::create(&path)
+            .await
+            .map_err(|e| AppError::Io(format!("could not create {}: {e}", path.display())))?;
+        let mut stream = std::pin::pin!(self.run_output(run).await?);
+        while let Some(chunk) = stream.next().await {
+            file.write_all(&chunk?)
+                .await
+                .map_err(|e| AppError::Io(format!("could not write {}: {e}", path.display())))?;
+        }
+        file.sync_all()
+            .await
+            .map_err(|e| AppError::Io(format!("could not write {}: {e}", path.display())))?;
+        Ok((path, format))
+    }
+
+    async fn run_adhoc_import_from(
+        &self,
         request: ImportRequest,
         progress: &dyn ImportProgress,
     ) -> AppResult<ImportRunView> {
@@ -528,6 +591,7 @@ impl App {
                 name: name.clone(),
                 data: data.clone(),
             },
+            ImportSource::ExportRun(run) => ImportSource::ExportRun(run.clone()),
         };
         let job = ImportJob {
             client: &ready.client,

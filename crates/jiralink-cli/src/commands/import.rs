@@ -180,10 +180,15 @@ async fn issues(ctx: &Ctx, args: ImportIssues) -> Result<(), CliError> {
         ))
     })?;
     let format = args.format.as_deref().map(input_format).transpose()?;
-    let source = if args.file.as_os_str() == "-" {
-        ImportSource::Stdin
-    } else {
-        ImportSource::File(args.file.clone())
+    let source = match (&args.file, &args.from_run) {
+        (_, Some(run)) => ImportSource::ExportRun(run.clone()),
+        (Some(file), None) if file.as_os_str() == "-" => ImportSource::Stdin,
+        (Some(file), None) => ImportSource::File(file.clone()),
+        (None, None) => {
+            return Err(CliError::Usage(
+                "say where the records are: --file or --from-run".into(),
+            ));
+        }
     };
     let results_format = match args.results_format.as_deref() {
         Some("csv") => ResultsFormat::Csv,

@@ -569,3 +569,95 @@ fn a_saved_import_killed_with_sigkill_is_resumed_and_accounts_for_each_record_on
 fn results_of(path: &std::path::Path) -> Vec<Value> {
     results(path)
 }
+
+#[test]
+fn an_export_run_of_one_site_is_imported_into_another() {
+    let env = env_with_jira();
+    let (email, token) = env.alice();
+    env.run(
+        &[
+            "connection",
+            "create",
+            "--name",
+            "Acme",
+            "--api-type",
+            "cloud-platform",
+            "--subdomain",
+            "acme",
+            "--auth-type",
+            "basic",
+            "--username",
+            &email,
+            "--api-token-stdin",
+        ],
+        Some(&token),
+    )
+    .ok();
+    let exported = env.path().join("mkt.ndjson");
+    env.run(
+        &[
+            "export",
+            "issues",
+            "--connection",
+            "Jira",
+            "--jql",
+            "project = MKT",
+            "--limit",
+            "12",
+            "--output",
+            exported.to_str().unwrap(),
+        ],
+        None,
+    )
+    .ok();
+    let run = env.run(&["run", "list", "-o", "json"], None).ok().json()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let map = env.path().join("copy.toml");
+    std::fs::write(
+        &map,
+        r#"
+operation = "upsert"
+project = "MKT"
+issue_type = "Task"
+[external_id]
+source = "key"
+label_prefix = "copied-"
+[fields]
+summary = "fields.summary"
+"#,
+    )
+    .unwrap();
+    let copy = |expect: &str| {
+        let out = env
+            .run(
+                &[
+                    "import",
+                    "issues",
+                    "--connection",
+                    "Acme",
+                    "--from-run",
+                    &run,
+                    "--map",
+                    map.to_str().unwrap(),
+                    "-o",
+                    "json",
+                ],
+                None,
+            )
+            .ok()
+            .json();
+        assert_eq!(out["stats"][expect], 12, "{out}");
+    };
+    copy("created");
+    copy("updated");
+    assert!(
+        !env.data_dir()
+            .join("imports")
+            .read_dir()
+            .unwrap()
+            .any(|_| true),
+        "the fetched copy of the export's output is removed after the run"
+    );
+}
