@@ -996,11 +996,12 @@ impl Batch<'_, '_> {
     ) -> Result<(), SyncError> {
         let job = self.job;
         for chunk in creates.chunks(BATCH) {
+            // The fields move into the request: a record's result never needs them again.
             let inputs: Vec<IssueInput> = chunk
                 .iter()
-                .filter_map(|&i| match &slots[i] {
+                .filter_map(|&i| match &mut slots[i] {
                     Slot::Pending(p) => Some(IssueInput {
-                        fields: p.fields.clone(),
+                        fields: std::mem::take(&mut p.fields),
                         properties: vec![json!({
                             "key": IMPORT_PROPERTY,
                             "value": { "ledger": job.ledger_scope, "record": p.identity },
@@ -1016,11 +1017,12 @@ impl Batch<'_, '_> {
                 ));
             }
             if job.dry_run {
-                for (&i, input) in chunk.iter().zip(&inputs) {
+                for (&i, input) in chunk.iter().zip(inputs) {
                     let Slot::Pending(p) = &slots[i] else {
                         continue;
                     };
-                    let request = json!({ "method": "POST", "fields": input.fields });
+                    let request =
+                        json!({ "method": "POST", "fields": Value::Object(input.fields) });
                     slots[i] = Slot::Done(RecordResult {
                         request: Some(request),
                         ..p.done(RecordState::WouldCreate, None, None)
@@ -1040,14 +1042,16 @@ impl Batch<'_, '_> {
         inputs: Vec<IssueInput>,
     ) -> Result<(), SyncError> {
         let job = self.job;
-        let mut todo: Vec<(usize, IssueInput)> = chunk.iter().copied().zip(inputs).collect();
+        // The records still to create and their bodies, side by side: the bodies are sent as
+        // they are, never copied.
+        let (mut idx, mut bodies) = (chunk.to_vec(), inputs);
         let mut rounds = 0;
-        while !todo.is_empty() {
+        while !idx.is_empty() {
             rounds += 1;
             let sent_at = now_ms(&*job.clock);
-            let intents: Vec<(String, LedgerEntry)> = todo
+            let intents: Vec<(String, LedgerEntry)> = idx
                 .iter()
-                .filter_map(|(i, _)| match &slots[*i] {
+                .filter_map(|i| match &slots[*i] {
                     Slot::Pending(p) => Some((
                         p.identity.clone(),
                         LedgerEntry {
@@ -1062,14 +1066,13 @@ impl Batch<'_, '_> {
                 })
                 .collect();
             job.ledger.put(&intents).await?;
-            let bodies: Vec<IssueInput> = todo.iter().map(|(_, b)| b.clone()).collect();
             self.stats.bulk_requests += 1;
             let answer =
                 with_waits(&*job.clock, false, || job.client.issue_bulk_create(&bodies)).await;
             match answer {
                 Ok((elements, waits)) => {
                     self.stats.rate_limit_waits += u64::from(waits);
-                    if elements.len() != todo.len() {
+                    if elements.len() != idx.len() {
                         return Err(SyncError::Decode(
                             "a bulk-create answer with a different number of elements".into(),
                         ));
@@ -1077,7 +1080,7 @@ impl Batch<'_, '_> {
                     let now = now_ms(&*job.clock);
                     let mut done = Vec::new();
                     let mut refused = Vec::new();
-                    for ((i, _), element) in todo.iter().zip(elements) {
+                    for (i, element) in idx.iter().zip(elements) {
                         let Slot::Pending(p) = &slots[*i] else {
                             continue;
                         };
@@ -1113,13 +1116,14 @@ impl Batch<'_, '_> {
                     }
                     job.ledger.put(&done).await?;
                     job.ledger.remove(&refused).await?;
-                    todo.clear();
+                    idx.clear();
+                    bodies.clear();
                 }
                 Err(AtlassianError::Ambiguous { .. }) if rounds < ATTEMPTS => {
                     // Jira may have created some or all: look before sending any again.
-                    let pending: Vec<(&Prepared, i64)> = todo
+                    let pending: Vec<(&Prepared, i64)> = idx
                         .iter()
-                        .filter_map(|(i, _)| match &slots[*i] {
+                        .filter_map(|i| match &slots[*i] {
                             Slot::Pending(p) => Some((p, sent_at)),
                             Slot::Done(_) => None,
                         })
@@ -1129,7 +1133,10 @@ impl Batch<'_, '_> {
                     let mut done = Vec::new();
                     let mut gone = Vec::new();
                     let mut rest = Vec::new();
-                    for (i, input) in std::mem::take(&mut todo) {
+                    let taken = std::mem::take(&mut idx)
+                        .into_iter()
+                        .zip(std::mem::take(&mut bodies));
+                    for (i, input) in taken {
                         let Slot::Pending(p) = &slots[i] else {
                             continue;
                         };
@@ -1158,13 +1165,13 @@ impl Batch<'_, '_> {
                     }
                     job.ledger.put(&done).await?;
                     job.ledger.remove(&gone).await?;
-                    todo = rest;
+                    (idx, bodies) = rest.into_iter().unzip();
                 }
                 Err(e) => {
                     // Jira answered: nothing of this request was created.
-                    let identities: Vec<String> = todo
+                    let identities: Vec<String> = idx
                         .iter()
-                        .filter_map(|(i, _)| match &slots[*i] {
+                        .filter_map(|i| match &slots[*i] {
                             Slot::Pending(p) => Some(p.identity.clone()),
                             Slot::Done(_) => None,
                         })
@@ -1178,7 +1185,8 @@ impl Batch<'_, '_> {
                     if ends_run(&e) {
                         return Err(e.into());
                     }
-                    for (i, _) in std::mem::take(&mut todo) {
+                    bodies.clear();
+                    for i in std::mem::take(&mut idx) {
                         let Slot::Pending(p) = &slots[i] else {
                             continue;
                         };
