@@ -106,9 +106,13 @@ pub struct RecordResult {
     /// Field name → what is wrong with its value.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub errors: Map<String, Value>,
-    /// Dry run: the request the record would become.
+    /// Dry run: the request the record would become (with `actions`, what would follow it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<Value>,
+    /// What the mapping's actions did to the issue (`transitioned to Done`, `commented`, …),
+    /// including what earlier runs had done (`comment already added`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<String>,
 }
 
 /// What an import run did, kept with each checkpoint.
@@ -137,6 +141,9 @@ pub struct ImportStats {
     pub bulk_requests: u64,
     /// Waits because Jira limited the rate (429, 503).
     pub rate_limit_waits: u64,
+    /// Requests of the mapping's actions that changed an issue: transitions taken, comments,
+    /// worklogs, links and attachments added.
+    pub actions: u64,
 }
 
 impl ImportStats {
@@ -246,12 +253,13 @@ pub enum ResultsFormat {
     /// One JSON object per record.
     #[default]
     Ndjson,
-    /// CSV with a header row: `line,record,state,key,id,externalId,message,errors`.
+    /// CSV with a header row: `line,record,state,key,id,externalId,message,errors,actions`
+    /// (`actions` joined with `; `).
     Csv,
 }
 
 /// The CSV columns of a results file.
-pub const RESULT_COLUMNS: [&str; 8] = [
+pub const RESULT_COLUMNS: [&str; 9] = [
     "line",
     "record",
     "state",
@@ -260,6 +268,7 @@ pub const RESULT_COLUMNS: [&str; 8] = [
     "externalId",
     "message",
     "errors",
+    "actions",
 ];
 
 /// Encodes results; `header` adds the CSV header row first.
@@ -301,6 +310,7 @@ pub fn encode_results(
                     r.external_id.as_deref().unwrap_or(""),
                     r.message.as_deref().unwrap_or(""),
                     errors.as_str(),
+                    r.actions.join("; ").as_str(),
                 ])
                 .map_err(|e| fail(&e))?;
             }
@@ -328,6 +338,7 @@ mod tests {
                 message: None,
                 errors: Map::new(),
                 request: None,
+                actions: vec!["commented".into(), "attached a.txt".into()],
             },
             RecordResult {
                 line: 3,
@@ -339,6 +350,7 @@ mod tests {
                 message: Some("a value does not fit its field".into()),
                 errors,
                 request: None,
+                actions: Vec::new(),
             },
         ]
     }
@@ -349,7 +361,7 @@ mod tests {
         let text = String::from_utf8(out).unwrap_or_default();
         assert_eq!(
             text,
-            "{\"line\":2,\"record\":0,\"state\":\"created\",\"key\":\"DEMO-1\",\"id\":\"10001\",\"externalId\":\"a-1\"}\n\
+            "{\"line\":2,\"record\":0,\"state\":\"created\",\"key\":\"DEMO-1\",\"id\":\"10001\",\"externalId\":\"a-1\",\"actions\":[\"commented\",\"attached a.txt\"]}\n\
              {\"line\":3,\"record\":1,\"state\":\"failed\",\"message\":\"a value does not fit its field\",\"errors\":{\"Due date\":\"bad, \\\"date\\\"\"}}\n"
         );
     }
@@ -360,13 +372,16 @@ mod tests {
         let text = String::from_utf8(out).unwrap_or_default();
         assert_eq!(
             text,
-            "line,record,state,key,id,externalId,message,errors\n\
-             2,0,created,DEMO-1,10001,a-1,,\n\
-             3,1,failed,,,,a value does not fit its field,\"{\"\"Due date\"\":\"\"bad, \\\"\"date\\\"\"\"\"}\"\n"
+            "line,record,state,key,id,externalId,message,errors,actions\n\
+             2,0,created,DEMO-1,10001,a-1,,,commented; attached a.txt\n\
+             3,1,failed,,,,a value does not fit its field,\"{\"\"Due date\"\":\"\"bad, \\\"\"date\\\"\"\"\"}\",\n"
         );
         let no_header =
             encode_results(&sample()[..1], ResultsFormat::Csv, false).unwrap_or_default();
-        assert_eq!(no_header, b"2,0,created,DEMO-1,10001,a-1,,\n");
+        assert_eq!(
+            no_header,
+            b"2,0,created,DEMO-1,10001,a-1,,,commented; attached a.txt\n"
+        );
     }
 
     #[tokio::test]

@@ -19,12 +19,22 @@
 //! priority = { source = "severity", map = { P1 = "Highest", P2 = "High" }, default = "Medium" }
 //! "Team" = { const = "Platform" }
 //! environment = { template = "{os} {version}" }
+//!
+//! [actions]                     # after the create or update, on the record's issue
+//! status = "state"                                   # transition to the status the rule names
+//! transition_fields = { resolution = { const = "Done" } }  # its screen's fields
+//! comment = { source = "note", format = "markdown" }
+//! worklog = { time_spent = "hours", started = "day", comment = "work" }
+//! links = [ { type = "Blocks", to = "blocks" } ]      # this issue blocks the keys in `blocks`
+//! attachments = { source = "files", split = ";" }     # files in the job's attachment directory
 //! ```
 //!
 //! A rule is a source field, `const`, or `template` (`{path}` placeholders, `{{`/`}}` for
 //! braces); then `map` translates values, `default` fills a missing or empty one, `split` turns
 //! text into a list, `format` says how text becomes rich text (`plain`, `markdown`, `adf`) and
 //! `time_zone` how date-times without an offset are read.
+//!
+//! `[actions]` is described in [`super::actions`].
 
 use std::collections::BTreeMap;
 
@@ -192,6 +202,165 @@ struct MappingText {
     ignore_missing: bool,
     #[serde(default)]
     fields: BTreeMap<String, RuleText>,
+    #[serde(default)]
+    actions: Option<ActionsText>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActionsText {
+    #[serde(default)]
+    status: Option<RuleText>,
+    #[serde(default)]
+    transition_fields: BTreeMap<String, RuleText>,
+    #[serde(default)]
+    comment: Option<RuleText>,
+    #[serde(default)]
+    worklog: Option<WorklogText>,
+    #[serde(default)]
+    links: Vec<LinkText>,
+    #[serde(default)]
+    attachments: Option<RuleText>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WorklogText {
+    time_spent: RuleText,
+    #[serde(default)]
+    started: Option<RuleText>,
+    #[serde(default)]
+    comment: Option<RuleText>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LinkText {
+    #[serde(rename = "type")]
+    link_type: String,
+    to: RuleText,
+}
+
+impl From<ActionsText> for Actions {
+    fn from(raw: ActionsText) -> Self {
+        Self {
+            status: raw.status.map(Rule::from),
+            transition_fields: raw
+                .transition_fields
+                .into_iter()
+                .map(|(k, v)| (k, Rule::from(v)))
+                .collect(),
+            comment: raw.comment.map(Rule::from),
+            worklog: raw.worklog.map(|w| WorklogRule {
+                time_spent: w.time_spent.into(),
+                started: w.started.map(Rule::from),
+                comment: w.comment.map(Rule::from),
+            }),
+            links: raw
+                .links
+                .into_iter()
+                .map(|l| LinkRule {
+                    link_type: l.link_type,
+                    to: l.to.into(),
+                })
+                .collect(),
+            attachments: raw.attachments.map(Rule::from),
+        }
+    }
+}
+
+/// What is done to each record's issue after its create or update (see [`super::actions`]).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Actions {
+    /// The status to move the issue to, by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Rule>,
+    /// Values for the fields of the transition's screen, by field name or id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub transition_fields: BTreeMap<String, Rule>,
+    /// A comment to add (rich text: `format` as for fields).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<Rule>,
+    /// Work to log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worklog: Option<WorklogRule>,
+    /// Links from this issue to others.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<LinkRule>,
+    /// Files to attach, by name relative to the job's attachment directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachments: Option<Rule>,
+}
+
+impl Actions {
+    /// Whether there is nothing to do.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.status.is_none()
+            && self.transition_fields.is_empty()
+            && self.comment.is_none()
+            && self.worklog.is_none()
+            && self.links.is_empty()
+            && self.attachments.is_none()
+    }
+
+    fn problems(&self, out: &mut Vec<String>) {
+        if let Some(rule) = &self.status {
+            rule.problems("actions.status", out);
+        }
+        if !self.transition_fields.is_empty() && self.status.is_none() {
+            out.push("actions.transition_fields needs actions.status".to_owned());
+        }
+        for (field, rule) in &self.transition_fields {
+            rule.problems(&format!("actions.transition_fields.{field}"), out);
+        }
+        if let Some(rule) = &self.comment {
+            rule.problems("actions.comment", out);
+        }
+        if let Some(w) = &self.worklog {
+            w.time_spent.problems("actions.worklog.time_spent", out);
+            if let Some(rule) = &w.started {
+                rule.problems("actions.worklog.started", out);
+            }
+            if let Some(rule) = &w.comment {
+                rule.problems("actions.worklog.comment", out);
+            }
+        }
+        for (n, link) in self.links.iter().enumerate() {
+            let at = format!("actions.links[{n}]");
+            if link.link_type.trim().is_empty() {
+                out.push(format!("{at}: type needs the name of a link type"));
+            }
+            link.to.problems(&format!("{at}.to"), out);
+        }
+        if let Some(rule) = &self.attachments {
+            rule.problems("actions.attachments", out);
+        }
+    }
+}
+
+/// Work logged on each record's issue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorklogRule {
+    /// Seconds, or Jira's units: `3h 20m`, `1d`, `1.5h` (a day is 8 hours, a week 5 days).
+    pub time_spent: Rule,
+    /// When the work started (a date-time, as for date-time fields); the time of sending
+    /// without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<Rule>,
+    /// A comment on the worklog (rich text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<Rule>,
+}
+
+/// Links from each record's issue: it `type`s (outward) the issues `to` names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinkRule {
+    /// The link type's name, e.g. `Blocks`.
+    #[serde(rename = "type")]
+    pub link_type: String,
+    /// Issue keys: a list, or text split on commas and spaces.
+    pub to: Rule,
 }
 
 /// A parsed mapping, not yet checked against Jira (see [`super::plan`]).
@@ -213,6 +382,9 @@ pub struct Mapping {
     pub ignore_missing: bool,
     /// Jira field (name or id) → rule.
     pub fields: BTreeMap<String, Rule>,
+    /// What is done to each issue after its create or update.
+    #[serde(default, skip_serializing_if = "Actions::is_empty")]
+    pub actions: Actions,
 }
 
 impl Mapping {
@@ -259,6 +431,7 @@ impl Mapping {
                 .into_iter()
                 .map(|(k, v)| (k, Rule::from(v)))
                 .collect(),
+            actions: raw.actions.map(Actions::from).unwrap_or_default(),
         };
         problems.extend(mapping.problems());
         if problems.is_empty() {
@@ -316,9 +489,13 @@ impl Mapping {
             }
             rule.problems(&format!("fields.{field}"), &mut out);
         }
-        if self.fields.is_empty() && self.operation != ImportOperation::Create {
-            out.push("fields is empty: there is nothing to update".to_owned());
+        if self.fields.is_empty()
+            && self.actions.is_empty()
+            && self.operation != ImportOperation::Create
+        {
+            out.push("fields and actions are empty: there is nothing to update".to_owned());
         }
+        self.actions.problems(&mut out);
         out
     }
 }
@@ -565,6 +742,120 @@ project = "p"
                 "fields.x: split needs a separator",
                 "fields.x: unknown time zone \"Mars/Base\"",
             ]
+        );
+    }
+
+    #[test]
+    fn reads_actions() {
+        let m = Mapping::from_toml(
+            r#"
+operation = "update"
+key = "key"
+[actions]
+status = { source = "state", map = { closed = "Done" } }
+transition_fields = { resolution = { const = "Done" } }
+comment = { source = "note", format = "markdown" }
+worklog = { time_spent = "spent", started = { source = "day", time_zone = "Europe/Berlin" } }
+links = [ { type = "Blocks", to = "blocks" }, { type = "Relates", to = { source = "rel", split = "|" } } ]
+attachments = { source = "files", split = ";" }
+"#,
+        );
+        let Ok(m) = m else {
+            panic!("{m:?}");
+        };
+        let a = &m.actions;
+        assert!(m.fields.is_empty(), "actions alone are something to update");
+        assert_eq!(
+            a.status.as_ref().and_then(|r| r.source.as_deref()),
+            Some("state")
+        );
+        assert_eq!(
+            a.transition_fields["resolution"].constant,
+            Some(json!("Done"))
+        );
+        assert_eq!(
+            a.comment.as_ref().and_then(|r| r.format),
+            Some(TextFormat::Markdown)
+        );
+        let w = a.worklog.as_ref().map(|w| {
+            (
+                w.time_spent.source.clone(),
+                w.started.as_ref().and_then(|r| r.time_zone.clone()),
+                w.comment.is_none(),
+            )
+        });
+        assert_eq!(
+            w,
+            Some((Some("spent".into()), Some("Europe/Berlin".into()), true))
+        );
+        let links: Vec<(&str, Option<&str>)> = a
+            .links
+            .iter()
+            .map(|l| (l.link_type.as_str(), l.to.source.as_deref()))
+            .collect();
+        assert_eq!(
+            links,
+            vec![("Blocks", Some("blocks")), ("Relates", Some("rel"))]
+        );
+        assert_eq!(
+            a.attachments.as_ref().and_then(|r| r.split.as_deref()),
+            Some(";")
+        );
+        let none =
+            Mapping::from_toml("operation = \"create\"\nproject = \"P\"\nissue_type = \"T\"");
+        assert!(none.is_ok_and(|m| m.actions.is_empty()));
+    }
+
+    #[test]
+    fn action_problems() {
+        let problems = |text: &str| {
+            Mapping::from_toml(&format!(
+                "operation = \"create\"\nproject = \"P\"\nissue_type = \"T\"\n[actions]\n{text}"
+            ))
+            .err()
+            .unwrap_or_default()
+        };
+        for (text, says) in [
+            ("comments = \"note\"", "unknown field `comments`"),
+            ("worklog = { spent = \"x\" }", "unknown field `spent`"),
+            (
+                "worklog = { started = \"x\" }",
+                "missing field `time_spent`",
+            ),
+            (
+                "links = [ { type = \"Blocks\", key = \"x\" } ]",
+                "unknown field `key`",
+            ),
+            ("links = [ { to = \"x\" } ]", "missing field `type`"),
+        ] {
+            let p = problems(text);
+            assert!(p.len() == 1 && p[0].contains(says), "{text}: {p:?}");
+        }
+        assert_eq!(
+            problems(
+                r#"
+transition_fields = { resolution = { const = "Done", source = "r" } }
+comment = { template = "{oops" }
+worklog = { time_spent = "t", started = { source = "d", time_zone = "Mars/Base" } }
+links = [ { type = " ", to = "b" } ]
+attachments = { source = "f", split = "" }
+"#
+            ),
+            vec![
+                "actions.transition_fields needs actions.status",
+                "actions.transition_fields.resolution: give exactly one of source, const or template",
+                "actions.comment: a { in the template is not closed",
+                "actions.worklog.started: unknown time zone \"Mars/Base\"",
+                "actions.links[0]: type needs the name of a link type",
+                "actions.attachments: split needs a separator",
+            ]
+        );
+        let Err(p) = Mapping::from_toml("operation = \"update\"\nkey = \"k\"") else {
+            panic!("accepted");
+        };
+        assert_eq!(
+            p,
+            vec!["fields and actions are empty: there is nothing to update"]
         );
     }
 

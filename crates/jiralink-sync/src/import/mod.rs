@@ -2,11 +2,14 @@
 //!
 //! - [`input`]: NDJSON, JSON array and CSV readers, one record at a time.
 //! - [`mapping`]: the mapping file ([`Mapping`]) and its rules.
+//! - [`actions`]: what follows each create or update (transition, comment, worklog, links,
+//!   attachments), applied once however often the record is imported.
 //! - [`convert`]: a value to what a Jira field expects, by the field's schema.
 //! - [`plan`]: a mapping checked against a project's create screen.
 //! - [`ledger`]: record identity → issue across runs ([`ImportLedger`]), results and journal.
 //! - [`run`]: one run, [`run_import`].
 
+pub mod actions;
 pub mod convert;
 pub mod input;
 pub mod ledger;
@@ -14,6 +17,7 @@ pub mod mapping;
 pub mod plan;
 pub mod run;
 
+pub use actions::check_attachment_dir;
 pub use convert::{FieldInfo, FieldKind, UserDirectory};
 pub use input::{InputError, InputFormat, InputRecord, RecordSource, reader};
 pub use ledger::{
@@ -21,7 +25,10 @@ pub use ledger::{
     MemoryLedger, NoImportProgress, RESULT_COLUMNS, RecordResult, RecordState, ResultsFormat,
     encode_results,
 };
-pub use mapping::{ExternalId, ExternalIdTarget, ImportOperation, Mapping, Rule, TextFormat};
+pub use mapping::{
+    Actions, ExternalId, ExternalIdTarget, ImportOperation, LinkRule, Mapping, Rule, TextFormat,
+    WorklogRule,
+};
 pub use run::{
     BATCH, IMPORT_PROPERTY, ImportJob, ImportOutcome, check_mapping, identity, run_import,
 };

@@ -145,6 +145,13 @@ pub async fn resolve(
             constant,
         });
     }
+    // The transition's screen is known only per issue; a name no field of the site has is
+    // wrong for every issue, so it is reported now.
+    for name in mapping.actions.transition_fields.keys() {
+        if let Err(e) = resolve_field(site_fields, name) {
+            problems.push(format!("actions.transition_fields.{name}: {e}"));
+        }
+    }
     let external = match &mapping.external_id {
         None => None,
         Some(x) => match &x.target {

@@ -8,13 +8,16 @@
 //! 3. records to update are found (their key, the ledger, or a search by external id);
 //! 4. updates are sent concurrently, creates through bulk create in one request per batch, each
 //!    identity marked uncertain in the ledger *before* its request leaves and done after;
-//! 5. the batch's results and the position reached are made durable in one checkpoint.
+//! 5. the mapping's actions are applied to each issue created or updated
+//!    ([`super::actions`]), concurrently across issues;
+//! 6. the batch's results and the position reached are made durable in one checkpoint.
 //!
 //! A crash anywhere leaves at most the last batch's records unaccounted for; the resumed run
 //! reads them again, finds in the ledger what was created, and looks up what is uncertain.
 
 use std::{
     collections::{HashMap, HashSet},
+    path::{Path, PathBuf},
     sync::Arc,
     time::Duration,
 };
@@ -28,6 +31,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::{
+    actions::{Context, RecordActions, Report, check_attachment_dir},
     convert::{FieldInfo, UserDirectory},
     input::{InputRecord, RecordSource},
     ledger::{
@@ -82,6 +86,9 @@ pub struct ImportJob<'a> {
     pub search_lag: Duration,
     /// Convert and look up, but write nothing.
     pub dry_run: bool,
+    /// The directory the files of `actions.attachments` are read from, by names relative to
+    /// it; required when the mapping attaches files. Never anything outside it.
+    pub attachment_dir: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for ImportJob<'_> {
@@ -91,6 +98,7 @@ impl std::fmt::Debug for ImportJob<'_> {
             .field("run_id", &self.run_id)
             .field("resume_from", &self.resume_from)
             .field("dry_run", &self.dry_run)
+            .field("attachment_dir", &self.attachment_dir)
             .finish_non_exhaustive()
     }
 }
@@ -253,6 +261,8 @@ impl Plans {
 
 /// A record read, mapped and converted.
 struct Prepared {
+    /// What follows the write; taken out before the write is decided.
+    actions: Option<Box<RecordActions>>,
     line: u64,
     ordinal: u64,
     identity: String,
@@ -279,6 +289,7 @@ fn result(line: u64, ordinal: u64, state: RecordState) -> RecordResult {
         message: None,
         errors: Map::new(),
         request: None,
+        actions: Vec::new(),
     }
 }
 
@@ -331,6 +342,16 @@ impl Prepared {
 /// An update's slot, issue key and id, and how it went (the rate-limit waits on success).
 type UpdateOutcome = (usize, String, Option<String>, Result<u32, AtlassianError>);
 
+/// The action reports of the records of one issue, by slot.
+type IssueReports = Result<Vec<(usize, Report)>, SyncError>;
+
+/// One record's actions, to apply to `key`.
+struct ActionWork {
+    slot: usize,
+    key: String,
+    actions: Box<RecordActions>,
+}
+
 /// The identity of a record: its external id, or a hash of its content.
 #[must_use]
 pub fn identity(external_id: Option<&str>, record: &Map<String, Value>) -> String {
@@ -364,6 +385,7 @@ pub async fn run_import(mut job: ImportJob<'_>) -> Result<ImportOutcome, SyncErr
     if !problems.is_empty() {
         return Err(SyncError::InvalidSpec(problems.join("; ")));
     }
+    let base = check_attachment_dir(&job.mapping.actions, job.attachment_dir.as_deref())?;
     check_mapping(job.client, job.mapping, job.users).await?;
     let mut plans = Plans::load(job.client).await?;
     let mut stats = job.stats.clone();
@@ -393,6 +415,7 @@ pub async fn run_import(mut job: ImportJob<'_>) -> Result<ImportOutcome, SyncErr
             job: &job,
             plans: &mut plans,
             stats: &mut stats,
+            base: base.as_deref(),
         };
         let (results, deferred) = batcher.process(batch).await?;
         carry = deferred;
@@ -424,6 +447,8 @@ struct Batch<'j, 'a> {
     job: &'j ImportJob<'a>,
     plans: &'j mut Plans,
     stats: &'j mut ImportStats,
+    /// The attachment directory, canonical.
+    base: Option<&'j Path>,
 }
 
 impl Batch<'_, '_> {
@@ -471,7 +496,15 @@ impl Batch<'_, '_> {
                 }
             }
         }
+        let planned: Vec<Option<Box<RecordActions>>> = slots
+            .iter_mut()
+            .map(|s| match s {
+                Slot::Pending(p) => p.actions.take(),
+                Slot::Done(_) => None,
+            })
+            .collect();
         self.decide(&mut slots).await?;
+        self.apply_actions(&mut slots, planned).await?;
         let results = slots
             .into_iter()
             .map(|s| match s {
@@ -556,24 +589,40 @@ impl Batch<'_, '_> {
                 format!("the record has no {what} to find its issue by"),
             )));
         }
-        let fields = match plan
+        let identity = identity(external_id.as_deref(), record);
+        let fields = plan
             .fields_for(record, external_id.as_deref(), mapping.operation, job.users)
-            .await
-        {
-            Ok(f) => f,
-            Err(errors) => {
+            .await;
+        let actions = if mapping.actions.is_empty() {
+            Ok(None)
+        } else {
+            RecordActions::prepare(&mapping.actions, record, &identity, &self.context())
+                .await
+                .map(|a| Some(Box::new(a)))
+        };
+        let (fields, actions) = match (fields, actions) {
+            (Ok(f), Ok(a)) => (f, a),
+            (fields, actions) => {
+                let mut errors = fields.err().unwrap_or_default();
+                let field_errors = !errors.is_empty();
+                errors.extend(actions.err().unwrap_or_default());
                 return Ok(Err(RecordResult {
                     errors,
                     external_id,
-                    message: Some("a value does not fit its field".into()),
+                    message: Some(if field_errors {
+                        "a value does not fit its field".into()
+                    } else {
+                        "a value does not fit its action".into()
+                    }),
                     ..result(line, ordinal, RecordState::Failed)
                 }));
             }
         };
         Ok(Ok(Prepared {
+            actions,
             line,
             ordinal,
-            identity: identity(external_id.as_deref(), record),
+            identity,
             external_id,
             key,
             project: plan.project.clone(),
@@ -669,6 +718,90 @@ impl Batch<'_, '_> {
         }
         creates.sort_unstable();
         self.send_creates(slots, &creates).await
+    }
+
+    fn context(&self) -> Context<'_> {
+        Context {
+            client: self.job.client,
+            clock: &*self.job.clock,
+            users: self.job.users,
+            base: self.base,
+            scope: self.job.ledger_scope,
+        }
+    }
+
+    /// Applies each written record's actions to its issue (a dry run lists them in the
+    /// record's request instead). The records of one issue go one after another, so their
+    /// marks in its property do not overwrite each other.
+    async fn apply_actions(
+        &mut self,
+        slots: &mut [Slot],
+        planned: Vec<Option<Box<RecordActions>>>,
+    ) -> Result<(), SyncError> {
+        let mut by_issue: HashMap<String, Vec<ActionWork>> = HashMap::new();
+        for (i, actions) in planned.into_iter().enumerate() {
+            let Some(actions) = actions.filter(|a| !a.is_empty()) else {
+                continue;
+            };
+            let Some(Slot::Done(r)) = slots.get_mut(i) else {
+                continue;
+            };
+            match (r.state, r.key.clone()) {
+                (RecordState::WouldCreate | RecordState::WouldUpdate, _) => {
+                    if let Some(Value::Object(request)) = &mut r.request {
+                        request.insert("actions".into(), actions.describe());
+                    }
+                }
+                (RecordState::Created | RecordState::Updated, Some(key)) => {
+                    by_issue
+                        .entry(key.to_ascii_uppercase())
+                        .or_default()
+                        .push(ActionWork {
+                            slot: i,
+                            key,
+                            actions,
+                        });
+                }
+                _ => {}
+            }
+        }
+        if by_issue.is_empty() {
+            return Ok(());
+        }
+        let cx = self.context();
+        let cx = &cx;
+        let groups: Vec<IssueReports> =
+            futures::stream::iter(by_issue.into_values().map(|work| async move {
+                let mut out = Vec::with_capacity(work.len());
+                for w in work {
+                    out.push((w.slot, w.actions.apply(cx, &w.key).await?));
+                }
+                Ok(out)
+            }))
+            .buffer_unordered(self.job.concurrency.max(1))
+            .collect()
+            .await;
+        for group in groups {
+            for (i, report) in group? {
+                self.stats.rate_limit_waits += u64::from(report.waits);
+                self.stats.actions += report.applied;
+                let Some(Slot::Done(r)) = slots.get_mut(i) else {
+                    continue;
+                };
+                r.actions = report.done;
+                if !report.errors.is_empty() {
+                    let failed: Vec<&str> = report.errors.keys().map(String::as_str).collect();
+                    r.message = Some(format!(
+                        "the issue was {}, but some of its actions failed: {}",
+                        r.state.as_str(),
+                        failed.join(", ")
+                    ));
+                    r.state = RecordState::Failed;
+                    r.errors.extend(report.errors);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Looks up every uncertain create of the batch in Jira; found ones become done, the
@@ -958,6 +1091,19 @@ impl Batch<'_, '_> {
             futures::stream::iter(work.into_iter().map(|(i, key, id, input)| {
                 let clock = clock.clone();
                 async move {
+                    if input.fields.is_empty() {
+                        // A mapping of actions alone has nothing to edit; the issue need only
+                        // exist, for the actions to follow.
+                        let r = match client.issue_find(&key, &["status"]).await {
+                            Ok(Some(_)) => Ok(0),
+                            Ok(None) => Err(AtlassianError::NotFound {
+                                message: None,
+                                html: false,
+                            }),
+                            Err(e) => Err(e),
+                        };
+                        return (i, key, id, r);
+                    }
                     let r = with_waits(&*clock, true, || {
                         client.issue_edit(&key, &input, EditOptions::default())
                     })
@@ -1201,7 +1347,7 @@ impl Batch<'_, '_> {
 
 /// Whether an error ends the whole run rather than one record: the credentials are refused,
 /// so every later record would fail the same way.
-fn ends_run(e: &AtlassianError) -> bool {
+pub(super) fn ends_run(e: &AtlassianError) -> bool {
     matches!(
         e,
         AtlassianError::Unauthorized { .. }
@@ -1297,7 +1443,7 @@ fn now_ms(clock: &dyn Clock) -> i64 {
 /// Sends a write again when Jira said it did not apply it (429, 503) or it never left (connect
 /// error), waiting as asked; `idempotent` writes are also sent again after an unknown outcome.
 /// Returns the answer and how many waits were for rate limits.
-async fn with_waits<T, F, Fut>(
+pub(super) async fn with_waits<T, F, Fut>(
     clock: &dyn Clock,
     idempotent: bool,
     mut send: F,

@@ -20,17 +20,17 @@ use serde_json::json;
 use crate::Env;
 
 #[derive(Default)]
-struct Results {
+pub(crate) struct Results {
     results: Mutex<Vec<RecordResult>>,
     positions: Mutex<Vec<u64>>,
 }
 
 impl Results {
-    fn all(&self) -> Vec<RecordResult> {
+    pub(crate) fn all(&self) -> Vec<RecordResult> {
         self.results.lock().unwrap().clone()
     }
 
-    fn states(&self) -> BTreeMap<&'static str, usize> {
+    pub(crate) fn states(&self) -> BTreeMap<&'static str, usize> {
         let mut out = BTreeMap::new();
         for r in self.all() {
             *out.entry(r.state.as_str()).or_default() += 1;
@@ -57,7 +57,7 @@ impl ImportJournal for Results {
     }
 }
 
-struct Users(HashMap<String, String>);
+pub(crate) struct Users(pub(crate) HashMap<String, String>);
 
 #[async_trait]
 impl UserDirectory for Users {
@@ -66,7 +66,7 @@ impl UserDirectory for Users {
     }
 }
 
-fn mapping(text: &str) -> Mapping {
+pub(crate) fn mapping(text: &str) -> Mapping {
     Mapping::from_toml(text).unwrap_or_else(|p| panic!("{p:?}"))
 }
 
@@ -97,7 +97,7 @@ fn csv(rows: usize, tag: &str) -> String {
 }
 
 impl Env {
-    async fn import(
+    pub(crate) async fn import(
         &self,
         mapping: &Mapping,
         format: InputFormat,
@@ -105,6 +105,22 @@ impl Env {
         ledger: &dyn ImportLedger,
         run_id: &str,
         dry_run: bool,
+    ) -> (Result<ImportOutcome, SyncError>, Results) {
+        self.import_in(mapping, format, input, ledger, run_id, dry_run, None)
+            .await
+    }
+
+    /// An import whose attachments are read from `attachment_dir`.
+    #[allow(clippy::too_many_arguments, reason = "a test helper")]
+    pub(crate) async fn import_in(
+        &self,
+        mapping: &Mapping,
+        format: InputFormat,
+        input: String,
+        ledger: &dyn ImportLedger,
+        run_id: &str,
+        dry_run: bool,
+        attachment_dir: Option<std::path::PathBuf>,
     ) -> (Result<ImportOutcome, SyncError>, Results) {
         let journal = Results::default();
         let users = Users(HashMap::new());
@@ -124,6 +140,7 @@ impl Env {
             stats: ImportStats::default(),
             search_lag: Duration::from_secs(30),
             dry_run,
+            attachment_dir,
         })
         .await;
         (outcome, journal)

@@ -11,6 +11,7 @@
 mod csv;
 mod delta;
 mod import;
+mod import_actions;
 mod issues;
 mod resources;
 mod resume;
