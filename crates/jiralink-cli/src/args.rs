@@ -1282,6 +1282,10 @@ pub(crate) struct ImportIssues {
     /// Convert and look up only; print each record's request and send nothing
     #[arg(long)]
     pub(crate) dry_run: bool,
+    /// The directory the files named in the mapping's `attachments` column are read from
+    /// (names may not leave it)
+    #[arg(long, value_name = "DIR")]
+    pub(crate) attachments: Option<PathBuf>,
     /// The ledger to use: imports sharing a ledger never create an issue twice for one record
     /// [default: ad-hoc]
     #[arg(long, value_name = "NAME")]

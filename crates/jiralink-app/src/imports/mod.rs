@@ -147,6 +147,9 @@ pub struct ImportRequest {
     /// Convert and look up only: print each record's request, write nothing.
     pub dry_run: bool,
     pub trigger: RunTrigger,
+    /// The directory the mapping's `attachments` are named relative to (on this machine);
+    /// a mapping with attachments is refused without one.
+    pub attachment_dir: Option<PathBuf>,
 }
 
 /// One import run as users see it.
@@ -199,6 +202,8 @@ impl ImportRunView {
 pub(crate) struct Input {
     pub(crate) source: ImportSource,
     pub(crate) format: InputFormat,
+    /// Where attachments named by the records are read from.
+    pub(crate) attachment_dir: Option<PathBuf>,
 }
 
 /// The key of the input file's path in a run's frozen spec.
@@ -519,6 +524,11 @@ impl App {
         let ready = self
             .prepare_import(&request.connection, &request.spec)
             .await?;
+        jiralink_sync::import::check_attachment_dir(
+            &ready.mapping.actions,
+            request.attachment_dir.as_deref(),
+        )
+        .map_err(|e| AppError::InvalidInput(invalid_mapping_message(&e)))?;
         let scope = request
             .spec
             .ledger
@@ -547,6 +557,7 @@ impl App {
             Input {
                 source: request.source,
                 format,
+                attachment_dir: request.attachment_dir.clone(),
             },
             &request.results,
             false,
@@ -609,6 +620,7 @@ impl App {
             stats: ImportStats::default(),
             search_lag: search_lag(&request.spec),
             dry_run: true,
+            attachment_dir: request.attachment_dir.clone(),
         };
         let outcome = jiralink_sync::import::run_import(job)
             .await
@@ -760,6 +772,7 @@ impl App {
             stats,
             search_lag: search_lag(spec),
             dry_run: false,
+            attachment_dir: input.attachment_dir.clone(),
         };
         let engine = pin!(jiralink_sync::import::run_import(job));
         let lease = pin!(self.keep_run_lease(run.id));
@@ -854,7 +867,11 @@ impl App {
                     &ready,
                     &frozen,
                     &scope,
-                    Input { source, format },
+                    Input {
+                        source,
+                        format,
+                        attachment_dir: None,
+                    },
                     &output,
                     true,
                     progress,
@@ -872,6 +889,8 @@ impl App {
         let ready = self
             .prepare_import(&record.connection_id.to_string(), &spec)
             .await?;
+        jiralink_sync::import::check_attachment_dir(&ready.mapping.actions, None)
+            .map_err(|e| AppError::InvalidInput(invalid_mapping_message(&e)))?;
         let run = match self
             .start_import_run(
                 &ready.connection,
@@ -898,7 +917,11 @@ impl App {
             &ready,
             &spec,
             &scope,
-            Input { source, format },
+            Input {
+                source,
+                format,
+                attachment_dir: None,
+            },
             &results,
             false,
             progress,
@@ -1069,6 +1092,14 @@ impl App {
                 ImportRunView::of(r, name)
             })
             .collect())
+    }
+}
+
+/// A mapping problem in words, without the engine's generic prefix.
+fn invalid_mapping_message(e: &SyncError) -> String {
+    match e {
+        SyncError::InvalidSpec(problems) => format!("the mapping cannot be used here: {problems}"),
+        other => other.to_string(),
     }
 }
 

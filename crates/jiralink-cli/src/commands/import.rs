@@ -213,6 +213,7 @@ async fn issues(ctx: &Ctx, args: ImportIssues) -> Result<(), CliError> {
         results: results.clone(),
         dry_run: args.dry_run,
         trigger: RunTrigger::Cli,
+        attachment_dir: args.attachments.clone(),
     };
     let bar = Bar::new(ctx, &results);
     let view = until_interrupted(&bar, ctx.app.run_adhoc_import(request, &bar)).await;
