@@ -1,6 +1,7 @@
 //! The JSON REST API under `/v1`: connections (with their tests, HTTP view, audit trail,
 //! usage, debugger and authorization), OAuth 2.0 clients, export definitions and their runs
-//! ([`exports`]), described by the OpenAPI
+//! ([`exports`]), import definitions, runs with records sent in the request, and their runs
+//! ([`imports`]), described by the OpenAPI
 //! document at `/v1/openapi.json` ([`crate::openapi`]).
 //!
 //! Secrets are write-only: request bodies carry `apiToken` / `clientSecret`, which go
@@ -10,6 +11,7 @@
 //! account, so only a key holder may start one.
 
 pub(crate) mod exports;
+pub(crate) mod imports;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
@@ -107,6 +109,32 @@ fn table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         (Method::GET, "/runs/{id}", get(exports::get_run)),
         (Method::POST, "/runs/{id}/cancel", post(exports::cancel_run)),
         (Method::GET, "/runs/{id}/output", get(exports::run_output)),
+        (Method::GET, "/imports", get(imports::list_imports)),
+        (Method::POST, "/imports", post(imports::create_import)),
+        (Method::GET, "/imports/{id}", get(imports::get_import)),
+        (Method::PUT, "/imports/{id}", put(imports::replace_import)),
+        (
+            Method::DELETE,
+            "/imports/{id}",
+            delete(imports::delete_import),
+        ),
+        (Method::POST, "/imports/{id}/run", post(imports::run_import)),
+        (Method::GET, "/import-runs", get(imports::list_import_runs)),
+        (
+            Method::GET,
+            "/import-runs/{id}",
+            get(imports::get_import_run),
+        ),
+        (
+            Method::POST,
+            "/import-runs/{id}/cancel",
+            post(imports::cancel_import_run),
+        ),
+        (
+            Method::GET,
+            "/import-runs/{id}/output",
+            get(imports::import_run_output),
+        ),
         (Method::GET, "/openapi.json", get(openapi_document)),
     ]
 }

@@ -51,6 +51,18 @@ pub enum WebError {
         crate::MAX_BODY_BYTES / 1024
     )]
     BodyTooLarge,
+    #[error(
+        "the records are larger than {} MiB; split them into several runs, or put the file in \
+         the server's import files directory, name it in the import's spec.input and run the \
+         import without a body",
+        crate::MAX_RECORDS_BYTES / (1024 * 1024)
+    )]
+    RecordsTooLarge,
+    #[error(
+        "send the records with Content-Type text/csv, application/x-ndjson or \
+         application/json, or send no body to run the import's own input file"
+    )]
+    UnsupportedRecordsType,
     #[error("no such route; see /v1/openapi.json for the routes")]
     NotFound,
     #[error("GET /metrics: this server was started without a metrics recorder")]
@@ -118,12 +130,14 @@ impl WebError {
             Self::InvalidQuery(_) => ("invalid_query", StatusCode::BAD_REQUEST, false),
             Self::InvalidPath => ("invalid_path", StatusCode::BAD_REQUEST, false),
             Self::InvalidRequest(status) => ("invalid_request", *status, false),
-            Self::UnsupportedMediaType => (
+            Self::UnsupportedMediaType | Self::UnsupportedRecordsType => (
                 "unsupported_media_type",
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 false,
             ),
-            Self::BodyTooLarge => ("body_too_large", StatusCode::PAYLOAD_TOO_LARGE, false),
+            Self::BodyTooLarge | Self::RecordsTooLarge => {
+                ("body_too_large", StatusCode::PAYLOAD_TOO_LARGE, false)
+            }
             Self::NotFound | Self::NoMetrics => ("not_found", StatusCode::NOT_FOUND, false),
             Self::MethodNotAllowed => ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED, false),
             Self::ApiKeyFile { .. } | Self::ApiKeyTooShort { .. } | Self::AuthServerMismatch => {

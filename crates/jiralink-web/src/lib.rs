@@ -51,6 +51,12 @@ pub use oauth::callback_page;
 /// JSON error `body_too_large` under `/v1`).
 pub const MAX_BODY_BYTES: usize = 1 << 20;
 
+/// The largest body of records `POST /v1/imports/{id}/run` takes (64 MiB), streamed to a file
+/// in the data directory rather than held in memory. Larger inputs are saved on the server
+/// (`spec.input`) and run without a body. A larger body is answered with `413
+/// body_too_large`.
+pub const MAX_RECORDS_BYTES: u64 = 64 * 1024 * 1024;
+
 /// What every handler needs.
 #[derive(Debug, Clone)]
 pub struct AppState {

@@ -130,6 +130,8 @@ mod tests {
             WebError::InvalidQuery(String::new()),
             WebError::UnsupportedMediaType,
             WebError::BodyTooLarge,
+            WebError::RecordsTooLarge,
+            WebError::UnsupportedRecordsType,
             WebError::InvalidPath,
             WebError::InvalidRequest(axum::http::StatusCode::BAD_REQUEST),
             WebError::NotFound,

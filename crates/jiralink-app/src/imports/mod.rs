@@ -174,6 +174,10 @@ pub struct ImportRunView {
     pub results_bytes: u64,
     /// The results file, when one was written (on the machine that ran the import).
     pub results_file: Option<String>,
+    /// How the results are written (the run's output, and its results file).
+    pub results_format: ResultsFormat,
+    /// The file the run read, when it read one (on the machine that ran the import).
+    pub input_file: Option<String>,
     pub resumed: u32,
 }
 
@@ -193,6 +197,16 @@ impl ImportRunView {
             error: r.error,
             results_bytes: r.output_bytes,
             results_file: r.output_file,
+            results_format: r
+                .spec
+                .get("resultsFormat")
+                .and_then(|f| serde_json::from_value(f.clone()).ok())
+                .unwrap_or_default(),
+            input_file: r
+                .spec
+                .get(INPUT_KEY)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned),
             resumed: r.resumed,
         }
     }
@@ -646,6 +660,11 @@ impl App {
                 RunOutput::File(p) => Some(p.display().to_string()),
                 _ => None,
             },
+            results_format: request.spec.results_format,
+            input_file: match &request.source {
+                ImportSource::File(p) => Some(p.display().to_string()),
+                ImportSource::Stdin | ImportSource::Bytes { .. } => None,
+            },
             resumed: 0,
         })
     }
@@ -1068,11 +1087,28 @@ impl App {
     /// # Errors
     /// A store failure.
     pub async fn list_import_runs(&self, limit: Option<u32>) -> AppResult<Vec<ImportRunView>> {
+        self.list_import_runs_of(None, limit).await
+    }
+
+    /// The runs of one import (its id or name), or of all imports and ad hoc ones, newest
+    /// first (at most `limit`, default 50).
+    ///
+    /// # Errors
+    /// `import_not_found`; a store failure.
+    pub async fn list_import_runs_of(
+        &self,
+        import: Option<&str>,
+        limit: Option<u32>,
+    ) -> AppResult<Vec<ImportRunView>> {
+        let import_id = match import {
+            Some(reference) => Some(self.find_import(reference).await?.id),
+            None => None,
+        };
         let runs = self
             .store()
             .list_export_runs(&RunFilter {
                 export_id: None,
-                import_id: None,
+                import_id,
                 kind: Some(RunKind::Import),
                 connection_id: None,
                 limit: limit.unwrap_or(50).clamp(1, 1000),

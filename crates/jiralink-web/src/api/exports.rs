@@ -1,6 +1,10 @@
 //! `/v1/exports` (saved export definitions) and `/v1/runs` (their runs, and ad hoc ones the
 //! CLI recorded), with the download of a run's output.
 //!
+//! Import runs are stored with export runs but are not export runs: `/v1/runs` lists none, and
+//! `/v1/runs/{id}…` answers `404 run_not_found` for one (its resource, format and counts are
+//! not an export's); they have their own routes under `/v1/import-runs` ([`super::imports`]).
+//!
 //! "Run now" does not run the export in the request: it makes the definition's job due at
 //! once, and a worker (of any server sharing the database) runs it, never two runs of one
 //! definition at a time. The run then shows up in `/v1/runs`. A run's output is kept in the
@@ -252,10 +256,23 @@ pub(super) async fn list_runs(
     Ok(Json(runs).into_response())
 }
 
+/// Refuses an import run's id: `/v1/runs` answers for export runs only.
+async fn export_run_only(s: &AppState, id: &str) -> WebResult<()> {
+    match s.app().get_import_run(id).await {
+        Ok(_) => Err(jiralink_app::AppError::RunNotFound {
+            reference: id.to_owned(),
+        }
+        .into()),
+        Err(jiralink_app::AppError::RunNotFound { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 pub(super) async fn get_run(
     State(s): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> WebResult<Response> {
+    export_run_only(&s, &id).await?;
     Ok(Json(s.app().get_run(&id).await?).into_response())
 }
 
@@ -263,6 +280,7 @@ pub(super) async fn cancel_run(
     State(s): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> WebResult<Response> {
+    export_run_only(&s, &id).await?;
     Ok(Json(s.app().cancel_run(&id).await?).into_response())
 }
 
@@ -270,6 +288,7 @@ pub(super) async fn run_output(
     State(s): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> WebResult<Response> {
+    export_run_only(&s, &id).await?;
     Ok(output_response(&s, &id).await?)
 }
 
