@@ -663,7 +663,9 @@ impl App {
             results_format: request.spec.results_format,
             input_file: match &request.source {
                 ImportSource::File(p) => Some(p.display().to_string()),
-                ImportSource::Stdin | ImportSource::Bytes { .. } => None,
+                ImportSource::Stdin | ImportSource::Bytes { .. } | ImportSource::ExportRun(_) => {
+                    None
+                }
             },
             resumed: 0,
         })

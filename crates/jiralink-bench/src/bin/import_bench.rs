@@ -572,6 +572,7 @@ async fn import(
         stats: ImportStats::default(),
         search_lag: Duration::from_secs(30),
         dry_run,
+        attachment_dir: None,
     })
     .await?;
     Ok(outcome.stats)
@@ -985,6 +986,7 @@ mod tests {
             external_id: external.map(str::to_owned),
             message: None,
             errors: Map::new(),
+            actions: Vec::new(),
             request: Some(json!({
                 "method": "POST",
                 "fields": { "project": { "key": "DEMO" }, "summary": format!("s{record}") },

@@ -569,6 +569,8 @@ async fn dry_run(
         results: RunOutput::File(results.path.clone()),
         dry_run: true,
         trigger: RunTrigger::Api,
+        // The server reads no files a request names.
+        attachment_dir: None,
     };
     let app = s.app().clone();
     // On a thread of its own, as a run (the engine's future is not `Send`).
