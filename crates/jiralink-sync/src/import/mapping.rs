@@ -177,7 +177,8 @@ struct ExternalIdText {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct MappingText {
-    operation: ImportOperation,
+    #[serde(default)]
+    operation: Option<ImportOperation>,
     #[serde(default)]
     project: Option<SettingText>,
     #[serde(default)]
@@ -192,6 +193,14 @@ struct MappingText {
     ignore_missing: bool,
     #[serde(default)]
     fields: BTreeMap<String, RuleText>,
+    #[serde(default)]
+    resource: Option<super::service::Resource>,
+    #[serde(default)]
+    service_desk: Option<String>,
+    #[serde(default)]
+    request_type: Option<String>,
+    #[serde(default)]
+    raise_on_behalf_of: Option<String>,
 }
 
 /// A parsed mapping, not yet checked against Jira (see [`super::plan`]).
@@ -213,6 +222,10 @@ pub struct Mapping {
     pub ignore_missing: bool,
     /// Jira field (name or id) → rule.
     pub fields: BTreeMap<String, Rule>,
+    /// What records become (issues unless a Service Management resource is named), and the
+    /// settings of the Service Management resources (see [`super::service`]).
+    #[serde(default)]
+    pub service: super::service::ServiceSettings,
 }
 
 impl Mapping {
@@ -223,6 +236,12 @@ impl Mapping {
     pub fn from_toml(text: &str) -> Result<Self, Vec<String>> {
         let raw: MappingText = toml::from_str(text).map_err(|e| vec![toml_message(&e)])?;
         let mut problems = Vec::new();
+        let (service, operation) = super::service::settings(
+            raw.resource,
+            raw.operation,
+            (raw.service_desk, raw.request_type, raw.raise_on_behalf_of),
+            &mut problems,
+        );
         let external_id = match raw.external_id {
             None => None,
             Some(x) => match (x.field, x.label_prefix) {
@@ -247,7 +266,7 @@ impl Mapping {
             },
         };
         let mapping = Mapping {
-            operation: raw.operation,
+            operation,
             project: raw.project.map(Rule::from),
             issue_type: raw.issue_type.map(Rule::from),
             key: raw.key,
@@ -259,6 +278,7 @@ impl Mapping {
                 .into_iter()
                 .map(|(k, v)| (k, Rule::from(v)))
                 .collect(),
+            service,
         };
         problems.extend(mapping.problems());
         if problems.is_empty() {
@@ -271,6 +291,9 @@ impl Mapping {
     /// Problems found without asking Jira.
     #[must_use]
     pub fn problems(&self) -> Vec<String> {
+        if self.service.resource.is_service() {
+            return super::service::problems(self);
+        }
         let mut out = Vec::new();
         let op = self.operation.as_str();
         if self.operation.creates() {
@@ -324,7 +347,7 @@ impl Mapping {
 }
 
 impl Rule {
-    fn problems(&self, at: &str, out: &mut Vec<String>) {
+    pub(crate) fn problems(&self, at: &str, out: &mut Vec<String>) {
         let sources = [
             self.source.is_some(),
             self.constant.is_some(),

@@ -6,6 +6,7 @@
 //! - [`plan`]: a mapping checked against a project's create screen.
 //! - [`ledger`]: record identity → issue across runs ([`ImportLedger`]), results and journal.
 //! - [`run`]: one run, [`run_import`].
+//! - [`service`]: Service Management and Customer Service Management resources.
 
 pub mod convert;
 pub mod input;
@@ -13,6 +14,7 @@ pub mod ledger;
 pub mod mapping;
 pub mod plan;
 pub mod run;
+pub mod service;
 
 pub use convert::{FieldInfo, FieldKind, UserDirectory};
 pub use input::{InputError, InputFormat, InputRecord, RecordSource, reader};
@@ -25,3 +27,4 @@ pub use mapping::{ExternalId, ExternalIdTarget, ImportOperation, Mapping, Rule, 
 pub use run::{
     BATCH, IMPORT_PROPERTY, ImportJob, ImportOutcome, check_mapping, identity, run_import,
 };
+pub use service::{Resource, ServiceSettings};

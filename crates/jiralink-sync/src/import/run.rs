@@ -126,6 +126,11 @@ pub async fn check_mapping(
     mapping: &Mapping,
     users: &dyn UserDirectory,
 ) -> Result<(), SyncError> {
+    if mapping.service.resource.is_service() {
+        return super::service::check_service_mapping(client, mapping, users)
+            .await
+            .map(|_| ());
+    }
     let mut plans = Plans::load(client).await?;
     let fixed = |r: &Option<super::mapping::Rule>| {
         r.as_ref()
@@ -363,6 +368,9 @@ pub async fn run_import(mut job: ImportJob<'_>) -> Result<ImportOutcome, SyncErr
     let problems = job.mapping.problems();
     if !problems.is_empty() {
         return Err(SyncError::InvalidSpec(problems.join("; ")));
+    }
+    if job.mapping.service.resource.is_service() {
+        return super::service::run_service_import(job).await;
     }
     check_mapping(job.client, job.mapping, job.users).await?;
     let mut plans = Plans::load(job.client).await?;
@@ -1185,7 +1193,7 @@ impl Batch<'_, '_> {
 
 /// Whether an error ends the whole run rather than one record: the credentials are refused,
 /// so every later record would fail the same way.
-fn ends_run(e: &AtlassianError) -> bool {
+pub(super) fn ends_run(e: &AtlassianError) -> bool {
     matches!(
         e,
         AtlassianError::Unauthorized { .. }
@@ -1274,14 +1282,14 @@ fn jql_escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
-fn now_ms(clock: &dyn Clock) -> i64 {
+pub(super) fn now_ms(clock: &dyn Clock) -> i64 {
     i64::try_from(clock.now().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
 /// Sends a write again when Jira said it did not apply it (429, 503) or it never left (connect
 /// error), waiting as asked; `idempotent` writes are also sent again after an unknown outcome.
 /// Returns the answer and how many waits were for rate limits.
-async fn with_waits<T, F, Fut>(
+pub(super) async fn with_waits<T, F, Fut>(
     clock: &dyn Clock,
     idempotent: bool,
     mut send: F,

@@ -11,6 +11,7 @@
 mod csv;
 mod delta;
 mod import;
+mod import_service;
 mod issues;
 mod resources;
 mod resume;
