@@ -44,6 +44,8 @@ const JSON: &str = "application/json";
 const EXPERIMENTAL_HEADER: &str = "x-experimentalapi";
 /// The header that exempts a request from Jira's XSRF check (`no-check`).
 const XSRF_HEADER: &str = "x-atlassian-token";
+/// The header that makes a CSM bulk submission repeatable.
+const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 
 /// A client for one connection. Cheap to clone; clones share everything.
 #[derive(Clone)]
@@ -174,6 +176,9 @@ pub(crate) struct Call {
     /// A non-2xx status whose body the caller reads itself (bulk create's 400 lists what failed
     /// per element) instead of it becoming an error here.
     pub(crate) also_accept: Option<u16>,
+    /// Sends `Idempotency-Key` (CSM bulk operations): the same key and body is the same
+    /// operation for Jira, so the caller may send it again after an unknown outcome.
+    pub(crate) idempotency_key: Option<HeaderValue>,
 }
 
 impl Call {
@@ -219,6 +224,16 @@ impl Call {
     pub(crate) fn xsrf_exempt(mut self) -> Self {
         self.xsrf_exempt = true;
         self
+    }
+
+    /// Sends `Idempotency-Key: key`.
+    pub(crate) fn idempotency_key(mut self, key: &str) -> Result<Self, AtlassianError> {
+        let value = HeaderValue::from_str(key).map_err(|_| AtlassianError::Decode {
+            what: self.op.id,
+            detail: "the idempotency key is not a valid header value".to_owned(),
+        })?;
+        self.idempotency_key = Some(value);
+        Ok(self)
     }
 
     /// Answers with `status` come back as an [`Answer`] rather than an error.
@@ -348,6 +363,7 @@ impl JiraClient {
             experimental: false,
             xsrf_exempt: false,
             also_accept: None,
+            idempotency_key: None,
         })
     }
 
@@ -461,6 +477,9 @@ impl JiraClient {
         }
         if call.xsrf_exempt {
             builder = builder.header(XSRF_HEADER, HeaderValue::from_static("no-check"));
+        }
+        if let Some(key) = &call.idempotency_key {
+            builder = builder.header(IDEMPOTENCY_HEADER, key.clone());
         }
         let request = builder
             .build()

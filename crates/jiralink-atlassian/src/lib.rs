@@ -42,6 +42,7 @@ pub mod platform;
 pub mod probe;
 pub mod records;
 pub mod retry;
+pub mod service;
 pub mod writes;
 
 pub use auth::{Credentials, StaticToken, TokenSource};
@@ -74,6 +75,10 @@ pub use records::{
     PageAt, RawRecord, RecordList, RecordPage, WorklogChange, WorklogChangeKind, WorklogChanges,
 };
 pub use retry::{Jitter, Replay, RetryPolicy};
+pub use service::{
+    CreatedRequest, CsmTask, JsmOrganization, JsmUser, MAX_PROFILE_BULK, NewCustomerRequest,
+    RequestType, RequestTypeField, RequestTypeFields, SubmittedTask, TaskFailure,
+};
 pub use writes::{
     BulkElement, CreateMetaIssueType, ElementError, FieldMeta, FieldSchema, MAX_BULK_CREATE,
     Transition, TransitionInput, TransitionTarget, User, WorklogInput,

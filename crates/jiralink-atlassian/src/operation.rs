@@ -490,6 +490,88 @@ op!(
     Safe
 );
 op!(
+    REQUEST_TYPE_FIELDS,
+    "getRequestTypeFields",
+    ServiceDesk,
+    GET,
+    "/servicedesk/{serviceDeskId}/requesttype/{requestTypeId}/field",
+    ["expand"],
+    Safe
+);
+op!(
+    REQUEST_CREATE,
+    "createCustomerRequest",
+    ServiceDesk,
+    POST,
+    "/request",
+    [],
+    Unsafe
+);
+op!(
+    CUSTOMER_CREATE,
+    "createCustomer",
+    ServiceDesk,
+    POST,
+    "/customer",
+    ["strictConflictStatusCode"],
+    Unsafe
+);
+op!(
+    DESK_CUSTOMERS_ADD,
+    "addCustomers",
+    ServiceDesk,
+    POST,
+    "/servicedesk/{serviceDeskId}/customer",
+    [],
+    Unsafe
+);
+op!(
+    ORGANIZATION_CREATE,
+    "createOrganization",
+    ServiceDesk,
+    POST,
+    "/organization",
+    [],
+    Unsafe
+);
+op!(
+    DESK_ORGANIZATION_ADD,
+    "addOrganization",
+    ServiceDesk,
+    POST,
+    "/servicedesk/{serviceDeskId}/organization",
+    [],
+    Unsafe
+);
+// CSM has no OpenAPI document here: these ids describe the operations.
+op!(
+    CSM_CUSTOMER_PROFILES_BULK,
+    "bulkUpsertCustomerProfiles",
+    Csm,
+    POST,
+    "/customer/profile/bulk",
+    [],
+    Unsafe
+);
+op!(
+    CSM_ORGANIZATION_PROFILES_BULK,
+    "bulkUpsertOrganizationProfiles",
+    Csm,
+    POST,
+    "/organization/profile/bulk",
+    [],
+    Unsafe
+);
+op!(
+    CSM_TASK,
+    "getTaskStatus",
+    Csm,
+    GET,
+    "/tasks/{taskId}",
+    [],
+    Safe
+);
+op!(
     ACCESSIBLE_RESOURCES,
     "getAccessibleResources",
     Gateway,
@@ -558,6 +640,15 @@ pub const ALL: &[&Operation] = &[
     &CSM_ENTITLEMENTS,
     &CSM_CUSTOMER_PROFILES,
     &CSM_ORGANIZATION_PROFILES,
+    &REQUEST_TYPE_FIELDS,
+    &REQUEST_CREATE,
+    &CUSTOMER_CREATE,
+    &DESK_CUSTOMERS_ADD,
+    &ORGANIZATION_CREATE,
+    &DESK_ORGANIZATION_ADD,
+    &CSM_CUSTOMER_PROFILES_BULK,
+    &CSM_ORGANIZATION_PROFILES_BULK,
+    &CSM_TASK,
     &ACCESSIBLE_RESOURCES,
     &TENANT_INFO,
 ];

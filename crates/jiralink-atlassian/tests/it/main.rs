@@ -16,6 +16,7 @@ mod probe_scopes;
 mod records;
 mod retries;
 mod secrets;
+mod service_sim;
 mod shapes;
 mod sim_paging;
 mod writes_shapes;

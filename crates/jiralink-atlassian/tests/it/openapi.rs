@@ -221,3 +221,35 @@ fn write_bodies_use_declared_property_names() {
         assert_keys_declared(&body, &body_properties(&spec, path, "post"), path);
     }
 }
+
+#[test]
+fn service_management_bodies_use_declared_property_names() {
+    let spec = load("jira-service-management.openapi.json");
+    let request = serde_json::to_value(jiralink_atlassian::NewCustomerRequest {
+        service_desk_id: "1".into(),
+        request_type_id: "2".into(),
+        request_field_values: serde_json::Map::new(),
+        raise_on_behalf_of: Some("a".into()),
+    })
+    .unwrap();
+    // The bodies the client writes for these.
+    let cases = [
+        ("/rest/servicedeskapi/request", request),
+        (
+            "/rest/servicedeskapi/customer",
+            json!({"email": "a@b.example", "displayName": "A"}),
+        ),
+        (
+            "/rest/servicedeskapi/servicedesk/{serviceDeskId}/customer",
+            json!({"accountIds": ["a"]}),
+        ),
+        ("/rest/servicedeskapi/organization", json!({"name": "Org"})),
+        (
+            "/rest/servicedeskapi/servicedesk/{serviceDeskId}/organization",
+            json!({"organizationId": 1}),
+        ),
+    ];
+    for (path, body) in cases {
+        assert_keys_declared(&body, &body_properties(&spec, path, "post"), path);
+    }
+}

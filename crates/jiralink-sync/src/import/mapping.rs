@@ -187,7 +187,8 @@ struct ExternalIdText {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct MappingText {
-    operation: ImportOperation,
+    #[serde(default)]
+    operation: Option<ImportOperation>,
     #[serde(default)]
     project: Option<SettingText>,
     #[serde(default)]
@@ -204,6 +205,14 @@ struct MappingText {
     fields: BTreeMap<String, RuleText>,
     #[serde(default)]
     actions: Option<ActionsText>,
+    #[serde(default)]
+    resource: Option<super::service::Resource>,
+    #[serde(default)]
+    service_desk: Option<String>,
+    #[serde(default)]
+    request_type: Option<String>,
+    #[serde(default)]
+    raise_on_behalf_of: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -385,6 +394,10 @@ pub struct Mapping {
     /// What is done to each issue after its create or update.
     #[serde(default, skip_serializing_if = "Actions::is_empty")]
     pub actions: Actions,
+    /// What records become (issues unless a Service Management resource is named), and the
+    /// settings of the Service Management resources (see [`super::service`]).
+    #[serde(default)]
+    pub service: super::service::ServiceSettings,
 }
 
 impl Mapping {
@@ -395,6 +408,12 @@ impl Mapping {
     pub fn from_toml(text: &str) -> Result<Self, Vec<String>> {
         let raw: MappingText = toml::from_str(text).map_err(|e| vec![toml_message(&e)])?;
         let mut problems = Vec::new();
+        let (service, operation) = super::service::settings(
+            raw.resource,
+            raw.operation,
+            (raw.service_desk, raw.request_type, raw.raise_on_behalf_of),
+            &mut problems,
+        );
         let external_id = match raw.external_id {
             None => None,
             Some(x) => match (x.field, x.label_prefix) {
@@ -419,7 +438,7 @@ impl Mapping {
             },
         };
         let mapping = Mapping {
-            operation: raw.operation,
+            operation,
             project: raw.project.map(Rule::from),
             issue_type: raw.issue_type.map(Rule::from),
             key: raw.key,
@@ -432,6 +451,7 @@ impl Mapping {
                 .map(|(k, v)| (k, Rule::from(v)))
                 .collect(),
             actions: raw.actions.map(Actions::from).unwrap_or_default(),
+            service,
         };
         problems.extend(mapping.problems());
         if problems.is_empty() {
@@ -444,6 +464,9 @@ impl Mapping {
     /// Problems found without asking Jira.
     #[must_use]
     pub fn problems(&self) -> Vec<String> {
+        if self.service.resource.is_service() {
+            return super::service::problems(self);
+        }
         let mut out = Vec::new();
         let op = self.operation.as_str();
         if self.operation.creates() {
@@ -501,7 +524,7 @@ impl Mapping {
 }
 
 impl Rule {
-    fn problems(&self, at: &str, out: &mut Vec<String>) {
+    pub(crate) fn problems(&self, at: &str, out: &mut Vec<String>) {
         let sources = [
             self.source.is_some(),
             self.constant.is_some(),

@@ -8,6 +8,7 @@
 //! - [`plan`]: a mapping checked against a project's create screen.
 //! - [`ledger`]: record identity → issue across runs ([`ImportLedger`]), results and journal.
 //! - [`run`]: one run, [`run_import`].
+//! - [`service`]: Service Management and Customer Service Management resources.
 
 pub mod actions;
 pub mod convert;
@@ -16,6 +17,7 @@ pub mod ledger;
 pub mod mapping;
 pub mod plan;
 pub mod run;
+pub mod service;
 
 pub use actions::check_attachment_dir;
 pub use convert::{FieldInfo, FieldKind, UserDirectory};
@@ -32,3 +34,4 @@ pub use mapping::{
 pub use run::{
     BATCH, IMPORT_PROPERTY, ImportJob, ImportOutcome, check_mapping, identity, run_import,
 };
+pub use service::{Resource, ServiceSettings};

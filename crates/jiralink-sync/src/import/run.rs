@@ -134,6 +134,11 @@ pub async fn check_mapping(
     mapping: &Mapping,
     users: &dyn UserDirectory,
 ) -> Result<(), SyncError> {
+    if mapping.service.resource.is_service() {
+        return super::service::check_service_mapping(client, mapping, users)
+            .await
+            .map(|_| ());
+    }
     let mut plans = Plans::load(client).await?;
     let fixed = |r: &Option<super::mapping::Rule>| {
         r.as_ref()
@@ -384,6 +389,9 @@ pub async fn run_import(mut job: ImportJob<'_>) -> Result<ImportOutcome, SyncErr
     let problems = job.mapping.problems();
     if !problems.is_empty() {
         return Err(SyncError::InvalidSpec(problems.join("; ")));
+    }
+    if job.mapping.service.resource.is_service() {
+        return super::service::run_service_import(job).await;
     }
     let base = check_attachment_dir(&job.mapping.actions, job.attachment_dir.as_deref())?;
     check_mapping(job.client, job.mapping, job.users).await?;
@@ -1436,7 +1444,7 @@ fn jql_escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
-fn now_ms(clock: &dyn Clock) -> i64 {
+pub(super) fn now_ms(clock: &dyn Clock) -> i64 {
     i64::try_from(clock.now().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 

@@ -12,6 +12,7 @@ mod csv;
 mod delta;
 mod import;
 mod import_actions;
+mod import_service;
 mod issues;
 mod resources;
 mod resume;
