@@ -259,16 +259,19 @@ async fn check_csrf(req: Request, expected: &str) -> Result<Request, Response> {
             Err(forbidden_csrf())
         };
     }
-    let is_form = req
+    let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(';').next().is_some_and(|m| {
-                m.trim()
-                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-            })
-        });
+        .unwrap_or_default()
+        .to_owned();
+    if let Some(boundary) = crate::ui::multipart::boundary(&content_type) {
+        return check_multipart_csrf(req, expected, &boundary).await;
+    }
+    let is_form = content_type.split(';').next().is_some_and(|m| {
+        m.trim()
+            .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+    });
     if !is_form {
         return Err(forbidden_csrf());
     }
@@ -279,6 +282,38 @@ async fn check_csrf(req: Request, expected: &str) -> Result<Request, Response> {
     let matches = url::form_urlencoded::parse(&bytes)
         .find(|(k, _)| k == CSRF_FIELD)
         .is_some_and(|(_, v)| ct_equal(&v, expected));
+    if !matches {
+        return Err(forbidden_csrf());
+    }
+    Ok(Request::from_parts(parts, Body::from(bytes)))
+}
+
+/// A file upload (`multipart/form-data`, the import pages): the `_csrf` part, read from the
+/// body, which is bounded by the upload limit.
+async fn check_multipart_csrf(
+    req: Request,
+    expected: &str,
+    boundary: &str,
+) -> Result<Request, Response> {
+    use crate::ui::multipart::{MAX_UPLOAD_BODY_BYTES, MAX_UPLOAD_BYTES, parse};
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_UPLOAD_BODY_BYTES).await else {
+        return Err(crate::ui::error_page(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            crate::ui::Page::default(),
+            &format!(
+                "The file is too large: an upload may have at most {} MiB. Go back, and split \
+                 the file into smaller ones.",
+                MAX_UPLOAD_BYTES >> 20
+            ),
+        ));
+    };
+    let matches = parse(&bytes, boundary).is_ok_and(|fields| {
+        fields
+            .iter()
+            .find(|p| p.name == CSRF_FIELD && p.file_name.is_none())
+            .is_some_and(|p| ct_equal(&p.text(), expected))
+    });
     if !matches {
         return Err(forbidden_csrf());
     }

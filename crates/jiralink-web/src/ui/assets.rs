@@ -53,6 +53,16 @@ const ASSETS: &[Asset] = &[
         content_type: JS,
         body: include_str!("../../static/exports.js"),
     },
+    Asset {
+        name: "imports.css",
+        content_type: CSS,
+        body: include_str!("../../static/imports.css"),
+    },
+    Asset {
+        name: "imports.js",
+        content_type: JS,
+        body: include_str!("../../static/imports.js"),
+    },
 ];
 
 pub(crate) fn routes() -> Router<AppState> {

@@ -35,6 +35,8 @@ mod assets;
 mod chart;
 mod exports;
 mod form;
+mod imports;
+pub(crate) mod multipart;
 mod oauth_clients;
 mod pages;
 mod users;
@@ -78,12 +80,13 @@ fn table() -> RouteTable {
 }
 
 /// Every table behind the session layer.
-fn tables() -> [RouteTable; 6] {
+fn tables() -> [RouteTable; 7] {
     [
         table(),
         pages::table(),
         form::table(),
         exports::table(),
+        imports::table(),
         oauth_clients::table(),
         users::table(),
     ]
