@@ -1506,6 +1506,8 @@ async fn preview(
         results: RunOutput::File(results.clone()),
         dry_run: true,
         trigger: RunTrigger::Manual,
+        // The server reads no files a request names.
+        attachment_dir: None,
     };
     let done = state
         .app()
