@@ -678,7 +678,7 @@ async fn runs_read_every_format_and_refuse_what_they_cannot_read() {
     assert_eq!(r.headers[header::CONTENT_TYPE], "text/csv; charset=utf-8");
     assert!(
         r.text
-            .starts_with("line,record,state,key,id,externalId,message,errors\n"),
+            .starts_with("line,record,state,key,id,externalId,message,errors,actions\n"),
         "{}",
         r.text
     );
