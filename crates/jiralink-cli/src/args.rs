@@ -1241,7 +1241,8 @@ pub(crate) struct ImportSettings {
     /// ndjson (default) or csv
     #[arg(long, value_name = "FORMAT", value_parser = ["ndjson", "csv"])]
     pub(crate) results_format: Option<String>,
-    /// Share a ledger with other imports of the connection [default: the import's own]
+    /// Share a ledger with other imports of the connection (run them one at a time)
+    /// [default: the import's own]
     #[arg(long, value_name = "NAME")]
     pub(crate) ledger: Option<String>,
     /// Seconds Jira's search may lag behind a write [default: 30]
@@ -1286,8 +1287,8 @@ pub(crate) struct ImportIssues {
     /// (names may not leave it)
     #[arg(long, value_name = "DIR")]
     pub(crate) attachments: Option<PathBuf>,
-    /// The ledger to use: imports sharing a ledger never create an issue twice for one record
-    /// [default: ad-hoc]
+    /// The ledger to use: imports run one after another with one ledger never create an issue
+    /// twice for one record [default: ad-hoc:<project>:<where the external id is kept>]
     #[arg(long, value_name = "NAME")]
     pub(crate) ledger: Option<String>,
     /// Seconds Jira's search may lag behind a write, waited out before an uncertain create is

@@ -246,7 +246,8 @@ impl App {
         let now = self.now();
         let mut ended = 0;
         for run in self.store().interrupted_export_runs(now).await? {
-            if run.export_id.is_some() {
+            // A saved export's or import's run is resumed by its next run, not ended here.
+            if run.export_id.is_some() || run.import_id.is_some() {
                 continue;
             }
             let Some(taken) = self

@@ -489,10 +489,8 @@ impl App {
             _ => None,
         };
         let result = self.run_adhoc_import_from(request, progress).await;
-        // The fetched copy stays only for a run that may be resumed.
-        if let Some(path) = fetched
-            && result.as_ref().is_ok_and(|v| v.state != RunState::Running)
-        {
+        // An ad hoc run is never resumed (the ledger covers a new one), so its copy goes.
+        if let Some(path) = fetched {
             tokio::fs::remove_file(&path).await.ok();
         }
         result
@@ -513,7 +511,11 @@ impl App {
         tokio::fs::create_dir_all(&dir)
             .await
             .map_err(|e| AppError::Io(format!("could not create {}: {e}", dir.display())))?;
-        let path = dir.join(format!("export-run-{}.input", export_run.id));
+        let path = dir.join(format!(
+            "export-run-{}-{}.input",
+            export_run.id,
+            Uuid::new_v4()
+        ));
         let mut file = tokio::fs::File::create(&path)
             .await
             .map_err(|e| AppError::Io(format!("could not create {}: {e}", path.display())))?;
@@ -547,7 +549,7 @@ impl App {
             .spec
             .ledger
             .clone()
-            .unwrap_or_else(|| AD_HOC_LEDGER.to_owned());
+            .unwrap_or_else(|| ad_hoc_scope(&ready.mapping));
         if request.dry_run {
             return self
                 .preview_import(&ready, &request, format, &scope, progress)
@@ -1131,6 +1133,27 @@ impl App {
             })
             .collect())
     }
+}
+
+/// The ledger scope of an ad hoc import without `--ledger`: `ad-hoc`, the project the mapping
+/// creates in and where the external id is kept, so that imports of the same records into
+/// different projects, or with different external ids, are told apart.
+fn ad_hoc_scope(mapping: &Mapping) -> String {
+    use jiralink_sync::import::ExternalIdTarget;
+    let project = mapping
+        .project
+        .as_ref()
+        .and_then(|r| r.constant.as_ref())
+        .map_or_else(
+            || "*".to_owned(),
+            |p| jiralink_sync::import::mapping::text_of(p).to_uppercase(),
+        );
+    let place = match mapping.external_id.as_ref().map(|x| &x.target) {
+        Some(ExternalIdTarget::Field(f)) => format!("field:{f}"),
+        Some(ExternalIdTarget::LabelPrefix(p)) => format!("label:{p}"),
+        None => "record".to_owned(),
+    };
+    format!("{AD_HOC_LEDGER}:{project}:{place}")
 }
 
 /// A mapping problem in words, without the engine's generic prefix.

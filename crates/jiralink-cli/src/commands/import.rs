@@ -127,6 +127,7 @@ pub(crate) async fn run(ctx: &Ctx, command: ImportCommand) -> Result<(), CliErro
         } => {
             let results = results.map_or(RunOutput::Store, RunOutput::File);
             let bar = Bar::new(ctx, &results);
+            let asked = file.clone();
             let view = until_interrupted(
                 &bar,
                 ctx.app
@@ -134,6 +135,21 @@ pub(crate) async fn run(ctx: &Ctx, command: ImportCommand) -> Result<(), CliErro
             )
             .await?;
             bar.done();
+            if view.resumed > 0 && ctx.output == OutputFormat::Table {
+                // The interrupted run came first, with the file it started with.
+                errln!(
+                    "This finished the run interrupted earlier{}; run `jiralink import run` again \
+                     for {}.",
+                    view.input_file
+                        .as_deref()
+                        .map(|f| format!(" (it read {f})"))
+                        .unwrap_or_default(),
+                    asked.map_or_else(
+                        || "the import's input file".to_owned(),
+                        |f| f.display().to_string()
+                    )
+                );
+            }
             conclude(ctx, &view, &results)
         }
         ImportCommand::Runs { limit } => {

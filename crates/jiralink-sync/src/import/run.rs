@@ -336,11 +336,26 @@ impl Prepared {
         }
     }
 
-    fn update_fields(&self) -> Map<String, Value> {
-        let mut f = self.fields.clone();
-        f.remove("project");
-        f.remove("issuetype");
-        f
+    /// The edit of an existing issue: the mapped fields, without project and issue type. An
+    /// external-id label the mapping does not set labels with is *added*, so the labels people
+    /// gave the issue in Jira stay.
+    fn update_input(&self) -> IssueInput {
+        let mut fields = self.fields.clone();
+        fields.remove("project");
+        fields.remove("issuetype");
+        let mut update = Map::new();
+        let labels_mapped = self.plan.targets.iter().any(|t| t.field.id == "labels");
+        if let (Some(ExternalPlace::Label(prefix)), Some(x), false) =
+            (&self.plan.external, &self.external_id, labels_mapped)
+        {
+            fields.remove("labels");
+            update.insert("labels".into(), json!([{ "add": format!("{prefix}{x}") }]));
+        }
+        IssueInput {
+            fields,
+            update,
+            ..IssueInput::default()
+        }
     }
 }
 
@@ -825,6 +840,8 @@ impl Batch<'_, '_> {
                 Slot::Pending(p) => ledger
                     .get(&p.identity)
                     .filter(|e| e.state == LedgerState::Uncertain)
+                    // Its process died with the request: Jira finishes what it received
+                    // within the search lag (the default leaves it half a minute).
                     .map(|e| (p, e.at_ms)),
                 Slot::Done(_) => None,
             })
@@ -1061,7 +1078,13 @@ impl Batch<'_, '_> {
                     continue;
                 };
                 let key = existing.get(&i).map(|e| e.0.clone());
-                let request = json!({ "method": "PUT", "issue": key, "fields": p.update_fields() });
+                let input = p.update_input();
+                let request = json!({
+                    "method": "PUT",
+                    "issue": key,
+                    "fields": input.fields,
+                    "update": input.update,
+                });
                 slots[i] = Slot::Done(RecordResult {
                     request: Some(request),
                     ..p.done(RecordState::WouldUpdate, key, None)
@@ -1083,15 +1106,7 @@ impl Batch<'_, '_> {
                 )));
                 continue;
             }
-            work.push((
-                i,
-                key.clone(),
-                id.clone(),
-                IssueInput {
-                    fields: p.update_fields(),
-                    ..IssueInput::default()
-                },
-            ));
+            work.push((i, key.clone(), id.clone(), p.update_input()));
         }
         let clock = job.clock.clone();
         let client = job.client;
@@ -1273,12 +1288,16 @@ impl Batch<'_, '_> {
                     idx.clear();
                     bodies.clear();
                 }
-                Err(AtlassianError::Ambiguous { .. }) if rounds < ATTEMPTS => {
-                    // Jira may have created some or all: look before sending any again.
+                Err(e) if outcome_unknown(&e) && rounds < ATTEMPTS => {
+                    // Jira may have created some or all (a timeout or reset after sending, or a
+                    // server error: bulk create is not one transaction): look before sending
+                    // any again. Jira may still be working on the request when the answer is
+                    // given up on, so the search lag counts from then, not from the send.
+                    let unknown_since = now_ms(&*job.clock);
                     let pending: Vec<(&Prepared, i64)> = idx
                         .iter()
                         .filter_map(|i| match &slots[*i] {
-                            Slot::Pending(p) => Some((p, sent_at)),
+                            Slot::Pending(p) => Some((p, unknown_since)),
                             Slot::Done(_) => None,
                         })
                         .collect();
@@ -1330,7 +1349,7 @@ impl Batch<'_, '_> {
                             Slot::Done(_) => None,
                         })
                         .collect();
-                    if matches!(e, AtlassianError::Ambiguous { .. }) {
+                    if outcome_unknown(&e) {
                         // Still unknown after every attempt: the ledger keeps them uncertain
                         // for the next run to look up.
                         return Err(e.into());
@@ -1404,6 +1423,13 @@ fn named_errors(
             (name, Value::String(msg.clone()))
         })
         .collect()
+}
+
+/// Whether Jira may have applied a bulk create whose answer says neither yes nor no: no answer
+/// (a timeout or reset after sending), or a server error (bulk create is not one transaction).
+fn outcome_unknown(e: &AtlassianError) -> bool {
+    matches!(e, AtlassianError::Ambiguous { .. })
+        || e.status().is_some_and(|s| s >= 500 && s != 503)
 }
 
 /// How far back from the earliest uncertain send the search by creation time reaches.

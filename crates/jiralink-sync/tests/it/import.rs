@@ -15,7 +15,7 @@ use jiralink_sync::import::{
     check_mapping, identity, reader, run_import,
 };
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::Env;
 
@@ -650,4 +650,57 @@ summary = "title"
         .http(Method::GET, "/issue/DEMO-2?fields=summary", None)
         .await;
     assert_eq!(issue["fields"]["summary"], "Edit 4");
+}
+
+#[tokio::test]
+async fn updates_keep_the_labels_people_gave_an_issue() {
+    let env = Env::start(SimConfig::for_tests()).await;
+    let upsert = mapping(
+        r#"
+operation = "upsert"
+project = "DEMO"
+issue_type = "Task"
+[external_id]
+source = "id"
+label_prefix = "keep-"
+[fields]
+summary = "title"
+"#,
+    );
+    let input = format!("{}\n", json!({"id": "1", "title": "First"}));
+    let ledger = MemoryLedger::default();
+    let (outcome, results) = env
+        .import(&upsert, InputFormat::Ndjson, input, &ledger, "r1", false)
+        .await;
+    assert_eq!(outcome.unwrap().stats.created, 1);
+    let key = results.all()[0].key.clone().unwrap();
+    let (status, _) = env
+        .http(
+            Method::PUT,
+            &format!("/issue/{key}"),
+            Some(json!({"update": {"labels": [{"add": "triaged"}]}})),
+        )
+        .await;
+    assert_eq!(status, 204);
+    let input = format!("{}\n", json!({"id": "1", "title": "Second"}));
+    let (outcome, _) = env
+        .import(&upsert, InputFormat::Ndjson, input, &ledger, "r2", false)
+        .await;
+    assert_eq!(outcome.unwrap().stats.updated, 1);
+    let (_, issue) = env
+        .http(
+            Method::GET,
+            &format!("/issue/{key}?fields=summary,labels"),
+            None,
+        )
+        .await;
+    assert_eq!(issue["fields"]["summary"], "Second");
+    let mut labels: Vec<&str> = issue["fields"]["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    labels.sort_unstable();
+    assert_eq!(labels, ["keep-1", "triaged"]);
 }
