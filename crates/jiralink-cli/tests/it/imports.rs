@@ -661,3 +661,49 @@ summary = "fields.summary"
         "the fetched copy of the export's output is removed after the run"
     );
 }
+
+#[test]
+fn records_can_come_from_standard_input() {
+    let env = env_with_jira();
+    let map = env.path().join("map.toml");
+    std::fs::write(&map, MAPPING).unwrap();
+    let stdin: String = (0..3)
+        .map(|i| format!("{}\n", serde_json::json!({"id": format!("in-{i}"), "title": format!("From stdin {i}"), "tags": "batch-in"})))
+        .collect();
+    let out = env.run(
+        &[
+            "import",
+            "issues",
+            "--connection",
+            "Jira",
+            "--file",
+            "-",
+            "--format",
+            "ndjson",
+            "--map",
+            map.to_str().unwrap(),
+            "-o",
+            "json",
+        ],
+        Some(&stdin),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.json()["stats"]["created"], 3);
+    assert_eq!(imported(&env, "in").len(), 3);
+    // Without --format, standard input cannot be read.
+    let out = env.run(
+        &[
+            "import",
+            "issues",
+            "--connection",
+            "Jira",
+            "--file",
+            "-",
+            "--map",
+            map.to_str().unwrap(),
+        ],
+        Some(&stdin),
+    );
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stderr.contains("--format"), "{}", out.stderr);
+}

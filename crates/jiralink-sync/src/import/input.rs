@@ -665,6 +665,24 @@ mod tests {
     }
 
     #[test]
+    fn a_record_over_the_limit_ends_the_input() {
+        let long = format!("{{\"a\":\"{}\"}}\n", "x".repeat(MAX_RECORD_BYTES));
+        for format in [InputFormat::Ndjson, InputFormat::Json, InputFormat::Csv] {
+            let text = match format {
+                InputFormat::Json => format!("[{long}]"),
+                InputFormat::Csv => format!("a\n{}\n", "x".repeat(MAX_RECORD_BYTES + 1)),
+                InputFormat::Ndjson => format!("{{\"ok\":1}}\n{long}"),
+            };
+            let (_, err) = read_all(format, &text);
+            assert!(
+                err.as_ref()
+                    .is_some_and(|e| e.message.contains("longer than 8 MiB")),
+                "{format:?}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
     fn formats_from_file_names() {
         assert_eq!(
             InputFormat::from_file_name("a.JSONL"),

@@ -704,3 +704,68 @@ summary = "title"
     labels.sort_unstable();
     assert_eq!(labels, ["keep-1", "triaged"]);
 }
+
+#[tokio::test]
+async fn ignore_missing_skips_new_records_and_two_issues_with_one_id_fail_the_record() {
+    let env = Env::start(SimConfig::for_tests()).await;
+    // Two issues carry the same external id: updating one of them would be a guess.
+    for summary in ["Twin one", "Twin two"] {
+        let (status, _) = env
+            .http(
+                Method::POST,
+                "/issue",
+                Some(
+                    json!({"fields": {"project": {"key": "DEMO"}, "issuetype": {"name": "Task"},
+                    "summary": summary, "labels": ["miss-twin"]}}),
+                ),
+            )
+            .await;
+        assert_eq!(status, 201);
+    }
+    env.advance(60);
+    let upsert = mapping(
+        r#"
+operation = "upsert"
+project = "DEMO"
+issue_type = "Task"
+ignore_missing = true
+[external_id]
+source = "id"
+label_prefix = "miss-"
+[fields]
+summary = "title"
+"#,
+    );
+    let input = format!(
+        "{}\n{}\n",
+        json!({"id": "new", "title": "Not in Jira"}),
+        json!({"id": "twin", "title": "Which one?"}),
+    );
+    let ledger = MemoryLedger::default();
+    let (outcome, results) = env
+        .import(&upsert, InputFormat::Ndjson, input, &ledger, "r", false)
+        .await;
+    let stats = outcome.unwrap().stats;
+    assert_eq!((stats.skipped, stats.failed, stats.created), (1, 1, 0));
+    let all = results.all();
+    assert_eq!(all[0].state, RecordState::Skipped);
+    assert!(
+        all[0]
+            .message
+            .as_deref()
+            .unwrap_or("")
+            .contains("ignore_missing"),
+        "{:?}",
+        all[0]
+    );
+    assert_eq!(all[1].state, RecordState::Failed);
+    assert!(
+        all[1]
+            .message
+            .as_deref()
+            .unwrap_or("")
+            .contains("several issues"),
+        "{:?}",
+        all[1]
+    );
+}
