@@ -15,6 +15,25 @@ use crate::{Actor, App, AppError, AppResult};
 /// The longest export name, in characters.
 pub const MAX_EXPORT_NAME_CHARS: usize = 100;
 
+/// What is wrong with the (trimmed) name of a saved definition (`kind`: export, import), if
+/// anything: the one rule for both.
+pub(crate) fn definition_name_problem(name: &str, kind: &str) -> Option<String> {
+    if name.is_empty() {
+        Some(format!("the {kind} needs a name"))
+    } else if name.chars().count() > MAX_EXPORT_NAME_CHARS {
+        Some(format!(
+            "the name is too long: at most {MAX_EXPORT_NAME_CHARS} characters"
+        ))
+    } else if name
+        .chars()
+        .any(|c| c.is_control() || jiralink_domain::is_text_direction_control(c))
+    {
+        Some("the name cannot contain control characters".to_owned())
+    } else {
+        None
+    }
+}
+
 /// The key of a definition's job.
 pub(crate) fn job_key(id: Uuid) -> String {
     format!("export:{id}")
@@ -47,18 +66,7 @@ impl App {
     async fn check_draft(&self, draft: &ExportDraft, editing: Option<Uuid>) -> AppResult<Checked> {
         let mut problems = Vec::new();
         let name = draft.name.trim().to_owned();
-        if name.is_empty() {
-            problems.push("the export needs a name".to_owned());
-        } else if name.chars().count() > MAX_EXPORT_NAME_CHARS {
-            problems.push(format!(
-                "the name is too long: at most {MAX_EXPORT_NAME_CHARS} characters"
-            ));
-        } else if name
-            .chars()
-            .any(|c| c.is_control() || jiralink_domain::is_text_direction_control(c))
-        {
-            problems.push("the name cannot contain control characters".to_owned());
-        }
+        problems.extend(definition_name_problem(&name, "export"));
         if let Err(e) = draft.spec.validate() {
             problems.push(e.to_string());
         }

@@ -28,6 +28,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 pub use definitions::MAX_EXPORT_NAME_CHARS;
+pub(crate) use definitions::definition_name_problem;
 pub(crate) use jobs::{CLEANUP_EVERY, CLEANUP_JOB, RUN_JOB};
 pub use schedule::{MAX_EVERY_MINUTES, Schedule};
 

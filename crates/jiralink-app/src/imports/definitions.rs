@@ -9,7 +9,6 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{ImportRunView, ImportSpec};
-use crate::exports::MAX_EXPORT_NAME_CHARS;
 use crate::{Actor, App, AppError, AppResult};
 
 /// What a user fills in to save an import.
@@ -72,18 +71,7 @@ impl App {
     ) -> AppResult<(String, Connection, serde_json::Value)> {
         let mut problems = Vec::new();
         let name = draft.name.trim().to_owned();
-        if name.is_empty() {
-            problems.push("the import needs a name".to_owned());
-        } else if name.chars().count() > MAX_EXPORT_NAME_CHARS {
-            problems.push(format!(
-                "the name is too long: at most {MAX_EXPORT_NAME_CHARS} characters"
-            ));
-        } else if name
-            .chars()
-            .any(|c| c.is_control() || jiralink_domain::is_text_direction_control(c))
-        {
-            problems.push("the name cannot contain control characters".to_owned());
-        }
+        problems.extend(crate::exports::definition_name_problem(&name, "import"));
         if let Err(AppError::InvalidInput(e)) = draft.spec.parse_mapping() {
             problems.push(e);
         }

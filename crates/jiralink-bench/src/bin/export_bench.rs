@@ -34,19 +34,17 @@ use std::{
 };
 
 use async_trait::async_trait;
-use jiralink_atlassian::{
-    ApiBase, AuthRoute, Credentials, HttpConfig, JiraClient, SystemClock, build_client,
-};
-use jiralink_domain::{ApiType, AtlassianEndpoints, Clock as _, Email, Subdomain};
+use jiralink_atlassian::SystemClock;
+use jiralink_domain::Clock as _;
 use jiralink_sync::{
     Checkpoint, ExportJob, ExportSpec, Format, NoProgress, Resource, RunJournal, RunStats,
     SyncError, run_export,
 };
-use jiralink_vault::ApiToken;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use url::Url;
 
+use jiralink_bench::sim::{Site, demo_site};
 use jiralink_bench::{
     BoxError,
     proc::{clock_ticks_per_second, cpu_ticks, peak_rss_kb},
@@ -139,57 +137,8 @@ impl RunJournal for CountingJournal {
     }
 }
 
-struct Site {
-    client: JiraClient,
-    http: reqwest::Client,
-    platform: Url,
-    email: String,
-    token: String,
-}
-
 async fn site(base_url: &Url, concurrency: usize) -> Result<Site, BoxError> {
-    let http = build_client(&HttpConfig::default())?;
-    let info: Value = http
-        .get(base_url.join("/_sim/info")?)
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let text = |pointer: &str| -> Result<String, BoxError> {
-        Ok(info
-            .pointer(pointer)
-            .and_then(Value::as_str)
-            .ok_or_else(|| format!("/_sim/info has no {pointer}"))?
-            .to_owned())
-    };
-    let endpoints = AtlassianEndpoints {
-        site_url_template: text("/site_url_template")?,
-        api_gateway: Url::parse(&text("/api_gateway")?)?,
-        auth_server: Url::parse(&text("/auth_server")?)?,
-    };
-    let base = ApiBase::resolve(
-        &endpoints,
-        ApiType::CloudPlatform,
-        AuthRoute::BasicClassic,
-        Some(&Subdomain::from_label("demo")?),
-        None,
-    )?;
-    let (email, token) = (text("/sample/email")?, text("/sample/api_token")?);
-    let credentials = Credentials::basic(Email::parse(&email)?, ApiToken::new(token.clone()));
-    let platform = base.platform.clone().ok_or("no platform API URL")?;
-    let level = u32::try_from(concurrency.clamp(1, 50))?;
-    let limiter = jiralink_atlassian::Limiter::new(jiralink_domain::ConcurrencyLevel::new(level)?);
-    let client = JiraClient::builder(http.clone(), base, credentials)
-        .limiter(limiter)
-        .build();
-    Ok(Site {
-        client,
-        http,
-        platform,
-        email,
-        token,
-    })
+    demo_site(base_url, concurrency).await
 }
 
 #[derive(Deserialize)]

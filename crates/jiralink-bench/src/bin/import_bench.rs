@@ -52,21 +52,18 @@ use std::{
 };
 
 use async_trait::async_trait;
-use jiralink_atlassian::{
-    ApiBase, AuthRoute, Credentials, HttpConfig, JiraClient, SystemClock, build_client,
-};
-use jiralink_domain::{ApiType, AtlassianEndpoints, Email, Subdomain};
+use jiralink_atlassian::SystemClock;
 use jiralink_sync::SyncError;
 use jiralink_sync::import::{
     IMPORT_PROPERTY, ImportJob, ImportJournal, ImportStats, InputFormat, Mapping, MemoryLedger,
     NoImportProgress, RecordResult, RecordState, ResultsFormat, UserDirectory, encode_results,
     identity, reader, run_import,
 };
-use jiralink_vault::ApiToken;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use url::Url;
 
+use jiralink_bench::sim::{Site, demo_site};
 use jiralink_bench::{
     BoxError,
     proc::{clock_ticks_per_second, cpu_ticks, load_average, peak_rss_kb},
@@ -301,56 +298,8 @@ impl Drop for TempInput {
 // ---------------------------------------------------------------------------------------------
 // The simulator
 
-struct Site {
-    client: JiraClient,
-    http: reqwest::Client,
-    platform: Url,
-    email: String,
-    token: String,
-}
-
 async fn site(base_url: &Url) -> Result<Site, BoxError> {
-    let http = build_client(&HttpConfig::default())?;
-    let info: Value = http
-        .get(base_url.join("/_sim/info")?)
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let text = |pointer: &str| -> Result<String, BoxError> {
-        Ok(info
-            .pointer(pointer)
-            .and_then(Value::as_str)
-            .ok_or_else(|| format!("/_sim/info has no {pointer}"))?
-            .to_owned())
-    };
-    let endpoints = AtlassianEndpoints {
-        site_url_template: text("/site_url_template")?,
-        api_gateway: Url::parse(&text("/api_gateway")?)?,
-        auth_server: Url::parse(&text("/auth_server")?)?,
-    };
-    let base = ApiBase::resolve(
-        &endpoints,
-        ApiType::CloudPlatform,
-        AuthRoute::BasicClassic,
-        Some(&Subdomain::from_label("demo")?),
-        None,
-    )?;
-    let (email, token) = (text("/sample/email")?, text("/sample/api_token")?);
-    let credentials = Credentials::basic(Email::parse(&email)?, ApiToken::new(token.clone()));
-    let platform = base.platform.clone().ok_or("no platform API URL")?;
-    let limiter = jiralink_atlassian::Limiter::new(jiralink_domain::ConcurrencyLevel::new(1)?);
-    let client = JiraClient::builder(http.clone(), base, credentials)
-        .limiter(limiter)
-        .build();
-    Ok(Site {
-        client,
-        http,
-        platform,
-        email,
-        token,
-    })
+    demo_site(base_url, 1).await
 }
 
 /// Switches the simulator's burst limiter off (POST is limited to 100 requests a second per

@@ -100,18 +100,14 @@ pub(crate) async fn run(
         ExportCommand::Delete { export, yes } => {
             let view = ctx.app.get_export(&export).await?;
             if !yes {
-                if !ctx.interactive {
-                    return Err(CliError::Usage(format!(
-                        "deleting {:?} needs confirmation; pass --yes to delete without a prompt",
+                confirm_delete(
+                    ctx,
+                    &view.name,
+                    &format!(
+                        "Delete the export {:?} with its run history and outputs?",
                         view.name
-                    )));
-                }
-                if !prompt::confirm(&format!(
-                    "Delete the export {:?} with its run history and outputs?",
-                    view.name
-                ))? {
-                    return Err(CliError::Cancelled("nothing was deleted".to_owned()));
-                }
+                    ),
+                )?;
             }
             ctx.app
                 .delete_export(&view.id.to_string(), &ctx.actor)
@@ -624,6 +620,20 @@ fn show(ctx: &Ctx, view: &ExportView, verb: &str) -> Result<(), CliError> {
             output::details(&pairs);
             Ok(())
         }
+    }
+}
+
+/// Asks before deleting `name`, in a terminal; without one, `--yes` must say so.
+pub(crate) fn confirm_delete(ctx: &Ctx, name: &str, question: &str) -> Result<(), CliError> {
+    if !ctx.interactive {
+        return Err(CliError::Usage(format!(
+            "deleting {name:?} needs confirmation; pass --yes to delete without a prompt"
+        )));
+    }
+    if prompt::confirm(question)? {
+        Ok(())
+    } else {
+        Err(CliError::Cancelled("nothing was deleted".to_owned()))
     }
 }
 

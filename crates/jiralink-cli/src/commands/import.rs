@@ -7,9 +7,9 @@ use jiralink_app::{
 
 use crate::args::{ImportCommand, ImportIssues, ImportSettings, OutputFormat};
 use crate::commands::Ctx;
-use crate::commands::export::Bar;
+use crate::commands::export::{Bar, confirm_delete};
 use crate::exit::CliError;
-use crate::{output, prompt};
+use crate::output;
 
 pub(crate) async fn run(ctx: &Ctx, command: ImportCommand) -> Result<(), CliError> {
     match command {
@@ -94,18 +94,14 @@ pub(crate) async fn run(ctx: &Ctx, command: ImportCommand) -> Result<(), CliErro
         ImportCommand::Delete { import, yes } => {
             let view = ctx.app.get_import(&import).await?;
             if !yes {
-                if !ctx.interactive {
-                    return Err(CliError::Usage(format!(
-                        "deleting {:?} needs confirmation; pass --yes to delete without a prompt",
+                confirm_delete(
+                    ctx,
+                    &view.name,
+                    &format!(
+                        "Delete the import {:?} with its run history? Its ledger stays.",
                         view.name
-                    )));
-                }
-                if !prompt::confirm(&format!(
-                    "Delete the import {:?} with its run history? Its ledger stays.",
-                    view.name
-                ))? {
-                    return Err(CliError::Cancelled("nothing was deleted".to_owned()));
-                }
+                    ),
+                )?;
             }
             ctx.app
                 .delete_import(&view.id.to_string(), &ctx.actor)

@@ -139,27 +139,38 @@ pub async fn check_mapping(
             .await
             .map(|_| ());
     }
+    checked_plans(client, mapping, users).await.map(drop)
+}
+
+/// The site's fields read once, and the mapping checked against the screen of its constant
+/// project and issue type (or, for updates, the site's fields): the plans a run goes on with,
+/// so a run reads `/field` and that create screen once.
+async fn checked_plans(
+    client: &JiraClient,
+    mapping: &Mapping,
+    users: &dyn UserDirectory,
+) -> Result<Plans, SyncError> {
     let mut plans = Plans::load(client).await?;
     let fixed = |r: &Option<super::mapping::Rule>| {
         r.as_ref()
             .and_then(|r| r.constant.as_ref().filter(|_| r.map.is_none()))
             .map(text_of)
     };
-    if mapping.operation.creates() {
-        let (Some(p), Some(t)) = (fixed(&mapping.project), fixed(&mapping.issue_type)) else {
-            return Ok(());
-        };
-        plans
-            .get(client, mapping, Some(p), Some(t), users)
-            .await?
-            .map_err(SyncError::InvalidSpec)?;
+    let pair = if mapping.operation.creates() {
+        match (fixed(&mapping.project), fixed(&mapping.issue_type)) {
+            (Some(p), Some(t)) => Some((Some(p), Some(t))),
+            _ => None,
+        }
     } else {
+        Some((None, None))
+    };
+    if let Some((project, issue_type)) = pair {
         plans
-            .get(client, mapping, None, None, users)
+            .get(client, mapping, project, issue_type, users)
             .await?
             .map_err(SyncError::InvalidSpec)?;
     }
-    Ok(())
+    Ok(plans)
 }
 
 impl Plans {
@@ -409,8 +420,7 @@ pub async fn run_import(mut job: ImportJob<'_>) -> Result<ImportOutcome, SyncErr
         return super::service::run_service_import(job).await;
     }
     let base = check_attachment_dir(&job.mapping.actions, job.attachment_dir.as_deref())?;
-    check_mapping(job.client, job.mapping, job.users).await?;
-    let mut plans = Plans::load(job.client).await?;
+    let mut plans = checked_plans(job.client, job.mapping, job.users).await?;
     let mut stats = job.stats.clone();
     let mut position = job.resume_from;
     let mut carry: Vec<InputRecord> = Vec::new();

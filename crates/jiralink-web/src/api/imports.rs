@@ -467,40 +467,37 @@ pub(super) async fn run_import(
     let app = s.app().clone();
     let uploads = absolute(&s.app().data_dir().join(UPLOADS_DIR));
     let sent_records = upload.is_some();
-    // A thread of its own (the engine's future is not `Send`, so not a task): a client
-    // hanging up does not stop the run half-way.
-    let handle = tokio::runtime::Handle::current();
-    let task = tokio::task::spawn_blocking(move || {
-        handle.block_on(async move {
-            let mut upload = upload.map(|(upload, _)| upload);
-            let file = upload.as_ref().map(|u| u.path.clone());
-            let expected = file
-                .clone()
-                .or_else(|| import.spec.input.as_deref().map(absolute));
-            let result = app
-                .run_import(
-                    &import.id.to_string(),
-                    file.clone(),
-                    RunOutput::Store,
-                    RunTrigger::Api,
-                    &NoImportProgress,
-                )
-                .await;
-            if let (
-                Some(upload),
-                Err(AppError::ImportFailed {
-                    code: "lease_lost", ..
-                }),
-            ) = (upload.as_mut(), &result)
-            {
-                // Another process took the run over and may still read the file.
-                upload.keep = true;
-            }
-            let mut notices = Vec::new();
-            if let Ok(run) = &result {
-                let read = run.input_file.as_deref().map(PathBuf::from);
-                if read != expected {
-                    notices.push(if sent_records {
+    // A task of its own: a client hanging up does not stop the run half-way.
+    let task = tokio::spawn(async move {
+        let mut upload = upload.map(|(upload, _)| upload);
+        let file = upload.as_ref().map(|u| u.path.clone());
+        let expected = file
+            .clone()
+            .or_else(|| import.spec.input.as_deref().map(absolute));
+        let result = app
+            .run_import(
+                &import.id.to_string(),
+                file.clone(),
+                RunOutput::Store,
+                RunTrigger::Api,
+                &NoImportProgress,
+            )
+            .await;
+        if let (
+            Some(upload),
+            Err(AppError::ImportFailed {
+                code: "lease_lost", ..
+            }),
+        ) = (upload.as_mut(), &result)
+        {
+            // Another process took the run over and may still read the file.
+            upload.keep = true;
+        }
+        let mut notices = Vec::new();
+        if let Ok(run) = &result {
+            let read = run.input_file.as_deref().map(PathBuf::from);
+            if read != expected {
+                notices.push(if sent_records {
                     "the import's interrupted run was resumed and finished first, with the input \
                      it started with; the records sent were not read: send them again"
                         .to_owned()
@@ -509,26 +506,25 @@ pub(super) async fn run_import(
                      started with"
                         .to_owned()
                 });
-                    // The upload of the resumed run is not needed any more.
-                    if let Some(read) = read.filter(|r| r.starts_with(&uploads))
-                        && run.state != RunState::Running
-                    {
-                        remove_quietly(&read);
-                    }
-                }
-                if run.stats.failed > 0 {
-                    notices.push(format!(
-                        "{} of {} records failed; the run's results say why (GET \
-                     /v1/import-runs/{}/output)",
-                        run.stats.failed,
-                        run.stats.read,
-                        run.id.map(|id| id.to_string()).unwrap_or_default()
-                    ));
+                // The upload of the resumed run is not needed any more.
+                if let Some(read) = read.filter(|r| r.starts_with(&uploads))
+                    && run.state != RunState::Running
+                {
+                    remove_quietly(&read);
                 }
             }
-            drop(upload);
-            result.map(|run| RunBody { run, notices })
-        })
+            if run.stats.failed > 0 {
+                notices.push(format!(
+                    "{} of {} records failed; the run's results say why (GET \
+                     /v1/import-runs/{}/output)",
+                    run.stats.failed,
+                    run.stats.read,
+                    run.id.map(|id| id.to_string()).unwrap_or_default()
+                ));
+            }
+        }
+        drop(upload);
+        result.map(|run| RunBody { run, notices })
     });
     let body = task.await.map_err(|_| WebError::Internal)??;
     Ok(Json(body).into_response())
@@ -573,13 +569,11 @@ async fn dry_run(
         attachment_dir: None,
     };
     let app = s.app().clone();
-    // On a thread of its own, as a run (the engine's future is not `Send`).
-    let handle = tokio::runtime::Handle::current();
-    let previewed = tokio::task::spawn_blocking(move || {
-        handle.block_on(app.run_adhoc_import(request, &NoImportProgress))
-    })
-    .await
-    .map_err(|_| WebError::Internal)?;
+    // A task of its own, as a run.
+    let previewed =
+        tokio::spawn(async move { app.run_adhoc_import(request, &NoImportProgress).await })
+            .await
+            .map_err(|_| WebError::Internal)?;
     drop(upload);
     previewed?;
     let bytes = tokio::fs::read(&results.path)
