@@ -209,6 +209,28 @@ pub enum AppError {
         run: String,
         started: String,
     },
+    #[error("no flow has that name or id")]
+    FlowNotFound {
+        /// What the caller asked for; never shown by the message.
+        reference: String,
+    },
+    #[error(
+        "another flow already has that name (names are compared ignoring case); choose \
+         another name"
+    )]
+    FlowNameTaken { name: String },
+    #[error("a run of this flow is already running (started {started}); wait for it to finish")]
+    FlowRunning {
+        name: String,
+        /// The running run's id.
+        run: String,
+        started: String,
+    },
+    #[error("no flow run has that id")]
+    FlowRunNotFound {
+        /// What the caller asked for; never shown by the message.
+        reference: String,
+    },
     #[error("no export run has that id")]
     RunNotFound {
         /// What the caller asked for; never shown by the message.
@@ -336,6 +358,10 @@ impl AppError {
                 ..
             } => ("export_failed", 502, false),
             Self::ExportFailed { .. } => ("export_failed", 502, true),
+            Self::FlowNotFound { .. } => ("flow_not_found", 404, false),
+            Self::FlowNameTaken { .. } => ("flow_name_taken", 409, false),
+            Self::FlowRunning { .. } => ("flow_running", 409, true),
+            Self::FlowRunNotFound { .. } => ("flow_run_not_found", 404, false),
             Self::ImportNotFound { .. } => ("import_not_found", 404, false),
             Self::ImportNameTaken { .. } => ("import_name_taken", 409, false),
             Self::ImportRunning { .. } => ("import_running", 409, true),
@@ -355,6 +381,8 @@ impl AppError {
             Self::Store(StoreError::InvalidUrl(_)) => ("invalid_config", 500, false),
             Self::Store(StoreError::NotEmpty { .. }) => ("database_not_empty", 409, false),
             Self::Store(StoreError::SchemaMismatch { .. }) => ("schema_mismatch", 409, false),
+            // A definition a flow started using between the check and the delete.
+            Self::Store(StoreError::InUse { .. }) => ("in_use", 409, true),
             Self::Store(_) => ("internal", 500, false),
         };
         ErrorCode {

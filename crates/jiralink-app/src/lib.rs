@@ -12,6 +12,7 @@ pub mod database;
 mod debug;
 mod error;
 mod exports;
+mod flows;
 mod imports;
 mod keys;
 mod oauth;
@@ -47,6 +48,7 @@ pub use exports::{
     ExportDraft, ExportView, MAX_EVERY_MINUTES, MAX_EXPORT_NAME_CHARS, RunListFilter, RunOutput,
     RunView, Schedule,
 };
+pub use flows::{FlowDraft, FlowRunView, FlowStats, FlowView, TARGET_FIELD};
 pub use imports::{
     AD_HOC_LEDGER, DEFAULT_SEARCH_LAG, ImportDraft, ImportRequest, ImportRunView, ImportSource,
     ImportSpec, ImportView,
@@ -79,8 +81,8 @@ pub use users::{
 };
 pub use views::{ConnectionView, OAuthClientView, SecretStatus, format_time};
 pub use worker::{
-    CONCURRENT_EXPORTS, EXPORT_CLEANUP_JOB, EXPORT_RUN_JOB, JOB_KINDS, JobView, RECURRING_JOBS,
-    RETEST_JOB, TOKEN_KEEP_ALIVE_JOB, WorkerOptions,
+    CONCURRENT_EXPORTS, EXPORT_CLEANUP_JOB, EXPORT_RUN_JOB, FLOW_RUN_JOB, JOB_KINDS, JobView,
+    RECURRING_JOBS, RETEST_JOB, TOKEN_KEEP_ALIVE_JOB, WorkerOptions,
 };
 
 /// Who is making a change, for the audit log.

@@ -29,6 +29,8 @@ pub const RETEST_JOB: &str = "connections.retest";
 pub const TOKEN_KEEP_ALIVE_JOB: &str = "connections.keep_alive";
 /// Runs one export (key `export:<id>`; one job per scheduled export).
 pub const EXPORT_RUN_JOB: &str = crate::exports::RUN_JOB;
+/// Runs one flow (key `flow:<id>`; one job per scheduled flow).
+pub const FLOW_RUN_JOB: &str = crate::flows::RUN_JOB;
 /// Deletes export outputs kept longer than `exports.output_retention`.
 pub const EXPORT_CLEANUP_JOB: &str = crate::exports::CLEANUP_JOB;
 /// Every kind of job this version runs.
@@ -37,12 +39,18 @@ pub const JOB_KINDS: &[&str] = &[
     TOKEN_KEEP_ALIVE_JOB,
     EXPORT_RUN_JOB,
     EXPORT_CLEANUP_JOB,
+    FLOW_RUN_JOB,
 ];
 /// The jobs each database has once, keyed by their kind.
 pub const RECURRING_JOBS: &[&str] = &[RETEST_JOB, TOKEN_KEEP_ALIVE_JOB, EXPORT_CLEANUP_JOB];
 
 /// Exports one worker runs at a time, beside the other jobs.
 pub const CONCURRENT_EXPORTS: usize = 4;
+
+/// Jobs that may run for hours (exports, flows): they run beside the others.
+fn runs_long(kind: &str) -> bool {
+    kind == EXPORT_RUN_JOB || kind == FLOW_RUN_JOB
+}
 
 /// How long a job's run history is kept.
 const RUN_HISTORY: time::Duration = time::Duration::days(7);
@@ -275,7 +283,7 @@ impl App {
         let others: Vec<&str> = JOB_KINDS
             .iter()
             .copied()
-            .filter(|k| *k != EXPORT_RUN_JOB)
+            .filter(|k| !runs_long(k))
             .collect();
         loop {
             while let Some(done) = exports.try_join_next() {
@@ -291,7 +299,7 @@ impl App {
                 &others
             };
             let wait = match self.claim_due_job(kinds, options).await {
-                Ok(Some(claimed)) if claimed.job.kind == EXPORT_RUN_JOB => {
+                Ok(Some(claimed)) if runs_long(&claimed.job.kind) => {
                     let app = self.clone();
                     let options = *options;
                     exports.spawn(async move { app.run_claimed_job(claimed, &options).await });
@@ -410,6 +418,13 @@ impl App {
             }
             EXPORT_RUN_JOB => {
                 let ran = self.run_export_job(job).await?;
+                Ok(Ran {
+                    detail: ran.detail,
+                    next: ran.next.map_or(Next::Never, Next::At),
+                })
+            }
+            FLOW_RUN_JOB => {
+                let ran = self.run_flow_job(job).await?;
                 Ok(Ran {
                     detail: ran.detail,
                     next: ran.next.map_or(Next::Never, Next::At),

@@ -193,6 +193,15 @@ op!(
     Unsafe
 );
 op!(
+    COMMENT_UPDATE,
+    "updateComment",
+    Platform,
+    PUT,
+    "/issue/{issueIdOrKey}/comment/{id}",
+    [],
+    Unsafe
+);
+op!(
     WORKLOG_ADD,
     "addWorklog",
     Platform,
@@ -606,6 +615,7 @@ pub const ALL: &[&Operation] = &[
     &ISSUE_TRANSITIONS,
     &ISSUE_TRANSITION,
     &COMMENT_ADD,
+    &COMMENT_UPDATE,
     &WORKLOG_ADD,
     &ISSUE_LINK_CREATE,
     &ISSUE_PROPERTY_SET,

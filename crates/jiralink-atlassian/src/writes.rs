@@ -16,9 +16,10 @@ use crate::{
     client::{Answer, JiraClient, decode},
     error::{AtlassianError, ErrorBody},
     operation::{
-        ATTACHMENT_ADD, COMMENT_ADD, CREATEMETA_FIELDS, CREATEMETA_ISSUE_TYPES, ISSUE_BULK_CREATE,
-        ISSUE_EDITMETA, ISSUE_GET, ISSUE_LINK_CREATE, ISSUE_PROPERTY_GET, ISSUE_PROPERTY_SET,
-        ISSUE_TRANSITION, ISSUE_TRANSITIONS, Operation, USERS_FIND, WORKLOG_ADD,
+        ATTACHMENT_ADD, COMMENT_ADD, COMMENT_UPDATE, CREATEMETA_FIELDS, CREATEMETA_ISSUE_TYPES,
+        ISSUE_BULK_CREATE, ISSUE_EDITMETA, ISSUE_GET, ISSUE_LINK_CREATE, ISSUE_PROPERTY_GET,
+        ISSUE_PROPERTY_SET, ISSUE_TRANSITION, ISSUE_TRANSITIONS, Operation, USERS_FIND,
+        WORKLOG_ADD,
     },
     platform::{CreatedIssue, Issue, IssueInput},
 };
@@ -490,6 +491,23 @@ impl JiraClient {
     pub async fn comment_add(&self, key: &str, body_adf: &Value) -> Result<Value, AtlassianError> {
         let call = self
             .call(&COMMENT_ADD, &["issue", key, "comment"])?
+            .json_body(&CommentBody { body: body_adf })?;
+        self.json(call).await
+    }
+
+    /// Replaces a comment's body (`body_adf`: an ADF document) and returns the comment as Jira
+    /// stored it.
+    ///
+    /// # Errors
+    /// Any [`AtlassianError`].
+    pub async fn comment_update(
+        &self,
+        key: &str,
+        comment_id: &str,
+        body_adf: &Value,
+    ) -> Result<Value, AtlassianError> {
+        let call = self
+            .call(&COMMENT_UPDATE, &["issue", key, "comment", comment_id])?
             .json_body(&CommentBody { body: body_adf })?;
         self.json(call).await
     }

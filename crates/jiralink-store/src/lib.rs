@@ -20,6 +20,7 @@
 //!   current holder; a holder that lost the lease writes nothing.
 //! - An import's ledger entry is written `uncertain` before its create is sent
 //!   ([`ImportStore`]).
+//! - A flow's id map is written only after the writes it records ([`FlowStore`]).
 //! - An export's delta cursor moves only in the transaction that ends a successful run, with
 //!   the last of that run's output ([`ExportStore`]).
 
@@ -28,6 +29,7 @@ mod codec;
 mod copy;
 mod error;
 mod exports;
+mod flows;
 mod imports;
 mod jobs;
 mod model;
@@ -56,6 +58,7 @@ pub use exports::{
     ExportRecord, ExportRunRecord, ExportStore, NewExportRun, RunFilter, RunFinish, RunKind,
     RunState, RunTrigger, export_name_key,
 };
+pub use flows::{CommentLink, FlowRecord, FlowRunRecord, FlowStore, SyncLink};
 pub use imports::{ImportRecord, ImportStore, LedgerRow};
 pub use jobs::{ClaimedJob, JobFinish, JobOutcome, JobRecord, JobRun, JobStore, NewJob};
 pub use model::{
@@ -349,6 +352,7 @@ pub trait Store:
     + JobStore
     + ExportStore
     + ImportStore
+    + FlowStore
     + SlotStore
     + SettingStore
     + Health
@@ -368,6 +372,7 @@ impl<T> Store for T where
         + JobStore
         + ExportStore
         + ImportStore
+        + FlowStore
         + SlotStore
         + SettingStore
         + Health

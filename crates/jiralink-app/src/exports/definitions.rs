@@ -218,6 +218,13 @@ impl App {
     /// its next checkpoint (it loses its record).
     pub async fn delete_export(&self, reference: &str, actor: &Actor) -> AppResult<()> {
         let record = self.find_export(reference).await?;
+        let flows = self.flows_using(record.id).await?;
+        if !flows.is_empty() {
+            return Err(AppError::InvalidInput(format!(
+                "the export is used by {}; delete or change them first",
+                flows.join(", ")
+            )));
+        }
         self.store().delete_export(record.id).await?;
         self.audit_export(actor, AuditAction::Delete, &record, Vec::new())
             .await;

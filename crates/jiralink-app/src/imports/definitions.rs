@@ -210,6 +210,13 @@ impl App {
     /// `import_not_found`.
     pub async fn delete_import(&self, reference: &str, actor: &Actor) -> AppResult<()> {
         let record = self.find_import(reference).await?;
+        let flows = self.flows_using(record.id).await?;
+        if !flows.is_empty() {
+            return Err(AppError::InvalidInput(format!(
+                "the import is used by {}; delete or change them first",
+                flows.join(", ")
+            )));
+        }
         self.store().delete_import(record.id).await?;
         self.audit_import(actor, AuditAction::Delete, &record, Vec::new())
             .await;

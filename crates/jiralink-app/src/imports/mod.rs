@@ -35,6 +35,7 @@ use crate::{App, AppError, AppResult};
 
 mod definitions;
 
+pub(crate) use definitions::ledger_scope;
 pub use definitions::{ImportDraft, ImportView};
 
 /// How long Jira's search may lag behind a write unless told otherwise: an uncertain create is
@@ -225,7 +226,7 @@ pub(crate) const INPUT_KEY: &str = "inputFile";
 
 /// The connection, client and mapping of an import, checked.
 pub(crate) struct Ready {
-    connection: Connection,
+    pub(crate) connection: Connection,
     client: JiraClient,
     mapping: Mapping,
     /// Account ids by e-mail, shared by the runs of this process.
@@ -441,7 +442,11 @@ impl ImportJournal for PreviewResults<'_> {
 impl App {
     /// The connection, its client and the mapping of an import, checked against Jira before
     /// anything is recorded or sent.
-    async fn prepare_import(&self, connection: &str, spec: &ImportSpec) -> AppResult<Ready> {
+    pub(crate) async fn prepare_import(
+        &self,
+        connection: &str,
+        spec: &ImportSpec,
+    ) -> AppResult<Ready> {
         let mapping = spec.parse_mapping()?;
         let connection = self.usable_connection(connection).await?;
         let client = self
@@ -498,7 +503,7 @@ impl App {
 
     /// Writes an export run's output to a file in the data directory (`imports/`), streamed;
     /// answers its path and the import format of the export's output.
-    async fn fetch_export_output(&self, run: &str) -> AppResult<(PathBuf, InputFormat)> {
+    pub(crate) async fn fetch_export_output(&self, run: &str) -> AppResult<(PathBuf, InputFormat)> {
         use futures::StreamExt as _;
         use tokio::io::AsyncWriteExt as _;
         let export_run = self.get_run(run).await?;

@@ -233,7 +233,12 @@ impl<B: Backend> ExportStore for SqlStore<B> {
         // Its runs and their chunks go with it (ON DELETE CASCADE).
         let done = self
             .exec("DELETE FROM exports WHERE id = $1", args![id.to_string()])
-            .await?;
+            .await
+            .map_err(|e| match sqlx_error(&e) {
+                // A flow still names it (ON DELETE RESTRICT).
+                Some(s) if is_foreign_key_violation(s) => StoreError::InUse { kind: EXPORT },
+                _ => e,
+            })?;
         found(done, EXPORT)
     }
 

@@ -48,7 +48,7 @@ fn import_write_error(e: StoreError, name: &str) -> StoreError {
 }
 
 /// `$first, $first+1, …` for `n` values.
-fn placeholders(first: usize, n: usize) -> String {
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
     (first..first + n)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
@@ -194,7 +194,12 @@ impl<B: Backend> ImportStore for SqlStore<B> {
         // Its runs and their results go with it (ON DELETE CASCADE).
         let done = self
             .exec("DELETE FROM imports WHERE id = $1", args![id.to_string()])
-            .await?;
+            .await
+            .map_err(|e| match sqlx_error(&e) {
+                // A flow still names it (ON DELETE RESTRICT).
+                Some(s) if is_foreign_key_violation(s) => StoreError::InUse { kind: IMPORT },
+                _ => e,
+            })?;
         found(done, IMPORT)
     }
 

@@ -6,6 +6,7 @@ mod audit;
 pub mod backend;
 mod connections;
 mod exports;
+mod flows;
 mod imports;
 mod jobs;
 mod oauth;

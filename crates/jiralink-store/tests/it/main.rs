@@ -11,6 +11,7 @@ mod concurrency;
 mod contract;
 mod copy;
 mod exports;
+mod flows;
 mod imports;
 mod jobs;
 mod oauth;

@@ -1,0 +1,155 @@
+//! The worker's flow jobs.
+//!
+//! | Job | Key | What it does | Next run |
+//! |---|---|---|---|
+//! | `flows.run` | `flow:<id>`, one per flow | runs the flow (resuming its interrupted or failed run first) | the flow's next scheduled time; deleted when the flow has no schedule (or is disabled, or gone) and no run was asked for |
+//!
+//! "Run now" marks the flow as asked for (a setting only the claim of its job removes) and
+//! makes the job due now, adding it for a flow without a schedule.
+
+use jiralink_store::{FlowRecord, JobRecord, NewJob, RunTrigger, StoreError};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::exports::Schedule;
+use crate::{App, AppError, AppResult};
+
+/// Runs one flow (its key names it).
+pub(crate) const RUN_JOB: &str = "flows.run";
+
+fn job_key(id: Uuid) -> String {
+    format!("flow:{id}")
+}
+
+/// The setting that says a run of the flow was asked for.
+fn requested_key(id: Uuid) -> String {
+    format!("flows.run_requested.{id}")
+}
+
+/// What a flow job did and when it is due again (`None`: the job is deleted).
+pub(crate) struct FlowJobRan {
+    pub(crate) detail: String,
+    pub(crate) next: Option<OffsetDateTime>,
+}
+
+/// The flow's schedule when it runs by one.
+fn schedule_of(record: &FlowRecord) -> Option<Schedule> {
+    record
+        .schedule
+        .clone()
+        .filter(|_| record.enabled)
+        .and_then(|s| serde_json::from_value(s).ok())
+}
+
+impl App {
+    /// "Run now": the worker of some server runs the flow at once; never two runs of it at a
+    /// time.
+    ///
+    /// # Errors
+    /// `flow_not_found`.
+    pub async fn request_flow_run(&self, reference: &str) -> AppResult<()> {
+        let record = self.find_flow(reference).await?;
+        let now = self.now();
+        self.set_setting(&requested_key(record.id), &crate::format_time(now))
+            .await?;
+        self.ensure_flow_job(record.id, now).await
+    }
+
+    /// Makes the flow's job due at its next scheduled time (adding it when missing); without
+    /// a schedule nothing is planned (a job left from an earlier schedule deletes itself).
+    pub(crate) async fn plan_flow_job(&self, record: &FlowRecord) -> AppResult<()> {
+        let Some(schedule) = schedule_of(record) else {
+            return Ok(());
+        };
+        let Some(next) = schedule.check().ok().and_then(|s| s.next_after(self.now())) else {
+            return Ok(());
+        };
+        self.ensure_flow_job(record.id, next).await
+    }
+
+    /// Makes a deleted flow's job come due, so it deletes itself.
+    pub(crate) async fn forget_flow_job(&self, id: Uuid) -> AppResult<()> {
+        self.store()
+            .reschedule_job(&job_key(id), self.now())
+            .await?;
+        Ok(())
+    }
+
+    async fn ensure_flow_job(&self, id: Uuid, at: OffsetDateTime) -> AppResult<()> {
+        let key = job_key(id);
+        self.store()
+            .ensure_job(
+                &NewJob {
+                    kind: RUN_JOB.to_owned(),
+                    key: key.clone(),
+                    payload: serde_json::json!({ "flowId": id }),
+                    next_run_at: at,
+                },
+                self.now(),
+            )
+            .await?;
+        self.store().reschedule_job(&key, at).await?;
+        Ok(())
+    }
+
+    /// Runs the flow a job names.
+    pub(crate) async fn run_flow_job(&self, job: &JobRecord) -> AppResult<FlowJobRan> {
+        let Some(id) = job
+            .key
+            .strip_prefix("flow:")
+            .and_then(|id| id.parse::<Uuid>().ok())
+        else {
+            return Ok(FlowJobRan {
+                detail: "not a flow's job".to_owned(),
+                next: None,
+            });
+        };
+        let record = match self.store().get_flow(id).await {
+            Ok(record) => record,
+            Err(StoreError::NotFound { .. }) => {
+                return Ok(FlowJobRan {
+                    detail: "the flow was deleted".to_owned(),
+                    next: None,
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let requested = self.delete_setting(&requested_key(id)).await?;
+        let schedule = schedule_of(&record).and_then(|s| s.check().ok());
+        if !requested && schedule.is_none() {
+            return Ok(FlowJobRan {
+                detail: "the flow has no schedule now".to_owned(),
+                next: None,
+            });
+        }
+        let trigger = if requested {
+            RunTrigger::Manual
+        } else {
+            RunTrigger::Schedule
+        };
+        let detail = match self.run_flow(&id.to_string(), trigger).await {
+            Ok(run) => format!(
+                "{}: flow run {} {} ({} exported, {} unchanged, {} created, {} updated, {} \
+                 failed)",
+                record.name,
+                run.id,
+                run.state.as_str(),
+                run.stats.exported,
+                run.stats.unchanged,
+                run.stats.created,
+                run.stats.updated,
+                run.stats.failed
+            ),
+            Err(AppError::FlowRunning { .. }) => {
+                format!("{}: a run is already going on", record.name)
+            }
+            Err(e) => format!("{}: {e}", record.name),
+        };
+        let next = if self.setting(&requested_key(id)).await?.is_some() {
+            Some(self.now())
+        } else {
+            schedule.and_then(|s| s.next_after(self.now()))
+        };
+        Ok(FlowJobRan { detail, next })
+    }
+}

@@ -1,0 +1,848 @@
+//! Running a flow: export, import, link (see the module above for what each phase does).
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::pin::pin;
+
+use futures::StreamExt as _;
+use jiralink_atlassian::{JiraClient, SearchRequest};
+use jiralink_domain::ConnectionId;
+use jiralink_store::{
+    ExportRecord, FlowRecord, FlowRunRecord, ImportRecord, RunState, RunTrigger, StoreError,
+    SyncLink,
+};
+use jiralink_sync::NoProgress;
+use jiralink_sync::import::{InputFormat, NoImportProgress, RecordResult, RecordState};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::TARGET_FIELD;
+use super::comments::{CommentSync, jira, sync_comments};
+use super::definitions::pair_problems;
+use crate::client::{CredentialSource, Purpose};
+use crate::exports::RunOutput;
+use crate::imports::{ImportSource, ImportSpec, Input, ledger_scope};
+use crate::{App, AppError, AppResult};
+
+/// Records read back and linked at a time in the link phase.
+const LINK_BATCH: usize = 50;
+/// Records looked up in the id map at a time while preparing the import.
+const PREPARE_BATCH: usize = 500;
+
+/// What a flow run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct FlowStats {
+    /// Records the export read.
+    pub exported: u64,
+    /// Of those, records whose issue had not changed since it was last copied (in either
+    /// direction): not sent.
+    pub unchanged: u64,
+    /// Records handed to the import.
+    pub sent: u64,
+    pub created: u64,
+    pub updated: u64,
+    pub skipped: u64,
+    pub failed: u64,
+    /// Issues whose link (both directions) was written.
+    pub linked: u64,
+    pub comments_added: u64,
+    pub comments_updated: u64,
+    /// Comments found already copied by an earlier run that stopped before recording them.
+    pub comments_adopted: u64,
+    /// The failed run this run finished (its export's records were not all imported).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_of: Option<Uuid>,
+}
+
+/// One flow run as users see it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FlowRunView {
+    pub id: Uuid,
+    pub flow_id: Uuid,
+    pub flow_name: Option<String>,
+    pub trigger: RunTrigger,
+    pub state: RunState,
+    /// `export`, `import`, `link` or `done`.
+    pub phase: String,
+    pub export_run_id: Option<Uuid>,
+    pub import_run_id: Option<Uuid>,
+    pub stats: FlowStats,
+    pub error: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub finished_at: Option<OffsetDateTime>,
+}
+
+impl FlowRunView {
+    pub(crate) fn of(r: FlowRunRecord, flow_name: Option<String>) -> Self {
+        Self {
+            id: r.id,
+            flow_id: r.flow_id,
+            flow_name,
+            trigger: r.trigger,
+            state: r.state,
+            phase: r.phase,
+            export_run_id: r.export_run_id,
+            import_run_id: r.import_run_id,
+            stats: serde_json::from_value(r.stats).unwrap_or_default(),
+            error: r.error,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+        }
+    }
+}
+
+/// A run being driven: its record and its counts.
+struct Driving {
+    record: FlowRunRecord,
+    stats: FlowStats,
+}
+
+/// One record written by the import, with what the link needs.
+struct Written {
+    source_id: String,
+    source_key: String,
+    source_updated: Option<String>,
+    target_id: String,
+    target_key: String,
+    comments: Option<Vec<Value>>,
+}
+
+/// The parts of a flow a run uses.
+struct Parts {
+    flow: FlowRecord,
+    export: ExportRecord,
+    import: ImportRecord,
+    spec: ImportSpec,
+}
+
+impl Parts {
+    fn source(&self) -> ConnectionId {
+        self.export.connection_id
+    }
+
+    fn target(&self) -> ConnectionId {
+        self.import.connection_id
+    }
+}
+
+impl App {
+    /// Runs a flow now, in this process: an interrupted run of it (its process died and its
+    /// lease ran out) is resumed from its phase; a failed one whose export had finished is
+    /// finished first (its records are imported before a new export moves on); otherwise a
+    /// new run exports, imports and links.
+    ///
+    /// # Errors
+    /// `flow_running` when a run of it is going on elsewhere; `validation_failed` when its
+    /// export and import no longer make a flow; the export's or import's errors (the run is
+    /// recorded as failed).
+    pub async fn run_flow(&self, reference: &str, trigger: RunTrigger) -> AppResult<FlowRunView> {
+        let flow = self.find_flow(reference).await?;
+        let export = self.store().get_export(flow.export_id).await?;
+        let import = self.store().get_import(flow.import_id).await?;
+        let problems = pair_problems(&export, &import);
+        if !problems.is_empty() {
+            return Err(AppError::InvalidInput(format!(
+                "the flow cannot run: {}",
+                problems.join("; ")
+            )));
+        }
+        let spec: ImportSpec = serde_json::from_value(import.spec.clone()).map_err(|e| {
+            AppError::Io(format!(
+                "the stored import cannot be read ({e}); save it again"
+            ))
+        })?;
+        let parts = Parts {
+            flow,
+            export,
+            import,
+            spec,
+        };
+        let record = self.start_flow_run(&parts.flow, trigger).await?;
+        let id = record.id;
+        let stats = serde_json::from_value(record.stats.clone()).unwrap_or_default();
+        let mut driving = Driving { record, stats };
+        let result = {
+            let work = pin!(self.drive_flow(&parts, &mut driving));
+            let lease = pin!(self.keep_flow_lease(id));
+            tokio::select! {
+                result = work => Some(result),
+                () = lease => None,
+            }
+        };
+        match result {
+            None => Err(AppError::Io(
+                "another process took the flow run over while this one was paused past its \
+                 lease"
+                    .to_owned(),
+            )),
+            Some(Ok(())) => {
+                self.end_flow_run(&mut driving, RunState::Succeeded, None)
+                    .await;
+                self.get_flow_run(&id.to_string()).await
+            }
+            Some(Err(e)) => {
+                let state = if matches!(
+                    e,
+                    AppError::ExportFailed {
+                        code: "cancelled",
+                        ..
+                    } | AppError::ImportFailed {
+                        code: "cancelled",
+                        ..
+                    }
+                ) {
+                    RunState::Cancelled
+                } else {
+                    RunState::Failed
+                };
+                self.end_flow_run(&mut driving, state, Some(e.to_string()))
+                    .await;
+                Err(e)
+            }
+        }
+    }
+
+    /// The run to drive: the flow's interrupted run taken over, a retry of its failed run, or
+    /// a new one.
+    async fn start_flow_run(
+        &self,
+        flow: &FlowRecord,
+        trigger: RunTrigger,
+    ) -> AppResult<FlowRunRecord> {
+        let now = self.now();
+        let lease_until = now + self.export_lease();
+        let last = self
+            .store()
+            .list_flow_runs(Some(flow.id), 1)
+            .await?
+            .into_iter()
+            .next();
+        let mut fresh = FlowRunRecord {
+            id: Uuid::new_v4(),
+            flow_id: flow.id,
+            trigger,
+            state: RunState::Running,
+            phase: "export".to_owned(),
+            export_run_id: None,
+            import_run_id: None,
+            stats: serde_json::to_value(FlowStats::default()).unwrap_or_default(),
+            error: None,
+            holder: Some(self.holder().to_owned()),
+            lease_until: Some(lease_until),
+            started_at: now,
+            finished_at: None,
+        };
+        match last {
+            Some(run) if run.state == RunState::Running => {
+                return match self
+                    .store()
+                    .take_over_flow_run(run.id, self.holder(), now, lease_until)
+                    .await?
+                {
+                    Some(taken) => {
+                        tracing::info!(flow = %flow.id, run = %taken.id, phase = %taken.phase, "resuming an interrupted flow run");
+                        Ok(taken)
+                    }
+                    None => Err(AppError::FlowRunning {
+                        name: flow.name.clone(),
+                        run: run.id.to_string(),
+                        started: crate::format_time(run.started_at),
+                    }),
+                };
+            }
+            // Its export finished but not all of its records were imported and linked: they
+            // go first, or the export's cursor, which has moved on, would leave them behind.
+            Some(run)
+                if matches!(run.state, RunState::Failed | RunState::Cancelled)
+                    && run.export_run_id.is_some()
+                    && run.phase != "export"
+                    && run.phase != "done" =>
+            {
+                fresh.phase = "import".to_owned();
+                fresh.export_run_id = run.export_run_id;
+                let stats = FlowStats {
+                    retry_of: Some(run.id),
+                    ..FlowStats::default()
+                };
+                fresh.stats = serde_json::to_value(stats).unwrap_or_default();
+            }
+            _ => {}
+        }
+        match self.store().insert_flow_run(&fresh).await {
+            Ok(()) => Ok(fresh),
+            Err(StoreError::Conflict { .. }) => Err(AppError::FlowRunning {
+                name: flow.name.clone(),
+                run: String::new(),
+                started: "just now".to_owned(),
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn keep_flow_lease(&self, run: Uuid) {
+        let lease = self.export_lease();
+        loop {
+            tokio::time::sleep(lease / 3).await;
+            let now = self.now();
+            match self
+                .store()
+                .take_over_flow_run(run, self.holder(), now, now + lease)
+                .await
+            {
+                Ok(Some(_)) => {}
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::warn!(run = %run, error = %e, "the flow run's lease could not be renewed")
+                }
+            }
+        }
+    }
+
+    /// Records the run's progress; `false` when another process has taken it over.
+    async fn save_flow_progress(&self, driving: &mut Driving) -> AppResult<()> {
+        driving.record.stats = serde_json::to_value(&driving.stats).unwrap_or_default();
+        driving.record.lease_until = Some(self.now() + self.export_lease());
+        if self
+            .store()
+            .save_flow_run(&driving.record, self.holder())
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(AppError::Io(
+                "another process took the flow run over".to_owned(),
+            ))
+        }
+    }
+
+    async fn end_flow_run(&self, driving: &mut Driving, state: RunState, error: Option<String>) {
+        driving.record.state = state;
+        driving.record.error = error;
+        driving.record.finished_at = Some(self.now());
+        driving.record.stats = serde_json::to_value(&driving.stats).unwrap_or_default();
+        if let Err(e) = self
+            .store()
+            .save_flow_run(&driving.record, self.holder())
+            .await
+        {
+            tracing::warn!(run = %driving.record.id, error = %e, "a flow run's end could not be recorded");
+        }
+        metrics::counter!("jiralink_flow_runs_total", "state" => state.as_str()).increment(1);
+        // The prepared input is kept until the run ends, for a resumed import.
+        if state == RunState::Succeeded {
+            tokio::fs::remove_file(self.flow_input_path(driving.record.id))
+                .await
+                .ok();
+        }
+    }
+
+    fn flow_input_path(&self, run: Uuid) -> PathBuf {
+        self.data_dir()
+            .join("flows")
+            .join(format!("flow-run-{run}.ndjson"))
+    }
+
+    async fn drive_flow(&self, parts: &Parts, driving: &mut Driving) -> AppResult<()> {
+        loop {
+            match driving.record.phase.as_str() {
+                "export" => {
+                    let run = self
+                        .run_export(
+                            &parts.export.id.to_string(),
+                            driving.record.trigger,
+                            RunOutput::Store,
+                            &NoProgress,
+                        )
+                        .await?;
+                    if run.state == RunState::Cancelled {
+                        return Err(AppError::ExportFailed {
+                            code: "cancelled",
+                            message: "the export run was cancelled".to_owned(),
+                            run: Some(run.id.to_string()),
+                        });
+                    }
+                    driving.record.export_run_id = Some(run.id);
+                    driving.record.phase = "import".to_owned();
+                }
+                "import" => {
+                    self.flow_import(parts, driving).await?;
+                    driving.record.phase = "link".to_owned();
+                }
+                "link" => {
+                    self.flow_link(parts, driving).await?;
+                    driving.record.phase = "done".to_owned();
+                }
+                _ => return Ok(()),
+            }
+            self.save_flow_progress(driving).await?;
+        }
+    }
+
+    /// The import phase: the run's import run resumed or finished, or a new one over the
+    /// export's records.
+    async fn flow_import(&self, parts: &Parts, driving: &mut Driving) -> AppResult<()> {
+        if let Some(import_run) = driving.record.import_run_id {
+            let run = self.store().get_export_run(import_run).await?;
+            match run.state {
+                RunState::Succeeded => return self.count_import(driving, import_run).await,
+                RunState::Running => {
+                    // Resumed by the import itself, from its checkpoint and with its frozen
+                    // input (the prepared file, kept until this run ends).
+                    self.run_import(
+                        &parts.import.id.to_string(),
+                        None,
+                        RunOutput::Store,
+                        driving.record.trigger,
+                        &NoImportProgress,
+                    )
+                    .await?;
+                    return self.count_import(driving, import_run).await;
+                }
+                // A cancelled or failed import: prepared again and imported by a new run (the
+                // ledger keeps what it created from being created twice).
+                _ => {}
+            }
+        }
+        let Some(export_run) = driving.record.export_run_id else {
+            return Err(AppError::Io(
+                "the flow run has no export run to import".to_owned(),
+            ));
+        };
+        let path = self.prepare_flow_input(parts, driving, export_run).await?;
+        let mut spec = parts.spec.clone();
+        spec.mapping = format!("key = \"{TARGET_FIELD}\"\n{}", spec.mapping);
+        spec.format = Some(InputFormat::Ndjson);
+        spec.results_format = jiralink_sync::import::ResultsFormat::Ndjson;
+        spec.input = None;
+        let ready = self
+            .prepare_import(&parts.target().to_string(), &spec)
+            .await?;
+        let run = match self
+            .start_import_run(
+                &ready.connection,
+                Some(parts.import.id),
+                &spec,
+                Some(&path),
+                driving.record.trigger,
+                &RunOutput::Store,
+            )
+            .await
+        {
+            Ok(run) => run,
+            Err(AppError::Store(StoreError::Conflict { .. })) => {
+                return Err(AppError::ImportRunning {
+                    name: parts.import.name.clone(),
+                    run: String::new(),
+                    started: "earlier".to_owned(),
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        driving.record.import_run_id = Some(run.id);
+        self.save_flow_progress(driving).await?;
+        let scope = ledger_scope(&parts.import, &parts.spec);
+        self.drive_import(
+            run.clone(),
+            &ready,
+            &spec,
+            &scope,
+            Input {
+                source: ImportSource::File(path),
+                format: InputFormat::Ndjson,
+                attachment_dir: None,
+            },
+            &RunOutput::Store,
+            false,
+            &NoImportProgress,
+        )
+        .await?;
+        self.count_import(driving, run.id).await
+    }
+
+    async fn count_import(&self, driving: &mut Driving, import_run: Uuid) -> AppResult<()> {
+        let view = self.get_import_run(&import_run.to_string()).await?;
+        if view.state == RunState::Cancelled {
+            return Err(AppError::ImportFailed {
+                code: "cancelled",
+                message: "the import run was cancelled".to_owned(),
+                run: Some(import_run.to_string()),
+            });
+        }
+        if view.state != RunState::Succeeded {
+            return Err(AppError::ImportFailed {
+                code: "import_failed",
+                message: view
+                    .error
+                    .unwrap_or_else(|| "the import run did not finish".to_owned()),
+                run: Some(import_run.to_string()),
+            });
+        }
+        driving.stats.created = view.stats.created;
+        driving.stats.updated = view.stats.updated;
+        driving.stats.skipped = view.stats.skipped;
+        driving.stats.failed = view.stats.failed;
+        Ok(())
+    }
+
+    /// Writes the export's records that changed since they were last copied to the run's
+    /// input file, each linked one with its copy's id; answers the file.
+    async fn prepare_flow_input(
+        &self,
+        parts: &Parts,
+        driving: &mut Driving,
+        export_run: Uuid,
+    ) -> AppResult<PathBuf> {
+        let (fetched, format) = self.fetch_export_output(&export_run.to_string()).await?;
+        let path = self.flow_input_path(driving.record.id);
+        let result = self
+            .write_flow_input(parts, driving, &fetched, format, &path)
+            .await;
+        tokio::fs::remove_file(&fetched).await.ok();
+        result.map(|()| path)
+    }
+
+    async fn write_flow_input(
+        &self,
+        parts: &Parts,
+        driving: &mut Driving,
+        fetched: &std::path::Path,
+        format: InputFormat,
+        path: &std::path::Path,
+    ) -> AppResult<()> {
+        let io =
+            |e: std::io::Error| AppError::Io(format!("could not write {}: {e}", path.display()));
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let input = std::fs::File::open(fetched)
+            .map_err(|e| AppError::Io(format!("could not read {}: {e}", fetched.display())))?;
+        let mut source = jiralink_sync::import::reader(format, BufReader::new(input));
+        let mut out = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
+        // Exported, unchanged, sent.
+        let mut counts = [0u64; 3];
+        loop {
+            let mut batch: Vec<Map<String, Value>> = Vec::with_capacity(PREPARE_BATCH);
+            while batch.len() < PREPARE_BATCH {
+                match source.next_record() {
+                    Ok(Some(record)) => {
+                        counts[0] += 1;
+                        // The export's own output: a record it cannot read is passed on, so the
+                        // import reports it failed with its reason.
+                        batch.push(record.fields.unwrap_or_default());
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        return Err(AppError::Io(format!(
+                            "the export's output cannot be read: {e}"
+                        )));
+                    }
+                }
+            }
+            if batch.is_empty() {
+                break;
+            }
+            let ids: Vec<String> = batch.iter().filter_map(issue_id).collect();
+            let links = self
+                .store()
+                .sync_links(parts.source(), parts.target(), &ids)
+                .await?;
+            for mut record in batch {
+                if let Some(link) = issue_id(&record).and_then(|id| links.get(&id)) {
+                    if link.seen_updated.is_some() && link.seen_updated == updated_of(&record) {
+                        counts[1] += 1;
+                        continue;
+                    }
+                    record.insert(
+                        "_jiralink".to_owned(),
+                        serde_json::json!({
+                            "target": link.peer_issue_id,
+                            "targetKey": link.peer_issue_key,
+                        }),
+                    );
+                }
+                counts[2] += 1;
+                serde_json::to_writer(&mut out, &record)
+                    .map_err(|e| AppError::Io(format!("could not write a record: {e}")))?;
+                out.write_all(b"\n").map_err(io)?;
+            }
+        }
+        out.flush().map_err(io)?;
+        out.get_ref().sync_all().map_err(io)?;
+        driving.stats.exported = counts[0];
+        driving.stats.unchanged = counts[1];
+        driving.stats.sent = counts[2];
+        Ok(())
+    }
+
+    /// The link phase: for each record written, its comments, then the copy's `updated` read
+    /// back and both directions of the link written.
+    async fn flow_link(&self, parts: &Parts, driving: &mut Driving) -> AppResult<()> {
+        let Some(import_run) = driving.record.import_run_id else {
+            return Ok(());
+        };
+        let client = self.flow_client(parts.target()).await?;
+        let path = self.flow_input_path(driving.record.id);
+        let file = std::fs::File::open(&path).map_err(|e| {
+            AppError::Io(format!(
+                "the flow run's input {} is gone: {e}; run the flow again",
+                path.display()
+            ))
+        })?;
+        let mut records = BufReader::new(file).lines();
+        let mut ordinal: u64 = 0;
+        let mut results = pin!(self.run_output(&import_run.to_string()).await?);
+        let mut pending = Vec::new();
+        let mut batch: Vec<Written> = Vec::with_capacity(LINK_BATCH);
+        driving.stats.linked = 0;
+        driving.stats.comments_added = 0;
+        driving.stats.comments_updated = 0;
+        driving.stats.comments_adopted = 0;
+        while let Some(chunk) = results.next().await {
+            pending.extend_from_slice(&chunk?);
+            while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = pending.drain(..=end).collect();
+                let Ok(result) = serde_json::from_slice::<RecordResult>(&line) else {
+                    continue;
+                };
+                if !matches!(result.state, RecordState::Created | RecordState::Updated) {
+                    continue;
+                }
+                // Results come in input order: read up to the record's line.
+                let mut record = None;
+                while ordinal <= result.record {
+                    let text = records.next().transpose().map_err(|e| {
+                        AppError::Io(format!("could not read {}: {e}", path.display()))
+                    })?;
+                    if ordinal == result.record {
+                        record = text;
+                    }
+                    ordinal += 1;
+                }
+                let Some(record) =
+                    record.and_then(|t| serde_json::from_str::<Map<String, Value>>(&t).ok())
+                else {
+                    continue;
+                };
+                let (Some(source_id), Some(source_key)) =
+                    (issue_id(&record), record.get("key").and_then(Value::as_str))
+                else {
+                    continue;
+                };
+                // An update of a linked issue names it by the id the flow gave; its key is
+                // the link's.
+                let linked = record.get("_jiralink");
+                let text = |name: &str| {
+                    linked
+                        .and_then(|l| l.get(name))
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                };
+                let (Some(target_id), Some(target_key)) = (
+                    result.id.or_else(|| text("target")),
+                    text("targetKey").or(result.key),
+                ) else {
+                    continue;
+                };
+                batch.push(Written {
+                    source_id,
+                    source_key: source_key.to_owned(),
+                    source_updated: updated_of(&record),
+                    target_id,
+                    target_key,
+                    comments: record
+                        .get("fields")
+                        .and_then(|f| f.get("comment"))
+                        .and_then(|c| c.get("comments"))
+                        .and_then(Value::as_array)
+                        .cloned(),
+                });
+                if batch.len() == LINK_BATCH {
+                    self.link_batch(parts, &client, std::mem::take(&mut batch), driving)
+                        .await?;
+                }
+            }
+        }
+        if !batch.is_empty() {
+            self.link_batch(parts, &client, batch, driving).await?;
+        }
+        Ok(())
+    }
+
+    async fn flow_client(&self, connection: ConnectionId) -> AppResult<JiraClient> {
+        let connection = self.usable_connection(&connection.to_string()).await?;
+        self.client_for(
+            &connection.settings,
+            Some(&connection),
+            CredentialSource::Stored,
+            Purpose::Requests,
+        )
+        .await
+    }
+
+    async fn link_batch(
+        &self,
+        parts: &Parts,
+        client: &JiraClient,
+        batch: Vec<Written>,
+        driving: &mut Driving,
+    ) -> AppResult<()> {
+        let sync = CommentSync {
+            store: self.store(),
+            client,
+            source: parts.source(),
+            target: parts.target(),
+            at: self.now(),
+        };
+        for w in &batch {
+            if let Some(comments) = &w.comments {
+                let done = sync_comments(&sync, &w.source_id, &w.target_id, comments).await?;
+                driving.stats.comments_added += done.added;
+                driving.stats.comments_updated += done.updated;
+                driving.stats.comments_adopted += done.adopted;
+            }
+        }
+        let updated = read_updated(client, batch.iter().map(|w| w.target_id.as_str()))
+            .await
+            .map_err(jira)?;
+        let at = self.now();
+        let mut links = Vec::with_capacity(batch.len() * 2);
+        for w in batch {
+            links.push(SyncLink {
+                connection_id: parts.source(),
+                issue_id: w.source_id.clone(),
+                issue_key: w.source_key.clone(),
+                peer_connection_id: parts.target(),
+                peer_issue_id: w.target_id.clone(),
+                peer_issue_key: w.target_key.clone(),
+                seen_updated: w.source_updated,
+                at,
+            });
+            links.push(SyncLink {
+                connection_id: parts.target(),
+                seen_updated: updated.get(&w.target_id).cloned(),
+                issue_id: w.target_id,
+                issue_key: w.target_key,
+                peer_connection_id: parts.source(),
+                peer_issue_id: w.source_id,
+                peer_issue_key: w.source_key,
+                at,
+            });
+        }
+        driving.stats.linked += u64::try_from(links.len() / 2).unwrap_or(u64::MAX);
+        self.store().put_sync_links(&links).await?;
+        self.save_flow_progress(driving).await
+    }
+
+    /// One flow run.
+    ///
+    /// # Errors
+    /// `flow_run_not_found`.
+    pub async fn get_flow_run(&self, id: &str) -> AppResult<FlowRunView> {
+        let not_found = || AppError::FlowRunNotFound {
+            reference: id.to_owned(),
+        };
+        let uuid = id.trim().parse::<Uuid>().map_err(|_| not_found())?;
+        let run = match self.store().get_flow_run(uuid).await {
+            Ok(run) => run,
+            Err(StoreError::NotFound { .. }) => return Err(not_found()),
+            Err(e) => return Err(e.into()),
+        };
+        let name = self
+            .store()
+            .get_flow(run.flow_id)
+            .await
+            .ok()
+            .map(|f| f.name);
+        Ok(FlowRunView::of(run, name))
+    }
+
+    /// The newest runs first: of one flow (by name or id), or of every flow.
+    ///
+    /// # Errors
+    /// `flow_not_found`.
+    pub async fn list_flow_runs(
+        &self,
+        flow: Option<&str>,
+        limit: Option<u32>,
+    ) -> AppResult<Vec<FlowRunView>> {
+        let limit = limit.unwrap_or(50).clamp(1, 1000);
+        let (id, names): (Option<Uuid>, HashMap<Uuid, String>) = match flow {
+            Some(reference) => {
+                let f = self.find_flow(reference).await?;
+                (Some(f.id), HashMap::from([(f.id, f.name)]))
+            }
+            None => (
+                None,
+                self.store()
+                    .list_flows()
+                    .await?
+                    .into_iter()
+                    .map(|f| (f.id, f.name))
+                    .collect(),
+            ),
+        };
+        Ok(self
+            .store()
+            .list_flow_runs(id, limit)
+            .await?
+            .into_iter()
+            .map(|r| {
+                let name = names.get(&r.flow_id).cloned();
+                FlowRunView::of(r, name)
+            })
+            .collect())
+    }
+}
+
+/// An issue record's id.
+fn issue_id(record: &Map<String, Value>) -> Option<String> {
+    match record.get("id") {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// An issue record's `fields.updated`, as Jira wrote it.
+fn updated_of(record: &Map<String, Value>) -> Option<String> {
+    record
+        .get("fields")
+        .and_then(|f| f.get("updated"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
+/// The `updated` of each issue (by id), as Jira has it now.
+async fn read_updated<'a>(
+    client: &JiraClient,
+    ids: impl Iterator<Item = &'a str>,
+) -> Result<HashMap<String, String>, jiralink_atlassian::AtlassianError> {
+    use futures::TryStreamExt as _;
+    let ids: Vec<&str> = ids
+        .filter(|i| i.bytes().all(|b| b.is_ascii_digit()))
+        .collect();
+    let mut out = HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let request = SearchRequest {
+        jql: format!("id in ({})", ids.join(", ")),
+        fields: vec!["updated".into()],
+        max_results: Some(100),
+        ..SearchRequest::default()
+    };
+    let mut issues = pin!(client.search_jql(request));
+    while let Some(issue) = issues.try_next().await? {
+        if let Some(updated) = issue.fields.get("updated").and_then(Value::as_str) {
+            out.insert(issue.id.clone(), updated.to_owned());
+        }
+    }
+    Ok(out)
+}
