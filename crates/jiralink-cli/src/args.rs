@@ -206,6 +206,10 @@ See docs/simulator.md for every endpoint, knob and known difference from Jira Cl
     /// list import runs
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Flows: a saved export feeding a saved import, run as one (`flow create --export E
+    /// --import I`), e.g. to keep a project on one Jira site in step with one on another
+    #[command(subcommand)]
+    Flow(FlowCommand),
     /// Print a shell completion script, e.g. `jiralink completions bash > /etc/bash_completion.d/jiralink`
     Completions {
         #[arg(value_enum)]
@@ -1010,6 +1014,105 @@ pub(crate) struct ExportOptions {
     /// 2026-01-01T00:00:00Z) instead of from the beginning
     #[arg(long, value_name = "DATE")]
     pub(crate) delta_from: Option<String>,
+}
+
+/// `jiralink flow …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum FlowCommand {
+    /// Save a flow: a saved export whose records a saved import writes
+    #[command(after_help = "\
+The export reads issues (NDJSON or JSON array; a delta export sends only what changed); the
+import is an upsert with an [external_id] and without key: the flow finds the copies it made
+itself, through its id map. With comments embedded in the export (--comments), they are
+copied too.
+
+Examples:
+  jiralink flow create --name demo-to-acme --export demo-mkt --import acme-mkt
+  jiralink flow create --name demo-to-acme --export demo-mkt --import acme-mkt --every 15")]
+    Create {
+        /// A name to pick the flow by (unique, ignoring case; up to 100 characters)
+        #[arg(long)]
+        name: String,
+        /// The saved export's name or id
+        #[arg(long, value_name = "EXPORT")]
+        export: String,
+        /// The saved import's name or id
+        #[arg(long, value_name = "IMPORT")]
+        import: String,
+        #[command(flatten)]
+        schedule: ScheduleArgs,
+        /// Save it disabled: its schedule does not run it
+        #[arg(long)]
+        disable: bool,
+    },
+    /// List flows with their last run
+    #[command(after_help = "Examples:\n  jiralink flow list\n  jiralink flow list -o json")]
+    List,
+    /// Show one flow: export, import, schedule, last run
+    #[command(after_help = "Example:\n  jiralink flow show demo-to-acme -o json")]
+    Show {
+        /// The flow's name or id
+        flow: String,
+    },
+    /// Change a flow; only the settings you pass change
+    #[command(
+        after_help = "Examples:\n  jiralink flow edit demo-to-acme --every 30\n  jiralink flow edit demo-to-acme --no-schedule"
+    )]
+    Edit {
+        /// The flow's name or id
+        flow: String,
+        /// A new name
+        #[arg(long)]
+        name: Option<String>,
+        /// Another saved export (name or id)
+        #[arg(long, value_name = "EXPORT")]
+        export: Option<String>,
+        /// Another saved import (name or id)
+        #[arg(long, value_name = "IMPORT")]
+        import: Option<String>,
+        #[command(flatten)]
+        schedule: ScheduleArgs,
+        /// Remove the schedule: the flow runs only when asked to
+        #[arg(long, conflicts_with_all = ["cron", "every"])]
+        no_schedule: bool,
+        /// Let the schedule run the flow again
+        #[arg(long, conflicts_with = "disable")]
+        enable: bool,
+        /// Keep the schedule but do not run by it
+        #[arg(long)]
+        disable: bool,
+    },
+    /// Delete a flow with its run history (its export, import and id map stay)
+    #[command(after_help = "Example:\n  jiralink flow delete demo-to-acme --yes")]
+    Delete {
+        /// The flow's name or id
+        flow: String,
+        /// Do not ask for confirmation
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Run a flow now, here: export, import, link; resumes its interrupted run first
+    #[command(after_help = "\
+Exit codes: 0 when every record was written, 12 when some failed (see the import run's
+results: jiralink run output IMPORT_RUN), 11 when the run itself failed.
+
+Example:
+  jiralink flow run demo-to-acme")]
+    Run {
+        /// The flow's name or id
+        flow: String,
+    },
+    /// List flow runs, newest first
+    #[command(
+        after_help = "Examples:\n  jiralink flow runs\n  jiralink flow runs demo-to-acme -o json"
+    )]
+    Runs {
+        /// Only this flow's runs (name or id)
+        flow: Option<String>,
+        /// At most this many runs [default: 50]
+        #[arg(long, value_name = "N")]
+        limit: Option<u32>,
+    },
 }
 
 /// When a saved export runs by itself.

@@ -73,6 +73,8 @@ impl CliError {
                     | "api_key_not_found"
                     | "export_not_found"
                     | "import_not_found"
+                    | "flow_not_found"
+                    | "flow_run_not_found"
                     | "run_not_found"
                     | "output_expired" => NOT_FOUND,
                     "connection_name_taken"
@@ -81,6 +83,9 @@ impl CliError {
                     | "export_name_taken"
                     | "import_name_taken"
                     | "import_running"
+                    | "flow_name_taken"
+                    | "flow_running"
+                    | "in_use"
                     | "connection_in_use"
                     | "export_running"
                     | "username_taken"

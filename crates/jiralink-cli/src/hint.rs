@@ -51,6 +51,18 @@ pub(crate) fn hints(error: &AppError) -> Vec<String> {
             .map(|run| format!("`jiralink run show {run}` shows the run"))
             .collect(),
         AppError::ImportNotFound { reference } => vec![not_found(reference, "import")],
+        AppError::FlowNotFound { reference } => vec![not_found(reference, "flow")],
+        AppError::FlowRunNotFound { .. } => {
+            vec!["`jiralink flow runs` lists the runs with their ids".to_owned()]
+        }
+        AppError::FlowNameTaken { .. } => {
+            vec!["`jiralink flow list` shows the names in use".to_owned()]
+        }
+        AppError::FlowRunning { .. } => vec![
+            "wait for the run to finish; a run whose process died is resumed by the next \
+             `jiralink flow run` once its lease has run out (exports.lease)"
+                .to_owned(),
+        ],
         AppError::ImportNameTaken { .. } => {
             vec!["`jiralink import list` shows the names in use".to_owned()]
         }

@@ -217,6 +217,7 @@ mod tests {
                 },
                 AppError::OutputExpired { run: name() },
                 AppError::ImportNotFound { reference: name() },
+                AppError::Store(jiralink_store::StoreError::InUse { kind: "export" }),
                 AppError::ImportNameTaken { name: name() },
                 AppError::ImportRunning {
                     name: name(),

@@ -7,6 +7,7 @@ mod connection_test;
 mod db;
 mod demo;
 mod export;
+mod flow;
 mod import;
 mod job;
 mod key;
@@ -106,6 +107,7 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Export(c) => export::run(&ctx, *c, file).await,
         Command::Run(c) => run::run(&ctx, c, file).await,
         Command::Import(c) => import::run(&ctx, c).await,
+        Command::Flow(c) => flow::run(&ctx, c).await,
         Command::Db(_) => Ok(()),
         Command::Completions { .. } | Command::Sim(_) => Ok(()),
     }

@@ -13,6 +13,7 @@ mod connection;
 mod connection_test;
 mod db;
 mod exports;
+mod flows;
 mod help;
 mod imports;
 mod instances;
