@@ -20,6 +20,8 @@ pub(crate) const EXPORT_FAILED: u8 = 10;
 pub(crate) const IMPORT_FAILED: u8 = 11;
 pub(crate) const RECORDS_FAILED: u8 = 12;
 pub(crate) const CANCELLED: u8 = 130;
+/// Standard output was closed by its reader (128 + SIGPIPE, as shells report it).
+pub(crate) const BROKEN_PIPE: i32 = 141;
 
 /// A failure of a command: an application error, or one the CLI found itself.
 #[derive(Debug)]

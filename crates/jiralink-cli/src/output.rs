@@ -99,7 +99,12 @@ pub(crate) fn terminal_json(text: &str) -> Cow<'_, str> {
     reason = "the one place the CLI writes to stdout, after terminal_text"
 )]
 pub(crate) fn print_out(args: Arguments<'_>) {
-    println!("{}", terminal_text(&args.to_string()));
+    // A reader that went away (`jiralink … | head`) ends the output, not the program with a
+    // panic: the command's work is done either way.
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{}", terminal_text(&args.to_string())).is_err() {
+        std::process::exit(crate::exit::BROKEN_PIPE);
+    }
 }
 
 #[allow(
