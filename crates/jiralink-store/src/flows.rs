@@ -103,7 +103,15 @@ pub trait FlowStore: Send + Sync {
     /// Writes the run's phase, runs, stats, state, error, lease and end, if `holder` still
     /// holds it. `false` when another holder took it over.
     async fn save_flow_run(&self, run: &FlowRunRecord, holder: &str) -> StoreResult<bool>;
-    /// Takes a running run whose lease ran out (or is held by `holder`) for `holder`.
+    /// Extends `holder`'s lease on its running run; `false` when it no longer holds it.
+    async fn renew_flow_run(
+        &self,
+        id: Uuid,
+        holder: &str,
+        lease_until: OffsetDateTime,
+    ) -> StoreResult<bool>;
+    /// Takes a running run whose lease ran out for `holder` (its own expired run included:
+    /// a process that holds a live lease never gets its run twice).
     async fn take_over_flow_run(
         &self,
         id: Uuid,

@@ -290,14 +290,13 @@ impl App {
         let lease = self.export_lease();
         loop {
             tokio::time::sleep(lease / 3).await;
-            let now = self.now();
             match self
                 .store()
-                .take_over_flow_run(run, self.holder(), now, now + lease)
+                .renew_flow_run(run, self.holder(), self.now() + lease)
                 .await
             {
-                Ok(Some(_)) => {}
-                Ok(None) => return,
+                Ok(true) => {}
+                Ok(false) => return,
                 Err(e) => {
                     tracing::warn!(run = %run, error = %e, "the flow run's lease could not be renewed")
                 }

@@ -282,3 +282,90 @@ async fn two_sites_stay_in_step_without_echo() {
     assert_eq!(runs.len(), 4);
     assert!(runs.iter().all(|r| r.export_run_id.is_some()));
 }
+
+/// The comments on the copies of `site`'s project MKT issues labelled `from-<from>-…`.
+async fn copied_comments(site: &Site, from: &str) -> usize {
+    site.issues(&format!("project = MKT AND labels in ({})", labels(from)))
+        .await
+        .iter()
+        .map(|i| {
+            i["fields"]["comment"]["comments"]
+                .as_array()
+                .map_or(0, Vec::len)
+        })
+        .sum()
+}
+
+fn labels(from: &str) -> String {
+    (1..=40)
+        .map(|n| format!("\"from-{from}-MKT-{n}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A run killed while it copies comments (after the import, before the id map has them all)
+/// is resumed from its link phase by the next run, once its lease has run out: the comments
+/// already added are found and linked, not added again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flow_run_killed_while_copying_comments_is_resumed_without_doubles() {
+    let sim = Sim::start(SimConfig::for_tests()).await.unwrap();
+    let clock = ManualClock::new(sim.control().now());
+    let (_dir, app) = app_on(&sim, &clock, None).await;
+    connect(&app, &sim, "Demo", "demo").await;
+    connect(&app, &sim, "Acme", "acme").await;
+    one_way(&app, "Demo to Acme", "Demo", "Acme").await;
+    let demo = Site::new(&sim, "demo");
+    let acme = Site::new(&sim, "acme");
+    let expected: usize = demo
+        .issues("project = MKT")
+        .await
+        .iter()
+        .map(|i| {
+            i["fields"]["comment"]["comments"]
+                .as_array()
+                .map_or(0, Vec::len)
+        })
+        .sum();
+    assert!(expected > 5, "the data set has comments to copy");
+    sim.control().advance(Duration::from_secs(120));
+    clock.advance(Duration::from_secs(120));
+    sim.control().update_knobs(|k| k.latency_ms = 100).unwrap();
+    let running = app.clone();
+    let task = tokio::spawn(async move { running.run_flow("Demo to Acme", RunTrigger::Cli).await });
+    crate::exports::eventually("some comments copied", || async {
+        copied_comments(&acme, "demo").await >= 3
+    })
+    .await;
+    task.abort();
+    let _ = task.await;
+    let interrupted = app.list_flow_runs(None, None).await.unwrap()[0].clone();
+    assert_eq!(
+        (interrupted.state, interrupted.phase.as_str()),
+        (RunState::Running, "link")
+    );
+    let err = app
+        .run_flow("Demo to Acme", RunTrigger::Cli)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "flow_running", "refused while its lease holds");
+    sim.control().update_knobs(|k| k.latency_ms = 0).unwrap();
+    clock.advance(Duration::from_secs(61));
+    let resumed = app.run_flow("Demo to Acme", RunTrigger::Cli).await.unwrap();
+    assert_eq!(resumed.id, interrupted.id, "the same run, resumed");
+    assert_eq!(resumed.state, RunState::Succeeded);
+    assert!(resumed.stats.comments_adopted >= 3, "{resumed:?}");
+    assert_eq!(
+        (resumed.stats.comments_added + resumed.stats.comments_adopted) as usize,
+        expected,
+        "{resumed:?}"
+    );
+    assert_eq!(
+        copied_comments(&acme, "demo").await,
+        expected,
+        "each comment once"
+    );
+    assert_eq!(
+        resumed.stats.created, resumed.stats.exported,
+        "the import ran once"
+    );
+}

@@ -266,6 +266,26 @@ impl<B: Backend> FlowStore for SqlStore<B> {
         Ok(done == 1)
     }
 
+    async fn renew_flow_run(
+        &self,
+        id: Uuid,
+        holder: &str,
+        lease_until: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let done = self
+            .exec(
+                "UPDATE flow_runs SET lease_until = $1 WHERE id = $2 AND holder = $3 \
+                 AND state = 'running'",
+                vec![
+                    Arg::from(fmt_time(lease_until)),
+                    Arg::from(id.to_string()),
+                    Arg::from(holder),
+                ],
+            )
+            .await?;
+        Ok(done == 1)
+    }
+
     async fn take_over_flow_run(
         &self,
         id: Uuid,
@@ -276,8 +296,7 @@ impl<B: Backend> FlowStore for SqlStore<B> {
         let done = self
             .exec(
                 "UPDATE flow_runs SET holder = $1, lease_until = $2 WHERE id = $3 \
-                 AND state = 'running' AND (holder = $1 OR lease_until IS NULL \
-                 OR lease_until <= $4)",
+                 AND state = 'running' AND (lease_until IS NULL OR lease_until <= $4)",
                 vec![
                     Arg::from(holder),
                     Arg::from(fmt_time(lease_until)),

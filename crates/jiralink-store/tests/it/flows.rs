@@ -399,17 +399,33 @@ pub(crate) async fn a_flow_run_is_taken_over_only_after_its_lease(db: &crate::Te
         .unwrap();
     assert_eq!(early, None);
     assert_eq!(store.get_flow_run(r.id).await.unwrap(), r);
-    // Its holder can renew it any time.
-    let renewed = store
-        .take_over_flow_run(
-            r.id,
-            "a",
-            T0 + Duration::seconds(30),
-            T0 + Duration::minutes(2),
-        )
-        .await
-        .unwrap()
-        .unwrap();
+    // Nor can its own holder take it a second time while the lease holds.
+    assert_eq!(
+        store
+            .take_over_flow_run(
+                r.id,
+                "a",
+                T0 + Duration::seconds(30),
+                T0 + Duration::minutes(5)
+            )
+            .await
+            .unwrap(),
+        None
+    );
+    // Its holder can renew it any time; another holder cannot.
+    assert!(
+        !store
+            .renew_flow_run(r.id, "b", T0 + Duration::minutes(9))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .renew_flow_run(r.id, "a", T0 + Duration::minutes(2))
+            .await
+            .unwrap()
+    );
+    let renewed = store.get_flow_run(r.id).await.unwrap();
     assert_eq!(renewed.holder.as_deref(), Some("a"));
     assert_eq!(renewed.lease_until, Some(T0 + Duration::minutes(2)));
     assert_eq!(
