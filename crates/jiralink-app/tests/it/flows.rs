@@ -369,3 +369,107 @@ async fn a_flow_run_killed_while_copying_comments_is_resumed_without_doubles() {
         "the import ran once"
     );
 }
+
+/// A scheduled flow is run by the worker at its times, as a scheduled run, and planned again;
+/// "Run now" runs it at once; a deleted flow's job goes away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_runs_a_flow_by_its_schedule_and_on_request() {
+    let sim = Sim::start(SimConfig::for_tests()).await.unwrap();
+    let clock = ManualClock::new(sim.control().now());
+    let (_dir, app) = app_on(&sim, &clock, None).await;
+    connect(&app, &sim, "Demo", "demo").await;
+    connect(&app, &sim, "Acme", "acme").await;
+    one_way(&app, "Demo to Acme", "Demo", "Acme").await;
+    let view = app
+        .update_flow(
+            "Demo to Acme",
+            FlowDraft {
+                name: "Demo to Acme".to_owned(),
+                export: "Demo to Acme export".to_owned(),
+                import: "Demo to Acme import".to_owned(),
+                schedule: Some(jiralink_app::Schedule::Every {
+                    minutes: 15,
+                    time_zone: "UTC".to_owned(),
+                }),
+                enabled: true,
+            },
+            1,
+        )
+        .await
+        .unwrap();
+    let due = view.next_run_at.expect("a next run");
+    let options = jiralink_app::WorkerOptions::from_config(app.config());
+    let flow_jobs = |runs: Vec<jiralink_app::JobRun>| {
+        runs.into_iter()
+            .filter(|r| r.kind == jiralink_app::FLOW_RUN_JOB)
+            .collect::<Vec<_>>()
+    };
+    let mut early = Vec::new();
+    while let Some(run) = app.run_due_job(&options).await.unwrap() {
+        early.push(run);
+    }
+    assert!(flow_jobs(early).is_empty(), "not due before its time");
+
+    let wait = std::time::Duration::try_from(due - jiralink_domain::Clock::now(&clock)).unwrap();
+    clock.advance(wait);
+    sim.control().advance(wait);
+    let mut ran = Vec::new();
+    while let Some(run) = app.run_due_job(&options).await.unwrap() {
+        ran.push(run);
+    }
+    let ran = flow_jobs(ran);
+    assert_eq!(ran.len(), 1, "{ran:?}");
+    let runs = app
+        .list_flow_runs(Some("Demo to Acme"), None)
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(
+        (runs[0].trigger, runs[0].state),
+        (RunTrigger::Schedule, RunState::Succeeded)
+    );
+    assert!(runs[0].stats.created > 0);
+    let next = app
+        .get_flow("Demo to Acme")
+        .await
+        .unwrap()
+        .next_run_at
+        .unwrap();
+    assert_eq!(next - due, time::Duration::minutes(15));
+
+    app.request_flow_run("Demo to Acme").await.unwrap();
+    let mut ran = Vec::new();
+    while let Some(run) = app.run_due_job(&options).await.unwrap() {
+        ran.push(run);
+    }
+    assert_eq!(flow_jobs(ran).len(), 1);
+    let runs = app
+        .list_flow_runs(Some("Demo to Acme"), None)
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 2);
+    assert!(
+        runs.iter()
+            .any(|r| r.trigger == RunTrigger::Manual && r.state == RunState::Succeeded),
+        "{runs:?}"
+    );
+
+    app.delete_flow("Demo to Acme").await.unwrap();
+    let mut ran = Vec::new();
+    while let Some(run) = app.run_due_job(&options).await.unwrap() {
+        ran.push(run);
+    }
+    assert_eq!(
+        flow_jobs(ran).len(),
+        1,
+        "the job comes due and deletes itself"
+    );
+    assert!(
+        !app.list_jobs()
+            .await
+            .unwrap()
+            .iter()
+            .any(|j| j.key.starts_with("flow:")),
+        "no flow job is left"
+    );
+}
