@@ -454,7 +454,7 @@ fn apply_spec(spec: &mut ExportSpec, args: &SpecArgs) -> Result<(), CliError> {
 }
 
 /// The schedule the flags name; without flags, `current` (kept on `edit`).
-fn schedule_of(
+pub(crate) fn schedule_of(
     args: &ScheduleArgs,
     current: Option<&Schedule>,
 ) -> Result<Option<Schedule>, CliError> {

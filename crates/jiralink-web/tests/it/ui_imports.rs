@@ -246,6 +246,8 @@ async fn an_import_is_created_previewed_run_edited_and_deleted() {
                 name: other.name.clone(),
                 connection: other.connection_id.to_string(),
                 spec: other.spec.clone(),
+                schedule: other.schedule.clone(),
+                enabled: other.enabled,
             },
             other.version,
             &actor,
