@@ -17,6 +17,7 @@ mod imports;
 mod keys;
 mod oauth;
 mod oauth_clients;
+mod schedule;
 mod secrets;
 mod slots;
 mod users;
@@ -81,8 +82,8 @@ pub use users::{
 };
 pub use views::{ConnectionView, OAuthClientView, SecretStatus, format_time};
 pub use worker::{
-    CONCURRENT_EXPORTS, EXPORT_CLEANUP_JOB, EXPORT_RUN_JOB, FLOW_RUN_JOB, JOB_KINDS, JobView,
-    RECURRING_JOBS, RETEST_JOB, TOKEN_KEEP_ALIVE_JOB, WorkerOptions,
+    CONCURRENT_EXPORTS, EXPORT_CLEANUP_JOB, EXPORT_RUN_JOB, FLOW_RUN_JOB, IMPORT_RUN_JOB,
+    JOB_KINDS, JobView, RECURRING_JOBS, RETEST_JOB, TOKEN_KEEP_ALIVE_JOB, WorkerOptions,
 };
 
 /// Who is making a change, for the audit log.

@@ -4,7 +4,8 @@
 //! runs it while renewing its lease, records how the run ended and when the job is due again,
 //! and otherwise waits until the next job is due. A worker that dies stops renewing; when its
 //! lease runs out another worker takes the job over. Three recurring jobs are added once per
-//! database; exports add one job each (see [`crate::exports`]):
+//! database; scheduled exports and imports add one job each (see [`crate::exports`] and
+//! [`crate::imports`]):
 //!
 //! | Job | What it does | Next run |
 //! |---|---|---|
@@ -12,6 +13,7 @@
 //! | `connections.keep_alive` | refreshes OAuth 2.0 tokens unused for `connections.refresh_idle_after`, and finishes refreshes whose answer was lost | the same, or within a minute while a refresh is unfinished |
 //! | `exports.cleanup` | deletes export outputs older than `exports.output_retention` | an hour later |
 //! | `exports.run` (key `export:<id>`) | runs one export | its schedule's next time |
+//! | `imports.run` (key `import:<id>`) | runs one import with its own input file | its schedule's next time |
 
 use std::future::Future;
 use std::time::Duration;
@@ -31,6 +33,8 @@ pub const TOKEN_KEEP_ALIVE_JOB: &str = "connections.keep_alive";
 pub const EXPORT_RUN_JOB: &str = crate::exports::RUN_JOB;
 /// Runs one flow (key `flow:<id>`; one job per scheduled flow).
 pub const FLOW_RUN_JOB: &str = crate::flows::RUN_JOB;
+/// Runs one import (key `import:<id>`; one job per scheduled import).
+pub const IMPORT_RUN_JOB: &str = crate::imports::RUN_JOB;
 /// Deletes export outputs kept longer than `exports.output_retention`.
 pub const EXPORT_CLEANUP_JOB: &str = crate::exports::CLEANUP_JOB;
 /// Every kind of job this version runs.
@@ -38,19 +42,18 @@ pub const JOB_KINDS: &[&str] = &[
     RETEST_JOB,
     TOKEN_KEEP_ALIVE_JOB,
     EXPORT_RUN_JOB,
+    IMPORT_RUN_JOB,
     EXPORT_CLEANUP_JOB,
     FLOW_RUN_JOB,
 ];
 /// The jobs each database has once, keyed by their kind.
 pub const RECURRING_JOBS: &[&str] = &[RETEST_JOB, TOKEN_KEEP_ALIVE_JOB, EXPORT_CLEANUP_JOB];
 
-/// Exports one worker runs at a time, beside the other jobs.
+/// Exports and imports one worker runs at a time, beside the other jobs.
 pub const CONCURRENT_EXPORTS: usize = 4;
 
-/// Jobs that may run for hours (exports, flows): they run beside the others.
-fn runs_long(kind: &str) -> bool {
-    kind == EXPORT_RUN_JOB || kind == FLOW_RUN_JOB
-}
+/// The jobs that run beside the others, at most [`CONCURRENT_EXPORTS`] at a time.
+const LONG_JOBS: &[&str] = &[EXPORT_RUN_JOB, IMPORT_RUN_JOB, FLOW_RUN_JOB];
 
 /// How long a job's run history is kept.
 const RUN_HISTORY: time::Duration = time::Duration::days(7);
@@ -264,10 +267,10 @@ impl App {
     /// Runs due jobs until `shutdown` completes; between them waits on the application's
     /// clock until the next is due (at most `options.poll`). `report` sees each run.
     ///
-    /// Exports, which can run for hours, run beside the other jobs (at most
-    /// [`CONCURRENT_EXPORTS`] at a time), so a long export does not hold up re-tests and
-    /// token refreshes. Exports still going when `shutdown` completes stop where they are;
-    /// their leases run out and they are resumed later, here or on another server.
+    /// Exports and imports, which can run for hours, run beside the other jobs (at most
+    /// [`CONCURRENT_EXPORTS`] at a time), so a long run does not hold up re-tests and token
+    /// refreshes. Runs still going when `shutdown` completes stop where they are; their
+    /// leases run out and they are resumed later, here or on another server.
     pub async fn run_worker(
         &self,
         options: &WorkerOptions,
@@ -283,7 +286,7 @@ impl App {
         let others: Vec<&str> = JOB_KINDS
             .iter()
             .copied()
-            .filter(|k| !runs_long(k))
+            .filter(|k| !LONG_JOBS.contains(k))
             .collect();
         loop {
             while let Some(done) = exports.try_join_next() {
@@ -299,7 +302,7 @@ impl App {
                 &others
             };
             let wait = match self.claim_due_job(kinds, options).await {
-                Ok(Some(claimed)) if runs_long(&claimed.job.kind) => {
+                Ok(Some(claimed)) if LONG_JOBS.contains(&claimed.job.kind.as_str()) => {
                     let app = self.clone();
                     let options = *options;
                     exports.spawn(async move { app.run_claimed_job(claimed, &options).await });
@@ -410,6 +413,12 @@ impl App {
                             "; {due} export(s) whose last run was skipped are due now"
                         ));
                     }
+                    let due = self.rerun_skipped_imports(&online).await?;
+                    if due > 0 {
+                        detail.push_str(&format!(
+                            "; {due} import(s) whose last run was skipped are due now"
+                        ));
+                    }
                 }
                 Ok(Ran {
                     detail,
@@ -425,6 +434,13 @@ impl App {
             }
             FLOW_RUN_JOB => {
                 let ran = self.run_flow_job(job).await?;
+                Ok(Ran {
+                    detail: ran.detail,
+                    next: ran.next.map_or(Next::Never, Next::At),
+                })
+            }
+            IMPORT_RUN_JOB => {
+                let ran = self.run_import_job(job).await?;
                 Ok(Ran {
                     detail: ran.detail,
                     next: ran.next.map_or(Next::Never, Next::At),

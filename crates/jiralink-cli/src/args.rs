@@ -1115,7 +1115,7 @@ Example:
     },
 }
 
-/// When a saved export runs by itself.
+/// When a saved export or import runs by itself.
 #[derive(Debug, Args, Default, Clone)]
 #[command(next_help_heading = "Schedule")]
 pub(crate) struct ScheduleArgs {
@@ -1226,9 +1226,14 @@ pub(crate) enum ImportCommand {
 The mapping is checked now without Jira (its syntax and rules) and against Jira when the
 import runs. A saved import keeps its own ledger unless --ledger names a shared one.
 
+A schedule (--cron or --every) makes a server's worker run the import with its own input
+file (--input), which a scheduled import needs.
+
 Examples:
   jiralink import create --name tickets --connection Jira --map tickets.toml --input tickets.csv
-  jiralink import create --name changes --connection Jira --map upsert.toml --format ndjson")]
+  jiralink import create --name changes --connection Jira --map upsert.toml --format ndjson
+  jiralink import create --name nightly --connection Jira --map tickets.toml \
+      --input /data/inbox/tickets.csv --cron \"30 2 * * *\" --time-zone Europe/Paris")]
     Create {
         /// A name to pick the import by (unique, ignoring case; up to 100 characters)
         #[arg(long)]
@@ -1238,11 +1243,16 @@ Examples:
         connection: String,
         #[command(flatten)]
         settings: ImportSettings,
+        #[command(flatten)]
+        schedule: ScheduleArgs,
+        /// Save it disabled: it keeps its schedule but does not run by it
+        #[arg(long)]
+        disabled: bool,
     },
-    /// List saved imports with their last run
+    /// List saved imports with their schedule, last and next run
     #[command(after_help = "Examples:\n  jiralink import list\n  jiralink import list -o json")]
     List,
-    /// Show one saved import: settings, mapping, ledger, last run
+    /// Show one saved import: settings, mapping, ledger, schedule, last and next run
     #[command(after_help = "Example:\n  jiralink import show tickets -o json")]
     Show {
         /// The import's name or id
@@ -1250,7 +1260,7 @@ Examples:
     },
     /// Change a saved import; only the settings you pass change
     #[command(
-        after_help = "Examples:\n  jiralink import edit tickets --map tickets-v2.toml\n  jiralink import edit tickets --input /data/inbox/tickets.csv"
+        after_help = "Examples:\n  jiralink import edit tickets --map tickets-v2.toml\n  jiralink import edit tickets --input /data/inbox/tickets.csv\n  jiralink import edit tickets --every 60 --time-zone UTC\n  jiralink import edit tickets --no-schedule"
     )]
     Edit {
         /// The import's name or id
@@ -1263,6 +1273,17 @@ Examples:
         connection: Option<String>,
         #[command(flatten)]
         settings: ImportSettings,
+        #[command(flatten)]
+        schedule: ScheduleArgs,
+        /// Remove the schedule: the import runs only when asked to
+        #[arg(long, conflicts_with_all = ["cron", "every"])]
+        no_schedule: bool,
+        /// Let the schedule run the import again
+        #[arg(long, conflicts_with = "disable")]
+        enable: bool,
+        /// Keep the schedule but do not run by it
+        #[arg(long)]
+        disable: bool,
     },
     /// Delete a saved import with its run history (its ledger stays with the connection)
     #[command(after_help = "Example:\n  jiralink import delete tickets --yes")]

@@ -256,32 +256,18 @@ impl App {
 
     /// Adds the definition's job unless it exists, and makes it due at `at`.
     pub(crate) async fn ensure_export_job(&self, id: Uuid, at: OffsetDateTime) -> AppResult<()> {
-        let key = job_key(id);
-        self.store()
-            .ensure_job(
-                &NewJob {
-                    kind: RUN_JOB.to_owned(),
-                    key: key.clone(),
-                    payload: serde_json::json!({ "exportId": id }),
-                    next_run_at: at,
-                },
-                self.now(),
-            )
-            .await?;
-        self.store().reschedule_job(&key, at).await?;
-        Ok(())
+        self.ensure_definition_job(NewJob {
+            kind: RUN_JOB.to_owned(),
+            key: job_key(id),
+            payload: serde_json::json!({ "exportId": id }),
+            next_run_at: at,
+        })
+        .await
     }
 
     /// The export jobs, by key.
     async fn export_jobs(&self) -> AppResult<HashMap<String, JobRecord>> {
-        Ok(self
-            .store()
-            .list_jobs()
-            .await?
-            .into_iter()
-            .filter(|j| j.kind == RUN_JOB)
-            .map(|j| (j.key.clone(), j))
-            .collect())
+        self.jobs_of_kind(RUN_JOB).await
     }
 
     /// Records a change in the audit log; a failure to record is logged, not returned, since
@@ -318,17 +304,12 @@ fn export_view(
             "the stored export cannot be read ({e}); save it again"
         ))
     })?;
-    let schedule: Option<Schedule> = record
-        .schedule
-        .clone()
-        .and_then(|s| serde_json::from_value(s).ok());
-    // The job's time, when it will run the export: by the schedule, or because a run was
-    // asked for. A job left from a removed schedule only deletes itself when it comes due.
-    let scheduled = schedule.is_some() && record.enabled;
-    let next_run_at = jobs
-        .get(&job_key(record.id))
-        .filter(|job| scheduled || asked_for(job))
-        .map(|job| job.next_run_at);
+    let schedule = crate::schedule::view_of(record.schedule.as_ref());
+    let next_run_at = crate::schedule::next_run_at(
+        jobs.get(&job_key(record.id)),
+        schedule.is_some() && record.enabled,
+        true,
+    );
     Ok(ExportView {
         id: record.id,
         name: record.name,
@@ -345,12 +326,6 @@ fn export_view(
         created_at: record.created_at,
         updated_at: record.updated_at,
     })
-}
-
-/// Whether the job of an export without a schedule is there for a run asked for ("Run
-/// now"): such a job is deleted after its one run, so it has never finished one.
-fn asked_for(job: &JobRecord) -> bool {
-    job.last_finished_at.is_none()
 }
 
 fn name_taken(e: StoreError, name: &str) -> AppError {

@@ -8,14 +8,13 @@
 //! "Run now" marks the export as asked for (a setting only the claim of its job removes) and
 //! makes the job due now, adding it for an export without a schedule.
 
-use jiralink_domain::{ConnectionId, ConnectionState};
+use jiralink_domain::ConnectionId;
 use jiralink_store::{JobRecord, RunState, RunTrigger, StoreError};
 use jiralink_sync::NoProgress;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::schedule::CheckedSchedule;
-use super::{RunOutput, Schedule};
+use super::RunOutput;
+use crate::schedule::{Definition, DefinitionJobRan, read_stored};
 use crate::{App, AppError, AppResult};
 
 /// Runs one export (its key names it).
@@ -30,12 +29,6 @@ fn requested_key(id: Uuid) -> String {
     format!("exports.run_requested.{id}")
 }
 
-/// What an export job did and when it is due again (`None`: the job is deleted).
-pub(crate) struct ExportJobRan {
-    pub(crate) detail: String,
-    pub(crate) next: Option<OffsetDateTime>,
-}
-
 impl App {
     /// "Run now": the worker of some server (or `connection watch`) runs the export at once;
     /// never two runs of it at a time.
@@ -48,13 +41,13 @@ impl App {
     }
 
     /// Runs the export a job names.
-    pub(crate) async fn run_export_job(&self, job: &JobRecord) -> AppResult<ExportJobRan> {
+    pub(crate) async fn run_export_job(&self, job: &JobRecord) -> AppResult<DefinitionJobRan> {
         let Some(id) = job
             .key
             .strip_prefix("export:")
             .and_then(|id| id.parse::<Uuid>().ok())
         else {
-            return Ok(ExportJobRan {
+            return Ok(DefinitionJobRan {
                 detail: "not an export's job".to_owned(),
                 next: None,
             });
@@ -62,7 +55,7 @@ impl App {
         let record = match self.store().get_export(id).await {
             Ok(record) => record,
             Err(StoreError::NotFound { .. }) => {
-                return Ok(ExportJobRan {
+                return Ok(DefinitionJobRan {
                     detail: "the export was deleted".to_owned(),
                     next: None,
                 });
@@ -70,7 +63,7 @@ impl App {
             Err(e) => return Err(e.into()),
         };
         let requested = self.delete_setting(&requested_key(id)).await?;
-        let schedule = match read_schedule(&record) {
+        let schedule = match read_stored(record.schedule.as_ref(), record.enabled) {
             Ok(schedule) => schedule,
             Err(problem) => {
                 // Not a reason to forget the export: its run is recorded as skipped with the
@@ -85,7 +78,10 @@ impl App {
                 } else {
                     RunTrigger::Schedule
                 };
-                let detail = match self.record_skipped_run(&record, trigger, reason).await {
+                let detail = match self
+                    .record_skipped_run(Definition::Export(&record), trigger, reason)
+                    .await
+                {
                     Ok(()) => format!("{}: skipped, its schedule cannot be read", record.name),
                     Err(e) => format!(
                         "{}: its schedule cannot be read, and the skipped run could not be \
@@ -93,7 +89,7 @@ impl App {
                         record.name
                     ),
                 };
-                return Ok(ExportJobRan { detail, next: None });
+                return Ok(DefinitionJobRan { detail, next: None });
             }
         };
         if !requested && schedule.is_none() {
@@ -111,7 +107,7 @@ impl App {
         } else {
             schedule.and_then(|s| s.next_after(self.now()))
         };
-        Ok(ExportJobRan { detail, next })
+        Ok(DefinitionJobRan { detail, next })
     }
 
     /// The job of an export that nothing would run now (no schedule, no "Run now" pending),
@@ -122,8 +118,8 @@ impl App {
     async fn finish_orphaned_run(
         &self,
         record: &jiralink_store::ExportRecord,
-    ) -> AppResult<ExportJobRan> {
-        let nothing = || ExportJobRan {
+    ) -> AppResult<DefinitionJobRan> {
+        let nothing = || DefinitionJobRan {
             detail: "the export has no schedule now".to_owned(),
             next: None,
         };
@@ -138,7 +134,7 @@ impl App {
             return Ok(nothing());
         };
         match running.lease_until {
-            Some(until) if until > self.now() => Ok(ExportJobRan {
+            Some(until) if until > self.now() => Ok(DefinitionJobRan {
                 detail: format!(
                     "{}: run {} is still leased; back when its lease runs out",
                     record.name, running.id
@@ -160,7 +156,7 @@ impl App {
                     }
                     Err(e) => format!("{}: {e}", record.name),
                 };
-                Ok(ExportJobRan { detail, next: None })
+                Ok(DefinitionJobRan { detail, next: None })
             }
         }
     }
@@ -171,16 +167,15 @@ impl App {
         record: &jiralink_store::ExportRecord,
         trigger: RunTrigger,
     ) -> String {
-        let connection = match self.store().get_connection(record.connection_id).await {
-            Ok(c) => c,
+        let offline = match self.offline_reason(record.connection_id).await {
+            Ok(offline) => offline,
             Err(e) => return format!("the connection could not be read: {e}"),
         };
-        if let ConnectionState::Offline { reason } = &connection.state {
-            let reason = format!(
-                "the connection {} is offline: {reason}",
-                connection.settings.name.as_str()
-            );
-            return match self.record_skipped_run(record, trigger, reason).await {
+        if let Some(reason) = offline {
+            return match self
+                .record_skipped_run(Definition::Export(record), trigger, reason)
+                .await
+            {
                 Ok(()) => format!("{}: skipped, the connection is offline", record.name),
                 Err(e) => format!(
                     "{}: the skipped run could not be recorded: {e}",
@@ -274,14 +269,4 @@ impl App {
         }
         Ok(ended)
     }
-}
-
-/// The export's schedule when it runs by one: `None` without a schedule or when disabled;
-/// `Err` with the reason when the stored schedule cannot be read or is no longer valid.
-fn read_schedule(record: &jiralink_store::ExportRecord) -> Result<Option<CheckedSchedule>, String> {
-    let Some(stored) = record.schedule.clone().filter(|_| record.enabled) else {
-        return Ok(None);
-    };
-    let schedule: Schedule = serde_json::from_value(stored).map_err(|e| e.to_string())?;
-    schedule.check().map(Some)
 }

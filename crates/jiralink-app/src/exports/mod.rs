@@ -9,14 +9,13 @@
 //! |---|---|
 //! | definitions: create, edit (with the version read), show, list, delete | [`definitions`] |
 //! | runs: start or resume, lease, cancel, history, output | [`runs`] |
-//! | schedules: cron or every N minutes in a time zone | [`schedule`] |
+//! | schedules: cron or every N minutes in a time zone (shared with imports) | [`crate::schedule`] |
 //! | the worker's `exports.run` and `exports.cleanup` jobs | [`jobs`] |
 
 mod definitions;
 mod jobs;
 pub(crate) mod journal;
 mod runs;
-mod schedule;
 
 use std::path::PathBuf;
 
@@ -27,10 +26,10 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub use crate::schedule::{MAX_EVERY_MINUTES, Schedule};
 pub use definitions::MAX_EXPORT_NAME_CHARS;
 pub(crate) use definitions::definition_name_problem;
 pub(crate) use jobs::{CLEANUP_EVERY, CLEANUP_JOB, RUN_JOB};
-pub use schedule::{MAX_EVERY_MINUTES, Schedule};
 
 /// What a user fills in to save an export.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]

@@ -24,6 +24,7 @@ use uuid::Uuid;
 use super::journal::{StoreJournal, Watched, engine_checkpoint};
 use super::{RunListFilter, RunOutput, RunView};
 use crate::client::{CredentialSource, Purpose};
+use crate::schedule::Definition;
 use crate::{App, AppError, AppResult};
 
 /// How many runs a list shows unless told otherwise, and at most.
@@ -229,26 +230,45 @@ impl App {
         }
     }
 
-    /// Records a run that did not start because the connection is offline.
+    /// Records a run of a saved export or import that did not start (its connection is
+    /// offline, its schedule cannot be read), with the reason.
     pub(crate) async fn record_skipped_run(
         &self,
-        record: &ExportRecord,
+        definition: Definition<'_>,
         trigger: RunTrigger,
         reason: String,
     ) -> AppResult<()> {
+        let (export_id, import_id, kind, connection_id, spec, cursor_before) = match definition {
+            Definition::Export(r) => (
+                Some(r.id),
+                None,
+                jiralink_store::RunKind::Export,
+                r.connection_id,
+                r.spec.clone(),
+                r.cursor.clone(),
+            ),
+            Definition::Import(r) => (
+                None,
+                Some(r.id),
+                jiralink_store::RunKind::Import,
+                r.connection_id,
+                r.spec.clone(),
+                None,
+            ),
+        };
         let now = self.now();
         self.store()
             .start_export_run(&NewExportRun {
                 id: Uuid::new_v4(),
-                export_id: Some(record.id),
-                kind: jiralink_store::RunKind::Export,
-                import_id: None,
-                connection_id: record.connection_id,
+                export_id,
+                kind,
+                import_id,
+                connection_id,
                 trigger,
-                spec: record.spec.clone(),
+                spec,
                 state: RunState::Skipped,
                 reason: Some(reason),
-                cursor_before: record.cursor.clone(),
+                cursor_before,
                 holder: None,
                 lease_until: None,
                 started_at: now,

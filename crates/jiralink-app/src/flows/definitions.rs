@@ -296,15 +296,13 @@ impl App {
     async fn flow_view(&self, record: FlowRecord) -> AppResult<FlowView> {
         let export = self.store().get_export(record.export_id).await?;
         let import = self.store().get_import(record.import_id).await?;
-        let schedule: Option<Schedule> = record
-            .schedule
-            .clone()
-            .and_then(|s| serde_json::from_value(s).ok());
-        let next_run_at = schedule
-            .as_ref()
-            .filter(|_| record.enabled)
-            .and_then(|s| s.check().ok())
-            .and_then(|s| s.next_after(self.now()));
+        let schedule = crate::schedule::view_of(record.schedule.as_ref());
+        let jobs = self.jobs_of_kind(super::RUN_JOB).await?;
+        let next_run_at = crate::schedule::next_run_at(
+            jobs.get(&super::jobs::job_key(record.id)),
+            record.enabled && schedule.is_some(),
+            true,
+        );
         let last_run = self
             .store()
             .list_flow_runs(Some(record.id), 1)

@@ -11,13 +11,13 @@ use jiralink_store::{FlowRecord, JobRecord, NewJob, RunTrigger, StoreError};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::exports::Schedule;
+use crate::schedule::{CheckedSchedule, read_stored};
 use crate::{App, AppError, AppResult};
 
 /// Runs one flow (its key names it).
 pub(crate) const RUN_JOB: &str = "flows.run";
 
-fn job_key(id: Uuid) -> String {
+pub(crate) fn job_key(id: Uuid) -> String {
     format!("flow:{id}")
 }
 
@@ -32,13 +32,12 @@ pub(crate) struct FlowJobRan {
     pub(crate) next: Option<OffsetDateTime>,
 }
 
-/// The flow's schedule when it runs by one.
-fn schedule_of(record: &FlowRecord) -> Option<Schedule> {
-    record
-        .schedule
-        .clone()
-        .filter(|_| record.enabled)
-        .and_then(|s| serde_json::from_value(s).ok())
+/// The flow's schedule when it runs by one (`None` without one, when disabled, or when the
+/// stored one cannot be read any more).
+fn schedule_of(record: &FlowRecord) -> Option<CheckedSchedule> {
+    read_stored(record.schedule.as_ref(), record.enabled)
+        .ok()
+        .flatten()
 }
 
 impl App {
@@ -61,7 +60,7 @@ impl App {
         let Some(schedule) = schedule_of(record) else {
             return Ok(());
         };
-        let Some(next) = schedule.check().ok().and_then(|s| s.next_after(self.now())) else {
+        let Some(next) = schedule.next_after(self.now()) else {
             return Ok(());
         };
         self.ensure_flow_job(record.id, next).await
@@ -76,20 +75,13 @@ impl App {
     }
 
     async fn ensure_flow_job(&self, id: Uuid, at: OffsetDateTime) -> AppResult<()> {
-        let key = job_key(id);
-        self.store()
-            .ensure_job(
-                &NewJob {
-                    kind: RUN_JOB.to_owned(),
-                    key: key.clone(),
-                    payload: serde_json::json!({ "flowId": id }),
-                    next_run_at: at,
-                },
-                self.now(),
-            )
-            .await?;
-        self.store().reschedule_job(&key, at).await?;
-        Ok(())
+        self.ensure_definition_job(NewJob {
+            kind: RUN_JOB.to_owned(),
+            key: job_key(id),
+            payload: serde_json::json!({ "flowId": id }),
+            next_run_at: at,
+        })
+        .await
     }
 
     /// Runs the flow a job names.
@@ -115,7 +107,7 @@ impl App {
             Err(e) => return Err(e.into()),
         };
         let requested = self.delete_setting(&requested_key(id)).await?;
-        let schedule = schedule_of(&record).and_then(|s| s.check().ok());
+        let schedule = schedule_of(&record);
         if !requested && schedule.is_none() {
             return Ok(FlowJobRan {
                 detail: "the flow has no schedule now".to_owned(),

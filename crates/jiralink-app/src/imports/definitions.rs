@@ -2,13 +2,17 @@
 
 use std::collections::HashMap;
 
-use jiralink_domain::{AuditAction, Connection, ConnectionId, FieldChange, ResourceKind};
-use jiralink_store::{ImportRecord, RunFilter, RunKind, StoreError};
+use jiralink_domain::{
+    AuditAction, Connection, ConnectionId, ConnectionState, FieldChange, ResourceKind,
+};
+use jiralink_store::{ImportRecord, JobRecord, NewJob, RunFilter, RunKind, StoreError};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::jobs::{RUN_JOB, job_key};
 use super::{ImportRunView, ImportSpec};
+use crate::schedule::Schedule;
 use crate::{Actor, App, AppError, AppResult};
 
 /// What a user fills in to save an import.
@@ -20,6 +24,17 @@ pub struct ImportDraft {
     /// The connection's name or id.
     pub connection: String,
     pub spec: ImportSpec,
+    /// `None`: the import runs only when asked to. A schedule needs the import's own input
+    /// file (`spec.input`).
+    #[serde(default)]
+    pub schedule: Option<Schedule>,
+    /// A disabled import keeps its schedule but does not run by it.
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+}
+
+fn enabled_by_default() -> bool {
+    true
 }
 
 /// A saved import as users see it.
@@ -30,9 +45,17 @@ pub struct ImportView {
     pub name: String,
     pub connection_id: ConnectionId,
     pub connection_name: String,
+    /// Whether the connection is offline now (its scheduled runs are skipped until it is
+    /// back).
+    pub connection_offline: bool,
     pub spec: ImportSpec,
     /// The ledger scope its runs use.
     pub ledger: String,
+    pub schedule: Option<Schedule>,
+    pub enabled: bool,
+    /// When the import runs next by its schedule, if it will.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub next_run_at: Option<OffsetDateTime>,
     pub last_run: Option<ImportRunView>,
     pub version: u64,
     #[serde(with = "time::serde::rfc3339")]
@@ -68,7 +91,7 @@ impl App {
         &self,
         draft: &ImportDraft,
         editing: Option<Uuid>,
-    ) -> AppResult<(String, Connection, serde_json::Value)> {
+    ) -> AppResult<CheckedImport> {
         let mut problems = Vec::new();
         let name = draft.name.trim().to_owned();
         problems.extend(crate::exports::definition_name_problem(&name, "import"));
@@ -79,6 +102,18 @@ impl App {
             && (ledger.trim().is_empty() || ledger.chars().count() > 100)
         {
             problems.push("the ledger name must have 1 to 100 characters".to_owned());
+        }
+        if let Some(schedule) = &draft.schedule {
+            if let Err(e) = schedule.check() {
+                problems.push(e);
+            }
+            if draft.spec.input.is_none() {
+                problems.push(
+                    "a scheduled import needs an input file of its own to read (spec.input, \
+                     --input FILE); without one, run it when asked with the records at hand"
+                        .to_owned(),
+                );
+            }
         }
         if !problems.is_empty() {
             return Err(AppError::InvalidInput(problems.join("; ")));
@@ -91,23 +126,34 @@ impl App {
         let connection = self.find_connection(&draft.connection).await?;
         let spec = serde_json::to_value(&draft.spec)
             .map_err(|e| AppError::InvalidInput(format!("the import cannot be saved: {e}")))?;
-        Ok((name, connection, spec))
+        let schedule = draft
+            .schedule
+            .as_ref()
+            .map(serde_json::to_value)
+            .transpose()
+            .map_err(|e| AppError::InvalidInput(format!("the schedule cannot be saved: {e}")))?;
+        Ok(CheckedImport {
+            name,
+            connection,
+            spec,
+            schedule,
+        })
     }
 
-    /// Validates and saves a new import.
+    /// Validates and saves a new import; schedules its first run when it has a schedule.
     ///
     /// # Errors
     /// `validation_failed`, `import_name_taken`, `connection_not_found`.
     pub async fn create_import(&self, draft: ImportDraft, actor: &Actor) -> AppResult<ImportView> {
-        let (name, connection, spec) = self.check_import_draft(&draft, None).await?;
+        let checked = self.check_import_draft(&draft, None).await?;
         let now = self.now();
         let record = ImportRecord {
             id: Uuid::new_v4(),
-            name,
-            connection_id: connection.id,
-            spec,
-            schedule: None,
-            enabled: true,
+            name: checked.name,
+            connection_id: checked.connection.id,
+            spec: checked.spec,
+            schedule: checked.schedule,
+            enabled: draft.enabled,
             version: 1,
             created_at: now,
             updated_at: now,
@@ -123,6 +169,7 @@ impl App {
             import_changes(None, &record),
         )
         .await;
+        self.plan_import_schedule(&record, &draft.schedule).await?;
         tracing::info!(import = %record.id, "import created");
         self.get_import(&record.id.to_string()).await
     }
@@ -142,11 +189,13 @@ impl App {
         if old.version != version {
             return Err(crate::connections::conflict("import", version, old.version));
         }
-        let (name, connection, spec) = self.check_import_draft(&draft, Some(old.id)).await?;
+        let checked = self.check_import_draft(&draft, Some(old.id)).await?;
         let record = ImportRecord {
-            name,
-            connection_id: connection.id,
-            spec,
+            name: checked.name,
+            connection_id: checked.connection.id,
+            spec: checked.spec,
+            schedule: checked.schedule,
+            enabled: draft.enabled,
             updated_at: self.now(),
             ..old.clone()
         };
@@ -165,6 +214,8 @@ impl App {
             import_changes(Some(&old), &record),
         )
         .await;
+        self.plan_import_schedule(&record, &draft.schedule).await?;
+        tracing::info!(import = %record.id, "import updated");
         self.get_import(&record.id.to_string()).await
     }
 
@@ -175,8 +226,9 @@ impl App {
     pub async fn get_import(&self, reference: &str) -> AppResult<ImportView> {
         let record = self.find_import(reference).await?;
         let connection = self.store().get_connection(record.connection_id).await?;
+        let jobs = self.jobs_of_kind(RUN_JOB).await?;
         let last = self.last_import_run(record.id).await?;
-        import_view(record, &connection, last)
+        import_view(record, &connection, &jobs, last)
     }
 
     /// Every import, by name.
@@ -192,13 +244,14 @@ impl App {
             .into_iter()
             .map(|c| (c.id, c))
             .collect();
+        let jobs = self.jobs_of_kind(RUN_JOB).await?;
         let mut views = Vec::with_capacity(records.len());
         for record in records {
             let Some(connection) = connections.get(&record.connection_id) else {
                 continue;
             };
             let last = self.last_import_run(record.id).await?;
-            views.push(import_view(record, connection, last)?);
+            views.push(import_view(record, connection, &jobs, last)?);
         }
         Ok(views)
     }
@@ -220,6 +273,10 @@ impl App {
         self.store().delete_import(record.id).await?;
         self.audit_import(actor, AuditAction::Delete, &record, Vec::new())
             .await;
+        // The job finds its import gone and deletes itself.
+        self.store()
+            .reschedule_job(&job_key(record.id), self.now())
+            .await?;
         tracing::info!(import = %record.id, "import deleted");
         Ok(())
     }
@@ -239,6 +296,34 @@ impl App {
             .into_iter()
             .next();
         Ok(run.map(|r| ImportRunView::of(r, None)))
+    }
+
+    /// Makes the import's job due at its next scheduled time (adding the job when missing).
+    /// Without a schedule, or disabled, nothing is planned: a job left from an earlier
+    /// schedule deletes itself when it comes due.
+    async fn plan_import_schedule(
+        &self,
+        record: &ImportRecord,
+        schedule: &Option<Schedule>,
+    ) -> AppResult<()> {
+        let Some(schedule) = schedule.as_ref().filter(|_| record.enabled) else {
+            return Ok(());
+        };
+        let Some(next) = schedule.check().ok().and_then(|s| s.next_after(self.now())) else {
+            return Ok(());
+        };
+        self.ensure_import_job(record.id, next).await
+    }
+
+    /// Adds the import's job unless it exists, and makes it due at `at`.
+    pub(crate) async fn ensure_import_job(&self, id: Uuid, at: OffsetDateTime) -> AppResult<()> {
+        self.ensure_definition_job(NewJob {
+            kind: RUN_JOB.to_owned(),
+            key: job_key(id),
+            payload: serde_json::json!({ "importId": id }),
+            next_run_at: at,
+        })
+        .await
     }
 
     async fn audit_import(
@@ -262,9 +347,18 @@ impl App {
     }
 }
 
+/// A draft checked against the store: what to save.
+struct CheckedImport {
+    name: String,
+    connection: Connection,
+    spec: serde_json::Value,
+    schedule: Option<serde_json::Value>,
+}
+
 fn import_view(
     record: ImportRecord,
     connection: &Connection,
+    jobs: &HashMap<String, JobRecord>,
     last_run: Option<ImportRunView>,
 ) -> AppResult<ImportView> {
     let spec: ImportSpec = serde_json::from_value(record.spec.clone()).map_err(|e| {
@@ -272,13 +366,23 @@ fn import_view(
             "the stored import cannot be read ({e}); save it again"
         ))
     })?;
+    let schedule = crate::schedule::view_of(record.schedule.as_ref());
+    let next_run_at = crate::schedule::next_run_at(
+        jobs.get(&job_key(record.id)),
+        schedule.is_some() && record.enabled,
+        false,
+    );
     Ok(ImportView {
         ledger: ledger_scope(&record, &spec),
         id: record.id,
         name: record.name,
         connection_id: connection.id,
         connection_name: connection.settings.name.as_str().to_owned(),
+        connection_offline: matches!(connection.state, ConnectionState::Offline { .. }),
         spec,
+        schedule,
+        enabled: record.enabled,
+        next_run_at,
         last_run,
         version: record.version,
         created_at: record.created_at,
@@ -297,7 +401,12 @@ fn import_name_taken(e: StoreError, name: &str) -> AppError {
 
 /// What changed, for the audit log.
 fn import_changes(old: Option<&ImportRecord>, new: &ImportRecord) -> Vec<FieldChange> {
-    let fields: [(&str, Option<String>, String); 3] = [
+    let schedule = |r: &ImportRecord| {
+        r.schedule
+            .as_ref()
+            .map_or_else(|| "none".to_owned(), ToString::to_string)
+    };
+    let fields: [(&str, Option<String>, String); 5] = [
         ("name", old.map(|o| o.name.clone()), new.name.clone()),
         (
             "connection",
@@ -308,6 +417,12 @@ fn import_changes(old: Option<&ImportRecord>, new: &ImportRecord) -> Vec<FieldCh
             "spec",
             old.map(|o| o.spec.to_string()),
             new.spec.to_string(),
+        ),
+        ("schedule", old.map(schedule), schedule(new)),
+        (
+            "enabled",
+            old.map(|o| o.enabled.to_string()),
+            new.enabled.to_string(),
         ),
     ];
     fields

@@ -34,9 +34,11 @@ use crate::exports::journal::StoreJournal;
 use crate::{App, AppError, AppResult};
 
 mod definitions;
+mod jobs;
 
 pub(crate) use definitions::ledger_scope;
 pub use definitions::{ImportDraft, ImportView};
+pub(crate) use jobs::RUN_JOB;
 
 /// How long Jira's search may lag behind a write unless told otherwise: an uncertain create is
 /// taken as not done only when a search this long after it finds nothing.
@@ -171,6 +173,8 @@ pub struct ImportRunView {
     pub finished_at: Option<OffsetDateTime>,
     pub stats: ImportStats,
     pub error: Option<String>,
+    /// Why a run was skipped (e.g. its connection was offline when its schedule came).
+    pub reason: Option<String>,
     /// Bytes of results written.
     pub results_bytes: u64,
     /// The results file, when one was written (on the machine that ran the import).
@@ -196,6 +200,7 @@ impl ImportRunView {
             finished_at: r.finished_at,
             stats: serde_json::from_value(r.stats).unwrap_or_default(),
             error: r.error,
+            reason: r.reason,
             results_bytes: r.output_bytes,
             results_file: r.output_file,
             results_format: r
@@ -662,6 +667,7 @@ impl App {
             finished_at: Some(self.now()),
             stats: outcome.stats,
             error: None,
+            reason: None,
             results_bytes: 0,
             results_file: match &request.results {
                 RunOutput::File(p) => Some(p.display().to_string()),

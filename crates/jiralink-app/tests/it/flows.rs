@@ -80,6 +80,8 @@ async fn one_way(app: &App, name: &str, from: &str, to: &str) {
                 search_lag_secs: Some(0),
                 input: None,
             },
+            schedule: None,
+            enabled: true,
         },
         &actor(),
     )

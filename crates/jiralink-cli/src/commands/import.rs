@@ -7,7 +7,7 @@ use jiralink_app::{
 
 use crate::args::{ImportCommand, ImportIssues, ImportSettings, OutputFormat};
 use crate::commands::Ctx;
-use crate::commands::export::{Bar, confirm_delete};
+use crate::commands::export::{Bar, confirm_delete, schedule_of};
 use crate::exit::CliError;
 use crate::output;
 
@@ -18,6 +18,8 @@ pub(crate) async fn run(ctx: &Ctx, command: ImportCommand) -> Result<(), CliErro
             name,
             connection,
             settings,
+            schedule,
+            disabled,
         } => {
             let mut spec = ImportSpec {
                 mapping: String::new(),
@@ -38,6 +40,8 @@ pub(crate) async fn run(ctx: &Ctx, command: ImportCommand) -> Result<(), CliErro
                         name,
                         connection,
                         spec,
+                        schedule: schedule_of(&schedule, None)?,
+                        enabled: !disabled,
                     },
                     &ctx.actor,
                 )
@@ -56,13 +60,25 @@ pub(crate) async fn run(ctx: &Ctx, command: ImportCommand) -> Result<(), CliErro
                                 v.name.clone(),
                                 v.connection_name.clone(),
                                 operation(v),
+                                schedule_label(v),
                                 v.last_run
                                     .as_ref()
                                     .map_or_else(|| "never".to_owned(), last_run),
+                                v.next_run_at.map_or_else(|| "-".to_owned(), format_time),
                             ]
                         })
                         .collect();
-                    output::table(&["NAME", "CONNECTION", "OPERATION", "LAST RUN"], rows);
+                    output::table(
+                        &[
+                            "NAME",
+                            "CONNECTION",
+                            "OPERATION",
+                            "SCHEDULE",
+                            "LAST RUN",
+                            "NEXT RUN",
+                        ],
+                        rows,
+                    );
                     Ok(())
                 }
             }
@@ -76,14 +92,31 @@ pub(crate) async fn run(ctx: &Ctx, command: ImportCommand) -> Result<(), CliErro
             name,
             connection,
             settings,
+            schedule,
+            no_schedule,
+            enable,
+            disable,
         } => {
             let current = ctx.app.get_import(&import).await?;
             let mut spec = current.spec.clone();
             apply_settings(&mut spec, &settings).await?;
+            let schedule = if no_schedule {
+                None
+            } else {
+                schedule_of(&schedule, current.schedule.as_ref())?
+            };
             let draft = ImportDraft {
                 name: name.unwrap_or_else(|| current.name.clone()),
                 connection: connection.unwrap_or_else(|| current.connection_id.to_string()),
                 spec,
+                schedule,
+                enabled: if enable {
+                    true
+                } else if disable {
+                    false
+                } else {
+                    current.enabled
+                },
             };
             let view = ctx
                 .app
@@ -364,13 +397,26 @@ fn operation(view: &ImportView) -> String {
         .unwrap_or_else(|_| "?".to_owned())
 }
 
+fn schedule_label(v: &ImportView) -> String {
+    match (&v.schedule, v.enabled) {
+        (None, _) => "-".to_owned(),
+        (Some(s), true) => s.describe(),
+        (Some(s), false) => format!("{} (disabled)", s.describe()),
+    }
+}
+
 fn last_run(run: &ImportRunView) -> String {
-    format!(
-        "{} {} ({})",
-        run.state.as_str(),
-        format_time(run.started_at),
-        counts(run)
-    )
+    match (&run.state, &run.reason) {
+        (RunState::Skipped, Some(reason)) => {
+            format!("skipped {}: {reason}", format_time(run.started_at))
+        }
+        _ => format!(
+            "{} {} ({})",
+            run.state.as_str(),
+            format_time(run.started_at),
+            counts(run)
+        ),
+    }
 }
 
 fn show(ctx: &Ctx, view: &ImportView, verb: &str) -> Result<(), CliError> {
@@ -393,11 +439,16 @@ fn show(ctx: &Ctx, view: &ImportView, verb: &str) -> Result<(), CliError> {
                         .map_or_else(|| "-".to_owned(), |p| p.display().to_string()),
                 ),
                 ("Ledger", view.ledger.clone()),
+                ("Schedule", schedule_label(view)),
                 (
                     "Last run",
                     view.last_run
                         .as_ref()
                         .map_or_else(|| "never".to_owned(), last_run),
+                ),
+                (
+                    "Next run",
+                    view.next_run_at.map_or_else(|| "-".to_owned(), format_time),
                 ),
                 ("Version", view.version.to_string()),
                 ("Updated", format_time(view.updated_at)),

@@ -707,3 +707,125 @@ fn records_can_come_from_standard_input() {
     assert_eq!(out.code, 3, "{}", out.stderr);
     assert!(out.stderr.contains("--format"), "{}", out.stderr);
 }
+
+#[test]
+fn schedule_flags_of_saved_imports_round_trip() {
+    let env = Env::new();
+    env.create_alice("Jira");
+    let input = env.path().join("tickets.csv");
+    std::fs::write(&input, records(1, "f")).unwrap();
+    let map = env.path().join("map.toml");
+    std::fs::write(&map, MAPPING).unwrap();
+    let create = |name: &str, extra: &[&str]| {
+        let mut args = vec![
+            "import",
+            "create",
+            "--name",
+            name,
+            "--connection",
+            "Jira",
+            "--map",
+            map.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        env.run(&args, None)
+    };
+    // A schedule needs the import's own input file.
+    let out = create("Nightly", &["--cron", "30 2 * * *"]).fails_with(3);
+    assert!(out.stderr.contains("needs an input file"), "{}", out.stderr);
+    let out = create(
+        "Nightly",
+        &["--input", input.to_str().unwrap(), "--cron", "61 * * * *"],
+    )
+    .fails_with(3);
+    assert!(out.stderr.contains("cron expression"), "{}", out.stderr);
+    let created = create(
+        "Nightly",
+        &[
+            "--input",
+            input.to_str().unwrap(),
+            "--cron",
+            "30 2 * * *",
+            "--time-zone",
+            "Europe/Paris",
+            "-o",
+            "json",
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(created["schedule"]["cron"], "30 2 * * *");
+    assert_eq!(created["schedule"]["timeZone"], "Europe/Paris");
+    assert_eq!(created["enabled"], true);
+    assert!(created["nextRunAt"].is_string(), "{created}");
+
+    let list = env.run(&["import", "list"], None).ok();
+    assert!(
+        list.stdout.contains("cron 30 2 * * * (Europe/Paris)"),
+        "{}",
+        list.stdout
+    );
+    assert!(list.stdout.contains("NEXT RUN"), "{}", list.stdout);
+    let show = env.run(&["import", "show", "nightly"], None).ok();
+    assert!(
+        show.stdout.contains("cron 30 2 * * * (Europe/Paris)"),
+        "{}",
+        show.stdout
+    );
+    assert!(show.stdout.contains("Next run"), "{}", show.stdout);
+
+    // --every keeps the zone; --disable keeps the schedule without a next run.
+    let edited = env
+        .run(
+            &[
+                "import",
+                "edit",
+                "Nightly",
+                "--every",
+                "15",
+                "--disable",
+                "-o",
+                "json",
+            ],
+            None,
+        )
+        .ok()
+        .json();
+    assert_eq!(edited["schedule"]["everyMinutes"], 15);
+    assert_eq!(edited["schedule"]["timeZone"], "Europe/Paris");
+    assert_eq!(edited["enabled"], false);
+    assert_eq!(edited["nextRunAt"], Value::Null);
+    let show = env.run(&["import", "show", "Nightly"], None).ok();
+    assert!(
+        show.stdout
+            .contains("every 15 minute(s) (Europe/Paris) (disabled)"),
+        "{}",
+        show.stdout
+    );
+    let edited = env
+        .run(
+            &["import", "edit", "Nightly", "--enable", "-o", "json"],
+            None,
+        )
+        .ok()
+        .json();
+    assert_eq!(edited["enabled"], true);
+    assert!(edited["nextRunAt"].is_string(), "{edited}");
+    let edited = env
+        .run(
+            &["import", "edit", "Nightly", "--no-schedule", "-o", "json"],
+            None,
+        )
+        .ok()
+        .json();
+    assert_eq!(edited["schedule"], Value::Null);
+    assert_eq!(edited["nextRunAt"], Value::Null);
+    // Usage errors: a zone alone, a schedule removed and set at once.
+    env.run(&["import", "edit", "Nightly", "--time-zone", "UTC"], None)
+        .fails_with(2);
+    env.run(
+        &["import", "edit", "Nightly", "--no-schedule", "--every", "5"],
+        None,
+    )
+    .fails_with(2);
+}

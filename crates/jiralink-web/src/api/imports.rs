@@ -27,7 +27,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use jiralink_app::{
     Actor, AppError, ImportDraft, ImportRequest, ImportRunView, ImportSource, ImportSpec,
-    InputFormat, NoImportProgress, ResultsFormat, RunOutput, RunState, RunTrigger,
+    InputFormat, NoImportProgress, ResultsFormat, RunOutput, RunState, RunTrigger, Schedule,
 };
 use serde::{Deserialize, Serialize};
 
@@ -55,8 +55,18 @@ pub(super) struct ImportBody {
     connection: String,
     /// Read by [`spec_of`], which refuses unknown fields as the rest of the body does.
     spec: serde_json::Value,
+    /// When the worker runs it (with its own input file, `spec.input`).
+    #[serde(default)]
+    schedule: Option<Schedule>,
+    /// Whether the schedule runs it (default true).
+    #[serde(default = "enabled_by_default")]
+    enabled: bool,
     /// Replace only: the version the change was made from.
     version: Option<u64>,
+}
+
+fn enabled_by_default() -> bool {
+    true
 }
 
 /// The fields of `spec` (camelCase, as in JSON).
@@ -216,6 +226,8 @@ impl ImportBody {
                 name: self.name,
                 connection: self.connection,
                 spec,
+                schedule: self.schedule,
+                enabled: self.enabled,
             },
             self.version,
         ))

@@ -875,6 +875,10 @@ fn draft_of(v: &FormValues, input: Option<PathBuf>) -> Result<ImportDraft, Vec<P
             search_lag_secs,
             input,
         },
+        // The form sets neither (it sets no input file, which a schedule needs); an edit
+        // keeps the import's own (see `submit`).
+        schedule: None,
+        enabled: true,
     })
 }
 
@@ -1120,6 +1124,8 @@ async fn submit(
     let (mut values, action) = form.into_values();
     let version = values.version;
     let input = editing.as_ref().and_then(|v| v.spec.input.clone());
+    // The schedule is set with the CLI or the API; an edit here keeps it.
+    let kept = editing.as_ref().map(|v| (v.schedule.clone(), v.enabled));
     let editing_id = editing.as_ref().map(|v| v.id.to_string());
     let editing = editing.map(|v| Editing {
         id: v.id.to_string(),
@@ -1167,7 +1173,13 @@ async fn submit(
     };
     form_page.toml_note = note;
     let what = "The import was not saved";
-    let draft = draft_of(&form_page.values, input);
+    let draft = draft_of(&form_page.values, input).map(|mut draft| {
+        if let Some((schedule, enabled)) = kept {
+            draft.schedule = schedule;
+            draft.enabled = enabled;
+        }
+        draft
+    });
     if matches!(action.as_str(), "table" | "toml" | "add-rows") {
         // Not saved: the form again, with what is wrong so far.
         if let Err(problems) = draft {

@@ -218,7 +218,7 @@ async fn imports_answer_as_the_document_says() {
     assert!(r.text.contains("mapping file, at byte"), "{}", r.text);
     for (body, want, says) in [
         (
-            json!({"name": "Other", "connection": "Jira demo", "spec": spec, "schedule": null}),
+            json!({"name": "Other", "connection": "Jira demo", "spec": spec, "every": 5}),
             "unknown_field",
             "spec",
         ),
@@ -531,6 +531,82 @@ async fn imports_answer_as_the_document_says() {
 
 /// `?dryRun=true` reads, maps and converts the records and answers each one's would-be
 /// request as NDJSON: no write reaches Jira, no run is recorded, no upload is left.
+#[tokio::test]
+async fn imports_take_a_schedule_as_exports_do() {
+    let clock = export_clock();
+    let api = Api::with(export_fixture_on(&clock).await).await;
+    connection(&api, "Jira demo").await;
+    let mut body = import_body("Nightly", "Jira demo", json!({"mapping": MAPPING}));
+    body["schedule"] = json!({"everyMinutes": 30, "timeZone": "Europe/Berlin"});
+    // Without an input file of its own, an import cannot run by itself.
+    let r = api
+        .call(Method::POST, I, None, "", Some(body.clone()))
+        .await;
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (StatusCode::BAD_REQUEST, "validation_failed"),
+        "{}",
+        r.text
+    );
+    assert!(r.text.contains("needs an input file"), "{}", r.text);
+    body["spec"]["input"] = json!("tickets.csv");
+    body["schedule"] = json!({"cron": "not cron", "timeZone": "UTC"});
+    let r = api
+        .call(Method::POST, I, None, "", Some(body.clone()))
+        .await;
+    assert_eq!(code(&r), "validation_failed", "{}", r.text);
+    assert!(r.text.contains("cron expression"), "{}", r.text);
+    body["schedule"] = json!({"cron": "0 9 * * *"});
+    let r = api
+        .call(Method::POST, I, None, "", Some(body.clone()))
+        .await;
+    assert_eq!(code(&r), "invalid_json", "{}", r.text);
+
+    body["schedule"] = json!({"everyMinutes": 30, "timeZone": "Europe/Berlin"});
+    let r = api
+        .call(Method::POST, I, None, "", Some(body.clone()))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let created = r.json();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["schedule"], body["schedule"]);
+    assert_eq!(created["enabled"], true);
+    assert_eq!(created["connectionOffline"], false);
+    assert!(created["nextRunAt"].is_string(), "{}", r.text);
+    let r = api.call(Method::GET, I_ID, Some("nightly"), "", None).await;
+    assert_eq!(r.json()["schedule"], body["schedule"]);
+    let list = api.call(Method::GET, I, None, "", None).await;
+    assert_eq!(
+        list.json()[0]["schedule"],
+        body["schedule"],
+        "{}",
+        list.text
+    );
+
+    // Disabled: the schedule stays, with no next run; then removed; then a cron rule.
+    body["enabled"] = json!(false);
+    let r = api
+        .call(Method::PUT, I_ID, Some(&id), "", Some(body.clone()))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json()["enabled"], false);
+    assert_eq!(r.json()["schedule"], body["schedule"]);
+    assert_eq!(r.json()["nextRunAt"], Value::Null);
+    body["enabled"] = json!(true);
+    body["schedule"] = Value::Null;
+    let r = api
+        .call(Method::PUT, I_ID, Some(&id), "", Some(body.clone()))
+        .await;
+    assert_eq!(r.json()["schedule"], Value::Null, "{}", r.text);
+    assert_eq!(r.json()["nextRunAt"], Value::Null);
+    body["schedule"] = json!({"cron": "0 9 * * *", "timeZone": "UTC"});
+    let r = api
+        .call(Method::PUT, I_ID, Some(&id), "", Some(body.clone()))
+        .await;
+    assert_eq!(r.json()["schedule"], body["schedule"], "{}", r.text);
+    assert!(r.json()["nextRunAt"].is_string(), "{}", r.text);
+}
+
 #[tokio::test]
 async fn a_dry_run_answers_each_request_and_writes_nothing() {
     let api = Api::with(export_fixture().await).await;

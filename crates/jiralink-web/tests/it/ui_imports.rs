@@ -232,13 +232,19 @@ async fn an_import_is_created_previewed_run_edited_and_deleted() {
         "editing the table saves the table"
     );
 
-    // Someone else saves it meanwhile: this edit is refused, nothing typed is lost.
+    // Someone else saves it meanwhile (with an input file and a schedule, which the form does
+    // not set): this edit is refused, nothing typed is lost.
     let mut other = b.app.get_import("Tickets").await.unwrap();
+    let hourly = Some(jiralink_app::Schedule::Every {
+        minutes: 60,
+        time_zone: "UTC".to_owned(),
+    });
     let actor = Actor {
         name: "someone else".to_owned(),
         source: AuditSource::Cli,
     };
     other.spec.search_lag_secs = Some(5);
+    other.spec.input = Some(b.app.data_dir().join("tickets.csv"));
     b.app
         .update_import(
             "Tickets",
@@ -246,6 +252,8 @@ async fn an_import_is_created_previewed_run_edited_and_deleted() {
                 name: other.name.clone(),
                 connection: other.connection_id.to_string(),
                 spec: other.spec.clone(),
+                schedule: hourly.clone(),
+                enabled: other.enabled,
             },
             other.version,
             &actor,
@@ -279,6 +287,9 @@ async fn an_import_is_created_previewed_run_edited_and_deleted() {
         saved.spec.mapping
     );
     assert_eq!(saved.spec.search_lag_secs, Some(5), "the other change kept");
+    assert_eq!(saved.schedule, hourly, "the form keeps the schedule");
+    assert!(saved.enabled);
+    assert!(saved.next_run_at.is_some());
 
     // Edit as TOML: typing there saves the TOML; a mapping the table cannot show stays TOML.
     b.click_and_load("a#edit-import").await;

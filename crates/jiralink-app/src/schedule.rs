@@ -1,5 +1,5 @@
-//! When a scheduled export runs: a cron expression or "every N minutes", in a time zone the
-//! user names.
+//! When a scheduled export or import runs: a cron expression or "every N minutes", in a time
+//! zone the user names; and what both kinds of definition share about their jobs.
 //!
 //! Times are computed in the named IANA zone (jiff's bundled database, so the host's tz files
 //! do not matter) and stored as instants. A cron expression matches wall-clock times of that
@@ -9,10 +9,13 @@
 //! minutes after local midnight, so `every 60 minutes` in Asia/Kolkata runs at hh:00 there
 //! (hh:30 UTC) and restarts its count each midnight.
 
+use jiralink_store::{JobRecord, NewJob};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-/// How often a saved export runs by itself.
+use crate::{App, AppResult};
+
+/// How often a saved export or import runs by itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Schedule {
@@ -148,6 +151,96 @@ impl CheckedSchedule {
             day = day.tomorrow().ok()?;
         }
         None
+    }
+}
+
+/// What a definition's job did and when it is due again (`None`: the job is deleted).
+pub(crate) struct DefinitionJobRan {
+    pub(crate) detail: String,
+    pub(crate) next: Option<OffsetDateTime>,
+}
+
+/// A saved definition that runs by a schedule.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Definition<'a> {
+    Export(&'a jiralink_store::ExportRecord),
+    Import(&'a jiralink_store::ImportRecord),
+}
+
+/// The schedule a saved definition runs by: `None` without one or when disabled; `Err` with
+/// the reason when the stored schedule cannot be read or is no longer valid.
+pub(crate) fn read_stored(
+    stored: Option<&serde_json::Value>,
+    enabled: bool,
+) -> Result<Option<CheckedSchedule>, String> {
+    let Some(stored) = stored.filter(|_| enabled) else {
+        return Ok(None);
+    };
+    let schedule: Schedule = serde_json::from_value(stored.clone()).map_err(|e| e.to_string())?;
+    schedule.check().map(Some)
+}
+
+/// The schedule as users see it (`None` when the stored one cannot be read).
+pub(crate) fn view_of(stored: Option<&serde_json::Value>) -> Option<Schedule> {
+    stored.and_then(|s| serde_json::from_value(s.clone()).ok())
+}
+
+/// The next time of a definition's job, when it will run the definition: by its schedule, or
+/// (`run_now`: definitions with "Run now") because a run was asked for. A job left from a
+/// removed schedule only deletes itself when it comes due, so it does not count.
+pub(crate) fn next_run_at(
+    job: Option<&JobRecord>,
+    scheduled: bool,
+    run_now: bool,
+) -> Option<OffsetDateTime> {
+    job.filter(|job| scheduled || (run_now && asked_for(job)))
+        .map(|job| job.next_run_at)
+}
+
+/// Whether the job of a definition without a schedule is there for a run asked for ("Run
+/// now"): such a job is deleted after its one run, so it has never finished one.
+fn asked_for(job: &JobRecord) -> bool {
+    job.last_finished_at.is_none()
+}
+
+impl App {
+    /// Adds a definition's job unless it exists, and makes it due at `job.next_run_at`.
+    pub(crate) async fn ensure_definition_job(&self, job: NewJob) -> AppResult<()> {
+        self.store().ensure_job(&job, self.now()).await?;
+        self.store()
+            .reschedule_job(&job.key, job.next_run_at)
+            .await?;
+        Ok(())
+    }
+
+    /// The jobs of one kind, by key.
+    pub(crate) async fn jobs_of_kind(
+        &self,
+        kind: &str,
+    ) -> AppResult<std::collections::HashMap<String, JobRecord>> {
+        Ok(self
+            .store()
+            .list_jobs()
+            .await?
+            .into_iter()
+            .filter(|j| j.kind == kind)
+            .map(|j| (j.key.clone(), j))
+            .collect())
+    }
+
+    /// Why runs on the connection are skipped now: `Some` while it is offline.
+    pub(crate) async fn offline_reason(
+        &self,
+        connection: jiralink_domain::ConnectionId,
+    ) -> AppResult<Option<String>> {
+        let connection = self.store().get_connection(connection).await?;
+        Ok(match &connection.state {
+            jiralink_domain::ConnectionState::Offline { reason } => Some(format!(
+                "the connection {} is offline: {reason}",
+                connection.settings.name.as_str()
+            )),
+            _ => None,
+        })
     }
 }
 
