@@ -423,47 +423,51 @@ pub async fn run_import(mut job: ImportJob<'_>) -> Result<ImportOutcome, SyncErr
     let mut plans = checked_plans(job.client, job.mapping, job.users).await?;
     let mut stats = job.stats.clone();
     let mut position = job.resume_from;
-    let mut carry: Vec<InputRecord> = Vec::new();
-    let mut ended = false;
-    while !ended || !carry.is_empty() {
+    let mut input = Input {
+        source: std::mem::replace(&mut job.source, Box::new(Exhausted)),
+        resume_from: job.resume_from,
+        ended: false,
+    };
+    let job = &job;
+    let mut preparer = Preparer {
+        job,
+        plans: &mut plans,
+        base: base.as_deref(),
+    };
+    // The batches are pipelined: while one batch is decided, written and its bulk create is in
+    // flight, the next one is read and converted. Nothing of the next batch touches the ledger,
+    // Jira or the journal before this one is checkpointed, so the order of writes is the one of
+    // a batch after the other; only reading and converting move ahead.
+    let mut next = preparer.next_batch(&mut input, Vec::new()).await;
+    loop {
         if job.progress.stop_requested() || job.journal.cancel_requested().await {
             return Ok(ImportOutcome {
                 stats,
                 cancelled: true,
             });
         }
-        let mut batch = std::mem::take(&mut carry);
-        while !ended && batch.len() < BATCH {
-            match job.source.next_record() {
-                Ok(Some(r)) if r.ordinal < job.resume_from => {}
-                Ok(Some(r)) => batch.push(r),
-                Ok(None) => ended = true,
-                Err(e) => return Err(SyncError::Input(e.to_string())),
-            }
-        }
-        if batch.is_empty() {
-            break;
-        }
-        let mut batcher = Batch {
-            job: &job,
-            plans: &mut plans,
+        // A read that failed while the batch before was in flight ends the run here, after
+        // that batch's checkpoint, as it would have without the pipeline.
+        let Some(mut batch) = next? else { break };
+        let carry = std::mem::take(&mut batch.deferred);
+        // Records deferred to the next batch (a repeated identity) are not yet accounted for,
+        // so the position stops before the first of them.
+        let first_deferred = carry.iter().map(|r| r.ordinal).min();
+        let mut writer = Batch {
+            job,
             stats: &mut stats,
             base: base.as_deref(),
         };
-        let (results, deferred) = batcher.process(batch).await?;
-        carry = deferred;
-        // Records deferred to the next batch (a repeated identity) are not yet accounted for,
-        // so the position stops before the first of them.
+        let (results, upcoming) =
+            futures::join!(writer.finish(batch), preparer.next_batch(&mut input, carry));
+        let results = results?;
+        next = upcoming;
         let done_upto = results
             .iter()
             .map(|r| r.record + 1)
             .max()
             .unwrap_or(position);
-        position = carry
-            .iter()
-            .map(|r| r.ordinal)
-            .min()
-            .map_or(done_upto, |first| first.min(done_upto));
+        position = first_deferred.map_or(done_upto, |first| first.min(done_upto));
         for r in &results {
             stats.count(r.state);
         }
@@ -476,20 +480,93 @@ pub async fn run_import(mut job: ImportJob<'_>) -> Result<ImportOutcome, SyncErr
     })
 }
 
-struct Batch<'j, 'a> {
+/// The record source of a run, and how far it has been read.
+struct Input {
+    source: Box<dyn RecordSource>,
+    resume_from: u64,
+    ended: bool,
+}
+
+impl Input {
+    /// Up to [`BATCH`] records after `carry`: the records an interrupted run accounted for
+    /// are skipped.
+    fn read(&mut self, mut batch: Vec<InputRecord>) -> Result<Vec<InputRecord>, SyncError> {
+        while !self.ended && batch.len() < BATCH {
+            match self.source.next_record() {
+                Ok(Some(r)) if r.ordinal < self.resume_from => {}
+                Ok(Some(r)) => batch.push(r),
+                Ok(None) => self.ended = true,
+                Err(e) => return Err(SyncError::Input(e.to_string())),
+            }
+        }
+        Ok(batch)
+    }
+}
+
+/// What a run's source becomes once the run has taken it.
+struct Exhausted;
+
+impl RecordSource for Exhausted {
+    fn next_record(&mut self) -> Result<Option<InputRecord>, super::input::InputError> {
+        Ok(None)
+    }
+}
+
+/// A batch read, mapped and converted, not yet decided.
+struct PreparedBatch {
+    slots: Vec<Slot>,
+    /// Each pending slot's actions, taken out before the write is decided.
+    planned: Vec<Option<Box<RecordActions>>>,
+    /// The records put off to the next batch (a repeated identity or issue).
+    deferred: Vec<InputRecord>,
+}
+
+/// Reads, maps and converts batches: nothing it does writes anything.
+struct Preparer<'j, 'a> {
     job: &'j ImportJob<'a>,
     plans: &'j mut Plans,
+    /// The attachment directory, canonical.
+    base: Option<&'j Path>,
+}
+
+/// Decides, writes and records one prepared batch.
+struct Batch<'j, 'a> {
+    job: &'j ImportJob<'a>,
     stats: &'j mut ImportStats,
     /// The attachment directory, canonical.
     base: Option<&'j Path>,
 }
 
-impl Batch<'_, '_> {
-    /// The batch's results in input order, and the records put off to the next batch.
-    async fn process(
+fn context<'j>(job: &'j ImportJob<'_>, base: Option<&'j Path>) -> Context<'j> {
+    Context {
+        client: job.client,
+        clock: &*job.clock,
+        users: job.users,
+        base,
+        scope: job.ledger_scope,
+    }
+}
+
+impl Preparer<'_, '_> {
+    /// The next batch: `carry` and the records read after it, prepared; `None` once the input
+    /// has ended and nothing is carried.
+    async fn next_batch(
+        &mut self,
+        input: &mut Input,
+        carry: Vec<InputRecord>,
+    ) -> Result<Option<PreparedBatch>, SyncError> {
+        let records = input.read(carry)?;
+        if records.is_empty() {
+            return Ok(None);
+        }
+        self.prepare_batch(records).await.map(Some)
+    }
+
+    /// The records' slots, in input order, and the records put off to the next batch.
+    async fn prepare_batch(
         &mut self,
         records: Vec<InputRecord>,
-    ) -> Result<(Vec<RecordResult>, Vec<InputRecord>), SyncError> {
+    ) -> Result<PreparedBatch, SyncError> {
         let mut slots: Vec<Slot> = Vec::with_capacity(records.len());
         let mut seen: HashSet<String> = HashSet::new();
         let mut deferred = Vec::new();
@@ -536,16 +613,11 @@ impl Batch<'_, '_> {
                 Slot::Done(_) => None,
             })
             .collect();
-        self.decide(&mut slots).await?;
-        self.apply_actions(&mut slots, planned).await?;
-        let results = slots
-            .into_iter()
-            .map(|s| match s {
-                Slot::Done(r) => r,
-                Slot::Pending(p) => p.failed("not processed"),
-            })
-            .collect();
-        Ok((results, deferred))
+        Ok(PreparedBatch {
+            slots,
+            planned,
+            deferred,
+        })
     }
 
     async fn prepare(
@@ -629,9 +701,14 @@ impl Batch<'_, '_> {
         let actions = if mapping.actions.is_empty() {
             Ok(None)
         } else {
-            RecordActions::prepare(&mapping.actions, record, &identity, &self.context())
-                .await
-                .map(|a| Some(Box::new(a)))
+            RecordActions::prepare(
+                &mapping.actions,
+                record,
+                &identity,
+                &context(job, self.base),
+            )
+            .await
+            .map(|a| Some(Box::new(a)))
         };
         let (fields, actions) = match (fields, actions) {
             (Ok(f), Ok(a)) => (f, a),
@@ -662,6 +739,24 @@ impl Batch<'_, '_> {
             plan,
             fields,
         }))
+    }
+}
+
+impl Batch<'_, '_> {
+    /// The batch's results in input order.
+    async fn finish(&mut self, batch: PreparedBatch) -> Result<Vec<RecordResult>, SyncError> {
+        let PreparedBatch {
+            mut slots, planned, ..
+        } = batch;
+        self.decide(&mut slots).await?;
+        self.apply_actions(&mut slots, planned).await?;
+        Ok(slots
+            .into_iter()
+            .map(|s| match s {
+                Slot::Done(r) => r,
+                Slot::Pending(p) => p.failed("not processed"),
+            })
+            .collect())
     }
 
     /// Decides, sends and records each pending slot.
@@ -753,16 +848,6 @@ impl Batch<'_, '_> {
         self.send_creates(slots, &creates).await
     }
 
-    fn context(&self) -> Context<'_> {
-        Context {
-            client: self.job.client,
-            clock: &*self.job.clock,
-            users: self.job.users,
-            base: self.base,
-            scope: self.job.ledger_scope,
-        }
-    }
-
     /// Applies each written record's actions to its issue (a dry run lists them in the
     /// record's request instead). The records of one issue go one after another, so their
     /// marks in its property do not overwrite each other.
@@ -801,7 +886,7 @@ impl Batch<'_, '_> {
         if by_issue.is_empty() {
             return Ok(());
         }
-        let cx = self.context();
+        let cx = context(self.job, self.base);
         let cx = &cx;
         let groups: Vec<IssueReports> =
             futures::stream::iter(by_issue.into_values().map(|work| async move {
