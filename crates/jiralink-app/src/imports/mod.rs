@@ -1162,6 +1162,7 @@ fn ad_hoc_scope(mapping: &Mapping) -> String {
     let place = match mapping.external_id.as_ref().map(|x| &x.target) {
         Some(ExternalIdTarget::Field(f)) => format!("field:{f}"),
         Some(ExternalIdTarget::LabelPrefix(p)) => format!("label:{p}"),
+        Some(ExternalIdTarget::Property(k)) => format!("property:{k}"),
         None => "record".to_owned(),
     };
     format!("{AD_HOC_LEDGER}:{project}:{place}")

@@ -10,7 +10,8 @@
 //!
 //! [external_id]                 # the record's own id, to find its issue again
 //! source = "id"
-//! field = "Customer Reference"  # a text custom field (name or id), or: label_prefix = "ext-"
+//! field = "Customer Reference"  # a text custom field (name or id), or: label_prefix = "ext-",
+//!                               # or: property = "crm.ticket" (an issue property {"id": …})
 //!
 //! [fields]                      # Jira field (name or id) = rule
 //! summary = "title"                                  # a source field (dots reach inside)
@@ -163,7 +164,12 @@ pub enum ExternalIdTarget {
     Field(String),
     /// A label: this prefix followed by the id.
     LabelPrefix(String),
+    /// An issue property with this key, whose value is `{"id": <the id>}`.
+    Property(String),
 }
+
+/// The longest issue property key Jira takes.
+pub const MAX_PROPERTY_KEY: usize = 255;
 
 /// The record's own id: found with [`ExternalId::source`], kept in Jira at [`ExternalId::target`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -182,6 +188,8 @@ struct ExternalIdText {
     field: Option<String>,
     #[serde(default)]
     label_prefix: Option<String>,
+    #[serde(default)]
+    property: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -416,12 +424,12 @@ impl Mapping {
         );
         let external_id = match raw.external_id {
             None => None,
-            Some(x) => match (x.field, x.label_prefix) {
-                (Some(field), None) => Some(ExternalId {
+            Some(x) => match (x.field, x.label_prefix, x.property) {
+                (Some(field), None, None) => Some(ExternalId {
                     source: x.source,
                     target: ExternalIdTarget::Field(field),
                 }),
-                (None, Some(prefix)) => {
+                (None, Some(prefix), None) => {
                     if prefix.chars().any(char::is_whitespace) {
                         problems.push("external_id.label_prefix cannot contain spaces".to_owned());
                     }
@@ -430,9 +438,20 @@ impl Mapping {
                         target: ExternalIdTarget::LabelPrefix(prefix),
                     })
                 }
+                (None, None, Some(key)) => {
+                    if let Some(problem) = property_key_problem(&key) {
+                        problems.push(format!("external_id.property {problem}"));
+                    }
+                    Some(ExternalId {
+                        source: x.source,
+                        target: ExternalIdTarget::Property(key),
+                    })
+                }
                 _ => {
-                    problems
-                        .push("external_id needs exactly one of field or label_prefix".to_owned());
+                    problems.push(
+                        "external_id needs exactly one of field, label_prefix or property"
+                            .to_owned(),
+                    );
                     None
                 }
             },
@@ -482,6 +501,17 @@ impl Mapping {
             && self.external_id.is_none()
         {
             out.push("operation update needs key or external_id to find each issue".to_owned());
+        }
+        if matches!(
+            self.external_id.as_ref().map(|x| &x.target),
+            Some(ExternalIdTarget::Property(_))
+        ) && self.project.is_none()
+        {
+            out.push(
+                "external_id.property needs project: issues are found by their property among \
+                 the project's issues"
+                    .to_owned(),
+            );
         }
         if self.operation != ImportOperation::Upsert
             && (self.ignore_existing || self.ignore_missing)
@@ -691,6 +721,28 @@ fn toml_message(e: &toml::de::Error) -> String {
     }
 }
 
+/// What is wrong with an issue property key for the external id, if anything: Jira takes keys
+/// of 1 to 255 characters; the key of jiralink's own mark is taken.
+fn property_key_problem(key: &str) -> Option<String> {
+    if key.trim().is_empty() {
+        Some("needs a property key".to_owned())
+    } else if key.chars().count() > MAX_PROPERTY_KEY {
+        Some(format!(
+            "is {} characters long; Jira takes property keys of at most {MAX_PROPERTY_KEY}",
+            key.chars().count()
+        ))
+    } else if key != key.trim() {
+        Some(format!("{key:?} starts or ends with a space"))
+    } else if key == super::run::IMPORT_PROPERTY {
+        Some(format!(
+            "cannot be {:?}: jiralink keeps its own mark there",
+            super::run::IMPORT_PROPERTY
+        ))
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -736,6 +788,72 @@ labels = { source = "tags", split = "," }
             })
         );
         assert_eq!(m.fields.len(), 3);
+    }
+
+    #[test]
+    fn the_external_id_can_be_an_issue_property() {
+        let text = |place: &str| {
+            format!(
+                "operation = \"upsert\"\nproject = \"DEMO\"\nissue_type = \"Task\"\n\
+                 [external_id]\nsource = \"id\"\n{place}\n[fields]\nsummary = \"title\"\n"
+            )
+        };
+        let m = Mapping::from_toml(&text("property = \"crm.ticket\"")).unwrap();
+        assert_eq!(
+            m.external_id,
+            Some(ExternalId {
+                source: "id".into(),
+                target: ExternalIdTarget::Property("crm.ticket".into())
+            })
+        );
+        assert!(m.problems().is_empty(), "{:?}", m.problems());
+        let longest = "k".repeat(MAX_PROPERTY_KEY);
+        assert!(Mapping::from_toml(&text(&format!("property = \"{longest}\""))).is_ok());
+        for (place, problem) in [
+            (
+                format!("property = \"{longest}k\""),
+                "external_id.property is 256 characters long; Jira takes property keys of at most 255",
+            ),
+            (
+                "property = \"\"".to_owned(),
+                "external_id.property needs a property key",
+            ),
+            (
+                "property = \" crm \"".to_owned(),
+                "external_id.property \" crm \" starts or ends with a space",
+            ),
+            (
+                "property = \"jiralink.import\"".to_owned(),
+                "external_id.property cannot be \"jiralink.import\": jiralink keeps its own mark there",
+            ),
+            (
+                "property = \"crm.ticket\"\nlabel_prefix = \"ext-\"".to_owned(),
+                "external_id needs exactly one of field, label_prefix or property",
+            ),
+            (
+                "field = \"Ref\"\nproperty = \"crm.ticket\"".to_owned(),
+                "external_id needs exactly one of field, label_prefix or property",
+            ),
+            (
+                String::new(),
+                "external_id needs exactly one of field, label_prefix or property",
+            ),
+        ] {
+            let Err(problems) = Mapping::from_toml(&text(&place)) else {
+                panic!("accepted {place}");
+            };
+            assert_eq!(problems, vec![problem.to_owned()], "{place}");
+        }
+        let update = "operation = \"update\"\n[external_id]\nsource = \"id\"\n\
+                      property = \"crm.ticket\"\n[fields]\nsummary = \"title\"\n";
+        assert_eq!(
+            Mapping::from_toml(update).err(),
+            Some(vec![
+                "external_id.property needs project: issues are found by their property among \
+                 the project's issues"
+                    .to_owned()
+            ])
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! field of the create screen (or, for updates, of the site), required fields covered,
 //! constants converted. Every problem is listed at once.
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::{
     convert::{FieldInfo, FieldKind, UserDirectory, convert},
@@ -27,6 +27,21 @@ pub enum ExternalPlace {
     Field(FieldInfo),
     /// A label with this prefix.
     Label(String),
+    /// An issue property with this key, whose value is `{"id": …}`: set with the issue's
+    /// properties, never a field.
+    Property(String),
+}
+
+impl ExternalPlace {
+    /// The issue property `{"key": …, "value": {"id": external_id}}` that keeps the external
+    /// id, when this place is a property.
+    #[must_use]
+    pub fn property(&self, external_id: &str) -> Option<Value> {
+        match self {
+            Self::Property(key) => Some(json!({ "key": key, "value": { "id": external_id } })),
+            Self::Field(_) | Self::Label(_) => None,
+        }
+    }
 }
 
 /// A mapping resolved against one project and issue type (or, without a screen, the site's
@@ -164,6 +179,7 @@ pub async fn resolve(
                 }
                 Some(ExternalPlace::Label(p.clone()))
             }
+            ExternalIdTarget::Property(key) => Some(ExternalPlace::Property(key.clone())),
             ExternalIdTarget::Field(name) => match resolve_field(pool, name) {
                 Ok(f) if f.kind == FieldKind::Text => Some(ExternalPlace::Field(f.clone())),
                 Ok(f) => {
@@ -266,7 +282,8 @@ impl Plan {
                         }
                     }
                 }
-                None => {}
+                // Not a field: the property goes with the request's properties.
+                Some(ExternalPlace::Property(_)) | None => {}
             }
         }
         if errors.is_empty() {

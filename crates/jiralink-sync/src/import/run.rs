@@ -362,10 +362,14 @@ impl Prepared {
             fields.remove("labels");
             update.insert("labels".into(), json!([{ "add": format!("{prefix}{x}") }]));
         }
+        let properties = match (&self.plan.external, &self.external_id) {
+            (Some(place), Some(x)) => place.property(x).into_iter().collect(),
+            _ => Vec::new(),
+        };
         IssueInput {
             fields,
             update,
-            ..IssueInput::default()
+            properties,
         }
     }
 }
@@ -422,48 +426,54 @@ pub async fn run_import(mut job: ImportJob<'_>) -> Result<ImportOutcome, SyncErr
     let base = check_attachment_dir(&job.mapping.actions, job.attachment_dir.as_deref())?;
     let mut plans = checked_plans(job.client, job.mapping, job.users).await?;
     let mut stats = job.stats.clone();
+    let mut by_property = PropertyIndex::new();
     let mut position = job.resume_from;
-    let mut carry: Vec<InputRecord> = Vec::new();
-    let mut ended = false;
-    while !ended || !carry.is_empty() {
+    let mut input = Input {
+        source: std::mem::replace(&mut job.source, Box::new(Exhausted)),
+        resume_from: job.resume_from,
+        ended: false,
+    };
+    let job = &job;
+    let mut preparer = Preparer {
+        job,
+        plans: &mut plans,
+        base: base.as_deref(),
+    };
+    // The batches are pipelined: while one batch is decided, written and its bulk create is in
+    // flight, the next one is read and converted. Nothing of the next batch touches the ledger,
+    // Jira or the journal before this one is checkpointed, so the order of writes is the one of
+    // a batch after the other; only reading and converting move ahead.
+    let mut next = preparer.next_batch(&mut input, Vec::new()).await;
+    loop {
         if job.progress.stop_requested() || job.journal.cancel_requested().await {
             return Ok(ImportOutcome {
                 stats,
                 cancelled: true,
             });
         }
-        let mut batch = std::mem::take(&mut carry);
-        while !ended && batch.len() < BATCH {
-            match job.source.next_record() {
-                Ok(Some(r)) if r.ordinal < job.resume_from => {}
-                Ok(Some(r)) => batch.push(r),
-                Ok(None) => ended = true,
-                Err(e) => return Err(SyncError::Input(e.to_string())),
-            }
-        }
-        if batch.is_empty() {
-            break;
-        }
-        let mut batcher = Batch {
-            job: &job,
-            plans: &mut plans,
-            stats: &mut stats,
-            base: base.as_deref(),
-        };
-        let (results, deferred) = batcher.process(batch).await?;
-        carry = deferred;
+        // A read that failed while the batch before was in flight ends the run here, after
+        // that batch's checkpoint, as it would have without the pipeline.
+        let Some(mut batch) = next? else { break };
+        let carry = std::mem::take(&mut batch.deferred);
         // Records deferred to the next batch (a repeated identity) are not yet accounted for,
         // so the position stops before the first of them.
+        let first_deferred = carry.iter().map(|r| r.ordinal).min();
+        let mut writer = Batch {
+            job,
+            stats: &mut stats,
+            by_property: &mut by_property,
+            base: base.as_deref(),
+        };
+        let (results, upcoming) =
+            futures::join!(writer.finish(batch), preparer.next_batch(&mut input, carry));
+        let results = results?;
+        next = upcoming;
         let done_upto = results
             .iter()
             .map(|r| r.record + 1)
             .max()
             .unwrap_or(position);
-        position = carry
-            .iter()
-            .map(|r| r.ordinal)
-            .min()
-            .map_or(done_upto, |first| first.min(done_upto));
+        position = first_deferred.map_or(done_upto, |first| first.min(done_upto));
         for r in &results {
             stats.count(r.state);
         }
@@ -476,20 +486,98 @@ pub async fn run_import(mut job: ImportJob<'_>) -> Result<ImportOutcome, SyncErr
     })
 }
 
-struct Batch<'j, 'a> {
+/// The record source of a run, and how far it has been read.
+struct Input {
+    source: Box<dyn RecordSource>,
+    resume_from: u64,
+    ended: bool,
+}
+
+impl Input {
+    /// Up to [`BATCH`] records after `carry`: the records an interrupted run accounted for
+    /// are skipped.
+    fn read(&mut self, mut batch: Vec<InputRecord>) -> Result<Vec<InputRecord>, SyncError> {
+        while !self.ended && batch.len() < BATCH {
+            match self.source.next_record() {
+                Ok(Some(r)) if r.ordinal < self.resume_from => {}
+                Ok(Some(r)) => batch.push(r),
+                Ok(None) => self.ended = true,
+                Err(e) => return Err(SyncError::Input(e.to_string())),
+            }
+        }
+        Ok(batch)
+    }
+}
+
+/// What a run's source becomes once the run has taken it.
+struct Exhausted;
+
+impl RecordSource for Exhausted {
+    fn next_record(&mut self) -> Result<Option<InputRecord>, super::input::InputError> {
+        Ok(None)
+    }
+}
+
+/// A batch read, mapped and converted, not yet decided.
+struct PreparedBatch {
+    slots: Vec<Slot>,
+    /// Each pending slot's actions, taken out before the write is decided.
+    planned: Vec<Option<Box<RecordActions>>>,
+    /// The records put off to the next batch (a repeated identity or issue).
+    deferred: Vec<InputRecord>,
+}
+
+/// Reads, maps and converts batches: nothing it does writes anything.
+struct Preparer<'j, 'a> {
     job: &'j ImportJob<'a>,
     plans: &'j mut Plans,
-    stats: &'j mut ImportStats,
     /// The attachment directory, canonical.
     base: Option<&'j Path>,
 }
 
-impl Batch<'_, '_> {
-    /// The batch's results in input order, and the records put off to the next batch.
-    async fn process(
+/// External id → the issues (key, id) that carry it in an issue property, per project and
+/// property key: read once per run, by one paged search of the project.
+type PropertyIndex = HashMap<(String, String), HashMap<String, Vec<(String, String)>>>;
+
+/// Decides, writes and records one prepared batch.
+struct Batch<'j, 'a> {
+    job: &'j ImportJob<'a>,
+    stats: &'j mut ImportStats,
+    by_property: &'j mut PropertyIndex,
+    /// The attachment directory, canonical.
+    base: Option<&'j Path>,
+}
+
+fn context<'j>(job: &'j ImportJob<'_>, base: Option<&'j Path>) -> Context<'j> {
+    Context {
+        client: job.client,
+        clock: &*job.clock,
+        users: job.users,
+        base,
+        scope: job.ledger_scope,
+    }
+}
+
+impl Preparer<'_, '_> {
+    /// The next batch: `carry` and the records read after it, prepared; `None` once the input
+    /// has ended and nothing is carried.
+    async fn next_batch(
+        &mut self,
+        input: &mut Input,
+        carry: Vec<InputRecord>,
+    ) -> Result<Option<PreparedBatch>, SyncError> {
+        let records = input.read(carry)?;
+        if records.is_empty() {
+            return Ok(None);
+        }
+        self.prepare_batch(records).await.map(Some)
+    }
+
+    /// The records' slots, in input order, and the records put off to the next batch.
+    async fn prepare_batch(
         &mut self,
         records: Vec<InputRecord>,
-    ) -> Result<(Vec<RecordResult>, Vec<InputRecord>), SyncError> {
+    ) -> Result<PreparedBatch, SyncError> {
         let mut slots: Vec<Slot> = Vec::with_capacity(records.len());
         let mut seen: HashSet<String> = HashSet::new();
         let mut deferred = Vec::new();
@@ -536,16 +624,11 @@ impl Batch<'_, '_> {
                 Slot::Done(_) => None,
             })
             .collect();
-        self.decide(&mut slots).await?;
-        self.apply_actions(&mut slots, planned).await?;
-        let results = slots
-            .into_iter()
-            .map(|s| match s {
-                Slot::Done(r) => r,
-                Slot::Pending(p) => p.failed("not processed"),
-            })
-            .collect();
-        Ok((results, deferred))
+        Ok(PreparedBatch {
+            slots,
+            planned,
+            deferred,
+        })
     }
 
     async fn prepare(
@@ -629,9 +712,14 @@ impl Batch<'_, '_> {
         let actions = if mapping.actions.is_empty() {
             Ok(None)
         } else {
-            RecordActions::prepare(&mapping.actions, record, &identity, &self.context())
-                .await
-                .map(|a| Some(Box::new(a)))
+            RecordActions::prepare(
+                &mapping.actions,
+                record,
+                &identity,
+                &context(job, self.base),
+            )
+            .await
+            .map(|a| Some(Box::new(a)))
         };
         let (fields, actions) = match (fields, actions) {
             (Ok(f), Ok(a)) => (f, a),
@@ -651,6 +739,13 @@ impl Batch<'_, '_> {
                 }));
             }
         };
+        // An external id kept in a property is found among the project's issues, which
+        // updates (resolved without a project) name in the mapping.
+        let project = plan.project.clone().or_else(|| {
+            matches!(plan.external, Some(ExternalPlace::Property(_)))
+                .then(|| text(&mapping.project).map(|p| p.trim().to_ascii_uppercase()))
+                .flatten()
+        });
         Ok(Ok(Prepared {
             actions,
             line,
@@ -658,10 +753,28 @@ impl Batch<'_, '_> {
             identity,
             external_id,
             key,
-            project: plan.project.clone(),
+            project,
             plan,
             fields,
         }))
+    }
+}
+
+impl Batch<'_, '_> {
+    /// The batch's results in input order.
+    async fn finish(&mut self, batch: PreparedBatch) -> Result<Vec<RecordResult>, SyncError> {
+        let PreparedBatch {
+            mut slots, planned, ..
+        } = batch;
+        self.decide(&mut slots).await?;
+        self.apply_actions(&mut slots, planned).await?;
+        Ok(slots
+            .into_iter()
+            .map(|s| match s {
+                Slot::Done(r) => r,
+                Slot::Pending(p) => p.failed("not processed"),
+            })
+            .collect())
     }
 
     /// Decides, sends and records each pending slot.
@@ -753,16 +866,6 @@ impl Batch<'_, '_> {
         self.send_creates(slots, &creates).await
     }
 
-    fn context(&self) -> Context<'_> {
-        Context {
-            client: self.job.client,
-            clock: &*self.job.clock,
-            users: self.job.users,
-            base: self.base,
-            scope: self.job.ledger_scope,
-        }
-    }
-
     /// Applies each written record's actions to its issue (a dry run lists them in the
     /// record's request instead). The records of one issue go one after another, so their
     /// marks in its property do not overwrite each other.
@@ -801,7 +904,7 @@ impl Batch<'_, '_> {
         if by_issue.is_empty() {
             return Ok(());
         }
-        let cx = self.context();
+        let cx = context(self.job, self.base);
         let cx = &cx;
         let groups: Vec<IssueReports> =
             futures::stream::iter(by_issue.into_values().map(|work| async move {
@@ -928,11 +1031,17 @@ impl Batch<'_, '_> {
         let mut searches: Vec<String> = Vec::new();
         let mut by_place: HashMap<(String, String), (ExternalPlace, Vec<String>)> = HashMap::new();
         let mut windows: HashSet<&str> = HashSet::new();
+        let mut whole: HashSet<&str> = HashSet::new();
         for (p, _) in creates {
             let Some(project) = p.project.as_deref() else {
                 continue;
             };
             match (&p.external_id, &p.plan.external) {
+                // JQL cannot search the external id's property: the whole project is read
+                // for the mark, whatever the clocks say.
+                (Some(_), Some(ExternalPlace::Property(_))) => {
+                    whole.insert(project);
+                }
                 (Some(x), Some(place)) => {
                     by_place
                         .entry((project.to_owned(), place_key(place)))
@@ -946,10 +1055,14 @@ impl Batch<'_, '_> {
             }
         }
         for ((project, _), (place, ids)) in &by_place {
-            let (clause, _) = external_clause(place, ids);
-            searches.push(format!("project = \"{project}\" AND {clause}"));
+            if let Some((clause, _)) = external_clause(place, ids) {
+                searches.push(format!("project = \"{project}\" AND {clause}"));
+            }
         }
-        for project in windows {
+        for project in &whole {
+            searches.push(format!("project = \"{project}\""));
+        }
+        for project in windows.difference(&whole) {
             searches.push(format!(
                 "project = \"{project}\" AND created >= {} ORDER BY created ASC",
                 earliest.saturating_sub(CLOCK_MARGIN_MS)
@@ -993,15 +1106,16 @@ impl Batch<'_, '_> {
         slots: &[Slot],
         existing: &mut HashMap<usize, (String, Option<String>, bool)>,
     ) -> Result<(), SyncError> {
-        let mut by_place: HashMap<String, Vec<(usize, String)>> = HashMap::new();
-        let mut places: HashMap<String, (ExternalPlace, Option<String>)> = HashMap::new();
+        // By place and project: records of several projects are searched in each.
+        let mut by_place: HashMap<PlaceIn, Vec<(usize, String)>> = HashMap::new();
+        let mut places: HashMap<PlaceIn, (ExternalPlace, Option<String>)> = HashMap::new();
         for (i, slot) in slots.iter().enumerate() {
             let Slot::Pending(p) = slot else { continue };
             let (Some(x), None, Some(place)) = (&p.external_id, existing.get(&i), &p.plan.external)
             else {
                 continue;
             };
-            let place_key = place_key(place);
+            let place_key = (place_key(place), p.project.clone());
             by_place
                 .entry(place_key.clone())
                 .or_default()
@@ -1012,8 +1126,28 @@ impl Batch<'_, '_> {
             let Some((place, project)) = places.get(&place_key) else {
                 continue;
             };
+            if let ExternalPlace::Property(property) = place {
+                let Some(project) = project else {
+                    continue;
+                };
+                let index = self.property_index(project, property).await?;
+                for (i, x) in wanted {
+                    match index.get(&x).map(Vec::as_slice) {
+                        Some([(key, id)]) => {
+                            existing.insert(i, (key.clone(), Some(id.clone()), false));
+                        }
+                        Some(many) if many.len() > 1 => {
+                            existing.insert(i, (claimants(many), None, false));
+                        }
+                        _ => {}
+                    }
+                }
+                continue;
+            }
             let ids: Vec<String> = wanted.iter().map(|(_, x)| x.clone()).collect();
-            let (clause, field) = external_clause(place, &ids);
+            let Some((clause, field)) = external_clause(place, &ids) else {
+                continue;
+            };
             let jql = match project {
                 Some(p) => format!("project = \"{p}\" AND {clause}"),
                 None => clause,
@@ -1038,6 +1172,7 @@ impl Batch<'_, '_> {
                             a.iter()
                                 .any(|l| l.as_str() == Some(&format!("{prefix}{x}")))
                         }),
+                        ExternalPlace::Property(_) => false,
                     };
                     if hit {
                         matches
@@ -1054,23 +1189,53 @@ impl Batch<'_, '_> {
                     }
                     Some(many) if many.len() > 1 => {
                         // Several issues claim the id: updating one would be a guess.
-                        existing.insert(
-                            i,
-                            (
-                                many.iter()
-                                    .map(|(k, _)| k.as_str())
-                                    .collect::<Vec<_>>()
-                                    .join(","),
-                                None,
-                                false,
-                            ),
-                        );
+                        existing.insert(i, (claimants(many), None, false));
                     }
                     _ => {}
                 }
             }
         }
         Ok(())
+    }
+
+    /// External id → issues of `project` whose `property` holds `{"id": <external id>}`: one
+    /// paged search of the project, the first time a run needs it (Jira's search cannot find a
+    /// property's value unless an app indexes it). Values are compared exactly.
+    async fn property_index(
+        &mut self,
+        project: &str,
+        property: &str,
+    ) -> Result<&HashMap<String, Vec<(String, String)>>, SyncError> {
+        let wanted = (project.to_owned(), property.to_owned());
+        if !self.by_property.contains_key(&wanted) {
+            let request = SearchRequest {
+                jql: format!("project = \"{}\"", jql_escape(project)),
+                fields: vec!["created".into()],
+                properties: vec![property.to_owned()],
+                max_results: Some(100),
+                ..SearchRequest::default()
+            };
+            let mut index: HashMap<String, Vec<(String, String)>> = HashMap::new();
+            let mut issues = std::pin::pin!(self.job.client.search_jql(request));
+            while let Some(issue) = issues.try_next().await? {
+                let id = issue
+                    .extra
+                    .get("properties")
+                    .and_then(|p| p.get(property))
+                    .and_then(|v| v.get("id"))
+                    .and_then(Value::as_str);
+                if let (Some(x), Some(key)) = (id, issue.key.clone()) {
+                    index
+                        .entry(x.to_owned())
+                        .or_default()
+                        .push((key, issue.id.clone()));
+                }
+            }
+            self.by_property.insert(wanted.clone(), index);
+        }
+        self.by_property
+            .get(&wanted)
+            .ok_or_else(|| SyncError::Decode("an external-id index went missing".into()))
     }
 
     /// Sends the updates; returns the slots whose issue does not exist (404).
@@ -1089,12 +1254,17 @@ impl Batch<'_, '_> {
                 };
                 let key = existing.get(&i).map(|e| e.0.clone());
                 let input = p.update_input();
-                let request = json!({
+                let mut request = json!({
                     "method": "PUT",
                     "issue": key,
                     "fields": input.fields,
                     "update": input.update,
                 });
+                if !input.properties.is_empty()
+                    && let Value::Object(r) = &mut request
+                {
+                    r.insert("properties".into(), Value::Array(input.properties));
+                }
                 slots[i] = Slot::Done(RecordResult {
                     request: Some(request),
                     ..p.done(RecordState::WouldUpdate, key, None)
@@ -1124,7 +1294,7 @@ impl Batch<'_, '_> {
             futures::stream::iter(work.into_iter().map(|(i, key, id, input)| {
                 let clock = clock.clone();
                 async move {
-                    if input.fields.is_empty() {
+                    if input.fields.is_empty() && input.properties.is_empty() {
                         // A mapping of actions alone has nothing to edit; the issue need only
                         // exist, for the actions to follow.
                         let r = match client.issue_find(&key, &["status"]).await {
@@ -1179,14 +1349,20 @@ impl Batch<'_, '_> {
             let inputs: Vec<IssueInput> = chunk
                 .iter()
                 .filter_map(|&i| match &mut slots[i] {
-                    Slot::Pending(p) => Some(IssueInput {
-                        fields: std::mem::take(&mut p.fields),
-                        properties: vec![json!({
+                    Slot::Pending(p) => {
+                        let mut properties = vec![json!({
                             "key": IMPORT_PROPERTY,
                             "value": { "ledger": job.ledger_scope, "record": p.identity },
-                        })],
-                        ..IssueInput::default()
-                    }),
+                        })];
+                        if let (Some(place), Some(x)) = (&p.plan.external, &p.external_id) {
+                            properties.extend(place.property(x));
+                        }
+                        Some(IssueInput {
+                            fields: std::mem::take(&mut p.fields),
+                            properties,
+                            ..IssueInput::default()
+                        })
+                    }
                     Slot::Done(_) => None,
                 })
                 .collect();
@@ -1200,8 +1376,15 @@ impl Batch<'_, '_> {
                     let Slot::Pending(p) = &slots[i] else {
                         continue;
                     };
-                    let request =
+                    let mut request =
                         json!({ "method": "POST", "fields": Value::Object(input.fields) });
+                    // The external id's property, when it is one (not jiralink's own mark).
+                    let external: Vec<Value> = input.properties.into_iter().skip(1).collect();
+                    if !external.is_empty()
+                        && let Value::Object(r) = &mut request
+                    {
+                        r.insert("properties".into(), Value::Array(external));
+                    }
                     slots[i] = Slot::Done(RecordResult {
                         request: Some(request),
                         ..p.done(RecordState::WouldCreate, None, None)
@@ -1442,6 +1625,17 @@ fn outcome_unknown(e: &AtlassianError) -> bool {
         || e.status().is_some_and(|s| s >= 500 && s != 503)
 }
 
+/// Where an external id is kept ([`place_key`]) and the project searched for it.
+type PlaceIn = (String, Option<String>);
+
+/// The keys of the issues that claim one external id, as one text.
+fn claimants(many: &[(String, String)]) -> String {
+    many.iter()
+        .map(|(k, _)| k.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// How far back from the earliest uncertain send the search by creation time reaches.
 const CLOCK_MARGIN_MS: i64 = 10 * 60 * 1000;
 
@@ -1449,12 +1643,14 @@ fn place_key(place: &ExternalPlace) -> String {
     match place {
         ExternalPlace::Field(f) => format!("f:{}", f.id),
         ExternalPlace::Label(prefix) => format!("l:{prefix}"),
+        ExternalPlace::Property(key) => format!("p:{key}"),
     }
 }
 
-/// The JQL clause matching any of `ids` at `place`, and the field that holds them.
-fn external_clause(place: &ExternalPlace, ids: &[String]) -> (String, String) {
-    match place {
+/// The JQL clause matching any of `ids` at `place`, and the field that holds them; `None` for
+/// a property, which JQL cannot search unless an app indexes it.
+fn external_clause(place: &ExternalPlace, ids: &[String]) -> Option<(String, String)> {
+    Some(match place {
         ExternalPlace::Field(f) => {
             let n = f.id.trim_start_matches("customfield_");
             let parts: Vec<String> = ids
@@ -1473,7 +1669,8 @@ fn external_clause(place: &ExternalPlace, ids: &[String]) -> (String, String) {
                 "labels".to_owned(),
             )
         }
-    }
+        ExternalPlace::Property(_) => return None,
+    })
 }
 
 fn jql_escape(s: &str) -> String {

@@ -769,3 +769,265 @@ summary = "title"
         all[1]
     );
 }
+
+/// An upsert whose external id is kept in the issue property `crm.ticket`.
+const BY_PROPERTY: &str = r#"
+operation = "upsert"
+project = "HELP"
+issue_type = "Service Request"
+[external_id]
+source = "ref"
+property = "crm.ticket"
+[fields]
+summary = "title"
+"#;
+
+impl Env {
+    /// The value of issue property `property` of `key`.
+    async fn property(&self, key: &str, property: &str) -> Value {
+        let (status, body) = self
+            .http(
+                Method::GET,
+                &format!("/issue/{key}/properties/{property}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["value"].clone()
+    }
+}
+
+#[tokio::test]
+async fn an_external_id_in_a_property_is_found_by_reading_the_project() {
+    let env = Env::start(SimConfig::for_tests()).await;
+    // One issue made by hand with the id, and two that claim one id.
+    let mut made = Vec::new();
+    for (summary, id) in [
+        ("By hand", "crm-1"),
+        ("Twin one", "crm-twin"),
+        ("Twin two", "crm-twin"),
+    ] {
+        let (status, body) = env
+            .http(
+                Method::POST,
+                "/issue",
+                Some(json!({
+                    "fields": {"project": {"key": "HELP"}, "issuetype": {"name": "Service Request"},
+                        "summary": summary},
+                    "properties": [{"key": "crm.ticket", "value": {"id": id}}],
+                })),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        made.push(body["key"].as_str().unwrap().to_owned());
+    }
+    // Another case is another id.
+    let (status, _) = env
+        .http(
+            Method::PUT,
+            &format!("/issue/{}/properties/crm.ticket", made[1]),
+            Some(json!({"id": "CRM-TWIN"})),
+        )
+        .await;
+    assert!(status == 200 || status == 201, "{status}");
+    env.advance(60);
+    let input = |suffix: &str| {
+        format!(
+            "{}\n{}\n{}\n",
+            json!({"ref": "crm-1", "title": format!("Updated {suffix}")}),
+            json!({"ref": "crm-2", "title": format!("New {suffix}")}),
+            json!({"ref": "crm-twin", "title": "Which one?"}),
+        )
+    };
+    let first_ledger = MemoryLedger::default();
+    let (outcome, results) = env
+        .import(
+            &mapping(BY_PROPERTY),
+            InputFormat::Ndjson,
+            input("once"),
+            &first_ledger,
+            "r1",
+            false,
+        )
+        .await;
+    let stats = outcome.unwrap().stats;
+    let all = results.all();
+    assert_eq!(
+        (stats.updated, stats.created, stats.failed),
+        (2, 1, 0),
+        "{all:?}"
+    );
+    assert_eq!(all[0].state, RecordState::Updated);
+    assert_eq!(all[0].key.as_deref(), Some(made[0].as_str()));
+    assert_eq!(all[1].state, RecordState::Created);
+    // {"id": "CRM-TWIN"} is not the id: one issue claims it.
+    assert_eq!(all[2].state, RecordState::Updated, "{:?}", all[2]);
+    assert_eq!(all[2].key.as_deref(), Some(made[2].as_str()));
+    let created = all[1].key.clone().unwrap();
+    assert_eq!(
+        env.property(&created, "crm.ticket").await,
+        json!({"id": "crm-2"})
+    );
+
+    // Now two issues claim crm-twin, and crm-2's issue is not in a fresh ledger: it is found
+    // through the property, not created again.
+    let (status, _) = env
+        .http(
+            Method::PUT,
+            &format!("/issue/{}/properties/crm.ticket", made[1]),
+            Some(json!({"id": "crm-twin"})),
+        )
+        .await;
+    assert!(status == 200 || status == 201, "{status}");
+    env.advance(60);
+    let fresh = MemoryLedger::default();
+    let (outcome, results) = env
+        .import(
+            &mapping(BY_PROPERTY),
+            InputFormat::Ndjson,
+            input("twice"),
+            &fresh,
+            "r2",
+            false,
+        )
+        .await;
+    let stats = outcome.unwrap().stats;
+    let all = results.all();
+    assert_eq!(
+        (stats.updated, stats.created, stats.failed),
+        (2, 0, 1),
+        "{all:?}"
+    );
+    assert_eq!(all[1].key.as_deref(), Some(created.as_str()));
+    assert!(fresh.entries().is_empty(), "nothing created");
+    let (_, issue) = env
+        .http(
+            Method::GET,
+            &format!("/issue/{created}?fields=summary"),
+            None,
+        )
+        .await;
+    assert_eq!(issue["fields"]["summary"], "New twice");
+    assert_eq!(all[2].state, RecordState::Failed);
+    assert!(
+        all[2]
+            .message
+            .as_deref()
+            .unwrap_or("")
+            .contains("several issues"),
+        "{:?}",
+        all[2]
+    );
+
+    // An update writes the property again: someone changed it, the ledger finds the issue.
+    let (status, _) = env
+        .http(
+            Method::PUT,
+            &format!("/issue/{created}/properties/crm.ticket"),
+            Some(json!({"id": "changed"})),
+        )
+        .await;
+    assert!(status == 200 || status == 201, "{status}");
+    let (outcome, results) = env
+        .import(
+            &mapping(BY_PROPERTY),
+            InputFormat::Ndjson,
+            input("thrice"),
+            &first_ledger,
+            "r3",
+            false,
+        )
+        .await;
+    outcome.unwrap();
+    assert_eq!(results.all()[1].key.as_deref(), Some(created.as_str()));
+    assert_eq!(
+        env.property(&created, "crm.ticket").await,
+        json!({"id": "crm-2"})
+    );
+
+    // A dry run shows the property with the request.
+    let (outcome, results) = env
+        .import(
+            &mapping(BY_PROPERTY),
+            InputFormat::Ndjson,
+            format!("{}\n", json!({"ref": "crm-3", "title": "Not yet"})),
+            &MemoryLedger::default(),
+            "r4",
+            true,
+        )
+        .await;
+    outcome.unwrap();
+    assert_eq!(
+        results.all()[0]
+            .request
+            .as_ref()
+            .map(|r| r["properties"].clone()),
+        Some(json!([{"key": "crm.ticket", "value": {"id": "crm-3"}}]))
+    );
+}
+
+#[tokio::test]
+async fn a_lost_bulk_answer_is_settled_by_reading_the_project_for_a_property_id() {
+    let env = Env::start(SimConfig::for_tests()).await;
+    env.control()
+        .update_knobs(|k| k.index_lag_secs = 10)
+        .unwrap();
+    // The first bulk create is applied, then its answer lost.
+    env.control().lose_next_for(1, &[Method::POST]);
+    let by_property = CREATE.replace("label_prefix = \"ext-\"", "property = \"crm.ticket\"");
+    let ledger = MemoryLedger::default();
+    let (outcome, results) = env
+        .import(
+            &mapping(&by_property),
+            InputFormat::Csv,
+            csv(60, "plost"),
+            &ledger,
+            "r1",
+            false,
+        )
+        .await;
+    let stats = outcome.unwrap().stats;
+    assert_eq!(stats.created, 60);
+    assert_eq!((stats.uncertain_checked, stats.uncertain_found), (50, 50));
+    assert_eq!(results.states(), BTreeMap::from([("created", 60)]));
+    let all = results.all();
+    env.advance(60);
+    let (status, body) = env
+        .http(
+            Method::POST,
+            "/search/jql",
+            Some(json!({
+                "jql": "project = DEMO AND labels = \"imported-plost\"",
+                "properties": ["crm.ticket"],
+                "maxResults": 100
+            })),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let mut ids: Vec<String> = body["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            i["properties"]["crm.ticket"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    ids.sort();
+    let mut expected: Vec<String> = (0..60).map(|n| format!("plost-{n}")).collect();
+    expected.sort();
+    assert_eq!(ids, expected, "each record once, with its id");
+    assert_eq!(
+        env.property(all[7].key.as_deref().unwrap(), "crm.ticket")
+            .await,
+        json!({"id": "plost-7"})
+    );
+    assert!(
+        ledger
+            .entries()
+            .values()
+            .all(|e| e.state == LedgerState::Done)
+    );
+}

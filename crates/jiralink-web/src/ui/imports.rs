@@ -327,6 +327,8 @@ impl MappingValues {
                 ExternalIdTarget::LabelPrefix(p) => {
                     (x.source.clone(), "label_prefix".to_owned(), p.clone())
                 }
+                // The table offers a field or a label; a property is edited as TOML.
+                ExternalIdTarget::Property(_) => return None,
             },
         };
         let mut rows = Vec::with_capacity(m.fields.len());
