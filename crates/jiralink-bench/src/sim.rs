@@ -1,4 +1,4 @@
-//! The simulator's `demo` site as the benchmark binaries reach it: a client of the engine and a
+//! The simulator's sites (`demo`, `acme`) as the benchmark binaries reach them: a client of the engine and a
 //! plain HTTP client with the sample account's credentials.
 
 use jiralink_atlassian::{
@@ -11,7 +11,7 @@ use url::Url;
 
 use crate::BoxError;
 
-/// The `demo` site of a simulator.
+/// One site of a simulator (`demo` unless said otherwise).
 pub struct Site {
     /// The engine's client, at the concurrency asked for.
     pub client: JiraClient,
@@ -41,6 +41,14 @@ impl std::fmt::Debug for Site {
 /// # Errors
 /// The simulator cannot be reached or describes itself unexpectedly.
 pub async fn demo_site(base_url: &Url, concurrency: usize) -> Result<Site, BoxError> {
+    site(base_url, "demo", concurrency).await
+}
+
+/// Like [`demo_site`], for the site `subdomain` (`demo` or `acme`).
+///
+/// # Errors
+/// The simulator cannot be reached or describes itself unexpectedly.
+pub async fn site(base_url: &Url, subdomain: &str, concurrency: usize) -> Result<Site, BoxError> {
     let http = build_client(&HttpConfig::default())?;
     let info: Value = http
         .get(base_url.join("/_sim/info")?)
@@ -65,7 +73,7 @@ pub async fn demo_site(base_url: &Url, concurrency: usize) -> Result<Site, BoxEr
         &endpoints,
         ApiType::CloudPlatform,
         AuthRoute::BasicClassic,
-        Some(&Subdomain::from_label("demo")?),
+        Some(&Subdomain::from_label(subdomain)?),
         None,
     )?;
     let (email, token) = (text("/sample/email")?, text("/sample/api_token")?);
