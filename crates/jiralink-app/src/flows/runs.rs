@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::pin::pin;
 
 use futures::StreamExt as _;
-use jiralink_atlassian::{JiraClient, SearchRequest};
+use jiralink_atlassian::{BulkFetchRequest, JiraClient};
 use jiralink_domain::ConnectionId;
 use jiralink_store::{
     ExportRecord, FlowRecord, FlowRunRecord, ImportRecord, RunState, RunTrigger, StoreError,
@@ -818,29 +818,24 @@ fn updated_of(record: &Map<String, Value>) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The `updated` of each issue (by id), as Jira has it now.
+/// The `updated` of each issue (by id), as Jira has it now: fetched by id (`issue/bulkfetch`,
+/// up to 100 at a time), which no search index lag can hide.
 async fn read_updated<'a>(
     client: &JiraClient,
     ids: impl Iterator<Item = &'a str>,
 ) -> Result<HashMap<String, String>, jiralink_atlassian::AtlassianError> {
-    use futures::TryStreamExt as _;
-    let ids: Vec<&str> = ids
-        .filter(|i| i.bytes().all(|b| b.is_ascii_digit()))
-        .collect();
+    let ids: Vec<String> = ids.map(str::to_owned).collect();
     let mut out = HashMap::new();
-    if ids.is_empty() {
-        return Ok(out);
-    }
-    let request = SearchRequest {
-        jql: format!("id in ({})", ids.join(", ")),
-        fields: vec!["updated".into()],
-        max_results: Some(100),
-        ..SearchRequest::default()
-    };
-    let mut issues = pin!(client.search_jql(request));
-    while let Some(issue) = issues.try_next().await? {
-        if let Some(updated) = issue.fields.get("updated").and_then(Value::as_str) {
-            out.insert(issue.id.clone(), updated.to_owned());
+    for chunk in ids.chunks(100) {
+        let request = BulkFetchRequest {
+            issue_ids_or_keys: chunk.to_vec(),
+            fields: vec!["updated".into()],
+            ..BulkFetchRequest::default()
+        };
+        for issue in client.issue_bulkfetch(&request).await?.issues {
+            if let Some(updated) = issue.fields.get("updated").and_then(Value::as_str) {
+                out.insert(issue.id.clone(), updated.to_owned());
+            }
         }
     }
     Ok(out)
