@@ -226,6 +226,14 @@ pub enum AppError {
         run: String,
         started: String,
     },
+    #[error("the {what} is used by {}; delete or change them first", users.join(", "))]
+    InUse {
+        what: &'static str,
+        /// What uses it, e.g. `flow "demo-to-acme"` (stored data, not request values).
+        users: Vec<String>,
+    },
+    #[error("the flow cannot start now: {reason}")]
+    FlowWaiting { reason: String },
     #[error("no flow run has that id")]
     FlowRunNotFound {
         /// What the caller asked for; never shown by the message.
@@ -361,6 +369,8 @@ impl AppError {
             Self::FlowNotFound { .. } => ("flow_not_found", 404, false),
             Self::FlowNameTaken { .. } => ("flow_name_taken", 409, false),
             Self::FlowRunning { .. } => ("flow_running", 409, true),
+            Self::FlowWaiting { .. } => ("flow_waiting", 409, true),
+            Self::InUse { .. } => ("in_use", 409, false),
             Self::FlowRunNotFound { .. } => ("flow_run_not_found", 404, false),
             Self::ImportNotFound { .. } => ("import_not_found", 404, false),
             Self::ImportNameTaken { .. } => ("import_name_taken", 409, false),
@@ -382,7 +392,7 @@ impl AppError {
             Self::Store(StoreError::NotEmpty { .. }) => ("database_not_empty", 409, false),
             Self::Store(StoreError::SchemaMismatch { .. }) => ("schema_mismatch", 409, false),
             // A definition a flow started using between the check and the delete.
-            Self::Store(StoreError::InUse { .. }) => ("in_use", 409, true),
+            Self::Store(StoreError::InUse { .. }) => ("in_use", 409, false),
             Self::Store(_) => ("internal", 500, false),
         };
         ErrorCode {

@@ -87,6 +87,7 @@ impl CliError {
                     | "import_running"
                     | "flow_name_taken"
                     | "flow_running"
+                    | "flow_waiting"
                     | "in_use"
                     | "connection_in_use"
                     | "export_running"

@@ -58,6 +58,12 @@ pub(crate) fn hints(error: &AppError) -> Vec<String> {
         AppError::FlowNameTaken { .. } => {
             vec!["`jiralink flow list` shows the names in use".to_owned()]
         }
+        AppError::InUse { .. } => {
+            vec!["`jiralink flow list` shows which export and import each flow uses".to_owned()]
+        }
+        AppError::FlowWaiting { .. } => {
+            vec!["`jiralink flow runs` shows the runs of every flow".to_owned()]
+        }
         AppError::FlowRunning { .. } => vec![
             "wait for the run to finish; a run whose process died is resumed by the next \
              `jiralink flow run` once its lease has run out (exports.lease)"

@@ -347,6 +347,7 @@ const TABLES: &[Table] = &[
         name: "flow_runs",
         columns: &[
             ("id", Text),
+            ("pair_key", Text),
             ("flow_id", Text),
             ("triggered_by", Text),
             ("state", Text),

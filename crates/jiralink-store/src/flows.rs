@@ -36,6 +36,8 @@ pub struct FlowRecord {
 pub struct FlowRunRecord {
     pub id: Uuid,
     pub flow_id: Uuid,
+    /// The flow's two connections, sorted and joined: at most one running run per pair.
+    pub pair_key: String,
     pub trigger: RunTrigger,
     pub state: RunState,
     /// `export`, `import`, `link` or `done`: where a resumed run goes on.
@@ -97,8 +99,8 @@ pub trait FlowStore: Send + Sync {
     /// Deletes the flow and its runs (the id map stays: it belongs to the connections).
     async fn delete_flow(&self, id: Uuid) -> StoreResult<()>;
 
-    /// Records a new running run. [`crate::StoreError::Conflict`] when a run of the flow is
-    /// running already.
+    /// Records a new running run. [`crate::StoreError::Conflict`] when a run of the flow, or
+    /// of another flow between the same two connections (`pair_key`), is running already.
     async fn insert_flow_run(&self, run: &FlowRunRecord) -> StoreResult<()>;
     /// Writes the run's phase, runs, stats, state, error, lease and end, if `holder` still
     /// holds it. `false` when another holder took it over.

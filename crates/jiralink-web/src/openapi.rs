@@ -218,6 +218,10 @@ mod tests {
                 AppError::OutputExpired { run: name() },
                 AppError::ImportNotFound { reference: name() },
                 AppError::Store(jiralink_store::StoreError::InUse { kind: "export" }),
+                AppError::InUse {
+                    what: "export",
+                    users: vec![],
+                },
                 AppError::ImportNameTaken { name: name() },
                 AppError::ImportRunning {
                     name: name(),

@@ -220,10 +220,10 @@ impl App {
         let record = self.find_export(reference).await?;
         let flows = self.flows_using(record.id).await?;
         if !flows.is_empty() {
-            return Err(AppError::InvalidInput(format!(
-                "the export is used by {}; delete or change them first",
-                flows.join(", ")
-            )));
+            return Err(AppError::InUse {
+                what: "export",
+                users: flows,
+            });
         }
         self.store().delete_export(record.id).await?;
         self.audit_export(actor, AuditAction::Delete, &record, Vec::new())

@@ -35,6 +35,8 @@ pub(super) struct CommentsDone {
     pub(super) added: u64,
     pub(super) updated: u64,
     pub(super) adopted: u64,
+    /// Comments Jira refused to add or update (the issue is sent again by the next run).
+    pub(super) failed: u64,
 }
 
 /// The hash of a comment body, the same however its object keys are ordered.
@@ -107,18 +109,30 @@ pub(super) async fn sync_comments(
         match links.get(id) {
             Some(link) if &link.body_hash == hash => {}
             Some(link) => {
-                sync.client
+                match sync
+                    .client
                     .comment_update(target_issue, &link.peer_comment_id, body)
                     .await
-                    .map_err(jira)?;
-                done.updated += 1;
-                push_pair(
-                    &mut new_links,
-                    sync,
-                    (source_issue, id),
-                    (target_issue, &link.peer_comment_id),
-                    hash,
-                );
+                {
+                    Ok(stored) => {
+                        done.updated += 1;
+                        push_pair(
+                            &mut new_links,
+                            sync,
+                            (source_issue, id, hash),
+                            (
+                                target_issue,
+                                &link.peer_comment_id,
+                                &stored_hash(&stored, hash),
+                            ),
+                        );
+                    }
+                    Err(e) if refused(&e) => {
+                        tracing::warn!(issue = %target_issue, error = %e, "a comment could not be updated");
+                        done.failed += 1;
+                    }
+                    Err(e) => return Err(jira(e)),
+                }
             }
             None => to_add.push((id, *body, hash)),
         }
@@ -150,35 +164,43 @@ pub(super) async fn sync_comments(
                 unlinked.entry(body_hash(body)).or_default().push(id);
             }
         }
+        // The hash of what the copy holds is the copy-side link's: Jira may store a body
+        // slightly differently from what was sent.
         for (id, body, hash) in to_add {
-            let copy = match unlinked.get_mut(hash).and_then(|ids| {
+            let adopted = unlinked.get_mut(hash).and_then(|ids| {
                 if ids.is_empty() {
                     None
                 } else {
                     Some(ids.remove(0))
                 }
-            }) {
+            });
+            let (copy, copy_hash) = match adopted {
                 Some(found) => {
                     done.adopted += 1;
-                    found
+                    (found, hash.clone())
                 }
-                None => {
-                    let added = sync
-                        .client
-                        .comment_add(target_issue, body)
-                        .await
-                        .map_err(jira)?;
-                    done.added += 1;
-                    comment_id(&added).unwrap_or_default()
-                }
+                None => match sync.client.comment_add(target_issue, body).await {
+                    Ok(added) => {
+                        done.added += 1;
+                        (
+                            comment_id(&added).unwrap_or_default(),
+                            stored_hash(&added, hash),
+                        )
+                    }
+                    Err(e) if refused(&e) => {
+                        tracing::warn!(issue = %target_issue, error = %e, "a comment could not be copied");
+                        done.failed += 1;
+                        continue;
+                    }
+                    Err(e) => return Err(jira(e)),
+                },
             };
             if !copy.is_empty() {
                 push_pair(
                     &mut new_links,
                     sync,
-                    (source_issue, id),
-                    (target_issue, &copy),
-                    hash,
+                    (source_issue, id, hash),
+                    (target_issue, &copy, &copy_hash),
                 );
             }
         }
@@ -190,13 +212,12 @@ pub(super) async fn sync_comments(
     Ok(done)
 }
 
-/// Both directions of a comment's link.
+/// Both directions of a comment's link, each with the hash of the body on its side.
 fn push_pair(
     links: &mut Vec<CommentLink>,
     sync: &CommentSync<'_>,
-    (source_issue, source_comment): (&str, &str),
-    (target_issue, target_comment): (&str, &str),
-    hash: &str,
+    (source_issue, source_comment, source_hash): (&str, &str, &str),
+    (target_issue, target_comment, target_hash): (&str, &str, &str),
 ) {
     links.push(CommentLink {
         connection_id: sync.source,
@@ -204,7 +225,7 @@ fn push_pair(
         peer_connection_id: sync.target,
         issue_id: source_issue.to_owned(),
         peer_comment_id: target_comment.to_owned(),
-        body_hash: hash.to_owned(),
+        body_hash: source_hash.to_owned(),
         at: sync.at,
     });
     links.push(CommentLink {
@@ -213,9 +234,25 @@ fn push_pair(
         peer_connection_id: sync.source,
         issue_id: target_issue.to_owned(),
         peer_comment_id: source_comment.to_owned(),
-        body_hash: hash.to_owned(),
+        body_hash: target_hash.to_owned(),
         at: sync.at,
     });
+}
+
+/// The hash of the body Jira stored, from its answer (`sent` when the answer has none).
+fn stored_hash(stored: &Value, sent: &str) -> String {
+    stored
+        .get("body")
+        .map_or_else(|| sent.to_owned(), body_hash)
+}
+
+/// A refusal of this one comment (its body, its issue), which the next run tries again;
+/// anything else (the site unreachable, the connection refused) ends the run.
+fn refused(e: &AtlassianError) -> bool {
+    matches!(
+        e,
+        AtlassianError::BadRequest { .. } | AtlassianError::NotFound { .. }
+    )
 }
 
 /// A refused or failed request while copying comments.

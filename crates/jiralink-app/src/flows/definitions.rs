@@ -74,6 +74,20 @@ pub(crate) fn pair_problems(export: &ExportRecord, import: &ImportRecord) -> Vec
                     spec.resource.as_str()
                 ));
             }
+            if spec.deletions {
+                problems.push(format!(
+                    "the export {:?} sends deletions: a flow copies issues, not their deletion \
+                     (turn --deletions off)",
+                    export.name
+                ));
+            }
+            if spec.comments && spec.adf != jiralink_sync::AdfMode::Raw {
+                problems.push(format!(
+                    "the export {:?} writes rich text as text or Markdown: a flow copies \
+                     comments as ADF (--adf raw)",
+                    export.name
+                ));
+            }
             if spec.format == Format::Csv {
                 problems.push(format!(
                     "the export {:?} writes CSV: a flow's export writes NDJSON or a JSON array \
@@ -94,6 +108,20 @@ pub(crate) fn pair_problems(export: &ExportRecord, import: &ImportRecord) -> Vec
                     problems.push(format!(
                         "the import {:?} is not an upsert: a flow updates the copies it made \
                          and creates the others (operation = \"upsert\")",
+                        import.name
+                    ));
+                }
+                if mapping.ignore_existing {
+                    problems.push(format!(
+                        "the import {:?} ignores existing issues: a flow updates its copies \
+                         (ignore_existing = false)",
+                        import.name
+                    ));
+                }
+                if mapping.actions.attachments.is_some() {
+                    problems.push(format!(
+                        "the import {:?} uploads attachments from a directory, which a flow \
+                         has not: remove actions.attachments",
                         import.name
                     ));
                 }

@@ -27,6 +27,8 @@ use crate::exports::RunOutput;
 use crate::imports::{ImportSource, ImportSpec, Input, ledger_scope};
 use crate::{App, AppError, AppResult};
 
+/// How many runs try to import one export run's records before they are given up.
+const MAX_ATTEMPTS: u32 = 3;
 /// Records read back and linked at a time in the link phase.
 const LINK_BATCH: usize = 50;
 /// Records looked up in the id map at a time while preparing the import.
@@ -53,9 +55,15 @@ pub struct FlowStats {
     pub comments_updated: u64,
     /// Comments found already copied by an earlier run that stopped before recording them.
     pub comments_adopted: u64,
+    /// Comments that could not be copied (the issue is sent again by the next run).
+    pub comments_failed: u64,
+    /// Records the link phase could not link (their result or record was unreadable).
+    pub unlinked: u64,
     /// The failed run this run finished (its export's records were not all imported).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_of: Option<Uuid>,
+    /// Which attempt at the export's records this run is (1 for a run that exported).
+    pub attempt: u32,
 }
 
 /// One flow run as users see it.
@@ -123,6 +131,16 @@ struct Parts {
 }
 
 impl Parts {
+    /// The two connections, sorted: flows between them never run at the same time.
+    fn pair_key(&self) -> String {
+        let (a, b) = (self.source().to_string(), self.target().to_string());
+        if a <= b {
+            format!("{a}:{b}")
+        } else {
+            format!("{b}:{a}")
+        }
+    }
+
     fn source(&self) -> ConnectionId {
         self.export.connection_id
     }
@@ -164,7 +182,7 @@ impl App {
             import,
             spec,
         };
-        let record = self.start_flow_run(&parts.flow, trigger).await?;
+        let record = self.start_flow_run(&parts, trigger).await?;
         let id = record.id;
         let stats = serde_json::from_value(record.stats.clone()).unwrap_or_default();
         let mut driving = Driving { record, stats };
@@ -211,11 +229,8 @@ impl App {
 
     /// The run to drive: the flow's interrupted run taken over, a retry of its failed run, or
     /// a new one.
-    async fn start_flow_run(
-        &self,
-        flow: &FlowRecord,
-        trigger: RunTrigger,
-    ) -> AppResult<FlowRunRecord> {
+    async fn start_flow_run(&self, parts: &Parts, trigger: RunTrigger) -> AppResult<FlowRunRecord> {
+        let flow = &parts.flow;
         let now = self.now();
         let lease_until = now + self.export_lease();
         let last = self
@@ -227,6 +242,7 @@ impl App {
         let mut fresh = FlowRunRecord {
             id: Uuid::new_v4(),
             flow_id: flow.id,
+            pair_key: parts.pair_key(),
             trigger,
             state: RunState::Running,
             phase: "export".to_owned(),
@@ -257,33 +273,92 @@ impl App {
                     }),
                 };
             }
-            // Its export finished but not all of its records were imported and linked: they
-            // go first, or the export's cursor, which has moved on, would leave them behind.
-            Some(run)
-                if matches!(run.state, RunState::Failed | RunState::Cancelled)
-                    && run.export_run_id.is_some()
-                    && run.phase != "export"
-                    && run.phase != "done" =>
-            {
-                fresh.phase = "import".to_owned();
-                fresh.export_run_id = run.export_run_id;
-                let stats = FlowStats {
-                    retry_of: Some(run.id),
-                    ..FlowStats::default()
-                };
-                fresh.stats = serde_json::to_value(stats).unwrap_or_default();
+            Some(run) if needs_retry(&run) => {
+                if let Some(stats) = self.retry_stats(&run).await? {
+                    // Its export finished but not all of its records were imported and
+                    // linked: they go first, or the export's cursor, which has moved on,
+                    // would leave them behind.
+                    fresh.phase = run.phase.clone();
+                    fresh.export_run_id = run.export_run_id;
+                    fresh.import_run_id = run.import_run_id;
+                    fresh.stats = serde_json::to_value(stats).unwrap_or_default();
+                }
             }
             _ => {}
         }
+        self.check_other_direction(parts).await?;
         match self.store().insert_flow_run(&fresh).await {
             Ok(()) => Ok(fresh),
-            Err(StoreError::Conflict { .. }) => Err(AppError::FlowRunning {
-                name: flow.name.clone(),
-                run: String::new(),
-                started: "just now".to_owned(),
+            Err(StoreError::Conflict { .. }) => Err(AppError::FlowWaiting {
+                reason: "a run of this flow, or of another flow between the same two \
+                         connections, is going on"
+                    .to_owned(),
             }),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// A failed run's retry, counted; `None` when it is not retried any more (its export's
+    /// output is no longer kept, or three attempts failed): its records are then left to the
+    /// next change of their issues, and the run says so.
+    async fn retry_stats(&self, failed: &FlowRunRecord) -> AppResult<Option<FlowStats>> {
+        let before: FlowStats = serde_json::from_value(failed.stats.clone()).unwrap_or_default();
+        let attempt = before.attempt.max(1) + 1;
+        let available = match failed.export_run_id {
+            Some(run) => self
+                .get_run(&run.to_string())
+                .await
+                .is_ok_and(|r| r.output_available),
+            None => false,
+        };
+        if !available || attempt > MAX_ATTEMPTS {
+            tracing::warn!(run = %failed.id, attempt, available, "a failed flow run is not retried any more");
+            return Ok(None);
+        }
+        Ok(Some(FlowStats {
+            retry_of: Some(failed.id),
+            attempt,
+            ..FlowStats::default()
+        }))
+    }
+
+    /// A flow does not start while the flow the other way between the same two connections has
+    /// a failed run still to finish: the copies that run made are not all in the id map yet,
+    /// and this flow would take them for new issues.
+    async fn check_other_direction(&self, parts: &Parts) -> AppResult<()> {
+        for other in self.store().list_flows().await? {
+            if other.id == parts.flow.id {
+                continue;
+            }
+            let (Ok(export), Ok(import)) = (
+                self.store().get_export(other.export_id).await,
+                self.store().get_import(other.import_id).await,
+            ) else {
+                continue;
+            };
+            if export.connection_id != parts.target() || import.connection_id != parts.source() {
+                continue;
+            }
+            let last = self
+                .store()
+                .list_flow_runs(Some(other.id), 1)
+                .await?
+                .into_iter()
+                .next();
+            if let Some(run) = last
+                && needs_retry(&run)
+                && self.retry_stats(&run).await?.is_some()
+            {
+                return Err(AppError::FlowWaiting {
+                    reason: format!(
+                        "the flow {:?} the other way has a failed run to finish first (its \
+                         copies are not all linked yet); run it first",
+                        other.name
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     async fn keep_flow_lease(&self, run: Uuid) {
@@ -352,14 +427,18 @@ impl App {
         loop {
             match driving.record.phase.as_str() {
                 "export" => {
-                    let run = self
-                        .run_export(
-                            &parts.export.id.to_string(),
-                            driving.record.trigger,
-                            RunOutput::Store,
-                            &NoProgress,
-                        )
-                        .await?;
+                    let run = match self.export_run_of(parts, driving).await? {
+                        Some(run) => run,
+                        None => {
+                            self.run_export(
+                                &parts.export.id.to_string(),
+                                driving.record.trigger,
+                                RunOutput::Store,
+                                &NoProgress,
+                            )
+                            .await?
+                        }
+                    };
                     if run.state == RunState::Cancelled {
                         return Err(AppError::ExportFailed {
                             code: "cancelled",
@@ -382,6 +461,23 @@ impl App {
             }
             self.save_flow_progress(driving).await?;
         }
+    }
+
+    /// The export run this run started and saw succeed, if it died before recording it (the
+    /// export's cursor has moved past its records: they must not be exported again, but
+    /// imported).
+    async fn export_run_of(
+        &self,
+        parts: &Parts,
+        driving: &Driving,
+    ) -> AppResult<Option<crate::RunView>> {
+        let Some(last) = self.last_export_run(parts.export.id).await? else {
+            return Ok(None);
+        };
+        if last.state != RunState::Succeeded || last.started_at < driving.record.started_at {
+            return Ok(None);
+        }
+        self.get_run(&last.id.to_string()).await.map(Some)
     }
 
     /// The import phase: the run's import run resumed or finished, or a new one over the
@@ -409,14 +505,42 @@ impl App {
                 _ => {}
             }
         }
+        // An import run this flow run started but did not live to record.
+        if let Some(orphan) = self
+            .last_import_run(parts.import.id)
+            .await?
+            .filter(|r| r.state == RunState::Running)
+            .and_then(|r| r.id)
+        {
+            driving.record.import_run_id = Some(orphan);
+            self.save_flow_progress(driving).await?;
+            self.run_import(
+                &parts.import.id.to_string(),
+                None,
+                RunOutput::Store,
+                driving.record.trigger,
+                &NoImportProgress,
+            )
+            .await?;
+            return self.count_import(driving, orphan).await;
+        }
         let Some(export_run) = driving.record.export_run_id else {
             return Err(AppError::Io(
                 "the flow run has no export run to import".to_owned(),
             ));
         };
         let path = self.prepare_flow_input(parts, driving, export_run).await?;
+        if driving.stats.sent == 0 {
+            // Nothing changed: no import run, no request to Jira.
+            return Ok(());
+        }
         let mut spec = parts.spec.clone();
-        spec.mapping = format!("key = \"{TARGET_FIELD}\"\n{}", spec.mapping);
+        // The mapping is checked to have no key of its own; a byte-order mark would end up
+        // inside the text once a line is put before it.
+        spec.mapping = format!(
+            "key = \"{TARGET_FIELD}\"\n{}",
+            spec.mapping.trim_start_matches('\u{feff}')
+        );
         spec.format = Some(InputFormat::Ndjson);
         spec.results_format = jiralink_sync::import::ResultsFormat::Ndjson;
         spec.input = None;
@@ -554,7 +678,11 @@ impl App {
                 .await?;
             for mut record in batch {
                 if let Some(link) = issue_id(&record).and_then(|id| links.get(&id)) {
-                    if link.seen_updated.is_some() && link.seen_updated == updated_of(&record) {
+                    if link
+                        .seen_updated
+                        .as_deref()
+                        .is_some_and(|seen| same_instant(seen, updated_of(&record).as_deref()))
+                    {
                         counts[1] += 1;
                         continue;
                     }
@@ -594,79 +722,51 @@ impl App {
                 path.display()
             ))
         })?;
-        let mut records = BufReader::new(file).lines();
-        let mut ordinal: u64 = 0;
+        let mut records = Prepared {
+            lines: BufReader::new(file).lines(),
+            ordinal: 0,
+            path,
+        };
         let mut results = pin!(self.run_output(&import_run.to_string()).await?);
-        let mut pending = Vec::new();
+        let mut pending: Vec<u8> = Vec::new();
         let mut batch: Vec<Written> = Vec::with_capacity(LINK_BATCH);
         driving.stats.linked = 0;
+        driving.stats.unlinked = 0;
         driving.stats.comments_added = 0;
         driving.stats.comments_updated = 0;
         driving.stats.comments_adopted = 0;
-        while let Some(chunk) = results.next().await {
-            pending.extend_from_slice(&chunk?);
-            while let Some(end) = pending.iter().position(|b| *b == b'\n') {
-                let line: Vec<u8> = pending.drain(..=end).collect();
-                let Ok(result) = serde_json::from_slice::<RecordResult>(&line) else {
-                    continue;
-                };
-                if !matches!(result.state, RecordState::Created | RecordState::Updated) {
+        driving.stats.comments_failed = 0;
+        let mut done = false;
+        while !done {
+            match results.next().await {
+                Some(chunk) => pending.extend_from_slice(&chunk?),
+                // The last line may have no newline.
+                None => {
+                    pending.push(b'\n');
+                    done = true;
+                }
+            }
+            let mut start = 0;
+            while let Some(end) = pending[start..].iter().position(|b| *b == b'\n') {
+                let line = &pending[start..start + end];
+                start += end + 1;
+                if line.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
-                // Results come in input order: read up to the record's line.
-                let mut record = None;
-                while ordinal <= result.record {
-                    let text = records.next().transpose().map_err(|e| {
-                        AppError::Io(format!("could not read {}: {e}", path.display()))
-                    })?;
-                    if ordinal == result.record {
-                        record = text;
+                match written(line, &mut records)? {
+                    Some(Some(w)) => batch.push(w),
+                    Some(None) => {
+                        driving.stats.unlinked += 1;
+                        tracing::warn!(run = %driving.record.id, "a written record could not be linked: its result or its record is unreadable");
                     }
-                    ordinal += 1;
+                    None => {}
                 }
-                let Some(record) =
-                    record.and_then(|t| serde_json::from_str::<Map<String, Value>>(&t).ok())
-                else {
-                    continue;
-                };
-                let (Some(source_id), Some(source_key)) =
-                    (issue_id(&record), record.get("key").and_then(Value::as_str))
-                else {
-                    continue;
-                };
-                // An update of a linked issue names it by the id the flow gave; its key is
-                // the link's.
-                let linked = record.get("_jiralink");
-                let text = |name: &str| {
-                    linked
-                        .and_then(|l| l.get(name))
-                        .and_then(Value::as_str)
-                        .map(str::to_owned)
-                };
-                let (Some(target_id), Some(target_key)) = (
-                    result.id.or_else(|| text("target")),
-                    text("targetKey").or(result.key),
-                ) else {
-                    continue;
-                };
-                batch.push(Written {
-                    source_id,
-                    source_key: source_key.to_owned(),
-                    source_updated: updated_of(&record),
-                    target_id,
-                    target_key,
-                    comments: record
-                        .get("fields")
-                        .and_then(|f| f.get("comment"))
-                        .and_then(|c| c.get("comments"))
-                        .and_then(Value::as_array)
-                        .cloned(),
-                });
                 if batch.len() == LINK_BATCH {
                     self.link_batch(parts, &client, std::mem::take(&mut batch), driving)
                         .await?;
                 }
             }
+            pending.drain(..start);
         }
         if !batch.is_empty() {
             self.link_batch(parts, &client, batch, driving).await?;
@@ -699,12 +799,23 @@ impl App {
             target: parts.target(),
             at: self.now(),
         };
+        // Issues whose comments could not all be copied: their source side is not marked as
+        // seen, so the next run sends them again and copies what is missing.
+        let mut incomplete = std::collections::HashSet::new();
         for w in &batch {
             if let Some(comments) = &w.comments {
-                let done = sync_comments(&sync, &w.source_id, &w.target_id, comments).await?;
-                driving.stats.comments_added += done.added;
-                driving.stats.comments_updated += done.updated;
-                driving.stats.comments_adopted += done.adopted;
+                match sync_comments(&sync, &w.source_id, &w.target_id, comments).await {
+                    Ok(done) => {
+                        driving.stats.comments_added += done.added;
+                        driving.stats.comments_updated += done.updated;
+                        driving.stats.comments_adopted += done.adopted;
+                        driving.stats.comments_failed += done.failed;
+                        if done.failed > 0 {
+                            incomplete.insert(w.source_id.clone());
+                        }
+                    }
+                    Err(e) => return Err(e),
+                }
             }
         }
         let updated = read_updated(client, batch.iter().map(|w| w.target_id.as_str()))
@@ -720,7 +831,9 @@ impl App {
                 peer_connection_id: parts.target(),
                 peer_issue_id: w.target_id.clone(),
                 peer_issue_key: w.target_key.clone(),
-                seen_updated: w.source_updated,
+                seen_updated: w
+                    .source_updated
+                    .filter(|_| !incomplete.contains(&w.source_id)),
                 at,
             });
             links.push(SyncLink {
@@ -800,6 +913,112 @@ impl App {
     }
 }
 
+/// The run's prepared input, read along with the import's results (both in input order).
+struct Prepared {
+    lines: std::io::Lines<BufReader<std::fs::File>>,
+    ordinal: u64,
+    path: PathBuf,
+}
+
+impl Prepared {
+    /// The record at `ordinal` (records before it are passed over).
+    fn at(&mut self, ordinal: u64) -> AppResult<Option<Map<String, Value>>> {
+        let mut record = None;
+        while self.ordinal <= ordinal {
+            let text = self.lines.next().transpose().map_err(|e| {
+                AppError::Io(format!("could not read {}: {e}", self.path.display()))
+            })?;
+            if self.ordinal == ordinal {
+                record = text;
+            }
+            self.ordinal += 1;
+        }
+        Ok(record.and_then(|t| serde_json::from_str(&t).ok()))
+    }
+}
+
+/// What one result line means for the link: `None` for a record not written (skipped,
+/// failed); `Some(None)` for a written one that cannot be linked.
+fn written(line: &[u8], records: &mut Prepared) -> AppResult<Option<Option<Written>>> {
+    let Ok(result) = serde_json::from_slice::<RecordResult>(line) else {
+        return Ok(Some(None));
+    };
+    let created = match result.state {
+        RecordState::Created => true,
+        RecordState::Updated => false,
+        _ => return Ok(None),
+    };
+    let Some(record) = records.at(result.record)? else {
+        return Ok(Some(None));
+    };
+    let (Some(source_id), Some(source_key)) =
+        (issue_id(&record), record.get("key").and_then(Value::as_str))
+    else {
+        return Ok(Some(None));
+    };
+    // An update of a linked issue names it by the id the flow gave, and the link knows its
+    // key; a created issue's key is the one Jira gave.
+    let linked = record.get("_jiralink");
+    let text = |name: &str| {
+        linked
+            .and_then(|l| l.get(name))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let target_key = if created {
+        result.key.clone()
+    } else {
+        text("targetKey").or(result.key.clone())
+    };
+    let (Some(target_id), Some(target_key)) = (result.id.or_else(|| text("target")), target_key)
+    else {
+        return Ok(Some(None));
+    };
+    Ok(Some(Some(Written {
+        source_id,
+        source_key: source_key.to_owned(),
+        source_updated: updated_of(&record),
+        target_id,
+        target_key,
+        comments: record
+            .get("fields")
+            .and_then(|f| f.get("comment"))
+            .and_then(|c| c.get("comments"))
+            .and_then(Value::as_array)
+            .cloned(),
+    })))
+}
+
+/// A run that failed after its export, whose records are to be finished by the next run.
+fn needs_retry(run: &FlowRunRecord) -> bool {
+    matches!(run.state, RunState::Failed | RunState::Cancelled)
+        && run.export_run_id.is_some()
+        && run.phase != "export"
+        && run.phase != "done"
+}
+
+/// Whether two of Jira's `updated` values name the same instant (the text changes with the
+/// account's time zone; the instant does not).
+fn same_instant(seen: &str, now: Option<&str>) -> bool {
+    let Some(now) = now else {
+        return false;
+    };
+    match (parse_jira_time(seen), parse_jira_time(now)) {
+        (Some(a), Some(b)) => a == b,
+        _ => seen == now,
+    }
+}
+
+/// Jira's date-time format, `2026-01-05T09:30:00.000+0000` (RFC 3339 accepted too).
+fn parse_jira_time(text: &str) -> Option<OffsetDateTime> {
+    const JIRA: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond][offset_hour sign:mandatory][offset_minute]"
+    );
+    OffsetDateTime::parse(text, JIRA)
+        .or_else(|_| OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339))
+        .ok()
+}
+
 /// An issue record's id.
 fn issue_id(record: &Map<String, Value>) -> Option<String> {
     match record.get("id") {
@@ -839,4 +1058,23 @@ async fn read_updated<'a>(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_instant;
+
+    #[test]
+    fn updated_values_compare_as_instants() {
+        assert!(same_instant(
+            "2026-01-05T09:30:00.000+0000",
+            Some("2026-01-05T10:30:00.000+0100")
+        ));
+        assert!(!same_instant(
+            "2026-01-05T09:30:00.000+0000",
+            Some("2026-01-05T09:30:00.001+0000")
+        ));
+        assert!(!same_instant("2026-01-05T09:30:00.000+0000", None));
+        assert!(same_instant("not a time", Some("not a time")));
+    }
 }

@@ -265,10 +265,10 @@ impl App {
         let record = self.find_import(reference).await?;
         let flows = self.flows_using(record.id).await?;
         if !flows.is_empty() {
-            return Err(AppError::InvalidInput(format!(
-                "the import is used by {}; delete or change them first",
-                flows.join(", ")
-            )));
+            return Err(AppError::InUse {
+                what: "import",
+                users: flows,
+            });
         }
         self.store().delete_import(record.id).await?;
         self.audit_import(actor, AuditAction::Delete, &record, Vec::new())

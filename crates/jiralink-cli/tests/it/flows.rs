@@ -140,7 +140,7 @@ fn a_flow_copies_a_project_to_another_site_once() {
     // The export cannot go while the flow uses it; the flow can.
     let refused = env
         .run(&["export", "delete", "demo-mkt", "--yes"], None)
-        .fails_with(3);
+        .fails_with(5);
     assert!(
         refused.stderr.contains("flow \"demo-to-acme\""),
         "{}",
@@ -165,6 +165,9 @@ fn parts_that_cannot_make_a_flow_are_refused_with_every_reason() {
             "Jira",
             "--format",
             "csv",
+            "--kind",
+            "delta",
+            "--deletions",
         ],
         None,
     )
@@ -197,8 +200,60 @@ fn parts_that_cannot_make_a_flow_are_refused_with_every_reason() {
             None,
         )
         .fails_with(3);
-    for reason in ["writes CSV", "is not an upsert", "has no [external_id]"] {
+    for reason in [
+        "writes CSV",
+        "sends deletions",
+        "is not an upsert",
+        "has no [external_id]",
+    ] {
         assert!(out.stderr.contains(reason), "{reason}: {}", out.stderr);
     }
+    let ignoring = env.path().join("ignoring.toml");
+    std::fs::write(
+        &ignoring,
+        COPY.replace("[external_id]", "ignore_existing = true\n[external_id]"),
+    )
+    .unwrap();
+    env.run(
+        &[
+            "import",
+            "create",
+            "--name",
+            "ignoring",
+            "--connection",
+            "Acme",
+            "--map",
+            ignoring.to_str().unwrap(),
+        ],
+        None,
+    )
+    .ok();
+    env.run(
+        &[
+            "export",
+            "create",
+            "--name",
+            "mkt",
+            "--connection",
+            "Jira",
+            "--jql",
+            "project = MKT",
+        ],
+        None,
+    )
+    .ok();
+    let out = env
+        .run(
+            &[
+                "flow", "create", "--name", "f", "--export", "mkt", "--import", "ignoring",
+            ],
+            None,
+        )
+        .fails_with(3);
+    assert!(
+        out.stderr.contains("ignores existing issues"),
+        "{}",
+        out.stderr
+    );
     env.run(&["flow", "list", "-o", "json"], None).ok();
 }

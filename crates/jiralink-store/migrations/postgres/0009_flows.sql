@@ -21,6 +21,8 @@ CREATE INDEX flows_import ON flows (import_id);
 -- One run of a flow: its export run, then its import run, then the id map.
 CREATE TABLE flow_runs (
     id             TEXT COLLATE "C" PRIMARY KEY,      -- uuid
+    -- The two connections of the flow, sorted: flows between the same two never run at once.
+    pair_key       TEXT NOT NULL,
     flow_id        TEXT COLLATE "C" NOT NULL REFERENCES flows (id) ON DELETE CASCADE,
     triggered_by   TEXT NOT NULL,
     state          TEXT NOT NULL,                  -- running | succeeded | failed | cancelled | skipped
@@ -35,6 +37,7 @@ CREATE TABLE flow_runs (
     finished_at    TEXT
 );
 CREATE UNIQUE INDEX flow_runs_one_running ON flow_runs (flow_id) WHERE state = 'running';
+CREATE UNIQUE INDEX flow_runs_one_running_pair ON flow_runs (pair_key) WHERE state = 'running';
 CREATE INDEX flow_runs_flow ON flow_runs (flow_id, started_at);
 
 -- The id map: an issue on one connection and its copy on another, one row per direction.

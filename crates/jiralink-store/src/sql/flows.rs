@@ -24,7 +24,7 @@ const FLOW_RUN: &str = "flow run";
 
 const FLOW_COLUMNS: &str =
     "id, name, export_id, import_id, schedule, enabled, version, created_at, updated_at";
-const RUN_COLUMNS: &str = "id, flow_id, triggered_by, state, phase, export_run_id, \
+const RUN_COLUMNS: &str = "id, flow_id, pair_key, triggered_by, state, phase, export_run_id, \
      import_run_id, stats, error, holder, lease_until, started_at, finished_at";
 
 fn flow_from_row(r: &impl RowExt) -> StoreResult<FlowRecord> {
@@ -51,6 +51,7 @@ fn run_from_row(r: &impl RowExt) -> StoreResult<FlowRunRecord> {
     Ok(FlowRunRecord {
         id: parse_uuid(&r.text("id")?)?,
         flow_id: parse_uuid(&r.text("flow_id")?)?,
+        pair_key: r.text("pair_key")?,
         trigger: str_enum("flow run trigger", &r.text("triggered_by")?)?,
         state: str_enum("flow run state", &r.text("state")?)?,
         phase: r.text("phase")?,
@@ -213,11 +214,12 @@ impl<B: Backend> FlowStore for SqlStore<B> {
         self.exec(
             format!(
                 "INSERT INTO flow_runs ({RUN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
-                 $9, $10, $11, $12, $13)"
+                 $9, $10, $11, $12, $13, $14)"
             ),
             vec![
                 Arg::from(r.id.to_string()),
                 Arg::from(r.flow_id.to_string()),
+                Arg::from(r.pair_key.as_str()),
                 Arg::from(enum_str(&r.trigger)?),
                 Arg::from(enum_str(&r.state)?),
                 Arg::from(r.phase.as_str()),

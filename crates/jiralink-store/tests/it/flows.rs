@@ -62,6 +62,7 @@ fn run(flow: &FlowRecord, holder: &str, at: OffsetDateTime) -> FlowRunRecord {
     FlowRunRecord {
         id: Uuid::new_v4(),
         flow_id: flow.id,
+        pair_key: flow.id.to_string(),
         trigger: RunTrigger::Manual,
         state: RunState::Running,
         phase: "export".to_owned(),
@@ -319,6 +320,18 @@ pub(crate) async fn one_running_run_of_a_flow_at_a_time(db: &crate::TestDb) {
     );
     let g = flow("Other", &e, &i);
     store.insert_flow(&g).await.unwrap();
+    // Unless it is between the same two connections.
+    let same_pair = FlowRunRecord {
+        pair_key: first.pair_key.clone(),
+        ..run(&g, "b", T0)
+    };
+    assert!(
+        matches!(
+            store.insert_flow_run(&same_pair).await,
+            Err(StoreError::Conflict { .. })
+        ),
+        "one running run per pair of connections"
+    );
     store.insert_flow_run(&run(&g, "b", T0)).await.unwrap();
     // Finished runs, of whatever end, do not block a new running one.
     let mut done = first.clone();
