@@ -277,6 +277,15 @@ pub trait ExportStore: Send + Sync {
     /// Clears the export's cursor and known ids (the next delta run is a full one) without
     /// changing its version. [`crate::StoreError::NotFound`] when there is no such export.
     async fn reset_export_cursor(&self, id: Uuid) -> StoreResult<()>;
+    /// Moves the export's cursor back to `to` (`None`: the next delta run is a full one), if it
+    /// is still `from` — no other run has moved it since. Known ids are left alone. Returns
+    /// whether it moved.
+    async fn rewind_export_cursor(
+        &self,
+        id: Uuid,
+        from: &serde_json::Value,
+        to: Option<&serde_json::Value>,
+    ) -> StoreResult<bool>;
     /// Records a run. [`crate::StoreError::Conflict`] when `run` is `Running` and its export
     /// already has a `Running` run — whether that run's lease is unexpired or not: an
     /// interrupted run (lease expired, see [`ExportStore::interrupted_export_run`]) still

@@ -62,8 +62,10 @@ pub struct FlowStats {
     /// The failed run this run finished (its export's records were not all imported).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_of: Option<Uuid>,
-    /// Which attempt at the export's records this run is (1 for a run that exported).
+    /// Which attempt at the export's records this run is (0 or 1 for a run that exported).
     pub attempt: u32,
+    /// Records failed, and the export's cursor was moved back so the next run reads them again.
+    pub rewound: bool,
 }
 
 /// One flow run as users see it.
@@ -455,6 +457,7 @@ impl App {
                 }
                 "link" => {
                     self.flow_link(parts, driving).await?;
+                    self.read_failed_again(parts, driving).await?;
                     driving.record.phase = "done".to_owned();
                 }
                 _ => return Ok(()),
@@ -587,6 +590,27 @@ impl App {
         )
         .await?;
         self.count_import(driving, run.id).await
+    }
+
+    /// Records the import refused would be left behind by the export's cursor, which has
+    /// moved past them: it is moved back to where this run's export started, so the next run
+    /// reads them again (the records copied meanwhile are left out there as unchanged).
+    async fn read_failed_again(&self, parts: &Parts, driving: &mut Driving) -> AppResult<()> {
+        let Some(export_run) = driving.record.export_run_id else {
+            return Ok(());
+        };
+        if driving.stats.failed == 0 {
+            return Ok(());
+        }
+        let run = self.get_run(&export_run.to_string()).await?;
+        let Some(after) = &run.cursor_after else {
+            return Ok(());
+        };
+        driving.stats.rewound = self
+            .store()
+            .rewind_export_cursor(parts.export.id, after, run.cursor_before.as_ref())
+            .await?;
+        Ok(())
     }
 
     async fn count_import(&self, driving: &mut Driving, import_run: Uuid) -> AppResult<()> {

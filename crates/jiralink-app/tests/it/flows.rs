@@ -544,3 +544,62 @@ async fn the_worker_runs_a_flow_by_its_schedule_and_on_request() {
         "no flow job is left"
     );
 }
+
+async fn set_mapping(app: &App, mapping: String, version: u64) {
+    let view = app.get_import("Demo to Acme import").await.unwrap();
+    app.update_import(
+        "Demo to Acme import",
+        ImportDraft {
+            name: view.name,
+            connection: "Acme".to_owned(),
+            spec: ImportSpec {
+                mapping,
+                ..view.spec
+            },
+            schedule: None,
+            enabled: true,
+        },
+        version,
+        &actor(),
+    )
+    .await
+    .unwrap();
+}
+
+/// Records the import refuses are read again by the next run: the export's cursor is moved
+/// back past them, and once the mapping is fixed they are copied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_records_are_read_again_by_the_next_run() {
+    let sim = Sim::start(SimConfig::for_tests()).await.unwrap();
+    let clock = ManualClock::new(sim.control().now());
+    let (_dir, app) = app_on(&sim, &clock, None).await;
+    connect(&app, &sim, "Demo", "demo").await;
+    connect(&app, &sim, "Acme", "acme").await;
+    one_way(&app, "Demo to Acme", "Demo", "Acme").await;
+    let good = app.get_import("Demo to Acme import").await.unwrap();
+    // Every summary is refused as a due date.
+    let mut broken = good.spec.clone();
+    broken.mapping.push_str("duedate = \"fields.summary\"\n");
+    let broken = broken.mapping.replace(
+        "[actions]\nstatus = \"fields.status.name\"\nduedate = \"fields.summary\"\n",
+        "duedate = \"fields.summary\"\n[actions]\nstatus = \"fields.status.name\"\n",
+    );
+    set_mapping(&app, broken, good.version).await;
+    sim.control().advance(Duration::from_secs(120));
+    clock.advance(Duration::from_secs(120));
+    let failed = app.run_flow("Demo to Acme", RunTrigger::Cli).await.unwrap();
+    assert!(failed.stats.exported > 0);
+    assert_eq!(failed.stats.failed, failed.stats.exported, "{failed:?}");
+    assert!(failed.stats.rewound, "{failed:?}");
+
+    set_mapping(&app, good.spec.mapping.clone(), good.version + 1).await;
+    let fixed = run(&app, &sim, &clock, "Demo to Acme").await;
+    assert_eq!(
+        fixed.stats.exported, failed.stats.exported,
+        "read again: {fixed:?}"
+    );
+    assert_eq!(fixed.stats.created, failed.stats.exported, "{fixed:?}");
+    assert!(!fixed.stats.rewound);
+    let again = run(&app, &sim, &clock, "Demo to Acme").await;
+    assert_eq!(again.stats.sent, 0, "{again:?}");
+}

@@ -263,6 +263,25 @@ impl<B: Backend> ExportStore for SqlStore<B> {
         found(done, EXPORT)
     }
 
+    async fn rewind_export_cursor(
+        &self,
+        id: Uuid,
+        from: &serde_json::Value,
+        to: Option<&serde_json::Value>,
+    ) -> StoreResult<bool> {
+        let done = self
+            .exec(
+                "UPDATE exports SET delta_cursor = $1 WHERE id = $2 AND delta_cursor = $3",
+                vec![
+                    Arg::Text(to.map(to_json).transpose()?),
+                    Arg::from(id.to_string()),
+                    Arg::from(to_json(from)?),
+                ],
+            )
+            .await?;
+        Ok(done == 1)
+    }
+
     async fn start_export_run(&self, run: &NewExportRun) -> StoreResult<()> {
         let finished_at = (run.state != RunState::Running).then(|| fmt_time(run.started_at));
         let inserted = self

@@ -33,6 +33,7 @@ crate::on_both_backends! {
     runs_are_listed_newest_first: super::runs_are_listed_newest_first,
     deleting_an_export_deletes_its_runs_and_output: super::deleting_an_export_deletes_its_runs_and_output,
     resetting_the_cursor_keeps_the_version: super::resetting_the_cursor_keeps_the_version,
+    a_cursor_is_rewound_only_from_where_it_is: super::a_cursor_is_rewound_only_from_where_it_is,
     a_takeover_racing_checkpoints_keeps_each_wholly_in_or_out: super::a_takeover_racing_checkpoints_keeps_each_wholly_in_or_out,
     a_finish_racing_a_takeover_has_one_winner: super::a_finish_racing_a_takeover_has_one_winner,
     concurrent_checkpoints_number_chunks_without_a_gap: super::concurrent_checkpoints_number_chunks_without_a_gap,
@@ -1210,6 +1211,49 @@ pub(crate) async fn resetting_the_cursor_keeps_the_version(db: &crate::TestDb) {
         matches!(err, StoreError::NotFound { kind: "export" }),
         "{err:?}"
     );
+}
+
+pub(crate) async fn a_cursor_is_rewound_only_from_where_it_is(db: &crate::TestDb) {
+    let store = db.store();
+    let (c, e) = setup(store).await;
+    let r = running(Some(&e), c.id, "h", T0);
+    store.start_export_run(&r).await.unwrap();
+    assert!(
+        store
+            .finish_export_run(r.id, "h", &finish(RunState::Succeeded, T0))
+            .await
+            .unwrap()
+    );
+    let after = store.get_export(e.id).await.unwrap().cursor.unwrap();
+    let before = serde_json::json!({"upperMs": 1, "boundary": []});
+    // From somewhere it is not: nothing moves.
+    let elsewhere = serde_json::json!({"upperMs": 2, "boundary": []});
+    assert!(
+        !store
+            .rewind_export_cursor(e.id, &elsewhere, Some(&before))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.get_export(e.id).await.unwrap().cursor,
+        Some(after.clone())
+    );
+    assert!(
+        store
+            .rewind_export_cursor(e.id, &after, Some(&before))
+            .await
+            .unwrap()
+    );
+    let read = store.get_export(e.id).await.unwrap();
+    assert_eq!((read.cursor, read.version), (Some(before.clone()), 1));
+    // Back to no cursor at all: the next delta run reads everything.
+    assert!(
+        store
+            .rewind_export_cursor(e.id, &before, None)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.get_export(e.id).await.unwrap().cursor, None);
 }
 
 pub(crate) async fn a_takeover_racing_checkpoints_keeps_each_wholly_in_or_out(db: &crate::TestDb) {
