@@ -11,6 +11,7 @@ mod api;
 mod api_key;
 mod browser;
 mod exports;
+mod flows;
 mod imports;
 mod metrics;
 mod oauth;
