@@ -17,6 +17,7 @@ mod metrics;
 mod oauth;
 mod session;
 mod ui_exports;
+mod ui_flows;
 mod ui_form;
 mod ui_imports;
 mod ui_pages;
