@@ -1,7 +1,7 @@
 //! The JSON REST API under `/v1`: connections (with their tests, HTTP view, audit trail,
 //! usage, debugger and authorization), OAuth 2.0 clients, export definitions and their runs
 //! ([`exports`]), import definitions, runs with records sent in the request, and their runs
-//! ([`imports`]), described by the OpenAPI
+//! ([`imports`]), flows and their runs ([`flows`]), described by the OpenAPI
 //! document at `/v1/openapi.json` ([`crate::openapi`]).
 //!
 //! Secrets are write-only: request bodies carry `apiToken` / `clientSecret`, which go
@@ -11,6 +11,7 @@
 //! account, so only a key holder may start one.
 
 pub(crate) mod exports;
+pub(crate) mod flows;
 pub(crate) mod imports;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
@@ -135,6 +136,14 @@ fn table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
             "/import-runs/{id}/output",
             get(imports::import_run_output),
         ),
+        (Method::GET, "/flows", get(flows::list_flows)),
+        (Method::POST, "/flows", post(flows::create_flow)),
+        (Method::GET, "/flows/{id}", get(flows::get_flow)),
+        (Method::PUT, "/flows/{id}", put(flows::replace_flow)),
+        (Method::DELETE, "/flows/{id}", delete(flows::delete_flow)),
+        (Method::POST, "/flows/{id}/run", post(flows::run_flow)),
+        (Method::GET, "/flow-runs", get(flows::list_flow_runs)),
+        (Method::GET, "/flow-runs/{id}", get(flows::get_flow_run)),
         (Method::GET, "/openapi.json", get(openapi_document)),
     ]
 }

@@ -216,6 +216,14 @@ mod tests {
                     started: name(),
                 },
                 AppError::OutputExpired { run: name() },
+                AppError::FlowNotFound { reference: name() },
+                AppError::FlowNameTaken { name: name() },
+                AppError::FlowRunning {
+                    name: name(),
+                    run: name(),
+                    started: name(),
+                },
+                AppError::FlowRunNotFound { reference: name() },
                 AppError::ImportNotFound { reference: name() },
                 AppError::Store(jiralink_store::StoreError::InUse { kind: "export" }),
                 AppError::InUse {

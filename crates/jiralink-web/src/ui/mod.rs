@@ -34,6 +34,7 @@ pub(crate) use page_deref;
 mod assets;
 mod chart;
 mod exports;
+mod flows;
 mod form;
 mod imports;
 pub(crate) mod multipart;
@@ -80,13 +81,14 @@ fn table() -> RouteTable {
 }
 
 /// Every table behind the session layer.
-fn tables() -> [RouteTable; 7] {
+fn tables() -> [RouteTable; 8] {
     [
         table(),
         pages::table(),
         form::table(),
         exports::table(),
         imports::table(),
+        flows::table(),
         oauth_clients::table(),
         users::table(),
     ]
