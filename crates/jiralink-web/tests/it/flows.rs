@@ -272,7 +272,12 @@ async fn flows_answer_as_the_document_says() {
             None,
         )
         .await;
-    assert_eq!(code(&r), "validation_failed", "{}", r.text);
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (StatusCode::CONFLICT, "in_use"),
+        "{}",
+        r.text
+    );
     assert!(r.text.contains("flow \\\"demo-to-acme\\\""), "{}", r.text);
 
     // Run now: the flow's job is due at once; a worker runs it.

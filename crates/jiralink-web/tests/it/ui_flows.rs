@@ -74,6 +74,8 @@ async fn parts(app: &App, b: &Browser) -> [String; 4] {
             search_lag_secs: Some(0),
             input: None,
         },
+        schedule: None,
+        enabled: true,
     };
     let flow_export = app
         .create_export(export("demo-mkt", false), &actor())
