@@ -14,6 +14,9 @@ use uuid::Uuid;
 use crate::schedule::{CheckedSchedule, read_stored};
 use crate::{App, AppError, AppResult};
 
+/// When a run asked for while another was going on is tried again.
+const RETRY_BUSY: time::Duration = time::Duration::seconds(30);
+
 /// Runs one flow (its key names it).
 pub(crate) const RUN_JOB: &str = "flows.run";
 
@@ -132,13 +135,19 @@ impl App {
                 run.stats.updated,
                 run.stats.failed
             ),
-            Err(AppError::FlowRunning { .. }) => {
-                format!("{}: a run is already going on", record.name)
+            Err(e @ (AppError::FlowRunning { .. } | AppError::FlowWaiting { .. })) => {
+                // A run asked for is not forgotten: it goes once the other run is over.
+                if requested {
+                    self.set_setting(&requested_key(id), &crate::format_time(self.now()))
+                        .await?;
+                }
+                format!("{}: {e}", record.name)
             }
             Err(e) => format!("{}: {e}", record.name),
         };
         let next = if self.setting(&requested_key(id)).await?.is_some() {
-            Some(self.now())
+            // Soon, not at once: a run that could not start now would only be refused again.
+            Some(self.now() + RETRY_BUSY)
         } else {
             schedule.and_then(|s| s.next_after(self.now()))
         };

@@ -315,6 +315,9 @@ impl App {
         };
         if !available || attempt > MAX_ATTEMPTS {
             tracing::warn!(run = %failed.id, attempt, available, "a failed flow run is not retried any more");
+            tokio::fs::remove_file(self.flow_input_path(failed.id))
+                .await
+                .ok();
             return Ok(None);
         }
         Ok(Some(FlowStats {
@@ -411,11 +414,15 @@ impl App {
             tracing::warn!(run = %driving.record.id, error = %e, "a flow run's end could not be recorded");
         }
         metrics::counter!("jiralink_flow_runs_total", "state" => state.as_str()).increment(1);
-        // The prepared input is kept until the run ends, for a resumed import.
+        // The prepared input is kept until the run has succeeded, for a resumed import or a
+        // retry; then it goes, with that of the failed run this one finished.
         if state == RunState::Succeeded {
             tokio::fs::remove_file(self.flow_input_path(driving.record.id))
                 .await
                 .ok();
+            if let Some(failed) = driving.stats.retry_of {
+                tokio::fs::remove_file(self.flow_input_path(failed)).await.ok();
+            }
         }
     }
 
