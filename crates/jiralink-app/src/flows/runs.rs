@@ -421,7 +421,9 @@ impl App {
                 .await
                 .ok();
             if let Some(failed) = driving.stats.retry_of {
-                tokio::fs::remove_file(self.flow_input_path(failed)).await.ok();
+                tokio::fs::remove_file(self.flow_input_path(failed))
+                    .await
+                    .ok();
             }
         }
     }

@@ -427,6 +427,10 @@ pub async fn run_import(mut job: ImportJob<'_>) -> Result<ImportOutcome, SyncErr
     let mut plans = checked_plans(job.client, job.mapping, job.users).await?;
     let mut stats = job.stats.clone();
     let mut by_property = PropertyIndex::new();
+    // Ledger entries of this run written from now on are this process's: a record whose
+    // identity one of them holds repeats an earlier record of the input. Entries the run wrote
+    // before (a killed process, whose lease had to run out first) are older.
+    let started_ms = now_ms(&*job.clock);
     let mut position = job.resume_from;
     let mut input = Input {
         source: std::mem::replace(&mut job.source, Box::new(Exhausted)),
@@ -463,6 +467,7 @@ pub async fn run_import(mut job: ImportJob<'_>) -> Result<ImportOutcome, SyncErr
             stats: &mut stats,
             by_property: &mut by_property,
             base: base.as_deref(),
+            started_ms,
         };
         let (results, upcoming) =
             futures::join!(writer.finish(batch), preparer.next_batch(&mut input, carry));
@@ -546,6 +551,8 @@ struct Batch<'j, 'a> {
     by_property: &'j mut PropertyIndex,
     /// The attachment directory, canonical.
     base: Option<&'j Path>,
+    /// When this process started the run (ms).
+    started_ms: i64,
 }
 
 fn context<'j>(job: &'j ImportJob<'_>, base: Option<&'j Path>) -> Context<'j> {
@@ -801,10 +808,18 @@ impl Batch<'_, '_> {
             {
                 let key = e.issue_key.clone();
                 if op == ImportOperation::Create {
-                    *slot = Slot::Done(if e.run_id == job.run_id {
-                        p.done(RecordState::Created, key, e.issue_id.clone())
-                    } else {
+                    *slot = Slot::Done(if e.run_id != job.run_id {
                         p.skipped("an earlier run created its issue", key)
+                    } else if e.at_ms >= self.started_ms {
+                        p.skipped(
+                            "the same record as an earlier one of this input: its issue was \
+                             created for that one",
+                            key,
+                        )
+                    } else {
+                        // Created by this run before its process died; the results it wrote
+                        // then stop before this record.
+                        p.done(RecordState::Created, key, e.issue_id.clone())
                     });
                     continue;
                 }

@@ -613,6 +613,48 @@ labels = { source = "tags", split = ";" }
     assert_eq!(env.imported("plain").await.len(), 7);
 }
 
+/// Two identical rows of one input, without an external id, are one record's identity: the
+/// first creates the issue, the second is reported as the same record, not as created too.
+#[tokio::test]
+async fn a_repeated_row_is_reported_as_the_same_record_not_created_twice() {
+    let env = Env::start(SimConfig::for_tests()).await;
+    let plain = mapping(
+        r#"
+operation = "create"
+project = "DEMO"
+issue_type = "Task"
+[fields]
+summary = "title"
+labels = { source = "tags", split = ";" }
+"#,
+    );
+    let mut input = csv(3, "twice");
+    let repeated = input.lines().nth(2).unwrap().to_owned();
+    input.push_str(&repeated);
+    input.push('\n');
+    let ledger = MemoryLedger::default();
+    let (outcome, results) = env
+        .import(&plain, InputFormat::Csv, input, &ledger, "r1", false)
+        .await;
+    let stats = outcome.unwrap().stats;
+    assert_eq!((stats.created, stats.skipped), (3, 1));
+    let all = results.all();
+    let last = all.iter().find(|r| r.line == 5).unwrap();
+    assert_eq!(last.state.as_str(), "skipped");
+    assert!(
+        last.message
+            .as_deref()
+            .is_some_and(|m| m.contains("the same record as an earlier one")),
+        "{last:?}"
+    );
+    let first = all.iter().find(|r| r.line == 3).unwrap();
+    assert_eq!(
+        last.key, first.key,
+        "it names the issue the first one created"
+    );
+    assert_eq!(env.imported("twice").await.len(), 3);
+}
+
 #[tokio::test]
 async fn records_naming_one_issue_are_written_in_input_order() {
     let env = Env::start(SimConfig::for_tests()).await;

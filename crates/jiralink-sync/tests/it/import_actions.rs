@@ -277,8 +277,10 @@ worklog = { time_spent = "spent" }
     assert_eq!(outcome.unwrap().stats.created, 2);
     let first = results.all();
     assert_eq!(first[1].actions, vec!["commented", "logged 1m 30s"]);
-    // The run resumed from its start, as after a crash before its checkpoint: the ledger
-    // has the issues, and the marks in them say their actions were applied.
+    // The run resumed from its start, as after a crash before its checkpoint (by another
+    // process, once the dead one's lease ran out): the ledger has the issues, and the marks in
+    // them say their actions were applied.
+    env.advance(61);
     let (outcome, results) = env
         .import(&m, InputFormat::Csv, input.clone(), &ledger, "r1", false)
         .await;
