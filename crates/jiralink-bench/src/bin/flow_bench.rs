@@ -511,6 +511,8 @@ async fn create_flow(app: &App, tag: &str) -> Result<(), BoxError> {
                 search_lag_secs: Some(0),
                 input: None,
             },
+            schedule: None,
+            enabled: true,
         },
         &actor(),
     )
