@@ -988,10 +988,9 @@ impl Batch<'_, '_> {
             })
             .collect();
         let found = self.look_up_creates(&uncertain).await?;
-        let now = now_ms(&*self.job.clock);
         let mut done = Vec::new();
         let mut gone = Vec::new();
-        for (p, _) in &uncertain {
+        for (p, sent_ms) in &uncertain {
             self.stats.uncertain_checked += 1;
             match found.get(&p.identity) {
                 Some((key, id)) => {
@@ -1004,7 +1003,9 @@ impl Batch<'_, '_> {
                             .get(&p.identity)
                             .cloned()
                             .unwrap_or_else(|| self.job.run_id.to_owned()),
-                        at_ms: now,
+                        // When its create was sent (by the process that died), not now: the
+                        // record is this run's own create, not a repeat of an earlier record.
+                        at_ms: *sent_ms,
                     };
                     ledger.insert(p.identity.clone(), entry.clone());
                     done.push((p.identity.clone(), entry));

@@ -462,6 +462,57 @@ async fn an_uncertain_create_left_by_a_crash_is_settled_before_anything_else() {
     assert_eq!(env.imported("crash").await.len(), 3, "no duplicate");
 }
 
+/// The same, resumed by the run that sent the create (a saved import's run taken over by
+/// another process once the dead one's lease ran out): the record is the run's own create.
+#[tokio::test]
+async fn a_resumed_run_reports_its_own_settled_create_as_created() {
+    let env = Env::start(SimConfig::for_tests()).await;
+    let m = mapping(CREATE);
+    let (status, _) = env
+        .http(
+            Method::POST,
+            "/issue",
+            Some(json!({"fields": {"project": {"key": "DEMO"}, "issuetype": {"name": "Story"},
+                "summary": "Imported 0", "labels": ["ext-own-0", "imported-own"]},
+                "properties": [{"key": "jiralink.import", "value": {"ledger": "test", "record": "x:own-0"}}]})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let sent = env.control().now().unix_timestamp() * 1000;
+    let ledger = MemoryLedger::default();
+    ledger
+        .put(&[(
+            identity(Some("own-0"), &serde_json::Map::new()),
+            LedgerEntry {
+                state: LedgerState::Uncertain,
+                issue_key: None,
+                issue_id: None,
+                run_id: "r1".into(),
+                at_ms: sent,
+            },
+        )])
+        .await
+        .unwrap();
+    env.advance(61);
+    let (outcome, results) = env
+        .import(&m, InputFormat::Csv, csv(2, "own"), &ledger, "r1", false)
+        .await;
+    let stats = outcome.unwrap().stats;
+    assert_eq!(
+        (stats.uncertain_found, stats.created, stats.skipped),
+        (1, 2, 0)
+    );
+    assert!(
+        results
+            .all()
+            .iter()
+            .all(|r| r.state == RecordState::Created),
+        "{:?}",
+        results.all()
+    );
+    assert_eq!(env.imported("own").await.len(), 2, "no duplicate");
+}
+
 #[tokio::test]
 async fn mapping_problems_are_listed_before_anything_is_sent() {
     let env = Env::start(SimConfig::for_tests()).await;
