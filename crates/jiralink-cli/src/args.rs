@@ -1041,9 +1041,9 @@ Examples:
         import: String,
         #[command(flatten)]
         schedule: ScheduleArgs,
-        /// Save it disabled: its schedule does not run it
-        #[arg(long)]
-        disable: bool,
+        /// Save it disabled: it keeps its schedule but does not run by it
+        #[arg(long, alias = "disable")]
+        disabled: bool,
     },
     /// List flows with their last run
     #[command(after_help = "Examples:\n  jiralink flow list\n  jiralink flow list -o json")]

@@ -15,7 +15,7 @@ pub(crate) async fn run(ctx: &Ctx, command: FlowCommand) -> Result<(), CliError>
             export,
             import,
             schedule,
-            disable,
+            disabled,
         } => {
             let view = ctx
                 .app
@@ -24,7 +24,7 @@ pub(crate) async fn run(ctx: &Ctx, command: FlowCommand) -> Result<(), CliError>
                     export,
                     import,
                     schedule: schedule_of(&schedule, None)?,
-                    enabled: !disable,
+                    enabled: !disabled,
                 })
                 .await?;
             show(ctx, &view, "Saved")
