@@ -6,7 +6,7 @@ use jiralink_atlassian::{
 };
 use jiralink_domain::{ApiType, AtlassianEndpoints, ConcurrencyLevel, Email, Subdomain};
 use jiralink_vault::ApiToken;
-use serde_json::Value;
+use serde_json::{Value, json};
 use url::Url;
 
 use crate::BoxError;
@@ -90,4 +90,65 @@ pub async fn site(base_url: &Url, subdomain: &str, concurrency: usize) -> Result
         email,
         token,
     })
+}
+
+/// What a bulk create answers: the issues created and the elements refused.
+#[derive(serde::Deserialize)]
+struct BulkAnswer {
+    #[serde(default)]
+    issues: Vec<serde::de::IgnoredAny>,
+    #[serde(default)]
+    errors: Vec<Value>,
+}
+
+impl Site {
+    /// Switches the simulator's burst limiter off (POST is limited to 100 requests a second per
+    /// site by default) and returns the knob as it now reads.
+    ///
+    /// # Errors
+    /// The control API refused, or the limiter is still on.
+    pub async fn burst_off(&self, base_url: &Url) -> Result<Value, BoxError> {
+        let knobs: Value = self
+            .http
+            .patch(base_url.join("/_sim/knobs")?)
+            .json(&json!({ "burst": { "enabled": false } }))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let burst = knobs.get("burst").cloned().unwrap_or(Value::Null);
+        if burst.get("enabled") != Some(&Value::Bool(false)) {
+            return Err(format!("the simulator's burst limiter is still on: {burst}").into());
+        }
+        Ok(burst)
+    }
+
+    /// Posts one bulk-create body with the plain client; returns the issues created.
+    ///
+    /// # Errors
+    /// The request failed, or the simulator refused an element.
+    pub async fn bulk_create(&self, body: Vec<u8>) -> Result<u64, BoxError> {
+        let url = format!(
+            "{}/issue/bulk",
+            self.platform.as_str().trim_end_matches('/')
+        );
+        let answer = self
+            .http
+            .post(&url)
+            .basic_auth(&self.email, Some(&self.token))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(reqwest::header::ACCEPT, "application/json")
+            .body(body)
+            .send()
+            .await?
+            .error_for_status()?
+            .bytes()
+            .await?;
+        let answer: BulkAnswer = serde_json::from_slice(&answer)?;
+        if let Some(e) = answer.errors.first() {
+            return Err(format!("the simulator refused an issue: {e}").into());
+        }
+        Ok(answer.issues.len() as u64)
+    }
 }

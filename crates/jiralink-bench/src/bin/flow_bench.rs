@@ -59,6 +59,7 @@ use jiralink_bench::sim::{Site, site};
 use jiralink_bench::{
     BoxError,
     proc::{clock_ticks_per_second, cpu_ticks, load_average, peak_rss_kb},
+    valid_tag,
 };
 
 const USAGE: &str = "usage: flow_bench --base-url URL --sim-pid PID --mode bare|flow \
@@ -118,15 +119,6 @@ struct Args {
 enum Command {
     Run(Args),
     Table(PathBuf),
-}
-
-/// Whether a tag can be a label (Jira labels hold no spaces) and a word of JQL.
-fn valid_tag(tag: &str) -> bool {
-    !tag.is_empty()
-        && tag.len() <= 64
-        && tag
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 impl Command {
@@ -194,59 +186,6 @@ impl Command {
 // ---------------------------------------------------------------------------------------------
 // The simulator
 
-/// Switches the simulator's burst limiter off (POST is limited to 100 requests a second per
-/// site by default) and returns the knob as it now reads.
-async fn burst_off(site: &Site, base_url: &Url) -> Result<Value, BoxError> {
-    let knobs: Value = site
-        .http
-        .patch(base_url.join("/_sim/knobs")?)
-        .json(&json!({ "burst": { "enabled": false } }))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let burst = knobs.get("burst").cloned().unwrap_or(Value::Null);
-    if burst.get("enabled") != Some(&Value::Bool(false)) {
-        return Err(format!("the simulator's burst limiter is still on: {burst}").into());
-    }
-    Ok(burst)
-}
-
-/// The answer's created issues and refused elements.
-#[derive(Deserialize)]
-struct BulkAnswer {
-    #[serde(default)]
-    issues: Vec<serde::de::IgnoredAny>,
-    #[serde(default)]
-    errors: Vec<Value>,
-}
-
-/// Posts one bulk-create body to `site`; returns the issues created.
-async fn bulk_create(site: &Site, body: Vec<u8>) -> Result<u64, BoxError> {
-    let url = format!(
-        "{}/issue/bulk",
-        site.platform.as_str().trim_end_matches('/')
-    );
-    let answer = site
-        .http
-        .post(&url)
-        .basic_auth(&site.email, Some(&site.token))
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .header(reqwest::header::ACCEPT, "application/json")
-        .body(body)
-        .send()
-        .await?
-        .error_for_status()?
-        .bytes()
-        .await?;
-    let answer: BulkAnswer = serde_json::from_slice(&answer)?;
-    if let Some(e) = answer.errors.first() {
-        return Err(format!("the simulator refused an issue: {e}").into());
-    }
-    Ok(answer.issues.len() as u64)
-}
-
 /// The text of issue `n`'s summary.
 fn summary(n: u64) -> String {
     format!("Flow issue {n}: keep the two projects in step")
@@ -268,11 +207,9 @@ async fn seed(demo: &Site, issues: u64, tag: &str) -> Result<(), BoxError> {
                 }})
             })
             .collect();
-        created += bulk_create(
-            demo,
-            serde_json::to_vec(&json!({ "issueUpdates": updates }))?,
-        )
-        .await?;
+        created += demo
+            .bulk_create(serde_json::to_vec(&json!({ "issueUpdates": updates }))?)
+            .await?;
         n = end;
     }
     if created != issues {
@@ -379,7 +316,7 @@ async fn bare(
             if pending.len() == PER_REQUEST {
                 let body = serde_json::to_vec(&json!({ "issueUpdates": pending }))?;
                 pending.clear();
-                counts.created += bulk_create(acme, body).await?;
+                counts.created += acme.bulk_create(body).await?;
                 counts.requests += 1;
             }
         }
@@ -390,7 +327,7 @@ async fn bare(
     }
     if !pending.is_empty() {
         let body = serde_json::to_vec(&json!({ "issueUpdates": pending }))?;
-        counts.created += bulk_create(acme, body).await?;
+        counts.created += acme.bulk_create(body).await?;
         counts.requests += 1;
     }
     Ok(counts)
@@ -623,7 +560,7 @@ impl Mark {
 async fn run(args: Args) -> Result<(), BoxError> {
     let demo = site(&args.base_url, "demo", 1).await?;
     let acme = site(&args.base_url, "acme", 1).await?;
-    let burst = burst_off(&demo, &args.base_url).await?;
+    let burst = demo.burst_off(&args.base_url).await?;
     let seeding = Instant::now();
     seed(&demo, args.issues, &args.tag).await?;
     let seed_seconds = seeding.elapsed().as_secs_f64();

@@ -59,7 +59,6 @@ use jiralink_sync::import::{
     NoImportProgress, RecordResult, RecordState, ResultsFormat, UserDirectory, encode_results,
     identity, reader, run_import,
 };
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use url::Url;
 
@@ -67,6 +66,7 @@ use jiralink_bench::sim::{Site, demo_site};
 use jiralink_bench::{
     BoxError,
     proc::{clock_ticks_per_second, cpu_ticks, load_average, peak_rss_kb},
+    valid_tag,
 };
 
 const USAGE: &str = "usage: import_bench --base-url URL --sim-pid PID --mode bare|engine|dry-run \
@@ -136,15 +136,6 @@ struct Args {
 enum Command {
     Run(Args),
     Table(PathBuf),
-}
-
-/// Whether a tag can be part of a label (Jira labels hold no spaces) and of a file name.
-fn valid_tag(tag: &str) -> bool {
-    !tag.is_empty()
-        && tag.len() <= 64
-        && tag
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 impl Command {
@@ -300,25 +291,6 @@ impl Drop for TempInput {
 
 async fn site(base_url: &Url) -> Result<Site, BoxError> {
     demo_site(base_url, 1).await
-}
-
-/// Switches the simulator's burst limiter off (POST is limited to 100 requests a second per
-/// site by default) and returns the knob as it now reads.
-async fn burst_off(site: &Site, base_url: &Url) -> Result<Value, BoxError> {
-    let knobs: Value = site
-        .http
-        .patch(base_url.join("/_sim/knobs")?)
-        .json(&json!({ "burst": { "enabled": false } }))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let burst = knobs.get("burst").cloned().unwrap_or(Value::Null);
-    if burst.get("enabled") != Some(&Value::Bool(false)) {
-        return Err(format!("the simulator's burst limiter is still on: {burst}").into());
-    }
-    Ok(burst)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -527,15 +499,6 @@ async fn import(
     Ok(outcome.stats)
 }
 
-/// The answer's created issues and refused elements.
-#[derive(Deserialize)]
-struct BulkAnswer {
-    #[serde(default)]
-    issues: Vec<serde::de::IgnoredAny>,
-    #[serde(default)]
-    errors: Vec<Value>,
-}
-
 /// What a measured part did.
 #[derive(Debug, Default)]
 struct Measured {
@@ -546,29 +509,9 @@ struct Measured {
 
 /// Sends `bodies` one after the other; returns the issues created.
 async fn bare_loop(site: &Site, bodies: Vec<Vec<u8>>, deadline: Instant) -> Result<u64, BoxError> {
-    let url = format!(
-        "{}/issue/bulk",
-        site.platform.as_str().trim_end_matches('/')
-    );
     let mut created = 0;
     for body in bodies {
-        let answer = site
-            .http
-            .post(&url)
-            .basic_auth(&site.email, Some(&site.token))
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(reqwest::header::ACCEPT, "application/json")
-            .body(body)
-            .send()
-            .await?
-            .error_for_status()?
-            .bytes()
-            .await?;
-        let answer: BulkAnswer = serde_json::from_slice(&answer)?;
-        if let Some(e) = answer.errors.first() {
-            return Err(format!("the simulator refused an issue: {e}").into());
-        }
-        created += answer.issues.len() as u64;
+        created += site.bulk_create(body).await?;
         if Instant::now() >= deadline {
             break;
         }
@@ -588,7 +531,7 @@ fn journal_extra(journal: &EncodingJournal, stats: &ImportStats) -> Map<String, 
 
 async fn run(args: Args) -> Result<(), BoxError> {
     let site = site(&args.base_url).await?;
-    let burst = burst_off(&site, &args.base_url).await?;
+    let burst = site.burst_off(&args.base_url).await?;
     let generating = Instant::now();
     let input = TempInput::create(args.records, &args.tag)?;
     let generate_seconds = generating.elapsed().as_secs_f64();
