@@ -111,6 +111,54 @@ fn connection_missing(e: StoreError) -> StoreError {
     }
 }
 
+impl<B: Backend> SqlStore<B> {
+    /// The rows of an id-map table (`select` up to its `FROM`) between one pair of connections
+    /// whose `id_column` is among `ids`, a bounded number of values per statement.
+    async fn pair_rows(
+        &self,
+        select: &str,
+        id_column: &str,
+        (connection, peer): (ConnectionId, ConnectionId),
+        ids: &[String],
+    ) -> StoreResult<Vec<B::Row>> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(500) {
+            let mut values = vec![
+                Arg::from(connection.to_string()),
+                Arg::from(peer.to_string()),
+            ];
+            values.extend(chunk.iter().map(|i| Arg::from(i.as_str())));
+            out.extend(
+                self.all(
+                    format!(
+                        "{select} WHERE connection_id = $1 AND peer_connection_id = $2 \
+                         AND {id_column} IN ({})",
+                        placeholders(3, chunk.len())
+                    ),
+                    values,
+                )
+                .await?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Runs the upsert `sql` once per row of arguments, in one transaction.
+    async fn put_rows(&self, sql: &'static str, rows: Vec<Vec<Arg>>) -> StoreResult<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        for args in rows {
+            exec::<B>(&mut tx, sql, args)
+                .await
+                .map_err(connection_missing)?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl<B: Backend> FlowStore for SqlStore<B> {
     async fn insert_flow(&self, f: &FlowRecord) -> StoreResult<()> {
@@ -360,64 +408,46 @@ impl<B: Backend> FlowStore for SqlStore<B> {
         peer: ConnectionId,
         issue_ids: &[String],
     ) -> StoreResult<HashMap<String, SyncLink>> {
-        let mut out = HashMap::new();
-        for chunk in issue_ids.chunks(500) {
-            let mut values = vec![
-                Arg::from(connection.to_string()),
-                Arg::from(peer.to_string()),
-            ];
-            values.extend(chunk.iter().map(|i| Arg::from(i.as_str())));
-            let rows = self
-                .all(
-                    format!(
-                        "SELECT connection_id, issue_id, issue_key, peer_connection_id, \
-                         peer_issue_id, peer_issue_key, seen_updated, at FROM sync_links \
-                         WHERE connection_id = $1 AND peer_connection_id = $2 \
-                         AND issue_id IN ({})",
-                        placeholders(3, chunk.len())
-                    ),
-                    values,
-                )
-                .await?;
-            for r in &rows {
-                let link = link_from_row(r)?;
-                out.insert(link.issue_id.clone(), link);
-            }
-        }
-        Ok(out)
+        let rows = self
+            .pair_rows(
+                "SELECT connection_id, issue_id, issue_key, peer_connection_id, peer_issue_id, \
+                 peer_issue_key, seen_updated, at FROM sync_links",
+                "issue_id",
+                (connection, peer),
+                issue_ids,
+            )
+            .await?;
+        rows.iter()
+            .map(|r| link_from_row(r).map(|l| (l.issue_id.clone(), l)))
+            .collect()
     }
 
     async fn put_sync_links(&self, links: &[SyncLink]) -> StoreResult<()> {
-        if links.is_empty() {
-            return Ok(());
-        }
-        let mut tx = self.begin_write().await?;
-        for l in links {
-            exec::<B>(
-                &mut tx,
-                "INSERT INTO sync_links (connection_id, issue_id, peer_connection_id, issue_key, \
-                 peer_issue_id, peer_issue_key, seen_updated, at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                 ON CONFLICT (connection_id, issue_id, peer_connection_id) DO UPDATE SET \
-                 issue_key = excluded.issue_key, peer_issue_id = excluded.peer_issue_id, \
-                 peer_issue_key = excluded.peer_issue_key, \
-                 seen_updated = excluded.seen_updated, at = excluded.at",
-                vec![
-                    Arg::from(l.connection_id.to_string()),
-                    Arg::from(l.issue_id.as_str()),
-                    Arg::from(l.peer_connection_id.to_string()),
-                    Arg::from(l.issue_key.as_str()),
-                    Arg::from(l.peer_issue_id.as_str()),
-                    Arg::from(l.peer_issue_key.as_str()),
-                    Arg::from(l.seen_updated.clone()),
-                    Arg::from(fmt_time(l.at)),
-                ],
-            )
-            .await
-            .map_err(connection_missing)?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.put_rows(
+            "INSERT INTO sync_links (connection_id, issue_id, peer_connection_id, issue_key, \
+             peer_issue_id, peer_issue_key, seen_updated, at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (connection_id, issue_id, peer_connection_id) DO UPDATE SET \
+             issue_key = excluded.issue_key, peer_issue_id = excluded.peer_issue_id, \
+             peer_issue_key = excluded.peer_issue_key, \
+             seen_updated = excluded.seen_updated, at = excluded.at",
+            links
+                .iter()
+                .map(|l| {
+                    vec![
+                        Arg::from(l.connection_id.to_string()),
+                        Arg::from(l.issue_id.as_str()),
+                        Arg::from(l.peer_connection_id.to_string()),
+                        Arg::from(l.issue_key.as_str()),
+                        Arg::from(l.peer_issue_id.as_str()),
+                        Arg::from(l.peer_issue_key.as_str()),
+                        Arg::from(l.seen_updated.clone()),
+                        Arg::from(fmt_time(l.at)),
+                    ]
+                })
+                .collect(),
+        )
+        .await
     }
 
     async fn comment_links(
@@ -426,60 +456,42 @@ impl<B: Backend> FlowStore for SqlStore<B> {
         peer: ConnectionId,
         comment_ids: &[String],
     ) -> StoreResult<HashMap<String, CommentLink>> {
-        let mut out = HashMap::new();
-        for chunk in comment_ids.chunks(500) {
-            let mut values = vec![
-                Arg::from(connection.to_string()),
-                Arg::from(peer.to_string()),
-            ];
-            values.extend(chunk.iter().map(|i| Arg::from(i.as_str())));
-            let rows = self
-                .all(
-                    format!(
-                        "SELECT connection_id, comment_id, peer_connection_id, issue_id, \
-                         peer_comment_id, body_hash, at FROM sync_comment_links \
-                         WHERE connection_id = $1 AND peer_connection_id = $2 \
-                         AND comment_id IN ({})",
-                        placeholders(3, chunk.len())
-                    ),
-                    values,
-                )
-                .await?;
-            for r in &rows {
-                let link = comment_from_row(r)?;
-                out.insert(link.comment_id.clone(), link);
-            }
-        }
-        Ok(out)
+        let rows = self
+            .pair_rows(
+                "SELECT connection_id, comment_id, peer_connection_id, issue_id, \
+                 peer_comment_id, body_hash, at FROM sync_comment_links",
+                "comment_id",
+                (connection, peer),
+                comment_ids,
+            )
+            .await?;
+        rows.iter()
+            .map(|r| comment_from_row(r).map(|l| (l.comment_id.clone(), l)))
+            .collect()
     }
 
     async fn put_comment_links(&self, links: &[CommentLink]) -> StoreResult<()> {
-        if links.is_empty() {
-            return Ok(());
-        }
-        let mut tx = self.begin_write().await?;
-        for l in links {
-            exec::<B>(
-                &mut tx,
-                "INSERT INTO sync_comment_links (connection_id, comment_id, peer_connection_id, \
-                 issue_id, peer_comment_id, body_hash, at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                 ON CONFLICT (connection_id, comment_id, peer_connection_id) DO UPDATE SET \
-                 issue_id = excluded.issue_id, peer_comment_id = excluded.peer_comment_id, \
-                 body_hash = excluded.body_hash, at = excluded.at",
-                vec![
-                    Arg::from(l.connection_id.to_string()),
-                    Arg::from(l.comment_id.as_str()),
-                    Arg::from(l.peer_connection_id.to_string()),
-                    Arg::from(l.issue_id.as_str()),
-                    Arg::from(l.peer_comment_id.as_str()),
-                    Arg::from(l.body_hash.as_str()),
-                    Arg::from(fmt_time(l.at)),
-                ],
-            )
-            .await
-            .map_err(connection_missing)?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.put_rows(
+            "INSERT INTO sync_comment_links (connection_id, comment_id, peer_connection_id, \
+             issue_id, peer_comment_id, body_hash, at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (connection_id, comment_id, peer_connection_id) DO UPDATE SET \
+             issue_id = excluded.issue_id, peer_comment_id = excluded.peer_comment_id, \
+             body_hash = excluded.body_hash, at = excluded.at",
+            links
+                .iter()
+                .map(|l| {
+                    vec![
+                        Arg::from(l.connection_id.to_string()),
+                        Arg::from(l.comment_id.as_str()),
+                        Arg::from(l.peer_connection_id.to_string()),
+                        Arg::from(l.issue_id.as_str()),
+                        Arg::from(l.peer_comment_id.as_str()),
+                        Arg::from(l.body_hash.as_str()),
+                        Arg::from(fmt_time(l.at)),
+                    ]
+                })
+                .collect(),
+        )
+        .await
     }
 }
