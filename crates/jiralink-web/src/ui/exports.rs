@@ -30,7 +30,7 @@ use super::chart::{ChartRun, HistoryChart, duration_text, thousands};
 use super::form::sentence;
 use super::{
     Flash, Page, RouteTable, app_error_page, redirect_with_notice, render, render_with_status,
-    user_message,
+    run_requested, user_message,
 };
 use crate::AppState;
 use crate::error::app_status;
@@ -1245,24 +1245,16 @@ fn json_error(error: &AppError) -> Response {
 
 async fn run_now(State(state): State<AppState>, Path(id): Path<String>) -> Response {
     let app = state.app();
-    match app.request_export_run(&id).await {
-        Ok(()) => {
-            let to = match app.get_export(&id).await {
-                Ok(view) => format!("/exports/{}", view.id),
-                Err(_) => "/exports".to_owned(),
-            };
-            redirect_with_notice(
-                &state,
-                &to,
-                "The run was requested: it starts within moments, on this server or another one.",
-            )
-        }
-        Err(e) => redirect_with_notice(
-            &state,
-            "/exports",
-            &format!("The export did not start: {}", user_message(&e)),
-        ),
-    }
+    let requested = app.request_export_run(&id).await;
+    let page = match &requested {
+        Ok(()) => app
+            .get_export(&id)
+            .await
+            .ok()
+            .map(|v| format!("/exports/{}", v.id)),
+        Err(_) => None,
+    };
+    run_requested(&state, requested, page.as_deref(), "/exports", "export")
 }
 
 #[derive(Template)]

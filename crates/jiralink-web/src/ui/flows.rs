@@ -19,7 +19,7 @@ use super::exports::run_badge;
 use super::form::sentence;
 use super::{
     Flash, Page, RouteTable, app_error_page, redirect_with_notice, render, render_with_status,
-    user_message,
+    run_requested, user_message,
 };
 use crate::AppState;
 use crate::error::app_status;
@@ -398,24 +398,16 @@ async fn show(
 
 async fn run_now(State(state): State<AppState>, Path(id): Path<String>) -> Response {
     let app = state.app();
-    match app.request_flow_run(&id).await {
-        Ok(()) => {
-            let to = match app.get_flow(&id).await {
-                Ok(view) => format!("/flows/{}", view.id),
-                Err(_) => "/flows".to_owned(),
-            };
-            redirect_with_notice(
-                &state,
-                &to,
-                "The run was requested: it starts within moments, on this server or another one.",
-            )
-        }
-        Err(e) => redirect_with_notice(
-            &state,
-            "/flows",
-            &format!("The flow did not start: {}", user_message(&e)),
-        ),
-    }
+    let requested = app.request_flow_run(&id).await;
+    let page = match &requested {
+        Ok(()) => app
+            .get_flow(&id)
+            .await
+            .ok()
+            .map(|v| format!("/flows/{}", v.id)),
+        Err(_) => None,
+    };
+    run_requested(&state, requested, page.as_deref(), "/flows", "flow")
 }
 
 #[derive(Template)]

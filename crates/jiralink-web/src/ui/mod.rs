@@ -207,6 +207,29 @@ async fn flash_layer(mut req: Request, next: Next) -> Response {
     res
 }
 
+/// Where "Run now" leads: the definition's page (`page`, when it could be read) with the
+/// notice that a worker will run it, or the list (`list`) with why it did not start.
+pub(crate) fn run_requested(
+    state: &AppState,
+    requested: jiralink_app::AppResult<()>,
+    page: Option<&str>,
+    list: &str,
+    what: &str,
+) -> Response {
+    match requested {
+        Ok(()) => redirect_with_notice(
+            state,
+            page.unwrap_or(list),
+            "The run was requested: it starts within moments, on this server or another one.",
+        ),
+        Err(e) => redirect_with_notice(
+            state,
+            list,
+            &format!("The {what} did not start: {}", user_message(&e)),
+        ),
+    }
+}
+
 /// A `303 See Other` to `to` (a path of this server) carrying `notice` to the next page.
 pub(crate) fn redirect_with_notice(state: &AppState, to: &str, notice: &str) -> Response {
     let mut value = String::from("n=");
