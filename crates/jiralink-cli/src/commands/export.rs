@@ -73,23 +73,19 @@ pub(crate) async fn run(
                 built.resource = resource_of(Some(resource))?;
             }
             apply_spec(&mut built, &spec)?;
-            let schedule = if no_schedule {
-                None
-            } else {
-                schedule_of(&schedule, old.schedule.as_ref())?
-            };
+            let (schedule, enabled) = edited_schedule(
+                &schedule,
+                no_schedule,
+                (enable, disable),
+                old.schedule.as_ref(),
+                old.enabled,
+            )?;
             let draft = ExportDraft {
                 name: name.unwrap_or_else(|| old.name.clone()),
                 connection: connection.unwrap_or_else(|| old.connection_id.to_string()),
                 spec: built,
                 schedule,
-                enabled: if enable {
-                    true
-                } else if disable {
-                    false
-                } else {
-                    old.enabled
-                },
+                enabled,
             };
             let view = ctx
                 .app
@@ -451,6 +447,31 @@ fn apply_spec(spec: &mut ExportSpec, args: &SpecArgs) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+/// The schedule and the enabled switch of an edited definition: `--no-schedule` removes the
+/// schedule, schedule flags replace it, none keep `current`; `--enable` / `--disable` switch
+/// it, neither keeps `enabled`.
+pub(crate) fn edited_schedule(
+    args: &ScheduleArgs,
+    no_schedule: bool,
+    (enable, disable): (bool, bool),
+    current: Option<&Schedule>,
+    enabled: bool,
+) -> Result<(Option<Schedule>, bool), CliError> {
+    let schedule = if no_schedule {
+        None
+    } else {
+        schedule_of(args, current)?
+    };
+    let enabled = if enable {
+        true
+    } else if disable {
+        false
+    } else {
+        enabled
+    };
+    Ok((schedule, enabled))
 }
 
 /// The schedule the flags name; without flags, `current` (kept on `edit`).

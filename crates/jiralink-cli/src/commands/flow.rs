@@ -4,7 +4,7 @@ use jiralink_app::{FlowDraft, FlowRunView, FlowView, RunState, RunTrigger, forma
 
 use crate::args::{FlowCommand, OutputFormat};
 use crate::commands::Ctx;
-use crate::commands::export::{confirm_delete, schedule_of};
+use crate::commands::export::{confirm_delete, edited_schedule, schedule_of};
 use crate::exit::CliError;
 use crate::output;
 
@@ -68,23 +68,19 @@ pub(crate) async fn run(ctx: &Ctx, command: FlowCommand) -> Result<(), CliError>
             disable,
         } => {
             let current = ctx.app.get_flow(&flow).await?;
-            let schedule = if no_schedule {
-                None
-            } else {
-                schedule_of(&schedule, current.schedule.as_ref())?
-            };
+            let (schedule, enabled) = edited_schedule(
+                &schedule,
+                no_schedule,
+                (enable, disable),
+                current.schedule.as_ref(),
+                current.enabled,
+            )?;
             let draft = FlowDraft {
                 name: name.unwrap_or_else(|| current.name.clone()),
                 export: export.unwrap_or_else(|| current.export_id.to_string()),
                 import: import.unwrap_or_else(|| current.import_id.to_string()),
                 schedule,
-                enabled: if enable {
-                    true
-                } else if disable {
-                    false
-                } else {
-                    current.enabled
-                },
+                enabled,
             };
             let view = ctx
                 .app

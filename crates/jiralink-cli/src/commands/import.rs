@@ -7,7 +7,7 @@ use jiralink_app::{
 
 use crate::args::{ImportCommand, ImportIssues, ImportSettings, OutputFormat};
 use crate::commands::Ctx;
-use crate::commands::export::{Bar, confirm_delete, schedule_of};
+use crate::commands::export::{Bar, confirm_delete, edited_schedule, schedule_of};
 use crate::exit::CliError;
 use crate::output;
 
@@ -100,23 +100,19 @@ pub(crate) async fn run(ctx: &Ctx, command: ImportCommand) -> Result<(), CliErro
             let current = ctx.app.get_import(&import).await?;
             let mut spec = current.spec.clone();
             apply_settings(&mut spec, &settings).await?;
-            let schedule = if no_schedule {
-                None
-            } else {
-                schedule_of(&schedule, current.schedule.as_ref())?
-            };
+            let (schedule, enabled) = edited_schedule(
+                &schedule,
+                no_schedule,
+                (enable, disable),
+                current.schedule.as_ref(),
+                current.enabled,
+            )?;
             let draft = ImportDraft {
                 name: name.unwrap_or_else(|| current.name.clone()),
                 connection: connection.unwrap_or_else(|| current.connection_id.to_string()),
                 spec,
                 schedule,
-                enabled: if enable {
-                    true
-                } else if disable {
-                    false
-                } else {
-                    current.enabled
-                },
+                enabled,
             };
             let view = ctx
                 .app
