@@ -97,6 +97,13 @@ pub enum AtlassianError {
         /// What the answer said.
         message: String,
     },
+    /// 403 to a dynamic-webhook operation: Jira lets only OAuth 2.0 (3LO) apps manage
+    /// webhooks, and only with the scope `manage:jira-webhook`.
+    #[error("jira refused the webhook request (403): dynamic webhooks need an oauth 2.0 connection granted the scope manage:jira-webhook{}", suffix(Some(.message.as_str())))]
+    WebhooksNotAllowed {
+        /// What the answer said.
+        message: String,
+    },
     /// 404: absent, or hidden from this account. `html` marks Atlassian's page for unknown sites.
     #[error("not found (404){}", suffix(.message.as_deref()))]
     NotFound {
@@ -285,6 +292,7 @@ impl AtlassianError {
             },
             Self::Unauthorized { .. }
             | Self::Forbidden { .. }
+            | Self::WebhooksNotAllowed { .. }
             | Self::NotFound { .. }
             | Self::BadRequest { .. }
             | Self::Conflict { .. }
@@ -307,7 +315,7 @@ impl AtlassianError {
     pub fn status(&self) -> Option<u16> {
         match self {
             Self::Unauthorized { .. } => Some(401),
-            Self::Forbidden { .. } => Some(403),
+            Self::Forbidden { .. } | Self::WebhooksNotAllowed { .. } => Some(403),
             Self::NotFound { .. } => Some(404),
             Self::RateLimited { .. } => Some(429),
             Self::Conflict { .. } => Some(409),

@@ -11,6 +11,9 @@
 //!   attachments, user look-up), [`jsm`] and [`csm`];
 //!   lists are `Stream`s over Jira's paging (`nextPageToken`, `start`/`limit`, cursors);
 //!   [`records`] reads lists page by page as raw JSON for exports.
+//! - [`webhook_api`]: dynamic webhooks (register, list, delete, refresh, failed deliveries).
+//! - [`webhooks`]: what a webhook receiver checks and reads, with no I/O: the JWT of a
+//!   dynamic webhook, the `X-Hub-Signature` of an admin webhook, the event in the body.
 //! - [`retry`]: what is retried and how long to wait ([`RetryPolicy`]); waits go through the
 //!   client's injected [`Clock`](jiralink_domain::Clock), so tests never sleep.
 //! - [`clock`]: [`SystemClock`], the real time and tokio's timer.
@@ -43,6 +46,8 @@ pub mod probe;
 pub mod records;
 pub mod retry;
 pub mod service;
+pub mod webhook_api;
+pub mod webhooks;
 pub mod writes;
 
 pub use auth::{Credentials, StaticToken, TokenSource};
@@ -78,6 +83,13 @@ pub use retry::{Jitter, Replay, RetryPolicy};
 pub use service::{
     CreatedRequest, CsmTask, JsmOrganization, JsmUser, MAX_PROFILE_BULK, NewCustomerRequest,
     RequestType, RequestTypeField, RequestTypeFields, SubmittedTask, TaskFailure,
+};
+pub use webhook_api::{
+    FailedDeliveries, FailedDelivery, RegisteredWebhook, WebhookRegistration, WebhookSpec,
+};
+pub use webhooks::{
+    JwtClaims, MAX_TOKEN_LEN, WebhookAuthError, WebhookEvent, WebhookEventKind,
+    WebhookPayloadError, verify_hub_signature, verify_jwt,
 };
 pub use writes::{
     BulkElement, CreateMetaIssueType, ElementError, FieldMeta, FieldSchema, MAX_BULK_CREATE,

@@ -381,6 +381,53 @@ op!(
     Safe
 );
 op!(
+    WEBHOOKS_REGISTER,
+    "registerDynamicWebhooks",
+    Platform,
+    POST,
+    "/webhook",
+    [],
+    Unsafe
+);
+op!(
+    WEBHOOKS_LIST,
+    "getDynamicWebhooksForApp",
+    Platform,
+    GET,
+    "/webhook",
+    ["startAt", "maxResults"],
+    Safe
+);
+// Deleting the same webhooks twice leaves the same state as once.
+op!(
+    WEBHOOKS_DELETE,
+    "deleteWebhookById",
+    Platform,
+    DELETE,
+    "/webhook",
+    [],
+    Safe
+);
+// Refreshing twice sets the same expiry (30 days from now) as once.
+op!(
+    WEBHOOKS_REFRESH,
+    "refreshWebhooks",
+    Platform,
+    PUT,
+    "/webhook/refresh",
+    [],
+    Safe
+);
+op!(
+    WEBHOOKS_FAILED,
+    "getFailedWebhooks",
+    Platform,
+    GET,
+    "/webhook/failed",
+    ["after"],
+    Safe
+);
+op!(
     SERVICE_DESKS,
     "getServiceDesks",
     ServiceDesk,
@@ -637,6 +684,11 @@ pub const ALL: &[&Operation] = &[
     &ISSUE_TYPES,
     &PRIORITY_SEARCH,
     &RESOLUTION_SEARCH,
+    &WEBHOOKS_REGISTER,
+    &WEBHOOKS_LIST,
+    &WEBHOOKS_DELETE,
+    &WEBHOOKS_REFRESH,
+    &WEBHOOKS_FAILED,
     &SERVICE_DESKS,
     &CUSTOMER_REQUESTS,
     &CUSTOMER_REQUEST,
@@ -670,7 +722,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ids_are_unique_and_only_reads_are_replayable() {
+    fn ids_are_unique_and_only_reads_and_idempotent_writes_are_replayable() {
         // JSM repeats operation ids across paths, so an operation is its id and path.
         let ids: HashSet<_> = ALL.iter().map(|o| (o.id, o.path)).collect();
         assert_eq!(ids.len(), ALL.len());
@@ -685,7 +737,10 @@ mod tests {
                     | "/customer/profile/fetch"
                     | "/organization/profile/fetch"
             );
-            let expected = if op.method == Method::GET || search_post {
+            // Deleting or refreshing webhooks twice ends where doing it once does.
+            let idempotent = matches!(op.path, "/webhook" | "/webhook/refresh")
+                && matches!(op.method, Method::DELETE | Method::PUT);
+            let expected = if op.method == Method::GET || search_post || idempotent {
                 Replay::Safe
             } else {
                 Replay::Unsafe

@@ -601,6 +601,19 @@ fn classify(error: &AtlassianError, ctx: &Context<'_>) -> ProbeFailure {
                 status,
             ),
         },
+        // Test connection sends no webhook operation; a caller classifying one gets the same
+        // advice as for any missing scope.
+        AtlassianError::WebhooksNotAllowed { message } => ProbeFailure {
+            missing_scope: Some("manage:jira-webhook".to_owned()),
+            ..failure(
+                ProbeFailureKind::MissingScope,
+                format!("jira refused to manage webhooks ({message})"),
+                "use an OAuth 2.0 connection granted the scope manage:jira-webhook, then \
+                 authorize again"
+                    .to_owned(),
+                status,
+            )
+        },
         AtlassianError::RateLimited {
             retry_after,
             reason,

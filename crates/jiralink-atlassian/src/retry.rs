@@ -1,6 +1,6 @@
 //! When a failed request is sent again, and how long to wait first.
 //!
-//! | Failure | Safe to repeat (GET, search POSTs) | Not safe (create, edit, comment…) |
+//! | Failure | Safe to repeat (GET, search POSTs, webhook delete and refresh) | Not safe (create, edit, comment…) |
 //! |---|---|---|
 //! | 429, 503 | wait, retry | returned at once, with its `Retry-After` ([`AtlassianError::retry_after`]) |
 //! | connect error (nothing sent) | retry | returned at once |
@@ -39,7 +39,8 @@ use crate::error::{AmbiguousCause, AtlassianError, TransportKind};
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Replay {
     /// Reading only (GET, and the POST searches `search/jql`, `search/approximate-count`,
-    /// `issue/bulkfetch`, `changelog/bulkfetch`): repeating it changes nothing.
+    /// `issue/bulkfetch`, `changelog/bulkfetch`), or idempotent (deleting and refreshing
+    /// webhooks): repeating it changes nothing.
     Safe,
     /// Creating or changing something: repeating it after an unknown outcome could do it twice.
     Unsafe,

@@ -268,9 +268,10 @@ struct LinkBody<'a> {
     outward_issue: KeyRef<'a>,
 }
 
-/// One page of a create-metadata list. Which key holds the records differs: the document
-/// names `issueTypes` and `fields` (and `results` for fields), while Jira Cloud has been seen
-/// sending `values`; whichever is present is read.
+/// One page of a list paged by `startAt`. Which key holds the records differs: the
+/// create-metadata document names `issueTypes` and `fields` (and `results` for fields), while
+/// Jira Cloud has been seen sending `values` (as the webhook list does); whichever is present
+/// is read.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct MetaPage<T> {
@@ -392,9 +393,10 @@ impl JiraClient {
         &self,
         project_key_or_id: &str,
     ) -> Result<Vec<CreateMetaIssueType>, AtlassianError> {
-        self.meta_pages(
+        self.offset_pages(
             &CREATEMETA_ISSUE_TYPES,
             &["issue", "createmeta", project_key_or_id, "issuetypes"],
+            CREATEMETA_PAGE,
         )
         .await
     }
@@ -411,7 +413,7 @@ impl JiraClient {
         issue_type_id: &str,
     ) -> Result<Vec<FieldMeta>, AtlassianError> {
         let mut fields: Vec<FieldMeta> = self
-            .meta_pages(
+            .offset_pages(
                 &CREATEMETA_FIELDS,
                 &[
                     "issue",
@@ -420,6 +422,7 @@ impl JiraClient {
                     "issuetypes",
                     issue_type_id,
                 ],
+                CREATEMETA_PAGE,
             )
             .await?;
         for field in &mut fields {
@@ -633,12 +636,14 @@ impl JiraClient {
         found(self.json(call).await)
     }
 
-    /// Every record of a create-metadata list, following `startAt` until `isLast`, `total`
-    /// or a short page says the list is done.
-    async fn meta_pages<T: DeserializeOwned>(
+    /// Every record of a list paged by `startAt` (create metadata, webhooks), asking for
+    /// `page_size` at a time and following `startAt` until `isLast`, `total` or a short page
+    /// says the list is done.
+    pub(crate) async fn offset_pages<T: DeserializeOwned>(
         &self,
         op: &'static Operation,
         segments: &[&str],
+        page_size: u64,
     ) -> Result<Vec<T>, AtlassianError> {
         let mut out = Vec::new();
         let mut offset = 0;
@@ -646,7 +651,7 @@ impl JiraClient {
             let call = self
                 .call(op, segments)?
                 .query("startAt", offset)
-                .query("maxResults", CREATEMETA_PAGE);
+                .query("maxResults", page_size);
             let mut page: MetaPage<T> = self.json(call).await?;
             let records = page.records().ok_or_else(|| {
                 decode_error(op, "the answer holds no list of records".to_owned())
@@ -660,7 +665,7 @@ impl JiraClient {
                 ));
             }
             out.extend(records);
-            let asked = page.max_results.unwrap_or(CREATEMETA_PAGE);
+            let asked = page.max_results.unwrap_or(page_size);
             let more = match (page.is_last, page.total) {
                 (Some(last), _) => !last,
                 (None, Some(total)) => start + got < total,

@@ -19,6 +19,7 @@ mod secrets;
 mod service_sim;
 mod shapes;
 mod sim_paging;
+mod webhooks;
 mod writes_shapes;
 mod writes_sim;
 

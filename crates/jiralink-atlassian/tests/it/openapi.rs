@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use jiralink_atlassian::{
     Api, BulkFetchRequest, ChangelogRequest, IssueInput, SearchRequest, TransitionInput,
-    WorklogInput, operation,
+    WebhookEventKind, WebhookSpec, WorklogInput, operation,
 };
 use serde_json::{Value, json};
 
@@ -19,7 +19,7 @@ fn specs_dir() -> PathBuf {
     )
 }
 
-fn load(name: &str) -> Value {
+pub(crate) fn load(name: &str) -> Value {
     let path = specs_dir().join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
@@ -251,5 +251,133 @@ fn service_management_bodies_use_declared_property_names() {
     ];
     for (path, body) in cases {
         assert_keys_declared(&body, &body_properties(&spec, path, "post"), path);
+    }
+}
+
+/// A component schema's property names and required properties.
+fn schema_of(spec: &Value, name: &str) -> (Vec<String>, Vec<String>) {
+    let schema = &spec["components"]["schemas"][name];
+    let properties = schema["properties"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{name} has no properties"))
+        .keys()
+        .cloned()
+        .collect();
+    let required = schema["required"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.as_str().map(str::to_owned))
+        .collect();
+    (properties, required)
+}
+
+/// `body` has only properties `name` declares, and every one it requires.
+fn assert_matches_schema(spec: &Value, body: &Value, name: &str) {
+    let (properties, required) = schema_of(spec, name);
+    assert_keys_declared(body, &properties, name);
+    for r in required {
+        assert!(body.get(&r).is_some(), "{name}: required {r} missing");
+    }
+}
+
+/// The component a response of `method path` with `status` refers to.
+fn response_schema_name(spec: &Value, path: &str, method: &str, status: &str) -> String {
+    spec["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"]
+        ["$ref"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{method} {path} {status} has no schema"))
+        .trim_start_matches("#/components/schemas/")
+        .to_owned()
+}
+
+#[test]
+fn webhook_bodies_and_the_answers_read_match_the_document() {
+    let spec = load("jira-platform-v3.openapi.json");
+    let path = "/rest/api/3/webhook";
+    // The bodies the client writes, as the request-shape tests pin them.
+    let spec_body = serde_json::to_value(WebhookSpec {
+        events: vec![
+            WebhookEventKind::IssueCreated,
+            WebhookEventKind::IssueUpdated,
+        ],
+        jql_filter: "project = PROJ".into(),
+        field_ids_filter: vec!["summary".into()],
+    })
+    .unwrap();
+    let registration = json!({"url": "https://jiralink.example/hooks", "webhooks": [spec_body]});
+    assert_eq!(
+        spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/WebhookRegistrationDetails"
+    );
+    assert_matches_schema(&spec, &registration, "WebhookRegistrationDetails");
+    assert_matches_schema(&spec, &registration["webhooks"][0], "WebhookDetails");
+    // Events the document lists are written exactly as it spells them.
+    let listed =
+        &spec["components"]["schemas"]["WebhookDetails"]["properties"]["events"]["items"]["enum"];
+    for event in registration["webhooks"][0]["events"].as_array().unwrap() {
+        assert!(listed.as_array().unwrap().contains(event), "{event}");
+    }
+    let ids = json!({"webhookIds": [10000, 10001]});
+    for (p, method) in [(path, "delete"), ("/rest/api/3/webhook/refresh", "put")] {
+        assert_keys_declared(&ids, &body_properties(&spec, p, method), p);
+        assert_matches_schema(&spec, &ids, "ContainerForWebhookIDs");
+    }
+
+    // Every member the client reads from an answer is declared in the answer's schema.
+    let read: [(&str, &str, &str, &[&str]); 4] = [
+        (path, "post", "200", &["webhookRegistrationResult"]),
+        (
+            path,
+            "get",
+            "200",
+            &["values", "startAt", "maxResults", "total", "isLast"],
+        ),
+        (
+            "/rest/api/3/webhook/refresh",
+            "put",
+            "200",
+            &["expirationDate"],
+        ),
+        (
+            "/rest/api/3/webhook/failed",
+            "get",
+            "200",
+            &["values", "maxResults", "next"],
+        ),
+    ];
+    for (p, method, status, members) in read {
+        let name = response_schema_name(&spec, p, method, status);
+        let (properties, _) = schema_of(&spec, &name);
+        for m in members {
+            assert!(
+                properties.iter().any(|d| d == m),
+                "{name}: {m} not declared"
+            );
+        }
+    }
+    // The registration outcome, a listed webhook and a failed delivery.
+    for (name, members) in [
+        ("RegisteredWebhook", &["createdWebhookId", "errors"][..]),
+        (
+            "Webhook",
+            &[
+                "id",
+                "events",
+                "jqlFilter",
+                "fieldIdsFilter",
+                "url",
+                "expirationDate",
+            ][..],
+        ),
+        ("FailedWebhook", &["id", "body", "url", "failureTime"][..]),
+    ] {
+        let (properties, _) = schema_of(&spec, name);
+        for m in members {
+            assert!(
+                properties.iter().any(|d| d == m),
+                "{name}: {m} not declared"
+            );
+        }
     }
 }
