@@ -105,10 +105,18 @@ pub enum RunTrigger {
     Schedule,
     Cli,
     Api,
+    /// A listener's events (Jira's webhooks).
+    Listener,
 }
 
 impl RunTrigger {
-    pub const ALL: &'static [RunTrigger] = &[Self::Manual, Self::Schedule, Self::Cli, Self::Api];
+    pub const ALL: &'static [RunTrigger] = &[
+        Self::Manual,
+        Self::Schedule,
+        Self::Cli,
+        Self::Api,
+        Self::Listener,
+    ];
 
     #[must_use]
     pub fn as_str(self) -> &'static str {
@@ -117,6 +125,7 @@ impl RunTrigger {
             Self::Schedule => "schedule",
             Self::Cli => "cli",
             Self::Api => "api",
+            Self::Listener => "listener",
         }
     }
 

@@ -52,6 +52,9 @@ pub struct FlowRunRecord {
     pub lease_until: Option<OffsetDateTime>,
     pub started_at: OffsetDateTime,
     pub finished_at: Option<OffsetDateTime>,
+    /// What a run fed by a listener reads: the issues its events named (`None`: the flow's
+    /// export).
+    pub source: Option<serde_json::Value>,
 }
 
 /// An issue and its copy on another connection (one direction of a link).
@@ -138,6 +141,14 @@ pub trait FlowStore: Send + Sync {
     ) -> StoreResult<HashMap<String, SyncLink>>;
     /// Adds or replaces links (by connection, issue and peer connection), in one transaction.
     async fn put_sync_links(&self, links: &[SyncLink]) -> StoreResult<()>;
+    /// Forgets the links of `issue_ids` (issues on `connection`) with their copies on `peer`,
+    /// both directions, and their comments' links. Returns how many issues had one.
+    async fn delete_sync_links(
+        &self,
+        connection: ConnectionId,
+        peer: ConnectionId,
+        issue_ids: &[String],
+    ) -> StoreResult<u64>;
     /// The links of these comments of `connection` to `peer`, by comment id.
     async fn comment_links(
         &self,

@@ -131,7 +131,9 @@ pub trait JobStore: Send + Sync {
         lease_until: OffsetDateTime,
     ) -> StoreResult<bool>;
     /// Records how the run ended and gives the lease back (or deletes the job); `false`, with
-    /// nothing changed but the run's record, when `holder` no longer holds the lease.
+    /// nothing changed but the run's record, when `holder` no longer holds the lease. When the
+    /// job was made due again while it ran ([`JobStore::reschedule_job`]), that time is kept
+    /// if it is sooner than `finish.next_run_at`: a run asked for meanwhile is not lost.
     async fn finish_job(
         &self,
         claimed: &ClaimedJob,

@@ -32,6 +32,7 @@ mod exports;
 mod flows;
 mod imports;
 mod jobs;
+mod listeners;
 mod model;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -61,6 +62,9 @@ pub use exports::{
 pub use flows::{CommentLink, FlowRecord, FlowRunRecord, FlowStore, SyncLink};
 pub use imports::{ImportRecord, ImportStore, LedgerRow};
 pub use jobs::{ClaimedJob, JobFinish, JobOutcome, JobRecord, JobRun, JobStore, NewJob};
+pub use listeners::{
+    EventStored, ListenerEvent, ListenerEventStats, ListenerRecord, ListenerStore,
+};
 pub use model::{
     ConnectionUpdate, DebugDirection, DebugLine, PendingAuthorization, RefreshLease,
     RefreshOutcome, SecretField, SecretOwner, SecretWrite, SignInAttempt, StoredSecret,
@@ -353,6 +357,7 @@ pub trait Store:
     + ExportStore
     + ImportStore
     + FlowStore
+    + ListenerStore
     + SlotStore
     + SettingStore
     + Health
@@ -373,6 +378,7 @@ impl<T> Store for T where
         + ExportStore
         + ImportStore
         + FlowStore
+        + ListenerStore
         + SlotStore
         + SettingStore
         + Health

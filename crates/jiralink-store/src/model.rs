@@ -10,6 +10,8 @@ use time::OffsetDateTime;
 pub enum SecretOwner {
     Connection(ConnectionId),
     OAuthClient(OAuthClientId),
+    /// A listener's webhook secret (admin webhooks sign deliveries with it).
+    Listener(uuid::Uuid),
 }
 
 impl SecretOwner {
@@ -17,6 +19,7 @@ impl SecretOwner {
         match self {
             Self::Connection(_) => "connection",
             Self::OAuthClient(_) => "oauth_client",
+            Self::Listener(_) => "listener",
         }
     }
 
@@ -24,6 +27,7 @@ impl SecretOwner {
         match self {
             Self::Connection(id) => id.0,
             Self::OAuthClient(id) => id.0,
+            Self::Listener(id) => *id,
         }
     }
 
@@ -32,6 +36,7 @@ impl SecretOwner {
         match kind {
             "connection" => Some(Self::Connection(ConnectionId(id))),
             "oauth_client" => Some(Self::OAuthClient(OAuthClientId(id))),
+            "listener" => Some(Self::Listener(id)),
             _ => None,
         }
     }
@@ -44,14 +49,17 @@ pub enum SecretField {
     ClientSecret,
     AccessToken,
     RefreshToken,
+    /// The secret an admin webhook signs its deliveries with.
+    WebhookSecret,
 }
 
 impl SecretField {
-    pub const ALL: [SecretField; 4] = [
+    pub const ALL: [SecretField; 5] = [
         Self::ApiToken,
         Self::ClientSecret,
         Self::AccessToken,
         Self::RefreshToken,
+        Self::WebhookSecret,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -60,6 +68,7 @@ impl SecretField {
             Self::ClientSecret => "client_secret",
             Self::AccessToken => "access_token",
             Self::RefreshToken => "refresh_token",
+            Self::WebhookSecret => "webhook_secret",
         }
     }
 

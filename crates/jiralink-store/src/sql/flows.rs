@@ -25,7 +25,7 @@ const FLOW_RUN: &str = "flow run";
 const FLOW_COLUMNS: &str =
     "id, name, export_id, import_id, schedule, enabled, version, created_at, updated_at";
 const RUN_COLUMNS: &str = "id, flow_id, pair_key, triggered_by, state, phase, export_run_id, \
-     import_run_id, stats, error, holder, lease_until, started_at, finished_at";
+     import_run_id, stats, error, holder, lease_until, started_at, finished_at, source";
 
 fn flow_from_row(r: &impl RowExt) -> StoreResult<FlowRecord> {
     Ok(FlowRecord {
@@ -63,6 +63,10 @@ fn run_from_row(r: &impl RowExt) -> StoreResult<FlowRunRecord> {
         lease_until: parse_opt_time(r.opt_text("lease_until")?.as_deref())?,
         started_at: parse_time(&r.text("started_at")?)?,
         finished_at: parse_opt_time(r.opt_text("finished_at")?.as_deref())?,
+        source: r
+            .opt_text("source")?
+            .map(|s| from_json("flow run source", &s))
+            .transpose()?,
     })
 }
 
@@ -262,7 +266,7 @@ impl<B: Backend> FlowStore for SqlStore<B> {
         self.exec(
             format!(
                 "INSERT INTO flow_runs ({RUN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
-                 $9, $10, $11, $12, $13, $14)"
+                 $9, $10, $11, $12, $13, $14, $15)"
             ),
             vec![
                 Arg::from(r.id.to_string()),
@@ -279,6 +283,7 @@ impl<B: Backend> FlowStore for SqlStore<B> {
                 Arg::from(r.lease_until.map(fmt_time)),
                 Arg::from(fmt_time(r.started_at)),
                 Arg::from(r.finished_at.map(fmt_time)),
+                Arg::Text(r.source.as_ref().map(to_json).transpose()?),
             ],
         )
         .await
@@ -420,6 +425,42 @@ impl<B: Backend> FlowStore for SqlStore<B> {
         rows.iter()
             .map(|r| link_from_row(r).map(|l| (l.issue_id.clone(), l)))
             .collect()
+    }
+
+    async fn delete_sync_links(
+        &self,
+        connection: ConnectionId,
+        peer: ConnectionId,
+        issue_ids: &[String],
+    ) -> StoreResult<u64> {
+        let links = self.sync_links(connection, peer, issue_ids).await?;
+        if links.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.begin_write().await?;
+        for link in links.values() {
+            for (side, issue, other) in [
+                (connection, link.issue_id.as_str(), peer),
+                (peer, link.peer_issue_id.as_str(), connection),
+            ] {
+                exec::<B>(
+                    &mut tx,
+                    "DELETE FROM sync_links WHERE connection_id = $1 AND issue_id = $2 \
+                     AND peer_connection_id = $3",
+                    args![side.to_string(), issue, other.to_string()],
+                )
+                .await?;
+                exec::<B>(
+                    &mut tx,
+                    "DELETE FROM sync_comment_links WHERE connection_id = $1 AND issue_id = $2 \
+                     AND peer_connection_id = $3",
+                    args![side.to_string(), issue, other.to_string()],
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(links.len() as u64)
     }
 
     async fn put_sync_links(&self, links: &[SyncLink]) -> StoreResult<()> {

@@ -192,10 +192,14 @@ impl<B: Backend> JobStore for SqlStore<B> {
                 }
                 Some(next) => {
                     let succeeded = finish.outcome == JobOutcome::Succeeded;
+                    // A run asked for while this one went on (the job made due again, so its
+                    // time is no longer the one it was claimed at) is kept when sooner.
                     exec::<B>(
                         &mut tx,
                         "UPDATE jobs SET lease_holder = NULL, lease_until = NULL, \
-                         next_run_at = $1, last_outcome = $2, last_finished_at = $3, \
+                         next_run_at = CASE WHEN next_run_at <> $6 AND next_run_at < $1 \
+                         THEN next_run_at ELSE $1 END, last_outcome = $2, \
+                         last_finished_at = $3, \
                          attempts = CASE WHEN $4 THEN 0 ELSE attempts END, updated_at = $3 \
                          WHERE id = $5",
                         args![
@@ -204,6 +208,7 @@ impl<B: Backend> JobStore for SqlStore<B> {
                             fmt_time(finish.at),
                             succeeded,
                             id.as_str(),
+                            fmt_time(claimed.job.next_run_at),
                         ],
                     )
                     .await?;

@@ -9,6 +9,7 @@ mod exports;
 mod flows;
 mod imports;
 mod jobs;
+mod listeners;
 mod oauth;
 mod oauth_clients;
 mod secrets;

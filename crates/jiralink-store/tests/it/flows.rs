@@ -74,6 +74,7 @@ fn run(flow: &FlowRecord, holder: &str, at: OffsetDateTime) -> FlowRunRecord {
         lease_until: Some(at + Duration::minutes(1)),
         started_at: at,
         finished_at: None,
+        source: None,
     }
 }
 
@@ -89,7 +90,7 @@ async fn setup(store: &dyn Store) -> (ExportRecord, ImportRecord) {
 }
 
 /// A flow stored on a fresh export and import.
-async fn stored_flow(store: &dyn Store) -> FlowRecord {
+pub(crate) async fn stored_flow(store: &dyn Store) -> FlowRecord {
     let (e, i) = setup(store).await;
     let f = flow("Mirror", &e, &i);
     store.insert_flow(&f).await.unwrap();

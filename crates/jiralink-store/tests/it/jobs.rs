@@ -9,6 +9,7 @@ crate::on_both_backends! {
     a_due_job_is_claimed_by_one_holder: super::a_due_job_is_claimed_by_one_holder,
     a_dead_holders_job_is_taken_over: super::a_dead_holders_job_is_taken_over,
     one_off_jobs_are_deleted_when_done: super::one_off_jobs_are_deleted_when_done,
+    a_run_asked_for_while_the_job_ran_is_kept: super::a_run_asked_for_while_the_job_ran_is_kept,
 }
 
 const T0: OffsetDateTime = datetime!(2026-01-01 00:00 UTC);
@@ -201,4 +202,44 @@ pub(crate) async fn one_off_jobs_are_deleted_when_done(db: &crate::TestDb) {
         store.list_job_runs(None, 10).await.unwrap().is_empty(),
         "the history goes with the job"
     );
+}
+
+pub(crate) async fn a_run_asked_for_while_the_job_ran_is_kept(db: &crate::TestDb) {
+    let store = db.store();
+    store.ensure_job(&recurring("listener"), T0).await.unwrap();
+    // Not asked for again: the next time is the one the run chose.
+    let claimed = claim(store, "h", T0).await.unwrap();
+    let later = T0 + Duration::minutes(5);
+    store
+        .finish_job(&claimed, "h", &done(T0, Some(later)))
+        .await
+        .unwrap();
+    assert_eq!(store.list_jobs().await.unwrap()[0].next_run_at, later);
+    // Asked for while it ran: the sooner time is kept.
+    let claimed = claim(store, "h", later).await.unwrap();
+    let asked = later + Duration::seconds(1);
+    assert!(store.reschedule_job("listener", asked).await.unwrap());
+    store
+        .finish_job(
+            &claimed,
+            "h",
+            &done(asked, Some(later + Duration::minutes(5))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.list_jobs().await.unwrap()[0].next_run_at, asked);
+    // But not a later one.
+    let claimed = claim(store, "h", asked).await.unwrap();
+    assert!(
+        store
+            .reschedule_job("listener", asked + Duration::hours(1))
+            .await
+            .unwrap()
+    );
+    let soon = asked + Duration::minutes(1);
+    store
+        .finish_job(&claimed, "h", &done(asked, Some(soon)))
+        .await
+        .unwrap();
+    assert_eq!(store.list_jobs().await.unwrap()[0].next_run_at, soon);
 }

@@ -14,6 +14,7 @@ mod exports;
 mod flows;
 mod imports;
 mod jobs;
+mod listeners;
 mod oauth;
 mod schema;
 mod sql_names;
