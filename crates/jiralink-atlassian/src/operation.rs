@@ -115,6 +115,16 @@ op!(
     ["updateHistory"],
     Unsafe
 );
+// Deleting an issue twice leaves it deleted: the second answer is a 404.
+op!(
+    ISSUE_DELETE,
+    "deleteIssue",
+    Platform,
+    DELETE,
+    "/issue/{issueIdOrKey}",
+    ["deleteSubtasks"],
+    Safe
+);
 op!(
     ISSUE_EDIT,
     "editIssue",
@@ -655,6 +665,7 @@ pub const ALL: &[&Operation] = &[
     &ISSUE_GET,
     &ISSUE_CREATE,
     &ISSUE_EDIT,
+    &ISSUE_DELETE,
     &ISSUE_BULK_CREATE,
     &CREATEMETA_ISSUE_TYPES,
     &CREATEMETA_FIELDS,

@@ -14,8 +14,8 @@ use crate::{
     error::AtlassianError,
     operation::{
         ACCESSIBLE_RESOURCES, APPROXIMATE_COUNT, CHANGELOG_BULKFETCH, FIELDS, ISSUE_BULKFETCH,
-        ISSUE_CREATE, ISSUE_EDIT, ISSUE_GET, MYSELF, Operation, SEARCH_JQL, SERVER_INFO,
-        TENANT_INFO,
+        ISSUE_CREATE, ISSUE_DELETE, ISSUE_EDIT, ISSUE_GET, MYSELF, Operation, SEARCH_JQL,
+        SERVER_INFO, TENANT_INFO,
     },
 };
 
@@ -527,6 +527,21 @@ impl JiraClient {
             call = call.query("notifyUsers", "false");
         }
         self.execute(call).await.map(drop)
+    }
+
+    /// Deletes an issue with its subtasks; `false` when it was already gone (404).
+    ///
+    /// # Errors
+    /// Any other [`AtlassianError`].
+    pub async fn issue_delete(&self, key: &str) -> Result<bool, AtlassianError> {
+        let call = self
+            .call(&ISSUE_DELETE, &["issue", key])?
+            .query("deleteSubtasks", "true");
+        match self.execute(call).await {
+            Ok(_) => Ok(true),
+            Err(AtlassianError::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// Up to 100 issues by id or key in one request.

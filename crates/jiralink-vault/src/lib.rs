@@ -36,7 +36,7 @@ pub use keyring::Keyring;
 pub use seal::{Aad, Sealed, open, open_string, seal};
 pub use secret::{
     AccessToken, ApiToken, ClientSecret, OAuthState, Password, PkceVerifier, RefreshToken,
-    SecretText, SessionToken, UserApiKey,
+    SecretText, SessionToken, UserApiKey, WebhookSecret,
 };
 pub use zeroize::Zeroizing;
 

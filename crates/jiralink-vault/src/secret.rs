@@ -128,6 +128,10 @@ secret_newtype!(
     UserApiKey
 );
 secret_newtype!(
+    /// The secret a Jira admin webhook signs its deliveries with (`X-Hub-Signature`).
+    WebhookSecret
+);
+secret_newtype!(
     /// Any other secret text.
     SecretText
 );
@@ -174,6 +178,7 @@ mod tests {
         Password,
         SessionToken,
         UserApiKey,
+        WebhookSecret,
         SecretText,
     );
 
@@ -212,6 +217,7 @@ mod tests {
     redaction_test!(password_debug_is_redacted, Password);
     redaction_test!(session_token_debug_is_redacted, SessionToken);
     redaction_test!(user_api_key_debug_is_redacted, UserApiKey);
+    redaction_test!(webhook_secret_debug_is_redacted, WebhookSecret);
     redaction_test!(secret_text_debug_is_redacted, SecretText);
 
     #[test]
