@@ -145,6 +145,8 @@ impl IssueCheckpoint {
 #[derive(Debug, Clone)]
 struct Search {
     user_jql: Option<String>,
+    /// Issues read by id, consistently (`reconcileIssues`).
+    reconcile: Vec<u64>,
     upper_ms: i64,
     fields: Vec<String>,
     expand: Vec<String>,
@@ -163,16 +165,37 @@ impl Search {
                 fields: self.fields.clone(),
                 expand: (!self.expand.is_empty()).then(|| self.expand.join(",")),
                 max_results: Some(self.page),
+                reconcile_issues: self.reconcile.clone(),
                 ..SearchRequest::default()
             },
             Mode::Ids => SearchRequest {
                 jql: self.jql(lower_ms),
                 fields: vec!["id".into()],
                 max_results: Some(ID_PAGE),
+                reconcile_issues: self.reconcile.clone(),
                 ..SearchRequest::default()
             },
         }
     }
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+/// The user's JQL, narrowed to the spec's issue ids when it names some.
+fn by_ids_jql(spec: &ExportSpec) -> Option<String> {
+    if spec.issue_ids.is_empty() {
+        return spec.user_jql().map(str::to_owned);
+    }
+    let ids = spec
+        .issue_ids
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    Some(match spec.user_jql() {
+        Some(user) => format!("({user}) AND id in ({ids})"),
+        None => format!("id in ({ids})"),
+    })
 }
 
 /// `(<user jql>) AND updated >= lower AND updated <= upper ORDER BY updated ASC, key ASC`.
@@ -335,8 +358,11 @@ pub(crate) async fn run(job: ExportJob<'_>) -> Result<ExportOutcome, SyncError> 
             let now_ms = unix_ms(job.clock.now());
             let upper_ms = if delta {
                 now_ms.saturating_sub(spec.lag_ms())
-            } else {
+            } else if spec.issue_ids.is_empty() {
                 now_ms
+            } else {
+                // Issues read by id are read as they are now, whatever the two clocks say.
+                now_ms.saturating_add(DAY_MS)
             };
             let lower_ms = match (spec.kind, job.cursor) {
                 (ExportKind::Delta { .. }, Some(cursor)) => {
@@ -368,7 +394,8 @@ pub(crate) async fn run(job: ExportJob<'_>) -> Result<ExportOutcome, SyncError> 
     let base = cp.stats.clone();
 
     let search = Search {
-        user_jql: spec.user_jql().map(str::to_owned),
+        user_jql: by_ids_jql(spec),
+        reconcile: spec.issue_ids.clone(),
         upper_ms: cp.upper_ms,
         fields: cp.fields.clone(),
         expand: expansions(spec),

@@ -357,6 +357,10 @@ pub struct ExportSpec {
     /// Report issues deleted since the last run (issues, delta only).
     #[serde(default)]
     pub deletions: bool,
+    /// Only these issues (at most 50, issues only), read consistently despite the search
+    /// index's lag (`reconcileIssues`): what a listener's events named.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub issue_ids: Vec<u64>,
     /// One service desk (id or name) for request types, customer requests, customers and
     /// organizations; all desks when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -385,6 +389,7 @@ impl ExportSpec {
             kind: ExportKind::All,
             format: Format::Ndjson,
             deletions: false,
+            issue_ids: Vec::new(),
             service_desk: None,
             overlap_secs: None,
             lag_secs: None,
@@ -473,6 +478,17 @@ impl ExportSpec {
         {
             return invalid("deletions are reported by delta exports of issues only".into());
         }
+        if !self.issue_ids.is_empty()
+            && (r != Resource::Issues || !matches!(self.kind, ExportKind::All))
+        {
+            return invalid("issue ids narrow exports of all issues only".into());
+        }
+        if self.issue_ids.len() > MAX_ISSUE_IDS {
+            return invalid(format!(
+                "at most {MAX_ISSUE_IDS} issue ids are read at a time, not {}",
+                self.issue_ids.len()
+            ));
+        }
         if self.service_desk.is_some() && !r.takes_service_desk() {
             return invalid(format!(
                 "a service desk cannot narrow {}; it applies to request types, customer requests, JSM customers and JSM organizations",
@@ -489,6 +505,9 @@ impl ExportSpec {
         Ok(())
     }
 }
+
+/// The most issue ids one export reads (Jira's `reconcileIssues` limit).
+pub const MAX_ISSUE_IDS: usize = 50;
 
 /// Whether `jql` has an `ORDER BY` outside quoted text.
 fn contains_order_by(jql: &str) -> bool {
