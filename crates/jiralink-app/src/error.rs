@@ -234,6 +234,28 @@ pub enum AppError {
     },
     #[error("the flow cannot start now: {reason}")]
     FlowWaiting { reason: String },
+    #[error("no listener has that name or id")]
+    ListenerNotFound {
+        /// What the caller asked for; never shown by the message.
+        reference: String,
+    },
+    #[error(
+        "another listener already has that name (names are compared ignoring case); choose \
+         another name"
+    )]
+    ListenerNameTaken { name: String },
+    /// A delivery that could not be verified, or for no listener: the two are not told apart.
+    #[error("the delivery was not accepted")]
+    DeliveryRefused,
+    #[error("this signed delivery was received before; it is not accepted again")]
+    DeliveryReplayed,
+    #[error("the delivery is larger than {limit} bytes")]
+    DeliveryTooLarge { limit: usize },
+    #[error("Jira refused to {action}: {message}")]
+    WebhookRegistration {
+        action: &'static str,
+        message: String,
+    },
     #[error("no flow run has that id")]
     FlowRunNotFound {
         /// What the caller asked for; never shown by the message.
@@ -371,6 +393,12 @@ impl AppError {
             Self::FlowRunning { .. } => ("flow_running", 409, true),
             Self::FlowWaiting { .. } => ("flow_waiting", 409, true),
             Self::InUse { .. } => ("in_use", 409, false),
+            Self::ListenerNotFound { .. } => ("listener_not_found", 404, false),
+            Self::ListenerNameTaken { .. } => ("listener_name_taken", 409, false),
+            Self::DeliveryRefused => ("delivery_refused", 401, false),
+            Self::DeliveryReplayed => ("delivery_replayed", 409, false),
+            Self::DeliveryTooLarge { .. } => ("delivery_too_large", 413, false),
+            Self::WebhookRegistration { .. } => ("webhook_registration_failed", 502, true),
             Self::FlowRunNotFound { .. } => ("flow_run_not_found", 404, false),
             Self::ImportNotFound { .. } => ("import_not_found", 404, false),
             Self::ImportNameTaken { .. } => ("import_name_taken", 409, false),

@@ -15,6 +15,7 @@ mod exports;
 mod flows;
 mod imports;
 mod keys;
+mod listeners;
 mod oauth;
 mod oauth_clients;
 mod schedule;
@@ -68,6 +69,11 @@ pub use jiralink_sync::{
 };
 pub use jiralink_vault::{ApiToken, ClientSecret, OAuthState, Password};
 pub use keys::{NEXT_KEY_FILE, RotationReport};
+pub use listeners::{
+    CreatedListener, DEFAULT_EVENTS as LISTENER_DEFAULT_EVENTS, Delivery, DeliveryOutcome,
+    EVENTS as LISTENER_EVENTS, ListenerDraft, ListenerEventView, ListenerView, MAX_DELIVERY_BYTES,
+    REFRESH_BEFORE, SAFETY_NET_EVERY, SafetyNetStatus, UpkeepReport,
+};
 pub use oauth::{
     AuthorizationOutcome, AuthorizationStart, CLIENT_CREDENTIALS_WRONG, CallbackParams,
     GrantedSite, REAUTHORIZATION_REQUIRED, REFRESH_LEASE, REFRESH_MARGIN, REFRESH_RETRY_WAITS,
@@ -83,7 +89,8 @@ pub use users::{
 pub use views::{ConnectionView, OAuthClientView, SecretStatus, format_time};
 pub use worker::{
     CONCURRENT_EXPORTS, EXPORT_CLEANUP_JOB, EXPORT_RUN_JOB, FLOW_RUN_JOB, IMPORT_RUN_JOB,
-    JOB_KINDS, JobView, RECURRING_JOBS, RETEST_JOB, TOKEN_KEEP_ALIVE_JOB, WorkerOptions,
+    JOB_KINDS, JobView, LISTENER_PROCESS_JOB, LISTENER_UPKEEP_JOB, RECURRING_JOBS, RETEST_JOB,
+    TOKEN_KEEP_ALIVE_JOB, WorkerOptions,
 };
 
 /// Who is making a change, for the audit log.
@@ -176,6 +183,9 @@ struct Inner {
     refresh_locks: oauth::RefreshLocks,
     /// Writes the connection debugger's lines as requests happen.
     debug_writer: debug::DebugWriter,
+    /// Wakes this process's worker when a job was made due now (a listener's delivery), so
+    /// it does not wait out its poll interval.
+    job_signal: tokio::sync::Notify,
 }
 
 impl App {
@@ -226,6 +236,7 @@ impl App {
                 http,
                 refresh_locks: oauth::RefreshLocks::default(),
                 debug_writer: debug::DebugWriter::default(),
+                job_signal: tokio::sync::Notify::new(),
             }),
         };
         Ok(Saved {
@@ -294,6 +305,11 @@ impl App {
     /// database fails.
     pub async fn close_database(&self) {
         self.store().close().await;
+    }
+
+    /// Wakes this process's worker to look for due jobs at once.
+    pub(crate) fn wake_worker(&self) {
+        self.inner.job_signal.notify_one();
     }
 
     pub(crate) fn debug_writer(&self) -> &debug::DebugWriter {

@@ -92,6 +92,7 @@ impl App {
                         SealOwner::Record(SecretOwner::OAuthClient(_)) => {
                             format!("oauth-client {id}")
                         }
+                        SealOwner::Record(SecretOwner::Listener(_)) => format!("listener {id}"),
                         SealOwner::OAuthState(_) => "authorization".to_owned(),
                     },
                 })

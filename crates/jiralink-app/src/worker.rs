@@ -14,6 +14,9 @@
 //! | `exports.cleanup` | deletes export outputs older than `exports.output_retention` | an hour later |
 //! | `exports.run` (key `export:<id>`) | runs one export | its schedule's next time |
 //! | `imports.run` (key `import:<id>`) | runs one import with its own input file | its schedule's next time |
+//! | `flows.run` (key `flow:<id>`) | runs one flow | its schedule's next time |
+//! | `listeners.process` (key `listener:<id>`) | sends a listener's stored events through its flow | at once when a delivery arrives; a second later while its flow is busy; else a minute later |
+//! | `listeners.upkeep` (key `listener-upkeep:<id>`) | refreshes the listener's webhooks, reads back failed deliveries, runs the safety net, forgets old events | every 15 minutes, sooner when the webhooks need refreshing |
 
 use std::future::Future;
 use std::time::Duration;
@@ -35,6 +38,10 @@ pub const EXPORT_RUN_JOB: &str = crate::exports::RUN_JOB;
 pub const FLOW_RUN_JOB: &str = crate::flows::RUN_JOB;
 /// Runs one import (key `import:<id>`; one job per scheduled import).
 pub const IMPORT_RUN_JOB: &str = crate::imports::RUN_JOB;
+/// Sends a listener's stored events through its flow (key `listener:<id>`).
+pub const LISTENER_PROCESS_JOB: &str = crate::listeners::PROCESS_JOB;
+/// Keeps a listener working (key `listener-upkeep:<id>`).
+pub const LISTENER_UPKEEP_JOB: &str = crate::listeners::UPKEEP_JOB;
 /// Deletes export outputs kept longer than `exports.output_retention`.
 pub const EXPORT_CLEANUP_JOB: &str = crate::exports::CLEANUP_JOB;
 /// Every kind of job this version runs.
@@ -45,6 +52,8 @@ pub const JOB_KINDS: &[&str] = &[
     IMPORT_RUN_JOB,
     EXPORT_CLEANUP_JOB,
     FLOW_RUN_JOB,
+    LISTENER_PROCESS_JOB,
+    LISTENER_UPKEEP_JOB,
 ];
 /// The jobs each database has once, keyed by their kind.
 pub const RECURRING_JOBS: &[&str] = &[RETEST_JOB, TOKEN_KEEP_ALIVE_JOB, EXPORT_CLEANUP_JOB];
@@ -53,7 +62,13 @@ pub const RECURRING_JOBS: &[&str] = &[RETEST_JOB, TOKEN_KEEP_ALIVE_JOB, EXPORT_C
 pub const CONCURRENT_EXPORTS: usize = 4;
 
 /// The jobs that run beside the others, at most [`CONCURRENT_EXPORTS`] at a time.
-const LONG_JOBS: &[&str] = &[EXPORT_RUN_JOB, IMPORT_RUN_JOB, FLOW_RUN_JOB];
+const LONG_JOBS: &[&str] = &[
+    EXPORT_RUN_JOB,
+    IMPORT_RUN_JOB,
+    FLOW_RUN_JOB,
+    LISTENER_PROCESS_JOB,
+    LISTENER_UPKEEP_JOB,
+];
 
 /// How long a job's run history is kept.
 const RUN_HISTORY: time::Duration = time::Duration::days(7);
@@ -326,6 +341,8 @@ impl App {
                 biased;
                 () = &mut shutdown => return,
                 () = clock.sleep(wait) => {}
+                // A job made due now in this process (a listener's delivery).
+                () = self.inner.job_signal.notified(), if !wait.is_zero() => {}
                 // An export that ends frees a place at once.
                 Some(done) = exports.join_next(), if !exports.is_empty() && !wait.is_zero() => {
                     match done {
@@ -437,6 +454,20 @@ impl App {
                 Ok(Ran {
                     detail: ran.detail,
                     next: ran.next.map_or(Next::Never, Next::At),
+                })
+            }
+            LISTENER_PROCESS_JOB => {
+                let (detail, next) = self.run_listener_process_job(job).await?;
+                Ok(Ran {
+                    detail,
+                    next: next.map_or(Next::Never, Next::At),
+                })
+            }
+            LISTENER_UPKEEP_JOB => {
+                let (detail, next) = self.run_listener_upkeep_job(job).await?;
+                Ok(Ran {
+                    detail,
+                    next: next.map_or(Next::Never, Next::At),
                 })
             }
             IMPORT_RUN_JOB => {

@@ -61,6 +61,19 @@ pub(crate) fn hints(error: &AppError) -> Vec<String> {
         AppError::InUse { .. } => {
             vec!["`jiralink flow list` shows which export and import each flow uses".to_owned()]
         }
+        AppError::ListenerNotFound { reference } => vec![not_found(reference, "listener")],
+        AppError::ListenerNameTaken { .. } => {
+            vec!["`jiralink listener list` shows the names in use".to_owned()]
+        }
+        AppError::DeliveryRefused
+        | AppError::DeliveryReplayed
+        | AppError::DeliveryTooLarge { .. } => Vec::new(),
+        AppError::WebhookRegistration { .. } => vec![
+            "an OAuth 2.0 connection needs the scope manage:jira-webhook: add it with \
+             `jiralink connection edit <name> --add-scope manage:jira-webhook` and authorize \
+             it again"
+                .to_owned(),
+        ],
         AppError::FlowWaiting { .. } => {
             vec!["`jiralink flow runs` shows the runs of every flow".to_owned()]
         }
@@ -175,6 +188,7 @@ fn not_found(reference: &str, noun: &str) -> String {
         "oauth-client" => "an OAuth 2.0 client's name or id",
         "export" => "an export's name or id",
         "import" => "an import's name or id",
+        "listener" => "a listener's name or id",
         "run" => "an export run's id",
         _ => "a connection's name or id",
     };

@@ -21,6 +21,7 @@ mod api;
 pub mod api_key;
 mod error;
 mod headers;
+mod hooks;
 mod metrics;
 mod oauth;
 mod openapi;
@@ -143,6 +144,8 @@ pub fn router(state: AppState) -> Router {
         .nest("/v1", api::routes(state.clone()))
         // Every extractor that reads a body (JSON, forms) stops at this size.
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // Public, verified delivery by delivery; its own body limit.
+        .merge(hooks::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track_requests,

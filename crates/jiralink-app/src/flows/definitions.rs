@@ -296,13 +296,21 @@ impl App {
         Ok(views)
     }
 
-    /// Deletes a flow and its run history. Its export and import stay, and so does the id map
+    /// Deletes a flow and its run history; refused (`in_use`) while a listener feeds it.
+    /// Its export and import stay, and so does the id map
     /// (it belongs to the two connections: a flow saved again between them goes on from it).
     ///
     /// # Errors
     /// `flow_not_found`.
     pub async fn delete_flow(&self, reference: &str) -> AppResult<()> {
         let record = self.find_flow(reference).await?;
+        let users = self.listeners_feeding(record.id).await?;
+        if !users.is_empty() {
+            return Err(AppError::InUse {
+                what: "flow",
+                users,
+            });
+        }
         self.store().delete_flow(record.id).await?;
         self.forget_flow_job(record.id).await?;
         tracing::info!(flow = %record.id, "flow deleted");

@@ -15,6 +15,11 @@
 //! 3. **link**: for every record the import created or updated, the comments are copied (see
 //!    [`comments`]), the copy's `updated` is read back, and both directions of the link are
 //!    written with the `updated` each side has now.
+//!
+//! A run fed by a listener ([`crate::listeners`]) reads only the issues its events named: its
+//! export phase reads them by id (consistently, without the search index's lag) instead of
+//! running the saved export, and a fourth phase, **delete**, deletes the copies of issues
+//! deleted on the source.
 
 mod comments;
 mod definitions;
@@ -23,6 +28,7 @@ mod runs;
 
 pub use definitions::{FlowDraft, FlowView};
 pub(crate) use jobs::RUN_JOB;
+pub(crate) use runs::same_instant;
 pub use runs::{FlowRunView, FlowStats};
 
 /// The field a flow adds to each record whose issue already has a copy: the copy's issue id.

@@ -25,6 +25,7 @@ use super::definitions::pair_problems;
 use crate::client::{CredentialSource, Purpose};
 use crate::exports::RunOutput;
 use crate::imports::{ImportSource, ImportSpec, Input, ledger_scope};
+use crate::listeners::FlowSource;
 use crate::{App, AppError, AppResult};
 
 /// How many runs try to import one export run's records before they are given up.
@@ -66,6 +67,8 @@ pub struct FlowStats {
     pub attempt: u32,
     /// Records failed, and the export's cursor was moved back so the next run reads them again.
     pub rewound: bool,
+    /// Copies deleted because their original was deleted (runs fed by a listener).
+    pub deleted: u64,
 }
 
 /// One flow run as users see it.
@@ -77,8 +80,10 @@ pub struct FlowRunView {
     pub flow_name: Option<String>,
     pub trigger: RunTrigger,
     pub state: RunState,
-    /// `export`, `import`, `link` or `done`.
+    /// `export`, `import`, `link`, `delete` or `done`.
     pub phase: String,
+    /// The listener whose events this run read (`None`: the flow's export).
+    pub listener_id: Option<Uuid>,
     pub export_run_id: Option<Uuid>,
     pub import_run_id: Option<Uuid>,
     pub stats: FlowStats,
@@ -98,6 +103,12 @@ impl FlowRunView {
             trigger: r.trigger,
             state: r.state,
             phase: r.phase,
+            listener_id: r
+                .source
+                .as_ref()
+                .and_then(|s| s.get("listener"))
+                .and_then(|l| l.as_str())
+                .and_then(|l| l.parse().ok()),
             export_run_id: r.export_run_id,
             import_run_id: r.import_run_id,
             stats: serde_json::from_value(r.stats).unwrap_or_default(),
@@ -163,6 +174,20 @@ impl App {
     /// export and import no longer make a flow; the export's or import's errors (the run is
     /// recorded as failed).
     pub async fn run_flow(&self, reference: &str, trigger: RunTrigger) -> AppResult<FlowRunView> {
+        self.run_flow_with(reference, trigger, None)
+            .await
+            .map(|(run, _)| run)
+    }
+
+    /// [`App::run_flow`], reading `source`'s issues instead of running the saved export when
+    /// given (a listener's events). Answers the run and whether it was the one asked for: an
+    /// interrupted run, or a failed run's retry, goes first and is answered instead.
+    pub(crate) async fn run_flow_with(
+        &self,
+        reference: &str,
+        trigger: RunTrigger,
+        source: Option<FlowSource>,
+    ) -> AppResult<(FlowRunView, bool)> {
         let flow = self.find_flow(reference).await?;
         let export = self.store().get_export(flow.export_id).await?;
         let import = self.store().get_import(flow.import_id).await?;
@@ -184,7 +209,11 @@ impl App {
             import,
             spec,
         };
-        let record = self.start_flow_run(&parts, trigger).await?;
+        let wanted = source
+            .as_ref()
+            .map(|s| serde_json::to_value(s).unwrap_or_default());
+        let record = self.start_flow_run(&parts, trigger, wanted.clone()).await?;
+        let ours = record.source == wanted;
         let id = record.id;
         let stats = serde_json::from_value(record.stats.clone()).unwrap_or_default();
         let mut driving = Driving { record, stats };
@@ -205,7 +234,9 @@ impl App {
             Some(Ok(())) => {
                 self.end_flow_run(&mut driving, RunState::Succeeded, None)
                     .await;
-                self.get_flow_run(&id.to_string()).await
+                self.get_flow_run(&id.to_string())
+                    .await
+                    .map(|run| (run, ours))
             }
             Some(Err(e)) => {
                 let state = if matches!(
@@ -231,7 +262,12 @@ impl App {
 
     /// The run to drive: the flow's interrupted run taken over, a retry of its failed run, or
     /// a new one.
-    async fn start_flow_run(&self, parts: &Parts, trigger: RunTrigger) -> AppResult<FlowRunRecord> {
+    async fn start_flow_run(
+        &self,
+        parts: &Parts,
+        trigger: RunTrigger,
+        source: Option<Value>,
+    ) -> AppResult<FlowRunRecord> {
         let flow = &parts.flow;
         let now = self.now();
         let lease_until = now + self.export_lease();
@@ -256,6 +292,7 @@ impl App {
             lease_until: Some(lease_until),
             started_at: now,
             finished_at: None,
+            source,
         };
         match last {
             Some(run) if run.state == RunState::Running => {
@@ -283,6 +320,7 @@ impl App {
                     fresh.phase = run.phase.clone();
                     fresh.export_run_id = run.export_run_id;
                     fresh.import_run_id = run.import_run_id;
+                    fresh.source = run.source.clone();
                     fresh.stats = serde_json::to_value(stats).unwrap_or_default();
                 }
             }
@@ -437,6 +475,16 @@ impl App {
     async fn drive_flow(&self, parts: &Parts, driving: &mut Driving) -> AppResult<()> {
         loop {
             match driving.record.phase.as_str() {
+                "export" if driving.record.source.is_some() => {
+                    let source = source_of(&driving.record)?;
+                    if source.changed.is_empty() {
+                        driving.record.phase = "delete".to_owned();
+                    } else {
+                        let run = self.export_by_ids(parts, &source.changed).await?;
+                        driving.record.export_run_id = Some(run.id);
+                        driving.record.phase = "import".to_owned();
+                    }
+                }
                 "export" => {
                     let run = match self.export_run_of(parts, driving).await? {
                         Some(run) => run,
@@ -467,6 +515,16 @@ impl App {
                 "link" => {
                     self.flow_link(parts, driving).await?;
                     self.read_failed_again(parts, driving).await?;
+                    driving.record.phase = if driving.record.source.is_some() {
+                        "delete"
+                    } else {
+                        "done"
+                    }
+                    .to_owned();
+                }
+                "delete" => {
+                    let source = source_of(&driving.record)?;
+                    self.delete_copies(parts, driving, &source.deleted).await?;
                     driving.record.phase = "done".to_owned();
                 }
                 _ => return Ok(()),
@@ -818,6 +876,81 @@ impl App {
         .await
     }
 
+    /// A listener's run's export phase: the flow's export settings over just these issues,
+    /// read by id so the search index's lag cannot hide a change an event announced. Its
+    /// cursor is left alone.
+    async fn export_by_ids(&self, parts: &Parts, ids: &[u64]) -> AppResult<crate::RunView> {
+        let mut spec: jiralink_sync::ExportSpec = serde_json::from_value(parts.export.spec.clone())
+            .map_err(|e| {
+                AppError::Io(format!(
+                    "the flow's export cannot be read ({e}); save it again"
+                ))
+            })?;
+        spec.kind = jiralink_sync::ExportKind::All;
+        spec.deletions = false;
+        spec.issue_ids = ids.to_vec();
+        let run = self
+            .run_adhoc_export(
+                &parts.source().to_string(),
+                spec,
+                RunOutput::Store,
+                &NoProgress,
+            )
+            .await?;
+        if run.state == RunState::Cancelled {
+            return Err(AppError::ExportFailed {
+                code: "cancelled",
+                message: "the export run was cancelled".to_owned(),
+                run: Some(run.id.to_string()),
+            });
+        }
+        Ok(run)
+    }
+
+    /// A listener's run's delete phase: the copies of issues deleted on the source are
+    /// deleted, and their links forgotten. An issue the source still has is left alone
+    /// (whatever an event said), and so is a copy already gone.
+    async fn delete_copies(
+        &self,
+        parts: &Parts,
+        driving: &mut Driving,
+        deleted: &[u64],
+    ) -> AppResult<()> {
+        if deleted.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = deleted.iter().map(ToString::to_string).collect();
+        let links = self
+            .store()
+            .sync_links(parts.source(), parts.target(), &ids)
+            .await?;
+        if links.is_empty() {
+            return Ok(());
+        }
+        let source = self.flow_client(parts.source()).await?;
+        let still_there = read_updated(&source, links.keys().map(String::as_str))
+            .await
+            .map_err(jira)?;
+        let target = self.flow_client(parts.target()).await?;
+        let mut gone = Vec::new();
+        for (id, link) in &links {
+            if still_there.contains_key(id) {
+                tracing::warn!(issue = %id, "an issue said to be deleted is still there; its copy is kept");
+                continue;
+            }
+            target
+                .issue_delete(&link.peer_issue_id)
+                .await
+                .map_err(jira)?;
+            driving.stats.deleted += 1;
+            gone.push(id.clone());
+        }
+        self.store()
+            .delete_sync_links(parts.source(), parts.target(), &gone)
+            .await?;
+        self.save_flow_progress(driving).await
+    }
+
     async fn link_batch(
         &self,
         parts: &Parts,
@@ -1023,6 +1156,17 @@ fn written(line: &[u8], records: &mut Prepared) -> AppResult<Option<Option<Writt
 }
 
 /// A run that failed after its export, whose records are to be finished by the next run.
+/// The issues a listener's run reads.
+fn source_of(record: &FlowRunRecord) -> AppResult<FlowSource> {
+    record
+        .source
+        .clone()
+        .map(serde_json::from_value::<FlowSource>)
+        .transpose()
+        .map_err(|e| AppError::Io(format!("the flow run's source cannot be read: {e}")))
+        .map(Option::unwrap_or_default)
+}
+
 fn needs_retry(run: &FlowRunRecord) -> bool {
     matches!(run.state, RunState::Failed | RunState::Cancelled)
         && run.export_run_id.is_some()
@@ -1032,7 +1176,7 @@ fn needs_retry(run: &FlowRunRecord) -> bool {
 
 /// Whether two of Jira's `updated` values name the same instant (the text changes with the
 /// account's time zone; the instant does not).
-fn same_instant(seen: &str, now: Option<&str>) -> bool {
+pub(crate) fn same_instant(seen: &str, now: Option<&str>) -> bool {
     let Some(now) = now else {
         return false;
     };

@@ -411,6 +411,7 @@ fn trigger_label(trigger: RunTrigger) -> &'static str {
         RunTrigger::Schedule => "Schedule",
         RunTrigger::Cli => "CLI",
         RunTrigger::Api => "API",
+        RunTrigger::Listener => "Listener",
     }
 }
 
