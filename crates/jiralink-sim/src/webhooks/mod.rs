@@ -450,3 +450,50 @@ impl Webhooks {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SimConfig;
+
+    fn delivery(client_id: Option<&str>) -> Delivery {
+        Delivery {
+            webhook: WebhookRef {
+                kind: WebhookKind::Dynamic,
+                id: 10_000,
+                site: "demo".to_owned(),
+            },
+            url: "http://127.0.0.1:9/hook".to_owned(),
+            event: "jira:issue_created",
+            identifier: "d1".to_owned(),
+            body: "{}".to_owned(),
+            signing: Signing::Hub(None),
+            client_id: client_id.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_full_queue_loses_the_delivery_and_lists_it_as_failed() {
+        let state = SimState::new(SimConfig::for_tests(), "http://127.0.0.1:1".to_owned());
+        let hub = hub(&state);
+        hub.pending.send_modify(|n| *n = QUEUE_CAPACITY);
+        hub.enqueue(delivery(Some("app")));
+        assert_eq!(hub.pending(), QUEUE_CAPACITY);
+        let attempts = hub.attempts();
+        assert_eq!(attempts.len(), 1);
+        assert_eq!(attempts[0].outcome, AttemptOutcome::Overflow);
+        let now_ms = epoch_ms(state.now());
+        let failed = hub.registry().failed_of("app", "demo", None, 10, now_ms);
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].identifier, "d1");
+    }
+
+    #[test]
+    fn without_a_dispatcher_nothing_stays_pending() {
+        let state = SimState::new(SimConfig::for_tests(), "http://127.0.0.1:1".to_owned());
+        let hub = hub(&state);
+        hub.enqueue(delivery(None));
+        assert_eq!(hub.pending(), 0);
+        assert!(hub.attempts().is_empty());
+    }
+}

@@ -90,6 +90,21 @@ async fn administrators_register_signed_webhooks_and_others_are_refused() {
     assert_eq!(receiver.received().len(), 1);
     assert_eq!(receiver.received()[0].header("x-hub-signature"), None);
 
+    // Disabled: nothing is delivered.
+    let disabled = alice
+        .put(
+            &format!("/webhook/{id}"),
+            &json!({"name": "renamed", "url": receiver.url, "events": ["jira:issue_created"],
+                    "enabled": false}),
+        )
+        .await;
+    assert_eq!(expect(&disabled, StatusCode::OK)["enabled"], json!(false));
+    receiver.clear();
+    create_issue(&api, "Unheard", &[]).await;
+    sim.control().deliveries_settled().await;
+    assert!(receiver.received().is_empty());
+    assert!(!sim.control().webhooks()[0].active);
+
     let removed = alice.delete(&format!("/webhook/{id}")).await;
     assert_eq!(removed.status, StatusCode::NO_CONTENT);
     assert_error(&alice.get(&format!("/webhook/{id}")).await, 404);

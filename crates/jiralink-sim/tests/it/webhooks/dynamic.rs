@@ -111,6 +111,10 @@ async fn issue_and_comment_events_arrive_in_order_signed_with_the_client_secret(
     let mut jtis = HashSet::new();
     for r in &received {
         assert_eq!(r.header("content-type"), Some("application/json"));
+        assert_eq!(
+            r.header("user-agent"),
+            Some("Atlassian Webhook HTTP Client")
+        );
         assert_eq!(r.header("x-atlassian-webhook-retry"), None);
         assert!(
             identifiers.insert(
