@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::config::{DEFAULT_OAUTH_CALLBACK, DataSize, SimConfig};
 use crate::error::SimError;
-use crate::knobs::{BurstLimits, Knobs};
+use crate::knobs::{BurstLimits, Knobs, WebhookKnobs};
 use crate::server::{Sim, SimHandle};
 
 /// Arguments of `jiralink sim`.
@@ -60,6 +60,24 @@ pub struct SimArgs {
     /// Writes to one issue allowed per 30 seconds (0 turns this limit off).
     #[arg(long = "per-issue-writes-per-30s", default_value_t = 100)]
     pub per_issue_writes_per_30s: u32,
+    /// Webhooks: delay before the first retry in milliseconds; retry n waits 2^(n-1) times it.
+    #[arg(long, default_value_t = 1_000)]
+    pub webhook_retry_backoff_ms: u64,
+    /// Webhooks: how long one delivery attempt may take, in milliseconds.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub webhook_timeout_ms: u64,
+    /// Webhooks: share (0–1) of deliveries lost as if Jira had given up after its retries.
+    #[arg(long, default_value_t = 0.0)]
+    pub webhook_drop: f64,
+    /// Webhooks: share (0–1) of deliveries sent twice (same identifier, the copy marked retry 1).
+    #[arg(long, default_value_t = 0.0)]
+    pub webhook_duplicate: f64,
+    /// Webhooks: milliseconds every delivery is held before it is sent.
+    #[arg(long, default_value_t = 0)]
+    pub webhook_delay_ms: u64,
+    /// Webhooks: share (0–1) of deliveries held back and sent after the next one.
+    #[arg(long, default_value_t = 0.0)]
+    pub webhook_reorder: f64,
 }
 
 impl SimArgs {
@@ -80,6 +98,14 @@ impl SimArgs {
             auto_approve: self.auto_approve,
             per_issue_writes_per_2s: self.per_issue_writes_per_2s,
             per_issue_writes_per_30s: self.per_issue_writes_per_30s,
+            webhooks: WebhookKnobs {
+                retry_backoff_ms: self.webhook_retry_backoff_ms,
+                timeout_ms: self.webhook_timeout_ms,
+                drop_share: self.webhook_drop,
+                duplicate_share: self.webhook_duplicate,
+                delay_ms: self.webhook_delay_ms,
+                reorder_share: self.webhook_reorder,
+            },
             ..Knobs::default()
         };
         knobs.validate().map_err(SimError::Config)?;
@@ -233,6 +259,44 @@ mod tests {
             ),
             (0, 7)
         );
+    }
+
+    #[test]
+    fn webhook_flags_map_to_knobs() {
+        let defaults = Cli::try_parse_from(["sim"]).expect("parses");
+        assert_eq!(
+            defaults.sim.to_config().expect("valid").knobs.webhooks,
+            WebhookKnobs::default()
+        );
+        let cli = Cli::try_parse_from([
+            "sim",
+            "--webhook-retry-backoff-ms",
+            "5",
+            "--webhook-timeout-ms",
+            "200",
+            "--webhook-drop",
+            "0.1",
+            "--webhook-duplicate",
+            "0.2",
+            "--webhook-delay-ms",
+            "30",
+            "--webhook-reorder",
+            "0.3",
+        ])
+        .expect("parses");
+        assert_eq!(
+            cli.sim.to_config().expect("valid").knobs.webhooks,
+            WebhookKnobs {
+                retry_backoff_ms: 5,
+                timeout_ms: 200,
+                drop_share: 0.1,
+                duplicate_share: 0.2,
+                delay_ms: 30,
+                reorder_share: 0.3,
+            }
+        );
+        let bad = Cli::try_parse_from(["sim", "--webhook-drop", "1.5"]).expect("parses");
+        assert!(bad.sim.to_config().is_err());
     }
 
     #[test]

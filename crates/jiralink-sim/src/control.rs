@@ -24,6 +24,12 @@
 //! | `POST /_sim/oauth-apps` | `{"name"?,"callbacks":[…],"scopes"?}` | `{"client_id","client_secret","callbacks"}` |
 //! | `GET /_sim/grants` | | grants |
 //! | `POST /_sim/grants/revoke` | `{"client_id"?,"email"?}` | `{"revoked":n}` |
+//! | `GET /_sim/webhooks` | | registered webhooks (dynamic and admin) |
+//! | `GET /_sim/webhooks/deliveries` | | `{"pending":n,"attempts":[…]}` (delivery log) |
+//! | `DELETE /_sim/webhooks/deliveries` | | 204 (empties the delivery log) |
+//!
+//! The webhook delivery knobs are `Knobs::webhooks` (`PATCH /_sim/knobs`
+//! `{"webhooks":{"drop_share":0.5}}`).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -40,9 +46,10 @@ use time::OffsetDateTime;
 use crate::clock::SimClock;
 use crate::errors::ApiError;
 use crate::identity::{ApiTokenKind, ApiTokenRecord, OAuthApp, Site, User, account_id, derive};
-use crate::knobs::Knobs;
+use crate::knobs::{Knobs, WebhookKnobs};
 use crate::oauth::Grant;
 use crate::state::{LoggedRequest, SimState};
+use crate::webhooks::{DeliveryAttempt, WebhookInfo};
 
 pub use crate::knobs::PendingFaults;
 
@@ -420,6 +427,39 @@ impl Control {
             .revoke_grants(client_id, account.as_deref())
     }
 
+    /// Every registered webhook (dynamic first, then admin), with whether it still delivers.
+    pub fn webhooks(&self) -> Vec<WebhookInfo> {
+        let now_ms = crate::data::now_ms(&self.state);
+        crate::webhooks::hub(&self.state).registry().infos(now_ms)
+    }
+
+    /// The webhook delivery log (every attempt, oldest first; the last 10,000).
+    pub fn webhook_deliveries(&self) -> Vec<DeliveryAttempt> {
+        crate::webhooks::hub(&self.state).attempts()
+    }
+
+    /// Empties the webhook delivery log.
+    pub fn clear_webhook_deliveries(&self) {
+        crate::webhooks::hub(&self.state).clear_attempts();
+    }
+
+    /// Webhook deliveries queued, held back or being retried.
+    pub fn pending_deliveries(&self) -> usize {
+        crate::webhooks::hub(&self.state).pending()
+    }
+
+    /// Waits until no webhook delivery is outstanding: every event of the writes made so far
+    /// was delivered, retried to the end, or lost by a knob.
+    pub async fn deliveries_settled(&self) {
+        let hub = crate::webhooks::hub(&self.state);
+        hub.settled().await;
+    }
+
+    /// Replaces the webhook delivery knobs after validating them.
+    pub fn set_webhook_knobs(&self, webhooks: WebhookKnobs) -> Result<(), ControlError> {
+        self.update_knobs(|k| k.webhooks = webhooks)
+    }
+
     /// JSON summary served at `/_sim/info`.
     pub fn info(&self) -> Value {
         let s = self.state.samples();
@@ -620,6 +660,18 @@ pub fn router() -> Router<SimState> {
             let n = control(&s).revoke_grants(b.client_id.as_deref(), b.email.as_deref());
             Json(json!({ "revoked": n }))
         }))
+        .route("/_sim/webhooks", get(|State(s): State<SimState>| async move { Json(control(&s).webhooks()) }))
+        .route(
+            "/_sim/webhooks/deliveries",
+            get(|State(s): State<SimState>| async move {
+                let c = control(&s);
+                Json(json!({ "pending": c.pending_deliveries(), "attempts": c.webhook_deliveries() }))
+            })
+            .delete(|State(s): State<SimState>| async move {
+                control(&s).clear_webhook_deliveries();
+                StatusCode::NO_CONTENT
+            }),
+        )
         .merge(crate::data::dump::router())
 }
 

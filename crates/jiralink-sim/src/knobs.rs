@@ -123,6 +123,63 @@ pub struct Knobs {
     /// The most issues a `/search/jql` page holds, below the usual caps; 0: no lower cap.
     /// Jira may send fewer issues than `maxResults` asks for, and a client must page on.
     pub search_page_cap: u32,
+    /// Webhook delivery: retry delays, timeout and faults (see [`crate::webhooks`]).
+    pub webhooks: WebhookKnobs,
+}
+
+/// How the simulator delivers webhooks. Shares are probabilities (0.0–1.0) drawn per delivery
+/// from an RNG seeded with the simulator's seed, so a seed reproduces the same pattern for the
+/// same sequence of events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookKnobs {
+    /// First retry delay in milliseconds; retry `n` waits `retry_backoff_ms × 2^(n-1)` (Jira
+    /// retries up to 5 times with growing delays). Default 1,000.
+    pub retry_backoff_ms: u64,
+    /// How long one attempt may take before it counts as failed, in milliseconds (Jira: 10 s).
+    pub timeout_ms: u64,
+    /// Share of deliveries lost as if Jira had given up after its retries: never sent; a
+    /// dynamic webhook's lost delivery is listed by `GET /rest/api/3/webhook/failed`.
+    pub drop_share: f64,
+    /// Share of deliveries sent twice: the copy carries the same identifier and
+    /// `X-Atlassian-Webhook-Retry: 1`.
+    pub duplicate_share: f64,
+    /// Real time every delivery is held before its first attempt, in milliseconds.
+    pub delay_ms: u64,
+    /// Share of deliveries held back and sent after the next delivery to the same webhook.
+    pub reorder_share: f64,
+}
+
+impl Default for WebhookKnobs {
+    fn default() -> Self {
+        Self {
+            retry_backoff_ms: 1_000,
+            timeout_ms: 10_000,
+            drop_share: 0.0,
+            duplicate_share: 0.0,
+            delay_ms: 0,
+            reorder_share: 0.0,
+        }
+    }
+}
+
+impl WebhookKnobs {
+    /// Rejects shares outside 0–1 and a zero timeout.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, share) in [
+            ("webhooks.drop_share", self.drop_share),
+            ("webhooks.duplicate_share", self.duplicate_share),
+            ("webhooks.reorder_share", self.reorder_share),
+        ] {
+            if !(0.0..=1.0).contains(&share) {
+                return Err(format!("{name} must be between 0 and 1, got {share}"));
+            }
+        }
+        if self.timeout_ms == 0 {
+            return Err("webhooks.timeout_ms must be positive".to_owned());
+        }
+        Ok(())
+    }
 }
 
 impl Default for Knobs {
@@ -140,6 +197,7 @@ impl Default for Knobs {
             per_issue_writes_per_2s: 20,
             per_issue_writes_per_30s: 100,
             search_page_cap: 0,
+            webhooks: WebhookKnobs::default(),
         }
     }
 }
@@ -170,7 +228,7 @@ impl Knobs {
         {
             return Err("burst limits must be positive when enabled".to_owned());
         }
-        Ok(())
+        self.webhooks.validate()
     }
 }
 

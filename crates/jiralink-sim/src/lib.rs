@@ -19,7 +19,8 @@
 //! [`auth::Caller`] (authentication + [`auth::Caller::require`] scope checks),
 //! [`errors::ApiError`] (Atlassian error bodies), [`platform::versioned`] (route registration),
 //! [`state::SimState::check_issue_write`] (per-issue write limits) and [`server::QuotaCost`].
-//! See docs/simulator.md.
+//! Writes through [`data::SiteData`] are reported to [`webhooks`] on their own (see
+//! [`data::changes`]). See docs/simulator.md.
 
 pub mod agile;
 pub mod auth;
@@ -42,6 +43,7 @@ pub mod scopes;
 pub mod server;
 pub mod state;
 mod tls;
+pub mod webhooks;
 
 pub use clock::{ClockMode, SimClock};
 pub use config::{DataSize, SimConfig};

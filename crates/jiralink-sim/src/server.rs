@@ -126,6 +126,7 @@ impl Sim {
         };
         let base_url = format!("{scheme}://{host}:{}", addr.port());
         let state = SimState::new(config, base_url);
+        crate::webhooks::start(&state);
         let app = Arc::new(App {
             router: app_router(state.clone()),
             control: crate::control::router().with_state(state.clone()),
@@ -196,6 +197,7 @@ impl SimHandle {
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
+        crate::webhooks::stop(&self.state);
     }
 }
 
@@ -205,6 +207,7 @@ fn app_router(state: SimState) -> Router {
         .merge(crate::jsm::router(state.clone()))
         .merge(crate::csm::router())
         .merge(crate::agile::router())
+        .merge(crate::webhooks::router())
         .merge(crate::oauth::router())
         .route("/avatars/{file}", get(avatar))
         .route("/images/icons/{kind}/{file}", get(icon))

@@ -249,7 +249,13 @@ pub fn load(state: &SimState, dump: Value) -> Result<(), DataError> {
         let mut map = lock(&sites.map);
         map.clear();
         for (subdomain, data) in rebuilt {
-            map.insert(subdomain, Arc::new(SiteEntry::new(data)));
+            map.insert(
+                subdomain,
+                Arc::new(SiteEntry::new(
+                    data,
+                    state.shared(super::ChangeFeed::default),
+                )),
+            );
         }
     }
     if let Some(identity) = file.identity {
@@ -273,7 +279,13 @@ pub fn regenerate(state: &SimState, subdomain: &str, issues: u64) -> Result<(), 
     match existing {
         Some(entry) => entry.replace(data),
         None => {
-            lock(&sites.map).insert(subdomain.to_owned(), Arc::new(SiteEntry::new(data)));
+            lock(&sites.map).insert(
+                subdomain.to_owned(),
+                Arc::new(SiteEntry::new(
+                    data,
+                    state.shared(super::ChangeFeed::default),
+                )),
+            );
         }
     }
     Ok(())

@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
+use super::changes::{Change, ChangeKind};
 use super::error::DataError;
 use super::generate::mix;
 use super::model::{ChangeItem, FIRST_ISSUE_ID, History};
@@ -545,6 +546,7 @@ impl SiteData {
             self.record(source, actor, now_ms, vec![on_source], true)?;
             self.record(target, actor, now_ms, vec![on_target], true)?;
         }
+        self.record_link_change(&link, actor, now_ms, false);
         Ok(link)
     }
 
@@ -559,7 +561,29 @@ impl SiteData {
             self.record(link.source, actor, now_ms, vec![on_source], true)?;
             self.record(link.target, actor, now_ms, vec![on_target], true)?;
         }
+        self.record_link_change(&link, actor, now_ms, true);
         Ok(())
+    }
+
+    /// Records `issuelink_created` / `issuelink_deleted` for webhooks.
+    fn record_link_change(&mut self, link: &IssueLink, actor: &str, now_ms: i64, removed: bool) {
+        let (Some(source), Some(other)) =
+            (self.issue_by_id(link.source), self.issue_by_id(link.target))
+        else {
+            return;
+        };
+        let link = link.clone();
+        let kind = if removed {
+            ChangeKind::LinkDeleted { link, other }
+        } else {
+            ChangeKind::LinkCreated { link, other }
+        };
+        self.outbox.push(|| Change {
+            at_ms: now_ms,
+            actor: Some(actor.to_owned()),
+            issue: source,
+            kind,
+        });
     }
 
     fn forget_link(&mut self, link: &IssueLink) {
@@ -1082,7 +1106,7 @@ mod tests {
             data.attachment_content(att).map(|(_, c)| c),
             Some(b"hi".to_vec())
         );
-        data.delete_issue(b, true, 3).expect("delete");
+        data.delete_issue(b, true, "tester", 3).expect("delete");
         assert!(data.issue_link(link.id).is_none());
         assert!(data.links_of(a).iter().all(|l| l.other != b));
         assert!(data.attachment(att).is_none());

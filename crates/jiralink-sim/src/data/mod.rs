@@ -75,6 +75,7 @@
 //! the current one (kept for index lag) are not dumped, so after a load every issue is indexed.
 
 pub mod adf;
+pub mod changes;
 pub mod dump;
 pub mod error;
 pub mod generate;
@@ -87,8 +88,10 @@ pub mod store;
 pub mod tracking;
 
 use std::collections::HashMap;
+use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+pub use changes::{Change, ChangeFeed, ChangeKind};
 pub use error::DataError;
 pub use generate::Catalog;
 pub use model::{
@@ -110,13 +113,44 @@ pub struct SiteEntry {
     data: RwLock<SiteData>,
     /// Search snapshots for `nextPageToken` paging (owned by the platform search).
     pub searches: Mutex<crate::platform::search::SearchCache>,
+    feed: Arc<ChangeFeed>,
+}
+
+/// Exclusive access to a site's data; when dropped, the changes the writes recorded go to the
+/// [`ChangeFeed`] (see [`changes`]) before the lock is released.
+#[derive(Debug)]
+pub struct SiteWrite<'a> {
+    guard: RwLockWriteGuard<'a, SiteData>,
+    feed: &'a ChangeFeed,
+}
+
+impl Deref for SiteWrite<'_> {
+    type Target = SiteData;
+
+    fn deref(&self) -> &SiteData {
+        &self.guard
+    }
+}
+
+impl DerefMut for SiteWrite<'_> {
+    fn deref_mut(&mut self) -> &mut SiteData {
+        &mut self.guard
+    }
+}
+
+impl Drop for SiteWrite<'_> {
+    fn drop(&mut self) {
+        let changes = self.guard.outbox.take();
+        self.feed.publish(&self.guard, &changes);
+    }
 }
 
 impl SiteEntry {
-    fn new(data: SiteData) -> Self {
+    fn new(data: SiteData, feed: Arc<ChangeFeed>) -> Self {
         Self {
             data: RwLock::new(data),
             searches: Mutex::new(crate::platform::search::SearchCache::default()),
+            feed,
         }
     }
 
@@ -128,10 +162,16 @@ impl SiteEntry {
     }
 
     /// Exclusive write access.
-    pub fn write(&self) -> RwLockWriteGuard<'_, SiteData> {
-        self.data
+    pub fn write(&self) -> SiteWrite<'_> {
+        let mut guard = self
+            .data
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        guard.outbox.set_enabled(self.feed.wanted());
+        SiteWrite {
+            guard,
+            feed: &self.feed,
+        }
     }
 
     /// Replaces the data (load) and forgets search snapshots.
@@ -209,7 +249,10 @@ pub fn site(state: &SimState, site: &Site) -> Arc<SiteEntry> {
         let mut map = lock(&sites.map);
         map.entry(site.subdomain.clone())
             .or_insert_with(|| {
-                Arc::new(SiteEntry::new(generate_site(state, &site.subdomain, None)))
+                Arc::new(SiteEntry::new(
+                    generate_site(state, &site.subdomain, None),
+                    state.shared(ChangeFeed::default),
+                ))
             })
             .clone()
     };

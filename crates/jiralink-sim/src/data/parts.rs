@@ -866,7 +866,8 @@ mod tests {
         let component = data.projects()[0].components[0].id.clone();
         data.delete_component(&component, None, BY)
             .expect("deleted");
-        data.delete_issue(first.id, true, 1).expect("issue deleted");
+        data.delete_issue(first.id, true, "tester", 1)
+            .expect("issue deleted");
         let versions: Vec<String> = data.projects()[0]
             .versions
             .iter()

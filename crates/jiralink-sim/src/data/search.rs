@@ -718,6 +718,26 @@ impl SiteData {
         hits.iter().map(|c| c.view().id()).collect()
     }
 
+    /// Whether `issue` (any state of an issue of this site, even a deleted one) matches
+    /// `query`, read like a stored issue: webhooks match the issue as the write left it, not as
+    /// the index holds it.
+    pub fn matches(&self, query: &Compiled, issue: &std::sync::Arc<super::model::Issue>) -> bool {
+        let version = IssueVersion {
+            at: 0,
+            issue: issue.clone(),
+            texts: self.custom_texts(issue),
+        };
+        let project_key = self
+            .catalog
+            .project(issue.project_id)
+            .map_or("", |p| p.key.as_str());
+        query.matches(&StoredView {
+            data: self,
+            version: &version,
+            project_key,
+        })
+    }
+
     /// How many issues match `query`.
     pub fn count(&self, query: &Compiled, consistency: Consistency<'_>) -> u64 {
         let mut n = 0u64;

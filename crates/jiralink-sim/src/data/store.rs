@@ -12,6 +12,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::adf;
+use super::changes::{Change, ChangeKind};
 use super::error::DataError;
 use super::generate::{Catalog, DONE, Generator, catalog, issue_count};
 use super::model::{
@@ -217,6 +218,8 @@ pub struct SiteData {
     pub(crate) directory_groups: super::groups::DirectoryGroups,
     /// Watchers, votes, worklog and comment indexes, deleted worklogs, notifications.
     pub(crate) track: super::tracking::TrackIndex,
+    /// Changes recorded for webhooks (see [`super::changes`]).
+    pub(crate) outbox: super::changes::Outbox,
 }
 
 fn split_key(key: &str) -> Option<(&str, u64)> {
@@ -273,6 +276,7 @@ impl SiteData {
             parts: super::parts::PartsState::default(),
             directory_groups: super::groups::DirectoryGroups::default(),
             track: super::tracking::TrackIndex::default(),
+            outbox: super::changes::Outbox::default(),
         }
     }
 
@@ -488,7 +492,7 @@ impl SiteData {
         all.into_iter()
     }
 
-    fn custom_texts(&self, issue: &Issue) -> Vec<(u64, String)> {
+    pub(crate) fn custom_texts(&self, issue: &Issue) -> Vec<(u64, String)> {
         issue
             .custom
             .iter()
@@ -880,6 +884,14 @@ impl SiteData {
             key: issue.key.clone(),
         };
         self.store(issue, now_ms);
+        if let Some(issue) = self.issue_by_id(created.id) {
+            self.outbox.push(|| Change {
+                at_ms: now_ms,
+                actor: Some(actor.to_owned()),
+                issue,
+                kind: ChangeKind::IssueCreated,
+            });
+        }
         Ok(created)
     }
 
@@ -1283,6 +1295,21 @@ impl SiteData {
         touch_updated: bool,
         f: impl FnOnce(&Self, &mut Issue) -> Result<(), DataError>,
     ) -> Result<Arc<Issue>, DataError> {
+        self.write_as(id, actor, now_ms, touch_updated, None, f)
+    }
+
+    /// [`SiteData::write`] for writes that name their own `issue_event_type_name` (comments,
+    /// worklogs): with `event_type`, an issue update is recorded for webhooks even when no
+    /// change history is; without, only when one is.
+    pub(crate) fn write_as(
+        &mut self,
+        id: u64,
+        actor: Option<&str>,
+        now_ms: i64,
+        touch_updated: bool,
+        event_type: Option<&'static str>,
+        f: impl FnOnce(&Self, &mut Issue) -> Result<(), DataError>,
+    ) -> Result<Arc<Issue>, DataError> {
         let old = self
             .issue_by_id(id)
             .ok_or_else(|| DataError::IssueNotFound(id.to_string()))?;
@@ -1305,9 +1332,28 @@ impl SiteData {
         if touch_updated {
             issue.updated = issue.updated.max(now_ms);
         }
+        let history = (issue.changelog.len() > old.changelog.len())
+            .then(|| issue.changelog.last().cloned())
+            .flatten();
         self.store(issue, now_ms);
-        self.issue_by_id(id)
-            .ok_or_else(|| DataError::IssueNotFound(id.to_string()))
+        let stored = self
+            .issue_by_id(id)
+            .ok_or_else(|| DataError::IssueNotFound(id.to_string()))?;
+        if history.is_some() || event_type.is_some() {
+            let actor = actor
+                .map(str::to_owned)
+                .or_else(|| history.as_ref().and_then(|h| h.author.clone()));
+            self.outbox.push(|| Change {
+                at_ms: now_ms,
+                actor,
+                issue: stored.clone(),
+                kind: ChangeKind::IssueUpdated {
+                    history,
+                    event_type,
+                },
+            });
+        }
+        Ok(stored)
     }
 
     /// Edits fields (as `PUT /issue`), recording history.
@@ -1409,6 +1455,7 @@ impl SiteData {
         &mut self,
         id: u64,
         delete_subtasks: bool,
+        actor: &str,
         now_ms: i64,
     ) -> Result<Vec<u64>, DataError> {
         if !self.exists(id) {
@@ -1434,6 +1481,12 @@ impl SiteData {
                 for w in &issue.worklogs {
                     self.track.worklog_deleted(w.id, now_ms);
                 }
+                self.outbox.push(|| Change {
+                    at_ms: now_ms,
+                    actor: Some(actor.to_owned()),
+                    issue,
+                    kind: ChangeKind::IssueDeleted,
+                });
             }
         }
         for gone in &removed {
@@ -1477,18 +1530,31 @@ impl SiteData {
             jsd_public: new.public,
         };
         let added = comment.clone();
-        self.write(id, None, now_ms, true, |_, issue| {
-            if issue.comments.len() >= MAX_COMMENTS {
-                return Err(DataError::LimitReached {
-                    what: "comments",
-                    limit: MAX_COMMENTS,
-                });
-            }
-            issue.comments.push(comment);
-            issue.tracking.watch(author);
-            Ok(())
-        })?;
+        let issue = self.write_as(
+            id,
+            Some(author),
+            now_ms,
+            true,
+            Some("issue_commented"),
+            |_, issue| {
+                if issue.comments.len() >= MAX_COMMENTS {
+                    return Err(DataError::LimitReached {
+                        what: "comments",
+                        limit: MAX_COMMENTS,
+                    });
+                }
+                issue.comments.push(comment);
+                issue.tracking.watch(author);
+                Ok(())
+            },
+        )?;
         self.next_comment += 1;
+        self.outbox.push(|| Change {
+            at_ms: now_ms,
+            actor: Some(author.to_owned()),
+            issue,
+            kind: ChangeKind::CommentCreated(added.clone()),
+        });
         Ok(added)
     }
 
@@ -1508,26 +1574,40 @@ impl SiteData {
                 "Comment body can not be empty!".to_owned(),
             )]));
         }
-        let issue = self.write(id, None, now_ms, true, |_, issue| {
-            let comment = issue
-                .comments
-                .iter_mut()
-                .find(|c| c.id == comment_id)
-                .ok_or_else(|| DataError::ItemNotFound(format!("comment {comment_id}")))?;
-            comment.body = body;
-            if visibility.is_some() {
-                comment.visibility = visibility;
-            }
-            comment.update_author = author.to_owned();
-            comment.updated = now_ms;
-            Ok(())
-        })?;
-        issue
+        let issue = self.write_as(
+            id,
+            Some(author),
+            now_ms,
+            true,
+            Some("issue_comment_edited"),
+            |_, issue| {
+                let comment = issue
+                    .comments
+                    .iter_mut()
+                    .find(|c| c.id == comment_id)
+                    .ok_or_else(|| DataError::ItemNotFound(format!("comment {comment_id}")))?;
+                comment.body = body;
+                if visibility.is_some() {
+                    comment.visibility = visibility;
+                }
+                comment.update_author = author.to_owned();
+                comment.updated = now_ms;
+                Ok(())
+            },
+        )?;
+        let updated = issue
             .comments
             .iter()
             .find(|c| c.id == comment_id)
             .cloned()
-            .ok_or_else(|| DataError::ItemNotFound(format!("comment {comment_id}")))
+            .ok_or_else(|| DataError::ItemNotFound(format!("comment {comment_id}")))?;
+        self.outbox.push(|| Change {
+            at_ms: now_ms,
+            actor: Some(author.to_owned()),
+            issue,
+            kind: ChangeKind::CommentUpdated(updated.clone()),
+        });
+        Ok(updated)
     }
 
     /// Deletes a comment.
@@ -1535,17 +1615,35 @@ impl SiteData {
         &mut self,
         id: u64,
         comment_id: u64,
+        actor: &str,
         now_ms: i64,
     ) -> Result<(), DataError> {
-        self.write(id, None, now_ms, true, |_, issue| {
-            let before = issue.comments.len();
-            issue.comments.retain(|c| c.id != comment_id);
-            if issue.comments.len() == before {
-                return Err(DataError::ItemNotFound(format!("comment {comment_id}")));
-            }
-            Ok(())
-        })
-        .map(|_| ())
+        let mut removed = None;
+        let issue = self.write_as(
+            id,
+            Some(actor),
+            now_ms,
+            true,
+            Some("issue_comment_deleted"),
+            |_, issue| {
+                let at = issue
+                    .comments
+                    .iter()
+                    .position(|c| c.id == comment_id)
+                    .ok_or_else(|| DataError::ItemNotFound(format!("comment {comment_id}")))?;
+                removed = Some(issue.comments.remove(at));
+                Ok(())
+            },
+        )?;
+        if let Some(comment) = removed {
+            self.outbox.push(|| Change {
+                at_ms: now_ms,
+                actor: Some(actor.to_owned()),
+                issue,
+                kind: ChangeKind::CommentDeleted(comment),
+            });
+        }
+        Ok(())
     }
 
     /// Logs work, reducing the remaining estimate by the time spent (Jira's `auto`).
@@ -1792,10 +1890,12 @@ pub(crate) mod tests {
             .expect("a generated parent");
         let subtasks = data.subtasks(parent);
         assert!(matches!(
-            data.delete_issue(parent, false, NOW),
+            data.delete_issue(parent, false, "tester", NOW),
             Err(DataError::Invalid(_))
         ));
-        let removed = data.delete_issue(parent, true, NOW).expect("deleted");
+        let removed = data
+            .delete_issue(parent, true, "tester", NOW)
+            .expect("deleted");
         assert_eq!(removed.len(), 1 + subtasks.len());
         assert!(data.issue_by_id(parent).is_none());
         assert!(subtasks.iter().all(|s| data.issue_by_id(*s).is_none()));
@@ -1826,9 +1926,10 @@ pub(crate) mod tests {
                 .iter()
                 .any(|c| c.id == comment.id)
         );
-        data.delete_comment(id, comment.id, NOW).expect("deleted");
+        data.delete_comment(id, comment.id, "tester", NOW)
+            .expect("deleted");
         assert!(matches!(
-            data.delete_comment(id, comment.id, NOW),
+            data.delete_comment(id, comment.id, "tester", NOW),
             Err(DataError::ItemNotFound(_))
         ));
         assert!(data.set_property(id, "k", json!(1), NOW).expect("set"));

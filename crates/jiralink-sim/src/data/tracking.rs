@@ -17,6 +17,7 @@ use std::sync::{Arc, OnceLock};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::changes::{Change, ChangeKind};
 use super::error::DataError;
 use super::model::{Comment, FIRST_ISSUE_ID, Issue, Tracking, Worklog};
 use super::store::{NewWorklog, SiteData};
@@ -391,22 +392,35 @@ impl SiteData {
             updated: now_ms,
         };
         let added = worklog.clone();
-        self.write(id, Some(author), now_ms, true, |_, issue| {
-            if issue.worklogs.len() >= super::store::MAX_WORKLOGS {
-                return Err(DataError::LimitReached {
-                    what: "worklogs",
-                    limit: super::store::MAX_WORKLOGS,
-                });
-            }
-            adjust_remaining(
-                &mut issue.tracking,
-                adjust,
-                i128::from(worklog.time_spent_seconds),
-            );
-            issue.worklogs.push(worklog);
-            Ok(())
-        })?;
+        let issue = self.write_as(
+            id,
+            Some(author),
+            now_ms,
+            true,
+            Some("issue_work_logged"),
+            |_, issue| {
+                if issue.worklogs.len() >= super::store::MAX_WORKLOGS {
+                    return Err(DataError::LimitReached {
+                        what: "worklogs",
+                        limit: super::store::MAX_WORKLOGS,
+                    });
+                }
+                adjust_remaining(
+                    &mut issue.tracking,
+                    adjust,
+                    i128::from(worklog.time_spent_seconds),
+                );
+                issue.worklogs.push(worklog);
+                Ok(())
+            },
+        )?;
         self.next_worklog += 1;
+        self.outbox.push(|| Change {
+            at_ms: now_ms,
+            actor: Some(author.to_owned()),
+            issue,
+            kind: ChangeKind::WorklogCreated(added.clone()),
+        });
         Ok(added)
     }
 
@@ -426,34 +440,48 @@ impl SiteData {
                 "You must indicate the time spent working.".to_owned(),
             )]));
         }
-        let issue = self.write(id, Some(author), now_ms, true, |_, issue| {
-            let w = issue
-                .worklogs
-                .iter_mut()
-                .find(|w| w.id == worklog_id)
-                .ok_or_else(|| worklog_not_found(worklog_id))?;
-            let before = w.time_spent_seconds;
-            if let Some(c) = edit.comment {
-                w.comment = c;
-            }
-            if let Some(s) = edit.started {
-                w.started = s;
-            }
-            if let Some(s) = edit.time_spent_seconds {
-                w.time_spent_seconds = s;
-            }
-            w.update_author = author.to_owned();
-            w.updated = now_ms;
-            let delta = i128::from(w.time_spent_seconds) - i128::from(before);
-            adjust_remaining(&mut issue.tracking, adjust, delta);
-            Ok(())
-        })?;
-        issue
+        let issue = self.write_as(
+            id,
+            Some(author),
+            now_ms,
+            true,
+            Some("issue_worklog_updated"),
+            |_, issue| {
+                let w = issue
+                    .worklogs
+                    .iter_mut()
+                    .find(|w| w.id == worklog_id)
+                    .ok_or_else(|| worklog_not_found(worklog_id))?;
+                let before = w.time_spent_seconds;
+                if let Some(c) = edit.comment {
+                    w.comment = c;
+                }
+                if let Some(s) = edit.started {
+                    w.started = s;
+                }
+                if let Some(s) = edit.time_spent_seconds {
+                    w.time_spent_seconds = s;
+                }
+                w.update_author = author.to_owned();
+                w.updated = now_ms;
+                let delta = i128::from(w.time_spent_seconds) - i128::from(before);
+                adjust_remaining(&mut issue.tracking, adjust, delta);
+                Ok(())
+            },
+        )?;
+        let updated = issue
             .worklogs
             .iter()
             .find(|w| w.id == worklog_id)
             .cloned()
-            .ok_or_else(|| worklog_not_found(worklog_id))
+            .ok_or_else(|| worklog_not_found(worklog_id))?;
+        self.outbox.push(|| Change {
+            at_ms: now_ms,
+            actor: Some(author.to_owned()),
+            issue,
+            kind: ChangeKind::WorklogUpdated(updated.clone()),
+        });
+        Ok(updated)
     }
 
     /// Deletes a worklog; `Adjust::Auto` gives its time back to the remaining estimate and
@@ -466,21 +494,38 @@ impl SiteData {
         author: &str,
         now_ms: i64,
     ) -> Result<(), DataError> {
-        self.write(id, Some(author), now_ms, true, |_, issue| {
-            let position = issue
-                .worklogs
-                .iter()
-                .position(|w| w.id == worklog_id)
-                .ok_or_else(|| worklog_not_found(worklog_id))?;
-            let removed = issue.worklogs.remove(position);
-            adjust_remaining(
-                &mut issue.tracking,
-                adjust,
-                -i128::from(removed.time_spent_seconds),
-            );
-            Ok(())
-        })?;
+        let mut gone = None;
+        let issue = self.write_as(
+            id,
+            Some(author),
+            now_ms,
+            true,
+            Some("issue_worklog_deleted"),
+            |_, issue| {
+                let position = issue
+                    .worklogs
+                    .iter()
+                    .position(|w| w.id == worklog_id)
+                    .ok_or_else(|| worklog_not_found(worklog_id))?;
+                let removed = issue.worklogs.remove(position);
+                adjust_remaining(
+                    &mut issue.tracking,
+                    adjust,
+                    -i128::from(removed.time_spent_seconds),
+                );
+                gone = Some(removed);
+                Ok(())
+            },
+        )?;
         self.track.worklog_deleted(worklog_id, now_ms);
+        if let Some(worklog) = gone {
+            self.outbox.push(|| Change {
+                at_ms: now_ms,
+                actor: Some(author.to_owned()),
+                issue,
+                kind: ChangeKind::WorklogDeleted(worklog),
+            });
+        }
         Ok(())
     }
 

@@ -261,7 +261,10 @@ async fn delete_comment(
     let id = entry.read().resolve(&key).ok_or_else(issue_not_found)?;
     state.check_issue_write(&caller.site, &id.to_string())?;
     let now = data::now_ms(&state);
-    match entry.write().delete_comment(id, cid, now) {
+    match entry
+        .write()
+        .delete_comment(id, cid, &caller.user.account_id, now)
+    {
         Ok(()) => Ok(params::no_content()),
         Err(DataError::ItemNotFound(_)) => Err(comment_not_found(&comment_id)),
         Err(e) => Err(data_error(e)),

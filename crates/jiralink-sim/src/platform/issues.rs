@@ -954,7 +954,7 @@ async fn delete_issue(
     let now = data::now_ms(&state);
     entry
         .write()
-        .delete_issue(id, delete_subtasks, now)
+        .delete_issue(id, delete_subtasks, &caller.user.account_id, now)
         .map_err(data_error)?;
     Ok(params::no_content())
 }

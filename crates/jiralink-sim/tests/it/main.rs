@@ -25,6 +25,7 @@ mod platform_issues;
 mod platform_search;
 mod timezones;
 mod tracking;
+mod webhooks;
 
 use base64::Engine as _;
 use jiralink_sim::control::{NewApiToken, TokenKindInput};

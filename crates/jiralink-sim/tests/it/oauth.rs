@@ -141,6 +141,15 @@ pub(crate) async fn tokens(sim: &SimHandle) -> Value {
     body
 }
 
+/// Full flow to a token pair for the demo site with `scopes` (space separated).
+pub(crate) async fn tokens_with_scopes(sim: &SimHandle, scopes: &str) -> Value {
+    let params = with(authorize_params(sim), "scope", Some(scopes));
+    let code = code_for(sim, &params, "demo").await;
+    let (status, body) = exchange(sim, &code).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
 pub(crate) fn bearer(tokens: &Value) -> String {
     format!(
         "Bearer {}",

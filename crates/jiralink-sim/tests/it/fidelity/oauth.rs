@@ -21,7 +21,7 @@ fn param(url: &url::Url, name: &str) -> Option<String> {
 }
 
 /// Authorize, consent and exchange the code; returns the access token.
-async fn access_token(fid: &Fidelity, scope: &str) -> String {
+pub(super) async fn access_token(fid: &Fidelity, scope: &str) -> String {
     let client_id = fid.sim.samples().oauth_client_id.clone();
     let page = fid
         .root(Method::GET, "/authorize")

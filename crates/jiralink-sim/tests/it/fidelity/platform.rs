@@ -431,6 +431,7 @@ async fn platform_operations_match_the_openapi_document() {
 
     super::links::exercise(&fid).await;
     burst_limits(&fid).await;
+    super::webhooks::exercise(&fid).await;
     let (ops, validated) = fid.finish(Area::Platform);
     eprintln!("platform: {ops} operations, {validated} responses validated");
 }
