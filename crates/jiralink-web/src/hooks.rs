@@ -6,7 +6,7 @@
 //! to store it is a `503`, so Jira delivers it again.
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -19,7 +19,8 @@ use crate::error::WebError;
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/hooks/jira/{token}", post(receive))
-        .layer(DefaultBodyLimit::max(MAX_DELIVERY_BYTES))
+        // The body is read below, with its own limit and the API's error shape.
+        .layer(DefaultBodyLimit::disable())
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -30,8 +31,14 @@ async fn receive(
     State(state): State<AppState>,
     Path(token): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
+    let Ok(body) = axum::body::to_bytes(body, MAX_DELIVERY_BYTES).await else {
+        return WebError::App(AppError::DeliveryTooLarge {
+            limit: MAX_DELIVERY_BYTES,
+        })
+        .into_response();
+    };
     let delivery = Delivery {
         token: &token,
         authorization: header(&headers, "authorization"),

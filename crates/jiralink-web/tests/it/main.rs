@@ -13,6 +13,7 @@ mod browser;
 mod exports;
 mod flows;
 mod imports;
+mod listeners;
 mod metrics;
 mod oauth;
 mod session;
