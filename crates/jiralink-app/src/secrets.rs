@@ -92,6 +92,9 @@ impl App {
                         SealOwner::Record(SecretOwner::OAuthClient(_)) => {
                             format!("oauth-client {id}")
                         }
+                        SealOwner::Record(SecretOwner::NotificationWebhook) => {
+                            "the notification webhook (set it again)".to_owned()
+                        }
                         SealOwner::OAuthState(_) => "authorization".to_owned(),
                     },
                 })

@@ -33,6 +33,7 @@ mod flows;
 mod imports;
 mod jobs;
 mod model;
+mod notifications;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
@@ -65,6 +66,10 @@ pub use model::{
     ConnectionUpdate, DebugDirection, DebugLine, PendingAuthorization, RefreshLease,
     RefreshOutcome, SecretField, SecretOwner, SecretWrite, SignInAttempt, StoredSecret,
     TokenRecord,
+};
+pub use notifications::{
+    DeliveryUpdate, EventRecord, NotificationRecord, NotificationStore, StateReport,
+    SubscriptionRecord, WebhookRecord,
 };
 #[cfg(feature = "postgres")]
 pub use postgres::{PgStore, SKIP_POSTGRES_ENV, TEST_DATABASE_URL_ENV, TestSchema};
@@ -353,6 +358,7 @@ pub trait Store:
     + ExportStore
     + ImportStore
     + FlowStore
+    + NotificationStore
     + SlotStore
     + SettingStore
     + Health
@@ -373,6 +379,8 @@ impl<T> Store for T where
         + ExportStore
         + ImportStore
         + FlowStore
+        + NotificationStore
+        + NotificationStore
         + SlotStore
         + SettingStore
         + Health

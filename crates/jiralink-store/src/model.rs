@@ -10,6 +10,8 @@ use time::OffsetDateTime;
 pub enum SecretOwner {
     Connection(ConnectionId),
     OAuthClient(OAuthClientId),
+    /// The installation's one outgoing notification webhook (its id is the nil uuid).
+    NotificationWebhook,
 }
 
 impl SecretOwner {
@@ -17,6 +19,7 @@ impl SecretOwner {
         match self {
             Self::Connection(_) => "connection",
             Self::OAuthClient(_) => "oauth_client",
+            Self::NotificationWebhook => "notification_webhook",
         }
     }
 
@@ -24,6 +27,7 @@ impl SecretOwner {
         match self {
             Self::Connection(id) => id.0,
             Self::OAuthClient(id) => id.0,
+            Self::NotificationWebhook => uuid::Uuid::nil(),
         }
     }
 
@@ -32,6 +36,7 @@ impl SecretOwner {
         match kind {
             "connection" => Some(Self::Connection(ConnectionId(id))),
             "oauth_client" => Some(Self::OAuthClient(OAuthClientId(id))),
+            "notification_webhook" if id.is_nil() => Some(Self::NotificationWebhook),
             _ => None,
         }
     }
@@ -44,14 +49,17 @@ pub enum SecretField {
     ClientSecret,
     AccessToken,
     RefreshToken,
+    /// The key of the notification webhook's `X-Jiralink-Signature`.
+    SigningSecret,
 }
 
 impl SecretField {
-    pub const ALL: [SecretField; 4] = [
+    pub const ALL: [SecretField; 5] = [
         Self::ApiToken,
         Self::ClientSecret,
         Self::AccessToken,
         Self::RefreshToken,
+        Self::SigningSecret,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -60,6 +68,7 @@ impl SecretField {
             Self::ClientSecret => "client_secret",
             Self::AccessToken => "access_token",
             Self::RefreshToken => "refresh_token",
+            Self::SigningSecret => "signing_secret",
         }
     }
 

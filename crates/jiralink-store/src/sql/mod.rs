@@ -9,6 +9,7 @@ mod exports;
 mod flows;
 mod imports;
 mod jobs;
+mod notifications;
 mod oauth;
 mod oauth_clients;
 mod secrets;

@@ -14,6 +14,7 @@ mod exports;
 mod flows;
 mod imports;
 mod jobs;
+mod notifications;
 mod oauth;
 mod schema;
 mod sql_names;
