@@ -3,7 +3,7 @@
 //! Every `jiralink serve` runs a worker: it claims a due job ([`jiralink_store::JobStore`]),
 //! runs it while renewing its lease, records how the run ended and when the job is due again,
 //! and otherwise waits until the next job is due. A worker that dies stops renewing; when its
-//! lease runs out another worker takes the job over. Three recurring jobs are added once per
+//! lease runs out another worker takes the job over. Four recurring jobs are added once per
 //! database; scheduled exports and imports add one job each (see [`crate::exports`] and
 //! [`crate::imports`]):
 //!
@@ -14,6 +14,7 @@
 //! | `exports.cleanup` | deletes export outputs older than `exports.output_retention` | an hour later |
 //! | `exports.run` (key `export:<id>`) | runs one export | its schedule's next time |
 //! | `imports.run` (key `import:<id>`) | runs one import with its own input file | its schedule's next time |
+//! | `notifications.dispatch` | composes notifications from changes of state and sends them, retrying failed ones | when the next change's window ends or a retry is due, at most `connections.retest_interval` later |
 
 use std::future::Future;
 use std::time::Duration;
@@ -37,6 +38,8 @@ pub const FLOW_RUN_JOB: &str = crate::flows::RUN_JOB;
 pub const IMPORT_RUN_JOB: &str = crate::imports::RUN_JOB;
 /// Deletes export outputs kept longer than `exports.output_retention`.
 pub const EXPORT_CLEANUP_JOB: &str = crate::exports::CLEANUP_JOB;
+/// Composes and sends notifications.
+pub const NOTIFICATION_DISPATCH_JOB: &str = crate::notifications::DISPATCH_JOB;
 /// Every kind of job this version runs.
 pub const JOB_KINDS: &[&str] = &[
     RETEST_JOB,
@@ -45,9 +48,15 @@ pub const JOB_KINDS: &[&str] = &[
     IMPORT_RUN_JOB,
     EXPORT_CLEANUP_JOB,
     FLOW_RUN_JOB,
+    NOTIFICATION_DISPATCH_JOB,
 ];
 /// The jobs each database has once, keyed by their kind.
-pub const RECURRING_JOBS: &[&str] = &[RETEST_JOB, TOKEN_KEEP_ALIVE_JOB, EXPORT_CLEANUP_JOB];
+pub const RECURRING_JOBS: &[&str] = &[
+    RETEST_JOB,
+    TOKEN_KEEP_ALIVE_JOB,
+    EXPORT_CLEANUP_JOB,
+    NOTIFICATION_DISPATCH_JOB,
+];
 
 /// Exports and imports one worker runs at a time, beside the other jobs.
 pub const CONCURRENT_EXPORTS: usize = 4;
@@ -458,6 +467,22 @@ impl App {
                 Ok(Ran {
                     detail,
                     next: Next::In(crate::exports::CLEANUP_EVERY),
+                })
+            }
+            NOTIFICATION_DISPATCH_JOB => {
+                let r = self.dispatch_notifications().await?;
+                // Idle, it comes back with the re-tests (whose changes it sends); a queued
+                // change makes it due sooner.
+                let next = match r.next_due {
+                    Some(due) if due < self.now() + interval => Next::At(due),
+                    _ => Next::In(interval),
+                };
+                Ok(Ran {
+                    detail: format!(
+                        "{} notification(s) composed, {} sent, {} to be tried again, {} given up",
+                        r.composed, r.sent, r.retrying, r.failed
+                    ),
+                    next,
                 })
             }
             TOKEN_KEEP_ALIVE_JOB => {
