@@ -14,12 +14,14 @@ mod exports;
 mod flows;
 mod imports;
 mod metrics;
+mod notifications;
 mod oauth;
 mod session;
 mod ui_exports;
 mod ui_flows;
 mod ui_form;
 mod ui_imports;
+mod ui_notifications;
 mod ui_pages;
 
 use std::sync::Arc;
