@@ -34,6 +34,8 @@ pub struct Config {
     pub jobs: JobsConfig,
     /// Runs of exports.
     pub exports: ExportsConfig,
+    /// How notifications are grouped, retried and sent.
+    pub notifications: NotificationsConfig,
 }
 
 impl Default for Config {
@@ -47,7 +49,93 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             jobs: JobsConfig::default(),
             exports: ExportsConfig::default(),
+            notifications: NotificationsConfig::default(),
         }
+    }
+}
+
+/// How notifications are grouped, retried and sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotificationsConfig {
+    /// How long a change waits for others before it is sent, e.g. `60s`: what changes for one
+    /// recipient within it goes out together.
+    pub digest_window: Interval,
+    /// More changes than this for one recipient within the window go out as one digest.
+    pub digest_after: u32,
+    /// Tries of one message before it is recorded as failed.
+    pub max_attempts: u32,
+    /// The wait before the first retry, e.g. `30s`; it doubles with every retry (at most an
+    /// hour).
+    pub retry_after: Interval,
+    /// Seconds a webhook call may take.
+    pub webhook_timeout_secs: u64,
+    /// The SMTP server e-mail goes through; e-mail is off without `host`.
+    pub smtp: SmtpConfig,
+}
+
+impl Default for NotificationsConfig {
+    fn default() -> Self {
+        Self {
+            digest_window: Interval(Duration::from_secs(60)),
+            digest_after: 3,
+            max_attempts: 6,
+            retry_after: Interval(Duration::from_secs(30)),
+            webhook_timeout_secs: 10,
+            smtp: SmtpConfig::default(),
+        }
+    }
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// TLS from the first byte (SMTPS, usually port 465).
+    Tls,
+    /// Plain, then upgraded with STARTTLS, which must succeed (usually port 587).
+    #[default]
+    Starttls,
+    /// No TLS at all: only for a relay on the same machine.
+    None,
+}
+
+impl SmtpTls {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tls => "tls",
+            Self::Starttls => "starttls",
+            Self::None => "none",
+        }
+    }
+}
+
+/// The SMTP server e-mail notifications go through. The password is read from a file, like
+/// the master key, never from this file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpConfig {
+    pub host: Option<String>,
+    /// Default: 465 for `tls`, 587 for `starttls`, 25 for `none`.
+    pub port: Option<u16>,
+    pub tls: SmtpTls,
+    pub username: Option<String>,
+    /// A file holding the password (read at each sending, so it can be replaced).
+    pub password_file: Option<PathBuf>,
+    /// The sender, e.g. `jiralink <jiralink@example.com>`.
+    pub from: Option<String>,
+}
+
+impl SmtpConfig {
+    /// The port to connect to.
+    #[must_use]
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.tls {
+            SmtpTls::Tls => 465,
+            SmtpTls::Starttls => 587,
+            SmtpTls::None => 25,
+        })
     }
 }
 
@@ -541,6 +629,26 @@ impl Config {
         self.atlassian
             .validate()
             .map_err(|e| AppError::Config(e.to_string()))?;
+        let n = &self.notifications;
+        if n.smtp.host.is_some() && n.smtp.from.is_none() {
+            return Err(AppError::Config(
+                "notifications.smtp.from is needed with notifications.smtp.host, e.g. \
+                 \"jiralink <jiralink@example.com>\""
+                    .to_owned(),
+            ));
+        }
+        if n.smtp.password_file.is_some() && n.smtp.username.is_none() {
+            return Err(AppError::Config(
+                "notifications.smtp.password_file needs notifications.smtp.username".to_owned(),
+            ));
+        }
+        if !(1..=20).contains(&n.max_attempts) || !(1..=120).contains(&n.webhook_timeout_secs) {
+            return Err(AppError::Config(
+                "notifications.max_attempts must be between 1 and 20, and \
+                 notifications.webhook_timeout_secs between 1 and 120"
+                    .to_owned(),
+            ));
+        }
         if !(1..=60).contains(&self.jobs.poll_secs) {
             return Err(AppError::Config(
                 "jobs.poll_secs must be between 1 and 60".to_owned(),
@@ -590,6 +698,17 @@ pub fn unknown_env_notices(names: &[String]) -> Vec<String> {
         "jobs__poll_secs",
         "exports__output_retention",
         "exports__lease",
+        "notifications__digest_window",
+        "notifications__digest_after",
+        "notifications__max_attempts",
+        "notifications__retry_after",
+        "notifications__webhook_timeout_secs",
+        "notifications__smtp__host",
+        "notifications__smtp__port",
+        "notifications__smtp__tls",
+        "notifications__smtp__username",
+        "notifications__smtp__password_file",
+        "notifications__smtp__from",
         "version",
     ]
     .iter()

@@ -513,6 +513,9 @@ impl App {
                 "connection state changed by a test"
             );
         }
+        // Reported after every test, not only on a change seen here: the last state told is
+        // kept apart, so a change made by another path is still told once.
+        self.connection_state_changed(connection.id).await;
         outcome.state = Some(state);
         Ok(outcome)
     }
@@ -561,6 +564,7 @@ impl App {
             .set_connection_state(id, &state, self.now())
             .await?;
         tracing::warn!(connection = %id, "connection marked offline after an authentication failure");
+        self.connection_state_changed(id).await;
         Ok(true)
     }
 

@@ -320,6 +320,14 @@ pub enum AppError {
     Io(String),
     #[error("storage error: {0}")]
     Store(#[source] StoreError),
+    #[error("no subscription of this user has that id")]
+    SubscriptionNotFound,
+    #[error("the user already has this subscription")]
+    SubscriptionExists,
+    #[error("no notification has that id")]
+    NotificationNotFound,
+    #[error("the {channel} channel is not set up: {}", channel_fix(.channel))]
+    ChannelNotConfigured { channel: &'static str },
 }
 
 impl From<StoreError> for AppError {
@@ -422,6 +430,10 @@ impl AppError {
             // A definition a flow started using between the check and the delete.
             Self::Store(StoreError::InUse { .. }) => ("in_use", 409, false),
             Self::Store(_) => ("internal", 500, false),
+            Self::SubscriptionNotFound => ("subscription_not_found", 404, false),
+            Self::SubscriptionExists => ("subscription_exists", 409, false),
+            Self::NotificationNotFound => ("notification_not_found", 404, false),
+            Self::ChannelNotConfigured { .. } => ("channel_not_configured", 409, false),
         };
         ErrorCode {
             code,
@@ -436,3 +448,12 @@ impl AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+/// What sets a notification channel up.
+fn channel_fix(channel: &str) -> &'static str {
+    if channel == "email" {
+        "set notifications.smtp.host and notifications.smtp.from in the configuration"
+    } else {
+        "an administrator sets the webhook's URL on the Notifications page"
+    }
+}

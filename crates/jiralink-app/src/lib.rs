@@ -16,6 +16,7 @@ mod flows;
 mod imports;
 mod keys;
 mod listeners;
+mod notifications;
 mod oauth;
 mod oauth_clients;
 mod schedule;
@@ -35,7 +36,8 @@ use uuid::Uuid;
 
 pub use config::{
     CONFIG_FILE, Config, ConnectionsConfig, DatabaseConfig, ExportsConfig, HttpSettings, IdleAge,
-    Interval, Retention, ServerConfig, unknown_env_notices,
+    Interval, NotificationsConfig, Retention, ServerConfig, SmtpConfig, SmtpTls,
+    unknown_env_notices,
 };
 pub use connection_test::{
     PENDING_REFRESH_RECHECK, TestAccount, TestFailure, TestOutcome, TestResult,
@@ -74,6 +76,12 @@ pub use listeners::{
     EVENTS as LISTENER_EVENTS, ListenerDraft, ListenerEventView, ListenerView, MAX_DELIVERY_BYTES,
     REFRESH_BEFORE, SAFETY_NET_EVERY, SafetyNetStatus, UpkeepReport,
 };
+pub use notifications::{
+    CLIENT_SECRET_MAX_AGE, Channel, ChannelsView, DISPATCH_JOB, DispatchReport, EmailChannelView,
+    EventView, HealthState, MAX_HISTORY_PAGE, NotificationView, REFRESH_TOKEN_WARNING_AGE,
+    SIGNATURE_HEADER, SavedWebhook, SigningSecret, Subject, SubjectKind, SubscriptionDraft,
+    SubscriptionView, Topic, WebhookView, signature,
+};
 pub use oauth::{
     AuthorizationOutcome, AuthorizationStart, CLIENT_CREDENTIALS_WRONG, CallbackParams,
     GrantedSite, REAUTHORIZATION_REQUIRED, REFRESH_LEASE, REFRESH_MARGIN, REFRESH_RETRY_WAITS,
@@ -89,8 +97,8 @@ pub use users::{
 pub use views::{ConnectionView, OAuthClientView, SecretStatus, format_time};
 pub use worker::{
     CONCURRENT_EXPORTS, EXPORT_CLEANUP_JOB, EXPORT_RUN_JOB, FLOW_RUN_JOB, IMPORT_RUN_JOB,
-    JOB_KINDS, JobView, LISTENER_PROCESS_JOB, LISTENER_UPKEEP_JOB, RECURRING_JOBS, RETEST_JOB,
-    TOKEN_KEEP_ALIVE_JOB, WorkerOptions,
+    JOB_KINDS, JobView, LISTENER_PROCESS_JOB, LISTENER_UPKEEP_JOB, NOTIFICATION_DISPATCH_JOB,
+    RECURRING_JOBS, RETEST_JOB, TOKEN_KEEP_ALIVE_JOB, WorkerOptions,
 };
 
 /// Who is making a change, for the audit log.

@@ -332,6 +332,7 @@ impl App {
             )
             .await?;
         tracing::info!(connection = %connection.id, "connection authorized");
+        self.connection_state_changed(connection.id).await;
         let missing_scopes = match &tokens.scope {
             Some(granted) => {
                 let granted: Vec<&str> = granted.split_whitespace().collect();
@@ -597,6 +598,7 @@ impl App {
                     .finish_refresh(id, holder, RefreshOutcome::Revoked { state: &state }, now)
                     .await?;
                 tracing::warn!(connection = %id, "refresh token refused; connection offline");
+                self.connection_state_changed(id).await;
                 Err(AppError::ReauthorizationRequired { name })
             }
             Err(e) if client_refused(&e) => {
@@ -609,6 +611,7 @@ impl App {
                 };
                 self.store().set_connection_state(id, &state, now).await?;
                 tracing::warn!(connection = %id, "OAuth client refused; connection offline");
+                self.connection_state_changed(id).await;
                 Err(AppError::OAuthClientRejected {
                     name,
                     client: client_name,

@@ -93,6 +93,9 @@ impl App {
                             format!("oauth-client {id}")
                         }
                         SealOwner::Record(SecretOwner::Listener(_)) => format!("listener {id}"),
+                        SealOwner::Record(SecretOwner::NotificationWebhook) => {
+                            "the notification webhook (set it again)".to_owned()
+                        }
                         SealOwner::OAuthState(_) => "authorization".to_owned(),
                     },
                 })

@@ -3,7 +3,7 @@
 //! Every `jiralink serve` runs a worker: it claims a due job ([`jiralink_store::JobStore`]),
 //! runs it while renewing its lease, records how the run ended and when the job is due again,
 //! and otherwise waits until the next job is due. A worker that dies stops renewing; when its
-//! lease runs out another worker takes the job over. Three recurring jobs are added once per
+//! lease runs out another worker takes the job over. Four recurring jobs are added once per
 //! database; scheduled exports and imports add one job each (see [`crate::exports`] and
 //! [`crate::imports`]):
 //!
@@ -17,6 +17,7 @@
 //! | `flows.run` (key `flow:<id>`) | runs one flow | its schedule's next time |
 //! | `listeners.process` (key `listener:<id>`) | sends a listener's stored events through its flow | at once when a delivery arrives; a second later while its flow is busy; else a minute later |
 //! | `listeners.upkeep` (key `listener-upkeep:<id>`) | refreshes the listener's webhooks, reads back failed deliveries, runs the safety net, forgets old events | every 15 minutes, sooner when the webhooks need refreshing |
+//! | `notifications.dispatch` | composes notifications from changes of state and sends them, retrying failed ones | when the next change's window ends or a retry is due, at most `connections.retest_interval` later |
 
 use std::future::Future;
 use std::time::Duration;
@@ -44,6 +45,8 @@ pub const LISTENER_PROCESS_JOB: &str = crate::listeners::PROCESS_JOB;
 pub const LISTENER_UPKEEP_JOB: &str = crate::listeners::UPKEEP_JOB;
 /// Deletes export outputs kept longer than `exports.output_retention`.
 pub const EXPORT_CLEANUP_JOB: &str = crate::exports::CLEANUP_JOB;
+/// Composes and sends notifications.
+pub const NOTIFICATION_DISPATCH_JOB: &str = crate::notifications::DISPATCH_JOB;
 /// Every kind of job this version runs.
 pub const JOB_KINDS: &[&str] = &[
     RETEST_JOB,
@@ -54,9 +57,15 @@ pub const JOB_KINDS: &[&str] = &[
     FLOW_RUN_JOB,
     LISTENER_PROCESS_JOB,
     LISTENER_UPKEEP_JOB,
+    NOTIFICATION_DISPATCH_JOB,
 ];
 /// The jobs each database has once, keyed by their kind.
-pub const RECURRING_JOBS: &[&str] = &[RETEST_JOB, TOKEN_KEEP_ALIVE_JOB, EXPORT_CLEANUP_JOB];
+pub const RECURRING_JOBS: &[&str] = &[
+    RETEST_JOB,
+    TOKEN_KEEP_ALIVE_JOB,
+    EXPORT_CLEANUP_JOB,
+    NOTIFICATION_DISPATCH_JOB,
+];
 
 /// Exports and imports one worker runs at a time, beside the other jobs.
 pub const CONCURRENT_EXPORTS: usize = 4;
@@ -489,6 +498,22 @@ impl App {
                 Ok(Ran {
                     detail,
                     next: Next::In(crate::exports::CLEANUP_EVERY),
+                })
+            }
+            NOTIFICATION_DISPATCH_JOB => {
+                let r = self.dispatch_notifications().await?;
+                // Idle, it comes back with the re-tests (whose changes it sends); a queued
+                // change makes it due sooner.
+                let next = match r.next_due {
+                    Some(due) if due < self.now() + interval => Next::At(due),
+                    _ => Next::In(interval),
+                };
+                Ok(Ran {
+                    detail: format!(
+                        "{} notification(s) composed, {} sent, {} to be tried again, {} given up",
+                        r.composed, r.sent, r.retrying, r.failed
+                    ),
+                    next,
                 })
             }
             TOKEN_KEEP_ALIVE_JOB => {

@@ -210,6 +210,10 @@ See docs/simulator.md for every endpoint, knob and known difference from Jira Cl
     /// --import I`), e.g. to keep a project on one Jira site in step with one on another
     #[command(subcommand)]
     Flow(FlowCommand),
+    /// Notifications: users' subscriptions (a connection offline, a run failing, …), the
+    /// history of messages, the webhook channel, and a test message
+    #[command(subcommand)]
+    Notification(NotificationCommand),
     /// Print a shell completion script, e.g. `jiralink completions bash > /etc/bash_completion.d/jiralink`
     Completions {
         #[arg(value_enum)]
@@ -1419,4 +1423,118 @@ pub(crate) struct ImportIssues {
     /// sent again [default: 30]
     #[arg(long, value_name = "SECONDS")]
     pub(crate) search_lag: Option<u64>,
+}
+
+/// How a subscription or a test message reaches its user.
+#[derive(Debug, Clone, Args)]
+#[group(required = true, multiple = false)]
+pub(crate) struct ChannelArgs {
+    /// By e-mail to this address (through notifications.smtp)
+    #[arg(long, value_name = "ADDRESS")]
+    pub(crate) email: Option<String>,
+    /// Through the webhook an administrator set (`notification webhook set URL`)
+    #[arg(long)]
+    pub(crate) webhook: bool,
+}
+
+/// `jiralink notification …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum NotificationCommand {
+    /// List notifications sent (or being retried, or given up on), newest first
+    #[command(after_help = "\
+Examples:
+  jiralink notification list
+  jiralink notification list --user alice --limit 20
+  jiralink notification list --before <id of the last one listed>   # the next page")]
+    List {
+        /// Only this user's (name or id)
+        #[arg(long)]
+        user: Option<String>,
+        /// At most this many (1 to 200)
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Only those older than this notification (its id): the next page
+        #[arg(long)]
+        before: Option<String>,
+    },
+    /// List subscriptions
+    #[command(
+        after_help = "Examples:\n  jiralink notification subscriptions\n  jiralink notification subscriptions --user alice -o json"
+    )]
+    Subscriptions {
+        /// Only this user's (name or id)
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// List the topics one can subscribe to
+    Topics,
+    /// Subscribe a user to a topic, for every subject or one
+    #[command(after_help = "\
+Topics: connection.offline, run.failed, listener.behind, listener.webhooks_expiring,
+oauth.refresh_token_expiring, oauth_client.secret_old (`jiralink notification topics`).
+
+Examples:
+  jiralink notification subscribe --user alice --topic connection.offline --email alice@example.com
+  jiralink notification subscribe --user alice --topic run.failed --subject-kind export \\
+      --subject nightly --webhook")]
+    Subscribe {
+        /// The user (name or id)
+        #[arg(long)]
+        user: String,
+        /// The topic, e.g. connection.offline
+        #[arg(long)]
+        topic: String,
+        /// With --subject: connection, export, import, flow, listener or oauth_client (needed
+        /// when the topic is about several kinds)
+        #[arg(long)]
+        subject_kind: Option<String>,
+        /// Only about this subject (its name or id)
+        #[arg(long)]
+        subject: Option<String>,
+        #[command(flatten)]
+        channel: ChannelArgs,
+    },
+    /// Delete one of a user's subscriptions
+    #[command(after_help = "Example:\n  jiralink notification unsubscribe --user alice 7d3c…")]
+    Unsubscribe {
+        /// The user (name or id)
+        #[arg(long)]
+        user: String,
+        /// The subscription's id (`notification subscriptions`)
+        id: String,
+    },
+    /// Send a test message now
+    #[command(
+        after_help = "Examples:\n  jiralink notification test --user alice --email alice@example.com\n  jiralink notification test --user admin --webhook"
+    )]
+    Test {
+        /// The user it is for (name or id)
+        #[arg(long)]
+        user: String,
+        #[command(flatten)]
+        channel: ChannelArgs,
+    },
+    /// Show how e-mail and the webhook are set up
+    Channels,
+    /// Set or remove the webhook
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
+}
+
+/// `jiralink notification webhook …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum WebhookCommand {
+    /// Set the webhook's URL; prints its signing secret when one is generated (the first
+    /// time, or with --new-secret), once
+    #[command(
+        after_help = "Example:\n  jiralink notification webhook set https://chat.example.com/hooks/T0001"
+    )]
+    Set {
+        url: String,
+        /// Generate a new signing secret even though one is stored
+        #[arg(long)]
+        new_secret: bool,
+    },
+    /// Remove the webhook and its signing secret
+    Remove,
 }

@@ -78,6 +78,8 @@ impl CliError {
                     | "flow_not_found"
                     | "flow_run_not_found"
                     | "run_not_found"
+                    | "subscription_not_found"
+                    | "notification_not_found"
                     | "output_expired" => NOT_FOUND,
                     "connection_name_taken"
                     | "oauth_client_name_taken"
@@ -94,6 +96,8 @@ impl CliError {
                     | "username_taken"
                     | "last_admin"
                     | "conflict"
+                    | "subscription_exists"
+                    | "channel_not_configured"
                     | "database_not_empty" => CONFLICT,
                     "vault_locked" | "vault_error" | "secret_unreadable" => KEY,
                     "invalid_config" | "io_error" | "database_unavailable" | "schema_mismatch" => {

@@ -82,6 +82,19 @@ pub(crate) fn hints(error: &AppError) -> Vec<String> {
              `jiralink flow run` once its lease has run out (exports.lease)"
                 .to_owned(),
         ],
+        AppError::SubscriptionNotFound | AppError::SubscriptionExists => vec![
+            "`jiralink notification subscriptions --user <user>` lists a user's subscriptions"
+                .to_owned(),
+        ],
+        AppError::NotificationNotFound => {
+            vec!["`jiralink notification list` shows the notifications and their ids".to_owned()]
+        }
+        AppError::ChannelNotConfigured { channel } => vec![if *channel == "email" {
+            "set [notifications.smtp] host and from in jiralink.toml (docs/notifications.md)"
+                .to_owned()
+        } else {
+            "`jiralink notification webhook set URL` sets the webhook".to_owned()
+        }],
         AppError::ImportNameTaken { .. } => {
             vec!["`jiralink import list` shows the names in use".to_owned()]
         }

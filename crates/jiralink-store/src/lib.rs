@@ -34,6 +34,7 @@ mod imports;
 mod jobs;
 mod listeners;
 mod model;
+mod notifications;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
@@ -69,6 +70,10 @@ pub use model::{
     ConnectionUpdate, DebugDirection, DebugLine, PendingAuthorization, RefreshLease,
     RefreshOutcome, SecretField, SecretOwner, SecretWrite, SignInAttempt, StoredSecret,
     TokenRecord,
+};
+pub use notifications::{
+    DeliveryUpdate, EventRecord, NotificationRecord, NotificationStore, StateReport,
+    SubscriptionRecord, WebhookRecord,
 };
 #[cfg(feature = "postgres")]
 pub use postgres::{PgStore, SKIP_POSTGRES_ENV, TEST_DATABASE_URL_ENV, TestSchema};
@@ -358,6 +363,7 @@ pub trait Store:
     + ImportStore
     + FlowStore
     + ListenerStore
+    + NotificationStore
     + SlotStore
     + SettingStore
     + Health
@@ -379,6 +385,7 @@ impl<T> Store for T where
         + ImportStore
         + FlowStore
         + ListenerStore
+        + NotificationStore
         + SlotStore
         + SettingStore
         + Health

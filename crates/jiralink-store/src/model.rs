@@ -12,6 +12,8 @@ pub enum SecretOwner {
     OAuthClient(OAuthClientId),
     /// A listener's webhook secret (admin webhooks sign deliveries with it).
     Listener(uuid::Uuid),
+    /// The installation's one outgoing notification webhook (its id is the nil uuid).
+    NotificationWebhook,
 }
 
 impl SecretOwner {
@@ -20,6 +22,7 @@ impl SecretOwner {
             Self::Connection(_) => "connection",
             Self::OAuthClient(_) => "oauth_client",
             Self::Listener(_) => "listener",
+            Self::NotificationWebhook => "notification_webhook",
         }
     }
 
@@ -28,6 +31,7 @@ impl SecretOwner {
             Self::Connection(id) => id.0,
             Self::OAuthClient(id) => id.0,
             Self::Listener(id) => *id,
+            Self::NotificationWebhook => uuid::Uuid::nil(),
         }
     }
 
@@ -37,6 +41,7 @@ impl SecretOwner {
             "connection" => Some(Self::Connection(ConnectionId(id))),
             "oauth_client" => Some(Self::OAuthClient(OAuthClientId(id))),
             "listener" => Some(Self::Listener(id)),
+            "notification_webhook" if id.is_nil() => Some(Self::NotificationWebhook),
             _ => None,
         }
     }
@@ -51,15 +56,18 @@ pub enum SecretField {
     RefreshToken,
     /// The secret an admin webhook signs its deliveries with.
     WebhookSecret,
+    /// The key of the notification webhook's `X-Jiralink-Signature`.
+    SigningSecret,
 }
 
 impl SecretField {
-    pub const ALL: [SecretField; 5] = [
+    pub const ALL: [SecretField; 6] = [
         Self::ApiToken,
         Self::ClientSecret,
         Self::AccessToken,
         Self::RefreshToken,
         Self::WebhookSecret,
+        Self::SigningSecret,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -69,6 +77,7 @@ impl SecretField {
             Self::AccessToken => "access_token",
             Self::RefreshToken => "refresh_token",
             Self::WebhookSecret => "webhook_secret",
+            Self::SigningSecret => "signing_secret",
         }
     }
 

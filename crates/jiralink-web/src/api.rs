@@ -13,6 +13,7 @@
 pub(crate) mod exports;
 pub(crate) mod flows;
 pub(crate) mod imports;
+pub(crate) mod notifications;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
@@ -144,6 +145,51 @@ fn table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         (Method::POST, "/flows/{id}/run", post(flows::run_flow)),
         (Method::GET, "/flow-runs", get(flows::list_flow_runs)),
         (Method::GET, "/flow-runs/{id}", get(flows::get_flow_run)),
+        (
+            Method::GET,
+            "/notifications",
+            get(notifications::list_notifications),
+        ),
+        (
+            Method::POST,
+            "/notifications/test",
+            post(notifications::send_test),
+        ),
+        (
+            Method::GET,
+            "/notifications/topics",
+            get(notifications::list_topics),
+        ),
+        (
+            Method::GET,
+            "/notifications/subscriptions",
+            get(notifications::list_subscriptions),
+        ),
+        (
+            Method::POST,
+            "/notifications/subscriptions",
+            post(notifications::create_subscription),
+        ),
+        (
+            Method::DELETE,
+            "/notifications/subscriptions/{id}",
+            delete(notifications::delete_subscription),
+        ),
+        (
+            Method::GET,
+            "/notifications/channels",
+            get(notifications::get_channels),
+        ),
+        (
+            Method::PUT,
+            "/notifications/channels/webhook",
+            put(notifications::set_webhook),
+        ),
+        (
+            Method::DELETE,
+            "/notifications/channels/webhook",
+            delete(notifications::delete_webhook),
+        ),
         (Method::GET, "/openapi.json", get(openapi_document)),
     ]
 }

@@ -83,6 +83,9 @@ pub enum WebError {
     AuthServerMismatch,
     #[error("{0}")]
     Io(String),
+    /// The key's user may not do this (e.g. change the notification channels).
+    #[error("{0}")]
+    Forbidden(String),
     /// A failure inside the server; the details are in the log only.
     #[error("internal error")]
     Internal,
@@ -144,6 +147,7 @@ impl WebError {
                 ("invalid_config", StatusCode::INTERNAL_SERVER_ERROR, false)
             }
             Self::Io(_) => ("io_error", StatusCode::INTERNAL_SERVER_ERROR, true),
+            Self::Forbidden(_) => ("forbidden", StatusCode::FORBIDDEN, false),
             Self::Internal => ("internal", StatusCode::INTERNAL_SERVER_ERROR, false),
         }
     }

@@ -139,6 +139,7 @@ mod tests {
             WebError::Internal,
             WebError::AuthServerMismatch,
             WebError::Io(String::new()),
+            WebError::Forbidden(String::new()),
         ];
         let name = || "n".to_owned();
         sent.extend(
@@ -231,6 +232,11 @@ mod tests {
                     users: vec![],
                 },
                 AppError::ImportNameTaken { name: name() },
+                AppError::UserNotFound { reference: name() },
+                AppError::SubscriptionNotFound,
+                AppError::SubscriptionExists,
+                AppError::NotificationNotFound,
+                AppError::ChannelNotConfigured { channel: "webhook" },
                 AppError::ImportRunning {
                     name: name(),
                     run: name(),

@@ -499,6 +499,7 @@ impl App {
     ) -> AppResult<()> {
         let retention = time::Duration::try_from(self.config().exports.output_retention.get())
             .unwrap_or(time::Duration::days(7));
+        let told_error = error.clone();
         let finish = RunFinish {
             state,
             error,
@@ -523,6 +524,15 @@ impl App {
             });
         }
         metrics::counter!("jiralink_export_runs_total", "state" => state.as_str()).increment(1);
+        self.run_ended(
+            crate::SubjectKind::Export,
+            run.export_id,
+            run.id,
+            state,
+            0,
+            told_error.as_deref(),
+        )
+        .await;
         Ok(())
     }
 

@@ -452,6 +452,15 @@ impl App {
             tracing::warn!(run = %driving.record.id, error = %e, "a flow run's end could not be recorded");
         }
         metrics::counter!("jiralink_flow_runs_total", "state" => state.as_str()).increment(1);
+        self.run_ended(
+            crate::SubjectKind::Flow,
+            Some(driving.record.flow_id),
+            driving.record.id,
+            state,
+            driving.stats.failed,
+            driving.record.error.as_deref(),
+        )
+        .await;
         // The prepared input is kept until the run has succeeded, for a resumed import or a
         // retry; then it goes, with that of the failed run this one finished.
         if state == RunState::Succeeded {

@@ -1016,6 +1016,7 @@ impl App {
         let now = self.now();
         let retention = time::Duration::try_from(self.config().exports.output_retention.get())
             .unwrap_or(time::Duration::days(7));
+        let told_error = error.clone();
         let finish = RunFinish {
             state,
             error,
@@ -1034,6 +1035,15 @@ impl App {
             Ok(true) => {
                 metrics::counter!("jiralink_import_runs_total", "state" => state.as_str())
                     .increment(1);
+                self.run_ended(
+                    crate::SubjectKind::Import,
+                    run.import_id,
+                    run.id,
+                    state,
+                    stats.failed,
+                    told_error.as_deref(),
+                )
+                .await;
             }
             Ok(false) => tracing::warn!(run = %run.id, "another process took the import run over"),
             Err(e) => {

@@ -11,17 +11,20 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::definitions::Status;
+use super::definitions::{BEHIND_AFTER, Status};
 use super::process::{BATCH_ISSUES, FlowSource};
 use super::receive::RETENTION;
 use super::{MAX_DELIVERY_BYTES, UPKEEP_JOB, process_key, upkeep_key};
-use crate::{App, AppError, AppResult};
+use crate::{App, AppError, AppResult, HealthState, Subject, SubjectKind, Topic};
 
 /// How often the safety net looks.
 pub const SAFETY_NET_EVERY: time::Duration = time::Duration::minutes(15);
 
 /// Dynamic webhooks are refreshed once they have less than this left of their 30 days.
 pub const REFRESH_BEFORE: time::Duration = time::Duration::days(7);
+
+/// How long before its webhooks expire a listener whose refresh failed is reported.
+const EXPIRY_WARNING: time::Duration = time::Duration::days(3);
 
 /// How far below its last bound the safety net reads again (the search index lags).
 const OVERLAP: time::Duration = time::Duration::minutes(5);
@@ -189,6 +192,8 @@ impl App {
             .store()
             .prune_listener_events(self.now() - RETENTION)
             .await?;
+        self.report_webhooks_expiring(&record).await;
+        self.report_behind(&record).await?;
         if report.recovered > 0 || report.found > 0 {
             self.listener_has_work(record.id).await;
         }
@@ -471,6 +476,81 @@ impl App {
             tracing::info!(listener = %record.id, found, "the safety net found changes no event brought");
         }
         Ok(found)
+    }
+}
+
+impl App {
+    /// Tells the listener's subscribers when its dynamic webhooks are within
+    /// [`EXPIRY_WARNING`] of their end (refreshing them failed), and when they are renewed.
+    async fn report_webhooks_expiring(&self, record: &ListenerRecord) {
+        if record.mode != "dynamic" {
+            return;
+        }
+        let now = self.now();
+        let state = match record.expires_at {
+            Some(expires) if expires - now < EXPIRY_WARNING => HealthState::Trouble {
+                detail: format!(
+                    "its webhooks on Jira expire at {}{}",
+                    crate::format_time(expires),
+                    record
+                        .state_reason
+                        .as_deref()
+                        .map_or_else(String::new, |r| format!(": {r}"))
+                ),
+            },
+            None => HealthState::Trouble {
+                detail: record.state_reason.clone().unwrap_or_else(|| {
+                    "it has no webhooks on Jira; check the connection's scopes".to_owned()
+                }),
+            },
+            Some(_) => HealthState::Ok,
+        };
+        self.report_state(
+            Topic::ListenerWebhooksExpiring,
+            &listener_subject(record),
+            state,
+            &format!("/listeners/{}", record.id),
+        )
+        .await;
+    }
+
+    /// Tells the listener's subscribers when its oldest unprocessed event is more than
+    /// [`BEHIND_AFTER`] old, and when it has caught up.
+    pub(crate) async fn report_behind(&self, record: &ListenerRecord) -> AppResult<()> {
+        let stats = self.store().listener_event_stats(record.id).await?;
+        let lag = stats
+            .oldest_pending_ms
+            .and_then(|ms| {
+                OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
+            })
+            .map_or(time::Duration::ZERO, |t| self.now() - t);
+        let state = if lag > BEHIND_AFTER {
+            HealthState::Trouble {
+                detail: format!(
+                    "{} event(s) wait, the oldest for {} minutes",
+                    stats.pending,
+                    lag.whole_minutes()
+                ),
+            }
+        } else {
+            HealthState::Ok
+        };
+        self.report_state(
+            Topic::ListenerBehind,
+            &listener_subject(record),
+            state,
+            &format!("/listeners/{}", record.id),
+        )
+        .await;
+        Ok(())
+    }
+}
+
+fn listener_subject(record: &ListenerRecord) -> Subject {
+    Subject {
+        kind: SubjectKind::Listener,
+        id: record.id,
+        name: record.name.clone(),
     }
 }
 

@@ -169,6 +169,7 @@ impl App {
             Err(e) => return Err(e.into()),
         };
         let done = self.process_listener(&record).await?;
+        self.report_behind(&record).await?;
         let mut detail = format!(
             "{}: {} event(s) processed in {} flow run(s), {} skipped",
             record.name, done.events, done.runs, done.skipped

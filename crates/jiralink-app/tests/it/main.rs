@@ -12,6 +12,7 @@ mod flows;
 mod imports;
 mod instances;
 mod keys;
+mod notifications;
 mod oauth;
 mod probe_scopes;
 mod rate_limit;

@@ -29,12 +29,20 @@ fn status_and_migrate_say_where_the_schema_stands() {
         .json();
     assert_eq!(status["version"], serde_json::Value::Null);
     let latest = status["latest"].as_i64().unwrap();
-    assert_eq!(status["pending"].as_array().unwrap().len() as i64, latest);
+    // Every migration is pending; versions need not be contiguous (10 is not in this build).
+    let pending: Vec<i64> = status["pending"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["version"].as_i64().unwrap())
+        .collect();
+    assert_eq!(pending.last().copied(), Some(latest));
+    assert!(pending.len() >= 9, "{pending:?}");
 
     let out = env.run(&["db", "migrate"], None).ok();
     assert!(
         out.stderr
-            .contains(&format!("Applied {latest} migration(s)")),
+            .contains(&format!("Applied {} migration(s)", pending.len())),
         "{}",
         out.stderr
     );
@@ -65,7 +73,8 @@ fn jobs_are_listed_run_now_and_their_runs_kept() {
         .iter()
         .map(|j| j["key"].as_str().unwrap())
         .collect();
-    assert_eq!(keys.len(), 3, "{jobs}");
+    assert_eq!(keys.len(), 4, "{jobs}");
+    assert!(keys.contains(&"notifications.dispatch"), "{jobs}");
     assert!(keys.contains(&"connections.retest") && keys.contains(&"connections.keep_alive"));
     assert!(keys.contains(&"exports.cleanup"), "{jobs}");
     env.run(&["job", "run", "connections.retest"], None).ok();

@@ -10,6 +10,7 @@ mod flows;
 mod imports;
 mod jobs;
 mod listeners;
+mod notifications;
 mod oauth;
 mod oauth_clients;
 mod secrets;

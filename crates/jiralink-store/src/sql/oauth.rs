@@ -54,7 +54,10 @@ async fn read_tokens_in<B: Backend>(
         match secret.field {
             SecretField::AccessToken => record.access_token = Some(secret),
             SecretField::RefreshToken => record.refresh_token = Some(secret),
-            SecretField::ApiToken | SecretField::ClientSecret | SecretField::WebhookSecret => {}
+            SecretField::ApiToken
+            | SecretField::ClientSecret
+            | SecretField::WebhookSecret
+            | SecretField::SigningSecret => {}
         }
     }
     Ok(record)

@@ -15,6 +15,7 @@ mod flows;
 mod imports;
 mod jobs;
 mod listeners;
+mod notifications;
 mod oauth;
 mod schema;
 mod sql_names;

@@ -38,6 +38,7 @@ mod flows;
 mod form;
 mod imports;
 pub(crate) mod multipart;
+mod notifications;
 mod oauth_clients;
 mod pages;
 mod users;
@@ -81,7 +82,7 @@ fn table() -> RouteTable {
 }
 
 /// Every table behind the session layer.
-fn tables() -> [RouteTable; 8] {
+fn tables() -> [RouteTable; 9] {
     [
         table(),
         pages::table(),
@@ -89,6 +90,7 @@ fn tables() -> [RouteTable; 8] {
         exports::table(),
         imports::table(),
         flows::table(),
+        notifications::table(),
         oauth_clients::table(),
         users::table(),
     ]

@@ -15,12 +15,14 @@ mod flows;
 mod imports;
 mod listeners;
 mod metrics;
+mod notifications;
 mod oauth;
 mod session;
 mod ui_exports;
 mod ui_flows;
 mod ui_form;
 mod ui_imports;
+mod ui_notifications;
 mod ui_pages;
 
 use std::sync::Arc;
