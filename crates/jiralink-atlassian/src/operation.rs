@@ -748,9 +748,11 @@ mod tests {
                     | "/customer/profile/fetch"
                     | "/organization/profile/fetch"
             );
-            // Deleting or refreshing webhooks twice ends where doing it once does.
-            let idempotent = matches!(op.path, "/webhook" | "/webhook/refresh")
-                && matches!(op.method, Method::DELETE | Method::PUT);
+            // Deleting or refreshing webhooks, or deleting an issue, twice ends where doing it
+            // once does.
+            let idempotent = (matches!(op.path, "/webhook" | "/webhook/refresh")
+                && matches!(op.method, Method::DELETE | Method::PUT))
+                || (op.path == "/issue/{issueIdOrKey}" && op.method == Method::DELETE);
             let expected = if op.method == Method::GET || search_post || idempotent {
                 Replay::Safe
             } else {

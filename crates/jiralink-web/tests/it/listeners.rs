@@ -41,6 +41,7 @@ fn actor() -> Actor {
 struct Served {
     sim: SimHandle,
     app: App,
+    clock: ManualClock,
     router: axum::Router,
     _dir: tempfile::TempDir,
     _server: tokio::task::JoinHandle<()>,
@@ -70,7 +71,7 @@ async fn serve() -> Served {
         data_dir: dir.path().to_path_buf(),
         config_file: None,
         database: None,
-        clock: Arc::new(clock),
+        clock: Arc::new(clock.clone()),
         env: Box::new(|_| None),
     })
     .await
@@ -84,6 +85,7 @@ async fn serve() -> Served {
     Served {
         sim,
         app,
+        clock,
         router,
         _dir: dir,
         _server: server,
@@ -701,4 +703,60 @@ async fn an_admin_webhook_registered_with_the_secret_feeds_the_flow() {
         .unwrap();
     assert_eq!(runs[0].trigger, RunTrigger::Listener);
     assert_eq!(runs[0].stats.exported, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_safety_net_finds_what_every_lost_delivery_missed() {
+    let (s, secret, _) = basic_listener().await;
+    let view = s.app.get_listener("demo-events").await.unwrap();
+    let demo = Site::new(&s.sim, "demo");
+    let res = demo
+        .http
+        .post(format!("{}/rest/webhooks/1.0/webhook", s.sim.site_url("demo")))
+        .basic_auth(&demo.email, Some(&demo.token))
+        .json(&json!({
+            "name": "jiralink",
+            "url": view.url,
+            "events": ["jira:issue_created"],
+            "filters": {"issue-related-events-section": "project = MKT"},
+            "secret": secret,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 201);
+    // Every delivery lost; an admin webhook has no webhook/failed to read them back from.
+    s.sim
+        .control()
+        .set_webhook_knobs(WebhookKnobs {
+            drop_share: 1.0,
+            ..WebhookKnobs::default()
+        })
+        .unwrap();
+    let acme = Site::new(&s.sim, "acme");
+    let keys = [demo.create("Missed 1").await, demo.create("Missed 2").await];
+    s.settle().await;
+    assert!(copy_of(&acme, "demo", &keys[0]).await.is_empty(), "nothing arrived");
+    assert_eq!(s.app.get_listener("demo-events").await.unwrap().received, 0);
+
+    // The safety net reads up to a minute ago (the search index's lag): a little later, it
+    // finds both.
+    let later = Duration::from_secs(120);
+    s.clock.advance(later);
+    s.sim.control().advance(later);
+    let report = s.app.check_listener("demo-events").await.unwrap();
+    assert!(report.safety_net_ran);
+    assert_eq!(report.found, 2, "{report:?}");
+    s.settle().await;
+    for key in &keys {
+        assert_eq!(copy_of(&acme, "demo", key).await.len(), 1, "{key}");
+    }
+    let view = s.app.get_listener("demo-events").await.unwrap();
+    assert_eq!(view.safety_net.found, 2);
+    assert_eq!(view.safety_net.found_total, 2);
+    // Looking again finds nothing new: both are in the id map as they are.
+    s.clock.advance(later);
+    s.sim.control().advance(later);
+    let again = s.app.check_listener("demo-events").await.unwrap();
+    assert_eq!(again.found, 0, "{again:?}");
 }
