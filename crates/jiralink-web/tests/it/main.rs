@@ -9,6 +9,7 @@
 
 mod api;
 mod api_key;
+mod api_listeners;
 mod browser;
 mod exports;
 mod flows;
