@@ -11,6 +11,7 @@ mod flow;
 mod import;
 mod job;
 mod key;
+mod listener;
 mod oauth_client;
 mod run;
 mod serve;
@@ -108,6 +109,7 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Run(c) => run::run(&ctx, c, file).await,
         Command::Import(c) => import::run(&ctx, c).await,
         Command::Flow(c) => flow::run(&ctx, c).await,
+        Command::Listener(c) => listener::run(&ctx, c).await,
         Command::Db(_) => Ok(()),
         Command::Completions { .. } | Command::Sim(_) => Ok(()),
     }
