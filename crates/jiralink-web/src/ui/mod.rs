@@ -37,6 +37,7 @@ mod exports;
 mod flows;
 mod form;
 mod imports;
+mod listeners;
 pub(crate) mod multipart;
 mod oauth_clients;
 mod pages;
@@ -81,7 +82,7 @@ fn table() -> RouteTable {
 }
 
 /// Every table behind the session layer.
-fn tables() -> [RouteTable; 8] {
+fn tables() -> [RouteTable; 9] {
     [
         table(),
         pages::table(),
@@ -89,6 +90,7 @@ fn tables() -> [RouteTable; 8] {
         exports::table(),
         imports::table(),
         flows::table(),
+        listeners::table(),
         oauth_clients::table(),
         users::table(),
     ]

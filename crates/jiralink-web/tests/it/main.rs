@@ -21,6 +21,7 @@ mod ui_exports;
 mod ui_flows;
 mod ui_form;
 mod ui_imports;
+mod ui_listeners;
 mod ui_pages;
 
 use std::sync::Arc;
