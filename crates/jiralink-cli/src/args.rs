@@ -26,9 +26,9 @@ Examples:
 
 Exit codes: 0 success, 1 unexpected error, 2 wrong usage, 3 invalid input, 4 not found,
 5 conflict (name taken, still in use), 6 master key problem, 7 configuration or file problem,
-8 connection test failed or connection offline, 9 connection needs authorization,
-10 export run failed, 11 import run failed, 12 import finished but some records failed,
-130 cancelled (also an export or import run cancelled).";
+8 connection test failed, connection offline or Jira refused a webhook, 9 connection needs
+authorization, 10 export run failed, 11 import run failed, 12 import finished but some records
+failed, 130 cancelled (also an export or import run cancelled).";
 
 /// jiralink: trustworthy connections to Jira, for moving data in and out of it.
 #[derive(Debug, Parser)]
@@ -214,6 +214,9 @@ See docs/simulator.md for every endpoint, knob and known difference from Jira Cl
     /// history of messages, the webhook channel, and a test message
     #[command(subcommand)]
     Notification(NotificationCommand),
+    /// Listeners: Jira's webhooks feeding a flow as issues change (`listener create --flow F`)
+    #[command(subcommand)]
+    Listener(ListenerCommand),
     /// Print a shell completion script, e.g. `jiralink completions bash > /etc/bash_completion.d/jiralink`
     Completions {
         #[arg(value_enum)]
@@ -1116,6 +1119,81 @@ Example:
         /// At most this many runs [default: 50]
         #[arg(long, value_name = "N")]
         limit: Option<u32>,
+    },
+}
+
+/// `jiralink listener …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ListenerCommand {
+    /// Create a listener: Jira's events from the flow's source connection feed the flow
+    #[command(after_help = "\
+The listener listens to the connection of the flow's export. For an OAuth 2.0 connection
+jiralink registers Jira's dynamic webhooks now (the connection needs the scope
+manage:jira-webhook, and the listener or the flow's export needs a JQL filter). For a Basic
+connection a Jira site administrator registers an admin webhook: the URL, the secret (shown
+this once, on standard output) and the steps are printed.
+
+Events (default: the first six): jira:issue_created, jira:issue_updated, jira:issue_deleted,
+comment_created, comment_updated, comment_deleted, worklog_created, worklog_updated,
+worklog_deleted, issuelink_created, issuelink_deleted.
+
+Examples:
+  jiralink listener create --name demo-events --flow demo-to-acme
+  jiralink listener create --name demo-bugs --flow demo-to-acme --jql \"type = Bug\" \\
+      --event jira:issue_created --event jira:issue_updated --field-id summary")]
+    Create {
+        /// A name to pick the listener by (unique, ignoring case; up to 100 characters)
+        #[arg(long)]
+        name: String,
+        /// The flow it feeds (name or id)
+        #[arg(long, value_name = "FLOW")]
+        flow: String,
+        /// A Jira event to listen to; repeat for several [default: issues created, updated and
+        /// deleted, and their comments]
+        #[arg(long = "event", value_name = "EVENT")]
+        events: Vec<String>,
+        /// Only issues this JQL matches (on top of the flow's export's JQL)
+        #[arg(long, value_name = "JQL")]
+        jql: Option<String>,
+        /// For updates: only when this field changed (e.g. summary, customfield_10010); repeat
+        /// for several [default: any change]
+        #[arg(long = "field-id", value_name = "ID")]
+        field_ids: Vec<String>,
+    },
+    /// List listeners with their state and lag
+    #[command(after_help = "Examples:\n  jiralink listener list\n  jiralink listener list -o json")]
+    List,
+    /// Show one listener: URL, webhooks, state, lag, safety net, setup steps
+    #[command(after_help = "Example:\n  jiralink listener show demo-events -o json")]
+    Show {
+        /// The listener's name or id
+        listener: String,
+    },
+    /// List a listener's newest deliveries, newest first
+    #[command(after_help = "Example:\n  jiralink listener events demo-events --limit 20")]
+    Events {
+        /// The listener's name or id
+        listener: String,
+        /// At most this many (1-500)
+        #[arg(long, value_name = "N", default_value_t = 50)]
+        limit: u32,
+    },
+    /// Run a listener's upkeep now: refresh its webhooks, read back failed deliveries, run the
+    /// safety net
+    #[command(after_help = "Example:\n  jiralink listener check demo-events")]
+    Check {
+        /// The listener's name or id
+        listener: String,
+    },
+    /// Delete a listener: its webhooks on Jira, its stored events and its secret (the flow
+    /// stays)
+    #[command(after_help = "Example:\n  jiralink listener delete demo-events --yes")]
+    Delete {
+        /// The listener's name or id
+        listener: String,
+        /// Do not ask for confirmation
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
 }
 

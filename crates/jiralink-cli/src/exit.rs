@@ -77,6 +77,7 @@ impl CliError {
                     | "import_not_found"
                     | "flow_not_found"
                     | "flow_run_not_found"
+                    | "listener_not_found"
                     | "run_not_found"
                     | "subscription_not_found"
                     | "notification_not_found"
@@ -90,6 +91,7 @@ impl CliError {
                     | "flow_name_taken"
                     | "flow_running"
                     | "flow_waiting"
+                    | "listener_name_taken"
                     | "in_use"
                     | "connection_in_use"
                     | "export_running"
@@ -103,7 +105,9 @@ impl CliError {
                     "invalid_config" | "io_error" | "database_unavailable" | "schema_mismatch" => {
                         CONFIG
                     }
-                    "connection_offline" | "oauth_failed" => TEST_FAILED,
+                    "connection_offline" | "oauth_failed" | "webhook_registration_failed" => {
+                        TEST_FAILED
+                    }
                     "reauthorization_required" | "connection_needs_authorization" => {
                         NEEDS_AUTHORIZATION
                     }

@@ -58,6 +58,11 @@ pub(crate) fn hints(error: &AppError) -> Vec<String> {
         AppError::FlowNameTaken { .. } => {
             vec!["`jiralink flow list` shows the names in use".to_owned()]
         }
+        AppError::InUse { what: "flow", .. } => vec![
+            "`jiralink listener list` shows which flow each listener feeds; `jiralink listener \
+             delete <name>` deletes one"
+                .to_owned(),
+        ],
         AppError::InUse { .. } => {
             vec!["`jiralink flow list` shows which export and import each flow uses".to_owned()]
         }

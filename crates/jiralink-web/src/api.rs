@@ -1,18 +1,20 @@
 //! The JSON REST API under `/v1`: connections (with their tests, HTTP view, audit trail,
 //! usage, debugger and authorization), OAuth 2.0 clients, export definitions and their runs
 //! ([`exports`]), import definitions, runs with records sent in the request, and their runs
-//! ([`imports`]), flows and their runs ([`flows`]), described by the OpenAPI
-//! document at `/v1/openapi.json` ([`crate::openapi`]).
+//! ([`imports`]), flows and their runs ([`flows`]), and listeners ([`listeners`]), described
+//! by the OpenAPI document at `/v1/openapi.json` ([`crate::openapi`]).
 //!
 //! Secrets are write-only: request bodies carry `apiToken` / `clientSecret`, which go
 //! straight into the vault's secret types; responses only ever say whether one is set and
-//! when it changed. Every route requires the API key, including the one that starts an OAuth
+//! when it changed; the one secret jiralink generates here, an admin webhook's, is answered
+//! once, by the listener's creation. Every route requires the API key, including the one that starts an OAuth
 //! 2.0 authorization: whoever approves on Atlassian's page binds the connection to their
 //! account, so only a key holder may start one.
 
 pub(crate) mod exports;
 pub(crate) mod flows;
 pub(crate) mod imports;
+pub(crate) mod listeners;
 pub(crate) mod notifications;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
@@ -189,6 +191,24 @@ fn table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
             Method::DELETE,
             "/notifications/channels/webhook",
             delete(notifications::delete_webhook),
+        ),
+        (Method::GET, "/listeners", get(listeners::list_listeners)),
+        (Method::POST, "/listeners", post(listeners::create_listener)),
+        (Method::GET, "/listeners/{id}", get(listeners::get_listener)),
+        (
+            Method::DELETE,
+            "/listeners/{id}",
+            delete(listeners::delete_listener),
+        ),
+        (
+            Method::GET,
+            "/listeners/{id}/events",
+            get(listeners::listener_events),
+        ),
+        (
+            Method::POST,
+            "/listeners/{id}/check",
+            post(listeners::check_listener),
         ),
         (Method::GET, "/openapi.json", get(openapi_document)),
     ]

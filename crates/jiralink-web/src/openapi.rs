@@ -226,6 +226,12 @@ mod tests {
                 },
                 AppError::FlowRunNotFound { reference: name() },
                 AppError::ImportNotFound { reference: name() },
+                AppError::ListenerNotFound { reference: name() },
+                AppError::ListenerNameTaken { name: name() },
+                AppError::WebhookRegistration {
+                    action: "register the webhook",
+                    message: name(),
+                },
                 AppError::Store(jiralink_store::StoreError::InUse { kind: "export" }),
                 AppError::InUse {
                     what: "export",

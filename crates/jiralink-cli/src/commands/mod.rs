@@ -11,6 +11,7 @@ mod flow;
 mod import;
 mod job;
 mod key;
+mod listener;
 mod notification;
 mod oauth_client;
 mod run;
@@ -110,6 +111,7 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Import(c) => import::run(&ctx, c).await,
         Command::Flow(c) => flow::run(&ctx, c).await,
         Command::Notification(c) => notification::run(&ctx, c).await,
+        Command::Listener(c) => listener::run(&ctx, c).await,
         Command::Db(_) => Ok(()),
         Command::Completions { .. } | Command::Sim(_) => Ok(()),
     }

@@ -4,7 +4,7 @@
 
 use crate::common::Env;
 
-fn env_with_two_sites() -> Env {
+pub(crate) fn env_with_two_sites() -> Env {
     let env = Env::with_sim(jiralink_sim::SimConfig::default());
     env.create_alice("Jira");
     let (email, token) = env.alice();
@@ -30,7 +30,7 @@ fn env_with_two_sites() -> Env {
     env
 }
 
-const COPY: &str = r#"
+pub(crate) const COPY: &str = r#"
 operation = "upsert"
 project = "MKT"
 issue_type = "Task"

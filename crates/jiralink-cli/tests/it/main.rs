@@ -18,6 +18,7 @@ mod help;
 mod imports;
 mod instances;
 mod key;
+mod listeners;
 mod notifications;
 mod oauth_client;
 mod serve;

@@ -47,6 +47,7 @@ fn trigger_label(trigger: &str) -> &'static str {
         "schedule" => "Schedule",
         "cli" => "CLI",
         "api" => "API",
+        "listener" => "Listener",
         _ => "Other",
     }
 }
@@ -303,6 +304,8 @@ async fn create(
 
 /// A run as the history lists it.
 struct RunRow {
+    /// The run's id, the row's anchor (a listener's events link to it).
+    id: String,
     started: String,
     finished: Option<String>,
     trigger: &'static str,
@@ -327,6 +330,7 @@ impl RunRow {
         let (state, badge) = run_badge(run.state.as_str());
         let s = &run.stats;
         Self {
+            id: run.id.to_string(),
             started: format_time(run.started_at),
             finished: run.finished_at.map(format_time),
             trigger: trigger_label(run.trigger.as_str()),

@@ -37,6 +37,7 @@ mod exports;
 mod flows;
 mod form;
 mod imports;
+mod listeners;
 pub(crate) mod multipart;
 mod notifications;
 mod oauth_clients;
@@ -82,7 +83,7 @@ fn table() -> RouteTable {
 }
 
 /// Every table behind the session layer.
-fn tables() -> [RouteTable; 9] {
+fn tables() -> [RouteTable; 10] {
     [
         table(),
         pages::table(),
@@ -91,6 +92,7 @@ fn tables() -> [RouteTable; 9] {
         imports::table(),
         flows::table(),
         notifications::table(),
+        listeners::table(),
         oauth_clients::table(),
         users::table(),
     ]

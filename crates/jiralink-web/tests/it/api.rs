@@ -271,7 +271,7 @@ async fn every_route_needs_a_valid_key() {
         .unwrap();
 
     let operations = api.operations();
-    assert_eq!(operations.len(), 58, "{operations:?}");
+    assert_eq!(operations.len(), 64, "{operations:?}");
     for (method, template) in &operations {
         let method: Method = method.parse().unwrap();
         let path = template.replace("{id}", "x");
@@ -667,7 +667,8 @@ async fn every_route_answers_as_the_document_says() {
     }
 
     // Every route answers a missing resource with its code (those of exports, imports, flows
-    // and their runs are checked in `exports.rs`, `imports.rs` and `flows.rs`).
+    // and their runs, and listeners are checked in `exports.rs`, `imports.rs`, `flows.rs` and
+    // `api_listeners.rs`).
     for (method, template) in api.operations() {
         if !template.contains("{id}") || is_export_route(&template) {
             continue;
@@ -713,8 +714,8 @@ async fn every_route_answers_as_the_document_says() {
     assert!(missing.is_empty(), "not exercised: {missing:?}");
 }
 
-/// The routes of exports, imports, flows and their runs, which `exports.rs`, `imports.rs`
-/// and `flows.rs` exercise.
+/// The routes of exports, imports, flows and their runs, and listeners, which `exports.rs`,
+/// `imports.rs`, `flows.rs` and `api_listeners.rs` exercise.
 fn is_export_route(template: &str) -> bool {
     template.starts_with(crate::exports::E)
         || template.starts_with(crate::exports::RUNS)
@@ -723,6 +724,7 @@ fn is_export_route(template: &str) -> bool {
         || template.starts_with(crate::flows::F)
         || template.starts_with(crate::flows::RUNS)
         || template.starts_with(crate::notifications::N)
+        || template.starts_with(crate::api_listeners::L)
 }
 
 #[tokio::test]

@@ -712,7 +712,10 @@ async fn the_safety_net_finds_what_every_lost_delivery_missed() {
     let demo = Site::new(&s.sim, "demo");
     let res = demo
         .http
-        .post(format!("{}/rest/webhooks/1.0/webhook", s.sim.site_url("demo")))
+        .post(format!(
+            "{}/rest/webhooks/1.0/webhook",
+            s.sim.site_url("demo")
+        ))
         .basic_auth(&demo.email, Some(&demo.token))
         .json(&json!({
             "name": "jiralink",
@@ -736,7 +739,10 @@ async fn the_safety_net_finds_what_every_lost_delivery_missed() {
     let acme = Site::new(&s.sim, "acme");
     let keys = [demo.create("Missed 1").await, demo.create("Missed 2").await];
     s.settle().await;
-    assert!(copy_of(&acme, "demo", &keys[0]).await.is_empty(), "nothing arrived");
+    assert!(
+        copy_of(&acme, "demo", &keys[0]).await.is_empty(),
+        "nothing arrived"
+    );
     assert_eq!(s.app.get_listener("demo-events").await.unwrap().received, 0);
 
     // The safety net reads up to a minute ago (the search index's lag): a little later, it

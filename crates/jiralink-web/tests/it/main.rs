@@ -9,6 +9,7 @@
 
 mod api;
 mod api_key;
+mod api_listeners;
 mod browser;
 mod exports;
 mod flows;
@@ -22,6 +23,7 @@ mod ui_exports;
 mod ui_flows;
 mod ui_form;
 mod ui_imports;
+mod ui_listeners;
 mod ui_notifications;
 mod ui_pages;
 

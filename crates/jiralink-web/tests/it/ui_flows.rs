@@ -26,7 +26,7 @@ fn actor() -> Actor {
 /// The connections "Sim demo" and "Sim acme", the exports `demo-mkt` and `demo-csv`, the
 /// imports `acme-mkt` and `acme-create`; returns the ids of `demo-mkt`, `acme-mkt`,
 /// `demo-csv` and `acme-create`.
-async fn parts(app: &App, b: &Browser) -> [String; 4] {
+pub(crate) async fn parts(app: &App, b: &Browser) -> [String; 4] {
     let samples = b.sim.samples().clone();
     for (name, subdomain) in [("Sim demo", "demo"), ("Sim acme", "acme")] {
         app.create_connection(
