@@ -52,9 +52,6 @@ pub struct SafetyNetStatus {
     /// Over all its looks.
     #[serde(default)]
     pub found_total: u64,
-    /// Copies it deleted for issues gone from the source, at its last look.
-    #[serde(default)]
-    pub deleted: u64,
     /// Deliveries Jira gave up on that were read back from `webhook/failed`, in all.
     #[serde(default)]
     pub recovered_total: u64,

@@ -158,6 +158,7 @@ impl App {
         safety_net: bool,
     ) -> AppResult<UpkeepReport> {
         let mut report = UpkeepReport::default();
+        let registered_before = record.webhook_ids.clone();
         if record.mode == "dynamic" {
             match self.refresh_webhooks(&mut record).await {
                 Ok(refreshed) => report.refreshed = refreshed,
@@ -183,9 +184,25 @@ impl App {
         }
         record.updated_at = self.now();
         match self.store().update_listener(&record).await {
-            Ok(_) | Err(StoreError::NotFound { .. }) => {}
-            // Edited meanwhile (or deleted): the next round starts from the stored one.
-            Err(StoreError::Changed { .. }) => {}
+            Ok(_) => {}
+            // Changed meanwhile (another round, on this server or another, or an edit) or
+            // deleted: the stored listener stands, so webhooks this round registered would
+            // be known to nobody and call on forever; they go.
+            Err(StoreError::Changed { .. } | StoreError::NotFound { .. }) => {
+                let orphans: Vec<u64> = record
+                    .webhook_ids
+                    .iter()
+                    .copied()
+                    .filter(|id| !registered_before.contains(id))
+                    .collect();
+                if !orphans.is_empty()
+                    && let Ok(client) = self.listener_client(record.connection_id).await
+                    && let Err(e) = client.delete_webhooks(&orphans).await
+                {
+                    tracing::warn!(listener = %record.id, error = %e, "webhooks registered by a round whose result was not kept could not be deleted; they expire within 30 days");
+                }
+                return Ok(report);
+            }
             Err(e) => return Err(e.into()),
         }
         report.pruned = self
