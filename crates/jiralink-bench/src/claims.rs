@@ -29,8 +29,8 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use crate::BoxError;
-use crate::http::percentile_ms;
 use crate::proc::{cpus, load_average};
+use jiralink_bench::percentile_ms;
 
 /// The kind of the benchmark's jobs; nothing else claims it.
 const KIND: &str = "bench.claim";

@@ -18,6 +18,8 @@ use hyper_util::rt::TokioIo;
 use serde_json::json;
 use tokio::net::TcpStream;
 
+use jiralink_bench::percentile_ms;
+
 use crate::BoxError;
 use crate::proc::{CpuWindow, cpus, load_average};
 
@@ -440,28 +442,9 @@ pub(crate) async fn load(args: &LoadArgs) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// The `q` quantile of sorted microseconds, in milliseconds (nearest rank).
-pub(crate) fn percentile_ms(sorted_us: &[u32], q: f64) -> f64 {
-    if sorted_us.is_empty() {
-        return 0.0;
-    }
-    let rank = (q * sorted_us.len() as f64).ceil() as usize;
-    let i = rank.clamp(1, sorted_us.len()) - 1;
-    f64::from(sorted_us[i]) / 1000.0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn percentiles_use_the_nearest_rank() {
-        let us: Vec<u32> = (1..=100).map(|i| i * 1000).collect();
-        assert_eq!(percentile_ms(&us, 0.50), 50.0);
-        assert_eq!(percentile_ms(&us, 0.99), 99.0);
-        assert_eq!(percentile_ms(&[7000], 0.99), 7.0);
-        assert_eq!(percentile_ms(&[], 0.5), 0.0);
-    }
 
     #[test]
     fn targets_are_loopback_addresses() {

@@ -1,5 +1,5 @@
-//! What the machine was doing during a measurement, from `/proc`: CPU time of processes, how
-//! busy all CPUs were, the load average.
+//! What the machine was doing during a measurement, from `/proc`: CPU time and resident
+//! memory of processes, how busy all CPUs were, the load average.
 
 use crate::BoxError;
 
@@ -63,11 +63,27 @@ pub fn machine_ticks() -> Result<(u64, u64), BoxError> {
 
 /// Peak resident memory of this process, in kB (`VmHWM`); 0 when it cannot be read.
 pub fn peak_rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+    status_kb(0, "VmHWM:")
+}
+
+/// Resident memory of a process now, in kB (`VmRSS`); `pid` 0 is this one; 0 when it cannot
+/// be read.
+pub fn rss_kb(pid: u32) -> u64 {
+    status_kb(pid, "VmRSS:")
+}
+
+/// A `kB` line of `/proc/<pid>/status`.
+fn status_kb(pid: u32, field: &str) -> u64 {
+    let path = if pid == 0 {
+        "/proc/self/status".to_owned()
+    } else {
+        format!("/proc/{pid}/status")
+    };
+    std::fs::read_to_string(path)
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1).map(str::to_owned))
         })
         .and_then(|v| v.parse().ok())
@@ -130,4 +146,17 @@ impl CpuWindow {
 
 fn sum_ticks(pids: &[u32]) -> Result<u64, BoxError> {
     pids.iter().map(|p| cpu_ticks(*p)).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resident_memory_is_read_and_never_above_its_peak() {
+        let now = rss_kb(0);
+        assert!(now > 0);
+        assert!(peak_rss_kb() >= now);
+        assert_eq!(rss_kb(u32::MAX), 0, "no such process");
+    }
 }
