@@ -507,14 +507,7 @@ impl App {
         let connection = self.store().get_connection(record.connection_id).await?;
         let stats = self.store().listener_event_stats(record.id).await?;
         let now = self.now();
-        let lag = stats
-            .oldest_pending_ms
-            .and_then(|ms| {
-                OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
-            })
-            .map_or(time::Duration::ZERO, |t| {
-                (now - t).max(time::Duration::ZERO)
-            });
+        let lag = lag_of(&stats, now);
         let effective = self.listener_jql(&record).await?;
         let url = self.listener_url(&record.token);
         let status = Status::of(&record);
@@ -575,6 +568,19 @@ pub(crate) fn webhook_spec(record: &ListenerRecord, jql: Option<String>) -> Webh
         jql_filter: jql.unwrap_or_default(),
         field_ids_filter: record.field_ids.clone(),
     }
+}
+
+/// How old the oldest unprocessed event is (zero when none waits).
+pub(crate) fn lag_of(
+    stats: &jiralink_store::ListenerEventStats,
+    now: OffsetDateTime,
+) -> time::Duration {
+    stats
+        .oldest_pending_ms
+        .and_then(|ms| OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok())
+        .map_or(time::Duration::ZERO, |t| {
+            (now - t).max(time::Duration::ZERO)
+        })
 }
 
 /// What a site administrator does in Jira for a Basic connection's listener.

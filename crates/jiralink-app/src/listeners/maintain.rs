@@ -535,12 +535,7 @@ impl App {
     /// [`BEHIND_AFTER`] old, and when it has caught up.
     pub(crate) async fn report_behind(&self, record: &ListenerRecord) -> AppResult<()> {
         let stats = self.store().listener_event_stats(record.id).await?;
-        let lag = stats
-            .oldest_pending_ms
-            .and_then(|ms| {
-                OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
-            })
-            .map_or(time::Duration::ZERO, |t| self.now() - t);
+        let lag = super::definitions::lag_of(&stats, self.now());
         let state = if lag > BEHIND_AFTER {
             HealthState::Trouble {
                 detail: format!(
