@@ -74,6 +74,14 @@ pub(crate) fn parse_webhook_url(url: &str) -> AppResult<url::Url> {
     Ok(parsed)
 }
 
+/// `https://chat.example.com/…`: a webhook URL with its path, query and fragment hidden.
+pub(crate) fn origin_only(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) if u.host_str().is_some() => format!("{}/…", u.origin().ascii_serialization()),
+        _ => "…".to_owned(),
+    }
+}
+
 impl App {
     /// Sends one message through its channel; the error says why it could not (never a
     /// secret).
@@ -200,4 +208,20 @@ fn smtp_transport(
         builder = builder.credentials(Credentials::new(user.clone(), String::clone(&password)));
     }
     Ok(builder.build())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_the_origin_of_a_webhook_url_is_shown() {
+        assert_eq!(
+            super::origin_only("https://hooks.example.com/services/T0/B0/XyZsecret?x=1#f"),
+            "https://hooks.example.com/…"
+        );
+        assert_eq!(
+            super::origin_only("http://127.0.0.1:8080/hook"),
+            "http://127.0.0.1:8080/…"
+        );
+        assert_eq!(super::origin_only("not a url"), "…");
+    }
 }

@@ -705,8 +705,11 @@ impl App {
         Ok(notification_view(&record, &self.usernames().await?))
     }
 
-    /// The channels and how they are set up.
-    pub async fn notification_channels(&self) -> AppResult<ChannelsView> {
+    /// The channels and how they are set up. The webhook's URL is shown whole only to
+    /// those who may change the channels (`may_manage`: administrators, the server's key, the
+    /// CLI on the data directory); others see its origin only, since chat tools put their
+    /// credential in the path.
+    pub async fn notification_channels(&self, may_manage: bool) -> AppResult<ChannelsView> {
         let smtp = &self.config().notifications.smtp;
         let email = smtp.host.as_ref().map(|host| EmailChannelView {
             host: host.clone(),
@@ -716,10 +719,11 @@ impl App {
             username: smtp.username.clone(),
             password_set: smtp.password_file.is_some(),
         });
-        Ok(ChannelsView {
-            email,
-            webhook: self.webhook_view().await?,
-        })
+        let mut webhook = self.webhook_view().await?;
+        if !may_manage && let Some(w) = webhook.as_mut() {
+            w.url = channels::origin_only(&w.url);
+        }
+        Ok(ChannelsView { email, webhook })
     }
 
     async fn webhook_view(&self) -> AppResult<Option<WebhookView>> {

@@ -142,7 +142,8 @@ pub(crate) async fn run(ctx: &Ctx, command: NotificationCommand) -> Result<(), C
             }
         }
         NotificationCommand::Channels => {
-            let channels = ctx.app.notification_channels().await?;
+            // The CLI works on the data directory itself: it sees what an administrator sees.
+            let channels = ctx.app.notification_channels(true).await?;
             match ctx.output {
                 OutputFormat::Json => output::json(&channels),
                 OutputFormat::Table => {

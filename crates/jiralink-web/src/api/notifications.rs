@@ -172,8 +172,16 @@ pub(super) async fn list_topics() -> WebResult<Response> {
     Ok(Json(topics).into_response())
 }
 
-pub(super) async fn get_channels(State(s): State<AppState>) -> WebResult<Response> {
-    Ok(Json(s.app().notification_channels().await?).into_response())
+pub(super) async fn get_channels(
+    State(s): State<AppState>,
+    Extension(actor): Extension<Actor>,
+) -> WebResult<Response> {
+    let may_manage = match require_admin(&s, &actor).await {
+        Ok(()) => true,
+        Err(WebError::Forbidden(_)) => false,
+        Err(e) => return Err(e),
+    };
+    Ok(Json(s.app().notification_channels(may_manage).await?).into_response())
 }
 
 /// Only administrators (and the server's key) change the channels.

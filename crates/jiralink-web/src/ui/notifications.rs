@@ -162,7 +162,7 @@ async fn page_of(
                 description: t.description(),
             })
             .collect(),
-        channels: app.notification_channels().await?,
+        channels: app.notification_channels(user.is_admin).await?,
         new_secret: None,
         problem: None,
     })

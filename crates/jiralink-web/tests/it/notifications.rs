@@ -188,7 +188,19 @@ async fn notifications_api_follows_its_document() {
     assert_eq!(r.json().get("secret"), None);
     let r = api.call(Method::GET, CHANNELS, None, "", None).await;
     assert_eq!(r.json()["webhook"]["secretSet"], true);
+    assert_eq!(r.json()["webhook"]["url"], json!(url));
     assert!(!r.text.contains(&secret));
+    // Someone who may not change the channels sees the webhook's origin, not its path (chat
+    // tools put their credential there).
+    let r = call(&f.router, Method::GET, CHANNELS, None, Some(&ann_key)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    api.check(&Method::GET, CHANNELS, &r);
+    let origin = url::Url::parse(&url)
+        .unwrap()
+        .origin()
+        .ascii_serialization();
+    assert_eq!(r.json()["webhook"]["url"], json!(format!("{origin}/…")));
+    assert!(!r.text.contains(&url), "{}", r.text);
 
     // A test message, sent at once.
     let r = api

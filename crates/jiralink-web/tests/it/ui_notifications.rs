@@ -164,9 +164,25 @@ async fn notifications_page_subscribes_sets_the_webhook_and_lists_what_was_sent(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_who_is_no_administrator_sees_no_webhook_form() {
     let b = Browser::signed_in("notifications-user").await;
+    // An administrator set a webhook whose path holds a chat tool's credential.
+    b.app
+        .set_notification_webhook(
+            "https://chat.example.com/hooks/T0001/B0001/credential",
+            false,
+            &jiralink_app::Actor {
+                name: "root".to_owned(),
+                source: jiralink_domain::AuditSource::Cli,
+            },
+        )
+        .await
+        .unwrap();
     b.goto("/notifications").await;
     b.wait_for("#subscribe-form").await;
     assert!(!b.is_shown("#webhook-form").await);
+    assert_eq!(
+        b.text("#webhook-channel").await,
+        "https://chat.example.com/…"
+    );
     b.shot("user").await;
     b.finish().await;
 }
