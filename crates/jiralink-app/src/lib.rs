@@ -74,7 +74,7 @@ pub use keys::{NEXT_KEY_FILE, RotationReport};
 pub use listeners::{
     CreatedListener, DEFAULT_EVENTS as LISTENER_DEFAULT_EVENTS, Delivery, DeliveryOutcome,
     EVENTS as LISTENER_EVENTS, ListenerDraft, ListenerEventView, ListenerView, MAX_DELIVERY_BYTES,
-    REFRESH_BEFORE, SAFETY_NET_EVERY, SafetyNetStatus, UpkeepReport,
+    REFRESH_BEFORE, SAFETY_NET_EVERY, SWEEP_LINKS, SafetyNetStatus, UpkeepReport,
 };
 pub use notifications::{
     CLIENT_SECRET_MAX_AGE, Channel, ChannelsView, DISPATCH_JOB, DispatchReport, EmailChannelView,

@@ -139,6 +139,15 @@ pub trait FlowStore: Send + Sync {
         peer: ConnectionId,
         issue_ids: &[String],
     ) -> StoreResult<HashMap<String, SyncLink>>;
+    /// Up to `limit` links of `connection`'s issues to `peer`, ordered by issue id, starting
+    /// after `after`: a cursor over every issue copied from one connection to another.
+    async fn sync_links_after(
+        &self,
+        connection: ConnectionId,
+        peer: ConnectionId,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<SyncLink>>;
     /// Adds or replaces links (by connection, issue and peer connection), in one transaction.
     async fn put_sync_links(&self, links: &[SyncLink]) -> StoreResult<()>;
     /// Forgets the links of `issue_ids` (issues on `connection`) with their copies on `peer`,

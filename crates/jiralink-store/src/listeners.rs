@@ -106,13 +106,16 @@ pub trait ListenerStore: Send + Sync {
     /// Deletes the listener with its events and its secret.
     async fn delete_listener(&self, id: Uuid) -> StoreResult<()>;
 
-    /// Stores a delivery in one transaction, unless its delivery id is known
-    /// ([`EventStored::Duplicate`]) or `replay_key` (what its signature covered) was seen
-    /// under another ([`EventStored::Replayed`]).
+    /// Stores a delivery, unless its delivery id is known ([`EventStored::Duplicate`]) or
+    /// `replay_key` (what its signature covered) was seen under another
+    /// ([`EventStored::Replayed`]). A new event makes `process` (the listener's processing
+    /// job) due at its `next_run_at` in the same transaction: one commit per delivery, and no
+    /// stored event without a run to process it.
     async fn store_listener_event(
         &self,
         event: &ListenerEvent,
         replay_key: &str,
+        process: &crate::NewJob,
     ) -> StoreResult<EventStored>;
     /// The listener's pending events, oldest event time first.
     async fn pending_listener_events(

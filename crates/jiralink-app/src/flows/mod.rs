@@ -28,8 +28,8 @@ mod runs;
 
 pub use definitions::{FlowDraft, FlowView};
 pub(crate) use jobs::RUN_JOB;
-pub(crate) use runs::same_instant;
 pub use runs::{FlowRunView, FlowStats};
+pub(crate) use runs::{read_updated, same_instant};
 
 /// The field a flow adds to each record whose issue already has a copy: the copy's issue id.
 pub const TARGET_FIELD: &str = "_jiralink.target";

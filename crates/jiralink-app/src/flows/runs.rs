@@ -1225,7 +1225,7 @@ fn updated_of(record: &Map<String, Value>) -> Option<String> {
 
 /// The `updated` of each issue (by id), as Jira has it now: fetched by id (`issue/bulkfetch`,
 /// up to 100 at a time), which no search index lag can hide.
-async fn read_updated<'a>(
+pub(crate) async fn read_updated<'a>(
     client: &JiraClient,
     ids: impl Iterator<Item = &'a str>,
 ) -> Result<HashMap<String, String>, jiralink_atlassian::AtlassianError> {

@@ -52,6 +52,13 @@ pub struct SafetyNetStatus {
     /// Over all its looks.
     #[serde(default)]
     pub found_total: u64,
+    /// Copies it deleted at its last look because their original was gone and no event had
+    /// said so.
+    #[serde(default)]
+    pub deleted: u64,
+    /// Over all its looks.
+    #[serde(default)]
+    pub deleted_total: u64,
     /// Deliveries Jira gave up on that were read back from `webhook/failed`, in all.
     #[serde(default)]
     pub recovered_total: u64,
@@ -69,6 +76,10 @@ pub(crate) struct Status {
     /// The `webhook/failed` position read up to (epoch milliseconds of the last failure).
     #[serde(default)]
     pub(crate) failed_after: Option<i64>,
+    /// Where the safety net's walk over the flow's copied issues goes on from (the last
+    /// source issue id it checked; none: from the start).
+    #[serde(default)]
+    pub(crate) sweep_after: Option<String>,
 }
 
 impl Status {

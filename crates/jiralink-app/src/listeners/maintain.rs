@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::definitions::{BEHIND_AFTER, Status};
 use super::process::{BATCH_ISSUES, FlowSource};
 use super::receive::RETENTION;
-use super::{MAX_DELIVERY_BYTES, UPKEEP_JOB, process_key, upkeep_key};
+use super::{MAX_DELIVERY_BYTES, UPKEEP_JOB, process_job, process_key, upkeep_key};
 use crate::{App, AppError, AppResult, HealthState, Subject, SubjectKind, Topic};
 
 /// How often the safety net looks.
@@ -32,6 +32,15 @@ const OVERLAP: time::Duration = time::Duration::minutes(5);
 /// How far behind now the safety net stops, for the search index lag.
 const INDEX_LAG: time::Duration = time::Duration::seconds(60);
 
+/// Copied issues the safety net checks for deletions at each look; it walks all of a flow's
+/// copies in turn, this many at a time.
+pub const SWEEP_LINKS: u32 = 1_000;
+
+/// Above this many originals missing in one look, and more than half of those checked, the
+/// safety net deletes nothing: that is the connection losing sight of a project (a permission
+/// or scope change), not deletions.
+const SWEEP_REFUSE_ABOVE: usize = 20;
+
 /// What one upkeep round did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -44,10 +53,17 @@ pub struct UpkeepReport {
     pub safety_net_ran: bool,
     /// Changed issues it found that no event had brought.
     pub found: u64,
+    /// Copies it deleted because their original was gone and no event had said so.
+    pub deleted: u64,
     /// Events and replay keys forgotten.
     pub pruned: u64,
     /// Problems met (the round goes on past each).
     pub problems: Vec<String>,
+}
+
+/// Too many originals missing at once to be deletions.
+fn looks_like_lost_sight(gone: usize, checked: usize) -> bool {
+    gone > SWEEP_REFUSE_ABOVE && gone * 2 > checked
 }
 
 fn ms(t: OffsetDateTime) -> i64 {
@@ -172,7 +188,10 @@ impl App {
         if safety_net {
             report.safety_net_ran = true;
             match self.safety_net(&mut record).await {
-                Ok(found) => report.found = found,
+                Ok((found, deleted)) => {
+                    report.found = found;
+                    report.deleted = deleted;
+                }
                 Err(e) => {
                     let mut status = Status::of(&record);
                     status.safety_net.error = Some(e.to_string());
@@ -211,8 +230,9 @@ impl App {
             .await?;
         self.report_webhooks_expiring(&record).await;
         self.report_behind(&record).await?;
-        if report.recovered > 0 || report.found > 0 {
-            self.listener_has_work(record.id).await;
+        if report.recovered > 0 {
+            // The store made the processing job due with the recovered events.
+            self.wake_worker();
         }
         Ok(report)
     }
@@ -363,6 +383,7 @@ impl App {
                             processed_at: None,
                         },
                         &format!("failed:{}", failed.id),
+                        &process_job(record.id, self.now()),
                     )
                     .await?;
                 if stored == EventStored::New {
@@ -386,8 +407,10 @@ impl App {
 
     /// Reads the issues the listener's JQL matches that changed since its last look, and
     /// sends through the flow those the id map has not seen in that state and no pending
-    /// event names: what events missed. Returns how many it found.
-    async fn safety_net(&self, record: &mut ListenerRecord) -> AppResult<u64> {
+    /// event names: what events missed. Then, when the listener takes deletions, checks the
+    /// next [`SWEEP_LINKS`] copied issues and deletes the copies of those gone from the
+    /// source. Returns how many changed issues it found and how many copies it deleted.
+    async fn safety_net(&self, record: &mut ListenerRecord) -> AppResult<(u64, u64)> {
         let now = self.now();
         let mut status = Status::of(record);
         let upper = now - INDEX_LAG;
@@ -463,36 +486,116 @@ impl App {
             .collect();
         let found = missed.len() as u64;
         for chunk in missed.chunks(BATCH_ISSUES) {
-            let source = FlowSource {
-                listener: record.id,
-                changed: chunk.to_vec(),
-                deleted: Vec::new(),
-            };
-            match self
-                .run_flow_with(&flow.id.to_string(), RunTrigger::Listener, Some(source))
-                .await
-            {
-                Ok((_, true)) => {}
-                Ok((_, false)) => {
-                    return Err(AppError::FlowWaiting {
-                        reason: "an earlier run of the flow was finished first; the safety net \
-                                 looks again next round"
-                            .to_owned(),
-                    });
-                }
-                Err(e) => return Err(e),
-            }
+            self.safety_net_run(record, &flow.id.to_string(), chunk.to_vec(), Vec::new())
+                .await?;
         }
+        // The changes are in: the next look starts from here even if the sweep fails.
         status.safety_net.upper_ms = Some(upper_ms);
-        status.safety_net.last_at = Some(now);
         status.safety_net.found = found;
         status.safety_net.found_total += found;
+        record.status = status.value();
+        let deleted = if record.events.iter().any(|e| e == "jira:issue_deleted") {
+            self.sweep_deletions(
+                record,
+                &mut status,
+                (record.connection_id, import.connection_id),
+                &client,
+                &pending,
+            )
+            .await?
+        } else {
+            Vec::new()
+        };
+        for chunk in deleted.chunks(BATCH_ISSUES) {
+            self.safety_net_run(record, &flow.id.to_string(), Vec::new(), chunk.to_vec())
+                .await?;
+        }
+        let deleted = deleted.len() as u64;
+        status.safety_net.last_at = Some(now);
+        status.safety_net.deleted = deleted;
+        status.safety_net.deleted_total += deleted;
         status.safety_net.error = None;
         record.status = status.value();
-        if found > 0 {
-            tracing::info!(listener = %record.id, found, "the safety net found changes no event brought");
+        if found > 0 || deleted > 0 {
+            tracing::info!(listener = %record.id, found, deleted, "the safety net found changes no event brought");
         }
-        Ok(found)
+        Ok((found, deleted))
+    }
+
+    /// One flow run of what the safety net found.
+    async fn safety_net_run(
+        &self,
+        record: &ListenerRecord,
+        flow: &str,
+        changed: Vec<u64>,
+        deleted: Vec<u64>,
+    ) -> AppResult<()> {
+        let source = FlowSource {
+            listener: record.id,
+            changed,
+            deleted,
+        };
+        match self
+            .run_flow_with(flow, RunTrigger::Listener, Some(source))
+            .await?
+        {
+            (_, true) => Ok(()),
+            (_, false) => Err(AppError::FlowWaiting {
+                reason: "an earlier run of the flow was finished first; the safety net looks \
+                         again next round"
+                    .to_owned(),
+            }),
+        }
+    }
+
+    /// The next [`SWEEP_LINKS`] issues the flow copied, read back from the source by id: those
+    /// gone, which no pending event names, are deletions no event brought. The walk goes on
+    /// from where the last look stopped and starts over after the last copy.
+    async fn sweep_deletions(
+        &self,
+        record: &ListenerRecord,
+        status: &mut Status,
+        (source, target): (jiralink_domain::ConnectionId, jiralink_domain::ConnectionId),
+        client: &jiralink_atlassian::JiraClient,
+        pending: &HashSet<String>,
+    ) -> AppResult<Vec<u64>> {
+        let links = self
+            .store()
+            .sync_links_after(source, target, status.sweep_after.as_deref(), SWEEP_LINKS)
+            .await?;
+        let next = if links.len() < SWEEP_LINKS as usize {
+            None
+        } else {
+            links.last().map(|l| l.issue_id.clone())
+        };
+        if links.is_empty() {
+            status.sweep_after = next;
+            return Ok(Vec::new());
+        }
+        let there = crate::flows::read_updated(client, links.iter().map(|l| l.issue_id.as_str()))
+            .await
+            .map_err(|e| {
+                AppError::Io(format!(
+                    "the safety net's read of copied issues failed: {e}"
+                ))
+            })?;
+        let gone: Vec<u64> = links
+            .iter()
+            .filter(|l| !there.contains_key(&l.issue_id) && !pending.contains(&l.issue_id))
+            .filter_map(|l| l.issue_id.parse().ok())
+            .collect();
+        if looks_like_lost_sight(gone.len(), links.len()) {
+            return Err(AppError::Io(format!(
+                "{} of the {} copied issues checked cannot be read on the source site; their \
+                 copies are kept. Check that the connection can still browse the flow's projects \
+                 (jiralink connection test), then run jiralink listener check again",
+                gone.len(),
+                links.len()
+            )));
+        }
+        tracing::debug!(listener = %record.id, checked = links.len(), gone = gone.len(), "the safety net checked copied issues");
+        status.sweep_after = next;
+        Ok(gone)
     }
 }
 
@@ -568,4 +671,19 @@ fn listener_subject(record: &ListenerRecord) -> Subject {
 
 fn ms_of(d: time::Duration) -> i64 {
     i64::try_from(d.whole_milliseconds()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_lost_sight;
+
+    #[test]
+    fn many_originals_gone_at_once_are_not_taken_for_deletions() {
+        assert!(!looks_like_lost_sight(0, 0));
+        assert!(!looks_like_lost_sight(20, 20));
+        assert!(!looks_like_lost_sight(21, 1000));
+        assert!(!looks_like_lost_sight(500, 1000));
+        assert!(looks_like_lost_sight(21, 40));
+        assert!(looks_like_lost_sight(501, 1000));
+    }
 }

@@ -24,7 +24,7 @@ mod receive;
 pub use definitions::{
     CreatedListener, ListenerDraft, ListenerEventView, ListenerView, SafetyNetStatus,
 };
-pub use maintain::{REFRESH_BEFORE, SAFETY_NET_EVERY, UpkeepReport};
+pub use maintain::{REFRESH_BEFORE, SAFETY_NET_EVERY, SWEEP_LINKS, UpkeepReport};
 pub(crate) use process::FlowSource;
 pub use receive::{Delivery, DeliveryOutcome};
 
@@ -65,6 +65,16 @@ pub const DEFAULT_EVENTS: &[&str] = &[
 
 fn process_key(id: uuid::Uuid) -> String {
     format!("listener:{id}")
+}
+
+/// The listener's processing job, due at `at`.
+fn process_job(id: uuid::Uuid, at: time::OffsetDateTime) -> jiralink_store::NewJob {
+    jiralink_store::NewJob {
+        kind: PROCESS_JOB.to_owned(),
+        key: process_key(id),
+        payload: serde_json::json!({ "listenerId": id }),
+        next_run_at: at,
+    }
 }
 
 fn upkeep_key(id: uuid::Uuid) -> String {

@@ -9,12 +9,12 @@
 
 use std::collections::HashMap;
 
-use jiralink_store::{JobRecord, ListenerEvent, ListenerRecord, NewJob, RunTrigger, StoreError};
+use jiralink_store::{JobRecord, ListenerEvent, ListenerRecord, RunTrigger, StoreError};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{PROCESS_JOB, process_key};
+use super::process_job;
 use crate::{App, AppError, AppResult};
 
 /// Issues one flow run reads at most (Jira's `reconcileIssues` takes 50 ids).
@@ -140,13 +140,7 @@ fn plan(
 
 impl App {
     pub(crate) async fn ensure_process_job(&self, id: Uuid, at: OffsetDateTime) -> AppResult<()> {
-        self.ensure_definition_job(NewJob {
-            kind: PROCESS_JOB.to_owned(),
-            key: process_key(id),
-            payload: serde_json::json!({ "listenerId": id }),
-            next_run_at: at,
-        })
-        .await
+        self.ensure_definition_job(process_job(id, at)).await
     }
 
     /// Runs a listener's processing job; `None`: the job is deleted (the listener is gone).

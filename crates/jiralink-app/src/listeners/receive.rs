@@ -12,7 +12,7 @@ use jiralink_vault::ClientSecret;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use super::{MAX_DELIVERY_BYTES, process_key};
+use super::{MAX_DELIVERY_BYTES, process_job};
 use crate::{App, AppError, AppResult};
 
 /// How long processed deliveries and replay keys are kept.
@@ -107,7 +107,7 @@ impl App {
         };
         let outcome = match self
             .store()
-            .store_listener_event(&event, &verified.replay_key)
+            .store_listener_event(&event, &verified.replay_key, &process_job(listener.id, now))
             .await?
         {
             EventStored::New => DeliveryOutcome::Stored,
@@ -127,26 +127,11 @@ impl App {
         )
         .increment(1);
         if outcome == DeliveryOutcome::Stored {
-            self.listener_has_work(listener.id).await;
+            // The store made the processing job due with the event; this process's worker
+            // need not wait for its next look at the jobs.
+            self.wake_worker();
         }
         Ok(outcome)
-    }
-
-    /// Makes the listener's processing due now and wakes this process's worker.
-    pub(crate) async fn listener_has_work(&self, id: uuid::Uuid) {
-        let now = self.now();
-        match self.store().reschedule_job(&process_key(id), now).await {
-            Ok(true) => {}
-            Ok(false) => {
-                if let Err(e) = self.ensure_process_job(id, now).await {
-                    tracing::warn!(listener = %id, error = %e, "the listener's processing could not be planned");
-                }
-            }
-            Err(e) => {
-                tracing::warn!(listener = %id, error = %e, "the listener's processing could not be planned");
-            }
-        }
-        self.wake_worker();
     }
 
     async fn verify(

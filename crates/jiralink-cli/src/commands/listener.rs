@@ -118,7 +118,11 @@ pub(crate) async fn run(ctx: &Ctx, command: ListenerCommand) -> Result<(), CliEr
                         (
                             "Safety net",
                             if report.safety_net_ran {
-                                format!("found {} missed change(s)", report.found)
+                                format!(
+                                    "found {} missed change(s), deleted {} copy(ies) of \
+                                     deleted issues",
+                                    report.found, report.deleted
+                                )
                             } else {
                                 "did not look".to_owned()
                             },
@@ -316,6 +320,8 @@ fn details(view: &ListenerView) {
         ),
         ("Safety net", count_text(net.found, net.last_at)),
         ("Found in all", net.found_total.to_string()),
+        ("Deleted (last look)", net.deleted.to_string()),
+        ("Deleted in all", net.deleted_total.to_string()),
         ("Recovered", net.recovered_total.to_string()),
     ];
     if let Some(error) = &net.error {

@@ -427,6 +427,30 @@ impl<B: Backend> FlowStore for SqlStore<B> {
             .collect()
     }
 
+    async fn sync_links_after(
+        &self,
+        connection: ConnectionId,
+        peer: ConnectionId,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<SyncLink>> {
+        let rows = self
+            .all(
+                "SELECT connection_id, issue_id, issue_key, peer_connection_id, peer_issue_id, \
+                 peer_issue_key, seen_updated, at FROM sync_links WHERE connection_id = $1 \
+                 AND peer_connection_id = $2 AND ($3 IS NULL OR issue_id > $3) \
+                 ORDER BY issue_id LIMIT $4",
+                args![
+                    connection.to_string(),
+                    peer.to_string(),
+                    after,
+                    i64::from(limit)
+                ],
+            )
+            .await?;
+        rows.iter().map(link_from_row).collect()
+    }
+
     async fn delete_sync_links(
         &self,
         connection: ConnectionId,

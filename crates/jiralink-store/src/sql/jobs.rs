@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Backend, RowExt, SqlStore, args, exec, opt};
+use super::{Backend, Conn, RowExt, SqlStore, args, exec, opt};
 use crate::codec::{
     fmt_time, from_json, parse_opt_time, parse_time, parse_uuid, str_enum, to_json, to_u64,
 };
@@ -57,6 +57,29 @@ fn kinds_clause(kinds: &[&str], first: usize) -> String {
     } else {
         format!("kind IN ({})", list.join(", "))
     }
+}
+
+/// Makes `job` due at its `next_run_at` inside the caller's transaction, so what asked for
+/// the run and the run itself are committed together: the job is added when missing, moved
+/// forward when due later, and when a holder is running it, marked as asked for again
+/// (`finish_job` keeps a time that changed while the job ran).
+pub(super) async fn make_job_due<B: Backend>(conn: &mut Conn<B>, job: &NewJob) -> StoreResult<()> {
+    exec::<B>(
+        conn,
+        "INSERT INTO jobs (id, kind, key, payload, next_run_at, attempts, created_at, \
+         updated_at) VALUES ($1, $2, $3, $4, $5, 0, $5, $5) ON CONFLICT (key) DO UPDATE \
+         SET next_run_at = excluded.next_run_at \
+         WHERE jobs.next_run_at > excluded.next_run_at OR jobs.lease_until IS NOT NULL",
+        args![
+            Uuid::new_v4().to_string(),
+            job.kind.as_str(),
+            job.key.as_str(),
+            to_json(&job.payload)?,
+            fmt_time(job.next_run_at),
+        ],
+    )
+    .await?;
+    Ok(())
 }
 
 #[async_trait]

@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::imports::placeholders;
+use super::jobs::make_job_due;
 use super::{
     Arg, Backend, RowExt, SqlStore, all, args, exec, found, is_foreign_key_violation,
     is_unique_violation, opt, sqlx_error, write_secrets,
@@ -15,6 +16,7 @@ use super::{
 use crate::codec::{
     fmt_time, from_json, from_u64, parse_opt_time, parse_time, parse_uuid, to_json, to_u64,
 };
+use crate::jobs::NewJob;
 use crate::listeners::{
     EventStored, ListenerEvent, ListenerEventStats, ListenerRecord, ListenerStore,
 };
@@ -244,6 +246,7 @@ impl<B: Backend> ListenerStore for SqlStore<B> {
         &self,
         e: &ListenerEvent,
         replay_key: &str,
+        process: &NewJob,
     ) -> StoreResult<EventStored> {
         let mut tx = self.begin_write().await?;
         let listener = e.listener_id.to_string();
@@ -291,12 +294,12 @@ impl<B: Backend> ListenerStore for SqlStore<B> {
             ],
         )
         .await?;
+        if stored != 1 {
+            return Ok(EventStored::Duplicate);
+        }
+        make_job_due::<B>(&mut tx, process).await?;
         tx.commit().await?;
-        Ok(if stored == 1 {
-            EventStored::New
-        } else {
-            EventStored::Duplicate
-        })
+        Ok(EventStored::New)
     }
 
     async fn pending_listener_events(

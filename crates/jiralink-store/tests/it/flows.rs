@@ -604,6 +604,34 @@ pub(crate) async fn sync_links_are_kept_per_connection_pair(db: &crate::TestDb) 
         .unwrap();
     assert_eq!(some, [("5".to_owned(), forward[5].clone())].into());
 
+    // Read in order of issue id, a page at a time, from a cursor.
+    let mut walked = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store
+            .sync_links_after(a, b, after.as_deref(), 500)
+            .await
+            .unwrap();
+        assert!(page.len() <= 500);
+        let Some(last) = page.last() else { break };
+        after = Some(last.issue_id.clone());
+        walked.extend(page);
+    }
+    let mut expected = forward.clone();
+    expected.sort_by(|x, y| x.issue_id.cmp(&y.issue_id));
+    assert_eq!(walked, expected);
+    assert_eq!(
+        store.sync_links_after(b, a, Some("0"), 10).await.unwrap(),
+        back[1..]
+    );
+    assert!(
+        store
+            .sync_links_after(c, a, None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
     // Putting a link again replaces it.
     let mut moved = link(a, b, 5, T0 + Duration::hours(1));
     moved.issue_key = "SRC-5B".to_owned();

@@ -2,7 +2,8 @@
 //! times applied per issue.
 
 use jiralink_store::{
-    EventStored, ListenerEvent, ListenerRecord, SecretField, SecretOwner, Store, StoreError,
+    EventStored, JobFinish, JobOutcome, ListenerEvent, ListenerRecord, NewJob, SecretField,
+    SecretOwner, Store, StoreError,
 };
 use serde_json::json;
 use time::macros::datetime;
@@ -19,9 +20,20 @@ crate::on_both_backends! {
     pending_events_come_oldest_first_and_are_finished: super::pending_events_come_oldest_first_and_are_finished,
     applied_times_only_move_forward: super::applied_times_only_move_forward,
     processed_events_and_old_replay_keys_are_pruned: super::processed_events_and_old_replay_keys_are_pruned,
+    a_stored_delivery_makes_its_processing_due: super::a_stored_delivery_makes_its_processing_due,
 }
 
 const T0: OffsetDateTime = datetime!(2026-01-01 00:00 UTC);
+
+/// The listener's processing job, due at `at`.
+fn process(l: &ListenerRecord, at: OffsetDateTime) -> NewJob {
+    NewJob {
+        kind: "listeners.process".to_owned(),
+        key: format!("listener:{}", l.id),
+        payload: json!({ "listenerId": l.id }),
+        next_run_at: at,
+    }
+}
 
 async fn listener(store: &dyn Store, name: &str) -> ListenerRecord {
     let flow = stored_flow(store).await;
@@ -158,18 +170,27 @@ pub(crate) async fn a_delivery_is_stored_once_and_a_replay_is_refused(db: &crate
     store.insert_listener(&l, &[]).await.unwrap();
     let e = event(&l, "d-1", "10001", 5);
     assert_eq!(
-        store.store_listener_event(&e, "jti-1").await.unwrap(),
+        store
+            .store_listener_event(&e, "jti-1", &process(&l, T0))
+            .await
+            .unwrap(),
         EventStored::New
     );
     // Jira's retry of the same delivery: a new token, the same identifier.
     assert_eq!(
-        store.store_listener_event(&e, "jti-2").await.unwrap(),
+        store
+            .store_listener_event(&e, "jti-2", &process(&l, T0))
+            .await
+            .unwrap(),
         EventStored::Duplicate
     );
     // The same signed request under another identifier.
     let replay = event(&l, "d-2", "10001", 5);
     assert_eq!(
-        store.store_listener_event(&replay, "jti-1").await.unwrap(),
+        store
+            .store_listener_event(&replay, "jti-1", &process(&l, T0))
+            .await
+            .unwrap(),
         EventStored::Replayed
     );
     let pending = store.pending_listener_events(l.id, 10).await.unwrap();
@@ -183,7 +204,12 @@ pub(crate) async fn a_delivery_is_stored_once_and_a_replay_is_refused(db: &crate
         listener_id: Uuid::new_v4(),
         ..event(&l, "d-3", "10001", 6)
     };
-    assert!(store.store_listener_event(&gone, "jti-3").await.is_err());
+    assert!(
+        store
+            .store_listener_event(&gone, "jti-3", &process(&l, T0))
+            .await
+            .is_err()
+    );
 }
 
 pub(crate) async fn pending_events_come_oldest_first_and_are_finished(db: &crate::TestDb) {
@@ -192,7 +218,7 @@ pub(crate) async fn pending_events_come_oldest_first_and_are_finished(db: &crate
     store.insert_listener(&l, &[]).await.unwrap();
     for (d, ms) in [("c", 30), ("a", 10), ("b", 20)] {
         store
-            .store_listener_event(&event(&l, d, "10001", ms), d)
+            .store_listener_event(&event(&l, d, "10001", ms), d, &process(&l, T0))
             .await
             .unwrap();
     }
@@ -283,7 +309,7 @@ pub(crate) async fn processed_events_and_old_replay_keys_are_pruned(db: &crate::
     );
     for (d, ms) in [("old-done", 1), ("old-pending", 2)] {
         store
-            .store_listener_event(&event(&l, d, "1", ms), d)
+            .store_listener_event(&event(&l, d, "1", ms), d, &process(&l, T0))
             .await
             .unwrap();
     }
@@ -313,5 +339,64 @@ pub(crate) async fn processed_events_and_old_replay_keys_are_pruned(db: &crate::
             .await
             .unwrap()
             .is_none()
+    );
+}
+
+pub(crate) async fn a_stored_delivery_makes_its_processing_due(db: &crate::TestDb) {
+    let store = db.store();
+    let l = listener(store, "Demo").await;
+    store.insert_listener(&l, &[]).await.unwrap();
+    let due = || async { store.list_jobs().await.unwrap()[0].next_run_at };
+    let store_at = |d: &'static str, at: OffsetDateTime| {
+        let e = event(&l, d, "10001", 5);
+        let job = process(&l, at);
+        async move { store.store_listener_event(&e, d, &job).await.unwrap() }
+    };
+    // No job yet: the event brings one, due when asked.
+    let t1 = T0 + Duration::minutes(1);
+    assert_eq!(store_at("d-1", t1).await, EventStored::New);
+    let jobs = store.list_jobs().await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].kind, "listeners.process");
+    assert_eq!(jobs[0].payload["listenerId"], l.id.to_string());
+    assert_eq!(due().await, t1);
+    // Due later (idle): moved forward.
+    assert!(
+        store
+            .reschedule_job(&format!("listener:{}", l.id), T0 + Duration::hours(1))
+            .await
+            .unwrap()
+    );
+    let t2 = T0 + Duration::minutes(2);
+    assert_eq!(store_at("d-2", t2).await, EventStored::New);
+    assert_eq!(due().await, t2);
+    // Due sooner already: left alone; a duplicate changes nothing either.
+    assert_eq!(
+        store_at("d-3", t2 + Duration::minutes(3)).await,
+        EventStored::New
+    );
+    assert_eq!(store_at("d-3", T0).await, EventStored::Duplicate);
+    assert_eq!(due().await, t2);
+    // Running: asked for again, and the finishing run keeps the sooner time.
+    let now = t2 + Duration::minutes(4);
+    let claimed = store
+        .claim_job(&["listeners.process"], "h", now, now + Duration::minutes(1))
+        .await
+        .unwrap()
+        .unwrap();
+    let during = now + Duration::seconds(10);
+    assert_eq!(store_at("d-4", during).await, EventStored::New);
+    let finish = JobFinish {
+        outcome: JobOutcome::Succeeded,
+        detail: None,
+        at: during,
+        next_run_at: Some(now + Duration::minutes(1)),
+        forget_runs_before: T0,
+    };
+    assert!(store.finish_job(&claimed, "h", &finish).await.unwrap());
+    assert_eq!(due().await, during);
+    assert_eq!(
+        store.pending_listener_events(l.id, 10).await.unwrap().len(),
+        4
     );
 }

@@ -407,6 +407,8 @@ struct ShowPage {
     net_last: Option<String>,
     net_found: u64,
     net_found_total: u64,
+    net_deleted: u64,
+    net_deleted_total: u64,
     net_recovered_total: u64,
     net_error: Option<String>,
     setup_steps: Vec<String>,
@@ -466,6 +468,8 @@ async fn show(
         net_last: net.last_at.map(format_time),
         net_found: net.found,
         net_found_total: net.found_total,
+        net_deleted: net.deleted,
+        net_deleted_total: net.deleted_total,
         net_recovered_total: net.recovered_total,
         net_error: net.error.clone(),
         setup_steps: view.setup_steps.clone(),
@@ -494,6 +498,12 @@ async fn check_now(State(state): State<AppState>, Path(id): Path<String>) -> Res
                 "Checked: the safety net found {} change(s) no event had brought",
                 report.found
             );
+            if report.deleted > 0 {
+                notice.push_str(&format!(
+                    "; it deleted {} copy(ies) of issues deleted without an event",
+                    report.deleted
+                ));
+            }
             if report.recovered > 0 {
                 notice.push_str(&format!(
                     "; {} delivery(ies) Jira gave up on were read back",

@@ -534,7 +534,11 @@ async fn basic_listener() -> (Served, String, String) {
         .create_listener(ListenerDraft {
             name: "demo-events".to_owned(),
             flow: "demo-to-acme".to_owned(),
-            events: vec!["jira:issue_created".to_owned()],
+            // Deletions too, so the safety net looks for the ones no event brought.
+            events: vec![
+                "jira:issue_created".to_owned(),
+                "jira:issue_deleted".to_owned(),
+            ],
             jql: None,
             field_ids: Vec::new(),
         })
@@ -765,4 +769,40 @@ async fn the_safety_net_finds_what_every_lost_delivery_missed() {
     s.sim.control().advance(later);
     let again = s.app.check_listener("demo-events").await.unwrap();
     assert_eq!(again.found, 0, "{again:?}");
+    assert_eq!(again.deleted, 0, "{again:?}");
+
+    // A deletion whose delivery was lost: the safety net's walk over the copies finds the
+    // original gone and deletes its copy, and only that one.
+    let (status, _) = demo
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/issue/{}", keys[0]),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    s.clock.advance(later);
+    s.sim.control().advance(later);
+    let report = s.app.check_listener("demo-events").await.unwrap();
+    assert_eq!((report.found, report.deleted), (0, 1), "{report:?}");
+    s.settle().await;
+    assert!(copy_of(&acme, "demo", &keys[0]).await.is_empty());
+    assert_eq!(copy_of(&acme, "demo", &keys[1]).await.len(), 1);
+    let view = s.app.get_listener("demo-events").await.unwrap();
+    assert_eq!(
+        (view.safety_net.deleted, view.safety_net.deleted_total),
+        (1, 1)
+    );
+    let runs = s
+        .app
+        .list_flow_runs(Some("demo-to-acme"), Some(1))
+        .await
+        .unwrap();
+    assert_eq!(runs[0].trigger, RunTrigger::Listener);
+    assert_eq!(runs[0].stats.deleted, 1);
+    // Nothing more to delete at the next look.
+    s.clock.advance(later);
+    s.sim.control().advance(later);
+    let again = s.app.check_listener("demo-events").await.unwrap();
+    assert_eq!((again.found, again.deleted), (0, 0), "{again:?}");
 }
