@@ -81,6 +81,8 @@ pub struct ListenerEventStats {
     pub last_received_at: Option<OffsetDateTime>,
     /// The event time of the oldest event still to process.
     pub oldest_pending_ms: Option<i64>,
+    /// When the longest-waiting event still to process was received.
+    pub oldest_pending_received_at: Option<OffsetDateTime>,
     pub last_processed_at: Option<OffsetDateTime>,
 }
 

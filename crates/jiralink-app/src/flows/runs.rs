@@ -489,7 +489,7 @@ impl App {
                     if source.changed.is_empty() {
                         driving.record.phase = "delete".to_owned();
                     } else {
-                        let run = self.export_by_ids(parts, &source.changed).await?;
+                        let run = self.export_by_ids(parts, &source).await?;
                         driving.record.export_run_id = Some(run.id);
                         driving.record.phase = "import".to_owned();
                     }
@@ -885,19 +885,31 @@ impl App {
         .await
     }
 
-    /// A listener's run's export phase: the flow's export settings over just these issues,
-    /// read by id so the search index's lag cannot hide a change an event announced. Its
-    /// cursor is left alone.
-    async fn export_by_ids(&self, parts: &Parts, ids: &[u64]) -> AppResult<crate::RunView> {
+    /// A listener's run's export phase: the flow's export settings over just the issues the
+    /// events named, read by id so the search index's lag cannot hide a change an event
+    /// announced, and narrowed by the listener's own JQL (an admin webhook's filter is typed
+    /// by a person, and may be missing). Its cursor is left alone.
+    async fn export_by_ids(
+        &self,
+        parts: &Parts,
+        source: &crate::listeners::FlowSource,
+    ) -> AppResult<crate::RunView> {
         let mut spec: jiralink_sync::ExportSpec = serde_json::from_value(parts.export.spec.clone())
             .map_err(|e| {
                 AppError::Io(format!(
                     "the flow's export cannot be read ({e}); save it again"
                 ))
             })?;
+        let listener_jql = match self.store().get_listener(source.listener).await {
+            Ok(listener) => listener.jql,
+            // Deleted since its events were stored: the export's own JQL still holds.
+            Err(jiralink_store::StoreError::NotFound { .. }) => None,
+            Err(e) => return Err(e.into()),
+        };
+        spec.jql = crate::listeners::effective_jql(spec.user_jql(), listener_jql.as_deref());
         spec.kind = jiralink_sync::ExportKind::All;
         spec.deletions = false;
-        spec.issue_ids = ids.to_vec();
+        spec.issue_ids.clone_from(&source.changed);
         let run = self
             .run_adhoc_export(
                 &parts.source().to_string(),

@@ -581,14 +581,15 @@ pub(crate) fn webhook_spec(record: &ListenerRecord, jql: Option<String>) -> Webh
     }
 }
 
-/// How old the oldest unprocessed event is (zero when none waits).
+/// How long the longest-waiting unprocessed event has waited since jiralink received it (zero
+/// when none waits). Counted from receipt, not from Jira's event time: a delivery Jira sent
+/// late, or one read back from `webhook/failed`, is not work jiralink fell behind on.
 pub(crate) fn lag_of(
     stats: &jiralink_store::ListenerEventStats,
     now: OffsetDateTime,
 ) -> time::Duration {
     stats
-        .oldest_pending_ms
-        .and_then(|ms| OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok())
+        .oldest_pending_received_at
         .map_or(time::Duration::ZERO, |t| {
             (now - t).max(time::Duration::ZERO)
         })
@@ -627,6 +628,26 @@ fn admin_steps(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn lag_counts_from_receipt_not_from_jiras_event_time() {
+        let now = time::macros::datetime!(2026-01-01 12:00 UTC);
+        let none = jiralink_store::ListenerEventStats::default();
+        assert_eq!(super::lag_of(&none, now), time::Duration::ZERO);
+        // A delivery read back from webhook/failed: an hour old by Jira's clock, just received.
+        let recovered = jiralink_store::ListenerEventStats {
+            pending: 1,
+            oldest_pending_ms: Some(1_767_265_200_000),
+            oldest_pending_received_at: Some(now - time::Duration::seconds(2)),
+            ..Default::default()
+        };
+        assert_eq!(super::lag_of(&recovered, now), time::Duration::seconds(2));
+        let waiting = jiralink_store::ListenerEventStats {
+            oldest_pending_received_at: Some(now - time::Duration::minutes(6)),
+            ..recovered
+        };
+        assert_eq!(super::lag_of(&waiting, now), time::Duration::minutes(6));
+    }
+
     use super::*;
 
     #[test]

@@ -21,6 +21,7 @@ mod maintain;
 mod process;
 mod receive;
 
+pub(crate) use definitions::effective_jql;
 pub use definitions::{
     CreatedListener, ListenerDraft, ListenerEventView, ListenerView, SafetyNetStatus,
 };

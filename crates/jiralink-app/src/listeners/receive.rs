@@ -1,9 +1,11 @@
 //! The receiving end: verify, store, acknowledge.
 //!
 //! The route is public, so nothing is believed before the delivery is verified, and an
-//! unverified caller learns nothing: an unknown listener and a bad signature get the same
-//! answer ([`AppError::DeliveryRefused`]), after the same work. A verified delivery is stored
-//! before it is acknowledged; the worker processes it afterwards.
+//! unverified caller learns nothing from the answer: an unknown listener and a bad signature
+//! get the same one ([`AppError::DeliveryRefused`]). The work before it differs (a known
+//! listener's secret is read and unsealed), so its timing could tell a known token from an
+//! unknown one; a token is 128 random bits, which no caller can guess either way. A verified
+//! delivery is stored before it is acknowledged; the worker processes it afterwards.
 
 use jiralink_atlassian::{WebhookEvent, verify_hub_signature, verify_jwt};
 use jiralink_domain::ConnectionAuth;
@@ -25,8 +27,9 @@ const FRESH_FOR: time::Duration = time::Duration::days(2);
 /// How far a token's times may be off the server's clock.
 const LEEWAY: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// One delivery as the route received it.
-#[derive(Debug, Clone, Copy)]
+/// One delivery as the route received it. Its `Debug` leaves out the bearer token and the
+/// signature.
+#[derive(Clone, Copy)]
 pub struct Delivery<'a> {
     /// The last segment of the URL.
     pub token: &'a str,
@@ -37,6 +40,19 @@ pub struct Delivery<'a> {
     /// `X-Atlassian-Webhook-Identifier`: the same on each retry of one delivery.
     pub identifier: Option<&'a str>,
     pub body: &'a [u8],
+}
+
+impl std::fmt::Debug for Delivery<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |v: Option<&str>| v.map(|_| "[redacted]");
+        f.debug_struct("Delivery")
+            .field("token", &self.token)
+            .field("authorization", &redacted(self.authorization))
+            .field("hub_signature", &redacted(self.hub_signature))
+            .field("identifier", &self.identifier)
+            .field("body_bytes", &self.body.len())
+            .finish()
+    }
 }
 
 /// What became of an accepted delivery.
@@ -200,5 +216,30 @@ impl App {
             }
         }
         Ok(Verified { replay_key, event })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Delivery;
+
+    #[test]
+    fn a_deliverys_debug_leaves_out_its_credentials() {
+        let d = Delivery {
+            token: "t0k3n",
+            authorization: Some("Bearer eyJhbGciOiJIUzI1NiJ9.secret-claims.signature"),
+            hub_signature: Some("sha256=abcdef0123"),
+            identifier: Some("delivery-1"),
+            body: b"{}",
+        };
+        let shown = format!("{d:?}");
+        assert!(
+            !shown.contains("eyJ") && !shown.contains("abcdef0123"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("[redacted]") && shown.contains("delivery-1"),
+            "{shown}"
+        );
     }
 }

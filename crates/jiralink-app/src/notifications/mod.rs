@@ -558,10 +558,7 @@ impl App {
             SubjectKind::Import => self.find_import(reference).await?.id,
             SubjectKind::Flow => self.find_flow(reference).await?.id,
             SubjectKind::OauthClient => self.find_oauth_client(reference).await?.id.0,
-            // Listeners live elsewhere; a subscription to one names its id.
-            SubjectKind::Listener => reference
-                .parse()
-                .map_err(|_| AppError::InvalidInput("subject: a listener's id".to_owned()))?,
+            SubjectKind::Listener => self.find_listener(reference).await?.id,
         })
     }
 
@@ -582,7 +579,7 @@ impl App {
                 .await
                 .ok()
                 .map(|c| c.settings.name.as_str().to_owned()),
-            SubjectKind::Listener => None,
+            SubjectKind::Listener => self.find_listener(id).await.ok().map(|l| l.name),
         }
     }
 

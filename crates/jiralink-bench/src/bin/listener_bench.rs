@@ -39,6 +39,11 @@
 //!   exactly one copy with the summary of its last write. With `--rss-every S`, the resident
 //!   memory of this process (the server, the worker and the bench's own small part) and of the
 //!   simulator is sampled every S seconds.
+//! - `latency --baseline`: the same writes and measurement, but `demo`'s admin webhook
+//!   delivers to a bare relay in this process instead of jiralink: it verifies nothing,
+//!   stores nothing and runs no flow, and for each event creates the issue's copy on `acme`
+//!   (the same `from-demo-<key>` label) or renames it, one event of an issue at a time. What
+//!   is left is the simulator's two deliveries and one write: the floor any listener has.
 //!
 //! Prints one line of JSON per run.
 
@@ -72,7 +77,7 @@ use jiralink_bench::{
 };
 
 const USAGE: &str = "usage: listener_bench --base-url URL --sim-pid PID --mode ingest|latency \
-    [--seconds S] [--senders N] [--rounds N] [--rate PER_SECOND] [--rss-every S]";
+    [--seconds S] [--senders N] [--rounds N] [--rate PER_SECOND] [--rss-every S] [--baseline]";
 
 /// The project on both sites.
 const PROJECT: &str = "MKT";
@@ -107,6 +112,8 @@ struct Args {
     rounds: u32,
     rate: f64,
     rss_every: u64,
+    /// Latency through the bare relay instead of jiralink.
+    baseline: bool,
 }
 
 impl Args {
@@ -119,7 +126,12 @@ impl Args {
         let mut rounds = 3;
         let mut rate: f64 = 10.0;
         let mut rss_every = 0;
+        let mut baseline = false;
         while let Some(flag) = argv.next() {
+            if flag == "--baseline" {
+                baseline = true;
+                continue;
+            }
             let value = argv
                 .next()
                 .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
@@ -153,6 +165,9 @@ impl Args {
         if !loopback || sim_pid == 0 || seconds == 0 || senders == 0 || rounds == 0 || !rate_ok {
             return Err(USAGE.to_owned());
         }
+        if baseline && mode != Mode::Latency {
+            return Err(format!("--baseline is for --mode latency\n{USAGE}"));
+        }
         Ok(Self {
             base_url,
             sim_pid,
@@ -162,6 +177,7 @@ impl Args {
             rounds,
             rate,
             rss_every,
+            baseline,
         })
     }
 }
@@ -809,6 +825,90 @@ async fn acme_copies(acme: &Site) -> Result<HashMap<String, Vec<String>>, BoxErr
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// The latency baseline: a bare relay
+
+/// Per `demo` issue: its copy's key on `acme` and the newest event time applied.
+type CopySlot = Arc<tokio::sync::Mutex<Option<(String, i64)>>>;
+
+/// The bare relay: `acme`, and one slot per `demo` issue (an issue's events go one at a time,
+/// so a rename waits for the copy its create is making).
+struct Relay {
+    acme: Site,
+    copies: Mutex<HashMap<String, CopySlot>>,
+    failures: AtomicU64,
+}
+
+async fn relay_event(State(relay): State<Arc<Relay>>, body: Bytes) -> StatusCode {
+    let Ok(event) = serde_json::from_slice::<Value>(&body) else {
+        return StatusCode::BAD_REQUEST;
+    };
+    let at = event.get("timestamp").and_then(Value::as_i64).unwrap_or(0);
+    let (Some(key), Some(summary)) = (
+        event.pointer("/issue/key").and_then(Value::as_str),
+        event
+            .pointer("/issue/fields/summary")
+            .and_then(Value::as_str),
+    ) else {
+        return StatusCode::OK;
+    };
+    let slot = Arc::clone(
+        relay
+            .copies
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(key.to_owned())
+            .or_default(),
+    );
+    let mut copy = slot.lock().await;
+    if copy.as_ref().is_some_and(|(_, applied)| at < *applied) {
+        return StatusCode::OK;
+    }
+    let acme = &relay.acme;
+    let base = acme.platform.as_str().trim_end_matches('/');
+    let sent = match copy.as_ref() {
+        None => acme
+            .http
+            .post(format!("{base}/issue"))
+            .json(&json!({"fields": {
+                "project": {"key": PROJECT},
+                "issuetype": {"name": "Task"},
+                "summary": summary,
+                "labels": [format!("from-demo-{key}")],
+            }})),
+        Some((copy_key, _)) => acme
+            .http
+            .put(format!("{base}/issue/{copy_key}"))
+            .json(&json!({"fields": {"summary": summary}})),
+    }
+    .basic_auth(&acme.email, Some(&acme.token))
+    .send()
+    .await
+    .and_then(reqwest::Response::error_for_status);
+    let copy_key = match (sent, copy.as_ref()) {
+        (Ok(_), Some((k, _))) => k.clone(),
+        (Ok(res), None) => match res
+            .json::<Value>()
+            .await
+            .ok()
+            .and_then(|v| v.get("key").and_then(Value::as_str).map(str::to_owned))
+        {
+            Some(k) => k,
+            None => {
+                relay.failures.fetch_add(1, Ordering::Relaxed);
+                return StatusCode::INTERNAL_SERVER_ERROR;
+            }
+        },
+        (Err(_), _) => {
+            // The simulator delivers the event again.
+            relay.failures.fetch_add(1, Ordering::Relaxed);
+            return StatusCode::INTERNAL_SERVER_ERROR;
+        }
+    };
+    *copy = Some((copy_key, at));
+    StatusCode::OK
+}
+
 /// Resident memory samples: seconds since the start, this process's and the simulator's kB.
 type RssSamples = Arc<Mutex<Vec<(u64, u64, u64)>>>;
 
@@ -827,12 +927,29 @@ async fn latency(args: &Args) -> Result<(), BoxError> {
             .with_state(Arc::clone(&seen)),
     )
     .await?;
-    let served = serve(&args.base_url, &demo).await?;
-    admin_webhook(&demo, &served.url, Some(&served.secret)).await?;
+    let (served, relay) = if args.baseline {
+        let relay = Arc::new(Relay {
+            acme: site(&args.base_url, "acme", 1).await?,
+            copies: Mutex::default(),
+            failures: AtomicU64::new(0),
+        });
+        let addr = spawn_server(
+            axum::Router::new()
+                .route("/demo", post(relay_event))
+                .with_state(Arc::clone(&relay)),
+        )
+        .await?;
+        admin_webhook(&demo, &format!("http://{addr}/demo"), None).await?;
+        (None, Some(relay))
+    } else {
+        let served = serve(&args.base_url, &demo).await?;
+        admin_webhook(&demo, &served.url, Some(&served.secret)).await?;
+        (Some(served), None)
+    };
     admin_webhook(&acme, &format!("http://{receiver}/acme"), None).await?;
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let worker = {
+    let worker = served.as_ref().map(|served| {
         let app = served.app.clone();
         let mut stopped = stopped.clone();
         tokio::spawn(async move {
@@ -846,7 +963,7 @@ async fn latency(args: &Args) -> Result<(), BoxError> {
             };
             app.run_worker(&options, shutdown, &mut |_| {}).await;
         })
-    };
+    });
 
     let start = Instant::now();
     let samples: RssSamples = Arc::default();
@@ -929,7 +1046,9 @@ async fn latency(args: &Args) -> Result<(), BoxError> {
     }
     let settle_secs = start.elapsed().as_secs_f64() - writing_secs;
     let _ = stop.send(true);
-    let _ = worker.await;
+    if let Some(worker) = worker {
+        let _ = worker.await;
+    }
     if let Some(sampler) = sampler {
         let _ = sampler.await;
     }
@@ -950,15 +1069,22 @@ async fn latency(args: &Args) -> Result<(), BoxError> {
             wrong.push(json!({"issue": issue, "copies": copies.get(&label)}));
         }
     }
-    let view = served.app.get_listener(LISTENER).await?;
-    let runs = served
-        .app
-        .list_flow_runs(Some("Demo to Acme"), Some(100_000))
-        .await?;
-    let listener_runs = runs
-        .iter()
-        .filter(|r| r.trigger == RunTrigger::Listener)
-        .count();
+    let listener = match &served {
+        Some(served) => {
+            let view = served.app.get_listener(LISTENER).await?;
+            let runs = served
+                .app
+                .list_flow_runs(Some("Demo to Acme"), Some(100_000))
+                .await?;
+            let listener_runs = runs
+                .iter()
+                .filter(|r| r.trigger == RunTrigger::Listener)
+                .count();
+            json!({"listenerReceived": view.received, "listenerPending": view.pending,
+                   "listenerRuns": listener_runs})
+        }
+        None => json!({}),
+    };
     let lat = &result.latencies_us;
     let samples = samples
         .lock()
@@ -967,6 +1093,7 @@ async fn latency(args: &Args) -> Result<(), BoxError> {
     let own: Vec<u64> = samples.iter().map(|s| s.1).collect();
     let mut line = json!({
         "kind": "latency",
+        "label": if args.baseline { "bare-relay" } else { "jiralink" },
         "rate": args.rate,
         "seconds": args.seconds,
         "writes": writes.len(),
@@ -984,13 +1111,19 @@ async fn latency(args: &Args) -> Result<(), BoxError> {
         "issuesWritten": last.len(),
         "readBackWrong": wrong.len(),
         "readBackWrongFirst": wrong.iter().take(5).collect::<Vec<_>>(),
-        "listenerReceived": view.received,
-        "listenerPending": view.pending,
-        "listenerRuns": listener_runs,
         "acmeEvents": seen.lock().unwrap_or_else(PoisonError::into_inner).events,
         "burst": burst,
         "loadAverage": load_average(),
     });
+    if let (Value::Object(map), Value::Object(more)) = (&mut line, listener) {
+        map.extend(more);
+    }
+    if let (Some(relay), Value::Object(map)) = (&relay, &mut line) {
+        map.insert(
+            "relayFailures".into(),
+            json!(relay.failures.load(Ordering::Relaxed)),
+        );
+    }
     if let (Some((first, middle, end, max)), Value::Object(map)) =
         (start_middle_end_max(&own), &mut line)
     {
@@ -1074,6 +1207,11 @@ mod tests {
             (latency.seconds, latency.rate, latency.rss_every),
             (60, 100.0, 30)
         );
+        assert!(!latency.baseline);
+        let bare = with(&["--mode", "latency", "--baseline", "--rate", "10"]).unwrap();
+        assert!(bare.baseline);
+        assert_eq!(bare.rate, 10.0);
+        assert!(with(&["--mode", "ingest", "--baseline"]).is_err());
         assert!(with(&[]).is_err(), "no mode");
         assert!(with(&["--mode", "latency", "--rate", "0"]).is_err());
         assert!(with(&["--mode", "latency", "--rate", "NaN"]).is_err());

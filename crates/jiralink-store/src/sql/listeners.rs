@@ -416,7 +416,8 @@ impl<B: Backend> ListenerStore for SqlStore<B> {
         .await?;
         let pending = opt::<B>(
             &mut conn,
-            "SELECT COUNT(*) AS pending, MIN(event_ms) AS oldest FROM listener_events \
+            "SELECT COUNT(*) AS pending, MIN(event_ms) AS oldest, \
+             MIN(received_at) AS oldest_received FROM listener_events \
              WHERE listener_id = $1 AND state = 'pending'",
             args![id.as_str()],
         )
@@ -430,6 +431,8 @@ impl<B: Backend> ListenerStore for SqlStore<B> {
         if let Some(r) = pending {
             stats.pending = to_u64("event count", r.int("pending")?)?;
             stats.oldest_pending_ms = r.opt_int("oldest")?;
+            stats.oldest_pending_received_at =
+                parse_opt_time(r.opt_text("oldest_received")?.as_deref())?;
         }
         Ok(stats)
     }

@@ -199,6 +199,10 @@ pub(crate) async fn a_delivery_is_stored_once_and_a_replay_is_refused(db: &crate
     assert_eq!(stats.pending, 1);
     assert_eq!(stats.received, 1);
     assert_eq!(stats.oldest_pending_ms, Some(5));
+    assert_eq!(
+        stats.oldest_pending_received_at,
+        Some(T0 + Duration::milliseconds(5))
+    );
     // Deliveries for a listener that is gone are refused.
     let gone = ListenerEvent {
         listener_id: Uuid::new_v4(),
@@ -259,6 +263,10 @@ pub(crate) async fn pending_events_come_oldest_first_and_are_finished(db: &crate
     let stats = store.listener_event_stats(l.id).await.unwrap();
     assert_eq!((stats.pending, stats.received), (1, 3));
     assert_eq!(stats.oldest_pending_ms, Some(30));
+    assert_eq!(
+        stats.oldest_pending_received_at,
+        Some(T0 + Duration::milliseconds(30))
+    );
     assert_eq!(stats.last_processed_at, Some(at));
     assert_eq!(
         stats.last_received_at,

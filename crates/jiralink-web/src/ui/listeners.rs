@@ -201,9 +201,6 @@ fn draft_of(v: &FormValues) -> Result<ListenerDraft, Vec<String>> {
     if v.flow.trim().is_empty() {
         problems.push("choose the flow the listener feeds".to_owned());
     }
-    if v.events.is_empty() {
-        problems.push("tick at least one event".to_owned());
-    }
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -570,7 +567,16 @@ mod tests {
             ..FormValues::default()
         })
         .unwrap_err();
-        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        // No event ticked: the application's defaults, as for the API and the CLI.
+        let draft = draft_of(&FormValues {
+            name: "a".to_owned(),
+            flow: "f".to_owned(),
+            events: Vec::new(),
+            ..FormValues::default()
+        })
+        .unwrap();
+        assert!(draft.events.is_empty());
         let draft = draft_of(&FormValues {
             name: " a ".to_owned(),
             flow: "f".to_owned(),

@@ -508,6 +508,12 @@ async fn deleting_a_listener_deletes_its_webhooks_and_its_flow_cannot_go_first()
 
 /// A Basic connection's listener: an admin webhook with a secret.
 async fn basic_listener() -> (Served, String, String) {
+    basic_listener_with(None).await
+}
+
+/// Basic connections Demo and Acme, the flow demo-to-acme and its listener `demo-events`
+/// (issue created and deleted, `jql` its own filter): the server, the secret, the token.
+async fn basic_listener_with(jql: Option<&str>) -> (Served, String, String) {
     let s = serve().await;
     for (name, sub) in [("Demo", "demo"), ("Acme", "acme")] {
         s.app
@@ -539,7 +545,7 @@ async fn basic_listener() -> (Served, String, String) {
                 "jira:issue_created".to_owned(),
                 "jira:issue_deleted".to_owned(),
             ],
-            jql: None,
+            jql: jql.map(str::to_owned),
             field_ids: Vec::new(),
         })
         .await
@@ -707,6 +713,40 @@ async fn an_admin_webhook_registered_with_the_secret_feeds_the_flow() {
         .unwrap();
     assert_eq!(runs[0].trigger, RunTrigger::Listener);
     assert_eq!(runs[0].stats.exported, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_listeners_own_jql_holds_when_the_admin_webhook_lacks_it() {
+    let (s, secret, _) = basic_listener_with(Some("summary ~ wanted")).await;
+    let view = s.app.get_listener("demo-events").await.unwrap();
+    let demo = Site::new(&s.sim, "demo");
+    // The administrator registered the webhook without the listener's filter.
+    let res = demo
+        .http
+        .post(format!(
+            "{}/rest/webhooks/1.0/webhook",
+            s.sim.site_url("demo")
+        ))
+        .basic_auth(&demo.email, Some(&demo.token))
+        .json(&json!({
+            "name": "jiralink",
+            "url": view.url,
+            "events": ["jira:issue_created"],
+            "filters": {"issue-related-events-section": "project = MKT"},
+            "secret": secret,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 201);
+    let acme = Site::new(&s.sim, "acme");
+    let wanted = demo.create("A wanted one").await;
+    let other = demo.create("Another one").await;
+    s.settle().await;
+    assert_eq!(copy_of(&acme, "demo", &wanted).await.len(), 1);
+    assert!(copy_of(&acme, "demo", &other).await.is_empty());
+    let view = s.app.get_listener("demo-events").await.unwrap();
+    assert_eq!((view.received, view.pending), (2, 0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
