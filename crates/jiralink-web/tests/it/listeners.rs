@@ -846,3 +846,65 @@ async fn the_safety_net_finds_what_every_lost_delivery_missed() {
     let again = s.app.check_listener("demo-events").await.unwrap();
     assert_eq!((again.found, again.deleted), (0, 0), "{again:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamic_webhooks_are_refreshed_before_they_expire_and_registered_again_after() {
+    let s = two_sites_with_listeners().await;
+    let day = Duration::from_secs(86_400);
+    let advance = |by: Duration| {
+        s.clock.advance(by);
+        s.sim.control().advance(by);
+    };
+    let hook_of = |id: u64| {
+        s.sim
+            .control()
+            .webhooks()
+            .into_iter()
+            .find(|w| w.id == id)
+            .expect("the webhook on the simulator")
+    };
+    let before = s.app.get_listener("demo-events").await.unwrap();
+    let first_expiry = before.expires_at.expect("dynamic webhooks expire");
+    assert_eq!(
+        hook_of(before.webhook_ids[0]).expires_at,
+        Some(first_expiry)
+    );
+
+    // Three weeks on, more than 7 of the 30 days are left: the upkeep job leaves them be.
+    advance(day * 21);
+    s.settle().await;
+    let view = s.app.get_listener("demo-events").await.unwrap();
+    assert_eq!(view.expires_at, Some(first_expiry));
+
+    // Six days left: the upkeep job refreshes them, on Jira and in the listener.
+    advance(day * 3);
+    s.settle().await;
+    let view = s.app.get_listener("demo-events").await.unwrap();
+    let refreshed = view.expires_at.unwrap();
+    assert!(
+        refreshed >= first_expiry + time::Duration::days(23),
+        "{first_expiry} → {refreshed}"
+    );
+    assert_eq!(view.webhook_ids, before.webhook_ids);
+    assert_eq!(view.state, "active");
+    let hook = hook_of(view.webhook_ids[0]);
+    assert_eq!((hook.expires_at, hook.active), (Some(refreshed), true));
+
+    // Nobody ran the upkeep for 31 days (the server was down): Jira dropped them, and the
+    // next check registers them again.
+    advance(day * 31);
+    assert!(!hook_of(view.webhook_ids[0]).active, "expired on Jira");
+    let report = s.app.check_listener("demo-events").await.unwrap();
+    assert!(report.refreshed, "{report:?}");
+    let again = s.app.get_listener("demo-events").await.unwrap();
+    assert_eq!(again.state, "active", "{:?}", again.state_reason);
+    assert_eq!(again.webhook_ids.len(), 1);
+    let hook = hook_of(again.webhook_ids[0]);
+    assert!(hook.active);
+    assert!(hook.expires_at.unwrap() > s.sim.control().now() + time::Duration::days(29));
+    // And events flow again.
+    let (demo, acme) = (Site::new(&s.sim, "demo"), Site::new(&s.sim, "acme"));
+    let key = demo.create("After the gap").await;
+    s.settle().await;
+    assert_eq!(copy_of(&acme, "demo", &key).await.len(), 1);
+}
