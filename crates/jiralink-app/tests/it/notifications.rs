@@ -600,3 +600,40 @@ async fn the_dispatch_job_runs_in_the_worker_and_comes_back_when_a_change_waits(
     );
     assert_eq!(f.emails().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oauth_client_secret_a_year_old_is_told_once() {
+    let mut f = fixture().await;
+    f.subscribe("oauth_client.secret_old", None, Channel::Email)
+        .await;
+    crate::add_client(&f.app, "Sim app", "a-client-secret-value").await;
+    // Young: nothing to tell.
+    let report = f.dispatch_after_window().await;
+    assert_eq!(report.composed, 0, "{report:?}");
+    assert!(f.emails().is_empty());
+
+    // A year and a day on, the dispatch job's age check finds it; after the window, one mail.
+    f.clock
+        .advance(std::time::Duration::from_secs(366 * 86_400));
+    f.app.dispatch_notifications().await.unwrap();
+    let report = f.dispatch_after_window().await;
+    assert_eq!((report.composed, report.sent), (1, 1), "{report:?}");
+    let mails = f.emails();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    let mail = unfold(&mails[0]);
+    assert!(
+        mail.contains("OAuth 2.0 client Sim app: rotate its secret"),
+        "{mail}"
+    );
+    assert!(mail.contains(&format!("{BASE}/connections")), "{mail}");
+    assert!(!mail.contains("a-client-secret-value"));
+
+    // Still old at the next checks: not told again.
+    for _ in 0..3 {
+        f.clock.advance(std::time::Duration::from_secs(2 * 3600));
+        f.app.dispatch_notifications().await.unwrap();
+    }
+    let report = f.dispatch_after_window().await;
+    assert_eq!(report.composed, 0, "{report:?}");
+    assert!(f.emails().is_empty());
+}

@@ -10,7 +10,8 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use jiralink_app::{
     Actor, App, CallbackParams, ConnectionSecrets, ExportDraft, FlowDraft, ImportDraft, ImportSpec,
-    ListenerDraft, OAuthClientSecrets, OpenOptions, ResultsFormat, RunTrigger, WorkerOptions,
+    ListenerDraft, OAuthClientSecrets, OpenOptions, ResultsFormat, RunTrigger, SubscriptionDraft,
+    WorkerOptions,
 };
 use jiralink_domain::{AuditSource, ConnectionDraft, ManualClock, OAuthClientDraft};
 use jiralink_sim::knobs::WebhookKnobs;
@@ -907,4 +908,93 @@ async fn dynamic_webhooks_are_refreshed_before_they_expire_and_registered_again_
     let key = demo.create("After the gap").await;
     s.settle().await;
     assert_eq!(copy_of(&acme, "demo", &key).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_falling_behind_is_told_once_and_once_more_when_it_caught_up() {
+    let (s, secret, token) = basic_listener().await;
+    s.app
+        .create_user(
+            "ann",
+            &jiralink_vault::Password::new("a long enough password 1"),
+            false,
+            &actor(),
+        )
+        .await
+        .unwrap();
+    // A webhook nobody answers: the messages are composed and kept in the history either way.
+    s.app
+        .set_notification_webhook("http://127.0.0.1:9/hook", false, &actor())
+        .await
+        .unwrap();
+    s.app
+        .subscribe(
+            "ann",
+            SubscriptionDraft {
+                topic: "listener.behind".to_owned(),
+                subject_kind: Some("listener".to_owned()),
+                subject: Some("demo-events".to_owned()),
+                channel: "webhook".to_owned(),
+                address: None,
+            },
+        )
+        .await
+        .unwrap();
+    let view = s.app.get_listener("demo-events").await.unwrap();
+
+    // A delivery is stored, and no worker gets to it for six minutes.
+    let now_ms = (s.app.now().unix_timestamp_nanos() / 1_000_000) as i64;
+    let body = json!({
+        "timestamp": now_ms,
+        "webhookEvent": "jira:issue_created",
+        "issue": {"id": "10001", "key": "MKT-1", "fields": {"summary": "x"}},
+    })
+    .to_string();
+    let (status, _) = deliver(
+        &s.router,
+        &token,
+        &body,
+        Some(&signed(&body, &secret)),
+        "d-1",
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let minutes = |n: u64| {
+        let by = Duration::from_secs(n * 60);
+        s.clock.advance(by);
+        s.sim.control().advance(by);
+    };
+    minutes(6);
+    for _ in 0..3 {
+        s.app.check_listener("demo-events").await.unwrap();
+    }
+    assert!(s.app.get_listener("demo-events").await.unwrap().behind);
+    minutes(2);
+    let report = s.app.dispatch_notifications().await.unwrap();
+    assert_eq!(report.composed, 1, "{report:?}");
+    let history = s
+        .app
+        .list_notifications(Some("ann"), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].title, "Listener demo-events is falling behind");
+    let link = &history[0].events[0].link;
+    assert!(
+        link.starts_with("http://127.0.0.1:") && link.ends_with(&format!("/listeners/{}", view.id)),
+        "{link}"
+    );
+
+    // The worker processes it: caught up, told once more.
+    s.settle().await;
+    assert!(!s.app.get_listener("demo-events").await.unwrap().behind);
+    minutes(2);
+    s.app.dispatch_notifications().await.unwrap();
+    let history = s
+        .app
+        .list_notifications(Some("ann"), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 2, "{history:?}");
+    assert_eq!(history[0].title, "Listener demo-events caught up");
 }
