@@ -443,6 +443,12 @@ impl Control {
         crate::webhooks::hub(&self.state).clear_attempts();
     }
 
+    /// Webhook deliveries the `reorder_share` knob sent after a later delivery of their
+    /// webhook.
+    pub fn webhook_reordered(&self) -> u64 {
+        crate::webhooks::hub(&self.state).reordered()
+    }
+
     /// Webhook deliveries queued, held back or being retried.
     pub fn pending_deliveries(&self) -> usize {
         crate::webhooks::hub(&self.state).pending()

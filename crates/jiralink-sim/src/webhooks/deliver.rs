@@ -146,6 +146,7 @@ impl Worker {
             }
             self.process(d, fate).await;
             if let Some(d) = held.take() {
+                self.hub.count_reordered();
                 self.process(d, Fate::default()).await;
             }
         }

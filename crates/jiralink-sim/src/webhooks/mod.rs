@@ -26,6 +26,7 @@ pub mod registry;
 pub mod sign;
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
@@ -136,6 +137,8 @@ pub struct Webhooks {
     log: Mutex<VecDeque<DeliveryAttempt>>,
     /// Outstanding deliveries; tests wait for 0.
     pending: watch::Sender<usize>,
+    /// Deliveries the `reorder_share` knob sent after a later one.
+    reordered: AtomicU64,
     queue: Mutex<Option<mpsc::UnboundedSender<Delivery>>>,
     task: Mutex<Option<JoinHandle<()>>>,
     feed: Arc<ChangeFeed>,
@@ -160,6 +163,7 @@ pub fn hub(state: &SimState) -> Arc<Webhooks> {
         registry: Mutex::new(Registry::default()),
         log: Mutex::new(VecDeque::new()),
         pending: watch::channel(0).0,
+        reordered: AtomicU64::new(0),
         queue: Mutex::new(None),
         task: Mutex::new(None),
         feed,
@@ -253,6 +257,15 @@ impl Webhooks {
     /// Empties the delivery log.
     pub fn clear_attempts(&self) {
         lock(&self.log).clear();
+    }
+
+    /// Deliveries the `reorder_share` knob sent after a later delivery of their webhook.
+    pub fn reordered(&self) -> u64 {
+        self.reordered.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_reordered(&self) {
+        self.reordered.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Deliveries queued, held or being retried.
