@@ -107,7 +107,11 @@ async fn reordered_deliveries_come_after_the_next_one() {
         receiver.events(),
         ["jira:issue_updated", "jira:issue_created"]
     );
-    assert_eq!(sim.control().webhook_reordered(), 1, "the create went after the update");
+    assert_eq!(
+        sim.control().webhook_reordered(),
+        1,
+        "the create went after the update"
+    );
     sim.shutdown().await;
 }
 
