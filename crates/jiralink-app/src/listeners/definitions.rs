@@ -529,7 +529,7 @@ impl App {
                     .settings
                     .subdomain
                     .as_ref()
-                    .map(ToString::to_string)
+                    .map(|s| self.config().atlassian.site_url(s).to_string())
                     .as_deref(),
                 &record.events,
                 effective.as_deref(),
@@ -596,15 +596,12 @@ pub(crate) fn lag_of(
 }
 
 /// What a site administrator does in Jira for a Basic connection's listener.
-fn admin_steps(
-    url: &str,
-    subdomain: Option<&str>,
-    events: &[String],
-    jql: Option<&str>,
-) -> Vec<String> {
-    let admin = subdomain.map_or_else(
+/// `site`: the connection's site URL (the Atlassian endpoints' template applied to its
+/// subdomain), when it has one.
+fn admin_steps(url: &str, site: Option<&str>, events: &[String], jql: Option<&str>) -> Vec<String> {
+    let admin = site.map_or_else(
         || "your site's Jira settings".to_owned(),
-        |s| format!("https://{s}.atlassian.net/plugins/servlet/webhooks"),
+        |s| format!("{}/plugins/servlet/webhooks", s.trim_end_matches('/')),
     );
     let mut steps = vec![
         format!("As a Jira site administrator, open System → WebHooks ({admin})."),
@@ -684,7 +681,7 @@ mod tests {
     fn admin_steps_name_the_url_and_the_filter() {
         let steps = admin_steps(
             "https://jl.example.com/hooks/jira/abc",
-            Some("demo"),
+            Some("https://demo.atlassian.net/"),
             &["jira:issue_created".to_owned()],
             Some("project = MKT"),
         );
@@ -693,7 +690,11 @@ mod tests {
                 .iter()
                 .any(|s| s.contains("https://jl.example.com/hooks/jira/abc"))
         );
-        assert!(steps.iter().any(|s| s.contains("demo.atlassian.net")));
+        assert!(
+            steps
+                .iter()
+                .any(|s| s.contains("(https://demo.atlassian.net/plugins/servlet/webhooks)"))
+        );
         assert!(steps.iter().any(|s| s.contains("project = MKT")));
     }
 }

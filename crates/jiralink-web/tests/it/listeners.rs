@@ -573,6 +573,20 @@ async fn basic_listener_with(jql: Option<&str>) -> (Served, String, String) {
             .iter()
             .any(|step| step.contains(&created.view.url))
     );
+    // The administrator's page on the connection's own site (here the simulator's).
+    let admin_page = format!(
+        "{}/plugins/servlet/webhooks",
+        s.sim.site_url("demo").trim_end_matches('/')
+    );
+    assert!(
+        created
+            .view
+            .setup_steps
+            .iter()
+            .any(|step| step.contains(&admin_page)),
+        "{:?}",
+        created.view.setup_steps
+    );
     let secret = created
         .secret
         .expect("a secret for the administrator")
