@@ -637,3 +637,71 @@ async fn an_oauth_client_secret_a_year_old_is_told_once() {
     assert_eq!(report.composed, 0, "{report:?}");
     assert!(f.emails().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_run_is_told_once_with_its_link_and_once_more_when_runs_work_again() {
+    let mut f = fixture().await;
+    f.connection("Jira").await;
+    f.subscribe("run.failed", None, Channel::Email).await;
+    f.app
+        .create_export(
+            jiralink_app::ExportDraft {
+                name: "Nightly".to_owned(),
+                connection: "Jira".to_owned(),
+                spec: crate::exports::issues("project = DEMO"),
+                schedule: None,
+                enabled: true,
+            },
+            &crate::actor(),
+        )
+        .await
+        .unwrap();
+    let run = |f: &Fixture| {
+        let app = f.app.clone();
+        async move {
+            app.run_export(
+                "Nightly",
+                jiralink_store::RunTrigger::Cli,
+                jiralink_app::RunOutput::Store,
+                &jiralink_app::NoProgress,
+            )
+            .await
+        }
+    };
+    // Jira refuses the requests of two runs (a 400 is not retried): two failed runs, one
+    // message.
+    for _ in 0..2 {
+        f.sim.control().fail_next(4, 400, None);
+        let failed = run(&f).await;
+        f.sim.control().clear_faults();
+        assert!(
+            failed
+                .as_ref()
+                .map_or(true, |r| r.state == jiralink_store::RunState::Failed),
+            "{failed:?}"
+        );
+    }
+    let report = f.dispatch_after_window().await;
+    assert_eq!((report.composed, report.sent), (1, 1), "{report:?}");
+    let mails = f.emails();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    let mail = unfold(&mails[0]);
+    assert!(mail.contains("Nightly: the last run failed"), "{mail}");
+    let history = f
+        .app
+        .list_notifications(Some("ann"), None, 10)
+        .await
+        .unwrap();
+    let link = &history[0].events[0].link;
+    assert!(link.starts_with(&format!("{BASE}/runs/")), "{link}");
+    assert!(mail.contains(link.as_str()), "{mail}");
+
+    // The next run succeeds: told once more.
+    run(&f).await.unwrap();
+    run(&f).await.unwrap();
+    let report = f.dispatch_after_window().await;
+    assert_eq!((report.composed, report.sent), (1, 1), "{report:?}");
+    let mails = f.emails();
+    assert_eq!(mails.len(), 1);
+    assert!(unfold(&mails[0]).contains("Nightly: runs work again"));
+}
