@@ -2,6 +2,7 @@
 //! simulator's sites ([`sim`]) and latency percentiles.
 //! Never a dependency of another crate.
 
+pub mod demo_flow;
 pub mod proc;
 pub mod sim;
 

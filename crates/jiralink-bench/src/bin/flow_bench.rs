@@ -40,21 +40,15 @@
 use std::{
     path::{Path, PathBuf},
     process::ExitCode,
-    sync::Arc,
     time::{Duration, Instant},
 };
 
-use jiralink_app::{
-    Actor, App, ConnectionSecrets, ExportDraft, ExportKind, ExportSpec, FlowDraft, FlowRunView,
-    ImportDraft, ImportSpec, OpenOptions, Resource, ResultsFormat, RunState, RunTrigger,
-    SystemClock,
-};
-use jiralink_domain::{AuditSource, ConnectionDraft};
-use jiralink_vault::ApiToken;
+use jiralink_app::{App, FlowRunView, RunState, RunTrigger};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use url::Url;
 
+use jiralink_bench::demo_flow::{self, DataDir, LABEL_PREFIX, PROJECT};
 use jiralink_bench::sim::{Site, site};
 use jiralink_bench::{
     BoxError,
@@ -70,16 +64,6 @@ const PER_REQUEST: usize = jiralink_sync::import::BATCH;
 
 /// Issues per search page when a few fields are named, as the export engine reads them.
 const PAGE: u32 = 1_000;
-
-/// The project on both sites.
-const PROJECT: &str = "MKT";
-
-/// The external-id label prefix of the flow's import.
-const LABEL_PREFIX: &str = "from-demo-";
-
-/// A stand-in master key for the application's vault (its secrets live only as long as the
-/// run's temporary data directory).
-const MASTER_KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -336,133 +320,16 @@ async fn bare(
 // ---------------------------------------------------------------------------------------------
 // The flow
 
-/// A temporary data directory, removed when dropped.
-struct DataDir(PathBuf);
-
-impl Drop for DataDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn actor() -> Actor {
-    Actor {
-        name: "flow-bench".to_owned(),
-        source: AuditSource::Cli,
-    }
-}
-
 /// An application on a fresh data directory, configured for the simulator's endpoints, with
 /// the connections "Demo" and "Acme".
 async fn open_app(base_url: &Url, tag: &str) -> Result<(DataDir, App), BoxError> {
-    let http = jiralink_atlassian::build_client(&jiralink_atlassian::HttpConfig::default())?;
-    let info: Value = http
-        .get(base_url.join("/_sim/info")?)
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let text = |pointer: &str| -> Result<String, BoxError> {
-        Ok(info
-            .pointer(pointer)
-            .and_then(Value::as_str)
-            .ok_or_else(|| format!("/_sim/info has no {pointer}"))?
-            .to_owned())
-    };
-    let dir = DataDir(
-        std::env::temp_dir().join(format!("jiralink-flow-bench-{}-{tag}", std::process::id())),
-    );
-    std::fs::create_dir_all(&dir.0)?;
-    std::fs::write(
-        dir.0.join("jiralink.toml"),
-        format!(
-            "version = 1\n[atlassian]\nsite_url_template = \"{}\"\napi_gateway = \"{}\"\n\
-             auth_server = \"{}\"\n",
-            text("/site_url_template")?,
-            text("/api_gateway")?,
-            text("/auth_server")?,
-        ),
-    )?;
-    let app = App::open(OpenOptions {
-        data_dir: dir.0.clone(),
-        config_file: None,
-        database: None,
-        clock: Arc::new(SystemClock),
-        env: Box::new(|k| (k == "JIRALINK_MASTER_KEY").then(|| MASTER_KEY.to_owned())),
-    })
-    .await?
-    .value;
-    let (email, token) = (text("/sample/email")?, text("/sample/api_token")?);
-    for (name, subdomain) in [("Demo", "demo"), ("Acme", "acme")] {
-        app.create_connection(
-            &ConnectionDraft {
-                name: Some(name.to_owned()),
-                api_type: Some("cloud-platform".to_owned()),
-                subdomain: Some(subdomain.to_owned()),
-                auth_type: Some("basic".to_owned()),
-                username: Some(email.clone()),
-                ..ConnectionDraft::default()
-            },
-            ConnectionSecrets {
-                api_token: Some(ApiToken::new(&token)),
-            },
-            &actor(),
-        )
-        .await?;
-    }
-    Ok((dir, app))
+    let dir = format!("jiralink-flow-bench-{}-{tag}", std::process::id());
+    demo_flow::open_app(base_url, &dir, None, "flow-bench").await
 }
 
 /// The flow "Demo to Acme" over the run's seeded issues.
 async fn create_flow(app: &App, tag: &str) -> Result<(), BoxError> {
-    let mut spec = ExportSpec::new(Resource::Issues);
-    spec.jql = Some(seeded_jql(tag));
-    spec.fields = vec!["summary".to_owned()];
-    spec.kind = ExportKind::Delta { start: None };
-    spec.lag_secs = Some(0);
-    app.create_export(
-        ExportDraft {
-            name: "Demo export".to_owned(),
-            connection: "Demo".to_owned(),
-            spec,
-            schedule: None,
-            enabled: true,
-        },
-        &actor(),
-    )
-    .await?;
-    app.create_import(
-        ImportDraft {
-            name: "Acme import".to_owned(),
-            connection: "Acme".to_owned(),
-            spec: ImportSpec {
-                mapping: format!(
-                    "operation = \"upsert\"\nproject = \"{PROJECT}\"\nissue_type = \"Task\"\n\
-                     [external_id]\nsource = \"key\"\nlabel_prefix = \"{LABEL_PREFIX}\"\n\
-                     [fields]\nsummary = \"fields.summary\"\n"
-                ),
-                format: None,
-                results_format: ResultsFormat::Ndjson,
-                ledger: None,
-                search_lag_secs: Some(0),
-                input: None,
-            },
-            schedule: None,
-            enabled: true,
-        },
-        &actor(),
-    )
-    .await?;
-    app.create_flow(FlowDraft {
-        name: "Demo to Acme".to_owned(),
-        export: "Demo export".to_owned(),
-        import: "Acme import".to_owned(),
-        schedule: None,
-        enabled: true,
-    })
-    .await?;
-    Ok(())
+    demo_flow::create_demo_to_acme(app, &seeded_jql(tag), "flow-bench").await
 }
 
 /// Clears the simulator's request log.

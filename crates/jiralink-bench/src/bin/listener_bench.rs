@@ -49,7 +49,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -59,17 +58,12 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
-use jiralink_app::{
-    Actor, App, ConnectionSecrets, ExportDraft, ExportKind, ExportSpec, FlowDraft, ImportDraft,
-    ImportSpec, ListenerDraft, OpenOptions, Resource, ResultsFormat, RunTrigger, SystemClock,
-    WorkerOptions,
-};
-use jiralink_domain::{AuditSource, ConnectionDraft};
-use jiralink_vault::ApiToken;
+use jiralink_app::{App, ListenerDraft, RunTrigger, WorkerOptions};
 use jiralink_web::{ApiKeyHash, AppState};
 use serde_json::{Value, json};
 use url::Url;
 
+use jiralink_bench::demo_flow::{self, DataDir, PROJECT};
 use jiralink_bench::sim::{Site, site};
 use jiralink_bench::{
     BoxError, percentile_ms,
@@ -79,15 +73,11 @@ use jiralink_bench::{
 const USAGE: &str = "usage: listener_bench --base-url URL --sim-pid PID --mode ingest|latency \
     [--seconds S] [--senders N] [--rounds N] [--rate PER_SECOND] [--rss-every S] [--baseline]";
 
-/// The project on both sites.
-const PROJECT: &str = "MKT";
-
-/// A stand-in master key for the application's vault (its secrets live only as long as the
-/// run's temporary data directory).
-const MASTER_KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-
 /// The server's API key (no request of the benchmark uses `/v1`).
 const API_KEY: &str = "listener-bench-api-key-not-used-by-any-request";
+
+/// Who the benchmark acts as.
+const BENCH: &str = "listener-bench";
 
 /// The listener's name.
 const LISTENER: &str = "demo-events";
@@ -324,22 +314,6 @@ fn hub_signature(body: &str, secret: &[u8]) -> String {
 // ---------------------------------------------------------------------------------------------
 // The application
 
-/// A temporary data directory, removed when dropped.
-struct DataDir(PathBuf);
-
-impl Drop for DataDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn actor() -> Actor {
-    Actor {
-        name: "listener-bench".to_owned(),
-        source: AuditSource::Cli,
-    }
-}
-
 /// The application, served on 127.0.0.1, with its flow and its listener.
 struct Served {
     _dir: DataDir,
@@ -350,112 +324,17 @@ struct Served {
     secret: String,
 }
 
-async fn serve(base_url: &Url, sim: &Site) -> Result<Served, BoxError> {
-    let info: Value = sim
-        .http
-        .get(base_url.join("/_sim/info")?)
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let text = |pointer: &str| -> Result<String, BoxError> {
-        Ok(info
-            .pointer(pointer)
-            .and_then(Value::as_str)
-            .ok_or_else(|| format!("/_sim/info has no {pointer}"))?
-            .to_owned())
-    };
+async fn serve(base_url: &Url) -> Result<Served, BoxError> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let dir = DataDir(std::env::temp_dir().join(format!(
+    let dir = format!(
         "jiralink-listener-bench-{}-{}",
         std::process::id(),
         addr.port()
-    )));
-    std::fs::create_dir_all(&dir.0)?;
-    std::fs::write(
-        dir.0.join("jiralink.toml"),
-        format!(
-            "version = 1\n[server]\nbase_url = \"http://{addr}/\"\n[atlassian]\n\
-             site_url_template = \"{}\"\napi_gateway = \"{}\"\nauth_server = \"{}\"\n",
-            text("/site_url_template")?,
-            text("/api_gateway")?,
-            text("/auth_server")?,
-        ),
-    )?;
-    let app = App::open(OpenOptions {
-        data_dir: dir.0.clone(),
-        config_file: None,
-        database: None,
-        clock: Arc::new(SystemClock),
-        env: Box::new(|k| (k == "JIRALINK_MASTER_KEY").then(|| MASTER_KEY.to_owned())),
-    })
-    .await?
-    .value;
-    for (name, subdomain) in [("Demo", "demo"), ("Acme", "acme")] {
-        app.create_connection(
-            &ConnectionDraft {
-                name: Some(name.to_owned()),
-                api_type: Some("cloud-platform".to_owned()),
-                subdomain: Some(subdomain.to_owned()),
-                auth_type: Some("basic".to_owned()),
-                username: Some(sim.email.clone()),
-                ..ConnectionDraft::default()
-            },
-            ConnectionSecrets {
-                api_token: Some(ApiToken::new(&sim.token)),
-            },
-            &actor(),
-        )
-        .await?;
-    }
-    let mut spec = ExportSpec::new(Resource::Issues);
-    spec.jql = Some(format!("project = {PROJECT}"));
-    spec.fields = vec!["summary".to_owned()];
-    spec.kind = ExportKind::Delta { start: None };
-    spec.lag_secs = Some(0);
-    app.create_export(
-        ExportDraft {
-            name: "Demo export".to_owned(),
-            connection: "Demo".to_owned(),
-            spec,
-            schedule: None,
-            enabled: true,
-        },
-        &actor(),
-    )
-    .await?;
-    app.create_import(
-        ImportDraft {
-            name: "Acme import".to_owned(),
-            connection: "Acme".to_owned(),
-            spec: ImportSpec {
-                mapping: format!(
-                    "operation = \"upsert\"\nproject = \"{PROJECT}\"\nissue_type = \"Task\"\n\
-                     [external_id]\nsource = \"key\"\nlabel_prefix = \"from-demo-\"\n\
-                     [fields]\nsummary = \"fields.summary\"\n"
-                ),
-                format: None,
-                results_format: ResultsFormat::Ndjson,
-                ledger: None,
-                search_lag_secs: Some(0),
-                input: None,
-            },
-            schedule: None,
-            enabled: true,
-        },
-        &actor(),
-    )
-    .await?;
-    app.create_flow(FlowDraft {
-        name: "Demo to Acme".to_owned(),
-        export: "Demo export".to_owned(),
-        import: "Acme import".to_owned(),
-        schedule: None,
-        enabled: true,
-    })
-    .await?;
+    );
+    let (dir, app) =
+        demo_flow::open_app(base_url, &dir, Some(&format!("http://{addr}/")), BENCH).await?;
+    demo_flow::create_demo_to_acme(&app, &format!("project = {PROJECT}"), BENCH).await?;
     // The issues there are already: copied by an ordinary run, before anything is measured.
     app.run_flow("Demo to Acme", RunTrigger::Cli).await?;
     let created = app
@@ -600,8 +479,7 @@ async fn bare_route(body: Bytes) -> StatusCode {
 }
 
 async fn ingest(args: &Args) -> Result<(), BoxError> {
-    let demo = site(&args.base_url, "demo", 1).await?;
-    let served = serve(&args.base_url, &demo).await?;
+    let served = serve(&args.base_url).await?;
     let bare_addr =
         spawn_server(axum::Router::new().route("/hooks/jira/{token}", post(bare_route))).await?;
     let token = served.url.rsplit('/').next().unwrap_or_default().to_owned();
@@ -942,7 +820,7 @@ async fn latency(args: &Args) -> Result<(), BoxError> {
         admin_webhook(&demo, &format!("http://{addr}/demo"), None).await?;
         (None, Some(relay))
     } else {
-        let served = serve(&args.base_url, &demo).await?;
+        let served = serve(&args.base_url).await?;
         admin_webhook(&demo, &served.url, Some(&served.secret)).await?;
         (Some(served), None)
     };

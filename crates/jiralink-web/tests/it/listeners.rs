@@ -597,6 +597,30 @@ async fn basic_listener_with(jql: Option<&str>) -> (Served, String, String) {
     (s, secret, token)
 }
 
+/// What a site administrator does, through the simulator's admin webhooks: a webhook on
+/// `demo` for MKT's created issues, delivering to `url` signed with `secret`.
+async fn admin_webhook(s: &Served, demo: &Site, url: &str, secret: &str) {
+    let res = demo
+        .http
+        .post(format!(
+            "{}/rest/webhooks/1.0/webhook",
+            s.sim.site_url("demo")
+        ))
+        .basic_auth(&demo.email, Some(&demo.token))
+        .json(&json!({
+            "name": "jiralink",
+            "url": url,
+            "events": ["jira:issue_created"],
+            "filters": {"issue-related-events-section": "project = MKT"},
+            "excludeBody": false,
+            "secret": secret,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 201);
+}
+
 fn signed(body: &str, secret: &str) -> String {
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
     format!(
@@ -709,23 +733,7 @@ async fn an_admin_webhook_registered_with_the_secret_feeds_the_flow() {
     let view = s.app.get_listener("demo-events").await.unwrap();
     // What the site administrator does, through the simulator's admin webhooks.
     let demo = Site::new(&s.sim, "demo");
-    let hooks = format!("{}/rest/webhooks/1.0/webhook", s.sim.site_url("demo"));
-    let res = demo
-        .http
-        .post(hooks)
-        .basic_auth(&demo.email, Some(&demo.token))
-        .json(&json!({
-            "name": "jiralink",
-            "url": view.url,
-            "events": ["jira:issue_created"],
-            "filters": {"issue-related-events-section": "project = MKT"},
-            "excludeBody": false,
-            "secret": secret,
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 201);
+    admin_webhook(&s, &demo, &view.url, &secret).await;
     let acme = Site::new(&s.sim, "acme");
     let before = acme.issues().await.len();
     let key = demo.create("Told by an admin webhook").await;
@@ -749,24 +757,7 @@ async fn the_listeners_own_jql_holds_when_the_admin_webhook_lacks_it() {
     let view = s.app.get_listener("demo-events").await.unwrap();
     let demo = Site::new(&s.sim, "demo");
     // The administrator registered the webhook without the listener's filter.
-    let res = demo
-        .http
-        .post(format!(
-            "{}/rest/webhooks/1.0/webhook",
-            s.sim.site_url("demo")
-        ))
-        .basic_auth(&demo.email, Some(&demo.token))
-        .json(&json!({
-            "name": "jiralink",
-            "url": view.url,
-            "events": ["jira:issue_created"],
-            "filters": {"issue-related-events-section": "project = MKT"},
-            "secret": secret,
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 201);
+    admin_webhook(&s, &demo, &view.url, &secret).await;
     let acme = Site::new(&s.sim, "acme");
     let wanted = demo.create("A wanted one").await;
     let other = demo.create("Another one").await;
@@ -782,24 +773,7 @@ async fn the_safety_net_finds_what_every_lost_delivery_missed() {
     let (s, secret, _) = basic_listener().await;
     let view = s.app.get_listener("demo-events").await.unwrap();
     let demo = Site::new(&s.sim, "demo");
-    let res = demo
-        .http
-        .post(format!(
-            "{}/rest/webhooks/1.0/webhook",
-            s.sim.site_url("demo")
-        ))
-        .basic_auth(&demo.email, Some(&demo.token))
-        .json(&json!({
-            "name": "jiralink",
-            "url": view.url,
-            "events": ["jira:issue_created"],
-            "filters": {"issue-related-events-section": "project = MKT"},
-            "secret": secret,
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 201);
+    admin_webhook(&s, &demo, &view.url, &secret).await;
     // Every delivery lost; an admin webhook has no webhook/failed to read them back from.
     s.sim
         .control()
