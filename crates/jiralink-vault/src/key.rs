@@ -356,14 +356,25 @@ fn existing_data_dir_key(path: PathBuf) -> Result<LoadedKey, VaultError> {
     })
 }
 
-/// Writes `key` to a new file at `path`: created exclusively (never overwriting), mode 0600,
-/// then the file and its directory are flushed to disk so a crash cannot lose a key that may
-/// already have sealed secrets. A failed write removes the partial file.
+/// Writes `key` to a new file at `path`, never overwriting one, mode 0600, flushed to disk
+/// with its directory so a crash cannot lose a key that may already have sealed secrets.
+///
+/// The key is written to a private temporary file beside `path` first and then linked to
+/// `path` in one step: a process killed half-way (a `kill -9` during `key rotate`) leaves no
+/// file at `path` rather than an empty or partial one that would stop the next start. A
+/// killed writer's temporary file is named `.<name>.<random>.partial` and holds nothing
+/// jiralink reads.
 pub fn write_key_file(path: &Path, key: &MasterKey) -> Result<(), VaultError> {
     let key_file_error = |source| VaultError::KeyFile {
         path: path.to_path_buf(),
         source,
     };
+    if path.exists() {
+        return Err(VaultError::KeyFileExists {
+            path: path.to_path_buf(),
+        });
+    }
+    let partial = partial_path(path);
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -371,23 +382,30 @@ pub fn write_key_file(path: &Path, key: &MasterKey) -> Result<(), VaultError> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = match options.open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            return Err(VaultError::KeyFileExists {
-                path: path.to_path_buf(),
-            });
-        }
-        Err(e) => return Err(key_file_error(e)),
-    };
-    if let Err(e) = fill_key_file(&mut file, key) {
-        drop(file);
-        // The file is ours (create_new), and a partial key must not be mistaken for a key later.
-        let _ = fs::remove_file(path);
-        return Err(key_file_error(e));
-    }
+    let mut file = options.open(&partial).map_err(key_file_error)?;
+    let filled = fill_key_file(&mut file, key);
     drop(file);
-    sync_parent_dir(path).map_err(key_file_error)
+    // A hard link fails when `path` exists, so two processes writing a key at once still
+    // leave exactly one, and `path` appears whole or not at all.
+    let published = filled.and_then(|()| fs::hard_link(&partial, path));
+    let _ = fs::remove_file(&partial);
+    match published {
+        Ok(()) => sync_parent_dir(path).map_err(key_file_error),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(VaultError::KeyFileExists {
+            path: path.to_path_buf(),
+        }),
+        Err(e) => Err(key_file_error(e)),
+    }
+}
+
+/// The temporary file a key is written to before it is linked to `path`.
+fn partial_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "key".to_owned());
+    let suffix = OsRng.next_u64();
+    path.with_file_name(format!(".{name}.{suffix:016x}.partial"))
 }
 
 fn fill_key_file(file: &mut File, key: &MasterKey) -> io::Result<()> {
