@@ -356,14 +356,33 @@ fn existing_data_dir_key(path: PathBuf) -> Result<LoadedKey, VaultError> {
     })
 }
 
-/// Writes `key` to a new file at `path`: created exclusively (never overwriting), mode 0600,
-/// then the file and its directory are flushed to disk so a crash cannot lose a key that may
-/// already have sealed secrets. A failed write removes the partial file.
+/// Writes `key` to a new file at `path`, never overwriting one, mode 0600.
+///
+/// The key is written and flushed to a temporary file beside `path` first, then linked to
+/// `path` (which fails if `path` exists) and the directory flushed: a process killed at any
+/// point leaves either no file at `path` or the whole key, never a partial one that a later
+/// start would take for a broken key, and a crash cannot lose a key that may already have
+/// sealed secrets. A temporary file left by a kill holds a key nothing uses.
 pub fn write_key_file(path: &Path, key: &MasterKey) -> Result<(), VaultError> {
     let key_file_error = |source| VaultError::KeyFile {
         path: path.to_path_buf(),
         source,
     };
+    let exists = || VaultError::KeyFileExists {
+        path: path.to_path_buf(),
+    };
+    if path.exists() {
+        return Err(exists());
+    }
+    let mut suffix = [0u8; 8];
+    OsRng
+        .try_fill_bytes(&mut suffix)
+        .map_err(|_| VaultError::RandomUnavailable)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = path.with_file_name(format!(".{name}.{}.tmp", hex::encode(suffix)));
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -371,23 +390,17 @@ pub fn write_key_file(path: &Path, key: &MasterKey) -> Result<(), VaultError> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = match options.open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            return Err(VaultError::KeyFileExists {
-                path: path.to_path_buf(),
-            });
-        }
-        Err(e) => return Err(key_file_error(e)),
-    };
-    if let Err(e) = fill_key_file(&mut file, key) {
-        drop(file);
-        // The file is ours (create_new), and a partial key must not be mistaken for a key later.
-        let _ = fs::remove_file(path);
-        return Err(key_file_error(e));
-    }
+    let mut file = options.open(&temp).map_err(key_file_error)?;
+    let filled = fill_key_file(&mut file, key);
     drop(file);
-    sync_parent_dir(path).map_err(key_file_error)
+    let linked = filled.and_then(|()| fs::hard_link(&temp, path));
+    // The temporary name goes either way: after a link the key lives on under `path`.
+    let _ = fs::remove_file(&temp);
+    match linked {
+        Ok(()) => sync_parent_dir(path).map_err(key_file_error),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(exists()),
+        Err(e) => Err(key_file_error(e)),
+    }
 }
 
 fn fill_key_file(file: &mut File, key: &MasterKey) -> io::Result<()> {
