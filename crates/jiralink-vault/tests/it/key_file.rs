@@ -79,8 +79,10 @@ fn write_key_file_refuses_to_overwrite() {
 }
 
 /// Racing writers of one key file (two first runs, or a rotation and a restart): one wins,
-/// the others are told the file exists, and a reader never sees the file partly written,
-/// which a kill at that moment would leave behind for good. No temporary file is left.
+/// the others are told the file exists, a reader polling the path never finds a file that
+/// does not hold a whole key, and no temporary file is left. (The window a kill could hit in
+/// a file created in place is microseconds wide: this race does not reliably catch it; the
+/// temporary file and link rule it out by construction.)
 #[test]
 fn a_key_file_appears_whole_or_not_at_all() {
     for round in 0..50 {
