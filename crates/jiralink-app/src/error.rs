@@ -332,7 +332,13 @@ pub enum AppError {
 
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
-        Self::Store(e)
+        match e {
+            // Reported like a value that fails to open: the same error, the same fix.
+            StoreError::SecretUnreadable { owner, field } => {
+                crate::secrets::unreadable(owner.into(), field.as_str())
+            }
+            other => Self::Store(other),
+        }
     }
 }
 

@@ -157,6 +157,25 @@ pub struct RotationReport {
     pub next_steps: Option<String>,
 }
 
+/// What opening every stored secret found (`jiralink key status --check`).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretsCheck {
+    /// Secrets that opened.
+    pub opened: u64,
+    /// The ones that did not.
+    pub unreadable: Vec<UnreadableSecret>,
+}
+
+/// A stored secret that does not open, as [`crate::AppError::SecretUnreadable`] names it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UnreadableSecret {
+    /// Which secret, e.g. `api_token of connection <id>`.
+    pub what: String,
+    /// The resource to edit, as `connection <id>` or `oauth-client <id>`.
+    pub owner: String,
+}
+
 /// Where a rotation keeps its new key while it runs, and where the key ends up.
 pub(crate) struct RotationPlan {
     pub(crate) new_key: MasterKey,

@@ -70,7 +70,7 @@ pub use jiralink_sync::{
     AdfMode, ExportKind, ExportSpec, Format, NoProgress, Progress, Resource, RunStats,
 };
 pub use jiralink_vault::{ApiToken, ClientSecret, OAuthState, Password};
-pub use keys::{NEXT_KEY_FILE, RotationReport};
+pub use keys::{NEXT_KEY_FILE, RotationReport, SecretsCheck, UnreadableSecret};
 pub use listeners::{
     CreatedListener, DEFAULT_EVENTS as LISTENER_DEFAULT_EVENTS, Delivery, DeliveryOutcome,
     EVENTS as LISTENER_EVENTS, ListenerDraft, ListenerEventView, ListenerView, MAX_DELIVERY_BYTES,
@@ -375,6 +375,33 @@ impl App {
     /// The id of the key new secrets are sealed with.
     pub fn active_key_id(&self) -> String {
         self.inner.keyring.active_id().to_string()
+    }
+
+    /// The key of a rotation in progress (from `master.key.next`), which opens secrets but
+    /// does not seal them; `None` when no rotation is pending.
+    pub fn pending_key_id(&self) -> Option<String> {
+        let active = self.inner.keyring.active_id();
+        self.inner
+            .keyring
+            .key_ids()
+            .find(|kid| *kid != active)
+            .map(ToString::to_string)
+    }
+
+    /// Opens every stored secret with the loaded keys and says which do not open. Nothing is
+    /// changed and nothing is sent.
+    pub async fn check_secrets(&self) -> AppResult<keys::SecretsCheck> {
+        let mut check = keys::SecretsCheck::default();
+        for s in self.inner.store.list_secrets().await? {
+            match self.open_sealed(s.owner, s.field.as_str(), &s.sealed) {
+                Ok(_) => check.opened += 1,
+                Err(AppError::SecretUnreadable { what, owner }) => check
+                    .unreadable
+                    .push(keys::UnreadableSecret { what, owner }),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(check)
     }
 
     /// The callback URL OAuth 2.0 clients must register with Atlassian.

@@ -52,6 +52,30 @@ pub(crate) fn with_aad<R>(owner: SealOwner<'_>, field: &str, f: impl FnOnce(&Aad
     })
 }
 
+/// [`AppError::SecretUnreadable`] for `owner`'s `field`, logged without any content: the
+/// value was tampered with, truncated or moved, and has to be entered again.
+pub(crate) fn unreadable(owner: SealOwner<'_>, field: &str) -> AppError {
+    let id = owner.id();
+    tracing::error!(
+        owner = owner.kind(),
+        id = %id,
+        field,
+        "a stored secret failed authentication; it was tampered with or moved"
+    );
+    AppError::SecretUnreadable {
+        what: format!("{field} of {} {id}", owner.kind()),
+        owner: match owner {
+            SealOwner::Record(SecretOwner::Connection(_)) => format!("connection {id}"),
+            SealOwner::Record(SecretOwner::OAuthClient(_)) => format!("oauth-client {id}"),
+            SealOwner::Record(SecretOwner::Listener(_)) => format!("listener {id}"),
+            SealOwner::Record(SecretOwner::NotificationWebhook) => {
+                "the notification webhook (set it again)".to_owned()
+            }
+            SealOwner::OAuthState(_) => "authorization".to_owned(),
+        },
+    }
+}
+
 impl App {
     /// Seals `value` for `owner`'s `field`.
     pub(crate) fn seal<'a>(
@@ -77,29 +101,7 @@ impl App {
         let owner = owner.into();
         match with_aad(owner, field, |aad| self.keyring().open_string(sealed, aad)) {
             Ok(s) => Ok(s),
-            Err(jiralink_vault::VaultError::DecryptFailed) => {
-                let id = owner.id();
-                tracing::error!(
-                    owner = owner.kind(),
-                    id = %id,
-                    field,
-                    "a stored secret failed authentication; it was tampered with or moved"
-                );
-                Err(AppError::SecretUnreadable {
-                    what: format!("{field} of {} {id}", owner.kind()),
-                    owner: match owner {
-                        SealOwner::Record(SecretOwner::Connection(_)) => format!("connection {id}"),
-                        SealOwner::Record(SecretOwner::OAuthClient(_)) => {
-                            format!("oauth-client {id}")
-                        }
-                        SealOwner::Record(SecretOwner::Listener(_)) => format!("listener {id}"),
-                        SealOwner::Record(SecretOwner::NotificationWebhook) => {
-                            "the notification webhook (set it again)".to_owned()
-                        }
-                        SealOwner::OAuthState(_) => "authorization".to_owned(),
-                    },
-                })
-            }
+            Err(jiralink_vault::VaultError::DecryptFailed) => Err(unreadable(owner, field)),
             Err(e) => Err(e.into()),
         }
     }

@@ -336,6 +336,25 @@ mod tests {
         );
     }
 
+    /// 100,000 states: each is the unpadded base64url form of 32 bytes (256 bits, well over
+    /// the 128 a guess must beat), and no two are alike.
+    #[test]
+    fn a_hundred_thousand_states_are_distinct_256_bit_values() {
+        let mut seen = std::collections::HashSet::with_capacity(100_000);
+        for _ in 0..100_000 {
+            let state = new_state();
+            let text = state.expose();
+            assert_eq!(text.len(), 43, "{} characters", text.len());
+            let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(text)
+                .unwrap();
+            assert_eq!(bytes.len() * 8, 256);
+            assert!(seen.insert(bytes), "a state came twice");
+        }
+        // 256 random bits cannot all be the same byte; catches a generator that fails open.
+        assert!(seen.iter().all(|b| b.iter().any(|x| *x != b[0])));
+    }
+
     #[test]
     fn authorize_url_has_every_required_parameter() {
         let server = Url::parse("https://auth.atlassian.com").unwrap();

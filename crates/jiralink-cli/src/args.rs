@@ -618,8 +618,12 @@ Back up the new key: database backups made before the rotation still need the ol
         new_key_file: Option<PathBuf>,
     },
     /// Show where the master key comes from and how many secrets it protects
-    #[command(after_help = "Example:\n  jiralink key status -o json")]
-    Status,
+    #[command(after_help = "Example:\n  jiralink key status --check -o json")]
+    Status {
+        /// Also open every stored secret with the loaded keys and name any that do not open
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

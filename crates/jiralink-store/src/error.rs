@@ -18,6 +18,13 @@ pub enum StoreError {
         "the database holds a record jiralink cannot read ({0}); it may have been edited by hand"
     )]
     Corrupt(String),
+    /// A stored secret that is not a sealed value jiralink wrote (truncated, edited, or its
+    /// key id changed): it can never be opened.
+    #[error("the stored {} of {} {} is not a sealed value jiralink wrote", field.as_str(), owner.kind(), owner.id())]
+    SecretUnreadable {
+        owner: crate::model::SecretOwner,
+        field: crate::model::SecretField,
+    },
     #[error("could not open the database at {target}: {source}")]
     Open {
         /// A file path, or a URL with any password replaced by `****`.

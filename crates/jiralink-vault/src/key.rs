@@ -356,25 +356,33 @@ fn existing_data_dir_key(path: PathBuf) -> Result<LoadedKey, VaultError> {
     })
 }
 
-/// Writes `key` to a new file at `path`, never overwriting one, mode 0600, flushed to disk
-/// with its directory so a crash cannot lose a key that may already have sealed secrets.
+/// Writes `key` to a new file at `path`, never overwriting one, mode 0600.
 ///
-/// The key is written to a private temporary file beside `path` first and then linked to
-/// `path` in one step: a process killed half-way (a `kill -9` during `key rotate`) leaves no
-/// file at `path` rather than an empty or partial one that would stop the next start. A
-/// killed writer's temporary file is named `.<name>.<random>.partial` and holds nothing
-/// jiralink reads.
+/// The key is written and flushed to a temporary file beside `path` first, then linked to
+/// `path` (which fails if `path` exists) and the directory flushed: a process killed at any
+/// point leaves either no file at `path` or the whole key, never a partial one that a later
+/// start would take for a broken key, and a crash cannot lose a key that may already have
+/// sealed secrets. A temporary file left by a kill holds a key nothing uses.
 pub fn write_key_file(path: &Path, key: &MasterKey) -> Result<(), VaultError> {
     let key_file_error = |source| VaultError::KeyFile {
         path: path.to_path_buf(),
         source,
     };
+    let exists = || VaultError::KeyFileExists {
+        path: path.to_path_buf(),
+    };
     if path.exists() {
-        return Err(VaultError::KeyFileExists {
-            path: path.to_path_buf(),
-        });
+        return Err(exists());
     }
-    let partial = partial_path(path);
+    let mut suffix = [0u8; 8];
+    OsRng
+        .try_fill_bytes(&mut suffix)
+        .map_err(|_| VaultError::RandomUnavailable)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = path.with_file_name(format!(".{name}.{}.tmp", hex::encode(suffix)));
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -382,30 +390,17 @@ pub fn write_key_file(path: &Path, key: &MasterKey) -> Result<(), VaultError> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(&partial).map_err(key_file_error)?;
+    let mut file = options.open(&temp).map_err(key_file_error)?;
     let filled = fill_key_file(&mut file, key);
     drop(file);
-    // A hard link fails when `path` exists, so two processes writing a key at once still
-    // leave exactly one, and `path` appears whole or not at all.
-    let published = filled.and_then(|()| fs::hard_link(&partial, path));
-    let _ = fs::remove_file(&partial);
-    match published {
+    let linked = filled.and_then(|()| fs::hard_link(&temp, path));
+    // The temporary name goes either way: after a link the key lives on under `path`.
+    let _ = fs::remove_file(&temp);
+    match linked {
         Ok(()) => sync_parent_dir(path).map_err(key_file_error),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(VaultError::KeyFileExists {
-            path: path.to_path_buf(),
-        }),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(exists()),
         Err(e) => Err(key_file_error(e)),
     }
-}
-
-/// The temporary file a key is written to before it is linked to `path`.
-fn partial_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "key".to_owned());
-    let suffix = OsRng.next_u64();
-    path.with_file_name(format!(".{name}.{suffix:016x}.partial"))
 }
 
 fn fill_key_file(file: &mut File, key: &MasterKey) -> io::Result<()> {

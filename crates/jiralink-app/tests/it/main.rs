@@ -17,6 +17,7 @@ mod oauth;
 mod probe_scopes;
 mod rate_limit;
 mod services;
+mod tamper;
 mod users;
 
 use std::path::Path;

@@ -167,41 +167,115 @@ async fn full_flow_from_authorize_url_to_an_api_call() {
     f.app.usable_connection(&id.to_string()).await.unwrap();
 }
 
+/// Another jiralink (another data directory) on the same simulator, with an OAuth 2.0
+/// connection named `name` to authorize.
+async fn other_installation(f: &Fixture, name: &str) -> (tempfile::TempDir, jiralink_app::App) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        f.app.data_dir().join("jiralink.toml"),
+        dir.path().join("jiralink.toml"),
+    )
+    .unwrap();
+    let app = jiralink_app::App::open(jiralink_app::OpenOptions {
+        data_dir: dir.path().to_path_buf(),
+        config_file: None,
+        database: None,
+        clock: Arc::new(f.clock.clone()),
+        env: Box::new(|_| None),
+    })
+    .await
+    .unwrap()
+    .value;
+    let samples = f.sim.samples();
+    app.create_oauth_client(
+        &OAuthClientDraft {
+            name: Some("Sim app".to_owned()),
+            client_id: Some(samples.oauth_client_id.clone()),
+            client_secret: jiralink_domain::SecretEntry::Missing,
+        },
+        OAuthClientSecrets {
+            client_secret: Some(ClientSecret::new(samples.oauth_client_secret.clone())),
+        },
+        &actor(),
+    )
+    .await
+    .unwrap();
+    let draft = ConnectionDraft {
+        name: Some(name.to_owned()),
+        api_type: Some("cloud-platform".to_owned()),
+        subdomain: Some("demo".to_owned()),
+        auth_type: Some("oauth2".to_owned()),
+        oauth_client: Some("Sim app".to_owned()),
+        scopes: SCOPES.iter().map(|s| (*s).to_owned()).collect(),
+        ..ConnectionDraft::default()
+    };
+    app.create_connection(&draft, ConnectionSecrets::default(), &actor())
+        .await
+        .unwrap();
+    (dir, app)
+}
+
+/// `state` is required, single-use, bound to this installation's pending authorization and
+/// short-lived: anything else is refused before the code is sent anywhere (no token request)
+/// and stores nothing.
 #[tokio::test]
 async fn wrong_replayed_and_expired_state_are_refused() {
     let f = oauth_fixture().await;
-    add_oauth(&f, "Cloud", "cloud-platform").await;
+    let id = add_oauth(&f, "Cloud", "cloud-platform").await;
     let start = f.app.begin_authorization("cloud").await.unwrap();
     let params = browse(&f, &start.url, &[]).await;
+    let tokens_before = token_requests(&f);
+    let refused = async |p: &CallbackParams, what: &str| {
+        let err = f
+            .app
+            .complete_authorization(p, &no_choice, &actor())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AppError::OAuthStateInvalid), "{what}: {err}");
+        assert_eq!(err.code(), "oauth_state_invalid");
+        assert!(!f.app.connection_has_tokens(id).await.unwrap(), "{what}");
+    };
 
     let mut wrong = params.clone();
     wrong.state = Some("not-the-state".to_owned());
-    let err = f
-        .app
-        .complete_authorization(&wrong, &no_choice, &actor())
-        .await
-        .unwrap_err();
-    assert!(matches!(err, AppError::OAuthStateInvalid), "{err}");
-    assert_eq!(err.code(), "oauth_state_invalid");
+    refused(&wrong, "unknown").await;
     let mut missing = params.clone();
     missing.state = None;
-    assert!(matches!(
-        f.app
-            .complete_authorization(&missing, &no_choice, &actor())
-            .await,
-        Err(AppError::OAuthStateInvalid)
-    ));
+    refused(&missing, "missing").await;
+    let mut empty = params.clone();
+    empty.state = Some(String::new());
+    refused(&empty, "empty").await;
+    // A state another jiralink issued (its own pending authorization, at the same Atlassian
+    // app): unknown here.
+    let (_other_dir, other) = other_installation(&f, "Cloud").await;
+    let foreign = other.begin_authorization("cloud").await.unwrap();
+    let foreign_params = browse(&f, &foreign.url, &[]).await;
+    refused(&foreign_params, "another installation's").await;
+    let mut mixed = params.clone();
+    mixed.state = foreign_params.state.clone();
+    refused(&mixed, "another installation's, with this code").await;
+    assert_eq!(token_requests(&f), tokens_before, "no code was exchanged");
+    assert_eq!(
+        f.app.get_connection("cloud").await.unwrap().state,
+        ConnectionState::NeedsAuthorization
+    );
 
     f.app
         .complete_authorization(&params, &no_choice, &actor())
         .await
         .unwrap();
+    assert_eq!(token_requests(&f), tokens_before + 1);
     let replay = f
         .app
         .complete_authorization(&params, &no_choice, &actor())
         .await
         .unwrap_err();
     assert!(matches!(replay, AppError::OAuthStateInvalid), "{replay}");
+    assert_eq!(
+        token_requests(&f),
+        tokens_before + 1,
+        "replayed: no exchange"
+    );
 
     let start = f.app.begin_authorization("cloud").await.unwrap();
     let params = browse(&f, &start.url, &[]).await;
@@ -212,6 +286,112 @@ async fn wrong_replayed_and_expired_state_are_refused() {
         .await
         .unwrap_err();
     assert!(matches!(expired, AppError::OAuthStateInvalid), "{expired}");
+    assert_eq!(
+        token_requests(&f),
+        tokens_before + 1,
+        "expired: no exchange"
+    );
+}
+
+/// The sealed token rows of connection `id`.
+async fn stored_tokens(f: &Fixture, id: ConnectionId) -> Vec<Option<String>> {
+    let mut out = Vec::new();
+    for field in [
+        jiralink_store::SecretField::AccessToken,
+        jiralink_store::SecretField::RefreshToken,
+    ] {
+        out.push(
+            f.app
+                .store()
+                .get_secret(jiralink_store::SecretOwner::Connection(id), field)
+                .await
+                .unwrap()
+                .map(|s| s.sealed.to_text()),
+        );
+    }
+    out
+}
+
+/// An authorization code used once is refused by Atlassian the second time (with a fresh,
+/// valid `state`): jiralink reports it and stores nothing, whether the code was first used
+/// by jiralink itself or by someone who intercepted it.
+#[tokio::test]
+async fn a_replayed_authorization_code_is_refused_and_nothing_is_stored() {
+    let f = oauth_fixture().await;
+    let id = add_oauth(&f, "Cloud", "cloud-platform").await;
+    let first = browse(
+        &f,
+        &f.app.begin_authorization("cloud").await.unwrap().url,
+        &[],
+    )
+    .await;
+    let second = f.app.begin_authorization("cloud").await.unwrap();
+    f.app
+        .complete_authorization(&first, &no_choice, &actor())
+        .await
+        .unwrap();
+    let tokens = stored_tokens(&f, id).await;
+    assert!(tokens.iter().all(Option::is_some));
+    let state = second
+        .url
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let replay = CallbackParams {
+        state: Some(state),
+        ..first.clone()
+    };
+    let before = token_requests(&f);
+    let err = f
+        .app
+        .complete_authorization(&replay, &no_choice, &actor())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "oauth_failed", "{err}");
+    assert!(err.to_string().contains("already used"), "{err}");
+    assert_eq!(token_requests(&f), before + 1, "one refused exchange");
+    assert_eq!(stored_tokens(&f, id).await, tokens, "the first tokens stay");
+    let test = f.app.test_connection("cloud").await.unwrap();
+    assert_eq!(test.result, TestResult::Passed, "{}", test.summary());
+
+    // Used first by someone else, at Atlassian's token endpoint: jiralink's exchange fails and
+    // the connection stays unauthorized.
+    let other = add_oauth(&f, "Cloud two", "cloud-platform").await;
+    let start = f.app.begin_authorization("cloud two").await.unwrap();
+    let params = browse(&f, &start.url, &[]).await;
+    let samples = f.sim.samples();
+    let stolen = f
+        .app
+        .http_client()
+        .post(format!(
+            "{}/oauth/token",
+            f.sim.auth_server().as_str().trim_end_matches('/')
+        ))
+        .json(&serde_json::json!({
+            "grant_type": "authorization_code",
+            "client_id": samples.oauth_client_id,
+            "client_secret": samples.oauth_client_secret,
+            "code": params.code,
+            "redirect_uri": "http://127.0.0.1:8080/connection/oauth2callback",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stolen.status().as_u16(), 200);
+    let err = f
+        .app
+        .complete_authorization(&params, &no_choice, &actor())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "oauth_failed", "{err}");
+    assert!(err.to_string().contains("already used"), "{err}");
+    assert_eq!(stored_tokens(&f, other).await, vec![None, None]);
+    assert_eq!(
+        f.app.get_connection("cloud two").await.unwrap().state,
+        ConnectionState::NeedsAuthorization
+    );
 }
 
 #[tokio::test]
@@ -682,7 +862,7 @@ async fn a_refresh_without_an_answer_is_sent_again_under_the_lock() {
 }
 
 /// The same data directory opened by another process with the same clock.
-async fn reopen(f: &Fixture) -> jiralink_app::App {
+pub(crate) async fn reopen(f: &Fixture) -> jiralink_app::App {
     jiralink_app::App::open(jiralink_app::OpenOptions {
         data_dir: f.app.data_dir().to_path_buf(),
         config_file: None,

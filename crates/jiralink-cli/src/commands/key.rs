@@ -64,24 +64,41 @@ pub(crate) async fn run(ctx: &Ctx, command: KeyCommand) -> Result<(), CliError> 
             }
             Ok(())
         }
-        KeyCommand::Status => {
+        KeyCommand::Status { check } => {
             let counts = ctx
                 .app
                 .store()
                 .count_secrets_by_key()
                 .await
                 .map_err(jiralink_app::AppError::from)?;
-            let status = serde_json::json!({
+            let mut status = serde_json::json!({
                 "activeKeyId": ctx.app.active_key_id(),
+                "pendingKeyId": ctx.app.pending_key_id(),
                 "source": ctx.app.key_origin(),
                 "secretsByKey": counts
                     .iter()
                     .map(|(k, n)| serde_json::json!({"keyId": k.to_string(), "secrets": n}))
                     .collect::<Vec<_>>(),
             });
+            let mut unreadable = Vec::new();
+            if check {
+                let found = ctx.app.check_secrets().await?;
+                status["check"] = serde_json::json!({
+                    "opened": found.opened,
+                    "unreadable": found.unreadable.iter().map(|u| &u.what).collect::<Vec<_>>(),
+                });
+                unreadable = found.unreadable;
+            }
             match ctx.output {
                 OutputFormat::Json => output::json(&status)?,
                 OutputFormat::Table => output::tree(&status),
+            }
+            if let Some(first) = unreadable.into_iter().next() {
+                return Err(AppError::SecretUnreadable {
+                    what: first.what,
+                    owner: first.owner,
+                }
+                .into());
             }
             Ok(())
         }

@@ -10,19 +10,32 @@ use crate::codec::parse_time;
 use crate::model::{SecretField, SecretOwner, StoredSecret};
 use crate::{SecretStore, StoreError, StoreResult};
 
-pub(crate) const SECRET_COLUMNS: &str = "owner_kind, owner_id, field, sealed, updated_at";
+pub(crate) const SECRET_COLUMNS: &str = "owner_kind, owner_id, field, key_id, sealed, updated_at";
 
+/// A secret row. A sealed value that is not in the exact form jiralink writes, or whose key id
+/// differs from the row's `key_id` column, was edited outside jiralink: it is
+/// [`StoreError::SecretUnreadable`], as a value that fails to open is.
 pub(crate) fn secret_from_row(row: &impl RowExt) -> StoreResult<StoredSecret> {
     let kind = row.text("owner_kind")?;
     let id = row.text("owner_id")?;
     let field = row.text("field")?;
+    let owner = SecretOwner::parse(&kind, &id)
+        .ok_or_else(|| StoreError::Corrupt(format!("secret owner {kind}/{id}")))?;
+    let field = SecretField::parse(&field)
+        .ok_or_else(|| StoreError::Corrupt(format!("secret field {field:?}")))?;
+    let column_kid = row.text("key_id")?;
+    // Text that does not even decode (bytes that are not UTF-8) is as unreadable as any other
+    // edit of the value.
+    let sealed = row
+        .text("sealed")
+        .ok()
+        .and_then(|text| Sealed::parse(&text).ok())
+        .filter(|sealed| sealed.key_id().to_string() == column_kid)
+        .ok_or(StoreError::SecretUnreadable { owner, field })?;
     Ok(StoredSecret {
-        owner: SecretOwner::parse(&kind, &id)
-            .ok_or_else(|| StoreError::Corrupt(format!("secret owner {kind}/{id}")))?,
-        field: SecretField::parse(&field)
-            .ok_or_else(|| StoreError::Corrupt(format!("secret field {field:?}")))?,
-        sealed: Sealed::parse(&row.text("sealed")?)
-            .map_err(|e| StoreError::Corrupt(format!("sealed secret of {kind}/{id}: {e}")))?,
+        owner,
+        field,
+        sealed,
         updated_at: parse_time(&row.text("updated_at")?)?,
     })
 }

@@ -68,3 +68,106 @@ proptest! {
         prop_assert!(open(&KEY, &sealed, &Aad::new("connection", &b, "api_token")).is_err());
     }
 }
+
+/// One way to edit a stored secret.
+#[derive(Debug, Clone)]
+enum Tampering {
+    /// Flip one bit of the decoded payload (nonce, ciphertext or tag).
+    FlipPayloadBit(Index, u8),
+    /// Flip one bit of the text (prefix, key id, separators, base64 characters).
+    FlipTextBit(Index, u8),
+    /// Keep only the first bytes of the decoded payload.
+    TruncatePayload(Index),
+    /// Keep only the first characters of the text.
+    TruncateText(Index),
+    /// Append bytes to the decoded payload.
+    Extend(Vec<u8>),
+    /// Give it another key id: the other loaded key's, or one no key has.
+    Relabel { loaded: bool, random: [u8; 8] },
+    /// Put another record's or field's sealed value in its place.
+    Swap { other_id: bool },
+}
+
+fn tampering() -> impl Strategy<Value = Tampering> {
+    prop_oneof![
+        (any::<Index>(), 0u8..8).prop_map(|(i, b)| Tampering::FlipPayloadBit(i, b)),
+        (any::<Index>(), 0u8..8).prop_map(|(i, b)| Tampering::FlipTextBit(i, b)),
+        any::<Index>().prop_map(Tampering::TruncatePayload),
+        any::<Index>().prop_map(Tampering::TruncateText),
+        vec(any::<u8>(), 1..32).prop_map(Tampering::Extend),
+        (any::<bool>(), any::<[u8; 8]>())
+            .prop_map(|(loaded, random)| Tampering::Relabel { loaded, random }),
+        any::<bool>().prop_map(|other_id| Tampering::Swap { other_id }),
+    ]
+}
+
+static OTHER: LazyLock<MasterKey> = LazyLock::new(MasterKey::generate);
+
+proptest! {
+    /// Whatever is done to a stored value, it never opens with the keys of a rotation in
+    /// progress (both loaded), and nothing panics: parsing, looking the key up and opening all
+    /// fail with an error instead.
+    #[test]
+    fn random_tamperings_never_open(
+        plaintext in vec(any::<u8>(), 0..=512),
+        tampering in tampering(),
+    ) {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use jiralink_vault::Keyring;
+
+        let mut ring = Keyring::new(KEY.duplicate());
+        ring.add(OTHER.duplicate());
+        let aad = Aad::new("connection", "c-1", "refresh_token");
+        let text = ring.seal(&plaintext, &aad).unwrap().to_text();
+        let (head, payload_text) = text.rsplit_once(':').unwrap();
+        let payload = URL_SAFE_NO_PAD.decode(payload_text).unwrap();
+        let kid = KEY.id().to_string();
+        let tampered: Vec<u8> = match &tampering {
+            Tampering::FlipPayloadBit(i, bit) => {
+                let mut p = payload.clone();
+                let at = i.index(p.len());
+                p[at] ^= 1 << bit;
+                format!("{head}:{}", URL_SAFE_NO_PAD.encode(&p)).into_bytes()
+            }
+            Tampering::FlipTextBit(i, bit) => {
+                let mut t = text.clone().into_bytes();
+                let at = i.index(t.len());
+                t[at] ^= 1 << bit;
+                t
+            }
+            Tampering::TruncatePayload(i) => {
+                let keep = i.index(payload.len());
+                format!("{head}:{}", URL_SAFE_NO_PAD.encode(&payload[..keep])).into_bytes()
+            }
+            Tampering::TruncateText(i) => text.as_bytes()[..i.index(text.len())].to_vec(),
+            Tampering::Extend(more) => {
+                let mut p = payload.clone();
+                p.extend_from_slice(more);
+                format!("{head}:{}", URL_SAFE_NO_PAD.encode(&p)).into_bytes()
+            }
+            Tampering::Relabel { loaded, random } => {
+                let other = if *loaded { OTHER.id().to_string() } else { hex::encode(random) };
+                prop_assume!(other != kid);
+                text.replacen(&kid, &other, 1).into_bytes()
+            }
+            Tampering::Swap { other_id } => {
+                let elsewhere = if *other_id {
+                    Aad::new("connection", "c-2", "refresh_token")
+                } else {
+                    Aad::new("connection", "c-1", "access_token")
+                };
+                ring.seal(&plaintext, &elsewhere).unwrap().to_text().into_bytes()
+            }
+        };
+        prop_assume!(tampered != text.as_bytes());
+        let opened = std::str::from_utf8(&tampered)
+            .ok()
+            .and_then(|t| Sealed::parse(t).ok())
+            .map(|sealed| ring.open(&sealed, &aad));
+        prop_assert!(
+            !matches!(opened, Some(Ok(_))),
+            "{:?} opened", tampering
+        );
+    }
+}
