@@ -129,38 +129,6 @@ fn a_key_file_appears_whole_or_not_at_all() {
 }
 
 #[test]
-fn a_written_key_file_is_whole_and_leaves_nothing_beside_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("master.key.next");
-    // What a writer killed before linking its key leaves behind: only a partial file,
-    // never a file at the key's own path.
-    fs::write(
-        dir.path().join(".master.key.next.00000000deadbeef.partial"),
-        b"",
-    )
-    .unwrap();
-    let key = MasterKey::generate();
-    write_key_file(&path, &key).unwrap();
-    assert_eq!(read_key_file(&path).unwrap().id(), key.id());
-    assert_eq!(mode_of(&path).unwrap(), 0o600);
-    let mut names: Vec<String> = fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    assert_eq!(
-        names,
-        [
-            ".master.key.next.00000000deadbeef.partial",
-            "master.key.next"
-        ]
-    );
-    // Refused writes clean up after themselves too.
-    write_key_file(&path, &MasterKey::generate()).unwrap_err();
-    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
-}
-
-#[test]
 fn write_key_file_into_missing_dir_names_the_path() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nope").join("k.key");
