@@ -25,6 +25,13 @@ pub(crate) struct Fixture {
 
 pub(crate) async fn fixture() -> Fixture {
     let sim = Sim::start(SimConfig::for_tests()).await.unwrap();
+    let auth_server = sim.auth_server();
+    fixture_with_auth_server(sim, &auth_server).await
+}
+
+/// The same with the application's authorization server at `auth_server` (something standing
+/// between it and the simulator's).
+pub(crate) async fn fixture_with_auth_server(sim: SimHandle, auth_server: &str) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("jiralink.toml"),
@@ -33,7 +40,7 @@ pub(crate) async fn fixture() -> Fixture {
              auth_server = \"{}\"\n",
             sim.site_url_template(),
             sim.api_gateway(),
-            sim.auth_server()
+            auth_server
         ),
     )
     .unwrap();

@@ -226,3 +226,145 @@ async fn rotation_with_an_environment_key_resumes_after_a_kill() {
     let token = app.connection_api_token(ids[3]).await.unwrap().unwrap();
     assert_eq!(token.expose(), "token-3");
 }
+
+/// With secrets in the database, a missing key and a wrong key are both refused with the id
+/// of the key that sealed the secrets, and no key is made.
+#[tokio::test]
+async fn a_missing_or_wrong_key_names_the_key_that_sealed_the_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path()).await;
+    add_basic(&app, "Jira", "token").await;
+    drop(app);
+    let key_path = dir.path().join("master.key");
+    let sealing = read_key_file(&key_path).unwrap();
+    let sealing_id = sealing.id().to_string();
+
+    let other = MasterKey::generate();
+    let err = try_open(
+        dir.path(),
+        vec![("JIRALINK_MASTER_KEY", other.encode().to_string())],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), "vault_locked");
+    assert!(err.to_string().contains(&sealing_id), "{err}");
+
+    let saved = std::fs::read(&key_path).unwrap();
+    std::fs::remove_file(&key_path).unwrap();
+    let err = try_open(dir.path(), Vec::new()).await.unwrap_err();
+    assert_eq!(err.code(), "vault_locked");
+    assert!(err.to_string().contains(&sealing_id), "{err}");
+    assert!(
+        !key_path.exists(),
+        "no key is made in place of the lost one"
+    );
+    std::fs::write(&key_path, saved).unwrap();
+    std::fs::set_permissions(
+        &key_path,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    open(dir.path()).await;
+}
+
+/// The new key is written to `master.key.next` readable by its owner only, before any
+/// secret is re-sealed with it.
+#[tokio::test]
+async fn the_next_key_file_is_private_while_the_rotation_runs() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path()).await;
+    add_basic(&app, "Jira", "token").await;
+    let next = dir.path().join(NEXT_KEY_FILE);
+    let seen = std::sync::Mutex::new(Vec::new());
+    app.rotate_key(None, &crate::actor(), &|_, _| {
+        let mode = std::fs::metadata(&next).map(|m| m.permissions().mode() & 0o777);
+        seen.lock().unwrap().push(mode.ok());
+    })
+    .await
+    .unwrap();
+    let seen = seen.into_inner().unwrap();
+    assert!(!seen.is_empty());
+    assert!(seen.iter().all(|m| *m == Some(0o600)), "{seen:?}");
+    assert!(!next.exists());
+}
+
+/// A secret written by another process under the old key while the rotation re-seals makes
+/// the rotation stop before installing the new key: the old key stays in `master.key`, both
+/// keys are loaded by the next start, and running the rotation again finishes.
+#[tokio::test]
+async fn a_secret_written_during_the_rotation_keeps_the_old_key_installed() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path()).await;
+    add_basic(&app, "One", "token-1").await;
+    add_basic(&app, "Two", "token-2").await;
+    let key_path = dir.path().join("master.key");
+    let old = read_key_file(&key_path).unwrap();
+
+    // Another process on the same data directory, opened before the rotation: it knows the
+    // old key only. It writes one secret when told to.
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let path = dir.path().to_path_buf();
+    let other = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let other = open(&path).await;
+            ready_tx.send(()).unwrap();
+            go_rx.recv().unwrap();
+            add_basic(&other, "Three", "token-3").await;
+            done_tx.send(()).unwrap();
+        });
+    });
+    ready_rx.recv().unwrap();
+    let written = std::sync::atomic::AtomicBool::new(false);
+    let err = app
+        .rotate_key(None, &crate::actor(), &|_, _| {
+            if !written.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                go_tx.send(()).unwrap();
+                done_rx.recv().unwrap();
+            }
+        })
+        .await
+        .unwrap_err();
+    other.join().unwrap();
+    assert!(
+        err.to_string().contains("changed during the rotation"),
+        "{err}"
+    );
+    assert_eq!(read_key_file(&key_path).unwrap().id(), old.id());
+    let next = read_key_file(&dir.path().join(NEXT_KEY_FILE)).unwrap();
+    assert_ne!(next.id(), old.id());
+    assert_eq!(
+        app.store()
+            .get_setting("master_key_id")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(old.id().to_string().as_str()),
+        "the database still records the old key"
+    );
+    drop(app);
+
+    // A restart reads every secret; the rotation run again installs the new key.
+    let app = open(dir.path()).await;
+    for (name, token) in [("One", "token-1"), ("Two", "token-2"), ("Three", "token-3")] {
+        let id = app.get_connection(name).await.unwrap().id.parse().unwrap();
+        let stored = app.connection_api_token(id).await.unwrap().unwrap();
+        assert_eq!(stored.expose(), token);
+    }
+    let report = app
+        .rotate_key(None, &crate::actor(), &|_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(report.to_key_id, next.id().to_string());
+    assert_eq!(read_key_file(&key_path).unwrap().id(), next.id());
+    assert_eq!(
+        app.store().count_secrets_by_key().await.unwrap(),
+        vec![(*next.id(), 3)]
+    );
+}

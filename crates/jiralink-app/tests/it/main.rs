@@ -14,6 +14,7 @@ mod instances;
 mod keys;
 mod notifications;
 mod oauth;
+mod oauth_tokens;
 mod probe_scopes;
 mod rate_limit;
 mod services;

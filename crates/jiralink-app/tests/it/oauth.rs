@@ -15,7 +15,11 @@ use crate::connection_test::{Fixture, fixture};
 const SCOPES: [&str; 3] = ["read:jira-work", "read:jira-user", "read:me"];
 
 pub(crate) async fn oauth_fixture() -> Fixture {
-    let f = fixture().await;
+    with_sim_client(fixture().await).await
+}
+
+/// `f` with the simulator's OAuth 2.0 app as the client "Sim app", approving by itself.
+pub(crate) async fn with_sim_client(f: Fixture) -> Fixture {
     f.sim
         .control()
         .update_knobs(|k| k.auto_approve = true)
@@ -38,7 +42,7 @@ pub(crate) async fn oauth_fixture() -> Fixture {
     f
 }
 
-async fn add_oauth(f: &Fixture, name: &str, api_type: &str) -> ConnectionId {
+pub(crate) async fn add_oauth(f: &Fixture, name: &str, api_type: &str) -> ConnectionId {
     let draft = ConnectionDraft {
         name: Some(name.to_owned()),
         api_type: Some(api_type.to_owned()),
@@ -88,14 +92,14 @@ pub(crate) async fn authorize(f: &Fixture, name: &str) {
 }
 
 /// The OAuth 2.0 fixture with the Cloud Platform connection "Cloud", authorized.
-async fn authorized_cloud() -> (Fixture, ConnectionId) {
+pub(crate) async fn authorized_cloud() -> (Fixture, ConnectionId) {
     let f = oauth_fixture().await;
     let id = add_oauth(&f, "Cloud", "cloud-platform").await;
     authorize(&f, "cloud").await;
     (f, id)
 }
 
-fn token_requests(f: &Fixture) -> usize {
+pub(crate) fn token_requests(f: &Fixture) -> usize {
     f.sim
         .control()
         .requests()
@@ -104,7 +108,7 @@ fn token_requests(f: &Fixture) -> usize {
         .count()
 }
 
-fn advance_both(f: &Fixture, by: Duration) {
+pub(crate) fn advance_both(f: &Fixture, by: Duration) {
     f.clock.advance(by);
     f.sim.control().advance(by);
 }
@@ -1049,7 +1053,7 @@ async fn without_the_keep_alive_an_idle_grant_expires() {
 
 /// Re-enters the client's secret: Atlassian answers a wrong one with 401 `access_denied`
 /// (`invalid_client` is for an unknown client ID, whose change forgets the tokens anyway).
-async fn set_client_secret(f: &Fixture, secret: &str) {
+pub(crate) async fn set_client_secret(f: &Fixture, secret: &str) {
     let version = f.app.get_oauth_client("Sim app").await.unwrap().version;
     f.app
         .update_oauth_client(

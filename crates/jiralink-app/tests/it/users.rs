@@ -451,3 +451,63 @@ async fn deleting_a_user_revokes_their_keys_and_sessions() {
             .is_none()
     );
 }
+
+/// A real user's stored password is an Argon2id PHC string that verifies the password,
+/// read from the `users` row itself.
+#[tokio::test]
+async fn a_users_stored_password_is_an_argon2id_hash() {
+    use argon2::PasswordVerifier as _;
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _) = open_with_clock(dir.path()).await;
+    app.create_user("dana", &pw(PASSWORD), false, &actor())
+        .await
+        .unwrap();
+    let mut db = sqlx::SqliteConnection::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("jiralink.db").display()
+    ))
+    .await
+    .unwrap();
+    let (stored,): (String,) =
+        sqlx::query_as("SELECT password_hash FROM users WHERE username = 'dana'")
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+    db.close().await.unwrap();
+    assert!(!stored.contains(PASSWORD));
+    let parsed = argon2::PasswordHash::new(&stored).unwrap();
+    assert_eq!(parsed.algorithm.as_str(), "argon2id", "{stored}");
+    let argon2 = argon2::Argon2::default();
+    assert!(argon2.verify_password(PASSWORD.as_bytes(), &parsed).is_ok());
+    assert!(argon2.verify_password(b"wrong", &parsed).is_err());
+}
+
+/// A session ends after 12 hours without activity and 7 days after sign-in however active,
+/// to the minute.
+#[tokio::test]
+async fn sessions_last_12_hours_idle_and_7_days_at_most() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, clock) = open_with_clock(dir.path()).await;
+    app.ensure_admin(Some(pw(PASSWORD))).await.unwrap();
+
+    let s = app.sign_in("admin", &pw(PASSWORD), "a").await.unwrap();
+    clock.advance(Duration::hours(12) - Duration::minutes(1));
+    assert!(app.session(&s.token).await.unwrap().is_some());
+    clock.advance(Duration::hours(12));
+    assert!(app.session(&s.token).await.unwrap().is_none(), "idle 12 h");
+
+    let s = app.sign_in("admin", &pw(PASSWORD), "a").await.unwrap();
+    let mut alive_for = Duration::ZERO;
+    while alive_for + Duration::hours(6) < Duration::days(7) {
+        clock.advance(Duration::hours(6));
+        alive_for += Duration::hours(6);
+        assert!(
+            app.session(&s.token).await.unwrap().is_some(),
+            "{alive_for}"
+        );
+    }
+    clock.advance(Duration::days(7) - alive_for - Duration::minutes(1));
+    assert!(app.session(&s.token).await.unwrap().is_some());
+    clock.advance(Duration::minutes(1));
+    assert!(app.session(&s.token).await.unwrap().is_none(), "7 days");
+}

@@ -573,3 +573,50 @@ fn rate_limit_handling_is_set_on_create_and_edit() {
     );
     assert!(out.stderr.contains("from 0 to 10"), "{}", out.stderr);
 }
+
+/// `--api-token VALUE` is refused by `create` and `edit` before anything is read, stored or
+/// sent: the value would already be in shell history and the process list, and the refusal
+/// never repeats it.
+#[test]
+fn api_token_as_argument_value_is_refused() {
+    let env = Env::new();
+    env.create_basic("Jira", "stored-token");
+    env.sim.control().clear_requests();
+    let before = env
+        .run(&["connection", "show", "Jira", "-o", "json"], None)
+        .ok()
+        .json();
+    let (email, _) = env.alice();
+    let create = connection_create(
+        "Other",
+        "basic",
+        &["--username", &email, "--api-token", "plain-token-arg"],
+    );
+    let edit = [
+        "connection",
+        "edit",
+        "Jira",
+        "--api-token",
+        "plain-token-arg",
+    ];
+    for args in [create.as_slice(), edit.as_slice()] {
+        let out = env.run(args, None).fails_with(2);
+        assert!(out.stderr.contains("--api-token-stdin"), "{}", out.stderr);
+        assert!(!out.stderr.contains("plain-token-arg"), "{}", out.stderr);
+        assert!(!out.stdout.contains("plain-token-arg"), "{}", out.stdout);
+    }
+    let list = env
+        .run(&["connection", "list", "-o", "json"], None)
+        .ok()
+        .json();
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    let after = env
+        .run(&["connection", "show", "Jira", "-o", "json"], None)
+        .ok()
+        .json();
+    assert_eq!(after, before, "the stored token is untouched");
+    assert!(
+        env.sim.control().requests().is_empty(),
+        "nothing reached the simulator"
+    );
+}

@@ -196,3 +196,121 @@ fn the_database_is_private_even_in_a_data_directory_others_can_read() {
     let quiet = env.run(&["connection", "list"], None).ok();
     assert!(!quiet.stderr.contains("other users"), "{}", quiet.stderr);
 }
+
+/// A database another master key has opened records that key's id: `db copy` into it is
+/// refused and leaves it as it was. Replaced with `--force`, the target holds the source's
+/// sealed secrets and key id, so only the source's key opens it; the other key is refused
+/// naming the source's.
+#[test]
+fn a_copy_into_a_database_of_another_key_is_refused() {
+    const OTHER_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+    let mut env = Env::new();
+    env.extra_env
+        .push(("JIRALINK_MASTER_KEY".to_owned(), MASTER_KEY.to_owned()));
+    env.create_alice("Jira alice");
+    let source_key = env.run(&["key", "status", "-o", "json"], None).ok().json()["activeKeyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let source = env.data_dir().join("jiralink.db");
+    let target = format!("sqlite://{}", env.path().join("target.db").display());
+    let with_other_key = |args: &[&str]| {
+        let mut cmd = env.cmd();
+        cmd.env("JIRALINK_MASTER_KEY", OTHER_KEY).args(args);
+        crate::common::Output::of(&mut cmd)
+    };
+    let listed = with_other_key(&["connection", "list", "--database", &target, "-o", "json"])
+        .ok()
+        .json();
+    assert_eq!(listed, serde_json::json!([]));
+
+    let out = env
+        .run(
+            &[
+                "db",
+                "copy",
+                "--from",
+                source.to_str().unwrap(),
+                "--to",
+                &target,
+            ],
+            None,
+        )
+        .fails_with(5);
+    assert!(out.stderr.contains("--force"), "{}", out.stderr);
+    let listed = with_other_key(&["connection", "list", "--database", &target, "-o", "json"])
+        .ok()
+        .json();
+    assert_eq!(listed, serde_json::json!([]), "the target is unchanged");
+
+    env.run(
+        &[
+            "db",
+            "copy",
+            "--from",
+            source.to_str().unwrap(),
+            "--to",
+            &target,
+            "--force",
+        ],
+        None,
+    )
+    .ok();
+    let refused = with_other_key(&["connection", "list", "--database", &target]).fails_with(6);
+    assert!(refused.stderr.contains(&source_key), "{}", refused.stderr);
+    let listed = env
+        .run(
+            &["connection", "list", "--database", &target, "-o", "json"],
+            None,
+        )
+        .ok()
+        .json();
+    assert_eq!(listed[0]["name"], "Jira alice");
+}
+
+/// A database URL's password never reaches the output or the log, at any log level, whether
+/// the database cannot be reached or the URL is refused, in the user info or the query.
+#[test]
+fn a_database_urls_password_is_never_shown() {
+    let env = Env::new();
+    env.create_basic("Jira", "tok");
+    let source = env.data_dir().join("jiralink.db");
+    let source = source.to_str().unwrap();
+    for url in [
+        "postgres://user:SECRETPW@127.0.0.1:1/x",
+        "postgres://user@127.0.0.1:1/x?password=SECRETPW",
+        "postgresql://user:SECRETPW@127.0.0.1:1/x?sslmode=disable",
+    ] {
+        let commands: [&[&str]; 5] = [
+            &["connection", "list", "--database", url],
+            &["db", "status", "--database", url, "-o", "json"],
+            &["db", "migrate", "--database", url],
+            &["db", "copy", "--from", source, "--to", url],
+            &[
+                "db",
+                "copy",
+                "--from",
+                url,
+                "--to",
+                "sqlite:///nonexistent/x.db",
+            ],
+        ];
+        for args in commands {
+            let mut cmd = env.cmd();
+            // Nothing listens on port 1: one second of waiting for a connection is enough.
+            cmd.env("JIRALINK_DATABASE__ACQUIRE_TIMEOUT_SECS", "1")
+                .args(["--log-level", "trace"])
+                .args(args);
+            let out = crate::common::Output::of(&mut cmd);
+            assert_ne!(out.code, 0, "{args:?}");
+            for text in [&out.stdout, &out.stderr] {
+                assert!(!text.contains("SECRETPW"), "{args:?}: {text}");
+            }
+            assert!(
+                out.stderr.contains("****") || out.stdout.contains("****"),
+                "{args:?} names the database with its password masked: {}",
+                out.stderr
+            );
+        }
+    }
+}

@@ -130,3 +130,29 @@ fn rotate_with_an_environment_key_needs_a_file() {
     ));
     env.run(&["connection", "list"], None).ok();
 }
+
+/// With secrets stored, a wrong key and a missing key are refused naming the id of the key
+/// that sealed them (what `key status` reports), and no key is created.
+#[test]
+fn a_missing_or_wrong_key_names_the_key_that_sealed_the_secrets() {
+    let env = Env::new();
+    env.create_basic("Jira", "tok");
+    let status = env.run(&["key", "status", "-o", "json"], None).ok().json();
+    let sealing = status["activeKeyId"].as_str().unwrap().to_owned();
+    assert!(!sealing.is_empty());
+
+    let mut cmd = env.cmd();
+    cmd.env(
+        "JIRALINK_MASTER_KEY",
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+    )
+    .args(["connection", "list"]);
+    let wrong = crate::common::Output::of(&mut cmd).fails_with(6);
+    assert!(wrong.stderr.contains(&sealing), "{}", wrong.stderr);
+
+    let key = env.data_dir().join("master.key");
+    std::fs::remove_file(&key).unwrap();
+    let missing = env.run(&["connection", "list"], None).fails_with(6);
+    assert!(missing.stderr.contains(&sealing), "{}", missing.stderr);
+    assert!(!key.exists());
+}

@@ -33,3 +33,24 @@ pub(crate) async fn every_table_and_column_is_copied(db: &crate::TestDb) {
         .collect();
     assert_eq!(schema, copied);
 }
+
+/// The database file is created readable by its owner only, and SQLite gives the WAL and
+/// shared-memory files that exist while it is open the same mode.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_sqlite_files_are_private_while_open() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(jiralink_store::DATABASE_FILE);
+    let store = jiralink_store::SqliteStore::open(&path).await.unwrap();
+    let store: &dyn jiralink_store::Store = &store;
+    store
+        .set_setting("probe", "1", time::OffsetDateTime::UNIX_EPOCH)
+        .await
+        .unwrap();
+    for file in ["jiralink.db", "jiralink.db-wal", "jiralink.db-shm"] {
+        let meta = std::fs::metadata(dir.path().join(file))
+            .unwrap_or_else(|e| panic!("{file} should exist while the store is open: {e}"));
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{file}");
+    }
+}

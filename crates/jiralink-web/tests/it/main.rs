@@ -18,6 +18,7 @@ mod listeners;
 mod metrics;
 mod notifications;
 mod oauth;
+mod secret_input;
 mod session;
 mod ui_exports;
 mod ui_flows;
@@ -26,6 +27,7 @@ mod ui_imports;
 mod ui_listeners;
 mod ui_notifications;
 mod ui_pages;
+mod user_api_keys;
 
 use std::sync::Arc;
 
