@@ -60,7 +60,8 @@ pub use imports::{
 pub use jiralink_atlassian::SystemClock;
 pub use jiralink_domain::{
     ApiType, AuditAction, AuditEntry, AuthType, ConnectionDraft, ConnectionId, ConnectionState,
-    Field, OAuthClientDraft, SecretEntry, catalogue, is_text_direction_control,
+    Field, MAX_SECRET_CHARS, OAuthClientDraft, SecretEntry, catalogue, is_text_direction_control,
+    secret_too_long_message,
 };
 pub use jiralink_store::{DebugDirection, JobOutcome, JobRun, RunState, RunTrigger, StoreError};
 pub use jiralink_sync::import::{

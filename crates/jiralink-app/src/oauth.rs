@@ -799,6 +799,8 @@ fn answer_may_be_lost(e: &AtlassianError) -> bool {
     match e {
         AtlassianError::Transport { kind, .. } => !matches!(kind, TransportKind::Tls),
         AtlassianError::Server { .. } | AtlassianError::Decode { .. } => true,
+        // Atlassian may have rotated the tokens in an answer too large to read.
+        AtlassianError::ResponseTooLarge { status, .. } => (200..300).contains(status),
         AtlassianError::UnexpectedStatus { status, .. } => *status >= 500,
         _ => false,
     }

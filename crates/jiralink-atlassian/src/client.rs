@@ -8,7 +8,7 @@
 //! 2. waits for a slot of the connection's [`Limiter`];
 //! 3. sends `Accept: application/json` (and `Content-Type: application/json` with a body, or
 //!    the body's own type for an upload);
-//! 4. reads the whole answer, reports the masked exchange to the [`Observer`], and classifies
+//! 4. reads the whole answer, at most [`MAX_RESPONSE_BYTES`] of it, reports the masked exchange to the [`Observer`], and classifies
 //!    a non-2xx answer as an [`AtlassianError`];
 //! 5. retries per [`crate::retry`], and after a 401 with a bearer token tells the
 //!    [`TokenSource`](crate::auth::TokenSource) and sends once more if it has a new token.
@@ -30,6 +30,7 @@ use crate::{
     base::{ApiBase, join},
     clock::SystemClock,
     error::AtlassianError,
+    http::{MAX_RESPONSE_BYTES, read_body},
     limit::Limiter,
     meter::RequestMeter,
     observe::{
@@ -63,6 +64,7 @@ struct Inner {
     limiter: Arc<Limiter>,
     observer: Arc<dyn Observer>,
     meter: Option<Arc<RequestMeter>>,
+    max_response_bytes: u64,
 }
 
 impl fmt::Debug for JiraClient {
@@ -86,6 +88,7 @@ pub struct JiraClientBuilder {
     jitter: Jitter,
     limiter: Option<Arc<Limiter>>,
     observer: Arc<dyn Observer>,
+    max_response_bytes: u64,
 }
 
 impl fmt::Debug for JiraClientBuilder {
@@ -136,6 +139,14 @@ impl JiraClientBuilder {
         self
     }
 
+    /// The largest answer read (default: [`MAX_RESPONSE_BYTES`]); a larger one fails with
+    /// [`AtlassianError::ResponseTooLarge`].
+    #[must_use]
+    pub fn max_response_bytes(mut self, limit: u64) -> Self {
+        self.max_response_bytes = limit;
+        self
+    }
+
     /// The client.
     #[must_use]
     pub fn build(self) -> JiraClient {
@@ -152,6 +163,7 @@ impl JiraClientBuilder {
                     .unwrap_or_else(|| Limiter::new(ConcurrencyLevel::default())),
                 observer: self.observer,
                 meter: None,
+                max_response_bytes: self.max_response_bytes,
             }),
         }
     }
@@ -270,6 +282,7 @@ impl JiraClient {
             jitter: Jitter::from_entropy(),
             limiter: None,
             observer: Arc::new(NoObserver),
+            max_response_bytes: MAX_RESPONSE_BYTES,
         }
     }
 
@@ -289,6 +302,7 @@ impl JiraClient {
                 limiter: Arc::clone(&inner.limiter),
                 observer: Arc::clone(&inner.observer),
                 meter: inner.meter.clone(),
+                max_response_bytes: inner.max_response_bytes,
             }),
         }
     }
@@ -308,6 +322,7 @@ impl JiraClient {
                 limiter: Arc::clone(&inner.limiter),
                 observer: Arc::clone(&inner.observer),
                 meter: Some(meter),
+                max_response_bytes: inner.max_response_bytes,
             }),
         }
     }
@@ -501,11 +516,9 @@ impl JiraClient {
             Ok(mut response) => {
                 let status = response.status().as_u16();
                 let headers = std::mem::take(response.headers_mut());
-                match response.bytes().await {
-                    // Without a copy when the body arrived as one buffer.
-                    Ok(body) => Ok((status, headers, Vec::from(body))),
-                    Err(e) => Err(AtlassianError::from_reqwest(&e)),
-                }
+                read_body(response, inner.max_response_bytes)
+                    .await
+                    .map(|body| (status, headers, body))
             }
             Err(e) => Err(AtlassianError::from_reqwest(&e)),
         };

@@ -68,6 +68,11 @@ pub enum AmbiguousCause {
     Reset,
     /// A 5xx answer without a body, typically from a proxy in front of Jira.
     BodilessServerError(u16),
+    /// A success whose body was larger than the answer cap, so it was not read.
+    AnswerTooLarge {
+        /// The cap, in bytes.
+        limit: u64,
+    },
 }
 
 impl fmt::Display for AmbiguousCause {
@@ -76,6 +81,11 @@ impl fmt::Display for AmbiguousCause {
             Self::Timeout => f.write_str("the request timed out after it was sent"),
             Self::Reset => f.write_str("the connection closed after the request was sent"),
             Self::BodilessServerError(status) => write!(f, "a {status} answer had no body"),
+            Self::AnswerTooLarge { limit } => write!(
+                f,
+                "the success answer was larger than the {} jiralink reads",
+                human_bytes(*limit)
+            ),
         }
     }
 }
@@ -240,6 +250,28 @@ pub enum AtlassianError {
         /// Why, with what to do.
         message: String,
     },
+    /// The answer was larger than jiralink reads
+    /// ([`MAX_RESPONSE_BYTES`](crate::http::MAX_RESPONSE_BYTES) for Jira's APIs); what was read
+    /// of it was dropped.
+    #[error(
+        "the answer ({status}{}) is larger than the {} jiralink reads from atlassian, so it was \
+         dropped; no jira answer is that large: check that the site url template, the api \
+         gateway and the auth server of the configuration point at atlassian, not at a proxy or \
+         another server",
+        declared_suffix(*.declared),
+        human_bytes(*.limit)
+    )]
+    ResponseTooLarge {
+        /// The HTTP status of the answer.
+        status: u16,
+        /// The cap, in bytes.
+        limit: u64,
+        /// The `Content-Length` the answer declared, if it declared one.
+        declared: Option<u64>,
+        /// How many bytes of the body were read before reading stopped (0 when the declared
+        /// length was refused): at most the cap plus one chunk.
+        received: u64,
+    },
     /// The HTTP client could not be built (e.g. an unreadable CA file).
     #[error("the http client could not be set up: {detail}")]
     Client {
@@ -261,6 +293,20 @@ fn scope_suffix(scope: Option<&str>) -> String {
 
 fn wait_suffix(wait: Option<Duration>) -> String {
     wait.map_or_else(String::new, |d| format!("; retry after {}s", d.as_secs()))
+}
+
+fn declared_suffix(declared: Option<u64>) -> String {
+    declared.map_or_else(String::new, |d| format!(", declaring {}", human_bytes(d)))
+}
+
+/// `n` bytes in the largest binary unit that keeps it whole, e.g. `64 MiB`, `65537 bytes`.
+fn human_bytes(n: u64) -> String {
+    for (shift, unit) in [(30, "GiB"), (20, "MiB"), (10, "KiB")] {
+        if n >= 1 << shift && n.is_multiple_of(1 << shift) {
+            return format!("{} {unit}", n >> shift);
+        }
+    }
+    format!("{n} bytes")
 }
 
 fn location_suffix(location: Option<&str>) -> String {
@@ -306,7 +352,37 @@ impl AtlassianError {
             | Self::NotAvailable { .. }
             | Self::Credentials { .. }
             | Self::TokenUnavailable { .. }
+            | Self::ResponseTooLarge { .. }
             | Self::Client { .. } => false,
+        }
+    }
+
+    /// A stable, machine-readable name of the failure, for logs, run records and front ends.
+    /// Codes are added, never renamed.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthorized { .. } => "jira_unauthorized",
+            Self::Forbidden { .. } => "jira_forbidden",
+            Self::WebhooksNotAllowed { .. } => "jira_webhooks_not_allowed",
+            Self::NotFound { .. } => "jira_not_found",
+            Self::RateLimited { .. } => "jira_rate_limited",
+            Self::BadRequest { .. } => "jira_bad_request",
+            Self::Conflict { .. } => "jira_conflict",
+            Self::Gone { .. } => "jira_gone",
+            Self::Server { .. } => "jira_server_error",
+            Self::UnexpectedStatus { .. } => "jira_unexpected_status",
+            Self::OAuth { .. } => "oauth_error",
+            Self::Transport { .. } => "transport",
+            Self::Ambiguous { .. } => "outcome_unknown",
+            Self::Redirect { .. } => "redirected",
+            Self::UnexpectedContent { .. } => "unexpected_content",
+            Self::Decode { .. } => "decode_failed",
+            Self::NotAvailable { .. } => "not_available",
+            Self::Credentials { .. } => "no_access_token",
+            Self::TokenUnavailable { .. } => "token_unavailable",
+            Self::ResponseTooLarge { .. } => "response_too_large",
+            Self::Client { .. } => "client_setup",
         }
     }
 
@@ -325,6 +401,7 @@ impl AtlassianError {
             | Self::UnexpectedStatus { status, .. }
             | Self::OAuth { status, .. }
             | Self::Redirect { status, .. }
+            | Self::ResponseTooLarge { status, .. }
             | Self::UnexpectedContent { status, .. } => Some(*status),
             Self::Transport { .. }
             | Self::Ambiguous { .. }

@@ -9,6 +9,12 @@
 //! - sends `User-Agent: jiralink/<version> (+<repository>)`, asks for gzip, pools connections,
 //!   and does not read proxy settings from the environment;
 //! - does no retries of its own: [`crate::retry`] decides.
+//!
+//! Every answer is read by [`read_body`] and nothing else, with a cap on its size: a
+//! `Content-Length` above the cap is refused before a byte of the body is read, and a body
+//! without one (chunked, or compressed) is read chunk by chunk and dropped as soon as it passes
+//! the cap, so a broken or hostile server cannot make jiralink hold more than the cap plus one
+//! chunk per request.
 
 use std::{sync::Arc, time::Duration};
 
@@ -27,6 +33,67 @@ pub const USER_AGENT: &str = concat!(
     env!("CARGO_PKG_REPOSITORY"),
     ")"
 );
+
+/// The largest answer jiralink reads from a Jira API: 64 MiB.
+///
+/// No legitimate answer comes near it. The largest pages Jira sends are a `/search/jql` or
+/// `issue/bulkfetch` page of at most 100 issues with every field (Jira lowers `maxResults`
+/// when many fields are asked for, and embeds at most 20 comments and 20 changelog entries per
+/// issue), a worklog page of at most 5,000 worklogs and a changelog bulk fetch of at most
+/// 10,000 histories: each a few MiB, and 64 MiB would be 640 KiB per issue of a full search
+/// page. Attachments are never downloaded. Each request holds at most this much (a connection
+/// runs at most 10 requests at a time), so memory stays bounded whatever a server sends.
+pub const MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The largest answer of the OAuth 2.0 token endpoint jiralink reads: 64 KiB. A token
+/// response is a JSON object of an access token (a JWT of a few KiB at most), a refresh token,
+/// a lifetime and the granted scopes.
+pub const MAX_TOKEN_RESPONSE_BYTES: u64 = 64 * 1024;
+
+/// Reads the body of `response`, at most `limit` bytes of it (after decompression).
+///
+/// A declared `Content-Length` above `limit` is refused before reading; otherwise the body is
+/// read one chunk at a time and reading stops at the first chunk that takes it past `limit`.
+///
+/// # Errors
+/// [`AtlassianError::ResponseTooLarge`] past the limit; [`AtlassianError::Transport`] when the
+/// body cannot be read.
+pub async fn read_body(
+    mut response: reqwest::Response,
+    limit: u64,
+) -> Result<Vec<u8>, AtlassianError> {
+    let status = response.status().as_u16();
+    // `content_length` is `None` when reqwest decompresses: then only the decoded size counts.
+    let declared = response.content_length();
+    if let Some(length) = declared.filter(|&l| l > limit) {
+        return Err(AtlassianError::ResponseTooLarge {
+            status,
+            limit,
+            declared: Some(length),
+            received: 0,
+        });
+    }
+    // A declared length at most `limit` (checked above) sizes the buffer; without one it grows.
+    let mut body =
+        Vec::with_capacity(usize::try_from(declared.unwrap_or(0).min(1 << 20)).unwrap_or_default());
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| AtlassianError::from_reqwest(&e))?
+    {
+        let received = (body.len() + chunk.len()) as u64;
+        if received > limit {
+            return Err(AtlassianError::ResponseTooLarge {
+                status,
+                limit,
+                declared,
+                received,
+            });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
 
 /// Settings of the HTTP client.
 #[derive(Clone, PartialEq, Eq)]

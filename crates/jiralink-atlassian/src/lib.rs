@@ -56,7 +56,9 @@ pub use client::{JiraClient, JiraClientBuilder};
 pub use clock::SystemClock;
 pub use csm::{DetailField, Product};
 pub use error::{AmbiguousCause, AtlassianError, TransportKind, parse_retry_after};
-pub use http::{HttpConfig, USER_AGENT, build_client};
+pub use http::{
+    HttpConfig, MAX_RESPONSE_BYTES, MAX_TOKEN_RESPONSE_BYTES, USER_AGENT, build_client, read_body,
+};
 pub use jsm::{CustomerRequest, Organization, RequestFilter, ServiceDesk};
 pub use limit::{
     ConcurrencyRegistry, LimitPermit, Limiter, SharedSlots, SharedSlotsFactory, SlotGuard,

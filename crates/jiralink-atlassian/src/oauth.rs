@@ -22,6 +22,7 @@ use url::Url;
 
 use crate::base::join;
 use crate::error::AtlassianError;
+use crate::http::{MAX_TOKEN_RESPONSE_BYTES, read_body};
 use crate::observe::Masker;
 
 /// The audience of Jira's 3LO tokens.
@@ -240,12 +241,7 @@ impl TokenEndpoint<'_> {
             .map_err(|e| AtlassianError::from_reqwest(&e))?;
         let status = res.status().as_u16();
         let headers = res.headers().clone();
-        let bytes = Zeroizing::new(
-            res.bytes()
-                .await
-                .map_err(|e| AtlassianError::from_reqwest(&e))?
-                .to_vec(),
-        );
+        let bytes = Zeroizing::new(read_body(res, MAX_TOKEN_RESPONSE_BYTES).await?);
         if !(200..300).contains(&status) {
             return Err(AtlassianError::from_response(
                 status, &headers, &bytes, now, masker,

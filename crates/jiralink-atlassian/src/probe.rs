@@ -663,6 +663,14 @@ fn classify(error: &AtlassianError, ctx: &Context<'_>) -> ProbeFailure {
                 .to_owned(),
             status,
         ),
+        AtlassianError::ResponseTooLarge { .. } => failure(
+            ProbeFailureKind::Misconfigured,
+            format!("{where_} sent an answer larger than any Jira sends ({error})"),
+            "something other than Jira answered: check the subdomain, the site URL template and \
+             the API gateway setting"
+                .to_owned(),
+            status,
+        ),
         AtlassianError::Decode { .. } => failure(
             ProbeFailureKind::Misconfigured,
             format!("{where_} answered, but not the way Jira does ({error})"),

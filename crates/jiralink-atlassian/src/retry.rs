@@ -6,6 +6,7 @@
 //! | connect error (nothing sent) | retry | returned at once |
 //! | timeout or reset after sending | retry | [`AtlassianError::Ambiguous`], never re-sent |
 //! | 5xx without a body (proxy) | as 5xx | [`AtlassianError::Ambiguous`], never re-sent |
+//! | 2xx larger than the answer cap | returned at once | [`AtlassianError::Ambiguous`], never re-sent |
 //! | any other answer (400, 401, 403, 404, 409, 500 with a body…) | returned at once | returned at once |
 //!
 //! Writes are never sent again automatically: even when Jira says it did not apply one (429,
@@ -199,6 +200,10 @@ pub(crate) fn settle(
             bodiless: true,
             ..
         } if *status != 503 => Some(AmbiguousCause::BodilessServerError(*status)),
+        // A success too large to read: the change was made, but what Jira made is unknown.
+        AtlassianError::ResponseTooLarge { status, limit, .. } if (200..300).contains(status) => {
+            Some(AmbiguousCause::AnswerTooLarge { limit: *limit })
+        }
         _ => None,
     };
     match cause {

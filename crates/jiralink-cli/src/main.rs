@@ -7,6 +7,7 @@
 mod output;
 
 mod args;
+mod bounded;
 mod commands;
 mod exit;
 mod hint;

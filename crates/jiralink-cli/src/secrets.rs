@@ -1,11 +1,13 @@
 //! Reading secrets: from standard input, a file, an environment variable or a hidden
 //! prompt, never from an argument's value. Values go straight into zeroizing types.
 
-use std::io::Read;
 use std::path::Path;
+
+use jiralink_app::{AppError, MAX_SECRET_CHARS, secret_too_long_message};
 
 use zeroize::Zeroizing;
 
+use crate::bounded::read_secret_at_most;
 use crate::exit::CliError;
 
 /// Where one secret comes from, as given on the command line.
@@ -33,19 +35,21 @@ impl SecretSource<'_> {
             )));
         }
         let raw = if self.stdin {
-            let mut s = Zeroizing::new(String::new());
-            std::io::stdin().read_to_string(&mut s).map_err(|e| {
+            let read = read_secret_at_most(std::io::stdin(), SECRET_READ_LIMIT).map_err(|e| {
                 CliError::Io(format!("could not read the {} from stdin: {e}", self.label))
             })?;
-            s
+            self.text(read, "stdin")?
         } else if let Some(path) = self.file {
-            Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
-                CliError::Io(format!(
-                    "could not read the {} from {}: {e}",
-                    self.label,
-                    path.display()
-                ))
-            })?)
+            let read = std::fs::File::open(path)
+                .and_then(|f| read_secret_at_most(f, SECRET_READ_LIMIT))
+                .map_err(|e| {
+                    CliError::Io(format!(
+                        "could not read the {} from {}: {e}",
+                        self.label,
+                        path.display()
+                    ))
+                })?;
+            self.text(read, &path.display().to_string())?
         } else if let Some(var) = self.env {
             Zeroizing::new(std::env::var(var).map_err(|_| {
                 CliError::Usage(format!(
@@ -66,6 +70,36 @@ impl SecretSource<'_> {
         Ok(Some(Zeroizing::new(value.to_owned())))
     }
 }
+
+impl SecretSource<'_> {
+    /// What was read, as text; more than [`SECRET_READ_LIMIT`] bytes is a secret too long.
+    fn text(
+        &self,
+        read: Option<Zeroizing<Vec<u8>>>,
+        from: &str,
+    ) -> Result<Zeroizing<String>, CliError> {
+        let Some(mut bytes) = read else {
+            return Err(CliError::App(AppError::InvalidInput(
+                secret_too_long_message(self.label),
+            )));
+        };
+        match String::from_utf8(std::mem::take(&mut *bytes)) {
+            Ok(text) => Ok(Zeroizing::new(text)),
+            Err(e) => {
+                drop(Zeroizing::new(e.into_bytes()));
+                Err(CliError::Io(format!(
+                    "the {} from {from} is not UTF-8 text",
+                    self.label
+                )))
+            }
+        }
+    }
+}
+
+/// The most bytes read for one secret: [`MAX_SECRET_CHARS`] characters of up to four bytes
+/// each and a line end. More cannot be a usable secret, so reading stops there whatever the
+/// file or pipe holds.
+const SECRET_READ_LIMIT: u64 = MAX_SECRET_CHARS as u64 * 4 + 2;
 
 /// Files and pipes usually end with a newline that is not part of the secret.
 fn trim_line_end(s: &str) -> &str {

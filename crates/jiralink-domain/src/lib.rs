@@ -68,6 +68,8 @@ pub use probe::{ProbeApi, ProbeRequest, choose_probe};
 pub use rate_limit::RateLimitHandling;
 pub use route::{ApiRoot, AuthRoute, RootUnknown};
 pub use scope::{OFFLINE_ACCESS, ParsedScopes, ScopeInfo, ScopeSet, catalogue};
-pub use secret_entry::{MAX_SECRET_CHARS, SecretEntry};
+pub use secret_entry::{
+    MAX_SECRET_CHARS, SecretEntry, too_long_message as secret_too_long_message,
+};
 pub use subdomain::Subdomain;
 pub use validation::{Field, FieldError, ValidationErrors};

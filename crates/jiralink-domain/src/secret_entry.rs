@@ -44,7 +44,7 @@ impl SecretEntry {
 
 /// The message for a secret over the limit; `what` names it, e.g. "API token". It never holds
 /// the value, nor its length.
-pub(crate) fn too_long_message(what: &str) -> String {
+pub fn too_long_message(what: &str) -> String {
     format!(
         "the {what} is longer than {MAX_SECRET_CHARS} characters, which no Atlassian {what} is: \
          paste only the {what} itself"

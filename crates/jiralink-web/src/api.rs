@@ -23,7 +23,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, delete, get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Extension, Json, Router};
 use jiralink_app::{Actor, ConnectionSecrets, OAuthClientSecrets, Saved};
 use jiralink_domain::{ConnectionDraft, OAuthClientDraft, SecretEntry};
@@ -35,9 +35,10 @@ use crate::AppState;
 use crate::error::{WebError, WebResult};
 
 /// Every `/v1` route: method, path (relative to `/v1`, in the `{param}` form axum and OpenAPI
-/// share) and handler. The router is built from this table and only from it, and a unit test
-/// holds the OpenAPI document to exactly these operations, so neither can drift.
-fn table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
+/// share) and handler. The router is built from this table and only from it
+/// ([`crate::routes`]), and a unit test holds the OpenAPI document to exactly these
+/// operations, so neither can drift.
+pub(crate) fn table() -> crate::routes::RouteTable {
     vec![
         (Method::GET, "/connections", get(list_connections)),
         (Method::POST, "/connections", post(create_connection)),
@@ -223,14 +224,9 @@ pub(crate) fn operations() -> Vec<(Method, String)> {
         .collect()
 }
 
-pub(crate) fn routes(state: AppState) -> Router<AppState> {
-    table()
-        .into_iter()
-        .fold(Router::new(), |router, (_, path, handler)| {
-            // Routes sharing a path merge their methods.
-            router.route(path, handler)
-        })
-        .method_not_allowed_fallback(method_not_allowed)
+/// The `/v1` router `api` behind the API key, with the API's fallbacks and error shape.
+pub(crate) fn guard(api: Router<AppState>, state: AppState) -> Router<AppState> {
+    api.method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         // `layer`, not `route_layer`: the fallbacks too answer only a valid key, so without
         // one no answer tells which routes or methods exist.
@@ -255,7 +251,11 @@ async fn json_errors(res: Response) -> Response {
     WebError::from_status(status).into_response()
 }
 
-async fn require_api_key(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub(crate) async fn require_api_key(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
     let presented = req
         .headers()
         .get(header::AUTHORIZATION)

@@ -5,22 +5,19 @@
 //! a bad signature alike. A delivery is acknowledged (`202`) only once it is stored; a failure
 //! to store it is a `503`, so Jira delivers it again.
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{MethodRouter, post};
 use jiralink_app::{AppError, Delivery, DeliveryOutcome, MAX_DELIVERY_BYTES};
 
 use crate::AppState;
 use crate::error::WebError;
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/hooks/jira/{token}", post(receive))
-        // The body is read below, with its own limit and the API's error shape.
-        .layer(DefaultBodyLimit::disable())
+pub(crate) fn handler() -> MethodRouter<AppState> {
+    // The body is read below, with its own limit and the API's error shape.
+    post(receive).layer(DefaultBodyLimit::disable())
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

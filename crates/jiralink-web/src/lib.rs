@@ -14,6 +14,9 @@
 //!   browser goes back to the connection's panel, others get a small page.
 //! - `/healthz`, `/readyz`: no key, no data.
 //!
+//! Every route is listed, with its guard, in one table (`routes`), which the router is built
+//! from and the test that every route refuses strangers walks.
+//!
 //! Every response carries the security headers of `headers` (CSP, framing, referrer policy).
 //! Handlers are thin: extract, call [`jiralink_app::App`], map the result.
 
@@ -25,6 +28,7 @@ mod hooks;
 mod metrics;
 mod oauth;
 mod openapi;
+mod routes;
 mod session;
 mod ui;
 
@@ -34,7 +38,6 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use jiralink_app::App;
 
 pub use self::metrics::{
@@ -134,18 +137,10 @@ impl AppState {
 
 /// The whole server.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .merge(oauth::routes())
-        .merge(session::routes())
-        .merge(ui::routes(state.clone()))
-        .merge(metrics::routes())
-        .nest("/v1", api::routes(state.clone()))
-        // Every extractor that reads a body (JSON, forms) stops at this size.
+    routes::router(&state)
+        // Every extractor that reads a body (JSON, forms) stops at this size; the routes that
+        // take more (webhook deliveries, uploads, records) read their bodies with their own.
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
-        // Public, verified delivery by delivery; its own body limit.
-        .merge(hooks::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track_requests,

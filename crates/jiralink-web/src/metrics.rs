@@ -20,12 +20,10 @@
 
 use std::time::Instant;
 
-use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use jiralink_domain::ConnectionState;
 
 use crate::{AppState, WebError};
@@ -111,10 +109,6 @@ pub fn describe_metrics() {
     );
 }
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new().route("/metrics", get(scrape))
-}
-
 /// Counts every request and times it. Runs after routing, so the matched route's template
 /// is known.
 pub(crate) async fn track_requests(
@@ -166,16 +160,9 @@ fn route_label(matched: Option<&MatchedPath>) -> String {
     }
 }
 
-/// `GET /metrics`: the Prometheus text exposition, for a valid bearer API key only (the
-/// numbers tell how many connections exist and how they fare).
-async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let actor = match bearer(&headers) {
-        Some(key) => crate::session::api_actor(&state, key).await,
-        None => None,
-    };
-    if actor.is_none() {
-        return WebError::Unauthorized.into_response();
-    }
+/// `GET /metrics`: the Prometheus text exposition, behind the API key like `/v1` (the
+/// numbers tell how many connections exist and how they fare; see [`crate::routes`]).
+pub(crate) async fn scrape(State(state): State<AppState>) -> Response {
     let Some(render) = state.options().metrics.clone() else {
         return WebError::NoMetrics.into_response();
     };
@@ -191,12 +178,6 @@ async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Response {
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     res
-}
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, key) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| key.trim())
 }
 
 /// Sets every state's gauge, zeros included: a state whose last connection left must read 0,
@@ -240,20 +221,5 @@ mod tests {
         assert_eq!(method_label(&Method::DELETE), "DELETE");
         let custom = Method::from_bytes(b"PURGE").unwrap();
         assert_eq!(method_label(&custom), "OTHER");
-    }
-
-    #[test]
-    fn bearer_keys_are_read_only_from_the_bearer_scheme() {
-        let mut headers = HeaderMap::new();
-        assert_eq!(bearer(&headers), None);
-        headers.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("Bearer  k1 "),
-        );
-        assert_eq!(bearer(&headers), Some("k1"));
-        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer k2"));
-        assert_eq!(bearer(&headers), Some("k2"));
-        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic k3"));
-        assert_eq!(bearer(&headers), None);
     }
 }

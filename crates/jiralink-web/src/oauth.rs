@@ -14,21 +14,17 @@
 //! Either way the answer is `Referrer-Policy: no-referrer` and `no-store`: the URL holds the
 //! authorization code. The audit log names the signed-in user, or "browser" without a session.
 
-use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use jiralink_app::{Actor, AppError, CallbackParams, GrantedSite};
 use jiralink_domain::AuditSource;
 
 use crate::AppState;
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new().route(
-        &format!("/{}", jiralink_domain::oauth_client::CALLBACK_PATH),
-        get(callback),
-    )
+pub(crate) fn handler() -> MethodRouter<AppState> {
+    get(callback)
 }
 
 fn no_choice(_: &[GrantedSite]) -> Option<usize> {

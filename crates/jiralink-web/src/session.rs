@@ -6,7 +6,8 @@
 //!   `Path=/`, and `Secure` when the public base URL is https.
 //! - Every unsafe request of a session (POST, PUT, PATCH, DELETE) carries the session's CSRF
 //!   token, in the `X-CSRF-Token` header or the `_csrf` field of a form, compared in constant
-//!   time. `SameSite=Lax` alone would still let a sibling subdomain post forms.
+//!   time. `SameSite=Lax` alone would still let a sibling subdomain post forms. When the
+//!   browser names the page's `Origin`, it must be this server's (`foreign_origin`).
 //! - The sign-in form has no session yet: its CSRF token is a double-submit cookie
 //!   (`jiralink_login`, `SameSite=Strict`, path `/login`) that must match the form field, so
 //!   another site cannot sign a browser in to an account of its choosing.
@@ -15,7 +16,6 @@
 use std::net::SocketAddr;
 
 use askama::Template;
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request, State};
 use axum::http::request::Parts;
@@ -32,6 +32,7 @@ use subtle::ConstantTimeEq;
 
 use crate::AppState;
 use crate::error::app_status;
+use crate::routes::RouteTable;
 use crate::ui::{Page, error_page, render_with_status};
 
 /// The session cookie.
@@ -116,10 +117,12 @@ fn forbidden_csrf() -> Response {
         .into_response()
 }
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/login", get(login_page).post(login))
-        .route("/logout", post(logout))
+pub(crate) fn table() -> RouteTable {
+    vec![
+        (Method::GET, "/login", get(login_page)),
+        (Method::POST, "/login", post(login)),
+        (Method::POST, "/logout", post(logout)),
+    ]
 }
 
 /// The value of cookie `name`, if the request has it.
@@ -237,6 +240,9 @@ pub(crate) async fn require_session(
     let mut req = if is_safe(req.method()) {
         req
     } else {
+        if foreign_origin(&state, req.headers()) {
+            return forbidden_csrf();
+        }
         match check_csrf(req, &user.csrf_token).await {
             Ok(req) => req,
             Err(res) => return res,
@@ -248,6 +254,32 @@ pub(crate) async fn require_session(
 
 fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Whether an unsafe request names, in `Origin`, a page that is not this server's. Browsers
+/// send `Origin` with every POST, PUT and DELETE, so a form another site (or a sibling host or
+/// port) submits is refused even before its token is looked at. This server's origin is that of
+/// the public base URL, or the `Host` the request was sent to (a browser sets both headers, a
+/// page cannot). Without `Origin` (older clients, scripts) the CSRF token alone decides.
+fn foreign_origin(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return false;
+    };
+    let Some(origin) = origin.to_str().ok().and_then(|o| url::Url::parse(o).ok()) else {
+        // `null` (a sandboxed frame, a redirect across sites) and garbage alike.
+        return true;
+    };
+    let base = &state.app().config().server.base_url;
+    if origin.origin() == base.origin() {
+        return false;
+    }
+    let authority = match (origin.host_str(), origin.port()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_owned(),
+        (None, _) => return true,
+    };
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    !host.is_some_and(|h| h.eq_ignore_ascii_case(&authority))
 }
 
 /// Passes the request on when its CSRF token (header, else form field) is `expected`.
@@ -500,6 +532,9 @@ async fn logout(State(state): State<AppState>, req: Request) -> Response {
         set_cookie(&mut res, &clear_session_cookie(&state));
         return res;
     };
+    if foreign_origin(&state, &headers) {
+        return forbidden_csrf();
+    }
     if let Err(res) = check_csrf(req, &user.csrf_token).await {
         return res;
     }

@@ -8,6 +8,7 @@
     reason = "test helpers fail the test by panicking"
 )]
 
+mod answer_limit;
 mod limits;
 mod openapi;
 mod paging;

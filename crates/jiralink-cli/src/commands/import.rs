@@ -214,12 +214,7 @@ fn input_format(name: &str) -> Result<InputFormat, CliError> {
 }
 
 async fn issues(ctx: &Ctx, args: ImportIssues) -> Result<(), CliError> {
-    let mapping = tokio::fs::read_to_string(&args.map).await.map_err(|e| {
-        CliError::Io(format!(
-            "could not read the mapping {}: {e}",
-            args.map.display()
-        ))
-    })?;
+    let mapping = crate::bounded::read_mapping(&args.map)?;
     let format = args.format.as_deref().map(input_format).transpose()?;
     let source = match (&args.file, &args.from_run) {
         (_, Some(run)) => ImportSource::ExportRun(run.clone()),
@@ -356,12 +351,7 @@ fn summary(ctx: &Ctx, view: &ImportRunView, results: &RunOutput) -> Result<(), C
 
 async fn apply_settings(spec: &mut ImportSpec, settings: &ImportSettings) -> Result<(), CliError> {
     if let Some(path) = &settings.map {
-        spec.mapping = tokio::fs::read_to_string(path).await.map_err(|e| {
-            CliError::Io(format!(
-                "could not read the mapping {}: {e}",
-                path.display()
-            ))
-        })?;
+        spec.mapping = crate::bounded::read_mapping(path)?;
     }
     if let Some(format) = settings.format.as_deref() {
         spec.format = Some(input_format(format)?);

@@ -160,6 +160,50 @@ fn errors_get_the_clis_hint_line() {
     );
 }
 
+/// A secret file or pipe that never ends (here `/dev/zero`) is read only up to the longest
+/// usable secret and refused like any secret too long, instead of filling memory.
+#[test]
+fn endless_secret_sources_are_cut_at_the_bound() {
+    let env = Env::new();
+    let mut cmd = env.cmd();
+    cmd.args(connection_create(
+        "Endless",
+        "basic",
+        &[
+            "--username",
+            "me@example.com",
+            "--no-test",
+            "--api-token-file",
+            "/dev/zero",
+        ],
+    ));
+    let out = crate::common::Output::of(&mut cmd).fails_with(3);
+    assert!(
+        out.stderr.contains("longer than 4096 characters"),
+        "{}",
+        out.stderr
+    );
+    // A pipe from /dev/zero, not a buffer: the CLI reads from a source that never ends.
+    let out = env
+        .std_cmd()
+        .args(connection_create(
+            "Endless",
+            "basic",
+            &[
+                "--username",
+                "me@example.com",
+                "--no-test",
+                "--api-token-stdin",
+            ],
+        ))
+        .stdin(std::fs::File::open("/dev/zero").unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("longer than 4096 characters"), "{stderr}");
+}
+
 /// Every way the CLI reads a secret reaches the same length limit as the API and the form,
 /// and the refusal never repeats the value.
 #[test]

@@ -829,3 +829,37 @@ fn schedule_flags_of_saved_imports_round_trip() {
     )
     .fails_with(2);
 }
+
+/// A `--map` that names something huge or endless (an export, a device) ends in a clear error
+/// after at most 1 MiB was read, before anything runs.
+#[test]
+fn oversized_mappings_are_refused_before_anything_runs() {
+    let env = Env::new();
+    let input = env.path().join("in.csv");
+    std::fs::write(&input, "id,title\n1,a\n").unwrap();
+    let big = env.path().join("big.toml");
+    std::fs::write(&big, format!("# {}\n", "x".repeat(2 << 20))).unwrap();
+    for map in [big.to_str().unwrap(), "/dev/zero"] {
+        let started = Instant::now();
+        let out = env.run(
+            &[
+                "import",
+                "issues",
+                "--connection",
+                "Jira",
+                "--file",
+                input.to_str().unwrap(),
+                "--map",
+                map,
+            ],
+            None,
+        );
+        assert_ne!(out.code, 0, "{map}");
+        assert!(
+            out.stderr.contains("is larger than 1 MiB"),
+            "{map}: {}",
+            out.stderr
+        );
+        assert!(started.elapsed() < Duration::from_secs(60), "{map}");
+    }
+}

@@ -4,11 +4,10 @@
 
 use std::sync::OnceLock;
 
-use axum::Router;
 use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use sha2::{Digest, Sha256};
 
 use crate::AppState;
@@ -65,8 +64,8 @@ const ASSETS: &[Asset] = &[
     },
 ];
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new().route("/static/{name}", get(serve))
+pub(crate) fn handler() -> MethodRouter<AppState> {
+    get(serve)
 }
 
 fn etags() -> &'static [String] {

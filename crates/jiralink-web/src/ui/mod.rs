@@ -31,7 +31,7 @@ macro_rules! page_deref {
 }
 pub(crate) use page_deref;
 
-mod assets;
+pub(crate) mod assets;
 mod chart;
 mod exports;
 mod flows;
@@ -51,7 +51,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{MethodRouter, get};
+use axum::routing::get;
 use jiralink_app::AppError;
 use jiralink_domain::ConnectionState;
 
@@ -59,19 +59,9 @@ use crate::AppState;
 use crate::error::app_status;
 use crate::session::CurrentUser;
 
-/// A UI module's routes: method, path and handler. Each module's router is built from its
-/// table and only from it, and the test that every route needs a session walks the same
-/// tables, so no route can escape that check.
-pub(crate) type RouteTable = Vec<(Method, &'static str, MethodRouter<AppState>)>;
-
-/// The router of one table; routes sharing a path merge their methods.
-fn router_of(table: RouteTable) -> Router<AppState> {
-    table
-        .into_iter()
-        .fold(Router::new(), |router, (_, path, handler)| {
-            router.route(path, handler)
-        })
-}
+/// A UI module's routes: method, path and handler. [`crate::routes`] puts them all behind the
+/// session, and the test that every route needs one walks the same table.
+pub(crate) use crate::routes::RouteTable;
 
 /// The routes of this module itself.
 fn table() -> RouteTable {
@@ -83,7 +73,7 @@ fn table() -> RouteTable {
 }
 
 /// Every table behind the session layer.
-fn tables() -> [RouteTable; 10] {
+pub(crate) fn tables() -> [RouteTable; 10] {
     [
         table(),
         pages::table(),
@@ -98,19 +88,15 @@ fn tables() -> [RouteTable; 10] {
     ]
 }
 
-pub(crate) fn routes(state: AppState) -> Router<AppState> {
-    let pages = tables()
-        .into_iter()
-        .fold(Router::new(), |router, table| {
-            router.merge(router_of(table))
-        })
-        // The last layer added runs first: no notice is read or expired without a session.
+/// The pages' router `pages` behind the session.
+pub(crate) fn guard(pages: Router<AppState>, state: AppState) -> Router<AppState> {
+    // The last layer added runs first: no notice is read or expired without a session.
+    pages
         .route_layer(axum::middleware::from_fn(flash_layer))
         .route_layer(axum::middleware::from_fn_with_state(
             state,
             crate::session::require_session,
-        ));
-    pages.merge(assets::routes())
+        ))
 }
 
 /// What `templates/base.html` needs on every page.
@@ -350,113 +336,7 @@ pub(crate) fn user_message(error: &AppError) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use axum::body::Body;
-    use axum::http::Request;
-    use jiralink_app::{Actor, App, OpenOptions};
-    use jiralink_domain::{AuditSource, ManualClock};
-    use jiralink_vault::Password;
-    use tower::ServiceExt as _;
-
     use super::*;
-    use crate::ApiKeyHash;
-
-    struct Reply {
-        status: StatusCode,
-        location: Option<String>,
-        content_type: Option<String>,
-    }
-
-    async fn send(
-        router: &Router,
-        method: &str,
-        path: &str,
-        cookie: Option<&str>,
-        body: &str,
-    ) -> Reply {
-        let mut req = Request::builder()
-            .method(method.parse::<Method>().unwrap())
-            .uri(path)
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-        if let Some(c) = cookie {
-            req = req.header(header::COOKIE, c);
-        }
-        let res = router
-            .clone()
-            .oneshot(req.body(Body::from(body.to_owned())).unwrap())
-            .await
-            .unwrap();
-        let text = |name| {
-            res.headers()
-                .get(name)
-                .map(|v: &HeaderValue| v.to_str().unwrap().to_owned())
-        };
-        Reply {
-            status: res.status(),
-            location: text(header::LOCATION),
-            content_type: text(header::CONTENT_TYPE),
-        }
-    }
-
-    #[tokio::test]
-    async fn every_page_route_needs_a_session_and_unsafe_ones_the_csrf_token() {
-        let dir = tempfile::tempdir().unwrap();
-        let clock = ManualClock::new(time::macros::datetime!(2026-01-02 03:04:05 UTC));
-        let app = App::open(OpenOptions {
-            data_dir: dir.path().to_path_buf(),
-            config_file: None,
-            database: None,
-            clock: Arc::new(clock),
-            env: Box::new(|_| None),
-        })
-        .await
-        .unwrap()
-        .value;
-        let actor = Actor {
-            name: "setup".to_owned(),
-            source: AuditSource::Cli,
-        };
-        let password = Password::from("correct horse battery staple 42");
-        app.create_user("ada", &password, false, &actor)
-            .await
-            .unwrap();
-        let session = app.sign_in("ada", &password, "127.0.0.1").await.unwrap();
-        let cookie = format!("jiralink_session={}", session.token.expose());
-        let csrf = format!("_csrf={}", session.csrf_token);
-        let router = crate::router(AppState::new(app, ApiKeyHash::of("k".repeat(32).as_str())));
-
-        let routes: Vec<(Method, &str)> = tables()
-            .into_iter()
-            .flatten()
-            .map(|(method, path, _)| (method, path))
-            .collect();
-        assert!(routes.len() > 15, "{routes:?}");
-        for (method, path) in routes {
-            let method = method.as_str();
-            let path = path.replace("{id}", "00000000-0000-4000-8000-000000000000");
-            let stranger = send(&router, method, &path, None, &csrf).await;
-            if method == "GET" {
-                assert_eq!(stranger.status, StatusCode::SEE_OTHER, "{method} {path}");
-                let to = stranger.location.unwrap();
-                assert!(to.starts_with("/login"), "{method} {path}: {to}");
-            } else {
-                assert_eq!(stranger.status, StatusCode::UNAUTHORIZED, "{method} {path}");
-                let no_token = send(&router, method, &path, Some(&cookie), "").await;
-                assert_eq!(no_token.status, StatusCode::FORBIDDEN, "{method} {path}");
-                let wrong = send(&router, method, &path, Some(&cookie), "_csrf=wrong").await;
-                assert_eq!(wrong.status, StatusCode::FORBIDDEN, "{method} {path}");
-            }
-            // Signed in (with the token), the route exists: a handler answers, not the
-            // router's empty 404 or 405.
-            let signed_in = send(&router, method, &path, Some(&cookie), &csrf).await;
-            let unrouted = matches!(
-                signed_in.status,
-                StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
-            ) && signed_in.content_type.is_none();
-            assert!(!unrouted, "{method} {path}: {}", signed_in.status);
-        }
-    }
 
     #[test]
     fn every_state_has_one_badge() {

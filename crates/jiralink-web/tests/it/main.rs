@@ -11,6 +11,7 @@ mod api;
 mod api_key;
 mod api_listeners;
 mod browser;
+mod egress;
 mod exports;
 mod flows;
 mod imports;

@@ -472,6 +472,55 @@ async fn the_served_router_throttles_the_connecting_address() {
     serving.abort();
 }
 
+/// Many wrong passwords for one account from one client, all at once over real TCP to the
+/// router as `jiralink serve` runs it: exactly the documented limit is checked (401), every
+/// other attempt is refused (429) without its password being looked at, and then the right
+/// password is refused too. `JIRALINK_PROOF_LONG=1` sends 500 instead of 50.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_wrong_passwords_are_held_to_the_limit() {
+    let attempts: usize = if std::env::var_os("JIRALINK_PROOF_LONG").is_some() {
+        500
+    } else {
+        50
+    };
+    let e = env().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = listener.local_addr().unwrap();
+    let service = e.router.clone();
+    let serving = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            service.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    let started = std::time::Instant::now();
+    let tasks: Vec<_> = (0..attempts)
+        .map(|i| {
+            tokio::spawn(async move { tcp_login(server, &format!("wrong password {i}")).await })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    let throttled = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(
+        (checked, throttled),
+        (SIGN_IN_MAX_FAILURES, attempts - SIGN_IN_MAX_FAILURES),
+        "{statuses:?}"
+    );
+    assert_eq!(tcp_login(server, PASSWORD).await, 429);
+    eprintln!(
+        "{attempts} concurrent wrong passwords: {checked} checked, {throttled} refused with 429, \
+         in {:?}",
+        started.elapsed()
+    );
+    serving.abort();
+}
+
 #[tokio::test]
 async fn sessions_expire_when_idle() {
     let e = env().await;
