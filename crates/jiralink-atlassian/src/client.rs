@@ -646,7 +646,10 @@ pub(crate) fn decode<T: DeserializeOwned>(
         |_| String::from_utf8_lossy(&answer.body),
         std::borrow::Cow::Borrowed,
     );
-    let trimmed = text.trim_start();
+    // JSON's own whitespace only: `str::trim_start` would also take Unicode spaces (a no-break
+    // space, U+3000), which JSON does not allow, and the answer would be read as JSON when
+    // it is not.
+    let trimmed = text.trim_start_matches([' ', '\t', '\n', '\r']);
     if trimmed.is_empty() {
         return Err(AtlassianError::UnexpectedContent {
             status: answer.status,
@@ -682,6 +685,29 @@ mod tests {
             headers,
             body: body.as_bytes().to_vec(),
             masker: Masker::new(["CANARY-decode-77aa"]),
+        }
+    }
+
+    /// Found by the `jira_responses` fuzz target: a bulk create's answer starting with a
+    /// no-break space was read as JSON, though the general parser refuses it.
+    #[test]
+    fn decode_refuses_whitespace_json_does_not_allow() {
+        for body in [
+            "\u{a0}{}",
+            "\u{3000}{\"issues\":[]}",
+            "\u{0b}{}",
+            "\u{0c}{}",
+        ] {
+            let got = decode::<serde_json::Value>(&MYSELF, &answer("application/json", body));
+            assert!(
+                matches!(got, Err(AtlassianError::Decode { .. })),
+                "{body:?}: {got:?}"
+            );
+        }
+        for body in [" \t\r\n{}", "\n\n  []"] {
+            assert!(
+                decode::<serde_json::Value>(&MYSELF, &answer("application/json", body)).is_ok()
+            );
         }
     }
 

@@ -34,6 +34,8 @@ pub mod client;
 pub mod clock;
 pub mod csm;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod jsm;
 pub mod limit;

@@ -242,43 +242,55 @@ impl TokenEndpoint<'_> {
         let status = res.status().as_u16();
         let headers = res.headers().clone();
         let bytes = Zeroizing::new(read_body(res, MAX_TOKEN_RESPONSE_BYTES).await?);
-        if !(200..300).contains(&status) {
-            return Err(AtlassianError::from_response(
-                status, &headers, &bytes, now, masker,
-            ));
-        }
-        let raw: RawTokenResponse =
-            serde_json::from_slice(&bytes).map_err(|e| AtlassianError::Decode {
-                what: "the token response",
-                detail: format!(
-                    "{} at line {} column {}",
-                    e.classify_kind(),
-                    e.line(),
-                    e.column()
-                ),
-            })?;
-        let RawTokenResponse {
-            access_token,
-            refresh_token,
-            expires_in,
-            scope,
-        } = raw;
-        if access_token.is_empty() {
-            return Err(AtlassianError::Decode {
-                what: "the token response",
-                detail: "the access token is empty".to_owned(),
-            });
-        }
-        let lifetime = time::Duration::seconds(expires_in.unwrap_or(3600).clamp(0, 366 * 86_400));
-        Ok(TokenResponse {
-            access_token: AccessToken::new(access_token),
-            refresh_token: refresh_token
-                .filter(|r| !r.is_empty())
-                .map(RefreshToken::new),
-            expires_at: now + lifetime,
-            scope,
-        })
+        read_token_answer(status, &headers, &bytes, now, masker)
     }
+}
+
+/// The token endpoint's answer: the tokens of a 2xx, else the refusal as an error. `now` is
+/// when the answer came, the start of the access token's lifetime.
+pub(crate) fn read_token_answer(
+    status: u16,
+    headers: &reqwest::header::HeaderMap,
+    bytes: &[u8],
+    now: OffsetDateTime,
+    masker: &Masker,
+) -> Result<TokenResponse, AtlassianError> {
+    if !(200..300).contains(&status) {
+        return Err(AtlassianError::from_response(
+            status, headers, bytes, now, masker,
+        ));
+    }
+    let raw: RawTokenResponse =
+        serde_json::from_slice(bytes).map_err(|e| AtlassianError::Decode {
+            what: "the token response",
+            detail: format!(
+                "{} at line {} column {}",
+                e.classify_kind(),
+                e.line(),
+                e.column()
+            ),
+        })?;
+    let RawTokenResponse {
+        access_token,
+        refresh_token,
+        expires_in,
+        scope,
+    } = raw;
+    if access_token.is_empty() {
+        return Err(AtlassianError::Decode {
+            what: "the token response",
+            detail: "the access token is empty".to_owned(),
+        });
+    }
+    let lifetime = time::Duration::seconds(expires_in.unwrap_or(3600).clamp(0, 366 * 86_400));
+    Ok(TokenResponse {
+        access_token: AccessToken::new(access_token),
+        refresh_token: refresh_token
+            .filter(|r| !r.is_empty())
+            .map(RefreshToken::new),
+        expires_at: now + lifetime,
+        scope,
+    })
 }
 
 trait ClassifyKind {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, value::RawValue};
 
 use crate::{
-    client::{JiraClient, decode, json_bytes},
+    client::{Answer, JiraClient, decode, json_bytes},
     error::AtlassianError,
     operation::{
         ACCESSIBLE_RESOURCES, APPROXIMATE_COUNT, CHANGELOG_BULKFETCH, FIELDS, ISSUE_BULKFETCH,
@@ -139,7 +139,7 @@ struct TokenBody<'a, R> {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct SearchPage {
+pub(crate) struct SearchPage {
     /// Required: an answer without it is not a search page, not an empty last page.
     issues: Vec<Issue>,
     #[serde(default)]
@@ -339,15 +339,7 @@ impl JiraClient {
         &self,
         request: SearchRequest,
     ) -> impl Stream<Item = Result<Issue, AtlassianError>> + Send + 'static {
-        self.token_pages(
-            &SEARCH_JQL,
-            &["search", "jql"],
-            request,
-            |page: SearchPage| {
-                let next = search_continuation(page.is_last, page.next_page_token)?;
-                Ok((page.issues, next))
-            },
-        )
+        self.token_pages(&SEARCH_JQL, &["search", "jql"], request, search_page_issues)
     }
 
     /// One page of an issue search, each issue kept as sent. `token` is the previous page's
@@ -368,15 +360,7 @@ impl JiraClient {
             .call(&SEARCH_JQL, &["search", "jql"])?
             .json_body(&body)?;
         let answer = self.execute(call).await?;
-        let page: RawSearchBody = decode(&SEARCH_JQL, &answer)?;
-        let next_page_token = search_continuation(page.is_last, page.next_page_token)?;
-        Ok(RawSearchPage {
-            issues: page.issues,
-            next_page_token,
-            names: page.names,
-            schema: page.schema,
-            bytes: answer.body.len(),
-        })
+        read_raw_search_page(&answer)
     }
 
     /// One page of an issue search as the bytes Jira sent (JSON, not parsed here), for a
@@ -611,6 +595,25 @@ where
 
 /// A page's records and the token of the next page.
 type TokenPage<T> = (Vec<T>, Option<String>);
+
+/// A decoded `search/jql` page's issues and where the search continues.
+pub(crate) fn search_page_issues(page: SearchPage) -> Result<TokenPage<Issue>, AtlassianError> {
+    let next = search_continuation(page.is_last, page.next_page_token)?;
+    Ok((page.issues, next))
+}
+
+/// A `search/jql` answer with each issue kept as the JSON text Jira sent.
+pub(crate) fn read_raw_search_page(answer: &Answer) -> Result<RawSearchPage, AtlassianError> {
+    let page: RawSearchBody = decode(&SEARCH_JQL, answer)?;
+    let next_page_token = search_continuation(page.is_last, page.next_page_token)?;
+    Ok(RawSearchPage {
+        issues: page.issues,
+        next_page_token,
+        names: page.names,
+        schema: page.schema,
+        bytes: answer.body.len(),
+    })
+}
 
 /// Where an issue search continues: `nextPageToken`, unless `isLast` says the page is the
 /// last (an empty token counts as none; so does a missing one when `isLast` is missing too).

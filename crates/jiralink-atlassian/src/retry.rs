@@ -213,7 +213,7 @@ pub(crate) fn settle(
 }
 
 /// The least wait the error asks for: `Retry-After`, else the time until `X-RateLimit-Reset`.
-fn floor_of(error: &AtlassianError, clock: &dyn Clock) -> Option<Duration> {
+pub(crate) fn floor_of(error: &AtlassianError, clock: &dyn Clock) -> Option<Duration> {
     if let Some(wait) = error.retry_after() {
         return Some(wait);
     }

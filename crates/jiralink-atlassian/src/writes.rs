@@ -358,30 +358,7 @@ impl JiraClient {
             })?
             .also_accept(400);
         let answer = self.execute(call).await?;
-        let parsed = if answer.status == 400 {
-            // Only the per-element shape is read here; any other 400 is an ordinary refusal.
-            match bulk_refusal(&answer) {
-                Some(parsed) => parsed,
-                None => return Err(self.refusal(&answer)),
-            }
-        } else {
-            decode::<BulkAnswer>(&ISSUE_BULK_CREATE, &answer)?
-        };
-        let failed = parsed
-            .errors
-            .into_iter()
-            .map(|e| {
-                let body = ErrorBody::from_value(&e.element_errors, &answer.masker);
-                let at = usize::try_from(e.failed_element_number).unwrap_or(usize::MAX);
-                let error = ElementError {
-                    status: e.status,
-                    messages: body.messages,
-                    field_errors: body.field_errors,
-                };
-                (at, error)
-            })
-            .collect();
-        align_bulk(issues.len(), parsed.issues, failed)
+        read_bulk_answer(issues.len(), &answer, |a| self.refusal(a))
     }
 
     /// The issue types issues of a project can be created with, every page.
@@ -684,6 +661,39 @@ impl JiraClient {
             }
         }
     }
+}
+
+/// The answer to a bulk create of `sent` inputs (201, or 400 as per-element errors), each
+/// input's outcome at its position. A 400 of another shape is the error `refusal` makes of it.
+pub(crate) fn read_bulk_answer(
+    sent: usize,
+    answer: &Answer,
+    refusal: impl FnOnce(&Answer) -> AtlassianError,
+) -> Result<Vec<BulkElement>, AtlassianError> {
+    let parsed = if answer.status == 400 {
+        // Only the per-element shape is read here; any other 400 is an ordinary refusal.
+        match bulk_refusal(answer) {
+            Some(parsed) => parsed,
+            None => return Err(refusal(answer)),
+        }
+    } else {
+        decode::<BulkAnswer>(&ISSUE_BULK_CREATE, answer)?
+    };
+    let failed = parsed
+        .errors
+        .into_iter()
+        .map(|e| {
+            let body = ErrorBody::from_value(&e.element_errors, &answer.masker);
+            let at = usize::try_from(e.failed_element_number).unwrap_or(usize::MAX);
+            let error = ElementError {
+                status: e.status,
+                messages: body.messages,
+                field_errors: body.field_errors,
+            };
+            (at, error)
+        })
+        .collect();
+    align_bulk(sent, parsed.issues, failed)
 }
 
 /// A 400 answer to a bulk create read as per-element errors, when it is one: the

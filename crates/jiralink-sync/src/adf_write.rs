@@ -880,8 +880,6 @@ fn text_json(text: &str, marks: &Marks) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashSet;
-
     use pretty_assertions::assert_eq;
     use proptest::prelude::*;
     use serde_json::json;
@@ -1324,6 +1322,8 @@ mod tests {
 
     // ------------------------------------------------------------ ADF rules, checked
 
+    use crate::fuzzing::check_adf;
+
     fn kind(node: &Value) -> &str {
         node.get("type").and_then(Value::as_str).unwrap_or("")
     }
@@ -1332,150 +1332,6 @@ mod tests {
         node.get("content")
             .and_then(Value::as_array)
             .map_or(&[], Vec::as_slice)
-    }
-
-    /// The children each node may hold (the subset of Atlassian's ADF JSON schema these
-    /// functions write), and whether it needs at least one.
-    fn allowed(parent: &str) -> (&'static [&'static str], bool) {
-        const INLINE: &[&str] = &["text", "hardBreak"];
-        match parent {
-            "doc" => (
-                &[
-                    "paragraph",
-                    "heading",
-                    "bulletList",
-                    "orderedList",
-                    "taskList",
-                    "codeBlock",
-                    "blockquote",
-                    "rule",
-                    "table",
-                ],
-                false,
-            ),
-            "paragraph" | "heading" | "taskItem" => (INLINE, false),
-            "codeBlock" => (&["text"], false),
-            "bulletList" | "orderedList" => (&["listItem"], true),
-            "listItem" => (
-                &[
-                    "paragraph",
-                    "bulletList",
-                    "orderedList",
-                    "taskList",
-                    "codeBlock",
-                ],
-                true,
-            ),
-            "blockquote" => (
-                &["paragraph", "bulletList", "orderedList", "codeBlock"],
-                true,
-            ),
-            "taskList" => (&["taskItem", "taskList"], true),
-            "table" => (&["tableRow"], true),
-            "tableRow" => (&["tableHeader", "tableCell"], true),
-            "tableHeader" | "tableCell" => (&["paragraph"], true),
-            _ => (&[], false),
-        }
-    }
-
-    /// Every ADF rule the writer promises; `Err` names the first one broken.
-    fn check_adf(doc: &Value) -> Result<(), String> {
-        if kind(doc) != "doc" || doc.get("version") != Some(&json!(1)) {
-            return Err(format!("not a version 1 doc: {doc}"));
-        }
-        if !doc.get("content").is_some_and(Value::is_array) {
-            return Err("doc without a content array".into());
-        }
-        let mut ids = HashSet::new();
-        check_node(doc, &mut ids)
-    }
-
-    fn check_node(node: &Value, ids: &mut HashSet<String>) -> Result<(), String> {
-        let parent = kind(node);
-        let (kinds, needs_content) = allowed(parent);
-        let content = children(node);
-        if needs_content && content.is_empty() {
-            return Err(format!("empty {parent}: {node}"));
-        }
-        for child in content {
-            let k = kind(child);
-            if !kinds.contains(&k) {
-                return Err(format!("{k} inside {parent}: {node}"));
-            }
-            check_node(child, ids)?;
-        }
-        match parent {
-            "text" => {
-                let t = node.get("text").and_then(Value::as_str).unwrap_or("");
-                if t.is_empty() {
-                    return Err(format!("empty text node: {node}"));
-                }
-                let marks: Vec<&str> = node
-                    .get("marks")
-                    .and_then(Value::as_array)
-                    .map(|m| m.iter().map(kind).collect())
-                    .unwrap_or_default();
-                if node.get("marks").is_some() && marks.is_empty() {
-                    return Err(format!("empty marks: {node}"));
-                }
-                let unique: HashSet<&str> = marks.iter().copied().collect();
-                if unique.len() != marks.len() {
-                    return Err(format!("a mark twice: {node}"));
-                }
-                for m in &marks {
-                    if !["em", "strong", "strike", "code", "link"].contains(m) {
-                        return Err(format!("unknown mark {m}: {node}"));
-                    }
-                }
-                if marks.contains(&"code") && marks.iter().any(|m| !["code", "link"].contains(m)) {
-                    return Err(format!("code with another mark than link: {node}"));
-                }
-                if let Some(link) = node["marks"]
-                    .as_array()
-                    .and_then(|m| m.iter().find(|m| kind(m) == "link"))
-                    && link["attrs"]["href"].as_str().is_none_or(str::is_empty)
-                {
-                    return Err(format!("link without href: {node}"));
-                }
-            }
-            "codeBlock" if content.iter().any(|c| c.get("marks").is_some()) => {
-                return Err(format!("marks in a code block: {node}"));
-            }
-            "heading" => {
-                let level = node["attrs"]["level"].as_u64().unwrap_or(0);
-                if !(1..=6).contains(&level) {
-                    return Err(format!("heading level {level}"));
-                }
-            }
-            // The schema's first child of a list item: a paragraph, a code block or media (a
-            // nested list may only follow).
-            "listItem" if !matches!(kind(&content[0]), "paragraph" | "codeBlock") => {
-                return Err(format!("list item starting with {}", kind(&content[0])));
-            }
-            "taskList" | "taskItem" => {
-                let id = node["attrs"]["localId"].as_str().unwrap_or("");
-                if id.is_empty() || !ids.insert(id.to_owned()) {
-                    return Err(format!("missing or repeated localId {id:?}"));
-                }
-                if parent == "taskList" && kind(&content[0]) != "taskItem" {
-                    return Err(format!("task list starting with a list: {node}"));
-                }
-                if parent == "taskItem"
-                    && !matches!(node["attrs"]["state"].as_str(), Some("TODO" | "DONE"))
-                {
-                    return Err(format!("task state: {node}"));
-                }
-            }
-            "orderedList" => {
-                if let Some(order) = node.get("attrs").and_then(|a| a.get("order"))
-                    && (order.as_u64().is_none() || order == &json!(1))
-                {
-                    return Err(format!("order attribute {order}"));
-                }
-            }
-            _ => {}
-        }
-        Ok(())
     }
 
     #[test]

@@ -182,7 +182,7 @@ impl Search {
 const DAY_MS: i64 = 86_400_000;
 
 /// The user's JQL, narrowed to the spec's issue ids when it names some.
-fn by_ids_jql(spec: &ExportSpec) -> Option<String> {
+pub(crate) fn by_ids_jql(spec: &ExportSpec) -> Option<String> {
     if spec.issue_ids.is_empty() {
         return spec.user_jql().map(str::to_owned);
     }

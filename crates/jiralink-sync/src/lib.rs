@@ -26,6 +26,8 @@ pub mod csv;
 pub mod cursor;
 pub mod engine;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod import;
 mod issues;
 pub mod journal;

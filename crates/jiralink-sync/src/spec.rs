@@ -425,6 +425,11 @@ impl ExportSpec {
             if !r.takes_jql() {
                 return invalid(format!("{} cannot be chosen by JQL", r.label()));
             }
+            if let Some(problem) = unbalanced(jql) {
+                return invalid(format!(
+                    "the JQL has {problem}: close every quote and parenthesis it opens"
+                ));
+            }
             if contains_order_by(jql) {
                 return invalid(
                     "leave ORDER BY out of the JQL: exports order by update time themselves".into(),
@@ -511,30 +516,85 @@ pub const MAX_ISSUE_IDS: usize = 50;
 
 /// Whether `jql` has an `ORDER BY` outside quoted text.
 fn contains_order_by(jql: &str) -> bool {
-    let mut unquoted = String::with_capacity(jql.len());
+    let words: Vec<String> = unquoted(jql)
+        .split_whitespace()
+        .map(str::to_ascii_lowercase)
+        .collect();
+    words.windows(2).any(|w| w == ["order", "by"])
+}
+
+/// Why `jql` cannot be placed inside the run's parentheses, if it cannot: the export wraps it
+/// as `(<jql>) AND <bounds>`, so a quote left open, a dangling backslash or a parenthesis
+/// without its partner would carry the bounds into a string or out of the parentheses, and
+/// the search would no longer be bounded (or no longer be the export's).
+fn unbalanced(jql: &str) -> Option<&'static str> {
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    let mut depth = 0usize;
+    for c in jql.chars() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match (quote, c) {
+            (_, '\\') => escaped = true,
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '(') => depth += 1,
+            (None, ')') => match depth.checked_sub(1) {
+                Some(d) => depth = d,
+                None => return Some("a closing parenthesis without its opening one"),
+            },
+            (None, _) => {}
+        }
+    }
+    if escaped {
+        Some("a backslash with nothing after it")
+    } else if quote.is_some() {
+        Some("a quoted text that is not closed")
+    } else if depth > 0 {
+        Some("an opening parenthesis without its closing one")
+    } else {
+        None
+    }
+}
+
+/// `jql` with quoted text blanked out and escaped characters (a backslash escapes the next
+/// one, inside quotes or not) kept as part of their word, as JQL reads them.
+fn unquoted(jql: &str) -> String {
+    let mut out = String::with_capacity(jql.len());
     let mut quote: Option<char> = None;
     let mut escaped = false;
     for c in jql.chars() {
-        match quote {
-            Some(q) => {
-                if escaped {
-                    escaped = false;
-                } else if c == '\\' {
+        let shown = if escaped {
+            escaped = false;
+            if quote.is_some() { ' ' } else { '_' }
+        } else {
+            match (quote, c) {
+                (None, '\\') => {
                     escaped = true;
-                } else if c == q {
-                    quote = None;
+                    '_'
                 }
-                unquoted.push(' ');
+                (Some(_), '\\') => {
+                    escaped = true;
+                    ' '
+                }
+                (Some(q), c) if c == q => {
+                    quote = None;
+                    ' '
+                }
+                (Some(_), _) => ' ',
+                (None, '"' | '\'') => {
+                    quote = Some(c);
+                    ' '
+                }
+                (None, c) => c,
             }
-            None if c == '"' || c == '\'' => {
-                quote = Some(c);
-                unquoted.push(' ');
-            }
-            None => unquoted.push(c.to_ascii_lowercase()),
-        }
+        };
+        out.push(shown);
     }
-    let words: Vec<&str> = unquoted.split_whitespace().collect();
-    words.windows(2).any(|w| w == ["order", "by"])
+    out
 }
 
 #[cfg(test)]
@@ -586,6 +646,34 @@ mod tests {
         }
     }
 
+    /// Found by the `export_jql` fuzz target: `'` was accepted and the run's bounds became
+    /// part of a string (`(' ) AND updated <= …`), so the search was no longer bounded.
+    #[test]
+    fn jql_that_would_escape_its_parentheses_is_refused() {
+        let mut s = ExportSpec::new(Resource::Issues);
+        for jql in [
+            "'   ",
+            "summary ~ \"open",
+            "project = ED) OR (project = OPS",
+            "(project = ED",
+            "project = ED)",
+            "summary ~ abc\\",
+        ] {
+            s.jql = Some(jql.into());
+            let message = invalid(&s);
+            assert!(message.contains("close every quote"), "{jql}: {message}");
+        }
+        for jql in [
+            "summary ~ \"a ) b\"",
+            "summary ~ 'it\\'s'",
+            "(project = ED OR project = OPS) AND summary ~ \\(",
+            "summary ~ \"back\\\\\"",
+        ] {
+            s.jql = Some(jql.into());
+            assert!(s.validate().is_ok(), "{jql}: {:?}", s.validate());
+        }
+    }
+
     #[test]
     fn validation_explains_what_does_not_fit() {
         let mut s = ExportSpec::new(Resource::Issues);
@@ -593,6 +681,8 @@ mod tests {
         s.jql = Some("project = ED order by key".into());
         assert!(invalid(&s).contains("ORDER BY"));
         s.jql = Some("summary ~ \"order by\"".into());
+        assert!(s.validate().is_ok());
+        s.jql = Some("summary ~ order\\ by".into());
         assert!(s.validate().is_ok());
         s.kind = ExportKind::Test { limit: 0 };
         assert!(invalid(&s).contains("1 to"));

@@ -1689,7 +1689,7 @@ fn external_clause(place: &ExternalPlace, ids: &[String]) -> Option<(String, Str
     })
 }
 
-fn jql_escape(s: &str) -> String {
+pub(crate) fn jql_escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
