@@ -148,7 +148,11 @@ pub(crate) async fn start_sim(jiralink: &Path, dir: &Path) -> Result<Sim, BoxErr
     ]);
     let (process, line) = start(cmd, dir, "sim", "Control API:").await?;
     let addr = address_after(&line, "http://")?;
-    let info: Value = reqwest::get(format!("http://{addr}/_sim/info"))
+    // jiralink's own client: it carries the TLS provider the workspace builds.
+    let http = jiralink_atlassian::build_client(&jiralink_atlassian::HttpConfig::default())?;
+    let info: Value = http
+        .get(format!("http://{addr}/_sim/info"))
+        .send()
         .await?
         .error_for_status()?
         .json()
