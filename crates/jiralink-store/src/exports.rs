@@ -363,6 +363,9 @@ pub trait ExportStore: Send + Sync {
     async fn get_export_run(&self, run: Uuid) -> StoreResult<ExportRunRecord>;
     /// Runs matching the filter, newest first, at most `limit`.
     async fn list_export_runs(&self, filter: &RunFilter) -> StoreResult<Vec<ExportRunRecord>>;
+    /// The newest run of every export that has one, in one query: a list of exports shows
+    /// each one's last run, and a query per export made that list slow under load.
+    async fn latest_export_runs(&self) -> StoreResult<Vec<ExportRunRecord>>;
     /// Asks the run's holder to stop (it checks between pages). `false` when the run is not
     /// running; [`crate::StoreError::NotFound`] when there is no such run.
     async fn request_export_run_cancel(&self, run: Uuid) -> StoreResult<bool>;

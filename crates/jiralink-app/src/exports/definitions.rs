@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use jiralink_domain::{
     AuditAction, Connection, ConnectionId, ConnectionState, FieldChange, ResourceKind,
 };
-use jiralink_store::{ExportRecord, JobRecord, NewJob, StoreError};
+use jiralink_store::{ExportRecord, ExportRunRecord, JobRecord, NewJob, StoreError};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -200,14 +200,20 @@ impl App {
             .collect();
         let jobs = self.export_jobs().await?;
         let names: HashMap<Uuid, String> = records.iter().map(|r| (r.id, r.name.clone())).collect();
+        let mut latest: HashMap<Uuid, ExportRunRecord> = self
+            .store()
+            .latest_export_runs()
+            .await?
+            .into_iter()
+            .filter_map(|r| Some((r.export_id?, r)))
+            .collect();
         let mut views = Vec::with_capacity(records.len());
         for record in records {
             let Some(connection) = connections.get(&record.connection_id) else {
                 continue;
             };
-            let last = self
-                .last_export_run(record.id)
-                .await?
+            let last = latest
+                .remove(&record.id)
                 .map(|r| self.run_view(r, &names, &connections));
             views.push(export_view(record, connection, &jobs, last)?);
         }

@@ -585,6 +585,21 @@ impl<B: Backend> ExportStore for SqlStore<B> {
         rows.iter().map(run_from_row).collect()
     }
 
+    async fn latest_export_runs(&self) -> StoreResult<Vec<ExportRunRecord>> {
+        // One indexed look per export (export_runs_export), not a scan of every run.
+        let rows = self
+            .all(
+                format!(
+                    "SELECT {RUN_COLUMNS} FROM export_runs WHERE id IN (\
+                     SELECT (SELECT r.id FROM export_runs r WHERE r.export_id = e.id \
+                     ORDER BY r.started_at DESC, r.id DESC LIMIT 1) FROM exports e)"
+                ),
+                args![],
+            )
+            .await?;
+        rows.iter().map(run_from_row).collect()
+    }
+
     async fn request_export_run_cancel(&self, run: Uuid) -> StoreResult<bool> {
         let done = self
             .exec(

@@ -31,6 +31,7 @@ crate::on_both_backends! {
     expired_outputs_are_deleted: super::expired_outputs_are_deleted,
     cancel_is_requested_of_running_runs_only: super::cancel_is_requested_of_running_runs_only,
     runs_are_listed_newest_first: super::runs_are_listed_newest_first,
+    each_exports_latest_run_in_one_query: super::each_exports_latest_run_in_one_query,
     deleting_an_export_deletes_its_runs_and_output: super::deleting_an_export_deletes_its_runs_and_output,
     resetting_the_cursor_keeps_the_version: super::resetting_the_cursor_keeps_the_version,
     a_cursor_is_rewound_only_from_where_it_is: super::a_cursor_is_rewound_only_from_where_it_is,
@@ -1057,6 +1058,62 @@ pub(crate) async fn cancel_is_requested_of_running_runs_only(db: &crate::TestDb)
         matches!(err, StoreError::NotFound { kind: "export run" }),
         "{err:?}"
     );
+}
+
+pub(crate) async fn each_exports_latest_run_in_one_query(db: &crate::TestDb) {
+    let store = db.store();
+    let (c, e) = setup(store).await;
+    let e2 = export("Second export", c.id);
+    store.insert_export(&e2).await.unwrap();
+    let e3 = export("Never run", c.id);
+    store.insert_export(&e3).await.unwrap();
+    assert!(store.latest_export_runs().await.unwrap().is_empty());
+    let mut newest = std::collections::HashMap::new();
+    // Two runs of e start in the same microsecond: the one with the greater id is the
+    // newest, as in list_export_runs. Ad hoc runs belong to no export.
+    for (minute, export) in [
+        (0, Some(&e)),
+        (1, Some(&e2)),
+        (2, None),
+        (3, Some(&e)),
+        (3, Some(&e)),
+        (4, None),
+    ] {
+        let r = NewExportRun {
+            state: RunState::Skipped,
+            ..running(export, c.id, "h", T0 + Duration::minutes(minute))
+        };
+        store.start_export_run(&r).await.unwrap();
+        if let Some(x) = export {
+            let entry = newest.entry(x.id).or_insert(r.id);
+            let listed = store
+                .list_export_runs(&RunFilter {
+                    export_id: Some(x.id),
+                    import_id: None,
+                    kind: None,
+                    connection_id: None,
+                    limit: 1,
+                })
+                .await
+                .unwrap();
+            *entry = listed[0].id;
+        }
+    }
+    let mut latest: Vec<(Uuid, Uuid)> = store
+        .latest_export_runs()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.export_id.unwrap(), r.id))
+        .collect();
+    latest.sort();
+    let mut expected: Vec<(Uuid, Uuid)> = newest.into_iter().collect();
+    expected.sort();
+    assert_eq!(
+        latest, expected,
+        "one run per export that has one, the newest"
+    );
+    assert_eq!(latest.len(), 2);
 }
 
 pub(crate) async fn runs_are_listed_newest_first(db: &crate::TestDb) {
