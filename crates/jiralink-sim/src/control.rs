@@ -10,7 +10,8 @@
 //! | `PATCH /_sim/knobs` | any subset of [`Knobs`] fields | new knobs |
 //! | `POST /_sim/fail-next` | `{"count":2,"status":503,"retry_after":5}` | pending faults |
 //! | `POST /_sim/drop-next` | `{"count":1}` | pending faults |
-//! | `POST /_sim/hold-next` | `{"count":1,"seconds":30}` | pending faults |
+//! | `POST /_sim/hold-next` | `{"count":1,"seconds":30,"methods"?,"path"?,"site"?,"skip"?,"stage":"before"\|"after"?}` | pending faults |
+//! | `GET /_sim/held` / `DELETE /_sim/held` | | `{"held":n}`: requests being held now / 204, every hold ended now |
 //! | `POST /_sim/lose-next` | `{"count":1,"methods":["POST","PUT"]?,"path":"/issue/bulk"?}` | pending faults |
 //! | `DELETE /_sim/faults` | | pending faults (all zero) |
 //! | `GET /_sim/requests` / `DELETE /_sim/requests` | | request log / 204 |
@@ -51,7 +52,7 @@ use crate::oauth::Grant;
 use crate::state::{LoggedRequest, SimState};
 use crate::webhooks::{DeliveryAttempt, WebhookInfo};
 
-pub use crate::knobs::PendingFaults;
+pub use crate::knobs::{HoldSpec, HoldStage, PendingFaults};
 
 /// Error of a control operation.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -220,6 +221,26 @@ impl Control {
     /// The next `n` requests are held for `hold` of simulated time, then answered 504.
     pub fn hold_next(&self, n: u32, hold: Duration) {
         self.state.faults().hold_next(n, hold);
+    }
+
+    /// Holds `n` requests that `spec` matches (method, path suffix, site), each after letting
+    /// `spec.skip` matching requests through: before their handler (then 504, as
+    /// [`Control::hold_next`]) or after it (the write applied, the answer sent late). Other
+    /// requests pass and leave the holds queued.
+    pub fn hold_matching(&self, n: u32, spec: &HoldSpec) {
+        self.state.faults().hold_matching(n, spec);
+    }
+
+    /// Requests being held right now (by `hold_next` or `hold_matching`), so a test can wait
+    /// until the request it aimed at has reached the simulator.
+    pub fn held(&self) -> usize {
+        self.state.faults().held()
+    }
+
+    /// Ends every hold under way now, as if its time were up: a request held before its
+    /// handler is answered 504, a held answer is sent (to a client that may be gone).
+    pub fn release_held(&self) {
+        self.state.faults().release_held();
     }
 
     /// The next `n` requests are handled (their writes are applied), then their connection is
@@ -548,6 +569,19 @@ struct HoldNext {
     #[serde(default = "one")]
     count: u32,
     seconds: u64,
+    #[serde(default)]
+    methods: Vec<String>,
+    /// Only requests whose path ends with this.
+    #[serde(default)]
+    path: Option<String>,
+    /// Only requests to this site (subdomain).
+    #[serde(default)]
+    site: Option<String>,
+    /// Matching requests to let through first.
+    #[serde(default)]
+    skip: u32,
+    #[serde(default)]
+    stage: HoldStage,
 }
 
 #[derive(Debug, Deserialize)]
@@ -595,11 +629,15 @@ pub fn router() -> Router<SimState> {
             Json(c.pending_faults())
         }))
         .route("/_sim/lose-next", post(lose_next))
-        .route("/_sim/hold-next", post(|State(s): State<SimState>, Json(b): Json<HoldNext>| async move {
-            let c = control(&s);
-            c.hold_next(b.count, Duration::from_secs(b.seconds));
-            Json(c.pending_faults())
-        }))
+        .route("/_sim/hold-next", post(hold_next))
+        .route(
+            "/_sim/held",
+            get(|State(s): State<SimState>| async move { Json(json!({ "held": control(&s).held() })) })
+                .delete(|State(s): State<SimState>| async move {
+                    control(&s).release_held();
+                    StatusCode::NO_CONTENT
+                }),
+        )
         .route("/_sim/faults", delete(|State(s): State<SimState>| async move {
             let c = control(&s);
             c.clear_faults();
@@ -681,18 +719,42 @@ pub fn router() -> Router<SimState> {
         .merge(crate::data::dump::router())
 }
 
+/// HTTP methods by name (case-insensitive).
+fn methods(names: &[String]) -> Result<Vec<Method>, ControlError> {
+    names
+        .iter()
+        .map(|name| {
+            Method::from_bytes(name.to_ascii_uppercase().as_bytes())
+                .map_err(|_| ControlError::Invalid(format!("{name} is not an HTTP method")))
+        })
+        .collect()
+}
+
+async fn hold_next(State(s): State<SimState>, Json(b): Json<HoldNext>) -> Response {
+    let methods = match methods(&b.methods) {
+        Ok(m) => m,
+        Err(e) => return bad(&e),
+    };
+    let c = control(&s);
+    c.hold_matching(
+        b.count,
+        &HoldSpec {
+            methods,
+            path_suffix: b.path,
+            site: b.site,
+            skip: b.skip,
+            hold: Duration::from_secs(b.seconds),
+            stage: b.stage,
+        },
+    );
+    Json(c.pending_faults()).into_response()
+}
+
 async fn lose_next(State(s): State<SimState>, Json(b): Json<LoseNext>) -> Response {
-    let mut methods = Vec::new();
-    for name in &b.methods {
-        match Method::from_bytes(name.to_ascii_uppercase().as_bytes()) {
-            Ok(m) => methods.push(m),
-            Err(_) => {
-                return bad(&ControlError::Invalid(format!(
-                    "{name} is not an HTTP method"
-                )));
-            }
-        }
-    }
+    let methods = match methods(&b.methods) {
+        Ok(m) => m,
+        Err(e) => return bad(&e),
+    };
     let c = control(&s);
     c.lose_next_matching(b.count, &methods, b.path.as_deref());
     Json(c.pending_faults()).into_response()

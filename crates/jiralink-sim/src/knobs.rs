@@ -21,6 +21,8 @@
 //! Every window reads the simulator clock, so tests advance time instead of waiting.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
@@ -563,6 +565,60 @@ pub struct FailSpec {
     pub retry_after: Option<u64>,
 }
 
+/// When a held request is held: before its handler runs, or after (the write applied, the
+/// answer not yet sent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldStage {
+    /// Before the handler: nothing happens until the hold ends, then the answer is 504.
+    #[default]
+    Before,
+    /// After the handler: its writes are applied at once, its answer is sent when the hold
+    /// ends, as a slow network would deliver it.
+    After,
+}
+
+/// Which requests a queued hold waits for, and how it holds them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HoldSpec {
+    /// Empty: any method.
+    pub methods: Vec<Method>,
+    /// `None`: any path; else only paths ending with this (the path after the site's prefix,
+    /// e.g. `/rest/api/3/issue/bulk` for `/site/acme/rest/api/3/issue/bulk`).
+    pub path_suffix: Option<String>,
+    /// `None`: any site; else only requests to the site with this subdomain.
+    pub site: Option<String>,
+    /// Matching requests to let through before the one held.
+    pub skip: u32,
+    /// How long, in simulated time.
+    pub hold: Duration,
+    /// Before or after the handler.
+    pub stage: HoldStage,
+}
+
+impl HoldSpec {
+    /// Holds any request for `hold` before it is handled (what `hold_next` queues).
+    pub fn any(hold: Duration) -> Self {
+        Self {
+            methods: Vec::new(),
+            path_suffix: None,
+            site: None,
+            skip: 0,
+            hold,
+            stage: HoldStage::Before,
+        }
+    }
+
+    fn matches(&self, method: &Method, path: &str, site: Option<&str>) -> bool {
+        (self.methods.is_empty() || self.methods.contains(method))
+            && self
+                .path_suffix
+                .as_deref()
+                .is_none_or(|suffix| path.ends_with(suffix))
+            && self.site.as_deref().is_none_or(|s| site == Some(s))
+    }
+}
+
 /// Which requests a queued loss waits for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct LoseSpec {
@@ -581,10 +637,23 @@ pub enum FaultAction {
     Drop,
     /// Hold the request for this much simulated time, then answer 504.
     Hold(Duration),
+    /// Handle the request, then hold its answer for this much simulated time before sending
+    /// it.
+    HoldAnswer(Duration),
     /// Answer with this failure.
     Fail(FailSpec),
     /// Handle the request, then close the connection instead of sending the answer.
     Lose,
+}
+
+/// Keeps a request counted in [`Faults::held`] while it lives.
+#[derive(Debug)]
+pub struct HeldGuard(Arc<AtomicUsize>);
+
+impl Drop for HeldGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Pending one-shot faults and the seeded RNG for random failures.
@@ -592,7 +661,12 @@ pub enum FaultAction {
 pub struct Faults {
     fail_next: VecDeque<FailSpec>,
     drop_next: u32,
-    hold_next: VecDeque<Duration>,
+    /// One entry per queued hold, in the order they were queued.
+    hold_next: VecDeque<HoldSpec>,
+    /// Requests being held right now (shared with the guards of the requests held).
+    held: Arc<AtomicUsize>,
+    /// Ends every hold under way at once ([`Faults::release_held`]).
+    release: Arc<tokio::sync::Notify>,
     /// One entry per queued loss: the methods that consume it (empty: any method).
     lose_next: VecDeque<LoseSpec>,
     rng: ChaCha8Rng,
@@ -605,6 +679,8 @@ impl Faults {
             fail_next: VecDeque::new(),
             drop_next: 0,
             hold_next: VecDeque::new(),
+            held: Arc::new(AtomicUsize::new(0)),
+            release: Arc::new(tokio::sync::Notify::new()),
             lose_next: VecDeque::new(),
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_FA17),
         }
@@ -627,9 +703,38 @@ impl Faults {
 
     /// Holds the next `n` requests for `hold` of simulated time.
     pub fn hold_next(&mut self, n: u32, hold: Duration) {
+        self.hold_matching(n, &HoldSpec::any(hold));
+    }
+
+    /// Queues `n` holds of requests `spec` matches; each lets `spec.skip` matching requests
+    /// through first (counted from when it becomes the first queued hold that matches).
+    pub fn hold_matching(&mut self, n: u32, spec: &HoldSpec) {
         for _ in 0..n {
-            self.hold_next.push_back(hold);
+            self.hold_next.push_back(spec.clone());
         }
+    }
+
+    /// Requests being held right now.
+    pub fn held(&self) -> usize {
+        self.held.load(Ordering::SeqCst)
+    }
+
+    /// What a hold waits on besides the clock: notified when every hold under way is to end.
+    pub fn release_signal(&self) -> Arc<tokio::sync::Notify> {
+        Arc::clone(&self.release)
+    }
+
+    /// Ends every hold under way now, as if its time were up (a hold before the handler then
+    /// answers 504; a held answer is sent).
+    pub fn release_held(&self) {
+        self.release.notify_waiters();
+    }
+
+    /// Counts a request as held until the guard is dropped (its hold ended, or its connection
+    /// went away).
+    pub fn held_guard(&self) -> HeldGuard {
+        self.held.fetch_add(1, Ordering::SeqCst);
+        HeldGuard(Arc::clone(&self.held))
     }
 
     /// Loses the answers of the next `n` requests whose method is in `methods` (empty: any
@@ -668,18 +773,46 @@ impl Faults {
     }
 
     /// Decides the fate of the next request. One-shot faults come first, in the order drop,
-    /// hold, fail, lose (the first queued loss whose methods match); then the random failure
+    /// hold (the first queued hold that matches: held, or counted against its `skip`), fail,
+    /// lose (the first queued loss whose methods match); then the random failure
     /// draw (`fail_rate`), and for a write ([`is_write`]) that passed it, the random loss draw
     /// (`lose_rate`). The failure draw consumes RNG values on every request that reaches it; the
     /// loss draw only while `lose_rate` is above 0, so turning it on leaves the failure pattern
     /// of a seed unchanged until then.
     pub fn next_action(&mut self, method: &Method, path: &str, knobs: &Knobs) -> FaultAction {
+        self.next_action_at(method, path, None, knobs)
+    }
+
+    /// [`Faults::next_action`] for a request to `site` (its subdomain; `None` for requests to
+    /// no site), which holds limited to a site take into account.
+    pub fn next_action_at(
+        &mut self,
+        method: &Method,
+        path: &str,
+        site: Option<&str>,
+        knobs: &Knobs,
+    ) -> FaultAction {
         if self.drop_next > 0 {
             self.drop_next -= 1;
             return FaultAction::Drop;
         }
-        if let Some(hold) = self.hold_next.pop_front() {
-            return FaultAction::Hold(hold);
+        if let Some(at) = self
+            .hold_next
+            .iter()
+            .position(|spec| spec.matches(method, path, site))
+        {
+            let spec = &mut self.hold_next[at];
+            if spec.skip > 0 {
+                spec.skip -= 1;
+            } else {
+                let hold = spec.hold;
+                let stage = spec.stage;
+                self.hold_next.remove(at);
+                return match stage {
+                    HoldStage::Before => FaultAction::Hold(hold),
+                    HoldStage::After => FaultAction::HoldAnswer(hold),
+                };
+            }
         }
         if let Some(spec) = self.fail_next.pop_front() {
             return FaultAction::Fail(spec);
@@ -1071,6 +1204,81 @@ mod tests {
             FaultAction::Lose
         );
         assert_eq!(f.pending().lose_next, 0);
+    }
+
+    #[test]
+    fn queued_holds_wait_for_their_path_and_skip_the_first_matches() {
+        let mut f = Faults::new(1);
+        let calm = Knobs::default();
+        let search = "/site/demo/rest/api/3/search/jql";
+        f.hold_matching(
+            1,
+            &HoldSpec {
+                methods: vec![Method::POST],
+                path_suffix: Some("/search/jql".to_owned()),
+                site: None,
+                skip: 2,
+                hold: Duration::from_secs(60),
+                stage: HoldStage::Before,
+            },
+        );
+        f.hold_matching(
+            1,
+            &HoldSpec {
+                methods: vec![Method::POST],
+                path_suffix: Some("/issue/bulk".to_owned()),
+                site: Some("acme".to_owned()),
+                skip: 0,
+                hold: Duration::from_secs(5),
+                stage: HoldStage::After,
+            },
+        );
+        // Other requests pass and leave both queued; the third search is the one held.
+        assert_eq!(f.next_action(&Method::GET, READ, &calm), FaultAction::Pass);
+        assert_eq!(
+            f.next_action(&Method::GET, search, &calm),
+            FaultAction::Pass
+        );
+        assert_eq!(
+            f.next_action(&Method::POST, search, &calm),
+            FaultAction::Pass
+        );
+        assert_eq!(
+            f.next_action(&Method::POST, search, &calm),
+            FaultAction::Pass
+        );
+        assert_eq!(f.pending().hold_next, 2);
+        // The bulk create waits for its site.
+        assert_eq!(
+            f.next_action_at(&Method::POST, "/rest/api/3/issue/bulk", Some("demo"), &calm),
+            FaultAction::Pass
+        );
+        assert_eq!(
+            f.next_action_at(&Method::POST, "/rest/api/3/issue/bulk", Some("acme"), &calm),
+            FaultAction::HoldAnswer(Duration::from_secs(5))
+        );
+        assert_eq!(
+            f.next_action(&Method::POST, search, &calm),
+            FaultAction::Hold(Duration::from_secs(60))
+        );
+        assert_eq!(f.pending().hold_next, 0);
+        assert_eq!(
+            f.next_action(&Method::POST, search, &calm),
+            FaultAction::Pass
+        );
+    }
+
+    #[test]
+    fn held_requests_are_counted_while_their_guards_live() {
+        let f = Faults::new(1);
+        assert_eq!(f.held(), 0);
+        let one = f.held_guard();
+        let two = f.held_guard();
+        assert_eq!(f.held(), 2);
+        drop(one);
+        assert_eq!(f.held(), 1);
+        drop(two);
+        assert_eq!(f.held(), 0);
     }
 
     #[test]

@@ -14,9 +14,9 @@
 //!
 //!    An unknown subdomain answers 404 HTML ("Site temporarily unavailable"); an unknown cloud id
 //!    answers 404 `{"code":404,"message":"Not Found"}` as the gateway does.
-//! 3. **Knobs**: latency, then one fault decision (dropped connection, held request, `fail_next`,
-//!    lost answer, random 5xx, random lost answer of a write), then (site requests only) the
-//!    burst limiter and, for OAuth bearer traffic, the hourly points quota.
+//! 3. **Knobs**: latency, then one fault decision (dropped connection, held request or held
+//!    answer, `fail_next`, lost answer, random 5xx, random lost answer of a write), then (site
+//!    requests only) the burst limiter and, for OAuth bearer traffic, the hourly points quota.
 //! 4. The router ([`crate::platform`], [`crate::oauth`], and later product modules). A lost
 //!    answer is produced in full here and then thrown away: the connection closes instead.
 //! 5. The request log records method, path, masked query, selected headers, status (with `lost`
@@ -618,22 +618,47 @@ async fn process(app: &App, req: Request<Body>, entry: &mut LoggedRequest) -> Ou
     if knobs.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(knobs.latency_ms)).await;
     }
-    let action = state
-        .faults()
-        .next_action(req.method(), req.uri().path(), &knobs);
+    let action = state.faults().next_action_at(
+        req.method(),
+        req.uri().path(),
+        ctx.as_ref().map(|c| c.site.subdomain.as_str()),
+        &knobs,
+    );
     match action {
         FaultAction::Pass => Outcome::Answer(serve_request(app, req, ctx.as_ref(), &knobs).await),
         FaultAction::Lose => Outcome::Lost(serve_request(app, req, ctx.as_ref(), &knobs).await),
         FaultAction::Drop => Outcome::Dropped,
         FaultAction::Hold(hold) => {
-            let deadline =
-                state.now() + time::Duration::try_from(hold).unwrap_or(time::Duration::MAX);
-            state.clock().sleep_until(deadline).await;
+            let _held = state.faults().held_guard();
+            hold_for(state, hold).await;
             Outcome::Answer(
                 ApiError::gateway(StatusCode::GATEWAY_TIMEOUT, "Gateway Timeout").into_response(),
             )
         }
+        FaultAction::HoldAnswer(hold) => {
+            let response = serve_request(app, req, ctx.as_ref(), &knobs).await;
+            // The body is produced in full first, so everything the handler does has happened
+            // while the answer is held.
+            let (parts, body) = response.into_parts();
+            let body = axum::body::to_bytes(body, usize::MAX)
+                .await
+                .unwrap_or_default();
+            let _held = state.faults().held_guard();
+            hold_for(state, hold).await;
+            Outcome::Answer(Response::from_parts(parts, Body::from(body)))
+        }
         FaultAction::Fail(spec) => Outcome::Answer(fail_response(&spec)),
+    }
+}
+
+/// Waits until the simulator clock has moved `hold` on, or the held requests are released.
+async fn hold_for(state: &SimState, hold: Duration) {
+    let release = state.faults().release_signal();
+    let released = release.notified();
+    let deadline = state.now() + time::Duration::try_from(hold).unwrap_or(time::Duration::MAX);
+    tokio::select! {
+        () = state.clock().sleep_until(deadline) => {}
+        () = released => {}
     }
 }
 

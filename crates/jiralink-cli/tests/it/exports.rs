@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::common::{Env, Output};
 
 /// The issue ids `jql` matches, from a plain `POST /rest/api/3/search/jql` to the simulator.
-fn search_ids(env: &Env, jql: &str) -> BTreeSet<String> {
+pub(crate) fn search_ids(env: &Env, jql: &str) -> BTreeSet<String> {
     let (email, token) = env.alice();
     let url = format!("{}/rest/api/3/search/jql", env.sim.site_url("demo"));
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -50,7 +50,7 @@ fn search_ids(env: &Env, jql: &str) -> BTreeSet<String> {
 }
 
 /// The ids of an NDJSON file, and its number of lines.
-fn ndjson_ids(text: &str) -> (BTreeSet<String>, usize) {
+pub(crate) fn ndjson_ids(text: &str) -> (BTreeSet<String>, usize) {
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     let ids = lines
         .iter()

@@ -11,6 +11,7 @@ mod canary;
 mod common;
 mod connection;
 mod connection_test;
+mod crash;
 mod db;
 mod exports;
 mod flows;

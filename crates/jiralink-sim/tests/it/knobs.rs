@@ -465,6 +465,104 @@ async fn held_requests_time_out_clients_and_release_on_the_sim_clock() {
     assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
 }
 
+/// Waits (yielding) until `held` requests are held at the simulator.
+async fn until_held(control: &jiralink_sim::Control, held: usize) {
+    for _ in 0..1_000_000 {
+        if control.held() == held {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+    panic!("{} request(s) held, not {held}", control.held());
+}
+
+#[tokio::test]
+async fn a_held_answer_of_a_bulk_create_comes_late_with_the_issues_already_made() {
+    let sim = start().await;
+    let api = Api::alice(&sim, "3");
+    let control = sim.control();
+    // The second bulk create is the one held; a search passes meanwhile.
+    control.hold_matching(
+        1,
+        &jiralink_sim::control::HoldSpec {
+            methods: vec![reqwest::Method::POST],
+            path_suffix: Some("/issue/bulk".to_owned()),
+            site: Some("demo".to_owned()),
+            skip: 1,
+            hold: Duration::from_secs(60),
+            stage: jiralink_sim::control::HoldStage::After,
+        },
+    );
+    let issue = |summary: &str| json!({"fields": {"project": {"key": "MKT"}, "issuetype": {"name": "Task"}, "summary": summary}});
+    let bulk = |summaries: &[&str]| {
+        client()
+            .post(format!("{}/issue/bulk", api.base))
+            .header("authorization", &api.auth)
+            .json(&json!({"issueUpdates": summaries.iter().map(|s| issue(s)).collect::<Vec<_>>()}))
+            .send()
+    };
+    let first = bulk(&["Heldbulk one"]).await.expect("answer");
+    assert_eq!(first.status(), StatusCode::CREATED, "the first passes");
+    let held = tokio::spawn(bulk(&["Heldbulk two", "Heldbulk three"]));
+    until_held(&control, 1).await;
+    // Jira made them before the answer left.
+    let keys = search_keys(&api, "project = MKT AND summary ~ heldbulk").await;
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    assert!(!held.is_finished());
+    assert_eq!(control.pending_faults().hold_next, 0);
+    control.advance(Duration::from_secs(60));
+    let answer = held.await.expect("task").expect("answer");
+    assert_eq!(answer.status(), StatusCode::CREATED);
+    let body: Value = answer.json().await.expect("json");
+    assert_eq!(body["issues"].as_array().expect("issues").len(), 2);
+    until_held(&control, 0).await;
+    let log = control.requests();
+    let creates: Vec<_> = log
+        .iter()
+        .filter(|r| r.path.ends_with("/issue/bulk"))
+        .collect();
+    assert_eq!(creates.len(), 2);
+    assert!(creates.iter().all(|r| r.status == Some(201) && !r.lost));
+}
+
+#[tokio::test]
+async fn hold_next_over_http_can_aim_at_one_request() {
+    let sim = start().await;
+    let base = sim.base_url();
+    let (status, pending) = control_call(
+        reqwest::Method::POST,
+        format!("{base}/_sim/hold-next"),
+        Some(json!({"count": 1, "seconds": 30, "methods": ["get"], "path": "/serverInfo", "skip": 1, "stage": "after"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{pending}");
+    assert_eq!(pending["hold_next"], 1);
+    let (status, _) = control_call(
+        reqwest::Method::POST,
+        format!("{base}/_sim/hold-next"),
+        Some(json!({"count": 1, "seconds": 30, "methods": ["G E T"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // The first serverInfo passes (skipped), the second is answered only after the hold.
+    assert_eq!(get(&server_info(&sim), None).await.0, StatusCode::OK);
+    let url = server_info(&sim);
+    let second = tokio::spawn(async move { client().get(url).send().await.map(|r| r.status()) });
+    until_held(&sim.control(), 1).await;
+    let (_, held) = control_call(reqwest::Method::GET, format!("{base}/_sim/held"), None).await;
+    assert_eq!(held, json!({"held": 1}));
+    // Released before its time: the clock has not moved.
+    let (status, _) =
+        control_call(reqwest::Method::DELETE, format!("{base}/_sim/held"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        second.await.expect("task").expect("answer"),
+        StatusCode::OK,
+        "held after the handler: the real answer, late"
+    );
+    until_held(&sim.control(), 0).await;
+}
+
 #[tokio::test]
 async fn per_issue_write_helper_limits_writes_to_one_issue() {
     let sim = start().await;
