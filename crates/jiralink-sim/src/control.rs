@@ -10,6 +10,7 @@
 //! | `PATCH /_sim/knobs` | any subset of [`Knobs`] fields | new knobs |
 //! | `POST /_sim/fail-next` | `{"count":2,"status":503,"retry_after":5}` | pending faults |
 //! | `POST /_sim/drop-next` | `{"count":1}` | pending faults |
+//! | `POST /_sim/issue-next` | `{"codes"?:[…],"access_tokens"?:[…],"refresh_tokens"?:[…]}` | 204 |
 //! | `POST /_sim/hold-next` | `{"count":1,"seconds":30,"methods"?,"path"?,"site"?,"skip"?,"stage":"before"\|"after"?}` | pending faults |
 //! | `GET /_sim/held` / `DELETE /_sim/held` | | `{"held":n}`: requests being held now / 204, every hold ended now |
 //! | `POST /_sim/lose-next` | `{"count":1,"methods":["POST","PUT"]?,"path":"/issue/bulk"?}` | pending faults |
@@ -206,6 +207,12 @@ impl Control {
         let mut knobs = self.knobs();
         f(&mut knobs);
         self.set_knobs(knobs)
+    }
+
+    /// The authorization server issues these codes, access and refresh tokens next, in order,
+    /// instead of random ones.
+    pub fn issue_next(&self, next: crate::oauth::ChosenSecrets) {
+        self.state.oauth().choose_next(next);
     }
 
     /// The next `n` requests answer `status` (with `Retry-After` when given).
@@ -622,6 +629,10 @@ pub fn router() -> Router<SimState> {
             let c = control(&s);
             c.fail_next(b.count, b.status, b.retry_after);
             Json(c.pending_faults()).into_response()
+        }))
+        .route("/_sim/issue-next", post(|State(s): State<SimState>, Json(b): Json<crate::oauth::ChosenSecrets>| async move {
+            control(&s).issue_next(b);
+            StatusCode::NO_CONTENT
         }))
         .route("/_sim/drop-next", post(|State(s): State<SimState>, Json(b): Json<CountOnly>| async move {
             let c = control(&s);

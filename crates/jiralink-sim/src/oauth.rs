@@ -17,7 +17,7 @@
 //! use and live 10 minutes. PKCE parameters are validated at `/authorize` but, as on Atlassian,
 //! not enforced at the token endpoint. All times come from the simulator clock.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt;
 
 use axum::Form;
@@ -133,6 +133,44 @@ pub struct OAuthStore {
     grants: HashMap<String, Grant>,
     access: HashMap<String, AccessToken>,
     refresh: HashMap<String, RefreshToken>,
+    /// Values handed out instead of random ones, oldest first (see [`ChosenSecrets`]).
+    #[serde(skip)]
+    chosen: ChosenSecrets,
+}
+
+/// Values the authorization server issues next, in order, instead of random ones: a test
+/// plants recognisable secrets (canaries) where jiralink receives them and searches for them
+/// afterwards. Everything else about issuing (lifetimes, rotation, single use) is unchanged.
+#[derive(Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChosenSecrets {
+    /// Authorization codes.
+    #[serde(default)]
+    pub codes: VecDeque<String>,
+    /// Access tokens.
+    #[serde(default)]
+    pub access_tokens: VecDeque<String>,
+    /// Refresh tokens.
+    #[serde(default)]
+    pub refresh_tokens: VecDeque<String>,
+}
+
+impl fmt::Debug for ChosenSecrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChosenSecrets")
+            .field("codes", &self.codes.len())
+            .field("access_tokens", &self.access_tokens.len())
+            .field("refresh_tokens", &self.refresh_tokens.len())
+            .finish()
+    }
+}
+
+impl OAuthStore {
+    /// Queues `next` behind the values already chosen.
+    pub fn choose_next(&mut self, next: ChosenSecrets) {
+        self.chosen.codes.extend(next.codes);
+        self.chosen.access_tokens.extend(next.access_tokens);
+        self.chosen.refresh_tokens.extend(next.refresh_tokens);
+    }
 }
 
 impl fmt::Debug for OAuthStore {
@@ -272,7 +310,11 @@ impl OAuthStore {
         now: OffsetDateTime,
         ttl: std::time::Duration,
     ) -> String {
-        let code = new_secret("");
+        let code = self
+            .chosen
+            .codes
+            .pop_front()
+            .unwrap_or_else(|| new_secret(""));
         self.codes.insert(
             code.clone(),
             AuthCode {
@@ -295,7 +337,11 @@ impl OAuthStore {
         ttl: std::time::Duration,
         refresh: Option<String>,
     ) -> Issued {
-        let access_token = new_secret("");
+        let access_token = self
+            .chosen
+            .access_tokens
+            .pop_front()
+            .unwrap_or_else(|| new_secret(""));
         self.access.insert(
             access_token.clone(),
             AccessToken {
@@ -313,7 +359,11 @@ impl OAuthStore {
     }
 
     fn new_refresh(&mut self, grant_id: &str, now: OffsetDateTime) -> String {
-        let token = new_secret("");
+        let token = self
+            .chosen
+            .refresh_tokens
+            .pop_front()
+            .unwrap_or_else(|| new_secret(""));
         self.refresh.insert(
             token.clone(),
             RefreshToken {
