@@ -931,7 +931,7 @@ mod tests {
                         bodiless: false,
                         ..
                     }
-                ) && !e.is_retryable()
+                ) && e.is_retryable()
             }),
             (412, r#"{"errorMessage":"opt in"}"#, |e| {
                 matches!(e, AtlassianError::UnexpectedStatus { status: 412, .. })

@@ -11,7 +11,7 @@
 //!
 //! Short by default (5,000 issues exported, 1,000 records imported); `JIRALINK_PROOF_LONG=1`
 //! exports 100,000 and imports 10,000. `JIRALINK_PROOF_SEED` changes the fault pattern (7 by
-//! default).
+//! default); `JIRALINK_PROOF_SCENARIOS=429,mix` runs only those scenarios (and the baseline).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -185,13 +185,29 @@ async fn exports_and_imports_lose_and_repeat_nothing_under_every_fault_kind() {
     let read_cap =
         jiralink_app::retry_policy(jiralink_domain::RateLimitHandling::default()).max_retries + 1;
     let write_cap = jiralink_sync::import::SEND_ATTEMPTS * jiralink_sync::import::SEND_ATTEMPTS;
+    let wanted = std::env::var("JIRALINK_PROOF_SCENARIOS").ok();
+    let chosen: Vec<Scenario> = scenarios()
+        .into_iter()
+        .filter(|s| {
+            s.name == "baseline"
+                || wanted
+                    .as_deref()
+                    .is_none_or(|w| w.split(',').any(|n| n.trim() == s.name))
+        })
+        .collect();
+    // Rows are printed as scenarios finish, so a long run shows its figures as it goes.
+    println!("{}", table_head(size, seed, read_cap, write_cap));
     let mut outcomes: Vec<Outcome> = Vec::new();
-    for scenario in scenarios() {
+    for scenario in chosen {
         let outcome = run_scenario(&scenario, size, seed, read_cap).await;
+        println!("{}", table_rows(&outcome, outcomes.first()));
         outcomes.push(outcome);
     }
-    let table = figures_table(&outcomes, size, seed, read_cap, write_cap);
-    println!("{table}");
+    let table = outcomes
+        .iter()
+        .map(|o| table_rows(o, outcomes.first()))
+        .collect::<Vec<_>>()
+        .join("\n");
     let mut problems = Vec::new();
     for o in &outcomes {
         for (phase, f) in [("export", &o.export), ("import", &o.import)] {
@@ -502,14 +518,7 @@ async fn import_phase(app: &App, control: &Control, records: u64, search_lag_sec
     .await
 }
 
-fn figures_table(
-    outcomes: &[Outcome],
-    size: Size,
-    seed: u64,
-    read_cap: u32,
-    write_cap: u32,
-) -> String {
-    let baseline = outcomes.iter().find(|o| o.name == "baseline");
+fn table_head(size: Size, seed: u64, read_cap: u32, write_cap: u32) -> String {
     let mut out = format!(
         "\nFault proof: export {} issues, import {} records; seed {seed}; each kind at {:.0} % \
          of requests (the mix: 20 % in all); caps: {read_cap} attempts per read, {write_cap} \
@@ -523,72 +532,76 @@ fn figures_table(
          Max attempts read / write | Retry-After given / came again / early | Tightest wait vs \
          Retry-After | Simulated s | Wall s | Wall ratio | Lost | Duplicated | Run |\n",
     );
-    out.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-    for o in outcomes {
-        for (phase, f) in [("export", &o.export), ("import", &o.import)] {
-            let base = baseline.map(|b| {
-                if phase == "export" {
-                    &b.export
-                } else {
-                    &b.import
-                }
-            });
-            let extra = base.map_or("—".to_owned(), |b| {
-                let n = f.report.requests as i64 - b.report.requests as i64;
-                format!(
-                    "{n:+} ({:.2}×)",
-                    f.report.requests as f64 / b.report.requests.max(1) as f64
-                )
-            });
-            let ratio = base.map_or("—".to_owned(), |b| {
-                format!(
-                    "{:.2}",
-                    f.wall.as_secs_f64() / b.wall.as_secs_f64().max(1e-9)
-                )
-            });
-            let injected = if f.injected.is_empty() {
-                "0".to_owned()
-            } else {
-                let kinds: Vec<String> = f
-                    .injected
-                    .iter()
-                    .map(|(k, n)| format!("{k}: {n}"))
-                    .collect();
-                format!("{} ({})", f.injected_total(), kinds.join(", "))
-            };
-            let tightest = f.report.tightest.map_or("—".to_owned(), |t| {
-                format!(
-                    "{:.3} s after {} s",
-                    t.waited_ms as f64 / 1000.0,
-                    t.retry_after_secs
-                )
-            });
-            let mut run = match &f.error {
-                Some(e) => format!("FAILED: {e}"),
-                None => f.stats.clone(),
-            };
-            for (n, e) in f.gave_up.iter().enumerate() {
-                run.push_str(&format!("; run {} gave up after the cap: {e}", n + 1));
-            }
-            out.push_str(&format!(
-                "| {} | {phase} | {injected} | {} | {extra} | {} | {} / {} | {} / {} / {} | \
-                 {tightest} | {:.0} | {:.2} | {ratio} | {} | {} | {run} |\n",
-                o.name,
-                f.report.requests,
-                f.report.retries,
-                f.report.max_attempts_read,
-                f.report.max_attempts_write,
-                f.report.told_to_wait,
-                f.report.came_again,
-                f.report.early,
-                f.simulated.as_secs_f64(),
-                f.wall.as_secs_f64(),
-                f.lost,
-                f.duplicated,
-            ));
-        }
-    }
+    out.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     out
+}
+
+/// The two rows (export, import) of one scenario, compared with the baseline's.
+fn table_rows(o: &Outcome, baseline: Option<&Outcome>) -> String {
+    let mut rows = Vec::new();
+    for (phase, f) in [("export", &o.export), ("import", &o.import)] {
+        let base = baseline.map(|b| {
+            if phase == "export" {
+                &b.export
+            } else {
+                &b.import
+            }
+        });
+        let extra = base.map_or("—".to_owned(), |b| {
+            let n = f.report.requests as i64 - b.report.requests as i64;
+            format!(
+                "{n:+} ({:.2}×)",
+                f.report.requests as f64 / b.report.requests.max(1) as f64
+            )
+        });
+        let ratio = base.map_or("—".to_owned(), |b| {
+            format!(
+                "{:.2}",
+                f.wall.as_secs_f64() / b.wall.as_secs_f64().max(1e-9)
+            )
+        });
+        let injected = if f.injected.is_empty() {
+            "0".to_owned()
+        } else {
+            let kinds: Vec<String> = f
+                .injected
+                .iter()
+                .map(|(k, n)| format!("{k}: {n}"))
+                .collect();
+            format!("{} ({})", f.injected_total(), kinds.join(", "))
+        };
+        let tightest = f.report.tightest.map_or("—".to_owned(), |t| {
+            format!(
+                "{:.3} s after {} s",
+                t.waited_ms as f64 / 1000.0,
+                t.retry_after_secs
+            )
+        });
+        let mut run = match &f.error {
+            Some(e) => format!("FAILED: {e}"),
+            None => f.stats.clone(),
+        };
+        for (n, e) in f.gave_up.iter().enumerate() {
+            run.push_str(&format!("; run {} gave up after the cap: {e}", n + 1));
+        }
+        rows.push(format!(
+            "| {} | {phase} | {injected} | {} | {extra} | {} | {} / {} | {} / {} / {} | \
+             {tightest} | {:.0} | {:.2} | {ratio} | {} | {} | {run} |",
+            o.name,
+            f.report.requests,
+            f.report.retries,
+            f.report.max_attempts_read,
+            f.report.max_attempts_write,
+            f.report.told_to_wait,
+            f.report.came_again,
+            f.report.early,
+            f.simulated.as_secs_f64(),
+            f.wall.as_secs_f64(),
+            f.lost,
+            f.duplicated,
+        ));
+    }
+    rows.join("\n")
 }
 
 /// The check above can fail: an import told that Jira's search keeps up at once, while the
