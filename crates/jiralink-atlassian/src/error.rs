@@ -324,14 +324,15 @@ fn messages_suffix(messages: &[String], fields: &BTreeMap<String, String>) -> St
 }
 
 impl AtlassianError {
-    /// Whether repeating the same request later may succeed. Rate limits, 503 and connection
-    /// failures qualify; whether a *particular* request may be repeated is decided by its
+    /// Whether repeating the same request later may succeed. Rate limits, 500, 502, 503, 504
+    /// and connection failures qualify (Jira's server errors pass; a 500 that does not is
+    /// repeated at most [`crate::RetryPolicy::max_retries`] times); whether a *particular* request may be repeated is decided by its
     /// operation (see [`crate::retry`]), which turns unsafe repeats into [`Self::Ambiguous`].
     #[must_use]
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::RateLimited { .. } => true,
-            Self::Server { status, .. } => *status == 503,
+            Self::Server { status, .. } => matches!(*status, 500 | 502 | 503 | 504),
             Self::Transport { kind, .. } => match kind {
                 TransportKind::Connect | TransportKind::Timeout | TransportKind::Reset => true,
                 TransportKind::Dns | TransportKind::Tls | TransportKind::Other => false,
@@ -1007,7 +1008,7 @@ mod tests {
                         bodiless: false,
                         ..
                     }
-                ) && !e.is_retryable()
+                ) && e.is_retryable()
             }),
             (412, r#"{"errorMessage":"opt in"}"#, |e| {
                 matches!(e, AtlassianError::UnexpectedStatus { status: 412, .. })

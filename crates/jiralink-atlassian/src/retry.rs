@@ -5,9 +5,9 @@
 //! | 429, 503 | wait, retry | returned at once, with its `Retry-After` ([`AtlassianError::retry_after`]) |
 //! | connect error (nothing sent) | retry | returned at once |
 //! | timeout or reset after sending | retry | [`AtlassianError::Ambiguous`], never re-sent |
-//! | 5xx without a body (proxy) | as 5xx | [`AtlassianError::Ambiguous`], never re-sent |
+//! | 500, 502, 504 | wait, retry | returned at once; without a body (a proxy's) [`AtlassianError::Ambiguous`], never re-sent |
 //! | 2xx larger than the answer cap | returned at once | [`AtlassianError::Ambiguous`], never re-sent |
-//! | any other answer (400, 401, 403, 404, 409, 500 with a body…) | returned at once | returned at once |
+//! | any other answer (400, 401, 403, 404, 409, 501…) | returned at once | returned at once |
 //!
 //! Writes are never sent again automatically: even when Jira says it did not apply one (429,
 //! 503), whether and when to repeat it is the caller's decision, since it knows whether the
@@ -395,9 +395,18 @@ mod tests {
     #[test]
     fn only_retryable_errors_are_retried() {
         let p = RetryPolicy::default();
+        for status in [500, 502, 503, 504] {
+            for bodiless in [false, true] {
+                assert_eq!(
+                    p.next_wait(1, &server(status, bodiless, None), None, 1.0),
+                    Some(Duration::from_secs(4)),
+                    "{status}"
+                );
+            }
+        }
         for e in [
-            server(500, false, None),
-            server(502, true, None),
+            server(501, false, None),
+            server(505, true, None),
             AtlassianError::Unauthorized { hint: None },
             AtlassianError::NotFound {
                 message: None,

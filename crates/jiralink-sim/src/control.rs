@@ -15,6 +15,8 @@
 //! | `GET /_sim/held` / `DELETE /_sim/held` | | `{"held":n}`: requests being held now / 204, every hold ended now |
 //! | `POST /_sim/lose-next` | `{"count":1,"methods":["POST","PUT"]?,"path":"/issue/bulk"?}` | pending faults |
 //! | `DELETE /_sim/faults` | | pending faults (all zero) |
+//! | `GET /_sim/faults/injected` | | faults injected so far by kind, `{"429":3,"reset":1,…}` |
+//! | `GET /_sim/retries` / `DELETE /_sim/retries` | | [`RetryReport`] / 204 (also forgets the injected counts) |
 //! | `GET /_sim/requests` / `DELETE /_sim/requests` | | request log / 204 |
 //! | `GET /_sim/clock` | | `{"now":RFC 3339,"mode":"system"\|"manual"}` |
 //! | `POST /_sim/clock/advance` | `{"seconds":3600}` | clock |
@@ -33,7 +35,7 @@
 //! The webhook delivery knobs are `Knobs::webhooks` (`PATCH /_sim/knobs`
 //! `{"webhooks":{"drop_share":0.5}}`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use axum::extract::State;
@@ -50,6 +52,7 @@ use crate::errors::ApiError;
 use crate::identity::{ApiTokenKind, ApiTokenRecord, OAuthApp, Site, User, account_id, derive};
 use crate::knobs::{Knobs, WebhookKnobs};
 use crate::oauth::Grant;
+use crate::retry_watch::{RetryReport, RetryWatch};
 use crate::state::{LoggedRequest, SimState};
 use crate::webhooks::{DeliveryAttempt, WebhookInfo};
 
@@ -278,6 +281,23 @@ impl Control {
     /// Queued one-shot faults.
     pub fn pending_faults(&self) -> PendingFaults {
         self.state.faults().pending()
+    }
+
+    /// Faults injected so far, by kind (see [`crate::knobs::Faults::injected`]).
+    pub fn injected_faults(&self) -> BTreeMap<String, u64> {
+        self.state.faults().injected()
+    }
+
+    /// What clients did after failed attempts: early retries after `Retry-After`, attempts per
+    /// request (see [`crate::retry_watch`]).
+    pub fn retry_report(&self) -> RetryReport {
+        self.state.shared(RetryWatch::default).report()
+    }
+
+    /// Forgets the injected-fault counts and the retry report, to measure afresh.
+    pub fn clear_fault_records(&self) {
+        self.state.faults().clear_injected();
+        self.state.shared(RetryWatch::default).clear();
     }
 
     /// The request log, oldest first.
@@ -654,6 +674,18 @@ pub fn router() -> Router<SimState> {
             c.clear_faults();
             Json(c.pending_faults())
         }))
+        .route("/_sim/faults/injected", get(|State(s): State<SimState>| async move {
+            Json(control(&s).injected_faults())
+        }))
+        .route(
+            "/_sim/retries",
+            get(|State(s): State<SimState>| async move { Json(control(&s).retry_report()) }).delete(
+                |State(s): State<SimState>| async move {
+                    control(&s).clear_fault_records();
+                    StatusCode::NO_CONTENT
+                },
+            ),
+        )
         .route(
             "/_sim/requests",
             get(|State(s): State<SimState>| async move { Json(control(&s).requests()) }).delete(

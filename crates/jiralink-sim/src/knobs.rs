@@ -20,7 +20,7 @@
 //!
 //! Every window reads the simulator clock, so tests advance time instead of waiting.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -127,6 +127,106 @@ pub struct Knobs {
     pub search_page_cap: u32,
     /// Webhook delivery: retry delays, timeout and faults (see [`crate::webhooks`]).
     pub webhooks: WebhookKnobs,
+    /// Faults of every kind drawn at random per request, each at its own share.
+    pub chaos: ChaosKnobs,
+}
+
+/// Faults drawn at random for each request, each kind at its own share, as Jira Cloud shows
+/// them: 429 and 503 with `Retry-After` (whole seconds) or without, 500/502/504, a connection
+/// closed before any answer, an answer cut off halfway (after the handler ran, so a write is
+/// applied), and latency spikes. The draws come from an RNG seeded with the simulator's seed,
+/// apart from the one behind `fail_rate` and `lose_rate`, so a seed's pattern for those is the
+/// same whether or not these are on; a seed and a request sequence always give the same faults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChaosKnobs {
+    /// Share of requests answered 429 (`RateLimit-Reason: jira-burst-based`), not handled.
+    pub rate_limited_share: f64,
+    /// Share of requests answered 503, not handled.
+    pub unavailable_share: f64,
+    /// Share of the 429 and 503 answers sent without `Retry-After` (Jira's sometimes lack it).
+    pub no_retry_after_share: f64,
+    /// The least `Retry-After` sent, in seconds.
+    pub retry_after_min_secs: u64,
+    /// The most `Retry-After` sent, in seconds.
+    pub retry_after_max_secs: u64,
+    /// Share of requests answered 500, 502 or 504 (one of them at random), not handled.
+    pub server_error_share: f64,
+    /// Share of requests whose connection is closed before anything is handled or answered.
+    pub reset_share: f64,
+    /// Share of requests handled (a write is applied) whose answer is then cut off halfway:
+    /// the status, headers and half the body are sent, then the connection closes.
+    pub cut_share: f64,
+    /// Share of requests held back by a latency spike before they are handled.
+    pub spike_share: f64,
+    /// The shortest spike, in real milliseconds.
+    pub spike_min_ms: u64,
+    /// The longest spike, in real milliseconds.
+    pub spike_max_ms: u64,
+}
+
+impl Default for ChaosKnobs {
+    fn default() -> Self {
+        Self {
+            rate_limited_share: 0.0,
+            unavailable_share: 0.0,
+            no_retry_after_share: 0.0,
+            retry_after_min_secs: 1,
+            retry_after_max_secs: 5,
+            server_error_share: 0.0,
+            reset_share: 0.0,
+            cut_share: 0.0,
+            spike_share: 0.0,
+            spike_min_ms: 100,
+            spike_max_ms: 500,
+        }
+    }
+}
+
+impl ChaosKnobs {
+    /// The share of requests that get an answer-replacing fault (all kinds but spikes).
+    fn failing_share(&self) -> f64 {
+        self.rate_limited_share
+            + self.unavailable_share
+            + self.server_error_share
+            + self.reset_share
+            + self.cut_share
+    }
+
+    /// Whether any kind is on.
+    pub fn any(&self) -> bool {
+        self.failing_share() > 0.0 || self.spike_share > 0.0
+    }
+
+    /// Rejects shares outside 0–1, failing shares adding up to more than 1 and empty ranges.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, share) in [
+            ("chaos.rate_limited_share", self.rate_limited_share),
+            ("chaos.unavailable_share", self.unavailable_share),
+            ("chaos.no_retry_after_share", self.no_retry_after_share),
+            ("chaos.server_error_share", self.server_error_share),
+            ("chaos.reset_share", self.reset_share),
+            ("chaos.cut_share", self.cut_share),
+            ("chaos.spike_share", self.spike_share),
+        ] {
+            if !(0.0..=1.0).contains(&share) {
+                return Err(format!("{name} must be between 0 and 1, got {share}"));
+            }
+        }
+        if self.failing_share() > 1.0 {
+            return Err(
+                "the chaos shares of 429, 503, 5xx, resets and cut answers add up to more than 1"
+                    .to_owned(),
+            );
+        }
+        if self.retry_after_min_secs > self.retry_after_max_secs {
+            return Err("chaos.retry_after_min_secs is above retry_after_max_secs".to_owned());
+        }
+        if self.spike_min_ms > self.spike_max_ms {
+            return Err("chaos.spike_min_ms is above spike_max_ms".to_owned());
+        }
+        Ok(())
+    }
 }
 
 /// How the simulator delivers webhooks. Shares are probabilities (0.0–1.0) drawn per delivery
@@ -200,6 +300,7 @@ impl Default for Knobs {
             per_issue_writes_per_30s: 100,
             search_page_cap: 0,
             webhooks: WebhookKnobs::default(),
+            chaos: ChaosKnobs::default(),
         }
     }
 }
@@ -230,6 +331,7 @@ impl Knobs {
         {
             return Err("burst limits must be positive when enabled".to_owned());
         }
+        self.chaos.validate()?;
         self.webhooks.validate()
     }
 }
@@ -644,6 +746,15 @@ pub enum FaultAction {
     Fail(FailSpec),
     /// Handle the request, then close the connection instead of sending the answer.
     Lose,
+    /// Answer 429 or 503 without handling the request, with `Retry-After` seconds when given.
+    Throttle {
+        /// 429 or 503.
+        status: u16,
+        /// `Retry-After` seconds.
+        retry_after: Option<u64>,
+    },
+    /// Handle the request, then send the status, headers and half the body, and close.
+    Cut,
 }
 
 /// Keeps a request counted in [`Faults::held`] while it lives.
@@ -670,6 +781,10 @@ pub struct Faults {
     /// One entry per queued loss: the methods that consume it (empty: any method).
     lose_next: VecDeque<LoseSpec>,
     rng: ChaCha8Rng,
+    /// Draws of the chaos knobs, apart from `rng` so its patterns stay as they were.
+    chaos_rng: ChaCha8Rng,
+    /// Faults injected so far, by kind.
+    injected: BTreeMap<String, u64>,
 }
 
 impl Faults {
@@ -683,7 +798,111 @@ impl Faults {
             release: Arc::new(tokio::sync::Notify::new()),
             lose_next: VecDeque::new(),
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_FA17),
+            chaos_rng: ChaCha8Rng::seed_from_u64(seed ^ 0xC4A0_5EED),
+            injected: BTreeMap::new(),
         }
+    }
+
+    /// Faults injected so far, by kind (`429`, `429 without Retry-After`, `503`, `500`, `502`,
+    /// `504`, `reset`, `cut`, `lost`, `spike`, `hold`), whether queued or drawn at random.
+    pub fn injected(&self) -> BTreeMap<String, u64> {
+        self.injected.clone()
+    }
+
+    /// Forgets the counts of [`Faults::injected`].
+    pub fn clear_injected(&mut self) {
+        self.injected.clear();
+    }
+
+    fn count(&mut self, kind: &str) {
+        *self.injected.entry(kind.to_owned()).or_insert(0) += 1;
+    }
+
+    /// Counts `action` as injected (nothing for [`FaultAction::Pass`]) and returns it.
+    fn counted(&mut self, action: FaultAction) -> FaultAction {
+        let kind = match &action {
+            FaultAction::Pass => return action,
+            FaultAction::Drop => "reset".to_owned(),
+            FaultAction::Hold(_) | FaultAction::HoldAnswer(_) => "hold".to_owned(),
+            FaultAction::Lose => "lost".to_owned(),
+            FaultAction::Cut => "cut".to_owned(),
+            FaultAction::Fail(FailSpec {
+                status,
+                retry_after,
+            })
+            | FaultAction::Throttle {
+                status,
+                retry_after,
+            } => match retry_after {
+                Some(_) => status.to_string(),
+                None if matches!(status, 429 | 503) => format!("{status} without Retry-After"),
+                None => status.to_string(),
+            },
+        };
+        self.count(&kind);
+        action
+    }
+
+    /// A latency spike for the next request, drawn with `chaos.spike_share` (counted as
+    /// `spike`); no draw while the share is 0.
+    pub fn spike(&mut self, knobs: &Knobs) -> Option<Duration> {
+        let chaos = &knobs.chaos;
+        if chaos.spike_share <= 0.0 {
+            return None;
+        }
+        let draw: f64 = self.chaos_rng.r#gen();
+        if draw >= chaos.spike_share {
+            return None;
+        }
+        let ms = self
+            .chaos_rng
+            .gen_range(chaos.spike_min_ms..=chaos.spike_max_ms);
+        self.count("spike");
+        Some(Duration::from_millis(ms))
+    }
+
+    /// The chaos knobs' answer-replacing draw: one value picks the kind by its share.
+    fn chaos_action(&mut self, knobs: &Knobs) -> FaultAction {
+        let chaos = &knobs.chaos;
+        if chaos.failing_share() <= 0.0 {
+            return FaultAction::Pass;
+        }
+        let draw: f64 = self.chaos_rng.r#gen();
+        let mut edge = chaos.rate_limited_share;
+        let throttle = if draw < edge {
+            Some(429)
+        } else {
+            edge += chaos.unavailable_share;
+            (draw < edge).then_some(503)
+        };
+        if let Some(status) = throttle {
+            let bare: f64 = self.chaos_rng.r#gen();
+            let retry_after = (bare >= chaos.no_retry_after_share).then(|| {
+                self.chaos_rng
+                    .gen_range(chaos.retry_after_min_secs..=chaos.retry_after_max_secs)
+            });
+            return FaultAction::Throttle {
+                status,
+                retry_after,
+            };
+        }
+        edge += chaos.server_error_share;
+        if draw < edge {
+            let status = [500, 502, 504][self.chaos_rng.gen_range(0..3)];
+            return FaultAction::Fail(FailSpec {
+                status,
+                retry_after: None,
+            });
+        }
+        edge += chaos.reset_share;
+        if draw < edge {
+            return FaultAction::Drop;
+        }
+        edge += chaos.cut_share;
+        if draw < edge {
+            return FaultAction::Cut;
+        }
+        FaultAction::Pass
     }
 
     /// Queues `n` failures.
@@ -774,11 +993,13 @@ impl Faults {
 
     /// Decides the fate of the next request. One-shot faults come first, in the order drop,
     /// hold (the first queued hold that matches: held, or counted against its `skip`), fail,
-    /// lose (the first queued loss whose methods match); then the random failure
-    /// draw (`fail_rate`), and for a write ([`is_write`]) that passed it, the random loss draw
-    /// (`lose_rate`). The failure draw consumes RNG values on every request that reaches it; the
-    /// loss draw only while `lose_rate` is above 0, so turning it on leaves the failure pattern
-    /// of a seed unchanged until then.
+    /// lose (the first queued loss whose methods match); then the random failure draw
+    /// (`fail_rate`), the chaos draw (`chaos`, from its own RNG, only while one of its
+    /// answer-replacing shares is above 0), and for a write ([`is_write`]) that passed them, the
+    /// random loss draw (`lose_rate`). The failure draw consumes RNG values on every request that
+    /// reaches it; the loss draw only while `lose_rate` is above 0, so turning it on leaves the
+    /// failure pattern of a seed unchanged until then. Every fault returned is counted in
+    /// [`Faults::injected`].
     pub fn next_action(&mut self, method: &Method, path: &str, knobs: &Knobs) -> FaultAction {
         self.next_action_at(method, path, None, knobs)
     }
@@ -786,6 +1007,17 @@ impl Faults {
     /// [`Faults::next_action`] for a request to `site` (its subdomain; `None` for requests to
     /// no site), which holds limited to a site take into account.
     pub fn next_action_at(
+        &mut self,
+        method: &Method,
+        path: &str,
+        site: Option<&str>,
+        knobs: &Knobs,
+    ) -> FaultAction {
+        let action = self.decide(method, path, site, knobs);
+        self.counted(action)
+    }
+
+    fn decide(
         &mut self,
         method: &Method,
         path: &str,
@@ -835,6 +1067,10 @@ impl Faults {
                 status,
                 retry_after: None,
             });
+        }
+        let chaos = self.chaos_action(knobs);
+        if chaos != FaultAction::Pass {
+            return chaos;
         }
         if knobs.lose_rate > 0.0 && is_write(method, path) {
             let draw: f64 = self.rng.r#gen();

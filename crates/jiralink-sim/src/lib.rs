@@ -39,6 +39,7 @@ pub mod knobs;
 pub mod multipart;
 pub mod oauth;
 pub mod platform;
+pub mod retry_watch;
 pub mod scopes;
 pub mod server;
 pub mod state;

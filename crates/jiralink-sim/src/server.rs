@@ -14,13 +14,15 @@
 //!
 //!    An unknown subdomain answers 404 HTML ("Site temporarily unavailable"); an unknown cloud id
 //!    answers 404 `{"code":404,"message":"Not Found"}` as the gateway does.
-//! 3. **Knobs**: latency, then one fault decision (dropped connection, held request or held
-//!    answer, `fail_next`, lost answer, random 5xx, random lost answer of a write), then (site
-//!    requests only) the burst limiter and, for OAuth bearer traffic, the hourly points quota.
+//! 3. **Knobs**: latency, a random latency spike, then one fault decision (dropped connection,
+//!    held request or held answer, `fail_next`, lost answer, random 5xx, the chaos draw, random
+//!    lost answer of a write), then (site requests only) the burst limiter and, for OAuth
+//!    bearer traffic, the hourly points quota.
 //! 4. The router ([`crate::platform`], [`crate::oauth`], and later product modules). A lost
 //!    answer is produced in full here and then thrown away: the connection closes instead.
 //! 5. The request log records method, path, masked query, selected headers, status (with `lost`
-//!    for a lost answer) and duration.
+//!    for a lost or cut answer) and duration; the [`RetryWatch`] notes each request's arrival
+//!    and how it ended (see [`crate::retry_watch`]).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -31,10 +33,11 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::extract::Extension;
 use axum::extract::Path as UrlPath;
-use axum::http::{HeaderMap, Request, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use futures::StreamExt as _;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
@@ -47,7 +50,8 @@ use crate::control::Control;
 use crate::error::SimError;
 use crate::errors::ApiError;
 use crate::identity::DEFAULT_SITE;
-use crate::knobs::{FailSpec, FaultAction, Knobs, MethodClass, QuotaScope, QuotaStatus};
+use crate::knobs::{FailSpec, FaultAction, Knobs, MethodClass, QuotaScope, QuotaStatus, is_write};
+use crate::retry_watch::{Attempt, RetryWatch};
 use crate::state::{LoggedRequest, SimState, SiteContext, Via};
 use crate::tls::TlsMaterial;
 
@@ -412,12 +416,57 @@ async fn handle(app: &App, req: Request<Body>) -> Result<Response, DroppedConnec
         lost: false,
         duration_ms: 0,
     };
+    // The body is read here, once, so the retry watch can tell a request sent again from
+    // another one; handlers read it from memory as they would from the connection.
+    let (parts, body) = req.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
+        return Err(DroppedConnection);
+    };
+    let attempt = Attempt::of(
+        parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .map(|v| v.as_bytes()),
+        parts.headers.get(header::HOST).map(|v| v.as_bytes()),
+        parts.method.as_str(),
+        parts.uri.path_and_query().map_or("", |pq| pq.as_str()),
+        &body,
+        is_write(&parts.method, api_path(&entry.path)),
+    );
+    let watch = state.shared(RetryWatch::default);
+    watch.arrive(
+        attempt,
+        &format!("{} {}", entry.method, entry.path),
+        state.now(),
+    );
+    let req = Request::from_parts(parts, Body::from(body));
     let outcome = process(app, req, &mut entry).await;
     entry.status = match &outcome {
-        Outcome::Answer(response) | Outcome::Lost(response) => Some(response.status().as_u16()),
+        Outcome::Answer(response) | Outcome::Lost(response) | Outcome::Cut(response) => {
+            Some(response.status().as_u16())
+        }
         Outcome::Dropped => None,
     };
-    entry.lost = matches!(outcome, Outcome::Lost(_));
+    entry.lost = matches!(outcome, Outcome::Lost(_) | Outcome::Cut(_));
+    let (failed, retry_after) = match &outcome {
+        Outcome::Answer(response) => {
+            let status = response.status();
+            let limited = status == StatusCode::TOO_MANY_REQUESTS
+                || status == StatusCode::SERVICE_UNAVAILABLE;
+            let retry_after = response
+                .headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .filter(|_| limited);
+            (
+                status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error(),
+                retry_after,
+            )
+        }
+        Outcome::Lost(_) | Outcome::Cut(_) | Outcome::Dropped => (true, None),
+    };
+    watch.answered(attempt, failed, retry_after, state.now());
     entry.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     if state.knobs().log_requests {
         let status = match (entry.status, entry.lost) {
@@ -444,6 +493,7 @@ async fn handle(app: &App, req: Request<Body>) -> Result<Response, DroppedConnec
             let _ = axum::body::to_bytes(response.into_body(), usize::MAX).await;
             Err(DroppedConnection)
         }
+        Outcome::Cut(response) => cut(response).await.ok_or(DroppedConnection),
         // An error from the service makes hyper close the connection without writing anything,
         // so the client sees a reset or EOF instead of a response.
         Outcome::Dropped => Err(DroppedConnection),
@@ -458,6 +508,40 @@ enum Outcome {
     Dropped,
     /// The handler ran and produced this response, which is not sent.
     Lost(Response),
+    /// The handler ran and produced this response, of which only the status, the headers and
+    /// half the body are sent.
+    Cut(Response),
+}
+
+/// The path below `/rest/` (`/rest/api/3/issue`), whatever site or gateway prefix it came with.
+fn api_path(path: &str) -> &str {
+    path.find("/rest/").map_or(path, |at| &path[at..])
+}
+
+/// `response` with its full `Content-Length` but only half its body, then an error, so the
+/// connection closes mid-answer; `None` for a body too short to cut (the connection closes
+/// before anything is sent).
+async fn cut(response: Response) -> Option<Response> {
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.ok()?;
+    if bytes.len() < 2 {
+        return None;
+    }
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+    let half = bytes.slice(..bytes.len() / 2);
+    // The error comes only after a pause, so hyper sends the head and the half first instead
+    // of dropping them with the connection.
+    let error = futures::stream::once(async {
+        tokio::task::yield_now().await;
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "answer cut by the fault knob",
+        ))
+    });
+    let chunks = futures::stream::iter([Ok::<_, std::io::Error>(half)]).chain(error);
+    Some(Response::from_parts(parts, Body::from_stream(chunks)))
 }
 
 fn host_subdomain(host: &str) -> Option<&str> {
@@ -618,6 +702,10 @@ async fn process(app: &App, req: Request<Body>, entry: &mut LoggedRequest) -> Ou
     if knobs.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(knobs.latency_ms)).await;
     }
+    let spike = state.faults().spike(&knobs);
+    if let Some(spike) = spike {
+        tokio::time::sleep(spike).await;
+    }
     let action = state.faults().next_action_at(
         req.method(),
         req.uri().path(),
@@ -648,6 +736,32 @@ async fn process(app: &App, req: Request<Body>, entry: &mut LoggedRequest) -> Ou
             Outcome::Answer(Response::from_parts(parts, Body::from(body)))
         }
         FaultAction::Fail(spec) => Outcome::Answer(fail_response(&spec)),
+        FaultAction::Throttle {
+            status: 429,
+            retry_after,
+        } => {
+            let mut err = ApiError::platform(
+                StatusCode::TOO_MANY_REQUESTS,
+                &["Rate limit exceeded."],
+                &[],
+            )
+            .with_header(
+                axum::http::HeaderName::from_static("ratelimit-reason"),
+                "jira-burst-based",
+            );
+            if let Some(secs) = retry_after {
+                err = err.with_header(header::RETRY_AFTER, &secs.to_string());
+            }
+            Outcome::Answer(err.into_response())
+        }
+        FaultAction::Throttle {
+            status,
+            retry_after,
+        } => Outcome::Answer(fail_response(&FailSpec {
+            status,
+            retry_after,
+        })),
+        FaultAction::Cut => Outcome::Cut(serve_request(app, req, ctx.as_ref(), &knobs).await),
     }
 }
 

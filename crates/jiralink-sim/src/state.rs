@@ -77,8 +77,9 @@ pub struct LoggedRequest {
     /// Response status; `None` when the connection was dropped without an answer. A lost
     /// answer keeps the status the handler produced (see `lost`).
     pub status: Option<u16>,
-    /// The request was handled but its answer never sent (`lose_next`, `lose_rate`): the
-    /// client saw the connection close although the write was applied.
+    /// The request was handled but its answer never sent (`lose_next`, `lose_rate`) or cut off
+    /// halfway (`chaos.cut_share`): the client saw the connection close although the write was
+    /// applied.
     #[serde(default)]
     pub lost: bool,
     /// Wall-clock handling time in milliseconds.

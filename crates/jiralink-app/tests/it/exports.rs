@@ -40,7 +40,7 @@ pub(crate) async fn app_on(
     app_with_clock(sim, Arc::new(clock.clone()), database).await
 }
 
-async fn app_with_clock(
+pub(crate) async fn app_with_clock(
     sim: &SimHandle,
     clock: Arc<dyn jiralink_domain::Clock>,
     database: Option<String>,

@@ -51,7 +51,7 @@ fn draft(input: &std::path::Path) -> ImportDraft {
     }
 }
 
-async fn results_of(app: &jiralink_app::App, run: &str) -> Vec<serde_json::Value> {
+pub(crate) async fn results_of(app: &jiralink_app::App, run: &str) -> Vec<serde_json::Value> {
     use futures::StreamExt as _;
     let mut bytes = Vec::new();
     let mut stream = std::pin::pin!(app.run_output(run).await.unwrap());

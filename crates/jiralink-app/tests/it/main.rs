@@ -8,6 +8,7 @@
 
 mod connection_test;
 mod exports;
+mod faults;
 mod flows;
 mod imports;
 mod instances;

@@ -678,7 +678,7 @@ async fn request_log_records_requests_with_secrets_masked() {
     assert!(sim.control().requests().is_empty());
 }
 
-async fn control_call(
+pub(crate) async fn control_call(
     method: reqwest::Method,
     url: String,
     body: Option<Value>,

@@ -9,6 +9,7 @@
 mod agile;
 mod auth;
 mod catalogues;
+mod chaos;
 mod csm;
 mod data;
 mod fidelity;

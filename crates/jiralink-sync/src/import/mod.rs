@@ -32,6 +32,7 @@ pub use mapping::{
     WorklogRule,
 };
 pub use run::{
-    BATCH, IMPORT_PROPERTY, ImportJob, ImportOutcome, check_mapping, identity, run_import,
+    BATCH, IMPORT_PROPERTY, ImportJob, ImportOutcome, SEND_ATTEMPTS, check_mapping, identity,
+    run_import,
 };
 pub use service::{Resource, ServiceSettings};

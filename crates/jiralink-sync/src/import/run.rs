@@ -50,8 +50,10 @@ pub const BATCH: usize = 50;
 /// uncertain create can be found again even without an external id.
 pub const IMPORT_PROPERTY: &str = "jiralink.import";
 
-/// Attempts of one request refused for its rate (429, 503) or not delivered at all.
-const ATTEMPTS: u32 = 6;
+/// Attempts of one request refused for its rate (429, 503) or not delivered at all; also the
+/// rounds of a bulk create whose outcome was unknown (looked up, then what is missing sent
+/// again), so one bulk create's records are sent at most `SEND_ATTEMPTS²` times.
+pub const SEND_ATTEMPTS: u32 = 6;
 
 /// Everything one import run needs.
 pub struct ImportJob<'a> {
@@ -1497,7 +1499,7 @@ impl Batch<'_, '_> {
                     idx.clear();
                     bodies.clear();
                 }
-                Err(e) if outcome_unknown(&e) && rounds < ATTEMPTS => {
+                Err(e) if outcome_unknown(&e) && rounds < SEND_ATTEMPTS => {
                     // Jira may have created some or all (a timeout or reset after sending, or a
                     // server error: bulk create is not one transaction): look before sending
                     // any again. Jira may still be working on the request when the answer is
@@ -1715,7 +1717,7 @@ where
         attempt += 1;
         match send().await {
             Ok(v) => return Ok((v, waits)),
-            Err(e) if attempt < ATTEMPTS => {
+            Err(e) if attempt < SEND_ATTEMPTS => {
                 let limited = matches!(e, AtlassianError::RateLimited { .. })
                     || matches!(e, AtlassianError::Server { status: 503, .. });
                 let unsent = matches!(
