@@ -571,7 +571,7 @@ fn planted_secrets_appear_nowhere() {
         None,
         Expect::Fails(8, wrong),
     );
-    // Faults from Jira while the token is sent: 500, 429, 401.
+    // Faults from Jira while the token is sent: 500, 429, 503.
     // A connection test is one probe, not retried: it reports what Jira answered.
     r.env.sim.control().fail_next(1, 500, None);
     r.run(
