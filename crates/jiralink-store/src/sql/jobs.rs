@@ -82,30 +82,41 @@ pub(super) async fn make_job_due<B: Backend>(conn: &mut Conn<B>, job: &NewJob) -
     Ok(())
 }
 
+/// How many times [`JobStore::ensure_job`] adds a job that keeps being deleted under it.
+const ENSURE_ROUNDS: usize = 5;
+
 #[async_trait]
 impl<B: Backend> JobStore for SqlStore<B> {
     async fn ensure_job(&self, job: &NewJob, now: OffsetDateTime) -> StoreResult<JobRecord> {
-        self.exec(
-            "INSERT INTO jobs (id, kind, key, payload, next_run_at, attempts, created_at, \
-             updated_at) VALUES ($1, $2, $3, $4, $5, 0, $6, $6) ON CONFLICT (key) DO NOTHING",
-            args![
-                Uuid::new_v4().to_string(),
-                job.kind.as_str(),
-                job.key.as_str(),
-                to_json(&job.payload)?,
-                fmt_time(job.next_run_at),
-                fmt_time(now),
-            ],
-        )
-        .await?;
-        let row = self
-            .opt(
-                format!("SELECT {JOB_COLUMNS} FROM jobs WHERE key = $1"),
-                args![job.key.as_str()],
+        // The job found by the insert's conflict can be finished and deleted by its holder
+        // before it is read back (a one-off job, "Run now" asked again as it ends): then it
+        // is added again. Each round either adds it or finds it, or it was deleted in between,
+        // which a holder does once per run.
+        for _ in 0..ENSURE_ROUNDS {
+            self.exec(
+                "INSERT INTO jobs (id, kind, key, payload, next_run_at, attempts, created_at, \
+                 updated_at) VALUES ($1, $2, $3, $4, $5, 0, $6, $6) ON CONFLICT (key) DO NOTHING",
+                args![
+                    Uuid::new_v4().to_string(),
+                    job.kind.as_str(),
+                    job.key.as_str(),
+                    to_json(&job.payload)?,
+                    fmt_time(job.next_run_at),
+                    fmt_time(now),
+                ],
             )
-            .await?
-            .ok_or(StoreError::NotFound { kind: "job" })?;
-        job_from_row(&row)
+            .await?;
+            if let Some(row) = self
+                .opt(
+                    format!("SELECT {JOB_COLUMNS} FROM jobs WHERE key = $1"),
+                    args![job.key.as_str()],
+                )
+                .await?
+            {
+                return job_from_row(&row);
+            }
+        }
+        Err(StoreError::NotFound { kind: "job" })
     }
 
     async fn claim_job(
