@@ -227,9 +227,9 @@ pub fn token_digest(token: &str) -> String {
 }
 
 /// How many Argon2id computations run at once in this process. Each takes 19 MiB and tens of
-/// milliseconds of a CPU; a burst of sign-ins (200 users signing in to three servers) took
-/// each server from 21 MB to 440–690 MB resident when every one ran at once. Those beyond
-/// the limit wait their turn, which costs them time the CPUs could not give anyway.
+/// milliseconds of a CPU, so a burst of sign-ins would otherwise hold 19 MiB per attempt at
+/// once. Those beyond the limit wait their turn, which costs them time the CPUs could not give
+/// anyway.
 fn argon2_permits() -> &'static tokio::sync::Semaphore {
     static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
     PERMITS.get_or_init(|| tokio::sync::Semaphore::new(argon2_limit()))
