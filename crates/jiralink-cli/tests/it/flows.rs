@@ -30,6 +30,59 @@ pub(crate) fn env_with_two_sites() -> Env {
     env
 }
 
+/// The flow `demo-to-acme`: the export `demo-mkt` (of `MKT` on the Basic connection "Jira")
+/// into the import `acme-mkt` (on "Acme", mapped by [`COPY`]), with `import_args` added to
+/// the import's.
+pub(crate) fn create_demo_to_acme(env: &Env, import_args: &[&str]) {
+    env.run(
+        &[
+            "export",
+            "create",
+            "--name",
+            "demo-mkt",
+            "--connection",
+            "Jira",
+            "--jql",
+            "project = MKT",
+        ],
+        None,
+    )
+    .ok();
+    let map = env.path().join("copy.toml");
+    std::fs::write(&map, COPY).unwrap();
+    env.run(
+        &[
+            "import",
+            "create",
+            "--name",
+            "acme-mkt",
+            "--connection",
+            "Acme",
+            "--map",
+            map.to_str().unwrap(),
+        ]
+        .into_iter()
+        .chain(import_args.iter().copied())
+        .collect::<Vec<_>>(),
+        None,
+    )
+    .ok();
+    env.run(
+        &[
+            "flow",
+            "create",
+            "--name",
+            "demo-to-acme",
+            "--export",
+            "demo-mkt",
+            "--import",
+            "acme-mkt",
+        ],
+        None,
+    )
+    .ok();
+}
+
 pub(crate) const COPY: &str = r#"
 operation = "upsert"
 project = "MKT"

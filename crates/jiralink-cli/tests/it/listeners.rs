@@ -4,56 +4,13 @@
 //! flow kept while the listener feeds it; deleted only with confirmation.
 
 use crate::common::Env;
-use crate::flows::{COPY, env_with_two_sites};
+use crate::flows::{create_demo_to_acme, env_with_two_sites};
 
 /// The flow `demo-to-acme`: the export `demo-mkt` (of `MKT` on the Basic connection "Jira")
 /// into the import `acme-mkt`.
 fn env_with_flow() -> Env {
     let env = env_with_two_sites();
-    env.run(
-        &[
-            "export",
-            "create",
-            "--name",
-            "demo-mkt",
-            "--connection",
-            "Jira",
-            "--jql",
-            "project = MKT",
-        ],
-        None,
-    )
-    .ok();
-    let map = env.path().join("copy.toml");
-    std::fs::write(&map, COPY).unwrap();
-    env.run(
-        &[
-            "import",
-            "create",
-            "--name",
-            "acme-mkt",
-            "--connection",
-            "Acme",
-            "--map",
-            map.to_str().unwrap(),
-        ],
-        None,
-    )
-    .ok();
-    env.run(
-        &[
-            "flow",
-            "create",
-            "--name",
-            "demo-to-acme",
-            "--export",
-            "demo-mkt",
-            "--import",
-            "acme-mkt",
-        ],
-        None,
-    )
-    .ok();
+    create_demo_to_acme(&env, &[]);
     env
 }
 

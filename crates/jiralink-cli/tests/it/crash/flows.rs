@@ -13,7 +13,7 @@ use super::{
 };
 use crate::common::Env;
 use crate::exports::pause;
-use crate::flows::{COPY, env_with_two_sites};
+use crate::flows::{create_demo_to_acme, env_with_two_sites};
 
 /// Where a kill is aimed.
 #[derive(Debug, Clone, Copy)]
@@ -76,53 +76,8 @@ fn a_flow_killed_at_seeded_points_copies_each_issue_exactly_once() {
     let mut env = env_with_two_sites();
     env.extra_env
         .push(("JIRALINK_EXPORTS__LEASE".to_owned(), "10s".to_owned()));
-    env.run(
-        &[
-            "export",
-            "create",
-            "--name",
-            "demo-mkt",
-            "--connection",
-            "Jira",
-            "--jql",
-            "project = MKT",
-        ],
-        None,
-    )
-    .ok();
-    let map = env.path().join("copy.toml");
-    std::fs::write(&map, COPY).unwrap();
-    env.run(
-        &[
-            "import",
-            "create",
-            "--name",
-            "acme-mkt",
-            "--connection",
-            "Acme",
-            "--map",
-            map.to_str().unwrap(),
-            // A killed run's uncertain creates are looked up a second after their send.
-            "--search-lag",
-            "1",
-        ],
-        None,
-    )
-    .ok();
-    env.run(
-        &[
-            "flow",
-            "create",
-            "--name",
-            "demo-to-acme",
-            "--export",
-            "demo-mkt",
-            "--import",
-            "acme-mkt",
-        ],
-        None,
-    )
-    .ok();
+    // A killed run's uncertain creates are looked up a second after their send.
+    create_demo_to_acme(&env, &["--search-lag", "1"]);
     let mut round = 0;
     same_minute_issues(&env, "demo", "MKT", "Task", per_round, "round-0");
     env.sim

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::{Landings, Seeded, block_on, copies, hold, labels_of, points, query, serve, sigkill};
 use crate::common::{Env, free_port};
 use crate::exports::pause;
-use crate::flows::{COPY, env_with_two_sites};
+use crate::flows::{create_demo_to_acme, env_with_two_sites};
 
 /// Where a kill is aimed, once the delivery is stored and acknowledged.
 #[derive(Debug, Clone, Copy)]
@@ -82,53 +82,8 @@ fn a_server_killed_between_a_webhooks_202_and_its_processing_copies_the_issue_on
     ] {
         env.extra_env.push((k.to_owned(), v));
     }
-    env.run(
-        &[
-            "export",
-            "create",
-            "--name",
-            "demo-mkt",
-            "--connection",
-            "Jira",
-            "--jql",
-            "project = MKT",
-        ],
-        None,
-    )
-    .ok();
-    let map = env.path().join("copy.toml");
-    std::fs::write(&map, COPY).unwrap();
-    env.run(
-        &[
-            "import",
-            "create",
-            "--name",
-            "acme-mkt",
-            "--connection",
-            "Acme",
-            "--map",
-            map.to_str().unwrap(),
-            // A killed run's uncertain creates are looked up a second after their send.
-            "--search-lag",
-            "1",
-        ],
-        None,
-    )
-    .ok();
-    env.run(
-        &[
-            "flow",
-            "create",
-            "--name",
-            "demo-to-acme",
-            "--export",
-            "demo-mkt",
-            "--import",
-            "acme-mkt",
-        ],
-        None,
-    )
-    .ok();
+    // A killed run's uncertain creates are looked up a second after their send.
+    create_demo_to_acme(&env, &["--search-lag", "1"]);
     env.run(&["flow", "run", "demo-to-acme"], None).ok();
     let listener = env
         .run(
