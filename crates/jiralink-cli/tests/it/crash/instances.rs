@@ -12,10 +12,9 @@ use jiralink_store::TestSchema;
 use serde_json::Value;
 use sqlx::Row as _;
 
-use super::{Landings, Seeded, copies, hold, labels_of, long, points, same_minute_issues, sigkill};
+use super::{Landings, Seeded, hold, long, points, same_minute_issues, sigkill};
 use crate::common::{Env, connection_create, free_port};
 use crate::exports::{ndjson_ids, pause, search_ids};
-use crate::flows::COPY;
 
 const API_KEY: &str = "jlk_crash_cluster_key_0123456789abcdef";
 const MASTER_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
@@ -66,15 +65,12 @@ async fn api(method: reqwest::Method, url: String) -> (u16, String) {
     (answer.status().as_u16(), answer.text().await.unwrap())
 }
 
-/// The newest run of `table` (`export_runs` of the export `Big`, or `flow_runs`): id, state,
+/// The newest run of `table` (`export_runs` of the export `Big`): id, state,
 /// holder and the number of checkpointed pages.
 async fn newest(db: &sqlx::PgPool, table: &str) -> Option<(String, String, String, u64)> {
-    let sql = if table == "export_runs" {
-        "SELECT id, state, holder, stats FROM export_runs WHERE export_id = \
-         (SELECT id FROM exports WHERE name = 'Big') ORDER BY started_at DESC LIMIT 1"
-    } else {
-        "SELECT id, state, holder, stats FROM flow_runs ORDER BY started_at DESC LIMIT 1"
-    };
+    assert_eq!(table, "export_runs");
+    let sql = "SELECT id, state, holder, stats FROM export_runs WHERE export_id = \
+               (SELECT id FROM exports WHERE name = 'Big') ORDER BY started_at DESC LIMIT 1";
     sqlx::query(sql).fetch_optional(db).await.unwrap().map(|r| {
         let stats: Value = serde_json::from_str(&r.get::<String, _>("stats")).unwrap();
         (
@@ -126,7 +122,6 @@ fn three_servers_take_over_the_run_of_a_killed_one_and_lose_or_double_nothing() 
     // schedule, or "Run now"); the job taking over does not resume it.
     let points = points(1);
     let same_minute = if long() { 600 } else { 200 };
-    let per_flow_point = if long() { 120 } else { 60 };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -202,55 +197,6 @@ fn three_servers_take_over_the_run_of_a_killed_one_and_lose_or_double_nothing() 
         None,
     )
     .ok();
-    env.run(
-        &[
-            "export",
-            "create",
-            "--name",
-            "demo-mkt",
-            "--connection",
-            "Jira",
-            "--jql",
-            "project = MKT",
-        ],
-        None,
-    )
-    .ok();
-    let map = env.path().join("copy.toml");
-    std::fs::write(&map, COPY).unwrap();
-    env.run(
-        &[
-            "import",
-            "create",
-            "--name",
-            "acme-mkt",
-            "--connection",
-            "Acme",
-            "--map",
-            map.to_str().unwrap(),
-            // A killed run's uncertain creates are looked up a second after their send.
-            "--search-lag",
-            "1",
-        ],
-        None,
-    )
-    .ok();
-    env.run(
-        &[
-            "flow",
-            "create",
-            "--name",
-            "demo-to-acme",
-            "--export",
-            "demo-mkt",
-            "--import",
-            "acme-mkt",
-            "--every",
-            "1440",
-        ],
-        None,
-    )
-    .ok();
     env.sim
         .control()
         .update_knobs(|k| {
@@ -268,40 +214,9 @@ fn three_servers_take_over_the_run_of_a_killed_one_and_lose_or_double_nothing() 
     let total_pages = (expected.len() as u64).div_ceil(20);
     let mut landings = Landings::default();
     let mut found = Vec::new();
-    let mut mkt_round = 0;
     for point in 0..points {
-        let flow = false;
         let via = &servers[point % 3].bind;
-        let (table, aim) = if flow {
-            mkt_round += 1;
-            same_minute_issues(
-                &env,
-                "demo",
-                "MKT",
-                "Task",
-                per_flow_point,
-                &format!("mkt-{mkt_round}"),
-            );
-            // The nth page of the flow's export, held at the source. (A flow run taken over
-            // in its import or link phase fails on the other server: the input its first
-            // server prepared is in that server's own data directory.)
-            let mkt_pages = (16 + mkt_round * per_flow_point as u64).div_ceil(20);
-            let n = 1 + rng.below(mkt_pages);
-            hold(
-                &env,
-                Some("demo"),
-                "POST",
-                "/search/jql",
-                u32::try_from(n - 1).unwrap(),
-                HoldStage::Before,
-            );
-            let (status, body) = runtime.block_on(api(
-                reqwest::Method::POST,
-                format!("http://{via}/v1/flows/demo-to-acme/run"),
-            ));
-            assert_eq!(status, 202, "{body}");
-            ("flow_runs", format!("export page {n} held"))
-        } else {
+        let (table, aim) = {
             let n = 1 + rng.below(total_pages);
             hold(
                 &env,
@@ -406,18 +321,10 @@ fn three_servers_take_over_the_run_of_a_killed_one_and_lose_or_double_nothing() 
         assert_ne!(pid_of(&taker), pid, "another server finished it");
         landings.record(
             point,
-            if flow { "flow-killed" } else { "export-killed" },
+            "export-killed",
             format!("{aim}, server {victim} (pid {pid}) killed after {pages} checkpoints, finished by pid {} {} ms after the kill", pid_of(&taker), takeover.as_millis()),
         );
-        if flow {
-            let copied = copies(&labels_of(&env, "acme", "project = MKT"), "from-demo-");
-            let source = labels_of(&env, "demo", "project = MKT");
-            let doubled: Vec<_> = copied.iter().filter(|(_, n)| **n > 1).collect();
-            assert!(doubled.is_empty(), "copied twice: {doubled:?}");
-            let missing: Vec<_> = source.keys().filter(|k| !copied.contains_key(*k)).collect();
-            assert!(missing.is_empty(), "not copied: {missing:?}");
-            found.push(format!("copies {}/{}", copied.len(), source.len()));
-        } else {
+        {
             let other = &servers[(victim + 1) % 3].bind;
             let (status, output) = runtime.block_on(api(
                 reqwest::Method::GET,
