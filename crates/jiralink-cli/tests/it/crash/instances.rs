@@ -1,7 +1,8 @@
 //! Three `jiralink serve` processes on one PostgreSQL database (a schema of the test's own):
-//! the one running a scheduled export's or flow's run is killed with SIGKILL in the middle of
-//! it; another takes the run over once the leases have run out, and nothing is lost or
-//! doubled — the export's output holds every issue once, the destination one copy of each.
+//! the one running an export's run is killed with SIGKILL in the middle of it; another takes
+//! the run over once the leases have run out, and nothing is lost or doubled — the export's
+//! output holds every issue once. (A flow's run is not taken over by another server after
+//! its export phase: its input is in the first server's data directory.)
 
 use std::collections::BTreeSet;
 use std::process::Child;
