@@ -203,6 +203,12 @@ fn asked_for(job: &JobRecord) -> bool {
     job.last_finished_at.is_none()
 }
 
+/// The setting that says a definition's job (`kind`: `exports`, `imports`, `flows`) is due
+/// early only to look at a run another process held (see [`App::next_when_busy`]).
+pub(crate) fn lease_wait_key(kind: &str, id: uuid::Uuid) -> String {
+    format!("{kind}.lease_wait.{id}")
+}
+
 impl App {
     /// Adds a definition's job unless it exists, and makes it due at `job.next_run_at`.
     pub(crate) async fn ensure_definition_job(&self, job: NewJob) -> AppResult<()> {
@@ -211,6 +217,59 @@ impl App {
             .reschedule_job(&job.key, job.next_run_at)
             .await?;
         Ok(())
+    }
+
+    /// The next time of a definition's job that found a run of it going on in another
+    /// process, held until `leased_until`: the job comes back when that lease runs out if
+    /// that is before `scheduled`, so a run left by a process that died is resumed then by
+    /// whichever server claims the job, not a schedule later. A live run renews its lease;
+    /// the job then finds it going on again and waits once more. The setting `wait_key`
+    /// marks such an early return (see [`App::came_back_early`]).
+    pub(crate) async fn next_when_busy(
+        &self,
+        wait_key: &str,
+        leased_until: Option<OffsetDateTime>,
+        scheduled: Option<OffsetDateTime>,
+    ) -> AppResult<Option<OffsetDateTime>> {
+        match leased_until {
+            Some(until) if scheduled.is_none_or(|s| until < s) => {
+                self.set_setting(wait_key, &crate::format_time(self.now()))
+                    .await?;
+                Ok(Some(until))
+            }
+            _ => Ok(scheduled),
+        }
+    }
+
+    /// Whether the job claimed now came back early (see [`App::next_when_busy`]) rather than
+    /// at a scheduled time; the mark is removed. A job that came back early and finds no run
+    /// left runs nothing: the scheduled time it was waiting from is not due again.
+    pub(crate) async fn came_back_early(&self, wait_key: &str) -> AppResult<bool> {
+        self.delete_setting(wait_key).await
+    }
+
+    /// When the newest run of an export (`export`) or an import (`import`) is going on: the
+    /// end of its lease (`Some(None)`: running with no lease); `None` when it is not running.
+    pub(crate) async fn running_until(
+        &self,
+        export: Option<uuid::Uuid>,
+        import: Option<uuid::Uuid>,
+    ) -> AppResult<Option<Option<OffsetDateTime>>> {
+        let filter = jiralink_store::RunFilter {
+            export_id: export,
+            import_id: import,
+            kind: import.map(|_| jiralink_store::RunKind::Import),
+            connection_id: None,
+            limit: 1,
+        };
+        Ok(self
+            .store()
+            .list_export_runs(&filter)
+            .await?
+            .into_iter()
+            .next()
+            .filter(|r| r.state == jiralink_store::RunState::Running)
+            .map(|r| r.lease_until))
     }
 
     /// The jobs of one kind, by key.

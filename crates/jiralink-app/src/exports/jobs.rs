@@ -2,7 +2,7 @@
 //!
 //! | Job | Key | What it does | Next run |
 //! |---|---|---|---|
-//! | `exports.run` | `export:<id>`, one per export | resumes the export's interrupted run, else starts one; records a `skipped` run while the connection is offline; with no schedule and no run asked for, only finishes a run left by a server that died running this job | the export's next scheduled time; deleted when the export has no schedule (or is disabled, or gone) and no run was asked for and none is left to finish, and when its stored schedule cannot be read (a `skipped` run records why; saving the schedule again adds the job back) |
+//! | `exports.run` | `export:<id>`, one per export | resumes the export's interrupted run, else starts one; records a `skipped` run while the connection is offline; with no schedule and no run asked for, only finishes a run left by a server that died running this job | the export's next scheduled time (when a run of it was going on elsewhere: the end of that run's lease if sooner, so a run left by a server that died is resumed then; coming back so finds the run ended or resumes it, and starts nothing new); deleted when the export has no schedule (or is disabled, or gone) and no run was asked for and none is left to finish, and when its stored schedule cannot be read (a `skipped` run records why; saving the schedule again adds the job back) |
 //! | `exports.cleanup` | `exports.cleanup` | deletes outputs older than `exports.output_retention`; records ad hoc runs whose process died as failed | an hour later |
 //!
 //! "Run now" marks the export as asked for (a setting only the claim of its job removes) and
@@ -14,7 +14,7 @@ use jiralink_sync::NoProgress;
 use uuid::Uuid;
 
 use super::RunOutput;
-use crate::schedule::{Definition, DefinitionJobRan, read_stored};
+use crate::schedule::{Definition, DefinitionJobRan, lease_wait_key, read_stored};
 use crate::{App, AppError, AppResult};
 
 /// Runs one export (its key names it).
@@ -95,17 +95,31 @@ impl App {
         if !requested && schedule.is_none() {
             return self.finish_orphaned_run(&record).await;
         }
+        let wait_key = lease_wait_key("exports", id);
+        let early = self.came_back_early(&wait_key).await?;
+        if early && !requested && self.running_until(Some(id), None).await?.is_none() {
+            return Ok(DefinitionJobRan {
+                detail: format!("{}: the run it waited for has ended", record.name),
+                next: schedule.and_then(|s| s.next_after(self.now())),
+            });
+        }
         let trigger = if requested {
             RunTrigger::Manual
         } else {
             RunTrigger::Schedule
         };
-        let detail = self.run_export_for_job(&record, trigger).await;
+        let (detail, busy) = self.run_export_for_job(&record, trigger).await;
         // A run asked for while this one ran goes next.
         let next = if self.setting(&requested_key(id)).await?.is_some() {
             Some(self.now())
         } else {
-            schedule.and_then(|s| s.next_after(self.now()))
+            let scheduled = schedule.and_then(|s| s.next_after(self.now()));
+            if busy {
+                let until = self.running_until(Some(id), None).await?.flatten();
+                self.next_when_busy(&wait_key, until, scheduled).await?
+            } else {
+                scheduled
+            }
         };
         Ok(DefinitionJobRan { detail, next })
     }
@@ -161,18 +175,19 @@ impl App {
         }
     }
 
-    /// One run for the worker, described in words; failures are in the run's record.
+    /// One run for the worker, described in words (failures are in the run's record), and
+    /// whether it did not start because a run of the export was going on.
     async fn run_export_for_job(
         &self,
         record: &jiralink_store::ExportRecord,
         trigger: RunTrigger,
-    ) -> String {
+    ) -> (String, bool) {
         let offline = match self.offline_reason(record.connection_id).await {
             Ok(offline) => offline,
-            Err(e) => return format!("the connection could not be read: {e}"),
+            Err(e) => return (format!("the connection could not be read: {e}"), false),
         };
         if let Some(reason) = offline {
-            return match self
+            let detail = match self
                 .record_skipped_run(Definition::Export(record), trigger, reason)
                 .await
             {
@@ -182,8 +197,9 @@ impl App {
                     record.name
                 ),
             };
+            return (detail, false);
         }
-        match self
+        let detail = match self
             .run_export(
                 &record.id.to_string(),
                 trigger,
@@ -200,10 +216,11 @@ impl App {
                 run.stats.records.values().sum::<u64>()
             ),
             Err(AppError::ExportRunning { .. }) => {
-                format!("{}: a run is already going on", record.name)
+                return (format!("{}: a run is already going on", record.name), true);
             }
             Err(e) => format!("{}: {e}", record.name),
-        }
+        };
+        (detail, false)
     }
 
     /// Makes the exports of connections that came back online due at once when their last

@@ -2,7 +2,7 @@
 //!
 //! | Job | Key | What it does | Next run |
 //! |---|---|---|---|
-//! | `flows.run` | `flow:<id>`, one per flow | runs the flow (resuming its interrupted or failed run first) | the flow's next scheduled time; deleted when the flow has no schedule (or is disabled, or gone) and no run was asked for |
+//! | `flows.run` | `flow:<id>`, one per flow | runs the flow (resuming its interrupted or failed run first) | the flow's next scheduled time (when a run of it was going on elsewhere: the end of that run's lease, or of its export's or import's run, if sooner, so a run left by a server that died is resumed then); deleted when the flow has no schedule (or is disabled, or gone) and no run was asked for |
 //!
 //! "Run now" marks the flow as asked for (a setting only the claim of its job removes) and
 //! makes the job due now, adding it for a flow without a schedule.
@@ -11,7 +11,7 @@ use jiralink_store::{FlowRecord, JobRecord, NewJob, RunTrigger, StoreError};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::schedule::{CheckedSchedule, read_stored};
+use crate::schedule::{CheckedSchedule, lease_wait_key, read_stored};
 use crate::{App, AppError, AppResult};
 
 /// When a run asked for while another was going on is tried again.
@@ -117,11 +117,22 @@ impl App {
                 next: None,
             });
         }
+        let wait_key = lease_wait_key("flows", id);
+        if self.came_back_early(&wait_key).await?
+            && !requested
+            && self.flow_running_until(id).await?.is_none()
+        {
+            return Ok(FlowJobRan {
+                detail: format!("{}: the run it waited for has ended", record.name),
+                next: schedule.and_then(|s| s.next_after(self.now())),
+            });
+        }
         let trigger = if requested {
             RunTrigger::Manual
         } else {
             RunTrigger::Schedule
         };
+        let mut busy = false;
         let detail = match self.run_flow(&id.to_string(), trigger).await {
             Ok(run) => format!(
                 "{}: flow run {} {} ({} exported, {} unchanged, {} created, {} updated, {} \
@@ -136,6 +147,7 @@ impl App {
                 run.stats.failed
             ),
             Err(e @ (AppError::FlowRunning { .. } | AppError::FlowWaiting { .. })) => {
+                busy = matches!(e, AppError::FlowRunning { .. });
                 // A run asked for is not forgotten: it goes once the other run is over.
                 if requested {
                     self.set_setting(&requested_key(id), &crate::format_time(self.now()))
@@ -149,7 +161,13 @@ impl App {
             // Soon, not at once: a run that could not start now would only be refused again.
             Some(self.now() + RETRY_BUSY)
         } else {
-            schedule.and_then(|s| s.next_after(self.now()))
+            let scheduled = schedule.and_then(|s| s.next_after(self.now()));
+            if busy {
+                let until = self.flow_running_until(id).await?.flatten();
+                self.next_when_busy(&wait_key, until, scheduled).await?
+            } else {
+                scheduled
+            }
         };
         Ok(FlowJobRan { detail, next })
     }

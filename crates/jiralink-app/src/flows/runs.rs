@@ -296,6 +296,22 @@ impl App {
         };
         match last {
             Some(run) if run.state == RunState::Running => {
+                let busy = || AppError::FlowRunning {
+                    name: flow.name.clone(),
+                    run: run.id.to_string(),
+                    started: crate::format_time(run.started_at),
+                };
+                // The export's or import's run it was driving keeps a lease of its own, which
+                // can outlast the flow run's by a renewal: taken over before that, it would be
+                // found going on and the flow run would fail.
+                if self
+                    .parts_running_until(parts.export.id, parts.import.id)
+                    .await?
+                    .flatten()
+                    .is_some_and(|until| until > now)
+                {
+                    return Err(busy());
+                }
                 return match self
                     .store()
                     .take_over_flow_run(run.id, self.holder(), now, lease_until)
@@ -305,11 +321,7 @@ impl App {
                         tracing::info!(flow = %flow.id, run = %taken.id, phase = %taken.phase, "resuming an interrupted flow run");
                         Ok(taken)
                     }
-                    None => Err(AppError::FlowRunning {
-                        name: flow.name.clone(),
-                        run: run.id.to_string(),
-                        started: crate::format_time(run.started_at),
-                    }),
+                    None => Err(busy()),
                 };
             }
             Some(run) if needs_retry(&run) => {
@@ -404,6 +416,51 @@ impl App {
         Ok(())
     }
 
+    /// When the flow's newest run is going on: the latest end of its lease and of the leases
+    /// of its export's and import's running runs (`Some(None)` when one of them has no lease);
+    /// `None` when it is not running.
+    pub(crate) async fn flow_running_until(
+        &self,
+        flow: Uuid,
+    ) -> AppResult<Option<Option<OffsetDateTime>>> {
+        let Some(run) = self
+            .store()
+            .list_flow_runs(Some(flow), 1)
+            .await?
+            .into_iter()
+            .next()
+            .filter(|r| r.state == RunState::Running)
+        else {
+            return Ok(None);
+        };
+        let record = self.store().get_flow(flow).await?;
+        let parts = self
+            .parts_running_until(record.export_id, record.import_id)
+            .await?;
+        Ok(Some(match (run.lease_until, parts) {
+            (Some(own), None) => Some(own),
+            (Some(own), Some(Some(part))) => Some(own.max(part)),
+            (None, _) | (_, Some(None)) => None,
+        }))
+    }
+
+    /// The latest lease end of the running runs of a flow's export and import; `None` when
+    /// neither runs, `Some(None)` when one runs with no lease.
+    async fn parts_running_until(
+        &self,
+        export: Uuid,
+        import: Uuid,
+    ) -> AppResult<Option<Option<OffsetDateTime>>> {
+        let export = self.running_until(Some(export), None).await?;
+        let import = self.running_until(None, Some(import)).await?;
+        Ok(match (export, import) {
+            (None, None) => None,
+            (Some(a), None) | (None, Some(a)) => Some(a),
+            (Some(Some(a)), Some(Some(b))) => Some(Some(a.max(b))),
+            _ => Some(None),
+        })
+    }
+
     async fn keep_flow_lease(&self, run: Uuid) {
         let lease = self.export_lease();
         loop {
@@ -484,6 +541,9 @@ impl App {
     async fn drive_flow(&self, parts: &Parts, driving: &mut Driving) -> AppResult<()> {
         loop {
             match driving.record.phase.as_str() {
+                "import" | "link" if self.input_elsewhere(driving) => {
+                    self.prepare_again(parts, driving).await?;
+                }
                 "export" if driving.record.source.is_some() => {
                     let source = source_of(&driving.record)?;
                     if source.changed.is_empty() {
@@ -542,6 +602,61 @@ impl App {
         }
     }
 
+    /// Whether the run's import run reads a prepared file this server does not have: the
+    /// run was taken over from a server that died, and the file is in that server's data
+    /// directory.
+    fn input_elsewhere(&self, driving: &Driving) -> bool {
+        driving.record.import_run_id.is_some() && !self.flow_input_path(driving.record.id).exists()
+    }
+
+    /// Back to the import phase with no import run, so the export's records are prepared
+    /// again here and imported by a new import run: the import ledger turns the records the
+    /// first one created into updates of their copies, and those already linked are left out
+    /// as unchanged. The first import run, if still running, is ended as failed.
+    async fn prepare_again(&self, parts: &Parts, driving: &mut Driving) -> AppResult<()> {
+        if let Some(import_run) = driving.record.import_run_id.take() {
+            self.end_import_run_elsewhere(&parts.import.name, import_run)
+                .await?;
+        }
+        tracing::info!(run = %driving.record.id, "the flow run's prepared records are on another server; preparing them again");
+        driving.record.phase = "import".to_owned();
+        self.save_flow_progress(driving).await
+    }
+
+    /// Ends an import run left by a server that died, whose input this server cannot read.
+    async fn end_import_run_elsewhere(&self, name: &str, import_run: Uuid) -> AppResult<()> {
+        let run = self.store().get_export_run(import_run).await?;
+        if run.state != RunState::Running {
+            return Ok(());
+        }
+        let now = self.now();
+        match self
+            .store()
+            .take_over_export_run(run.id, self.holder(), now, now + self.export_lease())
+            .await?
+        {
+            Some(taken) => {
+                self.end_orphaned_import_run(&taken).await;
+                Ok(())
+            }
+            None => Err(AppError::ImportRunning {
+                name: name.to_owned(),
+                run: run.id.to_string(),
+                started: crate::format_time(run.started_at),
+            }),
+        }
+    }
+
+    /// Whether the input file an import run reads is on this server.
+    async fn import_input_here(&self, import_run: Uuid) -> AppResult<bool> {
+        let run = self.store().get_export_run(import_run).await?;
+        Ok(run
+            .spec
+            .get(crate::imports::INPUT_KEY)
+            .and_then(Value::as_str)
+            .is_some_and(|path| std::path::Path::new(path).exists()))
+    }
+
     /// The export run this run started and saw succeed, if it died before recording it (the
     /// export's cursor has moved past its records: they must not be exported again, but
     /// imported).
@@ -585,12 +700,21 @@ impl App {
             }
         }
         // An import run this flow run started but did not live to record.
-        if let Some(orphan) = self
+        let orphan = self
             .last_import_run(parts.import.id)
             .await?
             .filter(|r| r.state == RunState::Running)
-            .and_then(|r| r.id)
-        {
+            .and_then(|r| r.id);
+        let orphan = match orphan {
+            Some(orphan) if !self.import_input_here(orphan).await? => {
+                // Started by a server that died, over a file in its data directory.
+                self.end_import_run_elsewhere(&parts.import.name, orphan)
+                    .await?;
+                None
+            }
+            orphan => orphan,
+        };
+        if let Some(orphan) = orphan {
             driving.record.import_run_id = Some(orphan);
             self.save_flow_progress(driving).await?;
             self.run_import(

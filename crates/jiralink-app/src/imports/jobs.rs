@@ -2,7 +2,7 @@
 //!
 //! | Job | Key | What it does | Next run |
 //! |---|---|---|---|
-//! | `imports.run` | `import:<id>`, one per scheduled import | runs the import with its own input file (resuming its interrupted run first); records a `skipped` run while the connection is offline | the import's next scheduled time; deleted when the import has no schedule (or is disabled, or gone), and when its stored schedule cannot be read (a `skipped` run records why; saving the schedule again adds the job back) |
+//! | `imports.run` | `import:<id>`, one per scheduled import | runs the import with its own input file (resuming its interrupted run first); records a `skipped` run while the connection is offline | the import's next scheduled time (when a run of it was going on elsewhere: the end of that run's lease if sooner, as for exports); deleted when the import has no schedule (or is disabled, or gone), and when its stored schedule cannot be read (a `skipped` run records why; saving the schedule again adds the job back) |
 
 use jiralink_domain::ConnectionId;
 use jiralink_store::{ImportRecord, JobRecord, RunState, RunTrigger, StoreError};
@@ -10,7 +10,7 @@ use jiralink_sync::import::NoImportProgress;
 use uuid::Uuid;
 
 use crate::exports::RunOutput;
-use crate::schedule::{Definition, DefinitionJobRan, read_stored};
+use crate::schedule::{Definition, DefinitionJobRan, lease_wait_key, read_stored};
 use crate::{App, AppError, AppResult};
 
 /// Runs one import (its key names it).
@@ -72,22 +72,35 @@ impl App {
                 return Ok(DefinitionJobRan { detail, next: None });
             }
         };
-        let detail = self.run_import_for_job(&record).await;
-        Ok(DefinitionJobRan {
-            detail,
-            next: schedule.next_after(self.now()),
-        })
+        let wait_key = lease_wait_key("imports", id);
+        if self.came_back_early(&wait_key).await?
+            && self.running_until(None, Some(id)).await?.is_none()
+        {
+            return Ok(DefinitionJobRan {
+                detail: format!("{}: the run it waited for has ended", record.name),
+                next: schedule.next_after(self.now()),
+            });
+        }
+        let (detail, busy) = self.run_import_for_job(&record).await;
+        let scheduled = schedule.next_after(self.now());
+        let next = if busy {
+            let until = self.running_until(None, Some(id)).await?.flatten();
+            self.next_when_busy(&wait_key, until, scheduled).await?
+        } else {
+            scheduled
+        };
+        Ok(DefinitionJobRan { detail, next })
     }
 
-    /// One scheduled run for the worker, described in words; failures are in the run's
-    /// record.
-    async fn run_import_for_job(&self, record: &ImportRecord) -> String {
+    /// One scheduled run for the worker, described in words (failures are in the run's
+    /// record), and whether it did not start because a run of the import was going on.
+    async fn run_import_for_job(&self, record: &ImportRecord) -> (String, bool) {
         let offline = match self.offline_reason(record.connection_id).await {
             Ok(offline) => offline,
-            Err(e) => return format!("the connection could not be read: {e}"),
+            Err(e) => return (format!("the connection could not be read: {e}"), false),
         };
         if let Some(reason) = offline {
-            return match self
+            let detail = match self
                 .record_skipped_run(Definition::Import(record), RunTrigger::Schedule, reason)
                 .await
             {
@@ -97,8 +110,9 @@ impl App {
                     record.name
                 ),
             };
+            return (detail, false);
         }
-        match self
+        let detail = match self
             .run_import(
                 &record.id.to_string(),
                 None,
@@ -121,10 +135,11 @@ impl App {
                 }
             ),
             Err(AppError::ImportRunning { .. }) => {
-                format!("{}: a run is already going on", record.name)
+                return (format!("{}: a run is already going on", record.name), true);
             }
             Err(e) => format!("{}: {e}", record.name),
-        }
+        };
+        (detail, false)
     }
 
     /// Makes the scheduled imports of connections that came back online due at once when

@@ -542,6 +542,158 @@ async fn an_offline_connection_skips_the_run_and_it_runs_once_back_online() {
     );
 }
 
+/// A run of the export held by another server ("elsewhere") from `at`, leased until
+/// `lease_until`, as that server left it when it died.
+async fn plant_running_run(
+    app: &App,
+    export: uuid::Uuid,
+    at: time::OffsetDateTime,
+    lease_until: time::OffsetDateTime,
+) -> uuid::Uuid {
+    let record = app.store().get_export(export).await.unwrap();
+    let id = uuid::Uuid::new_v4();
+    app.store()
+        .start_export_run(&jiralink_store::NewExportRun {
+            id,
+            export_id: Some(export),
+            kind: jiralink_store::RunKind::Export,
+            import_id: None,
+            connection_id: record.connection_id,
+            trigger: RunTrigger::Schedule,
+            spec: record.spec.clone(),
+            state: RunState::Running,
+            reason: None,
+            cursor_before: record.cursor.clone(),
+            holder: Some("elsewhere".to_owned()),
+            lease_until: Some(lease_until),
+            started_at: at,
+            output_file: None,
+        })
+        .await
+        .unwrap();
+    id
+}
+
+/// The details of the jobs due now, run one after another.
+async fn run_due(app: &App) -> Vec<String> {
+    let options = jiralink_app::WorkerOptions::from_config(app.config());
+    let mut details = Vec::new();
+    while let Some(run) = app.run_due_job(&options).await.unwrap() {
+        details.push(run.detail.unwrap_or_default());
+    }
+    details
+}
+
+/// A scheduled run that another server was running when it died is resumed when its lease
+/// runs out, by whichever server's worker claims the export's job then, not at the next
+/// scheduled time.
+#[tokio::test]
+async fn a_scheduled_run_left_by_a_dead_server_is_resumed_when_its_lease_runs_out() {
+    let f = fixture().await;
+    f.app
+        .create_export(draft("Hourly", "project = MKT", every(60)), &actor())
+        .await
+        .unwrap();
+    let export = f.app.get_export("Hourly").await.unwrap().id;
+    let eleven = time::macros::datetime!(2026-01-05 11:00 UTC);
+    let lease_end = time::macros::datetime!(2026-01-05 11:01:30 UTC);
+    let left = plant_running_run(&f.app, export, eleven, lease_end).await;
+    f.clock.set(eleven);
+    let details = run_due(&f.app).await;
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains("a run is already going on")),
+        "{details:?}"
+    );
+    assert_eq!(
+        f.app.get_export("Hourly").await.unwrap().next_run_at,
+        Some(lease_end),
+        "back when the lease runs out"
+    );
+    // Not a moment sooner.
+    f.clock.set(lease_end - time::Duration::seconds(1));
+    assert_eq!(run_due(&f.app).await, Vec::<String>::new());
+    f.clock.set(lease_end);
+    let details = run_due(&f.app).await;
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains(&format!("run {left} succeeded"))),
+        "{details:?}"
+    );
+    let runs = f.app.list_runs(RunListFilter::default()).await.unwrap();
+    assert_eq!(runs.len(), 1, "resumed, nothing new started: {runs:?}");
+    assert_eq!(runs[0].state, RunState::Succeeded);
+    assert!(runs[0].resumed >= 1);
+    assert_eq!(
+        runs[0].stats.records.values().sum::<u64>(),
+        ids_of(&f.app, "project = MKT").await.len() as u64
+    );
+    assert_eq!(
+        f.app.get_export("Hourly").await.unwrap().next_run_at,
+        Some(time::macros::datetime!(2026-01-05 12:00 UTC)),
+        "the schedule goes on"
+    );
+}
+
+/// The job that came back for a run held elsewhere starts nothing when that run has ended
+/// meanwhile (its server was alive): the scheduled time it came from was that run's.
+#[tokio::test]
+async fn a_job_back_for_a_run_that_ended_meanwhile_starts_nothing() {
+    let f = fixture().await;
+    f.app
+        .create_export(draft("Hourly", "project = MKT", every(60)), &actor())
+        .await
+        .unwrap();
+    let export = f.app.get_export("Hourly").await.unwrap().id;
+    let eleven = time::macros::datetime!(2026-01-05 11:00 UTC);
+    let lease_end = time::macros::datetime!(2026-01-05 11:01:30 UTC);
+    let other = plant_running_run(&f.app, export, eleven, lease_end).await;
+    f.clock.set(eleven);
+    run_due(&f.app).await;
+    let finished = f
+        .app
+        .store()
+        .finish_export_run(
+            other,
+            "elsewhere",
+            &jiralink_store::RunFinish {
+                state: RunState::Succeeded,
+                error: None,
+                stats: serde_json::json!({}),
+                tail: Vec::new(),
+                cursor_after: None,
+                known_ids: None,
+                finished_at: eleven + time::Duration::seconds(30),
+                output_expires_at: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(finished);
+    f.clock.set(lease_end);
+    let details = run_due(&f.app).await;
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains("the run it waited for has ended")),
+        "{details:?}"
+    );
+    let runs = f.app.list_runs(RunListFilter::default()).await.unwrap();
+    assert_eq!(runs.len(), 1, "no run started: {runs:?}");
+    assert_eq!(
+        f.app.get_export("Hourly").await.unwrap().next_run_at,
+        Some(time::macros::datetime!(2026-01-05 12:00 UTC))
+    );
+    // At 12:00 it runs by its schedule as before.
+    f.clock.set(time::macros::datetime!(2026-01-05 12:00 UTC));
+    run_due(&f.app).await;
+    let runs = f.app.list_runs(RunListFilter::default()).await.unwrap();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert_eq!(runs[0].trigger, RunTrigger::Schedule);
+}
+
 #[tokio::test]
 async fn a_used_connection_lists_its_exports_and_cannot_be_deleted() {
     let f = fixture().await;

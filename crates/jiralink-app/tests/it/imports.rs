@@ -391,6 +391,95 @@ async fn an_offline_connection_skips_the_scheduled_import_until_it_is_back() {
     );
 }
 
+/// A scheduled import's run whose process died while its lease outlasts the next scheduled
+/// time: the job comes back when the lease runs out and resumes it, rather than an hour
+/// later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_import_run_left_by_a_dead_process_is_resumed_when_its_lease_runs_out() {
+    let sim = Sim::start(SimConfig::for_tests()).await.unwrap();
+    sim.control().update_knobs(|k| k.latency_ms = 100).unwrap();
+    let clock = ManualClock::new(time::macros::datetime!(2026-01-05 10:59:30 UTC));
+    let (dir, app) = app_on(&sim, &clock, None).await;
+    add_jira_at(&app, &sim, Some("1")).await;
+    let input = dir.path().join("tickets.csv");
+    std::fs::write(&input, csv(200)).unwrap();
+    app.create_import(
+        ImportDraft {
+            schedule: hourly(),
+            ..draft(&input)
+        },
+        &actor(),
+    )
+    .await
+    .unwrap();
+    let running = app.clone();
+    let task = tokio::spawn(async move {
+        running
+            .run_import(
+                "Tickets",
+                None,
+                RunOutput::Store,
+                RunTrigger::Cli,
+                &NoImportProgress,
+            )
+            .await
+    });
+    eventually("a checkpoint", || async {
+        app.list_import_runs(None)
+            .await
+            .unwrap()
+            .first()
+            .is_some_and(|r| r.stats.read >= 50)
+    })
+    .await;
+    task.abort();
+    let _ = task.await;
+    let dead = app.list_import_runs(None).await.unwrap()[0].clone();
+    sim.control().update_knobs(|k| k.latency_ms = 0).unwrap();
+    // 11:00, the scheduled time: the dead run is still leased.
+    clock.set(time::macros::datetime!(2026-01-05 11:00 UTC));
+    let details = run_due_imports(&app).await;
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains("a run is already going on")),
+        "{details:?}"
+    );
+    let next = app
+        .get_import("Tickets")
+        .await
+        .unwrap()
+        .next_run_at
+        .unwrap();
+    assert!(
+        next < time::macros::datetime!(2026-01-05 11:02 UTC),
+        "back when the lease runs out, not at 12:00: {next}"
+    );
+    clock.set(next);
+    let details = run_due_imports(&app).await;
+    assert_eq!(details.len(), 1, "{details:?}");
+    assert!(
+        details[0].contains("an interrupted run resumed"),
+        "{details:?}"
+    );
+    let runs = app.list_import_runs(None).await.unwrap();
+    assert_eq!(runs.len(), 1, "resumed, nothing new started: {runs:?}");
+    assert_eq!(runs[0].id, dead.id);
+    assert_eq!(runs[0].state, RunState::Succeeded);
+    assert_eq!(runs[0].stats.read, 200);
+    assert_eq!(
+        runs[0].stats.created + runs[0].stats.skipped,
+        200,
+        "{:?}",
+        runs[0].stats
+    );
+    assert_eq!(
+        app.get_import("Tickets").await.unwrap().next_run_at,
+        Some(time::macros::datetime!(2026-01-05 12:00 UTC)),
+        "the schedule goes on"
+    );
+}
+
 #[tokio::test]
 async fn deleting_a_scheduled_import_removes_its_job() {
     let f = fixture().await;
