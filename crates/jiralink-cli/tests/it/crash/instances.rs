@@ -1,8 +1,10 @@
-//! Three `jiralink serve` processes on one PostgreSQL database (a schema of the test's own):
-//! the one running an export's run is killed with SIGKILL in the middle of it; another takes
-//! the run over once the leases have run out, and nothing is lost or doubled — the export's
-//! output holds every issue once. (A flow's run is not taken over by another server after
-//! its export phase: its input is in the first server's data directory.)
+//! Three `jiralink serve` processes on one PostgreSQL database (a schema of the test's own),
+//! each point a scheduled run: an export's, or a flow's (an export of one site feeding an
+//! import into another). The server running it is killed with SIGKILL in the middle of it
+//! (in the export's search, or in the flow's import with a bulk create applied and its `201`
+//! held); another takes the run over once the leases have run out, long before the next
+//! scheduled time, and nothing is lost or doubled: the export's output holds every issue
+//! once, the flow leaves exactly one copy of each source issue.
 
 use std::collections::BTreeSet;
 use std::process::Child;
@@ -13,9 +15,10 @@ use jiralink_store::TestSchema;
 use serde_json::Value;
 use sqlx::Row as _;
 
-use super::{Landings, Seeded, hold, long, points, same_minute_issues, sigkill};
+use super::{Landings, Seeded, copies, hold, labels_of, long, points, same_minute_issues, sigkill};
 use crate::common::{Env, connection_create, free_port};
 use crate::exports::{ndjson_ids, pause, search_ids};
+use crate::flows::create_demo_to_acme;
 
 const API_KEY: &str = "jlk_crash_cluster_key_0123456789abcdef";
 const MASTER_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
@@ -113,16 +116,66 @@ fn pid_of(holder: &str) -> u32 {
     holder.split('/').nth(1).unwrap().parse().unwrap()
 }
 
+/// What a point kills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// The export `Big`, in its search.
+    Export,
+    /// The flow `demo-to-acme`, in its import.
+    Flow,
+}
+
+/// A cron expression for the next whole minute at least 10 s away (UTC), and how long until
+/// it.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the schedule is on the system clock of the jiralink processes the test runs"
+)]
+fn next_minute_cron() -> (String, Duration) {
+    let now = time::OffsetDateTime::now_utc();
+    let mut at = now
+        .replace_second(0)
+        .unwrap()
+        .replace_nanosecond(0)
+        .unwrap()
+        + time::Duration::minutes(1);
+    if at - now < time::Duration::seconds(10) {
+        at += time::Duration::minutes(1);
+    }
+    (
+        format!("{} {} * * *", at.minute(), at.hour()),
+        Duration::try_from(at - now).unwrap(),
+    )
+}
+
+/// The newest flow run: id, state, holder, phase.
+async fn newest_flow_run(db: &sqlx::PgPool) -> Option<(String, String, String, String)> {
+    let sql = "SELECT id, state, holder, phase FROM flow_runs ORDER BY started_at DESC LIMIT 1";
+    sqlx::query(sql).fetch_optional(db).await.unwrap().map(|r| {
+        (
+            r.get("id"),
+            r.get("state"),
+            r.get::<Option<String>, _>("holder").unwrap_or_default(),
+            r.get("phase"),
+        )
+    })
+}
+
+/// Source key → copies of it on the destination.
+fn copies_on_acme(env: &Env) -> std::collections::BTreeMap<String, usize> {
+    copies(&labels_of(env, "acme", "project = MKT"), "from-demo-")
+}
+
 #[test]
-fn three_servers_take_over_the_run_of_a_killed_one_and_lose_or_double_nothing() {
+fn three_servers_take_over_the_scheduled_run_of_a_killed_one_and_lose_or_double_nothing() {
     let Some(base_url) = TestSchema::base_url() else {
         return;
     };
     let mut rng = Seeded::new();
-    // Exports only: a flow's run left by a dead server waits for the flow's next run (its
-    // schedule, or "Run now"); the job taking over does not resume it.
-    let points = points(1);
+    // Even points kill an export, odd ones a flow.
+    let points = points(2);
     let same_minute = if long() { 600 } else { 200 };
+    let per_flow_round = 120;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -180,8 +233,7 @@ fn three_servers_take_over_the_run_of_a_killed_one_and_lose_or_double_nothing() 
     .ok();
     same_minute_issues(&env, "demo", "DEMO", "Story", same_minute, "same-minute");
     let expected = search_ids(&env, "project = DEMO");
-    // No schedule: "Run now" makes its job due, and a server that takes the job over from a
-    // dead one resumes the run it left once that run's lease is over.
+    // Each point gives its export or flow a schedule due at the next minute.
     env.run(
         &[
             "export",
@@ -198,6 +250,7 @@ fn three_servers_take_over_the_run_of_a_killed_one_and_lose_or_double_nothing() 
         None,
     )
     .ok();
+    create_demo_to_acme(&env, &["--search-lag", "1"]);
     env.sim
         .control()
         .update_knobs(|k| {
@@ -216,38 +269,97 @@ fn three_servers_take_over_the_run_of_a_killed_one_and_lose_or_double_nothing() 
     let mut landings = Landings::default();
     let mut found = Vec::new();
     for point in 0..points {
-        let via = &servers[point % 3].bind;
-        let (table, aim) = {
-            let n = 1 + rng.below(total_pages);
-            hold(
-                &env,
-                Some("demo"),
-                "POST",
-                "/search/jql",
-                u32::try_from(n - 1).unwrap(),
-                HoldStage::Before,
-            );
-            let (status, body) = runtime.block_on(api(
-                reqwest::Method::POST,
-                format!("http://{via}/v1/exports/Big/run"),
-            ));
-            assert_eq!(status, 202, "{body}");
-            ("export_runs", format!("page {n} held"))
+        let kind = if point % 2 == 0 {
+            Kind::Export
+        } else {
+            Kind::Flow
         };
-        // The run is under way on some server, at the held request.
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let (id, holder, pages) = loop {
-            let run = runtime.block_on(newest(&db, table));
-            if let Some((id, state, holder, pages)) = run
-                && state == "running"
-                && env.sim.control().held() == 1
-                && !holder.is_empty()
-            {
-                break (id, holder, pages);
+        let (cron, wait) = next_minute_cron();
+        let (table, aim, before) = match kind {
+            Kind::Export => {
+                let n = 1 + rng.below(total_pages);
+                hold(
+                    &env,
+                    Some("demo"),
+                    "POST",
+                    "/search/jql",
+                    u32::try_from(n - 1).unwrap(),
+                    HoldStage::Before,
+                );
+                let before = runtime.block_on(newest(&db, "export_runs")).map(|r| r.0);
+                env.run(&["export", "edit", "Big", "--cron", &cron], None)
+                    .ok();
+                ("export_runs", format!("page {n} held"), before)
             }
-            assert!(Instant::now() < deadline, "{aim}: not reached");
-            pause(Duration::from_millis(50));
+            Kind::Flow => {
+                same_minute_issues(
+                    &env,
+                    "demo",
+                    "MKT",
+                    "Task",
+                    per_flow_round,
+                    &format!("round-{point}"),
+                );
+                let creates = u64::try_from(per_flow_round / 50).unwrap().max(1);
+                let n = 1 + rng.below(creates);
+                // The create is applied at the destination; its answer is held.
+                hold(
+                    &env,
+                    Some("acme"),
+                    "POST",
+                    "/issue/bulk",
+                    u32::try_from(n - 1).unwrap(),
+                    HoldStage::After,
+                );
+                let before = runtime.block_on(newest_flow_run(&db)).map(|r| r.0);
+                env.run(&["flow", "edit", "demo-to-acme", "--cron", &cron], None)
+                    .ok();
+                (
+                    "flow_runs",
+                    format!("bulk create {n} applied, its answer held"),
+                    before,
+                )
+            }
         };
+        // The scheduled run is under way on some server, at the held request.
+        let deadline = Instant::now() + wait + Duration::from_secs(90);
+        let (id, holder, progress) =
+            loop {
+                let run =
+                    match kind {
+                        Kind::Export => runtime.block_on(newest(&db, table)).map(
+                            |(id, state, holder, pages)| {
+                                (id, state, holder, format!("{pages} checkpoints"))
+                            },
+                        ),
+                        Kind::Flow => runtime.block_on(newest_flow_run(&db)).map(
+                            |(id, state, holder, phase)| {
+                                (id, state, holder, format!("phase {phase}"))
+                            },
+                        ),
+                    };
+                if let Some((id, state, holder, progress)) = run
+                    && Some(&id) != before.as_ref()
+                    && state == "running"
+                    && env.sim.control().held() == 1
+                    && !holder.is_empty()
+                {
+                    break (id, holder, progress);
+                }
+                assert!(Instant::now() < deadline, "{kind:?} {aim}: not reached");
+                pause(Duration::from_millis(50));
+            };
+        let trigger: String = runtime
+            .block_on(
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT triggered_by FROM {table} WHERE id = $1"
+                )))
+                .bind(&id)
+                .fetch_one(&db),
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(trigger, "schedule", "{kind:?}: a scheduled run");
         let pid = pid_of(&holder);
         let victim = servers
             .iter()
@@ -300,18 +412,23 @@ fn three_servers_take_over_the_run_of_a_killed_one_and_lose_or_double_nothing() 
             panic!("{table} {id} ended {state}: {error:?}");
         }
         let takeover = killed_at.elapsed();
-        // Another server resumed it (its log says so; the job, without a schedule, is gone
-        // with its history once done).
+        // Another server resumed it (its log says so).
+        let said = match kind {
+            Kind::Export => "resuming an interrupted run",
+            Kind::Flow => "resuming an interrupted flow run",
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         let taker = loop {
             let taker = servers.iter().enumerate().find(|(i, s)| {
                 *i != victim
-                    && s.log.lock().unwrap().lines().any(|l| {
-                        l.contains("resuming an interrupted run") && l.contains(id.as_str())
-                    })
+                    && s.log
+                        .lock()
+                        .unwrap()
+                        .lines()
+                        .any(|l| l.contains(said) && l.contains(id.as_str()))
             });
             if let Some((_, s)) = taker {
-                break format!("x/{}/", s.child.id());
+                break s.child.id();
             }
             assert!(
                 Instant::now() < deadline,
@@ -319,33 +436,51 @@ fn three_servers_take_over_the_run_of_a_killed_one_and_lose_or_double_nothing() 
             );
             pause(Duration::from_millis(100));
         };
-        assert_ne!(pid_of(&taker), pid, "another server finished it");
+        assert_ne!(taker, pid, "another server finished it");
         landings.record(
             point,
-            "export-killed",
-            format!("{aim}, server {victim} (pid {pid}) killed after {pages} checkpoints, finished by pid {} {} ms after the kill", pid_of(&taker), takeover.as_millis()),
+            match kind {
+                Kind::Export => "export-killed",
+                Kind::Flow => "flow-killed",
+            },
+            format!(
+                "{aim}, server {victim} (pid {pid}) killed at {progress}, finished by pid \
+                 {taker} {} ms after the kill",
+                takeover.as_millis()
+            ),
         );
-        {
-            let other = &servers[(victim + 1) % 3].bind;
-            let (status, output) = runtime.block_on(api(
-                reqwest::Method::GET,
-                format!("http://{other}/v1/runs/{id}/output"),
-            ));
-            assert_eq!(status, 200);
-            let resumed: i64 = runtime
-                .block_on(
-                    sqlx::query("SELECT resumed FROM export_runs WHERE id = $1")
-                        .bind(&id)
-                        .fetch_one(&db),
-                )
-                .unwrap()
-                .get(0);
-            assert!(resumed >= 1, "the run was taken over, not started again");
-            let (ids, lines) = ndjson_ids(&output);
-            assert_eq!(lines, expected.len(), "every record once");
-            assert_eq!(ids, expected);
-            let got: BTreeSet<_> = ids;
-            found.push(format!("records {}/{}", got.len(), expected.len()));
+        let other = &servers[(victim + 1) % 3].bind;
+        match kind {
+            Kind::Export => {
+                let (status, output) = runtime.block_on(api(
+                    reqwest::Method::GET,
+                    format!("http://{other}/v1/runs/{id}/output"),
+                ));
+                assert_eq!(status, 200);
+                let resumed: i64 = runtime
+                    .block_on(
+                        sqlx::query("SELECT resumed FROM export_runs WHERE id = $1")
+                            .bind(&id)
+                            .fetch_one(&db),
+                    )
+                    .unwrap()
+                    .get(0);
+                assert!(resumed >= 1, "the run was taken over, not started again");
+                let (ids, lines) = ndjson_ids(&output);
+                assert_eq!(lines, expected.len(), "every record once");
+                assert_eq!(ids, expected);
+                let got: BTreeSet<_> = ids;
+                found.push(format!("export records {}/{}", got.len(), expected.len()));
+            }
+            Kind::Flow => {
+                let source = labels_of(&env, "demo", "project = MKT");
+                let copied = copies_on_acme(&env);
+                let doubled: Vec<_> = copied.iter().filter(|(_, n)| **n > 1).collect();
+                assert!(doubled.is_empty(), "copied twice: {doubled:?}");
+                let missing: Vec<_> = source.keys().filter(|k| !copied.contains_key(*k)).collect();
+                assert!(missing.is_empty(), "not copied: {missing:?}");
+                found.push(format!("flow copies {}/{}", copied.len(), source.len()));
+            }
         }
         // Back to three servers.
         let bind = servers[victim].bind.clone();
