@@ -523,11 +523,12 @@ fn contains_order_by(jql: &str) -> bool {
     words.windows(2).any(|w| w == ["order", "by"])
 }
 
-/// Why `jql` cannot be placed inside the run's parentheses, if it cannot: the export wraps it
-/// as `(<jql>) AND <bounds>`, so a quote left open, a dangling backslash or a parenthesis
-/// without its partner would carry the bounds into a string or out of the parentheses, and
-/// the search would no longer be bounded (or no longer be the export's).
-fn unbalanced(jql: &str) -> Option<&'static str> {
+/// Why `jql` cannot be placed inside parentheses, if it cannot: the export wraps it as
+/// `(<jql>) AND <bounds>` (and a listener joins its own JQL to its export's the same way), so
+/// a quote left open, a dangling backslash or a parenthesis without its partner would carry
+/// what follows into a string or out of the parentheses, and the search would no longer be
+/// bounded (or no longer be the export's).
+pub fn unbalanced(jql: &str) -> Option<&'static str> {
     let mut quote: Option<char> = None;
     let mut escaped = false;
     let mut depth = 0usize;

@@ -305,6 +305,12 @@ impl App {
             .map(str::trim)
             .filter(|j| !j.is_empty())
             .map(str::to_owned);
+        if let Some(problem) = jql.as_deref().and_then(jiralink_sync::spec::unbalanced) {
+            // Joined as `(<export's>) AND (<listener's>)`: it would escape its parentheses.
+            problems.push(format!(
+                "the listener's JQL has {problem}: close every quote and parenthesis it opens"
+            ));
+        }
         let flow = self.find_flow(&draft.flow).await?;
         let export = self.store().get_export(flow.export_id).await?;
         let connection = self

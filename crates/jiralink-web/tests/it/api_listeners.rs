@@ -153,7 +153,9 @@ async fn listeners_answer_as_the_document_says() {
             "",
             Some(json!({"name": "other", "flow": "demo-to-acme",
                         "events": ["jira:issue_created", "issue_exploded"],
-                        "fieldIds": ["no spaces"]})),
+                        "fieldIds": ["no spaces"],
+                        // Joined to the export's JQL, it would leave its parentheses.
+                        "jql": "type = Bug) OR (project = SECRET"})),
         )
         .await;
     assert_eq!(
@@ -165,6 +167,10 @@ async fn listeners_answer_as_the_document_says() {
     let message = r.json()["error"]["message"].as_str().unwrap().to_owned();
     assert!(message.contains("issue_exploded"), "{message}");
     assert!(message.contains("is not a field id"), "{message}");
+    assert!(
+        message.contains("the listener's JQL has a closing parenthesis without its opening one"),
+        "{message}"
+    );
     let r = api
         .call(
             Method::POST,
