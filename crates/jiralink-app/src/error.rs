@@ -64,7 +64,10 @@ pub enum AppError {
         expected.join(", ")
     )]
     KeyMissing { expected: Vec<String>, path: String },
-    #[error("a stored secret could not be decrypted ({what}); enter it again")]
+    #[error(
+        "a stored secret could not be decrypted ({what}); {}",
+        if unreadable_token(what) { "authorize the connection again" } else { "enter it again" }
+    )]
     SecretUnreadable {
         /// Which secret, e.g. `api_token of connection <id>`.
         what: String,
@@ -328,6 +331,13 @@ pub enum AppError {
     NotificationNotFound,
     #[error("the {channel} channel is not set up: {}", channel_fix(.channel))]
     ChannelNotConfigured { channel: &'static str },
+}
+
+/// Whether the unreadable secret `what` names (`<field> of <owner>`) is one of a connection's
+/// OAuth 2.0 tokens: Atlassian issues those, so the fix is to authorize again, not to type
+/// them.
+pub fn unreadable_token(what: &str) -> bool {
+    what.starts_with("access_token of ") || what.starts_with("refresh_token of ")
 }
 
 impl From<StoreError> for AppError {

@@ -44,7 +44,7 @@ pub use connection_test::{
 };
 pub use connections::{ConnectionSecrets, ConnectionUsage, UsageRef, retry_policy};
 pub use debug::{DEBUG_REFRESH, DEBUG_RETENTION, DEBUG_WINDOWS_MINUTES, DebugLog};
-pub use error::{AppError, AppResult, ErrorCode};
+pub use error::{AppError, AppResult, ErrorCode, unreadable_token};
 // What front ends (the CLI, the server) name of the crates below: drafts and their fields,
 // states and records, the secret types they hand over, and the real clock. Re-exported so
 // that they depend on this crate alone.

@@ -132,8 +132,13 @@ pub(crate) fn hints(error: &AppError) -> Vec<String> {
         AppError::LastAdmin { .. } => {
             vec!["add another administrator first: `jiralink user add <name> --admin`".to_owned()]
         }
-        AppError::SecretUnreadable { owner, .. } => {
-            vec![format!("enter it again with `jiralink {}`", edit(owner))]
+        AppError::SecretUnreadable { what, owner } => {
+            if jiralink_app::unreadable_token(what) {
+                let id = owner.split_once(' ').map_or(owner.as_str(), |(_, id)| id);
+                vec![format!("run `jiralink connection authorize {id}`")]
+            } else {
+                vec![format!("enter it again with `jiralink {}`", edit(owner))]
+            }
         }
         AppError::ConnectionOffline { name, .. } => vec![format!(
             "once the cause is fixed, run `jiralink connection test {}`",
@@ -277,6 +282,13 @@ mod tests {
                 owner: "connection 0b6f".to_owned()
             }),
             "enter it again with `jiralink connection edit 0b6f`"
+        );
+        assert_eq!(
+            hint(AppError::SecretUnreadable {
+                what: "refresh_token of connection 0b6f".to_owned(),
+                owner: "connection 0b6f".to_owned()
+            }),
+            "run `jiralink connection authorize 0b6f`"
         );
         assert_eq!(
             hint(AppError::OAuthClientRejected {

@@ -202,6 +202,14 @@ async fn run(f: &Fixture, what: Use) -> Result<(), &'static str> {
             Ok(outcome) => {
                 let failure = outcome.failure.unwrap();
                 if failure.message.contains("could not be decrypted") {
+                    // A token comes from Atlassian: the fix is to authorize again.
+                    let token = failure.message.contains("access_token of")
+                        || failure.message.contains("refresh_token of");
+                    assert_eq!(
+                        failure.message.contains("authorize the connection again"),
+                        token,
+                        "{failure:?}"
+                    );
                     Err("secret_unreadable")
                 } else if failure.message.contains("which is not loaded") {
                     Err("vault_locked")
