@@ -61,6 +61,25 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 /// body_too_large`.
 pub const MAX_RECORDS_BYTES: u64 = 64 * 1024 * 1024;
 
+/// Every route of the server as (method, path, guard): `session`, `api-key` or `public`.
+/// For tests that must call every route: the list comes from the table the router is built
+/// from, so a route added later is in it.
+#[doc(hidden)]
+#[must_use]
+pub fn route_list() -> Vec<(String, String, &'static str)> {
+    routes::table()
+        .into_iter()
+        .map(|r| {
+            let guard = match r.guard {
+                routes::Guard::Session => "session",
+                routes::Guard::ApiKey => "api-key",
+                routes::Guard::Public(_) => "public",
+            };
+            (r.method.to_string(), r.path, guard)
+        })
+        .collect()
+}
+
 /// What every handler needs.
 #[derive(Debug, Clone)]
 pub struct AppState {
