@@ -220,6 +220,16 @@ fn random_hex() -> Zeroizing<String> {
     Zeroizing::new(hex::encode(*bytes))
 }
 
+/// The CSRF token of the session `token` opens: the hex SHA-256 of the token under a label of
+/// its own, so it is another value than the session's stored id, and it can be computed only
+/// by whoever holds the token; neither it nor the token is stored.
+fn csrf_token_of(token: &SessionToken) -> String {
+    let mut digest = Sha256::new();
+    digest.update(b"jiralink csrf token\0");
+    digest.update(token.expose().as_bytes());
+    hex::encode(digest.finalize())
+}
+
 /// The hex SHA-256 under which a session token or an API key is stored.
 #[must_use]
 pub fn token_digest(token: &str) -> String {
@@ -596,11 +606,12 @@ impl App {
         };
         store.clear_login_failures(&key, address).await?;
         let token = SessionToken::from(random_hex());
-        let csrf_token = random_hex().to_string();
+        let csrf_token = csrf_token_of(&token);
         let record = SessionRecord {
             id: token_digest(token.expose()),
             user_id: user.id,
-            csrf_token: csrf_token.clone(),
+            // Derived from the token each time, so not stored: the database holds neither.
+            csrf_token: String::new(),
             created_at: now,
             last_seen_at: now,
             expires_at: now + SESSION_LIFETIME,
@@ -634,7 +645,7 @@ impl App {
         }
         Ok(Some(SessionInfo {
             user: UserView::from(&user),
-            csrf_token: session.csrf_token,
+            csrf_token: csrf_token_of(token),
             expires_at: session.expires_at,
         }))
     }

@@ -48,7 +48,8 @@ pub struct SessionRecord {
     /// The hex SHA-256 of the session token.
     pub id: String,
     pub user_id: Uuid,
-    /// The session's CSRF token, which forms send back.
+    /// Empty: the session's CSRF token is derived from the session token, which is not
+    /// stored either (earlier versions stored the token here).
     pub csrf_token: String,
     pub created_at: OffsetDateTime,
     pub last_seen_at: OffsetDateTime,
