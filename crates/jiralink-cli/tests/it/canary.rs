@@ -48,17 +48,32 @@ impl Canaries {
 
     /// `text` holds no secret in any form, except those labelled in `allowed`.
     pub(crate) fn assert_absent(&self, what: &str, text: &str, allowed: &[&str]) {
+        if let Some(found) = self.found_in(what, text, allowed).first() {
+            panic!("{found}");
+        }
+    }
+
+    /// Every secret `text` holds in some form, except those labelled in `allowed`: one line
+    /// each, saying where, which and in what form.
+    pub(crate) fn found_in(&self, what: &str, text: &str, allowed: &[&str]) -> Vec<String> {
+        let mut found = Vec::new();
         for (label, secret) in &self.0 {
             if allowed.contains(&label.as_str()) {
                 continue;
             }
-            for (form, needle) in forms(secret) {
-                assert!(
-                    !text.contains(&needle),
-                    "{what} contains the {label} ({form}: {needle})"
-                );
+            if let Some((form, needle)) = forms(secret)
+                .into_iter()
+                .find(|(_, needle)| text.contains(needle.as_str()))
+            {
+                found.push(format!("{what} contains the {label} ({form}: {needle})"));
             }
         }
+        found
+    }
+
+    /// How many secrets are searched for.
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
     }
 
     /// Every file under `dir` (recursively) holds no secret in any form.

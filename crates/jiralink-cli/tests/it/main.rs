@@ -8,6 +8,7 @@
 
 mod authorize;
 mod canary;
+mod canary_serve;
 mod common;
 mod connection;
 mod connection_test;
