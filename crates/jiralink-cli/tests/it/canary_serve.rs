@@ -524,6 +524,36 @@ fn basic_body(name: &str, subdomain: &str, email: &str, token: &str) -> Value {
            "authType": "basic", "username": email, "apiToken": token})
 }
 
+/// Makes the stored access token of the connection `name` expired.
+async fn expire_access_token(env: &Env, schema: Option<&TestSchema>, name: &str) {
+    use sqlx::Connection as _;
+    let sql = "UPDATE connections SET access_token_expires_at = \
+               '2000-01-01T00:00:00.000000Z' WHERE name = $1";
+    let updated = match schema {
+        Some(schema) => {
+            let mut db = sqlx::PgConnection::connect(schema.url()).await.unwrap();
+            sqlx::query(sql)
+                .bind(name)
+                .execute(&mut db)
+                .await
+                .unwrap()
+                .rows_affected()
+        }
+        None => {
+            let opts = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(env.data_dir().join("jiralink.db"));
+            let mut db = sqlx::SqliteConnection::connect_with(&opts).await.unwrap();
+            sqlx::query(sql)
+                .bind(name)
+                .execute(&mut db)
+                .await
+                .unwrap()
+                .rows_affected()
+        }
+    };
+    assert_eq!(updated, 1);
+}
+
 fn pg_dump(schema: &TestSchema) -> String {
     let base = TestSchema::base_url().unwrap();
     let out = std::process::Command::new("pg_dump")
@@ -1657,6 +1687,35 @@ fn leg(schema: Option<&TestSchema>, json_logs: bool) -> Figures {
     if r.json()["result"] != "passed" {
         c.unexpected
             .push(format!("the reauthorized connection failed: {}", r.body));
+    }
+    // Its access token expired: the test refreshes it, with the planted refresh token, and
+    // stores the third pair.
+    c.rt.block_on(expire_access_token(&env, schema, "Cloud"));
+    let r = c.call(
+        "POST",
+        "/v1/connections/{id}/test",
+        &[&cloud],
+        "",
+        &key,
+        Body::Empty,
+        200,
+        &[],
+    );
+    if r.json()["result"] != "passed" {
+        c.unexpected
+            .push(format!("the refreshed connection failed: {}", r.body));
+    }
+    let token_requests = env
+        .sim
+        .control()
+        .requests()
+        .iter()
+        .filter(|q| q.path.ends_with("/oauth/token"))
+        .count();
+    if token_requests != 3 {
+        c.unexpected.push(format!(
+            "{token_requests} token requests, not two exchanges of a code and a refresh"
+        ));
     }
 
     // Exports and their runs: a fault Jira recovers from, one that fails the run.
