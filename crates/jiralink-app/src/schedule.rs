@@ -233,7 +233,7 @@ impl App {
     ) -> AppResult<Option<OffsetDateTime>> {
         match leased_until {
             Some(until) if scheduled.is_none_or(|s| until < s) => {
-                self.set_setting(wait_key, &crate::format_time(self.now()))
+                self.set_setting(wait_key, &until.unix_timestamp().to_string())
                     .await?;
                 Ok(Some(until))
             }
@@ -241,11 +241,17 @@ impl App {
         }
     }
 
-    /// Whether the job claimed now came back early (see [`App::next_when_busy`]) rather than
-    /// at a scheduled time; the mark is removed. A job that came back early and finds no run
-    /// left runs nothing: the scheduled time it was waiting from is not due again.
-    pub(crate) async fn came_back_early(&self, wait_key: &str) -> AppResult<bool> {
-        self.delete_setting(wait_key).await
+    /// Whether `job`, claimed now, came back early (see [`App::next_when_busy`]) rather than
+    /// at a scheduled time or for "Run now": it is due at the very time the mark names (a
+    /// schedule saved or a run asked for meanwhile made it due at another). The mark is
+    /// removed by every claim. A job that came back early and finds no run left runs
+    /// nothing: the scheduled time it was waiting from is not due again.
+    pub(crate) async fn came_back_early(&self, wait_key: &str, job: &JobRecord) -> AppResult<bool> {
+        let Some(mark) = self.setting(wait_key).await? else {
+            return Ok(false);
+        };
+        self.delete_setting(wait_key).await?;
+        Ok(mark.parse::<i64>().ok() == Some(job.next_run_at.unix_timestamp()))
     }
 
     /// When the newest run of an export (`export`) or an import (`import`) is going on: the

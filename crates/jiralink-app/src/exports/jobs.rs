@@ -52,6 +52,9 @@ impl App {
                 next: None,
             });
         };
+        // Every claim removes the mark, whichever way it returns.
+        let wait_key = lease_wait_key("exports", id);
+        let early = self.came_back_early(&wait_key, job).await?;
         let record = match self.store().get_export(id).await {
             Ok(record) => record,
             Err(StoreError::NotFound { .. }) => {
@@ -95,8 +98,6 @@ impl App {
         if !requested && schedule.is_none() {
             return self.finish_orphaned_run(&record).await;
         }
-        let wait_key = lease_wait_key("exports", id);
-        let early = self.came_back_early(&wait_key).await?;
         if early && !requested && self.running_until(Some(id), None).await?.is_none() {
             return Ok(DefinitionJobRan {
                 detail: format!("{}: the run it waited for has ended", record.name),

@@ -99,6 +99,9 @@ impl App {
                 next: None,
             });
         };
+        // Every claim removes the mark, whichever way it returns.
+        let wait_key = lease_wait_key("flows", id);
+        let early = self.came_back_early(&wait_key, job).await?;
         let record = match self.store().get_flow(id).await {
             Ok(record) => record,
             Err(StoreError::NotFound { .. }) => {
@@ -117,11 +120,7 @@ impl App {
                 next: None,
             });
         }
-        let wait_key = lease_wait_key("flows", id);
-        if self.came_back_early(&wait_key).await?
-            && !requested
-            && self.flow_running_until(id).await?.is_none()
-        {
+        if early && !requested && self.flow_running_until(id).await?.is_none() {
             return Ok(FlowJobRan {
                 detail: format!("{}: the run it waited for has ended", record.name),
                 next: schedule.and_then(|s| s.next_after(self.now())),

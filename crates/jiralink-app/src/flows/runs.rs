@@ -540,10 +540,13 @@ impl App {
 
     async fn drive_flow(&self, parts: &Parts, driving: &mut Driving) -> AppResult<()> {
         loop {
+            if matches!(driving.record.phase.as_str(), "import" | "link")
+                && self.input_elsewhere(driving).await?
+            {
+                self.prepare_again(parts, driving).await?;
+                continue;
+            }
             match driving.record.phase.as_str() {
-                "import" | "link" if self.input_elsewhere(driving) => {
-                    self.prepare_again(parts, driving).await?;
-                }
                 "export" if driving.record.source.is_some() => {
                     let source = source_of(&driving.record)?;
                     if source.changed.is_empty() {
@@ -602,11 +605,29 @@ impl App {
         }
     }
 
+    /// The prepared file the run's import run reads, as that import run recorded it (a
+    /// retry's is the failed run's); `None` before there is an import run.
+    async fn import_input_of(&self, driving: &Driving) -> AppResult<Option<PathBuf>> {
+        let Some(import_run) = driving.record.import_run_id else {
+            return Ok(None);
+        };
+        let run = self.store().get_export_run(import_run).await?;
+        Ok(Some(
+            run.spec
+                .get(crate::imports::INPUT_KEY)
+                .and_then(Value::as_str)
+                .map_or_else(|| self.flow_input_path(driving.record.id), PathBuf::from),
+        ))
+    }
+
     /// Whether the run's import run reads a prepared file this server does not have: the
     /// run was taken over from a server that died, and the file is in that server's data
     /// directory.
-    fn input_elsewhere(&self, driving: &Driving) -> bool {
-        driving.record.import_run_id.is_some() && !self.flow_input_path(driving.record.id).exists()
+    async fn input_elsewhere(&self, driving: &Driving) -> AppResult<bool> {
+        Ok(self
+            .import_input_of(driving)
+            .await?
+            .is_some_and(|path| !path.exists()))
     }
 
     /// Back to the import phase with no import run, so the export's records are prepared
@@ -939,7 +960,10 @@ impl App {
             return Ok(());
         };
         let client = self.flow_client(parts.target()).await?;
-        let path = self.flow_input_path(driving.record.id);
+        let path = self
+            .import_input_of(driving)
+            .await?
+            .unwrap_or_else(|| self.flow_input_path(driving.record.id));
         let file = std::fs::File::open(&path).map_err(|e| {
             AppError::Io(format!(
                 "the flow run's input {} is gone: {e}; run the flow again",

@@ -34,6 +34,9 @@ impl App {
                 next: None,
             });
         };
+        // Every claim removes the mark, whichever way it returns.
+        let wait_key = lease_wait_key("imports", id);
+        let early = self.came_back_early(&wait_key, job).await?;
         let record = match self.store().get_import(id).await {
             Ok(record) => record,
             Err(StoreError::NotFound { .. }) => {
@@ -72,10 +75,7 @@ impl App {
                 return Ok(DefinitionJobRan { detail, next: None });
             }
         };
-        let wait_key = lease_wait_key("imports", id);
-        if self.came_back_early(&wait_key).await?
-            && self.running_until(None, Some(id)).await?.is_none()
-        {
+        if early && self.running_until(None, Some(id)).await?.is_none() {
             return Ok(DefinitionJobRan {
                 detail: format!("{}: the run it waited for has ended", record.name),
                 next: schedule.next_after(self.now()),

@@ -694,6 +694,70 @@ async fn a_job_back_for_a_run_that_ended_meanwhile_starts_nothing() {
     assert_eq!(runs[0].trigger, RunTrigger::Schedule);
 }
 
+/// The mark of a job that waits for another server's run holds only for the time it waited
+/// for: a schedule saved meanwhile makes the job due at another time, when it runs by its
+/// schedule as usual (the run it waited for having ended).
+#[tokio::test]
+async fn a_schedule_saved_while_the_job_waits_for_a_run_runs_at_its_time() {
+    let f = fixture().await;
+    f.app
+        .create_export(draft("Hourly", "project = MKT", every(60)), &actor())
+        .await
+        .unwrap();
+    let export = f.app.get_export("Hourly").await.unwrap().id;
+    let eleven = time::macros::datetime!(2026-01-05 11:00 UTC);
+    let lease_end = time::macros::datetime!(2026-01-05 11:01:30 UTC);
+    let other = plant_running_run(&f.app, export, eleven, lease_end).await;
+    f.clock.set(eleven);
+    run_due(&f.app).await;
+    assert_eq!(
+        f.app.get_export("Hourly").await.unwrap().next_run_at,
+        Some(lease_end)
+    );
+    // The other server finishes; the schedule is changed to every 20 minutes (11:20).
+    let finished = f
+        .app
+        .store()
+        .finish_export_run(
+            other,
+            "elsewhere",
+            &jiralink_store::RunFinish {
+                state: RunState::Succeeded,
+                error: None,
+                stats: serde_json::json!({}),
+                tail: Vec::new(),
+                cursor_after: None,
+                known_ids: None,
+                finished_at: eleven + time::Duration::seconds(30),
+                output_expires_at: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(finished);
+    f.clock.set(eleven + time::Duration::seconds(40));
+    let edited = f
+        .app
+        .update_export(
+            "Hourly",
+            draft("Hourly", "project = MKT", every(20)),
+            1,
+            &actor(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        edited.next_run_at,
+        Some(time::macros::datetime!(2026-01-05 11:20 UTC))
+    );
+    f.clock.set(time::macros::datetime!(2026-01-05 11:20 UTC));
+    let details = run_due(&f.app).await;
+    let runs = f.app.list_runs(RunListFilter::default()).await.unwrap();
+    assert_eq!(runs.len(), 2, "the 11:20 run ran: {details:?} {runs:?}");
+    assert_eq!(runs[0].trigger, RunTrigger::Schedule);
+    assert_eq!(runs[0].state, RunState::Succeeded);
+}
+
 #[tokio::test]
 async fn a_used_connection_lists_its_exports_and_cannot_be_deleted() {
     let f = fixture().await;
