@@ -515,7 +515,9 @@ impl ExportSpec {
 pub const MAX_ISSUE_IDS: usize = 50;
 
 /// Whether `jql` has an `ORDER BY` outside quoted text.
-fn contains_order_by(jql: &str) -> bool {
+/// Whether `jql` ends in an `ORDER BY` clause (outside quoted text): a filter jiralink
+/// joins to others and orders itself cannot take one.
+pub fn contains_order_by(jql: &str) -> bool {
     let words: Vec<String> = unquoted(jql)
         .split_whitespace()
         .map(str::to_ascii_lowercase)

@@ -1054,7 +1054,7 @@ impl App {
             Err(jiralink_store::StoreError::NotFound { .. }) => None,
             Err(e) => return Err(e.into()),
         };
-        spec.jql = crate::listeners::effective_jql(spec.user_jql(), listener_jql.as_deref());
+        spec.jql = crate::listeners::effective_jql(spec.user_jql(), listener_jql.as_deref())?;
         spec.kind = jiralink_sync::ExportKind::All;
         spec.deletions = false;
         spec.issue_ids.clone_from(&source.changed);

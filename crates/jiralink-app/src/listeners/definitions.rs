@@ -178,17 +178,40 @@ impl ListenerEventView {
     }
 }
 
-/// `(a) AND (b)`, either alone, or none.
-pub(crate) fn effective_jql(export: Option<&str>, listener: Option<&str>) -> Option<String> {
+/// What is wrong with a listener's own JQL, if anything: it is joined to its export's as
+/// `(<export's>) AND (<listener's>)`, so a quote or parenthesis left open would carry it out
+/// of its parentheses (widening what the listener reads), and an `ORDER BY` would end up in
+/// the middle.
+fn listener_jql_problem(jql: &str) -> Option<String> {
+    if let Some(problem) = jiralink_sync::spec::unbalanced(jql) {
+        return Some(format!(
+            "the listener's JQL has {problem}: close every quote and parenthesis it opens"
+        ));
+    }
+    jiralink_sync::spec::contains_order_by(jql)
+        .then(|| "leave ORDER BY out of the listener's JQL: it only filters".to_owned())
+}
+
+/// `(a) AND (b)`, either alone, or none; refused when the listener's JQL (`b`) would not stay
+/// inside its parentheses (a listener saved before that was checked).
+pub(crate) fn effective_jql(
+    export: Option<&str>,
+    listener: Option<&str>,
+) -> AppResult<Option<String>> {
     let clean = |j: Option<&str>| {
         j.map(str::trim)
             .filter(|j| !j.is_empty())
             .map(str::to_owned)
     };
-    match (clean(export), clean(listener)) {
+    if let Some(problem) = clean(listener).as_deref().and_then(listener_jql_problem) {
+        return Err(AppError::InvalidInput(format!(
+            "{problem}; delete the listener and create it again with a JQL that does"
+        )));
+    }
+    Ok(match (clean(export), clean(listener)) {
         (Some(a), Some(b)) => Some(format!("({a}) AND ({b})")),
         (a, b) => a.or(b),
-    }
+    })
 }
 
 /// 256 random bits as 64 hex digits.
@@ -282,7 +305,7 @@ impl App {
                 "the flow's export cannot be read ({e}); save it again"
             ))
         })?;
-        Ok(effective_jql(spec.user_jql(), record.jql.as_deref()))
+        effective_jql(spec.user_jql(), record.jql.as_deref())
     }
 
     /// Creates a listener for a flow. For an OAuth 2.0 connection it registers Jira's dynamic
@@ -305,11 +328,8 @@ impl App {
             .map(str::trim)
             .filter(|j| !j.is_empty())
             .map(str::to_owned);
-        if let Some(problem) = jql.as_deref().and_then(jiralink_sync::spec::unbalanced) {
-            // Joined as `(<export's>) AND (<listener's>)`: it would escape its parentheses.
-            problems.push(format!(
-                "the listener's JQL has {problem}: close every quote and parenthesis it opens"
-            ));
+        if let Some(problem) = jql.as_deref().and_then(listener_jql_problem) {
+            problems.push(problem);
         }
         let flow = self.find_flow(&draft.flow).await?;
         let export = self.store().get_export(flow.export_id).await?;
@@ -322,7 +342,8 @@ impl App {
                 "the flow's export cannot be read ({e}); save it again"
             ))
         })?;
-        let effective = effective_jql(spec.user_jql(), jql.as_deref());
+        // A JQL that cannot be joined is among the problems already.
+        let effective = effective_jql(spec.user_jql(), jql.as_deref()).unwrap_or_default();
         if dynamic && effective.is_none() {
             problems.push(
                 "Jira's dynamic webhooks need a JQL filter: give one (e.g. project = MKT), or \
@@ -656,14 +677,33 @@ mod tests {
     #[test]
     fn effective_jql_joins_both_filters() {
         assert_eq!(
-            effective_jql(Some("project = MKT"), Some("type = Bug")).as_deref(),
+            effective_jql(Some("project = MKT"), Some("type = Bug"))
+                .unwrap()
+                .as_deref(),
             Some("(project = MKT) AND (type = Bug)")
         );
         assert_eq!(
-            effective_jql(Some(" "), Some("type = Bug")).as_deref(),
+            effective_jql(Some(" "), Some("type = Bug"))
+                .unwrap()
+                .as_deref(),
             Some("type = Bug")
         );
-        assert_eq!(effective_jql(None, None), None);
+        assert_eq!(effective_jql(None, None).unwrap(), None);
+    }
+
+    /// A listener saved before its JQL was checked cannot widen its export's JQL: a JQL that
+    /// would leave its parentheses, or end in ORDER BY, is refused where it is joined.
+    #[test]
+    fn a_listener_jql_that_would_not_stay_inside_its_parentheses_is_refused() {
+        for jql in [
+            "type = Bug) OR (project = SECRET",
+            "summary ~ \"open",
+            "type = Bug ORDER BY key",
+        ] {
+            let err = effective_jql(Some("project = MKT"), Some(jql)).unwrap_err();
+            assert_eq!(err.code(), "validation_failed", "{jql}: {err}");
+            assert!(err.to_string().contains("listener's JQL"), "{err}");
+        }
     }
 
     #[test]

@@ -186,6 +186,16 @@ async fn exports_and_imports_lose_and_repeat_nothing_under_every_fault_kind() {
         jiralink_app::retry_policy(jiralink_domain::RateLimitHandling::default()).max_retries + 1;
     let write_cap = jiralink_sync::import::SEND_ATTEMPTS * jiralink_sync::import::SEND_ATTEMPTS;
     let wanted = std::env::var("JIRALINK_PROOF_SCENARIOS").ok();
+    // A name that is no scenario would leave only the baseline to run, and pass.
+    if let Some(w) = &wanted {
+        let names: Vec<&str> = scenarios().iter().map(|s| s.name).collect();
+        for name in w.split(',').map(str::trim) {
+            assert!(
+                names.contains(&name),
+                "JIRALINK_PROOF_SCENARIOS names {name:?}, which is none of {names:?}"
+            );
+        }
+    }
     let chosen: Vec<Scenario> = scenarios()
         .into_iter()
         .filter(|s| {
