@@ -123,19 +123,49 @@ pub(crate) fn forms(secret: &str) -> Vec<(&'static str, String)> {
         ("hex", hex::encode(secret)),
         ("HEX", hex::encode_upper(secret)),
     ];
-    // A Basic header's value, whatever the user name: the encoding of ":secret" starts at a
-    // multiple of three bytes only for some name lengths, so each alignment is searched.
-    for pad in 0..3 {
-        let prefix = "x".repeat(pad);
-        let encoded = std.encode(format!("{prefix}:{secret}"));
-        // Drop the characters that depend on the prefix.
-        let skip = (pad + 1).div_ceil(3) * 4;
-        forms.push((
-            "base64 of user:secret",
-            encoded[skip..encoded.len() - 4].to_owned(),
-        ));
+    // Inside a longer base64 text (a Basic header's `user:secret`, a JWT's part), whatever
+    // comes before it: the encoding depends on where the secret starts within a group of
+    // three bytes, so each alignment is searched, in both alphabets.
+    forms.extend(aligned(
+        "base64 inside a longer text",
+        &std,
+        secret.as_bytes(),
+    ));
+    forms.extend(aligned(
+        "base64url inside a longer text",
+        &url,
+        secret.as_bytes(),
+    ));
+    // A key given as 64 hex digits is also searched as its 32 bytes, encoded.
+    if let Some(bytes) = (secret.len() == 64)
+        .then(|| hex::decode(secret).ok())
+        .flatten()
+    {
+        forms.push(("key bytes as base64", std.encode(&bytes)));
+        forms.push(("key bytes as base64url", url.encode(&bytes)));
+        forms.extend(aligned("key bytes inside base64", &std, &bytes));
+        forms.extend(aligned("key bytes inside base64url", &url, &bytes));
     }
     forms
+}
+
+/// The part of the base64 of `bytes` that stays the same whatever comes before them, for
+/// each of the three alignments.
+fn aligned(
+    label: &'static str,
+    engine: &impl base64::Engine,
+    bytes: &[u8],
+) -> Vec<(&'static str, String)> {
+    (0..3)
+        .map(|pad| {
+            let mut text = vec![b'x'; pad];
+            text.extend_from_slice(bytes);
+            let encoded = engine.encode(&text);
+            // Drop the characters that depend on what comes before or after.
+            let skip = pad.div_ceil(3) * 4;
+            (label, encoded[skip..encoded.len() - 4].to_owned())
+        })
+        .collect()
 }
 
 /// The binary's commands as its help lists them: each path and whether it runs by itself (a
@@ -1392,8 +1422,26 @@ fn every_form_of_a_secret_is_found() {
             url::form_urlencoded::byte_serialize(WRONG_TOKEN.as_bytes()).collect::<String>()
         ),
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(WRONG_TOKEN),
+        // Inside a JWT-like part, at each alignment.
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(format!("{{\"a\":\"{WRONG_TOKEN}\"}}")),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(format!("{{\"ab\":\"{WRONG_TOKEN}\"}}")),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(format!("{{\"abc\":\"{WRONG_TOKEN}\"}}")),
     ] {
         let found = std::panic::catch_unwind(|| canaries.assert_absent("x", &leaked, &[]));
+        assert!(found.is_err(), "not found in {leaked}");
+    }
+    // A key of 64 hex digits, also as its bytes in base64 inside a longer text.
+    let mut keys = Canaries::default();
+    keys.add("key", MASTER_KEY_HEX);
+    let bytes = hex::decode(MASTER_KEY_HEX).unwrap();
+    for pad in 0..3 {
+        let mut text = vec![b'k'; pad + 5];
+        text.extend_from_slice(&bytes);
+        let leaked = format!("x={}", b64.encode(&text));
+        let found = std::panic::catch_unwind(|| keys.assert_absent("x", &leaked, &[]));
         assert!(found.is_err(), "not found in {leaked}");
     }
 }
