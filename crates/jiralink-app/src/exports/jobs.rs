@@ -6,7 +6,9 @@
 //! | `exports.cleanup` | `exports.cleanup` | deletes outputs older than `exports.output_retention`; records ad hoc runs whose process died as failed | an hour later |
 //!
 //! "Run now" marks the export as asked for (a setting only the claim of its job removes) and
-//! makes the job due now, adding it for an export without a schedule.
+//! makes the job due now, adding it for an export without a schedule. A run asked for while
+//! another run of the export is going on (on another server) stays asked for: the job tries
+//! again 30 s later.
 
 use jiralink_domain::ConnectionId;
 use jiralink_store::{JobRecord, RunState, RunTrigger, StoreError};
@@ -19,6 +21,8 @@ use crate::{App, AppError, AppResult};
 
 /// Runs one export (its key names it).
 pub(crate) const RUN_JOB: &str = "exports.run";
+/// When a run asked for while another run of the export was going on is tried again.
+const RETRY_BUSY: time::Duration = time::Duration::seconds(30);
 /// Deletes expired outputs.
 pub(crate) const CLEANUP_JOB: &str = "exports.cleanup";
 /// How often expired outputs are looked for.
@@ -110,9 +114,19 @@ impl App {
             RunTrigger::Schedule
         };
         let (detail, busy) = self.run_export_for_job(&record, trigger).await;
-        // A run asked for while this one ran goes next.
+        if busy && requested {
+            // A run asked for is not forgotten: it goes once the other run is over.
+            self.set_setting(&requested_key(id), &crate::format_time(self.now()))
+                .await?;
+        }
+        // A run asked for while this one ran goes next; one that could not start now is
+        // tried again soon, not at once (it would only be refused again).
         let next = if self.setting(&requested_key(id)).await?.is_some() {
-            Some(self.now())
+            Some(if busy {
+                self.now() + RETRY_BUSY
+            } else {
+                self.now()
+            })
         } else {
             let scheduled = schedule.and_then(|s| s.next_after(self.now()));
             if busy {

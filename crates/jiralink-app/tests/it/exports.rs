@@ -758,6 +758,63 @@ async fn a_schedule_saved_while_the_job_waits_for_a_run_runs_at_its_time() {
     assert_eq!(runs[0].state, RunState::Succeeded);
 }
 
+/// "Run now" while another server runs the export is not forgotten: the job tries again
+/// 30 s later, and the run asked for goes once the other one is over.
+#[tokio::test]
+async fn run_now_while_another_server_runs_the_export_goes_after_that_run() {
+    let f = fixture().await;
+    f.app
+        .create_export(draft("Adhoc", "project = MKT", None), &actor())
+        .await
+        .unwrap();
+    let export = f.app.get_export("Adhoc").await.unwrap().id;
+    let now = start();
+    let other = plant_running_run(&f.app, export, now, now + time::Duration::minutes(5)).await;
+    f.app.request_export_run("Adhoc").await.unwrap();
+    let details = run_due(&f.app).await;
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains("a run is already going on")),
+        "{details:?}"
+    );
+    let job = f
+        .app
+        .list_jobs()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|j| j.key == format!("export:{export}"))
+        .expect("the job stays for the run asked for");
+    assert_eq!(job.next_run_at, now + time::Duration::seconds(30));
+    let finished = f
+        .app
+        .store()
+        .finish_export_run(
+            other,
+            "elsewhere",
+            &jiralink_store::RunFinish {
+                state: RunState::Succeeded,
+                error: None,
+                stats: serde_json::json!({}),
+                tail: Vec::new(),
+                cursor_after: None,
+                known_ids: None,
+                finished_at: now + time::Duration::seconds(10),
+                output_expires_at: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(finished);
+    f.clock.set(now + time::Duration::seconds(30));
+    run_due(&f.app).await;
+    let runs = f.app.list_runs(RunListFilter::default()).await.unwrap();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert_eq!(runs[0].trigger, RunTrigger::Manual);
+    assert_eq!(runs[0].state, RunState::Succeeded);
+}
+
 #[tokio::test]
 async fn a_used_connection_lists_its_exports_and_cannot_be_deleted() {
     let f = fixture().await;
