@@ -254,8 +254,8 @@ impl App {
         Ok(mark.parse::<i64>().ok() == Some(job.next_run_at.unix_timestamp()))
     }
 
-    /// When the newest run of an export (`export`) or an import (`import`) is going on: the
-    /// end of its lease (`Some(None)`: running with no lease); `None` when it is not running.
+    /// When a run of an export (`export`) or an import (`import`) is going on: the end of its
+    /// lease (`Some(None)`: running with no lease); `None` when it is not running.
     pub(crate) async fn running_until(
         &self,
         export: Option<uuid::Uuid>,
@@ -266,15 +266,15 @@ impl App {
             import_id: import,
             kind: import.map(|_| jiralink_store::RunKind::Import),
             connection_id: None,
-            limit: 1,
+            // A skipped run can be newer than the one going on.
+            limit: 10,
         };
         Ok(self
             .store()
             .list_export_runs(&filter)
             .await?
             .into_iter()
-            .next()
-            .filter(|r| r.state == jiralink_store::RunState::Running)
+            .find(|r| r.state == jiralink_store::RunState::Running)
             .map(|r| r.lease_until))
     }
 

@@ -514,9 +514,8 @@ impl ExportSpec {
 /// The most issue ids one export reads (Jira's `reconcileIssues` limit).
 pub const MAX_ISSUE_IDS: usize = 50;
 
-/// Whether `jql` has an `ORDER BY` outside quoted text.
-/// Whether `jql` ends in an `ORDER BY` clause (outside quoted text): a filter jiralink
-/// joins to others and orders itself cannot take one.
+/// Whether `jql` has an `ORDER BY` outside quoted text: a filter jiralink joins to others and
+/// orders itself cannot take one.
 pub fn contains_order_by(jql: &str) -> bool {
     let words: Vec<String> = unquoted(jql)
         .split_whitespace()

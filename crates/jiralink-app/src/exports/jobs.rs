@@ -105,7 +105,9 @@ impl App {
         if early && !requested && self.running_until(Some(id), None).await?.is_none() {
             return Ok(DefinitionJobRan {
                 detail: format!("{}: the run it waited for has ended", record.name),
-                next: schedule.and_then(|s| s.next_after(self.now())),
+                // From the time it waited for: a scheduled time that passed while it was
+                // claimed late is due at once.
+                next: schedule.and_then(|s| s.next_after(job.next_run_at)),
             });
         }
         let trigger = if requested {

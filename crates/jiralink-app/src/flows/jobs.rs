@@ -123,7 +123,9 @@ impl App {
         if early && !requested && self.flow_running_until(id).await?.is_none() {
             return Ok(FlowJobRan {
                 detail: format!("{}: the run it waited for has ended", record.name),
-                next: schedule.and_then(|s| s.next_after(self.now())),
+                // From the time it waited for: a scheduled time that passed while it was
+                // claimed late is due at once.
+                next: schedule.and_then(|s| s.next_after(job.next_run_at)),
             });
         }
         let trigger = if requested {

@@ -456,8 +456,7 @@ impl App {
         Ok(match (export, import) {
             (None, None) => None,
             (Some(a), None) | (None, Some(a)) => Some(a),
-            (Some(Some(a)), Some(Some(b))) => Some(Some(a.max(b))),
-            _ => Some(None),
+            (Some(a), Some(b)) => Some(a.max(b)),
         })
     }
 
@@ -635,9 +634,10 @@ impl App {
     /// first one created into updates of their copies, and those already linked are left out
     /// as unchanged. The first import run, if still running, is ended as failed.
     async fn prepare_again(&self, parts: &Parts, driving: &mut Driving) -> AppResult<()> {
-        if let Some(import_run) = driving.record.import_run_id.take() {
+        if let Some(import_run) = driving.record.import_run_id {
             self.end_import_run_elsewhere(&parts.import.name, import_run)
                 .await?;
+            driving.record.import_run_id = None;
         }
         tracing::info!(run = %driving.record.id, "the flow run's prepared records are on another server; preparing them again");
         driving.record.phase = "import".to_owned();

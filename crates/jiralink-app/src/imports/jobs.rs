@@ -78,7 +78,9 @@ impl App {
         if early && self.running_until(None, Some(id)).await?.is_none() {
             return Ok(DefinitionJobRan {
                 detail: format!("{}: the run it waited for has ended", record.name),
-                next: schedule.next_after(self.now()),
+                // From the time it waited for: a scheduled time that passed while it was
+                // claimed late is due at once.
+                next: schedule.next_after(job.next_run_at),
             });
         }
         let (detail, busy) = self.run_import_for_job(&record).await;

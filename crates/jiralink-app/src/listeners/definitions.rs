@@ -205,7 +205,7 @@ pub(crate) fn effective_jql(
     };
     if let Some(problem) = clean(listener).as_deref().and_then(listener_jql_problem) {
         return Err(AppError::InvalidInput(format!(
-            "{problem}; delete the listener and create it again with a JQL that does"
+            "{problem}; delete the listener and create it again with a JQL that fits"
         )));
     }
     Ok(match (clean(export), clean(listener)) {
@@ -305,7 +305,12 @@ impl App {
                 "the flow's export cannot be read ({e}); save it again"
             ))
         })?;
-        effective_jql(spec.user_jql(), record.jql.as_deref())
+        effective_jql(spec.user_jql(), record.jql.as_deref()).map_err(|e| match e {
+            AppError::InvalidInput(m) => {
+                AppError::InvalidInput(format!("listener {:?}: {m}", record.name))
+            }
+            e => e,
+        })
     }
 
     /// Creates a listener for a flow. For an OAuth 2.0 connection it registers Jira's dynamic
@@ -343,8 +348,9 @@ impl App {
             ))
         })?;
         // A JQL that cannot be joined is among the problems already.
+        let jql_fits = problems.iter().all(|p| !p.contains("listener's JQL"));
         let effective = effective_jql(spec.user_jql(), jql.as_deref()).unwrap_or_default();
-        if dynamic && effective.is_none() {
+        if dynamic && jql_fits && effective.is_none() {
             problems.push(
                 "Jira's dynamic webhooks need a JQL filter: give one (e.g. project = MKT), or \
                  give the flow's export one"
@@ -546,7 +552,13 @@ impl App {
         let stats = self.store().listener_event_stats(record.id).await?;
         let now = self.now();
         let lag = lag_of(&stats, now);
-        let effective = self.listener_jql(&record).await?;
+        // A listener saved before its JQL was checked still shows (and can be deleted); the
+        // reason says why it does nothing.
+        let (effective, jql_problem) = match self.listener_jql(&record).await {
+            Ok(effective) => (effective, None),
+            Err(AppError::InvalidInput(problem)) => (None, Some(problem)),
+            Err(e) => return Err(e),
+        };
         let url = self.listener_url(&record.token);
         let status = Status::of(&record);
         let setup_steps = if record.mode == "admin" {
@@ -580,7 +592,7 @@ impl App {
             webhook_ids: record.webhook_ids,
             expires_at: record.expires_at,
             state: record.state,
-            state_reason: record.state_reason,
+            state_reason: jql_problem.or(record.state_reason),
             last_event_at: stats.last_received_at,
             last_processed_at: stats.last_processed_at,
             received: stats.received,

@@ -192,6 +192,12 @@ impl App {
     /// is left or one cannot go now.
     pub(crate) async fn process_listener(&self, record: &ListenerRecord) -> AppResult<Processed> {
         let mut done = Processed::default();
+        // A JQL that cannot be joined to the export's (a listener saved before it was
+        // checked) would fail every flow run: its events wait, and no run is started.
+        if let Err(e) = self.listener_jql(record).await {
+            done.failed = Some(e.to_string());
+            return Ok(done);
+        }
         // Bounded, so one busy listener does not hold the worker forever.
         for _ in 0..20 {
             let events = self

@@ -359,3 +359,80 @@ async fn listeners_answer_as_the_document_says() {
         .collect();
     assert!(missing.is_empty(), "not exercised: {missing:?}");
 }
+
+/// A listener whose JQL would leave its parentheses (saved before that was checked) still
+/// shows, says why it does nothing, and can be deleted; its events wait, and no flow run is
+/// started for them.
+#[tokio::test]
+async fn a_listener_saved_with_a_jql_that_would_escape_shows_why_and_runs_nothing() {
+    let clock = export_clock();
+    let api = Api::with(export_fixture_on(&clock).await).await;
+    flow(&api).await;
+    let r = api
+        .call(
+            Method::POST,
+            L,
+            None,
+            "",
+            Some(json!({"name": "old-one", "flow": "demo-to-acme", "jql": "type = Task"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let created = r.json();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let token = created["url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    // As a listener saved before its JQL was checked.
+    let store = api.f.app.store();
+    let mut record = store
+        .find_listener_by_name("old-one")
+        .await
+        .unwrap()
+        .unwrap();
+    record.jql = Some("type = Task) OR (project = SECRET".to_owned());
+    store.update_listener(&record).await.unwrap();
+
+    let r = api.call(Method::GET, L, None, "", None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = api.call(Method::GET, L_ID, Some(&id), "", None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let reason = r.json()["stateReason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        reason.contains("listener \"old-one\": the listener's JQL has a closing parenthesis"),
+        "{}",
+        r.text
+    );
+
+    let issue = issue_id(&api.f.app, &api.f.sim, "MKT-1").await;
+    let now_ms = i64::try_from(api.f.app.now().unix_timestamp_nanos() / 1_000_000).unwrap();
+    let body = json!({"timestamp": now_ms, "webhookEvent": "jira:issue_updated",
+                      "issue": {"id": issue, "key": "MKT-1"}})
+    .to_string();
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri(format!("/hooks/jira/{token}"))
+        .header("content-type", "application/json")
+        .header("x-atlassian-webhook-identifier", "delivery-old-one")
+        .header("x-hub-signature", signed(&body, &secret))
+        .body(Body::from(body))
+        .unwrap();
+    let r = crate::reply(&api.f.router, req).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+    run_due_jobs(&api.f.app).await;
+    let r = api.call(Method::GET, L_ID, Some(&id), "", None).await;
+    assert_eq!(r.json()["pending"], 1, "the event waits: {}", r.text);
+    let runs = api.f.app.list_flow_runs(None, Some(10)).await.unwrap();
+    assert!(runs.is_empty(), "no flow run: {runs:?}");
+
+    let r = api.call(Method::DELETE, L_ID, Some(&id), "", None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+}
