@@ -120,7 +120,7 @@ impl App {
                 next: None,
             });
         }
-        if early && !requested && self.flow_running_until(id).await?.is_none() {
+        if early && !requested && self.flow_running_until(&record).await?.is_none() {
             return Ok(FlowJobRan {
                 detail: format!("{}: the run it waited for has ended", record.name),
                 // From the time it waited for: a scheduled time that passed while it was
@@ -164,7 +164,7 @@ impl App {
         } else {
             let scheduled = schedule.and_then(|s| s.next_after(self.now()));
             if busy {
-                let until = self.flow_running_until(id).await?.flatten();
+                let until = self.flow_running_until(&record).await?.flatten();
                 self.next_when_busy(&wait_key, until, scheduled).await?
             } else {
                 scheduled

@@ -421,11 +421,11 @@ impl App {
     /// `None` when it is not running.
     pub(crate) async fn flow_running_until(
         &self,
-        flow: Uuid,
+        flow: &FlowRecord,
     ) -> AppResult<Option<Option<OffsetDateTime>>> {
         let Some(run) = self
             .store()
-            .list_flow_runs(Some(flow), 1)
+            .list_flow_runs(Some(flow.id), 1)
             .await?
             .into_iter()
             .next()
@@ -433,9 +433,8 @@ impl App {
         else {
             return Ok(None);
         };
-        let record = self.store().get_flow(flow).await?;
         let parts = self
-            .parts_running_until(record.export_id, record.import_id)
+            .parts_running_until(flow.export_id, flow.import_id)
             .await?;
         Ok(Some(match (run.lease_until, parts) {
             (Some(own), None) => Some(own),
@@ -610,13 +609,16 @@ impl App {
         let Some(import_run) = driving.record.import_run_id else {
             return Ok(None);
         };
+        Ok(Some(self.recorded_input(import_run).await?.unwrap_or_else(
+            || self.flow_input_path(driving.record.id),
+        )))
+    }
+
+    /// The input file an import run recorded in its frozen spec (`None`: it read standard
+    /// input).
+    async fn recorded_input(&self, import_run: Uuid) -> AppResult<Option<PathBuf>> {
         let run = self.store().get_export_run(import_run).await?;
-        Ok(Some(
-            run.spec
-                .get(crate::imports::INPUT_KEY)
-                .and_then(Value::as_str)
-                .map_or_else(|| self.flow_input_path(driving.record.id), PathBuf::from),
-        ))
+        Ok(crate::imports::input_of(&run.spec))
     }
 
     /// Whether the run's import run reads a prepared file this server does not have: the
@@ -670,12 +672,10 @@ impl App {
 
     /// Whether the input file an import run reads is on this server.
     async fn import_input_here(&self, import_run: Uuid) -> AppResult<bool> {
-        let run = self.store().get_export_run(import_run).await?;
-        Ok(run
-            .spec
-            .get(crate::imports::INPUT_KEY)
-            .and_then(Value::as_str)
-            .is_some_and(|path| std::path::Path::new(path).exists()))
+        Ok(self
+            .recorded_input(import_run)
+            .await?
+            .is_some_and(|path| path.exists()))
     }
 
     /// The export run this run started and saw succeed, if it died before recording it (the

@@ -229,6 +229,13 @@ pub(crate) struct Input {
 /// The key of the input file's path in a run's frozen spec.
 pub(crate) const INPUT_KEY: &str = "inputFile";
 
+/// The input file a run's frozen spec names (`None`: the run read standard input).
+pub(crate) fn input_of(spec: &serde_json::Value) -> Option<PathBuf> {
+    spec.get(INPUT_KEY)
+        .and_then(serde_json::Value::as_str)
+        .map(PathBuf::from)
+}
+
 /// The connection, client and mapping of an import, checked.
 pub(crate) struct Ready {
     pub(crate) connection: Connection,
@@ -872,11 +879,7 @@ impl App {
                 });
             };
             let frozen: ImportSpec = serde_json::from_value(taken.spec.clone()).unwrap_or(spec);
-            let path = taken
-                .spec
-                .get(INPUT_KEY)
-                .and_then(serde_json::Value::as_str)
-                .map(PathBuf::from);
+            let path = input_of(&taken.spec);
             let Some(path) = path else {
                 self.end_orphaned_import_run(&taken).await;
                 return Err(AppError::InvalidInput(

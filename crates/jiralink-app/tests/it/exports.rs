@@ -574,6 +574,30 @@ async fn plant_running_run(
     id
 }
 
+/// Ends, as succeeded at `at`, the run [`plant_running_run`] planted for "elsewhere": that
+/// server was alive after all.
+async fn finish_elsewhere(app: &App, run: uuid::Uuid, at: time::OffsetDateTime) {
+    let finished = app
+        .store()
+        .finish_export_run(
+            run,
+            "elsewhere",
+            &jiralink_store::RunFinish {
+                state: RunState::Succeeded,
+                error: None,
+                stats: serde_json::json!({}),
+                tail: Vec::new(),
+                cursor_after: None,
+                known_ids: None,
+                finished_at: at,
+                output_expires_at: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(finished);
+}
+
 /// The details of the jobs due now, run one after another.
 async fn run_due(app: &App) -> Vec<String> {
     let options = jiralink_app::WorkerOptions::from_config(app.config());
@@ -652,26 +676,7 @@ async fn a_job_back_for_a_run_that_ended_meanwhile_starts_nothing() {
     let other = plant_running_run(&f.app, export, eleven, lease_end).await;
     f.clock.set(eleven);
     run_due(&f.app).await;
-    let finished = f
-        .app
-        .store()
-        .finish_export_run(
-            other,
-            "elsewhere",
-            &jiralink_store::RunFinish {
-                state: RunState::Succeeded,
-                error: None,
-                stats: serde_json::json!({}),
-                tail: Vec::new(),
-                cursor_after: None,
-                known_ids: None,
-                finished_at: eleven + time::Duration::seconds(30),
-                output_expires_at: None,
-            },
-        )
-        .await
-        .unwrap();
-    assert!(finished);
+    finish_elsewhere(&f.app, other, eleven + time::Duration::seconds(30)).await;
     f.clock.set(lease_end);
     let details = run_due(&f.app).await;
     assert!(
@@ -715,26 +720,7 @@ async fn a_schedule_saved_while_the_job_waits_for_a_run_runs_at_its_time() {
         Some(lease_end)
     );
     // The other server finishes; the schedule is changed to every 20 minutes (11:20).
-    let finished = f
-        .app
-        .store()
-        .finish_export_run(
-            other,
-            "elsewhere",
-            &jiralink_store::RunFinish {
-                state: RunState::Succeeded,
-                error: None,
-                stats: serde_json::json!({}),
-                tail: Vec::new(),
-                cursor_after: None,
-                known_ids: None,
-                finished_at: eleven + time::Duration::seconds(30),
-                output_expires_at: None,
-            },
-        )
-        .await
-        .unwrap();
-    assert!(finished);
+    finish_elsewhere(&f.app, other, eleven + time::Duration::seconds(30)).await;
     f.clock.set(eleven + time::Duration::seconds(40));
     let edited = f
         .app
@@ -787,26 +773,7 @@ async fn run_now_while_another_server_runs_the_export_goes_after_that_run() {
         .find(|j| j.key == format!("export:{export}"))
         .expect("the job stays for the run asked for");
     assert_eq!(job.next_run_at, now + time::Duration::seconds(30));
-    let finished = f
-        .app
-        .store()
-        .finish_export_run(
-            other,
-            "elsewhere",
-            &jiralink_store::RunFinish {
-                state: RunState::Succeeded,
-                error: None,
-                stats: serde_json::json!({}),
-                tail: Vec::new(),
-                cursor_after: None,
-                known_ids: None,
-                finished_at: now + time::Duration::seconds(10),
-                output_expires_at: None,
-            },
-        )
-        .await
-        .unwrap();
-    assert!(finished);
+    finish_elsewhere(&f.app, other, now + time::Duration::seconds(10)).await;
     f.clock.set(now + time::Duration::seconds(30));
     run_due(&f.app).await;
     let runs = f.app.list_runs(RunListFilter::default()).await.unwrap();

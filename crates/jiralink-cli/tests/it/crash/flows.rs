@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use jiralink_sim::control::HoldStage;
 
 use super::{
-    Landings, Seeded, copies, hold, labels_of, long, points, query, same_minute_issues, sigkill,
-    wait_leases_over, wait_until,
+    Landings, Seeded, assert_each_copied_once, copies_on_acme, hold, labels_of, long, points,
+    query, same_minute_issues, sigkill, wait_leases_over, wait_until,
 };
 use crate::common::Env;
 use crate::exports::pause;
@@ -61,11 +61,6 @@ fn export_pages(env: &Env, id: &str) -> u64 {
                 .as_u64()
                 .unwrap_or(0)
         })
-}
-
-/// Source key → copies of it on the destination.
-fn copies_on_acme(env: &Env) -> std::collections::BTreeMap<String, usize> {
-    copies(&labels_of(env, "acme", "project = MKT"), "from-demo-")
 }
 
 #[test]
@@ -240,19 +235,13 @@ fn a_flow_killed_at_seeded_points_copies_each_issue_exactly_once() {
         .json();
     assert_eq!(again["state"], "succeeded", "{again}");
     assert_eq!(again["stats"]["sent"], 0, "nothing left to copy: {again}");
-    let source = labels_of(&env, "demo", "project = MKT");
-    let copied = copies_on_acme(&env);
-    let doubled: Vec<_> = copied.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(doubled.is_empty(), "copied twice: {doubled:?}");
-    let missing: Vec<_> = source.keys().filter(|k| !copied.contains_key(*k)).collect();
-    assert!(missing.is_empty(), "not copied: {missing:?}");
-    assert_eq!(copied.len(), source.len());
+    let copied = assert_each_copied_once(&env);
     println!(
         "crash-proof flows: seed={} points={points} rounds={} | {} | copies expected={} found={}",
         rng.seed,
         round + 1,
         landings.summary(),
-        source.len(),
+        copied.len(),
         copied.values().sum::<usize>(),
     );
 }

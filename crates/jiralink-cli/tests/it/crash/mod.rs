@@ -399,3 +399,20 @@ impl Landings {
         format!("{} | {}", tally.join(" "), self.list.join("; "))
     }
 }
+
+/// Source key → copies of it on the destination (the flow `demo-to-acme`'s `MKT` on `acme`).
+pub(crate) fn copies_on_acme(env: &Env) -> BTreeMap<String, usize> {
+    copies(&labels_of(env, "acme", "project = MKT"), "from-demo-")
+}
+
+/// Every `MKT` issue of `demo` has exactly one copy on `acme`; answers the copies.
+pub(crate) fn assert_each_copied_once(env: &Env) -> BTreeMap<String, usize> {
+    let source = labels_of(env, "demo", "project = MKT");
+    let copied = copies_on_acme(env);
+    let doubled: Vec<_> = copied.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(doubled.is_empty(), "copied twice: {doubled:?}");
+    let missing: Vec<_> = source.keys().filter(|k| !copied.contains_key(*k)).collect();
+    assert!(missing.is_empty(), "not copied: {missing:?}");
+    assert_eq!(copied.len(), source.len());
+    copied
+}
