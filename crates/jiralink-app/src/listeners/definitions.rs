@@ -192,6 +192,19 @@ fn listener_jql_problem(jql: &str) -> Option<String> {
         .then(|| "leave ORDER BY out of the listener's JQL: it only filters".to_owned())
 }
 
+/// A saved listener's own JQL can be joined to its export's (one saved before that was
+/// checked may not); the error names the listener. Reads nothing.
+pub(crate) fn check_listener_jql(record: &ListenerRecord) -> AppResult<()> {
+    effective_jql(None, record.jql.as_deref())
+        .map(|_| ())
+        .map_err(|e| match e {
+            AppError::InvalidInput(m) => {
+                AppError::InvalidInput(format!("listener {:?}: {m}", record.name))
+            }
+            e => e,
+        })
+}
+
 /// `(a) AND (b)`, either alone, or none; refused when the listener's JQL (`b`) would not stay
 /// inside its parentheses (a listener saved before that was checked).
 pub(crate) fn effective_jql(
@@ -305,12 +318,8 @@ impl App {
                 "the flow's export cannot be read ({e}); save it again"
             ))
         })?;
-        effective_jql(spec.user_jql(), record.jql.as_deref()).map_err(|e| match e {
-            AppError::InvalidInput(m) => {
-                AppError::InvalidInput(format!("listener {:?}: {m}", record.name))
-            }
-            e => e,
-        })
+        check_listener_jql(record)?;
+        effective_jql(spec.user_jql(), record.jql.as_deref())
     }
 
     /// Creates a listener for a flow. For an OAuth 2.0 connection it registers Jira's dynamic

@@ -194,7 +194,7 @@ impl App {
         let mut done = Processed::default();
         // A JQL that cannot be joined to the export's (a listener saved before it was
         // checked) would fail every flow run: its events wait, and no run is started.
-        if let Err(e) = self.listener_jql(record).await {
+        if let Err(e) = super::definitions::check_listener_jql(record) {
             done.failed = Some(e.to_string());
             return Ok(done);
         }
