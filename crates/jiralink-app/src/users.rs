@@ -102,7 +102,6 @@ impl GeneratedPassword {
 }
 
 /// A session just opened by signing in.
-#[derive(Debug)]
 pub struct NewSession {
     /// Goes into the browser's cookie and nowhere else.
     pub token: SessionToken,
@@ -113,11 +112,34 @@ pub struct NewSession {
 }
 
 /// A valid session: who it belongs to and its CSRF token.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SessionInfo {
     pub user: UserView,
     pub csrf_token: String,
     pub expires_at: OffsetDateTime,
+}
+
+// The CSRF token is a secret of the session's (whoever has it can submit the session's forms);
+// it stays out of anything that formats a session, as the session token does.
+impl fmt::Debug for NewSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewSession")
+            .field("token", &self.token)
+            .field("csrf_token", &"[redacted]")
+            .field("user", &self.user)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+impl fmt::Debug for SessionInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionInfo")
+            .field("user", &self.user)
+            .field("csrf_token", &"[redacted]")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 /// A user's API key, without the key.

@@ -16,6 +16,7 @@ mod keys;
 mod notifications;
 mod oauth;
 mod oauth_tokens;
+mod panic_canary;
 mod probe_scopes;
 mod rate_limit;
 mod services;

@@ -100,7 +100,7 @@ pub(crate) fn guard(pages: Router<AppState>, state: AppState) -> Router<AppState
 }
 
 /// What `templates/base.html` needs on every page.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct Page {
     /// The signed-in user's name.
     pub(crate) user: Option<String>,
@@ -108,6 +108,17 @@ pub(crate) struct Page {
     /// The session's CSRF token, for the hidden `_csrf` field of every form.
     pub(crate) csrf: String,
     pub(crate) notices: Vec<String>,
+}
+
+// The CSRF token stays out of anything that formats a page (as out of `CurrentUser`'s).
+impl std::fmt::Debug for Page {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Page")
+            .field("user", &self.user)
+            .field("is_admin", &self.is_admin)
+            .field("notices", &self.notices)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Page {
@@ -337,6 +348,18 @@ pub(crate) fn user_message(error: &AppError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_formatted_shows_no_csrf_token() {
+        let page = Page {
+            user: Some("alice".to_owned()),
+            csrf: "CANARY-csrf-token-3f9a0c1d2e".to_owned(),
+            ..Page::default()
+        };
+        let shown = format!("{page:?} {page:#?}");
+        assert!(shown.contains("alice"), "{shown}");
+        assert!(!shown.contains("CANARY"), "{shown}");
+    }
 
     #[test]
     fn every_state_has_one_badge() {
