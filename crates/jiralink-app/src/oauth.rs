@@ -67,7 +67,7 @@ pub const REAUTHORIZATION_REQUIRED: &str =
     "re-authorization required: Atlassian no longer accepts the connection's refresh token";
 
 /// Where to send the user's browser.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthorizationStart {
     pub url: url::Url,
@@ -78,12 +78,47 @@ pub struct AuthorizationStart {
 }
 
 /// The query parameters of a callback, as received.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct CallbackParams {
     pub code: Option<String>,
     pub state: Option<String>,
     pub error: Option<String>,
     pub error_description: Option<String>,
+}
+
+// The authorization's `state` and code are secrets until the callback has used them: anything
+// that formats these values (a log line, a panic's message) shows that they are there, not
+// what they are. The URL is handed to the user's browser whole, by its own field.
+impl std::fmt::Debug for AuthorizationStart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut url = self.url.clone();
+        let pairs: Vec<(String, String)> = self
+            .url
+            .query_pairs()
+            .map(|(k, v)| {
+                let shown = if k == "state" { "[redacted]".into() } else { v };
+                (k.into_owned(), shown.into_owned())
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+        f.debug_struct("AuthorizationStart")
+            .field("url", &url.as_str())
+            .field("redirect_uri", &self.redirect_uri.as_str())
+            .field("state_expires_at", &self.state_expires_at)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for CallbackParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = |v: &Option<String>| v.as_ref().map(|_| "[redacted]");
+        f.debug_struct("CallbackParams")
+            .field("code", &shown(&self.code))
+            .field("state", &shown(&self.state))
+            .field("error", &self.error)
+            .field("error_description", &self.error_description)
+            .finish()
+    }
 }
 
 impl CallbackParams {
@@ -903,6 +938,27 @@ mod tests {
     use pretty_assertions::assert_eq;
 
     use super::*;
+
+    #[test]
+    fn an_authorization_formatted_shows_neither_its_state_nor_its_code() {
+        let start = AuthorizationStart {
+            url: url::Url::parse(
+                "https://auth.example/authorize?client_id=app&state=CANARY-state-1a2b3c&prompt=consent",
+            )
+            .unwrap(),
+            redirect_uri: url::Url::parse("http://127.0.0.1:8080/connection/oauth2callback")
+                .unwrap(),
+            state_expires_at: OffsetDateTime::UNIX_EPOCH,
+        };
+        let params =
+            CallbackParams::from_query("code=CANARY-code-4d5e6f&state=CANARY-state-1a2b3c");
+        let shown = format!("{start:?} {start:#?} {params:?} {params:#?}");
+        assert!(!shown.contains("CANARY"), "{shown}");
+        assert!(shown.contains("client_id=app"), "{shown}");
+        assert!(shown.contains("state=%5Bredacted%5D"), "{shown}");
+        assert!(shown.contains("code: Some(\"[redacted]\")"), "{shown}");
+        assert_eq!(params.code.as_deref(), Some("CANARY-code-4d5e6f"));
+    }
 
     #[test]
     fn only_a_refused_client_or_a_lost_answer_is_recognised_as_such() {

@@ -533,7 +533,7 @@ pub(crate) struct ApiTokenSource {
     pub(crate) api_token_env: Option<String>,
     /// Refused: pass secrets with --api-token-stdin, --api-token-file or --api-token-env
     #[arg(long, hide = true, value_name = "REFUSED")]
-    pub(crate) api_token: Option<String>,
+    pub(crate) api_token: Option<RefusedValue>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -601,7 +601,7 @@ pub(crate) struct OAuthClientFields {
     pub(crate) client_secret_env: Option<String>,
     /// Refused: pass secrets with --client-secret-stdin, --client-secret-file or --client-secret-env
     #[arg(long, hide = true, value_name = "REFUSED")]
-    pub(crate) client_secret: Option<String>,
+    pub(crate) client_secret: Option<RefusedValue>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -1619,4 +1619,18 @@ pub(crate) enum WebhookCommand {
     },
     /// Remove the webhook and its signing secret
     Remove,
+}
+
+/// A secret given as an argument's value, which jiralink refuses (it would stay in the shell's
+/// history and the process list): only that it was given is kept, never the value, so nothing
+/// that formats the arguments can show it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RefusedValue;
+
+impl std::str::FromStr for RefusedValue {
+    type Err = std::convert::Infallible;
+
+    fn from_str(_: &str) -> Result<Self, Self::Err> {
+        Ok(Self)
+    }
 }

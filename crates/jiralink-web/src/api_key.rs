@@ -231,4 +231,15 @@ mod tests {
         assert_eq!(ApiKeyHash::from_hex(&hash.to_hex()), Some(hash));
         assert_eq!(ApiKeyHash::from_hex("abcd"), None);
     }
+
+    #[test]
+    fn the_server_key_formatted_shows_neither_the_key_nor_its_hash() {
+        let key = "jlk_CANARY-server-key-5e6f7a8b9c0d";
+        let hash = ApiKeyHash::of(key);
+        let server_key = ServerKey::from(hash.clone());
+        let shown = format!("{server_key:?} {server_key:#?}");
+        assert!(shown.contains("Fixed"), "{shown}");
+        assert!(!shown.contains("CANARY"), "{shown}");
+        assert!(!shown.contains(&hash.to_hex()), "{shown}");
+    }
 }

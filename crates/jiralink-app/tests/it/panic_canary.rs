@@ -1,10 +1,12 @@
 //! A panic prints what the code that panics formats, through the process's panic hook. The
-//! widest value code can format is the application itself, which every handler, job and
-//! command holds. With a secret of every kind planted and just used — a Basic connection's API
-//! token, an OAuth 2.0 client's secret, an authorization code, access and refresh tokens before
-//! and after a refresh, a user's password, a session and its CSRF token, an API key, the master
-//! key — a panic whose message is the application's `Debug` (plain and pretty), and that of
-//! what the services handed back, holds none of them in any form.
+//! widest value jiralink's code can format is the application (`App`), which every job and
+//! command holds and every request handler reaches through the server's state. With these
+//! secrets planted and just used — a Basic connection's API token, an OAuth 2.0 client's
+//! secret, an authorization code and its `state`, access and refresh tokens before and after a
+//! refresh, a user's password, a session and its CSRF token, an API key, the master key — a
+//! panic whose message is the application's `Debug` (plain and pretty), and that of what the
+//! services handed back (the authorization's start and callback, connection, test results,
+//! user, session, API key), holds none of them in any form.
 
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
@@ -16,7 +18,7 @@ use jiralink_sim::oauth::ChosenSecrets;
 use jiralink_vault::{ApiToken, MASTER_KEY_FILE, Password};
 
 use crate::actor;
-use crate::oauth::{add_oauth, advance_both, authorize, oauth_fixture, token_requests};
+use crate::oauth::{add_oauth, advance_both, browse, no_choice, oauth_fixture, token_requests};
 
 const CODE: &str = "CANARY-5a6b7c8d-panic-oauth-code-1e2f3a4b5c6d";
 const ACCESS: &str = "CANARY-6b7c8d9e-panic-access-token-2f3a4b5c6d";
@@ -25,14 +27,18 @@ const REFRESH: &str = "CANARY-8d9e0f1a-panic-refresh-token-4b5c6d7e";
 const REFRESH_2: &str = "CANARY-9e0f1a2b-panic-refresh-rotated-5c6d7e8f";
 const PASSWORD: &str = "CANARY-0f1a2b3c-panic-user-password-6d7e8f9a";
 
-/// The forms a secret could take in a message: as it is, URL-encoded, hex, and base64 in both
-/// alphabets at each of the three alignments it can have inside a longer encoded text.
+/// The forms a secret could take in a message: as it is, URL-encoded, hex, as a byte array's
+/// `Debug`, and base64 in both alphabets at each of the three alignments it can have inside a
+/// longer encoded text.
 fn forms(secret: &[u8]) -> Vec<String> {
     let mut forms = vec![
         String::from_utf8_lossy(secret).into_owned(),
         url::form_urlencoded::byte_serialize(secret).collect(),
         hex::encode(secret),
         hex::encode_upper(secret),
+        // A byte array formatted with `Debug`, in decimal and in hex.
+        format!("{secret:?}").trim_matches(['[', ']']).to_owned(),
+        format!("{secret:x?}").trim_matches(['[', ']']).to_owned(),
     ];
     for engine in [
         base64::engine::general_purpose::STANDARD,
@@ -65,26 +71,40 @@ fn found(secrets: &[(&str, Vec<u8>)], text: &str) -> Vec<String> {
 
 #[test]
 fn each_form_of_a_secret_is_found_inside_a_longer_text() {
-    let secret = b"CANARY-form-check-0123456789abcdef";
-    let secrets = [("secret", secret.to_vec())];
+    // Bytes whose base64 differs between the two alphabets (`+/` against `-_`).
+    let mut secret = b"CANARY-form-check-".to_vec();
+    secret.extend_from_slice(&[0xfb, 0xff, 0xbf, 0x3e, 0x3f, 0xfe, 0xef]);
+    let secrets = [("secret", secret.clone())];
     for prefix in ["", "a", "ab", "abc"] {
-        let mut text = prefix.as_bytes().to_vec();
-        text.extend_from_slice(secret);
-        text.extend_from_slice(b"-tail");
-        for encoded in [
-            base64::engine::general_purpose::STANDARD.encode(&text),
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&text),
-            hex::encode(&text),
-            url::form_urlencoded::byte_serialize(&text).collect(),
-        ] {
-            assert_eq!(
-                found(&secrets, &encoded),
-                ["secret"],
-                "{prefix:?}: {encoded}"
-            );
+        for tail in ["", "-tail"] {
+            let mut text = prefix.as_bytes().to_vec();
+            text.extend_from_slice(&secret);
+            text.extend_from_slice(tail.as_bytes());
+            for encoded in [
+                base64::engine::general_purpose::STANDARD.encode(&text),
+                base64::engine::general_purpose::URL_SAFE.encode(&text),
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&text),
+                hex::encode(&text),
+                hex::encode_upper(&text),
+                url::form_urlencoded::byte_serialize(&text).collect(),
+                format!("{text:?}"),
+                format!("{text:x?}"),
+            ] {
+                assert_eq!(
+                    found(&secrets, &encoded),
+                    ["secret"],
+                    "{prefix:?} {tail:?}: {encoded}"
+                );
+            }
         }
     }
-    assert!(found(&secrets, "CANARY-form-check-0123456789abcdeX").is_empty());
+    assert!(
+        found(
+            &[("secret", b"CANARY-form-check-0123456789".to_vec())],
+            "CANARY-form-check-012345678X"
+        )
+        .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -129,8 +149,21 @@ async fn a_panic_printing_the_application_and_what_it_handed_out_shows_no_secret
     // An OAuth 2.0 connection: authorized (the code), used (the access token), used again
     // after its access token expired (the refresh token, then the new pair).
     add_oauth(&f, "Cloud", "cloud-platform").await;
-    authorize(&f, "cloud").await;
+    let start = f.app.begin_authorization("cloud").await.unwrap();
+    let callback = browse(&f, &start.url, &[]).await;
+    assert_eq!(callback.code.as_deref(), Some(CODE));
+    let state = callback.state.clone().unwrap();
+    f.app
+        .complete_authorization(&callback, &no_choice, &actor())
+        .await
+        .unwrap();
     let oauth_test = f.app.test_connection("cloud").await.unwrap();
+    assert_eq!(
+        oauth_test.result,
+        TestResult::Passed,
+        "{}",
+        oauth_test.summary()
+    );
     advance_both(&f, Duration::from_secs(2 * 3600));
     let refreshed_test = f.app.test_connection("cloud").await.unwrap();
     assert_eq!(
@@ -171,6 +204,7 @@ async fn a_panic_printing_the_application_and_what_it_handed_out_shows_no_secret
             samples.oauth_client_secret.clone().into_bytes(),
         ),
         ("authorization code", CODE.into()),
+        ("state", state.into_bytes()),
         ("access token", ACCESS.into()),
         ("refreshed access token", ACCESS_2.into()),
         ("refresh token", REFRESH.into()),
@@ -187,6 +221,8 @@ async fn a_panic_printing_the_application_and_what_it_handed_out_shows_no_secret
     }
 
     let handed_out = (
+        &start,
+        &callback,
         &basic,
         &basic_test,
         &oauth_test,

@@ -293,11 +293,24 @@ fn actor_of(user: &CurrentUser) -> Actor {
     }
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Deserialize, Default)]
 #[serde(default)]
 struct WebhookForm {
     url: String,
     new_secret: Option<String>,
+}
+
+// The signing secret typed into the form never shows where the form is formatted.
+impl std::fmt::Debug for WebhookForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookForm")
+            .field("url", &self.url)
+            .field(
+                "new_secret",
+                &self.new_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .finish()
+    }
 }
 
 async fn set_webhook(
