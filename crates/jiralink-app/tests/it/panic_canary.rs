@@ -1,6 +1,6 @@
-//! A panic prints what the code that panics formats, through the process's panic hook. The
-//! widest value jiralink's code can format is the application (`App`), which every job and
-//! command holds and every request handler reaches through the server's state. With these
+//! A panic prints what the code that panics formats, through the process's panic hook. Below
+//! the web server the widest value is the application (`App`), which every job and command
+//! holds and every request handler reaches through the server's state. With these
 //! secrets planted and just used — a Basic connection's API token, an OAuth 2.0 client's
 //! secret, an authorization code and its `state`, access and refresh tokens before and after a
 //! refresh, a user's password, a session and its CSRF token, an API key, the master key — a

@@ -367,3 +367,20 @@ async fn remove_webhook(State(state): State<AppState>, user: CurrentUser) -> Res
         Err(e) => with_problem(&state, &user, status_of(&e), user_message(&e)).await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_webhook_form_formatted_shows_no_new_secret() {
+        let form = WebhookForm {
+            url: "https://hooks.example/jiralink".to_owned(),
+            new_secret: Some("CANARY-webhook-secret-7a8b9c0d1e".to_owned()),
+        };
+        let shown = format!("{form:?} {form:#?}");
+        assert!(shown.contains("hooks.example"), "{shown}");
+        assert!(shown.contains("[redacted]"), "{shown}");
+        assert!(!shown.contains("CANARY"), "{shown}");
+    }
+}
