@@ -266,15 +266,16 @@ impl App {
             import_id: import,
             kind: import.map(|_| jiralink_store::RunKind::Import),
             connection_id: None,
-            // A skipped run can be newer than the one going on.
-            limit: 10,
+            // The running one, not the newest: a skipped run can be newer.
+            state: Some(jiralink_store::RunState::Running),
+            limit: 1,
         };
         Ok(self
             .store()
             .list_export_runs(&filter)
             .await?
             .into_iter()
-            .find(|r| r.state == jiralink_store::RunState::Running)
+            .next()
             .map(|r| r.lease_until))
     }
 

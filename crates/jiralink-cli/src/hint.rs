@@ -134,10 +134,12 @@ pub(crate) fn hints(error: &AppError) -> Vec<String> {
         }
         AppError::SecretUnreadable { what, owner } => {
             if jiralink_app::unreadable_token(what) {
-                let id = owner.split_once(' ').map_or(owner.as_str(), |(_, id)| id);
-                vec![format!("run `jiralink connection authorize {id}`")]
+                vec![format!("run `jiralink {}`", command(owner, "authorize"))]
             } else {
-                vec![format!("enter it again with `jiralink {}`", edit(owner))]
+                vec![format!(
+                    "enter it again with `jiralink {}`",
+                    command(owner, "edit")
+                )]
             }
         }
         AppError::ConnectionOffline { name, .. } => vec![format!(
@@ -225,10 +227,10 @@ fn authorize(name: &str) -> String {
     format!("run `jiralink connection authorize {}`", shell_quote(name))
 }
 
-/// `connection <id>` / `oauth-client <id>` as the arguments of `edit`: `connection edit <id>`.
-fn edit(owner: &str) -> String {
+/// `connection <id>` / `oauth-client <id>` as the arguments of `verb`: `connection edit <id>`.
+fn command(owner: &str, verb: &str) -> String {
     match owner.split_once(' ') {
-        Some((noun, id)) => format!("{noun} edit {id}"),
+        Some((noun, id)) => format!("{noun} {verb} {id}"),
         None => owner.to_owned(),
     }
 }

@@ -252,6 +252,8 @@ pub struct RunFilter {
     /// Only runs of this kind (all kinds when `None`).
     pub kind: Option<RunKind>,
     pub connection_id: Option<ConnectionId>,
+    /// Only runs in this state (any state when `None`).
+    pub state: Option<RunState>,
     pub limit: u32,
 }
 

@@ -78,6 +78,7 @@ impl App {
                 import_id: None,
                 kind: None,
                 connection_id: None,
+                state: None,
                 limit: 1,
             })
             .await?
@@ -213,6 +214,7 @@ impl App {
                 import_id: None,
                 kind: None,
                 connection_id: None,
+                state: None,
                 limit: 10,
             })
             .await
@@ -580,6 +582,7 @@ impl App {
                 import_id: None,
                 kind: Some(jiralink_store::RunKind::Export),
                 connection_id,
+                state: None,
                 limit,
             })
             .await?;

@@ -290,6 +290,7 @@ impl App {
                 import_id: Some(import),
                 kind: Some(RunKind::Import),
                 connection_id: None,
+                state: None,
                 limit: 1,
             })
             .await?

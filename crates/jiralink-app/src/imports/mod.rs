@@ -858,6 +858,7 @@ impl App {
                 import_id: Some(record.id),
                 kind: Some(RunKind::Import),
                 connection_id: None,
+                state: None,
                 limit: 10,
             })
             .await?;
@@ -1139,6 +1140,7 @@ impl App {
                 import_id,
                 kind: Some(RunKind::Import),
                 connection_id: None,
+                state: None,
                 limit: limit.unwrap_or(50).clamp(1, 1000),
             })
             .await?;

@@ -197,12 +197,17 @@ fn listener_jql_problem(jql: &str) -> Option<String> {
 pub(crate) fn check_listener_jql(record: &ListenerRecord) -> AppResult<()> {
     effective_jql(None, record.jql.as_deref())
         .map(|_| ())
-        .map_err(|e| match e {
-            AppError::InvalidInput(m) => {
-                AppError::InvalidInput(format!("listener {:?}: {m}", record.name))
-            }
-            e => e,
-        })
+        .map_err(|e| named_after(record, e))
+}
+
+/// `e`, a refusal of `record`'s JQL, naming the listener.
+fn named_after(record: &ListenerRecord, e: AppError) -> AppError {
+    match e {
+        AppError::InvalidInput(m) => {
+            AppError::InvalidInput(format!("listener {:?}: {m}", record.name))
+        }
+        e => e,
+    }
 }
 
 /// `(a) AND (b)`, either alone, or none; refused when the listener's JQL (`b`) would not stay
@@ -318,8 +323,7 @@ impl App {
                 "the flow's export cannot be read ({e}); save it again"
             ))
         })?;
-        check_listener_jql(record)?;
-        effective_jql(spec.user_jql(), record.jql.as_deref())
+        effective_jql(spec.user_jql(), record.jql.as_deref()).map_err(|e| named_after(record, e))
     }
 
     /// Creates a listener for a flow. For an OAuth 2.0 connection it registers Jira's dynamic
@@ -342,8 +346,9 @@ impl App {
             .map(str::trim)
             .filter(|j| !j.is_empty())
             .map(str::to_owned);
-        if let Some(problem) = jql.as_deref().and_then(listener_jql_problem) {
-            problems.push(problem);
+        let jql_problem = jql.as_deref().and_then(listener_jql_problem);
+        if let Some(problem) = &jql_problem {
+            problems.push(problem.clone());
         }
         let flow = self.find_flow(&draft.flow).await?;
         let export = self.store().get_export(flow.export_id).await?;
@@ -357,9 +362,8 @@ impl App {
             ))
         })?;
         // A JQL that cannot be joined is among the problems already.
-        let jql_fits = problems.iter().all(|p| !p.contains("listener's JQL"));
         let effective = effective_jql(spec.user_jql(), jql.as_deref()).unwrap_or_default();
-        if dynamic && jql_fits && effective.is_none() {
+        if dynamic && jql_problem.is_none() && effective.is_none() {
             problems.push(
                 "Jira's dynamic webhooks need a JQL filter: give one (e.g. project = MKT), or \
                  give the flow's export one"

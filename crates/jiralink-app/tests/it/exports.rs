@@ -598,6 +598,24 @@ async fn finish_elsewhere(app: &App, run: uuid::Uuid, at: time::OffsetDateTime) 
     assert!(finished);
 }
 
+/// When the export the schedule tests plant a run of starts it, and when that run's lease ends.
+const ELEVEN: time::OffsetDateTime = time::macros::datetime!(2026-01-05 11:00 UTC);
+const LEASE_END: time::OffsetDateTime = time::macros::datetime!(2026-01-05 11:01:30 UTC);
+
+/// The export "Hourly" (every hour, `project = MKT`), whose 11:00 run another server
+/// ("elsewhere") holds until 11:01:30, and its job claimed at 11:00: that run's id and the
+/// details of the jobs run.
+async fn hourly_held_elsewhere(f: &Fx) -> (uuid::Uuid, Vec<String>) {
+    f.app
+        .create_export(draft("Hourly", "project = MKT", every(60)), &actor())
+        .await
+        .unwrap();
+    let export = f.app.get_export("Hourly").await.unwrap().id;
+    let other = plant_running_run(&f.app, export, ELEVEN, LEASE_END).await;
+    f.clock.set(ELEVEN);
+    (other, run_due(&f.app).await)
+}
+
 /// The details of the jobs due now, run one after another.
 async fn run_due(app: &App) -> Vec<String> {
     let options = jiralink_app::WorkerOptions::from_config(app.config());
@@ -614,16 +632,7 @@ async fn run_due(app: &App) -> Vec<String> {
 #[tokio::test]
 async fn a_scheduled_run_left_by_a_dead_server_is_resumed_when_its_lease_runs_out() {
     let f = fixture().await;
-    f.app
-        .create_export(draft("Hourly", "project = MKT", every(60)), &actor())
-        .await
-        .unwrap();
-    let export = f.app.get_export("Hourly").await.unwrap().id;
-    let eleven = time::macros::datetime!(2026-01-05 11:00 UTC);
-    let lease_end = time::macros::datetime!(2026-01-05 11:01:30 UTC);
-    let left = plant_running_run(&f.app, export, eleven, lease_end).await;
-    f.clock.set(eleven);
-    let details = run_due(&f.app).await;
+    let (left, details) = hourly_held_elsewhere(&f).await;
     assert!(
         details
             .iter()
@@ -632,13 +641,13 @@ async fn a_scheduled_run_left_by_a_dead_server_is_resumed_when_its_lease_runs_ou
     );
     assert_eq!(
         f.app.get_export("Hourly").await.unwrap().next_run_at,
-        Some(lease_end),
+        Some(LEASE_END),
         "back when the lease runs out"
     );
     // Not a moment sooner.
-    f.clock.set(lease_end - time::Duration::seconds(1));
+    f.clock.set(LEASE_END - time::Duration::seconds(1));
     assert_eq!(run_due(&f.app).await, Vec::<String>::new());
-    f.clock.set(lease_end);
+    f.clock.set(LEASE_END);
     let details = run_due(&f.app).await;
     assert!(
         details
@@ -666,18 +675,9 @@ async fn a_scheduled_run_left_by_a_dead_server_is_resumed_when_its_lease_runs_ou
 #[tokio::test]
 async fn a_job_back_for_a_run_that_ended_meanwhile_starts_nothing() {
     let f = fixture().await;
-    f.app
-        .create_export(draft("Hourly", "project = MKT", every(60)), &actor())
-        .await
-        .unwrap();
-    let export = f.app.get_export("Hourly").await.unwrap().id;
-    let eleven = time::macros::datetime!(2026-01-05 11:00 UTC);
-    let lease_end = time::macros::datetime!(2026-01-05 11:01:30 UTC);
-    let other = plant_running_run(&f.app, export, eleven, lease_end).await;
-    f.clock.set(eleven);
-    run_due(&f.app).await;
-    finish_elsewhere(&f.app, other, eleven + time::Duration::seconds(30)).await;
-    f.clock.set(lease_end);
+    let (other, _) = hourly_held_elsewhere(&f).await;
+    finish_elsewhere(&f.app, other, ELEVEN + time::Duration::seconds(30)).await;
+    f.clock.set(LEASE_END);
     let details = run_due(&f.app).await;
     assert!(
         details
@@ -705,23 +705,14 @@ async fn a_job_back_for_a_run_that_ended_meanwhile_starts_nothing() {
 #[tokio::test]
 async fn a_schedule_saved_while_the_job_waits_for_a_run_runs_at_its_time() {
     let f = fixture().await;
-    f.app
-        .create_export(draft("Hourly", "project = MKT", every(60)), &actor())
-        .await
-        .unwrap();
-    let export = f.app.get_export("Hourly").await.unwrap().id;
-    let eleven = time::macros::datetime!(2026-01-05 11:00 UTC);
-    let lease_end = time::macros::datetime!(2026-01-05 11:01:30 UTC);
-    let other = plant_running_run(&f.app, export, eleven, lease_end).await;
-    f.clock.set(eleven);
-    run_due(&f.app).await;
+    let (other, _) = hourly_held_elsewhere(&f).await;
     assert_eq!(
         f.app.get_export("Hourly").await.unwrap().next_run_at,
-        Some(lease_end)
+        Some(LEASE_END)
     );
     // The other server finishes; the schedule is changed to every 20 minutes (11:20).
-    finish_elsewhere(&f.app, other, eleven + time::Duration::seconds(30)).await;
-    f.clock.set(eleven + time::Duration::seconds(40));
+    finish_elsewhere(&f.app, other, ELEVEN + time::Duration::seconds(30)).await;
+    f.clock.set(ELEVEN + time::Duration::seconds(40));
     let edited = f
         .app
         .update_export(

@@ -248,6 +248,23 @@ impl Client {
         }
     }
 
+    /// Tests connection `id` through `/v1`; a test that does not pass is reported as `what`.
+    fn test_passes(&mut self, id: &str, key: &Auth, what: &str) {
+        let r = self.call(
+            "POST",
+            "/v1/connections/{id}/test",
+            &[id],
+            "",
+            key,
+            Body::Empty,
+            200,
+            &[],
+        );
+        if r.json()["result"] != "passed" {
+            self.unexpected.push(format!("{what}: {}", r.body));
+        }
+    }
+
     /// `method route` with `ids` filling the route's `{…}` segments in order and `query`
     /// (with its `?`) appended; records the answer and reports a status other than `expect`.
     #[allow(clippy::too_many_arguments, reason = "one request, described whole")]
@@ -1155,19 +1172,7 @@ fn leg(schema: Option<&TestSchema>, json_logs: bool) -> Figures {
         }
     }
     env.sim.control().clear_faults();
-    let r = c.call(
-        "POST",
-        "/v1/connections/{id}/test",
-        &[&jira],
-        "",
-        &key,
-        Body::Empty,
-        200,
-        &[],
-    );
-    if r.json()["result"] != "passed" {
-        c.unexpected.push(format!("Jira's test failed: {}", r.body));
-    }
+    c.test_passes(&jira, &key, "Jira's test failed");
     c.call(
         "POST",
         "/v1/connections/{id}/test",
@@ -1353,20 +1358,7 @@ fn leg(schema: Option<&TestSchema>, json_logs: bool) -> Figures {
         400,
         &[],
     );
-    let r = c.call(
-        "POST",
-        "/v1/connections/{id}/test",
-        &[&cloud],
-        "",
-        &key,
-        Body::Empty,
-        200,
-        &[],
-    );
-    if r.json()["result"] != "passed" {
-        c.unexpected
-            .push(format!("the OAuth 2.0 connection failed: {}", r.body));
-    }
+    c.test_passes(&cloud, &key, "the OAuth 2.0 connection failed");
     c.call(
         "DELETE",
         "/v1/oauth-clients/{id}",
@@ -1678,37 +1670,11 @@ fn leg(schema: Option<&TestSchema>, json_logs: bool) -> Figures {
     );
     let state = authorize(&mut c, &r.location, &ui, 303, CODE_2);
     canaries.add("second OAuth state", &state);
-    let r = c.call(
-        "POST",
-        "/v1/connections/{id}/test",
-        &[&cloud],
-        "",
-        &key,
-        Body::Empty,
-        200,
-        &[],
-    );
-    if r.json()["result"] != "passed" {
-        c.unexpected
-            .push(format!("the reauthorized connection failed: {}", r.body));
-    }
+    c.test_passes(&cloud, &key, "the reauthorized connection failed");
     // Its access token expired: the test refreshes it, with the planted refresh token, and
     // stores the third pair.
     c.rt.block_on(expire_access_token(&env, schema, "Cloud"));
-    let r = c.call(
-        "POST",
-        "/v1/connections/{id}/test",
-        &[&cloud],
-        "",
-        &key,
-        Body::Empty,
-        200,
-        &[],
-    );
-    if r.json()["result"] != "passed" {
-        c.unexpected
-            .push(format!("the refreshed connection failed: {}", r.body));
-    }
+    c.test_passes(&cloud, &key, "the refreshed connection failed");
     let token_requests = env
         .sim
         .control()

@@ -571,6 +571,7 @@ impl<B: Backend> ExportStore for SqlStore<B> {
                     "SELECT {RUN_COLUMNS} FROM export_runs \
                      WHERE ($1 IS NULL OR export_id = $1) AND ($2 IS NULL OR connection_id = $2) \
                      AND ($4 IS NULL OR import_id = $4) AND ($5 IS NULL OR kind = $5) \
+                     AND ($6 IS NULL OR state = $6) \
                      ORDER BY started_at DESC, id DESC LIMIT $3"
                 ),
                 args![
@@ -579,6 +580,7 @@ impl<B: Backend> ExportStore for SqlStore<B> {
                     i64::from(filter.limit),
                     filter.import_id.map(|e| e.to_string()),
                     filter.kind.map(|k| k.as_str().to_owned()),
+                    filter.state.map(|s| s.as_str().to_owned()),
                 ],
             )
             .await?;

@@ -187,6 +187,7 @@ async fn copy_between(from: &TestDb, to: &TestDb) {
         import_id: None,
         kind: None,
         connection_id: None,
+        state: None,
         limit: 10,
     };
     let runs = a.list_export_runs(&filter).await.unwrap();

@@ -31,6 +31,7 @@ crate::on_both_backends! {
     expired_outputs_are_deleted: super::expired_outputs_are_deleted,
     cancel_is_requested_of_running_runs_only: super::cancel_is_requested_of_running_runs_only,
     runs_are_listed_newest_first: super::runs_are_listed_newest_first,
+    runs_are_listed_by_state: super::runs_are_listed_by_state,
     each_exports_latest_run_in_one_query: super::each_exports_latest_run_in_one_query,
     deleting_an_export_deletes_its_runs_and_output: super::deleting_an_export_deletes_its_runs_and_output,
     resetting_the_cursor_keeps_the_version: super::resetting_the_cursor_keeps_the_version,
@@ -416,6 +417,7 @@ pub(crate) async fn one_run_of_an_export_at_a_time_across_servers(db: &crate::Te
             import_id: None,
             kind: None,
             connection_id: None,
+            state: None,
             limit: 100,
         })
         .await
@@ -1092,6 +1094,7 @@ pub(crate) async fn each_exports_latest_run_in_one_query(db: &crate::TestDb) {
                     import_id: None,
                     kind: None,
                     connection_id: None,
+                    state: None,
                     limit: 1,
                 })
                 .await
@@ -1145,6 +1148,7 @@ pub(crate) async fn runs_are_listed_newest_first(db: &crate::TestDb) {
                 import_id: None,
                 kind: None,
                 connection_id,
+                state: None,
                 limit,
             })
             .await
@@ -1176,6 +1180,47 @@ pub(crate) async fn runs_are_listed_newest_first(db: &crate::TestDb) {
         list(Some(Uuid::new_v4()), None, 100).await,
         Vec::<Uuid>::new()
     );
+}
+
+/// The run going on is found however many skipped runs were recorded after it.
+pub(crate) async fn runs_are_listed_by_state(db: &crate::TestDb) {
+    let store = db.store();
+    let (c, e) = setup(store).await;
+    let live = running(Some(&e), c.id, "h", T0);
+    store.start_export_run(&live).await.unwrap();
+    let mut skipped = Vec::new();
+    for minute in 1..=12 {
+        let r = NewExportRun {
+            state: RunState::Skipped,
+            ..running(Some(&e), c.id, "h", T0 + Duration::minutes(minute))
+        };
+        store.start_export_run(&r).await.unwrap();
+        skipped.push(r.id);
+    }
+    skipped.reverse();
+    let list = |state, limit| async move {
+        store
+            .list_export_runs(&RunFilter {
+                export_id: Some(e.id),
+                import_id: None,
+                kind: None,
+                connection_id: None,
+                state,
+                limit,
+            })
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(list(Some(RunState::Running), 1).await, [live.id]);
+    assert_eq!(list(Some(RunState::Skipped), 100).await, skipped);
+    assert_eq!(
+        list(Some(RunState::Succeeded), 100).await,
+        Vec::<Uuid>::new()
+    );
+    assert_eq!(list(None, 1).await, skipped[..1]);
 }
 
 pub(crate) async fn deleting_an_export_deletes_its_runs_and_output(db: &crate::TestDb) {
@@ -1230,6 +1275,7 @@ pub(crate) async fn deleting_an_export_deletes_its_runs_and_output(db: &crate::T
                 import_id: None,
                 kind: None,
                 connection_id: None,
+                state: None,
                 limit: 10
             })
             .await
@@ -1491,6 +1537,7 @@ pub(crate) async fn a_run_is_recorded_once(db: &crate::TestDb) {
                 import_id: None,
                 kind: None,
                 connection_id: None,
+                state: None,
                 limit: 10
             })
             .await

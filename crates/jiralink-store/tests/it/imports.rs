@@ -99,6 +99,7 @@ pub(crate) async fn imports_round_trip(db: &crate::TestDb) {
         import_id,
         kind,
         connection_id: None,
+        state: None,
         limit: 10,
     };
     assert_eq!(
